@@ -1,0 +1,45 @@
+"""emotion-director: emotion-oriented image generation without the semantic and expressive shortcuts.
+
+Example:
+    >>> from emotion_director import build_graph, Settings
+    >>> graph = build_graph(Settings(backend="test"))
+    >>> graph.invoke({"prompt": "an angry dog", "emotion": "contentment"})["final_prompt"][:5]
+    'a dog'
+"""
+
+from emotion_director.emotions import EMOTIONS, Emotion, resolve_emotion
+from emotion_director.errors import (
+    BackendError,
+    EmotionDirectorError,
+    InvalidRequestError,
+    ModelOutputError,
+    PersonaFileError,
+    SettingsError,
+    UnknownEmotionError,
+)
+from emotion_director.graph import RewriteInput, RewriteOutput, RewriteResult, build_graph
+from emotion_director.personas import Persona, load_personas
+from emotion_director.settings import Settings, load_settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EMOTIONS",
+    "BackendError",
+    "Emotion",
+    "EmotionDirectorError",
+    "InvalidRequestError",
+    "ModelOutputError",
+    "Persona",
+    "PersonaFileError",
+    "RewriteInput",
+    "RewriteOutput",
+    "RewriteResult",
+    "Settings",
+    "SettingsError",
+    "UnknownEmotionError",
+    "build_graph",
+    "load_personas",
+    "load_settings",
+    "resolve_emotion",
+]

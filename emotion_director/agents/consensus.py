@@ -1,0 +1,219 @@
+"""Consensus: merge the refined concepts into one drawable prompt that keeps the user's subject.
+
+Weighted, not averaged into a template: concepts that several personas support (by weight x
+intensity) lead, one distinctive concept from a single persona is kept on purpose (a minority
+voice keeps the result from converging on the same cliché for every prompt), the picture is
+completed with light/colour/composition, and the prompt is trimmed to the CLIP token budget by
+dropping the least supported concepts first, never the subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field
+
+from emotion_director.agents.schemas import (
+    ConceptChain,
+    ConceptLink,
+    PersonaReading,
+    TraceEntry,
+    VisualPromptRequest,
+)
+from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.text import estimate_clip_tokens
+from emotion_director.emotions import (
+    EMOTIONS,
+    Emotion,
+    emotion_words_in,
+    nearest_emotion,
+    resolve_emotion,
+)
+from emotion_director.errors import UnknownEmotionError
+from emotion_director.errors import BackendError
+from emotion_director.knowledge.graph import ConceptGraph
+
+FACET_ORDER = (
+    "body_language", "action", "object", "space", "weather", "light", "colour", "texture",
+    "composition",
+)
+MAX_MAJORITY = 4
+GENERIC_NEGATIVES = ("text", "watermark", "blurry", "deformed")
+
+
+@dataclass
+class ConsensusResult:
+    final_prompt: str
+    negative_prompt: str
+    visual_prompt: VisualPromptRequest
+    trace: list[TraceEntry]
+    composer: str
+
+
+class WrittenPrompt(BaseModel):
+    prompt: str = Field(max_length=400, description="one image prompt, comma-separated phrases")
+
+
+def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink | None]:
+    """The majority concepts (facet-diverse) and one distinctive minority concept."""
+    voiced = [c for c in chain.concepts if c.origin != "graph"]
+    shared = [c for c in voiced if len(c.supported_by) >= 2]
+    majority: list[ConceptLink] = []
+    facets: set[str] = set()
+    for concept in shared or voiced[:1]:
+        if concept.facet not in facets and len(majority) < MAX_MAJORITY:
+            majority.append(concept)
+            facets.add(concept.facet)
+    voices = {p for c in majority for p in c.supported_by}
+    minority_pool = [
+        c for c in voiced
+        if len(c.supported_by) == 1 and c.facet not in facets and c not in majority
+    ]
+    # Prefer a persona not heard yet; then the strongest single voice.
+    minority_pool.sort(key=lambda c: (c.supported_by[0] in voices, -c.support, c.text))
+    return majority, (minority_pool[0] if minority_pool else None)
+
+
+def compose_prompt(subject: str, concepts: Sequence[ConceptLink], budget: int) -> str:
+    """Subject first, then concepts in facet order; trimmed to ``budget`` estimated tokens."""
+    kept = list(concepts)
+    while True:
+        ordered = sorted(kept, key=lambda c: FACET_ORDER.index(c.facet)
+                         if c.facet in FACET_ORDER else len(FACET_ORDER))
+        prompt = ", ".join([subject, *(c.text for c in ordered)])
+        if estimate_clip_tokens(prompt) <= budget or not kept:
+            return prompt
+        # Graph fills go first, then the least supported persona concept.
+        pool = [c for c in kept if c.origin == "graph"] or kept
+        kept.remove(min(pool, key=lambda c: c.support))
+
+
+def opposite_emotion(emotion: Emotion) -> Emotion:
+    """The category at the mirrored valence and the same arousal."""
+    profile = EMOTIONS[emotion]
+    return nearest_emotion(-profile.valence, profile.arousal)
+
+
+def negative_prompt(
+    emotion: Emotion, graph: ConceptGraph, prompt_emotion_words: Sequence[str]
+) -> str:
+    clashing = [
+        f"{w} expression" for w in prompt_emotion_words
+        if _category(w) is not None and _category(w) is not emotion
+    ]
+    return ", ".join(dict.fromkeys([*clashing, *graph.avoid(emotion), *GENERIC_NEGATIVES]))
+
+
+def _category(word: str) -> Emotion | None:
+    try:
+        return resolve_emotion(word)
+    except UnknownEmotionError:
+        return None
+
+
+def build_trace(
+    readings: Sequence[PersonaReading],
+    majority: Sequence[ConceptLink],
+    minority: ConceptLink | None,
+    final_prompt: str,
+) -> list[TraceEntry]:
+    trace = []
+    for reading in readings:
+        used_majority = [c.text for c in majority if reading.persona in c.supported_by]
+        used_minority = (
+            [minority.text] if minority and reading.persona in minority.supported_by else []
+        )
+        contributed = [t for t in [*used_majority, *used_minority] if t in final_prompt]
+        role = "majority" if used_majority else "minority" if used_minority else "unused"
+        trace.append(TraceEntry(persona=reading.persona, weight=reading.weight,
+                                contributed=contributed, role=role))
+    return trace
+
+
+async def build_consensus(
+    chain: ConceptChain,
+    readings: Sequence[PersonaReading],
+    *,
+    subject: str,
+    head_nouns: Sequence[str],
+    emotion: Emotion,
+    graph: ConceptGraph,
+    prompt_emotion_words: Sequence[str] = (),
+    token_budget: int = 70,
+    model: BaseChatModel | None = None,
+    mode: Literal["choose", "write"] = "choose",
+    retries: int = 2,
+    method: str = "function_calling",
+) -> ConsensusResult:
+    """Merge a :class:`ConceptChain` into the final prompt, negative prompt and trace."""
+    majority, minority = select_concepts(chain)
+    picked = [*majority, *([minority] if minority else [])]
+    covered = {c.facet for c in picked}
+    fills = [c for c in chain.concepts if c.origin == "graph" and c.facet not in covered]
+    for concept in chain.concepts:  # persona concepts that cover a missing essential facet
+        if concept.facet in {"light", "colour", "composition"} - covered and concept not in picked:
+            picked.append(concept)
+            covered.add(concept.facet)
+    picked += [c for c in fills if c.facet not in covered]
+    final = compose_prompt(subject, picked, token_budget)
+    composer = "template"
+    if mode == "write" and model is not None:
+        written = await _write_prompt(model, subject, picked, emotion, retries, method)
+        if written and _acceptable(written, head_nouns, token_budget):
+            final, composer = written, "llm"
+    request = VisualPromptRequest(
+        emotion=emotion,
+        query=compose_prompt(subject, majority[:2], token_budget),
+        negative_emotion=_negative_emotion(emotion, prompt_emotion_words),
+    )
+    return ConsensusResult(
+        final_prompt=final,
+        negative_prompt=negative_prompt(emotion, graph, prompt_emotion_words),
+        visual_prompt=request,
+        trace=build_trace(readings, majority, minority, final),
+        composer=composer,
+    )
+
+
+def _negative_emotion(emotion: Emotion, prompt_emotion_words: Sequence[str]) -> Emotion:
+    """The emotion the prompt's own words pull toward (the shortcut), else the opposite one."""
+    for word in prompt_emotion_words:
+        category = _category(word)
+        if category is not None and category is not emotion:
+            return category
+    return opposite_emotion(emotion)
+
+
+def _acceptable(prompt: str, head_nouns: Sequence[str], budget: int) -> bool:
+    lowered = prompt.lower()
+    return (
+        all(noun in lowered for noun in head_nouns)
+        and not emotion_words_in(prompt)
+        and estimate_clip_tokens(prompt) <= budget
+    )
+
+
+async def _write_prompt(
+    model: BaseChatModel,
+    subject: str,
+    concepts: Sequence[ConceptLink],
+    emotion: Emotion,
+    retries: int,
+    method: str,
+) -> str | None:
+    listing = "\n".join(f"- {c.text}" for c in concepts)
+    try:
+        result = await ainvoke_structured(
+            model, WrittenPrompt,
+            [("system", "You write prompts for an image diffusion model: one line of "
+                        "comma-separated visual phrases, under 60 words, no emotion words."),
+             ("user", f"Subject (keep it, first): {subject}\nVisual details to include:\n"
+                      f"{listing}\nWrite the prompt.")],
+            node="consensus", retries=retries, temperature=0.2, method=method,
+        )
+    except BackendError:
+        return None  # the template composition is always available
+    return result.prompt.strip().rstrip(".")

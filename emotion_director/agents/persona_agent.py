@@ -1,0 +1,210 @@
+"""Persona agents: each gives a subjective reading of how the scene could evoke the emotion.
+
+On a small embedded model the differences between personas cannot come from the model (a 135M
+model picks the first options it is shown whatever persona it plays), so they come from the
+persona data: each persona ranks the concept graph's candidates by affinity with their taste and
+the facets they attend to, plus seeded noise scaled by their temperature. The model then chooses
+among that persona's shortlist under a grammar, and rates intensity ("choose" mode). A capable
+model on an OpenAI-compatible server writes its own cues, with the shortlist as grounding
+("write" mode); the chain-of-concept step checks and refines what it writes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections import Counter
+from typing import Literal
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import BaseModel, Field, create_model
+
+from emotion_director.agents.schemas import PersonaReading
+from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.emotions import EMOTIONS, Emotion
+from emotion_director.knowledge.graph import ConceptGraph, VisualConcept, content_words
+from emotion_director.personas.schema import Persona
+
+SHORTLIST_SIZE = 8
+MAX_PER_FACET = 2
+
+
+def persona_seed(seed: int, persona: Persona, emotion: Emotion) -> int:
+    """A stable per-persona seed (independent of Python's hash randomisation)."""
+    return zlib.crc32(f"{seed}:{persona.name}:{emotion.value}".encode()) & 0x7FFFFFFF
+
+
+def affinity(persona: Persona, concept: VisualConcept, taste: set[str] | None = None) -> float:
+    """How much a concept matches a persona's taste (shared words) and focus (facet)."""
+    taste = taste if taste is not None else persona.taste_words()
+    shared = len(taste & content_words(concept.text))
+    focus = 0.8 if concept.facet in persona.taste.focus else 0.0
+    return shared + focus
+
+
+def shortlist(
+    persona: Persona,
+    candidates: list[VisualConcept],
+    *,
+    seed: int,
+    size: int = SHORTLIST_SIZE,
+) -> list[VisualConcept]:
+    """The persona's own ranking of candidate concepts, facet-diverse, best first.
+
+    Score = taste affinity + Gumbel noise x (0.6 x persona temperature), seeded per persona so
+    the same seed gives the same shortlist.
+    """
+    rng = random.Random(seed)
+    taste = persona.taste_words()
+    noise_scale = 0.6 * persona.temperature
+
+    def score(concept: VisualConcept) -> float:
+        u = min(max(rng.random(), 1e-12), 1 - 1e-12)
+        return affinity(persona, concept, taste) - noise_scale * math.log(-math.log(u))
+
+    ranked = sorted(candidates, key=lambda c: (-score(c), c.text))
+    picked: list[VisualConcept] = []
+    per_facet: Counter[str] = Counter()
+    for concept in ranked:
+        if per_facet[concept.facet] < MAX_PER_FACET:
+            picked.append(concept)
+            per_facet[concept.facet] += 1
+        if len(picked) == size:
+            break
+    return picked
+
+
+def picks_schema(n_options: int) -> type[BaseModel]:
+    """Grammar-friendly schema: 3-4 option numbers (an enum) and an intensity 1-5."""
+    option = Literal[tuple(range(1, n_options + 1))]  # type: ignore[valid-type]
+    level = Literal[1, 2, 3, 4, 5]
+    return create_model(
+        "CuePicks",
+        picks=(list[option], Field(min_length=3, max_length=4)),  # type: ignore[valid-type]
+        intensity=(level, ...),  # type: ignore[valid-type]
+    )
+
+
+class WrittenReading(BaseModel):
+    """What a capable model writes as a persona ("write" mode)."""
+
+    evocation: str = Field(max_length=400, description="what in this scene would evoke the "
+                           "emotion for you, in one sentence")
+    cues: list[str] = Field(min_length=3, max_length=6, description="3-6 concrete visual cues, "
+                            "each a short phrase naming something visible")
+    intensity: int = Field(ge=1, le=5, description="how strongly you would feel it, 1-5")
+    rationale: str = Field(max_length=400, description="why, given who you are")
+
+
+def shared_context(subject: str, emotion: Emotion) -> str:
+    profile = EMOTIONS[emotion]
+    return (
+        "You help choose concrete visual details for an image. Answer only with JSON.\n"
+        f"Scene: {subject}\nTarget emotion: {emotion.value} ({profile.definition})."
+    )
+
+
+def choose_messages(
+    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept]
+) -> list[tuple[str, str]]:
+    # Short on purpose: on 2 CPU cores every prompt token of a 135M model costs ~4 ms, and the
+    # shared system message is reused from llama.cpp's prompt cache across personas.
+    listing = "\n".join(f"{i}. {c.text}" for i, c in enumerate(options, 1))
+    return [
+        ("system", shared_context(subject, emotion)
+         + "\nPick 3 or 4 option numbers and rate the feeling 1-5."),
+        ("user", f"You are {persona.brief()}\n{listing}"),
+    ]
+
+
+def write_messages(
+    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept]
+) -> list[tuple[str, str]]:
+    hints = "\n".join(f"- {c.text} ({c.facet})" for c in options)
+    return [
+        ("system",
+         f"You are {persona.describe()}\nYou describe only things a camera could see: objects, "
+         "actions, postures, light, colour, weather, space, composition, texture. Never use "
+         "emotion words (sad, happy, calm, scary, ...) or abstractions (a sense of, an aura "
+         "of). Keep the scene's subject."),
+        ("user",
+         f"{shared_context(subject, emotion)}\nVisual ideas known to work for "
+         f"{emotion.value} (use, adapt or go beyond them, in your own taste):\n{hints}\n"
+         f"How could this scene make you, personally, feel {emotion.value}?"),
+    ]
+
+
+async def read_persona(
+    *,
+    model: BaseChatModel,
+    persona: Persona,
+    subject: str,
+    subject_tags: frozenset[str],
+    emotion: Emotion,
+    graph: ConceptGraph,
+    seed: int,
+    mode: Literal["choose", "write"],
+    retries: int = 2,
+    method: str = "function_calling",
+) -> PersonaReading:
+    """Run one persona agent and return its :class:`PersonaReading`."""
+    pseed = persona_seed(seed, persona, emotion)
+    options = shortlist(persona, graph.candidates(emotion, subject_tags), seed=pseed)
+    node = f"persona_reading[{persona.name}]"
+    sensitivity = persona.sensitivity_for(emotion)
+    if mode == "choose":
+        schema = picks_schema(len(options))
+        result = await ainvoke_structured(
+            model, schema, choose_messages(persona, subject, emotion, options), node=node,
+            retries=retries, temperature=persona.temperature, seed=pseed, method=method,
+        )
+        return _reading_from_picks(persona, emotion, options, result, sensitivity)
+    written = await ainvoke_structured(
+        model, WrittenReading, write_messages(persona, subject, emotion, options), node=node,
+        retries=retries, temperature=persona.temperature, seed=pseed, method=method,
+    )
+    return PersonaReading(
+        persona=persona.name,
+        intensity=min(1.0, written.intensity / 5 * sensitivity),
+        evocation=written.evocation.strip(),
+        cues=[c.strip() for c in written.cues if c.strip()][:6] or [options[0].text],
+        rationale=written.rationale.strip(),
+        appraisal=None,
+        weight=persona.weight,
+    )
+
+
+def _reading_from_picks(
+    persona: Persona,
+    emotion: Emotion,
+    options: list[VisualConcept],
+    result: BaseModel,
+    sensitivity: float,
+) -> PersonaReading:
+    chosen = [options[i - 1] for i in dict.fromkeys(result.picks)]  # type: ignore[attr-defined]
+    for concept in options:  # a repeated pick still leaves the reading with 3 cues
+        if len(chosen) >= 3:
+            break
+        if concept not in chosen:
+            chosen.append(concept)
+    appraisal_id = Counter(c.appraisal for c in chosen).most_common(1)[0][0]
+    matched = sorted(persona.taste_words() & set().union(*(content_words(c.text) for c in chosen)))
+    b = persona.bio
+    intensity_level = int(result.intensity)  # type: ignore[attr-defined]
+    return PersonaReading(
+        persona=persona.name,
+        intensity=round(min(1.0, intensity_level / 5 * sensitivity), 3),
+        evocation=(
+            f"As a {b.age}-year-old {b.occupation} ({b.culture}), {persona.label} would feel "
+            f"{emotion.value} through {chosen[0].text} and {chosen[1].text}."
+        ),
+        cues=[c.text for c in chosen],
+        rationale=(
+            f"taste match: {', '.join(matched) if matched else 'none'}; attends to "
+            f"{', '.join(persona.taste.focus) or 'everything'}; sensitivity x{sensitivity:g} "
+            f"to {emotion.value}; model rated {intensity_level}/5"
+        ),
+        appraisal=appraisal_id,
+        weight=persona.weight,
+    )

@@ -1,0 +1,119 @@
+"""The LLM seam: one function that asks any chat model for a pydantic object, with bounded retries.
+
+Example:
+    >>> import asyncio
+    >>> from pydantic import BaseModel
+    >>> from emotion_director.agents.models import TestChatModel
+    >>> class Pick(BaseModel):
+    ...     n: int
+    >>> asyncio.run(ainvoke_structured(TestChatModel(), Pick, [("user", "hi")], node="demo"))
+    Pick(n=0)
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+from pydantic import BaseModel, ValidationError
+
+from emotion_director.agents.backends import backend_name
+from emotion_director.agents.models import _SchemaBoundModel
+from emotion_director.errors import BackendError, ModelOutputError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def structured_runnable(
+    model: BaseChatModel,
+    schema: type[T],
+    *,
+    temperature: float | None = None,
+    seed: int | None = None,
+    method: str = "function_calling",
+) -> Runnable:
+    """``model`` bound to return ``schema``, with per-call temperature and seed."""
+    params = {k: v for k, v in {"temperature": temperature, "seed": seed}.items() if v is not None}
+    if isinstance(model, _SchemaBoundModel):
+        return model.with_structured_output(schema, **params)
+    update = {k: v for k, v in params.items() if k in type(model).model_fields}
+    bound = model.model_copy(update=update) if update else model
+    return bound.with_structured_output(schema, method=method)
+
+
+async def ainvoke_structured(
+    model: BaseChatModel,
+    schema: type[T],
+    messages: list[Any],
+    *,
+    node: str,
+    retries: int = 2,
+    temperature: float | None = None,
+    seed: int | None = None,
+    method: str = "function_calling",
+    config: dict[str, Any] | None = None,
+) -> T:
+    """Call ``model`` for a ``schema`` object; retry invalid output, then raise a clear error.
+
+    Args:
+        model (`BaseChatModel`): any langchain-core chat model.
+        schema (`type[BaseModel]`): the pydantic model the reply must match.
+        messages (`list`): langchain messages or ``(role, text)`` tuples.
+        node (`str`): the graph node asking, named in errors.
+        retries (`int`, *optional*, defaults to 2): extra attempts after invalid output.
+        seed (`int`, *optional*): sampling seed; attempt ``i`` uses ``seed + i``.
+
+    Raises:
+        ModelOutputError: every attempt returned output that does not match ``schema``.
+        BackendError: the backend cannot be reached or answered with an error.
+    """
+    backend = backend_name(model)
+    last_error = "no attempt made"
+    for attempt in range(retries + 1):
+        runnable = structured_runnable(
+            model, schema, temperature=temperature,
+            seed=None if seed is None else seed + attempt, method=method,
+        )
+        try:
+            result = await runnable.ainvoke(messages, config=config)
+        except (OutputParserException, ValidationError, ValueError) as exc:
+            if isinstance(exc, BackendError):
+                raise
+            last_error = str(exc).splitlines()[0][:200]
+            continue
+        except Exception as exc:  # transport errors: name the node and the backend
+            raise _backend_error(exc, node=node, backend=backend, model=model) from None
+        if isinstance(result, schema):
+            return result
+        last_error = f"got {type(result).__name__} instead of {schema.__name__}"
+    raise ModelOutputError(
+        f"node '{node}': the {backend} backend returned invalid output {retries + 1} time(s) "
+        f"({last_error}). Try a larger model, another --seed, or the openai backend.",
+        node=node,
+        backend=backend,
+    )
+
+
+def _backend_error(exc: Exception, *, node: str, backend: str, model: BaseChatModel) -> Exception:
+    if isinstance(exc, (BackendError, RuntimeError)) and not _is_openai_error(exc):
+        return exc
+    where = getattr(model, "openai_api_base", None) or backend
+    kind = type(exc).__name__
+    if kind in {"APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout"}:
+        return BackendError(
+            f"node '{node}': cannot reach the {backend} server at {where} ({kind}). Start the "
+            "server or fix --base-url."
+        )
+    status = getattr(exc, "status_code", None)
+    if status is not None:
+        return BackendError(
+            f"node '{node}': the {backend} server at {where} answered HTTP {status} "
+            f"({str(exc).splitlines()[0][:160]})."
+        )
+    return BackendError(f"node '{node}': the {backend} backend failed: {kind}: {str(exc)[:200]}")
+
+
+def _is_openai_error(exc: Exception) -> bool:
+    return type(exc).__module__.startswith(("openai", "httpx"))

@@ -1,0 +1,74 @@
+"""Small text measures shared by the refiner and consensus: depictability and CLIP length."""
+
+from __future__ import annotations
+
+import re
+
+from emotion_director.emotions import emotion_words_in
+
+#: Abstract nouns a diffusion model cannot draw on their own.
+ABSTRACT_WORDS = frozenset(
+    "sense essence spirit idea concept memory memories meaning freedom harmony nostalgia "
+    "energy presence soul sensation aura emptiness nothingness infinity eternity innocence "
+    "purity tension vibe vibes feeling feelings emotion emotions mood atmosphere".split()
+)
+
+_FACET_HINTS: dict[str, tuple[str, ...]] = {
+    "light": ("light", "sun", "glow", "shadow", "lamp", "beam", "shine", "backlit", "lit "),
+    "colour": ("colour", "color", "palette", "hue", "tone", "red", "blue", "green", "gold",
+               "yellow", "grey", "gray", "pink", "orange", "purple"),
+    "weather": ("rain", "fog", "mist", "snow", "storm", "cloud", "wind", "haze", "thunder"),
+    "composition": ("shot", "angle", "frame", "framing", "close-up", "wide", "depth of field",
+                    "bokeh", "composition", "perspective", "view", "lens"),
+    "texture": ("texture", "grain", "rough", "smooth", "glossy", "cracked", "weathered"),
+    "body_language": ("eyes", "ears", "tail", "posture", "shoulders", "head", "grin", "smile",
+                      "brow", "fists", "teeth", "lip"),
+    "action": ("running", "leaping", "jumping", "sprinting", "walking", "waiting", "playing",
+               "splashing", "lunging", "resting", "sleeping", "sniffing", "chasing"),
+    "space": ("horizon", "corridor", "room", "meadow", "alley", "path", "field", "space"),
+}
+
+
+def undrawable_reason(cue: str) -> str | None:
+    """Why a cue cannot be drawn as it stands, or ``None`` if it is depictable.
+
+    A cue is undrawable when it relies on a bare emotion word ("a sad dog" is the semantic
+    shortcut) or when what is left after removing such words is only abstraction.
+    """
+    emotion_words = emotion_words_in(cue)
+    words = re.findall(r"[a-z]+", cue.lower())
+    concrete = [
+        w for w in words
+        if w not in ABSTRACT_WORDS and w not in emotion_words and len(w) > 2
+        and w not in {"the", "and", "with", "that", "this", "sense", "full", "feel"}
+    ]
+    if emotion_words:
+        return f"bare emotion word '{emotion_words[0]}'"
+    abstract = [w for w in words if w in ABSTRACT_WORDS]
+    if abstract and len(concrete) <= len(abstract):
+        return f"abstract ('{abstract[0]}') with nothing visible to draw"
+    if not concrete:
+        return "nothing visible to draw"
+    return None
+
+
+def guess_facet(cue: str) -> str:
+    """The visual facet a free-text cue most likely describes (``object`` when unsure)."""
+    lowered = f" {cue.lower()} "
+    for facet, hints in _FACET_HINTS.items():
+        if any(h in lowered for h in hints):
+            return facet
+    return "object"
+
+
+def estimate_clip_tokens(text: str) -> int:
+    """A conservative estimate of CLIP BPE tokens (without BOS/EOS).
+
+    CLIP's tokenizer gives one token per common word and per punctuation mark, and splits rare
+    or long words into several. Counting words, punctuation, and one extra token for every six
+    letters beyond the sixth never undercounts the prompts this project writes, so keeping the
+    estimate under 75 keeps the prompt under CLIP's 77-token limit.
+    """
+    pieces = re.findall(r"[A-Za-z]+|\d|[^\sA-Za-z\d]", text)
+    extra = sum((len(p) - 1) // 6 for p in pieces if p.isalpha() and len(p) > 6)
+    return len(pieces) + extra

@@ -1,0 +1,1 @@
+"""Placeholder package; see the project's issues for what lands here."""

@@ -1,0 +1,180 @@
+"""``build_graph``: the MC-Agent state machine, wired top to bottom in one place.
+
+    parse_request --Send x N--> persona_reading (parallel) --> chain_of_concept --> consensus --> END
+
+Example:
+    >>> from emotion_director import build_graph, Settings
+    >>> graph = build_graph(Settings(backend="test"))
+    >>> for update in graph.stream({"prompt": "an angry dog", "emotion": "contentment"},
+    ...                            stream_mode="updates"):
+    ...     pass  # one update per node; one 'persona_reading' update per persona
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableLambda
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from emotion_director.agents.backends import make_chat_model
+from emotion_director.agents.consensus import build_consensus
+from emotion_director.agents.persona_agent import read_persona
+from emotion_director.agents.refiner import chain_of_concept
+from emotion_director.emotions import Emotion
+from emotion_director.errors import InvalidRequestError
+from emotion_director.graph.request import parse_request
+from emotion_director.graph.state import PersonaTask, RewriteInput, RewriteOutput, RewriteState
+from emotion_director.knowledge.graph import ConceptGraph, load_concept_graph
+from emotion_director.personas.loader import load_personas
+from emotion_director.personas.schema import Persona
+from emotion_director.settings import Settings
+
+
+class MCAgentNodes:
+    """The graph's nodes, bound to one model, persona set, concept graph and settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        personas: Sequence[Persona],
+        model: BaseChatModel,
+        concepts: ConceptGraph,
+    ) -> None:
+        self.settings = settings
+        self.personas = {p.name: p for p in personas}
+        self.model = model
+        self.concepts = concepts
+        self.mode = settings.effective_reading_mode
+        self.llm_options = {"retries": settings.max_retries, "method": settings.structured_method}
+
+    def parse_request(self, state: RewriteState) -> dict[str, Any]:
+        update = parse_request(
+            dict(state), max_chars=self.settings.max_prompt_chars, default_seed=self.settings.seed
+        )
+        update["personas"] = [p.name for p in self._selected(state.get("personas"))]
+        return update
+
+    def fan_out(self, state: RewriteState) -> list[Send]:
+        return [
+            Send("persona_reading", PersonaTask(
+                persona=self.personas[name], subject=state["subject"],
+                subject_tags=state["subject_tags"], emotion=state["emotion"], seed=state["seed"],
+            ))
+            for name in state["personas"]
+        ]
+
+    async def persona_reading(self, task: PersonaTask) -> dict[str, Any]:
+        reading = await read_persona(
+            model=self.model, persona=task["persona"], subject=task["subject"],
+            subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
+            graph=self.concepts, seed=task["seed"], mode=self.mode, **self.llm_options,
+        )
+        return {"readings": [reading]}
+
+    async def chain_of_concept(self, state: RewriteState) -> dict[str, Any]:
+        order = {name: i for i, name in enumerate(state["personas"])}
+        readings = sorted(state["readings"], key=lambda r: order.get(r.persona, len(order)))
+        chain = await chain_of_concept(
+            readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
+            subject_tags=frozenset(state["subject_tags"]), graph=self.concepts, model=self.model,
+            mode=self.mode, **self.llm_options,
+        )
+        return {"concepts": chain, "readings": []}
+
+    async def consensus(self, state: RewriteState) -> dict[str, Any]:
+        order = {name: i for i, name in enumerate(state["personas"])}
+        readings = sorted(state["readings"], key=lambda r: order.get(r.persona, len(order)))
+        result = await build_consensus(
+            state["concepts"], readings, subject=state["subject"],
+            head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
+            graph=self.concepts, prompt_emotion_words=state["prompt_emotion_words"],
+            token_budget=self.settings.token_budget, model=self.model, mode=self.mode,
+            **self.llm_options,
+        )
+        return {
+            "final_prompt": result.final_prompt,
+            "negative_prompt": result.negative_prompt,
+            "visual_prompt": result.visual_prompt,
+            "trace": result.trace,
+        }
+
+    def _selected(self, names: Sequence[str] | None) -> list[Persona]:
+        if not names:
+            return list(self.personas.values())
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise InvalidRequestError("personas must be a list of persona names.")
+        missing = [n for n in names if n not in self.personas]
+        if missing:
+            raise InvalidRequestError(
+                f"unknown persona(s) {', '.join(missing)}; available: "
+                f"{', '.join(sorted(self.personas))}."
+            )
+        return [self.personas[n] for n in dict.fromkeys(names)]
+
+
+def _sync_and_async(afunc: Callable[[Any], Awaitable[dict[str, Any]]]) -> RunnableLambda:
+    """An async node that also runs under ``invoke``/``stream``.
+
+    LangGraph runs sync nodes in worker threads, where ``asyncio.run`` has a loop to itself.
+    """
+
+    def func(state: Any) -> dict[str, Any]:
+        return asyncio.run(afunc(state))
+
+    return RunnableLambda(func, afunc=afunc, name=afunc.__name__)
+
+
+def build_graph(
+    settings: Settings | None = None,
+    personas: Sequence[Persona] | None = None,
+    checkpointer: Any = None,
+    *,
+    chat_model: BaseChatModel | None = None,
+    concept_graph: ConceptGraph | None = None,
+) -> Any:
+    """Build and compile the MC-Agent graph.
+
+    Args:
+        settings (`Settings`, *optional*): backend and limits; defaults to ``Settings()``
+            (embedded backend, environment variables applied).
+        personas (`list[Persona]`, *optional*): the persona agents; defaults to the shipped set
+            plus ``settings.persona_dirs``.
+        checkpointer (`BaseCheckpointSaver`, *optional*): LangGraph checkpointer for durable runs.
+        chat_model (`BaseChatModel`, *optional*): use this model instead of the backend's.
+        concept_graph (`ConceptGraph`, *optional*): replace the shipped concept graph.
+
+    Returns:
+        A compiled LangGraph (``invoke``/``ainvoke``/``stream``/``astream``) taking
+        :class:`RewriteInput` and returning :class:`RewriteOutput`.
+
+    Example:
+        >>> graph = build_graph(Settings(backend="test"))
+        >>> graph.invoke({"prompt": "a dog in a park", "emotion": "awe"})["emotion"]
+        'awe'
+    """
+    settings = settings or Settings()
+    personas = list(personas) if personas is not None else load_personas(settings.persona_dirs)
+    nodes = MCAgentNodes(
+        settings,
+        personas,
+        chat_model or make_chat_model(settings),
+        concept_graph or load_concept_graph(),
+    )
+
+    builder = StateGraph(RewriteState, input_schema=RewriteInput, output_schema=RewriteOutput)
+    builder.add_node("parse_request", nodes.parse_request)
+    builder.add_node("persona_reading", _sync_and_async(nodes.persona_reading))
+    builder.add_node("chain_of_concept", _sync_and_async(nodes.chain_of_concept))
+    builder.add_node("consensus", _sync_and_async(nodes.consensus))
+
+    builder.add_edge(START, "parse_request")
+    builder.add_conditional_edges("parse_request", nodes.fan_out, ["persona_reading"])
+    builder.add_edge("persona_reading", "chain_of_concept")
+    builder.add_edge("chain_of_concept", "consensus")
+    builder.add_edge("consensus", END)
+    return builder.compile(checkpointer=checkpointer, name="mc-agent")

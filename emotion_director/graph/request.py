@@ -1,0 +1,97 @@
+"""Validation of a rewrite request and extraction of the subject to keep."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from emotion_director.emotions import (
+    EMOTION_WORDS,
+    Emotion,
+    check_affect_consistency,
+    emotion_words_in,
+    nearest_emotion,
+    resolve_emotion,
+)
+from emotion_director.errors import InvalidRequestError
+from emotion_director.knowledge.graph import _STOPWORDS, _subject_lexicon, subject_tags
+
+
+def clean_prompt(prompt: Any, max_chars: int) -> str:
+    """The prompt with whitespace normalised; raises on empty, too long or control characters."""
+    if not isinstance(prompt, str):
+        raise InvalidRequestError(
+            f"prompt must be text, got {type(prompt).__name__}: pass a string like 'a dog in a park'."
+        )
+    controls = [c for c in prompt if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
+    if controls:
+        raise InvalidRequestError(
+            f"prompt contains control character U+{ord(controls[0]):04X}: remove it and retry."
+        )
+    text = re.sub(r"\s+", " ", prompt).strip()
+    if not text:
+        raise InvalidRequestError("prompt is empty: describe a scene, e.g. 'a dog in a park'.")
+    if len(text) > max_chars:
+        raise InvalidRequestError(
+            f"prompt is {len(text)} characters, over the {max_chars}-character limit: shorten it "
+            "(a diffusion model reads only ~77 tokens) or raise max_prompt_chars."
+        )
+    return text
+
+
+def resolve_target(
+    emotion: str | None, valence: float | None, arousal: float | None
+) -> Emotion:
+    """The target emotion from a name and/or valence+arousal, checking they agree."""
+    if emotion is None or (isinstance(emotion, str) and not emotion.strip()):
+        if valence is None or arousal is None:
+            raise InvalidRequestError(
+                "no emotion given: pass an emotion (e.g. --emotion awe) or both valence and arousal."
+            )
+        return nearest_emotion(valence, arousal)
+    target = resolve_emotion(emotion)
+    check_affect_consistency(target, valence, arousal)
+    return target
+
+
+def extract_subject(prompt: str) -> tuple[str, list[str]]:
+    """The subject to keep (the prompt without emotion words) and its head nouns.
+
+    Example:
+        >>> extract_subject("an angry dog")
+        ('a dog', ['dog'])
+    """
+    words = prompt.split(" ")
+    kept = [w for w in words if re.sub(r"[^a-z-]", "", w.lower()) not in EMOTION_WORDS]
+    subject = " ".join(kept).strip(" ,.;:!?") or prompt
+    subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
+    subject = re.sub(r"\s+,", ",", subject)
+    lexicon = _subject_lexicon()
+    tokens = re.findall(r"[a-z]+", subject.lower())
+    heads = [t for t in tokens if t in lexicon or t.rstrip("s") in lexicon]
+    if not heads:
+        content = [t for t in tokens if t not in _STOPWORDS and len(t) > 2]
+        heads = content[-1:] if content else []
+    return subject, list(dict.fromkeys(heads))[:4]
+
+
+def parse_request(state: dict[str, Any], *, max_chars: int, default_seed: int) -> dict[str, Any]:
+    """Validate the input state; return the normalised request and the subject to keep."""
+    prompt = clean_prompt(state.get("prompt"), max_chars)
+    target = resolve_target(state.get("emotion"), state.get("valence"), state.get("arousal"))
+    subject, heads = extract_subject(prompt)
+    seed = state.get("seed")
+    if seed is None:
+        seed = default_seed
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InvalidRequestError(f"seed must be an integer, got {seed!r}.")
+    return {
+        "prompt": prompt,
+        "emotion": target.value,
+        "seed": seed,
+        "subject": subject,
+        "head_nouns": heads,
+        "subject_tags": sorted(subject_tags(subject)),
+        "prompt_emotion_words": emotion_words_in(prompt),
+    }

@@ -1,0 +1,113 @@
+"""Typed state of the MC-Agent graph, with separate input and output schemas.
+
+``readings`` has an ``operator.add`` reducer: the persona agents run in parallel (fan-out with
+``Send``) and each appends its reading (fan-in).
+
+Example:
+    >>> from emotion_director import build_graph, Settings
+    >>> graph = build_graph(Settings(backend="test"))
+    >>> out = graph.invoke({"prompt": "a dog in a park", "emotion": "awe"})
+    >>> "dog" in out["final_prompt"]
+    True
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+from typing_extensions import NotRequired, Required, TypedDict
+
+from emotion_director.agents.schemas import (
+    ConceptChain,
+    PersonaReading,
+    TraceEntry,
+    VisualPromptRequest,
+)
+from emotion_director.personas.schema import Persona
+
+
+class RewriteInput(TypedDict, total=False):
+    """What a caller passes: a prompt and a target emotion.
+
+    ``emotion`` may be omitted when ``valence`` and ``arousal`` are both given (the nearest
+    category is used). ``personas`` selects persona names; ``seed`` makes the run repeatable.
+    """
+
+    prompt: Required[str]
+    emotion: str
+    valence: float
+    arousal: float
+    personas: list[str]
+    seed: int
+
+
+class RewriteOutput(TypedDict):
+    """What the graph returns."""
+
+    prompt: str
+    subject: str
+    emotion: str
+    final_prompt: str
+    negative_prompt: str
+    visual_prompt: VisualPromptRequest
+    readings: list[PersonaReading]
+    concepts: ConceptChain
+    trace: list[TraceEntry]
+    images: NotRequired[list[str]]
+
+
+class RewriteState(TypedDict, total=False):
+    """The full working state shared by the nodes."""
+
+    prompt: str
+    emotion: str
+    valence: float | None
+    arousal: float | None
+    personas: list[str]
+    seed: int
+    subject: str
+    head_nouns: list[str]
+    subject_tags: list[str]
+    prompt_emotion_words: list[str]
+    readings: Annotated[list[PersonaReading], operator.add]
+    concepts: ConceptChain
+    final_prompt: str
+    negative_prompt: str
+    visual_prompt: VisualPromptRequest
+    trace: list[TraceEntry]
+    images: list[str]
+
+
+class PersonaTask(TypedDict):
+    """The payload ``Send`` gives one persona agent."""
+
+    persona: Persona
+    subject: str
+    subject_tags: list[str]
+    emotion: str
+    seed: int
+
+
+class RewriteResult(BaseModel):
+    """The output schema as one pydantic object (what ``--json`` prints).
+
+    Example:
+        >>> RewriteResult.from_state(out).final_prompt  # doctest: +SKIP
+    """
+
+    prompt: str
+    subject: str
+    emotion: str
+    final_prompt: str
+    negative_prompt: str
+    visual_prompt: VisualPromptRequest
+    readings: list[PersonaReading]
+    concepts: ConceptChain
+    trace: list[TraceEntry]
+    images: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RewriteResult:
+        return cls.model_validate({k: state[k] for k in cls.model_fields if k in state})

@@ -1,0 +1,128 @@
+"""The persona schema: who a persona agent is, what they like to look at, and how much they count.
+
+Example:
+    >>> from emotion_director.personas import Persona
+    >>> p = Persona.model_validate({
+    ...     "name": "ana", "bio": {"age": 30, "culture": "Portuguese", "occupation": "baker",
+    ...     "life_experience": "grew up by the sea"}, "temperament": "warm",
+    ...     "taste": {"palette": ["ochre"], "light": ["dawn light"], "media": ["film photo"],
+    ...               "composition": ["close-up"]}})
+    >>> p.weight, p.sensitivity_for("awe")
+    (1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from emotion_director.emotions import Emotion, resolve_emotion
+from emotion_director.knowledge.graph import FACETS
+
+
+class Bio(BaseModel):
+    """A short biography: what shaped how this person reads a scene."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    age: int = Field(ge=3, le=120, description="age in years")
+    culture: str = Field(min_length=1, description="cultural background, e.g. 'rural Kenyan'")
+    occupation: str = Field(min_length=1)
+    life_experience: str = Field(min_length=1, description="one or two sentences")
+
+
+class Taste(BaseModel):
+    """Aesthetic taste; every entry is a short phrase matched against visual concepts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    palette: list[str] = Field(min_length=1, description="favoured colours")
+    light: list[str] = Field(min_length=1, description="favoured light")
+    media: list[str] = Field(min_length=1, description="favoured media/styles, e.g. 'film photo'")
+    composition: list[str] = Field(min_length=1, description="favoured framing")
+    motifs: list[str] = Field(default_factory=list, description="things they notice first")
+    focus: list[str] = Field(
+        default_factory=list,
+        description=f"facets they attend to most, any of: {', '.join(FACETS)}",
+    )
+
+    @field_validator("focus")
+    @classmethod
+    def _known_facets(cls, value: list[str]) -> list[str]:
+        unknown = [f for f in value if f not in FACETS]
+        if unknown:
+            raise ValueError(
+                f"unknown facet(s) {unknown}; use any of: {', '.join(FACETS)}"
+            )
+        return value
+
+
+class Persona(BaseModel):
+    """A configurable person whose subjective reading of a scene is simulated by one agent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description="unique id: lower-case letters, digits, '-' or '_' (max 40)",
+    )
+    display_name: str | None = None
+    bio: Bio
+    temperament: str = Field(min_length=1)
+    taste: Taste
+    sensitivity: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-emotion sensitivity multiplier in [0, 2]; missing emotions count 1.0",
+    )
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="sampling temperature")
+    weight: float = Field(default=1.0, gt=0.0, le=10.0, description="weight in consensus")
+
+    @field_validator("sensitivity")
+    @classmethod
+    def _known_emotions(cls, value: dict[str, float]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, factor in value.items():
+            emotion = resolve_emotion(key).value  # raises with the list of valid names
+            if not 0.0 <= float(factor) <= 2.0:
+                raise ValueError(f"sensitivity for '{key}' is {factor}; use a number in [0, 2]")
+            out[emotion] = float(factor)
+        return out
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    def sensitivity_for(self, emotion: Emotion | str) -> float:
+        return self.sensitivity.get(resolve_emotion(emotion).value, 1.0)
+
+    def describe(self) -> str:
+        """One paragraph for a prompt: who this person is and what they look for."""
+        b, t = self.bio, self.taste
+        return (
+            f"{self.label}, {b.age}, {b.occupation} ({b.culture}). {b.life_experience} "
+            f"Temperament: {self.temperament}. Likes {', '.join(t.palette)} colours, "
+            f"{', '.join(t.light)}, {', '.join(t.media)}, {', '.join(t.composition)}"
+            + (f"; notices {', '.join(t.motifs)} first." if t.motifs else ".")
+        )
+
+    def brief(self) -> str:
+        """A one-line description for small models' prompts."""
+        b, t = self.bio, self.taste
+        return (
+            f"{self.label}, {b.age}, {b.occupation} ({b.culture}), {self.temperament}; "
+            f"loves {t.palette[0]}, {t.light[0]}"
+            + (f"; notices {', '.join(t.motifs[:4])}." if t.motifs else ".")
+        )
+
+    def taste_words(self) -> set[str]:
+        """Content words of the persona's taste and motifs, for matching against concepts."""
+        from emotion_director.knowledge.graph import content_words
+
+        t = self.taste
+        text = " ".join([*t.palette, *t.light, *t.media, *t.composition, *t.motifs])
+        return content_words(text)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-")[:40] or "persona"

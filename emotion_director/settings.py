@@ -1,0 +1,98 @@
+"""Settings: which language-model backend to use and the limits of a rewrite.
+
+Values come from keyword arguments, then ``EMOTION_DIRECTOR_*`` environment variables, then the
+defaults below. The CLI maps its flags onto the same fields.
+
+Example:
+    >>> from emotion_director import Settings
+    >>> Settings(backend="openai", base_url="http://127.0.0.1:8000/v1").backend
+    'openai'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from emotion_director.errors import SettingsError
+
+Backend = Literal["embedded", "openai", "test"]
+
+
+class Settings(BaseSettings):
+    """Run settings for MC-Agent (env prefix ``EMOTION_DIRECTOR_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMOTION_DIRECTOR_", extra="forbid")
+
+    backend: Backend = Field(
+        default="embedded",
+        description="'embedded' (in-process GGUF, offline), 'openai' (any OpenAI-compatible "
+        "server: vLLM, llama.cpp server, OpenAI) or 'test' (deterministic, for tests)",
+    )
+    model_path: Path | None = Field(
+        default=None, description="GGUF file for the embedded backend (default: SmolLM2-135M)"
+    )
+    base_url: str | None = Field(default=None, description="OpenAI-compatible server URL (…/v1)")
+    api_key: SecretStr | None = Field(default=None, description="API key for the server")
+    model: str = Field(default="default", description="model name sent to the server")
+    structured_method: Literal["function_calling", "json_schema", "json_mode"] = Field(
+        default="function_calling",
+        description="how the openai backend asks for structured output; llama.cpp's server "
+        "needs 'function_calling', vLLM and OpenAI accept 'json_schema'",
+    )
+    reading_mode: Literal["auto", "choose", "write"] = Field(
+        default="auto",
+        description="'choose': persona agents pick cues from the concept graph (grammar-"
+        "constrained, for small models); 'write': they write their own cues, grounded by the "
+        "graph; 'auto': write on the openai backend, choose otherwise",
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="per-request timeout (openai)")
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="retries of a call whose output is invalid"
+    )
+    persona_dirs: list[Path] = Field(
+        default_factory=list, description="folders of persona YAML files added to the defaults"
+    )
+    max_prompt_chars: int = Field(default=1000, ge=10, description="longest accepted prompt")
+    token_budget: int = Field(
+        default=70, ge=16, le=75,
+        description="estimated CLIP tokens allowed in the final prompt (CLIP truncates at 77)",
+    )
+    n_threads: int | None = Field(default=None, ge=1, description="CPU threads (embedded)")
+    seed: int = Field(default=0, description="default seed when the request gives none")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
+        return value
+
+    @property
+    def effective_reading_mode(self) -> Literal["choose", "write"]:
+        if self.reading_mode != "auto":
+            return self.reading_mode
+        return "write" if self.backend == "openai" else "choose"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings`, turning validation errors into one actionable line.
+
+    ``None`` values in ``overrides`` are ignored, so CLI flags that were not given keep the
+    environment's or the default value.
+    """
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "literal_error" and field == "backend":
+            raise SettingsError(
+                f"unknown backend {err['input']!r}: use one of embedded, openai, test."
+            ) from None
+        message = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"invalid setting '{field}': {message}.") from None
