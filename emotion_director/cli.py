@@ -106,7 +106,7 @@ def rewrite(
 
     result = _run(run)
     if as_json:
-        out.print_json(result.model_dump_json())
+        typer.echo(result.model_dump_json(indent=2))
     else:
         _render(result)
 
@@ -188,8 +188,7 @@ def personas_show(
     from emotion_director.personas import load_personas
 
     (persona,) = _run(load_personas, personas or None, names=[name])
-    out.print(yaml.safe_dump(persona.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
-              highlight=False)
+    typer.echo(yaml.safe_dump(persona.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
 
 
 @personas_app.command("validate")

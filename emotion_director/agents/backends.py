@@ -69,4 +69,5 @@ def backend_name(model: BaseChatModel) -> str:
         return "embedded"
     if isinstance(model, TestChatModel):
         return "test"
-    return getattr(model, "_llm_type", type(model).__name__)
+    llm_type = getattr(model, "_llm_type", type(model).__name__)
+    return "openai" if llm_type.startswith("openai") else llm_type

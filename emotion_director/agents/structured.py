@@ -101,7 +101,7 @@ def _backend_error(exc: Exception, *, node: str, backend: str, model: BaseChatMo
         return exc
     where = getattr(model, "openai_api_base", None) or backend
     kind = type(exc).__name__
-    if kind in {"APIConnectionError", "APITimeoutError", "ConnectError", "ConnectTimeout"}:
+    if "Connection" in kind or "Connect" in kind or "Timeout" in kind:
         return BackendError(
             f"node '{node}': cannot reach the {backend} server at {where} ({kind}). Start the "
             "server or fix --base-url."

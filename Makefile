@@ -1,0 +1,36 @@
+# Quickstart: `make run` then `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CORE   := $(VENV)/.installed-core
+DEV    := $(VENV)/.installed-dev
+
+.PHONY: run test test-unit bench clean
+
+$(CORE): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing emotion-director into $(VENV) (the first install compiles llama.cpp: ~3 minutes on 2 cores; pip caches it)"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(DEV): $(CORE)
+	@$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $@
+
+run: $(CORE)
+	$(BIN)/emotion-director rewrite "a dog in a park" --emotion awe
+
+test: $(DEV)
+	$(BIN)/python -m pytest
+
+test-unit: $(DEV)
+	$(BIN)/python -m pytest -m "not integration"
+
+bench: $(DEV)
+	$(BIN)/python benchmarks/orchestration_overhead.py
+	$(BIN)/python benchmarks/fanout.py
+	$(BIN)/python benchmarks/embedded_rewrite.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

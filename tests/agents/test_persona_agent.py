@@ -1,0 +1,68 @@
+import pytest
+
+from emotion_director.agents.models import TestChatModel
+from emotion_director.agents.persona_agent import (
+    WrittenReading,
+    persona_seed,
+    read_persona,
+    shortlist,
+)
+from emotion_director.emotions import Emotion
+from emotion_director.knowledge import load_concept_graph, subject_tags
+from emotion_director.personas import default_personas
+
+DOG = subject_tags("a dog in a park")
+
+
+@pytest.fixture(scope="module")
+def candidates():
+    return load_concept_graph().candidates(Emotion.AWE, DOG)
+
+
+def test_shortlists_differ_across_personas(candidates):
+    lists = [tuple(c.text for c in shortlist(p, candidates, seed=persona_seed(0, p, Emotion.AWE)))
+             for p in default_personas()]
+    assert len(set(lists)) == len(lists)
+    assert len({lst[:3] for lst in lists}) >= 5  # what a position-biased model would pick
+
+
+def test_same_seed_same_shortlist_other_seed_other(candidates):
+    poet = next(p for p in default_personas() if p.name == "poet")
+    a = shortlist(poet, candidates, seed=1)
+    assert a == shortlist(poet, candidates, seed=1)
+    assert any(shortlist(poet, candidates, seed=s) != a for s in range(2, 8))
+
+
+def test_shortlist_is_facet_diverse_and_follows_taste(candidates):
+    tea = next(p for p in default_personas() if p.name == "tea-master")
+    picked = shortlist(tea, candidates, seed=0)
+    facets = [c.facet for c in picked]
+    assert all(facets.count(f) <= 2 for f in facets)
+    assert any({"weathered", "stone", "mist", "tree"} & set(c.text.split()) for c in picked[:4])
+
+
+async def test_choose_mode_reading_pads_repeated_picks_to_three_cues():
+    model = TestChatModel(responder=lambda m, s: {"picks": [2, 2, 2], "intensity": 5})
+    child = next(p for p in default_personas() if p.name == "child")
+    reading = await read_persona(
+        model=model, persona=child, subject="a dog in a park", subject_tags=DOG,
+        emotion=Emotion.AWE, graph=load_concept_graph(), seed=0, mode="choose")
+    assert len(reading.cues) == 3 and len(set(reading.cues)) == 3
+    assert reading.intensity == 1.0  # 5/5 x sensitivity 1.1, clipped
+    assert reading.persona == "child" and "7-year-old" in reading.evocation
+    prompt = model.calls[0]["messages"][-1]["content"]
+    assert "Mia" in prompt and "1." in prompt
+
+
+async def test_write_mode_keeps_the_models_own_words():
+    written = WrittenReading(evocation="the dog stops under the huge sky",
+                             cues=["a dog on a hilltop", "huge clouds", "a sense of wonder"],
+                             intensity=4, rationale="I grew up under big skies")
+    model = TestChatModel(responder=lambda m, s: written)
+    guide = next(p for p in default_personas() if p.name == "safari-guide")
+    reading = await read_persona(
+        model=model, persona=guide, subject="a dog in a park", subject_tags=DOG,
+        emotion=Emotion.AWE, graph=load_concept_graph(), seed=0, mode="write")
+    assert reading.cues == written.cues and reading.evocation == written.evocation
+    system = model.calls[0]["messages"][0]["content"]
+    assert "Never use emotion words" in system

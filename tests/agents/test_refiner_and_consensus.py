@@ -1,0 +1,126 @@
+import pytest
+
+from emotion_director.agents.consensus import build_consensus, compose_prompt, select_concepts
+from emotion_director.agents.models import TestChatModel
+from emotion_director.agents.refiner import Refinement, Refinements, chain_of_concept
+from emotion_director.agents.schemas import ConceptLink, PersonaReading
+from emotion_director.agents.text import estimate_clip_tokens, undrawable_reason
+from emotion_director.emotions import Emotion, emotion_words_in
+from emotion_director.knowledge import load_concept_graph, subject_tags
+
+GRAPH = load_concept_graph()
+DOG = subject_tags("a dog")
+
+
+def reading(persona, cues, intensity=0.8, weight=1.0):
+    return PersonaReading(persona=persona, intensity=intensity, evocation="-", cues=cues,
+                          rationale="-", weight=weight)
+
+
+@pytest.mark.parametrize(
+    ("cue", "bad"),
+    [("a sad dog", True), ("a sense of serenity", True), ("pure joy", True),
+     ("feeling", True), ("warm late-afternoon sunlight", False), ("a dog asleep", False)],
+)
+def test_undrawable_cues_are_recognised(cue, bad):
+    assert (undrawable_reason(cue) is not None) is bad
+
+
+async def test_emotion_words_and_abstractions_are_dropped_recorded_and_replaced():
+    readings = [reading("a", ["a sense of peace", "warm late-afternoon sunlight", "happy dog"]),
+                reading("b", ["warm late-afternoon sunlight", "a worn knitted blanket", "calm"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
+                                   subject_tags=DOG, graph=GRAPH)
+    dropped = {d.text: d for d in chain.dropped}
+    assert set(dropped) == {"a sense of peace", "happy dog", "calm"}
+    assert "bare emotion word 'happy'" in dropped["happy dog"].reason
+    refined = [c for c in chain.concepts if c.origin == "refined"]
+    assert {c.refined_from for c in refined} == set(dropped)
+    assert all(not emotion_words_in(c.text) for c in chain.concepts)
+    top = chain.concepts[0]
+    assert top.text == "warm late-afternoon sunlight" and top.supported_by == ["a", "b"]
+    assert {"light", "colour", "composition"} <= {c.facet for c in chain.concepts}
+    assert chain.appraisals[0] == GRAPH.appraisal(Emotion.CONTENTMENT, "warmth").appraisal
+
+
+async def test_write_mode_refines_with_the_model_and_rechecks_its_answer():
+    answer = Refinements(items=[Refinement(abstract="a sense of awe", concrete="a sad sky"),
+                                Refinement(abstract="wonder", concrete="a dog under towering clouds")])
+    model = TestChatModel(responder=lambda m, s: answer)
+    readings = [reading("a", ["a sense of awe", "wonder", "a dog on a hill"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
+                                   subject_tags=DOG, graph=GRAPH, model=model, mode="write")
+    by_source = {c.refined_from: c for c in chain.concepts if c.refined_from}
+    assert by_source["wonder"].text == "a dog under towering clouds"  # the model's concrete words
+    assert not emotion_words_in(by_source["a sense of awe"].text)  # "a sad sky" was rejected
+    assert len(model.calls) == 1
+
+
+async def test_consensus_keeps_subject_when_personas_disagree():
+    readings = [reading(f"p{i}", [cue]) for i, cue in enumerate([
+        "bared teeth and flattened ears", "a single wilted flower", "confetti and soap bubbles "
+        "floating in the air", "an aurora rippling across the night sky"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
+                                   subject_tags=DOG, graph=GRAPH)
+    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
+                                   emotion=Emotion.AWE, graph=GRAPH)
+    assert result.final_prompt.startswith("a dog, ")
+    assert not emotion_words_in(result.final_prompt)
+
+
+async def test_consensus_keeps_majority_cues_plus_a_distinct_minority_voice():
+    readings = [
+        reading("a", ["golden shafts of sunlight breaking through clouds", "a tiny silhouette dwarfed by the immense surroundings"]),
+        reading("b", ["golden shafts of sunlight breaking through clouds", "a tiny silhouette dwarfed by the immense surroundings"]),
+        reading("c", ["golden shafts of sunlight breaking through clouds", "an aurora rippling across the night sky"], intensity=0.3),
+        reading("d", ["snow-capped mountains on the horizon"], intensity=0.9, weight=2.0),
+    ]
+    chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
+                                   subject_tags=DOG, graph=GRAPH)
+    majority, minority = select_concepts(chain)
+    assert [c.text for c in majority][:2] == [
+        "golden shafts of sunlight breaking through clouds",
+        "a tiny silhouette dwarfed by the immense surroundings"]
+    assert minority is not None and minority.text == "snow-capped mountains on the horizon"
+    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
+                                   emotion=Emotion.AWE, graph=GRAPH)
+    assert "snow-capped mountains" in result.final_prompt
+    roles = {t.persona: t.role for t in result.trace}
+    assert roles["d"] == "minority" and roles["a"] == "majority"
+
+
+def test_compose_respects_the_token_budget_and_never_drops_the_subject():
+    concepts = [ConceptLink(text=c.text, facet=c.facet, support=i, origin="persona")
+                for i, c in enumerate(GRAPH.concepts(Emotion.FEAR))]
+    prompt = compose_prompt("an old lighthouse keeper", concepts, budget=40)
+    assert estimate_clip_tokens(prompt) <= 40
+    assert prompt.startswith("an old lighthouse keeper")
+    assert compose_prompt("x " * 50, concepts, budget=20).startswith("x x")
+
+
+async def test_negative_prompt_and_visual_request_counter_the_semantic_shortcut():
+    readings = [reading("a", ["curled up asleep with eyes softly closed"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
+                                   subject_tags=DOG, graph=GRAPH)
+    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
+                                   emotion=Emotion.CONTENTMENT, graph=GRAPH,
+                                   prompt_emotion_words=["angry"])
+    assert result.negative_prompt.startswith("angry expression")
+    assert "bared teeth" in result.negative_prompt
+    assert result.visual_prompt.emotion is Emotion.CONTENTMENT
+    assert result.visual_prompt.negative_emotion is Emotion.ANGER
+    assert "dog" in result.visual_prompt.query
+
+
+async def test_write_mode_consensus_uses_the_models_prompt_only_if_it_passes_checks():
+    readings = [reading("a", ["warm late-afternoon sunlight", "a worn knitted blanket"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
+                                   subject_tags=DOG, graph=GRAPH)
+    good = TestChatModel(responder=lambda m, s: {"prompt": "a dog on a worn knitted blanket, warm sunlight"})
+    bad = TestChatModel(responder=lambda m, s: {"prompt": "a happy cat"})
+    kwargs = dict(subject="a dog", head_nouns=["dog"], emotion=Emotion.CONTENTMENT, graph=GRAPH,
+                  mode="write")
+    ok = await build_consensus(chain, readings, model=good, **kwargs)
+    assert ok.final_prompt == "a dog on a worn knitted blanket, warm sunlight" and ok.composer == "llm"
+    fallback = await build_consensus(chain, readings, model=bad, **kwargs)
+    assert fallback.composer == "template" and fallback.final_prompt.startswith("a dog, ")

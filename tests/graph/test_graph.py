@@ -1,0 +1,133 @@
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from emotion_director import (
+    InvalidRequestError,
+    RewriteResult,
+    Settings,
+    UnknownEmotionError,
+    build_graph,
+)
+from emotion_director.agents.models import TestChatModel
+from emotion_director.emotions import emotion_words_in
+from emotion_director.personas import default_personas
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "mc_agent.mmd"
+
+
+def test_output_schema_has_every_field(graph):
+    out = graph.invoke({"prompt": "an angry dog", "emotion": "contentment"})
+    assert set(out) >= {"final_prompt", "negative_prompt", "emotion", "visual_prompt", "readings",
+                        "concepts", "trace", "subject"}
+    result = RewriteResult.from_state(out)
+    assert result.emotion == "contentment" and result.subject == "a dog"
+    assert len(result.readings) == len(default_personas())
+    assert {t.persona for t in result.trace} == {p.name for p in default_personas()}
+
+
+def test_readings_differ_across_personas_and_prompt_stays_drawable(graph):
+    out = graph.invoke({"prompt": "an angry dog", "emotion": "contentment"})
+    assert len({tuple(r.cues) for r in out["readings"]}) >= 6
+    assert "dog" in out["final_prompt"]
+    assert not emotion_words_in(out["final_prompt"])
+
+
+def test_stream_updates_show_each_persona_reading_as_it_arrives(graph):
+    nodes = [next(iter(u)) for u in graph.stream(
+        {"prompt": "a dog in a park", "emotion": "awe"}, stream_mode="updates")]
+    assert nodes[0] == "parse_request"
+    assert nodes.count("persona_reading") == len(default_personas())
+    assert nodes[-2:] == ["chain_of_concept", "consensus"]
+
+
+async def test_persona_agents_run_concurrently():
+    in_flight, peak = 0, 0
+
+    class Counting(TestChatModel):
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+            return self._reply(messages, kwargs)
+
+    graph = build_graph(Settings(backend="test"), chat_model=Counting())
+    await graph.ainvoke({"prompt": "a dog", "emotion": "awe"})
+    assert peak == len(default_personas())
+
+
+def test_same_seed_same_result_other_seed_other_readings(graph):
+    a = graph.invoke({"prompt": "a cat on a roof", "emotion": "fear", "seed": 7})
+    b = graph.invoke({"prompt": "a cat on a roof", "emotion": "fear", "seed": 7})
+    assert a["final_prompt"] == b["final_prompt"] and a["readings"] == b["readings"]
+    others = [graph.invoke({"prompt": "a cat on a roof", "emotion": "fear", "seed": s})
+              for s in (1, 2, 3)]
+    assert any(o["readings"] != a["readings"] for o in others)
+
+
+def test_persona_selection_and_unknown_persona(graph):
+    out = graph.invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet", "child"]})
+    assert [r.persona for r in out["readings"]] == ["poet", "child"] or \
+        {r.persona for r in out["readings"]} == {"poet", "child"}
+    with pytest.raises(InvalidRequestError, match="unknown persona"):
+        graph.invoke({"prompt": "a dog", "emotion": "awe", "personas": ["nobody"]})
+
+
+def test_valence_arousal_pick_the_emotion_or_conflict(graph):
+    out = graph.invoke({"prompt": "a harbour", "valence": -0.7, "arousal": 0.2})
+    assert out["emotion"] == "sadness"
+    with pytest.raises(InvalidRequestError, match="conflicts"):
+        graph.invoke({"prompt": "a harbour", "emotion": "awe", "valence": -0.9})
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "match"),
+    [
+        ({"prompt": "", "emotion": "awe"}, InvalidRequestError, "empty"),
+        ({"prompt": "   \n\t ", "emotion": "awe"}, InvalidRequestError, "empty"),
+        ({"prompt": "x" * 100_000, "emotion": "awe"}, InvalidRequestError, "over the"),
+        ({"prompt": "a dog\x07", "emotion": "awe"}, InvalidRequestError, r"U\+0007"),
+        ({"prompt": "a dog", "emotion": "joyous-ish"}, UnknownEmotionError, "Valid emotions"),
+        ({"prompt": "a dog"}, InvalidRequestError, "no emotion given"),
+        ({"prompt": 42, "emotion": "awe"}, InvalidRequestError, "must be text"),
+        ({"prompt": "a dog", "emotion": "awe", "seed": "x"}, InvalidRequestError, "seed"),
+    ],
+)
+def test_bad_requests_raise_clear_errors(graph, request_, error, match):
+    with pytest.raises(error, match=match):
+        graph.invoke(request_)
+
+
+def test_emotion_words_in_the_prompt_are_not_kept_in_the_subject(graph):
+    out = graph.invoke({"prompt": "A furious, angry bull in a field", "emotion": "contentment"})
+    assert out["subject"].lower().startswith("a bull in a field")
+    assert "bull" in out["final_prompt"]
+    assert "furious expression" in out["negative_prompt"]
+
+
+def test_graph_drawing_matches_snapshot(graph):
+    drawing = graph.get_graph().draw_mermaid()
+    if not SNAPSHOT.exists():  # first run writes it; commit the file
+        SNAPSHOT.write_text(drawing)
+    assert drawing == SNAPSHOT.read_text(), "graph wiring changed: update the snapshot on purpose"
+
+
+def test_checkpointer_keeps_the_thread_state(test_settings, test_model):
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    graph = build_graph(test_settings, checkpointer=InMemorySaver(), chat_model=test_model)
+    config = {"configurable": {"thread_id": "t1"}}
+    out = graph.invoke({"prompt": "a dog", "emotion": "awe"}, config)
+    state = graph.get_state(config)
+    assert state.values["final_prompt"] == out["final_prompt"]
+    assert len(state.values["readings"]) == len(default_personas())
+
+
+def test_custom_personas_are_used(test_settings, test_model):
+    personas = [p for p in default_personas() if p.name in {"poet", "farmer"}]
+    graph = build_graph(test_settings, personas=personas, chat_model=test_model)
+    out = graph.invoke({"prompt": "a dog", "emotion": "sadness"})
+    assert {r.persona for r in out["readings"]} == {"poet", "farmer"}

@@ -1,0 +1,153 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emotion_director.errors import PersonaFileError
+from emotion_director.personas import (
+    Persona,
+    default_personas,
+    load_persona_file,
+    load_personas,
+    parse_persona,
+)
+
+
+def _valid(**overrides) -> dict:
+    data = default_personas()[0].model_dump(mode="json")
+    data.update(overrides)
+    return data
+
+
+def _write(folder: Path, name: str, data) -> Path:
+    path = folder / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_default_set_has_six_or_more_clearly_different_people():
+    personas = default_personas()
+    assert len(personas) >= 6
+    assert len({p.name for p in personas}) == len(personas)
+    assert len({p.bio.culture for p in personas}) == len(personas)
+    assert len({p.bio.occupation for p in personas}) == len(personas)
+    ages = [p.bio.age for p in personas]
+    assert min(ages) < 12 and max(ages) > 65
+    tastes = [frozenset(p.taste_words()) for p in personas]
+    assert len(set(tastes)) == len(tastes)
+
+
+def test_user_directory_extends_and_overrides_by_name(tmp_path):
+    _write(tmp_path, "poet.yaml", _valid(name="poet", temperament="cheerful and loud", weight=3))
+    _write(tmp_path, "baker.yml", _valid(name="baker", display_name="Ana"))
+    personas = {p.name: p for p in load_personas(tmp_path)}
+    assert personas["poet"].temperament == "cheerful and loud"
+    assert personas["poet"].weight == 3
+    assert "baker" in personas
+    assert len(personas) == len(default_personas()) + 1
+
+
+def test_without_defaults_only_user_files_load(tmp_path):
+    _write(tmp_path, "a.yaml", _valid(name="a"))
+    assert [p.name for p in load_personas(tmp_path, include_defaults=False)] == ["a"]
+
+
+def test_names_select_and_order_personas():
+    assert [p.name for p in load_personas(names=["poet", "child"])] == ["poet", "child"]
+    with pytest.raises(PersonaFileError, match="unknown persona.*nobody"):
+        load_personas(names=["nobody"])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expect"),
+    [
+        (lambda d: d.pop("temperament"), "field 'temperament': Field required; add it"),
+        (lambda d: d.update(weight=-1), "field 'weight'"),
+        (lambda d: d.update(temperature="hot"), "field 'temperature'"),
+        (lambda d: d.update(name="Has Spaces"), "field 'name'"),
+        (lambda d: d.update(colour="red"), "field 'colour': Extra inputs are not permitted; remove it"),
+        (lambda d: d["bio"].update(age=500), "field 'bio.age'"),
+        (lambda d: d.update(sensitivity={"joyy": 1.0}), "unknown emotion 'joyy'"),
+        (lambda d: d.update(sensitivity={"awe": 5}), "use a number in [0, 2]"),
+        (lambda d: d["taste"].update(focus=["smell"]), "unknown facet"),
+        (lambda d: d["taste"].update(palette=[]), "field 'taste.palette'"),
+    ],
+)
+def test_bad_file_names_file_field_and_fix(tmp_path, mutate, expect):
+    data = _valid()
+    mutate(data)
+    path = _write(tmp_path, "bad.yaml", data)
+    with pytest.raises(PersonaFileError) as info:
+        load_persona_file(path)
+    assert str(path) in str(info.value)
+    assert expect in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [("name: [unclosed", "invalid YAML at line"), ("- a\n- b\n", "expected a mapping"),
+     ("", "expected a mapping")],
+)
+def test_malformed_yaml_is_a_one_line_error(tmp_path, text, expect):
+    path = _write(tmp_path, "broken.yaml", text)
+    with pytest.raises(PersonaFileError, match=expect):
+        load_persona_file(path)
+
+
+def test_missing_directory_non_utf8_and_duplicates(tmp_path):
+    with pytest.raises(PersonaFileError, match="directory not found"):
+        load_personas(tmp_path / "nope")
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(PersonaFileError, match="not UTF-8"):
+        load_persona_file(tmp_path / "bin.yaml")
+    dup = tmp_path / "dup"
+    dup.mkdir()
+    _write(dup, "one.yaml", _valid(name="same"))
+    _write(dup, "two.yaml", _valid(name="same"))
+    with pytest.raises(PersonaFileError, match="also used by"):
+        load_personas(dup)
+
+
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                         st.text(max_size=20))
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(st.text(max_size=12), children, max_size=5)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(
+    st.sampled_from(["name", "bio", "temperament", "taste", "sensitivity", "weight",
+                     "temperature", "display_name", "extra"]),
+    yaml_values, max_size=9))
+def test_fuzzed_persona_yaml_gives_a_persona_or_a_named_error(data):
+    text = yaml.safe_dump(data)
+    try:
+        assert isinstance(parse_persona(text, "fuzz.yaml"), Persona)
+    except PersonaFileError as exc:
+        assert str(exc).startswith("fuzz.yaml: ")
+
+
+@settings(max_examples=150)
+@given(st.text(max_size=200))
+def test_fuzzed_raw_text_never_raises_anything_but_a_persona_error(text):
+    try:
+        parse_persona(text, "raw.yaml")
+    except PersonaFileError as exc:
+        assert "raw.yaml" in str(exc)
+
+
+@settings(max_examples=60)
+@given(st.sampled_from(["name", "bio", "temperament", "taste"]), yaml_values)
+def test_fuzzing_one_field_of_a_valid_persona_names_that_field(field, value):
+    data = _valid()
+    data[field] = value
+    try:
+        parse_persona(yaml.safe_dump(data), "one.yaml")
+    except PersonaFileError as exc:
+        assert f"field '{field}" in str(exc) or "unknown" in str(exc)
