@@ -34,7 +34,7 @@ from emotion_director.emotions import (
 )
 from emotion_director.errors import UnknownEmotionError
 from emotion_director.errors import BackendError
-from emotion_director.knowledge.graph import ConceptGraph
+from emotion_director.knowledge.graph import ConceptGraph, content_words
 
 FACET_ORDER = (
     "body_language", "action", "object", "space", "weather", "light", "colour", "texture",
@@ -54,7 +54,7 @@ class ConsensusResult:
 
 
 class WrittenPrompt(BaseModel):
-    prompt: str = Field(max_length=400, description="one image prompt, comma-separated phrases")
+    prompt: str = Field(description="one image prompt, comma-separated phrases")
 
 
 def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink | None]:
@@ -162,7 +162,7 @@ async def build_consensus(
     composer = "template"
     if mode == "write" and model is not None:
         written = await _write_prompt(model, subject, picked, emotion, retries, method)
-        if written and _acceptable(written, head_nouns, token_budget):
+        if written and _acceptable(written, head_nouns, token_budget, picked):
             final, composer = written, "llm"
     request = VisualPromptRequest(
         emotion=emotion,
@@ -187,10 +187,16 @@ def _negative_emotion(emotion: Emotion, prompt_emotion_words: Sequence[str]) -> 
     return opposite_emotion(emotion)
 
 
-def _acceptable(prompt: str, head_nouns: Sequence[str], budget: int) -> bool:
+def _acceptable(
+    prompt: str, head_nouns: Sequence[str], budget: int, concepts: Sequence[ConceptLink]
+) -> bool:
+    """A model-written prompt must keep the subject and most of the chosen concepts."""
     lowered = prompt.lower()
+    words = content_words(prompt)
+    kept = sum(1 for c in concepts if content_words(c.text) & words)
     return (
         all(noun in lowered for noun in head_nouns)
+        and kept * 2 >= len(concepts)
         and not emotion_words_in(prompt)
         and estimate_clip_tokens(prompt) <= budget
     )

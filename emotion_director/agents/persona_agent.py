@@ -87,14 +87,18 @@ def picks_schema(n_options: int) -> type[BaseModel]:
 
 
 class WrittenReading(BaseModel):
-    """What a capable model writes as a persona ("write" mode)."""
+    """What a capable model writes as a persona ("write" mode).
 
-    evocation: str = Field(max_length=400, description="what in this scene would evoke the "
-                           "emotion for you, in one sentence")
-    cues: list[str] = Field(min_length=3, max_length=6, description="3-6 concrete visual cues, "
-                            "each a short phrase naming something visible")
-    intensity: int = Field(ge=1, le=5, description="how strongly you would feel it, 1-5")
-    rationale: str = Field(max_length=400, description="why, given who you are")
+    Deliberately lenient (no length or range constraints): servers that turn schemas into
+    grammars often ignore bounds, so bounds are applied after parsing instead of failing the call.
+    """
+
+    evocation: str = Field(description="what in this scene would evoke the emotion for you, "
+                           "in one sentence")
+    cues: list[str] = Field(description="3-6 concrete visual cues, each a short phrase naming "
+                            "something visible")
+    intensity: int = Field(description="how strongly you would feel it, 1-5")
+    rationale: str = Field(description="why, given who you are")
 
 
 def shared_context(subject: str, emotion: Emotion) -> str:
@@ -164,12 +168,24 @@ async def read_persona(
         model, WrittenReading, write_messages(persona, subject, emotion, options), node=node,
         retries=retries, temperature=persona.temperature, seed=pseed, method=method,
     )
+    return _reading_from_text(persona, options, written, sensitivity)
+
+
+def _reading_from_text(
+    persona: Persona, options: list[VisualConcept], written: WrittenReading, sensitivity: float
+) -> PersonaReading:
+    cues = list(dict.fromkeys(c.strip()[:120] for c in written.cues if c.strip()))[:6]
+    rationale = written.rationale.strip()[:400]
+    if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts
+        cues += [c.text for c in options if c.text not in cues][: 3 - len(cues)]
+        rationale += " [completed with the persona's top concept-graph cues]"
+    level = min(max(int(written.intensity), 1), 5)
     return PersonaReading(
         persona=persona.name,
-        intensity=min(1.0, written.intensity / 5 * sensitivity),
-        evocation=written.evocation.strip(),
-        cues=[c.strip() for c in written.cues if c.strip()][:6] or [options[0].text],
-        rationale=written.rationale.strip(),
+        intensity=round(min(1.0, level / 5 * sensitivity), 3),
+        evocation=written.evocation.strip()[:400] or f"{persona.label} gave no evocation",
+        cues=cues,
+        rationale=rationale.strip(),
         appraisal=None,
         weight=persona.weight,
     )

@@ -19,7 +19,7 @@ from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCu
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.agents.text import guess_facet, undrawable_reason
 from emotion_director.emotions import Emotion
-from emotion_director.knowledge.graph import ConceptGraph
+from emotion_director.knowledge.graph import ConceptGraph, content_words
 
 #: Facets every picture should have; the graph fills them when no persona did.
 ESSENTIAL_FACETS = ("light", "colour", "composition")
@@ -51,9 +51,10 @@ async def chain_of_concept(
     dropped: list[DroppedCue] = []
     abstract: list[tuple[str, PersonaReading]] = []
 
+    subject_words = content_words(subject)
     for reading in readings:
         for cue in reading.cues:
-            reason = undrawable_reason(cue)
+            reason = undrawable_reason(cue) or _ungrounded_reason(cue, graph, emotion, subject_words)
             if reason:
                 dropped.append(DroppedCue(text=cue, persona=reading.persona, reason=reason))
                 abstract.append((cue, reading))
@@ -81,6 +82,20 @@ async def chain_of_concept(
         concepts=concepts,
         dropped=dropped,
     )
+
+
+def _ungrounded_reason(
+    cue: str, graph: ConceptGraph, emotion: Emotion, subject_words: set[str]
+) -> str | None:
+    """Free text must say something visible beyond the subject: two content words, or a match."""
+    if graph.get(cue) or graph.closest(cue, emotion):
+        return None
+    words = content_words(cue) - subject_words
+    if not words:
+        return "only repeats the subject"
+    if len(words) < 2:
+        return f"too vague to draw ('{cue.strip()[:40]}')"
+    return None
 
 
 def _support(

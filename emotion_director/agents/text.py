@@ -37,6 +37,10 @@ def undrawable_reason(cue: str) -> str | None:
     """
     emotion_words = emotion_words_in(cue)
     words = re.findall(r"[a-z]+", cue.lower())
+    if re.search(r"[_{}<>\[\]|\\/=]|\.[a-z]{2,4}\b|https?:", cue):
+        return "not a visual phrase (code, markup or a file name)"
+    if len(words) > 16:
+        return "a sentence, not a visual cue"
     concrete = [
         w for w in words
         if w not in ABSTRACT_WORDS and w not in emotion_words and len(w) > 2

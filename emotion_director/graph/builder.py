@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -117,14 +118,31 @@ class MCAgentNodes:
         return [self.personas[n] for n in dict.fromkeys(names)]
 
 
-def _sync_and_async(afunc: Callable[[Any], Awaitable[dict[str, Any]]]) -> RunnableLambda:
-    """An async node that also runs under ``invoke``/``stream``.
+_SYNC_LOOP: asyncio.AbstractEventLoop | None = None
+_SYNC_LOOP_LOCK = threading.Lock()
 
-    LangGraph runs sync nodes in worker threads, where ``asyncio.run`` has a loop to itself.
+
+def _sync_loop() -> asyncio.AbstractEventLoop:
+    """One long-lived event loop (in a daemon thread) for async nodes run by ``invoke``.
+
+    A fresh ``asyncio.run`` per node would close its loop after each call, and HTTP clients that
+    chat models cache (httpx in langchain-openai) would then fail with "Event loop is closed".
     """
+    global _SYNC_LOOP
+    with _SYNC_LOOP_LOCK:
+        if _SYNC_LOOP is None:
+            _SYNC_LOOP = asyncio.new_event_loop()
+            threading.Thread(
+                target=_SYNC_LOOP.run_forever, name="emotion-director-loop", daemon=True
+            ).start()
+        return _SYNC_LOOP
+
+
+def _sync_and_async(afunc: Callable[[Any], Awaitable[dict[str, Any]]]) -> RunnableLambda:
+    """An async node that also runs under ``invoke``/``stream`` (on :func:`_sync_loop`)."""
 
     def func(state: Any) -> dict[str, Any]:
-        return asyncio.run(afunc(state))
+        return asyncio.run_coroutine_threadsafe(afunc(state), _sync_loop()).result()
 
     return RunnableLambda(func, afunc=afunc, name=afunc.__name__)
 

@@ -1,0 +1,60 @@
+"""The real embedded backend: SmolLM2-135M-Instruct GGUF in-process via llama-cpp-python."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from emotion_director import Settings, build_graph
+from emotion_director.emotions import emotion_words_in
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def embedded_graph():
+    return build_graph(Settings(backend="embedded"))
+
+
+def test_angry_dog_to_contentment_on_the_real_model(embedded_graph):
+    out = embedded_graph.invoke({"prompt": "an angry dog", "emotion": "contentment", "seed": 0})
+    readings = out["readings"]
+    assert len(readings) >= 6
+    assert len({tuple(r.cues) for r in readings}) >= 6  # distinct subjective readings
+    assert "dog" in out["final_prompt"]
+    assert not emotion_words_in(out["final_prompt"])
+    graph_texts = {c.text for c in out["concepts"].concepts}
+    assert all(cue in graph_texts for r in readings for cue in r.cues)  # grounded choices
+    assert "angry expression" in out["negative_prompt"]
+
+
+def test_same_seed_same_result_on_the_real_model(embedded_graph):
+    a = embedded_graph.invoke({"prompt": "a lighthouse", "emotion": "fear", "seed": 5})
+    b = embedded_graph.invoke({"prompt": "a lighthouse", "emotion": "fear", "seed": 5})
+    assert a["final_prompt"] == b["final_prompt"]
+    assert [r.cues for r in a["readings"]] == [r.cues for r in b["readings"]]
+
+
+async def test_streaming_yields_each_reading_as_it_arrives(embedded_graph):
+    seen = []
+    async for update in embedded_graph.astream(
+        {"prompt": "a birthday party", "emotion": "fear", "personas": ["child", "poet"]},
+        stream_mode="updates",
+    ):
+        seen.append(next(iter(update)))
+    assert seen.count("persona_reading") == 2 and seen[-1] == "consensus"
+
+
+def test_cli_json_on_the_real_model():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "emotion_director.cli", "rewrite", "an angry dog",
+         "--emotion", "contentment", "--json"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len({tuple(r["cues"]) for r in data["readings"]}) >= 6
+    assert "dog" in data["final_prompt"] and not emotion_words_in(data["final_prompt"])

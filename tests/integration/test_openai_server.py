@@ -1,0 +1,45 @@
+"""The openai backend against real OpenAI-compatible servers on 127.0.0.1."""
+
+import pytest
+
+from emotion_director import BackendError, ModelOutputError, Settings, build_graph
+from emotion_director.emotions import emotion_words_in
+
+pytestmark = pytest.mark.integration
+
+
+def test_choose_mode_over_llama_cpp_server(llama_server):
+    settings = Settings(backend="openai", base_url=llama_server, reading_mode="choose")
+    out = build_graph(settings).invoke({"prompt": "an angry dog", "emotion": "contentment"})
+    assert len({tuple(r.cues) for r in out["readings"]}) >= 6
+    assert "dog" in out["final_prompt"] and not emotion_words_in(out["final_prompt"])
+
+
+def test_write_mode_over_llama_cpp_server_stays_drawable(llama_server):
+    # A 135M model writes poor free text; the refiner must still leave a drawable prompt.
+    settings = Settings(backend="openai", base_url=llama_server, max_retries=3)
+    out = build_graph(settings).invoke(
+        {"prompt": "an angry dog", "emotion": "contentment", "personas": ["poet", "child"]})
+    assert len(out["readings"]) == 2
+    assert out["final_prompt"].lower().startswith("a dog")
+    assert not emotion_words_in(out["final_prompt"])
+    for concept in out["concepts"].concepts:
+        assert "_" not in concept.text and len(concept.text.split()) <= 16
+
+
+@pytest.mark.parametrize("misbehaving_server", ["invalid_json", "wrong_schema"], indirect=True)
+def test_invalid_output_is_retried_then_names_node_and_backend(misbehaving_server):
+    settings = Settings(backend="openai", base_url=misbehaving_server.url, max_retries=2,
+                        reading_mode="choose")
+    with pytest.raises(ModelOutputError) as info:
+        build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet"]})
+    assert "persona_reading[poet]" in str(info.value) and "openai" in str(info.value)
+    assert misbehaving_server.requests == 3  # 1 try + 2 retries, then stop
+
+
+@pytest.mark.parametrize("misbehaving_server", ["http500"], indirect=True)
+def test_http_errors_name_the_status_and_node(misbehaving_server):
+    settings = Settings(backend="openai", base_url=misbehaving_server.url, max_retries=1)
+    with pytest.raises(BackendError, match="HTTP 500") as info:
+        build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet"]})
+    assert "persona_reading[poet]" in str(info.value)
