@@ -1,1 +1,34 @@
-"""Placeholder package; see the project's issues for what lands here."""
+"""MC-Diffusion: a learned per-emotion visual prompt injected into a diffusers UNet.
+
+Needs the ``[diffusion]`` extra (torch, diffusers, transformers, safetensors). Importing this
+package is cheap; torch is imported when one of the names below is first used.
+
+Example:
+    >>> from emotion_director.diffusion import VisualPromptBank  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "VisualPromptBank": "emotion_director.diffusion.bank",
+    "retrieve_visual_prompt": "emotion_director.diffusion.retrieval",
+    "VisualPromptProjector": "emotion_director.diffusion.projector",
+    "VisualPromptAttnProcessor": "emotion_director.diffusion.attention",
+    "VisualPromptMixin": "emotion_director.diffusion.attention",
+    "MCDiffusionPipeline": "emotion_director.diffusion.pipeline",
+    "ImageGenerator": "emotion_director.diffusion.tool",
+    "make_generate_image_tool": "emotion_director.diffusion.tool",
+    "init_bank": "emotion_director.diffusion.bank_init",
+    "kmeans": "emotion_director.diffusion.bank_init",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,0 +1,152 @@
+"""Tiny randomly initialised diffusers components, built in code (no downloads).
+
+Used by the tests, the CLI's smoke path and the benchmarks; the ``sd15``/``sdxl`` *size* UNet
+configs build full-size UNets with random weights for overhead measurements on a GPU.
+
+Example:
+    >>> pipe = build_tiny_pipeline("sd15")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+Kind = Literal["sd15", "sdxl"]
+
+TINY_WORDS = (
+    "a an the dog cat park in on of with and light sun sunlight golden warm cold soft grass "
+    "tree sky cloud clouds storm sea wide shot low angle close up palette blue red green "
+    "asleep eyes curled up lying field mountain child man woman rain night fog"
+).split()
+
+
+def tiny_clip_tokenizer(folder: str | Path | None = None, model_max_length: int = 77) -> Any:
+    """A CLIPTokenizer from a small local byte-level vocabulary (characters + a few words)."""
+    from transformers import CLIPTokenizer
+
+    folder = Path(folder or tempfile.mkdtemp(prefix="tiny-clip-tok-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = list(string.ascii_lowercase + string.digits + string.punctuation)
+    vocab_list = ["<|startoftext|>", "<|endoftext|>"]
+    vocab_list += chars + [c + "</w>" for c in chars]
+    merges: list[str] = []
+    for word in TINY_WORDS:  # greedy left-to-right merges so each listed word is one token
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(pieces) > 1:
+            merged = pieces[0] + pieces[1]
+            merges.append(f"{pieces[0]} {pieces[1]}")
+            if merged not in vocab_list:
+                vocab_list.append(merged)
+            pieces = [merged, *pieces[2:]]
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(vocab_list))}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
+    return CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=model_max_length,
+        pad_token="<|endoftext|>",
+    )
+
+
+def tiny_text_encoder(vocab_size: int, hidden: int = 32, projection: int | None = None,
+                      seed: int = 0) -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    config = CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=hidden,
+        intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4, num_hidden_layers=2,
+        vocab_size=vocab_size, max_position_embeddings=77, hidden_act="gelu",
+        projection_dim=projection or hidden,
+    )
+    model_cls = CLIPTextModelWithProjection if projection else CLIPTextModel
+    return model_cls(config).eval()
+
+
+def unet_config(kind: Kind, size: Literal["tiny", "full"] = "tiny") -> dict[str, Any]:
+    """A UNet2DConditionModel config: tiny for tests, or SD 1.5 / SDXL shapes for benchmarks."""
+    if size == "full" and kind == "sd15":
+        return dict(
+            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768,
+            attention_head_dim=8,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        )
+    if size == "full":
+        return dict(
+            sample_size=128, in_channels=4, out_channels=4, layers_per_block=2,
+            block_out_channels=(320, 640, 1280), cross_attention_dim=2048,
+            attention_head_dim=(5, 10, 20), use_linear_projection=True,
+            transformer_layers_per_block=(1, 2, 10),
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            addition_embed_type="text_time", addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2816,
+        )
+    base = dict(
+        sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(32, 64), norm_num_groups=32, cross_attention_dim=32,
+        attention_head_dim=(2, 4),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    )
+    if kind == "sdxl":
+        base.update(
+            cross_attention_dim=64, use_linear_projection=True, transformer_layers_per_block=(1, 2),
+            addition_embed_type="text_time", addition_time_embed_dim=8,
+            projection_class_embeddings_input_dim=80,  # 6 * 8 + 32 (pooled text embeds)
+        )
+    return base
+
+
+def build_unet(kind: Kind, size: Literal["tiny", "full"] = "tiny", seed: int = 0) -> Any:
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(**unet_config(kind, size)).eval()
+
+
+def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0) -> Any:
+    """A complete, tiny StableDiffusion(XL)Pipeline with random weights (CPU, ~1 s per image)."""
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+    )
+
+    unet = build_unet(kind, seed=seed)
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, sample_size=32,
+        norm_num_groups=32,
+    ).eval()
+    tokenizer = tiny_clip_tokenizer()
+    if kind == "sd15":
+        scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012,
+                                  beta_schedule="scaled_linear", clip_sample=False,
+                                  set_alpha_to_one=False, steps_offset=1)
+        return StableDiffusionPipeline(
+            unet=unet, scheduler=scheduler, vae=vae,
+            text_encoder=tiny_text_encoder(len(tokenizer), hidden=32, seed=seed),
+            tokenizer=tokenizer, safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
+                                       beta_schedule="scaled_linear", timestep_spacing="leading",
+                                       steps_offset=1)
+    return StableDiffusionXLPipeline(
+        unet=unet, scheduler=scheduler, vae=vae,
+        text_encoder=tiny_text_encoder(len(tokenizer), hidden=32, seed=seed),
+        text_encoder_2=tiny_text_encoder(len(tokenizer), hidden=32, projection=32, seed=seed + 1),
+        tokenizer=tokenizer, tokenizer_2=tokenizer,
+    )
