@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 personas_app = typer.Typer(help="List, show and validate persona files.", no_args_is_help=True)
 app.add_typer(personas_app, name="personas")
+bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
 
 out = Console()
 err = Console(stderr=True)
@@ -213,6 +215,159 @@ def personas_validate(
             out.print(f"[green]ok:[/] {escape(str(file))} ({persona.name})", highlight=False)
     if failed:
         raise typer.Exit(2)
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="the image prompt; '-' reads stdin")],
+    emotion: Annotated[str, typer.Option("--emotion", "-e", help="target emotion")],
+    model: Annotated[Optional[str], typer.Option(help="SD 1.5/SDXL diffusers folder or hub id")] = None,
+    bank: Annotated[Optional[Path], typer.Option(help="visual prompt bank (.safetensors)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder for PNGs and JSON sidecars")] = Path("outputs"),
+    adapter: Annotated[Optional[Path], typer.Option(help="trained adapter weights (.safetensors)")] = None,
+    negative_emotion: Annotated[Optional[str], typer.Option(help="emotion to steer away from")] = None,
+    negative_prompt: Annotated[Optional[str], typer.Option(help="negative text prompt")] = None,
+    rewrite: Annotated[bool, typer.Option("--rewrite", help="run MC-Agent on the prompt first")] = False,
+    steps: Annotated[int, typer.Option(min=1, help="denoising steps")] = 30,
+    seed: Annotated[int, typer.Option(help="seed")] = 0,
+    scale: Annotated[float, typer.Option(min=0.0, help="visual prompt scale (0 = text only)")] = 1.0,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    size: Annotated[Optional[int], typer.Option(help="image height and width in pixels")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="MC-Agent backend for --rewrite")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="server URL for --backend openai")] = None,
+) -> None:
+    """Generate an image guided by the text prompt and the emotion's visual prompt."""
+
+    def run() -> list[str]:
+        if not model:
+            raise InvalidRequestError("no diffusion model: pass --model PATH_OR_HUB_ID (SD 1.5 or SDXL).")
+        if bank is None:
+            raise InvalidRequestError("no visual prompt bank: pass --bank BANK.safetensors "
+                                      "(build one with `emotion-director bank init`).")
+        if device not in {"cpu", "cuda"} and not device.startswith("cuda:"):
+            raise InvalidRequestError(f"unknown device '{device}': use cpu or cuda.")
+        from emotion_director.diffusion.dependencies import require_diffusion
+
+        require_diffusion()
+        from emotion_director.diffusion.bank import VisualPromptBank
+        from emotion_director.diffusion.tool import ImageGenerator, _writable_dir
+        from emotion_director.emotions import resolve_emotion
+
+        text = _read_prompt(prompt)
+        target = resolve_emotion(emotion).value
+        VisualPromptBank.load(bank)  # fail fast on a bad bank, before loading the model
+        _writable_dir(out)
+        neg_prompt, neg_emotion, extra = negative_prompt, negative_emotion, {}
+        if rewrite:
+            from emotion_director.graph import build_graph
+            from emotion_director.settings import load_settings
+
+            settings = load_settings(backend=backend, base_url=base_url)
+            result = asyncio.run(_stream(build_graph(settings),
+                                         {"prompt": text, "emotion": target, "seed": seed},
+                                         live=True))
+            extra = {"source_prompt": text}
+            text = result.final_prompt
+            neg_prompt = neg_prompt or result.negative_prompt
+            request = result.visual_prompt
+            neg_emotion = neg_emotion or (request.negative_emotion.value
+                                          if request.negative_emotion else None)
+        generator = ImageGenerator(
+            model=model, bank=str(bank), adapter=str(adapter) if adapter else None,
+            out_dir=str(out), device=device, steps=steps, scale=scale, height=size, width=size,
+        )
+        return generator.generate(text, emotion=target, negative_prompt=neg_prompt,
+                                  negative_emotion=neg_emotion, seed=seed, extra=extra)
+
+    for path in _run(run):
+        typer.echo(path)
+
+
+@bank_app.command("init")
+def bank_init(
+    dataset: Annotated[Path, typer.Argument(help="JSONL manifest or image folder (EmoSet layout works)")],
+    out_path: Annotated[Path, typer.Option("--out", help="bank file to write (.safetensors)")],
+    text_encoder: Annotated[str, typer.Option(help="CLIP text encoder: transformers id or folder")],
+    image_encoder: Annotated[str, typer.Option(help="CLIP vision or DINOv2/v3: id or folder")],
+    tokens: Annotated[int, typer.Option(min=1, help="visual tokens per emotion (L)")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    cache: Annotated[Optional[Path], typer.Option(help="feature cache folder (resumable)")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    device: Annotated[str, typer.Option()] = "cpu",
+) -> None:
+    """Encode a dataset and build a bank with K-means per emotion."""
+    from rich.progress import Progress
+
+    def run() -> Path:
+        from emotion_director.diffusion.dependencies import require_diffusion
+
+        require_diffusion()
+        from emotion_director.diffusion.bank_init import (
+            HFImageEncoder,
+            HFTextEncoder,
+            init_bank,
+            load_dataset,
+        )
+
+        if out_path.suffix != ".safetensors":
+            raise InvalidRequestError("--out must end in .safetensors")
+        items = load_dataset(dataset)
+        text = HFTextEncoder.from_pretrained(text_encoder, device=device)
+        image = HFImageEncoder.from_pretrained(image_encoder, device=device)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("encoding", total=len(items))
+            bank = init_bank(
+                items, image, text, num_tokens=tokens, batch_size=batch_size,
+                cache_dir=cache or out_path.with_suffix(".cache"), seed=seed,
+                progress=lambda done, total: progress.update(task, completed=done),
+            )
+        bank.metadata["dataset"] = str(dataset)
+        return bank.save(out_path)
+
+    path = _run(run)
+    typer.echo(str(path))
+
+
+@bank_app.command("random")
+def bank_random(
+    out_path: Annotated[Path, typer.Option("--out", help="bank file to write (.safetensors)")],
+    tokens: Annotated[int, typer.Option(min=1)] = 16,
+    dim: Annotated[int, typer.Option(min=1, help="token size (image encoder width)")] = 768,
+    text_dim: Annotated[int, typer.Option(min=1, help="text key size (text encoder width)")] = 768,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write a randomly initialised bank (to train from scratch, or for smoke tests)."""
+
+    def run() -> Path:
+        from emotion_director.diffusion.dependencies import require_diffusion
+
+        require_diffusion()
+        from emotion_director.diffusion.bank import VisualPromptBank
+
+        return VisualPromptBank.random(tokens, dim, text_dim, seed=seed).save(out_path)
+
+    typer.echo(str(_run(run)))
+
+
+@bank_app.command("tiny-pipeline")
+def tiny_pipeline(
+    out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random SD pipeline to")],
+    kind: Annotated[str, typer.Option(help="sd15 or sdxl")] = "sd15",
+) -> None:
+    """Write a tiny randomly initialised SD 1.5/SDXL pipeline (for smoke tests of generate)."""
+
+    def run() -> Path:
+        if kind not in {"sd15", "sdxl"}:
+            raise InvalidRequestError(f"unknown kind '{kind}': use sd15 or sdxl.")
+        from emotion_director.diffusion.dependencies import require_diffusion
+
+        require_diffusion()
+        from emotion_director.diffusion.tiny import build_tiny_pipeline
+
+        build_tiny_pipeline(kind).save_pretrained(str(out_dir))  # type: ignore[arg-type]
+        return out_dir
+
+    typer.echo(str(_run(run)))
 
 
 def main() -> None:

@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     )
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads (embedded)")
     seed: int = Field(default=0, description="default seed when the request gives none")
+    diffusion_model: str | None = Field(
+        default=None, description="SD 1.5/SDXL diffusers folder or hub id; enables generate_image"
+    )
+    bank_path: str | None = Field(default=None, description="visual prompt bank (.safetensors)")
+    adapter_path: str | None = Field(default=None, description="trained adapter (.safetensors)")
+    images_dir: Path = Field(default=Path("outputs"), description="where images are written")
+    device: str = Field(default="cpu", description="'cpu' or 'cuda' for image generation")
+    steps: int = Field(default=30, ge=1, le=1000, description="denoising steps")
+    visual_prompt_scale: float = Field(default=1.0, ge=0.0, description="visual branch weight")
 
     @field_validator("base_url")
     @classmethod

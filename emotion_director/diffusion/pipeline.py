@@ -38,7 +38,9 @@ class MCDiffusionPipeline(VisualPromptMixin):
         adapter_weights (`str`, *optional*): trained projector + visual K/V (safetensors).
         visual_prompt_scale (`float`, *optional*, defaults to 1.0): weight of the visual branch.
         retrieval_temperature (`float`, *optional*, defaults to 0.1) and retrieval_top_k
-            (`int`, *optional*): see :func:`retrieve_visual_prompt`.
+            (`int`, *optional*): see :func:`retrieve_visual_prompt`. ``retrieval_temperature=None``
+            turns semantics-adaptive retrieval off (every prompt gets the emotion's tokens as
+            they are), which also allows a bank built with another text encoder.
     """
 
     def __init__(
@@ -47,7 +49,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         bank: VisualPromptBank | None = None,
         adapter_weights: str | None = None,
         visual_prompt_scale: float = 1.0,
-        retrieval_temperature: float = 0.1,
+        retrieval_temperature: float | None = 0.1,
         retrieval_top_k: int | None = None,
     ) -> None:
         kind = type(pipeline).__name__
@@ -63,6 +65,17 @@ class MCDiffusionPipeline(VisualPromptMixin):
         if bank is not None:
             self.load_visual_prompt(bank, adapter_weights=adapter_weights,
                                     scale=visual_prompt_scale)
+
+    def load_visual_prompt(self, bank: Any, *args: Any, **kwargs: Any) -> Any:
+        """As :meth:`VisualPromptMixin.load_visual_prompt`, checking the bank fits this pipeline."""
+        if self.retrieval_temperature is not None and bank.text_dim != self._text_dim():
+            raise BankError(
+                f"the bank's text keys are {bank.text_dim}-d but this pipeline's text encoder "
+                f"gives {self._text_dim()}-d embeddings: build the bank with the pipeline's text "
+                "encoder (bank init --text-encoder <model folder>/text_encoder), or pass "
+                "retrieval_temperature=None to turn retrieval off."
+            )
+        return super().load_visual_prompt(bank, *args, **kwargs)
 
     @property
     def unet(self) -> Any:
@@ -85,7 +98,11 @@ class MCDiffusionPipeline(VisualPromptMixin):
     ) -> MCDiffusionPipeline:
         """Load a diffusers SD 1.5 / SDXL pipeline (local folder or hub id) and a bank file."""
         from diffusers import DiffusionPipeline
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
 
+        diffusers_logging.disable_progress_bar()  # one clean line per result on the CLI
+        transformers_logging.disable_progress_bar()
         try:
             base = DiffusionPipeline.from_pretrained(str(model), torch_dtype=torch_dtype)
         except (OSError, ValueError, EnvironmentError) as exc:
@@ -116,10 +133,12 @@ class MCDiffusionPipeline(VisualPromptMixin):
     ) -> torch.Tensor:
         """Retrieve and project one emotion's visual prompt for ``prompt``: ``[1, |S|, D]``."""
         bank = self._bank()
-        if text_embedding is None and bank.text_dim == self._text_dim():
+        if self.retrieval_temperature is None:
+            text_embedding = None
+        elif text_embedding is None:
             text_embedding = self.embed_text_for_retrieval(prompt)
         retrieved = retrieve_visual_prompt(
-            bank, emotion, text_embedding, temperature=self.retrieval_temperature,
+            bank, emotion, text_embedding, temperature=self.retrieval_temperature or 1.0,
             top_k=self.retrieval_top_k,
         )
         self.last_retrieval[retrieved.emotion] = retrieved
@@ -156,7 +175,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         if visual_prompt_scale is not None:
             self.set_visual_prompt_scale(visual_prompt_scale)
         text_embedding = (
-            self.embed_text_for_retrieval(prompt) if self._bank().text_dim == self._text_dim()
+            self.embed_text_for_retrieval(prompt) if self.retrieval_temperature is not None
             else None
         )
         cond = self.visual_tokens(prompt, emotion, text_embedding)

@@ -52,6 +52,7 @@ class MCAgentNodes:
         self.concepts = concepts
         self.mode = settings.effective_reading_mode
         self.llm_options = {"retries": settings.max_retries, "method": settings.structured_method}
+        self.image_generator: Any = None
 
     def parse_request(self, state: RewriteState) -> dict[str, Any]:
         update = parse_request(
@@ -104,6 +105,22 @@ class MCAgentNodes:
             "trace": result.trace,
         }
 
+    async def generate_image(self, state: RewriteState) -> dict[str, Any]:
+        request = state["visual_prompt"]
+        paths = await asyncio.to_thread(
+            self.image_generator.generate,
+            state["final_prompt"],
+            emotion=request.emotion.value,
+            negative_prompt=state["negative_prompt"],
+            negative_emotion=request.negative_emotion.value if request.negative_emotion else None,
+            seed=state["seed"],
+            extra={"source_prompt": state["prompt"], "visual_query": request.query},
+        )
+        return {"images": paths}
+
+    def route_after_consensus(self, state: RewriteState) -> str:
+        return "generate_image" if self.image_generator is not None else END
+
     def _selected(self, names: Sequence[str] | None) -> list[Persona]:
         if not names:
             return list(self.personas.values())
@@ -147,6 +164,18 @@ def _sync_and_async(afunc: Callable[[Any], Awaitable[dict[str, Any]]]) -> Runnab
     return RunnableLambda(func, afunc=afunc, name=afunc.__name__)
 
 
+def _image_generator_from(settings: Settings) -> Any:
+    if not settings.diffusion_model:
+        return None
+    from emotion_director.diffusion.tool import ImageGenerator
+
+    return ImageGenerator(
+        model=settings.diffusion_model, bank=settings.bank_path, adapter=settings.adapter_path,
+        out_dir=str(settings.images_dir), device=settings.device, steps=settings.steps,
+        scale=settings.visual_prompt_scale,
+    )
+
+
 def build_graph(
     settings: Settings | None = None,
     personas: Sequence[Persona] | None = None,
@@ -154,6 +183,7 @@ def build_graph(
     *,
     chat_model: BaseChatModel | None = None,
     concept_graph: ConceptGraph | None = None,
+    image_generator: Any = None,
 ) -> Any:
     """Build and compile the MC-Agent graph.
 
@@ -165,6 +195,9 @@ def build_graph(
         checkpointer (`BaseCheckpointSaver`, *optional*): LangGraph checkpointer for durable runs.
         chat_model (`BaseChatModel`, *optional*): use this model instead of the backend's.
         concept_graph (`ConceptGraph`, *optional*): replace the shipped concept graph.
+        image_generator (`ImageGenerator`, *optional*): adds the ``generate_image`` tool node
+            after consensus; built from ``settings.diffusion_model`` when that is set. Without
+            one the graph ends at the prompt.
 
     Returns:
         A compiled LangGraph (``invoke``/``ainvoke``/``stream``/``astream``) taking
@@ -183,16 +216,25 @@ def build_graph(
         chat_model or make_chat_model(settings),
         concept_graph or load_concept_graph(),
     )
+    nodes.image_generator = image_generator or _image_generator_from(settings)
 
     builder = StateGraph(RewriteState, input_schema=RewriteInput, output_schema=RewriteOutput)
     builder.add_node("parse_request", nodes.parse_request)
     builder.add_node("persona_reading", _sync_and_async(nodes.persona_reading))
     builder.add_node("chain_of_concept", _sync_and_async(nodes.chain_of_concept))
     builder.add_node("consensus", _sync_and_async(nodes.consensus))
+    if nodes.image_generator is not None:
+        builder.add_node("generate_image", _sync_and_async(nodes.generate_image))
 
     builder.add_edge(START, "parse_request")
     builder.add_conditional_edges("parse_request", nodes.fan_out, ["persona_reading"])
     builder.add_edge("persona_reading", "chain_of_concept")
     builder.add_edge("chain_of_concept", "consensus")
-    builder.add_edge("consensus", END)
+    if nodes.image_generator is not None:
+        builder.add_conditional_edges(
+            "consensus", nodes.route_after_consensus, ["generate_image", END]
+        )
+        builder.add_edge("generate_image", END)
+    else:
+        builder.add_edge("consensus", END)
     return builder.compile(checkpointer=checkpointer, name="mc-agent")

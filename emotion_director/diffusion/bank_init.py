@@ -1,0 +1,304 @@
+"""Build a :class:`VisualPromptBank` from an emotion image–text dataset with K-means.
+
+Datasets:
+
+* a JSONL manifest, one record per line: ``{"image": "path.jpg", "caption": "...",
+  "emotion": "awe"}`` (image paths relative to the manifest);
+* a folder ``ROOT/<emotion>/*.jpg`` with an optional caption per image in ``<name>.txt``; this
+  also reads EmoSet's layout, ``ROOT/image/<emotion>/*.jpg`` with ``ROOT/annotation/<emotion>/
+  <name>.json``, where a caption is written from EmoSet's attributes (scene, object, facial
+  expression, human action).
+
+Each image is encoded with an image encoder and its caption with a text encoder; per emotion,
+K-means (k-means++ init, seeded) on the L2-normalised concatenation ``[image; text]`` gives L
+centres, whose image part becomes the tokens and whose text part the retrieval keys. Features are
+cached per item (``cache_dir``), so an interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from emotion_director.diffusion.dependencies import require_diffusion
+
+require_diffusion()
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
+from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
+from emotion_director.errors import UnknownEmotionError  # noqa: E402
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+@dataclass(frozen=True)
+class EmotionImage:
+    image: Path
+    caption: str
+    emotion: str
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha1(f"{self.image}|{self.caption}".encode()).hexdigest()
+
+
+class FeatureEncoder(Protocol):
+    """Anything that turns a batch of inputs into ``[N, d]`` features."""
+
+    name: str
+
+    def __call__(self, batch: Sequence[Any]) -> torch.Tensor: ...
+
+
+def load_dataset(source: str | Path) -> list[EmotionImage]:
+    """Read a JSONL manifest, an EmoSet folder, or a ``<emotion>/*.jpg`` folder."""
+    source = Path(source)
+    if not source.exists():
+        raise BankError(f"dataset {source} not found: pass a JSONL manifest or an image folder.")
+    items = _from_manifest(source) if source.is_file() else _from_folder(source)
+    if not items:
+        raise BankError(f"dataset {source} has no images with a known emotion.")
+    return items
+
+
+def _from_manifest(path: Path) -> list[EmotionImage]:
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            image = (path.parent / record["image"]).resolve()
+            emotion = resolve_emotion(record["emotion"]).value
+            caption = str(record.get("caption") or "")
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise BankError(
+                f"{path}:{number}: expected {{\"image\", \"caption\", \"emotion\"}} ({exc})."
+            ) from None
+        except UnknownEmotionError as exc:
+            raise BankError(f"{path}:{number}: {exc}") from None
+        if not image.is_file():
+            raise BankError(f"{path}:{number}: image {image} not found.")
+        items.append(EmotionImage(image, caption, emotion))
+    return items
+
+
+def _from_folder(root: Path) -> list[EmotionImage]:
+    image_root = root / "image" if (root / "image").is_dir() else root
+    items = []
+    for folder in sorted(p for p in image_root.iterdir() if p.is_dir()):
+        try:
+            emotion = resolve_emotion(folder.name).value
+        except UnknownEmotionError:
+            continue
+        for image in sorted(folder.iterdir()):
+            if image.suffix.lower() in IMAGE_SUFFIXES:
+                items.append(EmotionImage(image, _caption_for(root, emotion, image), emotion))
+    return items
+
+
+def _caption_for(root: Path, emotion: str, image: Path) -> str:
+    text_file = image.with_suffix(".txt")
+    if text_file.is_file():
+        return text_file.read_text(encoding="utf-8").strip()
+    annotation = root / "annotation" / emotion / f"{image.stem}.json"
+    if annotation.is_file():  # EmoSet: write a caption from its attributes
+        data = json.loads(annotation.read_text(encoding="utf-8"))
+        parts = []
+        for key in ("scene", "object", "facial_expression", "human_action"):
+            value = data.get(key)
+            if isinstance(value, list):
+                value = ", ".join(str(v) for v in value)
+            if value:
+                parts.append(str(value).replace("_", " "))
+        return "a photo of " + "; ".join(parts) if parts else ""
+    return ""
+
+
+def kmeans(x: torch.Tensor, k: int, *, iters: int = 50, seed: int = 0) -> torch.Tensor:
+    """K-means with k-means++ initialisation; returns ``[k, d]`` centres (deterministic for a seed)."""
+    if x.shape[0] < k:
+        raise BankError(f"K-means needs at least {k} samples, got {x.shape[0]}.")
+    gen = torch.Generator().manual_seed(seed)
+    centres = [x[torch.randint(x.shape[0], (1,), generator=gen)].squeeze(0)]
+    for _ in range(1, k):
+        dist = torch.cdist(x, torch.stack(centres)).min(dim=1).values ** 2
+        probs = dist / dist.sum() if dist.sum() > 0 else torch.full_like(dist, 1 / len(dist))
+        centres.append(x[torch.multinomial(probs, 1, generator=gen)].squeeze(0))
+    c = torch.stack(centres)
+    for _ in range(iters):
+        assign = torch.cdist(x, c).argmin(dim=1)
+        new = torch.stack([
+            x[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(k)
+        ])
+        if torch.allclose(new, c):
+            break
+        c = new
+    return c
+
+
+class FeatureCache:
+    """Per-item features on disk (one safetensors file per batch), so a build can resume."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.features: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._load()
+
+    def _load(self) -> None:
+        from safetensors.torch import load_file
+
+        for shard in sorted(self.folder.glob("batch-*.safetensors")):  # type: ignore[union-attr]
+            tensors = load_file(str(shard))
+            keys = json.loads((shard.with_suffix(".json")).read_text())
+            for i, key in enumerate(keys):
+                self.features[key] = (tensors["image"][i], tensors["text"][i])
+
+    def add(self, keys: list[str], image: torch.Tensor, text: torch.Tensor) -> None:
+        for i, key in enumerate(keys):
+            self.features[key] = (image[i], text[i])
+        if self.folder is None:
+            return
+        from safetensors.torch import save_file
+
+        name = self.folder / f"batch-{hashlib.sha1(''.join(keys).encode()).hexdigest()[:16]}"
+        # keys file first, tensors last: a shard counts only once both exist
+        name.with_suffix(".json").write_text(json.dumps(keys))
+        save_file({"image": image.contiguous(), "text": text.contiguous()},
+                  str(name.with_suffix(".safetensors")))
+
+
+def init_bank(
+    items: Sequence[EmotionImage],
+    image_encoder: FeatureEncoder,
+    text_encoder: FeatureEncoder,
+    *,
+    num_tokens: int = 16,
+    batch_size: int = 32,
+    cache_dir: str | Path | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    load_image: Callable[[Path], Any] | None = None,
+) -> VisualPromptBank:
+    """Encode the dataset (batched, cached) and run K-means per emotion.
+
+    Args:
+        items (`list[EmotionImage]`): from :func:`load_dataset`.
+        image_encoder, text_encoder (`FeatureEncoder`): batch -> ``[N, d]`` features.
+        num_tokens (`int`, *optional*, defaults to 16): L, centres per emotion.
+        cache_dir (`str`, *optional*): feature cache; re-running skips cached items.
+        progress (`Callable[[done, total], None]`, *optional*): called after each batch.
+    """
+    counts = {e.value: sum(1 for i in items if i.emotion == e.value) for e in Emotion}
+    short = {e: n for e, n in counts.items() if n < num_tokens}
+    if short:
+        raise BankError(
+            f"each emotion needs at least {num_tokens} images for {num_tokens} tokens; too few: "
+            + ", ".join(f"{e} ({n})" for e, n in short.items())
+            + ". Add images or lower --tokens."
+        )
+    cache = FeatureCache(Path(cache_dir) if cache_dir else None)
+    todo = [i for i in items if i.key not in cache.features]
+    load_image = load_image or _open_image
+    done = len(items) - len(todo)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        with torch.no_grad():
+            image = image_encoder([load_image(i.image) for i in batch]).float().cpu()
+            text = text_encoder([i.caption or f"a photo evoking {i.emotion}" for i in batch])
+        cache.add([i.key for i in batch], image, text.float().cpu())
+        done += len(batch)
+        if progress:
+            progress(done, len(items))
+
+    tokens, keys = [], []
+    for emotion in Emotion:
+        mine = [i for i in items if i.emotion == emotion.value]
+        image = F.normalize(torch.stack([cache.features[i.key][0] for i in mine]), dim=-1)
+        text = F.normalize(torch.stack([cache.features[i.key][1] for i in mine]), dim=-1)
+        centres = kmeans(torch.cat([image, text], dim=-1), num_tokens, seed=seed)
+        tokens.append(centres[:, : image.shape[1]])
+        keys.append(centres[:, image.shape[1]:])
+    return VisualPromptBank(
+        tokens=torch.stack(tokens), text_keys=torch.stack(keys),
+        metadata={
+            "init": "kmeans", "image_encoder": image_encoder.name,
+            "text_encoder": text_encoder.name, "num_images": len(items),
+            "images_per_emotion": counts, "seed": seed,
+        },
+    )
+
+
+def _open_image(path: Path) -> Any:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+class HFTextEncoder:
+    """Pooled (projected when available) CLIP text features from a transformers id or folder."""
+
+    def __init__(self, model: Any, tokenizer: Any, name: str, device: str = "cpu") -> None:
+        self.model, self.tokenizer, self.name, self.device = model.to(device).eval(), tokenizer, name, device
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, device: str = "cpu", subfolder: str = "") -> HFTextEncoder:
+        from transformers import AutoTokenizer, CLIPTextModel, CLIPTextModelWithProjection
+
+        kwargs = {"subfolder": subfolder} if subfolder else {}
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(
+                name_or_path, subfolder=subfolder.replace("text_encoder", "tokenizer") if subfolder else ""
+            )
+            try:
+                model = CLIPTextModelWithProjection.from_pretrained(name_or_path, **kwargs)
+            except (OSError, ValueError):
+                model = CLIPTextModel.from_pretrained(name_or_path, **kwargs)
+        except OSError as exc:
+            raise BankError(f"cannot load text encoder '{name_or_path}': {str(exc).splitlines()[0]}") from None
+        return cls(model, tokenizer, name_or_path, device)
+
+    def __call__(self, batch: Sequence[str]) -> torch.Tensor:
+        ids = self.tokenizer(list(batch), padding=True, truncation=True,
+                             max_length=getattr(self.tokenizer, "model_max_length", 77),
+                             return_tensors="pt").to(self.device)
+        out = self.model(**ids)
+        return getattr(out, "text_embeds", None) if getattr(out, "text_embeds", None) is not None else out.pooler_output
+
+
+class HFImageEncoder:
+    """Image features from CLIP vision (projected embeds) or DINOv2/v3 (CLS token)."""
+
+    def __init__(self, model: Any, processor: Any, name: str, device: str = "cpu") -> None:
+        self.model, self.processor, self.name, self.device = model.to(device).eval(), processor, name, device
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, device: str = "cpu") -> HFImageEncoder:
+        from transformers import AutoImageProcessor, AutoModel, CLIPVisionModelWithProjection
+
+        try:
+            processor = AutoImageProcessor.from_pretrained(name_or_path)
+            try:
+                model = CLIPVisionModelWithProjection.from_pretrained(name_or_path)
+            except (OSError, ValueError):
+                model = AutoModel.from_pretrained(name_or_path)
+        except OSError as exc:
+            raise BankError(f"cannot load image encoder '{name_or_path}': {str(exc).splitlines()[0]}") from None
+        return cls(model, processor, name_or_path, device)
+
+    def __call__(self, batch: Sequence[Any]) -> torch.Tensor:
+        pixels = self.processor(images=list(batch), return_tensors="pt").to(self.device)
+        out = self.model(**pixels)
+        if getattr(out, "image_embeds", None) is not None:
+            return out.image_embeds
+        return out.last_hidden_state[:, 0]
