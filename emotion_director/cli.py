@@ -31,6 +31,9 @@ personas_app = typer.Typer(help="List, show and validate persona files.", no_arg
 app.add_typer(personas_app, name="personas")
 bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
+train_app = typer.Typer(help="Train MC-Diffusion's visual prompt with Diffusion-DPO.",
+                        no_args_is_help=True)
+app.add_typer(train_app, name="train")
 
 out = Console()
 err = Console(stderr=True)
@@ -366,6 +369,63 @@ def tiny_pipeline(
 
         build_tiny_pipeline(kind).save_pretrained(str(out_dir))  # type: ignore[arg-type]
         return out_dir
+
+    typer.echo(str(_run(run)))
+
+
+@train_app.command("dpo")
+def train_dpo(
+    config: Annotated[Optional[Path], typer.Option("--config", help="training config (YAML)")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="'latest' or a checkpoint folder")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(min=1, help="override train.max_steps")] = None,
+    print_config: Annotated[bool, typer.Option("--print-config", help="print defaults and exit")] = False,
+) -> None:
+    """Train the bank, projector and visual K/V with Diffusion-DPO + negative visual prompt.
+
+    Multi-GPU: `accelerate launch -m emotion_director.cli train dpo --config FILE` (no code change).
+    """
+
+    def run() -> Path | None:
+        from emotion_director.diffusion.dependencies import require_diffusion
+
+        require_diffusion()
+        from emotion_director.diffusion.training import DPOConfig, DPOTrainer, default_config_yaml
+
+        if print_config:
+            typer.echo(default_config_yaml(), nl=False)
+            return None
+        if config is None:
+            raise InvalidRequestError("pass --config FILE (see --print-config for every field).")
+        cfg = DPOConfig.from_yaml(config)
+        if max_steps:
+            cfg.train.max_steps = max_steps
+        trainer = DPOTrainer(cfg)
+
+        def report(step: int, metrics: dict[str, float]) -> None:
+            if step % cfg.train.log_every == 0 or step == cfg.train.max_steps:
+                err.print(f"step {step}/{cfg.train.max_steps} loss {metrics['loss']:.4f} "
+                          f"acc {metrics['accuracy']:.2f} nvp_acc {metrics['nvp_accuracy']:.2f}",
+                          highlight=False)
+
+        return trainer.train(resume=resume, on_step=report)
+
+    folder = _run(run)
+    if folder is not None:
+        typer.echo(f"{folder / 'bank.safetensors'}\n{folder / 'adapter.safetensors'}")
+
+
+@train_app.command("toy-data")
+def train_toy_data(
+    out_dir: Annotated[Path, typer.Argument(help="folder for images and preferences.jsonl")],
+    per_emotion: Annotated[int, typer.Option(min=1)] = 4,
+    size: Annotated[int, typer.Option(min=8)] = 32,
+) -> None:
+    """Write a small generated preference set (coloured images) for smoke runs."""
+
+    def run() -> Path:
+        from emotion_director.diffusion.training.data import make_toy_preferences
+
+        return make_toy_preferences(out_dir, per_emotion=per_emotion, size=size)
 
     typer.echo(str(_run(run)))
 

@@ -43,6 +43,12 @@ class RetrievedVisualPrompt:
     emotion: str
 
 
+def adaptive_weights(keys: torch.Tensor, text: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``softmax(cos(t, k_i) / tau)`` over the last-but-one dim; batched: keys ``[..., L, d_t]``,
+    text ``[..., d_t]`` -> ``[..., L]``."""
+    return (F.cosine_similarity(keys, text.unsqueeze(-2), dim=-1) / temperature).softmax(dim=-1)
+
+
 def retrieve_visual_prompt(
     bank: VisualPromptBank,
     emotion: Emotion | str,

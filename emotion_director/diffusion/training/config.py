@@ -1,0 +1,148 @@
+"""Training configuration: one pydantic model, loaded from YAML; every field documented.
+
+``emotion-director train dpo --print-config`` prints the defaults as YAML.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from emotion_director.errors import EmotionDirectorError
+
+
+class ConfigError(EmotionDirectorError):
+    """The training config is invalid; the message names the field."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSection(_Section):
+    pretrained: str = Field(
+        default="tiny:sd15",
+        description="diffusers folder or hub id of an SD 1.5/SDXL pipeline; 'tiny:sd15' or "
+        "'tiny:sdxl' builds tiny random components (tests, smoke runs)",
+    )
+    bank: str = Field(default="random", description="initial bank (.safetensors) or 'random'")
+    bank_tokens: int = Field(default=16, ge=1, description="L, tokens per emotion, for 'random'")
+    bank_dim: int = Field(default=768, ge=1, description="token size d, for 'random'")
+    adapter: str | None = Field(default=None, description="initial adapter weights (.safetensors)")
+    train_bank: bool = Field(default=True, description="train the bank's tokens")
+    train_projector: bool = Field(default=True, description="train the projector")
+    train_kv: bool = Field(default=True, description="train the visual K/V of every layer")
+    retrieval_temperature: float | None = Field(
+        default=0.1, description="retrieval softmax temperature; null turns retrieval off"
+    )
+
+
+class DataSection(_Section):
+    preferences: Path | None = Field(
+        default=None, description="JSONL of {prompt, emotion, image_w, image_l, negative_emotion?}"
+    )
+    emotion_records: Path | None = Field(
+        default=None, description="JSONL of {image, caption, emotion}: negative-visual-prompt "
+        "pairs only (no loser image)",
+    )
+    resolution: int = Field(default=512, ge=8, description="square training resolution (pixels)")
+    center_crop: bool = Field(default=True, description="center crop (else random crop)")
+    random_flip: bool = Field(default=False, description="random horizontal flip")
+
+    @model_validator(mode="after")
+    def _some_data(self) -> DataSection:
+        if self.preferences is None and self.emotion_records is None:
+            raise ValueError("give data.preferences and/or data.emotion_records")
+        return self
+
+
+class LossSection(_Section):
+    variant: Literal["sigmoid", "hinge", "ipo"] = Field(default="sigmoid", description="loss form")
+    beta: float = Field(default=5000.0, gt=0, description="DPO beta (diffusers' beta_dpo scale)")
+    image_weight: float = Field(default=1.0, ge=0, description="weight of the image-pair term")
+    nvp_weight: float = Field(
+        default=1.0, ge=0, description="weight of the negative-visual-prompt term (0 = off)"
+    )
+    negative_sampling: Literal["uniform", "opposite", "hardest"] = Field(
+        default="opposite",
+        description="how the negative emotion is drawn when a record gives none: any other "
+        "emotion, one of opposite polarity, or the most similar by bank tokens",
+    )
+
+
+class TrainSection(_Section):
+    output_dir: Path = Field(default=Path("runs/dpo"), description="checkpoints, logs, weights")
+    max_steps: int = Field(default=1000, ge=1, description="optimizer steps")
+    batch_size: int = Field(default=4, ge=1, description="records per micro-batch (per device)")
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    learning_rate: float = Field(default=1e-5, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    seed: int = Field(default=0, description="seeds data order, noise and timesteps")
+    mixed_precision: Literal["no", "fp16", "bf16"] = Field(default="no")
+    gradient_checkpointing: bool = Field(default=False, description="trade compute for memory")
+    checkpoint_every: int = Field(default=100, ge=1, description="steps between checkpoints")
+    keep_checkpoints: int = Field(default=3, ge=1, description="checkpoints kept (oldest removed)")
+    log_every: int = Field(default=10, ge=1, description="steps between log rows (CSV)")
+    validation_every: int | None = Field(default=None, ge=1, description="steps between "
+                                         "validation images (null = off)")
+    validation_prompts: list[str] = Field(default_factory=lambda: ["a dog in a park"])
+    validation_emotions: list[str] = Field(default_factory=lambda: ["awe", "sadness"])
+    validation_steps: int = Field(default=20, ge=1, description="denoising steps for validation")
+    tensorboard: bool = Field(default=False, description="also log to TensorBoard (if installed)")
+
+
+class DPOConfig(_Section):
+    """Everything ``emotion-director train dpo`` needs."""
+
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection
+    loss: LossSection = Field(default_factory=LossSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> DPOConfig:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found.") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}).") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping with model/data/loss/train sections.")
+        config = cls.parse(raw, source=str(path))
+        base = path.parent  # relative data paths are relative to the config file
+        for field in ("preferences", "emotion_records"):
+            value = getattr(config.data, field)
+            if value is not None and not value.is_absolute():
+                setattr(config.data, field, base / value)
+        return config
+
+    @classmethod
+    def parse(cls, raw: dict, source: str = "config") -> DPOConfig:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"{source}: field '{field}': {message}.") from None
+
+
+def default_config_yaml() -> str:
+    """The defaults, with each field's description as a comment."""
+    lines = []
+    for section_name, section_cls in (("model", ModelSection), ("data", DataSection),
+                                      ("loss", LossSection), ("train", TrainSection)):
+        lines.append(f"{section_name}:")
+        for name, field in section_cls.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, Path):
+                default = str(default)
+            value = yaml.safe_dump({name: default}, default_flow_style=True).strip()[1:-1]
+            lines.append(f"  {value}  # {field.description or ''}".rstrip(" #"))
+    return "\n".join(lines) + "\n"

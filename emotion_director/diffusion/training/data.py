@@ -1,0 +1,164 @@
+"""Training records: preference pairs and plain emotion images, with clear per-line errors."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from emotion_director.diffusion.bank import BankError
+from emotion_director.emotions import Emotion, resolve_emotion
+from emotion_director.errors import EmotionDirectorError, UnknownEmotionError
+
+
+class DatasetError(EmotionDirectorError):
+    """A training data file or row is invalid; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """One training sample: an image under an emotion, with an optional dispreferred image."""
+
+    prompt: str
+    emotion: str
+    image_w: Path
+    image_l: Path | None = None
+    negative_emotion: str | None = None
+
+
+def _emotion(value: object, where: str) -> str:
+    try:
+        return resolve_emotion(str(value)).value
+    except UnknownEmotionError as exc:
+        raise DatasetError(f"{where}: {exc}") from None
+
+
+def load_records(preferences: Path | None, emotion_records: Path | None) -> list[TrainingRecord]:
+    """Read both JSONL kinds; image paths are relative to their JSONL file."""
+    records: list[TrainingRecord] = []
+    for path, kind in ((preferences, "preference"), (emotion_records, "emotion")):
+        if path is None:
+            continue
+        if not path.is_file():
+            raise DatasetError(f"{path}: {kind} file not found.")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                records.append(_record(_json(line, path, number), path, number, kind))
+    if not records:
+        raise DatasetError("no training records: the data files are empty.")
+    return records
+
+
+def _json(line: str, path: Path, number: int) -> dict:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}:{number}: invalid JSON ({exc.msg}).") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{path}:{number}: expected a JSON object.")
+    return data
+
+
+def _record(data: dict, path: Path, number: int, kind: str) -> TrainingRecord:
+    where = f"{path}:{number}"
+    required = ("prompt", "emotion", "image_w", "image_l") if kind == "preference" else (
+        "image", "caption", "emotion")
+    missing = [k for k in required if not data.get(k)]
+    if missing:
+        raise DatasetError(f"{where}: missing field(s) {', '.join(missing)} in a {kind} record.")
+
+    def image(key: str) -> Path:
+        file = (path.parent / str(data[key])).resolve()
+        if not file.is_file():
+            raise DatasetError(f"{where}: field '{key}': image {file} not found.")
+        return file
+
+    negative = data.get("negative_emotion")
+    if kind == "preference":
+        return TrainingRecord(
+            prompt=str(data["prompt"]), emotion=_emotion(data["emotion"], where),
+            image_w=image("image_w"), image_l=image("image_l"),
+            negative_emotion=_emotion(negative, where) if negative else None,
+        )
+    return TrainingRecord(
+        prompt=str(data["caption"]), emotion=_emotion(data["emotion"], where),
+        image_w=image("image"), negative_emotion=_emotion(negative, where) if negative else None,
+    )
+
+
+def load_image_tensor(path: Path, resolution: int, *, center_crop: bool, flip: bool,
+                      rng: random.Random) -> torch.Tensor:
+    """``[3, R, R]`` in ``[-1, 1]``: resize the short side, crop, optionally flip."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        scale = resolution / min(img.size)
+        img = img.resize((max(resolution, round(img.width * scale)),
+                          max(resolution, round(img.height * scale))), Image.BICUBIC)
+        if center_crop:
+            left, top = (img.width - resolution) // 2, (img.height - resolution) // 2
+        else:
+            left, top = rng.randint(0, img.width - resolution), rng.randint(0, img.height - resolution)
+        img = img.crop((left, top, left + resolution, top + resolution))
+        if flip and rng.random() < 0.5:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        array = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(2, 0, 1)
+
+
+def sample_negative_emotion(
+    emotion: str, strategy: str, rng: random.Random, bank: object | None = None
+) -> str:
+    """Another emotion for the negative visual prompt (see ``loss.negative_sampling``)."""
+    from emotion_director.emotions import EMOTIONS
+
+    target = resolve_emotion(emotion)
+    others = [e for e in Emotion if e is not target]
+    if strategy == "opposite":
+        pool = [e for e in others if EMOTIONS[e].polarity != EMOTIONS[target].polarity]
+        return rng.choice(pool).value
+    if strategy == "hardest":
+        if bank is None:
+            raise BankError("negative_sampling 'hardest' needs a bank.")
+        means = bank.tokens.detach().float().mean(dim=1)  # type: ignore[attr-defined]
+        sims = torch.nn.functional.cosine_similarity(means, means[bank.index(target)][None], dim=-1)  # type: ignore[attr-defined]
+        best = max(others, key=lambda e: float(sims[bank.index(e)]))  # type: ignore[attr-defined]
+        return best.value
+    return rng.choice(others).value
+
+
+def make_toy_preferences(folder: str | Path, per_emotion: int = 4, size: int = 32,
+                         seed: int = 0) -> Path:
+    """Write a toy preference set: each emotion has a colour; the winner is drawn in the target
+    emotion's colour, the loser in another emotion's. Returns the JSONL path."""
+    from PIL import Image
+
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    colours = {e: np.array([(i * 97 + 40) % 255, (i * 53 + 90) % 255, (i * 29 + 160) % 255])
+               for i, e in enumerate(Emotion)}
+
+    def draw(emotion: Emotion, name: str) -> str:
+        pixels = np.clip(colours[emotion] + rng.normal(0, 20, (size, size, 3)), 0, 255)
+        Image.fromarray(pixels.astype("uint8")).save(folder / "images" / name)
+        return f"images/{name}"
+
+    lines = []
+    emotions = list(Emotion)
+    for i, emotion in enumerate(emotions):
+        for j in range(per_emotion):
+            other = emotions[(i + 1 + j) % len(emotions)]
+            lines.append(json.dumps({
+                "prompt": "a dog in a park", "emotion": emotion.value,
+                "image_w": draw(emotion, f"{emotion.value}-{j}-w.png"),
+                "image_l": draw(other, f"{emotion.value}-{j}-l.png"),
+            }))
+    path = folder / "preferences.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path

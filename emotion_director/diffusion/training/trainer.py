@@ -1,0 +1,420 @@
+"""The Diffusion-DPO training loop (accelerate): one GPU, many GPUs, or the CPU, same code.
+
+The UNet, VAE and text encoders stay frozen. What trains is small: the bank's tokens, the
+projector and the visual K/V of every cross-attention layer. The reference model is therefore
+the *same* UNet with a frozen copy of the *initial* trainable parts swapped in for its forward
+pass (:class:`ReferenceSwap`), so no second UNet is held in memory. The initial copy matters: a
+reference with the visual prompt switched off could not tell emotions apart, and the
+negative-visual-prompt term would lose its DPO meaning.
+
+Resumption is exact: the data order is a seeded permutation per epoch and the noise/timesteps of
+each step come from a generator seeded by ``(seed, step, micro-batch)``, so a run resumed from a
+checkpoint sees exactly what an uninterrupted run would; optimizer state comes from the
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from emotion_director.diffusion.bank import VisualPromptBank
+from emotion_director.diffusion.retrieval import adaptive_weights
+from emotion_director.diffusion.training.config import DPOConfig
+from emotion_director.diffusion.training.data import (
+    TrainingRecord,
+    load_image_tensor,
+    load_records,
+    sample_negative_emotion,
+)
+from emotion_director.diffusion.training.loss import denoising_error, dpo_objective
+from emotion_director.errors import EmotionDirectorError
+
+METRICS = ("step", "loss", "image_loss", "nvp_loss", "accuracy", "nvp_accuracy", "margin",
+           "lr", "seconds")
+
+
+class TrainablePrompt(nn.Module):
+    """The trainable parts: bank tokens (a parameter), the projector and the per-layer K/V."""
+
+    def __init__(self, bank: VisualPromptBank, adapter: nn.Module, temperature: float | None):
+        super().__init__()
+        self.tokens = nn.Parameter(bank.tokens.detach().clone().float())
+        self.register_buffer("text_keys", bank.text_keys.detach().clone().float())
+        self.adapter = adapter
+        self.temperature = temperature
+
+    def forward(self, emotion_index: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
+        """Projected visual prompts ``[B, L, D]`` for per-row emotions and retrieval texts."""
+        tokens = self.tokens[emotion_index]
+        if text is not None and self.temperature is not None:
+            weights = adaptive_weights(self.text_keys[emotion_index], text, self.temperature)
+            tokens = tokens * (weights * tokens.shape[1]).unsqueeze(-1)
+        param = next(self.adapter.projector.parameters())
+        return self.adapter.projector(tokens.to(param.dtype))
+
+
+class ReferenceSwap:
+    """Swap a frozen copy of the initial trainable parameters in for a reference forward pass."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.initial = {
+            name: p.detach().clone() for name, p in module.named_parameters() if p.requires_grad
+        }
+
+    @contextmanager
+    def active(self, module: nn.Module) -> Iterator[None]:
+        params = dict(module.named_parameters())
+        stash = {}
+        with torch.no_grad():
+            for name, frozen in self.initial.items():
+                stash[name] = params[name].data
+                params[name].data = frozen.to(params[name].device, params[name].dtype)
+        try:
+            yield
+        finally:
+            for name, data in stash.items():
+                params[name].data = data
+
+
+class DPOTrainer:
+    """Build everything from a :class:`DPOConfig` and train.
+
+    Example:
+        >>> trainer = DPOTrainer(DPOConfig.from_yaml("examples/dpo_tiny.yaml"))  # doctest: +SKIP
+        >>> trainer.train(resume="latest")  # doctest: +SKIP
+    """
+
+    def __init__(self, config: DPOConfig, *, pipeline: Any = None) -> None:
+        from accelerate import Accelerator
+
+        self.config = config
+        t = config.train
+        self.accelerator = Accelerator(
+            mixed_precision=t.mixed_precision,
+            gradient_accumulation_steps=t.gradient_accumulation_steps,
+            cpu=not torch.cuda.is_available(),
+        )
+        self.records = load_records(config.data.preferences, config.data.emotion_records)
+        self.pipe = self._load_pipeline(pipeline)
+        self.device = self.accelerator.device
+        self.unet = self.pipe.unet
+        for module in self._frozen_modules():
+            module.requires_grad_(False)
+        self.holder = self._install_visual_prompt()
+        self.trainable = TrainablePrompt(
+            self.holder.visual_prompt_bank, self.holder.visual_prompt_adapter,
+            config.model.retrieval_temperature,
+        )
+        self._select_trainable()
+        self.reference = ReferenceSwap(self.trainable)
+        if t.gradient_checkpointing:
+            self.unet.enable_gradient_checkpointing()
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.trainable.parameters() if p.requires_grad],
+            lr=t.learning_rate, weight_decay=t.weight_decay,
+        )
+        self.trainable, self.optimizer = self.accelerator.prepare(self.trainable, self.optimizer)
+        from diffusers import DDPMScheduler
+
+        self.noise_scheduler = DDPMScheduler.from_config(self.pipe.scheduler.config)
+        self._text_cache: dict[str, tuple[torch.Tensor, ...]] = {}
+        self._latent_cache: dict[str, torch.Tensor] = {}
+        self.output_dir = Path(t.output_dir)
+        self.step = 0
+
+    # ----- setup -------------------------------------------------------------------------
+    def _load_pipeline(self, pipeline: Any) -> Any:
+        if pipeline is not None:
+            return pipeline
+        name = self.config.model.pretrained
+        if name.startswith("tiny:"):
+            from emotion_director.diffusion.tiny import build_tiny_pipeline
+
+            kind = name.split(":", 1)[1]
+            if kind not in {"sd15", "sdxl"}:
+                raise EmotionDirectorError(f"model.pretrained '{name}': use tiny:sd15 or tiny:sdxl.")
+            pipe = build_tiny_pipeline(kind)  # type: ignore[arg-type]
+        else:
+            from diffusers import DiffusionPipeline
+
+            try:
+                pipe = DiffusionPipeline.from_pretrained(name)
+            except (OSError, ValueError) as exc:
+                raise EmotionDirectorError(
+                    f"model.pretrained '{name}': cannot load ({str(exc).splitlines()[0][:160]})."
+                ) from None
+        pipe.set_progress_bar_config(disable=True)
+        return pipe.to(self.accelerator.device)
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        names = ("unet", "vae", "text_encoder", "text_encoder_2")
+        return [getattr(self.pipe, n) for n in names if getattr(self.pipe, n, None) is not None]
+
+    def _install_visual_prompt(self) -> Any:
+        from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+
+        m = self.config.model
+        holder = MCDiffusionPipeline(self.pipe, retrieval_temperature=m.retrieval_temperature)
+        if m.bank == "random":
+            bank = VisualPromptBank.random(m.bank_tokens, m.bank_dim, holder._text_dim(),
+                                           seed=self.config.train.seed)
+        else:
+            bank = VisualPromptBank.load(m.bank)
+        torch.manual_seed(self.config.train.seed)  # the projector's initial weights
+        holder.load_visual_prompt(bank, adapter_weights=m.adapter)
+        holder.visual_prompt_adapter.to(self.accelerator.device)
+        return holder
+
+    def _select_trainable(self) -> None:
+        m = self.config.model
+        self.trainable.tokens.requires_grad_(m.train_bank)
+        self.trainable.adapter.projector.requires_grad_(m.train_projector)
+        for layer in self.trainable.adapter.layers.values():
+            layer.requires_grad_(m.train_kv)
+        if not any(p.requires_grad for p in self.trainable.parameters()):
+            raise EmotionDirectorError(
+                "nothing to train: enable model.train_bank, train_projector or train_kv."
+            )
+
+    # ----- data ---------------------------------------------------------------------------
+    def batch_for(self, step: int, micro: int) -> list[TrainingRecord]:
+        """The records of a (step, micro-batch): a seeded permutation per epoch, so resumable."""
+        t = self.config.train
+        per_step = t.batch_size * t.gradient_accumulation_steps * self.accelerator.num_processes
+        start = (step * per_step + (micro * self.accelerator.num_processes
+                                    + self.accelerator.process_index) * t.batch_size)
+        batch = []
+        for position in range(start, start + t.batch_size):
+            epoch, offset = divmod(position, len(self.records))
+            order = list(range(len(self.records)))
+            random.Random(t.seed * 1_000_003 + epoch).shuffle(order)
+            batch.append(self.records[order[offset]])
+        return batch
+
+    def _text(self, prompt: str) -> tuple[torch.Tensor, ...]:
+        if prompt not in self._text_cache:
+            with torch.no_grad():
+                encoded = self.pipe.encode_prompt(prompt, self.device, 1, False)
+                retrieval = self.holder.embed_text_for_retrieval(prompt).to(self.device)
+            embeds = encoded[0]
+            pooled = encoded[2] if len(encoded) > 2 else None
+            self._text_cache[prompt] = (embeds[0], retrieval, pooled[0] if pooled is not None else None)
+        return self._text_cache[prompt]
+
+    def _latent(self, path: Path, rng: random.Random) -> torch.Tensor:
+        d = self.config.data
+        cacheable = d.center_crop and not d.random_flip
+        key = str(path)
+        if cacheable and key in self._latent_cache:
+            return self._latent_cache[key]
+        image = load_image_tensor(path, d.resolution, center_crop=d.center_crop,
+                                  flip=d.random_flip, rng=rng)
+        vae = self.pipe.vae
+        with torch.no_grad():
+            latent = vae.encode(image[None].to(self.device, vae.dtype)).latent_dist.mode()
+        latent = (latent * vae.config.scaling_factor)[0]
+        if cacheable:
+            self._latent_cache[key] = latent
+        return latent
+
+    # ----- one step -----------------------------------------------------------------------
+    def compute_loss(self, records: list[TrainingRecord], generator: torch.Generator) -> Any:
+        cfg = self.config
+        rng = random.Random(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+        bank = self.holder.visual_prompt_bank
+        index = {e: i for i, e in enumerate(bank.emotions)}
+        lat_w = torch.stack([self._latent(r.image_w, rng) for r in records])
+        has_pair = torch.tensor([r.image_l is not None for r in records], device=self.device)
+        lat_l = torch.stack([
+            self._latent(r.image_l, rng) if r.image_l is not None else torch.zeros_like(lat_w[0])
+            for r in records
+        ])
+        texts = [self._text(r.prompt) for r in records]
+        emb = torch.stack([t[0] for t in texts])
+        retrieval = torch.stack([t[1] for t in texts])
+        pooled = [t[2] for t in texts]
+        negatives = [
+            r.negative_emotion or sample_negative_emotion(
+                r.emotion, cfg.loss.negative_sampling, rng, self._current_bank())
+            for r in records
+        ]
+        n = len(records)
+        noise = torch.randn(lat_w.shape, generator=generator).to(self.device, lat_w.dtype)
+        timesteps = torch.randint(
+            0, self.noise_scheduler.config.num_train_timesteps, (n,), generator=generator
+        ).to(self.device)
+        parts = ["w"]
+        rows_x = [self.noise_scheduler.add_noise(lat_w, noise, timesteps)]
+        rows_e = [torch.tensor([index[r.emotion] for r in records])]
+        if cfg.loss.image_weight and bool(has_pair.any()):
+            parts.append("l")
+            rows_x.append(self.noise_scheduler.add_noise(lat_l, noise, timesteps))
+            rows_e.append(rows_e[0])
+        if cfg.loss.nvp_weight:
+            parts.append("neg")
+            rows_x.append(rows_x[0])
+            rows_e.append(torch.tensor([index[e] for e in negatives]))
+        k = len(parts)
+        x = torch.cat(rows_x)
+        emotion_rows = torch.cat(rows_e).to(self.device)
+        t_rows = timesteps.repeat(k)
+        text_rows = emb.repeat(k, 1, 1)
+        retrieval_rows = retrieval.repeat(k, 1)
+        clean = {"w": lat_w, "l": lat_l, "neg": lat_w}
+        if self.noise_scheduler.config.prediction_type == "v_prediction":
+            target_rows = torch.cat([
+                self.noise_scheduler.get_velocity(clean[p], noise, timesteps) for p in parts])
+        else:
+            target_rows = torch.cat([noise] * k)
+        extra = self._added_cond(pooled, k)
+
+        def errors(visual: torch.Tensor) -> dict[str, torch.Tensor]:
+            self.holder.visual_prompt_context.set(visual)
+            try:
+                pred = self.unet(x, t_rows, encoder_hidden_states=text_rows, **extra).sample
+            finally:
+                self.holder.visual_prompt_context.clear()
+            err = denoising_error(pred, target_rows)
+            return {p: err[i * n:(i + 1) * n] for i, p in enumerate(parts)}
+
+        model = self.accelerator.unwrap_model(self.trainable)
+        with torch.no_grad(), self.reference.active(model):
+            ref_err = errors(model(emotion_rows, retrieval_rows))
+        model_err = errors(self.trainable(emotion_rows, retrieval_rows))
+        return dpo_objective(
+            model_err, ref_err, beta=cfg.loss.beta, variant=cfg.loss.variant,
+            image_weight=cfg.loss.image_weight, nvp_weight=cfg.loss.nvp_weight,
+            pair_mask=has_pair.float(),
+        )
+
+    def _added_cond(self, pooled: list[torch.Tensor | None], k: int) -> dict[str, Any]:
+        if getattr(self.unet.config, "addition_embed_type", None) != "text_time":
+            return {}
+        r = self.config.data.resolution
+        text_embeds = torch.stack([p for p in pooled if p is not None]).repeat(k, 1)
+        time_ids = torch.tensor([[r, r, 0, 0, r, r]], device=self.device,
+                                dtype=text_embeds.dtype).repeat(text_embeds.shape[0], 1)
+        return {"added_cond_kwargs": {"text_embeds": text_embeds, "time_ids": time_ids}}
+
+    def _current_bank(self) -> VisualPromptBank:
+        bank = self.holder.visual_prompt_bank
+        model = self.accelerator.unwrap_model(self.trainable)
+        bank.tokens = model.tokens.detach().cpu()
+        return bank
+
+    # ----- loop ---------------------------------------------------------------------------
+    def train(self, resume: str | None = None,
+              on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+        t = self.config.train
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / "config.json").write_text(self.config.model_dump_json(indent=2))
+        if resume:
+            self._resume(resume)
+        params = [p for p in self.trainable.parameters() if p.requires_grad]
+        while self.step < t.max_steps:
+            started = time.perf_counter()
+            totals: dict[str, float] = {}
+            for micro in range(t.gradient_accumulation_steps):
+                generator = torch.Generator().manual_seed(
+                    (t.seed * 1_000_003 + self.step) * 101 + micro)
+                with self.accelerator.accumulate(self.trainable), self.accelerator.autocast():
+                    terms = self.compute_loss(self.batch_for(self.step, micro), generator)
+                    self.accelerator.backward(terms.loss)
+                    if self.accelerator.sync_gradients:
+                        self.accelerator.clip_grad_norm_(params, t.max_grad_norm)
+                    self.optimizer.step()
+                    self.optimizer.zero_grad()
+                for name in METRICS[1:7]:
+                    value = (terms.loss if name == "loss" else getattr(terms, name)).detach()
+                    totals[name] = totals.get(name, 0.0) + float(value) / t.gradient_accumulation_steps
+            self.step += 1
+            totals["lr"] = self.optimizer.param_groups[0]["lr"]
+            totals["seconds"] = time.perf_counter() - started
+            if self.step % t.log_every == 0 or self.step == t.max_steps:
+                self._log(totals)
+            if on_step:
+                on_step(self.step, totals)
+            if self.step % t.checkpoint_every == 0 or self.step == t.max_steps:
+                self.save_checkpoint()
+            if t.validation_every and self.step % t.validation_every == 0:
+                self.validate()
+        return self.export(self.output_dir)
+
+    def _log(self, totals: dict[str, float]) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        path = self.output_dir / "metrics.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as handle:  # append-only: a crash loses nothing logged
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(METRICS)
+            writer.writerow([self.step, *(f"{totals[m]:.6g}" for m in METRICS[1:])])
+
+    def save_checkpoint(self) -> Path:
+        folder = self.output_dir / f"checkpoint-{self.step:08d}"
+        self.accelerator.save_state(str(folder))
+        if self.accelerator.is_main_process:
+            (folder / "trainer_state.json").write_text(json.dumps({"step": self.step}))
+            checkpoints = sorted(self.output_dir.glob("checkpoint-*"))
+            for old in checkpoints[: -self.config.train.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    def _resume(self, resume: str) -> None:
+        if resume == "latest":
+            checkpoints = sorted(p for p in self.output_dir.glob("checkpoint-*")
+                                 if (p / "trainer_state.json").is_file())
+            if not checkpoints:
+                return  # nothing saved yet: start from scratch
+            folder = checkpoints[-1]
+        else:
+            folder = Path(resume)
+            if not (folder / "trainer_state.json").is_file():
+                raise EmotionDirectorError(f"{folder}: not a training checkpoint.")
+        self.accelerator.load_state(str(folder))
+        self.step = json.loads((folder / "trainer_state.json").read_text())["step"]
+        metrics = self.output_dir / "metrics.csv"
+        if metrics.exists():  # rows logged after the checkpoint belong to lost work
+            rows = metrics.read_text().splitlines()
+            kept = [rows[0]] + [r for r in rows[1:] if int(r.split(",")[0]) <= self.step]
+            metrics.write_text("\n".join(kept) + "\n")
+
+    def validate(self) -> list[Path]:
+        if not self.accelerator.is_main_process:
+            return []
+        self._current_bank()
+        folder = self.output_dir / "validation"
+        folder.mkdir(exist_ok=True)
+        paths = []
+        r = self.config.data.resolution
+        for prompt in self.config.train.validation_prompts:
+            for emotion in self.config.train.validation_emotions:
+                image = self.holder(prompt, emotion, num_inference_steps=self.config.train.validation_steps,
+                                    generator=torch.Generator().manual_seed(0), height=r, width=r).images[0]
+                tag = zlib.crc32(prompt.encode()) % 10**6
+                path = folder / f"step{self.step:06d}-{emotion}-{tag:06d}.png"
+                image.save(path)
+                paths.append(path)
+        return paths
+
+    def export(self, folder: Path) -> Path:
+        """Write ``bank.safetensors`` and ``adapter.safetensors`` for ``emotion-director generate``."""
+        bank = self._current_bank()
+        if self.accelerator.is_main_process:
+            bank.metadata.update({"trained": "dpo", "steps": self.step})
+            bank.save(folder / "bank.safetensors")
+            self.accelerator.unwrap_model(self.trainable).adapter.save(str(folder / "adapter.safetensors"))
+        return folder
