@@ -31,6 +31,8 @@ personas_app = typer.Typer(help="List, show and validate persona files.", no_arg
 app.add_typer(personas_app, name="personas")
 bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
+eval_app = typer.Typer(help="Prompt-rewrite evals: run, report, compare.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 train_app = typer.Typer(help="Train MC-Diffusion's visual prompt with Diffusion-DPO.",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -428,6 +430,61 @@ def train_toy_data(
         return make_toy_preferences(out_dir, per_emotion=per_emotion, size=size)
 
     typer.echo(str(_run(run)))
+
+
+@eval_app.command("run")
+def eval_run(
+    out_dir: Annotated[Path, typer.Option("--out", help="run folder (resumable)")],
+    systems: Annotated[str, typer.Option(help="comma-separated systems")] = "identity,template,single_llm,mc_agent",
+    dataset: Annotated[str, typer.Option(help="builtin:all|shortcut|neutral or a JSONL file")] = "builtin:shortcut",
+    limit: Annotated[Optional[int], typer.Option(min=1, help="only the first N cases")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="items in flight (server backends)")] = 4,
+    backend: Annotated[Optional[str], typer.Option(help="embedded | openai")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
+    model: Annotated[Optional[str], typer.Option(help="model name on the server")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="shared LLM cache (SQLite file)")] = None,
+) -> None:
+    """Rewrite every case with every system, score, and append to OUT/results.jsonl."""
+    from rich.progress import Progress
+
+    def run() -> Any:
+        from emotion_director.evals.datasets import load_eval_dataset
+        from emotion_director.evals.runner import run_eval
+        from emotion_director.settings import load_settings
+
+        settings = load_settings(backend=backend, base_url=base_url, model=model)
+        cases = load_eval_dataset(dataset)[:limit]
+        names = [s.strip() for s in systems.split(",") if s.strip()]
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("rewriting", total=len(names) * len(cases))
+            return asyncio.run(run_eval(
+                names, cases, out_dir, settings=settings, concurrency=concurrency,
+                cache_path=cache, progress=lambda d, t: progress.update(task, completed=d)))
+
+    summary = _run(run)
+    err.print(f"{summary.done} new, {summary.skipped} already done, {summary.failed} failed; "
+              f"LLM cache {summary.cache_hits} hits / {summary.cache_misses} misses; "
+              f"{summary.seconds:.1f} s", highlight=False)
+    typer.echo(str(summary.out_dir / "results.jsonl"))
+
+
+@eval_app.command("report")
+def eval_report(run_dir: Annotated[Path, typer.Argument(help="a run folder")]) -> None:
+    """Write report.md and a self-contained report.html (tables, CIs, plots, examples)."""
+    from emotion_director.evals.report import write_report
+
+    md, page = _run(write_report, run_dir)
+    typer.echo(f"{md}\n{page}")
+
+
+@eval_app.command("compare")
+def eval_compare(
+    run_a: Annotated[Path, typer.Argument()], run_b: Annotated[Path, typer.Argument()],
+) -> None:
+    """Paired comparison of two runs (e.g. two persona configs), per system and metric."""
+    from emotion_director.evals.report import compare_runs
+
+    typer.echo(_run(compare_runs, run_a, run_b), nl=False)
 
 
 def main() -> None:

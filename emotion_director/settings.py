@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         "constrained, for small models); 'write': they write their own cues, grounded by the "
         "graph; 'auto': write on the openai backend, choose otherwise",
     )
+    grounding: bool = Field(
+        default=True,
+        description="ground persona agents and the refiner on the concept graph (turning it off "
+        "is an eval ablation; it implies reading_mode 'write')",
+    )
     timeout_s: float = Field(default=60.0, gt=0, description="per-request timeout (openai)")
     max_retries: int = Field(
         default=2, ge=0, le=10, description="retries of a call whose output is invalid"
@@ -82,6 +87,8 @@ class Settings(BaseSettings):
 
     @property
     def effective_reading_mode(self) -> Literal["choose", "write"]:
+        if not self.grounding:
+            return "write"
         if self.reading_mode != "auto":
             return self.reading_mode
         return "write" if self.backend == "openai" else "choose"

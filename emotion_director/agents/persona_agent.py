@@ -125,6 +125,12 @@ def choose_messages(
 def write_messages(
     persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept]
 ) -> list[tuple[str, str]]:
+    if not options:  # ungrounded (an eval ablation): no concept-graph hints at all
+        return [
+            ("system", f"You are {persona.describe()}"),
+            ("user", f"{shared_context(subject, emotion)}\nHow could this scene make you, "
+                     f"personally, feel {emotion.value}? Give 3-6 visual cues."),
+        ]
     hints = "\n".join(f"- {c.text} ({c.facet})" for c in options)
     return [
         ("system",
@@ -151,10 +157,17 @@ async def read_persona(
     mode: Literal["choose", "write"],
     retries: int = 2,
     method: str = "function_calling",
+    grounding: bool = True,
 ) -> PersonaReading:
     """Run one persona agent and return its :class:`PersonaReading`."""
     pseed = persona_seed(seed, persona, emotion)
     options = shortlist(persona, graph.candidates(emotion, subject_tags), seed=pseed)
+    if not grounding:
+        written = await ainvoke_structured(
+            model, WrittenReading, write_messages(persona, subject, emotion, []), node=f"persona_reading[{persona.name}]",
+            retries=retries, temperature=persona.temperature, seed=pseed, method=method,
+        )
+        return _reading_from_text(persona, [], written, persona.sensitivity_for(emotion))
     node = f"persona_reading[{persona.name}]"
     sensitivity = persona.sensitivity_for(emotion)
     if mode == "choose":
@@ -179,6 +192,8 @@ def _reading_from_text(
     if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts
         cues += [c.text for c in options if c.text not in cues][: 3 - len(cues)]
         rationale += " [completed with the persona's top concept-graph cues]"
+    if not cues:  # ungrounded and nothing usable: keep the evocation for the refiner to judge
+        cues = [written.evocation.strip()[:120] or "nothing visible"]
     level = min(max(int(written.intensity), 1), 5)
     return PersonaReading(
         persona=persona.name,

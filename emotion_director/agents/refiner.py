@@ -45,6 +45,7 @@ async def chain_of_concept(
     mode: Literal["choose", "write"] = "choose",
     retries: int = 2,
     method: str = "function_calling",
+    grounding: bool = True,
 ) -> ConceptChain:
     """Turn persona readings into a :class:`ConceptChain` of depictable concepts."""
     links: dict[str, ConceptLink] = {}
@@ -73,7 +74,8 @@ async def chain_of_concept(
             retries=retries, method=method,
         )
         ranked_appraisals = _rank_appraisals(links, graph, emotion)
-    _complete_facets(links, graph, emotion, subject_tags, ranked_appraisals)
+    if grounding:
+        _complete_facets(links, graph, emotion, subject_tags, ranked_appraisals)
 
     concepts = sorted(links.values(), key=lambda c: (-c.support, c.origin != "persona", c.text))
     return ConceptChain(

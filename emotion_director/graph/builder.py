@@ -74,7 +74,8 @@ class MCAgentNodes:
         reading = await read_persona(
             model=self.model, persona=task["persona"], subject=task["subject"],
             subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
-            graph=self.concepts, seed=task["seed"], mode=self.mode, **self.llm_options,
+            graph=self.concepts, seed=task["seed"], mode=self.mode,
+            grounding=self.settings.grounding, **self.llm_options,
         )
         return {"readings": [reading]}
 
@@ -84,7 +85,7 @@ class MCAgentNodes:
         chain = await chain_of_concept(
             readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
             subject_tags=frozenset(state["subject_tags"]), graph=self.concepts, model=self.model,
-            mode=self.mode, **self.llm_options,
+            mode=self.mode, grounding=self.settings.grounding, **self.llm_options,
         )
         return {"concepts": chain, "readings": []}
 

@@ -133,6 +133,7 @@ class DPOTrainer:
         self._latent_cache: dict[str, torch.Tensor] = {}
         self.output_dir = Path(t.output_dir)
         self.step = 0
+        self._tensorboard = self._tensorboard_writer() if t.tensorboard else None
 
     # ----- setup -------------------------------------------------------------------------
     def _load_pipeline(self, pipeline: Any) -> Any:
@@ -352,9 +353,24 @@ class DPOTrainer:
                 self.validate()
         return self.export(self.output_dir)
 
+    def _tensorboard_writer(self) -> Any:
+        if not self.accelerator.is_main_process:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise EmotionDirectorError(
+                "train.tensorboard is on but TensorBoard is not installed: pip install tensorboard "
+                "(metrics.csv is always written)."
+            ) from None
+        return SummaryWriter(str(Path(self.config.train.output_dir) / "tensorboard"))
+
     def _log(self, totals: dict[str, float]) -> None:
         if not self.accelerator.is_main_process:
             return
+        if self._tensorboard is not None:
+            for name in METRICS[1:]:
+                self._tensorboard.add_scalar(f"train/{name}", totals[name], self.step)
         path = self.output_dir / "metrics.csv"
         new = not path.exists()
         with path.open("a", newline="") as handle:  # append-only: a crash loses nothing logged

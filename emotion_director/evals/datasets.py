@@ -1,0 +1,85 @@
+"""Eval datasets: JSONL of ``{id, prompt, emotion, tags?}``, and the built-in set.
+
+The built-in set (208 cases) has two parts:
+
+* ``builtin:shortcut`` (80): subjects whose usual emotion clashes with the target ("an angry
+  dog" -> contentment, "a funeral" -> amusement, "a birthday party" -> fear): every subject is
+  paired with the four emotions of the opposite polarity. These expose the semantic shortcut.
+* ``builtin:neutral`` (128): neutral subjects ("a chair", "a bus stop") x all 8 emotions.
+
+``builtin:all`` is both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from emotion_director.emotions import resolve_emotion
+from emotion_director.errors import EmotionDirectorError, UnknownEmotionError
+
+
+class EvalDatasetError(EmotionDirectorError):
+    """An eval dataset is missing or has an invalid line."""
+
+
+class EvalCase(BaseModel):
+    id: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    emotion: str
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("emotion")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        return resolve_emotion(value).value
+
+
+def load_eval_dataset(spec: str) -> list[EvalCase]:
+    """``builtin:all|shortcut|neutral`` or a path to a JSONL file."""
+    if spec.startswith("builtin:"):
+        part = spec.split(":", 1)[1]
+        if part not in {"all", "shortcut", "neutral"}:
+            raise EvalDatasetError(f"unknown built-in dataset '{spec}': use builtin:all, "
+                                   "builtin:shortcut or builtin:neutral.")
+        text = resources.files("emotion_director.evals").joinpath("data", "builtin.jsonl").read_text()
+        cases = _parse(text, "builtin.jsonl")
+        return cases if part == "all" else [c for c in cases if part in c.tags]
+    path = Path(spec)
+    if not path.is_file():
+        raise EvalDatasetError(f"dataset {path} not found: pass a JSONL file or builtin:shortcut.")
+    return _parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def _parse(text: str, source: str) -> list[EvalCase]:
+    cases: list[EvalCase] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            case = EvalCase.model_validate(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise EvalDatasetError(f"{source}:{number}: invalid JSON ({exc.msg}).") from None
+        except UnknownEmotionError as exc:
+            raise EvalDatasetError(f"{source}:{number}: {exc}") from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise EvalDatasetError(f"{source}:{number}: field '{field}': {err['msg']}.") from None
+        if case.id in seen:
+            raise EvalDatasetError(f"{source}:{number}: duplicate id '{case.id}'.")
+        seen.add(case.id)
+        cases.append(case)
+    if not cases:
+        raise EvalDatasetError(f"{source}: no cases.")
+    return cases
+
+
+def dataset_hash(cases: list[EvalCase]) -> str:
+    payload = "\n".join(c.model_dump_json() for c in cases)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

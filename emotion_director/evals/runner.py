@@ -1,0 +1,133 @@
+"""The eval runner: every (system, case) is rewritten once, scored, and appended to
+``results.jsonl``; every LLM call goes through a SQLite cache. A killed run resumes where it
+stopped (finished items are skipped, their LLM calls are cache hits).
+
+Run folder:
+
+* ``run.json``: metadata (versions, settings without secrets, dataset hash, systems);
+* ``results.jsonl``: one record per (system, case), appended as each finishes;
+* ``llm_cache.sqlite``: the cache (pass ``cache_path`` to share one across runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from emotion_director.agents.backends import make_chat_model
+from emotion_director.errors import EmotionDirectorError
+from emotion_director.evals.cache import CachedChatModel
+from emotion_director.evals.datasets import EvalCase, dataset_hash
+from emotion_director.evals.systems import SystemContext, make_systems
+from emotion_director.settings import Settings
+
+
+@dataclass
+class RunSummary:
+    out_dir: Path
+    done: int
+    skipped: int
+    failed: int
+    cache_hits: int
+    cache_misses: int
+    seconds: float
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("emotion-director", "langgraph", "langchain-core", "llama-cpp-python",
+                 "sentence-transformers"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def read_results(out_dir: Path) -> list[dict[str, Any]]:
+    path = Path(out_dir) / "results.jsonl"
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash mid-write: that item is simply redone
+    return rows
+
+
+async def run_eval(
+    systems: list[str],
+    cases: list[EvalCase],
+    out_dir: str | Path,
+    *,
+    settings: Settings | None = None,
+    chat_model: Any = None,
+    concurrency: int = 4,
+    cache_path: str | Path | None = None,
+    metrics: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Rewrite every case with every system, score it, append it; resume what is already done."""
+    started = time.perf_counter()
+    settings = settings or Settings()
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EmotionDirectorError(f"cannot create run folder {out}: {exc.strerror}.") from None
+    model = CachedChatModel(inner=chat_model or make_chat_model(settings),
+                            path=str(cache_path or out / "llm_cache.sqlite"))
+    ctx = SystemContext(settings=settings, model=model)
+    built = make_systems(systems, ctx)
+    if metrics is None:
+        from emotion_director.evals.metrics import TextMetrics
+
+        metrics = TextMetrics()
+    meta_path = out / "run.json"
+    if not meta_path.exists():
+        meta_path.write_text(json.dumps({
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": _versions(),
+            "settings": json.loads(settings.model_dump_json(exclude={"api_key"})),
+            "dataset_hash": dataset_hash(cases), "cases": len(cases), "systems": systems,
+        }, indent=2))
+    done = {(r["system"], r["case_id"]) for r in read_results(out)}
+    todo = [(s, c) for s in systems for c in cases if (s, c.id) not in done]
+    lock = asyncio.Lock()
+    counters = {"done": 0, "failed": 0}
+    semaphore = asyncio.Semaphore(max(concurrency, 1))
+    results_path = out / "results.jsonl"
+
+    async def one(system_name: str, case: EvalCase) -> None:
+        async with semaphore:
+            t0 = time.perf_counter()
+            try:
+                rewrite = await built[system_name].rewrite(case)
+                scores = await asyncio.to_thread(
+                    metrics.score_rewrite, case.prompt, rewrite.text, case.emotion)
+                record = {"system": system_name, "case_id": case.id, "prompt": case.prompt,
+                          "emotion": case.emotion, "tags": case.tags, "rewrite": rewrite.text,
+                          "negative_prompt": rewrite.negative_prompt, "meta": rewrite.meta,
+                          "metrics": scores, "seconds": round(time.perf_counter() - t0, 3)}
+            except EmotionDirectorError as exc:  # record it and go on: a bad case is data
+                counters["failed"] += 1
+                record = {"system": system_name, "case_id": case.id, "prompt": case.prompt,
+                          "emotion": case.emotion, "tags": case.tags, "error": str(exc)}
+            async with lock:  # append-only: a crash loses at most the items in flight
+                with results_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                counters["done"] += 1
+                if progress:
+                    progress(len(done) + counters["done"], len(systems) * len(cases))
+
+    await asyncio.gather(*(one(s, c) for s, c in todo))
+    return RunSummary(out, counters["done"], len(done), counters["failed"], model.hits,
+                      model.misses, time.perf_counter() - started)
