@@ -70,7 +70,8 @@ def _parse(text: str, source: str) -> list[EvalCase]:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"])
-            raise EvalDatasetError(f"{source}:{number}: field '{field}': {err['msg']}.") from None
+            message = err["msg"].removeprefix("Value error, ").rstrip(".")
+            raise EvalDatasetError(f"{source}:{number}: field '{field}': {message}.") from None
         if case.id in seen:
             raise EvalDatasetError(f"{source}:{number}: duplicate id '{case.id}'.")
         seen.add(case.id)

@@ -99,12 +99,17 @@ async def run_eval(
             "settings": json.loads(settings.model_dump_json(exclude={"api_key"})),
             "dataset_hash": dataset_hash(cases), "cases": len(cases), "systems": systems,
         }, indent=2))
+    results_path = out / "results.jsonl"
+    if results_path.exists() and results_path.stat().st_size:
+        with results_path.open("rb+") as handle:  # a crash mid-write leaves a partial last line:
+            handle.seek(-1, 2)                    # end it, so the next record starts cleanly
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
     done = {(r["system"], r["case_id"]) for r in read_results(out)}
     todo = [(s, c) for s in systems for c in cases if (s, c.id) not in done]
     lock = asyncio.Lock()
     counters = {"done": 0, "failed": 0}
     semaphore = asyncio.Semaphore(max(concurrency, 1))
-    results_path = out / "results.jsonl"
 
     async def one(system_name: str, case: EvalCase) -> None:
         async with semaphore:
