@@ -80,7 +80,7 @@ def _read_prompt(prompt: str) -> str:
 
 @app.command()
 def rewrite(
-    prompt: Annotated[str, typer.Argument(help="the scene to rewrite; '-' reads stdin")],
+    prompt: Annotated[Optional[str], typer.Argument(help="the scene to rewrite; '-' reads stdin")] = None,
     emotion: Annotated[Optional[str], typer.Option("--emotion", "-e", help="target emotion, e.g. awe")] = None,
     valence: Annotated[Optional[float], typer.Option(help="target valence in [-1, 1]")] = None,
     arousal: Annotated[Optional[float], typer.Option(help="target arousal in [0, 1]")] = None,
@@ -92,8 +92,14 @@ def rewrite(
     model_path: Annotated[Optional[Path], typer.Option(help="GGUF file for the embedded backend")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed; the same seed gives the same result")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full output as JSON")] = False,
+    thread: Annotated[Optional[str], typer.Option(help="durable run id (SQLite checkpoints)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run of --thread")] = False,
 ) -> None:
-    """Rewrite PROMPT so that an image of it evokes the target emotion."""
+    """Rewrite PROMPT so that an image of it evokes the target emotion.
+
+    With --thread ID every step is checkpointed (SQLite); after a crash, rerun with
+    --thread ID --resume: finished persona readings are not recomputed.
+    """
     from emotion_director.graph import RewriteResult, build_graph
     from emotion_director.settings import load_settings
 
@@ -102,14 +108,21 @@ def rewrite(
             backend=backend, base_url=base_url, model=model, model_path=model_path,
             persona_dirs=personas or None,
         )
-        text = _read_prompt(prompt)
-        graph = build_graph(settings)
-        request: dict[str, Any] = {"prompt": text}
-        for key, value in {"emotion": emotion, "valence": valence, "arousal": arousal,
-                           "personas": persona, "seed": seed}.items():
-            if value is not None:
-                request[key] = value
-        return asyncio.run(_stream(graph, request, live=not as_json))
+        if resume and not thread:
+            raise InvalidRequestError("--resume needs --thread ID (the run to continue).")
+        request: dict[str, Any] | None = None
+        if not resume:
+            if prompt is None:
+                raise InvalidRequestError("missing PROMPT: e.g. emotion-director rewrite "
+                                          "\"a dog in a park\" --emotion awe")
+            request = {"prompt": _read_prompt(prompt)}
+            for key, value in {"emotion": emotion, "valence": valence, "arousal": arousal,
+                               "personas": persona, "seed": seed}.items():
+                if value is not None:
+                    request[key] = value
+        if thread is None:
+            return asyncio.run(_stream(build_graph(settings), request, live=not as_json))
+        return asyncio.run(_durable(settings, thread, request, live=not as_json))
 
     result = _run(run)
     if as_json:
@@ -118,11 +131,40 @@ def rewrite(
         _render(result)
 
 
-async def _stream(graph: Any, request: dict[str, Any], *, live: bool) -> Any:
+async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *,
+                   live: bool) -> Any:
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from emotion_director.graph import RewriteResult, build_graph
+    from emotion_director.graph.state import checkpoint_serde
+
+    path = settings.checkpoint_db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(str(path)) as conn:
+        saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
+        graph = build_graph(settings, checkpointer=saver)
+        config = {"configurable": {"thread_id": thread}}
+        if request is None:
+            state = await graph.aget_state(config)
+            if not state.values:
+                raise InvalidRequestError(f"no run saved under --thread {thread} in {path}.")
+            if not state.next:  # already finished: print the saved result
+                return RewriteResult.from_state(state.values)
+            if live:
+                done = [r.persona for r in state.values.get("readings", [])]
+                out.print(f"[dim]resuming thread {escape(thread)}"
+                          + (f" (saved readings: {escape(', '.join(done))})" if done else "")
+                          + "[/]", highlight=False)
+        return await _stream(graph, request, live=live, config=config)
+
+
+async def _stream(graph: Any, request: dict[str, Any] | None, *, live: bool,
+                  config: dict[str, Any] | None = None) -> Any:
     from emotion_director.graph import RewriteResult
 
     final: dict[str, Any] = {}
-    async for mode, chunk in graph.astream(request, stream_mode=["updates", "values"]):
+    async for mode, chunk in graph.astream(request, config, stream_mode=["updates", "values"]):
         if mode == "values":
             final = chunk
         elif live and "persona_reading" in chunk:
@@ -488,6 +530,12 @@ def eval_compare(
 
 
 def main() -> None:
+    level = os.environ.get("EMOTION_DIRECTOR_LOG_LEVEL")
+    if level:  # e.g. INFO: one stderr line per LLM call (never keys or headers)
+        import logging
+
+        logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                            format="%(levelname)s %(name)s: %(message)s")
     app()
 
 

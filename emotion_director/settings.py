@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     )
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads (embedded)")
     seed: int = Field(default=0, description="default seed when the request gives none")
+    checkpoint_db: Path = Field(
+        default=Path(".emotion-director/checkpoints.sqlite"),
+        description="SQLite file for durable runs (CLI --thread); PostgreSQL: pass your own "
+        "checkpointer to build_graph",
+    )
     diffusion_model: str | None = Field(
         default=None, description="SD 1.5/SDXL diffusers folder or hub id; enables generate_image"
     )

@@ -260,7 +260,27 @@ class TestChatModel(_SchemaBoundModel):
         """Every call made so far: messages (as dicts), schema and parameters."""
         return self._calls
 
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable:
+        """Bind tools; without a responder the model calls the first tool once, then answers
+        with the tool's result (as pydantic-ai's test model does)."""
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _tool_reply(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage:
+        if messages and messages[-1].type == "tool":
+            return AIMessage(content=f"tool result: {messages[-1].content}")
+        function = tools[0]["function"]
+        args = example_from_schema(function.get("parameters", {}))
+        return AIMessage(content="", tool_calls=[
+            {"name": function["name"], "args": args, "id": f"call_{len(self._calls)}"}])
+
     def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> ChatResult:
+        if kwargs.get("tools") and self.responder is None:
+            self._calls.append({"messages": to_openai_messages(messages), "schema": None,
+                                "params": {"tools": [t["function"]["name"] for t in kwargs["tools"]]}})
+            return ChatResult(generations=[ChatGeneration(message=self._tool_reply(
+                messages, kwargs["tools"]))])
         fmt = kwargs.get("response_format") or {}
         schema = fmt.get("schema")
         self._calls.append(

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 from langchain_core.exceptions import OutputParserException
@@ -24,6 +25,7 @@ from emotion_director.agents.models import _SchemaBoundModel
 from emotion_director.errors import BackendError, ModelOutputError
 
 T = TypeVar("T", bound=BaseModel)
+logger = logging.getLogger("emotion_director.llm")
 
 
 def structured_runnable(
@@ -76,6 +78,8 @@ async def ainvoke_structured(
             model, schema, temperature=temperature,
             seed=None if seed is None else seed + attempt, method=method,
         )
+        logger.info("llm call node=%s backend=%s schema=%s attempt=%d", node, backend,
+                    schema.__name__, attempt + 1)
         try:
             result = await runnable.ainvoke(messages, config=config)
         except (OutputParserException, ValidationError, ValueError) as exc:

@@ -111,3 +111,24 @@ class RewriteResult(BaseModel):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RewriteResult:
         return cls.model_validate({k: state[k] for k in cls.model_fields if k in state})
+
+
+#: The project's types that appear in checkpoints (for LangGraph's strict msgpack allowlist).
+CHECKPOINT_TYPES: list[tuple[str, str]] = [
+    ("emotion_director.agents.schemas", name)
+    for name in ("PersonaReading", "ConceptChain", "ConceptLink", "DroppedCue",
+                 "VisualPromptRequest", "TraceEntry")
+] + [("emotion_director.emotions", "Emotion")] + [
+    ("emotion_director.personas.schema", name) for name in ("Persona", "Bio", "Taste")
+]
+
+
+def checkpoint_serde() -> Any:
+    """A LangGraph serializer that allows exactly this project's checkpointed types.
+
+    Pass it to your checkpointer (``SqliteSaver(conn, serde=checkpoint_serde())``,
+    ``PostgresSaver(conn, serde=checkpoint_serde())``) so no unregistered type is deserialized.
+    """
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    return JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)

@@ -1,0 +1,9 @@
+"""The graph as ``langgraph dev`` / LangGraph Platform serve it (see ``langgraph.json``).
+
+Settings come from ``EMOTION_DIRECTOR_*`` environment variables (e.g. ``.env``); the server
+supplies its own checkpointer.
+"""
+
+from emotion_director.graph.builder import build_graph
+
+graph = build_graph()

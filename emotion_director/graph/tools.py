@@ -1,0 +1,85 @@
+"""MC-Agent (and MC-Diffusion) as LangChain tools for any tool-calling agent.
+
+Example:
+    >>> from emotion_director import Settings
+    >>> from emotion_director.agents.models import TestChatModel
+    >>> tool = as_tool(Settings(backend="test"), chat_model=TestChatModel())
+    >>> tool.name
+    'rewrite_for_emotion'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from emotion_director.emotions import Emotion
+from emotion_director.settings import Settings
+
+EmotionName = Literal[tuple(e.value for e in Emotion)]  # type: ignore[valid-type]
+
+
+class RewriteArgs(BaseModel):
+    prompt: str = Field(description="the scene to depict, e.g. 'a dog in a park'")
+    emotion: EmotionName = Field(description="the emotion the image should evoke")  # type: ignore[valid-type]
+    seed: int = Field(default=0, description="same seed, same result")
+
+
+class GenerateArgs(RewriteArgs):
+    pass
+
+
+def _summary(out: dict[str, Any]) -> str:
+    return json.dumps({
+        "final_prompt": out["final_prompt"],
+        "negative_prompt": out["negative_prompt"],
+        "emotion": out["emotion"],
+        "negative_emotion": (out["visual_prompt"].negative_emotion.value
+                             if out["visual_prompt"].negative_emotion else None),
+        "personas": {r.persona: r.cues for r in out["readings"]},
+        **({"images": out["images"]} if out.get("images") else {}),
+    })
+
+
+def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[BaseTool]:
+    """``rewrite_for_emotion``, plus ``generate_emotion_image`` when a diffusion model is set.
+
+    ``graph_kwargs`` go to :func:`build_graph` (personas, chat_model, image_generator, ...).
+    """
+    from emotion_director.graph.builder import build_graph
+
+    settings = settings or Settings()
+    rewrite_graph = build_graph(settings, **{k: v for k, v in graph_kwargs.items()
+                                             if k != "image_generator"})
+
+    async def rewrite(prompt: str, emotion: str, seed: int = 0) -> str:
+        return _summary(await rewrite_graph.ainvoke(
+            {"prompt": prompt, "emotion": emotion, "seed": seed}))
+
+    tools: list[BaseTool] = [StructuredTool.from_function(
+        coroutine=rewrite, name="rewrite_for_emotion", args_schema=RewriteArgs,
+        description="Rewrite an image prompt so the picture evokes an emotion through concrete, "
+        "drawable details (multi-persona MC-Agent). Returns JSON with final_prompt and "
+        "negative_prompt.",
+    )]
+    if settings.diffusion_model or graph_kwargs.get("image_generator") is not None:
+        image_graph = build_graph(settings, **graph_kwargs)
+
+        async def generate(prompt: str, emotion: str, seed: int = 0) -> str:
+            return _summary(await image_graph.ainvoke(
+                {"prompt": prompt, "emotion": emotion, "seed": seed}))
+
+        tools.append(StructuredTool.from_function(
+            coroutine=generate, name="generate_emotion_image", args_schema=GenerateArgs,
+            description="Rewrite the prompt for an emotion and generate the image with "
+            "MC-Diffusion. Returns JSON with the prompt and the image paths.",
+        ))
+    return tools
+
+
+def as_tool(settings: Settings | None = None, **graph_kwargs: Any) -> BaseTool:
+    """The ``rewrite_for_emotion`` tool (see :func:`as_tools`)."""
+    return as_tools(settings, **graph_kwargs)[0]

@@ -1,0 +1,63 @@
+"""A durable run killed (SIGKILL) in the middle of the persona fan-out resumes from its thread
+without recomputing the readings already saved (real embedded model, SQLite checkpoints)."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from emotion_director.personas import default_personas
+
+pytestmark = pytest.mark.integration
+PERSONAS = {p.name for p in default_personas()}
+
+
+def _cli(*args, cwd):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+    env["COLUMNS"] = "200"
+    env["EMOTION_DIRECTOR_LOG_LEVEL"] = "INFO"
+    return subprocess.Popen([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _personas_in(text):
+    return {m for m in re.findall(r"^\s*([a-z-]+) \d\.\d\d ", text, re.M) if m in PERSONAS}
+
+
+def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(tmp_path):
+    straight = _cli("an angry dog", "-e", "contentment", "--seed", "3", cwd=tmp_path)
+    expected_out, _ = straight.communicate(timeout=300)
+    expected = re.search(r"prompt: (.*?)\nnegative:", expected_out, re.S).group(1)
+
+    first = _cli("an angry dog", "-e", "contentment", "--seed", "3", "--thread", "job-1",
+                 cwd=tmp_path)
+    seen = ""
+    deadline = time.monotonic() + 300
+    while len(_personas_in(seen)) < 3 and time.monotonic() < deadline:
+        line = first.stdout.readline()
+        if not line:
+            break
+        seen += line
+    time.sleep(0.3)  # let the last finished reading reach the checkpoint
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    before_kill = _personas_in(seen)
+    assert 3 <= len(before_kill) < len(PERSONAS), seen
+
+    resumed = _cli("--thread", "job-1", "--resume", cwd=tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    saved = re.search(r"saved readings: ([a-z, -]+)\)", out)
+    assert saved, out
+    saved_set = set(saved.group(1).split(", "))
+    assert len(saved_set) >= 2 and saved_set <= before_kill | PERSONAS
+    calls = re.findall(r"llm call node=persona_reading\[([a-z-]+)\]", err)
+    assert set(calls) == PERSONAS - saved_set  # only the missing readings were recomputed
+    assert _personas_in(out) == PERSONAS  # the saved ones are replayed, not recomputed
+    final = re.search(r"prompt: (.*?)\nnegative:", out, re.S).group(1)
+    assert final == expected  # same seed: the resumed run ends where an uninterrupted one does
