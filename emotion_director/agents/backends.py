@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -43,6 +47,17 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 
 
 _GUARDED: Any = None
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _openai_pool() -> ThreadPoolExecutor:
+    """Threads for in-flight server requests (64: far above what one machine's graph needs)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(64, thread_name_prefix="emotion-director-openai")
+        return _POOL
 
 
 def _guarded_chat_openai() -> Any:
@@ -52,13 +67,25 @@ def _guarded_chat_openai() -> Any:
         from langchain_openai import ChatOpenAI
 
         class GuardedChatOpenAI(ChatOpenAI):
+            """ChatOpenAI whose async calls run the sync client on a thread pool.
+
+            langchain-openai caches one async HTTP client per base URL for the whole process;
+            that client belongs to the event loop that first used it, so mixing ``invoke`` and
+            ``ainvoke`` (or two ``asyncio.run`` calls) fails with "bound to a different event
+            loop". The sync client has no loop, and a thread per request in flight is cheap next
+            to a model call.
+            """
+
             def _generate(self, *args: Any, **kwargs: Any) -> Any:
                 check_allow_model_requests()
                 return super()._generate(*args, **kwargs)
 
-            async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+            async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                                 **kwargs: Any) -> Any:
                 check_allow_model_requests()
-                return await super()._agenerate(*args, **kwargs)
+                loop = asyncio.get_running_loop()
+                call = functools.partial(super()._generate, messages, stop, None, **kwargs)
+                return await loop.run_in_executor(_openai_pool(), call)
 
         _GUARDED = GuardedChatOpenAI
     return _GUARDED

@@ -71,6 +71,7 @@ class RewriteState(TypedDict, total=False):
     head_nouns: list[str]
     subject_tags: list[str]
     prompt_emotion_words: list[str]
+    ignored_instructions: list[str]
     readings: Annotated[list[PersonaReading], operator.add]
     concepts: ConceptChain
     final_prompt: str

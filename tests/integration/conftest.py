@@ -3,14 +3,11 @@ the same SmolLM2 GGUF as the embedded backend, and a deliberately misbehaving se
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -55,53 +52,9 @@ def llama_server(tmp_path_factory):
         proc.kill()
 
 
-class MisbehavingServer:
-    """An OpenAI-compatible endpoint that answers every chat completion the same bad way."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_POST(self):
-                outer.requests += 1
-                self.rfile.read(int(self.headers.get("content-length", 0)))
-                if outer.mode == "http500":
-                    self._send(500, {"error": {"message": "internal error", "type": "server"}})
-                    return
-                args = "{not json" if outer.mode == "invalid_json" else json.dumps({"x": 1})
-                self._send(200, {
-                    "id": "c1", "object": "chat.completion", "created": 0, "model": "bad",
-                    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                        "role": "assistant", "content": None, "tool_calls": [{
-                            "id": "t1", "type": "function",
-                            "function": {"name": "CuePicks", "arguments": args}}]}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                })
-
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def misbehaving_server(request):
-    server = MisbehavingServer(request.param)
-    yield server
-    server.close()
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    with SimulatedOpenAIServer(request.param) as server:
+        yield server
