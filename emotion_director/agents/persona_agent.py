@@ -15,6 +15,7 @@ import math
 import random
 import zlib
 from collections import Counter
+from functools import lru_cache
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -75,6 +76,7 @@ def shortlist(
     return picked
 
 
+@lru_cache(maxsize=32)
 def picks_schema(n_options: int) -> type[BaseModel]:
     """Grammar-friendly schema: 3-4 option numbers (an enum) and an intensity 1-5."""
     option = Literal[tuple(range(1, n_options + 1))]  # type: ignore[valid-type]

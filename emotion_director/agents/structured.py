@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any, TypeVar
 
 from langchain_core.exceptions import OutputParserException
@@ -21,11 +23,47 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ValidationError
 
 from emotion_director.agents.backends import backend_name
-from emotion_director.agents.models import _SchemaBoundModel
+from emotion_director.agents.models import _SchemaBoundModel, parse_json_into
 from emotion_director.errors import BackendError, ModelOutputError
 
 T = TypeVar("T", bound=BaseModel)
 logger = logging.getLogger("emotion_director.llm")
+
+
+_BASES: OrderedDict[tuple[int, type, str], tuple[Any, Runnable, Runnable]] = OrderedDict()
+_BASES_LOCK = threading.Lock()
+
+
+def _structured_base(model: BaseChatModel, schema: type[T], method: str) -> tuple[Runnable, Runnable] | None:
+    """``(model bound to the schema, output parser)``, built once per model and schema.
+
+    Converting a pydantic schema to JSON schema / an OpenAI tool costs ~1-3 ms of CPU; under load
+    (hundreds of concurrent persona calls) that dominated the graph's own cost, so the bound
+    model is cached and per-call parameters are bound on top of it.
+    """
+    key = (id(model), schema, method)
+    with _BASES_LOCK:
+        hit = _BASES.get(key)
+        if hit is not None and hit[0] is model:
+            _BASES.move_to_end(key)
+            return hit[1], hit[2]
+    if isinstance(model, _SchemaBoundModel) and not hasattr(model, "inner"):
+        fmt = {"type": "json_object", "schema": schema.model_json_schema()}
+        built = (model.bind(response_format=fmt), parse_json_into(schema))
+    elif method == "function_calling" and hasattr(model, "bind_tools") and not isinstance(
+            model, _SchemaBoundModel):
+        from langchain_core.output_parsers.openai_tools import PydanticToolsParser
+
+        built = (model.bind_tools([schema], tool_choice=schema.__name__,
+                                  parallel_tool_calls=False),
+                 PydanticToolsParser(tools=[schema], first_tool_only=True))
+    else:
+        return None
+    with _BASES_LOCK:
+        _BASES[key] = (model, *built)
+        while len(_BASES) > 128:
+            _BASES.popitem(last=False)
+    return built
 
 
 def structured_runnable(
@@ -38,11 +76,15 @@ def structured_runnable(
 ) -> Runnable:
     """``model`` bound to return ``schema``, with per-call temperature and seed."""
     params = {k: v for k, v in {"temperature": temperature, "seed": seed}.items() if v is not None}
+    base = _structured_base(model, schema, method)
+    if base is not None:
+        bound, parser = base
+        return (bound.bind(**params) if params else bound) | parser
     if isinstance(model, _SchemaBoundModel):
         return model.with_structured_output(schema, **params)
     update = {k: v for k, v in params.items() if k in type(model).model_fields}
-    bound = model.model_copy(update=update) if update else model
-    return bound.with_structured_output(schema, method=method)
+    bound_model = model.model_copy(update=update) if update else model
+    return bound_model.with_structured_output(schema, method=method)
 
 
 async def ainvoke_structured(
