@@ -9,10 +9,12 @@ import asyncio
 import json
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from langgraph.types import Command
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -94,6 +96,7 @@ def rewrite(
     as_json: Annotated[bool, typer.Option("--json", help="print the full output as JSON")] = False,
     thread: Annotated[Optional[str], typer.Option(help="durable run id (SQLite checkpoints)")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run of --thread")] = False,
+    review: Annotated[bool, typer.Option("--review", help="approve, edit or drop readings before the result is final")] = False,
 ) -> None:
     """Rewrite PROMPT so that an image of it evokes the target emotion.
 
@@ -106,7 +109,7 @@ def rewrite(
     def run() -> RewriteResult:
         settings = load_settings(
             backend=backend, base_url=base_url, model=model, model_path=model_path,
-            persona_dirs=personas or None,
+            persona_dirs=personas or None, review=review or None,
         )
         if resume and not thread:
             raise InvalidRequestError("--resume needs --thread ID (the run to continue).")
@@ -120,9 +123,10 @@ def rewrite(
                                "personas": persona, "seed": seed}.items():
                 if value is not None:
                     request[key] = value
-        if thread is None:
+        if thread is None and not review:
             return asyncio.run(_stream(build_graph(settings), request, live=not as_json))
-        return asyncio.run(_durable(settings, thread, request, live=not as_json))
+        run_id = thread or f"review-{uuid.uuid4().hex[:8]}"
+        return asyncio.run(_durable(settings, run_id, request, live=not as_json))
 
     result = _run(run)
     if as_json:
@@ -156,7 +160,32 @@ async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *
                 out.print(f"[dim]resuming thread {escape(thread)}"
                           + (f" (saved readings: {escape(', '.join(done))})" if done else "")
                           + "[/]", highlight=False)
-        return await _stream(graph, request, live=live, config=config)
+        result = await _stream(graph, request, live=live, config=config)
+        while True:  # --review: answer each interrupt from the terminal
+            state = await graph.aget_state(config)
+            pending = [i for task in state.tasks for i in task.interrupts]
+            if not pending:
+                return result
+            decision = _ask_review(pending[0].value)
+            result = await _stream(graph, Command(resume=decision), live=live, config=config)
+
+
+def _ask_review(payload: dict[str, Any]) -> dict[str, Any]:
+    out.print(f"\n[bold yellow]review:[/] {escape(payload['final_prompt'])}", highlight=False)
+    out.print(f"[dim]readings: {escape(', '.join(payload['readings']))}[/]", highlight=False)
+    try:
+        choice = typer.prompt("approve [a] / edit prompt [e] / drop readings [d]", default="a")
+        if choice.strip().lower().startswith("e"):
+            return {"action": "edit", "final_prompt": typer.prompt("new prompt")}
+        if choice.strip().lower().startswith("d"):
+            names = typer.prompt("persona names to drop (comma-separated)")
+            return {"action": "drop", "personas": [n.strip() for n in names.split(",") if n.strip()]}
+        return {"action": "approve"}
+    except typer.Abort:
+        raise InvalidRequestError(
+            "--review needs answers on the terminal (stdin closed); the run is saved: resume it "
+            "with --thread ID --resume --review."
+        ) from None
 
 
 async def _stream(graph: Any, request: dict[str, Any] | None, *, live: bool,
@@ -165,6 +194,8 @@ async def _stream(graph: Any, request: dict[str, Any] | None, *, live: bool,
 
     final: dict[str, Any] = {}
     async for mode, chunk in graph.astream(request, config, stream_mode=["updates", "values"]):
+        if mode == "updates" and "__interrupt__" in chunk:
+            continue
         if mode == "values":
             final = chunk
         elif live and "persona_reading" in chunk:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="SQLite file for durable runs (CLI --thread); PostgreSQL: pass your own "
         "checkpointer to build_graph",
     )
+    review: bool = Field(
+        default=False,
+        description="pause after consensus (before image generation) for a person to approve, "
+        "edit the prompt or drop readings; needs a checkpointer",
+    )
     diffusion_model: str | None = Field(
         default=None, description="SD 1.5/SDXL diffusers folder or hub id; enables generate_image"
     )

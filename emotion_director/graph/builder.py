@@ -20,7 +20,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send
+from langgraph.types import Command, Send, interrupt
 
 from emotion_director.agents.backends import make_chat_model
 from emotion_director.agents.consensus import build_consensus
@@ -81,7 +81,7 @@ class MCAgentNodes:
 
     async def chain_of_concept(self, state: RewriteState) -> dict[str, Any]:
         order = {name: i for i, name in enumerate(state["personas"])}
-        readings = sorted(state["readings"], key=lambda r: order.get(r.persona, len(order)))
+        readings = self._active_readings(state, order)
         chain = await chain_of_concept(
             readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
             subject_tags=frozenset(state["subject_tags"]), graph=self.concepts, model=self.model,
@@ -91,7 +91,7 @@ class MCAgentNodes:
 
     async def consensus(self, state: RewriteState) -> dict[str, Any]:
         order = {name: i for i, name in enumerate(state["personas"])}
-        readings = sorted(state["readings"], key=lambda r: order.get(r.persona, len(order)))
+        readings = self._active_readings(state, order)
         result = await build_consensus(
             state["concepts"], readings, subject=state["subject"],
             head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
@@ -119,7 +119,49 @@ class MCAgentNodes:
         )
         return {"images": paths}
 
+    @staticmethod
+    def _active_readings(state: RewriteState, order: dict[str, int]) -> list[Any]:
+        dropped = set(state.get("dropped_personas") or [])
+        kept = [r for r in state["readings"] if r.persona not in dropped]
+        return sorted(kept, key=lambda r: order.get(r.persona, len(order)))
+
+    def review(self, state: RewriteState) -> Command:
+        """Human approval: pause (``interrupt``) with the result; resume with
+        ``Command(resume={"action": "approve" | "edit" | "drop", ...})``."""
+        answer = interrupt({
+            "final_prompt": state["final_prompt"],
+            "negative_prompt": state["negative_prompt"],
+            "readings": {r.persona: r.cues for r in state["readings"]
+                         if r.persona not in set(state.get("dropped_personas") or [])},
+            "next": "generate_image" if self.image_generator is not None else "end",
+        })
+        action = answer.get("action") if isinstance(answer, dict) else answer
+        after = "generate_image" if self.image_generator is not None else END
+        if action == "approve":
+            return Command(goto=after)
+        if action == "edit":
+            text = str(answer.get("final_prompt", "")).strip()
+            if not text:
+                raise InvalidRequestError("review 'edit' needs a non-empty final_prompt.")
+            return Command(goto=after, update={"final_prompt": text})
+        if action == "drop":
+            names = list(answer.get("personas") or [])
+            unknown = [n for n in names if n not in state["personas"]]
+            if unknown or not names:
+                raise InvalidRequestError(
+                    f"review 'drop' needs persona names from {', '.join(state['personas'])}.")
+            dropped = sorted({*state.get("dropped_personas", []), *names})
+            if set(dropped) >= set(state["personas"]):
+                raise InvalidRequestError("review cannot drop every persona's reading.")
+            return Command(goto="chain_of_concept", update={"dropped_personas": dropped})
+        raise InvalidRequestError(
+            f"unknown review action {action!r}: use approve, edit (with final_prompt) or drop "
+            "(with personas)."
+        )
+
     def route_after_consensus(self, state: RewriteState) -> str:
+        if self.settings.review:
+            return "review"
         return "generate_image" if self.image_generator is not None else END
 
     def _selected(self, names: Sequence[str] | None) -> list[Persona]:
@@ -224,18 +266,21 @@ def build_graph(
     builder.add_node("persona_reading", _sync_and_async(nodes.persona_reading))
     builder.add_node("chain_of_concept", _sync_and_async(nodes.chain_of_concept))
     builder.add_node("consensus", _sync_and_async(nodes.consensus))
-    if nodes.image_generator is not None:
-        builder.add_node("generate_image", _sync_and_async(nodes.generate_image))
 
     builder.add_edge(START, "parse_request")
     builder.add_conditional_edges("parse_request", nodes.fan_out, ["persona_reading"])
     builder.add_edge("persona_reading", "chain_of_concept")
     builder.add_edge("chain_of_concept", "consensus")
+    if settings.review:  # a person approves, edits or drops readings (interrupt)
+        builder.add_node("review", nodes.review,
+                         destinations=("chain_of_concept", "generate_image", END)
+                         if nodes.image_generator is not None else ("chain_of_concept", END))
     if nodes.image_generator is not None:
-        builder.add_conditional_edges(
-            "consensus", nodes.route_after_consensus, ["generate_image", END]
-        )
+        builder.add_node("generate_image", _sync_and_async(nodes.generate_image))
         builder.add_edge("generate_image", END)
+    if settings.review or nodes.image_generator is not None:
+        targets = ["review"] if settings.review else ["generate_image", END]
+        builder.add_conditional_edges("consensus", nodes.route_after_consensus, targets)
     else:
         builder.add_edge("consensus", END)
     return builder.compile(checkpointer=checkpointer, name="mc-agent")

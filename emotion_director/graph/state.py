@@ -72,6 +72,7 @@ class RewriteState(TypedDict, total=False):
     subject_tags: list[str]
     prompt_emotion_words: list[str]
     ignored_instructions: list[str]
+    dropped_personas: list[str]
     readings: Annotated[list[PersonaReading], operator.add]
     concepts: ConceptChain
     final_prompt: str

@@ -1,0 +1,65 @@
+"""Human approval: interrupt after consensus, resume with approve / edit / drop."""
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from typer.testing import CliRunner
+
+from emotion_director import InvalidRequestError, Settings, build_graph
+from emotion_director.agents.models import TestChatModel
+from emotion_director.cli import app
+from emotion_director.graph.state import checkpoint_serde
+
+
+@pytest.fixture
+def review_graph():
+    return build_graph(Settings(backend="test", review=True), chat_model=TestChatModel(),
+                       checkpointer=InMemorySaver(serde=checkpoint_serde()))
+
+
+def _start(graph, thread="t"):
+    config = {"configurable": {"thread_id": thread}}
+    graph.invoke({"prompt": "an angry dog", "emotion": "contentment"}, config)
+    state = graph.get_state(config)
+    assert state.next == ("review",)
+    return config, state.tasks[0].interrupts[0].value
+
+
+def test_review_pauses_with_the_result_and_approve_finishes(review_graph):
+    config, payload = _start(review_graph)
+    assert payload["final_prompt"].startswith("a dog") and len(payload["readings"]) == 7
+    out = review_graph.invoke(Command(resume={"action": "approve"}), config)
+    assert out["final_prompt"] == payload["final_prompt"]
+    assert not review_graph.get_state(config).next
+
+
+def test_review_edit_replaces_the_final_prompt(review_graph):
+    config, _ = _start(review_graph)
+    out = review_graph.invoke(
+        Command(resume={"action": "edit", "final_prompt": "a dog asleep by a fire"}), config)
+    assert out["final_prompt"] == "a dog asleep by a fire"
+
+
+def test_review_drop_recomputes_without_those_readings(review_graph):
+    config, payload = _start(review_graph)
+    review_graph.invoke(Command(resume={"action": "drop", "personas": ["poet", "child"]}), config)
+    state = review_graph.get_state(config)
+    assert state.next == ("review",)  # asks again with the new result
+    again = state.tasks[0].interrupts[0].value
+    assert set(again["readings"]) == set(payload["readings"]) - {"poet", "child"}
+    concepts = state.values["concepts"].concepts
+    assert all(not ({"poet", "child"} & set(c.supported_by)) for c in concepts)
+    with pytest.raises(InvalidRequestError, match="unknown review action"):
+        review_graph.invoke(Command(resume={"action": "maybe"}), config)
+    assert review_graph.get_state(config).next == ("review",)  # still resumable
+
+
+def test_cli_review_reads_decisions_from_the_terminal(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+    monkeypatch.setenv("EMOTION_DIRECTOR_CHECKPOINT_DB", str(tmp_path / "ck.sqlite"))
+    result = CliRunner().invoke(app, ["rewrite", "a dog", "-e", "awe", "--review"],
+                                input="d\npoet\ne\na dog under a huge sky\n")
+    assert result.exit_code == 0, result.output
+    assert "prompt: a dog under a huge sky" in result.stdout
+    closed = CliRunner().invoke(app, ["rewrite", "a dog", "-e", "awe", "--review"], input="")
+    assert closed.exit_code == 2 and "--review needs answers" in closed.stderr
