@@ -505,6 +505,15 @@ def train_toy_data(
     typer.echo(str(_run(run)))
 
 
+@app.command()
+def mcp() -> None:
+    """Serve rewrite_for_emotion (and generate_emotion_image) over MCP on stdio."""
+    from emotion_director.mcp_server import build_server
+
+    server = _run(build_server)
+    server.run(transport="stdio")
+
+
 @eval_app.command("run")
 def eval_run(
     out_dir: Annotated[Path, typer.Option("--out", help="run folder (resumable)")],

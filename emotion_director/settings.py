@@ -55,6 +55,10 @@ class Settings(BaseSettings):
         "is an eval ablation; it implies reading_mode 'write')",
     )
     timeout_s: float = Field(default=60.0, gt=0, description="per-request timeout (openai)")
+    max_concurrent_requests: int = Field(
+        default=128, ge=1, le=4096,
+        description="requests in flight to the openai backend (all runs of this process)",
+    )
     max_retries: int = Field(
         default=2, ge=0, le=10, description="retries of a call whose output is invalid"
     )

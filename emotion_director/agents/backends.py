@@ -42,22 +42,22 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
             model=settings.model,
             timeout=settings.timeout_s,
             max_retries=settings.max_retries,
+            max_concurrent_requests=settings.max_concurrent_requests,
         )
     return TestChatModel()
 
 
 _GUARDED: Any = None
-_POOL: ThreadPoolExecutor | None = None
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
 
 
-def _openai_pool() -> ThreadPoolExecutor:
-    """Threads for in-flight server requests (64: far above what one machine's graph needs)."""
-    global _POOL
+def _openai_pool(size: int) -> ThreadPoolExecutor:
+    """Threads for in-flight server requests: the cap on concurrent requests to the server."""
     with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(64, thread_name_prefix="emotion-director-openai")
-        return _POOL
+        if size not in _POOLS:
+            _POOLS[size] = ThreadPoolExecutor(size, thread_name_prefix="emotion-director-openai")
+        return _POOLS[size]
 
 
 def _guarded_chat_openai() -> Any:
@@ -76,6 +76,8 @@ def _guarded_chat_openai() -> Any:
             to a model call.
             """
 
+            max_concurrent_requests: int = 128
+
             def _generate(self, *args: Any, **kwargs: Any) -> Any:
                 check_allow_model_requests()
                 return super()._generate(*args, **kwargs)
@@ -85,7 +87,7 @@ def _guarded_chat_openai() -> Any:
                 check_allow_model_requests()
                 loop = asyncio.get_running_loop()
                 call = functools.partial(super()._generate, messages, stop, None, **kwargs)
-                return await loop.run_in_executor(_openai_pool(), call)
+                return await loop.run_in_executor(_openai_pool(self.max_concurrent_requests), call)
 
         _GUARDED = GuardedChatOpenAI
     return _GUARDED
