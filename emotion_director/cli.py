@@ -137,16 +137,11 @@ def rewrite(
 
 async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *,
                    live: bool) -> Any:
-    import aiosqlite
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
     from emotion_director.graph import RewriteResult, build_graph
-    from emotion_director.graph.state import checkpoint_serde
+    from emotion_director.graph.checkpoints import open_checkpointer, redact_url
 
-    path = settings.checkpoint_db
-    path.parent.mkdir(parents=True, exist_ok=True)
-    async with aiosqlite.connect(str(path)) as conn:
-        saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
+    path = redact_url(settings.checkpoint_url) if settings.checkpoint_url else settings.checkpoint_db
+    async with open_checkpointer(settings) as saver:
         graph = build_graph(settings, checkpointer=saver)
         config = {"configurable": {"thread_id": thread}}
         if request is None:

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="SQLite file for durable runs (CLI --thread); PostgreSQL: pass your own "
         "checkpointer to build_graph",
     )
+    checkpoint_url: str | None = Field(
+        default=None,
+        description="postgresql://user:password@host:5432/db: share durable runs between "
+        "processes and machines (overrides checkpoint_db)",
+    )
     review: bool = Field(
         default=False,
         description="pause after consensus (before image generation) for a person to approve, "

@@ -58,3 +58,38 @@ def misbehaving_server(request):
 
     with SimulatedOpenAIServer(request.param) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A throwaway PostgreSQL server on 127.0.0.1 (Debian's binaries; .ci/run installs them)."""
+    import glob
+    import os
+    import shutil
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL server binaries not installed (.ci/run installs postgresql)")
+    import tempfile
+    from pathlib import Path
+
+    bindir = os.path.dirname(bins[-1])
+    # not under pytest's tmp dir: that one is private to root, and postgres must reach its files
+    root = Path(tempfile.mkdtemp(prefix="emotion-director-pg-"))
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    as_postgres = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run([*as_postgres, f"{bindir}/initdb", "-D", str(data), "-A", "trust",
+                    "-U", "postgres"], check=True, capture_output=True)
+    subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l",
+                    str(root / "log"), "-o", f"-p {port} -h 127.0.0.1 -k {sockets}", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],
+                   capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.integration
 PERSONAS = {p.name for p in default_personas()}
 
 
-def _cli(*args, cwd):
+def _cli(*args, cwd, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+    env.update(extra_env or {})
     env["COLUMNS"] = "200"
     env["EMOTION_DIRECTOR_LOG_LEVEL"] = "INFO"
     return subprocess.Popen([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
@@ -29,13 +30,21 @@ def _personas_in(text):
     return {m for m in re.findall(r"^\s*([a-z-]+) \d\.\d\d ", text, re.M) if m in PERSONAS}
 
 
-def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(tmp_path):
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        return {"EMOTION_DIRECTOR_CHECKPOINT_DB": str(tmp_path / "runs.sqlite")}
+    return {"EMOTION_DIRECTOR_CHECKPOINT_URL": request.getfixturevalue("postgres_url")}
+
+
+def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(tmp_path, store):
     straight = _cli("an angry dog", "-e", "contentment", "--seed", "3", cwd=tmp_path)
     expected_out, _ = straight.communicate(timeout=300)
     expected = re.search(r"prompt: (.*?)\nnegative:", expected_out, re.S).group(1)
 
-    first = _cli("an angry dog", "-e", "contentment", "--seed", "3", "--thread", "job-1",
-                 cwd=tmp_path)
+    thread = f"job-{time.time_ns()}"
+    first = _cli("an angry dog", "-e", "contentment", "--seed", "3", "--thread", thread,
+                 cwd=tmp_path, extra_env=store)
     seen = ""
     deadline = time.monotonic() + 300
     while len(_personas_in(seen)) < 3 and time.monotonic() < deadline:
@@ -49,7 +58,7 @@ def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(tmp_pat
     before_kill = _personas_in(seen)
     assert 3 <= len(before_kill) < len(PERSONAS), seen
 
-    resumed = _cli("--thread", "job-1", "--resume", cwd=tmp_path)
+    resumed = _cli("--thread", thread, "--resume", cwd=tmp_path, extra_env=store)
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     saved = re.search(r"saved readings: ([a-z, -]+)\)", out)
