@@ -12,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import threading
 from collections import OrderedDict
 from typing import Any, TypeVar
@@ -116,6 +118,9 @@ async def ainvoke_structured(
     backend = backend_name(model)
     last_error = "no attempt made"
     for attempt in range(retries + 1):
+        if attempt and backend not in {"embedded", "test"}:
+            # jittered exponential backoff before re-asking a remote server
+            await asyncio.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.5))
         runnable = structured_runnable(
             model, schema, temperature=temperature,
             seed=None if seed is None else seed + attempt, method=method,
