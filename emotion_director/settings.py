@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         default=128, ge=1, le=4096,
         description="requests in flight to the openai backend (all runs of this process)",
     )
+    max_llm_calls: int | None = Field(
+        default=None, ge=1,
+        description="LLM calls one run may make, retries included (None = no limit); parallel "
+        "persona agents split what is left",
+    )
     max_retries: int = Field(
         default=2, ge=0, le=10, description="retries of a call whose output is invalid"
     )

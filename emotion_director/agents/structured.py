@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import threading
@@ -29,6 +30,25 @@ from emotion_director.agents.models import _SchemaBoundModel, parse_json_into
 from emotion_director.errors import BackendError, ModelOutputError
 
 T = TypeVar("T", bound=BaseModel)
+
+
+class CallBudget:
+    """LLM calls a graph node may still make (set per node by the graph; see ``max_llm_calls``)."""
+
+    def __init__(self, limit: int | None, node: str) -> None:
+        self.limit, self.node, self.used = limit, node, 0
+
+    def spend(self) -> None:
+        if self.limit is not None and self.used >= self.limit:
+            raise BackendError(
+                f"node '{self.node}': the run's LLM call budget is spent ({self.limit} call(s) "
+                "left for this node): raise max_llm_calls (EMOTION_DIRECTOR_MAX_LLM_CALLS)."
+            )
+        self.used += 1
+
+
+CALL_BUDGET: contextvars.ContextVar[CallBudget | None] = contextvars.ContextVar(
+    "emotion_director_call_budget", default=None)
 logger = logging.getLogger("emotion_director.llm")
 
 
@@ -125,6 +145,9 @@ async def ainvoke_structured(
             model, schema, temperature=temperature,
             seed=None if seed is None else seed + attempt, method=method,
         )
+        budget = CALL_BUDGET.get()
+        if budget is not None:
+            budget.spend()
         logger.info("llm call node=%s backend=%s schema=%s attempt=%d", node, backend,
                     schema.__name__, attempt + 1)
         try:

@@ -26,6 +26,7 @@ from emotion_director.agents.backends import make_chat_model
 from emotion_director.agents.consensus import build_consensus
 from emotion_director.agents.persona_agent import read_persona
 from emotion_director.agents.refiner import chain_of_concept
+from emotion_director.agents.structured import CALL_BUDGET, CallBudget
 from emotion_director.emotions import Emotion
 from emotion_director.errors import InvalidRequestError
 from emotion_director.graph.request import parse_request
@@ -59,6 +60,12 @@ class MCAgentNodes:
             dict(state), max_chars=self.settings.max_prompt_chars, default_seed=self.settings.seed
         )
         update["personas"] = [p.name for p in self._selected(state.get("personas"))]
+        limit = self.settings.max_llm_calls
+        if limit is not None and limit < len(update["personas"]):
+            raise InvalidRequestError(
+                f"max_llm_calls={limit} is below the {len(update['personas'])} persona calls this "
+                "run needs: raise it or select fewer personas."
+            )
         return update
 
     def fan_out(self, state: RewriteState) -> list[Send]:
@@ -66,32 +73,43 @@ class MCAgentNodes:
             Send("persona_reading", PersonaTask(
                 persona=self.personas[name], subject=state["subject"],
                 subject_tags=state["subject_tags"], emotion=state["emotion"], seed=state["seed"],
+                share=len(state["personas"]),
             ))
             for name in state["personas"]
         ]
 
+    def _budget(self, node: str, used: int, share: int = 1) -> CallBudget:
+        """This node's part of the run's remaining LLM calls (parallel personas split it)."""
+        limit = self.settings.max_llm_calls
+        budget = CallBudget(None if limit is None else max(limit - used, 0) // share, node)
+        CALL_BUDGET.set(budget)
+        return budget
+
     async def persona_reading(self, task: PersonaTask) -> dict[str, Any]:
+        budget = self._budget(f"persona_reading[{task['persona'].name}]", 0, task["share"])
         reading = await read_persona(
             model=self.model, persona=task["persona"], subject=task["subject"],
             subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
             graph=self.concepts, seed=task["seed"], mode=self.mode,
             grounding=self.settings.grounding, **self.llm_options,
         )
-        return {"readings": [reading]}
+        return {"readings": [reading], "llm_calls": budget.used}
 
     async def chain_of_concept(self, state: RewriteState) -> dict[str, Any]:
         order = {name: i for i, name in enumerate(state["personas"])}
         readings = self._active_readings(state, order)
+        budget = self._budget("chain_of_concept", state.get("llm_calls", 0))
         chain = await chain_of_concept(
             readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
             subject_tags=frozenset(state["subject_tags"]), graph=self.concepts, model=self.model,
             mode=self.mode, grounding=self.settings.grounding, **self.llm_options,
         )
-        return {"concepts": chain, "readings": []}
+        return {"concepts": chain, "readings": [], "llm_calls": budget.used}
 
     async def consensus(self, state: RewriteState) -> dict[str, Any]:
         order = {name: i for i, name in enumerate(state["personas"])}
         readings = self._active_readings(state, order)
+        budget = self._budget("consensus", state.get("llm_calls", 0))
         result = await build_consensus(
             state["concepts"], readings, subject=state["subject"],
             head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
@@ -104,6 +122,7 @@ class MCAgentNodes:
             "negative_prompt": result.negative_prompt,
             "visual_prompt": result.visual_prompt,
             "trace": result.trace,
+            "llm_calls": budget.used,
         }
 
     async def generate_image(self, state: RewriteState) -> dict[str, Any]:

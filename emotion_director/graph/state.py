@@ -73,6 +73,7 @@ class RewriteState(TypedDict, total=False):
     prompt_emotion_words: list[str]
     ignored_instructions: list[str]
     dropped_personas: list[str]
+    llm_calls: Annotated[int, operator.add]
     readings: Annotated[list[PersonaReading], operator.add]
     concepts: ConceptChain
     final_prompt: str
@@ -90,6 +91,7 @@ class PersonaTask(TypedDict):
     subject_tags: list[str]
     emotion: str
     seed: int
+    share: int
 
 
 class RewriteResult(BaseModel):

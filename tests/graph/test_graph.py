@@ -131,3 +131,20 @@ def test_custom_personas_are_used(test_settings, test_model):
     graph = build_graph(test_settings, personas=personas, chat_model=test_model)
     out = graph.invoke({"prompt": "a dog", "emotion": "sadness"})
     assert {r.persona for r in out["readings"]} == {"poet", "farmer"}
+
+
+def test_call_budget_bounds_llm_calls_per_run():
+    from emotion_director import BackendError
+
+    model = TestChatModel()
+    graph = build_graph(Settings(backend="test", max_llm_calls=7), chat_model=model)
+    graph.invoke({"prompt": "a dog", "emotion": "awe"})
+    assert len(model.calls) == 7  # within budget: unchanged behaviour
+    bad = TestChatModel(responder=lambda m, s: "not json")
+    graph = build_graph(Settings(backend="test", max_llm_calls=14, max_retries=5), chat_model=bad)
+    with pytest.raises(BackendError, match="call budget is spent"):
+        graph.invoke({"prompt": "a dog", "emotion": "awe"})
+    assert len(bad.calls) <= 14  # retries stop at the budget, not at max_retries
+    with pytest.raises(InvalidRequestError, match="max_llm_calls=3 is below"):
+        build_graph(Settings(backend="test", max_llm_calls=3), chat_model=model).invoke(
+            {"prompt": "a dog", "emotion": "awe"})
