@@ -13,46 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from emotion_director import Settings
-from emotion_director.agents.models import example_from_schema
 from emotion_director.evals import load_eval_dataset
 from emotion_director.evals.metrics import TextMetrics
 from emotion_director.evals.runner import run_eval
-
-
-def latency_server(latency: float) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            time.sleep(latency)
-            tool = body["tools"][0]["function"]
-            args = json.dumps(example_from_schema(tool["parameters"]))
-            data = json.dumps({
-                "id": "c", "object": "chat.completion", "created": 0, "model": "sim",
-                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                    "role": "assistant", "content": None, "tool_calls": [{
-                        "id": "t", "type": "function",
-                        "function": {"name": tool["name"], "arguments": args}}]}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+from emotion_director.testing import SimulatedOpenAIServer
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -74,17 +43,16 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"first_run_s: {first_s:.2f} ({first.cache_misses} model calls)")
         print(f"cached_rerun_s: {again_s:.2f} ({again.cache_hits} hits, {again.cache_misses} misses)")
 
-        server = latency_server(args.latency)
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        settings = Settings(backend="openai", base_url=url, reading_mode="choose", max_retries=0)
         many = load_eval_dataset("builtin:neutral")[: args.server_cases]
         timings = {}
-        for concurrency in (1, args.concurrency):
-            start = time.perf_counter()
-            await run_eval(["single_llm", "mc_agent"], many, tmp_path / f"c{concurrency}",
-                           metrics=metrics, settings=settings, concurrency=concurrency)
-            timings[concurrency] = time.perf_counter() - start
-        server.shutdown()
+        with SimulatedOpenAIServer("ok", latency=args.latency) as server:
+            settings = Settings(backend="openai", base_url=server.url, reading_mode="choose",
+                                max_retries=0)
+            for concurrency in (1, args.concurrency):
+                start = time.perf_counter()
+                await run_eval(["single_llm", "mc_agent"], many, tmp_path / f"c{concurrency}",
+                               metrics=metrics, settings=settings, concurrency=concurrency)
+                timings[concurrency] = time.perf_counter() - start
         items = 2 * len(many)
         print(f"sequential_items_per_s: {items / timings[1]:.2f}")
         print(f"concurrent_items_per_s: {items / timings[args.concurrency]:.2f} "
