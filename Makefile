@@ -31,6 +31,10 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/orchestration_overhead.py
 	$(BIN)/python benchmarks/fanout.py
 	$(BIN)/python benchmarks/embedded_rewrite.py
+	$(BIN)/python benchmarks/visual_prompt_overhead.py --batch 4
+	$(BIN)/python benchmarks/dpo_step.py
+	$(BIN)/python benchmarks/eval_cache.py
+	$(BIN)/python benchmarks/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
