@@ -298,6 +298,7 @@ def generate(
     bank: Annotated[Optional[Path], typer.Option(help="visual prompt bank (.safetensors)")] = None,
     out: Annotated[Path, typer.Option(help="output folder for PNGs and JSON sidecars")] = Path("outputs"),
     adapter: Annotated[Optional[Path], typer.Option(help="trained adapter weights (.safetensors)")] = None,
+    lora: Annotated[Optional[Path], typer.Option(help="UNet LoRA from train dpo (lora.safetensors)")] = None,
     negative_emotion: Annotated[Optional[str], typer.Option(help="emotion to steer away from")] = None,
     negative_prompt: Annotated[Optional[str], typer.Option(help="negative text prompt")] = None,
     rewrite: Annotated[bool, typer.Option("--rewrite", help="run MC-Agent on the prompt first")] = False,
@@ -347,6 +348,7 @@ def generate(
                                           if request.negative_emotion else None)
         generator = ImageGenerator(
             model=model, bank=str(bank), adapter=str(adapter) if adapter else None,
+            lora=str(lora) if lora else None,
             out_dir=str(out), device=device, steps=steps, scale=scale, height=size, width=size,
         )
         return generator.generate(text, emotion=target, negative_prompt=neg_prompt,

@@ -92,11 +92,13 @@ class MCDiffusionPipeline(VisualPromptMixin):
         *,
         bank: str | Path | VisualPromptBank | None = None,
         adapter_weights: str | None = None,
+        lora_weights: str | None = None,
         device: str = "cpu",
         torch_dtype: torch.dtype | None = None,
         **kwargs: Any,
     ) -> MCDiffusionPipeline:
-        """Load a diffusers SD 1.5 / SDXL pipeline (local folder or hub id) and a bank file."""
+        """Load a diffusers SD 1.5 / SDXL pipeline (local folder or hub id), a bank file and,
+        optionally, UNet LoRA weights written by ``train dpo`` (``lora.safetensors``)."""
         from diffusers import DiffusionPipeline
         from diffusers.utils import logging as diffusers_logging
         from transformers.utils import logging as transformers_logging
@@ -111,6 +113,8 @@ class MCDiffusionPipeline(VisualPromptMixin):
                 "local diffusers folder (model_index.json) or a hub id available offline."
             ) from None
         base.set_progress_bar_config(disable=True)
+        if lora_weights:
+            load_unet_lora(base.unet, lora_weights)
         base = base.to(device)
         if isinstance(bank, (str, Path)):
             bank = VisualPromptBank.load(bank)
@@ -206,3 +210,30 @@ class MCDiffusionPipeline(VisualPromptMixin):
         config = self.pipeline.text_encoder.config
         return getattr(config, "projection_dim", None) if hasattr(
             self.pipeline.text_encoder, "text_projection") else config.hidden_size
+
+
+def load_unet_lora(unet: Any, path: str) -> None:
+    """Add and load the UNet LoRA written by ``train dpo`` (needs peft)."""
+    import json as _json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
+        from peft import LoraConfig
+        from peft.utils import set_peft_model_state_dict
+    except ImportError:
+        raise EmotionDirectorError("LoRA weights need peft: pip install peft") from None
+    try:
+        with safe_open(path, framework="pt") as handle:
+            meta = handle.metadata() or {}
+        state = load_file(path)
+    except Exception as exc:
+        raise BankError(f"{path}: not a readable LoRA file ({str(exc)[:120]}).") from None
+    if meta.get("format") != "emotion-director-unet-lora":
+        raise BankError(f"{path}: not a LoRA file written by `emotion-director train dpo`.")
+    unet.add_adapter(LoraConfig(r=int(meta["rank"]), lora_alpha=float(meta["alpha"]),
+                                target_modules=_json.loads(meta["targets"])))
+    result = set_peft_model_state_dict(unet, state)
+    if getattr(result, "unexpected_keys", None):
+        raise BankError(f"{path}: LoRA does not fit this UNet ({result.unexpected_keys[:2]}).")

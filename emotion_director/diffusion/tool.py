@@ -47,6 +47,7 @@ class ImageGenerator:
     model: str
     bank: str | None = None
     adapter: str | None = None
+    lora: str | None = None
     out_dir: str = "outputs"
     device: str = "cpu"
     steps: int = 30
@@ -75,7 +76,7 @@ class ImageGenerator:
                         raise EmotionDirectorError("--device cuda but no CUDA GPU is visible: use --device cpu.")
                     dtype = torch.float16
                 self.pipeline = MCDiffusionPipeline.from_pretrained(
-                    self.model, bank=self.bank, adapter_weights=self.adapter,
+                    self.model, bank=self.bank, adapter_weights=self.adapter, lora_weights=self.lora,
                     device=self.device, torch_dtype=dtype, visual_prompt_scale=self.scale,
                 )
             return self.pipeline
@@ -118,6 +119,7 @@ class ImageGenerator:
                 "negative_emotion": negative, "seed": seed, "image_index": i,
                 "visual_prompt_scale": pipe._scale(), "model": str(self.model),
                 "bank": str(self.bank) if self.bank else None, "adapter": self.adapter,
+                "lora": self.lora,
                 "steps": self.steps, "guidance_scale": self.guidance_scale,
                 "retrieval_weights": retrieval.weights.tolist() if retrieval else None,
                 "retrieval_tokens": retrieval.indices.tolist() if retrieval else None,

@@ -205,3 +205,35 @@ def test_cli_trains_the_example_and_generate_uses_the_result(tmp_path):
     assert printed.exit_code == 0 and "negative_sampling" in printed.stdout
     missing = runner.invoke(app, ["train", "dpo", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "config file not found" in missing.stderr
+
+
+def test_optional_lora_trains_with_a_base_equal_reference_and_loads_for_generation(tmp_path, toy):
+    pytest.importorskip("peft")
+    cfg = config(toy, tmp_path / "run", max_steps=3, checkpoint_every=100)
+    cfg.model.lora_rank = 4
+    trainer = DPOTrainer(cfg)
+    base = {k: v.clone() for k, v in trainer.unet.state_dict().items()
+            if "lora_" not in k and "processor" not in k}
+    lora_before = {n: p.clone() for n, p in trainer.unet.named_parameters() if "lora_" in n}
+    assert lora_before and all(p.requires_grad for n, p in trainer.unet.named_parameters()
+                               if "lora_" in n)
+    initial_loss = _training_inputs_loss(trainer, 1)
+    assert math.isclose(initial_loss, 2 * math.log(2), rel_tol=1e-4)  # LoRA B=0: policy == ref
+    trainer.train()
+    after = dict(trainer.unet.named_parameters())
+    assert any(not torch.equal(after[n], v) for n, v in lora_before.items())
+    for k, v in trainer.unet.state_dict().items():
+        if k in base:
+            assert torch.equal(v, base[k]), k
+    run = tmp_path / "run"
+    assert (run / "lora.safetensors").is_file()
+    runner = CliRunner()
+    assert runner.invoke(app, ["bank", "tiny-pipeline", str(tmp_path / "sd")]).exit_code == 0
+    result = runner.invoke(app, [
+        "generate", "a dog", "-e", "awe", "--model", str(tmp_path / "sd"),
+        "--bank", str(run / "bank.safetensors"), "--adapter", str(run / "adapter.safetensors"),
+        "--lora", str(run / "lora.safetensors"), "--out", str(tmp_path / "img"), "--steps", "2",
+        "--size", "32"])
+    assert result.exit_code == 0, result.output
+    sidecar = next((tmp_path / "img").glob("*.json")).read_text()
+    assert "lora.safetensors" in sidecar

@@ -35,6 +35,13 @@ class ModelSection(_Section):
     train_bank: bool = Field(default=True, description="train the bank's tokens")
     train_projector: bool = Field(default=True, description="train the projector")
     train_kv: bool = Field(default=True, description="train the visual K/V of every layer")
+    lora_rank: int = Field(
+        default=0, ge=0, description="LoRA rank on the UNet's attention projections (0 = off; "
+        "needs peft)")
+    lora_alpha: float | None = Field(default=None, gt=0, description="LoRA alpha (default: rank)")
+    lora_targets: list[str] = Field(
+        default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"],
+        description="UNet module names that get LoRA layers")
     retrieval_temperature: float | None = Field(
         default=0.1, description="retrieval softmax temperature; null turns retrieval off"
     )

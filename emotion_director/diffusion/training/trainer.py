@@ -46,14 +46,18 @@ METRICS = ("step", "loss", "image_loss", "nvp_loss", "accuracy", "nvp_accuracy",
 
 
 class TrainablePrompt(nn.Module):
-    """The trainable parts: bank tokens (a parameter), the projector and the per-layer K/V."""
+    """The trainable parts: bank tokens (a parameter), the projector, the per-layer K/V and,
+    optionally, the UNet's LoRA parameters (the same objects, listed here for the optimizer and
+    the reference swap)."""
 
-    def __init__(self, bank: VisualPromptBank, adapter: nn.Module, temperature: float | None):
+    def __init__(self, bank: VisualPromptBank, adapter: nn.Module, temperature: float | None,
+                 lora: list[nn.Parameter] | None = None):
         super().__init__()
         self.tokens = nn.Parameter(bank.tokens.detach().clone().float())
         self.register_buffer("text_keys", bank.text_keys.detach().clone().float())
         self.adapter = adapter
         self.temperature = temperature
+        self.lora = nn.ParameterList(lora or [])
 
     def forward(self, emotion_index: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
         """Projected visual prompts ``[B, L, D]`` for per-row emotions and retrieval texts."""
@@ -115,7 +119,7 @@ class DPOTrainer:
         self.holder = self._install_visual_prompt()
         self.trainable = TrainablePrompt(
             self.holder.visual_prompt_bank, self.holder.visual_prompt_adapter,
-            config.model.retrieval_temperature,
+            config.model.retrieval_temperature, lora=self._add_lora(),
         )
         self._select_trainable()
         self.reference = ReferenceSwap(self.trainable)
@@ -177,6 +181,21 @@ class DPOTrainer:
         holder.load_visual_prompt(bank, adapter_weights=m.adapter)
         holder.visual_prompt_adapter.to(self.accelerator.device)
         return holder
+
+    def _add_lora(self) -> list[nn.Parameter]:
+        """LoRA on the UNet (B starts at zero, so the initial model equals the base model)."""
+        m = self.config.model
+        if not m.lora_rank:
+            return []
+        try:
+            from peft import LoraConfig
+        except ImportError:
+            raise EmotionDirectorError('model.lora_rank needs peft: pip install peft') from None
+        self.unet.add_adapter(LoraConfig(
+            r=m.lora_rank, lora_alpha=m.lora_alpha or m.lora_rank, init_lora_weights=True,
+            target_modules=m.lora_targets,
+        ))
+        return [p for n, p in self.unet.named_parameters() if "lora_" in n]
 
     def _select_trainable(self) -> None:
         m = self.config.model
@@ -433,4 +452,16 @@ class DPOTrainer:
             bank.metadata.update({"trained": "dpo", "steps": self.step})
             bank.save(folder / "bank.safetensors")
             self.accelerator.unwrap_model(self.trainable).adapter.save(str(folder / "adapter.safetensors"))
+            if self.config.model.lora_rank:
+                self._save_lora(folder / "lora.safetensors")
         return folder
+
+    def _save_lora(self, path: Path) -> None:
+        from peft.utils import get_peft_model_state_dict
+        from safetensors.torch import save_file
+
+        m = self.config.model
+        state = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.unet).items()}
+        save_file(state, str(path), metadata={
+            "format": "emotion-director-unet-lora", "rank": str(m.lora_rank),
+            "alpha": str(m.lora_alpha or m.lora_rank), "targets": json.dumps(m.lora_targets)})
