@@ -45,6 +45,10 @@ class SimulatedOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in separate writes: without TCP_NODELAY the client's
+            # delayed ACK adds ~40 ms to every response (Nagle), which would dwarf the latency
+            # the server is asked to simulate
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -111,3 +115,40 @@ class SimulatedOpenAIServer:
     def __exit__(self, *exc: Any) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class SimulatedOpenAIServerProcess:
+    """The same server in a child process (so it does not share the caller's GIL).
+
+    Example:
+        >>> with SimulatedOpenAIServerProcess(latency=0.0) as server:  # doctest: +SKIP
+        ...     print(server.url)
+    """
+
+    def __init__(self, mode: str = "ok", latency: float = 0.0) -> None:
+        self.mode, self.latency = mode, latency
+
+    def __enter__(self) -> SimulatedOpenAIServerProcess:
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "emotion_director.testing", self.mode, str(self.latency)],
+            stdout=subprocess.PIPE, text=True)
+        self.url = self._proc.stdout.readline().strip()  # the child prints its URL when ready
+        if not self.url.startswith("http://127.0.0.1:"):
+            self._proc.kill()
+            raise RuntimeError("simulated server did not start")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    import sys
+
+    with SimulatedOpenAIServer(sys.argv[1], float(sys.argv[2])) as _server:
+        print(_server.url, flush=True)
+        threading.Event().wait()
