@@ -6,7 +6,6 @@ Every error a user can fix is printed as one red line on stderr with exit code 2
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import uuid

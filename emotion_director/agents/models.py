@@ -220,9 +220,6 @@ class EmbeddedChatModel(_SchemaBoundModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
-Responder = Callable[[list[BaseMessage], dict | None], "str | dict | BaseModel"]
-
-
 class TestChatModel(_SchemaBoundModel):
     """A deterministic in-library chat model for tests and benchmarks.
 

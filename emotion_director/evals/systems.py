@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -233,12 +232,3 @@ def make_systems(names: list[str], ctx: SystemContext) -> dict[str, RewriteSyste
         )
     return {name: SYSTEMS[name](ctx) for name in names}
 
-
-async def gather_limited(coros: list[Any], limit: int) -> list[Any]:
-    semaphore = asyncio.Semaphore(limit)
-
-    async def one(coro: Any) -> Any:
-        async with semaphore:
-            return await coro
-
-    return await asyncio.gather(*(one(c) for c in coros))

@@ -13,8 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
@@ -123,6 +121,3 @@ class Persona(BaseModel):
         text = " ".join([*t.palette, *t.light, *t.media, *t.composition, *t.motifs])
         return content_words(text)
 
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-")[:40] or "persona"
