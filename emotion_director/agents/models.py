@@ -76,16 +76,31 @@ def parse_json_into(schema: type[BaseModel]) -> Runnable:
     return RunnableLambda(parse, name=f"parse_{schema.__name__}")
 
 
+def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runnable, Runnable]:
+    """``model`` forced to call one tool shaped like ``schema``, and the parser of that call."""
+    from langchain_core.output_parsers.openai_tools import PydanticToolsParser
+
+    return (model.bind_tools([schema], tool_choice=schema.__name__, parallel_tool_calls=False),
+            PydanticToolsParser(tools=[schema], first_tool_only=True))
+
+
 class _SchemaBoundModel(BaseChatModel):
-    """Shared ``with_structured_output``: bind a JSON-schema response format, parse into pydantic."""
+    """Structured output by a JSON-schema response format, parsed into pydantic."""
+
+    def structured_parts(
+        self, schema: type[BaseModel], method: str = "function_calling"
+    ) -> tuple[Runnable, Runnable]:
+        """``(this model bound to return schema, parser)``; the LLM seam caches the pair."""
+        fmt = {"type": "json_object", "schema": schema.model_json_schema()}
+        return self.bind(response_format=fmt), parse_json_into(schema)
 
     def with_structured_output(  # type: ignore[override]
         self, schema: type[BaseModel], *, include_raw: bool = False, **kwargs: Any
     ) -> Runnable:
         if include_raw:
             raise NotImplementedError("include_raw is not supported by this model")
-        fmt = {"type": "json_object", "schema": schema.model_json_schema()}
-        return self.bind(response_format=fmt, **kwargs) | parse_json_into(schema)
+        bound, parser = self.structured_parts(schema, kwargs.pop("method", "function_calling"))
+        return (bound.bind(**kwargs) if kwargs else bound) | parser
 
 
 _LOAD_LOCK = threading.Lock()

@@ -26,7 +26,7 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ValidationError
 
 from emotion_director.agents.backends import backend_name
-from emotion_director.agents.models import _SchemaBoundModel, parse_json_into
+from emotion_director.agents.models import _SchemaBoundModel, tool_call_parts
 from emotion_director.errors import BackendError, ModelOutputError
 
 T = TypeVar("T", bound=BaseModel)
@@ -69,17 +69,11 @@ def _structured_base(model: BaseChatModel, schema: type[T], method: str) -> tupl
         if hit is not None and hit[0] is model:
             _BASES.move_to_end(key)
             return hit[1], hit[2]
-    if isinstance(model, _SchemaBoundModel) and not hasattr(model, "inner"):
-        fmt = {"type": "json_object", "schema": schema.model_json_schema()}
-        built = (model.bind(response_format=fmt), parse_json_into(schema))
-    elif method == "function_calling" and hasattr(model, "bind_tools") and not isinstance(
-            model, _SchemaBoundModel):
-        from langchain_core.output_parsers.openai_tools import PydanticToolsParser
-
-        built = (model.bind_tools([schema], tool_choice=schema.__name__,
-                                  parallel_tool_calls=False),
-                 PydanticToolsParser(tools=[schema], first_tool_only=True))
-    else:
+    if isinstance(model, _SchemaBoundModel):
+        built = model.structured_parts(schema, method)
+    elif method == "function_calling" and hasattr(model, "bind_tools"):
+        built = tool_call_parts(model, schema)
+    else:  # json_schema / json_mode on a provider model: its own with_structured_output
         return None
     with _BASES_LOCK:
         _BASES[key] = (model, *built)
@@ -102,8 +96,6 @@ def structured_runnable(
     if base is not None:
         bound, parser = base
         return (bound.bind(**params) if params else bound) | parser
-    if isinstance(model, _SchemaBoundModel):
-        return model.with_structured_output(schema, **params)
     update = {k: v for k, v in params.items() if k in type(model).model_fields}
     bound_model = model.model_copy(update=update) if update else model
     return bound_model.with_structured_output(schema, method=method)

@@ -20,7 +20,7 @@ from langchain_core.runnables import Runnable
 from pydantic import BaseModel, PrivateAttr
 
 from emotion_director.agents.backends import backend_name
-from emotion_director.agents.models import _SchemaBoundModel
+from emotion_director.agents.models import _SchemaBoundModel, tool_call_parts
 
 
 class CachedChatModel(_SchemaBoundModel):
@@ -104,13 +104,10 @@ class CachedChatModel(_SchemaBoundModel):
             tool_choice = {"type": "function", "function": {"name": tool_choice}}
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 
-    def with_structured_output(  # type: ignore[override]
-        self, schema: type[BaseModel], *, include_raw: bool = False, **kwargs: Any
-    ) -> Runnable:
+    def structured_parts(
+        self, schema: type[BaseModel], method: str = "function_calling"
+    ) -> tuple[Runnable, Runnable]:
+        """Ask for structure the way the wrapped model does (response format or a tool call)."""
         if isinstance(self.inner, _SchemaBoundModel):
-            return super().with_structured_output(schema, **kwargs)
-        from langchain_core.output_parsers.openai_tools import PydanticToolsParser
-
-        kwargs.pop("method", None)
-        return (self.bind_tools([schema], tool_choice=schema.__name__, **kwargs)
-                | PydanticToolsParser(tools=[schema], first_tool_only=True))
+            return super().structured_parts(schema, method)
+        return tool_call_parts(self, schema)
