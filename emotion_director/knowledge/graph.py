@@ -88,6 +88,7 @@ class ConceptGraph:
         self._by_text = {
             c.text: c for e in emotions.values() for a in e.appraisals for c in a.concepts
         }
+        self._words = {text: content_words(text) for text in self._by_text}
 
     def appraisals(self, emotion: Emotion | str) -> tuple[Appraisal, ...]:
         return self._emotions[resolve_emotion(emotion)].appraisals
@@ -117,7 +118,7 @@ class ConceptGraph:
         words = content_words(text)
         best, best_score = None, 0.0
         for concept in self.concepts(emotion):
-            other = content_words(concept.text)
+            other = self._words[concept.text]
             if not other:
                 continue
             score = len(words & other) / len(words | other)

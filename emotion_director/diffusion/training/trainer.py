@@ -137,6 +137,7 @@ class DPOTrainer:
         self._latent_cache: dict[str, torch.Tensor] = {}
         self.output_dir = Path(t.output_dir)
         self.step = 0
+        self._order: tuple[int, list[int]] = (-1, [])
         self._tensorboard = self._tensorboard_writer() if t.tensorboard else None
 
     # ----- setup -------------------------------------------------------------------------
@@ -218,10 +219,16 @@ class DPOTrainer:
         batch = []
         for position in range(start, start + t.batch_size):
             epoch, offset = divmod(position, len(self.records))
-            order = list(range(len(self.records)))
-            random.Random(t.seed * 1_000_003 + epoch).shuffle(order)
-            batch.append(self.records[order[offset]])
+            batch.append(self.records[self._epoch_order(epoch)[offset]])
         return batch
+
+    def _epoch_order(self, epoch: int) -> list[int]:
+        """The seeded permutation of one epoch (kept for the current epoch only)."""
+        if self._order[0] != epoch:
+            order = list(range(len(self.records)))
+            random.Random(self.config.train.seed * 1_000_003 + epoch).shuffle(order)
+            self._order = (epoch, order)
+        return self._order[1]
 
     def _text(self, prompt: str) -> tuple[torch.Tensor, ...]:
         if prompt not in self._text_cache:
@@ -265,9 +272,11 @@ class DPOTrainer:
         emb = torch.stack([t[0] for t in texts])
         retrieval = torch.stack([t[1] for t in texts])
         pooled = [t[2] for t in texts]
+        # the bank (trained tokens copied to the CPU) is only needed to find the hardest negative
+        sampling_bank = self._current_bank() if cfg.loss.negative_sampling == "hardest" else None
         negatives = [
             r.negative_emotion or sample_negative_emotion(
-                r.emotion, cfg.loss.negative_sampling, rng, self._current_bank())
+                r.emotion, cfg.loss.negative_sampling, rng, sampling_bank)
             for r in records
         ]
         n = len(records)
