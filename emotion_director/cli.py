@@ -323,13 +323,13 @@ def generate(
 
         require_diffusion()
         from emotion_director.diffusion.bank import VisualPromptBank
-        from emotion_director.diffusion.tool import ImageGenerator, _writable_dir
+        from emotion_director.diffusion.tool import ImageGenerator, writable_dir
         from emotion_director.emotions import resolve_emotion
 
         text = _read_prompt(prompt)
         target = resolve_emotion(emotion).value
         VisualPromptBank.load(bank)  # fail fast on a bad bank, before loading the model
-        _writable_dir(out)
+        writable_dir(out)
         neg_prompt, neg_emotion, extra = negative_prompt, negative_emotion, {}
         if rewrite:
             from emotion_director.graph import build_graph

@@ -32,6 +32,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
+from emotion_director.diffusion.retrieval import pooled_text_embedding  # noqa: E402
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import UnknownEmotionError  # noqa: E402
 
@@ -272,8 +273,7 @@ class HFTextEncoder:
         ids = self.tokenizer(list(batch), padding=True, truncation=True,
                              max_length=getattr(self.tokenizer, "model_max_length", 77),
                              return_tensors="pt").to(self.device)
-        out = self.model(**ids)
-        return getattr(out, "text_embeds", None) if getattr(out, "text_embeds", None) is not None else out.pooler_output
+        return pooled_text_embedding(self.model(**ids))
 
 
 class HFImageEncoder:

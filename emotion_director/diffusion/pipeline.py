@@ -22,6 +22,7 @@ from emotion_director.diffusion.attention import VisualPromptMixin  # noqa: E402
 from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
 from emotion_director.diffusion.retrieval import (  # noqa: E402
     RetrievedVisualPrompt,
+    pooled_text_embedding,
     retrieve_visual_prompt,
 )
 from emotion_director.emotions import Emotion  # noqa: E402
@@ -126,11 +127,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         ids = tokenizer(prompt, padding="max_length", truncation=True,
                         max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
         with torch.no_grad():
-            out = encoder(ids.to(encoder.device))
-        pooled = getattr(out, "text_embeds", None)
-        if pooled is None:
-            pooled = out.pooler_output
-        return pooled[0].float().cpu()
+            return pooled_text_embedding(encoder(ids.to(encoder.device)))[0].float().cpu()
 
     def visual_tokens(
         self, prompt: str, emotion: Emotion | str, text_embedding: torch.Tensor | None = None

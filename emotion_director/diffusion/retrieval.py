@@ -43,6 +43,13 @@ class RetrievedVisualPrompt:
     emotion: str
 
 
+def pooled_text_embedding(output: object) -> torch.Tensor:
+    """A CLIP text model's sentence embedding: projected ``text_embeds`` when the model has a
+    projection, else ``pooler_output`` (the bank's text keys live in the same space)."""
+    projected = getattr(output, "text_embeds", None)
+    return projected if projected is not None else output.pooler_output  # type: ignore[attr-defined]
+
+
 def adaptive_weights(keys: torch.Tensor, text: torch.Tensor, temperature: float) -> torch.Tensor:
     """``softmax(cos(t, k_i) / tau)`` over the last-but-one dim; batched: keys ``[..., L, d_t]``,
     text ``[..., d_t]`` -> ``[..., L]``."""

@@ -98,7 +98,7 @@ class ImageGenerator:
 
         target = resolve_emotion(emotion).value
         negative = resolve_emotion(negative_emotion).value if negative_emotion else None
-        folder = _writable_dir(Path(out_dir or self.out_dir))
+        folder = writable_dir(Path(out_dir or self.out_dir))
         pipe = self._pipe()
         size = {k: v for k, v in {"height": self.height, "width": self.width}.items() if v}
         started = time.time()
@@ -130,7 +130,7 @@ class ImageGenerator:
         return paths
 
 
-def _writable_dir(folder: Path) -> Path:
+def writable_dir(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".write-test"

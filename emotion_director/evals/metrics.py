@@ -42,7 +42,7 @@ from emotion_director.agents.text import ABSTRACT_WORDS, estimate_clip_tokens
 from emotion_director.emotions import EMOTION_WORDS, EMOTIONS, Emotion
 from emotion_director.errors import EmotionDirectorError
 from emotion_director.graph.request import extract_subject
-from emotion_director.knowledge.graph import _STOPWORDS
+from emotion_director.knowledge.graph import STOPWORDS
 
 INSTALL_HINT = 'pip install "emotion-director[eval]"'
 
@@ -63,7 +63,7 @@ def words(text: str) -> list[str]:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in words(text) if w not in _STOPWORDS and len(w) > 2]
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 2]
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from emotion_director.emotions import (
     resolve_emotion,
 )
 from emotion_director.errors import InvalidRequestError
-from emotion_director.knowledge.graph import _STOPWORDS, _subject_lexicon, subject_tags
+from emotion_director.knowledge.graph import STOPWORDS, subject_lexicon, subject_tags
 
 
 def clean_prompt(prompt: Any, max_chars: int) -> str:
@@ -91,11 +91,11 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     subject = " ".join(kept).strip(" ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
     subject = re.sub(r"\s+,", ",", subject)
-    lexicon = _subject_lexicon()
+    lexicon = subject_lexicon()
     tokens = re.findall(r"[a-z]+", subject.lower())
     heads = [t for t in tokens if t in lexicon or t.rstrip("s") in lexicon]
     if not heads:
-        content = [t for t in tokens if t not in _STOPWORDS and len(t) > 2]
+        content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
         heads = content[-1:] if content else []
     return subject, list(dict.fromkeys(heads))[:4]
 

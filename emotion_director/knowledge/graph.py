@@ -127,7 +127,7 @@ class ConceptGraph:
         return best if best_score >= 0.25 else None
 
 
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "a an the of in on at to with and or its it is are by for from into over under up down "
     "all this that as be their his her one some very".split()
 )
@@ -136,7 +136,7 @@ _STOPWORDS = frozenset(
 def content_words(text: str) -> set[str]:
     """Lower-cased words of ``text`` without stopwords, crudely singularised."""
     words = re.findall(r"[a-z]+", text.lower())
-    return {_singular(w) for w in words if w not in _STOPWORDS and len(w) > 2}
+    return {_singular(w) for w in words if w not in STOPWORDS and len(w) > 2}
 
 
 def _singular(word: str) -> str:
@@ -148,7 +148,7 @@ def _singular(word: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _subject_lexicon() -> dict[str, frozenset[str]]:
+def subject_lexicon() -> dict[str, frozenset[str]]:
     raw = yaml.safe_load(_data_file("subjects.yaml"))
     lexicon: dict[str, set[str]] = {}
     for tag, words in raw.items():
@@ -159,7 +159,7 @@ def _subject_lexicon() -> dict[str, frozenset[str]]:
 
 def subject_tags(subject: str) -> frozenset[str]:
     """Tags (human, animal, outdoor, indoor, ...) of the things a subject text mentions."""
-    lexicon = _subject_lexicon()
+    lexicon = subject_lexicon()
     tags: set[str] = set()
     for word in re.findall(r"[a-z]+", subject.lower()):
         for form in (word, _singular(word), word[:-2] if word.endswith("es") else word):
