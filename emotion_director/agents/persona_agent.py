@@ -163,16 +163,12 @@ async def read_persona(
 ) -> PersonaReading:
     """Run one persona agent and return its :class:`PersonaReading`."""
     pseed = persona_seed(seed, persona, emotion)
-    options = shortlist(persona, graph.candidates(emotion, subject_tags), seed=pseed)
-    if not grounding:
-        written = await ainvoke_structured(
-            model, WrittenReading, write_messages(persona, subject, emotion, []), node=f"persona_reading[{persona.name}]",
-            retries=retries, temperature=persona.temperature, seed=pseed, method=method,
-        )
-        return _reading_from_text(persona, [], written, persona.sensitivity_for(emotion))
     node = f"persona_reading[{persona.name}]"
     sensitivity = persona.sensitivity_for(emotion)
-    if mode == "choose":
+    # ungrounded (an eval ablation): no concept-graph options at all, the model writes freely
+    options = shortlist(persona, graph.candidates(emotion, subject_tags), seed=pseed) \
+        if grounding else []
+    if mode == "choose" and grounding:
         schema = picks_schema(len(options))
         result = await ainvoke_structured(
             model, schema, choose_messages(persona, subject, emotion, options), node=node,
