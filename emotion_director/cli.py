@@ -32,7 +32,8 @@ personas_app = typer.Typer(help="List, show and validate persona files.", no_arg
 app.add_typer(personas_app, name="personas")
 bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
-eval_app = typer.Typer(help="Prompt-rewrite evals: run, report, compare.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evals: run, report, compare; images, train-probe, rate.",
+                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 train_app = typer.Typer(help="Train MC-Diffusion's visual prompt with Diffusion-DPO.",
                         no_args_is_help=True)
@@ -563,6 +564,11 @@ def eval_compare(
     from emotion_director.evals.report import compare_runs
 
     typer.echo(_run(compare_runs, run_a, run_b), nl=False)
+
+
+from emotion_director.cli_media import register as _register_media_commands  # noqa: E402
+
+_register_media_commands(eval_app, _run, err)
 
 
 def main() -> None:

@@ -134,9 +134,25 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     png = _plot(summary)
     (run / "emotion_alignment.png").write_bytes(png)
     md, page = _markdown(summary), _html(summary, png)
+    md, page = _add_media_sections(run, md, page)
     (run / "report.md").write_text(md, encoding="utf-8")
     (run / "report.html").write_text(page, encoding="utf-8")
     return run / "report.md", run / "report.html"
+
+
+def _add_media_sections(run: Path, md: str, page: str) -> tuple[str, str]:
+    """Image metrics with grids (``eval images``) and human win rates (``eval rate``), if any."""
+    from emotion_director.evals.rating import rating_sections
+
+    sections = [rating_sections(run)]
+    if (run / "images").is_dir():
+        from emotion_director.evals.images import image_sections
+
+        sections.insert(0, image_sections(run))
+    for section in filter(None, sections):
+        md += section[0]
+        page = page.replace("</body></html>", section[1] + "\n</body></html>")
+    return md, page
 
 
 def _markdown(s: dict[str, Any]) -> str:

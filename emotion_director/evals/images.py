@@ -1,0 +1,574 @@
+"""Image evals: does the rewrite make an image that evokes the emotion and keeps the subject?
+
+For each chosen (system, case) of a text eval run (``results.jsonl``), N images are generated
+with one diffusers checkpoint: ``mc_agent*`` systems through :class:`MCDiffusionPipeline` with the
+emotion's visual prompt (when a bank is given), every other system with the same checkpoint's
+plain text-to-image call. Image ``i`` of a case uses the same seed for every system, so systems
+are compared on the same noise. Each image is scored with:
+
+* ``emotion_accuracy`` / ``true_class_prob``: an :class:`EmotionProbe` (a linear probe on frozen
+  CLIP features trained on EmoSet) predicts the emotion; accuracy of its top-1 against the
+  target, and the mean probability it gives the target. Chance is 1/8.
+* ``clip_score``: CLIPScore (``100 * max(cos(image, text), 0)``) between the image and the
+  case's *original subject* (is the content kept?).
+* ``diversity``: mean pairwise CLIP-feature distance (``1 - cos``) among one system's images of
+  one emotion, averaged over emotions (a collapsed, template-like system scores low).
+
+Controls scored alongside: ``probe_control_accuracy`` is the probe's accuracy against a wrong
+target (the next emotion), and ``clip_score_control`` the CLIPScore against another case's
+subject; a working probe and CLIP keep both well below the real scores.
+
+Files (in the run folder): ``images/<system>/<case>-<i>.png``; ``images/records-rank<k>.jsonl``,
+one line per scored image, appended as each finishes (process ``k`` of ``accelerate launch``
+writes its own file; readers merge them); ``images/config.json``, the settings the images were
+made with (a re-run with other generation settings is refused rather than mixing images).
+A killed run resumes: scored images are skipped, and a PNG already on disk is scored, not redone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emotion_director.emotions import Emotion
+from emotion_director.errors import EmotionDirectorError
+
+VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
+EMOTIONS = [e.value for e in Emotion]
+IMAGE_METRICS = ("emotion_accuracy", "true_class_prob", "clip_score", "probe_control_accuracy",
+                 "clip_score_control")
+
+
+class ImageEvalError(EmotionDirectorError):
+    """An image-eval input (checkpoint, probe file, run folder) is missing or invalid."""
+
+
+# ---------------------------------------------------------------- metrics on features / probs
+def clip_score(image_features: Any, text_features: Any) -> Any:
+    """CLIPScore per row: ``100 * max(cos(image, text), 0)`` (rows need not be normalised)."""
+    import torch.nn.functional as F
+
+    cos = F.cosine_similarity(image_features.float(), text_features.float(), dim=-1)
+    return 100 * cos.clamp_min(0)
+
+
+def mean_pairwise_distance(features: Any) -> float:
+    """Mean ``1 - cos`` over all pairs of rows (0: identical; 1: orthogonal); nan below 2 rows."""
+    import torch
+    import torch.nn.functional as F
+
+    n = features.shape[0]
+    if n < 2:
+        return float("nan")
+    x = F.normalize(features.float(), dim=-1)
+    sims = x @ x.T
+    upper = torch.triu_indices(n, n, offset=1)
+    return float((1 - sims[upper[0], upper[1]]).mean())
+
+
+def emotion_accuracy(probs: Any, targets: list[str]) -> float:
+    """Share of rows whose most probable emotion is the target."""
+    pred = probs.argmax(dim=-1).tolist()
+    return sum(EMOTIONS[p] == t for p, t in zip(pred, targets)) / len(targets)
+
+
+def true_class_probability(probs: Any, targets: list[str]) -> float:
+    """Mean probability the probe gives each row's target emotion."""
+    return sum(float(probs[i, EMOTIONS.index(t)]) for i, t in enumerate(targets)) / len(targets)
+
+
+# ---------------------------------------------------------------- settings and records
+@dataclass
+class ImageEvalSettings:
+    """What ``eval images`` generates and scores with.
+
+    Args:
+        model (`str`): SD 1.5 / SDXL diffusers folder or hub id available offline.
+        clip (`str`): CLIP folder or id (CLIPScore, diversity, and the probe when it was
+            trained on the same encoder).
+        probe (`str`, *optional*): probe file from ``eval train-probe``; without it the emotion
+            metrics are not computed.
+        bank, adapter, lora (`str`, *optional*): MC-Diffusion's visual prompt bank and weights;
+            without a bank every system is generated as plain text-to-image.
+        images_per_case (`int`, *optional*, defaults to 4): N.
+    """
+
+    model: str
+    clip: str
+    probe: str | None = None
+    bank: str | None = None
+    adapter: str | None = None
+    lora: str | None = None
+    images_per_case: int = 4
+    steps: int = 30
+    guidance_scale: float = 7.5
+    size: int | None = None
+    seed: int = 0
+    batch_size: int = 4
+    systems: list[str] | None = None
+    limit: int | None = None
+    device: str = "auto"
+
+    def generation_key(self) -> dict[str, Any]:
+        """The settings an image depends on: a run folder keeps one set of them."""
+        keys = ("model", "bank", "adapter", "lora", "steps", "guidance_scale", "size", "seed",
+                "clip", "probe")
+        return {k: getattr(self, k) for k in keys}
+
+
+@dataclass
+class ImageEvalSummary:
+    out_dir: Path
+    generated: int
+    reused_png: int
+    skipped: int
+    seconds: float
+    rank: int = 0
+    world_size: int = 1
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.generated / self.seconds if self.seconds else float("nan")
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+
+
+def image_seed(seed: int, case_id: str, index: int) -> int:
+    """Image ``index`` of a case: the same noise for every system (paired comparisons)."""
+    return zlib.crc32(f"{seed}|{case_id}|{index}".encode())
+
+
+def read_image_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every scored image of the run, merged over the per-process files (first record wins)."""
+    folder = Path(run_dir) / "images"
+    seen: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for path in sorted(folder.glob("records-rank*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                key = (record["system"], record["case_id"], int(record["index"]))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue  # a line cut by a crash mid-write: that image is scored again
+            seen.setdefault(key, record)
+    return list(seen.values())
+
+
+def select_items(run_dir: Path, settings: ImageEvalSettings) -> list[dict[str, Any]]:
+    """The text run's (system, case) rows to make images for, in the run's case order."""
+    from emotion_director.evals.runner import read_results
+
+    if not run_dir.is_dir():
+        raise ImageEvalError(f"run folder {run_dir} not found: run `emotion-director eval run "
+                             f"--out {run_dir}` first.")
+    rows = [r for r in read_results(run_dir) if r.get("rewrite")]
+    if not rows:
+        raise ImageEvalError(f"{run_dir}: no rewrites in results.jsonl; run `emotion-director eval "
+                             f"run --out {run_dir}` first.")
+    available = list(dict.fromkeys(r["system"] for r in rows))
+    systems = settings.systems or available
+    unknown = [s for s in systems if s not in available]
+    if unknown:
+        raise ImageEvalError(f"system(s) {', '.join(unknown)} not in {run_dir}/results.jsonl; "
+                             f"it has: {', '.join(available)}.")
+    cases = list(dict.fromkeys(r["case_id"] for r in rows))[: settings.limit]
+    chosen = set(cases)
+    order = {c: i for i, c in enumerate(cases)}
+    picked = [r for r in rows if r["system"] in systems and r["case_id"] in chosen]
+    return sorted(picked, key=lambda r: (order[r["case_id"]], systems.index(r["system"])))
+
+
+def _check_config(folder: Path, settings: ImageEvalSettings) -> None:
+    path = folder / "config.json"
+    key = settings.generation_key()
+    if path.is_file():
+        old = json.loads(path.read_text())
+        changed = {k: (old.get(k), v) for k, v in key.items() if old.get(k) != v}
+        if changed:
+            what = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in
+                             ((k, *pair) for k, pair in changed.items()))
+            raise ImageEvalError(
+                f"{folder} holds images made with other settings ({what}): use the same "
+                "settings to resume, or another run folder (or delete its images/ folder)."
+            )
+    else:
+        path.write_text(json.dumps(key, indent=2))
+
+
+# ---------------------------------------------------------------- the runner
+def _distributed() -> Any:
+    """accelerate's process state when installed (one process without ``accelerate launch``)."""
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        return None
+    return PartialState()
+
+
+def _device(requested: str, state: Any) -> str:
+    import torch
+
+    if requested == "auto":
+        if state is not None:
+            return str(state.device)
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ImageEvalError("--device cuda but no CUDA GPU is visible: use --device cpu or auto.")
+        if state is not None and state.num_processes > 1:
+            return str(state.device)  # one GPU per process under accelerate launch
+    elif requested != "cpu":
+        raise ImageEvalError(f"unknown device '{requested}': use auto, cpu or cuda.")
+    return requested
+
+
+class _Scorer:
+    """CLIP features, the probe and CLIPScore for one image batch; text embeddings cached."""
+
+    def __init__(self, settings: ImageEvalSettings, device: str) -> None:
+        from emotion_director.evals.probe import ClipFeatures, EmotionProbe
+
+        self.clip = ClipFeatures.from_pretrained(settings.clip, device=device)
+        self.probe = EmotionProbe.load(settings.probe) if settings.probe else None
+        self.probe_encoder: Any = None
+        if self.probe is not None and self.probe.encoder not in ("", settings.clip):
+            from emotion_director.diffusion.bank_init import HFImageEncoder
+
+            try:
+                self.probe_encoder = HFImageEncoder.from_pretrained(self.probe.encoder, device=device)
+            except EmotionDirectorError as exc:
+                raise ImageEvalError(f"the probe was trained on '{self.probe.encoder}', which "
+                                     f"cannot be loaded here: {exc}") from None
+        self._text: dict[str, Any] = {}
+
+    def text(self, prompt: str) -> Any:
+        if prompt not in self._text:
+            self._text[prompt] = self.clip.texts([prompt])[0]
+        return self._text[prompt]
+
+    def score(self, images: list[Any], subject: str, control_subject: str,
+              emotion: str) -> list[dict[str, Any]]:
+        import torch
+        import torch.nn.functional as F
+
+        features = self.clip.images(images)
+        n = len(images)
+        real = clip_score(features, self.text(subject).expand(n, -1))
+        control = clip_score(features, self.text(control_subject).expand(n, -1))
+        probs = None
+        if self.probe is not None:
+            probe_in = features if self.probe_encoder is None else F.normalize(
+                self.probe_encoder(images).float(), dim=-1).cpu()
+            probs = self.probe.predict_proba(probe_in)
+        out = []
+        for i in range(n):
+            record: dict[str, Any] = {
+                "clip_score": round(float(real[i]), 4),
+                "clip_score_control": round(float(control[i]), 4),
+                "clip_features": base64.b64encode(
+                    features[i].to(torch.float16).numpy().tobytes()).decode(),
+            }
+            if probs is not None:
+                p = probs[i]
+                record.update({
+                    "probs": [round(float(v), 5) for v in p],
+                    "predicted": EMOTIONS[int(p.argmax())],
+                    "true_class_prob": round(float(p[EMOTIONS.index(emotion)]), 5),
+                })
+            out.append(record)
+        return out
+
+
+def _load_pipeline(settings: ImageEvalSettings, device: str) -> Any:
+    import torch
+
+    from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+
+    dtype = torch.float16 if device.startswith("cuda") else None
+    return MCDiffusionPipeline.from_pretrained(
+        settings.model, bank=settings.bank, adapter_weights=settings.adapter,
+        lora_weights=settings.lora, device=device, torch_dtype=dtype,
+    )
+
+
+def _generate(pipe: Any, row: dict[str, Any], indices: list[int], settings: ImageEvalSettings,
+              visual: bool) -> list[Any]:
+    import torch
+
+    generators = [torch.Generator(device="cpu").manual_seed(image_seed(settings.seed,
+                                                                       row["case_id"], i))
+                  for i in indices]
+    kwargs: dict[str, Any] = dict(
+        num_inference_steps=settings.steps, guidance_scale=settings.guidance_scale,
+        num_images_per_prompt=len(indices), generator=generators,
+        negative_prompt=row.get("negative_prompt") or None,
+    )
+    if settings.size:
+        kwargs.update(height=settings.size, width=settings.size)
+    if visual:
+        negative = (row.get("meta") or {}).get("negative_emotion")
+        return pipe(row["rewrite"], row["emotion"], negative_emotion=negative, **kwargs).images
+    return pipe.pipeline(prompt=row["rewrite"], **kwargs).images  # plain text-to-image
+
+
+def _control_subjects(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Each subject's control: the next distinct subject of the run (a derangement)."""
+    subjects = list(dict.fromkeys(r["prompt"] for r in rows))
+    if len(subjects) < 2:
+        return {s: "" for s in subjects}
+    return {s: subjects[(i + 1) % len(subjects)] for i, s in enumerate(subjects)}
+
+
+def run_image_eval(
+    run_dir: str | Path,
+    settings: ImageEvalSettings,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImageEvalSummary:
+    """Generate and score this process's share of the images; resume what is already done.
+
+    Under ``accelerate launch`` each process takes every k-th case (all systems of a case on one
+    process, so a case's images share a device) and appends to its own records file; the
+    process waits for the others before returning, so the merged results are complete.
+    """
+    from PIL import Image
+
+    started = time.perf_counter()
+    run = Path(run_dir)
+    rows = select_items(run, settings)
+    if settings.images_per_case < 1:
+        raise ImageEvalError("--images-per-case must be at least 1.")
+    state = _distributed()
+    rank, world = (state.process_index, state.num_processes) if state is not None else (0, 1)
+    device = _device(settings.device, state)
+    folder = run / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        _check_config(folder, settings)
+    if state is not None:
+        state.wait_for_everyone()
+    if rank != 0:
+        _check_config(folder, settings)
+    notes = []
+    if not settings.bank:
+        notes.append("no bank: every system generated as plain text-to-image")
+    if not settings.probe:
+        notes.append("no probe: emotion accuracy not computed")
+    cases = list(dict.fromkeys(r["case_id"] for r in rows))
+    mine = set(cases[rank::world])
+    rows_mine = [r for r in rows if r["case_id"] in mine]
+    controls = _control_subjects(rows)
+    done = {(r["system"], r["case_id"], int(r["index"])) for r in read_image_records(run)}
+    total = len(rows_mine) * settings.images_per_case
+    counters = {"generated": 0, "reused": 0, "skipped": 0}
+    todo = [(r, [i for i in range(settings.images_per_case)
+                 if (r["system"], r["case_id"], i) not in done]) for r in rows_mine]
+    counters["skipped"] = total - sum(len(i) for _, i in todo)
+    records_path = folder / f"records-rank{rank}.jsonl"
+    if records_path.exists() and records_path.stat().st_size:
+        with records_path.open("rb+") as handle:  # end a line cut by a crash
+            handle.seek(-1, 2)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+    pipe = scorer = None
+    finished = counters["skipped"]
+    if progress:
+        progress(finished, total)
+    for row, indices in todo:
+        if not indices:
+            continue
+        if scorer is None:
+            scorer = _Scorer(settings, device)
+        sub = folder / safe_name(row["system"])
+        sub.mkdir(exist_ok=True)
+        paths = {i: sub / f"{safe_name(row['case_id'])}-{i}.png" for i in indices}
+        visual = bool(settings.bank) and row["system"].startswith(VISUAL_PROMPT_SYSTEMS)
+        missing = [i for i in indices if not paths[i].is_file()]
+        t0 = time.perf_counter()
+        for start in range(0, len(missing), max(settings.batch_size, 1)):
+            chunk = missing[start:start + settings.batch_size]
+            if pipe is None:
+                pipe = _load_pipeline(settings, device)
+            for i, image in zip(chunk, _generate(pipe, row, chunk, settings, visual)):
+                tmp = paths[i].with_suffix(".tmp.png")
+                image.save(tmp)
+                os.replace(tmp, paths[i])  # a PNG on disk is always whole
+            counters["generated"] += len(chunk)
+        counters["reused"] += len(indices) - len(missing)
+        images = []
+        for i in indices:
+            with Image.open(paths[i]) as image:
+                images.append(image.convert("RGB"))
+        scores = scorer.score(images, row["prompt"], controls[row["prompt"]], row["emotion"])
+        seconds = round((time.perf_counter() - t0) / len(indices), 4)
+        with records_path.open("a", encoding="utf-8") as handle:
+            for i, score in zip(indices, scores):
+                handle.write(json.dumps({
+                    "system": row["system"], "case_id": row["case_id"], "index": i,
+                    "path": str(paths[i].relative_to(run)), "subject": row["prompt"],
+                    "control_subject": controls[row["prompt"]], "emotion": row["emotion"],
+                    "rewrite": row["rewrite"], "pipeline": "mc_diffusion" if visual
+                    else "text_to_image", "seed": image_seed(settings.seed, row["case_id"], i),
+                    "seconds": seconds, **score,
+                }) + "\n")
+        finished += len(indices)
+        if progress:
+            progress(finished, total)
+    if state is not None:
+        state.wait_for_everyone()
+    return ImageEvalSummary(run, counters["generated"], counters["reused"], counters["skipped"],
+                            time.perf_counter() - started, rank, world, device, notes)
+
+
+# ---------------------------------------------------------------- summary and report
+def _features(record: dict[str, Any]) -> Any:
+    import numpy as np
+    import torch
+
+    raw = base64.b64decode(record["clip_features"])
+    return torch.from_numpy(np.frombuffer(raw, dtype=np.float16).astype("float32"))
+
+
+def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per system: image metrics (mean and bootstrap CI over cases), controls, diversity."""
+    import torch
+
+    from emotion_director.evals.report import bootstrap_ci
+
+    by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_system[r["system"]].append(r)
+    table: dict[str, dict[str, Any]] = {}
+    per_emotion: dict[str, dict[str, float]] = {}
+    for system, items in by_system.items():
+        per_case: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in items:
+            values = per_case[r["case_id"]]
+            values["clip_score"].append(r["clip_score"])
+            values["clip_score_control"].append(r["clip_score_control"])
+            if "probs" in r:
+                wrong = EMOTIONS[(EMOTIONS.index(r["emotion"]) + 1) % len(EMOTIONS)]
+                values["emotion_accuracy"].append(float(r["predicted"] == r["emotion"]))
+                values["true_class_prob"].append(r["true_class_prob"])
+                values["probe_control_accuracy"].append(float(r["predicted"] == wrong))
+        row: dict[str, Any] = {"images": len(items), "cases": len(per_case)}
+        for metric in IMAGE_METRICS:
+            case_means = [sum(v[metric]) / len(v[metric]) for v in per_case.values() if v[metric]]
+            if case_means:
+                row[metric] = bootstrap_ci(case_means)
+        groups: dict[str, list[Any]] = defaultdict(list)
+        for r in items:
+            groups[r["emotion"]].append(_features(r))
+        distances = [mean_pairwise_distance(torch.stack(f)) for f in groups.values() if len(f) > 1]
+        row["diversity"] = sum(distances) / len(distances) if distances else float("nan")
+        row["pipeline"] = ", ".join(sorted({r["pipeline"] for r in items}))
+        table[system] = row
+        if any("probs" in r for r in items):
+            accuracy: dict[str, list[float]] = defaultdict(list)
+            for r in items:
+                if "probs" in r:
+                    accuracy[r["emotion"]].append(float(r["predicted"] == r["emotion"]))
+            per_emotion[system] = {e: sum(v) / len(v) for e, v in accuracy.items()}
+    return {"table": table, "per_emotion": per_emotion, "systems": list(by_system)}
+
+
+def write_grids(run_dir: str | Path, records: list[dict[str, Any]], *, max_cases: int = 12,
+                cell: int = 128) -> list[tuple[dict[str, Any], Path]]:
+    """One PNG per case: a column per system (its images stacked), header with system names."""
+    from PIL import Image, ImageDraw
+
+    run = Path(run_dir)
+    systems = list(dict.fromkeys(r["system"] for r in records))
+    by_case: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        by_case[r["case_id"]][r["system"]].append(r)
+    out_dir = run / "grids"
+    out_dir.mkdir(exist_ok=True)
+    written = []
+    for case_id in list(by_case)[:max_cases]:
+        columns = by_case[case_id]
+        rows = max(len(v) for v in columns.values())
+        header = 34
+        grid = Image.new("RGB", (cell * len(systems), header + cell * rows), "white")
+        draw = ImageDraw.Draw(grid)
+        first = next(iter(columns.values()))[0]
+        draw.text((4, 2), f"{first['subject']} -> {first['emotion']}"[:90], fill="black")
+        for col, system in enumerate(systems):
+            draw.text((col * cell + 4, 18), system[:20], fill="black")
+            for row_i, record in enumerate(sorted(columns.get(system, []), key=lambda r: r["index"])):
+                path = run / record["path"]
+                if not path.is_file():
+                    continue
+                with Image.open(path) as image:
+                    thumb = image.convert("RGB").resize((cell, cell), Image.NEAREST)
+                grid.paste(thumb, (col * cell, header + row_i * cell))
+        path = out_dir / f"{safe_name(case_id)}.png"
+        grid.save(path)
+        written.append((first, path))
+    return written
+
+
+def _ci(value: Any) -> str:
+    if value is None:
+        return "-"
+    mean, lo, hi = value
+    return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
+    """Markdown and HTML sections for the report (``None`` when the run has no image records)."""
+    run = Path(run_dir)
+    records = read_image_records(run)
+    if not records:
+        return None
+    summary = summarise_images(records)
+    (run / "images" / "summary.json").write_text(json.dumps(
+        {k: v for k, v in summary.items()}, indent=2, default=str))
+    grids = write_grids(run, records)
+    head = ["system", "images", "pipeline", *IMAGE_METRICS, "diversity"]
+    body = []
+    for system, row in summary["table"].items():
+        body.append([system, str(row["images"]), row["pipeline"],
+                     *(_ci(row.get(m)) for m in IMAGE_METRICS), f"{row['diversity']:.3f}"])
+    note = ("Emotion accuracy and true-class probability come from a linear probe on CLIP "
+            "features (chance 0.125); `probe_control_accuracy` scores the same predictions "
+            "against a wrong target and `clip_score_control` the same images against another "
+            "case's subject: both should sit well below the real columns, or the probe / CLIP "
+            "cannot be trusted. CLIPScore is against the original subject. Diversity is the mean "
+            "pairwise CLIP distance (1 - cos) within an emotion.")
+    md = ["", "## Images", "", note, "", "| " + " | ".join(head) + " |",
+          "|---" * len(head) + "|"]
+    md += ["| " + " | ".join(r) + " |" for r in body]
+    if summary["per_emotion"]:
+        md += ["", "### Emotion accuracy per target emotion", "",
+               "| system | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
+        for system, accs in summary["per_emotion"].items():
+            md.append(f"| {system} | " + " | ".join(
+                f"{accs[e]:.2f}" if e in accs else "-" for e in EMOTIONS) + " |")
+    md += ["", "### Image grids (systems side by side, same seeds per row)", ""]
+    md += [f"![{r['case_id']}]({p.relative_to(run)})" for r, p in grids]
+    esc = html.escape
+    parts = ["<h2>Images</h2>", f"<p>{esc(note)}</p>", "<table><thead><tr>"
+             + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
+             + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
+             + "</tbody></table>", "<h3>Image grids</h3>"]
+    for record, path in grids:
+        encoded = base64.b64encode(path.read_bytes()).decode()
+        parts.append(f"<figure><img alt='{esc(record['case_id'])}' "
+                     f"src='data:image/png;base64,{encoded}'><figcaption>{esc(record['subject'])}"
+                     f" &rarr; {esc(record['emotion'])}</figcaption></figure>")
+    return "\n".join(md) + "\n", "\n".join(parts)
+

@@ -1,0 +1,455 @@
+"""Blind human ratings: a local page that shows two systems' rewrites side by side and records
+which one a person prefers.
+
+``serve_ratings(run_dir)`` serves, on 127.0.0.1 only, every pair of systems on every case of a
+run (with the case's images when ``eval images`` made some). Each rater sees the pairs in their
+own random order, each pair with a random side per rater, and never a system name. A choice
+(``left``, ``right`` or ``tie``) is appended to ``ratings.jsonl`` in the run folder as it is
+made (one JSON line: rater, pair id, case, which system was on which side, the choice and the
+winning system); nothing is ever rewritten, so a crash loses nothing. If a rater rates a pair
+again, the latest choice counts.
+
+:func:`rating_sections` folds the ratings into ``eval report``: per-system win rates (a tie is
+half a win) with bootstrap CIs beside the automatic metrics, head-to-head counts, and, when
+several people rated the same pairs, inter-rater agreement (raw pairwise agreement, Cohen's
+kappa per pair of raters, Fleiss' kappa over all).
+
+Example:
+    >>> server = serve_ratings("runs/demo", port=0)  # doctest: +SKIP
+    >>> server.serve_forever()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from emotion_director.errors import EmotionDirectorError
+
+CHOICES = ("left", "right", "tie")
+RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
+MAX_BODY = 4096
+IMAGES_PER_SIDE = 2
+
+
+class RatingError(EmotionDirectorError):
+    """The run folder has nothing to rate, or a rating request is invalid."""
+
+
+@dataclass(frozen=True)
+class RatingPair:
+    """Two systems' rewrites of one case; ``system_a < system_b`` (names never shown)."""
+
+    pair_id: str
+    case_id: str
+    prompt: str
+    emotion: str
+    system_a: str
+    system_b: str
+    text_a: str
+    text_b: str
+    images_a: tuple[str, ...] = ()
+    images_b: tuple[str, ...] = ()
+
+
+def pair_id(case_id: str, system_a: str, system_b: str) -> str:
+    return hashlib.sha1(f"{case_id}|{system_a}|{system_b}".encode()).hexdigest()[:12]
+
+
+def build_pairs(run_dir: str | Path, systems: list[str] | None = None) -> list[RatingPair]:
+    """Every pair of systems on every case that both rewrote, with up to 2 images per side."""
+    from emotion_director.evals.images import read_image_records
+    from emotion_director.evals.runner import read_results
+
+    run = Path(run_dir)
+    if not (run / "results.jsonl").is_file():
+        raise RatingError(f"{run} is not an eval run folder (no results.jsonl): run "
+                          f"`emotion-director eval run --out {run}` first.")
+    rows = [r for r in read_results(run) if r.get("rewrite")]
+    available = list(dict.fromkeys(r["system"] for r in rows))
+    unknown = [s for s in systems or [] if s not in available]
+    if unknown:
+        raise RatingError(f"system(s) {', '.join(unknown)} not in {run}/results.jsonl; it has: "
+                          f"{', '.join(available) or 'none'}.")
+    wanted = set(systems or available)
+    images: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for record in sorted(read_image_records(run), key=lambda r: r["index"]):
+        images[(record["system"], record["case_id"])].append(record["path"])
+    by_case: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        if row["system"] in wanted:
+            by_case[row["case_id"]].setdefault(row["system"], row)
+    pairs = []
+    for case_id, found in by_case.items():
+        for a, b in itertools.combinations(sorted(found), 2):
+            ra, rb = found[a], found[b]
+            pairs.append(RatingPair(
+                pair_id(case_id, a, b), case_id, ra["prompt"], ra["emotion"], a, b,
+                ra["rewrite"], rb["rewrite"],
+                tuple(images[(a, case_id)][:IMAGES_PER_SIDE]),
+                tuple(images[(b, case_id)][:IMAGES_PER_SIDE])))
+    if not pairs:
+        raise RatingError(f"{run}: nothing to rate; it needs rewrites of the same cases by at "
+                          "least two systems.")
+    return pairs
+
+
+def is_flipped(pair: str, rater: str) -> bool:
+    """Whether ``system_b`` is on the left for this rater (fixed per rater and pair)."""
+    return hashlib.sha1(f"{rater}|{pair}".encode()).digest()[0] % 2 == 1
+
+
+def read_ratings(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "ratings.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash: that one choice is lost, nothing else
+        if isinstance(record, dict) and {"rater", "pair_id", "winner"} <= set(record):
+            out.append(record)
+    return out
+
+
+@dataclass
+class RatingSession:
+    """The pairs of one run and its append-only ratings file, shared by the server's threads."""
+
+    run_dir: Path
+    pairs: dict[str, RatingPair]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / "ratings.jsonl"
+
+    def order(self, rater: str) -> list[str]:
+        ids = sorted(self.pairs)
+        random.Random(hashlib.sha1(rater.encode()).hexdigest()).shuffle(ids)
+        return ids
+
+    def rated_by(self, rater: str) -> set[str]:
+        return {r["pair_id"] for r in read_ratings(self.run_dir) if r["rater"] == rater}
+
+    def next_pair(self, rater: str) -> tuple[RatingPair | None, int]:
+        done = self.rated_by(rater)
+        remaining = [p for p in self.order(rater) if p not in done]
+        return (self.pairs[remaining[0]] if remaining else None), len(done & set(self.pairs))
+
+    def sides(self, pair: RatingPair, rater: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+        a = (pair.system_a, pair.text_a, pair.images_a)
+        b = (pair.system_b, pair.text_b, pair.images_b)
+        return (b, a) if is_flipped(pair.pair_id, rater) else (a, b)
+
+    def record(self, rater: str, pair_key: str, choice: str) -> dict[str, Any]:
+        if not RATER_NAME.match(rater):
+            raise RatingError("rater name must be 1-40 letters, digits, spaces, '_', '.' or '-'.")
+        pair = self.pairs.get(pair_key)
+        if pair is None:
+            raise RatingError(f"unknown pair id '{pair_key[:40]}'.")
+        if choice not in CHOICES:
+            raise RatingError(f"choice must be one of {', '.join(CHOICES)}.")
+        (left, _, _), (right, _, _) = self.sides(pair, rater)
+        winner = {"left": left, "right": right, "tie": "tie"}[choice]
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rater": rater,
+                  "pair_id": pair.pair_id, "case_id": pair.case_id, "left": left, "right": right,
+                  "choice": choice, "winner": winner, "system_a": pair.system_a,
+                  "system_b": pair.system_b}
+        with self.lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        return record
+
+
+# ---------------------------------------------------------------- the page
+STYLE = ("body{font-family:sans-serif;margin:2em auto;max-width:1100px}"
+         ".pair{display:flex;gap:2em}.side{flex:1;border:1px solid #ccc;padding:1em}"
+         ".side img{width:256px;height:256px;image-rendering:pixelated;margin:4px}"
+         "button{font-size:1.1em;margin:.5em;padding:.4em 1.2em}")
+
+
+def _page(title: str, body: str) -> bytes:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{STYLE}</style></head><body>{body}</body></html>").encode()
+
+
+def _login_page() -> bytes:
+    return _page("Rate rewrites", (
+        "<h1>Which rewrite is better?</h1><p>You will see two rewrites of the same image prompt "
+        "for a target emotion. Pick the one whose image would better evoke the emotion while "
+        "keeping the subject.</p><form method='get' action='/'><label>Your name "
+        "<input id='rater' name='rater' required maxlength='40'></label> "
+        "<button id='start' type='submit'>Start</button></form>"))
+
+
+def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) -> bytes:
+    esc = html.escape
+    columns = []
+    for label, (_, text, images) in zip(("Left", "Right"), session.sides(pair, rater)):
+        side = label.lower()
+        imgs = "".join(
+            f"<img alt='{label} image {k + 1}' src='/image/{pair.pair_id}/{side}/{k}?rater="
+            f"{quote(rater)}'>" for k in range(len(images)))
+        columns.append(f"<div class='side' id='{side}'><h2>{label}</h2>"
+                       f"<p class='text'>{esc(text)}</p>{imgs}</div>")
+    body = (f"<p id='progress'>{done} of {len(session.pairs)} rated, as {esc(rater)}</p>"
+            f"<h1>Subject: <em id='subject'>{esc(pair.prompt)}</em> &mdash; target emotion: "
+            f"<em id='emotion'>{esc(pair.emotion)}</em></h1>"
+            f"<div class='pair'>{''.join(columns)}</div>"
+            "<form method='post' action='/rate'>"
+            f"<input type='hidden' name='rater' value='{esc(rater)}'>"
+            f"<input type='hidden' name='pair' value='{pair.pair_id}'>"
+            "<button id='choose-left' name='choice' value='left'>Left is better</button>"
+            "<button id='choose-tie' name='choice' value='tie'>About the same</button>"
+            "<button id='choose-right' name='choice' value='right'>Right is better</button>"
+            "</form>")
+    return _page("Rate rewrites", body)
+
+
+def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "emotion-director-rating"
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep the terminal quiet
+            pass
+
+        def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
+                  headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _error(self, status: int, message: str) -> None:
+            self._send(status, _page("Error", f"<p class='error'>{html.escape(message)}</p>"))
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            rater = (query.get("rater") or [""])[0].strip()
+            if url.path == "/":
+                if not rater:
+                    return self._send(200, _login_page())
+                if not RATER_NAME.match(rater):
+                    return self._error(400, "rater name must be 1-40 letters, digits, spaces, "
+                                            "'_', '.' or '-'.")
+                pair, done = session.next_pair(rater)
+                if pair is None:
+                    return self._send(200, _page("Done", f"<h1 id='done'>All {done} pairs "
+                                                          "rated. Thank you!</h1>"))
+                return self._send(200, _pair_page(session, pair, rater, done))
+            parts = url.path.strip("/").split("/")
+            if len(parts) == 4 and parts[0] == "image":
+                return self._image(parts[1], parts[2], parts[3], rater)
+            return self._error(404, "not found")
+
+        def _image(self, key: str, side: str, index: str, rater: str) -> None:
+            pair = session.pairs.get(key)
+            if pair is None or side not in ("left", "right") or not index.isdigit() \
+                    or not RATER_NAME.match(rater):
+                return self._error(404, "no such image")
+            images = session.sides(pair, rater)[0 if side == "left" else 1][2]
+            if int(index) >= len(images):
+                return self._error(404, "no such image")
+            path = session.run_dir / images[int(index)]
+            if not path.is_file():
+                return self._error(404, "image file missing")
+            self._send(200, path.read_bytes(), "image/png")
+
+        def do_POST(self) -> None:  # noqa: N802
+            if urlsplit(self.path).path != "/rate":
+                return self._error(404, "not found")
+            try:
+                length = int(self.headers.get("Content-Length") or "")
+            except ValueError:
+                return self._error(411, "a Content-Length header is required")
+            if length < 0 or length > MAX_BODY:
+                return self._error(413, f"request body over {MAX_BODY} bytes")
+            try:
+                form = parse_qs(self.rfile.read(length).decode("utf-8"), strict_parsing=True)
+            except (UnicodeDecodeError, ValueError):
+                return self._error(400, "expected a form body rater=...&pair=...&choice=...")
+            fields = {k: v[0].strip() for k, v in form.items() if len(v) == 1}
+            if set(fields) != {"rater", "pair", "choice"} or len(form) != 3:
+                return self._error(400, "expected exactly one rater, pair and choice field")
+            try:
+                session.record(fields["rater"], fields["pair"], fields["choice"])
+            except RatingError as exc:
+                return self._error(400, str(exc))
+            self._send(303, b"", headers={"Location": f"/?rater={quote(fields['rater'])}"})
+
+    return Handler
+
+
+def serve_ratings(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
+                  systems: list[str] | None = None) -> ThreadingHTTPServer:
+    """A server (not yet serving) for the run's pairs; ``port=0`` picks a free port."""
+    run = Path(run_dir)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise RatingError(f"the rating page serves on loopback only, not '{host}': raters on "
+                          "this machine open it in a browser; others can use an SSH tunnel.")
+    session = RatingSession(run, {p.pair_id: p for p in build_pairs(run, systems)})
+    try:
+        server = ThreadingHTTPServer((host, port), _make_handler(session))
+    except OSError as exc:
+        raise RatingError(f"cannot listen on {host}:{port} ({exc.strerror}): pass another "
+                          "--port.") from None
+    server.daemon_threads = True
+    server.session = session  # type: ignore[attr-defined]
+    return server
+
+
+# ---------------------------------------------------------------- agreement and win rates
+def cohen_kappa(first: list[str], second: list[str]) -> float:
+    """Cohen's kappa of two raters' labels on the same items (nan when chance agreement is 1)."""
+    if len(first) != len(second) or not first:
+        raise ValueError("cohen_kappa needs two equally long, non-empty label lists")
+    n = len(first)
+    observed = sum(a == b for a, b in zip(first, second)) / n
+    c1, c2 = Counter(first), Counter(second)
+    expected = sum(c1[k] * c2[k] for k in set(c1) | set(c2)) / (n * n)
+    return float("nan") if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def fleiss_kappa(counts: list[dict[str, int]]) -> float:
+    """Fleiss' kappa from per-item category counts (items may have different numbers of raters,
+    at least 2 each); nan when every rating falls in one category."""
+    items = [c for c in counts if sum(c.values()) >= 2]
+    if not items:
+        return float("nan")
+    agreement = []
+    totals: Counter[str] = Counter()
+    for item in items:
+        n = sum(item.values())
+        agreement.append((sum(v * v for v in item.values()) - n) / (n * (n - 1)))
+        totals.update(item)
+    grand = sum(totals.values())
+    p_bar = sum(agreement) / len(agreement)
+    p_e = sum((v / grand) ** 2 for v in totals.values())
+    return float("nan") if p_e == 1 else (p_bar - p_e) / (1 - p_e)
+
+
+def _canonical(record: dict[str, Any]) -> str:
+    """The choice in system terms that do not depend on the sides: a, b or tie."""
+    if record["winner"] == "tie":
+        return "tie"
+    return "a" if record["winner"] == record["system_a"] else "b"
+
+
+def summarise_ratings(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Win rates, head-to-head counts and agreement (the latest choice per rater and pair)."""
+    from emotion_director.evals.report import bootstrap_ci
+
+    latest = {(r["rater"], r["pair_id"]): r for r in records}
+    ratings = list(latest.values())
+    outcomes: dict[str, list[float]] = defaultdict(list)
+    head: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for r in ratings:
+        a, b = r["system_a"], r["system_b"]
+        label = _canonical(r)
+        score_a = {"a": 1.0, "b": 0.0, "tie": 0.5}[label]
+        outcomes[a].append(score_a)
+        outcomes[b].append(1 - score_a)
+        head[(a, b)][label] += 1
+    win_rates = {s: {"win_rate": bootstrap_ci(v), "comparisons": len(v)}
+                 for s, v in sorted(outcomes.items())}
+    by_pair: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in ratings:
+        by_pair[r["pair_id"]][r["rater"]] = _canonical(r)
+    raters = sorted({r["rater"] for r in ratings})
+    shared = {p: v for p, v in by_pair.items() if len(v) >= 2}
+    agreement: dict[str, Any] = {"raters": raters, "items_rated_by_2_or_more": len(shared)}
+    if shared:
+        same = [a == b for v in shared.values() for a, b in itertools.combinations(v.values(), 2)]
+        agreement["pairwise_agreement"] = sum(same) / len(same)
+        agreement["fleiss_kappa"] = fleiss_kappa([dict(Counter(v.values())) for v in shared.values()])
+        cohen = {}
+        for r1, r2 in itertools.combinations(raters, 2):
+            common = [p for p, v in shared.items() if r1 in v and r2 in v]
+            if common:
+                cohen[f"{r1} / {r2}"] = (cohen_kappa([shared[p][r1] for p in common],
+                                                     [shared[p][r2] for p in common]), len(common))
+        agreement["cohen_kappa"] = cohen
+    return {"win_rates": win_rates, "head_to_head": dict(head), "agreement": agreement,
+            "ratings": len(ratings)}
+
+
+def _automatic(run: Path) -> dict[str, dict[str, float]]:
+    """A few automatic metrics per system to print beside the human win rates."""
+    from emotion_director.evals.images import read_image_records
+    from emotion_director.evals.runner import read_results
+
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in read_results(run):
+        for metric in ("minilm_prob", "subject_similarity"):
+            if isinstance((row.get("metrics") or {}).get(metric), (int, float)):
+                values[row["system"]][metric].append(row["metrics"][metric])
+    for record in read_image_records(run):
+        values[record["system"]]["clip_score"].append(record["clip_score"])
+        if "predicted" in record:
+            values[record["system"]]["emotion_accuracy"].append(
+                float(record["predicted"] == record["emotion"]))
+    return {s: {m: sum(v) / len(v) for m, v in ms.items()} for s, ms in values.items()}
+
+
+def _num(value: float) -> str:
+    return "n/a" if value != value else f"{value:.3f}"  # nan != nan
+
+
+def rating_sections(run_dir: str | Path) -> tuple[str, str] | None:
+    """Markdown and HTML for the report (``None`` when nobody has rated yet)."""
+    run = Path(run_dir)
+    records = read_ratings(run)
+    if not records:
+        return None
+    s = summarise_ratings(records)
+    auto = _automatic(run)
+    metrics = sorted({m for v in auto.values() for m in v})
+    head = ["system", "human win rate [95% CI]", "comparisons", *metrics]
+    body = []
+    for system, w in s["win_rates"].items():
+        mean, lo, hi = w["win_rate"]
+        body.append([system, f"{mean:.3f} [{lo:.3f}, {hi:.3f}]", str(w["comparisons"]),
+                     *(_num(auto.get(system, {}).get(m, float("nan"))) for m in metrics)])
+    a = s["agreement"]
+    if a["items_rated_by_2_or_more"]:
+        agreement = (f"{len(a['raters'])} rater(s); {a['items_rated_by_2_or_more']} pair(s) rated "
+                     f"by two or more: raw agreement {_num(a['pairwise_agreement'])}, Fleiss' "
+                     f"kappa {_num(a['fleiss_kappa'])}; Cohen's kappa "
+                     + ", ".join(f"{k}: {_num(v)} on {n}" for k, (v, n) in a["cohen_kappa"].items())
+                     + ". Kappa below about 0.2 means the raters barely agree beyond chance: "
+                       "read the win rates as noise.")
+    else:
+        agreement = (f"{len(a['raters'])} rater(s); no pair was rated by two people, so "
+                     "agreement cannot be measured.")
+    note = (f"{s['ratings']} blind pairwise choice(s) from `eval rate` (a tie is half a win), "
+            "beside automatic metrics (means).")
+    md = ["", "## Human ratings", "", note, "", "| " + " | ".join(head) + " |",
+          "|---" * len(head) + "|", *("| " + " | ".join(r) + " |" for r in body), "", agreement,
+          "", "| pair (a vs b) | a wins | b wins | ties |", "|---|---|---|---|"]
+    md += [f"| {a_} vs {b_} | {c['a']} | {c['b']} | {c['tie']} |"
+           for (a_, b_), c in s["head_to_head"].items()]
+    esc = html.escape
+    page = ("<h2>Human ratings</h2>" + f"<p>{esc(note)}</p><table><thead><tr>"
+            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
+            + f"</tbody></table><p>{esc(agreement)}</p>")
+    return "\n".join(md) + "\n", page

@@ -1,0 +1,130 @@
+"""Tiny random stand-ins, built in code, for what a user downloads for the image evals.
+
+* :func:`save_tiny_clip` writes a CLIP checkpoint in the folder layout of a download of
+  ``openai/clip-vit-base-patch32`` (``config.json`` of a ``CLIPModel``, ``model.safetensors``,
+  ``preprocessor_config.json``, ``vocab.json``/``merges.txt``/``tokenizer_config.json``/
+  ``special_tokens_map.json``), with random weights at a tiny width. Its tokenizer is CLIP's
+  real byte-pair vocabulary (49,408 tokens) when ``open_clip_torch`` is installed (it ships
+  ``bpe_simple_vocab_16e6.txt.gz``, the file OpenAI's vocabulary is converted from), else the
+  small byte-level vocabulary of :func:`~emotion_director.diffusion.tiny.tiny_clip_tokenizer`.
+* :func:`make_toy_emoset` writes an EmoSet-layout folder (``image/<emotion>/*.jpg`` and
+  ``annotation/<emotion>/*.json``) whose images are noisy patches in one colour per emotion, so
+  a probe can learn it and a probe trained on it has a known right answer.
+
+Example:
+    >>> save_tiny_clip("/tmp/tiny-clip")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+from emotion_director.emotions import Emotion
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    # GPT-2 / CLIP byte-to-printable-character table (the tokenizer's base alphabet)
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+                 + list(range(ord("®"), ord("ÿ") + 1)))
+    codes = printable[:]
+    n = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            codes.append(256 + n)
+            n += 1
+    return dict(zip(printable, map(chr, codes)))
+
+
+def open_clip_bpe_path() -> Path | None:
+    """``open_clip``'s shipped BPE file, found without importing open_clip (and torchvision)."""
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "bpe_simple_vocab_16e6.txt.gz"
+    return path if path.is_file() else None
+
+
+def write_clip_bpe_files(folder: str | Path, bpe_path: str | Path) -> None:
+    """``vocab.json`` and ``merges.txt`` converted from CLIP's BPE file, as OpenAI's are."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = gzip.open(bpe_path).read().decode("utf-8").split("\n")
+    merges = lines[1:49152 - 256 - 2 + 1]
+    alphabet = list(_bytes_to_unicode().values())
+    vocab = alphabet + [c + "</w>" for c in alphabet]
+    vocab += ["".join(m.split()) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    (folder / "vocab.json").write_text(json.dumps({tok: i for i, tok in enumerate(vocab)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+
+
+def save_tiny_clip(folder: str | Path, *, seed: int = 0, image_size: int = 32) -> Path:
+    """Write a tiny random ``CLIPModel`` + ``CLIPProcessor`` to ``folder``; return it."""
+    import torch
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTokenizer,
+    )
+
+    from emotion_director.diffusion.tiny import tiny_clip_tokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe = open_clip_bpe_path()
+    if bpe is not None:
+        write_clip_bpe_files(folder, bpe)
+        tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                                  model_max_length=77, pad_token="<|endoftext|>")
+    else:
+        tokenizer = tiny_clip_tokenizer(folder)
+    bos, eos = tokenizer.convert_tokens_to_ids(["<|startoftext|>", "<|endoftext|>"])
+    config = CLIPConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37,
+                         num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=77,
+                         bos_token_id=bos, eos_token_id=eos, pad_token_id=eos),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                           num_hidden_layers=2, image_size=image_size, patch_size=8),
+        projection_dim=16,
+    )
+    torch.manual_seed(seed)
+    model = CLIPModel(config).eval()
+    processor = CLIPProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": image_size},
+                                           crop_size={"height": image_size, "width": image_size}),
+        tokenizer=tokenizer,
+    )
+    model.save_pretrained(str(folder))
+    processor.save_pretrained(str(folder))
+    return folder
+
+
+EMOTION_COLOURS = {e.value: ((i * 97 + 40) % 255, (i * 53 + 90) % 255, (i * 29 + 160) % 255)
+                   for i, e in enumerate(Emotion)}
+
+
+def make_toy_emoset(folder: str | Path, *, per_emotion: int = 6, size: int = 32,
+                    seed: int = 0) -> Path:
+    """Write an EmoSet-layout folder of colour-coded noisy images; return ``folder``."""
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    for emotion, colour in EMOTION_COLOURS.items():
+        (folder / "image" / emotion).mkdir(parents=True, exist_ok=True)
+        (folder / "annotation" / emotion).mkdir(parents=True, exist_ok=True)
+        for j in range(per_emotion):
+            name = f"{emotion}_{j:05d}"
+            pixels = np.clip(np.array(colour) + rng.normal(0, 20, (size, size, 3)), 0, 255)
+            Image.fromarray(pixels.astype("uint8")).save(folder / "image" / emotion / f"{name}.jpg")
+            (folder / "annotation" / emotion / f"{name}.json").write_text(json.dumps({
+                "emotion": emotion, "image_id": name, "scene": "field", "object": ["tree"],
+            }))
+    return folder

@@ -1,0 +1,225 @@
+"""The image-eval path end to end on tiny random checkpoints written by the project's own
+commands (``bank tiny-pipeline``, ``eval tiny-clip``): the folder layouts of real downloads."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+pytest.importorskip("sentence_transformers")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from emotion_director import Settings  # noqa: E402
+from emotion_director.agents.models import TestChatModel  # noqa: E402
+from emotion_director.cli import app  # noqa: E402
+from emotion_director.evals import images as image_eval  # noqa: E402
+from emotion_director.evals.datasets import load_eval_dataset  # noqa: E402
+from emotion_director.evals.images import (  # noqa: E402
+    ImageEvalSettings,
+    read_image_records,
+    run_image_eval,
+    summarise_images,
+)
+from emotion_director.evals.runner import run_eval  # noqa: E402
+
+runner = CliRunner()
+SYSTEMS = ["template", "mc_agent"]
+CASES = 3
+
+
+def cli(*args: str) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+class FixedMetrics:
+    """Text metrics are not under test here; the runner only needs the scoring call."""
+
+    def score_rewrite(self, prompt, rewrite, emotion):
+        return {"minilm_prob": 0.5, "subject_similarity": 1.0}
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("assets")
+    sd = cli("bank", "tiny-pipeline", root / "tiny-sd")
+    bank = cli("bank", "random", "--out", root / "bank.safetensors", "--tokens", "4",
+               "--dim", "24", "--text-dim", "32")
+    clip = cli("eval", "tiny-clip", root / "tiny-clip")
+    emoset = cli("eval", "toy-emoset", root / "emoset", "--per-emotion", "5")
+    probe = cli("eval", "train-probe", emoset, "--encoder", clip, "--out",
+                root / "probe.safetensors")
+    return {"sd": sd, "bank": bank, "clip": clip, "probe": probe, "emoset": emoset}
+
+
+@pytest.fixture
+async def text_run(tmp_path):
+    cases = load_eval_dataset("builtin:shortcut")[:CASES]
+    await run_eval(SYSTEMS, cases, tmp_path / "run", settings=Settings(backend="test"),
+                   chat_model=TestChatModel(), metrics=FixedMetrics())
+    return tmp_path / "run"
+
+
+def image_args(run, assets, *extra):
+    return ["eval", "images", run, "--model", assets["sd"], "--clip", assets["clip"],
+            "--probe", assets["probe"], "--bank", assets["bank"], "--images-per-case", "2",
+            "--steps", "2", "--size", "32", *extra]
+
+
+def test_tiny_clip_has_the_folder_layout_of_a_clip_download(assets):
+    from transformers import CLIPModel, CLIPProcessor
+
+    folder = Path(assets["clip"])
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "vocab.json",
+                 "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        assert (folder / name).is_file(), name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architectures"] == ["CLIPModel"] and config["model_type"] == "clip"
+    processor = CLIPProcessor.from_pretrained(folder)
+    model = CLIPModel.from_pretrained(folder)
+    ids = processor.tokenizer(["a dog in a park"]).input_ids[0]
+    assert ids[0] == processor.tokenizer.bos_token_id and ids[-1] == processor.tokenizer.eos_token_id
+    assert model.config.text_config.vocab_size == len(processor.tokenizer)
+    from emotion_director.evals.tiny_checkpoints import open_clip_bpe_path
+
+    if open_clip_bpe_path() is not None:  # CLIP's real vocabulary: "dog" is one token
+        assert len(processor.tokenizer) == 49408
+        assert processor.tokenizer.tokenize("dog") == ["dog</w>"]
+
+
+def test_probe_trained_on_toy_emoset_learns_the_colours(assets):
+    from emotion_director.evals.probe import EmotionProbe
+
+    probe = EmotionProbe.load(assets["probe"])
+    meta = probe.metadata
+    assert meta["images"] == 40 and meta["val_images"] == 8 and meta["chance"] == 0.125
+    assert meta["encoder"] == assets["clip"]
+    assert meta["train_accuracy"] == 1.0
+    assert meta["val_accuracy"] >= 0.5  # held-out images; chance is 0.125
+
+
+def test_image_eval_generates_scores_and_resumes_per_image(text_run, assets):
+    first = runner.invoke(app, image_args(text_run, assets))
+    assert first.exit_code == 0, first.output
+    assert f"{len(SYSTEMS) * CASES * 2} generated" in first.stderr
+    records = read_image_records(text_run)
+    assert len(records) == len(SYSTEMS) * CASES * 2
+    pipelines = {r["system"]: r["pipeline"] for r in records}
+    assert pipelines == {"template": "text_to_image", "mc_agent": "mc_diffusion"}
+    for r in records:
+        assert (text_run / r["path"]).is_file()
+        assert sum(r["probs"]) == pytest.approx(1, abs=1e-3) and 0 <= r["clip_score"] <= 100
+    # same case, same index: the same seed for every system (paired comparison)
+    seeds = {(r["case_id"], r["index"]): set() for r in records}
+    for r in records:
+        seeds[(r["case_id"], r["index"])].add(r["seed"])
+    assert all(len(s) == 1 for s in seeds.values())
+
+    again = runner.invoke(app, image_args(text_run, assets))
+    assert "0 generated, 0 PNGs reused, 12 already scored" in again.stderr
+
+    # a crash after the PNG was written but before its record: the PNG is scored, not redone
+    shard = text_run / "images" / "records-rank0.jsonl"
+    lines = shard.read_text().splitlines()
+    shard.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:30])
+    # and a lost PNG with its record: that one image is generated again
+    lost = json.loads(lines[0])
+    (text_run / lost["path"]).unlink()
+    shard.write_text("\n".join(lines[1:-1]) + "\n" + lines[-1][:30])
+    third = runner.invoke(app, image_args(text_run, assets))
+    assert "1 generated, 1 PNGs reused, 10 already scored" in third.stderr, third.stderr
+    assert len(read_image_records(text_run)) == 12
+
+
+def test_image_eval_refuses_to_mix_settings_and_names_bad_inputs(text_run, assets, tmp_path):
+    assert runner.invoke(app, image_args(text_run, assets)).exit_code == 0
+    mixed = runner.invoke(app, image_args(text_run, assets, "--seed", "5"))
+    assert mixed.exit_code == 2 and "holds images made with other settings (seed: 0 -> 5)" in mixed.stderr
+    missing = runner.invoke(app, image_args(tmp_path / "nope", assets))
+    assert missing.exit_code == 2 and "run folder" in missing.stderr and "not found" in missing.stderr
+    unknown = runner.invoke(app, image_args(text_run, assets, "--systems", "single_llm"))
+    assert unknown.exit_code == 2 and "single_llm not in" in unknown.stderr
+    other = tmp_path / "other"
+    shutil.copytree(text_run, other, ignore=shutil.ignore_patterns("images"))
+    bad_clip = runner.invoke(app, ["eval", "images", other, "--model", assets["sd"], "--clip",
+                                   tmp_path / "no-clip", "--steps", "1"])
+    assert bad_clip.exit_code == 2 and "cannot load CLIP model" in bad_clip.stderr
+    bad_probe = runner.invoke(app, image_args(other, assets)[:6] + [
+        "--probe", str(tmp_path / "p.safetensors"), "--steps", "2", "--size", "32"])
+    assert bad_probe.exit_code == 2 and "probe" in bad_probe.stderr and "not found" in bad_probe.stderr
+    assert "Traceback" not in bad_probe.output
+
+
+def test_without_bank_every_system_is_plain_text_to_image(text_run, assets):
+    args = ["eval", "images", text_run, "--model", assets["sd"], "--clip", assets["clip"],
+            "--images-per-case", "1", "--steps", "1", "--size", "32", "--limit", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "no bank" in result.stderr and "no probe" in result.stderr
+    records = read_image_records(text_run)
+    assert {r["pipeline"] for r in records} == {"text_to_image"} and len(records) == 2
+    assert all("probs" not in r for r in records)
+
+
+class FakeProcess:
+    """accelerate's PartialState as seen by one of ``world`` processes."""
+
+    def __init__(self, rank: int, world: int) -> None:
+        self.process_index, self.num_processes, self.device = rank, world, "cpu"
+
+    def wait_for_everyone(self) -> None:
+        pass
+
+
+def test_cases_are_split_across_processes_and_merged(text_run, assets, monkeypatch):
+    settings = ImageEvalSettings(model=assets["sd"], clip=assets["clip"], probe=assets["probe"],
+                                 images_per_case=1, steps=1, size=32)
+    seen = {}
+    for rank in (0, 1):
+        monkeypatch.setattr(image_eval, "_distributed", lambda rank=rank: FakeProcess(rank, 2))
+        summary = run_image_eval(text_run, settings)
+        assert (summary.rank, summary.world_size) == (rank, 2)
+        shard = text_run / "images" / f"records-rank{rank}.jsonl"
+        seen[rank] = {json.loads(line)["case_id"] for line in shard.read_text().splitlines()}
+    assert seen[0] and seen[1] and not seen[0] & seen[1]
+    assert len(seen[0] | seen[1]) == CASES
+    merged = read_image_records(text_run)
+    assert len(merged) == CASES * len(SYSTEMS)
+    # one process resuming the merged folder finds nothing left to do
+    monkeypatch.setattr(image_eval, "_distributed", lambda: FakeProcess(0, 1))
+    assert run_image_eval(text_run, settings).skipped == CASES * len(SYSTEMS)
+
+
+def test_report_gets_image_table_controls_and_a_grid_per_case(text_run, assets):
+    from emotion_director.evals.metrics import TextMetrics
+
+    assert runner.invoke(app, image_args(text_run, assets)).exit_code == 0
+    # the report needs real text metrics in results.jsonl: rescore the rows
+    metrics = TextMetrics()
+    path = text_run / "results.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:
+        row["metrics"] = metrics.score_rewrite(row["prompt"], row["rewrite"], row["emotion"])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    md_path, html_path = cli("eval", "report", text_run), None
+    md = (text_run / "report.md").read_text()
+    page = (text_run / "report.html").read_text()
+    assert "## Images" in md and "| mc_agent |" in md.split("## Images")[1]
+    assert "probe_control_accuracy" in md and "clip_score_control" in md
+    grids = sorted((text_run / "grids").glob("*.png"))
+    assert len(grids) == CASES
+    assert f"![{rows[0]['case_id']}](grids/" in md
+    assert page.count("<figure><img") == CASES and "data:image/png;base64" in page
+    from PIL import Image
+
+    with Image.open(grids[0]) as grid:
+        assert grid.size == (128 * len(SYSTEMS), 34 + 128 * 2)  # systems side by side
+    summary = summarise_images(read_image_records(text_run))
+    assert set(summary["table"]) == set(SYSTEMS)
+    assert 0 <= summary["table"]["mc_agent"]["diversity"] <= 2
+    del md_path, html_path
