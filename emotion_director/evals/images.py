@@ -192,9 +192,11 @@ def select_items(run_dir: Path, settings: ImageEvalSettings) -> list[dict[str, A
 
 
 def _check_config(folder: Path, settings: ImageEvalSettings) -> None:
+    """Refuse to add images made with other settings to images already there."""
     path = folder / "config.json"
     key = settings.generation_key()
-    if path.is_file():
+    has_images = any(folder.glob("*/*.png")) or any(folder.glob("records-rank*.jsonl"))
+    if path.is_file() and has_images:
         old = json.loads(path.read_text())
         changed = {k: (old.get(k), v) for k, v in key.items() if old.get(k) != v}
         if changed:
@@ -204,7 +206,7 @@ def _check_config(folder: Path, settings: ImageEvalSettings) -> None:
                 f"{folder} holds images made with other settings ({what}): use the same "
                 "settings to resume, or another run folder (or delete its images/ folder)."
             )
-    else:
+    else:  # nothing made yet: a corrected path or setting simply replaces the old one
         path.write_text(json.dumps(key, indent=2))
 
 
@@ -245,10 +247,10 @@ class _Scorer:
         self.probe = EmotionProbe.load(settings.probe) if settings.probe else None
         self.probe_encoder: Any = None
         if self.probe is not None and self.probe.encoder not in ("", settings.clip):
-            from emotion_director.diffusion.bank_init import HFImageEncoder
+            from emotion_director.evals.probe import load_image_encoder
 
             try:
-                self.probe_encoder = HFImageEncoder.from_pretrained(self.probe.encoder, device=device)
+                self.probe_encoder = load_image_encoder(self.probe.encoder, device=device)
             except EmotionDirectorError as exc:
                 raise ImageEvalError(f"the probe was trained on '{self.probe.encoder}', which "
                                      f"cannot be loaded here: {exc}") from None

@@ -91,6 +91,28 @@ class ClipFeatures:
         return self.images(batch)
 
 
+def load_image_encoder(name_or_path: str, device: str = "cpu") -> Any:
+    """A full CLIP checkpoint as :class:`ClipFeatures` (its projected image embeddings), anything
+    else (a CLIP vision-only or DINOv2 folder) as ``HFImageEncoder``."""
+    from transformers import AutoConfig
+
+    try:
+        model_type = AutoConfig.from_pretrained(str(name_or_path)).model_type
+    except (OSError, ValueError) as exc:
+        raise ImageEvalError(f"cannot load image encoder '{name_or_path}': "
+                             f"{str(exc).splitlines()[0][:200]}") from None
+    if model_type == "clip":
+        # CLIPVisionModelWithProjection cannot read a full CLIP config's projection_dim (it
+        # would re-initialise the projection), so the full model is loaded instead
+        return ClipFeatures.from_pretrained(name_or_path, device=device)
+    from emotion_director.diffusion.bank_init import HFImageEncoder
+
+    try:
+        return HFImageEncoder.from_pretrained(str(name_or_path), device=device)
+    except EmotionDirectorError as exc:
+        raise ImageEvalError(str(exc)) from None
+
+
 @dataclass
 class EmotionProbe:
     """Linear probe ``softmax(W (x - mean) / std + b)`` over :data:`EMOTIONS` on L2-normalised
@@ -222,7 +244,7 @@ def train_probe(
         encoder (`str` or encoder): image encoder id/folder (CLIP or DINOv2), or a loaded one.
         val_fraction (`float`, *optional*, defaults to 0.2): held-out share per emotion.
     """
-    from emotion_director.diffusion.bank_init import HFImageEncoder, _open_image, load_dataset
+    from emotion_director.diffusion.bank_init import _open_image, load_dataset
 
     try:
         items = load_dataset(dataset)
@@ -233,11 +255,7 @@ def train_probe(
         raise ImageEvalError(f"{dataset}: the probe needs images of at least 2 emotions, found "
                              f"{sorted(present)}.")
     if isinstance(encoder, str):
-        try:
-            model = HFImageEncoder.from_pretrained(encoder, device=device)
-        except EmotionDirectorError as exc:
-            raise ImageEvalError(str(exc)) from None
-        name = encoder
+        model, name = load_image_encoder(encoder, device=device), encoder
     else:
         model, name = encoder, getattr(encoder, "name", type(encoder).__name__)
     chunks = []

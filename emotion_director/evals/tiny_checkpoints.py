@@ -101,7 +101,14 @@ def save_tiny_clip(folder: str | Path, *, seed: int = 0, image_size: int = 32) -
         tokenizer=tokenizer,
     )
     model.save_pretrained(str(folder))
-    processor.save_pretrained(str(folder))
+    # the files of a hub download, not transformers 5's single processor_config.json
+    processor.image_processor.save_pretrained(str(folder))
+    processor.tokenizer.save_pretrained(str(folder))
+    special = folder / "special_tokens_map.json"
+    if not special.is_file():
+        special.write_text(json.dumps({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+                                       "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
+                                      indent=2))
     return folder
 
 

@@ -57,16 +57,36 @@ def assets(tmp_path_factory):
     return {"sd": sd, "bank": bank, "clip": clip, "probe": probe, "emoset": emoset}
 
 
-@pytest.fixture
-async def text_run(tmp_path):
+def make_text_run(folder: Path) -> Path:
+    import asyncio
+
     cases = load_eval_dataset("builtin:shortcut")[:CASES]
-    await run_eval(SYSTEMS, cases, tmp_path / "run", settings=Settings(backend="test"),
-                   chat_model=TestChatModel(), metrics=FixedMetrics())
-    return tmp_path / "run"
+    asyncio.run(run_eval(SYSTEMS, cases, folder, settings=Settings(backend="test"),
+                         chat_model=TestChatModel(), metrics=FixedMetrics()))
+    return folder
+
+
+@pytest.fixture
+def text_run(tmp_path):
+    return make_text_run(tmp_path / "run")
+
+
+@pytest.fixture(scope="module")
+def first_images(tmp_path_factory, assets):
+    """One image eval, shared (tests copy it): generating is the slow part."""
+    run = make_text_run(tmp_path_factory.mktemp("generated") / "run")
+    result = runner.invoke(app, image_args(run, assets))
+    assert result.exit_code == 0, result.output
+    return run, result.stderr
+
+
+@pytest.fixture
+def image_run(first_images, tmp_path):
+    return Path(shutil.copytree(first_images[0], tmp_path / "run"))
 
 
 def image_args(run, assets, *extra):
-    return ["eval", "images", run, "--model", assets["sd"], "--clip", assets["clip"],
+    return ["eval", "images", str(run), "--model", assets["sd"], "--clip", assets["clip"],
             "--probe", assets["probe"], "--bank", assets["bank"], "--images-per-case", "2",
             "--steps", "2", "--size", "32", *extra]
 
@@ -103,10 +123,9 @@ def test_probe_trained_on_toy_emoset_learns_the_colours(assets):
     assert meta["val_accuracy"] >= 0.5  # held-out images; chance is 0.125
 
 
-def test_image_eval_generates_scores_and_resumes_per_image(text_run, assets):
-    first = runner.invoke(app, image_args(text_run, assets))
-    assert first.exit_code == 0, first.output
-    assert f"{len(SYSTEMS) * CASES * 2} generated" in first.stderr
+def test_image_eval_generates_scores_and_resumes_per_image(first_images, image_run, assets):
+    text_run = image_run
+    assert f"{len(SYSTEMS) * CASES * 2} generated" in first_images[1]
     records = read_image_records(text_run)
     assert len(records) == len(SYSTEMS) * CASES * 2
     pipelines = {r["system"]: r["pipeline"] for r in records}
@@ -136,8 +155,8 @@ def test_image_eval_generates_scores_and_resumes_per_image(text_run, assets):
     assert len(read_image_records(text_run)) == 12
 
 
-def test_image_eval_refuses_to_mix_settings_and_names_bad_inputs(text_run, assets, tmp_path):
-    assert runner.invoke(app, image_args(text_run, assets)).exit_code == 0
+def test_image_eval_refuses_to_mix_settings_and_names_bad_inputs(image_run, assets, tmp_path):
+    text_run = image_run
     mixed = runner.invoke(app, image_args(text_run, assets, "--seed", "5"))
     assert mixed.exit_code == 2 and "holds images made with other settings (seed: 0 -> 5)" in mixed.stderr
     missing = runner.invoke(app, image_args(tmp_path / "nope", assets))
@@ -145,18 +164,18 @@ def test_image_eval_refuses_to_mix_settings_and_names_bad_inputs(text_run, asset
     unknown = runner.invoke(app, image_args(text_run, assets, "--systems", "single_llm"))
     assert unknown.exit_code == 2 and "single_llm not in" in unknown.stderr
     other = tmp_path / "other"
-    shutil.copytree(text_run, other, ignore=shutil.ignore_patterns("images"))
-    bad_clip = runner.invoke(app, ["eval", "images", other, "--model", assets["sd"], "--clip",
-                                   tmp_path / "no-clip", "--steps", "1"])
+    shutil.copytree(text_run, other, ignore=shutil.ignore_patterns("images", "grids"))
+    bad_clip = runner.invoke(app, ["eval", "images", str(other), "--model", assets["sd"],
+                                   "--clip", str(tmp_path / "no-clip"), "--steps", "1"])
     assert bad_clip.exit_code == 2 and "cannot load CLIP model" in bad_clip.stderr
-    bad_probe = runner.invoke(app, image_args(other, assets)[:6] + [
+    bad_probe = runner.invoke(app, image_args(other, assets)[:7] + [
         "--probe", str(tmp_path / "p.safetensors"), "--steps", "2", "--size", "32"])
     assert bad_probe.exit_code == 2 and "probe" in bad_probe.stderr and "not found" in bad_probe.stderr
     assert "Traceback" not in bad_probe.output
 
 
 def test_without_bank_every_system_is_plain_text_to_image(text_run, assets):
-    args = ["eval", "images", text_run, "--model", assets["sd"], "--clip", assets["clip"],
+    args = ["eval", "images", str(text_run), "--model", assets["sd"], "--clip", assets["clip"],
             "--images-per-case", "1", "--steps", "1", "--size", "32", "--limit", "1"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -195,10 +214,10 @@ def test_cases_are_split_across_processes_and_merged(text_run, assets, monkeypat
     assert run_image_eval(text_run, settings).skipped == CASES * len(SYSTEMS)
 
 
-def test_report_gets_image_table_controls_and_a_grid_per_case(text_run, assets):
+def test_report_gets_image_table_controls_and_a_grid_per_case(image_run):
     from emotion_director.evals.metrics import TextMetrics
 
-    assert runner.invoke(app, image_args(text_run, assets)).exit_code == 0
+    text_run = image_run
     # the report needs real text metrics in results.jsonl: rescore the rows
     metrics = TextMetrics()
     path = text_run / "results.jsonl"
@@ -206,7 +225,7 @@ def test_report_gets_image_table_controls_and_a_grid_per_case(text_run, assets):
     for row in rows:
         row["metrics"] = metrics.score_rewrite(row["prompt"], row["rewrite"], row["emotion"])
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    md_path, html_path = cli("eval", "report", text_run), None
+    cli("eval", "report", text_run)
     md = (text_run / "report.md").read_text()
     page = (text_run / "report.html").read_text()
     assert "## Images" in md and "| mc_agent |" in md.split("## Images")[1]
@@ -222,4 +241,3 @@ def test_report_gets_image_table_controls_and_a_grid_per_case(text_run, assets):
     summary = summarise_images(read_image_records(text_run))
     assert set(summary["table"]) == set(SYSTEMS)
     assert 0 <= summary["table"]["mc_agent"]["diversity"] <= 2
-    del md_path, html_path

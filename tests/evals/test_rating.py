@@ -184,7 +184,7 @@ def test_report_section_puts_human_win_rates_beside_automatic_metrics(run_dir):
     md, page = rating_sections(run_dir)
     assert "## Human ratings" in md and "minilm_prob" in md
     template_row = next(line for line in md.splitlines() if line.startswith("| template |"))
-    assert template_row.startswith("| template | 1.000 [1.000, 1.000] | 3 | 0.500")
+    assert template_row.startswith("| template | 1.000 [1.000, 1.000] | 6 | 0.500")
     assert "raw agreement 1.000" in md and "<h2>Human ratings</h2>" in page
     assert rating_sections(Path(run_dir).parent) is None
 
