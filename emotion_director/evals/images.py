@@ -211,13 +211,17 @@ def _check_config(folder: Path, settings: ImageEvalSettings) -> None:
 
 
 # ---------------------------------------------------------------- the runner
-def _distributed() -> Any:
-    """accelerate's process state when installed (one process without ``accelerate launch``)."""
+def _distributed(cpu: bool = False) -> Any:
+    """accelerate's process state when installed (one process without a launcher).
+
+    ``accelerate launch`` / ``torchrun`` set ``LOCAL_RANK`` / ``WORLD_SIZE``; on GPUs that gives
+    one process per GPU (NCCL), and with ``cpu=True`` several CPU processes (gloo).
+    """
     try:
         from accelerate import PartialState
     except ImportError:
         return None
-    return PartialState()
+    return PartialState(cpu=cpu)
 
 
 def _device(requested: str, state: Any) -> str:
@@ -353,7 +357,9 @@ def run_image_eval(
     rows = select_items(run, settings)
     if settings.images_per_case < 1:
         raise ImageEvalError("--images-per-case must be at least 1.")
-    state = _distributed()
+    import torch
+
+    state = _distributed(cpu=settings.device == "cpu" or not torch.cuda.is_available())
     rank, world = (state.process_index, state.num_processes) if state is not None else (0, 1)
     device = _device(settings.device, state)
     folder = run / "images"

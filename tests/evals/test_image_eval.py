@@ -200,7 +200,8 @@ def test_cases_are_split_across_processes_and_merged(text_run, assets, monkeypat
                                  images_per_case=1, steps=1, size=32)
     seen = {}
     for rank in (0, 1):
-        monkeypatch.setattr(image_eval, "_distributed", lambda rank=rank: FakeProcess(rank, 2))
+        monkeypatch.setattr(image_eval, "_distributed",
+                            lambda cpu, rank=rank: FakeProcess(rank, 2))
         summary = run_image_eval(text_run, settings)
         assert (summary.rank, summary.world_size) == (rank, 2)
         shard = text_run / "images" / f"records-rank{rank}.jsonl"
@@ -210,7 +211,7 @@ def test_cases_are_split_across_processes_and_merged(text_run, assets, monkeypat
     merged = read_image_records(text_run)
     assert len(merged) == CASES * len(SYSTEMS)
     # one process resuming the merged folder finds nothing left to do
-    monkeypatch.setattr(image_eval, "_distributed", lambda: FakeProcess(0, 1))
+    monkeypatch.setattr(image_eval, "_distributed", lambda cpu: FakeProcess(0, 1))
     assert run_image_eval(text_run, settings).skipped == CASES * len(SYSTEMS)
 
 
@@ -241,3 +242,28 @@ def test_report_gets_image_table_controls_and_a_grid_per_case(image_run):
     summary = summarise_images(read_image_records(text_run))
     assert set(summary["table"]) == set(SYSTEMS)
     assert 0 <= summary["table"]["mc_agent"]["diversity"] <= 2
+
+
+@pytest.mark.integration  # two real processes with a gloo process group: slow on 2 cores
+def test_two_launched_processes_split_the_cases_and_the_report_merges_them(text_run, assets):
+    import os
+    import subprocess
+    import sys
+
+    # torchrun sets the same LOCAL_RANK / WORLD_SIZE that `accelerate launch --multi_gpu` does
+    # (accelerate's own multi-CPU launch needs mpirun)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cli_script = Path(sys.executable).with_name("emotion-director")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", str(cli_script), *image_args(text_run, assets)],
+        capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "process 1/2" in done.stderr and "process 2/2" in done.stderr
+    shards = {rank: [json.loads(line) for line in
+                     (text_run / "images" / f"records-rank{rank}.jsonl").read_text().splitlines()]
+              for rank in (0, 1)}
+    cases = [{r["case_id"] for r in shards[rank]} for rank in (0, 1)]
+    assert cases[0] and cases[1] and not cases[0] & cases[1]
+    assert len(read_image_records(text_run)) == len(SYSTEMS) * CASES * 2
+    assert summarise_images(read_image_records(text_run))["table"]["mc_agent"]["images"] == CASES * 2
