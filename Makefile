@@ -34,6 +34,7 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/visual_prompt_overhead.py --batch 4
 	$(BIN)/python benchmarks/dpo_step.py
 	$(BIN)/python benchmarks/eval_cache.py
+	$(BIN)/python benchmarks/image_eval_cache.py
 	$(BIN)/python benchmarks/load.py
 
 clean:
