@@ -265,7 +265,7 @@ class _Scorer:
             self._text[prompt] = self.clip.texts([prompt])[0]
         return self._text[prompt]
 
-    def score(self, images: list[Any], subject: str, control_subject: str,
+    def score(self, images: list[Any], subject: str, control_subject: str | None,
               emotion: str) -> list[dict[str, Any]]:
         import torch
         import torch.nn.functional as F
@@ -273,7 +273,8 @@ class _Scorer:
         features = self.clip.images(images)
         n = len(images)
         real = clip_score(features, self.text(subject).expand(n, -1))
-        control = clip_score(features, self.text(control_subject).expand(n, -1))
+        control = (None if control_subject is None
+                   else clip_score(features, self.text(control_subject).expand(n, -1)))
         probs = None
         if self.probe is not None:
             probe_in = features if self.probe_encoder is None else F.normalize(
@@ -283,7 +284,7 @@ class _Scorer:
         for i in range(n):
             record: dict[str, Any] = {
                 "clip_score": round(float(real[i]), 4),
-                "clip_score_control": round(float(control[i]), 4),
+                "clip_score_control": None if control is None else round(float(control[i]), 4),
                 "clip_features": base64.b64encode(
                     features[i].to(torch.float16).numpy().tobytes()).decode(),
             }
@@ -330,11 +331,12 @@ def _generate(pipe: Any, row: dict[str, Any], indices: list[int], settings: Imag
     return pipe.pipeline(prompt=row["rewrite"], **kwargs).images  # plain text-to-image
 
 
-def _control_subjects(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Each subject's control: the next distinct subject of the run (a derangement)."""
+def _control_subjects(rows: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Each subject's control: the next distinct subject of the run (a derangement); none when
+    the run has a single subject."""
     subjects = list(dict.fromkeys(r["prompt"] for r in rows))
     if len(subjects) < 2:
-        return {s: "" for s in subjects}
+        return {s: None for s in subjects}
     return {s: subjects[(i + 1) % len(subjects)] for i, s in enumerate(subjects)}
 
 
@@ -466,7 +468,8 @@ def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
         for r in items:
             values = per_case[r["case_id"]]
             values["clip_score"].append(r["clip_score"])
-            values["clip_score_control"].append(r["clip_score_control"])
+            if r.get("clip_score_control") is not None:
+                values["clip_score_control"].append(r["clip_score_control"])
             if "probs" in r:
                 wrong = EMOTIONS[(EMOTIONS.index(r["emotion"]) + 1) % len(EMOTIONS)]
                 values["emotion_accuracy"].append(float(r["predicted"] == r["emotion"]))
@@ -494,7 +497,7 @@ def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_grids(run_dir: str | Path, records: list[dict[str, Any]], *, max_cases: int = 12,
-                cell: int = 128) -> list[tuple[dict[str, Any], Path]]:
+                cell: int = 128, gap: int = 4) -> list[tuple[dict[str, Any], Path]]:
     """One PNG per case: a column per system (its images stacked), header with system names."""
     from PIL import Image, ImageDraw
 
@@ -510,19 +513,21 @@ def write_grids(run_dir: str | Path, records: list[dict[str, Any]], *, max_cases
         columns = by_case[case_id]
         rows = max(len(v) for v in columns.values())
         header = 34
-        grid = Image.new("RGB", (cell * len(systems), header + cell * rows), "white")
+        width = cell * len(systems) + gap * (len(systems) - 1)
+        grid = Image.new("RGB", (width, header + cell * rows), "white")
         draw = ImageDraw.Draw(grid)
         first = next(iter(columns.values()))[0]
         draw.text((4, 2), f"{first['subject']} -> {first['emotion']}"[:90], fill="black")
         for col, system in enumerate(systems):
-            draw.text((col * cell + 4, 18), system[:20], fill="black")
+            left = col * (cell + gap)
+            draw.text((left + 4, 18), system[:20], fill="black")
             for row_i, record in enumerate(sorted(columns.get(system, []), key=lambda r: r["index"])):
                 path = run / record["path"]
                 if not path.is_file():
                     continue
                 with Image.open(path) as image:
                     thumb = image.convert("RGB").resize((cell, cell), Image.NEAREST)
-                grid.paste(thumb, (col * cell, header + row_i * cell))
+                grid.paste(thumb, (left, header + row_i * cell))
         path = out_dir / f"{safe_name(case_id)}.png"
         grid.save(path)
         written.append((first, path))
@@ -566,13 +571,14 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
         for system, accs in summary["per_emotion"].items():
             md.append(f"| {system} | " + " | ".join(
                 f"{accs[e]:.2f}" if e in accs else "-" for e in EMOTIONS) + " |")
-    md += ["", "### Image grids (systems side by side, same seeds per row)", ""]
+    md += ["", f"### Image grids (first {len(grids)} cases; systems side by side, the same seed "
+           "per row)", ""]
     md += [f"![{r['case_id']}]({p.relative_to(run)})" for r, p in grids]
     esc = html.escape
     parts = ["<h2>Images</h2>", f"<p>{esc(note)}</p>", "<table><thead><tr>"
              + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
              + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-             + "</tbody></table>", "<h3>Image grids</h3>"]
+             + "</tbody></table>", f"<h3>Image grids (first {len(grids)} cases)</h3>"]
     for record, path in grids:
         encoded = base64.b64encode(path.read_bytes()).decode()
         parts.append(f"<figure><img alt='{esc(record['case_id'])}' "

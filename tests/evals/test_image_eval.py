@@ -60,7 +60,7 @@ def assets(tmp_path_factory):
 def make_text_run(folder: Path) -> Path:
     import asyncio
 
-    cases = load_eval_dataset("builtin:shortcut")[:CASES]
+    cases = load_eval_dataset("builtin:shortcut")[::4][:CASES]  # three different subjects
     asyncio.run(run_eval(SYSTEMS, cases, folder, settings=Settings(backend="test"),
                          chat_model=TestChatModel(), metrics=FixedMetrics()))
     return folder
@@ -133,6 +133,7 @@ def test_image_eval_generates_scores_and_resumes_per_image(first_images, image_r
     for r in records:
         assert (text_run / r["path"]).is_file()
         assert sum(r["probs"]) == pytest.approx(1, abs=1e-3) and 0 <= r["clip_score"] <= 100
+        assert r["control_subject"] != r["subject"] and 0 <= r["clip_score_control"] <= 100
     # same case, same index: the same seed for every system (paired comparison)
     seeds = {(r["case_id"], r["index"]): set() for r in records}
     for r in records:
@@ -238,7 +239,7 @@ def test_report_gets_image_table_controls_and_a_grid_per_case(image_run):
     from PIL import Image
 
     with Image.open(grids[0]) as grid:
-        assert grid.size == (128 * len(SYSTEMS), 34 + 128 * 2)  # systems side by side
+        assert grid.size == (128 * len(SYSTEMS) + 4, 34 + 128 * 2)  # systems side by side
     summary = summarise_images(read_image_records(text_run))
     assert set(summary["table"]) == set(SYSTEMS)
     assert 0 <= summary["table"]["mc_agent"]["diversity"] <= 2

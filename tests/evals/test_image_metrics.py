@@ -99,3 +99,41 @@ def test_probe_round_trips_and_rejects_bad_files_and_wrong_width(tmp_path):
         EmotionProbe.load(tmp_path / "other.safetensors")
     with pytest.raises(ImageEvalError, match="must end in .safetensors"):
         probe.save(tmp_path / "probe.pt")
+
+
+def _image_record(system, case, index, emotion, predicted, features, subject_score=30.0):
+    import base64
+
+    probs = [0.0] * 8
+    probs[EMOTIONS.index(predicted)] = 1.0
+    return {"system": system, "case_id": case, "index": index, "emotion": emotion,
+            "predicted": predicted, "probs": probs,
+            "true_class_prob": probs[EMOTIONS.index(emotion)], "clip_score": subject_score,
+            "clip_score_control": 5.0, "pipeline": "text_to_image",
+            "clip_features": base64.b64encode(
+                torch.tensor(features, dtype=torch.float16).numpy().tobytes()).decode()}
+
+
+def test_summary_of_hand_made_records_has_known_accuracy_controls_and_diversity():
+    from emotion_director.evals.images import summarise_images
+
+    records = [  # "good" is always right with orthogonal images; "collapsed" always wrong, copies
+        _image_record("good", "c1", 0, "awe", "awe", [1, 0, 0]),
+        _image_record("good", "c1", 1, "awe", "awe", [0, 1, 0]),
+        _image_record("good", "c2", 0, "fear", "fear", [0, 0, 1]),
+        _image_record("good", "c2", 1, "fear", "fear", [1, 0, 0]),
+        _image_record("collapsed", "c1", 0, "awe", "contentment", [1, 1, 0]),
+        _image_record("collapsed", "c1", 1, "awe", "contentment", [1, 1, 0]),
+        _image_record("collapsed", "c2", 0, "fear", "sadness", [1, 1, 0]),
+        _image_record("collapsed", "c2", 1, "fear", "sadness", [1, 1, 0]),
+    ]
+    table = summarise_images(records)["table"]
+    assert table["good"]["emotion_accuracy"][0] == 1.0
+    assert table["good"]["true_class_prob"][0] == 1.0
+    assert table["good"]["probe_control_accuracy"][0] == 0.0
+    assert table["good"]["diversity"] == pytest.approx(1.0)
+    assert table["good"]["clip_score"][0] == 30.0 and table["good"]["clip_score_control"][0] == 5.0
+    # control: a system that always predicts the next emotion wins the control column instead
+    assert table["collapsed"]["emotion_accuracy"][0] == 0.0
+    assert table["collapsed"]["probe_control_accuracy"][0] == 1.0
+    assert table["collapsed"]["diversity"] == pytest.approx(0.0, abs=1e-3)
