@@ -233,7 +233,8 @@ def _device(requested: str, state: Any) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ImageEvalError("--device cuda but no CUDA GPU is visible: use --device cpu or auto.")
+            raise ImageEvalError("--device cuda but no CUDA GPU is visible: use --device cpu or "
+                                 "auto.")
         if state is not None and state.num_processes > 1:
             return str(state.device)  # one GPU per process under accelerate launch
     elif requested != "cpu":
@@ -521,7 +522,8 @@ def write_grids(run_dir: str | Path, records: list[dict[str, Any]], *, max_cases
         for col, system in enumerate(systems):
             left = col * (cell + gap)
             draw.text((left + 4, 18), system[:20], fill="black")
-            for row_i, record in enumerate(sorted(columns.get(system, []), key=lambda r: r["index"])):
+            mine = sorted(columns.get(system, []), key=lambda r: r["index"])
+            for row_i, record in enumerate(mine):
                 path = run / record["path"]
                 if not path.is_file():
                     continue

@@ -66,7 +66,8 @@ class ClipFeatures:
             model = CLIPModel.from_pretrained(str(name_or_path))
         except (OSError, ValueError, TypeError) as exc:
             raise ImageEvalError(
-                f"cannot load CLIP model '{name_or_path}': {str(exc).splitlines()[0][:200]}. Pass a "
+                f"cannot load CLIP model '{name_or_path}': {str(exc).splitlines()[0][:200]}. "
+                "Pass a "
                 "CLIP folder with config.json, weights, preprocessor_config.json and tokenizer "
                 "files (e.g. a download of openai/clip-vit-base-patch32)."
             ) from None
@@ -214,7 +215,9 @@ def fit_probe(
     return EmotionProbe(weight.detach(), bias.detach(), mean, std)
 
 
-def split_train_val(labels: Sequence[int], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+def split_train_val(
+    labels: Sequence[int], val_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
     """Stratified split of indices; emotions with fewer than 2 images go to training only."""
     rng = random.Random(seed)
     train, val = [], []

@@ -380,7 +380,8 @@ def summarise_ratings(records: list[dict[str, Any]]) -> dict[str, Any]:
     if shared:
         same = [a == b for v in shared.values() for a, b in itertools.combinations(v.values(), 2)]
         agreement["pairwise_agreement"] = sum(same) / len(same)
-        agreement["fleiss_kappa"] = fleiss_kappa([dict(Counter(v.values())) for v in shared.values()])
+        agreement["fleiss_kappa"] = fleiss_kappa(
+            [dict(Counter(v.values())) for v in shared.values()])
         cohen = {}
         for r1, r2 in itertools.combinations(raters, 2):
             common = [p for p, v in shared.items() if r1 in v and r2 in v]

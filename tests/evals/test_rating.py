@@ -234,3 +234,70 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
         assert rows[(record["right"], record["case_id"])] == texts[1]
         expected = {"left": record["left"], "right": record["right"], "tie": "tie"}
         assert record["winner"] == expected[record["choice"]]
+
+
+def _add_images(run_dir, systems):
+    """Images as `eval images` leaves them: PNGs under images/<system>/ and a records file."""
+    from PIL import Image
+
+    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    folder = run_dir / "images"
+    lines = []
+    for row in rows:
+        if row["system"] not in systems:
+            continue
+        (folder / row["system"]).mkdir(parents=True, exist_ok=True)
+        for index in range(3):
+            path = folder / row["system"] / f"{row['case_id']}-{index}.png"
+            colour = (40 * SYSTEMS.index(row["system"]), 10 * index, 200)
+            Image.new("RGB", (8, 8), colour).save(path)
+            lines.append(json.dumps({
+                "system": row["system"], "case_id": row["case_id"], "index": index,
+                "path": str(path.relative_to(run_dir)), "subject": row["prompt"],
+                "emotion": row["emotion"], "clip_score": 20.0, "pipeline": "text_to_image"}))
+    (folder / "records-rank0.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_page_shows_two_images_per_side_without_system_names_in_urls(run_dir):
+    _add_images(run_dir, ["identity", "template"])
+    server = serve_ratings(run_dir, port=0, systems=["identity", "template"])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(url(server, "/?rater=dan")) as response:
+            page = response.read().decode()
+        sources = [part.split("'")[0] for part in page.split("src='")[1:]]
+        assert len(sources) == 4 and all(s.startswith("/image/") for s in sources)
+        assert not any(name in page for name in SYSTEMS)
+        pair = server.session.pairs[sources[0].split("/")[2]]
+        (left_system, _, left_images), _ = server.session.sides(pair, "dan")
+        with urllib.request.urlopen(url(server, sources[0])) as response:
+            assert response.headers["Content-Type"] == "image/png"
+            assert response.read() == (run_dir / left_images[0]).read_bytes()
+        assert f"images/{left_system}/" in left_images[0]
+        with pytest.raises(urllib.error.HTTPError) as exc:  # only two images per side
+            urllib.request.urlopen(url(server, sources[0].replace("/0?", "/2?")))
+        assert exc.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_rate_command_bad_inputs_are_one_line_and_exit_2(run_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from emotion_director.cli import app
+
+    cli = CliRunner()
+    missing = cli.invoke(app, ["eval", "rate", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "not an eval run folder" in missing.stderr
+    one = cli.invoke(app, ["eval", "rate", str(run_dir), "--systems", "identity"])
+    assert one.exit_code == 2 and "nothing to rate" in one.stderr
+    busy = serve_ratings(run_dir, port=0)
+    try:
+        taken = cli.invoke(app, ["eval", "rate", str(run_dir), "--port",
+                                 str(busy.server_address[1])])
+        assert taken.exit_code == 2 and "pass another --port" in taken.stderr
+    finally:
+        busy.server_close()
+    assert "Traceback" not in missing.output + one.output + taken.output
