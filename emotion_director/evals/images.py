@@ -45,6 +45,7 @@ from emotion_director.errors import EmotionDirectorError
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
+GRIDS_IN_REPORT = 12  # embedded in the report; every case's grid is written to grids/
 IMAGE_METRICS = ("emotion_accuracy", "true_class_prob", "clip_score", "probe_control_accuracy",
                  "clip_score_control")
 
@@ -497,8 +498,9 @@ def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"table": table, "per_emotion": per_emotion, "systems": list(by_system)}
 
 
-def write_grids(run_dir: str | Path, records: list[dict[str, Any]], *, max_cases: int = 12,
-                cell: int = 128, gap: int = 4) -> list[tuple[dict[str, Any], Path]]:
+def write_grids(run_dir: str | Path, records: list[dict[str, Any]], *,
+                max_cases: int | None = None, cell: int = 128,
+                gap: int = 4) -> list[tuple[dict[str, Any], Path]]:
     """One PNG per case: a column per system (its images stacked), header with system names."""
     from PIL import Image, ImageDraw
 
@@ -552,7 +554,8 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
     summary = summarise_images(records)
     (run / "images" / "summary.json").write_text(json.dumps(
         {k: v for k, v in summary.items()}, indent=2, default=str))
-    grids = write_grids(run, records)
+    all_grids = write_grids(run, records)
+    grids = all_grids[:GRIDS_IN_REPORT]
     head = ["system", "images", "pipeline", *IMAGE_METRICS, "diversity"]
     body = []
     for system, row in summary["table"].items():
@@ -573,14 +576,15 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
         for system, accs in summary["per_emotion"].items():
             md.append(f"| {system} | " + " | ".join(
                 f"{accs[e]:.2f}" if e in accs else "-" for e in EMOTIONS) + " |")
-    md += ["", f"### Image grids (first {len(grids)} cases; systems side by side, the same seed "
-           "per row)", ""]
+    md += ["", f"### Image grids (first {len(grids)} of {len(all_grids)} cases, all in grids/; "
+           "systems side by side, the same seed per row)", ""]
     md += [f"![{r['case_id']}]({p.relative_to(run)})" for r, p in grids]
     esc = html.escape
     parts = ["<h2>Images</h2>", f"<p>{esc(note)}</p>", "<table><thead><tr>"
              + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
              + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-             + "</tbody></table>", f"<h3>Image grids (first {len(grids)} cases)</h3>"]
+             + "</tbody></table>", f"<h3>Image grids (first {len(grids)} of {len(all_grids)} cases, all "
+             "in grids/)</h3>"]
     for record, path in grids:
         encoded = base64.b64encode(path.read_bytes()).decode()
         parts.append(f"<figure><img alt='{esc(record['case_id'])}' "
