@@ -194,7 +194,9 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
     import shutil
 
     webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
@@ -214,13 +216,21 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
         browser.find_element(By.ID, "start").click()
         clicks = ["choose-left", "choose-right", "choose-tie", "choose-left"]
         shown = []
-        for button in clicks:
+
+        def progress_says(done):  # the click submits a form: wait for the next page
+            return WebDriverWait(browser, 20, ignored_exceptions=(
+                NoSuchElementException, StaleElementReferenceException)).until(
+                lambda d: d.find_element(By.ID, "progress").text.startswith(f"{done} of "))
+
+        for done, button in enumerate(clicks):
+            progress_says(done)
             subject = browser.find_element(By.ID, "subject").text
             texts = [browser.find_element(By.CSS_SELECTOR, f"#{side} .text").text
                      for side in ("left", "right")]
             shown.append((subject, texts))
             assert not any(name in browser.page_source for name in SYSTEMS)
             browser.find_element(By.ID, button).click()
+        progress_says(4)
         assert "4 of 9 rated, as carol" in browser.find_element(By.ID, "progress").text
     finally:
         browser.quit()
