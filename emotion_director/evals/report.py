@@ -151,7 +151,9 @@ def _add_media_sections(run: Path, md: str, page: str) -> tuple[str, str]:
         sections.insert(0, image_sections(run))
     for section in filter(None, sections):
         md += section[0]
-        page = page.replace("</body></html>", section[1] + "\n</body></html>")
+        end = "</body></html>"
+        page = (page.replace(end, section[1] + "\n" + end) if end in page
+                else page + section[1])
     return md, page
 
 
