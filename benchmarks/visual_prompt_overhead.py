@@ -1,13 +1,22 @@
-"""Visual-prompt overhead: UNet step time with visual tokens / without, same inputs, one run.
+"""Visual-prompt overhead, measured fairly: per UNet step and per whole generation, with controls.
 
-A (base) is the UNet with its own attention processors; B is the same UNet with the
-visual-prompt processors installed (16 tokens, scale 1, K/V cached across steps as in a real
-generation). Steps alternate A, B, A, B... so machine noise hits both alike; the ratio is the
-median of per-pair ratios. Also prints the cost of one retrieval call.
+A is the base model (its own attention processors, no visual prompt); B is the same model with
+the visual prompt loaded (16 tokens, scale 1, negative visual prompt on the CFG rows). A and B
+are interleaved in one process and the order alternates (A B, B A, ...) so drift and caches hit
+both alike; each ratio is the median of per-pair ratios and is printed beside a same-vs-same
+control (A against A in the same scheme), which shows the noise floor: a ratio is only meaningful
+where it stands clear of its control.
 
-    python benchmarks/visual_prompt_overhead.py                  # tiny UNet on CPU
-    python benchmarks/visual_prompt_overhead.py --sd15-size      # SD 1.5-shaped UNet (use a GPU)
-    python benchmarks/visual_prompt_overhead.py --sdxl-size --batch 4 --dtype bf16
+* ``step``: one UNet call on ``2 x batch`` rows (classifier-free guidance).
+* ``generation``: a whole ``pipe(...)`` call (retrieval text pass, projector and visual K/V on
+  every step included; latents out, so the VAE decode, identical in both, does not dilute it).
+
+``--sd15-size`` / ``--sdxl-size`` build the real dimensions: the SD 1.5 / SDXL UNet, 768-d /
+2048-d text states, 64x64 / 128x128 latents (512 / 1024 pixels), text encoders of the real widths.
+
+    python benchmarks/visual_prompt_overhead.py                        # tiny, CPU
+    python benchmarks/visual_prompt_overhead.py --sd15-size --batch 4  # on a GPU (bf16)
+    python benchmarks/visual_prompt_overhead.py --sdxl-size
 """
 
 from __future__ import annotations
@@ -18,20 +27,30 @@ import time
 
 import torch
 
-from emotion_director.diffusion.attention import VisualPromptMixin
+from emotion_director.diffusion.attention import pack_visual_prompt
 from emotion_director.diffusion.bank import VisualPromptBank
-from emotion_director.diffusion.retrieval import retrieve_visual_prompt
-from emotion_director.diffusion.tiny import build_unet
-
-
-class UNetHolder(VisualPromptMixin):
-    def __init__(self, unet):
-        self.unet = unet
+from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+from emotion_director.diffusion.tiny import build_tiny_pipeline
 
 
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def interleaved(a, b, pairs: int, device: str) -> list[float]:
+    """Per-pair time ratios b/a, order alternating between pairs."""
+    ratios = []
+    for i in range(pairs):
+        times = {}
+        for name, fn in ((("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a))):
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times[name] = time.perf_counter() - start
+        ratios.append(times["b"] / times["a"])
+    return ratios
 
 
 def main() -> None:
@@ -41,7 +60,9 @@ def main() -> None:
     size.add_argument("--sdxl-size", action="store_true")
     parser.add_argument("--batch", type=int, default=1, help="images per step (CFG doubles it)")
     parser.add_argument("--tokens", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=20, help="A/B pairs per ratio")
+    parser.add_argument("--gen-pairs", type=int, default=4, help="A/B pairs of whole generations")
+    parser.add_argument("--gen-steps", type=int, default=10, help="denoising steps per generation")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default=None)
     args = parser.parse_args()
@@ -50,58 +71,84 @@ def main() -> None:
     full = args.sd15_size or args.sdxl_size
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
         args.dtype or ("bf16" if args.device.startswith("cuda") else "fp32")]
-    unet = build_unet(kind, "full" if full else "tiny").to(args.device, dtype)
-    cfg = unet.config
-    rows = 2 * args.batch  # classifier-free guidance
+    with torch.device(args.device):
+        base = build_tiny_pipeline(kind, size="full" if full else "tiny")
+    base = base.to(args.device, dtype)
+    base.set_progress_bar_config(disable=True)
+    unet, cfg = base.unet, base.unet.config
+    text_dim = base.text_encoder.config.hidden_size
+    bank = VisualPromptBank.random(num_tokens=args.tokens, dim=1024, text_dim=text_dim)
+    pipe = MCDiffusionPipeline(base, bank=bank, retrieval_temperature=0.1)
+    pipe.visual_prompt_adapter.to(args.device, dtype)
+
+    # the two states of the same UNet, switched outside the timed region
+    vp_state = (dict(unet.attn_processors), unet.encoder_hid_proj, "ip_image_proj")
+    base_state = (pipe._vp_original, None, None)
+
+    def use(state) -> None:
+        unet.set_attn_processor(dict(state[0]))
+        unet.encoder_hid_proj = state[1]
+        unet.config.encoder_hid_dim_type = state[2]
+
+    rows = 2 * args.batch
     side = cfg.sample_size
     latents = torch.randn(rows, cfg.in_channels, side, side, device=args.device, dtype=dtype)
     text = torch.randn(rows, 77, cfg.cross_attention_dim, device=args.device, dtype=dtype)
-    extra = {}
+    added = {}
     if cfg.addition_embed_type == "text_time":
         pooled = cfg.projection_class_embeddings_input_dim - 6 * cfg.addition_time_embed_dim
-        extra["added_cond_kwargs"] = {
-            "text_embeds": torch.randn(rows, pooled, device=args.device, dtype=dtype),
-            "time_ids": torch.randn(rows, 6, device=args.device, dtype=dtype),
-        }
-    holder = UNetHolder(unet)
-    bank = VisualPromptBank.random(num_tokens=args.tokens, dim=1024, text_dim=768)
-    original = dict(unet.attn_processors)
-    holder.load_visual_prompt(bank)
-    with_vp = dict(unet.attn_processors)
-    projector = holder.visual_prompt_adapter.projector.to(args.device, dtype)
+        added = {"text_embeds": torch.randn(rows, pooled, device=args.device, dtype=dtype),
+                 "time_ids": torch.randn(rows, 6, device=args.device, dtype=dtype)}
+    packed = pack_visual_prompt(bank.tokens[1:2].expand(rows, -1, -1).contiguous()).to(
+        args.device, dtype)
 
-    start = time.perf_counter()
-    for _ in range(100):
-        retrieved = retrieve_visual_prompt(bank, "awe", torch.randn(768), temperature=0.1)
-    retrieval_ms = (time.perf_counter() - start) * 10
-    with torch.no_grad():
-        tokens = projector(retrieved.tokens[None].to(args.device, dtype)).expand(args.batch, -1, -1)
-    holder.visual_prompt_context.set(tokens, tokens)
-
-    def step(processors: dict, t: int) -> float:
-        unet.set_attn_processor(dict(processors))
-        sync(args.device)
-        begin = time.perf_counter()
+    def step_base() -> None:
+        use(base_state)
         with torch.no_grad():
-            unet(latents, t, encoder_hidden_states=text, **extra)
-        sync(args.device)
-        return time.perf_counter() - begin
+            unet(latents, 500, encoder_hidden_states=text,
+                 added_cond_kwargs=added or None)
 
-    for t in (999, 998):  # warm-up both paths
-        step(original, t)
-        step(with_vp, t)
-    ratios, base_times = [], []
-    for i in range(args.steps):
-        t = 999 - i * 50 % 1000
-        a = step(original, t)
-        b = step(with_vp, t)
-        ratios.append(b / a)
-        base_times.append(a)
+    def step_vp() -> None:
+        use(vp_state)
+        with torch.no_grad():
+            unet(latents, 500, encoder_hidden_states=text,
+                 added_cond_kwargs={**added, "image_embeds": [packed]})
+
+    prompts = ["a dog in a park at golden hour"] * args.batch
+    gen = dict(num_inference_steps=args.gen_steps, output_type="latent",
+               height=side * base.vae_scale_factor, width=side * base.vae_scale_factor)
+
+    def generate_base() -> None:
+        use(base_state)
+        base(prompt=prompts, generator=torch.Generator().manual_seed(0), **gen)
+
+    def generate_vp() -> None:
+        use(vp_state)
+        pipe(prompts, "awe", negative_emotion="anger", generator=torch.Generator().manual_seed(0),
+             **gen)
+
+    for fn in (step_base, step_vp, step_base, step_vp, generate_base, generate_vp):  # warm-up
+        fn()
+    step_ratio = statistics.median(interleaved(step_base, step_vp, args.pairs, args.device))
+    step_control = statistics.median(interleaved(step_base, step_base, args.pairs, args.device))
+    gen_ratio = statistics.median(interleaved(generate_base, generate_vp, args.gen_pairs, args.device))
+    gen_control = statistics.median(interleaved(generate_base, generate_base, args.gen_pairs,
+                                                args.device))
+    start = time.perf_counter()
+    for _ in range(5):
+        step_base()
+    sync(args.device)
+    base_ms = (time.perf_counter() - start) / 5 * 1000
     shape = f"{kind}-{'full' if full else 'tiny'}"
-    print(f"unet: {shape} batch {args.batch} (x2 CFG) {args.tokens} tokens {args.device} {dtype}")
-    print(f"base_step_ms: {statistics.median(base_times) * 1000:.1f}")
-    print(f"retrieval_ms_per_call: {retrieval_ms:.3f}")
-    print(f"visual_prompt_step_ratio: {statistics.median(ratios):.3f}")
+    print(f"unet: {shape} latents {side}x{side} text {tuple(text.shape[1:])} batch {args.batch} "
+          f"(x2 CFG) {args.tokens} tokens {args.device} {dtype}"
+          + (f" [{torch.cuda.get_device_name()}]" if args.device.startswith("cuda") else ""))
+    print(f"base_step_ms: {base_ms:.1f}")
+    print(f"same_vs_same_step_ratio: {step_control:.3f}")
+    print(f"same_vs_same_generation_ratio: {gen_control:.3f}")
+    print(f"visual_prompt_generation_ratio: {gen_ratio:.3f}  ({args.gen_steps} steps, "
+          "retrieval + projector + K/V included)")
+    print(f"visual_prompt_step_ratio: {step_ratio:.3f}")
 
 
 if __name__ == "__main__":

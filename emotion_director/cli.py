@@ -292,8 +292,11 @@ def personas_validate(
 
 @app.command()
 def generate(
-    prompt: Annotated[str, typer.Argument(help="the image prompt; '-' reads stdin")],
-    emotion: Annotated[str, typer.Option("--emotion", "-e", help="target emotion")],
+    prompt: Annotated[Optional[str], typer.Argument(help="the image prompt; '-' reads stdin")] = None,
+    emotion: Annotated[Optional[str], typer.Option("--emotion", "-e", help="target emotion")] = None,
+    prompts: Annotated[Optional[Path], typer.Option(
+        help="JSONL of {prompt, emotion?, seed?, negative_emotion?} or one prompt per line; "
+        "split across processes under accelerate launch")] = None,
     model: Annotated[Optional[str], typer.Option(help="SD 1.5/SDXL diffusers folder or hub id")] = None,
     bank: Annotated[Optional[Path], typer.Option(help="visual prompt bank (.safetensors)")] = None,
     out: Annotated[Path, typer.Option(help="output folder for PNGs and JSON sidecars")] = Path("outputs"),
@@ -307,12 +310,25 @@ def generate(
     scale: Annotated[float, typer.Option(min=0.0, help="visual prompt scale (0 = text only)")] = 1.0,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     size: Annotated[Optional[int], typer.Option(help="image height and width in pixels")] = None,
+    retrieval_temperature: Annotated[Optional[float], typer.Option(
+        help="retrieval softmax temperature (> 0); default: the bank's trained one")] = None,
     backend: Annotated[Optional[str], typer.Option(help="MC-Agent backend for --rewrite")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="server URL for --backend openai")] = None,
 ) -> None:
     """Generate an image guided by the text prompt and the emotion's visual prompt."""
 
     def run() -> list[str]:
+        if (prompt is None) == (prompts is None):
+            raise InvalidRequestError("give a PROMPT argument or --prompts FILE (one of the two).")
+        if prompt is not None and not emotion:
+            raise InvalidRequestError("missing --emotion/-e: the target emotion (e.g. awe).")
+        if size is not None and (size <= 0 or size % 8):
+            raise InvalidRequestError(
+                f"--size {size}: image size must be a positive multiple of 8 (e.g. 512 for SD 1.5, "
+                "1024 for SDXL).")
+        if retrieval_temperature is not None and not retrieval_temperature > 0:
+            raise InvalidRequestError(
+                f"--retrieval-temperature {retrieval_temperature}: must be > 0.")
         if not model:
             raise InvalidRequestError("no diffusion model: pass --model PATH_OR_HUB_ID (SD 1.5 or SDXL).")
         if bank is None:
@@ -327,10 +343,27 @@ def generate(
         from emotion_director.diffusion.tool import ImageGenerator, writable_dir
         from emotion_director.emotions import resolve_emotion
 
+        VisualPromptBank.load(bank)  # fail fast on a bad bank, before loading the model
+        for name, file in (("--adapter", adapter), ("--lora", lora)):
+            if file is not None and not file.is_file():
+                raise InvalidRequestError(f"{name} {file}: file not found.")
+            if file is not None and file.suffix != ".safetensors":
+                raise InvalidRequestError(f"{name} {file}: must be a .safetensors file.")
+        writable_dir(out)
+        notes = lambda note: err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)  # noqa: E731
+        if prompts is not None:
+            from emotion_director.diffusion.batch import generate_prompt_file
+
+            generator = ImageGenerator(
+                model=model, bank=str(bank), adapter=str(adapter) if adapter else None,
+                lora=str(lora) if lora else None, out_dir=str(out), device=device, steps=steps,
+                scale=scale, height=size, width=size, retrieval_temperature=retrieval_temperature,
+                on_note=notes)
+            return generate_prompt_file(generator, prompts, default_emotion=emotion, seed=seed,
+                                        negative_emotion=negative_emotion,
+                                        negative_prompt=negative_prompt)
         text = _read_prompt(prompt)
         target = resolve_emotion(emotion).value
-        VisualPromptBank.load(bank)  # fail fast on a bad bank, before loading the model
-        writable_dir(out)
         neg_prompt, neg_emotion, extra = negative_prompt, negative_emotion, {}
         if rewrite:
             from emotion_director.graph import build_graph
@@ -350,6 +383,7 @@ def generate(
             model=model, bank=str(bank), adapter=str(adapter) if adapter else None,
             lora=str(lora) if lora else None,
             out_dir=str(out), device=device, steps=steps, scale=scale, height=size, width=size,
+            retrieval_temperature=retrieval_temperature, on_note=notes,
         )
         return generator.generate(text, emotion=target, negative_prompt=neg_prompt,
                                   negative_emotion=neg_emotion, seed=seed, extra=extra)
@@ -362,7 +396,9 @@ def generate(
 def bank_init(
     dataset: Annotated[Path, typer.Argument(help="JSONL manifest or image folder (EmoSet layout works)")],
     out_path: Annotated[Path, typer.Option("--out", help="bank file to write (.safetensors)")],
-    text_encoder: Annotated[str, typer.Option(help="CLIP text encoder: transformers id or folder")],
+    text_encoder: Annotated[str, typer.Option(
+        help="the diffusion model folder (its text_encoder/ + tokenizer/ are used, as at generation "
+        "time), its text_encoder/ subfolder, or a CLIP text model id")],
     image_encoder: Annotated[str, typer.Option(help="CLIP vision or DINOv2/v3: id or folder")],
     tokens: Annotated[int, typer.Option(min=1, help="visual tokens per emotion (L)")] = 16,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
@@ -370,10 +406,13 @@ def bank_init(
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "cpu",
 ) -> None:
-    """Encode a dataset and build a bank with K-means per emotion."""
+    """Encode a dataset and build a bank with K-means per emotion.
+
+    Data-parallel: `accelerate launch --num_processes N -m emotion_director.cli bank init ...`.
+    """
     from rich.progress import Progress
 
-    def run() -> Path:
+    def run() -> Path | None:
         from emotion_director.diffusion.dependencies import require_diffusion
 
         require_diffusion()
@@ -396,11 +435,14 @@ def bank_init(
                 cache_dir=cache or out_path.with_suffix(".cache"), seed=seed,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
+        if bank is None:  # not the main process of a data-parallel run
+            return None
         bank.metadata["dataset"] = str(dataset)
         return bank.save(out_path)
 
     path = _run(run)
-    typer.echo(str(path))
+    if path is not None:
+        typer.echo(str(path))
 
 
 @bank_app.command("random")
@@ -429,7 +471,7 @@ def tiny_pipeline(
     out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random SD pipeline to")],
     kind: Annotated[str, typer.Option(help="sd15 or sdxl")] = "sd15",
 ) -> None:
-    """Write a tiny randomly initialised SD 1.5/SDXL pipeline (for smoke tests of generate)."""
+    """Write a tiny random SD 1.5/SDXL pipeline in the real diffusers folder layout (smoke tests)."""
 
     def run() -> Path:
         if kind not in {"sd15", "sdxl"}:
@@ -437,10 +479,29 @@ def tiny_pipeline(
         from emotion_director.diffusion.dependencies import require_diffusion
 
         require_diffusion()
-        from emotion_director.diffusion.tiny import build_tiny_pipeline
+        from emotion_director.diffusion.tiny import write_tiny_pipeline
 
-        build_tiny_pipeline(kind).save_pretrained(str(out_dir))  # type: ignore[arg-type]
-        return out_dir
+        return write_tiny_pipeline(out_dir, kind)  # type: ignore[arg-type]
+
+    typer.echo(str(_run(run)))
+
+
+@bank_app.command("tiny-image-encoder")
+def tiny_image_encoder(
+    out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random image encoder to")],
+    kind: Annotated[str, typer.Option(help="clip (CLIP vision) or dinov2")] = "clip",
+) -> None:
+    """Write a tiny random CLIP-vision or DINOv2 image encoder in the real layout (smoke tests)."""
+
+    def run() -> Path:
+        if kind not in {"clip", "dinov2"}:
+            raise InvalidRequestError(f"unknown kind '{kind}': use clip or dinov2.")
+        from emotion_director.diffusion.dependencies import require_diffusion
+
+        require_diffusion()
+        from emotion_director.diffusion.tiny import write_tiny_image_encoder
+
+        return write_tiny_image_encoder(out_dir, kind)  # type: ignore[arg-type]
 
     typer.echo(str(_run(run)))
 
@@ -471,15 +532,24 @@ def train_dpo(
         cfg = DPOConfig.from_yaml(config)
         if max_steps:
             cfg.train.max_steps = max_steps
-        trainer = DPOTrainer(cfg)
+        from emotion_director.diffusion.training.progress import TrainingProgress
 
-        def report(step: int, metrics: dict[str, float]) -> None:
-            if step % cfg.train.log_every == 0 or step == cfg.train.max_steps:
-                err.print(f"step {step}/{cfg.train.max_steps} loss {metrics['loss']:.4f} "
-                          f"acc {metrics['accuracy']:.2f} nvp_acc {metrics['nvp_accuracy']:.2f}",
-                          highlight=False)
+        with TrainingProgress(err, total=cfg.train.max_steps) as progress:
+            trainer = DPOTrainer(cfg)
 
-        return trainer.train(resume=resume, on_step=report)
+            def say_notes() -> None:
+                for note in trainer.notes:
+                    err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+                trainer.notes.clear()
+
+            def resumed(step: int) -> None:
+                say_notes()
+                progress.start_at(step)
+
+            try:
+                return trainer.train(resume=resume, on_step=progress.update, on_resume=resumed)
+            finally:
+                say_notes()
 
     folder = _run(run)
     if folder is not None:
@@ -491,12 +561,16 @@ def train_toy_data(
     out_dir: Annotated[Path, typer.Argument(help="folder for images and preferences.jsonl")],
     per_emotion: Annotated[int, typer.Option(min=1)] = 4,
     size: Annotated[int, typer.Option(min=8)] = 32,
+    emoset: Annotated[bool, typer.Option("--emoset", help="write EmoSet's layout instead "
+                                         "(image/<emotion>/, annotation/<emotion>/)")] = False,
 ) -> None:
     """Write a small generated preference set (coloured images) for smoke runs."""
 
     def run() -> Path:
-        from emotion_director.diffusion.training.data import make_toy_preferences
+        from emotion_director.diffusion.training.data import make_toy_emoset, make_toy_preferences
 
+        if emoset:
+            return make_toy_emoset(out_dir, per_emotion=per_emotion, size=size)
         return make_toy_preferences(out_dir, per_emotion=per_emotion, size=size)
 
     typer.echo(str(_run(run)))

@@ -1,21 +1,39 @@
 """Decoupled cross-attention for the visual prompt (IP-Adapter style) and the mixin that installs it.
 
-Every cross-attention layer of the UNet gets a :class:`VisualPromptAttnProcessor`: the text branch
-is the layer's own attention, and a second branch attends from the same queries to the visual
-tokens with its own ``to_k``/``to_v``; its output is added with a ``scale``::
+The visual prompt travels *through the UNet call*, exactly as diffusers passes IP-Adapter image
+embeddings: the caller gives ``added_cond_kwargs={"image_embeds": [packed]}`` (the pipelines do
+this from ``ip_adapter_image_embeds=[packed]``), the UNet's ``encoder_hid_proj`` (here a
+:class:`VisualPromptProjection`) projects it, and every cross-attention layer receives
+``encoder_hidden_states = (text_states, VisualTokens)``. Nothing is stored between calls, so two
+requests in two threads never see each other's tokens and gradient checkpointing recomputes the
+same path.
 
-    out = Attn(Q, K_text, V_text) + scale * Attn(Q, K_visual, V_visual)
+Every cross-attention layer gets a :class:`VisualPromptAttnProcessor`: the text branch is the
+layer's own attention, and a second branch attends from the same queries to the visual tokens
+with its own ``to_k``/``to_v``::
 
-With ``scale == 0`` (or no visual prompt set) the processor calls the layer's original processor,
-so the output is bit-identical to the base pipeline's. The visual prompt does not depend on the
-timestep, so at inference each layer computes its visual K/V once per generation and reuses them
-at every denoising step.
+    out = Attn(Q, K_text, V_text) + scale * row_scale * Attn(Q, K_vis, V_vis; bias = log w)
+
+``w`` are the retrieval weights (:mod:`emotion_director.diffusion.retrieval`): they act on the
+visual attention logits, so a token with weight ~0 gets ~0 attention (it is also masked out of
+the projector's self-attention) and has no influence on the image. With ``scale == 0`` the
+processor calls the layer's original processor, so the output is bit-identical to the base
+pipeline's.
+
+The packed tensor is ``[rows, slots, L, d + 2]``: the bank tokens (``d`` channels), the log
+retrieval weight of each token, and the row's visual-prompt scale (0 turns the branch off for that
+row, as for the unconditional rows of classifier-free guidance without a negative visual prompt).
+UNet row ``r`` uses slot ``r % slots``. A direct UNet call passes one slot per row
+(``[rows, 1, L, d + 2]``); the pipelines, which repeat IP-Adapter embeddings over the whole batch,
+get ``[2, B, L, d + 2]`` (negative and positive, one slot per image), so every image still gets its
+own visual prompt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -23,55 +41,61 @@ from torch import nn
 
 from emotion_director.errors import EmotionDirectorError
 
+#: log-weight given to dropped tokens: finite, so a row with every token dropped stays finite
+DROPPED = -1e4
 
-class VisualPromptContext:
-    """The visual tokens of the current generation, shared by every processor of one UNet.
 
-    ``cond`` is ``[n, L, D]`` for the conditional rows; ``uncond`` is the negative visual prompt
-    for the unconditional rows of classifier-free guidance, or ``None`` for no visual prompt there.
+class VisualTokens(NamedTuple):
+    """Projected visual prompt as the attention processors receive it."""
+
+    hidden_states: torch.Tensor  # [B, L, D]
+    log_weights: torch.Tensor  # [B, L]
+    row_scale: torch.Tensor  # [B]
+    active: bool  # False when every row's scale is 0: processors take the base path
+
+
+def pack_visual_prompt(
+    tokens: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    row_scale: torch.Tensor | float = 1.0,
+) -> torch.Tensor:
+    """Pack bank tokens ``[B, L, d]``, retrieval weights ``[B, L]`` (``None`` = uniform) and a per-row
+    scale into the ``[B, 1, L, d + 2]`` tensor passed as ``image_embeds`` / ``ip_adapter_image_embeds``.
     """
+    b, n, _ = tokens.shape
+    if weights is None:
+        log_w = torch.full((b, n), -float(torch.log(torch.tensor(float(n)))), dtype=tokens.dtype,
+                           device=tokens.device)
+    else:
+        log_w = weights.to(tokens).clamp(min=1e-30).log().clamp(min=DROPPED)
+    rows = torch.as_tensor(row_scale, dtype=tokens.dtype, device=tokens.device).expand(b)
+    extra = torch.stack([log_w, rows[:, None].expand(b, n)], dim=-1)
+    return torch.cat([tokens, extra], dim=-1)[:, None]
 
-    def __init__(self) -> None:
-        self.cond: torch.Tensor | None = None
-        self.uncond: torch.Tensor | None = None
-        self.version = 0
 
-    @property
-    def active(self) -> bool:
-        return self.cond is not None
+def unpack_visual_prompt(packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inverse of :func:`pack_visual_prompt`, row ``r`` taking slot ``r % slots``:
+    ``(tokens [R, L, d], log_weights [R, L], row_scale [R])``."""
+    if packed.ndim == 4:
+        rows = torch.arange(packed.shape[0], device=packed.device)
+        packed = packed[rows, rows % packed.shape[1]]
+    return packed[..., :-2], packed[..., -2], packed[:, 0, -1]
 
-    def set(self, cond: torch.Tensor, uncond: torch.Tensor | None = None) -> None:
-        if uncond is not None and uncond.shape != cond.shape:
-            raise EmotionDirectorError(
-                f"negative visual prompt shape {tuple(uncond.shape)} differs from the visual "
-                f"prompt's {tuple(cond.shape)}."
-            )
-        self.cond, self.uncond = cond, uncond
-        self.version += 1
 
-    def clear(self) -> None:
-        self.cond = self.uncond = None
-        self.version += 1
+class VisualPromptProjection(nn.Module):
+    """The UNet's ``encoder_hid_proj`` while a visual prompt is loaded (diffusers' slot for
+    IP-Adapter's image projection): packed bank tokens -> :class:`VisualTokens`."""
 
-    def tokens_for(self, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Tokens for a UNet batch of ``batch`` rows and a per-row scale (``None`` = all ones).
+    def __init__(self, projector: nn.Module) -> None:
+        super().__init__()
+        self.projector = projector
 
-        diffusers pipelines stack ``[uncond, cond]`` for classifier-free guidance, so a batch of
-        twice the conditional size gets ``[negative, positive]``; without a negative visual
-        prompt the unconditional rows get a zero scale (no visual branch at all).
-        """
-        assert self.cond is not None
-        n = self.cond.shape[0]
-        if batch == n:
-            return self.cond, None
-        if batch == 2 * n:
-            if self.uncond is not None:
-                return torch.cat([self.uncond, self.cond]), None
-            rows = torch.cat([torch.zeros(n), torch.ones(n)]).to(self.cond.device, self.cond.dtype)
-            return torch.cat([self.cond, self.cond]), rows
-        raise EmotionDirectorError(
-            f"UNet batch of {batch} rows does not fit a visual prompt for {n} images."
-        )
+    def forward(self, image_embeds: Any) -> VisualTokens:
+        packed = image_embeds[0] if isinstance(image_embeds, (list, tuple)) else image_embeds
+        tokens, log_w, rows = unpack_visual_prompt(packed)
+        param = next(self.projector.parameters())
+        hidden = self.projector(tokens.to(param.dtype), log_weights=log_w.to(param.dtype))
+        return VisualTokens(hidden, log_w, rows, bool((rows != 0).any()))
 
 
 class VisualPromptAttnProcessor(nn.Module):
@@ -80,57 +104,35 @@ class VisualPromptAttnProcessor(nn.Module):
     Args:
         hidden_size (`int`): the attention layer's inner width (``attn.to_q.out_features``).
         cross_attention_dim (`int`): width of the projected visual tokens.
-        context (`VisualPromptContext`): where the current visual tokens are read from.
         base_processor (`Callable`): the layer's original processor (used for the text branch
             when the visual branch is off, which makes scale 0 bit-identical to the base model).
-        scale (`float`, *optional*, defaults to 1.0): weight of the visual branch.
+        scale (`float`, *optional*, defaults to 1.0): weight of the visual branch in this layer.
     """
 
     def __init__(
-        self,
-        hidden_size: int,
-        cross_attention_dim: int,
-        context: VisualPromptContext,
-        base_processor: Any,
-        scale: float = 1.0,
+        self, hidden_size: int, cross_attention_dim: int, base_processor: Any, scale: float = 1.0
     ) -> None:
         super().__init__()
         self.to_k_vp = nn.Linear(cross_attention_dim, hidden_size, bias=False)
         self.to_v_vp = nn.Linear(cross_attention_dim, hidden_size, bias=False)
         self.scale = scale
-        # Plain attributes (not submodules): the context is shared, the base processor is restored.
-        object.__setattr__(self, "context", context)
+        # a plain attribute (not a submodule): the base processor is restored on unload
         object.__setattr__(self, "base_processor", base_processor)
-        self._cache: tuple[Any, ...] | None = None
-
-    def _visual_kv(
-        self, batch: int, heads: int, head_dim: int, like: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        key = (self.context.version, batch, like.dtype, like.device)
-        cacheable = not torch.is_grad_enabled()
-        if cacheable and self._cache is not None and self._cache[0] == key:
-            return self._cache[1], self._cache[2], self._cache[3]
-        tokens, rows = self.context.tokens_for(batch)
-        tokens = tokens.to(device=like.device, dtype=self.to_k_vp.weight.dtype)
-        k = self.to_k_vp(tokens).to(like.dtype).view(batch, -1, heads, head_dim).transpose(1, 2)
-        v = self.to_v_vp(tokens).to(like.dtype).view(batch, -1, heads, head_dim).transpose(1, 2)
-        if rows is not None:
-            rows = rows.to(like.device, like.dtype)
-        if cacheable:  # the visual prompt is the same at every denoising step
-            self._cache = (key, k, v, rows)
-        return k, v, rows
 
     def __call__(  # type: ignore[override]
         self,
         attn: Any,
         hidden_states: torch.Tensor,
-        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_hidden_states: Any = None,
         attention_mask: torch.Tensor | None = None,
         temb: torch.Tensor | None = None,
         *args: Any,
         **kwargs: Any,
     ) -> torch.Tensor:
-        if self.scale == 0 or not self.context.active or encoder_hidden_states is None:
+        visual = None
+        if isinstance(encoder_hidden_states, tuple):
+            encoder_hidden_states, visual = encoder_hidden_states
+        if self.scale == 0 or visual is None or not visual.active:
             return self.base_processor(
                 attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs
             )
@@ -162,13 +164,22 @@ class VisualPromptAttnProcessor(nn.Module):
             query = attn.norm_q(query)
         if attn.norm_k is not None:
             key = attn.norm_k(key)
-
         text = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask)
-        vp_key, vp_value, rows = self._visual_kv(batch_size, attn.heads, head_dim, query)
-        visual = F.scaled_dot_product_attention(query, vp_key, vp_value)
-        if rows is not None:
-            visual = visual * rows.view(-1, 1, 1, 1)
-        hidden_states = text + self.scale * visual
+
+        if visual.hidden_states.shape[0] != batch_size:
+            raise EmotionDirectorError(
+                f"UNet batch of {batch_size} rows got a visual prompt for "
+                f"{visual.hidden_states.shape[0]}: pass one packed visual prompt per row."
+            )
+        tokens = visual.hidden_states.to(self.to_k_vp.weight.dtype)
+        vp_key = self.to_k_vp(tokens).to(query.dtype).view(batch_size, -1, attn.heads, head_dim)
+        vp_value = self.to_v_vp(tokens).to(query.dtype).view(batch_size, -1, attn.heads, head_dim)
+        # retrieval weights gate the visual attention itself: softmax(qk + log w)
+        bias = visual.log_weights.to(query.dtype)[:, None, None, :]
+        out = F.scaled_dot_product_attention(
+            query, vp_key.transpose(1, 2), vp_value.transpose(1, 2), attn_mask=bias)
+        rows = visual.row_scale.to(query.dtype).view(-1, 1, 1, 1)
+        hidden_states = text + self.scale * rows * out
         hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
         hidden_states = hidden_states.to(query.dtype)
 
@@ -190,6 +201,9 @@ def cross_attention_layers(unet: nn.Module) -> dict[str, nn.Module]:
     return layers
 
 
+ADAPTER_FORMAT = "emotion-director-visual-prompt-adapter"
+
+
 class VisualPromptAdapter(nn.Module):
     """The trainable parts: the projector and the visual K/V of every cross-attention layer."""
 
@@ -198,11 +212,11 @@ class VisualPromptAdapter(nn.Module):
         self.projector = projector
         self.layers = nn.ModuleDict({_key(n): p for n, p in processors.items()})
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
         from safetensors.torch import save_file
 
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, path,
-                  metadata={"format": "emotion-director-visual-prompt-adapter"})
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+                  str(path), metadata={"format": ADAPTER_FORMAT, **(metadata or {})})
 
 
 def _key(name: str) -> str:
@@ -220,37 +234,55 @@ class VisualPromptMixin:
         self,
         bank: Any,
         projector: nn.Module | None = None,
-        adapter_weights: str | Mapping[str, torch.Tensor] | None = None,
-        scale: float = 1.0,
+        adapter_weights: str | Path | Mapping[str, torch.Tensor] | None = None,
+        scale: float | dict | list = 1.0,
+        *,
+        subfolder: str | None = None,
+        weight_name: str | None = None,
+        bank_name: str = "bank.safetensors",
     ) -> VisualPromptAdapter:
         """Install visual-prompt processors on every cross-attention layer.
 
         Args:
-            bank (`VisualPromptBank`): the per-emotion tokens.
+            bank (`VisualPromptBank`, `str` or `os.PathLike`): the per-emotion tokens, a bank
+                file, or a folder / hub id holding ``bank.safetensors`` and (optionally) the
+                adapter weights named by ``weight_name`` (what ``train dpo`` writes).
             projector (`nn.Module`, *optional*): maps bank tokens to the UNet's cross-attention
                 width; a new :class:`VisualPromptProjector` when omitted.
             adapter_weights (`str` or state dict, *optional*): trained projector + K/V weights
-                (a ``.safetensors`` file saved by :meth:`VisualPromptAdapter.save`). Without them the
-                visual K/V start as copies of each layer's text ``to_k``/``to_v``.
-            scale (`float`, *optional*, defaults to 1.0): weight of the visual branch.
+                (a ``.safetensors`` file saved by :meth:`VisualPromptAdapter.save`). Without them
+                the visual K/V start as copies of each layer's text ``to_k``/``to_v``.
+            scale (`float` or `dict`, *optional*, defaults to 1.0): see
+                :meth:`set_visual_prompt_scale`.
+            subfolder (`str`, *optional*): folder inside the repo / directory.
+            weight_name (`str`, *optional*): adapter file inside the folder; defaults to
+                ``adapter.safetensors`` when the folder has one.
+            bank_name (`str`, *optional*, defaults to ``bank.safetensors``): bank file in the folder.
         """
+        from emotion_director.diffusion.bank import VisualPromptBank
         from emotion_director.diffusion.projector import VisualPromptProjector
 
+        if isinstance(bank, (str, Path)):
+            bank, found = _resolve_visual_prompt(bank, subfolder, weight_name, bank_name)
+            adapter_weights = adapter_weights or found
+        assert isinstance(bank, VisualPromptBank)
         if getattr(self, "_vp_original", None):
             self.unload_visual_prompt()
         cross_dim = self.unet.config.cross_attention_dim
         cross_dim = cross_dim[0] if isinstance(cross_dim, (list, tuple)) else cross_dim
         projector = projector or VisualPromptProjector(bank.dim, cross_dim)
         bank.check_compatible(dim=projector.in_dim)
-        context = VisualPromptContext()
+        if self.unet.encoder_hid_proj is not None:
+            raise EmotionDirectorError(
+                "this UNet already has an encoder_hid_proj (an IP-Adapter is loaded?): "
+                "unload it before loading a visual prompt."
+            )
         original = dict(self.unet.attn_processors)
-        layers = cross_attention_layers(self.unet)
         processors: dict[str, Any] = {}
         new: dict[str, Any] = dict(original)
-        for name, attn in layers.items():
+        for name, attn in cross_attention_layers(self.unet).items():
             proc = VisualPromptAttnProcessor(
-                attn.to_q.out_features, attn.to_k.in_features, context, original[name], scale
-            )
+                attn.to_q.out_features, attn.to_k.in_features, original[name])
             if attn.to_k.in_features == cross_dim:
                 with torch.no_grad():
                     proc.to_k_vp.weight.copy_(attn.to_k.weight)
@@ -262,40 +294,99 @@ class VisualPromptMixin:
             _load_adapter_weights(adapter, adapter_weights)
         adapter.projector.to(self.unet.device)
         self.unet.set_attn_processor(new)
+        # diffusers' IP-Adapter slot: the UNet projects `added_cond_kwargs["image_embeds"]`
+        self.unet.encoder_hid_proj = VisualPromptProjection(adapter.projector)
+        self.unet.config.encoder_hid_dim_type = "ip_image_proj"
         self._vp_original = original
-        self.visual_prompt_context = context
         self.visual_prompt_adapter = adapter
         self.visual_prompt_bank = bank
+        self.set_visual_prompt_scale(scale)
         return adapter
 
-    def set_visual_prompt_scale(self, scale: float) -> None:
-        """Weight of the visual branch on every layer (0 turns it off exactly)."""
-        for proc in self._visual_prompt_processors():
-            proc.scale = float(scale)
+    def set_visual_prompt_scale(self, scale: float | dict | list) -> None:
+        """Weight of the visual branch, for every layer or per block (0 turns it off exactly).
+
+        Takes what diffusers' ``set_ip_adapter_scale`` takes: a float, or a dict such as
+        ``{"down": {"block_1": [0.0, 1.0]}, "up": {"block_0": [0.0, 1.0, 0.0]}}``; layers a dict
+        does not mention get 0, as in diffusers.
+        """
+        processors = dict(self._visual_prompt_processors())
+        if isinstance(scale, list):
+            if len(scale) != 1:
+                raise EmotionDirectorError("one visual prompt is loaded: pass one scale setting.")
+            scale = scale[0]
+        if not isinstance(scale, dict):
+            for proc in processors.values():
+                proc.scale = float(scale)
+            return
+        from diffusers.loaders.unet_loader_utils import _maybe_expand_lora_scales
+
+        try:
+            expanded = _maybe_expand_lora_scales(self.unet, [scale], default_scale=0.0)[0]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise EmotionDirectorError(f"invalid per-block visual prompt scale: {exc}") from None
+        for name, proc in processors.items():
+            proc.scale = 0.0
+            for prefix, value in expanded.items():
+                if name.startswith(prefix):
+                    proc.scale = float(value)
 
     def unload_visual_prompt(self) -> None:
-        """Restore the UNet's original processors."""
+        """Restore the UNet's original processors and free its ``encoder_hid_proj`` slot."""
         original = getattr(self, "_vp_original", None)
         if original:
             self.unet.set_attn_processor(original)
+            self.unet.encoder_hid_proj = None
+            self.unet.config.encoder_hid_dim_type = None
         self._vp_original = None
         self.visual_prompt_adapter = None
 
-    def _visual_prompt_processors(self) -> list[VisualPromptAttnProcessor]:
-        adapter = getattr(self, "visual_prompt_adapter", None)
-        if adapter is None:
+    def _visual_prompt_processors(self) -> list[tuple[str, VisualPromptAttnProcessor]]:
+        if getattr(self, "visual_prompt_adapter", None) is None:
             raise EmotionDirectorError("no visual prompt loaded: call load_visual_prompt(bank) first.")
-        return list(adapter.layers.values())
+        return [(n, p) for n, p in self.unet.attn_processors.items()
+                if isinstance(p, VisualPromptAttnProcessor)]
+
+
+def _resolve_visual_prompt(
+    source: str | Path, subfolder: str | None, weight_name: str | None, bank_name: str
+) -> tuple[Any, str | None]:
+    """A bank file, or a folder / hub id with the bank and adapter files -> (bank, adapter path)."""
+    from emotion_director.diffusion.bank import BankError, VisualPromptBank
+
+    path = Path(source)
+    if path.is_file():
+        return VisualPromptBank.load(path), None
+    if path.is_dir():
+        folder = path / subfolder if subfolder else path
+        adapter = folder / (weight_name or "adapter.safetensors")
+        if weight_name and not adapter.is_file():
+            raise BankError(f"{adapter}: adapter weights not found in {folder}.")
+        return (VisualPromptBank.load(folder / bank_name),
+                str(adapter) if adapter.is_file() else None)
+    try:
+        from huggingface_hub import hf_hub_download
+
+        bank_file = hf_hub_download(str(source), bank_name, subfolder=subfolder)
+        adapter_file = hf_hub_download(str(source), weight_name or "adapter.safetensors",
+                                       subfolder=subfolder)
+    except Exception as exc:  # offline, unknown repo, missing file: all one user error
+        raise BankError(
+            f"visual prompt '{source}' is neither a bank file, a folder, nor a hub repo available "
+            f"offline ({type(exc).__name__}): pass a bank.safetensors or a train dpo output folder."
+        ) from None
+    return VisualPromptBank.load(bank_file), adapter_file
 
 
 def _load_adapter_weights(
-    adapter: VisualPromptAdapter, weights: str | Mapping[str, torch.Tensor]
+    adapter: VisualPromptAdapter, weights: str | Path | Mapping[str, torch.Tensor]
 ) -> None:
-    from safetensors.torch import load_file
-
     from emotion_director.diffusion.bank import BankError
 
-    state = load_file(weights) if isinstance(weights, str) else dict(weights)
+    if isinstance(weights, (str, Path)):
+        state = read_safetensors(Path(weights), what="adapter weights", fmt=ADAPTER_FORMAT)
+    else:
+        state = dict(weights)
     try:
         adapter.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -303,3 +394,26 @@ def _load_adapter_weights(
             f"adapter weights do not fit this UNet/projector: {str(exc).splitlines()[0]} — use "
             "the weights trained for this base model and bank."
         ) from None
+
+
+def read_safetensors(path: Path, *, what: str, fmt: str | None = None) -> dict[str, torch.Tensor]:
+    """Load a safetensors file or raise a one-line :class:`BankError` naming the file and the fix."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from emotion_director.diffusion.bank import BankError
+
+    if not path.is_file():
+        raise BankError(f"{what} {path} not found: pass the file written by `emotion-director train dpo`.")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises several types for a bad header
+        raise BankError(
+            f"{path}: {what} must be a .safetensors file ({str(exc).splitlines()[0][:120]}); "
+            "pickles are never loaded."
+        ) from None
+    if fmt and meta.get("format") not in (None, fmt):
+        raise BankError(f"{path}: not {what} (format {meta.get('format')!r}, expected {fmt!r}).")
+    return state

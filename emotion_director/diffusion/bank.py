@@ -71,6 +71,31 @@ class VisualPromptBank:
                 f"bank has {self.tokens.shape[0]} emotion rows but {len(self.emotions)} emotion "
                 "names in its metadata."
             )
+        names = []
+        for name in self.emotions:
+            try:
+                names.append(resolve_emotion(str(name)).value)
+            except EmotionDirectorError:
+                raise BankError(f"bank metadata names an unknown emotion {name!r}.") from None
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise BankError(
+                f"bank metadata lists {', '.join(duplicates)} more than once: each emotion needs "
+                "exactly one row (rebuild the bank with `emotion-director bank init`)."
+            )
+        self.emotions = names
+        for label, tensor in (("tokens", self.tokens), ("text_keys", self.text_keys)):
+            if not tensor.is_floating_point():
+                raise BankError(
+                    f"bank {label} are {tensor.dtype}, not floating point: rebuild the bank with "
+                    "`emotion-director bank init`."
+                )
+            if not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise BankError(
+                    f"bank {label} hold {bad} NaN/inf value(s): the file is damaged or a training "
+                    "run diverged; use an earlier bank or checkpoint."
+                )
 
     @property
     def num_tokens(self) -> int:
@@ -149,17 +174,24 @@ class VisualPromptBank:
         missing = {"tokens", "text_keys"} - set(tensors)
         if missing:
             raise BankError(f"{path}: missing tensor(s) {sorted(missing)}.")
-        bank = cls(
-            tokens=tensors["tokens"],
-            text_keys=tensors["text_keys"],
-            emotions=json.loads(header.get("emotions", "[]")),
-            metadata=json.loads(header.get("metadata", "{}")),
-        )
+        emotions = _json_field(header, "emotions", "[]", list, path)
+        metadata = _json_field(header, "metadata", "{}", dict, path)
+        try:
+            bank = cls(tokens=tensors["tokens"], text_keys=tensors["text_keys"],
+                       emotions=emotions, metadata=metadata)
+        except BankError as exc:
+            raise BankError(f"{path}: {exc}") from None
         for key, value in (("num_tokens", bank.num_tokens), ("dim", bank.dim),
                            ("text_dim", bank.text_dim)):
+            if key in header and not header[key].isdigit():
+                raise BankError(f"{path}: metadata {key}={header[key]!r} is not a whole number.")
             if key in header and int(header[key]) != value:
                 raise BankError(f"{path}: metadata says {key}={header[key]} but tensors have {value}.")
         return bank
+
+    def __repr__(self) -> str:
+        return (f"VisualPromptBank(emotions={len(self.emotions)}, num_tokens={self.num_tokens}, "
+                f"dim={self.dim}, text_dim={self.text_dim})")
 
     def check_compatible(self, *, dim: int, text_dim: int | None = None, where: str = "") -> None:
         """Raise :class:`BankError` if the bank's sizes differ from a projector/encoder's."""
@@ -173,3 +205,16 @@ class VisualPromptBank:
                 f"bank text size {self.text_dim} does not match the retrieval text encoder's "
                 f"{text_dim}: build the bank with the pipeline's text encoder."
             )
+
+
+def _json_field(header: dict[str, str], key: str, default: str, kind: type, path: Path) -> Any:
+    try:
+        value = json.loads(header.get(key, default))
+    except json.JSONDecodeError as exc:
+        raise BankError(
+            f"{path}: metadata field '{key}' is not valid JSON ({exc.msg}): the file is damaged; "
+            "rebuild it with `emotion-director bank init`."
+        ) from None
+    if not isinstance(value, kind):
+        raise BankError(f"{path}: metadata field '{key}' must be a JSON {kind.__name__}.")
+    return value

@@ -12,7 +12,12 @@ Datasets:
 Each image is encoded with an image encoder and its caption with a text encoder; per emotion,
 K-means (k-means++ init, seeded) on the L2-normalised concatenation ``[image; text]`` gives L
 centres, whose image part becomes the tokens and whose text part the retrieval keys. Features are
-cached per item (``cache_dir``), so an interrupted build resumes where it stopped.
+cached per item and per pair of encoders (``cache_dir``), so an interrupted build resumes where it
+stopped and a build with other encoders never reuses stale features.
+
+Under ``accelerate launch`` (or ``torchrun``) every process encodes its shard of the dataset into
+the shared cache; the main process then clusters and returns the bank (the others return
+``None``).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
-from emotion_director.diffusion.retrieval import pooled_text_embedding  # noqa: E402
+from emotion_director.diffusion.retrieval import embed_texts_for_retrieval  # noqa: E402
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import UnknownEmotionError  # noqa: E402
 
@@ -51,7 +56,11 @@ class EmotionImage:
 
 
 class FeatureEncoder(Protocol):
-    """Anything that turns a batch of inputs into ``[N, d]`` features."""
+    """Anything that turns a batch of inputs into ``[N, d]`` features.
+
+    ``name`` is shown in the bank's metadata; ``identity`` (when present) keys the feature cache
+    and must change whenever the features would (other weights, other pooling).
+    """
 
     name: str
 
@@ -145,22 +154,37 @@ def kmeans(x: torch.Tensor, k: int, *, iters: int = 50, seed: int = 0) -> torch.
     return c
 
 
-class FeatureCache:
-    """Per-item features on disk (one safetensors file per batch), so a build can resume."""
+def encoder_identity(encoder: Any) -> str:
+    return str(getattr(encoder, "identity", None) or getattr(encoder, "name", type(encoder).__name__))
 
-    def __init__(self, folder: Path | None) -> None:
+
+class FeatureCache:
+    """Per-item features on disk (one safetensors file per batch), so a build can resume.
+
+    Features live in a subfolder named after the encoders' identities: a rebuild with other
+    encoders gets its own features instead of silently reusing old ones.
+    """
+
+    def __init__(self, folder: Path | None, identity: str = "") -> None:
+        if folder is not None and identity:
+            folder = folder / hashlib.sha1(identity.encode()).hexdigest()[:16]
         self.folder = folder
         self.features: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
+            if identity:
+                (folder / "encoders.txt").write_text(identity + "\n")
             self._load()
 
     def _load(self) -> None:
         from safetensors.torch import load_file
 
         for shard in sorted(self.folder.glob("batch-*.safetensors")):  # type: ignore[union-attr]
-            tensors = load_file(str(shard))
-            keys = json.loads((shard.with_suffix(".json")).read_text())
+            try:
+                tensors = load_file(str(shard))
+                keys = json.loads((shard.with_suffix(".json")).read_text())
+            except Exception:  # a shard torn by a kill: encode those items again
+                continue
             for i, key in enumerate(keys):
                 self.features[key] = (tensors["image"][i], tensors["text"][i])
 
@@ -189,8 +213,12 @@ def init_bank(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     load_image: Callable[[Path], Any] | None = None,
-) -> VisualPromptBank:
+) -> VisualPromptBank | None:
     """Encode the dataset (batched, cached) and run K-means per emotion.
+
+    Data-parallel under ``accelerate launch``: each process encodes ``items[rank::world]`` into
+    the cache, then the main process clusters and returns the bank; other processes return
+    ``None``. A cache folder is required with more than one process.
 
     Args:
         items (`list[EmotionImage]`): from :func:`load_dataset`.
@@ -207,19 +235,36 @@ def init_bank(
             + ", ".join(f"{e} ({n})" for e, n in short.items())
             + ". Add images or lower --tokens."
         )
-    cache = FeatureCache(Path(cache_dir) if cache_dir else None)
-    todo = [i for i in items if i.key not in cache.features]
+    from accelerate import PartialState
+
+    state = PartialState()
+    world, rank = state.num_processes, state.process_index
+    if world > 1 and not cache_dir:
+        raise BankError("a data-parallel bank init needs --cache: the processes share features there.")
+    identity = f"{encoder_identity(image_encoder)}|{encoder_identity(text_encoder)}"
+    cache = FeatureCache(Path(cache_dir) if cache_dir else None, identity)
+    pending = [i for i in items if i.key not in cache.features]
+    todo = pending[rank::world]
     load_image = load_image or _open_image
-    done = len(items) - len(todo)
+    done = len(items) - len(pending)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         with torch.no_grad():
             image = image_encoder([load_image(i.image) for i in batch]).float().cpu()
             text = text_encoder([i.caption or f"a photo evoking {i.emotion}" for i in batch])
         cache.add([i.key for i in batch], image, text.float().cpu())
-        done += len(batch)
+        done += len(batch) * world  # every process advances about as fast
         if progress:
-            progress(done, len(items))
+            progress(min(done, len(items)), len(items))
+    if world > 1:
+        state.wait_for_everyone()
+        if not state.is_main_process:
+            return None
+        cache = FeatureCache(Path(cache_dir), identity)  # every shard, written by every process
+        missing = [i for i in items if i.key not in cache.features]
+        if missing:
+            raise BankError(f"{len(missing)} item(s) missing from the shared cache after encoding: "
+                            "is --cache on a folder every process can see?")
 
     tokens, keys = [], []
     for emotion in Emotion:
@@ -233,7 +278,8 @@ def init_bank(
         tokens=torch.stack(tokens), text_keys=torch.stack(keys),
         metadata={
             "init": "kmeans", "image_encoder": image_encoder.name,
-            "text_encoder": text_encoder.name, "num_images": len(items),
+            "text_encoder": text_encoder.name, "encoders_identity": identity,
+            "num_images": len(items), "processes": world,
             "images_per_emotion": counts, "seed": seed,
         },
     )
@@ -246,34 +292,72 @@ def _open_image(path: Path) -> Any:
         return image.convert("RGB")
 
 
+def _fingerprint(model: Any) -> str:
+    """A cheap digest of a model's weights (first and last tensors), for the cache key."""
+    params = list(model.state_dict().values())
+    digest = hashlib.sha1()
+    for tensor in (params[0], params[-1]) if params else ():
+        digest.update(tensor.detach().float().cpu().numpy().tobytes()[:1_000_000])
+    return digest.hexdigest()[:12]
+
+
+def _text_encoder_source(name_or_path: str, subfolder: str) -> tuple[str, str, str]:
+    """(repo or folder, text encoder subfolder, tokenizer subfolder) for a user's argument.
+
+    Accepts a diffusers model folder (``model_index.json``: its first ``text_encoder`` and
+    ``tokenizer``, exactly what the pipeline uses), that folder's ``text_encoder`` subfolder (the
+    tokenizer is its sibling ``tokenizer/``), or a plain transformers CLIP folder / hub id.
+    """
+    path = Path(name_or_path)
+    if subfolder:
+        return name_or_path, subfolder, subfolder.replace("text_encoder", "tokenizer")
+    if (path / "model_index.json").is_file():
+        return name_or_path, "text_encoder", "tokenizer"
+    if path.name.startswith("text_encoder") and (path.parent / "model_index.json").is_file():
+        return str(path.parent), path.name, path.name.replace("text_encoder", "tokenizer")
+    return name_or_path, "", ""
+
+
 class HFTextEncoder:
-    """Pooled (projected when available) CLIP text features from a transformers id or folder."""
+    """Retrieval keys from a CLIP text encoder: the very function the pipeline queries with.
+
+    The model is loaded with the class its checkpoint names (``CLIPTextModel`` for SD 1.5 and
+    SDXL's first encoder), never a class whose extra layers would be randomly initialised, and
+    texts are embedded by :func:`embed_texts_for_retrieval`, as ``MCDiffusionPipeline`` does.
+    """
 
     def __init__(self, model: Any, tokenizer: Any, name: str, device: str = "cpu") -> None:
         self.model, self.tokenizer, self.name, self.device = model.to(device).eval(), tokenizer, name, device
+        self.identity = f"text:{name}:{type(model).__name__}:{_fingerprint(model)}"
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "cpu", subfolder: str = "") -> HFTextEncoder:
-        from transformers import AutoTokenizer, CLIPTextModel, CLIPTextModelWithProjection
+        import transformers
+        from transformers import AutoConfig, AutoTokenizer
 
-        kwargs = {"subfolder": subfolder} if subfolder else {}
+        repo, model_sub, tokenizer_sub = _text_encoder_source(name_or_path, subfolder)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(
-                name_or_path, subfolder=subfolder.replace("text_encoder", "tokenizer") if subfolder else ""
-            )
-            try:
-                model = CLIPTextModelWithProjection.from_pretrained(name_or_path, **kwargs)
-            except (OSError, ValueError):
-                model = CLIPTextModel.from_pretrained(name_or_path, **kwargs)
-        except OSError as exc:
-            raise BankError(f"cannot load text encoder '{name_or_path}': {str(exc).splitlines()[0]}") from None
+            tokenizer = AutoTokenizer.from_pretrained(repo, subfolder=tokenizer_sub)
+            config = AutoConfig.from_pretrained(repo, subfolder=model_sub)
+            arch = (getattr(config, "architectures", None) or ["CLIPTextModel"])[0]
+            model_cls = getattr(transformers, arch, None)
+            if model_cls is None or not arch.startswith("CLIPText"):
+                raise BankError(
+                    f"text encoder '{name_or_path}' is a {arch}: pass an SD model folder or its "
+                    "CLIP text encoder (CLIPTextModel / CLIPTextModelWithProjection)."
+                )
+            model = model_cls.from_pretrained(repo, subfolder=model_sub)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, BankError):
+                raise
+            raise BankError(
+                f"cannot load text encoder '{name_or_path}': {str(exc).splitlines()[0][:200]} — "
+                "pass the diffusion model folder (it holds text_encoder/ and tokenizer/)."
+            ) from None
         return cls(model, tokenizer, name_or_path, device)
 
     def __call__(self, batch: Sequence[str]) -> torch.Tensor:
-        ids = self.tokenizer(list(batch), padding=True, truncation=True,
-                             max_length=getattr(self.tokenizer, "model_max_length", 77),
-                             return_tensors="pt").to(self.device)
-        return pooled_text_embedding(self.model(**ids))
+        return embed_texts_for_retrieval(self.tokenizer, self.model, list(batch))
 
 
 class HFImageEncoder:
@@ -281,19 +365,23 @@ class HFImageEncoder:
 
     def __init__(self, model: Any, processor: Any, name: str, device: str = "cpu") -> None:
         self.model, self.processor, self.name, self.device = model.to(device).eval(), processor, name, device
+        self.identity = f"image:{name}:{type(model).__name__}:{_fingerprint(model)}"
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "cpu") -> HFImageEncoder:
-        from transformers import AutoImageProcessor, AutoModel, CLIPVisionModelWithProjection
+        import transformers
+        from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
         try:
             processor = AutoImageProcessor.from_pretrained(name_or_path)
-            try:
-                model = CLIPVisionModelWithProjection.from_pretrained(name_or_path)
-            except (OSError, ValueError):
+            config = AutoConfig.from_pretrained(name_or_path)
+            arch = (getattr(config, "architectures", None) or [""])[0]
+            if arch.startswith("CLIP") or config.model_type in {"clip", "clip_vision_model"}:
+                model = transformers.CLIPVisionModelWithProjection.from_pretrained(name_or_path)
+            else:
                 model = AutoModel.from_pretrained(name_or_path)
-        except OSError as exc:
-            raise BankError(f"cannot load image encoder '{name_or_path}': {str(exc).splitlines()[0]}") from None
+        except (OSError, ValueError) as exc:
+            raise BankError(f"cannot load image encoder '{name_or_path}': {str(exc).splitlines()[0][:200]}") from None
         return cls(model, processor, name_or_path, device)
 
     def __call__(self, batch: Sequence[Any]) -> torch.Tensor:

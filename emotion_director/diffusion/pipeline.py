@@ -1,7 +1,13 @@
 """``MCDiffusionPipeline``: Stable Diffusion (1.5 or XL) guided by text *and* a visual prompt.
 
+It wraps a diffusers ``StableDiffusionPipeline`` / ``StableDiffusionXLPipeline`` and feels like
+one: ``from_pretrained``, ``.to()``, ``enable_model_cpu_offload()``, batched prompts,
+``load_visual_prompt`` / ``set_visual_prompt_scale`` / ``unload_visual_prompt`` (the IP-Adapter
+API's shape). The visual prompt of each call travels through the base pipeline's
+``ip_adapter_image_embeds`` argument into the UNet call, so calls from several threads are safe.
+
 Example:
-    >>> from emotion_director.diffusion import MCDiffusionPipeline, VisualPromptBank
+    >>> from emotion_director.diffusion import MCDiffusionPipeline
     >>> pipe = MCDiffusionPipeline.from_pretrained("path/to/sd15", bank="bank.safetensors")  # doctest: +SKIP
     >>> image = pipe("a dog, curled up asleep", emotion="contentment",
     ...              negative_emotion="anger").images[0]  # doctest: +SKIP
@@ -18,15 +24,19 @@ require_diffusion()
 
 import torch  # noqa: E402
 
-from emotion_director.diffusion.attention import VisualPromptMixin  # noqa: E402
+from emotion_director.diffusion.attention import VisualPromptMixin, pack_visual_prompt  # noqa: E402
 from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
 from emotion_director.diffusion.retrieval import (  # noqa: E402
     RetrievedVisualPrompt,
-    pooled_text_embedding,
+    check_temperature,
+    embed_texts_for_retrieval,
     retrieve_visual_prompt,
 )
 from emotion_director.emotions import Emotion  # noqa: E402
 from emotion_director.errors import EmotionDirectorError  # noqa: E402
+
+DEFAULT_TEMPERATURE = 0.1
+_UNSET: Any = object()
 
 
 class MCDiffusionPipeline(VisualPromptMixin):
@@ -34,23 +44,25 @@ class MCDiffusionPipeline(VisualPromptMixin):
 
     Args:
         pipeline: the base diffusers pipeline (its own ``__call__`` does the denoising).
-        bank (`VisualPromptBank`, *optional*): per-emotion visual tokens; load later with
-            :meth:`load_visual_prompt`.
+        bank (`VisualPromptBank`, `str`, *optional*): per-emotion visual tokens (or a bank file /
+            ``train dpo`` output folder); load later with :meth:`load_visual_prompt`.
         adapter_weights (`str`, *optional*): trained projector + visual K/V (safetensors).
-        visual_prompt_scale (`float`, *optional*, defaults to 1.0): weight of the visual branch.
-        retrieval_temperature (`float`, *optional*, defaults to 0.1) and retrieval_top_k
-            (`int`, *optional*): see :func:`retrieve_visual_prompt`. ``retrieval_temperature=None``
-            turns semantics-adaptive retrieval off (every prompt gets the emotion's tokens as
-            they are), which also allows a bank built with another text encoder.
+        visual_prompt_scale (`float` or `dict`, *optional*, defaults to 1.0): weight of the
+            visual branch (per block as in ``set_ip_adapter_scale``).
+        retrieval_temperature (`float`, *optional*): softmax temperature of semantics-adaptive
+            retrieval; defaults to the temperature the bank was trained with (its metadata), else
+            0.1. ``None`` turns retrieval off (every prompt gets the emotion's tokens with uniform
+            weights), which also allows a bank built with another text encoder.
+        retrieval_top_k (`int`, *optional*): see :func:`retrieve_visual_prompt`.
     """
 
     def __init__(
         self,
         pipeline: Any,
-        bank: VisualPromptBank | None = None,
+        bank: VisualPromptBank | str | Path | None = None,
         adapter_weights: str | None = None,
-        visual_prompt_scale: float = 1.0,
-        retrieval_temperature: float | None = 0.1,
+        visual_prompt_scale: float | dict = 1.0,
+        retrieval_temperature: float | None = _UNSET,
         retrieval_top_k: int | None = None,
     ) -> None:
         kind = type(pipeline).__name__
@@ -59,32 +71,69 @@ class MCDiffusionPipeline(VisualPromptMixin):
                 f"{kind} is not a Stable Diffusion pipeline: MC-Diffusion needs a UNet and a CLIP "
                 "text encoder (SD 1.5 or SDXL)."
             )
+        if retrieval_temperature is not _UNSET:
+            check_temperature(retrieval_temperature)
         self.pipeline = pipeline
-        self.retrieval_temperature = retrieval_temperature
+        self._temperature = retrieval_temperature
         self.retrieval_top_k = retrieval_top_k
-        self.last_retrieval: dict[str, RetrievedVisualPrompt] = {}
         if bank is not None:
             self.load_visual_prompt(bank, adapter_weights=adapter_weights,
                                     scale=visual_prompt_scale)
 
-    def load_visual_prompt(self, bank: Any, *args: Any, **kwargs: Any) -> Any:
-        """As :meth:`VisualPromptMixin.load_visual_prompt`, checking the bank fits this pipeline."""
-        if self.retrieval_temperature is not None and bank.text_dim != self._text_dim():
-            raise BankError(
-                f"the bank's text keys are {bank.text_dim}-d but this pipeline's text encoder "
-                f"gives {self._text_dim()}-d embeddings: build the bank with the pipeline's text "
-                "encoder (bank init --text-encoder <model folder>/text_encoder), or pass "
-                "retrieval_temperature=None to turn retrieval off."
-            )
-        return super().load_visual_prompt(bank, *args, **kwargs)
-
+    # ----- diffusers look and feel -------------------------------------------------------
     @property
     def unet(self) -> Any:
         return self.pipeline.unet
 
     @property
+    def device(self) -> torch.device:
+        return self.pipeline.device
+
+    @property
     def is_sdxl(self) -> bool:
         return hasattr(self.pipeline, "text_encoder_2")
+
+    def to(self, *args: Any, **kwargs: Any) -> MCDiffusionPipeline:
+        """Move the base pipeline (the visual-prompt modules live inside its UNet)."""
+        self.pipeline.to(*args, **kwargs)
+        return self
+
+    def enable_model_cpu_offload(self, *args: Any, **kwargs: Any) -> None:
+        self.pipeline.enable_model_cpu_offload(*args, **kwargs)
+
+    def set_progress_bar_config(self, **kwargs: Any) -> None:
+        self.pipeline.set_progress_bar_config(**kwargs)
+
+    def load_lora_weights(self, *args: Any, **kwargs: Any) -> None:
+        """diffusers' ``load_lora_weights`` (reads the ``lora.safetensors`` written by ``train dpo``)."""
+        self.pipeline.load_lora_weights(*args, **kwargs)
+
+    @property
+    def retrieval_temperature(self) -> float | None:
+        if self._temperature is not _UNSET:
+            return self._temperature
+        bank = getattr(self, "visual_prompt_bank", None)
+        trained = bank.metadata.get("retrieval_temperature", _UNSET) if bank is not None else _UNSET
+        return DEFAULT_TEMPERATURE if trained is _UNSET else trained
+
+    @retrieval_temperature.setter
+    def retrieval_temperature(self, value: float | None) -> None:
+        check_temperature(value)
+        self._temperature = value
+
+    def load_visual_prompt(self, bank: Any, *args: Any, **kwargs: Any) -> Any:
+        """As :meth:`VisualPromptMixin.load_visual_prompt`, checking the bank fits this pipeline."""
+        adapter = super().load_visual_prompt(bank, *args, **kwargs)
+        loaded = self.visual_prompt_bank
+        if self.retrieval_temperature is not None and loaded.text_dim != self._text_dim():
+            self.unload_visual_prompt()
+            raise BankError(
+                f"the bank's text keys are {loaded.text_dim}-d but this pipeline's text encoder "
+                f"gives {self._text_dim()}-d embeddings: build the bank with the pipeline's text "
+                "encoder (bank init --text-encoder <model folder>), or pass "
+                "retrieval_temperature=None to turn retrieval off."
+            )
+        return adapter
 
     @classmethod
     def from_pretrained(
@@ -98,8 +147,9 @@ class MCDiffusionPipeline(VisualPromptMixin):
         torch_dtype: torch.dtype | None = None,
         **kwargs: Any,
     ) -> MCDiffusionPipeline:
-        """Load a diffusers SD 1.5 / SDXL pipeline (local folder or hub id), a bank file and,
-        optionally, UNet LoRA weights written by ``train dpo`` (``lora.safetensors``)."""
+        """Load a diffusers SD 1.5 / SDXL pipeline (local folder or hub id), a bank (file or
+        ``train dpo`` output folder) and, optionally, the UNet LoRA written by ``train dpo``
+        (``lora.safetensors``, diffusers' LoRA format, read with ``load_lora_weights``)."""
         from diffusers import DiffusionPipeline
         from diffusers.utils import logging as diffusers_logging
         from transformers.utils import logging as transformers_logging
@@ -115,84 +165,138 @@ class MCDiffusionPipeline(VisualPromptMixin):
             ) from None
         base.set_progress_bar_config(disable=True)
         if lora_weights:
-            load_unet_lora(base.unet, lora_weights)
+            load_unet_lora(base, lora_weights)
         base = base.to(device)
-        if isinstance(bank, (str, Path)):
-            bank = VisualPromptBank.load(bank)
         return cls(base, bank=bank, adapter_weights=adapter_weights, **kwargs)
 
-    def embed_text_for_retrieval(self, prompt: str) -> torch.Tensor:
-        """The prompt's pooled CLIP text embedding (the space the bank's text keys live in)."""
-        tokenizer, encoder = self.pipeline.tokenizer, self.pipeline.text_encoder
-        ids = tokenizer(prompt, padding="max_length", truncation=True,
-                        max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
-        with torch.no_grad():
-            return pooled_text_embedding(encoder(ids.to(encoder.device)))[0].float().cpu()
+    # ----- retrieval ----------------------------------------------------------------------
+    def embed_text_for_retrieval(self, prompt: str | list[str]) -> torch.Tensor:
+        """Pooled CLIP text embedding(s) of the prompt(s): the space of the bank's text keys."""
+        texts = [prompt] if isinstance(prompt, str) else list(prompt)
+        out = embed_texts_for_retrieval(self.pipeline.tokenizer, self.pipeline.text_encoder, texts)
+        return out[0] if isinstance(prompt, str) else out
 
-    def visual_tokens(
-        self, prompt: str, emotion: Emotion | str, text_embedding: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Retrieve and project one emotion's visual prompt for ``prompt``: ``[1, |S|, D]``."""
+    def retrieve(self, prompts: list[str], emotions: list[Any],
+                 text_embeddings: torch.Tensor | None) -> list[RetrievedVisualPrompt]:
+        """One emotion's retrieved visual prompt per prompt (same order)."""
         bank = self._bank()
-        if self.retrieval_temperature is None:
-            text_embedding = None
-        elif text_embedding is None:
-            text_embedding = self.embed_text_for_retrieval(prompt)
-        retrieved = retrieve_visual_prompt(
-            bank, emotion, text_embedding, temperature=self.retrieval_temperature or 1.0,
-            top_k=self.retrieval_top_k,
-        )
-        self.last_retrieval[retrieved.emotion] = retrieved
-        projector = self.visual_prompt_adapter.projector
-        param = next(projector.parameters())
-        with torch.no_grad():
-            return projector(retrieved.tokens.unsqueeze(0).to(param.device, param.dtype))
+        temperature = self.retrieval_temperature
+        if text_embeddings is None or temperature is None:  # retrieval off: uniform weights
+            return [retrieve_visual_prompt(bank, e, None) for e in emotions]
+        return [
+            retrieve_visual_prompt(bank, emotion, text_embeddings[i], temperature=temperature,
+                                   top_k=self.retrieval_top_k)
+            for i, emotion in enumerate(emotions)
+        ]
 
+    def visual_prompt_embeds(
+        self,
+        prompts: list[str],
+        emotions: list[Any],
+        negative_emotions: list[Any] | None,
+        *,
+        scale: float = 1.0,
+        guidance: bool = True,
+    ) -> tuple[torch.Tensor, list[RetrievedVisualPrompt]]:
+        """The packed visual prompt for ``ip_adapter_image_embeds``: ``[2, B, L, d + 2]``, negative
+        then positive, one slot per image (see :mod:`~emotion_director.diffusion.attention`); the
+        negative half carries the negative emotion's tokens, or scale 0 without one. Without
+        guidance ``[1, B, L, d + 2]``."""
+        text = (self.embed_text_for_retrieval(prompts)
+                if self.retrieval_temperature is not None else None)
+        cond = self.retrieve(prompts, emotions, text)
+        packed = self._pack(cond, scale)[:, 0]
+        if not guidance:
+            return packed[None], cond
+        if negative_emotions is None or all(n is None for n in negative_emotions):
+            uncond = pack_visual_prompt(*self._stack(cond), row_scale=0.0)
+        else:
+            negs = [n if n is not None else e for n, e in zip(negative_emotions, emotions)]
+            rows = torch.tensor([scale if n is not None else 0.0 for n in negative_emotions])
+            retrieved = self.retrieve(prompts, negs, text)
+            uncond = pack_visual_prompt(*self._stack(retrieved), row_scale=rows)
+        return torch.stack([uncond[:, 0], packed]), cond
+
+    def _stack(self, retrieved: list[RetrievedVisualPrompt]) -> tuple[torch.Tensor, torch.Tensor]:
+        n = max(r.tokens.shape[0] for r in retrieved)
+        tokens = torch.zeros(len(retrieved), n, retrieved[0].tokens.shape[-1])
+        weights = torch.zeros(len(retrieved), n)  # padding (top-k rows) gets weight 0
+        for i, r in enumerate(retrieved):
+            tokens[i, : r.tokens.shape[0]] = r.tokens.float()
+            weights[i, : r.weights.shape[0]] = r.weights.float()
+        return tokens, weights
+
+    def _pack(self, retrieved: list[RetrievedVisualPrompt], scale: float) -> torch.Tensor:
+        return pack_visual_prompt(*self._stack(retrieved), row_scale=scale)
+
+    # ----- generation ---------------------------------------------------------------------
     def __call__(
         self,
-        prompt: str,
-        emotion: Emotion | str,
-        negative_emotion: Emotion | str | None = None,
+        prompt: str | list[str],
+        emotion: Emotion | str | list[Emotion | str],
+        negative_emotion: Emotion | str | list[Emotion | str | None] | None = None,
         visual_prompt_scale: float | None = None,
         num_images_per_prompt: int = 1,
         **kwargs: Any,
     ) -> Any:
-        """Generate with the text prompt and the emotion's visual prompt.
+        """Generate with the text prompt(s) and the emotion's visual prompt.
 
         Args:
-            prompt (`str`): the text prompt (e.g. MC-Agent's ``final_prompt``).
-            emotion (`Emotion` or `str`): whose visual tokens guide the conditional branch.
-            negative_emotion (`Emotion` or `str`, *optional*): whose tokens guide the
+            prompt (`str` or `list[str]`): the text prompt(s) (e.g. MC-Agent's ``final_prompt``).
+            emotion (`Emotion`, `str` or a list, one per prompt): whose visual tokens guide the
+                conditional branch.
+            negative_emotion (`Emotion`, `str` or a list, *optional*): whose tokens guide the
                 unconditional branch of classifier-free guidance, pushing the image away from
                 that emotion; ``None`` leaves that branch without a visual prompt.
-            visual_prompt_scale (`float`, *optional*): overrides the loaded scale for this call.
+            visual_prompt_scale (`float`, *optional*): multiplies the loaded (per-block) scale for
+                this call only (it travels with the call: other threads are unaffected).
             **kwargs: passed to the base pipeline (``negative_prompt``, ``num_inference_steps``,
                 ``guidance_scale``, ``generator``, ``height``, ``width``, ...).
+
+        Returns:
+            The base pipeline's output, with ``visual_prompt_retrieval``: the retrieved visual
+            prompt of each image.
         """
-        if not isinstance(prompt, str):
-            raise EmotionDirectorError("MCDiffusionPipeline takes one prompt string per call.")
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise EmotionDirectorError("prompt must be a string or a non-empty list of strings.")
+        emotions = _per_prompt(emotion, len(prompts), "emotion")
+        negatives = (None if negative_emotion is None
+                     else _per_prompt(negative_emotion, len(prompts), "negative_emotion"))
         self._bank()
-        previous = self._scale()
-        if visual_prompt_scale is not None:
-            self.set_visual_prompt_scale(visual_prompt_scale)
-        text_embedding = (
-            self.embed_text_for_retrieval(prompt) if self.retrieval_temperature is not None
-            else None
-        )
-        cond = self.visual_tokens(prompt, emotion, text_embedding)
-        uncond = (
-            self.visual_tokens(prompt, negative_emotion, text_embedding)
-            if negative_emotion is not None else None
-        )
         n = num_images_per_prompt
-        self.visual_prompt_context.set(
-            cond.expand(n, -1, -1), None if uncond is None else uncond.expand(n, -1, -1)
+        # expand per image here: diffusers repeats IP-Adapter embeds batch-wise, prompts row-wise
+        prompts = [p for p in prompts for _ in range(n)]
+        emotions = [e for e in emotions for _ in range(n)]
+        negatives = None if negatives is None else [e for e in negatives for _ in range(n)]
+        negative_prompt = kwargs.pop("negative_prompt", None)
+        if isinstance(negative_prompt, list):
+            kwargs["negative_prompt"] = [p for p in negative_prompt for _ in range(n)]
+        elif negative_prompt is not None:
+            kwargs["negative_prompt"] = [negative_prompt] * len(prompts)
+        guidance_default = 5.0 if self.is_sdxl else 7.5
+        guidance = (kwargs.get("guidance_scale", guidance_default) > 1
+                    and self.unet.config.time_cond_proj_dim is None)
+        packed, retrieved = self.visual_prompt_embeds(
+            prompts, emotions, negatives,
+            scale=1.0 if visual_prompt_scale is None else float(visual_prompt_scale),
+            guidance=guidance,
         )
-        try:
-            return self.pipeline(prompt=prompt, num_images_per_prompt=n, **kwargs)
-        finally:
-            self.visual_prompt_context.clear()
-            self.set_visual_prompt_scale(previous)
+        param = next(self.visual_prompt_adapter.projector.parameters())
+        call = self._call_pipeline()
+        output = call(prompt=prompts, num_images_per_prompt=1,
+                      ip_adapter_image_embeds=[packed.to(self.device, param.dtype)], **kwargs)
+        output.visual_prompt_retrieval = retrieved
+        return output
+
+    def _call_pipeline(self) -> Any:
+        """A pipeline view with its own scheduler: diffusers schedulers keep per-call state
+        (timesteps, step index), so concurrent calls must not share one (diffusers' `from_pipe`)."""
+        base = self.pipeline
+        scheduler = base.scheduler.from_config(base.scheduler.config)
+        view = type(base).from_pipe(base, scheduler=scheduler)
+        view.set_progress_bar_config(**getattr(base, "_progress_bar_config", {}))
+        return view
 
     def _bank(self) -> VisualPromptBank:
         bank = getattr(self, "visual_prompt_bank", None)
@@ -204,33 +308,26 @@ class MCDiffusionPipeline(VisualPromptMixin):
         return next(iter(self.visual_prompt_adapter.layers.values())).scale
 
     def _text_dim(self) -> int:
-        config = self.pipeline.text_encoder.config
-        return getattr(config, "projection_dim", None) if hasattr(
-            self.pipeline.text_encoder, "text_projection") else config.hidden_size
+        encoder = self.pipeline.text_encoder
+        config = encoder.config
+        return config.projection_dim if hasattr(encoder, "text_projection") else config.hidden_size
 
 
-def load_unet_lora(unet: Any, path: str) -> None:
-    """Add and load the UNet LoRA written by ``train dpo`` (needs peft)."""
-    import json as _json
+def _per_prompt(value: Any, n: int, name: str) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise EmotionDirectorError(f"{name}: {len(value)} values for {n} prompts.")
+        return list(value)
+    return [value] * n
 
-    from safetensors import safe_open
-    from safetensors.torch import load_file
 
+def load_unet_lora(pipeline: Any, path: str | Path) -> None:
+    """Load the UNet LoRA written by ``train dpo`` with diffusers' ``load_lora_weights``."""
+    from emotion_director.diffusion.attention import read_safetensors
+
+    path = Path(path)
+    read_safetensors(path, what="LoRA weights")  # one clear line for a missing / bad file
     try:
-        from peft import LoraConfig
-        from peft.utils import set_peft_model_state_dict
-    except ImportError:
-        raise EmotionDirectorError("LoRA weights need peft: pip install peft") from None
-    try:
-        with safe_open(path, framework="pt") as handle:
-            meta = handle.metadata() or {}
-        state = load_file(path)
-    except Exception as exc:
-        raise BankError(f"{path}: not a readable LoRA file ({str(exc)[:120]}).") from None
-    if meta.get("format") != "emotion-director-unet-lora":
-        raise BankError(f"{path}: not a LoRA file written by `emotion-director train dpo`.")
-    unet.add_adapter(LoraConfig(r=int(meta["rank"]), lora_alpha=float(meta["alpha"]),
-                                target_modules=_json.loads(meta["targets"])))
-    result = set_peft_model_state_dict(unet, state)
-    if getattr(result, "unexpected_keys", None):
-        raise BankError(f"{path}: LoRA does not fit this UNet ({result.unexpected_keys[:2]}).")
+        pipeline.load_lora_weights(str(path.parent), weight_name=path.name)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise BankError(f"{path}: LoRA does not fit this model ({str(exc).splitlines()[0][:160]}).") from None

@@ -41,8 +41,15 @@ class VisualPromptProjector(nn.Module):
         self.attn = nn.MultiheadAttention(cross_attention_dim, num_heads, batch_first=True)
         self.norm_out = nn.LayerNorm(cross_attention_dim)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Project ``[B, L, in_dim]`` tokens; ``log_weights`` ``[B, L]`` (log retrieval weights) bias
+        the self-attention keys, so a token with weight ~0 cannot leak into the others."""
         x = self.mlp(tokens)
         h = self.norm_attn(x)
-        x = x + self.attn(h, h, h, need_weights=False)[0]
+        mask = None
+        if log_weights is not None:
+            b, n = log_weights.shape
+            mask = log_weights.to(h.dtype)[:, None, :].expand(b, n, n)
+            mask = mask.repeat_interleave(self.attn.num_heads, dim=0)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
         return self.norm_out(x)

@@ -6,14 +6,16 @@ text embedding :math:`t`:
 .. math::
 
     a_i = \frac{\cos(t, k_i)}{\tau}, \qquad
-    w = \operatorname{softmax}(a) \;(\text{over the top-}k\text{ tokens if } k \text{ is set}), \qquad
-    \tilde v_i = |S| \, w_i \, v_i \quad (i \in S)
+    w = \operatorname{softmax}(a) \;(\text{over the top-}k\text{ tokens if } k \text{ is set})
 
-where :math:`S` is the set of kept tokens (all L, or the top-k by affinity). Uniform weights give
-back the bank's tokens exactly (:math:`|S| w_i = 1`), so the temperature :math:`\tau` moves
-smoothly from "same visual prompt for every prompt" (large :math:`\tau`) to "only the tokens
-that match this scene" (small :math:`\tau`). "a storm at sea" and "a newborn" under awe
-therefore get different visual prompts.
+where :math:`S` is the set of kept tokens (all L, or the top-k by affinity). The weights act where
+they change attention: every visual-attention softmax becomes
+:math:`\operatorname{softmax}(q k_i^\top/\sqrt{d} + \log w_i)` (and the projector's self-attention
+gets the same key bias), so a token with :math:`w_i \approx 0` has no influence on the image, and
+uniform weights give back plain attention over the bank's tokens. The temperature :math:`\tau`
+moves smoothly from "same visual prompt for every prompt" (large :math:`\tau`) to "only the tokens
+that match this scene" (small :math:`\tau`). "a storm at sea" and "a newborn" under awe therefore
+get different visual prompts.
 
 Example:
     >>> import torch
@@ -27,6 +29,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +40,7 @@ from emotion_director.emotions import Emotion
 
 @dataclass
 class RetrievedVisualPrompt:
-    tokens: torch.Tensor  # [|S|, d]
+    tokens: torch.Tensor  # [|S|, d], as stored in the bank (weights act in attention)
     weights: torch.Tensor  # [|S|]
     indices: torch.Tensor  # [|S|] positions in the bank
     emotion: str
@@ -48,6 +51,20 @@ def pooled_text_embedding(output: object) -> torch.Tensor:
     projection, else ``pooler_output`` (the bank's text keys live in the same space)."""
     projected = getattr(output, "text_embeds", None)
     return projected if projected is not None else output.pooler_output  # type: ignore[attr-defined]
+
+
+def embed_texts_for_retrieval(tokenizer: Any, text_encoder: Any, texts: list[str]) -> torch.Tensor:
+    """The retrieval query of each text, ``[N, d_t]`` (float32, CPU).
+
+    The one function behind both the bank's text keys (``bank init``) and the pipeline's query at
+    generation time: the pipeline's own first tokenizer and text encoder, padded to
+    ``model_max_length`` as the pipeline pads, pooled by :func:`pooled_text_embedding`.
+    """
+    ids = tokenizer(list(texts), padding="max_length", truncation=True,
+                    max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    device = next(text_encoder.parameters()).device
+    with torch.no_grad():
+        return pooled_text_embedding(text_encoder(ids.to(device))).float().cpu()
 
 
 def adaptive_weights(keys: torch.Tensor, text: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -71,11 +88,11 @@ def retrieve_visual_prompt(
         emotion (`Emotion` or `str`): target emotion.
         text_embedding (`torch.Tensor` of shape `[d_t]`, *optional*): the prompt's embedding in the
             bank's text space; ``None`` returns the emotion's tokens unweighted.
-        temperature (`float`, *optional*, defaults to 0.1): softmax temperature (> 0).
+        temperature (`float`, *optional*, defaults to 0.1): softmax temperature (> 0; a
+            temperature of 0 is refused rather than silently replaced).
         top_k (`int`, *optional*): keep only the k most affine tokens.
     """
-    if temperature <= 0:
-        raise BankError(f"retrieval temperature must be > 0, got {temperature}.")
+    check_temperature(temperature)
     tokens, keys = bank.for_emotion(emotion)
     name = bank.emotions[bank.index(emotion)]
     if text_embedding is None:
@@ -96,5 +113,12 @@ def retrieve_visual_prompt(
         indices, order = indices.sort()
         affinity = affinity[order]
     weights = affinity.softmax(dim=0)
-    weighted = tokens[indices] * (weights * len(indices)).unsqueeze(-1).to(tokens.dtype)
-    return RetrievedVisualPrompt(weighted, weights, indices, name)
+    return RetrievedVisualPrompt(tokens[indices], weights, indices, name)
+
+
+def check_temperature(temperature: float | None) -> None:
+    """``None`` (retrieval off) or a positive number; anything else is a user error."""
+    if temperature is not None and not temperature > 0:
+        raise BankError(
+            f"retrieval temperature must be > 0 (or None to turn retrieval off), got {temperature}."
+        )

@@ -1,7 +1,12 @@
 """Tiny randomly initialised diffusers components, built in code (no downloads).
 
-Used by the tests, the CLI's smoke path and the benchmarks; the ``sd15``/``sdxl`` *size* UNet
-configs build full-size UNets with random weights for overhead measurements on a GPU.
+Used by the tests, the CLI's smoke path and the benchmarks. :func:`write_tiny_pipeline` and
+:func:`write_tiny_image_encoder` save them in the exact folder layouts and classes of the real
+checkpoints (SD 1.5: ``text_encoder`` = ``CLIPTextModel`` + ``tokenizer/``; SDXL adds
+``text_encoder_2`` = ``CLIPTextModelWithProjection`` + ``tokenizer_2/``; CLIP vision and DINOv2
+image encoders with their processors), as diffusers' ``hf-internal-testing`` repos do. The
+``size="full"`` builders give SD 1.5 / SDXL *dimensions* (768 / 2048-d text states, 64x64 /
+128x128 latents) with random weights, for benchmarks on a GPU.
 
 Example:
     >>> pipe = build_tiny_pipeline("sd15")  # doctest: +SKIP
@@ -27,10 +32,17 @@ TINY_WORDS = (
 
 
 def tiny_clip_tokenizer(folder: str | Path | None = None, model_max_length: int = 77) -> Any:
-    """A CLIPTokenizer from a small local byte-level vocabulary (characters + a few words)."""
+    """A CLIPTokenizer from a small local byte-level vocabulary (characters + a few words).
+
+    Without ``folder`` the vocabulary files go to a temporary folder that is removed as soon as
+    the tokenizer has read them (it keeps its vocabulary in memory).
+    """
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="tiny-clip-tok-") as tmp:
+            return tiny_clip_tokenizer(tmp, model_max_length)
     from transformers import CLIPTokenizer
 
-    folder = Path(folder or tempfile.mkdtemp(prefix="tiny-clip-tok-"))
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
     vocab_list = ["<|startoftext|>", "<|endoftext|>"]
@@ -54,13 +66,14 @@ def tiny_clip_tokenizer(folder: str | Path | None = None, model_max_length: int 
 
 
 def tiny_text_encoder(vocab_size: int, hidden: int = 32, projection: int | None = None,
-                      seed: int = 0) -> Any:
+                      seed: int = 0, layers: int = 2) -> Any:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
     config = CLIPTextConfig(
         bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=hidden,
-        intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4, num_hidden_layers=2,
+        intermediate_size=37 if hidden <= 64 else 4 * hidden, layer_norm_eps=1e-5,
+        num_attention_heads=4 if hidden <= 64 else hidden // 64, num_hidden_layers=layers,
         vocab_size=vocab_size, max_position_embeddings=77, hidden_act="gelu",
         projection_dim=projection or hidden,
     )
@@ -112,8 +125,15 @@ def build_unet(kind: Kind, size: Literal["tiny", "full"] = "tiny", seed: int = 0
     return UNet2DConditionModel(**unet_config(kind, size)).eval()
 
 
-def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0) -> Any:
-    """A complete, tiny StableDiffusion(XL)Pipeline with random weights (CPU, ~1 s per image)."""
+def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0,
+                        size: Literal["tiny", "full"] = "tiny") -> Any:
+    """A complete StableDiffusion(XL)Pipeline with random weights.
+
+    ``size="tiny"``: tiny everything (CPU, ~1 s per image). ``size="full"``: the real SD 1.5 /
+    SDXL UNet, text encoders of the real widths (768, and 1280 with a 1280-d projection for
+    SDXL's second; fewer layers), and a narrow VAE with the real 8x downsampling, so 512 / 1024
+    pixels give 64x64 / 128x128 latents. Build ``full`` under ``torch.device("cuda")``.
+    """
     from diffusers import (
         AutoencoderKL,
         DDIMScheduler,
@@ -122,22 +142,26 @@ def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0) -> Any:
         StableDiffusionXLPipeline,
     )
 
-    unet = build_unet(kind, seed=seed)
+    unet = build_unet(kind, size, seed=seed)
     torch.manual_seed(seed)
+    blocks = [32, 64] if size == "tiny" else [32, 32, 64, 64]
     vae = AutoencoderKL(
-        block_out_channels=[32, 64], in_channels=3, out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * 2,
-        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, sample_size=32,
-        norm_num_groups=32,
+        block_out_channels=blocks, in_channels=3, out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * len(blocks),
+        up_block_types=["UpDecoderBlock2D"] * len(blocks), latent_channels=4,
+        sample_size=32 if size == "tiny" else (512 if kind == "sd15" else 1024),
+        norm_num_groups=32, scaling_factor=0.18215 if kind == "sd15" else 0.13025,
     ).eval()
     tokenizer = tiny_clip_tokenizer()
+    full = size == "full"
     if kind == "sd15":
         scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012,
                                   beta_schedule="scaled_linear", clip_sample=False,
                                   set_alpha_to_one=False, steps_offset=1)
         return StableDiffusionPipeline(
             unet=unet, scheduler=scheduler, vae=vae,
-            text_encoder=tiny_text_encoder(len(tokenizer), hidden=32, seed=seed),
+            text_encoder=tiny_text_encoder(len(tokenizer), hidden=768 if full else 32, seed=seed,
+                                           layers=4 if full else 2),
             tokenizer=tokenizer, safety_checker=None, feature_extractor=None,
             requires_safety_checker=False,
         )
@@ -146,7 +170,52 @@ def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0) -> Any:
                                        steps_offset=1)
     return StableDiffusionXLPipeline(
         unet=unet, scheduler=scheduler, vae=vae,
-        text_encoder=tiny_text_encoder(len(tokenizer), hidden=32, seed=seed),
-        text_encoder_2=tiny_text_encoder(len(tokenizer), hidden=32, projection=32, seed=seed + 1),
+        text_encoder=tiny_text_encoder(len(tokenizer), hidden=768 if full else 32, seed=seed,
+                                       layers=4 if full else 2),
+        text_encoder_2=tiny_text_encoder(len(tokenizer), hidden=1280 if full else 32,
+                                         projection=1280 if full else 32, seed=seed + 1,
+                                         layers=4 if full else 2),
         tokenizer=tokenizer, tokenizer_2=tokenizer,
     )
+
+
+def write_tiny_pipeline(folder: str | Path, kind: Kind = "sd15", seed: int = 0) -> Path:
+    """Save a tiny pipeline in the real diffusers layout (``model_index.json``, ``scheduler/``,
+    ``text_encoder/`` + ``tokenizer/``, SDXL's ``text_encoder_2/`` + ``tokenizer_2/``, ``unet/``,
+    ``vae/``), loadable with ``DiffusionPipeline.from_pretrained``."""
+    folder = Path(folder)
+    build_tiny_pipeline(kind, seed).save_pretrained(str(folder))
+    return folder
+
+
+def write_tiny_image_encoder(folder: str | Path, kind: Literal["clip", "dinov2"] = "clip",
+                             seed: int = 0) -> Path:
+    """Save a tiny image encoder in the layout of ``openai/clip-vit-*`` (``CLIPVisionModelWithProjection``
+    + ``CLIPImageProcessor``) or ``facebook/dinov2-*`` (``Dinov2Model`` + ``BitImageProcessor``)."""
+    from transformers import (
+        BitImageProcessor,
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+        Dinov2Config,
+        Dinov2Model,
+    )
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    if kind == "clip":
+        model = CLIPVisionModelWithProjection(CLIPVisionConfig(
+            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+            image_size=32, patch_size=8, projection_dim=24))
+        processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    elif kind == "dinov2":
+        model = Dinov2Model(Dinov2Config(
+            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+            image_size=32, patch_size=8))
+        processor = BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                                      do_convert_rgb=True)
+    else:
+        raise ValueError(f"unknown image encoder kind {kind!r}: use clip or dinov2.")
+    model.eval().save_pretrained(str(folder))
+    processor.save_pretrained(str(folder))
+    return folder

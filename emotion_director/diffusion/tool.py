@@ -41,7 +41,14 @@ class ImageGenerator:
         steps (`int`, *optional*, defaults to 30), guidance_scale (`float`, defaults to 7.5),
         scale (`float`, defaults to 1.0): denoising steps, CFG scale, visual-prompt scale.
         height, width (`int`, *optional*): image size; the model's default when unset.
+        retrieval_temperature (`float`, *optional*): the bank's trained temperature when unset.
         pipeline (`MCDiffusionPipeline`, *optional*): use this pipeline instead of loading one.
+        on_note (`Callable[[str], None]`, *optional*): told when an image is written alongside an
+            existing file instead of replacing it.
+
+    File names carry a digest of every setting that changes the image (prompt, emotions, seed,
+    model, bank, adapter, LoRA, scale, steps, guidance, size, temperature); a file that already
+    exists is never replaced: the new image gets the next free ``-vN`` suffix.
     """
 
     model: str
@@ -55,7 +62,9 @@ class ImageGenerator:
     scale: float = 1.0
     height: int | None = None
     width: int | None = None
+    retrieval_temperature: float | None = None
     pipeline: Any = None
+    on_note: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _pipe(self) -> Any:
@@ -75,9 +84,11 @@ class ImageGenerator:
                     if not torch.cuda.is_available():
                         raise EmotionDirectorError("--device cuda but no CUDA GPU is visible: use --device cpu.")
                     dtype = torch.float16
+                extra = ({"retrieval_temperature": self.retrieval_temperature}
+                         if self.retrieval_temperature is not None else {})
                 self.pipeline = MCDiffusionPipeline.from_pretrained(
                     self.model, bank=self.bank, adapter_weights=self.adapter, lora_weights=self.lora,
-                    device=self.device, torch_dtype=dtype, visual_prompt_scale=self.scale,
+                    device=self.device, torch_dtype=dtype, visual_prompt_scale=self.scale, **extra,
                 )
             return self.pipeline
 
@@ -108,16 +119,24 @@ class ImageGenerator:
             num_images_per_prompt=num_images,
             generator=torch.Generator(device="cpu").manual_seed(seed), **size,
         )
-        retrieval = pipe.last_retrieval.get(target)
-        digest = hashlib.sha1(f"{prompt}|{target}|{negative}|{seed}".encode()).hexdigest()[:8]
+        retrieved = getattr(result, "visual_prompt_retrieval", None) or [None]
+        retrieval = retrieved[0]
+        settings = [prompt, target, negative, seed, negative_prompt, self.model, self.bank,
+                    self.adapter, self.lora, pipe._scale(), self.steps, self.guidance_scale,
+                    self.height, self.width, pipe.retrieval_temperature]
+        digest = hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:8]
         paths = []
         for i, image in enumerate(result.images):
-            path = folder / f"{target}-{seed}-{digest}-{i}.png"
+            path = _free_path(folder / f"{target}-{seed}-{digest}-{i}.png")
+            if path.name != f"{target}-{seed}-{digest}-{i}.png" and self.on_note:
+                self.on_note(f"{folder / f'{target}-{seed}-{digest}-{i}.png'} exists; wrote "
+                             f"{path.name} alongside it.")
             image.save(path)
             sidecar = {
                 "prompt": prompt, "negative_prompt": negative_prompt, "emotion": target,
                 "negative_emotion": negative, "seed": seed, "image_index": i,
                 "visual_prompt_scale": pipe._scale(), "model": str(self.model),
+                "retrieval_temperature": pipe.retrieval_temperature,
                 "bank": str(self.bank) if self.bank else None, "adapter": self.adapter,
                 "lora": self.lora,
                 "steps": self.steps, "guidance_scale": self.guidance_scale,
@@ -128,6 +147,15 @@ class ImageGenerator:
             path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2))
             paths.append(str(path))
         return paths
+
+
+def _free_path(path: Path) -> Path:
+    """``path``, or ``stem-v2.png``, ``-v3`` ... when taken (never replaces an earlier image)."""
+    candidate, n = path, 1
+    while candidate.exists() or candidate.with_suffix(".json").exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-v{n}{path.suffix}")
+    return candidate
 
 
 def writable_dir(folder: Path) -> Path:

@@ -9,6 +9,8 @@ from emotion_director.diffusion.bank import VisualPromptBank  # noqa: E402
 from emotion_director.diffusion.tiny import build_tiny_pipeline  # noqa: E402
 
 warnings.filterwarnings("ignore", category=FutureWarning)
+# tiny models: one thread is fastest, and on a shared machine extra threads only thrash
+torch.set_num_threads(1)
 
 GEN_KW = dict(num_inference_steps=2, height=32, width=32, output_type="np")
 
@@ -32,3 +34,38 @@ def bank():
 
 def run(pipe, *args, seed=0, **kwargs):
     return pipe(*args, generator=torch.Generator().manual_seed(seed), **GEN_KW, **kwargs).images
+
+
+# ----- layout-faithful checkpoints (the real folder layouts and classes) ------------------
+@pytest.fixture(scope="session")
+def sd15_dir(tmp_path_factory):
+    from emotion_director.diffusion.tiny import write_tiny_pipeline
+
+    return write_tiny_pipeline(tmp_path_factory.mktemp("models") / "sd15", "sd15")
+
+
+@pytest.fixture(scope="session")
+def sdxl_dir(tmp_path_factory):
+    from emotion_director.diffusion.tiny import write_tiny_pipeline
+
+    return write_tiny_pipeline(tmp_path_factory.mktemp("models") / "sdxl", "sdxl")
+
+
+@pytest.fixture(scope="session")
+def model_dirs(sd15_dir, sdxl_dir):
+    return {"sd15": sd15_dir, "sdxl": sdxl_dir}
+
+
+@pytest.fixture(scope="session")
+def image_encoder_dirs(tmp_path_factory):
+    from emotion_director.diffusion.tiny import write_tiny_image_encoder
+
+    root = tmp_path_factory.mktemp("image-encoders")
+    return {kind: write_tiny_image_encoder(root / kind, kind) for kind in ("clip", "dinov2")}
+
+
+def write_emoset(root, per_emotion=4, size=32, seed=0):
+    """A small dataset in EmoSet's layout: image/<emotion>/*.jpg + annotation/<emotion>/*.json."""
+    from emotion_director.diffusion.training.data import make_toy_emoset
+
+    return make_toy_emoset(root, per_emotion=per_emotion, size=size, seed=seed)

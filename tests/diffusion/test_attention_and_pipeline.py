@@ -50,13 +50,36 @@ def test_negative_visual_prompt_guides_the_unconditional_branch(base_pipeline, b
     assert no_cfg.shape == none.shape  # batch without CFG rows works too
 
 
-def test_visual_kv_is_computed_once_per_generation(base_pipeline, bank):
+def test_visual_tokens_travel_through_the_unet_call_not_a_global(base_pipeline, bank):
     pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
-    calls = []
-    for proc in pipe.visual_prompt_adapter.layers.values():
-        proc.to_k_vp.register_forward_hook(lambda *a: calls.append(1))
-    run(pipe, "a dog", "awe")  # 2 steps x CFG
-    assert len(calls) == len(pipe.visual_prompt_adapter.layers)
+    seen = []
+    proj = base_pipeline.unet.encoder_hid_proj
+    proj.register_forward_hook(lambda module, args, out: seen.append(args[0][0].shape))
+    run(pipe, "a dog", "awe")  # 2 steps x CFG: the packed prompt arrives with every UNet call
+    assert len(seen) == 2 and seen[0][0] == 2 and seen[0][-1] == bank.dim + 2
+    assert not any(hasattr(p, "context") for p in pipe.visual_prompt_adapter.layers.values())
+
+
+def test_per_block_scales_follow_set_ip_adapter_scale(base_pipeline, bank):
+    pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
+    names = [n for n, _ in pipe._visual_prompt_processors()]
+    pipe.set_visual_prompt_scale({"up": 0.5})
+    scales = {n: p.scale for n, p in pipe._visual_prompt_processors()}
+    assert all(scales[n] == (0.5 if n.startswith("up_blocks") else 0.0) for n in names)
+    pipe.set_visual_prompt_scale(0.0)
+    off = run(pipe, "a dog", "awe")
+    pipe.unload_visual_prompt()
+    assert np.array_equal(off, run(base_pipeline, "a dog"))
+
+
+def test_batched_prompts_match_single_calls(base_pipeline, bank):
+    pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
+    gens = [torch.Generator().manual_seed(s) for s in (0, 1)]
+    batch = pipe(["a dog", "a storm"], ["awe", "fear"], generator=gens, num_inference_steps=2,
+                 height=32, width=32, output_type="np").images
+    one = run(pipe, "a dog", "awe", seed=0)
+    two = run(pipe, "a storm", "fear", seed=1)
+    assert np.allclose(batch[0], one[0], atol=1e-4) and np.allclose(batch[1], two[0], atol=1e-4)
 
 
 def test_adapter_weights_round_trip(tmp_path, base_pipeline, bank):

@@ -43,7 +43,8 @@ class ModelSection(_Section):
         default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"],
         description="UNet module names that get LoRA layers")
     retrieval_temperature: float | None = Field(
-        default=0.1, description="retrieval softmax temperature; null turns retrieval off"
+        default=0.1, gt=0, description="retrieval softmax temperature (> 0; saved with the bank, "
+        "so generation retrieves the same way); null turns retrieval off"
     )
 
 
@@ -68,7 +69,8 @@ class DataSection(_Section):
 
 class LossSection(_Section):
     variant: Literal["sigmoid", "hinge", "ipo"] = Field(default="sigmoid", description="loss form")
-    beta: float = Field(default=5000.0, gt=0, description="DPO beta (diffusers' beta_dpo scale)")
+    beta: float = Field(default=5000.0, gt=0, description="DPO beta: loss -log sigmoid(beta/2 * z) "
+                        "as in Diffusion-DPO's and diffusers' scripts (their beta_dpo)")
     image_weight: float = Field(default=1.0, ge=0, description="weight of the image-pair term")
     nvp_weight: float = Field(
         default=1.0, ge=0, description="weight of the negative-visual-prompt term (0 = off)"
@@ -89,7 +91,10 @@ class TrainSection(_Section):
     weight_decay: float = Field(default=0.0, ge=0)
     max_grad_norm: float = Field(default=1.0, gt=0)
     seed: int = Field(default=0, description="seeds data order, noise and timesteps")
-    mixed_precision: Literal["no", "fp16", "bf16"] = Field(default="no")
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = Field(
+        default=None, description="null: as accelerate's / DeepSpeed's config says (no config: "
+        "fp32); a value here overrides it. Frozen modules are cast to this dtype, trained ones "
+        "stay fp32")
     gradient_checkpointing: bool = Field(default=False, description="trade compute for memory")
     checkpoint_every: int = Field(default=100, ge=1, description="steps between checkpoints")
     keep_checkpoints: int = Field(default=3, ge=1, description="checkpoints kept (oldest removed)")

@@ -72,10 +72,7 @@ def _record(data: dict, path: Path, number: int, kind: str) -> TrainingRecord:
         raise DatasetError(f"{where}: missing field(s) {', '.join(missing)} in a {kind} record.")
 
     def image(key: str) -> Path:
-        file = (path.parent / str(data[key])).resolve()
-        if not file.is_file():
-            raise DatasetError(f"{where}: field '{key}': image {file} not found.")
-        return file
+        return _image_path(path.parent, str(data[key]), f"{where}: field '{key}'")
 
     negative = data.get("negative_emotion")
     if kind == "preference":
@@ -88,6 +85,47 @@ def _record(data: dict, path: Path, number: int, kind: str) -> TrainingRecord:
         prompt=str(data["caption"]), emotion=_emotion(data["emotion"], where),
         image_w=image("image"), negative_emotion=_emotion(negative, where) if negative else None,
     )
+
+
+#: larger images are refused before decoding (a 30k x 30k PNG would take gigabytes)
+MAX_IMAGE_PIXELS = 64_000_000
+
+
+def _image_path(root: Path, value: str, where: str) -> Path:
+    """Resolve an image path under the data root (the JSONL's folder) and check it is an image.
+
+    Paths that leave the root (``../../etc/passwd``, absolute paths elsewhere, symlinks out) are
+    refused: a data file must not make training read arbitrary files.
+    """
+    base = root.resolve()
+    file = (base / value).resolve()
+    if not file.is_relative_to(base):
+        raise DatasetError(
+            f"{where}: image path {value!r} leaves the data folder {base}: keep images under the "
+            "folder of the JSONL file and use relative paths."
+        )
+    if not file.is_file():
+        raise DatasetError(f"{where}: image {file} not found.")
+    check_image(file, where)
+    return file
+
+
+def check_image(file: Path, where: str) -> None:
+    """Open the header only: a non-image or an oversize image is a one-line error."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise DatasetError(
+            f"{where}: {file} is not a readable image ({type(exc).__name__}): use PNG/JPEG/WebP files."
+        ) from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DatasetError(
+            f"{where}: {file} is {width}x{height} pixels, over the {MAX_IMAGE_PIXELS:,}-pixel limit: "
+            "resize it (training crops to data.resolution anyway)."
+        )
 
 
 def load_image_tensor(path: Path, resolution: int, *, center_crop: bool, flip: bool,
@@ -162,3 +200,25 @@ def make_toy_preferences(folder: str | Path, per_emotion: int = 4, size: int = 3
     path = folder / "preferences.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def make_toy_emoset(folder: str | Path, per_emotion: int = 16, size: int = 32,
+                    seed: int = 0) -> Path:
+    """Write a toy dataset in EmoSet's layout (``image/<emotion>/*.jpg`` +
+    ``annotation/<emotion>/*.json`` with scene/object attributes): each emotion has a colour."""
+    from PIL import Image
+
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    scenes, objects = ["park", "field", "sea", "street"], ["dog", "cat", "tree", "child"]
+    for i, emotion in enumerate(Emotion):
+        (folder / "image" / emotion.value).mkdir(parents=True, exist_ok=True)
+        (folder / "annotation" / emotion.value).mkdir(parents=True, exist_ok=True)
+        colour = np.array([(i * 37) % 255, (i * 91) % 255, (i * 53) % 255])
+        for j in range(per_emotion):
+            pixels = np.clip(colour + rng.normal(0, 30, (size, size, 3)), 0, 255).astype("uint8")
+            name = f"{emotion.value}_{j:05d}"
+            Image.fromarray(pixels).save(folder / "image" / emotion.value / f"{name}.jpg")
+            (folder / "annotation" / emotion.value / f"{name}.json").write_text(json.dumps(
+                {"emotion": emotion.value, "scene": [scenes[j % 4]], "object": [objects[j % 4]]}))
+    return folder

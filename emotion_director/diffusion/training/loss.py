@@ -26,9 +26,10 @@ so the policy's error gap between right and wrong emotion grows relative to the 
 
 **Variants**, for logits :math:`z` and :math:`\beta`:
 
-* ``sigmoid``: :math:`-\log\sigma(\tfrac{\beta}{2} z)` — diffusers' form. Its ``beta_dpo`` is this
-  :math:`\beta`; the original Diffusion-DPO code multiplies by :math:`\beta` without the 1/2, so
-  its :math:`\beta` corresponds to :math:`2\times` here (e.g. diffusers' 5000 = original 2500).
+* ``sigmoid``: :math:`-\log\sigma(\tfrac{\beta}{2} z)`. This is the form of the Diffusion-DPO
+  reference code (its SDXL script) and of diffusers' ``train_diffusion_dpo.py``, both of which
+  write ``-logsigmoid(-0.5 * beta_dpo * (model_diff - ref_diff))``: ``beta`` here is their
+  ``beta_dpo`` one for one (5000 for SD 1.5 and SDXL in their recipes).
 * ``hinge``: :math:`\max(0, 1 - \tfrac{\beta}{2} z)`.
 * ``ipo``: :math:`(z - \tfrac{1}{\beta})^2` — IPO's squared loss on the log-ratio difference with
   target :math:`1/(2\tau)`, :math:`\tau = \beta/2`. (diffusers' IPO branch squares
@@ -36,7 +37,8 @@ so the policy's error gap between right and wrong emotion grows relative to the 
   wrong way; not copied.)
 
 Total: ``image_weight * mean(image term) + nvp_weight * mean(nvp term)``. Implicit accuracy is
-the share of :math:`z > 0`; the reward margin is :math:`\tfrac{\beta}{2} z`.
+the share of :math:`z > 0`, a tie :math:`z = 0` counting one half (as diffusers counts it); the
+reward margin is :math:`\tfrac{\beta}{2} z`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ def preference_loss(logits: torch.Tensor, beta: float, variant: Variant = "sigmo
     if variant == "ipo":
         return (logits - 1 / beta) ** 2
     raise ValueError(f"unknown loss variant '{variant}': use sigmoid, hinge or ipo.")
+
+
+def _accuracy(z: torch.Tensor) -> torch.Tensor:
+    """1 where the policy prefers the winner more than the reference does, 0.5 on a tie."""
+    return (z > 0).float() + 0.5 * (z == 0).float()
 
 
 @dataclass
@@ -102,13 +109,13 @@ def dpo_objective(
         mask = torch.ones_like(z) if pair_mask is None else pair_mask.to(z)
         denom = mask.sum().clamp(min=1)
         image_loss = (preference_loss(z, beta, variant) * mask).sum() / denom
-        acc = ((z > 0).float() * mask).sum() / denom
+        acc = (_accuracy(z) * mask).sum() / denom
         margin = (0.5 * beta * z * mask).sum() / denom
     nvp_loss, nvp_acc = zero, zero
     if nvp_weight and "neg" in model_err:
         z_nvp = (ref_err["w"] - ref_err["neg"]) - (model_err["w"] - model_err["neg"])
         nvp_loss = preference_loss(z_nvp, beta, variant).mean()
-        nvp_acc = (z_nvp > 0).float().mean()
+        nvp_acc = _accuracy(z_nvp).mean()
     return DPOTerms(
         loss=image_weight * image_loss + nvp_weight * nvp_loss,
         image_loss=image_loss.detach(), nvp_loss=nvp_loss.detach(), accuracy=acc.detach(),

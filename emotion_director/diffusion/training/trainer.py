@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from emotion_director.diffusion.attention import pack_visual_prompt
 from emotion_director.diffusion.bank import VisualPromptBank
 from emotion_director.diffusion.retrieval import adaptive_weights
 from emotion_director.diffusion.training.config import DPOConfig
@@ -40,6 +41,10 @@ from emotion_director.diffusion.training.data import (
 )
 from emotion_director.diffusion.training.loss import denoising_error, dpo_objective
 from emotion_director.errors import EmotionDirectorError
+
+class TrainingOutputExistsError(EmotionDirectorError):
+    """``train.output_dir`` already holds a run and ``--resume`` was not given."""
+
 
 METRICS = ("step", "loss", "image_loss", "nvp_loss", "accuracy", "nvp_accuracy", "margin",
            "lr", "seconds")
@@ -60,21 +65,25 @@ class TrainablePrompt(nn.Module):
         self.lora = nn.ParameterList(lora or [])
 
     def forward(self, emotion_index: torch.Tensor, text: torch.Tensor | None) -> torch.Tensor:
-        """Projected visual prompts ``[B, L, D]`` for per-row emotions and retrieval texts."""
+        """Packed visual prompts ``[B, 1, L, d + 2]`` (tokens + retrieval weights) for per-row
+        emotions and retrieval texts; the UNet's ``encoder_hid_proj`` projects them."""
         tokens = self.tokens[emotion_index]
+        weights = None
         if text is not None and self.temperature is not None:
             weights = adaptive_weights(self.text_keys[emotion_index], text, self.temperature)
-            tokens = tokens * (weights * tokens.shape[1]).unsqueeze(-1)
-        param = next(self.adapter.projector.parameters())
-        return self.adapter.projector(tokens.to(param.dtype))
+        return pack_visual_prompt(tokens, weights)
 
 
 class ReferenceSwap:
     """Swap a frozen copy of the initial trainable parameters in for a reference forward pass."""
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(self, module: nn.Module, unet: Any = None) -> None:
+        # LoRA starts at zero: its reference is the UNet with the adapters disabled (peft), so
+        # no copy of the LoRA weights is kept
+        self.unet = unet if unet is not None and getattr(unet, "_hf_peft_config_loaded", False) else None
         self.initial = {
-            name: p.detach().clone() for name, p in module.named_parameters() if p.requires_grad
+            name: p.detach().clone() for name, p in module.named_parameters()
+            if p.requires_grad and not name.startswith("lora.")
         }
 
     @contextmanager
@@ -85,9 +94,13 @@ class ReferenceSwap:
             for name, frozen in self.initial.items():
                 stash[name] = params[name].data
                 params[name].data = frozen.to(params[name].device, params[name].dtype)
+        if self.unet is not None:
+            self.unet.disable_adapters()
         try:
             yield
         finally:
+            if self.unet is not None:
+                self.unet.enable_adapters()
             for name, data in stash.items():
                 params[name].data = data
 
@@ -105,6 +118,7 @@ class DPOTrainer:
 
         self.config = config
         t = config.train
+        # an explicit train.mixed_precision wins; unset, accelerate's / DeepSpeed's config decides
         self.accelerator = Accelerator(
             mixed_precision=t.mixed_precision,
             gradient_accumulation_steps=t.gradient_accumulation_steps,
@@ -114,15 +128,20 @@ class DPOTrainer:
         self.pipe = self._load_pipeline(pipeline)
         self.device = self.accelerator.device
         self.unet = self.pipe.unet
+        # as diffusers' training scripts do: frozen modules in the weight dtype, trained ones fp32
+        self.weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(
+            self.accelerator.mixed_precision, torch.float32)
         for module in self._frozen_modules():
             module.requires_grad_(False)
+            module.to(self.device, dtype=self.weight_dtype)
         self.holder = self._install_visual_prompt()
         self.trainable = TrainablePrompt(
             self.holder.visual_prompt_bank, self.holder.visual_prompt_adapter,
             config.model.retrieval_temperature, lora=self._add_lora(),
         )
+        self.trainable.to(dtype=torch.float32)
         self._select_trainable()
-        self.reference = ReferenceSwap(self.trainable)
+        self.reference = ReferenceSwap(self.trainable, self.unet)
         if t.gradient_checkpointing:
             self.unet.enable_gradient_checkpointing()
         self.optimizer = torch.optim.AdamW(
@@ -139,6 +158,7 @@ class DPOTrainer:
         self.step = 0
         self._order: tuple[int, list[int]] = (-1, [])
         self._tensorboard = self._tensorboard_writer() if t.tensorboard else None
+        self.notes: list[str] = []  # things the user must hear (e.g. a checkpoint fallback)
 
     # ----- setup -------------------------------------------------------------------------
     def _load_pipeline(self, pipeline: Any) -> Any:
@@ -154,7 +174,9 @@ class DPOTrainer:
             pipe = build_tiny_pipeline(kind)  # type: ignore[arg-type]
         else:
             from diffusers import DiffusionPipeline
+            from diffusers.utils import logging as diffusers_logging
 
+            diffusers_logging.disable_progress_bar()  # the CLI shows one bar: training's
             try:
                 pipe = DiffusionPipeline.from_pretrained(name)
             except (OSError, ValueError) as exc:
@@ -180,7 +202,7 @@ class DPOTrainer:
             bank = VisualPromptBank.load(m.bank)
         torch.manual_seed(self.config.train.seed)  # the projector's initial weights
         holder.load_visual_prompt(bank, adapter_weights=m.adapter)
-        holder.visual_prompt_adapter.to(self.accelerator.device)
+        holder.visual_prompt_adapter.to(self.accelerator.device, dtype=torch.float32)
         return holder
 
     def _add_lora(self) -> list[nn.Parameter]:
@@ -196,7 +218,10 @@ class DPOTrainer:
             r=m.lora_rank, lora_alpha=m.lora_alpha or m.lora_rank, init_lora_weights=True,
             target_modules=m.lora_targets,
         ))
-        return [p for n, p in self.unet.named_parameters() if "lora_" in n]
+        params = [p for n, p in self.unet.named_parameters() if "lora_" in n]
+        for p in params:  # trained in fp32 under mixed precision (diffusers' cast_training_params)
+            p.data = p.data.float()
+        return params
 
     def _select_trainable(self) -> None:
         m = self.config.model
@@ -206,7 +231,8 @@ class DPOTrainer:
             layer.requires_grad_(m.train_kv)
         if not any(p.requires_grad for p in self.trainable.parameters()):
             raise EmotionDirectorError(
-                "nothing to train: enable model.train_bank, train_projector or train_kv."
+                "nothing to train: enable model.train_bank, train_projector, train_kv or set "
+                "model.lora_rank."
             )
 
     # ----- data ---------------------------------------------------------------------------
@@ -233,7 +259,10 @@ class DPOTrainer:
     def _text(self, prompt: str) -> tuple[torch.Tensor, ...]:
         if prompt not in self._text_cache:
             with torch.no_grad():
-                encoded = self.pipe.encode_prompt(prompt, self.device, 1, False)
+                # keywords: SDXL's signature is (prompt, prompt_2, device, ...), SD 1.5's is not
+                encoded = self.pipe.encode_prompt(
+                    prompt=prompt, device=self.device, num_images_per_prompt=1,
+                    do_classifier_free_guidance=False)
                 retrieval = self.holder.embed_text_for_retrieval(prompt).to(self.device)
             embeds = encoded[0]
             pooled = encoded[2] if len(encoded) > 2 else None
@@ -250,7 +279,7 @@ class DPOTrainer:
                                   flip=d.random_flip, rng=rng)
         vae = self.pipe.vae
         with torch.no_grad():
-            latent = vae.encode(image[None].to(self.device, vae.dtype)).latent_dist.mode()
+            latent = vae.encode(image[None].to(self.device, vae.dtype)).latent_dist.mode().float()
         latent = (latent * vae.config.scaling_factor)[0]
         if cacheable:
             self._latent_cache[key] = latent
@@ -310,11 +339,12 @@ class DPOTrainer:
         extra = self._added_cond(pooled, k)
 
         def errors(visual: torch.Tensor) -> dict[str, torch.Tensor]:
-            self.holder.visual_prompt_context.set(visual)
-            try:
-                pred = self.unet(x, t_rows, encoder_hidden_states=text_rows, **extra).sample
-            finally:
-                self.holder.visual_prompt_context.clear()
+            # the visual prompt travels through the UNet call (diffusers' IP-Adapter slot), so
+            # gradient checkpointing recomputes exactly the path of the forward pass
+            cond = {**extra, "image_embeds": [visual]}
+            pred = self.unet(x.to(self.weight_dtype), t_rows,
+                             encoder_hidden_states=text_rows.to(self.weight_dtype),
+                             added_cond_kwargs=cond).sample
             err = denoising_error(pred, target_rows)
             return {p: err[i * n:(i + 1) * n] for i, p in enumerate(parts)}
 
@@ -335,7 +365,8 @@ class DPOTrainer:
         text_embeds = torch.stack([p for p in pooled if p is not None]).repeat(k, 1)
         time_ids = torch.tensor([[r, r, 0, 0, r, r]], device=self.device,
                                 dtype=text_embeds.dtype).repeat(text_embeds.shape[0], 1)
-        return {"added_cond_kwargs": {"text_embeds": text_embeds, "time_ids": time_ids}}
+        return {"text_embeds": text_embeds.to(self.weight_dtype),
+                "time_ids": time_ids.to(self.weight_dtype)}
 
     def _current_bank(self) -> VisualPromptBank:
         bank = self.holder.visual_prompt_bank
@@ -345,12 +376,23 @@ class DPOTrainer:
 
     # ----- loop ---------------------------------------------------------------------------
     def train(self, resume: str | None = None,
-              on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+              on_step: Callable[[int, dict[str, float]], None] | None = None,
+              on_resume: Callable[[int], None] | None = None) -> Path:
+        """Train to ``train.max_steps``; ``resume`` is ``"latest"`` or a checkpoint folder.
+
+        A run never writes into an ``output_dir`` that holds an earlier run unless resuming it.
+        ``on_step(step, metrics)`` after every step (metrics averaged over processes);
+        ``on_resume(step)`` once a checkpoint is loaded (see :attr:`notes` for fallbacks).
+        """
         t = self.config.train
+        if not resume:
+            self._refuse_to_overwrite()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "config.json").write_text(self.config.model_dump_json(indent=2))
         if resume:
             self._resume(resume)
+            if on_resume:
+                on_resume(self.step)
         params = [p for p in self.trainable.parameters() if p.requires_grad]
         while self.step < t.max_steps:
             started = time.perf_counter()
@@ -365,9 +407,13 @@ class DPOTrainer:
                         self.accelerator.clip_grad_norm_(params, t.max_grad_norm)
                     self.optimizer.step()
                     self.optimizer.zero_grad()
-                for name in METRICS[1:7]:
-                    value = (terms.loss if name == "loss" else getattr(terms, name)).detach()
-                    totals[name] = totals.get(name, 0.0) + float(value) / t.gradient_accumulation_steps
+                # every rank's loss counts: mean over processes, not rank 0's alone
+                values = torch.stack([
+                    (terms.loss if name == "loss" else getattr(terms, name)).detach().float()
+                    for name in METRICS[1:7]])
+                values = self.accelerator.reduce(values.to(self.device), reduction="mean")
+                for name, value in zip(METRICS[1:7], values.tolist()):
+                    totals[name] = totals.get(name, 0.0) + value / t.gradient_accumulation_steps
             self.step += 1
             totals["lr"] = self.optimizer.param_groups[0]["lr"]
             totals["seconds"] = time.perf_counter() - started
@@ -417,19 +463,50 @@ class DPOTrainer:
                 shutil.rmtree(old, ignore_errors=True)
         return folder
 
+    def _refuse_to_overwrite(self) -> None:
+        """A new run never replaces an earlier run's bank, adapter, checkpoints or metrics."""
+        if not self.output_dir.is_dir():
+            return
+        earlier = sorted(p.name for p in self.output_dir.iterdir() if p.name in {
+            "bank.safetensors", "adapter.safetensors", "lora.safetensors", "metrics.csv"}
+            or p.name.startswith("checkpoint-"))
+        if earlier:
+            raise TrainingOutputExistsError(
+                f"{self.output_dir} already holds a run ({', '.join(earlier[:3])}"
+                f"{', ...' if len(earlier) > 3 else ''}): pass --resume latest to continue it, or "
+                "set train.output_dir to a new folder."
+            )
+
     def _resume(self, resume: str) -> None:
         if resume == "latest":
             checkpoints = sorted(p for p in self.output_dir.glob("checkpoint-*")
                                  if (p / "trainer_state.json").is_file())
             if not checkpoints:
                 return  # nothing saved yet: start from scratch
-            folder = checkpoints[-1]
-        else:
-            folder = Path(resume)
-            if not (folder / "trainer_state.json").is_file():
-                raise EmotionDirectorError(f"{folder}: not a training checkpoint.")
+            for folder in reversed(checkpoints):
+                try:
+                    self._load_checkpoint(folder)
+                    return
+                except Exception as exc:  # a torn or damaged checkpoint: try the one before
+                    self.notes.append(
+                        f"{folder.name} is unreadable ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); "
+                        "falling back to the previous checkpoint.")
+            raise EmotionDirectorError(
+                f"no readable checkpoint in {self.output_dir}: every checkpoint-* failed to load; "
+                "start a new run in a new train.output_dir."
+            )
+        folder = Path(resume)
+        if not (folder / "trainer_state.json").is_file():
+            raise EmotionDirectorError(f"{folder}: not a training checkpoint.")
+        self._load_checkpoint(folder)
+
+    def _load_checkpoint(self, folder: Path) -> None:
+        state = json.loads((folder / "trainer_state.json").read_text())
         self.accelerator.load_state(str(folder))
-        self.step = json.loads((folder / "trainer_state.json").read_text())["step"]
+        self.step = int(state["step"])
+        if self.notes:
+            self.notes.append(f"resumed from {folder.name} (step {self.step}).")
         metrics = self.output_dir / "metrics.csv"
         if metrics.exists():  # rows logged after the checkpoint belong to lost work
             rows = metrics.read_text().splitlines()
@@ -458,19 +535,24 @@ class DPOTrainer:
         """Write ``bank.safetensors`` and ``adapter.safetensors`` for ``emotion-director generate``."""
         bank = self._current_bank()
         if self.accelerator.is_main_process:
-            bank.metadata.update({"trained": "dpo", "steps": self.step})
+            # generation must retrieve as training did: the temperature travels with the bank
+            temperature = self.config.model.retrieval_temperature
+            bank.metadata.update({"trained": "dpo", "steps": self.step,
+                                  "retrieval_temperature": temperature})
             bank.save(folder / "bank.safetensors")
-            self.accelerator.unwrap_model(self.trainable).adapter.save(str(folder / "adapter.safetensors"))
+            self.accelerator.unwrap_model(self.trainable).adapter.save(
+                folder / "adapter.safetensors",
+                metadata={"retrieval_temperature": json.dumps(temperature)})
             if self.config.model.lora_rank:
-                self._save_lora(folder / "lora.safetensors")
+                self._save_lora(folder)
         return folder
 
-    def _save_lora(self, path: Path) -> None:
+    def _save_lora(self, folder: Path) -> None:
+        """``lora.safetensors`` in diffusers' LoRA format: ``pipe.load_lora_weights`` reads it."""
+        from diffusers.utils import convert_state_dict_to_diffusers
         from peft.utils import get_peft_model_state_dict
-        from safetensors.torch import save_file
 
-        m = self.config.model
-        state = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.unet).items()}
-        save_file(state, str(path), metadata={
-            "format": "emotion-director-unet-lora", "rank": str(m.lora_rank),
-            "alpha": str(m.lora_alpha or m.lora_rank), "targets": json.dumps(m.lora_targets)})
+        layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.unet))
+        type(self.pipe).save_lora_weights(
+            str(folder), unet_lora_layers={k: v.detach().cpu() for k, v in layers.items()},
+            weight_name="lora.safetensors", safe_serialization=True)

@@ -1,0 +1,77 @@
+"""``generate --prompts FILE``: many prompts, split across processes under ``accelerate launch``.
+
+The file is JSONL (``{"prompt": ..., "emotion": ..., "seed": ..., "negative_emotion": ...}``;
+missing fields take the command's options) or plain text, one prompt per line. Each process gets
+an interleaved share (accelerate's ``split_between_processes``), loads the pipeline once on its
+own device and writes its images into the shared output folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from emotion_director.emotions import resolve_emotion
+from emotion_director.errors import InvalidRequestError
+
+
+def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list[dict[str, Any]]:
+    """Parse the prompt file into requests; errors name the file and line."""
+    if not path.is_file():
+        raise InvalidRequestError(f"--prompts {path}: file not found.")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise InvalidRequestError(f"--prompts {path}: not UTF-8 text.") from None
+    requests = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidRequestError(f"{where}: invalid JSON ({exc.msg}).") from None
+            if not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
+                raise InvalidRequestError(f"{where}: missing \"prompt\".")
+        else:
+            record = {"prompt": line.strip()}
+        emotion = record.get("emotion") or default_emotion
+        if not emotion:
+            raise InvalidRequestError(f"{where}: no emotion: add \"emotion\" or pass --emotion.")
+        try:
+            record["emotion"] = resolve_emotion(str(emotion)).value
+            if record.get("negative_emotion"):
+                record["negative_emotion"] = resolve_emotion(str(record["negative_emotion"])).value
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"{where}: {exc}") from None
+        record.setdefault("seed", seed)
+        if not isinstance(record["seed"], int):
+            raise InvalidRequestError(f"{where}: \"seed\" must be an integer.")
+        requests.append(record)
+    if not requests:
+        raise InvalidRequestError(f"--prompts {path}: no prompts in the file.")
+    return requests
+
+
+def generate_prompt_file(generator: Any, path: Path, *, default_emotion: str | None, seed: int,
+                         negative_emotion: str | None = None,
+                         negative_prompt: str | None = None) -> list[str]:
+    """Generate this process's share of the prompt file; returns the PNG paths it wrote."""
+    from accelerate import PartialState
+
+    requests = read_prompt_file(path, default_emotion, seed)
+    state = PartialState()
+    if state.num_processes > 1 and generator.device == "cuda":
+        generator.device = f"cuda:{state.local_process_index}"
+    paths: list[str] = []
+    with state.split_between_processes(requests) as mine:
+        for request in mine:
+            paths += generator.generate(
+                request["prompt"], emotion=request["emotion"], seed=request["seed"],
+                negative_emotion=request.get("negative_emotion") or negative_emotion,
+                negative_prompt=request.get("negative_prompt") or negative_prompt,
+            )
+    return paths
