@@ -237,7 +237,7 @@ def init_bank(
         )
     from accelerate import PartialState
 
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # CPU processes: gloo
     world, rank = state.num_processes, state.process_index
     if world > 1 and not cache_dir:
         raise BankError("a data-parallel bank init needs --cache: the processes share features there.")

@@ -60,10 +60,11 @@ def generate_prompt_file(generator: Any, path: Path, *, default_emotion: str | N
                          negative_emotion: str | None = None,
                          negative_prompt: str | None = None) -> list[str]:
     """Generate this process's share of the prompt file; returns the PNG paths it wrote."""
+    import torch
     from accelerate import PartialState
 
     requests = read_prompt_file(path, default_emotion, seed)
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # CPU processes: gloo
     if state.num_processes > 1 and generator.device == "cuda":
         generator.device = f"cuda:{state.local_process_index}"
     paths: list[str] = []

@@ -18,12 +18,11 @@ ROOT = Path(__file__).parents[2]
 
 
 def launch(args, cwd, timeout=240):
-    accelerate = Path(sys.executable).with_name("accelerate")
-    if not accelerate.exists():
-        pytest.skip("accelerate's launcher is not installed")
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1"}
-    cmd = [str(accelerate), "launch", "--cpu", "--multi_gpu", "--num_processes", "2",
+    # `accelerate launch` (its module, so the launcher of this interpreter runs); without CUDA
+    # its multi-process launcher (torchrun) gives CPU processes on gloo
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "--main_process_port", "0", "-m", "emotion_director.cli", *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

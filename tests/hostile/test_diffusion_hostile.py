@@ -226,7 +226,8 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one_and_says_so(
     import yaml
 
     config_file = tmp_path / "cfg.yaml"
-    cfg = _config(toy, tmp_path / "run", max_steps=4, checkpoint_every=2, keep_checkpoints=3)
+    cfg = _config(toy, tmp_path / "run", max_steps=4, checkpoint_every=2, keep_checkpoints=3,
+                  log_every=1)
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     first = runner.invoke(app, ["train", "dpo", "--config", str(config_file)])
     assert first.exit_code == 0, first.output
