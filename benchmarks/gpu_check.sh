@@ -28,7 +28,7 @@ export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 bench() {  # bench LIMIT_S SCRIPT ARGS...: one benchmark, its output labelled, never over LIMIT_S
   local limit=$1; shift
   echo "### $*" | tee -a "$LOG"
-  timeout "$limit" $PY "$ROOT/benchmarks/$@" 2>&1 | grep -v -E "Warning|warn\(" | tee -a "$LOG"
+  timeout "$limit" $PY "$ROOT/benchmarks/$@" 2>&1 | grep -v -E "Warning|warn\(|should be kept in float32|torchvision" | tee -a "$LOG"
   echo "(exit ${PIPESTATUS[0]})" | tee -a "$LOG"
 }
 
@@ -38,8 +38,8 @@ if [ "${1:-}" = "tiny" ]; then
   bench 300 dpo_step.py --pairs 2 --steps 2 --dtype bf16 --gradient-checkpointing
 else
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$LOG"
-  bench 110 visual_prompt_overhead.py --sd15-size --batch 4 --pairs 20 --gen-pairs 3 --gen-steps 10
-  bench 110 visual_prompt_overhead.py --sdxl-size --pairs 20 --gen-pairs 3 --gen-steps 10
-  bench 100 dpo_step.py --sd15-size --dtype bf16 --gradient-checkpointing --pairs 4 --steps 5
-  bench 140 dpo_step.py --sdxl-size --dtype bf16 --gradient-checkpointing --pairs 2 --steps 4
+  bench 70 visual_prompt_overhead.py --sd15-size --batch 4 --pairs 20 --gen-pairs 3 --gen-steps 10
+  bench 90 visual_prompt_overhead.py --sdxl-size --pairs 20 --gen-pairs 3 --gen-steps 10
+  bench 130 dpo_step.py --sdxl-size --dtype bf16 --gradient-checkpointing --pairs 2 --steps 4
+  bench 120 dpo_step.py --sd15-size --dtype bf16 --gradient-checkpointing --pairs 4 --steps 4
 fi

@@ -31,6 +31,8 @@ own visual prompt.
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -82,6 +84,39 @@ def unpack_visual_prompt(packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return packed[..., :-2], packed[..., -2], packed[:, 0, -1]
 
 
+class _PerTensorCache:
+    """Results derived from one tensor object, reused while that very object is alive.
+
+    A pipeline passes the same packed visual prompt to the UNet at every denoising step, so the
+    projection and each layer's visual K/V need computing once per generation. Entries are keyed
+    by the tensor's identity (checked through a weak reference and its version counter, so a
+    freed or modified tensor never hits) and used only without autograd: training recomputes.
+    Each concurrent generation has its own tensor, hence its own entries.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.entries: OrderedDict[int, tuple[Any, int, Any]] = OrderedDict()
+
+    def get(self, tensor: torch.Tensor) -> Any:
+        if torch.is_grad_enabled():
+            return None
+        entry = self.entries.get(id(tensor))
+        if entry is not None and entry[0]() is tensor and entry[1] == tensor._version:
+            return entry[2]
+        return None
+
+    def put(self, tensor: torch.Tensor, value: Any) -> Any:
+        if not torch.is_grad_enabled():
+            self.entries[id(tensor)] = (weakref.ref(tensor), tensor._version, value)
+            while len(self.entries) > self.size:
+                try:
+                    self.entries.popitem(last=False)
+                except KeyError:  # emptied by another thread meanwhile
+                    break
+        return value
+
+
 class VisualPromptProjection(nn.Module):
     """The UNet's ``encoder_hid_proj`` while a visual prompt is loaded (diffusers' slot for
     IP-Adapter's image projection): packed bank tokens -> :class:`VisualTokens`."""
@@ -89,13 +124,17 @@ class VisualPromptProjection(nn.Module):
     def __init__(self, projector: nn.Module) -> None:
         super().__init__()
         self.projector = projector
+        self._cache = _PerTensorCache()
 
     def forward(self, image_embeds: Any) -> VisualTokens:
         packed = image_embeds[0] if isinstance(image_embeds, (list, tuple)) else image_embeds
+        cached = self._cache.get(packed)
+        if cached is not None:  # the same visual prompt at every denoising step
+            return cached
         tokens, log_w, rows = unpack_visual_prompt(packed)
         param = next(self.projector.parameters())
         hidden = self.projector(tokens.to(param.dtype), log_weights=log_w.to(param.dtype))
-        return VisualTokens(hidden, log_w, rows, bool((rows != 0).any()))
+        return self._cache.put(packed, VisualTokens(hidden, log_w, rows, bool((rows != 0).any())))
 
 
 class VisualPromptAttnProcessor(nn.Module):
@@ -116,8 +155,26 @@ class VisualPromptAttnProcessor(nn.Module):
         self.to_k_vp = nn.Linear(cross_attention_dim, hidden_size, bias=False)
         self.to_v_vp = nn.Linear(cross_attention_dim, hidden_size, bias=False)
         self.scale = scale
-        # a plain attribute (not a submodule): the base processor is restored on unload
+        # plain attributes (not submodules): the base processor is restored on unload
         object.__setattr__(self, "base_processor", base_processor)
+        object.__setattr__(self, "_kv_cache", _PerTensorCache())
+
+    def _visual_kv(self, visual: VisualTokens, heads: int, head_dim: int,
+                   like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(K, scale * row_scale * V, log-weight bias)`` of the visual tokens, once per
+        generation at inference (the row scale is folded into V: one op less per step)."""
+        cached = self._kv_cache.get(visual.hidden_states)
+        if cached is not None and cached[0] == (self.scale, like.dtype, like.device):
+            return cached[1]
+        batch = visual.hidden_states.shape[0]
+        tokens = visual.hidden_states.to(self.to_k_vp.weight.dtype)
+        key = self.to_k_vp(tokens).to(like.dtype).view(batch, -1, heads, head_dim).transpose(1, 2)
+        value = self.to_v_vp(tokens).to(like.dtype).view(batch, -1, heads, head_dim).transpose(1, 2)
+        value = value * (self.scale * visual.row_scale.to(like.dtype)).view(-1, 1, 1, 1)
+        bias = visual.log_weights.to(like.dtype)[:, None, None, :]
+        out = (key, value, bias)
+        self._kv_cache.put(visual.hidden_states, ((self.scale, like.dtype, like.device), out))
+        return out
 
     def __call__(  # type: ignore[override]
         self,
@@ -171,15 +228,10 @@ class VisualPromptAttnProcessor(nn.Module):
                 f"UNet batch of {batch_size} rows got a visual prompt for "
                 f"{visual.hidden_states.shape[0]}: pass one packed visual prompt per row."
             )
-        tokens = visual.hidden_states.to(self.to_k_vp.weight.dtype)
-        vp_key = self.to_k_vp(tokens).to(query.dtype).view(batch_size, -1, attn.heads, head_dim)
-        vp_value = self.to_v_vp(tokens).to(query.dtype).view(batch_size, -1, attn.heads, head_dim)
-        # retrieval weights gate the visual attention itself: softmax(qk + log w)
-        bias = visual.log_weights.to(query.dtype)[:, None, None, :]
-        out = F.scaled_dot_product_attention(
-            query, vp_key.transpose(1, 2), vp_value.transpose(1, 2), attn_mask=bias)
-        rows = visual.row_scale.to(query.dtype).view(-1, 1, 1, 1)
-        hidden_states = text + self.scale * rows * out
+        vp_key, vp_value, bias = self._visual_kv(visual, attn.heads, head_dim, query)
+        # retrieval weights gate the visual attention itself: softmax(qk + log w); V carries
+        # the scales, so this is out = text + scale * row_scale * Attn(Q, K_vis, V_vis)
+        hidden_states = text + F.scaled_dot_product_attention(query, vp_key, vp_value, attn_mask=bias)
         hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
         hidden_states = hidden_states.to(query.dtype)
 

@@ -290,12 +290,14 @@ class MCDiffusionPipeline(VisualPromptMixin):
         return output
 
     def _call_pipeline(self) -> Any:
-        """A pipeline view with its own scheduler: diffusers schedulers keep per-call state
-        (timesteps, step index), so concurrent calls must not share one (diffusers' `from_pipe`)."""
+        """A shallow view of the base pipeline with its own scheduler: schedulers and pipelines
+        keep per-call state (timesteps, step index, guidance scale), so concurrent calls must not
+        share them. (Not diffusers' ``from_pipe``: it casts every shared module to float32.)"""
+        import copy
+
         base = self.pipeline
-        scheduler = base.scheduler.from_config(base.scheduler.config)
-        view = type(base).from_pipe(base, scheduler=scheduler)
-        view.set_progress_bar_config(**getattr(base, "_progress_bar_config", {}))
+        view = copy.copy(base)
+        view.scheduler = base.scheduler.from_config(base.scheduler.config)
         return view
 
     def _bank(self) -> VisualPromptBank:

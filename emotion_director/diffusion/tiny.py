@@ -134,13 +134,7 @@ def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0,
     SDXL's second; fewer layers), and a narrow VAE with the real 8x downsampling, so 512 / 1024
     pixels give 64x64 / 128x128 latents. Build ``full`` under ``torch.device("cuda")``.
     """
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        StableDiffusionXLPipeline,
-    )
+    from diffusers import AutoencoderKL
 
     unet = build_unet(kind, size, seed=seed)
     torch.manual_seed(seed)
@@ -154,6 +148,18 @@ def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0,
     ).eval()
     tokenizer = tiny_clip_tokenizer()
     full = size == "full"
+    with torch.device("cpu"):  # schedulers keep numpy-bound tables: never on a default GPU
+        return _assemble(kind, unet, vae, tokenizer, full, seed)
+
+
+def _assemble(kind: Kind, unet: Any, vae: Any, tokenizer: Any, full: bool, seed: int) -> Any:
+    from diffusers import (
+        DDIMScheduler,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+    )
+
     if kind == "sd15":
         scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012,
                                   beta_schedule="scaled_linear", clip_sample=False,

@@ -114,3 +114,42 @@ def test_generator_writes_png_and_sidecar_and_works_as_a_tool(tmp_path, bank):
     blocker.write_text("")
     with pytest.raises(OutputDirError, match="cannot write"):
         gen.generate("a dog", emotion="awe", out_dir=str(blocker / "sub"))
+
+
+def test_projection_and_visual_kv_run_once_per_generation_but_every_training_step(base_pipeline, bank):
+    pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
+    calls = []
+    for proc in pipe.visual_prompt_adapter.layers.values():
+        proc.to_k_vp.register_forward_hook(lambda *a: calls.append("kv"))
+    pipe.visual_prompt_adapter.projector.register_forward_hook(lambda *a: calls.append("proj"))
+    run(pipe, "a dog", "awe")  # 2 denoising steps: the same packed prompt both times
+    layers = len(pipe.visual_prompt_adapter.layers)
+    assert calls.count("proj") == 1 and calls.count("kv") == layers
+    calls.clear()
+    run(pipe, "a dog", "fear")  # a new generation computes afresh
+    assert calls.count("proj") == 1
+    calls.clear()
+    from emotion_director.diffusion.attention import pack_visual_prompt
+
+    packed = pack_visual_prompt(bank.tokens[:2])
+    unet, cfg = base_pipeline.unet, base_pipeline.unet.config
+    x = torch.randn(2, 4, cfg.sample_size, cfg.sample_size)
+    extra = {}
+    if cfg.addition_embed_type == "text_time":
+        extra = {"text_embeds": torch.randn(2, 32), "time_ids": torch.randn(2, 6)}
+    text = torch.randn(2, 77, cfg.cross_attention_dim)
+    for _ in range(2):  # with autograd on, nothing is reused
+        unet(x, 10, encoder_hidden_states=text, added_cond_kwargs={**extra, "image_embeds": [packed]})
+    assert calls.count("proj") == 2
+
+
+def test_half_precision_pipelines_stay_in_their_dtype(tmp_path, bank):
+    from emotion_director.diffusion.tiny import build_tiny_pipeline
+
+    base = build_tiny_pipeline("sd15").to(dtype=torch.bfloat16)
+    base.set_progress_bar_config(disable=True)
+    pipe = MCDiffusionPipeline(base, bank=bank)
+    pipe.visual_prompt_adapter.to(dtype=torch.bfloat16)
+    pipe("a dog", "awe", num_inference_steps=1, height=32, width=32, output_type="latent")
+    assert base.unet.conv_in.weight.dtype == torch.bfloat16  # no float32 cast behind the user's back
+    assert base.vae.dtype == torch.bfloat16 and base.text_encoder.dtype == torch.bfloat16
