@@ -534,8 +534,10 @@ def train_dpo(
             cfg.train.max_steps = max_steps
         from emotion_director.diffusion.training.progress import TrainingProgress
 
+        trainer = DPOTrainer(cfg)  # bad data or model: one line, before any bar is drawn
+        if not resume:
+            trainer.check_output_dir()
         with TrainingProgress(err, total=cfg.train.max_steps) as progress:
-            trainer = DPOTrainer(cfg)
 
             def say_notes() -> None:
                 for note in trainer.notes:

@@ -176,7 +176,10 @@ class DPOTrainer:
             from diffusers import DiffusionPipeline
             from diffusers.utils import logging as diffusers_logging
 
+            from transformers.utils import logging as transformers_logging
+
             diffusers_logging.disable_progress_bar()  # the CLI shows one bar: training's
+            transformers_logging.disable_progress_bar()
             try:
                 pipe = DiffusionPipeline.from_pretrained(name)
             except (OSError, ValueError) as exc:
@@ -386,7 +389,7 @@ class DPOTrainer:
         """
         t = self.config.train
         if not resume:
-            self._refuse_to_overwrite()
+            self.check_output_dir()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "config.json").write_text(self.config.model_dump_json(indent=2))
         if resume:
@@ -463,8 +466,9 @@ class DPOTrainer:
                 shutil.rmtree(old, ignore_errors=True)
         return folder
 
-    def _refuse_to_overwrite(self) -> None:
-        """A new run never replaces an earlier run's bank, adapter, checkpoints or metrics."""
+    def check_output_dir(self) -> None:
+        """Refuse an ``output_dir`` holding an earlier run: a new run never replaces its bank,
+        adapter, checkpoints or metrics (resume it instead)."""
         if not self.output_dir.is_dir():
             return
         earlier = sorted(p.name for p in self.output_dir.iterdir() if p.name in {
