@@ -150,12 +150,21 @@ class ImageGenerator:
 
 
 def _free_path(path: Path) -> Path:
-    """``path``, or ``stem-v2.png``, ``-v3`` ... when taken (never replaces an earlier image)."""
+    """``path``, or ``stem-v2.png``, ``-v3`` ... when taken (never replaces an earlier image).
+
+    The name is claimed by creating the file exclusively, so two generations racing for one
+    name (threads, processes of a data-parallel run) get two files.
+    """
     candidate, n = path, 1
-    while candidate.exists() or candidate.with_suffix(".json").exists():
+    while True:
+        if not candidate.with_suffix(".json").exists():
+            try:
+                with open(candidate, "xb"):
+                    return candidate
+            except FileExistsError:
+                pass
         n += 1
         candidate = path.with_name(f"{path.stem}-v{n}{path.suffix}")
-    return candidate
 
 
 def writable_dir(folder: Path) -> Path:

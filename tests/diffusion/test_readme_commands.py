@@ -68,3 +68,12 @@ def test_every_readme_diffusion_command_runs_verbatim(tmp_path, monkeypatch):
     assert Path("runs/dpo-sdxl/lora.safetensors").is_file()
     printed = dict(ran)
     assert "negative_sampling" in printed["emotion-director train dpo --print-config"]
+    # the Python example, as written, against the folders the commands above produced
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(SECTIONS[0]):text.index(SECTIONS[1])]
+    (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    scope: dict = {}
+    exec(compile(example, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
+    out = scope["out"]
+    assert len(out.images) == 2 and len(out.visual_prompt_retrieval) == 2
+    assert scope["pipe"].visual_prompt_adapter is None  # the example ends by unloading
