@@ -349,6 +349,7 @@ class VisualPromptMixin:
         # diffusers' IP-Adapter slot: the UNet projects `added_cond_kwargs["image_embeds"]`
         self.unet.encoder_hid_proj = VisualPromptProjection(adapter.projector)
         self.unet.config.encoder_hid_dim_type = "ip_image_proj"
+        _allow_text_only_calls(self.unet)
         self._vp_original = original
         self.visual_prompt_adapter = adapter
         self.visual_prompt_bank = bank
@@ -390,6 +391,7 @@ class VisualPromptMixin:
             self.unet.set_attn_processor(original)
             self.unet.encoder_hid_proj = None
             self.unet.config.encoder_hid_dim_type = None
+            self.unet.__dict__.pop("process_encoder_hidden_states", None)
         self._vp_original = None
         self.visual_prompt_adapter = None
 
@@ -398,6 +400,25 @@ class VisualPromptMixin:
             raise EmotionDirectorError("no visual prompt loaded: call load_visual_prompt(bank) first.")
         return [(n, p) for n, p in self.unet.attn_processors.items()
                 if isinstance(p, VisualPromptAttnProcessor)]
+
+
+def _allow_text_only_calls(unet: Any) -> None:
+    """Let a call without ``image_embeds`` run as the plain text-to-image model.
+
+    diffusers' UNet refuses a call without ``image_embeds`` once ``encoder_hid_dim_type`` is
+    ``ip_image_proj``; with the visual prompt that would break the base pipeline used directly
+    (e.g. a text-only baseline next to MC-Diffusion). Such a call now keeps the text states alone,
+    so every processor takes its base path: the output equals the base model's.
+    """
+    process = type(unet).process_encoder_hidden_states.__get__(unet)
+
+    def process_encoder_hidden_states(encoder_hidden_states: Any, added_cond_kwargs: Any) -> Any:
+        if not added_cond_kwargs or "image_embeds" not in added_cond_kwargs:
+            return encoder_hidden_states
+        return process(encoder_hidden_states=encoder_hidden_states,
+                       added_cond_kwargs=added_cond_kwargs)
+
+    unet.__dict__["process_encoder_hidden_states"] = process_encoder_hidden_states
 
 
 def _resolve_visual_prompt(

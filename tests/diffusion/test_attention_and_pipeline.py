@@ -41,6 +41,12 @@ def test_scale_zero_equals_the_base_pipeline_bit_for_bit(base_pipeline, bank):
     assert np.array_equal(run(base_pipeline, "a dog in a park"), reference)
 
 
+def test_the_base_pipeline_still_runs_text_only_while_a_visual_prompt_is_loaded(base_pipeline, bank):
+    reference = run(base_pipeline, "a dog in a park")
+    MCDiffusionPipeline(base_pipeline, bank=bank)
+    assert np.array_equal(run(base_pipeline, "a dog in a park"), reference)
+
+
 def test_negative_visual_prompt_guides_the_unconditional_branch(base_pipeline, bank):
     pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
     none = run(pipe, "a dog", "contentment")
