@@ -32,7 +32,7 @@ personas_app = typer.Typer(help="List, show and validate persona files.", no_arg
 app.add_typer(personas_app, name="personas")
 bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
-eval_app = typer.Typer(help="Evals: run, report, compare; images, train-probe, rate.",
+eval_app = typer.Typer(help="Evals: run, judge, report, compare; images, train-probe, rate.",
                         no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 train_app = typer.Typer(help="Train MC-Diffusion's visual prompt with Diffusion-DPO.",
@@ -608,19 +608,75 @@ def eval_run(
         from emotion_director.settings import load_settings
 
         settings = load_settings(backend=backend, base_url=base_url, model=model)
+        names = _system_names(systems)
         cases = load_eval_dataset(dataset)[:limit]
-        names = [s.strip() for s in systems.split(",") if s.strip()]
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task("rewriting", total=len(names) * len(cases))
             return asyncio.run(run_eval(
                 names, cases, out_dir, settings=settings, concurrency=concurrency,
-                cache_path=cache, progress=lambda d, t: progress.update(task, completed=d)))
+                cache_path=cache, progress=lambda d, t: progress.update(task, completed=d),
+                dataset=dataset))
 
     summary = _run(run)
     err.print(f"{summary.done} new, {summary.skipped} already done, {summary.failed} failed; "
               f"LLM cache {summary.cache_hits} hits / {summary.cache_misses} misses; "
               f"{summary.seconds:.1f} s", highlight=False)
     typer.echo(str(summary.out_dir / "results.jsonl"))
+
+
+def _system_names(systems: str) -> list[str]:
+    names = [s.strip() for s in systems.split(",") if s.strip()]
+    if not names:
+        raise InvalidRequestError(f"--systems {systems!r} names no system: pass e.g. "
+                                  "--systems identity,template,mc_agent.")
+    return names
+
+
+@eval_app.command("judge")
+def eval_judge(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder made by `eval run`")],
+    systems: Annotated[Optional[str], typer.Option(help="comma-separated systems (default: all in the run)")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="only the first N cases")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="judge calls in flight")] = 4,
+    backend: Annotated[Optional[str], typer.Option(help="embedded | openai")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
+    model: Annotated[Optional[str], typer.Option(help="judge model name on the server")] = None,
+    cache: Annotated[Optional[Path], typer.Option(help="judge LLM cache (SQLite file)")] = None,
+) -> None:
+    """Pairwise LLM judge (A/B, order swapped on every pair); writes RUN/judgments.jsonl."""
+    from rich.progress import Progress
+
+    def run() -> Any:
+        from emotion_director.evals.judge import judge_run, read_judgments, summarise_judgments
+        from emotion_director.settings import load_settings
+
+        settings = load_settings(backend=backend, base_url=base_url, model=model)
+        names = _system_names(systems) if systems is not None else None
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("judging", total=None)
+            done = asyncio.run(judge_run(
+                run_dir, names, settings=settings, concurrency=concurrency, limit=limit,
+                cache_path=cache,
+                progress=lambda d, t: progress.update(task, completed=d, total=t)))
+        return done, summarise_judgments(read_judgments(run_dir))
+
+    done, summary = _run(run)
+    from emotion_director.evals.judge import trust_warning
+
+    table = Table("system", "win rate [95% CI]", "comparisons")
+    for name, (rate, lo, hi, n) in summary["systems"].items():
+        table.add_row(name, f"{rate:.3f} [{lo:.3f}, {hi:.3f}]", str(n))
+    out.print(table)
+    consistency = summary["consistency"]
+    err.print(f"{done.done} new, {done.skipped} already judged, {done.failed} failed; "
+              "position-consistency "
+              + ("n/a" if consistency is None else f"{consistency:.3f}")
+              + f"; LLM cache {done.cache_hits} hits / {done.cache_misses} misses; "
+              f"{done.seconds:.1f} s", highlight=False)
+    warning = trust_warning(summary)
+    if warning:
+        err.print(f"[bold yellow]{escape(warning)}[/]", highlight=False)
+    typer.echo(str(done.out_path))
 
 
 @eval_app.command("report")

@@ -21,6 +21,28 @@ from pydantic import BaseModel, PrivateAttr
 
 from emotion_director.agents.backends import backend_name
 from emotion_director.agents.models import _SchemaBoundModel, tool_call_parts
+from emotion_director.errors import EmotionDirectorError
+
+
+class EvalCacheError(EmotionDirectorError):
+    """The LLM cache file cannot be opened or is not a SQLite database."""
+
+
+def _prepare_cache(path: Path) -> None:
+    """Create the cache table; name the file and the fix when it cannot be used."""
+    fix = "delete it or pass another cache file (--cache NEW.sqlite)"
+    if path.is_dir():
+        raise EvalCacheError(f"LLM cache {path} is a directory: {fix}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path, timeout=30) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, message TEXT)")
+            db.execute("SELECT key, message FROM calls LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:  # "file is not a database", a foreign schema...
+        raise EvalCacheError(f"LLM cache {path} is not a usable SQLite cache ({exc}): "
+                             f"{fix}.") from None
+    except OSError as exc:
+        raise EvalCacheError(f"cannot open LLM cache {path} ({exc.strerror}): {fix}.") from None
 
 
 class CachedChatModel(_SchemaBoundModel):
@@ -33,10 +55,11 @@ class CachedChatModel(_SchemaBoundModel):
     _hits: int = PrivateAttr(default=0)
     _misses: int = PrivateAttr(default=0)
 
-    def model_post_init(self, context: Any) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, message TEXT)")
+    def __init__(self, **data: Any) -> None:
+        # checked before pydantic runs: an error raised inside validation would be wrapped
+        # in a ValidationError instead of reaching the user as one line
+        _prepare_cache(Path(data["path"]))
+        super().__init__(**data)
 
     @property
     def _llm_type(self) -> str:
@@ -64,19 +87,30 @@ class CachedChatModel(_SchemaBoundModel):
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     def _lookup(self, key: str) -> ChatResult | None:
-        with self._lock, self._connect() as db:
-            row = db.execute("SELECT message FROM calls WHERE key = ?", (key,)).fetchone()
+        try:
+            with self._lock, self._connect() as db:
+                row = db.execute("SELECT message FROM calls WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise EvalCacheError(f"LLM cache {self.path} became unreadable ({exc}): delete it "
+                                 "or pass another --cache; finished items are kept.") from None
         if row is None:
             return None
+        try:
+            (message,) = messages_from_dict([json.loads(row[0])])
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged entry is a miss: the call is made again and stored anew
         self._hits += 1
-        (message,) = messages_from_dict([json.loads(row[0])])
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _store(self, key: str, result: ChatResult) -> ChatResult:
         self._misses += 1
         data = json.dumps(message_to_dict(result.generations[0].message))
-        with self._lock, self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, data))
+        try:
+            with self._lock, self._connect() as db:
+                db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, data))
+        except sqlite3.DatabaseError as exc:  # disk full, file replaced: say so, do not lose the run
+            raise EvalCacheError(f"cannot write LLM cache {self.path} ({exc}): free space or "
+                                 "pass another --cache; finished items are kept.") from None
         return result
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,

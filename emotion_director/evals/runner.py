@@ -4,7 +4,9 @@ stopped (finished items are skipped, their LLM calls are cache hits).
 
 Run folder:
 
-* ``run.json``: metadata (versions, settings without secrets, dataset hash, systems);
+* ``run.json``: metadata (versions, settings without secrets, systems) and the run's
+  ``identity`` (backend, model, personas, seed, package version, dataset hash; see
+  :mod:`emotion_director.evals.identity`): resuming with other ones is refused;
 * ``results.jsonl``: one record per (system, case), appended as each finishes;
 * ``llm_cache.sqlite``: the cache (pass ``cache_path`` to share one across runs).
 """
@@ -21,10 +23,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from emotion_director.agents.backends import make_chat_model
+from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.errors import EmotionDirectorError
-from emotion_director.evals.cache import CachedChatModel
-from emotion_director.evals.datasets import EvalCase, dataset_hash
+from emotion_director.evals.cache import CachedChatModel, EvalCacheError
+from emotion_director.evals.datasets import EvalCase
+from emotion_director.evals.identity import check_resume, public_url, read_run_meta, run_identity
 from emotion_director.evals.systems import SystemContext, make_systems
 from emotion_director.settings import Settings
 
@@ -75,37 +78,54 @@ async def run_eval(
     cache_path: str | Path | None = None,
     metrics: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    dataset: str | None = None,
 ) -> RunSummary:
-    """Rewrite every case with every system, score it, append it; resume what is already done."""
+    """Rewrite every case with every system, score it, append it; resume what is already done.
+
+    Args:
+        dataset (`str`, *optional*): where the cases came from (``builtin:shortcut``, a path),
+            recorded in the run's identity; a resume from another source is refused.
+
+    Raises:
+        RunMismatchError: ``out_dir`` holds a run made with another backend, model, persona set,
+            seed or dataset.
+    """
     started = time.perf_counter()
     settings = settings or Settings()
+    if not systems:
+        raise EmotionDirectorError("no systems given: pass e.g. --systems identity,template,mc_agent.")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EmotionDirectorError(f"cannot create run folder {out}: {exc.strerror}.") from None
-    model = CachedChatModel(inner=chat_model or make_chat_model(settings),
-                            path=str(cache_path or out / "llm_cache.sqlite"))
+    inner = chat_model or make_chat_model(settings)
+    identity = run_identity(settings, backend_name(inner), cases, dataset)
+    meta = read_run_meta(out)
+    if meta is not None:
+        check_resume(out, meta, identity, cases, read_results(out))
+    model = CachedChatModel(inner=inner, path=str(cache_path or out / "llm_cache.sqlite"))
     ctx = SystemContext(settings=settings, model=model)
     built = make_systems(systems, ctx)
     if metrics is None:
         from emotion_director.evals.metrics import TextMetrics
 
         metrics = TextMetrics()
-    meta_path = out / "run.json"
-    if not meta_path.exists():
-        meta_path.write_text(json.dumps({
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "versions": _versions(),
-            "settings": json.loads(settings.model_dump_json(exclude={"api_key"})),
-            "dataset_hash": dataset_hash(cases), "cases": len(cases), "systems": systems,
-        }, indent=2))
+    stored_settings = json.loads(settings.model_dump_json(exclude={"api_key"}))
+    stored_settings["base_url"] = public_url(settings.base_url)
+    (out / "run.json").write_text(json.dumps({
+        "created": (meta or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": _versions(), "settings": stored_settings, "identity": identity,
+        "dataset_hash": identity["dataset"]["hash"], "cases": len(cases),
+        "systems": list(dict.fromkeys([*(meta or {}).get("systems", []), *systems])),
+    }, indent=2, default=str))
     results_path = out / "results.jsonl"
     if results_path.exists() and results_path.stat().st_size:
         with results_path.open("rb+") as handle:  # a crash mid-write leaves a partial last line:
             handle.seek(-1, 2)                    # end it, so the next record starts cleanly
             if handle.read(1) != b"\n":
                 handle.write(b"\n")
-    done = {(r["system"], r["case_id"]) for r in read_results(out)}
+    done = {(r.get("system"), r.get("case_id")) for r in read_results(out) if isinstance(r, dict)}
     todo = [(s, c) for s in systems for c in cases if (s, c.id) not in done]
     lock = asyncio.Lock()
     counters = {"done": 0, "failed": 0}
@@ -122,6 +142,8 @@ async def run_eval(
                           "emotion": case.emotion, "tags": case.tags, "rewrite": rewrite.text,
                           "negative_prompt": rewrite.negative_prompt, "meta": rewrite.meta,
                           "metrics": scores, "seconds": round(time.perf_counter() - t0, 3)}
+            except EvalCacheError:
+                raise  # not about this case: stop, finished items are kept
             except EmotionDirectorError as exc:  # record it and go on: a bad case is data
                 counters["failed"] += 1
                 record = {"system": system_name, "case_id": case.id, "prompt": case.prompt,
