@@ -108,7 +108,7 @@ class CachedChatModel(_SchemaBoundModel):
         try:
             with self._lock, self._connect() as db:
                 db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, data))
-        except sqlite3.DatabaseError as exc:  # disk full, file replaced: say so, do not lose the run
+        except sqlite3.DatabaseError as exc:  # disk full, file replaced: say so, keep the run
             raise EvalCacheError(f"cannot write LLM cache {self.path} ({exc}): free space or "
                                  "pass another --cache; finished items are kept.") from None
         return result

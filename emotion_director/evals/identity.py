@@ -139,7 +139,8 @@ def check_resume(run_dir: Path, meta: dict[str, Any], identity: dict[str, Any],
         if not isinstance(row, dict):
             continue  # not a record: the report names it
         case = by_id.get(row.get("case_id"))
-        if case is not None and (row.get("prompt"), row.get("emotion")) != (case.prompt, case.emotion):
+        stored_case = (row.get("prompt"), row.get("emotion"))
+        if case is not None and stored_case != (case.prompt, case.emotion):
             raise RunMismatchError(
                 f"{run_dir} has case '{case.id}' as {row.get('prompt')!r} -> {row.get('emotion')}, "
                 f"the dataset has {case.prompt!r} -> {case.emotion}: another dataset; {fix}.")

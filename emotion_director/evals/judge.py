@@ -233,7 +233,8 @@ async def judge_run(
                                        second["rewrite"]),
                         node="judge", retries=settings.max_retries, temperature=0.0, seed=0,
                         method=settings.structured_method)
-                    winner = {"A": first["system"], "B": second["system"]}.get(verdict.winner, "tie")
+                    shown = {"A": first["system"], "B": second["system"]}
+                    winner = shown.get(verdict.winner, "tie")
                     record.update(verdict=verdict.winner, winner=winner, reason=verdict.reason)
                 except EvalCacheError:
                     raise
@@ -252,7 +253,8 @@ async def judge_run(
                         model.misses, time.perf_counter() - started)
 
 
-def win_rate(scores: list[float], *, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def win_rate(scores: list[float], *, resamples: int = 2000,
+             seed: int = 0) -> tuple[float, float, float]:
     """Mean score (win 1, tie 0.5, loss 0) with a percentile bootstrap 95% CI."""
     from emotion_director.evals.report import bootstrap_ci
 

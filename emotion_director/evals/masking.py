@@ -33,9 +33,9 @@ EXTRA_ROOTS: frozenset[str] = frozenset({
     "exuberant", "fear", "fright", "frighten", "frustrate", "glad", "glee", "gloom", "grieve",
     "happy", "hate", "hatred", "hilarity", "horrible", "horrific", "horrify", "irritate",
     "jolly", "joy", "jubilant", "jubilation", "lament", "majesty", "merry", "mirth", "misery",
-    "mourn", "nausea", "nauseate", "outrage", "pity", "please", "rapture", "rejoice", "relax", "repulse",
-    "revolt", "sadden", "scare", "sicken", "soothe", "sorrow", "sorry", "terrible", "terrify",
-    "thrill", "woe", "worry", "wrath",
+    "mourn", "nausea", "nauseate", "outrage", "pity", "please", "rapture", "rejoice", "relax",
+    "repulse", "revolt", "sadden", "scare", "sicken", "soothe", "sorrow", "sorry", "terrible",
+    "terrify", "thrill", "woe", "worry", "wrath",
 })
 # Deliberately not masked: expressions a painter can draw (crying, tears, a smile, a scream,
 # trembling): they are scene content, not the label of an emotion.

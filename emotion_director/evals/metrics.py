@@ -211,8 +211,9 @@ class TextMetrics:
         vec_rewrite, vec_prompt, vec_masked, *vec_added = self.embed(texts)
         prob, top1 = self.alignment(vec_rewrite, emotion)
         # an empty masked text is "nothing drawable", so no more than chance
-        masked_prob, masked_top1 = self.alignment(vec_masked, emotion) if masked else (CHANCE, CHANCE)
-        added_prob, added_top1 = self.alignment(vec_added[0], emotion) if added else (CHANCE, CHANCE)
+        chance = (CHANCE, CHANCE)
+        masked_prob, masked_top1 = self.alignment(vec_masked, emotion) if masked else chance
+        added_prob, added_top1 = self.alignment(vec_added[0], emotion) if added else chance
         conc, coverage = concreteness(rewrite)
         tokens = estimate_clip_tokens(rewrite)
         return {

@@ -64,7 +64,8 @@ class ReportSection:
 Section = Callable[[dict[str, Any], Path], "ReportSection | None"]
 
 
-def bootstrap_ci(values: list[float], *, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(values: list[float], *, resamples: int = 2000,
+                 seed: int = 0) -> tuple[float, float, float]:
     """Mean and percentile 95% interval."""
     if not values:
         return float("nan"), float("nan"), float("nan")
@@ -151,7 +152,8 @@ def summarise(rows: list[dict[str, Any]], metrics: Any = None) -> dict[str, Any]
             "failed": len(rows) - len(ok), "systems": list(by_system), "by_system": by_system}
 
 
-def per_emotion_series(summary: dict[str, Any], metric: str = "minilm_prob") -> dict[str, list[float]]:
+def per_emotion_series(summary: dict[str, Any],
+                       metric: str = "minilm_prob") -> dict[str, list[float]]:
     """Per system, the mean of ``metric`` for each of the 8 emotions; NaN where there is no data
     (a bar of height 0 would read as "scored zero")."""
     from emotion_director.emotions import Emotion
@@ -342,7 +344,8 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     run = Path(run_dir)
     rows = validate_rows(read_results(run), str(run / "results.jsonl"))
     if not rows:
-        raise EvalReportError(f"{run}: no results.jsonl rows; run `emotion-director eval run` first.")
+        raise EvalReportError(f"{run}: no results.jsonl rows; run `emotion-director eval run` "
+                              "first.")
     summary = summarise(rows, TextMetrics())
     sections = [part for section in SECTIONS if (part := section(summary, run)) is not None]
     md = "# Prompt-rewrite eval\n\n" + "\n".join(p.markdown for p in sections)

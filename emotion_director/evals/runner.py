@@ -93,7 +93,8 @@ async def run_eval(
     started = time.perf_counter()
     settings = settings or Settings()
     if not systems:
-        raise EmotionDirectorError("no systems given: pass e.g. --systems identity,template,mc_agent.")
+        raise EmotionDirectorError(
+            "no systems given: pass e.g. --systems identity,template,mc_agent.")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
