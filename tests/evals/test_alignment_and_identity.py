@@ -170,3 +170,23 @@ async def test_compare_lists_setting_differences_and_refuses_unrelated_runs(tmp_
     (tmp_path / "b" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(EvalReportError, match="different datasets"):
         compare_runs(tmp_path / "a", tmp_path / "b")
+
+
+async def test_report_sections_plug_in_where_asked(tmp_path, metrics):
+    from emotion_director.evals import report
+
+    await _run(tmp_path, metrics, systems=("identity", "template"), n=2)
+
+    def custom(summary, run_dir):
+        return report.ReportSection(f"## Custom ({len(summary['systems'])} systems)\n",
+                                    "<h2>Custom</h2>")
+
+    report.register_report_section(custom, before=report.section_per_emotion)
+    try:
+        md, page = write_report(tmp_path)
+    finally:
+        report.SECTIONS.remove(custom)
+    text = md.read_text()
+    assert text.index("## Emotion alignment") < text.index("## Custom (2 systems)") < text.index(
+        "## Per emotion")
+    assert "<h2>Custom</h2>" in page.read_text()
