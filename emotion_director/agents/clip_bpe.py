@@ -1,9 +1,11 @@
-"""CLIP's byte-level BPE tokenizer, read from the vocab file ``open_clip_torch`` ships.
+"""CLIP's byte-level BPE tokenizer, read from CLIP's own merges file.
 
 Stable Diffusion truncates prompts at CLIP's 77 tokens, so the consensus budget and the
-``clip_tokens`` eval metric need the real count. ``open_clip_torch`` ships CLIP's merges
-(``bpe_simple_vocab_16e6.txt.gz``); importing ``open_clip`` itself would import torch on the
-graph's hot path, so this module reads the file and applies the same algorithm as
+``clip_tokens`` eval metric need the real count. CLIP's merges (``bpe_simple_vocab_16e6.txt.gz``,
+MIT licence, see ``data/CLIP_VOCAB_LICENSE``) ship as package data; it is the file
+``open_clip_torch`` ships too. Depending on ``open_clip_torch`` instead would pull torchvision and
+timm into every install, and importing it would import torch on the graph's hot path, so this
+module reads the file and applies the same algorithm as
 ``open_clip.tokenizer.SimpleTokenizer`` (Radford et al. 2021): clean the text (ftfy, HTML
 unescape, whitespace, lower case), split it with CLIP's pattern, byte-encode each piece and merge
 by rank.
@@ -28,7 +30,10 @@ _MERGES = 49152 - 256 - 2
 
 
 def clip_vocab_path() -> Path | None:
-    """The BPE merges file shipped by ``open_clip_torch``, found without importing it."""
+    """CLIP's BPE merges file: the copy shipped with this package, else ``open_clip_torch``'s."""
+    shipped = Path(__file__).parent / "data" / VOCAB_FILE
+    if shipped.is_file():
+        return shipped
     try:
         spec = importlib.util.find_spec("open_clip")
     except (ImportError, ValueError):
@@ -123,6 +128,6 @@ class ClipBPETokenizer:
 
 @lru_cache(maxsize=1)
 def clip_bpe_tokenizer() -> ClipBPETokenizer | None:
-    """The real CLIP tokenizer, or None when ``open_clip_torch`` is not installed."""
+    """The real CLIP tokenizer, or None when no CLIP merges file can be found."""
     path = clip_vocab_path()
     return ClipBPETokenizer(path) if path else None

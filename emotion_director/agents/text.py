@@ -69,8 +69,8 @@ def guess_facet(cue: str) -> str:
 def estimate_clip_tokens(text: str) -> int:
     """CLIP BPE tokens in ``text`` (without BOS/EOS).
 
-    Counted with CLIP's real tokenizer when ``open_clip_torch`` (the ``[eval]`` extra) is
-    installed (:mod:`emotion_director.agents.clip_bpe`); otherwise a conservative estimate:
+    Counted with CLIP's real tokenizer and merges file (:mod:`emotion_director.agents.clip_bpe`);
+    if that file is missing, a conservative estimate:
     CLIP gives one token per common word and per punctuation mark and splits rare or long words,
     so counting words, punctuation, and one extra token for every six letters beyond the sixth
     rarely undercounts (about 11% high on average), and keeping it under 75 keeps the prompt

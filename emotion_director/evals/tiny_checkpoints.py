@@ -4,8 +4,8 @@
   ``openai/clip-vit-base-patch32`` (``config.json`` of a ``CLIPModel``, ``model.safetensors``,
   ``preprocessor_config.json``, ``vocab.json``/``merges.txt``/``tokenizer_config.json``/
   ``special_tokens_map.json``), with random weights at a tiny width. Its tokenizer is CLIP's
-  real byte-pair vocabulary (49,408 tokens) when ``open_clip_torch`` is installed (it ships
-  ``bpe_simple_vocab_16e6.txt.gz``, the file OpenAI's vocabulary is converted from), else the
+  real byte-pair vocabulary (49,408 tokens), converted from ``bpe_simple_vocab_16e6.txt.gz``
+  (shipped with this package, the file OpenAI's vocabulary is converted from), or else the
   small byte-level vocabulary of :func:`~emotion_director.diffusion.tiny.tiny_clip_tokenizer`.
 * :func:`make_toy_emoset` writes an EmoSet-layout folder (``image/<emotion>/*.jpg`` and
   ``annotation/<emotion>/*.json``) whose images are noisy patches in one colour per emotion, so
@@ -18,34 +18,16 @@ Example:
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
+from emotion_director.agents.clip_bpe import _bytes_to_unicode, clip_vocab_path
 from emotion_director.emotions import Emotion
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    # GPT-2 / CLIP byte-to-printable-character table (the tokenizer's base alphabet)
-    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-                 + list(range(ord("®"), ord("ÿ") + 1)))
-    codes = printable[:]
-    n = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            codes.append(256 + n)
-            n += 1
-    return dict(zip(printable, map(chr, codes)))
-
-
 def open_clip_bpe_path() -> Path | None:
-    """``open_clip``'s shipped BPE file, found without importing open_clip (and torchvision)."""
-    spec = importlib.util.find_spec("open_clip")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "bpe_simple_vocab_16e6.txt.gz"
-    return path if path.is_file() else None
+    """CLIP's BPE merges file (shipped with this package; see :mod:`~emotion_director.agents.clip_bpe`)."""
+    return clip_vocab_path()
 
 
 def write_clip_bpe_files(folder: str | Path, bpe_path: str | Path) -> None:
