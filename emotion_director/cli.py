@@ -655,10 +655,12 @@ def train_toy_data(
 @app.command()
 def mcp() -> None:
     """Serve rewrite_for_emotion (and generate_emotion_image) over MCP on stdio."""
-    from emotion_director.mcp_server import build_server
+    import anyio
+
+    from emotion_director.mcp_server import _serve_stdio, build_server
 
     server = _run(build_server)
-    server.run(transport="stdio")
+    anyio.run(_serve_stdio, server)
 
 
 @eval_app.command("run")

@@ -188,6 +188,13 @@ class EmbeddedChatModel(_SchemaBoundModel):
         return "emotion-director-embedded"
 
     @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # part of langchain-core's cache key: two differently configured models never share
+        return {"model_path": self.model_path or "default", "n_ctx": self.n_ctx,
+                "temperature": self.temperature, "seed": self.seed,
+                "max_tokens": self.max_tokens}
+
+    @property
     def resolved_path(self) -> str:
         path = Path(self.model_path) if self.model_path else default_gguf_path()
         if not path.is_file():
@@ -267,6 +274,11 @@ class TestChatModel(_SchemaBoundModel):
     @property
     def _llm_type(self) -> str:
         return "emotion-director-test"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # a custom responder answers differently: never share cache entries with one
+        return {"responder": None if self.responder is None else id(self.responder)}
 
     @property
     def calls(self) -> list[dict[str, Any]]:

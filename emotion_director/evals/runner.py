@@ -23,7 +23,7 @@ from typing import Any
 
 from emotion_director.agents.backends import make_chat_model
 from emotion_director.errors import EmotionDirectorError
-from emotion_director.evals.cache import CachedChatModel
+from emotion_director.evals.cache import SQLiteLLMCache, with_cache
 from emotion_director.evals.datasets import EvalCase, dataset_hash
 from emotion_director.evals.systems import SystemContext, make_systems
 from emotion_director.settings import Settings
@@ -84,8 +84,8 @@ async def run_eval(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EmotionDirectorError(f"cannot create run folder {out}: {exc.strerror}.") from None
-    model = CachedChatModel(inner=chat_model or make_chat_model(settings),
-                            path=str(cache_path or out / "llm_cache.sqlite"))
+    cache = SQLiteLLMCache(cache_path or out / "llm_cache.sqlite")
+    model = with_cache(chat_model or make_chat_model(settings), cache)
     ctx = SystemContext(settings=settings, model=model)
     built = make_systems(systems, ctx)
     if metrics is None:
@@ -134,5 +134,5 @@ async def run_eval(
                     progress(len(done) + counters["done"], len(systems) * len(cases))
 
     await asyncio.gather(*(one(s, c) for s, c in todo))
-    return RunSummary(out, counters["done"], len(done), counters["failed"], model.hits,
-                      model.misses, time.perf_counter() - started)
+    return RunSummary(out, counters["done"], len(done), counters["failed"], cache.hits,
+                      cache.misses, time.perf_counter() - started)

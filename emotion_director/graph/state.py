@@ -32,7 +32,7 @@ from emotion_director.personas.schema import Persona
 _CATEGORIES = [e.value for e in Emotion]
 #: ``emotion`` in JSON Schema: the 8 categories as an enum (forms and Studio offer them), and any
 #: string besides, because synonyms ("happy", "scared") are accepted and resolved at run time.
-_EMOTION_SCHEMA = {
+EMOTION_JSON_SCHEMA = {
     "title": "Emotion",
     "description": "target emotion: one of the 8 Mikels categories, or a common synonym "
     "('happy', 'scared', 'furious', ...); omit it and give valence + arousal instead",
@@ -53,7 +53,7 @@ class RewriteInput(TypedDict, total=False):
     prompt: Required[Annotated[str, Field(
         description="the scene to depict, e.g. 'a dog in a park' (at most 1000 characters by "
         "default)")]]
-    emotion: Annotated[str, WithJsonSchema(_EMOTION_SCHEMA)]
+    emotion: Annotated[str, WithJsonSchema(EMOTION_JSON_SCHEMA)]
     valence: Annotated[float, Field(
         ge=-1.0, le=1.0, description="target valence in [-1, 1] (with arousal, instead of "
         "emotion: the nearest category is used)")]
