@@ -240,6 +240,8 @@ def guarded_chat_openai() -> Any:
             return values
 
         def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
+            if kwargs.get("stream") is True:  # asked for explicitly: the caller merges chunks
+                return True
             if kwargs.get("response_format") or kwargs.get("tools"):
                 return False
             return super()._should_stream(async_api=async_api, **kwargs)
