@@ -80,3 +80,13 @@ def test_well_formed_lines_and_malformed_notifications_get_no_error_answer():
     assert jsonrpc_error_for('{"jsonrpc": "2.0", "id": 1, "method": "ping"}') is None
     assert jsonrpc_error_for('{"jsonrpc": "2.0", "id": 1, "result": {}}') is None
     assert jsonrpc_error_for('{"jsonrpc": "2.0", "method": "n", "params": "x"}') is None
+
+
+def test_the_readme_client_config_runs_this_server():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index('`{"mcpServers"')
+    config = json.loads(readme[start + 1:readme.index("`", start + 1)])
+    server = config["mcpServers"]["emotion-director"]
+    assert server == {"command": "emotion-director", "args": ["mcp"]}  # what the tests launch

@@ -12,7 +12,7 @@ from emotion_director.emotions import emotion_words_in
 from emotion_director.personas import default_personas
 from emotion_director.testing import SimulatedOpenAIServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def settings(url, **kw):
