@@ -14,7 +14,8 @@ Modes: ``ok``, ``invalid_json``, ``wrong_schema``, ``truncated`` (JSON cut in ha
 response one byte every ``latency`` seconds), ``huge`` (a 64 MiB body without content-length), ``empty_choices``,
 ``wrong_shape`` (HTTP 200 with JSON that is no chat completion), ``html`` (HTTP 200 with a web
 page) and ``rejects_json_schema`` (HTTP 500 "1 validation error" to ``json_schema`` requests, as
-llama.cpp's server answers; everything else works). ``bodies`` keeps every request body.
+llama.cpp's server answers; everything else works), ``cut_at_max_tokens`` (half the JSON,
+``finish_reason: "length"``). ``bodies`` keeps every request body.
 
 Example:
     >>> with SimulatedOpenAIServer(latency=0.0) as server:
@@ -34,7 +35,7 @@ from emotion_director.agents.models import example_from_schema
 
 MODES = ("ok", "invalid_json", "wrong_schema", "truncated", "http500", "http429", "hang",
          "ok_then_500", "drip", "huge", "empty_choices", "wrong_shape", "html",
-         "rejects_json_schema")
+         "rejects_json_schema", "cut_at_max_tokens")
 
 
 def _answer(body: dict[str, Any]) -> tuple[str | None, str, str]:
@@ -133,7 +134,7 @@ class SimulatedOpenAIServer:
                     args = content = "{not json"
                 elif mode == "wrong_schema":
                     args = content = json.dumps({"unexpected": True})
-                elif mode == "truncated":
+                elif mode in {"truncated", "cut_at_max_tokens"}:
                     args, content = args[: len(args) // 2], content[: len(content) // 2]
                 if body.get("stream"):
                     return self._stream(number, body, name, args if name else content)
@@ -145,8 +146,9 @@ class SimulatedOpenAIServer:
                 self._send(200, {
                     "id": f"sim-{number}", "object": "chat.completion", "created": 0,
                     "model": body.get("model", "simulated"),
-                    "choices": [{"index": 0, "finish_reason": "tool_calls" if name else "stop",
-                                 "message": message}],
+                    "choices": [{"index": 0, "message": message, "finish_reason":
+                                 "length" if mode == "cut_at_max_tokens"
+                                 else "tool_calls" if name else "stop"}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                 })
 

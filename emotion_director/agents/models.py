@@ -60,10 +60,20 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _role(m), "content": str(m.content)} for m in messages]
 
 
+def check_not_cut_off(message: BaseMessage) -> BaseMessage:
+    """Name the real cause when a reply stopped at the token cap: its JSON is incomplete."""
+    if (getattr(message, "response_metadata", None) or {}).get("finish_reason") == "length":
+        raise OutputParserException(
+            "the reply hit the max_tokens limit before its JSON was complete: raise "
+            "EMOTION_DIRECTOR_MAX_TOKENS", llm_output=str(message.content)[:500])
+    return message
+
+
 def parse_json_into(schema: type[BaseModel]) -> Runnable:
     """A runnable that parses an AIMessage's JSON content into ``schema``."""
 
     def parse(message: BaseMessage) -> BaseModel:
+        check_not_cut_off(message)
         text = str(message.content)
         try:
             return schema.model_validate(json.loads(text))
@@ -81,7 +91,8 @@ def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runn
     from langchain_core.output_parsers.openai_tools import PydanticToolsParser
 
     return (model.bind_tools([schema], tool_choice=schema.__name__, parallel_tool_calls=False),
-            PydanticToolsParser(tools=[schema], first_tool_only=True))
+            RunnableLambda(check_not_cut_off, name="check_not_cut_off")
+            | PydanticToolsParser(tools=[schema], first_tool_only=True))
 
 
 class _SchemaBoundModel(BaseChatModel):

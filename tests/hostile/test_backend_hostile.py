@@ -45,6 +45,15 @@ def test_a_huge_response_is_capped_and_named_as_the_cause():
     assert "cannot reach" not in str(info.value)
 
 
+def test_a_reply_cut_at_max_tokens_names_max_tokens_as_the_cause():
+    from emotion_director import ModelOutputError
+
+    with SimulatedOpenAIServer("cut_at_max_tokens") as server:
+        with pytest.raises(ModelOutputError, match="hit the max_tokens limit.*MAX_TOKENS"):
+            build_graph(settings(server.url, max_retries=1)).invoke(REQUEST)
+        assert server.requests == 2
+
+
 def test_max_tokens_is_sent_with_every_call_under_the_name_servers_read():
     with SimulatedOpenAIServer("ok") as server:
         build_graph(settings(server.url, max_tokens=77)).invoke(REQUEST)
