@@ -325,6 +325,7 @@ def personas_diff(
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name on the server")] = None,
     seed: Annotated[int, typer.Option(help="the same seed for both sets")] = 0,
+    persona: Annotated[Optional[list[str]], typer.Option("--persona", "-p", help="only these persona names (repeatable)")] = None,
     changed_only: Annotated[bool, typer.Option("--changed-only", help="only rows that differ")] = False,
 ) -> None:
     """Rewrite a few scenes with two persona sets and show how readings and prompts change."""
@@ -346,7 +347,8 @@ def personas_diff(
 
     rows = _run(lambda: diff_persona_sets(
         folder(set_a), folder(set_b), load_settings(backend=backend, base_url=base_url,
-                                                    model=model), scenes=scenes(), seed=seed))
+                                                    model=model), scenes=scenes(), seed=seed,
+        names=persona))
     table = Table("scene", "persona", f"A: {set_a}", f"B: {set_b}", show_lines=True)
     for row in rows:
         if changed_only and not row.changed:

@@ -43,19 +43,21 @@ class DiffRow(BaseModel):
 
 
 def _run_set(directory: Path | None, settings: Settings, scenes: Sequence[tuple[str, str]],
-             seed: int) -> list[dict]:
+             seed: int, names: Sequence[str] | None) -> list[dict]:
     from emotion_director.graph.builder import build_graph
     from emotion_director.personas.loader import load_personas
 
     personas = load_personas([directory] if directory is not None else None)
     graph = build_graph(settings, personas=personas)
-    return [graph.invoke({"prompt": scene, "emotion": emotion, "seed": seed})
+    selection = {"personas": list(names)} if names else {}
+    return [graph.invoke({"prompt": scene, "emotion": emotion, "seed": seed, **selection})
             for scene, emotion in scenes]
 
 
 def diff_persona_sets(
     a: Path | None, b: Path | None, settings: Settings, *,
     scenes: Sequence[tuple[str, str]] = DEFAULT_SCENES, seed: int = 0,
+    names: Sequence[str] | None = None,
 ) -> list[DiffRow]:
     """Rewrite ``scenes`` with the defaults plus folder ``a`` and with the defaults plus ``b``.
 
@@ -64,13 +66,14 @@ def diff_persona_sets(
         settings (`Settings`): backend and limits, shared by both runs.
         scenes (`list[tuple[str, str]]`, *optional*): ``(prompt, emotion)`` pairs.
         seed (`int`, *optional*, defaults to 0): the same seed for both sets.
+        names (`list[str]`, *optional*): only these personas (faster on a slow backend).
 
     Returns:
         Per scene, one row per persona present in either set (cues joined by ``'; '``, or
         ``'-'`` when the set lacks that persona), then the final prompts.
     """
-    runs_a = _run_set(a, settings, scenes, seed)
-    runs_b = _run_set(b, settings, scenes, seed)
+    runs_a = _run_set(a, settings, scenes, seed, names)
+    runs_b = _run_set(b, settings, scenes, seed, names)
     rows: list[DiffRow] = []
     for (scene, emotion), out_a, out_b in zip(scenes, runs_a, runs_b):
         cues_a = {r.persona: "; ".join(r.cues) for r in out_a["readings"]}

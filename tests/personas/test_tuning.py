@@ -139,6 +139,9 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path):
                                  "--scene", "a dog in a park:awe", "--changed-only"])
     assert result.exit_code == 0, result.output
     assert "poet" in result.stdout and "rows differ" in result.output
+    only = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"), "--scene",
+                               "a dog in a park:awe", "-p", "poet", "-p", "child"])
+    assert only.exit_code == 0 and "farmer" not in only.stdout and "child" in only.stdout
     bad = runner.invoke(app, ["personas", "diff", "defaults", "defaults", "--scene", "no emotion"])
     assert bad.exit_code == 2 and "write PROMPT:EMOTION" in bad.output
     missing = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "nope")])
