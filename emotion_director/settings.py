@@ -54,7 +54,19 @@ class Settings(BaseSettings):
         description="ground persona agents and the refiner on the concept graph (turning it off "
         "is an eval ablation; it implies reading_mode 'write')",
     )
-    timeout_s: float = Field(default=60.0, gt=0, description="per-request timeout (openai)")
+    timeout_s: float = Field(
+        default=60.0, gt=0,
+        description="total deadline of one request to the openai server, however slowly it "
+        "answers (not a read timeout)",
+    )
+    max_tokens: int = Field(
+        default=512, ge=16, le=32768,
+        description="cap on the tokens the openai server may generate per call",
+    )
+    max_response_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024,
+        description="cap on one response body from the openai server",
+    )
     max_concurrent_requests: int = Field(
         default=128, ge=1, le=4096,
         description="requests in flight to the openai backend (all runs of this process)",

@@ -1,12 +1,21 @@
 """A simulated OpenAI-compatible server on 127.0.0.1, for tests and benchmarks of the openai backend.
 
-It answers ``/v1/chat/completions`` with a schema-valid tool call built from the request's tool
-schema (deterministic, like :class:`~emotion_director.agents.models.TestChatModel`), after an
-optional latency, or misbehaves on purpose.
+It answers ``/v1/chat/completions`` as real servers do: a schema-valid tool call built from the
+request's tool schema, or JSON content for a ``response_format`` (``json_schema``, or
+``json_object`` with llama.cpp's ``schema`` key), or plain text; streamed as server-sent events
+when the request says ``"stream": true`` (role chunk, the tool name once, arguments in pieces,
+a finish chunk, a usage chunk when ``stream_options.include_usage`` is set, ``[DONE]``).
+Deterministic, like :class:`~emotion_director.agents.models.TestChatModel`, after an optional
+latency, or misbehaving on purpose.
 
 Modes: ``ok``, ``invalid_json``, ``wrong_schema``, ``truncated`` (JSON cut in half),
 ``http500``, ``http429``, ``hang`` (answers after ``latency``; set it above the client timeout),
-and ``ok_then_500`` (the first ``healthy_calls`` calls succeed, then HTTP 500).
+``ok_then_500`` (the first ``healthy_calls`` calls succeed, then HTTP 500), ``drip`` (the whole
+response one byte every ``latency`` seconds), ``huge`` (a 64 MiB body without content-length), ``empty_choices``,
+``wrong_shape`` (HTTP 200 with JSON that is no chat completion), ``html`` (HTTP 200 with a web
+page) and ``rejects_json_schema`` (HTTP 500 "1 validation error" to ``json_schema`` requests, as
+llama.cpp's server answers; everything else works), ``cut_at_max_tokens`` (half the JSON,
+``finish_reason: "length"``). ``bodies`` keeps every request body.
 
 Example:
     >>> with SimulatedOpenAIServer(latency=0.0) as server:
@@ -25,7 +34,21 @@ from typing import Any
 from emotion_director.agents.models import example_from_schema
 
 MODES = ("ok", "invalid_json", "wrong_schema", "truncated", "http500", "http429", "hang",
-         "ok_then_500")
+         "ok_then_500", "drip", "huge", "empty_choices", "wrong_shape", "html",
+         "rejects_json_schema", "cut_at_max_tokens")
+
+
+def _answer(body: dict[str, Any]) -> tuple[str | None, str, str]:
+    """``(tool name or None, tool arguments, content)`` for a chat-completions request body."""
+    if body.get("tools"):
+        function = body["tools"][0]["function"]
+        return function["name"], json.dumps(example_from_schema(
+            function.get("parameters") or {})), ""
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+    if fmt.get("type") in {"json_schema", "json_object"}:
+        return None, "", json.dumps(example_from_schema(schema) if schema else {})
+    return None, "", "a simulated answer from the loopback server"
 
 
 class SimulatedOpenAIServer:
@@ -40,6 +63,7 @@ class SimulatedOpenAIServer:
         self.fail_delay = fail_delay  # errors answer this much later than successes
         self.requests = 0
         self.headers: dict[str, str] = {}
+        self.bodies: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         outer = self
 
@@ -62,6 +86,9 @@ class SimulatedOpenAIServer:
                     outer.requests += 1
                     number = outer.requests
                     outer.headers = {k.lower(): v for k, v in self.headers.items()}
+                    outer.bodies.append(body)
+                if outer.mode == "drip":
+                    return self._drip(number, body)
                 if outer.latency:
                     time.sleep(outer.latency)
                 mode = outer.mode
@@ -74,24 +101,118 @@ class SimulatedOpenAIServer:
                 if mode == "http429":
                     return self._send(429, {"error": {"message": "rate limited"}},
                                       {"retry-after": "0"})
-                tool = (body.get("tools") or [{"function": {"name": "answer", "parameters": {}}}])[0]
-                function = tool["function"]
-                args = json.dumps(example_from_schema(function.get("parameters") or {}))
+                if mode == "rejects_json_schema":
+                    if (body.get("response_format") or {}).get("type") == "json_schema":
+                        return self._send(500, {"error": {"code": 500, "type": "server_error",
+                                                          "message": "1 validation error:\n"
+                                                          "  response_format.type"}})
+                    mode = "ok"
+                if mode == "huge":  # no content-length: the client learns the size by reading
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        self.wfile.write(b'{"choices": [], "pad": "')
+                        for _ in range(64):
+                            self.wfile.write(b"x" * (1 << 20))
+                        self.wfile.write(b'"}')
+                    except OSError:  # the client stopped reading at its cap: expected
+                        pass
+                    return
+                if mode == "empty_choices":
+                    return self._send(200, {"id": "sim", "object": "chat.completion",
+                                            "created": 0, "model": "simulated", "choices": []})
+                if mode == "wrong_shape":
+                    return self._send(200, {"status": "ok", "data": [1, 2, 3]})
+                if mode == "html":
+                    return self._send_raw(200, b"<html><body>It works!</body></html>",
+                                          "text/html")
+                name, args, content = _answer(body)
                 if mode == "invalid_json":
-                    args = "{not json"
+                    args = content = "{not json"
                 elif mode == "wrong_schema":
-                    args = json.dumps({"unexpected": True})
-                elif mode == "truncated":
-                    args = args[: len(args) // 2]
+                    args = content = json.dumps({"unexpected": True})
+                elif mode in {"truncated", "cut_at_max_tokens"}:
+                    args, content = args[: len(args) // 2], content[: len(content) // 2]
+                if body.get("stream"):
+                    return self._stream(number, body, name, args if name else content)
+                message: dict[str, Any] = {"role": "assistant", "content": content}
+                if name:
+                    message = {"role": "assistant", "content": None, "tool_calls": [{
+                        "id": f"call-{number}", "type": "function",
+                        "function": {"name": name, "arguments": args}}]}
                 self._send(200, {
                     "id": f"sim-{number}", "object": "chat.completion", "created": 0,
                     "model": body.get("model", "simulated"),
-                    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                        "role": "assistant", "content": None, "tool_calls": [{
-                            "id": f"call-{number}", "type": "function",
-                            "function": {"name": function["name"], "arguments": args}}]}}],
+                    "choices": [{"index": 0, "message": message, "finish_reason":
+                                 "length" if mode == "cut_at_max_tokens"
+                                 else "tool_calls" if name else "stop"}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                 })
+
+            def _stream(self, number: int, body: dict[str, Any], name: str | None,
+                        text: str) -> None:
+                base = {"id": f"sim-{number}", "object": "chat.completion.chunk", "created": 0,
+                        "model": body.get("model", "simulated")}
+                pieces = [text[i:i + 7] for i in range(0, len(text), 7)] or [""]
+                deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+                if name:  # as OpenAI and vLLM do: id and name once, then argument pieces
+                    deltas.append({"tool_calls": [{"index": 0, "id": f"call-{number}",
+                                                   "type": "function", "function": {
+                                                       "name": name, "arguments": ""}}]})
+                    deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]}
+                               for p in pieces]
+                else:
+                    deltas += [{"content": p} for p in pieces]
+                events = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
+                          for d in deltas]
+                events.append({**base, "choices": [{"index": 0, "delta": {},
+                               "finish_reason": "tool_calls" if name else "stop"}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    events.append({**base, "choices": [], "usage": {
+                        "prompt_tokens": 10, "completion_tokens": len(pieces),
+                        "total_tokens": 10 + len(pieces)}})
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("cache-control", "no-cache")
+                self.send_header("connection", "close")
+                self.end_headers()
+                for event in events:
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+            def _drip(self, number: int, body: dict[str, Any]) -> None:
+                name, args, content = _answer(body)
+                payload = json.dumps({
+                    "id": f"sim-{number}", "object": "chat.completion", "created": 0,
+                    "model": "simulated", "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content}}]}).encode()
+                head = (f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                        f"content-length: {len(payload)}\r\n\r\n").encode()
+                try:
+                    for i in range(len(head + payload)):
+                        self.wfile.write((head + payload)[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(outer.latency or 0.5)
+                except OSError:  # the client gave up: that is the point
+                    pass
+                self.close_connection = True
+
+            def _send_raw(self, status: int, data: bytes,
+                          content_type: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except OSError:  # the client stopped reading (a size cap): expected
+                    self.close_connection = True
 
             def _send(self, status: int, payload: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
@@ -104,8 +225,16 @@ class SimulatedOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                import sys
+
+                if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up: expected
+                    super().handle_error(request, client_address)
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def __enter__(self) -> SimulatedOpenAIServer:

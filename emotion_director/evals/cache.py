@@ -1,8 +1,22 @@
-"""A SQLite cache in front of any chat model: every LLM call of an eval run is stored once.
+"""A SQLite LLM cache for eval runs: every LLM call of a run is stored once.
 
-The key is a SHA-256 of the backend, the model name, the messages and every call parameter
-(response format, tools, temperature, seed, stop), so a cached re-run of the same eval with the
-same settings makes no model call at all.
+It is a langchain-core :class:`~langchain_core.caches.BaseCache`, so it serves any chat model
+without wrapping it (``model.model_copy(update={"cache": cache})``, or
+``langchain_core.globals.set_llm_cache(cache)``). That is safe here because langchain-core keys a
+chat model's cache by the messages *and* an ``llm_string`` that holds every call parameter
+(response format, tools, ``temperature``, ``seed``, ``stop``) plus the model's own identifying
+settings; the project's models list their model file, default temperature, seed and token cap in
+``_identifying_params`` so that two differently configured models never share an entry. A
+cached re-run of the same eval with the same settings makes no model call at all.
+
+Example:
+    >>> import tempfile, os
+    >>> from emotion_director.agents.models import TestChatModel
+    >>> cache = SQLiteLLMCache(os.path.join(tempfile.mkdtemp(), "c.sqlite"))
+    >>> model = with_cache(TestChatModel(), cache)
+    >>> _ = model.invoke("hi"); _ = model.invoke("hi")
+    >>> (cache.misses, cache.hits)
+    (1, 1)
 """
 
 from __future__ import annotations
@@ -11,85 +25,67 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
-from langchain_core.outputs import ChatGeneration, ChatResult
-from langchain_core.runnables import Runnable
-from pydantic import BaseModel, PrivateAttr
+from langchain_core.caches import BaseCache
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import message_to_dict, messages_from_dict
+from langchain_core.outputs import ChatGeneration, Generation
 
-from emotion_director.agents.backends import backend_name
-from emotion_director.agents.models import _SchemaBoundModel, tool_call_parts
 from emotion_director.errors import EmotionDirectorError
 
 
 class EvalCacheError(EmotionDirectorError):
-    """The LLM cache file cannot be opened or is not a SQLite database."""
+    """The LLM cache file cannot be opened, read or written."""
+
+
+_FIX = "delete it or pass another cache file (--cache NEW.sqlite)"
 
 
 def _prepare_cache(path: Path) -> None:
     """Create the cache table; name the file and the fix when it cannot be used."""
-    fix = "delete it or pass another cache file (--cache NEW.sqlite)"
     if path.is_dir():
-        raise EvalCacheError(f"LLM cache {path} is a directory: {fix}.")
+        raise EvalCacheError(f"LLM cache {path} is a directory: {_FIX}.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(path, timeout=30) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, message TEXT)")
-            db.execute("SELECT key, message FROM calls LIMIT 1").fetchall()
+            db.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, message TEXT)")
+            db.execute("SELECT key, message FROM generations LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:  # "file is not a database", a foreign schema...
         raise EvalCacheError(f"LLM cache {path} is not a usable SQLite cache ({exc}): "
-                             f"{fix}.") from None
+                             f"{_FIX}.") from None
     except OSError as exc:
-        raise EvalCacheError(f"cannot open LLM cache {path} ({exc.strerror}): {fix}.") from None
+        raise EvalCacheError(f"cannot open LLM cache {path} ({exc.strerror}): {_FIX}.") from None
 
 
-class CachedChatModel(_SchemaBoundModel):
-    """Wrap ``inner``; answers from ``path`` (SQLite) when the exact same call was made before."""
+class SQLiteLLMCache(BaseCache):
+    """Chat generations keyed by SHA-256 of (messages, llm_string), stored in one SQLite file.
 
-    inner: Any
-    path: str
+    Args:
+        path (`str` or `Path`): the SQLite file (created with its folder).
+    """
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _hits: int = PrivateAttr(default=0)
-    _misses: int = PrivateAttr(default=0)
-
-    def __init__(self, **data: Any) -> None:
-        # checked before pydantic runs: an error raised inside validation would be wrapped
-        # in a ValidationError instead of reaching the user as one line
-        _prepare_cache(Path(data["path"]))
-        super().__init__(**data)
-
-    @property
-    def _llm_type(self) -> str:
-        return getattr(self.inner, "_llm_type", "cached")
-
-    @property
-    def hits(self) -> int:
-        return self._hits
-
-    @property
-    def misses(self) -> int:
-        return self._misses
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        _prepare_cache(Path(self.path))
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
 
-    def _key(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> str:
-        payload = {
-            "backend": backend_name(self.inner),
-            "model": getattr(self.inner, "model_name", None) or getattr(self.inner, "model", None)
-            or getattr(self.inner, "model_path", None),
-            "messages": [message_to_dict(m) for m in messages],
-            "params": kwargs,
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    @staticmethod
+    def _key(prompt: str, llm_string: str) -> str:
+        return hashlib.sha256(f"{llm_string}\x00{prompt}".encode()).hexdigest()
 
-    def _lookup(self, key: str) -> ChatResult | None:
+    def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
         try:
             with self._lock, self._connect() as db:
-                row = db.execute("SELECT message FROM calls WHERE key = ?", (key,)).fetchone()
+                row = db.execute("SELECT message FROM generations WHERE key = ?",
+                                 (self._key(prompt, llm_string),)).fetchone()
         except sqlite3.DatabaseError as exc:
             raise EvalCacheError(f"LLM cache {self.path} became unreadable ({exc}): delete it "
                                  "or pass another --cache; finished items are kept.") from None
@@ -99,49 +95,29 @@ class CachedChatModel(_SchemaBoundModel):
             (message,) = messages_from_dict([json.loads(row[0])])
         except (ValueError, KeyError, TypeError):
             return None  # a damaged entry is a miss: the call is made again and stored anew
-        self._hits += 1
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        with self._lock:
+            self.hits += 1
+        return [ChatGeneration(message=message)]
 
-    def _store(self, key: str, result: ChatResult) -> ChatResult:
-        self._misses += 1
-        data = json.dumps(message_to_dict(result.generations[0].message))
+    def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        first = return_val[0] if return_val else None
+        if not isinstance(first, ChatGeneration):
+            return  # only chat models use this cache
+        data = json.dumps(message_to_dict(first.message))
         try:
             with self._lock, self._connect() as db:
-                db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, data))
+                db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?)",
+                           (self._key(prompt, llm_string), data))
+                self.misses += 1
         except sqlite3.DatabaseError as exc:  # disk full, file replaced: say so, keep the run
             raise EvalCacheError(f"cannot write LLM cache {self.path} ({exc}): free space or "
                                  "pass another --cache; finished items are kept.") from None
-        return result
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        key = self._key(messages, {**kwargs, "stop": stop})
-        cached = self._lookup(key)
-        if cached is not None:
-            return cached
-        return self._store(key, self.inner._generate(messages, stop=stop, **kwargs))
+    def clear(self, **kwargs: Any) -> None:
+        with self._lock, self._connect() as db:
+            db.execute("DELETE FROM generations")
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        key = self._key(messages, {**kwargs, "stop": stop})
-        cached = self._lookup(key)
-        if cached is not None:
-            return cached
-        return self._store(key, await self.inner._agenerate(messages, stop=stop, **kwargs))
 
-    def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any) -> Runnable:
-        from langchain_core.utils.function_calling import convert_to_openai_tool
-
-        formatted = [convert_to_openai_tool(t) for t in tools]
-        if tool_choice is not None and isinstance(tool_choice, str) and tool_choice not in {
-                "auto", "none", "required", "any"}:
-            tool_choice = {"type": "function", "function": {"name": tool_choice}}
-        return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
-
-    def structured_parts(
-        self, schema: type[BaseModel], method: str = "function_calling"
-    ) -> tuple[Runnable, Runnable]:
-        """Ask for structure the way the wrapped model does (response format or a tool call)."""
-        if isinstance(self.inner, _SchemaBoundModel):
-            return super().structured_parts(schema, method)
-        return tool_call_parts(self, schema)
+def with_cache(model: BaseChatModel, cache: BaseCache) -> BaseChatModel:
+    """A copy of ``model`` that answers from ``cache`` when the exact same call was made before."""
+    return model.model_copy(update={"cache": cache})

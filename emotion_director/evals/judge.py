@@ -45,7 +45,7 @@ from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.errors import EmotionDirectorError
-from emotion_director.evals.cache import CachedChatModel, EvalCacheError
+from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
 from emotion_director.evals.identity import (
     RunMismatchError,
     model_name,
@@ -203,7 +203,8 @@ async def judge_run(
     plan = plan_pairs(rows, systems, limit)
     inner = chat_model or make_chat_model(settings)
     _check_judge(run, judge_identity(settings, backend_name(inner)))
-    model = CachedChatModel(inner=inner, path=str(cache_path or run / "judge_cache.sqlite"))
+    cache = SQLiteLLMCache(cache_path or run / "judge_cache.sqlite")
+    model = with_cache(inner, cache)
     out_path = run / "judgments.jsonl"
     if out_path.exists() and out_path.stat().st_size:
         with out_path.open("rb+") as handle:  # end a line cut by a crash
@@ -249,8 +250,8 @@ async def judge_run(
                 progress(skipped + counters["done"], len(plan))
 
     await asyncio.gather(*(one(a, b) for a, b in todo))
-    return JudgeSummary(out_path, counters["done"], skipped, counters["failed"], model.hits,
-                        model.misses, time.perf_counter() - started)
+    return JudgeSummary(out_path, counters["done"], skipped, counters["failed"], cache.hits,
+                        cache.misses, time.perf_counter() - started)
 
 
 def win_rate(scores: list[float], *, resamples: int = 2000,

@@ -25,7 +25,7 @@ from typing import Any
 
 from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.errors import EmotionDirectorError
-from emotion_director.evals.cache import CachedChatModel, EvalCacheError
+from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
 from emotion_director.evals.datasets import EvalCase
 from emotion_director.evals.identity import check_resume, public_url, read_run_meta, run_identity
 from emotion_director.evals.systems import SystemContext, make_systems
@@ -105,7 +105,8 @@ async def run_eval(
     meta = read_run_meta(out)
     if meta is not None:
         check_resume(out, meta, identity, cases, read_results(out))
-    model = CachedChatModel(inner=inner, path=str(cache_path or out / "llm_cache.sqlite"))
+    cache = SQLiteLLMCache(cache_path or out / "llm_cache.sqlite")
+    model = with_cache(inner, cache)
     ctx = SystemContext(settings=settings, model=model)
     built = make_systems(systems, ctx)
     if metrics is None:
@@ -157,5 +158,5 @@ async def run_eval(
                     progress(len(done) + counters["done"], len(systems) * len(cases))
 
     await asyncio.gather(*(one(s, c) for s, c in todo))
-    return RunSummary(out, counters["done"], len(done), counters["failed"], model.hits,
-                      model.misses, time.perf_counter() - started)
+    return RunSummary(out, counters["done"], len(done), counters["failed"], cache.hits,
+                      cache.misses, time.perf_counter() - started)

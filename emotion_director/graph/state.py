@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from typing_extensions import NotRequired, Required, TypedDict
 
 from emotion_director.agents.schemas import (
@@ -25,7 +25,22 @@ from emotion_director.agents.schemas import (
     TraceEntry,
     VisualPromptRequest,
 )
+from emotion_director.emotions import Emotion
 from emotion_director.personas.schema import Persona
+
+
+_CATEGORIES = [e.value for e in Emotion]
+#: ``emotion`` in JSON Schema: the 8 categories as an enum (forms and Studio offer them), and any
+#: string besides, because synonyms ("happy", "scared") are accepted and resolved at run time.
+EMOTION_JSON_SCHEMA = {
+    "title": "Emotion",
+    "description": "target emotion: one of the 8 Mikels categories, or a common synonym "
+    "('happy', 'scared', 'furious', ...); omit it and give valence + arousal instead",
+    "anyOf": [
+        {"type": "string", "enum": _CATEGORIES, "title": "category"},
+        {"type": "string", "title": "synonym", "examples": ["happy", "scared", "furious"]},
+    ],
+}
 
 
 class RewriteInput(TypedDict, total=False):
@@ -35,12 +50,19 @@ class RewriteInput(TypedDict, total=False):
     category is used). ``personas`` selects persona names; ``seed`` makes the run repeatable.
     """
 
-    prompt: Required[str]
-    emotion: str
-    valence: float
-    arousal: float
-    personas: list[str]
-    seed: int
+    prompt: Required[Annotated[str, Field(
+        description="the scene to depict, e.g. 'a dog in a park' (at most 1000 characters by "
+        "default)")]]
+    emotion: Annotated[str, WithJsonSchema(EMOTION_JSON_SCHEMA)]
+    valence: Annotated[float, Field(
+        ge=-1.0, le=1.0, description="target valence in [-1, 1] (with arousal, instead of "
+        "emotion: the nearest category is used)")]
+    arousal: Annotated[float, Field(
+        ge=0.0, le=1.0, description="target arousal in [0, 1] (with valence)")]
+    personas: Annotated[list[str], Field(
+        description="persona names to use (default: all); see `emotion-director personas "
+        "list`")]
+    seed: Annotated[int, Field(description="sampling seed: the same seed gives the same result")]
 
 
 class RewriteOutput(TypedDict):

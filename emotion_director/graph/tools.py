@@ -1,5 +1,8 @@
 """MC-Agent (and MC-Diffusion) as LangChain tools for any tool-calling agent.
 
+Each tool runs both ways: ``invoke`` (a sync agent, e.g. LangChain's
+``create_agent(model, tools=[as_tool()])`` driven with ``agent.invoke``) and ``ainvoke``.
+
 Example:
     >>> from emotion_director import Settings
     >>> from emotion_director.agents.models import TestChatModel
@@ -55,12 +58,15 @@ def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[Base
     rewrite_graph = build_graph(settings, **{k: v for k, v in graph_kwargs.items()
                                              if k != "image_generator"})
 
-    async def rewrite(prompt: str, emotion: str, seed: int = 0) -> str:
+    def rewrite(prompt: str, emotion: str, seed: int = 0) -> str:
+        return _summary(rewrite_graph.invoke({"prompt": prompt, "emotion": emotion, "seed": seed}))
+
+    async def arewrite(prompt: str, emotion: str, seed: int = 0) -> str:
         return _summary(await rewrite_graph.ainvoke(
             {"prompt": prompt, "emotion": emotion, "seed": seed}))
 
     tools: list[BaseTool] = [StructuredTool.from_function(
-        coroutine=rewrite, name="rewrite_for_emotion", args_schema=RewriteArgs,
+        func=rewrite, coroutine=arewrite, name="rewrite_for_emotion", args_schema=RewriteArgs,
         description="Rewrite an image prompt so the picture evokes an emotion through concrete, "
         "drawable details (multi-persona MC-Agent). Returns JSON with final_prompt and "
         "negative_prompt.",
@@ -68,12 +74,16 @@ def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[Base
     if settings.diffusion_model or graph_kwargs.get("image_generator") is not None:
         image_graph = build_graph(settings, **graph_kwargs)
 
-        async def generate(prompt: str, emotion: str, seed: int = 0) -> str:
+        def generate(prompt: str, emotion: str, seed: int = 0) -> str:
+            return _summary(image_graph.invoke(
+                {"prompt": prompt, "emotion": emotion, "seed": seed}))
+
+        async def agenerate(prompt: str, emotion: str, seed: int = 0) -> str:
             return _summary(await image_graph.ainvoke(
                 {"prompt": prompt, "emotion": emotion, "seed": seed}))
 
         tools.append(StructuredTool.from_function(
-            coroutine=generate, name="generate_emotion_image", args_schema=GenerateArgs,
+            func=generate, coroutine=agenerate, name="generate_emotion_image", args_schema=GenerateArgs,
             description="Rewrite the prompt for an emotion and generate the image with "
             "MC-Diffusion. Returns JSON with the prompt and the image paths.",
         ))

@@ -9,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -18,6 +20,29 @@ from pydantic import ValidationError
 
 from emotion_director.errors import PersonaFileError
 from emotion_director.personas.schema import Persona
+
+#: A persona file is a few KiB; anything far larger is not one (or is /dev/zero behind a link).
+MAX_PERSONA_FILE_BYTES = 64 * 1024
+#: Persona files nest three levels; deep nesting is an attack on the recursive YAML composer.
+MAX_YAML_DEPTH = 32
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses nesting deeper than :data:`MAX_YAML_DEPTH`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: object, index: object) -> object:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(
+                    f"nesting deeper than {MAX_YAML_DEPTH} levels at line {mark.line + 1}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
 
 _FIELD_HINTS = {
     "missing": "add it",
@@ -34,11 +59,15 @@ def parse_persona(text: str, source: str) -> Persona:
             names the file, the field and the fix.
     """
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_DepthLimitedLoader)  # noqa: S506 (a SafeLoader)
+    except RecursionError:
+        raise PersonaFileError(
+            f"{source}: YAML nested too deeply; a persona file nests at most {MAX_YAML_DEPTH} "
+            "levels.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
+        problem = getattr(exc, "problem", None) or str(exc) or "malformed YAML"
         raise PersonaFileError(
             f"{source}: invalid YAML{where}: {problem}. Fix the syntax (check indentation and quotes)."
         ) from None
@@ -54,6 +83,9 @@ def parse_persona(text: str, source: str) -> Persona:
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
         hint = _FIELD_HINTS.get(err["type"], "")
         message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "list_type" and isinstance(err.get("input"), str):
+            items = ", ".join(i.strip() for i in err["input"].split(",") if i.strip())
+            message, hint = "expects a list", f"write [{items}]"
         more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
         raise PersonaFileError(
             f"{source}: field '{field}': {message}{'; ' + hint if hint else ''}{more}."
@@ -66,14 +98,45 @@ def load_persona_file(path: str | Path) -> Persona:
     """Load and validate one persona YAML file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_regular_file(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PersonaFileError(f"{path}: not UTF-8 text; save the file as UTF-8.") from None
+    return parse_persona(text, str(path))
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file under the size cap.
+
+    Opened non-blocking and checked on the open descriptor, so a FIFO named ``*.yaml`` cannot
+    hang the reader and a file swapped after a check is still caught.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise PersonaFileError(f"{path}: no such persona file.") from None
     except IsADirectoryError:
         raise PersonaFileError(f"{path}: is a directory; pass a .yaml file.") from None
-    except UnicodeDecodeError:
-        raise PersonaFileError(f"{path}: not UTF-8 text; save the file as UTF-8.") from None
-    return parse_persona(text, str(path))
+    except OSError as exc:  # ELOOP (a symlink loop), EACCES, ...
+        raise PersonaFileError(
+            f"{path}: cannot open ({exc.strerror or exc}); fix or remove the file or link."
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise PersonaFileError(f"{path}: is a directory; pass a .yaml file.")
+        if not stat.S_ISREG(info.st_mode):
+            raise PersonaFileError(
+                f"{path}: not a regular file (a pipe, device or socket); persona files must be "
+                "plain .yaml files.")
+        if info.st_size > MAX_PERSONA_FILE_BYTES:
+            raise PersonaFileError(
+                f"{path}: {info.st_size:,} bytes, over the {MAX_PERSONA_FILE_BYTES // 1024} KiB "
+                "limit for a persona file; is it the right file?")
+        data = handle.read(MAX_PERSONA_FILE_BYTES + 1)
+    if len(data) > MAX_PERSONA_FILE_BYTES:  # grew while we read it
+        raise PersonaFileError(
+            f"{path}: over the {MAX_PERSONA_FILE_BYTES // 1024} KiB limit for a persona file.")
+    return data
 
 
 def default_personas() -> list[Persona]:
@@ -88,6 +151,7 @@ def load_personas(
     *,
     include_defaults: bool = True,
     names: Sequence[str] | None = None,
+    notices: list[str] | None = None,
 ) -> list[Persona]:
     """The default personas, extended or overridden (by ``name``) by each user directory.
 
@@ -96,6 +160,8 @@ def load_personas(
             persona files. A file whose ``name`` matches a default replaces it.
         include_defaults (`bool`, *optional*, defaults to `True`): start from the shipped set.
         names (`list[str]`, *optional*): keep only these personas, in this order.
+        notices (`list[str]`, *optional*): receives one line per persona a user file replaces
+            (a default or one from an earlier directory), for the caller to show.
 
     Raises:
         PersonaFileError: a directory is missing, a file is invalid, two files in one directory
@@ -107,8 +173,13 @@ def load_personas(
     if directories is not None:
         if isinstance(directories, (str, Path)):
             directories = [directories]
+        defaults = set(personas)
         for directory in directories:
-            personas.update(_load_directory(Path(directory)))
+            for name, (persona, path) in _load_directory(Path(directory)).items():
+                if name in personas and notices is not None:
+                    what = "the default persona" if name in defaults else "the persona"
+                    notices.append(f"{path} overrides {what} '{name}'")
+                personas[name] = persona
     if not personas:
         raise PersonaFileError("no personas to use: add persona YAML files or keep the defaults.")
     if names:
@@ -121,23 +192,28 @@ def load_personas(
     return list(personas.values())
 
 
-def _load_directory(directory: Path) -> dict[str, Persona]:
+def _load_directory(directory: Path) -> dict[str, tuple[Persona, Path]]:
     if not directory.is_dir():
         raise PersonaFileError(
             f"{directory}: persona directory not found; pass a folder of persona .yaml files."
         )
-    found: dict[str, Persona] = {}
-    origin: dict[str, Path] = {}
-    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    found: dict[str, tuple[Persona, Path]] = {}
+    files = persona_files(directory)
     if not files:
         raise PersonaFileError(f"{directory}: contains no .yaml persona files.")
     for path in files:
         persona = load_persona_file(path)
         if persona.name in found:
-            raise PersonaFileError(
-                f"{path}: persona name '{persona.name}' is also used by {origin[persona.name]}; "
-                "give each persona a unique name."
-            )
-        found[persona.name] = persona
-        origin[persona.name] = path
+            raise PersonaFileError(duplicate_name_message(path, persona.name, found[persona.name][1]))
+        found[persona.name] = (persona, path)
     return found
+
+
+def persona_files(directory: Path) -> list[Path]:
+    """The ``*.yaml`` / ``*.yml`` entries of ``directory``, sorted (not yet checked)."""
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def duplicate_name_message(path: Path, name: str, other: Path) -> str:
+    return (f"{path}: persona name '{name}' is also used by {other}; give each persona a unique "
+            "name.")

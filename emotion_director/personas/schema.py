@@ -80,11 +80,17 @@ class Persona(BaseModel):
     @classmethod
     def _known_emotions(cls, value: dict[str, float]) -> dict[str, float]:
         out: dict[str, float] = {}
+        keys: dict[str, str] = {}
         for key, factor in value.items():
             emotion = resolve_emotion(key).value  # raises with the list of valid names
+            if emotion in keys:  # 'joy: 1.5' next to 'contentment: 1.3': which one is meant?
+                raise ValueError(
+                    f"sensitivity keys '{keys[emotion]}' and '{key}' both mean '{emotion}'; "
+                    "keep one of them")
             if not 0.0 <= float(factor) <= 2.0:
                 raise ValueError(f"sensitivity for '{key}' is {factor}; use a number in [0, 2]")
             out[emotion] = float(factor)
+            keys[emotion] = key
         return out
 
     @property

@@ -5,6 +5,8 @@ import json
 import warnings
 from pathlib import Path
 
+import pytest
+
 from emotion_director import Settings
 from emotion_director.agents.models import TestChatModel
 from emotion_director.graph.tools import as_tool, as_tools
@@ -68,3 +70,46 @@ def test_langgraph_json_points_at_a_compiled_graph(monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert hasattr(getattr(module, attr), "astream")
+
+
+def test_rewrite_tool_runs_under_a_sync_agent_and_an_async_one():
+    tool = as_tool(Settings(backend="test"), chat_model=TestChatModel())
+    data = json.loads(tool.invoke({"prompt": "a dog in a park", "emotion": "awe"}))
+    assert data["emotion"] == "awe" and data["final_prompt"].startswith("a dog")
+    import asyncio
+
+    again = json.loads(asyncio.run(tool.ainvoke({"prompt": "a dog in a park", "emotion": "awe"})))
+    assert again == data
+
+
+def _readme_block(heading: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(heading):]
+    return section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+
+
+def test_readme_tool_example_runs_as_written_with_a_sync_agent(monkeypatch):
+    pytest.importorskip("langchain.agents")
+    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+    code = _readme_block("**Tool**")
+    assert "create_agent" in code and "create_react_agent" not in code
+    scope = {"model": TestChatModel()}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 (the README, as written)
+    tool_message = next(m for m in scope["out"]["messages"] if m.type == "tool")
+    assert json.loads(tool_message.content)["final_prompt"]
+
+
+def test_input_schema_describes_fields_and_lists_emotions_but_accepts_synonyms():
+    from emotion_director import build_graph
+
+    graph = build_graph(Settings(backend="test"), chat_model=TestChatModel())
+    schema = graph.get_input_jsonschema()
+    props = schema["properties"]
+    assert all(props[k].get("description") for k in ("prompt", "emotion", "valence", "arousal",
+                                                      "personas", "seed"))
+    options = props["emotion"]["anyOf"]
+    assert next(o["enum"] for o in options if "enum" in o)[:2] == ["amusement", "awe"]
+    assert any(o.get("type") == "string" and "enum" not in o for o in options)
+    assert schema["required"] == ["prompt"]
+    out = graph.invoke({"prompt": "a dog", "emotion": "happy"})
+    assert out["emotion"] == "contentment"

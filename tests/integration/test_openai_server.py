@@ -5,7 +5,7 @@ import pytest
 from emotion_director import BackendError, ModelOutputError, Settings, build_graph
 from emotion_director.emotions import emotion_words_in
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 def test_choose_mode_over_llama_cpp_server(llama_server):

@@ -1,0 +1,154 @@
+"""Hostile persona files and hostile MCP clients: clean one-line errors, no hang, no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from emotion_director.cli import app
+from emotion_director.errors import PersonaFileError
+from emotion_director.personas import default_personas, load_persona_file, load_personas
+from emotion_director.personas.loader import MAX_PERSONA_FILE_BYTES
+
+pytestmark = pytest.mark.timeout(60)
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _test_backend(monkeypatch):
+    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+
+
+def _valid_text(name: str = "baker") -> str:
+    data = default_personas()[0].model_dump(mode="json")
+    data["name"] = name
+    return yaml.safe_dump(data)
+
+
+def _one_clean_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.fixture
+def fifo_dir(tmp_path):
+    folder = tmp_path / "personas"
+    folder.mkdir()
+    (folder / "baker.yaml").write_text(_valid_text())
+    os.mkfifo(folder / "pipe.yaml")  # nobody ever writes to it: opening it blocking would hang
+    return folder
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_yaml_is_refused_without_hanging(fifo_dir):
+    with pytest.raises(PersonaFileError, match="pipe.yaml: not a regular file"):
+        load_personas(fifo_dir)
+    result = runner.invoke(app, ["personas", "validate", str(fifo_dir)])
+    assert "not a regular file" in _one_clean_line(result)
+    assert "ok:" in result.output  # the good file is still reported
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_rewrite_with_a_fifo_in_the_persona_folder_fails_cleanly(fifo_dir):
+    result = runner.invoke(app, ["rewrite", "a dog", "-e", "awe", "--personas", str(fifo_dir)])
+    assert "not a regular file" in _one_clean_line(result)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_symlink_to_dev_zero_is_refused_without_reading_it(tmp_path):
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    with pytest.raises(PersonaFileError, match="zero.yaml: not a regular file"):
+        load_persona_file(tmp_path / "zero.yaml")
+    result = runner.invoke(app, ["personas", "validate", str(tmp_path)])
+    assert "not a regular file" in _one_clean_line(result)
+
+
+def test_a_symlink_loop_is_a_clean_error(tmp_path):
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    with pytest.raises(PersonaFileError, match="a.yaml: cannot open"):
+        load_persona_file(tmp_path / "a.yaml")
+    result = runner.invoke(app, ["personas", "list", "--personas", str(tmp_path)])
+    assert "cannot open" in _one_clean_line(result)
+
+
+@pytest.mark.parametrize("depth", [60, 30_000])
+def test_deeply_nested_yaml_is_refused_not_a_recursion_error(tmp_path, depth):
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: " + "[" * depth + "]" * depth)
+    with pytest.raises(PersonaFileError, match="nest"):
+        load_persona_file(path)
+    result = runner.invoke(app, ["personas", "validate", str(path)])
+    assert "RecursionError" not in _one_clean_line(result)
+
+
+def test_an_oversized_file_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text("# padding\n" * (MAX_PERSONA_FILE_BYTES // 10 + 10) + _valid_text())
+    with pytest.raises(PersonaFileError, match="over the 64 KiB limit"):
+        load_persona_file(path)
+
+
+def test_normal_nesting_still_loads(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text(_valid_text("ok"))
+    assert load_persona_file(path).name == "ok"
+
+
+# --- MCP: JSON-RPC errors as the spec says -------------------------------------------------------
+
+
+@pytest.fixture
+def mcp_process():
+    pytest.importorskip("mcp")
+    env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
+    proc = subprocess.Popen([sys.executable, "-m", "emotion_director.cli", "mcp"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    yield proc
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+def _exchange(proc, line: bytes) -> dict:
+    """Send one line, read one answer (the module timeout ends the test if none comes)."""
+    proc.stdin.write(line + b"\n")
+    proc.stdin.flush()
+    answer = proc.stdout.readline()
+    assert answer, proc.stderr.read().decode()[-2000:]
+    return json.loads(answer)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("line", "code"), [
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {', -32700),
+    (b"\xff\xfe\x00binary\x00", -32700),
+    (b"[1, 2, 3]", -32600),
+    (b"[]", -32600),
+    (b'{"jsonrpc": "2.0", "id": 2}', -32600),
+    (b'"just a string"', -32600),
+    (b'{"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": "x"}', -32602),
+])
+def test_malformed_json_rpc_gets_the_spec_error_not_silence(mcp_process, line, code):
+    answer = _exchange(mcp_process, line)
+    assert answer["jsonrpc"] == "2.0" and answer["error"]["code"] == code
+    assert answer["error"]["message"]
+    # the server is still alive and answers a valid request afterwards
+    ok = _exchange(mcp_process, json.dumps({
+        "jsonrpc": "2.0", "id": 99, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}}).encode())
+    assert ok["id"] == 99 and "result" in ok
+
+
+@pytest.mark.integration
+def test_an_invalid_request_keeps_its_id_in_the_error(mcp_process):
+    answer = _exchange(mcp_process, b'{"jsonrpc": "2.0", "id": 7, "method": 5}')
+    assert answer["id"] == 7 and answer["error"]["code"] == -32600
