@@ -20,6 +20,7 @@ from rich.table import Table
 
 from emotion_director.emotions import EMOTIONS
 from emotion_director.errors import EmotionDirectorError, InvalidRequestError
+from emotion_director.redaction import install_log_redaction, redact
 
 app = typer.Typer(
     name="emotion-director",
@@ -44,7 +45,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -71,9 +72,15 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def _read_prompt(prompt: str) -> str:
     if prompt != "-":
         return prompt
-    data = sys.stdin.buffer.read()
     try:
-        return data.decode("utf-8")
+        data = sys.stdin.buffer.read()
+    except (AttributeError, OSError, ValueError):  # no stdin at all (closed descriptor)
+        raise InvalidRequestError(
+            "stdin is closed: pipe the prompt (echo 'a dog' | emotion-director rewrite - ...) or "
+            "pass it as an argument."
+        ) from None
+    try:
+        return data.decode("utf-8-sig")  # a leading BOM is an encoding mark, not text
     except UnicodeDecodeError as exc:
         raise InvalidRequestError(
             f"stdin is not valid UTF-8 (byte {exc.start}): pipe UTF-8 text."
@@ -117,8 +124,12 @@ def rewrite(
             notices: list[str] = []
             load_personas(settings.persona_dirs, notices=notices)
             _print_notices(notices)
-        if resume and not thread:
+        if resume and thread is None:
             raise InvalidRequestError("--resume needs --thread ID (the run to continue).")
+        if thread is not None:
+            from emotion_director.graph.durable import check_thread_id
+
+            check_thread_id(thread)
         request: dict[str, Any] | None = None
         if not resume:
             if prompt is None:
@@ -131,7 +142,7 @@ def rewrite(
                     request[key] = value
         if thread is None and not review:
             return asyncio.run(_stream(build_graph(settings), request, live=not as_json))
-        run_id = thread or f"review-{uuid.uuid4().hex[:8]}"
+        run_id = thread if thread is not None else f"review-{uuid.uuid4().hex[:8]}"
         return asyncio.run(_durable(settings, run_id, request, live=not as_json))
 
     result = _run(run)
@@ -143,54 +154,108 @@ def rewrite(
 
 async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *,
                    live: bool) -> Any:
-    from emotion_director.graph import RewriteResult, build_graph
-    from emotion_director.graph.checkpoints import open_checkpointer, redact_url
+    from emotion_director.graph import build_graph
+    from emotion_director.graph.checkpoints import open_checkpointer
+    from emotion_director.graph.durable import check_thread_id, hold_thread, saved_run
 
-    path = redact_url(settings.checkpoint_url) if settings.checkpoint_url else settings.checkpoint_db
-    async with open_checkpointer(settings) as saver:
+    thread = check_thread_id(thread)
+    where = redact(settings.checkpoint_url) if settings.checkpoint_url else settings.checkpoint_db
+    async with open_checkpointer(settings) as saver, hold_thread(settings, saver, thread):
         graph = build_graph(settings, checkpointer=saver)
         config = {"configurable": {"thread_id": thread}}
+        saved = await saved_run(graph, config)
+        if request is not None and saved.status != "none":
+            hint = ("print it with" if saved.status == "finished" else "continue it with")
+            raise InvalidRequestError(
+                f"--thread {thread} already holds a {saved.status} run ({saved.describe()}): "
+                f"{hint} --thread {thread} --resume{' --review' if saved.status == 'paused' else ''}"
+                ", or start this request under another --thread id."
+            )
+        if request is None and not settings.review and saved.status == "finished":
+            # a graph without the review node sees a run paused for review as finished
+            probe = build_graph(settings.model_copy(update={"review": True}), checkpointer=saver)
+            if (await saved_run(probe, config)).status == "paused":
+                raise InvalidRequestError(
+                    f"the run of --thread {thread} waits for a review: answer it with --thread "
+                    f"{thread} --resume --review.")
         if request is None:
-            state = await graph.aget_state(config)
-            if not state.values:
-                raise InvalidRequestError(f"no run saved under --thread {thread} in {path}.")
-            if not state.next:  # already finished: print the saved result
-                return RewriteResult.from_state(state.values)
+            if saved.status == "none":
+                raise InvalidRequestError(f"no run saved under --thread {thread} in {where}.")
+            if saved.status == "finished":
+                return _finished(saved.values, thread)
             if live:
-                done = [r.persona for r in state.values.get("readings", [])]
+                done = [r.persona for r in saved.values.get("readings", [])]
                 out.print(f"[dim]resuming thread {escape(thread)}"
                           + (f" (saved readings: {escape(', '.join(done))})" if done else "")
                           + "[/]", highlight=False)
-        result = await _stream(graph, request, live=live, config=config)
+        if saved.status != "paused":  # a paused run goes straight to its question
+            await _stream(graph, request, live=live, config=config, complete=False)
         while True:  # --review: answer each interrupt from the terminal
-            state = await graph.aget_state(config)
-            pending = [i for task in state.tasks for i in task.interrupts]
-            if not pending:
-                return result
-            decision = _ask_review(pending[0].value)
-            result = await _stream(graph, Command(resume=decision), live=live, config=config)
+            saved = await saved_run(graph, config)
+            if saved.status != "paused":
+                if saved.status != "finished":
+                    raise InvalidRequestError(
+                        f"the run of --thread {thread} stopped before it finished: continue it "
+                        f"with --thread {thread} --resume.")
+                return _finished(saved.values, thread)
+            payload = saved.interrupts[0].value
+            if not settings.review:
+                raise InvalidRequestError(
+                    f"the run of --thread {thread} waits for a review: answer it with --thread "
+                    f"{thread} --resume --review.")
+            decision = _ask_review(payload, saved.values, settings.max_prompt_chars, thread)
+            await _stream(graph, Command(resume=decision), live=live, config=config,
+                          complete=False)
 
 
-def _ask_review(payload: dict[str, Any]) -> dict[str, Any]:
+def _finished(values: dict[str, Any], thread: str) -> Any:
+    from emotion_director.graph import RewriteResult
+
+    if "final_prompt" not in values:
+        raise InvalidRequestError(
+            f"the run of --thread {thread} has no result yet: continue it with --thread {thread} "
+            "--resume.")
+    return RewriteResult.from_state(values)
+
+
+def _ask_review(payload: dict[str, Any], values: dict[str, Any], max_chars: int,
+                thread: str) -> dict[str, Any]:
+    """Ask until the answer is one the run can use: a bad answer never becomes the stored
+    resume value (it would be replayed on every resume)."""
+    from emotion_director.graph.review import review_answer_problem
+
     out.print(f"\n[bold yellow]review:[/] {escape(payload['final_prompt'])}", highlight=False)
     out.print(f"[dim]readings: {escape(', '.join(payload['readings']))}[/]", highlight=False)
-    try:
-        choice = typer.prompt("approve [a] / edit prompt [e] / drop readings [d]", default="a")
-        if choice.strip().lower().startswith("e"):
-            return {"action": "edit", "final_prompt": typer.prompt("new prompt")}
-        if choice.strip().lower().startswith("d"):
-            names = typer.prompt("persona names to drop (comma-separated)")
-            return {"action": "drop", "personas": [n.strip() for n in names.split(",") if n.strip()]}
-        return {"action": "approve"}
-    except typer.Abort:
-        raise InvalidRequestError(
-            "--review needs answers on the terminal (stdin closed); the run is saved: resume it "
-            "with --thread ID --resume --review."
-        ) from None
+    if payload.get("error"):
+        err.print(f"[bold red]invalid answer:[/] {escape(payload['error'])}", highlight=False)
+    personas = list(values.get("personas") or payload["readings"])
+    dropped = list(values.get("dropped_personas") or [])
+    for _ in range(20):
+        try:
+            choice = typer.prompt("approve [a] / edit prompt [e] / drop readings [d]", default="a")
+            if choice.strip().lower().startswith("e"):
+                decision = {"action": "edit", "final_prompt": typer.prompt("new prompt")}
+            elif choice.strip().lower().startswith("d"):
+                names = typer.prompt("persona names to drop (comma-separated)")
+                decision = {"action": "drop",
+                            "personas": [n.strip() for n in names.split(",") if n.strip()]}
+            else:
+                decision = {"action": "approve"}
+        except (typer.Abort, EOFError, RuntimeError):  # EOF, or no stdin at all
+            raise InvalidRequestError(
+                "--review needs answers on the terminal (stdin closed); the run is saved: resume "
+                f"it with --thread {thread} --resume --review."
+            ) from None
+        problem = review_answer_problem(decision, personas, dropped, max_chars=max_chars)
+        if problem is None:
+            return decision
+        err.print(f"[bold red]invalid answer:[/] {escape(problem)} Try again.", highlight=False)
+    raise InvalidRequestError("no valid review answer after 20 tries; the run is saved: resume "
+                              f"it with --thread {thread} --resume --review.")
 
 
 async def _stream(graph: Any, request: dict[str, Any] | None, *, live: bool,
-                  config: dict[str, Any] | None = None) -> Any:
+                  config: dict[str, Any] | None = None, complete: bool = True) -> Any:
     from emotion_director.graph import RewriteResult
 
     final: dict[str, Any] = {}
@@ -213,7 +278,7 @@ async def _stream(graph: Any, request: dict[str, Any] | None, *, live: bool,
                 f"[dim]({len(update['personas'])} personas)[/]",
                 highlight=False,
             )
-    return RewriteResult.from_state(final)
+    return RewriteResult.from_state(final) if complete else final
 
 
 def _render(result: Any) -> None:
@@ -796,6 +861,7 @@ def main() -> None:
 
         logging.basicConfig(level=level.upper(), stream=sys.stderr,
                             format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # httpx logs request URLs, which may carry a password
     app()
 
 

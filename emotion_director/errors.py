@@ -7,9 +7,21 @@ message as one line and exits with code 2; library users can ``except ValueError
 
 from __future__ import annotations
 
+from typing import Any
+
+from emotion_director.redaction import redact
+
 
 class EmotionDirectorError(ValueError):
-    """Base class of every error that ends a run with an actionable message."""
+    """Base class of every error that ends a run with an actionable message.
+
+    The message is redacted when the error is made (passwords in URLs, tokens, API keys), so it
+    is clean wherever it goes next: the CLI's error line, an MCP tool error, an eval record, or
+    the error text LangGraph stores in a checkpoint.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class InvalidRequestError(EmotionDirectorError):
@@ -39,3 +51,11 @@ class ModelOutputError(BackendError):
         super().__init__(message)
         self.node = node
         self.backend = backend
+
+
+class CheckpointError(EmotionDirectorError):
+    """The durable-run store (SQLite file or PostgreSQL) or a thread in it cannot be used."""
+
+
+class ThreadBusyError(CheckpointError):
+    """Another process is running the same ``--thread`` right now."""

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from emotion_director.errors import EmotionDirectorError
 from emotion_director.graph.state import EMOTION_JSON_SCHEMA
+from emotion_director.redaction import redact
 from emotion_director.settings import Settings
 
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
@@ -96,11 +97,13 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
 async def _call(tool: Any, prompt: str, emotion: str, seed: int) -> EmotionRewrite:
     from emotion_director.emotions import resolve_emotion
 
-    try:  # MCP clients see one clear line, not a traceback
-        text = await tool.ainvoke({"prompt": prompt, "emotion": resolve_emotion(emotion).value,
-                                   "seed": seed})
+    try:  # MCP clients see one clear line, not a traceback, and never a secret
+        text = redact(await tool.ainvoke({"prompt": prompt,
+                                          "emotion": resolve_emotion(emotion).value, "seed": seed}))
     except EmotionDirectorError as exc:
-        raise _tool_error()(str(exc)) from None
+        raise _tool_error()(redact(str(exc))) from None
+    except Exception as exc:
+        raise _tool_error()(redact(f"{type(exc).__name__}: {str(exc)[:300]}")) from None
     return EmotionRewrite.model_validate_json(text)
 
 
@@ -200,4 +203,7 @@ async def _serve_stdio(server: Any) -> None:
 def main() -> None:
     import anyio
 
+    from emotion_director.redaction import install_log_redaction
+
+    install_log_redaction()
     anyio.run(_serve_stdio, build_server())

@@ -11,13 +11,17 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvParseError
 
 from emotion_director.errors import SettingsError
+from emotion_director.redaction import redact, redact_values, remember_secret, url_passwords
 
 Backend = Literal["embedded", "openai", "test"]
 
@@ -79,8 +83,10 @@ class Settings(BaseSettings):
     max_retries: int = Field(
         default=2, ge=0, le=10, description="retries of a call whose output is invalid"
     )
-    persona_dirs: list[Path] = Field(
-        default_factory=list, description="folders of persona YAML files added to the defaults"
+    persona_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="folders of persona YAML files added to the defaults; from the environment: "
+        "one path, an os.pathsep-separated list (dir1:dir2), or a JSON list",
     )
     max_prompt_chars: int = Field(default=1000, ge=10, description="longest accepted prompt")
     token_budget: int = Field(
@@ -121,6 +127,40 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
         return value
 
+    @field_validator("persona_dirs", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        """Accept a JSON list, one path, or an ``os.pathsep`` list (as ``PATH`` is written)."""
+        if isinstance(value, (str, Path)):
+            text = str(value).strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(
+                        f"not a JSON list ({exc.msg}): write [\"dir1\", \"dir2\"], or "
+                        f"dir1{os.pathsep}dir2"
+                    ) from None
+            else:
+                value = [part for part in text.split(os.pathsep) if part.strip()]
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        # secrets these settings hold are masked in every error, log line and stored record
+        remember_secret(self.api_key)
+        for url in (self.base_url, self.checkpoint_url):
+            for secret in url_passwords(url):
+                remember_secret(secret)
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if isinstance(value, str) else value
+
+    def redacted_dump(self) -> dict[str, Any]:
+        """The settings as JSON-ready values without the API key or any password (for records
+        such as an eval's ``run.json``)."""
+        return redact_values(json.loads(self.model_dump_json(exclude={"api_key"})))
+
     @property
     def effective_reading_mode(self) -> Literal["choose", "write"]:
         if not self.grounding:
@@ -139,6 +179,10 @@ def load_settings(**overrides: Any) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**values)
+    except EnvParseError as exc:  # an EMOTION_DIRECTOR_* variable that cannot be parsed
+        raise SettingsError(
+            f"cannot read the environment: {exc}; check the EMOTION_DIRECTOR_* variable it names."
+        ) from None
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
@@ -147,4 +191,5 @@ def load_settings(**overrides: Any) -> Settings:
                 f"unknown backend {err['input']!r}: use one of embedded, openai, test."
             ) from None
         message = err["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"invalid setting '{field}': {message}.") from None
+        env = f"EMOTION_DIRECTOR_{str(err['loc'][0]).upper()}" if err["loc"] else "the environment"
+        raise SettingsError(f"invalid setting '{field}' (flag or {env}): {message}.") from None

@@ -35,6 +35,7 @@ from emotion_director.emotions import (
 from emotion_director.errors import UnknownEmotionError
 from emotion_director.errors import BackendError
 from emotion_director.knowledge.graph import ConceptGraph, content_words
+from emotion_director.untrusted import instruction_reason
 
 FACET_ORDER = (
     "body_language", "action", "object", "space", "weather", "light", "colour", "texture",
@@ -198,6 +199,7 @@ def _acceptable(
         all(noun in lowered for noun in head_nouns)
         and kept * 2 >= len(concepts)
         and not emotion_words_in(prompt)
+        and instruction_reason(prompt) is None
         and estimate_clip_tokens(prompt) <= budget
     )
 

@@ -26,6 +26,7 @@ from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.knowledge.graph import ConceptGraph, VisualConcept, content_words
 from emotion_director.personas.schema import Persona
+from emotion_director.untrusted import instruction_reason, strip_instructions
 
 SHORTLIST_SIZE = 8
 MAX_PER_FACET = 2
@@ -185,18 +186,25 @@ async def read_persona(
 def _reading_from_text(
     persona: Persona, options: list[VisualConcept], written: WrittenReading, sensitivity: float
 ) -> PersonaReading:
-    cues = list(dict.fromkeys(c.strip()[:120] for c in written.cues if c.strip()))[:6]
-    rationale = written.rationale.strip()[:400]
+    # model output is data: cues that address a model never reach the reading (nor the review
+    # screen or an MCP client), and instructions are cut from the free text
+    addressed = [c for c in written.cues if instruction_reason(c)]
+    cues = list(dict.fromkeys(c.strip()[:120] for c in written.cues
+                              if c.strip() and c not in addressed))[:6]
+    rationale = strip_instructions(written.rationale.strip())[0][:400]
+    if addressed:
+        rationale += f" [{len(addressed)} cue(s) that addressed the model were dropped]"
+    evocation = strip_instructions(written.evocation.strip())[0][:400]
     if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts
         cues += [c.text for c in options if c.text not in cues][: 3 - len(cues)]
         rationale += " [completed with the persona's top concept-graph cues]"
     if not cues:  # ungrounded and nothing usable: keep the evocation for the refiner to judge
-        cues = [written.evocation.strip()[:120] or "nothing visible"]
+        cues = [evocation[:120] or "nothing visible"]
     level = min(max(int(written.intensity), 1), 5)
     return PersonaReading(
         persona=persona.name,
         intensity=round(min(1.0, level / 5 * sensitivity), 3),
-        evocation=written.evocation.strip()[:400] or f"{persona.label} gave no evocation",
+        evocation=evocation or f"{persona.label} gave no evocation",
         cues=cues,
         rationale=rationale.strip(),
         appraisal=None,

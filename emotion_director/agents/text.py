@@ -6,6 +6,7 @@ import re
 
 from emotion_director.agents.clip_bpe import clip_bpe_tokenizer
 from emotion_director.emotions import emotion_words_in
+from emotion_director.untrusted import hidden_text_problem, instruction_reason
 
 #: Abstract nouns a diffusion model cannot draw on their own.
 ABSTRACT_WORDS = frozenset(
@@ -33,9 +34,16 @@ _FACET_HINTS: dict[str, tuple[str, ...]] = {
 def undrawable_reason(cue: str) -> str | None:
     """Why a cue cannot be drawn as it stands, or ``None`` if it is depictable.
 
-    A cue is undrawable when it relies on a bare emotion word ("a sad dog" is the semantic
+    A cue is undrawable when it gives the model an instruction (model output is checked as
+    strictly as the user's prompt), when it relies on a bare emotion word ("a sad dog" is the semantic
     shortcut) or when what is left after removing such words is only abstraction.
     """
+    # model output is data too: a cue is checked as strictly as the user's prompt
+    instruction = instruction_reason(cue)
+    if instruction:
+        return f"not a visual cue: {instruction}"
+    if hidden_text_problem(cue, "cue"):
+        return "not a visual cue: hidden characters"
     emotion_words = emotion_words_in(cue)
     words = re.findall(r"[a-z]+", cue.lower())
     if re.search(r"[_{}<>\[\]|\\/=]|\.[a-z]{2,4}\b|https?:", cue):

@@ -113,7 +113,7 @@ async def run_eval(
         from emotion_director.evals.metrics import TextMetrics
 
         metrics = TextMetrics()
-    stored_settings = json.loads(settings.model_dump_json(exclude={"api_key"}))
+    stored_settings = settings.redacted_dump()  # no API key, no password in any URL
     stored_settings["base_url"] = public_url(settings.base_url)
     (out / "run.json").write_text(json.dumps({
         "created": (meta or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, Send, interrupt
+from langgraph.types import Command, Overwrite, Send, interrupt
 
 from emotion_director.agents.backends import make_chat_model
 from emotion_director.agents.consensus import build_consensus
@@ -30,11 +31,13 @@ from emotion_director.agents.structured import CALL_BUDGET, CallBudget
 from emotion_director.emotions import Emotion
 from emotion_director.errors import InvalidRequestError
 from emotion_director.graph.request import parse_request
+from emotion_director.graph.review import review_answer_problem
 from emotion_director.graph.state import PersonaTask, RewriteInput, RewriteOutput, RewriteState
 from emotion_director.knowledge.graph import ConceptGraph, load_concept_graph
 from emotion_director.personas.loader import load_personas
 from emotion_director.personas.schema import Persona
 from emotion_director.settings import Settings
+from emotion_director.untrusted import remove_invisible
 
 
 class MCAgentNodes:
@@ -60,6 +63,10 @@ class MCAgentNodes:
             dict(state), max_chars=self.settings.max_prompt_chars, default_seed=self.settings.seed
         )
         update["personas"] = [p.name for p in self._selected(state.get("personas"))]
+        # a new request on a thread that already ran starts clean: the reducers must never add
+        # this request's readings (or LLM calls) to an earlier request's
+        update.update(readings=Overwrite([]), llm_calls=Overwrite(0), dropped_personas=[],
+                      images=[])
         limit = self.settings.max_llm_calls
         if limit is not None and limit < len(update["personas"]):
             raise InvalidRequestError(
@@ -146,37 +153,35 @@ class MCAgentNodes:
 
     def review(self, state: RewriteState) -> Command:
         """Human approval: pause (``interrupt``) with the result; resume with
-        ``Command(resume={"action": "approve" | "edit" | "drop", ...})``."""
-        answer = interrupt({
+        ``Command(resume={"action": "approve" | "edit" | "drop", ...})``.
+
+        An invalid answer is not an error that would end the run (and be replayed on every
+        resume): the node asks again, with the problem in the payload's ``error``.
+        """
+        dropped = set(state.get("dropped_personas") or [])
+        payload = {
             "final_prompt": state["final_prompt"],
             "negative_prompt": state["negative_prompt"],
-            "readings": {r.persona: r.cues for r in state["readings"]
-                         if r.persona not in set(state.get("dropped_personas") or [])},
+            "readings": {r.persona: r.cues for r in state["readings"] if r.persona not in dropped},
             "next": "generate_image" if self.image_generator is not None else "end",
-        })
-        action = answer.get("action") if isinstance(answer, dict) else answer
+        }
+        while True:
+            answer = interrupt(payload)
+            problem = review_answer_problem(
+                answer, state["personas"], sorted(dropped),
+                max_chars=self.settings.max_prompt_chars)
+            if problem is None:
+                break
+            payload = {**payload, "error": problem}
+        action = answer["action"]
         after = "generate_image" if self.image_generator is not None else END
-        if action == "approve":
-            return Command(goto=after)
         if action == "edit":
-            text = str(answer.get("final_prompt", "")).strip()
-            if not text:
-                raise InvalidRequestError("review 'edit' needs a non-empty final_prompt.")
+            text = re.sub(r"\s+", " ", remove_invisible(answer["final_prompt"])).strip()
             return Command(goto=after, update={"final_prompt": text})
         if action == "drop":
-            names = list(answer.get("personas") or [])
-            unknown = [n for n in names if n not in state["personas"]]
-            if unknown or not names:
-                raise InvalidRequestError(
-                    f"review 'drop' needs persona names from {', '.join(state['personas'])}.")
-            dropped = sorted({*state.get("dropped_personas", []), *names})
-            if set(dropped) >= set(state["personas"]):
-                raise InvalidRequestError("review cannot drop every persona's reading.")
-            return Command(goto="chain_of_concept", update={"dropped_personas": dropped})
-        raise InvalidRequestError(
-            f"unknown review action {action!r}: use approve, edit (with final_prompt) or drop "
-            "(with personas)."
-        )
+            names = sorted({*dropped, *answer["personas"]})
+            return Command(goto="chain_of_concept", update={"dropped_personas": names})
+        return Command(goto=after)
 
     def route_after_consensus(self, state: RewriteState) -> str:
         if self.settings.review:

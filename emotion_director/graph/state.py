@@ -153,8 +153,19 @@ def checkpoint_serde() -> Any:
     """A LangGraph serializer that allows exactly this project's checkpointed types.
 
     Pass it to your checkpointer (``SqliteSaver(conn, serde=checkpoint_serde())``,
-    ``PostgresSaver(conn, serde=checkpoint_serde())``) so no unregistered type is deserialized.
+    ``PostgresSaver(conn, serde=checkpoint_serde())``) so no unregistered type is deserialized
+    and no stored error text carries a secret.
     """
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-    return JsonPlusSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
+    from emotion_director.redaction import redact
+
+    class RedactingSerializer(JsonPlusSerializer):
+        """Stores a failed task's error (LangGraph keeps its ``repr``) with secrets masked."""
+
+        def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+            if isinstance(obj, BaseException):
+                obj = redact(repr(obj))
+            return super().dumps_typed(obj)
+
+    return RedactingSerializer(allowed_msgpack_modules=CHECKPOINT_TYPES)
