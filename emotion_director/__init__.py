@@ -10,6 +10,7 @@ Example:
 from emotion_director.emotions import EMOTIONS, Emotion, resolve_emotion
 from emotion_director.errors import (
     BackendError,
+    CheckpointError,
     EmotionDirectorError,
     InvalidRequestError,
     ModelOutputError,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "EMOTIONS",
     "BackendError",
+    "CheckpointError",
     "Emotion",
     "EmotionDirectorError",
     "InvalidRequestError",

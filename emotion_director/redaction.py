@@ -37,7 +37,7 @@ MASK = "***"
 # so an unencoded '@' in the password (postgresql://bob:p@ss@db/runs) is masked whole.
 _URL_PASSWORD = re.compile(
     r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/?#@'\"]*):(?P<secret>\S*)@"
-    r"(?P<host>[A-Za-z0-9.\-_~%]+|\[[0-9A-Fa-f:.]+\])(?=[:/?#\s'\"),;\]>}]|$)"
+    r"(?P<host>[A-Za-z0-9.\-_~%]+|\[[0-9A-Fa-f:.]+\])?(?=[:/?#\s'\"),;\]>}]|$)"
 )
 _SECRET_KEYS = (
     r"password|passwd|pwd|pass|passphrase|api[_-]?key|apikey|access[_-]?token|auth[_-]?token"

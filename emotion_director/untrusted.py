@@ -65,8 +65,8 @@ def hidden_text_problem(text: str, what: str = "prompt") -> str | None:
         if ord(char) == BOM:
             return (f"{what} contains a byte-order mark ({_name(char)}) inside the text: remove "
                     "it (save files as UTF-8 without BOM).")
-    invisible = [c for c in text if _is_invisible(c)]
-    if invisible and not remove_invisible(text).strip():
+    invisible = [c for c in text if unicodedata.category(c) == "Cf"]
+    if invisible and not "".join(c for c in text if c not in invisible).strip():
         return (f"{what} contains only invisible characters (e.g. {_name(invisible[0])}): "
                 "write visible text, e.g. 'a dog in a park'.")
     return None

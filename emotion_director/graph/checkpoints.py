@@ -126,6 +126,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
     path = settings.checkpoint_db
     _checkpoint_folder(path)
     try:
+        # open it once here first: a failed aiosqlite.connect leaves a worker thread behind that
+        # prints a traceback when the event loop has closed
+        sqlite3.connect(str(path)).close()
         conn = await aiosqlite.connect(str(path))
     except sqlite3.Error as exc:
         raise CheckpointError(sqlite_problem(path, exc)) from None

@@ -5,5 +5,7 @@ supplies its own checkpointer.
 """
 
 from emotion_director.graph.builder import build_graph
+from emotion_director.redaction import install_log_redaction
 
+install_log_redaction()  # request lines carry the server URL, which may hold a password
 graph = build_graph()

@@ -89,6 +89,7 @@ def test_a_leading_bom_on_stdin_is_an_encoding_mark_not_text(test_backend):
 @pytest.mark.parametrize(("prompt", "message"), [
     ("\u200b\u200b\u200b", "only invisible characters (e.g. U+200B ZERO WIDTH SPACE)"),
     ("\u2060\u00ad \u200b", "only invisible characters"),
+    ("\u200d\u200c", "only invisible characters (e.g. U+200D ZERO WIDTH JOINER)"),
     ("a dog \ufeff in a park", "byte-order mark"),
     ("a dog \u202eklrap a ni", "bidirectional control U+202E RIGHT-TO-LEFT OVERRIDE"),
     ("a dog \u202d in a park", "bidirectional control U+202D"),

@@ -37,6 +37,8 @@ API_KEY = "sk-hostile-0123456789abcdef"
     ("host=db user=bob password='two words' dbname=runs", "two words",
      "host=db user=bob password='***' dbname=runs"),
     ("https://:tok3n-only@api.example.com/v1", "tok3n-only", "https://:***@api.example.com/v1"),
+    ("cannot reach http://alice:Pw-no-host@ (ConnectError)", "Pw-no-host",
+     "cannot reach http://alice:***@ (ConnectError)"),
     ("HTTP 401: Authorization: Bearer abc.def-ghi_jkl", "abc.def-ghi_jkl",
      "HTTP 401: Authorization: Bearer ***"),
     ("{'authorization': 'Bearer zz9plural-z-alpha'}", "zz9plural-z-alpha", None),
