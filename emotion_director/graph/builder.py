@@ -65,8 +65,9 @@ class MCAgentNodes:
         update["personas"] = [p.name for p in self._selected(state.get("personas"))]
         # a new request on a thread that already ran starts clean: the reducers must never add
         # this request's readings (or LLM calls) to an earlier request's
-        update.update(readings=Overwrite([]), llm_calls=Overwrite(0), dropped_personas=[],
-                      images=[])
+        update.update(readings=Overwrite([]), llm_calls=Overwrite(0), dropped_personas=[])
+        if state.get("images"):  # (no empty "images" key in the output of a prompt-only graph)
+            update["images"] = []
         limit = self.settings.max_llm_calls
         if limit is not None and limit < len(update["personas"]):
             raise InvalidRequestError(
