@@ -24,6 +24,10 @@ from pathlib import Path
 
 CONCRETENESS_MIN = 4.0
 KIND_MIN_SIMILARITY = 0.45
+#: A living kind gives a body (a face, legs): it must win clearly, or the noun is a thing.
+ANIMATE_MIN_SIMILARITY = 0.6
+ANIMATE_MARGIN = 0.06
+ANIMATE = {"person", "group", "mammal", "bird", "fish", "insect", "serpent", "event"}
 NEIGHBOURS = 5
 NRC_TO_MIKELS = {
     "anger": ("anger",), "disgust": ("disgust",), "fear": ("fear",), "sadness": ("sadness",),
@@ -78,10 +82,19 @@ def build_nouns(pos: dict[str, str]) -> list[tuple[str, str, float]]:
             idx = [j for j, (k, _) in enumerate(seed_words) if k == kind]
             top = np.sort(sims[i, idx])[-NEIGHBOURS:]
             scores[kind] = float(top.mean())
-        best = max(scores, key=scores.get)
-        kind = best if scores[best] >= KIND_MIN_SIMILARITY else "object"
-        rows.append((noun, kind, norms[noun]))
+        rows.append((noun, choose_kind(scores), norms[noun]))
     return rows
+
+
+def choose_kind(scores: dict[str, float]) -> str:
+    """The kind with the best seed similarity; living kinds need a clear win (see above)."""
+    things = {k: v for k, v in scores.items() if k not in ANIMATE}
+    best_thing = max(things, key=things.get)
+    best = max(scores, key=scores.get)
+    if best in ANIMATE and (scores[best] < ANIMATE_MIN_SIMILARITY
+                            or scores[best] - things[best_thing] < ANIMATE_MARGIN):
+        best = best_thing
+    return best if scores[best] >= KIND_MIN_SIMILARITY else "object"
 
 
 def build_attributes(pos: dict[str, str]) -> list[tuple[str, str]]:
