@@ -280,9 +280,16 @@ def body_parts() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def attribute_lexicon() -> dict[str, tuple[str, ...]]:
-    """Emotion-laden modifier -> Mikels categories (derived from the NRC Emotion Lexicon)."""
+    """Emotion-laden modifier -> Mikels categories (derived from the NRC Emotion Lexicon).
+
+    Empty when ``attributes.tsv`` was removed (see SOURCES.md on its licence).
+    """
     out: dict[str, tuple[str, ...]] = {}
-    for row in csv.reader(io.StringIO(_data_text("attributes.tsv")), delimiter="\t"):
+    try:
+        text = _data_text("attributes.tsv")
+    except FileNotFoundError:
+        return out
+    for row in csv.reader(io.StringIO(text), delimiter="\t"):
         if row and not row[0].startswith("#") and len(row) >= 2:
             out[row[0]] = tuple(row[1].split(","))
     return out
