@@ -42,6 +42,8 @@ FACET_ORDER = (
     "composition",
 )
 MAX_MAJORITY = 4
+#: Concepts that lead the prompt even when personas share none (distinct voices, one each).
+MIN_LEADING = 3
 GENERIC_NEGATIVES = ("text", "watermark", "blurry", "deformed")
 
 
@@ -69,6 +71,16 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
             majority.append(concept)
             facets.add(concept.facet)
     voices = {p for c in majority for p in c.supported_by}
+    # Little agreement (large, subject-specific inventories make exact overlaps rare): the
+    # strongest single voices of personas not heard yet lead too, one concept each.
+    for concept in voiced if len(shared) < 2 else []:
+        if len(majority) >= MIN_LEADING:
+            break
+        if (concept not in majority and concept.facet not in facets
+                and not set(concept.supported_by) & voices):
+            majority.append(concept)
+            facets.add(concept.facet)
+            voices |= set(concept.supported_by)
     minority_pool = [
         c for c in voiced
         if len(c.supported_by) == 1 and c.facet not in facets and c not in majority

@@ -92,6 +92,8 @@ class VisualConcept(BaseModel):
         reason = facts_conflict(facts, self.needs, self.text)
         if reason:
             return reason
+        if self.facet == "action" and "busy" in facts and self.needs & _AGENT_NEEDS:
+            return "the subject is already doing something else"
         if isinstance(scene, SceneModel):
             if self.bound and scene.owner_for(self.needs) is None:
                 return "no subject of the kind it names"
@@ -118,8 +120,15 @@ class VisualConcept(BaseModel):
         label = owner.label() if owner else "the subject"
         several = scene is not None and len(scene.entities) > 1
         text = self.text.replace("{the}", label)
-        text = text.replace("{poss} ", f"{label}'s " if several and owner else "")
-        return text.replace("{poss}", "").strip()
+        if several and owner:
+            text = text.replace("{poss}", f"{label}'s")
+        else:  # one subject: a leading owner is implied, a later one is a pronoun
+            if text.startswith("{poss} "):
+                text = text[len("{poss} "):]
+            pronoun = "their" if owner is not None and (owner.plural or "person" in owner.facts) \
+                else "its"
+            text = text.replace("{poss}", pronoun)
+        return text.strip()
 
 
 class Appraisal(BaseModel):
@@ -237,6 +246,10 @@ def _concept(entry: list[str], appraisal: str, emotion: Emotion) -> VisualConcep
         needs=frozenset(needs.split()) | phrase_facts(words),
         excludes=frozenset(excludes.split()),
     )
+
+
+#: Needs that make an action the subject's own (not another creature's).
+_AGENT_NEEDS = frozenset("animate legs hands person fur ears tail wings bird aquatic fins".split())
 
 
 def _located(scene: SceneModel) -> str | None:

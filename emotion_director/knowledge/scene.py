@@ -70,7 +70,7 @@ ANIMATE_KINDS = frozenset({"person", "group", "mammal", "bird", "fish", "insect"
 #: Facts only a subject can provide: a concept needing one the scene lacks contradicts it.
 BODY_FACTS = frozenset(
     "person human animal animate face legs hands ears tail fur wings fins bird insect serpent "
-    "food plant vehicle building group event object place room sky water".split()
+    "food plant vehicle building group event object place room sky water aquatic".split()
 )
 #: Facts that exclude each other (symmetric).
 OPPOSITES: tuple[tuple[str, str], ...] = (
@@ -166,7 +166,9 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "acting": ("running", "sprinting", "leaping", "jumping", "splashing", "pouncing",
                "lunging", "sniffing", "backing away", "chasing", "dancing", "climbing",
                "slamming", "racing", "galloping", "mid-stride", "about to pounce", "tangled up",
-               "holding an object", "waving"),
+               "holding an object", "waving", "yanking", "tugging", "kicking", "stamping",
+               "pecking", "hoisting", "swooping", "diving", "rolling on", "cartwheel",
+               "mid-cartwheel", "skidding", "bursting through", "tearing the", "spinning in"),
     "awake": ("eyes wide", "wide-eyed", "wide eyes", "staring", "gazing",
               "eyes locked", "running", "sprinting", "leaping", "jumping", "lunging",
               "pouncing", "grin", "mouth wide open", "open-mouthed", "recoiling", "sniffing",
@@ -239,10 +241,13 @@ class SceneModel(BaseModel):
         return self.main.kind if self.main else None
 
     def owner_for(self, needs: frozenset[str] | set[str]) -> SubjectEntity | None:
-        """The first subject whose body plan has everything ``needs`` asks of a body."""
+        """The first subject whose body plan has everything ``needs`` asks of a body.
+
+        Skies and events ("fireworks", "a wedding") only own concepts that ask for them.
+        """
         body = set(needs) & BODY_FACTS
         for entity in self.entities:
-            if body <= entity.facts:
+            if body <= entity.facts and (entity.kind not in {"sky", "event"} or body):
                 return entity
         return None
 
@@ -319,6 +324,10 @@ _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 _LOCATIVE = frozenset(
     "in on at over under by near beside behind inside across through along above below "
     "into onto against outside within among around past beneath".split())
+#: Buildings without rooms, windows or doors of their own.
+_STRUCTURES = frozenset(
+    "bridge dam tunnel pier dock wharf monument pyramid silo arch column pillar obelisk "
+    "aqueduct viaduct ruins ruin".split())
 _JOINERS = frozenset({"and", "with", "&", "while", "beside", "plus"})
 #: "X of Y": when X is a container or quantity, Y is what the picture shows.
 _CONTAINERS = frozenset(
@@ -432,6 +441,8 @@ def parse_scene(text: str) -> SceneModel:
     facts: set[str] = set()
     for entity in entities:
         facts |= entity.facts
+        if entity.noun in _STRUCTURES:
+            facts.add("structure")
     for place in places:  # where the subjects are: its setting, not its size
         facts |= KIND_FACTS[place.kind] - {"large", "small"}
         if place.kind == "building":  # "in a church" is inside it, "at a church" outside
@@ -448,6 +459,7 @@ def parse_scene(text: str) -> SceneModel:
             facts.add(fact)
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
+        facts |= entities[0].facts
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins
         if any(e.kind == "room" for e in [*entities, *places]) or "window" in tokens:
