@@ -35,7 +35,7 @@ from emotion_director.emotions import (
 from emotion_director.errors import UnknownEmotionError
 from emotion_director.errors import BackendError
 from emotion_director.knowledge.graph import ConceptGraph, content_words
-from emotion_director.knowledge.scene import SceneModel, phrase_facts
+from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, phrase_facts
 
 FACET_ORDER = (
     "body_language", "action", "object", "space", "weather", "light", "colour", "texture",
@@ -110,6 +110,8 @@ def opposite_emotion(emotion: Emotion) -> Emotion:
     return nearest_emotion(-profile.valence, profile.arousal)
 
 
+#: Facts about a subject's state, not the scene: a negative "relaxed smile" negates no fact.
+_STATES = frozenset({"acting", "awake", "asleep", "busy"})
 #: Weather facts that read as one family: a negative "stormy sky" negates "in the rain".
 _WET = frozenset({"rain", "storm", "fog"})
 
@@ -140,7 +142,8 @@ def negative_prompt(
     subject_words = content_words(subject)
     avoid = [
         term for term in graph.avoid(emotion)
-        if not (content_words(term) & subject_words) and not (phrase_facts(term) & stated)
+        if not (content_words(term) & subject_words)
+        and not ((phrase_facts(term) - BODY_FACTS - _STATES) & stated)
         and not (stated & {"night"} and {"dark", "shadows"} & content_words(term))
     ]
     terms = [*clashing, *moved, *avoid, *GENERIC_NEGATIVES]

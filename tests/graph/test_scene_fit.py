@@ -82,3 +82,8 @@ def test_long_prompt_is_condensed_to_the_clip_window(graph):
     assert "fisherman" in out["final_prompt"]
     assert len(added_phrases(prompt, out["final_prompt"])) >= 3
     assert any(a.action == "condensed" for a in out["adjustments"])
+
+
+def test_negative_prompt_keeps_expressions_that_negate_no_stated_fact(graph):
+    out = graph.invoke({"prompt": "an old man reading", "emotion": "anger"})
+    assert "relaxed smile" in out["negative_prompt"]
