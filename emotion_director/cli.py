@@ -283,6 +283,14 @@ async def _stream(graph: Any, request: dict[str, Any] | None, *, live: bool,
 
 def _render(result: Any) -> None:
     chain = result.concepts
+    scene = result.scene
+    if scene is not None and not scene.english:
+        out.print(f"[yellow]language:[/] {escape(scene.language_note or 'not English')}; the "
+                  "subject is kept as written", highlight=False)
+    for change in result.adjustments:
+        into = f" -> {escape(change.replacement)}" if change.replacement else ""
+        out.print(f"[dim]{change.action}:[/] {escape(change.text)}{into} "
+                  f"[dim]({escape(change.reason)})[/]", highlight=False)
     out.print(f"\n[bold]appraisals:[/] {escape(' > '.join(chain.appraisals))}", highlight=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("concept", "facet", "support", "from"):
@@ -293,6 +301,12 @@ def _render(result: Any) -> None:
     out.print(table)
     for dropped in chain.dropped:
         out.print(f"[dim]dropped:[/] {escape(dropped.text)} [dim]({escape(dropped.reason)})[/]")
+    for entry in result.trace:
+        if entry.links or entry.dissent:
+            agreed = f" agreed with {', '.join(entry.agreed_with)};" if entry.agreed_with else ""
+            out.print(f"[dim]{escape(entry.persona)} ({entry.role}):{escape(agreed)} "
+                      f"{escape('; '.join(entry.links) or 'no concept in the prompt')}[/]",
+                      highlight=False)
     out.print(f"\n[bold green]prompt:[/] {escape(result.final_prompt)}", highlight=False)
     out.print(f"[bold red]negative:[/] {escape(result.negative_prompt)}", highlight=False)
 

@@ -132,3 +132,11 @@ def test_import_does_not_import_torch():
     code = "import sys, emotion_director; print('torch' in sys.modules, 'llama_cpp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_rewrite_says_when_the_prompt_is_not_english_and_what_was_changed():
+    result = invoke("rewrite", "un chien qui joue dans le jardin", "-e", "awe")
+    assert result.exit_code == 0, result.output
+    assert "language:" in result.stdout and "not English" in result.stdout
+    recast = invoke("rewrite", "a sobbing toddler", "-e", "amusement")
+    assert "recast:" in recast.stdout and "giggling" in recast.stdout

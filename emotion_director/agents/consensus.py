@@ -35,6 +35,7 @@ from emotion_director.emotions import (
 from emotion_director.errors import UnknownEmotionError
 from emotion_director.errors import BackendError
 from emotion_director.knowledge.graph import ConceptGraph, content_words
+from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, phrase_facts
 from emotion_director.untrusted import instruction_reason
 
 FACET_ORDER = (
@@ -42,6 +43,8 @@ FACET_ORDER = (
     "composition",
 )
 MAX_MAJORITY = 4
+#: Concepts that lead the prompt even when personas share none (distinct voices, one each).
+MIN_LEADING = 3
 GENERIC_NEGATIVES = ("text", "watermark", "blurry", "deformed")
 
 
@@ -69,6 +72,16 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
             majority.append(concept)
             facets.add(concept.facet)
     voices = {p for c in majority for p in c.supported_by}
+    # Little agreement (large, subject-specific inventories make exact overlaps rare): the
+    # strongest single voices of personas not heard yet lead too, one concept each.
+    for concept in voiced if len(shared) < 2 else []:
+        if len(majority) >= MIN_LEADING:
+            break
+        if (concept not in majority and concept.facet not in facets
+                and not set(concept.supported_by) & voices):
+            majority.append(concept)
+            facets.add(concept.facet)
+            voices |= set(concept.supported_by)
     minority_pool = [
         c for c in voiced
         if len(c.supported_by) == 1 and c.facet not in facets and c not in majority
@@ -98,14 +111,44 @@ def opposite_emotion(emotion: Emotion) -> Emotion:
     return nearest_emotion(-profile.valence, profile.arousal)
 
 
+#: Facts about a subject's state, not the scene: a negative "relaxed smile" negates no fact.
+_STATES = frozenset({"acting", "awake", "asleep", "busy"})
+#: Weather facts that read as one family: a negative "stormy sky" negates "in the rain".
+_WET = frozenset({"rain", "storm", "fog"})
+
+
 def negative_prompt(
-    emotion: Emotion, graph: ConceptGraph, prompt_emotion_words: Sequence[str]
+    emotion: Emotion,
+    graph: ConceptGraph,
+    prompt_emotion_words: Sequence[str],
+    *,
+    scene: SceneModel | None = None,
+    subject: str = "",
+    moved: Sequence[str] = (),
 ) -> str:
+    """Cues against the target, never negating what the (fitted) prompt states.
+
+    An ``avoid`` cue is left out when it names a word of the subject ("party decorations" for a
+    birthday party) or asserts a fact the scene states ("stormy sky" for a tram in the rain,
+    "dark muted tones" for a graveyard at night). ``moved`` are the subject's conflicting
+    attributes moved out of the prompt (see :func:`~emotion_director.knowledge.scene.fit_subject`).
+    """
     clashing = [
         f"{w} expression" for w in prompt_emotion_words
         if _category(w) is not None and _category(w) is not emotion
     ]
-    return ", ".join(dict.fromkeys([*clashing, *graph.avoid(emotion), *GENERIC_NEGATIVES]))
+    stated = set(scene.facts) if scene is not None else set()
+    if stated & _WET:
+        stated |= _WET
+    subject_words = content_words(subject)
+    avoid = [
+        term for term in graph.avoid(emotion)
+        if not (content_words(term) & subject_words)
+        and not ((phrase_facts(term) - BODY_FACTS - _STATES) & stated)
+        and not (stated & {"night"} and {"dark", "shadows"} & content_words(term))
+    ]
+    terms = [*clashing, *moved, *avoid, *GENERIC_NEGATIVES]
+    return ", ".join(t for t in dict.fromkeys(terms) if not content_words(t) & subject_words)
 
 
 def _category(word: str) -> Emotion | None:
@@ -120,7 +163,14 @@ def build_trace(
     majority: Sequence[ConceptLink],
     minority: ConceptLink | None,
     final_prompt: str,
+    chain: ConceptChain | None = None,
+    graph: ConceptGraph | None = None,
 ) -> list[TraceEntry]:
+    """Per persona: what they contributed, through which appraisal, who agreed, what lost."""
+    appraisal_text: dict[str, str] = {}
+    if chain is not None and graph is not None:
+        appraisal_text = {a.id: a.appraisal for a in graph.appraisals(chain.emotion)}
+    by_text = {c.text.lower(): c for c in (chain.concepts if chain is not None else [])}
     trace = []
     for reading in readings:
         used_majority = [c.text for c in majority if reading.persona in c.supported_by]
@@ -129,8 +179,17 @@ def build_trace(
         )
         contributed = [t for t in [*used_majority, *used_minority] if t in final_prompt]
         role = "majority" if used_majority else "minority" if used_minority else "unused"
+        links = []
+        for text in contributed:
+            link = by_text.get(text.lower())
+            if link is not None and link.appraisal:
+                links.append(f"{appraisal_text.get(link.appraisal, link.appraisal)} -> {text}")
+        agreed = sorted({p for c in by_text.values() if reading.persona in c.supported_by
+                         for p in c.supported_by if p != reading.persona})
+        dissent = [cue for cue in reading.cues if cue not in final_prompt]
         trace.append(TraceEntry(persona=reading.persona, weight=reading.weight,
-                                contributed=contributed, role=role))
+                                contributed=contributed, role=role, links=links,
+                                agreed_with=agreed, dissent=dissent))
     return trace
 
 
@@ -148,6 +207,8 @@ async def build_consensus(
     mode: Literal["choose", "write"] = "choose",
     retries: int = 2,
     method: str = "function_calling",
+    scene: SceneModel | None = None,
+    moved_to_negative: Sequence[str] = (),
 ) -> ConsensusResult:
     """Merge a :class:`ConceptChain` into the final prompt, negative prompt and trace."""
     majority, minority = select_concepts(chain)
@@ -172,9 +233,10 @@ async def build_consensus(
     )
     return ConsensusResult(
         final_prompt=final,
-        negative_prompt=negative_prompt(emotion, graph, prompt_emotion_words),
+        negative_prompt=negative_prompt(emotion, graph, prompt_emotion_words, scene=scene,
+                                        subject=subject, moved=moved_to_negative),
         visual_prompt=request,
-        trace=build_trace(readings, majority, minority, final),
+        trace=build_trace(readings, majority, minority, final, chain, graph),
         composer=composer,
     )
 

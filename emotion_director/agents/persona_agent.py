@@ -25,6 +25,7 @@ from emotion_director.agents.schemas import PersonaReading
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.knowledge.graph import ConceptGraph, VisualConcept, content_words
+from emotion_director.knowledge.scene import SceneModel, parse_scene
 from emotion_director.personas.schema import Persona
 from emotion_director.untrusted import instruction_reason, strip_instructions
 
@@ -32,9 +33,17 @@ SHORTLIST_SIZE = 8
 MAX_PER_FACET = 2
 
 
-def persona_seed(seed: int, persona: Persona, emotion: Emotion) -> int:
-    """A stable per-persona seed (independent of Python's hash randomisation)."""
-    return zlib.crc32(f"{seed}:{persona.name}:{emotion.value}".encode()) & 0x7FFFFFFF
+def persona_seed(seed: int, persona: Persona, emotion: Emotion, subject: str = "") -> int:
+    """A stable per-persona seed (independent of Python's hash randomisation).
+
+    The subject is part of it: the same persona does not read every scene the same way, and a
+    seed per emotion alone would give every subject of an emotion the same shortlist.
+    """
+    return zlib.crc32(f"{seed}:{persona.name}:{emotion.value}:{subject}".encode()) & 0x7FFFFFFF
+
+
+#: Bonus for concepts written for this kind of subject: they make the rewrite about *this* scene.
+SPECIFIC_BONUS = 1.0
 
 
 def affinity(persona: Persona, concept: VisualConcept, taste: set[str] | None = None) -> float:
@@ -54,16 +63,19 @@ def shortlist(
 ) -> list[VisualConcept]:
     """The persona's own ranking of candidate concepts, facet-diverse, best first.
 
-    Score = taste affinity + Gumbel noise x (0.6 x persona temperature), seeded per persona so
-    the same seed gives the same shortlist.
+    Score = taste affinity + a bonus for subject-specific concepts + Gumbel noise x (0.4 + 0.6 x
+    persona temperature), seeded per persona and subject so the same seed gives the same
+    shortlist. The noise floor keeps a low-temperature persona from giving every subject the
+    same few concepts.
     """
     rng = random.Random(seed)
     taste = persona.taste_words()
-    noise_scale = 0.6 * persona.temperature
+    noise_scale = 0.4 + 0.6 * persona.temperature
 
     def score(concept: VisualConcept) -> float:
         u = min(max(rng.random(), 1e-12), 1 - 1e-12)
-        return affinity(persona, concept, taste) - noise_scale * math.log(-math.log(u))
+        bonus = SPECIFIC_BONUS if concept.specific else 0.0
+        return affinity(persona, concept, taste) + bonus - noise_scale * math.log(-math.log(u))
 
     ranked = sorted(candidates, key=lambda c: (-score(c), c.text))
     picked: list[VisualConcept] = []
@@ -113,11 +125,12 @@ def shared_context(subject: str, emotion: Emotion) -> str:
 
 
 def choose_messages(
-    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept]
+    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept],
+    scene: SceneModel | None = None,
 ) -> list[tuple[str, str]]:
     # Short on purpose: on 2 CPU cores every prompt token of a 135M model costs ~4 ms, and the
     # shared system message is reused from llama.cpp's prompt cache across personas.
-    listing = "\n".join(f"{i}. {c.text}" for i, c in enumerate(options, 1))
+    listing = "\n".join(f"{i}. {c.render(scene)}" for i, c in enumerate(options, 1))
     return [
         ("system", shared_context(subject, emotion)
          + "\nPick 3 or 4 option numbers and rate the feeling 1-5."),
@@ -126,7 +139,8 @@ def choose_messages(
 
 
 def write_messages(
-    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept]
+    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept],
+    scene: SceneModel | None = None,
 ) -> list[tuple[str, str]]:
     if not options:  # ungrounded (an eval ablation): no concept-graph hints at all
         return [
@@ -134,7 +148,7 @@ def write_messages(
             ("user", f"{shared_context(subject, emotion)}\nHow could this scene make you, "
                      f"personally, feel {emotion.value}? Give 3-6 visual cues."),
         ]
-    hints = "\n".join(f"- {c.text} ({c.facet})" for c in options)
+    hints = "\n".join(f"- {c.render(scene)} ({c.facet})" for c in options)
     return [
         ("system",
          f"You are {persona.describe()}\nYou describe only things a camera could see: objects, "
@@ -161,30 +175,38 @@ async def read_persona(
     retries: int = 2,
     method: str = "function_calling",
     grounding: bool = True,
+    scene: SceneModel | None = None,
 ) -> PersonaReading:
-    """Run one persona agent and return its :class:`PersonaReading`."""
-    pseed = persona_seed(seed, persona, emotion)
+    """Run one persona agent and return its :class:`PersonaReading`.
+
+    Only concepts compatible with the scene model are offered (``scene``, parsed from
+    ``subject`` when not given; ``subject_tags`` is kept for callers that pass facts only).
+    """
+    scene = scene if scene is not None else parse_scene(subject)
+    pseed = persona_seed(seed, persona, emotion, subject)
     node = f"persona_reading[{persona.name}]"
     sensitivity = persona.sensitivity_for(emotion)
     # ungrounded (an eval ablation): no concept-graph options at all, the model writes freely
-    options = shortlist(persona, graph.candidates(emotion, subject_tags), seed=pseed) \
-        if grounding else []
+    pool = graph.candidates(emotion, scene) if scene.entities or not subject_tags \
+        else graph.candidates(emotion, subject_tags)
+    options = shortlist(persona, pool, seed=pseed) if grounding else []
     if mode == "choose" and grounding:
         schema = picks_schema(len(options))
         result = await ainvoke_structured(
-            model, schema, choose_messages(persona, subject, emotion, options), node=node,
+            model, schema, choose_messages(persona, subject, emotion, options, scene), node=node,
             retries=retries, temperature=persona.temperature, seed=pseed, method=method,
         )
-        return _reading_from_picks(persona, emotion, options, result, sensitivity)
+        return _reading_from_picks(persona, emotion, options, result, sensitivity, scene)
     written = await ainvoke_structured(
-        model, WrittenReading, write_messages(persona, subject, emotion, options), node=node,
-        retries=retries, temperature=persona.temperature, seed=pseed, method=method,
+        model, WrittenReading, write_messages(persona, subject, emotion, options, scene),
+        node=node, retries=retries, temperature=persona.temperature, seed=pseed, method=method,
     )
-    return _reading_from_text(persona, options, written, sensitivity)
+    return _reading_from_text(persona, options, written, sensitivity, scene)
 
 
 def _reading_from_text(
-    persona: Persona, options: list[VisualConcept], written: WrittenReading, sensitivity: float
+    persona: Persona, options: list[VisualConcept], written: WrittenReading, sensitivity: float,
+    scene: SceneModel | None = None,
 ) -> PersonaReading:
     # model output is data: cues that address a model never reach the reading (nor the review
     # screen or an MCP client), and instructions are cut from the free text
@@ -196,7 +218,7 @@ def _reading_from_text(
         rationale += f" [{len(addressed)} cue(s) that addressed the model were dropped]"
     evocation = strip_instructions(written.evocation.strip())[0][:400]
     if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts
-        cues += [c.text for c in options if c.text not in cues][: 3 - len(cues)]
+        cues += [c.render(scene) for c in options if c.render(scene) not in cues][: 3 - len(cues)]
         rationale += " [completed with the persona's top concept-graph cues]"
     if not cues:  # ungrounded and nothing usable: keep the evocation for the refiner to judge
         cues = [evocation[:120] or "nothing visible"]
@@ -218,6 +240,7 @@ def _reading_from_picks(
     options: list[VisualConcept],
     result: BaseModel,
     sensitivity: float,
+    scene: SceneModel | None = None,
 ) -> PersonaReading:
     chosen = [options[i - 1] for i in dict.fromkeys(result.picks)]  # type: ignore[attr-defined]
     for concept in options:  # a repeated pick still leaves the reading with 3 cues
@@ -234,9 +257,9 @@ def _reading_from_picks(
         intensity=round(min(1.0, intensity_level / 5 * sensitivity), 3),
         evocation=(
             f"As a {b.age}-year-old {b.occupation} ({b.culture}), {persona.label} would feel "
-            f"{emotion.value} through {chosen[0].text} and {chosen[1].text}."
+            f"{emotion.value} through {chosen[0].render(scene)} and {chosen[1].render(scene)}."
         ),
-        cues=[c.text for c in chosen],
+        cues=[c.render(scene) for c in chosen],
         rationale=(
             f"taste match: {', '.join(matched) if matched else 'none'}; attends to "
             f"{', '.join(persona.taste.focus) or 'everything'}; sensitivity x{sensitivity:g} "

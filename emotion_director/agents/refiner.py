@@ -3,12 +3,18 @@
 It merges the persona cues with the concept graph. Cues that cannot be drawn (a bare emotion
 word, an abstraction) are dropped and recorded; each is replaced by a concrete concept, written
 by the model in "write" mode (then checked again) or taken from the graph, following the chain
-emotion -> most supported appraisal -> a concept that fits the subject. Finally the picture is
-completed with light, colour and composition from the graph when no persona gave them.
+emotion -> most supported appraisal -> a concept that fits the subject. Every concept is then
+checked against the scene model and against the other concepts: one that contradicts the scene
+(night light on a noon street, a grin on a chair) or a better supported concept is dropped, and
+the reason recorded. Finally the picture is completed from the most supported appraisals: one
+concept written for this kind of subject when no persona chose one, then light, colour and
+composition, each compatible with everything already chosen.
 """
 
 from __future__ import annotations
 
+import random
+import zlib
 from collections.abc import Sequence
 from typing import Literal
 
@@ -19,7 +25,17 @@ from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCu
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.agents.text import guess_facet, undrawable_reason
 from emotion_director.emotions import Emotion
-from emotion_director.knowledge.graph import ConceptGraph, content_words
+from emotion_director.knowledge.graph import ConceptGraph, VisualConcept, content_words
+from emotion_director.knowledge.scene import (
+    BODY_FACTS,
+    SceneModel,
+    facts_conflict,
+    parse_scene,
+    phrase_facts,
+)
+
+#: Body-plan facts: two concepts never contradict each other through them.
+BODY = BODY_FACTS
 
 #: Facets every picture should have; the graph fills them when no persona did.
 ESSENTIAL_FACETS = ("light", "colour", "composition")
@@ -46,9 +62,14 @@ async def chain_of_concept(
     retries: int = 2,
     method: str = "function_calling",
     grounding: bool = True,
+    scene: SceneModel | None = None,
+    seed: int = 0,
 ) -> ConceptChain:
     """Turn persona readings into a :class:`ConceptChain` of depictable concepts."""
+    scene = scene if scene is not None else parse_scene(subject)
+    facts = scene.facts if scene.entities or not subject_tags else frozenset(subject_tags)
     links: dict[str, ConceptLink] = {}
+    known: dict[str, VisualConcept] = {}
     dropped: list[DroppedCue] = []
     abstract: list[tuple[str, PersonaReading]] = []
 
@@ -60,22 +81,28 @@ async def chain_of_concept(
                 dropped.append(DroppedCue(text=cue, persona=reading.persona, reason=reason))
                 abstract.append((cue, reading))
                 continue
-            known = graph.get(cue) or graph.closest(cue, emotion)
+            concept = graph.lookup(cue, emotion, scene) or graph.get(cue) \
+                or graph.closest(cue, emotion)
+            if concept is not None:
+                known[cue.strip().lower()] = concept
             _support(
-                links, reading, text=cue, facet=known.facet if known else guess_facet(cue),
-                appraisal=known.appraisal if known else reading.appraisal,
+                links, reading, text=cue, facet=concept.facet if concept else guess_facet(cue),
+                appraisal=concept.appraisal if concept else reading.appraisal,
             )
 
     ranked_appraisals = _rank_appraisals(links, graph, emotion)
     if abstract:
         await _refine(
-            abstract, links, dropped, emotion=emotion, subject=subject, subject_tags=subject_tags,
+            abstract, links, dropped, emotion=emotion, subject=subject, subject_tags=facts,
             graph=graph, appraisals=ranked_appraisals, model=model if mode == "write" else None,
-            retries=retries, method=method,
+            retries=retries, method=method, scene=scene,
         )
         ranked_appraisals = _rank_appraisals(links, graph, emotion)
+    _drop_contradictions(links, known, dropped, facts)
     if grounding:
-        _complete_facets(links, graph, emotion, subject_tags, ranked_appraisals)
+        rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
+        _complete_specific(links, known, graph, emotion, scene, ranked_appraisals, rng)
+        _complete_facets(links, known, graph, emotion, scene, ranked_appraisals, rng)
 
     concepts = sorted(links.values(), key=lambda c: (-c.support, c.origin != "persona", c.text))
     return ConceptChain(
@@ -145,10 +172,12 @@ async def _refine(
     model: BaseChatModel | None,
     retries: int,
     method: str,
+    scene: SceneModel | None = None,
 ) -> None:
     written: dict[str, str] = {}
     if model is not None:
-        hints = "\n".join(f"- {c.text}" for c in graph.candidates(emotion, subject_tags)[:12])
+        hints = "\n".join(f"- {c.render(scene)}"
+                          for c in graph.candidates(emotion, scene or subject_tags)[:12])
         listing = "\n".join(f"- {cue}" for cue, _ in abstract)
         result = await ainvoke_structured(
             model, Refinements,
@@ -176,12 +205,12 @@ async def _refine(
         for appraisal_id in appraisals:
             fit = [
                 c for c in graph.appraisal(emotion, appraisal_id).concepts
-                if c.fits(subject_tags) and c.text.lower() not in used
+                if c.fits(scene or subject_tags) and c.render(scene).lower() not in used
             ]
             if fit:
-                used.add(fit[0].text.lower())
+                used.add(fit[0].render(scene).lower())
                 _support(
-                    links, reading, text=fit[0].text, facet=fit[0].facet,
+                    links, reading, text=fit[0].render(scene), facet=fit[0].facet,
                     appraisal=appraisal_id, origin="refined", refined_from=cue,
                 )
                 break
@@ -190,12 +219,90 @@ async def _refine(
                                       reason="no concrete replacement found"))
 
 
-def _complete_facets(
+def _facts_of(link: ConceptLink, known: dict[str, VisualConcept]) -> frozenset[str]:
+    concept = known.get(link.text.strip().lower())
+    return concept.needs if concept is not None else phrase_facts(link.text)
+
+
+def _drop_contradictions(
     links: dict[str, ConceptLink],
+    known: dict[str, VisualConcept],
+    dropped: list[DroppedCue],
+    facts: frozenset[str],
+) -> None:
+    """Drop concepts that contradict the scene, then those contradicting a better supported one."""
+    kept: list[ConceptLink] = []
+    for link in sorted(links.values(), key=lambda c: (-c.support, c.text)):
+        concept = known.get(link.text.strip().lower())
+        reason = concept.conflict(facts) if concept is not None \
+            else facts_conflict(facts, phrase_facts(link.text), link.text)
+        if reason is not None:
+            reason = f"contradicts the scene: {reason}"
+        else:
+            clash = next((k for k in kept if _clash(link, k, known)), None)
+            if clash is not None:
+                reason = f"contradicts the better supported '{clash.text}'"
+        if reason is not None:
+            del links[link.text.strip().lower()]
+            dropped.append(DroppedCue(text=link.text, persona=", ".join(link.supported_by) or None,
+                                      reason=reason))
+        else:
+            kept.append(link)
+
+
+def _clash(a: ConceptLink, b: ConceptLink, known: dict[str, VisualConcept]) -> bool:
+    ca, cb = known.get(a.text.strip().lower()), known.get(b.text.strip().lower())
+    if ca is not None and cb is not None:
+        return ca.clashes_with(cb)
+    return facts_conflict(_facts_of(a, known) - BODY, _facts_of(b, known) - BODY) is not None
+
+
+def _compatible(
+    concept: VisualConcept, scene: SceneModel, links: dict[str, ConceptLink],
+    known: dict[str, VisualConcept],
+) -> bool:
+    if not concept.fits(scene) or concept.render(scene).strip().lower() in links:
+        return False
+    probe = ConceptLink(text=concept.render(scene), facet=concept.facet)
+    trial = {**known, probe.text.strip().lower(): concept}
+    return not any(_clash(probe, link, trial) for link in links.values())
+
+
+def _complete_specific(
+    links: dict[str, ConceptLink],
+    known: dict[str, VisualConcept],
     graph: ConceptGraph,
     emotion: Emotion,
-    subject_tags: frozenset[str],
+    scene: SceneModel,
     appraisals: list[str],
+    rng: random.Random,
+) -> None:
+    """The chain's own step: the most supported appraisal, made concrete for *this* subject.
+
+    When no chosen concept is written for the subject's kind, add one from the best-supported
+    appraisal that has one (recorded as origin 'graph', with its appraisal)."""
+    if any(c.bound for key, c in known.items() if key in links):
+        return
+    for appraisal_id in appraisals:
+        fit = [c for c in graph.appraisal(emotion, appraisal_id).concepts
+               if c.bound and _compatible(c, scene, links, known)]
+        if fit:
+            choice = rng.choice(fit)
+            text = choice.render(scene)
+            links[text.lower()] = ConceptLink(text=text, facet=choice.facet,
+                                              appraisal=appraisal_id, origin="graph")
+            known[text.lower()] = choice
+            return
+
+
+def _complete_facets(
+    links: dict[str, ConceptLink],
+    known: dict[str, VisualConcept],
+    graph: ConceptGraph,
+    emotion: Emotion,
+    scene: SceneModel,
+    appraisals: list[str],
+    rng: random.Random,
 ) -> None:
     present = {link.facet for link in links.values()}
     for facet in ESSENTIAL_FACETS:
@@ -204,10 +311,14 @@ def _complete_facets(
         for appraisal_id in appraisals:
             fit = [
                 c for c in graph.appraisal(emotion, appraisal_id).concepts
-                if c.facet == facet and c.fits(subject_tags)
+                if c.facet == facet and _compatible(c, scene, links, known)
             ]
             if fit:
-                links[fit[0].text.lower()] = ConceptLink(
-                    text=fit[0].text, facet=facet, appraisal=appraisal_id, origin="graph"
+                # seeded per subject: the same emotion does not get the same fill everywhere
+                choice = rng.choice(fit)
+                text = choice.render(scene)
+                links[text.lower()] = ConceptLink(
+                    text=text, facet=facet, appraisal=appraisal_id, origin="graph"
                 )
+                known[text.lower()] = choice
                 break

@@ -69,9 +69,18 @@ class VisualPromptRequest(BaseModel):
 
 
 class TraceEntry(BaseModel):
-    """Which persona contributed what to the final prompt."""
+    """Which persona contributed what to the final prompt, through which appraisal, and where
+    they agreed with or dissented from the others."""
 
     persona: str
     weight: float
     contributed: list[str] = Field(default_factory=list)
     role: str = Field(default="supporter", description="'majority', 'minority' or 'unused'")
+    links: list[str] = Field(
+        default_factory=list,
+        description="appraisal -> concept links this persona's contributions follow")
+    agreed_with: list[str] = Field(
+        default_factory=list, description="personas who chose at least one of the same concepts")
+    dissent: list[str] = Field(
+        default_factory=list,
+        description="this persona's cues that did not make the prompt (outvoted or dropped)")

@@ -417,3 +417,12 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
             diff = bootstrap_ci([b["metrics"][metric] - a["metrics"][metric] for a, b in both])
             lines.append(f"| {system} | {metric} | {mean_a:.3f} | {mean_b:.3f} | {_fmt(diff)} |")
     return "\n".join(lines) + "\n"
+
+
+def _register_scene_section() -> None:
+    from emotion_director.evals.scene_metrics import section_scene
+
+    register_report_section(section_scene, before=section_per_emotion)
+
+
+_register_scene_section()

@@ -81,7 +81,7 @@ class MCAgentNodes:
             Send("persona_reading", PersonaTask(
                 persona=self.personas[name], subject=state["subject"],
                 subject_tags=state["subject_tags"], emotion=state["emotion"], seed=state["seed"],
-                share=len(state["personas"]),
+                share=len(state["personas"]), scene=state["scene"],
             ))
             for name in state["personas"]
         ]
@@ -99,7 +99,7 @@ class MCAgentNodes:
             model=self.model, persona=task["persona"], subject=task["subject"],
             subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
             graph=self.concepts, seed=task["seed"], mode=self.mode,
-            grounding=self.settings.grounding, **self.llm_options,
+            grounding=self.settings.grounding, scene=task.get("scene"), **self.llm_options,
         )
         return {"readings": [reading], "llm_calls": budget.used}
 
@@ -110,7 +110,8 @@ class MCAgentNodes:
         chain = await chain_of_concept(
             readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
             subject_tags=frozenset(state["subject_tags"]), graph=self.concepts, model=self.model,
-            mode=self.mode, grounding=self.settings.grounding, **self.llm_options,
+            mode=self.mode, grounding=self.settings.grounding, scene=state.get("scene"),
+            seed=state["seed"], **self.llm_options,
         )
         return {"concepts": chain, "readings": [], "llm_calls": budget.used}
 
@@ -123,6 +124,7 @@ class MCAgentNodes:
             head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
             graph=self.concepts, prompt_emotion_words=state["prompt_emotion_words"],
             token_budget=self.settings.token_budget, model=self.model, mode=self.mode,
+            scene=state.get("scene"), moved_to_negative=state.get("subject_negatives", []),
             **self.llm_options,
         )
         return {

@@ -16,7 +16,8 @@ from emotion_director.emotions import (
 )
 from emotion_director import untrusted
 from emotion_director.errors import InvalidRequestError
-from emotion_director.knowledge.graph import STOPWORDS, subject_lexicon, subject_tags
+from emotion_director.knowledge.graph import STOPWORDS, subject_lexicon
+from emotion_director.knowledge.scene import body_parts, fit_subject, parse_scene
 
 
 def clean_prompt(prompt: Any, max_chars: int) -> str:
@@ -85,9 +86,14 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     subject = " ".join(kept).strip(" ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
     subject = re.sub(r"\s+,", ",", subject)
-    lexicon = subject_lexicon()
     tokens = re.findall(r"[a-z]+", subject.lower())
-    heads = [t for t in tokens if t in lexicon or t.rstrip("s") in lexicon]
+    scene = parse_scene(subject)
+    heads = [w for e in scene.entities for w in e.noun.split() if w != "of" and w in tokens]
+    if not heads:  # no subject recognised: any known noun, then the last content word
+        lexicon = subject_lexicon()
+        parts = body_parts()
+        heads = [t for t in tokens if (t in lexicon or t.rstrip("s") in lexicon)
+                 and t not in parts]
     if not heads:
         content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
         heads = content[-1:] if content else []
@@ -104,7 +110,12 @@ def parse_request(state: dict[str, Any], *, max_chars: int, default_seed: int) -
             "the prompt only gives instructions to the model and describes no scene: describe "
             "what the image should show, e.g. 'a dog in a park'."
         )
-    subject, heads = extract_subject(scene)
+    model = parse_scene(scene)
+    fitted, adjustments, negatives = fit_subject(model, scene, target.value)
+    subject, heads = extract_subject(fitted)
+    if not model.english:  # keep a non-English prompt intact: its words are not ours to judge
+        subject = scene
+        heads = heads or [w.lower() for w in re.findall(r"\w+", scene)][-1:]
     seed = state.get("seed")
     if seed is None:
         seed = default_seed
@@ -116,7 +127,10 @@ def parse_request(state: dict[str, Any], *, max_chars: int, default_seed: int) -
         "seed": seed,
         "subject": subject,
         "head_nouns": heads,
-        "subject_tags": sorted(subject_tags(subject)),
+        "subject_tags": sorted(model.facts),
+        "scene": model,
+        "adjustments": adjustments,
+        "subject_negatives": negatives,
         "prompt_emotion_words": emotion_words_in(scene),
         "ignored_instructions": removed,
     }

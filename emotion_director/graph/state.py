@@ -26,6 +26,7 @@ from emotion_director.agents.schemas import (
     VisualPromptRequest,
 )
 from emotion_director.emotions import Emotion
+from emotion_director.knowledge.scene import SceneAdjustment, SceneModel
 from emotion_director.personas.schema import Persona
 
 
@@ -77,6 +78,8 @@ class RewriteOutput(TypedDict):
     readings: list[PersonaReading]
     concepts: ConceptChain
     trace: list[TraceEntry]
+    scene: NotRequired[SceneModel]
+    adjustments: NotRequired[list[SceneAdjustment]]
     images: NotRequired[list[str]]
 
 
@@ -93,6 +96,9 @@ class RewriteState(TypedDict, total=False):
     head_nouns: list[str]
     subject_tags: list[str]
     prompt_emotion_words: list[str]
+    scene: SceneModel
+    adjustments: list[SceneAdjustment]
+    subject_negatives: list[str]
     ignored_instructions: list[str]
     dropped_personas: list[str]
     llm_calls: Annotated[int, operator.add]
@@ -111,6 +117,7 @@ class PersonaTask(TypedDict):
     persona: Persona
     subject: str
     subject_tags: list[str]
+    scene: SceneModel
     emotion: str
     seed: int
     share: int
@@ -132,6 +139,8 @@ class RewriteResult(BaseModel):
     readings: list[PersonaReading]
     concepts: ConceptChain
     trace: list[TraceEntry]
+    scene: SceneModel | None = None
+    adjustments: list[SceneAdjustment] = Field(default_factory=list)
     images: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -145,6 +154,9 @@ CHECKPOINT_TYPES: list[tuple[str, str]] = [
     for name in ("PersonaReading", "ConceptChain", "ConceptLink", "DroppedCue",
                  "VisualPromptRequest", "TraceEntry")
 ] + [("emotion_director.emotions", "Emotion")] + [
+    ("emotion_director.knowledge.scene", name)
+    for name in ("SceneModel", "SubjectEntity", "EmotionalAttribute", "SceneAdjustment")
+] + [
     ("emotion_director.personas.schema", name) for name in ("Persona", "Bio", "Taste")
 ]
 

@@ -1,4 +1,4 @@
-"""The emotion-concept graph: emotion -> appraisal -> visual concepts, with subject tags.
+"""The emotion-concept graph: emotion -> appraisal -> visual concepts, with scene constraints.
 
 The graph is package data (``knowledge/data/*.yaml``, provenance in ``knowledge/SOURCES.md``). It
 grounds every language-model call: persona agents choose among its concepts, and the
@@ -8,8 +8,8 @@ Example:
     >>> from emotion_director.knowledge import load_concept_graph, subject_tags
     >>> graph = load_concept_graph()
     >>> tags = subject_tags("a dog in a park")
-    >>> sorted(tags)
-    ['animal', 'nature', 'outdoor']
+    >>> {"animal", "legs", "outdoor"} <= tags
+    True
     >>> all(c.fits(tags) for c in graph.candidates("awe", tags))
     True
 """
@@ -25,6 +25,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
+from emotion_director.knowledge.scene import (
+    OPPOSITES,
+    SceneModel,
+    facts_conflict,
+    noun_kinds,
+    parse_scene,
+    phrase_facts,
+)
+
+#: Needs that tie a concept to particular kinds of subject.
+KIND_NEEDS = frozenset(
+    "person group animal fur ears tail wings bird aquatic fins insect serpent plant food object "
+    "vehicle building room place sky event".split()
+)
 
 Facet = Literal[
     "object", "action", "body_language", "light", "colour", "weather", "space",
@@ -37,27 +51,84 @@ FACETS: tuple[str, ...] = (
 
 
 class VisualConcept(BaseModel):
-    """One depictable visual concept under an appraisal."""
+    """One depictable visual concept under an appraisal, with what it needs from the scene.
+
+    ``needs`` are scene facts the concept requires or asserts (a face, legs, wings, outdoor,
+    night, ...; see :mod:`emotion_director.knowledge.scene`); those implied by its own words
+    ("moonlight" -> night) are added when the graph is loaded. ``excludes`` are facts it cannot
+    live with. ``text`` may be a template: ``{the}`` names the subject that fits the needs
+    ("the dog"), ``{poss}`` its owner when the scene has several subjects ("the cat's").
+    """
 
     model_config = ConfigDict(frozen=True)
 
     text: str
     facet: Facet
-    tags: tuple[str, ...] = ("any",)
+    needs: frozenset[str] = frozenset()
+    excludes: frozenset[str] = frozenset()
     appraisal: str = Field(description="id of the appraisal this concept depicts")
     emotion: Emotion
 
-    def fits(self, subject: frozenset[str] | set[str]) -> bool:
-        """Whether the concept suits a subject with these tags.
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The concept's needs, sorted (``("any",)`` when it needs nothing)."""
+        return tuple(sorted(self.needs)) or ("any",)
 
-        ``any`` fits every subject; a subject with no known tags accepts concepts that do not
-        need a person or an animal in the scene.
-        """
-        if "any" in self.tags:
+    @property
+    def bound(self) -> bool:
+        """Whether the text names the subject or its owner (a template)."""
+        return "{the}" in self.text or "{poss}" in self.text
+
+    @property
+    def specific(self) -> bool:
+        """Whether the concept is written for particular kinds of subject."""
+        return self.bound or bool(self.needs & KIND_NEEDS)
+
+    def conflict(self, scene: SceneModel | frozenset[str] | set[str]) -> str | None:
+        """Why this concept contradicts the scene (or its facts), or ``None`` if it fits."""
+        facts = scene.facts if isinstance(scene, SceneModel) else frozenset(scene)
+        if self.excludes & facts:
+            return f"excludes {sorted(self.excludes & facts)[0]}, the scene has it"
+        reason = facts_conflict(facts, self.needs, self.text)
+        if reason:
+            return reason
+        if self.facet == "action" and "busy" in facts and self.needs & _AGENT_NEEDS:
+            return "the subject is already doing something else"
+        if isinstance(scene, SceneModel):
+            if self.bound and scene.owner_for(self.needs) is None:
+                return "no subject of the kind it names"
+            if self.facet == "space" and not self.bound and _located(scene):
+                # the prompt says where the scene is: do not move it somewhere else
+                return f"the scene is already set ({_located(scene)})"
+        return None
+
+    def fits(self, scene: SceneModel | frozenset[str] | set[str]) -> bool:
+        """Whether the concept can be added to this scene without contradicting it."""
+        return self.conflict(scene) is None
+
+    def clashes_with(self, other: VisualConcept) -> bool:
+        """Whether two concepts contradict each other (night light + midday sun, ...)."""
+        if self.excludes & other.needs or other.excludes & self.needs:
             return True
-        if not subject:
-            return not {"human", "animal"} & set(self.tags) or len(self.tags) > 2
-        return bool(set(self.tags) & set(subject))
+        return any(_opposed(a, b) for a in self.needs for b in other.needs)
+
+    def render(self, scene: SceneModel | None) -> str:
+        """The concept's text bound to the scene's subject (templates filled in)."""
+        if not self.bound:
+            return self.text
+        owner = scene.owner_for(self.needs) if scene is not None else None
+        label = owner.label() if owner else "the subject"
+        several = scene is not None and len(scene.entities) > 1
+        text = self.text.replace("{the}", label)
+        if several and owner:
+            text = text.replace("{poss}", f"{label}'s")
+        else:  # one subject: a leading owner is implied, a later one is a pronoun
+            if text.startswith("{poss} "):
+                text = text[len("{poss} "):]
+            pronoun = "their" if owner is not None and (owner.plural or "person" in owner.facts) \
+                else "its"
+            text = text.replace("{poss}", pronoun)
+        return text.strip()
 
 
 class Appraisal(BaseModel):
@@ -104,10 +175,20 @@ class ConceptGraph:
         return [c for a in self.appraisals(emotion) for c in a.concepts]
 
     def candidates(
-        self, emotion: Emotion | str, subject: frozenset[str] | set[str]
+        self, emotion: Emotion | str, scene: SceneModel | frozenset[str] | set[str]
     ) -> list[VisualConcept]:
-        """The emotion's concepts that fit a subject with these tags, in graph order."""
-        return [c for c in self.concepts(emotion) if c.fits(subject)]
+        """The emotion's concepts that fit the scene (or a set of its facts), in graph order."""
+        return [c for c in self.concepts(emotion) if c.fits(scene)]
+
+    def lookup(
+        self, text: str, emotion: Emotion | str, scene: SceneModel | None
+    ) -> VisualConcept | None:
+        """The emotion's concept whose text, bound to ``scene``, is exactly ``text``."""
+        wanted = text.strip().lower()
+        for concept in self.concepts(emotion):
+            if concept.render(scene).lower() == wanted:
+                return concept
+        return None
 
     def get(self, text: str) -> VisualConcept | None:
         """The concept with exactly this text, if any."""
@@ -147,24 +228,40 @@ def _singular(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=1)
-def subject_lexicon() -> dict[str, frozenset[str]]:
-    raw = yaml.safe_load(_data_file("subjects.yaml"))
-    lexicon: dict[str, set[str]] = {}
-    for tag, words in raw.items():
-        for word in words:
-            lexicon.setdefault(word, set()).add(tag)
-    return {word: frozenset(tags) for word, tags in lexicon.items()}
+def subject_lexicon() -> dict[str, str]:
+    """Noun -> kind of subject (thousands of nouns; see :mod:`emotion_director.knowledge.scene`)."""
+    return noun_kinds()
 
 
 def subject_tags(subject: str) -> frozenset[str]:
-    """Tags (human, animal, outdoor, indoor, ...) of the things a subject text mentions."""
-    lexicon = subject_lexicon()
-    tags: set[str] = set()
-    for word in re.findall(r"[a-z]+", subject.lower()):
-        for form in (word, _singular(word), word[:-2] if word.endswith("es") else word):
-            tags |= lexicon.get(form, frozenset())
-    return frozenset(tags)
+    """The scene facts of a subject text (kinds, body plan, setting, time, weather)."""
+    return parse_scene(subject).facts
+
+
+def _concept(entry: list[str], appraisal: str, emotion: Emotion) -> VisualConcept:
+    facet, text, needs, excludes = [*entry, "", ""][:4]
+    words = text.replace("{the}", "").replace("{poss}", "")
+    return VisualConcept(
+        facet=facet, text=text, appraisal=appraisal, emotion=emotion,
+        needs=frozenset(needs.split()) | phrase_facts(words),
+        excludes=frozenset(excludes.split()),
+    )
+
+
+#: Needs that make an action the subject's own (not another creature's).
+_AGENT_NEEDS = frozenset("animate legs hands person fur ears tail wings bird aquatic fins".split())
+
+
+def _located(scene: SceneModel) -> str | None:
+    """The stated place of the scene (a place, a room, or a landscape subject), if any."""
+    for entity in [*scene.places, *scene.entities]:
+        if entity.kind in {"room", "landscape", "building"}:
+            return entity.noun
+    return None
+
+
+def _opposed(a: str, b: str) -> bool:
+    return (a, b) in OPPOSITES or (b, a) in OPPOSITES
 
 
 def _data_file(name: str) -> str:
@@ -179,12 +276,7 @@ def load_concept_graph() -> ConceptGraph:
         raw = yaml.safe_load(_data_file(f"{emotion.value}.yaml"))
         appraisals = []
         for item in raw["appraisals"]:
-            concepts = tuple(
-                VisualConcept(
-                    facet=facet, text=text, tags=tuple(tags), appraisal=item["id"], emotion=emotion
-                )
-                for facet, text, tags in item["concepts"]
-            )
+            concepts = tuple(_concept(entry, item["id"], emotion) for entry in item["concepts"])
             appraisals.append(
                 Appraisal(
                     id=item["id"], appraisal=item["appraisal"], source=item["source"],

@@ -104,6 +104,7 @@ def test_bad_requests_raise_clear_errors(graph, request_, error, match):
 def test_emotion_words_in_the_prompt_are_not_kept_in_the_subject(graph):
     out = graph.invoke({"prompt": "A furious, angry bull in a field", "emotion": "contentment"})
     assert out["subject"].lower().startswith("a bull in a field")
+    assert [a.action for a in out["adjustments"]] == ["negative", "negative"]
     assert "bull" in out["final_prompt"]
     assert "furious expression" in out["negative_prompt"]
 

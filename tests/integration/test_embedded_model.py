@@ -25,7 +25,8 @@ def test_angry_dog_to_contentment_on_the_real_model(embedded_graph):
     assert len({tuple(r.cues) for r in readings}) >= 6  # distinct subjective readings
     assert "dog" in out["final_prompt"]
     assert not emotion_words_in(out["final_prompt"])
-    graph_texts = {c.text for c in out["concepts"].concepts}
+    graph_texts = {c.text for c in out["concepts"].concepts} | {
+        d.text for d in out["concepts"].dropped}
     assert all(cue in graph_texts for r in readings for cue in r.cues)  # grounded choices
     assert "angry expression" in out["negative_prompt"]
 
@@ -58,3 +59,18 @@ def test_cli_json_on_the_real_model():
     data = json.loads(proc.stdout)
     assert len({tuple(r["cues"]) for r in data["readings"]}) >= 6
     assert "dog" in data["final_prompt"] and not emotion_words_in(data["final_prompt"])
+
+
+def test_scene_aware_rewrites_on_the_real_model(embedded_graph):
+    from emotion_director.evals.scene_metrics import added_phrases, contradictions
+
+    toddler = embedded_graph.invoke({"prompt": "a sobbing toddler", "emotion": "amusement"})
+    assert toddler["final_prompt"].startswith("a giggling toddler")
+    assert toddler["adjustments"][0].action == "recast"
+    assert any(entry.links for entry in toddler["trace"])
+    for prompt, emotion in [("a campfire at night", "contentment"),
+                            ("a tram in the rain", "contentment"),
+                            ("a goldfish in a bowl", "excitement")]:
+        out = embedded_graph.invoke({"prompt": prompt, "emotion": emotion})
+        assert not contradictions(prompt, out["final_prompt"]), out["final_prompt"]
+        assert len(added_phrases(prompt, out["final_prompt"])) >= 3

@@ -1,0 +1,208 @@
+"""Scene metrics: does a rewrite contradict its own scene, and is it written for *this* subject?
+
+Both work on the text of any system's rewrite (not on MC-Agent's internals), so baselines and
+ablations are measured the same way.
+
+* ``contradiction_rate`` (0-1, lower is better): share of the phrases a rewrite *adds* (comma
+  separated, beyond the prompt's own words) that contradict the prompt's scene model or another
+  added phrase: a body part no subject has ("grin" on a chair), night vs day, indoor vs outdoor,
+  rain vs clear sky, snow vs grass, urban vs wild, an action given to a subject already doing
+  something else (see :mod:`emotion_director.knowledge.scene`). ``contradicted`` is the share of
+  rewrites with at least one. The checker is validated against a hand-labelled set of
+  scene/phrase pairs shipped as ``evals/data/contradiction_pairs.jsonl``
+  (:func:`checker_agreement`).
+* ``cross_subject_repetition`` (0-1, lower is better): per emotion, the share of added phrases
+  that also appear in the rewrite of a *different* prompt of the same emotion, the subject's own
+  nouns replaced by a placeholder first (so "the dog's shadow" and "the chair's shadow" count as
+  the same phrase); averaged over emotions, weighted by phrases. A system that appends the same
+  list for every subject scores 1.
+
+Example:
+    >>> contradictions("a street at noon", "a street at noon, cold moonlight, wet cobblestones")
+    [('cold moonlight', "'moonlight' says night, the scene says day")]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from importlib import resources
+from typing import Any
+
+from emotion_director.knowledge.graph import content_words
+from emotion_director.knowledge.scene import (
+    BODY_FACTS,
+    facts_conflict,
+    parse_scene,
+    phrase_facts,
+    singular,
+)
+
+SCENE_METRICS = ("contradiction_rate", "contradicted", "cross_subject_repetition")
+
+
+def added_phrases(prompt: str, rewrite: str) -> list[str]:
+    """The comma-separated phrases of ``rewrite`` that add something to ``prompt``."""
+    own = content_words(prompt)
+    phrases = [p.strip(" .;:") for p in re.split(r"[,;\n]|\.\s", rewrite) if p.strip(" .;:")]
+    out = []
+    for phrase in phrases:
+        words = content_words(phrase)
+        if not words or words <= own:
+            continue
+        out.append(phrase)
+    return out
+
+
+def contradictions(prompt: str, rewrite: str) -> list[tuple[str, str]]:
+    """Added phrases that contradict the prompt's scene or an earlier added phrase, with why."""
+    scene = parse_scene(prompt)
+    facts = scene.facts
+    found: list[tuple[str, str]] = []
+    seen: list[tuple[str, frozenset[str]]] = []
+    for phrase in added_phrases(prompt, rewrite):
+        own = phrase_facts(phrase)
+        reason = facts_conflict(facts, own, phrase)
+        if reason is None:
+            for other, other_facts in seen:
+                clash = facts_conflict(other_facts - BODY_FACTS, own - BODY_FACTS, phrase)
+                if clash:
+                    reason = f"{clash.split(', the scene says')[0]}, '{other}' says otherwise"
+                    break
+        if reason:
+            found.append((phrase, reason))
+        seen.append((phrase, own))
+    return found
+
+
+def contradiction_scores(prompt: str, rewrite: str) -> dict[str, float]:
+    """``contradiction_rate`` over added phrases and ``contradicted`` (0/1) for one rewrite."""
+    added = added_phrases(prompt, rewrite)
+    bad = contradictions(prompt, rewrite)
+    return {
+        "contradiction_rate": len(bad) / len(added) if added else 0.0,
+        "contradicted": float(bool(bad)),
+        "added_phrases": float(len(added)),
+    }
+
+
+def normalise_phrase(prompt: str, phrase: str) -> str:
+    """Lower case, subject nouns replaced by ``{subject}``, articles and spaces tidied."""
+    scene = parse_scene(prompt)
+    nouns = {w for e in scene.entities for w in e.noun.split() if w != "of"}
+    words = []
+    for word in re.findall(r"[a-z']+|[^\sa-z']", phrase.lower()):
+        base = word[:-2] if word.endswith("'s") else word
+        if base in nouns or singular(base) in nouns:
+            word = "{subject}" + ("'s" if word.endswith("'s") else "")
+        words.append(word)
+    text = " ".join(w for w in words if w not in {"a", "an", "the"})
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def cross_subject_repetition(rows: list[dict[str, Any]]) -> float:
+    """Share of added phrases also added for another prompt of the same emotion (0-1)."""
+    by_emotion: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+    for row in rows:
+        phrases = [normalise_phrase(row["prompt"], p)
+                   for p in added_phrases(row["prompt"], row["rewrite"])]
+        by_emotion[row["emotion"]].append((row["prompt"], phrases))
+    repeated = total = 0
+    for items in by_emotion.values():
+        if len({prompt for prompt, _ in items}) < 2:
+            continue
+        for prompt, phrases in items:
+            elsewhere = {p for other, ps in items if other != prompt for p in ps}
+            repeated += sum(1 for p in phrases if p in elsewhere)
+            total += len(phrases)
+    return repeated / total if total else 0.0
+
+
+def scene_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per system: mean contradiction rate, share contradicted, cross-subject repetition."""
+    by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if "rewrite" in row:
+            by_system[row["system"]].append(row)
+    out: dict[str, dict[str, float]] = {}
+    for system, items in by_system.items():
+        scores = [contradiction_scores(r["prompt"], r["rewrite"]) for r in items]
+        added = sum(s["added_phrases"] for s in scores)
+        bad = sum(s["contradiction_rate"] * s["added_phrases"] for s in scores)
+        out[system] = {
+            "contradiction_rate": bad / added if added else 0.0,
+            "contradicted": sum(s["contradicted"] for s in scores) / len(scores),
+            "cross_subject_repetition": cross_subject_repetition(items),
+        }
+    return out
+
+
+def labelled_pairs() -> list[dict[str, Any]]:
+    """The hand-labelled scene/phrase pairs: ``{prompt, phrase, contradicts}``."""
+    text = resources.files("emotion_director.evals").joinpath(
+        "data", "contradiction_pairs.jsonl").read_text("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def checker_agreement(pairs: list[dict[str, Any]] | None = None) -> dict[str, float]:
+    """How well the checker matches the labels: accuracy, precision, recall on contradictions."""
+    pairs = pairs if pairs is not None else labelled_pairs()
+    tp = fp = fn = tn = 0
+    for pair in pairs:
+        predicted = bool(contradictions(pair["prompt"], f"{pair['prompt']}, {pair['phrase']}"))
+        actual = bool(pair["contradicts"])
+        tp += predicted and actual
+        fp += predicted and not actual
+        fn += actual and not predicted
+        tn += not predicted and not actual
+    n = max(len(pairs), 1)
+    return {
+        "pairs": float(len(pairs)),
+        "accuracy": (tp + tn) / n,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+    }
+
+
+def markdown_section(rows: list[dict[str, Any]]) -> str:
+    """The report's scene section (markdown)."""
+    summary = scene_summary(rows)
+    if not summary:
+        return ""
+    agreement = checker_agreement()
+    lines = ["", "## Scene fit (lower is better)", "",
+             "Contradiction checker vs its hand-labelled set: "
+             f"{agreement['pairs']:.0f} pairs, accuracy {agreement['accuracy']:.3f}, precision "
+             f"{agreement['precision']:.3f}, recall {agreement['recall']:.3f}.", "",
+             "| system | " + " | ".join(SCENE_METRICS) + " |",
+             "|---" * (len(SCENE_METRICS) + 1) + "|"]
+    for system, metrics in summary.items():
+        lines.append(f"| {system} | " + " | ".join(f"{metrics[m]:.3f}" for m in SCENE_METRICS)
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def section_scene(summary: dict[str, Any], run: Any) -> Any:
+    """The report section (``evals.report.SECTIONS``): scene fit per system."""
+    from emotion_director.evals.report import ReportSection
+
+    rows = [row for items in summary["by_system"].values() for row in items]
+    markdown = markdown_section(rows)
+    return ReportSection(markdown, html_section(rows)) if markdown else None
+
+
+def html_section(rows: list[dict[str, Any]]) -> str:
+    """The report's scene section (HTML table)."""
+    import html
+
+    summary = scene_summary(rows)
+    if not summary:
+        return ""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("system", *SCENE_METRICS))
+    body = "".join(
+        "<tr><td>" + html.escape(system) + "</td>"
+        + "".join(f"<td>{m[k]:.3f}</td>" for k in SCENE_METRICS) + "</tr>"
+        for system, m in summary.items())
+    return (f"<h2>Scene fit (lower is better)</h2><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>")

@@ -1,0 +1,722 @@
+"""The scene model of a prompt: who or what is in it, where, when, and what it already feels like.
+
+A prompt is parsed into :class:`SceneModel`: its subjects (head noun, kind, body plan), the
+setting (indoor/outdoor, urban/wild, water, sky), time of day and weather when stated, stated
+actions and states, and emotion-laden attributes of the subjects. Everything is read off word
+lists shipped as package data (``knowledge/data``; provenance and licences in ``SOURCES.md``):
+
+* ``lexicon.tsv``: thousands of concrete English nouns with their kind (person, group, mammal,
+  bird, fish, insect, serpent, plant, food, object, vehicle, building, room, landscape, event,
+  sky), derived at development time from open lexical resources (``build_lexicon.py``);
+* ``subjects.yaml``: hand-curated kinds for common nouns (they win over the derived ones) and the
+  setting, time and weather words;
+* ``attributes.tsv``: emotion-laden modifiers (NRC Emotion Lexicon words mapped to the 8
+  categories) and the expression words that can be recast.
+
+The same facts vocabulary describes concepts (:func:`phrase_facts`): a concept contradicts a
+scene when it needs a body part no subject has ("wings", "legs"), or asserts a fact whose
+opposite the scene states (night vs day, indoor vs outdoor, rain vs clear sky, snow vs grass).
+
+Example:
+    >>> scene = parse_scene("a sobbing toddler in a kitchen at night")
+    >>> scene.entities[0].noun, scene.entities[0].kind
+    ('toddler', 'person')
+    >>> sorted({"indoor", "night", "face"} & scene.facts)
+    ['face', 'indoor', 'night']
+    >>> contradiction(scene.facts, "warm late-afternoon sunlight")
+    "'sunlight' says day, the scene says night"
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+Kind = Literal[
+    "person", "group", "mammal", "bird", "fish", "insect", "serpent", "plant", "food", "object",
+    "vehicle", "building", "room", "landscape", "event", "sky",
+]
+
+#: What a subject of each kind brings to the scene: its body plan and where it belongs.
+KIND_FACTS: dict[str, frozenset[str]] = {
+    "person": frozenset("person human animate face legs hands".split()),
+    "group": frozenset("person human animate face legs hands group".split()),
+    "mammal": frozenset("animal animate face legs ears tail fur".split()),
+    "bird": frozenset("animal animate face legs wings bird".split()),
+    "fish": frozenset("animal animate face fins aquatic".split()),
+    "insect": frozenset("animal animate legs insect small".split()),
+    "serpent": frozenset("animal animate face serpent".split()),
+    "plant": frozenset("plant".split()),
+    "food": frozenset("food object small".split()),
+    "object": frozenset("object".split()),
+    "vehicle": frozenset("vehicle object large".split()),
+    "building": frozenset("building large".split()),
+    "room": frozenset("room indoor".split()),
+    "landscape": frozenset("place outdoor large".split()),
+    "event": frozenset("event person human animate face legs hands group".split()),
+    "sky": frozenset("sky outdoor".split()),
+}
+#: Kinds that are where the scene happens, not who is in it (unless nothing else is).
+PLACE_KINDS = frozenset({"room", "landscape", "sky"})
+ANIMATE_KINDS = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent",
+                           "event"})
+#: Facts only a subject can provide: a concept needing one the scene lacks contradicts it.
+BODY_FACTS = frozenset(
+    "person human animal animate face legs hands ears tail fur wings fins bird insect serpent "
+    "food plant vehicle building group event object place room sky water aquatic".split()
+)
+#: Facts that exclude each other (symmetric).
+OPPOSITES: tuple[tuple[str, str], ...] = (
+    ("indoor", "outdoor"), ("day", "night"), ("midday", "night"), ("twilight", "night"),
+    ("midday", "twilight"), ("clear", "rain"), ("clear", "storm"), ("clear", "fog"),
+    ("winter", "bloom"), ("asleep", "awake"), ("busy", "acting"), ("small", "large"),
+    ("urban", "wild"), ("aquatic", "land"), ("still", "windy"),
+)
+_OPPOSITE: dict[str, set[str]] = {}
+for _a, _b in OPPOSITES:
+    _OPPOSITE.setdefault(_a, set()).add(_b)
+    _OPPOSITE.setdefault(_b, set()).add(_a)
+
+# Words that assert a fact wherever they appear: in the prompt (the scene states it) or in a
+# concept (the concept needs it). Multi-word keys are matched as phrases.
+FACT_WORDS: dict[str, tuple[str, ...]] = {
+    "day": ("sunlight", "sunlit", "sunshine", "daylight", "afternoon", "morning", "sunny",
+            "midday", "noon", "blue sky", "sunbeam", "sunbeams", "daytime", "sun-bleached",
+            "sun-drenched", "sunshine", "bright sun"),
+    "midday": ("midday", "noon", "overhead sun", "high sun"),
+    "twilight": ("dawn", "sunrise", "sunset", "dusk", "twilight", "golden hour", "first light",
+                 "evening", "sundown", "daybreak"),
+    "night": ("night", "moonlight", "moonlit", "moon", "stars", "starry", "starlight",
+              "milky way", "midnight", "aurora", "nighttime", "night-time", "fireworks",
+              "constellations"),
+    "indoor": ("ceiling", "room", "lamplight", "wallpaper", "fireplace", "hearth", "carpet",
+               "sofa", "curtains", "curtain", "bedroom", "kitchen", "fluorescent", "indoors",
+               "corridor", "hallway", "staircase", "attic", "basement", "cupboard", "rafters",
+               "bookshelf", "bookshelves", "windowsill", "chandelier", "floorboards",
+               "wooden floor", "tiled floor", "living room", "bowl", "aquarium", "fishbowl",
+               "tank", "jar", "vase", "cage", "inside"),
+    "outdoor": ("meadow", "horizon", "sky", "clouds", "cloud", "field", "forest", "mountain",
+                "mountains", "cliff", "alley", "street", "beach", "puddle", "garden", "outdoors",
+                "rain", "storm", "lightning", "fog", "wind", "breeze", "snowfall", "hillside",
+                "valley", "waterfall", "canyon", "riverbank", "shore", "orchard", "park",
+                "sunset", "sunrise", "rooftops", "undergrowth", "treeline", "skyline",
+                "open air", "countryside", "prairie", "desert", "dunes", "outside"),
+    "rain": ("rain", "raining", "rainy", "drizzle", "downpour", "rainstorm", "umbrella",
+             "rain-soaked", "rainfall"),
+    "storm": ("storm", "stormy", "lightning", "thunder", "thunderstorm", "thunderhead",
+              "snowstorm", "hailstorm", "sandstorm",
+              "gale", "hurricane", "tempest"),
+    "fog": ("fog", "foggy", "mist", "misty", "haze", "hazy"),
+    "clear": ("cloudless", "clear sky", "clear blue sky", "sunny", "sunshine", "sunlight",
+              "sunlit", "sunbeam", "sunbeams", "sun-bleached", "midday sun",
+              "bright sunlight", "hard sunlight", "blazing sun", "sparkling sunlight",
+              "sun-drenched"),
+    "winter": ("snow", "snowy", "snowfall", "frost", "frosty", "icicles", "winter", "frozen",
+               "snowstorm", "snowman", "snowmen", "snowdrift", "snowflake",
+               "snowflakes", "blizzard", "ice-covered", "sleet"),
+    "bloom": ("wildflowers", "blossom", "blossoms", "in bloom", "soft grass", "green grass",
+              "lush", "daisies", "buttercups", "poppies", "summer", "flowering"),
+    "windy": ("wind", "windy", "gusting", "gust", "gale", "windswept", "whipping",
+              "blown", "billowing"),
+    "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
+    "urban": ("street", "alley", "city", "downtown", "traffic", "sidewalk", "pavement",
+              "subway", "skyscraper", "skyscrapers", "neon", "tram", "taxi", "bus", "crosswalk",
+              "rooftops", "skyline", "graffiti", "concrete", "station", "car park", "parking",
+              "streetlight", "streetlights", "lamppost", "shopfront"),
+    "wild": ("meadow", "forest", "wilderness", "jungle", "cliff overlook", "prairie", "tundra",
+             "moor", "moorland", "savanna", "canyon", "gorge", "glacier", "open meadow",
+             "dense forest", "untouched"),
+    "water": ("water", "sea", "ocean", "lake", "river", "pond", "waves", "surf", "stream",
+              "waterfall", "harbour", "harbor", "underwater", "tide", "shore", "coast"),
+    "land": ("grass", "meadow", "dust", "sand", "soil", "mud", "field", "footprints",
+             "pebbles", "gravel", "leaves", "dirt"),
+    "small": ("macro", "tabletop", "in the palm", "fingertip", "miniature"),
+    "large": ("towering over", "looming over the city", "colossal", "skyscraper-sized"),
+    # body plan: only a subject with this part can do or show it
+    "face": ("eyes", "eye", "mouth", "grin", "grinning", "smile", "smiling", "brow", "lip",
+             "lips", "nose", "teeth", "jaw", "gaze", "gazing", "cheeks", "tears", "tear",
+             "face-on", "frown", "frowning", "eyebrows", "wide-eyed", "squinting", "blinking",
+             "staring", "stare", "sneer", "pupils", "eyelids", "laughing", "giggling", "yawn",
+             "yawning"),
+    "legs": ("running", "sprinting", "leaping", "leap", "jumping", "stride", "mid-stride",
+             "feet", "paws", "paw", "pounce", "crouched", "crouching", "kneeling", "stepping",
+             "backing away", "walking", "dancing", "tiptoe", "tiptoes", "knees", "hooves",
+             "galloping", "prancing", "skipping", "stomping", "splashing through", "trotting",
+             "cartwheel", "legs"),
+    "hands": ("fists", "fist", "arms", "hands", "hand", "fingers", "clutching", "waving",
+              "clapping", "holding", "gripping", "palms", "knuckles", "shoulders", "elbows",
+              "hugging", "hug", "arms thrown up"),
+    "ears": ("ears", "ear"),
+    "tail": ("tail", "tails"),
+    "fur": ("fur", "hackles", "whiskers", "mane", "snout", "muzzle", "bristling"),
+    "wings": ("wings", "wing", "feathers", "wingspan", "flapping", "soaring", "plumage"),
+    "fins": ("fins", "fin", "gills", "scales shimmering"),
+    "animate": ("sniffing", "resting its head", "waiting", "sleeping", "asleep", "curled up",
+                "recoiling", "lunging", "chasing", "peeking", "hiding", "cowering",
+                "pausing", "turning away", "looking back", "nuzzling",
+                "stretching out", "shivering", "trembling", "huddled", "huddling",
+                "head tilted", "head lowered", "head turned", "posture", "slumped",
+                "hunched"),
+    # the subject is doing something: a second action contradicts it
+    "acting": ("running", "sprinting", "leaping", "jumping", "splashing", "pouncing",
+               "lunging", "sniffing", "backing away", "chasing", "dancing", "climbing",
+               "slamming", "racing", "galloping", "mid-stride", "about to pounce", "tangled up",
+               "holding an object", "waving", "yanking", "tugging", "kicking", "stamping",
+               "pecking", "hoisting", "swooping", "diving", "rolling on", "cartwheel",
+               "mid-cartwheel", "skidding", "bursting through", "tearing the", "spinning in"),
+    "awake": ("eyes wide", "wide-eyed", "wide eyes", "staring", "gazing",
+              "eyes locked", "running", "sprinting", "leaping", "jumping", "lunging",
+              "pouncing", "grin", "mouth wide open", "open-mouthed", "recoiling", "sniffing",
+              "racing", "backing away", "ears forward", "arms thrown up"),
+}
+
+#: Stated states of a subject (they make the scene's subject "busy" or "asleep").
+ASLEEP_WORDS = frozenset("asleep sleeping dozing napping slumbering snoozing".split())
+
+
+class SubjectEntity(BaseModel):
+    """One subject of the scene (a person, an animal, a thing)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    noun: str = Field(description="head noun as written (lower case)")
+    kind: Kind
+    plural: bool = False
+    modifiers: list[str] = Field(default_factory=list, description="words describing it")
+
+    @property
+    def facts(self) -> frozenset[str]:
+        return KIND_FACTS[self.kind]
+
+    def label(self) -> str:
+        """``the cat`` / ``the firefighters``: how a concept names its owner."""
+        return f"the {self.noun}"
+
+
+class EmotionalAttribute(BaseModel):
+    """A word of the prompt that already carries an emotion (``sobbing``, ``rotting``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    word: str
+    emotions: list[str] = Field(description="Mikels categories the word evokes")
+    expression: bool = Field(
+        default=False, description="a facial or bodily expression (it can be recast)")
+    owner: str | None = Field(default=None, description="head noun of the subject it describes")
+
+
+class SceneModel(BaseModel):
+    """What the prompt states: subjects, setting, time, weather, actions, emotional attributes.
+
+    ``facts`` is the flat set of facts used by compatibility checks (see :func:`contradiction`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    entities: list[SubjectEntity] = Field(default_factory=list)
+    places: list[SubjectEntity] = Field(default_factory=list,
+                                        description="where the subjects are, as stated")
+    setting: list[str] = Field(default_factory=list,
+                               description="indoor/outdoor, urban/wild, water, sky")
+    time_of_day: str | None = None
+    weather: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list, description="stated actions and states")
+    attributes: list[EmotionalAttribute] = Field(default_factory=list)
+    english: bool = True
+    language_note: str | None = None
+    facts: frozenset[str] = frozenset()
+
+    @property
+    def main(self) -> SubjectEntity | None:
+        return self.entities[0] if self.entities else None
+
+    @property
+    def kind(self) -> str | None:
+        return self.main.kind if self.main else None
+
+    def owner_for(self, needs: frozenset[str] | set[str]) -> SubjectEntity | None:
+        """The first subject whose body plan has everything ``needs`` asks of a body.
+
+        Skies and events ("fireworks", "a wedding") only own concepts that ask for them.
+        """
+        body = set(needs) & BODY_FACTS
+        for entity in self.entities:
+            if body <= entity.facts and (entity.kind not in {"sky", "event"} or body):
+                return entity
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def _data_text(name: str) -> str:
+    return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def curated_subjects() -> dict[str, object]:
+    return yaml.safe_load(_data_text("subjects.yaml"))
+
+
+@lru_cache(maxsize=1)
+def noun_kinds() -> dict[str, str]:
+    """Noun -> kind: the derived lexicon, overridden by the curated lists."""
+    kinds: dict[str, str] = {}
+    for row in csv.reader(io.StringIO(_data_text("lexicon.tsv")), delimiter="\t"):
+        if row and not row[0].startswith("#") and len(row) >= 2:
+            kinds[row[0]] = row[1]
+    for kind, nouns in curated_subjects()["kinds"].items():  # type: ignore[union-attr]
+        for noun in nouns:
+            kinds[noun] = kind
+    return kinds
+
+
+@lru_cache(maxsize=1)
+def body_parts() -> frozenset[str]:
+    return frozenset(curated_subjects()["parts"])  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def attribute_lexicon() -> dict[str, tuple[str, ...]]:
+    """Emotion-laden modifier -> Mikels categories (derived from the NRC Emotion Lexicon).
+
+    Empty when ``attributes.tsv`` was removed (see SOURCES.md on its licence).
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    try:
+        text = _data_text("attributes.tsv")
+    except FileNotFoundError:
+        return out
+    for row in csv.reader(io.StringIO(text), delimiter="\t"):
+        if row and not row[0].startswith("#") and len(row) >= 2:
+            out[row[0]] = tuple(row[1].split(","))
+    return out
+
+
+@lru_cache(maxsize=1)
+def expression_words() -> dict[str, tuple[str, ...]]:
+    """Expression words (``sobbing``, ``snarling``) -> the categories they show."""
+    raw = curated_subjects()["expressions"]  # type: ignore[index]
+    return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Words known to be English: the lexicons above plus function words."""
+    words = set(noun_kinds()) | set(attribute_lexicon()) | set(expression_words())
+    for values in FACT_WORDS.values():
+        words |= {w for v in values for w in v.split()}
+    words |= set(curated_subjects()["function_words"].split())  # type: ignore[union-attr]
+    return frozenset(words)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+_WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
+_LOCATIVE = frozenset(
+    "in on at over under by near beside behind inside across through along above below "
+    "into onto against outside within among around past beneath".split())
+#: Buildings without rooms, windows or doors of their own.
+_STRUCTURES = frozenset(
+    "bridge dam tunnel pier dock wharf monument pyramid silo arch column pillar obelisk "
+    "aqueduct viaduct ruins ruin".split())
+_JOINERS = frozenset({"and", "with", "&", "while", "beside", "plus"})
+#: "X of Y": when X is a container or quantity, Y is what the picture shows.
+_CONTAINERS = frozenset(
+    "bowl plate basket box pile stack cup glass bunch jar bag heap slice loaf bottle tray "
+    "handful crate pot pan bucket mug carton can tin pack herd flock pack school swarm crowd "
+    "group team family pair couple".split())
+
+
+def singular(word: str) -> str:
+    """A crude singular for lexicon lookups (``puppies`` -> ``puppy``, ``boxes`` -> ``box``)."""
+    irregular = {"people": "person", "children": "child", "men": "man", "women": "woman",
+                 "mice": "mouse", "geese": "goose", "teeth": "tooth", "feet": "foot",
+                 "wolves": "wolf", "leaves": "leaf", "knives": "knife", "sheep": "sheep",
+                 "fish": "fish", "deer": "deer", "loaves": "loaf", "shelves": "shelf"}
+    if word in irregular:
+        return irregular[word]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses", "zes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def kind_of(word: str) -> str | None:
+    """The kind of a noun (``None`` when it is not a known noun)."""
+    kinds = noun_kinds()
+    lowered = word.lower()
+    return kinds.get(lowered) or kinds.get(singular(lowered))
+
+
+def phrase_facts(text: str) -> frozenset[str]:
+    """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
+
+    A phrase that brings its own agent ("a cat dozing on the windowsill", "riders with arms
+    thrown up") needs no body from the scene's subjects.
+    """
+    words = _WORD.findall(text.lower())
+    lowered = " " + " ".join(words) + " "
+    lowered = lowered.replace(" sea of ", " mass of ")  # "a sea of clouds" is not water
+    found = set()
+    for fact, keys in FACT_WORDS.items():
+        if any(f" {key} " in lowered for key in keys):
+            found.add(fact)
+    own_agents = [kind_of(w) for w in words if w not in body_parts()]
+    for kind in own_agents:
+        if kind in ANIMATE_KINDS:
+            found -= KIND_FACTS[kind] & BODY_FACTS
+            found -= {"animate"}
+    return frozenset(found)
+
+
+def contradiction(facts: frozenset[str] | set[str], phrase: str,
+                  needs: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """Why ``phrase`` (with extra ``needs``) contradicts a scene with these facts, or ``None``."""
+    own = phrase_facts(phrase) | set(needs)
+    return facts_conflict(facts, own, phrase)
+
+
+def facts_conflict(facts: frozenset[str] | set[str], own: frozenset[str] | set[str],
+                   phrase: str = "it") -> str | None:
+    """Why facts ``own`` (a concept's) contradict ``facts`` (a scene's), or ``None``."""
+    for fact in sorted(own):
+        if fact in BODY_FACTS and fact not in facts:
+            return f"'{_trigger(phrase, fact)}' needs {fact}, no subject has it"
+        clash = _OPPOSITE.get(fact, set()) & set(facts)
+        if clash:
+            return f"'{_trigger(phrase, fact)}' says {fact}, the scene says {sorted(clash)[0]}"
+    return None
+
+
+def _trigger(phrase: str, fact: str) -> str:
+    lowered = " " + " ".join(_WORD.findall(phrase.lower())) + " "
+    for key in FACT_WORDS.get(fact, ()):
+        if f" {key} " in lowered:
+            return key
+    return phrase.strip()[:40]
+
+
+def detect_language(text: str) -> tuple[bool, str | None]:
+    """Whether ``text`` reads as English, and a note when it does not."""
+    if any(ord(c) > 0x24F and c.isalpha() for c in text):
+        scripts = {_script(c) for c in text if c.isalpha() and ord(c) > 0x24F}
+        return False, f"non-Latin script ({', '.join(sorted(scripts))}): not English"
+    tokens = [t.lower() for t in _WORD.findall(text)]
+    if not tokens:
+        return True, None
+    known = english_words()
+    hits = sum(1 for t in tokens if t in known or singular(t) in known)
+    accents = sum(1 for c in text if c.isalpha() and ord(c) > 0x7F)
+    share = hits / len(tokens)
+    if share < 0.5 or (accents and share < 0.8):
+        return False, f"only {hits} of {len(tokens)} words are known English words: not English"
+    return True, None
+
+
+def _script(char: str) -> str:
+    import unicodedata
+
+    name = unicodedata.name(char, "UNKNOWN")
+    return name.split(" ")[0].capitalize()
+
+
+def parse_scene(text: str) -> SceneModel:
+    """Parse a prompt into a :class:`SceneModel` (pure, no model call)."""
+    english, note = detect_language(text)
+    lowered = text.lower()
+    tokens = [t.lower() for t in _WORD.findall(text)]
+    entities, places = _entities(tokens) if english else ([], [])
+    facts: set[str] = set()
+    for entity in entities:
+        facts |= entity.facts
+        if entity.noun in _STRUCTURES:
+            facts.add("structure")
+    for place in places:  # where the subjects are: its setting, not its size
+        facts |= KIND_FACTS[place.kind] - {"large", "small"}
+        if place.kind == "building":  # "in a church" is inside it, "at a church" outside
+            inside = re.search(rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b",
+                               lowered)
+            facts.add("indoor" if inside else "outdoor")
+    stated = phrase_facts(lowered) if english else frozenset()
+    # a subject's own body words ("a dog's tail") state nothing about the body plan needs
+    facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
+    curated = curated_subjects()
+    for fact in ("urban", "wild", "water", "indoor", "outdoor"):
+        words = set(curated["settings"].get(fact, []))  # type: ignore[union-attr]
+        if words & set(tokens) or {singular(t) for t in tokens} & words:
+            facts.add(fact)
+    if not entities and places:  # a place alone ("a field of grass") is the subject itself
+        entities, places = places[:1], places[1:]
+        facts |= entities[0].facts
+    if "indoor" in facts and "outdoor" in facts:
+        # "a woman at a window looking at the rain": the subject's own room wins
+        if any(e.kind == "room" for e in [*entities, *places]) or "window" in tokens:
+            facts.discard("outdoor")
+        else:
+            facts.discard("indoor")
+    actions = _actions(tokens, entities)
+    if actions:
+        facts.add("busy")
+    if ASLEEP_WORDS & set(tokens):
+        facts |= {"asleep", "busy"}
+    time = next((t for t in ("night", "twilight", "midday", "day") if t in facts), None)
+    weather = [w for w in ("rain", "storm", "fog", "winter", "clear", "windy") if w in facts]
+    setting = [s for s in ("indoor", "outdoor", "urban", "wild", "water", "sky") if s in facts]
+    attributes = _attributes(tokens, entities) if english else []
+    return SceneModel(
+        text=text, entities=entities, places=places, setting=setting, time_of_day=time, weather=weather,
+        actions=actions, attributes=attributes, english=english, language_note=note,
+        facts=frozenset(facts),
+    )
+
+
+def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntity]]:
+    """Subjects (who/what) and places (where), in prompt order."""
+    subjects: list[SubjectEntity] = []
+    places: list[SubjectEntity] = []
+    locative = False
+    modifiers: list[str] = []
+    for i, token in enumerate(tokens):
+        if token in _LOCATIVE:
+            locative = True
+            modifiers = []
+            continue
+        if token in _JOINERS:
+            locative = False
+            modifiers = []
+            continue
+        kind = None if token in body_parts() else kind_of(token)
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
+        if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE:
+            modifiers.append(token)
+            continue
+        if kind is None:
+            if token not in {"a", "an", "the", "of", "two", "three", "some", "many", "his",
+                             "her", "their", "its"}:
+                modifiers.append(token)
+            continue
+        if kind in PLACE_KINDS and nxt == "of" and i + 2 < len(tokens) and not subjects:
+            # "a field of grass", "a room of mirrors": the place is the subject
+            subjects.append(SubjectEntity(noun=f"{token} of {tokens[i + 2]}", kind=kind,  # type: ignore[arg-type]
+                                          modifiers=modifiers))
+            modifiers = []
+            continue
+        if token in _CONTAINERS and nxt == "of" and i + 2 < len(tokens):
+            inner = tokens[i + 2]
+            inner_kind = kind_of(inner)
+            if inner_kind and inner_kind not in PLACE_KINDS:
+                entity = SubjectEntity(noun=f"{token} of {inner}", kind=inner_kind,  # type: ignore[arg-type]
+                                       plural=True, modifiers=modifiers)
+                subjects.append(entity)
+                modifiers = []
+                continue
+        plural = singular(token) != token or token in {"people", "crowd", "family", "couple"}
+        entity = SubjectEntity(noun=token, kind=kind, plural=plural,  # type: ignore[arg-type]
+                               modifiers=modifiers)
+        modifiers = []
+        if kind in PLACE_KINDS or (locative and kind in {"building", "object", "plant"}
+                                   and subjects):
+            places.append(entity)
+        elif any(s.noun.endswith(f" of {token}") for s in subjects):
+            continue
+        else:
+            subjects.append(entity)
+    return subjects[:4], places
+
+
+def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
+    """Stated actions of animate subjects (``chewing``, ``reading``, ``asleep``)."""
+    if not any(e.kind in ANIMATE_KINDS for e in entities):
+        return []
+    expressions = expression_words()
+    found = []
+    for token in tokens:
+        if token in ASLEEP_WORDS:
+            found.append(token)
+        elif (token.endswith("ing") and len(token) > 5 and token not in expressions
+              and kind_of(token) is None and token not in attribute_lexicon()
+              and token not in {"something", "nothing", "everything", "evening", "morning",
+                                "during", "ceiling", "building", "wedding", "painting",
+                                "king", "spring", "string", "thing", "ring", "swing", "wing",
+                                "lightning"}):
+            found.append(token)
+    return found
+
+
+def _attributes(tokens: list[str], entities: list[SubjectEntity]) -> list[EmotionalAttribute]:
+    from emotion_director.emotions import _SYNONYMS, EMOTION_WORDS
+
+    nouns = {e.noun for e in entities} | {w for e in entities for w in e.noun.split()}
+    lexicon = attribute_lexicon()
+    expressions = expression_words()
+    out: list[EmotionalAttribute] = []
+    for token in dict.fromkeys(tokens):
+        if token in nouns or kind_of(token) is not None and token not in expressions:
+            continue
+        owner = next((e.noun for e in entities if token in e.modifiers), None)
+        if token in expressions:
+            out.append(EmotionalAttribute(word=token, emotions=list(expressions[token]),
+                                          expression=True, owner=owner))
+        elif token in EMOTION_WORDS:
+            category = _SYNONYMS.get(token)
+            out.append(EmotionalAttribute(word=token, emotions=[category.value] if category else [],
+                                          owner=owner))
+        elif token in lexicon:
+            out.append(EmotionalAttribute(word=token, emotions=list(lexicon[token]), owner=owner))
+    return out
+
+
+def scene_facts(text: str) -> frozenset[str]:
+    """Shorthand: the facts of ``parse_scene(text)``."""
+    return parse_scene(text).facts
+
+
+# ---------------------------------------------------------------------------------------------
+# Fitting the subject to the target emotion
+
+#: How an expression is recast toward each target: (for people, for animals).
+RECAST: dict[str, tuple[str, str]] = {
+    "amusement": ("giggling", "romping"),
+    "awe": ("wide-eyed", "wide-eyed"),
+    "contentment": ("smiling", "drowsy"),
+    "excitement": ("cheering", "bounding"),
+    "anger": ("scowling", "snarling"),
+    "disgust": ("grimacing", "recoiling"),
+    "fear": ("trembling", "cowering"),
+    "sadness": ("weeping", "whimpering"),
+}
+POSITIVE = frozenset({"amusement", "awe", "contentment", "excitement"})
+#: Estimated CLIP tokens the subject may keep, so concepts still fit in the 77-token window.
+SUBJECT_TOKEN_BUDGET = 40
+
+
+class SceneAdjustment(BaseModel):
+    """What was changed in the user's prompt to fit the target emotion, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Literal["recast", "negative", "condensed"]
+    text: str = Field(description="the words of the prompt concerned")
+    replacement: str | None = Field(default=None, description="what they became (recast)")
+    reason: str
+
+
+def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
+    """Whether an attribute of the subject fights the target emotion."""
+    if not attribute.emotions or target in attribute.emotions:
+        return False
+    if attribute.expression:
+        return True
+    from emotion_director.emotions import EMOTION_WORDS
+
+    if attribute.word in EMOTION_WORDS:
+        return True
+    descriptive = set(curated_subjects().get("descriptive", []))  # type: ignore[union-attr]
+    if attribute.word in descriptive:
+        return False
+    # a lexicon word only counts when all its emotions sit on the other side of valence
+    return all((e in POSITIVE) != (target in POSITIVE) for e in attribute.emotions)
+
+
+def fit_subject(
+    scene: SceneModel, subject: str, target: str, *, token_budget: int = SUBJECT_TOKEN_BUDGET,
+) -> tuple[str, list[SceneAdjustment], list[str]]:
+    """The subject text fitted to ``target``: conflicting expressions recast, other conflicting
+    attributes moved to the negative prompt, long prompts condensed.
+
+    Returns the new subject, what was done (for the trace) and the terms for the negative prompt.
+
+    Example:
+        >>> scene = parse_scene("a sobbing toddler")
+        >>> fit_subject(scene, "a sobbing toddler", "amusement")[0]
+        'a giggling toddler'
+    """
+    from emotion_director.agents.text import estimate_clip_tokens
+
+    adjustments: list[SceneAdjustment] = []
+    negatives: list[str] = []
+    text = subject
+    if not scene.english:
+        return text, adjustments, negatives
+    for attribute in scene.attributes:
+        if not conflicts_with_target(attribute, target):
+            continue
+        pattern = re.compile(rf"\b{re.escape(attribute.word)}\b", re.IGNORECASE)
+        if not pattern.search(text):
+            continue
+        owner = next((e for e in scene.entities if e.noun == attribute.owner), None) or next(
+            (e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
+        shown = "/".join(attribute.emotions)
+        if attribute.expression and owner is not None and owner.kind in ANIMATE_KINDS:
+            person = "person" in owner.facts
+            new = RECAST[target][0 if person else 1]
+            text = pattern.sub(new, text, count=1)
+            adjustments.append(SceneAdjustment(
+                action="recast", text=attribute.word, replacement=new,
+                reason=f"'{attribute.word}' shows {shown}, recast toward {target}"))
+        else:
+            text = pattern.sub("", text, count=1)
+            negatives.append(attribute.word)
+            adjustments.append(SceneAdjustment(
+                action="negative", text=attribute.word,
+                reason=f"'{attribute.word}' evokes {shown}, against {target}: moved to the "
+                       "negative prompt"))
+    text = _tidy(text)
+    if estimate_clip_tokens(text) > token_budget:
+        text, dropped = _condense(text, scene, token_budget)
+        adjustments += [SceneAdjustment(action="condensed", text=d,
+                                        reason="detail without a subject, dropped to fit CLIP's "
+                                               "77 tokens") for d in dropped]
+    return text, adjustments, negatives
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip(" ,.;:")
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    text = re.sub(r",\s*,", ",", text)
+    text = re.sub(r"\b([Aa]n?|[Tt]he)\s*,\s*", r"\1 ", text)  # "A , bull" after a removal
+    text = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", text)
+    return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", r"\1n ", text)
+
+
+def _condense(text: str, scene: SceneModel, budget: int) -> tuple[str, list[str]]:
+    """Keep the clauses that carry a subject; drop other details from the end until it fits."""
+    from emotion_director.agents.text import estimate_clip_tokens
+
+    clauses = [c.strip() for c in re.split(r"[,;]\s*|\.\s+|\s+(?=with\s|while\s|and\s)", text)
+               if c.strip()]
+    nouns = {w for e in scene.entities for w in e.noun.split()} - {"of"}
+    keep = [i == 0 or bool(nouns & {singular(w) for w in _WORD.findall(c.lower())} |
+                           nouns & set(_WORD.findall(c.lower())))
+            for i, c in enumerate(clauses)]
+    dropped: list[str] = []
+    order = [i for i in reversed(range(len(clauses))) if not keep[i]]
+    order += [i for i in reversed(range(1, len(clauses))) if keep[i]]  # then later subjects
+    alive = set(range(len(clauses)))
+    for i in order:
+        if estimate_clip_tokens(", ".join(clauses[j] for j in sorted(alive))) <= budget:
+            break
+        alive.discard(i)
+        dropped.append(clauses[i])
+    result = ", ".join(clauses[j] for j in sorted(alive))
+    if estimate_clip_tokens(result) > budget:  # one long clause: keep its first words
+        words = result.split()
+        while len(words) > 4 and estimate_clip_tokens(" ".join(words)) > budget:
+            dropped.insert(0, words.pop())
+        result = " ".join(words)
+    return _tidy(result), dropped

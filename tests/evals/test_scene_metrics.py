@@ -1,0 +1,69 @@
+from emotion_director.evals.scene_metrics import (
+    added_phrases,
+    checker_agreement,
+    contradiction_scores,
+    contradictions,
+    cross_subject_repetition,
+    labelled_pairs,
+    markdown_section,
+    normalise_phrase,
+    scene_summary,
+)
+
+
+def test_labelled_set_has_over_a_hundred_pairs_of_both_labels():
+    pairs = labelled_pairs()
+    assert len(pairs) >= 100
+    assert 0.3 < sum(p["contradicts"] for p in pairs) / len(pairs) < 0.7
+    assert len({p["prompt"] for p in pairs}) >= 30
+
+
+def test_checker_agrees_with_the_hand_labels():
+    agreement = checker_agreement()
+    assert agreement["accuracy"] >= 0.9
+    assert agreement["precision"] >= 0.9 and agreement["recall"] >= 0.9
+
+
+def test_checker_that_flags_everything_scores_badly_on_the_labels():
+    flipped = [{**p, "contradicts": not p["contradicts"]} for p in labelled_pairs()]
+    assert checker_agreement(flipped)["accuracy"] < 0.1
+
+
+def test_added_phrases_skip_the_prompts_own_words():
+    assert added_phrases("a dog in a park", "a dog in a park, rim light, the dog") == ["rim light"]
+
+
+def test_contradiction_scores_count_scene_and_pairwise_clashes():
+    scores = contradiction_scores("a street at noon",
+                                  "a street at noon, cold moonlight, wet cobblestones")
+    assert scores["contradiction_rate"] == 0.5 and scores["contradicted"] == 1.0
+    pairwise = contradictions("a chair", "a chair, bright midday sun, a sky full of stars")
+    assert [p for p, _ in pairwise] == ["a sky full of stars"]
+    assert contradiction_scores("a chair", "a chair")["contradiction_rate"] == 0.0
+
+
+def test_repetition_normalises_the_subject_and_a_fixed_list_scores_one():
+    assert normalise_phrase("a dog", "the dog's shadow") == normalise_phrase(
+        "a chair", "the chair's shadow")
+    fixed = [{"prompt": p, "emotion": "awe", "rewrite": f"{p}, rim light, gold palette"}
+             for p in ("a dog", "a chair", "a tram")]
+    assert cross_subject_repetition(fixed) == 1.0
+    varied = [{"prompt": "a dog", "emotion": "awe", "rewrite": "a dog, rim light"},
+              {"prompt": "a chair", "emotion": "awe", "rewrite": "a chair, vaulted ceiling"}]
+    assert cross_subject_repetition(varied) == 0.0
+
+
+def test_template_control_repeats_everything_and_the_report_section_lists_systems():
+    rows = []
+    own = {"a dog": "tail tucked low", "a chair": "a long shadow on the floor",
+           "a tram": "headlights in thick fog"}
+    for prompt, detail in own.items():
+        rows.append({"system": "template", "prompt": prompt, "emotion": "fear",
+                     "rewrite": f"{prompt}, fear mood, evoking fear"})
+        rows.append({"system": "mine", "prompt": prompt, "emotion": "fear",
+                     "rewrite": f"{prompt}, {detail}"})
+    summary = scene_summary(rows)
+    assert summary["template"]["cross_subject_repetition"] == 1.0
+    assert summary["mine"]["cross_subject_repetition"] == 0.0
+    section = markdown_section(rows)
+    assert "Scene fit" in section and "| template |" in section and "accuracy" in section

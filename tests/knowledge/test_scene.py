@@ -1,0 +1,146 @@
+import json
+from importlib import resources
+
+import pytest
+
+from emotion_director.agents.text import estimate_clip_tokens
+from emotion_director.emotions import Emotion
+from emotion_director.knowledge import load_concept_graph, parse_scene
+from emotion_director.knowledge.scene import (
+    attribute_lexicon,
+    contradiction,
+    fit_subject,
+    noun_kinds,
+)
+
+BUILTIN = sorted({
+    json.loads(line)["prompt"]
+    for line in resources.files("emotion_director.evals").joinpath("data", "builtin.jsonl")
+    .read_text().splitlines() if line.strip()
+})
+#: Scenes from the issue where the old graph contradicted its subject.
+HARD = ["a campfire at night", "a lighthouse on a sunny coast", "a horse in a snowy field",
+        "a tram in the rain", "a goldfish in a bowl", "a puppy chewing a slipper",
+        "an owl on a branch", "a moldy loaf of bread", "a girl with her dog on a beach",
+        "firefighters at a burning house", "a sobbing toddler"]
+
+
+def test_lexicon_recognises_thousands_of_ordinary_nouns():
+    kinds = noun_kinds()
+    assert len(kinds) >= 3000
+    for noun, kind in [("accordion", "object"), ("goldfish", "fish"), ("owl", "bird"),
+                       ("toddler", "person"), ("tram", "vehicle"), ("loaf", "food")]:
+        assert kinds[noun] == kind, noun
+    assert len(attribute_lexicon()) >= 1000
+
+
+def test_scene_model_reads_kind_body_setting_time_and_weather():
+    scene = parse_scene("a sobbing toddler in a kitchen at night")
+    assert scene.main.noun == "toddler" and scene.main.kind == "person"
+    assert {"face", "legs", "hands", "indoor", "night"} <= scene.facts
+    assert scene.time_of_day == "night" and "indoor" in scene.setting
+    assert [(a.word, a.expression) for a in scene.attributes] == [("sobbing", True)]
+    fish = parse_scene("a goldfish in a bowl")
+    assert {"fins", "aquatic", "indoor"} <= fish.facts and "legs" not in fish.facts
+    owl = parse_scene("an owl on a branch")
+    assert "wings" in owl.facts
+    rain = parse_scene("a tram in the rain")
+    assert {"rain", "urban", "outdoor"} <= rain.facts
+    assert "busy" in parse_scene("a puppy chewing a slipper").facts
+    assert "asleep" in parse_scene("a cat asleep on a sofa").facts
+
+
+def test_place_of_x_is_the_subject_and_containers_show_their_contents():
+    assert parse_scene("a field of grass").main.kind == "landscape"
+    assert parse_scene("a bowl of fruit").main.kind == "food"
+
+
+def test_several_subjects_are_kept_in_order_and_owners_are_named():
+    scene = parse_scene("a girl with her cat")
+    assert [e.noun for e in scene.entities] == ["girl", "cat"]
+    graph = load_concept_graph()
+    ears = next(c for c in graph.concepts("fear") if c.text.startswith("{poss} tail tucked"))
+    assert ears.render(scene).startswith("the cat's tail tucked")
+    fists = next(c for c in graph.concepts("anger") if "clenched fists" in c.text)
+    assert fists.render(scene).startswith("the girl's clenched fists")
+    assert ears.render(parse_scene("a dog")).startswith("tail tucked")  # one subject: no owner
+
+
+@pytest.mark.parametrize("prompt, phrase", [
+    ("a campfire at night", "warm late-afternoon sunlight"),
+    ("a lighthouse on a sunny coast", "a narrow alley hemmed in by walls"),
+    ("a horse in a snowy field", "soft grass and warm wood textures"),
+    ("a tram in the rain", "an open meadow under a pale sky"),
+    ("a goldfish in a bowl", "gusting wind bending the grass"),
+    ("a puppy chewing a slipper", "sniffing at something foul then backing off"),
+    ("a chair", "wide eyes and hunched shoulders"),
+])
+def test_the_issues_contradictions_are_recognised(prompt, phrase):
+    assert contradiction(parse_scene(prompt).facts, phrase) is not None
+
+
+@pytest.mark.parametrize("prompt", BUILTIN + HARD)
+def test_no_candidate_concept_contradicts_its_scene(prompt):
+    from emotion_director.evals.scene_metrics import contradictions
+
+    graph = load_concept_graph()
+    scene = parse_scene(prompt)
+    for emotion in Emotion:
+        candidates = graph.candidates(emotion, scene)
+        assert len(candidates) >= 20, (prompt, emotion)
+        for concept in candidates:
+            text = concept.render(scene)
+            assert "{" not in text
+            assert not contradictions(prompt, f"{prompt}, {text}"), (prompt, text)
+
+
+def test_space_concepts_do_not_move_a_scene_whose_place_is_stated():
+    graph = load_concept_graph()
+    scene = parse_scene("a hospital corridor")
+    assert not [c for c in graph.candidates("contentment", scene)
+                if c.facet == "space" and not c.bound]
+
+
+@pytest.mark.parametrize("prompt, emotion, expected", [
+    ("a sobbing toddler", "amusement", "a giggling toddler"),
+    ("a snarling wolf", "excitement", "a bounding wolf"),
+    ("a crying child", "excitement", "a cheering child"),
+])
+def test_conflicting_expressions_are_recast_toward_the_target(prompt, emotion, expected):
+    subject, changes, negatives = fit_subject(parse_scene(prompt), prompt, emotion)
+    assert subject == expected
+    assert changes[0].action == "recast" and not negatives
+
+
+def test_conflicting_states_move_to_the_negative_prompt_and_descriptions_stay():
+    subject, changes, negatives = fit_subject(parse_scene("a rotting apple"), "a rotting apple",
+                                              "excitement")
+    assert subject == "an apple" and negatives == ["rotting"]
+    assert changes[0].action == "negative" and "rotting" in changes[0].reason
+    same = "a young woman in a dark forest"
+    assert fit_subject(parse_scene(same), same, "sadness")[0] == same
+    assert fit_subject(parse_scene("a sobbing toddler"), "a sobbing toddler", "sadness")[1] == []
+
+
+def test_long_prompts_are_condensed_keeping_the_subject():
+    prompt = ("An elderly fisherman with a weathered face and a thick grey beard sits on an "
+              "upturned wooden crate on a busy harbour pier, mending a tangled orange net, "
+              "surrounded by stacked lobster traps, coiled ropes, seagulls perched on posts and "
+              "small painted boats bobbing in the water behind him")
+    subject, changes, _ = fit_subject(parse_scene(prompt), prompt, "amusement")
+    assert estimate_clip_tokens(subject) <= 40
+    assert "fisherman" in subject
+    assert changes and all(c.action == "condensed" for c in changes)
+
+
+@pytest.mark.parametrize("prompt", ["un chien qui joue dans le jardin", "ein Hund im Park",
+                                    "犬が公園で遊んでいる", "un perro en la playa"])
+def test_non_english_prompts_are_detected(prompt):
+    scene = parse_scene(prompt)
+    assert not scene.english and scene.language_note
+    assert fit_subject(scene, prompt, "awe")[0] == prompt  # kept intact
+
+
+@pytest.mark.parametrize("prompt", BUILTIN + HARD)
+def test_english_prompts_are_not_flagged(prompt):
+    assert parse_scene(prompt).english
