@@ -144,3 +144,10 @@ def test_non_english_prompts_are_detected(prompt):
 @pytest.mark.parametrize("prompt", BUILTIN + HARD)
 def test_english_prompts_are_not_flagged(prompt):
     assert parse_scene(prompt).english
+
+
+def test_a_blue_sky_or_washing_on_the_line_contradicts_rain():
+    rain = parse_scene("a tram in the rain").facts
+    assert contradiction(rain, "a windless blue sky with a few wisps of cloud") is not None
+    assert contradiction(rain, "washing drying on a line") is not None
+    assert contradiction(rain, "a soft drizzle seen from a dry porch") is None
