@@ -292,12 +292,19 @@ class MCDiffusionPipeline(VisualPromptMixin):
     def _call_pipeline(self) -> Any:
         """A shallow view of the base pipeline with its own scheduler: schedulers and pipelines
         keep per-call state (timesteps, step index, guidance scale), so concurrent calls must not
-        share them. (Not diffusers' ``from_pipe``: it casts every shared module to float32.)"""
+        share them. Its tokenizers hold a lock per call: a shared tokenizer is not thread-safe
+        (see :data:`~emotion_director.diffusion.retrieval.TOKENIZER_LOCK`). (Not diffusers'
+        ``from_pipe``: it casts every shared module to float32.)"""
         import copy
+
+        from emotion_director.diffusion.retrieval import locked_tokenizer
 
         base = self.pipeline
         view = copy.copy(base)
         view.scheduler = base.scheduler.from_config(base.scheduler.config)
+        for name in ("tokenizer", "tokenizer_2"):
+            if getattr(base, name, None) is not None:
+                view.__dict__[name] = locked_tokenizer(getattr(base, name))
         return view
 
     def _bank(self) -> VisualPromptBank:

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,49 @@ class RetrievedVisualPrompt:
     emotion: str
 
 
+# A transformers tokenizer sets padding and truncation on its shared Rust backend before each
+# encode, so two threads asking for different padding (diffusers' ``encode_prompt`` pads to
+# ``max_length`` and also tokenizes with ``padding="longest"`` to detect truncation) can get each
+# other's: a prompt encoded to 5 tokens instead of 77 changes the image. Every tokenizer call made
+# for a generation holds this lock (tokenizing takes microseconds; denoising stays concurrent).
+TOKENIZER_LOCK = threading.RLock()
+
+
+class LockedTokenizer:
+    """A tokenizer whose calls hold :data:`TOKENIZER_LOCK`; attributes pass through."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        object.__setattr__(self, "_tokenizer", tokenizer)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with TOKENIZER_LOCK:
+            return self._tokenizer(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._tokenizer, name)
+        if not callable(value):
+            return value
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with TOKENIZER_LOCK:
+                return value(*args, **kwargs)
+
+        return locked
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._tokenizer, name, value)
+
+    def __repr__(self) -> str:
+        return f"LockedTokenizer({self._tokenizer!r})"
+
+
+def locked_tokenizer(tokenizer: Any) -> Any:
+    """``tokenizer`` wrapped in :class:`LockedTokenizer` (``None`` and wrapped ones unchanged)."""
+    if tokenizer is None or isinstance(tokenizer, LockedTokenizer):
+        return tokenizer
+    return LockedTokenizer(tokenizer)
+
+
 def pooled_text_embedding(output: object) -> torch.Tensor:
     """A CLIP text model's sentence embedding: projected ``text_embeds`` when the model has a
     projection, else ``pooler_output`` (the bank's text keys live in the same space)."""
@@ -60,8 +104,9 @@ def embed_texts_for_retrieval(tokenizer: Any, text_encoder: Any, texts: list[str
     generation time: the pipeline's own first tokenizer and text encoder, padded to
     ``model_max_length`` as the pipeline pads, pooled by :func:`pooled_text_embedding`.
     """
-    ids = tokenizer(list(texts), padding="max_length", truncation=True,
-                    max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    with TOKENIZER_LOCK:
+        ids = tokenizer(list(texts), padding="max_length", truncation=True,
+                        max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
     device = next(text_encoder.parameters()).device
     with torch.no_grad():
         return pooled_text_embedding(text_encoder(ids.to(device))).float().cpu()

@@ -168,11 +168,17 @@ def _free_path(path: Path) -> Path:
 
 
 def writable_dir(folder: Path) -> Path:
+    """``folder``, created if missing, after checking that a file can be written in it.
+
+    The check writes a uniquely named temporary file, so processes of a data-parallel run (or
+    threads) checking one folder at once never remove each other's probe.
+    """
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
     except OSError as exc:
         raise OutputDirError(
             f"cannot write to output directory {folder} ({exc.strerror or exc}): pass --out with "
