@@ -113,15 +113,20 @@ class VisualConcept(BaseModel):
         return any(_opposed(a, b) for a in self.needs for b in other.needs)
 
     def render(self, scene: SceneModel | None) -> str:
-        """The concept's text bound to the scene's subject (templates filled in)."""
+        """The concept's text bound to the scene's subject (templates filled in).
+
+        A posture or expression written without an owner ("ears pinned back") names its owner
+        when that is not the scene's first subject, or not in the prompt at all: "a cat and a
+        dog" -> "the dog with ears pinned back"; "a funeral" -> "the mourners with ...".
+        """
         if not self.bound:
-            return self.text
+            return self._owned(scene)
         owner = scene.owner_for(self.needs) if scene is not None else None
         label = owner.label() if owner else "the subject"
         several = scene is not None and len(scene.entities) > 1
         text = self.text.replace("{the}", label)
         if several and owner:
-            text = text.replace("{poss}", f"{label}'s")
+            text = text.replace("{poss}", owner.possessive())
         else:  # one subject: a leading owner is implied, a later one is a pronoun
             if text.startswith("{poss} "):
                 text = text[len("{poss} "):]
@@ -129,6 +134,30 @@ class VisualConcept(BaseModel):
                 else "its"
             text = text.replace("{poss}", pronoun)
         return text.strip()
+
+
+    def _owned(self, scene: SceneModel | None) -> str:
+        if scene is None or not self.needs & _BODY_NEEDS:
+            return self.text
+        owner = scene.owner_for(self.needs)
+        if owner is None or (owner is scene.main and not owner.implied):
+            return self.text
+        first = self.text.split(maxsplit=1)[0].lower()
+        verb = first.endswith(("ing", "ed")) or first in {"asleep", "awake", "frozen", "caught",
+                                                          "half", "mid-leap", "mid-stride"}
+        if verb and (self.facet in _OWNED_FACETS or first.endswith("ing")):
+            return f"{owner.label()} {self.text}"  # "the dog lying on its side"
+        pronoun = re.search(r"\b(its|their|his|her)\b", self.text)
+        if pronoun:  # "sunglasses perched on its face" -> "... on the mourners' face"
+            return self.text[:pronoun.start()] + owner.possessive() + self.text[pronoun.end():]
+        if self.facet not in _OWNED_FACETS:
+            return self.text
+        return f"{owner.label()} with {self.text}"
+
+
+#: Facets that describe a subject's own body (their owner is named when it is not obvious).
+_OWNED_FACETS = frozenset({"body_language", "action"})
+_BODY_NEEDS = frozenset("face legs hands ears tail fur wings fins animate".split())
 
 
 class Appraisal(BaseModel):
@@ -253,9 +282,12 @@ _AGENT_NEEDS = frozenset("animate legs hands person fur ears tail wings bird aqu
 
 
 def _located(scene: SceneModel) -> str | None:
-    """The stated place of the scene (a place, a room, or a landscape subject), if any."""
-    for entity in [*scene.places, *scene.entities]:
-        if entity.kind in {"room", "landscape", "building"}:
+    """The stated place of the scene, if any: where the subjects are ("on a sofa", "in a
+    kitchen"), a room, building or landscape subject, or an event (it happens where it is)."""
+    if scene.places:
+        return scene.places[0].noun
+    for entity in scene.entities:
+        if entity.kind in {"room", "landscape", "building", "event"}:
             return entity.noun
     return None
 

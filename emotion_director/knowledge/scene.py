@@ -60,13 +60,14 @@ KIND_FACTS: dict[str, frozenset[str]] = {
     "building": frozenset("building large".split()),
     "room": frozenset("room indoor".split()),
     "landscape": frozenset("place outdoor large".split()),
-    "event": frozenset("event person human animate face legs hands group".split()),
+    # an event has no body: its people do ("a funeral" brings implied mourners, see
+    # :func:`parse_scene`), so a face or a posture is never pinned on the event itself
+    "event": frozenset("event".split()),
     "sky": frozenset("sky outdoor".split()),
 }
 #: Kinds that are where the scene happens, not who is in it (unless nothing else is).
 PLACE_KINDS = frozenset({"room", "landscape", "sky"})
-ANIMATE_KINDS = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent",
-                           "event"})
+ANIMATE_KINDS = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent"})
 #: Facts only a subject can provide: a concept needing one the scene lacks contradicts it.
 BODY_FACTS = frozenset(
     "person human animal animate face legs hands ears tail fur wings fins bird insect serpent "
@@ -77,7 +78,7 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     ("indoor", "outdoor"), ("day", "night"), ("midday", "night"), ("twilight", "night"),
     ("midday", "twilight"), ("clear", "rain"), ("clear", "storm"), ("clear", "fog"),
     ("winter", "bloom"), ("asleep", "awake"), ("busy", "acting"), ("small", "large"),
-    ("urban", "wild"), ("aquatic", "land"), ("still", "windy"),
+    ("urban", "wild"), ("aquatic", "land"), ("still", "windy"), ("fire", "asleep"),
 )
 _OPPOSITE: dict[str, set[str]] = {}
 for _a, _b in OPPOSITES:
@@ -92,7 +93,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
             "sun-drenched", "sunshine", "bright sun"),
     "midday": ("midday", "noon", "overhead sun", "high sun"),
     "twilight": ("dawn", "sunrise", "sunset", "dusk", "twilight", "golden hour", "first light",
-                 "evening", "sundown", "daybreak"),
+                 "evening", "sundown", "daybreak", "blue hour", "low sun", "last light",
+                 "last warm light"),
     "night": ("night", "moonlight", "moonlit", "moon", "stars", "starry", "starlight",
               "milky way", "midnight", "aurora", "nighttime", "night-time", "fireworks",
               "constellations"),
@@ -118,7 +120,9 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
               "washing drying", "laundry drying", "sunny", "sunshine", "sunlight",
               "sunlit", "sunbeam", "sunbeams", "sun-bleached", "midday sun",
               "bright sunlight", "hard sunlight", "blazing sun", "sparkling sunlight",
-              "sun-drenched"),
+              "sun-drenched", "low sun", "crisp little shadows", "crisp shadows",
+              "sharp shadows", "dappled sunlight", "sun-dappled", "dappled light",
+              "clear evening", "clear morning", "clear day", "clear night", "clear skies"),
     "winter": ("snow", "snowy", "snowfall", "frost", "frosty", "icicles", "winter", "frozen",
                "snowstorm", "snowman", "snowmen", "snowdrift", "snowflake",
                "snowflakes", "blizzard", "ice-covered", "sleet"),
@@ -175,7 +179,12 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "awake": ("eyes wide", "wide-eyed", "wide eyes", "staring", "gazing",
               "eyes locked", "running", "sprinting", "leaping", "jumping", "lunging",
               "pouncing", "grin", "mouth wide open", "open-mouthed", "recoiling", "sniffing",
-              "racing", "backing away", "ears forward", "arms thrown up"),
+              "racing", "backing away", "ears forward", "arms thrown up", "lip curled",
+              "nose wrinkled", "wrinkled nose", "grimace", "grimacing", "eyes darting",
+              "ears pinned", "ears pricked", "teeth gritted", "jaw clenched", "shouting",
+              "screaming", "laughing", "giggling", "cheering"),
+    "asleep": ("asleep", "sleeping", "dozing", "napping", "snoozing", "eyes softly closed"),
+    "fire": ("burning", "ablaze", "on fire", "flames", "blaze", "wildfire", "inferno"),
 }
 
 #: Stated states of a subject (they make the scene's subject "busy" or "asleep").
@@ -191,6 +200,8 @@ class SubjectEntity(BaseModel):
     kind: Kind
     plural: bool = False
     modifiers: list[str] = Field(default_factory=list, description="words describing it")
+    implied: bool = Field(default=False, description="not in the prompt: the people an event "
+                          "implies (the mourners of a funeral)")
 
     @property
     def facts(self) -> frozenset[str]:
@@ -199,6 +210,11 @@ class SubjectEntity(BaseModel):
     def label(self) -> str:
         """``the cat`` / ``the firefighters``: how a concept names its owner."""
         return f"the {self.noun}"
+
+    def possessive(self) -> str:
+        """``the cat's`` / ``the mourners'``."""
+        return f"{self.label()}'" if self.plural and self.noun.endswith("s") else \
+            f"{self.label()}'s"
 
 
 class EmotionalAttribute(BaseModel):
@@ -296,11 +312,16 @@ def attribute_lexicon() -> dict[str, tuple[str, ...]]:
     try:
         text = _data_text("attributes.tsv")
     except FileNotFoundError:
-        return out
+        return _curated_states()
     for row in csv.reader(io.StringIO(text), delimiter="\t"):
         if row and not row[0].startswith("#") and len(row) >= 2:
             out[row[0]] = tuple(row[1].split(","))
-    return out
+    return out | _curated_states()
+
+
+def _curated_states() -> dict[str, tuple[str, ...]]:
+    raw = curated_subjects().get("states") or {}  # type: ignore[union-attr]
+    return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
 
 
 @lru_cache(maxsize=1)
@@ -332,6 +353,10 @@ _STRUCTURES = frozenset(
     "bridge dam tunnel pier dock wharf monument pyramid silo arch column pillar obelisk "
     "aqueduct viaduct ruins ruin".split())
 _JOINERS = frozenset({"and", "with", "&", "while", "beside", "plus"})
+#: Buildings where "at" means inside ("a clown at a circus", "a couple at a restaurant").
+_INSIDE_AT = frozenset(
+    "circus theatre theater cinema museum gallery restaurant cafe café bar pub shop store "
+    "supermarket library hospital ballroom gym mall casino bakery concert-hall opera".split())
 #: "X of Y": when X is a container or quantity, Y is what the picture shows.
 _CONTAINERS = frozenset(
     "bowl plate basket box pile stack cup glass bunch jar bag heap slice loaf bottle tray "
@@ -400,6 +425,8 @@ def facts_conflict(facts: frozenset[str] | set[str], own: frozenset[str] | set[s
         clash = _OPPOSITE.get(fact, set()) & set(facts)
         if clash:
             return f"'{_trigger(phrase, fact)}' says {fact}, the scene says {sorted(clash)[0]}"
+    if "asleep" in own and "busy" in facts and "asleep" not in facts:
+        return f"'{_trigger(phrase, 'asleep')}' says asleep, the subject is doing something"
     return None
 
 
@@ -449,8 +476,8 @@ def parse_scene(text: str) -> SceneModel:
     for place in places:  # where the subjects are: its setting, not its size
         facts |= KIND_FACTS[place.kind] - {"large", "small"}
         if place.kind == "building":  # "in a church" is inside it, "at a church" outside
-            inside = re.search(rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b",
-                               lowered)
+            inside = place.noun in _INSIDE_AT or re.search(
+                rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b", lowered)
             facts.add("indoor" if inside else "outdoor")
     stated = phrase_facts(lowered) if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
@@ -469,6 +496,9 @@ def parse_scene(text: str) -> SceneModel:
             facts.discard("outdoor")
         else:
             facts.discard("indoor")
+    entities = _with_participants(entities)
+    for entity in entities:
+        facts |= entity.facts
     actions = _actions(tokens, entities)
     if actions:
         facts.add("busy")
@@ -538,6 +568,20 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         else:
             subjects.append(entity)
     return subjects[:4], places
+
+
+def _with_participants(entities: list[SubjectEntity]) -> list[SubjectEntity]:
+    """``entities`` plus the people of an event when the prompt names no one ("a funeral" ->
+    the mourners), so that postures and expressions get an owner who can show them."""
+    if any(e.kind in {"person", "group"} for e in entities):
+        return entities
+    event = next((e for e in entities if e.kind == "event"), None)
+    if event is None:
+        return entities
+    participants: dict[str, str] = curated_subjects().get("participants", {})  # type: ignore[assignment]
+    head = event.noun.split()[-1]
+    noun = participants.get(head) or participants.get(singular(head)) or "people"
+    return [*entities, SubjectEntity(noun=noun, kind="group", plural=True, implied=True)]
 
 
 def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:

@@ -151,3 +151,73 @@ def test_a_blue_sky_or_washing_on_the_line_contradicts_rain():
     assert contradiction(rain, "a windless blue sky with a few wisps of cloud") is not None
     assert contradiction(rain, "washing drying on a line") is not None
     assert contradiction(rain, "a soft drizzle seen from a dry porch") is None
+
+
+# ----- events, owners and states (read off real rewrites) ----------------------------------
+def test_an_event_brings_its_people_and_postures_are_theirs_not_the_events():
+    # seen: "a funeral, mouth slightly open, eyes lifted"; "a clown nose on the funeral"
+    scene = parse_scene("a funeral")
+    assert [(e.noun, e.kind, e.implied) for e in scene.entities] == [
+        ("funeral", "event", False), ("mourners", "group", True)]
+    graph = load_concept_graph()
+    rendered = [c.render(scene) for e in Emotion for c in graph.candidates(e, scene)]
+    assert not any(t.endswith("on the funeral") or "the funeral's" in t for t in rendered)
+    posture = [c for c in graph.candidates("contentment", scene)
+               if c.facet == "body_language" and not c.bound and "face" in c.needs]
+    assert posture and all(c.render(scene).startswith("the mourners") for c in posture)
+
+
+def test_an_event_with_people_named_adds_no_others():
+    assert [e.noun for e in parse_scene("a bride at a wedding").entities] == ["bride", "wedding"]
+
+
+def test_a_posture_names_its_owner_when_it_is_not_the_first_subject():
+    graph = load_concept_graph()
+    scene = parse_scene("a lighthouse and a dog")
+    postures = [c for e in Emotion for c in graph.candidates(e, scene)
+                if c.facet == "body_language" and c.needs & {"face", "fur", "legs", "ears"}]
+    assert any(not c.bound for c in postures)  # unbound ones too ("curled up asleep ...")
+    assert all(c.render(scene).startswith("the dog") for c in postures), [
+        c.render(scene) for c in postures if not c.render(scene).startswith("the dog")][:3]
+
+
+def test_plural_owners_take_a_plain_apostrophe():
+    scene = parse_scene("a funeral")
+    assert scene.entities[1].possessive() == "the mourners'"
+    assert parse_scene("a cat").entities[0].possessive() == "the cat's"
+
+
+def test_at_a_circus_is_inside_the_tent():
+    assert "indoor" in parse_scene("a clown at a circus").facts
+    assert "outdoor" in parse_scene("a dog at a church").facts
+
+
+@pytest.mark.parametrize("prompt,phrase", [
+    ("a sleeping cat", "lip curled, nose wrinkled at the smell"),
+    ("a tram in the rain", "bright flat light with crisp little shadows"),
+    ("a thunderstorm over a village", "a still clear evening with a light breeze"),
+    ("firefighters at a burning house", "curled up asleep with eyes softly closed"),
+    ("a dog chewing a slipper", "curled up asleep with eyes softly closed"),
+    ("a rollercoaster at night", "woods at the blue hour"),
+])
+def test_contradictions_seen_in_rewrites_are_caught(prompt, phrase):
+    assert contradiction(parse_scene(prompt).facts, phrase)
+
+
+def test_a_stated_place_is_not_moved_elsewhere():
+    # seen: "a cat on a sofa" + "a long empty hospital corridor"
+    graph = load_concept_graph()
+    for prompt in ("a cat on a sofa", "a ballet performance"):
+        scene = parse_scene(prompt)
+        spaces = [c for e in Emotion for c in graph.candidates(e, scene)
+                  if c.facet == "space" and not c.bound]
+        assert spaces == [], (prompt, [c.text for c in spaces][:3])
+
+
+def test_a_burning_house_is_not_kept_for_contentment():
+    scene = parse_scene("firefighters at a burning house")
+    text, adjustments, negatives = fit_subject(scene, "firefighters at a burning house",
+                                               "contentment")
+    assert text == "firefighters at a house" and negatives == ["burning"]
+    assert fit_subject(scene, "firefighters at a burning house", "fear")[0] == \
+        "firefighters at a burning house"
