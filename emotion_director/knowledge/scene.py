@@ -338,6 +338,9 @@ def english_words() -> frozenset[str]:
     for values in FACT_WORDS.values():
         words |= {w for v in values for w in v.split()}
     words |= set(curated_subjects()["function_words"].split())  # type: ignore[union-attr]
+    from emotion_director.emotions import EMOTION_WORDS
+
+    words |= set(EMOTION_WORDS)
     return frozenset(words)
 
 
@@ -443,7 +446,9 @@ def detect_language(text: str) -> tuple[bool, str | None]:
     if any(ord(c) > 0x24F and c.isalpha() for c in text):
         scripts = {_script(c) for c in text if c.isalpha() and ord(c) > 0x24F}
         return False, f"non-Latin script ({', '.join(sorted(scripts))}): not English"
-    tokens = [t.lower() for t in _WORD.findall(text)]
+    # acronyms ("NY", "NASA") say nothing about the language (capitalised words do: German
+    # nouns are capitalised)
+    tokens = [w.lower() for w in _WORD.findall(text) if not (w.isupper() and len(w) > 1)]
     if not tokens:
         return True, None
     known = english_words()

@@ -221,3 +221,10 @@ def test_a_burning_house_is_not_kept_for_contentment():
     assert text == "firefighters at a house" and negatives == ["burning"]
     assert fit_subject(scene, "firefighters at a burning house", "fear")[0] == \
         "firefighters at a burning house"
+
+
+def test_acronyms_and_emotion_words_do_not_make_a_prompt_foreign():
+    # seen: "I love NY" read as "only 1 of 3 words are known English words"
+    assert parse_scene("I love NY").english
+    assert not parse_scene("ein Kind schreibt an die Tafel").english
+    assert not parse_scene("el perro en la playa").english
