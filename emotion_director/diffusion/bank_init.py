@@ -376,16 +376,25 @@ class HFImageEncoder:
             processor = AutoImageProcessor.from_pretrained(name_or_path)
             config = AutoConfig.from_pretrained(name_or_path)
             arch = (getattr(config, "architectures", None) or [""])[0]
-            if arch.startswith("CLIP") or config.model_type in {"clip", "clip_vision_model"}:
+            if config.model_type == "clip":
+                # a full CLIP checkpoint (openai/clip-vit-large-patch14, ...): read as a vision
+                # model with projection, its vision config would carry the default
+                # projection_dim (512), not the checkpoint's, and fail to load (ViT-L: 768)
+                model = transformers.CLIPModel.from_pretrained(name_or_path)
+            elif arch.startswith("CLIP") or config.model_type == "clip_vision_model":
                 model = transformers.CLIPVisionModelWithProjection.from_pretrained(name_or_path)
             else:
                 model = AutoModel.from_pretrained(name_or_path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:
             raise BankError(f"cannot load image encoder '{name_or_path}': {str(exc).splitlines()[0][:200]}") from None
         return cls(model, processor, name_or_path, device)
 
     def __call__(self, batch: Sequence[Any]) -> torch.Tensor:
         pixels = self.processor(images=list(batch), return_tensors="pt").to(self.device)
+        if hasattr(self.model, "visual_projection") and hasattr(self.model, "vision_model"):
+            # full CLIP: the projected image embedding, as CLIPVisionModelWithProjection gives
+            pooled = self.model.vision_model(pixel_values=pixels["pixel_values"]).pooler_output
+            return self.model.visual_projection(pooled)
         out = self.model(**pixels)
         if getattr(out, "image_embeds", None) is not None:
             return out.image_embeds

@@ -167,3 +167,23 @@ def test_cli_bank_init_and_generate(tmp_path, toy_dataset, encoders):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_full_clip_checkpoint_with_its_own_projection_width_is_an_image_encoder(tmp_path):
+    # openai/clip-vit-large-patch14 projects to 768, not the vision config's default 512; read as
+    # CLIPVisionModelWithProjection it failed to load (a RuntimeError traceback)
+    import transformers
+
+    from emotion_director.evals.tiny_checkpoints import save_tiny_clip
+
+    folder = save_tiny_clip(tmp_path / "clip")  # CLIPModel, projection_dim 16
+    images = [Image.new("RGB", (32, 32), (200, 10, 10)), Image.new("RGB", (32, 32), (0, 0, 90))]
+    features = HFImageEncoder.from_pretrained(str(folder))(images)
+    again = HFImageEncoder.from_pretrained(str(folder))(images)
+    assert features.shape == (2, 16) and torch.equal(features, again)
+    clip = transformers.CLIPModel.from_pretrained(str(folder)).eval()
+    processor = transformers.AutoImageProcessor.from_pretrained(str(folder))
+    with torch.no_grad():
+        expected = clip.get_image_features(**processor(images=images, return_tensors="pt"))
+    expected = getattr(expected, "pooler_output", expected)
+    assert torch.allclose(features.detach(), expected, atol=1e-5)
