@@ -21,11 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.emotions import resolve_emotion
-from emotion_director.errors import EmotionDirectorError
-
-
-class OutputDirError(EmotionDirectorError):
-    """The output directory cannot be created or written."""
+from emotion_director.errors import OutputDirError, UserInputError
 
 
 @dataclass
@@ -73,7 +69,7 @@ class ImageGenerator:
                 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 
                 if not self.bank:
-                    raise EmotionDirectorError(
+                    raise UserInputError(
                         "no visual prompt bank given: pass --bank BANK.safetensors "
                         "(build one with `emotion-director bank init`)."
                     )
@@ -82,7 +78,7 @@ class ImageGenerator:
                     import torch
 
                     if not torch.cuda.is_available():
-                        raise EmotionDirectorError("--device cuda but no CUDA GPU is visible: use --device cpu.")
+                        raise UserInputError("--device cuda but no CUDA GPU is visible: use --device cpu.")
                     dtype = torch.float16
                 extra = ({"retrieval_temperature": self.retrieval_temperature}
                          if self.retrieval_temperature is not None else {})

@@ -36,16 +36,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import RatingError
 
 CHOICES = ("left", "right", "tie")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
 MAX_BODY = 4096
 IMAGES_PER_SIDE = 2
-
-
-class RatingError(EmotionDirectorError):
-    """The run folder has nothing to rate, or a rating request is invalid."""
 
 
 @dataclass(frozen=True)
