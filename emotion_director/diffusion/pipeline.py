@@ -6,11 +6,20 @@ one: ``from_pretrained``, ``.to()``, ``enable_model_cpu_offload()``, batched pro
 API's shape). The visual prompt of each call travels through the base pipeline's
 ``ip_adapter_image_embeds`` argument into the UNet call, so calls from several threads are safe.
 
-Example:
-    >>> from emotion_director.diffusion import MCDiffusionPipeline
-    >>> pipe = MCDiffusionPipeline.from_pretrained("path/to/sd15", bank="bank.safetensors")  # doctest: +SKIP
-    >>> image = pipe("a dog, curled up asleep", emotion="contentment",
-    ...              negative_emotion="anger").images[0]  # doctest: +SKIP
+Example (a tiny random SD 1.5 in the real folder layout stands in for a download):
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from emotion_director.diffusion import MCDiffusionPipeline, VisualPromptBank
+    >>> from emotion_director.diffusion.tiny import write_tiny_pipeline
+    >>> workdir = tempfile.TemporaryDirectory()
+    >>> sd15 = write_tiny_pipeline(Path(workdir.name) / "sd15")
+    >>> bank = VisualPromptBank.random(4, 16, 32).save(Path(workdir.name) / "bank.safetensors")
+    >>> pipe = MCDiffusionPipeline.from_pretrained(sd15, bank=bank)
+    >>> image = pipe("a dog, curled up asleep", emotion="contentment", negative_emotion="anger",
+    ...              num_inference_steps=2, height=32, width=32).images[0]
+    >>> image.size
+    (32, 32)
+    >>> workdir.cleanup()
 """
 
 from __future__ import annotations

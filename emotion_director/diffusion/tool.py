@@ -4,10 +4,20 @@ It is also a LangChain tool (:func:`make_generate_image_tool`) that other agents
 Every image is written as a PNG with a JSON sidecar (prompt, negative prompt, emotion, seed,
 scale, model id, retrieval weights), so a result can always be reproduced.
 
-Example:
-    >>> gen = ImageGenerator(model="path/to/sd15", bank="bank.safetensors")  # doctest: +SKIP
-    >>> gen.generate("a dog, asleep", emotion="contentment", seed=0)  # doctest: +SKIP
-    ['outputs/contentment-0-....png']
+Example (a tiny random SD 1.5 in the real folder layout stands in for a download):
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from emotion_director.diffusion import VisualPromptBank
+    >>> from emotion_director.diffusion.tiny import write_tiny_pipeline
+    >>> workdir = tempfile.TemporaryDirectory()
+    >>> model = write_tiny_pipeline(Path(workdir.name) / "sd15")
+    >>> bank = VisualPromptBank.random(4, 16, 32).save(Path(workdir.name) / "bank.safetensors")
+    >>> gen = ImageGenerator(model=str(model), bank=str(bank), out_dir=f"{workdir.name}/outputs",
+    ...                      steps=2, height=32, width=32)
+    >>> [png] = gen.generate("a dog, asleep", emotion="contentment", seed=0)
+    >>> Path(png).name.startswith("contentment-0-"), Path(png).with_suffix(".json").is_file()
+    (True, True)
+    >>> workdir.cleanup()
 """
 
 from __future__ import annotations

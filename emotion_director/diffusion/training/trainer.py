@@ -109,9 +109,24 @@ class ReferenceSwap:
 class DPOTrainer:
     """Build everything from a :class:`DPOConfig` and train.
 
-    Example:
-        >>> trainer = DPOTrainer(DPOConfig.from_yaml("examples/dpo_tiny.yaml"))  # doctest: +SKIP
-        >>> trainer.train(resume="latest")  # doctest: +SKIP
+    Example (two steps on tiny random components and a generated toy preference set):
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from emotion_director.diffusion.training import make_toy_preferences
+        >>> workdir = tempfile.TemporaryDirectory()
+        >>> config = DPOConfig.parse({
+        ...     "model": {"pretrained": "tiny:sd15", "bank": "random", "bank_tokens": 4,
+        ...               "bank_dim": 16},
+        ...     "data": {"preferences": str(make_toy_preferences(workdir.name, per_emotion=1)),
+        ...              "resolution": 32},
+        ...     "train": {"output_dir": f"{workdir.name}/run", "max_steps": 2, "batch_size": 2,
+        ...               "validation_every": None}})
+        >>> run = DPOTrainer(config).train()
+        >>> sorted(p.name for p in Path(run).glob("*.safetensors"))
+        ['adapter.safetensors', 'bank.safetensors']
+        >>> DPOTrainer(config).train(resume="latest") == run  # a finished run resumes as done
+        True
+        >>> workdir.cleanup()
     """
 
     def __init__(self, config: DPOConfig, *, pipeline: Any = None) -> None:
