@@ -495,7 +495,7 @@ def generate(
 
         require_diffusion()
         from emotion_director.diffusion.bank import VisualPromptBank
-        from emotion_director.diffusion.tool import ImageGenerator, writable_dir
+        from emotion_director.diffusion.generator import ImageGenerator, writable_dir
         from emotion_director.emotions import resolve_emotion
 
         VisualPromptBank.load(bank)  # fail fast on a bad bank, before loading the model

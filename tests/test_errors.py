@@ -20,7 +20,7 @@ MOVED = [
     ("emotion_director.diffusion.training.config", "ConfigError"),
     ("emotion_director.diffusion.training.data", "DatasetError"),
     ("emotion_director.diffusion.training.trainer", "TrainingOutputExistsError"),
-    ("emotion_director.diffusion.tool", "OutputDirError"),
+    ("emotion_director.diffusion.generator", "OutputDirError"),
     ("emotion_director.evals.cache", "EvalCacheError"),
     ("emotion_director.evals.datasets", "EvalDatasetError"),
     ("emotion_director.evals.identity", "RunMismatchError"),

@@ -22,8 +22,8 @@ _EXPORTS = {
     "VisualPromptAttnProcessor": "emotion_director.diffusion.attention",
     "VisualPromptMixin": "emotion_director.diffusion.attention",
     "MCDiffusionPipeline": "emotion_director.diffusion.pipeline",
-    "ImageGenerator": "emotion_director.diffusion.tool",
-    "make_generate_image_tool": "emotion_director.diffusion.tool",
+    "ImageGenerator": "emotion_director.diffusion.generator",
+    "make_generate_image_tool": "emotion_director.diffusion.generator",
     "init_bank": "emotion_director.diffusion.bank_init",
     "kmeans": "emotion_director.diffusion.bank_init",
 }

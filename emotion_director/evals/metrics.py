@@ -50,7 +50,7 @@ from emotion_director.emotions import EMOTION_WORDS, EMOTIONS, Emotion
 from emotion_director.errors import MissingExtraError
 from emotion_director.evals.masking import added_text, mask_emotion_words
 from emotion_director.graph.request import extract_subject
-from emotion_director.knowledge.graph import STOPWORDS
+from emotion_director.knowledge.concept_graph import STOPWORDS
 
 INSTALL_HINT = 'pip install "emotion-director[eval]"'
 #: P(target) and top-1 accuracy of a guess among the 8 emotions

@@ -28,7 +28,7 @@ from emotion_director.agents.text import guess_facet
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.errors import UserInputError
 from emotion_director.evals.datasets import EvalCase
-from emotion_director.knowledge.graph import load_concept_graph
+from emotion_director.knowledge.concept_graph import load_concept_graph
 from emotion_director.personas.loader import load_personas
 from emotion_director.settings import Settings
 
@@ -202,7 +202,7 @@ class NoChainOfConcept(MCAgent):
                              concepts=sorted(links.values(), key=lambda c: -c.support))
         result = await build_consensus(
             chain, out["readings"], subject=out["subject"], head_nouns=[],
-            emotion=Emotion(case.emotion), graph=load_concept_graph(),
+            emotion=Emotion(case.emotion), concept_graph=load_concept_graph(),
             token_budget=self.settings.token_budget,
         )
         return Rewrite(text=result.final_prompt, negative_prompt=result.negative_prompt)
