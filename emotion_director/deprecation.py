@@ -4,8 +4,9 @@ Two tools, for the two kinds of rename:
 
 * :func:`renamed_keyword`: a keyword argument got a clearer name (``graph=`` for a concept graph
   is now ``concept_graph=``, so it cannot be mistaken for the LangGraph graph);
-* :func:`moved_module`: a module moved (``knowledge/graph.py`` is now ``knowledge/concept_graph.py``);
-  the old module stays as a shim that warns when imported and forwards every name.
+* :func:`moved_module`: a module moved (``knowledge/graph.py`` is now
+  ``knowledge/concept_graph.py``); the old module stays as a shim that warns when imported and
+  forwards every name.
 
 Example:
     >>> import warnings
@@ -16,8 +17,8 @@ Example:
     ...     warnings.simplefilter("always")
     ...     size(graph=[1, 2])
     2
-    >>> str(caught[0].message)
-    "size(graph=...) is deprecated: pass concept_graph=... instead."
+    >>> print(caught[0].message)
+    size(graph=...) is deprecated: pass concept_graph=... instead.
 """
 
 from __future__ import annotations
