@@ -11,12 +11,14 @@ from emotion_director.emotions import EMOTIONS, Emotion, resolve_emotion
 from emotion_director.errors import (
     BackendError,
     CheckpointError,
+    DataFileError,
     EmotionDirectorError,
     InvalidRequestError,
     ModelOutputError,
     PersonaFileError,
     SettingsError,
     UnknownEmotionError,
+    UserInputError,
 )
 from emotion_director.graph import RewriteInput, RewriteOutput, RewriteResult, build_graph
 from emotion_director.personas import Persona, load_personas
@@ -28,6 +30,7 @@ __all__ = [
     "EMOTIONS",
     "BackendError",
     "CheckpointError",
+    "DataFileError",
     "Emotion",
     "EmotionDirectorError",
     "InvalidRequestError",
@@ -40,6 +43,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "UnknownEmotionError",
+    "UserInputError",
     "build_graph",
     "load_personas",
     "load_settings",

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from emotion_director.emotions import EMOTIONS
-from emotion_director.errors import EmotionDirectorError, InvalidRequestError
+from emotion_director.errors import EmotionDirectorError, InvalidRequestError, PersonaFileError
 from emotion_director.redaction import install_log_redaction, redact
 
 app = typer.Typer(
@@ -371,7 +371,7 @@ def personas_validate(
         try:
             persona = load_persona_file(file)
             if persona.name in seen:  # as list and rewrite would refuse the set
-                raise EmotionDirectorError(duplicate_name_message(file, persona.name,
+                raise PersonaFileError(duplicate_name_message(file, persona.name,
                                                                   seen[persona.name]))
         except EmotionDirectorError as exc:
             failed += 1
@@ -495,7 +495,7 @@ def generate(
 
         require_diffusion()
         from emotion_director.diffusion.bank import VisualPromptBank
-        from emotion_director.diffusion.tool import ImageGenerator, writable_dir
+        from emotion_director.diffusion.generator import ImageGenerator, writable_dir
         from emotion_director.emotions import resolve_emotion
 
         VisualPromptBank.load(bank)  # fail fast on a bad bank, before loading the model

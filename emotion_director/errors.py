@@ -1,8 +1,47 @@
-"""Errors a user can act on.
+"""Errors a user can act on: one tree, every message says what is wrong and how to fix it.
 
-Every error caused by user input (a prompt, an emotion name, a persona file, a setting) is a
-``ValueError`` subclass whose message says what is wrong and how to fix it. The CLI prints the
-message as one line and exits with code 2; library users can ``except ValueError``.
+Every error that ends a run with an actionable message derives from :class:`EmotionDirectorError`;
+the CLI prints the message as one line and exits with code 2, the MCP server and the eval runner
+record it. Under the base there are four kinds, chosen by *who can fix it*::
+
+    EmotionDirectorError
+    ├── UserInputError (ValueError)       what the user passed, set or installed
+    │   ├── InvalidRequestError           the rewrite request (prompt, emotion, personas)
+    │   │   └── UnknownEmotionError
+    │   ├── SettingsError                 a setting, flag or EMOTION_DIRECTOR_* variable
+    │   ├── ConfigError                   a training config file
+    │   ├── PersonaFileError              a persona YAML file
+    │   └── MissingExtraError (ImportError)  an optional dependency is not installed
+    ├── DataFileError (ValueError)        a file or folder the run reads or writes
+    │   ├── BankError                     a visual prompt bank
+    │   ├── AdapterError                  visual prompt adapter or LoRA weights
+    │   ├── DatasetError                  training data (preferences, emotion records)
+    │   ├── EvalDatasetError              an eval dataset
+    │   ├── CheckpointError               the durable-run store or a training checkpoint
+    │   │   └── ThreadBusyError
+    │   ├── EvalCacheError                the LLM cache file
+    │   ├── RunFolderError                an eval run folder (results, ratings, images)
+    │   └── OutputDirError                an output folder that cannot be written
+    └── BackendError                      the language-model server or runtime
+        ├── ResponseTooLargeError, ServerReplyShapeError   transport: the reply is unusable
+        └── ModelOutputError              the model answered, but never in the schema
+
+Compatibility. User-input and data-file errors stay ``ValueError`` subclasses, as they always were:
+code that wraps a call in ``except ValueError`` to report bad input keeps working. Backend errors
+are deliberately *not* ``ValueError`` any more: a server that is down, slow or refusing is not a
+bad argument, the same call may succeed a minute later, and an ``except ValueError`` meant for
+input mistakes must not swallow an outage (the LLM seam used to exclude ``BackendError`` from its
+``ValueError`` handling by hand for exactly that reason). Catch :class:`BackendError` (or
+:class:`EmotionDirectorError` for everything) instead. The old class names stay importable from
+the modules that defined them (``emotion_director.diffusion.bank.BankError``, ...), as the same
+classes.
+
+Example:
+    >>> from emotion_director.errors import BankError, BackendError, DataFileError
+    >>> issubclass(BankError, DataFileError) and issubclass(BankError, ValueError)
+    True
+    >>> issubclass(BackendError, ValueError)
+    False
 """
 
 from __future__ import annotations
@@ -12,7 +51,7 @@ from typing import Any
 from emotion_director.redaction import redact
 
 
-class EmotionDirectorError(ValueError):
+class EmotionDirectorError(Exception):
     """Base class of every error that ends a run with an actionable message.
 
     The message is redacted when the error is made (passwords in URLs, tokens, API keys), so it
@@ -24,7 +63,14 @@ class EmotionDirectorError(ValueError):
         super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
-class InvalidRequestError(EmotionDirectorError):
+# ------------------------------------------------------------------------------- user input
+
+
+class UserInputError(EmotionDirectorError, ValueError):
+    """Something the user passed, set or installed is wrong: change it and run again."""
+
+
+class InvalidRequestError(UserInputError):
     """The rewrite request (prompt, emotion, valence/arousal, persona selection) is invalid."""
 
 
@@ -32,16 +78,99 @@ class UnknownEmotionError(InvalidRequestError):
     """The emotion name is not one of the 8 Mikels categories nor a known synonym."""
 
 
-class PersonaFileError(EmotionDirectorError):
+class SettingsError(UserInputError):
+    """A setting (backend, URL, model path...) is invalid."""
+
+
+class ConfigError(UserInputError):
+    """The training config is invalid; the message names the field."""
+
+
+class PersonaFileError(UserInputError):
     """A persona file cannot be read or does not match the persona schema."""
 
 
-class SettingsError(EmotionDirectorError):
-    """A setting (backend, URL, model path...) is invalid."""
+class MissingExtraError(UserInputError, ImportError):
+    """An optional dependency is not installed; the message says what to install."""
+
+
+# -------------------------------------------------------------------------------- data files
+
+
+class DataFileError(EmotionDirectorError, ValueError):
+    """A file or folder the run reads or writes is missing, malformed, or does not fit."""
+
+
+class BankError(DataFileError):
+    """A bank file is missing, malformed, or does not fit the pipeline."""
+
+
+class AdapterError(DataFileError):
+    """Visual prompt adapter or LoRA weights are missing, malformed, or do not fit the model."""
+
+
+class DatasetError(DataFileError):
+    """A training data file or row is invalid; the message names the file and line."""
+
+
+class EvalDatasetError(DataFileError):
+    """An eval dataset is missing or has an invalid line."""
+
+
+class CheckpointError(DataFileError):
+    """The durable-run store (SQLite file or PostgreSQL), a thread in it, or a training
+    checkpoint cannot be used."""
+
+
+class ThreadBusyError(CheckpointError):
+    """Another process is running the same ``--thread`` right now."""
+
+
+class TrainingOutputExistsError(CheckpointError):
+    """``train.output_dir`` already holds a run and ``--resume`` was not given."""
+
+
+class EvalCacheError(DataFileError):
+    """The LLM cache file cannot be opened, read or written."""
+
+
+class RunFolderError(DataFileError):
+    """An eval run folder cannot be used: missing, malformed, or made by another run."""
+
+
+class EvalReportError(RunFolderError):
+    """A run folder's results cannot be reported (missing, malformed, or not comparable)."""
+
+
+class RatingError(RunFolderError):
+    """The run folder has nothing to rate, or a rating request is invalid."""
+
+
+class ImageEvalError(RunFolderError):
+    """An image-eval input (checkpoint, probe file, run folder) is missing or invalid."""
+
+
+class RunMismatchError(RunFolderError):
+    """A run folder was made with other settings or another dataset than the current run."""
+
+
+class OutputDirError(DataFileError):
+    """The output directory cannot be created or written."""
+
+
+# ---------------------------------------------------------------------- backend / model output
 
 
 class BackendError(EmotionDirectorError):
     """The language-model backend cannot be reached, is not installed, or keeps failing."""
+
+
+class ResponseTooLargeError(BackendError):
+    """The server's response body exceeded ``max_response_bytes``."""
+
+
+class ServerReplyShapeError(BackendError):
+    """The server answered HTTP 200 with something that is not a chat completion."""
 
 
 class ModelOutputError(BackendError):
@@ -51,11 +180,3 @@ class ModelOutputError(BackendError):
         super().__init__(message)
         self.node = node
         self.backend = backend
-
-
-class CheckpointError(EmotionDirectorError):
-    """The durable-run store (SQLite file or PostgreSQL) or a thread in it cannot be used."""
-
-
-class ThreadBusyError(CheckpointError):
-    """Another process is running the same ``--thread`` right now."""

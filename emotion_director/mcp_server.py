@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import EmotionDirectorError, MissingExtraError
 from emotion_director.graph.state import EMOTION_JSON_SCHEMA
 from emotion_director.redaction import redact
 from emotion_director.settings import Settings
@@ -59,8 +59,8 @@ def _mcp_server_class() -> tuple[Any, bool]:
 
             return FastMCP, False
         except ImportError:
-            raise EmotionDirectorError('the MCP server needs the mcp package: pip install '
-                                       '"emotion-director[mcp]"') from None
+            raise MissingExtraError('the MCP server needs the mcp package: pip install '
+                                    '"emotion-director[mcp]"') from None
 
 
 def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:

@@ -184,12 +184,16 @@ def load_settings(**overrides: Any) -> Settings:
             f"cannot read the environment: {exc}; check the EMOTION_DIRECTOR_* variable it names."
         ) from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "literal_error" and field == "backend":
-            raise SettingsError(
-                f"unknown backend {err['input']!r}: use one of embedded, openai, test."
-            ) from None
-        message = err["msg"].removeprefix("Value error, ")
-        env = f"EMOTION_DIRECTOR_{str(err['loc'][0]).upper()}" if err["loc"] else "the environment"
-        raise SettingsError(f"invalid setting '{field}' (flag or {env}): {message}.") from None
+        # every invalid setting at once, so a user fixes them all in one go, not one per run
+        problems = [_setting_problem(e).removesuffix(".") for e in exc.errors()]
+        raise SettingsError("; ".join(problems) + ".") from None
+
+
+def _setting_problem(err: Any) -> str:
+    """One pydantic error as ``invalid setting 'field' (flag or ENV_VAR): what is wrong.``"""
+    field = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "literal_error" and field == "backend":
+        return f"unknown backend {err['input']!r}: use one of embedded, openai, test."
+    message = err["msg"].removeprefix("Value error, ")
+    env = f"EMOTION_DIRECTOR_{str(err['loc'][0]).upper()}" if err["loc"] else "the environment"
+    return f"invalid setting '{field}' (flag or {env}): {message}."

@@ -25,6 +25,7 @@ from emotion_director.agents.schemas import (
 )
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.agents.text import estimate_clip_tokens
+from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import (
     EMOTIONS,
     Emotion,
@@ -34,7 +35,7 @@ from emotion_director.emotions import (
 )
 from emotion_director.errors import UnknownEmotionError
 from emotion_director.errors import BackendError
-from emotion_director.knowledge.graph import ConceptGraph, content_words
+from emotion_director.knowledge.concept_graph import ConceptGraph, content_words
 from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, phrase_facts
 from emotion_director.untrusted import instruction_reason
 
@@ -117,9 +118,10 @@ _STATES = frozenset({"acting", "awake", "asleep", "busy"})
 _WET = frozenset({"rain", "storm", "fog"})
 
 
+@renamed_keyword(graph="concept_graph")
 def negative_prompt(
     emotion: Emotion,
-    graph: ConceptGraph,
+    concept_graph: ConceptGraph,
     prompt_emotion_words: Sequence[str],
     *,
     scene: SceneModel | None = None,
@@ -142,7 +144,7 @@ def negative_prompt(
         stated |= _WET
     subject_words = content_words(subject)
     avoid = [
-        term for term in graph.avoid(emotion)
+        term for term in concept_graph.avoid(emotion)
         if not (content_words(term) & subject_words)
         and not ((phrase_facts(term) - BODY_FACTS - _STATES) & stated)
         and not (stated & {"night"} and {"dark", "shadows"} & content_words(term))
@@ -158,18 +160,19 @@ def _category(word: str) -> Emotion | None:
         return None
 
 
+@renamed_keyword(graph="concept_graph")
 def build_trace(
     readings: Sequence[PersonaReading],
     majority: Sequence[ConceptLink],
     minority: ConceptLink | None,
     final_prompt: str,
     chain: ConceptChain | None = None,
-    graph: ConceptGraph | None = None,
+    concept_graph: ConceptGraph | None = None,
 ) -> list[TraceEntry]:
     """Per persona: what they contributed, through which appraisal, who agreed, what lost."""
     appraisal_text: dict[str, str] = {}
-    if chain is not None and graph is not None:
-        appraisal_text = {a.id: a.appraisal for a in graph.appraisals(chain.emotion)}
+    if chain is not None and concept_graph is not None:
+        appraisal_text = {a.id: a.appraisal for a in concept_graph.appraisals(chain.emotion)}
     by_text = {c.text.lower(): c for c in (chain.concepts if chain is not None else [])}
     trace = []
     for reading in readings:
@@ -193,6 +196,7 @@ def build_trace(
     return trace
 
 
+@renamed_keyword(graph="concept_graph")
 async def build_consensus(
     chain: ConceptChain,
     readings: Sequence[PersonaReading],
@@ -200,7 +204,7 @@ async def build_consensus(
     subject: str,
     head_nouns: Sequence[str],
     emotion: Emotion,
-    graph: ConceptGraph,
+    concept_graph: ConceptGraph,
     prompt_emotion_words: Sequence[str] = (),
     token_budget: int = 70,
     model: BaseChatModel | None = None,
@@ -233,10 +237,10 @@ async def build_consensus(
     )
     return ConsensusResult(
         final_prompt=final,
-        negative_prompt=negative_prompt(emotion, graph, prompt_emotion_words, scene=scene,
+        negative_prompt=negative_prompt(emotion, concept_graph, prompt_emotion_words, scene=scene,
                                         subject=subject, moved=moved_to_negative),
         visual_prompt=request,
-        trace=build_trace(readings, majority, minority, final, chain, graph),
+        trace=build_trace(readings, majority, minority, final, chain, concept_graph),
         composer=composer,
     )
 

@@ -34,18 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from emotion_director.agents.models import check_allow_model_requests
-from emotion_director.errors import BackendError
+from emotion_director.errors import BackendError, ResponseTooLargeError, ServerReplyShapeError
 
 #: Default cap on one response body; a structured reply is a few KiB.
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-
-
-class ResponseTooLargeError(BackendError):
-    """The server's response body exceeded ``max_response_bytes``."""
-
-
-class ServerReplyShapeError(BackendError):
-    """The server answered HTTP 200 with something that is not a chat completion."""
 
 
 class DeadlineExceeded(Exception):

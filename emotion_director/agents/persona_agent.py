@@ -23,8 +23,9 @@ from pydantic import BaseModel, Field, create_model
 
 from emotion_director.agents.schemas import PersonaReading
 from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import EMOTIONS, Emotion
-from emotion_director.knowledge.graph import ConceptGraph, VisualConcept, content_words
+from emotion_director.knowledge.concept_graph import ConceptGraph, VisualConcept, content_words
 from emotion_director.knowledge.scene import SceneModel, parse_scene
 from emotion_director.personas.schema import Persona
 from emotion_director.untrusted import instruction_reason, strip_instructions
@@ -162,6 +163,7 @@ def write_messages(
     ]
 
 
+@renamed_keyword(graph="concept_graph")
 async def read_persona(
     *,
     model: BaseChatModel,
@@ -169,7 +171,7 @@ async def read_persona(
     subject: str,
     subject_tags: frozenset[str],
     emotion: Emotion,
-    graph: ConceptGraph,
+    concept_graph: ConceptGraph,
     seed: int,
     mode: Literal["choose", "write"],
     retries: int = 2,
@@ -187,8 +189,8 @@ async def read_persona(
     node = f"persona_reading[{persona.name}]"
     sensitivity = persona.sensitivity_for(emotion)
     # ungrounded (an eval ablation): no concept-graph options at all, the model writes freely
-    pool = graph.candidates(emotion, scene) if scene.entities or not subject_tags \
-        else graph.candidates(emotion, subject_tags)
+    pool = concept_graph.candidates(emotion, scene) if scene.entities or not subject_tags \
+        else concept_graph.candidates(emotion, subject_tags)
     options = shortlist(persona, pool, seed=pseed) if grounding else []
     if mode == "choose" and grounding:
         schema = picks_schema(len(options))

@@ -24,8 +24,9 @@ from pydantic import BaseModel, Field
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.agents.text import guess_facet, undrawable_reason
+from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
-from emotion_director.knowledge.graph import ConceptGraph, VisualConcept, content_words
+from emotion_director.knowledge.concept_graph import ConceptGraph, VisualConcept, content_words
 from emotion_director.knowledge.scene import (
     BODY_FACTS,
     SceneModel,
@@ -50,13 +51,14 @@ class Refinements(BaseModel):
     items: list[Refinement]
 
 
+@renamed_keyword(graph="concept_graph")
 async def chain_of_concept(
     readings: Sequence[PersonaReading],
     *,
     emotion: Emotion,
     subject: str,
     subject_tags: frozenset[str],
-    graph: ConceptGraph,
+    concept_graph: ConceptGraph,
     model: BaseChatModel | None = None,
     mode: Literal["choose", "write"] = "choose",
     retries: int = 2,
@@ -76,13 +78,14 @@ async def chain_of_concept(
     subject_words = content_words(subject)
     for reading in readings:
         for cue in reading.cues:
-            reason = undrawable_reason(cue) or _ungrounded_reason(cue, graph, emotion, subject_words)
+            reason = undrawable_reason(cue) or _ungrounded_reason(cue, concept_graph, emotion,
+                                                                  subject_words)
             if reason:
                 dropped.append(DroppedCue(text=cue, persona=reading.persona, reason=reason))
                 abstract.append((cue, reading))
                 continue
-            concept = graph.lookup(cue, emotion, scene) or graph.get(cue) \
-                or graph.closest(cue, emotion)
+            concept = concept_graph.lookup(cue, emotion, scene) or concept_graph.get(cue) \
+                or concept_graph.closest(cue, emotion)
             if concept is not None:
                 known[cue.strip().lower()] = concept
             _support(
@@ -90,34 +93,34 @@ async def chain_of_concept(
                 appraisal=concept.appraisal if concept else reading.appraisal,
             )
 
-    ranked_appraisals = _rank_appraisals(links, graph, emotion)
+    ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
     if abstract:
         await _refine(
             abstract, links, dropped, emotion=emotion, subject=subject, subject_tags=facts,
-            graph=graph, appraisals=ranked_appraisals, model=model if mode == "write" else None,
-            retries=retries, method=method, scene=scene,
+            concept_graph=concept_graph, appraisals=ranked_appraisals,
+            model=model if mode == "write" else None, retries=retries, method=method, scene=scene,
         )
-        ranked_appraisals = _rank_appraisals(links, graph, emotion)
+        ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
     _drop_contradictions(links, known, dropped, facts)
     if grounding:
         rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
-        _complete_specific(links, known, graph, emotion, scene, ranked_appraisals, rng)
-        _complete_facets(links, known, graph, emotion, scene, ranked_appraisals, rng)
+        _complete_specific(links, known, concept_graph, emotion, scene, ranked_appraisals, rng)
+        _complete_facets(links, known, concept_graph, emotion, scene, ranked_appraisals, rng)
 
     concepts = sorted(links.values(), key=lambda c: (-c.support, c.origin != "persona", c.text))
     return ConceptChain(
         emotion=emotion,
-        appraisals=[graph.appraisal(emotion, a).appraisal for a in ranked_appraisals],
+        appraisals=[concept_graph.appraisal(emotion, a).appraisal for a in ranked_appraisals],
         concepts=concepts,
         dropped=dropped,
     )
 
 
 def _ungrounded_reason(
-    cue: str, graph: ConceptGraph, emotion: Emotion, subject_words: set[str]
+    cue: str, concept_graph: ConceptGraph, emotion: Emotion, subject_words: set[str]
 ) -> str | None:
     """Free text must say something visible beyond the subject: two content words, or a match."""
-    if graph.get(cue) or graph.closest(cue, emotion):
+    if concept_graph.get(cue) or concept_graph.closest(cue, emotion):
         return None
     words = content_words(cue) - subject_words
     if not words:
@@ -149,13 +152,13 @@ def _support(
 
 
 def _rank_appraisals(
-    links: dict[str, ConceptLink], graph: ConceptGraph, emotion: Emotion
+    links: dict[str, ConceptLink], concept_graph: ConceptGraph, emotion: Emotion
 ) -> list[str]:
-    totals = {a.id: 0.0 for a in graph.appraisals(emotion)}
+    totals = {a.id: 0.0 for a in concept_graph.appraisals(emotion)}
     for link in links.values():
         if link.appraisal in totals:
             totals[link.appraisal] += link.support
-    order = [a.id for a in graph.appraisals(emotion)]
+    order = [a.id for a in concept_graph.appraisals(emotion)]
     return sorted(totals, key=lambda a: (-totals[a], order.index(a)))
 
 
@@ -167,7 +170,7 @@ async def _refine(
     emotion: Emotion,
     subject: str,
     subject_tags: frozenset[str],
-    graph: ConceptGraph,
+    concept_graph: ConceptGraph,
     appraisals: list[str],
     model: BaseChatModel | None,
     retries: int,
@@ -177,7 +180,7 @@ async def _refine(
     written: dict[str, str] = {}
     if model is not None:
         hints = "\n".join(f"- {c.render(scene)}"
-                          for c in graph.candidates(emotion, scene or subject_tags)[:12])
+                          for c in concept_graph.candidates(emotion, scene or subject_tags)[:12])
         listing = "\n".join(f"- {cue}" for cue, _ in abstract)
         result = await ainvoke_structured(
             model, Refinements,
@@ -194,7 +197,7 @@ async def _refine(
     for cue, reading in abstract:
         concrete = written.get(cue.strip().lower())
         if concrete and not undrawable_reason(concrete):
-            known = graph.closest(concrete, emotion)
+            known = concept_graph.closest(concrete, emotion)
             _support(
                 links, reading, text=concrete,
                 facet=known.facet if known else guess_facet(concrete),
@@ -204,7 +207,7 @@ async def _refine(
         # Follow the chain: the most supported appraisal -> its first unused fitting concept.
         for appraisal_id in appraisals:
             fit = [
-                c for c in graph.appraisal(emotion, appraisal_id).concepts
+                c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
                 if c.fits(scene or subject_tags) and c.render(scene).lower() not in used
             ]
             if fit:
@@ -271,7 +274,7 @@ def _compatible(
 def _complete_specific(
     links: dict[str, ConceptLink],
     known: dict[str, VisualConcept],
-    graph: ConceptGraph,
+    concept_graph: ConceptGraph,
     emotion: Emotion,
     scene: SceneModel,
     appraisals: list[str],
@@ -284,7 +287,7 @@ def _complete_specific(
     if any(c.bound for key, c in known.items() if key in links):
         return
     for appraisal_id in appraisals:
-        fit = [c for c in graph.appraisal(emotion, appraisal_id).concepts
+        fit = [c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
                if c.bound and _compatible(c, scene, links, known)]
         if fit:
             choice = rng.choice(fit)
@@ -298,7 +301,7 @@ def _complete_specific(
 def _complete_facets(
     links: dict[str, ConceptLink],
     known: dict[str, VisualConcept],
-    graph: ConceptGraph,
+    concept_graph: ConceptGraph,
     emotion: Emotion,
     scene: SceneModel,
     appraisals: list[str],
@@ -310,7 +313,7 @@ def _complete_facets(
             continue
         for appraisal_id in appraisals:
             fit = [
-                c for c in graph.appraisal(emotion, appraisal_id).concepts
+                c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
                 if c.facet == facet and _compatible(c, scene, links, known)
             ]
             if fit:

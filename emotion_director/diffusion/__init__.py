@@ -4,7 +4,10 @@ Needs the ``[diffusion]`` extra (torch, diffusers, transformers, safetensors). I
 package is cheap; torch is imported when one of the names below is first used.
 
 Example:
-    >>> from emotion_director.diffusion import VisualPromptBank  # doctest: +SKIP
+    >>> from emotion_director.diffusion import VisualPromptBank
+    >>> bank = VisualPromptBank.random(num_tokens=4, dim=16, text_dim=32)
+    >>> bank.emotions[0], tuple(bank.for_emotion("awe")[0].shape)
+    ('amusement', (4, 16))
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ _EXPORTS = {
     "VisualPromptAttnProcessor": "emotion_director.diffusion.attention",
     "VisualPromptMixin": "emotion_director.diffusion.attention",
     "MCDiffusionPipeline": "emotion_director.diffusion.pipeline",
-    "ImageGenerator": "emotion_director.diffusion.tool",
-    "make_generate_image_tool": "emotion_director.diffusion.tool",
+    "ImageGenerator": "emotion_director.diffusion.generator",
+    "make_generate_image_tool": "emotion_director.diffusion.generator",
     "init_bank": "emotion_director.diffusion.bank_init",
     "kmeans": "emotion_director.diffusion.bank_init",
 }

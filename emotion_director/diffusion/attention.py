@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import AdapterError, BankError, UserInputError
 
 #: log-weight given to dropped tokens: finite, so a row with every token dropped stays finite
 DROPPED = -1e4
@@ -224,7 +224,7 @@ class VisualPromptAttnProcessor(nn.Module):
         text = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask)
 
         if visual.hidden_states.shape[0] != batch_size:
-            raise EmotionDirectorError(
+            raise UserInputError(
                 f"UNet batch of {batch_size} rows got a visual prompt for "
                 f"{visual.hidden_states.shape[0]}: pass one packed visual prompt per row."
             )
@@ -325,7 +325,7 @@ class VisualPromptMixin:
         projector = projector or VisualPromptProjector(bank.dim, cross_dim)
         bank.check_compatible(dim=projector.in_dim)
         if self.unet.encoder_hid_proj is not None:
-            raise EmotionDirectorError(
+            raise UserInputError(
                 "this UNet already has an encoder_hid_proj (an IP-Adapter is loaded?): "
                 "unload it before loading a visual prompt."
             )
@@ -366,7 +366,7 @@ class VisualPromptMixin:
         processors = dict(self._visual_prompt_processors())
         if isinstance(scale, list):
             if len(scale) != 1:
-                raise EmotionDirectorError("one visual prompt is loaded: pass one scale setting.")
+                raise UserInputError("one visual prompt is loaded: pass one scale setting.")
             scale = scale[0]
         if not isinstance(scale, dict):
             for proc in processors.values():
@@ -377,7 +377,7 @@ class VisualPromptMixin:
         try:
             expanded = _maybe_expand_lora_scales(self.unet, [scale], default_scale=0.0)[0]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise EmotionDirectorError(f"invalid per-block visual prompt scale: {exc}") from None
+            raise UserInputError(f"invalid per-block visual prompt scale: {exc}") from None
         for name, proc in processors.items():
             proc.scale = 0.0
             for prefix, value in expanded.items():
@@ -397,7 +397,7 @@ class VisualPromptMixin:
 
     def _visual_prompt_processors(self) -> list[tuple[str, VisualPromptAttnProcessor]]:
         if getattr(self, "visual_prompt_adapter", None) is None:
-            raise EmotionDirectorError("no visual prompt loaded: call load_visual_prompt(bank) first.")
+            raise UserInputError("no visual prompt loaded: call load_visual_prompt(bank) first.")
         return [(n, p) for n, p in self.unet.attn_processors.items()
                 if isinstance(p, VisualPromptAttnProcessor)]
 
@@ -425,7 +425,7 @@ def _resolve_visual_prompt(
     source: str | Path, subfolder: str | None, weight_name: str | None, bank_name: str
 ) -> tuple[Any, str | None]:
     """A bank file, or a folder / hub id with the bank and adapter files -> (bank, adapter path)."""
-    from emotion_director.diffusion.bank import BankError, VisualPromptBank
+    from emotion_director.diffusion.bank import VisualPromptBank
 
     path = Path(source)
     if path.is_file():
@@ -434,7 +434,7 @@ def _resolve_visual_prompt(
         folder = path / subfolder if subfolder else path
         adapter = folder / (weight_name or "adapter.safetensors")
         if weight_name and not adapter.is_file():
-            raise BankError(f"{adapter}: adapter weights not found in {folder}.")
+            raise AdapterError(f"{adapter}: adapter weights not found in {folder}.")
         return (VisualPromptBank.load(folder / bank_name),
                 str(adapter) if adapter.is_file() else None)
     try:
@@ -454,8 +454,6 @@ def _resolve_visual_prompt(
 def _load_adapter_weights(
     adapter: VisualPromptAdapter, weights: str | Path | Mapping[str, torch.Tensor]
 ) -> None:
-    from emotion_director.diffusion.bank import BankError
-
     if isinstance(weights, (str, Path)):
         state = read_safetensors(Path(weights), what="adapter weights", fmt=ADAPTER_FORMAT)
     else:
@@ -463,30 +461,28 @@ def _load_adapter_weights(
     try:
         adapter.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise BankError(
+        raise AdapterError(
             f"adapter weights do not fit this UNet/projector: {str(exc).splitlines()[0]} — use "
             "the weights trained for this base model and bank."
         ) from None
 
 
 def read_safetensors(path: Path, *, what: str, fmt: str | None = None) -> dict[str, torch.Tensor]:
-    """Load a safetensors file or raise a one-line :class:`BankError` naming the file and the fix."""
+    """Load a safetensors file or raise a one-line :class:`AdapterError` naming the file and the fix."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from emotion_director.diffusion.bank import BankError
-
     if not path.is_file():
-        raise BankError(f"{what} {path} not found: pass the file written by `emotion-director train dpo`.")
+        raise AdapterError(f"{what} {path} not found: pass the file written by `emotion-director train dpo`.")
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises several types for a bad header
-        raise BankError(
+        raise AdapterError(
             f"{path}: {what} must be a .safetensors file ({str(exc).splitlines()[0][:120]}); "
             "pickles are never loaded."
         ) from None
     if fmt and meta.get("format") not in (None, fmt):
-        raise BankError(f"{path}: not {what} (format {meta.get('format')!r}, expected {fmt!r}).")
+        raise AdapterError(f"{path}: not {what} (format {meta.get('format')!r}, expected {fmt!r}).")
     return state

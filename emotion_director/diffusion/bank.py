@@ -30,13 +30,9 @@ from safetensors import SafetensorError  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
-from emotion_director.errors import EmotionDirectorError  # noqa: E402
+from emotion_director.errors import BankError, EmotionDirectorError  # noqa: E402
 
 FORMAT_VERSION = "1"
-
-
-class BankError(EmotionDirectorError):
-    """A bank file is missing, malformed, or does not fit the pipeline."""
 
 
 @dataclass

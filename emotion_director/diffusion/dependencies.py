@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import MissingExtraError
 
 INSTALL_HINT = 'pip install "emotion-director[diffusion]"'
-
-
-class MissingExtraError(EmotionDirectorError, ImportError):
-    """An optional dependency is not installed; the message says what to install."""
 
 
 def require_diffusion() -> None:

@@ -6,11 +6,20 @@ one: ``from_pretrained``, ``.to()``, ``enable_model_cpu_offload()``, batched pro
 API's shape). The visual prompt of each call travels through the base pipeline's
 ``ip_adapter_image_embeds`` argument into the UNet call, so calls from several threads are safe.
 
-Example:
-    >>> from emotion_director.diffusion import MCDiffusionPipeline
-    >>> pipe = MCDiffusionPipeline.from_pretrained("path/to/sd15", bank="bank.safetensors")  # doctest: +SKIP
-    >>> image = pipe("a dog, curled up asleep", emotion="contentment",
-    ...              negative_emotion="anger").images[0]  # doctest: +SKIP
+Example (a tiny random SD 1.5 in the real folder layout stands in for a download):
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from emotion_director.diffusion import MCDiffusionPipeline, VisualPromptBank
+    >>> from emotion_director.diffusion.tiny import write_tiny_pipeline
+    >>> workdir = tempfile.TemporaryDirectory()
+    >>> sd15 = write_tiny_pipeline(Path(workdir.name) / "sd15")
+    >>> bank = VisualPromptBank.random(4, 16, 32).save(Path(workdir.name) / "bank.safetensors")
+    >>> pipe = MCDiffusionPipeline.from_pretrained(sd15, bank=bank)
+    >>> image = pipe("a dog, curled up asleep", emotion="contentment", negative_emotion="anger",
+    ...              num_inference_steps=2, height=32, width=32).images[0]
+    >>> image.size
+    (32, 32)
+    >>> workdir.cleanup()
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ require_diffusion()
 import torch  # noqa: E402
 
 from emotion_director.diffusion.attention import VisualPromptMixin, pack_visual_prompt  # noqa: E402
-from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
+from emotion_director.diffusion.bank import VisualPromptBank  # noqa: E402
 from emotion_director.diffusion.retrieval import (  # noqa: E402
     RetrievedVisualPrompt,
     check_temperature,
@@ -33,7 +42,12 @@ from emotion_director.diffusion.retrieval import (  # noqa: E402
     retrieve_visual_prompt,
 )
 from emotion_director.emotions import Emotion  # noqa: E402
-from emotion_director.errors import EmotionDirectorError  # noqa: E402
+from emotion_director.errors import (  # noqa: E402
+    AdapterError,
+    BankError,
+    DataFileError,
+    UserInputError,
+)
 
 DEFAULT_TEMPERATURE = 0.1
 _UNSET: Any = object()
@@ -67,7 +81,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
     ) -> None:
         kind = type(pipeline).__name__
         if not hasattr(pipeline, "unet") or not hasattr(pipeline, "text_encoder"):
-            raise EmotionDirectorError(
+            raise UserInputError(
                 f"{kind} is not a Stable Diffusion pipeline: MC-Diffusion needs a UNet and a CLIP "
                 "text encoder (SD 1.5 or SDXL)."
             )
@@ -159,7 +173,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         try:
             base = DiffusionPipeline.from_pretrained(str(model), torch_dtype=torch_dtype)
         except (OSError, ValueError, EnvironmentError) as exc:
-            raise EmotionDirectorError(
+            raise DataFileError(
                 f"cannot load diffusion model '{model}': {str(exc).splitlines()[0][:200]}. Pass a "
                 "local diffusers folder (model_index.json) or a hub id available offline."
             ) from None
@@ -259,7 +273,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         """
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts or not all(isinstance(p, str) for p in prompts):
-            raise EmotionDirectorError("prompt must be a string or a non-empty list of strings.")
+            raise UserInputError("prompt must be a string or a non-empty list of strings.")
         emotions = _per_prompt(emotion, len(prompts), "emotion")
         negatives = (None if negative_emotion is None
                      else _per_prompt(negative_emotion, len(prompts), "negative_emotion"))
@@ -325,7 +339,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
 def _per_prompt(value: Any, n: int, name: str) -> list[Any]:
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise EmotionDirectorError(f"{name}: {len(value)} values for {n} prompts.")
+            raise UserInputError(f"{name}: {len(value)} values for {n} prompts.")
         return list(value)
     return [value] * n
 
@@ -339,4 +353,4 @@ def load_unet_lora(pipeline: Any, path: str | Path) -> None:
     try:
         pipeline.load_lora_weights(str(path.parent), weight_name=path.name)
     except (ValueError, KeyError, RuntimeError) as exc:
-        raise BankError(f"{path}: LoRA does not fit this model ({str(exc).splitlines()[0][:160]}).") from None
+        raise AdapterError(f"{path}: LoRA does not fit this model ({str(exc).splitlines()[0][:160]}).") from None

@@ -9,7 +9,9 @@ image encoders with their processors), as diffusers' ``hf-internal-testing`` rep
 128x128 latents) with random weights, for benchmarks on a GPU.
 
 Example:
-    >>> pipe = build_tiny_pipeline("sd15")  # doctest: +SKIP
+    >>> pipe = build_tiny_pipeline("sd15")
+    >>> type(pipe).__name__, type(pipe.text_encoder).__name__
+    ('StableDiffusionPipeline', 'CLIPTextModel')
 """
 
 from __future__ import annotations

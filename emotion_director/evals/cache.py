@@ -34,11 +34,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import message_to_dict, messages_from_dict
 from langchain_core.outputs import ChatGeneration, Generation
 
-from emotion_director.errors import EmotionDirectorError
-
-
-class EvalCacheError(EmotionDirectorError):
-    """The LLM cache file cannot be opened, read or written."""
+from emotion_director.errors import EvalCacheError
 
 
 _FIX = "delete it or pass another cache file (--cache NEW.sqlite)"

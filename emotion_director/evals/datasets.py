@@ -20,11 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from emotion_director.emotions import resolve_emotion
-from emotion_director.errors import EmotionDirectorError, UnknownEmotionError
-
-
-class EvalDatasetError(EmotionDirectorError):
-    """An eval dataset is missing or has an invalid line."""
+from emotion_director.errors import EvalDatasetError, UnknownEmotionError
 
 
 class EvalCase(BaseModel):

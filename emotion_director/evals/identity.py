@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import EmotionDirectorError, RunMismatchError
 from emotion_director.evals.datasets import EvalCase, dataset_hash
 
 #: settings that change what a system writes (others, like timeouts, do not)
@@ -24,10 +24,6 @@ OUTPUT_SETTINGS = ("structured_method", "reading_mode", "grounding", "max_retrie
                    "token_budget", "max_prompt_chars", "max_llm_calls")
 #: identity fields that must match for a resume
 RESUME_KEYS = ("backend", "model", "personas_hash", "seed", "settings")
-
-
-class RunMismatchError(EmotionDirectorError):
-    """A run folder was made with other settings or another dataset than the current run."""
 
 
 def public_url(url: str | None) -> str | None:

@@ -41,17 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.emotions import Emotion
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import EmotionDirectorError, ImageEvalError
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
 GRIDS_IN_REPORT = 12  # embedded in the report; every case's grid is written to grids/
 IMAGE_METRICS = ("emotion_accuracy", "true_class_prob", "clip_score", "probe_control_accuracy",
                  "clip_score_control")
-
-
-class ImageEvalError(EmotionDirectorError):
-    """An image-eval input (checkpoint, probe file, run folder) is missing or invalid."""
 
 
 # ---------------------------------------------------------------- metrics on features / probs

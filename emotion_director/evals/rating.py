@@ -14,9 +14,24 @@ half a win) with bootstrap CIs beside the automatic metrics, head-to-head counts
 several people rated the same pairs, inter-rater agreement (raw pairwise agreement, Cohen's
 kappa per pair of raters, Fleiss' kappa over all).
 
-Example:
-    >>> server = serve_ratings("runs/demo", port=0)  # doctest: +SKIP
-    >>> server.serve_forever()  # doctest: +SKIP
+Example (a run of two systems on three cases with the deterministic test model, unscored; a
+person opens the page in a browser, ``emotion-director eval rate RUN`` serves it until Ctrl-C):
+    >>> import asyncio, tempfile, threading, urllib.request
+    >>> from types import SimpleNamespace
+    >>> from emotion_director import Settings
+    >>> from emotion_director.evals.datasets import load_eval_dataset
+    >>> from emotion_director.evals.runner import run_eval
+    >>> run = tempfile.TemporaryDirectory()
+    >>> unscored = SimpleNamespace(score_rewrite=lambda prompt, rewrite, emotion: {})
+    >>> _ = asyncio.run(run_eval(["identity", "template"], load_eval_dataset("builtin:shortcut")[:3],
+    ...                          run.name, settings=Settings(backend="test"), metrics=unscored))
+    >>> server = serve_ratings(run.name, port=0)
+    >>> len(server.session.pairs)  # one pair of systems on each of the three cases
+    3
+    >>> threading.Thread(target=server.serve_forever, daemon=True).start()
+    >>> urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/").status
+    200
+    >>> server.shutdown(); server.server_close(); run.cleanup()
 """
 
 from __future__ import annotations
@@ -36,16 +51,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import RatingError
 
 CHOICES = ("left", "right", "tie")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
 MAX_BODY = 4096
 IMAGES_PER_SIDE = 2
-
-
-class RatingError(EmotionDirectorError):
-    """The run folder has nothing to rate, or a rating request is invalid."""
 
 
 @dataclass(frozen=True)

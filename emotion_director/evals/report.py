@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import EvalReportError
 from emotion_director.evals.runner import read_results
 
 MAIN_METRICS = ("minilm_prob", "minilm_top1", "nrc_score", "subject_similarity",
@@ -47,10 +47,6 @@ ALIGNMENT_NOTE = (
     "the rewrite added to the prompt: what the rewrite contributed, without the subject's own "
     "emotion (identity adds nothing and scores chance). Chance is 0.125 for both P(target) and "
     "top-1. A system that wins raw but sits at chance on masked is using the shortcut.")
-
-
-class EvalReportError(EmotionDirectorError):
-    """A run folder's results cannot be reported (missing, malformed, or not comparable)."""
 
 
 @dataclass

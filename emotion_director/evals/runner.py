@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.agents.backends import backend_name, make_chat_model
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import EmotionDirectorError, OutputDirError, UserInputError
 from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
 from emotion_director.evals.datasets import EvalCase
 from emotion_director.evals.identity import check_resume, public_url, read_run_meta, run_identity
@@ -93,13 +93,13 @@ async def run_eval(
     started = time.perf_counter()
     settings = settings or Settings()
     if not systems:
-        raise EmotionDirectorError(
+        raise UserInputError(
             "no systems given: pass e.g. --systems identity,template,mc_agent.")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EmotionDirectorError(f"cannot create run folder {out}: {exc.strerror}.") from None
+        raise OutputDirError(f"cannot create run folder {out}: {exc.strerror}.") from None
     inner = chat_model or make_chat_model(settings)
     identity = run_identity(settings, backend_name(inner), cases, dataset)
     meta = read_run_meta(out)

@@ -30,7 +30,7 @@ from collections import defaultdict
 from importlib import resources
 from typing import Any
 
-from emotion_director.knowledge.graph import content_words
+from emotion_director.knowledge.concept_graph import content_words
 from emotion_director.knowledge.scene import (
     BODY_FACTS,
     facts_conflict,

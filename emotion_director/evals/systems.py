@@ -26,9 +26,9 @@ from emotion_director.agents.schemas import ConceptChain, ConceptLink
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.agents.text import guess_facet
 from emotion_director.emotions import EMOTIONS, Emotion
-from emotion_director.errors import EmotionDirectorError
+from emotion_director.errors import UserInputError
 from emotion_director.evals.datasets import EvalCase
-from emotion_director.knowledge.graph import load_concept_graph
+from emotion_director.knowledge.concept_graph import load_concept_graph
 from emotion_director.personas.loader import load_personas
 from emotion_director.settings import Settings
 
@@ -70,7 +70,7 @@ def register_system(name: str, system: Any) -> None:
     elif callable(system):
         SYSTEMS[name] = lambda ctx: _CallableSystem(name, system)
     else:
-        raise EmotionDirectorError(f"cannot register {system!r}: pass a callable or a graph.")
+        raise UserInputError(f"cannot register {system!r}: pass a callable or a graph.")
 
 
 class _CallableSystem(RewriteSystem):
@@ -202,7 +202,7 @@ class NoChainOfConcept(MCAgent):
                              concepts=sorted(links.values(), key=lambda c: -c.support))
         result = await build_consensus(
             chain, out["readings"], subject=out["subject"], head_nouns=[],
-            emotion=Emotion(case.emotion), graph=load_concept_graph(),
+            emotion=Emotion(case.emotion), concept_graph=load_concept_graph(),
             token_budget=self.settings.token_budget,
         )
         return Rewrite(text=result.final_prompt, negative_prompt=result.negative_prompt)
@@ -227,7 +227,7 @@ for _cls in (Identity, Template, SingleLLM, MCAgent, OnePersona, NoGrounding, No
 def make_systems(names: list[str], ctx: SystemContext) -> dict[str, RewriteSystem]:
     unknown = [n for n in names if n not in SYSTEMS]
     if unknown:
-        raise EmotionDirectorError(
+        raise UserInputError(
             f"unknown system(s) {', '.join(unknown)}; available: {', '.join(sorted(SYSTEMS))}."
         )
     return {name: SYSTEMS[name](ctx) for name in names}

@@ -12,7 +12,11 @@
   a probe can learn it and a probe trained on it has a known right answer.
 
 Example:
-    >>> save_tiny_clip("/tmp/tiny-clip")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from transformers import CLIPModel
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     type(CLIPModel.from_pretrained(save_tiny_clip(folder))).__name__
+    'CLIPModel'
 """
 
 from __future__ import annotations

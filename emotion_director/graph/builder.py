@@ -33,7 +33,7 @@ from emotion_director.errors import InvalidRequestError
 from emotion_director.graph.request import parse_request
 from emotion_director.graph.review import review_answer_problem
 from emotion_director.graph.state import PersonaTask, RewriteInput, RewriteOutput, RewriteState
-from emotion_director.knowledge.graph import ConceptGraph, load_concept_graph
+from emotion_director.knowledge.concept_graph import ConceptGraph, load_concept_graph
 from emotion_director.personas.loader import load_personas
 from emotion_director.personas.schema import Persona
 from emotion_director.settings import Settings
@@ -48,12 +48,12 @@ class MCAgentNodes:
         settings: Settings,
         personas: Sequence[Persona],
         model: BaseChatModel,
-        concepts: ConceptGraph,
+        concept_graph: ConceptGraph,
     ) -> None:
         self.settings = settings
         self.personas = {p.name: p for p in personas}
         self.model = model
-        self.concepts = concepts
+        self.concept_graph = concept_graph
         self.mode = settings.effective_reading_mode
         self.llm_options = {"retries": settings.max_retries, "method": settings.structured_method}
         self.image_generator: Any = None
@@ -98,7 +98,7 @@ class MCAgentNodes:
         reading = await read_persona(
             model=self.model, persona=task["persona"], subject=task["subject"],
             subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
-            graph=self.concepts, seed=task["seed"], mode=self.mode,
+            concept_graph=self.concept_graph, seed=task["seed"], mode=self.mode,
             grounding=self.settings.grounding, scene=task.get("scene"), **self.llm_options,
         )
         return {"readings": [reading], "llm_calls": budget.used}
@@ -109,7 +109,8 @@ class MCAgentNodes:
         budget = self._budget("chain_of_concept", state.get("llm_calls", 0))
         chain = await chain_of_concept(
             readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
-            subject_tags=frozenset(state["subject_tags"]), graph=self.concepts, model=self.model,
+            subject_tags=frozenset(state["subject_tags"]), concept_graph=self.concept_graph,
+            model=self.model,
             mode=self.mode, grounding=self.settings.grounding, scene=state.get("scene"),
             seed=state["seed"], **self.llm_options,
         )
@@ -122,7 +123,7 @@ class MCAgentNodes:
         result = await build_consensus(
             state["concepts"], readings, subject=state["subject"],
             head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
-            graph=self.concepts, prompt_emotion_words=state["prompt_emotion_words"],
+            concept_graph=self.concept_graph, prompt_emotion_words=state["prompt_emotion_words"],
             token_budget=self.settings.token_budget, model=self.model, mode=self.mode,
             scene=state.get("scene"), moved_to_negative=state.get("subject_negatives", []),
             **self.llm_options,
@@ -237,7 +238,7 @@ def _sync_and_async(afunc: Callable[[Any], Awaitable[dict[str, Any]]]) -> Runnab
 def _image_generator_from(settings: Settings) -> Any:
     if not settings.diffusion_model:
         return None
-    from emotion_director.diffusion.tool import ImageGenerator
+    from emotion_director.diffusion.generator import ImageGenerator
 
     return ImageGenerator(
         model=settings.diffusion_model, bank=settings.bank_path, adapter=settings.adapter_path,

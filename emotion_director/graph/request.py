@@ -16,7 +16,7 @@ from emotion_director.emotions import (
 )
 from emotion_director import untrusted
 from emotion_director.errors import InvalidRequestError
-from emotion_director.knowledge.graph import STOPWORDS, subject_lexicon
+from emotion_director.knowledge.concept_graph import STOPWORDS, subject_lexicon
 from emotion_director.knowledge.scene import body_parts, fit_subject, parse_scene
 
 

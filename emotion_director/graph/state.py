@@ -127,7 +127,11 @@ class RewriteResult(BaseModel):
     """The output schema as one pydantic object (what ``--json`` prints).
 
     Example:
-        >>> RewriteResult.from_state(out).final_prompt  # doctest: +SKIP
+        >>> from emotion_director import Settings, build_graph
+        >>> out = build_graph(Settings(backend="test")).invoke({"prompt": "a dog", "emotion": "awe"})
+        >>> result = RewriteResult.from_state(out)
+        >>> result.emotion, result.final_prompt.startswith("a dog, ")
+        ('awe', True)
     """
 
     prompt: str

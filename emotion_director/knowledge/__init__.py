@@ -1,7 +1,7 @@
 """Emotion-concept knowledge: curated chains from appraisal to depictable visual concepts, and the
 scene model that keeps them compatible with the prompt."""
 
-from emotion_director.knowledge.graph import (
+from emotion_director.knowledge.concept_graph import (
     FACETS,
     Appraisal,
     ConceptGraph,

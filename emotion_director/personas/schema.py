@@ -16,7 +16,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
-from emotion_director.knowledge.graph import FACETS
+from emotion_director.knowledge.concept_graph import FACETS
 
 
 class Bio(BaseModel):
@@ -121,7 +121,7 @@ class Persona(BaseModel):
 
     def taste_words(self) -> set[str]:
         """Content words of the persona's taste and motifs, for matching against concepts."""
-        from emotion_director.knowledge.graph import content_words
+        from emotion_director.knowledge.concept_graph import content_words
 
         t = self.taste
         text = " ".join([*t.palette, *t.light, *t.media, *t.composition, *t.motifs])

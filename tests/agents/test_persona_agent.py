@@ -46,7 +46,7 @@ async def test_choose_mode_reading_pads_repeated_picks_to_three_cues():
     child = next(p for p in default_personas() if p.name == "child")
     reading = await read_persona(
         model=model, persona=child, subject="a dog in a park", subject_tags=DOG,
-        emotion=Emotion.AWE, graph=load_concept_graph(), seed=0, mode="choose")
+        emotion=Emotion.AWE, concept_graph=load_concept_graph(), seed=0, mode="choose")
     assert len(reading.cues) == 3 and len(set(reading.cues)) == 3
     assert reading.intensity == 1.0  # 5/5 x sensitivity 1.1, clipped
     assert reading.persona == "child" and "7-year-old" in reading.evocation
@@ -62,7 +62,7 @@ async def test_write_mode_keeps_the_models_own_words():
     guide = next(p for p in default_personas() if p.name == "safari-guide")
     reading = await read_persona(
         model=model, persona=guide, subject="a dog in a park", subject_tags=DOG,
-        emotion=Emotion.AWE, graph=load_concept_graph(), seed=0, mode="write")
+        emotion=Emotion.AWE, concept_graph=load_concept_graph(), seed=0, mode="write")
     assert reading.cues == written.cues and reading.evocation == written.evocation
     system = model.calls[0]["messages"][0]["content"]
     assert "Never use emotion words" in system

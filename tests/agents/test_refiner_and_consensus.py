@@ -30,7 +30,7 @@ async def test_emotion_words_and_abstractions_are_dropped_recorded_and_replaced(
     readings = [reading("a", ["a sense of peace", "warm late-afternoon sunlight", "happy dog"]),
                 reading("b", ["warm late-afternoon sunlight", "a worn knitted blanket", "calm"])]
     chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, graph=GRAPH)
+                                   subject_tags=DOG, concept_graph=GRAPH)
     dropped = {d.text: d for d in chain.dropped}
     assert set(dropped) == {"a sense of peace", "happy dog", "calm"}
     assert "bare emotion word 'happy'" in dropped["happy dog"].reason
@@ -49,7 +49,7 @@ async def test_write_mode_refines_with_the_model_and_rechecks_its_answer():
     model = TestChatModel(responder=lambda m, s: answer)
     readings = [reading("a", ["a sense of awe", "wonder", "a dog on a hill"])]
     chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
-                                   subject_tags=DOG, graph=GRAPH, model=model, mode="write")
+                                   subject_tags=DOG, concept_graph=GRAPH, model=model, mode="write")
     by_source = {c.refined_from: c for c in chain.concepts if c.refined_from}
     assert by_source["wonder"].text == "a dog under towering clouds"  # the model's concrete words
     assert not emotion_words_in(by_source["a sense of awe"].text)  # "a sad sky" was rejected
@@ -61,9 +61,9 @@ async def test_consensus_keeps_subject_when_personas_disagree():
         "bared teeth and flattened ears", "a single wilted flower", "confetti and soap bubbles "
         "floating in the air", "an aurora rippling across the night sky"])]
     chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
-                                   subject_tags=DOG, graph=GRAPH)
+                                   subject_tags=DOG, concept_graph=GRAPH)
     result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
-                                   emotion=Emotion.AWE, graph=GRAPH)
+                                   emotion=Emotion.AWE, concept_graph=GRAPH)
     assert result.final_prompt.startswith("a dog, ")
     assert not emotion_words_in(result.final_prompt)
 
@@ -76,14 +76,14 @@ async def test_consensus_keeps_majority_cues_plus_a_distinct_minority_voice():
         reading("d", ["snow-capped mountains on the horizon"], intensity=0.9, weight=2.0),
     ]
     chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
-                                   subject_tags=DOG, graph=GRAPH)
+                                   subject_tags=DOG, concept_graph=GRAPH)
     majority, minority = select_concepts(chain)
     assert [c.text for c in majority][:2] == [
         "golden shafts of sunlight breaking through clouds",
         "a tiny silhouette dwarfed by the immense surroundings"]
     assert minority is not None and minority.text == "snow-capped mountains on the horizon"
     result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
-                                   emotion=Emotion.AWE, graph=GRAPH)
+                                   emotion=Emotion.AWE, concept_graph=GRAPH)
     assert "snow-capped mountains" in result.final_prompt
     roles = {t.persona: t.role for t in result.trace}
     assert roles["d"] == "minority" and roles["a"] == "majority"
@@ -101,9 +101,9 @@ def test_compose_respects_the_token_budget_and_never_drops_the_subject():
 async def test_negative_prompt_and_visual_request_counter_the_semantic_shortcut():
     readings = [reading("a", ["curled up asleep with eyes softly closed"])]
     chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, graph=GRAPH)
+                                   subject_tags=DOG, concept_graph=GRAPH)
     result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
-                                   emotion=Emotion.CONTENTMENT, graph=GRAPH,
+                                   emotion=Emotion.CONTENTMENT, concept_graph=GRAPH,
                                    prompt_emotion_words=["angry"])
     assert result.negative_prompt.startswith("angry expression")
     assert "bared teeth" in result.negative_prompt
@@ -115,7 +115,7 @@ async def test_negative_prompt_and_visual_request_counter_the_semantic_shortcut(
 async def test_write_mode_consensus_uses_the_models_prompt_only_if_it_passes_checks():
     readings = [reading("a", ["warm late-afternoon sunlight", "a worn knitted blanket"])]
     chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, graph=GRAPH)
+                                   subject_tags=DOG, concept_graph=GRAPH)
     def keeps_the_details(messages, schema):  # a model that writes the listed details as asked
         listed = [line[2:] for line in str(messages[-1].content).splitlines()
                   if line.startswith("- ")]
@@ -123,7 +123,7 @@ async def test_write_mode_consensus_uses_the_models_prompt_only_if_it_passes_che
 
     good = TestChatModel(responder=keeps_the_details)
     bad = TestChatModel(responder=lambda m, s: {"prompt": "a happy cat"})
-    kwargs = dict(subject="a dog", head_nouns=["dog"], emotion=Emotion.CONTENTMENT, graph=GRAPH,
+    kwargs = dict(subject="a dog", head_nouns=["dog"], emotion=Emotion.CONTENTMENT, concept_graph=GRAPH,
                   mode="write")
     ok = await build_consensus(chain, readings, model=good, **kwargs)
     assert ok.composer == "llm" and "a worn knitted blanket" in ok.final_prompt

@@ -9,7 +9,7 @@ from emotion_director.diffusion.attention import (
     cross_attention_layers,
 )
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
-from emotion_director.diffusion.tool import ImageGenerator, OutputDirError, make_generate_image_tool
+from emotion_director.diffusion.generator import ImageGenerator, OutputDirError, make_generate_image_tool
 
 from .conftest import run
 

@@ -2,7 +2,7 @@ from emotion_director import Settings, build_graph
 from emotion_director.agents.models import TestChatModel
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 from emotion_director.diffusion.tiny import build_tiny_pipeline
-from emotion_director.diffusion.tool import ImageGenerator
+from emotion_director.diffusion.generator import ImageGenerator
 
 
 def test_graph_calls_the_tool_node_when_a_diffusion_model_is_configured(tmp_path, bank):

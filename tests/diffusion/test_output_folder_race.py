@@ -2,7 +2,7 @@
 
 import threading
 
-from emotion_director.diffusion.tool import writable_dir
+from emotion_director.diffusion.generator import writable_dir
 
 
 def test_concurrent_write_checks_on_one_folder_never_fail(tmp_path):

@@ -15,6 +15,7 @@ from emotion_director.diffusion.bank_init import HFImageEncoder, HFTextEncoder, 
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 from emotion_director.diffusion.training import DPOConfig, DPOTrainer, make_toy_preferences
 from emotion_director.diffusion.training.loss import dpo_objective
+from emotion_director.errors import AdapterError
 
 from .conftest import GEN_KW, write_emoset
 
@@ -294,7 +295,7 @@ def test_load_visual_prompt_reads_a_training_folder_by_weight_name(tmp_path, toy
     trained = images(pipe, "a dog", "awe")
     pipe.load_visual_prompt(tmp_path / "run" / "bank.safetensors")  # bank only: untrained K/V
     assert not np.allclose(trained, images(pipe, "a dog", "awe"))
-    with pytest.raises(BankError, match="adapter weights not found"):
+    with pytest.raises(AdapterError, match="adapter weights not found"):
         pipe.load_visual_prompt(tmp_path / "run", weight_name="missing.safetensors")
 
 

@@ -14,6 +14,8 @@ from emotion_director.agents.models import TestChatModel
 from emotion_director.emotions import emotion_words_in
 from emotion_director.personas import default_personas
 
+from ..snapshot import assert_matches_snapshot
+
 SNAPSHOT = Path(__file__).parent / "snapshots" / "mc_agent.mmd"
 
 
@@ -110,10 +112,7 @@ def test_emotion_words_in_the_prompt_are_not_kept_in_the_subject(graph):
 
 
 def test_graph_drawing_matches_snapshot(graph):
-    drawing = graph.get_graph().draw_mermaid()
-    if not SNAPSHOT.exists():  # first run writes it; commit the file
-        SNAPSHOT.write_text(drawing)
-    assert drawing == SNAPSHOT.read_text(), "graph wiring changed: update the snapshot on purpose"
+    assert_matches_snapshot(graph.get_graph().draw_mermaid(), SNAPSHOT)
 
 
 def test_checkpointer_keeps_the_thread_state(test_settings, test_model):

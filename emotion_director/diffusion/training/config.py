@@ -11,11 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from emotion_director.errors import EmotionDirectorError
-
-
-class ConfigError(EmotionDirectorError):
-    """The training config is invalid; the message names the field."""
+from emotion_director.errors import ConfigError
 
 
 class _Section(BaseModel):

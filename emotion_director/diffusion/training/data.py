@@ -12,11 +12,7 @@ import torch
 
 from emotion_director.diffusion.bank import BankError
 from emotion_director.emotions import Emotion, resolve_emotion
-from emotion_director.errors import EmotionDirectorError, UnknownEmotionError
-
-
-class DatasetError(EmotionDirectorError):
-    """A training data file or row is invalid; the message names the file and line."""
+from emotion_director.errors import DatasetError, UnknownEmotionError
 
 
 @dataclass(frozen=True)

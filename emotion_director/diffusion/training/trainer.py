@@ -40,11 +40,12 @@ from emotion_director.diffusion.training.data import (
     sample_negative_emotion,
 )
 from emotion_director.diffusion.training.loss import denoising_error, dpo_objective
-from emotion_director.errors import EmotionDirectorError
-
-class TrainingOutputExistsError(EmotionDirectorError):
-    """``train.output_dir`` already holds a run and ``--resume`` was not given."""
-
+from emotion_director.errors import (
+    CheckpointError,
+    ConfigError,
+    MissingExtraError,
+    TrainingOutputExistsError,
+)
 
 METRICS = ("step", "loss", "image_loss", "nvp_loss", "accuracy", "nvp_accuracy", "margin",
            "lr", "seconds")
@@ -108,9 +109,24 @@ class ReferenceSwap:
 class DPOTrainer:
     """Build everything from a :class:`DPOConfig` and train.
 
-    Example:
-        >>> trainer = DPOTrainer(DPOConfig.from_yaml("examples/dpo_tiny.yaml"))  # doctest: +SKIP
-        >>> trainer.train(resume="latest")  # doctest: +SKIP
+    Example (two steps on tiny random components and a generated toy preference set):
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from emotion_director.diffusion.training import make_toy_preferences
+        >>> workdir = tempfile.TemporaryDirectory()
+        >>> config = DPOConfig.parse({
+        ...     "model": {"pretrained": "tiny:sd15", "bank": "random", "bank_tokens": 4,
+        ...               "bank_dim": 16},
+        ...     "data": {"preferences": str(make_toy_preferences(workdir.name, per_emotion=1)),
+        ...              "resolution": 32},
+        ...     "train": {"output_dir": f"{workdir.name}/run", "max_steps": 2, "batch_size": 2,
+        ...               "validation_every": None}})
+        >>> run = DPOTrainer(config).train()
+        >>> sorted(p.name for p in Path(run).glob("*.safetensors"))
+        ['adapter.safetensors', 'bank.safetensors']
+        >>> DPOTrainer(config).train(resume="latest") == run  # a finished run resumes as done
+        True
+        >>> workdir.cleanup()
     """
 
     def __init__(self, config: DPOConfig, *, pipeline: Any = None) -> None:
@@ -170,7 +186,7 @@ class DPOTrainer:
 
             kind = name.split(":", 1)[1]
             if kind not in {"sd15", "sdxl"}:
-                raise EmotionDirectorError(f"model.pretrained '{name}': use tiny:sd15 or tiny:sdxl.")
+                raise ConfigError(f"model.pretrained '{name}': use tiny:sd15 or tiny:sdxl.")
             pipe = build_tiny_pipeline(kind)  # type: ignore[arg-type]
         else:
             from diffusers import DiffusionPipeline
@@ -183,7 +199,7 @@ class DPOTrainer:
             try:
                 pipe = DiffusionPipeline.from_pretrained(name)
             except (OSError, ValueError) as exc:
-                raise EmotionDirectorError(
+                raise ConfigError(
                     f"model.pretrained '{name}': cannot load ({str(exc).splitlines()[0][:160]})."
                 ) from None
         pipe.set_progress_bar_config(disable=True)
@@ -216,7 +232,7 @@ class DPOTrainer:
         try:
             from peft import LoraConfig
         except ImportError:
-            raise EmotionDirectorError('model.lora_rank needs peft: pip install peft') from None
+            raise MissingExtraError('model.lora_rank needs peft: pip install peft') from None
         self.unet.add_adapter(LoraConfig(
             r=m.lora_rank, lora_alpha=m.lora_alpha or m.lora_rank, init_lora_weights=True,
             target_modules=m.lora_targets,
@@ -233,7 +249,7 @@ class DPOTrainer:
         for layer in self.trainable.adapter.layers.values():
             layer.requires_grad_(m.train_kv)
         if not any(p.requires_grad for p in self.trainable.parameters()):
-            raise EmotionDirectorError(
+            raise ConfigError(
                 "nothing to train: enable model.train_bank, train_projector, train_kv or set "
                 "model.lora_rank."
             )
@@ -436,7 +452,7 @@ class DPOTrainer:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
-            raise EmotionDirectorError(
+            raise MissingExtraError(
                 "train.tensorboard is on but TensorBoard is not installed: pip install tensorboard "
                 "(metrics.csv is always written)."
             ) from None
@@ -496,13 +512,13 @@ class DPOTrainer:
                         f"{folder.name} is unreadable ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); "
                         "falling back to the previous checkpoint.")
-            raise EmotionDirectorError(
+            raise CheckpointError(
                 f"no readable checkpoint in {self.output_dir}: every checkpoint-* failed to load; "
                 "start a new run in a new train.output_dir."
             )
         folder = Path(resume)
         if not (folder / "trainer_state.json").is_file():
-            raise EmotionDirectorError(f"{folder}: not a training checkpoint.")
+            raise CheckpointError(f"{folder}: not a training checkpoint.")
         self._load_checkpoint(folder)
 
     def _load_checkpoint(self, folder: Path) -> None:

@@ -1,0 +1,218 @@
+"""The graph's ``generate_image`` tool: MC-Diffusion behind a small, lazily loaded generator.
+
+It is also a LangChain tool (:func:`make_generate_image_tool`) that other agents can call.
+Every image is written as a PNG with a JSON sidecar (prompt, negative prompt, emotion, seed,
+scale, model id, retrieval weights), so a result can always be reproduced.
+
+Example (a tiny random SD 1.5 in the real folder layout stands in for a download):
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from emotion_director.diffusion import VisualPromptBank
+    >>> from emotion_director.diffusion.tiny import write_tiny_pipeline
+    >>> workdir = tempfile.TemporaryDirectory()
+    >>> model = write_tiny_pipeline(Path(workdir.name) / "sd15")
+    >>> bank = VisualPromptBank.random(4, 16, 32).save(Path(workdir.name) / "bank.safetensors")
+    >>> gen = ImageGenerator(model=str(model), bank=str(bank), out_dir=f"{workdir.name}/outputs",
+    ...                      steps=2, height=32, width=32)
+    >>> [png] = gen.generate("a dog, asleep", emotion="contentment", seed=0)
+    >>> Path(png).name.startswith("contentment-0-"), Path(png).with_suffix(".json").is_file()
+    (True, True)
+    >>> workdir.cleanup()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emotion_director.emotions import resolve_emotion
+from emotion_director.errors import OutputDirError, UserInputError
+
+
+@dataclass
+class ImageGenerator:
+    """Generates images with :class:`MCDiffusionPipeline`, loading it on first use.
+
+    Args:
+        model (`str`): diffusers folder or hub id of an SD 1.5 / SDXL pipeline.
+        bank (`str`): visual prompt bank (``.safetensors``).
+        adapter (`str`, *optional*): trained projector + visual K/V weights.
+        out_dir (`str`, *optional*, defaults to "outputs"): where PNGs and sidecars go.
+        device (`str`, *optional*, defaults to "cpu"): "cpu" or "cuda".
+        steps (`int`, *optional*, defaults to 30), guidance_scale (`float`, defaults to 7.5),
+        scale (`float`, defaults to 1.0): denoising steps, CFG scale, visual-prompt scale.
+        height, width (`int`, *optional*): image size; the model's default when unset.
+        retrieval_temperature (`float`, *optional*): the bank's trained temperature when unset.
+        pipeline (`MCDiffusionPipeline`, *optional*): use this pipeline instead of loading one.
+        on_note (`Callable[[str], None]`, *optional*): told when an image is written alongside an
+            existing file instead of replacing it.
+
+    File names carry a digest of every setting that changes the image (prompt, emotions, seed,
+    model, bank, adapter, LoRA, scale, steps, guidance, size, temperature); a file that already
+    exists is never replaced: the new image gets the next free ``-vN`` suffix.
+    """
+
+    model: str
+    bank: str | None = None
+    adapter: str | None = None
+    lora: str | None = None
+    out_dir: str = "outputs"
+    device: str = "cpu"
+    steps: int = 30
+    guidance_scale: float = 7.5
+    scale: float = 1.0
+    height: int | None = None
+    width: int | None = None
+    retrieval_temperature: float | None = None
+    pipeline: Any = None
+    on_note: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _pipe(self) -> Any:
+        with self._lock:
+            if self.pipeline is None:
+                from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+
+                if not self.bank:
+                    raise UserInputError(
+                        "no visual prompt bank given: pass --bank BANK.safetensors "
+                        "(build one with `emotion-director bank init`)."
+                    )
+                dtype = None
+                if self.device.startswith("cuda"):
+                    import torch
+
+                    if not torch.cuda.is_available():
+                        raise UserInputError("--device cuda but no CUDA GPU is visible: use --device cpu.")
+                    dtype = torch.float16
+                extra = ({"retrieval_temperature": self.retrieval_temperature}
+                         if self.retrieval_temperature is not None else {})
+                self.pipeline = MCDiffusionPipeline.from_pretrained(
+                    self.model, bank=self.bank, adapter_weights=self.adapter, lora_weights=self.lora,
+                    device=self.device, torch_dtype=dtype, visual_prompt_scale=self.scale, **extra,
+                )
+            return self.pipeline
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        emotion: str,
+        negative_prompt: str | None = None,
+        negative_emotion: str | None = None,
+        seed: int = 0,
+        num_images: int = 1,
+        out_dir: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> list[str]:
+        """Generate ``num_images`` images; return their PNG paths (each has a ``.json`` sidecar)."""
+        import torch
+
+        target = resolve_emotion(emotion).value
+        negative = resolve_emotion(negative_emotion).value if negative_emotion else None
+        folder = writable_dir(Path(out_dir or self.out_dir))
+        pipe = self._pipe()
+        size = {k: v for k, v in {"height": self.height, "width": self.width}.items() if v}
+        started = time.time()
+        result = pipe(
+            prompt, target, negative_emotion=negative, negative_prompt=negative_prompt or None,
+            num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
+            num_images_per_prompt=num_images,
+            generator=torch.Generator(device="cpu").manual_seed(seed), **size,
+        )
+        retrieved = getattr(result, "visual_prompt_retrieval", None) or [None]
+        retrieval = retrieved[0]
+        settings = [prompt, target, negative, seed, negative_prompt, self.model, self.bank,
+                    self.adapter, self.lora, pipe._scale(), self.steps, self.guidance_scale,
+                    self.height, self.width, pipe.retrieval_temperature]
+        digest = hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:8]
+        paths = []
+        for i, image in enumerate(result.images):
+            path = _free_path(folder / f"{target}-{seed}-{digest}-{i}.png")
+            if path.name != f"{target}-{seed}-{digest}-{i}.png" and self.on_note:
+                self.on_note(f"{folder / f'{target}-{seed}-{digest}-{i}.png'} exists; wrote "
+                             f"{path.name} alongside it.")
+            image.save(path)
+            sidecar = {
+                "prompt": prompt, "negative_prompt": negative_prompt, "emotion": target,
+                "negative_emotion": negative, "seed": seed, "image_index": i,
+                "visual_prompt_scale": pipe._scale(), "model": str(self.model),
+                "retrieval_temperature": pipe.retrieval_temperature,
+                "bank": str(self.bank) if self.bank else None, "adapter": self.adapter,
+                "lora": self.lora,
+                "steps": self.steps, "guidance_scale": self.guidance_scale,
+                "retrieval_weights": retrieval.weights.tolist() if retrieval else None,
+                "retrieval_tokens": retrieval.indices.tolist() if retrieval else None,
+                "seconds": round(time.time() - started, 3), **(extra or {}),
+            }
+            path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2))
+            paths.append(str(path))
+        return paths
+
+
+def _free_path(path: Path) -> Path:
+    """``path``, or ``stem-v2.png``, ``-v3`` ... when taken (never replaces an earlier image).
+
+    The name is claimed by creating the file exclusively, so two generations racing for one
+    name (threads, processes of a data-parallel run) get two files.
+    """
+    candidate, n = path, 1
+    while True:
+        if not candidate.with_suffix(".json").exists():
+            try:
+                with open(candidate, "xb"):
+                    return candidate
+            except FileExistsError:
+                pass
+        n += 1
+        candidate = path.with_name(f"{path.stem}-v{n}{path.suffix}")
+
+
+def writable_dir(folder: Path) -> Path:
+    """``folder``, created if missing, after checking that a file can be written in it.
+
+    The check writes a uniquely named temporary file, so processes of a data-parallel run (or
+    threads) checking one folder at once never remove each other's probe.
+    """
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputDirError(
+            f"cannot write to output directory {folder} ({exc.strerror or exc}): pass --out with "
+            "a writable folder."
+        ) from None
+    return folder
+
+
+def make_generate_image_tool(generator: ImageGenerator) -> Any:
+    """``generator`` as a LangChain ``StructuredTool`` named ``generate_image``."""
+    from langchain_core.tools import StructuredTool
+    from pydantic import BaseModel, Field
+
+    class GenerateImageArgs(BaseModel):
+        prompt: str = Field(description="the image prompt (concrete visual phrases)")
+        emotion: str = Field(description="target emotion, e.g. awe")
+        negative_prompt: str | None = Field(default=None)
+        negative_emotion: str | None = Field(
+            default=None, description="emotion to steer away from (its visual prompt guides CFG)"
+        )
+        seed: int = 0
+
+    def run(prompt: str, emotion: str, negative_prompt: str | None = None,
+            negative_emotion: str | None = None, seed: int = 0) -> list[str]:
+        return generator.generate(prompt, emotion=emotion, negative_prompt=negative_prompt,
+                                  negative_emotion=negative_emotion, seed=seed)
+
+    return StructuredTool.from_function(
+        run, name="generate_image", args_schema=GenerateImageArgs,
+        description="Generate an emotion-guided image with MC-Diffusion; returns PNG paths.",
+    )

@@ -1,0 +1,321 @@
+"""The emotion-concept graph: emotion -> appraisal -> visual concepts, with scene constraints.
+
+The graph is package data (``knowledge/data/*.yaml``, provenance in ``knowledge/SOURCES.md``). It
+grounds every language-model call: persona agents choose among its concepts, and the
+chain-of-concept step maps whatever they say back onto it.
+
+Example:
+    >>> from emotion_director.knowledge import load_concept_graph, subject_tags
+    >>> graph = load_concept_graph()
+    >>> tags = subject_tags("a dog in a park")
+    >>> {"animal", "legs", "outdoor"} <= tags
+    True
+    >>> all(c.fits(tags) for c in graph.candidates("awe", tags))
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from emotion_director.emotions import Emotion, resolve_emotion
+from emotion_director.knowledge.scene import (
+    OPPOSITES,
+    SceneModel,
+    facts_conflict,
+    noun_kinds,
+    parse_scene,
+    phrase_facts,
+)
+
+#: Needs that tie a concept to particular kinds of subject.
+KIND_NEEDS = frozenset(
+    "person group animal fur ears tail wings bird aquatic fins insect serpent plant food object "
+    "vehicle building room place sky event".split()
+)
+
+Facet = Literal[
+    "object", "action", "body_language", "light", "colour", "weather", "space",
+    "composition", "texture",
+]
+FACETS: tuple[str, ...] = (
+    "object", "action", "body_language", "light", "colour", "weather", "space",
+    "composition", "texture",
+)
+
+
+class VisualConcept(BaseModel):
+    """One depictable visual concept under an appraisal, with what it needs from the scene.
+
+    ``needs`` are scene facts the concept requires or asserts (a face, legs, wings, outdoor,
+    night, ...; see :mod:`emotion_director.knowledge.scene`); those implied by its own words
+    ("moonlight" -> night) are added when the graph is loaded. ``excludes`` are facts it cannot
+    live with. ``text`` may be a template: ``{the}`` names the subject that fits the needs
+    ("the dog"), ``{poss}`` its owner when the scene has several subjects ("the cat's").
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    facet: Facet
+    needs: frozenset[str] = frozenset()
+    excludes: frozenset[str] = frozenset()
+    appraisal: str = Field(description="id of the appraisal this concept depicts")
+    emotion: Emotion
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The concept's needs, sorted (``("any",)`` when it needs nothing)."""
+        return tuple(sorted(self.needs)) or ("any",)
+
+    @property
+    def bound(self) -> bool:
+        """Whether the text names the subject or its owner (a template)."""
+        return "{the}" in self.text or "{poss}" in self.text
+
+    @property
+    def specific(self) -> bool:
+        """Whether the concept is written for particular kinds of subject."""
+        return self.bound or bool(self.needs & KIND_NEEDS)
+
+    def conflict(self, scene: SceneModel | frozenset[str] | set[str]) -> str | None:
+        """Why this concept contradicts the scene (or its facts), or ``None`` if it fits."""
+        facts = scene.facts if isinstance(scene, SceneModel) else frozenset(scene)
+        if self.excludes & facts:
+            return f"excludes {sorted(self.excludes & facts)[0]}, the scene has it"
+        reason = facts_conflict(facts, self.needs, self.text)
+        if reason:
+            return reason
+        if self.facet == "action" and "busy" in facts and self.needs & _AGENT_NEEDS:
+            return "the subject is already doing something else"
+        if isinstance(scene, SceneModel):
+            if self.bound and scene.owner_for(self.needs) is None:
+                return "no subject of the kind it names"
+            if self.facet == "space" and not self.bound and _located(scene):
+                # the prompt says where the scene is: do not move it somewhere else
+                return f"the scene is already set ({_located(scene)})"
+        return None
+
+    def fits(self, scene: SceneModel | frozenset[str] | set[str]) -> bool:
+        """Whether the concept can be added to this scene without contradicting it."""
+        return self.conflict(scene) is None
+
+    def clashes_with(self, other: VisualConcept) -> bool:
+        """Whether two concepts contradict each other (night light + midday sun, ...)."""
+        if self.excludes & other.needs or other.excludes & self.needs:
+            return True
+        return any(_opposed(a, b) for a in self.needs for b in other.needs)
+
+    def render(self, scene: SceneModel | None) -> str:
+        """The concept's text bound to the scene's subject (templates filled in).
+
+        A posture or expression written without an owner ("ears pinned back") names its owner
+        when that is not the scene's first subject, or not in the prompt at all: "a cat and a
+        dog" -> "the dog with ears pinned back"; "a funeral" -> "the mourners with ...".
+        """
+        if not self.bound:
+            return self._owned(scene)
+        owner = scene.owner_for(self.needs) if scene is not None else None
+        label = owner.label() if owner else "the subject"
+        several = scene is not None and len(scene.entities) > 1
+        text = self.text.replace("{the}", label)
+        if several and owner:
+            text = text.replace("{poss}", owner.possessive())
+        else:  # one subject: a leading owner is implied, a later one is a pronoun
+            if text.startswith("{poss} "):
+                text = text[len("{poss} "):]
+            pronoun = "their" if owner is not None and (owner.plural or "person" in owner.facts) \
+                else "its"
+            text = text.replace("{poss}", pronoun)
+        return text.strip()
+
+
+    def _owned(self, scene: SceneModel | None) -> str:
+        if scene is None or not self.needs & _BODY_NEEDS:
+            return self.text
+        owner = scene.owner_for(self.needs)
+        if owner is None or (owner is scene.main and not owner.implied):
+            return self.text
+        first = self.text.split(maxsplit=1)[0].lower()
+        verb = first.endswith(("ing", "ed")) or first in {"asleep", "awake", "frozen", "caught",
+                                                          "half", "mid-leap", "mid-stride"}
+        if verb and (self.facet in _OWNED_FACETS or first.endswith("ing")):
+            return f"{owner.label()} {self.text}"  # "the dog lying on its side"
+        pronoun = re.search(r"\b(its|their|his|her)\b", self.text)
+        if pronoun:  # "sunglasses perched on its face" -> "... on the mourners' face"
+            return self.text[:pronoun.start()] + owner.possessive() + self.text[pronoun.end():]
+        if self.facet not in _OWNED_FACETS:
+            return self.text
+        return f"{owner.label()} with {self.text}"
+
+
+#: Facets that describe a subject's own body (their owner is named when it is not obvious).
+_OWNED_FACETS = frozenset({"body_language", "action"})
+_BODY_NEEDS = frozenset("face legs hands ears tail fur wings fins animate".split())
+
+
+class Appraisal(BaseModel):
+    """An abstract appraisal (why the scene evokes the emotion) and its visual concepts."""
+
+    id: str
+    appraisal: str
+    source: str
+    concepts: tuple[VisualConcept, ...]
+
+
+class EmotionConcepts(BaseModel):
+    emotion: Emotion
+    appraisals: tuple[Appraisal, ...]
+    avoid: tuple[str, ...] = ()
+
+    @field_validator("emotion", mode="before")
+    @classmethod
+    def _resolve(cls, value: object) -> Emotion:
+        return resolve_emotion(str(value))
+
+
+class ConceptGraph:
+    """All emotions' concept chains, with lookups by emotion, subject and text."""
+
+    def __init__(self, emotions: dict[Emotion, EmotionConcepts]) -> None:
+        self._emotions = emotions
+        self._by_text = {
+            c.text: c for e in emotions.values() for a in e.appraisals for c in a.concepts
+        }
+        self._words = {text: content_words(text) for text in self._by_text}
+
+    def appraisals(self, emotion: Emotion | str) -> tuple[Appraisal, ...]:
+        return self._emotions[resolve_emotion(emotion)].appraisals
+
+    def appraisal(self, emotion: Emotion | str, appraisal_id: str) -> Appraisal:
+        return next(a for a in self.appraisals(emotion) if a.id == appraisal_id)
+
+    def avoid(self, emotion: Emotion | str) -> tuple[str, ...]:
+        """Cues that work against ``emotion``; used for the negative prompt."""
+        return self._emotions[resolve_emotion(emotion)].avoid
+
+    def concepts(self, emotion: Emotion | str) -> list[VisualConcept]:
+        return [c for a in self.appraisals(emotion) for c in a.concepts]
+
+    def candidates(
+        self, emotion: Emotion | str, scene: SceneModel | frozenset[str] | set[str]
+    ) -> list[VisualConcept]:
+        """The emotion's concepts that fit the scene (or a set of its facts), in graph order."""
+        return [c for c in self.concepts(emotion) if c.fits(scene)]
+
+    def lookup(
+        self, text: str, emotion: Emotion | str, scene: SceneModel | None
+    ) -> VisualConcept | None:
+        """The emotion's concept whose text, bound to ``scene``, is exactly ``text``."""
+        wanted = text.strip().lower()
+        for concept in self.concepts(emotion):
+            if concept.render(scene).lower() == wanted:
+                return concept
+        return None
+
+    def get(self, text: str) -> VisualConcept | None:
+        """The concept with exactly this text, if any."""
+        return self._by_text.get(text.strip())
+
+    def closest(self, text: str, emotion: Emotion | str) -> VisualConcept | None:
+        """The emotion's concept sharing the most content words with ``text`` (None if none)."""
+        words = content_words(text)
+        best, best_score = None, 0.0
+        for concept in self.concepts(emotion):
+            other = self._words[concept.text]
+            if not other:
+                continue
+            score = len(words & other) / len(words | other)
+            if score > best_score:
+                best, best_score = concept, score
+        return best if best_score >= 0.25 else None
+
+
+STOPWORDS = frozenset(
+    "a an the of in on at to with and or its it is are by for from into over under up down "
+    "all this that as be their his her one some very".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of ``text`` without stopwords, crudely singularised."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return {_singular(w) for w in words if w not in STOPWORDS and len(w) > 2}
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def subject_lexicon() -> dict[str, str]:
+    """Noun -> kind of subject (thousands of nouns; see :mod:`emotion_director.knowledge.scene`)."""
+    return noun_kinds()
+
+
+def subject_tags(subject: str) -> frozenset[str]:
+    """The scene facts of a subject text (kinds, body plan, setting, time, weather)."""
+    return parse_scene(subject).facts
+
+
+def _concept(entry: list[str], appraisal: str, emotion: Emotion) -> VisualConcept:
+    facet, text, needs, excludes = [*entry, "", ""][:4]
+    words = text.replace("{the}", "").replace("{poss}", "")
+    return VisualConcept(
+        facet=facet, text=text, appraisal=appraisal, emotion=emotion,
+        needs=frozenset(needs.split()) | phrase_facts(words),
+        excludes=frozenset(excludes.split()),
+    )
+
+
+#: Needs that make an action the subject's own (not another creature's).
+_AGENT_NEEDS = frozenset("animate legs hands person fur ears tail wings bird aquatic fins".split())
+
+
+def _located(scene: SceneModel) -> str | None:
+    """The stated place of the scene, if any: where the subjects are ("on a sofa", "in a
+    kitchen"), a room, building or landscape subject, or an event (it happens where it is)."""
+    if scene.places:
+        return scene.places[0].noun
+    for entity in scene.entities:
+        if entity.kind in {"room", "landscape", "building", "event"}:
+            return entity.noun
+    return None
+
+
+def _opposed(a: str, b: str) -> bool:
+    return (a, b) in OPPOSITES or (b, a) in OPPOSITES
+
+
+def _data_file(name: str) -> str:
+    return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def load_concept_graph() -> ConceptGraph:
+    """Load the shipped concept graph (cached)."""
+    emotions: dict[Emotion, EmotionConcepts] = {}
+    for emotion in Emotion:
+        raw = yaml.safe_load(_data_file(f"{emotion.value}.yaml"))
+        appraisals = []
+        for item in raw["appraisals"]:
+            concepts = tuple(_concept(entry, item["id"], emotion) for entry in item["concepts"])
+            appraisals.append(
+                Appraisal(
+                    id=item["id"], appraisal=item["appraisal"], source=item["source"],
+                    concepts=concepts,
+                )
+            )
+        emotions[emotion] = EmotionConcepts(
+            emotion=raw["emotion"], appraisals=tuple(appraisals), avoid=tuple(raw.get("avoid", ()))
+        )
+    return ConceptGraph(emotions)
