@@ -27,6 +27,7 @@ tiny stand-ins of :mod:`~emotion_director.evals.tiny_checkpoints` have the same 
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -241,7 +242,7 @@ def split_train_val(
 
 def train_probe(
     dataset: str | Path,
-    encoder: str | Any,
+    encoder: str | os.PathLike[str] | Any,
     *,
     val_fraction: float = 0.2,
     batch_size: int = 32,
@@ -266,8 +267,8 @@ def train_probe(
     if len(present) < 2:
         raise ImageEvalError(f"{dataset}: the probe needs images of at least 2 emotions, found "
                              f"{sorted(present)}.")
-    if isinstance(encoder, str):
-        model, name = load_image_encoder(encoder, device=device), encoder
+    if isinstance(encoder, (str, os.PathLike)):
+        model, name = load_image_encoder(str(encoder), device=device), str(encoder)
     else:
         model, name = encoder, getattr(encoder, "name", type(encoder).__name__)
     chunks = []

@@ -268,3 +268,12 @@ def test_two_launched_processes_split_the_cases_and_the_report_merges_them(text_
     assert cases[0] and cases[1] and not cases[0] & cases[1]
     assert len(read_image_records(text_run)) == len(SYSTEMS) * CASES * 2
     assert summarise_images(read_image_records(text_run))["table"]["mc_agent"]["images"] == CASES * 2
+
+
+def test_train_probe_takes_the_encoder_as_a_path_or_a_string(assets):
+    from emotion_director.evals.probe import train_probe
+
+    by_path = train_probe(assets["emoset"], Path(assets["clip"]))
+    by_text = train_probe(assets["emoset"], str(assets["clip"]))
+    assert torch.equal(by_path.weight, by_text.weight)
+    assert by_path.metadata["encoder"] == str(assets["clip"])
