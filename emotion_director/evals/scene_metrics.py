@@ -119,6 +119,52 @@ def cross_subject_repetition(rows: list[dict[str, Any]]) -> float:
     return repeated / total if total else 0.0
 
 
+def per_case_scene_scores(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per system, per case id: ``repetition`` (share of this rewrite's added phrases that the
+    same system also added for another subject of the same emotion) and ``contradicted``.
+    Per-case values, so two systems can be compared on the same cases with a paired CI."""
+    by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if "rewrite" in row:
+            by_system[row["system"]].append(row)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for system, items in by_system.items():
+        phrases = {id(r): [normalise_phrase(r["prompt"], p)
+                           for p in added_phrases(r["prompt"], r["rewrite"])] for r in items}
+        scores: dict[str, dict[str, float]] = {}
+        for row in items:
+            elsewhere = {p for other in items if other["emotion"] == row["emotion"]
+                         and other["prompt"] != row["prompt"] for p in phrases[id(other)]}
+            own = phrases[id(row)]
+            scores[str(row.get("case_id"))] = {
+                "repetition": sum(p in elsewhere for p in own) / len(own) if own else 0.0,
+                "contradicted": contradiction_scores(row["prompt"], row["rewrite"])["contradicted"],
+            }
+        out[system] = scores
+    return out
+
+
+def paired_scene_differences(
+    rows: list[dict[str, Any]], reference: str = "mc_agent",
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """``system - reference`` on the same cases for the per-case scene scores: mean and 95%
+    bootstrap interval (negative: the system repeats or contradicts less than the reference)."""
+    from emotion_director.evals.report import bootstrap_ci
+
+    scores = per_case_scene_scores(rows)
+    if reference not in scores:
+        return {}
+    base = scores[reference]
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for system, cases in scores.items():
+        common = sorted(set(cases) & set(base))
+        if system == reference or not common:
+            continue
+        out[system] = {m: bootstrap_ci([cases[c][m] - base[c][m] for c in common])
+                       for m in ("repetition", "contradicted")}
+    return out
+
+
 def scene_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per system: mean contradiction rate, share contradicted, cross-subject repetition."""
     by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -180,6 +226,15 @@ def markdown_section(rows: list[dict[str, Any]]) -> str:
     for system, metrics in summary.items():
         lines.append(f"| {system} | " + " | ".join(f"{metrics[m]:.3f}" for m in SCENE_METRICS)
                      + " |")
+    paired = paired_scene_differences(rows)
+    if paired:
+        lines += ["", "Paired, system - mc_agent on the same cases (mean [95% bootstrap CI]; "
+                  "negative: fewer repeated phrases or contradicted rewrites than mc_agent):", "",
+                  "| system | repetition | contradicted |", "|---|---|---|"]
+        for system, diffs in paired.items():
+            cells = [f"{d[0]:.3f} [{d[1]:.3f}, {d[2]:.3f}]" for d in
+                     (diffs["repetition"], diffs["contradicted"])]
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -204,5 +259,17 @@ def html_section(rows: list[dict[str, Any]]) -> str:
         "<tr><td>" + html.escape(system) + "</td>"
         + "".join(f"<td>{m[k]:.3f}</td>" for k in SCENE_METRICS) + "</tr>"
         for system, m in summary.items())
+    paired = paired_scene_differences(rows)
+    extra = ""
+    if paired:
+        cells = "".join(
+            "<tr><td>" + html.escape(system) + "</td>" + "".join(
+                f"<td>{d[0]:.3f} [{d[1]:.3f}, {d[2]:.3f}]</td>"
+                for d in (diffs["repetition"], diffs["contradicted"])) + "</tr>"
+            for system, diffs in paired.items())
+        extra = ("<p>Paired, system - mc_agent on the same cases (mean [95% bootstrap CI]; "
+                 "negative: fewer repeated phrases or contradicted rewrites):</p><table><thead>"
+                 "<tr><th>system</th><th>repetition</th><th>contradicted</th></tr></thead>"
+                 f"<tbody>{cells}</tbody></table>")
     return (f"<h2>Scene fit (lower is better)</h2><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+            f"<tbody>{body}</tbody></table>{extra}")

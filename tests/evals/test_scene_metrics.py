@@ -5,6 +5,8 @@ from emotion_director.evals.scene_metrics import (
     contradictions,
     cross_subject_repetition,
     labelled_pairs,
+    paired_scene_differences,
+    per_case_scene_scores,
     markdown_section,
     normalise_phrase,
     scene_summary,
@@ -67,3 +69,28 @@ def test_template_control_repeats_everything_and_the_report_section_lists_system
     assert summary["mine"]["cross_subject_repetition"] == 0.0
     section = markdown_section(rows)
     assert "Scene fit" in section and "| template |" in section and "accuracy" in section
+
+
+def _row(system, case, prompt, emotion, rewrite):
+    return {"system": system, "case_id": case, "prompt": prompt, "emotion": emotion,
+            "rewrite": rewrite}
+
+
+def test_paired_scene_differences_tell_a_repetitive_system_from_a_varied_one():
+    subjects = ["a dog", "a bicycle", "a lighthouse", "an old man", "a teapot", "a bridge"]
+    varied = ["a misty lake", "a copper bell", "a granite arch", "a violet dusk",
+              "a row of lanterns", "a cedar hall"]
+    rows = []
+    for i, (subject, phrase) in enumerate(zip(subjects, varied)):
+        rows.append(_row("mc_agent", str(i), subject, "awe", f"{subject}, {phrase}"))
+        rows.append(_row("copy", str(i), subject, "awe", f"{subject}, {phrase}"))
+        # control: the same additions for every subject (a lookup table)
+        rows.append(_row("lookup", str(i), subject, "awe", f"{subject}, rim light, gold palette"))
+    scores = per_case_scene_scores(rows)
+    assert all(v["repetition"] == 0.0 for v in scores["mc_agent"].values())
+    assert all(v["repetition"] == 1.0 for v in scores["lookup"].values())
+    paired = paired_scene_differences(rows)
+    assert paired["copy"]["repetition"] == (0.0, 0.0, 0.0)
+    mean, low, high = paired["lookup"]["repetition"]
+    assert mean == 1.0 and low > 0
+    assert "| lookup | 1.000 [1.000, 1.000]" in markdown_section(rows)
