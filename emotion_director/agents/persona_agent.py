@@ -25,7 +25,12 @@ from emotion_director.agents.schemas import PersonaReading
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import EMOTIONS, Emotion
-from emotion_director.knowledge.concept_graph import ConceptGraph, VisualConcept, content_words
+from emotion_director.knowledge.concept_graph import (
+    KIND_NEEDS,
+    ConceptGraph,
+    VisualConcept,
+    content_words,
+)
 from emotion_director.knowledge.scene import SceneModel, parse_scene
 from emotion_director.personas.schema import Persona
 from emotion_director.untrusted import instruction_reason, strip_instructions
@@ -45,6 +50,16 @@ def persona_seed(seed: int, persona: Persona, emotion: Emotion, subject: str = "
 
 #: Bonus for concepts written for this kind of subject: they make the rewrite about *this* scene.
 SPECIFIC_BONUS = 1.0
+
+
+def specificity_bonus(concept: VisualConcept) -> float:
+    """The ranking bonus for a concept written for this kind of subject: full when it needs
+    the subject's kind or body ("the dog's ears pinned back", "the tram's headlights"), half
+    when it only names the subject and would fit any ("stage beams catching {the}"), so such
+    templates do not lead every subject's shortlist."""
+    if concept.needs & KIND_NEEDS:
+        return SPECIFIC_BONUS
+    return SPECIFIC_BONUS / 2 if concept.bound else 0.0
 
 
 def affinity(persona: Persona, concept: VisualConcept, taste: set[str] | None = None) -> float:
@@ -75,7 +90,7 @@ def shortlist(
 
     def score(concept: VisualConcept) -> float:
         u = min(max(rng.random(), 1e-12), 1 - 1e-12)
-        bonus = SPECIFIC_BONUS if concept.specific else 0.0
+        bonus = specificity_bonus(concept)
         return affinity(persona, concept, taste) + bonus - noise_scale * math.log(-math.log(u))
 
     ranked = sorted(candidates, key=lambda c: (-score(c), c.text))

@@ -26,7 +26,12 @@ from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.agents.text import guess_facet, undrawable_reason
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
-from emotion_director.knowledge.concept_graph import ConceptGraph, VisualConcept, content_words
+from emotion_director.knowledge.concept_graph import (
+    KIND_NEEDS,
+    ConceptGraph,
+    VisualConcept,
+    content_words,
+)
 from emotion_director.knowledge.scene import (
     BODY_FACTS,
     SceneModel,
@@ -290,7 +295,9 @@ def _complete_specific(
         fit = [c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
                if c.bound and _compatible(c, scene, links, known)]
         if fit:
-            choice = rng.choice(fit)
+            # written for this kind of subject first; a template that fits any subject last
+            kind_specific = [c for c in fit if c.needs & KIND_NEEDS]
+            choice = rng.choice(kind_specific or fit)
             text = choice.render(scene)
             links[text.lower()] = ConceptLink(text=text, facet=choice.facet,
                                               appraisal=appraisal_id, origin="graph")

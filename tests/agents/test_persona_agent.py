@@ -66,3 +66,18 @@ async def test_write_mode_keeps_the_models_own_words():
     assert reading.cues == written.cues and reading.evocation == written.evocation
     system = model.calls[0]["messages"][0]["content"]
     assert "Never use emotion words" in system
+
+
+def test_a_template_that_fits_any_subject_gets_less_bonus_than_one_written_for_its_kind():
+    # seen: "sweeping stage beams catching {the}" led the excitement shortlist of almost every
+    # subject, and so repeated across subjects
+    from emotion_director.agents.persona_agent import SPECIFIC_BONUS, specificity_bonus
+    from emotion_director.knowledge.concept_graph import VisualConcept
+
+    def concept(text, needs=""):
+        return VisualConcept(text=text, facet="light", needs=frozenset(needs.split()),
+                             appraisal="a", emotion="excitement")
+
+    assert specificity_bonus(concept("{poss} fur lit gold", "fur")) == SPECIFIC_BONUS
+    assert specificity_bonus(concept("stage beams catching {the}")) == SPECIFIC_BONUS / 2
+    assert specificity_bonus(concept("stage beams sweeping the sky")) == 0.0

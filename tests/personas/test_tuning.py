@@ -124,7 +124,7 @@ def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path):
     # a scene where the edited taste reorders the poet's shortlist (on some scenes the
     # subject-specific concepts outrank any taste edit, and the diff rightly shows no change)
     rows = diff_persona_sets(None, tmp_path / "b", Settings(backend="test"),
-                             scenes=[("a lighthouse", "contentment")])
+                             scenes=[("a cottage", "contentment")])
     by = {r.persona: r for r in rows}
     assert by["poet"].changed  # the edited persona reads the scene differently
     assert not by["child"].changed  # the others do not move
