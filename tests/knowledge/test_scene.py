@@ -228,3 +228,8 @@ def test_acronyms_and_emotion_words_do_not_make_a_prompt_foreign():
     assert parse_scene("I love NY").english
     assert not parse_scene("ein Kind schreibt an die Tafel").english
     assert not parse_scene("el perro en la playa").english
+
+
+def test_a_ballet_is_an_event_with_dancers_not_a_person():
+    scene = parse_scene("a ballet")
+    assert [(e.noun, e.kind) for e in scene.entities] == [("ballet", "event"), ("dancers", "group")]
