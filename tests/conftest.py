@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
 
 import emotion_director.agents.models as chat_models
@@ -28,6 +32,36 @@ def test_settings() -> Settings:
     return Settings(backend="test")
 
 
+class AsyncDriven:
+    """A compiled graph whose ``invoke``/``stream`` run through ``ainvoke``/``astream``.
+
+    Graph tests are written once, with ``invoke``/``stream``; through the ``drive`` fixture each
+    runs twice, once on the graph's sync path and once on its async path (LangGraph parametrises
+    its own tests so). Everything else (``get_state``, ``get_graph``...) is the graph's own.
+    """
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.graph, name)
+
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        return asyncio.run(self.graph.ainvoke(input, config, **kwargs))
+
+    def stream(self, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
+        async def collect() -> list[Any]:
+            return [chunk async for chunk in self.graph.astream(input, config, **kwargs)]
+
+        return iter(asyncio.run(collect()))
+
+
+@pytest.fixture(params=["invoke", "ainvoke"])
+def drive(request: pytest.FixtureRequest) -> Callable[[Any], Any]:
+    """Wraps a compiled graph so the test runs it sync (``invoke``) or async (``ainvoke``)."""
+    return (lambda graph: graph) if request.param == "invoke" else AsyncDriven
+
+
 @pytest.fixture
-def graph(test_settings: Settings, test_model: TestChatModel):
-    return build_graph(test_settings, chat_model=test_model)
+def graph(test_settings: Settings, test_model: TestChatModel, drive: Callable[[Any], Any]):
+    return drive(build_graph(test_settings, chat_model=test_model))

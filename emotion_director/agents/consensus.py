@@ -23,7 +23,8 @@ from emotion_director.agents.schemas import (
     TraceEntry,
     VisualPromptRequest,
 )
-from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.steps import Steps, steps_function
+from emotion_director.agents.structured import structured_steps
 from emotion_director.agents.text import estimate_clip_tokens
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import (
@@ -196,8 +197,9 @@ def build_trace(
     return trace
 
 
+@steps_function
 @renamed_keyword(graph="concept_graph")
-async def build_consensus(
+def build_consensus(
     chain: ConceptChain,
     readings: Sequence[PersonaReading],
     *,
@@ -213,8 +215,11 @@ async def build_consensus(
     method: str = "function_calling",
     scene: SceneModel | None = None,
     moved_to_negative: Sequence[str] = (),
-) -> ConsensusResult:
-    """Merge a :class:`ConceptChain` into the final prompt, negative prompt and trace."""
+) -> Steps[ConsensusResult]:
+    """Merge a :class:`ConceptChain` into the final prompt, negative prompt and trace.
+
+    ``await build_consensus(...)`` runs it async, ``build_consensus.invoke(...)`` sync.
+    """
     majority, minority = select_concepts(chain)
     picked = [*majority, *([minority] if minority else [])]
     covered = {c.facet for c in picked}
@@ -227,7 +232,7 @@ async def build_consensus(
     final = compose_prompt(subject, picked, token_budget)
     composer = "template"
     if mode == "write" and model is not None:
-        written = await _write_prompt(model, subject, picked, emotion, retries, method)
+        written = yield from _write_prompt(model, subject, picked, emotion, retries, method)
         if written and _acceptable(written, head_nouns, token_budget, picked):
             final, composer = written, "llm"
     request = VisualPromptRequest(
@@ -270,17 +275,17 @@ def _acceptable(
     )
 
 
-async def _write_prompt(
+def _write_prompt(
     model: BaseChatModel,
     subject: str,
     concepts: Sequence[ConceptLink],
     emotion: Emotion,
     retries: int,
     method: str,
-) -> str | None:
+) -> Steps[str | None]:
     listing = "\n".join(f"- {c.text}" for c in concepts)
     try:
-        result = await ainvoke_structured(
+        result = yield from structured_steps(
             model, WrittenPrompt,
             [("system", "You write prompts for an image diffusion model: one line of "
                         "comma-separated visual phrases, under 60 words, no emotion words."),

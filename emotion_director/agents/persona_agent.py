@@ -22,7 +22,8 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, create_model
 
 from emotion_director.agents.schemas import PersonaReading
-from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.steps import Steps, steps_function
+from emotion_director.agents.structured import structured_steps
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.knowledge.concept_graph import (
@@ -178,8 +179,9 @@ def write_messages(
     ]
 
 
+@steps_function
 @renamed_keyword(graph="concept_graph")
-async def read_persona(
+def read_persona(
     *,
     model: BaseChatModel,
     persona: Persona,
@@ -193,8 +195,11 @@ async def read_persona(
     method: str = "function_calling",
     grounding: bool = True,
     scene: SceneModel | None = None,
-) -> PersonaReading:
+) -> Steps[PersonaReading]:
     """Run one persona agent and return its :class:`PersonaReading`.
+
+    ``await read_persona(...)`` runs it async, ``read_persona.invoke(...)`` sync (see
+    :func:`~emotion_director.agents.steps.steps_function`).
 
     Only concepts compatible with the scene model are offered (``scene``, parsed from
     ``subject`` when not given; ``subject_tags`` is kept for callers that pass facts only).
@@ -209,12 +214,12 @@ async def read_persona(
     options = shortlist(persona, pool, seed=pseed) if grounding else []
     if mode == "choose" and grounding:
         schema = picks_schema(len(options))
-        result = await ainvoke_structured(
+        result = yield from structured_steps(
             model, schema, choose_messages(persona, subject, emotion, options, scene), node=node,
             retries=retries, temperature=persona.temperature, seed=pseed, method=method,
         )
         return _reading_from_picks(persona, emotion, options, result, sensitivity, scene)
-    written = await ainvoke_structured(
+    written = yield from structured_steps(
         model, WrittenReading, write_messages(persona, subject, emotion, options, scene),
         node=node, retries=retries, temperature=persona.temperature, seed=pseed, method=method,
     )

@@ -22,7 +22,8 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
-from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.steps import Steps, steps_function
+from emotion_director.agents.structured import structured_steps
 from emotion_director.agents.text import guess_facet, undrawable_reason
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
@@ -56,8 +57,9 @@ class Refinements(BaseModel):
     items: list[Refinement]
 
 
+@steps_function
 @renamed_keyword(graph="concept_graph")
-async def chain_of_concept(
+def chain_of_concept(
     readings: Sequence[PersonaReading],
     *,
     emotion: Emotion,
@@ -71,8 +73,11 @@ async def chain_of_concept(
     grounding: bool = True,
     scene: SceneModel | None = None,
     seed: int = 0,
-) -> ConceptChain:
-    """Turn persona readings into a :class:`ConceptChain` of depictable concepts."""
+) -> Steps[ConceptChain]:
+    """Turn persona readings into a :class:`ConceptChain` of depictable concepts.
+
+    ``await chain_of_concept(...)`` runs it async, ``chain_of_concept.invoke(...)`` sync.
+    """
     scene = scene if scene is not None else parse_scene(subject)
     facts = scene.facts if scene.entities or not subject_tags else frozenset(subject_tags)
     links: dict[str, ConceptLink] = {}
@@ -100,7 +105,7 @@ async def chain_of_concept(
 
     ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
     if abstract:
-        await _refine(
+        yield from _refine(
             abstract, links, dropped, emotion=emotion, subject=subject, subject_tags=facts,
             concept_graph=concept_graph, appraisals=ranked_appraisals,
             model=model if mode == "write" else None, retries=retries, method=method, scene=scene,
@@ -167,7 +172,7 @@ def _rank_appraisals(
     return sorted(totals, key=lambda a: (-totals[a], order.index(a)))
 
 
-async def _refine(
+def _refine(
     abstract: list[tuple[str, PersonaReading]],
     links: dict[str, ConceptLink],
     dropped: list[DroppedCue],
@@ -181,13 +186,13 @@ async def _refine(
     retries: int,
     method: str,
     scene: SceneModel | None = None,
-) -> None:
+) -> Steps[None]:
     written: dict[str, str] = {}
     if model is not None:
         hints = "\n".join(f"- {c.render(scene)}"
                           for c in concept_graph.candidates(emotion, scene or subject_tags)[:12])
         listing = "\n".join(f"- {cue}" for cue, _ in abstract)
-        result = await ainvoke_structured(
+        result = yield from structured_steps(
             model, Refinements,
             [("system", "You turn abstract feelings into concrete things a camera could see. "
                         "Never use emotion words. Answer only with JSON."),

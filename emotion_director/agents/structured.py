@@ -6,14 +6,14 @@ Example:
     >>> from emotion_director.agents.models import TestChatModel
     >>> class Pick(BaseModel):
     ...     n: int
+    >>> invoke_structured(TestChatModel(), Pick, [("user", "hi")], node="demo")
+    Pick(n=0)
     >>> asyncio.run(ainvoke_structured(TestChatModel(), Pick, [("user", "hi")], node="demo"))
     Pick(n=0)
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 import random
 import threading
@@ -27,28 +27,20 @@ from pydantic import BaseModel, ValidationError
 
 from emotion_director.agents.backends import backend_name
 from emotion_director.agents.models import _SchemaBoundModel, tool_call_parts
+from emotion_director.agents.steps import (
+    CHARGE_CALL,
+    Backoff,
+    CallBudget,
+    ModelCall,
+    Steps,
+    arun_steps,
+    run_steps,
+)
 from emotion_director.errors import BackendError, ModelOutputError
 
 T = TypeVar("T", bound=BaseModel)
 
 
-class CallBudget:
-    """LLM calls a graph node may still make (set per node by the graph; see ``max_llm_calls``)."""
-
-    def __init__(self, limit: int | None, node: str) -> None:
-        self.limit, self.node, self.used = limit, node, 0
-
-    def spend(self) -> None:
-        if self.limit is not None and self.used >= self.limit:
-            raise BackendError(
-                f"node '{self.node}': the run's LLM call budget is spent ({self.limit} call(s) "
-                "left for this node): raise max_llm_calls (EMOTION_DIRECTOR_MAX_LLM_CALLS)."
-            )
-        self.used += 1
-
-
-CALL_BUDGET: contextvars.ContextVar[CallBudget | None] = contextvars.ContextVar(
-    "emotion_director_call_budget", default=None)
 logger = logging.getLogger("emotion_director.llm")
 
 
@@ -188,10 +180,10 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-async def _request(
+def _request(
     model: BaseChatModel, runnable_for: Any, messages: list[Any], *, node: str, backend: str,
     method: str, retries: int, config: dict[str, Any] | None, label: str = "",
-) -> tuple[Any, str]:
+) -> Steps[tuple[Any, str]]:
     """One structured request with transport retries and method fallback; returns
     ``(result, method used)``.
 
@@ -206,13 +198,11 @@ async def _request(
     previous: _Failure | None = None
     transient_left = retries
     while True:
-        budget = CALL_BUDGET.get()
-        if budget is not None:
-            budget.spend()
+        yield CHARGE_CALL  # one call of the node's budget (raises when it is spent)
         logger.info("llm call node=%s backend=%s schema=%s method=%s", node, backend, label,
                     method)
         try:
-            return await runnable_for(method).ainvoke(messages, config=config), method
+            return (yield ModelCall(runnable_for(method), messages, config)), method
         except (OutputParserException, ValidationError):
             raise
         except Exception as exc:
@@ -229,7 +219,7 @@ async def _request(
         if failure.rejects_method and (failure.status != 500 or repeated or not transient_left):
             rejected.append(f"{method}: HTTP {failure.status} {failure.detail}".strip())
             following = (_reject_method(model, method, rejected[-1], where)
-                         if backend not in {"embedded", "test"} and method in STRUCTURED_METHODS
+                         if not runs_in_process(model) and method in STRUCTURED_METHODS
                          else None)
             if following is None:
                 raise _rejected_error(rejected, node=node, backend=backend, where=where)
@@ -239,11 +229,10 @@ async def _request(
             raise _backend_error(failure, node=node, backend=backend, where=where,
                                  timeout=getattr(model, "request_timeout", None)) from None
         transient_left -= 1
-        await asyncio.sleep(min(2.0, 0.1 * 2 ** (retries - transient_left))
-                            * random.uniform(0.5, 1.5))
+        yield Backoff(min(2.0, 0.1 * 2 ** (retries - transient_left)) * random.uniform(0.5, 1.5))
 
 
-async def ainvoke_structured(
+def structured_steps(
     model: BaseChatModel,
     schema: type[T],
     messages: list[Any],
@@ -254,8 +243,12 @@ async def ainvoke_structured(
     seed: int | None = None,
     method: str = "function_calling",
     config: dict[str, Any] | None = None,
-) -> T:
-    """Call ``model`` for a ``schema`` object; retry invalid output, then raise a clear error.
+) -> Steps[T]:
+    """Ask ``model`` for a ``schema`` object, as steps (see :mod:`~emotion_director.agents.steps`);
+    retry invalid output, then raise a clear error.
+
+    Agents compose it (``result = yield from structured_steps(...)``);
+    :func:`invoke_structured` and :func:`ainvoke_structured` run it on its own.
 
     Args:
         model (`BaseChatModel`): any langchain-core chat model.
@@ -275,11 +268,12 @@ async def ainvoke_structured(
             something that is not a chat completion; the message says which.
     """
     backend = backend_name(model)
+    remote = not runs_in_process(model)
     last_error = "no attempt made"
     for attempt in range(retries + 1):
-        if attempt and backend not in {"embedded", "test"}:
+        if attempt and remote:
             # jittered exponential backoff before re-asking a remote server
-            await asyncio.sleep(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.5))
+            yield Backoff(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.5))
         attempt_seed = None if seed is None else seed + attempt
 
         def runnable_for(chosen: str, attempt_seed: int | None = attempt_seed) -> Runnable:
@@ -287,7 +281,7 @@ async def ainvoke_structured(
                                        seed=attempt_seed, method=chosen)
 
         try:
-            result, method = await _request(
+            result, method = yield from _request(
                 model, runnable_for, messages, node=node, backend=backend, method=method,
                 retries=retries, config=config, label=schema.__name__)
         except (OutputParserException, ValidationError, ValueError) as exc:
@@ -298,7 +292,7 @@ async def ainvoke_structured(
         if isinstance(result, schema):
             return result
         last_error = f"got {type(result).__name__} instead of {schema.__name__}"
-    hint = ("another structured_method or a larger model" if backend not in {"embedded", "test"}
+    hint = ("another structured_method or a larger model" if remote
             else "a larger model (--model-path), another --seed, or the openai backend")
     raise ModelOutputError(
         f"node '{node}': the {backend} backend returned invalid output {retries + 1} time(s) "
@@ -306,6 +300,28 @@ async def ainvoke_structured(
         node=node,
         backend=backend,
     )
+
+
+def invoke_structured(
+    model: BaseChatModel, schema: type[T], messages: list[Any], *, node: str,
+    budget: CallBudget | None = None, **options: Any,
+) -> T:
+    """:func:`structured_steps` run synchronously (``invoke``); ``options`` as there."""
+    return run_steps(structured_steps(model, schema, messages, node=node, **options), budget)
+
+
+async def ainvoke_structured(
+    model: BaseChatModel, schema: type[T], messages: list[Any], *, node: str,
+    budget: CallBudget | None = None, **options: Any,
+) -> T:
+    """:func:`structured_steps` run on the event loop (``ainvoke``); ``options`` as there."""
+    return await arun_steps(
+        structured_steps(model, schema, messages, node=node, **options), budget)
+
+
+def runs_in_process(model: BaseChatModel) -> bool:
+    """A model computed here (embedded, test): no server to back off from or to probe."""
+    return bool(getattr(model, "runs_in_process", False))
 
 
 def _where(model: BaseChatModel, backend: str) -> str:

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -27,7 +26,7 @@ from emotion_director.agents.backends import make_chat_model
 from emotion_director.agents.consensus import build_consensus
 from emotion_director.agents.persona_agent import read_persona
 from emotion_director.agents.refiner import chain_of_concept
-from emotion_director.agents.structured import CALL_BUDGET, CallBudget
+from emotion_director.agents.steps import CallBudget, Steps, arun_steps, run_steps
 from emotion_director.emotions import Emotion
 from emotion_director.errors import InvalidRequestError
 from emotion_director.graph.request import parse_request
@@ -41,7 +40,12 @@ from emotion_director.untrusted import remove_invisible
 
 
 class MCAgentNodes:
-    """The graph's nodes, bound to one model, persona set, concept graph and settings."""
+    """The graph's nodes, bound to one model, persona set, concept graph and settings.
+
+    The LLM nodes are written once, as steps (:mod:`emotion_director.agents.steps`);
+    :meth:`llm_node` gives each a sync implementation (``invoke``/``stream``) and an async one
+    (``ainvoke``/``astream``) that differ only in how they call the model.
+    """
 
     def __init__(
         self,
@@ -49,6 +53,7 @@ class MCAgentNodes:
         personas: Sequence[Persona],
         model: BaseChatModel,
         concept_graph: ConceptGraph,
+        image_generator: Any = None,
     ) -> None:
         self.settings = settings
         self.personas = {p.name: p for p in personas}
@@ -56,7 +61,9 @@ class MCAgentNodes:
         self.concept_graph = concept_graph
         self.mode = settings.effective_reading_mode
         self.llm_options = {"retries": settings.max_retries, "method": settings.structured_method}
-        self.image_generator: Any = None
+        self.image_generator = image_generator
+        #: Where an approved prompt goes: decided once, when the graph is built.
+        self.after_prompt = "generate_image" if image_generator is not None else END
 
     def parse_request(self, state: RewriteState) -> dict[str, Any]:
         update = parse_request(
@@ -86,41 +93,62 @@ class MCAgentNodes:
             for name in state["personas"]
         ]
 
+    def llm_node(
+        self,
+        name: str,
+        steps: Callable[[Any], Steps[dict[str, Any]]],
+        budget_for: Callable[[Any], CallBudget],
+    ) -> RunnableLambda:
+        """A node running ``steps`` sync under ``invoke`` and async under ``ainvoke``, within the
+        node's part of the run's LLM call budget; the update reports the calls it made."""
+
+        def run(state: Any) -> dict[str, Any]:
+            budget = budget_for(state)
+            return {**run_steps(steps(state), budget), "llm_calls": budget.used}
+
+        async def arun(state: Any) -> dict[str, Any]:
+            budget = budget_for(state)
+            return {**await arun_steps(steps(state), budget), "llm_calls": budget.used}
+
+        return RunnableLambda(run, afunc=arun, name=name)
+
     def _budget(self, node: str, used: int, share: int = 1) -> CallBudget:
         """This node's part of the run's remaining LLM calls (parallel personas split it)."""
         limit = self.settings.max_llm_calls
-        budget = CallBudget(None if limit is None else max(limit - used, 0) // share, node)
-        CALL_BUDGET.set(budget)
-        return budget
+        return CallBudget(None if limit is None else max(limit - used, 0) // share, node)
 
-    async def persona_reading(self, task: PersonaTask) -> dict[str, Any]:
-        budget = self._budget(f"persona_reading[{task['persona'].name}]", 0, task["share"])
-        reading = await read_persona(
+    def persona_budget(self, task: PersonaTask) -> CallBudget:
+        return self._budget(f"persona_reading[{task['persona'].name}]", 0, task["share"])
+
+    def chain_budget(self, state: RewriteState) -> CallBudget:
+        return self._budget("chain_of_concept", state.get("llm_calls", 0))
+
+    def consensus_budget(self, state: RewriteState) -> CallBudget:
+        return self._budget("consensus", state.get("llm_calls", 0))
+
+    def persona_reading(self, task: PersonaTask) -> Steps[dict[str, Any]]:
+        reading = yield from read_persona.steps(
             model=self.model, persona=task["persona"], subject=task["subject"],
             subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
             concept_graph=self.concept_graph, seed=task["seed"], mode=self.mode,
             grounding=self.settings.grounding, scene=task.get("scene"), **self.llm_options,
         )
-        return {"readings": [reading], "llm_calls": budget.used}
+        return {"readings": [reading]}
 
-    async def chain_of_concept(self, state: RewriteState) -> dict[str, Any]:
-        order = {name: i for i, name in enumerate(state["personas"])}
-        readings = self._active_readings(state, order)
-        budget = self._budget("chain_of_concept", state.get("llm_calls", 0))
-        chain = await chain_of_concept(
+    def chain_of_concept(self, state: RewriteState) -> Steps[dict[str, Any]]:
+        readings = self._active_readings(state)
+        chain = yield from chain_of_concept.steps(
             readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
             subject_tags=frozenset(state["subject_tags"]), concept_graph=self.concept_graph,
             model=self.model,
             mode=self.mode, grounding=self.settings.grounding, scene=state.get("scene"),
             seed=state["seed"], **self.llm_options,
         )
-        return {"concepts": chain, "readings": [], "llm_calls": budget.used}
+        return {"concepts": chain}
 
-    async def consensus(self, state: RewriteState) -> dict[str, Any]:
-        order = {name: i for i, name in enumerate(state["personas"])}
-        readings = self._active_readings(state, order)
-        budget = self._budget("consensus", state.get("llm_calls", 0))
-        result = await build_consensus(
+    def consensus(self, state: RewriteState) -> Steps[dict[str, Any]]:
+        readings = self._active_readings(state)
+        result = yield from build_consensus.steps(
             state["concepts"], readings, subject=state["subject"],
             head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
             concept_graph=self.concept_graph, prompt_emotion_words=state["prompt_emotion_words"],
@@ -133,13 +161,11 @@ class MCAgentNodes:
             "negative_prompt": result.negative_prompt,
             "visual_prompt": result.visual_prompt,
             "trace": result.trace,
-            "llm_calls": budget.used,
         }
 
-    async def generate_image(self, state: RewriteState) -> dict[str, Any]:
+    def generate_image(self, state: RewriteState) -> dict[str, Any]:
         request = state["visual_prompt"]
-        paths = await asyncio.to_thread(
-            self.image_generator.generate,
+        paths = self.image_generator.generate(
             state["final_prompt"],
             emotion=request.emotion.value,
             negative_prompt=state["negative_prompt"],
@@ -149,8 +175,13 @@ class MCAgentNodes:
         )
         return {"images": paths}
 
+    async def agenerate_image(self, state: RewriteState) -> dict[str, Any]:
+        # diffusion is blocking compute: off the event loop, so other runs keep going
+        return await asyncio.to_thread(self.generate_image, state)
+
     @staticmethod
-    def _active_readings(state: RewriteState, order: dict[str, int]) -> list[Any]:
+    def _active_readings(state: RewriteState) -> list[Any]:
+        order = {name: i for i, name in enumerate(state["personas"])}
         dropped = set(state.get("dropped_personas") or [])
         kept = [r for r in state["readings"] if r.persona not in dropped]
         return sorted(kept, key=lambda r: order.get(r.persona, len(order)))
@@ -167,7 +198,7 @@ class MCAgentNodes:
             "final_prompt": state["final_prompt"],
             "negative_prompt": state["negative_prompt"],
             "readings": {r.persona: r.cues for r in state["readings"] if r.persona not in dropped},
-            "next": "generate_image" if self.image_generator is not None else "end",
+            "next": "end" if self.after_prompt == END else self.after_prompt,
         }
         while True:
             answer = interrupt(payload)
@@ -178,19 +209,13 @@ class MCAgentNodes:
                 break
             payload = {**payload, "error": problem}
         action = answer["action"]
-        after = "generate_image" if self.image_generator is not None else END
         if action == "edit":
             text = re.sub(r"\s+", " ", remove_invisible(answer["final_prompt"])).strip()
-            return Command(goto=after, update={"final_prompt": text})
+            return Command(goto=self.after_prompt, update={"final_prompt": text})
         if action == "drop":
             names = sorted({*dropped, *answer["personas"]})
             return Command(goto="chain_of_concept", update={"dropped_personas": names})
-        return Command(goto=after)
-
-    def route_after_consensus(self, state: RewriteState) -> str:
-        if self.settings.review:
-            return "review"
-        return "generate_image" if self.image_generator is not None else END
+        return Command(goto=self.after_prompt)
 
     def _selected(self, names: Sequence[str] | None) -> list[Persona]:
         if not names:
@@ -204,35 +229,6 @@ class MCAgentNodes:
                 f"{', '.join(sorted(self.personas))}."
             )
         return [self.personas[n] for n in dict.fromkeys(names)]
-
-
-_SYNC_LOOP: asyncio.AbstractEventLoop | None = None
-_SYNC_LOOP_LOCK = threading.Lock()
-
-
-def _sync_loop() -> asyncio.AbstractEventLoop:
-    """One long-lived event loop (in a daemon thread) for async nodes run by ``invoke``.
-
-    A fresh ``asyncio.run`` per node would close its loop after each call, and HTTP clients that
-    chat models cache (httpx in langchain-openai) would then fail with "Event loop is closed".
-    """
-    global _SYNC_LOOP
-    with _SYNC_LOOP_LOCK:
-        if _SYNC_LOOP is None:
-            _SYNC_LOOP = asyncio.new_event_loop()
-            threading.Thread(
-                target=_SYNC_LOOP.run_forever, name="emotion-director-loop", daemon=True
-            ).start()
-        return _SYNC_LOOP
-
-
-def _sync_and_async(afunc: Callable[[Any], Awaitable[dict[str, Any]]]) -> RunnableLambda:
-    """An async node that also runs under ``invoke``/``stream`` (on :func:`_sync_loop`)."""
-
-    def func(state: Any) -> dict[str, Any]:
-        return asyncio.run_coroutine_threadsafe(afunc(state), _sync_loop()).result()
-
-    return RunnableLambda(func, afunc=afunc, name=afunc.__name__)
 
 
 def _image_generator_from(settings: Settings) -> Any:
@@ -286,14 +282,17 @@ def build_graph(
         personas,
         chat_model or make_chat_model(settings),
         concept_graph or load_concept_graph(),
+        image_generator or _image_generator_from(settings),
     )
-    nodes.image_generator = image_generator or _image_generator_from(settings)
 
     builder = StateGraph(RewriteState, input_schema=RewriteInput, output_schema=RewriteOutput)
     builder.add_node("parse_request", nodes.parse_request)
-    builder.add_node("persona_reading", _sync_and_async(nodes.persona_reading))
-    builder.add_node("chain_of_concept", _sync_and_async(nodes.chain_of_concept))
-    builder.add_node("consensus", _sync_and_async(nodes.consensus))
+    builder.add_node("persona_reading", nodes.llm_node(
+        "persona_reading", nodes.persona_reading, nodes.persona_budget))
+    builder.add_node("chain_of_concept", nodes.llm_node(
+        "chain_of_concept", nodes.chain_of_concept, nodes.chain_budget))
+    builder.add_node("consensus", nodes.llm_node(
+        "consensus", nodes.consensus, nodes.consensus_budget))
 
     builder.add_edge(START, "parse_request")
     builder.add_conditional_edges("parse_request", nodes.fan_out, ["persona_reading"])
@@ -301,14 +300,12 @@ def build_graph(
     builder.add_edge("chain_of_concept", "consensus")
     if settings.review:  # a person approves, edits or drops readings (interrupt)
         builder.add_node("review", nodes.review,
-                         destinations=("chain_of_concept", "generate_image", END)
-                         if nodes.image_generator is not None else ("chain_of_concept", END))
-    if nodes.image_generator is not None:
-        builder.add_node("generate_image", _sync_and_async(nodes.generate_image))
-        builder.add_edge("generate_image", END)
-    if settings.review or nodes.image_generator is not None:
-        targets = ["review"] if settings.review else ["generate_image", END]
-        builder.add_conditional_edges("consensus", nodes.route_after_consensus, targets)
+                         destinations=("chain_of_concept", nodes.after_prompt))
+        builder.add_edge("consensus", "review")
     else:
-        builder.add_edge("consensus", END)
+        builder.add_edge("consensus", nodes.after_prompt)
+    if nodes.image_generator is not None:
+        builder.add_node("generate_image", RunnableLambda(
+            nodes.generate_image, afunc=nodes.agenerate_image, name="generate_image"))
+        builder.add_edge("generate_image", END)
     return builder.compile(checkpointer=checkpointer, name="mc-agent")

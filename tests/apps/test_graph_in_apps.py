@@ -22,12 +22,12 @@ def _load_example():
     return module
 
 
-async def test_subgraph_streams_persona_readings_through_the_parent():
+def test_subgraph_streams_persona_readings_through_the_parent(drive):
     example = _load_example()
-    app = example.build_app(Settings(backend="test"), chat_model=TestChatModel())
+    app = drive(example.build_app(Settings(backend="test"), chat_model=TestChatModel()))
     readings, caption = [], None
-    async for namespace, update in app.astream({"request": "an angry dog feeling contentment"},
-                                               stream_mode="updates", subgraphs=True):
+    for namespace, update in app.stream({"request": "an angry dog feeling contentment"},
+                                        stream_mode="updates", subgraphs=True):
         if "persona_reading" in update:
             assert namespace and namespace[0].startswith("mc_agent")
             readings.append(update["persona_reading"]["readings"][0].persona)

@@ -1,7 +1,10 @@
 import asyncio
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from langgraph.graph.state import CompiledStateGraph
 
 from emotion_director import (
     InvalidRequestError,
@@ -44,21 +47,67 @@ def test_stream_updates_show_each_persona_reading_as_it_arrives(graph):
     assert nodes[-2:] == ["chain_of_concept", "consensus"]
 
 
-async def test_persona_agents_run_concurrently():
+def test_persona_agents_run_concurrently(drive):
     in_flight, peak = 0, 0
+    lock = threading.Lock()
 
-    class Counting(TestChatModel):
-        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
-            nonlocal in_flight, peak
+    def enter():
+        nonlocal in_flight, peak
+        with lock:
             in_flight += 1
             peak = max(peak, in_flight)
-            await asyncio.sleep(0.05)
+
+    def leave():
+        nonlocal in_flight
+        with lock:
             in_flight -= 1
+
+    class Counting(TestChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            enter()
+            time.sleep(0.05)
+            leave()
             return self._reply(messages, kwargs)
 
-    graph = build_graph(Settings(backend="test"), chat_model=Counting())
-    await graph.ainvoke({"prompt": "a dog", "emotion": "awe"})
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+            enter()
+            await asyncio.sleep(0.05)
+            leave()
+            return self._reply(messages, kwargs)
+
+    graph = drive(build_graph(Settings(backend="test"), chat_model=Counting()))
+    # (sync, LangGraph runs parallel tasks on its executor: max_concurrency sizes it)
+    graph.invoke({"prompt": "a dog", "emotion": "awe"},
+                 {"max_concurrency": len(default_personas())})
     assert peak == len(default_personas())
+
+
+def test_invoke_runs_nodes_sync_and_ainvoke_runs_them_async(drive):
+    paths = []
+
+    class Recording(TestChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            paths.append(("sync", _loop_running()))
+            return self._reply(messages, kwargs)
+
+        async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+            paths.append(("async", _loop_running()))
+            return self._reply(messages, kwargs)
+
+    graph = drive(build_graph(Settings(backend="test", reading_mode="write"),
+                              chat_model=Recording()))
+    graph.invoke({"prompt": "a dog", "emotion": "awe"})
+    expected = ("sync", False) if isinstance(graph, CompiledStateGraph) else ("async", True)
+    assert paths and set(paths) == {expected}  # no event loop behind invoke
+    assert not [t for t in threading.enumerate() if "loop" in t.name]
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def test_same_seed_same_result_other_seed_other_readings(graph):
@@ -115,10 +164,10 @@ def test_graph_drawing_matches_snapshot(graph):
     assert_matches_snapshot(graph.get_graph().draw_mermaid(), SNAPSHOT)
 
 
-def test_checkpointer_keeps_the_thread_state(test_settings, test_model):
+def test_checkpointer_keeps_the_thread_state(test_settings, test_model, drive):
     from langgraph.checkpoint.memory import InMemorySaver
 
-    graph = build_graph(test_settings, checkpointer=InMemorySaver(), chat_model=test_model)
+    graph = drive(build_graph(test_settings, checkpointer=InMemorySaver(), chat_model=test_model))
     config = {"configurable": {"thread_id": "t1"}}
     out = graph.invoke({"prompt": "a dog", "emotion": "awe"}, config)
     state = graph.get_state(config)
@@ -126,25 +175,26 @@ def test_checkpointer_keeps_the_thread_state(test_settings, test_model):
     assert len(state.values["readings"]) == len(default_personas())
 
 
-def test_custom_personas_are_used(test_settings, test_model):
+def test_custom_personas_are_used(test_settings, test_model, drive):
     personas = [p for p in default_personas() if p.name in {"poet", "farmer"}]
-    graph = build_graph(test_settings, personas=personas, chat_model=test_model)
+    graph = drive(build_graph(test_settings, personas=personas, chat_model=test_model))
     out = graph.invoke({"prompt": "a dog", "emotion": "sadness"})
     assert {r.persona for r in out["readings"]} == {"poet", "farmer"}
 
 
-def test_call_budget_bounds_llm_calls_per_run():
+def test_call_budget_bounds_llm_calls_per_run(drive):
     from emotion_director import BackendError
 
     model = TestChatModel()
-    graph = build_graph(Settings(backend="test", max_llm_calls=7), chat_model=model)
+    graph = drive(build_graph(Settings(backend="test", max_llm_calls=7), chat_model=model))
     graph.invoke({"prompt": "a dog", "emotion": "awe"})
     assert len(model.calls) == 7  # within budget: unchanged behaviour
     bad = TestChatModel(responder=lambda m, s: "not json")
-    graph = build_graph(Settings(backend="test", max_llm_calls=14, max_retries=5), chat_model=bad)
+    graph = drive(build_graph(Settings(backend="test", max_llm_calls=14, max_retries=5),
+                              chat_model=bad))
     with pytest.raises(BackendError, match="call budget is spent"):
         graph.invoke({"prompt": "a dog", "emotion": "awe"})
     assert len(bad.calls) <= 14  # retries stop at the budget, not at max_retries
     with pytest.raises(InvalidRequestError, match="max_llm_calls=3 is below"):
-        build_graph(Settings(backend="test", max_llm_calls=3), chat_model=model).invoke(
+        drive(build_graph(Settings(backend="test", max_llm_calls=3), chat_model=model)).invoke(
             {"prompt": "a dog", "emotion": "awe"})

@@ -12,9 +12,9 @@ from emotion_director.graph.state import checkpoint_serde
 
 
 @pytest.fixture
-def review_graph():
-    return build_graph(Settings(backend="test", review=True), chat_model=TestChatModel(),
-                       checkpointer=InMemorySaver(serde=checkpoint_serde()))
+def review_graph(drive):
+    return drive(build_graph(Settings(backend="test", review=True), chat_model=TestChatModel(),
+                             checkpointer=InMemorySaver(serde=checkpoint_serde())))
 
 
 def _start(graph, thread="t"):
