@@ -27,6 +27,16 @@ async def _messages(graph, request):
     return seen, final
 
 
+def _messages_sync(graph, request):
+    seen, final = [], None
+    for mode, chunk in graph.stream(request, stream_mode=["messages", "values"]):
+        if mode == "messages":
+            seen.append(chunk)
+        else:
+            final = chunk
+    return seen, final
+
+
 def _tool_names(seen):
     return [call["name"] for message, _ in seen if isinstance(message, AIMessage)
             for call in message.tool_calls]
@@ -61,11 +71,13 @@ def test_streamed_tool_calls_merge_into_one_call_with_one_name():
     assert merged.tool_calls[0]["args"] == {"cue": "x" * 12}
 
 
-async def test_stream_mode_messages_works_with_the_openai_backend_on_the_simulated_server():
+@pytest.mark.parametrize("sync", [True, False], ids=["stream", "astream"])
+def test_stream_mode_messages_works_with_the_openai_backend_on_the_simulated_server(sync):
+    request = {"prompt": "a dog", "emotion": "awe", "personas": ["poet", "child"]}
     with SimulatedOpenAIServer("ok") as server:
         graph = build_graph(Settings(backend="openai", base_url=server.url))
-        seen, final = await _messages(graph, {"prompt": "a dog", "emotion": "awe",
-                                              "personas": ["poet", "child"]})
+        seen, final = (_messages_sync(graph, request) if sync
+                       else asyncio.run(_messages(graph, request)))
     assert final["final_prompt"].startswith("a dog")
     names = _tool_names(seen)
     assert names and all(len(n) < 40 for n in names)  # one name per call, never repeated
