@@ -13,7 +13,7 @@ import resource
 import statistics
 import time
 
-import emotion_director.agents.models as models
+import emotion_director.agents.embedded as models
 from emotion_director import Settings, build_graph
 
 PROMPTS = [

@@ -14,7 +14,7 @@ import statistics
 import time
 
 from emotion_director import Settings, build_graph
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import TestChatModel
 from emotion_director.agents.persona_agent import picks_schema
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.personas import default_personas

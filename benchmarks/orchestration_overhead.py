@@ -15,7 +15,7 @@ import statistics
 import time
 
 from emotion_director import Settings, build_graph
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import TestChatModel
 
 
 class SerialTimedModel(TestChatModel):

@@ -2,7 +2,8 @@
 
 Example:
     >>> from emotion_director import build_graph, Settings
-    >>> graph = build_graph(Settings(backend="test"))
+    >>> from emotion_director.testing import TestChatModel
+    >>> graph = build_graph(Settings(), chat_model=TestChatModel())
     >>> graph.invoke({"prompt": "an angry dog", "emotion": "contentment"})["final_prompt"][:5]
     'a dog'
 """

@@ -33,8 +33,9 @@ class Settings(BaseSettings):
 
     backend: Backend = Field(
         default="embedded",
-        description="'embedded' (in-process GGUF, offline), 'openai' (any OpenAI-compatible "
-        "server: vLLM, llama.cpp server, OpenAI) or 'test' (deterministic, for tests)",
+        description="'embedded' (in-process GGUF, offline) or 'openai' (any OpenAI-compatible "
+        "server: vLLM, llama.cpp server, OpenAI); 'test' is deprecated (tests pass "
+        "chat_model=TestChatModel() from emotion_director.testing)",
     )
     model_path: Path | None = Field(
         default=None, description="GGUF file for the embedded backend (default: SmolLM2-135M)"

@@ -1,11 +1,18 @@
-"""A simulated OpenAI-compatible server on 127.0.0.1, for tests and benchmarks of the openai backend.
+"""What users' tests need: the in-library test models, and a simulated OpenAI-compatible server.
+
+* :class:`TestChatModel`: schema-valid answers, deterministically (no model at all).
+* :class:`FunctionChatModel`: answers from a function of yours.
+* :class:`SimulatedOpenAIServer`: a server on 127.0.0.1, for tests and benchmarks of the openai
+  backend.
+
+The server:
 
 It answers ``/v1/chat/completions`` as real servers do: a schema-valid tool call built from the
 request's tool schema, or JSON content for a ``response_format`` (``json_schema``, or
 ``json_object`` with llama.cpp's ``schema`` key), or plain text; streamed as server-sent events
 when the request says ``"stream": true`` (role chunk, the tool name once, arguments in pieces,
 a finish chunk, a usage chunk when ``stream_options.include_usage`` is set, ``[DONE]``).
-Deterministic, like :class:`~emotion_director.agents.models.TestChatModel`, after an optional
+Deterministic, like :class:`TestChatModel`, after an optional
 latency, or misbehaving on purpose.
 
 Modes: ``ok``, ``invalid_json``, ``wrong_schema``, ``truncated`` (JSON cut in half),
@@ -31,7 +38,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from emotion_director.agents.models import example_from_schema
+from emotion_director.agents.deterministic_model import TestChatModel, example_from_schema
+from emotion_director.agents.function_model import FunctionChatModel
+
+__all__ = ["FunctionChatModel", "SimulatedOpenAIServer", "TestChatModel", "example_from_schema"]
 
 MODES = ("ok", "invalid_json", "wrong_schema", "truncated", "http500", "http429", "hang",
          "ok_then_500", "drip", "huge", "empty_choices", "wrong_shape", "html",

@@ -10,7 +10,7 @@ import pytest
 
 import emotion_director.agents.models as chat_models
 from emotion_director import Settings, build_graph
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import TestChatModel
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
 """Everything that talks to a language model: the chat-model seam and the agents' prompts."""
 
-from emotion_director.agents.models import EmbeddedChatModel, TestChatModel
+from typing import Any
+
+from emotion_director.agents.embedded import EmbeddedChatModel
 from emotion_director.agents.schemas import (
     ConceptChain,
     ConceptLink,
@@ -9,7 +11,7 @@ from emotion_director.agents.schemas import (
     TraceEntry,
     VisualPromptRequest,
 )
-from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.structured import ainvoke_structured, invoke_structured
 
 __all__ = [
     "ConceptChain",
@@ -17,8 +19,20 @@ __all__ = [
     "DroppedCue",
     "EmbeddedChatModel",
     "PersonaReading",
-    "TestChatModel",
     "TraceEntry",
     "VisualPromptRequest",
     "ainvoke_structured",
+    "invoke_structured",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TestChatModel":  # a test model, not a production one: it lives with the tests'
+        import warnings
+
+        from emotion_director.testing import TestChatModel
+
+        warnings.warn("emotion_director.agents.TestChatModel moved: import it from "
+                      "emotion_director.testing", DeprecationWarning, stacklevel=2)
+        return TestChatModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

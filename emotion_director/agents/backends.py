@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
 
 from langchain_core.language_models import BaseChatModel
 
-from emotion_director.agents.models import (
-    EmbeddedChatModel,
-    TestChatModel,
-)
 from emotion_director.errors import SettingsError
 from emotion_director.settings import Settings
 
@@ -20,11 +16,6 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     Raises:
         SettingsError: the openai backend was chosen without a ``base_url``.
     """
-    if settings.backend == "embedded":
-        return EmbeddedChatModel(
-            model_path=str(settings.model_path) if settings.model_path else None,
-            n_threads=settings.n_threads,
-        )
     if settings.backend == "openai":
         if not settings.base_url:
             raise SettingsError(
@@ -44,13 +35,30 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
             max_concurrent_requests=settings.max_concurrent_requests,
             max_response_bytes=settings.max_response_bytes,
         )
-    return TestChatModel()
+    if settings.backend == "test":
+        from emotion_director.testing import TestChatModel
+
+        warnings.warn(DEPRECATED_TEST_BACKEND, DeprecationWarning, stacklevel=2)
+        return TestChatModel()
+    from emotion_director.agents.embedded import EmbeddedChatModel
+
+    return EmbeddedChatModel(
+        model_path=str(settings.model_path) if settings.model_path else None,
+        n_threads=settings.n_threads,
+    )
+
+
+#: ``backend="test"`` is not a production backend; tests pass the model itself.
+DEPRECATED_TEST_BACKEND = (
+    "backend='test' is deprecated: pass the model itself, e.g. "
+    "build_graph(settings, chat_model=TestChatModel()) with TestChatModel from "
+    "emotion_director.testing")
 
 
 def backend_name(model: BaseChatModel) -> str:
-    if isinstance(model, EmbeddedChatModel):
-        return "embedded"
-    if isinstance(model, TestChatModel):
-        return "test"
+    """The backend a model belongs to, as messages and eval records name it."""
+    label = getattr(model, "backend_label", None)
+    if isinstance(label, str):
+        return label
     llm_type = getattr(model, "_llm_type", type(model).__name__)
     return "openai" if llm_type.startswith("openai") else llm_type

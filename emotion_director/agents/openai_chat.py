@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from emotion_director.agents.models import check_allow_model_requests
+from emotion_director.agents.models import check_allow_model_requests, tool_call_parts
 from emotion_director.errors import BackendError, ResponseTooLargeError, ServerReplyShapeError
 
 #: Default cap on one response body; a structured reply is a few KiB.
@@ -246,6 +246,14 @@ def guarded_chat_openai() -> Any:
             if "max_completion_tokens" in payload:
                 payload["max_tokens"] = payload.pop("max_completion_tokens")
             return payload
+
+        def with_structured_output(self, schema: Any, *, method: str = "function_calling",
+                                   **kwargs: Any) -> Any:
+            if method == "function_calling" and isinstance(schema, type) and not kwargs:
+                # one forced tool call, and a reply cut at max_tokens named as such
+                bound, parser = tool_call_parts(self, schema)
+                return bound | parser
+            return super().with_structured_output(schema, method=method, **kwargs)
 
         def _create_chat_result(self, response: Any, generation_info: Any = None) -> Any:
             _check_shape(response, self.openai_api_base or "the configured URL")

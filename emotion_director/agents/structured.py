@@ -3,7 +3,7 @@
 Example:
     >>> import asyncio
     >>> from pydantic import BaseModel
-    >>> from emotion_director.agents.models import TestChatModel
+    >>> from emotion_director.testing import TestChatModel
     >>> class Pick(BaseModel):
     ...     n: int
     >>> invoke_structured(TestChatModel(), Pick, [("user", "hi")], node="demo")
@@ -22,11 +22,10 @@ from typing import Any, TypeVar
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableSequence
 from pydantic import BaseModel, ValidationError
 
 from emotion_director.agents.backends import backend_name
-from emotion_director.agents.models import _SchemaBoundModel, tool_call_parts
 from emotion_director.agents.steps import (
     CHARGE_CALL,
     Backoff,
@@ -44,33 +43,28 @@ T = TypeVar("T", bound=BaseModel)
 logger = logging.getLogger("emotion_director.llm")
 
 
-_BASES: OrderedDict[tuple[int, type, str], tuple[Any, Runnable, Runnable]] = OrderedDict()
-_BASES_LOCK = threading.Lock()
+_STRUCTURED: OrderedDict[tuple[int, type, str], tuple[Any, Runnable]] = OrderedDict()
+_STRUCTURED_LOCK = threading.Lock()
 
 
-def _structured_base(model: BaseChatModel, schema: type[T], method: str) -> tuple[Runnable, Runnable] | None:
-    """``(model bound to the schema, output parser)``, built once per model and schema.
+def _structured(model: BaseChatModel, schema: type[T], method: str) -> Runnable:
+    """``model.with_structured_output(schema, method=method)``, built once per model and schema.
 
     Converting a pydantic schema to JSON schema / an OpenAI tool costs ~1-3 ms of CPU; under load
-    (hundreds of concurrent persona calls) that dominated the graph's own cost, so the bound
-    model is cached and per-call parameters are bound on top of it.
+    (hundreds of concurrent persona calls) that dominated the graph's own cost, so the runnable
+    is cached and per-call parameters are bound on top of it (:func:`structured_runnable`).
     """
     key = (id(model), schema, method)
-    with _BASES_LOCK:
-        hit = _BASES.get(key)
+    with _STRUCTURED_LOCK:
+        hit = _STRUCTURED.get(key)
         if hit is not None and hit[0] is model:
-            _BASES.move_to_end(key)
-            return hit[1], hit[2]
-    if isinstance(model, _SchemaBoundModel):
-        built = model.structured_parts(schema, method)
-    elif method == "function_calling" and hasattr(model, "bind_tools"):
-        built = tool_call_parts(model, schema)
-    else:  # json_schema / json_mode on a provider model: its own with_structured_output
-        return None
-    with _BASES_LOCK:
-        _BASES[key] = (model, *built)
-        while len(_BASES) > 128:
-            _BASES.popitem(last=False)
+            _STRUCTURED.move_to_end(key)
+            return hit[1]
+    built = model.with_structured_output(schema, method=method)
+    with _STRUCTURED_LOCK:
+        _STRUCTURED[key] = (model, built)
+        while len(_STRUCTURED) > 128:
+            _STRUCTURED.popitem(last=False)
     return built
 
 
@@ -82,15 +76,19 @@ def structured_runnable(
     seed: int | None = None,
     method: str = "function_calling",
 ) -> Runnable:
-    """``model`` bound to return ``schema``, with per-call temperature and seed."""
+    """``model`` bound to return ``schema`` (its own ``with_structured_output``), with per-call
+    temperature and seed."""
     params = {k: v for k, v in {"temperature": temperature, "seed": seed}.items() if v is not None}
-    base = _structured_base(model, schema, method)
-    if base is not None:
-        bound, parser = base
-        return (bound.bind(**params) if params else bound) | parser
+    structured = _structured(model, schema, method)
+    if not params:
+        return structured
+    # with_structured_output gives "model.bind(...) | parser" (langchain-core's models and
+    # ours): the call parameters join the model's binding
+    if isinstance(structured, RunnableSequence) and isinstance(structured.first, RunnableBinding):
+        return RunnableSequence(structured.first.bind(**params), *structured.middle,
+                                structured.last)
     update = {k: v for k, v in params.items() if k in type(model).model_fields}
-    bound_model = model.model_copy(update=update) if update else model
-    return bound_model.with_structured_output(schema, method=method)
+    return model.model_copy(update=update).with_structured_output(schema, method=method)
 
 
 #: How the openai backend can ask for structure, most to least strict. A server that rejects one

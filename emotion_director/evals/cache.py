@@ -11,7 +11,7 @@ cached re-run of the same eval with the same settings makes no model call at all
 
 Example:
     >>> import tempfile, os
-    >>> from emotion_director.agents.models import TestChatModel
+    >>> from emotion_director.testing import TestChatModel
     >>> cache = SQLiteLLMCache(os.path.join(tempfile.mkdtemp(), "c.sqlite"))
     >>> model = with_cache(TestChatModel(), cache)
     >>> _ = model.invoke("hi"); _ = model.invoke("hi")

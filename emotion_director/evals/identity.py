@@ -49,7 +49,7 @@ def model_name(settings: Any, backend: str) -> str:
         if settings.model_path:
             return Path(settings.model_path).name
         try:
-            from emotion_director.agents.models import default_gguf_path
+            from emotion_director.agents.embedded import default_gguf_path
 
             return default_gguf_path().name
         except EmotionDirectorError:

@@ -2,9 +2,13 @@
 
     parse_request --Send x N--> persona_reading (parallel) --> chain_of_concept --> consensus --> END
 
+Every node runs sync under ``invoke``/``stream`` and async under ``ainvoke``/``astream``: the LLM
+nodes are written once as steps (:mod:`emotion_director.agents.steps`).
+
 Example:
     >>> from emotion_director import build_graph, Settings
-    >>> graph = build_graph(Settings(backend="test"))
+    >>> from emotion_director.testing import TestChatModel
+    >>> graph = build_graph(Settings(), chat_model=TestChatModel())
     >>> for update in graph.stream({"prompt": "an angry dog", "emotion": "contentment"},
     ...                            stream_mode="updates"):
     ...     pass  # one update per node; one 'persona_reading' update per persona
@@ -271,7 +275,8 @@ def build_graph(
         :class:`RewriteInput` and returning :class:`RewriteOutput`.
 
     Example:
-        >>> graph = build_graph(Settings(backend="test"))
+        >>> from emotion_director.testing import TestChatModel
+        >>> graph = build_graph(Settings(), chat_model=TestChatModel())
         >>> graph.invoke({"prompt": "a dog in a park", "emotion": "awe"})["emotion"]
         'awe'
     """

@@ -4,9 +4,10 @@ several processes or machines sharing runs).
 Example:
     >>> import asyncio
     >>> from emotion_director import Settings, build_graph
+    >>> from emotion_director.testing import TestChatModel
     >>> async def main():
-    ...     async with open_checkpointer(Settings(backend="test", checkpoint_db="/tmp/ed.sqlite")) as saver:
-    ...         graph = build_graph(Settings(backend="test"), checkpointer=saver)
+    ...     async with open_checkpointer(Settings(checkpoint_db="/tmp/ed.sqlite")) as saver:
+    ...         graph = build_graph(Settings(), checkpointer=saver, chat_model=TestChatModel())
     ...         out = await graph.ainvoke({"prompt": "a dog", "emotion": "awe"},
     ...                                   {"configurable": {"thread_id": "doc"}})
     ...         return out["emotion"]

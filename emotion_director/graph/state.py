@@ -5,7 +5,8 @@
 
 Example:
     >>> from emotion_director import build_graph, Settings
-    >>> graph = build_graph(Settings(backend="test"))
+    >>> from emotion_director.testing import TestChatModel
+    >>> graph = build_graph(Settings(), chat_model=TestChatModel())
     >>> out = graph.invoke({"prompt": "a dog in a park", "emotion": "awe"})
     >>> "dog" in out["final_prompt"]
     True

@@ -5,8 +5,8 @@ Each tool runs both ways: ``invoke`` (a sync agent, e.g. LangChain's
 
 Example:
     >>> from emotion_director import Settings
-    >>> from emotion_director.agents.models import TestChatModel
-    >>> tool = as_tool(Settings(backend="test"), chat_model=TestChatModel())
+    >>> from emotion_director.testing import TestChatModel
+    >>> tool = as_tool(Settings(), chat_model=TestChatModel())
     >>> tool.name
     'rewrite_for_emotion'
 """

@@ -3,7 +3,8 @@ import json
 import pytest
 from pydantic import BaseModel, Field
 
-from emotion_director.agents.models import EmbeddedChatModel, TestChatModel, example_from_schema
+from emotion_director.agents.embedded import EmbeddedChatModel
+from emotion_director.testing import FunctionChatModel, TestChatModel, example_from_schema
 from emotion_director.agents.persona_agent import picks_schema
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.errors import BackendError, ModelOutputError
@@ -30,13 +31,13 @@ def test_example_from_schema_respects_enums_and_bounds():
 async def test_invalid_json_is_retried_then_succeeds():
     replies = iter(["{not json", '{"cues": ["a"], "intensity": 9}',
                     json.dumps({"cues": ["a", "b", "c"], "intensity": 2})])
-    model = TestChatModel(responder=lambda messages, schema: next(replies))
+    model = FunctionChatModel(lambda messages, schema: next(replies))
     result = await ainvoke_structured(model, Reading, [("user", "x")], node="demo", retries=2)
     assert result.intensity == 2 and len(model.calls) == 3
 
 
 async def test_retries_are_bounded_and_the_error_names_node_and_backend():
-    model = TestChatModel(responder=lambda messages, schema: "I refuse to answer in JSON")
+    model = FunctionChatModel(lambda messages, schema: "I refuse to answer in JSON")
     with pytest.raises(ModelOutputError) as info:
         await ainvoke_structured(model, Reading, [("user", "x")], node="consensus", retries=1)
     assert len(model.calls) == 2
@@ -45,7 +46,7 @@ async def test_retries_are_bounded_and_the_error_names_node_and_backend():
 
 
 async def test_seed_changes_per_attempt_so_a_retry_can_differ():
-    model = TestChatModel(responder=lambda messages, schema: "bad")
+    model = FunctionChatModel(lambda messages, schema: "bad")
     with pytest.raises(ModelOutputError):
         await ainvoke_structured(model, Reading, [("user", "x")], node="n", retries=2, seed=10)
     assert [c["params"]["seed"] for c in model.calls] == [10, 11, 12]

@@ -1,6 +1,6 @@
 import pytest
 
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import FunctionChatModel
 from emotion_director.agents.persona_agent import (
     WrittenReading,
     persona_seed,
@@ -42,7 +42,7 @@ def test_shortlist_is_facet_diverse_and_follows_taste(candidates):
 
 
 async def test_choose_mode_reading_pads_repeated_picks_to_three_cues():
-    model = TestChatModel(responder=lambda m, s: {"picks": [2, 2, 2], "intensity": 5})
+    model = FunctionChatModel(lambda m, s: {"picks": [2, 2, 2], "intensity": 5})
     child = next(p for p in default_personas() if p.name == "child")
     reading = await read_persona(
         model=model, persona=child, subject="a dog in a park", subject_tags=DOG,
@@ -58,7 +58,7 @@ async def test_write_mode_keeps_the_models_own_words():
     written = WrittenReading(evocation="the dog stops under the huge sky",
                              cues=["a dog on a hilltop", "huge clouds", "a sense of wonder"],
                              intensity=4, rationale="I grew up under big skies")
-    model = TestChatModel(responder=lambda m, s: written)
+    model = FunctionChatModel(lambda m, s: written)
     guide = next(p for p in default_personas() if p.name == "safari-guide")
     reading = await read_persona(
         model=model, persona=guide, subject="a dog in a park", subject_tags=DOG,

@@ -1,7 +1,7 @@
 import pytest
 
 from emotion_director.agents.consensus import build_consensus, compose_prompt, select_concepts
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import FunctionChatModel
 from emotion_director.agents.refiner import Refinement, Refinements, chain_of_concept
 from emotion_director.agents.schemas import ConceptLink, PersonaReading
 from emotion_director.agents.text import estimate_clip_tokens, undrawable_reason
@@ -46,7 +46,7 @@ async def test_emotion_words_and_abstractions_are_dropped_recorded_and_replaced(
 async def test_write_mode_refines_with_the_model_and_rechecks_its_answer():
     answer = Refinements(items=[Refinement(abstract="a sense of awe", concrete="a sad sky"),
                                 Refinement(abstract="wonder", concrete="a dog under towering clouds")])
-    model = TestChatModel(responder=lambda m, s: answer)
+    model = FunctionChatModel(lambda m, s: answer)
     readings = [reading("a", ["a sense of awe", "wonder", "a dog on a hill"])]
     chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
                                    subject_tags=DOG, concept_graph=GRAPH, model=model, mode="write")
@@ -121,8 +121,8 @@ async def test_write_mode_consensus_uses_the_models_prompt_only_if_it_passes_che
                   if line.startswith("- ")]
         return {"prompt": "a dog, " + ", ".join(listed)}
 
-    good = TestChatModel(responder=keeps_the_details)
-    bad = TestChatModel(responder=lambda m, s: {"prompt": "a happy cat"})
+    good = FunctionChatModel(keeps_the_details)
+    bad = FunctionChatModel(lambda m, s: {"prompt": "a happy cat"})
     kwargs = dict(subject="a dog", head_nouns=["dog"], emotion=Emotion.CONTENTMENT, concept_graph=GRAPH,
                   mode="write")
     ok = await build_consensus(chain, readings, model=good, **kwargs)

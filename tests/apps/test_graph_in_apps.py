@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emotion_director import Settings
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import TestChatModel
 from emotion_director.graph.tools import as_tool, as_tools
 from emotion_director.personas import default_personas
 

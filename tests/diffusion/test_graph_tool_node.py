@@ -1,5 +1,5 @@
 from emotion_director import Settings, build_graph
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import TestChatModel
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 from emotion_director.diffusion.tiny import build_tiny_pipeline
 from emotion_director.diffusion.generator import ImageGenerator

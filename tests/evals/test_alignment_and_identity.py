@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.agents.models import TestChatModel  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.emotions import Emotion  # noqa: E402
 from emotion_director.evals import load_eval_dataset  # noqa: E402
 from emotion_director.evals.identity import RunMismatchError  # noqa: E402

@@ -14,7 +14,7 @@ pytest.importorskip("sentence_transformers")
 from typer.testing import CliRunner  # noqa: E402
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.agents.models import TestChatModel  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.cli import app  # noqa: E402
 from emotion_director.evals import images as image_eval  # noqa: E402
 from emotion_director.evals.datasets import load_eval_dataset  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.agents.models import TestChatModel  # noqa: E402
+from emotion_director.testing import FunctionChatModel, TestChatModel  # noqa: E402
 from emotion_director.emotions import emotion_words_in  # noqa: E402
 from emotion_director.errors import BackendError  # noqa: E402
 from emotion_director.evals import load_eval_dataset  # noqa: E402
@@ -91,7 +91,7 @@ async def _make_run(path, metrics, systems=("identity", "template", "mc_agent"),
 
 async def test_judge_run_swaps_every_pair_resumes_and_reports(tmp_path, metrics):
     await _make_run(tmp_path, metrics)
-    judge = TestChatModel(responder=_prefers_no_emotion_words)
+    judge = FunctionChatModel(_prefers_no_emotion_words)
     summary = await judge_run(tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"),
                               chat_model=judge)
     judgments = read_judgments(tmp_path)
@@ -104,7 +104,7 @@ async def test_judge_run_swaps_every_pair_resumes_and_reports(tmp_path, metrics)
     s = summarise_judgments(judgments)
     assert s["consistency"] == 1.0 and s["systems"]["mc_agent"][0] == 1.0
     # resumable and cached: nothing left to judge, no call made
-    again = TestChatModel(responder=_prefers_no_emotion_words)
+    again = FunctionChatModel(_prefers_no_emotion_words)
     second = await judge_run(tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"),
                              chat_model=again)
     assert second.done == 0 and second.skipped == 6 and not again.calls
@@ -120,7 +120,7 @@ async def test_identical_rewrites_are_ties_without_a_call(tmp_path, metrics):
     for row in rows:  # make both systems write the same text
         row["rewrite"] = "a dog"
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    judge = TestChatModel(responder=_prefers_no_emotion_words)
+    judge = FunctionChatModel(_prefers_no_emotion_words)
     await judge_run(tmp_path, settings=Settings(backend="test"), chat_model=judge)
     assert not judge.calls
     assert {j["winner"] for j in read_judgments(tmp_path)} == {"tie"}
@@ -131,11 +131,11 @@ async def test_a_failed_judgment_is_recorded_and_redone_on_resume(tmp_path, metr
     def outage(messages, schema):
         raise BackendError("simulated outage")
 
-    broken = TestChatModel(responder=outage)
+    broken = FunctionChatModel(outage)
     first = await judge_run(tmp_path, settings=Settings(backend="test", max_retries=0),
                             chat_model=broken)
     assert first.failed == 2 and all("error" in j for j in read_judgments(tmp_path))
-    fixed = TestChatModel(responder=_prefers_no_emotion_words)
+    fixed = FunctionChatModel(_prefers_no_emotion_words)
     second = await judge_run(tmp_path, settings=Settings(backend="test", max_retries=0),
                              chat_model=fixed)
     assert second.done == 2 and second.failed == 0
@@ -145,7 +145,7 @@ async def test_a_failed_judgment_is_recorded_and_redone_on_resume(tmp_path, metr
 async def test_judging_again_with_another_judge_model_is_refused(tmp_path, metrics):
     await _make_run(tmp_path, metrics, systems=("template", "mc_agent"), n=1)
     await judge_run(tmp_path, settings=Settings(backend="test"),
-                    chat_model=TestChatModel(responder=_prefers_no_emotion_words))
+                    chat_model=FunctionChatModel(_prefers_no_emotion_words))
     with pytest.raises(RunMismatchError, match="judged with backend 'test'.*delete"):
         await judge_run(tmp_path, settings=Settings(backend="openai", base_url="http://127.0.0.1:9/v1"))
 

@@ -7,7 +7,8 @@ import asyncio
 from langchain_core.caches import BaseCache
 from pydantic import BaseModel
 
-from emotion_director.agents.models import EmbeddedChatModel, TestChatModel
+from emotion_director.agents.embedded import EmbeddedChatModel
+from emotion_director.testing import TestChatModel
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.evals.cache import SQLiteLLMCache, with_cache
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from emotion_director import Settings
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import TestChatModel
 from emotion_director.evals.datasets import load_eval_dataset
 from emotion_director.evals.rating import (
     RatingError,

@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.agents.models import TestChatModel  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.evals import SYSTEMS, load_eval_dataset, register_system  # noqa: E402
 from emotion_director.evals.datasets import EvalDatasetError  # noqa: E402
 from emotion_director.evals.metrics import TextMetrics  # noqa: E402

@@ -13,7 +13,7 @@ from emotion_director import (
     UnknownEmotionError,
     build_graph,
 )
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import FunctionChatModel, TestChatModel
 from emotion_director.emotions import emotion_words_in
 from emotion_director.personas import default_personas
 
@@ -189,7 +189,7 @@ def test_call_budget_bounds_llm_calls_per_run(drive):
     graph = drive(build_graph(Settings(backend="test", max_llm_calls=7), chat_model=model))
     graph.invoke({"prompt": "a dog", "emotion": "awe"})
     assert len(model.calls) == 7  # within budget: unchanged behaviour
-    bad = TestChatModel(responder=lambda m, s: "not json")
+    bad = FunctionChatModel(lambda m, s: "not json")
     graph = drive(build_graph(Settings(backend="test", max_llm_calls=14, max_retries=5),
                               chat_model=bad))
     with pytest.raises(BackendError, match="call budget is spent"):

@@ -6,7 +6,7 @@ from langgraph.types import Command
 from typer.testing import CliRunner
 
 from emotion_director import Settings, build_graph
-from emotion_director.agents.models import TestChatModel
+from emotion_director.testing import TestChatModel
 from emotion_director.cli import app
 from emotion_director.graph.state import checkpoint_serde
 

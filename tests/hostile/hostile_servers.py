@@ -14,7 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from emotion_director.agents.models import example_from_schema
+from emotion_director.testing import example_from_schema
 
 #: ``arguments(tool_name, schema) -> dict``: what the "model" answers for one tool call.
 Arguments = Callable[[str, dict[str, Any]], dict[str, Any]]

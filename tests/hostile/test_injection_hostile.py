@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from emotion_director import InvalidRequestError, Settings, build_graph
-from emotion_director.agents.models import TestChatModel, example_from_schema
+from emotion_director.testing import FunctionChatModel, example_from_schema
 from emotion_director.emotions import Emotion
 from emotion_director.graph.request import parse_request
 from emotion_director.untrusted import find_instructions, instruction_reason, strip_instructions
@@ -132,7 +132,7 @@ def _writer(cues, prompt=None, concrete=None):
             return {"items": [{"abstract": "a sense of calm", "concrete": concrete}]}
         return example_from_schema(schema or {})
 
-    return TestChatModel(responder=responder)
+    return FunctionChatModel(responder)
 
 
 def test_injected_cues_never_reach_readings_or_the_final_prompt():

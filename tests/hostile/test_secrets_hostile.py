@@ -133,12 +133,12 @@ class _FailingModel:
     """Raises what a broken client library raises: a foreign error quoting the URL."""
 
     def __new__(cls):
-        from emotion_director.agents.models import TestChatModel
+        from emotion_director.testing import FunctionChatModel
 
         def responder(messages, schema):
             raise RuntimeError(f"connection to http://alice:{PASSWORD}@10.0.0.1/v1 reset")
 
-        return TestChatModel(responder=responder)
+        return FunctionChatModel(responder)
 
 
 @pytest.mark.integration  # the openai backend in-process (loopback only)
@@ -244,7 +244,7 @@ def test_info_logs_of_a_real_run_carry_no_password_or_key(tmp_path):
 
 async def test_mcp_tool_results_and_errors_carry_no_secret():
     pytest.importorskip("mcp")
-    from emotion_director.agents.models import TestChatModel
+    from emotion_director.testing import TestChatModel
     from emotion_director.mcp_server import build_server
 
     server = build_server(Settings(backend="test"), chat_model=TestChatModel())

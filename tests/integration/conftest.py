@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from emotion_director.agents.models import default_gguf_path
+from emotion_director.agents.embedded import default_gguf_path
 
 
 def _free_port() -> int:

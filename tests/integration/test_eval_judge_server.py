@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.agents.models import TestChatModel  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.evals import load_eval_dataset  # noqa: E402
 from emotion_director.evals.judge import judge_run, read_judgments, summarise_judgments  # noqa: E402
 from emotion_director.evals.report import write_report  # noqa: E402
