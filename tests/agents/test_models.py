@@ -1,13 +1,14 @@
+import asyncio
 import json
 
 import pytest
 from pydantic import BaseModel, Field
 
 from emotion_director.agents.embedded import EmbeddedChatModel
-from emotion_director.testing import FunctionChatModel, TestChatModel, example_from_schema
 from emotion_director.agents.persona_agent import picks_schema
-from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.structured import ainvoke_structured, invoke_structured
 from emotion_director.errors import BackendError, ModelOutputError
+from emotion_director.testing import FunctionChatModel, TestChatModel, example_from_schema
 
 
 class Reading(BaseModel):
@@ -28,28 +29,134 @@ def test_example_from_schema_respects_enums_and_bounds():
     assert picks_schema(8).model_validate(example).picks == [1, 2, 3]
 
 
-async def test_invalid_json_is_retried_then_succeeds():
+@pytest.fixture(params=["invoke", "ainvoke"])
+def ask(request):
+    """The LLM seam, called sync (``invoke_structured``) or async (``ainvoke_structured``)."""
+    if request.param == "invoke":
+        return invoke_structured
+    return lambda *args, **kwargs: asyncio.run(ainvoke_structured(*args, **kwargs))
+
+
+def test_invalid_json_is_retried_then_succeeds(ask):
     replies = iter(["{not json", '{"cues": ["a"], "intensity": 9}',
                     json.dumps({"cues": ["a", "b", "c"], "intensity": 2})])
     model = FunctionChatModel(lambda messages, schema: next(replies))
-    result = await ainvoke_structured(model, Reading, [("user", "x")], node="demo", retries=2)
+    result = ask(model, Reading, [("user", "x")], node="demo", retries=2)
     assert result.intensity == 2 and len(model.calls) == 3
 
 
-async def test_retries_are_bounded_and_the_error_names_node_and_backend():
+def test_retries_are_bounded_and_the_error_names_node_and_backend(ask):
     model = FunctionChatModel(lambda messages, schema: "I refuse to answer in JSON")
     with pytest.raises(ModelOutputError) as info:
-        await ainvoke_structured(model, Reading, [("user", "x")], node="consensus", retries=1)
+        ask(model, Reading, [("user", "x")], node="consensus", retries=1)
     assert len(model.calls) == 2
     assert "node 'consensus'" in str(info.value) and "test backend" in str(info.value)
     assert info.value.node == "consensus" and info.value.backend == "test"
 
 
-async def test_seed_changes_per_attempt_so_a_retry_can_differ():
+def test_seed_changes_per_attempt_so_a_retry_can_differ(ask):
     model = FunctionChatModel(lambda messages, schema: "bad")
     with pytest.raises(ModelOutputError):
-        await ainvoke_structured(model, Reading, [("user", "x")], node="n", retries=2, seed=10)
+        ask(model, Reading, [("user", "x")], node="n", retries=2, seed=10)
     assert [c["params"]["seed"] for c in model.calls] == [10, 11, 12]
+
+
+def test_function_model_answers_with_the_function_and_sees_the_schema():
+    seen = []
+
+    def answer(messages, schema):
+        seen.append(schema["title"])
+        return {"cues": [m.content for m in messages] * 3, "intensity": 4}
+
+    result = FunctionChatModel(answer).with_structured_output(Reading).invoke("hi")
+    assert result == Reading(cues=["hi", "hi", "hi"], intensity=4) and seen == ["Reading"]
+
+
+def test_every_model_reaches_the_seam_through_its_own_with_structured_output(ask):
+    """No special case by model class: a provider model's own structured output is used, and
+    the per-call temperature and seed reach its request."""
+
+    class ProviderModel(FunctionChatModel):
+        asked: list = []
+
+        def with_structured_output(self, schema, **kwargs):
+            self.asked.append((schema.__name__, kwargs.get("method")))
+            return super().with_structured_output(schema, **kwargs)
+
+    model = ProviderModel(lambda m, s: {"cues": ["a", "b", "c"], "intensity": 2})
+    ask(model, Reading, [("user", "x")], node="n", temperature=0.7, seed=3,
+        method="json_schema")
+    assert model.asked == [("Reading", "json_schema")]
+    assert model.calls[0]["params"] == {"temperature": 0.7, "seed": 3}
+
+
+def _step_kinds(model, retries=2):
+    from emotion_director.agents.steps import ModelCall
+    from emotion_director.agents.structured import structured_steps
+
+    steps = structured_steps(model, Reading, [("user", "x")], node="n", retries=retries)
+    kinds, reply, error = [], None, None
+    while True:
+        try:
+            step = steps.send(reply) if error is None else steps.throw(error)
+        except (StopIteration, ModelOutputError):
+            return kinds
+        kinds.append(type(step).__name__)
+        reply, error = None, None
+        if isinstance(step, ModelCall):
+            try:
+                reply = step.runnable.invoke(step.input)
+            except Exception as exc:
+                error = exc
+
+
+def test_in_process_models_retry_at_once_and_remote_ones_back_off():
+    """Backoff is decided by what the model is (``runs_in_process``), not by its name."""
+
+    class RemoteLike(FunctionChatModel):
+        runs_in_process = False
+
+    bad = lambda m, s: "bad"  # noqa: E731
+    assert "Backoff" not in _step_kinds(FunctionChatModel(bad))
+    assert _step_kinds(RemoteLike(bad)).count("Backoff") == 2  # before each of 2 retries
+
+
+def test_spent_budget_stops_before_the_model_is_asked(ask):
+    from emotion_director.agents.steps import CallBudget
+
+    model = TestChatModel()
+    with pytest.raises(BackendError, match="call budget is spent"):
+        ask(model, Reading, [("user", "x")], node="n", budget=CallBudget(0, "n"))
+    assert model.calls == []
+    budget = CallBudget(1, "n")
+    ask(model, Reading, [("user", "x")], node="n", budget=budget)
+    assert budget.used == 1 and len(model.calls) == 1
+
+
+def test_moved_names_still_import_with_a_deprecation_warning():
+    import emotion_director.agents as agents
+    import emotion_director.agents.models as models
+    import emotion_director.testing as testing
+
+    with pytest.warns(DeprecationWarning, match="emotion_director.testing"):
+        assert models.TestChatModel is testing.TestChatModel
+    with pytest.warns(DeprecationWarning, match="emotion_director.testing"):
+        assert agents.TestChatModel is testing.TestChatModel
+    with pytest.warns(DeprecationWarning, match="agents.embedded"):
+        assert models.EmbeddedChatModel is EmbeddedChatModel
+    with pytest.warns(DeprecationWarning, match="FunctionChatModel"):
+        old = TestChatModel(responder=lambda m, s: {"cues": ["a", "b", "c"], "intensity": 5})
+    assert old.with_structured_output(Reading).invoke("x").intensity == 5
+
+
+def test_test_backend_is_deprecated_but_still_builds_the_test_model():
+    from emotion_director import Settings
+    from emotion_director.agents.backends import make_chat_model
+
+    with pytest.warns(DeprecationWarning, match="chat_model=TestChatModel"):
+        model = make_chat_model(Settings(backend="test"))
+    assert isinstance(model, TestChatModel)
+    assert isinstance(make_chat_model(Settings()), EmbeddedChatModel)
 
 
 def test_guard_blocks_real_model_calls_in_unit_tests():
