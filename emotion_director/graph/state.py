@@ -129,7 +129,9 @@ class RewriteResult(BaseModel):
 
     Example:
         >>> from emotion_director import Settings, build_graph
-        >>> out = build_graph(Settings(backend="test")).invoke({"prompt": "a dog", "emotion": "awe"})
+        >>> from emotion_director.testing import TestChatModel
+        >>> graph = build_graph(Settings(), chat_model=TestChatModel())
+        >>> out = graph.invoke({"prompt": "a dog", "emotion": "awe"})
         >>> result = RewriteResult.from_state(out)
         >>> result.emotion, result.final_prompt.startswith("a dog, ")
         ('awe', True)
