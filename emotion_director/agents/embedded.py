@@ -93,9 +93,16 @@ class EmbeddedChatModel(SchemaBoundChatModel):
         max_tokens (`int`, *optional*, defaults to 256): cap on generated tokens.
 
     Example:
+        >>> from pydantic import BaseModel
         >>> from emotion_director.agents.embedded import EmbeddedChatModel
-        >>> model = EmbeddedChatModel()  # doctest: +SKIP
-        >>> model.with_structured_output(MySchema).invoke("...")  # doctest: +SKIP
+        >>> class Mood(BaseModel):
+        ...     colour: str
+        >>> model = EmbeddedChatModel(temperature=0.0)
+        >>> model.max_tokens
+        256
+        >>> # loads the 94 MB GGUF (llama-cpp-python); run in tests/integration:
+        >>> model.with_structured_output(Mood).invoke("a sunny beach")  # doctest: +SKIP
+        Mood(colour='...')
     """
 
     model_path: str | None = None
