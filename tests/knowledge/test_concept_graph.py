@@ -81,3 +81,13 @@ def test_sources_are_documented():
     for attribute in ("brightness", "colourfulness", "scene", "object", "facial expression",
                       "human action"):
         assert attribute in text
+
+
+def test_no_concept_says_the_subject_instead_of_naming_it():
+    # seen: "high-angle shot looking down on the subject" in a rewrite of "a cat on a sofa"
+    import re
+
+    graph = load_concept_graph()
+    literal = [c.text for e in Emotion for c in graph.concepts(e)
+               if re.search(r"\bsubject\b", c.text.replace("{the}", ""))]
+    assert literal == []
