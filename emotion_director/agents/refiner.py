@@ -281,6 +281,17 @@ def _compatible(
     return not any(_clash(probe, link, trial) for link in links.values())
 
 
+def _add_from_graph(
+    links: dict[str, ConceptLink], known: dict[str, VisualConcept], concept: VisualConcept,
+    appraisal_id: str, scene: SceneModel,
+) -> None:
+    """Add a concept taken from the graph (origin 'graph') to the chain, rendered for the scene."""
+    text = concept.render(scene)
+    links[text.lower()] = ConceptLink(text=text, facet=concept.facet, appraisal=appraisal_id,
+                                      origin="graph")
+    known[text.lower()] = concept
+
+
 def _complete_specific(
     links: dict[str, ConceptLink],
     known: dict[str, VisualConcept],
@@ -302,11 +313,7 @@ def _complete_specific(
         if fit:
             # written for this kind of subject first; a template that fits any subject last
             kind_specific = [c for c in fit if c.needs & KIND_NEEDS]
-            choice = rng.choice(kind_specific or fit)
-            text = choice.render(scene)
-            links[text.lower()] = ConceptLink(text=text, facet=choice.facet,
-                                              appraisal=appraisal_id, origin="graph")
-            known[text.lower()] = choice
+            _add_from_graph(links, known, rng.choice(kind_specific or fit), appraisal_id, scene)
             return
 
 
@@ -330,10 +337,5 @@ def _complete_facets(
             ]
             if fit:
                 # seeded per subject: the same emotion does not get the same fill everywhere
-                choice = rng.choice(fit)
-                text = choice.render(scene)
-                links[text.lower()] = ConceptLink(
-                    text=text, facet=facet, appraisal=appraisal_id, origin="graph"
-                )
-                known[text.lower()] = choice
+                _add_from_graph(links, known, rng.choice(fit), appraisal_id, scene)
                 break

@@ -467,8 +467,10 @@ def _script(char: str) -> str:
     return name.split(" ")[0].capitalize()
 
 
+@lru_cache(maxsize=2048)
 def parse_scene(text: str) -> SceneModel:
-    """Parse a prompt into a :class:`SceneModel` (pure, no model call)."""
+    """Parse a prompt into a :class:`SceneModel` (pure, no model call; cached per text: one
+    request, its eval metrics and the report parse the same prompt many times)."""
     english, note = detect_language(text)
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
@@ -502,8 +504,7 @@ def parse_scene(text: str) -> SceneModel:
         else:
             facts.discard("indoor")
     entities = _with_participants(entities)
-    for entity in entities:
-        facts |= entity.facts
+    facts |= {fact for entity in entities if entity.implied for fact in entity.facts}
     actions = _actions(tokens, entities)
     if actions:
         facts.add("busy")
