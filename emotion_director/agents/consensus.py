@@ -9,6 +9,7 @@ dropping the least supported concepts first, never the subject.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -37,7 +38,7 @@ from emotion_director.emotions import (
 from emotion_director.errors import UnknownEmotionError
 from emotion_director.errors import BackendError
 from emotion_director.knowledge.concept_graph import ConceptGraph, content_words
-from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, phrase_facts
+from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, facts_conflict, phrase_facts
 from emotion_director.untrusted import instruction_reason
 
 FACET_ORDER = (
@@ -66,7 +67,10 @@ class WrittenPrompt(BaseModel):
 def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink | None]:
     """The majority concepts (facet-diverse) and one distinctive minority concept."""
     voiced = [c for c in chain.concepts if c.origin != "graph"]
-    shared = [c for c in voiced if len(c.supported_by) >= 2]
+    # among agreed concepts, those about this scene lead ("rain streaking the tram's windows"
+    # before "deep shadow with a thin rim of light"), then the better supported
+    shared = sorted((c for c in voiced if len(c.supported_by) >= 2),
+                    key=lambda c: (-c.fit, -c.support))
     majority: list[ConceptLink] = []
     facets: set[str] = set()
     for concept in shared or voiced[:1]:
@@ -91,6 +95,51 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
     # Prefer a persona not heard yet; then the strongest single voice.
     minority_pool.sort(key=lambda c: (c.supported_by[0] in voices, -c.support, c.text))
     return majority, (minority_pool[0] if minority_pool else None)
+
+
+_PALETTE = re.compile(r"^(?P<colours>[a-z' -]+(?:(?:, | and )[a-z' -]+)+) palette$")
+
+
+def palette_colours(text: str) -> list[str]:
+    """The colours of a ``"X and Y palette"`` phrase (``[]`` for any other colour phrase)."""
+    match = _PALETTE.match(text.strip().lower())
+    if match is None:
+        return []
+    return [c.strip() for c in re.split(r", | and ", match["colours"]) if c.strip()]
+
+
+def blend_palettes(
+    lead: ConceptLink, chain: ConceptChain, scene: SceneModel | None = None
+) -> ConceptLink:
+    """Where personas disagree on the palette, merge the leading palette with the runner-up's.
+
+    The leading colour of the chosen palette is paired with the leading colour of the next
+    best-supported palette another persona chose ("muted gold and moss green" + "cream and sage"
+    -> "muted gold and cream palette"): both voices are heard, and two scenes of one emotion
+    rarely end up with the same pair. Returns ``lead`` unchanged when there is nothing to merge.
+    """
+    own = palette_colours(lead.text)
+    if not own:
+        return lead
+    for other in chain.concepts:
+        if other.facet != "colour" or other is lead or other.origin == "graph":
+            continue
+        if set(other.supported_by) <= set(lead.supported_by):
+            continue  # the same voices: no disagreement to merge
+        theirs = [c for c in palette_colours(other.text) if c not in own]
+        if not theirs:
+            continue
+        text = f"{own[0]} and {theirs[0]} palette"
+        if scene is not None and facts_conflict(scene.facts, phrase_facts(text) - BODY_FACTS,
+                                                text):
+            continue
+        return ConceptLink(
+            text=text, facet="colour", appraisal=lead.appraisal,
+            supported_by=list(dict.fromkeys([*lead.supported_by, *other.supported_by])),
+            support=round(lead.support + other.support, 4), origin="blended",
+            refined_from=f"{lead.text} + {other.text}",
+        )
+    return lead
 
 
 def compose_prompt(subject: str, concepts: Sequence[ConceptLink], budget: int) -> str:
@@ -224,11 +273,18 @@ def build_consensus(
     picked = [*majority, *([minority] if minority else [])]
     covered = {c.facet for c in picked}
     fills = [c for c in chain.concepts if c.origin == "graph" and c.facet not in covered]
-    for concept in chain.concepts:  # persona concepts that cover a missing essential facet
+    # persona concepts that cover a missing essential facet, the most scene-specific first
+    for concept in sorted(chain.concepts, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
         if concept.facet in {"light", "colour", "composition"} - covered and concept not in picked:
             picked.append(concept)
             covered.add(concept.facet)
     picked += [c for c in fills if c.facet not in covered]
+    colour = next((c for c in picked if c.facet == "colour"), None)
+    if colour is not None:
+        blended = blend_palettes(colour, chain, scene)
+        picked = [blended if c is colour else c for c in picked]
+        majority = [blended if c is colour else c for c in majority]
+        minority = blended if minority is colour else minority
     final = compose_prompt(subject, picked, token_budget)
     composer = "template"
     if mode == "write" and model is not None:

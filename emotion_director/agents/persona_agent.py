@@ -51,16 +51,26 @@ def persona_seed(seed: int, persona: Persona, emotion: Emotion, subject: str = "
 
 #: Bonus for concepts written for this kind of subject: they make the rewrite about *this* scene.
 SPECIFIC_BONUS = 1.0
+#: Bonus per setting fact of the scene (place, time, weather) a concept depicts, at most two.
+SETTING_BONUS = 0.5
 
 
-def specificity_bonus(concept: VisualConcept) -> float:
-    """The ranking bonus for a concept written for this kind of subject: full when it needs
-    the subject's kind or body ("the dog's ears pinned back", "the tram's headlights"), half
-    when it only names the subject and would fit any ("stage beams catching {the}"), so such
-    templates do not lead every subject's shortlist."""
+def specificity_bonus(concept: VisualConcept, scene: SceneModel | None = None) -> float:
+    """The ranking bonus for a concept written for this scene.
+
+    Full when it needs the subject's kind or body ("the dog's ears pinned back", "the tram's
+    headlights"), half when it only names the subject and would fit any ("stage beams catching
+    {the}"), so such templates do not lead every subject's shortlist; plus ``SETTING_BONUS`` for
+    each stated setting fact it depicts ("rain streaking the windows" for a tram in the rain,
+    lamplight for a room at night), so two scenes of one emotion are not lit and coloured alike.
+    """
     if concept.needs & KIND_NEEDS:
-        return SPECIFIC_BONUS
-    return SPECIFIC_BONUS / 2 if concept.bound else 0.0
+        bonus = SPECIFIC_BONUS
+    else:
+        bonus = SPECIFIC_BONUS / 2 if concept.bound else 0.0
+    if scene is not None:
+        bonus += SETTING_BONUS * min(concept.relevance(scene), 2)
+    return bonus
 
 
 def affinity(persona: Persona, concept: VisualConcept, taste: set[str] | None = None) -> float:
@@ -77,10 +87,12 @@ def shortlist(
     *,
     seed: int,
     size: int = SHORTLIST_SIZE,
+    scene: SceneModel | None = None,
 ) -> list[VisualConcept]:
     """The persona's own ranking of candidate concepts, facet-diverse, best first.
 
-    Score = taste affinity + a bonus for subject-specific concepts + Gumbel noise x (0.4 + 0.6 x
+    Score = taste affinity + a bonus for concepts specific to the subject and the ``scene``'s
+    setting (:func:`specificity_bonus`) + Gumbel noise x (0.4 + 0.6 x
     persona temperature), seeded per persona and subject so the same seed gives the same
     shortlist. The noise floor keeps a low-temperature persona from giving every subject the
     same few concepts.
@@ -91,7 +103,7 @@ def shortlist(
 
     def score(concept: VisualConcept) -> float:
         u = min(max(rng.random(), 1e-12), 1 - 1e-12)
-        bonus = specificity_bonus(concept)
+        bonus = specificity_bonus(concept, scene)
         return affinity(persona, concept, taste) + bonus - noise_scale * math.log(-math.log(u))
 
     ranked = sorted(candidates, key=lambda c: (-score(c), c.text))
@@ -211,7 +223,7 @@ def read_persona(
     # ungrounded (an eval ablation): no concept-graph options at all, the model writes freely
     pool = concept_graph.candidates(emotion, scene) if scene.entities or not subject_tags \
         else concept_graph.candidates(emotion, subject_tags)
-    options = shortlist(persona, pool, seed=pseed) if grounding else []
+    options = shortlist(persona, pool, seed=pseed, scene=scene) if grounding else []
     if mode == "choose" and grounding:
         schema = picks_schema(len(options))
         result = yield from structured_steps(

@@ -21,6 +21,7 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
+from emotion_director.agents.persona_agent import specificity_bonus
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import structured_steps
@@ -117,6 +118,9 @@ def chain_of_concept(
         _complete_specific(links, known, concept_graph, emotion, scene, ranked_appraisals, rng)
         _complete_facets(links, known, concept_graph, emotion, scene, ranked_appraisals, rng)
 
+    for key, link in links.items():
+        if key in known:
+            link.fit = specificity_bonus(known[key], scene)
     concepts = sorted(links.values(), key=lambda c: (-c.support, c.origin != "persona", c.text))
     return ConceptChain(
         emotion=emotion,

@@ -47,6 +47,11 @@ class ConceptLink(BaseModel):
         "cue) or 'graph' (added from the concept graph to complete the picture)",
     )
     refined_from: str | None = None
+    fit: float = Field(
+        default=0.0,
+        description="how much the concept is about this scene: written for the subject's kind or "
+        "body, and depicting its stated place, time or weather (0: would fit any scene)",
+    )
 
 
 class ConceptChain(BaseModel):

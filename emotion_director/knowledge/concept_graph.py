@@ -40,6 +40,13 @@ KIND_NEEDS = frozenset(
     "vehicle building room place sky event".split()
 )
 
+#: Facts about where and when the scene is: a concept that needs one the scene states depicts
+#: *this* scene ("rain streaking the tram windows" for a tram in the rain), not any scene.
+SETTING_FACTS = frozenset(
+    "indoor outdoor urban wild water day midday twilight night rain storm fog winter bloom windy "
+    "still fire".split()
+)
+
 Facet = Literal[
     "object", "action", "body_language", "light", "colour", "weather", "space",
     "composition", "texture",
@@ -83,6 +90,12 @@ class VisualConcept(BaseModel):
     def specific(self) -> bool:
         """Whether the concept is written for particular kinds of subject."""
         return self.bound or bool(self.needs & KIND_NEEDS)
+
+    def relevance(self, scene: SceneModel | frozenset[str] | set[str]) -> int:
+        """How many of the scene's stated setting facts (place, time, weather) the concept
+        depicts: 0 for a concept that would fit any scene."""
+        facts = scene.facts if isinstance(scene, SceneModel) else scene
+        return len(self.needs & SETTING_FACTS & facts)
 
     def conflict(self, scene: SceneModel | frozenset[str] | set[str]) -> str | None:
         """Why this concept contradicts the scene (or its facts), or ``None`` if it fits."""
