@@ -80,7 +80,7 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
     voices = {p for c in majority for p in c.supported_by}
     # Little agreement (large, subject-specific inventories make exact overlaps rare): the
     # strongest single voices of personas not heard yet lead too, one concept each.
-    for concept in voiced if len(shared) < 2 else []:
+    for concept in sorted(voiced, key=lambda c: -c.fit) if len(shared) < 2 else []:
         if len(majority) >= MIN_LEADING:
             break
         if (concept not in majority and concept.facet not in facets
@@ -92,8 +92,8 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
         c for c in voiced
         if len(c.supported_by) == 1 and c.facet not in facets and c not in majority
     ]
-    # Prefer a persona not heard yet; then the strongest single voice.
-    minority_pool.sort(key=lambda c: (c.supported_by[0] in voices, -c.support, c.text))
+    # Prefer a persona not heard yet; then a concept about this scene; then the strongest voice.
+    minority_pool.sort(key=lambda c: (c.supported_by[0] in voices, -c.fit, -c.support, c.text))
     return majority, (minority_pool[0] if minority_pool else None)
 
 

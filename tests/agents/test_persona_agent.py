@@ -81,3 +81,24 @@ def test_a_template_that_fits_any_subject_gets_less_bonus_than_one_written_for_i
     assert specificity_bonus(concept("{poss} fur lit gold", "fur")) == SPECIFIC_BONUS
     assert specificity_bonus(concept("stage beams catching {the}")) == SPECIFIC_BONUS / 2
     assert specificity_bonus(concept("stage beams sweeping the sky")) == 0.0
+
+
+def test_concepts_depicting_the_scenes_stated_place_time_or_weather_rank_higher():
+    # seen: six subjects of one emotion got the same light and composition phrases, because
+    # nothing in the ranking was about the scene's own setting
+    from emotion_director.agents.persona_agent import SETTING_BONUS, specificity_bonus
+    from emotion_director.knowledge.concept_graph import VisualConcept
+    from emotion_director.knowledge.scene import parse_scene
+
+    def concept(text, needs=""):
+        return VisualConcept(text=text, facet="light", needs=frozenset(needs.split()),
+                             appraisal="a", emotion="sadness")
+
+    tram = parse_scene("a tram in the rain at night")
+    assert specificity_bonus(concept("deep shadow with a thin rim of light"), tram) == 0.0
+    assert specificity_bonus(concept("wet tracks shining", "outdoor rain"), tram) \
+        == 2 * SETTING_BONUS
+    # at most two setting facts count: a concept cannot win by listing every fact
+    many = concept("sodium light on wet tracks", "outdoor rain night urban")
+    assert specificity_bonus(many, tram) == 2 * SETTING_BONUS
+    assert specificity_bonus(concept("wet tracks shining", "outdoor rain")) == 0.0  # no scene

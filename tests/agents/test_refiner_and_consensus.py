@@ -129,3 +129,73 @@ async def test_write_mode_consensus_uses_the_models_prompt_only_if_it_passes_che
     assert ok.composer == "llm" and "a worn knitted blanket" in ok.final_prompt
     fallback = await build_consensus(chain, readings, model=bad, **kwargs)
     assert fallback.composer == "template" and fallback.final_prompt.startswith("a dog, ")
+
+
+# --- scene fit and palette merging ------------------------------------------------------------
+
+from emotion_director.agents.consensus import blend_palettes, palette_colours  # noqa: E402
+from emotion_director.agents.schemas import ConceptChain  # noqa: E402
+from emotion_director.knowledge.scene import parse_scene  # noqa: E402
+
+
+def link(text, facet, personas, support=1.0, fit=0.0, origin="persona"):
+    return ConceptLink(text=text, facet=facet, supported_by=list(personas), support=support,
+                       fit=fit, origin=origin)
+
+
+@pytest.mark.parametrize(("text", "colours"), [
+    ("muted gold and moss green palette", ["muted gold", "moss green"]),
+    ("honey, cream and sage green palette", ["honey", "cream", "sage green"]),
+    ("ashen grey with blood-red accents", []),
+    ("a palette knife on the table", []),
+])
+def test_palette_colours_reads_only_x_and_y_palettes(text, colours):
+    assert palette_colours(text) == colours
+
+
+def test_two_personas_palettes_are_merged_and_both_are_credited():
+    lead = link("muted gold and moss green palette", "colour", ["a", "b"], support=2.0)
+    other = link("cream and sage green palette", "colour", ["c"], support=0.8)
+    chain = ConceptChain(emotion=Emotion.CONTENTMENT, appraisals=[], concepts=[lead, other])
+    merged = blend_palettes(lead, chain)
+    assert merged.text == "muted gold and cream palette"
+    assert merged.supported_by == ["a", "b", "c"] and merged.origin == "blended"
+    assert merged.refined_from == f"{lead.text} + {other.text}"
+
+
+def test_a_palette_is_left_alone_when_no_other_voice_chose_one():
+    lead = link("muted gold and moss green palette", "colour", ["a", "b"])
+    same_voice = link("cream and sage green palette", "colour", ["a"])
+    graph_fill = link("cream and sage green palette", "colour", [], origin="graph")
+    chain = ConceptChain(emotion=Emotion.CONTENTMENT, appraisals=[],
+                         concepts=[lead, same_voice, graph_fill])
+    assert blend_palettes(lead, chain) is lead
+    not_a_palette = link("ashen grey with blood-red accents", "colour", ["a"])
+    chain = ConceptChain(emotion=Emotion.FEAR, appraisals=[], concepts=[not_a_palette, lead])
+    assert blend_palettes(not_a_palette, chain) is not_a_palette
+
+
+def test_a_merged_palette_never_contradicts_the_scene():
+    lead = link("moss and cream palette", "colour", ["a"])
+    other = link("snow white and slate palette", "colour", ["b"])
+    chain = ConceptChain(emotion=Emotion.SADNESS, appraisals=[], concepts=[lead, other])
+    assert blend_palettes(lead, chain).text == "moss and snow white palette"
+    # snow in a summer meadow is a contradiction: the persona's own palette stays
+    assert blend_palettes(lead, chain, parse_scene("a meadow in summer")) is lead
+
+
+def test_agreed_concepts_about_this_scene_lead_the_majority():
+    generic = link("deep shadow with a thin rim of light", "light", ["a", "b", "c"], support=3.0)
+    specific = link("rain streaking the tram's windows", "weather", ["d", "e"], support=1.6,
+                    fit=1.5)
+    chain = ConceptChain(emotion=Emotion.SADNESS, appraisals=[], concepts=[generic, specific])
+    majority, _ = select_concepts(chain)
+    assert majority[0] is specific
+
+
+async def test_the_chain_scores_how_much_each_concept_is_about_the_scene():
+    readings = [reading("a", ["steady grey rain", "an empty chair"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.SADNESS, subject="a tram in the rain",
+                                   subject_tags=frozenset(), concept_graph=GRAPH)
+    fit = {c.text: c.fit for c in chain.concepts}
+    assert fit["steady grey rain"] > fit["an empty chair"] == 0.0
