@@ -7,7 +7,7 @@ lists shipped as package data (``knowledge/data``; provenance and licences in ``
 
 * ``lexicon.tsv``: thousands of concrete English nouns with their kind (person, group, mammal,
   bird, fish, insect, serpent, plant, food, object, vehicle, building, room, landscape, event,
-  sky), derived at development time from open lexical resources (``build_lexicon.py``);
+  sky; ``fire`` is curated only), derived at development time from open lexical resources (``build_lexicon.py``);
 * ``subjects.yaml``: hand-curated kinds for common nouns (they win over the derived ones) and the
   setting, time and weather words;
 * ``attributes.tsv``: emotion-laden modifiers (NRC Emotion Lexicon words mapped to the 8
@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal[
     "person", "group", "mammal", "bird", "fish", "insect", "serpent", "plant", "food", "object",
-    "vehicle", "building", "room", "landscape", "event", "sky",
+    "vehicle", "building", "room", "landscape", "event", "sky", "fire",
 ]
 
 #: What a subject of each kind brings to the scene: its body plan and where it belongs.
@@ -64,6 +64,8 @@ KIND_FACTS: dict[str, frozenset[str]] = {
     # :func:`parse_scene`), so a face or a posture is never pinned on the event itself
     "event": frozenset("event".split()),
     "sky": frozenset("sky outdoor".split()),
+    # flames: light and colour play on it, but no prop sits on it and no face is drawn on it
+    "fire": frozenset("fire".split()),
 }
 #: Kinds that are where the scene happens, not who is in it (unless nothing else is).
 PLACE_KINDS = frozenset({"room", "landscape", "sky"})
@@ -184,7 +186,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
               "ears pinned", "ears pricked", "teeth gritted", "jaw clenched", "shouting",
               "screaming", "laughing", "giggling", "cheering"),
     "asleep": ("asleep", "sleeping", "dozing", "napping", "snoozing", "eyes softly closed"),
-    "fire": ("burning", "ablaze", "on fire", "flames", "blaze", "wildfire", "inferno"),
+    "fire": ("burning", "ablaze", "on fire", "flames", "blaze", "wildfire", "inferno", "campfire",
+             "bonfire", "brushfire", "firepit", "fire pit", "pyre"),
 }
 
 #: Stated states of a subject (they make the scene's subject "busy" or "asleep").
@@ -351,6 +354,10 @@ _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 _LOCATIVE = frozenset(
     "in on at over under by near beside behind inside across through along above below "
     "into onto against outside within among around past beneath".split())
+#: Times of day after a preposition ("at night", "in the morning"): not a place.
+_WHEN = frozenset(
+    "night midnight noon midday dawn dusk daybreak evening morning afternoon twilight nightfall "
+    "daytime nighttime night-time".split())
 #: Buildings without rooms, windows or doors of their own.
 _STRUCTURES = frozenset(
     "bridge dam tunnel pier dock wharf monument pyramid silo arch column pillar obelisk "
@@ -537,6 +544,8 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             modifiers = []
             continue
         kind = None if token in body_parts() else kind_of(token)
+        if locative and (token in _WHEN or (kind == "fire" and tokens[i - 1] == "on")):
+            continue  # "at night", "on fire": when and how, read as facts, not a place or a thing
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
         if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE:

@@ -233,3 +233,32 @@ def test_acronyms_and_emotion_words_do_not_make_a_prompt_foreign():
 def test_a_ballet_is_an_event_with_dancers_not_a_person():
     scene = parse_scene("a ballet")
     assert [(e.noun, e.kind) for e in scene.entities] == [("ballet", "event"), ("dancers", "group")]
+
+
+def test_a_fire_is_lit_and_coloured_but_wears_nothing_and_has_no_face():
+    # seen: "a campfire at night" -> amusement got "the campfire with a tiny top hat on" and
+    # -> disgust "a slug trail glistening across the campfire"
+    from emotion_director.knowledge.concept_graph import VisualConcept
+
+    scene = parse_scene("a campfire at night")
+    assert [(e.noun, e.kind) for e in scene.entities] == [("campfire", "fire")]
+    assert {"fire", "night", "outdoor"} <= scene.facts and "object" not in scene.facts
+
+    def concept(text, needs=""):
+        return VisualConcept(text=text, facet="object", needs=frozenset(needs.split()),
+                             appraisal="a", emotion="amusement")
+
+    assert not concept("{the} wearing a knitted bobble hat", "object").fits(scene)
+    assert not concept("googly eyes on {the}", "face").fits(scene)
+    sparks = concept("sparks from {the} rising into the dark")
+    assert sparks.fits(scene) and sparks.render(scene) == "sparks from the campfire rising into the dark"
+
+
+@pytest.mark.parametrize(("prompt", "places"), [
+    ("a campfire at night", []), ("a kitchen at noon", []), ("a dog in the morning", []),
+    ("a cat on a mat at night", ["mat"]), ("a house on fire", []),
+])
+def test_times_of_day_and_being_on_fire_are_facts_not_places_or_subjects(prompt, places):
+    scene = parse_scene(prompt)
+    assert [e.noun for e in scene.places] == places
+    assert len(scene.entities) == 1
