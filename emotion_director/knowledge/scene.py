@@ -411,7 +411,8 @@ def phrase_facts(text: str) -> frozenset[str]:
     for fact, keys in FACT_WORDS.items():
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
-    own_agents = [kind_of(w) for w in words if w not in body_parts()]
+    # "a crocodile's eyes": the eyes are the crocodile's own
+    own_agents = [kind_of(w.removesuffix("'s")) for w in words if w not in body_parts()]
     for kind in own_agents:
         if kind in ANIMATE_KINDS:
             found -= KIND_FACTS[kind] & BODY_FACTS
