@@ -223,7 +223,9 @@ def build_trace(
     appraisal_text: dict[str, str] = {}
     if chain is not None and concept_graph is not None:
         appraisal_text = {a.id: a.appraisal for a in concept_graph.appraisals(chain.emotion)}
-    by_text = {c.text.lower(): c for c in (chain.concepts if chain is not None else [])}
+    chosen = chain.concepts if chain is not None else []
+    # a merged palette is in the prompt but not in the chain: its appraisal link still shows
+    by_text = {c.text.lower(): c for c in [*chosen, *majority, *([minority] if minority else [])]}
     trace = []
     for reading in readings:
         used_majority = [c.text for c in majority if reading.persona in c.supported_by]
@@ -237,7 +239,7 @@ def build_trace(
             link = by_text.get(text.lower())
             if link is not None and link.appraisal:
                 links.append(f"{appraisal_text.get(link.appraisal, link.appraisal)} -> {text}")
-        agreed = sorted({p for c in by_text.values() if reading.persona in c.supported_by
+        agreed = sorted({p for c in chosen if reading.persona in c.supported_by
                          for p in c.supported_by if p != reading.persona})
         dissent = [cue for cue in reading.cues if cue not in final_prompt]
         trace.append(TraceEntry(persona=reading.persona, weight=reading.weight,

@@ -199,3 +199,19 @@ async def test_the_chain_scores_how_much_each_concept_is_about_the_scene():
                                    subject_tags=frozenset(), concept_graph=GRAPH)
     fit = {c.text: c.fit for c in chain.concepts}
     assert fit["steady grey rain"] > fit["an empty chair"] == 0.0
+
+
+async def test_the_trace_credits_both_personas_of_a_merged_palette():
+    readings = [reading("a", ["muted gold and moss green palette", "an empty chair"]),
+                reading("b", ["muted gold and moss green palette", "a worn knitted blanket"]),
+                reading("c", ["oatmeal and terracotta palette", "a worn knitted blanket"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
+                                   subject_tags=DOG, concept_graph=GRAPH)
+    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
+                                   emotion=Emotion.CONTENTMENT, concept_graph=GRAPH)
+    assert "muted gold and oatmeal palette" in result.final_prompt
+    trace = {t.persona: t for t in result.trace}
+    for persona in "abc":
+        assert "muted gold and oatmeal palette" in trace[persona].contributed
+    assert any(link.endswith("-> muted gold and oatmeal palette") for link in trace["c"].links)
+    assert "a" not in trace["c"].agreed_with  # merging two palettes is not agreeing on one
