@@ -65,14 +65,19 @@ def contradictions(prompt: str, rewrite: str) -> list[tuple[str, str]]:
         own = phrase_facts(phrase)
         reason = facts_conflict(facts, own, phrase)
         if reason is None:
+            # what the scene states itself ("the corridor ..." in a hospital corridor) is not
+            # the phrase's own claim
+            mine = own - BODY_FACTS - facts
             for other, other_facts in seen:
-                clash = facts_conflict(other_facts - BODY_FACTS, own - BODY_FACTS, phrase)
+                clash = facts_conflict(other_facts, mine, phrase)
                 if clash:
-                    reason = f"{clash.split(', the scene says')[0]}, '{other}' says otherwise"
+                    reason = f"{re.split(', the scene (?:says|is)', clash)[0]}, '{other}' " \
+                             "says otherwise"
                     break
         if reason:
             found.append((phrase, reason))
-        seen.append((phrase, own))
+        else:  # a phrase already counted as contradicting the scene does not count twice
+            seen.append((phrase, own - BODY_FACTS - facts))
     return found
 
 

@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.knowledge.scene import (
-    OPPOSITES,
     SceneModel,
     facts_conflict,
+    facts_opposed,
     noun_kinds,
     parse_scene,
     phrase_facts,
@@ -123,7 +123,8 @@ class VisualConcept(BaseModel):
         """Whether two concepts contradict each other (night light + midday sun, ...)."""
         if self.excludes & other.needs or other.excludes & self.needs:
             return True
-        return any(_opposed(a, b) for a in self.needs for b in other.needs)
+        # opposed facts, "in the dark" vs daylight outdoors, two different places
+        return facts_opposed(self.needs, other.needs)
 
     def render(self, scene: SceneModel | None) -> str:
         """The concept's text bound to the scene's subject (templates filled in).
@@ -303,10 +304,6 @@ def _located(scene: SceneModel) -> str | None:
         if entity.kind in {"room", "landscape", "building", "event"}:
             return entity.noun
     return None
-
-
-def _opposed(a: str, b: str) -> bool:
-    return (a, b) in OPPOSITES or (b, a) in OPPOSITES
 
 
 def _data_file(name: str) -> str:

@@ -81,6 +81,17 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     ("midday", "twilight"), ("clear", "rain"), ("clear", "storm"), ("clear", "fog"),
     ("winter", "bloom"), ("asleep", "awake"), ("busy", "acting"), ("small", "large"),
     ("urban", "wild"), ("aquatic", "land"), ("still", "windy"), ("fire", "asleep"),
+    # sunrise is not sunset: "the last light fading" on a summit at sunrise
+    ("morning", "evening"),
+    # passers-by and crowds need a public place: none on a summit or in a bedroom
+    ("crowd", "remote"), ("crowd", "private"),
+    # a circus tent has no windows to look through
+    ("window", "tent"),
+)
+#: Facts that exclude each other unless the third holds on either side: "in the dark" outdoors
+#: is night, so it contradicts a stated day, but a dark basement at noon is fine.
+OPPOSITES_UNLESS: tuple[tuple[str, str, str], ...] = (
+    ("dark", "day", "indoor"),
 )
 _OPPOSITE: dict[str, set[str]] = {}
 for _a, _b in OPPOSITES:
@@ -90,13 +101,30 @@ for _a, _b in OPPOSITES:
 # Words that assert a fact wherever they appear: in the prompt (the scene states it) or in a
 # concept (the concept needs it). Multi-word keys are matched as phrases.
 FACT_WORDS: dict[str, tuple[str, ...]] = {
+    # the sun is up (a low sun included): "in the dark" outdoors contradicts it
     "day": ("sunlight", "sunlit", "sunshine", "daylight", "afternoon", "morning", "sunny",
             "midday", "noon", "blue sky", "sunbeam", "sunbeams", "daytime", "sun-bleached",
-            "sun-drenched", "sunshine", "bright sun"),
+            "sun-drenched", "sunshine", "bright sun", "sun", "sunrise", "sunset",
+            "golden hour", "low sun", "sun low"),
     "midday": ("midday", "noon", "overhead sun", "high sun"),
+    # the sun near the horizon, morning or evening ("twilight" alone fits both)
     "twilight": ("dawn", "sunrise", "sunset", "dusk", "twilight", "golden hour", "first light",
-                 "evening", "sundown", "daybreak", "blue hour", "low sun", "last light",
-                 "last warm light"),
+                 "evening", "sundown", "daybreak", "blue hour", "low sun", "sun low",
+                 "last light", "last warm light", "fading light", "light fading"),
+    "morning": ("dawn", "sunrise", "daybreak", "first light", "morning", "first sunbeam",
+                "early light", "sunup"),
+    "evening": ("sunset", "dusk", "sundown", "evening", "last light", "last warm light",
+                "fading light", "light fading", "afternoon", "nightfall"),
+    # unlit: night outdoors (see OPPOSITES_UNLESS)
+    "dark": ("in the dark", "into the dark", "darkness", "pitch dark", "pitch-dark"),
+    "crowd": ("passers-by", "passersby", "passer-by", "commuters", "pedestrians", "shoppers",
+              "crowd", "crowds", "onlookers", "spectators", "tourists", "bystanders"),
+    # wilderness without passers-by (a beach or a park has them)
+    "remote": ("summit", "mountaintop", "wilderness", "jungle", "tundra", "glacier", "moor",
+               "moorland", "canyon", "gorge", "ice cave", "cavern", "savanna", "prairie",
+               "snowfield", "open meadow", "dense forest", "deep forest", "desert", "dunes"),
+    "window": ("window", "windows", "windowpane", "window pane", "windowsill", "window seat"),
+    "tent": ("circus", "big top", "tent", "marquee"),
     "night": ("night", "moonlight", "moonlit", "moon", "stars", "starry", "starlight",
               "milky way", "midnight", "aurora", "nighttime", "night-time", "fireworks",
               "constellations"),
@@ -149,7 +177,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     # body plan: only a subject with this part can do or show it
     "face": ("eyes", "eye", "mouth", "grin", "grinning", "smile", "smiling", "brow", "lip",
              "lips", "nose", "teeth", "jaw", "gaze", "gazing", "cheeks", "tears", "tear",
-             "face-on", "frown", "frowning", "eyebrows", "wide-eyed", "squinting", "blinking",
+             "face-on", "frown", "frowning", "eyebrows", "wide-eyed", "squinting",
              "staring", "stare", "sneer", "pupils", "eyelids", "laughing", "giggling", "yawn",
              "yawning"),
     "legs": ("running", "sprinting", "leaping", "leap", "jumping", "stride", "mid-stride",
@@ -189,6 +217,103 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "fire": ("burning", "ablaze", "on fire", "flames", "blaze", "wildfire", "inferno", "campfire",
              "bonfire", "brushfire", "firepit", "fire pit", "pyre"),
 }
+
+#: Places a phrase sets the scene in (fact ``site:<name>``). A phrase naming one puts the scene
+#: there: it contradicts a scene stated to be in a place that is not part of it ("dim light from a
+#: hallway door" at a circus, "an ice cave" over a village) and another phrase set elsewhere ("an
+#: open meadow" and "seen from a dry porch"). Framing devices found almost anywhere (a window, an
+#: archway, a doorway, a corner, the ground) and words with other senses (a field of view, a peak
+#: of excitement) are not places.
+SITES: dict[str, tuple[str, ...]] = {
+    "home": ("living room", "sofa", "couch", "armchair", "fireplace", "hearth", "bedroom",
+             "bedsheets", "bedside", "window seat", "nursery", "playroom", "at home", "cottage",
+             "farmhouse", "wood stove"),
+    "kitchen": ("kitchen", "kitchen tiles", "fridge", "oven", "hob", "stove"),
+    "bathroom": ("bathroom", "bathtub", "shower stall"),
+    "hallway": ("hallway", "corridor", "corridors"),
+    "basement": ("basement", "cellar"),
+    "attic": ("attic", "rafters"),
+    "porch": ("porch", "veranda", "verandah"),
+    "garden": ("garden", "backyard", "lawn"),
+    "hospital": ("hospital", "hospital bed", "ward", "clinic"),
+    "school": ("school", "classroom"),
+    "office": ("office", "cubicle"),
+    "restaurant": ("restaurant", "cafe", "diner"),
+    "circus": ("circus", "big top"),
+    "stage": ("stage", "stages", "concert stage"),
+    "theatre": ("theatre", "theater", "auditorium", "opera house"),
+    "stadium": ("stadium", "arena", "grandstand", "grandstands", "racetrack", "boxing ring"),
+    "museum": ("museum", "gallery"),
+    "street": ("street", "streets", "alley", "alleyway", "car park", "parking lot", "crosswalk",
+               "shopfront", "shop front", "pavement", "sidewalk"),
+    "park": ("a park", "the park", "park bench", "playground"),  # not "a car park"
+    "village": ("village", "hamlet", "town"),
+    "city": ("city", "downtown", "skyline"),
+    "meadow": ("meadow", "meadows", "pasture", "prairie", "open field", "grassland",
+               "countryside"),
+    "forest": ("forest", "forest canopy", "woods", "woodland", "jungle", "treeline",
+               "tree line", "undergrowth"),
+    "mountain": ("summit", "mountaintop", "summit ridge", "glacier", "cliff overlook"),
+    "cave": ("cave", "caves", "cavern", "ice cave", "grotto"),
+    "shore": ("beach", "coast", "shore", "cove", "seaside"),
+    "desert": ("desert", "dunes", "sand dunes"),
+}
+#: Where each place can be (transitively): a kitchen is part of a home or a restaurant, a stage
+#: of a circus or a theatre. Two places are compatible when one is part of the other.
+SITE_WITHIN: dict[str, tuple[str, ...]] = {
+    "kitchen": ("home", "restaurant"),
+    "bathroom": ("home", "hospital", "school", "office", "restaurant"),
+    "hallway": ("home", "hospital", "school", "office", "museum", "theatre"),
+    "basement": ("home", "hospital", "school", "office"),
+    "attic": ("home",),
+    "porch": ("home", "garden"),
+    "garden": ("home", "park", "village"),
+    "home": ("village", "city"),
+    "hospital": ("village", "city"),
+    "school": ("village", "city"),
+    "office": ("city",),
+    "restaurant": ("village", "city"),
+    "stage": ("circus", "theatre", "stadium"),
+    "theatre": ("city",),
+    "stadium": ("city",),
+    "museum": ("city",),
+    "street": ("village", "city"),
+    "park": ("village", "city"),
+    "meadow": ("mountain",),
+    "cave": ("mountain", "shore", "forest"),
+    "forest": ("mountain",),
+}
+#: Sites that are somebody's home: no crowd of passers-by there.
+PRIVATE_SITES = frozenset({"home", "kitchen", "bathroom", "attic"})
+#: Colour names made of a place word: a palette does not move the scene.
+NOT_PLACES = ("hospital green", "forest green", "desert sand", "cave black")
+#: Words that make a place a view, not where the scene is ("mountains on the horizon").
+DISTANT_WORDS = ("on the horizon", "in the distance", "into the distance", "far below",
+                 "far off", "distant", "beyond")
+
+
+def _site_ancestors(site: str) -> frozenset[str]:
+    seen: set[str] = set()
+    todo = list(SITE_WITHIN.get(site, ()))
+    while todo:
+        parent = todo.pop()
+        if parent not in seen:
+            seen.add(parent)
+            todo.extend(SITE_WITHIN.get(parent, ()))
+    return frozenset(seen)
+
+
+_SITE_ANCESTORS = {site: _site_ancestors(site) for site in SITES}
+
+
+def sites_compatible(a: str, b: str) -> bool:
+    """Whether two places can be the same scene (equal, or one part of the other)."""
+    return a == b or a in _SITE_ANCESTORS.get(b, ()) or b in _SITE_ANCESTORS.get(a, ())
+
+
+def _sites(facts: frozenset[str] | set[str]) -> set[str]:
+    return {f[5:] for f in facts if f.startswith("site:")}
+
 
 #: Stated states of a subject (they make the scene's subject "busy" or "asleep").
 ASLEEP_WORDS = frozenset("asleep sleeping dozing napping slumbering snoozing".split())
@@ -411,6 +536,15 @@ def phrase_facts(text: str) -> frozenset[str]:
     for fact, keys in FACT_WORDS.items():
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
+    if not any(f" {key} " in lowered for key in DISTANT_WORDS):
+        placed = lowered
+        for name in NOT_PLACES:
+            placed = placed.replace(f" {name} ", " ")
+        sites = {site for site, keys in SITES.items()
+                 if any(f" {key} " in placed for key in keys)}
+        found |= {f"site:{site}" for site in sites}
+        if sites & PRIVATE_SITES:
+            found.add("private")
     # "a crocodile's eyes": the eyes are the crocodile's own
     own_agents = [kind_of(w.removesuffix("'s")) for w in words if w not in body_parts()]
     for kind in own_agents:
@@ -433,17 +567,36 @@ def facts_conflict(facts: frozenset[str] | set[str], own: frozenset[str] | set[s
     for fact in sorted(own):
         if fact in BODY_FACTS and fact not in facts:
             return f"'{_trigger(phrase, fact)}' needs {fact}, no subject has it"
+        if fact in facts:  # the scene states it itself
+            continue
         clash = _OPPOSITE.get(fact, set()) & set(facts)
         if clash:
             return f"'{_trigger(phrase, fact)}' says {fact}, the scene says {sorted(clash)[0]}"
+    for a, b, unless in OPPOSITES_UNLESS:
+        for mine, theirs in ((a, b), (b, a)):
+            if mine in own and theirs in facts and mine not in facts \
+                    and unless not in own and unless not in facts:
+                return (f"'{_trigger(phrase, mine)}' says {mine}, the scene says {theirs} "
+                        f"and is not {unless}")
     if "asleep" in own and "busy" in facts and "asleep" not in facts:
         return f"'{_trigger(phrase, 'asleep')}' says asleep, the subject is doing something"
+    theirs = _sites(facts)
+    for site in sorted(_sites(own) - theirs):
+        if theirs and not any(sites_compatible(site, other) for other in theirs):
+            return (f"'{_trigger(phrase, 'site:' + site)}' sets it in a {site}, the scene is "
+                    f"in a {sorted(theirs)[0]}")
     return None
+
+
+def facts_opposed(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> bool:
+    """Whether two concepts' facts contradict each other (body needs aside)."""
+    return facts_conflict(set(a) - BODY_FACTS, set(b) - BODY_FACTS) is not None
 
 
 def _trigger(phrase: str, fact: str) -> str:
     lowered = " " + " ".join(_WORD.findall(phrase.lower())) + " "
-    for key in FACT_WORDS.get(fact, ()):
+    keys = SITES.get(fact[5:], ()) if fact.startswith("site:") else FACT_WORDS.get(fact, ())
+    for key in keys:
         if f" {key} " in lowered:
             return key
     return phrase.strip()[:40]
@@ -518,7 +671,8 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("busy")
     if ASLEEP_WORDS & set(tokens):
         facts |= {"asleep", "busy"}
-    time = next((t for t in ("night", "twilight", "midday", "day") if t in facts), None)
+    time = next((t for t in ("night", "twilight", "midday", "morning", "evening", "day")
+                 if t in facts), None)
     weather = [w for w in ("rain", "storm", "fog", "winter", "clear", "windy") if w in facts]
     setting = [s for s in ("indoor", "outdoor", "urban", "wild", "water", "sky") if s in facts]
     attributes = _attributes(tokens, entities) if english else []
