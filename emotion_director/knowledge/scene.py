@@ -139,6 +139,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
                 "rain", "storm", "lightning", "fog", "wind", "breeze", "snowfall", "hillside",
                 "valley", "waterfall", "canyon", "riverbank", "shore", "orchard", "park",
                 "sunset", "sunrise", "rooftops", "undergrowth", "treeline", "skyline",
+                "streetlight", "streetlights", "traffic", "stop signal", "runway",
                 "open air", "countryside", "prairie", "desert", "dunes", "outside"),
     "rain": ("rain", "raining", "rainy", "drizzle", "downpour", "rainstorm", "umbrella",
              "rain-soaked", "rainfall"),
@@ -226,7 +227,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
 #: of excitement) are not places.
 SITES: dict[str, tuple[str, ...]] = {
     "home": ("living room", "sofa", "couch", "armchair", "fireplace", "hearth", "bedroom",
-             "bedsheets", "bedside", "window seat", "nursery", "playroom", "at home", "cottage",
+             "bedsheets", "window seat", "nursery", "playroom", "at home", "cottage",
              "farmhouse", "wood stove"),
     "kitchen": ("kitchen", "kitchen tiles", "fridge", "oven", "hob", "stove"),
     "bathroom": ("bathroom", "bathtub", "shower stall"),
@@ -244,6 +245,12 @@ SITES: dict[str, tuple[str, ...]] = {
     "theatre": ("theatre", "theater", "auditorium", "opera house"),
     "stadium": ("stadium", "arena", "grandstand", "grandstands", "racetrack", "boxing ring"),
     "museum": ("museum", "gallery"),
+    "church": ("church", "chapel", "cloister", "great organ", "pews", "nave", "stained-glass",
+               "stained glass"),
+    "observatory": ("observatory",),
+    "darkroom": ("darkroom",),
+    "airport": ("airport", "runway", "departure lounge"),
+    "tunnel": ("tunnel",),
     "street": ("street", "streets", "alley", "alleyway", "car park", "parking lot", "crosswalk",
                "shopfront", "shop front", "pavement", "sidewalk"),
     "park": ("a park", "the park", "park bench", "playground"),  # not "a car park"
@@ -257,13 +264,14 @@ SITES: dict[str, tuple[str, ...]] = {
     "cave": ("cave", "caves", "cavern", "ice cave", "grotto"),
     "shore": ("beach", "coast", "shore", "cove", "seaside"),
     "desert": ("desert", "dunes", "sand dunes"),
+    "canyon": ("canyon", "slot canyon", "gorge"),
 }
 #: Where each place can be (transitively): a kitchen is part of a home or a restaurant, a stage
 #: of a circus or a theatre. Two places are compatible when one is part of the other.
 SITE_WITHIN: dict[str, tuple[str, ...]] = {
     "kitchen": ("home", "restaurant"),
     "bathroom": ("home", "hospital", "school", "office", "restaurant"),
-    "hallway": ("home", "hospital", "school", "office", "museum", "theatre"),
+    "hallway": ("home", "hospital", "school", "office", "museum", "theatre", "basement"),
     "basement": ("home", "hospital", "school", "office"),
     "attic": ("home",),
     "porch": ("home", "garden"),
@@ -277,10 +285,15 @@ SITE_WITHIN: dict[str, tuple[str, ...]] = {
     "theatre": ("city",),
     "stadium": ("city",),
     "museum": ("city",),
+    "church": ("village", "city"),
+    "observatory": ("mountain",),
+    "darkroom": ("home", "school", "office"),
+    "airport": ("city",),
+    "tunnel": ("mountain", "city", "village"),
     "street": ("village", "city"),
     "park": ("village", "city"),
     "meadow": ("mountain",),
-    "cave": ("mountain", "shore", "forest"),
+    "cave": ("mountain", "shore", "forest", "canyon"),
     "forest": ("mountain",),
 }
 #: Sites that are somebody's home: no crowd of passers-by there.
@@ -582,9 +595,11 @@ def facts_conflict(facts: frozenset[str] | set[str], own: frozenset[str] | set[s
         return f"'{_trigger(phrase, 'asleep')}' says asleep, the subject is doing something"
     theirs = _sites(facts)
     for site in sorted(_sites(own) - theirs):
-        if theirs and not any(sites_compatible(site, other) for other in theirs):
+        # "a hospital corridor": a museum hall fits the corridor but not the hospital
+        elsewhere = sorted(t for t in theirs if not sites_compatible(site, t))
+        if elsewhere:
             return (f"'{_trigger(phrase, 'site:' + site)}' sets it in a {site}, the scene is "
-                    f"in a {sorted(theirs)[0]}")
+                    f"in a {elsewhere[0]}")
     return None
 
 
