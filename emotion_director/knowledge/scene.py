@@ -79,7 +79,7 @@ BODY_FACTS = frozenset(
 OPPOSITES: tuple[tuple[str, str], ...] = (
     ("indoor", "outdoor"), ("day", "night"), ("midday", "night"), ("twilight", "night"),
     ("midday", "twilight"), ("clear", "rain"), ("clear", "storm"), ("clear", "fog"),
-    ("winter", "bloom"), ("asleep", "awake"), ("busy", "acting"), ("small", "large"),
+    ("winter", "bloom"), ("winter", "hot"), ("asleep", "awake"), ("busy", "acting"), ("small", "large"),
     ("urban", "wild"), ("aquatic", "land"), ("still", "windy"), ("fire", "asleep"),
     # sunrise is not sunset: "the last light fading" on a summit at sunrise
     ("morning", "evening"),
@@ -114,6 +114,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "morning": ("dawn", "sunrise", "daybreak", "first light", "morning", "first sunbeam",
                 "early light", "sunup"),
     "evening": ("sunset", "dusk", "sundown", "evening", "last light", "last warm light",
+                "late sun",
                 "fading light", "light fading", "afternoon", "nightfall"),
     # unlit: night outdoors (see OPPOSITES_UNLESS)
     "dark": ("in the dark", "into the dark", "darkness", "pitch dark", "pitch-dark"),
@@ -128,13 +129,13 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "night": ("night", "moonlight", "moonlit", "moon", "stars", "starry", "starlight",
               "milky way", "midnight", "aurora", "nighttime", "night-time", "fireworks",
               "constellations"),
-    "indoor": ("ceiling", "room", "lamplight", "wallpaper", "fireplace", "hearth", "carpet",
+    "indoor": ("ceiling", "room", "on the floor", "lamplight", "wallpaper", "fireplace", "hearth", "carpet",
                "sofa", "curtains", "curtain", "bedroom", "kitchen", "fluorescent", "indoors",
                "corridor", "hallway", "staircase", "attic", "basement", "cupboard", "rafters",
                "bookshelf", "bookshelves", "windowsill", "chandelier", "floorboards",
                "wooden floor", "tiled floor", "living room", "bowl", "aquarium", "fishbowl",
                "tank", "jar", "vase", "cage", "inside"),
-    "outdoor": ("meadow", "horizon", "sky", "clouds", "cloud", "field", "forest", "mountain",
+    "outdoor": ("meadow", "horizon", "deep water", "sky", "clouds", "cloud", "field", "forest", "mountain",
                 "mountains", "cliff", "alley", "street", "beach", "puddle", "garden", "outdoors",
                 "rain", "storm", "lightning", "fog", "wind", "breeze", "snowfall", "hillside",
                 "valley", "waterfall", "canyon", "riverbank", "shore", "orchard", "park",
@@ -154,6 +155,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
               "sun-drenched", "low sun", "crisp little shadows", "crisp shadows",
               "sharp shadows", "dappled sunlight", "sun-dappled", "dappled light",
               "clear evening", "clear morning", "clear day", "clear night", "clear skies"),
+    # heat you can see: it melts snow ("molten lava glow" in a snowy field)
+    "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering", "scorching"),
     "winter": ("snow", "snowy", "snowfall", "frost", "frosty", "icicles", "winter", "frozen",
                "snowstorm", "snowman", "snowmen", "snowdrift", "snowflake",
                "snowflakes", "blizzard", "ice-covered", "sleet"),
@@ -162,7 +165,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "windy": ("wind", "windy", "gusting", "gust", "gale", "windswept", "whipping",
               "blown", "billowing"),
     "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
-    "urban": ("street", "alley", "city", "downtown", "traffic", "sidewalk", "pavement",
+    "urban": ("street", "alley", "cobblestones", "cobbled", "city", "downtown", "traffic", "sidewalk", "pavement",
               "subway", "skyscraper", "skyscrapers", "neon", "tram", "taxi", "bus", "crosswalk",
               "rooftops", "skyline", "graffiti", "concrete", "station", "car park", "parking",
               "streetlight", "streetlights", "lamppost", "shopfront"),
@@ -228,9 +231,9 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
 SITES: dict[str, tuple[str, ...]] = {
     "home": ("living room", "sofa", "couch", "armchair", "fireplace", "hearth", "bedroom",
              "bedsheets", "window seat", "nursery", "playroom", "at home", "cottage",
-             "farmhouse", "wood stove"),
+             "farmhouse", "wood stove", "wardrobe", "under a bed", "under the bed"),
     "kitchen": ("kitchen", "kitchen tiles", "fridge", "oven", "hob", "stove"),
-    "bathroom": ("bathroom", "bathtub", "shower stall"),
+    "bathroom": ("bathroom", "bathtub", "shower stall", "toilet"),
     "hallway": ("hallway", "corridor", "corridors"),
     "basement": ("basement", "cellar"),
     "attic": ("attic", "rafters"),
@@ -244,9 +247,9 @@ SITES: dict[str, tuple[str, ...]] = {
     "stage": ("stage", "stages", "concert stage"),
     "theatre": ("theatre", "theater", "auditorium", "opera house"),
     "stadium": ("stadium", "arena", "grandstand", "grandstands", "racetrack", "boxing ring"),
-    "museum": ("museum", "gallery"),
+    "museum": ("museum", "gallery", "skeleton of a blue whale", "mammoth skeleton"),
     "church": ("church", "chapel", "cloister", "great organ", "pews", "nave", "stained-glass",
-               "stained glass"),
+               "stained glass", "oculus", "domed ceiling"),
     "observatory": ("observatory",),
     "darkroom": ("darkroom",),
     "airport": ("airport", "runway", "departure lounge"),
@@ -542,7 +545,8 @@ def phrase_facts(text: str) -> frozenset[str]:
     A phrase that brings its own agent ("a cat dozing on the windowsill", "riders with arms
     thrown up") needs no body from the scene's subjects.
     """
-    words = _WORD.findall(text.lower())
+    # "a stained bathroom's dim mirror light" is in a bathroom
+    words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]
     lowered = " " + " ".join(words) + " "
     lowered = lowered.replace(" sea of ", " mass of ")  # "a sea of clouds" is not water
     found = set()
