@@ -114,7 +114,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "morning": ("dawn", "sunrise", "daybreak", "first light", "morning", "first sunbeam",
                 "early light", "sunup"),
     "evening": ("sunset", "dusk", "sundown", "evening", "last light", "last warm light",
-                "late sun",
+                "late sun", "late-afternoon", "late afternoon",
                 "fading light", "light fading", "afternoon", "nightfall"),
     # unlit: night outdoors (see OPPOSITES_UNLESS)
     "dark": ("in the dark", "into the dark", "darkness", "pitch dark", "pitch-dark"),
@@ -277,7 +277,7 @@ SITE_WITHIN: dict[str, tuple[str, ...]] = {
     "hallway": ("home", "hospital", "school", "office", "museum", "theatre", "basement"),
     "basement": ("home", "hospital", "school", "office"),
     "attic": ("home",),
-    "porch": ("home", "garden"),
+    "porch": ("home", "garden", "street"),  # a porch faces a garden or the street
     "garden": ("home", "park", "village"),
     "home": ("village", "city"),
     "hospital": ("village", "city"),

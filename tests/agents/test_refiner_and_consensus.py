@@ -215,3 +215,37 @@ async def test_the_trace_credits_both_personas_of_a_merged_palette():
         assert "muted gold and oatmeal palette" in trace[persona].contributed
     assert any(link.endswith("-> muted gold and oatmeal palette") for link in trace["c"].links)
     assert "a" not in trace["c"].agreed_with  # merging two palettes is not agreeing on one
+
+
+async def test_selection_never_keeps_two_concepts_set_in_different_places():
+    # seen: "an angry dog" -> contentment: "an open meadow under a pale sky, a soft drizzle seen
+    # from a dry porch"
+    readings = [reading("a", ["an open meadow under a pale sky", "a worn knitted blanket"]),
+                reading("b", ["an open meadow under a pale sky"]),
+                reading("c", ["a soft drizzle seen from a dry porch"])]
+    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
+                                   subject_tags=DOG, concept_graph=GRAPH)
+    texts = [c.text for c in chain.concepts]
+    assert "an open meadow under a pale sky" in texts
+    assert "a soft drizzle seen from a dry porch" not in texts
+    dropped = {d.text: d.reason for d in chain.dropped}
+    assert "an open meadow" in dropped["a soft drizzle seen from a dry porch"]
+
+
+@pytest.mark.parametrize("subject, emotion, absent", [
+    ("a clown at a circus", Emotion.SADNESS, ("hallway", "window", "kitchen", "fridge")),
+    ("a thunderstorm over a village", Emotion.AWE, ("ice cave", "cavern")),
+    ("a mountain summit at sunrise", Emotion.SADNESS, ("last light", "in the dark", "passers-by")),
+])
+async def test_completion_keeps_the_scene_where_and_when_the_prompt_says(subject, emotion, absent):
+    from emotion_director.knowledge import parse_scene
+
+    scene = parse_scene(subject)
+    for seed in range(12):
+        # a persona picks nothing of these facets: the graph fills light, colour, composition
+        chain = await chain_of_concept([reading("a", ["a single wilted flower"])], emotion=emotion,
+                                       subject=subject, subject_tags=scene.facts,
+                                       concept_graph=GRAPH, scene=scene, seed=seed)
+        texts = " | ".join(c.text for c in chain.concepts)
+        assert not any(word in texts for word in absent), texts
+        assert {"light", "colour", "composition"} <= {c.facet for c in chain.concepts}

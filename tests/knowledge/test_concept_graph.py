@@ -91,3 +91,58 @@ def test_no_concept_says_the_subject_instead_of_naming_it():
     literal = [c.text for e in Emotion for c in graph.concepts(e)
                if re.search(r"\bsubject\b", c.text.replace("{the}", ""))]
     assert literal == []
+
+
+def _concept(graph, emotion, text):
+    return next(c for c in graph.concepts(emotion) if c.text == text)
+
+
+def test_two_concepts_set_in_different_places_clash(graph):
+    # seen: "an angry dog" -> contentment: "an open meadow under a pale sky, a soft drizzle seen
+    # from a dry porch"
+    meadow = _concept(graph, "contentment", "an open meadow under a pale sky")
+    porch = _concept(graph, "contentment", "a soft drizzle seen from a dry porch")
+    bench = _concept(graph, "contentment", "a garden bench under a tree")
+    assert meadow.clashes_with(porch) and porch.clashes_with(meadow)
+    assert not porch.clashes_with(bench)  # a porch looks onto its garden
+    hallway = _concept(graph, "sadness", "dim light from a hallway door left ajar")
+    cave = _concept(graph, "awe", "blue light filtering through a vast ice cave")
+    assert hallway.clashes_with(cave)
+    archway = _concept(graph, "awe", "a centred figure framed by a massive archway")
+    assert not any(archway.clashes_with(c) for c in (meadow, porch, hallway, cave))
+
+
+def test_a_concept_bringing_its_own_place_is_not_added_to_a_scene_set_elsewhere(graph):
+    from emotion_director.knowledge import parse_scene
+
+    circus, village = parse_scene("a clown at a circus"), parse_scene("a thunderstorm over a village")
+    hallway = _concept(graph, "sadness", "dim light from a hallway door left ajar")
+    window = _concept(graph, "sadness", "distant long shot through a window")
+    cave = _concept(graph, "awe", "blue light filtering through a vast ice cave")
+    assert not hallway.fits(circus) and not window.fits(circus) and not cave.fits(village)
+    assert hallway.fits(parse_scene("a hospital corridor")) and hallway.fits(parse_scene("a dog"))
+    framing = [_concept(graph, "awe", "a centred figure framed by a massive archway"),
+               _concept(graph, "fear", "frame within a frame through a broken window")]
+    assert all(c.fits(village) for c in framing) and framing[0].fits(circus)
+    texts = {c.text for c in graph.candidates("sadness", circus)}
+    assert hallway.text not in texts and "an empty chair" in texts
+
+
+def test_time_darkness_and_crowd_constraints_reach_the_candidates(graph):
+    from emotion_director.knowledge import parse_scene
+
+    summit = parse_scene("a mountain summit at sunrise")
+    texts = {c.text for c in graph.candidates("sadness", summit)}
+    assert "the last light fading from the sky" not in texts  # evening at sunrise
+    assert "a porch light left burning in the dark" not in texts  # night by day
+    assert "{the} sharp amid blurred passers-by" not in texts  # a crowd on a summit
+    assert "{the} small and isolated in negative space" in texts
+    dusk = {c.text for c in graph.candidates("sadness", parse_scene("a village street at dusk"))}
+    assert {"the last light fading from the sky", "a porch light left burning in the dark",
+            "{the} sharp amid blurred passers-by"} <= dusk
+    fading = _concept(graph, "sadness", "the last light fading from the sky")
+    dawn = _concept(graph, "awe", "low mist catching the first light of dawn")
+    noon = _concept(graph, "amusement", "bright even midday sunlight")
+    porch = _concept(graph, "sadness", "a porch light left burning in the dark")
+    assert fading.clashes_with(dawn) and porch.clashes_with(noon)
+    assert not porch.clashes_with(fading)

@@ -262,3 +262,103 @@ def test_times_of_day_and_being_on_fire_are_facts_not_places_or_subjects(prompt,
     scene = parse_scene(prompt)
     assert [e.noun for e in scene.places] == places
     assert len(scene.entities) == 1
+
+
+# ----- morning vs evening, the dark, crowds, places (read off real rewrites) -------------------
+@pytest.mark.parametrize("prompt, phrase, contradicts", [
+    # seen: "a mountain summit at sunrise" + "the last light fading from the sky"
+    ("a mountain summit at sunrise", "the last light fading from the sky", True),
+    ("a mountain summit at sunrise", "warm late-afternoon sunlight", True),
+    ("a beach at sunset", "low mist catching the first light of dawn", True),
+    ("a lake in the morning", "dusk light fading across the water", True),
+    ("a mountain summit at sunrise", "low mist catching the first light of dawn", False),
+    ("a beach at sunset", "the last light fading from the sky", False),
+    # twilight, the blue hour and a low sun fit either end of the day
+    ("a mountain summit at sunrise", "soft twilight glow", False),
+    ("a beach at sunset", "dim blue hour light", False),
+    ("a lake in the morning", "the low sun backlighting the grass", False),
+    # day and night stay opposed
+    ("a campfire at night", "pale wintry sun low on the horizon", True),
+    ("a street at noon", "dusk light fading", True),
+])
+def test_morning_and_evening_exclude_each_other(prompt, phrase, contradicts):
+    assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
+
+
+def test_twilight_alone_fits_a_sunrise_and_a_sunset():
+    dawn, dusk = parse_scene("a field at sunrise"), parse_scene("a field at sunset")
+    assert {"twilight", "morning"} <= dawn.facts and "evening" not in dawn.facts
+    assert {"twilight", "evening"} <= dusk.facts and "morning" not in dusk.facts
+    assert "evening" in contradiction(dawn.facts, "sunset glow on the rooftops")
+    assert contradiction(parse_scene("a field at twilight").facts, "the first light of dawn") \
+        is None
+
+
+@pytest.mark.parametrize("prompt, phrase, contradicts", [
+    # seen: "a mountain summit at sunrise" + "a porch light left burning in the dark"
+    ("a mountain summit at sunrise", "a porch light left burning in the dark", True),
+    ("a street at noon", "a blinking red light in the dark", True),
+    ("a lighthouse on a sunny coast", "the lighthouse small and off-centre in empty darkness",
+     True),
+    # indoors the dark is a drawn curtain or a basement, not the night
+    ("a kitchen at noon", "a blinking red light in the dark", False),
+    ("a basement at noon", "a single bulb swinging in the dark", False),
+    ("a house at noon", "cold light from a television in the dark in the living room", False),
+    # no daylight stated, or a night scene: the dark is fine
+    ("a campfire at night", "sparks rising into the dark", False),
+    ("an old barn", "a porch light left burning in the dark", False),
+    ("a street at dusk", "a porch light left burning in the dark", False),
+])
+def test_in_the_dark_outdoors_contradicts_a_stated_daytime(prompt, phrase, contradicts):
+    assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
+
+
+@pytest.mark.parametrize("prompt, phrase, contradicts", [
+    # seen: "a mountain summit at sunrise" + "the summit sharp amid blurred passers-by"
+    ("a mountain summit at sunrise", "the summit sharp amid blurred passers-by", True),
+    ("a deer in a dense forest", "commuters hurrying past", True),
+    ("a kitchen at noon", "the kitchen sharp amid blurred passers-by", True),
+    ("a girl in her bedroom", "a crowd of raised phones and open mouths", True),
+    ("a hospital corridor", "the corridor sharp amid blurred passers-by", False),
+    ("a tram in the rain", "commuters hurrying past", False),
+    ("a girl with her dog on a beach", "a crowd throwing hats into the air", False),
+    # the prompt itself puts people there
+    ("a crowd of hikers on a mountain summit", "spectators cheering", False),
+])
+def test_crowds_need_a_public_place(prompt, phrase, contradicts):
+    assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
+
+
+@pytest.mark.parametrize("prompt, phrase, contradicts", [
+    # seen: "a clown at a circus" + a hallway, "a thunderstorm over a village" + an ice cave
+    ("a clown at a circus", "dim light from a hallway door left ajar", True),
+    ("a clown at a circus", "a fridge light spilling over the clown", True),
+    ("a clown at a circus", "distant long shot through a window", True),
+    ("a thunderstorm over a village", "blue light filtering through a vast ice cave", True),
+    ("a hospital corridor", "a mammoth skeleton looming in a museum hall", True),
+    ("a kitchen at noon", "a stained bathroom's dim mirror light", True),
+    ("a cozy fireplace", "sweeping stage beams catching the fireplace", True),
+    # a place that is part of the stated one, or a framing device found anywhere
+    ("a hospital corridor", "dim light from a hallway door left ajar", False),
+    ("a clown at a circus", "sweeping stage beams catching the clown", False),
+    ("a cat on a sofa", "sunlight warming the kitchen tiles", False),
+    ("a clown at a circus", "a centred figure framed by a massive archway", False),
+    ("a thunderstorm over a village", "frame within a frame through a broken window", False),
+    # a place seen in the distance is a view, not where the scene is
+    ("a thunderstorm over a village", "snow-capped mountains on the horizon", False),
+    ("a mountain summit at sunrise", "a shaft of light through a cave opening", False),
+])
+def test_a_phrase_set_in_another_place_contradicts_a_stated_place(prompt, phrase, contradicts):
+    assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
+
+
+def test_places_fit_when_one_is_part_of_the_other():
+    from emotion_director.knowledge.scene import sites_compatible
+
+    assert sites_compatible("kitchen", "home") and sites_compatible("home", "kitchen")
+    assert sites_compatible("porch", "village")  # transitively: a porch of a house in a village
+    assert not sites_compatible("kitchen", "bathroom")  # two rooms of one house
+    assert not sites_compatible("meadow", "porch") and not sites_compatible("cave", "village")
+    # a hospital corridor is in a hospital: a museum hall fits "corridor" but not "hospital"
+    scene = parse_scene("a hospital corridor")
+    assert {"site:hospital", "site:hallway"} <= scene.facts
