@@ -22,8 +22,10 @@ def test_labelled_set_has_over_a_hundred_pairs_of_both_labels():
 
 def test_checker_agrees_with_the_hand_labels():
     agreement = checker_agreement()
-    assert agreement["accuracy"] >= 0.9
-    assert agreement["precision"] >= 0.9 and agreement["recall"] >= 0.9
+    print(f"checker vs labels: {agreement}")
+    assert agreement["pairs"] >= 200
+    assert agreement["accuracy"] >= 0.98
+    assert agreement["precision"] >= 0.95 and agreement["recall"] >= 0.95
 
 
 def test_checker_that_flags_everything_scores_badly_on_the_labels():
@@ -94,3 +96,29 @@ def test_paired_scene_differences_tell_a_repetitive_system_from_a_varied_one():
     mean, low, high = paired["lookup"]["repetition"]
     assert mean == 1.0 and low > 0
     assert "| lookup | 1.000 [1.000, 1.000]" in markdown_section(rows)
+
+
+def test_checker_flags_morning_vs_evening_the_dark_by_day_crowds_and_places():
+    # real rewrites of "a mountain summit at sunrise" and "an angry dog"
+    summit = "a mountain summit at sunrise"
+    flagged = [p for p, _ in contradictions(summit, f"{summit}, the last light fading from the "
+               "sky, a porch light left burning in the dark, the summit sharp amid blurred "
+               "passers-by, low mist catching the first light of dawn")]
+    assert flagged == ["the last light fading from the sky",
+                       "a porch light left burning in the dark",
+                       "the summit sharp amid blurred passers-by"]
+    dog = contradictions("an angry dog", "a dog, an open meadow under a pale sky, a soft drizzle "
+                                         "seen from a dry porch")
+    assert [p for p, _ in dog] == ["a soft drizzle seen from a dry porch"]
+    assert "an open meadow" in dog[0][1]
+
+
+def test_checker_counts_a_misplaced_phrase_once_and_ignores_the_subjects_own_place():
+    # "an empty hospital bed" moves a fireplace to a hospital; the phrases naming the fireplace
+    # do not contradict that phrase as well
+    rewrite = ("a fireplace, an empty hospital bed, the fireplace under the dim yellow of a desk "
+               "lamp, heavy headroom with the fireplace low in the frame")
+    assert [p for p, _ in contradictions("a cozy fireplace", rewrite)] == ["an empty hospital bed"]
+    corridor = "a hospital corridor, sallow tungsten light in a damp basement, the corridor " \
+               "shoved to the frame edge beside a smear"
+    assert contradictions("a hospital corridor", corridor) == []
