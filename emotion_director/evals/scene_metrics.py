@@ -6,8 +6,10 @@ ablations are measured the same way.
 * ``contradiction_rate`` (0-1, lower is better): share of the phrases a rewrite *adds* (comma
   separated, beyond the prompt's own words) that contradict the prompt's scene model or another
   added phrase: a body part no subject has ("grin" on a chair), night vs day, indoor vs outdoor,
-  rain vs clear sky, snow vs grass, urban vs wild, an action given to a subject already doing
-  something else (see :mod:`emotion_director.knowledge.scene`). ``contradicted`` is the share of
+  rain vs clear sky, snow vs grass, urban vs wild, sunrise vs sunset, "in the dark" outdoors by
+  day, passers-by on a summit, a place of its own (a hallway at a circus, an ice cave over a
+  village, a meadow and a porch), an action given to a subject already doing something else
+  (see :mod:`emotion_director.knowledge.scene`). ``contradicted`` is the share of
   rewrites with at least one. The checker is validated against a hand-labelled set of
   scene/phrase pairs shipped as ``evals/data/contradiction_pairs.jsonl``
   (:func:`checker_agreement`).

@@ -15,7 +15,9 @@ lists shipped as package data (``knowledge/data``; provenance and licences in ``
 
 The same facts vocabulary describes concepts (:func:`phrase_facts`): a concept contradicts a
 scene when it needs a body part no subject has ("wings", "legs"), or asserts a fact whose
-opposite the scene states (night vs day, indoor vs outdoor, rain vs clear sky, snow vs grass).
+opposite the scene states (night vs day, sunrise vs sunset, indoor vs outdoor, rain vs clear
+sky, snow vs grass, a crowd vs a summit, "in the dark" outdoors vs a stated sun), or sets the
+scene in a place (:data:`SITES`) that is not part of the one the scene states.
 
 Example:
     >>> scene = parse_scene("a sobbing toddler in a kitchen at night")
