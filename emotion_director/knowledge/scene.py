@@ -160,7 +160,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
               "clear evening", "clear morning", "clear day", "clear night", "clear skies",
               "alpenglow"),
     # heat you can see: it melts snow ("molten lava glow" in a snowy field)
-    "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering", "scorching"),
+    "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering"),
     "winter": ("snow", "snowy", "snowfall", "frost", "frosty", "icicles", "winter", "frozen",
                "snowstorm", "snowman", "snowmen", "snowdrift", "snowflake",
                "snowflakes", "blizzard", "ice-covered", "sleet"),
@@ -236,7 +236,8 @@ SITES: dict[str, tuple[str, ...]] = {
     "home": ("living room", "sofa", "couch", "armchair", "fireplace", "hearth", "bedroom",
              "bedsheets", "window seat", "nursery", "playroom", "at home", "cottage",
              "farmhouse", "wood stove", "wardrobe", "under a bed", "under the bed"),
-    "kitchen": ("kitchen", "kitchen tiles", "fridge", "oven", "hob", "stove"),
+    # not "fridge" alone: "an abandoned fridge in a weedy lot" is outdoors
+    "kitchen": ("kitchen", "kitchen tiles", "fridge light", "fridge full", "oven", "hob", "stove"),
     "bathroom": ("bathroom", "bathtub", "shower stall", "toilet"),
     "hallway": ("hallway", "corridor", "corridors"),
     "basement": ("basement", "cellar"),
@@ -270,7 +271,7 @@ SITES: dict[str, tuple[str, ...]] = {
     "mountain": ("summit", "mountaintop", "summit ridge", "glacier", "cliff overlook"),
     "cave": ("cave", "caves", "cavern", "ice cave", "grotto"),
     "shore": ("beach", "coast", "shore", "cove", "seaside"),
-    "desert": ("desert", "dunes", "sand dunes"),
+    "desert": ("desert",),  # not dunes: a coast has them too
     "canyon": ("canyon", "slot canyon", "gorge"),
 }
 #: Where each place can be (transitively): a kitchen is part of a home or a restaurant, a stage
@@ -558,7 +559,8 @@ def phrase_facts(text: str) -> frozenset[str]:
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
     if not any(f" {key} " in lowered for key in DISTANT_WORDS):
-        placed = lowered
+        # a simile puts nothing there: "roots like a cathedral", "like a stage spot"
+        placed = lowered.split(" like ")[0] + " "
         for name in NOT_PLACES:
             placed = placed.replace(f" {name} ", " ")
         sites = {site for site, keys in SITES.items()
