@@ -50,7 +50,7 @@ Kind = Literal[
 KIND_FACTS: dict[str, frozenset[str]] = {
     "person": frozenset("person human animate face legs hands".split()),
     "group": frozenset("person human animate face legs hands group".split()),
-    "mammal": frozenset("animal animate face legs ears tail fur".split()),
+    "mammal": frozenset("animal animate face legs ears tail fur paws".split()),
     "bird": frozenset("animal animate face legs wings bird".split()),
     "fish": frozenset("animal animate face fins aquatic".split()),
     "insect": frozenset("animal animate legs insect small".split()),
@@ -75,7 +75,7 @@ ANIMATE_KINDS = frozenset({"person", "group", "mammal", "bird", "fish", "insect"
 #: Facts only a subject can provide: a concept needing one the scene lacks contradicts it.
 BODY_FACTS = frozenset(
     "person human animal animate face legs hands ears tail fur wings fins bird insect serpent "
-    "food plant vehicle building group event object place room sky water aquatic".split()
+    "food plant vehicle building group event object place room sky water aquatic paws hooves".split()
 )
 #: Facts that exclude each other (symmetric).
 OPPOSITES: tuple[tuple[str, str], ...] = (
@@ -89,6 +89,8 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     ("crowd", "remote"), ("crowd", "private"),
     # a circus tent has no windows to look through
     ("window", "tent"),
+    # an owl on a branch is perched: not soaring above the clouds; dust does not lie in the rain
+    ("perched", "flying"), ("dry", "rain"),
 )
 #: Facts that exclude each other unless the third holds on either side: "in the dark" outdoors
 #: is night, so it contradicts a stated day, but a dark basement at noon is fine.
@@ -107,7 +109,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "day": ("sunlight", "sunlit", "sunshine", "daylight", "afternoon", "morning", "sunny",
             "midday", "noon", "blue sky", "sunbeam", "sunbeams", "daytime", "sun-bleached",
             "sun-drenched", "sunshine", "bright sun", "sun", "sunrise", "sunset",
-            "golden hour", "low sun", "sun low"),
+            "golden hour", "low sun", "sun low", "sun shower", "a rainbow", "double rainbow",
+            "rainbow arching", "shadow of a passing cloud", "cloud shadows"),
     "midday": ("midday", "noon", "overhead sun", "high sun"),
     # the sun near the horizon, morning or evening ("twilight" alone fits both)
     "twilight": ("dawn", "sunrise", "sunset", "dusk", "twilight", "golden hour", "first light",
@@ -158,7 +161,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
               "sun-drenched", "low sun", "crisp little shadows", "crisp shadows",
               "sharp shadows", "dappled sunlight", "sun-dappled", "dappled light",
               "clear evening", "clear morning", "clear day", "clear night", "clear skies",
-              "alpenglow"),
+              "alpenglow", "starry", "starlit", "milky way", "full moon", "moon rising",
+              "moonrise"),
     # heat you can see: it melts snow ("molten lava glow" in a snowy field)
     "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering"),
     "winter": ("snow", "snowy", "snowfall", "frost", "frosty", "icicles", "winter", "frozen",
@@ -199,6 +203,13 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "ears": ("ears", "ear"),
     "tail": ("tail", "tails"),
     "fur": ("fur", "hackles", "whiskers", "mane", "snout", "muzzle", "bristling"),
+    # a dog's or a cat's body, not a horse's
+    "paws": ("paws", "a paw", "one paw", "frisbee", "wagging", "play bow"),
+    "hooves": ("hooves", "hoof", "hoofs"),
+    "flying": ("soaring", "hovering", "in flight", "mid-flight", "flying", "swooping",
+               "gliding", "high above the clouds", "on the updraft", "taking off"),
+    "dry": ("covered in dust", "dusty", "parched", "drought", "cracked earth", "sun-baked",
+            "bone-dry", "dust cloud", "cloud of dust", "dust storm"),
     "wings": ("wings", "wing", "feathers", "wingspan", "flapping", "soaring", "plumage"),
     "fins": ("fins", "fin", "gills", "scales shimmering"),
     "animate": ("sniffing", "resting its head", "waiting", "sleeping", "asleep", "curled up",
@@ -354,7 +365,9 @@ class SubjectEntity(BaseModel):
 
     @property
     def facts(self) -> frozenset[str]:
-        return KIND_FACTS[self.kind]
+        traits = noun_traits().get(singular(self.noun.split()[-1]), frozenset())
+        facts = KIND_FACTS[self.kind] | traits
+        return facts - {"paws"} if "hooves" in traits else facts
 
     def label(self) -> str:
         """``the cat`` / ``the firefighters``: how a concept names its owner."""
@@ -444,6 +457,16 @@ def noun_kinds() -> dict[str, str]:
         for noun in nouns:
             kinds[noun] = kind
     return kinds
+
+
+@lru_cache(maxsize=1)
+def noun_traits() -> dict[str, frozenset[str]]:
+    """Noun -> facts of its own beyond its kind's (a horse has hooves, not paws, and is large)."""
+    traits: dict[str, set[str]] = {}
+    for fact, nouns in curated_subjects().get("traits", {}).items():  # type: ignore[union-attr]
+        for noun in nouns:
+            traits.setdefault(noun, set()).add(fact)
+    return {noun: frozenset(facts) for noun, facts in traits.items()}
 
 
 @lru_cache(maxsize=1)
@@ -573,7 +596,7 @@ def phrase_facts(text: str) -> frozenset[str]:
     for kind in own_agents:
         if kind in ANIMATE_KINDS:
             found -= KIND_FACTS[kind] & BODY_FACTS
-            found -= {"animate"}
+            found -= {"animate", "flying"}  # "a crow soaring overhead" flies, not the subject
     return frozenset(found)
 
 
@@ -672,6 +695,9 @@ def parse_scene(text: str) -> SceneModel:
             inside = place.noun in _INSIDE_AT or re.search(
                 rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b", lowered)
             facts.add("indoor" if inside else "outdoor")
+    if any(p.kind in {"object", "plant"} for p in places) and any(
+            e.kind in ANIMATE_KINDS for e in entities):
+        facts.add("perched")  # "an owl on a branch", "a cat on a sofa": not in flight
     stated = phrase_facts(lowered) if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}

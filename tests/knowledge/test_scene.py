@@ -362,3 +362,34 @@ def test_places_fit_when_one_is_part_of_the_other():
     # a hospital corridor is in a hospital: a museum hall fits "corridor" but not "hospital"
     scene = parse_scene("a hospital corridor")
     assert {"site:hospital", "site:hallway"} <= scene.facts
+
+
+@pytest.mark.parametrize(("prompt", "phrase", "contradicts"), [
+    # seen on the embedded default: a horse got "jumping for a frisbee", "tail wagging"
+    ("a horse in a snowy field", "jumping for a frisbee, twisting mid-air", True),
+    ("a horse in a snowy field", "tail wagging so hard the body wiggles", True),
+    ("a dog in a park", "jumping for a frisbee, twisting mid-air", False),
+    ("a horse in a field", "hooves throwing up clods of earth", False),
+    ("a cat on a sofa", "a play bow, front paws down", False),
+    ("a horse in a stable", "a cat batting at a ball with one paw", False),  # the cat's paw
+    # an owl on a branch is perched; another bird may fly
+    ("an owl on a branch", "soaring high above the clouds", True),
+    ("an owl on a branch", "wings spread wide, hovering on the updraft", True),
+    ("an eagle over a canyon", "soaring high above the clouds", False),
+    ("a cat on a sofa", "a bird soaring past the window", False),
+    # weather and time words that were missing
+    ("a tram in the rain", "the tram left behind, covered in dust", True),
+    ("a dusty road at noon", "the road covered in dust", False),
+    ("a campfire at night", "a sun shower with a rainbow arching overhead", True),
+    ("a campfire at night", "rainbow-striped accents everywhere", False),  # a pattern, no sky
+    ("a tram in the rain", "a giant full moon rising", True),
+    ("a graveyard at night", "a giant full moon rising", False),
+])
+def test_body_plan_perching_and_weather_words(prompt, phrase, contradicts):
+    assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
+
+
+def test_a_horse_has_hooves_and_size_a_dog_has_paws():
+    horse, dog = parse_scene("a horse").facts, parse_scene("a dog").facts
+    assert {"hooves", "large"} <= horse and "paws" not in horse
+    assert "paws" in dog and not {"hooves", "large"} & dog
