@@ -110,7 +110,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
             "midday", "noon", "blue sky", "sunbeam", "sunbeams", "daytime", "sun-bleached",
             "sun-drenched", "sunshine", "bright sun", "sun", "sunrise", "sunset",
             "golden hour", "low sun", "sun low", "sun shower", "a rainbow", "double rainbow",
-            "rainbow arching", "shadow of a passing cloud", "cloud shadows"),
+            "rainbow arching", "shadow of a passing cloud", "cloud shadows", "pale sky"),
     "midday": ("midday", "noon", "overhead sun", "high sun"),
     # the sun near the horizon, morning or evening ("twilight" alone fits both)
     "twilight": ("dawn", "sunrise", "sunset", "dusk", "twilight", "golden hour", "first light",
@@ -152,7 +152,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
              "rain-soaked", "rainfall"),
     "storm": ("storm", "stormy", "lightning", "thunder", "thunderstorm", "thunderhead",
               "snowstorm", "hailstorm", "sandstorm",
-              "gale", "hurricane", "tempest"),
+              "gale", "hurricane", "tempest", "black sky", "storm clouds", "black clouds"),
     "fog": ("fog", "foggy", "mist", "misty", "haze", "hazy"),
     "clear": ("cloudless", "clear sky", "clear blue sky", "blue sky", "blue skies",
               "washing drying", "laundry drying", "sunny", "sunshine", "sunlight",
@@ -161,7 +161,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
               "sun-drenched", "low sun", "crisp little shadows", "crisp shadows",
               "sharp shadows", "dappled sunlight", "sun-dappled", "dappled light",
               "clear evening", "clear morning", "clear day", "clear night", "clear skies",
-              "alpenglow", "starry", "starlit", "milky way", "full moon", "moon rising",
+              "alpenglow", "pale sky", "shady tree", "starry", "starlit", "milky way", "full moon", "moon rising",
               "moonrise"),
     # heat you can see: it melts snow ("molten lava glow" in a snowy field)
     "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering"),
@@ -169,7 +169,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
                "snowstorm", "snowman", "snowmen", "snowdrift", "snowflake",
                "snowflakes", "blizzard", "ice-covered", "sleet"),
     "bloom": ("wildflowers", "blossom", "blossoms", "in bloom", "soft grass", "green grass",
-              "lush", "daisies", "buttercups", "poppies", "summer", "flowering"),
+              "lush", "daisies", "buttercups", "poppies", "summer", "flowering", "the flowers",
+              "long grass", "tall grass", "clover flower", "nectar"),
     "windy": ("wind", "windy", "gusting", "gust", "gale", "windswept", "whipping",
               "blown", "billowing"),
     "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
@@ -245,8 +246,11 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
 #: of excitement) are not places.
 SITES: dict[str, tuple[str, ...]] = {
     "home": ("living room", "sofa", "couch", "armchair", "fireplace", "hearth", "bedroom",
-             "bedsheets", "window seat", "nursery", "playroom", "at home", "cottage",
-             "farmhouse", "wood stove", "wardrobe", "under a bed", "under the bed"),
+             "window seat", "nursery", "playroom", "at home", "cottage",
+             "farmhouse", "wood stove"),
+    # a bed is in a bedroom: not in a kitchen, nor on a park bench
+    "bedroom": ("bedroom", "bedsheets", "rumpled sheets", "cotton sheets", "bedside",
+                "wardrobe", "under a bed", "under the bed", "empty side of the bed"),
     # not "fridge" alone: "an abandoned fridge in a weedy lot" is outdoors
     "kitchen": ("kitchen", "kitchen tiles", "fridge light", "fridge full", "oven", "hob", "stove"),
     "bathroom": ("bathroom", "bathtub", "shower stall", "toilet"),
@@ -293,6 +297,7 @@ SITE_WITHIN: dict[str, tuple[str, ...]] = {
     "hallway": ("home", "hospital", "school", "office", "museum", "theatre", "basement"),
     "basement": ("home", "hospital", "school", "office"),
     "attic": ("home",),
+    "bedroom": ("home", "hospital"),
     "porch": ("home", "garden", "street"),  # a porch faces a garden or the street
     "garden": ("home", "park", "village"),
     "home": ("village", "city"),
@@ -316,7 +321,7 @@ SITE_WITHIN: dict[str, tuple[str, ...]] = {
     "forest": ("mountain",),
 }
 #: Sites that are somebody's home: no crowd of passers-by there.
-PRIVATE_SITES = frozenset({"home", "kitchen", "bathroom", "attic"})
+PRIVATE_SITES = frozenset({"home", "kitchen", "bathroom", "attic", "bedroom"})
 #: Colour names made of a place word: a palette does not move the scene.
 NOT_PLACES = ("hospital green", "forest green", "desert sand", "cave black")
 #: Words that make a place a view, not where the scene is ("mountains on the horizon").

@@ -393,3 +393,19 @@ def test_a_horse_has_hooves_and_size_a_dog_has_paws():
     horse, dog = parse_scene("a horse").facts, parse_scene("a dog").facts
     assert {"hooves", "large"} <= horse and "paws" not in horse
     assert "paws" in dog and not {"hooves", "large"} & dog
+
+
+@pytest.mark.parametrize(("prompt", "phrase", "contradicts"), [
+    # read off simulated rewrites of held-out scenes
+    ("a horse in a snowy field", "slowly sniffing the flowers", True),
+    ("a horse in a snowy field", "flattened in the long grass", True),
+    ("a campfire at night", "an open meadow under a pale sky", True),
+    ("a lighthouse on a sunny coast", "a low black sky pressing down", True),
+    ("a kitchen at noon", "cotton sheets crumpled in sunlight", True),
+    ("a tram in the rain", "the tram parked under a shady tree", True),
+    ("a bedroom at night", "the empty side of the bed", False),
+    ("a hospital ward", "a bedside lamp", False),
+    ("a deer in a meadow in spring", "slowly sniffing the flowers", False),
+])
+def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
+    assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
