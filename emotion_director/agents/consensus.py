@@ -97,15 +97,19 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
     return majority, (minority_pool[0] if minority_pool else None)
 
 
-_PALETTE = re.compile(r"^(?P<colours>[a-z' -]+(?:(?:, | and )[a-z' -]+)+) palette$")
+_COLOUR = re.compile(r"[a-z][a-z'-]*(?: [a-z][a-z'-]*){0,2}")
 
 
 def palette_colours(text: str) -> list[str]:
     """The colours of a ``"X and Y palette"`` phrase (``[]`` for any other colour phrase)."""
-    match = _PALETTE.match(text.strip().lower())
-    if match is None:
+    body = text.strip().lower()
+    if not body.endswith(" palette"):
         return []
-    return [c.strip() for c in re.split(r", | and ", match["colours"]) if c.strip()]
+    colours = [c.strip() for c in re.split(r",\s*(?:and\s+)?|\s+and\s+", body[:-len(" palette")])]
+    colours = [re.sub(r"^(?:a|an|the)\s+", "", c) for c in colours]
+    if len(colours) < 2 or not all(_COLOUR.fullmatch(c) for c in colours):
+        return []  # not a list of colour names ("a palette knife", a sentence)
+    return colours
 
 
 def blend_palettes(
@@ -119,7 +123,7 @@ def blend_palettes(
     rarely end up with the same pair. Returns ``lead`` unchanged when there is nothing to merge.
     """
     own = palette_colours(lead.text)
-    if not own:
+    if not own or lead.origin == "graph":  # a graph fill is no persona's voice
         return lead
     for other in chain.concepts:
         if other.facet != "colour" or other is lead or other.origin == "graph":

@@ -21,7 +21,7 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
-from emotion_director.agents.persona_agent import specificity_bonus
+from emotion_director.agents.persona_agent import SETTING_BONUS, specificity_bonus
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import structured_steps
@@ -33,6 +33,7 @@ from emotion_director.knowledge.concept_graph import (
     ConceptGraph,
     VisualConcept,
     content_words,
+    scene_relevance,
 )
 from emotion_director.knowledge.scene import (
     BODY_FACTS,
@@ -119,8 +120,9 @@ def chain_of_concept(
         _complete_facets(links, known, concept_graph, emotion, scene, ranked_appraisals, rng)
 
     for key, link in links.items():
-        if key in known:
-            link.fit = specificity_bonus(known[key], scene)
+        # free text (a capable model's own cue) is scored on what its words state
+        link.fit = specificity_bonus(known[key], scene) if key in known else \
+            SETTING_BONUS * min(scene_relevance(phrase_facts(link.text), scene.facts), 2)
     concepts = sorted(links.values(), key=lambda c: (-c.support, c.origin != "persona", c.text))
     return ConceptChain(
         emotion=emotion,

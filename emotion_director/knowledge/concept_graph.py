@@ -43,9 +43,15 @@ KIND_NEEDS = frozenset(
 #: Facts about where and when the scene is: a concept that needs one the scene states depicts
 #: *this* scene ("rain streaking the tram windows" for a tram in the rain), not any scene.
 SETTING_FACTS = frozenset(
-    "indoor outdoor urban wild water day midday twilight night rain storm fog winter bloom windy "
-    "still fire".split()
+    "indoor outdoor urban wild water day midday twilight morning evening night dark rain storm "
+    "fog clear winter bloom windy still fire".split()
 )
+
+
+def scene_relevance(needs: frozenset[str] | set[str], facts: frozenset[str] | set[str]) -> int:
+    """How many of the scene's stated setting facts (place, time, weather, and the places it
+    names: ``site:kitchen``) a concept or phrase with these ``needs`` depicts."""
+    return sum(1 for fact in needs & facts if fact in SETTING_FACTS or fact.startswith("site:"))
 
 Facet = Literal[
     "object", "action", "body_language", "light", "colour", "weather", "space",
@@ -95,7 +101,7 @@ class VisualConcept(BaseModel):
         """How many of the scene's stated setting facts (place, time, weather) the concept
         depicts: 0 for a concept that would fit any scene."""
         facts = scene.facts if isinstance(scene, SceneModel) else scene
-        return len(self.needs & SETTING_FACTS & facts)
+        return scene_relevance(self.needs, facts)
 
     def conflict(self, scene: SceneModel | frozenset[str] | set[str]) -> str | None:
         """Why this concept contradicts the scene (or its facts), or ``None`` if it fits."""

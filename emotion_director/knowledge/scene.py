@@ -108,9 +108,11 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     # the sun is up (a low sun included): "in the dark" outdoors contradicts it
     "day": ("sunlight", "sunlit", "sunshine", "daylight", "afternoon", "morning", "sunny",
             "midday", "noon", "blue sky", "sunbeam", "sunbeams", "daytime", "sun-bleached",
-            "sun-drenched", "sunshine", "bright sun", "sun", "sunrise", "sunset",
-            "golden hour", "low sun", "sun low", "sun shower", "a rainbow", "double rainbow",
-            "rainbow arching", "shadow of a passing cloud", "cloud shadows", "pale sky"),
+            "sun-drenched", "bright sun", "the sun", "in the sun", "late sun", "winter sun",
+            "wintry sun", "pale sun", "thin sun", "morning sun", "afternoon sun", "evening sun",
+            "setting sun", "rising sun", "against the sun", "sunrise", "sunset",
+            "golden hour", "low sun", "sun low", "sun shower", "double rainbow",
+            "rainbow arching", "rainbow over", "rainbow in the sky", "shadow of a passing cloud", "cloud shadows", "pale sky"),
     "midday": ("midday", "noon", "overhead sun", "high sun"),
     # the sun near the horizon, morning or evening ("twilight" alone fits both)
     "twilight": ("dawn", "sunrise", "sunset", "dusk", "twilight", "golden hour", "first light",
@@ -120,7 +122,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
                 "early light", "sunup"),
     "evening": ("sunset", "dusk", "sundown", "evening", "last light", "last warm light",
                 "late sun", "late-afternoon", "late afternoon",
-                "fading light", "light fading", "afternoon", "nightfall"),
+                "fading light", "light fading", "afternoon", "nightfall", "setting sun",
+                "sun setting"),
     # unlit: night outdoors (see OPPOSITES_UNLESS)
     "dark": ("in the dark", "into the dark", "darkness", "pitch dark", "pitch-dark"),
     "crowd": ("passers-by", "passersby", "passer-by", "commuters", "pedestrians", "shoppers",
@@ -131,8 +134,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
                "snowfield", "open meadow", "dense forest", "deep forest", "desert", "dunes"),
     "window": ("window", "windows", "windowpane", "window pane", "windowsill", "window seat",
                "blinds", "paper blind", "window blind", "net curtains"),
-    "tent": ("circus", "big top", "tent", "marquee"),
-    "night": ("night", "moonlight", "moonlit", "moon", "stars", "starry", "starlight",
+    "tent": ("circus", "big top", "tent"),
+    "night": ("night", "tonight", "after dark", "moonlight", "moonlit", "moon", "stars", "starry", "starlight",
               "milky way", "midnight", "aurora", "nighttime", "night-time", "fireworks",
               "constellations"),
     "indoor": ("ceiling", "room", "on the floor", "lamplight", "wallpaper", "fireplace", "hearth", "carpet",
@@ -205,11 +208,12 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "tail": ("tail", "tails"),
     "fur": ("fur", "hackles", "whiskers", "mane", "snout", "muzzle", "bristling"),
     # a dog's or a cat's body, not a horse's
-    "paws": ("paws", "a paw", "one paw", "frisbee", "wagging", "play bow"),
+    "paws": ("paws", "a paw", "one paw", "frisbee", "wagging", "play bow", "pounce",
+             "pouncing"),
     "hooves": ("hooves", "hoof", "hoofs"),
-    "flying": ("soaring", "hovering", "in flight", "mid-flight", "flying", "swooping",
-               "gliding", "high above the clouds", "on the updraft", "taking off"),
-    "dry": ("covered in dust", "dusty", "parched", "drought", "cracked earth", "sun-baked",
+    "flying": ("soaring", "in flight", "mid-flight", "swooping", "banking hard",
+               "high above the clouds", "on the updraft", "wings beating"),
+    "dry": ("covered in dust", "kicking up dust", "in dust", "parched", "drought", "cracked earth", "sun-baked",
             "bone-dry", "dust cloud", "cloud of dust", "dust storm"),
     "wings": ("wings", "wing", "feathers", "wingspan", "flapping", "soaring", "plumage"),
     "fins": ("fins", "fin", "gills", "scales shimmering"),
@@ -268,8 +272,9 @@ SITES: dict[str, tuple[str, ...]] = {
     "theatre": ("theatre", "theater", "auditorium", "opera house"),
     "stadium": ("stadium", "arena", "grandstand", "grandstands", "racetrack", "boxing ring"),
     "museum": ("museum", "gallery", "skeleton of a blue whale", "mammoth skeleton"),
-    "church": ("church", "chapel", "cloister", "great organ", "pews", "nave", "stained-glass",
-               "stained glass", "oculus", "domed ceiling"),
+    "church": ("church", "chapel", "cloister", "great organ", "pews", "nave", "oculus",
+               "stained-glass window", "stained glass window", "stained-glass windows",
+               "stained glass windows", "domed ceiling"),
     "observatory": ("observatory",),
     "darkroom": ("darkroom",),
     "airport": ("airport", "runway", "departure lounge"),
@@ -323,7 +328,8 @@ SITE_WITHIN: dict[str, tuple[str, ...]] = {
 #: Sites that are somebody's home: no crowd of passers-by there.
 PRIVATE_SITES = frozenset({"home", "kitchen", "bathroom", "attic", "bedroom"})
 #: Colour names made of a place word: a palette does not move the scene.
-NOT_PLACES = ("hospital green", "forest green", "desert sand", "cave black")
+NOT_PLACES = ("hospital green", "forest green", "desert sand", "cave black", "stage light",
+              "stage lights", "stage-light", "jungle green", "ocean blue", "sea green")
 #: Words that make a place a view, not where the scene is ("mountains on the horizon").
 DISTANT_WORDS = ("on the horizon", "in the distance", "into the distance", "far below",
                  "far off", "distant", "beyond")
@@ -344,8 +350,12 @@ _SITE_ANCESTORS = {site: _site_ancestors(site) for site in SITES}
 
 
 def sites_compatible(a: str, b: str) -> bool:
-    """Whether two places can be the same scene (equal, or one part of the other)."""
-    return a == b or a in _SITE_ANCESTORS.get(b, ()) or b in _SITE_ANCESTORS.get(a, ())
+    """Whether two places can be the same scene (equal, or one part of the other; a hallway
+    and any room of the same building: light spilling in from the hallway of a bedroom)."""
+    ancestors_a, ancestors_b = _SITE_ANCESTORS.get(a, frozenset()), _SITE_ANCESTORS.get(b, frozenset())
+    if "hallway" in (a, b) and ancestors_a & ancestors_b:
+        return True
+    return a == b or a in ancestors_b or b in ancestors_a
 
 
 def _sites(facts: frozenset[str] | set[str]) -> set[str]:
@@ -370,9 +380,7 @@ class SubjectEntity(BaseModel):
 
     @property
     def facts(self) -> frozenset[str]:
-        traits = noun_traits().get(singular(self.noun.split()[-1]), frozenset())
-        facts = KIND_FACTS[self.kind] | traits
-        return facts - {"paws"} if "hooves" in traits else facts
+        return noun_facts(self.noun.split()[-1], self.kind)
 
     def label(self) -> str:
         """``the cat`` / ``the firefighters``: how a concept names its owner."""
@@ -462,6 +470,13 @@ def noun_kinds() -> dict[str, str]:
         for noun in nouns:
             kinds[noun] = kind
     return kinds
+
+
+def noun_facts(noun: str, kind: str) -> frozenset[str]:
+    """What a subject brings: its kind's body plan and setting, plus the noun's own traits."""
+    traits = noun_traits().get(singular(noun), frozenset())
+    facts = KIND_FACTS[kind] | traits
+    return facts - {"paws"} if "hooves" in traits else facts
 
 
 @lru_cache(maxsize=1)
@@ -586,7 +601,8 @@ def phrase_facts(text: str) -> frozenset[str]:
     for fact, keys in FACT_WORDS.items():
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
-    if not any(f" {key} " in lowered for key in DISTANT_WORDS):
+    # a palette names colours, not places ("jungle green and gold palette")
+    if " palette " not in lowered and not any(f" {key} " in lowered for key in DISTANT_WORDS):
         # a simile puts nothing there: "roots like a cathedral", "like a stage spot"
         placed = lowered.split(" like ")[0] + " "
         for name in NOT_PLACES:
@@ -597,10 +613,10 @@ def phrase_facts(text: str) -> frozenset[str]:
         if sites & PRIVATE_SITES:
             found.add("private")
     # "a crocodile's eyes": the eyes are the crocodile's own
-    own_agents = [kind_of(w.removesuffix("'s")) for w in words if w not in body_parts()]
-    for kind in own_agents:
-        if kind in ANIMATE_KINDS:
-            found -= KIND_FACTS[kind] & BODY_FACTS
+    for word in words:
+        kind = None if word in body_parts() else kind_of(word)
+        if kind in ANIMATE_KINDS:  # a horse named in the phrase still has no paws
+            found -= noun_facts(word, kind) & BODY_FACTS
             found -= {"animate", "flying"}  # "a crow soaring overhead" flies, not the subject
     return frozenset(found)
 
@@ -700,9 +716,11 @@ def parse_scene(text: str) -> SceneModel:
             inside = place.noun in _INSIDE_AT or re.search(
                 rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b", lowered)
             facts.add("indoor" if inside else "outdoor")
-    if any(p.kind in {"object", "plant"} for p in places) and any(
-            e.kind in ANIMATE_KINDS for e in entities):
-        facts.add("perched")  # "an owl on a branch", "a cat on a sofa": not in flight
+    if any(e.kind == "bird" for e in entities) and any(
+            p.kind in {"object", "plant"} and re.search(
+                rf"\b(on|in|at)\s+(\w+\s+){{0,2}}{re.escape(p.noun)}\b", lowered)
+            for p in places):
+        facts.add("perched")  # "an owl on a branch": not in flight ("a bird near a tree" may be)
     stated = phrase_facts(lowered) if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}

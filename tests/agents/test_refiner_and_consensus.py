@@ -146,8 +146,13 @@ def link(text, facet, personas, support=1.0, fit=0.0, origin="persona"):
 @pytest.mark.parametrize(("text", "colours"), [
     ("muted gold and moss green palette", ["muted gold", "moss green"]),
     ("honey, cream and sage green palette", ["honey", "cream", "sage green"]),
+    ("red, gold, and blue palette", ["red", "gold", "blue"]),
+    ("a warm amber and teal palette", ["warm amber", "teal"]),
     ("ashen grey with blood-red accents", []),
     ("a palette knife on the table", []),
+    ("red palette", []),
+    # a long phrase a model might write: read at once (a backtracking pattern took seconds)
+    ("red and " * 40 + "gold palette", ["red"] * 40 + ["gold"]),
 ])
 def test_palette_colours_reads_only_x_and_y_palettes(text, colours):
     assert palette_colours(text) == colours
@@ -170,6 +175,10 @@ def test_a_palette_is_left_alone_when_no_other_voice_chose_one():
     chain = ConceptChain(emotion=Emotion.CONTENTMENT, appraisals=[],
                          concepts=[lead, same_voice, graph_fill])
     assert blend_palettes(lead, chain) is lead
+    # a palette the graph filled in is no persona's voice: nothing to merge it with
+    voiced = link("oatmeal and terracotta palette", "colour", ["c"])
+    chain = ConceptChain(emotion=Emotion.CONTENTMENT, appraisals=[], concepts=[graph_fill, voiced])
+    assert blend_palettes(graph_fill, chain) is graph_fill
     not_a_palette = link("ashen grey with blood-red accents", "colour", ["a"])
     chain = ConceptChain(emotion=Emotion.FEAR, appraisals=[], concepts=[not_a_palette, lead])
     assert blend_palettes(not_a_palette, chain) is not_a_palette

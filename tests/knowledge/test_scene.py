@@ -409,3 +409,31 @@ def test_a_horse_has_hooves_and_size_a_dog_has_paws():
 ])
 def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
+
+
+@pytest.mark.parametrize(("prompt", "phrase", "contradicts"), [
+    # over-blocking found by red-teaming the scene model: none of these contradicts
+    ("a man on a bench", "taking off his hat", False),
+    ("a girl on a swing", "a kite flying overhead", False),
+    ("a goldfish in a bowl", "gliding through the water", False),
+    ("an eagle above a pine tree", "in flight", False),
+    ("a child in a bedroom at night", "light spilling in from the hallway", False),
+    ("a cat in the KITCHEN", "Hallway Light", False),
+    ("a grandmother in her living room", "a stained-glass lamp glowing", False),
+    ("a busker on a street corner", "warm stage lights", False),
+    ("a woman in a kitchen", "jungle green and gold palette", False),
+    ("a sun bear in a zoo", "moonlight", False),
+    ("a tram in the rain", "dusty windows", False),
+    ("a dog in a park", "the dog resting its chin on one paw", False),
+    # under-blocking found the same way
+    ("an owl on a branch", "banking hard across the sky", True),
+    ("a horse in a paddock", "the horse resting its chin on one paw", True),
+    ("a woman in a sun hat at night", "warm afternoon sunlight", True),
+    ("a parade at night with a rainbow flag", "bright sunlight on the marchers", True),
+    ("a city skyline tonight", "harsh midday sun", True),
+    ("a snowy field at dawn", "the sun setting behind the hills", True),
+    ("a tram in the rain", "wheels kicking up dust", True),
+    ("a horse in a field", "crouched and about to pounce", True),
+])
+def test_red_team_pairs(prompt, phrase, contradicts):
+    assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
