@@ -210,7 +210,9 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     # a dog's or a cat's body, not a horse's
     "paws": ("paws", "a paw", "one paw", "frisbee", "wagging", "play bow", "pounce",
              "pouncing"),
-    "hooves": ("hooves", "hoof", "hoofs"),
+    # a wolf does not graze ("light grazing the peaks" is light, not an animal)
+    "hooves": ("hooves", "hoof", "hoofs", "grazing slowly", "grazing on", "grazing in",
+               "grazing with"),
     "flying": ("soaring", "in flight", "mid-flight", "swooping", "banking hard",
                "high above the clouds", "on the updraft", "wings beating"),
     "dry": ("covered in dust", "kicking up dust", "in dust", "parched", "drought", "cracked earth", "sun-baked",

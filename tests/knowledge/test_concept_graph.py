@@ -146,3 +146,12 @@ def test_time_darkness_and_crowd_constraints_reach_the_candidates(graph):
     porch = _concept(graph, "sadness", "a porch light left burning in the dark")
     assert fading.clashes_with(dawn) and porch.clashes_with(noon)
     assert not porch.clashes_with(fading)
+
+
+def test_no_colour_concept_contains_a_comma():
+    # the prompt is comma-separated: "deckchair red, white and blue" reads as three phrases,
+    # and "white and blue" on its own is a fragment another palette repeats
+    graph = load_concept_graph()
+    with_commas = [c.text for e in Emotion for c in graph.concepts(e)
+                   if c.facet == "colour" and "," in c.text]
+    assert with_commas == []

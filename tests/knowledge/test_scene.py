@@ -434,6 +434,9 @@ def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
     ("a snowy field at dawn", "the sun setting behind the hills", True),
     ("a tram in the rain", "wheels kicking up dust", True),
     ("a horse in a field", "crouched and about to pounce", True),
+    # seen on the embedded default: "a snarling wolf" -> contentment "grazing slowly"
+    ("a snarling wolf", "grazing slowly with its head down", True),
+    ("a cow in a field", "grazing slowly with its head down", False),
 ])
 def test_red_team_pairs(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
