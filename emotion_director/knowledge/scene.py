@@ -90,7 +90,7 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     # a circus tent has no windows to look through
     ("window", "tent"),
     # an owl on a branch is perched: not soaring above the clouds; dust does not lie in the rain
-    ("perched", "flying"), ("dry", "rain"),
+    ("perched", "flying"), ("dry", "rain"), ("overcast", "clear"),
 )
 #: Facts that exclude each other unless the third holds on either side: "in the dark" outdoors
 #: is night, so it contradicts a stated day, but a dark basement at noon is fine.
@@ -177,6 +177,9 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "windy": ("wind", "windy", "gusting", "gust", "gale", "windswept", "whipping",
               "blown", "billowing"),
     "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
+    # a sky covered in cloud: no clear evening, no cloudless blue, no stars
+    "overcast": ("overcast", "heavy cloud", "low grey cloud", "grey sky", "grey skies",
+                 "leaden sky", "cloud cover", "blanket of cloud"),
     "urban": ("street", "alley", "cobblestones", "cobbled", "city", "downtown", "traffic", "sidewalk", "pavement",
               "subway", "skyscraper", "skyscrapers", "neon", "tram", "taxi", "bus", "crosswalk",
               "rooftops", "skyline", "graffiti", "concrete", "station", "car park", "parking",

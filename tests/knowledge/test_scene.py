@@ -437,6 +437,10 @@ def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
     # seen on the embedded default: "a snarling wolf" -> contentment "grazing slowly"
     ("a snarling wolf", "grazing slowly with its head down", True),
     ("a cow in a field", "grazing slowly with its head down", False),
+    ("a mountain summit at sunrise", "cold low light grazing the peaks", False),
+    # seen: "a still clear evening" beside "soft overcast light with no harsh shadows"
+    ("a dog on a clear evening", "soft overcast light with no harsh shadows", True),
+    ("a tram in the rain", "low grey cloud over the rooftops", False),
 ])
 def test_red_team_pairs(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
