@@ -289,7 +289,9 @@ SITES: dict[str, tuple[str, ...]] = {
     "park": ("a park", "the park", "park bench", "playground"),  # not "a car park"
     "village": ("village", "hamlet", "town"),
     "city": ("city", "downtown", "skyline"),
-    "meadow": ("meadow", "meadows", "pasture", "prairie", "open field", "grassland",
+    # not "field" alone: "depth of field" is a lens setting
+    "meadow": ("meadow", "meadows", "pasture", "prairie", "open field", "grassland", "a field",
+               "the field", "snowy field", "fields", "hayfield", "paddock",
                "countryside"),
     "forest": ("forest", "forest canopy", "woods", "woodland", "jungle", "treeline",
                "tree line", "undergrowth"),
@@ -602,6 +604,7 @@ def phrase_facts(text: str) -> frozenset[str]:
     words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]
     lowered = " " + " ".join(words) + " "
     lowered = lowered.replace(" sea of ", " mass of ")  # "a sea of clouds" is not water
+    lowered = lowered.replace(" depth of field ", " depth of focus ")  # a lens, not a field
     found = set()
     for fact, keys in FACT_WORDS.items():
         if any(f" {key} " in lowered for key in keys):

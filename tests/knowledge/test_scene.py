@@ -441,6 +441,10 @@ def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
     # seen: "a still clear evening" beside "soft overcast light with no harsh shadows"
     ("a dog on a clear evening", "soft overcast light with no harsh shadows", True),
     ("a tram in the rain", "low grey cloud over the rooftops", False),
+    # a field is a place; depth of field is a lens setting that fits a kitchen
+    ("a horse in a snowy field", "on a grey empty beach", True),
+    ("a horse in a snowy field", "an open meadow", False),
+    ("a kitchen at noon", "shallow depth of field with creamy bokeh", False),
 ])
 def test_red_team_pairs(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
