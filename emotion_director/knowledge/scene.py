@@ -106,7 +106,7 @@ for _a, _b in OPPOSITES:
 # concept (the concept needs it). Multi-word keys are matched as phrases.
 FACT_WORDS: dict[str, tuple[str, ...]] = {
     # the sun is up (a low sun included): "in the dark" outdoors contradicts it
-    "day": ("sunlight", "sunlit", "sunshine", "daylight", "afternoon", "morning", "sunny",
+    "day": ("cumulus", "sunlight", "sunlit", "sunshine", "daylight", "afternoon", "morning", "sunny",
             "midday", "noon", "blue sky", "sunbeam", "sunbeams", "daytime", "sun-bleached",
             "sun-drenched", "bright sun", "the sun", "in the sun", "late sun", "winter sun",
             "wintry sun", "pale sun", "thin sun", "morning sun", "afternoon sun", "evening sun",
@@ -167,7 +167,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
               "alpenglow", "pale sky", "shady tree", "starry", "starlit", "milky way", "full moon", "moon rising",
               "moonrise"),
     # heat you can see: it melts snow ("molten lava glow" in a snowy field)
-    "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering"),
+    "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering", "blazing noon sun",
+            "scorching", "sun-baked", "red dunes", "sand dunes", "desert sun"),
     "winter": ("snow", "snowy", "snowfall", "frost", "frosty", "icicles", "winter", "frozen",
                "snowstorm", "snowman", "snowmen", "snowdrift", "snowflake",
                "snowflakes", "blizzard", "ice-covered", "sleet"),

@@ -445,6 +445,10 @@ def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
     ("a horse in a snowy field", "on a grey empty beach", True),
     ("a horse in a snowy field", "an open meadow", False),
     ("a kitchen at noon", "shallow depth of field with creamy bokeh", False),
+    # seen in a simulated rewrite: dunes under a blazing sun in a snowy field
+    ("a horse in a snowy field", "blazing noon sun and sharp shadows on red dunes", True),
+    ("a camel in the desert", "blazing noon sun and sharp shadows on red dunes", False),
+    ("an owl on a branch at night", "towering cumulus clouds filling the sky", True),
 ])
 def test_red_team_pairs(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
