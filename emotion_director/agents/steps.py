@@ -82,30 +82,25 @@ CHARGE_CALL = _ChargeCall()
 Steps = Generator["ModelCall | Backoff | _ChargeCall", Any, T]
 
 
-def run_steps(steps: Steps[T], budget: CallBudget | None = None) -> T:
-    """Run ``steps`` synchronously: model calls with ``invoke``, waits with ``time.sleep``."""
-    return _drive(steps, budget, _sync_step)
-
-
 async def arun_steps(steps: Steps[T], budget: CallBudget | None = None) -> T:
     """Run ``steps`` on the running event loop: model calls with ``ainvoke``."""
     reply: Any = None
     error: BaseException | None = None
     while True:
         try:
-            step = steps.send(reply) if error is None else steps.throw(error)
+            step = _resume(steps, reply, error)
         except StopIteration as done:
             return done.value
         reply, error = None, None
         try:
-            if isinstance(step, ModelCall):
-                reply = await step.runnable.ainvoke(step.input, config=step.config)
-            elif isinstance(step, Backoff):
-                await asyncio.sleep(step.seconds)
-            else:
-                reply = _charge(budget)
+            reply = await _async_step(step, budget)
         except Exception as exc:  # handed to the generator, which decides
             error = exc
+
+
+def _resume(steps: Steps[Any], reply: Any, error: BaseException | None) -> Any:
+    """The generator's next step: it gets the last reply, or the last call's error raised in it."""
+    return steps.send(reply) if error is None else steps.throw(error)
 
 
 def _sync_step(step: Any, budget: CallBudget | None) -> Any:
@@ -117,22 +112,32 @@ def _sync_step(step: Any, budget: CallBudget | None) -> Any:
     return _charge(budget)
 
 
+async def _async_step(step: Any, budget: CallBudget | None) -> Any:
+    if isinstance(step, ModelCall):
+        return await step.runnable.ainvoke(step.input, config=step.config)
+    if isinstance(step, Backoff):
+        await asyncio.sleep(step.seconds)
+        return None
+    return _charge(budget)
+
+
 def _charge(budget: CallBudget | None) -> None:
     if budget is not None:
         budget.spend()
 
 
-def _drive(steps: Steps[T], budget: CallBudget | None, do: Callable[[Any, Any], Any]) -> T:
+def run_steps(steps: Steps[T], budget: CallBudget | None = None) -> T:
+    """Run ``steps`` synchronously: model calls with ``invoke``, waits with ``time.sleep``."""
     reply: Any = None
     error: BaseException | None = None
     while True:
         try:
-            step = steps.send(reply) if error is None else steps.throw(error)
+            step = _resume(steps, reply, error)
         except StopIteration as done:
             return done.value
         reply, error = None, None
         try:
-            reply = do(step, budget)
+            reply = _sync_step(step, budget)
         except Exception as exc:  # handed to the generator, which decides
             error = exc
 

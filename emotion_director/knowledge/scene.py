@@ -595,6 +595,13 @@ def kind_of(word: str) -> str | None:
     return kinds.get(lowered) or kinds.get(singular(lowered))
 
 
+#: Phrases whose words would assert a fact they do not mean, and a neutral reading of each.
+_FIGURES_OF_SPEECH = {
+    " sea of ": " mass of ",  # "a sea of clouds" is not water
+    " depth of field ": " depth of focus ",  # a lens setting, not an outdoor field
+}
+
+
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
 
@@ -604,8 +611,8 @@ def phrase_facts(text: str) -> frozenset[str]:
     # "a stained bathroom's dim mirror light" is in a bathroom
     words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]
     lowered = " " + " ".join(words) + " "
-    lowered = lowered.replace(" sea of ", " mass of ")  # "a sea of clouds" is not water
-    lowered = lowered.replace(" depth of field ", " depth of focus ")  # a lens, not a field
+    for phrase, neutral in _FIGURES_OF_SPEECH.items():
+        lowered = lowered.replace(phrase, neutral)
     found = set()
     for fact, keys in FACT_WORDS.items():
         if any(f" {key} " in lowered for key in keys):
