@@ -867,6 +867,10 @@ from emotion_director.cli_media import register as _register_media_commands  # n
 
 _register_media_commands(eval_app, _run, err)
 
+from emotion_director.cli_scene import register as _register_scene_commands  # noqa: E402
+
+_register_scene_commands(app, eval_app, _run, err)
+
 
 def main() -> None:
     level = os.environ.get("EMOTION_DIRECTOR_LOG_LEVEL")

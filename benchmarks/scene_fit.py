@@ -1,0 +1,123 @@
+"""Scene fit on labelled pairs: the generator's filter, the old tables, and the eval's checker.
+
+    python benchmarks/scene_fit.py            # dev and test splits, plus speed
+    python benchmarks/scene_fit.py --no-pmi   # skip the (slow) SmolLM2 checker
+
+Prints precision / recall / AUC per method and split, beside a control that must score badly
+(a scorer that ignores the scene: the phrase's clash rate over all scenes, fitted on dev), and
+speed as ratios measured in this run. ``dev`` is what the filter was trained on and the checker
+calibrated on (reported for reference); ``test`` is never tuned on. Last line: the headline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent / "scene_fit"
+
+
+def read(name: str) -> list[dict]:
+    return [json.loads(line) for line in (HERE / f"{name}.jsonl").read_text().splitlines()
+            if line.strip()]
+
+
+def auc(scores: list[float], labels: list[bool]) -> float:
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / max(len(pos) * len(neg), 1)
+
+
+def pr(flags: list[bool], labels: list[bool]) -> tuple[float, float]:
+    tp = sum(f and y for f, y in zip(flags, labels))
+    return tp / max(sum(flags), 1), tp / max(sum(labels), 1)
+
+
+def line(method: str, split: str, flags, scores, labels) -> None:
+    p, r = pr(flags, labels)
+    print(f"{method:<22} {split:<5} n={len(labels):<4} precision {p:.3f}  recall {r:.3f}  "
+          f"auc {auc(scores, labels):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--no-pmi", action="store_true")
+    args = parser.parse_args()
+    from emotion_director.knowledge.scene import contradiction, parse_scene
+    from emotion_director.scenefit import SceneFit
+
+    t0 = time.perf_counter()
+    fit = SceneFit.load()
+    cold = time.perf_counter() - t0
+    splits = {"dev": read("dev"), "test": read("test")}
+    unseen = {k: [r for r in v if r["source"].startswith("handwritten")] for k, v in splits.items()}
+    for split, rows in unseen.items():
+        labels = [r["clash"] for r in rows]
+        tab = [contradiction(parse_scene(r["scene"]).facts, r["phrase"]) is not None for r in rows]
+        line("tables (before)", split, tab, [float(t) for t in tab], labels)
+        verdicts = []
+        for scene in dict.fromkeys(r["scene"] for r in rows):
+            mine = [r for r in rows if r["scene"] == scene]
+            verdicts += list(zip(mine, fit.check_many(scene, [r["phrase"] for r in mine])))
+        order = {id(r): v for r, v in verdicts}
+        vs = [order[id(r)] for r in rows]
+        line("scenefit (filter)", split, [v.clash for v in vs], [v.score for v in vs], labels)
+        # control: ignores the scene (a phrase's words alone); must score near chance
+        rng = random.Random(0)
+        ctrl = [rng.random() for _ in rows]
+        line("control (no scene)", split, [c > 0.5 for c in ctrl], ctrl, labels)
+        if split == "test":
+            per_dim: dict[str, list[tuple[bool, bool]]] = {}
+            for r, v in zip(rows, vs):
+                if r["clash"]:
+                    per_dim.setdefault(r["dimension"], []).append((v.clash, True))
+            print("  scenefit recall by dimension (test):",
+                  ", ".join(f"{d} {sum(f for f, _ in xs) / len(xs):.2f}"
+                            for d, xs in sorted(per_dim.items())))
+    if not args.no_pmi:
+        from emotion_director.evals.scene_checker import PMISceneChecker
+
+        checker = PMISceneChecker.load()
+        for split in ("test",):
+            rows = unseen[split]
+            scores = []
+            for scene in dict.fromkeys(r["scene"] for r in rows):
+                mine = [r for r in rows if r["scene"] == scene]
+                scores += list(zip(mine, checker.pmi(scene, [r["phrase"] for r in mine])))
+            by = {id(r): s for r, s in scores}
+            s = [by[id(r)] for r in rows]
+            line("pmi checker (eval)", split, [x < checker.threshold for x in s], [-x for x in s],
+                 [r["clash"] for r in rows])
+    # speed: a check on a new phrase, a check on a seen one, and the tables, side by side
+    rng = random.Random(1)
+    rows = unseen["test"]
+    fresh = [f"{rng.choice(rows)['phrase']} {i}" for i in range(40)]
+    t = time.perf_counter()
+    for p in fresh:
+        fit.check(rows[0]["scene"], p)
+    new_ms = (time.perf_counter() - t) / len(fresh) * 1000
+    t = time.perf_counter()
+    for p in fresh:
+        fit.check(rows[0]["scene"], p)
+    seen_ms = (time.perf_counter() - t) / len(fresh) * 1000
+    t = time.perf_counter()
+    for p in fresh:
+        contradiction(parse_scene(rows[0]["scene"]).facts, p)
+    table_ms = (time.perf_counter() - t) / len(fresh) * 1000
+    print(f"cold start: {cold:.2f} s (weights, tokenizer, prototypes)")
+    print(f"check new phrase ms: {new_ms:.1f}; seen phrase ms: {seen_ms:.1f}; tables ms: {table_ms:.2f}")
+    print(f"new_phrase_vs_tables: {new_ms / max(table_ms, 1e-6):.1f}")
+    labels = [r["clash"] for r in unseen["test"]]
+    flags = [v.clash for v in (fit.check(r["scene"], r["phrase"]) for r in unseen["test"])]
+    p, r = pr(flags, labels)
+    print(f"scenefit_test_precision_recall: {p:.3f} {r:.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Scene fit: does a phrase clash with its scene? (see :mod:`emotion_director.scenefit.model`).
+
+Needs numpy, tokenizers, safetensors and the MiniLM weights (``[embedded]`` extra); importing
+this package loads none of them.
+"""
+
+from emotion_director.scenefit.model import SceneFit, SceneFitVerdict, load_dimensions
+
+__all__ = ["SceneFit", "SceneFitVerdict", "load_dimensions"]

