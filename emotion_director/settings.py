@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="ground persona agents and the refiner on the concept graph (turning it off "
         "is an eval ablation; it implies reading_mode 'write')",
     )
+    scene_fit: bool = Field(
+        default=False,
+        description="also drop concepts that the learned scene-fit model (emotion_director."
+        "scenefit) finds clashing with the scene (off by default: on 10 unseen scenes it caught "
+        "real clashes but also dropped good palettes and took 2.4x the time; see the README); "
+        "without its [scene] extra and MiniLM weights the word tables alone filter",
+    )
     timeout_s: float = Field(
         default=60.0, gt=0,
         description="total deadline of one request to the openai server, however slowly it "

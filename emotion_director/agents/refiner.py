@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
@@ -75,8 +75,13 @@ def chain_of_concept(
     grounding: bool = True,
     scene: SceneModel | None = None,
     seed: int = 0,
+    scene_fit: Any = None,
 ) -> Steps[ConceptChain]:
     """Turn persona readings into a :class:`ConceptChain` of depictable concepts.
+
+    ``scene_fit`` (a :class:`~emotion_director.scenefit.SceneFit`, optional) drops, beside the
+    word tables, every concept it finds clashing with ``subject``, its reason in the trace, and
+    vets each concept the graph fills in.
 
     ``await chain_of_concept(...)`` runs it async, ``chain_of_concept.invoke(...)`` sync.
     """
@@ -113,11 +118,14 @@ def chain_of_concept(
             model=model if mode == "write" else None, retries=retries, method=method, scene=scene,
         )
         ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
-    _drop_contradictions(links, known, dropped, facts)
+    clashes = _scene_clash(scene_fit, subject)
+    _drop_contradictions(links, known, dropped, facts, clashes)
     if grounding:
         rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
-        _complete_specific(links, known, concept_graph, emotion, scene, ranked_appraisals, rng)
-        _complete_facets(links, known, concept_graph, emotion, scene, ranked_appraisals, rng)
+        _complete_specific(links, known, concept_graph, emotion, scene, ranked_appraisals, rng,
+                           clashes)
+        _complete_facets(links, known, concept_graph, emotion, scene, ranked_appraisals, rng,
+                         clashes)
 
     for key, link in links.items():
         # free text (a capable model's own cue) is scored on what its words state
@@ -243,11 +251,39 @@ def _facts_of(link: ConceptLink, known: dict[str, VisualConcept]) -> frozenset[s
     return concept.needs if concept is not None else phrase_facts(link.text)
 
 
+def _scene_clash(scene_fit: Any, subject: str) -> Callable[[str], str | None]:
+    """``text -> why it clashes with the scene, or None`` from the scene-fit model (if any)."""
+    if scene_fit is None:
+        return lambda text: None
+    memo: dict[str, str | None] = {}
+
+    def clash(text: str) -> str | None:
+        if text not in memo:
+            verdict = scene_fit.check(subject, text)
+            memo[text] = verdict.reason if verdict.clash else None
+        return memo[text]
+
+    return clash
+
+
+def _pick(fit: list[VisualConcept], rng: random.Random, scene: SceneModel,
+          clashes: Callable[[str], str | None]) -> VisualConcept | None:
+    """A random concept of ``fit`` that the scene-fit model lets through (drawn again if not)."""
+    fit = list(fit)
+    while fit:
+        choice = rng.choice(fit)
+        if clashes(choice.render(scene)) is None:
+            return choice
+        fit.remove(choice)
+    return None
+
+
 def _drop_contradictions(
     links: dict[str, ConceptLink],
     known: dict[str, VisualConcept],
     dropped: list[DroppedCue],
     facts: frozenset[str],
+    clashes: Callable[[str], str | None] = lambda text: None,
 ) -> None:
     """Drop concepts that contradict the scene, then those contradicting a better supported one."""
     kept: list[ConceptLink] = []
@@ -255,6 +291,8 @@ def _drop_contradictions(
         concept = known.get(link.text.strip().lower())
         reason = concept.conflict(facts) if concept is not None \
             else facts_conflict(facts, phrase_facts(link.text), link.text)
+        if reason is None:
+            reason = clashes(link.text)
         if reason is not None:
             reason = f"contradicts the scene: {reason}"
         else:
@@ -306,6 +344,7 @@ def _complete_specific(
     scene: SceneModel,
     appraisals: list[str],
     rng: random.Random,
+    clashes: Callable[[str], str | None] = lambda text: None,
 ) -> None:
     """The chain's own step: the most supported appraisal, made concrete for *this* subject.
 
@@ -319,8 +358,11 @@ def _complete_specific(
         if fit:
             # written for this kind of subject first; a template that fits any subject last
             kind_specific = [c for c in fit if c.needs & KIND_NEEDS]
-            _add_from_graph(links, known, rng.choice(kind_specific or fit), appraisal_id, scene)
-            return
+            choice = _pick(kind_specific, rng, scene, clashes) \
+                or _pick([c for c in fit if c not in kind_specific], rng, scene, clashes)
+            if choice is not None:
+                _add_from_graph(links, known, choice, appraisal_id, scene)
+                return
 
 
 def _complete_facets(
@@ -331,6 +373,7 @@ def _complete_facets(
     scene: SceneModel,
     appraisals: list[str],
     rng: random.Random,
+    clashes: Callable[[str], str | None] = lambda text: None,
 ) -> None:
     present = {link.facet for link in links.values()}
     for facet in ESSENTIAL_FACETS:
@@ -341,7 +384,8 @@ def _complete_facets(
                 c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
                 if c.facet == facet and _compatible(c, scene, links, known)
             ]
-            if fit:
-                # seeded per subject: the same emotion does not get the same fill everywhere
-                _add_from_graph(links, known, rng.choice(fit), appraisal_id, scene)
+            # seeded per subject: the same emotion does not get the same fill everywhere
+            choice = _pick(fit, rng, scene, clashes)
+            if choice is not None:
+                _add_from_graph(links, known, choice, appraisal_id, scene)
                 break

@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,6 +43,18 @@ from emotion_director.personas.loader import load_personas
 from emotion_director.personas.schema import Persona
 from emotion_director.settings import Settings
 from emotion_director.untrusted import remove_invisible
+
+
+@functools.lru_cache(maxsize=1)
+def shared_scene_fit() -> Any:
+    """One scene-fit model per process, or None (logged once) when its extra is missing."""
+    try:
+        from emotion_director.scenefit import SceneFit
+
+        return SceneFit.load()
+    except ImportError as exc:  # MissingExtraError is an ImportError
+        logging.getLogger(__name__).warning("scene fit off, the word tables filter alone: %s", exc)
+        return None
 
 
 class MCAgentNodes:
@@ -146,9 +160,15 @@ class MCAgentNodes:
             subject_tags=frozenset(state["subject_tags"]), concept_graph=self.concept_graph,
             model=self.model,
             mode=self.mode, grounding=self.settings.grounding, scene=state.get("scene"),
-            seed=state["seed"], **self.llm_options,
+            seed=state["seed"], scene_fit=self._scene_fit(), **self.llm_options,
         )
         return {"concepts": chain}
+
+    def _scene_fit(self) -> Any:
+        """The learned scene-fit model, loaded on first use; None when off or not installed."""
+        if not self.settings.scene_fit:
+            return None
+        return shared_scene_fit()
 
     def consensus(self, state: RewriteState) -> Steps[dict[str, Any]]:
         readings = self._active_readings(state)

@@ -122,3 +122,15 @@ def test_checker_counts_a_misplaced_phrase_once_and_ignores_the_subjects_own_pla
     corridor = "a hospital corridor, sallow tungsten light in a damp basement, the corridor " \
                "shoved to the frame edge beside a smear"
     assert contradictions("a hospital corridor", corridor) == []
+
+
+def test_report_prints_the_checkers_measured_precision_and_recall_on_unseen_scenes():
+    from emotion_director.evals.scene_metrics import agreement_note, unseen_pairs
+
+    pairs = unseen_pairs()
+    assert len(pairs) >= 200 and any(p["contradicts"] for p in pairs)
+    unseen = checker_agreement(pairs)
+    note = agreement_note()
+    assert f"recall {unseen['recall']:.3f}" in note and "not written for" in note
+    # the tables' recall on scenes they were not written for is far below their own set's
+    assert unseen["recall"] < checker_agreement()["recall"]
