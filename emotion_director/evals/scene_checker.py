@@ -86,8 +86,11 @@ class PMISceneChecker:
         """PMI of each phrase given the scene (lower is worse fit)."""
         llm = self._llm
         with self._lock:
-            prefix = llm.tokenize(_SCENE_PREFIX.format(scene=scene.strip()[:300]).encode(),
-                                  add_bos=True)
+            # the context holds 256 tokens: the scene gets what the frame and a phrase leave
+            head, tail = _SCENE_PREFIX.split("{scene}")
+            scene_tokens = llm.tokenize((" " + scene.strip()).encode(), add_bos=False)[:160]
+            prefix = (llm.tokenize(head.rstrip().encode(), add_bos=True) + scene_tokens
+                      + llm.tokenize(tail.encode(), add_bos=False))
             neutral = llm.tokenize(_NEUTRAL_PREFIX.encode(), add_bos=True)
             out = []
             for phrase in phrases:

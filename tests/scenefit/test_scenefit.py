@@ -240,3 +240,13 @@ def test_graph_uses_the_real_scene_fit_when_the_setting_is_on(monkeypatch):
     out = graph.invoke({"prompt": "a toll booth in a blizzard", "emotion": "excitement", "seed": 0})
     assert seen and out["final_prompt"].startswith("a toll booth in a blizzard")
     assert all("blazing" not in p or "sun" not in p for p in out["final_prompt"].split(","))
+
+
+def test_encoder_survives_its_cache_being_cleared_mid_call():
+    from emotion_director.scenefit.encoder import shared_encoder
+
+    enc = shared_encoder()
+    enc.encode(["a dog"])
+    enc._cache.update({f"filler {i}": enc._cache["a dog"] for i in range(200_000)})
+    assert enc.encode(["a dog", "a horse"]).shape == (2, 384)
+    assert len(enc._cache) < 200_000
