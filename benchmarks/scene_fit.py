@@ -39,6 +39,15 @@ def pr(flags: list[bool], labels: list[bool]) -> tuple[float, float]:
     return tp / max(sum(flags), 1), tp / max(sum(labels), 1)
 
 
+def per_scene(rows: list[dict], score_many) -> list:
+    """``score_many(scene, phrases)`` once per scene, the answers back in row order."""
+    by_row = {}
+    for scene in dict.fromkeys(r["scene"] for r in rows):
+        mine = [r for r in rows if r["scene"] == scene]
+        by_row.update(zip(map(id, mine), score_many(scene, [r["phrase"] for r in mine])))
+    return [by_row[id(r)] for r in rows]
+
+
 def line(method: str, split: str, flags, scores, labels) -> None:
     p, r = pr(flags, labels)
     print(f"{method:<22} {split:<5} n={len(labels):<4} precision {p:.3f}  recall {r:.3f}  "
@@ -61,18 +70,14 @@ def main() -> None:
         labels = [r["clash"] for r in rows]
         tab = [contradiction(parse_scene(r["scene"]).facts, r["phrase"]) is not None for r in rows]
         line("tables (before)", split, tab, [float(t) for t in tab], labels)
-        verdicts = []
-        for scene in dict.fromkeys(r["scene"] for r in rows):
-            mine = [r for r in rows if r["scene"] == scene]
-            verdicts += list(zip(mine, fit.check_many(scene, [r["phrase"] for r in mine])))
-        order = {id(r): v for r, v in verdicts}
-        vs = [order[id(r)] for r in rows]
+        vs = per_scene(rows, fit.check_many)
         line("scenefit (filter)", split, [v.clash for v in vs], [v.score for v in vs], labels)
         # control: ignores the scene (a phrase's words alone); must score near chance
         rng = random.Random(0)
         ctrl = [rng.random() for _ in rows]
         line("control (no scene)", split, [c > 0.5 for c in ctrl], ctrl, labels)
         if split == "test":
+            test_flags = [v.clash for v in vs]
             per_dim: dict[str, list[tuple[bool, bool]]] = {}
             for r, v in zip(rows, vs):
                 if r["clash"]:
@@ -86,12 +91,7 @@ def main() -> None:
         checker = PMISceneChecker.load()
         for split in ("test",):
             rows = unseen[split]
-            scores = []
-            for scene in dict.fromkeys(r["scene"] for r in rows):
-                mine = [r for r in rows if r["scene"] == scene]
-                scores += list(zip(mine, checker.pmi(scene, [r["phrase"] for r in mine])))
-            by = {id(r): s for r, s in scores}
-            s = [by[id(r)] for r in rows]
+            s = per_scene(rows, checker.pmi)
             line("pmi checker (eval)", split, [x < checker.threshold for x in s], [-x for x in s],
                  [r["clash"] for r in rows])
     # speed: a check on a new phrase, a check on a seen one, and the tables, side by side
@@ -114,8 +114,7 @@ def main() -> None:
     print(f"check new phrase ms: {new_ms:.1f}; seen phrase ms: {seen_ms:.1f}; tables ms: {table_ms:.2f}")
     print(f"new_phrase_vs_tables: {new_ms / max(table_ms, 1e-6):.1f}")
     labels = [r["clash"] for r in unseen["test"]]
-    flags = [v.clash for v in (fit.check(r["scene"], r["phrase"]) for r in unseen["test"])]
-    p, r = pr(flags, labels)
+    p, r = pr(test_flags, labels)
     print(f"scenefit_test_precision_recall: {p:.3f} {r:.3f}")
 
 

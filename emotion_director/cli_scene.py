@@ -14,6 +14,7 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
+from emotion_director import untrusted
 from emotion_director.errors import InvalidRequestError
 
 #: One JSONL line may hold a scene and a phrase or prompt of up to 1000 characters each.
@@ -27,7 +28,10 @@ def _text(value: Any, field: str) -> str:
     odd = [c for c in value if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
     if odd:
         raise InvalidRequestError(f"'{field}' contains control character U+{ord(odd[0]):04X}")
-    text = " ".join(value.split())
+    hidden = untrusted.hidden_text_problem(value, field)
+    if hidden:
+        raise InvalidRequestError(hidden)
+    text = " ".join(untrusted.remove_invisible(value).split())
     if not text:
         raise InvalidRequestError(f"'{field}' is empty")
     if len(text) > MAX_TEXT_CHARS:
