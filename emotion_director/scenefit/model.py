@@ -235,7 +235,7 @@ class SceneFit:
             why = reasons.get(top.removesuffix("*view"), "") if top else ""
             reason = f"{dimension}: {why}" if why else "clashes with the scene"
         else:
-            reason = "fits the scene"
+            reason, dimension = "fits the scene", None
         return SceneFitVerdict(scene=scene, phrase=phrase, clash=clash, score=round(prob, 4),
                                dimension=dimension, reason=reason)
 
