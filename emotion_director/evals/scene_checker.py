@@ -137,3 +137,64 @@ def fit_threshold(pmis: list[float], labels: list[bool], precision: float = 0.85
         if tp and tp / sum(flagged) >= precision:
             best = t + 1e-9
     return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Refit the threshold on dev and measure it on test (a development-time tool).
+
+        python -m emotion_director.evals.scene_checker benchmarks/scene_fit/dev.jsonl \\
+            benchmarks/scene_fit/test.jsonl
+
+    Only the handwritten pairs count: the v0 pairs are the scenes the word tables were written for.
+    """
+    import argparse
+    import datetime as _dt
+    import os
+    import tempfile
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("dev")
+    parser.add_argument("test")
+    parser.add_argument("--precision", type=float, default=0.8)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "data" / "scene_checker.json"))
+    args = parser.parse_args(argv)
+    checker = PMISceneChecker.load()
+
+    def scored(path: str) -> tuple[list[float], list[bool]]:
+        rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines()
+                if line.strip()]
+        rows = [r for r in rows if str(r.get("source", "")).startswith("handwritten")]
+        pmis: list[float] = []
+        labels: list[bool] = []
+        for scene in dict.fromkeys(r["scene"] for r in rows):
+            mine = [r for r in rows if r["scene"] == scene]
+            pmis += checker.pmi(scene, [r["phrase"] for r in mine])
+            labels += [bool(r["clash"]) for r in mine]
+        return pmis, labels
+
+    def pr(pmis: list[float], labels: list[bool], t: float) -> dict[str, float]:
+        flags = [s < t for s in pmis]
+        tp = sum(f and y for f, y in zip(flags, labels))
+        return {"precision": round(tp / max(sum(flags), 1), 3),
+                "recall": round(tp / max(sum(labels), 1), 3), "pairs": len(labels)}
+
+    dev_s, dev_y = scored(args.dev)
+    t = fit_threshold(dev_s, dev_y, args.precision)
+    test_s, test_y = scored(args.test)
+    out = {"threshold": round(t, 3), "provenance": {
+        "method": "SmolLM2-135M PMI, see emotion_director/evals/scene_checker.py",
+        "fitted_on": f"{args.dev}, handwritten pairs, highest-recall threshold with dev precision "
+                     f">= {args.precision}",
+        "date": _dt.date.today().isoformat(),
+        "dev": pr(dev_s, dev_y, t), "test": {**pr(test_s, test_y, t), "split": args.test}}}
+    fd, tmp = tempfile.mkstemp(dir=Path(args.out).parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(out, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, args.out)
+    print(json.dumps(out["provenance"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

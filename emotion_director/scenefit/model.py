@@ -60,6 +60,10 @@ class DimensionsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dimensions: dict[str, Dimension]
     view_markers: list[str]
+    #: What a phrase says that is no value of any dimension (a colour, a kind of light, a
+    #: framing). A window nearer to one of these than to a value does not state that value:
+    #: "emerald green" is a colour, not spring.
+    distractors: list[str] = []
 
     def model_post_init(self, _: Any) -> None:
         for name, dim in self.dimensions.items():
@@ -147,6 +151,8 @@ class SceneFit:
             self._dim_cols.append([i for i, k in enumerate(self._keys)
                                    if k.split(":")[0] == dname])
         self._views = self.encoder.encode(self.dimensions.view_markers)
+        distractors = self.dimensions.distractors if self.weights.get("distractors", True) else []
+        self._distract = self.encoder.encode(distractors) if distractors else None
 
     @classmethod
     def load(cls) -> "SceneFit":
@@ -170,6 +176,8 @@ class SceneFit:
             for c in cols:
                 others = [o for o in cols if o != c]
                 rival[:, c] = best[:, others].max(axis=1)
+        if self._distract is not None:
+            rival = np.maximum(rival, (vecs @ self._distract.T).max(axis=1, keepdims=True))
         level = np.clip((best - tau) / (1.0 - tau), 0.0, 1.0)
         margin = np.clip((best - rival) / delta, 0.0, 1.0)
         score = level * margin
@@ -214,9 +222,10 @@ class SceneFit:
                 reasons[name] = f"'{p.window[kp]}' needs {' or '.join(providers)}, the scene has none"
         feats["view"] = view
         reasons["view"] = ""
-        cue = _explicit_cue(scene, phrase)
-        feats["explicit"] = 1.0 if cue else 0.0
-        reasons["explicit"] = cue or ""
+        if self.weights.get("explicit", True):
+            cue = _explicit_cue(scene, phrase)
+            feats["explicit"] = 1.0 if cue else 0.0
+            reasons["explicit"] = cue or ""
         return feats, reasons
 
     def _verdict(self, scene: str, phrase: str) -> SceneFitVerdict:

@@ -71,8 +71,6 @@ def test_fitting_phrases_pass(fit):
         assert not fit.check(scene, phrase).clash
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: the word tables say a paddy has no water "
-                   "and the model trusts their explicit feature over the embeddings")
 def test_water_in_a_flooded_paddy_fits(fit):
     assert not fit.check("a flooded rice paddy at dawn", "green seedlings in the still water").clash
 
@@ -93,15 +91,20 @@ def test_beats_chance_and_the_old_tables_on_the_test_split(fit):
     """The test split was never tuned on; the bar is what it measured, so a regression fails."""
     rows = [r for r in _labelled("test") if r["source"].startswith("handwritten")]
     labels = [r["clash"] for r in rows]
-    scores = [fit.check(r["scene"], r["phrase"]).score for r in rows]
+    by_scene: dict[str, dict[str, float]] = {}
+    for scene in dict.fromkeys(r["scene"] for r in rows):
+        phrases = [r["phrase"] for r in rows if r["scene"] == scene]
+        by_scene[scene] = {v.phrase: v.score for v in fit.check_many(scene, phrases)}
+    scores = [by_scene[r["scene"]][r["phrase"]] for r in rows]
     pos = [s for s, y in zip(scores, labels) if y]
     neg = [s for s, y in zip(scores, labels) if not y]
     auc = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
     assert auc >= 0.70
     flagged = [s >= fit.weights["threshold"] for s in scores]
     tp = sum(f and y for f, y in zip(flagged, labels))
-    # measured 0.761 / 0.638 (benchmarks/scene_fit.py); the tables alone 0.766 / 0.343
-    assert tp / max(sum(flagged), 1) >= 0.70 and tp / sum(labels) >= 0.55
+    # measured 0.821 / 0.490, AUC 0.772 on 486 pairs (benchmarks/scene_fit.py); the tables alone
+    # 0.791 / 0.374
+    assert tp / max(sum(flagged), 1) >= 0.75 and tp / sum(labels) >= 0.42
     from emotion_director.knowledge.scene import contradiction, parse_scene
 
     tables = [contradiction(parse_scene(r["scene"]).facts, r["phrase"]) is not None for r in rows]
