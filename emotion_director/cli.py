@@ -218,29 +218,42 @@ def _finished(values: dict[str, Any], thread: str) -> Any:
     return RewriteResult.from_state(values)
 
 
+_APPROVE = frozenset({"", "a", "approve", "y", "yes", "ok"})
+_EDIT = frozenset({"e", "edit"})
+_DROP = frozenset({"d", "drop"})
+
+
 def _ask_review(payload: dict[str, Any], values: dict[str, Any], max_chars: int,
                 thread: str) -> dict[str, Any]:
     """Ask until the answer is one the run can use: a bad answer never becomes the stored
-    resume value (it would be replayed on every resume)."""
+    resume value (it would be replayed on every resume). Only an explicit approval approves;
+    the dialogue goes to stderr, so stdout (``--json``) holds the result alone."""
     from emotion_director.graph.review import review_answer_problem
 
-    out.print(f"\n[bold yellow]review:[/] {escape(payload['final_prompt'])}", highlight=False)
-    out.print(f"[dim]readings: {escape(', '.join(payload['readings']))}[/]", highlight=False)
+    err.print(f"\n[bold yellow]review:[/] {escape(payload['final_prompt'])}", highlight=False)
+    err.print(f"[dim]readings: {escape(', '.join(payload['readings']))}[/]", highlight=False)
     if payload.get("error"):
         err.print(f"[bold red]invalid answer:[/] {escape(payload['error'])}", highlight=False)
     personas = list(values.get("personas") or payload["readings"])
     dropped = list(values.get("dropped_personas") or [])
     for _ in range(20):
         try:
-            choice = typer.prompt("approve [a] / edit prompt [e] / drop readings [d]", default="a")
-            if choice.strip().lower().startswith("e"):
-                decision = {"action": "edit", "final_prompt": typer.prompt("new prompt")}
-            elif choice.strip().lower().startswith("d"):
-                names = typer.prompt("persona names to drop (comma-separated)")
+            choice = typer.prompt("approve [a] / edit prompt [e] / drop readings [d]",
+                                  default="a", err=True).strip().lower()
+            if choice in _EDIT:
+                decision = {"action": "edit",
+                            "final_prompt": typer.prompt("new prompt", err=True)}
+            elif choice in _DROP:
+                names = typer.prompt("persona names to drop (comma-separated)", err=True)
                 decision = {"action": "drop",
                             "personas": [n.strip() for n in names.split(",") if n.strip()]}
-            else:
+            elif choice in _APPROVE:
                 decision = {"action": "approve"}
+            else:
+                err.print(f"[bold red]unknown answer[/] {escape(repr(choice[:40]))}: type a to "
+                          "approve, e to edit the prompt, d to drop readings (Ctrl-C stops; the "
+                          "run is saved).", highlight=False)
+                continue
         except (typer.Abort, EOFError, RuntimeError):  # EOF, or no stdin at all
             raise InvalidRequestError(
                 "--review needs answers on the terminal (stdin closed); the run is saved: resume "

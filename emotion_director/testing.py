@@ -22,7 +22,10 @@ response one byte every ``latency`` seconds), ``huge`` (a 64 MiB body without co
 ``wrong_shape`` (HTTP 200 with JSON that is no chat completion), ``html`` (HTTP 200 with a web
 page) and ``rejects_json_schema`` (HTTP 500 "1 validation error" to ``json_schema`` requests, as
 llama.cpp's server answers; everything else works), ``cut_at_max_tokens`` (half the JSON,
-``finish_reason: "length"``). ``bodies`` keeps every request body.
+``finish_reason: "length"``), ``control_chars`` (valid answers whose every string carries a
+terminal escape, NUL, a bell and a bidirectional override) and ``gzip_bomb`` (``Content-Encoding:
+gzip``, 256 KiB on the wire that inflate to 256 MiB), ``gzip`` (ok answers, gzip-compressed
+when the client accepts it). ``bodies`` keeps every request body.
 
 Example:
     >>> with SimulatedOpenAIServer(latency=0.0) as server:
@@ -32,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -45,7 +49,40 @@ __all__ = ["FunctionChatModel", "SimulatedOpenAIServer", "TestChatModel", "examp
 
 MODES = ("ok", "invalid_json", "wrong_schema", "truncated", "http500", "http429", "hang",
          "ok_then_500", "drip", "huge", "empty_choices", "wrong_shape", "html",
-         "rejects_json_schema", "cut_at_max_tokens")
+         "rejects_json_schema", "cut_at_max_tokens", "control_chars", "gzip_bomb", "gzip")
+
+
+def _dirty(value: Any) -> Any:
+    """Every string in ``value`` wrapped in what a misbehaving model emits."""
+    if isinstance(value, str):
+        return f"\x1b[31m{value}\x00\x07\u202e\x1b]0;owned\x07"
+    if isinstance(value, list):
+        return [_dirty(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dirty(v) for k, v in value.items()}
+    return value
+
+
+def _dirty_text(text: str) -> str:
+    if not text:
+        return text
+    try:
+        return json.dumps(_dirty(json.loads(text)))
+    except ValueError:
+        return _dirty(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _gzip_bomb() -> bytes:
+    import gzip
+    import io
+
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as gz:
+        block = b" " * (1 << 20)
+        for _ in range(256):
+            gz.write(block)
+    return out.getvalue()
 
 
 def _answer(body: dict[str, Any]) -> tuple[str | None, str, str]:
@@ -101,7 +138,7 @@ class SimulatedOpenAIServer:
                     return self._drip(number, body)
                 if outer.latency:
                     time.sleep(outer.latency)
-                mode = outer.mode
+                mode = "ok" if outer.mode == "gzip" else outer.mode
                 if mode == "ok_then_500":
                     mode = "ok" if number <= outer.healthy_calls else "http500"
                 if mode in {"http500", "http429"} and outer.fail_delay:
@@ -139,7 +176,12 @@ class SimulatedOpenAIServer:
                 if mode == "html":
                     return self._send_raw(200, b"<html><body>It works!</body></html>",
                                           "text/html")
+                if mode == "gzip_bomb":
+                    return self._send_raw(200, _gzip_bomb(), "application/json",
+                                          {"content-encoding": "gzip"})
                 name, args, content = _answer(body)
+                if mode == "control_chars":
+                    args, content = _dirty_text(args), _dirty_text(content)
                 if mode == "invalid_json":
                     args = content = "{not json"
                 elif mode == "wrong_schema":
@@ -213,10 +255,12 @@ class SimulatedOpenAIServer:
                     pass
                 self.close_connection = True
 
-            def _send_raw(self, status: int, data: bytes,
-                          content_type: str = "application/json") -> None:
+            def _send_raw(self, status: int, data: bytes, content_type: str = "application/json",
+                          headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 self.send_header("content-type", content_type)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 try:
@@ -227,6 +271,11 @@ class SimulatedOpenAIServer:
             def _send(self, status: int, payload: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
+                if outer.mode == "gzip" and "gzip" in self.headers.get("accept-encoding", ""):
+                    import gzip
+
+                    data = gzip.compress(data)
+                    headers = {**(headers or {}), "content-encoding": "gzip"}
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))

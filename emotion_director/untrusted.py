@@ -78,6 +78,39 @@ def remove_invisible(text: str) -> str:
     return "".join(c for c in text if not _is_invisible(c))
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def clean_model_text(text: str) -> str:
+    """``text`` from a model, safe to print and to pass on: no terminal escape sequences, no
+    NUL or other control characters (a tab becomes a space, a newline stays), no bidirectional
+    controls and no invisible format characters.
+
+    Example:
+        >>> clean_model_text("a dog\\x00 in \\x1b[31mred\\x1b[0m\\tlight")
+        'a dog in red light'
+    """
+    text = _ANSI.sub("", text).replace("\t", " ")
+    return "".join(c for c in text if c == "\n" or not (
+        unicodedata.category(c) == "Cc" or ord(c) in BIDI_CONTROLS or _is_invisible(c)))
+
+
+def clean_model_output(value):
+    """:func:`clean_model_text` on every string inside ``value`` (a pydantic model, a dict, a
+    list or a string); a pydantic model is rebuilt, so its validators see the clean text."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return type(value).model_validate(clean_model_output(value.model_dump()))
+    if isinstance(value, str):
+        return clean_model_text(value)
+    if isinstance(value, dict):
+        return {clean_model_output(k): clean_model_output(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(clean_model_output(v) for v in value)
+    return value
+
+
 # --- instructions aimed at the model -------------------------------------------------------------
 
 _LEET = str.maketrans("013457@$", "oieastas")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -112,9 +113,36 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
         def sleep(self, seconds: float) -> None:
             self._inner.sleep(seconds)
 
+    def too_large() -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"the server's response exceeded {max_bytes:,} bytes and was cut off "
+            "(a runaway generation, a compressed bomb or the wrong endpoint): lower max_tokens "
+            "(EMOTION_DIRECTOR_MAX_TOKENS) or raise EMOTION_DIRECTOR_MAX_RESPONSE_BYTES.")
+
     class CappedBody(httpx.SyncByteStream):
-        def __init__(self, inner: Any, deadline: float) -> None:
+        """The body, decompressed here (gzip, deflate) so the cap counts the bytes the
+        program will hold, not the bytes on the wire: 64 KiB of gzip can inflate to 256 MiB."""
+
+        def __init__(self, inner: Any, deadline: float, encoding: str) -> None:
             self._inner, self._deadline = inner, deadline
+            self._zlib = None
+            if encoding in {"gzip", "x-gzip"}:
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            elif encoding == "deflate":
+                self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
+
+        def _inflate(self, chunk: bytes, room: int) -> Iterator[bytes]:
+            # max_length: never more than the cap leaves, whatever the ratio
+            while chunk:
+                out = self._zlib.decompress(chunk, room + 1)
+                room -= len(out)
+                if room < 0:
+                    raise too_large()
+                if out:
+                    yield out
+                chunk = self._zlib.unconsumed_tail
+                if not out and not chunk:
+                    break
 
         def __iter__(self) -> Iterator[bytes]:
             seen = 0
@@ -127,14 +155,20 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
                     return
                 finally:
                     _DEADLINE.at = None
-                seen += len(chunk)
-                if seen > max_bytes:
-                    raise ResponseTooLargeError(
-                        f"the server's response exceeded {max_bytes:,} bytes and was cut off "
-                        "(a runaway generation or the wrong endpoint): lower max_tokens "
-                        "(EMOTION_DIRECTOR_MAX_TOKENS) or raise "
-                        "EMOTION_DIRECTOR_MAX_RESPONSE_BYTES.")
-                yield chunk
+                if self._zlib is None:
+                    seen += len(chunk)
+                    if seen > max_bytes:
+                        raise too_large()
+                    yield chunk
+                    continue
+                try:
+                    for out in self._inflate(chunk, max_bytes - seen):
+                        seen += len(out)
+                        yield out
+                except zlib.error as exc:
+                    raise BackendError(
+                        f"the server's compressed response is corrupt ({exc}): check the server "
+                        "or a proxy in front of it.") from None
 
         def close(self) -> None:
             self._inner.close()
@@ -159,11 +193,21 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
                     f"the server announced a {int(declared):,}-byte response, over the "
                     f"{max_bytes:,}-byte cap: lower max_tokens (EMOTION_DIRECTOR_MAX_TOKENS) or "
                     "raise EMOTION_DIRECTOR_MAX_RESPONSE_BYTES.")
-            response.stream = CappedBody(response.stream, deadline)
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in {"identity", "", "gzip", "x-gzip", "deflate"}:
+                response.close()
+                raise BackendError(
+                    f"the server answered with Content-Encoding {encoding!r}, which this client "
+                    "did not ask for (it accepts gzip and deflate): check the server or a proxy "
+                    "in front of it.")
+            # decoded here, capped; httpx must not decode it again
+            response.headers.pop("content-encoding", None)
+            response.stream = CappedBody(response.stream, deadline, encoding)
             return response
 
     # the per-phase timeout stays as a floor for each read; the transport enforces the total
-    return httpx.Client(transport=DeadlineTransport(), timeout=httpx.Timeout(total_s))
+    return httpx.Client(transport=DeadlineTransport(), timeout=httpx.Timeout(total_s),
+                        headers={"accept-encoding": "gzip, deflate"})
 
 
 def _check_shape(response: Any, where: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from emotion_director.agents.steps import (
     run_steps,
 )
 from emotion_director.errors import BackendError, ModelOutputError
+from emotion_director.untrusted import clean_model_output
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -288,7 +289,11 @@ def structured_steps(
             last_error = " ".join(str(exc).split())[:200]
             continue
         if isinstance(result, schema):
-            return result
+            try:  # the one place a model's text enters: no control characters pass
+                return clean_model_output(result)
+            except ValidationError as exc:
+                last_error = " ".join(str(exc).split())[:200]
+                continue
         last_error = f"got {type(result).__name__} instead of {schema.__name__}"
     hint = ("another structured_method or a larger model" if remote
             else "a larger model (--model-path), another --seed, or the openai backend")

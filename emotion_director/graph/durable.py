@@ -16,8 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -104,14 +106,30 @@ async def hold_thread(settings: Settings, saver: Any, thread: str) -> AsyncItera
         return
     db = settings.checkpoint_db
     folder = db.parent / f"{db.name}.locks"
+    path = folder / f"{_lock_key(thread)[:32]}.lock"
     try:
         folder.mkdir(exist_ok=True)
-        fd = os.open(folder / f"{_lock_key(thread)[:32]}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        if folder.is_symlink() or not folder.is_dir():
+            raise CheckpointError(
+                f"{folder} is not a plain folder (a symlink or a file): the thread locks live "
+                "there, so remove it and run again.")
+        # O_NOFOLLOW: a lock planted as a symlink must not truncate the file it points to
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0), 0o600)
     except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise CheckpointError(
+                f"the thread lock {path} is a symlink, which a lock never is: remove it and run "
+                "again.") from None
         raise CheckpointError(
             f"cannot create the thread lock in {folder} ({exc.strerror}): make the checkpoint "
             "folder writable or set EMOTION_DIRECTOR_CHECKPOINT_DB to a file in a writable folder."
         ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CheckpointError(
+            f"the thread lock {path} is not a regular file (a FIFO or a device?): remove it and "
+            "run again.")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -64,3 +64,29 @@ def test_cli_review_reads_decisions_from_the_terminal(tmp_path, monkeypatch):
     assert "prompt: a dog under a huge sky" in result.stdout
     closed = CliRunner().invoke(app, ["rewrite", "a dog", "-e", "awe", "--review"], input="")
     assert closed.exit_code == 2 and "--review needs answers" in closed.stderr
+
+
+def test_cli_review_no_is_not_approval_and_json_stays_clean(tmp_path):
+    """A real process (CliRunner echoes typed input to stdout; a terminal does not)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+    env.update(EMOTION_DIRECTOR_BACKEND="test",
+               EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "ck.sqlite"))
+
+    def cli(*args, stdin):
+        return subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
+                              input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+    # "n" and "x" are no answers: asked again; the edit that follows is what lands
+    result = cli("a dog", "-e", "awe", "--review", "--json", stdin="n\nx\ne\na dog under a huge sky\n")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["final_prompt"] == "a dog under a huge sky"
+    assert result.stderr.count("unknown answer") == 2 and "review:" in result.stderr
+    # only "n" forever: never approved; it ends saying how to resume
+    stuck = cli("a cat", "-e", "awe", "--review", "--thread", "t-n", stdin="n\n" * 25)
+    assert stuck.returncode == 2 and "--resume --review" in stuck.stderr
+    assert "prompt:" not in stuck.stdout

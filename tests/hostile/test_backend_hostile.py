@@ -103,3 +103,46 @@ def test_a_rejected_json_schema_falls_back_to_function_calling_and_says_so(caplo
     # two personas ask concurrently, each learns at most once; later calls skip json_schema
     tried = [("tools" in b, (b.get("response_format") or {}).get("type")) for b in server.bodies]
     assert tried.count((False, "json_schema")) <= 4 and tried[-1][0]
+
+
+def test_a_gzip_bomb_is_capped_after_decompression():
+    # 256 KiB on the wire inflate to 256 MiB: the cap counts what the program would hold
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with SimulatedOpenAIServer("gzip_bomb") as server:
+        with pytest.raises(BackendError, match=r"response exceeded 1,048,576 bytes.*bomb"):
+            build_graph(settings(server.url, max_response_bytes=1 << 20)).invoke(REQUEST)
+        assert server.requests == 1
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mib < 128, f"peak RSS grew by {grown_mib:.0f} MiB"
+
+
+def test_a_gzip_compressed_answer_is_read():
+    with SimulatedOpenAIServer("gzip") as server:
+        out = build_graph(settings(server.url)).invoke(REQUEST)
+        assert server.headers.get("accept-encoding") == "gzip, deflate"
+    assert out["final_prompt"]
+
+
+def test_control_characters_from_a_model_never_reach_the_prompt_or_the_terminal(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with SimulatedOpenAIServer("control_chars") as server:  # write mode: the model's own words
+        out = build_graph(Settings(backend="openai", base_url=server.url,
+                                   reading_mode="write")).invoke(REQUEST)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+        env.update(EMOTION_DIRECTOR_BACKEND="openai", EMOTION_DIRECTOR_BASE_URL=server.url,
+                   EMOTION_DIRECTOR_READING_MODE="write",
+                   EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"))
+        cli = subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog",
+                              "-e", "awe", "--json"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    bad = [chr(c) for c in range(32) if chr(c) != "\n"] + ["\x7f", "\u202e"]
+    text = json.dumps(out, default=str, ensure_ascii=False)
+    assert out["final_prompt"] and not [c for c in bad if c in text]
+    assert cli.returncode == 0, cli.stderr
+    assert not [c for c in bad if c in cli.stdout + cli.stderr], cli.stdout[-400:]

@@ -293,3 +293,40 @@ def test_two_processes_racing_on_one_thread_one_wins_and_the_other_says_so(tmp_p
     assert first.returncode == 0, err1
     assert second.returncode == 2 and "is being run by another process (pid" in err2, err2
     assert re.search(r"prompt: a dog", out1) and "funeral" not in out1 + line
+
+
+def _lock_path(settings: Settings, thread: str):
+    from emotion_director.graph.durable import _lock_key
+
+    db = settings.checkpoint_db
+    return db.parent / f"{db.name}.locks" / f"{_lock_key(thread)[:32]}.lock"
+
+
+@pytest.mark.parametrize("plant", ["symlink", "fifo", "folder_symlink"])
+def test_a_planted_lock_is_refused_and_what_it_points_to_is_untouched(tmp_path, plant):
+    settings = Settings(backend="test", checkpoint_db=tmp_path / "runs.sqlite")
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    lock = _lock_path(settings, "t1")
+    if plant == "folder_symlink":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        lock.parent.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        lock.parent.mkdir()
+        if plant == "symlink":
+            lock.symlink_to(victim)
+        else:
+            os.mkfifo(lock)
+
+    async def take():
+        async with open_checkpointer(settings) as saver, hold_thread(settings, saver, "t1"):
+            pass
+
+    from emotion_director.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="remove it and run again"):
+        asyncio.run(asyncio.wait_for(take(), 10))
+    assert victim.read_text() == "keep me"
+    if plant == "folder_symlink":
+        assert not list((tmp_path / "elsewhere").iterdir())

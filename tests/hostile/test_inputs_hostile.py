@@ -68,7 +68,10 @@ def test_rewrite_from_a_closed_stdin_is_a_clear_error(tmp_path):
 def test_review_with_a_closed_stdin_keeps_the_run_and_says_how_to_resume(tmp_path):
     proc = run_process("rewrite", "a dog", "-e", "awe", "--review", "--thread", "t",
                        shell_suffix="<&-", cwd=tmp_path)
-    assert "--review needs answers" in one_clean_process_line(proc)
+    # the review dialogue is on stderr (stdout is the result's); the error ends it
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "error: --review needs answers" in proc.stderr
     resumed = subprocess.run(
         [sys.executable, "-m", "emotion_director.cli", "rewrite", "--thread", "t", "--resume",
          "--review"], input="a\n", capture_output=True, text=True, timeout=90, cwd=tmp_path,
