@@ -6,6 +6,7 @@ Every error a user can fix is printed as one red line on stderr with exit code 2
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import uuid
@@ -800,6 +801,27 @@ def eval_run(
               f"LLM cache {summary.cache_hits} hits / {summary.cache_misses} misses; "
               f"{summary.seconds:.1f} s", highlight=False)
     typer.echo(str(summary.out_dir / "results.jsonl"))
+    _fail_on_failures(summary.failed, summary.done, summary.out_dir / "results.jsonl")
+
+
+def _fail_on_failures(failed: int, attempted: int, path: Path) -> None:
+    """Exit 1 when items failed: their records (with ``error``) are kept and the same command
+    redoes only them. A run whose every item failed is never reported as success."""
+    if not failed:
+        return
+    first = ""
+    try:
+        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+            if '"error"' in line:
+                first = str(json.loads(line).get("error", ""))[:300]
+                break
+    except (OSError, ValueError):
+        pass
+    what = "every item" if failed >= attempted else f"{failed} of {attempted} item(s)"
+    err.print(f"[bold red]error:[/] {what} failed (last error: {escape(first)}); the rest is "
+              f"kept in {escape(str(path))}: run the same command again to redo only the failed "
+              "ones.", highlight=False)
+    raise typer.Exit(1)
 
 
 def _system_names(systems: str) -> list[str]:
@@ -855,6 +877,7 @@ def eval_judge(
     if warning:
         err.print(f"[bold yellow]{escape(warning)}[/]", highlight=False)
     typer.echo(str(done.out_path))
+    _fail_on_failures(done.failed, done.done, done.out_path)
 
 
 @eval_app.command("report")
@@ -890,7 +913,13 @@ def main() -> None:
     if level:  # e.g. INFO: one stderr line per LLM call (never keys or headers)
         import logging
 
-        logging.basicConfig(level=level.upper(), stream=sys.stderr,
+        names = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+        if level.strip().upper() not in names:
+            err.print(f"[bold red]error:[/] EMOTION_DIRECTOR_LOG_LEVEL={escape(level[:40])!s} is "
+                      f"no log level: use one of {', '.join(names)} (INFO: one line per model "
+                      "call), or unset it.", highlight=False)
+            raise SystemExit(2)
+        logging.basicConfig(level=level.strip().upper(), stream=sys.stderr,
                             format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # httpx logs request URLs, which may carry a password
     app()

@@ -55,15 +55,29 @@ def _versions() -> dict[str, str]:
 
 
 def read_results(out_dir: Path) -> list[dict[str, Any]]:
+    """One record per (system, case): its success if it has one, else its latest error.
+
+    results.jsonl is append-only: a failed item is redone on the next run and its new record
+    appended, so the file can hold an error and then the success for one item.
+    """
     path = Path(out_dir) / "results.jsonl"
     if not path.is_file():
         return []
-    rows = []
+    rows: list[Any] = []
+    where: dict[tuple[Any, Any], int] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a crash mid-write: that item is simply redone
+        key = (row.get("system"), row.get("case_id")) if isinstance(row, dict) else None
+        if key is None or key == (None, None):
+            rows.append(row)
+        elif key not in where:
+            where[key] = len(rows)
+            rows.append(row)
+        elif "error" in rows[where[key]] or "error" not in row:
+            rows[where[key]] = row
     return rows
 
 
@@ -127,7 +141,9 @@ async def run_eval(
             handle.seek(-1, 2)                    # end it, so the next record starts cleanly
             if handle.read(1) != b"\n":
                 handle.write(b"\n")
-    done = {(r.get("system"), r.get("case_id")) for r in read_results(out) if isinstance(r, dict)}
+    # an item that failed is not done: it is redone on every run until it succeeds
+    done = {(r.get("system"), r.get("case_id")) for r in read_results(out)
+            if isinstance(r, dict) and "error" not in r}
     todo = [(s, c) for s in systems for c in cases if (s, c.id) not in done]
     lock = asyncio.Lock()
     counters = {"done": 0, "failed": 0}

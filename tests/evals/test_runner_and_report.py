@@ -116,3 +116,25 @@ def test_cli_eval_run_report_and_errors(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "unknown system" in bad.stderr
     empty = runner.invoke(app, ["eval", "report", str(tmp_path / "empty")])
     assert empty.exit_code == 2 and "no results" in empty.stderr
+
+
+async def test_failed_items_are_redone_on_the_next_run_and_the_success_replaces_them(
+        tmp_path, metrics):
+    from emotion_director import BackendError
+    from emotion_director.testing import FunctionChatModel
+
+    def outage(messages, schema):
+        raise BackendError("simulated outage")
+
+    cases = load_eval_dataset("builtin:shortcut")[:2]
+    settings = Settings(backend="test", max_retries=0)
+    first = await run_eval(["single_llm"], cases, tmp_path / "run", settings=settings,
+                           chat_model=FunctionChatModel(outage), metrics=metrics)
+    assert first.failed == 2 and all("error" in r for r in read_results(tmp_path / "run"))
+    second = await run_eval(["single_llm"], cases, tmp_path / "run", settings=settings,
+                            chat_model=TestChatModel(), metrics=metrics)
+    assert second.skipped == 0 and second.done == 2 and second.failed == 0
+    rows = read_results(tmp_path / "run")
+    assert len(rows) == 2 and all("metrics" in r and "error" not in r for r in rows)
+    # the file keeps both (append-only): 2 errors, then 2 successes
+    assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 4

@@ -150,3 +150,13 @@ def test_a_judge_json_of_another_judge_is_refused_with_the_fix(cli, run_dir):
     (run_dir / "judge.json").write_text(json.dumps({"backend": "openai", "model": "gpt",
                                                     "rubric": "x"}))
     _one_line_error(cli("eval", "judge", run_dir), "judged with backend 'openai'", "delete")
+
+
+@pytest.mark.integration
+def test_a_judge_whose_every_call_failed_exits_1_and_says_so(cli, run_dir):
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    with SimulatedOpenAIServer("http500") as server:
+        result = cli("eval", "judge", run_dir, "--backend", "openai", "--base-url", server.url)
+    assert result.exit_code == 1, result.output
+    assert "every item failed" in result.stderr and "run the same command again" in result.stderr

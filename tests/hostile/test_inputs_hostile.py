@@ -283,3 +283,11 @@ def test_a_100k_character_review_edit_is_refused_and_asked_again(test_backend):
     assert "100000 characters, over the 1000-character limit" in " ".join(result.stderr.split())
     final = result.stdout.split("prompt: ")[-1]  # (the terminal echoes the typed edit above)
     assert final.startswith("a dog") and "zzz" not in final
+
+
+@pytest.mark.parametrize("level", ["verbose", "trace", "5"])
+def test_an_unknown_log_level_is_one_line_naming_the_levels(level, tmp_path):
+    proc = run_process("rewrite", "a dog", "-e", "awe",
+                       env_extra={"EMOTION_DIRECTOR_LOG_LEVEL": level}, cwd=tmp_path)
+    line = one_clean_process_line(proc)
+    assert f"EMOTION_DIRECTOR_LOG_LEVEL={level} is no log level" in line and "INFO" in line
