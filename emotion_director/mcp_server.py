@@ -11,16 +11,20 @@ and return structured content (an ``outputSchema`` and ``structuredContent``, wi
 as text for older clients). The server reports the project's version. It logs warnings and
 errors only (``EMOTION_DIRECTOR_LOG_LEVEL=INFO`` for more); MCP clients show the server's stderr
 as its log. A malformed line gets the JSON-RPC error the spec prescribes (parse error, invalid
-request, invalid params) instead of silence, so a client never waits forever.
+request, invalid params) instead of silence, so a client never waits forever, and the server reads
+on: :func:`diagnose_line` checks size, UTF-8, nesting depth, JSON and the JSON-RPC envelope before
+the MCP SDK sees a line, since the SDK drops what it cannot validate without an answer.
 """
 
 from __future__ import annotations
 
-import io
+import itertools
 import json
+import logging
 import os
+import re
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, NamedTuple
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
@@ -30,6 +34,12 @@ from emotion_director.redaction import redact
 from emotion_director.settings import Settings
 
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+MAX_LINE_BYTES = 1024 * 1024
+"""A longer line is answered with a parse error and skipped, never held in memory whole."""
+MAX_NESTING_DEPTH = 128
+"""Deeper JSON is refused before parsing: the SDK's parser stops near 200, Python's recurses."""
+
+logger = logging.getLogger(__name__)
 
 Prompt = Annotated[str, Field(description="the scene to depict, e.g. 'a dog in a park'")]
 EmotionArg = Annotated[str, WithJsonSchema(EMOTION_JSON_SCHEMA)]
@@ -119,11 +129,71 @@ def _tool_error() -> type[Exception]:
     return ToolError
 
 
-def jsonrpc_error_for(line: str) -> dict[str, Any] | None:
-    """The JSON-RPC 2.0 error answer a malformed line deserves, or ``None`` if it is well formed.
+class MalformedLine(NamedTuple):
+    """Why a line of stdin is not a message the MCP session can take, and how to answer it."""
+
+    code: int
+    message: str
+    id: str | int | None = None
+    answer: bool = True  # False for notifications and responses: JSON-RPC never answers them
+
+
+def diagnose_line(line: str | bytes) -> MalformedLine | None:
+    """What is wrong with one line of the stdio transport, or ``None`` if the session can take it.
+
+    Checks, in the order a reader meets them: the line's size (:data:`MAX_LINE_BYTES`), UTF-8, an
+    empty line, nesting depth (:data:`MAX_NESTING_DEPTH`, checked before parsing so no parser
+    recurses on hostile input), JSON syntax, the JSON-RPC 2.0 envelope (an object, ``"jsonrpc":
+    "2.0"``, a string or integer ``id``, a string ``method``, ``params`` an object as MCP requires),
+    then the MCP SDK's own message schema, so nothing that passes here fails silently later. The
+    envelope checks are not left to the SDK: it reads ``{"id": 1.5, "method": "ping"}`` as a
+    notification (ignoring the bad id), which would leave the client waiting forever.
+
+    Args:
+        line (`str` or `bytes`): one line, with or without its trailing newline.
+
+    Example:
+        >>> diagnose_line('{"jsonrpc": "2.0", "id": 1, "method": "ping"}') is None
+        True
+        >>> diagnose_line('{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}').code
+        -32600
+    """
+    line = line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")
+    if len(line) > MAX_LINE_BYTES:
+        return MalformedLine(PARSE_ERROR, f"Parse error: line longer than {MAX_LINE_BYTES} bytes "
+                                          "(the limit); it was skipped up to the next newline")
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return MalformedLine(PARSE_ERROR, f"Parse error: not valid UTF-8 (byte "
+                                              f"0x{line[exc.start]:02x} at offset {exc.start})")
+    if not line.strip():
+        return MalformedLine(PARSE_ERROR, "Parse error: empty line; expected one JSON-RPC "
+                                          "message per line")
+    if _nests_deeper_than(line, MAX_NESTING_DEPTH):
+        return _too_deep()
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({exc.msg} at column "
+                                          f"{exc.colno})")
+    except RecursionError:  # the depth scan should have caught it; never let it kill the loop
+        return _too_deep()
+    except ValueError as exc:  # e.g. a number too long for int()
+        return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({str(exc)[:200]})")
+    problem = _diagnose_envelope(data)
+    if problem is None and isinstance(rejection := _sdk_rejection(line), Exception):
+        problem = _explain_sdk_rejection(rejection, data)
+    return problem
+
+
+def jsonrpc_error_for(line: str | bytes) -> dict[str, Any] | None:
+    """The JSON-RPC 2.0 error answer a malformed line deserves, or ``None`` if none is due.
 
     Returns ``{"id": ..., "code": ..., "message": ...}``; ``id`` is ``None`` where it cannot be
-    read, as the spec says. A malformed *notification* (no id) gets no answer.
+    read or used, as the spec says. ``None`` for a well-formed line and for a malformed
+    notification or response, which JSON-RPC never answers (see :func:`diagnose_line`).
 
     Example:
         >>> jsonrpc_error_for('{"jsonrpc": "2.0", "id": 1, "method": "ping"}') is None
@@ -131,32 +201,130 @@ def jsonrpc_error_for(line: str) -> dict[str, Any] | None:
         >>> jsonrpc_error_for("{oops")["code"]
         -32700
     """
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return {"id": None, "code": PARSE_ERROR, "message": "Parse error: not valid JSON"}
+    problem = diagnose_line(line)
+    if problem is None or not problem.answer:
+        return None
+    return {"id": problem.id, "code": problem.code, "message": problem.message}
+
+
+def _too_deep() -> MalformedLine:
+    return MalformedLine(PARSE_ERROR, f"Parse error: JSON nested deeper than {MAX_NESTING_DEPTH} "
+                                      "levels (the limit)")
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether ``text``'s arrays/objects nest deeper than ``limit``, without parsing it."""
+    if text.count("[") + text.count("{") <= limit:  # most messages: cannot be that deep
+        return False
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    steps = map({"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__, brackets)
+    return max(itertools.accumulate(steps), default=0) > limit
+
+
+def _json_kind(value: Any) -> str:
+    """``value`` named as JSON names it, for error messages (never the value itself if large)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})" if len(repr(value)) <= 24 else "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _usable_id(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def _diagnose_envelope(data: Any) -> MalformedLine | None:
+    """The JSON-RPC 2.0 checks on a parsed line (see :func:`diagnose_line`)."""
     if not isinstance(data, dict):
-        kind = "a batch (not supported)" if isinstance(data, list) else type(data).__name__
-        return {"id": None, "code": INVALID_REQUEST,
-                "message": f"Invalid Request: expected a JSON-RPC object, got {kind}"}
-    raw_id = data.get("id")
-    ident = raw_id if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) else None
-    is_response = "result" in data or "error" in data
-    if data.get("jsonrpc") != "2.0" or (not is_response and not isinstance(
-            data.get("method"), str)):
-        return {"id": ident, "code": INVALID_REQUEST,
-                "message": "Invalid Request: needs \"jsonrpc\": \"2.0\" and a string \"method\""}
-    if "params" in data and not isinstance(data["params"], (dict, list)):
-        if "id" not in data:
-            return None  # a notification: never answered, the server drops it
-        return {"id": ident, "code": INVALID_PARAMS,
-                "message": "Invalid params: \"params\" must be an object"}
+        kind = "a batch (not supported)" if isinstance(data, list) else _json_kind(data)
+        return MalformedLine(INVALID_REQUEST,
+                             f"Invalid Request: expected a JSON-RPC object, got {kind}")
+    has_id, raw_id = "id" in data, data.get("id")
+    ident = raw_id if _usable_id(raw_id) else None
+    if "method" not in data and ("result" in data or "error" in data):
+        return None  # a response: the SDK's schema judges it, and it is never answered
+    if has_id and ident is None:
+        return MalformedLine(INVALID_REQUEST, "Invalid Request: \"id\" must be a string or an "
+                             f"integer, got {_json_kind(raw_id)}")
+    if data.get("jsonrpc") != "2.0":
+        return MalformedLine(INVALID_REQUEST, "Invalid Request: needs \"jsonrpc\": \"2.0\", got "
+                             f"{_json_kind(data.get('jsonrpc')) if 'jsonrpc' in data else 'none'}",
+                             ident)
+    if not isinstance(data.get("method"), str):
+        got = _json_kind(data["method"]) if "method" in data else "none"
+        return MalformedLine(INVALID_REQUEST,
+                             f"Invalid Request: \"method\" must be a string, got {got}", ident)
+    params = data.get("params")
+    if params is not None and not isinstance(params, dict):
+        return MalformedLine(INVALID_PARAMS, "Invalid params: \"params\" must be an object, got "
+                             f"{_json_kind(params)} (MCP methods take named params)", ident,
+                             answer=has_id)  # a notification: dropped, never answered
     return None
+
+
+def _sdk_rejection(line: str) -> Exception | None:
+    """Why the MCP SDK's message schema rejects ``line``; ``None`` if it takes it (or is absent)."""
+    try:
+        try:
+            from mcp_types import jsonrpc_message_adapter as adapter
+        except ImportError:  # mcp 1.x
+            from mcp.types import JSONRPCMessage as adapter  # type: ignore[no-redef]
+    except ImportError:
+        return None
+    try:
+        if hasattr(adapter, "validate_json"):
+            adapter.validate_json(line)
+        else:
+            adapter.model_validate_json(line)
+    except Exception as exc:  # pydantic's ValidationError
+        return exc
+    return None
+
+
+def _explain_sdk_rejection(exc: Exception, data: dict[str, Any]) -> MalformedLine:
+    """The SDK's reason, for a line the JSON-RPC checks let through (its input is not echoed)."""
+    is_request = "method" in data
+    expected = ("JSONRPCRequest" if "id" in data else "JSONRPCNotification") if is_request \
+        else ("JSONRPCError" if "error" in data else "JSONRPCResponse")
+    errors = exc.errors() if hasattr(exc, "errors") else [{"msg": type(exc).__name__}]
+    first = next((e for e in errors if e.get("loc", ())[:1] == (expected,)), errors[0])
+    code = PARSE_ERROR if first.get("type") == "json_invalid" else INVALID_REQUEST
+    kind = "Parse error" if code == PARSE_ERROR else (
+        "Invalid Request" if is_request else "Invalid response")
+    where = ".".join(str(part) for part in first.get("loc", ())[1:])
+    message = f"{kind}: {first['msg'][:200]}" + (f" at {where!r}" if where else "")
+    return MalformedLine(code, message, data["id"] if _usable_id(data.get("id")) else None,
+                         answer=is_request and "id" in data)
+
+
+def read_capped_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes:
+    """One line of ``stream`` (``b""`` at the end), holding at most ``limit + 1`` bytes of it.
+
+    A longer line comes back cut to ``limit + 1`` bytes, without its newline, so
+    :func:`diagnose_line` rejects it; the rest of it is read and dropped in small chunks, so the
+    next call starts at the next line and memory stays bounded whatever the client sends.
+    """
+    line = stream.readline(limit + 1)
+    if len(line) > limit and not line.endswith(b"\n"):
+        while chunk := stream.readline(64 * 1024):
+            if chunk.endswith(b"\n"):
+                break
+    return line
 
 
 async def _serve_stdio(server: Any) -> None:
     """``server`` on stdio, answering malformed lines with JSON-RPC errors."""
     import anyio
+    import anyio.to_thread
 
     from mcp.server.stdio import stdio_server
     from mcp.shared.message import SessionMessage
@@ -173,25 +341,24 @@ async def _serve_stdio(server: Any) -> None:
         """Lines of stdin for the MCP transport; bad ones are answered here, not passed on."""
 
         def __init__(self) -> None:
-            self._file = anyio.wrap_file(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8",
-                                                          errors="replace"))
+            self._buffer = sys.stdin.buffer
 
         def __aiter__(self) -> Any:
             return self._lines()
 
         async def _lines(self) -> Any:
             await ready.wait()
-            async for line in self._file:
-                if not line.strip():
-                    continue
-                error = jsonrpc_error_for(line)
-                if error is None:
-                    yield line
-                elif "id" in error:
+            while raw := await anyio.to_thread.run_sync(read_capped_line, self._buffer):
+                problem = diagnose_line(raw)
+                if problem is None:
+                    yield raw.decode("utf-8")
+                elif problem.answer:
                     message = types.JSONRPCError.model_construct(
-                        jsonrpc="2.0", id=error["id"],
-                        error=types.ErrorData(code=error["code"], message=error["message"]))
+                        jsonrpc="2.0", id=problem.id,
+                        error=types.ErrorData(code=problem.code, message=problem.message))
                     await replies[0].send(SessionMessage(message))
+                else:  # JSON-RPC forbids answering it; say so where the client's log is
+                    logger.warning("dropped a message: %s", problem.message)
 
     async with stdio_server(stdin=CheckedStdin()) as (read_stream, write_stream):
         replies.append(write_stream)

@@ -90,3 +90,182 @@ def test_the_readme_client_config_runs_this_server():
     config = json.loads(readme[start + 1:readme.index("`", start + 1)])
     server = config["mcpServers"]["emotion-director"]
     assert server == {"command": "emotion-director", "args": ["mcp"]}  # what the tests launch
+
+
+# -- malformed lines on the real server's stdin -------------------------------------------------
+
+def _request(ident, method="ping", **extra):
+    return json.dumps({"jsonrpc": "2.0", "id": ident, "method": method, **extra}).encode()
+
+
+_INITIALIZE = _request("init", "initialize", params={
+    "protocolVersion": "2025-06-18", "capabilities": {},
+    "clientInfo": {"name": "test", "version": "0"}})
+
+
+def _serve_lines(tmp_path, lines, answered):
+    """Run ``emotion-director mcp`` (the README's command), write ``lines`` on its stdin and
+    return (every answer, stderr) once the ids in ``answered`` have their answers."""
+    import shutil
+    import subprocess
+    import threading
+
+    command = shutil.which("emotion-director", path=os.path.dirname(sys.executable))
+    assert command, "the emotion-director console script is not installed next to python"
+    env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
+    env.pop("EMOTION_DIRECTOR_LOG_LEVEL", None)
+    stderr = (tmp_path / "stderr.log").open("w+b")
+    proc = subprocess.Popen([command, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=stderr, env=env)
+    answers, done = [], threading.Event()
+
+    def read_answers():
+        for raw in proc.stdout:
+            answers.append(json.loads(raw))
+            if answered <= {a.get("id") for a in answers}:
+                done.set()
+        done.set()  # the server ended: let the test see what it got
+
+    reader = threading.Thread(target=read_answers, daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(b"".join(line + b"\n" for line in lines))
+        proc.stdin.flush()
+        assert done.wait(60), f"no answer to {answered} within 60 s; got {answers}"
+    except BrokenPipeError:
+        pass  # the server died: the assertions below say how
+    finally:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = proc.wait(30)
+        reader.join(10)
+        stderr.seek(0)
+    log = stderr.read().decode("utf-8", "replace")
+    assert "Traceback" not in log, log[-3000:]
+    assert code == 0, log[-3000:]
+    assert answered <= {a.get("id") for a in answers}, (answers, log[-3000:])
+    return answers, log
+
+
+def _errors_for_bad_lines(answers, good_ids):
+    return [(a.get("id"), a.get("error", {}).get("code"), a.get("error", {}).get("message", str(a)))
+            for a in answers if a.get("id") not in good_ids]
+
+
+def _assert_errors(got, expected):
+    assert [(i, c) for i, c, _ in got] == [(i, c) for i, c, _ in expected], got
+    for (_, _, message), (_, _, fragment) in zip(got, expected):
+        assert fragment in message, (fragment, message)
+
+
+def test_mcp_server_answers_json_nested_5000_deep_and_keeps_serving(tmp_path):
+    nested_object = b'{"a": ' * 5000 + b"1" + b"}" * 5000
+    deep_params = (b'{"jsonrpc": "2.0", "id": "deep", "method": "ping", "params": {"x": '
+                   + b"[" * 5000 + b"]" * 5000 + b"}}")
+    answers, _ = _serve_lines(tmp_path, [b"[" * 5000 + b"]" * 5000, nested_object, deep_params,
+                                         _INITIALIZE], {"init"})
+    _assert_errors(_errors_for_bad_lines(answers, {"init"}),
+                   [(None, -32700, "nested deeper than 128 levels")] * 3)
+    (init,) = [a for a in answers if a.get("id") == "init"]
+    assert init["result"]["serverInfo"]["name"] == "emotion-director"
+
+
+def test_mcp_server_answers_requests_whose_id_is_not_a_string_or_integer(tmp_path):
+    bad_ids = [1.5, {}, [], True, None, False, 1e3]
+    answers, _ = _serve_lines(tmp_path, [_request(i) for i in bad_ids]
+                              + [_INITIALIZE, _request(7), _request("seven")],
+                              {"init", 7, "seven"})
+    kinds = ["a number (1.5)", "an object", "an array", "a boolean", "null", "a boolean",
+             "a number (1000.0)"]
+    _assert_errors(_errors_for_bad_lines(answers, {"init", 7, "seven"}),
+                   [(None, -32600, f'"id" must be a string or an integer, got {kind}')
+                    for kind in kinds])
+    assert {a["id"]: a.get("result") for a in answers if a["id"] in (7, "seven")} == {
+        7: {}, "seven": {}}
+
+
+def test_mcp_server_answers_every_malformed_line_and_keeps_serving(tmp_path):
+    limit = 1024 * 1024  # MAX_LINE_BYTES, written out so this test also runs on older servers
+    too_long = _request("long", params={"pad": "x" * limit})  # valid JSON, just over the cap
+    cases = [  # (line, id of the error answer, code, what the message must name)
+        (b"{oops", None, -32700, "not valid JSON"),
+        (b"42", None, -32600, "got a number (42)"),
+        (b'"ping"', None, -32600, "got a string"),
+        (b'[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]', None, -32600, "batch"),
+        (b'{"jsonrpc": "2.0", "id": "utf", "method": "pi\xffng"}', None, -32700, "UTF-8"),
+        (b"", None, -32700, "empty line"),
+        (b"  \t\r", None, -32700, "empty line"),
+        (too_long, None, -32700, f"longer than {limit} bytes"),
+        (_request("m", 5), "m", -32600, '"method" must be a string, got a number (5)'),
+        (b'{"jsonrpc": "2.0", "method": 1, "params": "bar"}', None, -32600, '"method"'),
+        (_request("v", jsonrpc="1.0"), "v", -32600, '"jsonrpc": "2.0"'),
+        (_request("s", params="x"), "s", -32602, '"params" must be an object, got a string'),
+        (_request("a", params=[1, 2]), "a", -32602, '"params" must be an object, got an array'),
+        (_request("u", params={"text": "\ud800"}), "u", -32700, "Invalid JSON"),
+    ]
+    silent = [  # notifications: never answered, whatever is wrong with them
+        b'{"jsonrpc": "2.0", "method": "notifications/no_such_thing"}',
+        b'{"jsonrpc": "2.0", "method": "notifications/initialized", "params": 3}',
+    ]
+    good = {"init", "unknown", "last"}
+    answers, log = _serve_lines(
+        tmp_path, [line for line, *_ in cases] + [_INITIALIZE] + silent
+        + [_request("unknown", "no/such/method"), _request("last", "tools/list")], good)
+    _assert_errors(_errors_for_bad_lines(answers, good), [case[1:] for case in cases])
+    by_id = {a["id"]: a for a in answers if a.get("id") in good}
+    assert by_id["unknown"]["error"]["code"] == -32601
+    assert [t["name"] for t in by_id["last"]["result"]["tools"]] == ["rewrite_for_emotion"]
+    assert "dropped a message" in " ".join(log.split())  # said on stderr, not answered
+
+
+def test_read_capped_line_skips_the_rest_of_an_overlong_line_without_holding_it():
+    import io
+
+    from emotion_director.mcp_server import read_capped_line
+
+    class CountingStream(io.BytesIO):
+        biggest = 0
+
+        def readline(self, size=-1):
+            line = super().readline(size)
+            CountingStream.biggest = max(CountingStream.biggest, len(line))
+            return line
+
+    stream = CountingStream(b"short\n" + b"x" * 10_000 + b"\n" + b"next\n" + b"last")
+    assert read_capped_line(stream, limit=100) == b"short\n"
+    assert read_capped_line(stream, limit=100) == b"x" * 101
+    assert read_capped_line(stream, limit=100) == b"next\n"
+    assert read_capped_line(stream, limit=100) == b"last"
+    assert read_capped_line(stream, limit=100) == b""
+    assert CountingStream.biggest <= 64 * 1024
+    exact = CountingStream(b"y" * 100 + b"\n" + b"z\n")
+    assert read_capped_line(exact, limit=100) == b"y" * 100 + b"\n"  # at the cap: still whole
+    assert read_capped_line(exact, limit=100) == b"z\n"
+
+
+def test_diagnose_line_answers_or_passes_any_bytes_without_raising():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from emotion_director.mcp_server import diagnose_line
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+        max_leaves=20)
+    envelopes = st.fixed_dictionaries({}, optional={
+        "jsonrpc": st.sampled_from(["2.0", "1.0"]) | json_values, "id": json_values,
+        "method": st.sampled_from(["ping", "tools/list"]) | json_values, "params": json_values,
+        "result": json_values})
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.binary() | envelopes.map(lambda d: json.dumps(d).encode()))
+    def check(line):
+        problem = diagnose_line(line)
+        if problem is not None:
+            assert problem.code in (-32700, -32600, -32602) and problem.message
+            assert problem.id is None or isinstance(problem.id, (str, int))
+
+    check()
