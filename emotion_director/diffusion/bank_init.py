@@ -40,6 +40,7 @@ from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa:
 from emotion_director.diffusion.retrieval import embed_texts_for_retrieval  # noqa: E402
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import UnknownEmotionError  # noqa: E402
+from emotion_director.files import text_lines  # noqa: E402
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -80,9 +81,7 @@ def load_dataset(source: str | Path) -> list[EmotionImage]:
 
 def _from_manifest(path: Path) -> list[EmotionImage]:
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, line in text_lines(path, what="manifest", error=BankError):
         try:
             record = json.loads(line)
             image = (path.parent / record["image"]).resolve()

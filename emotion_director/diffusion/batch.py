@@ -18,16 +18,11 @@ from emotion_director.errors import InvalidRequestError
 
 def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list[dict[str, Any]]:
     """Parse the prompt file into requests; errors name the file and line."""
-    if not path.is_file():
-        raise InvalidRequestError(f"--prompts {path}: file not found.")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise InvalidRequestError(f"--prompts {path}: not UTF-8 text.") from None
+    from emotion_director.files import MiB, text_lines
+
     requests = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for number, line in text_lines(path, what="--prompts file", max_bytes=64 * MiB,
+                                   error=InvalidRequestError):
         where = f"{path}:{number}"
         if line.lstrip().startswith("{"):
             try:

@@ -21,11 +21,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import EvalDatasetError, UnknownEmotionError
+from emotion_director.files import MAX_LINE_CHARS, MiB, read_text_file
 
 
 class EvalCase(BaseModel):
     id: str = Field(min_length=1)
-    prompt: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=10_000)
     emotion: str
     tags: list[str] = Field(default_factory=list)
 
@@ -46,9 +47,10 @@ def load_eval_dataset(spec: str) -> list[EvalCase]:
         cases = _parse(text, "builtin.jsonl")
         return cases if part == "all" else [c for c in cases if part in c.tags]
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists():
         raise EvalDatasetError(f"dataset {path} not found: pass a JSONL file or builtin:shortcut.")
-    return _parse(path.read_text(encoding="utf-8"), str(path))
+    text = read_text_file(path, what="dataset", max_bytes=64 * MiB, error=EvalDatasetError)
+    return _parse(text, str(path))
 
 
 def _parse(text: str, source: str) -> list[EvalCase]:
@@ -57,6 +59,10 @@ def _parse(text: str, source: str) -> list[EvalCase]:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        if len(line) > MAX_LINE_CHARS:
+            raise EvalDatasetError(f"{source}:{number}: a line of {len(line):,} characters, over "
+                                   f"the {MAX_LINE_CHARS:,}-character limit; a case is one short "
+                                   "prompt.")
         try:
             case = EvalCase.model_validate(json.loads(line))
         except json.JSONDecodeError as exc:

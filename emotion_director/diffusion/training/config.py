@@ -114,10 +114,11 @@ class DPOConfig(_Section):
     @classmethod
     def from_yaml(cls, path: str | Path) -> DPOConfig:
         path = Path(path)
+        from emotion_director.files import MiB, read_text_file
+
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found.") from None
+            raw = yaml.safe_load(read_text_file(path, what="config file", max_bytes=MiB,
+                                                error=ConfigError))
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}).") from None
         if not isinstance(raw, dict):

@@ -13,6 +13,7 @@ import torch
 from emotion_director.diffusion.bank import BankError
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.errors import DatasetError, UnknownEmotionError
+from emotion_director.files import text_lines
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,8 @@ def load_records(preferences: Path | None, emotion_records: Path | None) -> list
     for path, kind in ((preferences, "preference"), (emotion_records, "emotion")):
         if path is None:
             continue
-        if not path.is_file():
-            raise DatasetError(f"{path}: {kind} file not found.")
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                records.append(_record(_json(line, path, number), path, number, kind))
+        for number, line in text_lines(path, what=f"{kind} file", error=DatasetError):
+            records.append(_record(_json(line, path, number), path, number, kind))
     if not records:
         raise DatasetError("no training records: the data files are empty.")
     return records

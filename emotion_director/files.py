@@ -1,0 +1,88 @@
+"""Reading the files a user points the program at: regular files only, capped, line by line.
+
+A path can name a FIFO (the reader waits forever), ``/dev/zero`` (it never ends) or a file far
+larger than anything the program means to hold. :func:`read_regular_file` opens it
+non-blocking, checks what it is on the open descriptor (so a file swapped after a check is still
+caught) and reads at most ``max_bytes``; :func:`text_lines` decodes it and refuses a line over
+``max_line`` characters, naming the file and line. Every refusal is the caller's own error
+class with a message that says what is wrong and what to do.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "cases.jsonl"
+    >>> _ = p.write_text('{"a": 1}\\n\\n{"b": 2}\\n')
+    >>> [(n, line) for n, line in text_lines(p, what="dataset")]
+    [(1, '{"a": 1}'), (3, '{"b": 2}')]
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from emotion_director.errors import DataFileError
+
+MiB = 1 << 20
+#: Default caps: a data file, and one line of it (a prompt record is a few hundred bytes).
+MAX_FILE_BYTES = 256 * MiB
+MAX_LINE_CHARS = 64 * 1024
+
+
+def read_regular_file(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
+                      error: type[Exception] = DataFileError) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found; check the path.") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder; pass the {what} file itself.") from None
+    except OSError as exc:  # ELOOP, EACCES, ...
+        raise error(f"{path}: cannot open the {what} ({exc.strerror or exc}); fix the path or "
+                    "its permissions.") from None
+    info = os.fstat(fd)
+    problem = None
+    if stat.S_ISDIR(info.st_mode):
+        problem = f"{path}: is a folder; pass the {what} file itself."
+    elif not stat.S_ISREG(info.st_mode):
+        problem = (f"{path}: not a regular file (a pipe, device or socket); the {what} must be "
+                   "a plain file.")
+    elif info.st_size > max_bytes:
+        problem = (f"{path}: {info.st_size:,} bytes, over the {max_bytes:,}-byte limit for a "
+                   f"{what}; is it the right file?")
+    if problem:
+        os.close(fd)
+        raise error(problem)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while being read
+        raise error(f"{path}: over the {max_bytes:,}-byte limit for a {what}.")
+    return data
+
+
+def read_text_file(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
+                   error: type[Exception] = DataFileError) -> str:
+    """:func:`read_regular_file` decoded as UTF-8 (a leading byte-order mark is dropped)."""
+    data = read_regular_file(path, what=what, max_bytes=max_bytes, error=error)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8."
+                    ) from None
+
+
+def text_lines(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
+               max_line: int = MAX_LINE_CHARS,
+               error: type[Exception] = DataFileError) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` for each non-blank line; a line over ``max_line`` characters
+    is refused before anything parses it."""
+    text = read_text_file(path, what=what, max_bytes=max_bytes, error=error)
+    for number, line in enumerate(text.splitlines(), 1):
+        if len(line) > max_line:
+            raise error(f"{path}:{number}: a line of {len(line):,} characters, over the "
+                        f"{max_line:,}-character limit for a {what} line; is it the right file?")
+        if line.strip():
+            yield number, line
