@@ -9,6 +9,15 @@ made (one JSON line: rater, pair id, case, which system was on which side, the c
 winning system); nothing is ever rewritten, so a crash loses nothing. If a rater rates a pair
 again, the latest choice counts.
 
+The page is for people on this machine only, so it refuses what a web site in the same browser
+could send it: it answers only requests whose ``Host`` is its own loopback address (``127.0.0.1``,
+``localhost`` or ``[::1]`` with its port; anything else is DNS rebinding) and whose ``Origin``,
+when present, is that same address; a vote must carry the random token of this server session
+that the page embeds, and it names its pair by a random per-session key (the stable pair id only
+goes to ``ratings.jsonl``). Every response forbids framing and MIME sniffing. Images are served
+only when the record's path resolves (symlinks followed) to a regular PNG, JPEG, GIF or WebP file
+inside the run folder; anything else is a 404.
+
 :func:`rating_sections` folds the ratings into ``eval report``: per-system win rates (a tie is
 half a win) with bootstrap CIs beside the automatic metrics, head-to-head counts, and, when
 several people rated the same pairs, inter-rater agreement (raw pairwise agreement, Cohen's
@@ -37,11 +46,15 @@ person opens the page in a browser, ``emotion-director eval rate RUN`` serves it
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import itertools
 import json
+import os
 import random
 import re
+import secrets
+import stat
 import threading
 import time
 from collections import Counter, defaultdict
@@ -57,6 +70,20 @@ CHOICES = ("left", "right", "tie")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
 MAX_BODY = 4096
 IMAGES_PER_SIDE = 2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
+# Sent with every response. The page has no inline script or style (the stylesheet is
+# /style.css), so 'self' covers all it loads; a form posts only back here and nobody frames it.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
+                               "script-src 'none'; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    # not no-referrer: under it a browser sends `Origin: null` with the page's own form posts
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
 
 
 @dataclass(frozen=True)
@@ -76,7 +103,68 @@ class RatingPair:
 
 
 def pair_id(case_id: str, system_a: str, system_b: str) -> str:
+    """The stable id written to ``ratings.jsonl`` (never shown: the page uses random keys)."""
     return hashlib.sha1(f"{case_id}|{system_a}|{system_b}".encode()).hexdigest()[:12]
+
+
+def resolve_run_image(run_root: Path, recorded: object) -> Path | None:
+    """Where an image record's ``path`` leads, symlinks followed, if that is inside the run.
+
+    ``None`` for anything that is not a relative-or-absolute path string resolving inside
+    ``run_root`` (itself already resolved) with an image suffix: ``/etc/passwd``,
+    ``../../secret`` or a symlink out of the run are never served.
+    """
+    if not isinstance(recorded, str) or not recorded or "\x00" in recorded:
+        return None
+    try:
+        path = (run_root / recorded).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, an unreadable folder
+        return None
+    if not path.is_relative_to(run_root) or path.suffix.lower() not in IMAGE_SUFFIXES:
+        return None
+    return path
+
+
+def _image_type(head: bytes) -> str | None:
+    """The image MIME type its first bytes show (the suffix alone proves nothing)."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def read_run_image(run_root: Path, recorded: object) -> tuple[bytes, str] | None:
+    """The bytes and MIME type of a regular image file inside the run, else ``None``."""
+    path = resolve_run_image(run_root, recorded)
+    if path is None:
+        return None
+    # O_NOFOLLOW: the resolved path has no symlink left, so one appearing since is refused;
+    # O_NONBLOCK: opening a FIFO named like an image must not hang the request thread.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        regular = stat.S_ISREG(info.st_mode) and info.st_size <= MAX_IMAGE_BYTES
+    except OSError:
+        regular = False
+    if not regular:  # a folder, FIFO or device named like an image
+        os.close(fd)
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:  # owns and closes fd from here on
+            data = handle.read(MAX_IMAGE_BYTES + 1)
+    except OSError:
+        return None
+    kind = _image_type(data[:16])
+    return (data, kind) if kind and len(data) <= MAX_IMAGE_BYTES else None
 
 
 def build_pairs(run_dir: str | Path, systems: list[str] | None = None) -> list[RatingPair]:
@@ -88,6 +176,7 @@ def build_pairs(run_dir: str | Path, systems: list[str] | None = None) -> list[R
     if not (run / "results.jsonl").is_file():
         raise RatingError(f"{run} is not an eval run folder (no results.jsonl): run "
                           f"`emotion-director eval run --out {run}` first.")
+    root = run.resolve()
     rows = [r for r in read_results(run) if r.get("rewrite")]
     available = list(dict.fromkeys(r["system"] for r in rows))
     unknown = [s for s in systems or [] if s not in available]
@@ -97,7 +186,9 @@ def build_pairs(run_dir: str | Path, systems: list[str] | None = None) -> list[R
     wanted = set(systems or available)
     images: dict[tuple[str, str], list[str]] = defaultdict(list)
     for record in sorted(read_image_records(run), key=lambda r: r["index"]):
-        images[(record["system"], record["case_id"])].append(record["path"])
+        # a path leading out of the run is never offered (and never served: see _image)
+        if resolve_run_image(root, record.get("path")) is not None:
+            images[(record["system"], record["case_id"])].append(record["path"])
     by_case: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for row in rows:
         if row["system"] in wanted:
@@ -139,15 +230,37 @@ def read_ratings(run_dir: str | Path) -> list[dict[str, Any]]:
 
 @dataclass
 class RatingSession:
-    """The pairs of one run and its append-only ratings file, shared by the server's threads."""
+    """The pairs of one run and its append-only ratings file, shared by the server's threads.
+
+    ``pairs`` is keyed by the stable pair id that ``ratings.jsonl`` records; the page names a
+    pair by a random key of this session (``keys``), and a vote must carry ``token``: a page
+    from another origin can neither guess a pair nor forge a vote.
+    """
 
     run_dir: Path
     pairs: dict[str, RatingPair]
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    keys: dict[str, str] = field(init=False)  # public key -> pair id
+    key_of: dict[str, str] = field(init=False)  # pair id -> public key
+    root: Path = field(init=False)  # the run folder, resolved: images must lie inside it
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.key_of = {pid: secrets.token_urlsafe(16) for pid in self.pairs}
+        self.keys = {key: pid for pid, key in self.key_of.items()}
+        self.root = Path(self.run_dir).resolve()
 
     @property
     def path(self) -> Path:
         return self.run_dir / "ratings.jsonl"
+
+    def pair_for(self, key: str) -> RatingPair | None:
+        """The pair a page key names (``None`` for an unknown or a stable pair id)."""
+        pid = self.keys.get(key)
+        return None if pid is None else self.pairs[pid]
+
+    def token_matches(self, supplied: str) -> bool:
+        return hmac.compare_digest(supplied.encode(), self.token.encode())
 
     def order(self, rater: str) -> list[str]:
         ids = sorted(self.pairs)
@@ -170,7 +283,7 @@ class RatingSession:
     def record(self, rater: str, pair_key: str, choice: str) -> dict[str, Any]:
         if not RATER_NAME.match(rater):
             raise RatingError("rater name must be 1-40 letters, digits, spaces, '_', '.' or '-'.")
-        pair = self.pairs.get(pair_key)
+        pair = self.pair_for(pair_key)
         if pair is None:
             raise RatingError(f"unknown pair id '{pair_key[:40]}'.")
         if choice not in CHOICES:
@@ -195,7 +308,8 @@ STYLE = ("body{font-family:sans-serif;margin:2em auto;max-width:1100px}"
 
 def _page(title: str, body: str) -> bytes:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title><style>{STYLE}</style></head><body>{body}</body></html>").encode()
+            "</title><link rel='stylesheet' href='/style.css'></head>"
+            f"<body>{body}</body></html>").encode()
 
 
 def _login_page() -> bytes:
@@ -209,11 +323,12 @@ def _login_page() -> bytes:
 
 def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) -> bytes:
     esc = html.escape
+    key = session.key_of[pair.pair_id]
     columns = []
     for label, (_, text, images) in zip(("Left", "Right"), session.sides(pair, rater)):
         side = label.lower()
         imgs = "".join(
-            f"<img alt='{label} image {k + 1}' src='/image/{pair.pair_id}/{side}/{k}?rater="
+            f"<img alt='{label} image {k + 1}' src='/image/{key}/{side}/{k}?rater="
             f"{quote(rater)}'>" for k in range(len(images)))
         columns.append(f"<div class='side' id='{side}'><h2>{label}</h2>"
                        f"<p class='text'>{esc(text)}</p>{imgs}</div>")
@@ -223,12 +338,19 @@ def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) 
             f"<div class='pair'>{''.join(columns)}</div>"
             "<form method='post' action='/rate'>"
             f"<input type='hidden' name='rater' value='{esc(rater)}'>"
-            f"<input type='hidden' name='pair' value='{pair.pair_id}'>"
+            f"<input type='hidden' name='pair' value='{key}'>"
+            f"<input type='hidden' name='token' value='{session.token}'>"
             "<button id='choose-left' name='choice' value='left'>Left is better</button>"
             "<button id='choose-tie' name='choice' value='tie'>About the same</button>"
             "<button id='choose-right' name='choice' value='right'>Right is better</button>"
             "</form>")
     return _page("Rate rewrites", body)
+
+
+def loopback_hosts(port: int) -> frozenset[str]:
+    """The ``Host`` values a browser on this machine sends to the page (lower case)."""
+    names = ("127.0.0.1", "localhost", "[::1]")
+    return frozenset([f"{n}:{port}" for n in names] + (list(names) if port == 80 else []))
 
 
 def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
@@ -237,6 +359,28 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # keep the terminal quiet
             pass
+
+        def end_headers(self) -> None:  # every response, http.server's own errors included
+            for key, value in SECURITY_HEADERS.items():
+                self.send_header(key, value)
+            super().end_headers()
+
+        def _refusal(self) -> str | None:
+            """Why this request is not from the page in a browser on this machine, if it is not."""
+            port = self.server.server_address[1]
+            hosts = self.headers.get_all("Host") or []
+            host = hosts[0].strip().lower() if len(hosts) == 1 else ""
+            if host not in loopback_hosts(port):
+                shown = "missing" if not hosts else f"'{', '.join(hosts)[:100]}'"
+                return (f"Host header {shown} is not this rating server: it answers only to "
+                        f"127.0.0.1:{port}, localhost:{port} or [::1]:{port} (open "
+                        f"http://127.0.0.1:{port}/), so other web sites cannot reach it by DNS "
+                        "rebinding.")
+            origins = self.headers.get_all("Origin") or []
+            if origins and (len(origins) > 1 or origins[0].strip().lower() != f"http://{host}"):
+                return (f"Origin header '{', '.join(origins)[:100]}' is not this page's origin "
+                        f"http://{host}: only the rating page itself may send requests here.")
+            return None
 
         def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
                   headers: dict[str, str] | None = None) -> None:
@@ -253,6 +397,9 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
             self._send(status, _page("Error", f"<p class='error'>{html.escape(message)}</p>"))
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            refusal = self._refusal()
+            if refusal:
+                return self._error(403, refusal)
             url = urlsplit(self.path)
             query = parse_qs(url.query)
             rater = (query.get("rater") or [""])[0].strip()
@@ -267,25 +414,31 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
                     return self._send(200, _page("Done", f"<h1 id='done'>All {done} pairs "
                                                           "rated. Thank you!</h1>"))
                 return self._send(200, _pair_page(session, pair, rater, done))
+            if url.path == "/style.css":
+                return self._send(200, STYLE.encode(), "text/css; charset=utf-8")
             parts = url.path.strip("/").split("/")
             if len(parts) == 4 and parts[0] == "image":
                 return self._image(parts[1], parts[2], parts[3], rater)
             return self._error(404, "not found")
 
         def _image(self, key: str, side: str, index: str, rater: str) -> None:
-            pair = session.pairs.get(key)
-            if pair is None or side not in ("left", "right") or not index.isdigit() \
-                    or not RATER_NAME.match(rater):
+            pair = session.pair_for(key)
+            if pair is None or side not in ("left", "right") or not index.isascii() \
+                    or not index.isdigit() or not RATER_NAME.match(rater):
                 return self._error(404, "no such image")
             images = session.sides(pair, rater)[0 if side == "left" else 1][2]
             if int(index) >= len(images):
                 return self._error(404, "no such image")
-            path = session.run_dir / images[int(index)]
-            if not path.is_file():
-                return self._error(404, "image file missing")
-            self._send(200, path.read_bytes(), "image/png")
+            # checked again on every request: the file may have changed since the page was built
+            found = read_run_image(session.root, images[int(index)])
+            if found is None:
+                return self._error(404, "no such image file in this run")
+            self._send(200, *found)
 
         def do_POST(self) -> None:  # noqa: N802
+            refusal = self._refusal()
+            if refusal:
+                return self._error(403, refusal)
             if urlsplit(self.path).path != "/rate":
                 return self._error(404, "not found")
             try:
@@ -297,10 +450,16 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
             try:
                 form = parse_qs(self.rfile.read(length).decode("utf-8"), strict_parsing=True)
             except (UnicodeDecodeError, ValueError):
-                return self._error(400, "expected a form body rater=...&pair=...&choice=...")
+                return self._error(400, "expected a form body "
+                                        "rater=...&pair=...&choice=...&token=...")
+            tokens = form.get("token") or []
+            if len(tokens) != 1 or not session.token_matches(tokens[0]):
+                return self._error(403, "this vote does not carry the token of this rating "
+                                        "session: reload the rating page and choose again.")
             fields = {k: v[0].strip() for k, v in form.items() if len(v) == 1}
-            if set(fields) != {"rater", "pair", "choice"} or len(form) != 3:
-                return self._error(400, "expected exactly one rater, pair and choice field")
+            if set(fields) != {"rater", "pair", "choice", "token"} or len(form) != 4:
+                return self._error(400, "expected exactly one rater, pair and choice field "
+                                        "(and the page's token)")
             try:
                 session.record(fields["rater"], fields["pair"], fields["choice"])
             except RatingError as exc:
@@ -316,7 +475,8 @@ def serve_ratings(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8
     run = Path(run_dir)
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise RatingError(f"the rating page serves on loopback only, not '{host}': raters on "
-                          "this machine open it in a browser; others can use an SSH tunnel.")
+                          "this machine open it in a browser; others can use an SSH tunnel "
+                          f"with the same port on both ends (ssh -L {port}:127.0.0.1:{port}).")
     session = RatingSession(run, {p.pair_id: p for p in build_pairs(run, systems)})
     try:
         server = ThreadingHTTPServer((host, port), _make_handler(session))

@@ -1,6 +1,8 @@
 """Blind pairwise rating: pairs, the page, tampered requests, agreement and win rates."""
 
+import http.client
 import json
+import os
 import random
 import threading
 import urllib.error
@@ -65,6 +67,34 @@ def post(server, body: bytes, headers=None, path="/rate"):
         return exc.code, exc.read().decode()
 
 
+def raw(server, method, path, body=None, headers=None):
+    """A request with exactly these headers (``Host`` defaults to the server's own; ``None``
+    leaves a header out): (status, headers, body)."""
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for key, value in {"Host": f"127.0.0.1:{port}", **(headers or {})}.items():
+            if value is not None:
+                connection.putheader(key, value)
+        if body is not None:
+            connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def page_fields(server, rater="ann"):
+    """The pair key and session token the page embeds in its vote form."""
+    with urllib.request.urlopen(url(server, f"/?rater={rater}")) as response:
+        page = response.read().decode()
+    return (page.split("name='pair' value='")[1].split("'")[0],
+            page.split("name='token' value='")[1].split("'")[0])
+
+
 def test_every_pair_of_systems_on_every_case_is_offered(run_dir):
     pairs = build_pairs(run_dir)
     assert len(pairs) == 3 * 3  # 3 cases x C(3, 2)
@@ -90,8 +120,9 @@ def test_page_hides_system_names_and_a_choice_is_recorded_with_its_winner(server
     for name in SYSTEMS:
         assert name not in page
     pair_key = page.split("name='pair' value='")[1].split("'")[0]
+    token = page.split("name='token' value='")[1].split("'")[0]
     left_text = page.split("id='left'")[1].split("class='text'>")[1].split("</p>")[0]
-    status, _ = post(server, f"rater=ann&pair={pair_key}&choice=left".encode())
+    status, _ = post(server, f"rater=ann&pair={pair_key}&choice=left&token={token}".encode())
     assert status == 200  # urllib follows the 303 to the next pair
     (record,) = read_ratings(run_dir)
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
@@ -104,18 +135,22 @@ def test_page_hides_system_names_and_a_choice_is_recorded_with_its_winner(server
 
 
 @pytest.mark.parametrize(("body", "headers", "status", "message"), [
-    (b"rater=ann&pair=000000000000&choice=left", {}, 400, "unknown pair id"),
-    (b"rater=ann&pair=PAIR&choice=both", {}, 400, "choice must be one of left, right, tie"),
-    (b"rater=ann&pair=PAIR&choice=left&system=mc_agent", {}, 400, "exactly one rater, pair and choice"),
-    (b"rater=ann&rater=bob&pair=PAIR&choice=left", {}, 400, "exactly one rater, pair and choice"),
-    (b"rater=<script>&pair=PAIR&choice=left", {}, 400, "rater name must be"),
+    (b"rater=ann&pair=000000000000&choice=left&token=TOKEN", {}, 400, "unknown pair id"),
+    (b"rater=ann&pair=PAIR&choice=both&token=TOKEN", {}, 400,
+     "choice must be one of left, right, tie"),
+    (b"rater=ann&pair=PAIR&choice=left&system=mc_agent&token=TOKEN", {}, 400,
+     "exactly one rater, pair and choice"),
+    (b"rater=ann&rater=bob&pair=PAIR&choice=left&token=TOKEN", {}, 400,
+     "exactly one rater, pair and choice"),
+    (b"rater=<script>&pair=PAIR&choice=left&token=TOKEN", {}, 400, "rater name must be"),
     (b"\xff\xfe", {}, 400, "expected a form body"),
     (b"x" * 5000, {}, 413, "over 4096 bytes"),
 ])
 def test_tampered_posts_are_rejected_and_nothing_is_recorded(server, run_dir, body, headers,
                                                              status, message):
-    pair_key = build_pairs(run_dir)[0].pair_id
-    code, text = post(server, body.replace(b"PAIR", pair_key.encode()), headers)
+    pair_key, token = page_fields(server)
+    body = body.replace(b"PAIR", pair_key.encode()).replace(b"TOKEN", token.encode())
+    code, text = post(server, body, headers)
     assert code == status and message in text.replace("&#x27;", "'")
     assert read_ratings(run_dir) == []
 
@@ -224,6 +259,9 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
 
         for done, button in enumerate(clicks):
             progress_says(done)
+            # the stylesheet loads under the page's Content-Security-Policy
+            assert browser.find_element(By.CSS_SELECTOR, ".pair").value_of_css_property(
+                "display") == "flex"
             subject = browser.find_element(By.ID, "subject").text
             texts = [browser.find_element(By.CSS_SELECTOR, f"#{side} .text").text
                      for side in ("left", "right")]
@@ -279,7 +317,7 @@ def test_page_shows_two_images_per_side_without_system_names_in_urls(run_dir):
         sources = [part.split("'")[0] for part in page.split("src='")[1:]]
         assert len(sources) == 4 and all(s.startswith("/image/") for s in sources)
         assert not any(name in page for name in SYSTEMS)
-        pair = server.session.pairs[sources[0].split("/")[2]]
+        pair = server.session.pair_for(sources[0].split("/")[2])
         (left_system, _, left_images), _ = server.session.sides(pair, "dan")
         with urllib.request.urlopen(url(server, sources[0])) as response:
             assert response.headers["Content-Type"] == "image/png"
@@ -311,3 +349,246 @@ def test_rate_command_bad_inputs_are_one_line_and_exit_2(run_dir, tmp_path):
     finally:
         busy.server_close()
     assert "Traceback" not in missing.output + one.output + taken.output
+
+
+# ---------------------------------------------------------------- hostile requests and records
+PNG_SECRET = b"\x89PNG\r\n\x1a\n" + b"TOP SECRET, outside the run"
+
+
+def _start(run_dir, systems=None):
+    server = serve_ratings(run_dir, port=0, systems=systems)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _stop(server):
+    server.shutdown()
+    server.server_close()
+
+
+def _page_pair_key(server, rater="ann"):
+    _, _, page = raw(server, "GET", f"/?rater={rater}")
+    return page.decode().split("name='pair' value='")[1].split("'")[0]
+
+
+def _point_images_at(run_dir, system, path):
+    """Rewrite the image records of one system so that every one of them names ``path``."""
+    records = run_dir / "images" / "records-rank0.jsonl"
+    rows = [json.loads(line) for line in records.read_text().splitlines()]
+    for row in rows:
+        if row["system"] == system:
+            row["path"] = path
+    records.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+@pytest.mark.parametrize("kind", ["etc_passwd", "absolute", "traversal", "deep_traversal",
+                                  "symlink", "not_a_string"])
+def test_image_records_leading_out_of_the_run_are_never_served(run_dir, tmp_path, capfd, kind):
+    _add_images(run_dir, ["identity", "template"])
+    secret = tmp_path / "secret.png"  # looks like a PNG: only the folder check keeps it out
+    secret.write_bytes(PNG_SECRET)
+    (run_dir / "images" / "identity" / "link.png").symlink_to(secret)
+    target = {"etc_passwd": "/etc/passwd", "absolute": str(secret), "traversal": "../secret.png",
+              "deep_traversal": "images/identity/../../../secret.png",
+              "symlink": "images/identity/link.png", "not_a_string": 7}[kind]
+    _point_images_at(run_dir, "identity", target)
+    forbidden = [PNG_SECRET] + ([Path("/etc/passwd").read_bytes()[:64]]
+                                if Path("/etc/passwd").is_file() else [])
+    template_pngs = {p.read_bytes() for p in (run_dir / "images" / "template").glob("*.png")}
+    server = _start(run_dir, ["identity", "template"])
+    try:
+        _, _, page = raw(server, "GET", "/?rater=dan")
+        sources = [part.split("'")[0] for part in page.decode().split("src='")[1:]]
+        for source in sources:  # what the page itself shows
+            status, _, body = raw(server, "GET", source)
+            assert not any(secret_bytes in body for secret_bytes in forbidden)
+            assert status == 200 and body in template_pngs
+        assert len(sources) == 2  # only the template side has images inside the run
+        served = []
+        for key in server.session.keys:  # and every image URL of every pair
+            for side in ("left", "right"):
+                for index in range(3):
+                    status, headers, body = raw(server, "GET",
+                                                f"/image/{key}/{side}/{index}?rater=dan")
+                    assert not any(secret_bytes in body for secret_bytes in forbidden)
+                    assert status in (200, 404)
+                    if status == 200:
+                        assert headers["Content-Type"] == "image/png" and body in template_pngs
+                    served.append(status)
+        assert served.count(200) == 2 * len(server.session.keys)  # template's two per pair
+    finally:
+        _stop(server)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_image_file_swapped_after_the_page_was_built_is_checked_on_every_request(
+        run_dir, tmp_path, capfd):
+    _add_images(run_dir, ["identity", "template"])
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(PNG_SECRET)
+    server = _start(run_dir, ["identity", "template"])
+    try:
+        _, _, page = raw(server, "GET", "/?rater=dan")
+        source = page.decode().split("src='")[1].split("'")[0]
+        pngs = sorted((run_dir / "images").rglob("*.png"))
+        kept = {png: png.rename(png.with_name(f"{png.stem}-kept.png")) for png in pngs}
+
+        def swap_every_image(make):  # whichever file backs `source`, it is swapped too
+            for png in pngs:
+                if png.is_dir() and not png.is_symlink():
+                    png.rmdir()
+                elif png.is_symlink() or png.exists():
+                    png.unlink()
+                make(png)
+            return raw(server, "GET", source)
+
+        # a symlink that stays inside the run is fine
+        status, _, body = swap_every_image(lambda png: png.symlink_to(kept[png]))
+        assert status == 200 and body in {k.read_bytes() for k in kept.values()}
+        # one that leads out of it is not
+        status, _, body = swap_every_image(lambda png: png.symlink_to(secret))
+        assert status == 404 and b"TOP SECRET" not in body
+        # neither is a file that is no image, whatever its name
+        status, _, body = swap_every_image(lambda png: png.write_text("root,hunter2\n"))
+        assert status == 404 and b"hunter2" not in body
+        # nor something that is no regular file (a FIFO must not hang the server either)
+        assert swap_every_image(os.mkfifo)[0] == 404
+        assert swap_every_image(lambda png: png.mkdir())[0] == 404
+    finally:
+        _stop(server)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:PORT", "127.0.0.1:1",
+                                  "127.0.0.1", "localhost", "127.0.0.1:PORT.evil.example",
+                                  "0.0.0.0:PORT", "127.0.0.2:PORT", None])
+def test_requests_for_another_host_are_refused_so_dns_rebinding_reads_and_votes_nothing(
+        server, run_dir, host):
+    port = server.server_address[1]
+    forged = {"Host": host.replace("PORT", str(port)) if host else None}
+    status, _, body = raw(server, "GET", "/?rater=ann", headers=forged)
+    assert status == 403 and "Host header" in body.decode()
+    assert "name='pair'" not in body.decode()
+    pair_key, token = page_fields(server)
+    vote = f"rater=ann&pair={pair_key}&choice=left&token={token}".encode()
+    status, _, body = raw(server, "POST", "/rate", vote, headers=forged)
+    assert status == 403 and "Host header" in body.decode()
+    assert read_ratings(run_dir) == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:PORT", "localhost:PORT", "[::1]:PORT",
+                                  "LocalHost:PORT"])
+def test_the_loopback_names_of_the_bound_port_are_served(server, host):
+    port = server.server_address[1]
+    status, _, body = raw(server, "GET", "/?rater=ann",
+                          headers={"Host": host.replace("PORT", str(port))})
+    assert status == 200 and "name='pair'" in body.decode()
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost:PORT",
+                                    "https://127.0.0.1:PORT", "http://127.0.0.1:PORT.evil.example"])
+def test_votes_and_reads_from_another_origin_are_refused(server, run_dir, origin):
+    port = server.server_address[1]
+    forged = {"Origin": origin.replace("PORT", str(port))}
+    status, _, body = raw(server, "GET", "/?rater=ann", headers=forged)
+    assert status == 403 and "name='pair'" not in body.decode()
+    pair_key, token = page_fields(server)
+    vote = f"rater=ann&pair={pair_key}&choice=left&token={token}".encode()
+    status, _, body = raw(server, "POST", "/rate", vote, headers=forged)
+    assert status == 403 and "Origin header" in body.decode()
+    assert read_ratings(run_dir) == []
+    # the page's own origin (as a browser sends it with the form) is accepted
+    status, headers, _ = raw(server, "POST", "/rate", vote,
+                             headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert status == 303 and headers["Location"] == "/?rater=ann"
+    assert len(read_ratings(run_dir)) == 1
+
+
+def test_a_vote_without_this_sessions_token_is_refused(server, run_dir):
+    pair_key = _page_pair_key(server)
+    status, _, body = raw(server, "POST", "/rate",
+                          f"rater=ann&pair={pair_key}&choice=left".encode())
+    assert status == 403 and "token" in body.decode()
+    assert read_ratings(run_dir) == []
+    token = page_fields(server)[1]
+    other = _start(run_dir)  # another session on the same run has another token
+    try:
+        other_token = page_fields(other)[1]
+    finally:
+        _stop(other)
+    assert other_token != token
+    for tail in ("&token=", "&token=wrong", f"&token={other_token}", f"&token={token[:-1]}",
+                 f"&token={token}&token={token}", "&token=%C3%A9"):
+        status, _, body = raw(server, "POST", "/rate",
+                              f"rater=ann&pair={pair_key}&choice=left{tail}".encode())
+        assert status == 403 and "token" in body.decode(), tail
+    assert read_ratings(run_dir) == []
+    status, _, _ = raw(server, "POST", "/rate",
+                       f"rater=ann&pair={pair_key}&choice=left&token={token}".encode())
+    assert status == 303 and len(read_ratings(run_dir)) == 1
+
+
+def _assert_protected(headers):
+    assert headers["X-Frame-Options"] == "DENY"
+    policy = headers["Content-Security-Policy"] or ""
+    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_response_forbids_framing_and_sniffing_and_the_page_needs_no_inline_code(
+        run_dir):
+    _add_images(run_dir, ["identity", "template"])
+    server = _start(run_dir, ["identity", "template"])
+    try:
+        _, _, page = raw(server, "GET", "/?rater=ann")
+        source = page.decode().split("src='")[1].split("'")[0]
+        responses = [raw(server, "GET", path) for path in
+                     ("/", "/?rater=ann", source, "/admin", "/?rater=<x>")]
+        responses += [raw(server, "HEAD", "/")]  # http.server's own 501 error page
+        assert [r[0] for r in responses] == [200, 200, 200, 404, 400, 501]
+        for _, headers, _ in responses:
+            _assert_protected(headers)
+        for marker in ("<style", "<script", " style=", " onclick", "javascript:"):
+            assert marker not in page.decode()  # all of these would be blocked by the policy
+        status, headers, _ = raw(server, "GET", "/style.css")
+        assert status == 200 and headers["Content-Type"].startswith("text/css")
+        pair_key, token = page_fields(server)
+        responses = [raw(server, "GET", "/", headers={"Host": "evil.example"}),
+                     raw(server, "POST", "/rate", b"rater=ann&pair=x&choice=left"),
+                     raw(server, "POST", "/rate",
+                         f"rater=ann&pair={pair_key}&choice=tie&token={token}".encode())]
+        assert [r[0] for r in responses] == [403, 403, 303]
+        for _, headers, _ in responses:
+            _assert_protected(headers)
+    finally:
+        _stop(server)
+
+
+def test_pair_keys_are_random_per_session_and_votes_record_the_stable_pair_id(run_dir):
+    stable = {p.pair_id for p in build_pairs(run_dir)}
+    first, second = _start(run_dir), _start(run_dir)
+    try:
+        # the same rater's first pair has another key in another session, and no stable id
+        # (a hash of case and system names anyone could compute) is ever shown
+        pair_key = _page_pair_key(first)
+        assert pair_key != _page_pair_key(second) and pair_key not in stable
+        keys_first, keys_second = set(first.session.keys), set(second.session.keys)
+        assert len(keys_first) == len(keys_second) == len(stable) == 9
+        assert not keys_first & keys_second and not keys_first & stable
+        assert all(len(key) >= 22 for key in keys_first)  # 128 random bits each
+        assert first.session.token != second.session.token and len(first.session.token) >= 43
+        token = page_fields(first)[1]
+        guessed = first.session.keys[pair_key]  # the stable id names no pair on the page
+        status, _, body = raw(first, "POST", "/rate",
+                              f"rater=ann&pair={guessed}&choice=left&token={token}".encode())
+        assert status == 400 and "unknown pair id" in body.decode()
+        status, _, _ = raw(first, "GET", f"/image/{guessed}/left/0?rater=ann")
+        assert status == 404
+        status, _, _ = raw(first, "POST", "/rate",
+                           f"rater=ann&pair={pair_key}&choice=left&token={token}".encode())
+        assert status == 303
+    finally:
+        _stop(first)
+        _stop(second)
+    (record,) = read_ratings(run_dir)
+    assert record["pair_id"] == guessed and record["pair_id"] in stable
