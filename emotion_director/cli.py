@@ -574,6 +574,7 @@ def bank_init(
     cache: Annotated[Optional[Path], typer.Option(help="feature cache folder (resumable)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "cpu",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out file")] = False,
 ) -> None:
     """Encode a dataset and build a bank with K-means per emotion.
 
@@ -592,8 +593,12 @@ def bank_init(
             load_dataset,
         )
 
+        from emotion_director.files import check_output_path
+
         if out_path.suffix != ".safetensors":
             raise InvalidRequestError("--out must end in .safetensors")
+        check_output_path(out_path, what="bank", overwrite=overwrite,
+                          error=InvalidRequestError)  # before hours of encoding, not after
         items = load_dataset(dataset)
         text = HFTextEncoder.from_pretrained(text_encoder, device=device)
         image = HFImageEncoder.from_pretrained(image_encoder, device=device)
@@ -607,7 +612,7 @@ def bank_init(
         if bank is None:  # not the main process of a data-parallel run
             return None
         bank.metadata["dataset"] = str(dataset)
-        return bank.save(out_path)
+        return bank.save(out_path, overwrite=overwrite)
 
     path = _run(run)
     if path is not None:
@@ -621,6 +626,7 @@ def bank_random(
     dim: Annotated[int, typer.Option(min=1, help="token size (image encoder width)")] = 768,
     text_dim: Annotated[int, typer.Option(min=1, help="text key size (text encoder width)")] = 768,
     seed: Annotated[int, typer.Option()] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out file")] = False,
 ) -> None:
     """Write a randomly initialised bank (to train from scratch, or for smoke tests)."""
 
@@ -630,7 +636,8 @@ def bank_random(
         require_diffusion()
         from emotion_director.diffusion.bank import VisualPromptBank
 
-        return VisualPromptBank.random(tokens, dim, text_dim, seed=seed).save(out_path)
+        return VisualPromptBank.random(tokens, dim, text_dim, seed=seed).save(
+            out_path, overwrite=overwrite)
 
     typer.echo(str(_run(run)))
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from emotion_director.errors import DataFileError
@@ -28,6 +29,8 @@ MiB = 1 << 20
 #: Default caps: a data file, and one line of it (a prompt record is a few hundred bytes).
 MAX_FILE_BYTES = 256 * MiB
 MAX_LINE_CHARS = 64 * 1024
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def read_regular_file(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
@@ -86,3 +89,44 @@ def text_lines(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
                         f"{max_line:,}-character limit for a {what} line; is it the right file?")
         if line.strip():
             yield number, line
+
+
+def check_output_path(path: str | Path, *, what: str, overwrite: bool,
+                      error: type[Exception] = DataFileError) -> Path:
+    """``path`` if the program may write a ``what`` there: not a device, FIFO or folder, and
+    not an existing file unless ``overwrite``."""
+    path = Path(path)
+    if path.is_symlink() or path.exists():
+        try:
+            mode = path.lstat().st_mode
+        except OSError as exc:
+            raise error(f"{path}: cannot inspect ({exc.strerror or exc}).") from None
+        if stat.S_ISLNK(mode):
+            raise error(f"{path}: is a symlink; write the {what} to a plain file path.")
+        if not stat.S_ISREG(mode):
+            raise error(f"{path}: not a regular file (a folder, device or pipe); write the "
+                        f"{what} to a plain file path.")
+        if not overwrite:
+            raise error(f"{path} already exists: pass --overwrite to replace it, or choose "
+                        "another --out.")
+    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], object], *, what: str,
+                 overwrite: bool = True, error: type[Exception] = DataFileError) -> Path:
+    """Call ``write(temporary path)`` in ``path``'s folder, then rename it onto ``path``: a
+    crash leaves the old file or the new one, never half of one, and a device or FIFO at
+    ``path`` is refused, never replaced."""
+    path = check_output_path(path, what=what, overwrite=overwrite, error=error)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

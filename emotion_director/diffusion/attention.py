@@ -265,10 +265,16 @@ class VisualPromptAdapter(nn.Module):
         self.layers = nn.ModuleDict({_key(n): p for n, p in processors.items()})
 
     def save(self, path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
+        """Write the adapter (temporary file, then an atomic rename)."""
         from safetensors.torch import save_file
 
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
-                  str(path), metadata={"format": ADAPTER_FORMAT, **(metadata or {})})
+        from emotion_director.errors import AdapterError
+        from emotion_director.files import atomic_write
+
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        atomic_write(path, lambda tmp: save_file(
+            tensors, str(tmp), metadata={"format": ADAPTER_FORMAT, **(metadata or {})}),
+            what="adapter", error=AdapterError)
 
 
 def _key(name: str) -> str:

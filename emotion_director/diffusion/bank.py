@@ -129,10 +129,16 @@ class VisualPromptBank:
             metadata={"init": "random", "seed": seed},
         )
 
-    def save(self, path: str | Path) -> Path:
-        """Write the bank as a safetensors file (tensors + JSON metadata); never pickle."""
+    def save(self, path: str | Path, *, overwrite: bool = True) -> Path:
+        """Write the bank as a safetensors file (tensors + JSON metadata); never pickle.
+
+        Written to a temporary file and renamed into place; a device, FIFO or folder at
+        ``path`` is refused, and so is an existing file when ``overwrite`` is false."""
+        from emotion_director.files import atomic_write
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix != ".safetensors":
+            raise BankError(f"{path}: a bank file must end in .safetensors.")
         header = {
             "format": "emotion-director-visual-prompt-bank",
             "version": FORMAT_VERSION,
@@ -142,12 +148,10 @@ class VisualPromptBank:
             "text_dim": str(self.text_dim),
             "metadata": json.dumps(self.metadata, default=str),
         }
-        save_file(
-            {"tokens": self.tokens.contiguous().float(),
-             "text_keys": self.text_keys.contiguous().float()},
-            str(path), metadata=header,
-        )
-        return path
+        tensors = {"tokens": self.tokens.contiguous().float(),
+                   "text_keys": self.text_keys.contiguous().float()}
+        return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header),
+                            what="bank", overwrite=overwrite, error=BankError)
 
     @classmethod
     def load(cls, path: str | Path) -> VisualPromptBank:

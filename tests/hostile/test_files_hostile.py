@@ -73,3 +73,27 @@ def test_generate_prompts_file_that_is_a_fifo(tmp_path, fifo):
     proc = _cli("generate", "--prompts", fifo, "-e", "awe", "--model", tmp_path / "none",
                 "--bank", tmp_path / "none.safetensors", "--out", tmp_path / "img", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_bank_random_never_replaces_a_device_and_needs_overwrite_for_a_file(tmp_path, fifo):
+    pytest.importorskip("torch")
+    import stat
+
+    args = ("--tokens", "2", "--dim", "4", "--text-dim", "4")
+    full = _cli("bank", "random", "--out", "/dev/full", *args, cwd=tmp_path)
+    assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    pipe = _cli("bank", "random", "--out", fifo.with_suffix(".safetensors"), *args, cwd=tmp_path)
+    assert pipe.returncode == 0  # a new path is fine
+    os.mkfifo(tmp_path / "p.safetensors")
+    _one_red_line(_cli("bank", "random", "--out", tmp_path / "p.safetensors", *args, cwd=tmp_path),
+                  "not a regular file")
+    bank = tmp_path / "bank.safetensors"
+    assert _cli("bank", "random", "--out", bank, *args, cwd=tmp_path).returncode == 0
+    before = bank.read_bytes()
+    _one_red_line(_cli("bank", "random", "--out", bank, *args, "--seed", "1", cwd=tmp_path),
+                  "bank.safetensors already exists", "--overwrite")
+    assert bank.read_bytes() == before
+    again = _cli("bank", "random", "--out", bank, *args, "--seed", "1", "--overwrite", cwd=tmp_path)
+    assert again.returncode == 0 and bank.read_bytes() != before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
