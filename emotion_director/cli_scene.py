@@ -7,7 +7,9 @@ nothing reports failure as success.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 import unicodedata
 from typing import Annotated, Any, Callable, Iterator, Optional
@@ -66,16 +68,51 @@ def _jsonl(stream, fields: tuple[str, str]) -> Iterator[tuple[int, dict[str, str
             yield n, None, str(exc)
 
 
-def _stream(fields: tuple[str, str], answer: Callable[[str, str], dict[str, Any]]) -> int:
+def _stdin() -> Any:
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        if stream is None or not stream.readable():
+            raise OSError
+        try:
+            import fcntl
+
+            flags = fcntl.fcntl(stream.fileno(), fcntl.F_GETFL)
+        except (ImportError, io.UnsupportedOperation):  # no fcntl, or no descriptor (a test)
+            flags = os.O_RDONLY
+        if flags & os.O_ACCMODE == os.O_WRONLY:
+            raise OSError
+    except (OSError, ValueError):  # closed, or opened write-only
+        raise InvalidRequestError(
+            "stdin is closed or not readable: pipe JSONL lines, e.g. "
+            "emotion-director scene check --jsonl - < pairs.jsonl") from None
+    return stream
+
+
+def _stream(fields: tuple[str, str], answer: Callable[[str, str], dict[str, Any]],
+            stdin: Any) -> int:
+    """Answer every line; a line that fails (bad input, or an error while answering it) gets
+    an error object in its place and the stream goes on. Output is UTF-8 whatever the locale."""
+    out = sys.stdout.buffer
     bad = 0
-    for n, pair, error in _jsonl(sys.stdin.buffer, fields):
-        if pair is None:
-            bad += 1
-            sys.stdout.write(json.dumps({"line": n, "error": error}) + "\n")
-        else:
-            sys.stdout.write(json.dumps(answer(pair[fields[0]], pair[fields[1]]),
-                                        ensure_ascii=False) + "\n")
-        sys.stdout.flush()
+    try:
+        for n, pair, error in _jsonl(stdin, fields):
+            if pair is not None:
+                try:
+                    record = answer(pair[fields[0]], pair[fields[1]])
+                except Exception as exc:  # noqa: BLE001 - one line's failure is that line's answer
+                    error = f"could not check this line ({type(exc).__name__}: {exc})"[:300]
+                    pair = None
+            if pair is None:
+                bad += 1
+                record = {"line": n, "error": error}
+            out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+            out.flush()
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):  # the reader went away (| head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice
+            return bad
+        raise InvalidRequestError(f"cannot read stdin or write stdout ({exc.strerror or exc})."
+                                  ) from None
     return bad
 
 
@@ -98,10 +135,11 @@ def register(app: typer.Typer, eval_app: typer.Typer, run: Callable[..., Any], e
         if jsonl is not None:
             if jsonl != "-" or scene is not None:
                 raise run(_usage, "use --jsonl - alone, with the pairs on stdin")
+            stdin = run(_stdin)
             fit = run(SceneFit.load)
-            bad = _stream(("scene", "phrase"),
-                          lambda s, p: fit.check(s, p).model_dump(exclude={"scene", "phrase"})
-                          | {"scene": s, "phrase": p})
+            bad = run(_stream, ("scene", "phrase"),
+                      lambda s, p: fit.check(s, p).model_dump(exclude={"scene", "phrase"})
+                      | {"scene": s, "phrase": p}, stdin)
             if bad:
                 raise typer.Exit(2)
             return
@@ -130,8 +168,10 @@ def register(app: typer.Typer, eval_app: typer.Typer, run: Callable[..., Any], e
 
         if jsonl != "-":
             raise run(_usage, "use --jsonl - with {\"scene\", \"prompt\"} lines on stdin")
+        stdin = run(_stdin)
         checker = run(PMISceneChecker.load)
-        bad = _stream(("scene", "prompt"), lambda s, p: {"scene": s, **checker.check_prompt(s, p)})
+        bad = run(_stream, ("scene", "prompt"),
+                  lambda s, p: {"scene": s, **checker.check_prompt(s, p)}, stdin)
         if bad:
             raise typer.Exit(2)
 

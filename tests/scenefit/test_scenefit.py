@@ -253,3 +253,27 @@ def test_encoder_survives_its_cache_being_cleared_mid_call():
     enc._cache.update({f"filler {i}": enc._cache["a dog"] for i in range(200_000)})
     assert enc.encode(["a dog", "a horse"]).shape == (2, 384)
     assert len(enc._cache) < 200_000
+
+
+@pytest.mark.parametrize("redirect", ["<&-", "0>/dev/null"])
+def test_scene_check_jsonl_with_no_readable_stdin_is_one_line(redirect):
+    proc = subprocess.run(["sh", "-c", f"'{sys.executable}' -m emotion_director.cli scene check "
+                           f"--jsonl - {redirect}"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "stdin is closed or not readable" in proc.stderr and proc.stdout == ""
+
+
+def test_scene_check_jsonl_writes_utf8_whatever_the_locale_and_survives_a_closed_reader():
+    pairs = (json.dumps({"scene": "un café à Paris la nuit", "phrase": "neige fraîche"}) + "\n") * 400
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run([sys.executable, "-m", "emotion_director.cli", "scene", "check",
+                           "--jsonl", "-"], input=pairs.encode(), capture_output=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    first = json.loads(proc.stdout.decode("utf-8").splitlines()[0])
+    assert first["phrase"] == "neige fraîche"
+    # the reader stops after one line: no BrokenPipeError traceback
+    piped = subprocess.run(["sh", "-c", f"'{sys.executable}' -m emotion_director.cli scene check "
+                            "--jsonl - | head -1"], input=pairs.encode(), capture_output=True,
+                           timeout=300)
+    assert b"Traceback" not in piped.stderr and len(piped.stdout.splitlines()) == 1
