@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as EnvParseError
 
 from emotion_director.errors import SettingsError
@@ -29,7 +29,15 @@ Backend = Literal["embedded", "openai", "test"]
 class Settings(BaseSettings):
     """Run settings for MC-Agent (env prefix ``EMOTION_DIRECTOR_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="EMOTION_DIRECTOR_", extra="forbid")
+    # a .env file in the working folder is read too (the environment wins over it); only its
+    # EMOTION_DIRECTOR_* lines are ours: others (OPENAI_API_KEY, ...) belong to other programs
+    model_config = SettingsConfigDict(env_prefix="EMOTION_DIRECTOR_", extra="forbid",
+                                      env_file=".env", env_file_encoding="utf-8")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):  # type: ignore[override]
+        return (init_settings, env_settings, _PrefixedDotEnv(settings_cls), file_secret_settings)
 
     backend: Backend = Field(
         default="embedded",
@@ -176,6 +184,17 @@ class Settings(BaseSettings):
         if self.reading_mode != "auto":
             return self.reading_mode
         return "write" if self.backend == "openai" else "choose"
+
+
+class _PrefixedDotEnv(DotEnvSettingsSource):
+    """``.env`` lines with the EMOTION_DIRECTOR_ prefix, read like environment variables; any
+    other line (OPENAI_API_KEY, ...) is left to the programs it belongs to."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        prefix = (self.env_prefix or "").lower()
+        ours = {k.lower()[len(prefix):] for k in self.env_vars if k.lower().startswith(prefix)}
+        return {k: v for k, v in data.items() if k in self.settings_cls.model_fields or k in ours}
 
 
 def load_settings(**overrides: Any) -> Settings:
