@@ -131,20 +131,22 @@ def rewrite(
             from emotion_director.graph.durable import check_thread_id
 
             check_thread_id(thread)
+        fields = {"emotion": emotion, "valence": valence, "arousal": arousal,
+                  "personas": persona, "seed": seed}
+        given = {"prompt": None if prompt is None else _read_prompt(prompt), **fields}
+        given = {key: value for key, value in given.items() if value is not None}
         request: dict[str, Any] | None = None
         if not resume:
             if prompt is None:
                 raise InvalidRequestError("missing PROMPT: e.g. emotion-director rewrite "
                                           "\"a dog in a park\" --emotion awe")
-            request = {"prompt": _read_prompt(prompt)}
-            for key, value in {"emotion": emotion, "valence": valence, "arousal": arousal,
-                               "personas": persona, "seed": seed}.items():
-                if value is not None:
-                    request[key] = value
+            request = given
         if thread is None and not review:
             return asyncio.run(_stream(build_graph(settings), request, live=not as_json))
         run_id = thread if thread is not None else f"review-{uuid.uuid4().hex[:8]}"
-        return asyncio.run(_durable(settings, run_id, request, live=not as_json))
+        # with --resume, a prompt or emotion given must be the run's: checked, never ignored
+        return asyncio.run(_durable(settings, run_id, request, live=not as_json,
+                                    given=given if resume else None))
 
     result = _run(run)
     if as_json:
@@ -154,10 +156,18 @@ def rewrite(
 
 
 async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *,
-                   live: bool) -> Any:
+                   live: bool, given: dict[str, Any] | None = None) -> Any:
     from emotion_director.graph import build_graph
     from emotion_director.graph.checkpoints import open_checkpointer
-    from emotion_director.graph.durable import check_thread_id, hold_thread, saved_run
+    from emotion_director.graph.durable import (
+        check_resume,
+        check_thread_id,
+        config_with_identity,
+        hold_thread,
+        recorded_identity,
+        run_identity,
+        saved_run,
+    )
 
     thread = check_thread_id(thread)
     where = redact(settings.checkpoint_url) if settings.checkpoint_url else settings.checkpoint_db
@@ -172,6 +182,15 @@ async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *
                 f"{hint} --thread {thread} --resume{' --review' if saved.status == 'paused' else ''}"
                 ", or start this request under another --thread id."
             )
+        current = run_identity(settings, request)
+        if request is None and saved.status != "none":
+            # a resume continues the run as it was started, or not at all; a run saved before
+            # runs recorded their settings (no identity) resumes as it always did
+            recorded = await recorded_identity(saver, config)
+            check_resume(thread, recorded, current, saved.values, given)
+            config = config_with_identity(config, recorded)
+        else:
+            config = config_with_identity(config, current)
         if request is None and not settings.review and saved.status == "finished":
             # a graph without the review node sees a run paused for review as finished
             probe = build_graph(settings.model_copy(update={"review": True}), checkpointer=saver)
@@ -256,6 +275,7 @@ def _ask_review(payload: dict[str, Any], values: dict[str, Any], max_chars: int,
                           "run is saved).", highlight=False)
                 continue
         except (typer.Abort, EOFError, RuntimeError):  # EOF, or no stdin at all
+            err.print()  # end the question's line: the error gets its own
             raise InvalidRequestError(
                 "--review needs answers on the terminal (stdin closed); the run is saved: resume "
                 f"it with --thread {thread} --resume --review."
@@ -688,6 +708,8 @@ def train_dpo(
     resume: Annotated[Optional[str], typer.Option(help="'latest' or a checkpoint folder")] = None,
     max_steps: Annotated[Optional[int], typer.Option(min=1, help="override train.max_steps")] = None,
     print_config: Annotated[bool, typer.Option("--print-config", help="print defaults and exit")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="with --resume: continue although "
+                                            "--config differs from the run's config.json")] = False,
 ) -> None:
     """Train the bank, projector and visual K/V with Diffusion-DPO + negative visual prompt.
 
@@ -713,6 +735,8 @@ def train_dpo(
         trainer = DPOTrainer(cfg)  # bad data or model: one line, before any bar is drawn
         if not resume:
             trainer.check_output_dir()
+        else:
+            trainer.check_resume_config(overwrite=overwrite)
         with TrainingProgress(err, total=cfg.train.max_steps) as progress:
 
             def say_notes() -> None:
@@ -725,7 +749,8 @@ def train_dpo(
                 progress.start_at(step)
 
             try:
-                return trainer.train(resume=resume, on_step=progress.update, on_resume=resumed)
+                return trainer.train(resume=resume, on_step=progress.update, on_resume=resumed,
+                                     overwrite=overwrite)
             finally:
                 say_notes()
 

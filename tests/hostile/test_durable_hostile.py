@@ -1,5 +1,6 @@
 """Hostile use of durable runs (issue items 1-4): reused thread ids, a process killed between a
-step's writes and its checkpoint, bad review answers, two processes on one thread, odd ids."""
+step's writes and its checkpoint, bad review answers, two processes on one thread, odd ids,
+a resume with other settings or another request (item 9)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+from importlib import resources
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -330,3 +332,177 @@ def test_a_planted_lock_is_refused_and_what_it_points_to_is_untouched(tmp_path, 
     assert victim.read_text() == "keep me"
     if plant == "folder_symlink":
         assert not list((tmp_path / "elsewhere").iterdir())
+
+
+# --- 5. a resume never mixes two runs (issue 21, item 9) ------------------------------------------
+
+API_KEY = "sk-test-RESUMEKEY0123456789abcdef"
+URL_PASSWORD = "pw-RESUME-secret-77"
+
+
+def _rewrite(*args, env, stdin=""):
+    """One real ``emotion-director rewrite`` process; ``stdin=""`` is a closed terminal."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+    full.update(env, COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
+                          env=full, input=stdin, capture_output=True, text=True, timeout=90)
+
+
+def _refusal(done):
+    """Exit 2 and one red line, no traceback; the line without its 'error: ' head."""
+    assert done.returncode == 2, (done.returncode, done.stdout[-500:], done.stderr[-2000:])
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    return lines[0].removeprefix("error: ")
+
+
+@pytest.mark.parametrize("change", ["base_url", "model"])
+def test_resume_with_another_server_or_model_is_refused_and_never_calls_it(tmp_path, change):
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    db = tmp_path / "runs.sqlite"
+    env = {"EMOTION_DIRECTOR_BACKEND": "openai", "EMOTION_DIRECTOR_API_KEY": API_KEY,
+           "EMOTION_DIRECTOR_MAX_RETRIES": "0", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
+    with SimulatedOpenAIServer("http500") as first, SimulatedOpenAIServer("ok") as other:
+        # the URL holds a password, the environment an API key: neither may ever be printed
+        url = first.url.replace("http://", f"http://alice:{URL_PASSWORD}@")
+        started = ["--base-url", url, "--model", "model-a"]
+        broken = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", *started,
+                          env=env)
+        assert broken.returncode == 2 and "HTTP 500" in broken.stderr  # saved, unfinished
+        calls = first.requests
+        changed = (["--base-url", other.url, "--model", "model-a"] if change == "base_url"
+                   else ["--base-url", url, "--model", "model-b"])
+        line = _refusal(_rewrite("--thread", "T", "--resume", *changed, env=env))
+        if change == "base_url":  # named without the user and password it was given with
+            assert f'base URL "{first.url}" (now "{other.url}")' in line
+        else:
+            assert 'model "model-a" (now "model-b")' in line
+        assert line.startswith("--thread T holds a run started with other settings: ")
+        assert "settings it was started with" in line and "another --thread id" in line
+        stored = db.read_bytes().decode("latin-1")  # the recorded settings included
+        assert API_KEY not in line + stored and URL_PASSWORD not in line + stored
+        assert "alice" not in line  # the URL is named without its user either
+        assert first.requests == calls and other.requests == 0  # nothing ran with the new setup
+        first.mode = "ok"  # the server is back: the same settings continue the run
+        resumed = _rewrite("--thread", "T", "--resume", *started, "--json", env=env)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert len(json.loads(resumed.stdout)["readings"]) == len(PERSONAS)
+        assert {body["model"] for body in first.bodies} == {"model-a"}
+
+
+def _persona_folder(path, name):
+    """A folder with one persona of its own (the shipped child, renamed)."""
+    path.mkdir()
+    shipped = resources.files("emotion_director.personas") / "defaults" / "child.yaml"
+    text = shipped.read_text(encoding="utf-8").replace("name: child", f"name: {name}")
+    (path / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return path
+
+
+def test_resume_with_another_personas_folder_is_refused(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
+    folder = _persona_folder(tmp_path / "crew", "night-nurse")
+    other = _persona_folder(tmp_path / "other-crew", "deep-sea-diver")
+    paused = _rewrite("a dog", "-e", "awe", "--review", "--thread", "P", "--personas", str(folder),
+                      env=env)  # stdin closed: the run pauses for review, saved
+    assert paused.returncode == 2 and "--resume --review" in paused.stderr
+    line = _refusal(_rewrite("--thread", "P", "--resume", "--review", "--personas", str(other),
+                             env=env, stdin="a\n"))
+    assert f"personas folder {folder} (now {other})" in line
+    assert "persona set (hash)" in line  # another folder, other personas
+    line = _refusal(_rewrite("--thread", "P", "--resume", "--review", env=env, stdin="a\n"))
+    assert f"personas folder {folder} (now none (the default personas))" in line
+    # the same folder through the environment is the same run
+    same = _rewrite("--thread", "P", "--resume", "--review", "--json", stdin="a\n",
+                    env={**env, "EMOTION_DIRECTOR_PERSONA_DIRS": str(folder)})
+    assert same.returncode == 0, same.stderr[-2000:]
+    assert "night-nurse" in {r["persona"] for r in json.loads(same.stdout)["readings"]}
+
+
+def test_resume_after_the_personas_folder_changed_is_refused(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
+    folder = _persona_folder(tmp_path / "crew", "night-nurse")
+    paused = _rewrite("a dog", "-e", "awe", "--review", "--thread", "P", "--personas", str(folder),
+                      env=env)
+    assert paused.returncode == 2
+    persona = folder / "night-nurse.yaml"
+    persona.write_text(persona.read_text().replace("weight: 1.0", "weight: 2.0"))
+    line = _refusal(_rewrite("--thread", "P", "--resume", "--review", "--personas", str(folder),
+                             env=env, stdin="a\n"))
+    assert "persona set (hash)" in line and "personas folder" not in line
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["a funeral", "-e", "contentment"], 'prompt "an angry dog" (now "a funeral")'),
+    (["an angry dog", "-e", "awe"], 'emotion "contentment" (now "awe")'),
+    (["a funeral"], 'prompt "an angry dog" (now "a funeral")'),
+])
+def test_resume_with_a_new_prompt_or_emotion_is_refused_not_answered_with_the_old_result(
+        tmp_path, args, named):
+    env = {"EMOTION_DIRECTOR_BACKEND": "test",
+           "EMOTION_DIRECTOR_CHECKPOINT_DB": str(tmp_path / "runs.sqlite")}
+    first = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    line = _refusal(_rewrite(*args, "--thread", "T", "--resume", "--json", env=env))
+    assert line.startswith("--thread T holds a run started with another request: ")
+    assert named in line and "--thread T --resume" in line and "another --thread id" in line
+    again = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", "--resume", "--json",
+                     env=env)  # the run's own request, typed again, is the same run
+    assert again.returncode == 0, again.stderr
+    # (scene.facts is a set: its order differs between processes, so it is left out)
+    shown, saved = json.loads(again.stdout), json.loads(first.stdout)
+    assert shown.pop("scene")["text"] == saved.pop("scene")["text"] and shown == saved
+
+
+def test_a_run_saved_before_runs_recorded_their_settings_still_resumes(tmp_path):
+    settings = Settings(backend="test", checkpoint_db=tmp_path / "runs.sqlite")
+    state = asyncio.run(_kill_between_writes_and_checkpoint(settings, "old"))  # no identity
+    assert "final_prompt" not in state.values
+    env = {"EMOTION_DIRECTOR_BACKEND": "test",
+           "EMOTION_DIRECTOR_CHECKPOINT_DB": str(settings.checkpoint_db)}
+    # its prompt is in its state: a new one is still refused...
+    line = _refusal(_rewrite("a funeral", "--thread", "old", "--resume", env=env))
+    assert 'prompt "an angry dog" (now "a funeral")' in line
+    # ...and its settings, never recorded, cannot be checked: it resumes as it always did
+    resumed = _rewrite("--thread", "old", "--resume", "--json", env={**env,
+                       "EMOTION_DIRECTOR_SEED": "5"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(json.loads(resumed.stdout)["readings"]) == len(PERSONAS)
+
+
+async def test_the_python_api_records_a_run_and_refuses_a_mixed_resume_with_checkpoint_error():
+    from emotion_director.errors import CheckpointError, EmotionDirectorError
+    from emotion_director.graph.durable import (
+        check_resume,
+        config_with_identity,
+        recorded_identity,
+        run_identity,
+    )
+
+    saver = InMemorySaver(serde=checkpoint_serde())
+    started = Settings(backend="openai", base_url=f"http://bob:{URL_PASSWORD}@127.0.0.1:9/v1",
+                       api_key=API_KEY, model="model-a")
+    request = {"prompt": "an angry dog", "emotion": "contentment"}
+    config = {"configurable": {"thread_id": "api"}}
+    graph = build_graph(Settings(backend="test"), checkpointer=saver)
+    await graph.ainvoke(request, config_with_identity(config, run_identity(started, request)))
+    recorded = await recorded_identity(saver, config)
+    assert recorded["settings"]["base_url"] == "http://127.0.0.1:9/v1"
+    assert URL_PASSWORD not in json.dumps(recorded) and API_KEY not in json.dumps(recorded)
+    values = (await graph.aget_state(config)).values
+    check_resume("api", recorded, run_identity(started), values)  # the same settings: fine
+    check_resume("api", recorded, run_identity(started), values, {"emotion": "calm"})  # synonym
+    moved = started.model_copy(update={"model": "model-b", "base_url": "http://127.0.0.1:8/v1"})
+    with pytest.raises(CheckpointError) as refused:
+        check_resume("api", recorded, run_identity(moved), values, {"prompt": "a cat"})
+    assert isinstance(refused.value, EmotionDirectorError)
+    message = str(refused.value)
+    assert 'model "model-a" (now "model-b")' in message and 'prompt "an angry dog"' in message
+    assert "127.0.0.1:9" in message and "127.0.0.1:8" in message
+    # a later request on the thread, started without an identity, is not taken for this run
+    await graph.ainvoke({"prompt": "a funeral", "emotion": "amusement"}, config)
+    assert await recorded_identity(saver, config) is None
