@@ -14,6 +14,13 @@ path, text leaves the process through a few boundaries only, and each applies :f
   for eval ``run.json``;
 * MCP tool results.
 
+One boundary is where text *enters*: a server may echo the request's own credentials (the API
+key, the base64 ``user:pass`` of a Basic header) inside an error body or even inside a model's
+answer, and that answer is then stored (checkpoints, eval results, caches, reports). The openai
+transport masks them there, in every form a server is likely to send back, with a
+:class:`CredentialScrubber` built from the request itself; it matches those exact values only
+(no patterns), so a model's answer is otherwise left alone.
+
 Example:
     >>> redact("cannot reach http://alice:s3cret@db.local:8000/v1")
     'cannot reach http://alice:***@db.local:8000/v1'
@@ -25,10 +32,11 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 MASK = "***"
@@ -96,6 +104,86 @@ def url_passwords(url: str | None) -> list[str]:
     found = [m.group("secret") for m in _URL_PASSWORD.finditer(url)]
     found += [m.group("secret").strip("'\"") for m in _KEY_VALUE.finditer(url)]
     return [f for f in found if f]
+
+
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+def credential_forms(secret: str) -> set[str]:
+    """``secret`` and the forms in which a server may echo it back.
+
+    Its base64 (standard and URL-safe), also as part of a longer encoded text such as
+    ``base64("Bearer " + key)``: at each of the three byte alignments, the characters that
+    depend on the secret alone. And JSON's escaped slash (``\\/``) in each of them.
+
+    Example:
+        >>> forms = credential_forms("alice:s3cret")
+        >>> "YWxpY2U6czNjcmV0" in forms  # base64, as in "Authorization: Basic YWxp..."
+        True
+        >>> import base64
+        >>> encoded = base64.b64encode(b"user alice:s3cret").decode()  # shifted by 11 bytes
+        >>> any(form in encoded for form in forms - {"alice:s3cret", "YWxpY2U6czNjcmV0"})
+        True
+    """
+    raw = secret.encode("utf-8", "surrogateescape")
+    forms = {secret, base64.b64encode(raw).decode()}
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        # base64 digit i carries bits 6i..6i+6; keep the digits made of the secret's bits only
+        forms.add(encoded[(8 * shift + 5) // 6: 8 * (shift + len(raw)) // 6])
+    forms |= {form.translate(_URLSAFE) for form in forms}
+    forms |= {form.replace("/", "\\/") for form in forms if "/" in form}
+    return {form for form in forms if len(form) >= MIN_REMEMBERED}
+
+
+class CredentialScrubber:
+    """Masks given credentials, in every :func:`credential_forms`, in text a server sent.
+
+    Unlike :func:`redact` it matches these values only, never a pattern, so it is safe on a
+    model's answer: "a basic farmhouse" or "password=..." written by the model stay as written.
+    Secrets shorter than :data:`MIN_REMEMBERED` are left out (masking every "pw" would mangle
+    text without protecting anything).
+
+    Example:
+        >>> scrub = CredentialScrubber(["sk-test-0123456789"])
+        >>> scrub.text("key sk-test-0123456789, base64 c2stdGVzdC0wMTIzNDU2Nzg5")
+        'key ***, base64 ***'
+        >>> scrub.values({"content": "Bearer sk-test-0123456789"})
+        {'content': 'Bearer ***'}
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if isinstance(secret, str) and len(secret) >= MIN_REMEMBERED:
+                forms |= credential_forms(secret)
+        ordered = sorted(forms, key=len, reverse=True)  # a longer form first: masked whole
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        #: the longest form: a streamed answer must hold back one character less than this
+        self.longest = len(ordered[0]) if ordered else 0
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, text: str) -> str:
+        """``text`` with every form of the credentials replaced by ``***``."""
+        return self._pattern.sub(MASK, text) if self._pattern is not None else text
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Where :meth:`text` would mask, left to right."""
+        if self._pattern is not None:
+            yield from (match.span() for match in self._pattern.finditer(text))
+
+    def values(self, value: Any) -> Any:
+        """``value`` (decoded JSON) with :meth:`text` applied to every string, keys included."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(k) if isinstance(k, str) else k: self.values(v)
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.values(v) for v in value]
+        return value
 
 
 def _mask(match: re.Match[str]) -> str:

@@ -25,7 +25,14 @@ llama.cpp's server answers; everything else works), ``cut_at_max_tokens`` (half 
 ``finish_reason: "length"``), ``control_chars`` (valid answers whose every string carries a
 terminal escape, NUL, a bell and a bidirectional override) and ``gzip_bomb`` (``Content-Encoding:
 gzip``, 256 KiB on the wire that inflate to 256 MiB), ``gzip`` (ok answers, gzip-compressed
-when the client accepts it). ``bodies`` keeps every request body.
+when the client accepts it), ``echo_auth`` (valid answers whose every string carries the
+request's credentials back: the ``Authorization`` header, its token, the token's base64 and, for
+a Basic header, the decoded ``user:pass``), ``echo_auth_400`` and ``echo_auth_500`` (the same
+echo in an HTTP 400 / 500 error body, as some proxies answer), ``http429_then_ok`` (the first
+``failing_calls`` calls answer HTTP 429, then it works). HTTP 429 answers carry
+``Retry-After: retry_after``. ``bodies`` keeps every request body, ``times`` the
+``time.monotonic()`` at which each chat request arrived. ``tls=(certfile, keyfile)`` serves
+``https://``.
 
 Example:
     >>> with SimulatedOpenAIServer(latency=0.0) as server:
@@ -49,7 +56,8 @@ __all__ = ["FunctionChatModel", "SimulatedOpenAIServer", "TestChatModel", "examp
 
 MODES = ("ok", "invalid_json", "wrong_schema", "truncated", "http500", "http429", "hang",
          "ok_then_500", "drip", "huge", "empty_choices", "wrong_shape", "html",
-         "rejects_json_schema", "cut_at_max_tokens", "control_chars", "gzip_bomb", "gzip")
+         "rejects_json_schema", "cut_at_max_tokens", "control_chars", "gzip_bomb", "gzip",
+         "echo_auth", "echo_auth_400", "echo_auth_500", "http429_then_ok")
 
 
 def _dirty(value: Any) -> Any:
@@ -63,13 +71,44 @@ def _dirty(value: Any) -> Any:
     return value
 
 
-def _dirty_text(text: str) -> str:
+def _dirty_text(text: str, dirty: Any = None) -> str:
+    dirty = dirty or _dirty
     if not text:
         return text
     try:
-        return json.dumps(_dirty(json.loads(text)))
+        return json.dumps(dirty(json.loads(text)))
     except ValueError:
-        return _dirty(text)
+        return dirty(text)
+
+
+def _credential_echo(authorization: str) -> str:
+    """What a careless server says back about the credentials of a request."""
+    import base64
+
+    scheme, _, token = authorization.partition(" ")
+    token = token or scheme
+    echo = (f"Authorization: {authorization}; key {token}; "
+            f"base64 {base64.b64encode(token.encode()).decode()}; "
+            f"header base64 {base64.b64encode(authorization.encode()).decode()}")
+    if scheme.lower() == "basic":
+        try:
+            echo += f"; user:pass {base64.b64decode(token).decode()}"
+        except ValueError:
+            pass
+    return echo
+
+
+def _echoing(echo: str) -> Any:
+    def add(value: Any) -> Any:
+        if isinstance(value, str):
+            return f"{value} ({echo})"
+        if isinstance(value, list):
+            return [add(v) for v in value]
+        if isinstance(value, dict):
+            return {k: add(v) for k, v in value.items()}
+        return value
+
+    return add
 
 
 @functools.lru_cache(maxsize=1)
@@ -103,14 +142,17 @@ class SimulatedOpenAIServer:
     ``headers`` keeps the last request's headers (to check what clients send)."""
 
     def __init__(self, mode: str = "ok", latency: float = 0.0, healthy_calls: int = 0,
-                 fail_delay: float = 0.0) -> None:
+                 fail_delay: float = 0.0, *, retry_after: str = "0", failing_calls: int = 1,
+                 tls: tuple[str, str] | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         self.mode, self.latency, self.healthy_calls = mode, latency, healthy_calls
         self.fail_delay = fail_delay  # errors answer this much later than successes
+        self.retry_after, self.failing_calls = retry_after, failing_calls
         self.requests = 0
         self.headers: dict[str, str] = {}
         self.bodies: list[dict[str, Any]] = []
+        self.times: list[float] = []
         self._lock = threading.Lock()
         outer = self
 
@@ -134,6 +176,7 @@ class SimulatedOpenAIServer:
                     number = outer.requests
                     outer.headers = {k.lower(): v for k, v in self.headers.items()}
                     outer.bodies.append(body)
+                    outer.times.append(time.monotonic())
                 if outer.mode == "drip":
                     return self._drip(number, body)
                 if outer.latency:
@@ -141,13 +184,20 @@ class SimulatedOpenAIServer:
                 mode = "ok" if outer.mode == "gzip" else outer.mode
                 if mode == "ok_then_500":
                     mode = "ok" if number <= outer.healthy_calls else "http500"
+                if mode == "http429_then_ok":
+                    mode = "http429" if number <= outer.failing_calls else "ok"
                 if mode in {"http500", "http429"} and outer.fail_delay:
                     time.sleep(outer.fail_delay)
                 if mode == "http500":
                     return self._send(500, {"error": {"message": "simulated failure"}})
                 if mode == "http429":
                     return self._send(429, {"error": {"message": "rate limited"}},
-                                      {"retry-after": "0"})
+                                      {"retry-after": outer.retry_after})
+                echo = _credential_echo(self.headers.get("authorization", ""))
+                if mode in {"echo_auth_400", "echo_auth_500"}:
+                    return self._send(400 if mode == "echo_auth_400" else 500, {"error": {
+                        "message": f"invalid request ({echo})", "type": "invalid_request_error",
+                        "param": echo}})
                 if mode == "rejects_json_schema":
                     if (body.get("response_format") or {}).get("type") == "json_schema":
                         return self._send(500, {"error": {"code": 500, "type": "server_error",
@@ -182,6 +232,9 @@ class SimulatedOpenAIServer:
                 name, args, content = _answer(body)
                 if mode == "control_chars":
                     args, content = _dirty_text(args), _dirty_text(content)
+                if mode == "echo_auth":
+                    args = _dirty_text(args, _echoing(echo))
+                    content = _dirty_text(content, _echoing(echo))
                 if mode == "invalid_json":
                     args = content = "{not json"
                 elif mode == "wrong_schema":
@@ -294,7 +347,15 @@ class SimulatedOpenAIServer:
                     super().handle_error(request, client_address)
 
         self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def __enter__(self) -> SimulatedOpenAIServer:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -7,6 +7,12 @@ calls at once:
   one byte every half second never trips it. Every socket read and write here gets the time left
   until the request's deadline, so a request ends after ``timeout_s`` whatever the server does.
 * **A cap on the response body** (``max_response_bytes``): a runaway server cannot fill memory.
+* **The request's credentials masked in what comes back**: a server (or a proxy) that echoes the
+  API key or a Basic ``user:pass`` (from ``http://user:pass@host``) in an error body, or a model
+  that repeats it in its answer, would have it printed and stored downstream (checkpoints, eval
+  results, caches, reports). The transport masks the credentials it sent, in the forms of
+  :func:`~emotion_director.redaction.credential_forms`, in every body and header it returns;
+  a streamed answer is held back by a few characters so a key split across chunks is masked too.
 * **Replies checked for shape**: an answer without ``choices`` (a proxy's HTML page, another API)
   is named as such instead of surfacing as a ``KeyError`` deep in langchain-openai.
 * **Streaming that works**: structured calls (tools or a response format) are never streamed,
@@ -20,13 +26,18 @@ calls at once:
   Async calls run the sync client on a thread pool sized by ``max_concurrent_requests``.
 
 Retries of failed requests are done by :mod:`emotion_director.agents.structured`, which knows
-a deterministic rejection (same HTTP error twice, a 4xx) from a transient one, so the openai
-client's own retries are off.
+a deterministic rejection (same HTTP error twice, a 4xx) from a transient one and honours
+``Retry-After``, so the openai client's own retries are always off (``max_retries`` is 0 for it
+whatever the caller passes; otherwise each of the seam's attempts would be up to three).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
+import re
 import threading
 import time
 import zlib
@@ -36,6 +47,15 @@ from typing import Any
 
 from emotion_director.agents.models import check_allow_model_requests, tool_call_parts
 from emotion_director.errors import BackendError, ResponseTooLargeError, ServerReplyShapeError
+from emotion_director.redaction import CredentialScrubber
+
+#: What :func:`~emotion_director.agents.backends.make_chat_model` sends when no key is set: not
+#: a secret, and masking it would only mangle text.
+NO_API_KEY = "not-needed"
+# headers whose value is a credential (Authorization, Azure's api-key, x-api-key, x-auth-token...)
+_CREDENTIAL_HEADER = re.compile(
+    r"^(?:proxy-)?authorization$|(?:^|-)(?:api-?key|auth-?token|token|secret)(?:$|-)",
+    re.IGNORECASE)
 
 #: Default cap on one response body; a structured reply is a few KiB.
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -68,6 +88,156 @@ def _time_left(timeout: float | None) -> float | None:
 
         raise httpcore.ReadTimeout("total deadline of the request exceeded")
     return left if timeout is None else min(timeout, left)
+
+
+def request_credentials(request: Any) -> CredentialScrubber:
+    """A scrubber for the credentials ``request`` (an ``httpx.Request``) carries: the token of
+    each credential header (``Bearer KEY``, ``Basic BASE64``, a bare ``api-key``), the
+    ``user:pass`` a Basic header encodes and its password, and the URL's ``user:pass``."""
+    found: list[str] = []
+    for name, value in request.headers.items():
+        if not _CREDENTIAL_HEADER.search(name):
+            continue
+        scheme, _, token = value.strip().partition(" ")
+        token = token.strip() or scheme
+        found.append(token)
+        if scheme.lower() == "basic" and token != scheme:
+            try:
+                userinfo = base64.b64decode(token, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            found += [userinfo, userinfo.partition(":")[2]]
+    url = request.url
+    if url.password:
+        found += [url.password, f"{url.username}:{url.password}",
+                  url.userinfo.decode("ascii", "replace")]
+    return CredentialScrubber(f for f in found if f and f != NO_API_KEY)
+
+
+def _scrub_body(data: bytes, scrub: CredentialScrubber) -> bytes:
+    """A whole (non-streamed) body with ``scrub`` applied: to the text as sent, then to the
+    decoded JSON strings (a server may write a key's characters as ``\\u`` escapes)."""
+    text = scrub.text(data.decode("utf-8", "surrogateescape"))
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return text.encode("utf-8", "surrogateescape")
+    clean = scrub.values(decoded)
+    if clean != decoded:
+        text = json.dumps(clean, ensure_ascii=False)
+    return text.encode("utf-8", "surrogateescape")
+
+
+# a blank line ends an event; a line ends with CRLF, LF or CR (a lone CR: not one half of CRLF)
+_EVENT_END = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))")
+
+
+class _ScrubbedEvents:
+    """Server-sent events with ``scrub`` applied, also to a credential that the server split
+    across events: a streamed answer arrives a few characters per event, so the text of each
+    delta (content, tool-call arguments) is held back by ``scrub.longest - 1`` characters
+    (never masked before it is complete) and released when its choice finishes (or before
+    ``[DONE]``, or at the end)."""
+
+    def __init__(self, scrub: CredentialScrubber) -> None:
+        self.scrub, self.keep = scrub, max(scrub.longest - 1, 0)
+        self.held: dict[tuple[Any, ...], str] = {}
+        self.last: dict[str, Any] = {}  # id, model... of the last chunk, for a closing one
+        self.buffer, self.searched = b"", 0
+
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        self.buffer += chunk
+        while (end := _EVENT_END.search(self.buffer, max(self.searched - 3, 0))) is not None:
+            event, self.buffer = self.buffer[:end.end()], self.buffer[end.end():]
+            self.searched = 0
+            yield self._event(event)
+        self.searched = len(self.buffer)
+
+    def close(self) -> Iterator[bytes]:
+        if self.buffer:
+            tail, self.buffer = self.buffer, b""
+            yield self._event(tail)
+        yield self._release_all()
+
+    def _event(self, raw: bytes) -> bytes:
+        text = raw.decode("utf-8", "surrogateescape")
+        lines = text.splitlines()
+        data = [line[5:].removeprefix(" ") for line in lines if line.startswith("data:")]
+        if not data:
+            return self.scrub.text(text).encode("utf-8", "surrogateescape")
+        if "\n".join(data).strip() == "[DONE]":
+            return self._release_all() + self.scrub.text(text).encode("utf-8", "surrogateescape")
+        try:
+            chunk = json.loads("\n".join(data))
+        except ValueError:
+            return self.scrub.text(text).encode("utf-8", "surrogateescape")
+        others = "".join(f"{self.scrub.text(line)}\n" for line in lines
+                         if line and not line.startswith("data:"))
+        payload = json.dumps(self._chunk(chunk), ensure_ascii=False)
+        return f"{others}data: {payload}\n\n".encode("utf-8", "surrogateescape")
+
+    def _chunk(self, chunk: Any) -> Any:
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict):
+                continue
+            index, delta = choice.get("index", 0), choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = choice["delta"] = {}
+            for field in ("content", "reasoning_content", "refusal"):
+                if isinstance(delta.get(field), str):
+                    delta[field] = self._hold((index, field), delta[field])
+            for call in delta.get("tool_calls") or []:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                    function["arguments"] = self._hold((index, "tool", call.get("index", 0)),
+                                                       function["arguments"])
+            if choice.get("finish_reason") is not None:
+                self._release(index, delta)
+        if isinstance(chunk, dict):
+            self.last = {k: chunk[k] for k in ("id", "object", "created", "model") if k in chunk}
+        return self.scrub.values(chunk)  # names, ids, an error object: masked whole
+
+    def _hold(self, key: tuple[Any, ...], piece: str) -> str:
+        text = self.held.get(key, "") + piece
+        cut = max(len(text) - self.keep, 0)
+        # a form starting before the cut is whole in ``text`` (none is longer than keep + 1):
+        # emit through its end; one starting after it may still grow (base64 padding): wait
+        for start, end in self.scrub.spans(text):
+            if start >= cut:
+                break
+            cut = max(cut, end)
+        self.held[key] = text[cut:]
+        return self.scrub.text(text[:cut])
+
+    def _release(self, index: Any, delta: dict[str, Any]) -> None:
+        for key in [k for k in self.held if k[0] == index]:
+            text = self.scrub.text(self.held.pop(key))
+            if not text:
+                continue
+            if key[1] != "tool":
+                delta[key[1]] = (delta.get(key[1]) or "") + text
+                continue
+            calls = delta.setdefault("tool_calls", [])
+            call = next((c for c in calls if isinstance(c, dict) and c.get("index", 0) == key[2]),
+                        None)
+            if call is None:
+                calls.append({"index": key[2], "function": {"arguments": text}})
+            else:
+                function = call.setdefault("function", {})
+                function["arguments"] = (function.get("arguments") or "") + text
+
+    def _release_all(self) -> bytes:
+        deltas: dict[Any, dict[str, Any]] = {}
+        for index in {key[0] for key, text in self.held.items() if text}:
+            self._release(index, deltas.setdefault(index, {}))
+        self.held.clear()
+        if not deltas:
+            return b""
+        chunk = {**self.last, "choices": [{"index": i, "delta": d, "finish_reason": None}
+                                          for i, d in deltas.items()]}
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode(
+            "utf-8", "surrogateescape")
 
 
 def _http_client(total_s: float, max_bytes: int) -> Any:
@@ -173,6 +343,25 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
         def close(self) -> None:
             self._inner.close()
 
+    class ScrubbedBody(httpx.SyncByteStream):
+        """The (capped, decoded) body with the request's credentials masked: a whole body at
+        once (it is read whole anyway), server-sent events one by one."""
+
+        def __init__(self, inner: Any, scrub: CredentialScrubber, events: bool) -> None:
+            self._inner, self._scrub, self._events = inner, scrub, events
+
+        def __iter__(self) -> Iterator[bytes]:
+            if not self._events:
+                yield _scrub_body(b"".join(self._inner), self._scrub)
+                return
+            events = _ScrubbedEvents(self._scrub)
+            for chunk in self._inner:
+                yield from (out for out in events.feed(chunk) if out)
+            yield from (out for out in events.close() if out)
+
+        def close(self) -> None:
+            self._inner.close()
+
     class DeadlineTransport(httpx.HTTPTransport):
         def __init__(self) -> None:
             super().__init__()
@@ -203,6 +392,14 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
             # decoded here, capped; httpx must not decode it again
             response.headers.pop("content-encoding", None)
             response.stream = CappedBody(response.stream, deadline, encoding)
+            scrub = request_credentials(request)
+            if scrub:  # the one place a server's text enters: its echo of our credentials goes
+                response.headers = httpx.Headers(
+                    [(k, scrub.text(v)) for k, v in response.headers.multi_items()])
+                response.headers.pop("content-length", None)  # the masked body differs
+                events = response.headers.get("content-type", "").lower().startswith(
+                    "text/event-stream")
+                response.stream = ScrubbedBody(response.stream, scrub, events)
             return response
 
     # the per-phase timeout stays as a floor for each read; the transport enforces the total
@@ -258,6 +455,9 @@ def guarded_chat_openai() -> Any:
             max_concurrent_requests (`int`, *optional*, defaults to 128): async requests in
                 flight (all instances with the same value share one pool).
             max_response_bytes (`int`, *optional*, defaults to 8 MiB): cap on a response body.
+
+        ``max_retries`` is always 0 for the openai client: failed requests are retried by
+        :func:`~emotion_director.agents.structured.structured_steps` (``retries``).
         """
 
         max_concurrent_requests: int = 128
@@ -268,6 +468,10 @@ def guarded_chat_openai() -> Any:
         @model_validator(mode="before")
         @classmethod
         def _deadline_client(cls, values: Any) -> Any:
+            if isinstance(values, dict):
+                # retries belong to the LLM seam (it honours Retry-After and tells a repeated
+                # rejection from a blip); the SDK's own (2 by default) would multiply them
+                values = {**values, "max_retries": 0}
             if isinstance(values, dict) and values.get("http_client") is None:
                 total = values.get("timeout") or values.get("request_timeout") or 60.0
                 values = {**values, "http_client": _http_client(

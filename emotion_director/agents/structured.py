@@ -14,9 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
 import random
+import ssl
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, TypeVar
 
@@ -133,17 +137,66 @@ def _server_key(model: BaseChatModel) -> tuple[str, str]:
             str(getattr(model, "model_name", None) or getattr(model, "model", "")))
 
 
+def retry_after(headers: Any) -> tuple[float, str] | None:
+    """The wait a server asks for before the next request, in seconds, and the header as sent.
+
+    ``Retry-After`` as seconds or as an HTTP-date (RFC 9110), or OpenAI's ``retry-after-ms``;
+    ``None`` when there is none (or it cannot be read). A date in the past is a wait of 0.
+
+    Example:
+        >>> retry_after({"retry-after": "3"})
+        (3.0, 'Retry-After: 3')
+        >>> retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})
+        (0.0, 'Retry-After: Wed, 21 Oct 2015 07:28:00 GMT')
+        >>> retry_after({"retry-after": "soon"}) is None
+        True
+    """
+    if headers is None:
+        return None
+    for name, shown, scale in (("retry-after-ms", "Retry-After-Ms", 1000.0),
+                               ("retry-after", "Retry-After", 1.0)):
+        value = headers.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        value = value.strip()
+        try:
+            seconds = float(value) / scale
+        except ValueError:
+            if scale != 1.0:
+                continue
+            try:
+                when = email.utils.parsedate_tz(value)
+                seconds = email.utils.mktime_tz(when) - time.time() if when else math.nan
+            except (TypeError, ValueError, OverflowError):
+                continue
+        if not math.isnan(seconds):
+            return max(seconds, 0.0), f"{shown}: {value[:60]}"
+    return None
+
+
+def _response_headers(chain: list[BaseException]) -> Any:
+    for exc in chain:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        if headers is not None:
+            return headers
+    return None
+
+
 class _Failure:
     """A failed request, classified: ``down`` (no connection), ``slow`` (deadline passed),
-    ``status`` (an HTTP error answer), or ``final`` (a reply that retrying cannot fix)."""
+    ``status`` (an HTTP error answer), ``tls`` (the TLS handshake failed: the wrong scheme or an
+    untrusted certificate), or ``final`` (a reply that retrying cannot fix)."""
 
     def __init__(self, exc: Exception) -> None:
         from emotion_director.agents.openai_chat import ResponseTooLargeError
 
         self.exc, self.status, self.detail = exc, None, ""
+        self.retry_after: tuple[float, str] | None = None  # (seconds, the header as sent)
+        self.tls: ssl.SSLError | None = None
         chain = _cause_chain(exc)
         names = " ".join(type(e).__name__ for e in chain)
         too_large = next((e for e in chain if isinstance(e, ResponseTooLargeError)), None)
+        tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
         if too_large is not None:
             self.kind, self.detail = "final", str(too_large)
         elif isinstance(exc, BackendError):
@@ -151,6 +204,9 @@ class _Failure:
         elif getattr(exc, "status_code", None) is not None:
             self.kind, self.status = "status", int(exc.status_code)
             self.detail = " ".join(str(getattr(exc, "message", exc)).split())[:300]
+            self.retry_after = retry_after(_response_headers(chain))
+        elif tls is not None:
+            self.kind, self.tls = "tls", tls
         elif "ConnectTimeout" in names or "ConnectError" in names:
             self.kind = "down"
         elif "Timeout" in names:
@@ -187,9 +243,12 @@ def _request(
     ``(result, method used)``.
 
     Transient failures (connection refused, deadline passed, HTTP 408/429/502/503/504) are
-    retried ``retries`` times with jittered backoff. An HTTP 500 is retried only while its answer
-    changes: the same error twice is deterministic. A rejection (4xx, repeated 500) moves on to the
-    next structured-output method; when none is left the error names every answer.
+    retried ``retries`` times with jittered backoff, and never sooner than the server's
+    ``Retry-After`` says; a server that asks for a longer wait than one request may take
+    (``request_timeout``, EMOTION_DIRECTOR_TIMEOUT_S) fails at once, naming its wait. An HTTP
+    500 is retried only while its answer changes: the same error twice is deterministic. A
+    rejection (4xx, repeated 500) moves on to the next structured-output method; when none is
+    left the error names every answer. A failed TLS handshake is not retried.
     """
     where = _where(model, backend)
     rejected: list[str] = []
@@ -211,7 +270,7 @@ def _request(
             if isinstance(exc, RuntimeError) and not _is_openai_error(exc):
                 raise  # e.g. the unit-test guard
             failure = _Failure(exc)
-        if failure.kind == "final":
+        if failure.kind in {"final", "tls"}:
             raise _backend_error(failure, node=node, backend=backend, where=where) from None
         repeated = failure.same_as(previous)
         previous = failure
@@ -228,7 +287,15 @@ def _request(
             raise _backend_error(failure, node=node, backend=backend, where=where,
                                  timeout=getattr(model, "request_timeout", None)) from None
         transient_left -= 1
-        yield Backoff(min(2.0, 0.1 * 2 ** (retries - transient_left)) * random.uniform(0.5, 1.5))
+        wait = min(2.0, 0.1 * 2 ** (retries - transient_left)) * random.uniform(0.5, 1.5)
+        if failure.retry_after is not None:
+            limit = _wait_limit(model)
+            if failure.retry_after[0] > limit:
+                raise _wait_too_long_error(failure, limit, node=node, backend=backend,
+                                           where=where)
+            # never sooner than asked; a little later, so concurrent callers do not stampede
+            wait = max(wait, min(failure.retry_after[0] * random.uniform(1.0, 1.1), limit))
+        yield Backoff(wait)
 
 
 def structured_steps(
@@ -343,10 +410,63 @@ def _rejected_error(rejected: list[str], *, node: str, backend: str, where: str)
         f"({'; '.join(rejected)}): use a server with tool calls or JSON output, or check its log.")
 
 
+#: The longest Retry-After honoured for a model without a numeric ``request_timeout``.
+DEFAULT_WAIT_LIMIT_S = 60.0
+
+
+def _wait_limit(model: BaseChatModel) -> float:
+    """How long the seam may wait for a server that asks to retry later: the total deadline of
+    one request (a wait longer than the request itself may take is not worth holding the run)."""
+    timeout = getattr(model, "request_timeout", None)
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return float(timeout)
+    return DEFAULT_WAIT_LIMIT_S
+
+
+def _wait_too_long_error(failure: _Failure, limit: float, *, node: str, backend: str,
+                         where: str) -> BackendError:
+    seconds, header = failure.retry_after or (math.inf, "")
+    asked = "forever" if math.isinf(seconds) else f"{seconds:.0f} s"
+    what = ("hit the server's rate limit (HTTP 429)" if failure.status == 429
+            else f"answered HTTP {failure.status}")
+    return BackendError(
+        f"node '{node}': the {backend} server at {where} {what} and asks to retry in {asked} "
+        f"({header}), longer than the {limit:g} s deadline of a request "
+        "(EMOTION_DIRECTOR_TIMEOUT_S): not waiting. Run again later, lower "
+        "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or ask for a higher rate limit.")
+
+
+#: OpenSSL's reasons when the other end answers a TLS handshake with something else (plain HTTP)
+_NOT_TLS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+            "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "UNEXPECTED_RECORD"}
+
+
+def _tls_error(error: ssl.SSLError, *, node: str, backend: str, where: str) -> BackendError:
+    reason = " ".join(str(error).split())[:200]
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return BackendError(
+            f"node '{node}': the {backend} server at {where} speaks TLS, but its certificate "
+            f"verification failed ({error.verify_message or reason}): use http:// for a local "
+            "server without TLS, or set SSL_CERT_FILE (or SSL_CERT_DIR) to the CA that signed "
+            "its certificate.")
+    plain = where.replace("https://", "http://", 1) if where.startswith("https://") \
+        else "http://"
+    if getattr(error, "reason", None) in _NOT_TLS:
+        return BackendError(
+            f"node '{node}': the {backend} server at {where} does not speak TLS ({reason}): "
+            f"is it {plain}? Fix --base-url.")
+    return BackendError(
+        f"node '{node}': the TLS handshake with the {backend} server at {where} failed "
+        f"({reason}): check that it serves https on that port (if not, use {plain}), or its "
+        "TLS settings.")
+
+
 def _backend_error(failure: _Failure, *, node: str, backend: str, where: str,
                    timeout: Any = None) -> Exception:
     if failure.kind == "final" and isinstance(failure.exc, BackendError):
         return BackendError(f"node '{node}': {failure.detail}")
+    if failure.kind == "tls":
+        return _tls_error(failure.tls, node=node, backend=backend, where=where)
     if failure.kind == "down":
         return BackendError(
             f"node '{node}': cannot reach the {backend} server at {where} (connection failed: "
@@ -358,9 +478,15 @@ def _backend_error(failure: _Failure, *, node: str, backend: str, where: str,
             f"within the {deadline}deadline (EMOTION_DIRECTOR_TIMEOUT_S). Raise the timeout, "
             "lower EMOTION_DIRECTOR_MAX_TOKENS, or use a faster model.")
     if failure.kind == "status":
+        wait = f"; {failure.retry_after[1]}" if failure.retry_after else ""
+        if failure.status == 429:
+            return BackendError(
+                f"node '{node}': the {backend} server at {where} answered HTTP 429, its rate "
+                f"limit ({failure.detail}{wait}): run again later, lower "
+                "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or raise EMOTION_DIRECTOR_MAX_RETRIES.")
         return BackendError(
             f"node '{node}': the {backend} server at {where} answered HTTP {failure.status} "
-            f"({failure.detail}).")
+            f"({failure.detail}{wait}).")
     return BackendError(f"node '{node}': the {backend} backend failed: {failure.detail}")
 
 

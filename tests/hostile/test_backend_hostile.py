@@ -146,3 +146,132 @@ def test_control_characters_from_a_model_never_reach_the_prompt_or_the_terminal(
     assert out["final_prompt"] and not [c for c in bad if c in text]
     assert cli.returncode == 0, cli.stderr
     assert not [c for c in bad if c in cli.stdout + cli.stderr], cli.stdout[-400:]
+
+
+# --------------------------------------------------------------- rate limits (Retry-After)
+
+
+def test_a_429_with_retry_after_is_retried_no_sooner_than_the_server_asks():
+    with SimulatedOpenAIServer("http429_then_ok", retry_after="1") as server:
+        out = build_graph(settings(server.url, max_retries=1)).invoke(REQUEST)
+    assert out["final_prompt"].startswith("a dog")
+    assert server.times[1] - server.times[0] >= 0.95, server.times[:2]
+
+
+def test_a_retry_after_longer_than_the_request_deadline_fails_at_once_naming_it():
+    with SimulatedOpenAIServer("http429", retry_after="3600") as server:
+        started = time.monotonic()
+        with pytest.raises(BackendError) as info:
+            build_graph(settings(server.url, max_retries=2, timeout_s=30)).invoke(REQUEST)
+        assert time.monotonic() - started < 5 and server.requests == 1
+    message = str(info.value)
+    assert "rate limit (HTTP 429)" in message and "Retry-After: 3600" in message
+    assert "3600 s" in message and "30 s deadline" in message
+
+
+@pytest.mark.parametrize(("headers", "seconds", "shown"), [
+    ({"retry-after": "2"}, 2.0, "Retry-After: 2"),
+    ({"retry-after": "0.5"}, 0.5, "Retry-After: 0.5"),
+    ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5, "Retry-After-Ms: 1500"),
+    ({"retry-after": "-4"}, 0.0, "Retry-After: -4"),
+    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0, None),  # in the past: at once
+    ({"retry-after": "inf"}, float("inf"), "Retry-After: inf"),
+    ({"retry-after": "later, please"}, None, None),
+    ({}, None, None),
+])
+def test_retry_after_is_read_as_seconds_or_an_http_date(headers, seconds, shown):
+    from emotion_director.agents.structured import retry_after
+
+    got = retry_after(headers)
+    assert (None if got is None else got[0]) == seconds
+    if shown:
+        assert got[1] == shown
+
+
+def test_a_retry_after_http_date_in_the_future_is_waited_for():
+    import email.utils
+
+    from emotion_director.agents.structured import retry_after
+
+    seconds, shown = retry_after({"retry-after": email.utils.formatdate(time.time() + 90,
+                                                                        usegmt=True)})
+    assert 88 <= seconds <= 90 and shown.endswith("GMT")
+
+
+def test_the_openai_clients_own_retries_never_multiply_the_seams():
+    from pydantic import BaseModel
+
+    from emotion_director.agents.openai_chat import guarded_chat_openai
+    from emotion_director.agents.structured import invoke_structured
+
+    class Pick(BaseModel):
+        n: int
+
+    with SimulatedOpenAIServer("http429") as server:
+        # a caller that builds the model itself, with the SDK's retries asked for
+        model = guarded_chat_openai()(base_url=server.url, api_key="k", model="m",
+                                      max_retries=3)
+        assert model.root_client.max_retries == 0
+        with pytest.raises(BackendError, match="HTTP 429, its rate limit"):
+            invoke_structured(model, Pick, [("user", "pick")], node="t", retries=1)
+        assert server.requests == 2  # the seam's 1 + 1 retry, not (1 + 3) * 2
+
+
+# ------------------------------------------------------------------------------------- TLS
+
+
+def test_https_to_a_plain_http_server_says_it_does_not_speak_tls():
+    with SimulatedOpenAIServer("ok") as server:
+        url = server.url.replace("http://", "https://")
+        with pytest.raises(BackendError) as info:
+            build_graph(settings(url, max_retries=2)).invoke(REQUEST)
+        assert server.requests == 0
+    message = str(info.value)
+    assert f"the openai server at {url} does not speak TLS" in message
+    assert f"is it {server.url}?" in message
+    assert "nothing answers" not in message and "cannot reach" not in message
+
+
+def test_a_self_signed_certificate_is_named_with_the_way_to_trust_it(tmp_path, monkeypatch):
+    pytest.importorskip("cryptography", reason="makes the test certificate offline")
+    from tests.hostile.hostile_servers import self_signed_certificate
+
+    certfile, keyfile = self_signed_certificate(tmp_path)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with SimulatedOpenAIServer("ok", tls=(certfile, keyfile)) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        with pytest.raises(BackendError) as info:
+            build_graph(settings(server.url, max_retries=2)).invoke(REQUEST)
+        assert server.requests == 0
+        message = str(info.value)
+        assert "certificate verification failed (self-signed certificate)" in message
+        assert "use http:// for a local server" in message and "SSL_CERT_FILE" in message
+        assert "nothing answers" not in message
+        # ...and the advice works
+        monkeypatch.setenv("SSL_CERT_FILE", certfile)
+        out = build_graph(settings(server.url)).invoke(REQUEST)
+    assert out["final_prompt"].startswith("a dog")
+
+
+@pytest.mark.parametrize("case", ["tls", "rate_limit"])
+def test_tls_and_rate_limit_errors_are_one_red_line_in_the_cli(case, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    mode, retry = ("ok", "0") if case == "tls" else ("http429", "3600")
+    with SimulatedOpenAIServer(mode, retry_after=retry) as server:
+        url = server.url.replace("http://", "https://") if case == "tls" else server.url
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+        env.update(EMOTION_DIRECTOR_BACKEND="openai", EMOTION_DIRECTOR_BASE_URL=url,
+                   EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
+                   COLUMNS="80")
+        cli = subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog",
+                              "-e", "awe", "--persona", "poet", "--json"],
+                             capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert cli.returncode == 2, cli.stderr[-2000:]
+    lines = cli.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), cli.stderr[-2000:]
+    assert "Traceback" not in cli.stderr and cli.stdout == ""
+    assert ("does not speak TLS" if case == "tls" else "Retry-After: 3600") in lines[0]

@@ -262,3 +262,156 @@ def test_every_project_error_is_redacted_at_construction():
     for cls in EmotionDirectorError.__subclasses__():
         if cls.__init__ is EmotionDirectorError.__init__:
             assert PASSWORD not in str(cls(f"at http://a:{PASSWORD}@h/"))
+
+
+# ------------------------------------------- credentials a server echoes back (issue 21, item 4)
+
+ECHO_KEY = "sk-echo-7Hq2vX9pL0aZ4mN8wR"
+
+
+def _b64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def _leaks(secrets: list[str], texts: dict[str, str | bytes]) -> list[str]:
+    return [f"{secret!r} in {where}" for where, text in texts.items() for secret in secrets
+            if (secret.encode() if isinstance(text, bytes) else secret) in text]
+
+
+@pytest.mark.integration  # the openai backend against the loopback simulated server
+@pytest.mark.parametrize("credential", ["api_key", "url_userinfo"])
+@pytest.mark.parametrize("mode", ["echo_auth", "echo_auth_400", "echo_auth_500"])
+def test_credentials_a_server_echoes_are_masked_where_its_text_enters(mode, credential, tmp_path):
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    request = {"prompt": "a dog", "emotion": "awe", "personas": ["poet"]}
+    with SimulatedOpenAIServer(mode) as server:
+        if credential == "api_key":
+            url, key = server.url, ECHO_KEY
+            secrets = [key, _b64(key), _b64(f"Bearer {key}")]
+        else:  # http://user:pass@host: sent as "Authorization: Basic base64(user:pass)"
+            url, key = server.url.replace("http://", f"http://alice:{PASSWORD}@"), None
+            secrets = [PASSWORD, f"alice:{PASSWORD}", _b64(f"alice:{PASSWORD}"),
+                       _b64(f"Basic {_b64(f'alice:{PASSWORD}')}")]
+        settings = Settings(backend="openai", base_url=url, api_key=key, reading_mode="write",
+                            max_retries=0, checkpoint_db=tmp_path / "graph.sqlite")
+
+        async def run_graph() -> str:
+            async with open_checkpointer(settings) as saver:
+                graph = build_graph(settings, checkpointer=saver)
+                try:
+                    out = await graph.ainvoke(request, {"configurable": {"thread_id": "t"}})
+                except BackendError as exc:
+                    return str(exc)
+                return json.dumps(out, default=str, ensure_ascii=False)
+
+        in_process = asyncio.run(run_graph())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+        env.update(EMOTION_DIRECTOR_BACKEND="openai", EMOTION_DIRECTOR_BASE_URL=url,
+                   EMOTION_DIRECTOR_READING_MODE="write", EMOTION_DIRECTOR_MAX_RETRIES="0",
+                   EMOTION_DIRECTOR_LOG_LEVEL="DEBUG",
+                   EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "cli.sqlite"))
+        if key:
+            env["EMOTION_DIRECTOR_API_KEY"] = key
+        cli = subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog",
+                              "-e", "awe", "--persona", "poet", "--thread", "t1", "--json"],
+                             capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        echoed = server.headers["authorization"]
+    assert echoed.startswith("Bearer " if key else "Basic ")  # the server saw the credential
+    files = {str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*")
+             if p.is_file()}
+    assert {"graph.sqlite", "cli.sqlite"} <= set(files)
+    assert not _leaks(secrets, {"the graph's output or error": in_process, "stdout": cli.stdout,
+                                "stderr": cli.stderr, **files})
+    assert "***" in in_process  # the echo arrived, masked
+    if mode == "echo_auth":  # the answer is the run's output
+        assert cli.returncode == 0 and "***" in cli.stdout, cli.stderr[-2000:]
+    else:  # the error body is one red line
+        assert cli.returncode == 2 and "Traceback" not in cli.stderr, cli.stderr[-2000:]
+        assert f"HTTP {mode[-3:]}" in in_process and "***" in cli.stderr
+
+
+@pytest.mark.integration  # the openai backend against the loopback simulated server
+def test_eval_results_and_cache_never_hold_an_echoed_key(tmp_path):
+    from emotion_director.evals.datasets import load_eval_dataset
+    from emotion_director.evals.runner import run_eval
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    class LengthMetrics:  # the runner's metrics interface, without loading an encoder
+        def score_rewrite(self, prompt, rewrite, emotion):
+            return {"length": float(len(rewrite))}
+
+    with SimulatedOpenAIServer("echo_auth") as server:
+        settings = Settings(backend="openai", base_url=server.url, api_key=ECHO_KEY,
+                            reading_mode="write")
+        asyncio.run(run_eval(["single_llm", "mc_agent"], load_eval_dataset("builtin:shortcut")[:1],
+                             tmp_path, settings=settings, metrics=LengthMetrics()))
+    results = (tmp_path / "results.jsonl").read_text()
+    assert "***" in results and '"error"' not in results
+    files = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert "llm_cache.sqlite" in files
+    assert not _leaks([ECHO_KEY, _b64(ECHO_KEY), _b64(f"Bearer {ECHO_KEY}")], files)
+
+
+@pytest.mark.integration  # the openai backend against the loopback simulated server
+def test_a_streamed_answer_is_masked_even_where_the_key_is_split_across_chunks():
+    from emotion_director.agents.backends import make_chat_model
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    with SimulatedOpenAIServer("echo_auth") as server:  # streams 7 characters per event
+        model = make_chat_model(Settings(backend="openai", base_url=server.url,
+                                         api_key=ECHO_KEY))
+        chunks = list(model.stream("hi"))
+        assert server.bodies[-1].get("stream") is True
+    text = "".join(chunk.content for chunk in chunks)
+    assert len(chunks) > 5 and text.startswith("a simulated answer from the loopback server (")
+    assert "Authorization: Bearer ***; key ***; base64 ***" in text
+    assert not _leaks([ECHO_KEY, _b64(ECHO_KEY)], {"the streamed text": text})
+
+
+def test_server_sent_events_are_masked_across_events_line_endings_and_read_sizes():
+    from emotion_director.agents.openai_chat import _ScrubbedEvents
+    from emotion_director.redaction import CredentialScrubber
+
+    answer = f'{{"cue": "key {ECHO_KEY} and {_b64(ECHO_KEY)}"}}'
+    events = [{"id": "s", "choices": [{"index": 0, "delta": {
+        "tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}]},
+        "finish_reason": None}]}]
+    events += [{"id": "s", "choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "function": {"arguments": answer[i:i + 3]}}]}, "finish_reason": None}]}
+        for i in range(0, len(answer), 3)]
+    events.append({"id": "s", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    for newline in ("\n", "\r\n"):
+        wire = "".join(f"data: {json.dumps(e)}{newline}{newline}" for e in events)
+        wire += f"data: [DONE]{newline}{newline}"
+        for size in (1, 5, 4096):
+            scrubbed = _ScrubbedEvents(CredentialScrubber([ECHO_KEY]))
+            out = b""
+            for i in range(0, len(wire), size):
+                out += b"".join(scrubbed.feed(wire[i:i + size].encode()))
+            out += b"".join(scrubbed.close())
+            text = out.decode()
+            got = [json.loads(line[6:]) for line in text.splitlines()
+                   if line.startswith("data: {")]
+            merged = "".join(call["function"].get("arguments", "") for e in got
+                             for c in e["choices"] for call in c["delta"].get("tool_calls", []))
+            assert merged == '{"cue": "key *** and ***"}', (newline, size, merged)
+            assert text.rstrip().endswith("data: [DONE]") and ECHO_KEY not in text
+
+
+def test_credential_scrubber_masks_every_alignment_and_leaves_model_text_alone():
+    from emotion_director.redaction import CredentialScrubber
+
+    scrub = CredentialScrubber([ECHO_KEY, "not"])  # too short to mask: left out
+    for prefix in ("", "x", "xy", "Bearer "):
+        encoded = _b64(prefix + ECHO_KEY + " trailing")
+        assert "***" in scrub.text(encoded), prefix
+        assert _b64(ECHO_KEY)[2:-2] not in scrub.text(encoded)
+    for form in (ECHO_KEY, _b64(ECHO_KEY), _b64(ECHO_KEY).replace("+", "-").replace("/", "_")):
+        assert scrub.text(f"echo {form}.") == "echo ***."
+    prose = ("a basic farmhouse, password=hunter2 written on a sign, the Bearer of good news, "
+             "not a dog")
+    assert scrub.text(prose) == prose
+    assert scrub.values({"k": [f"a {ECHO_KEY}", 3]}) == {"k": ["a ***", 3]}
