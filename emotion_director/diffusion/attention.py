@@ -43,8 +43,8 @@ from torch import nn
 
 from emotion_director.errors import AdapterError, BankError, UserInputError
 
-#: log-weight given to dropped tokens: finite, so a row with every token dropped stays finite
-DROPPED = -1e4
+#: log-weight of a token with retrieval weight 0: it gets exactly zero attention
+DROPPED = float("-inf")
 
 
 class VisualTokens(NamedTuple):
@@ -54,6 +54,8 @@ class VisualTokens(NamedTuple):
     log_weights: torch.Tensor  # [B, L]
     row_scale: torch.Tensor  # [B]
     active: bool  # False when every row's scale is 0: processors take the base path
+    #: each layer's scale, captured once per pipeline call (``None``: the layers' current ones)
+    layer_scales: tuple[float, ...] | None = None
 
 
 def pack_visual_prompt(
@@ -63,14 +65,25 @@ def pack_visual_prompt(
 ) -> torch.Tensor:
     """Pack bank tokens ``[B, L, d]``, retrieval weights ``[B, L]`` (``None`` = uniform) and a per-row
     scale into the ``[B, 1, L, d + 2]`` tensor passed as ``image_embeds`` / ``ip_adapter_image_embeds``.
+
+    A token of weight 0 gets log-weight ``-inf``: exactly zero attention, whatever its values. A
+    row whose weights are all 0 has no visual prompt: its scale becomes 0 (the branch is off for
+    it) and its log-weights uniform, so no softmax ever sees a row of ``-inf`` (NaN).
     """
     b, n, _ = tokens.shape
-    if weights is None:
-        log_w = torch.full((b, n), -float(torch.log(torch.tensor(float(n)))), dtype=tokens.dtype,
-                           device=tokens.device)
-    else:
-        log_w = weights.to(tokens).clamp(min=1e-30).log().clamp(min=DROPPED)
+    uniform = -float(torch.log(torch.tensor(float(n))))
     rows = torch.as_tensor(row_scale, dtype=tokens.dtype, device=tokens.device).expand(b)
+    if weights is None:
+        log_w = torch.full((b, n), uniform, dtype=tokens.dtype, device=tokens.device)
+    else:
+        weights = weights.to(tokens)
+        kept = weights > 0
+        # the clamp keeps the gradient finite where the weight is 0 (where() routes it to 0)
+        log_w = torch.where(kept, weights.clamp(min=torch.finfo(weights.dtype).tiny).log(),
+                            torch.full_like(weights, DROPPED))
+        empty = ~kept.any(dim=-1)
+        log_w = torch.where(empty[:, None], torch.full_like(log_w, uniform), log_w)
+        rows = torch.where(empty, torch.zeros_like(rows), rows)
     extra = torch.stack([log_w, rows[:, None].expand(b, n)], dim=-1)
     return torch.cat([tokens, extra], dim=-1)[:, None]
 
@@ -82,6 +95,12 @@ def unpack_visual_prompt(packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
         rows = torch.arange(packed.shape[0], device=packed.device)
         packed = packed[rows, rows % packed.shape[1]]
     return packed[..., :-2], packed[..., -2], packed[:, 0, -1]
+
+
+def layer_scales_tensor(scales: tuple[float, ...], rows: int) -> torch.Tensor:
+    """Captured layer scales as the second ``ip_adapter_image_embeds`` entry: ``[rows, 1, 1,
+    layers]`` float32 (diffusers splits and repeats it for guidance as it does the packed prompt)."""
+    return torch.tensor(scales, dtype=torch.float32).view(1, 1, 1, -1).repeat(rows, 1, 1, 1)
 
 
 class _PerTensorCache:
@@ -102,19 +121,26 @@ class _PerTensorCache:
         if torch.is_grad_enabled():
             return None
         entry = self.entries.get(id(tensor))
-        if entry is not None and entry[0]() is tensor and entry[1] == tensor._version:
+        if entry is not None and entry[0]() is tensor and entry[1] == _version(tensor):
             return entry[2]
         return None
 
     def put(self, tensor: torch.Tensor, value: Any) -> Any:
         if not torch.is_grad_enabled():
-            self.entries[id(tensor)] = (weakref.ref(tensor), tensor._version, value)
+            self.entries[id(tensor)] = (weakref.ref(tensor), _version(tensor), value)
             while len(self.entries) > self.size:
                 try:
                     self.entries.popitem(last=False)
                 except KeyError:  # emptied by another thread meanwhile
                     break
         return value
+
+
+def _version(tensor: torch.Tensor) -> int | None:
+    """The tensor's version counter; ``None`` for a tensor made under ``torch.inference_mode()``,
+    which has none (reading it raises). Such a tensor is then keyed by identity alone: the
+    pipelines build a fresh packed visual prompt per call and never modify it in place."""
+    return None if tensor.is_inference() else tensor._version
 
 
 class VisualPromptProjection(nn.Module):
@@ -127,14 +153,20 @@ class VisualPromptProjection(nn.Module):
         self._cache = _PerTensorCache()
 
     def forward(self, image_embeds: Any) -> VisualTokens:
-        packed = image_embeds[0] if isinstance(image_embeds, (list, tuple)) else image_embeds
+        """``image_embeds``: the packed visual prompt, or ``[packed, layer_scales]`` where
+        ``layer_scales`` ``[rows, 1, 1, layers]`` holds every layer's scale as the pipeline
+        captured it at the start of its call (:func:`layer_scales_tensor`)."""
+        embeds = list(image_embeds) if isinstance(image_embeds, (list, tuple)) else [image_embeds]
+        packed, scales = embeds[0], (embeds[1] if len(embeds) > 1 else None)
         cached = self._cache.get(packed)
-        if cached is not None:  # the same visual prompt at every denoising step
-            return cached
+        if cached is not None and cached[0] is scales:  # the same prompt at every step
+            return cached[1]
         tokens, log_w, rows = unpack_visual_prompt(packed)
         param = next(self.projector.parameters())
         hidden = self.projector(tokens.to(param.dtype), log_weights=log_w.to(param.dtype))
-        return self._cache.put(packed, VisualTokens(hidden, log_w, rows, bool((rows != 0).any())))
+        layer_scales = None if scales is None else tuple(scales.reshape(-1, scales.shape[-1])[0].tolist())
+        visual = VisualTokens(hidden, log_w, rows, bool((rows != 0).any()), layer_scales)
+        return self._cache.put(packed, (scales, visual))[1]
 
 
 class VisualPromptAttnProcessor(nn.Module):
@@ -155,25 +187,35 @@ class VisualPromptAttnProcessor(nn.Module):
         self.to_k_vp = nn.Linear(cross_attention_dim, hidden_size, bias=False)
         self.to_v_vp = nn.Linear(cross_attention_dim, hidden_size, bias=False)
         self.scale = scale
+        #: position among the adapter's layers: where its scale is in ``VisualTokens.layer_scales``
+        self.layer_index = 0
         # plain attributes (not submodules): the base processor is restored on unload
         object.__setattr__(self, "base_processor", base_processor)
         object.__setattr__(self, "_kv_cache", _PerTensorCache())
 
-    def _visual_kv(self, visual: VisualTokens, heads: int, head_dim: int,
-                   like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def scale_for(self, visual: VisualTokens | None) -> float:
+        """This layer's scale for the call that produced ``visual``: the value captured when the
+        call started (so :meth:`VisualPromptMixin.set_visual_prompt_scale` from another thread
+        never changes a running generation), else the current one (a direct UNet call)."""
+        if visual is not None and visual.layer_scales is not None:
+            return visual.layer_scales[self.layer_index]
+        return self.scale
+
+    def _visual_kv(self, visual: VisualTokens, heads: int, head_dim: int, like: torch.Tensor,
+                   scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(K, scale * row_scale * V, log-weight bias)`` of the visual tokens, once per
         generation at inference (the row scale is folded into V: one op less per step)."""
         cached = self._kv_cache.get(visual.hidden_states)
-        if cached is not None and cached[0] == (self.scale, like.dtype, like.device):
+        if cached is not None and cached[0] == (scale, like.dtype, like.device):
             return cached[1]
         batch = visual.hidden_states.shape[0]
         tokens = visual.hidden_states.to(self.to_k_vp.weight.dtype)
         key = self.to_k_vp(tokens).to(like.dtype).view(batch, -1, heads, head_dim).transpose(1, 2)
         value = self.to_v_vp(tokens).to(like.dtype).view(batch, -1, heads, head_dim).transpose(1, 2)
-        value = value * (self.scale * visual.row_scale.to(like.dtype)).view(-1, 1, 1, 1)
+        value = value * (scale * visual.row_scale.to(like.dtype)).view(-1, 1, 1, 1)
         bias = visual.log_weights.to(like.dtype)[:, None, None, :]
         out = (key, value, bias)
-        self._kv_cache.put(visual.hidden_states, ((self.scale, like.dtype, like.device), out))
+        self._kv_cache.put(visual.hidden_states, ((scale, like.dtype, like.device), out))
         return out
 
     def __call__(  # type: ignore[override]
@@ -189,7 +231,8 @@ class VisualPromptAttnProcessor(nn.Module):
         visual = None
         if isinstance(encoder_hidden_states, tuple):
             encoder_hidden_states, visual = encoder_hidden_states
-        if self.scale == 0 or visual is None or not visual.active:
+        scale = self.scale_for(visual)
+        if scale == 0 or visual is None or not visual.active:
             return self.base_processor(
                 attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs
             )
@@ -228,7 +271,7 @@ class VisualPromptAttnProcessor(nn.Module):
                 f"UNet batch of {batch_size} rows got a visual prompt for "
                 f"{visual.hidden_states.shape[0]}: pass one packed visual prompt per row."
             )
-        vp_key, vp_value, bias = self._visual_kv(visual, attn.heads, head_dim, query)
+        vp_key, vp_value, bias = self._visual_kv(visual, attn.heads, head_dim, query, scale)
         # retrieval weights gate the visual attention itself: softmax(qk + log w); V carries
         # the scales, so this is out = text + scale * row_scale * Attn(Q, K_vis, V_vis)
         hidden_states = text + F.scaled_dot_product_attention(query, vp_key, vp_value, attn_mask=bias)
@@ -281,6 +324,10 @@ def _key(name: str) -> str:
     return name.removesuffix(".processor").replace(".", "__")
 
 
+#: seed of a new projector's initial weights (see ``load_visual_prompt(init_seed=...)``)
+PROJECTOR_INIT_SEED = 0
+
+
 class VisualPromptMixin:
     """``load_visual_prompt`` / ``set_visual_prompt_scale`` / ``unload_visual_prompt`` for a
     pipeline-like object with a ``unet`` attribute, in the manner of diffusers' IP-Adapter API.
@@ -295,6 +342,7 @@ class VisualPromptMixin:
         adapter_weights: str | Path | Mapping[str, torch.Tensor] | None = None,
         scale: float | dict | list = 1.0,
         *,
+        init_seed: int = PROJECTOR_INIT_SEED,
         subfolder: str | None = None,
         weight_name: str | None = None,
         bank_name: str = "bank.safetensors",
@@ -312,6 +360,10 @@ class VisualPromptMixin:
                 the visual K/V start as copies of each layer's text ``to_k``/``to_v``.
             scale (`float` or `dict`, *optional*, defaults to 1.0): see
                 :meth:`set_visual_prompt_scale`.
+            init_seed (`int`, *optional*, defaults to :data:`PROJECTOR_INIT_SEED`): seeds the
+                initial weights of a new projector (and of any visual K/V not copied from the
+                layer), so a pipeline without adapter weights gives the same images in every
+                process; the global RNG is left untouched.
             subfolder (`str`, *optional*): folder inside the repo / directory.
             weight_name (`str`, *optional*): adapter file inside the folder; defaults to
                 ``adapter.safetensors`` when the folder has one.
@@ -328,7 +380,11 @@ class VisualPromptMixin:
             self.unload_visual_prompt()
         cross_dim = self.unet.config.cross_attention_dim
         cross_dim = cross_dim[0] if isinstance(cross_dim, (list, tuple)) else cross_dim
-        projector = projector or VisualPromptProjector(bank.dim, cross_dim)
+        # a private, seeded RNG: the global one differs per process (torch seeds it randomly)
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+            torch.manual_seed(init_seed)
+            projector = projector or VisualPromptProjector(bank.dim, cross_dim)
+            processors = self._new_visual_prompt_processors(cross_dim)
         bank.check_compatible(dim=projector.in_dim)
         if self.unet.encoder_hid_proj is not None:
             raise UserInputError(
@@ -336,17 +392,7 @@ class VisualPromptMixin:
                 "unload it before loading a visual prompt."
             )
         original = dict(self.unet.attn_processors)
-        processors: dict[str, Any] = {}
-        new: dict[str, Any] = dict(original)
-        for name, attn in cross_attention_layers(self.unet).items():
-            proc = VisualPromptAttnProcessor(
-                attn.to_q.out_features, attn.to_k.in_features, original[name])
-            if attn.to_k.in_features == cross_dim:
-                with torch.no_grad():
-                    proc.to_k_vp.weight.copy_(attn.to_k.weight)
-                    proc.to_v_vp.weight.copy_(attn.to_v.weight)
-            proc.to(device=attn.to_q.weight.device, dtype=attn.to_q.weight.dtype)
-            processors[name] = new[name] = proc
+        new: dict[str, Any] = {**original, **processors}
         adapter = VisualPromptAdapter(projector, processors)
         if adapter_weights is not None:
             _load_adapter_weights(adapter, adapter_weights)
@@ -361,6 +407,23 @@ class VisualPromptMixin:
         self.visual_prompt_bank = bank
         self.set_visual_prompt_scale(scale)
         return adapter
+
+    def _new_visual_prompt_processors(self, cross_dim: int) -> dict[str, VisualPromptAttnProcessor]:
+        """A visual-prompt processor per cross-attention layer; its K/V start as copies of the
+        layer's text ``to_k``/``to_v``."""
+        original = self.unet.attn_processors
+        processors = {}
+        for index, (name, attn) in enumerate(cross_attention_layers(self.unet).items()):
+            proc = VisualPromptAttnProcessor(
+                attn.to_q.out_features, attn.to_k.in_features, original[name])
+            proc.layer_index = index
+            if attn.to_k.in_features == cross_dim:
+                with torch.no_grad():
+                    proc.to_k_vp.weight.copy_(attn.to_k.weight)
+                    proc.to_v_vp.weight.copy_(attn.to_v.weight)
+            proc.to(device=attn.to_q.weight.device, dtype=attn.to_q.weight.dtype)
+            processors[name] = proc
+        return processors
 
     def set_visual_prompt_scale(self, scale: float | dict | list) -> None:
         """Weight of the visual branch, for every layer or per block (0 turns it off exactly).
@@ -389,6 +452,16 @@ class VisualPromptMixin:
             for prefix, value in expanded.items():
                 if name.startswith(prefix):
                     proc.scale = float(value)
+
+    def visual_prompt_scales(self) -> tuple[float, ...]:
+        """Every layer's current scale, in layer order. A pipeline captures them when its call
+        starts and passes them with the packed visual prompt (``ip_adapter_image_embeds=[packed,
+        scales]``, see :func:`layer_scales_tensor`), so its whole call uses the same scales."""
+        processors = [p for _, p in self._visual_prompt_processors()]
+        scales = [0.0] * len(processors)
+        for proc in processors:
+            scales[proc.layer_index] = float(proc.scale)
+        return tuple(scales)
 
     def unload_visual_prompt(self) -> None:
         """Restore the UNet's original processors and free its ``encoder_hid_proj`` slot."""

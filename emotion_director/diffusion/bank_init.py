@@ -12,8 +12,9 @@ Datasets:
 Each image is encoded with an image encoder and its caption with a text encoder; per emotion,
 K-means (k-means++ init, seeded) on the L2-normalised concatenation ``[image; text]`` gives L
 centres, whose image part becomes the tokens and whose text part the retrieval keys. Features are
-cached per item and per pair of encoders (``cache_dir``), so an interrupted build resumes where it
-stopped and a build with other encoders never reuses stale features.
+cached (``cache_dir``) per item, keyed on the image's bytes and the caption, and per pair of
+encoders, keyed on a digest of all their weights, so an interrupted build resumes where it stopped
+and neither a replaced image nor a changed layer of an encoder ever reuses stale features.
 
 Under ``accelerate launch`` (or ``torchrun``) every process encodes its shard of the dataset into
 the shared cache; the main process then clusters and returns the bank (the others return
@@ -26,6 +27,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,9 +53,23 @@ class EmotionImage:
     caption: str
     emotion: str
 
-    @property
+    @cached_property
     def key(self) -> str:
-        return hashlib.sha1(f"{self.image}|{self.caption}".encode()).hexdigest()
+        """Feature-cache key: the image's *content* and the caption (not the path), so an image
+        replaced at the same path is encoded again, and a moved dataset keeps its features."""
+        return hashlib.sha1(f"{content_digest(self.image)}|{self.caption}".encode()).hexdigest()
+
+
+def content_digest(path: Path) -> str:
+    """SHA-1 of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha1()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise BankError(f"image {path}: cannot read it ({exc.strerror or exc}).") from None
+    return digest.hexdigest()
 
 
 class FeatureEncoder(Protocol):
@@ -243,6 +259,10 @@ def init_bank(
     identity = f"{encoder_identity(image_encoder)}|{encoder_identity(text_encoder)}"
     cache = FeatureCache(Path(cache_dir) if cache_dir else None, identity)
     pending = [i for i in items if i.key not in cache.features]
+    if world > 1:
+        # every process must split the same list: none writes a shard before all have read
+        # the cache (a shard seen by one process only made items nobody encoded)
+        state.wait_for_everyone()
     todo = pending[rank::world]
     load_image = load_image or _open_image
     done = len(items) - len(pending)
@@ -280,6 +300,7 @@ def init_bank(
             "text_encoder": text_encoder.name, "encoders_identity": identity,
             "num_images": len(items), "processes": world,
             "images_per_emotion": counts, "seed": seed,
+            **getattr(text_encoder, "provenance", {}),
         },
     )
 
@@ -292,12 +313,15 @@ def _open_image(path: Path) -> Any:
 
 
 def _fingerprint(model: Any) -> str:
-    """A cheap digest of a model's weights (first and last tensors), for the cache key."""
-    params = list(model.state_dict().values())
+    """A digest of *every* weight of a model (names, dtypes, shapes and raw bytes), for the
+    feature-cache key: a change to any layer gives other features, hence another key. Computed
+    once per encoder, when it is loaded (about a second per GB of weights)."""
     digest = hashlib.sha1()
-    for tensor in (params[0], params[-1]) if params else ():
-        digest.update(tensor.detach().float().cpu().numpy().tobytes()[:1_000_000])
-    return digest.hexdigest()[:12]
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        digest.update(t.cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:16]
 
 
 def _text_encoder_source(name_or_path: str, subfolder: str) -> tuple[str, str, str]:
@@ -325,9 +349,16 @@ class HFTextEncoder:
     texts are embedded by :func:`embed_texts_for_retrieval`, as ``MCDiffusionPipeline`` does.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, name: str, device: str = "cpu") -> None:
+    def __init__(self, model: Any, tokenizer: Any, name: str, device: str = "cpu",
+                 subfolder: str = "") -> None:
+        self.fingerprint = _fingerprint(model)
         self.model, self.tokenizer, self.name, self.device = model.to(device).eval(), tokenizer, name, device
-        self.identity = f"text:{name}:{type(model).__name__}:{_fingerprint(model)}"
+        self.identity = f"text:{name}:{type(model).__name__}:{self.fingerprint}"
+        #: which text encoder builds the keys, recorded in the bank's metadata: a pipeline
+        #: refuses keys from another one (SDXL's ``text_encoder_2`` lives in another space)
+        self.provenance = {"text_encoder_class": type(model).__name__,
+                           "text_encoder_subfolder": subfolder,
+                           "text_encoder_fingerprint": self.fingerprint}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "cpu", subfolder: str = "") -> HFTextEncoder:
@@ -353,7 +384,7 @@ class HFTextEncoder:
                 f"cannot load text encoder '{name_or_path}': {str(exc).splitlines()[0][:200]} — "
                 "pass the diffusion model folder (it holds text_encoder/ and tokenizer/)."
             ) from None
-        return cls(model, tokenizer, name_or_path, device)
+        return cls(model, tokenizer, name_or_path, device, subfolder=model_sub)
 
     def __call__(self, batch: Sequence[str]) -> torch.Tensor:
         return embed_texts_for_retrieval(self.tokenizer, self.model, list(batch))
@@ -363,8 +394,9 @@ class HFImageEncoder:
     """Image features from CLIP vision (projected embeds) or DINOv2/v3 (CLS token)."""
 
     def __init__(self, model: Any, processor: Any, name: str, device: str = "cpu") -> None:
+        fingerprint = _fingerprint(model)
         self.model, self.processor, self.name, self.device = model.to(device).eval(), processor, name, device
-        self.identity = f"image:{name}:{type(model).__name__}:{_fingerprint(model)}"
+        self.identity = f"image:{name}:{type(model).__name__}:{fingerprint}"
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "cpu") -> HFImageEncoder:

@@ -127,8 +127,10 @@ class ImageGenerator:
         )
         retrieved = getattr(result, "visual_prompt_retrieval", None) or [None]
         retrieval = retrieved[0]
+        scale = getattr(result, "visual_prompt_scale", None)  # the one this call used
+        scale = pipe._scale() if scale is None else scale
         settings = [prompt, target, negative, seed, negative_prompt, self.model, self.bank,
-                    self.adapter, self.lora, pipe._scale(), self.steps, self.guidance_scale,
+                    self.adapter, self.lora, scale, self.steps, self.guidance_scale,
                     self.height, self.width, pipe.retrieval_temperature]
         digest = hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:8]
         paths = []
@@ -141,7 +143,7 @@ class ImageGenerator:
             sidecar = {
                 "prompt": prompt, "negative_prompt": negative_prompt, "emotion": target,
                 "negative_emotion": negative, "seed": seed, "image_index": i,
-                "visual_prompt_scale": pipe._scale(), "model": str(self.model),
+                "visual_prompt_scale": scale, "model": str(self.model),
                 "retrieval_temperature": pipe.retrieval_temperature,
                 "bank": str(self.bank) if self.bank else None, "adapter": self.adapter,
                 "lora": self.lora,

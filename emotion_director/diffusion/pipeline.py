@@ -33,7 +33,11 @@ require_diffusion()
 
 import torch  # noqa: E402
 
-from emotion_director.diffusion.attention import VisualPromptMixin, pack_visual_prompt  # noqa: E402
+from emotion_director.diffusion.attention import (  # noqa: E402
+    VisualPromptMixin,
+    layer_scales_tensor,
+    pack_visual_prompt,
+)
 from emotion_director.diffusion.bank import VisualPromptBank  # noqa: E402
 from emotion_director.diffusion.retrieval import (  # noqa: E402
     RetrievedVisualPrompt,
@@ -88,6 +92,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         if retrieval_temperature is not _UNSET:
             check_temperature(retrieval_temperature)
         self.pipeline = pipeline
+        keep_vae_in_float32(pipeline)
         self._temperature = retrieval_temperature
         self.retrieval_top_k = retrieval_top_k
         if bank is not None:
@@ -108,8 +113,10 @@ class MCDiffusionPipeline(VisualPromptMixin):
         return hasattr(self.pipeline, "text_encoder_2")
 
     def to(self, *args: Any, **kwargs: Any) -> MCDiffusionPipeline:
-        """Move the base pipeline (the visual-prompt modules live inside its UNet)."""
+        """Move the base pipeline (the visual-prompt modules live inside its UNet); a cast to
+        float16 leaves the VAE in float32 (see :func:`keep_vae_in_float32`)."""
         self.pipeline.to(*args, **kwargs)
+        keep_vae_in_float32(self.pipeline)
         return self
 
     def enable_model_cpu_offload(self, *args: Any, **kwargs: Any) -> None:
@@ -147,7 +154,36 @@ class MCDiffusionPipeline(VisualPromptMixin):
                 "encoder (bank init --text-encoder <model folder>), or pass "
                 "retrieval_temperature=None to turn retrieval off."
             )
+        if self.retrieval_temperature is not None:
+            try:
+                self._check_bank_text_encoder(loaded)
+            except BankError:
+                self.unload_visual_prompt()
+                raise
         return adapter
+
+    def _check_bank_text_encoder(self, bank: VisualPromptBank) -> None:
+        """Refuse text keys built by another text encoder than the one this pipeline queries
+        with (its first, ``text_encoder``): SDXL's ``text_encoder_2`` gives keys in another
+        space, even where the widths agree. ``bank init`` records the encoder in the metadata;
+        older banks are judged by the folder name they were built from."""
+        meta = bank.metadata
+        name = str(meta.get("text_encoder") or "")
+        subfolder = meta.get("text_encoder_subfolder")
+        if subfolder is None:  # a bank from before the provenance was recorded
+            last = Path(name).name
+            subfolder = last if last.startswith("text_encoder") else ""
+        built = meta.get("text_encoder_class")
+        mine = type(self.pipeline.text_encoder).__name__
+        if (built and built != mine) or (subfolder and subfolder != "text_encoder"):
+            source = f"{subfolder} ({built or 'class not recorded'})" if subfolder else built
+            raise BankError(
+                f"the bank's text keys were built with {source}"
+                f"{f' of {name}' if name else ''}, but this pipeline retrieves with its "
+                f"text_encoder ({mine}): the keys are in another space. Rebuild the bank with "
+                "bank init --text-encoder <this model's folder> (it uses text_encoder/), or pass "
+                "retrieval_temperature=None to turn retrieval off."
+            )
 
     @classmethod
     def from_pretrained(
@@ -297,10 +333,15 @@ class MCDiffusionPipeline(VisualPromptMixin):
             guidance=guidance,
         )
         param = next(self.visual_prompt_adapter.projector.parameters())
+        # the layers' scales as of now, for every step of this call (another thread's
+        # set_visual_prompt_scale applies from its next call on)
+        layer_scales = self.visual_prompt_scales()
         call = self._call_pipeline()
-        output = call(prompt=prompts, num_images_per_prompt=1,
-                      ip_adapter_image_embeds=[packed.to(self.device, param.dtype)], **kwargs)
+        output = call(prompt=prompts, num_images_per_prompt=1, ip_adapter_image_embeds=[
+            packed.to(self.device, param.dtype),
+            layer_scales_tensor(layer_scales, packed.shape[0]).to(self.device)], **kwargs)
         output.visual_prompt_retrieval = retrieved
+        output.visual_prompt_scale = layer_scales[0]
         return output
 
     def _call_pipeline(self) -> Any:
@@ -342,6 +383,39 @@ def _per_prompt(value: Any, n: int, name: str) -> list[Any]:
             raise UserInputError(f"{name}: {len(value)} values for {n} prompts.")
         return list(value)
     return [value] * n
+
+
+def keep_vae_in_float32(pipeline: Any) -> None:
+    """Keep a float16 pipeline's VAE in float32, as diffusers' ``force_upcast`` intends.
+
+    SD's and SDXL's VAEs overflow in float16 (inf/NaN images, NaN training latents). diffusers'
+    SDXL pipeline upcasts the shared VAE in place around each decode, which two concurrent calls
+    would race on, and its SD 1.5 pipeline does not upcast at all. Here the VAE stays float32
+    for good (when its config has ``force_upcast``, the default; an fp16-safe VAE such as
+    ``sdxl-vae-fp16-fix`` sets it false and keeps float16), and its entry modules cast their input
+    to their own dtype, so float16 latents decode and float16 images encode. bfloat16, which does
+    not overflow, is left as it is.
+    """
+    vae = getattr(pipeline, "vae", None)
+    if vae is None or not isinstance(vae, torch.nn.Module):
+        return
+    if not getattr(vae, "_mc_input_cast", False):
+        for name in ("encoder", "quant_conv", "post_quant_conv", "decoder"):
+            module = getattr(vae, name, None)
+            if isinstance(module, torch.nn.Module):
+                module.register_forward_pre_hook(_cast_input_to_weights)
+        vae._mc_input_cast = True
+    if vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", True):
+        vae.to(dtype=torch.float32)
+
+
+def _cast_input_to_weights(module: torch.nn.Module, args: tuple) -> tuple | None:
+    param = next(module.parameters(), None)
+    if param is None or not args or not torch.is_tensor(args[0]):
+        return None
+    if args[0].is_floating_point() and args[0].dtype != param.dtype:
+        return (args[0].to(param.dtype), *args[1:])
+    return None
 
 
 def load_unet_lora(pipeline: Any, path: str | Path) -> None:

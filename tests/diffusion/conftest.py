@@ -69,3 +69,15 @@ def write_emoset(root, per_emotion=4, size=32, seed=0):
     from emotion_director.diffusion.training.data import make_toy_emoset
 
     return make_toy_emoset(root, per_emotion=per_emotion, size=size, seed=seed)
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    """accelerate keeps its state per process: reset it around a test that changes it."""
+    from accelerate.state import AcceleratorState, PartialState
+
+    AcceleratorState._reset_state(True)
+    PartialState._reset_state()
+    yield
+    AcceleratorState._reset_state(True)
+    PartialState._reset_state()

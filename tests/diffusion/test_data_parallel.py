@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from emotion_director.diffusion.bank import VisualPromptBank
 
@@ -68,3 +70,17 @@ def test_two_processes_split_a_prompt_file(tmp_path, sd15_dir):
     assert {s["emotion"] for s in sidecars} == {"awe", "fear"}
     printed = [line for line in result.stdout.splitlines() if line.endswith(".png")]
     assert len(printed) == 4  # each process prints its own share
+    # one process (a separate one, with its own global RNG) draws the very same images
+    single = subprocess.run(
+        [sys.executable, "-m", "emotion_director.cli", "generate", "--prompts", "prompts.jsonl",
+         "-e", "fear", "--model", str(sd15_dir), "--bank", "bank.safetensors", "--out", "one",
+         "--steps", "1", "--size", "32"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+             "OMP_NUM_THREADS": "1"})
+    assert single.returncode == 0, single.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "one").glob("*.png")) == pngs
+    for name in pngs:
+        two = np.asarray(Image.open(tmp_path / "out" / name))
+        one = np.asarray(Image.open(tmp_path / "one" / name))
+        assert np.array_equal(one, two), name

@@ -174,17 +174,6 @@ def test_a_token_with_weight_zero_has_no_influence_on_the_image(sd15_dir):
 
 
 # ----- defect 7: mixed precision ----------------------------------------------------------
-@pytest.fixture
-def fresh_accelerate_state():
-    from accelerate.state import AcceleratorState, PartialState
-
-    AcceleratorState._reset_state(True)
-    PartialState._reset_state()
-    yield
-    AcceleratorState._reset_state(True)
-    PartialState._reset_state()
-
-
 def test_mixed_precision_casts_frozen_modules_and_keeps_trained_ones_fp32(
         tmp_path, toy, sd15_dir, monkeypatch, fresh_accelerate_state):
     from accelerate.state import AcceleratorState

@@ -18,6 +18,7 @@ from emotion_director.diffusion.training import (
     preference_loss,
 )
 from emotion_director.diffusion.training.loss import dpo_objective
+from emotion_director.diffusion.training.trainer import step_generator
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "dpo_tiny.yaml"
 
@@ -125,7 +126,7 @@ def _training_inputs_loss(trainer, steps):
     total = 0.0
     with torch.no_grad():
         for s in range(steps):
-            g = torch.Generator().manual_seed((trainer.config.train.seed * 1_000_003 + s) * 101)
+            g = step_generator(trainer.config.train.seed, s, 0)
             total += float(trainer.compute_loss(trainer.batch_for(s, 0), g).loss)
     return total / steps
 

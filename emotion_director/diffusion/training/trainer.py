@@ -10,15 +10,19 @@ negative-visual-prompt term would lose its DPO meaning.
 Resumption is exact: the data order is a seeded permutation per epoch and the noise/timesteps of
 each step come from a generator seeded by ``(seed, step, micro-batch)``, so a run resumed from a
 checkpoint sees exactly what an uninterrupted run would; optimizer state comes from the
-checkpoint.
+checkpoint. Each process of a data-parallel run adds its rank to that seed
+(:func:`step_generator`), so ranks draw different noise and timesteps.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
 import random
 import shutil
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -46,9 +50,29 @@ from emotion_director.errors import (
     MissingExtraError,
     TrainingOutputExistsError,
 )
+from emotion_director.files import atomic_write
+
+#: config fields a resumed run may change without --overwrite: they do not change what is
+#: trained, only how long, how often it is saved/logged/validated, and where
+RESUMABLE_CHANGES = frozenset({
+    "train.output_dir", "train.max_steps", "train.checkpoint_every", "train.keep_checkpoints",
+    "train.log_every", "train.validation_every", "train.validation_prompts",
+    "train.validation_emotions", "train.validation_steps", "train.tensorboard",
+})
 
 METRICS = ("step", "loss", "image_loss", "nvp_loss", "accuracy", "nvp_accuracy", "margin",
            "lr", "seconds")
+
+
+def step_generator(seed: int, step: int, micro: int, rank: int = 0) -> torch.Generator:
+    """The generator of one micro-batch's noise, timesteps and negative sampling.
+
+    Seeded by ``(seed, step, micro-batch, rank)``: a resumed run draws exactly what an
+    uninterrupted one would, and every process of a data-parallel run draws its own noise and
+    timesteps (one draw shared by all ranks would make N GPUs see one noise sample N times).
+    """
+    key = hashlib.blake2b(f"{seed}:{step}:{micro}:{rank}".encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(key, "little") >> 1)
 
 
 class TrainablePrompt(nn.Module):
@@ -150,6 +174,11 @@ class DPOTrainer:
         for module in self._frozen_modules():
             module.requires_grad_(False)
             module.to(self.device, dtype=self.weight_dtype)
+        if self.weight_dtype == torch.float16:
+            # SD/SDXL VAEs overflow in float16 (NaN latents): float32, as diffusers' DPO script
+            from emotion_director.diffusion.pipeline import keep_vae_in_float32
+
+            keep_vae_in_float32(self.pipe)
         self.holder = self._install_visual_prompt()
         self.trainable = TrainablePrompt(
             self.holder.visual_prompt_bank, self.holder.visual_prompt_adapter,
@@ -219,8 +248,8 @@ class DPOTrainer:
                                            seed=self.config.train.seed)
         else:
             bank = VisualPromptBank.load(m.bank)
-        torch.manual_seed(self.config.train.seed)  # the projector's initial weights
-        holder.load_visual_prompt(bank, adapter_weights=m.adapter)
+        torch.manual_seed(self.config.train.seed)  # what else draws at setup (LoRA's init)
+        holder.load_visual_prompt(bank, adapter_weights=m.adapter, init_seed=self.config.train.seed)
         holder.visual_prompt_adapter.to(self.accelerator.device, dtype=torch.float32)
         return holder
 
@@ -396,18 +425,25 @@ class DPOTrainer:
     # ----- loop ---------------------------------------------------------------------------
     def train(self, resume: str | None = None,
               on_step: Callable[[int, dict[str, float]], None] | None = None,
-              on_resume: Callable[[int], None] | None = None) -> Path:
+              on_resume: Callable[[int], None] | None = None, *, overwrite: bool = False) -> Path:
         """Train to ``train.max_steps``; ``resume`` is ``"latest"`` or a checkpoint folder.
 
-        A run never writes into an ``output_dir`` that holds an earlier run unless resuming it.
+        A run never writes into an ``output_dir`` that holds an earlier run unless resuming it,
+        and a resumed run keeps its config (:meth:`check_resume_config`) unless ``overwrite``.
         ``on_step(step, metrics)`` after every step (metrics averaged over processes);
         ``on_resume(step)`` once a checkpoint is loaded (see :attr:`notes` for fallbacks).
         """
         t = self.config.train
-        if not resume:
+        if resume:
+            self.check_resume_config(overwrite=overwrite)
+        else:
             self.check_output_dir()
+        self.accelerator.wait_for_everyone()  # every rank checked before anything is written
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.output_dir / "config.json").write_text(self.config.model_dump_json(indent=2))
+        if self.accelerator.is_main_process:
+            atomic_write(self.output_dir / "config.json",
+                         lambda tmp: tmp.write_text(self.config.model_dump_json(indent=2)),
+                         what="training config", error=CheckpointError)
         if resume:
             self._resume(resume)
             if on_resume:
@@ -417,8 +453,8 @@ class DPOTrainer:
             started = time.perf_counter()
             totals: dict[str, float] = {}
             for micro in range(t.gradient_accumulation_steps):
-                generator = torch.Generator().manual_seed(
-                    (t.seed * 1_000_003 + self.step) * 101 + micro)
+                generator = step_generator(t.seed, self.step, micro,
+                                           self.accelerator.process_index)
                 with self.accelerator.accumulate(self.trainable), self.accelerator.autocast():
                     terms = self.compute_loss(self.batch_for(self.step, micro), generator)
                     self.accelerator.backward(terms.loss)
@@ -476,7 +512,10 @@ class DPOTrainer:
         folder = self.output_dir / f"checkpoint-{self.step:08d}"
         self.accelerator.save_state(str(folder))
         if self.accelerator.is_main_process:
-            (folder / "trainer_state.json").write_text(json.dumps({"step": self.step}))
+            # written last and atomically: a checkpoint counts only once it is complete
+            atomic_write(folder / "trainer_state.json",
+                         lambda tmp: tmp.write_text(json.dumps({"step": self.step})),
+                         what="trainer state", error=CheckpointError)
             checkpoints = sorted(self.output_dir.glob("checkpoint-*"))
             for old in checkpoints[: -self.config.train.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -495,6 +534,37 @@ class DPOTrainer:
                 f"{self.output_dir} already holds a run ({', '.join(earlier[:3])}"
                 f"{', ...' if len(earlier) > 3 else ''}): pass --resume latest to continue it, or "
                 "set train.output_dir to a new folder."
+            )
+
+    def check_resume_config(self, *, overwrite: bool = False) -> None:
+        """Refuse to resume a run under a config that trains something else: the run's
+        ``config.json`` and this config must agree on every field but those in
+        :data:`RESUMABLE_CHANGES` (e.g. ``train.max_steps``), or resuming would mix two trainings
+        and replace the run's config, bank and adapter. ``overwrite`` continues anyway."""
+        saved_path = self.output_dir / "config.json"
+        if overwrite or not saved_path.is_file():
+            return
+        from emotion_director.files import read_text_file
+
+        try:
+            saved = json.loads(read_text_file(saved_path, what="training config",
+                                              error=CheckpointError))
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(
+                f"{saved_path}: not valid JSON ({exc.msg}), so the run's config is unknown; pass "
+                "--overwrite to resume with this config anyway.") from None
+        old, new = _flatten(saved), _flatten(json.loads(self.config.model_dump_json()))
+        differ = sorted(k for k in old.keys() | new.keys()
+                        if not _same(old.get(k), new.get(k)) and k not in RESUMABLE_CHANGES)
+        if differ:
+            shown = "; ".join(f"{k}: {_short(old.get(k))} -> {_short(new.get(k))}"
+                              for k in differ[:4])
+            raise ConfigError(
+                f"--resume: this config differs from the run's {saved_path} in {shown}"
+                f"{f' (and {len(differ) - 4} more)' if len(differ) > 4 else ''}; resuming would "
+                "mix two trainings and replace the run's files. Resume with the run's config, "
+                "pass --overwrite to continue with this one anyway, or set train.output_dir to a "
+                "new folder."
             )
 
     def _resume(self, resume: str) -> None:
@@ -528,10 +598,12 @@ class DPOTrainer:
         if self.notes:
             self.notes.append(f"resumed from {folder.name} (step {self.step}).")
         metrics = self.output_dir / "metrics.csv"
-        if metrics.exists():  # rows logged after the checkpoint belong to lost work
+        if metrics.exists() and self.accelerator.is_main_process:
+            # rows logged after the checkpoint belong to lost work
             rows = metrics.read_text().splitlines()
             kept = [rows[0]] + [r for r in rows[1:] if int(r.split(",")[0]) <= self.step]
-            metrics.write_text("\n".join(kept) + "\n")
+            atomic_write(metrics, lambda tmp: tmp.write_text("\n".join(kept) + "\n"),
+                         what="metrics", error=CheckpointError)
 
     def validate(self) -> list[Path]:
         if not self.accelerator.is_main_process:
@@ -547,7 +619,8 @@ class DPOTrainer:
                                     generator=torch.Generator().manual_seed(0), height=r, width=r).images[0]
                 tag = zlib.crc32(prompt.encode()) % 10**6
                 path = folder / f"step{self.step:06d}-{emotion}-{tag:06d}.png"
-                image.save(path)
+                atomic_write(path, lambda tmp, image=image: image.save(tmp, format="PNG"),
+                             what="validation image", error=CheckpointError)
                 paths.append(path)
         return paths
 
@@ -573,6 +646,42 @@ class DPOTrainer:
         from peft.utils import get_peft_model_state_dict
 
         layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(self.unet))
-        type(self.pipe).save_lora_weights(
-            str(folder), unet_lora_layers={k: v.detach().cpu() for k, v in layers.items()},
-            weight_name="lora.safetensors", safe_serialization=True)
+        layers = {k: v.detach().cpu() for k, v in layers.items()}
+
+        def write(tmp: Path) -> None:  # diffusers writes into a folder: a private one, renamed
+            with tempfile.TemporaryDirectory(dir=folder, prefix=".lora-") as scratch:
+                type(self.pipe).save_lora_weights(scratch, unet_lora_layers=layers,
+                                                  weight_name="lora.safetensors",
+                                                  safe_serialization=True)
+                os.replace(Path(scratch) / "lora.safetensors", tmp)
+
+        atomic_write(folder / "lora.safetensors", write, what="LoRA weights",
+                     error=CheckpointError)
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"seed": 0}}`` -> ``{"train.seed": 0}``."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _same(old: Any, new: Any) -> bool:
+    """Equal values, or two spellings of one existing file (a config given by another relative
+    path resolves its data paths differently)."""
+    if old == new:
+        return True
+    try:
+        return (isinstance(old, str) and isinstance(new, str) and os.path.exists(old)
+                and os.path.samefile(old, new))
+    except OSError:
+        return False
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
