@@ -40,6 +40,7 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/eval_cache.py
 	$(BIN)/python benchmarks/image_eval_cache.py
 	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/injection.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -39,7 +39,13 @@ from emotion_director.errors import UnknownEmotionError
 from emotion_director.errors import BackendError
 from emotion_director.knowledge.concept_graph import ConceptGraph, content_words
 from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, facts_conflict, phrase_facts
-from emotion_director.untrusted import instruction_reason
+from emotion_director.untrusted import (
+    FENCE_NOTE,
+    fence,
+    instruction_echo,
+    instruction_reason,
+    unfence,
+)
 
 FACET_ORDER = (
     "body_language", "action", "object", "space", "weather", "light", "colour", "texture",
@@ -295,7 +301,7 @@ def build_consensus(
     composer = "template"
     if mode == "write" and model is not None:
         written = yield from _write_prompt(model, subject, picked, emotion, retries, method)
-        if written and _acceptable(written, head_nouns, token_budget, picked):
+        if written and _acceptable(written, head_nouns, token_budget, picked, subject):
             final, composer = written, "llm"
     request = VisualPromptRequest(
         emotion=emotion,
@@ -322,9 +328,11 @@ def _negative_emotion(emotion: Emotion, prompt_emotion_words: Sequence[str]) -> 
 
 
 def _acceptable(
-    prompt: str, head_nouns: Sequence[str], budget: int, concepts: Sequence[ConceptLink]
+    prompt: str, head_nouns: Sequence[str], budget: int, concepts: Sequence[ConceptLink],
+    subject: str = "",
 ) -> bool:
-    """A model-written prompt must keep the subject and most of the chosen concepts."""
+    """A model-written prompt must keep the subject and most of the chosen concepts, and must not
+    obey an instruction written into the subject (repeat what it asked for)."""
     lowered = prompt.lower()
     words = content_words(prompt)
     kept = sum(1 for c in concepts if content_words(c.text) & words)
@@ -333,6 +341,7 @@ def _acceptable(
         and kept * 2 >= len(concepts)
         and not emotion_words_in(prompt)
         and instruction_reason(prompt) is None
+        and (not subject or instruction_echo(prompt, subject) is None)
         and estimate_clip_tokens(prompt) <= budget
     )
 
@@ -350,11 +359,12 @@ def _write_prompt(
         result = yield from structured_steps(
             model, WrittenPrompt,
             [("system", "You write prompts for an image diffusion model: one line of "
-                        "comma-separated visual phrases, under 60 words, no emotion words."),
-             ("user", f"Subject (keep it, first): {subject}\nVisual details to include:\n"
+                        "comma-separated visual phrases, under 60 words, no emotion words. "
+                        f"{FENCE_NOTE} Copy the subject's words without the tags."),
+             ("user", f"Subject (keep it, first): {fence(subject)}\nVisual details to include:\n"
                       f"{listing}\nWrite the prompt.")],
             node="consensus", retries=retries, temperature=0.2, method=method,
         )
     except BackendError:
         return None  # the template composition is always available
-    return result.prompt.strip().rstrip(".")
+    return unfence(result.prompt).strip().rstrip(".")

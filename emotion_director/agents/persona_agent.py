@@ -34,7 +34,13 @@ from emotion_director.knowledge.concept_graph import (
 )
 from emotion_director.knowledge.scene import SceneModel, parse_scene
 from emotion_director.personas.schema import Persona
-from emotion_director.untrusted import instruction_reason, strip_instructions
+from emotion_director.untrusted import (
+    FENCE_NOTE,
+    fence,
+    instruction_echo,
+    instruction_reason,
+    strip_instructions,
+)
 
 SHORTLIST_SIZE = 8
 MAX_PER_FACET = 2
@@ -147,9 +153,11 @@ class WrittenReading(BaseModel):
 
 def shared_context(subject: str, emotion: Emotion) -> str:
     profile = EMOTIONS[emotion]
+    # the user's scene is data: fenced, and the model is told so (see untrusted.fence)
     return (
-        "You help choose concrete visual details for an image. Answer only with JSON.\n"
-        f"Scene: {subject}\nTarget emotion: {emotion.value} ({profile.definition})."
+        f"You help choose concrete visual details for an image. Answer only with JSON. "
+        f"{FENCE_NOTE}\nScene: {fence(subject)}\nTarget emotion: {emotion.value} "
+        f"({profile.definition})."
     )
 
 
@@ -235,22 +243,28 @@ def read_persona(
         model, WrittenReading, write_messages(persona, subject, emotion, options, scene),
         node=node, retries=retries, temperature=persona.temperature, seed=pseed, method=method,
     )
-    return _reading_from_text(persona, options, written, sensitivity, scene)
+    return _reading_from_text(persona, options, written, sensitivity, scene, subject)
 
 
 def _reading_from_text(
     persona: Persona, options: list[VisualConcept], written: WrittenReading, sensitivity: float,
-    scene: SceneModel | None = None,
+    scene: SceneModel | None = None, subject: str = "",
 ) -> PersonaReading:
-    # model output is data: cues that address a model never reach the reading (nor the review
-    # screen or an MCP client), and instructions are cut from the free text
-    addressed = [c for c in written.cues if instruction_reason(c)]
+    # model output is data: cues that address a model, or that obey an instruction written into
+    # the scene (they repeat what it asked for), never reach the reading (nor the review screen
+    # or an MCP client), and instructions are cut from the free text
+    def obeys(text: str) -> bool:
+        return bool(subject) and instruction_echo(text, subject) is not None
+
+    addressed = [c for c in written.cues if instruction_reason(c) or obeys(c)]
     cues = list(dict.fromkeys(c.strip()[:120] for c in written.cues
                               if c.strip() and c not in addressed))[:6]
     rationale = strip_instructions(written.rationale.strip())[0][:400]
+    rationale = "" if obeys(rationale) else rationale
     if addressed:
         rationale += f" [{len(addressed)} cue(s) that addressed the model were dropped]"
     evocation = strip_instructions(written.evocation.strip())[0][:400]
+    evocation = "" if obeys(evocation) else evocation
     if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts
         cues += [c.render(scene) for c in options if c.render(scene) not in cues][: 3 - len(cues)]
         rationale += " [completed with the persona's top concept-graph cues]"

@@ -26,6 +26,7 @@ from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCu
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import structured_steps
 from emotion_director.agents.text import guess_facet, undrawable_reason
+from emotion_director.untrusted import FENCE_NOTE, fence, instruction_echo
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
 from emotion_director.knowledge.concept_graph import (
@@ -209,8 +210,8 @@ def _refine(
         result = yield from structured_steps(
             model, Refinements,
             [("system", "You turn abstract feelings into concrete things a camera could see. "
-                        "Never use emotion words. Answer only with JSON."),
-             ("user", f"Scene: {subject}. Target emotion: {emotion.value}.\nExamples of "
+                        f"Never use emotion words. Answer only with JSON. {FENCE_NOTE}"),
+             ("user", f"Scene: {fence(subject)}. Target emotion: {emotion.value}.\nExamples of "
                       f"concrete details:\n{hints}\nRewrite each abstract phrase as one concrete "
                       f"visual detail:\n{listing}")],
             node="chain_of_concept", retries=retries, temperature=0.3, method=method,
@@ -220,7 +221,8 @@ def _refine(
     used = {key for key in links}
     for cue, reading in abstract:
         concrete = written.get(cue.strip().lower())
-        if concrete and not undrawable_reason(concrete):
+        if concrete and not undrawable_reason(concrete) \
+                and instruction_echo(concrete, subject) is None:
             known = concept_graph.closest(concrete, emotion)
             _support(
                 links, reading, text=concrete,

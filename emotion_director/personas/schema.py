@@ -17,6 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.knowledge.concept_graph import FACETS
+from emotion_director.untrusted import instruction_reason
+
+
+def no_instruction(value, info):  # noqa: ANN001 (a pydantic field validator)
+    """A persona's free text goes into every prompt its agent reads: a persona file describes a
+    person and must not give the model instructions (a shared file could carry an injection).
+    Only a clear instruction is refused; "a hacker who ignores the rules" is a biography."""
+    for text in value if isinstance(value, list) else [value]:
+        reason = instruction_reason(text, clear_only=True) if isinstance(text, str) else None
+        if reason:
+            raise ValueError(f"{text[:60]!r} {reason}; a persona file describes a person: "
+                             "remove the instruction")
+    return value
 
 
 class Bio(BaseModel):
@@ -28,6 +41,8 @@ class Bio(BaseModel):
     culture: str = Field(min_length=1, description="cultural background, e.g. 'rural Kenyan'")
     occupation: str = Field(min_length=1)
     life_experience: str = Field(min_length=1, description="one or two sentences")
+
+    _free_text = field_validator("culture", "occupation", "life_experience")(no_instruction)
 
 
 class Taste(BaseModel):
@@ -44,6 +59,9 @@ class Taste(BaseModel):
         default_factory=list,
         description=f"facets they attend to most, any of: {', '.join(FACETS)}",
     )
+
+    _free_text = field_validator("palette", "light", "media", "composition", "motifs")(
+        no_instruction)
 
     @field_validator("focus")
     @classmethod
@@ -75,6 +93,8 @@ class Persona(BaseModel):
     )
     temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="sampling temperature")
     weight: float = Field(default=1.0, gt=0.0, le=10.0, description="weight in consensus")
+
+    _free_text = field_validator("display_name", "temperament")(no_instruction)
 
     @field_validator("sensitivity")
     @classmethod
