@@ -130,3 +130,24 @@ def atomic_write(path: str | Path, write: Callable[[Path], object], *, what: str
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def make_output_dir(path: str | Path, *, what: str) -> Path:
+    """``path`` as a folder the program can write a ``what`` into, made (with its parents) now.
+
+    Raises:
+        OutputDirError: ``path`` or a parent is a file, device or pipe, or cannot be created
+            (a read-only or virtual file system such as /proc); the message names the cause.
+    """
+    from emotion_director.errors import OutputDirError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"{path}: exists and is not a folder (a file, device or pipe); "
+                             f"pass a new folder for the {what}.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputDirError(f"{path}: cannot create the folder for the {what} "
+                             f"({exc.strerror or exc}); pass a writable folder.") from None
+    return path

@@ -141,6 +141,17 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
+        if value is not None:
+            from urllib.parse import urlsplit
+
+            try:  # a bad port or an unclosed [ipv6 bracket would otherwise fail deep in httpx
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 (parses and range-checks the port)
+            except ValueError as exc:
+                raise ValueError(f"is not a valid URL ({exc}); write it as "
+                                 "http://HOST:PORT/v1, e.g. http://127.0.0.1:8000/v1") from None
+            if not parts.hostname:
+                raise ValueError("has no host; write it as http://HOST:PORT/v1")
         return value
 
     @field_validator("persona_dirs", mode="before")

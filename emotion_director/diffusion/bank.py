@@ -121,6 +121,11 @@ class VisualPromptBank:
         cls, num_tokens: int = 16, dim: int = 768, text_dim: int = 768, seed: int = 0
     ) -> VisualPromptBank:
         """A random bank (for tests and for training from scratch)."""
+        if not 0 <= seed < 2**63:  # torch's generator takes a signed 64-bit seed
+            raise BankError(f"seed {seed} is out of range: use a seed from 0 to 2**63 - 1.")
+        if len(Emotion) * num_tokens * max(dim, text_dim) > 2**31:
+            raise BankError(f"a bank of {num_tokens} tokens of width {max(dim, text_dim)} is too "
+                            "large to allocate: use fewer --tokens or a smaller --dim/--text-dim.")
         gen = torch.Generator().manual_seed(seed)
         n = len(Emotion)
         return cls(

@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from emotion_director.files import make_output_dir
+
 import json
 import string
 import tempfile
@@ -191,7 +193,7 @@ def write_tiny_pipeline(folder: str | Path, kind: Kind = "sd15", seed: int = 0) 
     """Save a tiny pipeline in the real diffusers layout (``model_index.json``, ``scheduler/``,
     ``text_encoder/`` + ``tokenizer/``, SDXL's ``text_encoder_2/`` + ``tokenizer_2/``, ``unet/``,
     ``vae/``), loadable with ``DiffusionPipeline.from_pretrained``."""
-    folder = Path(folder)
+    folder = make_output_dir(folder, what="tiny pipeline")
     build_tiny_pipeline(kind, seed).save_pretrained(str(folder))
     return folder
 
@@ -200,6 +202,7 @@ def write_tiny_image_encoder(folder: str | Path, kind: Literal["clip", "dinov2"]
                              seed: int = 0) -> Path:
     """Save a tiny image encoder in the layout of ``openai/clip-vit-*`` (``CLIPVisionModelWithProjection``
     + ``CLIPImageProcessor``) or ``facebook/dinov2-*`` (``Dinov2Model`` + ``BitImageProcessor``)."""
+    make_output_dir(folder, what="tiny image encoder")
     from transformers import (
         BitImageProcessor,
         CLIPImageProcessor,

@@ -106,6 +106,9 @@ def _stored_identity(meta: dict[str, Any]) -> dict[str, Any]:
     if isinstance(meta.get("identity"), dict):
         return meta["identity"]
     settings = meta.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise RunMismatchError("run.json: 'settings' is not a JSON object: delete the run folder "
+                               "or pass a new --out.")
     return {"backend": settings.get("backend"),
             "model": settings.get("model") if settings.get("backend") == "openai" else None,
             "dataset": {"hash": meta.get("dataset_hash"), "cases": meta.get("cases")}}

@@ -83,9 +83,9 @@ def validate_rows(rows: list[Any], source: str) -> list[dict[str, Any]]:
                 isinstance(row.get(k), str) for k in ("system", "case_id", "emotion")):
             raise EvalReportError(f"{source} row {number} is not a result record "
                                   f"(needs system, case_id, emotion): {fix}.")
-        metrics = row.get("metrics")
-        if metrics is None:
+        if "metrics" not in row:  # a failed item: it has an error instead
             continue
+        metrics = row["metrics"]
         if not isinstance(metrics, dict):
             raise EvalReportError(f"{source} row {number}: 'metrics' is not an object: {fix}.")
         for name, value in metrics.items():

@@ -24,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.agents.backends import backend_name, make_chat_model
-from emotion_director.errors import EmotionDirectorError, OutputDirError, UserInputError
+from emotion_director.errors import (
+    EmotionDirectorError,
+    OutputDirError,
+    RunFolderError,
+    UserInputError,
+)
 from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
 from emotion_director.evals.datasets import EvalCase
 from emotion_director.evals.identity import check_resume, public_url, read_run_meta, run_identity
@@ -62,15 +67,29 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
     """
     path = Path(out_dir) / "results.jsonl"
     if not path.is_file():
+        if path.exists():  # a folder or a FIFO there would fail or hang the first append
+            raise RunFolderError(f"{path}: not a regular file (a folder, device or pipe); "
+                                 "remove it or pass a new run folder.")
         return []
     rows: list[Any] = []
     where: dict[tuple[Any, Any], int] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunFolderError(
+            f"{path}: not UTF-8 text (byte {exc.start}); delete the broken lines or the file, "
+            "or pass a new run folder.") from None
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot read ({exc.strerror or exc}); "
+                             "pass a new run folder.") from None
+    for line in text.splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a crash mid-write: that item is simply redone
         key = (row.get("system"), row.get("case_id")) if isinstance(row, dict) else None
+        if key is not None and not all(isinstance(k, (str, type(None))) for k in key):
+            key = None  # not a result record; validate_rows names the line
         if key is None or key == (None, None):
             rows.append(row)
         elif key not in where:

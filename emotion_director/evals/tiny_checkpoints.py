@@ -25,6 +25,7 @@ import gzip
 import json
 from pathlib import Path
 
+from emotion_director.files import make_output_dir
 from emotion_director.agents.clip_bpe import _bytes_to_unicode, clip_vocab_path
 from emotion_director.emotions import Emotion
 
@@ -50,6 +51,7 @@ def write_clip_bpe_files(folder: str | Path, bpe_path: str | Path) -> None:
 
 def save_tiny_clip(folder: str | Path, *, seed: int = 0, image_size: int = 32) -> Path:
     """Write a tiny random ``CLIPModel`` + ``CLIPProcessor`` to ``folder``; return it."""
+    make_output_dir(folder, what="tiny CLIP")
     import torch
     from transformers import (
         CLIPConfig,
@@ -108,7 +110,7 @@ def make_toy_emoset(folder: str | Path, *, per_emotion: int = 6, size: int = 32,
     import numpy as np
     from PIL import Image
 
-    folder = Path(folder)
+    folder = make_output_dir(folder, what="toy EmoSet")
     rng = np.random.default_rng(seed)
     for emotion, colour in EMOTION_COLOURS.items():
         (folder / "image" / emotion).mkdir(parents=True, exist_ok=True)

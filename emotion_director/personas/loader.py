@@ -60,6 +60,10 @@ def parse_persona(text: str, source: str) -> Persona:
     """
     try:
         data = yaml.load(text, Loader=_DepthLimitedLoader)  # noqa: S506 (a SafeLoader)
+    except ValueError as exc:  # an integer too long for Python to convert (over 4300 digits)
+        raise PersonaFileError(
+            f"{source}: YAML holds a number Python refuses to read ({str(exc)[:80]}); shorten "
+            "it or quote it.") from None
     except RecursionError:
         raise PersonaFileError(
             f"{source}: YAML nested too deeply; a persona file nests at most {MAX_YAML_DEPTH} "
@@ -120,10 +124,11 @@ def _read_regular_file(path: Path) -> bytes:
         raise PersonaFileError(
             f"{path}: cannot open ({exc.strerror or exc}); fix or remove the file or link."
         ) from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):  # os.open accepts a folder; fdopen would not
+        os.close(fd)
+        raise PersonaFileError(f"{path}: is a directory; pass a .yaml file.")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise PersonaFileError(f"{path}: is a directory; pass a .yaml file.")
         if not stat.S_ISREG(info.st_mode):
             raise PersonaFileError(
                 f"{path}: not a regular file (a pipe, device or socket); persona files must be "

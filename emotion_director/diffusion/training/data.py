@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emotion_director.files import make_output_dir
 from emotion_director.diffusion.bank import BankError
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.errors import DatasetError, UnknownEmotionError
@@ -170,7 +171,7 @@ def make_toy_preferences(folder: str | Path, per_emotion: int = 4, size: int = 3
     emotion's colour, the loser in another emotion's. Returns the JSONL path."""
     from PIL import Image
 
-    folder = Path(folder)
+    folder = make_output_dir(folder, what="toy preference set")
     (folder / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     colours = {e: np.array([(i * 97 + 40) % 255, (i * 53 + 90) % 255, (i * 29 + 160) % 255])
@@ -202,7 +203,7 @@ def make_toy_emoset(folder: str | Path, per_emotion: int = 16, size: int = 32,
     ``annotation/<emotion>/*.json`` with scene/object attributes): each emotion has a colour."""
     from PIL import Image
 
-    folder = Path(folder)
+    folder = make_output_dir(folder, what="toy EmoSet")
     rng = np.random.default_rng(seed)
     scenes, objects = ["park", "field", "sea", "street"], ["dog", "cat", "tree", "child"]
     for i, emotion in enumerate(Emotion):
