@@ -298,6 +298,35 @@ def _request(
         yield Backoff(wait)
 
 
+#: Tag on every model call the package makes (filter a LangSmith project by it).
+PACKAGE_TAG = "emotion-director"
+
+
+def trace_config(node: str, backend: str, schema: str, attempt: int,
+                 config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The callbacks config of one model call: who asks, in run name, tags and metadata.
+
+    ``node`` is the asking graph node, with the persona in brackets for a persona reading
+    (``"persona_reading[Mara]"``): the call's run is named after it, tagged
+    ``emotion-director``, ``node:persona_reading`` and ``persona:Mara``, and its metadata holds
+    ``ed_node``, ``ed_persona``, ``ed_schema``, ``ed_backend`` and ``ed_attempt``, so a trace
+    viewer (LangSmith, Langfuse, a callback handler) can filter by persona and role. Tags and
+    metadata the caller passes in ``config`` are kept.
+    """
+    role, _, rest = node.partition("[")
+    persona = rest[:-1] if rest.endswith("]") else None
+    tags = [PACKAGE_TAG, f"node:{role}"] + ([f"persona:{persona}"] if persona else [])
+    metadata: dict[str, Any] = {"ed_node": role, "ed_schema": schema, "ed_backend": backend,
+                                "ed_attempt": attempt}
+    if persona:
+        metadata["ed_persona"] = persona
+    merged = dict(config or {})
+    merged["tags"] = [*merged.get("tags", []), *(t for t in tags if t not in merged.get("tags", []))]
+    merged["metadata"] = {**metadata, **merged.get("metadata", {})}
+    merged.setdefault("run_name", node)
+    return merged
+
+
 def structured_steps(
     model: BaseChatModel,
     schema: type[T],
@@ -337,6 +366,7 @@ def structured_steps(
     remote = not runs_in_process(model)
     last_error = "no attempt made"
     for attempt in range(retries + 1):
+        call_config = trace_config(node, backend, schema.__name__, attempt, config)
         if attempt and remote:
             # jittered exponential backoff before re-asking a remote server
             yield Backoff(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.5))
@@ -349,7 +379,7 @@ def structured_steps(
         try:
             result, method = yield from _request(
                 model, runnable_for, messages, node=node, backend=backend, method=method,
-                retries=retries, config=config, label=schema.__name__)
+                retries=retries, config=call_config, label=schema.__name__)
         except (OutputParserException, ValidationError, ValueError) as exc:
             if isinstance(exc, BackendError):
                 raise

@@ -237,7 +237,7 @@ def _shown(key: str, value: Any) -> str:
         value = ", ".join(value)
     text = json.dumps(value, ensure_ascii=False, default=str)
     if key == "persona_dirs":
-        text = text.strip('"')
+        return text.strip('"')  # paths in full: a shortened one cannot be told from another
     return text if len(text) <= 80 else text[:77] + "..."
 
 
