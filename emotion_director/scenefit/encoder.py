@@ -132,17 +132,20 @@ class MiniLMEncoder:
         bias = (1.0 - mask)[:, None, None, :] * -1e9
         b, n, d = x.shape
         heads, hd = 12, d // 12
+        # the dense layers run on (tokens, width) matrices: one BLAS call each, not one per text
+        x = x.reshape(b * n, d)
         for qkv_w, qkv_b, o_w, o_b, ln1, i_w, i_b, f_w, f_b, ln2 in self._layers:
             qkv = (x @ qkv_w + qkv_b).reshape(b, n, 3, heads, hd).transpose(2, 0, 3, 1, 4)
             q, k, v = qkv[0], qkv[1], qkv[2]
             att = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hd) + bias
             att = np.exp(att - att.max(-1, keepdims=True))
             att /= att.sum(-1, keepdims=True)
-            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(b * n, d)
             x = _layer_norm(np, x + ctx @ o_w + o_b, *ln1)
             h = x @ i_w + i_b
             h = 0.5 * h * (1.0 + _erf(np, h / math.sqrt(2.0)))
             x = _layer_norm(np, x + h @ f_w + f_b, *ln2)
+        x = x.reshape(b, n, d)
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
