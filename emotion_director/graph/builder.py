@@ -26,6 +26,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import get_runtime
 from langgraph.types import Command, Overwrite, Send, interrupt
 
 from emotion_director.agents.backends import make_chat_model
@@ -34,7 +35,8 @@ from emotion_director.agents.persona_agent import read_persona
 from emotion_director.agents.refiner import chain_of_concept
 from emotion_director.agents.steps import CallBudget, Steps, arun_steps, run_steps
 from emotion_director.emotions import Emotion
-from emotion_director.errors import InvalidRequestError
+from emotion_director.errors import InvalidRequestError, SettingsError
+from emotion_director.graph.context import RunContext, as_run_context
 from emotion_director.graph.request import parse_request
 from emotion_director.graph.review import review_answer_problem
 from emotion_director.graph.state import PersonaTask, RewriteInput, RewriteOutput, RewriteState
@@ -82,18 +84,72 @@ class MCAgentNodes:
         self.image_generator = image_generator
         #: Where an approved prompt goes: decided once, when the graph is built.
         self.after_prompt = "generate_image" if image_generator is not None else END
+        self._models: dict[tuple[tuple[str, Any], ...], BaseChatModel] = {}
+
+    # -- the run's context (LangGraph's context_schema) -----------------------------------------
+    @staticmethod
+    def context() -> RunContext:
+        """This run's :class:`RunContext` (empty when the caller gave none)."""
+        try:
+            value = get_runtime().context
+        except RuntimeError:  # called outside a run (a node method used on its own)
+            value = None
+        return as_run_context(value) or RunContext()
+
+    def model_for_run(self) -> BaseChatModel:
+        """The graph's model, or the one the run's context names (built once per choice)."""
+        changes = self.context().model_settings()
+        if not changes:
+            return self.model
+        key = tuple(sorted(changes.items()))
+        if key not in self._models:
+            try:
+                settings = Settings.model_validate({**self.settings.model_dump(), **changes})
+            except ValueError as exc:
+                raise InvalidRequestError(
+                    f"the run context's model settings are invalid: {_first_error(exc)}"
+                ) from None
+            try:
+                self._models[key] = make_chat_model(settings)
+            except SettingsError as exc:
+                raise InvalidRequestError(f"the run context's model settings: {exc}") from None
+        return self._models[key]
+
+    def mode_for_run(self) -> str:
+        """'choose' or 'write': with reading_mode 'auto' it follows the run's backend."""
+        backend = self.context().backend
+        if backend is None:
+            return self.mode
+        return self.settings.model_copy(update={"backend": backend}).effective_reading_mode
+
+    def call_limit(self) -> int | None:
+        limit = self.context().max_llm_calls
+        return limit if limit is not None else self.settings.max_llm_calls
 
     def parse_request(self, state: RewriteState) -> dict[str, Any]:
+        ctx = self.context()
+        if ctx.review and not self.settings.review:
+            raise InvalidRequestError(
+                "the run context asks for review, but this graph was built without the review "
+                "step: build it with Settings(review=True) (EMOTION_DIRECTOR_REVIEW=1), then "
+                "turn review off per run with review=False.")
+        unknown = sorted(set(ctx.persona_weights or {}) - set(self.personas))
+        if unknown:
+            raise InvalidRequestError(
+                f"the run context weighs unknown persona(s) {', '.join(unknown)}; available: "
+                f"{', '.join(sorted(self.personas))}.")
+        self.model_for_run()  # a bad model choice fails here, before any call
         update = parse_request(
-            dict(state), max_chars=self.settings.max_prompt_chars, default_seed=self.settings.seed
+            dict(state), max_chars=self.settings.max_prompt_chars,
+            default_seed=ctx.seed if ctx.seed is not None else self.settings.seed,
         )
-        update["personas"] = [p.name for p in self._selected(state.get("personas"))]
+        update["personas"] = [p.name for p in self._selected(state.get("personas") or ctx.personas)]
         # a new request on a thread that already ran starts clean: the reducers must never add
         # this request's readings (or LLM calls) to an earlier request's
         update.update(readings=Overwrite([]), llm_calls=Overwrite(0), dropped_personas=[])
         if state.get("images"):  # (no empty "images" key in the output of a prompt-only graph)
             update["images"] = []
-        limit = self.settings.max_llm_calls
+        limit = self.call_limit()
         if limit is not None and limit < len(update["personas"]):
             raise InvalidRequestError(
                 f"max_llm_calls={limit} is below the {len(update['personas'])} persona calls this "
@@ -102,9 +158,12 @@ class MCAgentNodes:
         return update
 
     def fan_out(self, state: RewriteState) -> list[Send]:
+        weights = self.context().persona_weights or {}
         return [
             Send("persona_reading", PersonaTask(
-                persona=self.personas[name], subject=state["subject"],
+                persona=self.personas[name] if name not in weights
+                else self.personas[name].model_copy(update={"weight": float(weights[name])}),
+                subject=state["subject"],
                 subject_tags=state["subject_tags"], emotion=state["emotion"], seed=state["seed"],
                 share=len(state["personas"]), scene=state["scene"],
             ))
@@ -132,7 +191,7 @@ class MCAgentNodes:
 
     def _budget(self, node: str, used: int, share: int = 1) -> CallBudget:
         """This node's part of the run's remaining LLM calls (parallel personas split it)."""
-        limit = self.settings.max_llm_calls
+        limit = self.call_limit()
         return CallBudget(None if limit is None else max(limit - used, 0) // share, node)
 
     def persona_budget(self, task: PersonaTask) -> CallBudget:
@@ -146,9 +205,9 @@ class MCAgentNodes:
 
     def persona_reading(self, task: PersonaTask) -> Steps[dict[str, Any]]:
         reading = yield from read_persona.steps(
-            model=self.model, persona=task["persona"], subject=task["subject"],
+            model=self.model_for_run(), persona=task["persona"], subject=task["subject"],
             subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
-            concept_graph=self.concept_graph, seed=task["seed"], mode=self.mode,
+            concept_graph=self.concept_graph, seed=task["seed"], mode=self.mode_for_run(),
             grounding=self.settings.grounding, scene=task.get("scene"), **self.llm_options,
         )
         return {"readings": [reading]}
@@ -158,8 +217,8 @@ class MCAgentNodes:
         chain = yield from chain_of_concept.steps(
             readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
             subject_tags=frozenset(state["subject_tags"]), concept_graph=self.concept_graph,
-            model=self.model,
-            mode=self.mode, grounding=self.settings.grounding, scene=state.get("scene"),
+            model=self.model_for_run(),
+            mode=self.mode_for_run(), grounding=self.settings.grounding, scene=state.get("scene"),
             seed=state["seed"], scene_fit=self._scene_fit(), **self.llm_options,
         )
         return {"concepts": chain}
@@ -176,7 +235,7 @@ class MCAgentNodes:
             state["concepts"], readings, subject=state["subject"],
             head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
             concept_graph=self.concept_graph, prompt_emotion_words=state["prompt_emotion_words"],
-            token_budget=self.settings.token_budget, model=self.model, mode=self.mode,
+            token_budget=self.settings.token_budget, model=self.model_for_run(), mode=self.mode_for_run(),
             scene=state.get("scene"), moved_to_negative=state.get("subject_negatives", []),
             **self.llm_options,
         )
@@ -310,7 +369,8 @@ def build_graph(
         image_generator or _image_generator_from(settings),
     )
 
-    builder = StateGraph(RewriteState, input_schema=RewriteInput, output_schema=RewriteOutput)
+    builder = StateGraph(RewriteState, context_schema=RunContext, input_schema=RewriteInput,
+                         output_schema=RewriteOutput)
     builder.add_node("parse_request", nodes.parse_request)
     builder.add_node("persona_reading", nodes.llm_node(
         "persona_reading", nodes.persona_reading, nodes.persona_budget))
@@ -326,7 +386,10 @@ def build_graph(
     if settings.review:  # a person approves, edits or drops readings (interrupt)
         builder.add_node("review", nodes.review,
                          destinations=("chain_of_concept", nodes.after_prompt))
-        builder.add_edge("consensus", "review")
+        # on unless the run's context says review=False
+        builder.add_conditional_edges(
+            "consensus", lambda state: "review" if nodes.context().review is not False
+            else nodes.after_prompt, ["review", nodes.after_prompt])
     else:
         builder.add_edge("consensus", nodes.after_prompt)
     if nodes.image_generator is not None:
@@ -334,3 +397,11 @@ def build_graph(
             nodes.generate_image, afunc=nodes.agenerate_image, name="generate_image"))
         builder.add_edge("generate_image", END)
     return builder.compile(checkpointer=checkpointer, name="mc-agent")
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(map(str, first.get('loc', ())))}: {first.get('msg')}"
+    return str(exc)

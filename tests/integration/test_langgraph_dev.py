@@ -138,3 +138,34 @@ async def test_langgraph_dev_reports_an_unknown_emotion_as_one_error_event(serve
     assert "awe" in errors[0]["message"]  # says which emotions are valid
     assert not [p for p in parts if p.event == "updates" and "consensus" in p.data]
     assert len(server.bodies) == calls_before  # refused before any model call
+
+
+async def test_langgraph_dev_run_context_changes_personas_and_weights_per_run(served):
+    """Studio / the SDK pass a run context: the served factory graph takes it per run."""
+    url, _ = served
+    client = get_client(url=url)
+    request = {"prompt": "a dog in a park", "emotion": "awe", "seed": 0}
+    for personas in (["child"], ["poet", "child"]):
+        thread = await client.threads.create()
+        parts = [part async for part in client.runs.stream(
+            thread["thread_id"], "mc_agent", input=request, stream_mode="updates",
+            context={"personas": personas, "persona_weights": {"child": 3}})]
+        assert not [p.data for p in parts if p.event == "error"]
+        readings = [r for p in parts if p.event == "updates" and "persona_reading" in p.data
+                    for r in p.data["persona_reading"]["readings"]]
+        assert sorted(r["persona"] for r in readings) == sorted(personas)
+        assert {r["persona"]: r["weight"] for r in readings}["child"] == 3
+    thread = await client.threads.create()
+    parts = [part async for part in client.runs.stream(
+        thread["thread_id"], "mc_agent", input=request, stream_mode="updates",
+        context={"personas": ["nobody"]})]
+    errors = [p.data for p in parts if p.event == "error"]
+    assert len(errors) == 1 and "unknown persona(s) nobody" in errors[0]["message"]
+
+
+def test_served_module_imports_without_building_the_graph():
+    code = ("import sys, time; t = time.perf_counter(); import emotion_director.graph.server as s; "
+            "print(s._built is None, 'llama_cpp' not in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=REPO)
+    assert done.stdout.split() == ["True", "True"], done.stderr
