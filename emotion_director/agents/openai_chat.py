@@ -501,6 +501,14 @@ def guarded_chat_openai() -> Any:
                 # one forced tool call, and a reply cut at max_tokens named as such
                 bound, parser = tool_call_parts(self, schema)
                 return bound | parser
+            if method == "json_mode" and isinstance(schema, type) and not kwargs:
+                # OpenAI's JSON mode carries no schema, so a small model answers any JSON; the
+                # schema rides along in the format (llama.cpp's server turns it into a
+                # grammar; OpenAI and vLLM ignore the extra key)
+                from emotion_director.agents.models import parse_json_into
+
+                fmt = {"type": "json_object", "schema": schema.model_json_schema()}
+                return (self.bind(response_format=fmt) | parse_json_into(schema))
             return super().with_structured_output(schema, method=method, **kwargs)
 
         def _create_chat_result(self, response: Any, generation_info: Any = None) -> Any:

@@ -15,6 +15,28 @@ def test_choose_mode_over_llama_cpp_server(llama_server):
     assert "dog" in out["final_prompt"] and not emotion_words_in(out["final_prompt"])
 
 
+def test_json_mode_carries_the_schema_and_works_on_llama_cpp_server(llama_server):
+    """json_mode alone (no tool calls): the schema travels in response_format, so llama.cpp's
+    server constrains the 135M model to it and every persona's pick parses."""
+    settings = Settings(backend="openai", base_url=llama_server, reading_mode="choose",
+                        structured_method="json_mode", max_retries=0)
+    out = build_graph(settings).invoke({"prompt": "an angry dog", "emotion": "contentment",
+                                        "personas": ["poet", "child", "farmer"]})
+    assert len(out["readings"]) == 3 and "dog" in out["final_prompt"]
+
+
+def test_json_mode_request_holds_the_schema():
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    with SimulatedOpenAIServer("ok") as server:
+        settings = Settings(backend="openai", base_url=server.url, reading_mode="choose",
+                            structured_method="json_mode")
+        build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet"]})
+    fmt = server.bodies[0]["response_format"]
+    assert fmt["type"] == "json_object"
+    assert {"picks", "intensity"} <= set(fmt["schema"]["properties"])
+
+
 def test_write_mode_over_llama_cpp_server_stays_drawable(llama_server):
     # A 135M model writes poor free text; the refiner must still leave a drawable prompt.
     settings = Settings(backend="openai", base_url=llama_server, max_retries=3)
