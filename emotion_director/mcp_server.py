@@ -24,12 +24,13 @@ import logging
 import os
 import re
 import sys
-from typing import Annotated, Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field
 
 from emotion_director.errors import EmotionDirectorError, MissingExtraError
-from emotion_director.graph.state import EMOTION_JSON_SCHEMA
+# the tool arguments are declared once, beside the LangChain tools
+from emotion_director.graph.tools import Arousal, EmotionArg, Personas, Prompt, Seed, Valence
 from emotion_director.redaction import redact
 from emotion_director.settings import Settings
 
@@ -41,9 +42,6 @@ MAX_NESTING_DEPTH = 128
 
 logger = logging.getLogger(__name__)
 
-Prompt = Annotated[str, Field(description="the scene to depict, e.g. 'a dog in a park'")]
-EmotionArg = Annotated[str, WithJsonSchema(EMOTION_JSON_SCHEMA)]
-Seed = Annotated[int, Field(description="sampling seed: the same seed gives the same result")]
 
 
 class EmotionRewrite(BaseModel):
@@ -90,26 +88,31 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
         server._mcp_server.version = __version__
 
     @server.tool(name="rewrite_for_emotion", description=tools["rewrite_for_emotion"].description)
-    async def rewrite_for_emotion(prompt: Prompt, emotion: EmotionArg,
+    async def rewrite_for_emotion(prompt: Prompt, emotion: EmotionArg = None,
+                                  valence: Valence | None = None,
+                                  arousal: Arousal | None = None,
+                                  personas: Personas | None = None,
                                   seed: Seed = 0) -> EmotionRewrite:
-        return await _call(tools["rewrite_for_emotion"], prompt, emotion, seed)
+        return await _call(tools["rewrite_for_emotion"], prompt=prompt, emotion=emotion,
+                           valence=valence, arousal=arousal, personas=personas, seed=seed)
 
     if "generate_emotion_image" in tools:
         @server.tool(name="generate_emotion_image",
                      description=tools["generate_emotion_image"].description)
-        async def generate_emotion_image(prompt: Prompt, emotion: EmotionArg,
+        async def generate_emotion_image(prompt: Prompt, emotion: EmotionArg = None,
+                                         valence: Valence | None = None,
+                                         arousal: Arousal | None = None,
+                                         personas: Personas | None = None,
                                          seed: Seed = 0) -> EmotionRewrite:
-            return await _call(tools["generate_emotion_image"], prompt, emotion, seed)
+            return await _call(tools["generate_emotion_image"], prompt=prompt, emotion=emotion,
+                               valence=valence, arousal=arousal, personas=personas, seed=seed)
 
     return server
 
 
-async def _call(tool: Any, prompt: str, emotion: str, seed: int) -> EmotionRewrite:
-    from emotion_director.emotions import resolve_emotion
-
+async def _call(tool: Any, **args: Any) -> EmotionRewrite:
     try:  # MCP clients see one clear line, not a traceback, and never a secret
-        text = redact(await tool.ainvoke({"prompt": prompt,
-                                          "emotion": resolve_emotion(emotion).value, "seed": seed}))
+        text = redact(await tool.ainvoke({k: v for k, v in args.items() if v is not None}))
     except EmotionDirectorError as exc:
         raise _tool_error()(redact(str(exc))) from None
     except Exception as exc:

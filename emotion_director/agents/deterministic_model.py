@@ -75,6 +75,11 @@ class TestChatModel(RecordingChatModel):
             {"name": function["name"], "args": args, "id": f"call_{len(self._calls)}"}])
 
 
+def _nullable(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "null" or any(
+        option.get("type") == "null" for option in schema.get("anyOf", []))
+
+
 def example_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
     """A deterministic instance of a JSON schema (as produced by pydantic)."""
     root = root or schema
@@ -92,7 +97,11 @@ def example_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = No
     kind = schema.get("type", "object")
     if kind == "object":
         props = schema.get("properties", {})
-        return {name: example_from_schema(sub, root) for name, sub in props.items()}
+        required = set(schema.get("required", props))
+        # an optional property that may be null is left out, as a model with no value for it
+        # would (a tool's valence next to its emotion could contradict it)
+        return {name: example_from_schema(sub, root) for name, sub in props.items()
+                if name in required or not _nullable(sub)}
     if kind == "array":
         items = schema.get("items", {})
         count = max(schema.get("minItems", 1), 1)

@@ -17,22 +17,43 @@ import json
 from typing import Any, Literal
 
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
+from typing_extensions import Annotated
 
-from emotion_director.emotions import Emotion
+from emotion_director.graph.state import EMOTION_JSON_SCHEMA
 from emotion_director.settings import Settings
 
-EmotionName = Literal[tuple(e.value for e in Emotion)]  # type: ignore[valid-type]
+# The tools' arguments, declared once: the LangChain tools and the MCP server (mcp_server.py)
+# both use these, and the graph's parse_request validates them as it does the CLI's flags.
+Prompt = Annotated[str, Field(description="the scene to depict, e.g. 'a dog in a park'")]
+#: the 8 categories as an enum, and synonyms; ``None`` (left out) when valence and arousal say it
+EmotionArg = Annotated[str | None, WithJsonSchema(EMOTION_JSON_SCHEMA)]
+Valence = Annotated[float, Field(ge=-1.0, le=1.0, description=(
+    "target valence in [-1, 1]; with arousal and no emotion, the nearest category is used"))]
+Arousal = Annotated[float, Field(ge=0.0, le=1.0, description="target arousal in [0, 1]")]
+Personas = Annotated[list[str], Field(description=(
+    "persona names to use (default: all), e.g. ['poet', 'child']"))]
+Seed = Annotated[int, Field(description="sampling seed: the same seed gives the same result")]
 
 
 class RewriteArgs(BaseModel):
-    prompt: str = Field(description="the scene to depict, e.g. 'a dog in a park'")
-    emotion: EmotionName = Field(description="the emotion the image should evoke")  # type: ignore[valid-type]
-    seed: int = Field(default=0, description="same seed, same result")
+    """Arguments of ``rewrite_for_emotion`` (and ``generate_emotion_image``): the CLI's."""
+
+    prompt: Prompt
+    emotion: EmotionArg = None
+    valence: Valence | None = None
+    arousal: Arousal | None = None
+    personas: Personas | None = None
+    seed: Seed = 0
 
 
 class GenerateArgs(RewriteArgs):
     pass
+
+
+def request_from_args(**args: Any) -> dict[str, Any]:
+    """The graph request for tool arguments (those not given are left out)."""
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def _summary(out: dict[str, Any]) -> str:
@@ -58,12 +79,11 @@ def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[Base
     rewrite_graph = build_graph(settings, **{k: v for k, v in graph_kwargs.items()
                                              if k != "image_generator"})
 
-    def rewrite(prompt: str, emotion: str, seed: int = 0) -> str:
-        return _summary(rewrite_graph.invoke({"prompt": prompt, "emotion": emotion, "seed": seed}))
+    def rewrite(**args: Any) -> str:
+        return _summary(rewrite_graph.invoke(request_from_args(**args)))
 
-    async def arewrite(prompt: str, emotion: str, seed: int = 0) -> str:
-        return _summary(await rewrite_graph.ainvoke(
-            {"prompt": prompt, "emotion": emotion, "seed": seed}))
+    async def arewrite(**args: Any) -> str:
+        return _summary(await rewrite_graph.ainvoke(request_from_args(**args)))
 
     tools: list[BaseTool] = [StructuredTool.from_function(
         func=rewrite, coroutine=arewrite, name="rewrite_for_emotion", args_schema=RewriteArgs,
@@ -74,13 +94,11 @@ def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[Base
     if settings.diffusion_model or graph_kwargs.get("image_generator") is not None:
         image_graph = build_graph(settings, **graph_kwargs)
 
-        def generate(prompt: str, emotion: str, seed: int = 0) -> str:
-            return _summary(image_graph.invoke(
-                {"prompt": prompt, "emotion": emotion, "seed": seed}))
+        def generate(**args: Any) -> str:
+            return _summary(image_graph.invoke(request_from_args(**args)))
 
-        async def agenerate(prompt: str, emotion: str, seed: int = 0) -> str:
-            return _summary(await image_graph.ainvoke(
-                {"prompt": prompt, "emotion": emotion, "seed": seed}))
+        async def agenerate(**args: Any) -> str:
+            return _summary(await image_graph.ainvoke(request_from_args(**args)))
 
         tools.append(StructuredTool.from_function(
             func=generate, coroutine=agenerate, name="generate_emotion_image", args_schema=GenerateArgs,

@@ -42,8 +42,10 @@ async def test_rewrite_tool_works_in_a_prebuilt_tool_calling_agent():
 
     tool = as_tool(Settings(backend="test"), chat_model=TestChatModel())
     schema = tool.args_schema.model_json_schema()
-    assert schema["properties"]["emotion"]["enum"][0] == "amusement"
-    assert set(schema["required"]) == {"prompt", "emotion"}
+    # the 8 categories are offered first; synonyms, or valence + arousal, are accepted too
+    assert schema["properties"]["emotion"]["anyOf"][0]["enum"][0] == "amusement"
+    assert set(schema["required"]) == {"prompt"}
+    assert {"valence", "arousal", "personas", "seed"} <= set(schema["properties"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         agent = create_react_agent(TestChatModel(), [tool])
@@ -69,7 +71,9 @@ def test_langgraph_json_points_at_a_compiled_graph(monkeypatch):
     spec = importlib.util.spec_from_file_location("server", ROOT / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert hasattr(getattr(module, attr), "astream")
+    factory = getattr(module, attr)
+    assert callable(factory) and not hasattr(factory, "astream")  # a factory: built lazily
+    assert hasattr(factory(), "astream") and factory() is factory()
 
 
 def test_rewrite_tool_runs_under_a_sync_agent_and_an_async_one():
@@ -113,3 +117,15 @@ def test_input_schema_describes_fields_and_lists_emotions_but_accepts_synonyms()
     assert schema["required"] == ["prompt"]
     out = graph.invoke({"prompt": "a dog", "emotion": "happy"})
     assert out["emotion"] == "contentment"
+
+
+def test_langchain_tool_takes_what_the_cli_takes():
+    tool = as_tool(Settings(), chat_model=TestChatModel())
+    out = json.loads(tool.invoke({"prompt": "a dog in a park", "valence": 0.8, "arousal": 0.2,
+                                  "personas": ["poet"]}))
+    assert out["emotion"] == "contentment" and list(out["personas"]) == ["poet"]
+    assert json.loads(tool.invoke({"prompt": "a dog", "emotion": "scared"}))["emotion"] == "fear"
+    with pytest.raises(Exception, match="conflicts with 'contentment'"):
+        tool.invoke({"prompt": "a dog", "emotion": "happy", "valence": -1.0, "arousal": 0.5})
+    with pytest.raises(Exception, match="valence"):
+        tool.invoke({"prompt": "a dog", "valence": 3.0, "arousal": 0.5})  # outside [-1, 1]

@@ -32,7 +32,9 @@ async def test_mcp_stdio_server_lists_and_calls_the_rewrite_tool(tmp_path):
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert set(tools) == {"rewrite_for_emotion"}  # no diffusion model configured
         schema = tools["rewrite_for_emotion"].input_schema
-        assert {"prompt", "emotion"} <= set(schema["required"])
+        # the CLI's arguments: emotion (or valence + arousal instead), personas, seed
+        assert set(schema["required"]) == {"prompt"}
+        assert {"emotion", "valence", "arousal", "personas", "seed"} <= set(schema["properties"])
         result = await session.call_tool("rewrite_for_emotion",
                                          {"prompt": "an angry dog", "emotion": "calm"})
         assert not result.is_error
@@ -42,6 +44,29 @@ async def test_mcp_stdio_server_lists_and_calls_the_rewrite_tool(tmp_path):
         assert bad.is_error and "prompt is empty" in bad.content[0].text
     log.seek(0)
     assert init.server_info.version == __version__
+
+
+async def test_mcp_tool_takes_what_the_cli_takes(tmp_path):
+    """valence + arousal instead of an emotion, a persona list, synonyms; the same checks."""
+    log = (tmp_path / "stderr.log").open("w+")
+    async with stdio_client(_params(), errlog=log) as (read, write), \
+            ClientSession(read, write) as session:
+        await session.initialize()
+        by_affect = await session.call_tool("rewrite_for_emotion", {
+            "prompt": "a dog in a park", "valence": -0.8, "arousal": 0.8,
+            "personas": ["poet", "child"]})
+        assert not by_affect.is_error, by_affect.content[0].text
+        data = by_affect.structured_content
+        assert data["emotion"] in {"anger", "fear"} and sorted(data["personas"]) == [
+            "child", "poet"]
+        clash = await session.call_tool("rewrite_for_emotion", {
+            "prompt": "a dog", "emotion": "happy", "valence": -1.0, "arousal": 0.5})
+        assert clash.is_error and "conflicts with 'contentment'" in clash.content[0].text
+        unknown = await session.call_tool("rewrite_for_emotion", {
+            "prompt": "a dog", "emotion": "awe", "personas": ["nobody"]})
+        assert unknown.is_error and "unknown persona(s) nobody" in unknown.content[0].text
+        neither = await session.call_tool("rewrite_for_emotion", {"prompt": "a dog"})
+        assert neither.is_error and "no emotion given" in neither.content[0].text
 
 
 async def test_mcp_tools_keep_the_emotion_list_descriptions_and_return_structured_content(tmp_path):
