@@ -41,6 +41,7 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/image_eval_cache.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/injection.py
+	$(BIN)/python benchmarks/import_time.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

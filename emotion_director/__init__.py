@@ -8,6 +8,8 @@ Example:
     'a dog'
 """
 
+from typing import TYPE_CHECKING, Any
+
 from emotion_director.emotions import EMOTIONS, Emotion, resolve_emotion
 from emotion_director.errors import (
     BackendError,
@@ -21,9 +23,40 @@ from emotion_director.errors import (
     UnknownEmotionError,
     UserInputError,
 )
-from emotion_director.graph import RewriteInput, RewriteOutput, RewriteResult, build_graph
-from emotion_director.personas import Persona, load_personas
-from emotion_director.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from emotion_director.graph import RewriteInput, RewriteOutput, RewriteResult, build_graph
+    from emotion_director.personas import Persona, load_personas
+    from emotion_director.settings import Settings, load_settings
+
+# The graph (LangGraph, langchain-core) and the settings load on first use, so that a command
+# that needs neither (`emotion-director personas list`, `bank`, `scene check`) starts at once.
+_LAZY = {
+    "RewriteInput": "emotion_director.graph",
+    "RewriteOutput": "emotion_director.graph",
+    "RewriteResult": "emotion_director.graph",
+    "build_graph": "emotion_director.graph",
+    "Persona": "emotion_director.personas",
+    "load_personas": "emotion_director.personas",
+    "Settings": "emotion_director.settings",
+    "load_settings": "emotion_director.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emotion_director' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __version__ = "0.1.0"
 

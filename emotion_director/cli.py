@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from langgraph.types import Command
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -224,6 +223,8 @@ async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *
                     f"the run of --thread {thread} waits for a review: answer it with --thread "
                     f"{thread} --resume --review.")
             decision = _ask_review(payload, saved.values, settings.max_prompt_chars, thread)
+            from langgraph.types import Command
+
             await _stream(graph, Command(resume=decision), live=live, config=config,
                           complete=False)
 
