@@ -25,11 +25,13 @@ $(DEV): $(CORE)
 run: $(CORE)
 	$(BIN)/emotion-director rewrite "a dog in a park" --emotion awe
 
+# everything, as CI runs it, with the 15 slowest tests listed (the suite's cost model)
 test: $(DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
+# the fast loop: no real model or server (integration) and nothing over ~2.5 s (slow)
 test-unit: $(DEV)
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration and not slow"
 
 bench: $(DEV)
 	$(BIN)/python benchmarks/orchestration_overhead.py

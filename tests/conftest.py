@@ -65,3 +65,20 @@ def drive(request: pytest.FixtureRequest) -> Callable[[Any], Any]:
 @pytest.fixture
 def graph(test_settings: Settings, test_model: TestChatModel, drive: Callable[[Any], Any]):
     return drive(build_graph(test_settings, chat_model=test_model))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``gpu`` tests are skipped, with the reason, where no CUDA device is present."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if not gpu_items:
+        return
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except ImportError:
+        has_gpu = False
+    if not has_gpu:
+        skip = pytest.mark.skip(reason="needs a CUDA device (marked gpu)")
+        for item in gpu_items:
+            item.add_marker(skip)

@@ -47,6 +47,7 @@ def test_published_extras_take_a_torch_range_and_only_the_makefile_pins_it():
     assert "make run" in quickstart and "make test" in quickstart
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_the_openai_backend_runs_without_the_embedded_extra():
     code = BLOCK + (
@@ -63,6 +64,7 @@ def test_the_openai_backend_runs_without_the_embedded_extra():
     assert result.stdout.startswith("a dog")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_the_embedded_backend_without_its_extra_names_the_extra():
     code = BLOCK + (

@@ -24,6 +24,7 @@ def _params():
                                  args=["-m", "emotion_director.cli", "mcp"], env=env)
 
 
+@pytest.mark.slow
 async def test_mcp_stdio_server_lists_and_calls_the_rewrite_tool(tmp_path):
     log = (tmp_path / "stderr.log").open("w+")
     async with stdio_client(_params(), errlog=log) as (read, write), \
@@ -46,6 +47,7 @@ async def test_mcp_stdio_server_lists_and_calls_the_rewrite_tool(tmp_path):
     assert init.server_info.version == __version__
 
 
+@pytest.mark.slow
 async def test_mcp_tool_takes_what_the_cli_takes(tmp_path):
     """valence + arousal instead of an emotion, a persona list, synonyms; the same checks."""
     log = (tmp_path / "stderr.log").open("w+")
@@ -69,6 +71,7 @@ async def test_mcp_tool_takes_what_the_cli_takes(tmp_path):
         assert neither.is_error and "no emotion given" in neither.content[0].text
 
 
+@pytest.mark.slow
 async def test_mcp_tools_keep_the_emotion_list_descriptions_and_return_structured_content(tmp_path):
     log = (tmp_path / "stderr.log").open("w+")
     async with stdio_client(_params(), errlog=log) as (read, write), \
@@ -185,6 +188,7 @@ def _assert_errors(got, expected):
         assert fragment in message, (fragment, message)
 
 
+@pytest.mark.slow
 def test_mcp_server_answers_json_nested_5000_deep_and_keeps_serving(tmp_path):
     nested_object = b'{"a": ' * 5000 + b"1" + b"}" * 5000
     deep_params = (b'{"jsonrpc": "2.0", "id": "deep", "method": "ping", "params": {"x": '
@@ -197,6 +201,7 @@ def test_mcp_server_answers_json_nested_5000_deep_and_keeps_serving(tmp_path):
     assert init["result"]["serverInfo"]["name"] == "emotion-director"
 
 
+@pytest.mark.slow
 def test_mcp_server_answers_requests_whose_id_is_not_a_string_or_integer(tmp_path):
     bad_ids = [1.5, {}, [], True, None, False, 1e3]
     answers, _ = _serve_lines(tmp_path, [_request(i) for i in bad_ids]
@@ -211,6 +216,7 @@ def test_mcp_server_answers_requests_whose_id_is_not_a_string_or_integer(tmp_pat
         7: {}, "seven": {}}
 
 
+@pytest.mark.slow
 def test_mcp_server_answers_every_malformed_line_and_keeps_serving(tmp_path):
     limit = 1024 * 1024  # MAX_LINE_BYTES, written out so this test also runs on older servers
     too_long = _request("long", params={"pad": "x" * limit})  # valid JSON, just over the cap

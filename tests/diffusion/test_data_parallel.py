@@ -30,6 +30,7 @@ def launch(args, cwd, timeout=240):
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_two_processes_build_the_same_bank_as_one(tmp_path, sd15_dir, image_encoder_dirs):
     data = write_emoset(tmp_path / "emoset", per_emotion=3)
     common = ["--text-encoder", str(sd15_dir), "--image-encoder",
@@ -53,6 +54,7 @@ def test_two_processes_build_the_same_bank_as_one(tmp_path, sd15_dir, image_enco
     assert two.metadata["processes"] == 2
 
 
+@pytest.mark.slow
 def test_two_processes_split_a_prompt_file(tmp_path, sd15_dir):
     VisualPromptBank.random(4, 16, 32).save(tmp_path / "bank.safetensors")
     lines = [json.dumps({"prompt": f"a dog number {i}", "emotion": "awe", "seed": i})

@@ -45,6 +45,7 @@ def test_readme_has_the_commands_this_test_runs():
     assert sum(c.startswith("emotion-director generate") for c in commands) >= 3
 
 
+@pytest.mark.slow
 def test_every_readme_diffusion_command_runs_verbatim(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "examples", tmp_path / "examples",
                     ignore=shutil.ignore_patterns("toy", "runs"))

@@ -131,6 +131,7 @@ def _training_inputs_loss(trainer, steps):
     return total / steps
 
 
+@pytest.mark.slow
 def test_twenty_steps_lower_the_training_loss(tmp_path, toy):
     trainer = DPOTrainer(config(toy, tmp_path, max_steps=20, checkpoint_every=100))
     before = _training_inputs_loss(trainer, 20)
@@ -141,6 +142,7 @@ def test_twenty_steps_lower_the_training_loss(tmp_path, toy):
     assert rows[0].startswith("step,loss") and rows[-1].startswith("20,")
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_parameters(tmp_path, toy):
     straight = DPOTrainer(config(toy, tmp_path / "a", max_steps=20, checkpoint_every=10))
     straight.train()
@@ -189,6 +191,7 @@ def test_bad_config_and_data_name_the_field_or_line(tmp_path, toy):
             DPOTrainer(config(bad, tmp_path / "out"))
 
 
+@pytest.mark.slow
 def test_cli_trains_the_example_and_generate_uses_the_result(tmp_path):
     runner = CliRunner()
     shutil.copy(EXAMPLE, tmp_path / "dpo_tiny.yaml")

@@ -36,6 +36,7 @@ def _mean(values):
     "{prompt}, {emotion} mood, evoking {emotion}",           # the built-in template system
     "{prompt}, {synonym} and {synonym_ly} {emotion}ish",    # synonyms and inflections
 ])
+@pytest.mark.slow
 def test_template_falls_to_chance_on_masked_alignment(metrics, template):
     """The control: an emotion word glued on wins raw alignment and is at chance once masked.
 
@@ -129,6 +130,7 @@ async def test_resume_may_add_cases_and_systems_of_the_same_run(tmp_path, metric
     assert json.loads((tmp_path / "run.json").read_text())["systems"] == ["identity", "template"]
 
 
+@pytest.mark.slow
 async def test_report_pairs_are_system_minus_reference_and_sections_render(tmp_path, metrics):
     await _run(tmp_path, metrics)
     rows = read_results(tmp_path)

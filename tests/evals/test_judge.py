@@ -150,6 +150,7 @@ async def test_judging_again_with_another_judge_model_is_refused(tmp_path, metri
         await judge_run(tmp_path, settings=Settings(backend="openai", base_url="http://127.0.0.1:9/v1"))
 
 
+@pytest.mark.slow
 async def test_judge_on_the_simulated_openai_server_flags_position_bias(tmp_path, metrics, monkeypatch):
     import emotion_director.agents.models as models
     from emotion_director.testing import SimulatedOpenAIServer

@@ -224,6 +224,7 @@ def test_report_section_puts_human_win_rates_beside_automatic_metrics(run_dir):
     assert rating_sections(Path(run_dir).parent) is None
 
 
+@pytest.mark.slow
 def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server, run_dir):
     import os
     import shutil

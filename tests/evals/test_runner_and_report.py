@@ -40,6 +40,7 @@ def test_bad_dataset_lines_name_the_line(tmp_path):
         load_eval_dataset("builtin:nope")
 
 
+@pytest.mark.slow
 async def test_run_resumes_after_a_crash_and_caches_llm_calls(tmp_path, metrics):
     cases = load_eval_dataset("builtin:shortcut")[:4]
     settings = Settings(backend="test")
@@ -69,6 +70,7 @@ async def test_run_resumes_after_a_crash_and_caches_llm_calls(tmp_path, metrics)
     assert meta["dataset_hash"] and "api_key" not in meta["settings"]
 
 
+@pytest.mark.slow
 async def test_report_and_compare_render_with_plots(tmp_path, metrics):
     cases = load_eval_dataset("builtin:neutral")[:4]
     for name in ("a", "b"):

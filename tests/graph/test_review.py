@@ -66,6 +66,7 @@ def test_cli_review_reads_decisions_from_the_terminal(tmp_path, monkeypatch):
     assert closed.exit_code == 2 and "--review needs answers" in closed.stderr
 
 
+@pytest.mark.slow
 def test_cli_review_no_is_not_approval_and_json_stays_clean(tmp_path):
     """A real process (CliRunner echoes typed input to stdout; a terminal does not)."""
     import json

@@ -23,18 +23,18 @@ def settings(url: str, **kw) -> Settings:
 def test_a_slow_drip_server_is_cut_off_at_the_total_deadline():
     # one byte every 0.2 s never trips a read timeout; the total deadline must still fire
     with SimulatedOpenAIServer("drip", latency=0.2) as server:
-        started = time.monotonic()
         with pytest.raises(BackendError, match=r"up but did not finish answering within the 1\.5 s"):
             build_graph(settings(server.url, timeout_s=1.5, max_retries=0)).invoke(REQUEST)
-        assert time.monotonic() - started < 6
+        # the error names the 1.5 s deadline and there was one request: the total deadline
+        # fired (a read timeout never would); no wall-clock bound, which load could break
+        assert server.requests == 1
 
 
 def test_the_deadline_is_per_request_and_retries_stay_bounded():
     with SimulatedOpenAIServer("drip", latency=0.2) as server:
-        started = time.monotonic()
         with pytest.raises(BackendError, match="did not finish answering"):
             build_graph(settings(server.url, timeout_s=1.0, max_retries=1)).invoke(REQUEST)
-        assert server.requests == 2 and time.monotonic() - started < 8
+        assert server.requests == 2  # one retry, each cut at its own deadline
 
 
 def test_a_huge_response_is_capped_and_named_as_the_cause():
@@ -160,10 +160,9 @@ def test_a_429_with_retry_after_is_retried_no_sooner_than_the_server_asks():
 
 def test_a_retry_after_longer_than_the_request_deadline_fails_at_once_naming_it():
     with SimulatedOpenAIServer("http429", retry_after="3600") as server:
-        started = time.monotonic()
         with pytest.raises(BackendError) as info:
             build_graph(settings(server.url, max_retries=2, timeout_s=30)).invoke(REQUEST)
-        assert time.monotonic() - started < 5 and server.requests == 1
+        assert server.requests == 1  # no retry after a wait the deadline cannot hold
     message = str(info.value)
     assert "rate limit (HTTP 429)" in message and "Retry-After: 3600" in message
     assert "3600 s" in message and "30 s deadline" in message

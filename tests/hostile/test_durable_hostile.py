@@ -251,6 +251,7 @@ def _cli_process(*args, env_extra):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
 def test_a_second_process_on_a_busy_thread_is_refused(tmp_path, store, request):
     env = {"EMOTION_DIRECTOR_BACKEND": "test"}
@@ -357,6 +358,7 @@ def _refusal(done):
     return lines[0].removeprefix("error: ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change", ["base_url", "model"])
 def test_resume_with_another_server_or_model_is_refused_and_never_calls_it(tmp_path, change):
     from emotion_director.testing import SimulatedOpenAIServer
@@ -401,6 +403,7 @@ def _persona_folder(path, name):
     return path
 
 
+@pytest.mark.slow
 def test_resume_with_another_personas_folder_is_refused(tmp_path):
     db = tmp_path / "runs.sqlite"
     env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
@@ -422,6 +425,7 @@ def test_resume_with_another_personas_folder_is_refused(tmp_path):
     assert "night-nurse" in {r["persona"] for r in json.loads(same.stdout)["readings"]}
 
 
+@pytest.mark.slow
 def test_resume_after_the_personas_folder_changed_is_refused(tmp_path):
     db = tmp_path / "runs.sqlite"
     env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
@@ -441,6 +445,7 @@ def test_resume_after_the_personas_folder_changed_is_refused(tmp_path):
     (["an angry dog", "-e", "awe"], 'emotion "contentment" (now "awe")'),
     (["a funeral"], 'prompt "an angry dog" (now "a funeral")'),
 ])
+@pytest.mark.slow
 def test_resume_with_a_new_prompt_or_emotion_is_refused_not_answered_with_the_old_result(
         tmp_path, args, named):
     env = {"EMOTION_DIRECTOR_BACKEND": "test",
@@ -458,6 +463,7 @@ def test_resume_with_a_new_prompt_or_emotion_is_refused_not_answered_with_the_ol
     assert shown.pop("scene")["text"] == saved.pop("scene")["text"] and shown == saved
 
 
+@pytest.mark.slow
 def test_a_run_saved_before_runs_recorded_their_settings_still_resumes(tmp_path):
     settings = Settings(backend="test", checkpoint_db=tmp_path / "runs.sqlite")
     state = asyncio.run(_kill_between_writes_and_checkpoint(settings, "old"))  # no identity

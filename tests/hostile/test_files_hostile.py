@@ -37,6 +37,7 @@ def fifo(tmp_path):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["fifo", "/dev/zero", "folder"])
 def test_train_dpo_config_that_is_no_regular_file(tmp_path, fifo, target):
     path = {"fifo": fifo, "/dev/zero": "/dev/zero", "folder": tmp_path}[target]
@@ -69,12 +70,14 @@ def test_an_overlong_eval_prompt_names_the_field(tmp_path):
     _one_red_line(proc, "cases.jsonl:1", "prompt")
 
 
+@pytest.mark.slow
 def test_generate_prompts_file_that_is_a_fifo(tmp_path, fifo):
     proc = _cli("generate", "--prompts", fifo, "-e", "awe", "--model", tmp_path / "none",
                 "--bank", tmp_path / "none.safetensors", "--out", tmp_path / "img", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow
 def test_bank_random_never_replaces_a_device_and_needs_overwrite_for_a_file(tmp_path, fifo):
     pytest.importorskip("torch")
     import stat

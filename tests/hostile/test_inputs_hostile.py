@@ -65,6 +65,7 @@ def test_rewrite_from_a_closed_stdin_is_a_clear_error(tmp_path):
     assert "stdin is closed" in one_clean_process_line(proc)
 
 
+@pytest.mark.slow
 def test_review_with_a_closed_stdin_keeps_the_run_and_says_how_to_resume(tmp_path):
     proc = run_process("rewrite", "a dog", "-e", "awe", "--review", "--thread", "t",
                        shell_suffix="<&-", cwd=tmp_path)
@@ -142,6 +143,7 @@ def test_a_checkpoint_file_that_is_not_a_database_is_named(test_backend, content
     assert db.read_bytes() == content  # nothing was written over it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep", [0.5, 0.9])
 def test_a_truncated_checkpoint_file_is_named_and_left_alone(test_backend, keep):
     db = test_backend / "ck.sqlite"
@@ -181,6 +183,7 @@ def test_a_full_disk_mid_run_is_named_and_the_run_resumes_after(test_backend, mo
     assert json.loads(resumed.stdout)["final_prompt"] == json.loads(straight.stdout)["final_prompt"]
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_mid_run_is_a_clean_error_in_a_real_process(tmp_path):
     db = tmp_path / "ck.sqlite"
     assert _good_run(db).returncode == 0

@@ -103,6 +103,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("build", "word"), [pytest.param(b, w, id=i) for i, b, w in CASES])
 def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
     argv = build(tmp_path)

@@ -87,6 +87,7 @@ def _labelled(name: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_beats_chance_and_the_old_tables_on_the_test_split(fit):
     """The test split was never tuned on; the bar is what it measured, so a regression fails."""
     rows = [r for r in _labelled("test") if r["source"].startswith("handwritten")]
@@ -263,6 +264,7 @@ def test_scene_check_jsonl_with_no_readable_stdin_is_one_line(redirect):
     assert "stdin is closed or not readable" in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_scene_check_jsonl_writes_utf8_whatever_the_locale_and_survives_a_closed_reader():
     pairs = (json.dumps({"scene": "un café à Paris la nuit", "phrase": "neige fraîche"}) + "\n") * 400
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
