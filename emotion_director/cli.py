@@ -410,7 +410,9 @@ def personas_validate(
                                                                   seen[persona.name]))
         except EmotionDirectorError as exc:
             failed += 1
-            err.print(f"[bold red]invalid:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            for problem in getattr(exc, "problems", None) or [str(exc)]:  # every one, not the first
+                err.print(f"[bold red]invalid:[/] {escape(problem)}", highlight=False,
+                          soft_wrap=True)
         else:
             seen[persona.name] = file
             note = " [yellow]overrides the default persona[/]" if persona.name in defaults else ""

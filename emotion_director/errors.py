@@ -87,7 +87,17 @@ class ConfigError(UserInputError):
 
 
 class PersonaFileError(UserInputError):
-    """A persona file cannot be read or does not match the persona schema."""
+    """A persona file cannot be read or does not match the persona schema.
+
+    ``problems`` lists every problem found in the file, one line each (the message names the
+    first and counts the rest); ``emotion-director personas validate`` prints them all.
+    """
+
+    problems: list[str]
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.problems = [str(args[0])] if args else []
 
 
 class MissingExtraError(UserInputError, ImportError):

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -83,19 +84,24 @@ def parse_persona(text: str, source: str) -> Persona:
     try:
         return Persona.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        hint = _FIELD_HINTS.get(err["type"], "")
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "list_type" and isinstance(err.get("input"), str):
-            items = ", ".join(i.strip() for i in err["input"].split(",") if i.strip())
-            message, hint = "expects a list", f"write [{items}]"
-        more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-        raise PersonaFileError(
-            f"{source}: field '{field}': {message}{'; ' + hint if hint else ''}{more}."
-        ) from None
+        problems = [_problem(err) for err in exc.errors()]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        error = PersonaFileError(f"{source}: {problems[0]}{more}.")
+        error.problems = [f"{source}: {p}." for p in problems]
+        raise error from None
     except ValueError as exc:  # an unknown emotion key, raised by our own validators
         raise PersonaFileError(f"{source}: {exc}") from None
+
+
+def _problem(err: Any) -> str:
+    """One validation error as 'field ...: what is wrong; how to fix it'."""
+    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    hint = _FIELD_HINTS.get(err["type"], "")
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "list_type" and isinstance(err.get("input"), str):
+        items = ", ".join(i.strip() for i in err["input"].split(",") if i.strip())
+        message, hint = "expects a list", f"write [{items}]"
+    return f"field '{field}': {message}{'; ' + hint if hint else ''}"
 
 
 def load_persona_file(path: str | Path) -> Persona:

@@ -150,3 +150,26 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path):
     assert bad.exit_code == 2 and "write PROMPT:EMOTION" in bad.output
     missing = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "persona directory not found" in missing.output
+
+
+def test_validate_lists_every_problem_of_every_file(tmp_path):
+    _write(tmp_path, "a.yaml", "name: a\nbackground: 3\n")
+    bad = _data(name="b", weight=99)
+    bad["taste"]["focus"] = ["nope"]
+    del bad["bio"]
+    _write(tmp_path, "b.yaml", yaml.safe_dump(bad))
+    _write(tmp_path, "c.yaml", yaml.safe_dump(_data(name="c")))
+    result = runner.invoke(app, ["personas", "validate", str(tmp_path)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("invalid:")]
+    a_lines = [line for line in lines if "a.yaml" in line]
+    b_lines = [line for line in lines if "b.yaml" in line]
+    assert len(a_lines) == 4  # bio, temperament, taste missing; 'background' unknown
+    assert any("'background'" in line and "spelling" in line for line in a_lines)
+    assert len(b_lines) == 3
+    assert any("'weight'" in line for line in b_lines) and any("nope" in line for line in b_lines)
+    assert any("'bio'" in line for line in b_lines)
+    assert "ok:" in result.output and "c.yaml" in result.output  # the good file still passes
+    # a single load still raises one line naming the first problem and counting the rest
+    with pytest.raises(PersonaFileError, match=r"and 2 more problem\(s\)"):
+        load_persona_file(tmp_path / "b.yaml")
