@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from emotion_director.errors import InvalidRequestError
 from emotion_director.settings import Settings
 
 #: Scenes used when none are given: different subjects and both polarities.
@@ -42,12 +43,22 @@ class DiffRow(BaseModel):
         return self.a != self.b
 
 
-def _run_set(directory: Path | None, settings: Settings, scenes: Sequence[tuple[str, str]],
-             seed: int, names: Sequence[str] | None) -> list[dict]:
-    from emotion_director.graph.builder import build_graph
+def _load_set(directory: Path | None) -> list:
     from emotion_director.personas.loader import load_personas
 
-    personas = load_personas([directory] if directory is not None else None)
+    return load_personas([directory] if directory is not None else None)
+
+
+def _run_set(personas: list, settings: Settings, scenes: Sequence[tuple[str, str]],
+             seed: int, names: Sequence[str] | None) -> list[dict | None]:
+    """The set's outputs per scene; ``None`` per scene when it has none of ``names``."""
+    from emotion_director.graph.builder import build_graph
+
+    if names:
+        present = {p.name for p in personas}
+        names = [n for n in names if n in present]  # a persona only the other set has: '-'
+        if not names:
+            return [None for _ in scenes]
     graph = build_graph(settings, personas=personas)
     selection = {"personas": list(names)} if names else {}
     return [graph.invoke({"prompt": scene, "emotion": emotion, "seed": seed, **selection})
@@ -66,21 +77,32 @@ def diff_persona_sets(
         settings (`Settings`): backend and limits, shared by both runs.
         scenes (`list[tuple[str, str]]`, *optional*): ``(prompt, emotion)`` pairs.
         seed (`int`, *optional*, defaults to 0): the same seed for both sets.
-        names (`list[str]`, *optional*): only these personas (faster on a slow backend).
+        names (`list[str]`, *optional*): only these personas (faster on a slow backend); a
+            name only one set has (a persona being added or removed) shows ``'-'`` on the
+            other side; a name neither set has is an :class:`InvalidRequestError`.
 
     Returns:
         Per scene, one row per persona present in either set (cues joined by ``'; '``, or
         ``'-'`` when the set lacks that persona), then the final prompts.
     """
-    runs_a = _run_set(a, settings, scenes, seed, names)
-    runs_b = _run_set(b, settings, scenes, seed, names)
+    set_a, set_b = _load_set(a), _load_set(b)
+    if names:
+        known = {p.name for p in set_a} | {p.name for p in set_b}
+        unknown = [n for n in dict.fromkeys(names) if n not in known]
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown persona(s) {', '.join(unknown)} in both sets; available: "
+                f"{', '.join(sorted(known))}.")
+    runs_a = _run_set(set_a, settings, scenes, seed, names)
+    runs_b = _run_set(set_b, settings, scenes, seed, names)
     rows: list[DiffRow] = []
     for (scene, emotion), out_a, out_b in zip(scenes, runs_a, runs_b):
-        cues_a = {r.persona: "; ".join(r.cues) for r in out_a["readings"]}
-        cues_b = {r.persona: "; ".join(r.cues) for r in out_b["readings"]}
+        cues_a = {r.persona: "; ".join(r.cues) for r in (out_a or {}).get("readings", [])}
+        cues_b = {r.persona: "; ".join(r.cues) for r in (out_b or {}).get("readings", [])}
         for name in dict.fromkeys([*cues_a, *cues_b]):
             rows.append(DiffRow(scene=scene, emotion=emotion, persona=name,
                                 a=cues_a.get(name, "-"), b=cues_b.get(name, "-")))
         rows.append(DiffRow(scene=scene, emotion=emotion, persona="(final prompt)",
-                            a=out_a["final_prompt"], b=out_b["final_prompt"]))
+                            a=out_a["final_prompt"] if out_a else "-",
+                            b=out_b["final_prompt"] if out_b else "-"))
     return rows

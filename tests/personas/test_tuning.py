@@ -152,6 +152,25 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path):
     assert missing.exit_code == 2 and "persona directory not found" in missing.output
 
 
+def test_personas_diff_p_names_a_persona_only_one_set_has(tmp_path):
+    _write(tmp_path / "b", "newcomer.yaml", _data(name="newcomer"))
+    rows = diff_persona_sets(None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")],
+                             names=["newcomer", "poet"])
+    by = {r.persona: r for r in rows}
+    assert by["newcomer"].a == "-" and by["newcomer"].b != "-"  # added in B
+    assert not by["poet"].changed
+    only_new = diff_persona_sets(None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")],
+                                 names=["newcomer"])
+    final = {r.persona: r for r in only_new}["(final prompt)"]
+    assert final.a == "-" and final.b.startswith("a dog")  # A has no such persona to run
+    cli = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"), "--scene",
+                              "a dog:awe", "-p", "newcomer"])
+    assert cli.exit_code == 0, cli.output
+    ghost = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"), "-p",
+                                "ghost"])
+    assert ghost.exit_code == 2 and "unknown persona(s) ghost in both sets" in ghost.output
+
+
 def test_validate_lists_every_problem_of_every_file(tmp_path):
     _write(tmp_path, "a.yaml", "name: a\nbackground: 3\n")
     bad = _data(name="b", weight=99)
