@@ -153,6 +153,21 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _persona_difference(a: list[Any], b: list[Any]) -> str:
+    """Every persona name, in full: those only in A, only in B, and the shared ones."""
+    only_a = [n for n in a if n not in b]
+    only_b = [n for n in b if n not in a]
+    shared = [n for n in a if n in b]
+    parts = [f"A {', '.join(map(str, a)) or 'none'}", f"B {', '.join(map(str, b)) or 'none'}"]
+    if only_a:
+        parts.append(f"only in A: {', '.join(map(str, only_a))}")
+    if only_b:
+        parts.append(f"only in B: {', '.join(map(str, only_b))}")
+    if not only_a and not only_b:
+        parts.append(f"same {len(shared)} names in another order")
+    return "personas: " + "; ".join(parts)
+
+
 def identity_differences(meta_a: dict[str, Any] | None,
                          meta_b: dict[str, Any] | None) -> list[str]:
     """Lines naming what differs between two runs' identities (empty when nothing is known)."""
@@ -162,7 +177,18 @@ def identity_differences(meta_a: dict[str, Any] | None,
     lines = []
     for key in ("backend", "model", "personas", "seed", "settings", "package_version"):
         if key in a and key in b and a[key] != b[key]:
-            lines.append(f"{key}: A {_short(a[key])}, B {_short(b[key])}")
+            if key == "personas" and isinstance(a[key], list) and isinstance(b[key], list):
+                lines.append(_persona_difference(a[key], b[key]))
+            elif key == "settings" and isinstance(a[key], dict) and isinstance(b[key], dict):
+                lines.extend(f"setting {k}: A {_short(a[key].get(k))}, B {_short(b[key].get(k))}"
+                             for k in sorted(a[key].keys() | b[key].keys())
+                             if a[key].get(k) != b[key].get(k))
+            else:
+                lines.append(f"{key}: A {_short(a[key])}, B {_short(b[key])}")
+    if "personas" in a and a.get("personas") == b.get("personas") \
+            and a.get("personas_hash") and b.get("personas_hash") \
+            and a["personas_hash"] != b["personas_hash"]:
+        lines.append("personas: the same names, edited content (persona files changed)")
     da, db = a.get("dataset") or {}, b.get("dataset") or {}
     if da.get("hash") and db.get("hash") and da["hash"] != db["hash"]:
         lines.append(f"dataset: A {da.get('source') or da['hash']} ({da.get('cases')} cases), "

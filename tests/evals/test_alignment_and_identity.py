@@ -192,3 +192,22 @@ async def test_report_sections_plug_in_where_asked(tmp_path, metrics):
     assert text.index("## Emotion alignment") < text.index("## Custom (2 systems)") < text.index(
         "## Per emotion")
     assert "<h2>Custom</h2>" in page.read_text()
+
+
+def test_compare_names_every_persona_and_each_differing_setting():
+    from emotion_director.evals.identity import identity_differences
+
+    many = [f"persona-with-a-long-name-{i}" for i in range(12)]
+    a = {"personas": many, "personas_hash": "1", "settings": {"grounding": True, "token_budget": 77,
+                                                              "reading_mode": "auto"}}
+    b = {"personas": [*many[1:], "newcomer"], "personas_hash": "2",
+         "settings": {"grounding": False, "token_budget": 77, "reading_mode": "auto"}}
+    lines = identity_differences({"identity": a}, {"identity": b})
+    personas = next(line for line in lines if line.startswith("personas:"))
+    assert all(name in personas for name in many) and "..." not in personas
+    assert "only in A: persona-with-a-long-name-0" in personas
+    assert "only in B: newcomer" in personas
+    assert "setting grounding: A true, B false" in lines
+    assert not any("token_budget" in line for line in lines)  # equal settings are not listed
+    edited = identity_differences({"identity": a}, {"identity": {**a, "personas_hash": "9"}})
+    assert edited == ["personas: the same names, edited content (persona files changed)"]
