@@ -625,7 +625,7 @@ def bank_init(
         items = load_dataset(dataset)
         text = HFTextEncoder.from_pretrained(text_encoder, device=device)
         image = HFImageEncoder.from_pretrained(image_encoder, device=device)
-        with Progress(console=err, transient=True) as progress:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("encoding", total=len(items))
             bank = init_bank(
                 items, image, text, num_tokens=tokens, batch_size=batch_size,
@@ -824,7 +824,7 @@ def eval_run(
             load_personas(settings.persona_dirs, notices=notices)
             _print_notices(notices)
         cases = load_eval_dataset(dataset)[:limit]
-        with Progress(console=err, transient=True) as progress:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("rewriting", total=len(names) * len(cases))
             return asyncio.run(run_eval(
                 names, cases, out_dir, settings=settings, concurrency=concurrency,
@@ -887,7 +887,7 @@ def eval_judge(
 
         settings = load_settings(backend=backend, base_url=base_url, model=model)
         names = _system_names(systems) if systems is not None else None
-        with Progress(console=err, transient=True) as progress:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("judging", total=None)
             done = asyncio.run(judge_run(
                 run_dir, names, settings=settings, concurrency=concurrency, limit=limit,
@@ -957,7 +957,29 @@ def main() -> None:
         logging.basicConfig(level=level.strip().upper(), stream=sys.stderr,
                             format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction()  # httpx logs request URLs, which may carry a password
+    _quiet_model_libraries(verbose=bool(level) and level.strip().upper() in ("DEBUG", "INFO"))
     app()
+
+
+class _DropBenignLibraryNotes:
+    """Drops library notes that say nothing to a user of this command line: transformers'
+    "requires torchvision (not installed); falling back to ...ImageProcessorPil" (the PIL
+    processors are what this project uses; nothing is missing)."""
+
+    def filter(self, record: Any) -> bool:
+        return "requires torchvision (not installed)" not in str(record.msg)
+
+
+def _quiet_model_libraries(verbose: bool = False) -> None:
+    """No progress bars and no benign notes from transformers, diffusers and the hub on a
+    command's output (EMOTION_DIRECTOR_LOG_LEVEL=INFO or DEBUG shows them)."""
+    if verbose:
+        return
+    import logging
+
+    # read by huggingface_hub, whose setting transformers' and diffusers' bars follow
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("transformers.utils.import_utils").addFilter(_DropBenignLibraryNotes())
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def register(eval_app: typer.Typer, run: Callable[..., Any], err: Any) -> None:
                 systems=[s.strip() for s in systems.split(",") if s.strip()] if systems else None,
                 limit=limit, device=device,
             )
-            with Progress(console=err, transient=True) as progress:
+            with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
                 task = progress.add_task("images", total=None)
                 return run_image_eval(run_dir, settings, progress=lambda d, t: progress.update(
                     task, completed=d, total=t))
@@ -91,7 +91,7 @@ def register(eval_app: typer.Typer, run: Callable[..., Any], err: Any) -> None:
                 raise InvalidRequestError("--out must end in .safetensors")
             from emotion_director.evals.probe import train_probe
 
-            with Progress(console=err, transient=True) as progress:
+            with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
                 task = progress.add_task("encoding", total=None)
                 probe = train_probe(dataset, encoder, val_fraction=val_fraction,
                                     batch_size=batch_size, seed=seed, device=device,

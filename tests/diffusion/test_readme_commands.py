@@ -78,3 +78,34 @@ def test_every_readme_diffusion_command_runs_verbatim(tmp_path, monkeypatch):
     out = scope["out"]
     assert len(out.images) == 2 and len(out.visual_prompt_retrieval) == 2
     assert scope["pipe"].visual_prompt_adapter is None  # the example ends by unloading
+
+
+@pytest.mark.slow
+def test_diffusion_commands_print_no_library_notes_or_progress_bars(tmp_path):
+    """A clean run says what it made and nothing else: no transformers "requires torchvision"
+    notes, no "Loading weights" bars (EMOTION_DIRECTOR_LOG_LEVEL=INFO brings them back)."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("EMOTION_DIRECTOR_", "HF_HUB_DISABLE"))}
+
+    def cli(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "emotion_director.cli", *args],
+                              cwd=tmp_path, env={**env, **extra}, capture_output=True,
+                              text=True, timeout=300)
+
+    steps = [("bank", "tiny-pipeline", "models/sd15"),
+             ("bank", "tiny-image-encoder", "models/clip", "--kind", "clip"),
+             ("train", "toy-data", "data/emoset", "--emoset", "--per-emotion", "2"),
+             ("bank", "init", "data/emoset", "--out", "banks/b.safetensors", "--text-encoder",
+              "models/sd15", "--image-encoder", "models/clip", "--tokens", "2"),
+             ("generate", "a dog", "-e", "awe", "--model", "models/sd15", "--bank",
+              "banks/b.safetensors", "--out", "outputs", "--steps", "2", "--size", "64")]
+    for args in steps:
+        done = cli(*args)
+        assert done.returncode == 0, (args, done.stderr[-2000:])
+        assert done.stderr == "", (args, done.stderr[-2000:])
+    loud = cli("bank", "tiny-image-encoder", "models/clip2", "--kind", "clip",
+               EMOTION_DIRECTOR_LOG_LEVEL="INFO")
+    assert loud.returncode == 0 and "requires torchvision" in loud.stderr
