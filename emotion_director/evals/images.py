@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emotion_director.evals.markup import markdown_inline
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 
@@ -576,7 +577,7 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
            "systems side by side, the same seed per row)", ""]
     md += [f"![{r['case_id']}]({p.relative_to(run)})" for r, p in grids]
     esc = html.escape
-    parts = ["<h2>Images</h2>", f"<p>{esc(note)}</p>", "<table><thead><tr>"
+    parts = ["<h2>Images</h2>", f"<p>{markdown_inline(note)}</p>", "<table><thead><tr>"
              + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
              + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
              + "</tbody></table>", f"<h3>Image grids (first {len(grids)} of {len(all_grids)} cases, all "

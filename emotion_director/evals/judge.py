@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from emotion_director.evals.markup import markdown_inline
 from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
@@ -357,7 +358,7 @@ def judge_section(run_dir: str | Path) -> Any:
     pair_head = ["A", "B", "A's win rate [95% CI]", "cases"]
     pair_body = [[a, b, _fmt(*v[:3]), str(v[3])] for (a, b), v in s["pairs"].items()]
     md = ["## LLM judge (pairwise)", "", intro, ""]
-    page = ["<h2>LLM judge (pairwise)</h2>", f"<p>{html.escape(intro)}</p>"]
+    page = ["<h2>LLM judge (pairwise)</h2>", f"<p>{markdown_inline(intro)}</p>"]
     if warning:
         md += [f"**{warning}**", ""]
         page.append(f"<p class='warning'><strong>{html.escape(warning)}</strong></p>")

@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from emotion_director.evals.markup import markdown_inline
 from emotion_director.errors import RatingError
 
 CHOICES = ("left", "right", "tie")
@@ -620,8 +621,8 @@ def rating_sections(run_dir: str | Path) -> tuple[str, str] | None:
     md += [f"| {a_} vs {b_} | {c['a']} | {c['b']} | {c['tie']} |"
            for (a_, b_), c in s["head_to_head"].items()]
     esc = html.escape
-    page = ("<h2>Human ratings</h2>" + f"<p>{esc(note)}</p><table><thead><tr>"
+    page = ("<h2>Human ratings</h2>" + f"<p>{markdown_inline(note)}</p><table><thead><tr>"
             + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-            + f"</tbody></table><p>{esc(agreement)}</p>")
+            + f"</tbody></table><p>{markdown_inline(agreement)}</p>")
     return "\n".join(md) + "\n", page

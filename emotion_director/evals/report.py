@@ -19,6 +19,7 @@ import html
 import io
 import math
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.errors import EvalReportError
+from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
 
 MAIN_METRICS = ("minilm_prob", "minilm_top1", "nrc_score", "subject_similarity",
@@ -216,8 +218,38 @@ def table_section(title: str, note: str, head: list[str], body: list[list[str]])
     """A titled table with a note, in both formats (for sections that are one table)."""
     md = f"## {title}\n\n{note}\n\n{md_table(head, body)}\n" if note else \
         f"## {title}\n\n{md_table(head, body)}\n"
-    page = f"<h2>{html.escape(title)}</h2>" + (f"<p>{html.escape(note)}</p>" if note else "")
+    page = f"<h2>{html.escape(title)}</h2>" + (f"<p>{markdown_inline(note)}</p>" if note else "")
     return ReportSection(md, page + html_table(head, body))
+
+
+def section_header(s: dict[str, Any], run: Path) -> ReportSection:
+    """What was run: backend, model, personas, dataset, systems, date and version."""
+    from emotion_director.evals.identity import read_run_meta
+
+    meta = read_run_meta(run) or {}
+    identity = meta.get("identity") if isinstance(meta.get("identity"), dict) else {}
+    dataset = identity.get("dataset") if isinstance(identity.get("dataset"), dict) else {}
+    personas = identity.get("personas")
+    rows = [
+        ("backend", identity.get("backend")),
+        ("model", identity.get("model")),
+        ("server", identity.get("base_url")),
+        ("personas", ", ".join(map(str, personas)) if isinstance(personas, list) else None),
+        ("dataset", (f"{dataset.get('source') or 'builtin'} ({dataset.get('cases')} cases, "
+                     f"hash {dataset.get('hash')})") if dataset else None),
+        ("systems", ", ".join(sorted(s["by_system"]))),
+        ("seed", identity.get("seed")),
+        ("run created", meta.get("created")),
+        ("report written", time.strftime("%Y-%m-%d %H:%M:%S %z")),
+        ("emotion-director", identity.get("package_version")),
+        ("run folder", str(run)),
+    ]
+    shown = [(k, str(v)) for k, v in rows if v not in (None, "", [])]
+    md = "\n".join(f"- **{k}**: {v}" for k, v in shown) + "\n"
+    page = ("<table class='header'><tbody>" + "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in shown)
+        + "</tbody></table>")
+    return ReportSection(md, page)
 
 
 def section_overview(s: dict[str, Any], run: Path) -> ReportSection:
@@ -299,7 +331,7 @@ def section_failed(s: dict[str, Any], run: Path) -> ReportSection | None:
     if not s["failed"]:
         return None
     text = f"{s['failed']} item(s) failed; see `error` in results.jsonl."
-    return ReportSection(text + "\n", f"<p>{html.escape(text)}</p>")
+    return ReportSection(text + "\n", f"<p>{markdown_inline(text)}</p>")
 
 
 def section_images(s: dict[str, Any], run: Path) -> ReportSection | None:
@@ -321,7 +353,7 @@ def section_ratings(s: dict[str, Any], run: Path) -> ReportSection | None:
 
 
 #: The report, top to bottom. Each section renders itself or returns None.
-SECTIONS: list[Section] = [section_overview, section_alignment, section_paired,
+SECTIONS: list[Section] = [section_header, section_overview, section_alignment, section_paired,
                            section_diversity, section_judge, section_per_emotion,
                            section_examples, section_images, section_ratings, section_failed]
 
@@ -347,7 +379,10 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     md = "# Prompt-rewrite eval\n\n" + "\n".join(p.markdown for p in sections)
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>Prompt-rewrite eval</title>"
             "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:"
-            "collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px}"
+            "collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
+            "vertical-align:top}td{max-width:48em;overflow-wrap:anywhere}table.header th{"
+            "text-align:left}p{max-width:60em;line-height:1.4}code{background:#f4f4f4;"
+            "padding:0 .2em}"
             "th{background:#f2f0ff}.warning{background:#fff3cd;border:1px solid #e0b000;"
             "padding:.6em}</style></head><body><h1>Prompt-rewrite eval</h1>\n"
             + "\n".join(p.html for p in sections) + "\n</body></html>")

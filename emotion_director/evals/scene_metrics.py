@@ -32,6 +32,7 @@ from collections import defaultdict
 from importlib import resources
 from typing import Any
 
+from emotion_director.evals.markup import markdown_inline
 from emotion_director.knowledge.concept_graph import content_words
 from emotion_director.knowledge.scene import (
     BODY_FACTS,
@@ -295,6 +296,6 @@ def html_section(rows: list[dict[str, Any]]) -> str:
                  "negative: fewer repeated phrases or contradicted rewrites):</p><table><thead>"
                  "<tr><th>system</th><th>repetition</th><th>contradicted</th></tr></thead>"
                  f"<tbody>{cells}</tbody></table>")
-    return (f"<h2>Scene fit (lower is better)</h2><p>{html.escape(agreement_note())}</p>"
+    return (f"<h2>Scene fit (lower is better)</h2><p>{markdown_inline(agreement_note())}</p>"
             f"<table><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>{extra}")

@@ -211,3 +211,22 @@ def test_compare_names_every_persona_and_each_differing_setting():
     assert not any("token_budget" in line for line in lines)  # equal settings are not listed
     edited = identity_differences({"identity": a}, {"identity": {**a, "personas_hash": "9"}})
     assert edited == ["personas: the same names, edited content (persona files changed)"]
+
+
+async def test_report_opens_with_what_was_run_and_renders_its_markdown(tmp_path, metrics):
+    await _run(tmp_path, metrics, systems=("identity", "template"), n=2)
+    rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    rows[0]["rewrite"] = "a dog <script>alert(1)</script> " + "very-long-word" * 40
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    md, page = write_report(tmp_path)
+    text, html_page = md.read_text(), page.read_text()
+    head = text.split("## ")[0]
+    for field in ("**backend**: test", "**personas**: child, farmer", "**dataset**: builtin:neutral",
+                  "**systems**: identity, template", "**emotion-director**: ", "**run created**"):
+        assert field in head, (field, head)
+    assert "<table class='header'>" in html_page and "<th>backend</th><td>test</td>" in html_page
+    # the notes' markdown is rendered, not shown literally; model text stays text
+    assert "<em>Masked</em>" in html_page and "<code>minilm_prob</code>" in html_page
+    assert "*Masked*" not in html_page.split("<body>")[1]
+    assert "<script>alert" not in html_page and "&lt;script&gt;alert(1)" in html_page
+    assert "overflow-wrap:anywhere" in html_page  # long text wraps inside its cell
