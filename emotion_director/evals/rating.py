@@ -67,18 +67,19 @@ from urllib.parse import parse_qs, quote, urlsplit
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.errors import RatingError
 
-CHOICES = ("left", "right", "tie")
+CHOICES = ("left", "right", "tie", "skip")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
 MAX_BODY = 4096
 IMAGES_PER_SIDE = 2
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
-# Sent with every response. The page has no inline script or style (the stylesheet is
-# /style.css), so 'self' covers all it loads; a form posts only back here and nobody frames it.
+# Sent with every response. The page has no inline script or style (/style.css and the
+# keyboard shortcuts' /keys.js), so 'self' covers all it loads; a form posts only back here
+# and nobody frames it.
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
-                               "script-src 'none'; object-src 'none'; base-uri 'none'; "
+                               "script-src 'self'; object-src 'none'; base-uri 'none'; "
                                "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     # not no-referrer: under it a browser sends `Origin: null` with the page's own form posts
@@ -215,16 +216,29 @@ def is_flipped(pair: str, rater: str) -> bool:
 
 
 def read_ratings(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The choices in ``ratings.jsonl`` that stand, in file order.
+
+    The file is append-only: an undo is a line ``{"rater", "undo": PAIR_ID}`` that withdraws
+    that rater's latest standing choice on the pair; a skip is a choice (``"skip"``) that
+    counts for progress but not in any win rate.
+    """
     path = Path(run_dir) / "ratings.jsonl"
     if not path.is_file():
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a crash: that one choice is lost, nothing else
-        if isinstance(record, dict) and {"rater", "pair_id", "winner"} <= set(record):
+        if not isinstance(record, dict):
+            continue
+        if isinstance(record.get("undo"), str) and isinstance(record.get("rater"), str):
+            for i in range(len(out) - 1, -1, -1):
+                if out[i]["rater"] == record["rater"] and out[i]["pair_id"] == record["undo"]:
+                    del out[i]
+                    break
+        elif {"rater", "pair_id", "winner"} <= set(record):
             out.append(record)
     return out
 
@@ -281,6 +295,25 @@ class RatingSession:
         b = (pair.system_b, pair.text_b, pair.images_b)
         return (b, a) if is_flipped(pair.pair_id, rater) else (a, b)
 
+    def undo(self, rater: str) -> str | None:
+        """Withdraw the rater's latest standing choice (appended as an undo line); returns the
+        pair id it concerned, or None when the rater has nothing to undo."""
+        if not RATER_NAME.match(rater):
+            raise RatingError("rater name must be 1-40 letters, digits, spaces, '_', '.' or '-'.")
+        with self.lock:
+            mine = [r for r in read_ratings(self.run_dir) if r["rater"] == rater]
+            if not mine:
+                return None
+            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rater": rater,
+                      "undo": mine[-1]["pair_id"]}
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+            return record["undo"]
+
+    def counts(self, rater: str) -> Counter[str]:
+        return Counter(r["choice"] for r in read_ratings(self.run_dir)
+                       if r["rater"] == rater and r["pair_id"] in self.pairs)
+
     def record(self, rater: str, pair_key: str, choice: str) -> dict[str, Any]:
         if not RATER_NAME.match(rater):
             raise RatingError("rater name must be 1-40 letters, digits, spaces, '_', '.' or '-'.")
@@ -290,7 +323,7 @@ class RatingSession:
         if choice not in CHOICES:
             raise RatingError(f"choice must be one of {', '.join(CHOICES)}.")
         (left, _, _), (right, _, _) = self.sides(pair, rater)
-        winner = {"left": left, "right": right, "tie": "tie"}[choice]
+        winner = {"left": left, "right": right, "tie": "tie", "skip": "skip"}[choice]
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rater": rater,
                   "pair_id": pair.pair_id, "case_id": pair.case_id, "left": left, "right": right,
                   "choice": choice, "winner": winner, "system_a": pair.system_a,
@@ -304,13 +337,53 @@ class RatingSession:
 STYLE = ("body{font-family:sans-serif;margin:2em auto;max-width:1100px}"
          ".pair{display:flex;gap:2em}.side{flex:1;border:1px solid #ccc;padding:1em}"
          ".side img{width:256px;height:256px;image-rendering:pixelated;margin:4px}"
-         "button{font-size:1.1em;margin:.5em;padding:.4em 1.2em}")
+         "button{font-size:1.1em;margin:.5em;padding:.4em 1.2em}"
+         "kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;font-size:.85em}"
+         "progress{width:100%;height:.8em}.hint{color:#666;font-size:.9em}"
+         ".text{overflow-wrap:anywhere}")
+
+#: Keyboard shortcuts of the pair page: A / left arrow, B / right arrow, T tie, S skip, U undo.
+KEYS_JS = """var sent = false;  // one choice per page: a held or doubled key sends nothing more
+document.addEventListener('keydown', function (e) {
+  if (sent || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+  if (e.target && /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+  var ids = {a: 'choose-left', ArrowLeft: 'choose-left', '1': 'choose-left',
+             b: 'choose-right', ArrowRight: 'choose-right', '2': 'choose-right',
+             t: 'choose-tie', '=': 'choose-tie', s: 'choose-skip', u: 'undo'};
+  var button = document.getElementById(ids[e.key] || ids[e.key.toLowerCase()]);
+  if (button && !button.disabled) {
+    e.preventDefault(); sent = true; button.form.requestSubmit(button);
+  }
+});
+"""
 
 
 def _page(title: str, body: str) -> bytes:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            "</title><link rel='stylesheet' href='/style.css'></head>"
+            "</title><link rel='stylesheet' href='/style.css'>"
+            "<script src='/keys.js' defer></script></head>"
             f"<body>{body}</body></html>").encode()
+
+
+def _undo_form(session: RatingSession, rater: str, enabled: bool) -> str:
+    return ("<form method='post' action='/undo' class='undo'>"
+            f"<input type='hidden' name='rater' value='{html.escape(rater)}'>"
+            f"<input type='hidden' name='token' value='{session.token}'>"
+            f"<button id='undo'{'' if enabled else ' disabled'}>Undo last <kbd>U</kbd></button>"
+            "</form>")
+
+
+def _done_page(session: RatingSession, rater: str) -> bytes:
+    counts = session.counts(rater)
+    total = len(session.pairs)
+    summary = ", ".join(f"{counts[c]} {label}" for c, label in (
+        ("left", "left"), ("right", "right"), ("tie", "about the same"), ("skip", "skipped")))
+    body = (f"<h1 id='done'>All {total} pairs rated. Thank you!</h1>"
+            f"<progress id='bar' value='{total}' max='{total}'></progress>"
+            f"<p id='summary'>Your choices, as {html.escape(rater)}: {summary}.</p>"
+            "<p class='hint'>Your choices are saved. Close this tab, or undo the last one.</p>"
+            + _undo_form(session, rater, enabled=sum(counts.values()) > 0))
+    return _page("Done", body)
 
 
 def _login_page() -> bytes:
@@ -334,6 +407,7 @@ def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) 
         columns.append(f"<div class='side' id='{side}'><h2>{label}</h2>"
                        f"<p class='text'>{esc(text)}</p>{imgs}</div>")
     body = (f"<p id='progress'>{done} of {len(session.pairs)} rated, as {esc(rater)}</p>"
+            f"<progress id='bar' value='{done}' max='{len(session.pairs)}'></progress>"
             f"<h1>Subject: <em id='subject'>{esc(pair.prompt)}</em> &mdash; target emotion: "
             f"<em id='emotion'>{esc(pair.emotion)}</em></h1>"
             f"<div class='pair'>{''.join(columns)}</div>"
@@ -341,10 +415,17 @@ def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) 
             f"<input type='hidden' name='rater' value='{esc(rater)}'>"
             f"<input type='hidden' name='pair' value='{key}'>"
             f"<input type='hidden' name='token' value='{session.token}'>"
-            "<button id='choose-left' name='choice' value='left'>Left is better</button>"
-            "<button id='choose-tie' name='choice' value='tie'>About the same</button>"
-            "<button id='choose-right' name='choice' value='right'>Right is better</button>"
-            "</form>")
+            "<button id='choose-left' name='choice' value='left'>Left is better <kbd>A</kbd>"
+            "</button>"
+            "<button id='choose-tie' name='choice' value='tie'>About the same <kbd>T</kbd>"
+            "</button>"
+            "<button id='choose-right' name='choice' value='right'>Right is better <kbd>B</kbd>"
+            "</button>"
+            "<button id='choose-skip' name='choice' value='skip'>Skip <kbd>S</kbd></button>"
+            "</form>" + _undo_form(session, rater, enabled=done > 0)
+            + "<p class='hint'>Keys: <kbd>A</kbd> or <kbd>&larr;</kbd> left, <kbd>B</kbd> or "
+            "<kbd>&rarr;</kbd> right, <kbd>T</kbd> about the same, <kbd>S</kbd> skip, "
+            "<kbd>U</kbd> undo the last choice.</p>")
     return _page("Rate rewrites", body)
 
 
@@ -412,11 +493,12 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
                                             "'_', '.' or '-'.")
                 pair, done = session.next_pair(rater)
                 if pair is None:
-                    return self._send(200, _page("Done", f"<h1 id='done'>All {done} pairs "
-                                                          "rated. Thank you!</h1>"))
+                    return self._send(200, _done_page(session, rater))
                 return self._send(200, _pair_page(session, pair, rater, done))
             if url.path == "/style.css":
                 return self._send(200, STYLE.encode(), "text/css; charset=utf-8")
+            if url.path == "/keys.js":
+                return self._send(200, KEYS_JS.encode(), "text/javascript; charset=utf-8")
             parts = url.path.strip("/").split("/")
             if len(parts) == 4 and parts[0] == "image":
                 return self._image(parts[1], parts[2], parts[3], rater)
@@ -440,7 +522,8 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
             refusal = self._refusal()
             if refusal:
                 return self._error(403, refusal)
-            if urlsplit(self.path).path != "/rate":
+            action = urlsplit(self.path).path
+            if action not in ("/rate", "/undo"):
                 return self._error(404, "not found")
             try:
                 length = int(self.headers.get("Content-Length") or "")
@@ -458,6 +541,16 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
                 return self._error(403, "this vote does not carry the token of this rating "
                                         "session: reload the rating page and choose again.")
             fields = {k: v[0].strip() for k, v in form.items() if len(v) == 1}
+            if action == "/undo":
+                if set(fields) != {"rater", "token"} or len(form) != 2:
+                    return self._error(400, "expected exactly one rater field (and the page's "
+                                            "token)")
+                try:
+                    session.undo(fields["rater"])
+                except RatingError as exc:
+                    return self._error(400, str(exc))
+                return self._send(303, b"", headers={
+                    "Location": f"/?rater={quote(fields['rater'])}"})
             if set(fields) != {"rater", "pair", "choice", "token"} or len(form) != 4:
                 return self._error(400, "expected exactly one rater, pair and choice field "
                                         "(and the page's token)")
@@ -531,7 +624,7 @@ def summarise_ratings(records: list[dict[str, Any]]) -> dict[str, Any]:
     from emotion_director.evals.report import bootstrap_ci
 
     latest = {(r["rater"], r["pair_id"]): r for r in records}
-    ratings = list(latest.values())
+    ratings = [r for r in latest.values() if r.get("choice") != "skip"]  # skips weigh nothing
     outcomes: dict[str, list[float]] = defaultdict(list)
     head: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for r in ratings:

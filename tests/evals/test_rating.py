@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import re
 import os
 import random
 import threading
@@ -315,7 +316,7 @@ def test_page_shows_two_images_per_side_without_system_names_in_urls(run_dir):
     try:
         with urllib.request.urlopen(url(server, "/?rater=dan")) as response:
             page = response.read().decode()
-        sources = [part.split("'")[0] for part in page.split("src='")[1:]]
+        sources = _image_sources(page)
         assert len(sources) == 4 and all(s.startswith("/image/") for s in sources)
         assert not any(name in page for name in SYSTEMS)
         pair = server.session.pair_for(sources[0].split("/")[2])
@@ -399,7 +400,7 @@ def test_image_records_leading_out_of_the_run_are_never_served(run_dir, tmp_path
     server = _start(run_dir, ["identity", "template"])
     try:
         _, _, page = raw(server, "GET", "/?rater=dan")
-        sources = [part.split("'")[0] for part in page.decode().split("src='")[1:]]
+        sources = _image_sources(page.decode())
         for source in sources:  # what the page itself shows
             status, _, body = raw(server, "GET", source)
             assert not any(secret_bytes in body for secret_bytes in forbidden)
@@ -430,7 +431,7 @@ def test_an_image_file_swapped_after_the_page_was_built_is_checked_on_every_requ
     server = _start(run_dir, ["identity", "template"])
     try:
         _, _, page = raw(server, "GET", "/?rater=dan")
-        source = page.decode().split("src='")[1].split("'")[0]
+        source = _image_sources(page.decode())[0]
         pngs = sorted((run_dir / "images").rglob("*.png"))
         kept = {png: png.rename(png.with_name(f"{png.stem}-kept.png")) for png in pngs}
 
@@ -529,6 +530,10 @@ def test_a_vote_without_this_sessions_token_is_refused(server, run_dir):
     assert status == 303 and len(read_ratings(run_dir)) == 1
 
 
+def _image_sources(page: str) -> list[str]:
+    return re.findall(r"<img [^>]*src='([^']+)'", page)
+
+
 def _assert_protected(headers):
     assert headers["X-Frame-Options"] == "DENY"
     policy = headers["Content-Security-Policy"] or ""
@@ -542,15 +547,19 @@ def test_every_response_forbids_framing_and_sniffing_and_the_page_needs_no_inlin
     server = _start(run_dir, ["identity", "template"])
     try:
         _, _, page = raw(server, "GET", "/?rater=ann")
-        source = page.decode().split("src='")[1].split("'")[0]
+        source = _image_sources(page.decode())[0]
         responses = [raw(server, "GET", path) for path in
                      ("/", "/?rater=ann", source, "/admin", "/?rater=<x>")]
         responses += [raw(server, "HEAD", "/")]  # http.server's own 501 error page
         assert [r[0] for r in responses] == [200, 200, 200, 404, 400, 501]
         for _, headers, _ in responses:
             _assert_protected(headers)
-        for marker in ("<style", "<script", " style=", " onclick", "javascript:"):
+        for marker in ("<style", " style=", " onclick", "javascript:"):
             assert marker not in page.decode()  # all of these would be blocked by the policy
+        # the one script is the keyboard shortcuts' file from this server, none inline
+        assert re.findall(r"<script[^>]*>", page.decode()) == [
+            "<script src='/keys.js' defer>"]
+        assert "script-src 'self'" in headers["Content-Security-Policy"]
         status, headers, _ = raw(server, "GET", "/style.css")
         assert status == 200 and headers["Content-Type"].startswith("text/css")
         pair_key, token = page_fields(server)
@@ -593,3 +602,90 @@ def test_pair_keys_are_random_per_session_and_votes_record_the_stable_pair_id(ru
         _stop(second)
     (record,) = read_ratings(run_dir)
     assert record["pair_id"] == guessed and record["pair_id"] in stable
+
+
+def test_skip_and_undo_are_appended_and_the_summary_ignores_skips(server, run_dir):
+    total = len(server.session.pairs)
+    pair_key, token = page_fields(server)
+    assert post(server, f"rater=ann&pair={pair_key}&choice=skip&token={token}".encode())[0] == 200
+    pair_key, token = page_fields(server)
+    assert post(server, f"rater=ann&pair={pair_key}&choice=left&token={token}".encode())[0] == 200
+    assert [r["choice"] for r in read_ratings(run_dir)] == ["skip", "left"]
+    with urllib.request.urlopen(url(server, "/?rater=ann")) as response:
+        page = response.read().decode()
+    assert f"2 of {total} rated" in page and f"<progress id='bar' value='2' max='{total}'>" in page
+    assert summarise_ratings(read_ratings(run_dir))["ratings"] == 1  # the skip weighs nothing
+    # undo withdraws the latest choice; the file keeps every line (append-only)
+    assert post(server, f"rater=ann&token={token}".encode(), path="/undo")[0] == 200
+    assert [r["choice"] for r in read_ratings(run_dir)] == ["skip"]
+    lines = (run_dir / "ratings.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[-1])["undo"] == pair_key_of(server, lines[1])
+    _, token = page_fields(server)
+    assert page_fields(server)[0] == pair_key  # the undone pair is shown again
+    # undo needs the token, and undoing with nothing left is harmless
+    assert post(server, b"rater=ann", path="/undo")[0] == 403
+    assert post(server, f"rater=bob&token={token}".encode(), path="/undo")[0] == 200
+    assert post(server, f"rater=<x>&token={token}".encode(), path="/undo")[0] == 400
+    assert post(server, f"rater=ann&token={token}&pair=1".encode(), path="/undo")[0] == 400
+
+
+def pair_key_of(server, line):
+    return json.loads(line)["pair_id"]
+
+
+@pytest.mark.slow
+def test_headless_browser_rates_with_the_keyboard_undoes_and_finishes(server, run_dir):
+    import os
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium and chromium-driver (.ci/run)")
+        pytest.skip("chromium / chromedriver not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path),
+                               options=options)
+    total = len(server.session.pairs)
+    wait = WebDriverWait(browser, 20, ignored_exceptions=(NoSuchElementException,
+                                                          StaleElementReferenceException))
+
+    def progress_says(done):
+        wait.until(lambda d: d.find_element(By.ID, "progress").text.startswith(f"{done} of "))
+
+    def press(key):
+        browser.find_element(By.TAG_NAME, "body").send_keys(key)
+
+    try:
+        browser.get(url(server, "/?rater=erin"))
+        progress_says(0)
+        for done, key in enumerate(["a", Keys.ARROW_RIGHT, "t", "s"]):
+            progress_says(done)
+            press(key)
+        progress_says(4)
+        assert browser.find_element(By.ID, "bar").get_attribute("value") == "4"
+        press("u")  # undo the skip
+        progress_says(3)
+        for done in range(3, total):
+            progress_says(done)
+            press("b")
+        wait.until(lambda d: d.find_element(By.ID, "done"))
+        summary = browser.find_element(By.ID, "summary").text
+        assert f"All {total} pairs rated" in browser.find_element(By.ID, "done").text
+        assert "1 left" in summary and "0 skipped" in summary and "1 about the same" in summary
+        press("u")  # undo works from the finish screen too
+        progress_says(total - 1)
+    finally:
+        browser.quit()
+    choices = [r["choice"] for r in read_ratings(run_dir)]
+    assert choices == ["left", "right", "tie", *(["right"] * (total - 4))]
