@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CORE   := $(VENV)/.installed-core
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: run test test-unit bench clean
+.PHONY: run test test-unit lint bench clean
 
 # The pinned CPU torch wheel for this project's machines; published extras take a range.
 TORCH  := torch==2.13.0
@@ -32,6 +32,11 @@ test: $(DEV)
 # the fast loop: no real model or server (integration) and nothing over ~2.5 s (slow)
 test-unit: $(DEV)
 	$(BIN)/python -m pytest -m "not integration and not slow"
+
+# ruff: lint (pycodestyle, pyflakes, import order; 100 columns) and the formatter's check
+lint: $(DEV)
+	$(BIN)/ruff check emotion_director tests benchmarks
+	$(BIN)/ruff format --check emotion_director tests benchmarks
 
 bench: $(DEV)
 	$(BIN)/python benchmarks/orchestration_overhead.py

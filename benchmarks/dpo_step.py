@@ -44,16 +44,27 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
     toy = make_toy_preferences(out / "toy", per_emotion=1, size=resolution)
-    cfg = DPOConfig.parse({
-        "model": {"pretrained": f"tiny:{kind}", "bank": "random", "bank_tokens": 16,
-                  "bank_dim": 1024 if full else 32},
-        "data": {"preferences": str(toy), "resolution": resolution},
-        "loss": {"nvp_weight": 1.0 if mode == "dpo_nvp" else 0.0},
-        "train": {"output_dir": str(out / mode), "batch_size": args.pairs, "max_steps": 1,
-                  "validation_every": None, "checkpoint_every": 10_000,
-                  "mixed_precision": "no" if args.dtype == "fp32" else args.dtype,
-                  "gradient_checkpointing": args.gradient_checkpointing},
-    })
+    cfg = DPOConfig.parse(
+        {
+            "model": {
+                "pretrained": f"tiny:{kind}",
+                "bank": "random",
+                "bank_tokens": 16,
+                "bank_dim": 1024 if full else 32,
+            },
+            "data": {"preferences": str(toy), "resolution": resolution},
+            "loss": {"nvp_weight": 1.0 if mode == "dpo_nvp" else 0.0},
+            "train": {
+                "output_dir": str(out / mode),
+                "batch_size": args.pairs,
+                "max_steps": 1,
+                "validation_every": None,
+                "checkpoint_every": 10_000,
+                "mixed_precision": "no" if args.dtype == "fp32" else args.dtype,
+                "gradient_checkpointing": args.gradient_checkpointing,
+            },
+        }
+    )
     with torch.device(device):
         pipeline = build_tiny_pipeline(kind, size="full" if full else "tiny")
     trainer = DPOTrainer(cfg, pipeline=pipeline)
@@ -73,10 +84,16 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
         t = torch.randint(0, 1000, (len(records),), generator=generator).to(lat.device).repeat(2)
         x = trainer.noise_scheduler.add_noise(lat, noise, t)
         emotions = torch.tensor([index[r.emotion] for r in records] * 2, device=lat.device)
-        cond = {**trainer._added_cond(pooled, 2), "image_embeds": [trainer.trainable(emotions, ret)]}
-        pred = trainer.unet(x.to(trainer.weight_dtype), t,
-                            encoder_hidden_states=emb.to(trainer.weight_dtype),
-                            added_cond_kwargs=cond).sample
+        cond = {
+            **trainer._added_cond(pooled, 2),
+            "image_embeds": [trainer.trainable(emotions, ret)],
+        }
+        pred = trainer.unet(
+            x.to(trainer.weight_dtype),
+            t,
+            encoder_hidden_states=emb.to(trainer.weight_dtype),
+            added_cond_kwargs=cond,
+        ).sample
         return denoising_error(pred, noise).mean()
 
     times = []
@@ -92,8 +109,11 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
             torch.cuda.synchronize()
         start = time.perf_counter()
         with trainer.accelerator.autocast():
-            loss = (plain_step(records, generator) if mode.startswith("plain") else
-                    trainer.compute_loss(records, generator).loss)
+            loss = (
+                plain_step(records, generator)
+                if mode.startswith("plain")
+                else trainer.compute_loss(records, generator).loss
+            )
         loss.backward()
         trainer.optimizer.step()
         trainer.optimizer.zero_grad()
@@ -103,10 +123,17 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
             times.append(time.perf_counter() - start)
         if base_rss is not None:
             rss_start = base_rss
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if cuda else
-            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_start) / 1024)
-    return {"mode": mode, "step_s": statistics.median(times), "peak_mb": peak,
-            "device": torch.cuda.get_device_name() if cuda else "cpu"}
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if cuda
+        else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_start) / 1024
+    )
+    return {
+        "mode": mode,
+        "step_s": statistics.median(times),
+        "peak_mb": peak,
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+    }
 
 
 def main() -> None:
@@ -133,9 +160,12 @@ def main() -> None:
                 sys.exit(f"{mode} failed:\n{done.stderr[-3000:]}")
             results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
     plain = results["plain"]
-    print(f"setup: {'sdxl' if args.sdxl_size else 'sd15'}-{'full' if (args.sd15_size or args.sdxl_size) else 'tiny'} "
-          f"{args.pairs} pairs {args.dtype} gradient_checkpointing={args.gradient_checkpointing} "
-          f"on {plain['device']}")
+    print(
+        f"setup: {'sdxl' if args.sdxl_size else 'sd15'}-"
+        f"{'full' if (args.sd15_size or args.sdxl_size) else 'tiny'} "
+        f"{args.pairs} pairs {args.dtype} gradient_checkpointing={args.gradient_checkpointing} "
+        f"on {plain['device']}"
+    )
     for mode, r in results.items():
         print(f"{mode}_step_s: {r['step_s']:.4f}  {mode}_peak_mb: {r['peak_mb']:.0f}")
     for mode in ("plain_control", "dpo_nvp", "dpo"):

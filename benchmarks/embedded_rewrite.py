@@ -59,7 +59,9 @@ def main() -> None:
     print(f"latencies_s: {' '.join(f'{w:.2f}' for w in walls)}")
     print(f"model_calls_per_run: {_calls / (len(PROMPTS) + 1):.1f}")
     print(f"peak_rss_mb: {rss_mb:.0f}")
-    print(f"graph_wall_over_model_time: {statistics.median(w / i for w, i in zip(walls, inside)):.3f}")
+    print(
+        f"graph_wall_over_model_time: {statistics.median(w / i for w, i in zip(walls, inside)):.3f}"
+    )
     print(f"p50_latency_s: {p50:.2f}")
 
 

@@ -32,32 +32,55 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         start = time.perf_counter()
-        first = await run_eval(systems, cases, tmp_path / "first", metrics=metrics,
-                               settings=Settings(backend="embedded"))
+        first = await run_eval(
+            systems,
+            cases,
+            tmp_path / "first",
+            metrics=metrics,
+            settings=Settings(backend="embedded"),
+        )
         first_s = time.perf_counter() - start
         start = time.perf_counter()
-        again = await run_eval(systems, cases, tmp_path / "again", metrics=metrics,
-                               settings=Settings(backend="embedded"),
-                               cache_path=tmp_path / "first" / "llm_cache.sqlite")
+        again = await run_eval(
+            systems,
+            cases,
+            tmp_path / "again",
+            metrics=metrics,
+            settings=Settings(backend="embedded"),
+            cache_path=tmp_path / "first" / "llm_cache.sqlite",
+        )
         again_s = time.perf_counter() - start
         print(f"first_run_s: {first_s:.2f} ({first.cache_misses} model calls)")
-        print(f"cached_rerun_s: {again_s:.2f} ({again.cache_hits} hits, {again.cache_misses} misses)")
+        print(
+            f"cached_rerun_s: {again_s:.2f} ({again.cache_hits} hits, {again.cache_misses} misses)"
+        )
 
         many = load_eval_dataset("builtin:neutral")[: args.server_cases]
         timings = {}
         with SimulatedOpenAIServer("ok", latency=args.latency) as server:
-            settings = Settings(backend="openai", base_url=server.url, reading_mode="choose",
-                                max_retries=0)
+            settings = Settings(
+                backend="openai", base_url=server.url, reading_mode="choose", max_retries=0
+            )
             for concurrency in (1, args.concurrency):
                 start = time.perf_counter()
-                await run_eval(["single_llm", "mc_agent"], many, tmp_path / f"c{concurrency}",
-                               metrics=metrics, settings=settings, concurrency=concurrency)
+                await run_eval(
+                    ["single_llm", "mc_agent"],
+                    many,
+                    tmp_path / f"c{concurrency}",
+                    metrics=metrics,
+                    settings=settings,
+                    concurrency=concurrency,
+                )
                 timings[concurrency] = time.perf_counter() - start
         items = 2 * len(many)
         print(f"sequential_items_per_s: {items / timings[1]:.2f}")
-        print(f"concurrent_items_per_s: {items / timings[args.concurrency]:.2f} "
-              f"(concurrency {args.concurrency})")
-        print(f"concurrent_over_sequential_throughput: {timings[1] / timings[args.concurrency]:.2f}")
+        print(
+            f"concurrent_items_per_s: {items / timings[args.concurrency]:.2f} "
+            f"(concurrency {args.concurrency})"
+        )
+        print(
+            f"concurrent_over_sequential_throughput: {timings[1] / timings[args.concurrency]:.2f}"
+        )
         print(f"cached_rerun_over_first_run: {again_s / first_s:.3f}")
 
 

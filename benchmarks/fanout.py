@@ -14,10 +14,10 @@ import statistics
 import time
 
 from emotion_director import Settings, build_graph
-from emotion_director.testing import TestChatModel
 from emotion_director.agents.persona_agent import picks_schema
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.personas import default_personas
+from emotion_director.testing import TestChatModel
 
 
 async def one_call(model: TestChatModel) -> float:
@@ -29,8 +29,9 @@ async def one_call(model: TestChatModel) -> float:
 async def run(latency: float, n_personas: int, runs: int) -> tuple[float, float, float]:
     model = TestChatModel(latency_s=latency)
     personas = default_personas()[:n_personas]
-    graph = build_graph(Settings(backend="test", reading_mode="choose"), personas=personas,
-                        chat_model=model)
+    graph = build_graph(
+        Settings(backend="test", reading_mode="choose"), personas=personas, chat_model=model
+    )
     walls, singles = [], []
     for i in range(runs + 1):
         start = time.perf_counter()

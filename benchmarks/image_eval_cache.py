@@ -47,13 +47,26 @@ def main() -> None:
         probe = train_probe(make_toy_emoset(root / "emoset"), str(root / "clip"))
         probe.save(root / "probe.safetensors")
         cases = load_eval_dataset("builtin:shortcut")[: args.cases]
-        asyncio.run(run_eval(["identity", "template"], cases, root / "run",
-                             settings=Settings(backend="test"), metrics=NoTextMetrics(),
-                             chat_model=object()))
+        asyncio.run(
+            run_eval(
+                ["identity", "template"],
+                cases,
+                root / "run",
+                settings=Settings(backend="test"),
+                metrics=NoTextMetrics(),
+                chat_model=object(),
+            )
+        )
         settings = ImageEvalSettings(
-            model=str(root / "sd"), clip=str(root / "clip"), probe=str(root / "probe.safetensors"),
-            bank=str(root / "bank.safetensors"), images_per_case=args.images, steps=args.steps,
-            size=args.size, device="cpu")
+            model=str(root / "sd"),
+            clip=str(root / "clip"),
+            probe=str(root / "probe.safetensors"),
+            bank=str(root / "bank.safetensors"),
+            images_per_case=args.images,
+            steps=args.steps,
+            size=args.size,
+            device="cpu",
+        )
         start = time.perf_counter()
         first = run_image_eval(root / "run", settings)
         first_s = time.perf_counter() - start

@@ -22,7 +22,8 @@ ROWS = {
     "import emotion_director.cli": "import emotion_director.cli",
     "... and build_graph (the graph's imports)": "from emotion_director import build_graph",
     "import langgraph.graph + langchain_core models": (
-        "import langgraph.graph, langchain_core.language_models"),
+        "import langgraph.graph, langchain_core.language_models"
+    ),
 }
 
 
@@ -46,8 +47,10 @@ def main() -> None:
         print(f"{name:<46} {median:6.3f} s   {median / base:5.2f}x the bare interpreter")
     root = statistics.median(results["import emotion_director"])
     graph = statistics.median(results["... and build_graph (the graph's imports)"])
-    print(f"import emotion_director costs {root / graph:.2f}x of importing the graph's stack "
-          "(target: <= 0.5 s on 2 cores)")
+    print(
+        f"import emotion_director costs {root / graph:.2f}x of importing the graph's stack "
+        "(target: <= 0.5 s on 2 cores)"
+    )
 
 
 if __name__ == "__main__":

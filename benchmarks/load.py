@@ -20,8 +20,9 @@ from emotion_director.testing import SimulatedOpenAIServerProcess
 
 async def one(graph, i: int) -> float:
     start = time.perf_counter()
-    out = await graph.ainvoke({"prompt": f"a dog wearing tag number {i}", "emotion": "awe",
-                               "seed": i})
+    out = await graph.ainvoke(
+        {"prompt": f"a dog wearing tag number {i}", "emotion": "awe", "seed": i}
+    )
     assert out["subject"] == f"a dog wearing tag number {i}"  # no cross-talk
     return time.perf_counter() - start
 
@@ -38,7 +39,10 @@ async def main_async(runs: int, latency: float) -> None:
         concurrent = await asyncio.gather(*(one(graph, i) for i in range(runs)))
         concurrent_s = time.perf_counter() - start
     p95 = statistics.quantiles(concurrent, n=20)[18]
-    print(f"sequential_runs_per_s: {runs / sequential_s:.2f} (p50 {statistics.median(sequential):.3f} s)")
+    print(
+        f"sequential_runs_per_s: {runs / sequential_s:.2f} "
+        f"(p50 {statistics.median(sequential):.3f} s)"
+    )
     print(f"concurrent_runs_per_s: {runs / concurrent_s:.2f}")
     print(f"concurrent_p95_latency_s: {p95:.3f}")
     print(f"throughput_ratio: {sequential_s / concurrent_s:.1f}")

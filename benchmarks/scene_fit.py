@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,8 +22,11 @@ HERE = Path(__file__).parent / "scene_fit"
 
 
 def read(name: str) -> list[dict]:
-    return [json.loads(line) for line in (HERE / f"{name}.jsonl").read_text().splitlines()
-            if line.strip()]
+    return [
+        json.loads(line)
+        for line in (HERE / f"{name}.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
 
 
 def auc(scores: list[float], labels: list[bool]) -> float:
@@ -50,8 +52,10 @@ def per_scene(rows: list[dict], score_many) -> list:
 
 def line(method: str, split: str, flags, scores, labels) -> None:
     p, r = pr(flags, labels)
-    print(f"{method:<22} {split:<5} n={len(labels):<4} precision {p:.3f}  recall {r:.3f}  "
-          f"auc {auc(scores, labels):.3f}")
+    print(
+        f"{method:<22} {split:<5} n={len(labels):<4} precision {p:.3f}  recall {r:.3f}  "
+        f"auc {auc(scores, labels):.3f}"
+    )
 
 
 def main() -> None:
@@ -82,9 +86,13 @@ def main() -> None:
             for r, v in zip(rows, vs):
                 if r["clash"]:
                     per_dim.setdefault(r["dimension"], []).append((v.clash, True))
-            print("  scenefit recall by dimension (test):",
-                  ", ".join(f"{d} {sum(f for f, _ in xs) / len(xs):.2f}"
-                            for d, xs in sorted(per_dim.items())))
+            print(
+                "  scenefit recall by dimension (test):",
+                ", ".join(
+                    f"{d} {sum(f for f, _ in xs) / len(xs):.2f}"
+                    for d, xs in sorted(per_dim.items())
+                ),
+            )
     if not args.no_pmi:
         from emotion_director.evals.scene_checker import PMISceneChecker
 
@@ -92,8 +100,13 @@ def main() -> None:
         for split in ("test",):
             rows = unseen[split]
             s = per_scene(rows, checker.pmi)
-            line("pmi checker (eval)", split, [x < checker.threshold for x in s], [-x for x in s],
-                 [r["clash"] for r in rows])
+            line(
+                "pmi checker (eval)",
+                split,
+                [x < checker.threshold for x in s],
+                [-x for x in s],
+                [r["clash"] for r in rows],
+            )
     # speed: a check on a new phrase, a check on a seen one, and the tables, side by side
     rng = random.Random(1)
     rows = unseen["test"]
@@ -111,7 +124,10 @@ def main() -> None:
         contradiction(parse_scene(rows[0]["scene"]).facts, p)
     table_ms = (time.perf_counter() - t) / len(fresh) * 1000
     print(f"cold start: {cold:.2f} s (weights, tokenizer, prototypes)")
-    print(f"check new phrase ms: {new_ms:.1f}; seen phrase ms: {seen_ms:.1f}; tables ms: {table_ms:.2f}")
+    print(
+        f"check new phrase ms: {new_ms:.1f}; seen phrase ms: {seen_ms:.1f}; "
+        f"tables ms: {table_ms:.2f}"
+    )
     print(f"new_phrase_vs_tables: {new_ms / max(table_ms, 1e-6):.1f}")
     labels = [r["clash"] for r in unseen["test"]]
     p, r = pr(test_flags, labels)

@@ -43,7 +43,7 @@ def interleaved(a, b, pairs: int, device: str) -> list[float]:
     ratios = []
     for i in range(pairs):
         times = {}
-        for name, fn in ((("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a))):
+        for name, fn in (("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a)):
             sync(device)
             start = time.perf_counter()
             fn()
@@ -70,7 +70,8 @@ def main() -> None:
     kind = "sdxl" if args.sdxl_size else "sd15"
     full = args.sd15_size or args.sdxl_size
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
-        args.dtype or ("bf16" if args.device.startswith("cuda") else "fp32")]
+        args.dtype or ("bf16" if args.device.startswith("cuda") else "fp32")
+    ]
     with torch.device(args.device):
         base = build_tiny_pipeline(kind, size="full" if full else "tiny")
     base = base.to(args.device, dtype)
@@ -97,26 +98,36 @@ def main() -> None:
     added = {}
     if cfg.addition_embed_type == "text_time":
         pooled = cfg.projection_class_embeddings_input_dim - 6 * cfg.addition_time_embed_dim
-        added = {"text_embeds": torch.randn(rows, pooled, device=args.device, dtype=dtype),
-                 "time_ids": torch.randn(rows, 6, device=args.device, dtype=dtype)}
+        added = {
+            "text_embeds": torch.randn(rows, pooled, device=args.device, dtype=dtype),
+            "time_ids": torch.randn(rows, 6, device=args.device, dtype=dtype),
+        }
     packed = pack_visual_prompt(bank.tokens[1:2].expand(rows, -1, -1).contiguous()).to(
-        args.device, dtype)
+        args.device, dtype
+    )
 
     def step_base() -> None:
         use(base_state)
         with torch.no_grad():
-            unet(latents, 500, encoder_hidden_states=text,
-                 added_cond_kwargs=added or None)
+            unet(latents, 500, encoder_hidden_states=text, added_cond_kwargs=added or None)
 
     def step_vp() -> None:
         use(vp_state)
         with torch.no_grad():
-            unet(latents, 500, encoder_hidden_states=text,
-                 added_cond_kwargs={**added, "image_embeds": [packed]})
+            unet(
+                latents,
+                500,
+                encoder_hidden_states=text,
+                added_cond_kwargs={**added, "image_embeds": [packed]},
+            )
 
     prompts = ["a dog in a park at golden hour"] * args.batch
-    gen = dict(num_inference_steps=args.gen_steps, output_type="latent",
-               height=side * base.vae_scale_factor, width=side * base.vae_scale_factor)
+    gen = dict(
+        num_inference_steps=args.gen_steps,
+        output_type="latent",
+        height=side * base.vae_scale_factor,
+        width=side * base.vae_scale_factor,
+    )
 
     def generate_base() -> None:
         use(base_state)
@@ -124,30 +135,42 @@ def main() -> None:
 
     def generate_vp() -> None:
         use(vp_state)
-        pipe(prompts, "awe", negative_emotion="anger", generator=torch.Generator().manual_seed(0),
-             **gen)
+        pipe(
+            prompts,
+            "awe",
+            negative_emotion="anger",
+            generator=torch.Generator().manual_seed(0),
+            **gen,
+        )
 
     for fn in (step_base, step_vp, step_base, step_vp, generate_base, generate_vp):  # warm-up
         fn()
     step_ratio = statistics.median(interleaved(step_base, step_vp, args.pairs, args.device))
     step_control = statistics.median(interleaved(step_base, step_base, args.pairs, args.device))
-    gen_ratio = statistics.median(interleaved(generate_base, generate_vp, args.gen_pairs, args.device))
-    gen_control = statistics.median(interleaved(generate_base, generate_base, args.gen_pairs,
-                                                args.device))
+    gen_ratio = statistics.median(
+        interleaved(generate_base, generate_vp, args.gen_pairs, args.device)
+    )
+    gen_control = statistics.median(
+        interleaved(generate_base, generate_base, args.gen_pairs, args.device)
+    )
     start = time.perf_counter()
     for _ in range(5):
         step_base()
     sync(args.device)
     base_ms = (time.perf_counter() - start) / 5 * 1000
     shape = f"{kind}-{'full' if full else 'tiny'}"
-    print(f"unet: {shape} latents {side}x{side} text {tuple(text.shape[1:])} batch {args.batch} "
-          f"(x2 CFG) {args.tokens} tokens {args.device} {dtype}"
-          + (f" [{torch.cuda.get_device_name()}]" if args.device.startswith("cuda") else ""))
+    print(
+        f"unet: {shape} latents {side}x{side} text {tuple(text.shape[1:])} batch {args.batch} "
+        f"(x2 CFG) {args.tokens} tokens {args.device} {dtype}"
+        + (f" [{torch.cuda.get_device_name()}]" if args.device.startswith("cuda") else "")
+    )
     print(f"base_step_ms: {base_ms:.1f}")
     print(f"same_vs_same_step_ratio: {step_control:.3f}")
     print(f"same_vs_same_generation_ratio: {gen_control:.3f}")
-    print(f"visual_prompt_generation_ratio: {gen_ratio:.3f}  ({args.gen_steps} steps, "
-          "retrieval + projector + K/V included)")
+    print(
+        f"visual_prompt_generation_ratio: {gen_ratio:.3f}  ({args.gen_steps} steps, "
+        "retrieval + projector + K/V included)"
+    )
     print(f"visual_prompt_step_ratio: {step_ratio:.3f}")
 
 

@@ -1,4 +1,5 @@
-"""emotion-director: emotion-oriented image generation without the semantic and expressive shortcuts.
+"""emotion-director: emotion-oriented image generation without the semantic and expressive
+shortcuts.
 
 Example:
     >>> from emotion_director import build_graph, Settings

@@ -33,11 +33,13 @@ personas_app = typer.Typer(help="List, show and validate persona files.", no_arg
 app.add_typer(personas_app, name="personas")
 bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
-eval_app = typer.Typer(help="Evals: run, judge, report, compare; images, train-probe, rate.",
-                        no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Evals: run, judge, report, compare; images, train-probe, rate.", no_args_is_help=True
+)
 app.add_typer(eval_app, name="eval")
-train_app = typer.Typer(help="Train MC-Diffusion's visual prompt with Diffusion-DPO.",
-                        no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train MC-Diffusion's visual prompt with Diffusion-DPO.", no_args_is_help=True
+)
 app.add_typer(train_app, name="train")
 
 out = Console()
@@ -89,21 +91,42 @@ def _read_prompt(prompt: str) -> str:
 
 @app.command()
 def rewrite(
-    prompt: Annotated[Optional[str], typer.Argument(help="the scene to rewrite; '-' reads stdin")] = None,
-    emotion: Annotated[Optional[str], typer.Option("--emotion", "-e", help="target emotion, e.g. awe")] = None,
+    prompt: Annotated[
+        Optional[str], typer.Argument(help="the scene to rewrite; '-' reads stdin")
+    ] = None,
+    emotion: Annotated[
+        Optional[str], typer.Option("--emotion", "-e", help="target emotion, e.g. awe")
+    ] = None,
     valence: Annotated[Optional[float], typer.Option(help="target valence in [-1, 1]")] = None,
     arousal: Annotated[Optional[float], typer.Option(help="target arousal in [0, 1]")] = None,
-    personas: Annotated[Optional[list[Path]], typer.Option("--personas", help="folder of persona YAML files (repeatable)")] = None,
-    persona: Annotated[Optional[list[str]], typer.Option("--persona", "-p", help="use only these persona names (repeatable)")] = None,
+    personas: Annotated[
+        Optional[list[Path]],
+        typer.Option("--personas", help="folder of persona YAML files (repeatable)"),
+    ] = None,
+    persona: Annotated[
+        Optional[list[str]],
+        typer.Option("--persona", "-p", help="use only these persona names (repeatable)"),
+    ] = None,
     backend: Annotated[Optional[str], typer.Option(help="embedded | openai")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")] = None,
+    base_url: Annotated[
+        Optional[str], typer.Option(help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    ] = None,
     model: Annotated[Optional[str], typer.Option(help="model name on the server")] = None,
-    model_path: Annotated[Optional[Path], typer.Option(help="GGUF file for the embedded backend")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="seed; the same seed gives the same result")] = None,
+    model_path: Annotated[
+        Optional[Path], typer.Option(help="GGUF file for the embedded backend")
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option(help="seed; the same seed gives the same result")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the full output as JSON")] = False,
-    thread: Annotated[Optional[str], typer.Option(help="durable run id (SQLite checkpoints)")] = None,
+    thread: Annotated[
+        Optional[str], typer.Option(help="durable run id (SQLite checkpoints)")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run of --thread")] = False,
-    review: Annotated[bool, typer.Option("--review", help="approve, edit or drop readings before the result is final")] = False,
+    review: Annotated[
+        bool,
+        typer.Option("--review", help="approve, edit or drop readings before the result is final"),
+    ] = False,
 ) -> None:
     """Rewrite PROMPT so that an image of it evokes the target emotion.
 
@@ -115,8 +138,12 @@ def rewrite(
 
     def run() -> RewriteResult:
         settings = load_settings(
-            backend=backend, base_url=base_url, model=model, model_path=model_path,
-            persona_dirs=personas or None, review=review or None,
+            backend=backend,
+            base_url=base_url,
+            model=model,
+            model_path=model_path,
+            persona_dirs=personas or None,
+            review=review or None,
         )
         if personas:
             from emotion_director.personas import load_personas
@@ -130,22 +157,29 @@ def rewrite(
             from emotion_director.graph.durable import check_thread_id
 
             check_thread_id(thread)
-        fields = {"emotion": emotion, "valence": valence, "arousal": arousal,
-                  "personas": persona, "seed": seed}
+        fields = {
+            "emotion": emotion,
+            "valence": valence,
+            "arousal": arousal,
+            "personas": persona,
+            "seed": seed,
+        }
         given = {"prompt": None if prompt is None else _read_prompt(prompt), **fields}
         given = {key: value for key, value in given.items() if value is not None}
         request: dict[str, Any] | None = None
         if not resume:
             if prompt is None:
-                raise InvalidRequestError("missing PROMPT: e.g. emotion-director rewrite "
-                                          "\"a dog in a park\" --emotion awe")
+                raise InvalidRequestError(
+                    'missing PROMPT: e.g. emotion-director rewrite "a dog in a park" --emotion awe'
+                )
             request = given
         if thread is None and not review:
             return asyncio.run(_stream(build_graph(settings), request, live=not as_json))
         run_id = thread if thread is not None else f"review-{uuid.uuid4().hex[:8]}"
         # with --resume, a prompt or emotion given must be the run's: checked, never ignored
-        return asyncio.run(_durable(settings, run_id, request, live=not as_json,
-                                    given=given if resume else None))
+        return asyncio.run(
+            _durable(settings, run_id, request, live=not as_json, given=given if resume else None)
+        )
 
     result = _run(run)
     if as_json:
@@ -154,8 +188,14 @@ def rewrite(
         _render(result)
 
 
-async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *,
-                   live: bool, given: dict[str, Any] | None = None) -> Any:
+async def _durable(
+    settings: Any,
+    thread: str,
+    request: dict[str, Any] | None,
+    *,
+    live: bool,
+    given: dict[str, Any] | None = None,
+) -> Any:
     from emotion_director.graph import build_graph
     from emotion_director.graph.checkpoints import open_checkpointer
     from emotion_director.graph.durable import (
@@ -175,10 +215,11 @@ async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *
         config = {"configurable": {"thread_id": thread}}
         saved = await saved_run(graph, config)
         if request is not None and saved.status != "none":
-            hint = ("print it with" if saved.status == "finished" else "continue it with")
+            hint = "print it with" if saved.status == "finished" else "continue it with"
             raise InvalidRequestError(
                 f"--thread {thread} already holds a {saved.status} run ({saved.describe()}): "
-                f"{hint} --thread {thread} --resume{' --review' if saved.status == 'paused' else ''}"
+                f"{hint} --thread {thread} --resume"
+                f"{' --review' if saved.status == 'paused' else ''}"
                 ", or start this request under another --thread id."
             )
         current = run_identity(settings, request)
@@ -196,7 +237,8 @@ async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *
             if (await saved_run(probe, config)).status == "paused":
                 raise InvalidRequestError(
                     f"the run of --thread {thread} waits for a review: answer it with --thread "
-                    f"{thread} --resume --review.")
+                    f"{thread} --resume --review."
+                )
         if request is None:
             if saved.status == "none":
                 raise InvalidRequestError(f"no run saved under --thread {thread} in {where}.")
@@ -204,9 +246,12 @@ async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *
                 return _finished(saved.values, thread)
             if live:
                 done = [r.persona for r in saved.values.get("readings", [])]
-                out.print(f"[dim]resuming thread {escape(thread)}"
-                          + (f" (saved readings: {escape(', '.join(done))})" if done else "")
-                          + "[/]", highlight=False)
+                out.print(
+                    f"[dim]resuming thread {escape(thread)}"
+                    + (f" (saved readings: {escape(', '.join(done))})" if done else "")
+                    + "[/]",
+                    highlight=False,
+                )
         if saved.status != "paused":  # a paused run goes straight to its question
             await _stream(graph, request, live=live, config=config, complete=False)
         while True:  # --review: answer each interrupt from the terminal
@@ -215,18 +260,19 @@ async def _durable(settings: Any, thread: str, request: dict[str, Any] | None, *
                 if saved.status != "finished":
                     raise InvalidRequestError(
                         f"the run of --thread {thread} stopped before it finished: continue it "
-                        f"with --thread {thread} --resume.")
+                        f"with --thread {thread} --resume."
+                    )
                 return _finished(saved.values, thread)
             payload = saved.interrupts[0].value
             if not settings.review:
                 raise InvalidRequestError(
                     f"the run of --thread {thread} waits for a review: answer it with --thread "
-                    f"{thread} --resume --review.")
+                    f"{thread} --resume --review."
+                )
             decision = _ask_review(payload, saved.values, settings.max_prompt_chars, thread)
             from langgraph.types import Command
 
-            await _stream(graph, Command(resume=decision), live=live, config=config,
-                          complete=False)
+            await _stream(graph, Command(resume=decision), live=live, config=config, complete=False)
 
 
 def _finished(values: dict[str, Any], thread: str) -> Any:
@@ -235,7 +281,8 @@ def _finished(values: dict[str, Any], thread: str) -> Any:
     if "final_prompt" not in values:
         raise InvalidRequestError(
             f"the run of --thread {thread} has no result yet: continue it with --thread {thread} "
-            "--resume.")
+            "--resume."
+        )
     return RewriteResult.from_state(values)
 
 
@@ -244,8 +291,9 @@ _EDIT = frozenset({"e", "edit"})
 _DROP = frozenset({"d", "drop"})
 
 
-def _ask_review(payload: dict[str, Any], values: dict[str, Any], max_chars: int,
-                thread: str) -> dict[str, Any]:
+def _ask_review(
+    payload: dict[str, Any], values: dict[str, Any], max_chars: int, thread: str
+) -> dict[str, Any]:
     """Ask until the answer is one the run can use: a bad answer never becomes the stored
     resume value (it would be replayed on every resume). Only an explicit approval approves;
     the dialogue goes to stderr, so stdout (``--json``) holds the result alone."""
@@ -259,21 +307,30 @@ def _ask_review(payload: dict[str, Any], values: dict[str, Any], max_chars: int,
     dropped = list(values.get("dropped_personas") or [])
     for _ in range(20):
         try:
-            choice = typer.prompt("approve [a] / edit prompt [e] / drop readings [d]",
-                                  default="a", err=True).strip().lower()
+            choice = (
+                typer.prompt(
+                    "approve [a] / edit prompt [e] / drop readings [d]", default="a", err=True
+                )
+                .strip()
+                .lower()
+            )
             if choice in _EDIT:
-                decision = {"action": "edit",
-                            "final_prompt": typer.prompt("new prompt", err=True)}
+                decision = {"action": "edit", "final_prompt": typer.prompt("new prompt", err=True)}
             elif choice in _DROP:
                 names = typer.prompt("persona names to drop (comma-separated)", err=True)
-                decision = {"action": "drop",
-                            "personas": [n.strip() for n in names.split(",") if n.strip()]}
+                decision = {
+                    "action": "drop",
+                    "personas": [n.strip() for n in names.split(",") if n.strip()],
+                }
             elif choice in _APPROVE:
                 decision = {"action": "approve"}
             else:
-                err.print(f"[bold red]unknown answer[/] {escape(repr(choice[:40]))}: type a to "
-                          "approve, e to edit the prompt, d to drop readings (Ctrl-C stops; the "
-                          "run is saved).", highlight=False)
+                err.print(
+                    f"[bold red]unknown answer[/] {escape(repr(choice[:40]))}: type a to "
+                    "approve, e to edit the prompt, d to drop readings (Ctrl-C stops; the "
+                    "run is saved).",
+                    highlight=False,
+                )
                 continue
         except (typer.Abort, EOFError, RuntimeError):  # EOF, or no stdin at all
             err.print()  # end the question's line: the error gets its own
@@ -285,12 +342,20 @@ def _ask_review(payload: dict[str, Any], values: dict[str, Any], max_chars: int,
         if problem is None:
             return decision
         err.print(f"[bold red]invalid answer:[/] {escape(problem)} Try again.", highlight=False)
-    raise InvalidRequestError("no valid review answer after 20 tries; the run is saved: resume "
-                              f"it with --thread {thread} --resume --review.")
+    raise InvalidRequestError(
+        "no valid review answer after 20 tries; the run is saved: resume "
+        f"it with --thread {thread} --resume --review."
+    )
 
 
-async def _stream(graph: Any, request: dict[str, Any] | None, *, live: bool,
-                  config: dict[str, Any] | None = None, complete: bool = True) -> Any:
+async def _stream(
+    graph: Any,
+    request: dict[str, Any] | None,
+    *,
+    live: bool,
+    config: dict[str, Any] | None = None,
+    complete: bool = True,
+) -> Any:
     from emotion_director.graph import RewriteResult
 
     final: dict[str, Any] = {}
@@ -320,28 +385,40 @@ def _render(result: Any) -> None:
     chain = result.concepts
     scene = result.scene
     if scene is not None and not scene.english:
-        out.print(f"[yellow]language:[/] {escape(scene.language_note or 'not English')}; the "
-                  "subject is kept as written", highlight=False)
+        out.print(
+            f"[yellow]language:[/] {escape(scene.language_note or 'not English')}; the "
+            "subject is kept as written",
+            highlight=False,
+        )
     for change in result.adjustments:
         into = f" -> {escape(change.replacement)}" if change.replacement else ""
-        out.print(f"[dim]{change.action}:[/] {escape(change.text)}{into} "
-                  f"[dim]({escape(change.reason)})[/]", highlight=False)
+        out.print(
+            f"[dim]{change.action}:[/] {escape(change.text)}{into} "
+            f"[dim]({escape(change.reason)})[/]",
+            highlight=False,
+        )
     out.print(f"\n[bold]appraisals:[/] {escape(' > '.join(chain.appraisals))}", highlight=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("concept", "facet", "support", "from"):
         table.add_column(column)
     for link in chain.concepts:
-        table.add_row(escape(link.text), link.facet, f"{link.support:.2f}",
-                      escape(", ".join(link.supported_by) or link.origin))
+        table.add_row(
+            escape(link.text),
+            link.facet,
+            f"{link.support:.2f}",
+            escape(", ".join(link.supported_by) or link.origin),
+        )
     out.print(table)
     for dropped in chain.dropped:
         out.print(f"[dim]dropped:[/] {escape(dropped.text)} [dim]({escape(dropped.reason)})[/]")
     for entry in result.trace:
         if entry.links or entry.dissent:
             agreed = f" agreed with {', '.join(entry.agreed_with)};" if entry.agreed_with else ""
-            out.print(f"[dim]{escape(entry.persona)} ({entry.role}):{escape(agreed)} "
-                      f"{escape('; '.join(entry.links) or 'no concept in the prompt')}[/]",
-                      highlight=False)
+            out.print(
+                f"[dim]{escape(entry.persona)} ({entry.role}):{escape(agreed)} "
+                f"{escape('; '.join(entry.links) or 'no concept in the prompt')}[/]",
+                highlight=False,
+            )
     out.print(f"\n[bold green]prompt:[/] {escape(result.final_prompt)}", highlight=False)
     out.print(f"[bold red]negative:[/] {escape(result.negative_prompt)}", highlight=False)
 
@@ -351,15 +428,22 @@ def emotions() -> None:
     """List the 8 emotion categories with polarity, valence/arousal and synonyms."""
     table = Table("emotion", "polarity", "valence", "arousal", "definition", "synonyms")
     for profile in EMOTIONS.values():
-        table.add_row(profile.emotion.value, profile.polarity, f"{profile.valence:+.2f}",
-                      f"{profile.arousal:.2f}", profile.definition,
-                      ", ".join(profile.synonyms[:5]))
+        table.add_row(
+            profile.emotion.value,
+            profile.polarity,
+            f"{profile.valence:+.2f}",
+            f"{profile.arousal:.2f}",
+            profile.definition,
+            ", ".join(profile.synonyms[:5]),
+        )
     out.print(table)
 
 
 @personas_app.command("list")
 def personas_list(
-    personas: Annotated[Optional[list[Path]], typer.Option("--personas", help="extra folder(s)")] = None,
+    personas: Annotated[
+        Optional[list[Path]], typer.Option("--personas", help="extra folder(s)")
+    ] = None,
 ) -> None:
     """List the personas (defaults plus any --personas folders)."""
     from emotion_director.personas import load_personas
@@ -369,15 +453,22 @@ def personas_list(
     _print_notices(notices)
     table = Table("name", "who", "temperament", "weight", "temperature")
     for p in loaded:
-        table.add_row(p.name, f"{p.label}, {p.bio.age}, {p.bio.occupation} ({p.bio.culture})",
-                      p.temperament, f"{p.weight:g}", f"{p.temperature:g}")
+        table.add_row(
+            p.name,
+            f"{p.label}, {p.bio.age}, {p.bio.occupation} ({p.bio.culture})",
+            p.temperament,
+            f"{p.weight:g}",
+            f"{p.temperature:g}",
+        )
     out.print(table)
 
 
 @personas_app.command("show")
 def personas_show(
     name: Annotated[str, typer.Argument(help="persona name")],
-    personas: Annotated[Optional[list[Path]], typer.Option("--personas", help="extra folder(s)")] = None,
+    personas: Annotated[
+        Optional[list[Path]], typer.Option("--personas", help="extra folder(s)")
+    ] = None,
 ) -> None:
     """Show one persona as YAML."""
     import yaml
@@ -406,18 +497,19 @@ def personas_validate(
         try:
             persona = load_persona_file(file)
             if persona.name in seen:  # as list and rewrite would refuse the set
-                raise PersonaFileError(duplicate_name_message(file, persona.name,
-                                                                  seen[persona.name]))
+                raise PersonaFileError(
+                    duplicate_name_message(file, persona.name, seen[persona.name])
+                )
         except EmotionDirectorError as exc:
             failed += 1
             for problem in getattr(exc, "problems", None) or [str(exc)]:  # every one, not the first
-                err.print(f"[bold red]invalid:[/] {escape(problem)}", highlight=False,
-                          soft_wrap=True)
+                err.print(
+                    f"[bold red]invalid:[/] {escape(problem)}", highlight=False, soft_wrap=True
+                )
         else:
             seen[persona.name] = file
             note = " [yellow]overrides the default persona[/]" if persona.name in defaults else ""
-            out.print(f"[green]ok:[/] {escape(str(file))} ({persona.name}){note}",
-                      highlight=False)
+            out.print(f"[green]ok:[/] {escape(str(file))} ({persona.name}){note}", highlight=False)
     if failed:
         raise typer.Exit(2)
 
@@ -436,13 +528,21 @@ def personas_schema() -> None:
 def personas_diff(
     set_a: Annotated[str, typer.Argument(help="persona folder, or 'defaults'")],
     set_b: Annotated[str, typer.Argument(help="persona folder, or 'defaults'")],
-    scene: Annotated[Optional[list[str]], typer.Option(help="'PROMPT:EMOTION' (repeatable); default: 3 built-in scenes")] = None,
+    scene: Annotated[
+        Optional[list[str]],
+        typer.Option(help="'PROMPT:EMOTION' (repeatable); default: 3 built-in scenes"),
+    ] = None,
     backend: Annotated[Optional[str], typer.Option(help="embedded | openai")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name on the server")] = None,
     seed: Annotated[int, typer.Option(help="the same seed for both sets")] = 0,
-    persona: Annotated[Optional[list[str]], typer.Option("--persona", "-p", help="only these persona names (repeatable)")] = None,
-    changed_only: Annotated[bool, typer.Option("--changed-only", help="only rows that differ")] = False,
+    persona: Annotated[
+        Optional[list[str]],
+        typer.Option("--persona", "-p", help="only these persona names (repeatable)"),
+    ] = None,
+    changed_only: Annotated[
+        bool, typer.Option("--changed-only", help="only rows that differ")
+    ] = False,
 ) -> None:
     """Rewrite a few scenes with two persona sets and show how readings and prompts change."""
     from emotion_director.personas.diff import DEFAULT_SCENES, diff_persona_sets
@@ -457,21 +557,32 @@ def personas_diff(
         pairs = [s.rpartition(":")[::2] for s in scene]
         bad = [s for s, (p, e) in zip(scene, pairs) if not p.strip() or not e.strip()]
         if bad:
-            raise InvalidRequestError(f"--scene {bad[0]!r}: write PROMPT:EMOTION, e.g. "
-                                      "'a dog in a park:awe'.")
+            raise InvalidRequestError(
+                f"--scene {bad[0]!r}: write PROMPT:EMOTION, e.g. 'a dog in a park:awe'."
+            )
         return [(p.strip(), e.strip()) for p, e in pairs]
 
-    rows = _run(lambda: diff_persona_sets(
-        folder(set_a), folder(set_b), load_settings(backend=backend, base_url=base_url,
-                                                    model=model), scenes=scenes(), seed=seed,
-        names=persona))
+    rows = _run(
+        lambda: diff_persona_sets(
+            folder(set_a),
+            folder(set_b),
+            load_settings(backend=backend, base_url=base_url, model=model),
+            scenes=scenes(),
+            seed=seed,
+            names=persona,
+        )
+    )
     table = Table("scene", "persona", f"A: {set_a}", f"B: {set_b}", show_lines=True)
     for row in rows:
         if changed_only and not row.changed:
             continue
         mark = "[yellow]*[/] " if row.changed else ""
-        table.add_row(escape(f"{row.scene} -> {row.emotion}"), mark + escape(row.persona),
-                      escape(row.a), escape(row.b))
+        table.add_row(
+            escape(f"{row.scene} -> {row.emotion}"),
+            mark + escape(row.persona),
+            escape(row.a),
+            escape(row.b),
+        )
     out.print(table)
     changed = sum(r.changed for r in rows)
     err.print(f"{changed} of {len(rows)} rows differ", highlight=False)
@@ -484,26 +595,50 @@ def _print_notices(notices: list[str]) -> None:
 
 @app.command()
 def generate(
-    prompt: Annotated[Optional[str], typer.Argument(help="the image prompt; '-' reads stdin")] = None,
-    emotion: Annotated[Optional[str], typer.Option("--emotion", "-e", help="target emotion")] = None,
-    prompts: Annotated[Optional[Path], typer.Option(
-        help="JSONL of {prompt, emotion?, seed?, negative_emotion?} or one prompt per line; "
-        "split across processes under accelerate launch")] = None,
-    model: Annotated[Optional[str], typer.Option(help="SD 1.5/SDXL diffusers folder or hub id")] = None,
+    prompt: Annotated[
+        Optional[str], typer.Argument(help="the image prompt; '-' reads stdin")
+    ] = None,
+    emotion: Annotated[
+        Optional[str], typer.Option("--emotion", "-e", help="target emotion")
+    ] = None,
+    prompts: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="JSONL of {prompt, emotion?, seed?, negative_emotion?} or one prompt per line; "
+            "split across processes under accelerate launch"
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[str], typer.Option(help="SD 1.5/SDXL diffusers folder or hub id")
+    ] = None,
     bank: Annotated[Optional[Path], typer.Option(help="visual prompt bank (.safetensors)")] = None,
-    out: Annotated[Path, typer.Option(help="output folder for PNGs and JSON sidecars")] = Path("outputs"),
-    adapter: Annotated[Optional[Path], typer.Option(help="trained adapter weights (.safetensors)")] = None,
-    lora: Annotated[Optional[Path], typer.Option(help="UNet LoRA from train dpo (lora.safetensors)")] = None,
-    negative_emotion: Annotated[Optional[str], typer.Option(help="emotion to steer away from")] = None,
+    out: Annotated[Path, typer.Option(help="output folder for PNGs and JSON sidecars")] = Path(
+        "outputs"
+    ),
+    adapter: Annotated[
+        Optional[Path], typer.Option(help="trained adapter weights (.safetensors)")
+    ] = None,
+    lora: Annotated[
+        Optional[Path], typer.Option(help="UNet LoRA from train dpo (lora.safetensors)")
+    ] = None,
+    negative_emotion: Annotated[
+        Optional[str], typer.Option(help="emotion to steer away from")
+    ] = None,
     negative_prompt: Annotated[Optional[str], typer.Option(help="negative text prompt")] = None,
-    rewrite: Annotated[bool, typer.Option("--rewrite", help="run MC-Agent on the prompt first")] = False,
+    rewrite: Annotated[
+        bool, typer.Option("--rewrite", help="run MC-Agent on the prompt first")
+    ] = False,
     steps: Annotated[int, typer.Option(min=1, help="denoising steps")] = 30,
     seed: Annotated[int, typer.Option(help="seed")] = 0,
-    scale: Annotated[float, typer.Option(min=0.0, help="visual prompt scale (0 = text only)")] = 1.0,
+    scale: Annotated[
+        float, typer.Option(min=0.0, help="visual prompt scale (0 = text only)")
+    ] = 1.0,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     size: Annotated[Optional[int], typer.Option(help="image height and width in pixels")] = None,
-    retrieval_temperature: Annotated[Optional[float], typer.Option(
-        help="retrieval softmax temperature (> 0); default: the bank's trained one")] = None,
+    retrieval_temperature: Annotated[
+        Optional[float],
+        typer.Option(help="retrieval softmax temperature (> 0); default: the bank's trained one"),
+    ] = None,
     backend: Annotated[Optional[str], typer.Option(help="MC-Agent backend for --rewrite")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="server URL for --backend openai")] = None,
 ) -> None:
@@ -517,15 +652,21 @@ def generate(
         if size is not None and (size <= 0 or size % 8):
             raise InvalidRequestError(
                 f"--size {size}: image size must be a positive multiple of 8 (e.g. 512 for SD 1.5, "
-                "1024 for SDXL).")
+                "1024 for SDXL)."
+            )
         if retrieval_temperature is not None and not retrieval_temperature > 0:
             raise InvalidRequestError(
-                f"--retrieval-temperature {retrieval_temperature}: must be > 0.")
+                f"--retrieval-temperature {retrieval_temperature}: must be > 0."
+            )
         if not model:
-            raise InvalidRequestError("no diffusion model: pass --model PATH_OR_HUB_ID (SD 1.5 or SDXL).")
+            raise InvalidRequestError(
+                "no diffusion model: pass --model PATH_OR_HUB_ID (SD 1.5 or SDXL)."
+            )
         if bank is None:
-            raise InvalidRequestError("no visual prompt bank: pass --bank BANK.safetensors "
-                                      "(build one with `emotion-director bank init`).")
+            raise InvalidRequestError(
+                "no visual prompt bank: pass --bank BANK.safetensors "
+                "(build one with `emotion-director bank init`)."
+            )
         if device not in {"cpu", "cuda"} and not device.startswith("cuda:"):
             raise InvalidRequestError(f"unknown device '{device}': use cpu or cuda.")
         from emotion_director.diffusion.dependencies import require_diffusion
@@ -547,13 +688,27 @@ def generate(
             from emotion_director.diffusion.batch import generate_prompt_file
 
             generator = ImageGenerator(
-                model=model, bank=str(bank), adapter=str(adapter) if adapter else None,
-                lora=str(lora) if lora else None, out_dir=str(out), device=device, steps=steps,
-                scale=scale, height=size, width=size, retrieval_temperature=retrieval_temperature,
-                on_note=notes)
-            return generate_prompt_file(generator, prompts, default_emotion=emotion, seed=seed,
-                                        negative_emotion=negative_emotion,
-                                        negative_prompt=negative_prompt)
+                model=model,
+                bank=str(bank),
+                adapter=str(adapter) if adapter else None,
+                lora=str(lora) if lora else None,
+                out_dir=str(out),
+                device=device,
+                steps=steps,
+                scale=scale,
+                height=size,
+                width=size,
+                retrieval_temperature=retrieval_temperature,
+                on_note=notes,
+            )
+            return generate_prompt_file(
+                generator,
+                prompts,
+                default_emotion=emotion,
+                seed=seed,
+                negative_emotion=negative_emotion,
+                negative_prompt=negative_prompt,
+            )
         text = _read_prompt(prompt)
         target = resolve_emotion(emotion).value
         neg_prompt, neg_emotion, extra = negative_prompt, negative_emotion, {}
@@ -562,23 +717,42 @@ def generate(
             from emotion_director.settings import load_settings
 
             settings = load_settings(backend=backend, base_url=base_url)
-            result = asyncio.run(_stream(build_graph(settings),
-                                         {"prompt": text, "emotion": target, "seed": seed},
-                                         live=True))
+            result = asyncio.run(
+                _stream(
+                    build_graph(settings),
+                    {"prompt": text, "emotion": target, "seed": seed},
+                    live=True,
+                )
+            )
             extra = {"source_prompt": text}
             text = result.final_prompt
             neg_prompt = neg_prompt or result.negative_prompt
             request = result.visual_prompt
-            neg_emotion = neg_emotion or (request.negative_emotion.value
-                                          if request.negative_emotion else None)
+            neg_emotion = neg_emotion or (
+                request.negative_emotion.value if request.negative_emotion else None
+            )
         generator = ImageGenerator(
-            model=model, bank=str(bank), adapter=str(adapter) if adapter else None,
+            model=model,
+            bank=str(bank),
+            adapter=str(adapter) if adapter else None,
             lora=str(lora) if lora else None,
-            out_dir=str(out), device=device, steps=steps, scale=scale, height=size, width=size,
-            retrieval_temperature=retrieval_temperature, on_note=notes,
+            out_dir=str(out),
+            device=device,
+            steps=steps,
+            scale=scale,
+            height=size,
+            width=size,
+            retrieval_temperature=retrieval_temperature,
+            on_note=notes,
         )
-        return generator.generate(text, emotion=target, negative_prompt=neg_prompt,
-                                  negative_emotion=neg_emotion, seed=seed, extra=extra)
+        return generator.generate(
+            text,
+            emotion=target,
+            negative_prompt=neg_prompt,
+            negative_emotion=neg_emotion,
+            seed=seed,
+            extra=extra,
+        )
 
     for path in _run(run):
         typer.echo(path)
@@ -586,18 +760,26 @@ def generate(
 
 @bank_app.command("init")
 def bank_init(
-    dataset: Annotated[Path, typer.Argument(help="JSONL manifest or image folder (EmoSet layout works)")],
+    dataset: Annotated[
+        Path, typer.Argument(help="JSONL manifest or image folder (EmoSet layout works)")
+    ],
     out_path: Annotated[Path, typer.Option("--out", help="bank file to write (.safetensors)")],
-    text_encoder: Annotated[str, typer.Option(
-        help="the diffusion model folder (its text_encoder/ + tokenizer/ are used, as at generation "
-        "time), its text_encoder/ subfolder, or a CLIP text model id")],
+    text_encoder: Annotated[
+        str,
+        typer.Option(
+            help="the diffusion model folder (its text_encoder/ + tokenizer/ are used, as at "
+            "generation time), its text_encoder/ subfolder, or a CLIP text model id"
+        ),
+    ],
     image_encoder: Annotated[str, typer.Option(help="CLIP vision or DINOv2/v3: id or folder")],
     tokens: Annotated[int, typer.Option(min=1, help="visual tokens per emotion (L)")] = 16,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     cache: Annotated[Optional[Path], typer.Option(help="feature cache folder (resumable)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "cpu",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out file")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace an existing --out file")
+    ] = False,
 ) -> None:
     """Encode a dataset and build a bank with K-means per emotion.
 
@@ -615,21 +797,26 @@ def bank_init(
             init_bank,
             load_dataset,
         )
-
         from emotion_director.files import check_output_path
 
         if out_path.suffix != ".safetensors":
             raise InvalidRequestError("--out must end in .safetensors")
-        check_output_path(out_path, what="bank", overwrite=overwrite,
-                          error=InvalidRequestError)  # before hours of encoding, not after
+        check_output_path(
+            out_path, what="bank", overwrite=overwrite, error=InvalidRequestError
+        )  # before hours of encoding, not after
         items = load_dataset(dataset)
         text = HFTextEncoder.from_pretrained(text_encoder, device=device)
         image = HFImageEncoder.from_pretrained(image_encoder, device=device)
         with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("encoding", total=len(items))
             bank = init_bank(
-                items, image, text, num_tokens=tokens, batch_size=batch_size,
-                cache_dir=cache or out_path.with_suffix(".cache"), seed=seed,
+                items,
+                image,
+                text,
+                num_tokens=tokens,
+                batch_size=batch_size,
+                cache_dir=cache or out_path.with_suffix(".cache"),
+                seed=seed,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
         if bank is None:  # not the main process of a data-parallel run
@@ -649,7 +836,9 @@ def bank_random(
     dim: Annotated[int, typer.Option(min=1, help="token size (image encoder width)")] = 768,
     text_dim: Annotated[int, typer.Option(min=1, help="text key size (text encoder width)")] = 768,
     seed: Annotated[int, typer.Option()] = 0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace an existing --out file")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace an existing --out file")
+    ] = False,
 ) -> None:
     """Write a randomly initialised bank (to train from scratch, or for smoke tests)."""
 
@@ -660,7 +849,8 @@ def bank_random(
         from emotion_director.diffusion.bank import VisualPromptBank
 
         return VisualPromptBank.random(tokens, dim, text_dim, seed=seed).save(
-            out_path, overwrite=overwrite)
+            out_path, overwrite=overwrite
+        )
 
     typer.echo(str(_run(run)))
 
@@ -670,7 +860,7 @@ def tiny_pipeline(
     out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random SD pipeline to")],
     kind: Annotated[str, typer.Option(help="sd15 or sdxl")] = "sd15",
 ) -> None:
-    """Write a tiny random SD 1.5/SDXL pipeline in the real diffusers folder layout (smoke tests)."""
+    """Write a tiny random SD 1.5/SDXL pipeline in the real diffusers layout (smoke tests)."""
 
     def run() -> Path:
         if kind not in {"sd15", "sdxl"}:
@@ -707,12 +897,23 @@ def tiny_image_encoder(
 
 @train_app.command("dpo")
 def train_dpo(
-    config: Annotated[Optional[Path], typer.Option("--config", help="training config (YAML)")] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", help="training config (YAML)")
+    ] = None,
     resume: Annotated[Optional[str], typer.Option(help="'latest' or a checkpoint folder")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(min=1, help="override train.max_steps")] = None,
-    print_config: Annotated[bool, typer.Option("--print-config", help="print defaults and exit")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="with --resume: continue although "
-                                            "--config differs from the run's config.json")] = False,
+    max_steps: Annotated[
+        Optional[int], typer.Option(min=1, help="override train.max_steps")
+    ] = None,
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="print defaults and exit")
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="with --resume: continue although --config differs from the run's config.json",
+        ),
+    ] = False,
 ) -> None:
     """Train the bank, projector and visual K/V with Diffusion-DPO + negative visual prompt.
 
@@ -752,8 +953,9 @@ def train_dpo(
                 progress.start_at(step)
 
             try:
-                return trainer.train(resume=resume, on_step=progress.update, on_resume=resumed,
-                                     overwrite=overwrite)
+                return trainer.train(
+                    resume=resume, on_step=progress.update, on_resume=resumed, overwrite=overwrite
+                )
             finally:
                 say_notes()
 
@@ -767,8 +969,13 @@ def train_toy_data(
     out_dir: Annotated[Path, typer.Argument(help="folder for images and preferences.jsonl")],
     per_emotion: Annotated[int, typer.Option(min=1)] = 4,
     size: Annotated[int, typer.Option(min=8)] = 32,
-    emoset: Annotated[bool, typer.Option("--emoset", help="write EmoSet's layout instead "
-                                         "(image/<emotion>/, annotation/<emotion>/)")] = False,
+    emoset: Annotated[
+        bool,
+        typer.Option(
+            "--emoset",
+            help="write EmoSet's layout instead (image/<emotion>/, annotation/<emotion>/)",
+        ),
+    ] = False,
 ) -> None:
     """Write a small generated preference set (coloured images) for smoke runs."""
 
@@ -796,15 +1003,25 @@ def mcp() -> None:
 @eval_app.command("run")
 def eval_run(
     out_dir: Annotated[Path, typer.Option("--out", help="run folder (resumable)")],
-    systems: Annotated[str, typer.Option(help="comma-separated systems")] = "identity,template,single_llm,mc_agent",
-    dataset: Annotated[str, typer.Option(help="builtin:all|shortcut|neutral or a JSONL file")] = "builtin:shortcut",
+    systems: Annotated[
+        str, typer.Option(help="comma-separated systems")
+    ] = "identity,template,single_llm,mc_agent",
+    dataset: Annotated[
+        str, typer.Option(help="builtin:all|shortcut|neutral or a JSONL file")
+    ] = "builtin:shortcut",
     limit: Annotated[Optional[int], typer.Option(min=1, help="only the first N cases")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="items in flight (server backends)")] = 4,
     backend: Annotated[Optional[str], typer.Option(help="embedded | openai")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
     model: Annotated[Optional[str], typer.Option(help="model name on the server")] = None,
     cache: Annotated[Optional[Path], typer.Option(help="shared LLM cache (SQLite file)")] = None,
-    personas: Annotated[Optional[list[Path]], typer.Option("--personas", help="persona folder(s) added to the defaults (tune personas through evals)")] = None,
+    personas: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--personas",
+            help="persona folder(s) added to the defaults (tune personas through evals)",
+        ),
+    ] = None,
 ) -> None:
     """Rewrite every case with every system, score, and append to OUT/results.jsonl."""
     from rich.progress import Progress
@@ -815,8 +1032,9 @@ def eval_run(
         from emotion_director.settings import load_settings
 
         names = _system_names(systems)
-        settings = load_settings(backend=backend, base_url=base_url, model=model,
-                                 persona_dirs=personas or None)
+        settings = load_settings(
+            backend=backend, base_url=base_url, model=model, persona_dirs=personas or None
+        )
         if personas:  # fail before any work on a bad file, and say what overrides what
             from emotion_director.personas import load_personas
 
@@ -826,15 +1044,26 @@ def eval_run(
         cases = load_eval_dataset(dataset)[:limit]
         with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("rewriting", total=len(names) * len(cases))
-            return asyncio.run(run_eval(
-                names, cases, out_dir, settings=settings, concurrency=concurrency,
-                cache_path=cache, progress=lambda d, t: progress.update(task, completed=d),
-                dataset=dataset))
+            return asyncio.run(
+                run_eval(
+                    names,
+                    cases,
+                    out_dir,
+                    settings=settings,
+                    concurrency=concurrency,
+                    cache_path=cache,
+                    progress=lambda d, t: progress.update(task, completed=d),
+                    dataset=dataset,
+                )
+            )
 
     summary = _run(run)
-    err.print(f"{summary.done} new, {summary.skipped} already done, {summary.failed} failed; "
-              f"LLM cache {summary.cache_hits} hits / {summary.cache_misses} misses; "
-              f"{summary.seconds:.1f} s", highlight=False)
+    err.print(
+        f"{summary.done} new, {summary.skipped} already done, {summary.failed} failed; "
+        f"LLM cache {summary.cache_hits} hits / {summary.cache_misses} misses; "
+        f"{summary.seconds:.1f} s",
+        highlight=False,
+    )
     typer.echo(str(summary.out_dir / "results.jsonl"))
     _fail_on_failures(summary.failed, summary.done, summary.out_dir / "results.jsonl")
 
@@ -853,24 +1082,31 @@ def _fail_on_failures(failed: int, attempted: int, path: Path) -> None:
     except (OSError, ValueError):
         pass
     what = "every item" if failed >= attempted else f"{failed} of {attempted} item(s)"
-    err.print(f"[bold red]error:[/] {what} failed (last error: {escape(first)}); the rest is "
-              f"kept in {escape(str(path))}: run the same command again to redo only the failed "
-              "ones.", highlight=False)
+    err.print(
+        f"[bold red]error:[/] {what} failed (last error: {escape(first)}); the rest is "
+        f"kept in {escape(str(path))}: run the same command again to redo only the failed "
+        "ones.",
+        highlight=False,
+    )
     raise typer.Exit(1)
 
 
 def _system_names(systems: str) -> list[str]:
     names = [s.strip() for s in systems.split(",") if s.strip()]
     if not names:
-        raise InvalidRequestError(f"--systems {systems!r} names no system: pass e.g. "
-                                  "--systems identity,template,mc_agent.")
+        raise InvalidRequestError(
+            f"--systems {systems!r} names no system: pass e.g. "
+            "--systems identity,template,mc_agent."
+        )
     return names
 
 
 @eval_app.command("judge")
 def eval_judge(
     run_dir: Annotated[Path, typer.Argument(help="a run folder made by `eval run`")],
-    systems: Annotated[Optional[str], typer.Option(help="comma-separated systems (default: all in the run)")] = None,
+    systems: Annotated[
+        Optional[str], typer.Option(help="comma-separated systems (default: all in the run)")
+    ] = None,
     limit: Annotated[Optional[int], typer.Option(min=1, help="only the first N cases")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="judge calls in flight")] = 4,
     backend: Annotated[Optional[str], typer.Option(help="embedded | openai")] = None,
@@ -889,10 +1125,17 @@ def eval_judge(
         names = _system_names(systems) if systems is not None else None
         with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("judging", total=None)
-            done = asyncio.run(judge_run(
-                run_dir, names, settings=settings, concurrency=concurrency, limit=limit,
-                cache_path=cache,
-                progress=lambda d, t: progress.update(task, completed=d, total=t)))
+            done = asyncio.run(
+                judge_run(
+                    run_dir,
+                    names,
+                    settings=settings,
+                    concurrency=concurrency,
+                    limit=limit,
+                    cache_path=cache,
+                    progress=lambda d, t: progress.update(task, completed=d, total=t),
+                )
+            )
         return done, summarise_judgments(read_judgments(run_dir))
 
     done, summary = _run(run)
@@ -903,11 +1146,14 @@ def eval_judge(
         table.add_row(name, f"{rate:.3f} [{lo:.3f}, {hi:.3f}]", str(n))
     out.print(table)
     consistency = summary["consistency"]
-    err.print(f"{done.done} new, {done.skipped} already judged, {done.failed} failed; "
-              "position-consistency "
-              + ("n/a" if consistency is None else f"{consistency:.3f}")
-              + f"; LLM cache {done.cache_hits} hits / {done.cache_misses} misses; "
-              f"{done.seconds:.1f} s", highlight=False)
+    err.print(
+        f"{done.done} new, {done.skipped} already judged, {done.failed} failed; "
+        "position-consistency "
+        + ("n/a" if consistency is None else f"{consistency:.3f}")
+        + f"; LLM cache {done.cache_hits} hits / {done.cache_misses} misses; "
+        f"{done.seconds:.1f} s",
+        highlight=False,
+    )
     warning = trust_warning(summary)
     if warning:
         err.print(f"[bold yellow]{escape(warning)}[/]", highlight=False)
@@ -926,7 +1172,8 @@ def eval_report(run_dir: Annotated[Path, typer.Argument(help="a run folder")]) -
 
 @eval_app.command("compare")
 def eval_compare(
-    run_a: Annotated[Path, typer.Argument()], run_b: Annotated[Path, typer.Argument()],
+    run_a: Annotated[Path, typer.Argument()],
+    run_b: Annotated[Path, typer.Argument()],
 ) -> None:
     """Paired comparison of two runs (e.g. two persona configs), per system and metric."""
     from emotion_director.evals.report import compare_runs
@@ -950,12 +1197,18 @@ def main() -> None:
 
         names = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
         if level.strip().upper() not in names:
-            err.print(f"[bold red]error:[/] EMOTION_DIRECTOR_LOG_LEVEL={escape(level[:40])!s} is "
-                      f"no log level: use one of {', '.join(names)} (INFO: one line per model "
-                      "call), or unset it.", highlight=False)
+            err.print(
+                f"[bold red]error:[/] EMOTION_DIRECTOR_LOG_LEVEL={escape(level[:40])!s} is "
+                f"no log level: use one of {', '.join(names)} (INFO: one line per model "
+                "call), or unset it.",
+                highlight=False,
+            )
             raise SystemExit(2)
-        logging.basicConfig(level=level.strip().upper(), stream=sys.stderr,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=level.strip().upper(),
+            stream=sys.stderr,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
     install_log_redaction()  # httpx logs request URLs, which may carry a password
     _quiet_model_libraries(verbose=bool(level) and level.strip().upper() in ("DEBUG", "INFO"))
     app()

@@ -84,12 +84,14 @@ def _stdin() -> Any:
     except (OSError, ValueError):  # closed, or opened write-only
         raise InvalidRequestError(
             "stdin is closed or not readable: pipe JSONL lines, e.g. "
-            "emotion-director scene check --jsonl - < pairs.jsonl") from None
+            "emotion-director scene check --jsonl - < pairs.jsonl"
+        ) from None
     return stream
 
 
-def _stream(fields: tuple[str, str], answer: Callable[[str, str], dict[str, Any]],
-            stdin: Any) -> int:
+def _stream(
+    fields: tuple[str, str], answer: Callable[[str, str], dict[str, Any]], stdin: Any
+) -> int:
     """Answer every line; a line that fails (bad input, or an error while answering it) gets
     an error object in its place and the stream goes on. Output is UTF-8 whatever the locale."""
     out = sys.stdout.buffer
@@ -111,23 +113,31 @@ def _stream(fields: tuple[str, str], answer: Callable[[str, str], dict[str, Any]
         if isinstance(exc, BrokenPipeError):  # the reader went away (| head): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice
             return bad
-        raise InvalidRequestError(f"cannot read stdin or write stdout ({exc.strerror or exc})."
-                                  ) from None
+        raise InvalidRequestError(
+            f"cannot read stdin or write stdout ({exc.strerror or exc})."
+        ) from None
     return bad
 
 
 def register(app: typer.Typer, eval_app: typer.Typer, run: Callable[..., Any], err: Any) -> None:
-    scene_app = typer.Typer(help="Check phrases against a scene (the graph's scene-fit filter).",
-                            no_args_is_help=True)
+    scene_app = typer.Typer(
+        help="Check phrases against a scene (the graph's scene-fit filter).", no_args_is_help=True
+    )
     app.add_typer(scene_app, name="scene")
 
     @scene_app.command("check")
     def scene_check(
         scene: Annotated[Optional[str], typer.Argument(help="the scene (a user's prompt)")] = None,
-        phrase: Annotated[Optional[str], typer.Argument(help="a phrase to check against it")] = None,
+        phrase: Annotated[
+            Optional[str], typer.Argument(help="a phrase to check against it")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the verdict object")] = False,
-        jsonl: Annotated[Optional[str], typer.Option(
-            help="'-': read {\"scene\", \"phrase\"} lines on stdin, answer one JSON line each")] = None,
+        jsonl: Annotated[
+            Optional[str],
+            typer.Option(
+                help='\'-\': read {"scene", "phrase"} lines on stdin, answer one JSON line each'
+            ),
+        ] = None,
     ) -> None:
         """Does PHRASE clash with SCENE? One green or red line, or JSON."""
         from emotion_director.scenefit import SceneFit
@@ -137,15 +147,24 @@ def register(app: typer.Typer, eval_app: typer.Typer, run: Callable[..., Any], e
                 raise run(_usage, "use --jsonl - alone, with the pairs on stdin")
             stdin = run(_stdin)
             fit = run(SceneFit.load)
-            bad = run(_stream, ("scene", "phrase"),
-                      lambda s, p: fit.check(s, p).model_dump(exclude={"scene", "phrase"})
-                      | {"scene": s, "phrase": p}, stdin)
+            bad = run(
+                _stream,
+                ("scene", "phrase"),
+                lambda s, p: (
+                    fit.check(s, p).model_dump(exclude={"scene", "phrase"})
+                    | {"scene": s, "phrase": p}
+                ),
+                stdin,
+            )
             if bad:
                 raise typer.Exit(2)
             return
         if scene is None or phrase is None:
-            raise run(_usage, 'give a scene and a phrase: scene check "a welder at midnight" '
-                              '"blazing noon sun" (or --jsonl - with pairs on stdin)')
+            raise run(
+                _usage,
+                'give a scene and a phrase: scene check "a welder at midnight" '
+                '"blazing noon sun" (or --jsonl - with pairs on stdin)',
+            )
         pair = run(lambda: (_text(scene, "scene"), _text(phrase, "phrase")))
         verdict = run(lambda: SceneFit.load().check(*pair))
         if as_json:
@@ -157,21 +176,26 @@ def register(app: typer.Typer, eval_app: typer.Typer, run: Callable[..., Any], e
             from rich.markup import escape
 
             Console(highlight=False).print(
-                f"[bold {colour}]{word}[/] {verdict.score:.2f}  {escape(verdict.reason)}")
+                f"[bold {colour}]{word}[/] {verdict.score:.2f}  {escape(verdict.reason)}"
+            )
 
     @eval_app.command("scene-fit")
     def eval_scene_fit(
-        jsonl: Annotated[str, typer.Option(help="'-': read {\"scene\", \"prompt\"} lines on stdin")],
+        jsonl: Annotated[str, typer.Option(help='\'-\': read {"scene", "prompt"} lines on stdin')],
     ) -> None:
-        """The eval's independent scene checker: which phrases of each prompt clash with its scene."""
+        """The eval's independent scene checker: which phrases of a prompt clash with its scene."""
         from emotion_director.evals.scene_checker import PMISceneChecker
 
         if jsonl != "-":
-            raise run(_usage, "use --jsonl - with {\"scene\", \"prompt\"} lines on stdin")
+            raise run(_usage, 'use --jsonl - with {"scene", "prompt"} lines on stdin')
         stdin = run(_stdin)
         checker = run(PMISceneChecker.load)
-        bad = run(_stream, ("scene", "prompt"),
-                  lambda s, p: {"scene": s, **checker.check_prompt(s, p)}, stdin)
+        bad = run(
+            _stream,
+            ("scene", "prompt"),
+            lambda s, p: {"scene": s, **checker.check_prompt(s, p)},
+            stdin,
+        )
         if bad:
             raise typer.Exit(2)
 

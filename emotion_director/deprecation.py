@@ -1,4 +1,5 @@
-"""Renamed public names keep working for a while, with a ``DeprecationWarning`` that names the new one.
+"""Renamed public names keep working for a while, with a ``DeprecationWarning`` that names the
+new one.
 
 Two tools, for the two kinds of rename:
 
@@ -46,9 +47,14 @@ def renamed_keyword(**renames: str) -> Callable[[F], F]:
             for old, new in renames.items():
                 if old in kwargs:
                     if new in kwargs:
-                        raise TypeError(f"{fn.__name__}() got both {old}= and {new}=: pass {new}= only.")
-                    warnings.warn(f"{fn.__name__}({old}=...) is deprecated: pass {new}=... instead.",
-                                  DeprecationWarning, stacklevel=2)
+                        raise TypeError(
+                            f"{fn.__name__}() got both {old}= and {new}=: pass {new}= only."
+                        )
+                    warnings.warn(
+                        f"{fn.__name__}({old}=...) is deprecated: pass {new}=... instead.",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
                     kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 
@@ -67,5 +73,6 @@ def moved_module(old: str, new: str) -> None:
     shim = sys.modules[old]
     shim.__getattr__ = lambda name: getattr(target, name)  # type: ignore[method-assign]
     shim.__dir__ = lambda: dir(target)  # type: ignore[method-assign]
-    warnings.warn(f"{old} is deprecated: import from {new} instead.", DeprecationWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f"{old} is deprecated: import from {new} instead.", DeprecationWarning, stacklevel=3
+    )

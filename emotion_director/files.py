@@ -33,8 +33,13 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def read_regular_file(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
-                      error: type[Exception] = DataFileError) -> bytes:
+def read_regular_file(
+    path: str | Path,
+    *,
+    what: str,
+    max_bytes: int = MAX_FILE_BYTES,
+    error: type[Exception] = DataFileError,
+) -> bytes:
     """The bytes of ``path`` if it is a regular file of at most ``max_bytes``."""
     path = Path(path)
     try:
@@ -44,18 +49,24 @@ def read_regular_file(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_
     except IsADirectoryError:
         raise error(f"{path}: is a folder; pass the {what} file itself.") from None
     except OSError as exc:  # ELOOP, EACCES, ...
-        raise error(f"{path}: cannot open the {what} ({exc.strerror or exc}); fix the path or "
-                    "its permissions.") from None
+        raise error(
+            f"{path}: cannot open the {what} ({exc.strerror or exc}); fix the path or "
+            "its permissions."
+        ) from None
     info = os.fstat(fd)
     problem = None
     if stat.S_ISDIR(info.st_mode):
         problem = f"{path}: is a folder; pass the {what} file itself."
     elif not stat.S_ISREG(info.st_mode):
-        problem = (f"{path}: not a regular file (a pipe, device or socket); the {what} must be "
-                   "a plain file.")
+        problem = (
+            f"{path}: not a regular file (a pipe, device or socket); the {what} must be "
+            "a plain file."
+        )
     elif info.st_size > max_bytes:
-        problem = (f"{path}: {info.st_size:,} bytes, over the {max_bytes:,}-byte limit for a "
-                   f"{what}; is it the right file?")
+        problem = (
+            f"{path}: {info.st_size:,} bytes, over the {max_bytes:,}-byte limit for a "
+            f"{what}; is it the right file?"
+        )
     if problem:
         os.close(fd)
         raise error(problem)
@@ -66,33 +77,47 @@ def read_regular_file(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_
     return data
 
 
-def read_text_file(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
-                   error: type[Exception] = DataFileError) -> str:
+def read_text_file(
+    path: str | Path,
+    *,
+    what: str,
+    max_bytes: int = MAX_FILE_BYTES,
+    error: type[Exception] = DataFileError,
+) -> str:
     """:func:`read_regular_file` decoded as UTF-8 (a leading byte-order mark is dropped)."""
     data = read_regular_file(path, what=what, max_bytes=max_bytes, error=error)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8."
-                    ) from None
+        raise error(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8."
+        ) from None
 
 
-def text_lines(path: str | Path, *, what: str, max_bytes: int = MAX_FILE_BYTES,
-               max_line: int = MAX_LINE_CHARS,
-               error: type[Exception] = DataFileError) -> Iterator[tuple[int, str]]:
+def text_lines(
+    path: str | Path,
+    *,
+    what: str,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line: int = MAX_LINE_CHARS,
+    error: type[Exception] = DataFileError,
+) -> Iterator[tuple[int, str]]:
     """``(line number, line)`` for each non-blank line; a line over ``max_line`` characters
     is refused before anything parses it."""
     text = read_text_file(path, what=what, max_bytes=max_bytes, error=error)
     for number, line in enumerate(text.splitlines(), 1):
         if len(line) > max_line:
-            raise error(f"{path}:{number}: a line of {len(line):,} characters, over the "
-                        f"{max_line:,}-character limit for a {what} line; is it the right file?")
+            raise error(
+                f"{path}:{number}: a line of {len(line):,} characters, over the "
+                f"{max_line:,}-character limit for a {what} line; is it the right file?"
+            )
         if line.strip():
             yield number, line
 
 
-def check_output_path(path: str | Path, *, what: str, overwrite: bool,
-                      error: type[Exception] = DataFileError) -> Path:
+def check_output_path(
+    path: str | Path, *, what: str, overwrite: bool, error: type[Exception] = DataFileError
+) -> Path:
     """``path`` if the program may write a ``what`` there: not a device, FIFO or folder, and
     not an existing file unless ``overwrite``."""
     path = Path(path)
@@ -104,16 +129,25 @@ def check_output_path(path: str | Path, *, what: str, overwrite: bool,
         if stat.S_ISLNK(mode):
             raise error(f"{path}: is a symlink; write the {what} to a plain file path.")
         if not stat.S_ISREG(mode):
-            raise error(f"{path}: not a regular file (a folder, device or pipe); write the "
-                        f"{what} to a plain file path.")
+            raise error(
+                f"{path}: not a regular file (a folder, device or pipe); write the "
+                f"{what} to a plain file path."
+            )
         if not overwrite:
-            raise error(f"{path} already exists: pass --overwrite to replace it, or choose "
-                        "another --out.")
+            raise error(
+                f"{path} already exists: pass --overwrite to replace it, or choose another --out."
+            )
     return path
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], object], *, what: str,
-                 overwrite: bool = True, error: type[Exception] = DataFileError) -> Path:
+def atomic_write(
+    path: str | Path,
+    write: Callable[[Path], object],
+    *,
+    what: str,
+    overwrite: bool = True,
+    error: type[Exception] = DataFileError,
+) -> Path:
     """Call ``write(temporary path)`` in ``path``'s folder, then rename it onto ``path``: a
     crash leaves the old file or the new one, never half of one, and a device or FIFO at
     ``path`` is refused, never replaced."""
@@ -143,11 +177,15 @@ def make_output_dir(path: str | Path, *, what: str) -> Path:
 
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise OutputDirError(f"{path}: exists and is not a folder (a file, device or pipe); "
-                             f"pass a new folder for the {what}.")
+        raise OutputDirError(
+            f"{path}: exists and is not a folder (a file, device or pipe); "
+            f"pass a new folder for the {what}."
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputDirError(f"{path}: cannot create the folder for the {what} "
-                             f"({exc.strerror or exc}); pass a writable folder.") from None
+        raise OutputDirError(
+            f"{path}: cannot create the folder for the {what} "
+            f"({exc.strerror or exc}); pass a writable folder."
+        ) from None
     return path

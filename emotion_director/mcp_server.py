@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, NamedTuple
 from pydantic import BaseModel, Field
 
 from emotion_director.errors import EmotionDirectorError, MissingExtraError
+
 # the tool arguments are declared once, beside the LangChain tools
 from emotion_director.graph.tools import Arousal, EmotionArg, Personas, Prompt, Seed, Valence
 from emotion_director.redaction import redact
@@ -43,7 +44,6 @@ MAX_NESTING_DEPTH = 128
 logger = logging.getLogger(__name__)
 
 
-
 class EmotionRewrite(BaseModel):
     """What the tools return (as MCP structured content)."""
 
@@ -51,7 +51,8 @@ class EmotionRewrite(BaseModel):
     negative_prompt: str = Field(description="what the image should avoid")
     emotion: str = Field(description="the target emotion category")
     negative_emotion: str | None = Field(
-        default=None, description="the emotion the prompt's own words pull toward, if any")
+        default=None, description="the emotion the prompt's own words pull toward, if any"
+    )
     personas: dict[str, list[str]] = Field(description="each persona's visual cues")
     images: list[str] | None = Field(default=None, description="generated image paths")
 
@@ -67,8 +68,9 @@ def _mcp_server_class() -> tuple[Any, bool]:
 
             return FastMCP, False
         except ImportError:
-            raise MissingExtraError('the MCP server needs the mcp package: pip install '
-                                    '"emotion-director[mcp]"') from None
+            raise MissingExtraError(
+                'the MCP server needs the mcp package: pip install "emotion-director[mcp]"'
+            ) from None
 
 
 def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
@@ -79,8 +81,11 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
     server_class, modern = _mcp_server_class()
     tools = {t.name: t for t in as_tools(settings or Settings(), **graph_kwargs)}
     level = os.environ.get("EMOTION_DIRECTOR_LOG_LEVEL", "WARNING").upper()
-    options: dict[str, Any] = {"log_level": level if level in {
-        "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} else "WARNING"}
+    options: dict[str, Any] = {
+        "log_level": level
+        if level in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+        else "WARNING"
+    }
     if modern:
         options["version"] = __version__
     server = server_class("emotion-director", **options)
@@ -88,24 +93,46 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
         server._mcp_server.version = __version__
 
     @server.tool(name="rewrite_for_emotion", description=tools["rewrite_for_emotion"].description)
-    async def rewrite_for_emotion(prompt: Prompt, emotion: EmotionArg = None,
-                                  valence: Valence | None = None,
-                                  arousal: Arousal | None = None,
-                                  personas: Personas | None = None,
-                                  seed: Seed = 0) -> EmotionRewrite:
-        return await _call(tools["rewrite_for_emotion"], prompt=prompt, emotion=emotion,
-                           valence=valence, arousal=arousal, personas=personas, seed=seed)
+    async def rewrite_for_emotion(
+        prompt: Prompt,
+        emotion: EmotionArg = None,
+        valence: Valence | None = None,
+        arousal: Arousal | None = None,
+        personas: Personas | None = None,
+        seed: Seed = 0,
+    ) -> EmotionRewrite:
+        return await _call(
+            tools["rewrite_for_emotion"],
+            prompt=prompt,
+            emotion=emotion,
+            valence=valence,
+            arousal=arousal,
+            personas=personas,
+            seed=seed,
+        )
 
     if "generate_emotion_image" in tools:
-        @server.tool(name="generate_emotion_image",
-                     description=tools["generate_emotion_image"].description)
-        async def generate_emotion_image(prompt: Prompt, emotion: EmotionArg = None,
-                                         valence: Valence | None = None,
-                                         arousal: Arousal | None = None,
-                                         personas: Personas | None = None,
-                                         seed: Seed = 0) -> EmotionRewrite:
-            return await _call(tools["generate_emotion_image"], prompt=prompt, emotion=emotion,
-                               valence=valence, arousal=arousal, personas=personas, seed=seed)
+
+        @server.tool(
+            name="generate_emotion_image", description=tools["generate_emotion_image"].description
+        )
+        async def generate_emotion_image(
+            prompt: Prompt,
+            emotion: EmotionArg = None,
+            valence: Valence | None = None,
+            arousal: Arousal | None = None,
+            personas: Personas | None = None,
+            seed: Seed = 0,
+        ) -> EmotionRewrite:
+            return await _call(
+                tools["generate_emotion_image"],
+                prompt=prompt,
+                emotion=emotion,
+                valence=valence,
+                arousal=arousal,
+                personas=personas,
+                seed=seed,
+            )
 
     return server
 
@@ -163,24 +190,32 @@ def diagnose_line(line: str | bytes) -> MalformedLine | None:
     """
     line = line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n")
     if len(line) > MAX_LINE_BYTES:
-        return MalformedLine(PARSE_ERROR, f"Parse error: line longer than {MAX_LINE_BYTES} bytes "
-                                          "(the limit); it was skipped up to the next newline")
+        return MalformedLine(
+            PARSE_ERROR,
+            f"Parse error: line longer than {MAX_LINE_BYTES} bytes "
+            "(the limit); it was skipped up to the next newline",
+        )
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return MalformedLine(PARSE_ERROR, f"Parse error: not valid UTF-8 (byte "
-                                              f"0x{line[exc.start]:02x} at offset {exc.start})")
+            return MalformedLine(
+                PARSE_ERROR,
+                f"Parse error: not valid UTF-8 (byte "
+                f"0x{line[exc.start]:02x} at offset {exc.start})",
+            )
     if not line.strip():
-        return MalformedLine(PARSE_ERROR, "Parse error: empty line; expected one JSON-RPC "
-                                          "message per line")
+        return MalformedLine(
+            PARSE_ERROR, "Parse error: empty line; expected one JSON-RPC message per line"
+        )
     if _nests_deeper_than(line, MAX_NESTING_DEPTH):
         return _too_deep()
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
-        return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({exc.msg} at column "
-                                          f"{exc.colno})")
+        return MalformedLine(
+            PARSE_ERROR, f"Parse error: not valid JSON ({exc.msg} at column {exc.colno})"
+        )
     except RecursionError:  # the depth scan should have caught it; never let it kill the loop
         return _too_deep()
     except ValueError as exc:  # e.g. a number too long for int()
@@ -211,8 +246,9 @@ def jsonrpc_error_for(line: str | bytes) -> dict[str, Any] | None:
 
 
 def _too_deep() -> MalformedLine:
-    return MalformedLine(PARSE_ERROR, f"Parse error: JSON nested deeper than {MAX_NESTING_DEPTH} "
-                                      "levels (the limit)")
+    return MalformedLine(
+        PARSE_ERROR, f"Parse error: JSON nested deeper than {MAX_NESTING_DEPTH} levels (the limit)"
+    )
 
 
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -249,28 +285,39 @@ def _diagnose_envelope(data: Any) -> MalformedLine | None:
     """The JSON-RPC 2.0 checks on a parsed line (see :func:`diagnose_line`)."""
     if not isinstance(data, dict):
         kind = "a batch (not supported)" if isinstance(data, list) else _json_kind(data)
-        return MalformedLine(INVALID_REQUEST,
-                             f"Invalid Request: expected a JSON-RPC object, got {kind}")
+        return MalformedLine(
+            INVALID_REQUEST, f"Invalid Request: expected a JSON-RPC object, got {kind}"
+        )
     has_id, raw_id = "id" in data, data.get("id")
     ident = raw_id if _usable_id(raw_id) else None
     if "method" not in data and ("result" in data or "error" in data):
         return None  # a response: the SDK's schema judges it, and it is never answered
     if has_id and ident is None:
-        return MalformedLine(INVALID_REQUEST, "Invalid Request: \"id\" must be a string or an "
-                             f"integer, got {_json_kind(raw_id)}")
+        return MalformedLine(
+            INVALID_REQUEST,
+            f'Invalid Request: "id" must be a string or an integer, got {_json_kind(raw_id)}',
+        )
     if data.get("jsonrpc") != "2.0":
-        return MalformedLine(INVALID_REQUEST, "Invalid Request: needs \"jsonrpc\": \"2.0\", got "
-                             f"{_json_kind(data.get('jsonrpc')) if 'jsonrpc' in data else 'none'}",
-                             ident)
+        return MalformedLine(
+            INVALID_REQUEST,
+            'Invalid Request: needs "jsonrpc": "2.0", got '
+            f"{_json_kind(data.get('jsonrpc')) if 'jsonrpc' in data else 'none'}",
+            ident,
+        )
     if not isinstance(data.get("method"), str):
         got = _json_kind(data["method"]) if "method" in data else "none"
-        return MalformedLine(INVALID_REQUEST,
-                             f"Invalid Request: \"method\" must be a string, got {got}", ident)
+        return MalformedLine(
+            INVALID_REQUEST, f'Invalid Request: "method" must be a string, got {got}', ident
+        )
     params = data.get("params")
     if params is not None and not isinstance(params, dict):
-        return MalformedLine(INVALID_PARAMS, "Invalid params: \"params\" must be an object, got "
-                             f"{_json_kind(params)} (MCP methods take named params)", ident,
-                             answer=has_id)  # a notification: dropped, never answered
+        return MalformedLine(
+            INVALID_PARAMS,
+            'Invalid params: "params" must be an object, got '
+            f"{_json_kind(params)} (MCP methods take named params)",
+            ident,
+            answer=has_id,
+        )  # a notification: dropped, never answered
     return None
 
 
@@ -296,17 +343,27 @@ def _sdk_rejection(line: str) -> Exception | None:
 def _explain_sdk_rejection(exc: Exception, data: dict[str, Any]) -> MalformedLine:
     """The SDK's reason, for a line the JSON-RPC checks let through (its input is not echoed)."""
     is_request = "method" in data
-    expected = ("JSONRPCRequest" if "id" in data else "JSONRPCNotification") if is_request \
+    expected = (
+        ("JSONRPCRequest" if "id" in data else "JSONRPCNotification")
+        if is_request
         else ("JSONRPCError" if "error" in data else "JSONRPCResponse")
+    )
     errors = exc.errors() if hasattr(exc, "errors") else [{"msg": type(exc).__name__}]
     first = next((e for e in errors if e.get("loc", ())[:1] == (expected,)), errors[0])
     code = PARSE_ERROR if first.get("type") == "json_invalid" else INVALID_REQUEST
-    kind = "Parse error" if code == PARSE_ERROR else (
-        "Invalid Request" if is_request else "Invalid response")
+    kind = (
+        "Parse error"
+        if code == PARSE_ERROR
+        else ("Invalid Request" if is_request else "Invalid response")
+    )
     where = ".".join(str(part) for part in first.get("loc", ())[1:])
     message = f"{kind}: {first['msg'][:200]}" + (f" at {where!r}" if where else "")
-    return MalformedLine(code, message, data["id"] if _usable_id(data.get("id")) else None,
-                         answer=is_request and "id" in data)
+    return MalformedLine(
+        code,
+        message,
+        data["id"] if _usable_id(data.get("id")) else None,
+        answer=is_request and "id" in data,
+    )
 
 
 def read_capped_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes:
@@ -328,7 +385,6 @@ async def _serve_stdio(server: Any) -> None:
     """``server`` on stdio, answering malformed lines with JSON-RPC errors."""
     import anyio
     import anyio.to_thread
-
     from mcp.server.stdio import stdio_server
     from mcp.shared.message import SessionMessage
 
@@ -357,8 +413,10 @@ async def _serve_stdio(server: Any) -> None:
                     yield raw.decode("utf-8")
                 elif problem.answer:
                     message = types.JSONRPCError.model_construct(
-                        jsonrpc="2.0", id=problem.id,
-                        error=types.ErrorData(code=problem.code, message=problem.message))
+                        jsonrpc="2.0",
+                        id=problem.id,
+                        error=types.ErrorData(code=problem.code, message=problem.message),
+                    )
                     await replies[0].send(SessionMessage(message))
                 else:  # JSON-RPC forbids answering it; say so where the client's log is
                     logger.warning("dropped a message: %s", problem.message)

@@ -68,8 +68,9 @@ _HEADER = re.compile(
     r"|\b(?:x-)?api-key\s*[:=]\s*)(?P<secret>[^\s,;'\"}]+)",
     re.IGNORECASE,
 )
-_BEARER = re.compile(r"(?P<head>\b(?:bearer|basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})",
-                     re.IGNORECASE)
+_BEARER = re.compile(
+    r"(?P<head>\b(?:bearer|basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})", re.IGNORECASE
+)
 # well-known key formats (OpenAI, Hugging Face, GitHub, Slack, AWS access key ids)
 _KEY_FORMATS = re.compile(
     r"\b(?P<head>sk-(?:proj-|ant-)?|hf_|ghp_|gho_|ghs_|github_pat_|xox[abprs]-|AKIA)"
@@ -130,7 +131,7 @@ def credential_forms(secret: str) -> set[str]:
     for shift in range(3):
         encoded = base64.b64encode(b"\0" * shift + raw).decode()
         # base64 digit i carries bits 6i..6i+6; keep the digits made of the secret's bits only
-        forms.add(encoded[(8 * shift + 5) // 6: 8 * (shift + len(raw)) // 6])
+        forms.add(encoded[(8 * shift + 5) // 6 : 8 * (shift + len(raw)) // 6])
     forms |= {form.translate(_URLSAFE) for form in forms}
     forms |= {form.replace("/", "\\/") for form in forms if "/" in form}
     return {form for form in forms if len(form) >= MIN_REMEMBERED}
@@ -179,8 +180,9 @@ class CredentialScrubber:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(k) if isinstance(k, str) else k: self.values(v)
-                    for k, v in value.items()}
+            return {
+                self.text(k) if isinstance(k, str) else k: self.values(v) for k, v in value.items()
+            }
         if isinstance(value, list):
             return [self.values(v) for v in value]
         return value
@@ -194,7 +196,7 @@ def _mask(match: re.Match[str]) -> str:
     whole_start = match.start()
     text = match.group(0)
     quote = secret[0] if secret[0] in "'\"" and secret[-1] == secret[0] and len(secret) > 1 else ""
-    return text[: start - whole_start] + f"{quote}{MASK}{quote}" + text[end - whole_start:]
+    return text[: start - whole_start] + f"{quote}{MASK}{quote}" + text[end - whole_start :]
 
 
 def redact(text: Any) -> str:
@@ -245,8 +247,18 @@ class RedactingFilter(logging.Filter):
 
 _FILTER = RedactingFilter()
 #: Loggers whose records carry URLs (httpx logs each request line at INFO).
-NOISY_LOGGERS = ("httpx", "httpcore", "openai", "openai._base_client", "emotion_director",
-                 "langgraph", "langchain", "langchain_openai", "psycopg", "mcp")
+NOISY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "openai",
+    "openai._base_client",
+    "emotion_director",
+    "langgraph",
+    "langchain",
+    "langchain_openai",
+    "psycopg",
+    "mcp",
+)
 
 
 def install_log_redaction(loggers: Iterable[str] = NOISY_LOGGERS) -> None:

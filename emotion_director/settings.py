@@ -31,12 +31,14 @@ class Settings(BaseSettings):
 
     # a .env file in the working folder is read too (the environment wins over it); only its
     # EMOTION_DIRECTOR_* lines are ours: others (OPENAI_API_KEY, ...) belong to other programs
-    model_config = SettingsConfigDict(env_prefix="EMOTION_DIRECTOR_", extra="forbid",
-                                      env_file=".env", env_file_encoding="utf-8")
+    model_config = SettingsConfigDict(
+        env_prefix="EMOTION_DIRECTOR_", extra="forbid", env_file=".env", env_file_encoding="utf-8"
+    )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
-                                   dotenv_settings, file_secret_settings):  # type: ignore[override]
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):  # type: ignore[override]
         return (init_settings, env_settings, _PrefixedDotEnv(settings_cls), file_secret_settings)
 
     backend: Backend = Field(
@@ -75,24 +77,31 @@ class Settings(BaseSettings):
         "without its [scene] extra and MiniLM weights the word tables alone filter",
     )
     timeout_s: float = Field(
-        default=60.0, gt=0,
+        default=60.0,
+        gt=0,
         description="total deadline of one request to the openai server, however slowly it "
         "answers (not a read timeout)",
     )
     max_tokens: int = Field(
-        default=512, ge=16, le=32768,
+        default=512,
+        ge=16,
+        le=32768,
         description="cap on the tokens the openai server may generate per call",
     )
     max_response_bytes: int = Field(
-        default=8 * 1024 * 1024, ge=1024,
+        default=8 * 1024 * 1024,
+        ge=1024,
         description="cap on one response body from the openai server",
     )
     max_concurrent_requests: int = Field(
-        default=128, ge=1, le=4096,
+        default=128,
+        ge=1,
+        le=4096,
         description="requests in flight to the openai backend (all runs of this process)",
     )
     max_llm_calls: int | None = Field(
-        default=None, ge=1,
+        default=None,
+        ge=1,
         description="LLM calls one run may make, retries included (None = no limit); parallel "
         "persona agents split what is left",
     )
@@ -106,7 +115,9 @@ class Settings(BaseSettings):
     )
     max_prompt_chars: int = Field(default=1000, ge=10, description="longest accepted prompt")
     token_budget: int = Field(
-        default=70, ge=16, le=75,
+        default=70,
+        ge=16,
+        le=75,
         description="estimated CLIP tokens allowed in the final prompt (CLIP truncates at 77)",
     )
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads (embedded)")
@@ -148,8 +159,10 @@ class Settings(BaseSettings):
                 parts = urlsplit(value)
                 parts.port  # noqa: B018 (parses and range-checks the port)
             except ValueError as exc:
-                raise ValueError(f"is not a valid URL ({exc}); write it as "
-                                 "http://HOST:PORT/v1, e.g. http://127.0.0.1:8000/v1") from None
+                raise ValueError(
+                    f"is not a valid URL ({exc}); write it as "
+                    "http://HOST:PORT/v1, e.g. http://127.0.0.1:8000/v1"
+                ) from None
             if not parts.hostname:
                 raise ValueError("has no host; write it as http://HOST:PORT/v1")
         return value
@@ -165,7 +178,7 @@ class Settings(BaseSettings):
                     value = json.loads(text)
                 except json.JSONDecodeError as exc:
                     raise ValueError(
-                        f"not a JSON list ({exc.msg}): write [\"dir1\", \"dir2\"], or "
+                        f'not a JSON list ({exc.msg}): write ["dir1", "dir2"], or '
                         f"dir1{os.pathsep}dir2"
                     ) from None
             else:
@@ -204,7 +217,7 @@ class _PrefixedDotEnv(DotEnvSettingsSource):
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
         prefix = (self.env_prefix or "").lower()
-        ours = {k.lower()[len(prefix):] for k in self.env_vars if k.lower().startswith(prefix)}
+        ours = {k.lower()[len(prefix) :] for k in self.env_vars if k.lower().startswith(prefix)}
         return {k: v for k, v in data.items() if k in self.settings_cls.model_fields or k in ours}
 
 

@@ -18,11 +18,11 @@ latency, or misbehaving on purpose.
 Modes: ``ok``, ``invalid_json``, ``wrong_schema``, ``truncated`` (JSON cut in half),
 ``http500``, ``http429``, ``hang`` (answers after ``latency``; set it above the client timeout),
 ``ok_then_500`` (the first ``healthy_calls`` calls succeed, then HTTP 500), ``drip`` (the whole
-response one byte every ``latency`` seconds), ``huge`` (a 64 MiB body without content-length), ``empty_choices``,
-``wrong_shape`` (HTTP 200 with JSON that is no chat completion), ``html`` (HTTP 200 with a web
-page) and ``rejects_json_schema`` (HTTP 500 "1 validation error" to ``json_schema`` requests, as
-llama.cpp's server answers; everything else works), ``cut_at_max_tokens`` (half the JSON,
-``finish_reason: "length"``), ``control_chars`` (valid answers whose every string carries a
+response one byte every ``latency`` seconds), ``huge`` (a 64 MiB body without content-length),
+``empty_choices``, ``wrong_shape`` (HTTP 200 with JSON that is no chat completion), ``html`` (HTTP
+200 with a web page) and ``rejects_json_schema`` (HTTP 500 "1 validation error" to ``json_schema``
+requests, as llama.cpp's server answers; everything else works), ``cut_at_max_tokens`` (half the
+JSON, ``finish_reason: "length"``), ``control_chars`` (valid answers whose every string carries a
 terminal escape, NUL, a bell and a bidirectional override) and ``gzip_bomb`` (``Content-Encoding:
 gzip``, 256 KiB on the wire that inflate to 256 MiB), ``gzip`` (ok answers, gzip-compressed
 when the client accepts it), ``echo_auth`` (valid answers whose every string carries the
@@ -54,10 +54,30 @@ from emotion_director.agents.function_model import FunctionChatModel
 
 __all__ = ["FunctionChatModel", "SimulatedOpenAIServer", "TestChatModel", "example_from_schema"]
 
-MODES = ("ok", "invalid_json", "wrong_schema", "truncated", "http500", "http429", "hang",
-         "ok_then_500", "drip", "huge", "empty_choices", "wrong_shape", "html",
-         "rejects_json_schema", "cut_at_max_tokens", "control_chars", "gzip_bomb", "gzip",
-         "echo_auth", "echo_auth_400", "echo_auth_500", "http429_then_ok")
+MODES = (
+    "ok",
+    "invalid_json",
+    "wrong_schema",
+    "truncated",
+    "http500",
+    "http429",
+    "hang",
+    "ok_then_500",
+    "drip",
+    "huge",
+    "empty_choices",
+    "wrong_shape",
+    "html",
+    "rejects_json_schema",
+    "cut_at_max_tokens",
+    "control_chars",
+    "gzip_bomb",
+    "gzip",
+    "echo_auth",
+    "echo_auth_400",
+    "echo_auth_500",
+    "http429_then_ok",
+)
 
 
 def _dirty(value: Any) -> Any:
@@ -87,9 +107,11 @@ def _credential_echo(authorization: str) -> str:
 
     scheme, _, token = authorization.partition(" ")
     token = token or scheme
-    echo = (f"Authorization: {authorization}; key {token}; "
-            f"base64 {base64.b64encode(token.encode()).decode()}; "
-            f"header base64 {base64.b64encode(authorization.encode()).decode()}")
+    echo = (
+        f"Authorization: {authorization}; key {token}; "
+        f"base64 {base64.b64encode(token.encode()).decode()}; "
+        f"header base64 {base64.b64encode(authorization.encode()).decode()}"
+    )
     if scheme.lower() == "basic":
         try:
             echo += f"; user:pass {base64.b64decode(token).decode()}"
@@ -128,8 +150,11 @@ def _answer(body: dict[str, Any]) -> tuple[str | None, str, str]:
     """``(tool name or None, tool arguments, content)`` for a chat-completions request body."""
     if body.get("tools"):
         function = body["tools"][0]["function"]
-        return function["name"], json.dumps(example_from_schema(
-            function.get("parameters") or {})), ""
+        return (
+            function["name"],
+            json.dumps(example_from_schema(function.get("parameters") or {})),
+            "",
+        )
     fmt = body.get("response_format") or {}
     schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
     if fmt.get("type") in {"json_schema", "json_object"}:
@@ -141,9 +166,17 @@ class SimulatedOpenAIServer:
     """Context manager; ``url`` is the ``/v1`` base URL; ``requests`` counts chat calls and
     ``headers`` keeps the last request's headers (to check what clients send)."""
 
-    def __init__(self, mode: str = "ok", latency: float = 0.0, healthy_calls: int = 0,
-                 fail_delay: float = 0.0, *, retry_after: str = "0", failing_calls: int = 1,
-                 tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        mode: str = "ok",
+        latency: float = 0.0,
+        healthy_calls: int = 0,
+        fail_delay: float = 0.0,
+        *,
+        retry_after: str = "0",
+        failing_calls: int = 1,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         self.mode, self.latency, self.healthy_calls = mode, latency, healthy_calls
@@ -167,7 +200,9 @@ class SimulatedOpenAIServer:
                 pass
 
             def do_GET(self) -> None:
-                self._send(200, {"object": "list", "data": [{"id": "simulated", "object": "model"}]})
+                self._send(
+                    200, {"object": "list", "data": [{"id": "simulated", "object": "model"}]}
+                )
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
@@ -191,18 +226,35 @@ class SimulatedOpenAIServer:
                 if mode == "http500":
                     return self._send(500, {"error": {"message": "simulated failure"}})
                 if mode == "http429":
-                    return self._send(429, {"error": {"message": "rate limited"}},
-                                      {"retry-after": outer.retry_after})
+                    return self._send(
+                        429,
+                        {"error": {"message": "rate limited"}},
+                        {"retry-after": outer.retry_after},
+                    )
                 echo = _credential_echo(self.headers.get("authorization", ""))
                 if mode in {"echo_auth_400", "echo_auth_500"}:
-                    return self._send(400 if mode == "echo_auth_400" else 500, {"error": {
-                        "message": f"invalid request ({echo})", "type": "invalid_request_error",
-                        "param": echo}})
+                    return self._send(
+                        400 if mode == "echo_auth_400" else 500,
+                        {
+                            "error": {
+                                "message": f"invalid request ({echo})",
+                                "type": "invalid_request_error",
+                                "param": echo,
+                            }
+                        },
+                    )
                 if mode == "rejects_json_schema":
                     if (body.get("response_format") or {}).get("type") == "json_schema":
-                        return self._send(500, {"error": {"code": 500, "type": "server_error",
-                                                          "message": "1 validation error:\n"
-                                                          "  response_format.type"}})
+                        return self._send(
+                            500,
+                            {
+                                "error": {
+                                    "code": 500,
+                                    "type": "server_error",
+                                    "message": "1 validation error:\n  response_format.type",
+                                }
+                            },
+                        )
                     mode = "ok"
                 if mode == "huge":  # no content-length: the client learns the size by reading
                     self.send_response(200)
@@ -219,16 +271,24 @@ class SimulatedOpenAIServer:
                         pass
                     return
                 if mode == "empty_choices":
-                    return self._send(200, {"id": "sim", "object": "chat.completion",
-                                            "created": 0, "model": "simulated", "choices": []})
+                    return self._send(
+                        200,
+                        {
+                            "id": "sim",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": "simulated",
+                            "choices": [],
+                        },
+                    )
                 if mode == "wrong_shape":
                     return self._send(200, {"status": "ok", "data": [1, 2, 3]})
                 if mode == "html":
-                    return self._send_raw(200, b"<html><body>It works!</body></html>",
-                                          "text/html")
+                    return self._send_raw(200, b"<html><body>It works!</body></html>", "text/html")
                 if mode == "gzip_bomb":
-                    return self._send_raw(200, _gzip_bomb(), "application/json",
-                                          {"content-encoding": "gzip"})
+                    return self._send_raw(
+                        200, _gzip_bomb(), "application/json", {"content-encoding": "gzip"}
+                    )
                 name, args, content = _answer(body)
                 if mode == "control_chars":
                     args, content = _dirty_text(args), _dirty_text(content)
@@ -245,40 +305,96 @@ class SimulatedOpenAIServer:
                     return self._stream(number, body, name, args if name else content)
                 message: dict[str, Any] = {"role": "assistant", "content": content}
                 if name:
-                    message = {"role": "assistant", "content": None, "tool_calls": [{
-                        "id": f"call-{number}", "type": "function",
-                        "function": {"name": name, "arguments": args}}]}
-                self._send(200, {
-                    "id": f"sim-{number}", "object": "chat.completion", "created": 0,
-                    "model": body.get("model", "simulated"),
-                    "choices": [{"index": 0, "message": message, "finish_reason":
-                                 "length" if mode == "cut_at_max_tokens"
-                                 else "tool_calls" if name else "stop"}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                })
+                    message = {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": f"call-{number}",
+                                "type": "function",
+                                "function": {"name": name, "arguments": args},
+                            }
+                        ],
+                    }
+                self._send(
+                    200,
+                    {
+                        "id": f"sim-{number}",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "simulated"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": message,
+                                "finish_reason": "length"
+                                if mode == "cut_at_max_tokens"
+                                else "tool_calls"
+                                if name
+                                else "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    },
+                )
 
-            def _stream(self, number: int, body: dict[str, Any], name: str | None,
-                        text: str) -> None:
-                base = {"id": f"sim-{number}", "object": "chat.completion.chunk", "created": 0,
-                        "model": body.get("model", "simulated")}
-                pieces = [text[i:i + 7] for i in range(0, len(text), 7)] or [""]
+            def _stream(
+                self, number: int, body: dict[str, Any], name: str | None, text: str
+            ) -> None:
+                base = {
+                    "id": f"sim-{number}",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body.get("model", "simulated"),
+                }
+                pieces = [text[i : i + 7] for i in range(0, len(text), 7)] or [""]
                 deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
                 if name:  # as OpenAI and vLLM do: id and name once, then argument pieces
-                    deltas.append({"tool_calls": [{"index": 0, "id": f"call-{number}",
-                                                   "type": "function", "function": {
-                                                       "name": name, "arguments": ""}}]})
-                    deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]}
-                               for p in pieces]
+                    deltas.append(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": f"call-{number}",
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": ""},
+                                }
+                            ]
+                        }
+                    )
+                    deltas += [
+                        {"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in pieces
+                    ]
                 else:
                     deltas += [{"content": p} for p in pieces]
-                events = [{**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
-                          for d in deltas]
-                events.append({**base, "choices": [{"index": 0, "delta": {},
-                               "finish_reason": "tool_calls" if name else "stop"}]})
+                events = [
+                    {**base, "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
+                    for d in deltas
+                ]
+                events.append(
+                    {
+                        **base,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {},
+                                "finish_reason": "tool_calls" if name else "stop",
+                            }
+                        ],
+                    }
+                )
                 if (body.get("stream_options") or {}).get("include_usage"):
-                    events.append({**base, "choices": [], "usage": {
-                        "prompt_tokens": 10, "completion_tokens": len(pieces),
-                        "total_tokens": 10 + len(pieces)}})
+                    events.append(
+                        {
+                            **base,
+                            "choices": [],
+                            "usage": {
+                                "prompt_tokens": 10,
+                                "completion_tokens": len(pieces),
+                                "total_tokens": 10 + len(pieces),
+                            },
+                        }
+                    )
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("cache-control", "no-cache")
@@ -293,23 +409,41 @@ class SimulatedOpenAIServer:
 
             def _drip(self, number: int, body: dict[str, Any]) -> None:
                 name, args, content = _answer(body)
-                payload = json.dumps({
-                    "id": f"sim-{number}", "object": "chat.completion", "created": 0,
-                    "model": "simulated", "choices": [{"index": 0, "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": content}}]}).encode()
-                head = (f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                        f"content-length: {len(payload)}\r\n\r\n").encode()
+                payload = json.dumps(
+                    {
+                        "id": f"sim-{number}",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "simulated",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": content},
+                            }
+                        ],
+                    }
+                ).encode()
+                head = (
+                    f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    f"content-length: {len(payload)}\r\n\r\n"
+                ).encode()
                 try:
                     for i in range(len(head + payload)):
-                        self.wfile.write((head + payload)[i:i + 1])
+                        self.wfile.write((head + payload)[i : i + 1])
                         self.wfile.flush()
                         time.sleep(outer.latency or 0.5)
                 except OSError:  # the client gave up: that is the point
                     pass
                 self.close_connection = True
 
-            def _send_raw(self, status: int, data: bytes, content_type: str = "application/json",
-                          headers: dict[str, str] | None = None) -> None:
+            def _send_raw(
+                self,
+                status: int,
+                data: bytes,
+                content_type: str = "application/json",
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 self.send_response(status)
                 self.send_header("content-type", content_type)
                 for key, value in (headers or {}).items():
@@ -321,8 +455,9 @@ class SimulatedOpenAIServer:
                 except OSError:  # the client stopped reading (a size cap): expected
                     self.close_connection = True
 
-            def _send(self, status: int, payload: dict[str, Any],
-                      headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(payload).encode()
                 if outer.mode == "gzip" and "gzip" in self.headers.get("accept-encoding", ""):
                     import gzip
@@ -386,7 +521,9 @@ class SimulatedOpenAIServerProcess:
 
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "emotion_director.testing", self.mode, str(self.latency)],
-            stdout=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.url = self._proc.stdout.readline().strip()  # the child prints its URL when ready
         if not self.url.startswith("http://127.0.0.1:"):
             self._proc.kill()

@@ -22,8 +22,10 @@ def assert_matches_snapshot(text: str, snapshot: Path) -> None:
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         snapshot.write_text(text)
         return
-    how = (f"run `{UPDATE_ENV}=1 python -m pytest <this test>` to write it on purpose, review "
-           "the diff and commit it")
+    how = (
+        f"run `{UPDATE_ENV}=1 python -m pytest <this test>` to write it on purpose, review "
+        "the diff and commit it"
+    )
     if not snapshot.is_file():
         pytest.fail(f"snapshot {snapshot} is missing: {how}.", pytrace=False)
     assert text == snapshot.read_text(), f"{snapshot.name} changed: if on purpose, {how}."

@@ -83,8 +83,16 @@ def test_unreachable_server_is_a_clear_error(monkeypatch):
     import emotion_director.agents.models as models
 
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)  # a refused TCP connect, no model
-    result = invoke("rewrite", "a dog", "-e", "awe", "--backend", "openai",
-                    "--base-url", "http://127.0.0.1:9/v1")
+    result = invoke(
+        "rewrite",
+        "a dog",
+        "-e",
+        "awe",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+    )
     assert result.exit_code == 2, result.output
     assert "cannot reach" in result.stderr and "persona_reading" in result.stderr
 
@@ -117,8 +125,9 @@ def test_custom_persona_dir_extends_the_run(tmp_path):
     data = default_personas()[0].model_dump(mode="json")
     data["name"] = "baker"
     (tmp_path / "baker.yaml").write_text(yaml.safe_dump(data))
-    result = invoke("rewrite", "a loaf of bread", "-e", "contentment", "--json",
-                    "--personas", str(tmp_path))
+    result = invoke(
+        "rewrite", "a loaf of bread", "-e", "contentment", "--json", "--personas", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     assert "baker" in {r["persona"] for r in json.loads(result.stdout)["readings"]}
 

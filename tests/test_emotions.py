@@ -15,7 +15,14 @@ from emotion_director.errors import InvalidRequestError, UnknownEmotionError
 
 def test_eight_mikels_categories_in_emoset_order():
     assert [e.value for e in Emotion] == [
-        "amusement", "awe", "contentment", "excitement", "anger", "disgust", "fear", "sadness"
+        "amusement",
+        "awe",
+        "contentment",
+        "excitement",
+        "anger",
+        "disgust",
+        "fear",
+        "sadness",
     ]
     assert {p.polarity for p in EMOTIONS.values()} == {"positive", "negative"}
     assert all(p.definition and p.synonyms for p in EMOTIONS.values())
@@ -23,8 +30,13 @@ def test_eight_mikels_categories_in_emoset_order():
 
 @pytest.mark.parametrize(
     ("word", "expected"),
-    [("happy", "contentment"), ("Scared", "fear"), ("furious", "anger"), ("  AWE ", "awe"),
-     ("grossed", None)],
+    [
+        ("happy", "contentment"),
+        ("Scared", "fear"),
+        ("furious", "anger"),
+        ("  AWE ", "awe"),
+        ("grossed", None),
+    ],
 )
 def test_synonyms_map_to_categories(word, expected):
     if expected is None:

@@ -1,4 +1,5 @@
-"""The error tree: four kinds under one base, old names still importable, all settings errors shown."""
+"""The error tree: four kinds under one base, old names still importable, all settings errors
+shown."""
 
 from __future__ import annotations
 
@@ -37,9 +38,13 @@ def test_error_classes_stay_importable_from_their_old_modules_as_the_same_class(
 
 def test_every_error_class_is_in_exactly_one_of_the_four_kinds():
     kinds = (errors.UserInputError, errors.DataFileError, errors.BackendError)
-    classes = [c for c in vars(errors).values()
-               if isinstance(c, type) and issubclass(c, errors.EmotionDirectorError)
-               and c not in (errors.EmotionDirectorError, *kinds)]
+    classes = [
+        c
+        for c in vars(errors).values()
+        if isinstance(c, type)
+        and issubclass(c, errors.EmotionDirectorError)
+        and c not in (errors.EmotionDirectorError, *kinds)
+    ]
     assert len(classes) >= 20
     for cls in classes:
         assert sum(issubclass(cls, kind) for kind in kinds) == 1, cls
@@ -72,8 +77,11 @@ def test_load_settings_names_every_invalid_setting_not_only_the_first():
 
 
 def test_load_settings_with_one_invalid_setting_keeps_the_one_line_message():
-    with pytest.raises(errors.SettingsError, match=r"^unknown backend 'gpt': use one of "
-                                                   r"embedded, openai, test\.$"):
+    with pytest.raises(
+        errors.SettingsError,
+        match=r"^unknown backend 'gpt': use one of "
+        r"embedded, openai, test\.$",
+    ):
         load_settings(backend="gpt")
 
 

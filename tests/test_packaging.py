@@ -43,7 +43,7 @@ def test_published_extras_take_a_torch_range_and_only_the_makefile_pins_it():
     assert "torch==2.13.0" in makefile
     assert 'install -q -e ".[embedded]"' in makefile  # what `make run` needs, no more
     readme = (ROOT / "README.md").read_text()
-    quickstart = readme[readme.index("## Quickstart"):readme.index("## Command line")]
+    quickstart = readme[readme.index("## Quickstart") : readme.index("## Command line")]
     assert "make run" in quickstart and "make test" in quickstart
 
 
@@ -57,9 +57,11 @@ def test_the_openai_backend_runs_without_the_embedded_extra():
         "    out = build_graph(Settings(backend='openai', base_url=s.url, reading_mode='choose'))"
         ".invoke({'prompt': 'a dog', 'emotion': 'awe', 'personas': ['poet']})\n"
         "print(out['final_prompt'])\n"
-        "assert sys.modules['llama_cpp'] is None and 'torch' not in sys.modules\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=100, cwd=ROOT)
+        "assert sys.modules['llama_cpp'] is None and 'torch' not in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=100, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("a dog")
 
@@ -69,9 +71,11 @@ def test_the_openai_backend_runs_without_the_embedded_extra():
 def test_the_embedded_backend_without_its_extra_names_the_extra():
     code = BLOCK + (
         "sys.argv = ['emotion-director', 'rewrite', 'a dog', '-e', 'awe']\n"
-        "from emotion_director.cli import main\nmain()\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=100, cwd=ROOT)
+        "from emotion_director.cli import main\nmain()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=100, cwd=ROOT
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert 'pip install "emotion-director[embedded]"' in result.stderr
     assert "Traceback" not in result.stderr

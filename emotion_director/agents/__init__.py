@@ -32,7 +32,10 @@ def __getattr__(name: str) -> Any:
 
         from emotion_director.testing import TestChatModel
 
-        warnings.warn("emotion_director.agents.TestChatModel moved: import it from "
-                      "emotion_director.testing", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "emotion_director.agents.TestChatModel moved: import it from emotion_director.testing",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return TestChatModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -52,7 +52,8 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 DEPRECATED_TEST_BACKEND = (
     "backend='test' is deprecated: pass the model itself, e.g. "
     "build_graph(settings, chat_model=TestChatModel()) with TestChatModel from "
-    "emotion_director.testing")
+    "emotion_director.testing"
+)
 
 
 def backend_name(model: BaseChatModel) -> str:

@@ -47,8 +47,11 @@ def clip_vocab_path() -> Path | None:
 
 @lru_cache(maxsize=1)
 def _bytes_to_unicode() -> dict[int, str]:
-    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-                 + list(range(ord("®"), ord("ÿ") + 1)))
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     codes = printable[:]
     extra = 0
     for byte in range(256):
@@ -65,13 +68,17 @@ def _pattern():
 
         return regex.compile(
             r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|"""
-            r"""[^\s\p{L}\p{N}]+""", regex.IGNORECASE)
+            r"""[^\s\p{L}\p{N}]+""",
+            regex.IGNORECASE,
+        )
     except ImportError:  # the stdlib spelling of the same classes
         import re
 
         return re.compile(
             r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|"""
-            r"""(?:[^\s\w]|_)+""", re.IGNORECASE)
+            r"""(?:[^\s\w]|_)+""",
+            re.IGNORECASE,
+        )
 
 
 def _clean(text: str) -> str:
@@ -90,7 +97,7 @@ class ClipBPETokenizer:
 
     def __init__(self, vocab_path: str | Path) -> None:
         with gzip.open(vocab_path, "rt", encoding="utf-8") as handle:
-            lines = handle.read().split("\n")[1:_MERGES + 1]
+            lines = handle.read().split("\n")[1 : _MERGES + 1]
         self.ranks = {tuple(line.split()): i for i, line in enumerate(lines)}
         self.byte_encoder = _bytes_to_unicode()
         self.pattern = _pattern()

@@ -35,8 +35,7 @@ from emotion_director.emotions import (
     nearest_emotion,
     resolve_emotion,
 )
-from emotion_director.errors import UnknownEmotionError
-from emotion_director.errors import BackendError
+from emotion_director.errors import BackendError, UnknownEmotionError
 from emotion_director.knowledge.concept_graph import ConceptGraph, content_words
 from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, facts_conflict, phrase_facts
 from emotion_director.untrusted import (
@@ -48,7 +47,14 @@ from emotion_director.untrusted import (
 )
 
 FACET_ORDER = (
-    "body_language", "action", "object", "space", "weather", "light", "colour", "texture",
+    "body_language",
+    "action",
+    "object",
+    "space",
+    "weather",
+    "light",
+    "colour",
+    "texture",
     "composition",
 )
 MAX_MAJORITY = 4
@@ -75,8 +81,9 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
     voiced = [c for c in chain.concepts if c.origin != "graph"]
     # among agreed concepts, those about this scene lead ("rain streaking the tram's windows"
     # before "deep shadow with a thin rim of light"), then the better supported
-    shared = sorted((c for c in voiced if len(c.supported_by) >= 2),
-                    key=lambda c: (-c.fit, -c.support))
+    shared = sorted(
+        (c for c in voiced if len(c.supported_by) >= 2), key=lambda c: (-c.fit, -c.support)
+    )
     majority: list[ConceptLink] = []
     facets: set[str] = set()
     for concept in shared or voiced[:1]:
@@ -89,13 +96,17 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
     for concept in sorted(voiced, key=lambda c: -c.fit) if len(shared) < 2 else []:
         if len(majority) >= MIN_LEADING:
             break
-        if (concept not in majority and concept.facet not in facets
-                and not set(concept.supported_by) & voices):
+        if (
+            concept not in majority
+            and concept.facet not in facets
+            and not set(concept.supported_by) & voices
+        ):
             majority.append(concept)
             facets.add(concept.facet)
             voices |= set(concept.supported_by)
     minority_pool = [
-        c for c in voiced
+        c
+        for c in voiced
         if len(c.supported_by) == 1 and c.facet not in facets and c not in majority
     ]
     # Prefer a persona not heard yet; then a concept about this scene; then the strongest voice.
@@ -111,7 +122,7 @@ def palette_colours(text: str) -> list[str]:
     body = text.strip().lower()
     if not body.endswith(" palette"):
         return []
-    colours = [c.strip() for c in re.split(r",\s*(?:and\s+)?|\s+and\s+", body[:-len(" palette")])]
+    colours = [c.strip() for c in re.split(r",\s*(?:and\s+)?|\s+and\s+", body[: -len(" palette")])]
     colours = [re.sub(r"^(?:a|an|the)\s+", "", c) for c in colours]
     if len(colours) < 2 or not all(_COLOUR.fullmatch(c) for c in colours):
         return []  # not a list of colour names ("a palette knife", a sentence)
@@ -140,13 +151,15 @@ def blend_palettes(
         if not theirs:
             continue
         text = f"{own[0]} and {theirs[0]} palette"
-        if scene is not None and facts_conflict(scene.facts, phrase_facts(text) - BODY_FACTS,
-                                                text):
+        if scene is not None and facts_conflict(scene.facts, phrase_facts(text) - BODY_FACTS, text):
             continue
         return ConceptLink(
-            text=text, facet="colour", appraisal=lead.appraisal,
+            text=text,
+            facet="colour",
+            appraisal=lead.appraisal,
             supported_by=list(dict.fromkeys([*lead.supported_by, *other.supported_by])),
-            support=round(lead.support + other.support, 4), origin="blended",
+            support=round(lead.support + other.support, 4),
+            origin="blended",
             refined_from=f"{lead.text} + {other.text}",
         )
     return lead
@@ -156,8 +169,12 @@ def compose_prompt(subject: str, concepts: Sequence[ConceptLink], budget: int) -
     """Subject first, then concepts in facet order; trimmed to ``budget`` estimated tokens."""
     kept = list(concepts)
     while True:
-        ordered = sorted(kept, key=lambda c: FACET_ORDER.index(c.facet)
-                         if c.facet in FACET_ORDER else len(FACET_ORDER))
+        ordered = sorted(
+            kept,
+            key=lambda c: (
+                FACET_ORDER.index(c.facet) if c.facet in FACET_ORDER else len(FACET_ORDER)
+            ),
+        )
         prompt = ", ".join([subject, *(c.text for c in ordered)])
         if estimate_clip_tokens(prompt) <= budget or not kept:
             return prompt
@@ -196,7 +213,8 @@ def negative_prompt(
     attributes moved out of the prompt (see :func:`~emotion_director.knowledge.scene.fit_subject`).
     """
     clashing = [
-        f"{w} expression" for w in prompt_emotion_words
+        f"{w} expression"
+        for w in prompt_emotion_words
         if _category(w) is not None and _category(w) is not emotion
     ]
     stated = set(scene.facts) if scene is not None else set()
@@ -204,7 +222,8 @@ def negative_prompt(
         stated |= _WET
     subject_words = content_words(subject)
     avoid = [
-        term for term in concept_graph.avoid(emotion)
+        term
+        for term in concept_graph.avoid(emotion)
         if not (content_words(term) & subject_words)
         and not ((phrase_facts(term) - BODY_FACTS - _STATES) & stated)
         and not (stated & {"night"} and {"dark", "shadows"} & content_words(term))
@@ -249,12 +268,27 @@ def build_trace(
             link = by_text.get(text.lower())
             if link is not None and link.appraisal:
                 links.append(f"{appraisal_text.get(link.appraisal, link.appraisal)} -> {text}")
-        agreed = sorted({p for c in chosen if reading.persona in c.supported_by
-                         for p in c.supported_by if p != reading.persona})
+        agreed = sorted(
+            {
+                p
+                for c in chosen
+                if reading.persona in c.supported_by
+                for p in c.supported_by
+                if p != reading.persona
+            }
+        )
         dissent = [cue for cue in reading.cues if cue not in final_prompt]
-        trace.append(TraceEntry(persona=reading.persona, weight=reading.weight,
-                                contributed=contributed, role=role, links=links,
-                                agreed_with=agreed, dissent=dissent))
+        trace.append(
+            TraceEntry(
+                persona=reading.persona,
+                weight=reading.weight,
+                contributed=contributed,
+                role=role,
+                links=links,
+                agreed_with=agreed,
+                dissent=dissent,
+            )
+        )
     return trace
 
 
@@ -310,8 +344,14 @@ def build_consensus(
     )
     return ConsensusResult(
         final_prompt=final,
-        negative_prompt=negative_prompt(emotion, concept_graph, prompt_emotion_words, scene=scene,
-                                        subject=subject, moved=moved_to_negative),
+        negative_prompt=negative_prompt(
+            emotion,
+            concept_graph,
+            prompt_emotion_words,
+            scene=scene,
+            subject=subject,
+            moved=moved_to_negative,
+        ),
         visual_prompt=request,
         trace=build_trace(readings, majority, minority, final, chain, concept_graph),
         composer=composer,
@@ -328,7 +368,10 @@ def _negative_emotion(emotion: Emotion, prompt_emotion_words: Sequence[str]) -> 
 
 
 def _acceptable(
-    prompt: str, head_nouns: Sequence[str], budget: int, concepts: Sequence[ConceptLink],
+    prompt: str,
+    head_nouns: Sequence[str],
+    budget: int,
+    concepts: Sequence[ConceptLink],
     subject: str = "",
 ) -> bool:
     """A model-written prompt must keep the subject and most of the chosen concepts, and must not
@@ -357,13 +400,25 @@ def _write_prompt(
     listing = "\n".join(f"- {c.text}" for c in concepts)
     try:
         result = yield from structured_steps(
-            model, WrittenPrompt,
-            [("system", "You write prompts for an image diffusion model: one line of "
-                        "comma-separated visual phrases, under 60 words, no emotion words. "
-                        f"{FENCE_NOTE} Copy the subject's words without the tags."),
-             ("user", f"Subject (keep it, first): {fence(subject)}\nVisual details to include:\n"
-                      f"{listing}\nWrite the prompt.")],
-            node="consensus", retries=retries, temperature=0.2, method=method,
+            model,
+            WrittenPrompt,
+            [
+                (
+                    "system",
+                    "You write prompts for an image diffusion model: one line of "
+                    "comma-separated visual phrases, under 60 words, no emotion words. "
+                    f"{FENCE_NOTE} Copy the subject's words without the tags.",
+                ),
+                (
+                    "user",
+                    f"Subject (keep it, first): {fence(subject)}\nVisual details to include:\n"
+                    f"{listing}\nWrite the prompt.",
+                ),
+            ],
+            node="consensus",
+            retries=retries,
+            temperature=0.2,
+            method=method,
         )
     except BackendError:
         return None  # the template composition is always available

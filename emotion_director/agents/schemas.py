@@ -83,9 +83,12 @@ class TraceEntry(BaseModel):
     role: str = Field(default="supporter", description="'majority', 'minority' or 'unused'")
     links: list[str] = Field(
         default_factory=list,
-        description="appraisal -> concept links this persona's contributions follow")
+        description="appraisal -> concept links this persona's contributions follow",
+    )
     agreed_with: list[str] = Field(
-        default_factory=list, description="personas who chose at least one of the same concepts")
+        default_factory=list, description="personas who chose at least one of the same concepts"
+    )
     dissent: list[str] = Field(
         default_factory=list,
-        description="this persona's cues that did not make the prompt (outvoted or dropped)")
+        description="this persona's cues that did not make the prompt (outvoted or dropped)",
+    )

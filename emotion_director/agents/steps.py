@@ -55,7 +55,8 @@ class CallBudget:
 
 @dataclass(frozen=True)
 class ModelCall:
-    """Run ``runnable`` on ``input`` (``invoke`` or ``ainvoke``); the step's result is its output."""
+    """Run ``runnable`` on ``input`` (``invoke`` or ``ainvoke``); the step's result is its
+    output."""
 
     runnable: Runnable
     input: Any

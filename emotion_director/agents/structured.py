@@ -90,8 +90,9 @@ def structured_runnable(
     # with_structured_output gives "model.bind(...) | parser" (langchain-core's models and
     # ours): the call parameters join the model's binding
     if isinstance(structured, RunnableSequence) and isinstance(structured.first, RunnableBinding):
-        return RunnableSequence(structured.first.bind(**params), *structured.middle,
-                                structured.last)
+        return RunnableSequence(
+            structured.first.bind(**params), *structured.middle, structured.last
+        )
     update = {k: v for k, v in params.items() if k in type(model).model_fields}
     return model.model_copy(update=update).with_structured_output(schema, method=method)
 
@@ -112,7 +113,7 @@ def _method_for(model: BaseChatModel, method: str) -> str:
     if method not in STRUCTURED_METHODS:
         return method
     with _REJECTED_LOCK:
-        for candidate in STRUCTURED_METHODS[STRUCTURED_METHODS.index(method):]:
+        for candidate in STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) :]:
             if (*_server_key(model), candidate) not in _REJECTED:
                 return candidate
     return STRUCTURED_METHODS[-1]
@@ -124,17 +125,24 @@ def _reject_method(model: BaseChatModel, method: str, why: str, where: str) -> s
     with _REJECTED_LOCK:
         first_time = key not in _REJECTED
         _REJECTED[key] = why
-    following = STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) + 1:]
+    following = STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) + 1 :]
     if following and first_time:
-        logger.warning("the openai server at %s rejected structured_method=%s (%s); falling back "
-                       "to %s (set EMOTION_DIRECTOR_STRUCTURED_METHOD to skip the probe)",
-                       where, method, why, following[0])
+        logger.warning(
+            "the openai server at %s rejected structured_method=%s (%s); falling back "
+            "to %s (set EMOTION_DIRECTOR_STRUCTURED_METHOD to skip the probe)",
+            where,
+            method,
+            why,
+            following[0],
+        )
     return following[0] if following else None
 
 
 def _server_key(model: BaseChatModel) -> tuple[str, str]:
-    return (_where(model, backend_name(model)),
-            str(getattr(model, "model_name", None) or getattr(model, "model", "")))
+    return (
+        _where(model, backend_name(model)),
+        str(getattr(model, "model_name", None) or getattr(model, "model", "")),
+    )
 
 
 def retry_after(headers: Any) -> tuple[float, str] | None:
@@ -153,8 +161,10 @@ def retry_after(headers: Any) -> tuple[float, str] | None:
     """
     if headers is None:
         return None
-    for name, shown, scale in (("retry-after-ms", "Retry-After-Ms", 1000.0),
-                               ("retry-after", "Retry-After", 1.0)):
+    for name, shown, scale in (
+        ("retry-after-ms", "Retry-After-Ms", 1000.0),
+        ("retry-after", "Retry-After", 1.0),
+    ):
         value = headers.get(name)
         if not isinstance(value, str) or not value.strip():
             continue
@@ -219,12 +229,18 @@ class _Failure:
     @property
     def rejects_method(self) -> bool:
         """A 4xx (other than timeout / rate limit) or a 500: the server refuses this request."""
-        return self.status is not None and self.status not in _TRANSIENT_STATUS and (
-            400 <= self.status < 500 or self.status in {500, 501})
+        return (
+            self.status is not None
+            and self.status not in _TRANSIENT_STATUS
+            and (400 <= self.status < 500 or self.status in {500, 501})
+        )
 
     def same_as(self, other: _Failure | None) -> bool:
         return other is not None and (self.kind, self.status, self.detail) == (
-            other.kind, other.status, other.detail)
+            other.kind,
+            other.status,
+            other.detail,
+        )
 
 
 def _cause_chain(exc: BaseException) -> list[BaseException]:
@@ -236,8 +252,16 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
 
 
 def _request(
-    model: BaseChatModel, runnable_for: Any, messages: list[Any], *, node: str, backend: str,
-    method: str, retries: int, config: dict[str, Any] | None, label: str = "",
+    model: BaseChatModel,
+    runnable_for: Any,
+    messages: list[Any],
+    *,
+    node: str,
+    backend: str,
+    method: str,
+    retries: int,
+    config: dict[str, Any] | None,
+    label: str = "",
 ) -> Steps[tuple[Any, str]]:
     """One structured request with transport retries and method fallback; returns
     ``(result, method used)``.
@@ -257,15 +281,17 @@ def _request(
     transient_left = retries
     while True:
         yield CHARGE_CALL  # one call of the node's budget (raises when it is spent)
-        logger.info("llm call node=%s backend=%s schema=%s method=%s", node, backend, label,
-                    method)
+        logger.info("llm call node=%s backend=%s schema=%s method=%s", node, backend, label, method)
         try:
             return (yield ModelCall(runnable_for(method), messages, config)), method
         except (OutputParserException, ValidationError):
             raise
         except Exception as exc:
-            if isinstance(exc, ValueError) and not isinstance(exc, BackendError) and not \
-                    _is_openai_error(exc):
+            if (
+                isinstance(exc, ValueError)
+                and not isinstance(exc, BackendError)
+                and not _is_openai_error(exc)
+            ):
                 raise  # invalid output: the caller retries with a new seed
             if isinstance(exc, RuntimeError) and not _is_openai_error(exc):
                 raise  # e.g. the unit-test guard
@@ -276,23 +302,29 @@ def _request(
         previous = failure
         if failure.rejects_method and (failure.status != 500 or repeated or not transient_left):
             rejected.append(f"{method}: HTTP {failure.status} {failure.detail}".strip())
-            following = (_reject_method(model, method, rejected[-1], where)
-                         if not runs_in_process(model) and method in STRUCTURED_METHODS
-                         else None)
+            following = (
+                _reject_method(model, method, rejected[-1], where)
+                if not runs_in_process(model) and method in STRUCTURED_METHODS
+                else None
+            )
             if following is None:
                 raise _rejected_error(rejected, node=node, backend=backend, where=where)
             method, previous = following, None
             continue
         if not transient_left:
-            raise _backend_error(failure, node=node, backend=backend, where=where,
-                                 timeout=getattr(model, "request_timeout", None)) from None
+            raise _backend_error(
+                failure,
+                node=node,
+                backend=backend,
+                where=where,
+                timeout=getattr(model, "request_timeout", None),
+            ) from None
         transient_left -= 1
         wait = min(2.0, 0.1 * 2 ** (retries - transient_left)) * random.uniform(0.5, 1.5)
         if failure.retry_after is not None:
             limit = _wait_limit(model)
             if failure.retry_after[0] > limit:
-                raise _wait_too_long_error(failure, limit, node=node, backend=backend,
-                                           where=where)
+                raise _wait_too_long_error(failure, limit, node=node, backend=backend, where=where)
             # never sooner than asked; a little later, so concurrent callers do not stampede
             wait = max(wait, min(failure.retry_after[0] * random.uniform(1.0, 1.1), limit))
         yield Backoff(wait)
@@ -302,8 +334,9 @@ def _request(
 PACKAGE_TAG = "emotion-director"
 
 
-def trace_config(node: str, backend: str, schema: str, attempt: int,
-                 config: dict[str, Any] | None = None) -> dict[str, Any]:
+def trace_config(
+    node: str, backend: str, schema: str, attempt: int, config: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The callbacks config of one model call: who asks, in run name, tags and metadata.
 
     ``node`` is the asking graph node, with the persona in brackets for a persona reading
@@ -316,12 +349,19 @@ def trace_config(node: str, backend: str, schema: str, attempt: int,
     role, _, rest = node.partition("[")
     persona = rest[:-1] if rest.endswith("]") else None
     tags = [PACKAGE_TAG, f"node:{role}"] + ([f"persona:{persona}"] if persona else [])
-    metadata: dict[str, Any] = {"ed_node": role, "ed_schema": schema, "ed_backend": backend,
-                                "ed_attempt": attempt}
+    metadata: dict[str, Any] = {
+        "ed_node": role,
+        "ed_schema": schema,
+        "ed_backend": backend,
+        "ed_attempt": attempt,
+    }
     if persona:
         metadata["ed_persona"] = persona
     merged = dict(config or {})
-    merged["tags"] = [*merged.get("tags", []), *(t for t in tags if t not in merged.get("tags", []))]
+    merged["tags"] = [
+        *merged.get("tags", []),
+        *(t for t in tags if t not in merged.get("tags", [])),
+    ]
     merged["metadata"] = {**metadata, **merged.get("metadata", {})}
     merged.setdefault("run_name", node)
     return merged
@@ -373,13 +413,22 @@ def structured_steps(
         attempt_seed = None if seed is None else seed + attempt
 
         def runnable_for(chosen: str, attempt_seed: int | None = attempt_seed) -> Runnable:
-            return structured_runnable(model, schema, temperature=temperature,
-                                       seed=attempt_seed, method=chosen)
+            return structured_runnable(
+                model, schema, temperature=temperature, seed=attempt_seed, method=chosen
+            )
 
         try:
             result, method = yield from _request(
-                model, runnable_for, messages, node=node, backend=backend, method=method,
-                retries=retries, config=call_config, label=schema.__name__)
+                model,
+                runnable_for,
+                messages,
+                node=node,
+                backend=backend,
+                method=method,
+                retries=retries,
+                config=call_config,
+                label=schema.__name__,
+            )
         except (OutputParserException, ValidationError, ValueError) as exc:
             if isinstance(exc, BackendError):
                 raise
@@ -392,8 +441,11 @@ def structured_steps(
                 last_error = " ".join(str(exc).split())[:200]
                 continue
         last_error = f"got {type(result).__name__} instead of {schema.__name__}"
-    hint = ("another structured_method or a larger model" if remote
-            else "a larger model (--model-path), another --seed, or the openai backend")
+    hint = (
+        "another structured_method or a larger model"
+        if remote
+        else "a larger model (--model-path), another --seed, or the openai backend"
+    )
     raise ModelOutputError(
         f"node '{node}': the {backend} backend returned invalid output {retries + 1} time(s) "
         f"({last_error}). Try {hint}.",
@@ -403,20 +455,29 @@ def structured_steps(
 
 
 def invoke_structured(
-    model: BaseChatModel, schema: type[T], messages: list[Any], *, node: str,
-    budget: CallBudget | None = None, **options: Any,
+    model: BaseChatModel,
+    schema: type[T],
+    messages: list[Any],
+    *,
+    node: str,
+    budget: CallBudget | None = None,
+    **options: Any,
 ) -> T:
     """:func:`structured_steps` run synchronously (``invoke``); ``options`` as there."""
     return run_steps(structured_steps(model, schema, messages, node=node, **options), budget)
 
 
 async def ainvoke_structured(
-    model: BaseChatModel, schema: type[T], messages: list[Any], *, node: str,
-    budget: CallBudget | None = None, **options: Any,
+    model: BaseChatModel,
+    schema: type[T],
+    messages: list[Any],
+    *,
+    node: str,
+    budget: CallBudget | None = None,
+    **options: Any,
 ) -> T:
     """:func:`structured_steps` run on the event loop (``ainvoke``); ``options`` as there."""
-    return await arun_steps(
-        structured_steps(model, schema, messages, node=node, **options), budget)
+    return await arun_steps(structured_steps(model, schema, messages, node=node, **options), budget)
 
 
 def runs_in_process(model: BaseChatModel) -> bool:
@@ -425,8 +486,11 @@ def runs_in_process(model: BaseChatModel) -> bool:
 
 
 def _where(model: BaseChatModel, backend: str) -> str:
-    return getattr(model, "openai_api_base", None) or getattr(
-        getattr(model, "inner", None), "openai_api_base", None) or backend
+    return (
+        getattr(model, "openai_api_base", None)
+        or getattr(getattr(model, "inner", None), "openai_api_base", None)
+        or backend
+    )
 
 
 def _rejected_error(rejected: list[str], *, node: str, backend: str, where: str) -> BackendError:
@@ -434,10 +498,12 @@ def _rejected_error(rejected: list[str], *, node: str, backend: str, where: str)
         return BackendError(
             f"node '{node}': the {backend} server at {where} rejected the request "
             f"({rejected[0]}); the server is up but refuses it: check --model and the server's "
-            "log.")
+            "log."
+        )
     return BackendError(
         f"node '{node}': the {backend} server at {where} rejected every structured-output method "
-        f"({'; '.join(rejected)}): use a server with tool calls or JSON output, or check its log.")
+        f"({'; '.join(rejected)}): use a server with tool calls or JSON output, or check its log."
+    )
 
 
 #: The longest Retry-After honoured for a model without a numeric ``request_timeout``.
@@ -453,22 +519,34 @@ def _wait_limit(model: BaseChatModel) -> float:
     return DEFAULT_WAIT_LIMIT_S
 
 
-def _wait_too_long_error(failure: _Failure, limit: float, *, node: str, backend: str,
-                         where: str) -> BackendError:
+def _wait_too_long_error(
+    failure: _Failure, limit: float, *, node: str, backend: str, where: str
+) -> BackendError:
     seconds, header = failure.retry_after or (math.inf, "")
     asked = "forever" if math.isinf(seconds) else f"{seconds:.0f} s"
-    what = ("hit the server's rate limit (HTTP 429)" if failure.status == 429
-            else f"answered HTTP {failure.status}")
+    what = (
+        "hit the server's rate limit (HTTP 429)"
+        if failure.status == 429
+        else f"answered HTTP {failure.status}"
+    )
     return BackendError(
         f"node '{node}': the {backend} server at {where} {what} and asks to retry in {asked} "
         f"({header}), longer than the {limit:g} s deadline of a request "
         "(EMOTION_DIRECTOR_TIMEOUT_S): not waiting. Run again later, lower "
-        "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or ask for a higher rate limit.")
+        "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or ask for a higher rate limit."
+    )
 
 
 #: OpenSSL's reasons when the other end answers a TLS handshake with something else (plain HTTP)
-_NOT_TLS = {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
-            "UNKNOWN_PROTOCOL", "HTTP_REQUEST", "HTTPS_PROXY_REQUEST", "UNEXPECTED_RECORD"}
+_NOT_TLS = {
+    "WRONG_VERSION_NUMBER",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+    "UNKNOWN_PROTOCOL",
+    "HTTP_REQUEST",
+    "HTTPS_PROXY_REQUEST",
+    "UNEXPECTED_RECORD",
+}
 
 
 def _tls_error(error: ssl.SSLError, *, node: str, backend: str, where: str) -> BackendError:
@@ -478,21 +556,24 @@ def _tls_error(error: ssl.SSLError, *, node: str, backend: str, where: str) -> B
             f"node '{node}': the {backend} server at {where} speaks TLS, but its certificate "
             f"verification failed ({error.verify_message or reason}): use http:// for a local "
             "server without TLS, or set SSL_CERT_FILE (or SSL_CERT_DIR) to the CA that signed "
-            "its certificate.")
-    plain = where.replace("https://", "http://", 1) if where.startswith("https://") \
-        else "http://"
+            "its certificate."
+        )
+    plain = where.replace("https://", "http://", 1) if where.startswith("https://") else "http://"
     if getattr(error, "reason", None) in _NOT_TLS:
         return BackendError(
             f"node '{node}': the {backend} server at {where} does not speak TLS ({reason}): "
-            f"is it {plain}? Fix --base-url.")
+            f"is it {plain}? Fix --base-url."
+        )
     return BackendError(
         f"node '{node}': the TLS handshake with the {backend} server at {where} failed "
         f"({reason}): check that it serves https on that port (if not, use {plain}), or its "
-        "TLS settings.")
+        "TLS settings."
+    )
 
 
-def _backend_error(failure: _Failure, *, node: str, backend: str, where: str,
-                   timeout: Any = None) -> Exception:
+def _backend_error(
+    failure: _Failure, *, node: str, backend: str, where: str, timeout: Any = None
+) -> Exception:
     if failure.kind == "final" and isinstance(failure.exc, BackendError):
         return BackendError(f"node '{node}': {failure.detail}")
     if failure.kind == "tls":
@@ -500,23 +581,27 @@ def _backend_error(failure: _Failure, *, node: str, backend: str, where: str,
     if failure.kind == "down":
         return BackendError(
             f"node '{node}': cannot reach the {backend} server at {where} (connection failed: "
-            "nothing answers there). Start the server or fix --base-url.")
+            "nothing answers there). Start the server or fix --base-url."
+        )
     if failure.kind == "slow":
         deadline = f"{timeout:g} s " if isinstance(timeout, (int, float)) else ""
         return BackendError(
             f"node '{node}': the {backend} server at {where} is up but did not finish answering "
             f"within the {deadline}deadline (EMOTION_DIRECTOR_TIMEOUT_S). Raise the timeout, "
-            "lower EMOTION_DIRECTOR_MAX_TOKENS, or use a faster model.")
+            "lower EMOTION_DIRECTOR_MAX_TOKENS, or use a faster model."
+        )
     if failure.kind == "status":
         wait = f"; {failure.retry_after[1]}" if failure.retry_after else ""
         if failure.status == 429:
             return BackendError(
                 f"node '{node}': the {backend} server at {where} answered HTTP 429, its rate "
                 f"limit ({failure.detail}{wait}): run again later, lower "
-                "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or raise EMOTION_DIRECTOR_MAX_RETRIES.")
+                "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or raise EMOTION_DIRECTOR_MAX_RETRIES."
+            )
         return BackendError(
             f"node '{node}': the {backend} server at {where} answered HTTP {failure.status} "
-            f"({failure.detail}{wait}).")
+            f"({failure.detail}{wait})."
+        )
     return BackendError(f"node '{node}': the {backend} backend failed: {failure.detail}")
 
 

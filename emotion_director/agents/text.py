@@ -17,16 +17,68 @@ ABSTRACT_WORDS = frozenset(
 
 _FACET_HINTS: dict[str, tuple[str, ...]] = {
     "light": ("light", "sun", "glow", "shadow", "lamp", "beam", "shine", "backlit", "lit "),
-    "colour": ("colour", "color", "palette", "hue", "tone", "red", "blue", "green", "gold",
-               "yellow", "grey", "gray", "pink", "orange", "purple"),
+    "colour": (
+        "colour",
+        "color",
+        "palette",
+        "hue",
+        "tone",
+        "red",
+        "blue",
+        "green",
+        "gold",
+        "yellow",
+        "grey",
+        "gray",
+        "pink",
+        "orange",
+        "purple",
+    ),
     "weather": ("rain", "fog", "mist", "snow", "storm", "cloud", "wind", "haze", "thunder"),
-    "composition": ("shot", "angle", "frame", "framing", "close-up", "wide", "depth of field",
-                    "bokeh", "composition", "perspective", "view", "lens"),
+    "composition": (
+        "shot",
+        "angle",
+        "frame",
+        "framing",
+        "close-up",
+        "wide",
+        "depth of field",
+        "bokeh",
+        "composition",
+        "perspective",
+        "view",
+        "lens",
+    ),
     "texture": ("texture", "grain", "rough", "smooth", "glossy", "cracked", "weathered"),
-    "body_language": ("eyes", "ears", "tail", "posture", "shoulders", "head", "grin", "smile",
-                      "brow", "fists", "teeth", "lip"),
-    "action": ("running", "leaping", "jumping", "sprinting", "walking", "waiting", "playing",
-               "splashing", "lunging", "resting", "sleeping", "sniffing", "chasing"),
+    "body_language": (
+        "eyes",
+        "ears",
+        "tail",
+        "posture",
+        "shoulders",
+        "head",
+        "grin",
+        "smile",
+        "brow",
+        "fists",
+        "teeth",
+        "lip",
+    ),
+    "action": (
+        "running",
+        "leaping",
+        "jumping",
+        "sprinting",
+        "walking",
+        "waiting",
+        "playing",
+        "splashing",
+        "lunging",
+        "resting",
+        "sleeping",
+        "sniffing",
+        "chasing",
+    ),
     "space": ("horizon", "corridor", "room", "meadow", "alley", "path", "field", "space"),
 }
 
@@ -35,8 +87,8 @@ def undrawable_reason(cue: str) -> str | None:
     """Why a cue cannot be drawn as it stands, or ``None`` if it is depictable.
 
     A cue is undrawable when it gives the model an instruction (model output is checked as
-    strictly as the user's prompt), when it relies on a bare emotion word ("a sad dog" is the semantic
-    shortcut) or when what is left after removing such words is only abstraction.
+    strictly as the user's prompt), when it relies on a bare emotion word ("a sad dog" is the
+    semantic shortcut) or when what is left after removing such words is only abstraction.
     """
     # model output is data too: a cue is checked as strictly as the user's prompt
     instruction = instruction_reason(cue)
@@ -51,8 +103,11 @@ def undrawable_reason(cue: str) -> str | None:
     if len(words) > 16:
         return "a sentence, not a visual cue"
     concrete = [
-        w for w in words
-        if w not in ABSTRACT_WORDS and w not in emotion_words and len(w) > 2
+        w
+        for w in words
+        if w not in ABSTRACT_WORDS
+        and w not in emotion_words
+        and len(w) > 2
         and w not in {"the", "and", "with", "that", "this", "sense", "full", "feel"}
     ]
     if emotion_words:

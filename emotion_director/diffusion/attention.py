@@ -1,4 +1,5 @@
-"""Decoupled cross-attention for the visual prompt (IP-Adapter style) and the mixin that installs it.
+"""Decoupled cross-attention for the visual prompt (IP-Adapter style) and the mixin that
+installs it.
 
 The visual prompt travels *through the UNet call*, exactly as diffusers passes IP-Adapter image
 embeddings: the caller gives ``added_cond_kwargs={"image_embeds": [packed]}`` (the pipelines do
@@ -63,8 +64,9 @@ def pack_visual_prompt(
     weights: torch.Tensor | None = None,
     row_scale: torch.Tensor | float = 1.0,
 ) -> torch.Tensor:
-    """Pack bank tokens ``[B, L, d]``, retrieval weights ``[B, L]`` (``None`` = uniform) and a per-row
-    scale into the ``[B, 1, L, d + 2]`` tensor passed as ``image_embeds`` / ``ip_adapter_image_embeds``.
+    """Pack bank tokens ``[B, L, d]``, retrieval weights ``[B, L]`` (``None`` = uniform) and a
+    per-row scale into the ``[B, 1, L, d + 2]`` tensor passed as ``image_embeds`` /
+    ``ip_adapter_image_embeds``.
 
     A token of weight 0 gets log-weight ``-inf``: exactly zero attention, whatever its values. A
     row whose weights are all 0 has no visual prompt: its scale becomes 0 (the branch is off for
@@ -79,8 +81,11 @@ def pack_visual_prompt(
         weights = weights.to(tokens)
         kept = weights > 0
         # the clamp keeps the gradient finite where the weight is 0 (where() routes it to 0)
-        log_w = torch.where(kept, weights.clamp(min=torch.finfo(weights.dtype).tiny).log(),
-                            torch.full_like(weights, DROPPED))
+        log_w = torch.where(
+            kept,
+            weights.clamp(min=torch.finfo(weights.dtype).tiny).log(),
+            torch.full_like(weights, DROPPED),
+        )
         empty = ~kept.any(dim=-1)
         log_w = torch.where(empty[:, None], torch.full_like(log_w, uniform), log_w)
         rows = torch.where(empty, torch.zeros_like(rows), rows)
@@ -98,8 +103,9 @@ def unpack_visual_prompt(packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 def layer_scales_tensor(scales: tuple[float, ...], rows: int) -> torch.Tensor:
-    """Captured layer scales as the second ``ip_adapter_image_embeds`` entry: ``[rows, 1, 1,
-    layers]`` float32 (diffusers splits and repeats it for guidance as it does the packed prompt)."""
+    """Captured layer scales as the second ``ip_adapter_image_embeds`` entry:
+    ``[rows, 1, 1, layers]`` float32 (diffusers splits and repeats it for guidance as it does the
+    packed prompt)."""
     return torch.tensor(scales, dtype=torch.float32).view(1, 1, 1, -1).repeat(rows, 1, 1, 1)
 
 
@@ -164,7 +170,9 @@ class VisualPromptProjection(nn.Module):
         tokens, log_w, rows = unpack_visual_prompt(packed)
         param = next(self.projector.parameters())
         hidden = self.projector(tokens.to(param.dtype), log_weights=log_w.to(param.dtype))
-        layer_scales = None if scales is None else tuple(scales.reshape(-1, scales.shape[-1])[0].tolist())
+        layer_scales = (
+            None if scales is None else tuple(scales.reshape(-1, scales.shape[-1])[0].tolist())
+        )
         visual = VisualTokens(hidden, log_w, rows, bool((rows != 0).any()), layer_scales)
         return self._cache.put(packed, (scales, visual))[1]
 
@@ -201,8 +209,9 @@ class VisualPromptAttnProcessor(nn.Module):
             return visual.layer_scales[self.layer_index]
         return self.scale
 
-    def _visual_kv(self, visual: VisualTokens, heads: int, head_dim: int, like: torch.Tensor,
-                   scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _visual_kv(
+        self, visual: VisualTokens, heads: int, head_dim: int, like: torch.Tensor, scale: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(K, scale * row_scale * V, log-weight bias)`` of the visual tokens, once per
         generation at inference (the row scale is folded into V: one op less per step)."""
         cached = self._kv_cache.get(visual.hidden_states)
@@ -245,8 +254,12 @@ class VisualPromptAttnProcessor(nn.Module):
             hidden_states = hidden_states.view(batch_size, channel, height * width).transpose(1, 2)
         batch_size, sequence_length, _ = encoder_hidden_states.shape
         if attention_mask is not None:
-            attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
-            attention_mask = attention_mask.view(batch_size, attn.heads, -1, attention_mask.shape[-1])
+            attention_mask = attn.prepare_attention_mask(
+                attention_mask, sequence_length, batch_size
+            )
+            attention_mask = attention_mask.view(
+                batch_size, attn.heads, -1, attention_mask.shape[-1]
+            )
         if attn.group_norm is not None:
             hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
 
@@ -274,14 +287,18 @@ class VisualPromptAttnProcessor(nn.Module):
         vp_key, vp_value, bias = self._visual_kv(visual, attn.heads, head_dim, query, scale)
         # retrieval weights gate the visual attention itself: softmax(qk + log w); V carries
         # the scales, so this is out = text + scale * row_scale * Attn(Q, K_vis, V_vis)
-        hidden_states = text + F.scaled_dot_product_attention(query, vp_key, vp_value, attn_mask=bias)
+        hidden_states = text + F.scaled_dot_product_attention(
+            query, vp_key, vp_value, attn_mask=bias
+        )
         hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
         hidden_states = hidden_states.to(query.dtype)
 
         hidden_states = attn.to_out[0](hidden_states)
         hidden_states = attn.to_out[1](hidden_states)
         if input_ndim == 4:
-            hidden_states = hidden_states.transpose(-1, -2).reshape(batch_size, channel, height, width)
+            hidden_states = hidden_states.transpose(-1, -2).reshape(
+                batch_size, channel, height, width
+            )
         if attn.residual_connection:
             hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
@@ -315,9 +332,14 @@ class VisualPromptAdapter(nn.Module):
         from emotion_director.files import atomic_write
 
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        atomic_write(path, lambda tmp: save_file(
-            tensors, str(tmp), metadata={"format": ADAPTER_FORMAT, **(metadata or {})}),
-            what="adapter", error=AdapterError)
+        atomic_write(
+            path,
+            lambda tmp: save_file(
+                tensors, str(tmp), metadata={"format": ADAPTER_FORMAT, **(metadata or {})}
+            ),
+            what="adapter",
+            error=AdapterError,
+        )
 
 
 def _key(name: str) -> str:
@@ -367,7 +389,8 @@ class VisualPromptMixin:
             subfolder (`str`, *optional*): folder inside the repo / directory.
             weight_name (`str`, *optional*): adapter file inside the folder; defaults to
                 ``adapter.safetensors`` when the folder has one.
-            bank_name (`str`, *optional*, defaults to ``bank.safetensors``): bank file in the folder.
+            bank_name (`str`, *optional*, defaults to ``bank.safetensors``): bank file in the
+                folder.
         """
         from emotion_director.diffusion.bank import VisualPromptBank
         from emotion_director.diffusion.projector import VisualPromptProjector
@@ -415,7 +438,8 @@ class VisualPromptMixin:
         processors = {}
         for index, (name, attn) in enumerate(cross_attention_layers(self.unet).items()):
             proc = VisualPromptAttnProcessor(
-                attn.to_q.out_features, attn.to_k.in_features, original[name])
+                attn.to_q.out_features, attn.to_k.in_features, original[name]
+            )
             proc.layer_index = index
             if attn.to_k.in_features == cross_dim:
                 with torch.no_grad():
@@ -477,8 +501,11 @@ class VisualPromptMixin:
     def _visual_prompt_processors(self) -> list[tuple[str, VisualPromptAttnProcessor]]:
         if getattr(self, "visual_prompt_adapter", None) is None:
             raise UserInputError("no visual prompt loaded: call load_visual_prompt(bank) first.")
-        return [(n, p) for n, p in self.unet.attn_processors.items()
-                if isinstance(p, VisualPromptAttnProcessor)]
+        return [
+            (n, p)
+            for n, p in self.unet.attn_processors.items()
+            if isinstance(p, VisualPromptAttnProcessor)
+        ]
 
 
 def _allow_text_only_calls(unet: Any) -> None:
@@ -494,8 +521,9 @@ def _allow_text_only_calls(unet: Any) -> None:
     def process_encoder_hidden_states(encoder_hidden_states: Any, added_cond_kwargs: Any) -> Any:
         if not added_cond_kwargs or "image_embeds" not in added_cond_kwargs:
             return encoder_hidden_states
-        return process(encoder_hidden_states=encoder_hidden_states,
-                       added_cond_kwargs=added_cond_kwargs)
+        return process(
+            encoder_hidden_states=encoder_hidden_states, added_cond_kwargs=added_cond_kwargs
+        )
 
     unet.__dict__["process_encoder_hidden_states"] = process_encoder_hidden_states
 
@@ -514,14 +542,17 @@ def _resolve_visual_prompt(
         adapter = folder / (weight_name or "adapter.safetensors")
         if weight_name and not adapter.is_file():
             raise AdapterError(f"{adapter}: adapter weights not found in {folder}.")
-        return (VisualPromptBank.load(folder / bank_name),
-                str(adapter) if adapter.is_file() else None)
+        return (
+            VisualPromptBank.load(folder / bank_name),
+            str(adapter) if adapter.is_file() else None,
+        )
     try:
         from huggingface_hub import hf_hub_download
 
         bank_file = hf_hub_download(str(source), bank_name, subfolder=subfolder)
-        adapter_file = hf_hub_download(str(source), weight_name or "adapter.safetensors",
-                                       subfolder=subfolder)
+        adapter_file = hf_hub_download(
+            str(source), weight_name or "adapter.safetensors", subfolder=subfolder
+        )
     except Exception as exc:  # offline, unknown repo, missing file: all one user error
         raise BankError(
             f"visual prompt '{source}' is neither a bank file, a folder, nor a hub repo available "
@@ -547,12 +578,15 @@ def _load_adapter_weights(
 
 
 def read_safetensors(path: Path, *, what: str, fmt: str | None = None) -> dict[str, torch.Tensor]:
-    """Load a safetensors file or raise a one-line :class:`AdapterError` naming the file and the fix."""
+    """Load a safetensors file or raise a one-line :class:`AdapterError` naming the file and the
+    fix."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     if not path.is_file():
-        raise AdapterError(f"{what} {path} not found: pass the file written by `emotion-director train dpo`.")
+        raise AdapterError(
+            f"{what} {path} not found: pass the file written by `emotion-director train dpo`."
+        )
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}

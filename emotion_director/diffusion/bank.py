@@ -40,7 +40,8 @@ class VisualPromptBank:
     """Per-emotion visual tokens plus the metadata needed to check and use them.
 
     Args:
-        tokens (`torch.Tensor` of shape `[|E|, L, d]`): visual tokens, emotions in ``emotions`` order.
+        tokens (`torch.Tensor` of shape `[|E|, L, d]`): visual tokens, emotions in ``emotions``
+            order.
         text_keys (`torch.Tensor` of shape `[|E|, L, d_t]`): text part of each token, for retrieval.
         emotions (`list[str]`, *optional*, defaults to the 8 Mikels emotions in EmoSet order).
         metadata (`dict`, *optional*): provenance: encoders used, dataset, K-means settings.
@@ -124,8 +125,10 @@ class VisualPromptBank:
         if not 0 <= seed < 2**63:  # torch's generator takes a signed 64-bit seed
             raise BankError(f"seed {seed} is out of range: use a seed from 0 to 2**63 - 1.")
         if len(Emotion) * num_tokens * max(dim, text_dim) > 2**31:
-            raise BankError(f"a bank of {num_tokens} tokens of width {max(dim, text_dim)} is too "
-                            "large to allocate: use fewer --tokens or a smaller --dim/--text-dim.")
+            raise BankError(
+                f"a bank of {num_tokens} tokens of width {max(dim, text_dim)} is too "
+                "large to allocate: use fewer --tokens or a smaller --dim/--text-dim."
+            )
         gen = torch.Generator().manual_seed(seed)
         n = len(Emotion)
         return cls(
@@ -153,17 +156,26 @@ class VisualPromptBank:
             "text_dim": str(self.text_dim),
             "metadata": json.dumps(self.metadata, default=str),
         }
-        tensors = {"tokens": self.tokens.contiguous().float(),
-                   "text_keys": self.text_keys.contiguous().float()}
-        return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=header),
-                            what="bank", overwrite=overwrite, error=BankError)
+        tensors = {
+            "tokens": self.tokens.contiguous().float(),
+            "text_keys": self.text_keys.contiguous().float(),
+        }
+        return atomic_write(
+            path,
+            lambda tmp: save_file(tensors, str(tmp), metadata=header),
+            what="bank",
+            overwrite=overwrite,
+            error=BankError,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> VisualPromptBank:
         """Read a bank written by :meth:`save`; errors say what is wrong with the file."""
         path = Path(path)
         if not path.is_file():
-            raise BankError(f"bank file {path} not found: build one with `emotion-director bank init`.")
+            raise BankError(
+                f"bank file {path} not found: build one with `emotion-director bank init`."
+            )
         if path.suffix != ".safetensors":
             raise BankError(f"{path}: banks are .safetensors files (pickles are never loaded).")
         try:
@@ -182,21 +194,32 @@ class VisualPromptBank:
         emotions = _json_field(header, "emotions", "[]", list, path)
         metadata = _json_field(header, "metadata", "{}", dict, path)
         try:
-            bank = cls(tokens=tensors["tokens"], text_keys=tensors["text_keys"],
-                       emotions=emotions, metadata=metadata)
+            bank = cls(
+                tokens=tensors["tokens"],
+                text_keys=tensors["text_keys"],
+                emotions=emotions,
+                metadata=metadata,
+            )
         except BankError as exc:
             raise BankError(f"{path}: {exc}") from None
-        for key, value in (("num_tokens", bank.num_tokens), ("dim", bank.dim),
-                           ("text_dim", bank.text_dim)):
+        for key, value in (
+            ("num_tokens", bank.num_tokens),
+            ("dim", bank.dim),
+            ("text_dim", bank.text_dim),
+        ):
             if key in header and not header[key].isdigit():
                 raise BankError(f"{path}: metadata {key}={header[key]!r} is not a whole number.")
             if key in header and int(header[key]) != value:
-                raise BankError(f"{path}: metadata says {key}={header[key]} but tensors have {value}.")
+                raise BankError(
+                    f"{path}: metadata says {key}={header[key]} but tensors have {value}."
+                )
         return bank
 
     def __repr__(self) -> str:
-        return (f"VisualPromptBank(emotions={len(self.emotions)}, num_tokens={self.num_tokens}, "
-                f"dim={self.dim}, text_dim={self.text_dim})")
+        return (
+            f"VisualPromptBank(emotions={len(self.emotions)}, num_tokens={self.num_tokens}, "
+            f"dim={self.dim}, text_dim={self.text_dim})"
+        )
 
     def check_compatible(self, *, dim: int, text_dim: int | None = None, where: str = "") -> None:
         """Raise :class:`BankError` if the bank's sizes differ from a projector/encoder's."""

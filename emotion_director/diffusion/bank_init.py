@@ -105,7 +105,7 @@ def _from_manifest(path: Path) -> list[EmotionImage]:
             caption = str(record.get("caption") or "")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise BankError(
-                f"{path}:{number}: expected {{\"image\", \"caption\", \"emotion\"}} ({exc})."
+                f'{path}:{number}: expected {{"image", "caption", "emotion"}} ({exc}).'
             ) from None
         except UnknownEmotionError as exc:
             raise BankError(f"{path}:{number}: {exc}") from None
@@ -148,7 +148,8 @@ def _caption_for(root: Path, emotion: str, image: Path) -> str:
 
 
 def kmeans(x: torch.Tensor, k: int, *, iters: int = 50, seed: int = 0) -> torch.Tensor:
-    """K-means with k-means++ initialisation; returns ``[k, d]`` centres (deterministic for a seed)."""
+    """K-means with k-means++ initialisation; returns ``[k, d]`` centres (deterministic for a
+    seed)."""
     if x.shape[0] < k:
         raise BankError(f"K-means needs at least {k} samples, got {x.shape[0]}.")
     gen = torch.Generator().manual_seed(seed)
@@ -160,9 +161,9 @@ def kmeans(x: torch.Tensor, k: int, *, iters: int = 50, seed: int = 0) -> torch.
     c = torch.stack(centres)
     for _ in range(iters):
         assign = torch.cdist(x, c).argmin(dim=1)
-        new = torch.stack([
-            x[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(k)
-        ])
+        new = torch.stack(
+            [x[assign == j].mean(0) if (assign == j).any() else c[j] for j in range(k)]
+        )
         if torch.allclose(new, c):
             break
         c = new
@@ -170,7 +171,9 @@ def kmeans(x: torch.Tensor, k: int, *, iters: int = 50, seed: int = 0) -> torch.
 
 
 def encoder_identity(encoder: Any) -> str:
-    return str(getattr(encoder, "identity", None) or getattr(encoder, "name", type(encoder).__name__))
+    return str(
+        getattr(encoder, "identity", None) or getattr(encoder, "name", type(encoder).__name__)
+    )
 
 
 class FeatureCache:
@@ -213,8 +216,10 @@ class FeatureCache:
         name = self.folder / f"batch-{hashlib.sha1(''.join(keys).encode()).hexdigest()[:16]}"
         # keys file first, tensors last: a shard counts only once both exist
         name.with_suffix(".json").write_text(json.dumps(keys))
-        save_file({"image": image.contiguous(), "text": text.contiguous()},
-                  str(name.with_suffix(".safetensors")))
+        save_file(
+            {"image": image.contiguous(), "text": text.contiguous()},
+            str(name.with_suffix(".safetensors")),
+        )
 
 
 def init_bank(
@@ -255,7 +260,9 @@ def init_bank(
     state = PartialState(cpu=not torch.cuda.is_available())  # CPU processes: gloo
     world, rank = state.num_processes, state.process_index
     if world > 1 and not cache_dir:
-        raise BankError("a data-parallel bank init needs --cache: the processes share features there.")
+        raise BankError(
+            "a data-parallel bank init needs --cache: the processes share features there."
+        )
     identity = f"{encoder_identity(image_encoder)}|{encoder_identity(text_encoder)}"
     cache = FeatureCache(Path(cache_dir) if cache_dir else None, identity)
     pending = [i for i in items if i.key not in cache.features]
@@ -267,7 +274,7 @@ def init_bank(
     load_image = load_image or _open_image
     done = len(items) - len(pending)
     for start in range(0, len(todo), batch_size):
-        batch = todo[start:start + batch_size]
+        batch = todo[start : start + batch_size]
         with torch.no_grad():
             image = image_encoder([load_image(i.image) for i in batch]).float().cpu()
             text = text_encoder([i.caption or f"a photo evoking {i.emotion}" for i in batch])
@@ -282,8 +289,10 @@ def init_bank(
         cache = FeatureCache(Path(cache_dir), identity)  # every shard, written by every process
         missing = [i for i in items if i.key not in cache.features]
         if missing:
-            raise BankError(f"{len(missing)} item(s) missing from the shared cache after encoding: "
-                            "is --cache on a folder every process can see?")
+            raise BankError(
+                f"{len(missing)} item(s) missing from the shared cache after encoding: "
+                "is --cache on a folder every process can see?"
+            )
 
     tokens, keys = [], []
     for emotion in Emotion:
@@ -292,14 +301,19 @@ def init_bank(
         text = F.normalize(torch.stack([cache.features[i.key][1] for i in mine]), dim=-1)
         centres = kmeans(torch.cat([image, text], dim=-1), num_tokens, seed=seed)
         tokens.append(centres[:, : image.shape[1]])
-        keys.append(centres[:, image.shape[1]:])
+        keys.append(centres[:, image.shape[1] :])
     return VisualPromptBank(
-        tokens=torch.stack(tokens), text_keys=torch.stack(keys),
+        tokens=torch.stack(tokens),
+        text_keys=torch.stack(keys),
         metadata={
-            "init": "kmeans", "image_encoder": image_encoder.name,
-            "text_encoder": text_encoder.name, "encoders_identity": identity,
-            "num_images": len(items), "processes": world,
-            "images_per_emotion": counts, "seed": seed,
+            "init": "kmeans",
+            "image_encoder": image_encoder.name,
+            "text_encoder": text_encoder.name,
+            "encoders_identity": identity,
+            "num_images": len(items),
+            "processes": world,
+            "images_per_emotion": counts,
+            "seed": seed,
             **getattr(text_encoder, "provenance", {}),
         },
     )
@@ -349,19 +363,29 @@ class HFTextEncoder:
     texts are embedded by :func:`embed_texts_for_retrieval`, as ``MCDiffusionPipeline`` does.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, name: str, device: str = "cpu",
-                 subfolder: str = "") -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, name: str, device: str = "cpu", subfolder: str = ""
+    ) -> None:
         self.fingerprint = _fingerprint(model)
-        self.model, self.tokenizer, self.name, self.device = model.to(device).eval(), tokenizer, name, device
+        self.model, self.tokenizer, self.name, self.device = (
+            model.to(device).eval(),
+            tokenizer,
+            name,
+            device,
+        )
         self.identity = f"text:{name}:{type(model).__name__}:{self.fingerprint}"
         #: which text encoder builds the keys, recorded in the bank's metadata: a pipeline
         #: refuses keys from another one (SDXL's ``text_encoder_2`` lives in another space)
-        self.provenance = {"text_encoder_class": type(model).__name__,
-                           "text_encoder_subfolder": subfolder,
-                           "text_encoder_fingerprint": self.fingerprint}
+        self.provenance = {
+            "text_encoder_class": type(model).__name__,
+            "text_encoder_subfolder": subfolder,
+            "text_encoder_fingerprint": self.fingerprint,
+        }
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, device: str = "cpu", subfolder: str = "") -> HFTextEncoder:
+    def from_pretrained(
+        cls, name_or_path: str, device: str = "cpu", subfolder: str = ""
+    ) -> HFTextEncoder:
         import transformers
         from transformers import AutoConfig, AutoTokenizer
 
@@ -395,7 +419,12 @@ class HFImageEncoder:
 
     def __init__(self, model: Any, processor: Any, name: str, device: str = "cpu") -> None:
         fingerprint = _fingerprint(model)
-        self.model, self.processor, self.name, self.device = model.to(device).eval(), processor, name, device
+        self.model, self.processor, self.name, self.device = (
+            model.to(device).eval(),
+            processor,
+            name,
+            device,
+        )
         self.identity = f"image:{name}:{type(model).__name__}:{fingerprint}"
 
     @classmethod
@@ -417,7 +446,9 @@ class HFImageEncoder:
             else:
                 model = AutoModel.from_pretrained(name_or_path)
         except (OSError, ValueError, RuntimeError) as exc:
-            raise BankError(f"cannot load image encoder '{name_or_path}': {str(exc).splitlines()[0][:200]}") from None
+            raise BankError(
+                f"cannot load image encoder '{name_or_path}': {str(exc).splitlines()[0][:200]}"
+            ) from None
         return cls(model, processor, name_or_path, device)
 
     def __call__(self, batch: Sequence[Any]) -> torch.Tensor:

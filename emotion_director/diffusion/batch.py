@@ -21,8 +21,9 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
     from emotion_director.files import MiB, text_lines
 
     requests = []
-    for number, line in text_lines(path, what="--prompts file", max_bytes=64 * MiB,
-                                   error=InvalidRequestError):
+    for number, line in text_lines(
+        path, what="--prompts file", max_bytes=64 * MiB, error=InvalidRequestError
+    ):
         where = f"{path}:{number}"
         if line.lstrip().startswith("{"):
             try:
@@ -30,12 +31,12 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
             except json.JSONDecodeError as exc:
                 raise InvalidRequestError(f"{where}: invalid JSON ({exc.msg}).") from None
             if not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
-                raise InvalidRequestError(f"{where}: missing \"prompt\".")
+                raise InvalidRequestError(f'{where}: missing "prompt".')
         else:
             record = {"prompt": line.strip()}
         emotion = record.get("emotion") or default_emotion
         if not emotion:
-            raise InvalidRequestError(f"{where}: no emotion: add \"emotion\" or pass --emotion.")
+            raise InvalidRequestError(f'{where}: no emotion: add "emotion" or pass --emotion.')
         try:
             record["emotion"] = resolve_emotion(str(emotion)).value
             if record.get("negative_emotion"):
@@ -44,16 +45,22 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
             raise InvalidRequestError(f"{where}: {exc}") from None
         record.setdefault("seed", seed)
         if not isinstance(record["seed"], int):
-            raise InvalidRequestError(f"{where}: \"seed\" must be an integer.")
+            raise InvalidRequestError(f'{where}: "seed" must be an integer.')
         requests.append(record)
     if not requests:
         raise InvalidRequestError(f"--prompts {path}: no prompts in the file.")
     return requests
 
 
-def generate_prompt_file(generator: Any, path: Path, *, default_emotion: str | None, seed: int,
-                         negative_emotion: str | None = None,
-                         negative_prompt: str | None = None) -> list[str]:
+def generate_prompt_file(
+    generator: Any,
+    path: Path,
+    *,
+    default_emotion: str | None,
+    seed: int,
+    negative_emotion: str | None = None,
+    negative_prompt: str | None = None,
+) -> list[str]:
     """Generate this process's share of the prompt file; returns the PNG paths it wrote."""
     import torch
     from accelerate import PartialState
@@ -66,7 +73,9 @@ def generate_prompt_file(generator: Any, path: Path, *, default_emotion: str | N
     with state.split_between_processes(requests) as mine:
         for request in mine:
             paths += generator.generate(
-                request["prompt"], emotion=request["emotion"], seed=request["seed"],
+                request["prompt"],
+                emotion=request["emotion"],
+                seed=request["seed"],
                 negative_emotion=request.get("negative_emotion") or negative_emotion,
                 negative_prompt=request.get("negative_prompt") or negative_prompt,
             )

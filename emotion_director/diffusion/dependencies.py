@@ -10,9 +10,11 @@ INSTALL_HINT = 'pip install "emotion-director[diffusion]"'
 
 
 def require_diffusion() -> None:
-    """Raise :class:`MissingExtraError` unless torch, diffusers, transformers and safetensors import."""
+    """Raise :class:`MissingExtraError` unless torch, diffusers, transformers and safetensors
+    import."""
     missing = [
-        name for name in ("torch", "diffusers", "transformers", "safetensors")
+        name
+        for name in ("torch", "diffusers", "transformers", "safetensors")
         if importlib.util.find_spec(name) is None
     ]
     if missing:

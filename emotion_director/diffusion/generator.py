@@ -88,13 +88,24 @@ class ImageGenerator:
                     import torch
 
                     if not torch.cuda.is_available():
-                        raise UserInputError("--device cuda but no CUDA GPU is visible: use --device cpu.")
+                        raise UserInputError(
+                            "--device cuda but no CUDA GPU is visible: use --device cpu."
+                        )
                     dtype = torch.float16
-                extra = ({"retrieval_temperature": self.retrieval_temperature}
-                         if self.retrieval_temperature is not None else {})
+                extra = (
+                    {"retrieval_temperature": self.retrieval_temperature}
+                    if self.retrieval_temperature is not None
+                    else {}
+                )
                 self.pipeline = MCDiffusionPipeline.from_pretrained(
-                    self.model, bank=self.bank, adapter_weights=self.adapter, lora_weights=self.lora,
-                    device=self.device, torch_dtype=dtype, visual_prompt_scale=self.scale, **extra,
+                    self.model,
+                    bank=self.bank,
+                    adapter_weights=self.adapter,
+                    lora_weights=self.lora,
+                    device=self.device,
+                    torch_dtype=dtype,
+                    visual_prompt_scale=self.scale,
+                    **extra,
                 )
             return self.pipeline
 
@@ -120,37 +131,66 @@ class ImageGenerator:
         size = {k: v for k, v in {"height": self.height, "width": self.width}.items() if v}
         started = time.time()
         result = pipe(
-            prompt, target, negative_emotion=negative, negative_prompt=negative_prompt or None,
-            num_inference_steps=self.steps, guidance_scale=self.guidance_scale,
+            prompt,
+            target,
+            negative_emotion=negative,
+            negative_prompt=negative_prompt or None,
+            num_inference_steps=self.steps,
+            guidance_scale=self.guidance_scale,
             num_images_per_prompt=num_images,
-            generator=torch.Generator(device="cpu").manual_seed(seed), **size,
+            generator=torch.Generator(device="cpu").manual_seed(seed),
+            **size,
         )
         retrieved = getattr(result, "visual_prompt_retrieval", None) or [None]
         retrieval = retrieved[0]
         scale = getattr(result, "visual_prompt_scale", None)  # the one this call used
         scale = pipe._scale() if scale is None else scale
-        settings = [prompt, target, negative, seed, negative_prompt, self.model, self.bank,
-                    self.adapter, self.lora, scale, self.steps, self.guidance_scale,
-                    self.height, self.width, pipe.retrieval_temperature]
+        settings = [
+            prompt,
+            target,
+            negative,
+            seed,
+            negative_prompt,
+            self.model,
+            self.bank,
+            self.adapter,
+            self.lora,
+            scale,
+            self.steps,
+            self.guidance_scale,
+            self.height,
+            self.width,
+            pipe.retrieval_temperature,
+        ]
         digest = hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:8]
         paths = []
         for i, image in enumerate(result.images):
             path = _free_path(folder / f"{target}-{seed}-{digest}-{i}.png")
             if path.name != f"{target}-{seed}-{digest}-{i}.png" and self.on_note:
-                self.on_note(f"{folder / f'{target}-{seed}-{digest}-{i}.png'} exists; wrote "
-                             f"{path.name} alongside it.")
+                self.on_note(
+                    f"{folder / f'{target}-{seed}-{digest}-{i}.png'} exists; wrote "
+                    f"{path.name} alongside it."
+                )
             image.save(path)
             sidecar = {
-                "prompt": prompt, "negative_prompt": negative_prompt, "emotion": target,
-                "negative_emotion": negative, "seed": seed, "image_index": i,
-                "visual_prompt_scale": scale, "model": str(self.model),
+                "prompt": prompt,
+                "negative_prompt": negative_prompt,
+                "emotion": target,
+                "negative_emotion": negative,
+                "seed": seed,
+                "image_index": i,
+                "visual_prompt_scale": scale,
+                "model": str(self.model),
                 "retrieval_temperature": pipe.retrieval_temperature,
-                "bank": str(self.bank) if self.bank else None, "adapter": self.adapter,
+                "bank": str(self.bank) if self.bank else None,
+                "adapter": self.adapter,
                 "lora": self.lora,
-                "steps": self.steps, "guidance_scale": self.guidance_scale,
+                "steps": self.steps,
+                "guidance_scale": self.guidance_scale,
                 "retrieval_weights": retrieval.weights.tolist() if retrieval else None,
                 "retrieval_tokens": retrieval.indices.tolist() if retrieval else None,
-                "seconds": round(time.time() - started, 3), **(extra or {}),
+                "seconds": round(time.time() - started, 3),
+                **(extra or {}),
             }
             path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2))
             paths.append(str(path))
@@ -209,12 +249,24 @@ def make_generate_image_tool(generator: ImageGenerator) -> Any:
         )
         seed: int = 0
 
-    def run(prompt: str, emotion: str, negative_prompt: str | None = None,
-            negative_emotion: str | None = None, seed: int = 0) -> list[str]:
-        return generator.generate(prompt, emotion=emotion, negative_prompt=negative_prompt,
-                                  negative_emotion=negative_emotion, seed=seed)
+    def run(
+        prompt: str,
+        emotion: str,
+        negative_prompt: str | None = None,
+        negative_emotion: str | None = None,
+        seed: int = 0,
+    ) -> list[str]:
+        return generator.generate(
+            prompt,
+            emotion=emotion,
+            negative_prompt=negative_prompt,
+            negative_emotion=negative_emotion,
+            seed=seed,
+        )
 
     return StructuredTool.from_function(
-        run, name="generate_image", args_schema=GenerateImageArgs,
+        run,
+        name="generate_image",
+        args_schema=GenerateImageArgs,
         description="Generate an emotion-guided image with MC-Diffusion; returns PNG paths.",
     )

@@ -58,7 +58,8 @@ _UNSET: Any = object()
 
 
 class MCDiffusionPipeline(VisualPromptMixin):
-    """Wraps a ``StableDiffusionPipeline`` or ``StableDiffusionXLPipeline`` and adds the visual prompt.
+    """Wraps a ``StableDiffusionPipeline`` or ``StableDiffusionXLPipeline`` and adds the visual
+    prompt.
 
     Args:
         pipeline: the base diffusers pipeline (its own ``__call__`` does the denoising).
@@ -96,8 +97,9 @@ class MCDiffusionPipeline(VisualPromptMixin):
         self._temperature = retrieval_temperature
         self.retrieval_top_k = retrieval_top_k
         if bank is not None:
-            self.load_visual_prompt(bank, adapter_weights=adapter_weights,
-                                    scale=visual_prompt_scale)
+            self.load_visual_prompt(
+                bank, adapter_weights=adapter_weights, scale=visual_prompt_scale
+            )
 
     # ----- diffusers look and feel -------------------------------------------------------
     @property
@@ -126,7 +128,8 @@ class MCDiffusionPipeline(VisualPromptMixin):
         self.pipeline.set_progress_bar_config(**kwargs)
 
     def load_lora_weights(self, *args: Any, **kwargs: Any) -> None:
-        """diffusers' ``load_lora_weights`` (reads the ``lora.safetensors`` written by ``train dpo``)."""
+        """diffusers' ``load_lora_weights`` (reads the ``lora.safetensors`` written by
+        ``train dpo``)."""
         self.pipeline.load_lora_weights(*args, **kwargs)
 
     @property
@@ -226,16 +229,22 @@ class MCDiffusionPipeline(VisualPromptMixin):
         out = embed_texts_for_retrieval(self.pipeline.tokenizer, self.pipeline.text_encoder, texts)
         return out[0] if isinstance(prompt, str) else out
 
-    def retrieve(self, prompts: list[str], emotions: list[Any],
-                 text_embeddings: torch.Tensor | None) -> list[RetrievedVisualPrompt]:
+    def retrieve(
+        self, prompts: list[str], emotions: list[Any], text_embeddings: torch.Tensor | None
+    ) -> list[RetrievedVisualPrompt]:
         """One emotion's retrieved visual prompt per prompt (same order)."""
         bank = self._bank()
         temperature = self.retrieval_temperature
         if text_embeddings is None or temperature is None:  # retrieval off: uniform weights
             return [retrieve_visual_prompt(bank, e, None) for e in emotions]
         return [
-            retrieve_visual_prompt(bank, emotion, text_embeddings[i], temperature=temperature,
-                                   top_k=self.retrieval_top_k)
+            retrieve_visual_prompt(
+                bank,
+                emotion,
+                text_embeddings[i],
+                temperature=temperature,
+                top_k=self.retrieval_top_k,
+            )
             for i, emotion in enumerate(emotions)
         ]
 
@@ -252,8 +261,11 @@ class MCDiffusionPipeline(VisualPromptMixin):
         then positive, one slot per image (see :mod:`~emotion_director.diffusion.attention`); the
         negative half carries the negative emotion's tokens, or scale 0 without one. Without
         guidance ``[1, B, L, d + 2]``."""
-        text = (self.embed_text_for_retrieval(prompts)
-                if self.retrieval_temperature is not None else None)
+        text = (
+            self.embed_text_for_retrieval(prompts)
+            if self.retrieval_temperature is not None
+            else None
+        )
         cond = self.retrieve(prompts, emotions, text)
         packed = self._pack(cond, scale)[:, 0]
         if not guidance:
@@ -311,8 +323,11 @@ class MCDiffusionPipeline(VisualPromptMixin):
         if not prompts or not all(isinstance(p, str) for p in prompts):
             raise UserInputError("prompt must be a string or a non-empty list of strings.")
         emotions = _per_prompt(emotion, len(prompts), "emotion")
-        negatives = (None if negative_emotion is None
-                     else _per_prompt(negative_emotion, len(prompts), "negative_emotion"))
+        negatives = (
+            None
+            if negative_emotion is None
+            else _per_prompt(negative_emotion, len(prompts), "negative_emotion")
+        )
         self._bank()
         n = num_images_per_prompt
         # expand per image here: diffusers repeats IP-Adapter embeds batch-wise, prompts row-wise
@@ -325,10 +340,14 @@ class MCDiffusionPipeline(VisualPromptMixin):
         elif negative_prompt is not None:
             kwargs["negative_prompt"] = [negative_prompt] * len(prompts)
         guidance_default = 5.0 if self.is_sdxl else 7.5
-        guidance = (kwargs.get("guidance_scale", guidance_default) > 1
-                    and self.unet.config.time_cond_proj_dim is None)
+        guidance = (
+            kwargs.get("guidance_scale", guidance_default) > 1
+            and self.unet.config.time_cond_proj_dim is None
+        )
         packed, retrieved = self.visual_prompt_embeds(
-            prompts, emotions, negatives,
+            prompts,
+            emotions,
+            negatives,
             scale=1.0 if visual_prompt_scale is None else float(visual_prompt_scale),
             guidance=guidance,
         )
@@ -337,9 +356,15 @@ class MCDiffusionPipeline(VisualPromptMixin):
         # set_visual_prompt_scale applies from its next call on)
         layer_scales = self.visual_prompt_scales()
         call = self._call_pipeline()
-        output = call(prompt=prompts, num_images_per_prompt=1, ip_adapter_image_embeds=[
-            packed.to(self.device, param.dtype),
-            layer_scales_tensor(layer_scales, packed.shape[0]).to(self.device)], **kwargs)
+        output = call(
+            prompt=prompts,
+            num_images_per_prompt=1,
+            ip_adapter_image_embeds=[
+                packed.to(self.device, param.dtype),
+                layer_scales_tensor(layer_scales, packed.shape[0]).to(self.device),
+            ],
+            **kwargs,
+        )
         output.visual_prompt_retrieval = retrieved
         output.visual_prompt_scale = layer_scales[0]
         return output
@@ -365,7 +390,9 @@ class MCDiffusionPipeline(VisualPromptMixin):
     def _bank(self) -> VisualPromptBank:
         bank = getattr(self, "visual_prompt_bank", None)
         if bank is None or getattr(self, "visual_prompt_adapter", None) is None:
-            raise BankError("no visual prompt bank loaded: pass bank=... or call load_visual_prompt().")
+            raise BankError(
+                "no visual prompt bank loaded: pass bank=... or call load_visual_prompt()."
+            )
         return bank
 
     def _scale(self) -> float:
@@ -427,4 +454,6 @@ def load_unet_lora(pipeline: Any, path: str | Path) -> None:
     try:
         pipeline.load_lora_weights(str(path.parent), weight_name=path.name)
     except (ValueError, KeyError, RuntimeError) as exc:
-        raise AdapterError(f"{path}: LoRA does not fit this model ({str(exc).splitlines()[0][:160]}).") from None
+        raise AdapterError(
+            f"{path}: LoRA does not fit this model ({str(exc).splitlines()[0][:160]})."
+        ) from None

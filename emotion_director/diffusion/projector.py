@@ -15,7 +15,8 @@ class VisualPromptProjector(nn.Module):
 
     Args:
         in_dim (`int`): bank token size ``d``.
-        cross_attention_dim (`int`): the UNet's ``cross_attention_dim`` (768 for SD 1.5, 2048 for SDXL).
+        cross_attention_dim (`int`): the UNet's ``cross_attention_dim`` (768 for SD 1.5, 2048 for
+            SDXL).
         hidden_dim (`int`, *optional*): MLP width; defaults to ``max(in_dim, cross_attention_dim)``.
         num_heads (`int`, *optional*, defaults to 8): heads of the self-attention block (reduced to
             a divisor of ``cross_attention_dim`` when needed).
@@ -41,9 +42,11 @@ class VisualPromptProjector(nn.Module):
         self.attn = nn.MultiheadAttention(cross_attention_dim, num_heads, batch_first=True)
         self.norm_out = nn.LayerNorm(cross_attention_dim)
 
-    def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Project ``[B, L, in_dim]`` tokens; ``log_weights`` ``[B, L]`` (log retrieval weights) bias
-        the self-attention keys, so a token with weight ~0 cannot leak into the others."""
+    def forward(
+        self, tokens: torch.Tensor, log_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Project ``[B, L, in_dim]`` tokens; ``log_weights`` ``[B, L]`` (log retrieval weights)
+        bias the self-attention keys, so a token with weight ~0 cannot leak into the others."""
         x = self.mlp(tokens)
         h = self.norm_attn(x)
         mask = None

@@ -105,8 +105,13 @@ def embed_texts_for_retrieval(tokenizer: Any, text_encoder: Any, texts: list[str
     ``model_max_length`` as the pipeline pads, pooled by :func:`pooled_text_embedding`.
     """
     with TOKENIZER_LOCK:
-        ids = tokenizer(list(texts), padding="max_length", truncation=True,
-                        max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+        ids = tokenizer(
+            list(texts),
+            padding="max_length",
+            truncation=True,
+            max_length=tokenizer.model_max_length,
+            return_tensors="pt",
+        ).input_ids
     device = next(text_encoder.parameters()).device
     with torch.no_grad():
         return pooled_text_embedding(text_encoder(ids.to(device))).float().cpu()

@@ -16,8 +16,6 @@ Example:
 
 from __future__ import annotations
 
-from emotion_director.files import make_output_dir
-
 import json
 import string
 import tempfile
@@ -25,6 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+
+from emotion_director.files import make_output_dir
 
 Kind = Literal["sd15", "sdxl"]
 
@@ -64,21 +64,31 @@ def tiny_clip_tokenizer(folder: str | Path | None = None, model_max_length: int 
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
     return CLIPTokenizer(
-        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=model_max_length,
+        str(folder / "vocab.json"),
+        str(folder / "merges.txt"),
+        model_max_length=model_max_length,
         pad_token="<|endoftext|>",
     )
 
 
-def tiny_text_encoder(vocab_size: int, hidden: int = 32, projection: int | None = None,
-                      seed: int = 0, layers: int = 2) -> Any:
+def tiny_text_encoder(
+    vocab_size: int, hidden: int = 32, projection: int | None = None, seed: int = 0, layers: int = 2
+) -> Any:
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
     config = CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=hidden,
-        intermediate_size=37 if hidden <= 64 else 4 * hidden, layer_norm_eps=1e-5,
-        num_attention_heads=4 if hidden <= 64 else hidden // 64, num_hidden_layers=layers,
-        vocab_size=vocab_size, max_position_embeddings=77, hidden_act="gelu",
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=hidden,
+        intermediate_size=37 if hidden <= 64 else 4 * hidden,
+        layer_norm_eps=1e-5,
+        num_attention_heads=4 if hidden <= 64 else hidden // 64,
+        num_hidden_layers=layers,
+        vocab_size=vocab_size,
+        max_position_embeddings=77,
+        hidden_act="gelu",
         projection_dim=projection or hidden,
     )
     model_cls = CLIPTextModelWithProjection if projection else CLIPTextModel
@@ -89,34 +99,52 @@ def unet_config(kind: Kind, size: Literal["tiny", "full"] = "tiny") -> dict[str,
     """A UNet2DConditionModel config: tiny for tests, or SD 1.5 / SDXL shapes for benchmarks."""
     if size == "full" and kind == "sd15":
         return dict(
-            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-            block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768,
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280),
+            cross_attention_dim=768,
             attention_head_dim=8,
             down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
             up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
         )
     if size == "full":
         return dict(
-            sample_size=128, in_channels=4, out_channels=4, layers_per_block=2,
-            block_out_channels=(320, 640, 1280), cross_attention_dim=2048,
-            attention_head_dim=(5, 10, 20), use_linear_projection=True,
+            sample_size=128,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280),
+            cross_attention_dim=2048,
+            attention_head_dim=(5, 10, 20),
+            use_linear_projection=True,
             transformer_layers_per_block=(1, 2, 10),
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-            addition_embed_type="text_time", addition_time_embed_dim=256,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=256,
             projection_class_embeddings_input_dim=2816,
         )
     base = dict(
-        sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
-        block_out_channels=(32, 64), norm_num_groups=32, cross_attention_dim=32,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        norm_num_groups=32,
+        cross_attention_dim=32,
         attention_head_dim=(2, 4),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
     )
     if kind == "sdxl":
         base.update(
-            cross_attention_dim=64, use_linear_projection=True, transformer_layers_per_block=(1, 2),
-            addition_embed_type="text_time", addition_time_embed_dim=8,
+            cross_attention_dim=64,
+            use_linear_projection=True,
+            transformer_layers_per_block=(1, 2),
+            addition_embed_type="text_time",
+            addition_time_embed_dim=8,
             projection_class_embeddings_input_dim=80,  # 6 * 8 + 32 (pooled text embeds)
         )
     return base
@@ -129,8 +157,9 @@ def build_unet(kind: Kind, size: Literal["tiny", "full"] = "tiny", seed: int = 0
     return UNet2DConditionModel(**unet_config(kind, size)).eval()
 
 
-def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0,
-                        size: Literal["tiny", "full"] = "tiny") -> Any:
+def build_tiny_pipeline(
+    kind: Kind = "sd15", seed: int = 0, size: Literal["tiny", "full"] = "tiny"
+) -> Any:
     """A complete StableDiffusion(XL)Pipeline with random weights.
 
     ``size="tiny"``: tiny everything (CPU, ~1 s per image). ``size="full"``: the real SD 1.5 /
@@ -144,11 +173,15 @@ def build_tiny_pipeline(kind: Kind = "sd15", seed: int = 0,
     torch.manual_seed(seed)
     blocks = [32, 64] if size == "tiny" else [32, 32, 64, 64]
     vae = AutoencoderKL(
-        block_out_channels=blocks, in_channels=3, out_channels=3,
+        block_out_channels=blocks,
+        in_channels=3,
+        out_channels=3,
         down_block_types=["DownEncoderBlock2D"] * len(blocks),
-        up_block_types=["UpDecoderBlock2D"] * len(blocks), latent_channels=4,
+        up_block_types=["UpDecoderBlock2D"] * len(blocks),
+        latent_channels=4,
         sample_size=32 if size == "tiny" else (512 if kind == "sd15" else 1024),
-        norm_num_groups=32, scaling_factor=0.18215 if kind == "sd15" else 0.13025,
+        norm_num_groups=32,
+        scaling_factor=0.18215 if kind == "sd15" else 0.13025,
     ).eval()
     tokenizer = tiny_clip_tokenizer()
     full = size == "full"
@@ -165,27 +198,49 @@ def _assemble(kind: Kind, unet: Any, vae: Any, tokenizer: Any, full: bool, seed:
     )
 
     if kind == "sd15":
-        scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012,
-                                  beta_schedule="scaled_linear", clip_sample=False,
-                                  set_alpha_to_one=False, steps_offset=1)
+        scheduler = DDIMScheduler(
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            clip_sample=False,
+            set_alpha_to_one=False,
+            steps_offset=1,
+        )
         return StableDiffusionPipeline(
-            unet=unet, scheduler=scheduler, vae=vae,
-            text_encoder=tiny_text_encoder(len(tokenizer), hidden=768 if full else 32, seed=seed,
-                                           layers=4 if full else 2),
-            tokenizer=tokenizer, safety_checker=None, feature_extractor=None,
+            unet=unet,
+            scheduler=scheduler,
+            vae=vae,
+            text_encoder=tiny_text_encoder(
+                len(tokenizer), hidden=768 if full else 32, seed=seed, layers=4 if full else 2
+            ),
+            tokenizer=tokenizer,
+            safety_checker=None,
+            feature_extractor=None,
             requires_safety_checker=False,
         )
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
-                                       beta_schedule="scaled_linear", timestep_spacing="leading",
-                                       steps_offset=1)
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        timestep_spacing="leading",
+        steps_offset=1,
+    )
     return StableDiffusionXLPipeline(
-        unet=unet, scheduler=scheduler, vae=vae,
-        text_encoder=tiny_text_encoder(len(tokenizer), hidden=768 if full else 32, seed=seed,
-                                       layers=4 if full else 2),
-        text_encoder_2=tiny_text_encoder(len(tokenizer), hidden=1280 if full else 32,
-                                         projection=1280 if full else 32, seed=seed + 1,
-                                         layers=4 if full else 2),
-        tokenizer=tokenizer, tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        vae=vae,
+        text_encoder=tiny_text_encoder(
+            len(tokenizer), hidden=768 if full else 32, seed=seed, layers=4 if full else 2
+        ),
+        text_encoder_2=tiny_text_encoder(
+            len(tokenizer),
+            hidden=1280 if full else 32,
+            projection=1280 if full else 32,
+            seed=seed + 1,
+            layers=4 if full else 2,
+        ),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
     )
 
 
@@ -198,10 +253,12 @@ def write_tiny_pipeline(folder: str | Path, kind: Kind = "sd15", seed: int = 0) 
     return folder
 
 
-def write_tiny_image_encoder(folder: str | Path, kind: Literal["clip", "dinov2"] = "clip",
-                             seed: int = 0) -> Path:
-    """Save a tiny image encoder in the layout of ``openai/clip-vit-*`` (``CLIPVisionModelWithProjection``
-    + ``CLIPImageProcessor``) or ``facebook/dinov2-*`` (``Dinov2Model`` + ``BitImageProcessor``)."""
+def write_tiny_image_encoder(
+    folder: str | Path, kind: Literal["clip", "dinov2"] = "clip", seed: int = 0
+) -> Path:
+    """Save a tiny image encoder in the layout of ``openai/clip-vit-*``
+    (``CLIPVisionModelWithProjection`` + ``CLIPImageProcessor``) or ``facebook/dinov2-*``
+    (``Dinov2Model`` + ``BitImageProcessor``)."""
     make_output_dir(folder, what="tiny image encoder")
     from transformers import (
         BitImageProcessor,
@@ -215,16 +272,34 @@ def write_tiny_image_encoder(folder: str | Path, kind: Literal["clip", "dinov2"]
     folder = Path(folder)
     torch.manual_seed(seed)
     if kind == "clip":
-        model = CLIPVisionModelWithProjection(CLIPVisionConfig(
-            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-            image_size=32, patch_size=8, projection_dim=24))
-        processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+        model = CLIPVisionModelWithProjection(
+            CLIPVisionConfig(
+                hidden_size=32,
+                intermediate_size=37,
+                num_attention_heads=4,
+                num_hidden_layers=2,
+                image_size=32,
+                patch_size=8,
+                projection_dim=24,
+            )
+        )
+        processor = CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        )
     elif kind == "dinov2":
-        model = Dinov2Model(Dinov2Config(
-            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-            image_size=32, patch_size=8))
-        processor = BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
-                                      do_convert_rgb=True)
+        model = Dinov2Model(
+            Dinov2Config(
+                hidden_size=32,
+                intermediate_size=37,
+                num_attention_heads=4,
+                num_hidden_layers=2,
+                image_size=32,
+                patch_size=8,
+            )
+        )
+        processor = BitImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_convert_rgb=True
+        )
     else:
         raise ValueError(f"unknown image encoder kind {kind!r}: use clip or dinov2.")
     model.eval().save_pretrained(str(folder))

@@ -36,7 +36,6 @@ from langchain_core.outputs import ChatGeneration, Generation
 
 from emotion_director.errors import EvalCacheError
 
-
 _FIX = "delete it or pass another cache file (--cache NEW.sqlite)"
 
 
@@ -47,11 +46,14 @@ def _prepare_cache(path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(path, timeout=30) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, message TEXT)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, message TEXT)"
+            )
             db.execute("SELECT key, message FROM generations LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:  # "file is not a database", a foreign schema...
-        raise EvalCacheError(f"LLM cache {path} is not a usable SQLite cache ({exc}): "
-                             f"{_FIX}.") from None
+        raise EvalCacheError(
+            f"LLM cache {path} is not a usable SQLite cache ({exc}): {_FIX}."
+        ) from None
     except OSError as exc:
         raise EvalCacheError(f"cannot open LLM cache {path} ({exc.strerror}): {_FIX}.") from None
 
@@ -80,11 +82,15 @@ class SQLiteLLMCache(BaseCache):
     def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
         try:
             with self._lock, self._connect() as db:
-                row = db.execute("SELECT message FROM generations WHERE key = ?",
-                                 (self._key(prompt, llm_string),)).fetchone()
+                row = db.execute(
+                    "SELECT message FROM generations WHERE key = ?",
+                    (self._key(prompt, llm_string),),
+                ).fetchone()
         except sqlite3.DatabaseError as exc:
-            raise EvalCacheError(f"LLM cache {self.path} became unreadable ({exc}): delete it "
-                                 "or pass another --cache; finished items are kept.") from None
+            raise EvalCacheError(
+                f"LLM cache {self.path} became unreadable ({exc}): delete it "
+                "or pass another --cache; finished items are kept."
+            ) from None
         if row is None:
             return None
         try:
@@ -102,12 +108,16 @@ class SQLiteLLMCache(BaseCache):
         data = json.dumps(message_to_dict(first.message))
         try:
             with self._lock, self._connect() as db:
-                db.execute("INSERT OR REPLACE INTO generations VALUES (?, ?)",
-                           (self._key(prompt, llm_string), data))
+                db.execute(
+                    "INSERT OR REPLACE INTO generations VALUES (?, ?)",
+                    (self._key(prompt, llm_string), data),
+                )
                 self.misses += 1
         except sqlite3.DatabaseError as exc:  # disk full, file replaced: say so, keep the run
-            raise EvalCacheError(f"cannot write LLM cache {self.path} ({exc}): free space or "
-                                 "pass another --cache; finished items are kept.") from None
+            raise EvalCacheError(
+                f"cannot write LLM cache {self.path} ({exc}): free space or "
+                "pass another --cache; finished items are kept."
+            ) from None
 
     def clear(self, **kwargs: Any) -> None:
         with self._lock, self._connect() as db:

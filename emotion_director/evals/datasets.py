@@ -41,9 +41,13 @@ def load_eval_dataset(spec: str) -> list[EvalCase]:
     if spec.startswith("builtin:"):
         part = spec.split(":", 1)[1]
         if part not in {"all", "shortcut", "neutral"}:
-            raise EvalDatasetError(f"unknown built-in dataset '{spec}': use builtin:all, "
-                                   "builtin:shortcut or builtin:neutral.")
-        text = resources.files("emotion_director.evals").joinpath("data", "builtin.jsonl").read_text()
+            raise EvalDatasetError(
+                f"unknown built-in dataset '{spec}': use builtin:all, "
+                "builtin:shortcut or builtin:neutral."
+            )
+        text = (
+            resources.files("emotion_director.evals").joinpath("data", "builtin.jsonl").read_text()
+        )
         cases = _parse(text, "builtin.jsonl")
         return cases if part == "all" else [c for c in cases if part in c.tags]
     path = Path(spec)
@@ -60,9 +64,11 @@ def _parse(text: str, source: str) -> list[EvalCase]:
         if not line.strip():
             continue
         if len(line) > MAX_LINE_CHARS:
-            raise EvalDatasetError(f"{source}:{number}: a line of {len(line):,} characters, over "
-                                   f"the {MAX_LINE_CHARS:,}-character limit; a case is one short "
-                                   "prompt.")
+            raise EvalDatasetError(
+                f"{source}:{number}: a line of {len(line):,} characters, over "
+                f"the {MAX_LINE_CHARS:,}-character limit; a case is one short "
+                "prompt."
+            )
         try:
             case = EvalCase.model_validate(json.loads(line))
         except json.JSONDecodeError as exc:

@@ -20,8 +20,15 @@ from emotion_director.errors import EmotionDirectorError, RunMismatchError
 from emotion_director.evals.datasets import EvalCase, dataset_hash
 
 #: settings that change what a system writes (others, like timeouts, do not)
-OUTPUT_SETTINGS = ("structured_method", "reading_mode", "grounding", "max_retries",
-                   "token_budget", "max_prompt_chars", "max_llm_calls")
+OUTPUT_SETTINGS = (
+    "structured_method",
+    "reading_mode",
+    "grounding",
+    "max_retries",
+    "token_budget",
+    "max_prompt_chars",
+    "max_llm_calls",
+)
 #: identity fields that must match for a resume
 RESUME_KEYS = ("backend", "model", "personas_hash", "seed", "settings")
 
@@ -63,13 +70,15 @@ def _personas(settings: Any) -> tuple[list[str], str]:
     from emotion_director.personas.loader import load_personas
 
     personas = load_personas(settings.persona_dirs)
-    digest = hashlib.sha256(
-        "\n".join(p.model_dump_json() for p in personas).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("\n".join(p.model_dump_json() for p in personas).encode()).hexdigest()[
+        :16
+    ]
     return [p.name for p in personas], digest
 
 
-def run_identity(settings: Any, backend: str, cases: list[EvalCase],
-                 dataset: str | None = None) -> dict[str, Any]:
+def run_identity(
+    settings: Any, backend: str, cases: list[EvalCase], dataset: str | None = None
+) -> dict[str, Any]:
     """The identity recorded in ``run.json`` (no secrets: the URL loses user, password, query)."""
     names, digest = _personas(settings)
     return {
@@ -95,7 +104,8 @@ def read_run_meta(run_dir: str | Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunMismatchError(
             f"{path} is unreadable or not JSON ({type(exc).__name__}): delete the run folder or "
-            "pass a new --out.") from None
+            "pass a new --out."
+        ) from None
     if not isinstance(meta, dict):
         raise RunMismatchError(f"{path} is not a JSON object: delete it or pass a new --out.")
     return meta
@@ -107,15 +117,23 @@ def _stored_identity(meta: dict[str, Any]) -> dict[str, Any]:
         return meta["identity"]
     settings = meta.get("settings") or {}
     if not isinstance(settings, dict):
-        raise RunMismatchError("run.json: 'settings' is not a JSON object: delete the run folder "
-                               "or pass a new --out.")
-    return {"backend": settings.get("backend"),
-            "model": settings.get("model") if settings.get("backend") == "openai" else None,
-            "dataset": {"hash": meta.get("dataset_hash"), "cases": meta.get("cases")}}
+        raise RunMismatchError(
+            "run.json: 'settings' is not a JSON object: delete the run folder or pass a new --out."
+        )
+    return {
+        "backend": settings.get("backend"),
+        "model": settings.get("model") if settings.get("backend") == "openai" else None,
+        "dataset": {"hash": meta.get("dataset_hash"), "cases": meta.get("cases")},
+    }
 
 
-def check_resume(run_dir: Path, meta: dict[str, Any], identity: dict[str, Any],
-                 cases: list[EvalCase], rows: list[dict[str, Any]]) -> None:
+def check_resume(
+    run_dir: Path,
+    meta: dict[str, Any],
+    identity: dict[str, Any],
+    cases: list[EvalCase],
+    rows: list[dict[str, Any]],
+) -> None:
     """Refuse to resume ``run_dir`` when it was made with other settings or other cases.
 
     Raises:
@@ -127,12 +145,14 @@ def check_resume(run_dir: Path, meta: dict[str, Any], identity: dict[str, Any],
         if key in stored and stored[key] is not None and stored[key] != identity.get(key):
             raise RunMismatchError(
                 f"{run_dir} was made with {key} {_short(stored[key])}, this run uses "
-                f"{_short(identity.get(key))}: {fix}.")
+                f"{_short(identity.get(key))}: {fix}."
+            )
     source = (stored.get("dataset") or {}).get("source")
     if source and identity["dataset"]["source"] and source != identity["dataset"]["source"]:
         raise RunMismatchError(
             f"{run_dir} was made with dataset {source}, this run uses "
-            f"{identity['dataset']['source']}: {fix}.")
+            f"{identity['dataset']['source']}: {fix}."
+        )
     by_id = {c.id: c for c in cases}
     for row in rows:
         if not isinstance(row, dict):
@@ -142,9 +162,13 @@ def check_resume(run_dir: Path, meta: dict[str, Any], identity: dict[str, Any],
         if case is not None and stored_case != (case.prompt, case.emotion):
             raise RunMismatchError(
                 f"{run_dir} has case '{case.id}' as {row.get('prompt')!r} -> {row.get('emotion')}, "
-                f"the dataset has {case.prompt!r} -> {case.emotion}: another dataset; {fix}.")
-    if not source and not rows and (stored.get("dataset") or {}).get("hash") not in (
-            None, identity["dataset"]["hash"]):
+                f"the dataset has {case.prompt!r} -> {case.emotion}: another dataset; {fix}."
+            )
+    if (
+        not source
+        and not rows
+        and (stored.get("dataset") or {}).get("hash") not in (None, identity["dataset"]["hash"])
+    ):
         raise RunMismatchError(f"{run_dir} was made with another dataset: {fix}.")
 
 
@@ -168,8 +192,7 @@ def _persona_difference(a: list[Any], b: list[Any]) -> str:
     return "personas: " + "; ".join(parts)
 
 
-def identity_differences(meta_a: dict[str, Any] | None,
-                         meta_b: dict[str, Any] | None) -> list[str]:
+def identity_differences(meta_a: dict[str, Any] | None, meta_b: dict[str, Any] | None) -> list[str]:
     """Lines naming what differs between two runs' identities (empty when nothing is known)."""
     if not meta_a or not meta_b:
         return []
@@ -180,17 +203,25 @@ def identity_differences(meta_a: dict[str, Any] | None,
             if key == "personas" and isinstance(a[key], list) and isinstance(b[key], list):
                 lines.append(_persona_difference(a[key], b[key]))
             elif key == "settings" and isinstance(a[key], dict) and isinstance(b[key], dict):
-                lines.extend(f"setting {k}: A {_short(a[key].get(k))}, B {_short(b[key].get(k))}"
-                             for k in sorted(a[key].keys() | b[key].keys())
-                             if a[key].get(k) != b[key].get(k))
+                lines.extend(
+                    f"setting {k}: A {_short(a[key].get(k))}, B {_short(b[key].get(k))}"
+                    for k in sorted(a[key].keys() | b[key].keys())
+                    if a[key].get(k) != b[key].get(k)
+                )
             else:
                 lines.append(f"{key}: A {_short(a[key])}, B {_short(b[key])}")
-    if "personas" in a and a.get("personas") == b.get("personas") \
-            and a.get("personas_hash") and b.get("personas_hash") \
-            and a["personas_hash"] != b["personas_hash"]:
+    if (
+        "personas" in a
+        and a.get("personas") == b.get("personas")
+        and a.get("personas_hash")
+        and b.get("personas_hash")
+        and a["personas_hash"] != b["personas_hash"]
+    ):
         lines.append("personas: the same names, edited content (persona files changed)")
     da, db = a.get("dataset") or {}, b.get("dataset") or {}
     if da.get("hash") and db.get("hash") and da["hash"] != db["hash"]:
-        lines.append(f"dataset: A {da.get('source') or da['hash']} ({da.get('cases')} cases), "
-                     f"B {db.get('source') or db['hash']} ({db.get('cases')} cases)")
+        lines.append(
+            f"dataset: A {da.get('source') or da['hash']} ({da.get('cases')} cases), "
+            f"B {db.get('source') or db['hash']} ({db.get('cases')} cases)"
+        )
     return lines

@@ -40,15 +40,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emotion_director.evals.markup import markdown_inline
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
+from emotion_director.evals.markup import markdown_inline
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
 GRIDS_IN_REPORT = 12  # embedded in the report; every case's grid is written to grids/
-IMAGE_METRICS = ("emotion_accuracy", "true_class_prob", "clip_score", "probe_control_accuracy",
-                 "clip_score_control")
+IMAGE_METRICS = (
+    "emotion_accuracy",
+    "true_class_prob",
+    "clip_score",
+    "probe_control_accuracy",
+    "clip_score_control",
+)
 
 
 # ---------------------------------------------------------------- metrics on features / probs
@@ -119,8 +124,18 @@ class ImageEvalSettings:
 
     def generation_key(self) -> dict[str, Any]:
         """The settings an image depends on: a run folder keeps one set of them."""
-        keys = ("model", "bank", "adapter", "lora", "steps", "guidance_scale", "size", "seed",
-                "clip", "probe")
+        keys = (
+            "model",
+            "bank",
+            "adapter",
+            "lora",
+            "steps",
+            "guidance_scale",
+            "size",
+            "seed",
+            "clip",
+            "probe",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -170,18 +185,24 @@ def select_items(run_dir: Path, settings: ImageEvalSettings) -> list[dict[str, A
     from emotion_director.evals.runner import read_results
 
     if not run_dir.is_dir():
-        raise ImageEvalError(f"run folder {run_dir} not found: run `emotion-director eval run "
-                             f"--out {run_dir}` first.")
+        raise ImageEvalError(
+            f"run folder {run_dir} not found: run `emotion-director eval run "
+            f"--out {run_dir}` first."
+        )
     rows = [r for r in read_results(run_dir) if r.get("rewrite")]
     if not rows:
-        raise ImageEvalError(f"{run_dir}: no rewrites in results.jsonl; run `emotion-director eval "
-                             f"run --out {run_dir}` first.")
+        raise ImageEvalError(
+            f"{run_dir}: no rewrites in results.jsonl; run `emotion-director eval "
+            f"run --out {run_dir}` first."
+        )
     available = list(dict.fromkeys(r["system"] for r in rows))
     systems = settings.systems or available
     unknown = [s for s in systems if s not in available]
     if unknown:
-        raise ImageEvalError(f"system(s) {', '.join(unknown)} not in {run_dir}/results.jsonl; "
-                             f"it has: {', '.join(available)}.")
+        raise ImageEvalError(
+            f"system(s) {', '.join(unknown)} not in {run_dir}/results.jsonl; "
+            f"it has: {', '.join(available)}."
+        )
     cases = list(dict.fromkeys(r["case_id"] for r in rows))[: settings.limit]
     chosen = set(cases)
     order = {c: i for i, c in enumerate(cases)}
@@ -198,8 +219,9 @@ def _check_config(folder: Path, settings: ImageEvalSettings) -> None:
         old = json.loads(path.read_text())
         changed = {k: (old.get(k), v) for k, v in key.items() if old.get(k) != v}
         if changed:
-            what = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in
-                             ((k, *pair) for k, pair in changed.items()))
+            what = "; ".join(
+                f"{k}: {a!r} -> {b!r}" for k, a, b in ((k, *pair) for k, pair in changed.items())
+            )
             raise ImageEvalError(
                 f"{folder} holds images made with other settings ({what}): use the same "
                 "settings to resume, or another run folder (or delete its images/ folder)."
@@ -231,8 +253,9 @@ def _device(requested: str, state: Any) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ImageEvalError("--device cuda but no CUDA GPU is visible: use --device cpu or "
-                                 "auto.")
+            raise ImageEvalError(
+                "--device cuda but no CUDA GPU is visible: use --device cpu or auto."
+            )
         if state is not None and state.num_processes > 1:
             return str(state.device)  # one GPU per process under accelerate launch
     elif requested != "cpu":
@@ -255,8 +278,10 @@ class _Scorer:
             try:
                 self.probe_encoder = load_image_encoder(self.probe.encoder, device=device)
             except EmotionDirectorError as exc:
-                raise ImageEvalError(f"the probe was trained on '{self.probe.encoder}', which "
-                                     f"cannot be loaded here: {exc}") from None
+                raise ImageEvalError(
+                    f"the probe was trained on '{self.probe.encoder}', which "
+                    f"cannot be loaded here: {exc}"
+                ) from None
         self._text: dict[str, Any] = {}
 
     def text(self, prompt: str) -> Any:
@@ -264,20 +289,27 @@ class _Scorer:
             self._text[prompt] = self.clip.texts([prompt])[0]
         return self._text[prompt]
 
-    def score(self, images: list[Any], subject: str, control_subject: str | None,
-              emotion: str) -> list[dict[str, Any]]:
+    def score(
+        self, images: list[Any], subject: str, control_subject: str | None, emotion: str
+    ) -> list[dict[str, Any]]:
         import torch
         import torch.nn.functional as F
 
         features = self.clip.images(images)
         n = len(images)
         real = clip_score(features, self.text(subject).expand(n, -1))
-        control = (None if control_subject is None
-                   else clip_score(features, self.text(control_subject).expand(n, -1)))
+        control = (
+            None
+            if control_subject is None
+            else clip_score(features, self.text(control_subject).expand(n, -1))
+        )
         probs = None
         if self.probe is not None:
-            probe_in = features if self.probe_encoder is None else F.normalize(
-                self.probe_encoder(images).float(), dim=-1).cpu()
+            probe_in = (
+                features
+                if self.probe_encoder is None
+                else F.normalize(self.probe_encoder(images).float(), dim=-1).cpu()
+            )
             probs = self.probe.predict_proba(probe_in)
         out = []
         for i in range(n):
@@ -285,15 +317,18 @@ class _Scorer:
                 "clip_score": round(float(real[i]), 4),
                 "clip_score_control": None if control is None else round(float(control[i]), 4),
                 "clip_features": base64.b64encode(
-                    features[i].to(torch.float16).numpy().tobytes()).decode(),
+                    features[i].to(torch.float16).numpy().tobytes()
+                ).decode(),
             }
             if probs is not None:
                 p = probs[i]
-                record.update({
-                    "probs": [round(float(v), 5) for v in p],
-                    "predicted": EMOTIONS[int(p.argmax())],
-                    "true_class_prob": round(float(p[EMOTIONS.index(emotion)]), 5),
-                })
+                record.update(
+                    {
+                        "probs": [round(float(v), 5) for v in p],
+                        "predicted": EMOTIONS[int(p.argmax())],
+                        "true_class_prob": round(float(p[EMOTIONS.index(emotion)]), 5),
+                    }
+                )
             out.append(record)
         return out
 
@@ -305,21 +340,29 @@ def _load_pipeline(settings: ImageEvalSettings, device: str) -> Any:
 
     dtype = torch.float16 if device.startswith("cuda") else None
     return MCDiffusionPipeline.from_pretrained(
-        settings.model, bank=settings.bank, adapter_weights=settings.adapter,
-        lora_weights=settings.lora, device=device, torch_dtype=dtype,
+        settings.model,
+        bank=settings.bank,
+        adapter_weights=settings.adapter,
+        lora_weights=settings.lora,
+        device=device,
+        torch_dtype=dtype,
     )
 
 
-def _generate(pipe: Any, row: dict[str, Any], indices: list[int], settings: ImageEvalSettings,
-              visual: bool) -> list[Any]:
+def _generate(
+    pipe: Any, row: dict[str, Any], indices: list[int], settings: ImageEvalSettings, visual: bool
+) -> list[Any]:
     import torch
 
-    generators = [torch.Generator(device="cpu").manual_seed(image_seed(settings.seed,
-                                                                       row["case_id"], i))
-                  for i in indices]
+    generators = [
+        torch.Generator(device="cpu").manual_seed(image_seed(settings.seed, row["case_id"], i))
+        for i in indices
+    ]
     kwargs: dict[str, Any] = dict(
-        num_inference_steps=settings.steps, guidance_scale=settings.guidance_scale,
-        num_images_per_prompt=len(indices), generator=generators,
+        num_inference_steps=settings.steps,
+        guidance_scale=settings.guidance_scale,
+        num_images_per_prompt=len(indices),
+        generator=generators,
         negative_prompt=row.get("negative_prompt") or None,
     )
     if settings.size:
@@ -383,8 +426,17 @@ def run_image_eval(
     done = {(r["system"], r["case_id"], int(r["index"])) for r in read_image_records(run)}
     total = len(rows_mine) * settings.images_per_case
     counters = {"generated": 0, "reused": 0, "skipped": 0}
-    todo = [(r, [i for i in range(settings.images_per_case)
-                 if (r["system"], r["case_id"], i) not in done]) for r in rows_mine]
+    todo = [
+        (
+            r,
+            [
+                i
+                for i in range(settings.images_per_case)
+                if (r["system"], r["case_id"], i) not in done
+            ],
+        )
+        for r in rows_mine
+    ]
     counters["skipped"] = total - sum(len(i) for _, i in todo)
     records_path = folder / f"records-rank{rank}.jsonl"
     if records_path.exists() and records_path.stat().st_size:
@@ -408,7 +460,7 @@ def run_image_eval(
         missing = [i for i in indices if not paths[i].is_file()]
         t0 = time.perf_counter()
         for start in range(0, len(missing), max(settings.batch_size, 1)):
-            chunk = missing[start:start + settings.batch_size]
+            chunk = missing[start : start + settings.batch_size]
             if pipe is None:
                 pipe = _load_pipeline(settings, device)
             for i, image in zip(chunk, _generate(pipe, row, chunk, settings, visual)):
@@ -425,21 +477,41 @@ def run_image_eval(
         seconds = round((time.perf_counter() - t0) / len(indices), 4)
         with records_path.open("a", encoding="utf-8") as handle:
             for i, score in zip(indices, scores):
-                handle.write(json.dumps({
-                    "system": row["system"], "case_id": row["case_id"], "index": i,
-                    "path": str(paths[i].relative_to(run)), "subject": row["prompt"],
-                    "control_subject": controls[row["prompt"]], "emotion": row["emotion"],
-                    "rewrite": row["rewrite"], "pipeline": "mc_diffusion" if visual
-                    else "text_to_image", "seed": image_seed(settings.seed, row["case_id"], i),
-                    "seconds": seconds, **score,
-                }) + "\n")
+                handle.write(
+                    json.dumps(
+                        {
+                            "system": row["system"],
+                            "case_id": row["case_id"],
+                            "index": i,
+                            "path": str(paths[i].relative_to(run)),
+                            "subject": row["prompt"],
+                            "control_subject": controls[row["prompt"]],
+                            "emotion": row["emotion"],
+                            "rewrite": row["rewrite"],
+                            "pipeline": "mc_diffusion" if visual else "text_to_image",
+                            "seed": image_seed(settings.seed, row["case_id"], i),
+                            "seconds": seconds,
+                            **score,
+                        }
+                    )
+                    + "\n"
+                )
         finished += len(indices)
         if progress:
             progress(finished, total)
     if state is not None:
         state.wait_for_everyone()
-    return ImageEvalSummary(run, counters["generated"], counters["reused"], counters["skipped"],
-                            time.perf_counter() - started, rank, world, device, notes)
+    return ImageEvalSummary(
+        run,
+        counters["generated"],
+        counters["reused"],
+        counters["skipped"],
+        time.perf_counter() - started,
+        rank,
+        world,
+        device,
+        notes,
+    )
 
 
 # ---------------------------------------------------------------- summary and report
@@ -495,9 +567,14 @@ def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"table": table, "per_emotion": per_emotion, "systems": list(by_system)}
 
 
-def write_grids(run_dir: str | Path, records: list[dict[str, Any]], *,
-                max_cases: int | None = None, cell: int = 128,
-                gap: int = 4) -> list[tuple[dict[str, Any], Path]]:
+def write_grids(
+    run_dir: str | Path,
+    records: list[dict[str, Any]],
+    *,
+    max_cases: int | None = None,
+    cell: int = 128,
+    gap: int = 4,
+) -> list[tuple[dict[str, Any], Path]]:
     """One PNG per case: a column per system (its images stacked), header with system names."""
     from PIL import Image, ImageDraw
 
@@ -549,43 +626,70 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
     if not records:
         return None
     summary = summarise_images(records)
-    (run / "images" / "summary.json").write_text(json.dumps(
-        {k: v for k, v in summary.items()}, indent=2, default=str))
+    (run / "images" / "summary.json").write_text(
+        json.dumps({k: v for k, v in summary.items()}, indent=2, default=str)
+    )
     all_grids = write_grids(run, records)
     grids = all_grids[:GRIDS_IN_REPORT]
     head = ["system", "images", "pipeline", *IMAGE_METRICS, "diversity"]
     body = []
     for system, row in summary["table"].items():
-        body.append([system, str(row["images"]), row["pipeline"],
-                     *(_ci(row.get(m)) for m in IMAGE_METRICS), f"{row['diversity']:.3f}"])
-    note = ("Emotion accuracy and true-class probability come from a linear probe on CLIP "
-            "features (chance 0.125); `probe_control_accuracy` scores the same predictions "
-            "against a wrong target and `clip_score_control` the same images against another "
-            "case's subject: both should sit well below the real columns, or the probe / CLIP "
-            "cannot be trusted. CLIPScore is against the original subject. Diversity is the mean "
-            "pairwise CLIP distance (1 - cos) within an emotion.")
-    md = ["", "## Images", "", note, "", "| " + " | ".join(head) + " |",
-          "|---" * len(head) + "|"]
+        body.append(
+            [
+                system,
+                str(row["images"]),
+                row["pipeline"],
+                *(_ci(row.get(m)) for m in IMAGE_METRICS),
+                f"{row['diversity']:.3f}",
+            ]
+        )
+    note = (
+        "Emotion accuracy and true-class probability come from a linear probe on CLIP "
+        "features (chance 0.125); `probe_control_accuracy` scores the same predictions "
+        "against a wrong target and `clip_score_control` the same images against another "
+        "case's subject: both should sit well below the real columns, or the probe / CLIP "
+        "cannot be trusted. CLIPScore is against the original subject. Diversity is the mean "
+        "pairwise CLIP distance (1 - cos) within an emotion."
+    )
+    md = ["", "## Images", "", note, "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     md += ["| " + " | ".join(r) + " |" for r in body]
     if summary["per_emotion"]:
-        md += ["", "### Emotion accuracy per target emotion", "",
-               "| system | " + " | ".join(EMOTIONS) + " |", "|---" * (len(EMOTIONS) + 1) + "|"]
+        md += [
+            "",
+            "### Emotion accuracy per target emotion",
+            "",
+            "| system | " + " | ".join(EMOTIONS) + " |",
+            "|---" * (len(EMOTIONS) + 1) + "|",
+        ]
         for system, accs in summary["per_emotion"].items():
-            md.append(f"| {system} | " + " | ".join(
-                f"{accs[e]:.2f}" if e in accs else "-" for e in EMOTIONS) + " |")
-    md += ["", f"### Image grids (first {len(grids)} of {len(all_grids)} cases, all in grids/; "
-           "systems side by side, the same seed per row)", ""]
+            md.append(
+                f"| {system} | "
+                + " | ".join(f"{accs[e]:.2f}" if e in accs else "-" for e in EMOTIONS)
+                + " |"
+            )
+    md += [
+        "",
+        f"### Image grids (first {len(grids)} of {len(all_grids)} cases, all in grids/; "
+        "systems side by side, the same seed per row)",
+        "",
+    ]
     md += [f"![{r['case_id']}]({p.relative_to(run)})" for r, p in grids]
     esc = html.escape
-    parts = ["<h2>Images</h2>", f"<p>{markdown_inline(note)}</p>", "<table><thead><tr>"
-             + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
-             + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-             + "</tbody></table>", f"<h3>Image grids (first {len(grids)} of {len(all_grids)} cases, all "
-             "in grids/)</h3>"]
+    parts = [
+        "<h2>Images</h2>",
+        f"<p>{markdown_inline(note)}</p>",
+        "<table><thead><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
+        + "</tbody></table>",
+        f"<h3>Image grids (first {len(grids)} of {len(all_grids)} cases, all in grids/)</h3>",
+    ]
     for record, path in grids:
         encoded = base64.b64encode(path.read_bytes()).decode()
-        parts.append(f"<figure><img alt='{esc(record['case_id'])}' "
-                     f"src='data:image/png;base64,{encoded}'><figcaption>{esc(record['subject'])}"
-                     f" &rarr; {esc(record['emotion'])}</figcaption></figure>")
+        parts.append(
+            f"<figure><img alt='{esc(record['case_id'])}' "
+            f"src='data:image/png;base64,{encoded}'><figcaption>{esc(record['subject'])}"
+            f" &rarr; {esc(record['emotion'])}</figcaption></figure>"
+        )
     return "\n".join(md) + "\n", "\n".join(parts)
-

@@ -41,7 +41,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from emotion_director.evals.markup import markdown_inline
 from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
@@ -53,6 +52,7 @@ from emotion_director.evals.identity import (
     package_version,
     public_url,
 )
+from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
 from emotion_director.settings import Settings
 
@@ -73,7 +73,8 @@ class JudgeVerdict(BaseModel):
     """The judge's answer for one ordered pair."""
 
     winner: Literal["A", "B", "tie"] = Field(
-        description="'A' or 'B' for the better rewrite, 'tie' when neither is better")
+        description="'A' or 'B' for the better rewrite, 'tie' when neither is better"
+    )
     reason: str = Field(default="", description="one short sentence: why")
 
     @field_validator("reason", mode="before")
@@ -87,9 +88,12 @@ def judge_messages(prompt: str, emotion: str, first: str, second: str) -> list[t
     definition = EMOTIONS[Emotion(emotion)].definition
     return [
         ("system", RUBRIC + "\nAnswer only with JSON: winner (A, B or tie) and a short reason."),
-        ("user", f"Original prompt: {prompt}\nTarget emotion: {emotion} ({definition})\n\n"
-                 f"Rewrite A: {first}\n\nRewrite B: {second}\n\n"
-                 "Which rewrite is the better image prompt for the target emotion?"),
+        (
+            "user",
+            f"Original prompt: {prompt}\nTarget emotion: {emotion} ({definition})\n\n"
+            f"Rewrite A: {first}\n\nRewrite B: {second}\n\n"
+            "Which rewrite is the better image prompt for the target emotion?",
+        ),
     ]
 
 
@@ -125,9 +129,13 @@ def read_judgments(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def judge_identity(settings: Settings, backend: str) -> dict[str, Any]:
-    return {"backend": backend, "model": model_name(settings, backend),
-            "base_url": public_url(settings.base_url) if backend == "openai" else None,
-            "rubric": rubric_hash(), "package_version": package_version()}
+    return {
+        "backend": backend,
+        "model": model_name(settings, backend),
+        "base_url": public_url(settings.base_url) if backend == "openai" else None,
+        "rubric": rubric_hash(),
+        "package_version": package_version(),
+    }
 
 
 def _check_judge(run: Path, identity: dict[str, Any]) -> None:
@@ -136,19 +144,22 @@ def _check_judge(run: Path, identity: dict[str, Any]) -> None:
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            raise RunMismatchError(f"{path} is not JSON: delete it and {run}/judgments.jsonl to "
-                                   "judge again.") from None
+            raise RunMismatchError(
+                f"{path} is not JSON: delete it and {run}/judgments.jsonl to judge again."
+            ) from None
         for key in ("backend", "model", "rubric"):
             if isinstance(stored, dict) and stored.get(key) != identity[key]:
                 raise RunMismatchError(
                     f"{run} was judged with {key} {stored.get(key)!r}, this judge has "
                     f"{identity[key]!r}: delete {path} and {run}/judgments.jsonl to judge again "
-                    "with another judge.")
+                    "with another judge."
+                )
     path.write_text(json.dumps(identity, indent=2))
 
 
-def plan_pairs(rows: list[dict[str, Any]], systems: list[str] | None,
-               limit: int | None = None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def plan_pairs(
+    rows: list[dict[str, Any]], systems: list[str] | None, limit: int | None = None
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Every ordered (first, second) pair of rewrites to judge: each pair of systems on each
     case both have, in both orders."""
     ok = [r for r in rows if "metrics" in r or ("rewrite" in r and "error" not in r)]
@@ -158,10 +169,12 @@ def plan_pairs(rows: list[dict[str, Any]], systems: list[str] | None,
     if missing:
         raise UserInputError(
             f"system(s) {', '.join(missing)} have no rewrites in this run; it has "
-            f"{', '.join(present) or 'none'}.")
+            f"{', '.join(present) or 'none'}."
+        )
     if len(chosen) < 2:
-        raise UserInputError("the judge compares systems in pairs: pass at least two "
-                             "(--systems template,mc_agent).")
+        raise UserInputError(
+            "the judge compares systems in pairs: pass at least two (--systems template,mc_agent)."
+        )
     index = {(r["system"], r["case_id"]): r for r in ok}
     case_ids = list(dict.fromkeys(r["case_id"] for r in ok))[:limit]
     plan = []
@@ -199,8 +212,9 @@ async def judge_run(
     run = Path(run_dir)
     rows = validate_rows(read_results(run), str(run / "results.jsonl"))
     if not rows:
-        raise RunFolderError(f"{run}: no results.jsonl rows; run `emotion-director eval "
-                             "run` first.")
+        raise RunFolderError(
+            f"{run}: no results.jsonl rows; run `emotion-director eval run` first."
+        )
     plan = plan_pairs(rows, systems, limit)
     inner = chat_model or make_chat_model(settings)
     _check_judge(run, judge_identity(settings, backend_name(inner)))
@@ -212,8 +226,9 @@ async def judge_run(
             handle.seek(-1, 2)
             if handle.read(1) != b"\n":
                 handle.write(b"\n")
-    done = {(r["case_id"], r["first"], r["second"]) for r in read_judgments(run)
-            if "error" not in r}
+    done = {
+        (r["case_id"], r["first"], r["second"]) for r in read_judgments(run) if "error" not in r
+    }
     todo = [(a, b) for a, b in plan if (a["case_id"], a["system"], b["system"]) not in done]
     lock = asyncio.Lock()
     semaphore = asyncio.Semaphore(max(concurrency, 1))
@@ -221,20 +236,31 @@ async def judge_run(
     skipped = len(plan) - len(todo)
 
     async def one(first: dict[str, Any], second: dict[str, Any]) -> None:
-        record: dict[str, Any] = {"case_id": first["case_id"], "first": first["system"],
-                                  "second": second["system"], "emotion": first["emotion"]}
+        record: dict[str, Any] = {
+            "case_id": first["case_id"],
+            "first": first["system"],
+            "second": second["system"],
+            "emotion": first["emotion"],
+        }
         async with semaphore:
             if first["rewrite"].strip() == second["rewrite"].strip():
-                record.update(verdict="tie", winner="tie", reason="identical rewrites",
-                              identical=True)
+                record.update(
+                    verdict="tie", winner="tie", reason="identical rewrites", identical=True
+                )
             else:
                 try:
                     verdict = await ainvoke_structured(
-                        model, JudgeVerdict,
-                        judge_messages(first["prompt"], first["emotion"], first["rewrite"],
-                                       second["rewrite"]),
-                        node="judge", retries=settings.max_retries, temperature=0.0, seed=0,
-                        method=settings.structured_method)
+                        model,
+                        JudgeVerdict,
+                        judge_messages(
+                            first["prompt"], first["emotion"], first["rewrite"], second["rewrite"]
+                        ),
+                        node="judge",
+                        retries=settings.max_retries,
+                        temperature=0.0,
+                        seed=0,
+                        method=settings.structured_method,
+                    )
                     shown = {"A": first["system"], "B": second["system"]}
                     winner = shown.get(verdict.winner, "tie")
                     record.update(verdict=verdict.winner, winner=winner, reason=verdict.reason)
@@ -251,12 +277,20 @@ async def judge_run(
                 progress(skipped + counters["done"], len(plan))
 
     await asyncio.gather(*(one(a, b) for a, b in todo))
-    return JudgeSummary(out_path, counters["done"], skipped, counters["failed"], cache.hits,
-                        cache.misses, time.perf_counter() - started)
+    return JudgeSummary(
+        out_path,
+        counters["done"],
+        skipped,
+        counters["failed"],
+        cache.hits,
+        cache.misses,
+        time.perf_counter() - started,
+    )
 
 
-def win_rate(scores: list[float], *, resamples: int = 2000,
-             seed: int = 0) -> tuple[float, float, float]:
+def win_rate(
+    scores: list[float], *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean score (win 1, tie 0.5, loss 0) with a percentile bootstrap 95% CI."""
     from emotion_director.evals.report import bootstrap_ci
 
@@ -305,8 +339,9 @@ def summarise_judgments(judgments: list[dict[str, Any]]) -> dict[str, Any]:
         "pairs": {p: (*win_rate(v), len(v)) for p, v in sorted(per_pair.items())},
         "consistency": consistency,
         "swapped_pairs": compared,
-        "first_position_rate": (sum(j["verdict"] == "A" for j in decisive) / len(decisive)
-                                if decisive else None),
+        "first_position_rate": (
+            sum(j["verdict"] == "A" for j in decisive) / len(decisive) if decisive else None
+        ),
         "failed": len(judgments) - len(ok),
         "trusted": consistency is not None and consistency >= TRUST_THRESHOLD,
     }
@@ -316,15 +351,19 @@ def trust_warning(summary: dict[str, Any]) -> str | None:
     """A plain warning when the judge is too weak to trust, else None."""
     consistency = summary["consistency"]
     if consistency is None:
-        return ("Warning: no pair was judged in both orders, so the judge's position-consistency "
-                "is unknown: do not trust these win rates.")
+        return (
+            "Warning: no pair was judged in both orders, so the judge's position-consistency "
+            "is unknown: do not trust these win rates."
+        )
     if consistency < TRUST_THRESHOLD:
         first = summary["first_position_rate"]
         bias = f" It picked the first rewrite {first:.0%} of the time." if first is not None else ""
-        return (f"Warning: the judge is too weak to trust. Its verdict survives swapping A and B "
-                f"in only {consistency:.0%} of {summary['swapped_pairs']} pairs (trusted from "
-                f"{TRUST_THRESHOLD:.0%}).{bias} The win rates below mostly measure position "
-                "bias, not quality: use a larger judge model.")
+        return (
+            f"Warning: the judge is too weak to trust. Its verdict survives swapping A and B "
+            f"in only {consistency:.0%} of {summary['swapped_pairs']} pairs (trusted from "
+            f"{TRUST_THRESHOLD:.0%}).{bias} The win rates below mostly measure position "
+            "bias, not quality: use a larger judge model."
+        )
     return None
 
 
@@ -348,10 +387,13 @@ def judge_section(run_dir: str | Path) -> Any:
         judge = "unknown judge"
     consistency = "n/a" if s["consistency"] is None else f"{s['consistency']:.3f}"
     first = "n/a" if s["first_position_rate"] is None else f"{s['first_position_rate']:.3f}"
-    intro = (f"Judge: {judge}. Pairwise A/B with the order swapped on every pair; a verdict "
-             f"that flips with the order counts as a tie. Position-consistency {consistency} "
-             f"over {s['swapped_pairs']} pairs; first-position rate {first} (0.5 is unbiased)"
-             + (f"; {s['failed']} failed call(s)" if s["failed"] else "") + ".")
+    intro = (
+        f"Judge: {judge}. Pairwise A/B with the order swapped on every pair; a verdict "
+        f"that flips with the order counts as a tie. Position-consistency {consistency} "
+        f"over {s['swapped_pairs']} pairs; first-position rate {first} (0.5 is unbiased)"
+        + (f"; {s['failed']} failed call(s)" if s["failed"] else "")
+        + "."
+    )
     warning = trust_warning(s)
     head = ["system", "win rate [95% CI]", "comparisons"]
     body = [[name, _fmt(*v[:3]), str(v[3])] for name, v in s["systems"].items()]

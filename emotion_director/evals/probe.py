@@ -92,7 +92,10 @@ class ClipFeatures:
     @torch.no_grad()
     def texts(self, batch: Sequence[str]) -> torch.Tensor:
         tokens = self.processor.tokenizer(
-            list(batch), padding=True, truncation=True, return_tensors="pt",
+            list(batch),
+            padding=True,
+            truncation=True,
+            return_tensors="pt",
             max_length=self.processor.tokenizer.model_max_length,
         ).to(self.device)
         out = self.model.get_text_features(**tokens)
@@ -110,8 +113,9 @@ def load_image_encoder(name_or_path: str, device: str = "cpu") -> Any:
     try:
         model_type = AutoConfig.from_pretrained(str(name_or_path)).model_type
     except (OSError, ValueError) as exc:
-        raise ImageEvalError(f"cannot load image encoder '{name_or_path}': "
-                             f"{str(exc).splitlines()[0][:200]}") from None
+        raise ImageEvalError(
+            f"cannot load image encoder '{name_or_path}': {str(exc).splitlines()[0][:200]}"
+        ) from None
     if model_type == "clip":
         # CLIPVisionModelWithProjection cannot read a full CLIP config's projection_dim (it
         # would re-initialise the projection), so the full model is loaded instead
@@ -169,11 +173,21 @@ class EmotionProbe:
         if path.suffix != ".safetensors":
             raise ImageEvalError(f"{path}: the probe file must end in .safetensors.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"format": PROBE_FORMAT, "emotions": json.dumps(EMOTIONS),
-                "metadata": json.dumps(self.metadata)}
-        save_file({"weight": self.weight.contiguous(), "bias": self.bias.contiguous(),
-                   "mean": self.mean.contiguous(), "std": self.std.contiguous()},
-                  str(path), metadata=meta)
+        meta = {
+            "format": PROBE_FORMAT,
+            "emotions": json.dumps(EMOTIONS),
+            "metadata": json.dumps(self.metadata),
+        }
+        save_file(
+            {
+                "weight": self.weight.contiguous(),
+                "bias": self.bias.contiguous(),
+                "mean": self.mean.contiguous(),
+                "std": self.std.contiguous(),
+            },
+            str(path),
+            metadata=meta,
+        )
         return path
 
     @classmethod
@@ -183,8 +197,10 @@ class EmotionProbe:
 
         path = Path(path)
         if not path.is_file():
-            raise ImageEvalError(f"probe {path} not found: train one with `emotion-director eval "
-                                 "train-probe DATASET --encoder CLIP --out probe.safetensors`.")
+            raise ImageEvalError(
+                f"probe {path} not found: train one with `emotion-director eval "
+                "train-probe DATASET --encoder CLIP --out probe.safetensors`."
+            )
         try:
             with safe_open(str(path), framework="pt") as handle:
                 meta = handle.metadata() or {}
@@ -194,8 +210,13 @@ class EmotionProbe:
         if meta.get("format") != PROBE_FORMAT or json.loads(meta.get("emotions", "[]")) != EMOTIONS:
             raise ImageEvalError(f"{path}: not an emotion probe written by `eval train-probe`.")
         try:
-            probe = cls(tensors["weight"], tensors["bias"], tensors["mean"], tensors["std"],
-                        json.loads(meta.get("metadata", "{}")))
+            probe = cls(
+                tensors["weight"],
+                tensors["bias"],
+                tensors["mean"],
+                tensors["std"],
+                json.loads(meta.get("metadata", "{}")),
+            )
         except KeyError as exc:
             raise ImageEvalError(f"{path}: probe file lacks tensor {exc}.") from None
         if probe.weight.shape[0] != len(EMOTIONS) or probe.bias.shape != (len(EMOTIONS),):
@@ -204,7 +225,11 @@ class EmotionProbe:
 
 
 def fit_probe(
-    features: torch.Tensor, labels: torch.Tensor, *, weight_decay: float = 1e-3, steps: int = 200,
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    weight_decay: float = 1e-3,
+    steps: int = 200,
 ) -> EmotionProbe:
     """Multinomial logistic regression (L-BFGS, full batch, L2 penalty) on standardised features."""
     mean = features.mean(0)
@@ -212,8 +237,9 @@ def fit_probe(
     x = (features - mean) / std
     weight = torch.zeros(len(EMOTIONS), x.shape[1], requires_grad=True)
     bias = torch.zeros(len(EMOTIONS), requires_grad=True)
-    optimiser = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=steps,
-                                  line_search_fn="strong_wolfe")
+    optimiser = torch.optim.LBFGS(
+        [weight, bias], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe"
+    )
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
@@ -265,19 +291,21 @@ def train_probe(
         raise ImageEvalError(str(exc)) from None
     present = {i.emotion for i in items}
     if len(present) < 2:
-        raise ImageEvalError(f"{dataset}: the probe needs images of at least 2 emotions, found "
-                             f"{sorted(present)}.")
+        raise ImageEvalError(
+            f"{dataset}: the probe needs images of at least 2 emotions, found {sorted(present)}."
+        )
     if isinstance(encoder, (str, os.PathLike)):
         model, name = load_image_encoder(str(encoder), device=device), str(encoder)
     else:
         model, name = encoder, getattr(encoder, "name", type(encoder).__name__)
     chunks = []
     for start in range(0, len(items), batch_size):
-        batch = items[start:start + batch_size]
+        batch = items[start : start + batch_size]
         with torch.no_grad():
             # L2-normalised, as :func:`probe_features` gives them at scoring time
-            chunks.append(F.normalize(model([_open_image(i.image) for i in batch]).float(),
-                                      dim=-1).cpu())
+            chunks.append(
+                F.normalize(model([_open_image(i.image) for i in batch]).float(), dim=-1).cpu()
+            )
         if progress:
             progress(min(start + batch_size, len(items)), len(items))
     features = torch.cat(chunks)
@@ -292,11 +320,15 @@ def train_probe(
         return float((probe.logits(features[index]).argmax(-1) == y[index]).float().mean())
 
     probe.metadata = {
-        "encoder": name, "dataset": str(dataset), "images": len(items),
-        "train_images": len(train), "val_images": len(val),
-        "train_accuracy": accuracy(train), "val_accuracy": accuracy(val),
-        "chance": 1 / len(present), "images_per_emotion": {
-            e: sum(1 for i in items if i.emotion == e) for e in EMOTIONS},
+        "encoder": name,
+        "dataset": str(dataset),
+        "images": len(items),
+        "train_images": len(train),
+        "val_images": len(val),
+        "train_accuracy": accuracy(train),
+        "val_accuracy": accuracy(val),
+        "chance": 1 / len(present),
+        "images_per_emotion": {e: sum(1 for i in items if i.emotion == e) for e in EMOTIONS},
         "seed": seed,
     }
     return probe

@@ -32,7 +32,8 @@ person opens the page in a browser, ``emotion-director eval rate RUN`` serves it
     >>> from emotion_director.evals.runner import run_eval
     >>> run = tempfile.TemporaryDirectory()
     >>> unscored = SimpleNamespace(score_rewrite=lambda prompt, rewrite, emotion: {})
-    >>> _ = asyncio.run(run_eval(["identity", "template"], load_eval_dataset("builtin:shortcut")[:3],
+    >>> _ = asyncio.run(run_eval(["identity", "template"],
+    ...                          load_eval_dataset("builtin:shortcut")[:3],
     ...                          run.name, settings=Settings(backend="test"), metrics=unscored))
     >>> server = serve_ratings(run.name, port=0)
     >>> len(server.session.pairs)  # one pair of systems on each of the three cases
@@ -64,8 +65,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from emotion_director.evals.markup import markdown_inline
 from emotion_director.errors import RatingError
+from emotion_director.evals.markup import markdown_inline
 
 CHOICES = ("left", "right", "tie", "skip")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
@@ -79,8 +80,8 @@ MAX_IMAGE_BYTES = 64 * 1024 * 1024
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
-                               "script-src 'self'; object-src 'none'; base-uri 'none'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+    "script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     # not no-referrer: under it a browser sends `Origin: null` with the page's own form posts
     "Referrer-Policy": "same-origin",
@@ -176,15 +177,19 @@ def build_pairs(run_dir: str | Path, systems: list[str] | None = None) -> list[R
 
     run = Path(run_dir)
     if not (run / "results.jsonl").is_file():
-        raise RatingError(f"{run} is not an eval run folder (no results.jsonl): run "
-                          f"`emotion-director eval run --out {run}` first.")
+        raise RatingError(
+            f"{run} is not an eval run folder (no results.jsonl): run "
+            f"`emotion-director eval run --out {run}` first."
+        )
     root = run.resolve()
     rows = [r for r in read_results(run) if r.get("rewrite")]
     available = list(dict.fromkeys(r["system"] for r in rows))
     unknown = [s for s in systems or [] if s not in available]
     if unknown:
-        raise RatingError(f"system(s) {', '.join(unknown)} not in {run}/results.jsonl; it has: "
-                          f"{', '.join(available) or 'none'}.")
+        raise RatingError(
+            f"system(s) {', '.join(unknown)} not in {run}/results.jsonl; it has: "
+            f"{', '.join(available) or 'none'}."
+        )
     wanted = set(systems or available)
     images: dict[tuple[str, str], list[str]] = defaultdict(list)
     for record in sorted(read_image_records(run), key=lambda r: r["index"]):
@@ -199,14 +204,24 @@ def build_pairs(run_dir: str | Path, systems: list[str] | None = None) -> list[R
     for case_id, found in by_case.items():
         for a, b in itertools.combinations(sorted(found), 2):
             ra, rb = found[a], found[b]
-            pairs.append(RatingPair(
-                pair_id(case_id, a, b), case_id, ra["prompt"], ra["emotion"], a, b,
-                ra["rewrite"], rb["rewrite"],
-                tuple(images[(a, case_id)][:IMAGES_PER_SIDE]),
-                tuple(images[(b, case_id)][:IMAGES_PER_SIDE])))
+            pairs.append(
+                RatingPair(
+                    pair_id(case_id, a, b),
+                    case_id,
+                    ra["prompt"],
+                    ra["emotion"],
+                    a,
+                    b,
+                    ra["rewrite"],
+                    rb["rewrite"],
+                    tuple(images[(a, case_id)][:IMAGES_PER_SIDE]),
+                    tuple(images[(b, case_id)][:IMAGES_PER_SIDE]),
+                )
+            )
     if not pairs:
-        raise RatingError(f"{run}: nothing to rate; it needs rewrites of the same cases by at "
-                          "least two systems.")
+        raise RatingError(
+            f"{run}: nothing to rate; it needs rewrites of the same cases by at least two systems."
+        )
     return pairs
 
 
@@ -304,15 +319,21 @@ class RatingSession:
             mine = [r for r in read_ratings(self.run_dir) if r["rater"] == rater]
             if not mine:
                 return None
-            record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rater": rater,
-                      "undo": mine[-1]["pair_id"]}
+            record = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "rater": rater,
+                "undo": mine[-1]["pair_id"],
+            }
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
             return record["undo"]
 
     def counts(self, rater: str) -> Counter[str]:
-        return Counter(r["choice"] for r in read_ratings(self.run_dir)
-                       if r["rater"] == rater and r["pair_id"] in self.pairs)
+        return Counter(
+            r["choice"]
+            for r in read_ratings(self.run_dir)
+            if r["rater"] == rater and r["pair_id"] in self.pairs
+        )
 
     def record(self, rater: str, pair_key: str, choice: str) -> dict[str, Any]:
         if not RATER_NAME.match(rater):
@@ -324,23 +345,33 @@ class RatingSession:
             raise RatingError(f"choice must be one of {', '.join(CHOICES)}.")
         (left, _, _), (right, _, _) = self.sides(pair, rater)
         winner = {"left": left, "right": right, "tie": "tie", "skip": "skip"}[choice]
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rater": rater,
-                  "pair_id": pair.pair_id, "case_id": pair.case_id, "left": left, "right": right,
-                  "choice": choice, "winner": winner, "system_a": pair.system_a,
-                  "system_b": pair.system_b}
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "rater": rater,
+            "pair_id": pair.pair_id,
+            "case_id": pair.case_id,
+            "left": left,
+            "right": right,
+            "choice": choice,
+            "winner": winner,
+            "system_a": pair.system_a,
+            "system_b": pair.system_b,
+        }
         with self.lock, self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         return record
 
 
 # ---------------------------------------------------------------- the page
-STYLE = ("body{font-family:sans-serif;margin:2em auto;max-width:1100px}"
-         ".pair{display:flex;gap:2em}.side{flex:1;border:1px solid #ccc;padding:1em}"
-         ".side img{width:256px;height:256px;image-rendering:pixelated;margin:4px}"
-         "button{font-size:1.1em;margin:.5em;padding:.4em 1.2em}"
-         "kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;font-size:.85em}"
-         "progress{width:100%;height:.8em}.hint{color:#666;font-size:.9em}"
-         ".text{overflow-wrap:anywhere}")
+STYLE = (
+    "body{font-family:sans-serif;margin:2em auto;max-width:1100px}"
+    ".pair{display:flex;gap:2em}.side{flex:1;border:1px solid #ccc;padding:1em}"
+    ".side img{width:256px;height:256px;image-rendering:pixelated;margin:4px}"
+    "button{font-size:1.1em;margin:.5em;padding:.4em 1.2em}"
+    "kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;font-size:.85em}"
+    "progress{width:100%;height:.8em}.hint{color:#666;font-size:.9em}"
+    ".text{overflow-wrap:anywhere}"
+)
 
 #: Keyboard shortcuts of the pair page: A / left arrow, B / right arrow, T tie, S skip, U undo.
 KEYS_JS = """var sent = false;  // one choice per page: a held or doubled key sends nothing more
@@ -359,40 +390,58 @@ document.addEventListener('keydown', function (e) {
 
 
 def _page(title: str, body: str) -> bytes:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            "</title><link rel='stylesheet' href='/style.css'>"
-            "<script src='/keys.js' defer></script></head>"
-            f"<body>{body}</body></html>").encode()
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        "</title><link rel='stylesheet' href='/style.css'>"
+        "<script src='/keys.js' defer></script></head>"
+        f"<body>{body}</body></html>"
+    ).encode()
 
 
 def _undo_form(session: RatingSession, rater: str, enabled: bool) -> str:
-    return ("<form method='post' action='/undo' class='undo'>"
-            f"<input type='hidden' name='rater' value='{html.escape(rater)}'>"
-            f"<input type='hidden' name='token' value='{session.token}'>"
-            f"<button id='undo'{'' if enabled else ' disabled'}>Undo last <kbd>U</kbd></button>"
-            "</form>")
+    return (
+        "<form method='post' action='/undo' class='undo'>"
+        f"<input type='hidden' name='rater' value='{html.escape(rater)}'>"
+        f"<input type='hidden' name='token' value='{session.token}'>"
+        f"<button id='undo'{'' if enabled else ' disabled'}>Undo last <kbd>U</kbd></button>"
+        "</form>"
+    )
 
 
 def _done_page(session: RatingSession, rater: str) -> bytes:
     counts = session.counts(rater)
     total = len(session.pairs)
-    summary = ", ".join(f"{counts[c]} {label}" for c, label in (
-        ("left", "left"), ("right", "right"), ("tie", "about the same"), ("skip", "skipped")))
-    body = (f"<h1 id='done'>All {total} pairs rated. Thank you!</h1>"
-            f"<progress id='bar' value='{total}' max='{total}'></progress>"
-            f"<p id='summary'>Your choices, as {html.escape(rater)}: {summary}.</p>"
-            "<p class='hint'>Your choices are saved. Close this tab, or undo the last one.</p>"
-            + _undo_form(session, rater, enabled=sum(counts.values()) > 0))
+    summary = ", ".join(
+        f"{counts[c]} {label}"
+        for c, label in (
+            ("left", "left"),
+            ("right", "right"),
+            ("tie", "about the same"),
+            ("skip", "skipped"),
+        )
+    )
+    body = (
+        f"<h1 id='done'>All {total} pairs rated. Thank you!</h1>"
+        f"<progress id='bar' value='{total}' max='{total}'></progress>"
+        f"<p id='summary'>Your choices, as {html.escape(rater)}: {summary}.</p>"
+        "<p class='hint'>Your choices are saved. Close this tab, or undo the last one.</p>"
+        + _undo_form(session, rater, enabled=sum(counts.values()) > 0)
+    )
     return _page("Done", body)
 
 
 def _login_page() -> bytes:
-    return _page("Rate rewrites", (
-        "<h1>Which rewrite is better?</h1><p>You will see two rewrites of the same image prompt "
-        "for a target emotion. Pick the one whose image would better evoke the emotion while "
-        "keeping the subject.</p><form method='get' action='/'><label>Your name "
-        "<input id='rater' name='rater' required maxlength='40'></label> "
-        "<button id='start' type='submit'>Start</button></form>"))
+    return _page(
+        "Rate rewrites",
+        (
+            "<h1>Which rewrite is better?</h1>"
+            "<p>You will see two rewrites of the same image prompt "
+            "for a target emotion. Pick the one whose image would better evoke the emotion while "
+            "keeping the subject.</p><form method='get' action='/'><label>Your name "
+            "<input id='rater' name='rater' required maxlength='40'></label> "
+            "<button id='start' type='submit'>Start</button></form>"
+        ),
+    )
 
 
 def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) -> bytes:
@@ -402,30 +451,36 @@ def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) 
     for label, (_, text, images) in zip(("Left", "Right"), session.sides(pair, rater)):
         side = label.lower()
         imgs = "".join(
-            f"<img alt='{label} image {k + 1}' src='/image/{key}/{side}/{k}?rater="
-            f"{quote(rater)}'>" for k in range(len(images)))
-        columns.append(f"<div class='side' id='{side}'><h2>{label}</h2>"
-                       f"<p class='text'>{esc(text)}</p>{imgs}</div>")
-    body = (f"<p id='progress'>{done} of {len(session.pairs)} rated, as {esc(rater)}</p>"
-            f"<progress id='bar' value='{done}' max='{len(session.pairs)}'></progress>"
-            f"<h1>Subject: <em id='subject'>{esc(pair.prompt)}</em> &mdash; target emotion: "
-            f"<em id='emotion'>{esc(pair.emotion)}</em></h1>"
-            f"<div class='pair'>{''.join(columns)}</div>"
-            "<form method='post' action='/rate'>"
-            f"<input type='hidden' name='rater' value='{esc(rater)}'>"
-            f"<input type='hidden' name='pair' value='{key}'>"
-            f"<input type='hidden' name='token' value='{session.token}'>"
-            "<button id='choose-left' name='choice' value='left'>Left is better <kbd>A</kbd>"
-            "</button>"
-            "<button id='choose-tie' name='choice' value='tie'>About the same <kbd>T</kbd>"
-            "</button>"
-            "<button id='choose-right' name='choice' value='right'>Right is better <kbd>B</kbd>"
-            "</button>"
-            "<button id='choose-skip' name='choice' value='skip'>Skip <kbd>S</kbd></button>"
-            "</form>" + _undo_form(session, rater, enabled=done > 0)
-            + "<p class='hint'>Keys: <kbd>A</kbd> or <kbd>&larr;</kbd> left, <kbd>B</kbd> or "
-            "<kbd>&rarr;</kbd> right, <kbd>T</kbd> about the same, <kbd>S</kbd> skip, "
-            "<kbd>U</kbd> undo the last choice.</p>")
+            f"<img alt='{label} image {k + 1}' src='/image/{key}/{side}/{k}?rater={quote(rater)}'>"
+            for k in range(len(images))
+        )
+        columns.append(
+            f"<div class='side' id='{side}'><h2>{label}</h2>"
+            f"<p class='text'>{esc(text)}</p>{imgs}</div>"
+        )
+    body = (
+        f"<p id='progress'>{done} of {len(session.pairs)} rated, as {esc(rater)}</p>"
+        f"<progress id='bar' value='{done}' max='{len(session.pairs)}'></progress>"
+        f"<h1>Subject: <em id='subject'>{esc(pair.prompt)}</em> &mdash; target emotion: "
+        f"<em id='emotion'>{esc(pair.emotion)}</em></h1>"
+        f"<div class='pair'>{''.join(columns)}</div>"
+        "<form method='post' action='/rate'>"
+        f"<input type='hidden' name='rater' value='{esc(rater)}'>"
+        f"<input type='hidden' name='pair' value='{key}'>"
+        f"<input type='hidden' name='token' value='{session.token}'>"
+        "<button id='choose-left' name='choice' value='left'>Left is better <kbd>A</kbd>"
+        "</button>"
+        "<button id='choose-tie' name='choice' value='tie'>About the same <kbd>T</kbd>"
+        "</button>"
+        "<button id='choose-right' name='choice' value='right'>Right is better <kbd>B</kbd>"
+        "</button>"
+        "<button id='choose-skip' name='choice' value='skip'>Skip <kbd>S</kbd></button>"
+        "</form>"
+        + _undo_form(session, rater, enabled=done > 0)
+        + "<p class='hint'>Keys: <kbd>A</kbd> or <kbd>&larr;</kbd> left, <kbd>B</kbd> or "
+        "<kbd>&rarr;</kbd> right, <kbd>T</kbd> about the same, <kbd>S</kbd> skip, "
+        "<kbd>U</kbd> undo the last choice.</p>"
+    )
     return _page("Rate rewrites", body)
 
 
@@ -454,18 +509,27 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
             host = hosts[0].strip().lower() if len(hosts) == 1 else ""
             if host not in loopback_hosts(port):
                 shown = "missing" if not hosts else f"'{', '.join(hosts)[:100]}'"
-                return (f"Host header {shown} is not this rating server: it answers only to "
-                        f"127.0.0.1:{port}, localhost:{port} or [::1]:{port} (open "
-                        f"http://127.0.0.1:{port}/), so other web sites cannot reach it by DNS "
-                        "rebinding.")
+                return (
+                    f"Host header {shown} is not this rating server: it answers only to "
+                    f"127.0.0.1:{port}, localhost:{port} or [::1]:{port} (open "
+                    f"http://127.0.0.1:{port}/), so other web sites cannot reach it by DNS "
+                    "rebinding."
+                )
             origins = self.headers.get_all("Origin") or []
             if origins and (len(origins) > 1 or origins[0].strip().lower() != f"http://{host}"):
-                return (f"Origin header '{', '.join(origins)[:100]}' is not this page's origin "
-                        f"http://{host}: only the rating page itself may send requests here.")
+                return (
+                    f"Origin header '{', '.join(origins)[:100]}' is not this page's origin "
+                    f"http://{host}: only the rating page itself may send requests here."
+                )
             return None
 
-        def _send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8",
-                  headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str = "text/html; charset=utf-8",
+            headers: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -489,8 +553,9 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
                 if not rater:
                     return self._send(200, _login_page())
                 if not RATER_NAME.match(rater):
-                    return self._error(400, "rater name must be 1-40 letters, digits, spaces, "
-                                            "'_', '.' or '-'.")
+                    return self._error(
+                        400, "rater name must be 1-40 letters, digits, spaces, '_', '.' or '-'."
+                    )
                 pair, done = session.next_pair(rater)
                 if pair is None:
                     return self._send(200, _done_page(session, rater))
@@ -506,8 +571,13 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
 
         def _image(self, key: str, side: str, index: str, rater: str) -> None:
             pair = session.pair_for(key)
-            if pair is None or side not in ("left", "right") or not index.isascii() \
-                    or not index.isdigit() or not RATER_NAME.match(rater):
+            if (
+                pair is None
+                or side not in ("left", "right")
+                or not index.isascii()
+                or not index.isdigit()
+                or not RATER_NAME.match(rater)
+            ):
                 return self._error(404, "no such image")
             images = session.sides(pair, rater)[0 if side == "left" else 1][2]
             if int(index) >= len(images):
@@ -534,26 +604,33 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
             try:
                 form = parse_qs(self.rfile.read(length).decode("utf-8"), strict_parsing=True)
             except (UnicodeDecodeError, ValueError):
-                return self._error(400, "expected a form body "
-                                        "rater=...&pair=...&choice=...&token=...")
+                return self._error(
+                    400, "expected a form body rater=...&pair=...&choice=...&token=..."
+                )
             tokens = form.get("token") or []
             if len(tokens) != 1 or not session.token_matches(tokens[0]):
-                return self._error(403, "this vote does not carry the token of this rating "
-                                        "session: reload the rating page and choose again.")
+                return self._error(
+                    403,
+                    "this vote does not carry the token of this rating "
+                    "session: reload the rating page and choose again.",
+                )
             fields = {k: v[0].strip() for k, v in form.items() if len(v) == 1}
             if action == "/undo":
                 if set(fields) != {"rater", "token"} or len(form) != 2:
-                    return self._error(400, "expected exactly one rater field (and the page's "
-                                            "token)")
+                    return self._error(
+                        400, "expected exactly one rater field (and the page's token)"
+                    )
                 try:
                     session.undo(fields["rater"])
                 except RatingError as exc:
                     return self._error(400, str(exc))
-                return self._send(303, b"", headers={
-                    "Location": f"/?rater={quote(fields['rater'])}"})
+                return self._send(
+                    303, b"", headers={"Location": f"/?rater={quote(fields['rater'])}"}
+                )
             if set(fields) != {"rater", "pair", "choice", "token"} or len(form) != 4:
-                return self._error(400, "expected exactly one rater, pair and choice field "
-                                        "(and the page's token)")
+                return self._error(
+                    400, "expected exactly one rater, pair and choice field (and the page's token)"
+                )
             try:
                 session.record(fields["rater"], fields["pair"], fields["choice"])
             except RatingError as exc:
@@ -563,20 +640,28 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve_ratings(run_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
-                  systems: list[str] | None = None) -> ThreadingHTTPServer:
+def serve_ratings(
+    run_dir: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    systems: list[str] | None = None,
+) -> ThreadingHTTPServer:
     """A server (not yet serving) for the run's pairs; ``port=0`` picks a free port."""
     run = Path(run_dir)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        raise RatingError(f"the rating page serves on loopback only, not '{host}': raters on "
-                          "this machine open it in a browser; others can use an SSH tunnel "
-                          f"with the same port on both ends (ssh -L {port}:127.0.0.1:{port}).")
+        raise RatingError(
+            f"the rating page serves on loopback only, not '{host}': raters on "
+            "this machine open it in a browser; others can use an SSH tunnel "
+            f"with the same port on both ends (ssh -L {port}:127.0.0.1:{port})."
+        )
     session = RatingSession(run, {p.pair_id: p for p in build_pairs(run, systems)})
     try:
         server = ThreadingHTTPServer((host, port), _make_handler(session))
     except OSError as exc:
-        raise RatingError(f"cannot listen on {host}:{port} ({exc.strerror}): pass another "
-                          "--port.") from None
+        raise RatingError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): pass another --port."
+        ) from None
     server.daemon_threads = True
     server.session = session  # type: ignore[attr-defined]
     return server
@@ -634,8 +719,9 @@ def summarise_ratings(records: list[dict[str, Any]]) -> dict[str, Any]:
         outcomes[a].append(score_a)
         outcomes[b].append(1 - score_a)
         head[(a, b)][label] += 1
-    win_rates = {s: {"win_rate": bootstrap_ci(v), "comparisons": len(v)}
-                 for s, v in sorted(outcomes.items())}
+    win_rates = {
+        s: {"win_rate": bootstrap_ci(v), "comparisons": len(v)} for s, v in sorted(outcomes.items())
+    }
     by_pair: dict[str, dict[str, str]] = defaultdict(dict)
     for r in ratings:
         by_pair[r["pair_id"]][r["rater"]] = _canonical(r)
@@ -646,16 +732,23 @@ def summarise_ratings(records: list[dict[str, Any]]) -> dict[str, Any]:
         same = [a == b for v in shared.values() for a, b in itertools.combinations(v.values(), 2)]
         agreement["pairwise_agreement"] = sum(same) / len(same)
         agreement["fleiss_kappa"] = fleiss_kappa(
-            [dict(Counter(v.values())) for v in shared.values()])
+            [dict(Counter(v.values())) for v in shared.values()]
+        )
         cohen = {}
         for r1, r2 in itertools.combinations(raters, 2):
             common = [p for p, v in shared.items() if r1 in v and r2 in v]
             if common:
-                cohen[f"{r1} / {r2}"] = (cohen_kappa([shared[p][r1] for p in common],
-                                                     [shared[p][r2] for p in common]), len(common))
+                cohen[f"{r1} / {r2}"] = (
+                    cohen_kappa([shared[p][r1] for p in common], [shared[p][r2] for p in common]),
+                    len(common),
+                )
         agreement["cohen_kappa"] = cohen
-    return {"win_rates": win_rates, "head_to_head": dict(head), "agreement": agreement,
-            "ratings": len(ratings)}
+    return {
+        "win_rates": win_rates,
+        "head_to_head": dict(head),
+        "agreement": agreement,
+        "ratings": len(ratings),
+    }
 
 
 def _automatic(run: Path) -> dict[str, dict[str, float]]:
@@ -672,7 +765,8 @@ def _automatic(run: Path) -> dict[str, dict[str, float]]:
         values[record["system"]]["clip_score"].append(record["clip_score"])
         if "predicted" in record:
             values[record["system"]]["emotion_accuracy"].append(
-                float(record["predicted"] == record["emotion"]))
+                float(record["predicted"] == record["emotion"])
+            )
     return {s: {m: sum(v) / len(v) for m, v in ms.items()} for s, ms in values.items()}
 
 
@@ -693,29 +787,59 @@ def rating_sections(run_dir: str | Path) -> tuple[str, str] | None:
     body = []
     for system, w in s["win_rates"].items():
         mean, lo, hi = w["win_rate"]
-        body.append([system, f"{mean:.3f} [{lo:.3f}, {hi:.3f}]", str(w["comparisons"]),
-                     *(_num(auto.get(system, {}).get(m, float("nan"))) for m in metrics)])
+        body.append(
+            [
+                system,
+                f"{mean:.3f} [{lo:.3f}, {hi:.3f}]",
+                str(w["comparisons"]),
+                *(_num(auto.get(system, {}).get(m, float("nan"))) for m in metrics),
+            ]
+        )
     a = s["agreement"]
     if a["items_rated_by_2_or_more"]:
-        agreement = (f"{len(a['raters'])} rater(s); {a['items_rated_by_2_or_more']} pair(s) rated "
-                     f"by two or more: raw agreement {_num(a['pairwise_agreement'])}, Fleiss' "
-                     f"kappa {_num(a['fleiss_kappa'])}; Cohen's kappa "
-                     + ", ".join(f"{k}: {_num(v)} on {n}" for k, (v, n) in a["cohen_kappa"].items())
-                     + ". Kappa below about 0.2 means the raters barely agree beyond chance: "
-                       "read the win rates as noise.")
+        agreement = (
+            f"{len(a['raters'])} rater(s); {a['items_rated_by_2_or_more']} pair(s) rated "
+            f"by two or more: raw agreement {_num(a['pairwise_agreement'])}, Fleiss' "
+            f"kappa {_num(a['fleiss_kappa'])}; Cohen's kappa "
+            + ", ".join(f"{k}: {_num(v)} on {n}" for k, (v, n) in a["cohen_kappa"].items())
+            + ". Kappa below about 0.2 means the raters barely agree beyond chance: "
+            "read the win rates as noise."
+        )
     else:
-        agreement = (f"{len(a['raters'])} rater(s); no pair was rated by two people, so "
-                     "agreement cannot be measured.")
-    note = (f"{s['ratings']} blind pairwise choice(s) from `eval rate` (a tie is half a win), "
-            "beside automatic metrics (means).")
-    md = ["", "## Human ratings", "", note, "", "| " + " | ".join(head) + " |",
-          "|---" * len(head) + "|", *("| " + " | ".join(r) + " |" for r in body), "", agreement,
-          "", "| pair (a vs b) | a wins | b wins | ties |", "|---|---|---|---|"]
-    md += [f"| {a_} vs {b_} | {c['a']} | {c['b']} | {c['tie']} |"
-           for (a_, b_), c in s["head_to_head"].items()]
+        agreement = (
+            f"{len(a['raters'])} rater(s); no pair was rated by two people, so "
+            "agreement cannot be measured."
+        )
+    note = (
+        f"{s['ratings']} blind pairwise choice(s) from `eval rate` (a tie is half a win), "
+        "beside automatic metrics (means)."
+    )
+    md = [
+        "",
+        "## Human ratings",
+        "",
+        note,
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---" * len(head) + "|",
+        *("| " + " | ".join(r) + " |" for r in body),
+        "",
+        agreement,
+        "",
+        "| pair (a vs b) | a wins | b wins | ties |",
+        "|---|---|---|---|",
+    ]
+    md += [
+        f"| {a_} vs {b_} | {c['a']} | {c['b']} | {c['tie']} |"
+        for (a_, b_), c in s["head_to_head"].items()
+    ]
     esc = html.escape
-    page = ("<h2>Human ratings</h2>" + f"<p>{markdown_inline(note)}</p><table><thead><tr>"
-            + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-            + f"</tbody></table><p>{markdown_inline(agreement)}</p>")
+    page = (
+        "<h2>Human ratings</h2>"
+        + f"<p>{markdown_inline(note)}</p><table><thead><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
+        + f"</tbody></table><p>{markdown_inline(agreement)}</p>"
+    )
     return "\n".join(md) + "\n", page

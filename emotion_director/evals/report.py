@@ -30,11 +30,25 @@ from emotion_director.errors import EvalReportError
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
 
-MAIN_METRICS = ("minilm_prob", "minilm_top1", "nrc_score", "subject_similarity",
-                "head_noun_retention", "bare_emotion_share", "concreteness", "clip_tokens",
-                "over_77")
-ALIGNMENT_METRICS = ("minilm_prob", "masked_prob", "added_prob",
-                     "minilm_top1", "masked_top1", "added_top1")
+MAIN_METRICS = (
+    "minilm_prob",
+    "minilm_top1",
+    "nrc_score",
+    "subject_similarity",
+    "head_noun_retention",
+    "bare_emotion_share",
+    "concreteness",
+    "clip_tokens",
+    "over_77",
+)
+ALIGNMENT_METRICS = (
+    "minilm_prob",
+    "masked_prob",
+    "added_prob",
+    "minilm_top1",
+    "masked_top1",
+    "added_top1",
+)
 PAIRED_METRICS = (*MAIN_METRICS, "masked_prob", "masked_top1", "added_prob", "added_top1")
 DIVERSITY = ("distinct_1", "distinct_2", "self_bleu", "embedding_distance")
 LOWER_IS_BETTER = {"bare_emotion_share", "clip_tokens", "over_77", "self_bleu"}
@@ -43,12 +57,13 @@ CHANCE = 1 / 8
 
 ALIGNMENT_NOTE = (
     "Which to trust: the masked and added columns. Raw alignment (`minilm_prob`) rewards writing "
-    "the emotion word itself (`template` tops it by appending \"fear mood\"), although a diffusion "
+    'the emotion word itself (`template` tops it by appending "fear mood"), although a diffusion '
     "model draws a plain subject. *Masked* scores the rewrite with every emotion word, synonym "
     "and inflection removed: only what can be drawn counts. *Added* scores only the masked words "
     "the rewrite added to the prompt: what the rewrite contributed, without the subject's own "
     "emotion (identity adds nothing and scores chance). Chance is 0.125 for both P(target) and "
-    "top-1. A system that wins raw but sits at chance on masked is using the shortcut.")
+    "top-1. A system that wins raw but sits at chance on masked is using the shortcut."
+)
 
 
 @dataclass
@@ -62,8 +77,9 @@ class ReportSection:
 Section = Callable[[dict[str, Any], Path], "ReportSection | None"]
 
 
-def bootstrap_ci(values: list[float], *, resamples: int = 2000,
-                 seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values: list[float], *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean and percentile 95% interval."""
     if not values:
         return float("nan"), float("nan"), float("nan")
@@ -82,23 +98,31 @@ def validate_rows(rows: list[Any], source: str) -> list[dict[str, Any]]:
     fix = "fix or delete that line of results.jsonl (the item is then redone by `eval run`)"
     for number, row in enumerate(rows, 1):
         if not isinstance(row, dict) or not all(
-                isinstance(row.get(k), str) for k in ("system", "case_id", "emotion")):
-            raise EvalReportError(f"{source} row {number} is not a result record "
-                                  f"(needs system, case_id, emotion): {fix}.")
+            isinstance(row.get(k), str) for k in ("system", "case_id", "emotion")
+        ):
+            raise EvalReportError(
+                f"{source} row {number} is not a result record "
+                f"(needs system, case_id, emotion): {fix}."
+            )
         if "metrics" not in row:  # a failed item: it has an error instead
             continue
         metrics = row["metrics"]
         if not isinstance(metrics, dict):
             raise EvalReportError(f"{source} row {number}: 'metrics' is not an object: {fix}.")
         for name, value in metrics.items():
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not math.isfinite(value)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
                 raise EvalReportError(
                     f"{source} row {number} ({row['system']}, case {row['case_id']}): metric "
-                    f"'{name}' is {str(value)[:40]!r}, not a number: {fix}.")
+                    f"'{name}' is {str(value)[:40]!r}, not a number: {fix}."
+                )
         if not isinstance(row.get("rewrite"), str) or not isinstance(row.get("prompt"), str):
-            raise EvalReportError(f"{source} row {number}: 'prompt' or 'rewrite' is not text: "
-                                  f"{fix}.")
+            raise EvalReportError(
+                f"{source} row {number}: 'prompt' or 'rewrite' is not text: {fix}."
+            )
     return rows
 
 
@@ -123,8 +147,13 @@ def summarise(rows: list[dict[str, Any]], metrics: Any = None) -> dict[str, Any]
                 continue
             common = [(r, ref[r["case_id"]]) for r in items if r["case_id"] in ref]
             paired[system] = {  # system - reference: positive means the system scores higher
-                m: bootstrap_ci([own["metrics"][m] - other["metrics"][m] for own, other in common
-                                 if m in own["metrics"] and m in other["metrics"]])
+                m: bootstrap_ci(
+                    [
+                        own["metrics"][m] - other["metrics"][m]
+                        for own, other in common
+                        if m in own["metrics"] and m in other["metrics"]
+                    ]
+                )
                 for m in PAIRED_METRICS
             }
     diversity: dict[str, dict[str, float]] = {}
@@ -145,20 +174,29 @@ def summarise(rows: list[dict[str, Any]], metrics: Any = None) -> dict[str, Any]
                     groups_m[r["emotion"]].append(r["metrics"][metric])
             for emotion, values in groups_m.items():
                 per_emotion[metric][system][emotion] = sum(values) / len(values)
-    return {"table": table, "paired": paired, "diversity": diversity,
-            "per_emotion": {k: dict(v) for k, v in per_emotion.items()},
-            "failed": len(rows) - len(ok), "systems": list(by_system), "by_system": by_system}
+    return {
+        "table": table,
+        "paired": paired,
+        "diversity": diversity,
+        "per_emotion": {k: dict(v) for k, v in per_emotion.items()},
+        "failed": len(rows) - len(ok),
+        "systems": list(by_system),
+        "by_system": by_system,
+    }
 
 
-def per_emotion_series(summary: dict[str, Any],
-                       metric: str = "minilm_prob") -> dict[str, list[float]]:
+def per_emotion_series(
+    summary: dict[str, Any], metric: str = "minilm_prob"
+) -> dict[str, list[float]]:
     """Per system, the mean of ``metric`` for each of the 8 emotions; NaN where there is no data
     (a bar of height 0 would read as "scored zero")."""
     from emotion_director.emotions import Emotion
 
     data = summary["per_emotion"].get(metric, {})
-    return {system: [data.get(system, {}).get(e.value, float("nan")) for e in Emotion]
-            for system in summary["systems"]}
+    return {
+        system: [data.get(system, {}).get(e.value, float("nan")) for e in Emotion]
+        for system in summary["systems"]
+    }
 
 
 def _plot(summary: dict[str, Any]) -> bytes:
@@ -172,8 +210,9 @@ def _plot(summary: dict[str, Any]) -> bytes:
     emotions = [e.value for e in Emotion]
     systems = summary["systems"]
     metrics = [m for m in ("minilm_prob", "masked_prob") if summary["per_emotion"].get(m)]
-    fig, axes = plt.subplots(len(metrics) or 1, 1, figsize=(10, 3.6 * max(len(metrics), 1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(metrics) or 1, 1, figsize=(10, 3.6 * max(len(metrics), 1)), squeeze=False
+    )
     width = 0.8 / max(len(systems), 1)
     for ax, metric in zip(axes[:, 0], metrics or ["minilm_prob"]):
         series = per_emotion_series(summary, metric)
@@ -184,8 +223,9 @@ def _plot(summary: dict[str, Any]) -> bytes:
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(emotions))], emotions, rotation=20)
         label = "masked" if metric == "masked_prob" else "raw"
         ax.set_ylabel(f"P(target), {label}")
-        ax.set_title(f"Emotion alignment per target emotion ({label}; dotted: chance; "
-                     "no bar: no data)")
+        ax.set_title(
+            f"Emotion alignment per target emotion ({label}; dotted: chance; no bar: no data)"
+        )
         ax.legend(fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -210,14 +250,20 @@ def md_table(head: list[str], body: list[list[str]]) -> str:
 def html_table(head: list[str], body: list[list[str]]) -> str:
     esc = html.escape
     rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-    return ("<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head)
-            + f"</tr></thead><tbody>{rows}</tbody></table>")
+    return (
+        "<table><thead><tr>"
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def table_section(title: str, note: str, head: list[str], body: list[list[str]]) -> ReportSection:
     """A titled table with a note, in both formats (for sections that are one table)."""
-    md = f"## {title}\n\n{note}\n\n{md_table(head, body)}\n" if note else \
-        f"## {title}\n\n{md_table(head, body)}\n"
+    md = (
+        f"## {title}\n\n{note}\n\n{md_table(head, body)}\n"
+        if note
+        else f"## {title}\n\n{md_table(head, body)}\n"
+    )
     page = f"<h2>{html.escape(title)}</h2>" + (f"<p>{markdown_inline(note)}</p>" if note else "")
     return ReportSection(md, page + html_table(head, body))
 
@@ -235,8 +281,15 @@ def section_header(s: dict[str, Any], run: Path) -> ReportSection:
         ("model", identity.get("model")),
         ("server", identity.get("base_url")),
         ("personas", ", ".join(map(str, personas)) if isinstance(personas, list) else None),
-        ("dataset", (f"{dataset.get('source') or 'builtin'} ({dataset.get('cases')} cases, "
-                     f"hash {dataset.get('hash')})") if dataset else None),
+        (
+            "dataset",
+            (
+                f"{dataset.get('source') or 'builtin'} ({dataset.get('cases')} cases, "
+                f"hash {dataset.get('hash')})"
+            )
+            if dataset
+            else None,
+        ),
         ("systems", ", ".join(sorted(s["by_system"]))),
         ("seed", identity.get("seed")),
         ("run created", meta.get("created")),
@@ -246,16 +299,21 @@ def section_header(s: dict[str, Any], run: Path) -> ReportSection:
     ]
     shown = [(k, str(v)) for k, v in rows if v not in (None, "", [])]
     md = "\n".join(f"- **{k}**: {v}" for k, v in shown) + "\n"
-    page = ("<table class='header'><tbody>" + "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in shown)
-        + "</tbody></table>")
+    page = (
+        "<table class='header'><tbody>"
+        + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in shown)
+        + "</tbody></table>"
+    )
     return ReportSection(md, page)
 
 
 def section_overview(s: dict[str, Any], run: Path) -> ReportSection:
     body = [[sys, *(_fmt(m[k]) for k in MAIN_METRICS)] for sys, m in s["table"].items()]
-    note = ("Mean [95% bootstrap CI] per system. Lower is better for: "
-            + ", ".join(sorted(LOWER_IS_BETTER)) + ".")
+    note = (
+        "Mean [95% bootstrap CI] per system. Lower is better for: "
+        + ", ".join(sorted(LOWER_IS_BETTER))
+        + "."
+    )
     return table_section("Metrics", note, ["system", *MAIN_METRICS], body)
 
 
@@ -263,8 +321,9 @@ def section_alignment(s: dict[str, Any], run: Path) -> ReportSection | None:
     if not any(not math.isnan(m["masked_prob"][0]) for m in s["table"].values()):
         return None
     body = [[sys, *(_fmt(m[k]) for k in ALIGNMENT_METRICS)] for sys, m in s["table"].items()]
-    return table_section("Emotion alignment: raw vs masked", ALIGNMENT_NOTE,
-                         ["system", *ALIGNMENT_METRICS], body)
+    return table_section(
+        "Emotion alignment: raw vs masked", ALIGNMENT_NOTE, ["system", *ALIGNMENT_METRICS], body
+    )
 
 
 def section_paired(s: dict[str, Any], run: Path) -> ReportSection | None:
@@ -274,7 +333,9 @@ def section_paired(s: dict[str, Any], run: Path) -> ReportSection | None:
     return table_section(
         f"Paired difference vs {REFERENCE} (system - {REFERENCE}, same cases)",
         f"Positive: the system scores higher than {REFERENCE} on the same cases.",
-        ["system", *PAIRED_METRICS], body)
+        ["system", *PAIRED_METRICS],
+        body,
+    )
 
 
 def section_diversity(s: dict[str, Any], run: Path) -> ReportSection | None:
@@ -297,7 +358,8 @@ def section_per_emotion(s: dict[str, Any], run: Path) -> ReportSection:
     return ReportSection(
         "## Per emotion\n\n![emotion alignment](emotion_alignment.png)\n",
         "<h2>Per emotion</h2><img alt='emotion alignment per emotion' "
-        f"src='data:image/png;base64,{encoded}'>")
+        f"src='data:image/png;base64,{encoded}'>",
+    )
 
 
 def _examples(summary: dict[str, Any], k: int = 3) -> list[dict[str, Any]]:
@@ -307,10 +369,19 @@ def _examples(summary: dict[str, Any], k: int = 3) -> list[dict[str, Any]]:
     picks = [("worst", r) for r in ranked[:k]] + [("best", r) for r in ranked[-k:][::-1]]
     out = []
     for label, row in picks:
-        same = {s: next((r["rewrite"] for r in rows if r["case_id"] == row["case_id"]), "")
-                for s, rows in summary["by_system"].items()}
-        out.append({"label": label, "case": row["case_id"], "prompt": row["prompt"],
-                    "emotion": row["emotion"], "rewrites": same})
+        same = {
+            s: next((r["rewrite"] for r in rows if r["case_id"] == row["case_id"]), "")
+            for s, rows in summary["by_system"].items()
+        }
+        out.append(
+            {
+                "label": label,
+                "case": row["case_id"],
+                "prompt": row["prompt"],
+                "emotion": row["emotion"],
+                "rewrites": same,
+            }
+        )
     return out
 
 
@@ -353,9 +424,19 @@ def section_ratings(s: dict[str, Any], run: Path) -> ReportSection | None:
 
 
 #: The report, top to bottom. Each section renders itself or returns None.
-SECTIONS: list[Section] = [section_header, section_overview, section_alignment, section_paired,
-                           section_diversity, section_judge, section_per_emotion,
-                           section_examples, section_images, section_ratings, section_failed]
+SECTIONS: list[Section] = [
+    section_header,
+    section_overview,
+    section_alignment,
+    section_paired,
+    section_diversity,
+    section_judge,
+    section_per_emotion,
+    section_examples,
+    section_images,
+    section_ratings,
+    section_failed,
+]
 
 
 def register_report_section(section: Section, *, before: Section | None = None) -> None:
@@ -372,20 +453,24 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     run = Path(run_dir)
     rows = validate_rows(read_results(run), str(run / "results.jsonl"))
     if not rows:
-        raise EvalReportError(f"{run}: no results.jsonl rows; run `emotion-director eval run` "
-                              "first.")
+        raise EvalReportError(
+            f"{run}: no results.jsonl rows; run `emotion-director eval run` first."
+        )
     summary = summarise(rows, TextMetrics())
     sections = [part for section in SECTIONS if (part := section(summary, run)) is not None]
     md = "# Prompt-rewrite eval\n\n" + "\n".join(p.markdown for p in sections)
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>Prompt-rewrite eval</title>"
-            "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:"
-            "collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
-            "vertical-align:top}td{max-width:48em;overflow-wrap:anywhere}table.header th{"
-            "text-align:left}p{max-width:60em;line-height:1.4}code{background:#f4f4f4;"
-            "padding:0 .2em}"
-            "th{background:#f2f0ff}.warning{background:#fff3cd;border:1px solid #e0b000;"
-            "padding:.6em}</style></head><body><h1>Prompt-rewrite eval</h1>\n"
-            + "\n".join(p.html for p in sections) + "\n</body></html>")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Prompt-rewrite eval</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:"
+        "collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "vertical-align:top}td{max-width:48em;overflow-wrap:anywhere}table.header th{"
+        "text-align:left}p{max-width:60em;line-height:1.4}code{background:#f4f4f4;"
+        "padding:0 .2em}"
+        "th{background:#f2f0ff}.warning{background:#fff3cd;border:1px solid #e0b000;"
+        "padding:.6em}</style></head><body><h1>Prompt-rewrite eval</h1>\n"
+        + "\n".join(p.html for p in sections)
+        + "\n</body></html>"
+    )
     (run / "report.md").write_text(md, encoding="utf-8")
     (run / "report.html").write_text(page, encoding="utf-8")
     return run / "report.md", run / "report.html"
@@ -402,10 +487,16 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
     """
     from emotion_director.evals.identity import identity_differences, read_run_meta
 
-    a_rows = [r for r in validate_rows(read_results(Path(run_a)), f"{run_a}/results.jsonl")
-              if "metrics" in r]
-    b_rows = [r for r in validate_rows(read_results(Path(run_b)), f"{run_b}/results.jsonl")
-              if "metrics" in r]
+    a_rows = [
+        r
+        for r in validate_rows(read_results(Path(run_a)), f"{run_a}/results.jsonl")
+        if "metrics" in r
+    ]
+    b_rows = [
+        r
+        for r in validate_rows(read_results(Path(run_b)), f"{run_b}/results.jsonl")
+        if "metrics" in r
+    ]
     if not a_rows or not b_rows:
         raise EvalReportError("both runs need results: run `emotion-director eval run` first.")
     a_cases: dict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -415,30 +506,40 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> str:
             cases[r["case_id"]].add((r["prompt"], r["emotion"]))
     common = a_cases.keys() & b_cases.keys()
     if not common:
-        raise EvalReportError(f"{run_a} and {run_b} have no case id in common: run both on the "
-                              "same dataset (--dataset) to compare them.")
+        raise EvalReportError(
+            f"{run_a} and {run_b} have no case id in common: run both on the "
+            "same dataset (--dataset) to compare them."
+        )
     clash = sorted(c for c in common if a_cases[c] != b_cases[c])
     if clash:
         raise EvalReportError(
             f"case '{clash[0]}' is {sorted(a_cases[clash[0]])} in {run_a} but "
             f"{sorted(b_cases[clash[0]])} in "
-            f"{run_b} ({len(clash)} such case(s)): the runs used different datasets; rerun one.")
+            f"{run_b} ({len(clash)} such case(s)): the runs used different datasets; rerun one."
+        )
     lines = [f"# {run_a} vs {run_b}", ""]
     differences = identity_differences(read_run_meta(run_a), read_run_meta(run_b))
     if differences:
         lines += ["Settings that differ:", "", *(f"- {d}" for d in differences), ""]
     if len(common) < max(len(a_cases), len(b_cases)):
-        lines += [f"Warning: compared on the {len(common)} case(s) both runs have "
-                  f"(A has {len(a_cases)}, B has {len(b_cases)}).", ""]
+        lines += [
+            f"Warning: compared on the {len(common)} case(s) both runs have "
+            f"(A has {len(a_cases)}, B has {len(b_cases)}).",
+            "",
+        ]
     lines += ["| system | metric | A | B | B - A [95% CI] |", "|---|---|---|---|---|"]
     a_index = {(r["system"], r["case_id"]): r for r in a_rows}
     systems = sorted({r["system"] for r in b_rows} & {r["system"] for r in a_rows})
     if not systems:
-        raise EvalReportError(f"{run_a} and {run_b} have no system in common: run the same "
-                              "--systems in both.")
+        raise EvalReportError(
+            f"{run_a} and {run_b} have no system in common: run the same --systems in both."
+        )
     for system in systems:
-        pairs = [(a_index[(system, r["case_id"])], r) for r in b_rows
-                 if r["system"] == system and (system, r["case_id"]) in a_index]
+        pairs = [
+            (a_index[(system, r["case_id"])], r)
+            for r in b_rows
+            if r["system"] == system and (system, r["case_id"]) in a_index
+        ]
         for metric in PAIRED_METRICS:
             both = [(a, b) for a, b in pairs if metric in a["metrics"] and metric in b["metrics"]]
             if not both:

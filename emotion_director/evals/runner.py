@@ -50,8 +50,13 @@ class RunSummary:
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for name in ("emotion-director", "langgraph", "langchain-core", "llama-cpp-python",
-                 "sentence-transformers"):
+    for name in (
+        "emotion-director",
+        "langgraph",
+        "langchain-core",
+        "llama-cpp-python",
+        "sentence-transformers",
+    ):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -68,8 +73,10 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
     path = Path(out_dir) / "results.jsonl"
     if not path.is_file():
         if path.exists():  # a folder or a FIFO there would fail or hang the first append
-            raise RunFolderError(f"{path}: not a regular file (a folder, device or pipe); "
-                                 "remove it or pass a new run folder.")
+            raise RunFolderError(
+                f"{path}: not a regular file (a folder, device or pipe); "
+                "remove it or pass a new run folder."
+            )
         return []
     rows: list[Any] = []
     where: dict[tuple[Any, Any], int] = {}
@@ -78,10 +85,12 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise RunFolderError(
             f"{path}: not UTF-8 text (byte {exc.start}); delete the broken lines or the file, "
-            "or pass a new run folder.") from None
+            "or pass a new run folder."
+        ) from None
     except OSError as exc:
-        raise RunFolderError(f"{path}: cannot read ({exc.strerror or exc}); "
-                             "pass a new run folder.") from None
+        raise RunFolderError(
+            f"{path}: cannot read ({exc.strerror or exc}); pass a new run folder."
+        ) from None
     for line in text.splitlines():
         try:
             row = json.loads(line)
@@ -126,8 +135,7 @@ async def run_eval(
     started = time.perf_counter()
     settings = settings or Settings()
     if not systems:
-        raise UserInputError(
-            "no systems given: pass e.g. --systems identity,template,mc_agent.")
+        raise UserInputError("no systems given: pass e.g. --systems identity,template,mc_agent.")
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -148,21 +156,33 @@ async def run_eval(
         metrics = TextMetrics()
     stored_settings = settings.redacted_dump()  # no API key, no password in any URL
     stored_settings["base_url"] = public_url(settings.base_url)
-    (out / "run.json").write_text(json.dumps({
-        "created": (meta or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "versions": _versions(), "settings": stored_settings, "identity": identity,
-        "dataset_hash": identity["dataset"]["hash"], "cases": len(cases),
-        "systems": list(dict.fromkeys([*(meta or {}).get("systems", []), *systems])),
-    }, indent=2, default=str))
+    (out / "run.json").write_text(
+        json.dumps(
+            {
+                "created": (meta or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "versions": _versions(),
+                "settings": stored_settings,
+                "identity": identity,
+                "dataset_hash": identity["dataset"]["hash"],
+                "cases": len(cases),
+                "systems": list(dict.fromkeys([*(meta or {}).get("systems", []), *systems])),
+            },
+            indent=2,
+            default=str,
+        )
+    )
     results_path = out / "results.jsonl"
     if results_path.exists() and results_path.stat().st_size:
         with results_path.open("rb+") as handle:  # a crash mid-write leaves a partial last line:
-            handle.seek(-1, 2)                    # end it, so the next record starts cleanly
+            handle.seek(-1, 2)  # end it, so the next record starts cleanly
             if handle.read(1) != b"\n":
                 handle.write(b"\n")
     # an item that failed is not done: it is redone on every run until it succeeds
-    done = {(r.get("system"), r.get("case_id")) for r in read_results(out)
-            if isinstance(r, dict) and "error" not in r}
+    done = {
+        (r.get("system"), r.get("case_id"))
+        for r in read_results(out)
+        if isinstance(r, dict) and "error" not in r
+    }
     todo = [(s, c) for s in systems for c in cases if (s, c.id) not in done]
     lock = asyncio.Lock()
     counters = {"done": 0, "failed": 0}
@@ -174,17 +194,32 @@ async def run_eval(
             try:
                 rewrite = await built[system_name].rewrite(case)
                 scores = await asyncio.to_thread(
-                    metrics.score_rewrite, case.prompt, rewrite.text, case.emotion)
-                record = {"system": system_name, "case_id": case.id, "prompt": case.prompt,
-                          "emotion": case.emotion, "tags": case.tags, "rewrite": rewrite.text,
-                          "negative_prompt": rewrite.negative_prompt, "meta": rewrite.meta,
-                          "metrics": scores, "seconds": round(time.perf_counter() - t0, 3)}
+                    metrics.score_rewrite, case.prompt, rewrite.text, case.emotion
+                )
+                record = {
+                    "system": system_name,
+                    "case_id": case.id,
+                    "prompt": case.prompt,
+                    "emotion": case.emotion,
+                    "tags": case.tags,
+                    "rewrite": rewrite.text,
+                    "negative_prompt": rewrite.negative_prompt,
+                    "meta": rewrite.meta,
+                    "metrics": scores,
+                    "seconds": round(time.perf_counter() - t0, 3),
+                }
             except EvalCacheError:
                 raise  # not about this case: stop, finished items are kept
             except EmotionDirectorError as exc:  # record it and go on: a bad case is data
                 counters["failed"] += 1
-                record = {"system": system_name, "case_id": case.id, "prompt": case.prompt,
-                          "emotion": case.emotion, "tags": case.tags, "error": str(exc)}
+                record = {
+                    "system": system_name,
+                    "case_id": case.id,
+                    "prompt": case.prompt,
+                    "emotion": case.emotion,
+                    "tags": case.tags,
+                    "error": str(exc),
+                }
             async with lock:  # append-only: a crash loses at most the items in flight
                 with results_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
@@ -193,5 +228,12 @@ async def run_eval(
                     progress(len(done) + counters["done"], len(systems) * len(cases))
 
     await asyncio.gather(*(one(s, c) for s, c in todo))
-    return RunSummary(out, counters["done"], len(done), counters["failed"], cache.hits,
-                      cache.misses, time.perf_counter() - started)
+    return RunSummary(
+        out,
+        counters["done"],
+        len(done),
+        counters["failed"],
+        cache.hits,
+        cache.misses,
+        time.perf_counter() - started,
+    )

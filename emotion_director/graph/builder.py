@@ -1,6 +1,7 @@
 """``build_graph``: the MC-Agent state machine, wired top to bottom in one place.
 
-    parse_request --Send x N--> persona_reading (parallel) --> chain_of_concept --> consensus --> END
+    parse_request --Send x N--> persona_reading (parallel) --> chain_of_concept
+    --> consensus --> END
 
 Every node runs sync under ``invoke``/``stream`` and async under ``ainvoke``/``astream``: the LLM
 nodes are written once as steps (:mod:`emotion_director.agents.steps`).
@@ -132,15 +133,18 @@ class MCAgentNodes:
             raise InvalidRequestError(
                 "the run context asks for review, but this graph was built without the review "
                 "step: build it with Settings(review=True) (EMOTION_DIRECTOR_REVIEW=1), then "
-                "turn review off per run with review=False.")
+                "turn review off per run with review=False."
+            )
         unknown = sorted(set(ctx.persona_weights or {}) - set(self.personas))
         if unknown:
             raise InvalidRequestError(
                 f"the run context weighs unknown persona(s) {', '.join(unknown)}; available: "
-                f"{', '.join(sorted(self.personas))}.")
+                f"{', '.join(sorted(self.personas))}."
+            )
         self.model_for_run()  # a bad model choice fails here, before any call
         update = parse_request(
-            dict(state), max_chars=self.settings.max_prompt_chars,
+            dict(state),
+            max_chars=self.settings.max_prompt_chars,
             default_seed=ctx.seed if ctx.seed is not None else self.settings.seed,
         )
         update["personas"] = [p.name for p in self._selected(state.get("personas") or ctx.personas)]
@@ -160,13 +164,20 @@ class MCAgentNodes:
     def fan_out(self, state: RewriteState) -> list[Send]:
         weights = self.context().persona_weights or {}
         return [
-            Send("persona_reading", PersonaTask(
-                persona=self.personas[name] if name not in weights
-                else self.personas[name].model_copy(update={"weight": float(weights[name])}),
-                subject=state["subject"],
-                subject_tags=state["subject_tags"], emotion=state["emotion"], seed=state["seed"],
-                share=len(state["personas"]), scene=state["scene"],
-            ))
+            Send(
+                "persona_reading",
+                PersonaTask(
+                    persona=self.personas[name]
+                    if name not in weights
+                    else self.personas[name].model_copy(update={"weight": float(weights[name])}),
+                    subject=state["subject"],
+                    subject_tags=state["subject_tags"],
+                    emotion=state["emotion"],
+                    seed=state["seed"],
+                    share=len(state["personas"]),
+                    scene=state["scene"],
+                ),
+            )
             for name in state["personas"]
         ]
 
@@ -205,21 +216,35 @@ class MCAgentNodes:
 
     def persona_reading(self, task: PersonaTask) -> Steps[dict[str, Any]]:
         reading = yield from read_persona.steps(
-            model=self.model_for_run(), persona=task["persona"], subject=task["subject"],
-            subject_tags=frozenset(task["subject_tags"]), emotion=Emotion(task["emotion"]),
-            concept_graph=self.concept_graph, seed=task["seed"], mode=self.mode_for_run(),
-            grounding=self.settings.grounding, scene=task.get("scene"), **self.llm_options,
+            model=self.model_for_run(),
+            persona=task["persona"],
+            subject=task["subject"],
+            subject_tags=frozenset(task["subject_tags"]),
+            emotion=Emotion(task["emotion"]),
+            concept_graph=self.concept_graph,
+            seed=task["seed"],
+            mode=self.mode_for_run(),
+            grounding=self.settings.grounding,
+            scene=task.get("scene"),
+            **self.llm_options,
         )
         return {"readings": [reading]}
 
     def chain_of_concept(self, state: RewriteState) -> Steps[dict[str, Any]]:
         readings = self._active_readings(state)
         chain = yield from chain_of_concept.steps(
-            readings, emotion=Emotion(state["emotion"]), subject=state["subject"],
-            subject_tags=frozenset(state["subject_tags"]), concept_graph=self.concept_graph,
+            readings,
+            emotion=Emotion(state["emotion"]),
+            subject=state["subject"],
+            subject_tags=frozenset(state["subject_tags"]),
+            concept_graph=self.concept_graph,
             model=self.model_for_run(),
-            mode=self.mode_for_run(), grounding=self.settings.grounding, scene=state.get("scene"),
-            seed=state["seed"], scene_fit=self._scene_fit(), **self.llm_options,
+            mode=self.mode_for_run(),
+            grounding=self.settings.grounding,
+            scene=state.get("scene"),
+            seed=state["seed"],
+            scene_fit=self._scene_fit(),
+            **self.llm_options,
         )
         return {"concepts": chain}
 
@@ -232,11 +257,18 @@ class MCAgentNodes:
     def consensus(self, state: RewriteState) -> Steps[dict[str, Any]]:
         readings = self._active_readings(state)
         result = yield from build_consensus.steps(
-            state["concepts"], readings, subject=state["subject"],
-            head_nouns=state["head_nouns"], emotion=Emotion(state["emotion"]),
-            concept_graph=self.concept_graph, prompt_emotion_words=state["prompt_emotion_words"],
-            token_budget=self.settings.token_budget, model=self.model_for_run(), mode=self.mode_for_run(),
-            scene=state.get("scene"), moved_to_negative=state.get("subject_negatives", []),
+            state["concepts"],
+            readings,
+            subject=state["subject"],
+            head_nouns=state["head_nouns"],
+            emotion=Emotion(state["emotion"]),
+            concept_graph=self.concept_graph,
+            prompt_emotion_words=state["prompt_emotion_words"],
+            token_budget=self.settings.token_budget,
+            model=self.model_for_run(),
+            mode=self.mode_for_run(),
+            scene=state.get("scene"),
+            moved_to_negative=state.get("subject_negatives", []),
             **self.llm_options,
         )
         return {
@@ -286,8 +318,8 @@ class MCAgentNodes:
         while True:
             answer = interrupt(payload)
             problem = review_answer_problem(
-                answer, state["personas"], sorted(dropped),
-                max_chars=self.settings.max_prompt_chars)
+                answer, state["personas"], sorted(dropped), max_chars=self.settings.max_prompt_chars
+            )
             if problem is None:
                 break
             payload = {**payload, "error": problem}
@@ -320,8 +352,12 @@ def _image_generator_from(settings: Settings) -> Any:
     from emotion_director.diffusion.generator import ImageGenerator
 
     return ImageGenerator(
-        model=settings.diffusion_model, bank=settings.bank_path, adapter=settings.adapter_path,
-        out_dir=str(settings.images_dir), device=settings.device, steps=settings.steps,
+        model=settings.diffusion_model,
+        bank=settings.bank_path,
+        adapter=settings.adapter_path,
+        out_dir=str(settings.images_dir),
+        device=settings.device,
+        steps=settings.steps,
         scale=settings.visual_prompt_scale,
     )
 
@@ -369,32 +405,48 @@ def build_graph(
         image_generator or _image_generator_from(settings),
     )
 
-    builder = StateGraph(RewriteState, context_schema=RunContext, input_schema=RewriteInput,
-                         output_schema=RewriteOutput)
+    builder = StateGraph(
+        RewriteState,
+        context_schema=RunContext,
+        input_schema=RewriteInput,
+        output_schema=RewriteOutput,
+    )
     builder.add_node("parse_request", nodes.parse_request)
-    builder.add_node("persona_reading", nodes.llm_node(
-        "persona_reading", nodes.persona_reading, nodes.persona_budget))
-    builder.add_node("chain_of_concept", nodes.llm_node(
-        "chain_of_concept", nodes.chain_of_concept, nodes.chain_budget))
-    builder.add_node("consensus", nodes.llm_node(
-        "consensus", nodes.consensus, nodes.consensus_budget))
+    builder.add_node(
+        "persona_reading",
+        nodes.llm_node("persona_reading", nodes.persona_reading, nodes.persona_budget),
+    )
+    builder.add_node(
+        "chain_of_concept",
+        nodes.llm_node("chain_of_concept", nodes.chain_of_concept, nodes.chain_budget),
+    )
+    builder.add_node(
+        "consensus", nodes.llm_node("consensus", nodes.consensus, nodes.consensus_budget)
+    )
 
     builder.add_edge(START, "parse_request")
     builder.add_conditional_edges("parse_request", nodes.fan_out, ["persona_reading"])
     builder.add_edge("persona_reading", "chain_of_concept")
     builder.add_edge("chain_of_concept", "consensus")
     if settings.review:  # a person approves, edits or drops readings (interrupt)
-        builder.add_node("review", nodes.review,
-                         destinations=("chain_of_concept", nodes.after_prompt))
+        builder.add_node(
+            "review", nodes.review, destinations=("chain_of_concept", nodes.after_prompt)
+        )
         # on unless the run's context says review=False
         builder.add_conditional_edges(
-            "consensus", lambda state: "review" if nodes.context().review is not False
-            else nodes.after_prompt, ["review", nodes.after_prompt])
+            "consensus",
+            lambda state: "review" if nodes.context().review is not False else nodes.after_prompt,
+            ["review", nodes.after_prompt],
+        )
     else:
         builder.add_edge("consensus", nodes.after_prompt)
     if nodes.image_generator is not None:
-        builder.add_node("generate_image", RunnableLambda(
-            nodes.generate_image, afunc=nodes.agenerate_image, name="generate_image"))
+        builder.add_node(
+            "generate_image",
+            RunnableLambda(
+                nodes.generate_image, afunc=nodes.agenerate_image, name="generate_image"
+            ),
+        )
         builder.add_edge("generate_image", END)
     return builder.compile(checkpointer=checkpointer, name="mc-agent")
 

@@ -27,7 +27,6 @@ from emotion_director.graph.state import checkpoint_serde
 from emotion_director.redaction import redact
 from emotion_director.settings import Settings
 
-
 #: SQLite files up to this size are checked (``PRAGMA quick_check``) when opened.
 QUICK_CHECK_MAX_BYTES = 256 * 2**20
 
@@ -42,31 +41,45 @@ def sqlite_problem(path: Path, exc: BaseException) -> str:
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     lowered = message.lower()
     if "not a database" in lowered:
-        return (f"checkpoint file {path} is not a SQLite database: move it away, or set "
-                "EMOTION_DIRECTOR_CHECKPOINT_DB to another file.")
+        return (
+            f"checkpoint file {path} is not a SQLite database: move it away, or set "
+            "EMOTION_DIRECTOR_CHECKPOINT_DB to another file."
+        )
     if "malformed" in lowered or "corrupt" in lowered:
-        return (f"checkpoint file {path} is damaged ({message}): restore it from a backup, or "
-                "move it away to start afresh (the runs in it cannot be resumed).")
+        return (
+            f"checkpoint file {path} is damaged ({message}): restore it from a backup, or "
+            "move it away to start afresh (the runs in it cannot be resumed)."
+        )
     if "full" in lowered or "i/o error" in lowered or "too big" in lowered:
-        return (f"cannot write checkpoint file {path} ({message}): free disk space, then "
-                "continue with --thread ID --resume (the steps saved before this one are kept).")
+        return (
+            f"cannot write checkpoint file {path} ({message}): free disk space, then "
+            "continue with --thread ID --resume (the steps saved before this one are kept)."
+        )
     if "readonly" in lowered or "read-only" in lowered:
-        return (f"checkpoint file {path} is read-only: make it writable, or set "
-                "EMOTION_DIRECTOR_CHECKPOINT_DB to a writable file.")
+        return (
+            f"checkpoint file {path} is read-only: make it writable, or set "
+            "EMOTION_DIRECTOR_CHECKPOINT_DB to a writable file."
+        )
     if "locked" in lowered:
-        return (f"checkpoint file {path} is locked by another process ({message}): retry when "
-                "it is done.")
+        return (
+            f"checkpoint file {path} is locked by another process ({message}): retry when "
+            "it is done."
+        )
     if "unable to open" in lowered:
         what = "is a folder" if path.is_dir() else "cannot be opened or created"
-        return (f"checkpoint file {path} {what}: set EMOTION_DIRECTOR_CHECKPOINT_DB to a "
-                "writable file path.")
+        return (
+            f"checkpoint file {path} {what}: set EMOTION_DIRECTOR_CHECKPOINT_DB to a "
+            "writable file path."
+        )
     return f"checkpoint file {path}: {message}."
 
 
 def _checkpoint_folder(path: Path) -> None:
     if path.is_dir():
-        raise CheckpointError(f"checkpoint file {path} is a folder: set "
-                              "EMOTION_DIRECTOR_CHECKPOINT_DB to a file path inside it.")
+        raise CheckpointError(
+            f"checkpoint file {path} is a folder: set "
+            "EMOTION_DIRECTOR_CHECKPOINT_DB to a file path inside it."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -96,14 +109,15 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
         try:
             from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         except ImportError:
-            raise SettingsError('PostgreSQL checkpoints need: pip install "emotion-director[postgres]"') from None
+            raise SettingsError(
+                'PostgreSQL checkpoints need: pip install "emotion-director[postgres]"'
+            ) from None
         try:
             manager = AsyncPostgresSaver.from_conn_string(url, serde=checkpoint_serde())
             saver = await manager.__aenter__()
         except Exception as exc:  # psycopg's OperationalError and friends
             raise BackendError(
-                f"cannot connect to PostgreSQL at {redact(url)}: "
-                f"{str(exc).splitlines()[0][:160]}"
+                f"cannot connect to PostgreSQL at {redact(url)}: {str(exc).splitlines()[0][:160]}"
             ) from None
         try:
             await saver.setup()

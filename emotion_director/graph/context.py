@@ -26,8 +26,16 @@ from typing import Any, Literal
 
 from emotion_director.errors import InvalidRequestError
 
-_FIELDS = ("personas", "persona_weights", "backend", "model", "base_url", "max_llm_calls",
-           "seed", "review")
+_FIELDS = (
+    "personas",
+    "persona_weights",
+    "backend",
+    "model",
+    "base_url",
+    "max_llm_calls",
+    "seed",
+    "review",
+)
 
 
 @dataclass(frozen=True, init=False)
@@ -56,20 +64,35 @@ class RunContext:
     seed: int | None = None
     review: bool | None = None
 
-    def __init__(self, personas: list[str] | None = None,
-                 persona_weights: dict[str, float] | None = None,
-                 backend: Literal["embedded", "openai"] | None = None, model: str | None = None,
-                 base_url: str | None = None, max_llm_calls: int | None = None,
-                 seed: int | None = None, review: bool | None = None, **unknown: Any) -> None:
+    def __init__(
+        self,
+        personas: list[str] | None = None,
+        persona_weights: dict[str, float] | None = None,
+        backend: Literal["embedded", "openai"] | None = None,
+        model: str | None = None,
+        base_url: str | None = None,
+        max_llm_calls: int | None = None,
+        seed: int | None = None,
+        review: bool | None = None,
+        **unknown: Any,
+    ) -> None:
         # LangGraph builds the context from a caller's dict with RunContext(**dict): a misspelt
         # key must be named here, not end as a TypeError
         if unknown:
             raise InvalidRequestError(
                 f"unknown context key(s) {', '.join(map(repr, sorted(unknown)))}: the run "
-                f"context takes {', '.join(_FIELDS)}.")
-        values = dict(personas=personas, persona_weights=persona_weights, backend=backend,
-                      model=model, base_url=base_url, max_llm_calls=max_llm_calls, seed=seed,
-                      review=review)
+                f"context takes {', '.join(_FIELDS)}."
+            )
+        values = dict(
+            personas=personas,
+            persona_weights=persona_weights,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            max_llm_calls=max_llm_calls,
+            seed=seed,
+            review=review,
+        )
         for key, value in values.items():
             object.__setattr__(self, key, value)
         problem = context_problem(self)
@@ -78,37 +101,51 @@ class RunContext:
 
     def model_settings(self) -> dict[str, Any]:
         """The :class:`Settings` fields this context changes about the model."""
-        return {k: getattr(self, k) for k in ("backend", "model", "base_url")
-                if getattr(self, k) is not None}
+        return {
+            k: getattr(self, k)
+            for k in ("backend", "model", "base_url")
+            if getattr(self, k) is not None
+        }
 
 
 def context_problem(ctx: Any) -> str | None:
     """What is wrong with a run context, in one line with the fix; None when it is fine."""
     if ctx.personas is not None:
-        if isinstance(ctx.personas, str) or not isinstance(ctx.personas, (list, tuple)) \
-                or not all(isinstance(n, str) and n.strip() for n in ctx.personas):
-            return ("context personas must be a list of persona names, e.g. "
-                    "[\"poet\", \"child\"] (see `emotion-director personas list`).")
+        if (
+            isinstance(ctx.personas, str)
+            or not isinstance(ctx.personas, (list, tuple))
+            or not all(isinstance(n, str) and n.strip() for n in ctx.personas)
+        ):
+            return (
+                "context personas must be a list of persona names, e.g. "
+                '["poet", "child"] (see `emotion-director personas list`).'
+            )
     if ctx.persona_weights is not None:
         if not isinstance(ctx.persona_weights, dict):
-            return "context persona_weights must map persona names to weights, e.g. {\"poet\": 2}."
+            return 'context persona_weights must map persona names to weights, e.g. {"poet": 2}.'
         for name, weight in ctx.persona_weights.items():
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) \
-                    or not math.isfinite(weight) or not 0 < weight <= 10:
-                return (f"context persona_weights[{name!r}] is {weight!r}: give a number in "
-                        "(0, 10].")
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, (int, float))
+                or not math.isfinite(weight)
+                or not 0 < weight <= 10
+            ):
+                return f"context persona_weights[{name!r}] is {weight!r}: give a number in (0, 10]."
     if ctx.backend is not None and ctx.backend not in ("embedded", "openai"):
         return f"context backend {ctx.backend!r} is unknown: use 'embedded' or 'openai'."
     for key in ("model", "base_url"):
         value = getattr(ctx, key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             return f"context {key} must be non-empty text, got {value!r}."
-    if ctx.max_llm_calls is not None and (isinstance(ctx.max_llm_calls, bool)
-                                          or not isinstance(ctx.max_llm_calls, int)
-                                          or ctx.max_llm_calls < 1):
+    if ctx.max_llm_calls is not None and (
+        isinstance(ctx.max_llm_calls, bool)
+        or not isinstance(ctx.max_llm_calls, int)
+        or ctx.max_llm_calls < 1
+    ):
         return f"context max_llm_calls is {ctx.max_llm_calls!r}: give a whole number >= 1."
-    if ctx.seed is not None and (isinstance(ctx.seed, bool) or not isinstance(ctx.seed, int)
-                                 or not 0 <= ctx.seed < 2**32):
+    if ctx.seed is not None and (
+        isinstance(ctx.seed, bool) or not isinstance(ctx.seed, int) or not 0 <= ctx.seed < 2**32
+    ):
         return f"context seed is {ctx.seed!r}: give a whole number in [0, 2**32)."
     if ctx.review is not None and not isinstance(ctx.review, bool):
         return f"context review is {ctx.review!r}: give true or false."
@@ -125,7 +162,9 @@ def as_run_context(value: Any) -> RunContext | None:
         if unknown:
             raise InvalidRequestError(
                 f"unknown context key(s) {', '.join(map(repr, unknown))}: the run context takes "
-                f"{', '.join(_FIELDS)}.")
+                f"{', '.join(_FIELDS)}."
+            )
         return RunContext(**value)
     raise InvalidRequestError(
-        f"context must be a RunContext or a dict, got {type(value).__name__}.")
+        f"context must be a RunContext or a dict, got {type(value).__name__}."
+    )

@@ -46,15 +46,18 @@ def check_thread_id(thread: Any) -> str:
         )
     if thread != thread.strip():
         raise InvalidRequestError(
-            f"--thread {thread!r} starts or ends with whitespace: use {thread.strip()!r}.")
+            f"--thread {thread!r} starts or ends with whitespace: use {thread.strip()!r}."
+        )
     if len(thread) > MAX_THREAD_CHARS:
         raise InvalidRequestError(
-            f"--thread id is {len(thread)} characters, over {MAX_THREAD_CHARS}: use a short id.")
+            f"--thread id is {len(thread)} characters, over {MAX_THREAD_CHARS}: use a short id."
+        )
     odd = [c for c in thread if unicodedata.category(c) in {"Cc", "Cf", "Cs", "Zl", "Zp"}]
     if odd:
         raise InvalidRequestError(
             f"--thread id contains the invisible or control character U+{ord(odd[0]):04X}: "
-            "use letters, digits and punctuation you can type again.")
+            "use letters, digits and punctuation you can type again."
+        )
     return thread
 
 
@@ -95,15 +98,28 @@ RUN_IDENTITY_KEY = "emotion_director_run"
 
 #: What each identity field is called in a refusal (settings go by their flag or setting name).
 _FIELD_NAMES = {
-    "backend": "backend", "model": "model", "base_url": "base URL",
-    "structured_method": "structured_method", "reading_mode": "reading mode",
-    "grounding": "grounding", "scene_fit": "scene_fit", "token_budget": "token_budget",
-    "persona_dirs": "personas folder", "personas_hash": "persona set (hash)",
-    "default_seed": "default seed", "diffusion_model": "diffusion_model",
-    "bank_path": "bank_path", "adapter_path": "adapter_path", "steps": "steps",
+    "backend": "backend",
+    "model": "model",
+    "base_url": "base URL",
+    "structured_method": "structured_method",
+    "reading_mode": "reading mode",
+    "grounding": "grounding",
+    "scene_fit": "scene_fit",
+    "token_budget": "token_budget",
+    "persona_dirs": "personas folder",
+    "personas_hash": "persona set (hash)",
+    "default_seed": "default seed",
+    "diffusion_model": "diffusion_model",
+    "bank_path": "bank_path",
+    "adapter_path": "adapter_path",
+    "steps": "steps",
     "visual_prompt_scale": "visual_prompt_scale",
-    "prompt": "prompt", "emotion": "emotion", "valence": "valence", "arousal": "arousal",
-    "personas": "persona selection", "seed": "seed",
+    "prompt": "prompt",
+    "emotion": "emotion",
+    "valence": "valence",
+    "arousal": "arousal",
+    "personas": "persona selection",
+    "seed": "seed",
 }
 _REQUEST_FIELDS = ("prompt", "emotion", "valence", "arousal", "personas", "seed")
 
@@ -124,8 +140,9 @@ def _model(settings: Settings) -> str | None:
     return None
 
 
-def run_identity(settings: Settings, request: dict[str, Any] | None = None,
-                 personas: Sequence[Any] | None = None) -> dict[str, Any]:
+def run_identity(
+    settings: Settings, request: dict[str, Any] | None = None, personas: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """What makes a thread's run the run it is, as JSON-ready values without secrets.
 
     ``settings``: the backend, model, base URL (without user, password or query:
@@ -231,8 +248,12 @@ def _same(key: str, value: Any) -> Any:
 
 def _shown(key: str, value: Any) -> str:
     if value is None or value == []:
-        return {"persona_dirs": "none (the default personas)", "personas": "all",
-                "base_url": "none", "model": "none"}.get(key, "none")
+        return {
+            "persona_dirs": "none (the default personas)",
+            "personas": "all",
+            "base_url": "none",
+            "model": "none",
+        }.get(key, "none")
     if key == "persona_dirs":
         value = ", ".join(value)
     text = json.dumps(value, ensure_ascii=False, default=str)
@@ -241,9 +262,13 @@ def _shown(key: str, value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_resume(thread: str, recorded: dict[str, Any] | None, current: dict[str, Any],
-                 values: dict[str, Any] | None = None,
-                 given: dict[str, Any] | None = None) -> None:
+def check_resume(
+    thread: str,
+    recorded: dict[str, Any] | None,
+    current: dict[str, Any],
+    values: dict[str, Any] | None = None,
+    given: dict[str, Any] | None = None,
+) -> None:
     """Refuse to resume ``thread`` with other settings, or with another request, than it holds.
 
     Args:
@@ -265,8 +290,10 @@ def check_resume(thread: str, recorded: dict[str, Any] | None, current: dict[str
         old, new = recorded.get("settings") or {}, current.get("settings") or {}
         for key in [k for k in old if k in new]:
             if old[key] != new[key]:
-                differences.append(f"{_FIELD_NAMES.get(key, key)} {_shown(key, old[key])} "
-                                   f"(now {_shown(key, new[key])})")
+                differences.append(
+                    f"{_FIELD_NAMES.get(key, key)} {_shown(key, old[key])} "
+                    f"(now {_shown(key, new[key])})"
+                )
     settings_differ = bool(differences)
     asked = False
     if given:
@@ -281,20 +308,29 @@ def check_resume(thread: str, recorded: dict[str, Any] | None, current: dict[str
                 before, after = _same(key, old_request.get(key)), _same(key, given[key])
                 if before != after:
                     asked = True
-                    differences.append(f"{_FIELD_NAMES[key]} {_shown(key, before)} "
-                                       f"(now {_shown(key, after)})")
+                    differences.append(
+                        f"{_FIELD_NAMES[key]} {_shown(key, before)} (now {_shown(key, after)})"
+                    )
     if not differences:
         return
-    what = " and ".join(part for part, differs in (("other settings", settings_differ),
-                                                  ("another request", asked)) if differs)
-    fix = ("resume it with the settings it was started with (the same flags and "
-           "EMOTION_DIRECTOR_* variables), or start a new run under another --thread id")
+    what = " and ".join(
+        part
+        for part, differs in (("other settings", settings_differ), ("another request", asked))
+        if differs
+    )
+    fix = (
+        "resume it with the settings it was started with (the same flags and "
+        "EMOTION_DIRECTOR_* variables), or start a new run under another --thread id"
+    )
     if asked:
-        fix = (f"to continue it, give no prompt or emotion (--thread {thread} --resume) and the "
-               "settings it was started with; to run the new request, use another --thread id")
+        fix = (
+            f"to continue it, give no prompt or emotion (--thread {thread} --resume) and the "
+            "settings it was started with; to run the new request, use another --thread id"
+        )
     raise CheckpointError(
         f"--thread {thread} holds a run started with {what}: {'; '.join(differences)}. "
-        f"Nothing was run: {fix}.")
+        f"Nothing was run: {fix}."
+    )
 
 
 def _lock_key(thread: str) -> str:
@@ -328,15 +364,20 @@ async def hold_thread(settings: Settings, saver: Any, thread: str) -> AsyncItera
         if folder.is_symlink() or not folder.is_dir():
             raise CheckpointError(
                 f"{folder} is not a plain folder (a symlink or a file): the thread locks live "
-                "there, so remove it and run again.")
+                "there, so remove it and run again."
+            )
         # O_NOFOLLOW: a lock planted as a symlink must not truncate the file it points to
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-                     | getattr(os, "O_NONBLOCK", 0), 0o600)
+        fd = os.open(
+            path,
+            os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0),
+            0o600,
+        )
     except OSError as exc:
         if exc.errno == errno.ELOOP or path.is_symlink():
             raise CheckpointError(
                 f"the thread lock {path} is a symlink, which a lock never is: remove it and run "
-                "again.") from None
+                "again."
+            ) from None
         raise CheckpointError(
             f"cannot create the thread lock in {folder} ({exc.strerror}): make the checkpoint "
             "folder writable or set EMOTION_DIRECTOR_CHECKPOINT_DB to a file in a writable folder."
@@ -345,7 +386,8 @@ async def hold_thread(settings: Settings, saver: Any, thread: str) -> AsyncItera
         os.close(fd)
         raise CheckpointError(
             f"the thread lock {path} is not a regular file (a FIFO or a device?): remove it and "
-            "run again.")
+            "run again."
+        )
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
+from emotion_director import untrusted
 from emotion_director.emotions import (
     EMOTION_WORDS,
     Emotion,
@@ -14,7 +15,6 @@ from emotion_director.emotions import (
     nearest_emotion,
     resolve_emotion,
 )
-from emotion_director import untrusted
 from emotion_director.errors import InvalidRequestError
 from emotion_director.knowledge.concept_graph import STOPWORDS, subject_lexicon
 from emotion_director.knowledge.scene import body_parts, fit_subject, parse_scene
@@ -24,7 +24,8 @@ def clean_prompt(prompt: Any, max_chars: int) -> str:
     """The prompt with whitespace normalised; raises on empty, too long or control characters."""
     if not isinstance(prompt, str):
         raise InvalidRequestError(
-            f"prompt must be text, got {type(prompt).__name__}: pass a string like 'a dog in a park'."
+            f"prompt must be text, got {type(prompt).__name__}: "
+            "pass a string like 'a dog in a park'."
         )
     controls = [c for c in prompt if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
     if controls:
@@ -45,14 +46,13 @@ def clean_prompt(prompt: Any, max_chars: int) -> str:
     return text
 
 
-def resolve_target(
-    emotion: str | None, valence: float | None, arousal: float | None
-) -> Emotion:
+def resolve_target(emotion: str | None, valence: float | None, arousal: float | None) -> Emotion:
     """The target emotion from a name and/or valence+arousal, checking they agree."""
     if emotion is None or (isinstance(emotion, str) and not emotion.strip()):
         if valence is None or arousal is None:
             raise InvalidRequestError(
-                "no emotion given: pass an emotion (e.g. --emotion awe) or both valence and arousal."
+                "no emotion given: pass an emotion (e.g. --emotion awe) "
+                "or both valence and arousal."
             )
         return nearest_emotion(valence, arousal)
     target = resolve_emotion(emotion)
@@ -92,8 +92,7 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     if not heads:  # no subject recognised: any known noun, then the last content word
         lexicon = subject_lexicon()
         parts = body_parts()
-        heads = [t for t in tokens if (t in lexicon or t.rstrip("s") in lexicon)
-                 and t not in parts]
+        heads = [t for t in tokens if (t in lexicon or t.rstrip("s") in lexicon) and t not in parts]
     if not heads:
         content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
         heads = content[-1:] if content else []

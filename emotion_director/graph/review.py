@@ -35,8 +35,10 @@ def review_answer_problem(
     """
     if not isinstance(answer, dict) or answer.get("action") not in ACTIONS:
         action = answer.get("action") if isinstance(answer, dict) else answer
-        return (f"unknown review action {str(action)[:40]!r}: use approve, edit (with "
-                "final_prompt) or drop (with personas).")
+        return (
+            f"unknown review action {str(action)[:40]!r}: use approve, edit (with "
+            "final_prompt) or drop (with personas)."
+        )
     if answer["action"] == "edit":
         text = answer.get("final_prompt")
         if not isinstance(text, str):
@@ -50,17 +52,24 @@ def review_answer_problem(
         if not clean:
             return "review 'edit' needs a non-empty final_prompt."
         if len(clean) > max_chars:
-            return (f"the edited prompt is {len(clean)} characters, over the {max_chars}-"
-                    "character limit: shorten it (a diffusion model reads only ~77 tokens).")
+            return (
+                f"the edited prompt is {len(clean)} characters, over the {max_chars}-"
+                "character limit: shorten it (a diffusion model reads only ~77 tokens)."
+            )
     if answer["action"] == "drop":
         names = answer.get("personas")
-        if not isinstance(names, (list, tuple)) or not names or not all(
-                isinstance(n, str) for n in names):
+        if (
+            not isinstance(names, (list, tuple))
+            or not names
+            or not all(isinstance(n, str) for n in names)
+        ):
             return "review 'drop' needs persona names (comma-separated)."
         unknown = [n for n in names if n not in personas]
         if unknown:
             shown = ", ".join(n[:40] for n in unknown[:5])
-            return f"unknown persona(s) {shown}: drop some of {', '.join(personas)} (comma-separated)."
+            return (
+                f"unknown persona(s) {shown}: drop some of {', '.join(personas)} (comma-separated)."
+            )
         if set(personas) <= {*dropped, *names}:
             return "review cannot drop every persona's reading: keep at least one."
     return None

@@ -30,7 +30,6 @@ from emotion_director.emotions import Emotion
 from emotion_director.knowledge.scene import SceneAdjustment, SceneModel
 from emotion_director.personas.schema import Persona
 
-
 _CATEGORIES = [e.value for e in Emotion]
 #: ``emotion`` in JSON Schema: the 8 categories as an enum (forms and Studio offer them), and any
 #: string besides, because synonyms ("happy", "scared") are accepted and resolved at run time.
@@ -52,18 +51,34 @@ class RewriteInput(TypedDict, total=False):
     category is used). ``personas`` selects persona names; ``seed`` makes the run repeatable.
     """
 
-    prompt: Required[Annotated[str, Field(
-        description="the scene to depict, e.g. 'a dog in a park' (at most 1000 characters by "
-        "default)")]]
+    prompt: Required[
+        Annotated[
+            str,
+            Field(
+                description="the scene to depict, e.g. 'a dog in a park' (at most 1000 characters "
+                "by default)"
+            ),
+        ]
+    ]
     emotion: Annotated[str, WithJsonSchema(EMOTION_JSON_SCHEMA)]
-    valence: Annotated[float, Field(
-        ge=-1.0, le=1.0, description="target valence in [-1, 1] (with arousal, instead of "
-        "emotion: the nearest category is used)")]
-    arousal: Annotated[float, Field(
-        ge=0.0, le=1.0, description="target arousal in [0, 1] (with valence)")]
-    personas: Annotated[list[str], Field(
-        description="persona names to use (default: all); see `emotion-director personas "
-        "list`")]
+    valence: Annotated[
+        float,
+        Field(
+            ge=-1.0,
+            le=1.0,
+            description="target valence in [-1, 1] (with arousal, instead of "
+            "emotion: the nearest category is used)",
+        ),
+    ]
+    arousal: Annotated[
+        float, Field(ge=0.0, le=1.0, description="target arousal in [0, 1] (with valence)")
+    ]
+    personas: Annotated[
+        list[str],
+        Field(
+            description="persona names to use (default: all); see `emotion-director personas list`"
+        ),
+    ]
     seed: Annotated[int, Field(description="sampling seed: the same seed gives the same result")]
 
 
@@ -156,16 +171,25 @@ class RewriteResult(BaseModel):
 
 
 #: The project's types that appear in checkpoints (for LangGraph's strict msgpack allowlist).
-CHECKPOINT_TYPES: list[tuple[str, str]] = [
-    ("emotion_director.agents.schemas", name)
-    for name in ("PersonaReading", "ConceptChain", "ConceptLink", "DroppedCue",
-                 "VisualPromptRequest", "TraceEntry")
-] + [("emotion_director.emotions", "Emotion")] + [
-    ("emotion_director.knowledge.scene", name)
-    for name in ("SceneModel", "SubjectEntity", "EmotionalAttribute", "SceneAdjustment")
-] + [
-    ("emotion_director.personas.schema", name) for name in ("Persona", "Bio", "Taste")
-]
+CHECKPOINT_TYPES: list[tuple[str, str]] = (
+    [
+        ("emotion_director.agents.schemas", name)
+        for name in (
+            "PersonaReading",
+            "ConceptChain",
+            "ConceptLink",
+            "DroppedCue",
+            "VisualPromptRequest",
+            "TraceEntry",
+        )
+    ]
+    + [("emotion_director.emotions", "Emotion")]
+    + [
+        ("emotion_director.knowledge.scene", name)
+        for name in ("SceneModel", "SubjectEntity", "EmotionalAttribute", "SceneAdjustment")
+    ]
+    + [("emotion_director.personas.schema", name) for name in ("Persona", "Bio", "Taste")]
+)
 
 
 def checkpoint_serde() -> Any:

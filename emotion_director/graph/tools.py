@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, WithJsonSchema
@@ -28,11 +28,20 @@ from emotion_director.settings import Settings
 Prompt = Annotated[str, Field(description="the scene to depict, e.g. 'a dog in a park'")]
 #: the 8 categories as an enum, and synonyms; ``None`` (left out) when valence and arousal say it
 EmotionArg = Annotated[str | None, WithJsonSchema(EMOTION_JSON_SCHEMA)]
-Valence = Annotated[float, Field(ge=-1.0, le=1.0, description=(
-    "target valence in [-1, 1]; with arousal and no emotion, the nearest category is used"))]
+Valence = Annotated[
+    float,
+    Field(
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "target valence in [-1, 1]; with arousal and no emotion, the nearest category is used"
+        ),
+    ),
+]
 Arousal = Annotated[float, Field(ge=0.0, le=1.0, description="target arousal in [0, 1]")]
-Personas = Annotated[list[str], Field(description=(
-    "persona names to use (default: all), e.g. ['poet', 'child']"))]
+Personas = Annotated[
+    list[str], Field(description=("persona names to use (default: all), e.g. ['poet', 'child']"))
+]
 Seed = Annotated[int, Field(description="sampling seed: the same seed gives the same result")]
 
 
@@ -57,15 +66,20 @@ def request_from_args(**args: Any) -> dict[str, Any]:
 
 
 def _summary(out: dict[str, Any]) -> str:
-    return json.dumps({
-        "final_prompt": out["final_prompt"],
-        "negative_prompt": out["negative_prompt"],
-        "emotion": out["emotion"],
-        "negative_emotion": (out["visual_prompt"].negative_emotion.value
-                             if out["visual_prompt"].negative_emotion else None),
-        "personas": {r.persona: r.cues for r in out["readings"]},
-        **({"images": out["images"]} if out.get("images") else {}),
-    })
+    return json.dumps(
+        {
+            "final_prompt": out["final_prompt"],
+            "negative_prompt": out["negative_prompt"],
+            "emotion": out["emotion"],
+            "negative_emotion": (
+                out["visual_prompt"].negative_emotion.value
+                if out["visual_prompt"].negative_emotion
+                else None
+            ),
+            "personas": {r.persona: r.cues for r in out["readings"]},
+            **({"images": out["images"]} if out.get("images") else {}),
+        }
+    )
 
 
 def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[BaseTool]:
@@ -76,8 +90,9 @@ def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[Base
     from emotion_director.graph.builder import build_graph
 
     settings = settings or Settings()
-    rewrite_graph = build_graph(settings, **{k: v for k, v in graph_kwargs.items()
-                                             if k != "image_generator"})
+    rewrite_graph = build_graph(
+        settings, **{k: v for k, v in graph_kwargs.items() if k != "image_generator"}
+    )
 
     def rewrite(**args: Any) -> str:
         return _summary(rewrite_graph.invoke(request_from_args(**args)))
@@ -85,12 +100,17 @@ def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[Base
     async def arewrite(**args: Any) -> str:
         return _summary(await rewrite_graph.ainvoke(request_from_args(**args)))
 
-    tools: list[BaseTool] = [StructuredTool.from_function(
-        func=rewrite, coroutine=arewrite, name="rewrite_for_emotion", args_schema=RewriteArgs,
-        description="Rewrite an image prompt so the picture evokes an emotion through concrete, "
-        "drawable details (multi-persona MC-Agent). Returns JSON with final_prompt and "
-        "negative_prompt.",
-    )]
+    tools: list[BaseTool] = [
+        StructuredTool.from_function(
+            func=rewrite,
+            coroutine=arewrite,
+            name="rewrite_for_emotion",
+            args_schema=RewriteArgs,
+            description="Rewrite an image prompt so the picture evokes an emotion through "
+            "concrete, drawable details (multi-persona MC-Agent). Returns JSON with final_prompt "
+            "and negative_prompt.",
+        )
+    ]
     if settings.diffusion_model or graph_kwargs.get("image_generator") is not None:
         image_graph = build_graph(settings, **graph_kwargs)
 
@@ -100,11 +120,16 @@ def as_tools(settings: Settings | None = None, **graph_kwargs: Any) -> list[Base
         async def agenerate(**args: Any) -> str:
             return _summary(await image_graph.ainvoke(request_from_args(**args)))
 
-        tools.append(StructuredTool.from_function(
-            func=generate, coroutine=agenerate, name="generate_emotion_image", args_schema=GenerateArgs,
-            description="Rewrite the prompt for an emotion and generate the image with "
-            "MC-Diffusion. Returns JSON with the prompt and the image paths.",
-        ))
+        tools.append(
+            StructuredTool.from_function(
+                func=generate,
+                coroutine=agenerate,
+                name="generate_emotion_image",
+                args_schema=GenerateArgs,
+                description="Rewrite the prompt for an emotion and generate the image with "
+                "MC-Diffusion. Returns JSON with the prompt and the image paths.",
+            )
+        )
     return tools
 
 

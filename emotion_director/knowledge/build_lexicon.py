@@ -29,9 +29,14 @@ ANIMATE_MARGIN = 0.06
 ANIMATE = {"person", "group", "mammal", "bird", "fish", "insect", "serpent", "event"}
 NEIGHBOURS = 5
 NRC_TO_MIKELS = {
-    "anger": ("anger",), "disgust": ("disgust",), "fear": ("fear",), "sadness": ("sadness",),
-    "joy": ("amusement", "contentment", "excitement"), "trust": ("contentment",),
-    "anticipation": ("excitement",), "surprise": ("awe", "amusement"),
+    "anger": ("anger",),
+    "disgust": ("disgust",),
+    "fear": ("fear",),
+    "sadness": ("sadness",),
+    "joy": ("amusement", "contentment", "excitement"),
+    "trust": ("contentment",),
+    "anticipation": ("excitement",),
+    "surprise": ("awe", "amusement"),
 }
 HERE = Path(__file__).parent / "data"
 
@@ -50,14 +55,18 @@ def build_nouns(pos: dict[str, str]) -> list[tuple[str, str, float]]:
     import numpy as np
     import yaml
 
-    from emotion_director.evals.metrics import TextMetrics
-
-    from emotion_director.evals.metrics import concreteness_norms
+    from emotion_director.evals.metrics import TextMetrics, concreteness_norms
 
     norms = concreteness_norms()
-    nouns = sorted(w for w, tag in pos.items()
-                   if tag in {"NN", "NNS"} and w.isalpha() and w.islower() and len(w) > 2
-                   and norms.get(w, 0.0) >= CONCRETENESS_MIN)
+    nouns = sorted(
+        w
+        for w, tag in pos.items()
+        if tag in {"NN", "NNS"}
+        and w.isalpha()
+        and w.islower()
+        and len(w) > 2
+        and norms.get(w, 0.0) >= CONCRETENESS_MIN
+    )
     seeds = yaml.safe_load((HERE / "subjects.yaml").read_text("utf-8"))["kinds"]
     seed_words = [(kind, w.replace("-", " ")) for kind, words in seeds.items() for w in words]
     encoder = TextMetrics()
@@ -81,8 +90,9 @@ def choose_kind(scores: dict[str, float]) -> str:
     things = {k: v for k, v in scores.items() if k not in ANIMATE}
     best_thing = max(things, key=things.get)
     best = max(scores, key=scores.get)
-    if best in ANIMATE and (scores[best] < ANIMATE_MIN_SIMILARITY
-                            or scores[best] - things[best_thing] < ANIMATE_MARGIN):
+    if best in ANIMATE and (
+        scores[best] < ANIMATE_MIN_SIMILARITY or scores[best] - things[best_thing] < ANIMATE_MARGIN
+    ):
         best = best_thing
     return best if scores[best] >= KIND_MIN_SIMILARITY else "object"
 
@@ -104,14 +114,18 @@ def main() -> None:
     pos = dominant_pos()
     nouns = build_nouns(pos)
     with (HERE / "lexicon.tsv").open("w", encoding="utf-8") as handle:
-        handle.write("# noun\tkind\tconcreteness (Brysbaert et al. 2014, 1-5); built by "
-                     "build_lexicon.py, see SOURCES.md\n")
+        handle.write(
+            "# noun\tkind\tconcreteness (Brysbaert et al. 2014, 1-5); built by "
+            "build_lexicon.py, see SOURCES.md\n"
+        )
         for noun, kind, value in nouns:
             handle.write(f"{noun}\t{kind}\t{value:.2f}\n")
     attributes = build_attributes(pos)
     with (HERE / "attributes.tsv").open("w", encoding="utf-8") as handle:
-        handle.write("# word\tcategories (NRC Emotion Lexicon, Mohammad & Turney 2013, mapped to "
-                     "Mikels categories); built by build_lexicon.py, see SOURCES.md\n")
+        handle.write(
+            "# word\tcategories (NRC Emotion Lexicon, Mohammad & Turney 2013, mapped to "
+            "Mikels categories); built by build_lexicon.py, see SOURCES.md\n"
+        )
         for word, categories in attributes:
             handle.write(f"{word}\t{categories}\n")
     print(f"lexicon.tsv: {len(nouns)} nouns; attributes.tsv: {len(attributes)} words")

@@ -53,13 +53,28 @@ def scene_relevance(needs: frozenset[str] | set[str], facts: frozenset[str] | se
     names: ``site:kitchen``) a concept or phrase with these ``needs`` depicts."""
     return sum(1 for fact in needs & facts if fact in SETTING_FACTS or fact.startswith("site:"))
 
+
 Facet = Literal[
-    "object", "action", "body_language", "light", "colour", "weather", "space",
-    "composition", "texture",
+    "object",
+    "action",
+    "body_language",
+    "light",
+    "colour",
+    "weather",
+    "space",
+    "composition",
+    "texture",
 ]
 FACETS: tuple[str, ...] = (
-    "object", "action", "body_language", "light", "colour", "weather", "space",
-    "composition", "texture",
+    "object",
+    "action",
+    "body_language",
+    "light",
+    "colour",
+    "weather",
+    "space",
+    "composition",
+    "texture",
 )
 
 
@@ -149,12 +164,14 @@ class VisualConcept(BaseModel):
             text = text.replace("{poss}", owner.possessive())
         else:  # one subject: a leading owner is implied, a later one is a pronoun
             if text.startswith("{poss} "):
-                text = text[len("{poss} "):]
-            pronoun = "their" if owner is not None and (owner.plural or "person" in owner.facts) \
+                text = text[len("{poss} ") :]
+            pronoun = (
+                "their"
+                if owner is not None and (owner.plural or "person" in owner.facts)
                 else "its"
+            )
             text = text.replace("{poss}", pronoun)
         return text.strip()
-
 
     def _owned(self, scene: SceneModel | None) -> str:
         if scene is None or not self.needs & _BODY_NEEDS:
@@ -163,13 +180,20 @@ class VisualConcept(BaseModel):
         if owner is None or (owner is scene.main and not owner.implied):
             return self.text
         first = self.text.split(maxsplit=1)[0].lower()
-        verb = first.endswith(("ing", "ed")) or first in {"asleep", "awake", "frozen", "caught",
-                                                          "half", "mid-leap", "mid-stride"}
+        verb = first.endswith(("ing", "ed")) or first in {
+            "asleep",
+            "awake",
+            "frozen",
+            "caught",
+            "half",
+            "mid-leap",
+            "mid-stride",
+        }
         if verb and (self.facet in _OWNED_FACETS or first.endswith("ing")):
             return f"{owner.label()} {self.text}"  # "the dog lying on its side"
         pronoun = re.search(r"\b(its|their|his|her)\b", self.text)
         if pronoun:  # "sunglasses perched on its face" -> "... on the mourners' face"
-            return self.text[:pronoun.start()] + owner.possessive() + self.text[pronoun.end():]
+            return self.text[: pronoun.start()] + owner.possessive() + self.text[pronoun.end() :]
         if self.facet not in _OWNED_FACETS:
             return self.text
         return f"{owner.label()} with {self.text}"
@@ -291,7 +315,10 @@ def _concept(entry: list[str], appraisal: str, emotion: Emotion) -> VisualConcep
     facet, text, needs, excludes = [*entry, "", ""][:4]
     words = text.replace("{the}", "").replace("{poss}", "")
     return VisualConcept(
-        facet=facet, text=text, appraisal=appraisal, emotion=emotion,
+        facet=facet,
+        text=text,
+        appraisal=appraisal,
+        emotion=emotion,
         needs=frozenset(needs.split()) | phrase_facts(words),
         excludes=frozenset(excludes.split()),
     )
@@ -327,7 +354,9 @@ def load_concept_graph() -> ConceptGraph:
             concepts = tuple(_concept(entry, item["id"], emotion) for entry in item["concepts"])
             appraisals.append(
                 Appraisal(
-                    id=item["id"], appraisal=item["appraisal"], source=item["source"],
+                    id=item["id"],
+                    appraisal=item["appraisal"],
+                    source=item["source"],
                     concepts=concepts,
                 )
             )

@@ -7,7 +7,8 @@ lists shipped as package data (``knowledge/data``; provenance and licences in ``
 
 * ``lexicon.tsv``: thousands of concrete English nouns with their kind (person, group, mammal,
   bird, fish, insect, serpent, plant, food, object, vehicle, building, room, landscape, event,
-  sky; ``fire`` is curated only), derived at development time from open lexical resources (``build_lexicon.py``);
+  sky; ``fire`` is curated only), derived at development time from open lexical resources
+  (``build_lexicon.py``);
 * ``subjects.yaml``: hand-curated kinds for common nouns (they win over the derived ones) and the
   setting, time and weather words;
 * ``attributes.tsv``: emotion-laden modifiers (NRC Emotion Lexicon words mapped to the 8
@@ -42,8 +43,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 Kind = Literal[
-    "person", "group", "mammal", "bird", "fish", "insect", "serpent", "plant", "food", "object",
-    "vehicle", "building", "room", "landscape", "event", "sky", "fire",
+    "person",
+    "group",
+    "mammal",
+    "bird",
+    "fish",
+    "insect",
+    "serpent",
+    "plant",
+    "food",
+    "object",
+    "vehicle",
+    "building",
+    "room",
+    "landscape",
+    "event",
+    "sky",
+    "fire",
 ]
 
 #: What a subject of each kind brings to the scene: its body plan and where it belongs.
@@ -75,28 +91,43 @@ ANIMATE_KINDS = frozenset({"person", "group", "mammal", "bird", "fish", "insect"
 #: Facts only a subject can provide: a concept needing one the scene lacks contradicts it.
 BODY_FACTS = frozenset(
     "person human animal animate face legs hands ears tail fur wings fins bird insect serpent "
-    "food plant vehicle building group event object place room sky water aquatic paws hooves".split()
+    "food plant vehicle building group event object place room sky water aquatic "
+    "paws hooves".split()
 )
 #: Facts that exclude each other (symmetric).
 OPPOSITES: tuple[tuple[str, str], ...] = (
-    ("indoor", "outdoor"), ("day", "night"), ("midday", "night"), ("twilight", "night"),
-    ("midday", "twilight"), ("clear", "rain"), ("clear", "storm"), ("clear", "fog"),
-    ("winter", "bloom"), ("winter", "hot"), ("asleep", "awake"), ("busy", "acting"), ("small", "large"),
-    ("urban", "wild"), ("aquatic", "land"), ("still", "windy"), ("fire", "asleep"),
+    ("indoor", "outdoor"),
+    ("day", "night"),
+    ("midday", "night"),
+    ("twilight", "night"),
+    ("midday", "twilight"),
+    ("clear", "rain"),
+    ("clear", "storm"),
+    ("clear", "fog"),
+    ("winter", "bloom"),
+    ("winter", "hot"),
+    ("asleep", "awake"),
+    ("busy", "acting"),
+    ("small", "large"),
+    ("urban", "wild"),
+    ("aquatic", "land"),
+    ("still", "windy"),
+    ("fire", "asleep"),
     # sunrise is not sunset: "the last light fading" on a summit at sunrise
     ("morning", "evening"),
     # passers-by and crowds need a public place: none on a summit or in a bedroom
-    ("crowd", "remote"), ("crowd", "private"),
+    ("crowd", "remote"),
+    ("crowd", "private"),
     # a circus tent has no windows to look through
     ("window", "tent"),
     # an owl on a branch is perched: not soaring above the clouds; dust does not lie in the rain
-    ("perched", "flying"), ("dry", "rain"), ("overcast", "clear"),
+    ("perched", "flying"),
+    ("dry", "rain"),
+    ("overcast", "clear"),
 )
 #: Facts that exclude each other unless the third holds on either side: "in the dark" outdoors
 #: is night, so it contradicts a stated day, but a dark basement at noon is fine.
-OPPOSITES_UNLESS: tuple[tuple[str, str, str], ...] = (
-    ("dark", "day", "indoor"),
-)
+OPPOSITES_UNLESS: tuple[tuple[str, str, str], ...] = (("dark", "day", "indoor"),)
 _OPPOSITE: dict[str, set[str]] = {}
 for _a, _b in OPPOSITES:
     _OPPOSITE.setdefault(_a, set()).add(_b)
@@ -106,146 +137,738 @@ for _a, _b in OPPOSITES:
 # concept (the concept needs it). Multi-word keys are matched as phrases.
 FACT_WORDS: dict[str, tuple[str, ...]] = {
     # the sun is up (a low sun included): "in the dark" outdoors contradicts it
-    "day": ("cumulus", "sunlight", "sunlit", "sunshine", "daylight", "afternoon", "morning", "sunny",
-            "midday", "noon", "blue sky", "sunbeam", "sunbeams", "daytime", "sun-bleached",
-            "sun-drenched", "bright sun", "the sun", "in the sun", "late sun", "winter sun",
-            "wintry sun", "pale sun", "thin sun", "morning sun", "afternoon sun", "evening sun",
-            "setting sun", "rising sun", "against the sun", "sunrise", "sunset",
-            "golden hour", "low sun", "sun low", "sun shower", "double rainbow",
-            "rainbow arching", "rainbow over", "rainbow in the sky", "shadow of a passing cloud", "cloud shadows", "pale sky"),
+    "day": (
+        "cumulus",
+        "sunlight",
+        "sunlit",
+        "sunshine",
+        "daylight",
+        "afternoon",
+        "morning",
+        "sunny",
+        "midday",
+        "noon",
+        "blue sky",
+        "sunbeam",
+        "sunbeams",
+        "daytime",
+        "sun-bleached",
+        "sun-drenched",
+        "bright sun",
+        "the sun",
+        "in the sun",
+        "late sun",
+        "winter sun",
+        "wintry sun",
+        "pale sun",
+        "thin sun",
+        "morning sun",
+        "afternoon sun",
+        "evening sun",
+        "setting sun",
+        "rising sun",
+        "against the sun",
+        "sunrise",
+        "sunset",
+        "golden hour",
+        "low sun",
+        "sun low",
+        "sun shower",
+        "double rainbow",
+        "rainbow arching",
+        "rainbow over",
+        "rainbow in the sky",
+        "shadow of a passing cloud",
+        "cloud shadows",
+        "pale sky",
+    ),
     "midday": ("midday", "noon", "overhead sun", "high sun"),
     # the sun near the horizon, morning or evening ("twilight" alone fits both)
-    "twilight": ("dawn", "sunrise", "sunset", "dusk", "twilight", "golden hour", "first light",
-                 "evening", "sundown", "daybreak", "blue hour", "low sun", "sun low",
-                 "last light", "last warm light", "fading light", "light fading"),
-    "morning": ("dawn", "sunrise", "daybreak", "first light", "morning", "first sunbeam",
-                "early light", "sunup"),
-    "evening": ("sunset", "dusk", "sundown", "evening", "last light", "last warm light",
-                "late sun", "late-afternoon", "late afternoon",
-                "fading light", "light fading", "afternoon", "nightfall", "setting sun",
-                "sun setting"),
+    "twilight": (
+        "dawn",
+        "sunrise",
+        "sunset",
+        "dusk",
+        "twilight",
+        "golden hour",
+        "first light",
+        "evening",
+        "sundown",
+        "daybreak",
+        "blue hour",
+        "low sun",
+        "sun low",
+        "last light",
+        "last warm light",
+        "fading light",
+        "light fading",
+    ),
+    "morning": (
+        "dawn",
+        "sunrise",
+        "daybreak",
+        "first light",
+        "morning",
+        "first sunbeam",
+        "early light",
+        "sunup",
+    ),
+    "evening": (
+        "sunset",
+        "dusk",
+        "sundown",
+        "evening",
+        "last light",
+        "last warm light",
+        "late sun",
+        "late-afternoon",
+        "late afternoon",
+        "fading light",
+        "light fading",
+        "afternoon",
+        "nightfall",
+        "setting sun",
+        "sun setting",
+    ),
     # unlit: night outdoors (see OPPOSITES_UNLESS)
     "dark": ("in the dark", "into the dark", "darkness", "pitch dark", "pitch-dark"),
-    "crowd": ("passers-by", "passersby", "passer-by", "commuters", "pedestrians", "shoppers",
-              "crowd", "crowds", "onlookers", "spectators", "tourists", "bystanders"),
+    "crowd": (
+        "passers-by",
+        "passersby",
+        "passer-by",
+        "commuters",
+        "pedestrians",
+        "shoppers",
+        "crowd",
+        "crowds",
+        "onlookers",
+        "spectators",
+        "tourists",
+        "bystanders",
+    ),
     # wilderness without passers-by (a beach or a park has them)
-    "remote": ("summit", "mountaintop", "wilderness", "jungle", "tundra", "glacier", "moor",
-               "moorland", "canyon", "gorge", "ice cave", "cavern", "savanna", "prairie",
-               "snowfield", "open meadow", "dense forest", "deep forest", "desert", "dunes"),
-    "window": ("window", "windows", "windowpane", "window pane", "windowsill", "window seat",
-               "blinds", "paper blind", "window blind", "net curtains"),
+    "remote": (
+        "summit",
+        "mountaintop",
+        "wilderness",
+        "jungle",
+        "tundra",
+        "glacier",
+        "moor",
+        "moorland",
+        "canyon",
+        "gorge",
+        "ice cave",
+        "cavern",
+        "savanna",
+        "prairie",
+        "snowfield",
+        "open meadow",
+        "dense forest",
+        "deep forest",
+        "desert",
+        "dunes",
+    ),
+    "window": (
+        "window",
+        "windows",
+        "windowpane",
+        "window pane",
+        "windowsill",
+        "window seat",
+        "blinds",
+        "paper blind",
+        "window blind",
+        "net curtains",
+    ),
     "tent": ("circus", "big top", "tent"),
-    "night": ("night", "tonight", "after dark", "moonlight", "moonlit", "moon", "stars", "starry", "starlight",
-              "milky way", "midnight", "aurora", "nighttime", "night-time", "fireworks",
-              "constellations"),
-    "indoor": ("ceiling", "room", "on the floor", "lamplight", "wallpaper", "fireplace", "hearth", "carpet",
-               "sofa", "curtains", "curtain", "bedroom", "kitchen", "fluorescent", "indoors",
-               "corridor", "hallway", "staircase", "attic", "basement", "cupboard", "rafters",
-               "bookshelf", "bookshelves", "windowsill", "chandelier", "floorboards",
-               "wooden floor", "tiled floor", "living room", "bowl", "aquarium", "fishbowl",
-               "tank", "jar", "vase", "cage", "inside"),
-    "outdoor": ("meadow", "horizon", "deep water", "sky", "clouds", "cloud", "field", "forest", "mountain",
-                "mountains", "cliff", "alley", "street", "beach", "puddle", "garden", "outdoors",
-                "rain", "storm", "lightning", "fog", "wind", "breeze", "snowfall", "hillside",
-                "valley", "waterfall", "canyon", "riverbank", "shore", "orchard", "park",
-                "sunset", "sunrise", "rooftops", "undergrowth", "treeline", "skyline",
-                "streetlight", "streetlights", "traffic", "stop signal", "runway",
-                "open air", "countryside", "prairie", "desert", "dunes", "outside"),
-    "rain": ("rain", "raining", "rainy", "drizzle", "downpour", "rainstorm", "umbrella",
-             "rain-soaked", "rainfall"),
-    "storm": ("storm", "stormy", "lightning", "thunder", "thunderstorm", "thunderhead",
-              "snowstorm", "hailstorm", "sandstorm",
-              "gale", "hurricane", "tempest", "black sky", "storm clouds", "black clouds"),
+    "night": (
+        "night",
+        "tonight",
+        "after dark",
+        "moonlight",
+        "moonlit",
+        "moon",
+        "stars",
+        "starry",
+        "starlight",
+        "milky way",
+        "midnight",
+        "aurora",
+        "nighttime",
+        "night-time",
+        "fireworks",
+        "constellations",
+    ),
+    "indoor": (
+        "ceiling",
+        "room",
+        "on the floor",
+        "lamplight",
+        "wallpaper",
+        "fireplace",
+        "hearth",
+        "carpet",
+        "sofa",
+        "curtains",
+        "curtain",
+        "bedroom",
+        "kitchen",
+        "fluorescent",
+        "indoors",
+        "corridor",
+        "hallway",
+        "staircase",
+        "attic",
+        "basement",
+        "cupboard",
+        "rafters",
+        "bookshelf",
+        "bookshelves",
+        "windowsill",
+        "chandelier",
+        "floorboards",
+        "wooden floor",
+        "tiled floor",
+        "living room",
+        "bowl",
+        "aquarium",
+        "fishbowl",
+        "tank",
+        "jar",
+        "vase",
+        "cage",
+        "inside",
+    ),
+    "outdoor": (
+        "meadow",
+        "horizon",
+        "deep water",
+        "sky",
+        "clouds",
+        "cloud",
+        "field",
+        "forest",
+        "mountain",
+        "mountains",
+        "cliff",
+        "alley",
+        "street",
+        "beach",
+        "puddle",
+        "garden",
+        "outdoors",
+        "rain",
+        "storm",
+        "lightning",
+        "fog",
+        "wind",
+        "breeze",
+        "snowfall",
+        "hillside",
+        "valley",
+        "waterfall",
+        "canyon",
+        "riverbank",
+        "shore",
+        "orchard",
+        "park",
+        "sunset",
+        "sunrise",
+        "rooftops",
+        "undergrowth",
+        "treeline",
+        "skyline",
+        "streetlight",
+        "streetlights",
+        "traffic",
+        "stop signal",
+        "runway",
+        "open air",
+        "countryside",
+        "prairie",
+        "desert",
+        "dunes",
+        "outside",
+    ),
+    "rain": (
+        "rain",
+        "raining",
+        "rainy",
+        "drizzle",
+        "downpour",
+        "rainstorm",
+        "umbrella",
+        "rain-soaked",
+        "rainfall",
+    ),
+    "storm": (
+        "storm",
+        "stormy",
+        "lightning",
+        "thunder",
+        "thunderstorm",
+        "thunderhead",
+        "snowstorm",
+        "hailstorm",
+        "sandstorm",
+        "gale",
+        "hurricane",
+        "tempest",
+        "black sky",
+        "storm clouds",
+        "black clouds",
+    ),
     "fog": ("fog", "foggy", "mist", "misty", "haze", "hazy"),
-    "clear": ("cloudless", "clear sky", "clear blue sky", "blue sky", "blue skies",
-              "washing drying", "laundry drying", "sunny", "sunshine", "sunlight",
-              "sunlit", "sunbeam", "sunbeams", "sun-bleached", "midday sun",
-              "bright sunlight", "hard sunlight", "blazing sun", "sparkling sunlight",
-              "sun-drenched", "low sun", "crisp little shadows", "crisp shadows",
-              "sharp shadows", "dappled sunlight", "sun-dappled", "dappled light",
-              "clear evening", "clear morning", "clear day", "clear night", "clear skies",
-              "alpenglow", "pale sky", "shady tree", "starry", "starlit", "milky way", "full moon", "moon rising",
-              "moonrise"),
+    "clear": (
+        "cloudless",
+        "clear sky",
+        "clear blue sky",
+        "blue sky",
+        "blue skies",
+        "washing drying",
+        "laundry drying",
+        "sunny",
+        "sunshine",
+        "sunlight",
+        "sunlit",
+        "sunbeam",
+        "sunbeams",
+        "sun-bleached",
+        "midday sun",
+        "bright sunlight",
+        "hard sunlight",
+        "blazing sun",
+        "sparkling sunlight",
+        "sun-drenched",
+        "low sun",
+        "crisp little shadows",
+        "crisp shadows",
+        "sharp shadows",
+        "dappled sunlight",
+        "sun-dappled",
+        "dappled light",
+        "clear evening",
+        "clear morning",
+        "clear day",
+        "clear night",
+        "clear skies",
+        "alpenglow",
+        "pale sky",
+        "shady tree",
+        "starry",
+        "starlit",
+        "milky way",
+        "full moon",
+        "moon rising",
+        "moonrise",
+    ),
     # heat you can see: it melts snow ("molten lava glow" in a snowy field)
-    "hot": ("lava", "molten lava", "heat shimmer", "heat haze", "sweltering", "blazing noon sun",
-            "scorching", "sun-baked", "red dunes", "sand dunes", "desert sun"),
-    "winter": ("snow", "snowy", "snowfall", "frost", "frosty", "icicles", "winter", "frozen",
-               "snowstorm", "snowman", "snowmen", "snowdrift", "snowflake",
-               "snowflakes", "blizzard", "ice-covered", "sleet"),
-    "bloom": ("wildflowers", "blossom", "blossoms", "in bloom", "soft grass", "green grass",
-              "lush", "daisies", "buttercups", "poppies", "summer", "flowering", "the flowers",
-              "long grass", "tall grass", "clover flower", "nectar"),
-    "windy": ("wind", "windy", "gusting", "gust", "gale", "windswept", "whipping",
-              "blown", "billowing"),
+    "hot": (
+        "lava",
+        "molten lava",
+        "heat shimmer",
+        "heat haze",
+        "sweltering",
+        "blazing noon sun",
+        "scorching",
+        "sun-baked",
+        "red dunes",
+        "sand dunes",
+        "desert sun",
+    ),
+    "winter": (
+        "snow",
+        "snowy",
+        "snowfall",
+        "frost",
+        "frosty",
+        "icicles",
+        "winter",
+        "frozen",
+        "snowstorm",
+        "snowman",
+        "snowmen",
+        "snowdrift",
+        "snowflake",
+        "snowflakes",
+        "blizzard",
+        "ice-covered",
+        "sleet",
+    ),
+    "bloom": (
+        "wildflowers",
+        "blossom",
+        "blossoms",
+        "in bloom",
+        "soft grass",
+        "green grass",
+        "lush",
+        "daisies",
+        "buttercups",
+        "poppies",
+        "summer",
+        "flowering",
+        "the flowers",
+        "long grass",
+        "tall grass",
+        "clover flower",
+        "nectar",
+    ),
+    "windy": (
+        "wind",
+        "windy",
+        "gusting",
+        "gust",
+        "gale",
+        "windswept",
+        "whipping",
+        "blown",
+        "billowing",
+    ),
     "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
     # a sky covered in cloud: no clear evening, no cloudless blue, no stars
-    "overcast": ("overcast", "heavy cloud", "low grey cloud", "grey sky", "grey skies",
-                 "leaden sky", "cloud cover", "blanket of cloud"),
-    "urban": ("street", "alley", "cobblestones", "cobbled", "city", "downtown", "traffic", "sidewalk", "pavement",
-              "subway", "skyscraper", "skyscrapers", "neon", "tram", "taxi", "bus", "crosswalk",
-              "rooftops", "skyline", "graffiti", "concrete", "station", "car park", "parking",
-              "streetlight", "streetlights", "lamppost", "shopfront"),
-    "wild": ("meadow", "forest", "wilderness", "jungle", "cliff overlook", "prairie", "tundra",
-             "moor", "moorland", "savanna", "canyon", "gorge", "glacier", "open meadow",
-             "dense forest", "untouched"),
-    "water": ("water", "sea", "ocean", "lake", "river", "pond", "waves", "surf", "stream",
-              "waterfall", "harbour", "harbor", "underwater", "tide", "shore", "coast"),
-    "land": ("grass", "meadow", "dust", "sand", "soil", "mud", "field", "footprints",
-             "pebbles", "gravel", "leaves", "dirt"),
+    "overcast": (
+        "overcast",
+        "heavy cloud",
+        "low grey cloud",
+        "grey sky",
+        "grey skies",
+        "leaden sky",
+        "cloud cover",
+        "blanket of cloud",
+    ),
+    "urban": (
+        "street",
+        "alley",
+        "cobblestones",
+        "cobbled",
+        "city",
+        "downtown",
+        "traffic",
+        "sidewalk",
+        "pavement",
+        "subway",
+        "skyscraper",
+        "skyscrapers",
+        "neon",
+        "tram",
+        "taxi",
+        "bus",
+        "crosswalk",
+        "rooftops",
+        "skyline",
+        "graffiti",
+        "concrete",
+        "station",
+        "car park",
+        "parking",
+        "streetlight",
+        "streetlights",
+        "lamppost",
+        "shopfront",
+    ),
+    "wild": (
+        "meadow",
+        "forest",
+        "wilderness",
+        "jungle",
+        "cliff overlook",
+        "prairie",
+        "tundra",
+        "moor",
+        "moorland",
+        "savanna",
+        "canyon",
+        "gorge",
+        "glacier",
+        "open meadow",
+        "dense forest",
+        "untouched",
+    ),
+    "water": (
+        "water",
+        "sea",
+        "ocean",
+        "lake",
+        "river",
+        "pond",
+        "waves",
+        "surf",
+        "stream",
+        "waterfall",
+        "harbour",
+        "harbor",
+        "underwater",
+        "tide",
+        "shore",
+        "coast",
+    ),
+    "land": (
+        "grass",
+        "meadow",
+        "dust",
+        "sand",
+        "soil",
+        "mud",
+        "field",
+        "footprints",
+        "pebbles",
+        "gravel",
+        "leaves",
+        "dirt",
+    ),
     "small": ("macro", "tabletop", "in the palm", "fingertip", "miniature"),
     "large": ("towering over", "looming over the city", "colossal", "skyscraper-sized"),
     # body plan: only a subject with this part can do or show it
-    "face": ("eyes", "eye", "mouth", "grin", "grinning", "smile", "smiling", "brow", "lip",
-             "lips", "nose", "teeth", "jaw", "gaze", "gazing", "cheeks", "tears", "tear",
-             "face-on", "frown", "frowning", "eyebrows", "wide-eyed", "squinting",
-             "staring", "stare", "sneer", "pupils", "eyelids", "laughing", "giggling", "yawn",
-             "yawning"),
-    "legs": ("running", "sprinting", "leaping", "leap", "jumping", "stride", "mid-stride",
-             "feet", "paws", "paw", "pounce", "crouched", "crouching", "kneeling", "stepping",
-             "backing away", "walking", "dancing", "tiptoe", "tiptoes", "knees", "hooves",
-             "galloping", "prancing", "skipping", "stomping", "splashing through", "trotting",
-             "cartwheel", "legs"),
-    "hands": ("fists", "fist", "arms", "hands", "hand", "fingers", "clutching", "waving",
-              "clapping", "holding", "gripping", "palms", "knuckles", "shoulders", "elbows",
-              "hugging", "hug", "arms thrown up"),
+    "face": (
+        "eyes",
+        "eye",
+        "mouth",
+        "grin",
+        "grinning",
+        "smile",
+        "smiling",
+        "brow",
+        "lip",
+        "lips",
+        "nose",
+        "teeth",
+        "jaw",
+        "gaze",
+        "gazing",
+        "cheeks",
+        "tears",
+        "tear",
+        "face-on",
+        "frown",
+        "frowning",
+        "eyebrows",
+        "wide-eyed",
+        "squinting",
+        "staring",
+        "stare",
+        "sneer",
+        "pupils",
+        "eyelids",
+        "laughing",
+        "giggling",
+        "yawn",
+        "yawning",
+    ),
+    "legs": (
+        "running",
+        "sprinting",
+        "leaping",
+        "leap",
+        "jumping",
+        "stride",
+        "mid-stride",
+        "feet",
+        "paws",
+        "paw",
+        "pounce",
+        "crouched",
+        "crouching",
+        "kneeling",
+        "stepping",
+        "backing away",
+        "walking",
+        "dancing",
+        "tiptoe",
+        "tiptoes",
+        "knees",
+        "hooves",
+        "galloping",
+        "prancing",
+        "skipping",
+        "stomping",
+        "splashing through",
+        "trotting",
+        "cartwheel",
+        "legs",
+    ),
+    "hands": (
+        "fists",
+        "fist",
+        "arms",
+        "hands",
+        "hand",
+        "fingers",
+        "clutching",
+        "waving",
+        "clapping",
+        "holding",
+        "gripping",
+        "palms",
+        "knuckles",
+        "shoulders",
+        "elbows",
+        "hugging",
+        "hug",
+        "arms thrown up",
+    ),
     "ears": ("ears", "ear"),
     "tail": ("tail", "tails"),
     "fur": ("fur", "hackles", "whiskers", "mane", "snout", "muzzle", "bristling"),
     # a dog's or a cat's body, not a horse's
-    "paws": ("paws", "a paw", "one paw", "frisbee", "wagging", "play bow", "pounce",
-             "pouncing"),
+    "paws": ("paws", "a paw", "one paw", "frisbee", "wagging", "play bow", "pounce", "pouncing"),
     # a wolf does not graze ("light grazing the peaks" is light, not an animal)
-    "hooves": ("hooves", "hoof", "hoofs", "grazing slowly", "grazing on", "grazing in",
-               "grazing with"),
-    "flying": ("soaring", "in flight", "mid-flight", "swooping", "banking hard",
-               "high above the clouds", "on the updraft", "wings beating"),
-    "dry": ("covered in dust", "kicking up dust", "in dust", "parched", "drought", "cracked earth", "sun-baked",
-            "bone-dry", "dust cloud", "cloud of dust", "dust storm"),
+    "hooves": (
+        "hooves",
+        "hoof",
+        "hoofs",
+        "grazing slowly",
+        "grazing on",
+        "grazing in",
+        "grazing with",
+    ),
+    "flying": (
+        "soaring",
+        "in flight",
+        "mid-flight",
+        "swooping",
+        "banking hard",
+        "high above the clouds",
+        "on the updraft",
+        "wings beating",
+    ),
+    "dry": (
+        "covered in dust",
+        "kicking up dust",
+        "in dust",
+        "parched",
+        "drought",
+        "cracked earth",
+        "sun-baked",
+        "bone-dry",
+        "dust cloud",
+        "cloud of dust",
+        "dust storm",
+    ),
     "wings": ("wings", "wing", "feathers", "wingspan", "flapping", "soaring", "plumage"),
     "fins": ("fins", "fin", "gills", "scales shimmering"),
-    "animate": ("sniffing", "resting its head", "waiting", "sleeping", "asleep", "curled up",
-                "recoiling", "lunging", "chasing", "peeking", "hiding", "cowering",
-                "pausing", "turning away", "looking back", "nuzzling",
-                "stretching out", "shivering", "trembling", "huddled", "huddling",
-                "head tilted", "head lowered", "head turned", "posture", "slumped",
-                "hunched"),
+    "animate": (
+        "sniffing",
+        "resting its head",
+        "waiting",
+        "sleeping",
+        "asleep",
+        "curled up",
+        "recoiling",
+        "lunging",
+        "chasing",
+        "peeking",
+        "hiding",
+        "cowering",
+        "pausing",
+        "turning away",
+        "looking back",
+        "nuzzling",
+        "stretching out",
+        "shivering",
+        "trembling",
+        "huddled",
+        "huddling",
+        "head tilted",
+        "head lowered",
+        "head turned",
+        "posture",
+        "slumped",
+        "hunched",
+    ),
     # the subject is doing something: a second action contradicts it
-    "acting": ("running", "sprinting", "leaping", "jumping", "splashing", "pouncing",
-               "lunging", "sniffing", "backing away", "chasing", "dancing", "climbing",
-               "slamming", "racing", "galloping", "mid-stride", "about to pounce", "tangled up",
-               "holding an object", "waving", "yanking", "tugging", "kicking", "stamping",
-               "pecking", "hoisting", "swooping", "diving", "rolling on", "cartwheel",
-               "mid-cartwheel", "skidding", "bursting through", "tearing the", "spinning in"),
-    "awake": ("eyes wide", "wide-eyed", "wide eyes", "staring", "gazing",
-              "eyes locked", "running", "sprinting", "leaping", "jumping", "lunging",
-              "pouncing", "grin", "mouth wide open", "open-mouthed", "recoiling", "sniffing",
-              "racing", "backing away", "ears forward", "arms thrown up", "lip curled",
-              "nose wrinkled", "wrinkled nose", "grimace", "grimacing", "eyes darting",
-              "ears pinned", "ears pricked", "teeth gritted", "jaw clenched", "shouting",
-              "screaming", "laughing", "giggling", "cheering"),
+    "acting": (
+        "running",
+        "sprinting",
+        "leaping",
+        "jumping",
+        "splashing",
+        "pouncing",
+        "lunging",
+        "sniffing",
+        "backing away",
+        "chasing",
+        "dancing",
+        "climbing",
+        "slamming",
+        "racing",
+        "galloping",
+        "mid-stride",
+        "about to pounce",
+        "tangled up",
+        "holding an object",
+        "waving",
+        "yanking",
+        "tugging",
+        "kicking",
+        "stamping",
+        "pecking",
+        "hoisting",
+        "swooping",
+        "diving",
+        "rolling on",
+        "cartwheel",
+        "mid-cartwheel",
+        "skidding",
+        "bursting through",
+        "tearing the",
+        "spinning in",
+    ),
+    "awake": (
+        "eyes wide",
+        "wide-eyed",
+        "wide eyes",
+        "staring",
+        "gazing",
+        "eyes locked",
+        "running",
+        "sprinting",
+        "leaping",
+        "jumping",
+        "lunging",
+        "pouncing",
+        "grin",
+        "mouth wide open",
+        "open-mouthed",
+        "recoiling",
+        "sniffing",
+        "racing",
+        "backing away",
+        "ears forward",
+        "arms thrown up",
+        "lip curled",
+        "nose wrinkled",
+        "wrinkled nose",
+        "grimace",
+        "grimacing",
+        "eyes darting",
+        "ears pinned",
+        "ears pricked",
+        "teeth gritted",
+        "jaw clenched",
+        "shouting",
+        "screaming",
+        "laughing",
+        "giggling",
+        "cheering",
+    ),
     "asleep": ("asleep", "sleeping", "dozing", "napping", "snoozing", "eyes softly closed"),
-    "fire": ("burning", "ablaze", "on fire", "flames", "blaze", "wildfire", "inferno", "campfire",
-             "bonfire", "brushfire", "firepit", "fire pit", "pyre"),
+    "fire": (
+        "burning",
+        "ablaze",
+        "on fire",
+        "flames",
+        "blaze",
+        "wildfire",
+        "inferno",
+        "campfire",
+        "bonfire",
+        "brushfire",
+        "firepit",
+        "fire pit",
+        "pyre",
+    ),
 }
 
 #: Places a phrase sets the scene in (fact ``site:<name>``). A phrase naming one puts the scene
@@ -255,12 +878,34 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
 #: archway, a doorway, a corner, the ground) and words with other senses (a field of view, a peak
 #: of excitement) are not places.
 SITES: dict[str, tuple[str, ...]] = {
-    "home": ("living room", "sofa", "couch", "armchair", "fireplace", "hearth", "bedroom",
-             "window seat", "nursery", "playroom", "at home", "cottage",
-             "farmhouse", "wood stove"),
+    "home": (
+        "living room",
+        "sofa",
+        "couch",
+        "armchair",
+        "fireplace",
+        "hearth",
+        "bedroom",
+        "window seat",
+        "nursery",
+        "playroom",
+        "at home",
+        "cottage",
+        "farmhouse",
+        "wood stove",
+    ),
     # a bed is in a bedroom: not in a kitchen, nor on a park bench
-    "bedroom": ("bedroom", "bedsheets", "rumpled sheets", "cotton sheets", "bedside",
-                "wardrobe", "under a bed", "under the bed", "empty side of the bed"),
+    "bedroom": (
+        "bedroom",
+        "bedsheets",
+        "rumpled sheets",
+        "cotton sheets",
+        "bedside",
+        "wardrobe",
+        "under a bed",
+        "under the bed",
+        "empty side of the bed",
+    ),
     # not "fridge" alone: "an abandoned fridge in a weedy lot" is outdoors
     "kitchen": ("kitchen", "kitchen tiles", "fridge light", "fridge full", "oven", "hob", "stove"),
     "bathroom": ("bathroom", "bathtub", "shower stall", "toilet"),
@@ -278,24 +923,66 @@ SITES: dict[str, tuple[str, ...]] = {
     "theatre": ("theatre", "theater", "auditorium", "opera house"),
     "stadium": ("stadium", "arena", "grandstand", "grandstands", "racetrack", "boxing ring"),
     "museum": ("museum", "gallery", "skeleton of a blue whale", "mammoth skeleton"),
-    "church": ("church", "chapel", "cloister", "great organ", "pews", "nave", "oculus",
-               "stained-glass window", "stained glass window", "stained-glass windows",
-               "stained glass windows", "domed ceiling"),
+    "church": (
+        "church",
+        "chapel",
+        "cloister",
+        "great organ",
+        "pews",
+        "nave",
+        "oculus",
+        "stained-glass window",
+        "stained glass window",
+        "stained-glass windows",
+        "stained glass windows",
+        "domed ceiling",
+    ),
     "observatory": ("observatory",),
     "darkroom": ("darkroom",),
     "airport": ("airport", "runway", "departure lounge"),
     "tunnel": ("tunnel",),
-    "street": ("street", "streets", "alley", "alleyway", "car park", "parking lot", "crosswalk",
-               "shopfront", "shop front", "pavement", "sidewalk"),
+    "street": (
+        "street",
+        "streets",
+        "alley",
+        "alleyway",
+        "car park",
+        "parking lot",
+        "crosswalk",
+        "shopfront",
+        "shop front",
+        "pavement",
+        "sidewalk",
+    ),
     "park": ("a park", "the park", "park bench", "playground"),  # not "a car park"
     "village": ("village", "hamlet", "town"),
     "city": ("city", "downtown", "skyline"),
     # not "field" alone: "depth of field" is a lens setting
-    "meadow": ("meadow", "meadows", "pasture", "prairie", "open field", "grassland", "a field",
-               "the field", "snowy field", "fields", "hayfield", "paddock",
-               "countryside"),
-    "forest": ("forest", "forest canopy", "woods", "woodland", "jungle", "treeline",
-               "tree line", "undergrowth"),
+    "meadow": (
+        "meadow",
+        "meadows",
+        "pasture",
+        "prairie",
+        "open field",
+        "grassland",
+        "a field",
+        "the field",
+        "snowy field",
+        "fields",
+        "hayfield",
+        "paddock",
+        "countryside",
+    ),
+    "forest": (
+        "forest",
+        "forest canopy",
+        "woods",
+        "woodland",
+        "jungle",
+        "treeline",
+        "tree line",
+        "undergrowth",
+    ),
     "mountain": ("summit", "mountaintop", "summit ridge", "glacier", "cliff overlook"),
     "cave": ("cave", "caves", "cavern", "ice cave", "grotto"),
     "shore": ("beach", "coast", "shore", "cove", "seaside"),
@@ -336,11 +1023,28 @@ SITE_WITHIN: dict[str, tuple[str, ...]] = {
 #: Sites that are somebody's home: no crowd of passers-by there.
 PRIVATE_SITES = frozenset({"home", "kitchen", "bathroom", "attic", "bedroom"})
 #: Colour names made of a place word: a palette does not move the scene.
-NOT_PLACES = ("hospital green", "forest green", "desert sand", "cave black", "stage light",
-              "stage lights", "stage-light", "jungle green", "ocean blue", "sea green")
+NOT_PLACES = (
+    "hospital green",
+    "forest green",
+    "desert sand",
+    "cave black",
+    "stage light",
+    "stage lights",
+    "stage-light",
+    "jungle green",
+    "ocean blue",
+    "sea green",
+)
 #: Words that make a place a view, not where the scene is ("mountains on the horizon").
-DISTANT_WORDS = ("on the horizon", "in the distance", "into the distance", "far below",
-                 "far off", "distant", "beyond")
+DISTANT_WORDS = (
+    "on the horizon",
+    "in the distance",
+    "into the distance",
+    "far below",
+    "far off",
+    "distant",
+    "beyond",
+)
 
 
 def _site_ancestors(site: str) -> frozenset[str]:
@@ -360,7 +1064,10 @@ _SITE_ANCESTORS = {site: _site_ancestors(site) for site in SITES}
 def sites_compatible(a: str, b: str) -> bool:
     """Whether two places can be the same scene (equal, or one part of the other; a hallway
     and any room of the same building: light spilling in from the hallway of a bedroom)."""
-    ancestors_a, ancestors_b = _SITE_ANCESTORS.get(a, frozenset()), _SITE_ANCESTORS.get(b, frozenset())
+    ancestors_a, ancestors_b = (
+        _SITE_ANCESTORS.get(a, frozenset()),
+        _SITE_ANCESTORS.get(b, frozenset()),
+    )
     if "hallway" in (a, b) and ancestors_a & ancestors_b:
         return True
     return a == b or a in ancestors_b or b in ancestors_a
@@ -383,8 +1090,10 @@ class SubjectEntity(BaseModel):
     kind: Kind
     plural: bool = False
     modifiers: list[str] = Field(default_factory=list, description="words describing it")
-    implied: bool = Field(default=False, description="not in the prompt: the people an event "
-                          "implies (the mourners of a funeral)")
+    implied: bool = Field(
+        default=False,
+        description="not in the prompt: the people an event implies (the mourners of a funeral)",
+    )
 
     @property
     def facts(self) -> frozenset[str]:
@@ -396,8 +1105,9 @@ class SubjectEntity(BaseModel):
 
     def possessive(self) -> str:
         """``the cat's`` / ``the mourners'``."""
-        return f"{self.label()}'" if self.plural and self.noun.endswith("s") else \
-            f"{self.label()}'s"
+        return (
+            f"{self.label()}'" if self.plural and self.noun.endswith("s") else f"{self.label()}'s"
+        )
 
 
 class EmotionalAttribute(BaseModel):
@@ -408,7 +1118,8 @@ class EmotionalAttribute(BaseModel):
     word: str
     emotions: list[str] = Field(description="Mikels categories the word evokes")
     expression: bool = Field(
-        default=False, description="a facial or bodily expression (it can be recast)")
+        default=False, description="a facial or bodily expression (it can be recast)"
+    )
     owner: str | None = Field(default=None, description="head noun of the subject it describes")
 
 
@@ -422,10 +1133,12 @@ class SceneModel(BaseModel):
 
     text: str
     entities: list[SubjectEntity] = Field(default_factory=list)
-    places: list[SubjectEntity] = Field(default_factory=list,
-                                        description="where the subjects are, as stated")
-    setting: list[str] = Field(default_factory=list,
-                               description="indoor/outdoor, urban/wild, water, sky")
+    places: list[SubjectEntity] = Field(
+        default_factory=list, description="where the subjects are, as stated"
+    )
+    setting: list[str] = Field(
+        default_factory=list, description="indoor/outdoor, urban/wild, water, sky"
+    )
     time_of_day: str | None = None
     weather: list[str] = Field(default_factory=list)
     actions: list[str] = Field(default_factory=list, description="stated actions and states")
@@ -550,33 +1263,52 @@ def english_words() -> frozenset[str]:
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 _LOCATIVE = frozenset(
     "in on at over under by near beside behind inside across through along above below "
-    "into onto against outside within among around past beneath".split())
+    "into onto against outside within among around past beneath".split()
+)
 #: Times of day after a preposition ("at night", "in the morning"): not a place.
 _WHEN = frozenset(
     "night midnight noon midday dawn dusk daybreak evening morning afternoon twilight nightfall "
-    "daytime nighttime night-time".split())
+    "daytime nighttime night-time".split()
+)
 #: Buildings without rooms, windows or doors of their own.
 _STRUCTURES = frozenset(
     "bridge dam tunnel pier dock wharf monument pyramid silo arch column pillar obelisk "
-    "aqueduct viaduct ruins ruin".split())
+    "aqueduct viaduct ruins ruin".split()
+)
 _JOINERS = frozenset({"and", "with", "&", "while", "beside", "plus"})
 #: Buildings where "at" means inside ("a clown at a circus", "a couple at a restaurant").
 _INSIDE_AT = frozenset(
     "circus theatre theater cinema museum gallery restaurant cafe café bar pub shop store "
-    "supermarket library hospital ballroom gym mall casino bakery concert-hall opera".split())
+    "supermarket library hospital ballroom gym mall casino bakery concert-hall opera".split()
+)
 #: "X of Y": when X is a container or quantity, Y is what the picture shows.
 _CONTAINERS = frozenset(
     "bowl plate basket box pile stack cup glass bunch jar bag heap slice loaf bottle tray "
     "handful crate pot pan bucket mug carton can tin pack herd flock pack school swarm crowd "
-    "group team family pair couple".split())
+    "group team family pair couple".split()
+)
 
 
 def singular(word: str) -> str:
     """A crude singular for lexicon lookups (``puppies`` -> ``puppy``, ``boxes`` -> ``box``)."""
-    irregular = {"people": "person", "children": "child", "men": "man", "women": "woman",
-                 "mice": "mouse", "geese": "goose", "teeth": "tooth", "feet": "foot",
-                 "wolves": "wolf", "leaves": "leaf", "knives": "knife", "sheep": "sheep",
-                 "fish": "fish", "deer": "deer", "loaves": "loaf", "shelves": "shelf"}
+    irregular = {
+        "people": "person",
+        "children": "child",
+        "men": "man",
+        "women": "woman",
+        "mice": "mouse",
+        "geese": "goose",
+        "teeth": "tooth",
+        "feet": "foot",
+        "wolves": "wolf",
+        "leaves": "leaf",
+        "knives": "knife",
+        "sheep": "sheep",
+        "fish": "fish",
+        "deer": "deer",
+        "loaves": "loaf",
+        "shelves": "shelf",
+    }
     if word in irregular:
         return irregular[word]
     if len(word) > 4 and word.endswith("ies"):
@@ -623,8 +1355,7 @@ def phrase_facts(text: str) -> frozenset[str]:
         placed = lowered.split(" like ")[0] + " "
         for name in NOT_PLACES:
             placed = placed.replace(f" {name} ", " ")
-        sites = {site for site, keys in SITES.items()
-                 if any(f" {key} " in placed for key in keys)}
+        sites = {site for site, keys in SITES.items() if any(f" {key} " in placed for key in keys)}
         found |= {f"site:{site}" for site in sites}
         if sites & PRIVATE_SITES:
             found.add("private")
@@ -637,15 +1368,17 @@ def phrase_facts(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def contradiction(facts: frozenset[str] | set[str], phrase: str,
-                  needs: frozenset[str] | set[str] = frozenset()) -> str | None:
+def contradiction(
+    facts: frozenset[str] | set[str], phrase: str, needs: frozenset[str] | set[str] = frozenset()
+) -> str | None:
     """Why ``phrase`` (with extra ``needs``) contradicts a scene with these facts, or ``None``."""
     own = phrase_facts(phrase) | set(needs)
     return facts_conflict(facts, own, phrase)
 
 
-def facts_conflict(facts: frozenset[str] | set[str], own: frozenset[str] | set[str],
-                   phrase: str = "it") -> str | None:
+def facts_conflict(
+    facts: frozenset[str] | set[str], own: frozenset[str] | set[str], phrase: str = "it"
+) -> str | None:
     """Why facts ``own`` (a concept's) contradict ``facts`` (a scene's), or ``None``."""
     for fact in sorted(own):
         if fact in BODY_FACTS and fact not in facts:
@@ -657,10 +1390,17 @@ def facts_conflict(facts: frozenset[str] | set[str], own: frozenset[str] | set[s
             return f"'{_trigger(phrase, fact)}' says {fact}, the scene says {sorted(clash)[0]}"
     for a, b, unless in OPPOSITES_UNLESS:
         for mine, theirs in ((a, b), (b, a)):
-            if mine in own and theirs in facts and mine not in facts \
-                    and unless not in own and unless not in facts:
-                return (f"'{_trigger(phrase, mine)}' says {mine}, the scene says {theirs} "
-                        f"and is not {unless}")
+            if (
+                mine in own
+                and theirs in facts
+                and mine not in facts
+                and unless not in own
+                and unless not in facts
+            ):
+                return (
+                    f"'{_trigger(phrase, mine)}' says {mine}, the scene says {theirs} "
+                    f"and is not {unless}"
+                )
     if "asleep" in own and "busy" in facts and "asleep" not in facts:
         return f"'{_trigger(phrase, 'asleep')}' says asleep, the subject is doing something"
     theirs = _sites(facts)
@@ -668,8 +1408,10 @@ def facts_conflict(facts: frozenset[str] | set[str], own: frozenset[str] | set[s
         # "a hospital corridor": a museum hall fits the corridor but not the hospital
         elsewhere = sorted(t for t in theirs if not sites_compatible(site, t))
         if elsewhere:
-            return (f"'{_trigger(phrase, 'site:' + site)}' sets it in a {site}, the scene is "
-                    f"in a {elsewhere[0]}")
+            return (
+                f"'{_trigger(phrase, 'site:' + site)}' sets it in a {site}, the scene is "
+                f"in a {elsewhere[0]}"
+            )
     return None
 
 
@@ -730,12 +1472,14 @@ def parse_scene(text: str) -> SceneModel:
         facts |= KIND_FACTS[place.kind] - {"large", "small"}
         if place.kind == "building":  # "in a church" is inside it, "at a church" outside
             inside = place.noun in _INSIDE_AT or re.search(
-                rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b", lowered)
+                rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b", lowered
+            )
             facts.add("indoor" if inside else "outdoor")
     if any(e.kind == "bird" for e in entities) and any(
-            p.kind in {"object", "plant"} and re.search(
-                rf"\b(on|in|at)\s+(\w+\s+){{0,2}}{re.escape(p.noun)}\b", lowered)
-            for p in places):
+        p.kind in {"object", "plant"}
+        and re.search(rf"\b(on|in|at)\s+(\w+\s+){{0,2}}{re.escape(p.noun)}\b", lowered)
+        for p in places
+    ):
         facts.add("perched")  # "an owl on a branch": not in flight ("a bird near a tree" may be)
     stated = phrase_facts(lowered) if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
@@ -761,14 +1505,24 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("busy")
     if ASLEEP_WORDS & set(tokens):
         facts |= {"asleep", "busy"}
-    time = next((t for t in ("night", "twilight", "midday", "morning", "evening", "day")
-                 if t in facts), None)
+    time = next(
+        (t for t in ("night", "twilight", "midday", "morning", "evening", "day") if t in facts),
+        None,
+    )
     weather = [w for w in ("rain", "storm", "fog", "winter", "clear", "windy") if w in facts]
     setting = [s for s in ("indoor", "outdoor", "urban", "wild", "water", "sky") if s in facts]
     attributes = _attributes(tokens, entities) if english else []
     return SceneModel(
-        text=text, entities=entities, places=places, setting=setting, time_of_day=time, weather=weather,
-        actions=actions, attributes=attributes, english=english, language_note=note,
+        text=text,
+        entities=entities,
+        places=places,
+        setting=setting,
+        time_of_day=time,
+        weather=weather,
+        actions=actions,
+        attributes=attributes,
+        english=english,
+        language_note=note,
         facts=frozenset(facts),
     )
 
@@ -797,31 +1551,57 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             modifiers.append(token)
             continue
         if kind is None:
-            if token not in {"a", "an", "the", "of", "two", "three", "some", "many", "his",
-                             "her", "their", "its"}:
+            if token not in {
+                "a",
+                "an",
+                "the",
+                "of",
+                "two",
+                "three",
+                "some",
+                "many",
+                "his",
+                "her",
+                "their",
+                "its",
+            }:
                 modifiers.append(token)
             continue
         if kind in PLACE_KINDS and nxt == "of" and i + 2 < len(tokens) and not subjects:
             # "a field of grass", "a room of mirrors": the place is the subject
-            subjects.append(SubjectEntity(noun=f"{token} of {tokens[i + 2]}", kind=kind,  # type: ignore[arg-type]
-                                          modifiers=modifiers))
+            subjects.append(
+                SubjectEntity(
+                    noun=f"{token} of {tokens[i + 2]}",
+                    kind=kind,  # type: ignore[arg-type]
+                    modifiers=modifiers,
+                )
+            )
             modifiers = []
             continue
         if token in _CONTAINERS and nxt == "of" and i + 2 < len(tokens):
             inner = tokens[i + 2]
             inner_kind = kind_of(inner)
             if inner_kind and inner_kind not in PLACE_KINDS:
-                entity = SubjectEntity(noun=f"{token} of {inner}", kind=inner_kind,  # type: ignore[arg-type]
-                                       plural=True, modifiers=modifiers)
+                entity = SubjectEntity(
+                    noun=f"{token} of {inner}",
+                    kind=inner_kind,  # type: ignore[arg-type]
+                    plural=True,
+                    modifiers=modifiers,
+                )
                 subjects.append(entity)
                 modifiers = []
                 continue
         plural = singular(token) != token or token in {"people", "crowd", "family", "couple"}
-        entity = SubjectEntity(noun=token, kind=kind, plural=plural,  # type: ignore[arg-type]
-                               modifiers=modifiers)
+        entity = SubjectEntity(
+            noun=token,
+            kind=kind,
+            plural=plural,  # type: ignore[arg-type]
+            modifiers=modifiers,
+        )
         modifiers = []
-        if kind in PLACE_KINDS or (locative and kind in {"building", "object", "plant"}
-                                   and subjects):
+        if kind in PLACE_KINDS or (
+            locative and kind in {"building", "object", "plant"} and subjects
+        ):
             places.append(entity)
         elif any(s.noun.endswith(f" of {token}") for s in subjects):
             continue
@@ -853,12 +1633,34 @@ def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
     for token in tokens:
         if token in ASLEEP_WORDS:
             found.append(token)
-        elif (token.endswith("ing") and len(token) > 5 and token not in expressions
-              and kind_of(token) is None and token not in attribute_lexicon()
-              and token not in {"something", "nothing", "everything", "evening", "morning",
-                                "during", "ceiling", "building", "wedding", "painting",
-                                "king", "spring", "string", "thing", "ring", "swing", "wing",
-                                "lightning"}):
+        elif (
+            token.endswith("ing")
+            and len(token) > 5
+            and token not in expressions
+            and kind_of(token) is None
+            and token not in attribute_lexicon()
+            and token
+            not in {
+                "something",
+                "nothing",
+                "everything",
+                "evening",
+                "morning",
+                "during",
+                "ceiling",
+                "building",
+                "wedding",
+                "painting",
+                "king",
+                "spring",
+                "string",
+                "thing",
+                "ring",
+                "swing",
+                "wing",
+                "lightning",
+            }
+        ):
             found.append(token)
     return found
 
@@ -875,12 +1677,18 @@ def _attributes(tokens: list[str], entities: list[SubjectEntity]) -> list[Emotio
             continue
         owner = next((e.noun for e in entities if token in e.modifiers), None)
         if token in expressions:
-            out.append(EmotionalAttribute(word=token, emotions=list(expressions[token]),
-                                          expression=True, owner=owner))
+            out.append(
+                EmotionalAttribute(
+                    word=token, emotions=list(expressions[token]), expression=True, owner=owner
+                )
+            )
         elif token in EMOTION_WORDS:
             category = _SYNONYMS.get(token)
-            out.append(EmotionalAttribute(word=token, emotions=[category.value] if category else [],
-                                          owner=owner))
+            out.append(
+                EmotionalAttribute(
+                    word=token, emotions=[category.value] if category else [], owner=owner
+                )
+            )
         elif token in lexicon:
             out.append(EmotionalAttribute(word=token, emotions=list(lexicon[token]), owner=owner))
     return out
@@ -939,7 +1747,11 @@ def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
 
 
 def fit_subject(
-    scene: SceneModel, subject: str, target: str, *, token_budget: int = SUBJECT_TOKEN_BUDGET,
+    scene: SceneModel,
+    subject: str,
+    target: str,
+    *,
+    token_budget: int = SUBJECT_TOKEN_BUDGET,
 ) -> tuple[str, list[SceneAdjustment], list[str]]:
     """The subject text fitted to ``target``: conflicting expressions recast, other conflicting
     attributes moved to the negative prompt, long prompts condensed.
@@ -965,28 +1777,43 @@ def fit_subject(
         if not pattern.search(text):
             continue
         owner = next((e for e in scene.entities if e.noun == attribute.owner), None) or next(
-            (e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
+            (e for e in scene.entities if e.kind in ANIMATE_KINDS), None
+        )
         shown = "/".join(attribute.emotions)
         if attribute.expression and owner is not None and owner.kind in ANIMATE_KINDS:
             person = "person" in owner.facts
             new = RECAST[target][0 if person else 1]
             text = pattern.sub(new, text, count=1)
-            adjustments.append(SceneAdjustment(
-                action="recast", text=attribute.word, replacement=new,
-                reason=f"'{attribute.word}' shows {shown}, recast toward {target}"))
+            adjustments.append(
+                SceneAdjustment(
+                    action="recast",
+                    text=attribute.word,
+                    replacement=new,
+                    reason=f"'{attribute.word}' shows {shown}, recast toward {target}",
+                )
+            )
         else:
             text = pattern.sub("", text, count=1)
             negatives.append(attribute.word)
-            adjustments.append(SceneAdjustment(
-                action="negative", text=attribute.word,
-                reason=f"'{attribute.word}' evokes {shown}, against {target}: moved to the "
-                       "negative prompt"))
+            adjustments.append(
+                SceneAdjustment(
+                    action="negative",
+                    text=attribute.word,
+                    reason=f"'{attribute.word}' evokes {shown}, against {target}: moved to the "
+                    "negative prompt",
+                )
+            )
     text = _tidy(text)
     if estimate_clip_tokens(text) > token_budget:
         text, dropped = _condense(text, scene, token_budget)
-        adjustments += [SceneAdjustment(action="condensed", text=d,
-                                        reason="detail without a subject, dropped to fit CLIP's "
-                                               "77 tokens") for d in dropped]
+        adjustments += [
+            SceneAdjustment(
+                action="condensed",
+                text=d,
+                reason="detail without a subject, dropped to fit CLIP's 77 tokens",
+            )
+            for d in dropped
+        ]
     return text, adjustments, negatives
 
 
@@ -1003,12 +1830,18 @@ def _condense(text: str, scene: SceneModel, budget: int) -> tuple[str, list[str]
     """Keep the clauses that carry a subject; drop other details from the end until it fits."""
     from emotion_director.agents.text import estimate_clip_tokens
 
-    clauses = [c.strip() for c in re.split(r"[,;]\s*|\.\s+|\s+(?=with\s|while\s|and\s)", text)
-               if c.strip()]
+    clauses = [
+        c.strip() for c in re.split(r"[,;]\s*|\.\s+|\s+(?=with\s|while\s|and\s)", text) if c.strip()
+    ]
     nouns = {w for e in scene.entities for w in e.noun.split()} - {"of"}
-    keep = [i == 0 or bool(nouns & {singular(w) for w in _WORD.findall(c.lower())} |
-                           nouns & set(_WORD.findall(c.lower())))
-            for i, c in enumerate(clauses)]
+    keep = [
+        i == 0
+        or bool(
+            nouns & {singular(w) for w in _WORD.findall(c.lower())}
+            | nouns & set(_WORD.findall(c.lower()))
+        )
+        for i, c in enumerate(clauses)
+    ]
     dropped: list[str] = []
     order = [i for i in reversed(range(len(clauses))) if not keep[i]]
     order += [i for i in reversed(range(1, len(clauses))) if keep[i]]  # then later subjects

@@ -49,8 +49,13 @@ def _load_set(directory: Path | None) -> list:
     return load_personas([directory] if directory is not None else None)
 
 
-def _run_set(personas: list, settings: Settings, scenes: Sequence[tuple[str, str]],
-             seed: int, names: Sequence[str] | None) -> list[dict | None]:
+def _run_set(
+    personas: list,
+    settings: Settings,
+    scenes: Sequence[tuple[str, str]],
+    seed: int,
+    names: Sequence[str] | None,
+) -> list[dict | None]:
     """The set's outputs per scene; ``None`` per scene when it has none of ``names``."""
     from emotion_director.graph.builder import build_graph
 
@@ -61,13 +66,19 @@ def _run_set(personas: list, settings: Settings, scenes: Sequence[tuple[str, str
             return [None for _ in scenes]
     graph = build_graph(settings, personas=personas)
     selection = {"personas": list(names)} if names else {}
-    return [graph.invoke({"prompt": scene, "emotion": emotion, "seed": seed, **selection})
-            for scene, emotion in scenes]
+    return [
+        graph.invoke({"prompt": scene, "emotion": emotion, "seed": seed, **selection})
+        for scene, emotion in scenes
+    ]
 
 
 def diff_persona_sets(
-    a: Path | None, b: Path | None, settings: Settings, *,
-    scenes: Sequence[tuple[str, str]] = DEFAULT_SCENES, seed: int = 0,
+    a: Path | None,
+    b: Path | None,
+    settings: Settings,
+    *,
+    scenes: Sequence[tuple[str, str]] = DEFAULT_SCENES,
+    seed: int = 0,
     names: Sequence[str] | None = None,
 ) -> list[DiffRow]:
     """Rewrite ``scenes`` with the defaults plus folder ``a`` and with the defaults plus ``b``.
@@ -92,7 +103,8 @@ def diff_persona_sets(
         if unknown:
             raise InvalidRequestError(
                 f"unknown persona(s) {', '.join(unknown)} in both sets; available: "
-                f"{', '.join(sorted(known))}.")
+                f"{', '.join(sorted(known))}."
+            )
     runs_a = _run_set(set_a, settings, scenes, seed, names)
     runs_b = _run_set(set_b, settings, scenes, seed, names)
     rows: list[DiffRow] = []
@@ -100,9 +112,22 @@ def diff_persona_sets(
         cues_a = {r.persona: "; ".join(r.cues) for r in (out_a or {}).get("readings", [])}
         cues_b = {r.persona: "; ".join(r.cues) for r in (out_b or {}).get("readings", [])}
         for name in dict.fromkeys([*cues_a, *cues_b]):
-            rows.append(DiffRow(scene=scene, emotion=emotion, persona=name,
-                                a=cues_a.get(name, "-"), b=cues_b.get(name, "-")))
-        rows.append(DiffRow(scene=scene, emotion=emotion, persona="(final prompt)",
-                            a=out_a["final_prompt"] if out_a else "-",
-                            b=out_b["final_prompt"] if out_b else "-"))
+            rows.append(
+                DiffRow(
+                    scene=scene,
+                    emotion=emotion,
+                    persona=name,
+                    a=cues_a.get(name, "-"),
+                    b=cues_b.get(name, "-"),
+                )
+            )
+        rows.append(
+            DiffRow(
+                scene=scene,
+                emotion=emotion,
+                persona="(final prompt)",
+                a=out_a["final_prompt"] if out_a else "-",
+                b=out_b["final_prompt"] if out_b else "-",
+            )
+        )
     return rows

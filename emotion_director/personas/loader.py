@@ -39,7 +39,8 @@ class _DepthLimitedLoader(yaml.SafeLoader):
             if self._depth > MAX_YAML_DEPTH:
                 mark = self.peek_event().start_mark
                 raise yaml.YAMLError(
-                    f"nesting deeper than {MAX_YAML_DEPTH} levels at line {mark.line + 1}")
+                    f"nesting deeper than {MAX_YAML_DEPTH} levels at line {mark.line + 1}"
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -64,17 +65,20 @@ def parse_persona(text: str, source: str) -> Persona:
     except ValueError as exc:  # an integer too long for Python to convert (over 4300 digits)
         raise PersonaFileError(
             f"{source}: YAML holds a number Python refuses to read ({str(exc)[:80]}); shorten "
-            "it or quote it.") from None
+            "it or quote it."
+        ) from None
     except RecursionError:
         raise PersonaFileError(
             f"{source}: YAML nested too deeply; a persona file nests at most {MAX_YAML_DEPTH} "
-            "levels.") from None
+            "levels."
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc) or "malformed YAML"
         raise PersonaFileError(
-            f"{source}: invalid YAML{where}: {problem}. Fix the syntax (check indentation and quotes)."
+            f"{source}: invalid YAML{where}: {problem}. "
+            "Fix the syntax (check indentation and quotes)."
         ) from None
     if not isinstance(data, dict):
         raise PersonaFileError(
@@ -138,15 +142,18 @@ def _read_regular_file(path: Path) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise PersonaFileError(
                 f"{path}: not a regular file (a pipe, device or socket); persona files must be "
-                "plain .yaml files.")
+                "plain .yaml files."
+            )
         if info.st_size > MAX_PERSONA_FILE_BYTES:
             raise PersonaFileError(
                 f"{path}: {info.st_size:,} bytes, over the {MAX_PERSONA_FILE_BYTES // 1024} KiB "
-                "limit for a persona file; is it the right file?")
+                "limit for a persona file; is it the right file?"
+            )
         data = handle.read(MAX_PERSONA_FILE_BYTES + 1)
     if len(data) > MAX_PERSONA_FILE_BYTES:  # grew while we read it
         raise PersonaFileError(
-            f"{path}: over the {MAX_PERSONA_FILE_BYTES // 1024} KiB limit for a persona file.")
+            f"{path}: over the {MAX_PERSONA_FILE_BYTES // 1024} KiB limit for a persona file."
+        )
     return data
 
 
@@ -197,7 +204,8 @@ def load_personas(
         missing = [n for n in names if n not in personas]
         if missing:
             raise PersonaFileError(
-                f"unknown persona(s) {', '.join(missing)}; available: {', '.join(sorted(personas))}."
+                f"unknown persona(s) {', '.join(missing)}; "
+                f"available: {', '.join(sorted(personas))}."
             )
         return [personas[n] for n in dict.fromkeys(names)]
     return list(personas.values())
@@ -215,7 +223,9 @@ def _load_directory(directory: Path) -> dict[str, tuple[Persona, Path]]:
     for path in files:
         persona = load_persona_file(path)
         if persona.name in found:
-            raise PersonaFileError(duplicate_name_message(path, persona.name, found[persona.name][1]))
+            raise PersonaFileError(
+                duplicate_name_message(path, persona.name, found[persona.name][1])
+            )
         found[persona.name] = (persona, path)
     return found
 
@@ -226,5 +236,6 @@ def persona_files(directory: Path) -> list[Path]:
 
 
 def duplicate_name_message(path: Path, name: str, other: Path) -> str:
-    return (f"{path}: persona name '{name}' is also used by {other}; give each persona a unique "
-            "name.")
+    return (
+        f"{path}: persona name '{name}' is also used by {other}; give each persona a unique name."
+    )

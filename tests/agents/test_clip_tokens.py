@@ -1,4 +1,5 @@
-"""CLIP token counts: the real BPE tokenizer from CLIP's shipped merges file, the estimate as fallback."""
+"""CLIP token counts: the real BPE tokenizer from CLIP's shipped merges file, the estimate as
+fallback."""
 
 from pathlib import Path
 

@@ -38,8 +38,13 @@ def ask(request):
 
 
 def test_invalid_json_is_retried_then_succeeds(ask):
-    replies = iter(["{not json", '{"cues": ["a"], "intensity": 9}',
-                    json.dumps({"cues": ["a", "b", "c"], "intensity": 2})])
+    replies = iter(
+        [
+            "{not json",
+            '{"cues": ["a"], "intensity": 9}',
+            json.dumps({"cues": ["a", "b", "c"], "intensity": 2}),
+        ]
+    )
     model = FunctionChatModel(lambda messages, schema: next(replies))
     result = ask(model, Reading, [("user", "x")], node="demo", retries=2)
     assert result.intensity == 2 and len(model.calls) == 3
@@ -84,8 +89,7 @@ def test_every_model_reaches_the_seam_through_its_own_with_structured_output(ask
             return super().with_structured_output(schema, **kwargs)
 
     model = ProviderModel(lambda m, s: {"cues": ["a", "b", "c"], "intensity": 2})
-    ask(model, Reading, [("user", "x")], node="n", temperature=0.7, seed=3,
-        method="json_schema")
+    ask(model, Reading, [("user", "x")], node="n", temperature=0.7, seed=3, method="json_schema")
     assert model.asked == [("Reading", "json_schema")]
     assert model.calls[0]["params"] == {"temperature": 0.7, "seed": 3}
 

@@ -1,6 +1,5 @@
 import pytest
 
-from emotion_director.testing import FunctionChatModel
 from emotion_director.agents.persona_agent import (
     WrittenReading,
     persona_seed,
@@ -10,6 +9,7 @@ from emotion_director.agents.persona_agent import (
 from emotion_director.emotions import Emotion
 from emotion_director.knowledge import load_concept_graph, subject_tags
 from emotion_director.personas import default_personas
+from emotion_director.testing import FunctionChatModel
 
 DOG = subject_tags("a dog in a park")
 
@@ -20,8 +20,10 @@ def candidates():
 
 
 def test_shortlists_differ_across_personas(candidates):
-    lists = [tuple(c.text for c in shortlist(p, candidates, seed=persona_seed(0, p, Emotion.AWE)))
-             for p in default_personas()]
+    lists = [
+        tuple(c.text for c in shortlist(p, candidates, seed=persona_seed(0, p, Emotion.AWE)))
+        for p in default_personas()
+    ]
     assert len(set(lists)) == len(lists)
     assert len({lst[:3] for lst in lists}) >= 5  # what a position-biased model would pick
 
@@ -45,8 +47,15 @@ async def test_choose_mode_reading_pads_repeated_picks_to_three_cues():
     model = FunctionChatModel(lambda m, s: {"picks": [2, 2, 2], "intensity": 5})
     child = next(p for p in default_personas() if p.name == "child")
     reading = await read_persona(
-        model=model, persona=child, subject="a dog in a park", subject_tags=DOG,
-        emotion=Emotion.AWE, concept_graph=load_concept_graph(), seed=0, mode="choose")
+        model=model,
+        persona=child,
+        subject="a dog in a park",
+        subject_tags=DOG,
+        emotion=Emotion.AWE,
+        concept_graph=load_concept_graph(),
+        seed=0,
+        mode="choose",
+    )
     assert len(reading.cues) == 3 and len(set(reading.cues)) == 3
     assert reading.intensity == 1.0  # 5/5 x sensitivity 1.1, clipped
     assert reading.persona == "child" and "7-year-old" in reading.evocation
@@ -55,14 +64,24 @@ async def test_choose_mode_reading_pads_repeated_picks_to_three_cues():
 
 
 async def test_write_mode_keeps_the_models_own_words():
-    written = WrittenReading(evocation="the dog stops under the huge sky",
-                             cues=["a dog on a hilltop", "huge clouds", "a sense of wonder"],
-                             intensity=4, rationale="I grew up under big skies")
+    written = WrittenReading(
+        evocation="the dog stops under the huge sky",
+        cues=["a dog on a hilltop", "huge clouds", "a sense of wonder"],
+        intensity=4,
+        rationale="I grew up under big skies",
+    )
     model = FunctionChatModel(lambda m, s: written)
     guide = next(p for p in default_personas() if p.name == "safari-guide")
     reading = await read_persona(
-        model=model, persona=guide, subject="a dog in a park", subject_tags=DOG,
-        emotion=Emotion.AWE, concept_graph=load_concept_graph(), seed=0, mode="write")
+        model=model,
+        persona=guide,
+        subject="a dog in a park",
+        subject_tags=DOG,
+        emotion=Emotion.AWE,
+        concept_graph=load_concept_graph(),
+        seed=0,
+        mode="write",
+    )
     assert reading.cues == written.cues and reading.evocation == written.evocation
     system = model.calls[0]["messages"][0]["content"]
     assert "Never use emotion words" in system
@@ -75,8 +94,13 @@ def test_a_template_that_fits_any_subject_gets_less_bonus_than_one_written_for_i
     from emotion_director.knowledge.concept_graph import VisualConcept
 
     def concept(text, needs=""):
-        return VisualConcept(text=text, facet="light", needs=frozenset(needs.split()),
-                             appraisal="a", emotion="excitement")
+        return VisualConcept(
+            text=text,
+            facet="light",
+            needs=frozenset(needs.split()),
+            appraisal="a",
+            emotion="excitement",
+        )
 
     assert specificity_bonus(concept("{poss} fur lit gold", "fur")) == SPECIFIC_BONUS
     assert specificity_bonus(concept("stage beams catching {the}")) == SPECIFIC_BONUS / 2
@@ -91,13 +115,19 @@ def test_concepts_depicting_the_scenes_stated_place_time_or_weather_rank_higher(
     from emotion_director.knowledge.scene import parse_scene
 
     def concept(text, needs=""):
-        return VisualConcept(text=text, facet="light", needs=frozenset(needs.split()),
-                             appraisal="a", emotion="sadness")
+        return VisualConcept(
+            text=text,
+            facet="light",
+            needs=frozenset(needs.split()),
+            appraisal="a",
+            emotion="sadness",
+        )
 
     tram = parse_scene("a tram in the rain at night")
     assert specificity_bonus(concept("deep shadow with a thin rim of light"), tram) == 0.0
-    assert specificity_bonus(concept("wet tracks shining", "outdoor rain"), tram) \
-        == 2 * SETTING_BONUS
+    assert (
+        specificity_bonus(concept("wet tracks shining", "outdoor rain"), tram) == 2 * SETTING_BONUS
+    )
     # at most two setting facts count: a concept cannot win by listing every fact
     many = concept("sodium light on wet tracks", "outdoor rain night urban")
     assert specificity_bonus(many, tram) == 2 * SETTING_BONUS

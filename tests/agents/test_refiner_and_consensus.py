@@ -1,36 +1,50 @@
 import pytest
 
 from emotion_director.agents.consensus import build_consensus, compose_prompt, select_concepts
-from emotion_director.testing import FunctionChatModel
 from emotion_director.agents.refiner import Refinement, Refinements, chain_of_concept
 from emotion_director.agents.schemas import ConceptLink, PersonaReading
 from emotion_director.agents.text import estimate_clip_tokens, undrawable_reason
 from emotion_director.emotions import Emotion, emotion_words_in
 from emotion_director.knowledge import load_concept_graph, subject_tags
+from emotion_director.testing import FunctionChatModel
 
 GRAPH = load_concept_graph()
 DOG = subject_tags("a dog")
 
 
 def reading(persona, cues, intensity=0.8, weight=1.0):
-    return PersonaReading(persona=persona, intensity=intensity, evocation="-", cues=cues,
-                          rationale="-", weight=weight)
+    return PersonaReading(
+        persona=persona, intensity=intensity, evocation="-", cues=cues, rationale="-", weight=weight
+    )
 
 
 @pytest.mark.parametrize(
     ("cue", "bad"),
-    [("a sad dog", True), ("a sense of serenity", True), ("pure joy", True),
-     ("feeling", True), ("warm late-afternoon sunlight", False), ("a dog asleep", False)],
+    [
+        ("a sad dog", True),
+        ("a sense of serenity", True),
+        ("pure joy", True),
+        ("feeling", True),
+        ("warm late-afternoon sunlight", False),
+        ("a dog asleep", False),
+    ],
 )
 def test_undrawable_cues_are_recognised(cue, bad):
     assert (undrawable_reason(cue) is not None) is bad
 
 
 async def test_emotion_words_and_abstractions_are_dropped_recorded_and_replaced():
-    readings = [reading("a", ["a sense of peace", "warm late-afternoon sunlight", "happy dog"]),
-                reading("b", ["warm late-afternoon sunlight", "a worn knitted blanket", "calm"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH)
+    readings = [
+        reading("a", ["a sense of peace", "warm late-afternoon sunlight", "happy dog"]),
+        reading("b", ["warm late-afternoon sunlight", "a worn knitted blanket", "calm"]),
+    ]
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.CONTENTMENT,
+        subject="a dog",
+        subject_tags=DOG,
+        concept_graph=GRAPH,
+    )
     dropped = {d.text: d for d in chain.dropped}
     assert set(dropped) == {"a sense of peace", "happy dog", "calm"}
     assert "bare emotion word 'happy'" in dropped["happy dog"].reason
@@ -44,12 +58,23 @@ async def test_emotion_words_and_abstractions_are_dropped_recorded_and_replaced(
 
 
 async def test_write_mode_refines_with_the_model_and_rechecks_its_answer():
-    answer = Refinements(items=[Refinement(abstract="a sense of awe", concrete="a sad sky"),
-                                Refinement(abstract="wonder", concrete="a dog under towering clouds")])
+    answer = Refinements(
+        items=[
+            Refinement(abstract="a sense of awe", concrete="a sad sky"),
+            Refinement(abstract="wonder", concrete="a dog under towering clouds"),
+        ]
+    )
     model = FunctionChatModel(lambda m, s: answer)
     readings = [reading("a", ["a sense of awe", "wonder", "a dog on a hill"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH, model=model, mode="write")
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.AWE,
+        subject="a dog",
+        subject_tags=DOG,
+        concept_graph=GRAPH,
+        model=model,
+        mode="write",
+    )
     by_source = {c.refined_from: c for c in chain.concepts if c.refined_from}
     assert by_source["wonder"].text == "a dog under towering clouds"  # the model's concrete words
     assert not emotion_words_in(by_source["a sense of awe"].text)  # "a sad sky" was rejected
@@ -57,41 +82,85 @@ async def test_write_mode_refines_with_the_model_and_rechecks_its_answer():
 
 
 async def test_consensus_keeps_subject_when_personas_disagree():
-    readings = [reading(f"p{i}", [cue]) for i, cue in enumerate([
-        "bared teeth and flattened ears", "a single wilted flower", "confetti and soap bubbles "
-        "floating in the air", "an aurora rippling across the night sky"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH)
-    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
-                                   emotion=Emotion.AWE, concept_graph=GRAPH)
+    readings = [
+        reading(f"p{i}", [cue])
+        for i, cue in enumerate(
+            [
+                "bared teeth and flattened ears",
+                "a single wilted flower",
+                "confetti and soap bubbles floating in the air",
+                "an aurora rippling across the night sky",
+            ]
+        )
+    ]
+    chain = await chain_of_concept(
+        readings, emotion=Emotion.AWE, subject="a dog", subject_tags=DOG, concept_graph=GRAPH
+    )
+    result = await build_consensus(
+        chain,
+        readings,
+        subject="a dog",
+        head_nouns=["dog"],
+        emotion=Emotion.AWE,
+        concept_graph=GRAPH,
+    )
     assert result.final_prompt.startswith("a dog, ")
     assert not emotion_words_in(result.final_prompt)
 
 
 async def test_consensus_keeps_majority_cues_plus_a_distinct_minority_voice():
     readings = [
-        reading("a", ["golden shafts of sunlight breaking through clouds", "a tiny silhouette dwarfed by the immense surroundings"]),
-        reading("b", ["golden shafts of sunlight breaking through clouds", "a tiny silhouette dwarfed by the immense surroundings"]),
-        reading("c", ["golden shafts of sunlight breaking through clouds", "an aurora rippling across the night sky"], intensity=0.3),
+        reading(
+            "a",
+            [
+                "golden shafts of sunlight breaking through clouds",
+                "a tiny silhouette dwarfed by the immense surroundings",
+            ],
+        ),
+        reading(
+            "b",
+            [
+                "golden shafts of sunlight breaking through clouds",
+                "a tiny silhouette dwarfed by the immense surroundings",
+            ],
+        ),
+        reading(
+            "c",
+            [
+                "golden shafts of sunlight breaking through clouds",
+                "an aurora rippling across the night sky",
+            ],
+            intensity=0.3,
+        ),
         reading("d", ["snow-capped mountains on the horizon"], intensity=0.9, weight=2.0),
     ]
-    chain = await chain_of_concept(readings, emotion=Emotion.AWE, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH)
+    chain = await chain_of_concept(
+        readings, emotion=Emotion.AWE, subject="a dog", subject_tags=DOG, concept_graph=GRAPH
+    )
     majority, minority = select_concepts(chain)
     assert [c.text for c in majority][:2] == [
         "golden shafts of sunlight breaking through clouds",
-        "a tiny silhouette dwarfed by the immense surroundings"]
+        "a tiny silhouette dwarfed by the immense surroundings",
+    ]
     assert minority is not None and minority.text == "snow-capped mountains on the horizon"
-    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
-                                   emotion=Emotion.AWE, concept_graph=GRAPH)
+    result = await build_consensus(
+        chain,
+        readings,
+        subject="a dog",
+        head_nouns=["dog"],
+        emotion=Emotion.AWE,
+        concept_graph=GRAPH,
+    )
     assert "snow-capped mountains" in result.final_prompt
     roles = {t.persona: t.role for t in result.trace}
     assert roles["d"] == "minority" and roles["a"] == "majority"
 
 
 def test_compose_respects_the_token_budget_and_never_drops_the_subject():
-    concepts = [ConceptLink(text=c.text, facet=c.facet, support=i, origin="persona")
-                for i, c in enumerate(GRAPH.concepts(Emotion.FEAR))]
+    concepts = [
+        ConceptLink(text=c.text, facet=c.facet, support=i, origin="persona")
+        for i, c in enumerate(GRAPH.concepts(Emotion.FEAR))
+    ]
     prompt = compose_prompt("an old lighthouse keeper", concepts, budget=40)
     assert estimate_clip_tokens(prompt) <= 40
     assert prompt.startswith("an old lighthouse keeper")
@@ -100,11 +169,22 @@ def test_compose_respects_the_token_budget_and_never_drops_the_subject():
 
 async def test_negative_prompt_and_visual_request_counter_the_semantic_shortcut():
     readings = [reading("a", ["curled up asleep with eyes softly closed"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH)
-    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
-                                   emotion=Emotion.CONTENTMENT, concept_graph=GRAPH,
-                                   prompt_emotion_words=["angry"])
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.CONTENTMENT,
+        subject="a dog",
+        subject_tags=DOG,
+        concept_graph=GRAPH,
+    )
+    result = await build_consensus(
+        chain,
+        readings,
+        subject="a dog",
+        head_nouns=["dog"],
+        emotion=Emotion.CONTENTMENT,
+        concept_graph=GRAPH,
+        prompt_emotion_words=["angry"],
+    )
     assert result.negative_prompt.startswith("angry expression")
     assert "bared teeth" in result.negative_prompt
     assert result.visual_prompt.emotion is Emotion.CONTENTMENT
@@ -114,17 +194,29 @@ async def test_negative_prompt_and_visual_request_counter_the_semantic_shortcut(
 
 async def test_write_mode_consensus_uses_the_models_prompt_only_if_it_passes_checks():
     readings = [reading("a", ["warm late-afternoon sunlight", "a worn knitted blanket"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH)
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.CONTENTMENT,
+        subject="a dog",
+        subject_tags=DOG,
+        concept_graph=GRAPH,
+    )
+
     def keeps_the_details(messages, schema):  # a model that writes the listed details as asked
-        listed = [line[2:] for line in str(messages[-1].content).splitlines()
-                  if line.startswith("- ")]
+        listed = [
+            line[2:] for line in str(messages[-1].content).splitlines() if line.startswith("- ")
+        ]
         return {"prompt": "a dog, " + ", ".join(listed)}
 
     good = FunctionChatModel(keeps_the_details)
     bad = FunctionChatModel(lambda m, s: {"prompt": "a happy cat"})
-    kwargs = dict(subject="a dog", head_nouns=["dog"], emotion=Emotion.CONTENTMENT, concept_graph=GRAPH,
-                  mode="write")
+    kwargs = dict(
+        subject="a dog",
+        head_nouns=["dog"],
+        emotion=Emotion.CONTENTMENT,
+        concept_graph=GRAPH,
+        mode="write",
+    )
     ok = await build_consensus(chain, readings, model=good, **kwargs)
     assert ok.composer == "llm" and "a worn knitted blanket" in ok.final_prompt
     fallback = await build_consensus(chain, readings, model=bad, **kwargs)
@@ -139,21 +231,25 @@ from emotion_director.knowledge.scene import parse_scene  # noqa: E402
 
 
 def link(text, facet, personas, support=1.0, fit=0.0, origin="persona"):
-    return ConceptLink(text=text, facet=facet, supported_by=list(personas), support=support,
-                       fit=fit, origin=origin)
+    return ConceptLink(
+        text=text, facet=facet, supported_by=list(personas), support=support, fit=fit, origin=origin
+    )
 
 
-@pytest.mark.parametrize(("text", "colours"), [
-    ("muted gold and moss green palette", ["muted gold", "moss green"]),
-    ("honey, cream and sage green palette", ["honey", "cream", "sage green"]),
-    ("red, gold, and blue palette", ["red", "gold", "blue"]),
-    ("a warm amber and teal palette", ["warm amber", "teal"]),
-    ("ashen grey with blood-red accents", []),
-    ("a palette knife on the table", []),
-    ("red palette", []),
-    # a long phrase a model might write: read at once (a backtracking pattern took seconds)
-    ("red and " * 40 + "gold palette", ["red"] * 40 + ["gold"]),
-])
+@pytest.mark.parametrize(
+    ("text", "colours"),
+    [
+        ("muted gold and moss green palette", ["muted gold", "moss green"]),
+        ("honey, cream and sage green palette", ["honey", "cream", "sage green"]),
+        ("red, gold, and blue palette", ["red", "gold", "blue"]),
+        ("a warm amber and teal palette", ["warm amber", "teal"]),
+        ("ashen grey with blood-red accents", []),
+        ("a palette knife on the table", []),
+        ("red palette", []),
+        # a long phrase a model might write: read at once (a backtracking pattern took seconds)
+        ("red and " * 40 + "gold palette", ["red"] * 40 + ["gold"]),
+    ],
+)
 def test_palette_colours_reads_only_x_and_y_palettes(text, colours):
     assert palette_colours(text) == colours
 
@@ -172,8 +268,9 @@ def test_a_palette_is_left_alone_when_no_other_voice_chose_one():
     lead = link("muted gold and moss green palette", "colour", ["a", "b"])
     same_voice = link("cream and sage green palette", "colour", ["a"])
     graph_fill = link("cream and sage green palette", "colour", [], origin="graph")
-    chain = ConceptChain(emotion=Emotion.CONTENTMENT, appraisals=[],
-                         concepts=[lead, same_voice, graph_fill])
+    chain = ConceptChain(
+        emotion=Emotion.CONTENTMENT, appraisals=[], concepts=[lead, same_voice, graph_fill]
+    )
     assert blend_palettes(lead, chain) is lead
     # a palette the graph filled in is no persona's voice: nothing to merge it with
     voiced = link("oatmeal and terracotta palette", "colour", ["c"])
@@ -195,8 +292,9 @@ def test_a_merged_palette_never_contradicts_the_scene():
 
 def test_agreed_concepts_about_this_scene_lead_the_majority():
     generic = link("deep shadow with a thin rim of light", "light", ["a", "b", "c"], support=3.0)
-    specific = link("rain streaking the tram's windows", "weather", ["d", "e"], support=1.6,
-                    fit=1.5)
+    specific = link(
+        "rain streaking the tram's windows", "weather", ["d", "e"], support=1.6, fit=1.5
+    )
     chain = ConceptChain(emotion=Emotion.SADNESS, appraisals=[], concepts=[generic, specific])
     majority, _ = select_concepts(chain)
     assert majority[0] is specific
@@ -204,20 +302,38 @@ def test_agreed_concepts_about_this_scene_lead_the_majority():
 
 async def test_the_chain_scores_how_much_each_concept_is_about_the_scene():
     readings = [reading("a", ["steady grey rain", "an empty chair"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.SADNESS, subject="a tram in the rain",
-                                   subject_tags=frozenset(), concept_graph=GRAPH)
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.SADNESS,
+        subject="a tram in the rain",
+        subject_tags=frozenset(),
+        concept_graph=GRAPH,
+    )
     fit = {c.text: c.fit for c in chain.concepts}
     assert fit["steady grey rain"] > fit["an empty chair"] == 0.0
 
 
 async def test_the_trace_credits_both_personas_of_a_merged_palette():
-    readings = [reading("a", ["muted gold and moss green palette", "an empty chair"]),
-                reading("b", ["muted gold and moss green palette", "a worn knitted blanket"]),
-                reading("c", ["oatmeal and terracotta palette", "a worn knitted blanket"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH)
-    result = await build_consensus(chain, readings, subject="a dog", head_nouns=["dog"],
-                                   emotion=Emotion.CONTENTMENT, concept_graph=GRAPH)
+    readings = [
+        reading("a", ["muted gold and moss green palette", "an empty chair"]),
+        reading("b", ["muted gold and moss green palette", "a worn knitted blanket"]),
+        reading("c", ["oatmeal and terracotta palette", "a worn knitted blanket"]),
+    ]
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.CONTENTMENT,
+        subject="a dog",
+        subject_tags=DOG,
+        concept_graph=GRAPH,
+    )
+    result = await build_consensus(
+        chain,
+        readings,
+        subject="a dog",
+        head_nouns=["dog"],
+        emotion=Emotion.CONTENTMENT,
+        concept_graph=GRAPH,
+    )
     assert "muted gold and oatmeal palette" in result.final_prompt
     trace = {t.persona: t for t in result.trace}
     for persona in "abc":
@@ -229,11 +345,18 @@ async def test_the_trace_credits_both_personas_of_a_merged_palette():
 async def test_selection_never_keeps_two_concepts_set_in_different_places():
     # seen: "an angry dog" -> contentment: "an open meadow under a pale sky, a soft drizzle seen
     # from a dry porch"
-    readings = [reading("a", ["an open meadow under a pale sky", "a worn knitted blanket"]),
-                reading("b", ["an open meadow under a pale sky"]),
-                reading("c", ["a soft drizzle seen from a dry porch"])]
-    chain = await chain_of_concept(readings, emotion=Emotion.CONTENTMENT, subject="a dog",
-                                   subject_tags=DOG, concept_graph=GRAPH)
+    readings = [
+        reading("a", ["an open meadow under a pale sky", "a worn knitted blanket"]),
+        reading("b", ["an open meadow under a pale sky"]),
+        reading("c", ["a soft drizzle seen from a dry porch"]),
+    ]
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.CONTENTMENT,
+        subject="a dog",
+        subject_tags=DOG,
+        concept_graph=GRAPH,
+    )
     texts = [c.text for c in chain.concepts]
     assert "an open meadow under a pale sky" in texts
     assert "a soft drizzle seen from a dry porch" not in texts
@@ -241,20 +364,33 @@ async def test_selection_never_keeps_two_concepts_set_in_different_places():
     assert "an open meadow" in dropped["a soft drizzle seen from a dry porch"]
 
 
-@pytest.mark.parametrize("subject, emotion, absent", [
-    ("a clown at a circus", Emotion.SADNESS, ("hallway", "window", "kitchen", "fridge")),
-    ("a thunderstorm over a village", Emotion.AWE, ("ice cave", "cavern")),
-    ("a mountain summit at sunrise", Emotion.SADNESS, ("last light", "in the dark", "passers-by")),
-])
+@pytest.mark.parametrize(
+    "subject, emotion, absent",
+    [
+        ("a clown at a circus", Emotion.SADNESS, ("hallway", "window", "kitchen", "fridge")),
+        ("a thunderstorm over a village", Emotion.AWE, ("ice cave", "cavern")),
+        (
+            "a mountain summit at sunrise",
+            Emotion.SADNESS,
+            ("last light", "in the dark", "passers-by"),
+        ),
+    ],
+)
 async def test_completion_keeps_the_scene_where_and_when_the_prompt_says(subject, emotion, absent):
     from emotion_director.knowledge import parse_scene
 
     scene = parse_scene(subject)
     for seed in range(12):
         # a persona picks nothing of these facets: the graph fills light, colour, composition
-        chain = await chain_of_concept([reading("a", ["a single wilted flower"])], emotion=emotion,
-                                       subject=subject, subject_tags=scene.facts,
-                                       concept_graph=GRAPH, scene=scene, seed=seed)
+        chain = await chain_of_concept(
+            [reading("a", ["a single wilted flower"])],
+            emotion=emotion,
+            subject=subject,
+            subject_tags=scene.facts,
+            concept_graph=GRAPH,
+            scene=scene,
+            seed=seed,
+        )
         texts = " | ".join(c.text for c in chain.concepts)
         assert not any(word in texts for word in absent), texts
         assert {"light", "colour", "composition"} <= {c.facet for c in chain.concepts}

@@ -8,15 +8,17 @@ from pathlib import Path
 import pytest
 
 from emotion_director import Settings
-from emotion_director.testing import TestChatModel
 from emotion_director.graph.tools import as_tool, as_tools
 from emotion_director.personas import default_personas
+from emotion_director.testing import TestChatModel
 
 ROOT = Path(__file__).parents[2]
 
 
 def _load_example():
-    spec = importlib.util.spec_from_file_location("subgraph_example", ROOT / "examples" / "subgraph.py")
+    spec = importlib.util.spec_from_file_location(
+        "subgraph_example", ROOT / "examples" / "subgraph.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -26,8 +28,9 @@ def test_subgraph_streams_persona_readings_through_the_parent(drive):
     example = _load_example()
     app = drive(example.build_app(Settings(backend="test"), chat_model=TestChatModel()))
     readings, caption = [], None
-    for namespace, update in app.stream({"request": "an angry dog feeling contentment"},
-                                        stream_mode="updates", subgraphs=True):
+    for namespace, update in app.stream(
+        {"request": "an angry dog feeling contentment"}, stream_mode="updates", subgraphs=True
+    ):
         if "persona_reading" in update:
             assert namespace and namespace[0].startswith("mc_agent")
             readings.append(update["persona_reading"]["readings"][0].persona)
@@ -58,9 +61,14 @@ async def test_rewrite_tool_works_in_a_prebuilt_tool_calling_agent():
 
 def test_image_tool_appears_only_with_a_diffusion_model():
     assert [t.name for t in as_tools(Settings(backend="test"), chat_model=TestChatModel())] == [
-        "rewrite_for_emotion"]
-    names = [t.name for t in as_tools(Settings(backend="test"), chat_model=TestChatModel(),
-                                      image_generator=object())]
+        "rewrite_for_emotion"
+    ]
+    names = [
+        t.name
+        for t in as_tools(
+            Settings(backend="test"), chat_model=TestChatModel(), image_generator=object()
+        )
+    ]
     assert names == ["rewrite_for_emotion", "generate_emotion_image"]
 
 
@@ -88,8 +96,12 @@ def test_rewrite_tool_runs_under_a_sync_agent_and_an_async_one():
 
 def _readme_block(heading: str) -> str:
     text = (ROOT / "README.md").read_text()
-    section = text[text.index(heading):]
-    return section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+    section = text[text.index(heading) :]
+    return section[
+        section.index("```python") + len("```python") : section.index(
+            "```", section.index("```python") + 9
+        )
+    ]
 
 
 def test_readme_tool_example_runs_as_written_with_a_sync_agent(monkeypatch):
@@ -109,8 +121,10 @@ def test_input_schema_describes_fields_and_lists_emotions_but_accepts_synonyms()
     graph = build_graph(Settings(backend="test"), chat_model=TestChatModel())
     schema = graph.get_input_jsonschema()
     props = schema["properties"]
-    assert all(props[k].get("description") for k in ("prompt", "emotion", "valence", "arousal",
-                                                      "personas", "seed"))
+    assert all(
+        props[k].get("description")
+        for k in ("prompt", "emotion", "valence", "arousal", "personas", "seed")
+    )
     options = props["emotion"]["anyOf"]
     assert next(o["enum"] for o in options if "enum" in o)[:2] == ["amusement", "awe"]
     assert any(o.get("type") == "string" and "enum" not in o for o in options)
@@ -121,8 +135,11 @@ def test_input_schema_describes_fields_and_lists_emotions_but_accepts_synonyms()
 
 def test_langchain_tool_takes_what_the_cli_takes():
     tool = as_tool(Settings(), chat_model=TestChatModel())
-    out = json.loads(tool.invoke({"prompt": "a dog in a park", "valence": 0.8, "arousal": 0.2,
-                                  "personas": ["poet"]}))
+    out = json.loads(
+        tool.invoke(
+            {"prompt": "a dog in a park", "valence": 0.8, "arousal": 0.2, "personas": ["poet"]}
+        )
+    )
     assert out["emotion"] == "contentment" and list(out["personas"]) == ["poet"]
     assert json.loads(tool.invoke({"prompt": "a dog", "emotion": "scared"}))["emotion"] == "fear"
     with pytest.raises(Exception, match="conflicts with 'contentment'"):

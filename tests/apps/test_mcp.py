@@ -20,15 +20,18 @@ pytestmark = pytest.mark.timeout(120)
 def _params():
     env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
     env.pop("EMOTION_DIRECTOR_LOG_LEVEL", None)
-    return StdioServerParameters(command=sys.executable,
-                                 args=["-m", "emotion_director.cli", "mcp"], env=env)
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "emotion_director.cli", "mcp"], env=env
+    )
 
 
 @pytest.mark.slow
 async def test_mcp_stdio_server_lists_and_calls_the_rewrite_tool(tmp_path):
     log = (tmp_path / "stderr.log").open("w+")
-    async with stdio_client(_params(), errlog=log) as (read, write), \
-            ClientSession(read, write) as session:
+    async with (
+        stdio_client(_params(), errlog=log) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         init = await session.initialize()
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert set(tools) == {"rewrite_for_emotion"}  # no diffusion model configured
@@ -36,8 +39,9 @@ async def test_mcp_stdio_server_lists_and_calls_the_rewrite_tool(tmp_path):
         # the CLI's arguments: emotion (or valence + arousal instead), personas, seed
         assert set(schema["required"]) == {"prompt"}
         assert {"emotion", "valence", "arousal", "personas", "seed"} <= set(schema["properties"])
-        result = await session.call_tool("rewrite_for_emotion",
-                                         {"prompt": "an angry dog", "emotion": "calm"})
+        result = await session.call_tool(
+            "rewrite_for_emotion", {"prompt": "an angry dog", "emotion": "calm"}
+        )
         assert not result.is_error
         data = json.loads(result.content[0].text)
         assert data["emotion"] == "contentment" and data["final_prompt"].startswith("a dog")
@@ -51,21 +55,34 @@ async def test_mcp_stdio_server_lists_and_calls_the_rewrite_tool(tmp_path):
 async def test_mcp_tool_takes_what_the_cli_takes(tmp_path):
     """valence + arousal instead of an emotion, a persona list, synonyms; the same checks."""
     log = (tmp_path / "stderr.log").open("w+")
-    async with stdio_client(_params(), errlog=log) as (read, write), \
-            ClientSession(read, write) as session:
+    async with (
+        stdio_client(_params(), errlog=log) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
-        by_affect = await session.call_tool("rewrite_for_emotion", {
-            "prompt": "a dog in a park", "valence": -0.8, "arousal": 0.8,
-            "personas": ["poet", "child"]})
+        by_affect = await session.call_tool(
+            "rewrite_for_emotion",
+            {
+                "prompt": "a dog in a park",
+                "valence": -0.8,
+                "arousal": 0.8,
+                "personas": ["poet", "child"],
+            },
+        )
         assert not by_affect.is_error, by_affect.content[0].text
         data = by_affect.structured_content
         assert data["emotion"] in {"anger", "fear"} and sorted(data["personas"]) == [
-            "child", "poet"]
-        clash = await session.call_tool("rewrite_for_emotion", {
-            "prompt": "a dog", "emotion": "happy", "valence": -1.0, "arousal": 0.5})
+            "child",
+            "poet",
+        ]
+        clash = await session.call_tool(
+            "rewrite_for_emotion",
+            {"prompt": "a dog", "emotion": "happy", "valence": -1.0, "arousal": 0.5},
+        )
         assert clash.is_error and "conflicts with 'contentment'" in clash.content[0].text
-        unknown = await session.call_tool("rewrite_for_emotion", {
-            "prompt": "a dog", "emotion": "awe", "personas": ["nobody"]})
+        unknown = await session.call_tool(
+            "rewrite_for_emotion", {"prompt": "a dog", "emotion": "awe", "personas": ["nobody"]}
+        )
         assert unknown.is_error and "unknown persona(s) nobody" in unknown.content[0].text
         neither = await session.call_tool("rewrite_for_emotion", {"prompt": "a dog"})
         assert neither.is_error and "no emotion given" in neither.content[0].text
@@ -74,18 +91,29 @@ async def test_mcp_tool_takes_what_the_cli_takes(tmp_path):
 @pytest.mark.slow
 async def test_mcp_tools_keep_the_emotion_list_descriptions_and_return_structured_content(tmp_path):
     log = (tmp_path / "stderr.log").open("w+")
-    async with stdio_client(_params(), errlog=log) as (read, write), \
-            ClientSession(read, write) as session:
+    async with (
+        stdio_client(_params(), errlog=log) as (read, write),
+        ClientSession(read, write) as session,
+    ):
         await session.initialize()
         (tool,) = (await session.list_tools()).tools
         props = tool.input_schema["properties"]
         enum = next(o["enum"] for o in props["emotion"]["anyOf"] if "enum" in o)
-        assert enum == ["amusement", "awe", "contentment", "excitement", "anger", "disgust",
-                        "fear", "sadness"]
+        assert enum == [
+            "amusement",
+            "awe",
+            "contentment",
+            "excitement",
+            "anger",
+            "disgust",
+            "fear",
+            "sadness",
+        ]
         assert all(props[k].get("description") for k in ("prompt", "emotion", "seed"))
         assert tool.output_schema and "final_prompt" in tool.output_schema["properties"]
-        result = await session.call_tool("rewrite_for_emotion",
-                                         {"prompt": "a funeral", "emotion": "amusement"})
+        result = await session.call_tool(
+            "rewrite_for_emotion", {"prompt": "a funeral", "emotion": "amusement"}
+        )
         structured = result.structured_content
         assert structured["emotion"] == "amusement"
         assert structured["final_prompt"].startswith("a funeral")
@@ -96,10 +124,16 @@ async def test_mcp_tools_keep_the_emotion_list_descriptions_and_return_structure
     assert "INFO" not in text and "Processing request" not in text, text[-500:]
 
 
-@pytest.mark.parametrize(("line", "code"), [
-    ("{oops", -32700), ("[1]", -32600), ('"x"', -32600), ('{"jsonrpc": "1.0", "id": 1}', -32600),
-    ('{"jsonrpc": "2.0", "id": 1, "method": "x", "params": 3}', -32602),
-])
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("{oops", -32700),
+        ("[1]", -32600),
+        ('"x"', -32600),
+        ('{"jsonrpc": "1.0", "id": 1}', -32600),
+        ('{"jsonrpc": "2.0", "id": 1, "method": "x", "params": 3}', -32602),
+    ],
+)
 def test_jsonrpc_error_for_malformed_lines(line, code):
     assert jsonrpc_error_for(line)["code"] == code
 
@@ -115,20 +149,27 @@ def test_the_readme_client_config_runs_this_server():
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     start = readme.index('`{"mcpServers"')
-    config = json.loads(readme[start + 1:readme.index("`", start + 1)])
+    config = json.loads(readme[start + 1 : readme.index("`", start + 1)])
     server = config["mcpServers"]["emotion-director"]
     assert server == {"command": "emotion-director", "args": ["mcp"]}  # what the tests launch
 
 
 # -- malformed lines on the real server's stdin -------------------------------------------------
 
+
 def _request(ident, method="ping", **extra):
     return json.dumps({"jsonrpc": "2.0", "id": ident, "method": method, **extra}).encode()
 
 
-_INITIALIZE = _request("init", "initialize", params={
-    "protocolVersion": "2025-06-18", "capabilities": {},
-    "clientInfo": {"name": "test", "version": "0"}})
+_INITIALIZE = _request(
+    "init",
+    "initialize",
+    params={
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"},
+    },
+)
 
 
 def _serve_lines(tmp_path, lines, answered):
@@ -143,8 +184,9 @@ def _serve_lines(tmp_path, lines, answered):
     env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
     env.pop("EMOTION_DIRECTOR_LOG_LEVEL", None)
     stderr = (tmp_path / "stderr.log").open("w+b")
-    proc = subprocess.Popen([command, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=stderr, env=env)
+    proc = subprocess.Popen(
+        [command, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env
+    )
     answers, done = [], threading.Event()
 
     def read_answers():
@@ -178,8 +220,11 @@ def _serve_lines(tmp_path, lines, answered):
 
 
 def _errors_for_bad_lines(answers, good_ids):
-    return [(a.get("id"), a.get("error", {}).get("code"), a.get("error", {}).get("message", str(a)))
-            for a in answers if a.get("id") not in good_ids]
+    return [
+        (a.get("id"), a.get("error", {}).get("code"), a.get("error", {}).get("message", str(a)))
+        for a in answers
+        if a.get("id") not in good_ids
+    ]
 
 
 def _assert_errors(got, expected):
@@ -191,12 +236,19 @@ def _assert_errors(got, expected):
 @pytest.mark.slow
 def test_mcp_server_answers_json_nested_5000_deep_and_keeps_serving(tmp_path):
     nested_object = b'{"a": ' * 5000 + b"1" + b"}" * 5000
-    deep_params = (b'{"jsonrpc": "2.0", "id": "deep", "method": "ping", "params": {"x": '
-                   + b"[" * 5000 + b"]" * 5000 + b"}}")
-    answers, _ = _serve_lines(tmp_path, [b"[" * 5000 + b"]" * 5000, nested_object, deep_params,
-                                         _INITIALIZE], {"init"})
-    _assert_errors(_errors_for_bad_lines(answers, {"init"}),
-                   [(None, -32700, "nested deeper than 128 levels")] * 3)
+    deep_params = (
+        b'{"jsonrpc": "2.0", "id": "deep", "method": "ping", "params": {"x": '
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}}"
+    )
+    answers, _ = _serve_lines(
+        tmp_path, [b"[" * 5000 + b"]" * 5000, nested_object, deep_params, _INITIALIZE], {"init"}
+    )
+    _assert_errors(
+        _errors_for_bad_lines(answers, {"init"}),
+        [(None, -32700, "nested deeper than 128 levels")] * 3,
+    )
     (init,) = [a for a in answers if a.get("id") == "init"]
     assert init["result"]["serverInfo"]["name"] == "emotion-director"
 
@@ -204,16 +256,28 @@ def test_mcp_server_answers_json_nested_5000_deep_and_keeps_serving(tmp_path):
 @pytest.mark.slow
 def test_mcp_server_answers_requests_whose_id_is_not_a_string_or_integer(tmp_path):
     bad_ids = [1.5, {}, [], True, None, False, 1e3]
-    answers, _ = _serve_lines(tmp_path, [_request(i) for i in bad_ids]
-                              + [_INITIALIZE, _request(7), _request("seven")],
-                              {"init", 7, "seven"})
-    kinds = ["a number (1.5)", "an object", "an array", "a boolean", "null", "a boolean",
-             "a number (1000.0)"]
-    _assert_errors(_errors_for_bad_lines(answers, {"init", 7, "seven"}),
-                   [(None, -32600, f'"id" must be a string or an integer, got {kind}')
-                    for kind in kinds])
+    answers, _ = _serve_lines(
+        tmp_path,
+        [_request(i) for i in bad_ids] + [_INITIALIZE, _request(7), _request("seven")],
+        {"init", 7, "seven"},
+    )
+    kinds = [
+        "a number (1.5)",
+        "an object",
+        "an array",
+        "a boolean",
+        "null",
+        "a boolean",
+        "a number (1000.0)",
+    ]
+    _assert_errors(
+        _errors_for_bad_lines(answers, {"init", 7, "seven"}),
+        [(None, -32600, f'"id" must be a string or an integer, got {kind}') for kind in kinds],
+    )
     assert {a["id"]: a.get("result") for a in answers if a["id"] in (7, "seven")} == {
-        7: {}, "seven": {}}
+        7: {},
+        "seven": {},
+    }
 
 
 @pytest.mark.slow
@@ -242,8 +306,13 @@ def test_mcp_server_answers_every_malformed_line_and_keeps_serving(tmp_path):
     ]
     good = {"init", "unknown", "last"}
     answers, log = _serve_lines(
-        tmp_path, [line for line, *_ in cases] + [_INITIALIZE] + silent
-        + [_request("unknown", "no/such/method"), _request("last", "tools/list")], good)
+        tmp_path,
+        [line for line, *_ in cases]
+        + [_INITIALIZE]
+        + silent
+        + [_request("unknown", "no/such/method"), _request("last", "tools/list")],
+        good,
+    )
     _assert_errors(_errors_for_bad_lines(answers, good), [case[1:] for case in cases])
     by_id = {a["id"]: a for a in answers if a.get("id") in good}
     assert by_id["unknown"]["error"]["code"] == -32601
@@ -285,11 +354,18 @@ def test_diagnose_line_answers_or_passes_any_bytes_without_raising():
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
-        max_leaves=20)
-    envelopes = st.fixed_dictionaries({}, optional={
-        "jsonrpc": st.sampled_from(["2.0", "1.0"]) | json_values, "id": json_values,
-        "method": st.sampled_from(["ping", "tools/list"]) | json_values, "params": json_values,
-        "result": json_values})
+        max_leaves=20,
+    )
+    envelopes = st.fixed_dictionaries(
+        {},
+        optional={
+            "jsonrpc": st.sampled_from(["2.0", "1.0"]) | json_values,
+            "id": json_values,
+            "method": st.sampled_from(["ping", "tools/list"]) | json_values,
+            "params": json_values,
+            "result": json_values,
+        },
+    )
 
     @settings(max_examples=300, deadline=None)
     @given(st.binary() | envelopes.map(lambda d: json.dumps(d).encode()))

@@ -33,16 +33,35 @@ def test_adapter_weights_that_do_not_fit_the_unet_raise_adapter_error(tmp_path, 
 def test_a_lora_file_that_does_not_fit_the_model_is_an_adapter_error(tmp_path, sd15_dir):
     bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "bank.safetensors")
     with pytest.raises(AdapterError, match="LoRA weights .* not found"):
-        MCDiffusionPipeline.from_pretrained(sd15_dir, lora_weights=str(tmp_path / "lora.safetensors"))
+        MCDiffusionPipeline.from_pretrained(
+            sd15_dir, lora_weights=str(tmp_path / "lora.safetensors")
+        )
     with pytest.raises(AdapterError, match="LoRA does not fit this model"):
         MCDiffusionPipeline.from_pretrained(sd15_dir, lora_weights=str(bank))
 
 
 def test_cli_reports_a_bad_lora_file_in_one_line_with_exit_code_2(tmp_path, sd15_dir):
     bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "bank.safetensors")
-    result = CliRunner().invoke(app, [
-        "generate", "a dog", "-e", "awe", "--model", str(sd15_dir), "--bank", str(bank),
-        "--lora", str(bank), "--out", str(tmp_path / "img"),
-        "--steps", "1", "--size", "32"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(sd15_dir),
+            "--bank",
+            str(bank),
+            "--lora",
+            str(bank),
+            "--out",
+            str(tmp_path / "img"),
+            "--steps",
+            "1",
+            "--size",
+            "32",
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "LoRA does not fit this model" in result.output and "Traceback" not in result.output

@@ -8,8 +8,12 @@ from emotion_director.diffusion.attention import (
     VisualPromptAttnProcessor,
     cross_attention_layers,
 )
+from emotion_director.diffusion.generator import (
+    ImageGenerator,
+    OutputDirError,
+    make_generate_image_tool,
+)
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
-from emotion_director.diffusion.generator import ImageGenerator, OutputDirError, make_generate_image_tool
 
 from .conftest import run
 
@@ -17,15 +21,19 @@ from .conftest import run
 def test_processors_installed_on_every_cross_attention_layer(base_pipeline, bank):
     layers = cross_attention_layers(base_pipeline.unet)
     assert layers and len(layers) == sum(
-        1 for n in base_pipeline.unet.attn_processors if "attn2" in n)
+        1 for n in base_pipeline.unet.attn_processors if "attn2" in n
+    )
     pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
     procs = base_pipeline.unet.attn_processors
     assert all(isinstance(procs[n], VisualPromptAttnProcessor) for n in layers)
-    assert not any(isinstance(p, VisualPromptAttnProcessor)
-                   for n, p in procs.items() if n not in layers)
+    assert not any(
+        isinstance(p, VisualPromptAttnProcessor) for n, p in procs.items() if n not in layers
+    )
     pipe.unload_visual_prompt()
-    assert not any(isinstance(p, VisualPromptAttnProcessor)
-                   for p in base_pipeline.unet.attn_processors.values())
+    assert not any(
+        isinstance(p, VisualPromptAttnProcessor)
+        for p in base_pipeline.unet.attn_processors.values()
+    )
 
 
 def test_scale_zero_equals_the_base_pipeline_bit_for_bit(base_pipeline, bank):
@@ -41,7 +49,9 @@ def test_scale_zero_equals_the_base_pipeline_bit_for_bit(base_pipeline, bank):
     assert np.array_equal(run(base_pipeline, "a dog in a park"), reference)
 
 
-def test_the_base_pipeline_still_runs_text_only_while_a_visual_prompt_is_loaded(base_pipeline, bank):
+def test_the_base_pipeline_still_runs_text_only_while_a_visual_prompt_is_loaded(
+    base_pipeline, bank
+):
     reference = run(base_pipeline, "a dog in a park")
     MCDiffusionPipeline(base_pipeline, bank=bank)
     assert np.array_equal(run(base_pipeline, "a dog in a park"), reference)
@@ -81,8 +91,15 @@ def test_per_block_scales_follow_set_ip_adapter_scale(base_pipeline, bank):
 def test_batched_prompts_match_single_calls(base_pipeline, bank):
     pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
     gens = [torch.Generator().manual_seed(s) for s in (0, 1)]
-    batch = pipe(["a dog", "a storm"], ["awe", "fear"], generator=gens, num_inference_steps=2,
-                 height=32, width=32, output_type="np").images
+    batch = pipe(
+        ["a dog", "a storm"],
+        ["awe", "fear"],
+        generator=gens,
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        output_type="np",
+    ).images
     one = run(pipe, "a dog", "awe", seed=0)
     two = run(pipe, "a storm", "fear", seed=1)
     assert np.allclose(batch[0], one[0], atol=1e-4) and np.allclose(batch[1], two[0], atol=1e-4)
@@ -105,8 +122,14 @@ def test_generator_writes_png_and_sidecar_and_works_as_a_tool(tmp_path, bank):
 
     base = build_tiny_pipeline("sd15")
     base.set_progress_bar_config(disable=True)
-    gen = ImageGenerator(model="tiny-sd15", pipeline=MCDiffusionPipeline(base, bank=bank),
-                         out_dir=str(tmp_path), steps=2, height=32, width=32)
+    gen = ImageGenerator(
+        model="tiny-sd15",
+        pipeline=MCDiffusionPipeline(base, bank=bank),
+        out_dir=str(tmp_path),
+        steps=2,
+        height=32,
+        width=32,
+    )
     paths = gen.generate("a dog, asleep", emotion="contentment", negative_emotion="anger", seed=3)
     assert len(paths) == 1 and paths[0].endswith(".png")
     sidecar = json.loads(open(paths[0][:-4] + ".json").read())
@@ -122,7 +145,9 @@ def test_generator_writes_png_and_sidecar_and_works_as_a_tool(tmp_path, bank):
         gen.generate("a dog", emotion="awe", out_dir=str(blocker / "sub"))
 
 
-def test_projection_and_visual_kv_run_once_per_generation_but_every_training_step(base_pipeline, bank):
+def test_projection_and_visual_kv_run_once_per_generation_but_every_training_step(
+    base_pipeline, bank
+):
     pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
     calls = []
     for proc in pipe.visual_prompt_adapter.layers.values():
@@ -145,7 +170,9 @@ def test_projection_and_visual_kv_run_once_per_generation_but_every_training_ste
         extra = {"text_embeds": torch.randn(2, 32), "time_ids": torch.randn(2, 6)}
     text = torch.randn(2, 77, cfg.cross_attention_dim)
     for _ in range(2):  # with autograd on, nothing is reused
-        unet(x, 10, encoder_hidden_states=text, added_cond_kwargs={**extra, "image_embeds": [packed]})
+        unet(
+            x, 10, encoder_hidden_states=text, added_cond_kwargs={**extra, "image_embeds": [packed]}
+        )
     assert calls.count("proj") == 2
 
 
@@ -157,5 +184,7 @@ def test_half_precision_pipelines_stay_in_their_dtype(tmp_path, bank):
     pipe = MCDiffusionPipeline(base, bank=bank)
     pipe.visual_prompt_adapter.to(dtype=torch.bfloat16)
     pipe("a dog", "awe", num_inference_steps=1, height=32, width=32, output_type="latent")
-    assert base.unet.conv_in.weight.dtype == torch.bfloat16  # no float32 cast behind the user's back
+    assert (
+        base.unet.conv_in.weight.dtype == torch.bfloat16
+    )  # no float32 cast behind the user's back
     assert base.vae.dtype == torch.bfloat16 and base.text_encoder.dtype == torch.bfloat16

@@ -40,8 +40,10 @@ def test_bad_bank_files_give_clear_errors(tmp_path, bank):
 
 
 def test_retrieval_differs_for_different_prompts(bank):
-    storm, newborn = torch.randn(32, generator=torch.Generator().manual_seed(1)), \
-        torch.randn(32, generator=torch.Generator().manual_seed(2))
+    storm, newborn = (
+        torch.randn(32, generator=torch.Generator().manual_seed(1)),
+        torch.randn(32, generator=torch.Generator().manual_seed(2)),
+    )
     a = retrieve_visual_prompt(bank, "awe", storm, temperature=0.05)
     b = retrieve_visual_prompt(bank, "awe", newborn, temperature=0.05)
     assert not torch.allclose(a.weights, b.weights)

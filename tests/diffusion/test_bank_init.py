@@ -23,10 +23,20 @@ def _tiny_image_encoder(folder):
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
     torch.manual_seed(0)
-    model = CLIPVisionModelWithProjection(CLIPVisionConfig(
-        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-        image_size=32, patch_size=8, projection_dim=24)).eval()
-    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    model = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            image_size=32,
+            patch_size=8,
+            projection_dim=24,
+        )
+    ).eval()
+    processor = CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
@@ -57,8 +67,11 @@ def toy_dataset(tmp_path_factory):
             pixels = np.clip(colour + rng.normal(0, 30, (32, 32, 3)), 0, 255).astype("uint8")
             name = f"{emotion.value}_{j}.png"
             Image.fromarray(pixels).save(root / name)
-            lines.append(json.dumps({"image": name, "caption": f"a dog in a park {j}",
-                                     "emotion": emotion.value}))
+            lines.append(
+                json.dumps(
+                    {"image": name, "caption": f"a dog in a park {j}", "emotion": emotion.value}
+                )
+            )
     (root / "manifest.jsonl").write_text("\n".join(lines))
     return root / "manifest.jsonl"
 
@@ -79,8 +92,15 @@ def test_bank_init_on_a_toy_dataset_with_resumable_cache(tmp_path, toy_dataset, 
     text = Counting(HFTextEncoder.from_pretrained(str(text_dir)))
     image = Counting(HFImageEncoder.from_pretrained(str(image_dir)))
     progress = []
-    bank = init_bank(items, image, text, num_tokens=3, batch_size=8, cache_dir=tmp_path / "cache",
-                     progress=lambda d, t: progress.append((d, t)))
+    bank = init_bank(
+        items,
+        image,
+        text,
+        num_tokens=3,
+        batch_size=8,
+        cache_dir=tmp_path / "cache",
+        progress=lambda d, t: progress.append((d, t)),
+    )
     assert bank.tokens.shape == (8, 3, 24) and bank.text_keys.shape == (8, 3, 20)
     assert bank.metadata["image_encoder"] == str(image_dir)
     assert progress[-1] == (40, 40) and text.calls == 5
@@ -111,8 +131,9 @@ def test_emoset_folder_layout_loads_with_captions_from_attributes(tmp_path):
         (tmp_path / "image" / emotion).mkdir(parents=True)
         (tmp_path / "annotation" / emotion).mkdir(parents=True)
         Image.new("RGB", (8, 8)).save(tmp_path / "image" / emotion / f"{emotion}_00001.jpg")
-        (tmp_path / "annotation" / emotion / f"{emotion}_00001.json").write_text(json.dumps(
-            {"emotion": emotion, "scene": "mountain_snowy", "object": ["person", "sky"]}))
+        (tmp_path / "annotation" / emotion / f"{emotion}_00001.json").write_text(
+            json.dumps({"emotion": emotion, "scene": "mountain_snowy", "object": ["person", "sky"]})
+        )
     items = load_dataset(tmp_path)
     assert {i.emotion for i in items} == {"awe", "fear"}
     assert items[0].caption == "a photo of mountain snowy; person, sky"
@@ -135,34 +156,129 @@ def test_cli_bank_init_and_generate(tmp_path, toy_dataset, encoders):
     text_dir, image_dir = encoders
     runner = CliRunner()
     bank_path = tmp_path / "bank.safetensors"
-    result = runner.invoke(app, ["bank", "init", str(toy_dataset), "--out", str(bank_path),
-                                 "--text-encoder", str(text_dir), "--image-encoder",
-                                 str(image_dir), "--tokens", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "bank",
+            "init",
+            str(toy_dataset),
+            "--out",
+            str(bank_path),
+            "--text-encoder",
+            str(text_dir),
+            "--image-encoder",
+            str(image_dir),
+            "--tokens",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     pipe_dir = tmp_path / "tiny-sd"
     assert runner.invoke(app, ["bank", "tiny-pipeline", str(pipe_dir)]).exit_code == 0
     # the tiny pipeline's text encoder is 32 wide, so build a bank whose sizes fit it
     fitting = tmp_path / "fit.safetensors"
-    assert runner.invoke(app, ["bank", "random", "--out", str(fitting), "--tokens", "4",
-                               "--dim", "24", "--text-dim", "32"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            [
+                "bank",
+                "random",
+                "--out",
+                str(fitting),
+                "--tokens",
+                "4",
+                "--dim",
+                "24",
+                "--text-dim",
+                "32",
+            ],
+        ).exit_code
+        == 0
+    )
     out = tmp_path / "images"
-    result = runner.invoke(app, ["generate", "an angry dog", "--emotion", "contentment",
-                                 "--model", str(pipe_dir), "--bank", str(fitting), "--out",
-                                 str(out), "--steps", "2", "--size", "32"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "an angry dog",
+            "--emotion",
+            "contentment",
+            "--model",
+            str(pipe_dir),
+            "--bank",
+            str(fitting),
+            "--out",
+            str(out),
+            "--steps",
+            "2",
+            "--size",
+            "32",
+        ],
+    )
     assert result.exit_code == 0, result.output
     pngs = list(out.glob("*.png"))
     assert len(pngs) == 1 and pngs[0].with_suffix(".json").is_file()
     for args, message in [
         (["generate", "a dog", "-e", "awe", "--bank", str(fitting)], "no diffusion model"),
         (["generate", "a dog", "-e", "awe", "--model", str(pipe_dir)], "no visual prompt bank"),
-        (["generate", "a dog", "-e", "awe", "--model", str(pipe_dir), "--bank",
-          str(tmp_path / "nope.safetensors")], "not found"),
-        (["generate", "a dog", "-e", "awe", "--model", str(tmp_path / "nomodel"), "--bank",
-          str(fitting), "--out", str(out)], "cannot load diffusion model"),
-        (["generate", "a dog", "-e", "awe", "--model", str(pipe_dir), "--bank",
-          str(fitting), "--out", str(pngs[0] / "x")], "cannot write to output directory"),
-        (["generate", "a dog", "-e", "awe", "--model", str(pipe_dir), "--bank",
-          str(bank_path), "--out", str(out)], "text keys are 20-d"),
+        (
+            [
+                "generate",
+                "a dog",
+                "-e",
+                "awe",
+                "--model",
+                str(pipe_dir),
+                "--bank",
+                str(tmp_path / "nope.safetensors"),
+            ],
+            "not found",
+        ),
+        (
+            [
+                "generate",
+                "a dog",
+                "-e",
+                "awe",
+                "--model",
+                str(tmp_path / "nomodel"),
+                "--bank",
+                str(fitting),
+                "--out",
+                str(out),
+            ],
+            "cannot load diffusion model",
+        ),
+        (
+            [
+                "generate",
+                "a dog",
+                "-e",
+                "awe",
+                "--model",
+                str(pipe_dir),
+                "--bank",
+                str(fitting),
+                "--out",
+                str(pngs[0] / "x"),
+            ],
+            "cannot write to output directory",
+        ),
+        (
+            [
+                "generate",
+                "a dog",
+                "-e",
+                "awe",
+                "--model",
+                str(pipe_dir),
+                "--bank",
+                str(bank_path),
+                "--out",
+                str(out),
+            ],
+            "text keys are 20-d",
+        ),
     ]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)

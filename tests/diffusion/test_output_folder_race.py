@@ -39,16 +39,21 @@ def test_a_pipelines_tokenizer_never_mixes_two_threads_padding(sd15_dir):
 
     pipe = MCDiffusionPipeline.from_pretrained(sd15_dir, bank=VisualPromptBank.random(4, 16, 32))
     tokenizer = pipe._call_pipeline().tokenizer
-    assert isinstance(pipe.pipeline.tokenizer, type(AutoTokenizer.from_pretrained(
-        sd15_dir / "tokenizer")))  # the base pipeline keeps its own tokenizer
+    assert isinstance(
+        pipe.pipeline.tokenizer, type(AutoTokenizer.from_pretrained(sd15_dir / "tokenizer"))
+    )  # the base pipeline keeps its own tokenizer
     mixed = []
     start = threading.Barrier(4)
 
     def work(padding):
         start.wait()
         for _ in range(300):
-            ids = tokenizer(["a dog"], padding=padding, max_length=tokenizer.model_max_length,
-                            truncation=padding == "max_length").input_ids[0]
+            ids = tokenizer(
+                ["a dog"],
+                padding=padding,
+                max_length=tokenizer.model_max_length,
+                truncation=padding == "max_length",
+            ).input_ids[0]
             if (len(ids) == tokenizer.model_max_length) != (padding == "max_length"):
                 mixed.append((padding, len(ids)))
 

@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 from emotion_director.cli import app
 
 ROOT = Path(__file__).parents[2]
-SECTIONS = ("## MC-Diffusion: images guided by a visual prompt",
-            "## Training: Diffusion-DPO with a negative visual prompt")
+SECTIONS = (
+    "## MC-Diffusion: images guided by a visual prompt",
+    "## Training: Diffusion-DPO with a negative visual prompt",
+)
 
 
 def readme_blocks():
@@ -22,8 +24,8 @@ def readme_blocks():
     text = (ROOT / "README.md").read_text()
     blocks = []
     for heading in SECTIONS:
-        section = text[text.index(heading):]
-        section = section[:section.index("\n## ", 3)]
+        section = text[text.index(heading) :]
+        section = section[: section.index("\n## ", 3)]
         for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
             commands, current = [], ""
             for line in block.splitlines():
@@ -47,8 +49,9 @@ def test_readme_has_the_commands_this_test_runs():
 
 @pytest.mark.slow
 def test_every_readme_diffusion_command_runs_verbatim(tmp_path, monkeypatch):
-    shutil.copytree(ROOT / "examples", tmp_path / "examples",
-                    ignore=shutil.ignore_patterns("toy", "runs"))
+    shutil.copytree(
+        ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("toy", "runs")
+    )
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     ran = []
@@ -71,7 +74,7 @@ def test_every_readme_diffusion_command_runs_verbatim(tmp_path, monkeypatch):
     assert "negative_sampling" in printed["emotion-director train dpo --print-config"]
     # the Python example, as written, against the folders the commands above produced
     text = (ROOT / "README.md").read_text()
-    section = text[text.index(SECTIONS[0]):text.index(SECTIONS[1])]
+    section = text[text.index(SECTIONS[0]) : text.index(SECTIONS[1])]
     (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     scope: dict = {}
     exec(compile(example, "README.md", "exec"), scope)  # noqa: S102 - the README's own code
@@ -87,25 +90,66 @@ def test_diffusion_commands_print_no_library_notes_or_progress_bars(tmp_path):
     import os
     import sys
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("EMOTION_DIRECTOR_", "HF_HUB_DISABLE"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EMOTION_DIRECTOR_", "HF_HUB_DISABLE"))
+    }
 
     def cli(*args: str, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "emotion_director.cli", *args],
-                              cwd=tmp_path, env={**env, **extra}, capture_output=True,
-                              text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "emotion_director.cli", *args],
+            cwd=tmp_path,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
-    steps = [("bank", "tiny-pipeline", "models/sd15"),
-             ("bank", "tiny-image-encoder", "models/clip", "--kind", "clip"),
-             ("train", "toy-data", "data/emoset", "--emoset", "--per-emotion", "2"),
-             ("bank", "init", "data/emoset", "--out", "banks/b.safetensors", "--text-encoder",
-              "models/sd15", "--image-encoder", "models/clip", "--tokens", "2"),
-             ("generate", "a dog", "-e", "awe", "--model", "models/sd15", "--bank",
-              "banks/b.safetensors", "--out", "outputs", "--steps", "2", "--size", "64")]
+    steps = [
+        ("bank", "tiny-pipeline", "models/sd15"),
+        ("bank", "tiny-image-encoder", "models/clip", "--kind", "clip"),
+        ("train", "toy-data", "data/emoset", "--emoset", "--per-emotion", "2"),
+        (
+            "bank",
+            "init",
+            "data/emoset",
+            "--out",
+            "banks/b.safetensors",
+            "--text-encoder",
+            "models/sd15",
+            "--image-encoder",
+            "models/clip",
+            "--tokens",
+            "2",
+        ),
+        (
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            "models/sd15",
+            "--bank",
+            "banks/b.safetensors",
+            "--out",
+            "outputs",
+            "--steps",
+            "2",
+            "--size",
+            "64",
+        ),
+    ]
     for args in steps:
         done = cli(*args)
         assert done.returncode == 0, (args, done.stderr[-2000:])
         assert done.stderr == "", (args, done.stderr[-2000:])
-    loud = cli("bank", "tiny-image-encoder", "models/clip2", "--kind", "clip",
-               EMOTION_DIRECTOR_LOG_LEVEL="INFO")
+    loud = cli(
+        "bank",
+        "tiny-image-encoder",
+        "models/clip2",
+        "--kind",
+        "clip",
+        EMOTION_DIRECTOR_LOG_LEVEL="INFO",
+    )
     assert loud.returncode == 0 and "requires torchvision" in loud.stderr

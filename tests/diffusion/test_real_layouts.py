@@ -11,7 +11,12 @@ from typer.testing import CliRunner
 
 from emotion_director.cli import app
 from emotion_director.diffusion.bank import BankError, VisualPromptBank
-from emotion_director.diffusion.bank_init import HFImageEncoder, HFTextEncoder, init_bank, load_dataset
+from emotion_director.diffusion.bank_init import (
+    HFImageEncoder,
+    HFTextEncoder,
+    init_bank,
+    load_dataset,
+)
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 from emotion_director.diffusion.training import DPOConfig, DPOTrainer, make_toy_preferences
 from emotion_director.diffusion.training.loss import dpo_objective
@@ -28,13 +33,27 @@ def toy(tmp_path_factory):
 
 
 def dpo_config(toy, out, pretrained, **train):
-    return DPOConfig.parse({
-        "model": {"pretrained": str(pretrained), "bank": "random", "bank_tokens": 4, "bank_dim": 16},
-        "data": {"preferences": str(toy), "resolution": 32},
-        "loss": {"beta": 500},
-        "train": {"output_dir": str(out), "max_steps": 2, "batch_size": 2, "learning_rate": 1e-3,
-                  "checkpoint_every": 100, "validation_every": None, **train},
-    })
+    return DPOConfig.parse(
+        {
+            "model": {
+                "pretrained": str(pretrained),
+                "bank": "random",
+                "bank_tokens": 4,
+                "bank_dim": 16,
+            },
+            "data": {"preferences": str(toy), "resolution": 32},
+            "loss": {"beta": 500},
+            "train": {
+                "output_dir": str(out),
+                "max_steps": 2,
+                "batch_size": 2,
+                "learning_rate": 1e-3,
+                "checkpoint_every": 100,
+                "validation_every": None,
+                **train,
+            },
+        }
+    )
 
 
 def pipeline_from(model_dir, bank, **kwargs):
@@ -43,13 +62,15 @@ def pipeline_from(model_dir, bank, **kwargs):
 
 
 def images(pipe, prompt, emotion, seed=0, **kwargs):
-    return pipe(prompt, emotion, generator=torch.Generator().manual_seed(seed), **GEN_KW,
-                **kwargs).images
+    return pipe(
+        prompt, emotion, generator=torch.Generator().manual_seed(seed), **GEN_KW, **kwargs
+    ).images
 
 
 # ----- the layouts themselves ------------------------------------------------------------
-def test_tiny_checkpoints_use_the_real_folder_layouts_and_classes(sd15_dir, sdxl_dir,
-                                                                 image_encoder_dirs):
+def test_tiny_checkpoints_use_the_real_folder_layouts_and_classes(
+    sd15_dir, sdxl_dir, image_encoder_dirs
+):
     import json
 
     sd15 = json.loads((sd15_dir / "model_index.json").read_text())
@@ -81,17 +102,28 @@ def test_sdxl_layout_trains_a_dpo_step(tmp_path, toy, sdxl_dir):
 
 # ----- defect 2: gradient checkpointing --------------------------------------------------
 @pytest.mark.parametrize("kind", ["sd15", "sdxl"])
-def test_gradient_checkpointing_trains_and_gives_the_same_gradients(tmp_path, toy, model_dirs, kind):
+def test_gradient_checkpointing_trains_and_gives_the_same_gradients(
+    tmp_path, toy, model_dirs, kind
+):
     grads = []
     for checkpointing in (False, True):
-        trainer = DPOTrainer(dpo_config(toy, tmp_path / str(checkpointing), model_dirs[kind],
-                                        gradient_checkpointing=checkpointing))
+        trainer = DPOTrainer(
+            dpo_config(
+                toy,
+                tmp_path / str(checkpointing),
+                model_dirs[kind],
+                gradient_checkpointing=checkpointing,
+            )
+        )
         assert trainer.unet.is_gradient_checkpointing == checkpointing
         trainer.unet.train()  # diffusers checkpoints only in training mode
         terms = trainer.compute_loss(trainer.batch_for(0, 0), torch.Generator().manual_seed(3))
         terms.loss.backward()
-        grads.append(torch.cat([p.grad.flatten() for p in trainer.trainable.parameters()
-                                if p.grad is not None]))
+        grads.append(
+            torch.cat(
+                [p.grad.flatten() for p in trainer.trainable.parameters() if p.grad is not None]
+            )
+        )
     assert grads[0].abs().sum() > 0
     assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-7)
 
@@ -106,25 +138,31 @@ def test_bank_keys_equal_the_pipelines_retrieval_query(model_dirs, kind, argumen
     keys = HFTextEncoder.from_pretrained(source)(texts)
     again = HFTextEncoder.from_pretrained(source)(texts)
     assert torch.equal(keys, again)  # no randomly initialised layer: every load gives the same keys
-    pipe = MCDiffusionPipeline.from_pretrained(folder, bank=VisualPromptBank.random(4, 16, keys.shape[1]))
+    pipe = MCDiffusionPipeline.from_pretrained(
+        folder, bank=VisualPromptBank.random(4, 16, keys.shape[1])
+    )
     query = pipe.embed_text_for_retrieval(texts)
     cosine = torch.nn.functional.cosine_similarity(keys, query, dim=-1)
     assert torch.allclose(cosine, torch.ones(2), atol=1e-5), cosine
 
 
 # ----- defect 4: the feature cache knows its encoders -------------------------------------
-def test_feature_cache_is_not_reused_for_other_encoders(tmp_path, sd15_dir, sdxl_dir,
-                                                        image_encoder_dirs):
+def test_feature_cache_is_not_reused_for_other_encoders(
+    tmp_path, sd15_dir, sdxl_dir, image_encoder_dirs
+):
     items = load_dataset(write_emoset(tmp_path / "emoset", per_emotion=2))
     image = HFImageEncoder.from_pretrained(str(image_encoder_dirs["clip"]))
     cache = tmp_path / "cache"
-    a = init_bank(items, image, HFTextEncoder.from_pretrained(str(sd15_dir)), num_tokens=2,
-                  cache_dir=cache)
+    a = init_bank(
+        items, image, HFTextEncoder.from_pretrained(str(sd15_dir)), num_tokens=2, cache_dir=cache
+    )
     other = str(sdxl_dir / "text_encoder_2")  # another encoder with keys of the same width
     fresh = init_bank(items, image, HFTextEncoder.from_pretrained(other), num_tokens=2)
     b = init_bank(items, image, HFTextEncoder.from_pretrained(other), num_tokens=2, cache_dir=cache)
     assert not torch.allclose(a.text_keys, b.text_keys)
-    assert torch.allclose(b.text_keys, fresh.text_keys)  # the new encoder's features, not stale ones
+    assert torch.allclose(
+        b.text_keys, fresh.text_keys
+    )  # the new encoder's features, not stale ones
     assert b.metadata["text_encoder"] == other
 
 
@@ -132,7 +170,12 @@ def test_feature_cache_is_not_reused_for_other_encoders(tmp_path, sd15_dir, sdxl
 def test_four_threads_generate_what_sequential_calls_generate(sd15_dir):
     bank = VisualPromptBank.random(4, 16, 32, seed=1)
     pipe = pipeline_from(sd15_dir, bank)
-    jobs = [("a dog", "awe", 0), ("a cat", "fear", 1), ("a storm", "anger", 2), ("a sun", "amusement", 3)]
+    jobs = [
+        ("a dog", "awe", 0),
+        ("a cat", "fear", 1),
+        ("a storm", "anger", 2),
+        ("a sun", "amusement", 3),
+    ]
     sequential = [images(pipe, p, e, seed=s) for p, e, s in jobs]
     results: dict[int, np.ndarray] = {}
     errors = []
@@ -175,7 +218,8 @@ def test_a_token_with_weight_zero_has_no_influence_on_the_image(sd15_dir):
 
 # ----- defect 7: mixed precision ----------------------------------------------------------
 def test_mixed_precision_casts_frozen_modules_and_keeps_trained_ones_fp32(
-        tmp_path, toy, sd15_dir, monkeypatch, fresh_accelerate_state):
+    tmp_path, toy, sd15_dir, monkeypatch, fresh_accelerate_state
+):
     from accelerate.state import AcceleratorState
 
     trainer = DPOTrainer(dpo_config(toy, tmp_path / "bf16", sd15_dir, mixed_precision="bf16"))
@@ -198,8 +242,21 @@ def test_temperature_zero_is_refused_not_replaced(sd15_dir):
     base = MCDiffusionPipeline.from_pretrained(sd15_dir).pipeline
     with pytest.raises(BankError, match="temperature must be > 0"):
         MCDiffusionPipeline(base, bank=VisualPromptBank.random(4, 16, 32), retrieval_temperature=0)
-    result = runner.invoke(app, ["generate", "a dog", "-e", "awe", "--model", str(sd15_dir),
-                                 "--bank", "x.safetensors", "--retrieval-temperature", "0"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(sd15_dir),
+            "--bank",
+            "x.safetensors",
+            "--retrieval-temperature",
+            "0",
+        ],
+    )
     assert result.exit_code == 2 and "must be > 0" in result.stderr
 
 
@@ -212,10 +269,27 @@ def test_training_temperature_travels_with_the_bank_to_generation(tmp_path, toy,
     pipe = MCDiffusionPipeline.from_pretrained(sd15_dir, bank=tmp_path / "run")
     assert pipe.retrieval_temperature == 0.37
     out = tmp_path / "img"
-    result = runner.invoke(app, [
-        "generate", "a dog", "-e", "awe", "--model", str(sd15_dir), "--bank",
-        str(tmp_path / "run" / "bank.safetensors"), "--out", str(out), "--steps", "2",
-        "--size", "32", "--retrieval-temperature", "0.5"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(sd15_dir),
+            "--bank",
+            str(tmp_path / "run" / "bank.safetensors"),
+            "--out",
+            str(out),
+            "--steps",
+            "2",
+            "--size",
+            "32",
+            "--retrieval-temperature",
+            "0.5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     import json
 
@@ -240,7 +314,11 @@ def test_metrics_are_averaged_over_processes(tmp_path, toy, sd15_dir):
 
 
 def test_a_tie_counts_half_an_accuracy_point():
-    err = {"w": torch.tensor([0.1, 0.2]), "l": torch.tensor([0.3, 0.4]), "neg": torch.tensor([0.5, 0.6])}
+    err = {
+        "w": torch.tensor([0.1, 0.2]),
+        "l": torch.tensor([0.3, 0.4]),
+        "neg": torch.tensor([0.5, 0.6]),
+    }
     terms = dpo_objective(err, err, beta=10.0)
     assert terms.accuracy == 0.5 and terms.nvp_accuracy == 0.5
 
@@ -258,14 +336,28 @@ def test_train_dpo_refuses_to_overwrite_an_earlier_run(tmp_path, toy, sd15_dir):
     assert "--resume latest" in again.stderr
     assert (tmp_path / "run" / "bank.safetensors").read_bytes() == before
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 2
-    resumed = runner.invoke(app, ["train", "dpo", "--config", str(config_file), "--resume", "latest"])
+    resumed = runner.invoke(
+        app, ["train", "dpo", "--config", str(config_file), "--resume", "latest"]
+    )
     assert resumed.exit_code == 0, resumed.output
 
 
 def test_generate_writes_alongside_and_names_files_by_every_setting(tmp_path, sd15_dir):
     bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "bank.safetensors")
-    base = ["generate", "a dog", "-e", "awe", "--model", str(sd15_dir), "--bank", str(bank),
-            "--out", str(tmp_path / "out"), "--size", "32"]
+    base = [
+        "generate",
+        "a dog",
+        "-e",
+        "awe",
+        "--model",
+        str(sd15_dir),
+        "--bank",
+        str(bank),
+        "--out",
+        str(tmp_path / "out"),
+        "--size",
+        "32",
+    ]
     first = runner.invoke(app, [*base, "--steps", "2"])
     second = runner.invoke(app, [*base, "--steps", "3"])
     third = runner.invoke(app, [*base, "--steps", "2"])
@@ -315,7 +407,10 @@ def test_tiny_clip_tokenizer_leaves_no_temporary_folder(tmp_path, monkeypatch):
     for _ in range(3):
         tokenizer = tiny_clip_tokenizer()
     assert list(tmp_path.iterdir()) == []
-    assert tokenizer("a dog in the park").input_ids[:2] == [0, tokenizer.convert_tokens_to_ids("a</w>")]
+    assert tokenizer("a dog in the park").input_ids[:2] == [
+        0,
+        tokenizer.convert_tokens_to_ids("a</w>"),
+    ]
 
 
 def test_train_dpo_shows_one_progress_bar_with_eta_and_loss(tmp_path, toy, sd15_dir):

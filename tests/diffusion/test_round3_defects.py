@@ -16,12 +16,17 @@ from typer.testing import CliRunner
 from emotion_director.cli import app
 from emotion_director.diffusion.attention import pack_visual_prompt
 from emotion_director.diffusion.bank import BankError, VisualPromptBank
-from emotion_director.diffusion.bank_init import HFImageEncoder, HFTextEncoder, init_bank, load_dataset
+from emotion_director.diffusion.bank_init import (
+    HFImageEncoder,
+    HFTextEncoder,
+    init_bank,
+    load_dataset,
+)
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 from emotion_director.diffusion.tiny import build_tiny_pipeline
 from emotion_director.diffusion.training import DPOConfig, DPOTrainer, make_toy_preferences
 
-from .conftest import GEN_KW, run, write_emoset
+from .conftest import run, write_emoset
 
 runner = CliRunner()
 
@@ -32,24 +37,40 @@ def toy(tmp_path_factory):
 
 
 def dpo_config(toy, out, pretrained, **train):
-    return DPOConfig.parse({
-        "model": {"pretrained": str(pretrained), "bank": "random", "bank_tokens": 4, "bank_dim": 16},
-        "data": {"preferences": str(toy), "resolution": 32},
-        "train": {"output_dir": str(out), "max_steps": 1, "batch_size": 2, "checkpoint_every": 1,
-                  "validation_every": None, **train},
-    })
+    return DPOConfig.parse(
+        {
+            "model": {
+                "pretrained": str(pretrained),
+                "bank": "random",
+                "bank_tokens": 4,
+                "bank_dim": 16,
+            },
+            "data": {"preferences": str(toy), "resolution": 32},
+            "train": {
+                "output_dir": str(out),
+                "max_steps": 1,
+                "batch_size": 2,
+                "checkpoint_every": 1,
+                "validation_every": None,
+                **train,
+            },
+        }
+    )
 
 
 def one_line_error(result, *needles):
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1, (
+        result.stderr
+    )
     for needle in needles:
         assert needle in result.stderr, (needle, result.stderr)
 
 
 # ----- defect 1: the feature cache key covers every weight and each image's bytes ---------
 def test_feature_cache_is_not_reused_when_a_middle_layer_of_the_encoder_changes(
-        tmp_path, sd15_dir, image_encoder_dirs):
+    tmp_path, sd15_dir, image_encoder_dirs
+):
     from transformers import CLIPVisionModelWithProjection
 
     items = load_dataset(write_emoset(tmp_path / "emoset", per_emotion=2))
@@ -57,8 +78,9 @@ def test_feature_cache_is_not_reused_when_a_middle_layer_of_the_encoder_changes(
     folder = tmp_path / "clip"
     shutil.copytree(image_encoder_dirs["clip"], folder)
     cache = tmp_path / "cache"
-    first = init_bank(items, HFImageEncoder.from_pretrained(str(folder)), text, num_tokens=2,
-                      cache_dir=cache)
+    first = init_bank(
+        items, HFImageEncoder.from_pretrained(str(folder)), text, num_tokens=2, cache_dir=cache
+    )
     model = CLIPVisionModelWithProjection.from_pretrained(folder)
     with torch.no_grad():  # neither the first nor the last tensor of the state dict
         model.vision_model.encoder.layers[0].mlp.fc1.weight.mul_(3.0)
@@ -71,7 +93,8 @@ def test_feature_cache_is_not_reused_when_a_middle_layer_of_the_encoder_changes(
 
 
 def test_feature_cache_is_not_reused_when_an_image_is_replaced_at_the_same_path(
-        tmp_path, sd15_dir, image_encoder_dirs):
+    tmp_path, sd15_dir, image_encoder_dirs
+):
     root = write_emoset(tmp_path / "emoset", per_emotion=2)
     items = load_dataset(root)
     text = HFTextEncoder.from_pretrained(str(sd15_dir))
@@ -128,8 +151,12 @@ def test_each_rank_draws_its_own_noise_and_timesteps_from_seed_and_rank():
     assert not torch.equal(rank0[0], rank1[0]) and not torch.equal(rank0[1], rank1[1])
     assert all(torch.equal(a, b) for a, b in zip(draws(1), rank1))  # resumable: same inputs
     assert not torch.equal(draws(0, step=6)[0], rank0[0])
-    seeds = {step_generator(0, s, m, r).initial_seed() for s in range(50) for m in range(3)
-             for r in range(4)}
+    seeds = {
+        step_generator(0, s, m, r).initial_seed()
+        for s in range(50)
+        for m in range(3)
+        for r in range(4)
+    }
     assert len(seeds) == 50 * 3 * 4  # no (step, micro, rank) shares another's draws
 
 
@@ -156,7 +183,8 @@ def test_the_training_loop_seeds_each_rank_differently(tmp_path, toy, sd15_dir, 
 
 # ----- defect 7: the scale is captured once per call ----------------------------------------
 def test_set_visual_prompt_scale_from_another_thread_leaves_a_running_generation_alone(
-        base_pipeline, bank):
+    base_pipeline, bank
+):
     pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
     expected = run(pipe, "a dog", "awe")
 
@@ -185,8 +213,9 @@ def _unet_call(unet, packed):
     if cfg.addition_embed_type == "text_time":
         extra = {"text_embeds": torch.randn(1, 32, generator=g), "time_ids": torch.ones(1, 6)}
     with torch.no_grad():
-        return unet(x, 10, encoder_hidden_states=text,
-                    added_cond_kwargs={**extra, "image_embeds": [packed]}).sample
+        return unet(
+            x, 10, encoder_hidden_states=text, added_cond_kwargs={**extra, "image_embeds": [packed]}
+        ).sample
 
 
 def test_a_token_of_weight_zero_gets_exactly_zero_attention(base_pipeline, bank):
@@ -202,7 +231,9 @@ def test_a_token_of_weight_zero_gets_exactly_zero_attention(base_pipeline, bank)
     assert torch.equal(out, _unet_call(base_pipeline.unet, pack_visual_prompt(changed, weights)))
     kept = tokens.clone()
     kept[0, 0] += 5.0  # a kept token does matter
-    assert not torch.allclose(out, _unet_call(base_pipeline.unet, pack_visual_prompt(kept, weights)))
+    assert not torch.allclose(
+        out, _unet_call(base_pipeline.unet, pack_visual_prompt(kept, weights))
+    )
 
 
 def test_a_row_whose_weights_are_all_zero_has_no_visual_prompt_and_no_nan(base_pipeline, bank):
@@ -261,8 +292,10 @@ def sdxl_banks(tmp_path_factory, sdxl_dir, image_encoder_dirs):
 
 
 def test_sdxl_refuses_a_bank_built_from_text_encoder_2_naming_both(sdxl_dir, sdxl_banks):
-    with pytest.raises(BankError, match="text_encoder_2 \\(CLIPTextModelWithProjection\\).*"
-                                        "text_encoder \\(CLIPTextModel\\)"):
+    with pytest.raises(
+        BankError,
+        match="text_encoder_2 \\(CLIPTextModelWithProjection\\).*text_encoder \\(CLIPTextModel\\)",
+    ):
         MCDiffusionPipeline.from_pretrained(sdxl_dir, bank=sdxl_banks["second"])
     second = VisualPromptBank.load(sdxl_banks["second"])
     assert second.metadata["text_encoder_subfolder"] == "text_encoder_2"
@@ -273,8 +306,9 @@ def test_sdxl_refuses_a_bank_built_from_text_encoder_2_naming_both(sdxl_dir, sdx
         pipe.load_visual_prompt(second)
     assert pipe.visual_prompt_adapter is None  # refused: nothing half-loaded
     # a bank from before the provenance was recorded is judged by the folder it names
-    old = VisualPromptBank(second.tokens, second.text_keys,
-                           metadata={"text_encoder": str(sdxl_dir / "text_encoder_2")})
+    old = VisualPromptBank(
+        second.tokens, second.text_keys, metadata={"text_encoder": str(sdxl_dir / "text_encoder_2")}
+    )
     with pytest.raises(BankError, match="text_encoder_2"):
         pipe.load_visual_prompt(old)
     pipe = MCDiffusionPipeline.from_pretrained(sdxl_dir, bank=second, retrieval_temperature=None)
@@ -282,38 +316,71 @@ def test_sdxl_refuses_a_bank_built_from_text_encoder_2_naming_both(sdxl_dir, sdx
 
 
 def test_cli_generate_with_a_text_encoder_2_bank_is_one_red_line(tmp_path, sdxl_dir, sdxl_banks):
-    result = runner.invoke(app, ["generate", "a dog", "-e", "awe", "--model", str(sdxl_dir),
-                                 "--bank", str(sdxl_banks["second"]), "--out", str(tmp_path),
-                                 "--steps", "1", "--size", "32"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(sdxl_dir),
+            "--bank",
+            str(sdxl_banks["second"]),
+            "--out",
+            str(tmp_path),
+            "--steps",
+            "1",
+            "--size",
+            "32",
+        ],
+    )
     one_line_error(result, "text_encoder_2", "CLIPTextModel")
 
 
 # ----- defect 2: a resumed run keeps its config unless --overwrite ----------------------------
 def test_resume_with_another_config_is_refused_naming_the_fields_unless_overwrite(
-        tmp_path, toy, sd15_dir):
+    tmp_path, toy, sd15_dir
+):
     run_dir = tmp_path / "run"
     raw = dpo_config(toy, run_dir, sd15_dir).model_dump(mode="json")
     config_file = tmp_path / "cfg.yaml"
     config_file.write_text(yaml.safe_dump(raw))
     assert runner.invoke(app, ["train", "dpo", "--config", str(config_file)]).exit_code == 0
-    longer = runner.invoke(app, ["train", "dpo", "--config", str(config_file), "--resume",
-                                 "latest", "--max-steps", "2"])
+    longer = runner.invoke(
+        app,
+        ["train", "dpo", "--config", str(config_file), "--resume", "latest", "--max-steps", "2"],
+    )
     assert longer.exit_code == 0, longer.output  # more steps of the same training: fine
     saved = (run_dir / "config.json").read_text()
     bank = (run_dir / "bank.safetensors").read_bytes()
     raw["loss"]["beta"] = 2500.0
     raw["train"]["learning_rate"] = 0.001
     config_file.write_text(yaml.safe_dump(raw))
-    refused = runner.invoke(app, ["train", "dpo", "--config", str(config_file), "--resume",
-                                  "latest", "--max-steps", "3"])
+    refused = runner.invoke(
+        app,
+        ["train", "dpo", "--config", str(config_file), "--resume", "latest", "--max-steps", "3"],
+    )
     one_line_error(refused, "loss.beta: 5000.0 -> 2500.0", "train.learning_rate", "--overwrite")
     assert json.loads((run_dir / "config.json").read_text()) == json.loads(saved)
     assert (run_dir / "bank.safetensors").read_bytes() == bank
     assert not (run_dir / "checkpoint-00000003").exists()
     with pytest.raises(Exception, match="loss.beta"):  # the library refuses too
         DPOTrainer(DPOConfig.from_yaml(config_file)).train(resume="latest")
-    forced = runner.invoke(app, ["train", "dpo", "--config", str(config_file), "--resume",
-                                 "latest", "--max-steps", "3", "--overwrite"])
+    forced = runner.invoke(
+        app,
+        [
+            "train",
+            "dpo",
+            "--config",
+            str(config_file),
+            "--resume",
+            "latest",
+            "--max-steps",
+            "3",
+            "--overwrite",
+        ],
+    )
     assert forced.exit_code == 0, forced.output
     assert json.loads((run_dir / "config.json").read_text())["loss"]["beta"] == 2500.0
     assert (run_dir / "checkpoint-00000003").is_dir()

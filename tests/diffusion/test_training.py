@@ -48,16 +48,23 @@ def test_loss_variants_equal_hand_computation():
 
 
 def test_objective_from_errors_matches_hand_computation_and_sign():
-    model = {"w": torch.tensor([0.10, 0.30]), "l": torch.tensor([0.20, 0.20]),
-             "neg": torch.tensor([0.40, 0.25])}
-    ref = {"w": torch.tensor([0.15, 0.30]), "l": torch.tensor([0.15, 0.20]),
-           "neg": torch.tensor([0.30, 0.30])}
+    model = {
+        "w": torch.tensor([0.10, 0.30]),
+        "l": torch.tensor([0.20, 0.20]),
+        "neg": torch.tensor([0.40, 0.25]),
+    }
+    ref = {
+        "w": torch.tensor([0.15, 0.30]),
+        "l": torch.tensor([0.15, 0.20]),
+        "neg": torch.tensor([0.30, 0.30]),
+    }
     beta = 10.0
     terms = dpo_objective(model, ref, beta=beta, image_weight=1.0, nvp_weight=0.5)
     z = (ref["w"] - ref["l"]) - (model["w"] - model["l"])  # [0.1, 0.0]
     z_nvp = (ref["w"] - ref["neg"]) - (model["w"] - model["neg"])  # [0.15, -0.05]
     expected = (-torch.nn.functional.logsigmoid(5 * z)).mean() + 0.5 * (
-        -torch.nn.functional.logsigmoid(5 * z_nvp)).mean()
+        -torch.nn.functional.logsigmoid(5 * z_nvp)
+    ).mean()
     assert torch.isclose(terms.loss, expected)
     assert terms.accuracy == 0.75 and terms.nvp_accuracy == 0.5  # the tie z=0 counts one half
     better = dpo_objective({**model, "w": model["w"] - 0.05}, ref, beta=beta, nvp_weight=0.5)
@@ -73,7 +80,6 @@ def _trained(key: str) -> bool:
     return "processor" in key or key.startswith("encoder_hid_proj.")
 
 
-
 def test_only_trainable_parameters_change(tmp_path, toy):
     trainer = DPOTrainer(config(toy, tmp_path, max_steps=1, checkpoint_every=100))
     unet_before = {k: v.clone() for k, v in trainer.unet.state_dict().items() if not _trained(k)}
@@ -84,12 +90,18 @@ def test_only_trainable_parameters_change(tmp_path, toy):
         if not _trained(k):
             assert torch.equal(v, unet_before[k]), k
     assert all(torch.equal(v, vae_before[k]) for k, v in trainer.pipe.vae.state_dict().items())
-    changed = [k for k, v in trainer.trainable.state_dict().items()
-               if not torch.equal(v, trainable_before[k])]
+    changed = [
+        k
+        for k, v in trainer.trainable.state_dict().items()
+        if not torch.equal(v, trainable_before[k])
+    ]
     assert any(k == "tokens" for k in changed) and any("to_k_vp" in k for k in changed)
     assert any(k.startswith("adapter.projector") for k in changed)
-    assert all(not p.requires_grad for p in trainer.unet.parameters()
-               if not any(p is q for q in trainer.trainable.parameters()))
+    assert all(
+        not p.requires_grad
+        for p in trainer.unet.parameters()
+        if not any(p is q for q in trainer.trainable.parameters())
+    )
 
 
 def test_reference_by_swapping_equals_a_frozen_deep_copy(tmp_path, toy):
@@ -154,19 +166,22 @@ def test_killed_run_resumes_to_the_same_parameters(tmp_path, toy):
         if step == 13:
             raise Killed
 
-    first = DPOTrainer(config(toy, tmp_path / "b", max_steps=20, checkpoint_every=10,
-                              log_every=1))
+    first = DPOTrainer(config(toy, tmp_path / "b", max_steps=20, checkpoint_every=10, log_every=1))
     with pytest.raises(Killed):
         first.train(on_step=kill_at_13)
     assert (tmp_path / "b" / "checkpoint-00000010").is_dir()
-    resumed = DPOTrainer(config(toy, tmp_path / "b", max_steps=20, checkpoint_every=10,
-                                log_every=1))
+    resumed = DPOTrainer(
+        config(toy, tmp_path / "b", max_steps=20, checkpoint_every=10, log_every=1)
+    )
     resumed.train(resume="latest")
     assert resumed.step == 20
-    for (name, a), (_, b) in zip(straight.trainable.state_dict().items(),
-                                 resumed.trainable.state_dict().items()):
+    for (name, a), (_, b) in zip(
+        straight.trainable.state_dict().items(), resumed.trainable.state_dict().items()
+    ):
         assert torch.equal(a, b), name
-    steps = [int(r.split(",")[0]) for r in (tmp_path / "b" / "metrics.csv").read_text().splitlines()[1:]]
+    steps = [
+        int(r.split(",")[0]) for r in (tmp_path / "b" / "metrics.csv").read_text().splitlines()[1:]
+    ]
     assert steps == list(range(1, 21))  # rows of the lost steps 11-13 were not kept twice
     assert len(list((tmp_path / "b").glob("checkpoint-*"))) == 2
 
@@ -181,12 +196,26 @@ def test_bad_config_and_data_name_the_field_or_line(tmp_path, toy):
     bad = tmp_path / "bad.jsonl"
     shutil.copytree(toy.parent / "images", tmp_path / "images")
     for line, message in [
-        ('{"prompt": "p", "emotion": "awe", "image_w": "images/awe-0-w.png"}', "missing field(s) image_l"),
-        ('{"prompt": "p", "emotion": "happyish", "image_w": "images/awe-0-w.png", "image_l": "images/awe-0-l.png"}', "unknown emotion"),
-        ('{"prompt": "p", "emotion": "awe", "image_w": "nope.png", "image_l": "images/awe-0-l.png"}', "field 'image_w': image"),
+        (
+            '{"prompt": "p", "emotion": "awe", "image_w": "images/awe-0-w.png"}',
+            "missing field(s) image_l",
+        ),
+        (
+            '{"prompt": "p", "emotion": "happyish", "image_w": "images/awe-0-w.png", '
+            '"image_l": "images/awe-0-l.png"}',
+            "unknown emotion",
+        ),
+        (
+            '{"prompt": "p", "emotion": "awe", "image_w": "nope.png", '
+            '"image_l": "images/awe-0-l.png"}',
+            "field 'image_w': image",
+        ),
         ("{not json", "invalid JSON"),
     ]:
-        bad.write_text('{"prompt": "p", "emotion": "awe", "image_w": "images/awe-0-w.png", "image_l": "images/awe-0-l.png"}\n' + line + "\n")
+        bad.write_text(
+            '{"prompt": "p", "emotion": "awe", "image_w": "images/awe-0-w.png", '
+            '"image_l": "images/awe-0-l.png"}\n' + line + "\n"
+        )
         with pytest.raises(DatasetError, match=f"bad.jsonl:2: .*{message.split()[0]}"):
             DPOTrainer(config(bad, tmp_path / "out"))
 
@@ -205,10 +234,27 @@ def test_cli_trains_the_example_and_generate_uses_the_result(tmp_path):
     assert (run / "bank.safetensors").is_file() and (run / "adapter.safetensors").is_file()
     assert list((run / "validation").glob("*.png"))
     assert runner.invoke(app, ["bank", "tiny-pipeline", str(tmp_path / "sd")]).exit_code == 0
-    result = runner.invoke(app, [
-        "generate", "a dog", "-e", "awe", "--model", str(tmp_path / "sd"), "--bank",
-        str(run / "bank.safetensors"), "--adapter", str(run / "adapter.safetensors"),
-        "--out", str(tmp_path / "img"), "--steps", "2", "--size", "32"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(tmp_path / "sd"),
+            "--bank",
+            str(run / "bank.safetensors"),
+            "--adapter",
+            str(run / "adapter.safetensors"),
+            "--out",
+            str(tmp_path / "img"),
+            "--steps",
+            "2",
+            "--size",
+            "32",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "img").glob("*.png"))) == 1
     printed = runner.invoke(app, ["train", "dpo", "--print-config"])
@@ -222,11 +268,15 @@ def test_optional_lora_trains_with_a_base_equal_reference_and_loads_for_generati
     cfg = config(toy, tmp_path / "run", max_steps=3, checkpoint_every=100)
     cfg.model.lora_rank = 4
     trainer = DPOTrainer(cfg)
-    base = {k: v.clone() for k, v in trainer.unet.state_dict().items()
-            if "lora_" not in k and not _trained(k)}
+    base = {
+        k: v.clone()
+        for k, v in trainer.unet.state_dict().items()
+        if "lora_" not in k and not _trained(k)
+    }
     lora_before = {n: p.clone() for n, p in trainer.unet.named_parameters() if "lora_" in n}
-    assert lora_before and all(p.requires_grad for n, p in trainer.unet.named_parameters()
-                               if "lora_" in n)
+    assert lora_before and all(
+        p.requires_grad for n, p in trainer.unet.named_parameters() if "lora_" in n
+    )
     initial_loss = _training_inputs_loss(trainer, 1)
     assert math.isclose(initial_loss, 2 * math.log(2), rel_tol=1e-4)  # LoRA B=0: policy == ref
     trainer.train()
@@ -239,11 +289,29 @@ def test_optional_lora_trains_with_a_base_equal_reference_and_loads_for_generati
     assert (run / "lora.safetensors").is_file()
     runner = CliRunner()
     assert runner.invoke(app, ["bank", "tiny-pipeline", str(tmp_path / "sd")]).exit_code == 0
-    result = runner.invoke(app, [
-        "generate", "a dog", "-e", "awe", "--model", str(tmp_path / "sd"),
-        "--bank", str(run / "bank.safetensors"), "--adapter", str(run / "adapter.safetensors"),
-        "--lora", str(run / "lora.safetensors"), "--out", str(tmp_path / "img"), "--steps", "2",
-        "--size", "32"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(tmp_path / "sd"),
+            "--bank",
+            str(run / "bank.safetensors"),
+            "--adapter",
+            str(run / "adapter.safetensors"),
+            "--lora",
+            str(run / "lora.safetensors"),
+            "--out",
+            str(tmp_path / "img"),
+            "--steps",
+            "2",
+            "--size",
+            "32",
+        ],
+    )
     assert result.exit_code == 0, result.output
     sidecar = next((tmp_path / "img").glob("*.json")).read_text()
     assert "lora.safetensors" in sidecar

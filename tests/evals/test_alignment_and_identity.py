@@ -8,7 +8,6 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.emotions import Emotion  # noqa: E402
 from emotion_director.evals import load_eval_dataset  # noqa: E402
 from emotion_director.evals.identity import RunMismatchError  # noqa: E402
@@ -21,6 +20,7 @@ from emotion_director.evals.report import (  # noqa: E402
     write_report,
 )
 from emotion_director.evals.runner import read_results, run_eval  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,13 @@ def _mean(values):
     return sum(values) / len(values)
 
 
-@pytest.mark.parametrize("template", [
-    "{prompt}, {emotion} mood, evoking {emotion}",           # the built-in template system
-    "{prompt}, {synonym} and {synonym_ly} {emotion}ish",    # synonyms and inflections
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{prompt}, {emotion} mood, evoking {emotion}",  # the built-in template system
+        "{prompt}, {synonym} and {synonym_ly} {emotion}ish",  # synonyms and inflections
+    ],
+)
 @pytest.mark.slow
 def test_template_falls_to_chance_on_masked_alignment(metrics, template):
     """The control: an emotion word glued on wins raw alignment and is at chance once masked.
@@ -50,8 +53,9 @@ def test_template_falls_to_chance_on_masked_alignment(metrics, template):
     raw, masked, added = [], [], []
     for case in cases:
         synonym = EMOTIONS[Emotion(case.emotion)].synonyms[0]
-        text = template.format(prompt=case.prompt, emotion=case.emotion, synonym=synonym,
-                               synonym_ly=synonym + "ly")
+        text = template.format(
+            prompt=case.prompt, emotion=case.emotion, synonym=synonym, synonym_ly=synonym + "ly"
+        )
         scores = metrics.score_rewrite(case.prompt, text, case.emotion)
         raw.append(scores["minilm_top1"])
         masked.append(scores["masked_top1"])
@@ -81,20 +85,37 @@ def test_identity_adds_nothing_and_scores_chance_on_added_text(metrics):
     assert scores["added_prob"] == scores["added_top1"] == CHANCE
 
 
-async def _run(path, metrics, *, systems=("identity", "template", "mc_agent"),
-               dataset="builtin:neutral", n=4, settings=None, chat_model=None):
+async def _run(
+    path,
+    metrics,
+    *,
+    systems=("identity", "template", "mc_agent"),
+    dataset="builtin:neutral",
+    n=4,
+    settings=None,
+    chat_model=None,
+):
     cases = load_eval_dataset(dataset)[:n]
-    return await run_eval(list(systems), cases, path, settings=settings or Settings(backend="test"),
-                          chat_model=chat_model or TestChatModel(), metrics=metrics,
-                          dataset=dataset)
+    return await run_eval(
+        list(systems),
+        cases,
+        path,
+        settings=settings or Settings(backend="test"),
+        chat_model=chat_model or TestChatModel(),
+        metrics=metrics,
+        dataset=dataset,
+    )
 
 
 async def test_run_records_its_identity(tmp_path, metrics):
     await _run(tmp_path, metrics)
     identity = json.loads((tmp_path / "run.json").read_text())["identity"]
     assert identity["backend"] == "test" and identity["seed"] == 0
-    assert identity["dataset"] == {"source": "builtin:neutral", "hash": identity["dataset"]["hash"],
-                                   "cases": 4}
+    assert identity["dataset"] == {
+        "source": "builtin:neutral",
+        "hash": identity["dataset"]["hash"],
+        "cases": 4,
+    }
     assert identity["personas"] and all(isinstance(n, str) for n in identity["personas"])
     assert len(identity["personas_hash"]) == 16 and identity["package_version"]
     assert identity["settings"]["structured_method"] == "function_calling"
@@ -102,7 +123,9 @@ async def test_run_records_its_identity(tmp_path, metrics):
 
 async def test_resume_with_another_dataset_or_setting_is_refused(tmp_path, metrics):
     await _run(tmp_path, metrics, n=2)
-    with pytest.raises(RunMismatchError, match="dataset builtin:neutral.*builtin:shortcut.*new --out"):
+    with pytest.raises(
+        RunMismatchError, match="dataset builtin:neutral.*builtin:shortcut.*new --out"
+    ):
         await _run(tmp_path, metrics, dataset="builtin:shortcut", n=2)
     with pytest.raises(RunMismatchError, match="seed 0, this run uses 7"):
         await _run(tmp_path, metrics, n=2, settings=Settings(backend="test", seed=7))
@@ -118,8 +141,14 @@ async def test_resume_with_another_dataset_or_setting_is_refused(tmp_path, metri
     meta["identity"]["dataset"]["source"] = None  # as if made without a recorded source
     (tmp_path / "run.json").write_text(json.dumps(meta))
     with pytest.raises(RunMismatchError, match=f"case '{first.id}'.*another dataset"):
-        await run_eval(["identity"], load(str(other)), tmp_path, settings=Settings(backend="test"),
-                       chat_model=TestChatModel(), metrics=metrics)
+        await run_eval(
+            ["identity"],
+            load(str(other)),
+            tmp_path,
+            settings=Settings(backend="test"),
+            chat_model=TestChatModel(),
+            metrics=metrics,
+        )
     assert len(read_results(tmp_path)) == 6  # nothing was appended
 
 
@@ -137,22 +166,39 @@ async def test_report_pairs_are_system_minus_reference_and_sections_render(tmp_p
     s = summarise(rows)
     ident = {r["case_id"]: r for r in rows if r["system"] == "identity"}
     agent = {r["case_id"]: r for r in rows if r["system"] == "mc_agent"}
-    expected = _mean([ident[c]["metrics"]["subject_similarity"] - agent[c]["metrics"]["subject_similarity"]
-                      for c in ident])
+    expected = _mean(
+        [
+            ident[c]["metrics"]["subject_similarity"] - agent[c]["metrics"]["subject_similarity"]
+            for c in ident
+        ]
+    )
     assert expected > 0  # identity keeps the subject exactly
     assert s["paired"]["identity"]["subject_similarity"][0] == pytest.approx(expected)
     md, page = write_report(tmp_path)
     text = md.read_text()
     assert "## Emotion alignment: raw vs masked" in text and "Which to trust" in text
     assert "(system - mc_agent, same cases)" in text
-    line = next(x for x in text.splitlines() if x.startswith("| identity |") and "[" in x
-                and text.index(x) > text.index("Paired difference"))
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("| identity |")
+        and "[" in x
+        and text.index(x) > text.index("Paired difference")
+    )
     assert not line.split("|")[5].strip().startswith("-")  # subject_similarity column: positive
 
 
 def test_per_emotion_series_leaves_missing_emotions_empty_not_zero(metrics):
-    rows = [{"system": "s", "case_id": "1", "prompt": "a", "emotion": "awe", "rewrite": "a",
-             "metrics": {"minilm_prob": 0.4, "masked_prob": 0.2}}]
+    rows = [
+        {
+            "system": "s",
+            "case_id": "1",
+            "prompt": "a",
+            "emotion": "awe",
+            "rewrite": "a",
+            "metrics": {"minilm_prob": 0.4, "masked_prob": 0.2},
+        }
+    ]
     series = per_emotion_series(summarise(rows), "minilm_prob")["s"]
     assert series[list(Emotion).index(Emotion.AWE)] == 0.4
     assert all(math.isnan(v) for i, v in enumerate(series) if i != list(Emotion).index(Emotion.AWE))
@@ -180,8 +226,9 @@ async def test_report_sections_plug_in_where_asked(tmp_path, metrics):
     await _run(tmp_path, metrics, systems=("identity", "template"), n=2)
 
     def custom(summary, run_dir):
-        return report.ReportSection(f"## Custom ({len(summary['systems'])} systems)\n",
-                                    "<h2>Custom</h2>")
+        return report.ReportSection(
+            f"## Custom ({len(summary['systems'])} systems)\n", "<h2>Custom</h2>"
+        )
 
     report.register_report_section(custom, before=report.section_per_emotion)
     try:
@@ -189,8 +236,11 @@ async def test_report_sections_plug_in_where_asked(tmp_path, metrics):
     finally:
         report.SECTIONS.remove(custom)
     text = md.read_text()
-    assert text.index("## Emotion alignment") < text.index("## Custom (2 systems)") < text.index(
-        "## Per emotion")
+    assert (
+        text.index("## Emotion alignment")
+        < text.index("## Custom (2 systems)")
+        < text.index("## Per emotion")
+    )
     assert "<h2>Custom</h2>" in page.read_text()
 
 
@@ -198,10 +248,16 @@ def test_compare_names_every_persona_and_each_differing_setting():
     from emotion_director.evals.identity import identity_differences
 
     many = [f"persona-with-a-long-name-{i}" for i in range(12)]
-    a = {"personas": many, "personas_hash": "1", "settings": {"grounding": True, "token_budget": 77,
-                                                              "reading_mode": "auto"}}
-    b = {"personas": [*many[1:], "newcomer"], "personas_hash": "2",
-         "settings": {"grounding": False, "token_budget": 77, "reading_mode": "auto"}}
+    a = {
+        "personas": many,
+        "personas_hash": "1",
+        "settings": {"grounding": True, "token_budget": 77, "reading_mode": "auto"},
+    }
+    b = {
+        "personas": [*many[1:], "newcomer"],
+        "personas_hash": "2",
+        "settings": {"grounding": False, "token_budget": 77, "reading_mode": "auto"},
+    }
     lines = identity_differences({"identity": a}, {"identity": b})
     personas = next(line for line in lines if line.startswith("personas:"))
     assert all(name in personas for name in many) and "..." not in personas
@@ -221,8 +277,14 @@ async def test_report_opens_with_what_was_run_and_renders_its_markdown(tmp_path,
     md, page = write_report(tmp_path)
     text, html_page = md.read_text(), page.read_text()
     head = text.split("## ")[0]
-    for field in ("**backend**: test", "**personas**: child, farmer", "**dataset**: builtin:neutral",
-                  "**systems**: identity, template", "**emotion-director**: ", "**run created**"):
+    for field in (
+        "**backend**: test",
+        "**personas**: child, farmer",
+        "**dataset**: builtin:neutral",
+        "**systems**: identity, template",
+        "**emotion-director**: ",
+        "**run created**",
+    ):
         assert field in head, (field, head)
     assert "<table class='header'>" in html_page and "<th>backend</th><td>test</td>" in html_page
     # the notes' markdown is rendered, not shown literally; model text stays text

@@ -14,7 +14,6 @@ pytest.importorskip("sentence_transformers")
 from typer.testing import CliRunner  # noqa: E402
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.cli import app  # noqa: E402
 from emotion_director.evals import images as image_eval  # noqa: E402
 from emotion_director.evals.datasets import load_eval_dataset  # noqa: E402
@@ -25,6 +24,7 @@ from emotion_director.evals.images import (  # noqa: E402
     summarise_images,
 )
 from emotion_director.evals.runner import run_eval  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 
 runner = CliRunner()
 SYSTEMS = ["template", "mc_agent"]
@@ -48,12 +48,23 @@ class FixedMetrics:
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("assets")
     sd = cli("bank", "tiny-pipeline", root / "tiny-sd")
-    bank = cli("bank", "random", "--out", root / "bank.safetensors", "--tokens", "4",
-               "--dim", "24", "--text-dim", "32")
+    bank = cli(
+        "bank",
+        "random",
+        "--out",
+        root / "bank.safetensors",
+        "--tokens",
+        "4",
+        "--dim",
+        "24",
+        "--text-dim",
+        "32",
+    )
     clip = cli("eval", "tiny-clip", root / "tiny-clip")
     emoset = cli("eval", "toy-emoset", root / "emoset", "--per-emotion", "5")
-    probe = cli("eval", "train-probe", emoset, "--encoder", clip, "--out",
-                root / "probe.safetensors")
+    probe = cli(
+        "eval", "train-probe", emoset, "--encoder", clip, "--out", root / "probe.safetensors"
+    )
     return {"sd": sd, "bank": bank, "clip": clip, "probe": probe, "emoset": emoset}
 
 
@@ -61,8 +72,16 @@ def make_text_run(folder: Path) -> Path:
     import asyncio
 
     cases = load_eval_dataset("builtin:shortcut")[::4][:CASES]  # three different subjects
-    asyncio.run(run_eval(SYSTEMS, cases, folder, settings=Settings(backend="test"),
-                         chat_model=TestChatModel(), metrics=FixedMetrics()))
+    asyncio.run(
+        run_eval(
+            SYSTEMS,
+            cases,
+            folder,
+            settings=Settings(backend="test"),
+            chat_model=TestChatModel(),
+            metrics=FixedMetrics(),
+        )
+    )
     return folder
 
 
@@ -86,24 +105,50 @@ def image_run(first_images, tmp_path):
 
 
 def image_args(run, assets, *extra):
-    return ["eval", "images", str(run), "--model", assets["sd"], "--clip", assets["clip"],
-            "--probe", assets["probe"], "--bank", assets["bank"], "--images-per-case", "2",
-            "--steps", "2", "--size", "32", *extra]
+    return [
+        "eval",
+        "images",
+        str(run),
+        "--model",
+        assets["sd"],
+        "--clip",
+        assets["clip"],
+        "--probe",
+        assets["probe"],
+        "--bank",
+        assets["bank"],
+        "--images-per-case",
+        "2",
+        "--steps",
+        "2",
+        "--size",
+        "32",
+        *extra,
+    ]
 
 
 def test_tiny_clip_has_the_folder_layout_of_a_clip_download(assets):
     from transformers import CLIPModel, CLIPProcessor
 
     folder = Path(assets["clip"])
-    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "vocab.json",
-                 "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "vocab.json",
+        "merges.txt",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ):
         assert (folder / name).is_file(), name
     config = json.loads((folder / "config.json").read_text())
     assert config["architectures"] == ["CLIPModel"] and config["model_type"] == "clip"
     processor = CLIPProcessor.from_pretrained(folder)
     model = CLIPModel.from_pretrained(folder)
     ids = processor.tokenizer(["a dog in a park"]).input_ids[0]
-    assert ids[0] == processor.tokenizer.bos_token_id and ids[-1] == processor.tokenizer.eos_token_id
+    assert (
+        ids[0] == processor.tokenizer.bos_token_id and ids[-1] == processor.tokenizer.eos_token_id
+    )
     assert model.config.text_config.vocab_size == len(processor.tokenizer)
     from emotion_director.evals.tiny_checkpoints import open_clip_bpe_path
 
@@ -159,25 +204,62 @@ def test_image_eval_generates_scores_and_resumes_per_image(first_images, image_r
 def test_image_eval_refuses_to_mix_settings_and_names_bad_inputs(image_run, assets, tmp_path):
     text_run = image_run
     mixed = runner.invoke(app, image_args(text_run, assets, "--seed", "5"))
-    assert mixed.exit_code == 2 and "holds images made with other settings (seed: 0 -> 5)" in mixed.stderr
+    assert (
+        mixed.exit_code == 2
+        and "holds images made with other settings (seed: 0 -> 5)" in mixed.stderr
+    )
     missing = runner.invoke(app, image_args(tmp_path / "nope", assets))
-    assert missing.exit_code == 2 and "run folder" in missing.stderr and "not found" in missing.stderr
+    assert (
+        missing.exit_code == 2 and "run folder" in missing.stderr and "not found" in missing.stderr
+    )
     unknown = runner.invoke(app, image_args(text_run, assets, "--systems", "single_llm"))
     assert unknown.exit_code == 2 and "single_llm not in" in unknown.stderr
     other = tmp_path / "other"
     shutil.copytree(text_run, other, ignore=shutil.ignore_patterns("images", "grids"))
-    bad_clip = runner.invoke(app, ["eval", "images", str(other), "--model", assets["sd"],
-                                   "--clip", str(tmp_path / "no-clip"), "--steps", "1"])
+    bad_clip = runner.invoke(
+        app,
+        [
+            "eval",
+            "images",
+            str(other),
+            "--model",
+            assets["sd"],
+            "--clip",
+            str(tmp_path / "no-clip"),
+            "--steps",
+            "1",
+        ],
+    )
     assert bad_clip.exit_code == 2 and "cannot load CLIP model" in bad_clip.stderr
-    bad_probe = runner.invoke(app, image_args(other, assets)[:7] + [
-        "--probe", str(tmp_path / "p.safetensors"), "--steps", "2", "--size", "32"])
-    assert bad_probe.exit_code == 2 and "probe" in bad_probe.stderr and "not found" in bad_probe.stderr
+    bad_probe = runner.invoke(
+        app,
+        image_args(other, assets)[:7]
+        + ["--probe", str(tmp_path / "p.safetensors"), "--steps", "2", "--size", "32"],
+    )
+    assert (
+        bad_probe.exit_code == 2 and "probe" in bad_probe.stderr and "not found" in bad_probe.stderr
+    )
     assert "Traceback" not in bad_probe.output
 
 
 def test_without_bank_every_system_is_plain_text_to_image(text_run, assets):
-    args = ["eval", "images", str(text_run), "--model", assets["sd"], "--clip", assets["clip"],
-            "--images-per-case", "1", "--steps", "1", "--size", "32", "--limit", "1"]
+    args = [
+        "eval",
+        "images",
+        str(text_run),
+        "--model",
+        assets["sd"],
+        "--clip",
+        assets["clip"],
+        "--images-per-case",
+        "1",
+        "--steps",
+        "1",
+        "--size",
+        "32",
+        "--limit",
+        "1",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "no bank" in result.stderr and "no probe" in result.stderr
@@ -197,12 +279,17 @@ class FakeProcess:
 
 
 def test_cases_are_split_across_processes_and_merged(text_run, assets, monkeypatch):
-    settings = ImageEvalSettings(model=assets["sd"], clip=assets["clip"], probe=assets["probe"],
-                                 images_per_case=1, steps=1, size=32)
+    settings = ImageEvalSettings(
+        model=assets["sd"],
+        clip=assets["clip"],
+        probe=assets["probe"],
+        images_per_case=1,
+        steps=1,
+        size=32,
+    )
     seen = {}
     for rank in (0, 1):
-        monkeypatch.setattr(image_eval, "_distributed",
-                            lambda cpu, rank=rank: FakeProcess(rank, 2))
+        monkeypatch.setattr(image_eval, "_distributed", lambda cpu, rank=rank: FakeProcess(rank, 2))
         summary = run_image_eval(text_run, settings)
         assert (summary.rank, summary.world_size) == (rank, 2)
         shard = text_run / "images" / f"records-rank{rank}.jsonl"
@@ -258,16 +345,26 @@ def test_two_launched_processes_split_the_cases_and_the_report_merges_them(text_
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
         [str(torchrun), "--nproc_per_node", "2", str(cli_script), *image_args(text_run, assets)],
-        capture_output=True, text=True, timeout=600, env=env)
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "process 1/2" in done.stderr and "process 2/2" in done.stderr
-    shards = {rank: [json.loads(line) for line in
-                     (text_run / "images" / f"records-rank{rank}.jsonl").read_text().splitlines()]
-              for rank in (0, 1)}
+    shards = {
+        rank: [
+            json.loads(line)
+            for line in (text_run / "images" / f"records-rank{rank}.jsonl").read_text().splitlines()
+        ]
+        for rank in (0, 1)
+    }
     cases = [{r["case_id"] for r in shards[rank]} for rank in (0, 1)]
     assert cases[0] and cases[1] and not cases[0] & cases[1]
     assert len(read_image_records(text_run)) == len(SYSTEMS) * CASES * 2
-    assert summarise_images(read_image_records(text_run))["table"]["mc_agent"]["images"] == CASES * 2
+    assert (
+        summarise_images(read_image_records(text_run))["table"]["mc_agent"]["images"] == CASES * 2
+    )
 
 
 def test_train_probe_takes_the_encoder_as_a_path_or_a_string(assets):

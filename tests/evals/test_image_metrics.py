@@ -32,12 +32,12 @@ def test_pairwise_distance_is_0_for_copies_1_for_orthogonal_and_2_for_opposites(
 
 def test_emotion_accuracy_and_true_class_probability_on_known_probabilities():
     probs = torch.zeros(4, 8)
-    probs[0, EMOTIONS.index("awe")] = 0.9           # right, p = 0.9
+    probs[0, EMOTIONS.index("awe")] = 0.9  # right, p = 0.9
     probs[0, EMOTIONS.index("fear")] = 0.1
-    probs[1, EMOTIONS.index("anger")] = 0.6          # wrong (target fear, p = 0.4)
+    probs[1, EMOTIONS.index("anger")] = 0.6  # wrong (target fear, p = 0.4)
     probs[1, EMOTIONS.index("fear")] = 0.4
-    probs[2, EMOTIONS.index("sadness")] = 1.0        # right, p = 1
-    probs[3] = 1 / 8                                 # a tie goes to the first emotion: wrong
+    probs[2, EMOTIONS.index("sadness")] = 1.0  # right, p = 1
+    probs[3] = 1 / 8  # a tie goes to the first emotion: wrong
     targets = ["awe", "fear", "sadness", "excitement"]
     assert emotion_accuracy(probs, targets) == pytest.approx(0.5)
     assert true_class_probability(probs, targets) == pytest.approx((0.9 + 0.4 + 1 + 0.125) / 4)
@@ -85,7 +85,9 @@ def test_probe_round_trips_and_rejects_bad_files_and_wrong_width(tmp_path):
     loaded = EmotionProbe.load(path)
     assert torch.allclose(loaded.predict_proba(x), probe.predict_proba(x))
     assert loaded.encoder == "some/clip"
-    with pytest.raises(ImageEvalError, match="expects 16-d features but the image encoder gives 8-d"):
+    with pytest.raises(
+        ImageEvalError, match="expects 16-d features but the image encoder gives 8-d"
+    ):
         loaded.predict_proba(torch.zeros(1, 8))
     with pytest.raises(ImageEvalError, match="not found: train one with"):
         EmotionProbe.load(tmp_path / "missing.safetensors")
@@ -106,12 +108,21 @@ def _image_record(system, case, index, emotion, predicted, features, subject_sco
 
     probs = [0.0] * 8
     probs[EMOTIONS.index(predicted)] = 1.0
-    return {"system": system, "case_id": case, "index": index, "emotion": emotion,
-            "predicted": predicted, "probs": probs,
-            "true_class_prob": probs[EMOTIONS.index(emotion)], "clip_score": subject_score,
-            "clip_score_control": 5.0, "pipeline": "text_to_image",
-            "clip_features": base64.b64encode(
-                torch.tensor(features, dtype=torch.float16).numpy().tobytes()).decode()}
+    return {
+        "system": system,
+        "case_id": case,
+        "index": index,
+        "emotion": emotion,
+        "predicted": predicted,
+        "probs": probs,
+        "true_class_prob": probs[EMOTIONS.index(emotion)],
+        "clip_score": subject_score,
+        "clip_score_control": 5.0,
+        "pipeline": "text_to_image",
+        "clip_features": base64.b64encode(
+            torch.tensor(features, dtype=torch.float16).numpy().tobytes()
+        ).decode(),
+    }
 
 
 def test_summary_of_hand_made_records_has_known_accuracy_controls_and_diversity():

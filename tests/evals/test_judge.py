@@ -7,7 +7,6 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.testing import FunctionChatModel, TestChatModel  # noqa: E402
 from emotion_director.emotions import emotion_words_in  # noqa: E402
 from emotion_director.errors import BackendError  # noqa: E402
 from emotion_director.evals import load_eval_dataset  # noqa: E402
@@ -22,6 +21,7 @@ from emotion_director.evals.judge import (  # noqa: E402
 from emotion_director.evals.metrics import TextMetrics  # noqa: E402
 from emotion_director.evals.report import write_report  # noqa: E402
 from emotion_director.evals.runner import run_eval  # noqa: E402
+from emotion_director.testing import FunctionChatModel, TestChatModel  # noqa: E402
 
 
 def _verdicts(case_id, first, second, v_first_order, v_second_order):
@@ -30,8 +30,16 @@ def _verdicts(case_id, first, second, v_first_order, v_second_order):
     out = []
     for (a, b), verdict in (((first, second), v_first_order), ((second, first), v_second_order)):
         winner = {"A": a, "B": b}.get(verdict, to_winner[verdict])
-        out.append({"case_id": case_id, "first": a, "second": b, "verdict": verdict,
-                    "winner": winner, "reason": ""})
+        out.append(
+            {
+                "case_id": case_id,
+                "first": a,
+                "second": b,
+                "verdict": verdict,
+                "winner": winner,
+                "reason": "",
+            }
+        )
     return out
 
 
@@ -59,9 +67,11 @@ def test_a_judge_that_always_picks_the_first_rewrite_is_flagged_and_scores_ties(
 
 
 def test_mixed_consistency_and_ties_are_counted_per_pair():
-    judgments = (_verdicts("c0", "x", "y", "A", "B")      # x wins, consistent
-                 + _verdicts("c1", "x", "y", "tie", "tie")  # tie, consistent
-                 + _verdicts("c2", "x", "y", "A", "A"))     # flips: tie
+    judgments = (
+        _verdicts("c0", "x", "y", "A", "B")  # x wins, consistent
+        + _verdicts("c1", "x", "y", "tie", "tie")  # tie, consistent
+        + _verdicts("c2", "x", "y", "A", "A")
+    )  # flips: tie
     s = summarise_judgments(judgments)
     assert s["consistency"] == pytest.approx(2 / 3)
     assert s["systems"]["x"][0] == pytest.approx((1 + 0.5 + 0.5) / 3)
@@ -85,15 +95,23 @@ def metrics():
 
 async def _make_run(path, metrics, systems=("identity", "template", "mc_agent"), n=3):
     cases = load_eval_dataset("builtin:shortcut")[:n]
-    await run_eval(list(systems), cases, path, settings=Settings(backend="test"),
-                   chat_model=TestChatModel(), metrics=metrics, dataset="builtin:shortcut")
+    await run_eval(
+        list(systems),
+        cases,
+        path,
+        settings=Settings(backend="test"),
+        chat_model=TestChatModel(),
+        metrics=metrics,
+        dataset="builtin:shortcut",
+    )
 
 
 async def test_judge_run_swaps_every_pair_resumes_and_reports(tmp_path, metrics):
     await _make_run(tmp_path, metrics)
     judge = FunctionChatModel(_prefers_no_emotion_words)
-    summary = await judge_run(tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"),
-                              chat_model=judge)
+    summary = await judge_run(
+        tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"), chat_model=judge
+    )
     judgments = read_judgments(tmp_path)
     assert summary.done == len(judgments) == 6 and summary.failed == 0
     orders = {(j["case_id"], j["first"], j["second"]) for j in judgments}
@@ -105,8 +123,9 @@ async def test_judge_run_swaps_every_pair_resumes_and_reports(tmp_path, metrics)
     assert s["consistency"] == 1.0 and s["systems"]["mc_agent"][0] == 1.0
     # resumable and cached: nothing left to judge, no call made
     again = FunctionChatModel(_prefers_no_emotion_words)
-    second = await judge_run(tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"),
-                             chat_model=again)
+    second = await judge_run(
+        tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"), chat_model=again
+    )
     assert second.done == 0 and second.skipped == 6 and not again.calls
     md, _ = write_report(tmp_path)
     text = md.read_text()
@@ -128,38 +147,49 @@ async def test_identical_rewrites_are_ties_without_a_call(tmp_path, metrics):
 
 async def test_a_failed_judgment_is_recorded_and_redone_on_resume(tmp_path, metrics):
     await _make_run(tmp_path, metrics, systems=("template", "mc_agent"), n=1)
+
     def outage(messages, schema):
         raise BackendError("simulated outage")
 
     broken = FunctionChatModel(outage)
-    first = await judge_run(tmp_path, settings=Settings(backend="test", max_retries=0),
-                            chat_model=broken)
+    first = await judge_run(
+        tmp_path, settings=Settings(backend="test", max_retries=0), chat_model=broken
+    )
     assert first.failed == 2 and all("error" in j for j in read_judgments(tmp_path))
     fixed = FunctionChatModel(_prefers_no_emotion_words)
-    second = await judge_run(tmp_path, settings=Settings(backend="test", max_retries=0),
-                             chat_model=fixed)
+    second = await judge_run(
+        tmp_path, settings=Settings(backend="test", max_retries=0), chat_model=fixed
+    )
     assert second.done == 2 and second.failed == 0
     assert all("error" not in j for j in read_judgments(tmp_path))
 
 
 async def test_judging_again_with_another_judge_model_is_refused(tmp_path, metrics):
     await _make_run(tmp_path, metrics, systems=("template", "mc_agent"), n=1)
-    await judge_run(tmp_path, settings=Settings(backend="test"),
-                    chat_model=FunctionChatModel(_prefers_no_emotion_words))
+    await judge_run(
+        tmp_path,
+        settings=Settings(backend="test"),
+        chat_model=FunctionChatModel(_prefers_no_emotion_words),
+    )
     with pytest.raises(RunMismatchError, match="judged with backend 'test'.*delete"):
-        await judge_run(tmp_path, settings=Settings(backend="openai", base_url="http://127.0.0.1:9/v1"))
+        await judge_run(
+            tmp_path, settings=Settings(backend="openai", base_url="http://127.0.0.1:9/v1")
+        )
 
 
 @pytest.mark.slow
-async def test_judge_on_the_simulated_openai_server_flags_position_bias(tmp_path, metrics, monkeypatch):
+async def test_judge_on_the_simulated_openai_server_flags_position_bias(
+    tmp_path, metrics, monkeypatch
+):
     import emotion_director.agents.models as models
     from emotion_director.testing import SimulatedOpenAIServer
 
     await _make_run(tmp_path, metrics, systems=("template", "mc_agent"), n=3)
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)  # a loopback simulated server
     with SimulatedOpenAIServer("ok") as server:
-        settings = Settings(backend="openai", base_url=server.url, model="simulated",
-                            max_concurrent_requests=2)
+        settings = Settings(
+            backend="openai", base_url=server.url, model="simulated", max_concurrent_requests=2
+        )
         summary = await judge_run(tmp_path, settings=settings, concurrency=2)
         assert server.requests == 6
     assert summary.failed == 0

@@ -8,9 +8,9 @@ from langchain_core.caches import BaseCache
 from pydantic import BaseModel
 
 from emotion_director.agents.embedded import EmbeddedChatModel
-from emotion_director.testing import TestChatModel
 from emotion_director.agents.structured import ainvoke_structured
 from emotion_director.evals.cache import SQLiteLLMCache, with_cache
+from emotion_director.testing import TestChatModel
 
 
 class Pick(BaseModel):

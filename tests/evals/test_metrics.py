@@ -21,7 +21,8 @@ def metrics():
 def test_a_bare_emotion_rewrite_scores_low_on_depictability(metrics):
     bare = metrics.score_rewrite("a dog", "a sad dog, sadness, melancholy mood", "sadness")
     concrete = metrics.score_rewrite(
-        "a dog", "a dog, head lowered, resting on its paws, steady grey rain", "sadness")
+        "a dog", "a dog, head lowered, resting on its paws, steady grey rain", "sadness"
+    )
     assert bare["bare_emotion_share"] > 0.5 > concrete["bare_emotion_share"]
     assert concrete["concreteness"] > bare["concreteness"]
 
@@ -33,16 +34,24 @@ def test_an_exact_copy_preserves_the_subject_fully_and_has_no_diversity(metrics)
     diversity = metrics.diversity(["an old lighthouse"] * 4)
     assert diversity["embedding_distance"] == pytest.approx(0.0, abs=1e-5)
     assert diversity["self_bleu"] == pytest.approx(1.0)
-    varied = metrics.diversity(["a dog asleep in the sun", "storm clouds over a harbour",
-                                "a child laughing at bubbles", "fog on an empty road"])
+    varied = metrics.diversity(
+        [
+            "a dog asleep in the sun",
+            "storm clouds over a harbour",
+            "a child laughing at bubbles",
+            "fog on an empty road",
+        ]
+    )
     assert varied["embedding_distance"] > 0.3 and varied["self_bleu"] < 0.3
 
 
 def test_minilm_alignment_prefers_the_matching_emotion(metrics):
-    sad = metrics.score_rewrite("a street", "a funeral procession, people weeping in grey rain",
-                                "sadness")
-    wrong = metrics.score_rewrite("a street", "a funeral procession, people weeping in grey rain",
-                                  "amusement")
+    sad = metrics.score_rewrite(
+        "a street", "a funeral procession, people weeping in grey rain", "sadness"
+    )
+    wrong = metrics.score_rewrite(
+        "a street", "a funeral procession, people weeping in grey rain", "amusement"
+    )
     assert sad["minilm_prob"] > wrong["minilm_prob"]
 
 

@@ -2,9 +2,9 @@
 
 import http.client
 import json
-import re
 import os
 import random
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from emotion_director import Settings
-from emotion_director.testing import TestChatModel
 from emotion_director.evals.datasets import load_eval_dataset
 from emotion_director.evals.rating import (
     RatingError,
@@ -26,6 +25,7 @@ from emotion_director.evals.rating import (
     summarise_ratings,
 )
 from emotion_director.evals.runner import run_eval
+from emotion_director.testing import TestChatModel
 
 SYSTEMS = ["identity", "template", "mc_agent"]
 
@@ -38,8 +38,14 @@ class FixedMetrics:
 @pytest.fixture
 async def run_dir(tmp_path):
     cases = load_eval_dataset("builtin:shortcut")[:3]
-    await run_eval(SYSTEMS, cases, tmp_path / "run", settings=Settings(backend="test"),
-                   chat_model=TestChatModel(), metrics=FixedMetrics())
+    await run_eval(
+        SYSTEMS,
+        cases,
+        tmp_path / "run",
+        settings=Settings(backend="test"),
+        chat_model=TestChatModel(),
+        metrics=FixedMetrics(),
+    )
     return tmp_path / "run"
 
 
@@ -59,8 +65,9 @@ def url(server, path=""):
 
 
 def post(server, body: bytes, headers=None, path="/rate"):
-    request = urllib.request.Request(url(server, path), data=body, method="POST",
-                                     headers=headers or {})
+    request = urllib.request.Request(
+        url(server, path), data=body, method="POST", headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, response.read().decode()
@@ -92,8 +99,10 @@ def page_fields(server, rater="ann"):
     """The pair key and session token the page embeds in its vote form."""
     with urllib.request.urlopen(url(server, f"/?rater={rater}")) as response:
         page = response.read().decode()
-    return (page.split("name='pair' value='")[1].split("'")[0],
-            page.split("name='token' value='")[1].split("'")[0])
+    return (
+        page.split("name='pair' value='")[1].split("'")[0],
+        page.split("name='token' value='")[1].split("'")[0],
+    )
 
 
 def test_every_pair_of_systems_on_every_case_is_offered(run_dir):
@@ -127,28 +136,47 @@ def test_page_hides_system_names_and_a_choice_is_recorded_with_its_winner(server
     assert status == 200  # urllib follows the 303 to the next pair
     (record,) = read_ratings(run_dir)
     rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
-    shown = {r["system"] for r in rows if r["case_id"] == record["case_id"]
-             and r["rewrite"].replace("'", "&#x27;") == left_text}
+    shown = {
+        r["system"]
+        for r in rows
+        if r["case_id"] == record["case_id"] and r["rewrite"].replace("'", "&#x27;") == left_text
+    }
     assert record["winner"] == record["left"] and record["left"] in shown
     assert record["rater"] == "ann" and record["choice"] == "left"
     with urllib.request.urlopen(url(server, "/?rater=ann")) as response:
         assert "1 of 9 rated" in response.read().decode()
 
 
-@pytest.mark.parametrize(("body", "headers", "status", "message"), [
-    (b"rater=ann&pair=000000000000&choice=left&token=TOKEN", {}, 400, "unknown pair id"),
-    (b"rater=ann&pair=PAIR&choice=both&token=TOKEN", {}, 400,
-     "choice must be one of left, right, tie"),
-    (b"rater=ann&pair=PAIR&choice=left&system=mc_agent&token=TOKEN", {}, 400,
-     "exactly one rater, pair and choice"),
-    (b"rater=ann&rater=bob&pair=PAIR&choice=left&token=TOKEN", {}, 400,
-     "exactly one rater, pair and choice"),
-    (b"rater=<script>&pair=PAIR&choice=left&token=TOKEN", {}, 400, "rater name must be"),
-    (b"\xff\xfe", {}, 400, "expected a form body"),
-    (b"x" * 5000, {}, 413, "over 4096 bytes"),
-])
-def test_tampered_posts_are_rejected_and_nothing_is_recorded(server, run_dir, body, headers,
-                                                             status, message):
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (b"rater=ann&pair=000000000000&choice=left&token=TOKEN", {}, 400, "unknown pair id"),
+        (
+            b"rater=ann&pair=PAIR&choice=both&token=TOKEN",
+            {},
+            400,
+            "choice must be one of left, right, tie",
+        ),
+        (
+            b"rater=ann&pair=PAIR&choice=left&system=mc_agent&token=TOKEN",
+            {},
+            400,
+            "exactly one rater, pair and choice",
+        ),
+        (
+            b"rater=ann&rater=bob&pair=PAIR&choice=left&token=TOKEN",
+            {},
+            400,
+            "exactly one rater, pair and choice",
+        ),
+        (b"rater=<script>&pair=PAIR&choice=left&token=TOKEN", {}, 400, "rater name must be"),
+        (b"\xff\xfe", {}, 400, "expected a form body"),
+        (b"x" * 5000, {}, 413, "over 4096 bytes"),
+    ],
+)
+def test_tampered_posts_are_rejected_and_nothing_is_recorded(
+    server, run_dir, body, headers, status, message
+):
     pair_key, token = page_fields(server)
     body = body.replace(b"PAIR", pair_key.encode()).replace(b"TOKEN", token.encode())
     code, text = post(server, body, headers)
@@ -178,9 +206,18 @@ def test_cohen_kappa_matches_the_textbook_example_and_is_0_for_independent_rater
 
 def test_fleiss_kappa_matches_the_textbook_example():
     # Fleiss (1971) as tabulated on Wikipedia: 10 items, 14 raters, 5 categories -> 0.210
-    table = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0],
-             [2, 2, 8, 1, 1], [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2],
-             [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+    table = [
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     counts = [{str(j): n for j, n in enumerate(row) if n} for row in table]
     assert fleiss_kappa(counts) == pytest.approx(0.210, abs=5e-4)
     assert fleiss_kappa([{"a": 3}, {"b": 3}, {"a": 3}]) == pytest.approx(1.0)
@@ -188,16 +225,25 @@ def test_fleiss_kappa_matches_the_textbook_example():
 
 
 def _record(rater, pair, a, b, winner):
-    return {"rater": rater, "pair_id": pair, "system_a": a, "system_b": b, "winner": winner,
-            "case_id": pair}
+    return {
+        "rater": rater,
+        "pair_id": pair,
+        "system_a": a,
+        "system_b": b,
+        "winner": winner,
+        "case_id": pair,
+    }
 
 
 def test_win_rates_count_ties_as_half_and_the_latest_choice_per_rater():
     records = [
-        _record("ann", "p1", "x", "y", "x"), _record("ann", "p2", "x", "y", "x"),
-        _record("ann", "p3", "x", "y", "tie"), _record("ann", "p4", "x", "y", "y"),
+        _record("ann", "p1", "x", "y", "x"),
+        _record("ann", "p2", "x", "y", "x"),
+        _record("ann", "p3", "x", "y", "tie"),
+        _record("ann", "p4", "x", "y", "y"),
         _record("ann", "p4", "x", "y", "x"),  # ann changed her mind on p4: this one counts
-        _record("bob", "p1", "x", "y", "x"), _record("bob", "p2", "x", "y", "y"),
+        _record("bob", "p1", "x", "y", "x"),
+        _record("bob", "p2", "x", "y", "y"),
     ]
     s = summarise_ratings(records)
     assert s["ratings"] == 6
@@ -214,8 +260,9 @@ def test_report_section_puts_human_win_rates_beside_automatic_metrics(run_dir):
     with (run_dir / "ratings.jsonl").open("w") as handle:
         for rater in ("ann", "bob"):
             for p in pairs:
-                handle.write(json.dumps(_record(rater, p.pair_id, p.system_a, p.system_b,
-                                                "template")) + "\n")
+                handle.write(
+                    json.dumps(_record(rater, p.pair_id, p.system_a, p.system_b, "template")) + "\n"
+                )
         handle.write('{"rater": "cut mid-wri')
     md, page = rating_sections(run_dir)
     assert "## Human ratings" in md and "minilm_prob" in md
@@ -240,13 +287,16 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
     if not (chromium and driver_path):
         if os.environ.get("CI"):
             pytest.fail("CI must install Debian's chromium and chromium-driver (.ci/run)")
-        pytest.skip("chromium / chromedriver not installed (apt-get install chromium chromium-driver)")
+        pytest.skip(
+            "chromium / chromedriver not installed (apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(flag)
-    browser = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path),
-                               options=options)
+    browser = webdriver.Chrome(
+        service=webdriver.ChromeService(executable_path=driver_path), options=options
+    )
     try:
         browser.get(url(server, "/"))
         browser.find_element(By.ID, "rater").send_keys("carol")
@@ -255,18 +305,24 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
         shown = []
 
         def progress_says(done):  # the click submits a form: wait for the next page
-            return WebDriverWait(browser, 20, ignored_exceptions=(
-                NoSuchElementException, StaleElementReferenceException)).until(
-                lambda d: d.find_element(By.ID, "progress").text.startswith(f"{done} of "))
+            return WebDriverWait(
+                browser,
+                20,
+                ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+            ).until(lambda d: d.find_element(By.ID, "progress").text.startswith(f"{done} of "))
 
         for done, button in enumerate(clicks):
             progress_says(done)
             # the stylesheet loads under the page's Content-Security-Policy
-            assert browser.find_element(By.CSS_SELECTOR, ".pair").value_of_css_property(
-                "display") == "flex"
+            assert (
+                browser.find_element(By.CSS_SELECTOR, ".pair").value_of_css_property("display")
+                == "flex"
+            )
             subject = browser.find_element(By.ID, "subject").text
-            texts = [browser.find_element(By.CSS_SELECTOR, f"#{side} .text").text
-                     for side in ("left", "right")]
+            texts = [
+                browser.find_element(By.CSS_SELECTOR, f"#{side} .text").text
+                for side in ("left", "right")
+            ]
             shown.append((subject, texts))
             assert not any(name in browser.page_source for name in SYSTEMS)
             browser.find_element(By.ID, button).click()
@@ -277,8 +333,10 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
     records = read_ratings(run_dir)
     assert [r["choice"] for r in records] == ["left", "right", "tie", "left"]
     assert all(r["rater"] == "carol" for r in records) and len({r["pair_id"] for r in records}) == 4
-    rows = {(r["system"], r["case_id"]): r["rewrite"] for r in
-            (json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines())}
+    rows = {
+        (r["system"], r["case_id"]): r["rewrite"]
+        for r in (json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines())
+    }
     for record, (_, texts) in zip(records, shown):
         assert rows[(record["left"], record["case_id"])] == texts[0]
         assert rows[(record["right"], record["case_id"])] == texts[1]
@@ -301,10 +359,20 @@ def _add_images(run_dir, systems):
             path = folder / row["system"] / f"{row['case_id']}-{index}.png"
             colour = (40 * SYSTEMS.index(row["system"]), 10 * index, 200)
             Image.new("RGB", (8, 8), colour).save(path)
-            lines.append(json.dumps({
-                "system": row["system"], "case_id": row["case_id"], "index": index,
-                "path": str(path.relative_to(run_dir)), "subject": row["prompt"],
-                "emotion": row["emotion"], "clip_score": 20.0, "pipeline": "text_to_image"}))
+            lines.append(
+                json.dumps(
+                    {
+                        "system": row["system"],
+                        "case_id": row["case_id"],
+                        "index": index,
+                        "path": str(path.relative_to(run_dir)),
+                        "subject": row["prompt"],
+                        "emotion": row["emotion"],
+                        "clip_score": 20.0,
+                        "pipeline": "text_to_image",
+                    }
+                )
+            )
     (folder / "records-rank0.jsonl").write_text("\n".join(lines) + "\n")
 
 
@@ -345,8 +413,9 @@ def test_rate_command_bad_inputs_are_one_line_and_exit_2(run_dir, tmp_path):
     assert one.exit_code == 2 and "nothing to rate" in one.stderr
     busy = serve_ratings(run_dir, port=0)
     try:
-        taken = cli.invoke(app, ["eval", "rate", str(run_dir), "--port",
-                                 str(busy.server_address[1])])
+        taken = cli.invoke(
+            app, ["eval", "rate", str(run_dir), "--port", str(busy.server_address[1])]
+        )
         assert taken.exit_code == 2 and "pass another --port" in taken.stderr
     finally:
         busy.server_close()
@@ -383,19 +452,26 @@ def _point_images_at(run_dir, system, path):
     records.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
-@pytest.mark.parametrize("kind", ["etc_passwd", "absolute", "traversal", "deep_traversal",
-                                  "symlink", "not_a_string"])
+@pytest.mark.parametrize(
+    "kind", ["etc_passwd", "absolute", "traversal", "deep_traversal", "symlink", "not_a_string"]
+)
 def test_image_records_leading_out_of_the_run_are_never_served(run_dir, tmp_path, capfd, kind):
     _add_images(run_dir, ["identity", "template"])
     secret = tmp_path / "secret.png"  # looks like a PNG: only the folder check keeps it out
     secret.write_bytes(PNG_SECRET)
     (run_dir / "images" / "identity" / "link.png").symlink_to(secret)
-    target = {"etc_passwd": "/etc/passwd", "absolute": str(secret), "traversal": "../secret.png",
-              "deep_traversal": "images/identity/../../../secret.png",
-              "symlink": "images/identity/link.png", "not_a_string": 7}[kind]
+    target = {
+        "etc_passwd": "/etc/passwd",
+        "absolute": str(secret),
+        "traversal": "../secret.png",
+        "deep_traversal": "images/identity/../../../secret.png",
+        "symlink": "images/identity/link.png",
+        "not_a_string": 7,
+    }[kind]
     _point_images_at(run_dir, "identity", target)
-    forbidden = [PNG_SECRET] + ([Path("/etc/passwd").read_bytes()[:64]]
-                                if Path("/etc/passwd").is_file() else [])
+    forbidden = [PNG_SECRET] + (
+        [Path("/etc/passwd").read_bytes()[:64]] if Path("/etc/passwd").is_file() else []
+    )
     template_pngs = {p.read_bytes() for p in (run_dir / "images" / "template").glob("*.png")}
     server = _start(run_dir, ["identity", "template"])
     try:
@@ -410,8 +486,9 @@ def test_image_records_leading_out_of_the_run_are_never_served(run_dir, tmp_path
         for key in server.session.keys:  # and every image URL of every pair
             for side in ("left", "right"):
                 for index in range(3):
-                    status, headers, body = raw(server, "GET",
-                                                f"/image/{key}/{side}/{index}?rater=dan")
+                    status, headers, body = raw(
+                        server, "GET", f"/image/{key}/{side}/{index}?rater=dan"
+                    )
                     assert not any(secret_bytes in body for secret_bytes in forbidden)
                     assert status in (200, 404)
                     if status == 200:
@@ -424,7 +501,8 @@ def test_image_records_leading_out_of_the_run_are_never_served(run_dir, tmp_path
 
 
 def test_an_image_file_swapped_after_the_page_was_built_is_checked_on_every_request(
-        run_dir, tmp_path, capfd):
+    run_dir, tmp_path, capfd
+):
     _add_images(run_dir, ["identity", "template"])
     secret = tmp_path / "secret.png"
     secret.write_bytes(PNG_SECRET)
@@ -461,11 +539,23 @@ def test_an_image_file_swapped_after_the_page_was_built_is_checked_on_every_requ
     assert "Traceback" not in capfd.readouterr().err
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:PORT", "127.0.0.1:1",
-                                  "127.0.0.1", "localhost", "127.0.0.1:PORT.evil.example",
-                                  "0.0.0.0:PORT", "127.0.0.2:PORT", None])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "evil.example:PORT",
+        "127.0.0.1:1",
+        "127.0.0.1",
+        "localhost",
+        "127.0.0.1:PORT.evil.example",
+        "0.0.0.0:PORT",
+        "127.0.0.2:PORT",
+        None,
+    ],
+)
 def test_requests_for_another_host_are_refused_so_dns_rebinding_reads_and_votes_nothing(
-        server, run_dir, host):
+    server, run_dir, host
+):
     port = server.server_address[1]
     forged = {"Host": host.replace("PORT", str(port)) if host else None}
     status, _, body = raw(server, "GET", "/?rater=ann", headers=forged)
@@ -478,17 +568,27 @@ def test_requests_for_another_host_are_refused_so_dns_rebinding_reads_and_votes_
     assert read_ratings(run_dir) == []
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:PORT", "localhost:PORT", "[::1]:PORT",
-                                  "LocalHost:PORT"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:PORT", "localhost:PORT", "[::1]:PORT", "LocalHost:PORT"]
+)
 def test_the_loopback_names_of_the_bound_port_are_served(server, host):
     port = server.server_address[1]
-    status, _, body = raw(server, "GET", "/?rater=ann",
-                          headers={"Host": host.replace("PORT", str(port))})
+    status, _, body = raw(
+        server, "GET", "/?rater=ann", headers={"Host": host.replace("PORT", str(port))}
+    )
     assert status == 200 and "name='pair'" in body.decode()
 
 
-@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost:PORT",
-                                    "https://127.0.0.1:PORT", "http://127.0.0.1:PORT.evil.example"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "null",
+        "http://localhost:PORT",
+        "https://127.0.0.1:PORT",
+        "http://127.0.0.1:PORT.evil.example",
+    ],
+)
 def test_votes_and_reads_from_another_origin_are_refused(server, run_dir, origin):
     port = server.server_address[1]
     forged = {"Origin": origin.replace("PORT", str(port))}
@@ -500,16 +600,18 @@ def test_votes_and_reads_from_another_origin_are_refused(server, run_dir, origin
     assert status == 403 and "Origin header" in body.decode()
     assert read_ratings(run_dir) == []
     # the page's own origin (as a browser sends it with the form) is accepted
-    status, headers, _ = raw(server, "POST", "/rate", vote,
-                             headers={"Origin": f"http://127.0.0.1:{port}"})
+    status, headers, _ = raw(
+        server, "POST", "/rate", vote, headers={"Origin": f"http://127.0.0.1:{port}"}
+    )
     assert status == 303 and headers["Location"] == "/?rater=ann"
     assert len(read_ratings(run_dir)) == 1
 
 
 def test_a_vote_without_this_sessions_token_is_refused(server, run_dir):
     pair_key = _page_pair_key(server)
-    status, _, body = raw(server, "POST", "/rate",
-                          f"rater=ann&pair={pair_key}&choice=left".encode())
+    status, _, body = raw(
+        server, "POST", "/rate", f"rater=ann&pair={pair_key}&choice=left".encode()
+    )
     assert status == 403 and "token" in body.decode()
     assert read_ratings(run_dir) == []
     token = page_fields(server)[1]
@@ -519,14 +621,22 @@ def test_a_vote_without_this_sessions_token_is_refused(server, run_dir):
     finally:
         _stop(other)
     assert other_token != token
-    for tail in ("&token=", "&token=wrong", f"&token={other_token}", f"&token={token[:-1]}",
-                 f"&token={token}&token={token}", "&token=%C3%A9"):
-        status, _, body = raw(server, "POST", "/rate",
-                              f"rater=ann&pair={pair_key}&choice=left{tail}".encode())
+    for tail in (
+        "&token=",
+        "&token=wrong",
+        f"&token={other_token}",
+        f"&token={token[:-1]}",
+        f"&token={token}&token={token}",
+        "&token=%C3%A9",
+    ):
+        status, _, body = raw(
+            server, "POST", "/rate", f"rater=ann&pair={pair_key}&choice=left{tail}".encode()
+        )
         assert status == 403 and "token" in body.decode(), tail
     assert read_ratings(run_dir) == []
-    status, _, _ = raw(server, "POST", "/rate",
-                       f"rater=ann&pair={pair_key}&choice=left&token={token}".encode())
+    status, _, _ = raw(
+        server, "POST", "/rate", f"rater=ann&pair={pair_key}&choice=left&token={token}".encode()
+    )
     assert status == 303 and len(read_ratings(run_dir)) == 1
 
 
@@ -541,15 +651,16 @@ def _assert_protected(headers):
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_every_response_forbids_framing_and_sniffing_and_the_page_needs_no_inline_code(
-        run_dir):
+def test_every_response_forbids_framing_and_sniffing_and_the_page_needs_no_inline_code(run_dir):
     _add_images(run_dir, ["identity", "template"])
     server = _start(run_dir, ["identity", "template"])
     try:
         _, _, page = raw(server, "GET", "/?rater=ann")
         source = _image_sources(page.decode())[0]
-        responses = [raw(server, "GET", path) for path in
-                     ("/", "/?rater=ann", source, "/admin", "/?rater=<x>")]
+        responses = [
+            raw(server, "GET", path)
+            for path in ("/", "/?rater=ann", source, "/admin", "/?rater=<x>")
+        ]
         responses += [raw(server, "HEAD", "/")]  # http.server's own 501 error page
         assert [r[0] for r in responses] == [200, 200, 200, 404, 400, 501]
         for _, headers, _ in responses:
@@ -557,16 +668,21 @@ def test_every_response_forbids_framing_and_sniffing_and_the_page_needs_no_inlin
         for marker in ("<style", " style=", " onclick", "javascript:"):
             assert marker not in page.decode()  # all of these would be blocked by the policy
         # the one script is the keyboard shortcuts' file from this server, none inline
-        assert re.findall(r"<script[^>]*>", page.decode()) == [
-            "<script src='/keys.js' defer>"]
+        assert re.findall(r"<script[^>]*>", page.decode()) == ["<script src='/keys.js' defer>"]
         assert "script-src 'self'" in headers["Content-Security-Policy"]
         status, headers, _ = raw(server, "GET", "/style.css")
         assert status == 200 and headers["Content-Type"].startswith("text/css")
         pair_key, token = page_fields(server)
-        responses = [raw(server, "GET", "/", headers={"Host": "evil.example"}),
-                     raw(server, "POST", "/rate", b"rater=ann&pair=x&choice=left"),
-                     raw(server, "POST", "/rate",
-                         f"rater=ann&pair={pair_key}&choice=tie&token={token}".encode())]
+        responses = [
+            raw(server, "GET", "/", headers={"Host": "evil.example"}),
+            raw(server, "POST", "/rate", b"rater=ann&pair=x&choice=left"),
+            raw(
+                server,
+                "POST",
+                "/rate",
+                f"rater=ann&pair={pair_key}&choice=tie&token={token}".encode(),
+            ),
+        ]
         assert [r[0] for r in responses] == [403, 403, 303]
         for _, headers, _ in responses:
             _assert_protected(headers)
@@ -589,13 +705,15 @@ def test_pair_keys_are_random_per_session_and_votes_record_the_stable_pair_id(ru
         assert first.session.token != second.session.token and len(first.session.token) >= 43
         token = page_fields(first)[1]
         guessed = first.session.keys[pair_key]  # the stable id names no pair on the page
-        status, _, body = raw(first, "POST", "/rate",
-                              f"rater=ann&pair={guessed}&choice=left&token={token}".encode())
+        status, _, body = raw(
+            first, "POST", "/rate", f"rater=ann&pair={guessed}&choice=left&token={token}".encode()
+        )
         assert status == 400 and "unknown pair id" in body.decode()
         status, _, _ = raw(first, "GET", f"/image/{guessed}/left/0?rater=ann")
         assert status == 404
-        status, _, _ = raw(first, "POST", "/rate",
-                           f"rater=ann&pair={pair_key}&choice=left&token={token}".encode())
+        status, _, _ = raw(
+            first, "POST", "/rate", f"rater=ann&pair={pair_key}&choice=left&token={token}".encode()
+        )
         assert status == 303
     finally:
         _stop(first)
@@ -654,11 +772,13 @@ def test_headless_browser_rates_with_the_keyboard_undoes_and_finishes(server, ru
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(flag)
-    browser = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path),
-                               options=options)
+    browser = webdriver.Chrome(
+        service=webdriver.ChromeService(executable_path=driver_path), options=options
+    )
     total = len(server.session.pairs)
-    wait = WebDriverWait(browser, 20, ignored_exceptions=(NoSuchElementException,
-                                                          StaleElementReferenceException))
+    wait = WebDriverWait(
+        browser, 20, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+    )
 
     def progress_says(done):
         wait.until(lambda d: d.find_element(By.ID, "progress").text.startswith(f"{done} of "))

@@ -5,15 +5,22 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.evals import SYSTEMS, load_eval_dataset, register_system  # noqa: E402
 from emotion_director.evals.datasets import EvalDatasetError  # noqa: E402
 from emotion_director.evals.metrics import TextMetrics  # noqa: E402
 from emotion_director.evals.report import compare_runs, write_report  # noqa: E402
 from emotion_director.evals.runner import read_results, run_eval  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 
-SYSTEMS_UNDER_TEST = ["identity", "template", "single_llm", "mc_agent", "mc_agent_no_chain",
-                      "mc_agent_no_consensus", "mc_agent_one_persona"]
+SYSTEMS_UNDER_TEST = [
+    "identity",
+    "template",
+    "single_llm",
+    "mc_agent",
+    "mc_agent_no_chain",
+    "mc_agent_no_consensus",
+    "mc_agent_one_persona",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +40,10 @@ def test_builtin_dataset_has_shortcut_and_neutral_cases():
 
 def test_bad_dataset_lines_name_the_line(tmp_path):
     path = tmp_path / "d.jsonl"
-    path.write_text('{"id": "a", "prompt": "x", "emotion": "awe"}\n{"id": "b", "prompt": "y", "emotion": "meh"}\n')
+    path.write_text(
+        '{"id": "a", "prompt": "x", "emotion": "awe"}\n'
+        '{"id": "b", "prompt": "y", "emotion": "meh"}\n'
+    )
     with pytest.raises(EvalDatasetError, match="d.jsonl:2: field 'emotion': unknown emotion 'meh'"):
         load_eval_dataset(str(path))
     with pytest.raises(EvalDatasetError, match="builtin:"):
@@ -44,16 +54,28 @@ def test_bad_dataset_lines_name_the_line(tmp_path):
 async def test_run_resumes_after_a_crash_and_caches_llm_calls(tmp_path, metrics):
     cases = load_eval_dataset("builtin:shortcut")[:4]
     settings = Settings(backend="test")
-    first = await run_eval(SYSTEMS_UNDER_TEST, cases[:2], tmp_path / "run", settings=settings,
-                           chat_model=TestChatModel(), metrics=metrics)
+    first = await run_eval(
+        SYSTEMS_UNDER_TEST,
+        cases[:2],
+        tmp_path / "run",
+        settings=settings,
+        chat_model=TestChatModel(),
+        metrics=metrics,
+    )
     assert first.done == 2 * len(SYSTEMS_UNDER_TEST) and first.failed == 0
     # simulate a crash in the middle of writing the last line
     results = tmp_path / "run" / "results.jsonl"
     lines = results.read_text().splitlines()
     results.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])
     inner = TestChatModel()
-    second = await run_eval(SYSTEMS_UNDER_TEST, cases, tmp_path / "run", settings=settings,
-                            chat_model=inner, metrics=metrics)
+    second = await run_eval(
+        SYSTEMS_UNDER_TEST,
+        cases,
+        tmp_path / "run",
+        settings=settings,
+        chat_model=inner,
+        metrics=metrics,
+    )
     assert second.skipped == 2 * len(SYSTEMS_UNDER_TEST) - 1
     assert second.done == 2 * len(SYSTEMS_UNDER_TEST) + 1
     rows = read_results(tmp_path / "run")
@@ -63,8 +85,15 @@ async def test_run_resumes_after_a_crash_and_caches_llm_calls(tmp_path, metrics)
     # a fresh run folder sharing the cache makes no model call at all
     cache = tmp_path / "run" / "llm_cache.sqlite"
     cold = TestChatModel()
-    again = await run_eval(SYSTEMS_UNDER_TEST, cases, tmp_path / "again", settings=settings,
-                           chat_model=cold, metrics=metrics, cache_path=cache)
+    again = await run_eval(
+        SYSTEMS_UNDER_TEST,
+        cases,
+        tmp_path / "again",
+        settings=settings,
+        chat_model=cold,
+        metrics=metrics,
+        cache_path=cache,
+    )
     assert again.cache_misses == 0 and len(cold.calls) == 0 and again.cache_hits > 0
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["dataset_hash"] and "api_key" not in meta["settings"]
@@ -74,9 +103,14 @@ async def test_run_resumes_after_a_crash_and_caches_llm_calls(tmp_path, metrics)
 async def test_report_and_compare_render_with_plots(tmp_path, metrics):
     cases = load_eval_dataset("builtin:neutral")[:4]
     for name in ("a", "b"):
-        await run_eval(["identity", "template", "mc_agent"], cases, tmp_path / name,
-                       settings=Settings(backend="test"), chat_model=TestChatModel(),
-                       metrics=metrics)
+        await run_eval(
+            ["identity", "template", "mc_agent"],
+            cases,
+            tmp_path / name,
+            settings=Settings(backend="test"),
+            chat_model=TestChatModel(),
+            metrics=metrics,
+        )
     md, page = write_report(tmp_path / "a")
     text = md.read_text()
     assert "| mc_agent |" in text and "Paired difference vs mc_agent" in text
@@ -94,8 +128,14 @@ async def test_user_systems_register_as_callables_or_graphs(tmp_path, metrics):
     register_system("graph", build_graph(Settings(backend="test"), chat_model=TestChatModel()))
     try:
         cases = load_eval_dataset("builtin:neutral")[:1]
-        await run_eval(["upper", "graph"], cases, tmp_path, settings=Settings(backend="test"),
-                       chat_model=TestChatModel(), metrics=metrics)
+        await run_eval(
+            ["upper", "graph"],
+            cases,
+            tmp_path,
+            settings=Settings(backend="test"),
+            chat_model=TestChatModel(),
+            metrics=metrics,
+        )
         rows = {r["system"]: r for r in read_results(tmp_path)}
         assert rows["upper"]["rewrite"] == cases[0].prompt.upper()
         assert rows["graph"]["rewrite"].startswith(cases[0].prompt.split()[0])
@@ -110,8 +150,19 @@ def test_cli_eval_run_report_and_errors(tmp_path, monkeypatch):
 
     monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
     runner = CliRunner()
-    result = runner.invoke(app, ["eval", "run", "--out", str(tmp_path / "r"), "--systems",
-                                 "identity,mc_agent", "--limit", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            "--out",
+            str(tmp_path / "r"),
+            "--systems",
+            "identity,mc_agent",
+            "--limit",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["eval", "report", str(tmp_path / "r")]).exit_code == 0
     bad = runner.invoke(app, ["eval", "run", "--out", str(tmp_path / "r"), "--systems", "nope"])
@@ -121,7 +172,8 @@ def test_cli_eval_run_report_and_errors(tmp_path, monkeypatch):
 
 
 async def test_failed_items_are_redone_on_the_next_run_and_the_success_replaces_them(
-        tmp_path, metrics):
+    tmp_path, metrics
+):
     from emotion_director import BackendError
     from emotion_director.testing import FunctionChatModel
 
@@ -130,11 +182,23 @@ async def test_failed_items_are_redone_on_the_next_run_and_the_success_replaces_
 
     cases = load_eval_dataset("builtin:shortcut")[:2]
     settings = Settings(backend="test", max_retries=0)
-    first = await run_eval(["single_llm"], cases, tmp_path / "run", settings=settings,
-                           chat_model=FunctionChatModel(outage), metrics=metrics)
+    first = await run_eval(
+        ["single_llm"],
+        cases,
+        tmp_path / "run",
+        settings=settings,
+        chat_model=FunctionChatModel(outage),
+        metrics=metrics,
+    )
     assert first.failed == 2 and all("error" in r for r in read_results(tmp_path / "run"))
-    second = await run_eval(["single_llm"], cases, tmp_path / "run", settings=settings,
-                            chat_model=TestChatModel(), metrics=metrics)
+    second = await run_eval(
+        ["single_llm"],
+        cases,
+        tmp_path / "run",
+        settings=settings,
+        chat_model=TestChatModel(),
+        metrics=metrics,
+    )
     assert second.skipped == 0 and second.done == 2 and second.failed == 0
     rows = read_results(tmp_path / "run")
     assert len(rows) == 2 and all("metrics" in r and "error" not in r for r in rows)

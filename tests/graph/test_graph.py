@@ -13,9 +13,9 @@ from emotion_director import (
     UnknownEmotionError,
     build_graph,
 )
-from emotion_director.testing import FunctionChatModel, TestChatModel
 from emotion_director.emotions import emotion_words_in
 from emotion_director.personas import default_personas
+from emotion_director.testing import FunctionChatModel, TestChatModel
 
 from ..snapshot import assert_matches_snapshot
 
@@ -24,8 +24,16 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "mc_agent.mmd"
 
 def test_output_schema_has_every_field(graph):
     out = graph.invoke({"prompt": "an angry dog", "emotion": "contentment"})
-    assert set(out) >= {"final_prompt", "negative_prompt", "emotion", "visual_prompt", "readings",
-                        "concepts", "trace", "subject"}
+    assert set(out) >= {
+        "final_prompt",
+        "negative_prompt",
+        "emotion",
+        "visual_prompt",
+        "readings",
+        "concepts",
+        "trace",
+        "subject",
+    }
     result = RewriteResult.from_state(out)
     assert result.emotion == "contentment" and result.subject == "a dog"
     assert len(result.readings) == len(default_personas())
@@ -40,8 +48,12 @@ def test_readings_differ_across_personas_and_prompt_stays_drawable(graph):
 
 
 def test_stream_updates_show_each_persona_reading_as_it_arrives(graph):
-    nodes = [next(iter(u)) for u in graph.stream(
-        {"prompt": "a dog in a park", "emotion": "awe"}, stream_mode="updates")]
+    nodes = [
+        next(iter(u))
+        for u in graph.stream(
+            {"prompt": "a dog in a park", "emotion": "awe"}, stream_mode="updates"
+        )
+    ]
     assert nodes[0] == "parse_request"
     assert nodes.count("persona_reading") == len(default_personas())
     assert nodes[-2:] == ["chain_of_concept", "consensus"]
@@ -77,8 +89,9 @@ def test_persona_agents_run_concurrently(drive):
 
     graph = drive(build_graph(Settings(backend="test"), chat_model=Counting()))
     # (sync, LangGraph runs parallel tasks on its executor: max_concurrency sizes it)
-    graph.invoke({"prompt": "a dog", "emotion": "awe"},
-                 {"max_concurrency": len(default_personas())})
+    graph.invoke(
+        {"prompt": "a dog", "emotion": "awe"}, {"max_concurrency": len(default_personas())}
+    )
     assert peak == len(default_personas())
 
 
@@ -94,8 +107,9 @@ def test_invoke_runs_nodes_sync_and_ainvoke_runs_them_async(drive):
             paths.append(("async", _loop_running()))
             return self._reply(messages, kwargs)
 
-    graph = drive(build_graph(Settings(backend="test", reading_mode="write"),
-                              chat_model=Recording()))
+    graph = drive(
+        build_graph(Settings(backend="test", reading_mode="write"), chat_model=Recording())
+    )
     graph.invoke({"prompt": "a dog", "emotion": "awe"})
     expected = ("sync", False) if isinstance(graph, CompiledStateGraph) else ("async", True)
     assert paths and set(paths) == {expected}  # no event loop behind invoke
@@ -114,15 +128,17 @@ def test_same_seed_same_result_other_seed_other_readings(graph):
     a = graph.invoke({"prompt": "a cat on a roof", "emotion": "fear", "seed": 7})
     b = graph.invoke({"prompt": "a cat on a roof", "emotion": "fear", "seed": 7})
     assert a["final_prompt"] == b["final_prompt"] and a["readings"] == b["readings"]
-    others = [graph.invoke({"prompt": "a cat on a roof", "emotion": "fear", "seed": s})
-              for s in (1, 2, 3)]
+    others = [
+        graph.invoke({"prompt": "a cat on a roof", "emotion": "fear", "seed": s}) for s in (1, 2, 3)
+    ]
     assert any(o["readings"] != a["readings"] for o in others)
 
 
 def test_persona_selection_and_unknown_persona(graph):
     out = graph.invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet", "child"]})
-    assert [r.persona for r in out["readings"]] == ["poet", "child"] or \
-        {r.persona for r in out["readings"]} == {"poet", "child"}
+    assert [r.persona for r in out["readings"]] == ["poet", "child"] or {
+        r.persona for r in out["readings"]
+    } == {"poet", "child"}
     with pytest.raises(InvalidRequestError, match="unknown persona"):
         graph.invoke({"prompt": "a dog", "emotion": "awe", "personas": ["nobody"]})
 
@@ -190,11 +206,13 @@ def test_call_budget_bounds_llm_calls_per_run(drive):
     graph.invoke({"prompt": "a dog", "emotion": "awe"})
     assert len(model.calls) == 7  # within budget: unchanged behaviour
     bad = FunctionChatModel(lambda m, s: "not json")
-    graph = drive(build_graph(Settings(backend="test", max_llm_calls=14, max_retries=5),
-                              chat_model=bad))
+    graph = drive(
+        build_graph(Settings(backend="test", max_llm_calls=14, max_retries=5), chat_model=bad)
+    )
     with pytest.raises(BackendError, match="call budget is spent"):
         graph.invoke({"prompt": "a dog", "emotion": "awe"})
     assert len(bad.calls) <= 14  # retries stop at the budget, not at max_retries
     with pytest.raises(InvalidRequestError, match="max_llm_calls=3 is below"):
         drive(build_graph(Settings(backend="test", max_llm_calls=3), chat_model=model)).invoke(
-            {"prompt": "a dog", "emotion": "awe"})
+            {"prompt": "a dog", "emotion": "awe"}
+        )

@@ -6,15 +6,20 @@ from langgraph.types import Command
 from typer.testing import CliRunner
 
 from emotion_director import Settings, build_graph
-from emotion_director.testing import TestChatModel
 from emotion_director.cli import app
 from emotion_director.graph.state import checkpoint_serde
+from emotion_director.testing import TestChatModel
 
 
 @pytest.fixture
 def review_graph(drive):
-    return drive(build_graph(Settings(backend="test", review=True), chat_model=TestChatModel(),
-                             checkpointer=InMemorySaver(serde=checkpoint_serde())))
+    return drive(
+        build_graph(
+            Settings(backend="test", review=True),
+            chat_model=TestChatModel(),
+            checkpointer=InMemorySaver(serde=checkpoint_serde()),
+        )
+    )
 
 
 def _start(graph, thread="t"):
@@ -36,7 +41,8 @@ def test_review_pauses_with_the_result_and_approve_finishes(review_graph):
 def test_review_edit_replaces_the_final_prompt(review_graph):
     config, _ = _start(review_graph)
     out = review_graph.invoke(
-        Command(resume={"action": "edit", "final_prompt": "a dog asleep by a fire"}), config)
+        Command(resume={"action": "edit", "final_prompt": "a dog asleep by a fire"}), config
+    )
     assert out["final_prompt"] == "a dog asleep by a fire"
 
 
@@ -58,8 +64,11 @@ def test_review_drop_recomputes_without_those_readings(review_graph):
 def test_cli_review_reads_decisions_from_the_terminal(tmp_path, monkeypatch):
     monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
     monkeypatch.setenv("EMOTION_DIRECTOR_CHECKPOINT_DB", str(tmp_path / "ck.sqlite"))
-    result = CliRunner().invoke(app, ["rewrite", "a dog", "-e", "awe", "--review"],
-                                input="d\npoet\ne\na dog under a huge sky\n")
+    result = CliRunner().invoke(
+        app,
+        ["rewrite", "a dog", "-e", "awe", "--review"],
+        input="d\npoet\ne\na dog under a huge sky\n",
+    )
     assert result.exit_code == 0, result.output
     assert "prompt: a dog under a huge sky" in result.stdout
     closed = CliRunner().invoke(app, ["rewrite", "a dog", "-e", "awe", "--review"], input="")
@@ -75,15 +84,24 @@ def test_cli_review_no_is_not_approval_and_json_stays_clean(tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-    env.update(EMOTION_DIRECTOR_BACKEND="test",
-               EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "ck.sqlite"))
+    env.update(
+        EMOTION_DIRECTOR_BACKEND="test", EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "ck.sqlite")
+    )
 
     def cli(*args, stdin):
-        return subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
-                              input=stdin, capture_output=True, text=True, env=env, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
 
     # "n" and "x" are no answers: asked again; the edit that follows is what lands
-    result = cli("a dog", "-e", "awe", "--review", "--json", stdin="n\nx\ne\na dog under a huge sky\n")
+    result = cli(
+        "a dog", "-e", "awe", "--review", "--json", stdin="n\nx\ne\na dog under a huge sky\n"
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["final_prompt"] == "a dog under a huge sky"
     assert result.stderr.count("unknown answer") == 2 and "review:" in result.stderr

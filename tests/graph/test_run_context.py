@@ -30,8 +30,9 @@ def test_context_personas_select_who_speaks_and_the_request_wins(graph):
 
 def test_context_weights_reach_the_readings_and_the_trace(graph):
     plain = graph.invoke({**REQUEST, "personas": ["poet", "child"]})
-    weighted = graph.invoke({**REQUEST, "personas": ["poet", "child"]},
-                            context={"persona_weights": {"poet": 4.0}})
+    weighted = graph.invoke(
+        {**REQUEST, "personas": ["poet", "child"]}, context={"persona_weights": {"poet": 4.0}}
+    )
     by_name = {r.persona: r.weight for r in weighted["readings"]}
     assert by_name["poet"] == 4.0 and by_name["child"] == 1.0
     assert {r.persona: r.weight for r in plain["readings"]}["poet"] == 1.0
@@ -43,8 +44,10 @@ def test_context_seed_is_the_default_seed(graph):
     via_request = graph.invoke({**REQUEST, "seed": 7})
     assert via_context["final_prompt"] == via_request["final_prompt"]
     default = graph.invoke(REQUEST)["final_prompt"]
-    assert any(graph.invoke(REQUEST, context=RunContext(seed=s))["final_prompt"] != default
-               for s in range(1, 6))  # the context's seed is used, not ignored
+    assert any(
+        graph.invoke(REQUEST, context=RunContext(seed=s))["final_prompt"] != default
+        for s in range(1, 6)
+    )  # the context's seed is used, not ignored
 
 
 def test_context_call_budget_is_checked_before_any_call(graph):
@@ -56,8 +59,9 @@ def test_context_call_budget_is_checked_before_any_call(graph):
 def test_context_model_sends_the_run_to_another_server():
     graph = build_graph(Settings(), chat_model=TestChatModel())
     with SimulatedOpenAIServer("ok") as server:
-        ctx = RunContext(backend="openai", base_url=server.url, model="simulated",
-                         personas=["poet"])
+        ctx = RunContext(
+            backend="openai", base_url=server.url, model="simulated", personas=["poet"]
+        )
         out = graph.invoke(REQUEST, context=ctx)
         first = server.requests
         assert first >= 3 and "dog" in out["final_prompt"]  # persona, refiner/consensus calls
@@ -72,17 +76,21 @@ def test_context_model_sends_the_run_to_another_server():
 async def test_context_works_async(graph):
     out = await graph.ainvoke(REQUEST, context={"personas": ["child"], "seed": 3})
     assert _personas(out) == ["child"]
-    assert out["final_prompt"] == graph.invoke({**REQUEST, "seed": 3, "personas": ["child"]})[
-        "final_prompt"]
+    assert (
+        out["final_prompt"]
+        == graph.invoke({**REQUEST, "seed": 3, "personas": ["child"]})["final_prompt"]
+    )
 
 
 def test_review_can_be_turned_off_per_run():
-    graph = build_graph(Settings(review=True), chat_model=TestChatModel(),
-                        checkpointer=InMemorySaver())
+    graph = build_graph(
+        Settings(review=True), chat_model=TestChatModel(), checkpointer=InMemorySaver()
+    )
     paused = graph.invoke(REQUEST, {"configurable": {"thread_id": "a"}})
     assert "__interrupt__" in paused
-    done = graph.invoke(REQUEST, {"configurable": {"thread_id": "b"}},
-                        context=RunContext(review=False))
+    done = graph.invoke(
+        REQUEST, {"configurable": {"thread_id": "b"}}, context=RunContext(review=False)
+    )
     assert "__interrupt__" not in done and done["final_prompt"]
 
 
@@ -91,21 +99,25 @@ def test_review_asked_of_a_graph_without_it_is_refused(graph):
         graph.invoke(REQUEST, context=RunContext(review=True))
 
 
-@pytest.mark.parametrize("context, message", [
-    ({"persona": ["poet"]}, "unknown context key(s) 'persona'"),
-    ({"personas": "poet"}, "must be a list of persona names"),
-    ({"personas": ["nobody"]}, "unknown persona(s) nobody"),
-    ({"persona_weights": {"poet": 0}}, "persona_weights['poet'] is 0"),
-    ({"persona_weights": {"poet": float("nan")}}, "give a number in (0, 10]"),
-    ({"persona_weights": {"ghost": 2}}, "weighs unknown persona(s) ghost"),
-    ({"backend": "gpt"}, "backend 'gpt' is unknown"),
-    ({"backend": "openai"}, "needs a server URL"),
-    ({"base_url": ""}, "base_url must be non-empty"),
-    ({"max_llm_calls": 0}, "max_llm_calls is 0"),
-    ({"seed": -1}, "seed is -1"),
-    ({"seed": True}, "seed is True"),
-    ({"review": "yes"}, "review is 'yes'"),
-], ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize(
+    "context, message",
+    [
+        ({"persona": ["poet"]}, "unknown context key(s) 'persona'"),
+        ({"personas": "poet"}, "must be a list of persona names"),
+        ({"personas": ["nobody"]}, "unknown persona(s) nobody"),
+        ({"persona_weights": {"poet": 0}}, "persona_weights['poet'] is 0"),
+        ({"persona_weights": {"poet": float("nan")}}, "give a number in (0, 10]"),
+        ({"persona_weights": {"ghost": 2}}, "weighs unknown persona(s) ghost"),
+        ({"backend": "gpt"}, "backend 'gpt' is unknown"),
+        ({"backend": "openai"}, "needs a server URL"),
+        ({"base_url": ""}, "base_url must be non-empty"),
+        ({"max_llm_calls": 0}, "max_llm_calls is 0"),
+        ({"seed": -1}, "seed is -1"),
+        ({"seed": True}, "seed is True"),
+        ({"review": "yes"}, "review is 'yes'"),
+    ],
+    ids=lambda v: str(v)[:40],
+)
 def test_bad_context_is_one_clear_error(graph, context, message):
     with pytest.raises(InvalidRequestError) as info:
         graph.invoke(REQUEST, context=context)

@@ -5,10 +5,20 @@ import pytest
 from emotion_director.emotions import Emotion
 from emotion_director.evals.scene_metrics import added_phrases, contradictions
 
-SCENES = ["a campfire at night", "a lighthouse on a sunny coast", "a horse in a snowy field",
-          "a tram in the rain", "a goldfish in a bowl", "a puppy chewing a slipper",
-          "a cat asleep on a sofa", "a street at noon", "a chair", "a hospital corridor",
-          "a girl with her dog on a beach", "an owl on a branch"]
+SCENES = [
+    "a campfire at night",
+    "a lighthouse on a sunny coast",
+    "a horse in a snowy field",
+    "a tram in the rain",
+    "a goldfish in a bowl",
+    "a puppy chewing a slipper",
+    "a cat asleep on a sofa",
+    "a street at noon",
+    "a chair",
+    "a hospital corridor",
+    "a girl with her dog on a beach",
+    "an owl on a branch",
+]
 
 
 @pytest.mark.parametrize("prompt", SCENES)
@@ -30,12 +40,15 @@ def test_output_has_the_scene_model_and_what_was_changed(graph):
     assert "rotting" not in moved["final_prompt"] and "rotting" in moved["negative_prompt"]
 
 
-@pytest.mark.parametrize("prompt, emotion, absent", [
-    ("a tram in the rain", "contentment", "stormy sky"),
-    ("a birthday party", "sadness", "party decorations"),
-    ("a funeral", "amusement", "funeral black"),
-    ("a graveyard at night", "amusement", "dark muted tones"),
-])
+@pytest.mark.parametrize(
+    "prompt, emotion, absent",
+    [
+        ("a tram in the rain", "contentment", "stormy sky"),
+        ("a birthday party", "sadness", "party decorations"),
+        ("a funeral", "amusement", "funeral black"),
+        ("a graveyard at night", "amusement", "dark muted tones"),
+    ],
+)
 def test_negative_prompt_never_negates_the_prompt(graph, prompt, emotion, absent):
     out = graph.invoke({"prompt": prompt, "emotion": emotion})
     assert absent not in out["negative_prompt"]
@@ -43,14 +56,20 @@ def test_negative_prompt_never_negates_the_prompt(graph, prompt, emotion, absent
 
 
 def test_several_subjects_name_the_owner_of_each_posture(graph):
-    outs = [graph.invoke({"prompt": "a girl with her cat", "emotion": e.value, "seed": s})
-            for e in (Emotion.FEAR, Emotion.ANGER, Emotion.SADNESS) for s in range(3)]
-    postures = [c for out in outs for c in out["concepts"].concepts
-                if c.facet == "body_language"]
+    outs = [
+        graph.invoke({"prompt": "a girl with her cat", "emotion": e.value, "seed": s})
+        for e in (Emotion.FEAR, Emotion.ANGER, Emotion.SADNESS)
+        for s in range(3)
+    ]
+    postures = [c for out in outs for c in out["concepts"].concepts if c.facet == "body_language"]
     assert postures
-    assert all(c.text.startswith(("the girl's", "the cat's")) or "girl" in c.text
-               or "cat" in c.text or not any(w in c.text for w in ("eyes", "ears", "fists"))
-               for c in postures)
+    assert all(
+        c.text.startswith(("the girl's", "the cat's"))
+        or "girl" in c.text
+        or "cat" in c.text
+        or not any(w in c.text for w in ("eyes", "ears", "fists"))
+        for c in postures
+    )
     assert any(c.text.startswith(("the girl's", "the cat's")) for c in postures)
 
 
@@ -62,8 +81,12 @@ def test_non_english_prompt_is_kept_intact_and_flagged(graph):
 
 def test_trace_links_appraisals_to_concepts_and_shows_agreement(graph):
     out = graph.invoke({"prompt": "a dog in a park", "emotion": "awe"})
-    appraisals = {a.appraisal for a in __import__(
-        "emotion_director.knowledge", fromlist=["x"]).load_concept_graph().appraisals("awe")}
+    appraisals = {
+        a.appraisal
+        for a in __import__("emotion_director.knowledge", fromlist=["x"])
+        .load_concept_graph()
+        .appraisals("awe")
+    }
     linked = [link for entry in out["trace"] for link in entry.links]
     assert linked and all(link.split(" -> ")[0] in appraisals for link in linked)
     assert any(entry.agreed_with for entry in out["trace"])
@@ -73,10 +96,12 @@ def test_trace_links_appraisals_to_concepts_and_shows_agreement(graph):
 def test_long_prompt_is_condensed_to_the_clip_window(graph):
     from emotion_director.agents.text import estimate_clip_tokens
 
-    prompt = ("An elderly fisherman with a weathered face and a thick grey beard sits on an "
-              "upturned wooden crate on a busy harbour pier, mending a tangled orange net, "
-              "surrounded by stacked lobster traps, coiled ropes, seagulls perched on posts and "
-              "small painted boats bobbing in the water behind him")
+    prompt = (
+        "An elderly fisherman with a weathered face and a thick grey beard sits on an "
+        "upturned wooden crate on a busy harbour pier, mending a tangled orange net, "
+        "surrounded by stacked lobster traps, coiled ropes, seagulls perched on posts and "
+        "small painted boats bobbing in the water behind him"
+    )
     out = graph.invoke({"prompt": prompt, "emotion": "amusement"})
     assert estimate_clip_tokens(out["final_prompt"]) + 2 <= 77
     assert "fisherman" in out["final_prompt"]

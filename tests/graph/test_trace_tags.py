@@ -19,15 +19,27 @@ class Recorder(BaseCallbackHandler):
         self.llm: list[dict[str, Any]] = []
         self.chains: list[dict[str, Any]] = []
 
-    def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None,
-                            tags=None, metadata=None, **kwargs):
-        self.llm.append({"tags": list(tags or []), "metadata": dict(metadata or {}),
-                         "name": kwargs.get("name")})
+    def on_chat_model_start(
+        self,
+        serialized,
+        messages,
+        *,
+        run_id,
+        parent_run_id=None,
+        tags=None,
+        metadata=None,
+        **kwargs,
+    ):
+        self.llm.append(
+            {"tags": list(tags or []), "metadata": dict(metadata or {}), "name": kwargs.get("name")}
+        )
 
-    def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None,
-                       metadata=None, **kwargs):
-        self.chains.append({"tags": list(tags or []), "metadata": dict(metadata or {}),
-                            "name": kwargs.get("name")})
+    def on_chain_start(
+        self, serialized, inputs, *, run_id, parent_run_id=None, tags=None, metadata=None, **kwargs
+    ):
+        self.chains.append(
+            {"tags": list(tags or []), "metadata": dict(metadata or {}), "name": kwargs.get("name")}
+        )
 
 
 def _personas(graph_output) -> list[str]:
@@ -37,8 +49,9 @@ def _personas(graph_output) -> list[str]:
 def test_every_llm_call_carries_its_persona_and_role():
     recorder = Recorder()
     graph = build_graph(Settings(), chat_model=TestChatModel())
-    out = graph.invoke({"prompt": "a dog in a park", "emotion": "awe"},
-                       config={"callbacks": [recorder]})
+    out = graph.invoke(
+        {"prompt": "a dog in a park", "emotion": "awe"}, config={"callbacks": [recorder]}
+    )
     personas = set(out["readings"][i].persona for i in range(len(out["readings"])))
     assert len(personas) >= 2
     assert recorder.llm, "no chat model call was recorded"
@@ -58,16 +71,22 @@ def test_every_llm_call_carries_its_persona_and_role():
 async def test_async_calls_carry_the_same_tags():
     recorder = Recorder()
     graph = build_graph(Settings(), chat_model=TestChatModel())
-    out = await graph.ainvoke({"prompt": "a cat on a roof", "emotion": "fear"},
-                              config={"callbacks": [recorder]})
+    out = await graph.ainvoke(
+        {"prompt": "a cat on a roof", "emotion": "fear"}, config={"callbacks": [recorder]}
+    )
     personas = {r.persona for r in out["readings"]}
     seen = {c["metadata"].get("ed_persona") for c in recorder.llm} - {None}
     assert seen == personas
 
 
 def test_caller_tags_and_metadata_are_kept():
-    config = trace_config("persona_reading[Mara]", "openai", "Picks", 1,
-                          {"tags": ["mine"], "metadata": {"team": "x", "ed_node": "override"}})
+    config = trace_config(
+        "persona_reading[Mara]",
+        "openai",
+        "Picks",
+        1,
+        {"tags": ["mine"], "metadata": {"team": "x", "ed_node": "override"}},
+    )
     assert config["tags"] == ["mine", "emotion-director", "node:persona_reading", "persona:Mara"]
     assert config["metadata"]["team"] == "x"
     assert config["metadata"]["ed_node"] == "override"  # the caller's value wins
@@ -85,8 +104,10 @@ def test_a_node_without_a_persona_gets_no_persona_tag():
 def test_real_model_calls_are_tagged_per_persona():
     recorder = Recorder()
     graph = build_graph(Settings(backend="embedded"))
-    out = graph.invoke({"prompt": "a lighthouse at dusk", "emotion": "awe", "seed": 1},
-                       config={"callbacks": [recorder]})
+    out = graph.invoke(
+        {"prompt": "a lighthouse at dusk", "emotion": "awe", "seed": 1},
+        config={"callbacks": [recorder]},
+    )
     personas = {r.persona for r in out["readings"]}
     seen = {c["metadata"].get("ed_persona") for c in recorder.llm} - {None}
     assert seen == personas

@@ -29,8 +29,13 @@ class HostileServer:
         echo_raw_key: with ``echo_auth``, echo only the key (no ``Bearer`` in front of it).
     """
 
-    def __init__(self, arguments: Arguments | None = None, *, echo_auth: bool = False,
-                 echo_raw_key: bool = False) -> None:
+    def __init__(
+        self,
+        arguments: Arguments | None = None,
+        *,
+        echo_auth: bool = False,
+        echo_raw_key: bool = False,
+    ) -> None:
         self.requests = 0
         outer = self
         arguments = arguments or (lambda name, schema: example_from_schema(schema))
@@ -51,22 +56,50 @@ class HostileServer:
                 if echo_auth:
                     header = self.headers.get("authorization", "")
                     shown = header.split(" ", 1)[-1] if echo_raw_key else header
-                    return self._send(401, {"error": {
-                        "message": f"invalid credentials: got Authorization: {header}; "
-                                   f"key {shown} is not registered",
-                        "type": "invalid_request_error"}})
-                tool = (body.get("tools") or [{"function": {"name": "answer",
-                                                            "parameters": {}}}])[0]["function"]
+                    return self._send(
+                        401,
+                        {
+                            "error": {
+                                "message": f"invalid credentials: got Authorization: {header}; "
+                                f"key {shown} is not registered",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
+                tool = (body.get("tools") or [{"function": {"name": "answer", "parameters": {}}}])[
+                    0
+                ]["function"]
                 args = arguments(tool["name"], tool.get("parameters") or {})
-                self._send(200, {
-                    "id": f"hostile-{outer.requests}", "object": "chat.completion", "created": 0,
-                    "model": body.get("model", "hostile"),
-                    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                        "role": "assistant", "content": None, "tool_calls": [{
-                            "id": f"call-{outer.requests}", "type": "function",
-                            "function": {"name": tool["name"], "arguments": json.dumps(args)}}]}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": f"hostile-{outer.requests}",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "hostile"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "tool_calls",
+                                "message": {
+                                    "role": "assistant",
+                                    "content": None,
+                                    "tool_calls": [
+                                        {
+                                            "id": f"call-{outer.requests}",
+                                            "type": "function",
+                                            "function": {
+                                                "name": tool["name"],
+                                                "arguments": json.dumps(args),
+                                            },
+                                        }
+                                    ],
+                                },
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    },
+                )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -107,21 +140,28 @@ def self_signed_certificate(folder: Any) -> tuple[str, str]:
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     folder = Path(folder)
     certfile, keyfile = folder / "cert.pem", folder / "key.pem"
     certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return str(certfile), str(keyfile)

@@ -23,7 +23,9 @@ def settings(url: str, **kw) -> Settings:
 def test_a_slow_drip_server_is_cut_off_at_the_total_deadline():
     # one byte every 0.2 s never trips a read timeout; the total deadline must still fire
     with SimulatedOpenAIServer("drip", latency=0.2) as server:
-        with pytest.raises(BackendError, match=r"up but did not finish answering within the 1\.5 s"):
+        with pytest.raises(
+            BackendError, match=r"up but did not finish answering within the 1\.5 s"
+        ):
             build_graph(settings(server.url, timeout_s=1.5, max_retries=0)).invoke(REQUEST)
         # the error names the 1.5 s deadline and there was one request: the total deadline
         # fired (a read timeout never would); no wall-clock bound, which load could break
@@ -39,7 +41,9 @@ def test_the_deadline_is_per_request_and_retries_stay_bounded():
 
 def test_a_huge_response_is_capped_and_named_as_the_cause():
     with SimulatedOpenAIServer("huge") as server:
-        with pytest.raises(BackendError, match=r"response exceeded 1,048,576 bytes.*max_tokens") as info:
+        with pytest.raises(
+            BackendError, match=r"response exceeded 1,048,576 bytes.*max_tokens"
+        ) as info:
             build_graph(settings(server.url, max_response_bytes=1 << 20)).invoke(REQUEST)
         assert server.requests == 1  # not retried: the same request would send the same body
     assert "cannot reach" not in str(info.value)
@@ -61,11 +65,14 @@ def test_max_tokens_is_sent_with_every_call_under_the_name_servers_read():
     assert all("max_completion_tokens" not in b for b in server.bodies)
 
 
-@pytest.mark.parametrize(("mode", "message"), [
-    ("empty_choices", "answered without choices \\(an empty list\\)"),
-    ("wrong_shape", "answered without choices \\(keys: data, status\\)"),
-    ("html", "not a chat completion"),
-])
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("empty_choices", "answered without choices \\(an empty list\\)"),
+        ("wrong_shape", "answered without choices \\(keys: data, status\\)"),
+        ("html", "not a chat completion"),
+    ],
+)
 def test_a_reply_of_the_wrong_shape_is_named_not_retried(mode, message):
     with SimulatedOpenAIServer(mode) as server:
         with pytest.raises(BackendError, match=message) as info:
@@ -75,7 +82,9 @@ def test_a_reply_of_the_wrong_shape_is_named_not_retried(mode, message):
 
 
 def test_a_refused_connection_says_the_server_is_down_not_slow():
-    with pytest.raises(BackendError, match="cannot reach the openai server at http://127.0.0.1:9") as info:
+    with pytest.raises(
+        BackendError, match="cannot reach the openai server at http://127.0.0.1:9"
+    ) as info:
         build_graph(settings("http://127.0.0.1:9/v1", max_retries=0)).invoke(REQUEST)
     assert "slow" not in str(info.value) and "did not finish" not in str(info.value)
 
@@ -96,7 +105,8 @@ def test_a_rejected_json_schema_falls_back_to_function_calling_and_says_so(caplo
     caplog.set_level(logging.WARNING)
     with SimulatedOpenAIServer("rejects_json_schema") as server:
         out = build_graph(settings(server.url, structured_method="json_schema")).invoke(
-            {**REQUEST, "personas": ["poet", "child"]})
+            {**REQUEST, "personas": ["poet", "child"]}
+        )
     assert out["final_prompt"].startswith("a dog")
     assert "rejected structured_method=json_schema" in caplog.text
     assert "falling back to function_calling" in caplog.text
@@ -132,15 +142,32 @@ def test_control_characters_from_a_model_never_reach_the_prompt_or_the_terminal(
     import sys
 
     with SimulatedOpenAIServer("control_chars") as server:  # write mode: the model's own words
-        out = build_graph(Settings(backend="openai", base_url=server.url,
-                                   reading_mode="write")).invoke(REQUEST)
+        out = build_graph(
+            Settings(backend="openai", base_url=server.url, reading_mode="write")
+        ).invoke(REQUEST)
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(EMOTION_DIRECTOR_BACKEND="openai", EMOTION_DIRECTOR_BASE_URL=server.url,
-                   EMOTION_DIRECTOR_READING_MODE="write",
-                   EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"))
-        cli = subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog",
-                              "-e", "awe", "--json"],
-                             capture_output=True, text=True, env=env, timeout=120)
+        env.update(
+            EMOTION_DIRECTOR_BACKEND="openai",
+            EMOTION_DIRECTOR_BASE_URL=server.url,
+            EMOTION_DIRECTOR_READING_MODE="write",
+            EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
+        )
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "emotion_director.cli",
+                "rewrite",
+                "a dog",
+                "-e",
+                "awe",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
     bad = [chr(c) for c in range(32) if chr(c) != "\n"] + ["\x7f", "\u202e"]
     text = json.dumps(out, default=str, ensure_ascii=False)
     assert out["final_prompt"] and not [c for c in bad if c in text]
@@ -168,16 +195,19 @@ def test_a_retry_after_longer_than_the_request_deadline_fails_at_once_naming_it(
     assert "3600 s" in message and "30 s deadline" in message
 
 
-@pytest.mark.parametrize(("headers", "seconds", "shown"), [
-    ({"retry-after": "2"}, 2.0, "Retry-After: 2"),
-    ({"retry-after": "0.5"}, 0.5, "Retry-After: 0.5"),
-    ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5, "Retry-After-Ms: 1500"),
-    ({"retry-after": "-4"}, 0.0, "Retry-After: -4"),
-    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0, None),  # in the past: at once
-    ({"retry-after": "inf"}, float("inf"), "Retry-After: inf"),
-    ({"retry-after": "later, please"}, None, None),
-    ({}, None, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "seconds", "shown"),
+    [
+        ({"retry-after": "2"}, 2.0, "Retry-After: 2"),
+        ({"retry-after": "0.5"}, 0.5, "Retry-After: 0.5"),
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5, "Retry-After-Ms: 1500"),
+        ({"retry-after": "-4"}, 0.0, "Retry-After: -4"),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0, None),  # in the past: at once
+        ({"retry-after": "inf"}, float("inf"), "Retry-After: inf"),
+        ({"retry-after": "later, please"}, None, None),
+        ({}, None, None),
+    ],
+)
 def test_retry_after_is_read_as_seconds_or_an_http_date(headers, seconds, shown):
     from emotion_director.agents.structured import retry_after
 
@@ -192,8 +222,9 @@ def test_a_retry_after_http_date_in_the_future_is_waited_for():
 
     from emotion_director.agents.structured import retry_after
 
-    seconds, shown = retry_after({"retry-after": email.utils.formatdate(time.time() + 90,
-                                                                        usegmt=True)})
+    seconds, shown = retry_after(
+        {"retry-after": email.utils.formatdate(time.time() + 90, usegmt=True)}
+    )
     assert 88 <= seconds <= 90 and shown.endswith("GMT")
 
 
@@ -208,8 +239,7 @@ def test_the_openai_clients_own_retries_never_multiply_the_seams():
 
     with SimulatedOpenAIServer("http429") as server:
         # a caller that builds the model itself, with the SDK's retries asked for
-        model = guarded_chat_openai()(base_url=server.url, api_key="k", model="m",
-                                      max_retries=3)
+        model = guarded_chat_openai()(base_url=server.url, api_key="k", model="m", max_retries=3)
         assert model.root_client.max_retries == 0
         with pytest.raises(BackendError, match="HTTP 429, its rate limit"):
             invoke_structured(model, Pick, [("user", "pick")], node="t", retries=1)
@@ -263,12 +293,31 @@ def test_tls_and_rate_limit_errors_are_one_red_line_in_the_cli(case, tmp_path):
     with SimulatedOpenAIServer(mode, retry_after=retry) as server:
         url = server.url.replace("http://", "https://") if case == "tls" else server.url
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(EMOTION_DIRECTOR_BACKEND="openai", EMOTION_DIRECTOR_BASE_URL=url,
-                   EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
-                   COLUMNS="80")
-        cli = subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog",
-                              "-e", "awe", "--persona", "poet", "--json"],
-                             capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        env.update(
+            EMOTION_DIRECTOR_BACKEND="openai",
+            EMOTION_DIRECTOR_BASE_URL=url,
+            EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
+            COLUMNS="80",
+        )
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "emotion_director.cli",
+                "rewrite",
+                "a dog",
+                "-e",
+                "awe",
+                "--persona",
+                "poet",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd=tmp_path,
+        )
     assert cli.returncode == 2, cli.stderr[-2000:]
     lines = cli.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), cli.stderr[-2000:]

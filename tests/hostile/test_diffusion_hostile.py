@@ -34,19 +34,45 @@ def sd15(tmp_path_factory):
 
 def _bank_file(path, tokens=None, text_keys=None, **header):
     bank = VisualPromptBank.random(4, 16, 32)
-    meta = {"format": "emotion-director-visual-prompt-bank", "version": "1",
-            "emotions": json.dumps(bank.emotions), "metadata": "{}"}
+    meta = {
+        "format": "emotion-director-visual-prompt-bank",
+        "version": "1",
+        "emotions": json.dumps(bank.emotions),
+        "metadata": "{}",
+    }
     meta.update(header)
-    save_file({"tokens": bank.tokens if tokens is None else tokens,
-               "text_keys": bank.text_keys if text_keys is None else text_keys}, str(path),
-              metadata=meta)
+    save_file(
+        {
+            "tokens": bank.tokens if tokens is None else tokens,
+            "text_keys": bank.text_keys if text_keys is None else text_keys,
+        },
+        str(path),
+        metadata=meta,
+    )
     return path
 
 
 def _generate(sd15, bank, tmp_path, *extra):
-    return runner.invoke(app, ["generate", "a dog", "-e", "awe", "--model", str(sd15), "--bank",
-                               str(bank), "--out", str(tmp_path / "out"), "--steps", "1",
-                               "--size", "32", *extra])
+    return runner.invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(sd15),
+            "--bank",
+            str(bank),
+            "--out",
+            str(tmp_path / "out"),
+            "--steps",
+            "1",
+            "--size",
+            "32",
+            *extra,
+        ],
+    )
 
 
 def _clean_error(result, message):
@@ -112,8 +138,23 @@ def test_bank_with_integer_tokens_is_refused(tmp_path, sd15, dtype):
 @pytest.mark.parametrize("size", ["33", "0", "-8", "12"])
 def test_generate_refuses_sizes_that_are_not_positive_multiples_of_8(tmp_path, sd15, size):
     bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "b.safetensors")
-    result = runner.invoke(app, ["generate", "a dog", "-e", "awe", "--model", str(sd15), "--bank",
-                                 str(bank), "--size", size, "--out", str(tmp_path / "o")])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "a dog",
+            "-e",
+            "awe",
+            "--model",
+            str(sd15),
+            "--bank",
+            str(bank),
+            "--size",
+            size,
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     _clean_error(result, "positive multiple of 8")
 
 
@@ -128,8 +169,10 @@ def test_generate_with_a_missing_adapter_says_so(tmp_path, sd15):
 def test_generate_refuses_an_adapter_that_is_not_safetensors_by_name(tmp_path, sd15, name):
     bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "b.safetensors")
     (tmp_path / name).write_bytes(b"\x80\x04K\x01.")  # a pickle
-    _clean_error(_generate(sd15, bank, tmp_path, "--adapter", str(tmp_path / name)),
-                 "must be a .safetensors file")
+    _clean_error(
+        _generate(sd15, bank, tmp_path, "--adapter", str(tmp_path / name)),
+        "must be a .safetensors file",
+    )
 
 
 def test_generate_refuses_a_pickle_disguised_as_safetensors(tmp_path, sd15):
@@ -143,8 +186,11 @@ def test_generate_refuses_a_pickle_disguised_as_safetensors(tmp_path, sd15):
 def test_generate_refuses_an_adapter_for_another_model(tmp_path, sd15):
     bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "b.safetensors")
     other = tmp_path / "other.safetensors"
-    save_file({"projector.x": torch.zeros(2)}, str(other),
-              metadata={"format": "emotion-director-visual-prompt-adapter"})
+    save_file(
+        {"projector.x": torch.zeros(2)},
+        str(other),
+        metadata={"format": "emotion-director-visual-prompt-adapter"},
+    )
     _clean_error(_generate(sd15, bank, tmp_path, "--adapter", str(other)), "do not fit")
 
 
@@ -152,7 +198,9 @@ def test_generate_with_a_corrupt_lora_is_one_line(tmp_path, sd15):
     bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "b.safetensors")
     lora = tmp_path / "lora.safetensors"
     lora.write_bytes(b"\x00" * 40)
-    _clean_error(_generate(sd15, bank, tmp_path, "--lora", str(lora)), "must be a .safetensors file")
+    _clean_error(
+        _generate(sd15, bank, tmp_path, "--lora", str(lora)), "must be a .safetensors file"
+    )
 
 
 # ----- training data (items 12 and 14) -----------------------------------------------------
@@ -162,23 +210,41 @@ def toy(tmp_path):
 
 
 def _config(pref, out, **train):
-    return DPOConfig.parse({
-        "model": {"pretrained": "tiny:sd15", "bank": "random", "bank_tokens": 4, "bank_dim": 16},
-        "data": {"preferences": str(pref), "resolution": 32},
-        "train": {"output_dir": str(out), "max_steps": 1, "batch_size": 2,
-                  "validation_every": None, **train},
-    })
+    return DPOConfig.parse(
+        {
+            "model": {
+                "pretrained": "tiny:sd15",
+                "bank": "random",
+                "bank_tokens": 4,
+                "bank_dim": 16,
+            },
+            "data": {"preferences": str(pref), "resolution": 32},
+            "train": {
+                "output_dir": str(out),
+                "max_steps": 1,
+                "batch_size": 2,
+                "validation_every": None,
+                **train,
+            },
+        }
+    )
 
 
 def _one_record(pref, **fields):
-    record = {"prompt": "p", "emotion": "awe", "image_w": "images/awe-0-w.png",
-              "image_l": "images/awe-0-l.png", **fields}
+    record = {
+        "prompt": "p",
+        "emotion": "awe",
+        "image_w": "images/awe-0-w.png",
+        "image_l": "images/awe-0-l.png",
+        **fields,
+    }
     pref.write_text(json.dumps(record) + "\n")
     return pref
 
 
-@pytest.mark.parametrize("escape", [
-    "../../../../../../etc/passwd", "/etc/passwd", "images/../../outside.png"])
+@pytest.mark.parametrize(
+    "escape", ["../../../../../../etc/passwd", "/etc/passwd", "images/../../outside.png"]
+)
 def test_training_image_paths_must_stay_under_the_data_folder(tmp_path, toy, escape):
     (tmp_path / "outside.png").write_bytes((toy.parent / "images" / "awe-0-w.png").read_bytes())
     pref = _one_record(toy, image_w=escape)
@@ -197,7 +263,9 @@ def test_a_symlink_out_of_the_data_folder_is_refused(tmp_path, toy):
 def test_a_non_image_training_file_is_one_line(tmp_path, toy):
     (toy.parent / "images" / "notes.png").write_text("this is text, not a PNG")
     pref = _one_record(toy, image_l="images/notes.png")
-    with pytest.raises(DatasetError, match="preferences.jsonl:1: field 'image_l': .*not a readable image"):
+    with pytest.raises(
+        DatasetError, match="preferences.jsonl:1: field 'image_l': .*not a readable image"
+    ):
         DPOTrainer(_config(pref, tmp_path / "run"))
 
 
@@ -216,8 +284,9 @@ def test_train_cli_reports_bad_training_images_in_one_line(tmp_path, toy):
     import yaml
 
     config_file.write_text(yaml.safe_dump(_config(pref, tmp_path / "run").model_dump(mode="json")))
-    _clean_error(runner.invoke(app, ["train", "dpo", "--config", str(config_file)]),
-                 "leaves the data folder")
+    _clean_error(
+        runner.invoke(app, ["train", "dpo", "--config", str(config_file)]), "leaves the data folder"
+    )
 
 
 # ----- checkpoints (item 14) ----------------------------------------------------------------
@@ -226,8 +295,9 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one_and_says_so(
     import yaml
 
     config_file = tmp_path / "cfg.yaml"
-    cfg = _config(toy, tmp_path / "run", max_steps=4, checkpoint_every=2, keep_checkpoints=3,
-                  log_every=1)
+    cfg = _config(
+        toy, tmp_path / "run", max_steps=4, checkpoint_every=2, keep_checkpoints=3, log_every=1
+    )
     config_file.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
     first = runner.invoke(app, ["train", "dpo", "--config", str(config_file)])
     assert first.exit_code == 0, first.output
@@ -236,7 +306,9 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one_and_says_so(
         weights.write_bytes(b"\x00" * 16)  # torn write
     for weights in latest.glob("*.bin"):
         weights.write_bytes(b"\x00" * 16)
-    resumed = runner.invoke(app, ["train", "dpo", "--config", str(config_file), "--resume", "latest"])
+    resumed = runner.invoke(
+        app, ["train", "dpo", "--config", str(config_file), "--resume", "latest"]
+    )
     assert resumed.exit_code == 0, resumed.output
     assert "checkpoint-00000004 is unreadable" in resumed.stderr
     assert "resumed from checkpoint-00000002 (step 2)" in resumed.stderr
@@ -252,8 +324,9 @@ def test_every_checkpoint_corrupt_is_one_line(tmp_path):
         for weights in folder.iterdir():
             if weights.suffix in {".safetensors", ".bin"}:
                 weights.write_bytes(b"garbage")
-    shutil.rmtree(tmp_path / "run" / "checkpoint-00000002" / "random_states_0.pkl",
-                  ignore_errors=True)
+    shutil.rmtree(
+        tmp_path / "run" / "checkpoint-00000002" / "random_states_0.pkl", ignore_errors=True
+    )
     again = DPOTrainer(_config(toy, tmp_path / "run", max_steps=3, checkpoint_every=1))
     with pytest.raises(Exception, match="no readable checkpoint"):
         again.train(resume="latest")

@@ -52,7 +52,7 @@ def one_clean_line(result):
     return lines[0]
 
 
-# --- 1. a reused thread id never mixes two requests ------------------------------------------------
+# --- 1. a reused thread id never mixes two requests -----------------------------------------------
 
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
@@ -83,8 +83,9 @@ async def test_a_new_request_on_a_used_thread_starts_clean_in_the_python_api(sto
 def test_cli_refuses_a_new_request_on_a_thread_that_holds_a_run(durable_env):
     first = cli("rewrite", "an angry dog", "-e", "contentment", "--thread", "T", "--json")
     assert first.exit_code == 0, first.output
-    second = cli("rewrite", "a funeral", "-e", "amusement", "--thread", "T", "--persona", "poet",
-                 "--json")
+    second = cli(
+        "rewrite", "a funeral", "-e", "amusement", "--thread", "T", "--persona", "poet", "--json"
+    )
     line = one_clean_line(second)
     assert "already holds a finished run ('an angry dog' -> contentment)" in line
     assert "--thread T --resume" in line and "another --thread id" in line
@@ -93,7 +94,7 @@ def test_cli_refuses_a_new_request_on_a_thread_that_holds_a_run(durable_env):
     assert json.loads(saved.stdout) == json.loads(first.stdout)
 
 
-# --- 2. --resume finishes a run killed between a step's writes and its checkpoint ------------------
+# --- 2. --resume finishes a run killed between a step's writes and its checkpoint -----------------
 
 
 async def _kill_between_writes_and_checkpoint(settings, thread):
@@ -144,29 +145,33 @@ async def test_saved_run_counts_pending_writes_as_unfinished(durable_env):
         assert (await saved_run(graph, config)).status == "finished"
 
 
-# --- 3. a bad review answer never jams a thread ----------------------------------------------------
+# --- 3. a bad review answer never jams a thread ---------------------------------------------------
 
 
 @pytest.fixture
 def review_graph():
-    return build_graph(Settings(backend="test", review=True),
-                       checkpointer=InMemorySaver(serde=checkpoint_serde()))
+    return build_graph(
+        Settings(backend="test", review=True), checkpointer=InMemorySaver(serde=checkpoint_serde())
+    )
 
 
-@pytest.mark.parametrize(("answer", "problem"), [
-    ({"action": "drop", "personas": ["nobody"]}, "unknown persona(s) nobody"),
-    ({"action": "drop", "personas": []}, "needs persona names"),
-    ({"action": "drop", "personas": PERSONAS}, "cannot drop every persona"),
-    ({"action": "drop", "personas": "poet"}, "needs persona names"),
-    ({"action": "edit", "final_prompt": "x" * 100_000}, "100000 characters, over the 1000"),
-    ({"action": "edit", "final_prompt": "\u200b\u200b"}, "only invisible characters"),
-    ({"action": "edit", "final_prompt": "a dog\u202eflipped"}, "bidirectional control U+202E"),
-    ({"action": "edit", "final_prompt": "a dog\x1b[2J"}, "control character"),
-    ({"action": "edit"}, "needs final_prompt as text"),
-    ({"action": "maybe"}, "unknown review action 'maybe'"),
-    ("approve please", "unknown review action"),
-    (42, "unknown review action"),
-])
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"action": "drop", "personas": ["nobody"]}, "unknown persona(s) nobody"),
+        ({"action": "drop", "personas": []}, "needs persona names"),
+        ({"action": "drop", "personas": PERSONAS}, "cannot drop every persona"),
+        ({"action": "drop", "personas": "poet"}, "needs persona names"),
+        ({"action": "edit", "final_prompt": "x" * 100_000}, "100000 characters, over the 1000"),
+        ({"action": "edit", "final_prompt": "\u200b\u200b"}, "only invisible characters"),
+        ({"action": "edit", "final_prompt": "a dog\u202eflipped"}, "bidirectional control U+202E"),
+        ({"action": "edit", "final_prompt": "a dog\x1b[2J"}, "control character"),
+        ({"action": "edit"}, "needs final_prompt as text"),
+        ({"action": "maybe"}, "unknown review action 'maybe'"),
+        ("approve please", "unknown review action"),
+        (42, "unknown review action"),
+    ],
+)
 def test_a_bad_review_answer_asks_again_and_the_thread_stays_usable(review_graph, answer, problem):
     config = {"configurable": {"thread_id": "r"}}
     review_graph.invoke({"prompt": "an angry dog", "emotion": "contentment"}, config)
@@ -182,8 +187,16 @@ def test_a_bad_review_answer_asks_again_and_the_thread_stays_usable(review_graph
 
 
 def test_cli_review_asks_again_after_an_unknown_persona(durable_env):
-    result = cli("rewrite", "a dog", "-e", "awe", "--review", "--thread", "rv",
-                 input="d\nnobody\nd\npoet\ne\n" + "y" * 100_000 + "\ne\na dog under a huge sky\n")
+    result = cli(
+        "rewrite",
+        "a dog",
+        "-e",
+        "awe",
+        "--review",
+        "--thread",
+        "rv",
+        input="d\nnobody\nd\npoet\ne\n" + "y" * 100_000 + "\ne\na dog under a huge sky\n",
+    )
     assert result.exit_code == 0, result.output[-2000:]
     assert result.stderr.count("invalid answer:") == 2
     assert "unknown persona(s) nobody" in result.stderr and "over the 1000" in result.stderr
@@ -198,8 +211,7 @@ def test_cli_resume_review_after_a_bad_stored_answer_asks_instead_of_failing(dur
             graph = build_graph(settings, checkpointer=saver)
             config = {"configurable": {"thread_id": "jam"}}
             await graph.ainvoke({"prompt": "a dog", "emotion": "awe"}, config)
-            await graph.ainvoke(Command(resume={"action": "drop", "personas": ["nobody"]}),
-                                config)
+            await graph.ainvoke(Command(resume={"action": "drop", "personas": ["nobody"]}), config)
 
     asyncio.run(store_a_bad_answer())
     for _ in range(2):  # a closed stdin twice: still saved, still resumable
@@ -207,7 +219,8 @@ def test_cli_resume_review_after_a_bad_stored_answer_asks_instead_of_failing(dur
         assert closed.exit_code == 2 and "Traceback" not in closed.output
         assert closed.stderr.strip().splitlines()[-1] == (
             "error: --review needs answers on the terminal (stdin closed); the run is saved: "
-            "resume it with --thread jam --resume --review.")
+            "resume it with --thread jam --resume --review."
+        )
     resumed = cli("rewrite", "--thread", "jam", "--resume", "--review", input="a\n")
     assert resumed.exit_code == 0, resumed.output
     assert "unknown persona(s) nobody" in resumed.stderr  # the stored problem is shown once
@@ -221,20 +234,25 @@ def test_cli_resume_without_review_on_a_paused_run_says_how(durable_env):
     assert "waits for a review" in line and "--resume --review" in line
 
 
-# --- 4. one process per thread; ids that can be typed again ------------------------------------------
+# --- 4. one process per thread; ids that can be typed again ---------------------------------------
 
 
-@pytest.mark.parametrize(("thread", "message"), [
-    ("", "needs a non-empty id"),
-    ("   ", "needs a non-empty id"),
-    (" job", "starts or ends with whitespace"),
-    ("job\u200b", "invisible or control character U+200B"),
-    ("job\x1b", "invisible or control character U+001B"),
-    ("j" * 201, "over 200"),
-])
+@pytest.mark.parametrize(
+    ("thread", "message"),
+    [
+        ("", "needs a non-empty id"),
+        ("   ", "needs a non-empty id"),
+        (" job", "starts or ends with whitespace"),
+        ("job\u200b", "invisible or control character U+200B"),
+        ("job\x1b", "invisible or control character U+001B"),
+        ("j" * 201, "over 200"),
+    ],
+)
 def test_thread_ids_that_cannot_be_typed_again_are_refused(durable_env, thread, message):
-    for args in (["rewrite", "a dog", "-e", "awe", "--thread", thread],
-                 ["rewrite", "--thread", thread, "--resume"]):
+    for args in (
+        ["rewrite", "a dog", "-e", "awe", "--thread", thread],
+        ["rewrite", "--thread", thread, "--resume"],
+    ):
         assert message in one_clean_line(cli(*args))
     assert not durable_env.exists() or b"job" not in durable_env.read_bytes()
 
@@ -247,12 +265,19 @@ def test_check_thread_id_accepts_ordinary_ids():
 def _cli_process(*args, env_extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
     env.update(env_extra, COLUMNS="200")
-    return subprocess.Popen([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.mark.parametrize(
+    "store", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
 def test_a_second_process_on_a_busy_thread_is_refused(tmp_path, store, request):
     env = {"EMOTION_DIRECTOR_BACKEND": "test"}
     if store == "sqlite":
@@ -265,8 +290,10 @@ def test_a_second_process_on_a_busy_thread_is_refused(tmp_path, store, request):
     async def hold_while_another_process_tries():
         async with open_checkpointer(settings) as saver, hold_thread(settings, saver, thread):
             other = await asyncio.to_thread(
-                lambda: _cli_process("a dog", "-e", "awe", "--thread", thread, env_extra=env)
-                .communicate(timeout=60))
+                lambda: _cli_process(
+                    "a dog", "-e", "awe", "--thread", thread, env_extra=env
+                ).communicate(timeout=60)
+            )
         return other
 
     out, err = asyncio.run(hold_while_another_process_tries())
@@ -282,12 +309,16 @@ def test_a_second_process_on_a_busy_thread_is_refused(tmp_path, store, request):
 def test_two_processes_racing_on_one_thread_one_wins_and_the_other_says_so(tmp_path):
     from emotion_director.testing import SimulatedOpenAIServer
 
-    with SimulatedOpenAIServer("ok", latency=8) as server:  # the first run outlasts the start of the second
-        env = {"EMOTION_DIRECTOR_BACKEND": "openai", "EMOTION_DIRECTOR_BASE_URL": server.url,
-               "EMOTION_DIRECTOR_READING_MODE": "choose",
-               "EMOTION_DIRECTOR_CHECKPOINT_DB": str(tmp_path / "runs.sqlite")}
-        first = _cli_process("an angry dog", "-e", "contentment", "--thread", "race",
-                             env_extra=env)
+    with SimulatedOpenAIServer(
+        "ok", latency=8
+    ) as server:  # the first run outlasts the start of the second
+        env = {
+            "EMOTION_DIRECTOR_BACKEND": "openai",
+            "EMOTION_DIRECTOR_BASE_URL": server.url,
+            "EMOTION_DIRECTOR_READING_MODE": "choose",
+            "EMOTION_DIRECTOR_CHECKPOINT_DB": str(tmp_path / "runs.sqlite"),
+        }
+        first = _cli_process("an angry dog", "-e", "contentment", "--thread", "race", env_extra=env)
         line = first.stdout.readline()  # the first process is inside its run
         assert "->" in line, line
         second = _cli_process("a funeral", "-e", "amusement", "--thread", "race", env_extra=env)
@@ -345,8 +376,14 @@ def _rewrite(*args, env, stdin=""):
     """One real ``emotion-director rewrite`` process; ``stdin=""`` is a closed terminal."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
     full.update(env, COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
-                          env=full, input=stdin, capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
+        env=full,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
 
 
 def _refusal(done):
@@ -364,18 +401,24 @@ def test_resume_with_another_server_or_model_is_refused_and_never_calls_it(tmp_p
     from emotion_director.testing import SimulatedOpenAIServer
 
     db = tmp_path / "runs.sqlite"
-    env = {"EMOTION_DIRECTOR_BACKEND": "openai", "EMOTION_DIRECTOR_API_KEY": API_KEY,
-           "EMOTION_DIRECTOR_MAX_RETRIES": "0", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
+    env = {
+        "EMOTION_DIRECTOR_BACKEND": "openai",
+        "EMOTION_DIRECTOR_API_KEY": API_KEY,
+        "EMOTION_DIRECTOR_MAX_RETRIES": "0",
+        "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db),
+    }
     with SimulatedOpenAIServer("http500") as first, SimulatedOpenAIServer("ok") as other:
         # the URL holds a password, the environment an API key: neither may ever be printed
         url = first.url.replace("http://", f"http://alice:{URL_PASSWORD}@")
         started = ["--base-url", url, "--model", "model-a"]
-        broken = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", *started,
-                          env=env)
+        broken = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", *started, env=env)
         assert broken.returncode == 2 and "HTTP 500" in broken.stderr  # saved, unfinished
         calls = first.requests
-        changed = (["--base-url", other.url, "--model", "model-a"] if change == "base_url"
-                   else ["--base-url", url, "--model", "model-b"])
+        changed = (
+            ["--base-url", other.url, "--model", "model-a"]
+            if change == "base_url"
+            else ["--base-url", url, "--model", "model-b"]
+        )
         line = _refusal(_rewrite("--thread", "T", "--resume", *changed, env=env))
         if change == "base_url":  # named without the user and password it was given with
             assert f'base URL "{first.url}" (now "{other.url}")' in line
@@ -409,18 +452,29 @@ def test_resume_with_another_personas_folder_is_refused(tmp_path):
     env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
     folder = _persona_folder(tmp_path / "crew", "night-nurse")
     other = _persona_folder(tmp_path / "other-crew", "deep-sea-diver")
-    paused = _rewrite("a dog", "-e", "awe", "--review", "--thread", "P", "--personas", str(folder),
-                      env=env)  # stdin closed: the run pauses for review, saved
+    paused = _rewrite(
+        "a dog", "-e", "awe", "--review", "--thread", "P", "--personas", str(folder), env=env
+    )  # stdin closed: the run pauses for review, saved
     assert paused.returncode == 2 and "--resume --review" in paused.stderr
-    line = _refusal(_rewrite("--thread", "P", "--resume", "--review", "--personas", str(other),
-                             env=env, stdin="a\n"))
+    line = _refusal(
+        _rewrite(
+            "--thread", "P", "--resume", "--review", "--personas", str(other), env=env, stdin="a\n"
+        )
+    )
     assert f"personas folder {folder} (now {other})" in line
     assert "persona set (hash)" in line  # another folder, other personas
     line = _refusal(_rewrite("--thread", "P", "--resume", "--review", env=env, stdin="a\n"))
     assert f"personas folder {folder} (now none (the default personas))" in line
     # the same folder through the environment is the same run
-    same = _rewrite("--thread", "P", "--resume", "--review", "--json", stdin="a\n",
-                    env={**env, "EMOTION_DIRECTOR_PERSONA_DIRS": str(folder)})
+    same = _rewrite(
+        "--thread",
+        "P",
+        "--resume",
+        "--review",
+        "--json",
+        stdin="a\n",
+        env={**env, "EMOTION_DIRECTOR_PERSONA_DIRS": str(folder)},
+    )
     assert same.returncode == 0, same.stderr[-2000:]
     assert "night-nurse" in {r["persona"] for r in json.loads(same.stdout)["readings"]}
 
@@ -430,33 +484,44 @@ def test_resume_after_the_personas_folder_changed_is_refused(tmp_path):
     db = tmp_path / "runs.sqlite"
     env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
     folder = _persona_folder(tmp_path / "crew", "night-nurse")
-    paused = _rewrite("a dog", "-e", "awe", "--review", "--thread", "P", "--personas", str(folder),
-                      env=env)
+    paused = _rewrite(
+        "a dog", "-e", "awe", "--review", "--thread", "P", "--personas", str(folder), env=env
+    )
     assert paused.returncode == 2
     persona = folder / "night-nurse.yaml"
     persona.write_text(persona.read_text().replace("weight: 1.0", "weight: 2.0"))
-    line = _refusal(_rewrite("--thread", "P", "--resume", "--review", "--personas", str(folder),
-                             env=env, stdin="a\n"))
+    line = _refusal(
+        _rewrite(
+            "--thread", "P", "--resume", "--review", "--personas", str(folder), env=env, stdin="a\n"
+        )
+    )
     assert "persona set (hash)" in line and "personas folder" not in line
 
 
-@pytest.mark.parametrize(("args", "named"), [
-    (["a funeral", "-e", "contentment"], 'prompt "an angry dog" (now "a funeral")'),
-    (["an angry dog", "-e", "awe"], 'emotion "contentment" (now "awe")'),
-    (["a funeral"], 'prompt "an angry dog" (now "a funeral")'),
-])
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["a funeral", "-e", "contentment"], 'prompt "an angry dog" (now "a funeral")'),
+        (["an angry dog", "-e", "awe"], 'emotion "contentment" (now "awe")'),
+        (["a funeral"], 'prompt "an angry dog" (now "a funeral")'),
+    ],
+)
 @pytest.mark.slow
 def test_resume_with_a_new_prompt_or_emotion_is_refused_not_answered_with_the_old_result(
-        tmp_path, args, named):
-    env = {"EMOTION_DIRECTOR_BACKEND": "test",
-           "EMOTION_DIRECTOR_CHECKPOINT_DB": str(tmp_path / "runs.sqlite")}
+    tmp_path, args, named
+):
+    env = {
+        "EMOTION_DIRECTOR_BACKEND": "test",
+        "EMOTION_DIRECTOR_CHECKPOINT_DB": str(tmp_path / "runs.sqlite"),
+    }
     first = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", "--json", env=env)
     assert first.returncode == 0, first.stderr
     line = _refusal(_rewrite(*args, "--thread", "T", "--resume", "--json", env=env))
     assert line.startswith("--thread T holds a run started with another request: ")
     assert named in line and "--thread T --resume" in line and "another --thread id" in line
-    again = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", "--resume", "--json",
-                     env=env)  # the run's own request, typed again, is the same run
+    again = _rewrite(
+        "an angry dog", "-e", "contentment", "--thread", "T", "--resume", "--json", env=env
+    )  # the run's own request, typed again, is the same run
     assert again.returncode == 0, again.stderr
     # (scene.facts is a set: its order differs between processes, so it is left out)
     shown, saved = json.loads(again.stdout), json.loads(first.stdout)
@@ -468,14 +533,17 @@ def test_a_run_saved_before_runs_recorded_their_settings_still_resumes(tmp_path)
     settings = Settings(backend="test", checkpoint_db=tmp_path / "runs.sqlite")
     state = asyncio.run(_kill_between_writes_and_checkpoint(settings, "old"))  # no identity
     assert "final_prompt" not in state.values
-    env = {"EMOTION_DIRECTOR_BACKEND": "test",
-           "EMOTION_DIRECTOR_CHECKPOINT_DB": str(settings.checkpoint_db)}
+    env = {
+        "EMOTION_DIRECTOR_BACKEND": "test",
+        "EMOTION_DIRECTOR_CHECKPOINT_DB": str(settings.checkpoint_db),
+    }
     # its prompt is in its state: a new one is still refused...
     line = _refusal(_rewrite("a funeral", "--thread", "old", "--resume", env=env))
     assert 'prompt "an angry dog" (now "a funeral")' in line
     # ...and its settings, never recorded, cannot be checked: it resumes as it always did
-    resumed = _rewrite("--thread", "old", "--resume", "--json", env={**env,
-                       "EMOTION_DIRECTOR_SEED": "5"})
+    resumed = _rewrite(
+        "--thread", "old", "--resume", "--json", env={**env, "EMOTION_DIRECTOR_SEED": "5"}
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert len(json.loads(resumed.stdout)["readings"]) == len(PERSONAS)
 
@@ -490,8 +558,12 @@ async def test_the_python_api_records_a_run_and_refuses_a_mixed_resume_with_chec
     )
 
     saver = InMemorySaver(serde=checkpoint_serde())
-    started = Settings(backend="openai", base_url=f"http://bob:{URL_PASSWORD}@127.0.0.1:9/v1",
-                       api_key=API_KEY, model="model-a")
+    started = Settings(
+        backend="openai",
+        base_url=f"http://bob:{URL_PASSWORD}@127.0.0.1:9/v1",
+        api_key=API_KEY,
+        model="model-a",
+    )
     request = {"prompt": "an angry dog", "emotion": "contentment"}
     config = {"configurable": {"thread_id": "api"}}
     graph = build_graph(Settings(backend="test"), checkpointer=saver)

@@ -11,7 +11,6 @@ from typer.testing import CliRunner  # noqa: E402
 from emotion_director.cli import app  # noqa: E402
 
 
-
 @pytest.fixture
 def cli(monkeypatch):
     monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
@@ -36,16 +35,29 @@ def _one_line_error(result, *needles):
 @pytest.fixture
 def run_dir(tmp_path, cli):
     out = tmp_path / "run"
-    result = cli("eval", "run", "--out", out, "--systems", "identity,template", "--limit", "2",
-                 "--dataset", "builtin:neutral")
+    result = cli(
+        "eval",
+        "run",
+        "--out",
+        out,
+        "--systems",
+        "identity,template",
+        "--limit",
+        "2",
+        "--dataset",
+        "builtin:neutral",
+    )
     assert result.exit_code == 0, result.output
     return out
 
 
 @pytest.mark.parametrize("systems", [" , ", ",", "  ", ",,, "])
 def test_systems_naming_nothing_are_refused(cli, tmp_path, systems):
-    _one_line_error(cli("eval", "run", "--out", tmp_path / "r", "--systems", systems),
-                    "names no system", "--systems identity")
+    _one_line_error(
+        cli("eval", "run", "--out", tmp_path / "r", "--systems", systems),
+        "names no system",
+        "--systems identity",
+    )
     assert not (tmp_path / "r" / "results.jsonl").exists()
 
 
@@ -56,14 +68,30 @@ def test_judge_systems_naming_nothing_are_refused(cli, run_dir):
 def test_a_corrupt_llm_cache_is_named_with_the_fix(cli, tmp_path):
     cache = tmp_path / "cache.sqlite"
     cache.write_bytes(b"this is not a sqlite database at all" * 100)
-    _one_line_error(cli("eval", "run", "--out", tmp_path / "r", "--systems", "identity",
-                        "--limit", "1", "--cache", cache), str(cache), "--cache")
+    _one_line_error(
+        cli(
+            "eval",
+            "run",
+            "--out",
+            tmp_path / "r",
+            "--systems",
+            "identity",
+            "--limit",
+            "1",
+            "--cache",
+            cache,
+        ),
+        str(cache),
+        "--cache",
+    )
 
 
 def test_an_llm_cache_that_is_a_directory_is_named_with_the_fix(cli, tmp_path):
     (tmp_path / "r" / "llm_cache.sqlite").mkdir(parents=True)
-    _one_line_error(cli("eval", "run", "--out", tmp_path / "r", "--systems", "identity",
-                        "--limit", "1"), "is a directory")
+    _one_line_error(
+        cli("eval", "run", "--out", tmp_path / "r", "--systems", "identity", "--limit", "1"),
+        "is a directory",
+    )
 
 
 def test_a_corrupt_judge_cache_is_named(cli, run_dir):
@@ -84,7 +112,7 @@ def test_a_non_numeric_metric_fails_the_report_with_the_row_named(cli, run_dir, 
     _one_line_error(cli("eval", "compare", run_dir, other), "minilm_prob")
 
 
-@pytest.mark.parametrize("line", ['[1, 2, 3]', '"text"', '{"system": 3}', '{"case_id": "x"}'])
+@pytest.mark.parametrize("line", ["[1, 2, 3]", '"text"', '{"system": 3}', '{"case_id": "x"}'])
 def test_a_results_line_that_is_not_a_record_fails_the_report(cli, run_dir, line):
     with (run_dir / "results.jsonl").open("a") as handle:
         handle.write(line + "\n")
@@ -93,37 +121,101 @@ def test_a_results_line_that_is_not_a_record_fails_the_report(cli, run_dir, line
 
 def test_a_corrupt_run_json_refuses_the_resume(cli, run_dir):
     (run_dir / "run.json").write_text("{not json")
-    _one_line_error(cli("eval", "run", "--out", run_dir, "--systems", "identity", "--limit", "2",
-                        "--dataset", "builtin:neutral"), "run.json", "new --out")
+    _one_line_error(
+        cli(
+            "eval",
+            "run",
+            "--out",
+            run_dir,
+            "--systems",
+            "identity",
+            "--limit",
+            "2",
+            "--dataset",
+            "builtin:neutral",
+        ),
+        "run.json",
+        "new --out",
+    )
 
 
 def test_resuming_into_a_run_of_another_dataset_is_refused(cli, run_dir):
     before = (run_dir / "results.jsonl").read_text()
-    _one_line_error(cli("eval", "run", "--out", run_dir, "--systems", "identity", "--limit", "2",
-                        "--dataset", "builtin:shortcut"), "builtin:neutral", "new --out")
+    _one_line_error(
+        cli(
+            "eval",
+            "run",
+            "--out",
+            run_dir,
+            "--systems",
+            "identity",
+            "--limit",
+            "2",
+            "--dataset",
+            "builtin:shortcut",
+        ),
+        "builtin:neutral",
+        "new --out",
+    )
     assert (run_dir / "results.jsonl").read_text() == before
 
 
 def test_resuming_into_a_run_of_another_backend_is_refused(cli, run_dir, monkeypatch):
     monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "openai")
     monkeypatch.setenv("EMOTION_DIRECTOR_BASE_URL", "http://user:secret@127.0.0.1:9/v1")
-    result = cli("eval", "run", "--out", run_dir, "--systems", "identity", "--limit", "2",
-                 "--dataset", "builtin:neutral")
+    result = cli(
+        "eval",
+        "run",
+        "--out",
+        run_dir,
+        "--systems",
+        "identity",
+        "--limit",
+        "2",
+        "--dataset",
+        "builtin:neutral",
+    )
     _one_line_error(result, "backend", "new --out")
     assert "secret" not in result.stderr
 
 
 def test_compare_with_no_common_case_is_an_error_not_a_division_by_zero(cli, tmp_path, run_dir):
     other = tmp_path / "other"
-    assert cli("eval", "run", "--out", other, "--systems", "identity", "--limit", "1",
-               "--dataset", "builtin:shortcut").exit_code == 0
+    assert (
+        cli(
+            "eval",
+            "run",
+            "--out",
+            other,
+            "--systems",
+            "identity",
+            "--limit",
+            "1",
+            "--dataset",
+            "builtin:shortcut",
+        ).exit_code
+        == 0
+    )
     _one_line_error(cli("eval", "compare", run_dir, other), "no case id in common")
 
 
 def test_compare_of_runs_with_no_common_system_is_an_error(cli, tmp_path, run_dir):
     other = tmp_path / "other"
-    assert cli("eval", "run", "--out", other, "--systems", "mc_agent", "--limit", "2",
-               "--dataset", "builtin:neutral").exit_code == 0
+    assert (
+        cli(
+            "eval",
+            "run",
+            "--out",
+            other,
+            "--systems",
+            "mc_agent",
+            "--limit",
+            "2",
+            "--dataset",
+            "builtin:neutral",
+        ).exit_code
+        == 0
+    )
     _one_line_error(cli("eval", "compare", run_dir, other), "no system in common")
 
 
@@ -147,8 +239,9 @@ def test_a_cut_judgments_line_is_redone_not_fatal(cli, run_dir):
 
 
 def test_a_judge_json_of_another_judge_is_refused_with_the_fix(cli, run_dir):
-    (run_dir / "judge.json").write_text(json.dumps({"backend": "openai", "model": "gpt",
-                                                    "rubric": "x"}))
+    (run_dir / "judge.json").write_text(
+        json.dumps({"backend": "openai", "model": "gpt", "rubric": "x"})
+    )
     _one_line_error(cli("eval", "judge", run_dir), "judged with backend 'openai'", "delete")
 
 

@@ -17,8 +17,14 @@ def _cli(*args, cwd):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
     env.update(EMOTION_DIRECTOR_BACKEND="test", COLUMNS="300")
     # a reader that blocks on a FIFO would hang: the timeout turns that into a failure
-    return subprocess.run([sys.executable, "-m", "emotion_director.cli", *map(str, args)],
-                          env=env, capture_output=True, text=True, timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "emotion_director.cli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
 
 
 def _one_red_line(proc, *needles):
@@ -48,16 +54,34 @@ def test_train_dpo_config_that_is_no_regular_file(tmp_path, fifo, target):
 @pytest.mark.parametrize("target", ["fifo", "/dev/zero"])
 def test_eval_dataset_that_is_no_regular_file(tmp_path, fifo, target):
     path = fifo if target == "fifo" else "/dev/zero"
-    proc = _cli("eval", "run", "--dataset", path, "--out", tmp_path / "run", "--systems",
-                "identity", cwd=tmp_path)
+    proc = _cli(
+        "eval",
+        "run",
+        "--dataset",
+        path,
+        "--out",
+        tmp_path / "run",
+        "--systems",
+        "identity",
+        cwd=tmp_path,
+    )
     _one_red_line(proc, "not a regular file")
 
 
 def test_a_one_megabyte_eval_line_is_refused_before_anything_runs(tmp_path):
     path = tmp_path / "cases.jsonl"
     path.write_text(json.dumps({"id": "x", "prompt": "a dog " * 200_000, "emotion": "awe"}) + "\n")
-    proc = _cli("eval", "run", "--dataset", path, "--out", tmp_path / "run", "--systems",
-                "identity", cwd=tmp_path)
+    proc = _cli(
+        "eval",
+        "run",
+        "--dataset",
+        path,
+        "--out",
+        tmp_path / "run",
+        "--systems",
+        "identity",
+        cwd=tmp_path,
+    )
     _one_red_line(proc, "cases.jsonl:1", "character limit")
     assert not (tmp_path / "run" / "results.jsonl").exists()
 
@@ -65,15 +89,36 @@ def test_a_one_megabyte_eval_line_is_refused_before_anything_runs(tmp_path):
 def test_an_overlong_eval_prompt_names_the_field(tmp_path):
     path = tmp_path / "cases.jsonl"
     path.write_text(json.dumps({"id": "x", "prompt": "a dog " * 2_000, "emotion": "awe"}) + "\n")
-    proc = _cli("eval", "run", "--dataset", path, "--out", tmp_path / "run", "--systems",
-                "identity", cwd=tmp_path)
+    proc = _cli(
+        "eval",
+        "run",
+        "--dataset",
+        path,
+        "--out",
+        tmp_path / "run",
+        "--systems",
+        "identity",
+        cwd=tmp_path,
+    )
     _one_red_line(proc, "cases.jsonl:1", "prompt")
 
 
 @pytest.mark.slow
 def test_generate_prompts_file_that_is_a_fifo(tmp_path, fifo):
-    proc = _cli("generate", "--prompts", fifo, "-e", "awe", "--model", tmp_path / "none",
-                "--bank", tmp_path / "none.safetensors", "--out", tmp_path / "img", cwd=tmp_path)
+    proc = _cli(
+        "generate",
+        "--prompts",
+        fifo,
+        "-e",
+        "awe",
+        "--model",
+        tmp_path / "none",
+        "--bank",
+        tmp_path / "none.safetensors",
+        "--out",
+        tmp_path / "img",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -89,13 +134,18 @@ def test_bank_random_never_replaces_a_device_and_needs_overwrite_for_a_file(tmp_
     pipe = _cli("bank", "random", "--out", fifo.with_suffix(".safetensors"), *args, cwd=tmp_path)
     assert pipe.returncode == 0  # a new path is fine
     os.mkfifo(tmp_path / "p.safetensors")
-    _one_red_line(_cli("bank", "random", "--out", tmp_path / "p.safetensors", *args, cwd=tmp_path),
-                  "not a regular file")
+    _one_red_line(
+        _cli("bank", "random", "--out", tmp_path / "p.safetensors", *args, cwd=tmp_path),
+        "not a regular file",
+    )
     bank = tmp_path / "bank.safetensors"
     assert _cli("bank", "random", "--out", bank, *args, cwd=tmp_path).returncode == 0
     before = bank.read_bytes()
-    _one_red_line(_cli("bank", "random", "--out", bank, *args, "--seed", "1", cwd=tmp_path),
-                  "bank.safetensors already exists", "--overwrite")
+    _one_red_line(
+        _cli("bank", "random", "--out", bank, *args, "--seed", "1", cwd=tmp_path),
+        "bank.safetensors already exists",
+        "--overwrite",
+    )
     assert bank.read_bytes() == before
     again = _cli("bank", "random", "--out", bank, *args, "--seed", "1", "--overwrite", cwd=tmp_path)
     assert again.returncode == 0 and bank.read_bytes() != before

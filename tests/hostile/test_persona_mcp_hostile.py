@@ -110,8 +110,13 @@ def test_normal_nesting_still_loads(tmp_path):
 def mcp_process():
     pytest.importorskip("mcp")
     env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
-    proc = subprocess.Popen([sys.executable, "-m", "emotion_director.cli", "mcp"], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emotion_director.cli", "mcp"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     yield proc
     proc.kill()
     proc.wait(timeout=10)
@@ -127,24 +132,38 @@ def _exchange(proc, line: bytes) -> dict:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("line", "code"), [
-    (b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {', -32700),
-    (b"\xff\xfe\x00binary\x00", -32700),
-    (b"[1, 2, 3]", -32600),
-    (b"[]", -32600),
-    (b'{"jsonrpc": "2.0", "id": 2}', -32600),
-    (b'"just a string"', -32600),
-    (b'{"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": "x"}', -32602),
-])
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {', -32700),
+        (b"\xff\xfe\x00binary\x00", -32700),
+        (b"[1, 2, 3]", -32600),
+        (b"[]", -32600),
+        (b'{"jsonrpc": "2.0", "id": 2}', -32600),
+        (b'"just a string"', -32600),
+        (b'{"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": "x"}', -32602),
+    ],
+)
 def test_malformed_json_rpc_gets_the_spec_error_not_silence(mcp_process, line, code):
     answer = _exchange(mcp_process, line)
     assert answer["jsonrpc"] == "2.0" and answer["error"]["code"] == code
     assert answer["error"]["message"]
     # the server is still alive and answers a valid request afterwards
-    ok = _exchange(mcp_process, json.dumps({
-        "jsonrpc": "2.0", "id": 99, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"}}}).encode())
+    ok = _exchange(
+        mcp_process,
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 99,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            }
+        ).encode(),
+    )
     assert ok["id"] == 99 and "result" in ok
 
 

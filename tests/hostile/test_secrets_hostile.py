@@ -27,29 +27,62 @@ PASSWORD = "Pw-7f3a9c-secret"
 API_KEY = "sk-hostile-0123456789abcdef"
 
 
-@pytest.mark.parametrize(("text", "secret", "shown"), [
-    ("http://alice:Pw-7f3a9c@127.0.0.1:8000/v1", "Pw-7f3a9c", "http://alice:***@127.0.0.1:8000/v1"),
-    ("postgresql://bob:p@ss@w0rd@db:5432/runs", "p@ss@w0rd", "postgresql://bob:***@db:5432/runs"),
-    ("postgresql://db/runs?user=bob&password=hunter2x", "hunter2x",
-     "postgresql://db/runs?user=bob&password=***"),
-    ("postgresql://db/runs?password=hunter2x&sslmode=require", "hunter2x",
-     "postgresql://db/runs?password=***&sslmode=require"),
-    ("host=db user=bob password='two words' dbname=runs", "two words",
-     "host=db user=bob password='***' dbname=runs"),
-    ("https://:tok3n-only@api.example.com/v1", "tok3n-only", "https://:***@api.example.com/v1"),
-    ("cannot reach http://alice:Pw-no-host@ (ConnectError)", "Pw-no-host",
-     "cannot reach http://alice:***@ (ConnectError)"),
-    ("HTTP 401: Authorization: Bearer abc.def-ghi_jkl", "abc.def-ghi_jkl",
-     "HTTP 401: Authorization: Bearer ***"),
-    ("{'authorization': 'Bearer zz9plural-z-alpha'}", "zz9plural-z-alpha", None),
-    ('{"api_key": "k-123456789", "model": "m"}', "k-123456789", '{"api_key": "***", "model": "m"}'),
-    ("x-api-key: 0a1b2c3d4e5f", "0a1b2c3d4e5f", "x-api-key: ***"),
-    ("key sk-proj-AbCdEf0123456789xyz leaked", "AbCdEf0123456789xyz", "key sk-proj-*** leaked"),
-    ("token hf_abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz", "token hf_***"),
-    ("https://api.example.com/v1/models?key=AIzaSyA-1234567", "AIzaSyA-1234567",
-     "https://api.example.com/v1/models?key=***"),
-    ("basic auth: Basic YWxpY2U6cGFzc3dvcmQ=", "YWxpY2U6cGFzc3dvcmQ=", None),
-])
+@pytest.mark.parametrize(
+    ("text", "secret", "shown"),
+    [
+        (
+            "http://alice:Pw-7f3a9c@127.0.0.1:8000/v1",
+            "Pw-7f3a9c",
+            "http://alice:***@127.0.0.1:8000/v1",
+        ),
+        (
+            "postgresql://bob:p@ss@w0rd@db:5432/runs",
+            "p@ss@w0rd",
+            "postgresql://bob:***@db:5432/runs",
+        ),
+        (
+            "postgresql://db/runs?user=bob&password=hunter2x",
+            "hunter2x",
+            "postgresql://db/runs?user=bob&password=***",
+        ),
+        (
+            "postgresql://db/runs?password=hunter2x&sslmode=require",
+            "hunter2x",
+            "postgresql://db/runs?password=***&sslmode=require",
+        ),
+        (
+            "host=db user=bob password='two words' dbname=runs",
+            "two words",
+            "host=db user=bob password='***' dbname=runs",
+        ),
+        ("https://:tok3n-only@api.example.com/v1", "tok3n-only", "https://:***@api.example.com/v1"),
+        (
+            "cannot reach http://alice:Pw-no-host@ (ConnectError)",
+            "Pw-no-host",
+            "cannot reach http://alice:***@ (ConnectError)",
+        ),
+        (
+            "HTTP 401: Authorization: Bearer abc.def-ghi_jkl",
+            "abc.def-ghi_jkl",
+            "HTTP 401: Authorization: Bearer ***",
+        ),
+        ("{'authorization': 'Bearer zz9plural-z-alpha'}", "zz9plural-z-alpha", None),
+        (
+            '{"api_key": "k-123456789", "model": "m"}',
+            "k-123456789",
+            '{"api_key": "***", "model": "m"}',
+        ),
+        ("x-api-key: 0a1b2c3d4e5f", "0a1b2c3d4e5f", "x-api-key: ***"),
+        ("key sk-proj-AbCdEf0123456789xyz leaked", "AbCdEf0123456789xyz", "key sk-proj-*** leaked"),
+        ("token hf_abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz", "token hf_***"),
+        (
+            "https://api.example.com/v1/models?key=AIzaSyA-1234567",
+            "AIzaSyA-1234567",
+            "https://api.example.com/v1/models?key=***",
+        ),
+        ("basic auth: Basic YWxpY2U6cGFzc3dvcmQ=", "YWxpY2U6cGFzc3dvcmQ=", None),
+    ],
+)
 def test_redact_masks_every_shape_of_secret(text, secret, shown):
     clean = redact(text)
     assert secret not in clean and "***" in clean
@@ -58,21 +91,26 @@ def test_redact_masks_every_shape_of_secret(text, secret, shown):
     assert redact(clean) == clean  # idempotent
 
 
-@pytest.mark.parametrize("text", [
-    "a dog in a park at http://127.0.0.1:8000/v1",
-    "llm call node=persona_reading[poet] backend=openai schema=CuePicks attempt=1",
-    "max_tokens=30 tokens=5 monkey=ok passage=open keyboard",
-    "soldiers return 'home' at dawn; email alice@example.com",
-    "an angry dog -> contentment (7 personas)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a dog in a park at http://127.0.0.1:8000/v1",
+        "llm call node=persona_reading[poet] backend=openai schema=CuePicks attempt=1",
+        "max_tokens=30 tokens=5 monkey=ok passage=open keyboard",
+        "soldiers return 'home' at dawn; email alice@example.com",
+        "an angry dog -> contentment (7 personas)",
+    ],
+)
 def test_redact_leaves_text_without_secrets_alone(text):
     assert redact(text) == text
 
 
 def test_a_remembered_secret_is_masked_even_without_a_recognisable_shape():
     remember_secret("plain-key-without-prefix-42")
-    assert redact("server said: plain-key-without-prefix-42 is invalid") == \
-        "server said: *** is invalid"
+    assert (
+        redact("server said: plain-key-without-prefix-42 is invalid")
+        == "server said: *** is invalid"
+    )
     remember_secret("pw")  # too short to mask everywhere: patterns still catch it in URLs
     assert redact("pwned") == "pwned"
 
@@ -84,9 +122,12 @@ def test_errors_redact_their_own_message_wherever_they_go():
 
 
 def test_settings_remember_their_secrets_and_never_show_them():
-    s = Settings(backend="openai", base_url=f"http://alice:{PASSWORD}@127.0.0.1:1/v1",
-                 api_key="raw-api-key-no-prefix-9876",
-                 checkpoint_url="postgresql://bob:pg@pass@db/runs")
+    s = Settings(
+        backend="openai",
+        base_url=f"http://alice:{PASSWORD}@127.0.0.1:1/v1",
+        api_key="raw-api-key-no-prefix-9876",
+        checkpoint_url="postgresql://bob:pg@pass@db/runs",
+    )
     for text in (repr(s), str(s), json.dumps(s.redacted_dump())):
         for secret in (PASSWORD, "raw-api-key-no-prefix-9876", "pg@pass"):
             assert secret not in text
@@ -98,8 +139,9 @@ def test_postgres_urls_are_redacted_with_query_passwords_and_unencoded_at():
     url = "postgresql://bob:p@ss@127.0.0.1:9/runs?password=hunter2x"
     assert redact_url(url) == "postgresql://bob:***@127.0.0.1:9/runs?password=***"
     with pytest.raises(SettingsError) as info:
-        asyncio.run(open_checkpointer(Settings(checkpoint_url="mysql://bob:p@ss@db/x"))
-                    .__aenter__())
+        asyncio.run(
+            open_checkpointer(Settings(checkpoint_url="mysql://bob:p@ss@db/x")).__aenter__()
+        )
     assert "p@ss" not in str(info.value)
 
 
@@ -122,9 +164,21 @@ def test_postgres_connection_errors_do_not_print_the_password():
 def test_cli_error_for_an_unreachable_server_hides_the_password(monkeypatch):
     for key in ("BACKEND", "BASE_URL"):
         monkeypatch.delenv(f"EMOTION_DIRECTOR_{key}", raising=False)
-    result = CliRunner().invoke(app, [
-        "rewrite", "a dog", "-e", "awe", "--backend", "openai", "--persona", "poet",
-        "--base-url", f"http://alice:{PASSWORD}@127.0.0.1:9/v1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "rewrite",
+            "a dog",
+            "-e",
+            "awe",
+            "--backend",
+            "openai",
+            "--persona",
+            "poet",
+            "--base-url",
+            f"http://alice:{PASSWORD}@127.0.0.1:9/v1",
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert PASSWORD not in result.output and "alice:***@127.0.0.1:9" in result.stderr
 
@@ -148,20 +202,32 @@ def test_checkpoints_never_store_a_password_in_error_text(tmp_path):
     async def fail_twice():
         async with open_checkpointer(settings) as saver:
             for thread, model in (("ours", None), ("foreign", _FailingModel())):
-                graph = build_graph(settings, checkpointer=saver, chat_model=model) if model \
-                    else build_graph(Settings(backend="openai", max_retries=0,
-                                              base_url=f"http://alice:{PASSWORD}@127.0.0.1:9/v1"),
-                                     checkpointer=saver)
+                graph = (
+                    build_graph(settings, checkpointer=saver, chat_model=model)
+                    if model
+                    else build_graph(
+                        Settings(
+                            backend="openai",
+                            max_retries=0,
+                            base_url=f"http://alice:{PASSWORD}@127.0.0.1:9/v1",
+                        ),
+                        checkpointer=saver,
+                    )
+                )
                 with pytest.raises(Exception) as info:
-                    await graph.ainvoke({"prompt": "a dog", "emotion": "awe",
-                                         "personas": ["poet"]},
-                                        {"configurable": {"thread_id": thread}})
+                    await graph.ainvoke(
+                        {"prompt": "a dog", "emotion": "awe", "personas": ["poet"]},
+                        {"configurable": {"thread_id": thread}},
+                    )
                 if thread == "ours":  # a foreign error reaches the caller as raised...
                     assert PASSWORD not in str(info.value)
 
     asyncio.run(fail_twice())  # ...but neither is stored with the password
-    rows = sqlite3.connect(tmp_path / "ck.sqlite").execute(
-        "SELECT channel, value FROM writes WHERE channel = '__error__'").fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "ck.sqlite")
+        .execute("SELECT channel, value FROM writes WHERE channel = '__error__'")
+        .fetchall()
+    )
     assert len(rows) == 2  # both failures are stored...
     stored = b" ".join(bytes(value) for _, value in rows)
     assert b"alice:***@" in stored and PASSWORD.encode() not in stored  # ...without the password
@@ -181,8 +247,15 @@ def test_eval_run_metadata_hides_url_passwords(tmp_path):
     with SimulatedOpenAIServer("ok") as server:
         url = server.url.replace("http://", f"http://alice:{PASSWORD}@")
         settings = Settings(backend="openai", base_url=url, api_key=API_KEY, reading_mode="choose")
-        asyncio.run(run_eval(["single_llm"], load_eval_dataset("builtin:shortcut")[:1], tmp_path,
-                             settings=settings, metrics=LengthMetrics()))
+        asyncio.run(
+            run_eval(
+                ["single_llm"],
+                load_eval_dataset("builtin:shortcut")[:1],
+                tmp_path,
+                settings=settings,
+                metrics=LengthMetrics(),
+            )
+        )
     meta = json.loads((tmp_path / "run.json").read_text())
     assert "127.0.0.1:" in meta["settings"]["base_url"]
     for file in tmp_path.iterdir():
@@ -195,26 +268,46 @@ def test_eval_run_metadata_hides_url_passwords(tmp_path):
 def test_a_server_that_echoes_the_authorization_header_does_not_get_it_printed(raw, monkeypatch):
     key = API_KEY if not raw else "opaque-key-no-known-prefix-31337"
     with HostileServer(echo_auth=True, echo_raw_key=raw) as server:
-        settings = Settings(backend="openai", base_url=server.url, api_key=key, max_retries=0,
-                            reading_mode="choose")
+        settings = Settings(
+            backend="openai", base_url=server.url, api_key=key, max_retries=0, reading_mode="choose"
+        )
         with pytest.raises(BackendError) as info:
-            build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe",
-                                          "personas": ["poet"]})
+            build_graph(settings).invoke(
+                {"prompt": "a dog", "emotion": "awe", "personas": ["poet"]}
+            )
         assert server.requests >= 1
     message = str(info.value)
     assert "HTTP 401" in message and key not in message and "***" in message
     monkeypatch.setenv("EMOTION_DIRECTOR_API_KEY", key)
     with HostileServer(echo_auth=True, echo_raw_key=raw) as server:
-        result = CliRunner().invoke(app, ["rewrite", "a dog", "-e", "awe", "--backend", "openai",
-                                          "--base-url", server.url, "--persona", "poet"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "rewrite",
+                "a dog",
+                "-e",
+                "awe",
+                "--backend",
+                "openai",
+                "--base-url",
+                server.url,
+                "--persona",
+                "poet",
+            ],
+        )
     assert result.exit_code == 2 and key not in result.output, result.output
 
 
 def test_log_records_are_redacted_including_tracebacks():
-    record = logging.LogRecord("httpx", logging.INFO, __file__, 1,
-                               'HTTP Request: POST %s "HTTP/1.1 200 OK"', (
-                                   f"http://alice:{PASSWORD}@127.0.0.1/v1/chat/completions",),
-                               None)
+    record = logging.LogRecord(
+        "httpx",
+        logging.INFO,
+        __file__,
+        1,
+        'HTTP Request: POST %s "HTTP/1.1 200 OK"',
+        (f"http://alice:{PASSWORD}@127.0.0.1/v1/chat/completions",),
+        None,
+    )
     try:
         raise ValueError(f"bad url http://alice:{PASSWORD}@x/")
     except ValueError:
@@ -230,13 +323,34 @@ def test_info_logs_of_a_real_run_carry_no_password_or_key(tmp_path):
 
     with SimulatedOpenAIServer("ok") as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(EMOTION_DIRECTOR_LOG_LEVEL="DEBUG", EMOTION_DIRECTOR_API_KEY=API_KEY,
-                   EMOTION_DIRECTOR_READING_MODE="choose")
+        env.update(
+            EMOTION_DIRECTOR_LOG_LEVEL="DEBUG",
+            EMOTION_DIRECTOR_API_KEY=API_KEY,
+            EMOTION_DIRECTOR_READING_MODE="choose",
+        )
         url = server.url.replace("http://", f"http://alice:{PASSWORD}@")
         proc = subprocess.run(
-            [sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog", "-e", "awe",
-             "--backend", "openai", "--base-url", url, "--persona", "poet"],
-            env=env, capture_output=True, text=True, timeout=90, cwd=tmp_path)
+            [
+                sys.executable,
+                "-m",
+                "emotion_director.cli",
+                "rewrite",
+                "a dog",
+                "-e",
+                "awe",
+                "--backend",
+                "openai",
+                "--base-url",
+                url,
+                "--persona",
+                "poet",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=tmp_path,
+        )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "HTTP Request: POST http://alice:***@127.0.0.1" in proc.stderr  # httpx's line, masked
     assert PASSWORD not in proc.stderr + proc.stdout and API_KEY not in proc.stderr
@@ -244,13 +358,17 @@ def test_info_logs_of_a_real_run_carry_no_password_or_key(tmp_path):
 
 async def test_mcp_tool_results_and_errors_carry_no_secret():
     pytest.importorskip("mcp")
-    from emotion_director.testing import TestChatModel
     from emotion_director.mcp_server import build_server
+    from emotion_director.testing import TestChatModel
 
     server = build_server(Settings(backend="test"), chat_model=TestChatModel())
     result = await server.call_tool(
         "rewrite_for_emotion",
-        {"prompt": f"a dog next to a screen showing http://alice:{PASSWORD}@intranet/", "emotion": "awe"})
+        {
+            "prompt": f"a dog next to a screen showing http://alice:{PASSWORD}@intranet/",
+            "emotion": "awe",
+        },
+    )
     assert PASSWORD not in json.dumps(result, default=str)
     failing = build_server(Settings(backend="test"), chat_model=_FailingModel())
     with pytest.raises(Exception) as info:
@@ -276,8 +394,12 @@ def _b64(text: str) -> str:
 
 
 def _leaks(secrets: list[str], texts: dict[str, str | bytes]) -> list[str]:
-    return [f"{secret!r} in {where}" for where, text in texts.items() for secret in secrets
-            if (secret.encode() if isinstance(text, bytes) else secret) in text]
+    return [
+        f"{secret!r} in {where}"
+        for where, text in texts.items()
+        for secret in secrets
+        if (secret.encode() if isinstance(text, bytes) else secret) in text
+    ]
 
 
 @pytest.mark.integration  # the openai backend against the loopback simulated server
@@ -293,10 +415,20 @@ def test_credentials_a_server_echoes_are_masked_where_its_text_enters(mode, cred
             secrets = [key, _b64(key), _b64(f"Bearer {key}")]
         else:  # http://user:pass@host: sent as "Authorization: Basic base64(user:pass)"
             url, key = server.url.replace("http://", f"http://alice:{PASSWORD}@"), None
-            secrets = [PASSWORD, f"alice:{PASSWORD}", _b64(f"alice:{PASSWORD}"),
-                       _b64(f"Basic {_b64(f'alice:{PASSWORD}')}")]
-        settings = Settings(backend="openai", base_url=url, api_key=key, reading_mode="write",
-                            max_retries=0, checkpoint_db=tmp_path / "graph.sqlite")
+            secrets = [
+                PASSWORD,
+                f"alice:{PASSWORD}",
+                _b64(f"alice:{PASSWORD}"),
+                _b64(f"Basic {_b64(f'alice:{PASSWORD}')}"),
+            ]
+        settings = Settings(
+            backend="openai",
+            base_url=url,
+            api_key=key,
+            reading_mode="write",
+            max_retries=0,
+            checkpoint_db=tmp_path / "graph.sqlite",
+        )
 
         async def run_graph() -> str:
             async with open_checkpointer(settings) as saver:
@@ -309,22 +441,52 @@ def test_credentials_a_server_echoes_are_masked_where_its_text_enters(mode, cred
 
         in_process = asyncio.run(run_graph())
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(EMOTION_DIRECTOR_BACKEND="openai", EMOTION_DIRECTOR_BASE_URL=url,
-                   EMOTION_DIRECTOR_READING_MODE="write", EMOTION_DIRECTOR_MAX_RETRIES="0",
-                   EMOTION_DIRECTOR_LOG_LEVEL="DEBUG",
-                   EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "cli.sqlite"))
+        env.update(
+            EMOTION_DIRECTOR_BACKEND="openai",
+            EMOTION_DIRECTOR_BASE_URL=url,
+            EMOTION_DIRECTOR_READING_MODE="write",
+            EMOTION_DIRECTOR_MAX_RETRIES="0",
+            EMOTION_DIRECTOR_LOG_LEVEL="DEBUG",
+            EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "cli.sqlite"),
+        )
         if key:
             env["EMOTION_DIRECTOR_API_KEY"] = key
-        cli = subprocess.run([sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog",
-                              "-e", "awe", "--persona", "poet", "--thread", "t1", "--json"],
-                             capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "emotion_director.cli",
+                "rewrite",
+                "a dog",
+                "-e",
+                "awe",
+                "--persona",
+                "poet",
+                "--thread",
+                "t1",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd=tmp_path,
+        )
         echoed = server.headers["authorization"]
     assert echoed.startswith("Bearer " if key else "Basic ")  # the server saw the credential
-    files = {str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*")
-             if p.is_file()}
+    files = {
+        str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()
+    }
     assert {"graph.sqlite", "cli.sqlite"} <= set(files)
-    assert not _leaks(secrets, {"the graph's output or error": in_process, "stdout": cli.stdout,
-                                "stderr": cli.stderr, **files})
+    assert not _leaks(
+        secrets,
+        {
+            "the graph's output or error": in_process,
+            "stdout": cli.stdout,
+            "stderr": cli.stderr,
+            **files,
+        },
+    )
     assert "***" in in_process  # the echo arrived, masked
     if mode == "echo_auth":  # the answer is the run's output
         assert cli.returncode == 0 and "***" in cli.stdout, cli.stderr[-2000:]
@@ -344,10 +506,18 @@ def test_eval_results_and_cache_never_hold_an_echoed_key(tmp_path):
             return {"length": float(len(rewrite))}
 
     with SimulatedOpenAIServer("echo_auth") as server:
-        settings = Settings(backend="openai", base_url=server.url, api_key=ECHO_KEY,
-                            reading_mode="write")
-        asyncio.run(run_eval(["single_llm", "mc_agent"], load_eval_dataset("builtin:shortcut")[:1],
-                             tmp_path, settings=settings, metrics=LengthMetrics()))
+        settings = Settings(
+            backend="openai", base_url=server.url, api_key=ECHO_KEY, reading_mode="write"
+        )
+        asyncio.run(
+            run_eval(
+                ["single_llm", "mc_agent"],
+                load_eval_dataset("builtin:shortcut")[:1],
+                tmp_path,
+                settings=settings,
+                metrics=LengthMetrics(),
+            )
+        )
     results = (tmp_path / "results.jsonl").read_text()
     assert "***" in results and '"error"' not in results
     files = {p.name: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
@@ -361,8 +531,7 @@ def test_a_streamed_answer_is_masked_even_where_the_key_is_split_across_chunks()
     from emotion_director.testing import SimulatedOpenAIServer
 
     with SimulatedOpenAIServer("echo_auth") as server:  # streams 7 characters per event
-        model = make_chat_model(Settings(backend="openai", base_url=server.url,
-                                         api_key=ECHO_KEY))
+        model = make_chat_model(Settings(backend="openai", base_url=server.url, api_key=ECHO_KEY))
         chunks = list(model.stream("hi"))
         assert server.bodies[-1].get("stream") is True
     text = "".join(chunk.content for chunk in chunks)
@@ -376,12 +545,37 @@ def test_server_sent_events_are_masked_across_events_line_endings_and_read_sizes
     from emotion_director.redaction import CredentialScrubber
 
     answer = f'{{"cue": "key {ECHO_KEY} and {_b64(ECHO_KEY)}"}}'
-    events = [{"id": "s", "choices": [{"index": 0, "delta": {
-        "tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}]},
-        "finish_reason": None}]}]
-    events += [{"id": "s", "choices": [{"index": 0, "delta": {"tool_calls": [
-        {"index": 0, "function": {"arguments": answer[i:i + 3]}}]}, "finish_reason": None}]}
-        for i in range(0, len(answer), 3)]
+    events = [
+        {
+            "id": "s",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 0, "id": "c", "function": {"name": "f", "arguments": ""}}
+                        ]
+                    },
+                    "finish_reason": None,
+                }
+            ],
+        }
+    ]
+    events += [
+        {
+            "id": "s",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [{"index": 0, "function": {"arguments": answer[i : i + 3]}}]
+                    },
+                    "finish_reason": None,
+                }
+            ],
+        }
+        for i in range(0, len(answer), 3)
+    ]
     events.append({"id": "s", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     for newline in ("\n", "\r\n"):
         wire = "".join(f"data: {json.dumps(e)}{newline}{newline}" for e in events)
@@ -390,13 +584,16 @@ def test_server_sent_events_are_masked_across_events_line_endings_and_read_sizes
             scrubbed = _ScrubbedEvents(CredentialScrubber([ECHO_KEY]))
             out = b""
             for i in range(0, len(wire), size):
-                out += b"".join(scrubbed.feed(wire[i:i + size].encode()))
+                out += b"".join(scrubbed.feed(wire[i : i + size].encode()))
             out += b"".join(scrubbed.close())
             text = out.decode()
-            got = [json.loads(line[6:]) for line in text.splitlines()
-                   if line.startswith("data: {")]
-            merged = "".join(call["function"].get("arguments", "") for e in got
-                             for c in e["choices"] for call in c["delta"].get("tool_calls", []))
+            got = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+            merged = "".join(
+                call["function"].get("arguments", "")
+                for e in got
+                for c in e["choices"]
+                for call in c["delta"].get("tool_calls", [])
+            )
             assert merged == '{"cue": "key *** and ***"}', (newline, size, merged)
             assert text.rstrip().endswith("data: [DONE]") and ECHO_KEY not in text
 
@@ -411,7 +608,8 @@ def test_credential_scrubber_masks_every_alignment_and_leaves_model_text_alone()
         assert _b64(ECHO_KEY)[2:-2] not in scrub.text(encoded)
     for form in (ECHO_KEY, _b64(ECHO_KEY), _b64(ECHO_KEY).replace("+", "-").replace("/", "_")):
         assert scrub.text(f"echo {form}.") == "echo ***."
-    prose = ("a basic farmhouse, password=hunter2 written on a sign, the Bearer of good news, "
-             "not a dog")
+    prose = (
+        "a basic farmhouse, password=hunter2 written on a sign, the Bearer of good news, not a dog"
+    )
     assert scrub.text(prose) == prose
     assert scrub.values({"k": [f"a {ECHO_KEY}", 3]}) == {"k": ["a ***", 3]}

@@ -13,21 +13,37 @@ import pytest
 
 pytestmark = pytest.mark.timeout(120)
 
-RESULT = {"system": "identity", "case_id": "c1", "prompt": "a dog", "emotion": "awe", "tags": [],
-          "rewrite": "a dog", "negative_prompt": "", "meta": {}, "metrics": {"minilm_prob": 0.5},
-          "seconds": 0.1}
+RESULT = {
+    "system": "identity",
+    "case_id": "c1",
+    "prompt": "a dog",
+    "emotion": "awe",
+    "tags": [],
+    "rewrite": "a dog",
+    "negative_prompt": "",
+    "meta": {},
+    "metrics": {"minilm_prob": 0.5},
+    "seconds": 0.1,
+}
 
 
-def _run_folder(root: Path, name: str, *, run_json: object = None, results: bytes | None = None,
-                results_dir: bool = False) -> str:
+def _run_folder(
+    root: Path,
+    name: str,
+    *,
+    run_json: object = None,
+    results: bytes | None = None,
+    results_dir: bool = False,
+) -> str:
     folder = root / name
     folder.mkdir()
     (folder / "run.json").write_text(json.dumps(run_json if run_json is not None else {}))
     if results_dir:
         (folder / "results.jsonl").mkdir()
     else:
-        (folder / "results.jsonl").write_bytes(results if results is not None
-                                               else (json.dumps(RESULT) + "\n").encode())
+        (folder / "results.jsonl").write_bytes(
+            results if results is not None else (json.dumps(RESULT) + "\n").encode()
+        )
     return str(folder)
 
 
@@ -52,54 +68,148 @@ def _file(root: Path, name: str, data: bytes = b"") -> str:
 
 # (case id, builder(tmp) -> argv, a word the one error line must contain)
 CASES = [
-    ("compare-run-json-settings-list",
-     lambda t: ["eval", "compare", _run_folder(t, "a", run_json={"settings": [1]}),
-                _run_folder(t, "b", run_json={"settings": {"backend": "test"}})], "settings"),
-    ("report-metrics-null",
-     lambda t: ["eval", "report", _run_folder(t, "a", results=_row(metrics=None))], "metrics"),
-    ("report-case-id-list",
-     lambda t: ["eval", "report", _run_folder(t, "a", results=_row(case_id=[1]))], "result record"),
-    ("judge-case-id-list",
-     lambda t: ["eval", "judge", _run_folder(t, "a", results=_row(case_id=[1]))], "result record"),
-    ("report-results-not-utf8",
-     lambda t: ["eval", "report", _run_folder(t, "a", results=b"\xff\xfe\n")], "UTF-8"),
-    ("compare-results-not-utf8",
-     lambda t: ["eval", "compare", _run_folder(t, "a", results=b"\xff\xfe\n"), _run_folder(t, "b")],
-     "UTF-8"),
-    ("report-results-is-folder",
-     lambda t: ["eval", "report", _run_folder(t, "a", results_dir=True)], "regular file"),
-    ("personas-list-file-is-folder",
-     lambda t: ["personas", "list", "--personas", _persona_dir(t, "p")], "directory"),
-    ("personas-validate-file-is-folder",
-     lambda t: ["personas", "validate", _persona_dir(t, "p")], "directory"),
-    ("personas-diff-file-is-folder",
-     lambda t: ["personas", "diff", _persona_dir(t, "p"), "defaults"], "directory"),
-    ("personas-validate-huge-integer",
-     lambda t: ["personas", "validate", _persona_dir(t, "p", content=b"name: 1" + b"0" * 5000)],
-     "number"),
-    ("rewrite-personas-huge-integer",
-     lambda t: ["rewrite", "a dog", "-e", "awe", "--personas",
-                _persona_dir(t, "p", content=b"name: 1" + b"0" * 5000)], "number"),
-    ("rewrite-base-url-bad-port",
-     lambda t: ["rewrite", "a dog", "-e", "awe", "--backend", "openai", "--base-url", "http://[::1"],
-     "URL"),
+    (
+        "compare-run-json-settings-list",
+        lambda t: [
+            "eval",
+            "compare",
+            _run_folder(t, "a", run_json={"settings": [1]}),
+            _run_folder(t, "b", run_json={"settings": {"backend": "test"}}),
+        ],
+        "settings",
+    ),
+    (
+        "report-metrics-null",
+        lambda t: ["eval", "report", _run_folder(t, "a", results=_row(metrics=None))],
+        "metrics",
+    ),
+    (
+        "report-case-id-list",
+        lambda t: ["eval", "report", _run_folder(t, "a", results=_row(case_id=[1]))],
+        "result record",
+    ),
+    (
+        "judge-case-id-list",
+        lambda t: ["eval", "judge", _run_folder(t, "a", results=_row(case_id=[1]))],
+        "result record",
+    ),
+    (
+        "report-results-not-utf8",
+        lambda t: ["eval", "report", _run_folder(t, "a", results=b"\xff\xfe\n")],
+        "UTF-8",
+    ),
+    (
+        "compare-results-not-utf8",
+        lambda t: [
+            "eval",
+            "compare",
+            _run_folder(t, "a", results=b"\xff\xfe\n"),
+            _run_folder(t, "b"),
+        ],
+        "UTF-8",
+    ),
+    (
+        "report-results-is-folder",
+        lambda t: ["eval", "report", _run_folder(t, "a", results_dir=True)],
+        "regular file",
+    ),
+    (
+        "personas-list-file-is-folder",
+        lambda t: ["personas", "list", "--personas", _persona_dir(t, "p")],
+        "directory",
+    ),
+    (
+        "personas-validate-file-is-folder",
+        lambda t: ["personas", "validate", _persona_dir(t, "p")],
+        "directory",
+    ),
+    (
+        "personas-diff-file-is-folder",
+        lambda t: ["personas", "diff", _persona_dir(t, "p"), "defaults"],
+        "directory",
+    ),
+    (
+        "personas-validate-huge-integer",
+        lambda t: ["personas", "validate", _persona_dir(t, "p", content=b"name: 1" + b"0" * 5000)],
+        "number",
+    ),
+    (
+        "rewrite-personas-huge-integer",
+        lambda t: [
+            "rewrite",
+            "a dog",
+            "-e",
+            "awe",
+            "--personas",
+            _persona_dir(t, "p", content=b"name: 1" + b"0" * 5000),
+        ],
+        "number",
+    ),
+    (
+        "rewrite-base-url-bad-port",
+        lambda t: [
+            "rewrite",
+            "a dog",
+            "-e",
+            "awe",
+            "--backend",
+            "openai",
+            "--base-url",
+            "http://[::1",
+        ],
+        "URL",
+    ),
     ("toy-emoset-out-under-proc", lambda t: ["eval", "toy-emoset", "/proc/x/y"], "cannot create"),
-    ("toy-emoset-out-is-file",
-     lambda t: ["eval", "toy-emoset", _file(t, "f")], "not a folder"),
+    ("toy-emoset-out-is-file", lambda t: ["eval", "toy-emoset", _file(t, "f")], "not a folder"),
     ("toy-data-out-is-dev-null", lambda t: ["train", "toy-data", "/dev/null"], "not a folder"),
-    ("toy-data-out-under-file",
-     lambda t: ["train", "toy-data", _file(t, "f") + "/x"], "cannot create"),
+    (
+        "toy-data-out-under-file",
+        lambda t: ["train", "toy-data", _file(t, "f") + "/x"],
+        "cannot create",
+    ),
     ("tiny-clip-out-is-file", lambda t: ["eval", "tiny-clip", _file(t, "f")], "not a folder"),
-    ("tiny-pipeline-out-under-proc", lambda t: ["bank", "tiny-pipeline", "/proc/out"],
-     "cannot create"),
-    ("tiny-image-encoder-out-is-file",
-     lambda t: ["bank", "tiny-image-encoder", _file(t, "f")], "not a folder"),
-    ("bank-random-huge-seed",
-     lambda t: ["bank", "random", "--out", str(t / "b.safetensors"), "--dim", "4", "--text-dim",
-                "4", "--seed", "99999999999999999999"], "seed"),
-    ("bank-random-huge-tokens",
-     lambda t: ["bank", "random", "--out", str(t / "b.safetensors"), "--dim", "4", "--text-dim",
-                "4", "--tokens", "99999999999999999999"], "too large"),
+    (
+        "tiny-pipeline-out-under-proc",
+        lambda t: ["bank", "tiny-pipeline", "/proc/out"],
+        "cannot create",
+    ),
+    (
+        "tiny-image-encoder-out-is-file",
+        lambda t: ["bank", "tiny-image-encoder", _file(t, "f")],
+        "not a folder",
+    ),
+    (
+        "bank-random-huge-seed",
+        lambda t: [
+            "bank",
+            "random",
+            "--out",
+            str(t / "b.safetensors"),
+            "--dim",
+            "4",
+            "--text-dim",
+            "4",
+            "--seed",
+            "99999999999999999999",
+        ],
+        "seed",
+    ),
+    (
+        "bank-random-huge-tokens",
+        lambda t: [
+            "bank",
+            "random",
+            "--out",
+            str(t / "b.safetensors"),
+            "--dim",
+            "4",
+            "--text-dim",
+            "4",
+            "--tokens",
+            "99999999999999999999",
+        ],
+        "too large",
+    ),
 ]
 
 
@@ -109,9 +219,15 @@ def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
     argv = build(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
     env.update({"EMOTION_DIRECTOR_BACKEND": "test", "COLUMNS": "200"})
-    proc = subprocess.run([sys.executable, "-m", "emotion_director.cli", *argv], env=env,
-                          capture_output=True, text=True, timeout=90, cwd=tmp_path,
-                          stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "emotion_director.cli", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, (proc.returncode, output[-3000:])
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

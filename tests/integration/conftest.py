@@ -26,10 +26,25 @@ def llama_server(tmp_path_factory):
     port = _free_port()
     log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w+b")
     proc = subprocess.Popen(  # log to a file: a full stderr pipe would block the server
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-         "--verbose", "False"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(default_gguf_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "2",
+            "--verbose",
+            "False",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
@@ -84,12 +99,30 @@ def postgres_url(tmp_path_factory):
         shutil.chown(sockets, "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
-    subprocess.run([*as_postgres, f"{bindir}/initdb", "-D", str(data), "-A", "trust",
-                    "-U", "postgres"], check=True, capture_output=True)
-    subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l",
-                    str(root / "log"), "-o", f"-p {port} -h 127.0.0.1 -k {sockets}", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_postgres, f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            f"{bindir}/pg_ctl",
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-p {port} -h 127.0.0.1 -k {sockets}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run([*as_postgres, f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],
-                   capture_output=True)
+    subprocess.run(
+        [*as_postgres, f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"],
+        capture_output=True,
+    )
     shutil.rmtree(root, ignore_errors=True)

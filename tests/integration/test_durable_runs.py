@@ -21,9 +21,14 @@ def _cli(*args, cwd, extra_env=None):
     env.update(extra_env or {})
     env["COLUMNS"] = "200"
     env["EMOTION_DIRECTOR_LOG_LEVEL"] = "INFO"
-    return subprocess.Popen([sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
-                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "emotion_director.cli", "rewrite", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _personas_in(text):
@@ -43,8 +48,17 @@ def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(tmp_pat
     expected = re.search(r"prompt: (.*?)\nnegative:", expected_out, re.S).group(1)
 
     thread = f"job-{time.time_ns()}"
-    first = _cli("an angry dog", "-e", "contentment", "--seed", "3", "--thread", thread,
-                 cwd=tmp_path, extra_env=store)
+    first = _cli(
+        "an angry dog",
+        "-e",
+        "contentment",
+        "--seed",
+        "3",
+        "--thread",
+        thread,
+        cwd=tmp_path,
+        extra_env=store,
+    )
     seen = ""
     deadline = time.monotonic() + 300
     while len(_personas_in(seen)) < 3 and time.monotonic() < deadline:

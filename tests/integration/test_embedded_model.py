@@ -26,7 +26,8 @@ def test_angry_dog_to_contentment_on_the_real_model(embedded_graph):
     assert "dog" in out["final_prompt"]
     assert not emotion_words_in(out["final_prompt"])
     graph_texts = {c.text for c in out["concepts"].concepts} | {
-        d.text for d in out["concepts"].dropped}
+        d.text for d in out["concepts"].dropped
+    }
     assert all(cue in graph_texts for r in readings for cue in r.cues)  # grounded choices
     assert "angry expression" in out["negative_prompt"]
 
@@ -51,9 +52,20 @@ async def test_streaming_yields_each_reading_as_it_arrives(embedded_graph):
 def test_cli_json_on_the_real_model():
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "emotion_director.cli", "rewrite", "an angry dog",
-         "--emotion", "contentment", "--json"],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "emotion_director.cli",
+            "rewrite",
+            "an angry dog",
+            "--emotion",
+            "contentment",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -68,9 +80,11 @@ def test_scene_aware_rewrites_on_the_real_model(embedded_graph):
     assert toddler["final_prompt"].startswith("a giggling toddler")
     assert toddler["adjustments"][0].action == "recast"
     assert any(entry.links for entry in toddler["trace"])
-    for prompt, emotion in [("a campfire at night", "contentment"),
-                            ("a tram in the rain", "contentment"),
-                            ("a goldfish in a bowl", "excitement")]:
+    for prompt, emotion in [
+        ("a campfire at night", "contentment"),
+        ("a tram in the rain", "contentment"),
+        ("a goldfish in a bowl", "excitement"),
+    ]:
         out = embedded_graph.invoke({"prompt": prompt, "emotion": emotion})
         assert not contradictions(prompt, out["final_prompt"]), out["final_prompt"]
         assert len(added_phrases(prompt, out["final_prompt"])) >= 3

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.integration
 
 async def test_small_eval_on_the_embedded_backend(tmp_path):
     cases = load_eval_dataset("builtin:shortcut")[:1]  # "an angry dog" -> contentment
-    summary = await run_eval(["identity", "template", "mc_agent"], cases, tmp_path,
-                             settings=Settings(backend="embedded"))
+    summary = await run_eval(
+        ["identity", "template", "mc_agent"], cases, tmp_path, settings=Settings(backend="embedded")
+    )
     assert summary.done == 3 and summary.failed == 0 and summary.cache_misses >= 7
     rows = {r["system"]: r for r in read_results(tmp_path)}
     agent, template = rows["mc_agent"]["metrics"], rows["template"]["metrics"]

@@ -5,21 +5,32 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from emotion_director import Settings  # noqa: E402
-from emotion_director.testing import TestChatModel  # noqa: E402
 from emotion_director.evals import load_eval_dataset  # noqa: E402
 from emotion_director.evals.judge import judge_run, read_judgments, summarise_judgments  # noqa: E402
 from emotion_director.evals.report import write_report  # noqa: E402
 from emotion_director.evals.runner import run_eval  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 
 async def test_judge_runs_on_llama_cpp_server_and_reports_consistency(tmp_path, llama_server):
     cases = load_eval_dataset("builtin:shortcut")[:2]
-    await run_eval(["template", "mc_agent"], cases, tmp_path, settings=Settings(backend="test"),
-                   chat_model=TestChatModel(), dataset="builtin:shortcut")
-    settings = Settings(backend="openai", base_url=llama_server, model="smollm2", max_retries=2,
-                        max_concurrent_requests=2)
+    await run_eval(
+        ["template", "mc_agent"],
+        cases,
+        tmp_path,
+        settings=Settings(backend="test"),
+        chat_model=TestChatModel(),
+        dataset="builtin:shortcut",
+    )
+    settings = Settings(
+        backend="openai",
+        base_url=llama_server,
+        model="smollm2",
+        max_retries=2,
+        max_concurrent_requests=2,
+    )
     summary = await judge_run(tmp_path, settings=settings, concurrency=2)
     judgments = read_judgments(tmp_path)
     assert len(judgments) == 4 and summary.done == 4

@@ -24,8 +24,7 @@ from langgraph_sdk import get_client  # noqa: E402  (after the skip: installed w
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 REPO = Path(__file__).resolve().parents[2]
-REQUEST = {"prompt": "a dog in a park", "emotion": "awe", "personas": ["poet", "child"],
-           "seed": 0}
+REQUEST = {"prompt": "a dog in a park", "emotion": "awe", "personas": ["poet", "child"], "seed": 0}
 
 
 def _free_port() -> int:
@@ -66,17 +65,33 @@ def served(tmp_path_factory):
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
         env.update(
-            EMOTION_DIRECTOR_BACKEND="openai", EMOTION_DIRECTOR_BASE_URL=server.url,
+            EMOTION_DIRECTOR_BACKEND="openai",
+            EMOTION_DIRECTOR_BASE_URL=server.url,
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
             # the machine has no route out: no analytics, tracing or version checks
-            LANGGRAPH_CLI_NO_ANALYTICS="1", LANGSMITH_TRACING="false", LANGCHAIN_TRACING_V2="false",
+            LANGGRAPH_CLI_NO_ANALYTICS="1",
+            LANGSMITH_TRACING="false",
+            LANGCHAIN_TRACING_V2="false",
         )
         log_path = work / "server.log"
         with log_path.open("w+b") as log:
             proc = subprocess.Popen(
-                [str(langgraph), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
-                 "--port", str(port)],
-                cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    str(langgraph),
+                    "dev",
+                    "--no-browser",
+                    "--no-reload",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=work,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             url = f"http://127.0.0.1:{port}"
             try:
                 deadline = time.monotonic() + 90
@@ -86,8 +101,10 @@ def served(tmp_path_factory):
                         break
                     except OSError:
                         if proc.poll() is not None or time.monotonic() > deadline:
-                            raise RuntimeError("langgraph dev did not start: "
-                                               + log_path.read_text(errors="replace")[-3000:])
+                            raise RuntimeError(
+                                "langgraph dev did not start: "
+                                + log_path.read_text(errors="replace")[-3000:]
+                            )
                         time.sleep(0.5)
                 yield url, server
             finally:
@@ -97,8 +114,12 @@ def served(tmp_path_factory):
 async def _stream(url: str, request: dict) -> list:
     client = get_client(url=url)
     thread = await client.threads.create()
-    return [part async for part in client.runs.stream(
-        thread["thread_id"], "mc_agent", input=request, stream_mode=["updates", "messages"])]
+    return [
+        part
+        async for part in client.runs.stream(
+            thread["thread_id"], "mc_agent", input=request, stream_mode=["updates", "messages"]
+        )
+    ]
 
 
 async def test_langgraph_dev_streams_updates_and_messages_to_a_final_prompt(served):
@@ -114,8 +135,12 @@ async def test_langgraph_dev_streams_updates_and_messages_to_a_final_prompt(serv
     assert {"parse_request", "persona_reading", "consensus"} <= set(nodes)
     final = [u["consensus"]["final_prompt"] for u in updates if "consensus" in u]
     assert len(final) == 1 and "a dog in a park" in final[0], final
-    readings = [r["persona"] for u in updates if "persona_reading" in u
-                for r in u["persona_reading"]["readings"]]
+    readings = [
+        r["persona"]
+        for u in updates
+        if "persona_reading" in u
+        for r in u["persona_reading"]["readings"]
+    ]
     assert sorted(readings) == ["child", "poet"]
 
     # "messages" mode: every model call of the run reaches the client, tagged with its node
@@ -147,25 +172,46 @@ async def test_langgraph_dev_run_context_changes_personas_and_weights_per_run(se
     request = {"prompt": "a dog in a park", "emotion": "awe", "seed": 0}
     for personas in (["child"], ["poet", "child"]):
         thread = await client.threads.create()
-        parts = [part async for part in client.runs.stream(
-            thread["thread_id"], "mc_agent", input=request, stream_mode="updates",
-            context={"personas": personas, "persona_weights": {"child": 3}})]
+        parts = [
+            part
+            async for part in client.runs.stream(
+                thread["thread_id"],
+                "mc_agent",
+                input=request,
+                stream_mode="updates",
+                context={"personas": personas, "persona_weights": {"child": 3}},
+            )
+        ]
         assert not [p.data for p in parts if p.event == "error"]
-        readings = [r for p in parts if p.event == "updates" and "persona_reading" in p.data
-                    for r in p.data["persona_reading"]["readings"]]
+        readings = [
+            r
+            for p in parts
+            if p.event == "updates" and "persona_reading" in p.data
+            for r in p.data["persona_reading"]["readings"]
+        ]
         assert sorted(r["persona"] for r in readings) == sorted(personas)
         assert {r["persona"]: r["weight"] for r in readings}["child"] == 3
     thread = await client.threads.create()
-    parts = [part async for part in client.runs.stream(
-        thread["thread_id"], "mc_agent", input=request, stream_mode="updates",
-        context={"personas": ["nobody"]})]
+    parts = [
+        part
+        async for part in client.runs.stream(
+            thread["thread_id"],
+            "mc_agent",
+            input=request,
+            stream_mode="updates",
+            context={"personas": ["nobody"]},
+        )
+    ]
     errors = [p.data for p in parts if p.event == "error"]
     assert len(errors) == 1 and "unknown persona(s) nobody" in errors[0]["message"]
 
 
 def test_served_module_imports_without_building_the_graph():
-    code = ("import sys, time; t = time.perf_counter(); import emotion_director.graph.server as s; "
-            "print(s._built is None, 'llama_cpp' not in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, cwd=REPO)
+    code = (
+        "import sys, time; t = time.perf_counter(); import emotion_director.graph.server as s; "
+        "print(s._built is None, 'llama_cpp' not in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
     assert done.stdout.split() == ["True", "True"], done.stderr

@@ -18,10 +18,20 @@ def test_choose_mode_over_llama_cpp_server(llama_server):
 def test_json_mode_carries_the_schema_and_works_on_llama_cpp_server(llama_server):
     """json_mode alone (no tool calls): the schema travels in response_format, so llama.cpp's
     server constrains the 135M model to it and every persona's pick parses."""
-    settings = Settings(backend="openai", base_url=llama_server, reading_mode="choose",
-                        structured_method="json_mode", max_retries=0)
-    out = build_graph(settings).invoke({"prompt": "an angry dog", "emotion": "contentment",
-                                        "personas": ["poet", "child", "farmer"]})
+    settings = Settings(
+        backend="openai",
+        base_url=llama_server,
+        reading_mode="choose",
+        structured_method="json_mode",
+        max_retries=0,
+    )
+    out = build_graph(settings).invoke(
+        {
+            "prompt": "an angry dog",
+            "emotion": "contentment",
+            "personas": ["poet", "child", "farmer"],
+        }
+    )
     assert len(out["readings"]) == 3 and "dog" in out["final_prompt"]
 
 
@@ -29,8 +39,12 @@ def test_json_mode_request_holds_the_schema():
     from emotion_director.testing import SimulatedOpenAIServer
 
     with SimulatedOpenAIServer("ok") as server:
-        settings = Settings(backend="openai", base_url=server.url, reading_mode="choose",
-                            structured_method="json_mode")
+        settings = Settings(
+            backend="openai",
+            base_url=server.url,
+            reading_mode="choose",
+            structured_method="json_mode",
+        )
         build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet"]})
     fmt = server.bodies[0]["response_format"]
     assert fmt["type"] == "json_object"
@@ -41,7 +55,8 @@ def test_write_mode_over_llama_cpp_server_stays_drawable(llama_server):
     # A 135M model writes poor free text; the refiner must still leave a drawable prompt.
     settings = Settings(backend="openai", base_url=llama_server, max_retries=3)
     out = build_graph(settings).invoke(
-        {"prompt": "an angry dog", "emotion": "contentment", "personas": ["poet", "child"]})
+        {"prompt": "an angry dog", "emotion": "contentment", "personas": ["poet", "child"]}
+    )
     assert len(out["readings"]) == 2
     assert out["final_prompt"].lower().startswith("a dog")
     assert not emotion_words_in(out["final_prompt"])
@@ -51,8 +66,9 @@ def test_write_mode_over_llama_cpp_server_stays_drawable(llama_server):
 
 @pytest.mark.parametrize("misbehaving_server", ["invalid_json", "wrong_schema"], indirect=True)
 def test_invalid_output_is_retried_then_names_node_and_backend(misbehaving_server):
-    settings = Settings(backend="openai", base_url=misbehaving_server.url, max_retries=2,
-                        reading_mode="choose")
+    settings = Settings(
+        backend="openai", base_url=misbehaving_server.url, max_retries=2, reading_mode="choose"
+    )
     with pytest.raises(ModelOutputError) as info:
         build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet"]})
     assert "persona_reading[poet]" in str(info.value) and "openai" in str(info.value)

@@ -26,10 +26,18 @@ def test_readme_cpu_image_eval_commands_run_as_written(tmp_path):
     assert "emotion-director eval images /tmp/ed/run" in block
     assert "emotion-director bank tiny-pipeline /tmp/ed/tiny-sd" in block
     script = block.replace("/tmp/ed", str(tmp_path / "ed"))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
-                          text=True, timeout=900, env=env)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     run = tmp_path / "ed" / "run"
     report = (run / "report.md").read_text()

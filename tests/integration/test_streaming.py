@@ -38,8 +38,12 @@ def _messages_sync(graph, request):
 
 
 def _tool_names(seen):
-    return [call["name"] for message, _ in seen if isinstance(message, AIMessage)
-            for call in message.tool_calls]
+    return [
+        call["name"]
+        for message, _ in seen
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+    ]
 
 
 def test_simulated_server_streams_text_as_server_sent_events():
@@ -61,9 +65,17 @@ def test_streamed_tool_calls_merge_into_one_call_with_one_name():
     # the protocol part that broke: the name arrives once, arguments in pieces
     with SimulatedOpenAIServer("ok") as server:
         model = make_chat_model(Settings(backend="openai", base_url=server.url))
-        tool = {"type": "function", "function": {"name": "WrittenReading", "parameters": {
-            "type": "object", "properties": {"cue": {"type": "string", "minLength": 12}},
-            "required": ["cue"]}}}
+        tool = {
+            "type": "function",
+            "function": {
+                "name": "WrittenReading",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"cue": {"type": "string", "minLength": 12}},
+                    "required": ["cue"],
+                },
+            },
+        }
         merged = None
         for chunk in model.stream("hi", tools=[tool], stream=True):
             merged = chunk if merged is None else merged + chunk
@@ -76,8 +88,9 @@ def test_stream_mode_messages_works_with_the_openai_backend_on_the_simulated_ser
     request = {"prompt": "a dog", "emotion": "awe", "personas": ["poet", "child"]}
     with SimulatedOpenAIServer("ok") as server:
         graph = build_graph(Settings(backend="openai", base_url=server.url))
-        seen, final = (_messages_sync(graph, request) if sync
-                       else asyncio.run(_messages(graph, request)))
+        seen, final = (
+            _messages_sync(graph, request) if sync else asyncio.run(_messages(graph, request))
+        )
     assert final["final_prompt"].startswith("a dog")
     names = _tool_names(seen)
     assert names and all(len(n) < 40 for n in names)  # one name per call, never repeated
@@ -102,8 +115,10 @@ async def test_stream_mode_messages_works_on_llama_cpp_server(llama_server):
     # llama.cpp's server repeats the tool name in every streamed chunk; merged, that was
     # 'CuePicksCuePicks...' and "Unknown tool type". Structured calls now arrive whole.
     settings = Settings(backend="openai", base_url=llama_server, reading_mode="choose")
-    seen, final = await _messages(build_graph(settings), {
-        "prompt": "an angry dog", "emotion": "contentment", "personas": ["poet", "child"]})
+    seen, final = await _messages(
+        build_graph(settings),
+        {"prompt": "an angry dog", "emotion": "contentment", "personas": ["poet", "child"]},
+    )
     assert final["final_prompt"].lower().startswith("a dog") and len(final["readings"]) == 2
     assert _tool_names(seen) == ["CuePicks", "CuePicks"]
     assert {meta["langgraph_node"] for _, meta in seen} == {"persona_reading"}
@@ -119,10 +134,15 @@ def test_plain_chat_streams_token_by_token_from_llama_cpp_server(llama_server):
 
 def test_json_schema_on_llama_cpp_server_falls_back_to_function_calling(llama_server, caplog):
     caplog.set_level(logging.WARNING)
-    settings = Settings(backend="openai", base_url=llama_server, reading_mode="choose",
-                        structured_method="json_schema")
-    out = build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe",
-                                        "personas": ["poet", "child"]})
+    settings = Settings(
+        backend="openai",
+        base_url=llama_server,
+        reading_mode="choose",
+        structured_method="json_schema",
+    )
+    out = build_graph(settings).invoke(
+        {"prompt": "a dog", "emotion": "awe", "personas": ["poet", "child"]}
+    )
     assert out["final_prompt"].startswith("a dog") and len(out["readings"]) == 2
     assert "rejected structured_method=json_schema" in caplog.text
 

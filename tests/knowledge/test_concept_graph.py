@@ -38,8 +38,19 @@ def test_inventory_is_eight_times_the_original_and_subject_specific(graph):
     assert len(concepts) >= 8 * 132  # 132 concepts before the scene model
     specific = [c for c in concepts if c.specific]
     assert len(specific) / len(concepts) > 0.4
-    kinds = {"person", "fur", "bird", "aquatic", "insect", "plant", "food", "object", "vehicle",
-             "building", "group"}
+    kinds = {
+        "person",
+        "fur",
+        "bird",
+        "aquatic",
+        "insect",
+        "plant",
+        "food",
+        "object",
+        "vehicle",
+        "building",
+        "group",
+    }
     for emotion in Emotion:
         covered = {k for c in graph.concepts(emotion) for k in c.needs & kinds}
         assert len(covered) >= 8, (emotion, kinds - covered)
@@ -78,8 +89,14 @@ def test_closest_maps_free_text_onto_the_graph(graph):
 
 def test_sources_are_documented():
     text = resources.files("emotion_director.knowledge").joinpath("SOURCES.md").read_text()
-    for attribute in ("brightness", "colourfulness", "scene", "object", "facial expression",
-                      "human action"):
+    for attribute in (
+        "brightness",
+        "colourfulness",
+        "scene",
+        "object",
+        "facial expression",
+        "human action",
+    ):
         assert attribute in text
 
 
@@ -88,8 +105,12 @@ def test_no_concept_says_the_subject_instead_of_naming_it():
     import re
 
     graph = load_concept_graph()
-    literal = [c.text for e in Emotion for c in graph.concepts(e)
-               if re.search(r"\bsubject\b", c.text.replace("{the}", ""))]
+    literal = [
+        c.text
+        for e in Emotion
+        for c in graph.concepts(e)
+        if re.search(r"\bsubject\b", c.text.replace("{the}", ""))
+    ]
     assert literal == []
 
 
@@ -115,14 +136,19 @@ def test_two_concepts_set_in_different_places_clash(graph):
 def test_a_concept_bringing_its_own_place_is_not_added_to_a_scene_set_elsewhere(graph):
     from emotion_director.knowledge import parse_scene
 
-    circus, village = parse_scene("a clown at a circus"), parse_scene("a thunderstorm over a village")
+    circus, village = (
+        parse_scene("a clown at a circus"),
+        parse_scene("a thunderstorm over a village"),
+    )
     hallway = _concept(graph, "sadness", "dim light from a hallway door left ajar")
     window = _concept(graph, "sadness", "distant long shot through a window")
     cave = _concept(graph, "awe", "blue light filtering through a vast ice cave")
     assert not hallway.fits(circus) and not window.fits(circus) and not cave.fits(village)
     assert hallway.fits(parse_scene("a hospital corridor")) and hallway.fits(parse_scene("a dog"))
-    framing = [_concept(graph, "awe", "a centred figure framed by a massive archway"),
-               _concept(graph, "fear", "frame within a frame through a broken window")]
+    framing = [
+        _concept(graph, "awe", "a centred figure framed by a massive archway"),
+        _concept(graph, "fear", "frame within a frame through a broken window"),
+    ]
     assert all(c.fits(village) for c in framing) and framing[0].fits(circus)
     texts = {c.text for c in graph.candidates("sadness", circus)}
     assert hallway.text not in texts and "an empty chair" in texts
@@ -138,8 +164,11 @@ def test_time_darkness_and_crowd_constraints_reach_the_candidates(graph):
     assert "{the} sharp amid blurred passers-by" not in texts  # a crowd on a summit
     assert "{the} small and isolated in negative space" in texts
     dusk = {c.text for c in graph.candidates("sadness", parse_scene("a village street at dusk"))}
-    assert {"the last light fading from the sky", "a porch light left burning in the dark",
-            "{the} sharp amid blurred passers-by"} <= dusk
+    assert {
+        "the last light fading from the sky",
+        "a porch light left burning in the dark",
+        "{the} sharp amid blurred passers-by",
+    } <= dusk
     fading = _concept(graph, "sadness", "the last light fading from the sky")
     dawn = _concept(graph, "awe", "low mist catching the first light of dawn")
     noon = _concept(graph, "amusement", "bright even midday sunlight")
@@ -152,6 +181,7 @@ def test_no_colour_concept_contains_a_comma():
     # the prompt is comma-separated: "deckchair red, white and blue" reads as three phrases,
     # and "white and blue" on its own is a fragment another palette repeats
     graph = load_concept_graph()
-    with_commas = [c.text for e in Emotion for c in graph.concepts(e)
-                   if c.facet == "colour" and "," in c.text]
+    with_commas = [
+        c.text for e in Emotion for c in graph.concepts(e) if c.facet == "colour" and "," in c.text
+    ]
     assert with_commas == []

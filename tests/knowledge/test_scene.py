@@ -13,23 +13,43 @@ from emotion_director.knowledge.scene import (
     noun_kinds,
 )
 
-BUILTIN = sorted({
-    json.loads(line)["prompt"]
-    for line in resources.files("emotion_director.evals").joinpath("data", "builtin.jsonl")
-    .read_text().splitlines() if line.strip()
-})
+BUILTIN = sorted(
+    {
+        json.loads(line)["prompt"]
+        for line in resources.files("emotion_director.evals")
+        .joinpath("data", "builtin.jsonl")
+        .read_text()
+        .splitlines()
+        if line.strip()
+    }
+)
 #: Scenes from the issue where the old graph contradicted its subject.
-HARD = ["a campfire at night", "a lighthouse on a sunny coast", "a horse in a snowy field",
-        "a tram in the rain", "a goldfish in a bowl", "a puppy chewing a slipper",
-        "an owl on a branch", "a moldy loaf of bread", "a girl with her dog on a beach",
-        "firefighters at a burning house", "a sobbing toddler"]
+HARD = [
+    "a campfire at night",
+    "a lighthouse on a sunny coast",
+    "a horse in a snowy field",
+    "a tram in the rain",
+    "a goldfish in a bowl",
+    "a puppy chewing a slipper",
+    "an owl on a branch",
+    "a moldy loaf of bread",
+    "a girl with her dog on a beach",
+    "firefighters at a burning house",
+    "a sobbing toddler",
+]
 
 
 def test_lexicon_recognises_thousands_of_ordinary_nouns():
     kinds = noun_kinds()
     assert len(kinds) >= 3000
-    for noun, kind in [("accordion", "object"), ("goldfish", "fish"), ("owl", "bird"),
-                       ("toddler", "person"), ("tram", "vehicle"), ("loaf", "food")]:
+    for noun, kind in [
+        ("accordion", "object"),
+        ("goldfish", "fish"),
+        ("owl", "bird"),
+        ("toddler", "person"),
+        ("tram", "vehicle"),
+        ("loaf", "food"),
+    ]:
         assert kinds[noun] == kind, noun
     assert len(attribute_lexicon()) >= 1000
 
@@ -66,15 +86,18 @@ def test_several_subjects_are_kept_in_order_and_owners_are_named():
     assert ears.render(parse_scene("a dog")).startswith("tail tucked")  # one subject: no owner
 
 
-@pytest.mark.parametrize("prompt, phrase", [
-    ("a campfire at night", "warm late-afternoon sunlight"),
-    ("a lighthouse on a sunny coast", "a narrow alley hemmed in by walls"),
-    ("a horse in a snowy field", "soft grass and warm wood textures"),
-    ("a tram in the rain", "an open meadow under a pale sky"),
-    ("a goldfish in a bowl", "gusting wind bending the grass"),
-    ("a puppy chewing a slipper", "sniffing at something foul then backing off"),
-    ("a chair", "wide eyes and hunched shoulders"),
-])
+@pytest.mark.parametrize(
+    "prompt, phrase",
+    [
+        ("a campfire at night", "warm late-afternoon sunlight"),
+        ("a lighthouse on a sunny coast", "a narrow alley hemmed in by walls"),
+        ("a horse in a snowy field", "soft grass and warm wood textures"),
+        ("a tram in the rain", "an open meadow under a pale sky"),
+        ("a goldfish in a bowl", "gusting wind bending the grass"),
+        ("a puppy chewing a slipper", "sniffing at something foul then backing off"),
+        ("a chair", "wide eyes and hunched shoulders"),
+    ],
+)
 def test_the_issues_contradictions_are_recognised(prompt, phrase):
     assert contradiction(parse_scene(prompt).facts, phrase) is not None
 
@@ -97,15 +120,19 @@ def test_no_candidate_concept_contradicts_its_scene(prompt):
 def test_space_concepts_do_not_move_a_scene_whose_place_is_stated():
     graph = load_concept_graph()
     scene = parse_scene("a hospital corridor")
-    assert not [c for c in graph.candidates("contentment", scene)
-                if c.facet == "space" and not c.bound]
+    assert not [
+        c for c in graph.candidates("contentment", scene) if c.facet == "space" and not c.bound
+    ]
 
 
-@pytest.mark.parametrize("prompt, emotion, expected", [
-    ("a sobbing toddler", "amusement", "a giggling toddler"),
-    ("a snarling wolf", "excitement", "a bounding wolf"),
-    ("a crying child", "excitement", "a cheering child"),
-])
+@pytest.mark.parametrize(
+    "prompt, emotion, expected",
+    [
+        ("a sobbing toddler", "amusement", "a giggling toddler"),
+        ("a snarling wolf", "excitement", "a bounding wolf"),
+        ("a crying child", "excitement", "a cheering child"),
+    ],
+)
 def test_conflicting_expressions_are_recast_toward_the_target(prompt, emotion, expected):
     subject, changes, negatives = fit_subject(parse_scene(prompt), prompt, emotion)
     assert subject == expected
@@ -113,8 +140,9 @@ def test_conflicting_expressions_are_recast_toward_the_target(prompt, emotion, e
 
 
 def test_conflicting_states_move_to_the_negative_prompt_and_descriptions_stay():
-    subject, changes, negatives = fit_subject(parse_scene("a rotting apple"), "a rotting apple",
-                                              "excitement")
+    subject, changes, negatives = fit_subject(
+        parse_scene("a rotting apple"), "a rotting apple", "excitement"
+    )
     assert subject == "an apple" and negatives == ["rotting"]
     assert changes[0].action == "negative" and "rotting" in changes[0].reason
     same = "a young woman in a dark forest"
@@ -123,18 +151,27 @@ def test_conflicting_states_move_to_the_negative_prompt_and_descriptions_stay():
 
 
 def test_long_prompts_are_condensed_keeping_the_subject():
-    prompt = ("An elderly fisherman with a weathered face and a thick grey beard sits on an "
-              "upturned wooden crate on a busy harbour pier, mending a tangled orange net, "
-              "surrounded by stacked lobster traps, coiled ropes, seagulls perched on posts and "
-              "small painted boats bobbing in the water behind him")
+    prompt = (
+        "An elderly fisherman with a weathered face and a thick grey beard sits on an "
+        "upturned wooden crate on a busy harbour pier, mending a tangled orange net, "
+        "surrounded by stacked lobster traps, coiled ropes, seagulls perched on posts and "
+        "small painted boats bobbing in the water behind him"
+    )
     subject, changes, _ = fit_subject(parse_scene(prompt), prompt, "amusement")
     assert estimate_clip_tokens(subject) <= 40
     assert "fisherman" in subject
     assert changes and all(c.action == "condensed" for c in changes)
 
 
-@pytest.mark.parametrize("prompt", ["un chien qui joue dans le jardin", "ein Hund im Park",
-                                    "犬が公園で遊んでいる", "un perro en la playa"])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "un chien qui joue dans le jardin",
+        "ein Hund im Park",
+        "犬が公園で遊んでいる",
+        "un perro en la playa",
+    ],
+)
 def test_non_english_prompts_are_detected(prompt):
     scene = parse_scene(prompt)
     assert not scene.english and scene.language_note
@@ -158,12 +195,17 @@ def test_an_event_brings_its_people_and_postures_are_theirs_not_the_events():
     # seen: "a funeral, mouth slightly open, eyes lifted"; "a clown nose on the funeral"
     scene = parse_scene("a funeral")
     assert [(e.noun, e.kind, e.implied) for e in scene.entities] == [
-        ("funeral", "event", False), ("mourners", "group", True)]
+        ("funeral", "event", False),
+        ("mourners", "group", True),
+    ]
     graph = load_concept_graph()
     rendered = [c.render(scene) for e in Emotion for c in graph.candidates(e, scene)]
     assert not any(t.endswith("on the funeral") or "the funeral's" in t for t in rendered)
-    posture = [c for c in graph.candidates("contentment", scene)
-               if c.facet == "body_language" and not c.bound and "face" in c.needs]
+    posture = [
+        c
+        for c in graph.candidates("contentment", scene)
+        if c.facet == "body_language" and not c.bound and "face" in c.needs
+    ]
     assert posture and all(c.render(scene).startswith("the mourners") for c in posture)
 
 
@@ -174,11 +216,16 @@ def test_an_event_with_people_named_adds_no_others():
 def test_a_posture_names_its_owner_when_it_is_not_the_first_subject():
     graph = load_concept_graph()
     scene = parse_scene("a lighthouse and a dog")
-    postures = [c for e in Emotion for c in graph.candidates(e, scene)
-                if c.facet == "body_language" and c.needs & {"face", "fur", "legs", "ears"}]
+    postures = [
+        c
+        for e in Emotion
+        for c in graph.candidates(e, scene)
+        if c.facet == "body_language" and c.needs & {"face", "fur", "legs", "ears"}
+    ]
     assert any(not c.bound for c in postures)  # unbound ones too ("curled up asleep ...")
     assert all(c.render(scene).startswith("the dog") for c in postures), [
-        c.render(scene) for c in postures if not c.render(scene).startswith("the dog")][:3]
+        c.render(scene) for c in postures if not c.render(scene).startswith("the dog")
+    ][:3]
 
 
 def test_plural_owners_take_a_plain_apostrophe():
@@ -192,14 +239,17 @@ def test_at_a_circus_is_inside_the_tent():
     assert "outdoor" in parse_scene("a dog at a church").facts
 
 
-@pytest.mark.parametrize("prompt,phrase", [
-    ("a sleeping cat", "lip curled, nose wrinkled at the smell"),
-    ("a tram in the rain", "bright flat light with crisp little shadows"),
-    ("a thunderstorm over a village", "a still clear evening with a light breeze"),
-    ("firefighters at a burning house", "curled up asleep with eyes softly closed"),
-    ("a dog chewing a slipper", "curled up asleep with eyes softly closed"),
-    ("a rollercoaster at night", "woods at the blue hour"),
-])
+@pytest.mark.parametrize(
+    "prompt,phrase",
+    [
+        ("a sleeping cat", "lip curled, nose wrinkled at the smell"),
+        ("a tram in the rain", "bright flat light with crisp little shadows"),
+        ("a thunderstorm over a village", "a still clear evening with a light breeze"),
+        ("firefighters at a burning house", "curled up asleep with eyes softly closed"),
+        ("a dog chewing a slipper", "curled up asleep with eyes softly closed"),
+        ("a rollercoaster at night", "woods at the blue hour"),
+    ],
+)
 def test_contradictions_seen_in_rewrites_are_caught(prompt, phrase):
     assert contradiction(parse_scene(prompt).facts, phrase)
 
@@ -209,18 +259,25 @@ def test_a_stated_place_is_not_moved_elsewhere():
     graph = load_concept_graph()
     for prompt in ("a cat on a sofa", "a ballet performance"):
         scene = parse_scene(prompt)
-        spaces = [c for e in Emotion for c in graph.candidates(e, scene)
-                  if c.facet == "space" and not c.bound]
+        spaces = [
+            c
+            for e in Emotion
+            for c in graph.candidates(e, scene)
+            if c.facet == "space" and not c.bound
+        ]
         assert spaces == [], (prompt, [c.text for c in spaces][:3])
 
 
 def test_a_burning_house_is_not_kept_for_contentment():
     scene = parse_scene("firefighters at a burning house")
-    text, adjustments, negatives = fit_subject(scene, "firefighters at a burning house",
-                                               "contentment")
+    text, adjustments, negatives = fit_subject(
+        scene, "firefighters at a burning house", "contentment"
+    )
     assert text == "firefighters at a house" and negatives == ["burning"]
-    assert fit_subject(scene, "firefighters at a burning house", "fear")[0] == \
-        "firefighters at a burning house"
+    assert (
+        fit_subject(scene, "firefighters at a burning house", "fear")[0]
+        == "firefighters at a burning house"
+    )
 
 
 def test_acronyms_and_emotion_words_do_not_make_a_prompt_foreign():
@@ -245,19 +302,33 @@ def test_a_fire_is_lit_and_coloured_but_wears_nothing_and_has_no_face():
     assert {"fire", "night", "outdoor"} <= scene.facts and "object" not in scene.facts
 
     def concept(text, needs=""):
-        return VisualConcept(text=text, facet="object", needs=frozenset(needs.split()),
-                             appraisal="a", emotion="amusement")
+        return VisualConcept(
+            text=text,
+            facet="object",
+            needs=frozenset(needs.split()),
+            appraisal="a",
+            emotion="amusement",
+        )
 
     assert not concept("{the} wearing a knitted bobble hat", "object").fits(scene)
     assert not concept("googly eyes on {the}", "face").fits(scene)
     sparks = concept("sparks from {the} rising into the dark")
-    assert sparks.fits(scene) and sparks.render(scene) == "sparks from the campfire rising into the dark"
+    assert (
+        sparks.fits(scene)
+        and sparks.render(scene) == "sparks from the campfire rising into the dark"
+    )
 
 
-@pytest.mark.parametrize(("prompt", "places"), [
-    ("a campfire at night", []), ("a kitchen at noon", []), ("a dog in the morning", []),
-    ("a cat on a mat at night", ["mat"]), ("a house on fire", []),
-])
+@pytest.mark.parametrize(
+    ("prompt", "places"),
+    [
+        ("a campfire at night", []),
+        ("a kitchen at noon", []),
+        ("a dog in the morning", []),
+        ("a cat on a mat at night", ["mat"]),
+        ("a house on fire", []),
+    ],
+)
 def test_times_of_day_and_being_on_fire_are_facts_not_places_or_subjects(prompt, places):
     scene = parse_scene(prompt)
     assert [e.noun for e in scene.places] == places
@@ -265,22 +336,25 @@ def test_times_of_day_and_being_on_fire_are_facts_not_places_or_subjects(prompt,
 
 
 # ----- morning vs evening, the dark, crowds, places (read off real rewrites) -------------------
-@pytest.mark.parametrize("prompt, phrase, contradicts", [
-    # seen: "a mountain summit at sunrise" + "the last light fading from the sky"
-    ("a mountain summit at sunrise", "the last light fading from the sky", True),
-    ("a mountain summit at sunrise", "warm late-afternoon sunlight", True),
-    ("a beach at sunset", "low mist catching the first light of dawn", True),
-    ("a lake in the morning", "dusk light fading across the water", True),
-    ("a mountain summit at sunrise", "low mist catching the first light of dawn", False),
-    ("a beach at sunset", "the last light fading from the sky", False),
-    # twilight, the blue hour and a low sun fit either end of the day
-    ("a mountain summit at sunrise", "soft twilight glow", False),
-    ("a beach at sunset", "dim blue hour light", False),
-    ("a lake in the morning", "the low sun backlighting the grass", False),
-    # day and night stay opposed
-    ("a campfire at night", "pale wintry sun low on the horizon", True),
-    ("a street at noon", "dusk light fading", True),
-])
+@pytest.mark.parametrize(
+    "prompt, phrase, contradicts",
+    [
+        # seen: "a mountain summit at sunrise" + "the last light fading from the sky"
+        ("a mountain summit at sunrise", "the last light fading from the sky", True),
+        ("a mountain summit at sunrise", "warm late-afternoon sunlight", True),
+        ("a beach at sunset", "low mist catching the first light of dawn", True),
+        ("a lake in the morning", "dusk light fading across the water", True),
+        ("a mountain summit at sunrise", "low mist catching the first light of dawn", False),
+        ("a beach at sunset", "the last light fading from the sky", False),
+        # twilight, the blue hour and a low sun fit either end of the day
+        ("a mountain summit at sunrise", "soft twilight glow", False),
+        ("a beach at sunset", "dim blue hour light", False),
+        ("a lake in the morning", "the low sun backlighting the grass", False),
+        # day and night stay opposed
+        ("a campfire at night", "pale wintry sun low on the horizon", True),
+        ("a street at noon", "dusk light fading", True),
+    ],
+)
 def test_morning_and_evening_exclude_each_other(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
 
@@ -290,64 +364,77 @@ def test_twilight_alone_fits_a_sunrise_and_a_sunset():
     assert {"twilight", "morning"} <= dawn.facts and "evening" not in dawn.facts
     assert {"twilight", "evening"} <= dusk.facts and "morning" not in dusk.facts
     assert "evening" in contradiction(dawn.facts, "sunset glow on the rooftops")
-    assert contradiction(parse_scene("a field at twilight").facts, "the first light of dawn") \
-        is None
+    assert (
+        contradiction(parse_scene("a field at twilight").facts, "the first light of dawn") is None
+    )
 
 
-@pytest.mark.parametrize("prompt, phrase, contradicts", [
-    # seen: "a mountain summit at sunrise" + "a porch light left burning in the dark"
-    ("a mountain summit at sunrise", "a porch light left burning in the dark", True),
-    ("a street at noon", "a blinking red light in the dark", True),
-    ("a lighthouse on a sunny coast", "the lighthouse small and off-centre in empty darkness",
-     True),
-    # indoors the dark is a drawn curtain or a basement, not the night
-    ("a kitchen at noon", "a blinking red light in the dark", False),
-    ("a basement at noon", "a single bulb swinging in the dark", False),
-    ("a house at noon", "cold light from a television in the dark in the living room", False),
-    # no daylight stated, or a night scene: the dark is fine
-    ("a campfire at night", "sparks rising into the dark", False),
-    ("an old barn", "a porch light left burning in the dark", False),
-    ("a street at dusk", "a porch light left burning in the dark", False),
-])
+@pytest.mark.parametrize(
+    "prompt, phrase, contradicts",
+    [
+        # seen: "a mountain summit at sunrise" + "a porch light left burning in the dark"
+        ("a mountain summit at sunrise", "a porch light left burning in the dark", True),
+        ("a street at noon", "a blinking red light in the dark", True),
+        (
+            "a lighthouse on a sunny coast",
+            "the lighthouse small and off-centre in empty darkness",
+            True,
+        ),
+        # indoors the dark is a drawn curtain or a basement, not the night
+        ("a kitchen at noon", "a blinking red light in the dark", False),
+        ("a basement at noon", "a single bulb swinging in the dark", False),
+        ("a house at noon", "cold light from a television in the dark in the living room", False),
+        # no daylight stated, or a night scene: the dark is fine
+        ("a campfire at night", "sparks rising into the dark", False),
+        ("an old barn", "a porch light left burning in the dark", False),
+        ("a street at dusk", "a porch light left burning in the dark", False),
+    ],
+)
 def test_in_the_dark_outdoors_contradicts_a_stated_daytime(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
 
 
-@pytest.mark.parametrize("prompt, phrase, contradicts", [
-    # seen: "a mountain summit at sunrise" + "the summit sharp amid blurred passers-by"
-    ("a mountain summit at sunrise", "the summit sharp amid blurred passers-by", True),
-    ("a deer in a dense forest", "commuters hurrying past", True),
-    ("a kitchen at noon", "the kitchen sharp amid blurred passers-by", True),
-    ("a girl in her bedroom", "a crowd of raised phones and open mouths", True),
-    ("a hospital corridor", "the corridor sharp amid blurred passers-by", False),
-    ("a tram in the rain", "commuters hurrying past", False),
-    ("a girl with her dog on a beach", "a crowd throwing hats into the air", False),
-    # the prompt itself puts people there
-    ("a crowd of hikers on a mountain summit", "spectators cheering", False),
-])
+@pytest.mark.parametrize(
+    "prompt, phrase, contradicts",
+    [
+        # seen: "a mountain summit at sunrise" + "the summit sharp amid blurred passers-by"
+        ("a mountain summit at sunrise", "the summit sharp amid blurred passers-by", True),
+        ("a deer in a dense forest", "commuters hurrying past", True),
+        ("a kitchen at noon", "the kitchen sharp amid blurred passers-by", True),
+        ("a girl in her bedroom", "a crowd of raised phones and open mouths", True),
+        ("a hospital corridor", "the corridor sharp amid blurred passers-by", False),
+        ("a tram in the rain", "commuters hurrying past", False),
+        ("a girl with her dog on a beach", "a crowd throwing hats into the air", False),
+        # the prompt itself puts people there
+        ("a crowd of hikers on a mountain summit", "spectators cheering", False),
+    ],
+)
 def test_crowds_need_a_public_place(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
 
 
-@pytest.mark.parametrize("prompt, phrase, contradicts", [
-    # seen: "a clown at a circus" + a hallway, "a thunderstorm over a village" + an ice cave
-    ("a clown at a circus", "dim light from a hallway door left ajar", True),
-    ("a clown at a circus", "a fridge light spilling over the clown", True),
-    ("a clown at a circus", "distant long shot through a window", True),
-    ("a thunderstorm over a village", "blue light filtering through a vast ice cave", True),
-    ("a hospital corridor", "a mammoth skeleton looming in a museum hall", True),
-    ("a kitchen at noon", "a stained bathroom's dim mirror light", True),
-    ("a cozy fireplace", "sweeping stage beams catching the fireplace", True),
-    # a place that is part of the stated one, or a framing device found anywhere
-    ("a hospital corridor", "dim light from a hallway door left ajar", False),
-    ("a clown at a circus", "sweeping stage beams catching the clown", False),
-    ("a cat on a sofa", "sunlight warming the kitchen tiles", False),
-    ("a clown at a circus", "a centred figure framed by a massive archway", False),
-    ("a thunderstorm over a village", "frame within a frame through a broken window", False),
-    # a place seen in the distance is a view, not where the scene is
-    ("a thunderstorm over a village", "snow-capped mountains on the horizon", False),
-    ("a mountain summit at sunrise", "a shaft of light through a cave opening", False),
-])
+@pytest.mark.parametrize(
+    "prompt, phrase, contradicts",
+    [
+        # seen: "a clown at a circus" + a hallway, "a thunderstorm over a village" + an ice cave
+        ("a clown at a circus", "dim light from a hallway door left ajar", True),
+        ("a clown at a circus", "a fridge light spilling over the clown", True),
+        ("a clown at a circus", "distant long shot through a window", True),
+        ("a thunderstorm over a village", "blue light filtering through a vast ice cave", True),
+        ("a hospital corridor", "a mammoth skeleton looming in a museum hall", True),
+        ("a kitchen at noon", "a stained bathroom's dim mirror light", True),
+        ("a cozy fireplace", "sweeping stage beams catching the fireplace", True),
+        # a place that is part of the stated one, or a framing device found anywhere
+        ("a hospital corridor", "dim light from a hallway door left ajar", False),
+        ("a clown at a circus", "sweeping stage beams catching the clown", False),
+        ("a cat on a sofa", "sunlight warming the kitchen tiles", False),
+        ("a clown at a circus", "a centred figure framed by a massive archway", False),
+        ("a thunderstorm over a village", "frame within a frame through a broken window", False),
+        # a place seen in the distance is a view, not where the scene is
+        ("a thunderstorm over a village", "snow-capped mountains on the horizon", False),
+        ("a mountain summit at sunrise", "a shaft of light through a cave opening", False),
+    ],
+)
 def test_a_phrase_set_in_another_place_contradicts_a_stated_place(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
 
@@ -364,27 +451,30 @@ def test_places_fit_when_one_is_part_of_the_other():
     assert {"site:hospital", "site:hallway"} <= scene.facts
 
 
-@pytest.mark.parametrize(("prompt", "phrase", "contradicts"), [
-    # seen on the embedded default: a horse got "jumping for a frisbee", "tail wagging"
-    ("a horse in a snowy field", "jumping for a frisbee, twisting mid-air", True),
-    ("a horse in a snowy field", "tail wagging so hard the body wiggles", True),
-    ("a dog in a park", "jumping for a frisbee, twisting mid-air", False),
-    ("a horse in a field", "hooves throwing up clods of earth", False),
-    ("a cat on a sofa", "a play bow, front paws down", False),
-    ("a horse in a stable", "a cat batting at a ball with one paw", False),  # the cat's paw
-    # an owl on a branch is perched; another bird may fly
-    ("an owl on a branch", "soaring high above the clouds", True),
-    ("an owl on a branch", "wings spread wide, hovering on the updraft", True),
-    ("an eagle over a canyon", "soaring high above the clouds", False),
-    ("a cat on a sofa", "a bird soaring past the window", False),
-    # weather and time words that were missing
-    ("a tram in the rain", "the tram left behind, covered in dust", True),
-    ("a dusty road at noon", "the road covered in dust", False),
-    ("a campfire at night", "a sun shower with a rainbow arching overhead", True),
-    ("a campfire at night", "rainbow-striped accents everywhere", False),  # a pattern, no sky
-    ("a tram in the rain", "a giant full moon rising", True),
-    ("a graveyard at night", "a giant full moon rising", False),
-])
+@pytest.mark.parametrize(
+    ("prompt", "phrase", "contradicts"),
+    [
+        # seen on the embedded default: a horse got "jumping for a frisbee", "tail wagging"
+        ("a horse in a snowy field", "jumping for a frisbee, twisting mid-air", True),
+        ("a horse in a snowy field", "tail wagging so hard the body wiggles", True),
+        ("a dog in a park", "jumping for a frisbee, twisting mid-air", False),
+        ("a horse in a field", "hooves throwing up clods of earth", False),
+        ("a cat on a sofa", "a play bow, front paws down", False),
+        ("a horse in a stable", "a cat batting at a ball with one paw", False),  # the cat's paw
+        # an owl on a branch is perched; another bird may fly
+        ("an owl on a branch", "soaring high above the clouds", True),
+        ("an owl on a branch", "wings spread wide, hovering on the updraft", True),
+        ("an eagle over a canyon", "soaring high above the clouds", False),
+        ("a cat on a sofa", "a bird soaring past the window", False),
+        # weather and time words that were missing
+        ("a tram in the rain", "the tram left behind, covered in dust", True),
+        ("a dusty road at noon", "the road covered in dust", False),
+        ("a campfire at night", "a sun shower with a rainbow arching overhead", True),
+        ("a campfire at night", "rainbow-striped accents everywhere", False),  # a pattern, no sky
+        ("a tram in the rain", "a giant full moon rising", True),
+        ("a graveyard at night", "a giant full moon rising", False),
+    ],
+)
 def test_body_plan_perching_and_weather_words(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
 
@@ -395,60 +485,66 @@ def test_a_horse_has_hooves_and_size_a_dog_has_paws():
     assert "paws" in dog and not {"hooves", "large"} & dog
 
 
-@pytest.mark.parametrize(("prompt", "phrase", "contradicts"), [
-    # read off simulated rewrites of held-out scenes
-    ("a horse in a snowy field", "slowly sniffing the flowers", True),
-    ("a horse in a snowy field", "flattened in the long grass", True),
-    ("a campfire at night", "an open meadow under a pale sky", True),
-    ("a lighthouse on a sunny coast", "a low black sky pressing down", True),
-    ("a kitchen at noon", "cotton sheets crumpled in sunlight", True),
-    ("a tram in the rain", "the tram parked under a shady tree", True),
-    ("a bedroom at night", "the empty side of the bed", False),
-    ("a hospital ward", "a bedside lamp", False),
-    ("a deer in a meadow in spring", "slowly sniffing the flowers", False),
-])
+@pytest.mark.parametrize(
+    ("prompt", "phrase", "contradicts"),
+    [
+        # read off simulated rewrites of held-out scenes
+        ("a horse in a snowy field", "slowly sniffing the flowers", True),
+        ("a horse in a snowy field", "flattened in the long grass", True),
+        ("a campfire at night", "an open meadow under a pale sky", True),
+        ("a lighthouse on a sunny coast", "a low black sky pressing down", True),
+        ("a kitchen at noon", "cotton sheets crumpled in sunlight", True),
+        ("a tram in the rain", "the tram parked under a shady tree", True),
+        ("a bedroom at night", "the empty side of the bed", False),
+        ("a hospital ward", "a bedside lamp", False),
+        ("a deer in a meadow in spring", "slowly sniffing the flowers", False),
+    ],
+)
 def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
 
 
-@pytest.mark.parametrize(("prompt", "phrase", "contradicts"), [
-    # over-blocking found by red-teaming the scene model: none of these contradicts
-    ("a man on a bench", "taking off his hat", False),
-    ("a girl on a swing", "a kite flying overhead", False),
-    ("a goldfish in a bowl", "gliding through the water", False),
-    ("an eagle above a pine tree", "in flight", False),
-    ("a child in a bedroom at night", "light spilling in from the hallway", False),
-    ("a cat in the KITCHEN", "Hallway Light", False),
-    ("a grandmother in her living room", "a stained-glass lamp glowing", False),
-    ("a busker on a street corner", "warm stage lights", False),
-    ("a woman in a kitchen", "jungle green and gold palette", False),
-    ("a sun bear in a zoo", "moonlight", False),
-    ("a tram in the rain", "dusty windows", False),
-    ("a dog in a park", "the dog resting its chin on one paw", False),
-    # under-blocking found the same way
-    ("an owl on a branch", "banking hard across the sky", True),
-    ("a horse in a paddock", "the horse resting its chin on one paw", True),
-    ("a woman in a sun hat at night", "warm afternoon sunlight", True),
-    ("a parade at night with a rainbow flag", "bright sunlight on the marchers", True),
-    ("a city skyline tonight", "harsh midday sun", True),
-    ("a snowy field at dawn", "the sun setting behind the hills", True),
-    ("a tram in the rain", "wheels kicking up dust", True),
-    ("a horse in a field", "crouched and about to pounce", True),
-    # seen on the embedded default: "a snarling wolf" -> contentment "grazing slowly"
-    ("a snarling wolf", "grazing slowly with its head down", True),
-    ("a cow in a field", "grazing slowly with its head down", False),
-    ("a mountain summit at sunrise", "cold low light grazing the peaks", False),
-    # seen: "a still clear evening" beside "soft overcast light with no harsh shadows"
-    ("a dog on a clear evening", "soft overcast light with no harsh shadows", True),
-    ("a tram in the rain", "low grey cloud over the rooftops", False),
-    # a field is a place; depth of field is a lens setting that fits a kitchen
-    ("a horse in a snowy field", "on a grey empty beach", True),
-    ("a horse in a snowy field", "an open meadow", False),
-    ("a kitchen at noon", "shallow depth of field with creamy bokeh", False),
-    # seen in a simulated rewrite: dunes under a blazing sun in a snowy field
-    ("a horse in a snowy field", "blazing noon sun and sharp shadows on red dunes", True),
-    ("a camel in the desert", "blazing noon sun and sharp shadows on red dunes", False),
-    ("an owl on a branch at night", "towering cumulus clouds filling the sky", True),
-])
+@pytest.mark.parametrize(
+    ("prompt", "phrase", "contradicts"),
+    [
+        # over-blocking found by red-teaming the scene model: none of these contradicts
+        ("a man on a bench", "taking off his hat", False),
+        ("a girl on a swing", "a kite flying overhead", False),
+        ("a goldfish in a bowl", "gliding through the water", False),
+        ("an eagle above a pine tree", "in flight", False),
+        ("a child in a bedroom at night", "light spilling in from the hallway", False),
+        ("a cat in the KITCHEN", "Hallway Light", False),
+        ("a grandmother in her living room", "a stained-glass lamp glowing", False),
+        ("a busker on a street corner", "warm stage lights", False),
+        ("a woman in a kitchen", "jungle green and gold palette", False),
+        ("a sun bear in a zoo", "moonlight", False),
+        ("a tram in the rain", "dusty windows", False),
+        ("a dog in a park", "the dog resting its chin on one paw", False),
+        # under-blocking found the same way
+        ("an owl on a branch", "banking hard across the sky", True),
+        ("a horse in a paddock", "the horse resting its chin on one paw", True),
+        ("a woman in a sun hat at night", "warm afternoon sunlight", True),
+        ("a parade at night with a rainbow flag", "bright sunlight on the marchers", True),
+        ("a city skyline tonight", "harsh midday sun", True),
+        ("a snowy field at dawn", "the sun setting behind the hills", True),
+        ("a tram in the rain", "wheels kicking up dust", True),
+        ("a horse in a field", "crouched and about to pounce", True),
+        # seen on the embedded default: "a snarling wolf" -> contentment "grazing slowly"
+        ("a snarling wolf", "grazing slowly with its head down", True),
+        ("a cow in a field", "grazing slowly with its head down", False),
+        ("a mountain summit at sunrise", "cold low light grazing the peaks", False),
+        # seen: "a still clear evening" beside "soft overcast light with no harsh shadows"
+        ("a dog on a clear evening", "soft overcast light with no harsh shadows", True),
+        ("a tram in the rain", "low grey cloud over the rooftops", False),
+        # a field is a place; depth of field is a lens setting that fits a kitchen
+        ("a horse in a snowy field", "on a grey empty beach", True),
+        ("a horse in a snowy field", "an open meadow", False),
+        ("a kitchen at noon", "shallow depth of field with creamy bokeh", False),
+        # seen in a simulated rewrite: dunes under a blazing sun in a snowy field
+        ("a horse in a snowy field", "blazing noon sun and sharp shadows on red dunes", True),
+        ("a camel in the desert", "blazing noon sun and sharp shadows on red dunes", False),
+        ("an owl on a branch at night", "towering cumulus clouds filling the sky", True),
+    ],
+)
 def test_red_team_pairs(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts

@@ -67,7 +67,10 @@ def test_names_select_and_order_personas():
         (lambda d: d.update(weight=-1), "field 'weight'"),
         (lambda d: d.update(temperature="hot"), "field 'temperature'"),
         (lambda d: d.update(name="Has Spaces"), "field 'name'"),
-        (lambda d: d.update(colour="red"), "field 'colour': Extra inputs are not permitted; remove it"),
+        (
+            lambda d: d.update(colour="red"),
+            "field 'colour': Extra inputs are not permitted; remove it",
+        ),
         (lambda d: d["bio"].update(age=500), "field 'bio.age'"),
         (lambda d: d.update(sensitivity={"joyy": 1.0}), "unknown emotion 'joyy'"),
         (lambda d: d.update(sensitivity={"awe": 5}), "use a number in [0, 2]"),
@@ -87,8 +90,11 @@ def test_bad_file_names_file_field_and_fix(tmp_path, mutate, expect):
 
 @pytest.mark.parametrize(
     ("text", "expect"),
-    [("name: [unclosed", "invalid YAML at line"), ("- a\n- b\n", "expected a mapping"),
-     ("", "expected a mapping")],
+    [
+        ("name: [unclosed", "invalid YAML at line"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("", "expected a mapping"),
+    ],
 )
 def test_malformed_yaml_is_a_one_line_error(tmp_path, text, expect):
     path = _write(tmp_path, "broken.yaml", text)
@@ -110,21 +116,38 @@ def test_missing_directory_non_utf8_and_duplicates(tmp_path):
         load_personas(dup)
 
 
-yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                         st.text(max_size=20))
+yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+)
 yaml_values = st.recursive(
     yaml_scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(max_size=12), children, max_size=5)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(
-    st.sampled_from(["name", "bio", "temperament", "taste", "sensitivity", "weight",
-                     "temperature", "display_name", "extra"]),
-    yaml_values, max_size=9))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "name",
+                "bio",
+                "temperament",
+                "taste",
+                "sensitivity",
+                "weight",
+                "temperature",
+                "display_name",
+                "extra",
+            ]
+        ),
+        yaml_values,
+        max_size=9,
+    )
+)
 def test_fuzzed_persona_yaml_gives_a_persona_or_a_named_error(data):
     text = yaml.safe_dump(data)
     try:

@@ -58,7 +58,8 @@ def test_default_files_are_commented_and_still_valid():
 
 def test_a_comma_string_where_a_list_belongs_says_how_to_write_the_list(tmp_path):
     text = yaml.safe_dump(_data()).replace(
-        "palette:\n  - muted grey-blue\n  - dusky rose\n  - ink blue", "palette: a, b")
+        "palette:\n  - muted grey-blue\n  - dusky rose\n  - ink blue", "palette: a, b"
+    )
     assert "palette: a, b" in text
     with pytest.raises(PersonaFileError, match=r"taste.palette': expects a list; write \[a, b\]"):
         load_persona_file(_write(tmp_path, "p.yaml", text))
@@ -66,9 +67,12 @@ def test_a_comma_string_where_a_list_belongs_says_how_to_write_the_list(tmp_path
 
 def test_a_synonym_key_that_clashes_with_its_category_is_refused(tmp_path):
     path = _write(tmp_path, "p.yaml", _data(sensitivity={"contentment": 1.3, "content": 1.5}))
-    with pytest.raises(PersonaFileError, match="keys '(contentment|content)' and "
-                                               "'(content|contentment)' both mean "
-                                               "'contentment'; keep one"):
+    with pytest.raises(
+        PersonaFileError,
+        match="keys '(contentment|content)' and "
+        "'(content|contentment)' both mean "
+        "'contentment'; keep one",
+    ):
         load_persona_file(path)
     # a synonym alone is still fine
     ok = _write(tmp_path, "q.yaml", _data(name="q", sensitivity={"content": 1.5}))
@@ -92,8 +96,9 @@ def test_a_user_file_that_overrides_a_default_is_announced(tmp_path):
     assert listed.exit_code == 0 and "overrides the default persona 'poet'" in listed.output
     validated = runner.invoke(app, ["personas", "validate", str(tmp_path)])
     assert validated.exit_code == 0 and "overrides the default persona" in validated.output
-    rewrite = runner.invoke(app, ["rewrite", "a dog", "-e", "awe", "--personas", str(tmp_path),
-                                  "--json"])
+    rewrite = runner.invoke(
+        app, ["rewrite", "a dog", "-e", "awe", "--personas", str(tmp_path), "--json"]
+    )
     assert rewrite.exit_code == 0 and "overrides the default persona 'poet'" in rewrite.output
 
 
@@ -105,46 +110,107 @@ def test_no_notice_without_an_override(tmp_path):
 
 
 def test_eval_run_takes_a_persona_folder(tmp_path):
-    _write(tmp_path / "p", "poet.yaml", _data(name="poet", weight=5.0,
-                                             taste={**_data()["taste"], "motifs": ["kites"]}))
-    result = runner.invoke(app, ["eval", "run", "--out", str(tmp_path / "run"), "--systems",
-                                 "mc_agent", "--limit", "1", "--personas", str(tmp_path / "p")])
+    _write(
+        tmp_path / "p",
+        "poet.yaml",
+        _data(name="poet", weight=5.0, taste={**_data()["taste"], "motifs": ["kites"]}),
+    )
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            "--out",
+            str(tmp_path / "run"),
+            "--systems",
+            "mc_agent",
+            "--limit",
+            "1",
+            "--personas",
+            str(tmp_path / "p"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "overrides the default persona 'poet'" in result.output
     assert (tmp_path / "run" / "results.jsonl").read_text().strip()
-    bad = runner.invoke(app, ["eval", "run", "--out", str(tmp_path / "run2"), "--systems",
-                              "mc_agent", "--personas", str(tmp_path / "missing")])
+    bad = runner.invoke(
+        app,
+        [
+            "eval",
+            "run",
+            "--out",
+            str(tmp_path / "run2"),
+            "--systems",
+            "mc_agent",
+            "--personas",
+            str(tmp_path / "missing"),
+        ],
+    )
     assert bad.exit_code == 2 and "persona directory not found" in bad.output
 
 
 def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path):
-    edited = _data(taste={**_data()["taste"], "motifs": ["lanterns", "red kites", "snow"],
-                          "palette": ["crimson", "gold"], "light": ["candle light"]})
+    edited = _data(
+        taste={
+            **_data()["taste"],
+            "motifs": ["lanterns", "red kites", "snow"],
+            "palette": ["crimson", "gold"],
+            "light": ["candle light"],
+        }
+    )
     _write(tmp_path / "b", "poet.yaml", edited)
     # a scene where the edited taste reorders the poet's shortlist (on some scenes the
     # subject-specific concepts outrank any taste edit, and the diff rightly shows no change)
-    rows = diff_persona_sets(None, tmp_path / "b", Settings(backend="test"),
-                             scenes=[("a cottage", "contentment")])
+    rows = diff_persona_sets(
+        None, tmp_path / "b", Settings(backend="test"), scenes=[("a cottage", "contentment")]
+    )
     by = {r.persona: r for r in rows}
     assert by["poet"].changed  # the edited persona reads the scene differently
     assert not by["child"].changed  # the others do not move
     assert "(final prompt)" in by
-    same = diff_persona_sets(None, None, Settings(backend="test"),
-                             scenes=[("a dog in a park", "awe")])
+    same = diff_persona_sets(
+        None, None, Settings(backend="test"), scenes=[("a dog in a park", "awe")]
+    )
     assert not any(r.changed for r in same)
 
 
 def test_personas_diff_cli_and_its_bad_input(tmp_path):
-    _write(tmp_path / "b", "poet.yaml", _data(taste={**_data()["taste"],
-                                                      "motifs": ["lanterns", "snow"]}))
+    _write(
+        tmp_path / "b",
+        "poet.yaml",
+        _data(taste={**_data()["taste"], "motifs": ["lanterns", "snow"]}),
+    )
     # a scene whose shortlist the edit reorders (on others, concepts specific to the subject
     # and its setting outrank any taste edit: the diff rightly shows no change there)
-    result = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"),
-                                 "--scene", "a lighthouse:awe", "--changed-only"])
+    result = runner.invoke(
+        app,
+        [
+            "personas",
+            "diff",
+            "defaults",
+            str(tmp_path / "b"),
+            "--scene",
+            "a lighthouse:awe",
+            "--changed-only",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "poet" in result.stdout and "rows differ" in result.output
-    only = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"), "--scene",
-                               "a dog in a park:awe", "-p", "poet", "-p", "child"])
+    only = runner.invoke(
+        app,
+        [
+            "personas",
+            "diff",
+            "defaults",
+            str(tmp_path / "b"),
+            "--scene",
+            "a dog in a park:awe",
+            "-p",
+            "poet",
+            "-p",
+            "child",
+        ],
+    )
     assert only.exit_code == 0 and "farmer" not in only.stdout and "child" in only.stdout
     bad = runner.invoke(app, ["personas", "diff", "defaults", "defaults", "--scene", "no emotion"])
     assert bad.exit_code == 2 and "write PROMPT:EMOTION" in bad.output
@@ -154,20 +220,32 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path):
 
 def test_personas_diff_p_names_a_persona_only_one_set_has(tmp_path):
     _write(tmp_path / "b", "newcomer.yaml", _data(name="newcomer"))
-    rows = diff_persona_sets(None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")],
-                             names=["newcomer", "poet"])
+    rows = diff_persona_sets(
+        None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")], names=["newcomer", "poet"]
+    )
     by = {r.persona: r for r in rows}
     assert by["newcomer"].a == "-" and by["newcomer"].b != "-"  # added in B
     assert not by["poet"].changed
-    only_new = diff_persona_sets(None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")],
-                                 names=["newcomer"])
+    only_new = diff_persona_sets(
+        None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")], names=["newcomer"]
+    )
     final = {r.persona: r for r in only_new}["(final prompt)"]
     assert final.a == "-" and final.b.startswith("a dog")  # A has no such persona to run
-    cli = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"), "--scene",
-                              "a dog:awe", "-p", "newcomer"])
+    cli = runner.invoke(
+        app,
+        [
+            "personas",
+            "diff",
+            "defaults",
+            str(tmp_path / "b"),
+            "--scene",
+            "a dog:awe",
+            "-p",
+            "newcomer",
+        ],
+    )
     assert cli.exit_code == 0, cli.output
-    ghost = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"), "-p",
-                                "ghost"])
+    ghost = runner.invoke(app, ["personas", "diff", "defaults", str(tmp_path / "b"), "-p", "ghost"])
     assert ghost.exit_code == 2 and "unknown persona(s) ghost in both sets" in ghost.output
 
 

@@ -14,9 +14,9 @@ runner = CliRunner()
 
 
 def test_prompt_phrases_skip_what_the_scene_already_says():
-    assert prompt_phrases("a laundromat at 3 a.m.",
-                          "a laundromat at 3 a.m., an open meadow, humming dryers") == \
-        ["an open meadow", "humming dryers"]
+    assert prompt_phrases(
+        "a laundromat at 3 a.m.", "a laundromat at 3 a.m., an open meadow, humming dryers"
+    ) == ["an open meadow", "humming dryers"]
 
 
 def test_fit_threshold_reaches_the_asked_precision_on_its_own_data():
@@ -28,9 +28,9 @@ def test_fit_threshold_reaches_the_asked_precision_on_its_own_data():
 
 
 def test_checker_shares_no_code_with_the_generator_filter():
-    import emotion_director.evals.scene_checker as checker
-
     import ast
+
+    import emotion_director.evals.scene_checker as checker
 
     tree = ast.parse(open(checker.__file__).read())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -41,9 +41,15 @@ def test_checker_shares_no_code_with_the_generator_filter():
 
 @pytest.mark.integration
 def test_eval_scene_fit_jsonl_on_the_real_model():
-    lines = [json.dumps({"scene": "a laundromat at 3 a.m.",
-                         "prompt": "a laundromat at 3 a.m., an open meadow at noon, humming dryers"}),
-             "[1, 2]"]
+    lines = [
+        json.dumps(
+            {
+                "scene": "a laundromat at 3 a.m.",
+                "prompt": "a laundromat at 3 a.m., an open meadow at noon, humming dryers",
+            }
+        ),
+        "[1, 2]",
+    ]
     res = runner.invoke(app, ["eval", "scene-fit", "--jsonl", "-"], input="\n".join(lines) + "\n")
     assert res.exit_code == 2  # the bad line is answered, and the command says it failed
     first, second = [json.loads(line) for line in res.stdout.splitlines()]

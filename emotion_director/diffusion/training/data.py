@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emotion_director.files import make_output_dir
 from emotion_director.diffusion.bank import BankError
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.errors import DatasetError, UnknownEmotionError
-from emotion_director.files import text_lines
+from emotion_director.files import make_output_dir, text_lines
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,11 @@ def _json(line: str, path: Path, number: int) -> dict:
 
 def _record(data: dict, path: Path, number: int, kind: str) -> TrainingRecord:
     where = f"{path}:{number}"
-    required = ("prompt", "emotion", "image_w", "image_l") if kind == "preference" else (
-        "image", "caption", "emotion")
+    required = (
+        ("prompt", "emotion", "image_w", "image_l")
+        if kind == "preference"
+        else ("image", "caption", "emotion")
+    )
     missing = [k for k in required if not data.get(k)]
     if missing:
         raise DatasetError(f"{where}: missing field(s) {', '.join(missing)} in a {kind} record.")
@@ -72,13 +74,17 @@ def _record(data: dict, path: Path, number: int, kind: str) -> TrainingRecord:
     negative = data.get("negative_emotion")
     if kind == "preference":
         return TrainingRecord(
-            prompt=str(data["prompt"]), emotion=_emotion(data["emotion"], where),
-            image_w=image("image_w"), image_l=image("image_l"),
+            prompt=str(data["prompt"]),
+            emotion=_emotion(data["emotion"], where),
+            image_w=image("image_w"),
+            image_l=image("image_l"),
             negative_emotion=_emotion(negative, where) if negative else None,
         )
     return TrainingRecord(
-        prompt=str(data["caption"]), emotion=_emotion(data["emotion"], where),
-        image_w=image("image"), negative_emotion=_emotion(negative, where) if negative else None,
+        prompt=str(data["caption"]),
+        emotion=_emotion(data["emotion"], where),
+        image_w=image("image"),
+        negative_emotion=_emotion(negative, where) if negative else None,
     )
 
 
@@ -114,29 +120,37 @@ def check_image(file: Path, where: str) -> None:
             width, height = img.size
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise DatasetError(
-            f"{where}: {file} is not a readable image ({type(exc).__name__}): use PNG/JPEG/WebP files."
+            f"{where}: {file} is not a readable image ({type(exc).__name__}): "
+            "use PNG/JPEG/WebP files."
         ) from None
     if width * height > MAX_IMAGE_PIXELS:
         raise DatasetError(
-            f"{where}: {file} is {width}x{height} pixels, over the {MAX_IMAGE_PIXELS:,}-pixel limit: "
+            f"{where}: {file} is {width}x{height} pixels, "
+            f"over the {MAX_IMAGE_PIXELS:,}-pixel limit: "
             "resize it (training crops to data.resolution anyway)."
         )
 
 
-def load_image_tensor(path: Path, resolution: int, *, center_crop: bool, flip: bool,
-                      rng: random.Random) -> torch.Tensor:
+def load_image_tensor(
+    path: Path, resolution: int, *, center_crop: bool, flip: bool, rng: random.Random
+) -> torch.Tensor:
     """``[3, R, R]`` in ``[-1, 1]``: resize the short side, crop, optionally flip."""
     from PIL import Image
 
     with Image.open(path) as img:
         img = img.convert("RGB")
         scale = resolution / min(img.size)
-        img = img.resize((max(resolution, round(img.width * scale)),
-                          max(resolution, round(img.height * scale))), Image.BICUBIC)
+        img = img.resize(
+            (max(resolution, round(img.width * scale)), max(resolution, round(img.height * scale))),
+            Image.BICUBIC,
+        )
         if center_crop:
             left, top = (img.width - resolution) // 2, (img.height - resolution) // 2
         else:
-            left, top = rng.randint(0, img.width - resolution), rng.randint(0, img.height - resolution)
+            left, top = (
+                rng.randint(0, img.width - resolution),
+                rng.randint(0, img.height - resolution),
+            )
         img = img.crop((left, top, left + resolution, top + resolution))
         if flip and rng.random() < 0.5:
             img = img.transpose(Image.FLIP_LEFT_RIGHT)
@@ -165,8 +179,9 @@ def sample_negative_emotion(
     return rng.choice(others).value
 
 
-def make_toy_preferences(folder: str | Path, per_emotion: int = 4, size: int = 32,
-                         seed: int = 0) -> Path:
+def make_toy_preferences(
+    folder: str | Path, per_emotion: int = 4, size: int = 32, seed: int = 0
+) -> Path:
     """Write a toy preference set: each emotion has a colour; the winner is drawn in the target
     emotion's colour, the loser in another emotion's. Returns the JSONL path."""
     from PIL import Image
@@ -174,8 +189,10 @@ def make_toy_preferences(folder: str | Path, per_emotion: int = 4, size: int = 3
     folder = make_output_dir(folder, what="toy preference set")
     (folder / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    colours = {e: np.array([(i * 97 + 40) % 255, (i * 53 + 90) % 255, (i * 29 + 160) % 255])
-               for i, e in enumerate(Emotion)}
+    colours = {
+        e: np.array([(i * 97 + 40) % 255, (i * 53 + 90) % 255, (i * 29 + 160) % 255])
+        for i, e in enumerate(Emotion)
+    }
 
     def draw(emotion: Emotion, name: str) -> str:
         pixels = np.clip(colours[emotion] + rng.normal(0, 20, (size, size, 3)), 0, 255)
@@ -187,18 +204,24 @@ def make_toy_preferences(folder: str | Path, per_emotion: int = 4, size: int = 3
     for i, emotion in enumerate(emotions):
         for j in range(per_emotion):
             other = emotions[(i + 1 + j) % len(emotions)]
-            lines.append(json.dumps({
-                "prompt": "a dog in a park", "emotion": emotion.value,
-                "image_w": draw(emotion, f"{emotion.value}-{j}-w.png"),
-                "image_l": draw(other, f"{emotion.value}-{j}-l.png"),
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "prompt": "a dog in a park",
+                        "emotion": emotion.value,
+                        "image_w": draw(emotion, f"{emotion.value}-{j}-w.png"),
+                        "image_l": draw(other, f"{emotion.value}-{j}-l.png"),
+                    }
+                )
+            )
     path = folder / "preferences.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def make_toy_emoset(folder: str | Path, per_emotion: int = 16, size: int = 32,
-                    seed: int = 0) -> Path:
+def make_toy_emoset(
+    folder: str | Path, per_emotion: int = 16, size: int = 32, seed: int = 0
+) -> Path:
     """Write a toy dataset in EmoSet's layout (``image/<emotion>/*.jpg`` +
     ``annotation/<emotion>/*.json`` with scene/object attributes): each emotion has a colour."""
     from PIL import Image
@@ -214,6 +237,9 @@ def make_toy_emoset(folder: str | Path, per_emotion: int = 16, size: int = 32,
             pixels = np.clip(colour + rng.normal(0, 30, (size, size, 3)), 0, 255).astype("uint8")
             name = f"{emotion.value}_{j:05d}"
             Image.fromarray(pixels).save(folder / "image" / emotion.value / f"{name}.jpg")
-            (folder / "annotation" / emotion.value / f"{name}.json").write_text(json.dumps(
-                {"emotion": emotion.value, "scene": [scenes[j % 4]], "object": [objects[j % 4]]}))
+            (folder / "annotation" / emotion.value / f"{name}.json").write_text(
+                json.dumps(
+                    {"emotion": emotion.value, "scene": [scenes[j % 4]], "object": [objects[j % 4]]}
+                )
+            )
     return folder

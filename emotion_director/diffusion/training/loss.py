@@ -1,9 +1,10 @@
 r"""Diffusion-DPO with a negative visual prompt: one module, the formulas in one place.
 
-Notation: for a noisy latent :math:`x_t` of image :math:`x` with noise :math:`\epsilon`, text :math:`c`
-and visual prompt :math:`v`, the denoising error is
-:math:`e_\theta(x, v) = \lVert \epsilon - \epsilon_\theta(x_t, t, c, v) \rVert^2` (mean over C, H, W).
-The reference :math:`e_{ref}` is the same UNet with the *initial* trainable parts.
+Notation: for a noisy latent :math:`x_t` of image :math:`x` with noise :math:`\epsilon`,
+text :math:`c` and visual prompt :math:`v`, the denoising error is
+:math:`e_\theta(x, v) = \lVert \epsilon - \epsilon_\theta(x_t, t, c, v) \rVert^2`
+(mean over C, H, W). The reference :math:`e_{ref}` is the same UNet with the *initial*
+trainable parts.
 
 **Image-pair term** (Wallace et al., *Diffusion Model Alignment Using Direct Preference
 Optimization*; diffusers' ``train_diffusion_dpo.py`` form). Winner :math:`w`, loser :math:`l`, both
@@ -11,8 +12,9 @@ under the target emotion's visual prompt :math:`v^+`:
 
 .. math::
 
-    d_\theta = e_\theta(w, v^+) - e_\theta(l, v^+), \quad d_{ref} = e_{ref}(w, v^+) - e_{ref}(l, v^+),
-    \quad z = d_{ref} - d_\theta
+    d_\theta = e_\theta(w, v^+) - e_\theta(l, v^+), \quad
+    d_{ref} = e_{ref}(w, v^+) - e_{ref}(l, v^+), \quad
+    z = d_{ref} - d_\theta
 
 **Negative-visual-prompt term.** The same noisy winner and text, under the target emotion's visual
 prompt (preferred) versus another emotion's :math:`v^-` (dispreferred):
@@ -57,7 +59,9 @@ def denoising_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred.float() - target.float()).pow(2).mean(dim=tuple(range(1, pred.ndim)))
 
 
-def preference_loss(logits: torch.Tensor, beta: float, variant: Variant = "sigmoid") -> torch.Tensor:
+def preference_loss(
+    logits: torch.Tensor, beta: float, variant: Variant = "sigmoid"
+) -> torch.Tensor:
     """Per-sample loss for logits ``z = d_ref - d_theta`` (see the module doc)."""
     if variant == "sigmoid":
         return -F.logsigmoid(0.5 * beta * logits)
@@ -118,6 +122,9 @@ def dpo_objective(
         nvp_acc = _accuracy(z_nvp).mean()
     return DPOTerms(
         loss=image_weight * image_loss + nvp_weight * nvp_loss,
-        image_loss=image_loss.detach(), nvp_loss=nvp_loss.detach(), accuracy=acc.detach(),
-        margin=margin.detach(), nvp_accuracy=nvp_acc.detach(),
+        image_loss=image_loss.detach(),
+        nvp_loss=nvp_loss.detach(),
+        accuracy=acc.detach(),
+        margin=margin.detach(),
+        nvp_accuracy=nvp_acc.detach(),
     )

@@ -1,4 +1,5 @@
-"""The ``train dpo`` progress bar: steps, ETA and the latest loss, as ``eval run`` shows its cases."""
+"""The ``train dpo`` progress bar: steps, ETA and the latest loss, as ``eval run`` shows its
+cases."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ class TrainingProgress:
     def __init__(self, console: Console, total: int) -> None:
         self.total = total
         self.progress = Progress(
-            TextColumn("[bold]train dpo"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(), console=console, transient=False,
+            TextColumn("[bold]train dpo"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
         )
         self.task: Any = None
 
@@ -49,6 +56,8 @@ class TrainingProgress:
         self.progress.reset(self.task, total=self.total, completed=step, metrics="loss -")
 
     def update(self, step: int, metrics: dict[str, float]) -> None:
-        text = (f"loss {metrics['loss']:.4f} acc {metrics['accuracy']:.2f} "
-                f"nvp_acc {metrics['nvp_accuracy']:.2f}")
+        text = (
+            f"loss {metrics['loss']:.4f} acc {metrics['accuracy']:.2f} "
+            f"nvp_acc {metrics['nvp_accuracy']:.2f}"
+        )
         self.progress.update(self.task, completed=step, metrics=text)

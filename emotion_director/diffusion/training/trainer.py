@@ -54,14 +54,32 @@ from emotion_director.files import atomic_write
 
 #: config fields a resumed run may change without --overwrite: they do not change what is
 #: trained, only how long, how often it is saved/logged/validated, and where
-RESUMABLE_CHANGES = frozenset({
-    "train.output_dir", "train.max_steps", "train.checkpoint_every", "train.keep_checkpoints",
-    "train.log_every", "train.validation_every", "train.validation_prompts",
-    "train.validation_emotions", "train.validation_steps", "train.tensorboard",
-})
+RESUMABLE_CHANGES = frozenset(
+    {
+        "train.output_dir",
+        "train.max_steps",
+        "train.checkpoint_every",
+        "train.keep_checkpoints",
+        "train.log_every",
+        "train.validation_every",
+        "train.validation_prompts",
+        "train.validation_emotions",
+        "train.validation_steps",
+        "train.tensorboard",
+    }
+)
 
-METRICS = ("step", "loss", "image_loss", "nvp_loss", "accuracy", "nvp_accuracy", "margin",
-           "lr", "seconds")
+METRICS = (
+    "step",
+    "loss",
+    "image_loss",
+    "nvp_loss",
+    "accuracy",
+    "nvp_accuracy",
+    "margin",
+    "lr",
+    "seconds",
+)
 
 
 def step_generator(seed: int, step: int, micro: int, rank: int = 0) -> torch.Generator:
@@ -80,8 +98,13 @@ class TrainablePrompt(nn.Module):
     optionally, the UNet's LoRA parameters (the same objects, listed here for the optimizer and
     the reference swap)."""
 
-    def __init__(self, bank: VisualPromptBank, adapter: nn.Module, temperature: float | None,
-                 lora: list[nn.Parameter] | None = None):
+    def __init__(
+        self,
+        bank: VisualPromptBank,
+        adapter: nn.Module,
+        temperature: float | None,
+        lora: list[nn.Parameter] | None = None,
+    ):
         super().__init__()
         self.tokens = nn.Parameter(bank.tokens.detach().clone().float())
         self.register_buffer("text_keys", bank.text_keys.detach().clone().float())
@@ -105,9 +128,12 @@ class ReferenceSwap:
     def __init__(self, module: nn.Module, unet: Any = None) -> None:
         # LoRA starts at zero: its reference is the UNet with the adapters disabled (peft), so
         # no copy of the LoRA weights is kept
-        self.unet = unet if unet is not None and getattr(unet, "_hf_peft_config_loaded", False) else None
+        self.unet = (
+            unet if unet is not None and getattr(unet, "_hf_peft_config_loaded", False) else None
+        )
         self.initial = {
-            name: p.detach().clone() for name, p in module.named_parameters()
+            name: p.detach().clone()
+            for name, p in module.named_parameters()
             if p.requires_grad and not name.startswith("lora.")
         }
 
@@ -170,7 +196,8 @@ class DPOTrainer:
         self.unet = self.pipe.unet
         # as diffusers' training scripts do: frozen modules in the weight dtype, trained ones fp32
         self.weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(
-            self.accelerator.mixed_precision, torch.float32)
+            self.accelerator.mixed_precision, torch.float32
+        )
         for module in self._frozen_modules():
             module.requires_grad_(False)
             module.to(self.device, dtype=self.weight_dtype)
@@ -181,8 +208,10 @@ class DPOTrainer:
             keep_vae_in_float32(self.pipe)
         self.holder = self._install_visual_prompt()
         self.trainable = TrainablePrompt(
-            self.holder.visual_prompt_bank, self.holder.visual_prompt_adapter,
-            config.model.retrieval_temperature, lora=self._add_lora(),
+            self.holder.visual_prompt_bank,
+            self.holder.visual_prompt_adapter,
+            config.model.retrieval_temperature,
+            lora=self._add_lora(),
         )
         self.trainable.to(dtype=torch.float32)
         self._select_trainable()
@@ -191,7 +220,8 @@ class DPOTrainer:
             self.unet.enable_gradient_checkpointing()
         self.optimizer = torch.optim.AdamW(
             [p for p in self.trainable.parameters() if p.requires_grad],
-            lr=t.learning_rate, weight_decay=t.weight_decay,
+            lr=t.learning_rate,
+            weight_decay=t.weight_decay,
         )
         self.trainable, self.optimizer = self.accelerator.prepare(self.trainable, self.optimizer)
         from diffusers import DDPMScheduler
@@ -220,7 +250,6 @@ class DPOTrainer:
         else:
             from diffusers import DiffusionPipeline
             from diffusers.utils import logging as diffusers_logging
-
             from transformers.utils import logging as transformers_logging
 
             diffusers_logging.disable_progress_bar()  # the CLI shows one bar: training's
@@ -244,8 +273,9 @@ class DPOTrainer:
         m = self.config.model
         holder = MCDiffusionPipeline(self.pipe, retrieval_temperature=m.retrieval_temperature)
         if m.bank == "random":
-            bank = VisualPromptBank.random(m.bank_tokens, m.bank_dim, holder._text_dim(),
-                                           seed=self.config.train.seed)
+            bank = VisualPromptBank.random(
+                m.bank_tokens, m.bank_dim, holder._text_dim(), seed=self.config.train.seed
+            )
         else:
             bank = VisualPromptBank.load(m.bank)
         torch.manual_seed(self.config.train.seed)  # what else draws at setup (LoRA's init)
@@ -261,11 +291,15 @@ class DPOTrainer:
         try:
             from peft import LoraConfig
         except ImportError:
-            raise MissingExtraError('model.lora_rank needs peft: pip install peft') from None
-        self.unet.add_adapter(LoraConfig(
-            r=m.lora_rank, lora_alpha=m.lora_alpha or m.lora_rank, init_lora_weights=True,
-            target_modules=m.lora_targets,
-        ))
+            raise MissingExtraError("model.lora_rank needs peft: pip install peft") from None
+        self.unet.add_adapter(
+            LoraConfig(
+                r=m.lora_rank,
+                lora_alpha=m.lora_alpha or m.lora_rank,
+                init_lora_weights=True,
+                target_modules=m.lora_targets,
+            )
+        )
         params = [p for n, p in self.unet.named_parameters() if "lora_" in n]
         for p in params:  # trained in fp32 under mixed precision (diffusers' cast_training_params)
             p.data = p.data.float()
@@ -288,8 +322,11 @@ class DPOTrainer:
         """The records of a (step, micro-batch): a seeded permutation per epoch, so resumable."""
         t = self.config.train
         per_step = t.batch_size * t.gradient_accumulation_steps * self.accelerator.num_processes
-        start = (step * per_step + (micro * self.accelerator.num_processes
-                                    + self.accelerator.process_index) * t.batch_size)
+        start = (
+            step * per_step
+            + (micro * self.accelerator.num_processes + self.accelerator.process_index)
+            * t.batch_size
+        )
         batch = []
         for position in range(start, start + t.batch_size):
             epoch, offset = divmod(position, len(self.records))
@@ -309,12 +346,19 @@ class DPOTrainer:
             with torch.no_grad():
                 # keywords: SDXL's signature is (prompt, prompt_2, device, ...), SD 1.5's is not
                 encoded = self.pipe.encode_prompt(
-                    prompt=prompt, device=self.device, num_images_per_prompt=1,
-                    do_classifier_free_guidance=False)
+                    prompt=prompt,
+                    device=self.device,
+                    num_images_per_prompt=1,
+                    do_classifier_free_guidance=False,
+                )
                 retrieval = self.holder.embed_text_for_retrieval(prompt).to(self.device)
             embeds = encoded[0]
             pooled = encoded[2] if len(encoded) > 2 else None
-            self._text_cache[prompt] = (embeds[0], retrieval, pooled[0] if pooled is not None else None)
+            self._text_cache[prompt] = (
+                embeds[0],
+                retrieval,
+                pooled[0] if pooled is not None else None,
+            )
         return self._text_cache[prompt]
 
     def _latent(self, path: Path, rng: random.Random) -> torch.Tensor:
@@ -323,8 +367,9 @@ class DPOTrainer:
         key = str(path)
         if cacheable and key in self._latent_cache:
             return self._latent_cache[key]
-        image = load_image_tensor(path, d.resolution, center_crop=d.center_crop,
-                                  flip=d.random_flip, rng=rng)
+        image = load_image_tensor(
+            path, d.resolution, center_crop=d.center_crop, flip=d.random_flip, rng=rng
+        )
         vae = self.pipe.vae
         with torch.no_grad():
             latent = vae.encode(image[None].to(self.device, vae.dtype)).latent_dist.mode().float()
@@ -341,10 +386,14 @@ class DPOTrainer:
         index = {e: i for i, e in enumerate(bank.emotions)}
         lat_w = torch.stack([self._latent(r.image_w, rng) for r in records])
         has_pair = torch.tensor([r.image_l is not None for r in records], device=self.device)
-        lat_l = torch.stack([
-            self._latent(r.image_l, rng) if r.image_l is not None else torch.zeros_like(lat_w[0])
-            for r in records
-        ])
+        lat_l = torch.stack(
+            [
+                self._latent(r.image_l, rng)
+                if r.image_l is not None
+                else torch.zeros_like(lat_w[0])
+                for r in records
+            ]
+        )
         texts = [self._text(r.prompt) for r in records]
         emb = torch.stack([t[0] for t in texts])
         retrieval = torch.stack([t[1] for t in texts])
@@ -352,8 +401,8 @@ class DPOTrainer:
         # the bank (trained tokens copied to the CPU) is only needed to find the hardest negative
         sampling_bank = self._current_bank() if cfg.loss.negative_sampling == "hardest" else None
         negatives = [
-            r.negative_emotion or sample_negative_emotion(
-                r.emotion, cfg.loss.negative_sampling, rng, sampling_bank)
+            r.negative_emotion
+            or sample_negative_emotion(r.emotion, cfg.loss.negative_sampling, rng, sampling_bank)
             for r in records
         ]
         n = len(records)
@@ -380,8 +429,9 @@ class DPOTrainer:
         retrieval_rows = retrieval.repeat(k, 1)
         clean = {"w": lat_w, "l": lat_l, "neg": lat_w}
         if self.noise_scheduler.config.prediction_type == "v_prediction":
-            target_rows = torch.cat([
-                self.noise_scheduler.get_velocity(clean[p], noise, timesteps) for p in parts])
+            target_rows = torch.cat(
+                [self.noise_scheduler.get_velocity(clean[p], noise, timesteps) for p in parts]
+            )
         else:
             target_rows = torch.cat([noise] * k)
         extra = self._added_cond(pooled, k)
@@ -390,19 +440,26 @@ class DPOTrainer:
             # the visual prompt travels through the UNet call (diffusers' IP-Adapter slot), so
             # gradient checkpointing recomputes exactly the path of the forward pass
             cond = {**extra, "image_embeds": [visual]}
-            pred = self.unet(x.to(self.weight_dtype), t_rows,
-                             encoder_hidden_states=text_rows.to(self.weight_dtype),
-                             added_cond_kwargs=cond).sample
+            pred = self.unet(
+                x.to(self.weight_dtype),
+                t_rows,
+                encoder_hidden_states=text_rows.to(self.weight_dtype),
+                added_cond_kwargs=cond,
+            ).sample
             err = denoising_error(pred, target_rows)
-            return {p: err[i * n:(i + 1) * n] for i, p in enumerate(parts)}
+            return {p: err[i * n : (i + 1) * n] for i, p in enumerate(parts)}
 
         model = self.accelerator.unwrap_model(self.trainable)
         with torch.no_grad(), self.reference.active(model):
             ref_err = errors(model(emotion_rows, retrieval_rows))
         model_err = errors(self.trainable(emotion_rows, retrieval_rows))
         return dpo_objective(
-            model_err, ref_err, beta=cfg.loss.beta, variant=cfg.loss.variant,
-            image_weight=cfg.loss.image_weight, nvp_weight=cfg.loss.nvp_weight,
+            model_err,
+            ref_err,
+            beta=cfg.loss.beta,
+            variant=cfg.loss.variant,
+            image_weight=cfg.loss.image_weight,
+            nvp_weight=cfg.loss.nvp_weight,
             pair_mask=has_pair.float(),
         )
 
@@ -411,10 +468,13 @@ class DPOTrainer:
             return {}
         r = self.config.data.resolution
         text_embeds = torch.stack([p for p in pooled if p is not None]).repeat(k, 1)
-        time_ids = torch.tensor([[r, r, 0, 0, r, r]], device=self.device,
-                                dtype=text_embeds.dtype).repeat(text_embeds.shape[0], 1)
-        return {"text_embeds": text_embeds.to(self.weight_dtype),
-                "time_ids": time_ids.to(self.weight_dtype)}
+        time_ids = torch.tensor(
+            [[r, r, 0, 0, r, r]], device=self.device, dtype=text_embeds.dtype
+        ).repeat(text_embeds.shape[0], 1)
+        return {
+            "text_embeds": text_embeds.to(self.weight_dtype),
+            "time_ids": time_ids.to(self.weight_dtype),
+        }
 
     def _current_bank(self) -> VisualPromptBank:
         bank = self.holder.visual_prompt_bank
@@ -423,9 +483,14 @@ class DPOTrainer:
         return bank
 
     # ----- loop ---------------------------------------------------------------------------
-    def train(self, resume: str | None = None,
-              on_step: Callable[[int, dict[str, float]], None] | None = None,
-              on_resume: Callable[[int], None] | None = None, *, overwrite: bool = False) -> Path:
+    def train(
+        self,
+        resume: str | None = None,
+        on_step: Callable[[int, dict[str, float]], None] | None = None,
+        on_resume: Callable[[int], None] | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> Path:
         """Train to ``train.max_steps``; ``resume`` is ``"latest"`` or a checkpoint folder.
 
         A run never writes into an ``output_dir`` that holds an earlier run unless resuming it,
@@ -441,9 +506,12 @@ class DPOTrainer:
         self.accelerator.wait_for_everyone()  # every rank checked before anything is written
         self.output_dir.mkdir(parents=True, exist_ok=True)
         if self.accelerator.is_main_process:
-            atomic_write(self.output_dir / "config.json",
-                         lambda tmp: tmp.write_text(self.config.model_dump_json(indent=2)),
-                         what="training config", error=CheckpointError)
+            atomic_write(
+                self.output_dir / "config.json",
+                lambda tmp: tmp.write_text(self.config.model_dump_json(indent=2)),
+                what="training config",
+                error=CheckpointError,
+            )
         if resume:
             self._resume(resume)
             if on_resume:
@@ -453,8 +521,7 @@ class DPOTrainer:
             started = time.perf_counter()
             totals: dict[str, float] = {}
             for micro in range(t.gradient_accumulation_steps):
-                generator = step_generator(t.seed, self.step, micro,
-                                           self.accelerator.process_index)
+                generator = step_generator(t.seed, self.step, micro, self.accelerator.process_index)
                 with self.accelerator.accumulate(self.trainable), self.accelerator.autocast():
                     terms = self.compute_loss(self.batch_for(self.step, micro), generator)
                     self.accelerator.backward(terms.loss)
@@ -463,9 +530,12 @@ class DPOTrainer:
                     self.optimizer.step()
                     self.optimizer.zero_grad()
                 # every rank's loss counts: mean over processes, not rank 0's alone
-                values = torch.stack([
-                    (terms.loss if name == "loss" else getattr(terms, name)).detach().float()
-                    for name in METRICS[1:7]])
+                values = torch.stack(
+                    [
+                        (terms.loss if name == "loss" else getattr(terms, name)).detach().float()
+                        for name in METRICS[1:7]
+                    ]
+                )
                 values = self.accelerator.reduce(values.to(self.device), reduction="mean")
                 for name, value in zip(METRICS[1:7], values.tolist()):
                     totals[name] = totals.get(name, 0.0) + value / t.gradient_accumulation_steps
@@ -513,9 +583,12 @@ class DPOTrainer:
         self.accelerator.save_state(str(folder))
         if self.accelerator.is_main_process:
             # written last and atomically: a checkpoint counts only once it is complete
-            atomic_write(folder / "trainer_state.json",
-                         lambda tmp: tmp.write_text(json.dumps({"step": self.step})),
-                         what="trainer state", error=CheckpointError)
+            atomic_write(
+                folder / "trainer_state.json",
+                lambda tmp: tmp.write_text(json.dumps({"step": self.step})),
+                what="trainer state",
+                error=CheckpointError,
+            )
             checkpoints = sorted(self.output_dir.glob("checkpoint-*"))
             for old in checkpoints[: -self.config.train.keep_checkpoints]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -526,9 +599,13 @@ class DPOTrainer:
         adapter, checkpoints or metrics (resume it instead)."""
         if not self.output_dir.is_dir():
             return
-        earlier = sorted(p.name for p in self.output_dir.iterdir() if p.name in {
-            "bank.safetensors", "adapter.safetensors", "lora.safetensors", "metrics.csv"}
-            or p.name.startswith("checkpoint-"))
+        earlier = sorted(
+            p.name
+            for p in self.output_dir.iterdir()
+            if p.name
+            in {"bank.safetensors", "adapter.safetensors", "lora.safetensors", "metrics.csv"}
+            or p.name.startswith("checkpoint-")
+        )
         if earlier:
             raise TrainingOutputExistsError(
                 f"{self.output_dir} already holds a run ({', '.join(earlier[:3])}"
@@ -547,18 +624,24 @@ class DPOTrainer:
         from emotion_director.files import read_text_file
 
         try:
-            saved = json.loads(read_text_file(saved_path, what="training config",
-                                              error=CheckpointError))
+            saved = json.loads(
+                read_text_file(saved_path, what="training config", error=CheckpointError)
+            )
         except json.JSONDecodeError as exc:
             raise CheckpointError(
                 f"{saved_path}: not valid JSON ({exc.msg}), so the run's config is unknown; pass "
-                "--overwrite to resume with this config anyway.") from None
+                "--overwrite to resume with this config anyway."
+            ) from None
         old, new = _flatten(saved), _flatten(json.loads(self.config.model_dump_json()))
-        differ = sorted(k for k in old.keys() | new.keys()
-                        if not _same(old.get(k), new.get(k)) and k not in RESUMABLE_CHANGES)
+        differ = sorted(
+            k
+            for k in old.keys() | new.keys()
+            if not _same(old.get(k), new.get(k)) and k not in RESUMABLE_CHANGES
+        )
         if differ:
-            shown = "; ".join(f"{k}: {_short(old.get(k))} -> {_short(new.get(k))}"
-                              for k in differ[:4])
+            shown = "; ".join(
+                f"{k}: {_short(old.get(k))} -> {_short(new.get(k))}" for k in differ[:4]
+            )
             raise ConfigError(
                 f"--resume: this config differs from the run's {saved_path} in {shown}"
                 f"{f' (and {len(differ) - 4} more)' if len(differ) > 4 else ''}; resuming would "
@@ -569,8 +652,11 @@ class DPOTrainer:
 
     def _resume(self, resume: str) -> None:
         if resume == "latest":
-            checkpoints = sorted(p for p in self.output_dir.glob("checkpoint-*")
-                                 if (p / "trainer_state.json").is_file())
+            checkpoints = sorted(
+                p
+                for p in self.output_dir.glob("checkpoint-*")
+                if (p / "trainer_state.json").is_file()
+            )
             if not checkpoints:
                 return  # nothing saved yet: start from scratch
             for folder in reversed(checkpoints):
@@ -581,7 +667,8 @@ class DPOTrainer:
                     self.notes.append(
                         f"{folder.name} is unreadable ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0][:100] if str(exc) else ''}); "
-                        "falling back to the previous checkpoint.")
+                        "falling back to the previous checkpoint."
+                    )
             raise CheckpointError(
                 f"no readable checkpoint in {self.output_dir}: every checkpoint-* failed to load; "
                 "start a new run in a new train.output_dir."
@@ -602,8 +689,12 @@ class DPOTrainer:
             # rows logged after the checkpoint belong to lost work
             rows = metrics.read_text().splitlines()
             kept = [rows[0]] + [r for r in rows[1:] if int(r.split(",")[0]) <= self.step]
-            atomic_write(metrics, lambda tmp: tmp.write_text("\n".join(kept) + "\n"),
-                         what="metrics", error=CheckpointError)
+            atomic_write(
+                metrics,
+                lambda tmp: tmp.write_text("\n".join(kept) + "\n"),
+                what="metrics",
+                error=CheckpointError,
+            )
 
     def validate(self) -> list[Path]:
         if not self.accelerator.is_main_process:
@@ -615,27 +706,40 @@ class DPOTrainer:
         r = self.config.data.resolution
         for prompt in self.config.train.validation_prompts:
             for emotion in self.config.train.validation_emotions:
-                image = self.holder(prompt, emotion, num_inference_steps=self.config.train.validation_steps,
-                                    generator=torch.Generator().manual_seed(0), height=r, width=r).images[0]
+                image = self.holder(
+                    prompt,
+                    emotion,
+                    num_inference_steps=self.config.train.validation_steps,
+                    generator=torch.Generator().manual_seed(0),
+                    height=r,
+                    width=r,
+                ).images[0]
                 tag = zlib.crc32(prompt.encode()) % 10**6
                 path = folder / f"step{self.step:06d}-{emotion}-{tag:06d}.png"
-                atomic_write(path, lambda tmp, image=image: image.save(tmp, format="PNG"),
-                             what="validation image", error=CheckpointError)
+                atomic_write(
+                    path,
+                    lambda tmp, image=image: image.save(tmp, format="PNG"),
+                    what="validation image",
+                    error=CheckpointError,
+                )
                 paths.append(path)
         return paths
 
     def export(self, folder: Path) -> Path:
-        """Write ``bank.safetensors`` and ``adapter.safetensors`` for ``emotion-director generate``."""
+        """Write ``bank.safetensors`` and ``adapter.safetensors`` for
+        ``emotion-director generate``."""
         bank = self._current_bank()
         if self.accelerator.is_main_process:
             # generation must retrieve as training did: the temperature travels with the bank
             temperature = self.config.model.retrieval_temperature
-            bank.metadata.update({"trained": "dpo", "steps": self.step,
-                                  "retrieval_temperature": temperature})
+            bank.metadata.update(
+                {"trained": "dpo", "steps": self.step, "retrieval_temperature": temperature}
+            )
             bank.save(folder / "bank.safetensors")
             self.accelerator.unwrap_model(self.trainable).adapter.save(
                 folder / "adapter.safetensors",
-                metadata={"retrieval_temperature": json.dumps(temperature)})
+                metadata={"retrieval_temperature": json.dumps(temperature)},
+            )
             if self.config.model.lora_rank:
                 self._save_lora(folder)
         return folder
@@ -650,13 +754,15 @@ class DPOTrainer:
 
         def write(tmp: Path) -> None:  # diffusers writes into a folder: a private one, renamed
             with tempfile.TemporaryDirectory(dir=folder, prefix=".lora-") as scratch:
-                type(self.pipe).save_lora_weights(scratch, unet_lora_layers=layers,
-                                                  weight_name="lora.safetensors",
-                                                  safe_serialization=True)
+                type(self.pipe).save_lora_weights(
+                    scratch,
+                    unet_lora_layers=layers,
+                    weight_name="lora.safetensors",
+                    safe_serialization=True,
+                )
                 os.replace(Path(scratch) / "lora.safetensors", tmp)
 
-        atomic_write(folder / "lora.safetensors", write, what="LoRA weights",
-                     error=CheckpointError)
+        atomic_write(folder / "lora.safetensors", write, what="LoRA weights", error=CheckpointError)
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -676,8 +782,12 @@ def _same(old: Any, new: Any) -> bool:
     if old == new:
         return True
     try:
-        return (isinstance(old, str) and isinstance(new, str) and os.path.exists(old)
-                and os.path.samefile(old, new))
+        return (
+            isinstance(old, str)
+            and isinstance(new, str)
+            and os.path.exists(old)
+            and os.path.samefile(old, new)
+        )
     except OSError:
         return False
 
