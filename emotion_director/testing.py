@@ -29,7 +29,10 @@ when the client accepts it), ``echo_auth`` (valid answers whose every string car
 request's credentials back: the ``Authorization`` header, its token, the token's base64 and, for
 a Basic header, the decoded ``user:pass``), ``echo_auth_400`` and ``echo_auth_500`` (the same
 echo in an HTTP 400 / 500 error body, as some proxies answer), ``http429_then_ok`` (the first
-``failing_calls`` calls answer HTTP 429, then it works). HTTP 429 answers carry
+``failing_calls`` calls answer HTTP 429, then it works), ``slots`` (a server with ``slots``
+requests' room: one more in flight is answered HTTP 429 at once, the rest work after
+``latency``; ``GET /props`` reports ``total_slots`` unless ``report_slots=False``, as
+llama.cpp's server does; ``peak`` and ``rejected`` count what it saw). HTTP 429 answers carry
 ``Retry-After: retry_after``. ``bodies`` keeps every request body, ``times`` the
 ``time.monotonic()`` at which each chat request arrived. ``tls=(certfile, keyfile)`` serves
 ``https://``.
@@ -61,6 +64,7 @@ MODES = (
     "truncated",
     "http500",
     "http429",
+    "slots",
     "hang",
     "ok_then_500",
     "drip",
@@ -176,6 +180,8 @@ class SimulatedOpenAIServer:
         retry_after: str = "0",
         failing_calls: int = 1,
         tls: tuple[str, str] | None = None,
+        slots: int = 1,
+        report_slots: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -183,6 +189,8 @@ class SimulatedOpenAIServer:
         self.fail_delay = fail_delay  # errors answer this much later than successes
         self.retry_after, self.failing_calls = retry_after, failing_calls
         self.requests = 0
+        self.slots, self.report_slots = slots, report_slots
+        self.in_flight = self.peak = self.rejected = 0
         self.headers: dict[str, str] = {}
         self.bodies: list[dict[str, Any]] = []
         self.times: list[float] = []
@@ -200,11 +208,40 @@ class SimulatedOpenAIServer:
                 pass
 
             def do_GET(self) -> None:
+                if outer.mode == "slots" and outer.report_slots and self.path == "/props":
+                    return self._send(200, {"total_slots": outer.slots})
                 self._send(
                     200, {"object": "list", "data": [{"id": "simulated", "object": "model"}]}
                 )
 
             def do_POST(self) -> None:
+                if outer.mode != "slots":
+                    return self._post()
+                with outer._lock:
+                    outer.in_flight += 1
+                    outer.peak = max(outer.peak, outer.in_flight)
+                    busy = outer.in_flight > outer.slots
+                    outer.rejected += busy
+                self._slot_held = True
+                try:
+                    if busy:
+                        self.rfile.read(int(self.headers.get("content-length", 0)))
+                        return self._send(
+                            429, {"error": {"message": "no free slot"}}, {"retry-after": "0"}
+                        )
+                    return self._post()
+                finally:
+                    self._free_slot()
+
+            def _free_slot(self) -> None:
+                # freed before the answer goes out: a client that sends its next request the
+                # moment it has this answer must find the slot free, as on a real server
+                if getattr(self, "_slot_held", False):
+                    self._slot_held = False
+                    with outer._lock:
+                        outer.in_flight -= 1
+
+            def _post(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
                 with outer._lock:
                     outer.requests += 1
@@ -216,7 +253,7 @@ class SimulatedOpenAIServer:
                     return self._drip(number, body)
                 if outer.latency:
                     time.sleep(outer.latency)
-                mode = "ok" if outer.mode == "gzip" else outer.mode
+                mode = "ok" if outer.mode in ("gzip", "slots") else outer.mode
                 if mode == "ok_then_500":
                     mode = "ok" if number <= outer.healthy_calls else "http500"
                 if mode == "http429_then_ok":
@@ -458,6 +495,7 @@ class SimulatedOpenAIServer:
             def _send(
                 self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
             ) -> None:
+                self._free_slot()
                 data = json.dumps(payload).encode()
                 if outer.mode == "gzip" and "gzip" in self.headers.get("accept-encoding", ""):
                     import gzip
@@ -474,6 +512,9 @@ class SimulatedOpenAIServer:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            # a burst of clients (50 runs x 7 personas) must queue, not be refused: the default
+            # backlog of 5 made a busy machine reset connections, and the client retried them
+            request_queue_size = 512
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 import sys

@@ -23,7 +23,8 @@ calls at once:
 * **Async on the sync client**: langchain-openai caches one async HTTP client per base URL for
   the whole process, bound to the first event loop that used it; mixing ``invoke`` and
   ``ainvoke`` (or two ``asyncio.run`` calls) then fails with "bound to a different event loop".
-  Async calls run the sync client on a thread pool sized by ``max_concurrent_requests``.
+  Async calls run the sync client on a thread pool sized by ``max_concurrent_requests``; both
+  kinds wait for a slot of the server's adaptive limit (:mod:`emotion_director.agents.concurrency`).
 
 Retries of failed requests are done by :mod:`emotion_director.agents.structured`, which knows
 a deterministic rejection (same HTTP error twice, a 4xx) from a transient one and honours
@@ -54,8 +55,8 @@ from emotion_director.redaction import CredentialScrubber
 NO_API_KEY = "not-needed"
 # headers whose value is a credential (Authorization, Azure's api-key, x-api-key, x-auth-token...)
 _CREDENTIAL_HEADER = re.compile(
-    r"^(?:proxy-)?authorization$|(?:^|-)(?:api-?key|auth-?token|token|secret)(?:$|-)",
-    re.IGNORECASE)
+    r"^(?:proxy-)?authorization$|(?:^|-)(?:api-?key|auth-?token|token|secret)(?:$|-)", re.IGNORECASE
+)
 
 #: Default cap on one response body; a structured reply is a few KiB.
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -109,8 +110,11 @@ def request_credentials(request: Any) -> CredentialScrubber:
             found += [userinfo, userinfo.partition(":")[2]]
     url = request.url
     if url.password:
-        found += [url.password, f"{url.username}:{url.password}",
-                  url.userinfo.decode("ascii", "replace")]
+        found += [
+            url.password,
+            f"{url.username}:{url.password}",
+            url.userinfo.decode("ascii", "replace"),
+        ]
     return CredentialScrubber(f for f in found if f and f != NO_API_KEY)
 
 
@@ -148,7 +152,7 @@ class _ScrubbedEvents:
     def feed(self, chunk: bytes) -> Iterator[bytes]:
         self.buffer += chunk
         while (end := _EVENT_END.search(self.buffer, max(self.searched - 3, 0))) is not None:
-            event, self.buffer = self.buffer[:end.end()], self.buffer[end.end():]
+            event, self.buffer = self.buffer[: end.end()], self.buffer[end.end() :]
             self.searched = 0
             yield self._event(event)
         self.searched = len(self.buffer)
@@ -171,8 +175,9 @@ class _ScrubbedEvents:
             chunk = json.loads("\n".join(data))
         except ValueError:
             return self.scrub.text(text).encode("utf-8", "surrogateescape")
-        others = "".join(f"{self.scrub.text(line)}\n" for line in lines
-                         if line and not line.startswith("data:"))
+        others = "".join(
+            f"{self.scrub.text(line)}\n" for line in lines if line and not line.startswith("data:")
+        )
         payload = json.dumps(self._chunk(chunk), ensure_ascii=False)
         return f"{others}data: {payload}\n\n".encode("utf-8", "surrogateescape")
 
@@ -190,8 +195,9 @@ class _ScrubbedEvents:
             for call in delta.get("tool_calls") or []:
                 function = call.get("function") if isinstance(call, dict) else None
                 if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                    function["arguments"] = self._hold((index, "tool", call.get("index", 0)),
-                                                       function["arguments"])
+                    function["arguments"] = self._hold(
+                        (index, "tool", call.get("index", 0)), function["arguments"]
+                    )
             if choice.get("finish_reason") is not None:
                 self._release(index, delta)
         if isinstance(chunk, dict):
@@ -219,8 +225,9 @@ class _ScrubbedEvents:
                 delta[key[1]] = (delta.get(key[1]) or "") + text
                 continue
             calls = delta.setdefault("tool_calls", [])
-            call = next((c for c in calls if isinstance(c, dict) and c.get("index", 0) == key[2]),
-                        None)
+            call = next(
+                (c for c in calls if isinstance(c, dict) and c.get("index", 0) == key[2]), None
+            )
             if call is None:
                 calls.append({"index": key[2], "function": {"arguments": text}})
             else:
@@ -234,10 +241,13 @@ class _ScrubbedEvents:
         self.held.clear()
         if not deltas:
             return b""
-        chunk = {**self.last, "choices": [{"index": i, "delta": d, "finish_reason": None}
-                                          for i, d in deltas.items()]}
+        chunk = {
+            **self.last,
+            "choices": [{"index": i, "delta": d, "finish_reason": None} for i, d in deltas.items()],
+        }
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode(
-            "utf-8", "surrogateescape")
+            "utf-8", "surrogateescape"
+        )
 
 
 def _http_client(total_s: float, max_bytes: int) -> Any:
@@ -258,10 +268,12 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
         def close(self) -> None:
             self._inner.close()
 
-        def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                      timeout: float | None = None) -> Any:
-            return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
-                                                        _time_left(timeout)))
+        def start_tls(
+            self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+        ) -> Any:
+            return DeadlineStream(
+                self._inner.start_tls(ssl_context, server_hostname, _time_left(timeout))
+            )
 
         def get_extra_info(self, info: str) -> Any:
             return self._inner.get_extra_info(info)
@@ -270,15 +282,26 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
         def __init__(self, inner: Any) -> None:
             self._inner = inner
 
-        def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                        local_address: str | None = None, socket_options: Any = None) -> Any:
-            return DeadlineStream(self._inner.connect_tcp(
-                host, port, _time_left(timeout), local_address, socket_options))
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> Any:
+            return DeadlineStream(
+                self._inner.connect_tcp(
+                    host, port, _time_left(timeout), local_address, socket_options
+                )
+            )
 
-        def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                socket_options: Any = None) -> Any:
-            return DeadlineStream(self._inner.connect_unix_socket(
-                path, _time_left(timeout), socket_options))
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> Any:
+            return DeadlineStream(
+                self._inner.connect_unix_socket(path, _time_left(timeout), socket_options)
+            )
 
         def sleep(self, seconds: float) -> None:
             self._inner.sleep(seconds)
@@ -287,7 +310,8 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
         return ResponseTooLargeError(
             f"the server's response exceeded {max_bytes:,} bytes and was cut off "
             "(a runaway generation, a compressed bomb or the wrong endpoint): lower max_tokens "
-            "(EMOTION_DIRECTOR_MAX_TOKENS) or raise EMOTION_DIRECTOR_MAX_RESPONSE_BYTES.")
+            "(EMOTION_DIRECTOR_MAX_TOKENS) or raise EMOTION_DIRECTOR_MAX_RESPONSE_BYTES."
+        )
 
     class CappedBody(httpx.SyncByteStream):
         """The body, decompressed here (gzip, deflate) so the cap counts the bytes the
@@ -338,7 +362,8 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
                 except zlib.error as exc:
                     raise BackendError(
                         f"the server's compressed response is corrupt ({exc}): check the server "
-                        "or a proxy in front of it.") from None
+                        "or a proxy in front of it."
+                    ) from None
 
         def close(self) -> None:
             self._inner.close()
@@ -381,56 +406,73 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
                 raise ResponseTooLargeError(
                     f"the server announced a {int(declared):,}-byte response, over the "
                     f"{max_bytes:,}-byte cap: lower max_tokens (EMOTION_DIRECTOR_MAX_TOKENS) or "
-                    "raise EMOTION_DIRECTOR_MAX_RESPONSE_BYTES.")
+                    "raise EMOTION_DIRECTOR_MAX_RESPONSE_BYTES."
+                )
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in {"identity", "", "gzip", "x-gzip", "deflate"}:
                 response.close()
                 raise BackendError(
                     f"the server answered with Content-Encoding {encoding!r}, which this client "
                     "did not ask for (it accepts gzip and deflate): check the server or a proxy "
-                    "in front of it.")
+                    "in front of it."
+                )
             # decoded here, capped; httpx must not decode it again
             response.headers.pop("content-encoding", None)
             response.stream = CappedBody(response.stream, deadline, encoding)
             scrub = request_credentials(request)
             if scrub:  # the one place a server's text enters: its echo of our credentials goes
                 response.headers = httpx.Headers(
-                    [(k, scrub.text(v)) for k, v in response.headers.multi_items()])
+                    [(k, scrub.text(v)) for k, v in response.headers.multi_items()]
+                )
                 response.headers.pop("content-length", None)  # the masked body differs
-                events = response.headers.get("content-type", "").lower().startswith(
-                    "text/event-stream")
+                events = (
+                    response.headers.get("content-type", "").lower().startswith("text/event-stream")
+                )
                 response.stream = ScrubbedBody(response.stream, scrub, events)
             return response
 
     # the per-phase timeout stays as a floor for each read; the transport enforces the total
-    return httpx.Client(transport=DeadlineTransport(), timeout=httpx.Timeout(total_s),
-                        headers={"accept-encoding": "gzip, deflate"})
+    return httpx.Client(
+        transport=DeadlineTransport(),
+        timeout=httpx.Timeout(total_s),
+        headers={"accept-encoding": "gzip, deflate"},
+    )
 
 
 def _check_shape(response: Any, where: str) -> dict[str, Any]:
-    data = response if isinstance(response, dict) else (
+    data = (
+        response
+        if isinstance(response, dict)
         # the client fills absent fields with None: keep only what the server sent
-        {k: v for k, v in response.model_dump().items() if v is not None}
-        if hasattr(response, "model_dump") else None)
+        else (
+            {k: v for k, v in response.model_dump().items() if v is not None}
+            if hasattr(response, "model_dump")
+            else None
+        )
+    )
     if not isinstance(data, dict):
         raise ServerReplyShapeError(
             f"the openai server at {where} answered with {type(response).__name__} text, not a "
-            "chat completion: point --base-url at an OpenAI-compatible /v1 endpoint.")
+            "chat completion: point --base-url at an OpenAI-compatible /v1 endpoint."
+        )
     if data.get("error"):
         raise ServerReplyShapeError(
             f"the openai server at {where} answered HTTP 200 with an error: "
-            f"{str(data['error'])[:200]}")
+            f"{str(data['error'])[:200]}"
+        )
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
         raise ServerReplyShapeError(
             f"the openai server at {where} answered without choices "
             f"({'an empty list' if choices == [] else 'keys: ' + ', '.join(sorted(data)[:8])}): "
-            "point --base-url at an OpenAI-compatible /v1 endpoint serving chat completions.")
+            "point --base-url at an OpenAI-compatible /v1 endpoint serving chat completions."
+        )
     first = choices[0]
     if not isinstance(first, dict) or not isinstance(first.get("message"), dict):
         raise ServerReplyShapeError(
             f"the openai server at {where} answered a choice without a message: it does not "
-            "speak the chat-completions protocol; check --base-url.")
+            "speak the chat-completions protocol; check --base-url."
+        )
     return data
 
 
@@ -474,9 +516,13 @@ def guarded_chat_openai() -> Any:
                 values = {**values, "max_retries": 0}
             if isinstance(values, dict) and values.get("http_client") is None:
                 total = values.get("timeout") or values.get("request_timeout") or 60.0
-                values = {**values, "http_client": _http_client(
-                    float(total), int(values.get("max_response_bytes")
-                                      or DEFAULT_MAX_RESPONSE_BYTES))}
+                values = {
+                    **values,
+                    "http_client": _http_client(
+                        float(total),
+                        int(values.get("max_response_bytes") or DEFAULT_MAX_RESPONSE_BYTES),
+                    ),
+                }
             return values
 
         def _should_stream(self, *, async_api: bool, **kwargs: Any) -> bool:
@@ -495,8 +541,9 @@ def guarded_chat_openai() -> Any:
                 payload["max_tokens"] = payload.pop("max_completion_tokens")
             return payload
 
-        def with_structured_output(self, schema: Any, *, method: str = "function_calling",
-                                   **kwargs: Any) -> Any:
+        def with_structured_output(
+            self, schema: Any, *, method: str = "function_calling", **kwargs: Any
+        ) -> Any:
             if method == "function_calling" and isinstance(schema, type) and not kwargs:
                 # one forced tool call, and a reply cut at max_tokens named as such
                 bound, parser = tool_call_parts(self, schema)
@@ -508,40 +555,88 @@ def guarded_chat_openai() -> Any:
                 from emotion_director.agents.models import parse_json_into
 
                 fmt = {"type": "json_object", "schema": schema.model_json_schema()}
-                return (self.bind(response_format=fmt) | parse_json_into(schema))
+                return self.bind(response_format=fmt) | parse_json_into(schema)
             return super().with_structured_output(schema, method=method, **kwargs)
 
         def _create_chat_result(self, response: Any, generation_info: Any = None) -> Any:
             _check_shape(response, self.openai_api_base or "the configured URL")
             return super()._create_chat_result(response, generation_info)
 
+        def _limit(self) -> Any:
+            from emotion_director.agents.concurrency import limit_for
+
+            return limit_for(self.openai_api_base or "", self.max_concurrent_requests)
+
+        def _limited(self, call: Any) -> Any:
+            """``call()`` within the server's adaptive limit of requests in flight."""
+            from emotion_director.agents.concurrency import classify
+
+            limit = self._limit()
+            with limit.slot():
+                try:
+                    result = call()
+                except BaseException as exc:
+                    limit.record(classify(exc))
+                    raise
+                limit.record("ok")
+                return result
+
         def _generate(self, *args: Any, **kwargs: Any) -> Any:
             check_allow_model_requests()
-            return super()._generate(*args, **kwargs)
+            parent = super()
+            return self._limited(lambda: parent._generate(*args, **kwargs))
 
         def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
             check_allow_model_requests()
-            yield from super()._stream(*args, **kwargs)
+            from emotion_director.agents.concurrency import classify
 
-        async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None,
-                             **kwargs: Any) -> Any:
+            limit = self._limit()
+            with limit.slot():
+                try:
+                    yield from super()._stream(*args, **kwargs)
+                except BaseException as exc:
+                    limit.record(classify(exc))
+                    raise
+                limit.record("ok")
+
+        async def _agenerate(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
+        ) -> Any:
             check_allow_model_requests()
             loop = asyncio.get_running_loop()
+            parent = super()
             return await loop.run_in_executor(
                 _openai_pool(self.max_concurrent_requests),
-                lambda: super(GuardedChatOpenAI, self)._generate(messages, stop, None, **kwargs))
+                lambda: self._limited(lambda: parent._generate(messages, stop, None, **kwargs)),
+            )
 
-        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None,
-                           **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        def _limited_chunks(self, stream: Any) -> Iterator[Any]:
+            from emotion_director.agents.concurrency import classify
+
+            limit = self._limit()
+            with limit.slot():
+                try:
+                    yield from stream()
+                except BaseException as exc:
+                    limit.record(classify(exc))
+                    raise
+                limit.record("ok")
+
+        async def _astream(
+            self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
+        ) -> AsyncIterator[ChatGenerationChunk]:
             check_allow_model_requests()
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue[Any] = asyncio.Queue()
             done = object()
 
+            parent = super()
+
             def pump() -> None:
                 try:
-                    for chunk in super(GuardedChatOpenAI, self)._stream(messages, stop, None,
-                                                                        **kwargs):
+                    for chunk in GuardedChatOpenAI._limited_chunks(
+                        self, lambda: parent._stream(messages, stop, None, **kwargs)
+                    ):
                         loop.call_soon_threadsafe(queue.put_nowait, chunk)
                 except BaseException as exc:  # handed to the consumer, re-raised there
                     loop.call_soon_threadsafe(queue.put_nowait, exc)

@@ -149,3 +149,35 @@ def test_api_keys_never_reach_logs_outputs_or_eval_records(tmp_path, caplog, mon
     for file in tmp_path.iterdir():
         if file.suffix in {".json", ".jsonl"}:
             assert secret not in file.read_text()
+
+
+async def test_a_server_with_few_slots_gets_no_more_requests_than_it_reports():
+    """7 personas at once against a 2-slot server that says so (llama.cpp's /props): never more
+    than 2 in flight, no 429, default settings."""
+    with SimulatedOpenAIServer("slots", latency=0.2, slots=2) as server:
+        settings = Settings(backend="openai", base_url=server.url, reading_mode="choose")
+        out = await build_graph(settings).ainvoke({"prompt": "a dog", "emotion": "awe"})
+    assert len(out["readings"]) == 7
+    assert server.peak <= 2 and server.rejected == 0
+
+
+async def test_a_server_that_does_not_report_its_slots_is_learnt_from_its_429s():
+    with SimulatedOpenAIServer("slots", latency=0.2, slots=2, report_slots=False) as server:
+        settings = Settings(
+            backend="openai", base_url=server.url, reading_mode="choose", max_retries=4
+        )
+        graph = build_graph(settings)
+        first = await graph.ainvoke({"prompt": "a dog", "emotion": "awe"})
+        rejected_first = server.rejected
+        second = await graph.ainvoke({"prompt": "a cat", "emotion": "fear"})
+    assert len(first["readings"]) == len(second["readings"]) == 7
+    assert rejected_first > 0  # it had to learn
+    # then it stays near the server's room: it only probes one more now and then (AIMD)
+    assert server.rejected - rejected_first <= 2 < rejected_first
+
+
+def test_sync_runs_share_the_same_limit():
+    with SimulatedOpenAIServer("slots", latency=0.2, slots=3) as server:
+        settings = Settings(backend="openai", base_url=server.url, reading_mode="choose")
+        out = build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe"})
+    assert len(out["readings"]) == 7 and server.peak <= 3 and server.rejected == 0
