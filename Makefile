@@ -33,10 +33,12 @@ test: $(DEV)
 test-unit: $(DEV)
 	$(BIN)/python -m pytest -m "not integration and not slow"
 
-# ruff: lint (pycodestyle, pyflakes, import order; 100 columns) and the formatter's check
+# ruff: lint (pycodestyle, pyflakes, import order; 100 columns) and the formatter's check;
+# import-linter: the layers in pyproject.toml ([tool.importlinter])
 lint: $(DEV)
 	$(BIN)/ruff check emotion_director tests benchmarks
 	$(BIN)/ruff format --check emotion_director tests benchmarks
+	$(BIN)/lint-imports
 
 bench: $(DEV)
 	$(BIN)/python benchmarks/orchestration_overhead.py

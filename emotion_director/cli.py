@@ -545,7 +545,7 @@ def personas_diff(
     ] = False,
 ) -> None:
     """Rewrite a few scenes with two persona sets and show how readings and prompts change."""
-    from emotion_director.personas.diff import DEFAULT_SCENES, diff_persona_sets
+    from emotion_director.evals.persona_diff import DEFAULT_SCENES, diff_persona_sets
     from emotion_director.settings import load_settings
 
     def folder(value: str) -> Path | None:

@@ -38,6 +38,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -278,3 +279,14 @@ def install_log_redaction(loggers: Iterable[str] = NOISY_LOGGERS) -> None:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+
+
+def public_url(url: str | None) -> str | None:
+    """``url`` without user, password or query (they may hold secrets)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
     if name == "TestChatModel":  # a test model, not a production one: it lives with the tests'
         import warnings
 
-        from emotion_director.testing import TestChatModel
+        from emotion_director.agents.deterministic_model import TestChatModel
 
         warnings.warn(
             "emotion_director.agents.TestChatModel moved: import it from emotion_director.testing",

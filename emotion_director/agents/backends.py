@@ -36,7 +36,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
             max_response_bytes=settings.max_response_bytes,
         )
     if settings.backend == "test":
-        from emotion_director.testing import TestChatModel
+        from emotion_director.agents.deterministic_model import TestChatModel
 
         warnings.warn(DEPRECATED_TEST_BACKEND, DeprecationWarning, stacklevel=2)
         return TestChatModel()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from emotion_director.agents.clip_bpe import clip_bpe_tokenizer
+from emotion_director.clip_bpe import estimate_clip_tokens  # noqa: F401 (its old home)
 from emotion_director.emotions import emotion_words_in
 from emotion_director.untrusted import hidden_text_problem, instruction_reason
 
@@ -127,25 +127,3 @@ def guess_facet(cue: str) -> str:
         if any(h in lowered for h in hints):
             return facet
     return "object"
-
-
-def estimate_clip_tokens(text: str) -> int:
-    """CLIP BPE tokens in ``text`` (without BOS/EOS).
-
-    Counted with CLIP's real tokenizer and merges file (:mod:`emotion_director.agents.clip_bpe`);
-    if that file is missing, a conservative estimate:
-    CLIP gives one token per common word and per punctuation mark and splits rare or long words,
-    so counting words, punctuation, and one extra token for every six letters beyond the sixth
-    rarely undercounts (about 11% high on average), and keeping it under 75 keeps the prompt
-    under CLIP's 77-token limit.
-    """
-    tokenizer = clip_bpe_tokenizer()
-    if tokenizer is not None:
-        return tokenizer.count(text)
-    return _heuristic_clip_tokens(text)
-
-
-def _heuristic_clip_tokens(text: str) -> int:
-    pieces = re.findall(r"[A-Za-z]+|\d|[^\sA-Za-z\d]", text)
-    extra = sum((len(p) - 1) // 6 for p in pieces if p.isalpha() and len(p) > 6)
-    return len(pieces) + extra

@@ -14,10 +14,10 @@ import json
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from emotion_director.errors import EmotionDirectorError, RunMismatchError
 from emotion_director.evals.datasets import EvalCase, dataset_hash
+from emotion_director.redaction import public_url  # noqa: F401 (its old home)
 
 #: settings that change what a system writes (others, like timeouts, do not)
 OUTPUT_SETTINGS = (
@@ -31,17 +31,6 @@ OUTPUT_SETTINGS = (
 )
 #: identity fields that must match for a resume
 RESUME_KEYS = ("backend", "model", "personas_hash", "seed", "settings")
-
-
-def public_url(url: str | None) -> str | None:
-    """``url`` without user, password or query (they may hold secrets)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def package_version() -> str:

@@ -527,7 +527,7 @@ def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per system: image metrics (mean and bootstrap CI over cases), controls, diversity."""
     import torch
 
-    from emotion_director.evals.report import bootstrap_ci
+    from emotion_director.evals.tables import bootstrap_ci
 
     by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:

@@ -205,7 +205,7 @@ async def judge_run(
         EmotionDirectorError: the run has no results, a system is unknown, or fewer than two.
         RunMismatchError: the run was judged before with another judge model or rubric.
     """
-    from emotion_director.evals.report import validate_rows
+    from emotion_director.evals.tables import validate_rows
 
     started = time.perf_counter()
     settings = settings or Settings()
@@ -292,7 +292,7 @@ def win_rate(
     scores: list[float], *, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float, float]:
     """Mean score (win 1, tie 0.5, loss 0) with a percentile bootstrap 95% CI."""
-    from emotion_director.evals.report import bootstrap_ci
+    from emotion_director.evals.tables import bootstrap_ci
 
     return bootstrap_ci(scores, resamples=resamples, seed=seed)
 
@@ -373,7 +373,7 @@ def _fmt(rate: float, lo: float, hi: float) -> str:
 
 def judge_section(run_dir: str | Path) -> Any:
     """The report's judge section (None when the run was not judged)."""
-    from emotion_director.evals.report import ReportSection, html_table, md_table
+    from emotion_director.evals.tables import ReportSection, html_table, md_table
 
     run = Path(run_dir)
     judgments = read_judgments(run)

@@ -706,7 +706,7 @@ def _canonical(record: dict[str, Any]) -> str:
 
 def summarise_ratings(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Win rates, head-to-head counts and agreement (the latest choice per rater and pair)."""
-    from emotion_director.evals.report import bootstrap_ci
+    from emotion_director.evals.tables import bootstrap_ci
 
     latest = {(r["rater"], r["pair_id"]): r for r in records}
     ratings = [r for r in latest.values() if r.get("choice") != "skip"]  # skips weigh nothing

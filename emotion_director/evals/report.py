@@ -18,17 +18,22 @@ import base64
 import html
 import io
 import math
-import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emotion_director.errors import EvalReportError
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
+from emotion_director.evals.tables import (  # noqa: F401 (re-exported: their old home)
+    ReportSection,
+    bootstrap_ci,
+    html_table,
+    md_table,
+    validate_rows,
+)
 
 MAIN_METRICS = (
     "minilm_prob",
@@ -66,64 +71,7 @@ ALIGNMENT_NOTE = (
 )
 
 
-@dataclass
-class ReportSection:
-    """One part of the report, rendered both ways."""
-
-    markdown: str
-    html: str
-
-
 Section = Callable[[dict[str, Any], Path], "ReportSection | None"]
-
-
-def bootstrap_ci(
-    values: list[float], *, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean and percentile 95% interval."""
-    if not values:
-        return float("nan"), float("nan"), float("nan")
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    return sum(values) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
-
-
-def validate_rows(rows: list[Any], source: str) -> list[dict[str, Any]]:
-    """The rows, checked: every row an object with its keys, every metric a finite number.
-
-    Raises:
-        EvalReportError: names the row, the system, the case and the bad value.
-    """
-    fix = "fix or delete that line of results.jsonl (the item is then redone by `eval run`)"
-    for number, row in enumerate(rows, 1):
-        if not isinstance(row, dict) or not all(
-            isinstance(row.get(k), str) for k in ("system", "case_id", "emotion")
-        ):
-            raise EvalReportError(
-                f"{source} row {number} is not a result record "
-                f"(needs system, case_id, emotion): {fix}."
-            )
-        if "metrics" not in row:  # a failed item: it has an error instead
-            continue
-        metrics = row["metrics"]
-        if not isinstance(metrics, dict):
-            raise EvalReportError(f"{source} row {number}: 'metrics' is not an object: {fix}.")
-        for name, value in metrics.items():
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
-                raise EvalReportError(
-                    f"{source} row {number} ({row['system']}, case {row['case_id']}): metric "
-                    f"'{name}' is {str(value)[:40]!r}, not a number: {fix}."
-                )
-        if not isinstance(row.get("rewrite"), str) or not isinstance(row.get("prompt"), str):
-            raise EvalReportError(
-                f"{source} row {number}: 'prompt' or 'rewrite' is not text: {fix}."
-            )
-    return rows
 
 
 def _values(items: list[dict[str, Any]], metric: str) -> list[float]:
@@ -239,22 +187,6 @@ def _fmt(ci: tuple[float, float, float]) -> str:
     if math.isnan(mean):
         return "n/a"
     return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-def md_table(head: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    return "\n".join(lines)
-
-
-def html_table(head: list[str], body: list[list[str]]) -> str:
-    esc = html.escape
-    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-    return (
-        "<table><thead><tr>"
-        + "".join(f"<th>{esc(h)}</th>" for h in head)
-        + f"</tr></thead><tbody>{rows}</tbody></table>"
-    )
 
 
 def table_section(title: str, note: str, head: list[str], body: list[list[str]]) -> ReportSection:

@@ -168,7 +168,7 @@ def paired_scene_differences(
 ) -> dict[str, dict[str, tuple[float, float, float]]]:
     """``system - reference`` on the same cases for the per-case scene scores: mean and 95%
     bootstrap interval (negative: the system repeats or contradicts less than the reference)."""
-    from emotion_director.evals.report import bootstrap_ci
+    from emotion_director.evals.tables import bootstrap_ci
 
     scores = per_case_scene_scores(rows)
     if reference not in scores:
@@ -300,7 +300,7 @@ def markdown_section(rows: list[dict[str, Any]]) -> str:
 
 def section_scene(summary: dict[str, Any], run: Any) -> Any:
     """The report section (``evals.report.SECTIONS``): scene fit per system."""
-    from emotion_director.evals.report import ReportSection
+    from emotion_director.evals.tables import ReportSection
 
     rows = [row for items in summary["by_system"].values() for row in items]
     markdown = markdown_section(rows)

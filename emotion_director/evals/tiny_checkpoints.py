@@ -25,14 +25,14 @@ import gzip
 import json
 from pathlib import Path
 
-from emotion_director.agents.clip_bpe import _bytes_to_unicode, clip_vocab_path
+from emotion_director.clip_bpe import _bytes_to_unicode, clip_vocab_path
 from emotion_director.emotions import Emotion
 from emotion_director.files import make_output_dir
 
 
 def open_clip_bpe_path() -> Path | None:
     """CLIP's BPE merges file (shipped with this package; see
-    :mod:`~emotion_director.agents.clip_bpe`)."""
+    :mod:`~emotion_director.clip_bpe`)."""
     return clip_vocab_path()
 
 

@@ -146,15 +146,15 @@ def run_identity(
     """What makes a thread's run the run it is, as JSON-ready values without secrets.
 
     ``settings``: the backend, model, base URL (without user, password or query:
-    :func:`~emotion_director.evals.identity.public_url`; the API key is never read), the persona
+    :func:`~emotion_director.redaction.public_url`; the API key is never read), the persona
     folders and a hash of the persona set loaded from them, and every setting that changes the
     result. Limits that only decide whether a run gets through (timeouts, retries, ``max_tokens``,
     ``max_llm_calls``) may change between a run and its resume, and are left out. ``request``:
     the prompt, emotion, valence, arousal, persona selection and seed as given (with none, a
     resume: the settings alone).
     """
-    from emotion_director.evals.identity import public_url
     from emotion_director.personas.loader import load_personas
+    from emotion_director.redaction import public_url
 
     if personas is None:
         personas = load_personas(settings.persona_dirs)

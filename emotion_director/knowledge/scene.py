@@ -8,7 +8,7 @@ lists shipped as package data (``knowledge/data``; provenance and licences in ``
 * ``lexicon.tsv``: thousands of concrete English nouns with their kind (person, group, mammal,
   bird, fish, insect, serpent, plant, food, object, vehicle, building, room, landscape, event,
   sky; ``fire`` is curated only), derived at development time from open lexical resources
-  (``build_lexicon.py``);
+  (``evals/build_lexicon.py``);
 * ``subjects.yaml``: hand-curated kinds for common nouns (they win over the derived ones) and the
   setting, time and weather words;
 * ``attributes.tsv``: emotion-laden modifiers (NRC Emotion Lexicon words mapped to the 8
@@ -1763,7 +1763,7 @@ def fit_subject(
         >>> fit_subject(scene, "a sobbing toddler", "amusement")[0]
         'a giggling toddler'
     """
-    from emotion_director.agents.text import estimate_clip_tokens
+    from emotion_director.clip_bpe import estimate_clip_tokens
 
     adjustments: list[SceneAdjustment] = []
     negatives: list[str] = []
@@ -1828,7 +1828,7 @@ def _tidy(text: str) -> str:
 
 def _condense(text: str, scene: SceneModel, budget: int) -> tuple[str, list[str]]:
     """Keep the clauses that carry a subject; drop other details from the end until it fits."""
-    from emotion_director.agents.text import estimate_clip_tokens
+    from emotion_director.clip_bpe import estimate_clip_tokens
 
     clauses = [
         c.strip() for c in re.split(r"[,;]\s*|\.\s+|\s+(?=with\s|while\s|and\s)", text) if c.strip()

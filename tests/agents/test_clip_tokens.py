@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-import emotion_director.agents.text as text_module
-from emotion_director.agents.clip_bpe import clip_bpe_tokenizer, clip_vocab_path
+import emotion_director.clip_bpe as text_module  # where the count and its fallback live
 from emotion_director.agents.text import estimate_clip_tokens
+from emotion_director.clip_bpe import clip_bpe_tokenizer, clip_vocab_path
 
 TEXTS = [
     "a dog in a park",

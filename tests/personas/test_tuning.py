@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from emotion_director import Settings
 from emotion_director.cli import app
 from emotion_director.errors import PersonaFileError
+from emotion_director.evals.persona_diff import diff_persona_sets
 from emotion_director.personas import Persona, default_personas, load_persona_file, load_personas
-from emotion_director.personas.diff import diff_persona_sets
 
 runner = CliRunner()
 
@@ -270,3 +270,9 @@ def test_validate_lists_every_problem_of_every_file(tmp_path):
     # a single load still raises one line naming the first problem and counting the rest
     with pytest.raises(PersonaFileError, match=r"and 2 more problem\(s\)"):
         load_persona_file(tmp_path / "b.yaml")
+
+
+def test_the_old_personas_diff_path_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="emotion_director.evals.persona_diff"):
+        from emotion_director.personas.diff import diff_persona_sets as old
+    assert old is diff_persona_sets

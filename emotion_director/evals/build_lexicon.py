@@ -1,9 +1,10 @@
-"""Rebuild ``data/lexicon.tsv`` and ``data/attributes.tsv`` from open lexical resources.
+"""Rebuild ``knowledge/data/lexicon.tsv`` and ``knowledge/data/attributes.tsv`` from open
+lexical resources.
 
 Development-time only (the package reads the shipped TSV files). Needs the eval extra and
 ``textblob`` (``pip install "emotion-director[eval]" textblob``)::
 
-    python -m emotion_director.knowledge.build_lexicon
+    python -m emotion_director.evals.build_lexicon
 
 * nouns: words whose dominant part of speech is a noun (``NN``/``NNS``) in the Brill lexicon
   shipped by ``textblob`` (MIT; from pattern.en) and rated concrete (>= 4.0 of 5) in the
@@ -38,7 +39,7 @@ NRC_TO_MIKELS = {
     "anticipation": ("excitement",),
     "surprise": ("awe", "amusement"),
 }
-HERE = Path(__file__).parent / "data"
+HERE = Path(__file__).parents[1] / "knowledge" / "data"  # the knowledge layer's data
 
 
 def dominant_pos() -> dict[str, str]:
