@@ -1746,6 +1746,25 @@ def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
     return all((e in POSITIVE) != (target in POSITIVE) for e in attribute.emotions)
 
 
+def _is_stated_action(word: str, scene: SceneModel, text: str) -> bool:
+    """Whether ``word`` is a verb the prompt states of one of its subjects: an ``-ing`` form
+    right after a subject's noun ("a child flying a kite", "birds flying south"), not an emotion
+    word ("a rotting apple", "firefighters at a burning house" describe a thing). Removing such
+    a word would change what happens in the scene and leave a broken sentence ("a child a
+    kite")."""
+    from emotion_director.emotions import emotion_words_in
+
+    lowered = word.lower()
+    if not lowered.endswith("ing") or emotion_words_in(lowered):
+        return False
+    at = re.search(rf"\b{re.escape(lowered)}\b", text.lower())
+    if at is None:
+        return False
+    previous = re.findall(r"[a-z]+", text.lower()[: at.start()])[-1:]
+    nouns = {e.noun.lower() for e in scene.entities if e.noun}
+    return bool(previous) and (previous[0] in nouns or previous[0].rstrip("s") in nouns)
+
+
 def fit_subject(
     scene: SceneModel,
     subject: str,
@@ -1793,6 +1812,8 @@ def fit_subject(
                 )
             )
         else:
+            if _is_stated_action(attribute.word, scene, text):
+                continue  # "a child flying a kite": the scene's action, not a mood to remove
             text = pattern.sub("", text, count=1)
             negatives.append(attribute.word)
             adjustments.append(

@@ -548,3 +548,25 @@ def test_bedrooms_flowers_and_sky_colours(prompt, phrase, contradicts):
 )
 def test_red_team_pairs(prompt, phrase, contradicts):
     assert (contradiction(parse_scene(prompt).facts, phrase) is not None) is contradicts
+
+
+@pytest.mark.parametrize(
+    "prompt, target, kept",
+    [
+        ("a child flying a kite on a windy beach in autumn", "amusement", "flying"),
+        ("birds flying south over a lake", "contentment", "flying"),
+        ("a man burning leaves in a garden", "awe", "burning"),
+    ],
+)
+def test_a_stated_action_is_never_moved_out_of_the_scene(prompt, target, kept):
+    """A verb the prompt states of its subject is what happens, not a mood: the lexicon's
+    emotion for it ('flying' -> fear) must not cut it ("a child a kite")."""
+    fitted, adjustments, negatives = fit_subject(parse_scene(prompt), prompt, target)
+    assert fitted == prompt and kept not in negatives and not adjustments
+
+
+def test_a_mood_word_before_its_noun_still_moves():
+    fitted, _, negatives = fit_subject(
+        parse_scene("a rotting apple"), "a rotting apple", "excitement"
+    )
+    assert fitted == "an apple" and negatives == ["rotting"]
