@@ -92,8 +92,18 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
     if not modern:  # mcp 1.x: the low-level server carries the version
         server._mcp_server.version = __version__
 
-    @server.tool(name="rewrite_for_emotion", description=tools["rewrite_for_emotion"].description)
-    async def rewrite_for_emotion(
+    for name in ("rewrite_for_emotion", "generate_emotion_image"):
+        if name in tools:
+            server.tool(name=name, description=tools[name].description)(_tool_function(tools[name]))
+
+    return server
+
+
+def _tool_function(tool: Any) -> Any:
+    """The MCP function for one of :func:`~emotion_director.graph.tools.as_tools`' tools: the
+    same arguments (declared once, in graph/tools.py), answered as structured content."""
+
+    async def call(
         prompt: Prompt,
         emotion: EmotionArg = None,
         valence: Valence | None = None,
@@ -102,7 +112,7 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
         seed: Seed = 0,
     ) -> EmotionRewrite:
         return await _call(
-            tools["rewrite_for_emotion"],
+            tool,
             prompt=prompt,
             emotion=emotion,
             valence=valence,
@@ -111,30 +121,8 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
             seed=seed,
         )
 
-    if "generate_emotion_image" in tools:
-
-        @server.tool(
-            name="generate_emotion_image", description=tools["generate_emotion_image"].description
-        )
-        async def generate_emotion_image(
-            prompt: Prompt,
-            emotion: EmotionArg = None,
-            valence: Valence | None = None,
-            arousal: Arousal | None = None,
-            personas: Personas | None = None,
-            seed: Seed = 0,
-        ) -> EmotionRewrite:
-            return await _call(
-                tools["generate_emotion_image"],
-                prompt=prompt,
-                emotion=emotion,
-                valence=valence,
-                arousal=arousal,
-                personas=personas,
-                seed=seed,
-            )
-
-    return server
+    call.__name__ = tool.name
+    return call
 
 
 async def _call(tool: Any, **args: Any) -> EmotionRewrite:

@@ -65,6 +65,18 @@ class AdaptiveLimit:
                 self.in_flight -= 1
                 self._cond.notify_all()
 
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """One request in a slot, its outcome recorded: ``ok`` when the block ends normally,
+        else what :func:`classify` makes of the exception (re-raised)."""
+        with self.slot():
+            try:
+                yield
+            except BaseException as exc:
+                self.record(classify(exc))
+                raise
+            self.record("ok")
+
     def record(self, outcome: Outcome) -> None:
         """Adapt to one request's outcome."""
         with self._cond:

@@ -569,17 +569,8 @@ def guarded_chat_openai() -> Any:
 
         def _limited(self, call: Any) -> Any:
             """``call()`` within the server's adaptive limit of requests in flight."""
-            from emotion_director.agents.concurrency import classify
-
-            limit = self._limit()
-            with limit.slot():
-                try:
-                    result = call()
-                except BaseException as exc:
-                    limit.record(classify(exc))
-                    raise
-                limit.record("ok")
-                return result
+            with self._limit().request():
+                return call()
 
         def _generate(self, *args: Any, **kwargs: Any) -> Any:
             check_allow_model_requests()
@@ -588,16 +579,8 @@ def guarded_chat_openai() -> Any:
 
         def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
             check_allow_model_requests()
-            from emotion_director.agents.concurrency import classify
-
-            limit = self._limit()
-            with limit.slot():
-                try:
-                    yield from super()._stream(*args, **kwargs)
-                except BaseException as exc:
-                    limit.record(classify(exc))
-                    raise
-                limit.record("ok")
+            parent = super()
+            yield from self._limited_chunks(lambda: parent._stream(*args, **kwargs))
 
         async def _agenerate(
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
@@ -611,16 +594,8 @@ def guarded_chat_openai() -> Any:
             )
 
         def _limited_chunks(self, stream: Any) -> Iterator[Any]:
-            from emotion_director.agents.concurrency import classify
-
-            limit = self._limit()
-            with limit.slot():
-                try:
-                    yield from stream()
-                except BaseException as exc:
-                    limit.record(classify(exc))
-                    raise
-                limit.record("ok")
+            with self._limit().request():
+                yield from stream()
 
         async def _astream(
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
@@ -634,8 +609,8 @@ def guarded_chat_openai() -> Any:
 
             def pump() -> None:
                 try:
-                    for chunk in GuardedChatOpenAI._limited_chunks(
-                        self, lambda: parent._stream(messages, stop, None, **kwargs)
+                    for chunk in self._limited_chunks(
+                        lambda: parent._stream(messages, stop, None, **kwargs)
                     ):
                         loop.call_soon_threadsafe(queue.put_nowait, chunk)
                 except BaseException as exc:  # handed to the consumer, re-raised there
