@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import uuid
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -492,6 +493,7 @@ def personas_validate(
     if not files:
         raise _fail("no persona files found in the given paths.")
     defaults = {p.name for p in default_personas()}
+    shipped = Path(str(resources.files("emotion_director.personas").joinpath("defaults")))
     seen: dict[str, Path] = {}
     for file in files:
         try:
@@ -508,7 +510,12 @@ def personas_validate(
                 )
         else:
             seen[persona.name] = file
-            note = " [yellow]overrides the default persona[/]" if persona.name in defaults else ""
+            own = file.resolve().parent == shipped.resolve()  # a shipped file is the default
+            note = (
+                " [yellow]overrides the default persona[/]"
+                if persona.name in defaults and not own
+                else ""
+            )
             out.print(f"[green]ok:[/] {escape(str(file))} ({persona.name}){note}", highlight=False)
     if failed:
         raise typer.Exit(2)

@@ -276,3 +276,12 @@ def test_the_old_personas_diff_path_still_works_with_a_warning():
     with pytest.warns(DeprecationWarning, match="emotion_director.evals.persona_diff"):
         from emotion_director.personas.diff import diff_persona_sets as old
     assert old is diff_persona_sets
+
+
+def test_validating_the_shipped_defaults_does_not_call_them_overrides():
+    from importlib import resources
+
+    shipped = str(resources.files("emotion_director.personas").joinpath("defaults"))
+    result = runner.invoke(app, ["personas", "validate", shipped])
+    assert result.exit_code == 0 and result.output.count("ok:") == 7
+    assert "overrides" not in result.output
