@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         "real clashes but also dropped good palettes and took 2.4x the time; see the README); "
         "without its [scene] extra and MiniLM weights the word tables alone filter",
     )
+    read_setting: bool = Field(
+        default=True,
+        description="read each scene's setting (time, season, weather, enclosure, kind of place) "
+        "by meaning with MiniLM, so that concepts set where and when the scene is can join it "
+        "(emotion_director.scenefit.SettingReader); without the [scene] extra and MiniLM "
+        "weights, or off, a scene states only what the word tables parse, and concepts that "
+        "bring in any other setting are left out",
+    )
     timeout_s: float = Field(
         default=60.0,
         gt=0,

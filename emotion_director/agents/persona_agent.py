@@ -249,7 +249,7 @@ def read_persona(
     # ungrounded (an eval ablation): no concept-graph options at all, the model writes freely
     pool = (
         concept_graph.candidates(emotion, scene)
-        if scene.entities or not subject_tags
+        if scene.entities or scene.read_setting or not subject_tags
         else concept_graph.candidates(emotion, subject_tags)
     )
     options = shortlist(persona, pool, seed=pseed, scene=scene) if grounding else []

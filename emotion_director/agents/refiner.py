@@ -42,6 +42,7 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
 )
+from emotion_director.knowledge.setting import stated_tags
 from emotion_director.untrusted import FENCE_NOTE, fence, instruction_echo
 
 #: Body-plan facts: two concepts never contradict each other through them.
@@ -87,7 +88,9 @@ def chain_of_concept(
     ``await chain_of_concept(...)`` runs it async, ``chain_of_concept.invoke(...)`` sync.
     """
     scene = scene if scene is not None else parse_scene(subject)
-    facts = scene.facts if scene.entities or not subject_tags else frozenset(subject_tags)
+    use_scene = scene.entities or scene.read_setting or not subject_tags
+    facts = scene.facts if use_scene else frozenset(subject_tags)
+    stated = scene.stated if use_scene else stated_tags(facts)
     links: dict[str, ConceptLink] = {}
     known: dict[str, VisualConcept] = {}
     dropped: list[DroppedCue] = []
@@ -136,7 +139,7 @@ def chain_of_concept(
         )
         ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
     clashes = _scene_clash(scene_fit, subject)
-    _drop_contradictions(links, known, dropped, facts, clashes)
+    _drop_contradictions(links, known, dropped, facts, clashes, stated)
     if grounding:
         rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
         _complete_specific(
@@ -344,13 +347,21 @@ def _drop_contradictions(
     dropped: list[DroppedCue],
     facts: frozenset[str],
     clashes: Callable[[str], str | None] = lambda text: None,
+    stated: frozenset[str] | None = None,
 ) -> None:
-    """Drop concepts that contradict the scene, then those contradicting a better supported one."""
+    """Drop concepts that contradict the scene, then those contradicting a better supported one.
+
+    ``stated`` (the scene's setting tags, :mod:`~emotion_director.knowledge.setting`) defaults to
+    what ``facts`` give."""
+    stated = stated if stated is not None else stated_tags(facts)
     kept: list[ConceptLink] = []
     for link in sorted(links.values(), key=lambda c: (-c.support, c.text)):
         concept = known.get(link.text.strip().lower())
+        # a persona's own pick or words are its reading: the graph's options were anchored to the
+        # scene before they were offered, and free text is matched to a concept only loosely, so
+        # anchoring applies to what the graph itself fills in (`_compatible`), not here
         reason = (
-            concept.conflict(facts)
+            concept.conflict(facts, stated, anchored=link.origin == "graph")
             if concept is not None
             else facts_conflict(facts, phrase_facts(link.text), link.text)
         )

@@ -60,6 +60,22 @@ def shared_scene_fit() -> Any:
         return None
 
 
+@functools.lru_cache(maxsize=1)
+def shared_setting_reader() -> Any:
+    """One setting reader per process, or None (logged once) when MiniLM is not installed: then
+    a scene states only the setting its parsed words give (see
+    :mod:`emotion_director.knowledge.setting`)."""
+    try:
+        from emotion_director.scenefit import SettingReader
+
+        return SettingReader.load()
+    except ImportError as exc:  # MissingExtraError is an ImportError
+        logging.getLogger(__name__).info(
+            "setting reader off, scenes state only what the word tables parse: %s", exc
+        )
+        return None
+
+
 class MCAgentNodes:
     """The graph's nodes, bound to one model, persona set, concept graph and settings.
 
@@ -147,6 +163,10 @@ class MCAgentNodes:
             max_chars=self.settings.max_prompt_chars,
             default_seed=ctx.seed if ctx.seed is not None else self.settings.seed,
         )
+        reader = shared_setting_reader() if self.settings.read_setting else None
+        if reader is not None:
+            scene = update["scene"]
+            update["scene"] = scene.model_copy(update={"read_setting": reader.read(scene.text)})
         update["personas"] = [p.name for p in self._selected(state.get("personas") or ctx.personas)]
         # a new request on a thread that already ran starts clean: the reducers must never add
         # this request's readings (or LLM calls) to an earlier request's

@@ -33,6 +33,7 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
 )
+from emotion_director.knowledge.setting import concept_settings, stated_tags, unanchored
 
 #: Needs that tie a concept to particular kinds of subject.
 KIND_NEEDS = frozenset(
@@ -96,6 +97,11 @@ class VisualConcept(BaseModel):
     excludes: frozenset[str] = frozenset()
     appraisal: str = Field(description="id of the appraisal this concept depicts")
     emotion: Emotion
+    setting: frozenset[str] = Field(
+        default=frozenset(),
+        description="setting tags the concept presupposes (night, indoor, party, ...); it joins "
+        "only a scene that states them all (see :mod:`emotion_director.knowledge.setting`)",
+    )
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -118,9 +124,24 @@ class VisualConcept(BaseModel):
         facts = scene.facts if isinstance(scene, SceneModel) else scene
         return scene_relevance(self.needs, facts)
 
-    def conflict(self, scene: SceneModel | frozenset[str] | set[str]) -> str | None:
-        """Why this concept contradicts the scene (or its facts), or ``None`` if it fits."""
+    def conflict(
+        self,
+        scene: SceneModel | frozenset[str] | set[str],
+        stated: frozenset[str] | None = None,
+        anchored: bool = True,
+    ) -> str | None:
+        """Why this concept contradicts the scene (or its facts), or ``None`` if it fits.
+
+        ``stated``: the scene's setting tags, when the caller has more than its facts give.
+        ``anchored=False`` skips the check that the scene states the concept's setting (see
+        :mod:`~emotion_director.knowledge.setting`) and keeps the contradiction checks."""
         facts = scene.facts if isinstance(scene, SceneModel) else frozenset(scene)
+        if anchored:
+            if stated is None:
+                stated = scene.stated if isinstance(scene, SceneModel) else stated_tags(facts)
+            reason = unanchored(self.setting, stated)
+            if reason:
+                return reason
         if self.excludes & facts:
             return f"excludes {sorted(self.excludes & facts)[0]}, the scene has it"
         reason = facts_conflict(facts, self.needs, self.text)
@@ -319,6 +340,7 @@ def _concept(entry: list[str], appraisal: str, emotion: Emotion) -> VisualConcep
         text=text,
         appraisal=appraisal,
         emotion=emotion,
+        setting=concept_settings().get(text, frozenset()),
         needs=frozenset(needs.split()) | phrase_facts(words),
         excludes=frozenset(excludes.split()),
     )

@@ -1146,6 +1146,18 @@ class SceneModel(BaseModel):
     english: bool = True
     language_note: str | None = None
     facts: frozenset[str] = frozenset()
+    read_setting: frozenset[str] = Field(
+        default=frozenset(),
+        description="setting tags a meaning-based reader found in the text (see "
+        ":mod:`emotion_director.knowledge.setting`); empty when none ran",
+    )
+
+    @property
+    def stated(self) -> frozenset[str]:
+        """The setting tags the scene states (its facts' and the reader's, with what they imply)."""
+        from emotion_director.knowledge.setting import stated_tags
+
+        return stated_tags(self.facts, self.read_setting)
 
     @property
     def main(self) -> SubjectEntity | None:

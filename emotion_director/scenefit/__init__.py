@@ -5,5 +5,6 @@ this package loads none of them.
 """
 
 from emotion_director.scenefit.model import SceneFit, SceneFitVerdict, load_dimensions
+from emotion_director.scenefit.setting import SettingReader
 
-__all__ = ["SceneFit", "SceneFitVerdict", "load_dimensions"]
+__all__ = ["SceneFit", "SceneFitVerdict", "SettingReader", "load_dimensions"]

@@ -144,12 +144,17 @@ def test_a_concept_bringing_its_own_place_is_not_added_to_a_scene_set_elsewhere(
     window = _concept(graph, "sadness", "distant long shot through a window")
     cave = _concept(graph, "awe", "blue light filtering through a vast ice cave")
     assert not hallway.fits(circus) and not window.fits(circus) and not cave.fits(village)
-    assert hallway.fits(parse_scene("a hospital corridor")) and hallway.fits(parse_scene("a dog"))
+    # it fits where its setting is stated (a home at night), not where nothing is (a dog)
+    assert hallway.fits(parse_scene("a dog in a bedroom at night"))
+    assert not hallway.fits(parse_scene("a dog"))
+    assert hallway.conflict(parse_scene("a dog")).startswith("it brings in ")
     framing = [
         _concept(graph, "awe", "a centred figure framed by a massive archway"),
         _concept(graph, "fear", "frame within a frame through a broken window"),
     ]
-    assert all(c.fits(village) for c in framing) and framing[0].fits(circus)
+    # a broken window frames any scene; a massive archway needs a grand building
+    assert framing[1].fits(village)
+    assert not framing[0].fits(village) and framing[0].fits(parse_scene("a choir in a church"))
     texts = {c.text for c in graph.candidates("sadness", circus)}
     assert hallway.text not in texts and "an empty chair" in texts
 
@@ -166,9 +171,12 @@ def test_time_darkness_and_crowd_constraints_reach_the_candidates(graph):
     dusk = {c.text for c in graph.candidates("sadness", parse_scene("a village street at dusk"))}
     assert {
         "the last light fading from the sky",
-        "a porch light left burning in the dark",
         "{the} sharp amid blurred passers-by",
     } <= dusk
+    # a porch light burning in the dark needs a home at night: dusk on a street states neither
+    assert "a porch light left burning in the dark" not in dusk
+    home = {c.text for c in graph.candidates("sadness", parse_scene("a cottage porch at night"))}
+    assert "a porch light left burning in the dark" in home
     fading = _concept(graph, "sadness", "the last light fading from the sky")
     dawn = _concept(graph, "awe", "low mist catching the first light of dawn")
     noon = _concept(graph, "amusement", "bright even midday sunlight")

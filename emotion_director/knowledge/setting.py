@@ -1,0 +1,112 @@
+"""Scene-anchored concepts: a concept may bring a setting into the picture only if the scene has it.
+
+Every concept of the graph carries the setting it presupposes (``data/concept_settings.tsv``):
+"moonlight on the water" needs ``night`` and ``water``; "a stack of presents" needs ``party``;
+"rim light around the silhouette" needs nothing and fits any scene. A scene *states* setting tags:
+those its parsed facts give (``data/setting.yaml``: ``from_facts``), those a meaning-based reader
+finds in its words when one is installed (:class:`~emotion_director.scenefit.SettingReader`, for
+nouns no table lists: "a laundromat at 3 a.m." -> ``night``), and what they imply (a forest is
+outdoors). A concept whose setting is not all stated is not offered for that scene.
+
+This inverts the old default, under which a concept fitted unless a table could prove a clash:
+a scene whose nouns no table knows ("a welder in a dry dock") got every concept, museum halls and
+meadows included. Now the unknown adds nothing; only what the scene states is built upon.
+
+Example:
+    >>> from emotion_director.knowledge.setting import stated_tags
+    >>> sorted(stated_tags(frozenset({"night", "site:kitchen"})))
+    ['home', 'indoor', 'night', 'table']
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class SettingFile(BaseModel):
+    """The schema of ``data/setting.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tags: dict[str, list[str]]
+    from_facts: dict[str, list[str]]
+    implies: dict[str, list[str]]
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(t for values in self.tags.values() for t in values)
+
+    @model_validator(mode="after")
+    def _known(self) -> SettingFile:
+        known = self.vocabulary
+        named = [t for ts in self.from_facts.values() for t in ts]
+        named += list(self.implies) + [t for ts in self.implies.values() for t in ts]
+        unknown = sorted(set(named) - known)
+        if unknown:
+            raise ValueError(f"setting.yaml names tags outside `tags`: {unknown}")
+        return self
+
+
+def _data(name: str) -> str:
+    return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def load_setting_file() -> SettingFile:
+    return SettingFile.model_validate(yaml.safe_load(_data("setting.yaml")))
+
+
+@lru_cache(maxsize=1)
+def concept_settings() -> dict[str, frozenset[str]]:
+    """Concept text -> the setting tags it presupposes (``data/concept_settings.tsv``)."""
+    known = load_setting_file().vocabulary
+    table: dict[str, frozenset[str]] = {}
+    for number, line in enumerate(_data("concept_settings.tsv").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise ValueError(f"concept_settings.tsv line {number}: expected FACET, TEXT, TAGS")
+        tags = frozenset() if fields[2].strip() == "-" else frozenset(fields[2].split(","))
+        if tags - known:
+            raise ValueError(
+                f"concept_settings.tsv line {number}: unknown tag(s) {sorted(tags - known)}"
+            )
+        table[fields[1]] = tags
+    return table
+
+
+def close(tags: frozenset[str] | set[str]) -> frozenset[str]:
+    """``tags`` with everything they imply (``implies`` in ``data/setting.yaml``), except on a
+    dimension that ``tags`` already gives a value of: what is stated wins over what is implied."""
+    setting = load_setting_file()
+    dimension = {t: d for d, values in setting.tags.items() for t in values}
+    stated_dims = {dimension[t] for t in tags if t in dimension}
+    out, todo = set(tags), list(tags)
+    while todo:
+        for implied in setting.implies.get(todo.pop(), ()):
+            if implied not in out and dimension[implied] not in stated_dims:
+                out.add(implied)
+                todo.append(implied)
+    return frozenset(out)
+
+
+def stated_tags(
+    facts: frozenset[str] | set[str], read: frozenset[str] = frozenset()
+) -> frozenset[str]:
+    """The setting tags a scene states: from its parsed ``facts``, plus ``read`` (tags a
+    meaning-based reader found in its words), closed under ``implies``."""
+    mapping = load_setting_file().from_facts
+    tags = {t for fact in facts for t in mapping.get(fact, ())}
+    return close(tags | set(read))
+
+
+def unanchored(needs: frozenset[str], stated: frozenset[str]) -> str | None:
+    """Why a concept presupposing ``needs`` cannot join a scene that states ``stated``."""
+    missing = sorted(needs - stated)
+    if not missing:
+        return None
+    return f"it brings in {', '.join(missing)}, which the scene does not state"

@@ -1,0 +1,59 @@
+"""What a scene's words say of its setting, read by meaning (MiniLM), for nouns no table lists.
+
+:class:`SettingReader` reads a scene with :class:`~emotion_director.scenefit.SceneFit`'s windowed
+prototype reading, against the setting prototypes of ``data/settings.yaml``, and returns the
+setting tags it states ("a laundromat at 3 a.m." -> ``{"night"}``, "a snowplough clearing a
+mountain pass before dawn" -> ``{"twilight", "cold", "mountain"}``). The graph adds them to the
+tags the scene parser found (:mod:`emotion_director.knowledge.setting`), so that a concept set in
+a place or at a time the scene states can join it.
+
+Example:
+    >>> reader = SettingReader.load()  # doctest: +SKIP
+    >>> sorted(reader.read("a toll booth in a blizzard"))  # doctest: +SKIP
+    ['cold', 'storm']
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from emotion_director.scenefit.model import DimensionsFile, SceneFit
+
+#: A value is stated when the scene's strongest window reads it at least this strongly (0-1).
+THRESHOLD = 0.4
+
+
+@lru_cache(maxsize=1)
+def load_setting_prototypes() -> DimensionsFile:
+    text = resources.files("emotion_director.scenefit").joinpath("data/settings.yaml").read_text()
+    return DimensionsFile.model_validate(yaml.safe_load(text))
+
+
+class SettingReader:
+    """Scene text -> the setting tags its words state (see the module docstring)."""
+
+    def __init__(self, encoder=None, threshold: float = THRESHOLD) -> None:
+        weights = {"tau": 0.5, "delta": 0.08, "distractors": True}
+        self._fit = SceneFit(encoder, dimensions=load_setting_prototypes(), weights=weights)
+        self.threshold = threshold
+
+    @classmethod
+    def load(cls) -> SettingReader:
+        return _shared()
+
+    def strengths(self, scene: str) -> dict[str, float]:
+        """Every setting tag with how strongly ``scene`` states it (0-1)."""
+        reading, _ = self._fit._read(scene)
+        return {key.split(":", 1)[1]: value for key, value in reading.strength.items()}
+
+    def read(self, scene: str) -> frozenset[str]:
+        """The setting tags ``scene`` states."""
+        return frozenset(t for t, v in self.strengths(scene).items() if v >= self.threshold)
+
+
+@lru_cache(maxsize=1)
+def _shared() -> SettingReader:
+    return SettingReader()

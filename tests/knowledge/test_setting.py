@@ -1,0 +1,123 @@
+"""Scene-anchored concepts: a concept brings in only the setting its scene states."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from emotion_director.emotions import Emotion
+from emotion_director.knowledge import load_concept_graph
+from emotion_director.knowledge import setting as setting_mod
+from emotion_director.knowledge.scene import parse_scene
+from emotion_director.knowledge.setting import (
+    close,
+    concept_settings,
+    load_setting_file,
+    stated_tags,
+    unanchored,
+)
+
+
+def test_every_concept_of_the_graph_has_an_annotated_setting():
+    table = concept_settings()
+    graph = load_concept_graph()
+    texts = {c.text for e in Emotion for c in graph.concepts(e)}
+    assert texts - set(table) == set()  # a new concept needs its line in concept_settings.tsv
+    assert set(table) - texts == set()  # and a removed one loses it
+    # not a table that says "fits anywhere" to everything: most concepts presuppose something
+    anchored = sum(1 for tags in table.values() if tags)
+    assert 0.5 < anchored / len(table) < 0.9
+    assert all(tags <= load_setting_file().vocabulary for tags in table.values())
+
+
+def test_loaded_concepts_carry_their_setting():
+    concept = load_concept_graph().get("a stack of presents with ribbons")
+    assert concept is not None and "party" in concept.setting
+
+
+def test_stated_tags_come_from_facts_and_what_they_imply():
+    assert stated_tags(frozenset({"night", "site:kitchen"})) == {"night", "home", "indoor", "table"}
+    assert stated_tags(frozenset({"site:park"})) == {"garden", "field", "outdoor"}
+    assert stated_tags(frozenset()) == frozenset()
+    # the reader's tags count as stated too
+    assert stated_tags(frozenset(), frozenset({"forest"})) == {"forest", "outdoor"}
+
+
+def test_a_stated_dimension_wins_over_an_implied_one():
+    # a subway car: read as road-like (implies outdoor) but stated underground
+    assert "outdoor" not in close({"underground", "road", "city"})
+    assert "outdoor" in close({"road"})
+
+
+def test_unanchored_names_what_the_scene_lacks():
+    assert unanchored(frozenset({"night", "water"}), frozenset({"night"})) == (
+        "it brings in water, which the scene does not state"
+    )
+    assert unanchored(frozenset(), frozenset()) is None
+    assert unanchored(frozenset({"night"}), frozenset({"night", "cold"})) is None
+
+
+@pytest.mark.parametrize(
+    "scene, emotion",
+    [
+        ("a welder repairing a ship hull in a dry dock at night", "awe"),
+        ("a laundromat at 3 a.m.", "sadness"),
+        ("a snowplough clearing a mountain pass before dawn", "excitement"),
+        ("a cat asleep on a sofa", "contentment"),
+    ],
+)
+def test_candidates_never_bring_in_a_setting_the_scene_does_not_state(scene, emotion):
+    model = parse_scene(scene)
+    candidates = load_concept_graph().candidates(emotion, model)
+    assert candidates  # enough is left to draw from
+    assert all(c.setting <= model.stated for c in candidates)
+    # and the same through the facts-only path the refiner uses
+    assert all(c.fits(model.facts) for c in candidates)
+
+
+def test_a_scene_that_states_its_setting_gets_concepts_set_there():
+    # a kitchen at night: home, indoor and night concepts are on offer; outdoor ones are not
+    model = parse_scene("a cat in a kitchen at night")
+    texts = {c.text: c for c in load_concept_graph().candidates("contentment", model)}
+    assert any({"night", "indoor"} & c.setting for c in texts.values())
+    assert not any("outdoor" in c.setting for c in texts.values())
+
+
+def test_the_reader_s_tags_widen_what_a_scene_states():
+    graph = load_concept_graph()
+    plain = parse_scene("a laundromat at 3 a.m.")
+    read = plain.model_copy(update={"read_setting": frozenset({"night", "indoor"})})
+    before = {c.text for c in graph.candidates("sadness", plain)}
+    after = {c.text for c in graph.candidates("sadness", read)}
+    assert before < after
+    assert all(graph.get(t).setting <= read.stated for t in after)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("light\tsome light\tnight,moonbeam\n", "unknown tag(s) ['moonbeam']"),
+        ("light\tsome light\n", "expected FACET, TEXT, TAGS"),
+    ],
+)
+def test_a_bad_annotation_line_is_named(monkeypatch, line, message):
+    real = setting_mod._data
+
+    def data(name):
+        return line if name == "concept_settings.tsv" else real(name)
+
+    monkeypatch.setattr(setting_mod, "_data", data)
+    setting_mod.concept_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="line 1: " + re.escape(message)):
+            concept_settings()
+    finally:
+        setting_mod.concept_settings.cache_clear()
+
+
+def test_the_vocabulary_file_refuses_an_unknown_tag():
+    raw = load_setting_file().model_dump()
+    raw["implies"]["forest"] = ["outdoors"]
+    with pytest.raises(ValueError, match="outdoors"):
+        setting_mod.SettingFile.model_validate(raw)

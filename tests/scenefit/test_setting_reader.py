@@ -1,0 +1,67 @@
+"""The setting reader: a scene's time, season, weather, enclosure and place, read by meaning."""
+
+from __future__ import annotations
+
+import pytest
+
+from emotion_director import Settings, build_graph
+from emotion_director.knowledge import load_concept_graph
+from emotion_director.testing import TestChatModel
+
+scenefit = pytest.importorskip("emotion_director.scenefit")
+try:
+    READER = scenefit.SettingReader.load()
+except ImportError as exc:  # MissingExtraError: no MiniLM weights here
+    pytest.skip(f"MiniLM not installed: {exc}", allow_module_level=True)
+
+
+@pytest.mark.parametrize(
+    "scene, expected",
+    [
+        # nouns the scene parser's tables do not list: read by what they mean
+        ("a laundromat at 3 a.m.", {"night"}),
+        ("a toll booth in a blizzard", {"cold", "storm"}),
+        ("a snowplough clearing a mountain pass before dawn", {"twilight", "mountain"}),
+        ("a night-shift nurse resting in a hospital corridor", {"hospital"}),
+        ("a bus driver stuck in a traffic jam at noon", {"day", "city"}),
+    ],
+)
+def test_the_reader_finds_what_a_scene_states(scene, expected):
+    assert expected <= READER.read(scene)
+
+
+@pytest.mark.parametrize(
+    "scene, absent",
+    [
+        ("a laundromat at 3 a.m.", {"day", "outdoor", "field", "party"}),
+        ("a welder repairing a ship hull at night", {"day", "party", "stage"}),
+        ("a dog", {"night", "day", "indoor", "outdoor"}),
+    ],
+)
+def test_the_reader_does_not_invent_a_setting(scene, absent):
+    assert not absent & READER.read(scene)
+
+
+def test_strengths_cover_every_tag_between_zero_and_one():
+    strengths = READER.strengths("a yurt on the steppe at dusk")
+    assert {"night", "day", "twilight", "indoor", "outdoor", "party"} <= set(strengths)
+    assert all(0.0 <= v <= 1.0 for v in strengths.values())
+    assert strengths["twilight"] > strengths["day"]
+
+
+def test_the_graph_anchors_concepts_on_what_the_reader_finds():
+    graph = build_graph(Settings(), chat_model=TestChatModel())
+    out = graph.invoke({"prompt": "a laundromat at 3 a.m.", "emotion": "sadness", "seed": 1})
+    scene = out["scene"]
+    assert "night" in scene.read_setting and "night" in scene.stated
+    concepts = load_concept_graph()
+    for link in out["concepts"].concepts:
+        concept = concepts.get(link.text)
+        if concept is not None:  # every graph concept in the chain is set where the scene is
+            assert concept.setting <= scene.stated, (link.text, concept.setting)
+
+
+def test_read_setting_off_leaves_the_scene_to_its_parsed_words():
+    graph = build_graph(Settings(read_setting=False), chat_model=TestChatModel())
+    out = graph.invoke({"prompt": "a laundromat at 3 a.m.", "emotion": "sadness", "seed": 1})
+    assert out["scene"].read_setting == frozenset()
