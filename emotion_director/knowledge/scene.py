@@ -60,6 +60,9 @@ Kind = Literal[
     "event",
     "sky",
     "fire",
+    # the head noun of the prompt's first noun phrase, in no table ("a kitesurfer leaping over
+    # breakers"): the subject, of a kind nobody knows, so no concept written for a kind binds to it
+    "thing",
 ]
 
 #: What a subject of each kind brings to the scene: its body plan and where it belongs.
@@ -84,6 +87,7 @@ KIND_FACTS: dict[str, frozenset[str]] = {
     "sky": frozenset("sky outdoor".split()),
     # flames: light and colour play on it, but no prop sits on it and no face is drawn on it
     "fire": frozenset("fire".split()),
+    "thing": frozenset(),
 }
 #: Kinds that are where the scene happens, not who is in it (unless nothing else is).
 PLACE_KINDS = frozenset({"room", "landscape", "sky"})
@@ -1501,6 +1505,9 @@ def parse_scene(text: str) -> SceneModel:
         words = set(curated["settings"].get(fact, []))  # type: ignore[union-attr]
         if words & set(tokens) or {singular(t) for t in tokens} & words:
             facts.add(fact)
+    head = unknown_head(tokens) if english else None
+    if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
+        entities = [SubjectEntity(noun=head, kind="thing"), *entities]
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
@@ -1537,6 +1544,40 @@ def parse_scene(text: str) -> SceneModel:
         language_note=note,
         facts=frozenset(facts),
     )
+
+
+#: Words that end a prompt's first noun phrase ("a kitesurfer | at a windy estuary").
+_PHRASE_ENDS = frozenset(
+    "in on at over under by with through during beneath above below near across along down into "
+    "onto of from to for behind beside between inside outside around against past up after "
+    "before while and or as who that which is are was were".split()
+)
+_DETERMINERS = frozenset("a an the one two three some this that my our his her their its".split())
+
+
+def unknown_head(tokens: list[str]) -> str | None:
+    """The head noun of the prompt's first noun phrase when no word of that phrase is a noun the
+    tables know ("a kitesurfer leaping ..." -> ``kitesurfer``, "a sleeping sheepdog curled ..." ->
+    ``sheepdog``), else ``None``. The phrase ends at a preposition or conjunction, or at a verb
+    form (-ing, -ed) after its first word."""
+    words = list(tokens)
+    while words and words[0] in _DETERMINERS:
+        words.pop(0)
+    span: list[str] = []
+    for word in words:
+        if word in _PHRASE_ENDS or (span and word.endswith(("ing", "ed"))):
+            break
+        span.append(word)
+    if not span:
+        return None
+    kinds = noun_kinds()
+    if any(singular(w.removesuffix("'s")) in kinds or w in kinds for w in span):
+        return None
+    head = span[-1].removesuffix("'s")
+    # a mood, time or weather word is no subject ("sad", "midnight", "stormy")
+    if len(head) < 3 or not head.isalpha() or head in attribute_lexicon() or phrase_facts(head):
+        return None
+    return head
 
 
 def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntity]]:

@@ -33,6 +33,7 @@ class SettingFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     tags: dict[str, list[str]]
     from_facts: dict[str, list[str]]
+    free: dict[str, list[str]] = {}
     implies: dict[str, list[str]]
 
     @property
@@ -43,7 +44,8 @@ class SettingFile(BaseModel):
     def _known(self) -> SettingFile:
         known = self.vocabulary
         named = [t for ts in self.from_facts.values() for t in ts]
-        named += list(self.implies) + [t for ts in self.implies.values() for t in ts]
+        for table in (self.free, self.implies):
+            named += list(table) + [t for ts in table.values() for t in ts]
         unknown = sorted(set(named) - known)
         if unknown:
             raise ValueError(f"setting.yaml names tags outside `tags`: {unknown}")
@@ -105,8 +107,14 @@ def stated_tags(
 
 
 def unanchored(needs: frozenset[str], stated: frozenset[str]) -> str | None:
-    """Why a concept presupposing ``needs`` cannot join a scene that states ``stated``."""
-    missing = sorted(needs - stated)
-    if not missing:
-        return None
-    return f"it brings in {', '.join(missing)}, which the scene does not state"
+    """Why a concept presupposing ``needs`` cannot join a scene that states ``stated``: a need
+    the scene does not state, or a ``free`` need ruled out by what the scene states."""
+    free = load_setting_file().free
+    missing = sorted(t for t in needs - stated if t not in free)
+    if missing:
+        return f"it brings in {', '.join(missing)}, which the scene does not state"
+    for tag in sorted((needs & free.keys()) - stated):
+        against = sorted(set(free[tag]) & stated)
+        if against:
+            return f"it shows {tag}, the scene states {against[0]}"
+    return None

@@ -216,3 +216,19 @@ def test_call_budget_bounds_llm_calls_per_run(drive):
         drive(build_graph(Settings(backend="test", max_llm_calls=3), chat_model=model)).invoke(
             {"prompt": "a dog", "emotion": "awe"}
         )
+
+
+def test_a_resume_with_the_setting_reader_switched_is_refused_and_an_older_run_is_not():
+    from emotion_director.errors import CheckpointError
+    from emotion_director.graph.durable import check_resume, run_identity
+
+    started = Settings(backend="test")
+    recorded = run_identity(started)
+    assert recorded["settings"]["read_setting"] is True
+    switched = run_identity(started.model_copy(update={"read_setting": False}))
+    with pytest.raises(CheckpointError, match="read_setting"):
+        check_resume("t", recorded, switched, {})
+    # a run recorded before the setting existed resumes under either value
+    older = {**recorded, "settings": dict(recorded["settings"])}
+    del older["settings"]["read_setting"]
+    check_resume("t", older, switched, {})

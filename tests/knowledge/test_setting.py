@@ -9,6 +9,7 @@ import pytest
 from emotion_director.emotions import Emotion
 from emotion_director.knowledge import load_concept_graph
 from emotion_director.knowledge import setting as setting_mod
+from emotion_director.knowledge.concept_graph import KIND_NEEDS
 from emotion_director.knowledge.scene import parse_scene
 from emotion_director.knowledge.setting import (
     close,
@@ -121,3 +122,49 @@ def test_the_vocabulary_file_refuses_an_unknown_tag():
     raw["implies"]["forest"] = ["outdoors"]
     with pytest.raises(ValueError, match="outdoors"):
         setting_mod.SettingFile.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    "scene, head",
+    [
+        ("a kitesurfer leaping over breakers at a windy estuary", "kitesurfer"),
+        ("a sleeping sheepdog curled by a woodstove", "sheepdog"),
+        ("a ventriloquist's dummy ordering at a drive-through window", "dummy"),
+        ("the welder repairing a ship hull", "welder"),
+        ("a dog in a park", None),  # a noun the tables know: the parser's own subject
+        ("dark and stormy", None),  # mood and weather words are no subject
+        ("a sad clown", None),
+    ],
+)
+def test_an_unknown_first_noun_is_the_subject_of_no_known_kind(scene, head):
+    model = parse_scene(scene)
+    if head is None:
+        assert all(e.kind != "thing" for e in model.entities)
+    else:
+        assert model.main.noun == head and model.main.kind == "thing"
+
+
+def test_no_concept_written_for_a_kind_binds_to_a_subject_of_unknown_kind():
+    # before: "the estuary bursting toward the lens", "the kitesurfer" as a parked vehicle
+    model = parse_scene("a welder repairing a ship hull in a dry dock at night")
+    graph = load_concept_graph()
+    bound = [c for e in Emotion for c in graph.candidates(e, model) if c.bound]
+    assert bound  # kind-free templates still name the subject ("the welder small in a vast frame")
+    assert not any(c.needs & KIND_NEEDS for c in bound)
+    assert all(
+        c.render(model).count("the welder") + c.render(model).count("the hull") for c in bound
+    )
+
+
+def test_a_pose_at_rest_is_refused_for_a_busy_subject_and_kept_for_a_sleeping_one():
+    graph = load_concept_graph()
+    resting = [c for e in Emotion for c in graph.concepts(e) if "rest" in c.setting]
+    assert len(resting) > 20
+    busy = parse_scene("a baker kneading dough")
+    asleep = parse_scene("a baker asleep on flour sacks")
+    assert "busy" in busy.stated and "rest" in asleep.stated
+    assert all(c.conflict(busy) for c in resting)
+    assert any(c.fits(asleep) for c in resting)
+    assert unanchored(frozenset({"rest"}), frozenset({"busy"})) == (
+        "it shows rest, the scene states busy"
+    )
