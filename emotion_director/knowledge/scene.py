@@ -1172,15 +1172,24 @@ class SceneModel(BaseModel):
         return self.main.kind if self.main else None
 
     def owner_for(self, needs: frozenset[str] | set[str]) -> SubjectEntity | None:
-        """The first subject whose body plan has everything ``needs`` asks of a body.
+        """The first subject whose body plan and kind have everything ``needs`` asks of them
+        ("{the} with its headlights dead" binds to the vehicle, not to a person beside it).
 
         Skies and events ("fireworks", "a wedding") only own concepts that ask for them.
         """
-        body = set(needs) & BODY_FACTS
+        body = set(needs) & (BODY_FACTS | _OWNER_KINDS)
         for entity in self.entities:
             if body <= entity.facts and (entity.kind not in {"sky", "event"} or body):
                 return entity
         return None
+
+
+#: Kind facts a concept's owner itself must have (not the scene: a person beside a car does not
+#: own "{the}'s chrome").
+_OWNER_KINDS = frozenset(
+    "person group animal bird aquatic insect serpent plant food object vehicle building room "
+    "place sky event fire".split()
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1553,19 +1562,33 @@ _PHRASE_ENDS = frozenset(
     "before while and or as who that which is are was were".split()
 )
 _DETERMINERS = frozenset("a an the one two three some this that my our his her their its".split())
+#: English irregular past participles: after a noun they start the verb phrase ("a trawler caught
+#: beside a waterspout"), as a regular -ed form does.
+_PARTICIPLES = frozenset(
+    "arisen awoken beaten become begun bent bitten bled blown borne bound broken brought built "
+    "burnt bought caught chosen clung come crept cut dealt dug done drawn driven drunk dwelt eaten "
+    "fallen fed felt fought found fled flung flown forgotten frozen given gone ground grown hung "
+    "heard hidden held hit hurt kept knelt known laid led leapt left lent lit lost made meant met "
+    "paid put quit read rid ridden risen run said seen sought sold sent set sewn shaken shed shone "
+    "shod shot shown shrunk shut sung sunk sat slain slept slid slung slit smelt sown spoken sped "
+    "spent spilt spun spat split spoilt spread sprung stood stolen stuck stung stunk strewn struck "
+    "strung sworn swept swollen swum swung taken taught torn told thought thrown thrust trodden "
+    "understood woken worn woven wept won wound written".split()
+)
 
 
 def unknown_head(tokens: list[str]) -> str | None:
     """The head noun of the prompt's first noun phrase when no word of that phrase is a noun the
     tables know ("a kitesurfer leaping ..." -> ``kitesurfer``, "a sleeping sheepdog curled ..." ->
     ``sheepdog``), else ``None``. The phrase ends at a preposition or conjunction, or at a verb
-    form (-ing, -ed) after its first word."""
+    form (-ing, -ed, an irregular participle) or an adverb (-ly) after its first word."""
     words = list(tokens)
     while words and words[0] in _DETERMINERS:
         words.pop(0)
     span: list[str] = []
     for word in words:
-        if word in _PHRASE_ENDS or (span and word.endswith(("ing", "ed"))):
+        verb = word.endswith(("ing", "ed", "ly")) or word in _PARTICIPLES
+        if word in _PHRASE_ENDS or (span and verb):
             break
         span.append(word)
     if not span:

@@ -101,9 +101,14 @@ def stated_tags(
 ) -> frozenset[str]:
     """The setting tags a scene states: from its parsed ``facts``, plus ``read`` (tags a
     meaning-based reader found in its words), closed under ``implies``."""
+    return _stated(frozenset(facts), frozenset(read))
+
+
+@lru_cache(maxsize=4096)
+def _stated(facts: frozenset[str], read: frozenset[str]) -> frozenset[str]:
     mapping = load_setting_file().from_facts
     tags = {t for fact in facts for t in mapping.get(fact, ())}
-    return close(tags | set(read))
+    return close(tags | read)
 
 
 def unanchored(needs: frozenset[str], stated: frozenset[str]) -> str | None:

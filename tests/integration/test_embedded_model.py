@@ -88,3 +88,32 @@ def test_scene_aware_rewrites_on_the_real_model(embedded_graph):
         out = embedded_graph.invoke({"prompt": prompt, "emotion": emotion})
         assert not contradictions(prompt, out["final_prompt"]), out["final_prompt"]
         assert len(added_phrases(prompt, out["final_prompt"])) >= 3
+
+
+@pytest.mark.slow
+def test_rewrites_of_unseen_scenes_only_build_on_the_setting_they_state(embedded_graph):
+    # nouns no table lists: every concept the real model's personas picked or the graph filled in
+    # presupposes only what the scene states, and nothing written for a kind binds to a subject
+    # whose kind nobody knows ("the welder parked beneath a mountain range")
+    from emotion_director.knowledge import load_concept_graph
+    from emotion_director.knowledge.concept_graph import KIND_NEEDS
+
+    concepts = load_concept_graph()
+    for prompt, emotion in [
+        ("a welder repairing a ship hull in a dry dock at night", "awe"),
+        ("a laundromat at 3 a.m. with one customer folding shirts", "sadness"),
+        ("a snowplough clearing a mountain pass before dawn", "excitement"),
+    ]:
+        out = embedded_graph.invoke({"prompt": prompt, "emotion": emotion, "seed": 3})
+        scene = out["scene"]
+        assert scene.main.kind == "thing"
+        chosen = [
+            concepts.lookup(c.text, emotion, scene) or concepts.get(c.text)
+            for c in out["concepts"].concepts
+        ]
+        known = [c for c in chosen if c is not None]
+        assert len(known) >= 3, out["final_prompt"]
+        for concept in known:
+            assert concept.setting - {"rest"} <= scene.stated, (concept.text, scene.stated)
+            assert not (concept.bound and concept.needs & KIND_NEEDS), concept.text
+        assert out["final_prompt"].startswith(prompt.split(" at ")[0].split(" in ")[0])
