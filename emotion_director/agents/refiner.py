@@ -42,7 +42,6 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
 )
-from emotion_director.knowledge.setting import stated_tags
 from emotion_director.untrusted import FENCE_NOTE, fence, instruction_echo
 
 #: Body-plan facts: two concepts never contradict each other through them.
@@ -90,7 +89,6 @@ def chain_of_concept(
     scene = scene if scene is not None else parse_scene(subject)
     use_scene = scene.entities or scene.read_setting or not subject_tags
     facts = scene.facts if use_scene else frozenset(subject_tags)
-    stated = scene.stated if use_scene else stated_tags(facts)
     links: dict[str, ConceptLink] = {}
     known: dict[str, VisualConcept] = {}
     dropped: list[DroppedCue] = []
@@ -139,7 +137,7 @@ def chain_of_concept(
         )
         ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
     clashes = _scene_clash(scene_fit, subject)
-    _drop_contradictions(links, known, dropped, facts, clashes, stated)
+    _drop_contradictions(links, known, dropped, facts, clashes)
     if grounding:
         rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
         _complete_specific(
@@ -347,21 +345,16 @@ def _drop_contradictions(
     dropped: list[DroppedCue],
     facts: frozenset[str],
     clashes: Callable[[str], str | None] = lambda text: None,
-    stated: frozenset[str] | None = None,
 ) -> None:
-    """Drop concepts that contradict the scene, then those contradicting a better supported one.
-
-    ``stated`` (the scene's setting tags, :mod:`~emotion_director.knowledge.setting`) defaults to
-    what ``facts`` give."""
-    stated = stated if stated is not None else stated_tags(facts)
+    """Drop concepts that contradict the scene, then those contradicting a better supported one."""
     kept: list[ConceptLink] = []
     for link in sorted(links.values(), key=lambda c: (-c.support, c.text)):
         concept = known.get(link.text.strip().lower())
         # a persona's own pick or words are its reading: the graph's options were anchored to the
         # scene before they were offered, and free text is matched to a concept only loosely, so
-        # anchoring applies to what the graph itself fills in (`_compatible`), not here
+        # anchoring applies to what is offered and what the graph fills in (`_compatible`)
         reason = (
-            concept.conflict(facts, stated, anchored=link.origin == "graph")
+            concept.conflict(facts, anchored=False)
             if concept is not None
             else facts_conflict(facts, phrase_facts(link.text), link.text)
         )

@@ -152,12 +152,6 @@ class VisualConcept(BaseModel):
         if isinstance(scene, SceneModel):
             if self.bound and scene.owner_for(self.needs) is None:
                 return "no subject of the kind it names"
-            if self.bound and self.needs & KIND_NEEDS and scene.main and scene.main.kind == "thing":
-                # "a kitesurfer at an estuary": nothing says what a kitesurfer is, and a concept
-                # written for a vehicle or a landscape would bind to it ("the kitesurfer parked")
-                return (
-                    f"written for a kind of subject, and no table knows what {scene.main.noun} is"
-                )
             if self.facet == "space" and not self.bound and _located(scene):
                 # the prompt says where the scene is: do not move it somewhere else
                 return f"the scene is already set ({_located(scene)})"

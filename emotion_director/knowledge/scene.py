@@ -1172,24 +1172,15 @@ class SceneModel(BaseModel):
         return self.main.kind if self.main else None
 
     def owner_for(self, needs: frozenset[str] | set[str]) -> SubjectEntity | None:
-        """The first subject whose body plan and kind have everything ``needs`` asks of them
-        ("{the} with its headlights dead" binds to the vehicle, not to a person beside it).
+        """The first subject whose body plan has everything ``needs`` asks of a body.
 
         Skies and events ("fireworks", "a wedding") only own concepts that ask for them.
         """
-        body = set(needs) & (BODY_FACTS | _OWNER_KINDS)
+        body = set(needs) & BODY_FACTS
         for entity in self.entities:
             if body <= entity.facts and (entity.kind not in {"sky", "event"} or body):
                 return entity
         return None
-
-
-#: Kind facts a concept's owner itself must have (not the scene: a person beside a car does not
-#: own "{the}'s chrome").
-_OWNER_KINDS = frozenset(
-    "person group animal bird aquatic insect serpent plant food object vehicle building room "
-    "place sky event fire".split()
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1514,7 +1505,9 @@ def parse_scene(text: str) -> SceneModel:
         words = set(curated["settings"].get(fact, []))  # type: ignore[union-attr]
         if words & set(tokens) or {singular(t) for t in tokens} & words:
             facts.add(fact)
-    head = unknown_head(tokens) if english else None
+    # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
+    first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
+    head = unknown_head(first) if english else None
     if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
         entities = [SubjectEntity(noun=head, kind="thing"), *entities]
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
@@ -1561,19 +1554,20 @@ _PHRASE_ENDS = frozenset(
     "onto of from to for behind beside between inside outside around against past up after "
     "before while and or as who that which is are was were".split()
 )
+#: Endings of adjectives and adverbs: a phrase's last word ending so is not its head noun.
+_NOT_NOUN_ENDINGS = ("ic", "ical", "ly", "ous", "ful", "less", "ive", "able", "ible", "esque")
 _DETERMINERS = frozenset("a an the one two three some this that my our his her their its".split())
 #: English irregular past participles: after a noun they start the verb phrase ("a trawler caught
 #: beside a waterspout"), as a regular -ed form does.
 _PARTICIPLES = frozenset(
-    "arisen awoken beaten become begun bent bitten bled blown borne bound broken brought built "
-    "burnt bought caught chosen clung come crept cut dealt dug done drawn driven drunk dwelt eaten "
-    "fallen fed felt fought found fled flung flown forgotten frozen given gone ground grown hung "
-    "heard hidden held hit hurt kept knelt known laid led leapt left lent lit lost made meant met "
-    "paid put quit read rid ridden risen run said seen sought sold sent set sewn shaken shed shone "
-    "shod shot shown shrunk shut sung sunk sat slain slept slid slung slit smelt sown spoken sped "
-    "spent spilt spun spat split spoilt spread sprung stood stolen stuck stung stunk strewn struck "
-    "strung sworn swept swollen swum swung taken taught torn told thought thrown thrust trodden "
-    "understood woken worn woven wept won wound written".split()
+    "arisen awoken beaten become begun bent bitten bled blown borne broken brought built burnt "
+    "bought caught chosen clung come crept dealt dug done drawn driven drunk dwelt eaten fallen "
+    "fought found fled flung flown forgotten frozen given gone grown heard hidden held kept "
+    "knelt known laid leapt left lent lost made meant met paid ridden risen said seen sought "
+    "sold sent sewn shaken shone shod shown shrunk shut sung sunk sat slain slept slid slung "
+    "smelt sown spoken sped spent spilt spun spoilt sprung stood stolen stuck stung stunk "
+    "strewn struck strung sworn swept swollen swum swung taken taught torn told thought thrown "
+    "trodden understood woken worn woven wept written".split()
 )
 
 
@@ -1597,8 +1591,11 @@ def unknown_head(tokens: list[str]) -> str | None:
     if any(singular(w.removesuffix("'s")) in kinds or w in kinds for w in span):
         return None
     head = span[-1].removesuffix("'s")
-    # a mood, time or weather word is no subject ("sad", "midnight", "stormy")
+    # a mood, time or weather word is no subject ("sad", "midnight", "stormy"), nor a common word
+    # that is not a concrete noun ("empty", "dramatic") or a style word ("cinematic", "highly")
     if len(head) < 3 or not head.isalpha() or head in attribute_lexicon() or phrase_facts(head):
+        return None
+    if head in english_words() or head.endswith(_NOT_NOUN_ENDINGS):
         return None
     return head
 
