@@ -6,6 +6,7 @@ Every error a user can fix is printed as one red line on stderr with exit code 2
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -691,25 +692,27 @@ def generate(
                 raise InvalidRequestError(f"{name} {file}: must be a .safetensors file.")
         writable_dir(out)
         notes = lambda note: err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)  # noqa: E731
+        # built when needed: a --rewrite runs the agent before any diffusion weights load
+        make_generator = functools.partial(
+            ImageGenerator,
+            model=model,
+            bank=str(bank),
+            adapter=str(adapter) if adapter else None,
+            lora=str(lora) if lora else None,
+            out_dir=str(out),
+            device=device,
+            steps=steps,
+            scale=scale,
+            height=size,
+            width=size,
+            retrieval_temperature=retrieval_temperature,
+            on_note=notes,
+        )
         if prompts is not None:
             from emotion_director.diffusion.batch import generate_prompt_file
 
-            generator = ImageGenerator(
-                model=model,
-                bank=str(bank),
-                adapter=str(adapter) if adapter else None,
-                lora=str(lora) if lora else None,
-                out_dir=str(out),
-                device=device,
-                steps=steps,
-                scale=scale,
-                height=size,
-                width=size,
-                retrieval_temperature=retrieval_temperature,
-                on_note=notes,
-            )
             return generate_prompt_file(
-                generator,
+                make_generator(),
                 prompts,
                 default_emotion=emotion,
                 seed=seed,
@@ -738,21 +741,7 @@ def generate(
             neg_emotion = neg_emotion or (
                 request.negative_emotion.value if request.negative_emotion else None
             )
-        generator = ImageGenerator(
-            model=model,
-            bank=str(bank),
-            adapter=str(adapter) if adapter else None,
-            lora=str(lora) if lora else None,
-            out_dir=str(out),
-            device=device,
-            steps=steps,
-            scale=scale,
-            height=size,
-            width=size,
-            retrieval_temperature=retrieval_temperature,
-            on_note=notes,
-        )
-        return generator.generate(
+        return make_generator().generate(
             text,
             emotion=target,
             negative_prompt=neg_prompt,

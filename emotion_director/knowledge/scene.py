@@ -42,6 +42,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from emotion_director.knowledge.setting import stated_tags
+
 Kind = Literal[
     "person",
     "group",
@@ -1159,8 +1161,6 @@ class SceneModel(BaseModel):
     @property
     def stated(self) -> frozenset[str]:
         """The setting tags the scene states (its facts' and the reader's, with what they imply)."""
-        from emotion_director.knowledge.setting import stated_tags
-
         return stated_tags(self.facts, self.read_setting)
 
     @property
