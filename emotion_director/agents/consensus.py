@@ -147,7 +147,9 @@ def blend_palettes(
             continue
         if set(other.supported_by) <= set(lead.supported_by):
             continue  # the same voices: no disagreement to merge
-        theirs = [c for c in palette_colours(other.text) if c not in own]
+        # a colour of another hue: "blood red" + "oxblood red" would read as one colour twice
+        hue = own[0].split()[-1]
+        theirs = [c for c in palette_colours(other.text) if c not in own and c.split()[-1] != hue]
         if not theirs:
             continue
         text = f"{own[0]} and {theirs[0]} palette"

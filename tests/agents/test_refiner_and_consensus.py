@@ -264,6 +264,17 @@ def test_two_personas_palettes_are_merged_and_both_are_credited():
     assert merged.refined_from == f"{lead.text} + {other.text}"
 
 
+def test_a_merged_palette_pairs_two_hues_not_one_hue_twice():
+    # seen on the real model: "blood red and oxblood red palette" for a silo in a hailstorm
+    lead = link("blood red and charcoal black palette", "colour", ["a"], support=2.0)
+    other = link("oxblood red and gunmetal palette", "colour", ["b"], support=1.0)
+    chain = ConceptChain(emotion=Emotion.ANGER, appraisals=[], concepts=[lead, other])
+    assert blend_palettes(lead, chain).text == "blood red and gunmetal palette"
+    only_red = link("oxblood red and brick red palette", "colour", ["b"], support=1.0)
+    chain = ConceptChain(emotion=Emotion.ANGER, appraisals=[], concepts=[lead, only_red])
+    assert blend_palettes(lead, chain) is lead
+
+
 def test_a_palette_is_left_alone_when_no_other_voice_chose_one():
     lead = link("muted gold and moss green palette", "colour", ["a", "b"])
     same_voice = link("cream and sage green palette", "colour", ["a"])
