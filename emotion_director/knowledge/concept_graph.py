@@ -26,12 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.knowledge.scene import (
+    _WORD,
     SceneModel,
     facts_conflict,
     facts_opposed,
+    kind_of,
     noun_kinds,
     parse_scene,
     phrase_facts,
+    singular,
 )
 from emotion_director.knowledge.setting import concept_settings, stated_tags, unanchored
 
@@ -47,6 +50,28 @@ SETTING_FACTS = frozenset(
     "indoor outdoor urban wild water day midday twilight morning evening night dark rain storm "
     "fog clear winter bloom windy still fire".split()
 )
+
+
+@lru_cache(maxsize=4096)
+def prop_head(text: str) -> str | None:
+    """The first noun of ``text`` that heads its phrase: a noun followed by another noun is a
+    modifier ("roller coaster"), a possessor is the head ("a crocodile's eyes")."""
+    words = [w for w in _WORD.findall(text.replace("{the}", "").replace("{poss}", "")) if w]
+    words = [w.lower() for w in words]
+    for i, word in enumerate(words):
+        bare = word.removesuffix("'s")
+        if kind_of(bare) is None:
+            continue
+        if bare == word and i + 1 < len(words) and kind_of(words[i + 1].removesuffix("'s")):
+            continue
+        return singular(bare)
+    return None
+
+
+@lru_cache(maxsize=1024)
+def scene_nouns(text: str) -> frozenset[str]:
+    """The words of a scene, singular."""
+    return frozenset(singular(w.lower().removesuffix("'s")) for w in _WORD.findall(text))
 
 
 def scene_relevance(needs: frozenset[str] | set[str], facts: frozenset[str] | set[str]) -> int:
@@ -118,6 +143,16 @@ class VisualConcept(BaseModel):
         """Whether the concept is written for particular kinds of subject."""
         return self.bound or bool(self.needs & KIND_NEEDS)
 
+    @property
+    def prop(self) -> str | None:
+        """The head noun of the thing the concept brings in ("a roller coaster cresting the
+        drop" -> ``coaster``; "a crocodile's eyes breaking the surface" -> ``crocodile``)."""
+        return prop_head(self.text)
+
+    def prop_named(self, scene: SceneModel) -> bool:
+        """Whether the scene's own words name the concept's prop (singular or plural)."""
+        return self.prop is not None and self.prop in scene_nouns(scene.text)
+
     def relevance(self, scene: SceneModel | frozenset[str] | set[str]) -> int:
         """How many of the scene's stated setting facts (place, time, weather) the concept
         depicts: 0 for a concept that would fit any scene."""
@@ -139,6 +174,8 @@ class VisualConcept(BaseModel):
         if anchored:
             if stated is None:
                 stated = scene.stated if isinstance(scene, SceneModel) else stated_tags(facts)
+            if "apart" in self.setting and isinstance(scene, SceneModel) and self.prop_named(scene):
+                stated = stated | {"apart"}  # the scene is about the prop's own place
             reason = unanchored(self.setting, stated)
             if reason:
                 return reason

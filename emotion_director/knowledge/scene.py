@@ -483,6 +483,18 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "sand dunes",
         "desert sun",
     ),
+    # snow in the air, not on the ground: what rules out sunshine and a starry sky
+    "snowing": (
+        "snowing",
+        "snowfall",
+        "snowstorm",
+        "blizzard",
+        "snowflakes",
+        "flurries",
+        "sleet",
+        "falling snow",
+        "snow falling",
+    ),
     "winter": (
         "snow",
         "snowy",
@@ -1198,11 +1210,18 @@ def curated_subjects() -> dict[str, object]:
 
 @lru_cache(maxsize=1)
 def noun_kinds() -> dict[str, str]:
-    """Noun -> kind: the derived lexicon, overridden by the curated lists."""
+    """Noun -> kind: the derived lexicons, overridden by the curated lists.
+
+    WordNet's hypernyms (``wordnet_kinds.tsv``) win over the nearest-neighbour guesses of
+    ``lexicon.tsv`` ("jeweler" is a person, not an object), except where WordNet knows no finer
+    kind than ``object``: an attic stays a room."""
     kinds: dict[str, str] = {}
-    for row in csv.reader(io.StringIO(_data_text("lexicon.tsv")), delimiter="\t"):
-        if row and not row[0].startswith("#") and len(row) >= 2:
-            kinds[row[0]] = row[1]
+    for name in ("lexicon.tsv", "wordnet_kinds.tsv"):
+        for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
+            if not row or row[0].startswith("#") or len(row) < 2:
+                continue
+            if not (row[1] == "object" and row[0] in kinds):
+                kinds[row[0]] = row[1]
     for kind, nouns in curated_subjects()["kinds"].items():  # type: ignore[union-attr]
         for noun in nouns:
             kinds[noun] = kind
@@ -1588,7 +1607,8 @@ def unknown_head(tokens: list[str]) -> str | None:
     if not span:
         return None
     kinds = noun_kinds()
-    if any(singular(w.removesuffix("'s")) in kinds or w in kinds for w in span):
+    # a possessor is not the head: "a ventriloquist's dummy" is about the dummy
+    if any(singular(w) in kinds or w in kinds for w in span if not w.endswith("'s")):
         return None
     head = span[-1].removesuffix("'s")
     # a mood, time or weather word is no subject ("sad", "midnight", "stormy"), nor a common word

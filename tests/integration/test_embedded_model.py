@@ -94,15 +94,15 @@ def test_scene_aware_rewrites_on_the_real_model(embedded_graph):
 def test_rewrites_of_unseen_scenes_only_build_on_the_setting_they_state(embedded_graph):
     # nouns no table lists: every concept the real model's personas picked or the graph filled in
     # presupposes only what the scene states, and nothing written for a kind binds to a subject
-    # whose kind nobody knows ("the welder parked beneath a mountain range")
+    # whose kind nobody knows, not even WordNet ("the kitesurfer parked beneath a mountain range")
     from emotion_director.knowledge import load_concept_graph
     from emotion_director.knowledge.concept_graph import KIND_NEEDS
 
     concepts = load_concept_graph()
     for prompt, emotion in [
-        ("a welder repairing a ship hull in a dry dock at night", "awe"),
+        ("a kitesurfer repairing a ship hull in a dry dock at night", "awe"),
         ("a laundromat at 3 a.m. with one customer folding shirts", "sadness"),
-        ("a snowplough clearing a mountain pass before dawn", "excitement"),
+        ("a zamboni clearing a mountain pass before dawn", "excitement"),
     ]:
         out = embedded_graph.invoke({"prompt": prompt, "emotion": emotion, "seed": 3})
         scene = out["scene"]
@@ -115,6 +115,6 @@ def test_rewrites_of_unseen_scenes_only_build_on_the_setting_they_state(embedded
         assert len(known) >= 3, out["final_prompt"]
         for concept in known:
             assert concept.setting - {"rest"} <= scene.stated, (concept.text, scene.stated)
-            if concept.bound and concept.needs & KIND_NEEDS:  # never bound to the welder & co
+            if concept.bound and concept.needs & KIND_NEEDS:  # never bound to the surfer & co
                 assert scene.owner_for(concept.needs).kind != "thing", concept.text
         assert out["final_prompt"].startswith(prompt.split(" at ")[0].split(" in ")[0])

