@@ -1208,19 +1208,23 @@ def curated_subjects() -> dict[str, object]:
     return yaml.safe_load(_data_text("subjects.yaml"))
 
 
+#: Kinds WordNet's plain ``object`` does not override (it files rooms and halls as structures).
+_PLACE_LIKE = frozenset({"room", "building", "landscape", "sky"})
+
+
 @lru_cache(maxsize=1)
 def noun_kinds() -> dict[str, str]:
     """Noun -> kind: the derived lexicons, overridden by the curated lists.
 
     WordNet's hypernyms (``wordnet_kinds.tsv``) win over the nearest-neighbour guesses of
-    ``lexicon.tsv`` ("jeweler" is a person, not an object), except where WordNet knows no finer
-    kind than ``object``: an attic stays a room."""
+    ``lexicon.tsv`` ("jeweler" is a person, a racetrack no vehicle), except that WordNet's
+    ``object`` (an artifact of no finer kind) leaves a place kind alone: an attic stays a room."""
     kinds: dict[str, str] = {}
     for name in ("lexicon.tsv", "wordnet_kinds.tsv"):
         for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 2:
                 continue
-            if not (row[1] == "object" and row[0] in kinds):
+            if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
     for kind, nouns in curated_subjects()["kinds"].items():  # type: ignore[union-attr]
         for noun in nouns:
