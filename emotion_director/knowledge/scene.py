@@ -1726,8 +1726,11 @@ def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
     if not any(e.kind in ANIMATE_KINDS for e in entities):
         return []
     expressions = expression_words()
+    # right after an animate subject, an emotion-laden -ing word is what it does ("a pelican
+    # stealing a sandwich", "camels thundering down a track"), not a mood ("a terrifying storm")
+    animate = {w for e in entities if e.kind in ANIMATE_KINDS for w in (e.noun, e.noun + "s")}
     found = []
-    for token in tokens:
+    for i, token in enumerate(tokens):
         if token in ASLEEP_WORDS:
             found.append(token)
         elif (
@@ -1735,7 +1738,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
             and len(token) > 5
             and token not in expressions
             and kind_of(token) is None
-            and token not in attribute_lexicon()
+            and (token not in attribute_lexicon() or (i > 0 and tokens[i - 1] in animate))
             and token
             not in {
                 "something",
