@@ -483,6 +483,21 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "sand dunes",
         "desert sun",
     ),
+    # below the surface: no open sky, no sun on the skin ("a whale shark over a sunken ship")
+    "submerged": (
+        "underwater",
+        "under water",
+        "under the sea",
+        "beneath the waves",
+        "seabed",
+        "sea floor",
+        "seafloor",
+        "ocean floor",
+        "ocean trench",
+        "sunken",
+        "submerged",
+    ),
+    "subterranean": ("underground", "subterranean", "below ground"),
     # snow in the air, not on the ground: what rules out sunshine and a starry sky
     "snowing": (
         "snowing",
@@ -1507,13 +1522,15 @@ def parse_scene(text: str) -> SceneModel:
         facts |= entity.facts
         if entity.noun in _STRUCTURES:
             facts.add("structure")
+    entered = False  # the subjects are inside a building the prompt names
     for place in places:  # where the subjects are: its setting, not its size
         facts |= KIND_FACTS[place.kind] - {"large", "small"}
         if place.kind == "building":  # "in a church" is inside it, "at a church" outside
             inside = place.noun in _INSIDE_AT or re.search(
-                rf"\b(in|inside|within)\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b", lowered
+                rf"\b(in|inside|within)\s+(\w+\s+){{0,3}}{re.escape(place.noun)}\b", lowered
             )
             facts.add("indoor" if inside else "outdoor")
+            entered = entered or bool(inside)
     if any(e.kind == "bird" for e in entities) and any(
         p.kind in {"object", "plant"}
         and re.search(rf"\b(on|in|at)\s+(\w+\s+){{0,2}}{re.escape(p.noun)}\b", lowered)
@@ -1538,7 +1555,8 @@ def parse_scene(text: str) -> SceneModel:
         facts |= entities[0].facts
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins
-        if any(e.kind == "room" for e in [*entities, *places]) or "window" in tokens:
+        # and so does a building they are in ("a gardener in a greenhouse during spring rain")
+        if any(e.kind == "room" for e in [*entities, *places]) or "window" in tokens or entered:
             facts.discard("outdoor")
         else:
             facts.discard("indoor")
@@ -1722,9 +1740,15 @@ def _with_participants(entities: list[SubjectEntity]) -> list[SubjectEntity]:
 
 
 def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
-    """Stated actions of animate subjects (``chewing``, ``reading``, ``asleep``)."""
+    """Stated actions of animate subjects (``chewing``, ``reading``, ``asleep``), and of a
+    vehicle the verb follows ("a monster truck soaring over crushed cars")."""
     if not any(e.kind in ANIMATE_KINDS for e in entities):
-        return []
+        movers = {w for e in entities if e.kind == "vehicle" for w in (e.noun, e.noun + "s")}
+        return [
+            token
+            for i, token in enumerate(tokens)
+            if i and tokens[i - 1] in movers and token.endswith("ing") and kind_of(token) is None
+        ]
     expressions = expression_words()
     # right after an animate subject, an emotion-laden -ing word is what it does ("a pelican
     # stealing a sandwich", "camels thundering down a track"), not a mood ("a terrifying storm")

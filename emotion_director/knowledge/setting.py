@@ -35,6 +35,7 @@ class SettingFile(BaseModel):
     from_facts: dict[str, list[str]]
     free: dict[str, list[str]] = {}
     implies: dict[str, list[str]]
+    overrides: dict[str, list[str]] = {}
 
     @property
     def vocabulary(self) -> frozenset[str]:
@@ -44,7 +45,7 @@ class SettingFile(BaseModel):
     def _known(self) -> SettingFile:
         known = self.vocabulary
         named = [t for ts in self.from_facts.values() for t in ts]
-        for table in (self.free, self.implies):
+        for table in (self.free, self.implies, self.overrides):
             named += list(table) + [t for ts in table.values() for t in ts]
         unknown = sorted(set(named) - known)
         if unknown:
@@ -106,9 +107,10 @@ def stated_tags(
 
 @lru_cache(maxsize=4096)
 def _stated(facts: frozenset[str], read: frozenset[str]) -> frozenset[str]:
-    mapping = load_setting_file().from_facts
-    tags = {t for fact in facts for t in mapping.get(fact, ())}
-    return close(tags | read)
+    setting = load_setting_file()
+    tags = {t for fact in facts for t in setting.from_facts.get(fact, ())}
+    closed = close(tags | read)
+    return closed - {t for tag in closed for t in setting.overrides.get(tag, ())}
 
 
 def unanchored(needs: frozenset[str], stated: frozenset[str]) -> str | None:

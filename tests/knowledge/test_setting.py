@@ -276,3 +276,35 @@ def test_a_prop_from_a_place_of_its_own_joins_only_a_scene_that_names_it():
     # "roller" in "roller derby" is no roller coaster
     assert coaster.conflict(parse_scene("roller derby skaters colliding in a rink")) is not None
     assert coaster.conflict(parse_scene("friends riding a roller coaster on a sunny day")) is None
+
+
+@pytest.mark.parametrize(
+    "scene, enclosure",
+    [
+        # a building the subjects are in wins over the rain outside it
+        ("an allotment gardener sipping tea in a greenhouse during spring rain", "indoor"),
+        ("roller derby skaters colliding in a packed warehouse rink at night", "indoor"),
+        ("a woman at a church in the rain", "outdoor"),  # at it, not in it
+        # below the surface: a cave or a sea is a landscape, but not the open air
+        ("a cathedral-sized salt cavern far underground", "underground"),
+        ("a whale shark gliding over a sunken cargo ship", "underwater"),
+    ],
+)
+def test_the_scene_states_the_enclosure_its_subjects_are_in(scene, enclosure):
+    stated = parse_scene(scene).stated
+    assert enclosure in stated
+    assert {"indoor", "outdoor", "underground", "underwater"} & stated == {enclosure}
+
+
+def test_open_sky_is_refused_underground():
+    concept = _concept("{the} framed in a circle of open sky")
+    assert concept.conflict(parse_scene("miners in a salt cavern far underground")) is not None
+    assert concept.conflict(parse_scene("a shepherd on a hillside")) is None
+
+
+def test_a_vehicle_the_scene_sets_moving_gets_no_other_motion():
+    concept = _concept("{the} roaring past with wheels kicking up dust")
+    assert concept.conflict(parse_scene("a monster truck soaring over crushed sedans")) is not None
+    assert concept.conflict(parse_scene("a monster truck on a city street")) is None
+    assert parse_scene("a steam locomotive bursting out of a tunnel").actions == ["bursting"]
+    assert parse_scene("a parked car at night").actions == []
