@@ -1247,9 +1247,14 @@ def noun_kinds() -> dict[str, str]:
     return kinds
 
 
+_LIVING_TRAITS = frozenset("animate animal face legs hands ears tail fur wings fins paws hooves".split())
+
+
 def noun_facts(noun: str, kind: str) -> frozenset[str]:
     """What a subject brings: its kind's body plan and setting, plus the noun's own traits."""
     traits = noun_traits().get(singular(noun), frozenset())
+    if kind not in ANIMATE_KINDS:  # a carousel horse keeps its size, not its hooves
+        traits -= _LIVING_TRAITS
     facts = KIND_FACTS[kind] | traits
     return facts - {"paws"} if "hooves" in traits else facts
 
@@ -1517,6 +1522,7 @@ def parse_scene(text: str) -> SceneModel:
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
     entities, places = _entities(tokens) if english else ([], [])
+    entities = [_lifeless(entity, tokens) for entity in entities]
     facts: set[str] = set()
     for entity in entities:
         facts |= entity.facts
@@ -1682,7 +1688,13 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             }:
                 modifiers.append(token)
             continue
-        if kind in PLACE_KINDS and nxt == "of" and i + 2 < len(tokens) and not subjects:
+        if (
+            kind in PLACE_KINDS
+            and nxt == "of"
+            and i + 2 < len(tokens)
+            and not subjects
+            and kind_of(tokens[i + 2])
+        ):
             # "a field of grass", "a room of mirrors": the place is the subject
             subjects.append(
                 SubjectEntity(
@@ -1723,6 +1735,22 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         else:
             subjects.append(entity)
     return subjects[:4], places
+
+
+def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
+    """An animal or person the prompt makes dead or a depiction is a thing (``lifeless`` in
+    ``subjects.yaml``): rotting eels pull no faces, carousel horses droop no ears."""
+    if entity.kind not in ANIMATE_KINDS:
+        return entity
+    words: dict[str, list[str]] = curated_subjects().get("lifeless", {})  # type: ignore[assignment]
+    depicted = False
+    if entity.noun in tokens:
+        i = tokens.index(entity.noun)
+        before = [t for t in tokens[max(0, i - 3) : i] if t not in {"a", "an", "the"}]
+        depicted = len(before) >= 2 and before[-1] == "of" and before[-2] in words["depictions"]
+    if depicted or set(entity.modifiers) & set(words["modifiers"]):
+        return entity.model_copy(update={"kind": "object"})
+    return entity
 
 
 def _with_participants(entities: list[SubjectEntity]) -> list[SubjectEntity]:

@@ -308,3 +308,29 @@ def test_a_vehicle_the_scene_sets_moving_gets_no_other_motion():
     assert concept.conflict(parse_scene("a monster truck on a city street")) is None
     assert parse_scene("a steam locomotive bursting out of a tunnel").actions == ["bursting"]
     assert parse_scene("a parked car at night").actions == []
+
+
+@pytest.mark.parametrize(
+    "scene, noun",
+    [
+        ("a fishmonger's stall of rotting eels in a crowded indoor market", "eels"),
+        ("rusting carousel horses on a deserted seaside pier in winter", "horses"),
+        ("a bronze statue of a horse in a square", "horse"),
+    ],
+)
+def test_a_dead_or_depicted_animal_gets_no_face_or_limbs(scene, noun):
+    model = parse_scene(scene)
+    entity = next(e for e in model.entities if e.noun == noun)
+    assert entity.kind == "object" and not entity.facts & {"face", "legs", "ears", "fins"}
+    graph = load_concept_graph()
+    for emotion in ("disgust", "sadness"):
+        for concept in graph.candidates(emotion, model):
+            if concept.bound and concept.needs & {"face", "ears", "animate"}:
+                assert model.owner_for(concept.needs).noun != noun, concept.text
+
+
+@pytest.mark.parametrize(
+    "scene", ["a stone mason at work", "a toy poodle on a sofa", "a golden retriever on a beach"]
+)
+def test_a_living_subject_named_with_a_material_word_stays_alive(scene):
+    assert parse_scene(scene).main.kind in {"person", "mammal"}
