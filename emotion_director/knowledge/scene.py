@@ -1247,7 +1247,9 @@ def noun_kinds() -> dict[str, str]:
     return kinds
 
 
-_LIVING_TRAITS = frozenset("animate animal face legs hands ears tail fur wings fins paws hooves".split())
+_LIVING_TRAITS = frozenset(
+    "animate animal face legs hands ears tail fur wings fins paws hooves".split()
+)
 
 
 def noun_facts(noun: str, kind: str) -> frozenset[str]:
