@@ -1110,6 +1110,10 @@ def _sites(facts: frozenset[str] | set[str]) -> set[str]:
     return {f[5:] for f in facts if f.startswith("site:")}
 
 
+#: Words that say water is frozen, next to a water word.
+_FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
+_ICE_PAIRS = [["pack", "ice"], ["sea", "ice"], ["ice", "floe"], ["ice", "floes"], ["ice", "sheet"]]
+
 #: Stated states of a subject (they make the scene's subject "busy" or "asleep").
 ASLEEP_WORDS = frozenset("asleep sleeping dozing napping slumbering snoozing".split())
 
@@ -1553,6 +1557,12 @@ def parse_scene(text: str) -> SceneModel:
         words = set(curated["settings"].get(fact, []))  # type: ignore[union-attr]
         if words & set(tokens) or {singular(t) for t in tokens} & words:
             facts.add(fact)
+    # water said to be frozen ("a frozen harbour", "a lake iced over", "pack ice"): no waves
+    waters = set(FACT_WORDS["water"]) | {"bay", "fjord", "canal"}
+    for i, token in enumerate(tokens):
+        near = tokens[i + 1 : i + 3] + tokens[max(0, i - 2) : i]
+        if (token in _FROZEN and waters & set(near)) or tokens[i : i + 2] in _ICE_PAIRS:
+            facts.add("icebound")
     # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
     first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
     head = unknown_head(first) if english else None

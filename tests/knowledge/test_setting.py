@@ -334,3 +334,22 @@ def test_a_dead_or_depicted_animal_gets_no_face_or_limbs(scene, noun):
 )
 def test_a_living_subject_named_with_a_material_word_stays_alive(scene):
     assert parse_scene(scene).main.kind in {"person", "mammal"}
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a hovercraft skimming across a frozen lake on a clear winter afternoon", False),
+        ("an abandoned paddle steamer rusting in a frozen harbour", False),
+        ("a seal hauled out on sea ice", False),
+        ("a surfer paddling out to sea at dawn", True),
+        ("a sea of clouds below a mountain summit", None),  # a figure of speech, no sea at all
+    ],
+)
+def test_open_water_is_refused_where_the_scene_says_its_water_is_frozen(scene, fits):
+    concept = _concept("surf crashing in white spray")
+    model = parse_scene(scene)
+    if fits is None:
+        assert "ice" not in model.stated
+    else:
+        assert (concept.conflict(model) is None) is fits
