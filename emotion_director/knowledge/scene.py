@@ -469,8 +469,12 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "moon rising",
         "moonrise",
     ),
-    # heat you can see: it melts snow ("molten lava glow" in a snowy field)
+    # summer, and heat you can see: it melts snow ("molten lava glow" in a snowy field)
     "hot": (
+        "summer",
+        "midsummer",
+        "summertime",
+        "heatwave",
         "lava",
         "molten lava",
         "heat shimmer",
@@ -540,7 +544,6 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "daisies",
         "buttercups",
         "poppies",
-        "summer",
         "flowering",
         "the flowers",
         "long grass",

@@ -353,3 +353,14 @@ def test_open_water_is_refused_where_the_scene_says_its_water_is_frozen(scene, f
         assert "ice" not in model.stated
     else:
         assert (concept.conflict(model) is None) is fits
+
+
+def test_summer_states_heat_not_spring():
+    stated = parse_scene("a wingwalker on a biplane above a summer airshow").stated
+    assert "hot" in stated and "spring" not in stated
+    blossom = [
+        c
+        for c in load_concept_graph().candidates("contentment", parse_scene("a lane in summer"))
+        if "spring" in c.setting
+    ]
+    assert blossom == []
