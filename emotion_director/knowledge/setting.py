@@ -15,7 +15,7 @@ meadows included. Now the unknown adds nothing; only what the scene states is bu
 Example:
     >>> from emotion_director.knowledge.setting import stated_tags
     >>> sorted(stated_tags(frozenset({"night", "site:kitchen"})))
-    ['home', 'indoor', 'night', 'table']
+    ['built', 'home', 'indoor', 'night', 'table']
 """
 
 from __future__ import annotations

@@ -97,7 +97,9 @@ def test_rewrites_of_unseen_scenes_only_build_on_the_setting_they_state(embedded
     # whose kind nobody knows, not even WordNet ("the kitesurfer parked beneath a mountain range")
     from emotion_director.knowledge import load_concept_graph
     from emotion_director.knowledge.concept_graph import KIND_NEEDS
+    from emotion_director.knowledge.setting import load_setting_file, unanchored
 
+    free = load_setting_file().free
     concepts = load_concept_graph()
     for prompt, emotion in [
         ("a kitesurfer repairing a ship hull in a dry dock at night", "awe"),
@@ -114,7 +116,9 @@ def test_rewrites_of_unseen_scenes_only_build_on_the_setting_they_state(embedded
         known = [c for c in chosen if c is not None]
         assert len(known) >= 3, out["final_prompt"]
         for concept in known:
-            assert concept.setting - {"rest"} <= scene.stated, (concept.text, scene.stated)
+            # free tags (a pose at rest, sunshine, ...) are only refused by what rules them out
+            assert concept.setting - set(free) - {"apart"} <= scene.stated, concept.text
+            assert unanchored(concept.setting - {"apart"}, scene.stated) is None, concept.text
             if concept.bound and concept.needs & KIND_NEEDS:  # never bound to the surfer & co
                 assert scene.owner_for(concept.needs).kind != "thing", concept.text
         assert out["final_prompt"].startswith(prompt.split(" at ")[0].split(" in ")[0])

@@ -38,7 +38,8 @@ def test_loaded_concepts_carry_their_setting():
 
 
 def test_stated_tags_come_from_facts_and_what_they_imply():
-    assert stated_tags(frozenset({"night", "site:kitchen"})) == {"night", "home", "indoor", "table"}
+    kitchen = stated_tags(frozenset({"night", "site:kitchen"}))
+    assert kitchen == {"night", "home", "indoor", "table", "built"}
     assert stated_tags(frozenset({"site:park"})) == {"garden", "field", "outdoor"}
     assert stated_tags(frozenset()) == frozenset()
     # the reader's tags count as stated too
@@ -209,7 +210,7 @@ def test_a_pose_at_rest_is_refused_for_a_busy_subject_and_kept_for_a_sleeping_on
         ("snowplough", "vehicle"),
         ("greenhouse", "building"),
         ("attic", "room"),  # WordNet knows it only as a structure: the lexicon's room stays
-        ("whale", "mammal"),  # also "a very large person" in WordNet: the curated kind stays
+        ("whale", "fish"),  # "a very large person" in WordNet too: the curated body plan stays
         ("quokka", None),  # in no table and not in WordNet 3.0
     ],
 )
@@ -364,3 +365,17 @@ def test_summer_states_heat_not_spring():
         if "spring" in c.setting
     ]
     assert blossom == []
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a miner with a flickering headlamp in a collapsed coal seam", False),
+        ("a lone hiker on a windswept ridge in fog", False),
+        ("a nurse in a hospital corridor at night", True),
+        ("a girl at a bus stop on a city street", True),
+    ],
+)
+def test_a_window_needs_a_building_or_vehicle_in_the_scene(scene, fits):
+    concept = _concept("frame within a frame through a broken window")
+    assert (concept.conflict(parse_scene(scene)) is None) is fits
