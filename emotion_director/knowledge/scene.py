@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from functools import lru_cache
 from importlib import resources
@@ -1115,6 +1116,8 @@ def _sites(facts: frozenset[str] | set[str]) -> set[str]:
 
 #: Words that say water is frozen, next to a water word.
 _FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
+_BENEATH = frozenset("beneath under underneath below".split())
+_BREAKS = frozenset("by over near beside next with on in at and".split())
 _ICE_PAIRS = [["pack", "ice"], ["sea", "ice"], ["ice", "floe"], ["ice", "floes"], ["ice", "sheet"]]
 
 #: Stated states of a subject (they make the scene's subject "busy" or "asleep").
@@ -1566,6 +1569,11 @@ def parse_scene(text: str) -> SceneModel:
         near = tokens[i + 1 : i + 3] + tokens[max(0, i - 2) : i]
         if (token in _FROZEN and waters & set(near)) or tokens[i : i + 2] in _ICE_PAIRS:
             facts.add("icebound")
+        # "a narwhal beneath the arctic pack ice", "divers below the surface": under the water
+        if token in _BENEATH:
+            phrase = list(itertools.takewhile(lambda t: t not in _BREAKS, tokens[i + 1 : i + 5]))
+            if (waters | {"ice", "surface"}) & set(phrase):
+                facts.add("submerged")
     # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
     first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
     head = unknown_head(first) if english else None
@@ -1679,11 +1687,14 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             modifiers = []
             continue
         kind = None if token in body_parts() else kind_of(token)
+        if kind and _verb_after_subject(token, i, tokens, subjects):
+            kind = None  # "a hyena gnawing a ribcage": what the hyena does, not a thing
         if locative and (token in _WHEN or (kind == "fire" and tokens[i - 1] == "on")):
             continue  # "at night", "on fire": when and how, read as facts, not a place or a thing
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
-        if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE:
+        acts = nxt.endswith("ing") and kind in ANIMATE_KINDS | {"vehicle"}  # "a boy building"
+        if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE and not acts:
             modifiers.append(token)
             continue
         if kind is None:
@@ -1752,6 +1763,17 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
     return subjects[:4], places
 
 
+def _verb_after_subject(
+    token: str, i: int, tokens: list[str], subjects: list[SubjectEntity]
+) -> bool:
+    """Whether ``token`` is an -ing verb right after a subject that can act (an animal, a
+    person, a vehicle): "a mahout bathing an elephant", "a truck soaring over cars"."""
+    if not token.endswith("ing") or i == 0:
+        return False
+    movers = ANIMATE_KINDS | {"vehicle"}
+    return any(s.kind in movers and tokens[i - 1] in (s.noun, s.noun + "s") for s in subjects)
+
+
 def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
     """An animal or person the prompt makes dead or a depiction is a thing (``lifeless`` in
     ``subjects.yaml``): rotting eels pull no faces, carousel horses droop no ears."""
@@ -1790,7 +1812,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
         return [
             token
             for i, token in enumerate(tokens)
-            if i and tokens[i - 1] in movers and token.endswith("ing") and kind_of(token) is None
+            if i and tokens[i - 1] in movers and token.endswith("ing")
         ]
     expressions = expression_words()
     # right after an animate subject, an emotion-laden -ing word is what it does ("a pelican
@@ -1804,7 +1826,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
             token.endswith("ing")
             and len(token) > 5
             and token not in expressions
-            and kind_of(token) is None
+            and (kind_of(token) is None or (i > 0 and tokens[i - 1] in animate))
             and (token not in attribute_lexicon() or (i > 0 and tokens[i - 1] in animate))
             and token
             not in {

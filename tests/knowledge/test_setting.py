@@ -379,3 +379,28 @@ def test_summer_states_heat_not_spring():
 def test_a_window_needs_a_building_or_vehicle_in_the_scene(scene, fits):
     concept = _concept("frame within a frame through a broken window")
     assert (concept.conflict(parse_scene(scene)) is None) is fits
+
+
+@pytest.mark.parametrize(
+    "scene, subject, action",
+    [
+        ("a hyena gnawing a ribcage on the dusty savannah", "hyena", "gnawing"),
+        ("a mahout bathing an elephant in a shallow river at dusk", "mahout", "bathing"),
+    ],
+)
+def test_an_ing_word_after_its_subject_is_what_it_does_not_a_thing(scene, subject, action):
+    model = parse_scene(scene)
+    assert model.main.noun == subject and action in model.actions
+    assert all(e.noun != action for e in model.entities)
+
+
+@pytest.mark.parametrize(
+    "scene, under",
+    [
+        ("a narwhal beneath the arctic pack ice", True),
+        ("a diver below the surface of a lake", True),
+        ("a child under an umbrella by the sea", False),
+    ],
+)
+def test_beneath_the_water_or_ice_is_underwater(scene, under):
+    assert ("underwater" in parse_scene(scene).stated) is under
