@@ -488,6 +488,22 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "sand dunes",
         "desert sun",
     ),
+    # no one else there: no crowd, no figure behind the subject ("a mortician alone in a morgue")
+    "alone": (
+        "alone",
+        "lone",
+        "lonely",
+        "solitary",
+        "by himself",
+        "by herself",
+        "on his own",
+        "on her own",
+        "empty",
+        "deserted",
+        "abandoned",
+        "forsaken",
+        "unpeopled",
+    ),
     # below the surface: no open sky, no sun on the skin ("a whale shark over a sunken ship")
     "submerged": (
         "underwater",

@@ -35,9 +35,12 @@ def test_same_seed_same_shortlist_other_seed_other(candidates):
     assert any(shortlist(poet, candidates, seed=s) != a for s in range(2, 8))
 
 
-def test_shortlist_is_facet_diverse_and_follows_taste(candidates):
+def test_shortlist_is_facet_diverse_and_follows_taste():
+    # a scene where the tea master's motifs can join (in a park, a misty forest's concepts and
+    # ancient weathered stone are not offered: the park states neither)
+    forest = load_concept_graph().candidates(Emotion.AWE, subject_tags("a dog in a misty forest"))
     tea = next(p for p in default_personas() if p.name == "tea-master")
-    picked = shortlist(tea, candidates, seed=0)
+    picked = shortlist(tea, forest, seed=0)
     facets = [c.facet for c in picked]
     assert all(facets.count(f) <= 2 for f in facets)
     assert any({"weathered", "stone", "mist", "tree"} & set(c.text.split()) for c in picked[:4])

@@ -404,3 +404,17 @@ def test_an_ing_word_after_its_subject_is_what_it_does_not_a_thing(scene, subjec
 )
 def test_beneath_the_water_or_ice_is_underwater(scene, under):
     assert ("underwater" in parse_scene(scene).stated) is under
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a mortician alone in a basement morgue under flickering lights", False),
+        ("a penguin riding a luggage carousel at an empty airport at midnight", False),
+        ("a nurse in a hospital corridor at night", True),
+    ],
+)
+def test_other_people_are_refused_where_the_subject_is_alone(scene, fits):
+    concept = _concept("a figure standing motionless behind {the}")
+    assert "others" in concept.setting
+    assert (concept.conflict(parse_scene(scene)) is None) is fits
