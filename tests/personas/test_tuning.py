@@ -190,7 +190,7 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path):
             "defaults",
             str(tmp_path / "b"),
             "--scene",
-            "a cabin in the snow:awe",
+            "a hut in a snowfall:awe",
             "--changed-only",
         ],
     )
