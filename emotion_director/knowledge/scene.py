@@ -1368,6 +1368,13 @@ _INSIDE_AT = frozenset(
     "circus theatre theater cinema museum gallery restaurant cafe café bar pub shop store "
     "supermarket library hospital ballroom gym mall casino bakery concert-hall opera".split()
 )
+#: Sites filed as buildings that one is "in" without being indoors: "in a frozen harbour",
+#: "in a sewer tunnel" (underground, not a room), "in a graveyard".
+_OPEN_SITES = frozenset(
+    "harbour harbor port dock docks wharf pier farm zoo cemetery graveyard playground fairground "
+    "amusement-park ranch ruins ruin platform stadium dam tunnel carnival bus-stop gas-station "
+    "monument pyramid tent-city gravestone-yard".split()
+)
 #: "X of Y": when X is a container or quantity, Y is what the picture shows.
 _CONTAINERS = frozenset(
     "bowl plate basket box pile stack cup glass bunch jar bag heap slice loaf bottle tray "
@@ -1559,7 +1566,9 @@ def parse_scene(text: str) -> SceneModel:
     entered = False  # the subjects are inside a building the prompt names
     for place in places:  # where the subjects are: its setting, not its size
         facts |= KIND_FACTS[place.kind] - {"large", "small"}
-        if place.kind == "building":  # "in a church" is inside it, "at a church" outside
+        if place.kind == "building" and place.noun in _OPEN_SITES:
+            facts.add("outdoor")  # (a tunnel's site states underground, which overrides it)
+        elif place.kind == "building":  # "in a church" is inside it, "at a church" outside
             inside = place.noun in _INSIDE_AT or re.search(
                 rf"\b(in|inside|within)\s+(\w+\s+){{0,3}}{re.escape(place.noun)}\b", lowered
             )

@@ -418,3 +418,16 @@ def test_other_people_are_refused_where_the_subject_is_alone(scene, fits):
     concept = _concept("a figure standing motionless behind {the}")
     assert "others" in concept.setting
     assert (concept.conflict(parse_scene(scene)) is None) is fits
+
+
+@pytest.mark.parametrize(
+    "scene, enclosure",
+    [
+        ("an abandoned paddle steamer rusting in a frozen harbour", "outdoor"),
+        ("a rat catcher in a dripping sewer tunnel with a lantern", "underground"),
+        ("a gravedigger in a cemetery at dusk", "outdoor"),
+    ],
+)
+def test_in_an_open_site_is_not_indoors(scene, enclosure):
+    stated = parse_scene(scene).stated
+    assert {"indoor", "outdoor", "underground", "underwater"} & stated == {enclosure}
