@@ -10,10 +10,9 @@ lexicon gives each word's dominant part of speech::
 
 A noun is kept when:
 
-* every sense of it that falls under a kind (``KIND_ROOTS``: the nearest listed hypernym wins)
-  falls under the same one, and its most frequent sense is one of them: "welder", "cheesemonger",
-  "greyhound" and "snowplow" are kept; "whale" (also "a very large person") and "crane" (a bird, a
-  machine) are not;
+* every sense of it (proper names aside) falls under the same kind (``KIND_ROOTS``: the nearest
+  listed hypernym wins): "welder", "cheesemonger", "greyhound" and "snowplow" are kept; "whale"
+  (also "a very large person"), "crane" (a bird, a machine) and "chess" (a game, a grass) are not;
 * it is a noun in use: the Brill lexicon's dominant tag for it is a noun, or the lexicon lacks it
   and WordNet has no adjective, verb or adverb sense of it ("green", "down" and "tender" are not
   subjects).
@@ -91,13 +90,18 @@ def synset_kind(synset: object) -> str | None:
 
 
 def noun_kind(wordnet: object, word: str) -> str | None:
-    """``word``'s kind when all its senses that have one agree and its first sense has one."""
-    senses = wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+    """``word``'s kind when every sense of it (proper names aside) has that one kind: "chess"
+    (a board game, and a weedy grass) has none."""
+    # proper names are instances ("Fry" the playwright): not what a lower-case noun means
+    senses = [
+        s
+        for s in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+        if not s.instance_hypernyms()
+    ]
     if not senses:
         return None
-    first = synset_kind(senses[0])
-    kinds = {synset_kind(s) for s in senses} - {None}
-    return first if first is not None and kinds == {first} else None
+    kinds = {synset_kind(s) for s in senses}
+    return kinds.pop() if len(kinds) == 1 else None  # (None among them: a sense of no kind)
 
 
 def open_wordnet(folder: Path) -> tuple[object, Path]:

@@ -31,6 +31,7 @@ from emotion_director.knowledge.scene import (
     facts_conflict,
     facts_opposed,
     kind_of,
+    noun_heads,
     noun_kinds,
     parse_scene,
     phrase_facts,
@@ -66,12 +67,6 @@ def prop_head(text: str) -> str | None:
             continue
         return singular(bare)
     return None
-
-
-@lru_cache(maxsize=1024)
-def scene_nouns(text: str) -> frozenset[str]:
-    """The words of a scene, singular."""
-    return frozenset(singular(w.lower().removesuffix("'s")) for w in _WORD.findall(text))
 
 
 def scene_relevance(needs: frozenset[str] | set[str], facts: frozenset[str] | set[str]) -> int:
@@ -150,8 +145,10 @@ class VisualConcept(BaseModel):
         return prop_head(self.text)
 
     def prop_named(self, scene: SceneModel) -> bool:
-        """Whether the scene's own words name the concept's prop (singular or plural)."""
-        return self.prop is not None and self.prop in scene_nouns(scene.text)
+        """Whether the scene names the concept's prop as a thing in it (singular or plural):
+        "a roller coaster at a fair" does, "roller derby skaters" and "a hot dog stand" (for
+        "an old dog's grey muzzle") do not."""
+        return self.prop is not None and self.prop in noun_heads(scene.text)
 
     def relevance(self, scene: SceneModel | frozenset[str] | set[str]) -> int:
         """How many of the scene's stated setting facts (place, time, weather) the concept

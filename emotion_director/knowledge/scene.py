@@ -498,10 +498,6 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "by herself",
         "on his own",
         "on her own",
-        "empty",
-        "deserted",
-        "abandoned",
-        "forsaken",
         "unpeopled",
     ),
     # below the surface: no open sky, no sun on the skin ("a whale shark over a sunken ship")
@@ -515,10 +511,25 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "seafloor",
         "ocean floor",
         "ocean trench",
-        "sunken",
+        "sunken ship",
+        "sunken wreck",
+        "shipwreck",
         "submerged",
     ),
-    "subterranean": ("underground", "subterranean", "below ground"),
+    # ("an underground rapper" and "sunken cheeks" are no place)
+    "subterranean": (
+        "subterranean",
+        "below ground",
+        "far underground",
+        "deep underground",
+        "underground tunnel",
+        "underground cave",
+        "underground cavern",
+        "underground river",
+        "underground lake",
+        "underground station",
+        "underground car park",
+    ),
     # snow in the air, not on the ground: what rules out sunshine and a starry sky
     "snowing": (
         "snowing",
@@ -1133,7 +1144,25 @@ def _sites(facts: frozenset[str] | set[str]) -> set[str]:
 #: Words that say water is frozen, next to a water word.
 _FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
 _BENEATH = frozenset("beneath under underneath below".split())
-_BREAKS = frozenset("by over near beside next with on in at and".split())
+_EMPTY = frozenset("empty deserted abandoned forsaken".split())
+_BREAKS = frozenset("by over near beside next with on in at and of".split())
+
+
+def _said_in(noun: str, lowered: str) -> str | None:
+    """How the text puts its subjects in ``noun``: ``"inside"`` ("inside a pyramid", "in an
+    indoor stadium"), ``"in"`` ("in a packed warehouse rink"), or ``None`` ("at a church", "in
+    front of a castle", "a boy in red near a barn")."""
+    match = re.search(rf"\b(in|inside|within)\s+((?:\w+\s+){{0,3}}){re.escape(noun)}\b", lowered)
+    if match is None:
+        return None
+    between = match.group(2).split()
+    if set(between) & _NOT_IN:
+        return None
+    return "inside" if match.group(1) != "in" or "indoor" in between else "in"
+
+
+#: Words that, between "in" and a building, show the subjects are not in it.
+_NOT_IN = frozenset("front near by beside behind outside next to from of at on".split())
 _ICE_PAIRS = [["pack", "ice"], ["sea", "ice"], ["ice", "floe"], ["ice", "floes"], ["ice", "sheet"]]
 
 #: Stated states of a subject (they make the scene's subject "busy" or "asleep").
@@ -1249,7 +1278,7 @@ def curated_subjects() -> dict[str, object]:
     return yaml.safe_load(_data_text("subjects.yaml"))
 
 
-#: Kinds WordNet's plain ``object`` does not override (it files rooms and halls as structures).
+#: Kinds only another place kind overrides (WordNet files rooms and halls as structures).
 _PLACE_LIKE = frozenset({"room", "building", "landscape", "sky"})
 
 
@@ -1258,14 +1287,15 @@ def noun_kinds() -> dict[str, str]:
     """Noun -> kind: the derived lexicons, overridden by the curated lists.
 
     WordNet's hypernyms (``wordnet_kinds.tsv``) win over the nearest-neighbour guesses of
-    ``lexicon.tsv`` ("jeweler" is a person, a racetrack no vehicle), except that WordNet's
-    ``object`` (an artifact of no finer kind) leaves a place kind alone: an attic stays a room."""
+    ``lexicon.tsv`` ("jeweler" is a person, a racetrack no vehicle), except that a place kind
+    is only replaced by another: an attic (a "structure" to WordNet) stays a room, the
+    bleachers (also "one who bleaches") stay a building."""
     kinds: dict[str, str] = {}
     for name in ("lexicon.tsv", "wordnet_kinds.tsv"):
         for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 2:
                 continue
-            if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
+            if not (kinds.get(row[0]) in _PLACE_LIKE and row[1] not in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
     for kind, nouns in curated_subjects()["kinds"].items():  # type: ignore[union-attr]
         for noun in nouns:
@@ -1553,6 +1583,7 @@ def _script(char: str) -> str:
 def parse_scene(text: str) -> SceneModel:
     """Parse a prompt into a :class:`SceneModel` (pure, no model call; cached per text: one
     request, its eval metrics and the report parse the same prompt many times)."""
+    text = text.replace("\u2019", "'")  # "a ventriloquist’s dummy" as typed on a phone
     english, note = detect_language(text)
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
@@ -1566,14 +1597,18 @@ def parse_scene(text: str) -> SceneModel:
     entered = False  # the subjects are inside a building the prompt names
     for place in places:  # where the subjects are: its setting, not its size
         facts |= KIND_FACTS[place.kind] - {"large", "small"}
-        if place.kind == "building" and place.noun in _OPEN_SITES:
+        if place.kind != "building":
+            continue
+        said_in = _said_in(place.noun, lowered)
+        if singular(place.noun) in _OPEN_SITES and said_in != "inside":
             facts.add("outdoor")  # (a tunnel's site states underground, which overrides it)
-        elif place.kind == "building":  # "in a church" is inside it, "at a church" outside
-            inside = place.noun in _INSIDE_AT or re.search(
-                rf"\b(in|inside|within)\s+(\w+\s+){{0,3}}{re.escape(place.noun)}\b", lowered
+        else:  # "in a church" is inside it, "at a church" or "outside a pub" outside
+            inside = said_in is not None or (
+                place.noun in _INSIDE_AT
+                and not re.search(rf"\boutside\s+(\w+\s+){{0,2}}{re.escape(place.noun)}\b", lowered)
             )
             facts.add("indoor" if inside else "outdoor")
-            entered = entered or bool(inside)
+            entered = entered or said_in is not None
     if any(e.kind == "bird" for e in entities) and any(
         p.kind in {"object", "plant"}
         and re.search(rf"\b(on|in|at)\s+(\w+\s+){{0,2}}{re.escape(p.noun)}\b", lowered)
@@ -1591,14 +1626,31 @@ def parse_scene(text: str) -> SceneModel:
     # water said to be frozen ("a frozen harbour", "a lake iced over", "pack ice"): no waves
     waters = set(FACT_WORDS["water"]) | {"bay", "fjord", "canal"}
     for i, token in enumerate(tokens):
-        near = tokens[i + 1 : i + 3] + tokens[max(0, i - 2) : i]
-        if (token in _FROZEN and waters & set(near)) or tokens[i : i + 2] in _ICE_PAIRS:
+        ahead = list(itertools.takewhile(lambda t: t not in _BREAKS, tokens[i + 1 : i + 5]))
+        head = ahead[-1] if ahead else ""
+        after = tokens[i + 1 + len(ahead) : i + 4 + len(ahead)]  # "of the lake"
+        # "a frozen harbour", "a frozen mountain lake", "a lake iced over", "pack ice"
+        frozen = token in _FROZEN and head in waters and ahead.index(head) <= 1
+        iced_over = token in _FROZEN and tokens[i + 1 : i + 2] == ["over"]
+        if frozen or (iced_over and tokens[i - 1 : i] and tokens[i - 1] in waters):
             facts.add("icebound")
-        # "a narwhal beneath the arctic pack ice", "divers below the surface": under the water
-        if token in _BENEATH:
-            phrase = list(itertools.takewhile(lambda t: t not in _BREAKS, tokens[i + 1 : i + 5]))
-            if (waters | {"ice", "surface"}) & set(phrase):
+        # "a sunken cargo ship" lies under water ("sunken cheeks" do not)
+        if token == "sunken" and any(kind_of(t) == "vehicle" for t in tokens[i + 1 : i + 3]):
+            facts.add("submerged")
+        # "an empty airport", "a deserted seaside pier": no one there (not "an empty bottle")
+        if token in _EMPTY and any(kind_of(t) in _PLACE_LIKE for t in ahead[-1:]):
+            facts.add("alone")
+        if tokens[i : i + 2] in _ICE_PAIRS and re.search(
+            rf"\b{token}\s+{tokens[i + 1]}\b", lowered
+        ):
+            facts.add("icebound")  # (with no comma between: "by the sea, ice cream melting")
+        # "a narwhal beneath the arctic pack ice", "divers below the surface (of a lake)"; not
+        # "under the sea of clouds", "under the river bridge", "below the surface of the sand"
+        if token in _BENEATH and (head in waters or head == "ice"):
+            if not (after[:1] == ["of"] and head != "surface"):
                 facts.add("submerged")
+        if token in _BENEATH and head == "surface" and (not after or waters & set(after)):
+            facts.add("submerged")
     # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
     first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
     head = unknown_head(first) if english else None
@@ -1616,7 +1668,7 @@ def parse_scene(text: str) -> SceneModel:
             facts.discard("indoor")
     entities = _with_participants(entities)
     facts |= {fact for entity in entities if entity.implied for fact in entity.facts}
-    actions = _actions(tokens, entities)
+    actions = _actions(tokens, entities, text)
     if actions:
         facts.add("busy")
     if ASLEEP_WORDS & set(tokens):
@@ -1683,7 +1735,11 @@ def unknown_head(tokens: list[str]) -> str | None:
     if not span:
         return None
     kinds = noun_kinds()
-    # a possessor is not the head: "a ventriloquist's dummy" is about the dummy
+    # a person's or an animal's thing is the head ("a ventriloquist's dummy"); any other
+    # possessor names a measure or a figure ("a stone's throw", "a hair's breadth")
+    possessors = [w.removesuffix("'s") for w in span if w.endswith("'s")]
+    if any(kind_of(p) not in ANIMATE_KINDS for p in possessors):
+        return None
     if any(singular(w) in kinds or w in kinds for w in span if not w.endswith("'s")):
         return None
     head = span[-1].removesuffix("'s")
@@ -1718,7 +1774,11 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             continue  # "at night", "on fire": when and how, read as facts, not a place or a thing
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
-        acts = nxt.endswith("ing") and kind in ANIMATE_KINDS | {"vehicle"}  # "a boy building"
+        acts = (  # "a hyena gnawing a ribcage" (but "a baby duckling" is a duckling)
+            nxt.endswith("ing")
+            and kind in ANIMATE_KINDS | {"vehicle"}
+            and kind_of(nxt) in (None, "object")
+        )
         if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE and not acts:
             modifiers.append(token)
             continue
@@ -1788,12 +1848,22 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
     return subjects[:4], places
 
 
+@lru_cache(maxsize=1024)
+def noun_heads(text: str) -> frozenset[str]:
+    """The head nouns of the scene's subjects and places, singular: "a hot dog stand" has a
+    stand, not a dog; "a rocket salad", a salad."""
+    tokens = [t.lower() for t in _WORD.findall(text.replace("\u2019", "'"))]
+    subjects, places = _entities(tokens)
+    return frozenset(singular(e.noun.split()[-1]) for e in [*subjects, *places])
+
+
 def _verb_after_subject(
     token: str, i: int, tokens: list[str], subjects: list[SubjectEntity]
 ) -> bool:
     """Whether ``token`` is an -ing verb right after a subject that can act (an animal, a
     person, a vehicle): "a mahout bathing an elephant", "a truck soaring over cars"."""
-    if not token.endswith("ing") or i == 0:
+    # "a baby duckling", "a family wedding", "a police building": -ing nouns of their own kind
+    if not token.endswith("ing") or i == 0 or kind_of(token) not in (None, "object"):
         return False
     movers = ANIMATE_KINDS | {"vehicle"}
     return any(s.kind in movers and tokens[i - 1] in (s.noun, s.noun + "s") for s in subjects)
@@ -1806,11 +1876,18 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
         return entity
     words: dict[str, list[str]] = curated_subjects().get("lifeless", {})  # type: ignore[assignment]
     depicted = False
-    if entity.noun in tokens:
+    if entity.noun in tokens:  # "a bronze statue of a (rearing) horse"
         i = tokens.index(entity.noun)
-        before = [t for t in tokens[max(0, i - 3) : i] if t not in {"a", "an", "the"}]
-        depicted = len(before) >= 2 and before[-1] == "of" and before[-2] in words["depictions"]
-    if depicted or set(entity.modifiers) & set(words["modifiers"]):
+        before = tokens[max(0, i - 5) : i]
+        if "of" in before:
+            j = len(before) - 1 - before[::-1].index("of")
+            depicted = j > 0 and before[j - 1] in words["depictions"]
+    # a material word makes an animal a thing ("rusting carousel horses"), but a person's is
+    # part of a job title ("a plastic surgeon", "a bronze medalist", "a fossil hunter")
+    made = entity.kind not in {"person", "group"} and set(entity.modifiers) & set(
+        words["modifiers"]
+    )
+    if depicted or made:
         return entity.model_copy(update={"kind": "object"})
     return entity
 
@@ -1829,15 +1906,31 @@ def _with_participants(entities: list[SubjectEntity]) -> list[SubjectEntity]:
     return [*entities, SubjectEntity(noun=noun, kind="group", plural=True, implied=True)]
 
 
-def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
+def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -> list[str]:
     """Stated actions of animate subjects (``chewing``, ``reading``, ``asleep``), and of a
     vehicle the verb follows ("a monster truck soaring over crushed cars")."""
+    lowered = text.lower()
+
+    def right_after(i: int, nouns: set[str]) -> bool:
+        """``tokens[i]`` follows one of ``nouns`` in the text with no comma between ("a cat,
+        enchanting lighting" is a style, "a pelican stealing" an action)."""
+        return (
+            i > 0
+            and tokens[i - 1] in nouns
+            and (not lowered or re.search(rf"\b{tokens[i - 1]}\s+{tokens[i]}\b", lowered))
+            is not None
+        )
+
     if not any(e.kind in ANIMATE_KINDS for e in entities):
         movers = {w for e in entities if e.kind == "vehicle" for w in (e.noun, e.noun + "s")}
         return [
             token
             for i, token in enumerate(tokens)
-            if i and tokens[i - 1] in movers and token.endswith("ing")
+            if right_after(i, movers)
+            and token.endswith("ing")
+            and len(token) > 5
+            and token not in _NOT_ACTIONS
+            and kind_of(token) in (None, "object")
         ]
     expressions = expression_words()
     # right after an animate subject, an emotion-laden -ing word is what it does ("a pelican
@@ -1845,38 +1938,44 @@ def _actions(tokens: list[str], entities: list[SubjectEntity]) -> list[str]:
     animate = {w for e in entities if e.kind in ANIMATE_KINDS for w in (e.noun, e.noun + "s")}
     found = []
     for i, token in enumerate(tokens):
+        after = right_after(i, animate)
         if token in ASLEEP_WORDS:
             found.append(token)
         elif (
             token.endswith("ing")
             and len(token) > 5
             and token not in expressions
-            and (kind_of(token) is None or (i > 0 and tokens[i - 1] in animate))
-            and (token not in attribute_lexicon() or (i > 0 and tokens[i - 1] in animate))
-            and token
-            not in {
-                "something",
-                "nothing",
-                "everything",
-                "evening",
-                "morning",
-                "during",
-                "ceiling",
-                "building",
-                "wedding",
-                "painting",
-                "king",
-                "spring",
-                "string",
-                "thing",
-                "ring",
-                "swing",
-                "wing",
-                "lightning",
-            }
+            and (kind_of(token) is None or (after and kind_of(token) == "object"))
+            and (token not in attribute_lexicon() or after)
+            and token not in _NOT_ACTIONS
         ):
             found.append(token)
     return found
+
+
+#: -ing words that are no action of the subject.
+_NOT_ACTIONS = frozenset(
+    {
+        "something",
+        "nothing",
+        "everything",
+        "evening",
+        "morning",
+        "during",
+        "ceiling",
+        "building",
+        "wedding",
+        "painting",
+        "king",
+        "spring",
+        "string",
+        "thing",
+        "ring",
+        "swing",
+        "wing",
+        "lightning",
+    }
+)
 
 
 def _attributes(tokens: list[str], entities: list[SubjectEntity]) -> list[EmotionalAttribute]:
