@@ -1278,7 +1278,7 @@ def curated_subjects() -> dict[str, object]:
     return yaml.safe_load(_data_text("subjects.yaml"))
 
 
-#: Kinds only another place kind overrides (WordNet files rooms and halls as structures).
+#: Kinds WordNet's plain ``object`` does not override (it files rooms and halls as structures).
 _PLACE_LIKE = frozenset({"room", "building", "landscape", "sky"})
 
 
@@ -1287,15 +1287,15 @@ def noun_kinds() -> dict[str, str]:
     """Noun -> kind: the derived lexicons, overridden by the curated lists.
 
     WordNet's hypernyms (``wordnet_kinds.tsv``) win over the nearest-neighbour guesses of
-    ``lexicon.tsv`` ("jeweler" is a person, a racetrack no vehicle), except that a place kind
-    is only replaced by another: an attic (a "structure" to WordNet) stays a room, the
-    bleachers (also "one who bleaches") stay a building."""
+    ``lexicon.tsv`` ("jeweler" and "bailiff" are people, a racetrack no vehicle), except that
+    WordNet's plain ``object`` leaves a place kind alone: an attic (a "structure" to WordNet)
+    stays a room."""
     kinds: dict[str, str] = {}
     for name in ("lexicon.tsv", "wordnet_kinds.tsv"):
         for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 2:
                 continue
-            if not (kinds.get(row[0]) in _PLACE_LIKE and row[1] not in _PLACE_LIKE):
+            if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
     for kind, nouns in curated_subjects()["kinds"].items():  # type: ignore[union-attr]
         for noun in nouns:

@@ -204,6 +204,8 @@ def test_a_pose_at_rest_is_refused_for_a_busy_subject_and_kept_for_a_sleeping_on
         ("cheesemonger", "person"),
         ("watchman", "person"),  # the nearest-neighbour lexicon had guessed "object"
         ("jeweler", "person"),
+        ("bailiff", "person"),  # the lexicon's guess was "building": the bailiff got windows
+        ("country", "landscape"),  # a nation and a rural area to WordNet: the lexicon's stays
         ("racetrack", "object"),  # guessed "vehicle": camels "thundering" bound it to roar past
         ("greyhound", "mammal"),
         ("maggots", "insect"),
