@@ -1145,6 +1145,10 @@ def _sites(facts: frozenset[str] | set[str]) -> set[str]:
 _FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
 _BENEATH = frozenset("beneath under underneath below".split())
 _EMPTY = frozenset("empty deserted abandoned forsaken".split())
+_AT_THE_SURFACE = frozenset(
+    "leaping leaps jumping jumps breaching breaches surfacing surfaces surface out above "
+    "flying beached stranded shore beach bowl tank aquarium pond".split()
+)
 _BREAKS = frozenset("by over near beside next with on in at and of".split())
 
 
@@ -1666,6 +1670,15 @@ def parse_scene(text: str) -> SceneModel:
             facts.discard("outdoor")
         else:
             facts.discard("indoor")
+    # a fish in the water is under it, unless it breaks the surface ("a manta ray gliding over
+    # a coral wall in deep blue water"; not "a dolphin leaping out of the waves")
+    if (
+        entities
+        and entities[0].kind == "fish"
+        and set(tokens) & set(FACT_WORDS["water"])
+        and not set(tokens) & _AT_THE_SURFACE
+    ):
+        facts.add("submerged")
     entities = _with_participants(entities)
     facts |= {fact for entity in entities if entity.implied for fact in entity.facts}
     actions = _actions(tokens, entities, text)

@@ -412,6 +412,10 @@ def test_an_ing_word_after_its_subject_is_what_it_does_not_a_thing(scene, subjec
         ("a narwhal beneath the arctic pack ice", True),
         ("a diver below the surface of a lake", True),
         ("a child under an umbrella by the sea", False),
+        # a fish in the water is under it, unless it breaks the surface
+        ("a manta ray gliding over a coral wall in deep blue water", True),
+        ("a dolphin leaping out of the waves", False),
+        ("a lifeguard watching the deep water from a tower", False),
     ],
 )
 def test_beneath_the_water_or_ice_is_underwater(scene, under):
@@ -493,3 +497,9 @@ def test_a_prop_is_named_only_as_a_thing_in_the_scene():
     rocket = _concept("a rocket on the launch pad venting vapour")
     assert not rocket.prop_named(parse_scene("a rocket salad on a table outdoors"))
     assert rocket.prop_named(parse_scene("a rocket on its launch pad at dawn"))
+
+
+def test_hands_at_rest_are_refused_for_a_busy_subject():
+    concept = _concept("soft window light on {poss} hands at rest")
+    assert concept.conflict(parse_scene("a bookbinder stitching spines in a room")) is not None
+    assert concept.conflict(parse_scene("an old woman in a quiet room in the afternoon")) is None
