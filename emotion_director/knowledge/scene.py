@@ -1787,11 +1787,7 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             continue  # "at night", "on fire": when and how, read as facts, not a place or a thing
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
-        acts = (  # "a hyena gnawing a ribcage" (but "a baby duckling" is a duckling)
-            nxt.endswith("ing")
-            and kind in ANIMATE_KINDS | {"vehicle"}
-            and kind_of(nxt) in (None, "object")
-        )
+        acts = _does(kind, nxt)  # "a hyena gnawing a ribcage": gnawing is no head noun
         if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE and not acts:
             modifiers.append(token)
             continue
@@ -1875,11 +1871,20 @@ def _verb_after_subject(
 ) -> bool:
     """Whether ``token`` is an -ing verb right after a subject that can act (an animal, a
     person, a vehicle): "a mahout bathing an elephant", "a truck soaring over cars"."""
-    # "a baby duckling", "a family wedding", "a police building": -ing nouns of their own kind
-    if not token.endswith("ing") or i == 0 or kind_of(token) not in (None, "object"):
-        return False
-    movers = ANIMATE_KINDS | {"vehicle"}
-    return any(s.kind in movers and tokens[i - 1] in (s.noun, s.noun + "s") for s in subjects)
+    return i > 0 and any(
+        _does(s.kind, token) and tokens[i - 1] in (s.noun, s.noun + "s") for s in subjects
+    )
+
+
+def _does(kind: str | None, word: str) -> bool:
+    """Whether ``word`` after a noun of ``kind`` is what it does: an -ing word after something
+    that can act, unless it is a noun of its own kind ("a baby duckling", "a family wedding",
+    "a police building")."""
+    return (
+        kind in ANIMATE_KINDS | {"vehicle"}
+        and word.endswith("ing")
+        and kind_of(word) in (None, "object")
+    )
 
 
 def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:

@@ -231,6 +231,13 @@ def _concept(text):
     return load_concept_graph().get(text)
 
 
+def _assert_free_tag(text, tag, scene, fits):
+    """The concept carries the free ``tag``, and joins ``scene`` exactly when ``fits``."""
+    concept = _concept(text)
+    assert tag in concept.setting
+    assert (concept.conflict(parse_scene(scene)) is None) is fits
+
+
 @pytest.mark.parametrize(
     "scene, fits",
     [
@@ -243,9 +250,7 @@ def _concept(text):
     ],
 )
 def test_sunshine_is_refused_where_the_scene_states_fog_rain_or_snowfall(scene, fits):
-    concept = _concept("hard overhead light carving deep shadows")
-    assert "clear" in concept.setting
-    assert (concept.conflict(parse_scene(scene)) is None) is fits
+    _assert_free_tag("hard overhead light carving deep shadows", "clear", scene, fits)
 
 
 def test_falling_snow_needs_a_scene_where_snow_falls():
@@ -269,9 +274,7 @@ def test_falling_snow_needs_a_scene_where_snow_falls():
     ],
 )
 def test_an_activity_of_its_own_is_refused_where_the_scene_gives_the_subject_one(scene, fits):
-    concept = _concept("leaping after a bright bouncing ball")
-    assert "act" in concept.setting
-    assert (concept.conflict(parse_scene(scene)) is None) is fits
+    _assert_free_tag("leaping after a bright bouncing ball", "act", scene, fits)
 
 
 def test_a_prop_from_a_place_of_its_own_joins_only_a_scene_that_names_it():
@@ -431,9 +434,7 @@ def test_beneath_the_water_or_ice_is_underwater(scene, under):
     ],
 )
 def test_other_people_are_refused_where_the_subject_is_alone(scene, fits):
-    concept = _concept("a figure standing motionless behind {the}")
-    assert "others" in concept.setting
-    assert (concept.conflict(parse_scene(scene)) is None) is fits
+    _assert_free_tag("a figure standing motionless behind {the}", "others", scene, fits)
 
 
 @pytest.mark.parametrize(
