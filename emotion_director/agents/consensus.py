@@ -25,7 +25,7 @@ from emotion_director.agents.schemas import (
     VisualPromptRequest,
 )
 from emotion_director.agents.steps import Steps, steps_function
-from emotion_director.agents.structured import structured_steps
+from emotion_director.agents.structured import StructuredMemory, structured_steps
 from emotion_director.agents.text import estimate_clip_tokens
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import (
@@ -310,6 +310,7 @@ def build_consensus(
     mode: Literal["choose", "write"] = "choose",
     retries: int = 2,
     method: str = "function_calling",
+    memory: StructuredMemory | None = None,
     scene: SceneModel | None = None,
     moved_to_negative: Sequence[str] = (),
 ) -> Steps[ConsensusResult]:
@@ -336,7 +337,7 @@ def build_consensus(
     final = compose_prompt(subject, picked, token_budget)
     composer = "template"
     if mode == "write" and model is not None:
-        written = yield from _write_prompt(model, subject, picked, emotion, retries, method)
+        written = yield from _write_prompt(model, subject, picked, emotion, retries, method, memory)
         if written and _acceptable(written, head_nouns, token_budget, picked, subject):
             final, composer = written, "llm"
     request = VisualPromptRequest(
@@ -398,6 +399,7 @@ def _write_prompt(
     emotion: Emotion,
     retries: int,
     method: str,
+    memory: StructuredMemory | None = None,
 ) -> Steps[str | None]:
     listing = "\n".join(f"- {c.text}" for c in concepts)
     try:
@@ -421,6 +423,7 @@ def _write_prompt(
             retries=retries,
             temperature=0.2,
             method=method,
+            memory=memory,
         )
     except BackendError:
         return None  # the template composition is always available

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, create_model
 
 from emotion_director.agents.schemas import PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
-from emotion_director.agents.structured import structured_steps
+from emotion_director.agents.structured import StructuredMemory, structured_steps
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.knowledge.concept_graph import (
@@ -231,6 +231,7 @@ def read_persona(
     mode: Literal["choose", "write"],
     retries: int = 2,
     method: str = "function_calling",
+    memory: StructuredMemory | None = None,
     grounding: bool = True,
     scene: SceneModel | None = None,
 ) -> Steps[PersonaReading]:
@@ -264,6 +265,7 @@ def read_persona(
             temperature=persona.temperature,
             seed=pseed,
             method=method,
+            memory=memory,
         )
         return _reading_from_picks(persona, emotion, options, result, sensitivity, scene)
     written = yield from structured_steps(
@@ -275,6 +277,7 @@ def read_persona(
         temperature=persona.temperature,
         seed=pseed,
         method=method,
+        memory=memory,
     )
     return _reading_from_text(persona, options, written, sensitivity, scene, subject)
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from emotion_director.agents.persona_agent import SETTING_BONUS, specificity_bonus
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
-from emotion_director.agents.structured import structured_steps
+from emotion_director.agents.structured import StructuredMemory, structured_steps
 from emotion_director.agents.text import guess_facet, undrawable_reason
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
@@ -73,6 +73,7 @@ def chain_of_concept(
     mode: Literal["choose", "write"] = "choose",
     retries: int = 2,
     method: str = "function_calling",
+    memory: StructuredMemory | None = None,
     grounding: bool = True,
     scene: SceneModel | None = None,
     seed: int = 0,
@@ -133,6 +134,7 @@ def chain_of_concept(
             model=model if mode == "write" else None,
             retries=retries,
             method=method,
+            memory=memory,
             scene=scene,
         )
         ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
@@ -225,6 +227,7 @@ def _refine(
     model: BaseChatModel | None,
     retries: int,
     method: str,
+    memory: StructuredMemory | None = None,
     scene: SceneModel | None = None,
 ) -> Steps[None]:
     written: dict[str, str] = {}
@@ -254,6 +257,7 @@ def _refine(
             retries=retries,
             temperature=0.3,
             method=method,
+            memory=memory,
         )
         written = {r.abstract.strip().lower(): r.concrete.strip() for r in result.items}
 

@@ -15,15 +15,19 @@ Example:
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import math
 import random
 import ssl
+import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+import tenacity
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableSequence
@@ -48,29 +52,68 @@ T = TypeVar("T", bound=BaseModel)
 logger = logging.getLogger("emotion_director.llm")
 
 
-_STRUCTURED: OrderedDict[tuple[int, type, str], tuple[Any, Runnable]] = OrderedDict()
-_STRUCTURED_LOCK = threading.Lock()
+class StructuredMemory:
+    """What the LLM seam learns while it works, held by whoever runs the calls (one per graph;
+    a call without one gets a fresh one), never in a module global.
 
-
-def _structured(model: BaseChatModel, schema: type[T], method: str) -> Runnable:
-    """``model.with_structured_output(schema, method=method)``, built once per model and schema.
-
-    Converting a pydantic schema to JSON schema / an OpenAI tool costs ~1-3 ms of CPU; under load
-    (hundreds of concurrent persona calls) that dominated the graph's own cost, so the runnable
-    is cached and per-call parameters are bound on top of it (:func:`structured_runnable`).
+    - The runnable ``model.with_structured_output(schema, method=method)``, built once per model,
+      schema and method: converting a pydantic schema to JSON schema / an OpenAI tool costs ~1-3
+      ms of CPU, and under load (hundreds of concurrent persona calls) that dominated the graph's
+      own cost. Per-call parameters are bound on top of it (:func:`structured_runnable`).
+    - The structured-output methods a server rejected, keyed by (server URL, model name): a
+      property of the server, so every model object of the graph that talks to it learns from
+      the first rejection.
     """
-    key = (id(model), schema, method)
-    with _STRUCTURED_LOCK:
-        hit = _STRUCTURED.get(key)
-        if hit is not None and hit[0] is model:
-            _STRUCTURED.move_to_end(key)
-            return hit[1]
-    built = model.with_structured_output(schema, method=method)
-    with _STRUCTURED_LOCK:
-        _STRUCTURED[key] = (model, built)
-        while len(_STRUCTURED) > 128:
-            _STRUCTURED.popitem(last=False)
-    return built
+
+    def __init__(self, size: int = 128) -> None:
+        self._size = size
+        self._built: OrderedDict[tuple[int, type, str], tuple[Any, Runnable]] = OrderedDict()
+        self._rejected: dict[tuple[str, str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def runnable(self, model: BaseChatModel, schema: type[T], method: str) -> Runnable:
+        """``model.with_structured_output(schema, method=method)``, built once."""
+        key = (id(model), schema, method)
+        with self._lock:
+            hit = self._built.get(key)
+            if hit is not None and hit[0] is model:
+                self._built.move_to_end(key)
+                return hit[1]
+        built = model.with_structured_output(schema, method=method)
+        with self._lock:
+            self._built[key] = (model, built)
+            while len(self._built) > self._size:
+                self._built.popitem(last=False)
+        return built
+
+    def method_for(self, model: BaseChatModel, method: str) -> str:
+        """The first method at or after ``method`` in :data:`STRUCTURED_METHODS` not yet
+        rejected by the model's server."""
+        if method not in STRUCTURED_METHODS:
+            return method
+        with self._lock:
+            for candidate in STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) :]:
+                if (*_server_key(model), candidate) not in self._rejected:
+                    return candidate
+        return STRUCTURED_METHODS[-1]
+
+    def reject(self, model: BaseChatModel, method: str, why: str, where: str) -> str | None:
+        """Record that the server rejected ``method``; return the next one to try, if any."""
+        key = (*_server_key(model), method)
+        with self._lock:
+            first_time = key not in self._rejected
+            self._rejected[key] = why
+        following = STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) + 1 :]
+        if following and first_time:
+            logger.warning(
+                "the openai server at %s rejected structured_method=%s (%s); falling back "
+                "to %s (set EMOTION_DIRECTOR_STRUCTURED_METHOD to skip the probe)",
+                where,
+                method,
+                why,
+                following[0],
+            )
+        return following[0] if following else None
 
 
 def structured_runnable(
@@ -80,11 +123,12 @@ def structured_runnable(
     temperature: float | None = None,
     seed: int | None = None,
     method: str = "function_calling",
+    memory: StructuredMemory | None = None,
 ) -> Runnable:
     """``model`` bound to return ``schema`` (its own ``with_structured_output``), with per-call
     temperature and seed."""
     params = {k: v for k, v in {"temperature": temperature, "seed": seed}.items() if v is not None}
-    structured = _structured(model, schema, method)
+    structured = (memory or StructuredMemory()).runnable(model, schema, method)
     if not params:
         return structured
     # with_structured_output gives "model.bind(...) | parser" (langchain-core's models and
@@ -98,44 +142,10 @@ def structured_runnable(
 
 
 #: How the openai backend can ask for structure, most to least strict. A server that rejects one
-#: is asked the next way (logged once per model); e.g. llama.cpp's server answers HTTP 500 to
+#: is asked the next way (logged once per graph); e.g. llama.cpp's server answers HTTP 500 to
 #: ``json_schema`` but handles tool calls.
 STRUCTURED_METHODS = ("json_schema", "function_calling", "json_mode")
-# (server URL, model name, method) -> why the server rejected it: a property of the server, so
-# every model object talking to it learns from the first rejection
-_REJECTED: dict[tuple[str, str, str], str] = {}
-_REJECTED_LOCK = threading.Lock()
 _TRANSIENT_STATUS = {408, 429, 502, 503, 504}
-
-
-def _method_for(model: BaseChatModel, method: str) -> str:
-    """The first method at or after ``method`` in :data:`STRUCTURED_METHODS` not yet rejected."""
-    if method not in STRUCTURED_METHODS:
-        return method
-    with _REJECTED_LOCK:
-        for candidate in STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) :]:
-            if (*_server_key(model), candidate) not in _REJECTED:
-                return candidate
-    return STRUCTURED_METHODS[-1]
-
-
-def _reject_method(model: BaseChatModel, method: str, why: str, where: str) -> str | None:
-    """Record that the server rejected ``method``; return the next one to try, if any."""
-    key = (*_server_key(model), method)
-    with _REJECTED_LOCK:
-        first_time = key not in _REJECTED
-        _REJECTED[key] = why
-    following = STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) + 1 :]
-    if following and first_time:
-        logger.warning(
-            "the openai server at %s rejected structured_method=%s (%s); falling back "
-            "to %s (set EMOTION_DIRECTOR_STRUCTURED_METHOD to skip the probe)",
-            where,
-            method,
-            why,
-            following[0],
-        )
-    return following[0] if following else None
 
 
 def _server_key(model: BaseChatModel) -> tuple[str, str]:
@@ -204,9 +214,9 @@ class _Failure:
         self.retry_after: tuple[float, str] | None = None  # (seconds, the header as sent)
         self.tls: ssl.SSLError | None = None
         chain = _cause_chain(exc)
-        names = " ".join(type(e).__name__ for e in chain)
         too_large = next((e for e in chain if isinstance(e, ResponseTooLargeError)), None)
         tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
+        refused, slow, lost = _transport_failures()
         if too_large is not None:
             self.kind, self.detail = "final", str(too_large)
         elif isinstance(exc, BackendError):
@@ -217,11 +227,11 @@ class _Failure:
             self.retry_after = retry_after(_response_headers(chain))
         elif tls is not None:
             self.kind, self.tls = "tls", tls
-        elif "ConnectTimeout" in names or "ConnectError" in names:
+        elif any(isinstance(e, refused) for e in chain):
             self.kind = "down"
-        elif "Timeout" in names:
+        elif any(isinstance(e, slow) for e in chain):
             self.kind = "slow"
-        elif "Connection" in names or "Protocol" in names or "RemoteProtocol" in names:
+        elif any(isinstance(e, lost) for e in chain):
             self.kind = "down"
         else:
             self.kind, self.detail = "final", f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -251,83 +261,238 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def _request(
-    model: BaseChatModel,
-    runnable_for: Any,
-    messages: list[Any],
-    *,
-    node: str,
-    backend: str,
-    method: str,
-    retries: int,
-    config: dict[str, Any] | None,
-    label: str = "",
-) -> Steps[tuple[Any, str]]:
-    """One structured request with transport retries and method fallback; returns
-    ``(result, method used)``.
+@functools.cache
+def _transport_failures() -> tuple[tuple[type[BaseException], ...], ...]:
+    """The exception types of a request that got no answer, from the clients the openai
+    backend rides on (openai > httpx > httpcore): (connection refused, deadline passed,
+    connection lost). Imported on the first failure only."""
+    import httpcore
+    import httpx
+    import openai
 
-    Transient failures (connection refused, deadline passed, HTTP 408/429/502/503/504) are
-    retried ``retries`` times with jittered backoff, and never sooner than the server's
-    ``Retry-After`` says; a server that asks for a longer wait than one request may take
-    (``request_timeout``, EMOTION_DIRECTOR_TIMEOUT_S) fails at once, naming its wait. An HTTP
-    500 is retried only while its answer changes: the same error twice is deterministic. A
-    rejection (4xx, repeated 500) moves on to the next structured-output method; when none is
-    left the error names every answer. A failed TLS handshake is not retried.
+    refused = (httpx.ConnectError, httpx.ConnectTimeout, httpcore.ConnectError)
+    refused += (httpcore.ConnectTimeout, ConnectionRefusedError)
+    slow = (httpx.TimeoutException, httpcore.TimeoutException, openai.APITimeoutError)
+    slow += (TimeoutError,)
+    lost = (openai.APIConnectionError, httpx.TransportError, httpcore.NetworkError)
+    lost += (httpcore.ProtocolError, ConnectionError)
+    return refused, slow, lost
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    """What the openai client and its transport raise (a server's answer or no answer)."""
+    import httpx
+    import openai
+
+    return (openai.OpenAIError, httpx.HTTPError, httpx.InvalidURL, *_transport_failures()[0])
+
+
+class _InvalidOutput(Exception):
+    """A reply that does not match the schema: asked again, with the next seed."""
+
+
+class _Transient(Exception):
+    """A request that may succeed if sent again (no answer, deadline passed, 408/429/502/503/504,
+    a first 500): asked again after a backoff, never sooner than the server's Retry-After."""
+
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__(failure.kind)
+        self.failure = failure
+
+
+class _Backoff(tenacity.wait.wait_base):
+    """How long to wait before the next attempt: exponential backoff with full jitter
+    (0.1 s doubling, at most 2 s), and never sooner than a server's Retry-After (a little
+    later, so that concurrent callers do not stampede). A model computed in this process is
+    asked again at once after invalid output: there is no server to spare."""
+
+    def __init__(self, remote: bool, limit: float) -> None:
+        self.remote, self.limit = remote, limit
+        self.jitter = tenacity.wait_random_exponential(multiplier=0.1, max=2.0)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, _InvalidOutput) and not self.remote:
+            return 0.0
+        wait = self.jitter(retry_state)
+        asked = error.failure.retry_after if isinstance(error, _Transient) else None
+        if asked is not None:
+            wait = max(wait, min(asked[0] * random.uniform(1.0, 1.1), self.limit))
+        return wait
+
+
+def retry_policy(retries: int, *, remote: bool = True, wait_limit: float = 60.0) -> Any:
+    """The one retry policy of every model call the package makes, as a tenacity
+    ``Retrying``: at most ``retries + 1`` calls per structured answer, counting both kinds of
+    failure that a new call can fix:
+
+    - invalid output (the reply does not match the schema): asked again with the next seed;
+    - a transient failure (no connection, deadline passed, HTTP 408/429/502/503/504, a 500 the
+      first time): asked again after :class:`_Backoff`, no sooner than the server's
+      ``Retry-After``.
+
+    Everything else (4xx rejections, a repeated 500, TLS failures, replies of the wrong shape,
+    a spent call budget) is raised at once. A server that rejects the structured-output method
+    is asked the next way within the same attempt (see :class:`StructuredMemory`).
+
+    Example:
+        >>> policy = retry_policy(2)
+        >>> policy.stop.max_attempt_number
+        3
     """
-    where = _where(model, backend)
-    rejected: list[str] = []
-    method = _method_for(model, method)
-    previous: _Failure | None = None
-    transient_left = retries
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=_Backoff(remote, wait_limit),
+        retry=tenacity.retry_if_exception_type((_InvalidOutput, _Transient)),
+        reraise=True,
+    )
+
+
+def _retrying(policy: Any, attempt: Callable[[int], Steps[T]]) -> Steps[T]:
+    """Run ``attempt`` (steps, given the attempt number from 1) under a tenacity ``policy``;
+    the policy's waits become :class:`Backoff` steps, so the sync and async drivers both sleep
+    their own way. (tenacity's own ``Retrying.__call__`` loop, with the call and the sleep
+    yielded as steps.)"""
+    policy.begin()
+    state = tenacity.RetryCallState(retry_object=policy, fn=None, args=(), kwargs={})
     while True:
-        yield CHARGE_CALL  # one call of the node's budget (raises when it is spent)
-        logger.info("llm call node=%s backend=%s schema=%s method=%s", node, backend, label, method)
-        try:
-            return (yield ModelCall(runnable_for(method), messages, config)), method
-        except (OutputParserException, ValidationError):
-            raise
-        except Exception as exc:
-            if (
-                isinstance(exc, ValueError)
-                and not isinstance(exc, BackendError)
-                and not _is_openai_error(exc)
-            ):
-                raise  # invalid output: the caller retries with a new seed
-            if isinstance(exc, RuntimeError) and not _is_openai_error(exc):
-                raise  # e.g. the unit-test guard
-            failure = _Failure(exc)
-        if failure.kind in {"final", "tls"}:
-            raise _backend_error(failure, node=node, backend=backend, where=where) from None
-        repeated = failure.same_as(previous)
-        previous = failure
-        if failure.rejects_method and (failure.status != 500 or repeated or not transient_left):
-            rejected.append(f"{method}: HTTP {failure.status} {failure.detail}".strip())
-            following = (
-                _reject_method(model, method, rejected[-1], where)
-                if not runs_in_process(model) and method in STRUCTURED_METHODS
-                else None
+        action = policy.iter(retry_state=state)
+        if isinstance(action, tenacity.DoAttempt):
+            try:
+                result = yield from attempt(state.attempt_number)
+            except Exception:
+                state.set_exception(sys.exc_info())  # type: ignore[arg-type]
+            else:
+                state.set_result(result)
+        elif isinstance(action, tenacity.DoSleep):
+            state.prepare_for_next_attempt()
+            if action > 0:
+                yield Backoff(float(action))
+        else:
+            return action  # type: ignore[no-any-return]
+
+
+class _Request:
+    """One structured answer's requests: the attempt :func:`retry_policy` repeats.
+
+    An attempt sends the request and classifies what comes back. A rejection (4xx, a repeated
+    500) moves on to the next structured-output method within the attempt; when none is left
+    the error names every answer.
+    """
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        schema: type[T],
+        messages: list[Any],
+        *,
+        node: str,
+        retries: int,
+        temperature: float | None,
+        seed: int | None,
+        method: str,
+        config: dict[str, Any] | None,
+        memory: StructuredMemory,
+    ) -> None:
+        self.model, self.schema, self.messages, self.node = model, schema, messages, node
+        self.retries, self.temperature, self.seed, self.config = retries, temperature, seed, config
+        self.memory = memory
+        self.backend = backend_name(model)
+        self.where = _where(model, self.backend)
+        self.method = memory.method_for(model, method)
+        self.rejected: list[str] = []
+        self.previous: _Failure | None = None  # the last failure, to tell a repeated 500
+        self.invalid = 0  # invalid replies so far: the next attempt's seed is seed + invalid
+
+    def attempt(self, number: int) -> Steps[Any]:
+        attempt_seed = None if self.seed is None else self.seed + self.invalid
+        call_config = trace_config(
+            self.node, self.backend, self.schema.__name__, number - 1, self.config
+        )
+        while True:
+            yield CHARGE_CALL  # one call of the node's budget (raises when it is spent)
+            logger.info(
+                "llm call node=%s backend=%s schema=%s method=%s",
+                self.node,
+                self.backend,
+                self.schema.__name__,
+                self.method,
             )
-            if following is None:
-                raise _rejected_error(rejected, node=node, backend=backend, where=where)
-            method, previous = following, None
-            continue
-        if not transient_left:
+            runnable = structured_runnable(
+                self.model,
+                self.schema,
+                temperature=self.temperature,
+                seed=attempt_seed,
+                method=self.method,
+                memory=self.memory,
+            )
+            try:
+                result = yield ModelCall(runnable, self.messages, call_config)
+            except (OutputParserException, ValidationError) as exc:
+                raise self._invalid(exc) from None
+            except Exception as exc:
+                if isinstance(exc, ValueError) and not isinstance(
+                    exc, (BackendError, *_client_errors())
+                ):
+                    raise self._invalid(exc) from None
+                if isinstance(exc, RuntimeError) and not isinstance(exc, _client_errors()):
+                    raise  # e.g. the unit-test guard
+                failure = _Failure(exc)
+            else:
+                if not isinstance(result, self.schema):
+                    raise self._invalid(
+                        f"got {type(result).__name__} instead of {self.schema.__name__}"
+                    )
+                try:  # the one place a model's text enters: no control characters pass
+                    return clean_model_output(result)
+                except ValidationError as exc:
+                    raise self._invalid(exc) from None
+            last = number > self.retries
+            if not self._rejects(failure, last=last):
+                raise self._transient(failure, last=last)
+
+    def _invalid(self, error: Exception | str) -> _InvalidOutput:
+        self.invalid += 1
+        return _InvalidOutput(" ".join(str(error).split())[:200])
+
+    def _rejects(self, failure: _Failure, *, last: bool) -> bool:
+        """Whether the failure is the server refusing this method (then the next method is
+        set, or the error raised when none is left); raises failures no retry can fix. A 500 is
+        a rejection when it repeats, or when no attempt is left to tell."""
+        if failure.kind in {"final", "tls"}:
             raise _backend_error(
-                failure,
-                node=node,
-                backend=backend,
-                where=where,
-                timeout=getattr(model, "request_timeout", None),
+                failure, node=self.node, backend=self.backend, where=self.where
             ) from None
-        transient_left -= 1
-        wait = min(2.0, 0.1 * 2 ** (retries - transient_left)) * random.uniform(0.5, 1.5)
-        if failure.retry_after is not None:
-            limit = _wait_limit(model)
-            if failure.retry_after[0] > limit:
-                raise _wait_too_long_error(failure, limit, node=node, backend=backend, where=where)
-            # never sooner than asked; a little later, so concurrent callers do not stampede
-            wait = max(wait, min(failure.retry_after[0] * random.uniform(1.0, 1.1), limit))
-        yield Backoff(wait)
+        repeated, self.previous = failure.same_as(self.previous), failure
+        if not failure.rejects_method or (failure.status == 500 and not repeated and not last):
+            return False
+        self.rejected.append(f"{self.method}: HTTP {failure.status} {failure.detail}".strip())
+        following = (
+            self.memory.reject(self.model, self.method, self.rejected[-1], self.where)
+            if not runs_in_process(self.model) and self.method in STRUCTURED_METHODS
+            else None
+        )
+        if following is None:
+            raise _rejected_error(
+                self.rejected, node=self.node, backend=self.backend, where=self.where
+            )
+        self.method, self.previous = following, None
+        return True
+
+    def _transient(self, failure: _Failure, *, last: bool) -> Exception:
+        """The failure to retry; when no attempt is left, or the server asks for a longer wait
+        than a request may take, the error that names it."""
+        if last:
+            timeout = getattr(self.model, "request_timeout", None)
+            return _backend_error(
+                failure, node=self.node, backend=self.backend, where=self.where, timeout=timeout
+            )
+        limit = _wait_limit(self.model)
+        if failure.retry_after is not None and failure.retry_after[0] > limit:
+            return _wait_too_long_error(
+                failure, limit, node=self.node, backend=self.backend, where=self.where
+            )
+        return _Transient(failure)
 
 
 #: Tag on every model call the package makes (filter a LangSmith project by it).
@@ -378,9 +543,10 @@ def structured_steps(
     seed: int | None = None,
     method: str = "function_calling",
     config: dict[str, Any] | None = None,
+    memory: StructuredMemory | None = None,
 ) -> Steps[T]:
     """Ask ``model`` for a ``schema`` object, as steps (see :mod:`~emotion_director.agents.steps`);
-    retry invalid output, then raise a clear error.
+    retry under :func:`retry_policy`, then raise a clear error.
 
     Agents compose it (``result = yield from structured_steps(...)``);
     :func:`invoke_structured` and :func:`ainvoke_structured` run it on its own.
@@ -390,68 +556,51 @@ def structured_steps(
         schema (`type[BaseModel]`): the pydantic model the reply must match.
         messages (`list`): langchain messages or ``(role, text)`` tuples.
         node (`str`): the graph node asking, named in errors.
-        retries (`int`, *optional*, defaults to 2): extra attempts after invalid output, and
-            after transient server failures (see :func:`_request`).
-        seed (`int`, *optional*): sampling seed; attempt ``i`` uses ``seed + i``.
+        retries (`int`, *optional*, defaults to 2): extra attempts after invalid output or a
+            transient server failure: at most ``retries + 1`` calls in all (see
+            :func:`retry_policy`).
+        seed (`int`, *optional*): sampling seed; after ``i`` invalid replies, ``seed + i``.
         method (`str`, *optional*, defaults to ``"function_calling"``): how to ask for
             structure; a server that rejects it is asked the next way in
             :data:`STRUCTURED_METHODS` (logged).
+        memory (`StructuredMemory`, *optional*): built runnables and rejected methods to share
+            between calls (the graph keeps one); a fresh one when not given.
 
     Raises:
         ModelOutputError: every attempt returned output that does not match ``schema``.
         BackendError: the server is down, too slow, rejected every method, or replied with
             something that is not a chat completion; the message says which.
     """
-    backend = backend_name(model)
     remote = not runs_in_process(model)
-    last_error = "no attempt made"
-    for attempt in range(retries + 1):
-        call_config = trace_config(node, backend, schema.__name__, attempt, config)
-        if attempt and remote:
-            # jittered exponential backoff before re-asking a remote server
-            yield Backoff(min(2.0, 0.1 * 2**attempt) * random.uniform(0.5, 1.5))
-        attempt_seed = None if seed is None else seed + attempt
-
-        def runnable_for(chosen: str, attempt_seed: int | None = attempt_seed) -> Runnable:
-            return structured_runnable(
-                model, schema, temperature=temperature, seed=attempt_seed, method=chosen
-            )
-
-        try:
-            result, method = yield from _request(
-                model,
-                runnable_for,
-                messages,
-                node=node,
-                backend=backend,
-                method=method,
-                retries=retries,
-                config=call_config,
-                label=schema.__name__,
-            )
-        except (OutputParserException, ValidationError, ValueError) as exc:
-            if isinstance(exc, BackendError):
-                raise
-            last_error = " ".join(str(exc).split())[:200]
-            continue
-        if isinstance(result, schema):
-            try:  # the one place a model's text enters: no control characters pass
-                return clean_model_output(result)
-            except ValidationError as exc:
-                last_error = " ".join(str(exc).split())[:200]
-                continue
-        last_error = f"got {type(result).__name__} instead of {schema.__name__}"
-    hint = (
-        "another structured_method or a larger model"
-        if remote
-        else "a larger model (--model-path), another --seed, or the openai backend"
-    )
-    raise ModelOutputError(
-        f"node '{node}': the {backend} backend returned invalid output {retries + 1} time(s) "
-        f"({last_error}). Try {hint}.",
+    request = _Request(
+        model,
+        schema,
+        messages,
         node=node,
-        backend=backend,
+        retries=retries,
+        temperature=temperature,
+        seed=seed,
+        method=method,
+        config=config,
+        memory=memory or StructuredMemory(),
     )
+    policy = retry_policy(retries, remote=remote, wait_limit=_wait_limit(model))
+    try:
+        return (yield from _retrying(policy, request.attempt))
+    except _Transient as exc:  # unreachable: the last attempt raises the named error
+        raise _backend_error(exc.failure, node=node, backend=request.backend, where=request.where)
+    except _InvalidOutput as exc:
+        hint = (
+            "another structured_method or a larger model"
+            if remote
+            else "a larger model (--model-path), another --seed, or the openai backend"
+        )
+        raise ModelOutputError(
+            f"node '{node}': the {request.backend} backend returned invalid output "
+            f"{retries + 1} time(s) ({exc}). Try {hint}.",
+            node=node,
+            backend=request.backend,
+        ) from None
 
 
 def invoke_structured(
@@ -603,7 +752,3 @@ def _backend_error(
             f"({failure.detail}{wait})."
         )
     return BackendError(f"node '{node}': the {backend} backend failed: {failure.detail}")
-
-
-def _is_openai_error(exc: Exception) -> bool:
-    return type(exc).__module__.startswith(("openai", "httpx", "httpcore"))

@@ -35,6 +35,7 @@ from emotion_director.agents.consensus import build_consensus
 from emotion_director.agents.persona_agent import read_persona
 from emotion_director.agents.refiner import chain_of_concept
 from emotion_director.agents.steps import CallBudget, Steps, arun_steps, run_steps
+from emotion_director.agents.structured import StructuredMemory
 from emotion_director.emotions import Emotion
 from emotion_director.errors import InvalidRequestError, SettingsError
 from emotion_director.graph.context import RunContext, as_run_context
@@ -97,7 +98,12 @@ class MCAgentNodes:
         self.model = model
         self.concept_graph = concept_graph
         self.mode = settings.effective_reading_mode
-        self.llm_options = {"retries": settings.max_retries, "method": settings.structured_method}
+        # the seam's memory (built runnables, methods a server rejected) lives as long as the graph
+        self.llm_options = {
+            "retries": settings.max_retries,
+            "method": settings.structured_method,
+            "memory": StructuredMemory(),
+        }
         self.image_generator = image_generator
         #: Where an approved prompt goes: decided once, when the graph is built.
         self.after_prompt = "generate_image" if image_generator is not None else END
