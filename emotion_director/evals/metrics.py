@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import re
 from collections import Counter
 from functools import cached_property, lru_cache
@@ -144,25 +143,22 @@ def distinct_n(texts: list[str], n: int) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def bleu(candidate: str, references: list[str], max_n: int = 4) -> float:
-    """Sentence BLEU with add-one smoothing (Lin & Och 2004) and the brevity penalty."""
-    cand = words(candidate)
-    refs = [words(r) for r in references]
-    if not cand or not refs:
+def bleu(candidate: str, references: list[str]) -> float:
+    """Sentence BLEU-4 in [0, 1], as sacrebleu computes it (13a tokens, lowercased), with
+    add-one smoothing of the 2- to 4-gram precisions (Lin & Och 2004) and the brevity penalty.
+
+    Example:
+        >>> round(bleu("a red dog runs", ["a red dog runs"]), 6)
+        1.0
+    """
+    if not candidate.strip() or not any(r.strip() for r in references):
         return 0.0
-    log_p = 0.0
-    for n in range(1, max_n + 1):
-        counts = Counter(ngrams(cand, n))
-        max_ref: Counter[tuple[str, ...]] = Counter()
-        for ref in refs:
-            for gram, c in Counter(ngrams(ref, n)).items():
-                max_ref[gram] = max(max_ref[gram], c)
-        clipped = sum(min(c, max_ref[g]) for g, c in counts.items())
-        total = max(len(cand) - n + 1, 0)
-        log_p += math.log((clipped + 1) / (total + 1)) / max_n
-    closest = min((abs(len(r) - len(cand)), len(r)) for r in refs)[1]
-    bp = 1.0 if len(cand) > closest else math.exp(1 - closest / max(len(cand), 1))
-    return bp * math.exp(log_p)
+    import sacrebleu
+
+    score = sacrebleu.sentence_bleu(
+        candidate, references, smooth_method="add-k", smooth_value=1, lowercase=True
+    )
+    return score.score / 100
 
 
 def self_bleu(texts: list[str]) -> float:

@@ -46,6 +46,7 @@ person opens the page in a browser, ``emotion-director eval rate RUN`` serves it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import html
@@ -363,125 +364,65 @@ class RatingSession:
 
 
 # ---------------------------------------------------------------- the page
-STYLE = (
-    "body{font-family:sans-serif;margin:2em auto;max-width:1100px}"
-    ".pair{display:flex;gap:2em}.side{flex:1;border:1px solid #ccc;padding:1em}"
-    ".side img{width:256px;height:256px;image-rendering:pixelated;margin:4px}"
-    "button{font-size:1.1em;margin:.5em;padding:.4em 1.2em}"
-    "kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;font-size:.85em}"
-    "progress{width:100%;height:.8em}.hint{color:#666;font-size:.9em}"
-    ".text{overflow-wrap:anywhere}"
-)
-
-#: Keyboard shortcuts of the pair page: A / left arrow, B / right arrow, T tie, S skip, U undo.
-KEYS_JS = """var sent = false;  // one choice per page: a held or doubled key sends nothing more
-document.addEventListener('keydown', function (e) {
-  if (sent || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
-  if (e.target && /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
-  var ids = {a: 'choose-left', ArrowLeft: 'choose-left', '1': 'choose-left',
-             b: 'choose-right', ArrowRight: 'choose-right', '2': 'choose-right',
-             t: 'choose-tie', '=': 'choose-tie', s: 'choose-skip', u: 'undo'};
-  var button = document.getElementById(ids[e.key] || ids[e.key.toLowerCase()]);
-  if (button && !button.disabled) {
-    e.preventDefault(); sent = true; button.form.requestSubmit(button);
-  }
-});
-"""
+# The pages are jinja2 templates (evals/templates/rating/) with autoescaping on: every value a
+# page shows (a rewrite, a prompt, a rater's name) is escaped unless a template says otherwise.
 
 
-def _page(title: str, body: str) -> bytes:
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-        "</title><link rel='stylesheet' href='/style.css'>"
-        "<script src='/keys.js' defer></script></head>"
-        f"<body>{body}</body></html>"
-    ).encode()
+def _render(name: str, **values: Any) -> bytes:
+    from emotion_director.evals.tables import render_page
+
+    return render_page(f"rating/{name}", **values).encode()
 
 
-def _undo_form(session: RatingSession, rater: str, enabled: bool) -> str:
-    return (
-        "<form method='post' action='/undo' class='undo'>"
-        f"<input type='hidden' name='rater' value='{html.escape(rater)}'>"
-        f"<input type='hidden' name='token' value='{session.token}'>"
-        f"<button id='undo'{'' if enabled else ' disabled'}>Undo last <kbd>U</kbd></button>"
-        "</form>"
-    )
+@functools.cache
+def _static(name: str) -> bytes:
+    """The page's stylesheet or script (no inline code: the CSP forbids it)."""
+    from emotion_director.evals.tables import template_source
+
+    return template_source(f"rating/{name}").encode()
+
+
+def _error_page(message: str) -> bytes:
+    return _render("error.html", title="Error", message=message)
 
 
 def _done_page(session: RatingSession, rater: str) -> bytes:
     counts = session.counts(rater)
-    total = len(session.pairs)
-    summary = ", ".join(
-        f"{counts[c]} {label}"
-        for c, label in (
-            ("left", "left"),
-            ("right", "right"),
-            ("tie", "about the same"),
-            ("skip", "skipped"),
-        )
+    labels = (("left", "left"), ("right", "right"), ("tie", "about the same"))
+    summary = ", ".join(f"{counts[c]} {label}" for c, label in (*labels, ("skip", "skipped")))
+    return _render(
+        "done.html",
+        title="Done",
+        total=len(session.pairs),
+        rater=rater,
+        summary=summary,
+        token=session.token,
+        undo=sum(counts.values()) > 0,
     )
-    body = (
-        f"<h1 id='done'>All {total} pairs rated. Thank you!</h1>"
-        f"<progress id='bar' value='{total}' max='{total}'></progress>"
-        f"<p id='summary'>Your choices, as {html.escape(rater)}: {summary}.</p>"
-        "<p class='hint'>Your choices are saved. Close this tab, or undo the last one.</p>"
-        + _undo_form(session, rater, enabled=sum(counts.values()) > 0)
-    )
-    return _page("Done", body)
 
 
 def _login_page() -> bytes:
-    return _page(
-        "Rate rewrites",
-        (
-            "<h1>Which rewrite is better?</h1>"
-            "<p>You will see two rewrites of the same image prompt "
-            "for a target emotion. Pick the one whose image would better evoke the emotion while "
-            "keeping the subject.</p><form method='get' action='/'><label>Your name "
-            "<input id='rater' name='rater' required maxlength='40'></label> "
-            "<button id='start' type='submit'>Start</button></form>"
-        ),
-    )
+    return _render("login.html", title="Rate rewrites")
 
 
 def _pair_page(session: RatingSession, pair: RatingPair, rater: str, done: int) -> bytes:
-    esc = html.escape
-    key = session.key_of[pair.pair_id]
-    columns = []
-    for label, (_, text, images) in zip(("Left", "Right"), session.sides(pair, rater)):
-        side = label.lower()
-        imgs = "".join(
-            f"<img alt='{label} image {k + 1}' src='/image/{key}/{side}/{k}?rater={quote(rater)}'>"
-            for k in range(len(images))
-        )
-        columns.append(
-            f"<div class='side' id='{side}'><h2>{label}</h2>"
-            f"<p class='text'>{esc(text)}</p>{imgs}</div>"
-        )
-    body = (
-        f"<p id='progress'>{done} of {len(session.pairs)} rated, as {esc(rater)}</p>"
-        f"<progress id='bar' value='{done}' max='{len(session.pairs)}'></progress>"
-        f"<h1>Subject: <em id='subject'>{esc(pair.prompt)}</em> &mdash; target emotion: "
-        f"<em id='emotion'>{esc(pair.emotion)}</em></h1>"
-        f"<div class='pair'>{''.join(columns)}</div>"
-        "<form method='post' action='/rate'>"
-        f"<input type='hidden' name='rater' value='{esc(rater)}'>"
-        f"<input type='hidden' name='pair' value='{key}'>"
-        f"<input type='hidden' name='token' value='{session.token}'>"
-        "<button id='choose-left' name='choice' value='left'>Left is better <kbd>A</kbd>"
-        "</button>"
-        "<button id='choose-tie' name='choice' value='tie'>About the same <kbd>T</kbd>"
-        "</button>"
-        "<button id='choose-right' name='choice' value='right'>Right is better <kbd>B</kbd>"
-        "</button>"
-        "<button id='choose-skip' name='choice' value='skip'>Skip <kbd>S</kbd></button>"
-        "</form>"
-        + _undo_form(session, rater, enabled=done > 0)
-        + "<p class='hint'>Keys: <kbd>A</kbd> or <kbd>&larr;</kbd> left, <kbd>B</kbd> or "
-        "<kbd>&rarr;</kbd> right, <kbd>T</kbd> about the same, <kbd>S</kbd> skip, "
-        "<kbd>U</kbd> undo the last choice.</p>"
+    sides = [
+        {"id": label.lower(), "label": label, "text": text, "images": len(images)}
+        for label, (_, text, images) in zip(("Left", "Right"), session.sides(pair, rater))
+    ]
+    return _render(
+        "pair.html",
+        title="Rate rewrites",
+        done=done,
+        total=len(session.pairs),
+        rater=rater,
+        prompt=pair.prompt,
+        emotion=pair.emotion,
+        sides=sides,
+        key=session.key_of[pair.pair_id],
+        token=session.token,
+        undo=done > 0,
     )
-    return _page("Rate rewrites", body)
 
 
 def loopback_hosts(port: int) -> frozenset[str]:
@@ -540,7 +481,7 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def _error(self, status: int, message: str) -> None:
-            self._send(status, _page("Error", f"<p class='error'>{html.escape(message)}</p>"))
+            self._send(status, _error_page(message))
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             refusal = self._refusal()
@@ -561,9 +502,9 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
                     return self._send(200, _done_page(session, rater))
                 return self._send(200, _pair_page(session, pair, rater, done))
             if url.path == "/style.css":
-                return self._send(200, STYLE.encode(), "text/css; charset=utf-8")
+                return self._send(200, _static("style.css"), "text/css; charset=utf-8")
             if url.path == "/keys.js":
-                return self._send(200, KEYS_JS.encode(), "text/javascript; charset=utf-8")
+                return self._send(200, _static("keys.js"), "text/javascript; charset=utf-8")
             parts = url.path.strip("/").split("/")
             if len(parts) == 4 and parts[0] == "image":
                 return self._image(parts[1], parts[2], parts[3], rater)

@@ -32,6 +32,7 @@ from emotion_director.evals.tables import (  # noqa: F401 (re-exported: their ol
     bootstrap_ci,
     html_table,
     md_table,
+    render_page,
     validate_rows,
 )
 
@@ -391,18 +392,7 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     summary = summarise(rows, TextMetrics())
     sections = [part for section in SECTIONS if (part := section(summary, run)) is not None]
     md = "# Prompt-rewrite eval\n\n" + "\n".join(p.markdown for p in sections)
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Prompt-rewrite eval</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:"
-        "collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;"
-        "vertical-align:top}td{max-width:48em;overflow-wrap:anywhere}table.header th{"
-        "text-align:left}p{max-width:60em;line-height:1.4}code{background:#f4f4f4;"
-        "padding:0 .2em}"
-        "th{background:#f2f0ff}.warning{background:#fff3cd;border:1px solid #e0b000;"
-        "padding:.6em}</style></head><body><h1>Prompt-rewrite eval</h1>\n"
-        + "\n".join(p.html for p in sections)
-        + "\n</body></html>"
-    )
+    page = render_page("report/page.html", title="Prompt-rewrite eval", sections=sections)
     (run / "report.md").write_text(md, encoding="utf-8")
     (run / "report.html").write_text(page, encoding="utf-8")
     return run / "report.md", run / "report.html"

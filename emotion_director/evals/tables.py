@@ -8,6 +8,7 @@ imports those modules in turn.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import random
@@ -23,6 +24,29 @@ class ReportSection:
 
     markdown: str
     html: str
+
+
+@functools.cache
+def _templates() -> Any:
+    """The report's and the rating page's jinja2 templates (``evals/templates/``), with
+    autoescaping on: a value a page shows is escaped unless its template says otherwise."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("emotion_director.evals", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def render_page(name: str, **values: Any) -> str:
+    """The template ``name`` (e.g. ``"rating/pair.html"``) filled with ``values``."""
+    return _templates().get_template(name).render(**values)
+
+
+def template_source(name: str) -> str:
+    """A template file's text as it is (a stylesheet or a script)."""
+    return _templates().loader.get_source(_templates(), name)[0]
 
 
 def bootstrap_ci(

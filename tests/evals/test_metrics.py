@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 pytest.importorskip("sentence_transformers")
@@ -69,6 +71,16 @@ def test_text_measures_on_known_texts():
     assert bleu("the cat sat on the mat", ["the cat sat on the mat"]) == pytest.approx(1.0)
     assert distinct_n(["a b a b"], 1) == 0.5
     assert self_bleu(["only one"]) == 0.0
+
+
+def test_bleu_is_sentence_bleu_with_add_one_smoothing_worked_by_hand():
+    # precisions 5/6, (3+1)/(5+1), (2+1)/(4+1), (1+1)/(3+1): geometric mean (1/6)^(1/4)
+    assert bleu("the cat sat on a mat", ["the cat sat on the mat"]) == pytest.approx(
+        (1 / 6) ** 0.25
+    )
+    # every precision 1, three words against six: brevity penalty exp(1 - 6/3)
+    assert bleu("The cat sat", ["the cat sat on the mat"]) == pytest.approx(math.exp(-1))
+    assert bleu("", ["a cat"]) == 0.0 and bleu("a cat", []) == 0.0
 
 
 @pytest.mark.slow
