@@ -649,10 +649,18 @@ def generate(
     ] = None,
     backend: Annotated[Optional[str], typer.Option(help="MC-Agent backend for --rewrite")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="server URL for --backend openai")] = None,
+    preset: Annotated[
+        Optional[str],
+        typer.Option(help="default or paper; unset: the projector the bank/adapter record"),
+    ] = None,
 ) -> None:
     """Generate an image guided by the text prompt and the emotion's visual prompt."""
 
     def run() -> list[str]:
+        if preset is not None:
+            from emotion_director.diffusion.presets import get_preset
+
+            get_preset(preset)  # an unknown name: one line listing the presets
         if (prompt is None) == (prompts is None):
             raise InvalidRequestError("give a PROMPT argument or --prompts FILE (one of the two).")
         if prompt is not None and not emotion:
@@ -706,6 +714,7 @@ def generate(
             height=size,
             width=size,
             retrieval_temperature=retrieval_temperature,
+            preset=preset,
             on_note=notes,
         )
         if prompts is not None:
@@ -768,6 +777,12 @@ def bank_init(
         ),
     ],
     image_encoder: Annotated[str, typer.Option(help="CLIP vision or DINOv2/v3: id or folder")],
+    preset: Annotated[
+        str, typer.Option(help="default ([image; text] K-means) or paper (DINO + CLIP images)")
+    ] = "default",
+    dino_encoder: Annotated[
+        Optional[str], typer.Option(help="with --preset paper: the DINO model (id or folder)")
+    ] = None,
     tokens: Annotated[int, typer.Option(min=1, help="visual tokens per emotion (L)")] = 16,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     cache: Annotated[Optional[Path], typer.Option(help="feature cache folder (resumable)")] = None,
@@ -788,13 +803,17 @@ def bank_init(
 
         require_diffusion()
         from emotion_director.diffusion.bank_init import (
-            HFImageEncoder,
             HFTextEncoder,
+            check_image_encoder_args,
+            image_encoder_for,
             init_bank,
             load_dataset,
         )
+        from emotion_director.diffusion.presets import get_preset
         from emotion_director.files import check_output_path
 
+        chosen = get_preset(preset)
+        check_image_encoder_args(chosen.bank_features, dino_encoder)
         if out_path.suffix != ".safetensors":
             raise InvalidRequestError("--out must end in .safetensors")
         check_output_path(
@@ -802,7 +821,7 @@ def bank_init(
         )  # before hours of encoding, not after
         items = load_dataset(dataset)
         text = HFTextEncoder.from_pretrained(text_encoder, device=device)
-        image = HFImageEncoder.from_pretrained(image_encoder, device=device)
+        image = image_encoder_for(chosen.bank_features, image_encoder, dino_encoder, device=device)
         with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("encoding", total=len(items))
             bank = init_bank(
@@ -814,10 +833,11 @@ def bank_init(
                 cache_dir=cache or out_path.with_suffix(".cache"),
                 seed=seed,
                 progress=lambda done, total: progress.update(task, completed=done),
+                cluster_on=chosen.cluster_on,
             )
         if bank is None:  # not the main process of a data-parallel run
             return None
-        bank.metadata["dataset"] = str(dataset)
+        bank.metadata.update(dataset=str(dataset), **chosen.bank_record())
         return bank.save(out_path, overwrite=overwrite)
 
     path = _run(run)
@@ -910,6 +930,10 @@ def train_dpo(
             help="with --resume: continue although --config differs from the run's config.json",
         ),
     ] = False,
+    preset: Annotated[
+        Optional[str],
+        typer.Option(help="default or paper: fills the fields --config leaves unset"),
+    ] = None,
 ) -> None:
     """Train the bank, projector and visual K/V with Diffusion-DPO + negative visual prompt.
 
@@ -920,14 +944,17 @@ def train_dpo(
         from emotion_director.diffusion.dependencies import require_diffusion
 
         require_diffusion()
+        from emotion_director.diffusion.presets import get_preset
         from emotion_director.diffusion.training import DPOConfig, DPOTrainer, default_config_yaml
 
+        if preset is not None:
+            get_preset(preset)  # an unknown name: one line listing the presets
         if print_config:
             typer.echo(default_config_yaml(), nl=False)
             return None
         if config is None:
             raise InvalidRequestError("pass --config FILE (see --print-config for every field).")
-        cfg = DPOConfig.from_yaml(config)
+        cfg = DPOConfig.from_yaml(config, preset=preset)
         if max_steps:
             cfg.train.max_steps = max_steps
         from emotion_director.diffusion.training.progress import TrainingProgress

@@ -19,6 +19,8 @@ _EXPORTS = {
     "VisualPromptBank": "emotion_director.diffusion.bank",
     "retrieve_visual_prompt": "emotion_director.diffusion.retrieval",
     "VisualPromptProjector": "emotion_director.diffusion.projector",
+    "PaperVisualPromptProjector": "emotion_director.diffusion.projector",
+    "get_preset": "emotion_director.diffusion.presets",
     "VisualPromptAttnProcessor": "emotion_director.diffusion.attention",
     "VisualPromptMixin": "emotion_director.diffusion.attention",
     "MCDiffusionPipeline": "emotion_director.diffusion.pipeline",

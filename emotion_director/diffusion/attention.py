@@ -360,10 +360,11 @@ class VisualPromptMixin:
     def load_visual_prompt(
         self,
         bank: Any,
-        projector: nn.Module | None = None,
+        projector: nn.Module | str | None = None,
         adapter_weights: str | Path | Mapping[str, torch.Tensor] | None = None,
         scale: float | dict | list = 1.0,
         *,
+        preset: Any = None,
         init_seed: int = PROJECTOR_INIT_SEED,
         subfolder: str | None = None,
         weight_name: str | None = None,
@@ -375,13 +376,19 @@ class VisualPromptMixin:
             bank (`VisualPromptBank`, `str` or `os.PathLike`): the per-emotion tokens, a bank
                 file, or a folder / hub id holding ``bank.safetensors`` and (optionally) the
                 adapter weights named by ``weight_name`` (what ``train dpo`` writes).
-            projector (`nn.Module`, *optional*): maps bank tokens to the UNet's cross-attention
-                width; a new :class:`VisualPromptProjector` when omitted.
+            projector (`nn.Module` or `str`, *optional*): maps bank tokens to the UNet's
+                cross-attention width: a module, or a layout name (``"mlp-attn-norm"``,
+                ``"mlp-norm-attn"``, see :mod:`~emotion_director.diffusion.projector`) that the
+                adapter weights must have been trained with. Omitted: the layout the adapter
+                weights were saved from, else the one the bank records, else ``mlp-attn-norm``.
             adapter_weights (`str` or state dict, *optional*): trained projector + K/V weights
                 (a ``.safetensors`` file saved by :meth:`VisualPromptAdapter.save`). Without them
                 the visual K/V start as copies of each layer's text ``to_k``/``to_v``.
             scale (`float` or `dict`, *optional*, defaults to 1.0): see
                 :meth:`set_visual_prompt_scale`.
+            preset (`str` or `Preset`, *optional*): a preset's name (e.g. ``"paper"``): its
+                projector is used, and a bank or adapter that records another one is refused
+                (:class:`~emotion_director.errors.SettingsError`).
             init_seed (`int`, *optional*, defaults to :data:`PROJECTOR_INIT_SEED`): seeds the
                 initial weights of a new projector (and of any visual K/V not copied from the
                 layer), so a pipeline without adapter weights gives the same images in every
@@ -393,12 +400,24 @@ class VisualPromptMixin:
                 folder.
         """
         from emotion_director.diffusion.bank import VisualPromptBank
-        from emotion_director.diffusion.projector import VisualPromptProjector
+        from emotion_director.diffusion.projector import make_projector
 
+        bank_source = "the bank"
         if isinstance(bank, (str, Path)):
+            bank_source = f"bank {bank}"
             bank, found = _resolve_visual_prompt(bank, subfolder, weight_name, bank_name)
             adapter_weights = adapter_weights or found
         assert isinstance(bank, VisualPromptBank)
+        state, records = None, []
+        if adapter_weights is not None:
+            state, trained_with = _adapter_state(adapter_weights)
+            source = (
+                f"adapter {adapter_weights}"
+                if isinstance(adapter_weights, (str, Path))
+                else "the adapter weights"
+            )
+            records.append((source, trained_with))
+        kind = _projector_kind(projector, preset, records, (bank_source, bank))
         if getattr(self, "_vp_original", None):
             self.unload_visual_prompt()
         cross_dim = self.unet.config.cross_attention_dim
@@ -406,7 +425,8 @@ class VisualPromptMixin:
         # a private, seeded RNG: the global one differs per process (torch seeds it randomly)
         with torch.random.fork_rng(devices=[]), torch.device("cpu"):
             torch.manual_seed(init_seed)
-            projector = projector or VisualPromptProjector(bank.dim, cross_dim)
+            if not isinstance(projector, nn.Module):
+                projector = make_projector(kind, bank.dim, cross_dim)
             processors = self._new_visual_prompt_processors(cross_dim)
         bank.check_compatible(dim=projector.in_dim)
         if self.unet.encoder_hid_proj is not None:
@@ -417,8 +437,8 @@ class VisualPromptMixin:
         original = dict(self.unet.attn_processors)
         new: dict[str, Any] = {**original, **processors}
         adapter = VisualPromptAdapter(projector, processors)
-        if adapter_weights is not None:
-            _load_adapter_weights(adapter, adapter_weights)
+        if state is not None:
+            _load_adapter_weights(adapter, state)
         adapter.projector.to(self.unet.device)
         self.unet.set_attn_processor(new)
         # diffusers' IP-Adapter slot: the UNet projects `added_cond_kwargs["image_embeds"]`
@@ -561,13 +581,59 @@ def _resolve_visual_prompt(
     return VisualPromptBank.load(bank_file), adapter_file
 
 
-def _load_adapter_weights(
-    adapter: VisualPromptAdapter, weights: str | Path | Mapping[str, torch.Tensor]
-) -> None:
+def _adapter_state(
+    weights: str | Path | Mapping[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], str | None]:
+    """Adapter weights and the projector layout they were trained with (the file's header, else
+    read from the parameter names; ``None`` when neither says)."""
+    from emotion_director.diffusion.projector import projector_kind_of_state
+
+    meta: dict[str, str] = {}
     if isinstance(weights, (str, Path)):
         state = read_safetensors(Path(weights), what="adapter weights", fmt=ADAPTER_FORMAT)
+        meta = read_safetensors_metadata(Path(weights))
     else:
         state = dict(weights)
+    return state, meta.get("projector") or projector_kind_of_state(state)
+
+
+def _projector_kind(
+    projector: nn.Module | str | None,
+    preset: Any,
+    records: list[tuple[str, str | None]],
+    bank: tuple[str, Any],
+) -> str:
+    """The projector layout to build (see :meth:`VisualPromptMixin.load_visual_prompt`)."""
+    from emotion_director.diffusion.presets import resolve_projector
+
+    if isinstance(projector, nn.Module):
+        return str(getattr(projector, "kind", ""))
+    if isinstance(projector, str):
+        for source, trained_with in records:  # weights must fit: a clear line, not a key list
+            if trained_with is not None and trained_with != projector:
+                raise AdapterError(
+                    f"{source} was trained with the {trained_with} projector, not {projector}: "
+                    f"set the projector to {trained_with} or train new weights."
+                )
+        return resolve_projector(None, [("the projector argument", projector)])
+    source, loaded = bank
+    recorded = loaded.metadata.get("projector")
+    return resolve_projector(preset, [*records, (source, recorded if recorded else None)])
+
+
+def read_safetensors_metadata(path: Path) -> dict[str, str]:
+    """The string header of a safetensors file (``{}`` when it cannot be read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except Exception:  # read_safetensors reports an unreadable file
+        return {}
+
+
+def _load_adapter_weights(adapter: VisualPromptAdapter, state: Mapping[str, torch.Tensor]) -> None:
+    state = dict(state)
     try:
         adapter.load_state_dict(state, strict=True)
     except RuntimeError as exc:

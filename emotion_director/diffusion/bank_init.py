@@ -11,7 +11,10 @@ Datasets:
 
 Each image is encoded with an image encoder and its caption with a text encoder; per emotion,
 K-means (k-means++ init, seeded) on the L2-normalised concatenation ``[image; text]`` gives L
-centres, whose image part becomes the tokens and whose text part the retrieval keys. Features are
+centres, whose image part becomes the tokens and whose text part the retrieval keys. The paper
+preset (``cluster_on="image"`` with a :class:`ConcatImageEncoder` of DINO and CLIP vision)
+clusters the image features alone, ``[DINO; CLIP]`` each L2-normalised: the centres are the
+tokens, and each cluster's retrieval key is the mean text feature of its members. Features are
 cached (``cache_dir``) per item, keyed on the image's bytes and the caption, and per pair of
 encoders, keyed on a digest of all their weights, so an interrupted build resumes where it stopped
 and neither a replaced image nor a changed layer of an encoder ever reuses stale features.
@@ -29,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from emotion_director.diffusion.dependencies import require_diffusion
 
@@ -233,6 +236,7 @@ def init_bank(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     load_image: Callable[[Path], Any] | None = None,
+    cluster_on: Literal["image+text", "image"] = "image+text",
 ) -> VisualPromptBank | None:
     """Encode the dataset (batched, cached) and run K-means per emotion.
 
@@ -246,7 +250,12 @@ def init_bank(
         num_tokens (`int`, *optional*, defaults to 16): L, centres per emotion.
         cache_dir (`str`, *optional*): feature cache; re-running skips cached items.
         progress (`Callable[[done, total], None]`, *optional*): called after each batch.
+        cluster_on (`str`, *optional*, defaults to ``"image+text"``): K-means on ``[image; text]``
+            (the centres' parts are the tokens and keys), or on the image features alone (the
+            paper preset; each key is the mean text feature of the cluster's members).
     """
+    if cluster_on not in ("image+text", "image"):
+        raise BankError(f"cluster_on {cluster_on!r}: use 'image+text' or 'image'.")
     counts = {e.value: sum(1 for i in items if i.emotion == e.value) for e in Emotion}
     short = {e: n for e, n in counts.items() if n < num_tokens}
     if short:
@@ -299,6 +308,11 @@ def init_bank(
         mine = [i for i in items if i.emotion == emotion.value]
         image = F.normalize(torch.stack([cache.features[i.key][0] for i in mine]), dim=-1)
         text = F.normalize(torch.stack([cache.features[i.key][1] for i in mine]), dim=-1)
+        if cluster_on == "image":
+            centres = kmeans(image, num_tokens, seed=seed)
+            tokens.append(centres)
+            keys.append(_member_means(image, text, centres))
+            continue
         centres = kmeans(torch.cat([image, text], dim=-1), num_tokens, seed=seed)
         tokens.append(centres[:, : image.shape[1]])
         keys.append(centres[:, image.shape[1] :])
@@ -307,6 +321,7 @@ def init_bank(
         text_keys=torch.stack(keys),
         metadata={
             "init": "kmeans",
+            "clustered_on": cluster_on,
             "image_encoder": image_encoder.name,
             "text_encoder": text_encoder.name,
             "encoders_identity": identity,
@@ -316,6 +331,19 @@ def init_bank(
             "seed": seed,
             **getattr(text_encoder, "provenance", {}),
         },
+    )
+
+
+def _member_means(image: torch.Tensor, text: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Each centre's mean text feature over the items nearest to it (an empty cluster takes the
+    text of its nearest item)."""
+    assign = torch.cdist(image, centres).argmin(dim=1)
+    nearest = torch.cdist(centres, image).argmin(dim=1)
+    return torch.stack(
+        [
+            text[assign == j].mean(0) if (assign == j).any() else text[nearest[j]]
+            for j in range(centres.shape[0])
+        ]
     )
 
 
@@ -461,3 +489,79 @@ class HFImageEncoder:
         if getattr(out, "image_embeds", None) is not None:
             return out.image_embeds
         return out.last_hidden_state[:, 0]
+
+
+def is_clip_vision(encoder: HFImageEncoder) -> bool:
+    """Whether a loaded image encoder is CLIP's vision tower (with or without the text side)."""
+    return type(encoder.model).__name__.startswith("CLIP")
+
+
+class ConcatImageEncoder:
+    """Several image encoders as one: ``[f_1; f_2; ...]``, each part L2-normalised, so each
+    encoder weighs the same in K-means whatever its feature scale (the paper preset: DINO + CLIP).
+
+    Its ``identity`` joins the parts' identities, so the feature cache keys on every weight of
+    every encoder, as for a single one.
+    """
+
+    def __init__(self, encoders: Sequence[Any]) -> None:
+        self.encoders = list(encoders)
+        self.name = " + ".join(e.name for e in self.encoders)
+        self.identity = "concat[" + ";".join(encoder_identity(e) for e in self.encoders) + "]"
+
+    def __call__(self, batch: Sequence[Any]) -> torch.Tensor:
+        return torch.cat([F.normalize(e(batch).float(), dim=-1) for e in self.encoders], dim=-1)
+
+
+def check_image_encoder_args(bank_features: str, dino_encoder: str | None) -> None:
+    """Refuse a DINO encoder the features do not use, or its absence where they need it (before
+    anything is loaded)."""
+    from emotion_director.errors import SettingsError
+
+    if bank_features == "image+text" and dino_encoder:
+        raise SettingsError(
+            "--dino-encoder is for --preset paper (K-means on DINO + CLIP image features): "
+            "add --preset paper, or drop --dino-encoder."
+        )
+    if bank_features not in ("image+text", "dino+clip"):
+        raise SettingsError(
+            f"unknown bank features {bank_features!r}: use image+text or dino+clip."
+        )
+    if bank_features == "dino+clip" and not dino_encoder:
+        raise SettingsError(
+            "--preset paper clusters DINO + CLIP image features: pass --dino-encoder with a DINO "
+            "model (e.g. facebook/dinov2-base) and --image-encoder with a CLIP vision model."
+        )
+
+
+def image_encoder_for(
+    bank_features: str,
+    image_encoder: str,
+    dino_encoder: str | None = None,
+    device: str = "cpu",
+) -> Any:
+    """The image encoder ``bank init`` uses for a preset's ``bank_features``.
+
+    ``"image+text"``: ``image_encoder`` (CLIP vision or DINOv2/v3), alone. ``"dino+clip"`` (the
+    paper preset): ``dino_encoder`` (a DINOv2/v3 or DINO ViT folder / hub id) followed by
+    ``image_encoder``, which must be a CLIP vision model.
+    """
+    from emotion_director.errors import SettingsError
+
+    check_image_encoder_args(bank_features, dino_encoder)
+    if bank_features == "image+text":
+        return HFImageEncoder.from_pretrained(image_encoder, device=device)
+    dino = HFImageEncoder.from_pretrained(str(dino_encoder), device=device)
+    if is_clip_vision(dino):
+        raise SettingsError(
+            f"--dino-encoder {dino_encoder} is a CLIP model: pass a DINO model (e.g. "
+            "facebook/dinov2-base); the CLIP one goes to --image-encoder."
+        )
+    clip = HFImageEncoder.from_pretrained(image_encoder, device=device)
+    if not is_clip_vision(clip):
+        raise SettingsError(
+            f"--image-encoder {image_encoder} is a {type(clip.model).__name__}, not CLIP: under "
+            "--preset paper it is the CLIP image encoder (e.g. openai/clip-vit-large-patch14), "
+            "the DINO one goes to --dino-encoder."
+        )
+    return ConcatImageEncoder([dino, clip])

@@ -48,6 +48,8 @@ class ImageGenerator:
         scale (`float`, defaults to 1.0): denoising steps, CFG scale, visual-prompt scale.
         height, width (`int`, *optional*): image size; the model's default when unset.
         retrieval_temperature (`float`, *optional*): the bank's trained temperature when unset.
+        preset (`str`, *optional*): a preset's name: its projector is loaded, and a bank or
+            adapter built with another one is refused; unset, the files say which projector.
         pipeline (`MCDiffusionPipeline`, *optional*): use this pipeline instead of loading one.
         on_note (`Callable[[str], None]`, *optional*): told when an image is written alongside an
             existing file instead of replacing it.
@@ -69,6 +71,7 @@ class ImageGenerator:
     height: int | None = None
     width: int | None = None
     retrieval_temperature: float | None = None
+    preset: str | None = None
     pipeline: Any = None
     on_note: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -105,9 +108,24 @@ class ImageGenerator:
                     device=self.device,
                     torch_dtype=dtype,
                     visual_prompt_scale=self.scale,
+                    preset=self.preset,
                     **extra,
                 )
+                self._note_untrained_lora()
             return self.pipeline
+
+    def _note_untrained_lora(self) -> None:
+        """Say so when the adapter was trained with a UNet LoRA that is not loaded."""
+        if not self.adapter or self.lora or not self.on_note:
+            return
+        from emotion_director.diffusion.attention import read_safetensors_metadata
+
+        rank = read_safetensors_metadata(Path(self.adapter)).get("lora_rank", "0")
+        if rank.isdigit() and int(rank) > 0:
+            self.on_note(
+                f"{self.adapter} was trained with a rank-{rank} UNet LoRA: pass --lora "
+                f"{Path(self.adapter).with_name('lora.safetensors')} to generate as trained."
+            )
 
     def generate(
         self,
@@ -162,6 +180,10 @@ class ImageGenerator:
             self.width,
             pipe.retrieval_temperature,
         ]
+        adapter = getattr(pipe, "visual_prompt_adapter", None)
+        projector = getattr(getattr(adapter, "projector", None), "kind", None)
+        if projector not in (None, "mlp-attn-norm"):  # the default keeps earlier names
+            settings.append(projector)
         digest = hashlib.sha1(json.dumps(settings, default=str).encode()).hexdigest()[:8]
         paths = []
         for i, image in enumerate(result.images):
@@ -185,6 +207,7 @@ class ImageGenerator:
                 "bank": str(self.bank) if self.bank else None,
                 "adapter": self.adapter,
                 "lora": self.lora,
+                "projector": projector,
                 "steps": self.steps,
                 "guidance_scale": self.guidance_scale,
                 "retrieval_weights": retrieval.weights.tolist() if retrieval else None,

@@ -73,6 +73,10 @@ class MCDiffusionPipeline(VisualPromptMixin):
             0.1. ``None`` turns retrieval off (every prompt gets the emotion's tokens with uniform
             weights), which also allows a bank built with another text encoder.
         retrieval_top_k (`int`, *optional*): see :func:`retrieve_visual_prompt`.
+        preset (`str`, *optional*): a preset's name (``"paper"``, ``"default"``): its projector
+            is loaded, and a bank or adapter built with another one is refused. Omitted: the
+            projector the adapter / bank files record (see
+            :mod:`~emotion_director.diffusion.presets`).
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         visual_prompt_scale: float | dict = 1.0,
         retrieval_temperature: float | None = _UNSET,
         retrieval_top_k: int | None = None,
+        preset: str | None = None,
     ) -> None:
         kind = type(pipeline).__name__
         if not hasattr(pipeline, "unet") or not hasattr(pipeline, "text_encoder"):
@@ -98,7 +103,7 @@ class MCDiffusionPipeline(VisualPromptMixin):
         self.retrieval_top_k = retrieval_top_k
         if bank is not None:
             self.load_visual_prompt(
-                bank, adapter_weights=adapter_weights, scale=visual_prompt_scale
+                bank, adapter_weights=adapter_weights, scale=visual_prompt_scale, preset=preset
             )
 
     # ----- diffusers look and feel -------------------------------------------------------

@@ -1,17 +1,51 @@
-"""Projector: bank tokens -> the UNet's cross-attention width (trainable).
+"""Projectors: bank tokens -> the UNet's cross-attention width (trainable).
 
-An MLP followed by one pre-norm self-attention block, so tokens can exchange information before
-they are attended to, and a final LayerNorm (as IP-Adapter's image projection does).
+Two layouts, named in the files they are saved in (see :mod:`~emotion_director.diffusion.presets`):
+
+* ``mlp-attn-norm`` (:class:`VisualPromptProjector`, the default): an MLP, one pre-norm
+  self-attention block with a residual (``x + Attn(LN(x))``), so tokens can exchange information
+  before they are attended to, and a final LayerNorm (as IP-Adapter's image projection does);
+* ``mlp-norm-attn`` (:class:`PaperVisualPromptProjector`, the paper preset): an MLP, a LayerNorm,
+  then self-attention over the normalised tokens with a residual (``x + Attn(x)``, ``x =
+  LN(MLP(tokens))``), the order of Emotion-Director's description; no final norm.
+
+Both take the retrieval weights as a log bias on the self-attention keys, so a token of weight 0
+cannot leak into the others.
+
+Example:
+    >>> import torch
+    >>> proj = make_projector("mlp-norm-attn", in_dim=56, cross_attention_dim=32)
+    >>> tuple(proj(torch.randn(2, 4, 56)).shape), proj.kind
+    ((2, 4, 32), 'mlp-norm-attn')
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
 
 
+def _heads(width: int, num_heads: int) -> int:
+    """``num_heads`` reduced to a divisor of ``width``."""
+    while width % num_heads:
+        num_heads -= 1
+    return num_heads
+
+
+def _attention_mask(log_weights: torch.Tensor | None, heads: int, dtype: Any) -> Any:
+    """``[B, L]`` log retrieval weights -> the ``[B * heads, L, L]`` key bias of
+    ``nn.MultiheadAttention``."""
+    if log_weights is None:
+        return None
+    b, n = log_weights.shape
+    mask = log_weights.to(dtype)[:, None, :].expand(b, n, n)
+    return mask.repeat_interleave(heads, dim=0)
+
+
 class VisualPromptProjector(nn.Module):
-    """Map ``[B, L, in_dim]`` bank tokens to ``[B, L, cross_attention_dim]``.
+    """Map ``[B, L, in_dim]`` bank tokens to ``[B, L, cross_attention_dim]`` (``mlp-attn-norm``).
 
     Args:
         in_dim (`int`): bank token size ``d``.
@@ -31,8 +65,8 @@ class VisualPromptProjector(nn.Module):
     ) -> None:
         super().__init__()
         hidden_dim = hidden_dim or max(in_dim, cross_attention_dim)
-        while cross_attention_dim % num_heads:
-            num_heads -= 1
+        num_heads = _heads(cross_attention_dim, num_heads)
+        self.kind = "mlp-attn-norm"
         self.in_dim = in_dim
         self.cross_attention_dim = cross_attention_dim
         self.mlp = nn.Sequential(
@@ -49,10 +83,70 @@ class VisualPromptProjector(nn.Module):
         bias the self-attention keys, so a token with weight ~0 cannot leak into the others."""
         x = self.mlp(tokens)
         h = self.norm_attn(x)
-        mask = None
-        if log_weights is not None:
-            b, n = log_weights.shape
-            mask = log_weights.to(h.dtype)[:, None, :].expand(b, n, n)
-            mask = mask.repeat_interleave(self.attn.num_heads, dim=0)
+        mask = _attention_mask(log_weights, self.attn.num_heads, h.dtype)
         x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
         return self.norm_out(x)
+
+
+class PaperVisualPromptProjector(nn.Module):
+    """The paper preset's projector (``mlp-norm-attn``): MLP, LayerNorm, self-attention.
+
+    ``x = LN(MLP(tokens))``, then ``x + Attn(x, x, x)``. Same arguments and call as
+    :class:`VisualPromptProjector`; its parameters have other names (``norm``, not
+    ``norm_attn`` / ``norm_out``), so weights of one never load silently into the other.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        cross_attention_dim: int,
+        hidden_dim: int | None = None,
+        num_heads: int = 8,
+    ) -> None:
+        super().__init__()
+        hidden_dim = hidden_dim or max(in_dim, cross_attention_dim)
+        self.kind = "mlp-norm-attn"
+        self.in_dim = in_dim
+        self.cross_attention_dim = cross_attention_dim
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, cross_attention_dim)
+        )
+        self.norm = nn.LayerNorm(cross_attention_dim)
+        self.attn = nn.MultiheadAttention(
+            cross_attention_dim, _heads(cross_attention_dim, num_heads), batch_first=True
+        )
+
+    def forward(
+        self, tokens: torch.Tensor, log_weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Project ``[B, L, in_dim]`` tokens; ``log_weights`` as in
+        :meth:`VisualPromptProjector.forward`."""
+        x = self.norm(self.mlp(tokens))
+        mask = _attention_mask(log_weights, self.attn.num_heads, x.dtype)
+        return x + self.attn(x, x, x, attn_mask=mask, need_weights=False)[0]
+
+
+PROJECTORS: dict[str, type[nn.Module]] = {
+    "mlp-attn-norm": VisualPromptProjector,
+    "mlp-norm-attn": PaperVisualPromptProjector,
+}
+
+
+def make_projector(kind: str, in_dim: int, cross_attention_dim: int) -> nn.Module:
+    """A new projector of layout ``kind`` (a key of :data:`PROJECTORS`)."""
+    from emotion_director.errors import SettingsError
+
+    if kind not in PROJECTORS:
+        raise SettingsError(f"unknown projector {kind!r}: use one of {', '.join(PROJECTORS)}.")
+    return PROJECTORS[kind](in_dim, cross_attention_dim)
+
+
+def projector_kind_of_state(state: Any) -> str | None:
+    """The layout an adapter state dict was saved from, read from its parameter names (``None``
+    when it holds no projector weights)."""
+    names = {k.split(".")[1] for k in state if k.startswith("projector.") and k.count(".") > 1}
+    if "norm_out" in names:
+        return "mlp-attn-norm"
+    if "norm" in names:
+        return "mlp-norm-attn"
+    return None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from emotion_director.errors import ConfigError
 
@@ -37,6 +37,11 @@ class ModelSection(_Section):
         description="LoRA rank on the UNet's attention projections (0 = off; needs peft)",
     )
     lora_alpha: float | None = Field(default=None, gt=0, description="LoRA alpha (default: rank)")
+    projector: Literal["mlp-attn-norm", "mlp-norm-attn"] | None = Field(
+        default=None,
+        description="projector layout: mlp-attn-norm (default) or mlp-norm-attn (the paper's); "
+        "null: the one the initial adapter or bank records, else mlp-attn-norm",
+    )
     lora_targets: list[str] = Field(
         default_factory=lambda: ["to_q", "to_k", "to_v", "to_out.0"],
         description="UNet module names that get LoRA layers",
@@ -104,6 +109,12 @@ class TrainSection(_Section):
         "stay fp32",
     )
     gradient_checkpointing: bool = Field(default=False, description="trade compute for memory")
+    input_perturbation: float = Field(
+        default=0.0,
+        ge=0,
+        description="noise the noisy latents with noise + this * randn_like(noise), the target "
+        "staying noise (diffusers' --input_perturbation; 0 = off)",
+    )
     checkpoint_every: int = Field(default=100, ge=1, description="steps between checkpoints")
     keep_checkpoints: int = Field(default=3, ge=1, description="checkpoints kept (oldest removed)")
     log_every: int = Field(default=10, ge=1, description="steps between log rows (CSV)")
@@ -117,15 +128,33 @@ class TrainSection(_Section):
 
 
 class DPOConfig(_Section):
-    """Everything ``emotion-director train dpo`` needs."""
+    """Everything ``emotion-director train dpo`` needs.
 
+    ``preset`` names a set of values (:mod:`~emotion_director.diffusion.presets`) that fill the
+    fields the file leaves unset; a field the file sets keeps its value.
+    """
+
+    preset: str | None = Field(
+        default=None,
+        description="a preset (default, paper) whose values fill the fields this file does not "
+        "set; null: none",
+    )
     model: ModelSection = Field(default_factory=ModelSection)
     data: DataSection
     loss: LossSection = Field(default_factory=LossSection)
     train: TrainSection = Field(default_factory=TrainSection)
 
+    @field_validator("preset")
     @classmethod
-    def from_yaml(cls, path: str | Path) -> DPOConfig:
+    def _known_preset(cls, value: str | None) -> str | None:
+        from emotion_director.diffusion.presets import PRESETS
+
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset {value!r}: use one of {', '.join(PRESETS)}")
+        return value
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, preset: str | None = None) -> DPOConfig:
         path = Path(path)
         from emotion_director.files import MiB, read_text_file
 
@@ -137,7 +166,7 @@ class DPOConfig(_Section):
             raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}).") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping with model/data/loss/train sections.")
-        config = cls.parse(raw, source=str(path))
+        config = cls.parse(raw, source=str(path), preset=preset)
         base = path.parent  # relative data paths are relative to the config file
         for field in ("preferences", "emotion_records"):
             value = getattr(config.data, field)
@@ -146,7 +175,10 @@ class DPOConfig(_Section):
         return config
 
     @classmethod
-    def parse(cls, raw: dict, source: str = "config") -> DPOConfig:
+    def parse(cls, raw: dict, source: str = "config", *, preset: str | None = None) -> DPOConfig:
+        """Validate ``raw``; ``preset`` (a ``--preset`` flag) replaces the file's ``preset`` key,
+        and the preset's values fill the fields ``raw`` does not set."""
+        raw = apply_preset(raw, preset)
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
@@ -156,9 +188,35 @@ class DPOConfig(_Section):
             raise ConfigError(f"{source}: field '{field}': {message}.") from None
 
 
+def apply_preset(raw: dict, preset: str | None = None) -> dict:
+    """A copy of ``raw`` with ``preset`` (else ``raw["preset"]``) recorded and its values filled
+    in where ``raw`` sets none. An unknown ``--preset`` name raises
+    :class:`~emotion_director.errors.SettingsError` listing the presets."""
+    import copy
+
+    from emotion_director.diffusion.presets import PRESETS, get_preset
+
+    raw = copy.deepcopy(raw)
+    if preset is not None:
+        raw["preset"] = get_preset(preset).name
+    name = raw.get("preset")
+    chosen = PRESETS.get(name.strip().lower()) if isinstance(name, str) else None
+    if chosen is None:
+        return raw  # no preset, or an unknown one: validation names the field
+    raw["preset"] = chosen.name
+    for section, values in chosen.config_overrides().items():
+        target = raw.setdefault(section, {})
+        if isinstance(target, dict):
+            for key, value in values.items():
+                target.setdefault(key, value)
+    return raw
+
+
 def default_config_yaml() -> str:
     """The defaults, with each field's description as a comment."""
-    lines = []
+    lines = [
+        f"preset: null  # {DPOConfig.model_fields['preset'].description}",
+    ]
     for section_name, section_cls in (
         ("model", ModelSection),
         ("data", DataSection),

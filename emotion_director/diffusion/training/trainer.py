@@ -69,6 +69,9 @@ RESUMABLE_CHANGES = frozenset(
     }
 )
 
+#: config fields added after runs were first saved, with the value such a run trained with
+ADDED_FIELDS = {"preset": None, "model.projector": None, "train.input_perturbation": 0.0}
+
 METRICS = (
     "step",
     "loss",
@@ -190,6 +193,7 @@ class DPOTrainer:
             gradient_accumulation_steps=t.gradient_accumulation_steps,
             cpu=not torch.cuda.is_available(),
         )
+        self.notes: list[str] = []  # things the user must hear (e.g. a checkpoint fallback)
         self.records = load_records(config.data.preferences, config.data.emotion_records)
         self.pipe = self._load_pipeline(pipeline)
         self.device = self.accelerator.device
@@ -233,7 +237,6 @@ class DPOTrainer:
         self.step = 0
         self._order: tuple[int, list[int]] = (-1, [])
         self._tensorboard = self._tensorboard_writer() if t.tensorboard else None
-        self.notes: list[str] = []  # things the user must hear (e.g. a checkpoint fallback)
 
     # ----- setup -------------------------------------------------------------------------
     def _load_pipeline(self, pipeline: Any) -> Any:
@@ -278,8 +281,20 @@ class DPOTrainer:
             )
         else:
             bank = VisualPromptBank.load(m.bank)
+        recorded = bank.metadata.get("preset")
+        if self.config.preset and recorded and recorded != self.config.preset:
+            self.notes.append(
+                f"the bank was built under preset {recorded} and is trained here under preset "
+                f"{self.config.preset}."
+            )
         torch.manual_seed(self.config.train.seed)  # what else draws at setup (LoRA's init)
-        holder.load_visual_prompt(bank, adapter_weights=m.adapter, init_seed=self.config.train.seed)
+        # model.projector (set by a preset or the file) wins; unset, the adapter's / bank's record
+        holder.load_visual_prompt(
+            bank,
+            projector=m.projector,
+            adapter_weights=m.adapter,
+            init_seed=self.config.train.seed,
+        )
         holder.visual_prompt_adapter.to(self.accelerator.device, dtype=torch.float32)
         return holder
 
@@ -410,12 +425,19 @@ class DPOTrainer:
         timesteps = torch.randint(
             0, self.noise_scheduler.config.num_train_timesteps, (n,), generator=generator
         ).to(self.device)
+        # input perturbation (diffusers' --input_perturbation): the latents are noised with a
+        # perturbed noise, the target stays `noise`; drawn last, so 0 draws what a run without it
+        # draws, and shared by a record's winner and loser, as the noise is
+        noised = noise
+        if cfg.train.input_perturbation:
+            extra_noise = torch.randn(lat_w.shape, generator=generator).to(self.device, noise.dtype)
+            noised = noise + cfg.train.input_perturbation * extra_noise
         parts = ["w"]
-        rows_x = [self.noise_scheduler.add_noise(lat_w, noise, timesteps)]
+        rows_x = [self.noise_scheduler.add_noise(lat_w, noised, timesteps)]
         rows_e = [torch.tensor([index[r.emotion] for r in records])]
         if cfg.loss.image_weight and bool(has_pair.any()):
             parts.append("l")
-            rows_x.append(self.noise_scheduler.add_noise(lat_l, noise, timesteps))
+            rows_x.append(self.noise_scheduler.add_noise(lat_l, noised, timesteps))
             rows_e.append(rows_e[0])
         if cfg.loss.nvp_weight:
             parts.append("neg")
@@ -633,6 +655,7 @@ class DPOTrainer:
                 "--overwrite to resume with this config anyway."
             ) from None
         old, new = _flatten(saved), _flatten(json.loads(self.config.model_dump_json()))
+        old = {**ADDED_FIELDS, **old}  # a run from before a field existed trained its default
         differ = sorted(
             k
             for k in old.keys() | new.keys()
@@ -732,13 +755,31 @@ class DPOTrainer:
         if self.accelerator.is_main_process:
             # generation must retrieve as training did: the temperature travels with the bank
             temperature = self.config.model.retrieval_temperature
+            adapter = self.accelerator.unwrap_model(self.trainable).adapter
+            # the preset and projector travel with both files: generate loads the projector
+            # trained here without being told (and refuses a --preset that asks for another)
+            record = {
+                "projector": getattr(adapter.projector, "kind", None),
+                "preset": self.config.preset or bank.metadata.get("preset"),
+            }
             bank.metadata.update(
-                {"trained": "dpo", "steps": self.step, "retrieval_temperature": temperature}
+                {
+                    "trained": "dpo",
+                    "steps": self.step,
+                    "retrieval_temperature": temperature,
+                    **record,
+                    "lora_rank": self.config.model.lora_rank,
+                    "input_perturbation": self.config.train.input_perturbation,
+                }
             )
             bank.save(folder / "bank.safetensors")
-            self.accelerator.unwrap_model(self.trainable).adapter.save(
+            adapter.save(
                 folder / "adapter.safetensors",
-                metadata={"retrieval_temperature": json.dumps(temperature)},
+                metadata={
+                    "retrieval_temperature": json.dumps(temperature),
+                    **{k: str(v) for k, v in record.items() if v},
+                    "lora_rank": str(self.config.model.lora_rank),
+                },
             )
             if self.config.model.lora_rank:
                 self._save_lora(folder)
