@@ -315,3 +315,24 @@ def test_optional_lora_trains_with_a_base_equal_reference_and_loads_for_generati
     assert result.exit_code == 0, result.output
     sidecar = next((tmp_path / "img").glob("*.json")).read_text()
     assert "lora.safetensors" in sidecar
+
+
+def test_beta_is_the_reference_codes_beta_dpo_and_twice_diffusers_port():
+    """The README's claim, as code: the Diffusion-DPO reference scripts' loss with beta_dpo
+    equals ours with beta = beta_dpo; diffusers' port with beta_dpo equals ours with 2x."""
+    import torch.nn.functional as F
+
+    model = {"w": torch.tensor([0.11, 0.29, 0.5]), "l": torch.tensor([0.2, 0.21, 0.4])}
+    ref = {"w": torch.tensor([0.14, 0.3, 0.45]), "l": torch.tensor([0.16, 0.2, 0.42])}
+    model_diff, ref_diff = model["w"] - model["l"], ref["w"] - ref["l"]
+    beta_dpo = 7.0
+    # the reference code (SD 1.5 and SDXL scripts)
+    reference = -F.logsigmoid(-0.5 * beta_dpo * (model_diff - ref_diff)).mean()
+    ours = dpo_objective(model, ref, beta=beta_dpo, nvp_weight=0.0).loss
+    assert torch.isclose(ours, reference)
+    # diffusers' examples/research_projects/diffusion_dpo/train_diffusion_dpo.py
+    diffusers_port = -F.logsigmoid(beta_dpo * (ref_diff - model_diff)).mean()
+    assert torch.isclose(
+        dpo_objective(model, ref, beta=2 * beta_dpo, nvp_weight=0.0).loss, diffusers_port
+    )
+    assert not torch.isclose(ours, diffusers_port)

@@ -79,8 +79,8 @@ class LossSection(_Section):
     beta: float = Field(
         default=5000.0,
         gt=0,
-        description="DPO beta: loss -log sigmoid(beta/2 * z) "
-        "as in Diffusion-DPO's and diffusers' scripts (their beta_dpo)",
+        description="DPO beta: loss -log sigmoid(beta/2 * z), the Diffusion-DPO reference "
+        "code's beta_dpo; diffusers' train_diffusion_dpo.py --beta_dpo is beta/2",
     )
     image_weight: float = Field(default=1.0, ge=0, description="weight of the image-pair term")
     nvp_weight: float = Field(

@@ -29,9 +29,11 @@ so the policy's error gap between right and wrong emotion grows relative to the 
 **Variants**, for logits :math:`z` and :math:`\beta`:
 
 * ``sigmoid``: :math:`-\log\sigma(\tfrac{\beta}{2} z)`. This is the form of the Diffusion-DPO
-  reference code (its SDXL script) and of diffusers' ``train_diffusion_dpo.py``, both of which
-  write ``-logsigmoid(-0.5 * beta_dpo * (model_diff - ref_diff))``: ``beta`` here is their
-  ``beta_dpo`` one for one (5000 for SD 1.5 and SDXL in their recipes).
+  reference code (its SD 1.5 and SDXL scripts), which writes
+  ``-logsigmoid(-0.5 * beta_dpo * (model_diff - ref_diff))``: ``beta`` here is its ``beta_dpo``
+  one for one (5000 for SD 1.5 and SDXL in its recipes). diffusers' port
+  (``examples/research_projects/diffusion_dpo/train_diffusion_dpo.py``) writes
+  ``-logsigmoid(beta_dpo * logits)`` without the 1/2: its ``beta_dpo`` is ``beta / 2`` here.
 * ``hinge``: :math:`\max(0, 1 - \tfrac{\beta}{2} z)`.
 * ``ipo``: :math:`(z - \tfrac{1}{\beta})^2` — IPO's squared loss on the log-ratio difference with
   target :math:`1/(2\tau)`, :math:`\tau = \beta/2`. (diffusers' IPO branch squares
