@@ -233,8 +233,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
     parser.add_argument("--misses", action="store_true", help="list the dev cases scored wrong")
+    parser.add_argument(
+        "--cases",
+        type=Path,
+        default=CASES_PATH,
+        help="a cases file of the same format (e.g. a held-out set written by someone else)",
+    )
     args = parser.parse_args(argv)
-    cases = load_cases()
+    cases = load_cases(args.cases)
     if args.split != "both":
         cases = [c for c in cases if split_of(c["id"]) == args.split]
     print(
