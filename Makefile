@@ -52,6 +52,7 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/injection.py
 	$(BIN)/python benchmarks/import_time.py
 	$(BIN)/python benchmarks/metrics_encoder.py
+	$(BIN)/python benchmarks/eval_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,17 +1,37 @@
 """Everything that talks to a language model: the chat-model seam and the agents' prompts."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emotion_director.agents.embedded import EmbeddedChatModel
-from emotion_director.agents.schemas import (
-    ConceptChain,
-    ConceptLink,
-    DroppedCue,
-    PersonaReading,
-    TraceEntry,
-    VisualPromptRequest,
-)
-from emotion_director.agents.structured import ainvoke_structured, invoke_structured
+if TYPE_CHECKING:
+    from emotion_director.agents.embedded import EmbeddedChatModel
+    from emotion_director.agents.schemas import (
+        ConceptChain,
+        ConceptLink,
+        DroppedCue,
+        PersonaReading,
+        TraceEntry,
+        VisualPromptRequest,
+    )
+    from emotion_director.agents.structured import ainvoke_structured, invoke_structured
+
+# Loaded on first use: a module that needs only the text helpers (agents/text.py; the eval
+# report) does not import langchain-core's chat models.
+_LAZY = {
+    "EmbeddedChatModel": "emotion_director.agents.embedded",
+    **dict.fromkeys(
+        (
+            "ConceptChain",
+            "ConceptLink",
+            "DroppedCue",
+            "PersonaReading",
+            "TraceEntry",
+            "VisualPromptRequest",
+        ),
+        "emotion_director.agents.schemas",
+    ),
+    "ainvoke_structured": "emotion_director.agents.structured",
+    "invoke_structured": "emotion_director.agents.structured",
+}
 
 __all__ = [
     "ConceptChain",
@@ -27,6 +47,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     if name == "TestChatModel":  # a test model, not a production one: it lives with the tests'
         import warnings
 

@@ -5,7 +5,31 @@ The metrics need the ``[eval]`` extra (MiniLM embeddings, the NRC lexicon, concr
 matplotlib); they are imported when used.
 """
 
-from emotion_director.evals.datasets import EvalCase, load_eval_dataset
-from emotion_director.evals.systems import SYSTEMS, register_system
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emotion_director.evals.datasets import EvalCase, load_eval_dataset
+    from emotion_director.evals.systems import SYSTEMS, register_system
+
+# Loaded on first use: `eval report` and the rating page need neither the systems (LangChain,
+# the graph) nor the datasets.
+_LAZY = {
+    "EvalCase": "emotion_director.evals.datasets",
+    "load_eval_dataset": "emotion_director.evals.datasets",
+    "SYSTEMS": "emotion_director.evals.systems",
+    "register_system": "emotion_director.evals.systems",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emotion_director.evals' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["SYSTEMS", "EvalCase", "load_eval_dataset", "register_system"]

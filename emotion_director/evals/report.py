@@ -15,9 +15,12 @@ returns None when it has nothing to show. Add one with :func:`register_report_se
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
+import json
 import math
+import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,15 +29,16 @@ from typing import Any
 
 from emotion_director.errors import EvalReportError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.evals.runner import read_results
 from emotion_director.evals.tables import (  # noqa: F401 (re-exported: their old home)
     ReportSection,
     bootstrap_ci,
     html_table,
     md_table,
+    read_results,
     render_page,
     validate_rows,
 )
+from emotion_director.files import atomic_write
 
 MAIN_METRICS = (
     "minilm_prob",
@@ -148,7 +152,7 @@ def per_emotion_series(
     }
 
 
-def _plot(summary: dict[str, Any]) -> bytes:
+def _plot(summary: dict[str, Any], comment: str = "") -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,7 +182,7 @@ def _plot(summary: dict[str, Any]) -> bytes:
         ax.legend(fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Comment": comment})
     plt.close(fig)
     return buffer.getvalue()
 
@@ -284,9 +288,42 @@ def section_judge(s: dict[str, Any], run: Path) -> ReportSection | None:
     return judge_section(run)
 
 
+def _plot_key(summary: dict[str, Any]) -> str:
+    """What the plot shows, hashed: the same key draws the same picture."""
+    data = {m: per_emotion_series(summary, m) for m in ("minilm_prob", "masked_prob")}
+    shown = json.dumps([summary["systems"], data], sort_keys=True, default=repr)
+    return hashlib.sha256(f"{PLOT_VERSION}\n{shown}".encode()).hexdigest()
+
+
+#: Bumped when the plot's drawing changes, so that a kept plot is redrawn.
+PLOT_VERSION = 1
+
+
+def _png_comment(png: bytes) -> str | None:
+    """The ``Comment`` text chunk of a PNG file, if it has one."""
+    position = 8
+    while position + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        body = png[position + 8 : position + 8 + length]
+        if kind == b"tEXt" and body.startswith(b"Comment\0"):
+            return body[8:].decode("latin-1")
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    return None
+
+
 def section_per_emotion(s: dict[str, Any], run: Path) -> ReportSection:
-    png = _plot(s)
-    (run / "emotion_alignment.png").write_bytes(png)
+    # matplotlib's import and drawing are most of a report's cost: a plot of the same data is
+    # kept (its key is in the PNG's Comment chunk)
+    path, key = run / "emotion_alignment.png", _plot_key(s)
+    kept = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+    if kept and _png_comment(kept) == key:
+        png = kept
+    else:
+        png = _plot(s, comment=key)
+        atomic_write(path, lambda tmp: tmp.write_bytes(png), what="report plot")
     encoded = base64.b64encode(png).decode()
     return ReportSection(
         "## Per emotion\n\n![emotion alignment](emotion_alignment.png)\n",
@@ -381,7 +418,7 @@ def register_report_section(section: Section, *, before: Section | None = None) 
 
 def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.html`` and ``emotion_alignment.png`` into ``run_dir``."""
-    from emotion_director.evals.metrics import TextMetrics
+    from emotion_director.evals.metrics import VECTORS_FILE, TextMetrics
 
     run = Path(run_dir)
     rows = validate_rows(read_results(run), str(run / "results.jsonl"))
@@ -389,7 +426,9 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
         raise EvalReportError(
             f"{run}: no results.jsonl rows; run `emotion-director eval run` first."
         )
-    summary = summarise(rows, TextMetrics())
+    metrics = TextMetrics()
+    metrics.load_vectors(run / VECTORS_FILE)  # scored at `eval run`: MiniLM loads only if needed
+    summary = summarise(rows, metrics)
     sections = [part for section in SECTIONS if (part := section(summary, run)) is not None]
     md = "# Prompt-rewrite eval\n\n" + "\n".join(p.markdown for p in sections)
     page = render_page("report/page.html", title="Prompt-rewrite eval", sections=sections)

@@ -8,6 +8,8 @@ Run folder:
   ``identity`` (backend, model, personas, seed, package version, dataset hash; see
   :mod:`emotion_director.evals.identity`): resuming with other ones is refused;
 * ``results.jsonl``: one record per (system, case), appended as each finishes;
+* ``vectors.jsonl``: each scored rewrite's MiniLM vector (appended just before its record), so
+  that ``eval report`` computes diversity without loading MiniLM;
 * ``llm_cache.sqlite``: the cache (pass ``cache_path`` to share one across runs).
 """
 
@@ -27,13 +29,14 @@ from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.errors import (
     EmotionDirectorError,
     OutputDirError,
-    RunFolderError,
     UserInputError,
 )
 from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
 from emotion_director.evals.datasets import EvalCase
 from emotion_director.evals.identity import check_resume, public_url, read_run_meta, run_identity
+from emotion_director.evals.metrics import VECTORS_FILE
 from emotion_director.evals.systems import SystemContext, make_systems
+from emotion_director.evals.tables import read_results  # noqa: F401 (its old home)
 from emotion_director.settings import Settings
 
 
@@ -64,49 +67,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def read_results(out_dir: Path) -> list[dict[str, Any]]:
-    """One record per (system, case): its success if it has one, else its latest error.
+def _vector_line(metrics: Any, text: str) -> str | None:
+    """The rewrite's line of the vectors file, when the metrics computed its vector."""
+    vector = getattr(metrics, "vector_of", lambda _: None)(text)
+    if vector is None:
+        return None
+    from emotion_director.evals.metrics import vector_line
 
-    results.jsonl is append-only: a failed item is redone on the next run and its new record
-    appended, so the file can hold an error and then the success for one item.
-    """
-    path = Path(out_dir) / "results.jsonl"
-    if not path.is_file():
-        if path.exists():  # a folder or a FIFO there would fail or hang the first append
-            raise RunFolderError(
-                f"{path}: not a regular file (a folder, device or pipe); "
-                "remove it or pass a new run folder."
-            )
-        return []
-    rows: list[Any] = []
-    where: dict[tuple[Any, Any], int] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunFolderError(
-            f"{path}: not UTF-8 text (byte {exc.start}); delete the broken lines or the file, "
-            "or pass a new run folder."
-        ) from None
-    except OSError as exc:
-        raise RunFolderError(
-            f"{path}: cannot read ({exc.strerror or exc}); pass a new run folder."
-        ) from None
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash mid-write: that item is simply redone
-        key = (row.get("system"), row.get("case_id")) if isinstance(row, dict) else None
-        if key is not None and not all(isinstance(k, (str, type(None))) for k in key):
-            key = None  # not a result record; validate_rows names the line
-        if key is None or key == (None, None):
-            rows.append(row)
-        elif key not in where:
-            where[key] = len(rows)
-            rows.append(row)
-        elif "error" in rows[where[key]] or "error" not in row:
-            rows[where[key]] = row
-    return rows
+    return vector_line(text, vector)
 
 
 async def run_eval(
@@ -220,7 +188,11 @@ async def run_eval(
                     "tags": case.tags,
                     "error": str(exc),
                 }
+            vector = None if "error" in record else _vector_line(metrics, record["rewrite"])
             async with lock:  # append-only: a crash loses at most the items in flight
+                if vector is not None:  # before the result: a result never lacks its vector
+                    with (out / VECTORS_FILE).open("a", encoding="utf-8") as handle:
+                        handle.write(vector + "\n")
                 with results_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
                 counters["done"] += 1

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import defaultdict
@@ -85,6 +86,7 @@ def contradictions(prompt: str, rewrite: str) -> list[tuple[str, str]]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)  # a report asks for each row's scores in several sections
 def contradiction_scores(prompt: str, rewrite: str) -> dict[str, float]:
     """``contradiction_rate`` over added phrases and ``contradicted`` (0/1) for one rewrite."""
     added = added_phrases(prompt, rewrite)
@@ -247,6 +249,7 @@ def unseen_pairs() -> list[dict[str, Any]]:
     return [{"prompt": r["scene"], "phrase": r["phrase"], "contradicts": r["clash"]} for r in rows]
 
 
+@functools.cache  # the labelled pairs are package data: one measurement per process
 def agreement_note() -> str:
     """The checker's own precision and recall, on the set it was written for and on unseen scenes:
     printed next to every contradiction rate, which undercounts by the unseen recall."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import math
-import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from emotion_director.errors import EvalReportError
+from emotion_director.errors import EvalReportError, RunFolderError
 
 
 @dataclass
@@ -52,13 +53,61 @@ def template_source(name: str) -> str:
 def bootstrap_ci(
     values: list[float], *, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """Mean and percentile 95% interval."""
+    """Mean and percentile 95% interval (the resamples drawn at once, in numpy)."""
     if not values:
         return float("nan"), float("nan"), float("nan")
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    return sum(values) / n, means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, len(data), size=(resamples, len(data)))
+    means = np.sort(data[picks].mean(axis=1))
+    low, high = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+    return float(data.mean()), float(low), float(high)
+
+
+def read_results(out_dir: Path) -> list[dict[str, Any]]:
+    """One record per (system, case): its success if it has one, else its latest error.
+
+    results.jsonl is append-only: a failed item is redone on the next run and its new record
+    appended, so the file can hold an error and then the success for one item.
+    """
+    path = Path(out_dir) / "results.jsonl"
+    if not path.is_file():
+        if path.exists():  # a folder or a FIFO there would fail or hang the first append
+            raise RunFolderError(
+                f"{path}: not a regular file (a folder, device or pipe); "
+                "remove it or pass a new run folder."
+            )
+        return []
+    rows: list[Any] = []
+    where: dict[tuple[Any, Any], int] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunFolderError(
+            f"{path}: not UTF-8 text (byte {exc.start}); delete the broken lines or the file, "
+            "or pass a new run folder."
+        ) from None
+    except OSError as exc:
+        raise RunFolderError(
+            f"{path}: cannot read ({exc.strerror or exc}); pass a new run folder."
+        ) from None
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash mid-write: that item is simply redone
+        key = (row.get("system"), row.get("case_id")) if isinstance(row, dict) else None
+        if key is not None and not all(isinstance(k, (str, type(None))) for k in key):
+            key = None  # not a result record; validate_rows names the line
+        if key is None or key == (None, None):
+            rows.append(row)
+        elif key not in where:
+            where[key] = len(rows)
+            rows.append(row)
+        elif "error" in rows[where[key]] or "error" not in row:
+            rows[where[key]] = row
+    return rows
 
 
 def validate_rows(rows: list[Any], source: str) -> list[dict[str, Any]]:

@@ -1,0 +1,114 @@
+"""`eval report` over a finished run computes nothing twice: the rewrites' vectors come from the
+run (vectors.jsonl), an unchanged plot is kept, and the evals package imports no LLM stack."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("sentence_transformers")
+
+from emotion_director import Settings  # noqa: E402
+from emotion_director.evals import load_eval_dataset  # noqa: E402
+from emotion_director.evals import report as report_module  # noqa: E402
+from emotion_director.evals.metrics import VECTORS_FILE, TextMetrics  # noqa: E402
+from emotion_director.evals.report import write_report  # noqa: E402
+from emotion_director.evals.runner import read_results, run_eval  # noqa: E402
+from emotion_director.testing import TestChatModel  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    import asyncio
+
+    folder = tmp_path_factory.mktemp("run")
+    asyncio.run(
+        run_eval(
+            ["identity", "template"],
+            load_eval_dataset("builtin:neutral")[:16],
+            folder,
+            settings=Settings(backend="test"),
+            chat_model=TestChatModel(),
+            metrics=TextMetrics(),
+        )
+    )
+    return folder
+
+
+def _diversity_table(folder):
+    text = (folder / "report.md").read_text()
+    return text.split("## Diversity", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_run_keeps_one_vector_per_scored_rewrite(run):
+    lines = (run / VECTORS_FILE).read_text().splitlines()
+    rows = read_results(run)
+    assert len(lines) == len(rows) == 32
+    metrics = TextMetrics()
+    assert metrics.load_vectors(run / VECTORS_FILE) == 32
+    assert all(metrics.vector_of(r["rewrite"]) is not None for r in rows)
+
+
+@pytest.mark.slow
+def test_the_report_uses_the_kept_vectors_and_matches_encoding_afresh(run, tmp_path, monkeypatch):
+    import shutil
+
+    control = tmp_path / "control"
+    shutil.copytree(run, control)
+    (control / VECTORS_FILE).unlink()
+    write_report(control)  # no vectors: MiniLM encodes the rewrites
+
+    from emotion_director.scenefit.encoder import MiniLMEncoder
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("MiniLM was loaded although every rewrite's vector was kept")
+
+    monkeypatch.setattr(MiniLMEncoder, "load", refuse)
+    write_report(run)
+    assert _diversity_table(run) == _diversity_table(control)
+
+
+def test_unreadable_vector_lines_are_skipped_and_encoded_again(tmp_path):
+    path = tmp_path / VECTORS_FILE
+    path.write_text(
+        "not json\n"
+        + json.dumps({"key": "k1", "vector": "!!!"})
+        + "\n"
+        + json.dumps({"key": "k2", "vector": "AAAA"})  # one float, not 384
+        + "\n"
+    )
+    metrics = TextMetrics()
+    assert metrics.load_vectors(path) == 0 and metrics.known == {}
+    assert metrics.load_vectors(tmp_path / "missing.jsonl") == 0
+
+
+def test_an_unchanged_plot_is_kept_and_a_changed_one_redrawn(run, monkeypatch):
+    write_report(run)
+    png = (run / "emotion_alignment.png").read_bytes()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the plot was drawn again for the same data")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(report_module, "_plot", refuse)
+        write_report(run)
+    assert (run / "emotion_alignment.png").read_bytes() == png
+    # another picture at that path (an older plot, another run's): drawn again
+    (run / "emotion_alignment.png").write_bytes(png.replace(b"Comment", b"Kommentx", 1))
+    drawn = []
+    real = report_module._plot
+    monkeypatch.setattr(report_module, "_plot", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    write_report(run)
+    assert drawn == [1] and (run / "emotion_alignment.png").read_bytes() == png
+
+
+def test_the_report_modules_import_no_llm_stack():
+    code = (
+        "import sys, emotion_director.evals.report, emotion_director.evals.rating; "
+        "print(sorted(m for m in sys.modules if m.startswith(('langchain_core.language_models', "
+        "'langgraph', 'openai', 'llama_cpp', 'torch'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
