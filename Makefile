@@ -34,11 +34,13 @@ test-unit: $(DEV)
 	$(BIN)/python -m pytest -m "not integration and not slow"
 
 # ruff: lint (pycodestyle, pyflakes, import order; 100 columns) and the formatter's check;
-# import-linter: the layers in pyproject.toml ([tool.importlinter])
+# import-linter: the layers in pyproject.toml ([tool.importlinter]); mypy: the public API and
+# what it imports ([tool.mypy] names the files)
 lint: $(DEV)
 	$(BIN)/ruff check emotion_director tests benchmarks
 	$(BIN)/ruff format --check emotion_director tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(DEV)
 	$(BIN)/python benchmarks/orchestration_overhead.py

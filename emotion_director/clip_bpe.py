@@ -24,6 +24,7 @@ import importlib.util
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 # CLIP uses the first 49152 - 256 - 2 merges of the file (after its header line)
@@ -63,7 +64,7 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(printable, (chr(c) for c in codes)))
 
 
-def _pattern():
+def _pattern() -> Any:  # a compiled pattern of the regex module, or of re
     try:
         import regex
 

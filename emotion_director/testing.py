@@ -565,6 +565,7 @@ class SimulatedOpenAIServerProcess:
             stdout=subprocess.PIPE,
             text=True,
         )
+        assert self._proc.stdout is not None  # stdout=PIPE
         self.url = self._proc.stdout.readline().strip()  # the child prints its URL when ready
         if not self.url.startswith("http://127.0.0.1:"):
             self._proc.kill()

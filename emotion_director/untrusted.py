@@ -40,6 +40,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 # --- hidden characters -------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ def clean_model_text(text: str) -> str:
     )
 
 
-def clean_model_output(value):
+def clean_model_output(value: Any) -> Any:
     """:func:`clean_model_text` on every string inside ``value`` (a pydantic model, a dict, a
     list or a string); a pydantic model is rebuilt, so its validators see the clean text."""
     from pydantic import BaseModel
@@ -172,7 +173,7 @@ def _normalise(text: str) -> tuple[str, list[int]]:
     for match in re.finditer(r"(?<![^\W\d_])(?:[^\W\d_] ){3,}[^\W\d_](?![^\W\d_])", view):
         drop.update(match.start() + k for k in range(1, match.end() - match.start(), 2))
     # "1gn0re pr3vious" -> "ignore previous": digits inside words written with letters
-    leet = set()
+    leet: set[int] = set()
     for match in re.finditer(r"\b(?=\w*[^\W\d_])(?=\w*[0-9@$])[\w@$]+", view):
         leet.update(range(match.start(), match.end()))
     out = [(c.translate(_LEET) if k in leet else c) for k, c in enumerate(view) if k not in drop]

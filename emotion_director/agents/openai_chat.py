@@ -44,7 +44,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from emotion_director.agents.models import check_allow_model_requests, tool_call_parts
 from emotion_director.errors import BackendError, ResponseTooLargeError, ServerReplyShapeError
@@ -327,14 +327,16 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
 
         def _inflate(self, chunk: bytes, room: int) -> Iterator[bytes]:
             # max_length: never more than the cap leaves, whatever the ratio
+            inflater = self._zlib
+            assert inflater is not None  # __iter__ inflates only a compressed body
             while chunk:
-                out = self._zlib.decompress(chunk, room + 1)
+                out = inflater.decompress(chunk, room + 1)
                 room -= len(out)
                 if room < 0:
                     raise too_large()
                 if out:
                     yield out
-                chunk = self._zlib.unconsumed_tail
+                chunk = inflater.unconsumed_tail
                 if not out and not chunk:
                     break
 
@@ -476,6 +478,9 @@ def _check_shape(response: Any, where: str) -> dict[str, Any]:
     return data
 
 
+#: The structured-output methods of ``ChatOpenAI.with_structured_output``.
+StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
+
 _GUARDED: Any = None
 
 
@@ -487,7 +492,7 @@ def guarded_chat_openai() -> Any:
         return _GUARDED
     from langchain_core.outputs import ChatGenerationChunk
     from langchain_openai import ChatOpenAI
-    from pydantic import model_validator
+    from pydantic import BaseModel, model_validator
 
     class GuardedChatOpenAI(ChatOpenAI):
         """``ChatOpenAI`` with a total deadline, a response cap, shape checks and safe
@@ -505,7 +510,7 @@ def guarded_chat_openai() -> Any:
         max_concurrent_requests: int = 128
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
         # structured calls need the whole object; see the module docstring
-        disable_streaming: bool | str = "tool_calling"
+        disable_streaming: bool | Literal["tool_calling"] = "tool_calling"
 
         @model_validator(mode="before")
         @classmethod
@@ -542,13 +547,22 @@ def guarded_chat_openai() -> Any:
             return payload
 
         def with_structured_output(
-            self, schema: Any, *, method: str = "function_calling", **kwargs: Any
+            self,
+            schema: Any = None,
+            *,
+            method: StructuredMethod = "function_calling",
+            **kwargs: Any,
         ) -> Any:
             if method == "function_calling" and isinstance(schema, type) and not kwargs:
                 # one forced tool call, and a reply cut at max_tokens named as such
                 bound, parser = tool_call_parts(self, schema)
                 return bound | parser
-            if method == "json_mode" and isinstance(schema, type) and not kwargs:
+            if (
+                method == "json_mode"
+                and isinstance(schema, type)
+                and issubclass(schema, BaseModel)
+                and not kwargs
+            ):
                 # OpenAI's JSON mode carries no schema, so a small model answers any JSON; the
                 # schema rides along in the format (llama.cpp's server turns it into a
                 # grammar; OpenAI and vLLM ignore the extra key)
@@ -574,23 +588,24 @@ def guarded_chat_openai() -> Any:
 
         def _generate(self, *args: Any, **kwargs: Any) -> Any:
             check_allow_model_requests()
-            parent = super()
-            return self._limited(lambda: parent._generate(*args, **kwargs))
+            return self._limited(lambda: super(GuardedChatOpenAI, self)._generate(*args, **kwargs))
 
         def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
             check_allow_model_requests()
-            parent = super()
-            yield from self._limited_chunks(lambda: parent._stream(*args, **kwargs))
+            yield from self._limited_chunks(
+                lambda: super(GuardedChatOpenAI, self)._stream(*args, **kwargs)
+            )
 
         async def _agenerate(
             self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any
         ) -> Any:
             check_allow_model_requests()
             loop = asyncio.get_running_loop()
-            parent = super()
             return await loop.run_in_executor(
                 _openai_pool(self.max_concurrent_requests),
-                lambda: self._limited(lambda: parent._generate(messages, stop, None, **kwargs)),
+                lambda: self._limited(
+                    lambda: super(GuardedChatOpenAI, self)._generate(messages, stop, None, **kwargs)
+                ),
             )
 
         def _limited_chunks(self, stream: Any) -> Iterator[Any]:
@@ -605,12 +620,12 @@ def guarded_chat_openai() -> Any:
             queue: asyncio.Queue[Any] = asyncio.Queue()
             done = object()
 
-            parent = super()
-
             def pump() -> None:
                 try:
                     for chunk in self._limited_chunks(
-                        lambda: parent._stream(messages, stop, None, **kwargs)
+                        lambda: super(GuardedChatOpenAI, self)._stream(
+                            messages, stop, None, **kwargs
+                        )
                     ):
                         loop.call_soon_threadsafe(queue.put_nowait, chunk)
                 except BaseException as exc:  # handed to the consumer, re-raised there

@@ -132,7 +132,7 @@ def picks_schema(n_options: int) -> type[BaseModel]:
     return create_model(
         "CuePicks",
         picks=(list[option], Field(min_length=3, max_length=4)),  # type: ignore[valid-type]
-        intensity=(level, ...),  # type: ignore[valid-type]
+        intensity=(level, ...),
     )
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from emotion_director.errors import BackendError
 
@@ -60,7 +60,7 @@ class ModelCall:
 
     runnable: Runnable
     input: Any
-    config: dict[str, Any] | None = None
+    config: RunnableConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import tenacity
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable, RunnableBinding, RunnableSequence
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, RunnableSequence
 from pydantic import BaseModel, ValidationError
 
 from emotion_director.agents.backends import backend_name
@@ -217,12 +217,13 @@ class _Failure:
         too_large = next((e for e in chain if isinstance(e, ResponseTooLargeError)), None)
         tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
         refused, slow, lost = _transport_failures()
+        status_code = getattr(exc, "status_code", None)
         if too_large is not None:
             self.kind, self.detail = "final", str(too_large)
         elif isinstance(exc, BackendError):
             self.kind, self.detail = "final", str(exc)
-        elif getattr(exc, "status_code", None) is not None:
-            self.kind, self.status = "status", int(exc.status_code)
+        elif status_code is not None:
+            self.kind, self.status = "status", int(status_code)
             self.detail = " ".join(str(getattr(exc, "message", exc)).split())[:300]
             self.retry_after = retry_after(_response_headers(chain))
         elif tls is not None:
@@ -255,9 +256,10 @@ class _Failure:
 
 def _cause_chain(exc: BaseException) -> list[BaseException]:
     chain: list[BaseException] = []
-    while exc is not None and exc not in chain and len(chain) < 10:
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    link: BaseException | None = exc
+    while link is not None and link not in chain and len(chain) < 10:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
     return chain
 
 
@@ -270,11 +272,23 @@ def _transport_failures() -> tuple[tuple[type[BaseException], ...], ...]:
     import httpx
     import openai
 
-    refused = (httpx.ConnectError, httpx.ConnectTimeout, httpcore.ConnectError)
+    refused: tuple[type[BaseException], ...] = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpcore.ConnectError,
+    )
     refused += (httpcore.ConnectTimeout, ConnectionRefusedError)
-    slow = (httpx.TimeoutException, httpcore.TimeoutException, openai.APITimeoutError)
+    slow: tuple[type[BaseException], ...] = (
+        httpx.TimeoutException,
+        httpcore.TimeoutException,
+        openai.APITimeoutError,
+    )
     slow += (TimeoutError,)
-    lost = (openai.APIConnectionError, httpx.TransportError, httpcore.NetworkError)
+    lost: tuple[type[BaseException], ...] = (
+        openai.APIConnectionError,
+        httpx.TransportError,
+        httpcore.NetworkError,
+    )
     lost += (httpcore.ProtocolError, ConnectionError)
     return refused, slow, lost
 
@@ -369,7 +383,7 @@ def _retrying(policy: Any, attempt: Callable[[int], Steps[T]]) -> Steps[T]:
             if action > 0:
                 yield Backoff(float(action))
         else:
-            return action  # type: ignore[no-any-return]
+            return action
 
 
 class _Request:
@@ -501,7 +515,7 @@ PACKAGE_TAG = "emotion-director"
 
 def trace_config(
     node: str, backend: str, schema: str, attempt: int, config: dict[str, Any] | None = None
-) -> dict[str, Any]:
+) -> RunnableConfig:
     """The callbacks config of one model call: who asks, in run name, tags and metadata.
 
     ``node`` is the asking graph node, with the persona in brackets for a persona reading
@@ -522,7 +536,8 @@ def trace_config(
     }
     if persona:
         metadata["ed_persona"] = persona
-    merged = dict(config or {})
+    # a copy of the caller's config (LangGraph's RunnableConfig), or a new one
+    merged = cast(RunnableConfig, dict(config or {}))
     merged["tags"] = [
         *merged.get("tags", []),
         *(t for t in tags if t not in merged.get("tags", [])),
@@ -725,7 +740,7 @@ def _backend_error(
 ) -> Exception:
     if failure.kind == "final" and isinstance(failure.exc, BackendError):
         return BackendError(f"node '{node}': {failure.detail}")
-    if failure.kind == "tls":
+    if failure.kind == "tls" and failure.tls is not None:  # a "tls" failure always has it
         return _tls_error(failure.tls, node=node, backend=backend, where=where)
     if failure.kind == "down":
         return BackendError(

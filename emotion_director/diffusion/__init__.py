@@ -13,7 +13,17 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # what type checkers see; at run time ``__getattr__`` imports each name on first use
+    from emotion_director.diffusion.attention import VisualPromptAttnProcessor, VisualPromptMixin
+    from emotion_director.diffusion.bank import VisualPromptBank
+    from emotion_director.diffusion.bank_init import init_bank, kmeans
+    from emotion_director.diffusion.generator import ImageGenerator, make_generate_image_tool
+    from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+    from emotion_director.diffusion.projector import VisualPromptProjector
+    from emotion_director.diffusion.retrieval import retrieve_visual_prompt
 
 _EXPORTS = {
     "VisualPromptBank": "emotion_director.diffusion.bank",
@@ -30,7 +40,18 @@ _EXPORTS = {
     "kmeans": "emotion_director.diffusion.bank_init",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ImageGenerator",
+    "MCDiffusionPipeline",
+    "VisualPromptAttnProcessor",
+    "VisualPromptBank",
+    "VisualPromptMixin",
+    "VisualPromptProjector",
+    "init_bank",
+    "kmeans",
+    "make_generate_image_tool",
+    "retrieve_visual_prompt",
+]
 
 
 def __getattr__(name: str) -> Any:

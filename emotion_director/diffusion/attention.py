@@ -36,13 +36,19 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from emotion_director.errors import AdapterError, BankError, UserInputError
+
+if TYPE_CHECKING:
+    from diffusers.models.attention_processor import Attention
+
+    from emotion_director.diffusion.bank import VisualPromptBank
+    from emotion_director.diffusion.projector import VisualPromptProjector
 
 #: log-weight of a token with retrieval weight 0: it gets exactly zero attention
 DROPPED = float("-inf")
@@ -121,7 +127,10 @@ class _PerTensorCache:
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
-        self.entries: OrderedDict[int, tuple[Any, int, Any]] = OrderedDict()
+        # id -> (a weak reference to the tensor, its version, the value)
+        self.entries: OrderedDict[int, tuple[weakref.ref[torch.Tensor], int | None, Any]] = (
+            OrderedDict()
+        )
 
     def get(self, tensor: torch.Tensor) -> Any:
         if torch.is_grad_enabled():
@@ -188,6 +197,10 @@ class VisualPromptAttnProcessor(nn.Module):
         scale (`float`, *optional*, defaults to 1.0): weight of the visual branch in this layer.
     """
 
+    # set with object.__setattr__ in __init__: plain attributes, not submodules
+    base_processor: Any
+    _kv_cache: _PerTensorCache
+
     def __init__(
         self, hidden_size: int, cross_attention_dim: int, base_processor: Any, scale: float = 1.0
     ) -> None:
@@ -227,7 +240,7 @@ class VisualPromptAttnProcessor(nn.Module):
         self._kv_cache.put(visual.hidden_states, ((scale, like.dtype, like.device), out))
         return out
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         attn: Any,
         hidden_states: torch.Tensor,
@@ -304,12 +317,13 @@ class VisualPromptAttnProcessor(nn.Module):
         return hidden_states / attn.rescale_output_factor
 
 
-def cross_attention_layers(unet: nn.Module) -> dict[str, nn.Module]:
-    """Processor name -> attention module, for every cross-attention layer of a UNet."""
+def cross_attention_layers(unet: Any) -> dict[str, Attention]:
+    """Processor name -> attention module, for every cross-attention layer of a diffusers UNet."""
     layers = {}
     for name in unet.attn_processors:
         if name.endswith("attn2.processor"):
-            layers[name] = unet.get_submodule(name.removesuffix(".processor"))
+            # an attn2 processor belongs to a diffusers Attention module
+            layers[name] = cast("Attention", unet.get_submodule(name.removesuffix(".processor")))
     return layers
 
 
@@ -356,13 +370,17 @@ class VisualPromptMixin:
     """
 
     unet: Any
+    #: what :meth:`load_visual_prompt` installed (``None`` after :meth:`unload_visual_prompt`)
+    visual_prompt_adapter: VisualPromptAdapter | None
+    visual_prompt_bank: VisualPromptBank
+    _vp_original: dict[str, Any] | None
 
     def load_visual_prompt(
         self,
         bank: Any,
-        projector: nn.Module | str | None = None,
+        projector: VisualPromptProjector | str | None = None,
         adapter_weights: str | Path | Mapping[str, torch.Tensor] | None = None,
-        scale: float | dict | list = 1.0,
+        scale: float | dict | list[float | dict] = 1.0,
         *,
         preset: Any = None,
         init_seed: int = PROJECTOR_INIT_SEED,
@@ -425,10 +443,12 @@ class VisualPromptMixin:
         # a private, seeded RNG: the global one differs per process (torch seeds it randomly)
         with torch.random.fork_rng(devices=[]), torch.device("cpu"):
             torch.manual_seed(init_seed)
-            if not isinstance(projector, nn.Module):
-                projector = make_projector(kind, bank.dim, cross_dim)
+            if isinstance(projector, nn.Module):
+                built = projector
+            else:  # every projector make_projector builds has VisualPromptProjector's interface
+                built = cast(VisualPromptProjector, make_projector(kind, bank.dim, cross_dim))
             processors = self._new_visual_prompt_processors(cross_dim)
-        bank.check_compatible(dim=projector.in_dim)
+        bank.check_compatible(dim=built.in_dim)
         if self.unet.encoder_hid_proj is not None:
             raise UserInputError(
                 "this UNet already has an encoder_hid_proj (an IP-Adapter is loaded?): "
@@ -436,7 +456,7 @@ class VisualPromptMixin:
             )
         original = dict(self.unet.attn_processors)
         new: dict[str, Any] = {**original, **processors}
-        adapter = VisualPromptAdapter(projector, processors)
+        adapter = VisualPromptAdapter(built, processors)
         if state is not None:
             _load_adapter_weights(adapter, state)
         adapter.projector.to(self.unet.device)
@@ -469,7 +489,7 @@ class VisualPromptMixin:
             processors[name] = proc
         return processors
 
-    def set_visual_prompt_scale(self, scale: float | dict | list) -> None:
+    def set_visual_prompt_scale(self, scale: float | dict | list[float | dict]) -> None:
         """Weight of the visual branch, for every layer or per block (0 turns it off exactly).
 
         Takes what diffusers' ``set_ip_adapter_scale`` takes: a float, or a dict such as

@@ -295,6 +295,7 @@ def init_bank(
         state.wait_for_everyone()
         if not state.is_main_process:
             return None
+        assert cache_dir  # checked above: more than one process needs it
         cache = FeatureCache(Path(cache_dir), identity)  # every shard, written by every process
         missing = [i for i in items if i.key not in cache.features]
         if missing:
@@ -464,6 +465,7 @@ class HFImageEncoder:
             processor = AutoImageProcessor.from_pretrained(name_or_path)
             config = AutoConfig.from_pretrained(name_or_path)
             arch = (getattr(config, "architectures", None) or [""])[0]
+            model: transformers.PreTrainedModel
             if config.model_type == "clip":
                 # a full CLIP checkpoint (openai/clip-vit-large-patch14, ...): read as a vision
                 # model with projection, its vision config would carry the default

@@ -25,7 +25,7 @@ Example (a tiny random SD 1.5 in the real folder layout stands in for a download
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from emotion_director.diffusion.dependencies import require_diffusion
 
@@ -34,6 +34,7 @@ require_diffusion()
 import torch  # noqa: E402
 
 from emotion_director.diffusion.attention import (  # noqa: E402
+    VisualPromptAttnProcessor,
     VisualPromptMixin,
     layer_scales_tensor,
     pack_visual_prompt,
@@ -356,7 +357,9 @@ class MCDiffusionPipeline(VisualPromptMixin):
             scale=1.0 if visual_prompt_scale is None else float(visual_prompt_scale),
             guidance=guidance,
         )
-        param = next(self.visual_prompt_adapter.projector.parameters())
+        adapter = self.visual_prompt_adapter
+        assert adapter is not None  # visual_prompt_embeds raised BankError otherwise
+        param = next(adapter.projector.parameters())
         # the layers' scales as of now, for every step of this call (another thread's
         # set_visual_prompt_scale applies from its next call on)
         layer_scales = self.visual_prompt_scales()
@@ -401,7 +404,11 @@ class MCDiffusionPipeline(VisualPromptMixin):
         return bank
 
     def _scale(self) -> float:
-        return next(iter(self.visual_prompt_adapter.layers.values())).scale
+        adapter = self.visual_prompt_adapter
+        assert adapter is not None  # asked after a generation, which needs the adapter
+        # the adapter's layers are the processors it was built from
+        first = cast(VisualPromptAttnProcessor, next(iter(adapter.layers.values())))
+        return first.scale
 
     def _text_dim(self) -> int:
         encoder = self.pipeline.text_encoder
@@ -436,7 +443,8 @@ def keep_vae_in_float32(pipeline: Any) -> None:
             module = getattr(vae, name, None)
             if isinstance(module, torch.nn.Module):
                 module.register_forward_pre_hook(_cast_input_to_weights)
-        vae._mc_input_cast = True
+        # a plain flag (Module's typed __setattr__ takes tensors and modules)
+        setattr(vae, "_mc_input_cast", True)
     if vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", True):
         vae.to(dtype=torch.float32)
 

@@ -22,11 +22,12 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Command, Overwrite, Send, interrupt
 
@@ -77,6 +78,14 @@ def shared_setting_reader() -> Any:
         return None
 
 
+class _LLMOptions(TypedDict):
+    """What every LLM node passes on to its agent."""
+
+    retries: int
+    method: str
+    memory: StructuredMemory  # built runnables, methods a server rejected: as long as the graph
+
+
 class MCAgentNodes:
     """The graph's nodes, bound to one model, persona set, concept graph and settings.
 
@@ -98,8 +107,7 @@ class MCAgentNodes:
         self.model = model
         self.concept_graph = concept_graph
         self.mode = settings.effective_reading_mode
-        # the seam's memory (built runnables, methods a server rejected) lives as long as the graph
-        self.llm_options = {
+        self.llm_options: _LLMOptions = {
             "retries": settings.max_retries,
             "method": settings.structured_method,
             "memory": StructuredMemory(),
@@ -138,7 +146,7 @@ class MCAgentNodes:
                 raise InvalidRequestError(f"the run context's model settings: {exc}") from None
         return self._models[key]
 
-    def mode_for_run(self) -> str:
+    def mode_for_run(self) -> Literal["choose", "write"]:
         """'choose' or 'write': with reading_mode 'auto' it follows the run's backend."""
         backend = self.context().backend
         if backend is None:
@@ -396,7 +404,7 @@ def build_graph(
     chat_model: BaseChatModel | None = None,
     concept_graph: ConceptGraph | None = None,
     image_generator: Any = None,
-) -> Any:
+) -> CompiledStateGraph[RewriteState, RunContext, RewriteInput, RewriteOutput]:
     """Build and compile the MC-Agent graph.
 
     Args:

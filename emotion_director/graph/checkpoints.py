@@ -148,9 +148,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
     except sqlite3.Error as exc:
         raise CheckpointError(sqlite_problem(path, exc)) from None
     try:
-        saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
+        sqlite_saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
         try:
-            await saver.setup()
+            await sqlite_saver.setup()
             if path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
                 # ~10 ms per 7 MB (100 runs): finds a truncated file before any work is done;
                 # past the cap, damage is still reported when a read or write meets it
@@ -161,7 +161,7 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
         except sqlite3.Error as exc:
             raise CheckpointError(sqlite_problem(path, exc)) from None
         try:
-            yield saver
+            yield sqlite_saver
         except sqlite3.Error as exc:  # raised by a checkpoint write or read during the run
             raise CheckpointError(sqlite_problem(path, exc)) from None
     finally:

@@ -61,11 +61,15 @@ def check_thread_id(thread: Any) -> str:
     return thread
 
 
+#: Where a thread's run stands (see :func:`saved_run`).
+RunStatus = Literal["none", "finished", "unfinished", "paused"]
+
+
 @dataclass
 class SavedRun:
     """What a thread holds."""
 
-    status: Literal["none", "finished", "unfinished", "paused"]
+    status: RunStatus
     values: dict[str, Any]
     interrupts: list[Any]
 
@@ -79,6 +83,7 @@ async def saved_run(graph: Any, config: dict[str, Any]) -> SavedRun:
     """The state of the run saved under ``config``'s thread."""
     state = await graph.aget_state(config)
     interrupts = [i for task in state.tasks for i in task.interrupts]
+    status: RunStatus
     if not state.values and not state.tasks:
         status = "none"
     elif interrupts:

@@ -14,13 +14,13 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field, WithJsonSchema
 from typing_extensions import Annotated
 
-from emotion_director.graph.state import EMOTION_JSON_SCHEMA
+from emotion_director.graph.state import EMOTION_JSON_SCHEMA, RewriteInput
 from emotion_director.settings import Settings
 
 # The tools' arguments, declared once: the LangChain tools and the MCP server (mcp_server.py)
@@ -60,9 +60,10 @@ class GenerateArgs(RewriteArgs):
     pass
 
 
-def request_from_args(**args: Any) -> dict[str, Any]:
+def request_from_args(**args: Any) -> RewriteInput:
     """The graph request for tool arguments (those not given are left out)."""
-    return {k: v for k, v in args.items() if v is not None}
+    # the arguments are RewriteArgs' fields, validated by the tool: RewriteInput's keys
+    return cast(RewriteInput, {k: v for k, v in args.items() if v is not None})
 
 
 def _summary(out: dict[str, Any]) -> str:

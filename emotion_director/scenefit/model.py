@@ -26,10 +26,13 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'\-][a-z0-9]+)*\.?")
 #: Words that carry no cue on their own: a window made only of them is skipped.
@@ -118,6 +121,14 @@ class _Reading:
         self.window = window
 
 
+class TextEncoder(Protocol):
+    """What :class:`SceneFit` embeds text with (:class:`~.encoder.MiniLMEncoder` by default)."""
+
+    def encode(self, texts: list[str]) -> NDArray[Any]:
+        """One unit vector per text, shape ``(len(texts), width)``."""
+        ...
+
+
 class SceneFit:
     """Scene/phrase clash detector (see the module docstring).
 
@@ -130,7 +141,7 @@ class SceneFit:
 
     def __init__(
         self,
-        encoder=None,
+        encoder: TextEncoder | None = None,
         dimensions: DimensionsFile | None = None,
         weights: dict[str, Any] | None = None,
     ) -> None:
@@ -247,7 +258,7 @@ class SceneFit:
         z = self.weights["intercept"] + sum(contrib.values())
         prob = float(1.0 / (1.0 + np.exp(-z)))
         clash = prob >= self.weights["threshold"]
-        top = max(contrib, key=contrib.get) if contrib else None
+        top = max(contrib, key=contrib.__getitem__) if contrib else None
         dimension = None
         if top is not None and contrib[top] > 0:
             dimension = "explicit" if top == "explicit" else top.split(":")[0]

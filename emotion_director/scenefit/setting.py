@@ -20,7 +20,7 @@ from importlib import resources
 
 import yaml
 
-from emotion_director.scenefit.model import DimensionsFile, SceneFit
+from emotion_director.scenefit.model import DimensionsFile, SceneFit, TextEncoder
 
 #: A value is stated when the scene's strongest window reads it at least this strongly (0-1).
 THRESHOLD = 0.4
@@ -35,7 +35,7 @@ def load_setting_prototypes() -> DimensionsFile:
 class SettingReader:
     """Scene text -> the setting tags its words state (see the module docstring)."""
 
-    def __init__(self, encoder=None, threshold: float = THRESHOLD) -> None:
+    def __init__(self, encoder: TextEncoder | None = None, threshold: float = THRESHOLD) -> None:
         weights = {"tau": 0.5, "delta": 0.08, "distractors": True}
         self._fit = SceneFit(encoder, dimensions=load_setting_prototypes(), weights=weights)
         self.threshold = threshold

@@ -1,5 +1,6 @@
 import json
 from importlib import resources
+from typing import get_args
 
 import pytest
 
@@ -7,6 +8,7 @@ from emotion_director.agents.text import estimate_clip_tokens
 from emotion_director.emotions import Emotion
 from emotion_director.knowledge import load_concept_graph, parse_scene
 from emotion_director.knowledge.scene import (
+    Kind,
     attribute_lexicon,
     contradiction,
     fit_subject,
@@ -52,6 +54,11 @@ def test_lexicon_recognises_thousands_of_ordinary_nouns():
     ]:
         assert kinds[noun] == kind, noun
     assert len(attribute_lexicon()) >= 1000
+
+
+def test_every_kind_in_the_noun_tables_is_a_kind():
+    # noun_kinds() is typed dict[str, Kind]: the shipped tables must hold to it
+    assert set(noun_kinds().values()) <= set(get_args(Kind))
 
 
 def test_scene_model_reads_kind_body_setting_time_and_weather():
