@@ -446,7 +446,7 @@ class VisualPromptMixin:
             if isinstance(projector, nn.Module):
                 built = projector
             else:  # every projector make_projector builds has VisualPromptProjector's interface
-                built = cast(VisualPromptProjector, make_projector(kind, bank.dim, cross_dim))
+                built = cast("VisualPromptProjector", make_projector(kind, bank.dim, cross_dim))
             processors = self._new_visual_prompt_processors(cross_dim)
         bank.check_compatible(dim=built.in_dim)
         if self.unet.encoder_hid_proj is not None:
