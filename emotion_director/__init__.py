@@ -9,7 +9,7 @@ Example:
     'a dog'
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from emotion_director.emotions import EMOTIONS, Emotion, resolve_emotion
 from emotion_director.errors import (
@@ -24,6 +24,7 @@ from emotion_director.errors import (
     UnknownEmotionError,
     UserInputError,
 )
+from emotion_director.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from emotion_director.graph import RewriteInput, RewriteOutput, RewriteResult, build_graph
@@ -44,15 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emotion_director' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(globals(), _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -2,6 +2,8 @@
 
 from typing import TYPE_CHECKING, Any
 
+from emotion_director.lazy import lazy_exports
+
 if TYPE_CHECKING:
     from emotion_director.agents.embedded import EmbeddedChatModel
     from emotion_director.agents.schemas import (
@@ -46,13 +48,12 @@ __all__ = [
 ]
 
 
+_lazy = lazy_exports(globals(), _LAZY)
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
+        return _lazy(name)
     if name == "TestChatModel":  # a test model, not a production one: it lives with the tests'
         import warnings
 

@@ -5,7 +5,9 @@ The metrics need the ``[eval]`` extra (MiniLM embeddings, the NRC lexicon, concr
 matplotlib); they are imported when used.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from emotion_director.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from emotion_director.evals.datasets import EvalCase, load_eval_dataset
@@ -21,15 +23,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'emotion_director.evals' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(globals(), _LAZY)
 
 
 __all__ = ["SYSTEMS", "EvalCase", "load_eval_dataset", "register_system"]

@@ -159,17 +159,19 @@ async def run_eval(
     async def one(system_name: str, case: EvalCase) -> None:
         async with semaphore:
             t0 = time.perf_counter()
+            record: dict[str, Any] = {
+                "system": system_name,
+                "case_id": case.id,
+                "prompt": case.prompt,
+                "emotion": case.emotion,
+                "tags": case.tags,
+            }
             try:
                 rewrite = await built[system_name].rewrite(case)
                 scores = await asyncio.to_thread(
                     metrics.score_rewrite, case.prompt, rewrite.text, case.emotion
                 )
-                record = {
-                    "system": system_name,
-                    "case_id": case.id,
-                    "prompt": case.prompt,
-                    "emotion": case.emotion,
-                    "tags": case.tags,
+                record |= {
                     "rewrite": rewrite.text,
                     "negative_prompt": rewrite.negative_prompt,
                     "meta": rewrite.meta,
@@ -180,14 +182,7 @@ async def run_eval(
                 raise  # not about this case: stop, finished items are kept
             except EmotionDirectorError as exc:  # record it and go on: a bad case is data
                 counters["failed"] += 1
-                record = {
-                    "system": system_name,
-                    "case_id": case.id,
-                    "prompt": case.prompt,
-                    "emotion": case.emotion,
-                    "tags": case.tags,
-                    "error": str(exc),
-                }
+                record["error"] = str(exc)
             vector = None if "error" in record else _vector_line(metrics, record["rewrite"])
             async with lock:  # append-only: a crash loses at most the items in flight
                 if vector is not None:  # before the result: a result never lacks its vector
