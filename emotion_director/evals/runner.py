@@ -64,6 +64,18 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def last_recorded_error(path: Path) -> str:
+    """The ``error`` of the last record in the JSONL file ``path`` that has one (300 characters
+    at most; ``""`` when none can be read): what a run that kept failed items says of them."""
+    try:
+        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+            if '"error"' in line:
+                return str(json.loads(line).get("error", ""))[:300]
+    except (OSError, ValueError):
+        pass
+    return ""
+
+
 def read_results(out_dir: Path) -> list[dict[str, Any]]:
     """One record per (system, case): its success if it has one, else its latest error.
 
