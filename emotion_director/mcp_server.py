@@ -416,10 +416,15 @@ async def _serve_stdio(server: Any) -> None:
         await low.run(read_stream, write_stream, low.create_initialization_options())
 
 
-def main() -> None:
+def serve_stdio(server: Any) -> None:
+    """Serve ``server`` (from :func:`build_server`) on stdin/stdout until the client closes it."""
     import anyio
 
+    anyio.run(_serve_stdio, server)
+
+
+def main() -> None:
     from emotion_director.redaction import install_log_redaction
 
     install_log_redaction()
-    anyio.run(_serve_stdio, build_server())
+    serve_stdio(build_server())

@@ -44,8 +44,8 @@ import torch.nn.functional as F  # noqa: E402
 from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
 from emotion_director.diffusion.retrieval import embed_texts_for_retrieval  # noqa: E402
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
-from emotion_director.errors import UnknownEmotionError  # noqa: E402
-from emotion_director.files import text_lines  # noqa: E402
+from emotion_director.errors import InvalidRequestError, UnknownEmotionError  # noqa: E402
+from emotion_director.files import check_output_path, text_lines  # noqa: E402
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -346,6 +346,58 @@ def _member_means(image: torch.Tensor, text: torch.Tensor, centres: torch.Tensor
             for j in range(centres.shape[0])
         ]
     )
+
+
+def init_bank_file(
+    dataset: str | Path,
+    out_path: Path,
+    *,
+    text_encoder: str,
+    image_encoder: str,
+    num_tokens: int = 16,
+    batch_size: int = 32,
+    cache_dir: Path | None = None,
+    seed: int = 0,
+    device: str = "cpu",
+    overwrite: bool = False,
+    preset: str = "default",
+    dino_encoder: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path | None:
+    """Build a bank from ``dataset`` with the encoders (ids or folders) and save it to
+    ``out_path``; the path written, or ``None`` on a process of a data-parallel run that is not
+    the main one.
+
+    ``preset`` picks what is clustered (``paper``: DINO + CLIP image features, which needs
+    ``dino_encoder``). The output path is checked before hours of encoding, not after; the
+    feature cache defaults to ``out_path`` with the suffix ``.cache`` (an interrupted build
+    resumes from it).
+    """
+    from emotion_director.diffusion.presets import get_preset
+
+    chosen = get_preset(preset)
+    check_image_encoder_args(chosen.bank_features, dino_encoder)
+    if out_path.suffix != ".safetensors":
+        raise InvalidRequestError("--out must end in .safetensors")
+    check_output_path(out_path, what="bank", overwrite=overwrite, error=InvalidRequestError)
+    items = load_dataset(dataset)
+    text = HFTextEncoder.from_pretrained(text_encoder, device=device)
+    image = image_encoder_for(chosen.bank_features, image_encoder, dino_encoder, device=device)
+    bank = init_bank(
+        items,
+        image,
+        text,
+        num_tokens=num_tokens,
+        batch_size=batch_size,
+        cache_dir=cache_dir or out_path.with_suffix(".cache"),
+        seed=seed,
+        progress=progress,
+        cluster_on=chosen.cluster_on,
+    )
+    if bank is None:  # not the main process of a data-parallel run
+        return None
+    bank.metadata["dataset"] = str(dataset)
+    return bank.save(out_path, overwrite=overwrite)
 
 
 def _open_image(path: Path) -> Any:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.emotions import resolve_emotion
-from emotion_director.errors import OutputDirError, UserInputError
+from emotion_director.errors import InvalidRequestError, OutputDirError, UserInputError
 
 
 @dataclass
@@ -256,6 +256,75 @@ def writable_dir(folder: Path) -> Path:
             "a writable folder."
         ) from None
     return folder
+
+
+def checked_generator(
+    *,
+    model: str | None,
+    bank: Path | None,
+    adapter: Path | None = None,
+    lora: Path | None = None,
+    out_dir: Path = Path("outputs"),
+    device: str = "cpu",
+    steps: int = 30,
+    scale: float = 1.0,
+    size: int | None = None,
+    retrieval_temperature: float | None = None,
+    preset: str | None = None,
+    on_note: Any = None,
+) -> ImageGenerator:
+    """An :class:`ImageGenerator` whose settings were all checked first: the size, the
+    temperature, the device, the bank (loaded), the weight files and the output folder, so a bad
+    one fails in a line before any model weights load (the pipeline loads on first use)."""
+    if size is not None and (size <= 0 or size % 8):
+        raise InvalidRequestError(
+            f"--size {size}: image size must be a positive multiple of 8 (e.g. 512 for SD 1.5, "
+            "1024 for SDXL)."
+        )
+    if retrieval_temperature is not None and not retrieval_temperature > 0:
+        raise InvalidRequestError(f"--retrieval-temperature {retrieval_temperature}: must be > 0.")
+    if preset is not None:
+        from emotion_director.diffusion.presets import get_preset
+
+        get_preset(preset)  # an unknown name: one line listing the presets
+    if not model:
+        raise InvalidRequestError(
+            "no diffusion model: pass --model PATH_OR_HUB_ID (SD 1.5 or SDXL)."
+        )
+    if bank is None:
+        raise InvalidRequestError(
+            "no visual prompt bank: pass --bank BANK.safetensors "
+            "(build one with `emotion-director bank init`)."
+        )
+    if device not in {"cpu", "cuda"} and not device.startswith("cuda:"):
+        raise InvalidRequestError(f"unknown device '{device}': use cpu or cuda.")
+    from emotion_director.diffusion.dependencies import require_diffusion
+
+    require_diffusion()
+    from emotion_director.diffusion.bank import VisualPromptBank
+
+    VisualPromptBank.load(bank)  # fail fast on a bad bank, before loading the model
+    for name, file in (("--adapter", adapter), ("--lora", lora)):
+        if file is not None and not file.is_file():
+            raise InvalidRequestError(f"{name} {file}: file not found.")
+        if file is not None and file.suffix != ".safetensors":
+            raise InvalidRequestError(f"{name} {file}: must be a .safetensors file.")
+    writable_dir(out_dir)
+    return ImageGenerator(
+        model=model,
+        bank=str(bank),
+        adapter=str(adapter) if adapter else None,
+        lora=str(lora) if lora else None,
+        out_dir=str(out_dir),
+        device=device,
+        steps=steps,
+        scale=scale,
+        height=size,
+        width=size,
+        retrieval_temperature=retrieval_temperature,
+        preset=preset,
+        on_note=on_note,
+    )
 
 
 def make_generate_image_tool(generator: ImageGenerator) -> Any:

@@ -67,6 +67,18 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def last_recorded_error(path: Path) -> str:
+    """The ``error`` of the last record in the JSONL file ``path`` that has one (300 characters
+    at most; ``""`` when none can be read): what a run that kept failed items says of them."""
+    try:
+        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+            if '"error"' in line:
+                return str(json.loads(line).get("error", ""))[:300]
+    except (OSError, ValueError):
+        pass
+    return ""
+
+
 def _vector_line(metrics: Any, text: str) -> str | None:
     """The rewrite's line of the vectors file, when the metrics computed its vector."""
     vector = getattr(metrics, "vector_of", lambda _: None)(text)

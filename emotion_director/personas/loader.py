@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from emotion_director.errors import PersonaFileError
+from emotion_director.errors import EmotionDirectorError, PersonaFileError
 from emotion_director.personas.schema import Persona
 
 #: A persona file is a few KiB; anything far larger is not one (or is /dev/zero behind a link).
@@ -239,3 +240,52 @@ def duplicate_name_message(path: Path, name: str, other: Path) -> str:
     return (
         f"{path}: persona name '{name}' is also used by {other}; give each persona a unique name."
     )
+
+
+@dataclass
+class PersonaFileCheck:
+    """One file's verdict from :func:`check_persona_paths`: its persona's name, or its problems
+    (every one, not only the first); ``overrides_default`` when a valid user file replaces a
+    shipped persona."""
+
+    path: Path
+    name: str | None = None
+    problems: list[str] = field(default_factory=list)
+    overrides_default: bool = False
+
+
+def check_persona_paths(paths: Iterable[Path]) -> list[PersonaFileCheck]:
+    """Check persona files (a folder stands for its ``*.yaml``/``*.yml`` files), in order.
+
+    A file is invalid when it does not load or when an earlier file already used its name (as
+    :func:`load_personas` would refuse the set).
+
+    Raises:
+        PersonaFileError: the paths hold no persona file at all.
+    """
+    files = [f for p in paths for f in (persona_files(p) if p.is_dir() else [p])]
+    if not files:
+        raise PersonaFileError("no persona files found in the given paths.")
+    defaults = {p.name for p in default_personas()}
+    shipped = Path(str(resources.files("emotion_director.personas").joinpath("defaults")))
+    seen: dict[str, Path] = {}
+    checks = []
+    for file in files:
+        try:
+            persona = load_persona_file(file)
+            if persona.name in seen:
+                raise PersonaFileError(
+                    duplicate_name_message(file, persona.name, seen[persona.name])
+                )
+        except EmotionDirectorError as exc:
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            checks.append(PersonaFileCheck(file, problems=list(problems)))
+        else:
+            seen[persona.name] = file
+            own = file.resolve().parent == shipped.resolve()  # a shipped file is the default
+            checks.append(
+                PersonaFileCheck(
+                    file, persona.name, overrides_default=persona.name in defaults and not own
+                )
+            )
+    return checks

@@ -65,3 +65,28 @@ def test_cli_reports_a_bad_lora_file_in_one_line_with_exit_code_2(tmp_path, sd15
     )
     assert result.exit_code == 2, result.output
     assert "LoRA does not fit this model" in result.output and "Traceback" not in result.output
+
+
+def test_checked_generator_refuses_bad_settings_before_any_weights_load(tmp_path):
+    from emotion_director.diffusion.generator import checked_generator
+    from emotion_director.errors import InvalidRequestError
+
+    bank = VisualPromptBank.random(4, 16, 32).save(tmp_path / "bank.safetensors")
+    refused = [
+        ({"size": 30}, "multiple of 8"),
+        ({"retrieval_temperature": 0.0}, "must be > 0"),
+        ({"model": None}, "no diffusion model"),
+        ({"bank": None}, "no visual prompt bank"),
+        ({"device": "tpu"}, "unknown device"),
+        ({"lora": tmp_path / "lora.safetensors"}, "file not found"),
+        ({"adapter": bank.with_suffix(".bin")}, "file not found"),
+    ]
+    for settings, message in refused:
+        with pytest.raises(InvalidRequestError, match=message):
+            checked_generator(**{"model": "no/such-model", "bank": bank, **settings})
+    generator = checked_generator(
+        model="no/such-model", bank=bank, out_dir=tmp_path / "out", size=64
+    )
+    assert generator.pipeline is None  # nothing loaded yet
+    assert (generator.height, generator.width, generator.bank) == (64, 64, str(bank))
+    assert (tmp_path / "out").is_dir()

@@ -204,3 +204,19 @@ async def test_failed_items_are_redone_on_the_next_run_and_the_success_replaces_
     assert len(rows) == 2 and all("metrics" in r and "error" not in r for r in rows)
     # the file keeps both (append-only): 2 errors, then 2 successes
     assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 4
+
+
+def test_last_recorded_error_reads_the_latest_failed_record(tmp_path):
+    from emotion_director.evals.runner import last_recorded_error
+
+    path = tmp_path / "results.jsonl"
+    assert last_recorded_error(path) == ""  # no file: nothing to say
+    records = [
+        {"system": "a", "error": "first"},
+        {"system": "b"},
+        {"system": "c", "error": "x" * 400},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert last_recorded_error(path) == "x" * 300
+    path.write_text('{"error": \n')  # unreadable: the error line still prints, without a cause
+    assert last_recorded_error(path) == ""

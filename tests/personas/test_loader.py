@@ -174,3 +174,22 @@ def test_fuzzing_one_field_of_a_valid_persona_names_that_field(field, value):
         parse_persona(yaml.safe_dump(data), "one.yaml")
     except PersonaFileError as exc:
         assert f"field '{field}" in str(exc) or "unknown" in str(exc)
+
+
+def test_check_persona_paths_gives_each_file_a_verdict_in_order(tmp_path):
+    from emotion_director.personas.loader import check_persona_paths
+
+    default = default_personas()[0]
+    own = _write(tmp_path, "a_own.yaml", _valid(name="baker"))
+    override = _write(tmp_path, "b_override.yaml", _valid())
+    twin = _write(tmp_path, "c_twin.yaml", _valid(name="baker"))
+    broken = _write(tmp_path, "d_broken.yaml", "name: [")
+    checks = check_persona_paths([tmp_path])
+    assert [c.path for c in checks] == [own, override, twin, broken]
+    assert (checks[0].name, checks[0].problems, checks[0].overrides_default) == ("baker", [], False)
+    assert (checks[1].name, checks[1].overrides_default) == (default.name, True)
+    assert checks[2].name is None and "also used by" in checks[2].problems[0]
+    assert "invalid YAML" in checks[3].problems[0]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PersonaFileError, match="no persona files"):
+        check_persona_paths([tmp_path / "empty"])

@@ -616,6 +616,31 @@ class DPOTrainer:
                 shutil.rmtree(old, ignore_errors=True)
         return folder
 
+    @classmethod
+    def for_run(
+        cls,
+        config: str | Path,
+        *,
+        max_steps: int | None = None,
+        resume: str | None = None,
+        overwrite: bool = False,
+        preset: str | None = None,
+    ) -> DPOTrainer:
+        """A trainer for the YAML ``config``, checked before any step: a new run must not replace
+        an earlier one (:meth:`check_output_dir`), a resume must train what the run trained
+        (:meth:`check_resume_config`; ``overwrite`` continues anyway). ``max_steps`` overrides
+        ``train.max_steps``; ``preset`` fills the fields the file leaves unset. Bad data or a bad
+        model fail here, in one line."""
+        cfg = DPOConfig.from_yaml(config, preset=preset)
+        if max_steps:
+            cfg.train.max_steps = max_steps
+        trainer = cls(cfg)
+        if not resume:
+            trainer.check_output_dir()
+        else:
+            trainer.check_resume_config(overwrite=overwrite)
+        return trainer
+
     def check_output_dir(self) -> None:
         """Refuse an ``output_dir`` holding an earlier run: a new run never replaces its bank,
         adapter, checkpoints or metrics (resume it instead)."""

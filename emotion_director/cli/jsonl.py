@@ -1,8 +1,8 @@
-"""``scene check`` and ``eval scene-fit``: the scene-fit component and the eval's own checker.
+"""JSONL in, JSONL out, for the commands that answer a stream of pairs (``scene check --jsonl
+-``, ``eval scene-fit --jsonl -``).
 
-Registered by :func:`register` (kept apart from ``cli.py``). Both read one pair or a JSONL
-stream; a bad line gets an error object in its place and the command exits 2 at the end, so
-nothing reports failure as success.
+A bad line gets an error object in its place and the stream goes on; the command exits 2 at the
+end, so nothing reports failure as success.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import json
 import os
 import sys
 import unicodedata
-from typing import Annotated, Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import typer
 
 from emotion_director import untrusted
+from emotion_director.cli.common import call
 from emotion_director.errors import InvalidRequestError
 
 #: One JSONL line may hold a scene and a phrase or prompt of up to 1000 characters each.
@@ -24,7 +26,8 @@ MAX_LINE_BYTES = 16_384
 MAX_TEXT_CHARS = 1000
 
 
-def _text(value: Any, field: str) -> str:
+def checked_text(value: Any, field: str) -> str:
+    """``value`` as one clean line of visible text, or an error that names ``field``."""
     if not isinstance(value, str):
         raise InvalidRequestError(f"'{field}' must be a string, got {type(value).__name__}")
     odd = [c for c in value if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
@@ -63,12 +66,13 @@ def _jsonl(stream, fields: tuple[str, str]) -> Iterator[tuple[int, dict[str, str
             yield n, None, f"expected an object with {fields[0]!r} and {fields[1]!r}"
             continue
         try:
-            yield n, {f: _text(obj.get(f), f) for f in fields}, ""
+            yield n, {f: checked_text(obj.get(f), f) for f in fields}, ""
         except InvalidRequestError as exc:
             yield n, None, str(exc)
 
 
-def _stdin() -> Any:
+def open_stdin() -> Any:
+    """stdin's binary stream, or an error when it is closed or opened write-only."""
     stream = getattr(sys.stdin, "buffer", None)
     try:
         if stream is None or not stream.readable():
@@ -89,11 +93,12 @@ def _stdin() -> Any:
     return stream
 
 
-def _stream(
+def answer_lines(
     fields: tuple[str, str], answer: Callable[[str, str], dict[str, Any]], stdin: Any
 ) -> int:
-    """Answer every line; a line that fails (bad input, or an error while answering it) gets
-    an error object in its place and the stream goes on. Output is UTF-8 whatever the locale."""
+    """Answer every line on stdout; the number of lines that failed. A line that fails (bad
+    input, or an error while answering it) gets an error object in its place and the stream
+    goes on. Output is UTF-8 whatever the locale."""
     out = sys.stdout.buffer
     bad = 0
     try:
@@ -119,86 +124,12 @@ def _stream(
     return bad
 
 
-def register(app: typer.Typer, eval_app: typer.Typer, run: Callable[..., Any], err: Any) -> None:
-    scene_app = typer.Typer(
-        help="Check phrases against a scene (the graph's scene-fit filter).", no_args_is_help=True
-    )
-    app.add_typer(scene_app, name="scene")
-
-    @scene_app.command("check")
-    def scene_check(
-        scene: Annotated[Optional[str], typer.Argument(help="the scene (a user's prompt)")] = None,
-        phrase: Annotated[
-            Optional[str], typer.Argument(help="a phrase to check against it")
-        ] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print the verdict object")] = False,
-        jsonl: Annotated[
-            Optional[str],
-            typer.Option(
-                help='\'-\': read {"scene", "phrase"} lines on stdin, answer one JSON line each'
-            ),
-        ] = None,
-    ) -> None:
-        """Does PHRASE clash with SCENE? One green or red line, or JSON."""
-        from emotion_director.scenefit import SceneFit
-
-        if jsonl is not None:
-            if jsonl != "-" or scene is not None:
-                raise run(_usage, "use --jsonl - alone, with the pairs on stdin")
-            stdin = run(_stdin)
-            fit = run(SceneFit.load)
-            bad = run(
-                _stream,
-                ("scene", "phrase"),
-                lambda s, p: (
-                    fit.check(s, p).model_dump(exclude={"scene", "phrase"})
-                    | {"scene": s, "phrase": p}
-                ),
-                stdin,
-            )
-            if bad:
-                raise typer.Exit(2)
-            return
-        if scene is None or phrase is None:
-            raise run(
-                _usage,
-                'give a scene and a phrase: scene check "a welder at midnight" '
-                '"blazing noon sun" (or --jsonl - with pairs on stdin)',
-            )
-        pair = run(lambda: (_text(scene, "scene"), _text(phrase, "phrase")))
-        verdict = run(lambda: SceneFit.load().check(*pair))
-        if as_json:
-            typer.echo(verdict.model_dump_json())
-        else:
-            colour = "red" if verdict.clash else "green"
-            word = "clash" if verdict.clash else "fits"
-            from rich.console import Console
-            from rich.markup import escape
-
-            Console(highlight=False).print(
-                f"[bold {colour}]{word}[/] {verdict.score:.2f}  {escape(verdict.reason)}"
-            )
-
-    @eval_app.command("scene-fit")
-    def eval_scene_fit(
-        jsonl: Annotated[str, typer.Option(help='\'-\': read {"scene", "prompt"} lines on stdin')],
-    ) -> None:
-        """The eval's independent scene checker: which phrases of a prompt clash with its scene."""
-        from emotion_director.evals.scene_checker import PMISceneChecker
-
-        if jsonl != "-":
-            raise run(_usage, 'use --jsonl - with {"scene", "prompt"} lines on stdin')
-        stdin = run(_stdin)
-        checker = run(PMISceneChecker.load)
-        bad = run(
-            _stream,
-            ("scene", "prompt"),
-            lambda s, p: {"scene": s, **checker.check_prompt(s, p)},
-            stdin,
-        )
-        if bad:
-            raise typer.Exit(2)
-
-
-def _usage(message: str) -> None:
-    raise InvalidRequestError(message)
+def answer_jsonl(
+    fields: tuple[str, str], load: Callable[[], Callable[[str, str], dict[str, Any]]]
+) -> None:
+    """The whole ``--jsonl -`` command: check stdin, ``load()`` the answering function (a
+    model, once), answer every line; exit 2 at the end if any line failed."""
+    stdin = call(open_stdin)
+    answer = call(load)
+    if call(answer_lines, fields, answer, stdin):
+        raise typer.Exit(2)

@@ -1,0 +1,134 @@
+"""What every command group shares: the two consoles, the one-line error, the call into the
+library that maps its errors to exit codes, progress bars, notes, and the live lines of a rewrite.
+
+Every error a user can fix is printed as one red line on stderr with exit code 2; anything else
+is one line with exit code 1 (``EMOTION_DIRECTOR_DEBUG=1`` shows the traceback); Ctrl-C is 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from emotion_director.errors import EmotionDirectorError, InvalidRequestError
+from emotion_director.redaction import redact
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``message`` as one red error line on stderr; raise the returned exit."""
+    err.print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the library; user errors become one line, anything else one line plus a hint."""
+    try:
+        return fn(*args, **kwargs)
+    except EmotionDirectorError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if os.environ.get("EMOTION_DIRECTOR_DEBUG"):
+            raise
+        raise fail(
+            f"unexpected {type(exc).__name__}: {str(exc)[:300]} "
+            "(set EMOTION_DIRECTOR_DEBUG=1 for a traceback and report it)",
+            1,
+        ) from None
+
+
+def read_prompt(prompt: str) -> str:
+    """``prompt``, or stdin's text (UTF-8, a leading BOM dropped) when it is ``-``."""
+    if prompt != "-":
+        return prompt
+    try:
+        data = sys.stdin.buffer.read()
+    except (AttributeError, OSError, ValueError):  # no stdin at all (closed descriptor)
+        raise InvalidRequestError(
+            "stdin is closed: pipe the prompt (echo 'a dog' | emotion-director rewrite - ...) or "
+            "pass it as an argument."
+        ) from None
+    try:
+        return data.decode("utf-8-sig")  # a leading BOM is an encoding mark, not text
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(
+            f"stdin is not valid UTF-8 (byte {exc.start}): pipe UTF-8 text."
+        ) from None
+
+
+def require_diffusion() -> None:
+    """Fail in one line, with the install hint, unless the ``[diffusion]`` extra imports."""
+    from emotion_director.diffusion.dependencies import require_diffusion as require
+
+    require()
+
+
+def note(text: str, *, soft_wrap: bool = False) -> None:
+    """A yellow ``note:`` line on stderr."""
+    err.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=soft_wrap)
+
+
+def print_notices(notices: list[str]) -> None:
+    for line in notices:
+        note(line, soft_wrap=True)
+
+
+def check_persona_dirs(directories: Sequence[Path]) -> None:
+    """Load the persona set of ``directories`` (fails before any work on a bad file) and say
+    which user file overrides which persona."""
+    from emotion_director.personas import load_personas
+
+    notices: list[str] = []
+    load_personas(directories, notices=notices)
+    print_notices(notices)
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A transient bar on stderr (none when stderr is no terminal); yields ``update(done,
+    total)`` for the library's ``progress=``. A ``total`` given here stays; without one, the
+    bar follows the total of each update."""
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task(label, total=total)
+
+        def update(done: int, new_total: int | None = None) -> None:
+            if total is None:
+                progress.update(task, completed=done, total=new_total)
+            else:
+                progress.update(task, completed=done)
+
+        yield update
+
+
+def show_graph_update(chunk: dict[str, Any]) -> None:
+    """The live lines of a rewrite: the parsed request, then each persona's reading."""
+    if "persona_reading" in chunk:
+        for reading in chunk["persona_reading"]["readings"]:
+            out.print(
+                f"[cyan]{escape(reading.persona):>17}[/] [dim]{reading.intensity:.2f}[/]  "
+                + escape("; ".join(reading.cues)),
+                highlight=False,
+            )
+    elif "parse_request" in chunk:
+        update = chunk["parse_request"]
+        out.print(
+            f"[bold]{escape(update['subject'])}[/] -> [bold magenta]{update['emotion']}[/]  "
+            f"[dim]({len(update['personas'])} personas)[/]",
+            highlight=False,
+        )
