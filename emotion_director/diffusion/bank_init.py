@@ -396,7 +396,7 @@ def init_bank_file(
     )
     if bank is None:  # not the main process of a data-parallel run
         return None
-    bank.metadata["dataset"] = str(dataset)
+    bank.metadata.update(dataset=str(dataset), **chosen.bank_record())
     return bank.save(out_path, overwrite=overwrite)
 
 
