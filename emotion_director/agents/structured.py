@@ -145,6 +145,14 @@ def structured_runnable(
 #: is asked the next way (logged once per graph); e.g. llama.cpp's server answers HTTP 500 to
 #: ``json_schema`` but handles tool calls.
 STRUCTURED_METHODS = ("json_schema", "function_calling", "json_mode")
+
+
+def next_method(method: str) -> str | None:
+    """The method after ``method`` in :data:`STRUCTURED_METHODS`, if any."""
+    following = STRUCTURED_METHODS[STRUCTURED_METHODS.index(method) + 1 :]
+    return following[0] if following else None
+
+
 _TRANSIENT_STATUS = {408, 429, 502, 503, 504}
 
 
@@ -298,7 +306,8 @@ def _client_errors() -> tuple[type[BaseException], ...]:
     import httpx
     import openai
 
-    return (openai.OpenAIError, httpx.HTTPError, httpx.InvalidURL, *_transport_failures()[0])
+    known = (openai.OpenAIError, httpx.HTTPError, httpx.StreamError, httpx.InvalidURL)
+    return (*known, *(kind for kinds in _transport_failures() for kind in kinds))
 
 
 class _InvalidOutput(Exception):
@@ -481,11 +490,16 @@ class _Request:
         if not failure.rejects_method or (failure.status == 500 and not repeated and not last):
             return False
         self.rejected.append(f"{self.method}: HTTP {failure.status} {failure.detail}".strip())
-        following = (
-            self.memory.reject(self.model, self.method, self.rejected[-1], self.where)
-            if not runs_in_process(self.model) and self.method in STRUCTURED_METHODS
-            else None
-        )
+        # a 4xx or the same 500 twice is the server's answer to this method: remembered for the
+        # graph; a single 500 on the last attempt only moves this answer to the next method
+        proven = failure.status != 500 or repeated
+        following: str | None = None
+        if not runs_in_process(self.model) and self.method in STRUCTURED_METHODS:
+            following = (
+                self.memory.reject(self.model, self.method, self.rejected[-1], self.where)
+                if proven
+                else next_method(self.method)
+            )
         if following is None:
             raise _rejected_error(
                 self.rejected, node=self.node, backend=self.backend, where=self.where

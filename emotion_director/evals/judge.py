@@ -42,7 +42,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from emotion_director.agents.backends import backend_name, make_chat_model
-from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.structured import StructuredMemory, ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.errors import EmotionDirectorError, RunFolderError, UserInputError
 from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
@@ -235,6 +235,10 @@ async def judge_run(
     counters = {"done": 0, "failed": 0}
     skipped = len(plan) - len(todo)
 
+    memory = (
+        StructuredMemory()
+    )  # one for the whole judging run: what the server rejects is learnt once
+
     async def one(first: dict[str, Any], second: dict[str, Any]) -> None:
         record: dict[str, Any] = {
             "case_id": first["case_id"],
@@ -260,6 +264,7 @@ async def judge_run(
                         temperature=0.0,
                         seed=0,
                         method=settings.structured_method,
+                        memory=memory,
                     )
                     shown = {"A": first["system"], "B": second["system"]}
                     winner = shown.get(verdict.winner, "tie")

@@ -39,6 +39,7 @@ import base64
 import csv
 import hashlib
 import json
+import logging
 import re
 from collections import Counter
 from functools import cached_property, lru_cache
@@ -161,7 +162,7 @@ def bleu(candidate: str, references: list[str]) -> float:
     score = sacrebleu.sentence_bleu(
         candidate, references, smooth_method="add-k", smooth_value=1, lowercase=True
     )
-    return score.score / 100
+    return min(score.score / 100, 1.0)  # sacrebleu's 100 can be 100.00000000000004
 
 
 def self_bleu(texts: list[str]) -> float:
@@ -181,6 +182,8 @@ class _SentenceEncoder:
         return self._encoder.encode(list(texts))
 
 
+logger = logging.getLogger("emotion_director.evals")
+
 #: The sidecar of ``results.jsonl`` that keeps each rewrite's MiniLM vector, written by
 #: ``eval run`` as it scores, so that ``eval report`` computes diversity without MiniLM.
 VECTORS_FILE = "vectors.jsonl"
@@ -191,12 +194,18 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+#: Which encoder a kept vector comes from; a line of another encoder is not used.
+VECTOR_ENCODER = "all-MiniLM-L6-v2/256/mean/normalised"
+
+
 def vector_line(text: str, vector: Any) -> str:
-    """One :data:`VECTORS_FILE` line: the text's key and its float32 vector in base64."""
+    """One :data:`VECTORS_FILE` line: the text's key, the encoder, its float32 vector in base64."""
     import numpy as np
 
     raw = np.asarray(vector, dtype="<f4").tobytes()
-    return json.dumps({"key": text_key(text), "vector": base64.b64encode(raw).decode()})
+    return json.dumps(
+        {"key": text_key(text), "encoder": VECTOR_ENCODER, "vector": base64.b64encode(raw).decode()}
+    )
 
 
 class TextMetrics:
@@ -209,27 +218,40 @@ class TextMetrics:
         self.known: dict[str, Any] = {}
 
     def load_vectors(self, path: str | Path) -> int:
-        """Read the vectors a run kept (a missing file is no vectors); a line that does not
-        parse is skipped, and its text is encoded again. Returns how many were read."""
+        """Read the vectors a run kept. They are a cache: a line that does not parse, comes from
+        another encoder or is not a unit vector is skipped, and a file that cannot be read is no
+        vectors (logged); those texts are encoded again. Returns how many were read."""
         import numpy as np
 
+        from emotion_director.errors import DataFileError
         from emotion_director.files import text_lines
 
         path = Path(path)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return 0
-        read = 0
-        for _, line in text_lines(path, what="vectors file", max_line=8192):
-            try:
-                item = json.loads(line)
-                vector = np.frombuffer(base64.b64decode(item["vector"], validate=True), "<f4")
-                key = item["key"]
-            except (ValueError, TypeError, KeyError):
-                continue
-            if isinstance(key, str) and vector.shape == (384,) and np.isfinite(vector).all():
-                self.known[key] = vector
-                read += 1
-        return read
+        found: dict[str, Any] = {}
+        try:
+            for _, line in text_lines(path, what="vectors file", max_bytes=1 << 32):
+                try:
+                    item = json.loads(line)
+                    raw = base64.b64decode(item["vector"], validate=True)
+                    vector = np.frombuffer(raw, "<f4") if len(raw) == 384 * 4 else None
+                    key, encoder = item["key"], item.get("encoder")
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    continue
+                if (
+                    isinstance(key, str)
+                    and encoder == VECTOR_ENCODER
+                    and vector is not None
+                    and np.isfinite(vector).all()
+                    and abs(float(np.linalg.norm(vector)) - 1.0) < 1e-3
+                ):
+                    found[key] = vector
+        except DataFileError as exc:
+            logger.warning("not using the kept vectors (%s): encoding the rewrites again", exc)
+            return 0
+        self.known.update(found)
+        return len(found)
 
     def vector_of(self, text: str) -> Any:
         """The text's vector, if this process knows it (it scored or read it)."""

@@ -29,6 +29,7 @@ from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.errors import (
     EmotionDirectorError,
     OutputDirError,
+    RunFolderError,
     UserInputError,
 )
 from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
@@ -152,6 +153,13 @@ async def run_eval(
         )
     )
     results_path = out / "results.jsonl"
+    vectors_path = out / VECTORS_FILE
+    if vectors_path.is_symlink() or (vectors_path.exists() and not vectors_path.is_file()):
+        # a FIFO there would block the first append for good; a link would write elsewhere
+        raise RunFolderError(
+            f"{vectors_path}: not a regular file (a link, folder, device or pipe); remove it "
+            "(it only caches the rewrites' vectors) and run again."
+        )
     if results_path.exists() and results_path.stat().st_size:
         with results_path.open("rb+") as handle:  # a crash mid-write leaves a partial last line:
             handle.seek(-1, 2)  # end it, so the next record starts cleanly
@@ -198,7 +206,7 @@ async def run_eval(
             vector = None if "error" in record else _vector_line(metrics, record["rewrite"])
             async with lock:  # append-only: a crash loses at most the items in flight
                 if vector is not None:  # before the result: a result never lacks its vector
-                    with (out / VECTORS_FILE).open("a", encoding="utf-8") as handle:
+                    with vectors_path.open("a", encoding="utf-8") as handle:
                         handle.write(vector + "\n")
                 with results_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from emotion_director.agents.consensus import build_consensus
 from emotion_director.agents.schemas import ConceptChain, ConceptLink
-from emotion_director.agents.structured import ainvoke_structured
+from emotion_director.agents.structured import StructuredMemory, ainvoke_structured
 from emotion_director.agents.text import guess_facet
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.errors import UserInputError
@@ -46,6 +46,8 @@ class SystemContext:
 
     settings: Settings
     model: BaseChatModel
+    #: the LLM seam's memory for the run (built runnables, methods the server rejected)
+    memory: StructuredMemory = field(default_factory=StructuredMemory)
 
 
 class RewriteSystem:
@@ -150,6 +152,7 @@ class SingleLLM(RewriteSystem):
             temperature=0.7,
             seed=0,
             method=self.ctx.settings.structured_method,
+            memory=self.ctx.memory,
         )
         return Rewrite(text=result.prompt.strip() or case.prompt)
 

@@ -59,8 +59,18 @@ def bootstrap_ci(
     import numpy as np
 
     data = np.asarray(values, dtype=float)
-    picks = np.random.default_rng(seed).integers(0, len(data), size=(resamples, len(data)))
-    means = np.sort(data[picks].mean(axis=1))
+    rng = np.random.default_rng(seed)
+    # in chunks, so that memory stays at ~200 x n values however many resamples are drawn
+    means = np.sort(
+        np.concatenate(
+            [
+                data[rng.integers(0, len(data), size=(min(200, resamples - done), len(data)))].mean(
+                    axis=1
+                )
+                for done in range(0, resamples, 200)
+            ]
+        )
+    )
     low, high = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
     return float(data.mean()), float(low), float(high)
 

@@ -121,3 +121,58 @@ def test_each_memory_learns_on_its_own():
     assert a.reject(model, "json_schema", "HTTP 400", "here") == "function_calling"
     assert a.method_for(model, "json_schema") == "function_calling"
     assert b.method_for(model, "json_schema") == "json_schema"  # nothing global learnt it
+
+
+class _Status(Exception):
+    """An HTTP error answer, as the openai client raises one."""
+
+    def __init__(self, status):
+        super().__init__(f"HTTP {status}")
+        self.status_code = status
+        self.message = "server error"
+
+
+def test_a_single_500_on_the_last_attempt_is_not_remembered_as_a_rejection():
+    memory = StructuredMemory()
+    model = RemoteLike(_replies("not json", "not json", _Status(500), '{"n": 2}'))
+    got = invoke_structured(
+        model, Pick, [("user", "x")], node="n", retries=2, method="function_calling", memory=memory
+    )
+    assert got == Pick(n=2)  # the answer moved on to the next method...
+    assert memory.method_for(model, "function_calling") == "function_calling"  # ...nothing learnt
+
+
+def test_a_4xx_is_remembered_for_the_graph():
+    memory = StructuredMemory()
+    model = RemoteLike(_replies(_Status(400), '{"n": 3}'))
+    got = invoke_structured(
+        model, Pick, [("user", "x")], node="n", retries=0, method="json_schema", memory=memory
+    )
+    assert got == Pick(n=3)
+    assert memory.method_for(model, "json_schema") == "function_calling"
+
+
+@pytest.mark.integration  # a loopback server speaking the OpenAI protocol
+def test_an_eval_run_learns_a_rejected_method_once_for_all_its_calls():
+    import asyncio
+
+    from emotion_director import Settings
+    from emotion_director.agents.backends import make_chat_model
+    from emotion_director.evals import load_eval_dataset
+    from emotion_director.evals.systems import SingleLLM, SystemContext
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    with SimulatedOpenAIServer("rejects_json_schema") as server:
+        settings = Settings(
+            backend="openai", base_url=server.url, model="m", structured_method="json_schema"
+        )
+        system = SingleLLM(SystemContext(settings=settings, model=make_chat_model(settings)))
+
+        async def three():
+            for case in load_eval_dataset("builtin:neutral")[:3]:
+                await system.rewrite(case)
+
+        asyncio.run(three())
+        asked = [(b.get("response_format") or {}).get("type") for b in server.bodies]
+    # the first case learns it (the same 500 twice); the other two never ask json_schema again
+    assert asked.count("json_schema") == 2 and "json_schema" not in asked[2:]

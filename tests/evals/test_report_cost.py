@@ -46,7 +46,7 @@ def test_the_run_keeps_one_vector_per_scored_rewrite(run):
     rows = read_results(run)
     assert len(lines) == len(rows) == 32
     metrics = TextMetrics()
-    assert metrics.load_vectors(run / VECTORS_FILE) == 32
+    assert metrics.load_vectors(run / VECTORS_FILE) == len({r["rewrite"] for r in rows})
     assert all(metrics.vector_of(r["rewrite"]) is not None for r in rows)
 
 
@@ -112,3 +112,65 @@ def test_the_report_modules_import_no_llm_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_vectors_of_another_encoder_or_not_unit_length_are_not_used(tmp_path):
+    import base64
+
+    import numpy as np
+
+    from emotion_director.evals.metrics import VECTOR_ENCODER
+
+    def line(key, vector, encoder=VECTOR_ENCODER):
+        raw = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+        return json.dumps({"key": key, "encoder": encoder, "vector": raw})
+
+    unit = np.zeros(384)
+    unit[0] = 1.0
+    path = tmp_path / VECTORS_FILE
+    path.write_text(
+        "\n".join(
+            [
+                line("good", unit),
+                line("tenfold", 10 * unit),
+                line("zero", 0 * unit),
+                line("other", unit, encoder="another-model"),
+                line("old", unit, encoder=None),
+            ]
+        )
+        + "\n"
+    )
+    metrics = TextMetrics()
+    assert metrics.load_vectors(path) == 1 and set(metrics.known) == {"good"}
+
+
+def test_a_vectors_file_that_cannot_be_read_is_no_vectors(tmp_path, caplog):
+    import os
+
+    fifo = tmp_path / VECTORS_FILE
+    os.mkfifo(fifo)
+    assert TextMetrics().load_vectors(fifo) == 0  # not a hang, not a crash
+    assert "not using the kept vectors" in caplog.text
+
+
+def test_eval_run_refuses_a_pipe_or_link_where_the_vectors_go(tmp_path):
+    import asyncio
+    import os
+
+    from emotion_director.errors import RunFolderError
+
+    for plant in (lambda p: os.mkfifo(p), lambda p: p.symlink_to(tmp_path / "elsewhere")):
+        folder = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        plant(folder / VECTORS_FILE)
+        with pytest.raises(RunFolderError, match="vectors.jsonl: not a regular file"):
+            asyncio.run(
+                run_eval(
+                    ["identity"],
+                    load_eval_dataset("builtin:neutral")[:1],
+                    folder,
+                    settings=Settings(backend="test"),
+                    chat_model=TestChatModel(),
+                    metrics=TextMetrics(),
+                )
+            )

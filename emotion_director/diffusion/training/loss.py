@@ -36,9 +36,9 @@ so the policy's error gap between right and wrong emotion grows relative to the 
   ``-logsigmoid(beta_dpo * logits)`` without the 1/2: its ``beta_dpo`` is ``beta / 2`` here.
 * ``hinge``: :math:`\max(0, 1 - \tfrac{\beta}{2} z)`.
 * ``ipo``: :math:`(z - \tfrac{1}{\beta})^2` — IPO's squared loss on the log-ratio difference with
-  target :math:`1/(2\tau)`, :math:`\tau = \beta/2`. (diffusers' IPO branch squares
-  ``scale_term * logits - 1/(2*beta)`` with a negative ``scale_term``, which pushes the margin the
-  wrong way; not copied.)
+  target :math:`1/(2\tau)`, :math:`\tau = \beta/2`. (diffusers' port writes
+  ``(logits - 1 / (2 * args.beta)) ** 2`` with an ``args.beta`` its parser does not define;
+  with its ``beta_dpo`` = ``beta / 2`` here, the target is the same, :math:`1/\beta`.)
 
 Total: ``image_weight * mean(image term) + nvp_weight * mean(nvp term)``. Implicit accuracy is
 the share of :math:`z > 0`, a tie :math:`z = 0` counting one half (as diffusers counts it); the
