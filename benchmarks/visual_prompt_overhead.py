@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from types import SimpleNamespace
 
 import torch
 
@@ -53,6 +54,64 @@ def interleaved(a, b, pairs: int, device: str) -> list[float]:
     return ratios
 
 
+def build_unet_bench(
+    kind: str, full: bool, device: str, dtype: torch.dtype, batch: int = 1, tokens: int = 16
+) -> SimpleNamespace:
+    """The base pipeline and its UNet with the visual prompt loaded, in two switchable states,
+    and the inputs of one CFG step on ``2 x batch`` rows: ``use(base_state)`` /
+    ``use(vp_state)`` switch the same UNet between its own processors and the visual prompt
+    (``use`` also takes ``(processors, encoder_hid_proj, encoder_hid_dim_type)`` of another
+    adapter). ``packed`` is one packed visual prompt per row, ``added`` the SDXL extras."""
+    with torch.device(device):
+        base = build_tiny_pipeline(kind, size="full" if full else "tiny")
+    base = base.to(device, dtype)
+    base.set_progress_bar_config(disable=True)
+    unet, cfg = base.unet, base.unet.config
+    text_dim = base.text_encoder.config.hidden_size
+    bank = VisualPromptBank.random(num_tokens=tokens, dim=1024, text_dim=text_dim)
+    pipe = MCDiffusionPipeline(base, bank=bank, retrieval_temperature=0.1)
+    pipe.visual_prompt_adapter.to(device, dtype)
+
+    # the two states of the same UNet, switched outside the timed region
+    vp_state = (dict(unet.attn_processors), unet.encoder_hid_proj, "ip_image_proj")
+    base_state = (pipe._vp_original, None, None)
+
+    def use(state) -> None:
+        unet.set_attn_processor(dict(state[0]))
+        unet.encoder_hid_proj = state[1]
+        unet.config.encoder_hid_dim_type = state[2]
+
+    rows = 2 * batch
+    side = cfg.sample_size
+    latents = torch.randn(rows, cfg.in_channels, side, side, device=device, dtype=dtype)
+    text = torch.randn(rows, 77, cfg.cross_attention_dim, device=device, dtype=dtype)
+    added = {}
+    if cfg.addition_embed_type == "text_time":
+        pooled = cfg.projection_class_embeddings_input_dim - 6 * cfg.addition_time_embed_dim
+        added = {
+            "text_embeds": torch.randn(rows, pooled, device=device, dtype=dtype),
+            "time_ids": torch.randn(rows, 6, device=device, dtype=dtype),
+        }
+    packed = pack_visual_prompt(bank.tokens[1:2].expand(rows, -1, -1).contiguous()).to(
+        device, dtype
+    )
+    return SimpleNamespace(
+        base=base,
+        pipe=pipe,
+        bank=bank,
+        unet=unet,
+        use=use,
+        base_state=base_state,
+        vp_state=vp_state,
+        rows=rows,
+        side=side,
+        latents=latents,
+        text=text,
+        added=added,
+        packed=packed,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -72,39 +131,10 @@ def main() -> None:
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[
         args.dtype or ("bf16" if args.device.startswith("cuda") else "fp32")
     ]
-    with torch.device(args.device):
-        base = build_tiny_pipeline(kind, size="full" if full else "tiny")
-    base = base.to(args.device, dtype)
-    base.set_progress_bar_config(disable=True)
-    unet, cfg = base.unet, base.unet.config
-    text_dim = base.text_encoder.config.hidden_size
-    bank = VisualPromptBank.random(num_tokens=args.tokens, dim=1024, text_dim=text_dim)
-    pipe = MCDiffusionPipeline(base, bank=bank, retrieval_temperature=0.1)
-    pipe.visual_prompt_adapter.to(args.device, dtype)
-
-    # the two states of the same UNet, switched outside the timed region
-    vp_state = (dict(unet.attn_processors), unet.encoder_hid_proj, "ip_image_proj")
-    base_state = (pipe._vp_original, None, None)
-
-    def use(state) -> None:
-        unet.set_attn_processor(dict(state[0]))
-        unet.encoder_hid_proj = state[1]
-        unet.config.encoder_hid_dim_type = state[2]
-
-    rows = 2 * args.batch
-    side = cfg.sample_size
-    latents = torch.randn(rows, cfg.in_channels, side, side, device=args.device, dtype=dtype)
-    text = torch.randn(rows, 77, cfg.cross_attention_dim, device=args.device, dtype=dtype)
-    added = {}
-    if cfg.addition_embed_type == "text_time":
-        pooled = cfg.projection_class_embeddings_input_dim - 6 * cfg.addition_time_embed_dim
-        added = {
-            "text_embeds": torch.randn(rows, pooled, device=args.device, dtype=dtype),
-            "time_ids": torch.randn(rows, 6, device=args.device, dtype=dtype),
-        }
-    packed = pack_visual_prompt(bank.tokens[1:2].expand(rows, -1, -1).contiguous()).to(
-        args.device, dtype
-    )
+    b = build_unet_bench(kind, full, args.device, dtype, args.batch, args.tokens)
+    base, pipe, unet, use = b.base, b.pipe, b.unet, b.use
+    base_state, vp_state, side = b.base_state, b.vp_state, b.side
+    latents, text, added, packed = b.latents, b.text, b.added, b.packed
 
     def step_base() -> None:
         use(base_state)
