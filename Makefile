@@ -48,6 +48,7 @@ bench: $(DEV)
 	$(BIN)/python benchmarks/embedded_rewrite.py
 	$(BIN)/python benchmarks/visual_prompt_overhead.py --batch 4
 	$(BIN)/python benchmarks/dpo_step.py
+	$(BIN)/python benchmarks/gpu_check.py --dry
 	$(BIN)/python benchmarks/eval_cache.py
 	$(BIN)/python benchmarks/image_eval_cache.py
 	$(BIN)/python benchmarks/load.py

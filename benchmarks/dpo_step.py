@@ -29,9 +29,10 @@ from pathlib import Path
 MODES = ("plain", "plain_control", "dpo", "dpo_nvp")
 
 
-def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
-    import resource
-
+def build_trainer(args: argparse.Namespace, out: Path, nvp_weight: float = 0.0):
+    """A DPO trainer on toy records at the size ``args`` asks for, and ``train_step(mode, step)``:
+    one whole optimiser step (autocast, backward, update) of ``plain`` (winners + losers, no
+    reference) or ``dpo`` on the same records; it returns nothing and does not synchronise."""
     import torch
 
     from emotion_director.diffusion.tiny import build_tiny_pipeline
@@ -41,8 +42,7 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
     kind = "sdxl" if args.sdxl_size else "sd15"
     full = args.sd15_size or args.sdxl_size
     resolution = (1024 if kind == "sdxl" else 512) if full else 32
-    cuda = torch.cuda.is_available()
-    device = "cuda" if cuda else "cpu"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     toy = make_toy_preferences(out / "toy", per_emotion=1, size=resolution)
     cfg = DPOConfig.parse(
         {
@@ -53,9 +53,9 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
                 "bank_dim": 1024 if full else 32,
             },
             "data": {"preferences": str(toy), "resolution": resolution},
-            "loss": {"nvp_weight": 1.0 if mode == "dpo_nvp" else 0.0},
+            "loss": {"nvp_weight": nvp_weight},
             "train": {
-                "output_dir": str(out / mode),
+                "output_dir": str(out / "run"),
                 "batch_size": args.pairs,
                 "max_steps": 1,
                 "validation_every": None,
@@ -96,18 +96,9 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
         ).sample
         return denoising_error(pred, noise).mean()
 
-    times = []
-    warmup = 2
-    for step in range(args.steps + warmup):
+    def train_step(mode: str, step: int) -> None:
         records = trainer.batch_for(0, 0)  # the same records: encodes are cached after warm-up
         generator = torch.Generator().manual_seed(step)
-        if step == warmup and cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if step == warmup else None
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
         with trainer.accelerator.autocast():
             loss = (
                 plain_step(records, generator)
@@ -117,6 +108,28 @@ def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
         loss.backward()
         trainer.optimizer.step()
         trainer.optimizer.zero_grad()
+
+    return trainer, train_step
+
+
+def measure(mode: str, args: argparse.Namespace, out: Path) -> dict:
+    import resource
+
+    import torch
+
+    cuda = torch.cuda.is_available()
+    _, train_step = build_trainer(args, out, nvp_weight=1.0 if mode == "dpo_nvp" else 0.0)
+    times = []
+    warmup = 2
+    for step in range(args.steps + warmup):
+        if step == warmup and cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if step == warmup else None
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        train_step(mode, step)
         if cuda:
             torch.cuda.synchronize()
         if step >= warmup:

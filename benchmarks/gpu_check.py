@@ -1,0 +1,389 @@
+"""The GPU check of MC-Diffusion in one process, one JSON line per result as it finishes.
+
+Order (the most wanted figure first, so a run cut short still has it):
+
+1. ``dpo`` at SD 1.5 size: a DPO step / a plain training step on the same images (winners +
+   losers, encodes cached; :func:`dpo_step.build_trainer`), interleaved, bf16, gradient
+   checkpointing: time ratio and each step's peak memory.
+2. At SD 1.5 size (batch 4, CFG: 8 rows), then SDXL size (batch 1, 2 rows), interleaved rounds of
+   one UNet step each (:func:`visual_prompt_overhead.build_unet_bench`), the order rotating
+   between rounds: ``base`` (the UNet's own processors, no visual prompt), ``control`` (base
+   again: the noise floor), ``cached`` (visual prompt, projection and visual K/V from the
+   per-tensor cache, as on every step after a generation's first), ``uncached`` (a fresh packed
+   visual prompt: projection and K/V recomputed, as on a generation's first step and in training)
+   and ``ip_adapter`` (diffusers' ``IPAdapterAttnProcessor2_0`` on the same UNet, random weights
+   of IP-Adapter's shapes: 4 tokens from a 1024-d / 1280-d image embedding).
+
+Each ratio is the median (with p25 / p75 / min / max) of per-round ratios to that round's
+``base`` step; ``base`` itself reports milliseconds. Times come from CUDA events on a GPU,
+``time.perf_counter`` on the CPU; ``peak_mb`` is ``torch.cuda.max_memory_allocated`` over the
+measurement's calls (reset before each call; ``null`` on the CPU). A measurement that would run
+past ``--budget-s`` is skipped with a ``{"skipped": ..., "why": ...}`` line. Nothing is kept
+between runs (the toy DPO records live in a temporary folder); ``--out`` is appended to.
+
+    python benchmarks/gpu_check.py --out gpu_check.jsonl     # on a CUDA machine (<= 6 min)
+    python benchmarks/gpu_check.py --dry --out dry.jsonl     # the same sequence, tiny, CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # the sibling benchmarks, this checkout's package
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from dpo_step import build_trainer  # noqa: E402
+from visual_prompt_overhead import build_unet_bench  # noqa: E402
+
+from emotion_director.diffusion.attention import (  # noqa: E402
+    VisualPromptAttnProcessor,
+    cross_attention_layers,
+)
+
+UNET_MEASUREMENTS = ("base", "control", "cached", "uncached", "ip_adapter")
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class Report:
+    """JSON lines to stdout and, appended and flushed line by line, to ``--out``."""
+
+    def __init__(self, out: Path | None, budget_s: float) -> None:
+        self.out = out
+        self.start = time.perf_counter()
+        self.budget_s = budget_s
+        self.failed = False
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        return self.budget_s - self.elapsed()
+
+    def emit(self, line: dict[str, Any]) -> None:
+        text = json.dumps({**line, "elapsed_s": round(self.elapsed(), 2)})
+        print(text, flush=True)
+        if self.out is not None:
+            with self.out.open("a") as f:
+                f.write(text + "\n")
+                f.flush()
+
+    def skip(self, names: tuple[str, ...], common: dict[str, Any], why: str) -> None:
+        for name in names:
+            self.emit({"skipped": name, "measurement": name, **common, "why": why})
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, quartiles and extremes of ``values``."""
+    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return {
+        "median": statistics.median(values),
+        "p25": q[0],
+        "p75": q[2],
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def rounded(d: dict[str, float], digits: int = 4) -> dict[str, float]:
+    return {k: round(v, digits) for k, v in d.items()}
+
+
+def timed_round(
+    calls: list[tuple[str, Callable[[], Callable[[], Any]], Callable[[], None] | None]],
+    cuda: bool,
+    peaks: dict[str, float],
+) -> dict[str, float]:
+    """One round: for each ``(name, prepare, after)``, ``prepare()`` (untimed) returns the call to
+    time; ``after()`` (untimed) follows it. Seconds per name; each call's peak memory is folded
+    into ``peaks``."""
+    if cuda:
+        torch.cuda.synchronize()
+    marks: dict[str, Any] = {}
+    for name, prepare, after in calls:
+        fn = prepare()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            peaks[name] = max(peaks.get(name, 0.0), torch.cuda.max_memory_allocated() / 2**20)
+            marks[name] = (start, end)
+        else:
+            t0 = time.perf_counter()
+            fn()
+            marks[name] = time.perf_counter() - t0
+        del fn
+        if after is not None:
+            after()
+    if cuda:
+        torch.cuda.synchronize()
+        return {n: s.elapsed_time(e) / 1000 for n, (s, e) in marks.items()}
+    return marks
+
+
+def run_rounds(
+    calls: list,
+    rounds: int,
+    cuda: bool,
+    report: Report,
+) -> tuple[list[dict[str, float]], dict[str, float], bool]:
+    """Warm-up round, a budget check on its time, then ``rounds`` rounds, the order rotating.
+    Returns the per-round times, the peaks and whether the rounds were cut at the budget."""
+    t0 = time.perf_counter()
+    timed_round(calls, cuda, {})  # warm-up (kernels chosen, caches filled): an upper bound
+    per_round = time.perf_counter() - t0
+    if per_round * rounds > report.left():
+        raise BudgetExceeded(
+            f"{rounds} rounds x {per_round:.2f} s would exceed the budget "
+            f"({report.left():.0f} s left of {report.budget_s:.0f})"
+        )
+    times, peaks, cut = [], {}, False
+    for i in range(rounds):
+        shift = i % len(calls)
+        times.append(timed_round(calls[shift:] + calls[:shift], cuda, peaks))
+        if report.left() < 0 and i + 1 < rounds:
+            cut = True
+            break
+    return times, peaks, cut
+
+
+class BudgetExceeded(Exception):
+    pass
+
+
+def free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def dpo_check(args: argparse.Namespace, report: Report, common: dict[str, Any]) -> None:
+    """DPO step / plain step at SD 1.5 size (tiny with ``--dry``), interleaved in one trainer."""
+    cuda = args.device == "cuda"
+    common = {**common, "size": "sd15", "dtype": args.dpo_dtype, "pairs": args.pairs}
+    trainer_args = argparse.Namespace(
+        sd15_size=not args.dry,
+        sdxl_size=False,
+        pairs=args.pairs,
+        dtype=args.dpo_dtype,
+        gradient_checkpointing=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="gpu-check-dpo-") as tmp:
+        _, train_step = build_trainer(trainer_args, Path(tmp))
+        counter = iter(range(10**9))
+
+        def call(mode: str):
+            return (mode, lambda: lambda: train_step(mode, next(counter)), None)
+
+        times, peaks, cut = run_rounds([call("plain"), call("dpo")], args.dpo_rounds, cuda, report)
+    ratios = [t["dpo"] / t["plain"] for t in times]
+    plain_peak, dpo_peak = peaks.get("plain"), peaks.get("dpo")
+    report.emit(
+        {
+            "measurement": "dpo",
+            **common,
+            "rounds": len(times),
+            "cut_at_budget": cut,
+            "unit": "time ratio to a plain training step",
+            **rounded(spread(ratios)),
+            "ms": round(statistics.median(t["dpo"] for t in times) * 1000, 2),
+            "plain_ms": round(statistics.median(t["plain"] for t in times) * 1000, 2),
+            "peak_mb": round(dpo_peak, 1) if cuda else None,
+            "plain_peak_mb": round(plain_peak, 1) if cuda else None,
+            "memory_ratio": round(dpo_peak / plain_peak, 4) if cuda else None,
+            "gradient_checkpointing": True,
+        }
+    )
+
+
+def ip_adapter_state(unet: Any, base_processors: dict[str, Any], image_dim: int, tokens: int):
+    """diffusers' own IP-Adapter on ``unet``: ``IPAdapterAttnProcessor2_0`` on every
+    cross-attention layer (the others keep ``base_processors``) and its ``ImageProjection``,
+    random weights; a state for ``build_unet_bench(...).use``."""
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
+    from diffusers.models.embeddings import ImageProjection, MultiIPAdapterImageProjection
+
+    param = next(unet.parameters())
+    cross = unet.config.cross_attention_dim
+    processors = dict(base_processors)
+    for name, attn in cross_attention_layers(unet).items():
+        processors[name] = IPAdapterAttnProcessor2_0(
+            attn.to_q.out_features, cross, num_tokens=(tokens,), scale=1.0
+        ).to(param.device, param.dtype)
+    projection = MultiIPAdapterImageProjection([ImageProjection(image_dim, cross, tokens)])
+    return processors, projection.to(param.device, param.dtype), "ip_image_proj"
+
+
+def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict) -> None:
+    """Interleaved rounds of the five UNet steps at one size; one line per measurement."""
+    cuda = args.device == "cuda"
+    batch = args.batch if kind == "sd15" else args.sdxl_batch
+    b = build_unet_bench(kind, not args.dry, args.device, DTYPES[args.dtype], batch, args.tokens)
+    image_dim = (1024 if kind == "sd15" else 1280) if not args.dry else 32
+    ip_state = ip_adapter_state(b.unet, b.base_state[0], image_dim, args.ip_tokens)
+    ip_embeds = [torch.randn(b.rows, 1, image_dim, device=args.device, dtype=DTYPES[args.dtype])]
+    caches = [b.vp_state[1]._cache] + [
+        p._kv_cache for p in b.vp_state[0].values() if isinstance(p, VisualPromptAttnProcessor)
+    ]
+    fresh: list[torch.Tensor] = []
+
+    def step(packed_or_ip: Any = None) -> None:
+        added = dict(b.added)
+        if packed_or_ip is not None:
+            added["image_embeds"] = packed_or_ip
+        with torch.no_grad():
+            b.unet(b.latents, 500, encoder_hidden_states=b.text, added_cond_kwargs=added or None)
+
+    def prepare(state: Any, embeds: Callable[[], Any]) -> Callable[[], Callable[[], None]]:
+        def go() -> Callable[[], None]:
+            b.use(state)
+            e = embeds()
+            return lambda: step(e)
+
+        return go
+
+    def new_packed() -> list[torch.Tensor]:
+        fresh.append(b.packed.clone())  # a new tensor: the caches miss
+        return [fresh[-1]]
+
+    def drop_fresh() -> None:
+        # the fresh prompt's cache entries would push the cached prompt's out (8 per cache)
+        fresh.clear()
+        for cache in caches:
+            for key, entry in list(cache.entries.items()):
+                if entry[0]() is None:
+                    cache.entries.pop(key, None)
+
+    calls = [
+        ("base", prepare(b.base_state, lambda: None), None),
+        ("control", prepare(b.base_state, lambda: None), None),
+        ("cached", prepare(b.vp_state, lambda: [b.packed]), None),
+        ("uncached", prepare(b.vp_state, new_packed), drop_fresh),
+        ("ip_adapter", prepare(ip_state, lambda: ip_embeds), None),
+    ]
+    times, peaks, cut = run_rounds(calls, args.rounds, cuda, report)
+    common = {
+        **common,
+        "size": kind,
+        "dtype": args.dtype,
+        "rows": b.rows,
+        "latent": b.side,
+        "rounds": len(times),
+        "cut_at_budget": cut,
+    }
+    for name in UNET_MEASUREMENTS:
+        ms = [t[name] * 1000 for t in times]
+        if name == "base":
+            stats, unit = spread(ms), "ms per UNet step"
+        else:
+            stats, unit = spread([t[name] / t["base"] for t in times]), "time ratio to base step"
+        extra = {"tokens": args.tokens} if name in ("cached", "uncached") else {}
+        if name == "ip_adapter":
+            extra = {"tokens": args.ip_tokens, "image_embed_dim": image_dim}
+        report.emit(
+            {
+                "measurement": name,
+                **common,
+                "unit": unit,
+                **rounded(stats),
+                "ms": round(statistics.median(ms), 3),
+                "peak_mb": round(peaks[name], 1) if cuda else None,
+                **extra,
+            }
+        )
+
+
+def guarded(
+    names: tuple[str, ...],
+    common: dict[str, Any],
+    reserve_s: float,
+    report: Report,
+    fn: Callable[[], None],
+) -> None:
+    """Run one measurement group unless its set-up alone would pass the budget; a group that
+    raises is reported as skipped with the error."""
+    if report.left() < reserve_s:
+        report.skip(names, common, f"{report.left():.0f} s left, set-up needs ~{reserve_s:.0f} s")
+        return
+    try:
+        fn()
+    except BudgetExceeded as e:
+        report.skip(names, common, str(e))
+    except Exception as e:  # noqa: BLE001 - reported, the rest of the check still runs
+        report.failed = True
+        report.skip(names, common, f"error: {type(e).__name__}: {e}"[:500])
+    finally:
+        free_memory()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry", action="store_true", help="tiny components on the CPU, 3 rounds")
+    parser.add_argument("--out", type=Path, help="append the JSON lines to this file")
+    parser.add_argument("--rounds", type=int, help="UNet rounds (default 30; 3 with --dry)")
+    parser.add_argument("--dpo-rounds", type=int, help="DPO rounds (default 8; 2 with --dry)")
+    parser.add_argument("--budget-s", type=float, help="whole run (default 330; 120 with --dry)")
+    parser.add_argument("--batch", type=int, default=4, help="SD 1.5 images per step (x2 CFG)")
+    parser.add_argument("--sdxl-batch", type=int, default=1, help="SDXL images per step (x2 CFG)")
+    parser.add_argument("--tokens", type=int, default=16, help="visual prompt tokens")
+    parser.add_argument("--ip-tokens", type=int, default=4, help="IP-Adapter tokens")
+    parser.add_argument("--pairs", type=int, help="DPO pairs per step (default 4; 1 with --dry)")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), help="default bf16; fp32 with --dry")
+    args = parser.parse_args()
+    dry = args.dry
+    if not dry and not torch.cuda.is_available():
+        sys.exit("gpu_check: no CUDA device; --dry runs the same sequence on the CPU")
+    args.device = "cpu" if dry else "cuda"
+    args.rounds = args.rounds or (3 if dry else 30)
+    args.dpo_rounds = args.dpo_rounds or (2 if dry else 8)
+    args.budget_s = args.budget_s or (120.0 if dry else 330.0)
+    args.pairs = args.pairs or (1 if dry else 4)
+    args.dtype = args.dtype or ("fp32" if dry else "bf16")
+    args.dpo_dtype = args.dtype
+    reserve = {"dpo": 5.0, "sd15": 5.0, "sdxl": 5.0} if dry else {"dpo": 45, "sd15": 30, "sdxl": 45}
+
+    report = Report(args.out, args.budget_s)
+    device_name = torch.cuda.get_device_name() if not dry else "cpu"
+    common = {"scale": "tiny" if dry else "full", "device": device_name}
+    import diffusers
+
+    report.emit(
+        {
+            "measurement": "run",
+            **common,
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "budget_s": args.budget_s,
+            "rounds": args.rounds,
+            "dpo_rounds": args.dpo_rounds,
+        }
+    )
+    dpo_common = {**common, "size": "sd15", "dtype": args.dpo_dtype}
+    guarded(("dpo",), dpo_common, reserve["dpo"], report, lambda: dpo_check(args, report, common))
+    for kind in ("sd15", "sdxl"):
+        unet_common = {**common, "size": kind, "dtype": args.dtype}
+        guarded(
+            UNET_MEASUREMENTS,
+            unet_common,
+            reserve[kind],
+            report,
+            lambda kind=kind: unet_check(kind, args, report, common),
+        )
+    sys.exit(1 if report.failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""``benchmarks/gpu_check.py --dry``: the GPU check's whole sequence on tiny CPU components, one
+JSON line per measurement (or its ``skipped`` line), each measured one with a finite median."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+EXPECTED = [("dpo", "sd15")] + [
+    (name, size)
+    for size in ("sd15", "sdxl")
+    for name in ("base", "control", "cached", "uncached", "ip_adapter")
+]
+
+
+@pytest.mark.slow
+def test_dry_run_writes_one_line_per_measurement(tmp_path):
+    out = tmp_path / "gpu_check.jsonl"
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "OMP_NUM_THREADS": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[0]["measurement"] == "run"
+    results = lines[1:]
+    assert [(r["measurement"], r["size"]) for r in results] == EXPECTED
+    for r in results:
+        if "skipped" in r:
+            assert r["why"] and not r["why"].startswith("error"), r
+            continue
+        assert r["device"] == "cpu" and r["dtype"] == "fp32" and r["scale"] == "tiny"
+        assert r["rounds"] >= 2 and r["peak_mb"] is None
+        assert math.isfinite(r["median"]) and r["median"] > 0, r
+        assert r["p25"] <= r["median"] <= r["p75"], r
+    # the printed lines are the file's lines
+    printed = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    assert printed == lines
