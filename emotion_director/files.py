@@ -17,11 +17,13 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from emotion_director.errors import DataFileError
 
@@ -189,3 +191,41 @@ def make_output_dir(path: str | Path, *, what: str) -> Path:
             f"({exc.strerror or exc}); pass a writable folder."
         ) from None
     return path
+
+
+def append_jsonl(
+    path: str | Path,
+    records: Iterable[Any],
+    *,
+    what: str,
+    error: type[Exception] = DataFileError,
+) -> None:
+    """Append ``records`` to the JSONL file ``path``, one line each, in one write.
+
+    The run files (results, vectors, judgments, ratings, image records) are append-only: a crash
+    loses at most the lines in flight, never one already written. The file is opened without
+    following a link and must be a regular file (a FIFO there would block for good; a link
+    would write elsewhere); the lines go in one ``write`` of an ``O_APPEND`` descriptor, so two
+    writers never interleave inside a line.
+    """
+    data = "".join(json.dumps(r) + "\n" for r in records).encode("utf-8")
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o644)
+    except OSError as exc:
+        raise error(
+            f"{path}: cannot append to the {what} ({exc.strerror or exc}): it must be a regular "
+            "file (not a link, pipe or folder) in a writable folder."
+        ) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error(
+                f"{path}: the {what} is not a regular file (a pipe or device); remove it and "
+                "run again."
+            )
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)

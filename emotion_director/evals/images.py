@@ -43,6 +43,7 @@ from typing import Any
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 from emotion_director.evals.markup import markdown_inline
+from emotion_director.files import append_jsonl
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
@@ -475,27 +476,27 @@ def run_image_eval(
                 images.append(image.convert("RGB"))
         scores = scorer.score(images, row["prompt"], controls[row["prompt"]], row["emotion"])
         seconds = round((time.perf_counter() - t0) / len(indices), 4)
-        with records_path.open("a", encoding="utf-8") as handle:
-            for i, score in zip(indices, scores):
-                handle.write(
-                    json.dumps(
-                        {
-                            "system": row["system"],
-                            "case_id": row["case_id"],
-                            "index": i,
-                            "path": str(paths[i].relative_to(run)),
-                            "subject": row["prompt"],
-                            "control_subject": controls[row["prompt"]],
-                            "emotion": row["emotion"],
-                            "rewrite": row["rewrite"],
-                            "pipeline": "mc_diffusion" if visual else "text_to_image",
-                            "seed": image_seed(settings.seed, row["case_id"], i),
-                            "seconds": seconds,
-                            **score,
-                        }
-                    )
-                    + "\n"
-                )
+        append_jsonl(
+            records_path,
+            [
+                {
+                    "system": row["system"],
+                    "case_id": row["case_id"],
+                    "index": i,
+                    "path": str(paths[i].relative_to(run)),
+                    "subject": row["prompt"],
+                    "control_subject": controls[row["prompt"]],
+                    "emotion": row["emotion"],
+                    "rewrite": row["rewrite"],
+                    "pipeline": "mc_diffusion" if visual else "text_to_image",
+                    "seed": image_seed(settings.seed, row["case_id"], i),
+                    "seconds": seconds,
+                    **score,
+                }
+                for i, score in zip(indices, scores)
+            ],
+            what="image records file",
+        )
         finished += len(indices)
         if progress:
             progress(finished, total)

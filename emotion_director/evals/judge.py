@@ -54,6 +54,7 @@ from emotion_director.evals.identity import (
 )
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
+from emotion_director.files import append_jsonl
 from emotion_director.settings import Settings
 
 #: Below this position-consistency the report warns that the judge is too weak to trust.
@@ -275,8 +276,7 @@ async def judge_run(
                     counters["failed"] += 1
                     record["error"] = str(exc)
         async with lock:
-            with out_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+            append_jsonl(out_path, [record], what="judgments file")
             counters["done"] += 1
             if progress:
                 progress(skipped + counters["done"], len(plan))

@@ -198,14 +198,17 @@ def text_key(text: str) -> str:
 VECTOR_ENCODER = "all-MiniLM-L6-v2/256/mean/normalised"
 
 
-def vector_line(text: str, vector: Any) -> str:
-    """One :data:`VECTORS_FILE` line: the text's key, the encoder, its float32 vector in base64."""
+def vector_record(text: str, vector: Any) -> dict[str, str]:
+    """One :data:`VECTORS_FILE` record: the text's key, the encoder, its float32 vector in
+    base64."""
     import numpy as np
 
     raw = np.asarray(vector, dtype="<f4").tobytes()
-    return json.dumps(
-        {"key": text_key(text), "encoder": VECTOR_ENCODER, "vector": base64.b64encode(raw).decode()}
-    )
+    return {
+        "key": text_key(text),
+        "encoder": VECTOR_ENCODER,
+        "vector": base64.b64encode(raw).decode(),
+    }
 
 
 class TextMetrics:

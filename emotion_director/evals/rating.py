@@ -68,6 +68,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from emotion_director.errors import RatingError
 from emotion_director.evals.markup import markdown_inline
+from emotion_director.files import append_jsonl
 
 CHOICES = ("left", "right", "tie", "skip")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
@@ -325,8 +326,7 @@ class RatingSession:
                 "rater": rater,
                 "undo": mine[-1]["pair_id"],
             }
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+            append_jsonl(self.path, [record], what="ratings file", error=RatingError)
             return record["undo"]
 
     def counts(self, rater: str) -> Counter[str]:
@@ -358,8 +358,8 @@ class RatingSession:
             "system_a": pair.system_a,
             "system_b": pair.system_b,
         }
-        with self.lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        with self.lock:
+            append_jsonl(self.path, [record], what="ratings file", error=RatingError)
         return record
 
 

@@ -38,6 +38,7 @@ from emotion_director.evals.identity import check_resume, public_url, read_run_m
 from emotion_director.evals.metrics import VECTORS_FILE
 from emotion_director.evals.systems import SystemContext, make_systems
 from emotion_director.evals.tables import read_results  # noqa: F401 (its old home)
+from emotion_director.files import append_jsonl
 from emotion_director.settings import Settings
 
 
@@ -80,14 +81,14 @@ def last_recorded_error(path: Path) -> str:
     return ""
 
 
-def _vector_line(metrics: Any, text: str) -> str | None:
+def _vector_record(metrics: Any, text: str) -> dict[str, str] | None:
     """The rewrite's line of the vectors file, when the metrics computed its vector."""
     vector = getattr(metrics, "vector_of", lambda _: None)(text)
     if vector is None:
         return None
-    from emotion_director.evals.metrics import vector_line
+    from emotion_director.evals.metrics import vector_record
 
-    return vector_line(text, vector)
+    return vector_record(text, vector)
 
 
 async def run_eval(
@@ -203,13 +204,11 @@ async def run_eval(
             except EmotionDirectorError as exc:  # record it and go on: a bad case is data
                 counters["failed"] += 1
                 record["error"] = str(exc)
-            vector = None if "error" in record else _vector_line(metrics, record["rewrite"])
+            vector = None if "error" in record else _vector_record(metrics, record["rewrite"])
             async with lock:  # append-only: a crash loses at most the items in flight
                 if vector is not None:  # before the result: a result never lacks its vector
-                    with vectors_path.open("a", encoding="utf-8") as handle:
-                        handle.write(vector + "\n")
-                with results_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(record) + "\n")
+                    append_jsonl(vectors_path, [vector], what="vectors file", error=RunFolderError)
+                append_jsonl(results_path, [record], what="results file", error=RunFolderError)
                 counters["done"] += 1
                 if progress:
                     progress(len(done) + counters["done"], len(systems) * len(cases))

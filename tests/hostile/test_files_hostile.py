@@ -150,3 +150,49 @@ def test_bank_random_never_replaces_a_device_and_needs_overwrite_for_a_file(tmp_
     again = _cli("bank", "random", "--out", bank, *args, "--seed", "1", "--overwrite", cwd=tmp_path)
     assert again.returncode == 0 and bank.read_bytes() != before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- the one JSONL appender of the run files (results, vectors, judgments, ratings, images) ---
+
+
+def test_append_jsonl_writes_whole_lines_from_many_threads(tmp_path):
+    import json
+    import threading
+
+    from emotion_director.files import append_jsonl
+
+    path = tmp_path / "results.jsonl"
+    payload = "x" * 5000  # longer than a pipe buffer: one write per record still
+
+    def writer(n):
+        for i in range(50):
+            append_jsonl(path, [{"writer": n, "i": i, "pad": payload}], what="results file")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == 200 and {(r["writer"], r["i"]) for r in rows} == {
+        (n, i) for n in range(4) for i in range(50)
+    }
+
+
+def test_append_jsonl_refuses_a_link_or_a_pipe_and_names_it(tmp_path):
+    import os
+
+    from emotion_director.errors import DataFileError
+    from emotion_director.files import append_jsonl
+
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    link = tmp_path / "judgments.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(DataFileError, match="judgments.jsonl: cannot append to the judgments"):
+        append_jsonl(link, [{"a": 1}], what="judgments file")
+    assert target.read_text() == "keep me\n"
+    fifo = tmp_path / "ratings.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(DataFileError, match="ratings.jsonl"):  # at once, not a hang
+        append_jsonl(fifo, [{"a": 1}], what="ratings file")
