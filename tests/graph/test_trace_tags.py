@@ -105,10 +105,17 @@ def test_real_model_calls_are_tagged_per_persona():
     recorder = Recorder()
     graph = build_graph(Settings(backend="embedded"))
     out = graph.invoke(
-        {"prompt": "a lighthouse at dusk", "emotion": "awe", "seed": 1},
+        # two personas: each call's tags are what is checked, not how many personas run
+        {
+            "prompt": "a lighthouse at dusk",
+            "emotion": "awe",
+            "seed": 1,
+            "personas": ["poet", "child"],
+        },
         config={"callbacks": [recorder]},
     )
     personas = {r.persona for r in out["readings"]}
+    assert len(personas) == 2
     seen = {c["metadata"].get("ed_persona") for c in recorder.llm} - {None}
     assert seen == personas
     assert all("emotion-director" in c["tags"] for c in recorder.llm)
