@@ -253,6 +253,20 @@ def test_sunshine_is_refused_where_the_scene_states_fog_rain_or_snowfall(scene, 
     _assert_free_tag("hard overhead light carving deep shadows", "clear", scene, fits)
 
 
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a lighthouse keeper climbing the spiral stairs during a winter gale at night", False),
+        ("an armadillo in a tiny knitted scarf on a snowy farm porch", False),
+        ("a fox on a frosty morning", False),
+        ("a beekeeper in a lavender field", True),  # no season stated: the wasp may join
+        ("a tortoise in a garden at noon", True),
+    ],
+)
+def test_warm_season_creatures_are_refused_where_the_scene_says_winter(scene, fits):
+    _assert_free_tag("a wasp crawling out of a hole", "warm", scene, fits)
+
+
 def test_falling_snow_needs_a_scene_where_snow_falls():
     snowing = _concept("snow falling in absolute stillness")
     assert "snow" in stated_tags(parse_scene("a toll booth in a blizzard").facts)
