@@ -344,7 +344,9 @@ class _Backoff(tenacity.wait.wait_base):
         return wait
 
 
-def retry_policy(retries: int, *, remote: bool = True, wait_limit: float = 60.0) -> Any:
+def retry_policy(
+    retries: int, *, remote: bool = True, wait_limit: float = 60.0
+) -> tenacity.Retrying:
     """The one retry policy of every model call the package makes, as a tenacity
     ``Retrying``: at most ``retries + 1`` calls per structured answer, counting both kinds of
     failure that a new call can fix:
@@ -371,7 +373,7 @@ def retry_policy(retries: int, *, remote: bool = True, wait_limit: float = 60.0)
     )
 
 
-def _retrying(policy: Any, attempt: Callable[[int], Steps[T]]) -> Steps[T]:
+def _retrying(policy: tenacity.Retrying, attempt: Callable[[int], Steps[T]]) -> Steps[T]:
     """Run ``attempt`` (steps, given the attempt number from 1) under a tenacity ``policy``;
     the policy's waits become :class:`Backoff` steps, so the sync and async drivers both sleep
     their own way. (tenacity's own ``Retrying.__call__`` loop, with the call and the sleep
@@ -614,10 +616,8 @@ def structured_steps(
         memory=memory or StructuredMemory(),
     )
     policy = retry_policy(retries, remote=remote, wait_limit=_wait_limit(model))
-    try:
+    try:  # the last attempt's transient failure is raised as its named BackendError
         return (yield from _retrying(policy, request.attempt))
-    except _Transient as exc:  # unreachable: the last attempt raises the named error
-        raise _backend_error(exc.failure, node=node, backend=request.backend, where=request.where)
     except _InvalidOutput as exc:
         hint = (
             "another structured_method or a larger model"

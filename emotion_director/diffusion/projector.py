@@ -44,7 +44,43 @@ def _attention_mask(log_weights: torch.Tensor | None, heads: int, dtype: Any) ->
     return mask.repeat_interleave(heads, dim=0)
 
 
-class VisualPromptProjector(nn.Module):
+class _TokenProjector(nn.Module):
+    """What both layouts share: the MLP to the UNet's width, one self-attention block over the
+    tokens, and the retrieval weights as a log bias on its keys. Subclasses add their norms (the
+    MLP is built first and the attention second in both, so a seeded init draws the same
+    weights, and the parameters are registered in the order they run)."""
+
+    kind = ""
+
+    def __init__(
+        self,
+        in_dim: int,
+        cross_attention_dim: int,
+        hidden_dim: int | None = None,
+        num_heads: int = 8,
+    ) -> None:
+        super().__init__()
+        hidden_dim = hidden_dim or max(in_dim, cross_attention_dim)
+        self.in_dim = in_dim
+        self.cross_attention_dim = cross_attention_dim
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, cross_attention_dim)
+        )
+        self._add_norms(cross_attention_dim)  # the norms applied before the attention
+        self.attn = nn.MultiheadAttention(
+            cross_attention_dim, _heads(cross_attention_dim, num_heads), batch_first=True
+        )
+
+    def _add_norms(self, width: int) -> None:
+        raise NotImplementedError
+
+    def _attend(self, x: torch.Tensor, log_weights: torch.Tensor | None) -> torch.Tensor:
+        """Self-attention of ``x`` over itself, keys biased by ``log_weights``."""
+        mask = _attention_mask(log_weights, self.attn.num_heads, x.dtype)
+        return self.attn(x, x, x, attn_mask=mask, need_weights=False)[0]
+
+
+class VisualPromptProjector(_TokenProjector):
     """Map ``[B, L, in_dim]`` bank tokens to ``[B, L, cross_attention_dim]`` (``mlp-attn-norm``).
 
     Args:
@@ -56,6 +92,8 @@ class VisualPromptProjector(nn.Module):
             a divisor of ``cross_attention_dim`` when needed).
     """
 
+    kind = "mlp-attn-norm"
+
     def __init__(
         self,
         in_dim: int,
@@ -63,18 +101,11 @@ class VisualPromptProjector(nn.Module):
         hidden_dim: int | None = None,
         num_heads: int = 8,
     ) -> None:
-        super().__init__()
-        hidden_dim = hidden_dim or max(in_dim, cross_attention_dim)
-        num_heads = _heads(cross_attention_dim, num_heads)
-        self.kind = "mlp-attn-norm"
-        self.in_dim = in_dim
-        self.cross_attention_dim = cross_attention_dim
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, cross_attention_dim)
-        )
-        self.norm_attn = nn.LayerNorm(cross_attention_dim)
-        self.attn = nn.MultiheadAttention(cross_attention_dim, num_heads, batch_first=True)
-        self.norm_out = nn.LayerNorm(cross_attention_dim)
+        super().__init__(in_dim, cross_attention_dim, hidden_dim, num_heads)
+        self.norm_out = nn.LayerNorm(cross_attention_dim)  # after the attention, as it runs
+
+    def _add_norms(self, width: int) -> None:
+        self.norm_attn = nn.LayerNorm(width)
 
     def forward(
         self, tokens: torch.Tensor, log_weights: torch.Tensor | None = None
@@ -82,13 +113,11 @@ class VisualPromptProjector(nn.Module):
         """Project ``[B, L, in_dim]`` tokens; ``log_weights`` ``[B, L]`` (log retrieval weights)
         bias the self-attention keys, so a token with weight ~0 cannot leak into the others."""
         x = self.mlp(tokens)
-        h = self.norm_attn(x)
-        mask = _attention_mask(log_weights, self.attn.num_heads, h.dtype)
-        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        x = x + self._attend(self.norm_attn(x), log_weights)
         return self.norm_out(x)
 
 
-class PaperVisualPromptProjector(nn.Module):
+class PaperVisualPromptProjector(_TokenProjector):
     """The paper preset's projector (``mlp-norm-attn``): MLP, LayerNorm, self-attention.
 
     ``x = LN(MLP(tokens))``, then ``x + Attn(x, x, x)``. Same arguments and call as
@@ -96,25 +125,10 @@ class PaperVisualPromptProjector(nn.Module):
     ``norm_attn`` / ``norm_out``), so weights of one never load silently into the other.
     """
 
-    def __init__(
-        self,
-        in_dim: int,
-        cross_attention_dim: int,
-        hidden_dim: int | None = None,
-        num_heads: int = 8,
-    ) -> None:
-        super().__init__()
-        hidden_dim = hidden_dim or max(in_dim, cross_attention_dim)
-        self.kind = "mlp-norm-attn"
-        self.in_dim = in_dim
-        self.cross_attention_dim = cross_attention_dim
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, cross_attention_dim)
-        )
-        self.norm = nn.LayerNorm(cross_attention_dim)
-        self.attn = nn.MultiheadAttention(
-            cross_attention_dim, _heads(cross_attention_dim, num_heads), batch_first=True
-        )
+    kind = "mlp-norm-attn"
+
+    def _add_norms(self, width: int) -> None:
+        self.norm = nn.LayerNorm(width)
 
     def forward(
         self, tokens: torch.Tensor, log_weights: torch.Tensor | None = None
@@ -122,8 +136,7 @@ class PaperVisualPromptProjector(nn.Module):
         """Project ``[B, L, in_dim]`` tokens; ``log_weights`` as in
         :meth:`VisualPromptProjector.forward`."""
         x = self.norm(self.mlp(tokens))
-        mask = _attention_mask(log_weights, self.attn.num_heads, x.dtype)
-        return x + self.attn(x, x, x, attn_mask=mask, need_weights=False)[0]
+        return x + self._attend(x, log_weights)
 
 
 PROJECTORS: dict[str, type[nn.Module]] = {

@@ -20,7 +20,6 @@ import html
 import io
 import json
 import math
-import struct
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -300,18 +299,15 @@ PLOT_VERSION = 1
 
 
 def _png_comment(png: bytes) -> str | None:
-    """The ``Comment`` text chunk of a PNG file, if it has one."""
-    position = 8
-    while position + 8 <= len(png):
-        (length,) = struct.unpack(">I", png[position : position + 4])
-        kind = png[position + 4 : position + 8]
-        body = png[position + 8 : position + 8 + length]
-        if kind == b"tEXt" and body.startswith(b"Comment\0"):
-            return body[8:].decode("latin-1")
-        if kind == b"IEND":
-            break
-        position += 12 + length
-    return None
+    """The ``Comment`` text chunk of a PNG file, if it has one (Pillow comes with matplotlib)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            comment = image.info.get("Comment")
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return comment if isinstance(comment, str) else None
 
 
 def section_per_emotion(s: dict[str, Any], run: Path) -> ReportSection:
