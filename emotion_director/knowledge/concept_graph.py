@@ -38,7 +38,12 @@ from emotion_director.knowledge.scene import (
     phrase_facts,
     singular,
 )
-from emotion_director.knowledge.setting import concept_settings, stated_tags, unanchored
+from emotion_director.knowledge.setting import (
+    concept_settings,
+    load_setting_file,
+    stated_tags,
+    unanchored,
+)
 
 #: Needs that tie a concept to particular kinds of subject.
 KIND_NEEDS = frozenset(
@@ -98,6 +103,12 @@ FACETS: tuple[str, ...] = (
     "composition",
     "texture",
 )
+
+
+@lru_cache(maxsize=1)
+def _state_tags() -> frozenset[str]:
+    """The setting's `state` dimension (a subject at rest, busy, doing something of its own)."""
+    return frozenset(load_setting_file().tags.get("state", ()))
 
 
 class VisualConcept(BaseModel):
@@ -199,6 +210,12 @@ class VisualConcept(BaseModel):
     def clashes_with(self, other: VisualConcept) -> bool:
         """Whether two concepts contradict each other (night light + midday sun, ...)."""
         if self.excludes & other.needs or other.excludes & self.needs:
+            return True
+        # the subject holds one pose or activity at a time: two concepts on the setting's
+        # `state` dimension ("{poss} chin resting on crossed paws" and "resting {poss} head on
+        # a familiar lap", or at rest and "leaping after a ball") are two different pictures
+        state = _state_tags()
+        if self.text != other.text and self.setting & state and other.setting & state:
             return True
         # opposed facts, "in the dark" vs daylight outdoors, two different places
         return facts_opposed(self.needs, other.needs)

@@ -518,3 +518,14 @@ def test_hands_at_rest_are_refused_for_a_busy_subject():
     concept = _concept("soft window light on {poss} hands at rest")
     assert concept.conflict(parse_scene("a bookbinder stitching spines in a room")) is not None
     assert concept.conflict(parse_scene("an old woman in a quiet room in the afternoon")) is None
+
+
+def test_a_subject_holds_one_pose_or_activity_at_a_time():
+    chin = _concept("{poss} chin resting on crossed paws")
+    lap = _concept("resting {poss} head on a familiar lap")
+    leap = _concept("leaping after a bright bouncing ball")
+    palette = _concept("iridescent mother-of-pearl colours")
+    assert chin.clashes_with(lap) and lap.clashes_with(chin)  # two poses at rest
+    assert chin.clashes_with(leap)  # at rest and running
+    assert not chin.clashes_with(palette) and not palette.clashes_with(leap)
+    assert not chin.clashes_with(chin)
