@@ -272,13 +272,35 @@ def test_report_section_puts_human_win_rates_beside_automatic_metrics(run_dir):
     assert rating_sections(Path(run_dir).parent) is None
 
 
+def text_of(driver, element_id):
+    """The text of one element in one script call ("" while absent or while the page unloads).
+
+    Finding an element and then reading it are two round trips, and a page that navigates
+    between them fails the second with "node does not belong to the document", which is no
+    stale-reference error a wait would ignore.
+    """
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        text = driver.execute_script(
+            "var e = document.getElementById(arguments[0]); return e ? e.textContent : '';",
+            element_id,
+        )
+    except WebDriverException:
+        return ""
+    return (text or "").strip()
+
+
 @pytest.mark.slow
 def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server, run_dir):
     import os
     import shutil
 
     webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -309,7 +331,7 @@ def test_headless_browser_clicks_through_pairs_and_the_file_records_them(server,
                 browser,
                 20,
                 ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
-            ).until(lambda d: d.find_element(By.ID, "progress").text.startswith(f"{done} of "))
+            ).until(lambda d: text_of(d, "progress").startswith(f"{done} of "))
 
         for done, button in enumerate(clicks):
             progress_says(done)
@@ -757,7 +779,10 @@ def test_headless_browser_rates_with_the_keyboard_undoes_and_finishes(server, ru
     import shutil
 
     webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
@@ -781,7 +806,7 @@ def test_headless_browser_rates_with_the_keyboard_undoes_and_finishes(server, ru
     )
 
     def progress_says(done):
-        wait.until(lambda d: d.find_element(By.ID, "progress").text.startswith(f"{done} of "))
+        wait.until(lambda d: text_of(d, "progress").startswith(f"{done} of "))
 
     def press(key):
         browser.find_element(By.TAG_NAME, "body").send_keys(key)
@@ -799,7 +824,7 @@ def test_headless_browser_rates_with_the_keyboard_undoes_and_finishes(server, ru
         for done in range(3, total):
             progress_says(done)
             press("b")
-        wait.until(lambda d: d.find_element(By.ID, "done"))
+        wait.until(lambda d: text_of(d, "done"))
         summary = browser.find_element(By.ID, "summary").text
         assert f"All {total} pairs rated" in browser.find_element(By.ID, "done").text
         assert "1 left" in summary and "0 skipped" in summary and "1 about the same" in summary
