@@ -418,7 +418,6 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "thunderhead",
         "snowstorm",
         "hailstorm",
-        "sandstorm",
         "gale",
         "hurricane",
         "tempest",
@@ -582,6 +581,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "windy": (
         "wind",
         "windy",
+        "sandstorm",  # wind and sand, no rain: dust may join
+
         "gusting",
         "gust",
         "gale",
@@ -809,6 +810,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "dust cloud",
         "cloud of dust",
         "dust storm",
+        "sandstorm",
     ),
     "wings": ("wings", "wing", "feathers", "wingspan", "flapping", "soaring", "plumage"),
     "fins": ("fins", "fin", "gills", "scales shimmering"),
@@ -1931,11 +1933,13 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
 
 
 def _with_participants(entities: list[SubjectEntity]) -> list[SubjectEntity]:
-    """``entities`` plus the people of an event when the prompt names no one ("a funeral" ->
-    the mourners), so that postures and expressions get an owner who can show them."""
-    if any(e.kind in {"person", "group"} for e in entities):
+    """``entities`` plus the people of an event when the prompt names no one and the event is
+    what the prompt shows ("a funeral" -> the mourners), so that postures and expressions get
+    an owner who can show them. An event that only places or dates another subject brings no
+    one: "a ventriloquist's dummy on a stool after the show" has no performers in it."""
+    if not entities or any(e.kind in {"person", "group"} for e in entities):
         return entities
-    event = next((e for e in entities if e.kind == "event"), None)
+    event = entities[0] if entities[0].kind == "event" else None
     if event is None:
         return entities
     participants = curated_subjects().get("participants", {})

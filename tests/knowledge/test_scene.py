@@ -577,3 +577,11 @@ def test_a_mood_word_before_its_noun_still_moves():
         parse_scene("a rotting apple"), "a rotting apple", "excitement"
     )
     assert fitted == "an apple" and negatives == ["rotting"]
+
+
+def test_an_event_that_only_dates_another_subject_brings_no_people():
+    # seen: "a ventriloquist's dummy slumped on a dressing room stool after the show" ->
+    # "the performers' cross-eyed stare at a fly on the nose", with no performer in the scene
+    scene = parse_scene("a ventriloquist's dummy slumped on a dressing room stool after the show")
+    assert not any(e.implied for e in scene.entities)
+    assert parse_scene("a funeral in the rain").entities[-1].implied  # the event itself: its people

@@ -267,6 +267,29 @@ def test_warm_season_creatures_are_refused_where_the_scene_says_winter(scene, fi
     _assert_free_tag("a wasp crawling out of a hole", "warm", scene, fits)
 
 
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a street drummer on upturned buckets in a rainy city square", False),
+        ("a steam locomotive bursting out of a mountain tunnel in snowfall", False),
+        ("a camel caravan in a sandstorm", True),  # wind and sand: no rain
+        ("a motorbike on a gravel road at noon", True),  # no weather stated: dust may join
+    ],
+)
+def test_dry_ground_is_refused_where_the_scene_says_rain_or_snowfall(scene, fits):
+    # seen: "kicked-up gravel and dust" in a rainy city square and in snowfall
+    _assert_free_tag("kicked-up gravel and dust", "dry", scene, fits)
+
+
+def test_sun_warmed_things_need_a_sunny_day():
+    # seen: "the spines with sun-warmed laundry folded on it" in a library basement on a rainy
+    # afternoon
+    concept = _concept("{the} with sun-warmed laundry folded on it")
+    assert {"clear", "day"} <= concept.setting
+    scene = parse_scene("a bookbinder stitching spines in a library basement on a rainy afternoon")
+    assert concept.conflict(scene) is not None
+
+
 def test_falling_snow_needs_a_scene_where_snow_falls():
     snowing = _concept("snow falling in absolute stillness")
     assert "snow" in stated_tags(parse_scene("a toll booth in a blizzard").facts)
