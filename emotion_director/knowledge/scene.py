@@ -582,7 +582,6 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "wind",
         "windy",
         "sandstorm",  # wind and sand, no rain: dust may join
-
         "gusting",
         "gust",
         "gale",
@@ -1312,17 +1311,29 @@ def noun_kinds() -> dict[str, Kind]:
     WordNet's plain ``object`` leaves a place kind alone: an attic (a "structure" to WordNet)
     stays a room."""
     kinds: dict[str, str] = {}
-    for name in ("lexicon.tsv", "wordnet_kinds.tsv"):
+    for name in ("lexicon.tsv", "wordnet_kinds.tsv", "wordnet_compounds.tsv"):
         for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 2:
                 continue
             if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
+                if "-" in row[0] or " " in row[0]:  # "organ-grinder" / "organ grinder"
+                    kinds[row[0].replace("-", " ")] = kinds[row[0].replace(" ", "-")] = row[1]
     for kind, nouns in curated_subjects()["kinds"].items():
         for noun in nouns:
             kinds[noun] = kind
     # every kind in the shipped tables is a Kind (tests/knowledge/test_scene.py checks them)
     return cast(dict[str, Kind], kinds)
+
+
+@lru_cache(maxsize=1)
+def _compound_nouns() -> frozenset[str]:
+    """The two-word nouns of ``wordnet_compounds.tsv``, written with a space."""
+    return frozenset(
+        row[0].replace("-", " ")
+        for row in csv.reader(io.StringIO(_data_text("wordnet_compounds.tsv")), delimiter="\t")
+        if row and not row[0].startswith("#")
+    )
 
 
 _LIVING_TRAITS = frozenset(
@@ -1793,7 +1804,9 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
     places: list[SubjectEntity] = []
     locative = False
     modifiers: list[str] = []
+    compound: Kind | None = None  # the kind of a two-word noun whose first word came last
     for i, token in enumerate(tokens):
+        head_of, compound = compound, None
         if token in _LOCATIVE:
             locative = True
             modifiers = []
@@ -1803,11 +1816,18 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             modifiers = []
             continue
         kind = None if token in body_parts() else kind_of(token)
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if head_of is not None:
+            kind = head_of  # the head of "an organ grinder": a person, whatever a grinder is
+        elif nxt and " " not in token and (whole := kind_of(f"{token} {nxt}")) is not None:
+            if " " in f"{token} {nxt}" and f"{token} {nxt}" in _compound_nouns():
+                compound = whole  # a two-word noun: this word modifies the next, its head
+                modifiers.append(token)
+                continue
         if kind and _verb_after_subject(token, i, tokens, subjects):
             kind = None  # "a hyena gnawing a ribcage": what the hyena does, not a thing
         if locative and (token in _WHEN or (kind == "fire" and tokens[i - 1] == "on")):
             continue  # "at night", "on fire": when and how, read as facts, not a place or a thing
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
         acts = _does(kind, nxt)  # "a hyena gnawing a ribcage": gnawing is no head noun
         if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE and not acts:

@@ -585,3 +585,28 @@ def test_an_event_that_only_dates_another_subject_brings_no_people():
     scene = parse_scene("a ventriloquist's dummy slumped on a dressing room stool after the show")
     assert not any(e.implied for e in scene.entities)
     assert parse_scene("a funeral in the rain").entities[-1].implied  # the event itself: its people
+
+
+@pytest.mark.parametrize(
+    "scene, noun",
+    [
+        ("an organ grinder packing up in an empty fairground under drizzle", "grinder"),
+        ("an organ-grinder in the rain", "organ-grinder"),
+        ("a furious toll collector shouting at a jammed barrier", "collector"),
+        ("a rat catcher in a dripping sewer tunnel with a lantern", "catcher"),
+    ],
+)
+def test_a_two_word_noun_takes_its_kind_from_wordnet_not_from_its_head(scene, noun):
+    # seen: the organ grinder was food ("a faded photograph propped against the grinder"),
+    # the toll collector and the rat catcher things with no face
+    main = parse_scene(scene).main
+    assert (main.noun, main.kind) == (noun, "person")
+    assert "face" in main.facts
+
+
+def test_a_compound_only_counts_where_both_words_are_written_together():
+    # "wet blanket" is a person to WordNet, but its first word is no noun: not taken
+    assert parse_scene("a wet blanket on a washing line").main.kind != "person"
+    # "sea lion" is not taken either (no fish compounds): a sea lion on a pier is not under water
+    assert "submerged" not in parse_scene("a sea lion on a pier").facts
+    assert parse_scene("an organ in a cathedral").main.kind != "person"
