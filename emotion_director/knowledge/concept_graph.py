@@ -196,8 +196,12 @@ class VisualConcept(BaseModel):
         if self.facet == "action" and "busy" in facts and self.needs & _AGENT_NEEDS:
             return "the subject is already doing something else"
         if isinstance(scene, SceneModel):
-            if self.bound and scene.owner_for(self.needs) is None:
+            owner = scene.owner_for(self.needs) if self.bound else None
+            if self.bound and owner is None:
                 return "no subject of the kind it names"
+            if self.facet == "object" and owner is not None and owner.handled:
+                # "an ancient map spread beneath the glass" the glassblower is shaping
+                return f"{owner.label()} is in the subject's hands"
             if self.facet == "space" and not self.bound and _located(scene):
                 # the prompt says where the scene is: do not move it somewhere else
                 return f"the scene is already set ({_located(scene)})"

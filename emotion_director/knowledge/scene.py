@@ -1183,6 +1183,11 @@ class SubjectEntity(BaseModel):
     kind: Kind
     plural: bool = False
     modifiers: list[str] = Field(default_factory=list, description="words describing it")
+    handled: bool = Field(
+        default=False,
+        description='what the scene\'s subject is working on ("shaping molten glass", '
+        '"pulling down the shutters"): in its hands, so nothing is propped on it',
+    )
     implied: bool = Field(
         default=False,
         description="not in the prompt: the people an event implies (the mourners of a funeral)",
@@ -1713,6 +1718,7 @@ def parse_scene(text: str) -> SceneModel:
     actions = _actions(tokens, entities, text)
     if actions:
         facts.add("busy")
+        entities = _handled(entities, tokens, actions)
     if ASLEEP_WORDS & set(tokens):
         facts |= {"asleep", "busy"}
     time = next(
@@ -1950,6 +1956,34 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
     if depicted or made:
         return entity.model_copy(update={"kind": "object"})
     return entity
+
+
+#: Words that may stand between an action and the thing it works on.
+_OBJECT_GAP = 3
+
+
+def _handled(
+    entities: list[SubjectEntity], tokens: list[str], actions: list[str]
+) -> list[SubjectEntity]:
+    """``entities`` with the things an action of the subject works on marked ``handled``: the
+    first lifeless entity within a few words after the action ("a glassblower shaping molten
+    glass", "a milliner pulling down the shutters of her shop"; not "a fox asleep in a barn")."""
+    marked = list(entities)
+    for action in actions:
+        if action not in tokens or action in ASLEEP_WORDS:
+            continue
+        start = tokens.index(action) + 1
+        ahead = tokens[start : start + _OBJECT_GAP + 1]
+        if any(word in _LOCATIVE for word in ahead[:1]):
+            continue  # "a cat sleeping on a rug": where, not what
+        for n, entity in enumerate(marked):
+            if n == 0 or entity.kind in ANIMATE_KINDS | PLACE_KINDS or entity.implied:
+                continue
+            head = entity.noun.split()[-1]
+            if head in ahead and not set(ahead[: ahead.index(head)]) & _LOCATIVE:
+                marked[n] = entity.model_copy(update={"handled": True})
+                break
+    return marked
 
 
 def _with_participants(entities: list[SubjectEntity]) -> list[SubjectEntity]:

@@ -552,3 +552,36 @@ def test_a_subject_holds_one_pose_or_activity_at_a_time():
     assert chin.clashes_with(leap)  # at rest and running
     assert not chin.clashes_with(palette) and not palette.clashes_with(leap)
     assert not chin.clashes_with(chin)
+
+
+@pytest.mark.parametrize(
+    "scene, thing",
+    [
+        ("a glassblower shaping molten glass in a dim workshop before dawn", "glass"),
+        ("a milliner pulling down the shutters of her shop on a snowy evening", "shutters"),
+        ("a bookbinder stitching spines in a quiet library basement", "spines"),
+    ],
+)
+def test_nothing_is_propped_on_what_the_subject_is_working_on(scene, thing):
+    # seen: "an ancient map spread beneath the glass", "the shutters left behind, covered in
+    # dust", "the spines with sun-warmed laundry folded on it"
+    model = parse_scene(scene)
+    handled = [e.noun for e in model.entities if e.handled]
+    assert handled == [thing]
+    props = [
+        c
+        for e in Emotion
+        for c in load_concept_graph().concepts(e)
+        if c.facet == "object" and c.bound and model.owner_for(c.needs) is not None
+    ]
+    on_it = [c for c in props if model.owner_for(c.needs).noun == thing]
+    reasons = [c.conflict(model) for c in on_it]
+    assert on_it and all(reasons)
+    assert any("in the subject's hands" in r for r in reasons if r)
+
+
+def test_a_place_or_a_rest_is_not_worked_on():
+    assert not any(e.handled for e in parse_scene("a cat sleeping on a rug by a stove").entities)
+    assert not any(e.handled for e in parse_scene("a fox asleep in a barn").entities)
+    # the thing is not the subject's own: the scene's main subject is never handled
+    assert not parse_scene("a kite flying over a beach").main.handled
