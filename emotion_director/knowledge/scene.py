@@ -1195,7 +1195,15 @@ class SubjectEntity(BaseModel):
 
     @property
     def facts(self) -> frozenset[str]:
-        return noun_facts(self.noun.split()[-1], self.kind)
+        head = self.noun.split()[-1]
+        words = [*self.modifiers[-2:], head]
+        if head in _YOUNG:  # "a harp seal pup" has a harp seal's body
+            words = words[:-1]
+        for n in (2, 1):  # "a harp seal", then "a seal"
+            name = " ".join(words[-n:])
+            if len(words) >= n and name in mammal_bodies():
+                return noun_facts(name, self.kind)
+        return noun_facts(head, self.kind)
 
     def label(self) -> str:
         """``the cat`` / ``the firefighters``: how a concept names its owner."""
@@ -1347,12 +1355,37 @@ _LIVING_TRAITS = frozenset(
 
 
 def noun_facts(noun: str, kind: str) -> frozenset[str]:
-    """What a subject brings: its kind's body plan and setting, plus the noun's own traits."""
+    """What a subject brings: its kind's body plan and setting, plus the noun's own traits; a
+    mammal's body as its WordNet family has it (``wordnet_bodies.tsv``: an elephant has no paws
+    or fur, a harp seal no ears)."""
     traits = noun_traits().get(singular(noun), frozenset())
     if kind not in ANIMATE_KINDS:  # a carousel horse keeps its size, not its hooves
         traits -= _LIVING_TRAITS
     facts = KIND_FACTS[kind] | traits
+    if kind == "mammal":
+        body = mammal_bodies().get(noun) or mammal_bodies().get(singular(noun))
+        if body:
+            facts = (facts | body[0]) - body[1]
     return facts - {"paws"} if "hooves" in traits else facts
+
+
+#: Nouns for the young of an animal named before them ("a harp seal pup", "an elephant calf").
+_YOUNG = frozenset("pup pups cub cubs calf calves foal foals kit kits baby babies young".split())
+
+
+@lru_cache(maxsize=1)
+def mammal_bodies() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Mammal noun -> (facts it has beyond the kind's plan, facts of the plan it lacks)."""
+    bodies = {}
+    for row in csv.reader(io.StringIO(_data_text("wordnet_bodies.tsv")), delimiter="\t"):
+        if len(row) < 2 or row[0].startswith("#"):
+            continue
+        changes = row[1].split()
+        bodies[row[0]] = (
+            frozenset(c[1:] for c in changes if c.startswith("+")),
+            frozenset(c[1:] for c in changes if c.startswith("-")),
+        )
+    return bodies
 
 
 @lru_cache(maxsize=1)

@@ -610,3 +610,29 @@ def test_a_compound_only_counts_where_both_words_are_written_together():
     # "sea lion" is not taken either (no fish compounds): a sea lion on a pier is not under water
     assert "submerged" not in parse_scene("a sea lion on a pier").facts
     assert parse_scene("an organ in a cathedral").main.kind != "person"
+
+
+@pytest.mark.parametrize(
+    "scene, has, lacks",
+    [
+        # seen: "ears drooping" on a harp seal pup, "paws tucked under" on an elephant being
+        # bathed, "the glow of a tablet screen lighting up its whiskers" on an armadillo
+        ("a harp seal pup alone on a thawing ice floe", {"fur"}, {"ears", "paws"}),
+        ("a mahout bathing an elephant in a shallow river", set(), {"paws", "fur"}),
+        ("an armadillo in a tiny knitted scarf", {"paws"}, {"fur"}),
+        ("a baboon tearing apart a backpack", {"hands", "fur"}, {"paws"}),
+        ("a tapir sniffing a stack of melons", {"hooves"}, {"paws"}),
+        ("a dog in a park", {"paws", "fur", "ears"}, set()),  # the kind's plan, unchanged
+    ],
+)
+def test_a_mammal_has_the_body_of_its_wordnet_family(scene, has, lacks):
+    animal = next(e for e in parse_scene(scene).entities if e.kind == "mammal")
+    assert has <= animal.facts and not lacks & animal.facts
+
+
+def test_a_posture_needs_the_body_part_it_names():
+    graph = load_concept_graph()
+    seal = parse_scene("a harp seal pup alone on a thawing ice floe in grey fog")
+    drooping = graph.get("{poss} ears drooping, eyes looking up from under the brow")
+    assert drooping.conflict(seal, anchored=False) is not None
+    assert drooping.conflict(parse_scene("a puppy alone in the rain"), anchored=False) is None
