@@ -31,6 +31,8 @@ MiB = 1 << 20
 #: Default caps: a data file, and one line of it (a prompt record is a few hundred bytes).
 MAX_FILE_BYTES = 256 * MiB
 MAX_LINE_CHARS = 64 * 1024
+#: A line of a run file the program wrote itself (a result with its trace, a vector).
+RUN_LINE_CHARS = 16 * MiB
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -115,6 +117,60 @@ def text_lines(
             )
         if line.strip():
             yield number, line
+
+
+def read_jsonl(
+    path: str | Path,
+    *,
+    what: str,
+    item: str = "record",
+    torn: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_line: int = MAX_LINE_CHARS,
+    error: type[Exception] = DataFileError,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of the JSONL file ``path``.
+
+    The one reader of JSONL files, with :func:`text_lines`'s checks (a regular file, capped,
+    UTF-8, lines capped). Two kinds of file:
+
+    * a file the user wrote (``torn=False``): a line that is not JSON is an error that names
+      the file, the line and what is wrong;
+    * a run file the program appends to (``torn=True``: results, judgments, ratings, image
+      records, vectors): a line that is not JSON is one a crash cut mid-write, and is skipped
+      (what it held is redone); a file not there yet holds nothing.
+
+    In both, a line of valid JSON that is not an object is no ``item`` (a crash does not write
+    one): an error naming the line.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "results.jsonl"
+        >>> _ = p.write_text('{"a": 1}\\n{"b": 2}\\n{"c": ')
+        >>> list(read_jsonl(p, what="results file", torn=True))
+        [(1, {'a': 1}), (2, {'b': 2})]
+    """
+    path = Path(path)
+    if torn and not path.exists() and not path.is_symlink():
+        return
+    for number, line in text_lines(
+        path, what=what, max_bytes=max_bytes, max_line=max_line, error=error
+    ):
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if torn:
+                continue
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+            raise error(
+                f"{path}:{number}: invalid JSON ({reason}); fix or delete that line of the {what}."
+            ) from None
+        if not isinstance(record, dict):  # valid JSON, so no crash cut it: refused either way
+            raise error(
+                f"{path}:{number}: not a {item} (expected a JSON object, got "
+                f"{type(record).__name__}); fix or delete that line of the {what}."
+            )
+        yield number, record
 
 
 def check_output_path(

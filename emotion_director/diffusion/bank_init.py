@@ -45,7 +45,7 @@ from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa:
 from emotion_director.diffusion.retrieval import embed_texts_for_retrieval  # noqa: E402
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import InvalidRequestError, UnknownEmotionError  # noqa: E402
-from emotion_director.files import check_output_path, text_lines  # noqa: E402
+from emotion_director.files import check_output_path, read_jsonl  # noqa: E402
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -100,13 +100,17 @@ def load_dataset(source: str | Path) -> list[EmotionImage]:
 
 def _from_manifest(path: Path) -> list[EmotionImage]:
     items = []
-    for number, line in text_lines(path, what="manifest", error=BankError):
+    for number, record in read_jsonl(
+        path,
+        what="manifest",
+        item='manifest record ({"image", "caption", "emotion"})',
+        error=BankError,
+    ):
         try:
-            record = json.loads(line)
             image = (path.parent / record["image"]).resolve()
             emotion = resolve_emotion(record["emotion"]).value
             caption = str(record.get("caption") or "")
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise BankError(
                 f'{path}:{number}: expected {{"image", "caption", "emotion"}} ({exc}).'
             ) from None

@@ -43,7 +43,7 @@ from typing import Any
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import append_jsonl
+from emotion_director.files import append_jsonl, read_jsonl
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
@@ -171,12 +171,17 @@ def read_image_records(run_dir: str | Path) -> list[dict[str, Any]]:
     folder = Path(run_dir) / "images"
     seen: dict[tuple[str, str, int], dict[str, Any]] = {}
     for path in sorted(folder.glob("records-rank*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for _, record in read_jsonl(
+            path,
+            what="image records file",
+            item="image record",
+            torn=True,  # a line cut by a crash mid-write: that image is scored again
+            error=ImageEvalError,
+        ):
             try:
-                record = json.loads(line)
                 key = (record["system"], record["case_id"], int(record["index"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue  # a line cut by a crash mid-write: that image is scored again
+            except (KeyError, TypeError, ValueError):
+                continue  # not a record of this format: that image is scored again
             seen.setdefault(key, record)
     return list(seen.values())
 

@@ -54,7 +54,7 @@ from emotion_director.evals.identity import (
 )
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
-from emotion_director.files import append_jsonl
+from emotion_director.files import RUN_LINE_CHARS, append_jsonl, read_jsonl
 from emotion_director.settings import Settings
 
 #: Below this position-consistency the report warns that the judge is too weak to trust.
@@ -116,15 +116,19 @@ class JudgeSummary:
 def read_judgments(run_dir: str | Path) -> list[dict[str, Any]]:
     """The judgments of a run; for a key judged twice (a failed try redone), the last one."""
     path = Path(run_dir) / "judgments.jsonl"
-    if not path.is_file():
-        return []
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for _, row in read_jsonl(
+        path,
+        what="judgments file",
+        item="judgment",
+        torn=True,  # a line cut by a crash mid-write: that judgment is redone
+        max_line=RUN_LINE_CHARS,
+        error=RunFolderError,
+    ):
         try:
-            row = json.loads(line)
             key = (row["case_id"], row["first"], row["second"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue  # a line cut by a crash mid-write: that judgment is redone
+        except KeyError:
+            continue  # not a judgment of this run's format: judged again
         latest[key] = row
     return list(latest.values())
 

@@ -227,16 +227,14 @@ class TextMetrics:
         import numpy as np
 
         from emotion_director.errors import DataFileError
-        from emotion_director.files import text_lines
+        from emotion_director.files import read_jsonl
 
-        path = Path(path)
-        if not path.exists() and not path.is_symlink():
-            return 0
         found: dict[str, Any] = {}
         try:
-            for _, line in text_lines(path, what="vectors file", max_bytes=1 << 32):
+            for _, item in read_jsonl(
+                path, what="vectors file", item="vector record", torn=True, max_bytes=1 << 32
+            ):
                 try:
-                    item = json.loads(line)
                     raw = base64.b64decode(item["vector"], validate=True)
                     vector = np.frombuffer(raw, "<f4") if len(raw) == 384 * 4 else None
                     key, encoder = item["key"], item.get("encoder")

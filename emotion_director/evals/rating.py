@@ -51,7 +51,6 @@ import hashlib
 import hmac
 import html
 import itertools
-import json
 import os
 import random
 import re
@@ -68,7 +67,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from emotion_director.errors import RatingError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import append_jsonl
+from emotion_director.files import append_jsonl, read_jsonl
 
 CHOICES = ("left", "right", "tie", "skip")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
@@ -240,16 +239,14 @@ def read_ratings(run_dir: str | Path) -> list[dict[str, Any]]:
     counts for progress but not in any win rate.
     """
     path = Path(run_dir) / "ratings.jsonl"
-    if not path.is_file():
-        return []
     out: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash: that one choice is lost, nothing else
-        if not isinstance(record, dict):
-            continue
+    for _, record in read_jsonl(
+        path,
+        what="ratings file",
+        item="rating",
+        torn=True,  # a line cut by a crash: that one choice is lost, nothing else
+        error=RatingError,
+    ):
         if isinstance(record.get("undo"), str) and isinstance(record.get("rater"), str):
             for i in range(len(out) - 1, -1, -1):
                 if out[i]["rater"] == record["rater"] and out[i]["pair_id"] == record["undo"]:

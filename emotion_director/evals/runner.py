@@ -72,13 +72,18 @@ def _versions() -> dict[str, str]:
 def last_recorded_error(path: Path) -> str:
     """The ``error`` of the last record in the JSONL file ``path`` that has one (300 characters
     at most; ``""`` when none can be read): what a run that kept failed items says of them."""
+    from emotion_director.files import RUN_LINE_CHARS, read_jsonl
+
+    last = ""
     try:
-        for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-            if '"error"' in line:
-                return str(json.loads(line).get("error", ""))[:300]
-    except (OSError, ValueError):
+        for _, record in read_jsonl(
+            path, what="results file", torn=True, max_line=RUN_LINE_CHARS, error=OSError
+        ):
+            if "error" in record:
+                last = str(record["error"])[:300]
+    except OSError:
         pass
-    return ""
+    return last
 
 
 def _vector_record(metrics: Any, text: str) -> dict[str, str] | None:

@@ -174,9 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     checker = PMISceneChecker.load()
 
     def scored(path: str) -> tuple[list[float], list[bool]]:
-        rows = [
-            json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()
-        ]
+        from emotion_director.files import read_jsonl
+
+        rows = [row for _, row in read_jsonl(path, what="labelled pairs file")]
         rows = [r for r in rows if str(r.get("source", "")).startswith("handwritten")]
         pmis: list[float] = []
         labels: list[bool] = []

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emotion_director.errors import EvalReportError, RunFolderError
+from emotion_director.files import RUN_LINE_CHARS, read_jsonl
 
 
 @dataclass
@@ -91,23 +91,15 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
         return []
     rows: list[Any] = []
     where: dict[tuple[Any, Any], int] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunFolderError(
-            f"{path}: not UTF-8 text (byte {exc.start}); delete the broken lines or the file, "
-            "or pass a new run folder."
-        ) from None
-    except OSError as exc:
-        raise RunFolderError(
-            f"{path}: cannot read ({exc.strerror or exc}); pass a new run folder."
-        ) from None
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash mid-write: that item is simply redone
-        key = (row.get("system"), row.get("case_id")) if isinstance(row, dict) else None
+    for _, row in read_jsonl(
+        path,
+        what="results file",
+        item="result record",
+        torn=True,  # a line cut by a crash mid-write: that item is simply redone
+        max_line=RUN_LINE_CHARS,
+        error=RunFolderError,
+    ):
+        key = (row.get("system"), row.get("case_id"))
         if key is not None and not all(isinstance(k, (str, type(None))) for k in key):
             key = None  # not a result record; validate_rows names the line
         if key is None or key == (None, None):

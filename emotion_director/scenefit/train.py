@@ -21,18 +21,20 @@ import os
 import tempfile
 from pathlib import Path
 
+from emotion_director.errors import DataFileError
+
 TAUS = (0.25, 0.30, 0.35, 0.40)
 CS = (3.0, 10.0, 30.0, 100.0)
 
 
 def read_pairs(path: str | Path) -> list[dict]:
+    from emotion_director.files import read_jsonl
+
     rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            row = json.loads(line)
-            if not isinstance(row.get("clash"), bool):
-                raise ValueError(f"{path}:{n}: 'clash' must be true or false")
-            rows.append(row)
+    for n, row in read_jsonl(path, what="labelled pairs file", item="labelled pair"):
+        if not isinstance(row.get("clash"), bool):
+            raise DataFileError(f"{path}:{n}: 'clash' must be true or false")
+        rows.append(row)
     return rows
 
 

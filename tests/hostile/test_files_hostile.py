@@ -196,3 +196,53 @@ def test_append_jsonl_refuses_a_link_or_a_pipe_and_names_it(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(DataFileError, match="ratings.jsonl"):  # at once, not a hang
         append_jsonl(fifo, [{"a": 1}], what="ratings file")
+
+
+# ----- the one JSONL reader (files.read_jsonl) ----------------------------------------------
+def test_read_jsonl_names_the_line_of_a_users_file_and_skips_a_torn_run_line(tmp_path):
+    from emotion_director.errors import DataFileError
+    from emotion_director.files import read_jsonl
+
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"a": 1}\n\n{"b": \n')
+    with pytest.raises(DataFileError, match=r"pairs.jsonl:3: invalid JSON .*fix or delete"):
+        list(read_jsonl(path, what="pairs file"))
+    # a run file: the last line was cut by a crash mid-write, the rest stands
+    assert list(read_jsonl(path, what="results file", torn=True)) == [(1, {"a": 1})]
+    # valid JSON that is no object was not cut by a crash: refused in both kinds of file
+    path.write_text('{"a": 1}\n[1, 2]\n')
+    for torn in (False, True):
+        with pytest.raises(DataFileError, match=r"pairs.jsonl:2: not a judgment .*got list"):
+            list(read_jsonl(path, what="judgments file", item="judgment", torn=torn))
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(DataFileError, match="deep.jsonl:1"):
+        list(read_jsonl(deep, what="pairs file", max_line=1 << 20))
+    assert list(read_jsonl(tmp_path / "none.jsonl", what="results file", torn=True)) == []
+
+
+@pytest.mark.parametrize("name", ["ratings.jsonl", "judgments.jsonl", "results.jsonl"])
+def test_a_run_file_that_is_a_pipe_is_refused_not_waited_on(tmp_path, name):
+    from emotion_director.errors import DataFileError
+    from emotion_director.evals.judge import read_judgments
+    from emotion_director.evals.rating import read_ratings
+    from emotion_director.evals.tables import read_results
+
+    os.mkfifo(tmp_path / name)
+    reader = {
+        "ratings.jsonl": read_ratings,
+        "judgments.jsonl": read_judgments,
+        "results.jsonl": read_results,
+    }[name]
+    with pytest.raises(DataFileError, match=name):  # at once: the timeout turns a hang red
+        reader(tmp_path)
+
+
+def test_image_records_that_are_a_pipe_are_refused(tmp_path):
+    from emotion_director.errors import ImageEvalError
+    from emotion_director.evals.images import read_image_records
+
+    (tmp_path / "images").mkdir()
+    os.mkfifo(tmp_path / "images" / "records-rank0.jsonl")
+    with pytest.raises(ImageEvalError, match="records-rank0.jsonl: not a regular file"):
+        read_image_records(tmp_path)

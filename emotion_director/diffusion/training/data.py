@@ -13,7 +13,7 @@ import torch
 from emotion_director.diffusion.bank import BankError
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.errors import DatasetError, UnknownEmotionError
-from emotion_director.files import make_output_dir, text_lines
+from emotion_director.files import make_output_dir, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,13 @@ def load_records(preferences: Path | None, emotion_records: Path | None) -> list
     for path, kind in ((preferences, "preference"), (emotion_records, "emotion")):
         if path is None:
             continue
-        for number, line in text_lines(path, what=f"{kind} file", error=DatasetError):
-            records.append(_record(_json(line, path, number), path, number, kind))
+        for number, data in read_jsonl(
+            path, what=f"{kind} file", item=f"{kind} record", error=DatasetError
+        ):
+            records.append(_record(data, path, number, kind))
     if not records:
         raise DatasetError("no training records: the data files are empty.")
     return records
-
-
-def _json(line: str, path: Path, number: int) -> dict:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}:{number}: invalid JSON ({exc.msg}).") from None
-    if not isinstance(data, dict):
-        raise DatasetError(f"{path}:{number}: expected a JSON object.")
-    return data
 
 
 def _record(data: dict, path: Path, number: int, kind: str) -> TrainingRecord:
