@@ -1529,6 +1529,46 @@ _FIGURES_OF_SPEECH = {
 }
 
 
+#: Facts whose words may be written as an adjective in -y ("drizzly" rain, "sleety" snowfall).
+_INFLECTED_FACTS = ("rain", "storm", "fog", "snowing", "winter", "windy", "night", "twilight")
+
+
+def _stem(word: str) -> str:
+    """A crude stem that puts a noun and its adjective in -y together: drizzle, drizzly ->
+    drizzl; fog, foggy -> fog; sleet, sleety -> sleet."""
+    for suffix in ("y", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]  # "fogg" -> "fog"
+    return word
+
+
+@lru_cache(maxsize=1)
+def _weather_stems() -> dict[str, frozenset[str]]:
+    """Stem -> facts, for the one-word nouns of the weather and time facts (not their -ing
+    forms: "whipping" wind says nothing of "whipped" cream)."""
+    stems: dict[str, set[str]] = {}
+    for fact in _INFLECTED_FACTS:
+        for key in FACT_WORDS[fact]:
+            if " " not in key and "-" not in key and not key.endswith("ing"):
+                stems.setdefault(_stem(key), set()).add(fact)
+    return {stem: frozenset(facts) for stem, facts in stems.items()}
+
+
+def _inflected_facts(words: list[str]) -> set[str]:
+    """Facts of weather and time words written as an adjective in -y that no list names:
+    "a drizzly spring morning" (rain), "a sleety dusk", "a dusky harbour"."""
+    stems = _weather_stems()
+    return {
+        fact
+        for word in words
+        if word.endswith("y") and len(word) >= 5
+        for fact in stems.get(_stem(word), ())
+    }
+
+
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
 
@@ -1544,6 +1584,7 @@ def phrase_facts(text: str) -> frozenset[str]:
     for fact, keys in FACT_WORDS.items():
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
+    found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
     # a palette names colours, not places ("jungle green and gold palette")
     if " palette " not in lowered and not any(f" {key} " in lowered for key in DISTANT_WORDS):
         # a simile puts nothing there: "roots like a cathedral", "like a stage spot"
@@ -1700,8 +1741,11 @@ def parse_scene(text: str) -> SceneModel:
         ahead = list(itertools.takewhile(lambda t: t not in _BREAKS, tokens[i + 1 : i + 5]))
         head = ahead[-1] if ahead else ""
         after = tokens[i + 1 + len(ahead) : i + 4 + len(ahead)]  # "of the lake"
-        # "a frozen harbour", "a frozen mountain lake", "a lake iced over", "pack ice"
-        frozen = token in _FROZEN and head in waters and ahead.index(head) <= 1
+        # "a frozen harbour", "a frozen mountain lake", "a lake iced over", "pack ice"; the
+        # water is the first or second word after "frozen", whatever follows it ("a frozen
+        # fjord beneath the northern lights")
+        water = next((t for t in ahead[:2] if t in waters), None)
+        frozen = token in _FROZEN and water is not None
         iced_over = token in _FROZEN and tokens[i + 1 : i + 2] == ["over"]
         if frozen or (iced_over and tokens[i - 1 : i] and tokens[i - 1] in waters):
             facts.add("icebound")

@@ -636,3 +636,35 @@ def test_a_posture_needs_the_body_part_it_names():
     drooping = graph.get("{poss} ears drooping, eyes looking up from under the brow")
     assert drooping.conflict(seal, anchored=False) is not None
     assert drooping.conflict(parse_scene("a puppy alone in the rain"), anchored=False) is None
+
+
+@pytest.mark.parametrize(
+    "scene, fact",
+    [
+        # seen: "sunny morning light bouncing off white walls" on "a drizzly spring morning"
+        ("a chimney sweep stuck halfway up a chimney during a drizzly spring morning", "rain"),
+        ("a sleety afternoon at a bus stop", "snowing"),
+        ("a dusky harbour", "twilight"),
+        ("a thundery afternoon over the fields", "storm"),
+        ("a gusty pier", "windy"),
+    ],
+)
+def test_a_weather_or_time_word_written_as_an_adjective_states_its_fact(scene, fact):
+    assert fact in parse_scene(scene).facts
+
+
+@pytest.mark.parametrize(
+    "scene",
+    ["whipped cream on a cake", "a movie star", "an even floor", "a storming crowd", "a heavy bag"],
+)
+def test_other_words_that_share_a_stem_state_no_weather(scene):
+    facts = parse_scene(scene).facts
+    assert not facts & {"rain", "storm", "fog", "snowing", "winter", "windy", "night", "twilight"}
+
+
+def test_water_said_frozen_is_ice_whatever_follows_it():
+    # seen: "a surface of water like polished glass" over "a frozen fjord beneath the northern
+    # lights"
+    scene = "a giant airship drifting over a frozen fjord beneath the northern lights in midwinter"
+    assert "icebound" in parse_scene(scene).facts
+    assert "icebound" not in parse_scene("a frozen pizza on a lake shore").facts
