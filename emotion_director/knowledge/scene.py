@@ -232,7 +232,6 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "late afternoon",
         "fading light",
         "light fading",
-        "afternoon",
         "nightfall",
         "setting sun",
         "sun setting",
@@ -1913,7 +1912,9 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             continue  # "at night", "on fire": when and how, read as facts, not a place or a thing
         # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
         acts = _does(kind, nxt)  # "a hyena gnawing a ribcage": gnawing is no head noun
-        if kind and nxt and kind_of(nxt) and nxt not in _LOCATIVE and not acts:
+        # ... and so is a noun before a possessive: "a coal miner's widow" is a widow
+        owner = nxt.removesuffix("'s")
+        if kind and nxt and kind_of(owner) and nxt not in _LOCATIVE and not acts:
             modifiers.append(token)
             continue
         if kind is None:

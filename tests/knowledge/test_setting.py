@@ -585,3 +585,27 @@ def test_a_place_or_a_rest_is_not_worked_on():
     assert not any(e.handled for e in parse_scene("a fox asleep in a barn").entities)
     # the thing is not the subject's own: the scene's main subject is never handled
     assert not parse_scene("a kite flying over a beach").main.handled
+
+
+def test_an_afternoon_is_day_not_evening():
+    # seen: "a still clear evening with a light breeze" on "a lazy midsummer afternoon"
+    scene = parse_scene("a binturong dozing in a sunlit hammock on a lazy midsummer afternoon")
+    assert "day" in scene.stated and "twilight" not in scene.stated
+    assert "twilight" in parse_scene("a fox on a late afternoon walk").stated
+
+
+def test_in_orbit_there_is_no_sky_and_no_ground():
+    # seen: "the greenhouse towering against the sky" and "towering cumulus clouds filling
+    # the sky" for "a derelict greenhouse module in orbit"
+    stated = stated_tags(
+        parse_scene("a derelict greenhouse module in orbit").facts, frozenset({"space"})
+    )
+    assert "space" in stated and not {"outdoor", "sky"} & stated
+
+
+def test_the_head_of_a_possessive_phrase_is_the_subject():
+    # seen: "the coal with a crack mended with tape" for "a coal miner's widow lighting a
+    # candle at the pithead"
+    scene = parse_scene("a coal miner's widow lighting a candle at the pithead")
+    assert scene.main.noun == "widow" and scene.main.kind == "person"
+    assert parse_scene("the king's horse at dawn").main.noun == "horse"
