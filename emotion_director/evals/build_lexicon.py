@@ -98,17 +98,36 @@ def choose_kind(scores: dict[str, float]) -> str:
     return best if scores[best] >= KIND_MIN_SIMILARITY else "object"
 
 
-def build_attributes(pos: dict[str, str]) -> list[tuple[str, str]]:
+def build_attributes(pos: dict[str, str]) -> list[tuple[str, str, str]]:
+    """NRC words (not nouns) with their Mikels categories and, where Brysbaert et al. rate it,
+    their concreteness ("muddy" 4.32 shows a thing; "gloomy" 2.52 a feeling)."""
+    from emotion_director.evals.metrics import concreteness_norms
+
     text = resources.files("nrclex").joinpath("data", "nrc_en.json").read_text("utf-8")
     lexicon = json.loads(text)
+    norms = concreteness_norms()
     rows = []
     for word, emotions in sorted(lexicon.items()):
         if not word.isalpha() or pos.get(word, "JJ").startswith("NN"):
             continue
         mapped = sorted({m for e in emotions for m in NRC_TO_MIKELS.get(e, ())})
         if mapped:
-            rows.append((word, ",".join(mapped)))
+            value = f"{norms[word]:.2f}" if word in norms else "-"
+            rows.append((word, ",".join(mapped), value))
     return rows
+
+
+def write_attributes(pos: dict[str, str]) -> int:
+    attributes = build_attributes(pos)
+    with (HERE / "attributes.tsv").open("w", encoding="utf-8") as handle:
+        handle.write(
+            "# word\tcategories (NRC Emotion Lexicon, Mohammad & Turney 2013, mapped to "
+            "Mikels categories)\tconcreteness (Brysbaert et al. 2014, 1-5; - unrated); built "
+            "by build_lexicon.py, see SOURCES.md\n"
+        )
+        for word, categories, value in attributes:
+            handle.write(f"{word}\t{categories}\t{value}\n")
+    return len(attributes)
 
 
 def main() -> None:
@@ -121,15 +140,8 @@ def main() -> None:
         )
         for noun, kind, value in nouns:
             handle.write(f"{noun}\t{kind}\t{value:.2f}\n")
-    attributes = build_attributes(pos)
-    with (HERE / "attributes.tsv").open("w", encoding="utf-8") as handle:
-        handle.write(
-            "# word\tcategories (NRC Emotion Lexicon, Mohammad & Turney 2013, mapped to "
-            "Mikels categories); built by build_lexicon.py, see SOURCES.md\n"
-        )
-        for word, categories in attributes:
-            handle.write(f"{word}\t{categories}\n")
-    print(f"lexicon.tsv: {len(nouns)} nouns; attributes.tsv: {len(attributes)} words")
+    count = write_attributes(pos)
+    print(f"lexicon.tsv: {len(nouns)} nouns; attributes.tsv: {count} words")
 
 
 if __name__ == "__main__":

@@ -1419,6 +1419,21 @@ def attribute_lexicon() -> dict[str, tuple[str, ...]]:
     return out | _curated_states()
 
 
+@lru_cache(maxsize=1)
+def attribute_concreteness() -> dict[str, float]:
+    """Emotion-laden modifier -> how concrete it is (Brysbaert et al. 2014, 1-5), where rated:
+    "muddy" (4.32) shows a thing, "gloomy" (2.52) a feeling."""
+    out: dict[str, float] = {}
+    try:
+        text = _data_text("attributes.tsv")
+    except FileNotFoundError:
+        return out
+    for row in csv.reader(io.StringIO(text), delimiter="\t"):
+        if len(row) >= 3 and not row[0].startswith("#") and row[2] != "-":
+            out[row[0]] = float(row[2])
+    return out
+
+
 def _curated_states() -> dict[str, tuple[str, ...]]:
     raw = curated_subjects().get("states") or {}
     return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
@@ -2229,8 +2244,28 @@ def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
     descriptive = set(curated_subjects().get("descriptive", []))
     if attribute.word in descriptive:
         return False
+    # a curated dramatic state ("burning", "collapsing") still fights a positive target
+    if attribute.word not in _curated_states() and _describes_the_scene(attribute.word):
+        return False
     # a lexicon word only counts when all its emotions sit on the other side of valence
     return all((e in POSITIVE) != (target in POSITIVE) for e in attribute.emotions)
+
+
+#: Concreteness (1-5) from which a modifier shows what is there rather than a feeling.
+CONCRETE_MIN = 3.5
+
+
+def _describes_the_scene(word: str) -> bool:
+    """Whether a modifier of the prompt says what the scene is like, not how to feel about it:
+    it shows a thing ("muddy", "frozen", "dusty": concrete) or states a fact of the setting
+    ("scorching": hot; "deserted": no one there). Such a word stays in the subject whatever
+    emotion it carries: "a muddy cliff road" is muddy for excitement too."""
+    lowered = word.lower()
+    return (
+        attribute_concreteness().get(lowered, 0.0) >= CONCRETE_MIN
+        or lowered in _EMPTY
+        or bool(phrase_facts(lowered) - BODY_FACTS)
+    )
 
 
 def _is_stated_action(word: str, scene: SceneModel, text: str) -> bool:

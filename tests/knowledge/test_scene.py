@@ -152,6 +152,8 @@ def test_conflicting_states_move_to_the_negative_prompt_and_descriptions_stay():
     )
     assert subject == "an apple" and negatives == ["rotting"]
     assert changes[0].action == "negative" and "rotting" in changes[0].reason
+    gloomy = fit_subject(parse_scene("a gloomy old house"), "a gloomy old house", "amusement")
+    assert gloomy[0] == "an old house" and gloomy[2] == ["gloomy"]
     same = "a young woman in a dark forest"
     assert fit_subject(parse_scene(same), same, "sadness")[0] == same
     assert fit_subject(parse_scene("a sobbing toddler"), "a sobbing toddler", "sadness")[1] == []
@@ -668,3 +670,18 @@ def test_water_said_frozen_is_ice_whatever_follows_it():
     scene = "a giant airship drifting over a frozen fjord beneath the northern lights in midwinter"
     assert "icebound" in parse_scene(scene).facts
     assert "icebound" not in parse_scene("a frozen pizza on a lake shore").facts
+
+
+@pytest.mark.parametrize(
+    "prompt, emotion",
+    [
+        # seen on held-out sets: the rewriter dropped "muddy", "deserted" and "scorching" from
+        # the user's scene (and put them in the negative prompt), so the picture lost them
+        ("a sidecar motorbike racing along a muddy cliff road in a sleety gale", "excitement"),
+        ("a tapir riding a rusty tricycle around a deserted roller rink at midnight", "amusement"),
+        ("camel jockeys thundering past a dusty souk under the scorching noon sun", "excitement"),
+    ],
+)
+def test_a_word_that_shows_what_the_scene_is_like_stays_whatever_it_feels_like(prompt, emotion):
+    subject, changes, negatives = fit_subject(parse_scene(prompt), prompt, emotion)
+    assert subject == prompt and changes == [] and negatives == []
