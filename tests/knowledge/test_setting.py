@@ -609,3 +609,18 @@ def test_the_head_of_a_possessive_phrase_is_the_subject():
     scene = parse_scene("a coal miner's widow lighting a candle at the pithead")
     assert scene.main.noun == "widow" and scene.main.kind == "person"
     assert parse_scene("the king's horse at dawn").main.noun == "horse"
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("an empty funicular stalled halfway up a cliff during a howling blizzard at night", False),
+        ("a shepherd's hut surrounded by wolves on a moonless winter night", False),
+        ("a funicular stalled halfway up a cliff at noon", True),
+        ("a funicular stalled halfway up a cliff", True),  # no time stated: the hawk may join
+    ],
+)
+def test_animals_about_only_by_day_are_refused_at_night(scene, fits):
+    # seen on a held-out set: "a hawk diving talons-first" on a blizzard night, "a sky of
+    # wheeling crows" on a moonless night, "a wasp nest buzzing" at midnight
+    _assert_free_tag("a hawk diving talons-first", "diurnal", scene, fits)
