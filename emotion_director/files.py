@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
@@ -31,8 +32,10 @@ MiB = 1 << 20
 #: Default caps: a data file, and one line of it (a prompt record is a few hundred bytes).
 MAX_FILE_BYTES = 256 * MiB
 MAX_LINE_CHARS = 64 * 1024
-#: A line of a run file the program wrote itself (a result with its trace, a vector).
+#: A line of a run file the program wrote itself (a result with its trace, a vector), and the
+#: whole file (a long resumable run).
 RUN_LINE_CHARS = 16 * MiB
+RUN_FILE_BYTES = 4096 * MiB
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -158,10 +161,12 @@ def read_jsonl(
     ):
         try:
             record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # (a 5,000-digit number is a ValueError)
             if torn:
                 continue
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+            if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
+                reason = str(exc).split(";")[0]
             raise error(
                 f"{path}:{number}: invalid JSON ({reason}); fix or delete that line of the {what}."
             ) from None
@@ -261,12 +266,13 @@ def append_jsonl(
     The run files (results, vectors, judgments, ratings, image records) are append-only: a crash
     loses at most the lines in flight, never one already written. The file is opened without
     following a link and must be a regular file (a FIFO there would block for good; a link
-    would write elsewhere); the lines go in one ``write`` of an ``O_APPEND`` descriptor, so two
-    writers never interleave inside a line.
+    would write elsewhere); the lines go in one ``write`` of an ``O_APPEND`` descriptor under
+    an exclusive ``flock``, so two writers never interleave inside a line, and a last line a
+    crash cut is ended first, so the new record is not glued onto it.
     """
     data = "".join(json.dumps(r) + "\n" for r in records).encode("utf-8")
     path = Path(path)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o644)
     except OSError as exc:
@@ -280,6 +286,13 @@ def append_jsonl(
                 f"{path}: the {what} is not a regular file (a pipe or device); remove it and "
                 "run again."
             )
+        # one writer at a time between looking at the last byte and writing (another
+        # writer's line in flight would look like a cut one); the lock goes with the descriptor
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # the last line was cut by a crash: end it, so this record is not glued onto it
+            data = b"\n" + data
         written = 0
         while written < len(data):
             written += os.write(fd, data[written:])

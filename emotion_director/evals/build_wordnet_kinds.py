@@ -158,6 +158,7 @@ def build(folder: Path) -> list[tuple[str, str]]:
 #: ("an organ grinder" is a person, whatever a grinder alone is). Not fish: a sea lion on a pier
 #: is not under water.
 COMPOUND_KINDS = frozenset({"person", "mammal", "bird", "insect", "serpent"})
+LIVING_HEADS = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent"})
 
 
 def build_compounds(folder: Path) -> list[tuple[str, str]]:
@@ -187,7 +188,9 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
                 continue
             kind = noun_kind(wordnet, name)
             head = heads.get(parts[1]) or heads.get(singular(parts[1]))
-            if kind in COMPOUND_KINDS and kind != head:
+            # a head that is itself a living thing keeps its own body: "a night owl on a
+            # branch" is an owl, not the person WordNet also calls a night owl
+            if kind in COMPOUND_KINDS and kind != head and head not in LIVING_HEADS:
                 rows.append((name.replace("_", " "), kind))
         return rows
     finally:
@@ -294,7 +297,8 @@ HEADER = """\
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (1, 2) or not (Path(args[0]) / "data.noun").is_file():
+    flags_ok = args[1:] in ([], ["--compounds"], ["--bodies"])
+    if len(args) not in (1, 2) or not flags_ok or not (Path(args[0]) / "data.noun").is_file():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         print(
             "usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun)"

@@ -43,7 +43,7 @@ from typing import Any
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import append_jsonl, read_jsonl
+from emotion_director.files import RUN_LINE_CHARS, append_jsonl, read_jsonl
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
@@ -176,6 +176,7 @@ def read_image_records(run_dir: str | Path) -> list[dict[str, Any]]:
             what="image records file",
             item="image record",
             torn=True,  # a line cut by a crash mid-write: that image is scored again
+            max_line=RUN_LINE_CHARS,
             error=ImageEvalError,
         ):
             try:

@@ -54,7 +54,7 @@ from emotion_director.evals.identity import (
 )
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
-from emotion_director.files import RUN_LINE_CHARS, append_jsonl, read_jsonl
+from emotion_director.files import RUN_FILE_BYTES, RUN_LINE_CHARS, append_jsonl, read_jsonl
 from emotion_director.settings import Settings
 
 #: Below this position-consistency the report warns that the judge is too weak to trust.
@@ -123,6 +123,7 @@ def read_judgments(run_dir: str | Path) -> list[dict[str, Any]]:
         item="judgment",
         torn=True,  # a line cut by a crash mid-write: that judgment is redone
         max_line=RUN_LINE_CHARS,
+        max_bytes=RUN_FILE_BYTES,
         error=RunFolderError,
     ):
         try:

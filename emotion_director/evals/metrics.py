@@ -221,9 +221,10 @@ class TextMetrics:
         self.known: dict[str, Any] = {}
 
     def load_vectors(self, path: str | Path) -> int:
-        """Read the vectors a run kept. They are a cache: a line that does not parse, comes from
-        another encoder or is not a unit vector is skipped, and a file that cannot be read is no
-        vectors (logged); those texts are encoded again. Returns how many were read."""
+        """Read the vectors a run kept. They are a cache: a line a crash cut, from another encoder
+        or not a unit vector is skipped, and a file that cannot be read or holds a line that is
+        no JSON object is no vectors (logged); those texts are encoded again. Returns how many
+        were read."""
         import numpy as np
 
         from emotion_director.errors import DataFileError

@@ -67,7 +67,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from emotion_director.errors import RatingError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import append_jsonl, read_jsonl
+from emotion_director.files import RUN_LINE_CHARS, append_jsonl, read_jsonl
 
 CHOICES = ("left", "right", "tie", "skip")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
@@ -245,6 +245,7 @@ def read_ratings(run_dir: str | Path) -> list[dict[str, Any]]:
         what="ratings file",
         item="rating",
         torn=True,  # a line cut by a crash: that one choice is lost, nothing else
+        max_line=RUN_LINE_CHARS,
         error=RatingError,
     ):
         if isinstance(record.get("undo"), str) and isinstance(record.get("rater"), str):

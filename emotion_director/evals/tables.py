@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.errors import EvalReportError, RunFolderError
-from emotion_director.files import RUN_LINE_CHARS, read_jsonl
+from emotion_director.files import RUN_FILE_BYTES, RUN_LINE_CHARS, read_jsonl
 
 
 @dataclass
@@ -97,10 +97,11 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
         item="result record",
         torn=True,  # a line cut by a crash mid-write: that item is simply redone
         max_line=RUN_LINE_CHARS,
+        max_bytes=RUN_FILE_BYTES,
         error=RunFolderError,
     ):
-        key = (row.get("system"), row.get("case_id"))
-        if key is not None and not all(isinstance(k, (str, type(None))) for k in key):
+        key: tuple[Any, Any] | None = (row.get("system"), row.get("case_id"))
+        if not all(isinstance(k, (str, type(None))) for k in key or ()):
             key = None  # not a result record; validate_rows names the line
         if key is None or key == (None, None):
             rows.append(row)

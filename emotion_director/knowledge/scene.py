@@ -1578,7 +1578,7 @@ def _inflected_facts(words: list[str]) -> set[str]:
     return {
         fact
         for word in words
-        if word.endswith("y") and len(word) >= 5
+        if word.endswith("y") and len(word) >= 5 and kind_of(word) is None  # not "a nighty"
         for fact in stems.get(_stem(word), ())
     }
 
@@ -1759,6 +1759,10 @@ def parse_scene(text: str) -> SceneModel:
         # water is the first or second word after "frozen", whatever follows it ("a frozen
         # fjord beneath the northern lights")
         water = next((t for t in ahead[:2] if t in waters), None)
+        if water is not None:  # the water is the head: "a frozen water bottle" is a bottle
+            after_water = ahead[ahead.index(water) + 1 : ahead.index(water) + 2]
+            if after_water and kind_of(after_water[0]) and after_water[0] not in _LOCATIVE:
+                water = None
         frozen = token in _FROZEN and water is not None
         iced_over = token in _FROZEN and tokens[i + 1 : i + 2] == ["over"]
         if frozen or (iced_over and tokens[i - 1 : i] and tokens[i - 1] in waters):
@@ -1916,8 +1920,8 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if head_of is not None:
             kind = head_of  # the head of "an organ grinder": a person, whatever a grinder is
-        elif nxt and " " not in token and (whole := kind_of(f"{token} {nxt}")) is not None:
-            if " " in f"{token} {nxt}" and f"{token} {nxt}" in _compound_nouns():
+        elif nxt and " " not in token and (whole := kind_of(f"{token} {singular(nxt)}")):
+            if f"{token} {singular(nxt)}" in _compound_nouns():
                 compound = whole  # a two-word noun: this word modifies the next, its head
                 modifiers.append(token)
                 continue
@@ -2053,6 +2057,9 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
 
 #: Words that may stand between an action and the thing it works on.
 _OBJECT_GAP = 3
+#: Words after an action that say where or whither, not what it works on ("walking to the bus",
+#: "staring out the window"); "down" and "up" are left out: "pulling down the shutters".
+_NOT_WORKED = _LOCATIVE | frozenset("to toward towards from out off at for with".split())
 
 
 def _handled(
@@ -2067,13 +2074,13 @@ def _handled(
             continue
         start = tokens.index(action) + 1
         ahead = tokens[start : start + _OBJECT_GAP + 1]
-        if any(word in _LOCATIVE for word in ahead[:1]):
-            continue  # "a cat sleeping on a rug": where, not what
+        if any(word in _NOT_WORKED for word in ahead[:1]):
+            continue  # "a cat sleeping on a rug", "a girl walking to the bus": where, not what
         for n, entity in enumerate(marked):
             if n == 0 or entity.kind in ANIMATE_KINDS | PLACE_KINDS or entity.implied:
                 continue
             head = entity.noun.split()[-1]
-            if head in ahead and not set(ahead[: ahead.index(head)]) & _LOCATIVE:
+            if head in ahead and not set(ahead[: ahead.index(head)]) & _NOT_WORKED:
                 marked[n] = entity.model_copy(update={"handled": True})
                 break
     return marked

@@ -246,3 +246,27 @@ def test_image_records_that_are_a_pipe_are_refused(tmp_path):
     os.mkfifo(tmp_path / "images" / "records-rank0.jsonl")
     with pytest.raises(ImageEvalError, match="records-rank0.jsonl: not a regular file"):
         read_image_records(tmp_path)
+
+
+def test_a_number_too_long_for_python_is_a_bad_line_not_a_crash(tmp_path):
+    from emotion_director.errors import DataFileError
+    from emotion_director.evals.runner import last_recorded_error
+    from emotion_director.files import read_jsonl
+
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"error": "first"}\n{"x": ' + "1" * 5000 + "}\n")
+    assert [n for n, _ in read_jsonl(path, what="results file", torn=True)] == [1]
+    assert last_recorded_error(path) == "first"
+    with pytest.raises(DataFileError, match="results.jsonl:2: invalid JSON"):
+        list(read_jsonl(path, what="results file"))
+
+
+def test_an_append_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
+    # a crash cut the last choice mid-write; the next vote must not be glued onto it
+    from emotion_director.files import append_jsonl, read_jsonl
+
+    path = tmp_path / "ratings.jsonl"
+    path.write_text('{"rater": "ann", "pair_id": "p1", "winner": "a"}\n{"rater": "ann", "pa')
+    append_jsonl(path, [{"rater": "ann", "pair_id": "p2", "winner": "b"}], what="ratings file")
+    records = [r for _, r in read_jsonl(path, what="ratings file", torn=True)]
+    assert [r["pair_id"] for r in records] == ["p1", "p2"]

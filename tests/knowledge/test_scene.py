@@ -685,3 +685,20 @@ def test_water_said_frozen_is_ice_whatever_follows_it():
 def test_a_word_that_shows_what_the_scene_is_like_stays_whatever_it_feels_like(prompt, emotion):
     subject, changes, negatives = fit_subject(parse_scene(prompt), prompt, emotion)
     assert subject == prompt and changes == [] and negatives == []
+
+
+def test_where_an_action_goes_is_not_what_it_works_on():
+    for scene in ("a girl walking to the bus", "a dog running toward the ball"):
+        assert not any(e.handled for e in parse_scene(scene).entities), scene
+    assert not any(e.handled for e in parse_scene("a girl staring out the window").entities)
+
+
+def test_compounds_with_a_living_head_and_plural_compounds():
+    assert parse_scene("a night owl on a branch").main.kind == "bird"  # not WordNet's person
+    assert parse_scene("two organ grinders in the square").main.kind == "person"
+
+
+def test_water_that_only_names_a_thing_is_not_frozen_water():
+    assert "icebound" not in parse_scene("a frozen water bottle on the desk").facts
+    assert "icebound" not in parse_scene("a frozen lake house in the hills").facts
+    assert "icebound" in parse_scene("a frozen lake at dawn").facts
