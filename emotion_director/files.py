@@ -178,6 +178,22 @@ def read_jsonl(
         yield number, record
 
 
+def read_run_jsonl(
+    path: str | Path, *, what: str, item: str = "record", error: type[Exception] = DataFileError
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """:func:`read_jsonl` for a run file the program appends to (results, judgments, ratings,
+    image records, vectors): lenient on a line a crash cut, with the run files' caps."""
+    return read_jsonl(
+        path,
+        what=what,
+        item=item,
+        torn=True,
+        max_line=RUN_LINE_CHARS,
+        max_bytes=RUN_FILE_BYTES,
+        error=error,
+    )
+
+
 def check_output_path(
     path: str | Path, *, what: str, overwrite: bool, error: type[Exception] = DataFileError
 ) -> Path:

@@ -43,7 +43,7 @@ from typing import Any
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import RUN_LINE_CHARS, append_jsonl, read_jsonl
+from emotion_director.files import append_jsonl, read_run_jsonl
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
@@ -171,13 +171,9 @@ def read_image_records(run_dir: str | Path) -> list[dict[str, Any]]:
     folder = Path(run_dir) / "images"
     seen: dict[tuple[str, str, int], dict[str, Any]] = {}
     for path in sorted(folder.glob("records-rank*.jsonl")):
-        for _, record in read_jsonl(
-            path,
-            what="image records file",
-            item="image record",
-            torn=True,  # a line cut by a crash mid-write: that image is scored again
-            max_line=RUN_LINE_CHARS,
-            error=ImageEvalError,
+        # a line cut by a crash mid-write: that image is scored again
+        for _, record in read_run_jsonl(
+            path, what="image records file", item="image record", error=ImageEvalError
         ):
             try:
                 key = (record["system"], record["case_id"], int(record["index"]))

@@ -54,7 +54,7 @@ from emotion_director.evals.identity import (
 )
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
-from emotion_director.files import RUN_FILE_BYTES, RUN_LINE_CHARS, append_jsonl, read_jsonl
+from emotion_director.files import append_jsonl, read_run_jsonl
 from emotion_director.settings import Settings
 
 #: Below this position-consistency the report warns that the judge is too weak to trust.
@@ -117,14 +117,8 @@ def read_judgments(run_dir: str | Path) -> list[dict[str, Any]]:
     """The judgments of a run; for a key judged twice (a failed try redone), the last one."""
     path = Path(run_dir) / "judgments.jsonl"
     latest: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for _, row in read_jsonl(
-        path,
-        what="judgments file",
-        item="judgment",
-        torn=True,  # a line cut by a crash mid-write: that judgment is redone
-        max_line=RUN_LINE_CHARS,
-        max_bytes=RUN_FILE_BYTES,
-        error=RunFolderError,
+    for _, row in read_run_jsonl(  # a line cut by a crash mid-write: that judgment is redone
+        path, what="judgments file", item="judgment", error=RunFolderError
     ):
         try:
             key = (row["case_id"], row["first"], row["second"])

@@ -228,13 +228,11 @@ class TextMetrics:
         import numpy as np
 
         from emotion_director.errors import DataFileError
-        from emotion_director.files import read_jsonl
+        from emotion_director.files import read_run_jsonl
 
         found: dict[str, Any] = {}
         try:
-            for _, item in read_jsonl(
-                path, what="vectors file", item="vector record", torn=True, max_bytes=1 << 32
-            ):
+            for _, item in read_run_jsonl(path, what="vectors file", item="vector record"):
                 try:
                     raw = base64.b64decode(item["vector"], validate=True)
                     vector = np.frombuffer(raw, "<f4") if len(raw) == 384 * 4 else None

@@ -67,7 +67,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from emotion_director.errors import RatingError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import RUN_LINE_CHARS, append_jsonl, read_jsonl
+from emotion_director.files import append_jsonl, read_run_jsonl
 
 CHOICES = ("left", "right", "tie", "skip")
 RATER_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
@@ -240,13 +240,8 @@ def read_ratings(run_dir: str | Path) -> list[dict[str, Any]]:
     """
     path = Path(run_dir) / "ratings.jsonl"
     out: list[dict[str, Any]] = []
-    for _, record in read_jsonl(
-        path,
-        what="ratings file",
-        item="rating",
-        torn=True,  # a line cut by a crash: that one choice is lost, nothing else
-        max_line=RUN_LINE_CHARS,
-        error=RatingError,
+    for _, record in read_run_jsonl(  # a line cut by a crash: that one choice is lost, nothing else
+        path, what="ratings file", item="rating", error=RatingError
     ):
         if isinstance(record.get("undo"), str) and isinstance(record.get("rater"), str):
             for i in range(len(out) - 1, -1, -1):

@@ -72,18 +72,11 @@ def _versions() -> dict[str, str]:
 def last_recorded_error(path: Path) -> str:
     """The ``error`` of the last record in the JSONL file ``path`` that has one (300 characters
     at most; ``""`` when none can be read): what a run that kept failed items says of them."""
-    from emotion_director.files import RUN_FILE_BYTES, RUN_LINE_CHARS, read_jsonl
+    from emotion_director.files import read_run_jsonl
 
     last = ""
     try:
-        for _, record in read_jsonl(
-            path,
-            what="results file",
-            torn=True,
-            max_line=RUN_LINE_CHARS,
-            max_bytes=RUN_FILE_BYTES,
-            error=OSError,
-        ):
+        for _, record in read_run_jsonl(path, what="results file", error=OSError):
             if "error" in record:
                 last = str(record["error"])[:300]
     except OSError:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emotion_director.errors import EvalReportError, RunFolderError
-from emotion_director.files import RUN_FILE_BYTES, RUN_LINE_CHARS, read_jsonl
+from emotion_director.files import read_run_jsonl
 
 
 @dataclass
@@ -91,14 +91,8 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
         return []
     rows: list[Any] = []
     where: dict[tuple[Any, Any], int] = {}
-    for _, row in read_jsonl(
-        path,
-        what="results file",
-        item="result record",
-        torn=True,  # a line cut by a crash mid-write: that item is simply redone
-        max_line=RUN_LINE_CHARS,
-        max_bytes=RUN_FILE_BYTES,
-        error=RunFolderError,
+    for _, row in read_run_jsonl(  # a line cut by a crash mid-write: that item is simply redone
+        path, what="results file", item="result record", error=RunFolderError
     ):
         key: tuple[Any, Any] | None = (row.get("system"), row.get("case_id"))
         if not all(isinstance(k, (str, type(None))) for k in key or ()):

@@ -1403,35 +1403,34 @@ def body_parts() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def attribute_lexicon() -> dict[str, tuple[str, ...]]:
-    """Emotion-laden modifier -> Mikels categories (derived from the NRC Emotion Lexicon).
-
-    Empty when ``attributes.tsv`` was removed (see SOURCES.md on its licence).
-    """
-    out: dict[str, tuple[str, ...]] = {}
+def _attribute_rows() -> tuple[tuple[str, ...], ...]:
+    """The rows of ``attributes.tsv`` (word, categories[, concreteness]); none when it was
+    removed (see SOURCES.md on its licence)."""
     try:
         text = _data_text("attributes.tsv")
     except FileNotFoundError:
-        return _curated_states()
-    for row in csv.reader(io.StringIO(text), delimiter="\t"):
-        if row and not row[0].startswith("#") and len(row) >= 2:
-            out[row[0]] = tuple(row[1].split(","))
-    return out | _curated_states()
+        return ()
+    return tuple(
+        tuple(row)
+        for row in csv.reader(io.StringIO(text), delimiter="\t")
+        if len(row) >= 2 and not row[0].startswith("#")
+    )
+
+
+@lru_cache(maxsize=1)
+def attribute_lexicon() -> dict[str, tuple[str, ...]]:
+    """Emotion-laden modifier -> Mikels categories (derived from the NRC Emotion Lexicon).
+
+    Only the curated states when ``attributes.tsv`` was removed (see SOURCES.md on its licence).
+    """
+    return {row[0]: tuple(row[1].split(",")) for row in _attribute_rows()} | _curated_states()
 
 
 @lru_cache(maxsize=1)
 def attribute_concreteness() -> dict[str, float]:
     """Emotion-laden modifier -> how concrete it is (Brysbaert et al. 2014, 1-5), where rated:
     "muddy" (4.32) shows a thing, "gloomy" (2.52) a feeling."""
-    out: dict[str, float] = {}
-    try:
-        text = _data_text("attributes.tsv")
-    except FileNotFoundError:
-        return out
-    for row in csv.reader(io.StringIO(text), delimiter="\t"):
-        if len(row) >= 3 and not row[0].startswith("#") and row[2] != "-":
-            out[row[0]] = float(row[2])
-    return out
+    return {row[0]: float(row[2]) for row in _attribute_rows() if len(row) >= 3 and row[2] != "-"}
 
 
 def _curated_states() -> dict[str, tuple[str, ...]]:
@@ -1920,11 +1919,10 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if head_of is not None:
             kind = head_of  # the head of "an organ grinder": a person, whatever a grinder is
-        elif nxt and " " not in token and (whole := kind_of(f"{token} {singular(nxt)}")):
-            if f"{token} {singular(nxt)}" in _compound_nouns():
-                compound = whole  # a two-word noun: this word modifies the next, its head
-                modifiers.append(token)
-                continue
+        elif nxt and f"{token} {singular(nxt)}" in _compound_nouns():
+            compound = kind_of(f"{token} {singular(nxt)}")  # this word modifies its head, next
+            modifiers.append(token)
+            continue
         if kind and _verb_after_subject(token, i, tokens, subjects):
             kind = None  # "a hyena gnawing a ribcage": what the hyena does, not a thing
         if locative and (token in _WHEN or (kind == "fire" and tokens[i - 1] == "on")):
