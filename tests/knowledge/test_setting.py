@@ -624,3 +624,12 @@ def test_animals_about_only_by_day_are_refused_at_night(scene, fits):
     # seen on a held-out set: "a hawk diving talons-first" on a blizzard night, "a sky of
     # wheeling crows" on a moonless night, "a wasp nest buzzing" at midnight
     _assert_free_tag("a hawk diving talons-first", "diurnal", scene, fits)
+
+
+def test_a_wire_is_built_infrastructure():
+    # seen (a demanding-user run): "a lone bird on a wire" on "a harp seal pup alone on a
+    # thawing ice floe in grey fog"
+    wire = _concept("a lone bird on a wire")
+    assert "built" in wire.setting
+    assert wire.conflict(parse_scene("a harp seal pup alone on a thawing ice floe")) is not None
+    assert wire.conflict(parse_scene("a lone crow over a village street at dusk")) is None
