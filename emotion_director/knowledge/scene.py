@@ -1323,7 +1323,7 @@ def noun_kinds() -> dict[str, Kind]:
     WordNet's plain ``object`` leaves a place kind alone: an attic (a "structure" to WordNet)
     stays a room."""
     kinds: dict[str, str] = {}
-    for name in ("lexicon.tsv", "wordnet_kinds.tsv", "wordnet_compounds.tsv"):
+    for name in ("lexicon.tsv", "wordnet_senses.tsv", "wordnet_kinds.tsv", "wordnet_compounds.tsv"):
         for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 2:
                 continue
@@ -1385,6 +1385,30 @@ def mammal_bodies() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
             frozenset(c[1:] for c in changes if c.startswith("-")),
         )
     return bodies
+
+
+@lru_cache(maxsize=1)
+def agent_nouns() -> frozenset[str]:
+    """Agent nouns whose first WordNet sense is a person, among senses of other kinds
+    (``wordnet_agents.tsv``): after another noun, "a basket weaver" or "a tram conductor" names
+    who does the work, not a thing (see :func:`_agent_kind`)."""
+    return frozenset(
+        row[0]
+        for row in csv.reader(io.StringIO(_data_text("wordnet_agents.tsv")), delimiter="\t")
+        if row and not row[0].startswith("#")
+    )
+
+
+def _agent_kind(token: str, before: str) -> Kind | None:
+    """``person`` when ``token`` is an agent noun that heads a compound after the noun
+    ``before`` and no table files it as a living thing: a "peat cutter" cuts peat; a "honey
+    badger" stays an animal."""
+    if not before or kind_of(before) is None or before in body_parts():
+        return None
+    word = singular(token)
+    if word not in agent_nouns() and token not in agent_nouns():
+        return None
+    return "person" if kind_of(token) in (None, "object") else None
 
 
 @lru_cache(maxsize=1)
@@ -1532,7 +1556,28 @@ def kind_of(word: str) -> Kind | None:
     """The kind of a noun (``None`` when it is not a known noun)."""
     kinds = noun_kinds()
     lowered = word.lower()
-    return kinds.get(lowered) or kinds.get(singular(lowered))
+    return kinds.get(lowered) or kinds.get(singular(lowered)) or _closed_compound(lowered)
+
+
+#: Kinds a closed compound takes from its last part: who or what lives ("a kitesurfer", "a
+#: hagfish", "a lockkeeper"). A thing's name keeps no such promise: a "laundromat" is no mat.
+_LIVING_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpent"})
+
+
+@lru_cache(maxsize=4096)
+def _closed_compound(word: str) -> Kind | None:
+    """The kind of a noun no table lists that is written as one word of two known words, the
+    last a living thing: English compounds take the kind of their last part ("cheesemaker",
+    "kitesurfer", "hagfish", "wingwalker")."""
+    if not word.isalpha() or len(word) < 7 or word.endswith(("ing", "ed", "ly")):
+        return None  # a verb form is no compound: "blocking" holds no king
+    kinds = noun_kinds()
+    for cut in range(3, len(word) - 3):
+        first, last = word[:cut], word[cut:]
+        kind = kinds.get(last) or kinds.get(singular(last))
+        if kind in _LIVING_KINDS and first in kinds:
+            return kind
+    return None
 
 
 #: Phrases whose words would assert a fact they do not mean, and a neutral reading of each.
@@ -1917,6 +1962,7 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             continue
         kind = None if token in body_parts() else kind_of(token)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        kind = _agent_kind(token, tokens[i - 1] if i else "") or kind
         if head_of is not None:
             kind = head_of  # the head of "an organ grinder": a person, whatever a grinder is
         elif nxt and f"{token} {singular(nxt)}" in _compound_nouns():
@@ -1931,7 +1977,8 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         acts = _does(kind, nxt)  # "a hyena gnawing a ribcage": gnawing is no head noun
         # ... and so is a noun before a possessive: "a coal miner's widow" is a widow
         owner = nxt.removesuffix("'s")
-        if kind and nxt and kind_of(owner) and nxt not in _LOCATIVE and not acts:
+        head = kind_of(owner) or _agent_kind(owner, token)
+        if kind and nxt and head and nxt not in _LOCATIVE and not acts:
             modifiers.append(token)
             continue
         if kind is None:
