@@ -46,8 +46,8 @@ def main(argv: list[str]) -> int:
     for part in ("dev", "test"):
         c = score[part]
         print(
-            f"{part}: {c['scenes']} scenes, main subject {c['subject'] / c['scenes']:.3f}, its kind "
-            f"{c['kind'] / c['scenes']:.3f}; {c['nouns']} other nouns, kind "
+            f"{part}: {c['scenes']} scenes, main subject {c['subject'] / c['scenes']:.3f}, "
+            f"its kind {c['kind'] / c['scenes']:.3f}; {c['nouns']} other nouns, kind "
             f"{c['noun kind'] / c['nouns']:.3f}"
         )
     return 0

@@ -392,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         out = HERE / "wordnet_senses.tsv"
         header = HEADER.replace(
             "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
-            "# noun\tkind: nouns that WordNet 3.0 files under several kinds, one of which dominates\n"
-            "# their sense-tagged uses (dominant_kind)",
+            "# noun\tkind: nouns that WordNet 3.0 files under several kinds, one of which\n"
+            "# dominates their sense-tagged uses (dominant_kind)",
         )
     elif "--agents" in args[1:]:
         rows = build_agents(Path(args[0]))
