@@ -633,3 +633,13 @@ def test_a_wire_is_built_infrastructure():
     assert "built" in wire.setting
     assert wire.conflict(parse_scene("a harp seal pup alone on a thawing ice floe")) is not None
     assert wire.conflict(parse_scene("a lone crow over a village street at dusk")) is None
+
+
+def test_a_room_of_no_known_kind_has_no_tables():
+    # seen (held-out sets 6-8): "an ancient map spread beneath the lantern" in an underground
+    # cistern, "a bowl of ripe plums" at a wombat's burrow: `indoor` alone no longer implies table
+    plums = _concept("a bowl of ripe plums")
+    assert "table" in plums.setting
+    assert plums.conflict(parse_scene("inside a vast underground cistern lit by a lantern"))
+    assert plums.conflict(parse_scene("a grandmother in her kitchen at noon")) is None
+    assert plums.conflict(parse_scene("a couple at a restaurant at dusk")) is None
