@@ -1501,6 +1501,30 @@ _STRUCTURES = frozenset(
     "aqueduct viaduct ruins ruin".split()
 )
 _JOINERS = frozenset({"and", "with", "&", "while", "beside", "plus"})
+
+
+@lru_cache(maxsize=1)
+def _wordnet_nouns() -> frozenset[str]:
+    """The nouns of ``wordnet_kinds.tsv`` (one kind in every WordNet sense)."""
+    return frozenset(
+        row[0]
+        for row in csv.reader(io.StringIO(_data_text("wordnet_kinds.tsv")), delimiter="\t")
+        if row and not row[0].startswith("#")
+    )
+
+
+def _verb_form(word: str) -> bool:
+    """Whether ``word`` is an -ing form of a known word ("humming", "roaring"), not a noun of
+    its own ("duckling", "ceiling")."""
+    if not word.endswith("ing") or len(word) < 6 or word in _wordnet_nouns():
+        return False  # WordNet files "pudding" and "building" under one kind: nouns
+    stem = word[:-3]
+    stems = (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else stem)  # hum-m-ing
+    return any(w in english_words() for w in stems)
+
+
+#: Words that make the next noun absent from the picture ("no customers", "without a sail").
+_ABSENT = frozenset({"no", "without"})
 #: Buildings where "at" means inside ("a clown at a circus", "a couple at a restaurant").
 _INSIDE_AT = frozenset(
     "circus theatre theater cinema museum gallery restaurant cafe café bar pub shop store "
@@ -1962,7 +1986,12 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             continue
         kind = None if token in body_parts() else kind_of(token)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        kind = _agent_kind(token, tokens[i - 1] if i else "") or kind
+        before = tokens[i - 1] if i else ""
+        kind = _agent_kind(token, before) or kind
+        if before in _ABSENT:
+            kind = None  # "a suburb with no customers": no one to give tears to
+        elif _verb_form(token) and kind_of(before) and nxt in _LOCATIVE | _JOINERS | {""}:
+            kind = None  # "an orchard humming with doves": what the orchard does, not a thing
         if head_of is not None:
             kind = head_of  # the head of "an organ grinder": a person, whatever a grinder is
         elif nxt and f"{token} {singular(nxt)}" in _compound_nouns():

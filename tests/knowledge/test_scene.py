@@ -745,3 +745,22 @@ def test_water_that_only_names_a_thing_is_not_frozen_water():
     assert "icebound" not in parse_scene("a frozen water bottle on the desk").facts
     assert "icebound" not in parse_scene("a frozen lake house in the hills").facts
     assert "icebound" in parse_scene("a frozen lake at dawn").facts
+
+
+def test_a_noun_after_no_is_absent_from_the_picture():
+    # seen (held-out set 9): "the customers' tears tracking down a cheek" for "a knife grinder
+    # pushing his cart through a deserted suburb with no customers"
+    scene = parse_scene(
+        "a knife grinder pushing his cart through a deserted suburb with no customers"
+    )
+    assert "customers" not in {e.noun for e in scene.entities}
+    assert "bread" not in {e.noun for e in parse_scene("a bakery without bread").entities}
+
+
+def test_an_ing_word_between_a_noun_and_a_preposition_is_what_it_does():
+    # seen (held-out set 9): "the humming's head tucked under a wing" for "a dovecote in a quince
+    # orchard humming with doves"
+    nouns = {e.noun for e in parse_scene("a quince orchard humming with doves").entities}
+    assert "humming" not in nouns and "doves" in nouns
+    assert parse_scene("a building with a red door").main.noun == "building"
+    assert parse_scene("a bread pudding with custard").main.noun == "pudding"
