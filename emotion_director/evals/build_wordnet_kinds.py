@@ -12,7 +12,8 @@ lexicon gives each word's dominant part of speech::
 The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read after
 ``wordnet_kinds.tsv``; ``--bodies`` writes ``wordnet_bodies.tsv`` (see :func:`build_bodies`);
 ``--senses`` writes ``wordnet_senses.tsv`` (nouns of several kinds, one dominant in use: see
-:func:`dominant_kind`); ``--agents`` writes ``wordnet_agents.tsv`` (see :func:`build_agents`).
+:func:`dominant_kind`); ``--agents`` writes ``wordnet_agents.tsv`` (see :func:`build_agents`);
+``--vocal`` writes ``wordnet_vocal.tsv`` (see :func:`build_vocal`).
 
 A noun is kept when:
 
@@ -227,6 +228,46 @@ def build_agents(folder: Path) -> list[tuple[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+#: Verb synsets whose hyponyms use the mouth: speaking, calling out, singing, laughing.
+VOCAL_ROOTS = frozenset(
+    {
+        "utter.v.02",
+        "talk.v.02",
+        "sing.v.02",
+        "shout.v.01",
+        "shout.v.02",
+        "laugh.v.01",
+        "make_noise.v.01",
+    }
+)
+#: WordNet's verb files for what a mouth does (not "creak" or "clatter", verb.perception).
+VOCAL_FILES = frozenset({"verb.communication", "verb.body", "verb.creation"})
+
+
+def build_vocal(folder: Path) -> list[tuple[str, str]]:
+    """Verbs whose most used sense is done with the voice: its synset is, or falls under, one of
+    ``VOCAL_ROOTS``, in one of ``VOCAL_FILES`` ("yell", "howl", "chant", "roar", "whisper").
+    A scene whose subject does one of them has an open mouth (``knowledge.scene``: ``vocal``)."""
+    wordnet, root = open_wordnet(folder)
+    try:
+        rows = []
+        names = {
+            lemma.name()
+            for synset in wordnet.all_synsets("v")  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+        for verb in sorted(names):
+            if not (verb.isalpha() and verb.islower()):
+                continue
+            first = wordnet.synsets(verb, pos="v")[0]  # type: ignore[attr-defined]
+            above = {s.name() for s in first.closure(lambda x: x.hypernyms())} | {first.name()}
+            if above & VOCAL_ROOTS and first.lexname() in VOCAL_FILES:
+                rows.append((verb, "vocal"))
+        return rows
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 #: Kinds a two-word compound may take over its head noun with: a living subject's body plan
 #: ("an organ grinder" is a person, whatever a grinder alone is). Not fish: a sea lion on a pier
 #: is not under water.
@@ -370,12 +411,19 @@ HEADER = """\
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    flags_ok = args[1:] in ([], ["--compounds"], ["--bodies"], ["--senses"], ["--agents"])
+    flags_ok = args[1:] in (
+        [],
+        ["--compounds"],
+        ["--bodies"],
+        ["--senses"],
+        ["--agents"],
+        ["--vocal"],
+    )
     if len(args) not in (1, 2) or not flags_ok or not (Path(args[0]) / "data.noun").is_file():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         print(
             "usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun)"
-            " [--compounds | --bodies | --senses | --agents]",
+            " [--compounds | --bodies | --senses | --agents | --vocal]",
             file=sys.stderr,
         )
         return 2
@@ -394,6 +442,14 @@ def main(argv: list[str] | None = None) -> int:
             "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
             "# noun\tkind: nouns that WordNet 3.0 files under several kinds, one of which\n"
             "# dominates their sense-tagged uses (dominant_kind)",
+        )
+    elif "--vocal" in args[1:]:
+        rows = build_vocal(Path(args[0]))
+        out = HERE / "wordnet_vocal.tsv"
+        header = HEADER.replace(
+            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
+            "# verb\tvocal: verbs whose most used WordNet sense is done with the voice\n"
+            "# (build_vocal)",
         )
     elif "--agents" in args[1:]:
         rows = build_agents(Path(args[0]))

@@ -1523,6 +1523,29 @@ def _verb_form(word: str) -> bool:
     return any(w in english_words() for w in stems)
 
 
+@lru_cache(maxsize=1)
+def vocal_verbs() -> frozenset[str]:
+    """Verbs done with the voice (``wordnet_vocal.tsv``): "yell", "howl", "chant", "whisper"."""
+    return frozenset(
+        row[0]
+        for row in csv.reader(io.StringIO(_data_text("wordnet_vocal.tsv")), delimiter="\t")
+        if row and not row[0].startswith("#")
+    )
+
+
+def _vocal(token: str, before: str) -> bool:
+    """Whether ``token`` says someone uses their voice: an -ing form of a vocal verb
+    ("shouting", "humming"), or its -s form after a living thing ("a wolf howls"). Bare forms
+    are not read: "a low sky" is no cow lowing."""
+    verbs = vocal_verbs()
+    if token.endswith("ing") and len(token) > 5:
+        stem = token[:-3]
+        return any(w in verbs for w in (stem, stem + "e", stem[:-1]))
+    if token.endswith("s") and kind_of(before) in ANIMATE_KINDS:
+        return token[:-1] in verbs or (token.endswith("es") and token[:-2] in verbs)
+    return False
+
+
 #: Words that make the next noun absent from the picture ("no customers", "without a sail").
 _ABSENT = frozenset({"no", "without"})
 #: Buildings where "at" means inside ("a clown at a circus", "a couple at a restaurant").
@@ -1884,6 +1907,8 @@ def parse_scene(text: str) -> SceneModel:
         entities = _handled(entities, tokens, actions)
     if ASLEEP_WORDS & set(tokens):
         facts |= {"asleep", "busy"}
+    if any(_vocal(token, tokens[i - 1] if i else "") for i, token in enumerate(tokens)):
+        facts.add("vocal")  # "a purser shouting at stranded passengers": the mouth is open
     time = next(
         (t for t in ("night", "twilight", "midday", "morning", "evening", "day") if t in facts),
         None,

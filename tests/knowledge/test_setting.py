@@ -659,3 +659,22 @@ def test_things_people_set_down_need_a_place_people_made(scene, fits):
     # frozen at the top of its arc" over a dog sled on a frozen lake
     for text in ("a steaming cup of tea nearby", "a ball frozen at the top of its arc"):
         assert (_concept(text).conflict(parse_scene(scene)) is None) is fits
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        (
+            "a ferry purser shouting at stranded passengers in a windswept terminal at midnight",
+            False,
+        ),
+        ("a tram conductor yelling at fare dodgers aboard a packed car", False),
+        ("a wolf howls at the moon", False),
+        ("a clerk filing papers in a quiet office", True),
+        ("a farmer under a low black sky at dusk", True),  # "low" is no cow lowing
+    ],
+)
+def test_a_mouth_held_shut_is_refused_where_the_subject_uses_its_voice(scene, fits):
+    # seen (sets 6-9, three times): "the purser's lips pressed into a thin hard line" while he
+    # shouts at stranded passengers
+    _assert_free_tag("{poss} lips pressed into a thin hard line", "quiet", scene, fits)
