@@ -1321,12 +1321,24 @@ def noun_kinds() -> dict[str, Kind]:
     WordNet's hypernyms (``wordnet_kinds.tsv``) win over the nearest-neighbour guesses of
     ``lexicon.tsv`` ("jeweler" and "bailiff" are people, a racetrack no vehicle), except that
     WordNet's plain ``object`` leaves a place kind alone: an attic (a "structure" to WordNet)
-    stays a room."""
+    stays a room. An agent noun (``wordnet_agents.tsv``) is a person where the guesses made it
+    a place or a plant ("a cobbler", "a florist", "a pastor"), or did not know it ("a weaver");
+    where they made it a thing, a dish, an event or an animal ("a printer", "a toaster", "a
+    fundraiser", "a warbler") it is a person only
+    after another noun (:func:`_agent_kind`)."""
     kinds: dict[str, str] = {}
-    for name in ("lexicon.tsv", "wordnet_senses.tsv", "wordnet_kinds.tsv", "wordnet_compounds.tsv"):
+    for name in (
+        "lexicon.tsv",
+        "wordnet_senses.tsv",
+        "wordnet_agents.tsv",
+        "wordnet_kinds.tsv",
+        "wordnet_compounds.tsv",
+    ):
         for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 2:
                 continue
+            if name == "wordnet_agents.tsv" and kinds.get(row[0], "-") in _THING_OR_LIVING:
+                continue  # "a toaster", "a warbler": the agent reading is only after a noun
             if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
                 if "-" in row[0] or " " in row[0]:  # "organ-grinder" / "organ grinder"
@@ -1605,6 +1617,11 @@ def kind_of(word: str) -> Kind | None:
     lowered = word.lower()
     return kinds.get(lowered) or kinds.get(singular(lowered)) or _closed_compound(lowered)
 
+
+#: Guessed kinds an agent noun does not override: a thing, a dish, an event or a living thing.
+_THING_OR_LIVING = frozenset(
+    {"object", "food", "event", "mammal", "bird", "fish", "insect", "serpent"}
+)
 
 #: Kinds a closed compound takes from its last part: who or what lives ("a kitesurfer", "a
 #: hagfish", "a lockkeeper"). A thing's name keeps no such promise: a "laundromat" is no mat.

@@ -764,3 +764,11 @@ def test_an_ing_word_between_a_noun_and_a_preposition_is_what_it_does():
     assert "humming" not in nouns and "doves" in nouns
     assert parse_scene("a building with a red door").main.noun == "building"
     assert parse_scene("a bread pudding with custard").main.noun == "pudding"
+
+
+def test_an_agent_noun_overrides_a_guessed_place_but_not_a_guessed_thing():
+    # seen (gold subjects): "an elderly cobbler sipping tea in his workshop" read as tea, the
+    # cobbler a landscape; a printer or a warbler must not turn into people
+    assert parse_scene("an elderly cobbler sipping tea in his workshop").main.noun == "cobbler"
+    assert kind_of("cobbler") == "person"
+    assert kind_of("printer") == "object" and kind_of("warbler") == "bird"
