@@ -1853,8 +1853,8 @@ def parse_scene(text: str) -> SceneModel:
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     curated = curated_subjects()
-    for fact in ("urban", "wild", "water", "indoor", "outdoor"):
-        words = set(curated["settings"].get(fact, []))
+    for fact in curated["settings"]:
+        words = set(curated["settings"][fact])
         if words & set(tokens) or {singular(t) for t in tokens} & words:
             facts.add(fact)
     # water said to be frozen ("a frozen harbour", "a lake iced over", "pack ice"): no waves

@@ -678,3 +678,20 @@ def test_a_mouth_held_shut_is_refused_where_the_subject_uses_its_voice(scene, fi
     # seen (sets 6-9, three times): "the purser's lips pressed into a thin hard line" while he
     # shouts at stranded passengers
     _assert_free_tag("{poss} lips pressed into a thin hard line", "quiet", scene, fits)
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a lumberjack sprinting across spinning logs on a river", False),
+        ("a lone flamingo wading in a soda lake at noon", False),
+        ("a fishing boat leaving a harbour at dawn", True),
+        ("a dhow crew hoisting a sail as a squall hits the open sea", True),
+    ],
+)
+def test_surf_and_beaches_need_the_sea_not_any_water(scene, fits):
+    # seen (held-out set 9): "surf crashing in white spray" on spinning logs on a river, "a grey
+    # sea under a grey sky" and "a grey empty beach" in a soda lake
+    surf = _concept("surf crashing in white spray")
+    assert "sea" in surf.setting
+    assert (surf.conflict(parse_scene(scene)) is None) is fits
