@@ -199,6 +199,16 @@ class VisualConcept(BaseModel):
             owner = scene.owner_for(self.needs) if self.bound else None
             if self.bound and owner is None:
                 return "no subject of the kind it names"
+            if (
+                self.facet == "composition"
+                and owner is not None
+                and owner is not scene.main
+                and "animate" not in owner.facts
+            ):
+                # a framing is about who the picture shows: "the footsteps tiny in the corner of
+                # a dark frame" for a night watchman hearing footsteps ("a man and his dog" may
+                # frame the dog)
+                return f"{owner.label()} is not what the picture is of"
             if self.facet == "object" and owner is not None and owner.handled:
                 # "an ancient map spread beneath the glass" the glassblower is shaping
                 return f"{owner.label()} is in the subject's hands"

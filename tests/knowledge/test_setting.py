@@ -695,3 +695,13 @@ def test_surf_and_beaches_need_the_sea_not_any_water(scene, fits):
     surf = _concept("surf crashing in white spray")
     assert "sea" in surf.setting
     assert (surf.conflict(parse_scene(scene)) is None) is fits
+
+
+def test_a_framing_is_about_who_the_picture_shows():
+    # seen (sets 6-9): "the footsteps tiny in the corner of a dark frame" for a night watchman
+    # hearing footsteps, "the coal off-centre in a wide empty frame" for a coal miner's widow
+    frame = _concept("{the} tiny in the corner of a dark frame")
+    assert frame.facet == "composition" and frame.bound
+    watchman = parse_scene("a lone night watchman hearing footsteps in an empty wax museum")
+    assert frame.conflict(watchman) is not None
+    assert frame.conflict(parse_scene("a rusty lantern on a stone floor at night")) is None
