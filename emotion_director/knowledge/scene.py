@@ -1681,14 +1681,20 @@ def _weather_stems() -> dict[str, frozenset[str]]:
 
 def _inflected_facts(words: list[str]) -> set[str]:
     """Facts of weather and time words written as an adjective in -y that no list names:
-    "a drizzly spring morning" (rain), "a sleety dusk", "a dusky harbour"."""
+    "a drizzly spring morning" (rain), "a sleety dusk", "a dusky harbour"; or as the first part
+    of a participle: "a rain-lashed mountainside" (rain), "a storm-tossed deck", "fog-bound"."""
     stems = _weather_stems()
-    return {
+    found = {
         fact
         for word in words
         if word.endswith("y") and len(word) >= 5 and kind_of(word) is None  # not "a nighty"
         for fact in stems.get(_stem(word), ())
     }
+    for word in words:
+        first, _, last = word.partition("-")
+        if last and (last.endswith("ed") or last in _PARTICIPLES) and "-" not in last:
+            found |= stems.get(_stem(first), frozenset())
+    return found
 
 
 def phrase_facts(text: str) -> frozenset[str]:

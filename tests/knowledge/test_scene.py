@@ -772,3 +772,18 @@ def test_an_agent_noun_overrides_a_guessed_place_but_not_a_guessed_thing():
     assert parse_scene("an elderly cobbler sipping tea in his workshop").main.noun == "cobbler"
     assert kind_of("cobbler") == "person"
     assert kind_of("printer") == "object" and kind_of("warbler") == "bird"
+
+
+@pytest.mark.parametrize(
+    "scene, fact",
+    [
+        ("a takin on a rain-lashed Bhutanese mountainside at dusk", "rain"),
+        ("a trawler on a storm-tossed sea", "storm"),
+        ("a castle on a mist-shrouded hill", "fog"),
+        ("a yard of sleet-streaked windows", "snowing"),
+    ],
+)
+def test_a_weather_word_before_a_participle_states_the_weather(scene, fact):
+    # seen (held-out set 9): "hot orange sunset glare" on a rain-lashed mountainside
+    assert fact in parse_scene(scene).facts
+    assert "rain" not in parse_scene("a hand-painted sign on a well-known street").facts
