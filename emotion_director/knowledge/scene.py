@@ -122,6 +122,8 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     ("fire", "asleep"),
     # sunrise is not sunset: "the last light fading" on a summit at sunrise
     ("morning", "evening"),
+    # nor the afternoon: "sunny morning light" on a muggy August afternoon
+    ("morning", "afternoon"),
     # passers-by and crowds need a public place: none on a summit or in a bedroom
     ("crowd", "remote"),
     ("crowd", "private"),
@@ -220,6 +222,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "early light",
         "sunup",
     ),
+    "afternoon": ("afternoon", "afternoons"),
     "evening": (
         "sunset",
         "dusk",

@@ -787,3 +787,14 @@ def test_a_weather_word_before_a_participle_states_the_weather(scene, fact):
     # seen (held-out set 9): "hot orange sunset glare" on a rain-lashed mountainside
     assert fact in parse_scene(scene).facts
     assert "rain" not in parse_scene("a hand-painted sign on a well-known street").facts
+
+
+def test_morning_light_is_not_afternoon_light():
+    # seen (sets 6-8): "sunny morning light bouncing off white walls" on a muggy August
+    # afternoon, "afternoon sun resting on the ropemaker" on a mild spring morning
+    def clash(scene, phrase):
+        return contradiction(parse_scene(scene).facts, phrase)
+
+    assert clash("a sign painter on a muggy August afternoon", "sunny morning light")
+    assert clash("a ropemaker on a mild spring morning", "afternoon sun on the rope")
+    assert not clash("a farmer at noon", "afternoon sun on the barn")
