@@ -1549,18 +1549,34 @@ def vocal_verbs() -> frozenset[str]:
 
 
 def _vocal(token: str, before: str) -> bool:
-    """Whether ``token`` says someone uses their voice: an -ing form of a vocal verb
-    ("shouting", "humming"), or its -s form after a living thing ("a wolf howls"). Bare forms
-    are not read: "a low sky" is no cow lowing."""
+    """Whether ``token`` says a living thing uses its voice: the -ing or -s form of a vocal verb
+    right after it ("a purser shouting", "a wolf howls"). Bare forms are not read ("a low sky"
+    is no cow lowing), nor the wind's ("a howling gale")."""
+    if kind_of(before) not in ANIMATE_KINDS:
+        return False
     verbs = vocal_verbs()
     if token.endswith("ing") and len(token) > 5:
         stem = token[:-3]
         return any(w in verbs for w in (stem, stem + "e", stem[:-1]))
-    if token.endswith("s") and kind_of(before) in ANIMATE_KINDS:
+    if token.endswith("s"):
         return token[:-1] in verbs or (token.endswith("es") and token[:-2] in verbs)
     return False
 
 
+def _compound_first(tokens: list[str], i: int) -> bool:
+    """Whether ``tokens[i]`` is the first word of a two-word noun ("window" in "a window
+    cleaner's cradle")."""
+    nxt = singular(tokens[i + 1].removesuffix(POSSESSIVE)) if i + 1 < len(tokens) else ""
+    return bool(nxt) and f"{tokens[i]} {nxt}" in _compound_nouns()
+
+
+def _names_a_window(tokens: list[str]) -> bool:
+    """Whether the prompt shows a window: "window" not as the first word of a two-word noun
+    ("a window cleaner's cradle off a skyscraper" is outside)."""
+    return any(t == "window" and not _compound_first(tokens, i) for i, t in enumerate(tokens))
+
+
+POSSESSIVE = "'s"
 #: Words that make the next noun absent from the picture ("no customers", "without a sail").
 _ABSENT = frozenset({"no", "without"})
 #: Buildings where "at" means inside ("a clown at a circus", "a couple at a restaurant").
@@ -1862,9 +1878,11 @@ def parse_scene(text: str) -> SceneModel:
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     curated = curated_subjects()
+    # a compound's first word names no setting: "a window cleaner's cradle" is not indoors
+    said = {t for i, t in enumerate(tokens) if not _compound_first(tokens, i)}
     for fact in curated["settings"]:
         words = set(curated["settings"][fact])
-        if words & set(tokens) or {singular(t) for t in tokens} & words:
+        if words & said or {singular(t) for t in said} & words:
             facts.add(fact)
     # water said to be frozen ("a frozen harbour", "a lake iced over", "pack ice"): no waves
     waters = set(FACT_WORDS["water"]) | {"bay", "fjord", "canal"}
@@ -1912,7 +1930,8 @@ def parse_scene(text: str) -> SceneModel:
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins
         # and so does a building they are in ("a gardener in a greenhouse during spring rain")
-        if any(e.kind == "room" for e in [*entities, *places]) or "window" in tokens or entered:
+        window = _names_a_window(tokens)
+        if any(e.kind == "room" for e in [*entities, *places]) or window or entered:
             facts.discard("outdoor")
         else:
             facts.discard("indoor")
@@ -2045,8 +2064,9 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
             kind = None  # "an orchard humming with doves": what the orchard does, not a thing
         if head_of is not None:
             kind = head_of  # the head of "an organ grinder": a person, whatever a grinder is
-        elif nxt and f"{token} {singular(nxt)}" in _compound_nouns():
-            compound = kind_of(f"{token} {singular(nxt)}")  # this word modifies its head, next
+        elif nxt and f"{token} {singular(nxt.removesuffix(POSSESSIVE))}" in _compound_nouns():
+            # this word modifies its head, next ("a window cleaner's cradle" too)
+            compound = kind_of(f"{token} {singular(nxt.removesuffix(POSSESSIVE))}")
             modifiers.append(token)
             continue
         if kind and _verb_after_subject(token, i, tokens, subjects):

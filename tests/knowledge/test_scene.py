@@ -798,3 +798,17 @@ def test_morning_light_is_not_afternoon_light():
     assert clash("a sign painter on a muggy August afternoon", "sunny morning light")
     assert clash("a ropemaker on a mild spring morning", "afternoon sun on the rope")
     assert not clash("a farmer at noon", "afternoon sun on the barn")
+
+
+def test_a_compound_before_a_possessive_is_one_noun_and_names_no_setting():
+    # seen (sets 6-8): "a swinging bare light bulb" and "the window seen through the gap of a
+    # half-open door" for "a window cleaner's cradle swinging loose off a skyscraper"
+    scene = parse_scene("a window cleaner's cradle swinging loose off a skyscraper in a gale")
+    assert scene.main.noun == "cradle"
+    assert "indoor" not in scene.facts
+    assert "indoor" in parse_scene("a cat by the window at dusk").facts
+
+
+def test_the_wind_howling_is_no_voice():
+    assert "vocal" not in parse_scene("a window cleaner during a howling autumn gale").facts
+    assert "vocal" in parse_scene("a wolf howls at the moon").facts
