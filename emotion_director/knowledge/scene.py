@@ -124,6 +124,8 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     ("morning", "evening"),
     # nor the afternoon: "sunny morning light" on a muggy August afternoon
     ("morning", "afternoon"),
+    # "cold moonlight and deep black shadows" on a moonless night
+    ("moon", "moonless"),
     # passers-by and crowds need a public place: none on a summit or in a bedroom
     ("crowd", "remote"),
     ("crowd", "private"),
@@ -223,6 +225,9 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "sunup",
     ),
     "afternoon": ("afternoon", "afternoons"),
+    # the moon in the picture, and a night said to have none ("a moonless winter night")
+    "moon": ("moonlight", "moonlit", "moon", "moonbeam", "moonbeams", "full moon", "moonrise"),
+    "moonless": ("moonless", "no moon"),
     "evening": (
         "sunset",
         "dusk",

@@ -812,3 +812,12 @@ def test_a_compound_before_a_possessive_is_one_noun_and_names_no_setting():
 def test_the_wind_howling_is_no_voice():
     assert "vocal" not in parse_scene("a window cleaner during a howling autumn gale").facts
     assert "vocal" in parse_scene("a wolf howls at the moon").facts
+
+
+def test_a_moonless_night_has_no_moonlight():
+    # seen (sets 6-8): "cold moonlight and deep black shadows" for wolves circling a sheepfold
+    # on a frosty moonless night
+    facts = parse_scene("wolves circling a sheepfold on a frosty moonless night").facts
+    assert contradiction(facts, "cold moonlight and deep black shadows")
+    assert not contradiction(facts, "a lantern glowing in the dark")
+    assert not contradiction(parse_scene("wolves on a frosty night").facts, "cold moonlight")
