@@ -1150,6 +1150,8 @@ def _sites(facts: frozenset[str] | set[str]) -> set[str]:
 
 
 #: Words that say water is frozen, next to a water word.
+#: Words that say a water has none left ("a dried-up lake", "a drained canal").
+_DRIED = frozenset({"dried-up", "dried", "drained", "dry", "parched", "waterless"})
 _FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
 _BENEATH = frozenset("beneath under underneath below".split())
 _EMPTY = frozenset("empty deserted abandoned forsaken".split())
@@ -1891,6 +1893,7 @@ def parse_scene(text: str) -> SceneModel:
             facts.add(fact)
     # water said to be frozen ("a frozen harbour", "a lake iced over", "pack ice"): no waves
     waters = set(FACT_WORDS["water"]) | {"bay", "fjord", "canal"}
+    dried = False
     for i, token in enumerate(tokens):
         ahead = list(itertools.takewhile(lambda t: t not in _BREAKS, tokens[i + 1 : i + 5]))
         head = ahead[-1] if ahead else ""
@@ -1907,6 +1910,8 @@ def parse_scene(text: str) -> SceneModel:
         iced_over = token in _FROZEN and tokens[i + 1 : i + 2] == ["over"]
         if frozen or (iced_over and tokens[i - 1 : i] and tokens[i - 1] in waters):
             facts.add("icebound")
+        if token in _DRIED and water is not None:
+            dried = True  # "a dried-up soda lake": no water to reflect, no jetty, no sea
         # "a sunken cargo ship" lies under water ("sunken cheeks" do not)
         if token == "sunken" and any(kind_of(t) == "vehicle" for t in tokens[i + 1 : i + 3]):
             facts.add("submerged")
@@ -1924,6 +1929,9 @@ def parse_scene(text: str) -> SceneModel:
                 facts.add("submerged")
         if token in _BENEATH and head == "surface" and (not after or waters & set(after)):
             facts.add("submerged")
+    if dried:
+        facts -= {"water", "sea"}
+        facts.add("dry")
     # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
     first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
     head = unknown_head(first) if english else None

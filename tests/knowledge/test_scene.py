@@ -821,3 +821,11 @@ def test_a_moonless_night_has_no_moonlight():
     assert contradiction(facts, "cold moonlight and deep black shadows")
     assert not contradiction(facts, "a lantern glowing in the dark")
     assert not contradiction(parse_scene("wolves on a frosty night").facts, "cold moonlight")
+
+
+def test_a_dried_up_water_has_no_water():
+    # seen (held-out set 9): "a grey sea under a grey sky" and "a lone boat tied at an empty
+    # jetty" for a flamingo in a dried-up soda lake
+    facts = parse_scene("a lone flamingo standing in a dried-up soda lake at noon").facts
+    assert "water" not in facts and "dry" in facts
+    assert "water" in parse_scene("a heron by a lake at dawn").facts
