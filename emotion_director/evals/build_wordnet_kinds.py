@@ -115,8 +115,9 @@ def dominant_kind(wordnet: object, word: str) -> str | None:
     """``word``'s kind when its senses disagree but one kind dominates how the word is used:
     SemCor's sense-tagged counts (``lemma.count()``) give that kind at least ``MIN_TAGGED`` uses
     and more than twice those of any other (a sense of no kind counts as a kind of its own). A
-    "conductor" leads an orchestra 6 times in 7, so it is a person, not a copper wire; "salt" (9
-    uses as a compound, 5 as food) and "crane" (no tagged uses) have no dominant kind."""
+    "dish" holds food 9 times in 12, so it is a thing, not food; "salt" (9
+    uses as a compound, 5 as food) and "crane" (no tagged uses) have no dominant kind. People
+    and groups are never taken this way (see the comment below)."""
     counts: dict[str | None, int] = {}
     for sense in wordnet.synsets(word, pos="n"):  # type: ignore[attr-defined]
         if sense.instance_hypernyms():
@@ -130,7 +131,9 @@ def dominant_kind(wordnet: object, word: str) -> str | None:
     (kind, top), (_, second) = ranked[0], ranked[1]
     if kind is None or top < MIN_TAGGED or top <= 2 * second:
         return None
-    return kind
+    # the sense-tagged texts are news and fiction: a "court" or a "bureau" is an institution
+    # there, a "pitcher" a player; in a picture they are a place, a desk, a jug
+    return None if kind in ("person", "group") else kind
 
 
 #: The fewest sense-tagged uses that make a kind dominant (``dominant_kind``).
@@ -188,20 +191,25 @@ def build(folder: Path, dominant: bool = False) -> list[tuple[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-#: Endings of English agent nouns ("weaver", "conductor", "florist", "fancier").
+#: Kinds of a made or eaten thing: an agent noun with such a sense may name a tool ("a
+#: vegetable peeler", "a heart monitor", "a lightning conductor") and is left out.
+THING_KINDS = frozenset({"object", "vehicle", "building", "room", "food"})
+#: Endings of English agent nouns ("weaver", "collector", "florist", "fancier").
 AGENT_ENDINGS = ("er", "or", "ist")
 
 
 def build_agents(folder: Path) -> list[tuple[str, str]]:
     """Agent nouns whose senses WordNet does not agree on, so that ``wordnet_kinds.tsv`` lacks
-    them: a word in -er, -or or -ist whose first sense is under ``person`` and none under
-    ``vehicle`` ("weaver": a craftsman, or a bird; "cutter": a stonecutter, or a tool).
-    After another noun ("a basket weaver", "a peat cutter", "a tram conductor") such a word is
-    the compound's head and names who does the work (``knowledge.scene``). A boat named for its
-    work ("a shrimp trawler", "a coast guard cutter") keeps its hull: words with a vehicle sense
-    are left out."""
+    them: a word in -er, -or or -ist whose first sense is under ``person`` and none is a made or
+    eaten thing (``THING_KINDS``): "weaver" (a craftsman, or a bird) is kept; "conductor" (also
+    a device), "peeler" and "monitor" are not, since "a lightning conductor", "a vegetable peeler"
+    and "a heart monitor" name no one.
+    After another noun ("a basket weaver") such a word is the compound's head and names who
+    does the work (``knowledge.scene``), unless WordNet names the pair a thing (two-word rows
+    with their kind: "coat hanger", "laser printer")."""
     wordnet, root = open_wordnet(folder)
     try:
+        pos = dominant_pos()
         rows = []
         names = {
             lemma.name().lower()
@@ -211,6 +219,8 @@ def build_agents(folder: Path) -> list[tuple[str, str]]:
         for word in sorted(names):
             if not (word.isalpha() and word.endswith(AGENT_ENDINGS) and len(word) > 4):
                 continue
+            if pos.get(word, "NN") not in NOUN_TAGS:
+                continue  # "superior", "major": adjectives first
             if noun_kind(wordnet, word) is not None:
                 continue  # one kind: wordnet_kinds.tsv has it
             senses = [
@@ -221,8 +231,17 @@ def build_agents(folder: Path) -> list[tuple[str, str]]:
             kinds = [synset_kind(s) for s in senses]
             # WordNet lists a word's senses most used first: the person must come first ("a
             # kitchen drawer", "a city centre" and "a bird feeder" name no one)
-            if kinds and kinds[0] == "person" and "vehicle" not in kinds:
+            if kinds and kinds[0] == "person" and not set(kinds) & THING_KINDS:
                 rows.append((word, "person"))
+        # two-word names WordNet gives a tool or a device whose head is one of these agent
+        # nouns: "a laser printer", "a coat hanger", "a baby monitor" name no one
+        agents = {word for word, _ in rows}
+        for name in sorted(names):
+            parts = name.split("_")
+            if len(parts) == 2 and parts[1] in agents and all(p.isalpha() for p in parts):
+                kind = noun_kind(wordnet, name)
+                if kind not in (None, "person", "group"):
+                    rows.append((" ".join(parts), kind))
         return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)

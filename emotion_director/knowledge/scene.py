@@ -227,7 +227,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     "afternoon": ("afternoon", "afternoons"),
     # the moon in the picture, and a night said to have none ("a moonless winter night")
     "moon": ("moonlight", "moonlit", "moon", "moonbeam", "moonbeams", "full moon", "moonrise"),
-    "moonless": ("moonless", "no moon"),
+    "moonless": ("moonless", "no moon", "no moonlight", "without a moon", "without moonlight"),
     "evening": (
         "sunset",
         "dusk",
@@ -1149,9 +1149,11 @@ def _sites(facts: frozenset[str] | set[str]) -> set[str]:
     return {f[5:] for f in facts if f.startswith("site:")}
 
 
-#: Words that say water is frozen, next to a water word.
+#: Waters that are not the sea: a jetty or a pier beside one is on a lake or a river.
+_FRESH_WATER = frozenset("lake lakes river rivers pond ponds canal reservoir stream loch".split())
 #: Words that say a water has none left ("a dried-up lake", "a drained canal").
 _DRIED = frozenset({"dried-up", "dried", "drained", "dry", "parched", "waterless"})
+#: Words that say water is frozen, next to a water word.
 _FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
 _BENEATH = frozenset("beneath under underneath below".split())
 _EMPTY = frozenset("empty deserted abandoned forsaken".split())
@@ -1332,10 +1334,8 @@ def noun_kinds() -> dict[str, Kind]:
     ``lexicon.tsv`` ("jeweler" and "bailiff" are people, a racetrack no vehicle), except that
     WordNet's plain ``object`` leaves a place kind alone: an attic (a "structure" to WordNet)
     stays a room. An agent noun (``wordnet_agents.tsv``) is a person where the guesses made it
-    a place or a plant ("a cobbler", "a florist", "a pastor"), or did not know it ("a weaver");
-    where they made it a thing, a dish, an event or an animal ("a printer", "a toaster", "a
-    fundraiser", "a warbler") it is a person only
-    after another noun (:func:`_agent_kind`)."""
+    a place, a plant or a vehicle ("a cobbler", "a florist", "a sailor"); anywhere else it is a
+    person only after another noun (:func:`_agent_kind`)."""
     kinds: dict[str, str] = {}
     for name in (
         "lexicon.tsv",
@@ -1347,8 +1347,9 @@ def noun_kinds() -> dict[str, Kind]:
         for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
             if not row or row[0].startswith("#") or len(row) < 2:
                 continue
-            if name == "wordnet_agents.tsv" and kinds.get(row[0], "-") in _THING_OR_LIVING:
-                continue  # "a toaster", "a warbler": the agent reading is only after a noun
+            if name == "wordnet_agents.tsv" and row[1] == "person":
+                if kinds.get(row[0]) not in _GUESSED_PLACES:
+                    continue  # "a warbler", "a juicer": the agent reading is only after a noun
             if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
                 if "-" in row[0] or " " in row[0]:  # "organ-grinder" / "organ grinder"
@@ -1417,7 +1418,7 @@ def agent_nouns() -> frozenset[str]:
     return frozenset(
         row[0]
         for row in csv.reader(io.StringIO(_data_text("wordnet_agents.tsv")), delimiter="\t")
-        if row and not row[0].startswith("#")
+        if row and not row[0].startswith("#") and " " not in row[0]
     )
 
 
@@ -1430,6 +1431,8 @@ def _agent_kind(token: str, before: str) -> Kind | None:
     word = singular(token)
     if word not in agent_nouns() and token not in agent_nouns():
         return None
+    if kind_of(f"{before} {word}") not in (None, "person"):
+        return None  # WordNet names the pair a thing: "a coat hanger", "a laser printer"
     return "person" if kind_of(token) in (None, "object") else None
 
 
@@ -1570,6 +1573,20 @@ def _vocal(token: str, before: str) -> bool:
     return False
 
 
+def _absent(tokens: list[str], i: int) -> bool:
+    """Whether ``tokens[i]`` is said to be missing: "no" or "without" before it, with at most
+    two articles or modifiers between ("a house without a roof", "no hungry customers")."""
+    for back in range(1, 4):
+        j = i - back
+        if j < 0:
+            return False
+        if tokens[j] in _ABSENT:
+            return True
+        if kind_of(tokens[j]) or tokens[j] in _LOCATIVE | _JOINERS:
+            return False  # another noun or a new phrase between: "no sail on the boat"
+    return False
+
+
 def _compound_first(tokens: list[str], i: int) -> bool:
     """Whether ``tokens[i]`` is the first word of a two-word noun ("window" in "a window
     cleaner's cradle")."""
@@ -1584,6 +1601,11 @@ def _names_a_window(tokens: list[str]) -> bool:
 
 
 POSSESSIVE = "'s"
+#: Kinds an -ing word keeps as a noun between a noun and a preposition ("a rock painting in
+#: the desert"); one read as nothing or as an animal is a verb ("an orchard humming with doves").
+_NOUN_KINDS_OF_ING = frozenset(
+    {"object", "food", "building", "room", "landscape", "event", "vehicle", "plant", "fire", "sky"}
+)
 #: Words that make the next noun absent from the picture ("no customers", "without a sail").
 _ABSENT = frozenset({"no", "without"})
 #: Buildings where "at" means inside ("a clown at a circus", "a couple at a restaurant").
@@ -1644,10 +1666,8 @@ def kind_of(word: str) -> Kind | None:
     return kinds.get(lowered) or kinds.get(singular(lowered)) or _closed_compound(lowered)
 
 
-#: Guessed kinds an agent noun does not override: a thing, a dish, an event or a living thing.
-_THING_OR_LIVING = frozenset(
-    {"object", "food", "event", "mammal", "bird", "fish", "insect", "serpent"}
-)
+#: Guessed kinds an agent noun overrides: "a cobbler" was a landscape, "a florist" a plant.
+_GUESSED_PLACES = frozenset({"landscape", "room", "building", "plant", "vehicle"})
 
 #: Kinds a closed compound takes from its last part: who or what lives ("a kitesurfer", "a
 #: hagfish", "a lockkeeper"). A thing's name keeps no such promise: a "laundromat" is no mat.
@@ -1719,8 +1739,15 @@ def _inflected_facts(words: list[str]) -> set[str]:
     for word in words:
         first, _, last = word.partition("-")
         if last and (last.endswith("ed") or last in _PARTICIPLES) and "-" not in last:
-            found |= stems.get(_stem(first), frozenset())
+            # weather only, done to the place: "a moon-shaped pendant" is no night, "a
+            # snow-capped peak" in summer no winter
+            found |= stems.get(_stem(first), frozenset()) & _WEATHER_DONE
     return found
+
+
+#: Weather that a participle can say was done to a place ("rain-lashed", "storm-tossed",
+#: "mist-shrouded", "wind-swept", "sleet-streaked").
+_WEATHER_DONE = frozenset({"rain", "storm", "fog", "snowing", "windy"})
 
 
 def phrase_facts(text: str) -> frozenset[str]:
@@ -1739,6 +1766,8 @@ def phrase_facts(text: str) -> frozenset[str]:
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
+    if "moonless" in found:
+        found.discard("moon")  # "no moon" names the moon it denies
     # a palette names colours, not places ("jungle green and gold palette")
     if " palette " not in lowered and not any(f" {key} " in lowered for key in DISTANT_WORDS):
         # a simile puts nothing there: "roots like a cathedral", "like a stage spot"
@@ -1886,11 +1915,16 @@ def parse_scene(text: str) -> SceneModel:
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     curated = curated_subjects()
     # a compound's first word names no setting: "a window cleaner's cradle" is not indoors
-    said = {t for i, t in enumerate(tokens) if not _compound_first(tokens, i)}
+    said = {
+        t for i, t in enumerate(tokens) if not (_compound_first(tokens, i) or _absent(tokens, i))
+    }
     for fact in curated["settings"]:
         words = set(curated["settings"][fact])
         if words & said or {singular(t) for t in said} & words:
             facts.add(fact)
+    # a pier or a marina on a lake is not by the sea; "a sea of faces" is a crowd
+    if said & _FRESH_WATER or re.search(r"\bsea of\b", lowered):
+        facts.discard("sea")
     # water said to be frozen ("a frozen harbour", "a lake iced over", "pack ice"): no waves
     waters = set(FACT_WORDS["water"]) | {"bay", "fjord", "canal"}
     dried = False
@@ -1965,7 +1999,11 @@ def parse_scene(text: str) -> SceneModel:
         entities = _handled(entities, tokens, actions)
     if ASLEEP_WORDS & set(tokens):
         facts |= {"asleep", "busy"}
-    if any(_vocal(token, tokens[i - 1] if i else "") for i, token in enumerate(tokens)):
+    if any(
+        _vocal(token, tokens[i - 1] if i else "")
+        or (token.endswith("ing") and _vocal(token, tokens[i + 1] if i + 1 < len(tokens) else ""))
+        for i, token in enumerate(tokens)
+    ):  # "a purser shouting", "a wolf howls", "a screaming child"
         facts.add("vocal")  # "a purser shouting at stranded passengers": the mouth is open
     time = next(
         (t for t in ("night", "twilight", "midday", "morning", "evening", "day") if t in facts),
@@ -2032,13 +2070,12 @@ def unknown_head(tokens: list[str]) -> str | None:
         span.append(word)
     if not span:
         return None
-    kinds = noun_kinds()
     # a person's or an animal's thing is the head ("a ventriloquist's dummy"); any other
     # possessor names a measure or a figure ("a stone's throw", "a hair's breadth")
     possessors = [w.removesuffix("'s") for w in span if w.endswith("'s")]
     if any(kind_of(p) not in ANIMATE_KINDS for p in possessors):
         return None
-    if any(singular(w) in kinds or w in kinds for w in span if not w.endswith("'s")):
+    if any(kind_of(w) for w in span if not w.endswith("'s")):
         return None
     head = span[-1].removesuffix("'s")
     # a mood, time or weather word is no subject ("sad", "midnight", "stormy"), nor a common word
@@ -2071,9 +2108,14 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
         kind = _agent_kind(token, before) or kind
-        if before in _ABSENT:
+        if _absent(tokens, i):
             kind = None  # "a suburb with no customers": no one to give tears to
-        elif _verb_form(token) and kind_of(before) and nxt in _LOCATIVE | _JOINERS | {""}:
+        elif (
+            _verb_form(token)
+            and kind_of(before)
+            and nxt in _LOCATIVE | _JOINERS
+            and kind not in _NOUN_KINDS_OF_ING
+        ):
             kind = None  # "an orchard humming with doves": what the orchard does, not a thing
         if head_of is not None:
             kind = head_of  # the head of "an organ grinder": a person, whatever a grinder is
