@@ -63,7 +63,7 @@ Kind = Literal[
     "event",
     "sky",
     "fire",
-    # the head noun of the prompt's first noun phrase, in no table ("a kitesurfer leaping over
+    # the head noun of the prompt's first noun phrase, in no table ("a parkourist leaping over
     # breakers"): the subject, of a kind nobody knows, so no concept written for a kind binds to it
     "thing",
 ]
@@ -1677,8 +1677,8 @@ _LIVING_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpen
 @lru_cache(maxsize=4096)
 def _closed_compound(word: str) -> Kind | None:
     """The kind of a noun no table lists that is written as one word of two known words, the
-    last a living thing: English compounds take the kind of their last part ("cheesemaker",
-    "kitesurfer", "hagfish", "wingwalker")."""
+    last a living thing: English compounds take the kind of their last part
+    ("kitesurfer", "lockkeeper")."""
     if not word.isalpha() or len(word) < 7 or word.endswith(("ing", "ed", "ly")):
         return None  # a verb form is no compound: "blocking" holds no king
     kinds = noun_kinds()
@@ -2056,7 +2056,7 @@ _PARTICIPLES = frozenset(
 
 def unknown_head(tokens: list[str]) -> str | None:
     """The head noun of the prompt's first noun phrase when no word of that phrase is a noun the
-    tables know ("a kitesurfer leaping ..." -> ``kitesurfer``, "a sleeping sheepdog curled ..." ->
+    tables know ("a parkourist leaping ..." -> ``parkourist``, "a sleeping sheepdog curled ..." ->
     ``sheepdog``), else ``None``. The phrase ends at a preposition or conjunction, or at a verb
     form (-ing, -ed, an irregular participle) or an adverb (-ly) after its first word."""
     words = list(tokens)

@@ -94,7 +94,8 @@ def test_scene_aware_rewrites_on_the_real_model(embedded_graph):
 def test_rewrites_of_unseen_scenes_only_build_on_the_setting_they_state(embedded_graph):
     # nouns no table lists: every concept the real model's personas picked or the graph filled in
     # presupposes only what the scene states, and nothing written for a kind binds to a subject
-    # whose kind nobody knows, not even WordNet ("the kitesurfer parked beneath a mountain range")
+    # whose kind nobody knows, not even WordNet ("the kitesurfer parked beneath a mountain range";
+    # "kitesurfer" itself is now read as surfer, a person: a made-up "parkourist" stands in)
     from emotion_director.knowledge import load_concept_graph
     from emotion_director.knowledge.concept_graph import KIND_NEEDS
     from emotion_director.knowledge.setting import load_setting_file, unanchored
@@ -102,7 +103,7 @@ def test_rewrites_of_unseen_scenes_only_build_on_the_setting_they_state(embedded
     free = load_setting_file().free
     concepts = load_concept_graph()
     for prompt, emotion in [
-        ("a kitesurfer repairing a ship hull in a dry dock at night", "awe"),
+        ("a parkourist repairing a ship hull in a dry dock at night", "awe"),
         ("a laundromat at 3 a.m. with one customer folding shirts", "sadness"),
         ("a zamboni clearing a mountain pass before dawn", "excitement"),
     ]:
