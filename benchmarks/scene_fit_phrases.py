@@ -1,0 +1,157 @@
+"""Where end-to-end clashes come from: the blind labels of every end-to-end set, per added phrase.
+
+Each judge file of ``benchmarks/scene_fit/e2e_runs/`` holds two readers' labels of shuffled
+prompts (``judge*_in.jsonl``, ``judge*_key.json``, one ``judge*_R.jsonl`` per reader). This
+script splits every prompt into the phrases the rewrite added (the eval checker's
+``prompt_phrases``), labels each phrase
+
+* ``clash`` when both readers named it in a prompt they both called a clash,
+* ``fine`` when neither named it,
+* ``unsure`` otherwise,
+
+matches it to its concept line (``knowledge/data/concept_settings.tsv``: facet and setting tags)
+and prints the clash rate by facet and by what the concept presupposes (nothing, an enclosure
+only, a kind of place, a time or weather). It reads labels only: it scores no model.
+
+    python benchmarks/scene_fit_phrases.py [--out phrases.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+from pathlib import Path
+
+RUNS = Path(__file__).parent / "scene_fit" / "e2e_runs"
+#: judge file stem -> its two readers (see e2e_runs/README.md)
+JUDGES = {
+    "judge": ("A", "B"),
+    "judge2": ("C", "D"),
+    "judge4": ("F", "G"),
+    "judge5": ("E", "H"),
+    "judge6": ("J", "K"),
+    "judge7": ("L", "M"),
+    "judge8": ("N", "P"),
+    "judge9": ("Q", "R"),
+    "judge10": ("U", "V"),
+    "judge11": ("S", "T"),
+    "judge12": ("W", "X"),
+}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
+
+
+def _concepts() -> list[tuple[re.Pattern[str], str, str]]:
+    """(pattern, facet, tags) for every concept line; ``{the}``/``{poss}`` match any owner."""
+    from importlib import resources
+
+    text = (
+        resources.files("emotion_director.knowledge")
+        .joinpath("data", "concept_settings.tsv")
+        .read_text("utf-8")
+    )
+    out = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) != 3:
+            continue
+        pattern = re.escape(fields[1]).replace(r"\{the\}", ".+").replace(r"\{poss\}", ".+")
+        out.append((re.compile(f"^{pattern}$", re.I), fields[0], fields[2]))
+    return out
+
+
+def phrases() -> list[dict[str, object]]:
+    from emotion_director.evals.scene_checker import prompt_phrases
+
+    concepts = _concepts()
+    rows: list[dict[str, object]] = []
+    for stem, readers in JUDGES.items():
+        if not (RUNS / f"{stem}_in.jsonl").exists():
+            continue
+        shown = [json.loads(line) for line in (RUNS / f"{stem}_in.jsonl").open()]
+        key = json.loads((RUNS / f"{stem}_key.json").read_text())
+        labels = [
+            {d["id"]: d for d in map(json.loads, (RUNS / f"{stem}_{r}.jsonl").open())}
+            for r in readers
+        ]
+        for item in shown:
+            for phrase in prompt_phrases(item["scene"], item["prompt"]):
+                said = []
+                for label in labels:
+                    named = any(
+                        _norm(phrase) and (_norm(phrase) in _norm(q) or _norm(q) in _norm(phrase))
+                        for q in label[item["id"]]["phrases"]
+                        if _norm(q)
+                    )
+                    said.append(label[item["id"]]["label"] if named else "fits")
+                verdict = (
+                    "clash"
+                    if said == ["clash", "clash"]
+                    else "fine"
+                    if said == ["fits", "fits"]
+                    else "unsure"
+                )
+                facet, tags = next(
+                    ((f, t) for rx, f, t in concepts if rx.match(phrase)), ("expression", "-")
+                )
+                rows.append(
+                    {
+                        "set": stem,
+                        "version": key[str(item["id"])],
+                        "scene": item["scene"],
+                        "phrase": phrase,
+                        "label": verdict,
+                        "facet": facet,
+                        "tags": tags,
+                    }
+                )
+    return rows
+
+
+def _presupposes(tags: str) -> str:
+    from emotion_director.knowledge.setting import load_setting_file
+
+    setting = load_setting_file()
+    dimension = {t: d for d, values in setting.tags.items() for t in values}
+    needs = [t for t in tags.split(",") if t not in ("-", "") and t not in setting.free]
+    dims = {dimension[t] for t in needs}
+    if not needs:
+        return "nothing"
+    if "place" in dims:
+        return "a kind of place"
+    if dims & {"time", "season", "weather"}:
+        return "a time or weather"
+    return "an enclosure or a building"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", help="also write every labelled phrase to this JSONL file")
+    args = parser.parse_args(argv)
+    rows = phrases()
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    counts: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(
+        collections.Counter
+    )
+    for row in rows:
+        counts[(str(row["facet"]), _presupposes(str(row["tags"])))][str(row["label"])] += 1
+    total = collections.Counter(str(r["label"]) for r in rows)
+    print(
+        f"{len(rows)} phrases: {total['clash']} clash, {total['fine']} fine, "
+        f"{total['unsure']} unsure (both readers agree on clash / fine)"
+    )
+    print(f"{'facet':14} {'presupposes':28} {'n':>5} {'clash':>6} {'rate':>5}")
+    for (facet, kind), c in sorted(counts.items(), key=lambda kv: -sum(kv[1].values())):
+        n = sum(c.values())
+        if n >= 10:
+            print(f"{facet:14} {kind:28} {n:5d} {c['clash']:6d} {c['clash'] / n:5.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
