@@ -95,7 +95,11 @@ async def test_fifty_concurrent_runs_keep_their_own_results():
     for i, (subject, out) in enumerate(zip(subjects, outs)):
         assert out["subject"] == subject and out["final_prompt"].startswith(subject)
         assert out["emotion"] == emotions[i % 5]
-    assert server.requests == 50 * len(default_personas())
+    # one call per persona per run, none shared across runs; a busy machine may make the
+    # client retry a transient failure, which repeats a request unchanged (CI saw 351 once)
+    distinct = {json.dumps(body, sort_keys=True) for body in server.bodies}
+    assert len(distinct) == 50 * len(default_personas())
+    assert server.requests - len(distinct) <= 5, "more retries than a busy machine explains"
 
 
 INJECTIONS = [
