@@ -335,6 +335,7 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
 BODY_FAMILIES = {
     "ungulate.n.01": "+hooves -paws",  # a tapir, a hippo, a camel
     "primate.n.02": "+hands -paws",  # a baboon, a lemur
+    "ape.n.01": "+hands -paws -tail",  # a gorilla, a gibbon: apes have no tail to lash
     "proboscidean.n.01": "+large -paws -fur",  # an elephant, a mammoth
     "armadillo.n.01": "-fur",  # banded armour, no whiskers to light up
     "pinniped_mammal.n.01": "-paws",  # flippers: a seal, a walrus

@@ -685,7 +685,10 @@ def test_a_compound_only_counts_where_both_words_are_written_together():
         ("a harp seal pup alone on a thawing ice floe", {"fur"}, {"ears", "paws"}),
         ("a mahout bathing an elephant in a shallow river", set(), {"paws", "fur"}),
         ("an armadillo in a tiny knitted scarf", {"paws"}, {"fur"}),
-        ("a baboon tearing apart a backpack", {"hands", "fur"}, {"paws"}),
+        ("a baboon tearing apart a backpack", {"hands", "fur", "tail"}, {"paws"}),
+        # seen (set 11): "tail lashing" on a silverback gorilla; apes have no tail
+        ("a silverback gorilla beating its chest", {"hands", "fur"}, {"paws", "tail"}),
+        ("a gibbon swinging through the canopy", {"hands"}, {"tail"}),
         ("a tapir sniffing a stack of melons", {"hooves"}, {"paws"}),
         ("a dog in a park", {"paws", "fur", "ears"}, set()),  # the kind's plan, unchanged
     ],
