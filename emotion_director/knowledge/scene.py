@@ -2058,14 +2058,23 @@ def unknown_head(tokens: list[str]) -> str | None:
     """The head noun of the prompt's first noun phrase when no word of that phrase is a noun the
     tables know ("a parkourist leaping ..." -> ``parkourist``, "a sleeping sheepdog curled ..." ->
     ``sheepdog``), else ``None``. The phrase ends at a preposition or conjunction, or at a verb
-    form (-ing, -ed, an irregular participle) or an adverb (-ly) after its first word."""
+    form (-ing, -ed, an irregular participle) or an adverb (-ly) after its first word, unless
+    only participles came before it and it is a known noun ("a yellowed wedding gown" is a gown).
+    """
     words = list(tokens)
     while words and words[0] in _DETERMINERS:
         words.pop(0)
     span: list[str] = []
     for word in words:
         verb = word.endswith(("ing", "ed", "ly")) or word in _PARTICIPLES
+        # after participles only ("a yellowed wedding gown"), a known noun in -ing/-ed goes on
+        # with the phrase: the participles modified it
+        modifiers_only = all(w.endswith(("ing", "ed")) or w in _PARTICIPLES for w in span)
+        if verb and span and modifiers_only and kind_of(word):
+            verb = False
         if word in _PHRASE_ENDS or (span and verb):
+            if span and modifiers_only and word not in _PHRASE_ENDS:
+                return None  # "a rusted mooring post": participles, then no noun it can tell
             break
         span.append(word)
     if not span:
