@@ -1970,7 +1970,9 @@ def parse_scene(text: str) -> SceneModel:
     first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
     head = unknown_head(first) if english else None
     if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
-        entities = [SubjectEntity(noun=head, kind="thing"), *entities]
+        known = [e for e in entities if e.noun == head]  # read by the parser ("a bell founder")
+        rest = [e for e in entities if e.noun != head]
+        entities = [*(known[:1] or [SubjectEntity(noun=head, kind="thing")]), *rest]
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
@@ -2035,7 +2037,8 @@ def parse_scene(text: str) -> SceneModel:
 _PHRASE_ENDS = frozenset(
     "in on at over under by with through during beneath above below near across along down into "
     "onto of from to for behind beside between inside outside around against past up after "
-    "before while and or as who that which is are was were".split()
+    "before while and or as who that which is are was were without within upon underneath "
+    "beyond toward towards amid among amongst like than until via no but so".split()
 )
 #: Endings of adjectives and adverbs: a phrase's last word ending so is not its head noun.
 _NOT_NOUN_ENDINGS = ("ic", "ical", "ly", "ous", "ful", "less", "ive", "able", "ible", "esque")
@@ -2052,6 +2055,15 @@ _PARTICIPLES = frozenset(
     "strewn struck strung sworn swept swollen swum swung taken taught torn told thought thrown "
     "trodden understood woken worn woven wept written".split()
 )
+_LONG_PARTICIPLES = tuple(p for p in _PARTICIPLES if len(p) >= 4)
+
+
+def _participle(word: str) -> bool:
+    """Whether ``word`` has a participle's form: -ing, -ed, an irregular participle, or one with
+    a prefix ("overgrown", "windblown", "heartbroken")."""
+    if word.endswith(("ing", "ed")) or word in _PARTICIPLES:
+        return True
+    return any(word.endswith(p) for p in _LONG_PARTICIPLES if len(word) - len(p) >= 2)
 
 
 def unknown_head(tokens: list[str]) -> str | None:
@@ -2066,10 +2078,10 @@ def unknown_head(tokens: list[str]) -> str | None:
         words.pop(0)
     span: list[str] = []
     for word in words:
-        verb = word.endswith(("ing", "ed", "ly")) or word in _PARTICIPLES
+        verb = word.endswith(("ly",)) or _participle(word)
         # after participles only ("a yellowed wedding gown"), a known noun in -ing/-ed goes on
         # with the phrase: the participles modified it
-        modifiers_only = all(w.endswith(("ing", "ed")) or w in _PARTICIPLES for w in span)
+        modifiers_only = all(_participle(w) for w in span)
         if verb and span and modifiers_only and kind_of(word):
             verb = False
         if word in _PHRASE_ENDS or (span and verb):
@@ -2084,9 +2096,14 @@ def unknown_head(tokens: list[str]) -> str | None:
     possessors = [w.removesuffix("'s") for w in span if w.endswith("'s")]
     if any(kind_of(p) not in ANIMATE_KINDS for p in possessors):
         return None
-    if any(kind_of(w) for w in span if not w.endswith("'s")):
-        return None
     head = span[-1].removesuffix("'s")
+    # the last word of an English noun phrase is its head: known nouns before an unknown one
+    # modify it ("a top fuel dragster" is a dragster); an agent noun after a noun is read as a
+    # person by the parser ("a basket weaver")
+    if kind_of(head) or any(kind_of(w) for w in span if w.endswith("'s")):
+        return None
+    if len(span) > 1 and _agent_kind(head, span[-2].removesuffix("'s")):
+        return None
     # a mood, time or weather word is no subject ("sad", "midnight", "stormy"), nor a common word
     # that is not a concrete noun ("empty", "dramatic") or a style word ("cinematic", "highly")
     if len(head) < 3 or not head.isalpha() or head in attribute_lexicon() or phrase_facts(head):
