@@ -1217,7 +1217,12 @@ class SubjectEntity(BaseModel):
         return noun_facts(head, self.kind)
 
     def label(self) -> str:
-        """``the cat`` / ``the firefighters``: how a concept names its owner."""
+        """``the cat`` / ``the firefighters``: how a concept names its owner; a two-word name the
+        tables know keeps its first word (``the sea lion``, ``the organ grinder``)."""
+        if self.modifiers and " " not in self.noun:
+            two = f"{self.modifiers[-1]} {singular(self.noun)}"
+            if two in mammal_bodies() or two in _compound_nouns() or kind_of(two):
+                return f"the {self.modifiers[-1]} {self.noun}"
         return f"the {self.noun}"
 
     def possessive(self) -> str:

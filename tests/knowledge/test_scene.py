@@ -903,3 +903,17 @@ def test_a_dried_up_water_has_no_water():
     facts = parse_scene("a lone flamingo standing in a dried-up soda lake at noon").facts
     assert "water" not in facts and "dry" in facts
     assert "water" in parse_scene("a heron by a lake at dawn").facts
+
+
+@pytest.mark.parametrize(
+    "scene, label",
+    [
+        # seen (set 11): "the lion's wide open-mouthed grin" on a sea lion
+        ("a sea lion sprawled across the bow of a lobster skiff", "the sea lion"),
+        ("two sea lions barking on a pier", "the sea lions"),
+        ("an organ grinder in a square", "the organ grinder"),
+        ("a red fox in the snow", "the fox"),  # a modifier that makes no name stays out
+    ],
+)
+def test_a_concept_names_its_owner_by_the_two_word_name_the_tables_know(scene, label):
+    assert parse_scene(scene).main.label() == label
