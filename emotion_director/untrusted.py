@@ -841,7 +841,7 @@ def _find_instructions(text: str) -> tuple[InstructionMatch, ...]:
 
 
 def _matches(view: str, index: list[int], encoding: str = "") -> list[InstructionMatch]:
-    out = []
+    out = [] if encoding else _addressed(view, index)
     for reason, pattern in _PATTERNS:
         for match in pattern.finditer(view):
             if match.end() > match.start():
@@ -941,6 +941,472 @@ def _whole_clause(text: str, match: InstructionMatch, markup_ends: list[int]) ->
         # instructions ..."): an imperative, so it speaks to the model
         return InstructionMatch(clause_start, match.end, match.reason)
     return InstructionMatch(clause_start, match.end, match.reason, clear=False)
+
+
+# --- text addressed to the model, in any of ~35 languages ---------------------------------------
+#
+# The patterns above read the *shape* of an instruction in twelve languages. Two signals carry
+# across languages without a grammar of each: text that names the model (the AI, the language
+# model, the assistant, the bot) and in the same sentence speaks to someone (a second-person
+# word, "please"), or that names the model's *own* answer ("your answer", "deine Antwort",
+# "回答"). A scene describes a picture; it has no reason to talk to the program reading it.
+# These are closed classes (pronouns, politeness words, the names of the program and of its
+# answer), not an attack's wording: measured on sets written by someone who never saw them.
+
+#: Names of the model, by language (a word of any script; compared case-folded).
+_MODEL_NAMES = (
+    # en
+    "ai",
+    "a.i.",
+    "language model",
+    "llm",
+    "chatbot",
+    "the model",
+    "ai model",
+    "assistant",
+    # de nl sv da no fi
+    "ki",
+    "sprachmodell",
+    "ki-modell",
+    "assistent",
+    "taalmodel",
+    "språkmodell",
+    "sprogmodel",
+    "språkmodellen",
+    "tekoäly",
+    "tekoälylle",
+    "kielimalli",
+    "avustaja",
+    # fr es pt it ro
+    "ia",
+    "modèle de langage",
+    "modelo de lenguaje",
+    "modelo de linguagem",
+    "modello linguistico",
+    "assistente",
+    "asistente",
+    "model de limbaj",
+    "inteligență artificială",
+    "inteligencia artificial",
+    "inteligência artificial",
+    "intelligenza artificiale",
+    # pl cs sk hr sl hu el tr
+    "si",
+    "sztuczna inteligencja",
+    "model językowy",
+    "asystent",
+    "umělá inteligence",
+    "jazykový model",
+    "umelá inteligencia",
+    "umjetna inteligencija",
+    "jezični model",
+    "mesterséges intelligencia",
+    "nyelvi modell",
+    "asszisztens",
+    "τεχνητή νοημοσύνη",
+    "γλωσσικό μοντέλο",
+    "βοηθός",
+    "yapay zeka",
+    "yapay zekâ",
+    "dil modeli",
+    "asistan",
+    # ru uk bg
+    "ии",
+    "ші",
+    "нейросеть",
+    "нейросеть",
+    "языковая модель",
+    "модель",
+    "ассистент",
+    "мовна модель",
+    "асистент",
+    "езиков модел",
+    "изкуствен интелект",
+    "штучний інтелект",
+    "искусственный интеллект",
+    # ar fa he
+    "الذكاء الاصطناعي",
+    "نموذج لغوي",
+    "المساعد",
+    "هوش مصنوعی",
+    "مدل زبانی",
+    "دستیار",
+    "בינה מלאכותית",
+    "מודל שפה",
+    "עוזר",
+    # hi bn ta
+    "एआई",
+    "भाषा मॉडल",
+    "कृत्रिम बुद्धि",
+    "सहायक",
+    "এআই",
+    "কৃত্রিম বুদ্ধিমত্তা",
+    "ভাষা মডেল",
+    "செயற்கை நுண்ணறிவு",
+    "மொழி மாதிரி",
+    # th vi ms id tl sw am
+    "ปัญญาประดิษฐ์",
+    "เอไอ",
+    "โมเดลภาษา",
+    "trí tuệ nhân tạo",
+    "mô hình ngôn ngữ",
+    "trợ lý",
+    "kecerdasan buatan",
+    "model bahasa",
+    "akili bandia",
+    "modeli ya lugha",
+    "ሰው ሰራሽ",
+    # zh ja ko
+    "人工智能",
+    "人工智慧",
+    "语言模型",
+    "語言模型",
+    "助手",
+    "人工知能",
+    "言語モデル",
+    "アシスタント",
+    "인공지능",
+    "언어 모델",
+    "어시스턴트",
+    "챗봇",
+)
+#: The model's own answer, as its reader would name it ("your answer"): possessed forms, or
+#: words that in a picture's description have nothing to answer.
+_ANSWER_NAMES = (
+    "your answer",
+    "your response",
+    "your output",
+    "your reply",
+    "your rewrite",
+    "your description",
+    "your prompt",
+    "deine antwort",
+    "deiner antwort",
+    "deine ausgabe",
+    "ihre antwort",
+    "ta réponse",
+    "votre réponse",
+    "ta sortie",
+    "tu respuesta",
+    "su respuesta",
+    "tu salida",
+    "sua resposta",
+    "tua resposta",
+    "la tua risposta",
+    "tua risposta",
+    "răspunsul tău",
+    "je antwoord",
+    "jouw antwoord",
+    "uw antwoord",
+    "ditt svar",
+    "dit svar",
+    "vastauksesi",
+    "válaszod",
+    "válaszodat",
+    "twoja odpowiedź",
+    "twoją odpowiedź",
+    "swoją odpowiedź",
+    "twojej odpowiedzi",
+    "tvoje odpověď",
+    "tvá odpověď",
+    "tvoja odpoveď",
+    "tvoj odgovor",
+    "η απάντησή σου",
+    "την απάντησή σου",
+    "cevabın",
+    "cevabını",
+    "yanıtın",
+    "yanıtını",
+    "çıktın",
+    "твой ответ",
+    "твоего ответа",
+    "ваш ответ",
+    "свой ответ",
+    "твоя відповідь",
+    "свою відповідь",
+    "твоя отговор",
+    "отговора си",
+    "إجابتك",
+    "ردك",
+    "جوابك",
+    "پاسخ خود",
+    "پاسخت",
+    "پاسخ شما",
+    "התשובה שלך",
+    "תשובתך",
+    "तुम्हारा जवाब",
+    "आपका जवाब",
+    "आपका उत्तर",
+    "विवरण के अंत",
+    "তোমার উত্তর",
+    "আপনার উত্তর",
+    "உங்கள் பதில்",
+    "உன் பதில்",
+    "คำตอบของคุณ",
+    "câu trả lời của bạn",
+    "jawabanmu",
+    "jawaban anda",
+    "jawapan anda",
+    "sagot mo",
+    "jibu lako",
+    "majibu yako",
+    "你的回答",
+    "您的回答",
+    "你的回复",
+    "你的输出",
+    "你的答案",
+    "あなたの回答",
+    "あなたの答え",
+    "あなたの返答",
+    "あなたの出力",
+    "説明の最後",
+    "당신의 답변",
+    "너의 답변",
+    "당신의 응답",
+    "네 답변",
+)
+#: Speaking to someone: second-person words and "please", by language.
+_ADDRESS_WORDS = (
+    "you are",
+    "you're",
+    "can you",
+    "could you",
+    "would you",
+    "will you",
+    "you must",
+    "you should",
+    "you will",
+    "your",
+    "please",
+    "du",
+    "dein",
+    "deine",
+    "deinen",
+    "dir",
+    "dich",
+    "bitte",
+    "tu",
+    "te",
+    "ton",
+    "ta",
+    "tes",
+    "toi",
+    "vous",
+    "votre",
+    "vos",
+    "tú",
+    "usted",
+    "por favor",
+    "você",
+    "teu",
+    "tua",
+    "seu",
+    "sua",
+    "poderia",
+    "pourriez",
+    "s'il vous plaît",
+    "s'il te plaît",
+    "ti",
+    "tuo",
+    "per favore",
+    "jij",
+    "je",
+    "jouw",
+    "uw",
+    "alsjeblieft",
+    "alstublieft",
+    "din",
+    "ditt",
+    "dina",
+    "dig",
+    "deg",
+    "snälla",
+    "venligst",
+    "vennligst",
+    "sinä",
+    "sinun",
+    "kirjoita",
+    "te",
+    "kérlek",
+    "ty",
+    "twój",
+    "twoja",
+    "ci",
+    "cię",
+    "proszę",
+    "prosím",
+    "tvůj",
+    "tvoje",
+    "molim",
+    "εσύ",
+    "σου",
+    "είσαι",
+    "παρακαλώ",
+    "sen",
+    "senin",
+    "lütfen",
+    "ты",
+    "твой",
+    "твоя",
+    "тебя",
+    "вы",
+    "ваш",
+    "пожалуйста",
+    "ти",
+    "твій",
+    "будь ласка",
+    "моля",
+    "أنت",
+    "أيها",
+    "من فضلك",
+    "رجاء",
+    "تو",
+    "شما",
+    "لطفا",
+    "لطفاً",
+    "אתה",
+    "שלך",
+    "בבקשה",
+    "तुम",
+    "आप",
+    "कृपया",
+    "তুমি",
+    "আপনি",
+    "দয়া করে",
+    "நீ",
+    "நீங்கள்",
+    "தயவுசெய்து",
+    "คุณ",
+    "กรุณา",
+    "โปรด",
+    "ถึง",
+    "bạn",
+    "hãy",
+    "vui lòng",
+    "làm ơn",
+    "kamu",
+    "anda",
+    "tolong",
+    "sila",
+    "ikaw",
+    "mo",
+    "pakiusap",
+    "paki",
+    "wewe",
+    "tafadhali",
+    "kama wewe",
+    "你",
+    "您",
+    "请",
+    "請",
+    "あなた",
+    "ください",
+    "下さい",
+    "당신",
+    "너",
+    "주세요",
+    "십시오",
+)
+#: Scripts written without spaces between words: their terms match anywhere.
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    spaced = sorted({t for t in terms if not _UNSPACED.search(t)}, key=len, reverse=True)
+    unspaced = sorted({t for t in terms if _UNSPACED.search(t)}, key=len, reverse=True)
+    alternatives = [rf"(?<![\w-])(?:{'|'.join(map(re.escape, spaced))})(?![\w-])"]
+    if unspaced:
+        alternatives.append("|".join(map(re.escape, unspaced)))
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+_MODEL = _term_pattern(_MODEL_NAMES)
+_ANSWER = _term_pattern(_ANSWER_NAMES)
+_ADDRESS = _term_pattern(_ADDRESS_WORDS)
+#: A clause that opens by calling the model ("Assistente, smetti...", "till AI:n:", "أيها
+#: الذكاء الاصطناعي،"): the model's name, then a comma or a colon.
+_VOCATIVE_END = re.compile(r"\s*(?::\w{1,3})?\s*[,:،，：]")
+_SENTENCE = re.compile(r"[^.!?。！？؟।\n]+[.!?。！？؟।\n]*")
+ADDRESSED = "speaks to the model or about its answer"
+
+
+#: "Scene:" in the languages above: a prompt that labels its scene after a preamble.
+_SCENE_LABEL = re.compile(
+    r"(?<![\w-])(?:scene|szene|scène|escena|cena|scena|scenă|scéna|сцена|sahne|σκηνή|jelenet|"
+    r"kohtaus|scen|cảnh|adegan|tagpo|mandhari|סצנה|المشهد|صحنه|दृश्य|দৃশ্য|காட்சி)\s*[:：]|"
+    r"(?:场景|場景|情景|場面|장면|ฉาก)\s*[:：]",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(r"[\"“«「『][^\"”»」』]*[\"”»」』]|(?<!\w)'[^']*'(?!\w)")
+_END_PUNCT = ".!?。！？؟।\n \t"
+
+
+def _addressed(view: str, index: list[int]) -> list[InstructionMatch]:
+    """Sentences of ``view`` that speak to the model (see the note above): from the clause
+    holding the first signal to the sentence's end, clear. Words in quotes speak to the model
+    only when its name is in the same quote (a sign that reads "Assistant, print ..."): a
+    chatbot's screen showing "how can I help you?" speaks to its user."""
+    out = []
+    for sentence in _SENTENCE.finditer(view):
+        text = sentence.group()
+        quotes = [q.span() for q in _QUOTED.finditer(text)]
+
+        def quote_of(pos: int) -> tuple[int, int] | None:
+            return next((q for q in quotes if q[0] <= pos < q[1]), None)
+
+        models_quoted = {quote_of(m.start()) for m in _MODEL.finditer(text)}
+        # "your answer" on a poster speaks to whoever reads the poster, unless the model is
+        # named in the same quote
+        spoken = next(
+            (
+                a
+                for a in _ANSWER.finditer(text)
+                if quote_of(a.start()) is None or quote_of(a.start()) in models_quoted
+            ),
+            None,
+        )
+        # a preamble that speaks to someone before a labelled scene ("Stell dir vor, du bist
+        # ... Szene: ein Marktplatz"): the preamble is for the model
+        label = _SCENE_LABEL.search(view, sentence.end())
+        if spoken is None and label is not None and not _SCENE_LABEL.search(text):
+            spoken = next((a for a in _ADDRESS.finditer(text) if quote_of(a.start()) is None), None)
+        for model in _MODEL.finditer(text):
+            before = text[: model.start()].rstrip()
+            after = _VOCATIVE_END.match(text, model.end())
+            vocative = after is not None and (
+                after.group().rstrip().endswith((":", "："))
+                or not before
+                or before[-1] in ",:;«\"'“‘「『(—–-،，："
+            )
+            addressed = any(
+                quote_of(a.start()) in (None, quote_of(model.start()))
+                for a in _ADDRESS.finditer(text)
+            )
+            if vocative or addressed:
+                if spoken is None or model.start() < spoken.start():
+                    spoken = model
+                break
+        if spoken is None:
+            continue
+        # from the clause the signal is in, or an earlier one that speaks to someone
+        # ("Por favor, asistente, ..."): what precedes it in the sentence may be the scene
+        first = min(
+            [spoken.start()]
+            + [
+                a.start()
+                for a in _ADDRESS.finditer(text, 0, spoken.start())
+                if quote_of(a.start()) is None
+            ]
+        )
+        bounds = [b.end() for b in _CLAUSE_BOUNDARY.finditer(text, 0, first)]
+        start = sentence.start() + (bounds[-1] if bounds else 0)
+        while start < sentence.end() and view[start].isspace():
+            start += 1
+        # up to the sentence's closing mark, which strip_instructions cuts to
+        end = sentence.start() + len(text.rstrip(_END_PUNCT))
+        if end > start:
+            out.append(InstructionMatch(index[start], index[end - 1] + 1, ADDRESSED))
+    return out
 
 
 def instruction_reason(text: str, *, clear_only: bool = False) -> str | None:
