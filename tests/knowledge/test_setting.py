@@ -693,6 +693,19 @@ def test_a_mouth_held_shut_is_refused_where_the_subject_uses_its_voice(scene, fi
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["{poss} jaw clenched, nostrils flared", "{poss} teeth gritted, cheeks flushed red"],
+)
+def test_every_shut_mouth_is_quiet_whatever_its_table_line_says(text):
+    # seen on held-out sets 10 and 12: "the stag's jaw clenched" while it bellows, "teeth
+    # gritted" on a toll booth attendant yelling at traffic
+    _assert_free_tag(text, "quiet", "a toll booth attendant yelling at honking traffic", False)
+    _assert_free_tag(text, "quiet", "a clerk filing papers in a quiet office", True)
+    # a clenched fist is no shut mouth
+    assert "quiet" not in _concept("{poss} clenched fists and a furrowed brow").setting
+
+
+@pytest.mark.parametrize(
     "scene, fits",
     [
         ("a lumberjack sprinting across spinning logs on a river", False),
