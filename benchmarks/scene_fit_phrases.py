@@ -38,6 +38,8 @@ JUDGES = {
     "judge10": ("U", "V"),
     "judge11": ("S", "T"),
     "judge12": ("W", "X"),
+    "judge13": ("Y", "Z"),
+    "judge14": ("AA", "AB"),
 }
 
 
