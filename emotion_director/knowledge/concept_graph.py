@@ -288,7 +288,7 @@ class VisualConcept(BaseModel):
 
 #: Facets that describe a subject's own body (their owner is named when it is not obvious).
 _OWNED_FACETS = frozenset({"body_language", "action"})
-_BODY_NEEDS = frozenset("face legs hands ears tail fur wings fins animate".split())
+_BODY_NEEDS = frozenset("face lips legs hands ears tail fur wings fins animate".split())
 
 
 class Appraisal(BaseModel):

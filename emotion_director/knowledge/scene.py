@@ -70,9 +70,9 @@ Kind = Literal[
 
 #: What a subject of each kind brings to the scene: its body plan and where it belongs.
 KIND_FACTS: dict[str, frozenset[str]] = {
-    "person": frozenset("person human animate face legs hands".split()),
-    "group": frozenset("person human animate face legs hands group".split()),
-    "mammal": frozenset("animal animate face legs ears tail fur paws".split()),
+    "person": frozenset("person human animate face lips legs hands".split()),
+    "group": frozenset("person human animate face lips legs hands group".split()),
+    "mammal": frozenset("animal animate face lips legs ears tail fur paws".split()),
     "bird": frozenset("animal animate face legs wings bird".split()),
     "fish": frozenset("animal animate face fins aquatic".split()),
     "insect": frozenset("animal animate legs insect small".split()),
@@ -97,8 +97,8 @@ PLACE_KINDS = frozenset({"room", "landscape", "sky"})
 ANIMATE_KINDS = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent"})
 #: Facts only a subject can provide: a concept needing one the scene lacks contradicts it.
 BODY_FACTS = frozenset(
-    "person human animal animate face legs hands ears tail fur wings fins bird insect serpent "
-    "food plant vehicle building group event object place room sky water aquatic "
+    "person human animal animate face lips legs hands ears tail fur wings fins bird insect "
+    "serpent food plant vehicle building group event object place room sky water aquatic "
     "paws hooves".split()
 )
 #: Facts that exclude each other (symmetric).
@@ -780,6 +780,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "arms thrown up",
     ),
     "ears": ("ears", "ear"),
+    # a nose, lips and cheeks: a mammal's face (a stork or a trout has none to wrinkle)
+    "lips": ("lip", "lips", "nose", "noses", "nostril", "nostrils", "cheek", "cheeks", "chin"),
     "tail": ("tail", "tails"),
     "fur": ("fur", "hackles", "whiskers", "mane", "snout", "muzzle", "bristling"),
     # a dog's or a cat's body, not a horse's
