@@ -60,6 +60,9 @@ def test_stream_updates_show_each_persona_reading_as_it_arrives(graph):
 
 
 def test_persona_agents_run_concurrently(drive):
+    # each call holds until every persona's call is in flight (or 5 s pass): overlap is proved by
+    # the peak, not by sleeps that a busy machine may not overlap (it read 5 of 7 under load)
+    want = len(default_personas())
     in_flight, peak = 0, 0
     lock = threading.Lock()
 
@@ -77,22 +80,24 @@ def test_persona_agents_run_concurrently(drive):
     class Counting(TestChatModel):
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
             enter()
-            time.sleep(0.05)
+            deadline = time.monotonic() + 5
+            while peak < want and time.monotonic() < deadline:
+                time.sleep(0.005)
             leave()
             return self._reply(messages, kwargs)
 
         async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
             enter()
-            await asyncio.sleep(0.05)
+            deadline = time.monotonic() + 5
+            while peak < want and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
             leave()
             return self._reply(messages, kwargs)
 
     graph = drive(build_graph(Settings(backend="test"), chat_model=Counting()))
     # (sync, LangGraph runs parallel tasks on its executor: max_concurrency sizes it)
-    graph.invoke(
-        {"prompt": "a dog", "emotion": "awe"}, {"max_concurrency": len(default_personas())}
-    )
-    assert peak == len(default_personas())
+    graph.invoke({"prompt": "a dog", "emotion": "awe"}, {"max_concurrency": want})
+    assert peak == want
 
 
 def test_invoke_runs_nodes_sync_and_ainvoke_runs_them_async(drive):
