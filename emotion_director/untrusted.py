@@ -1346,6 +1346,7 @@ def _addressed(view: str, index: list[int]) -> list[InstructionMatch]:
     holding the first signal to the sentence's end, clear. Words in quotes speak to the model
     only when its name is in the same quote (a sign that reads "Assistant, print ..."): a
     chatbot's screen showing "how can I help you?" speaks to its user."""
+    labels = [m.start() for m in _SCENE_LABEL.finditer(view)]
     out = []
     for sentence in _SENTENCE.finditer(view):
         text = sentence.group()
@@ -1354,23 +1355,28 @@ def _addressed(view: str, index: list[int]) -> list[InstructionMatch]:
         def quote_of(pos: int) -> tuple[int, int] | None:
             return next((q for q in quotes if q[0] <= pos < q[1]), None)
 
-        models_quoted = {quote_of(m.start()) for m in _MODEL.finditer(text)}
+        models = [(m, quote_of(m.start())) for m in _MODEL.finditer(text)]
+        # second-person words outside quotes, or inside the quote that names the model
+        addresses = [(a, quote_of(a.start())) for a in _ADDRESS.finditer(text)]
+        unquoted = [a for a, quote in addresses if quote is None]
         # "your answer" on a poster speaks to whoever reads the poster, unless the model is
         # named in the same quote
+        named_quotes = {quote for _, quote in models}
         spoken = next(
             (
                 a
                 for a in _ANSWER.finditer(text)
-                if quote_of(a.start()) is None or quote_of(a.start()) in models_quoted
+                if quote_of(a.start()) is None or quote_of(a.start()) in named_quotes
             ),
             None,
         )
         # a preamble that speaks to someone before a labelled scene ("Stell dir vor, du bist
         # ... Szene: ein Marktplatz"): the preamble is for the model
-        label = _SCENE_LABEL.search(view, sentence.end())
-        if spoken is None and label is not None and not _SCENE_LABEL.search(text):
-            spoken = next((a for a in _ADDRESS.finditer(text) if quote_of(a.start()) is None), None)
-        for model in _MODEL.finditer(text):
+        labelled_later = any(p >= sentence.end() for p in labels)
+        labelled_here = any(sentence.start() <= p < sentence.end() for p in labels)
+        if spoken is None and labelled_later and not labelled_here and unquoted:
+            spoken = unquoted[0]
+        for model, quote in models:
             before = text[: model.start()].rstrip()
             after = _VOCATIVE_END.match(text, model.end())
             vocative = after is not None and (
@@ -1378,11 +1384,7 @@ def _addressed(view: str, index: list[int]) -> list[InstructionMatch]:
                 or not before
                 or before[-1] in ",:;«\"'“‘「『(—–-،，："
             )
-            addressed = any(
-                quote_of(a.start()) in (None, quote_of(model.start()))
-                for a in _ADDRESS.finditer(text)
-            )
-            if vocative or addressed:
+            if vocative or any(q in (None, quote) for _, q in addresses):
                 if spoken is None or model.start() < spoken.start():
                     spoken = model
                 break
@@ -1390,14 +1392,7 @@ def _addressed(view: str, index: list[int]) -> list[InstructionMatch]:
             continue
         # from the clause the signal is in, or an earlier one that speaks to someone
         # ("Por favor, asistente, ..."): what precedes it in the sentence may be the scene
-        first = min(
-            [spoken.start()]
-            + [
-                a.start()
-                for a in _ADDRESS.finditer(text, 0, spoken.start())
-                if quote_of(a.start()) is None
-            ]
-        )
+        first = min([spoken.start()] + [a.start() for a in unquoted if a.end() <= spoken.start()])
         bounds = [b.end() for b in _CLAUSE_BOUNDARY.finditer(text, 0, first)]
         start = sentence.start() + (bounds[-1] if bounds else 0)
         while start < sentence.end() and view[start].isspace():

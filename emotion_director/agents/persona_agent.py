@@ -33,6 +33,7 @@ from emotion_director.knowledge.concept_graph import (
     content_words,
 )
 from emotion_director.knowledge.scene import SceneModel, parse_scene
+from emotion_director.knowledge.setting import load_setting_file
 from emotion_director.personas.schema import Persona
 from emotion_director.untrusted import (
     FENCE_NOTE,
@@ -89,8 +90,6 @@ PLACE_RISK = 1.0
 
 @lru_cache(maxsize=1)
 def _place_tags() -> frozenset[str]:
-    from emotion_director.knowledge.setting import load_setting_file
-
     return frozenset(load_setting_file().tags["place"])
 
 

@@ -1223,7 +1223,7 @@ class SubjectEntity(BaseModel):
         tables know keeps its first word (``the sea lion``, ``the organ grinder``)."""
         if self.modifiers and " " not in self.noun:
             two = f"{self.modifiers[-1]} {singular(self.noun)}"
-            if two in mammal_bodies() or two in _compound_nouns() or kind_of(two):
+            if two in mammal_bodies() or kind_of(two):  # kind_of knows WordNet's compounds
                 return f"the {self.modifiers[-1]} {self.noun}"
         return f"the {self.noun}"
 
@@ -2085,7 +2085,7 @@ def unknown_head(tokens: list[str]) -> str | None:
         words.pop(0)
     span: list[str] = []
     for word in words:
-        verb = word.endswith(("ly",)) or _participle(word)
+        verb = word.endswith("ly") or _participle(word)
         # after participles only ("a yellowed wedding gown"), a known noun in -ing/-ed goes on
         # with the phrase: the participles modified it
         modifiers_only = all(_participle(w) for w in span)

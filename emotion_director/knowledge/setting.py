@@ -66,7 +66,9 @@ def load_setting_file() -> SettingFile:
 @lru_cache(maxsize=1)
 def concept_settings() -> dict[str, frozenset[str]]:
     """Concept text -> the setting tags it presupposes (``data/concept_settings.tsv``)."""
-    known = load_setting_file().vocabulary
+    setting = load_setting_file()
+    known = setting.vocabulary
+    overcast = frozenset(setting.free["clear"])  # the weather a clear sky is refused under
     table: dict[str, frozenset[str]] = {}
     for number, line in enumerate(_data("concept_settings.tsv").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
@@ -81,7 +83,7 @@ def concept_settings() -> dict[str, frozenset[str]]:
             )
         if _CLOSED_MOUTH.search(fields[1]):
             tags |= {"quiet"}  # a shut mouth is silent: not on a subject who shouts or sings
-        if _SUNLIT.search(fields[1]) and not tags & _OVERCAST:
+        if _SUNLIT.search(fields[1]) and not tags & overcast:
             tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
         table[fields[1]] = tags
     return table
@@ -95,7 +97,6 @@ _SUNLIT = re.compile(
     r"golden\s+hour|sun-warmed|sun-baked|sun-bleached)\b",
     re.IGNORECASE,
 )
-_OVERCAST = frozenset({"rain", "storm", "fog", "snow"})
 #: Words of a shut mouth: a concept showing one presupposes a silent subject, whatever its line
 #: in the table says ("{poss} jaw clenched" on a stag bellowing, "teeth gritted" on an attendant
 #: yelling at traffic were seen on held-out sets 10 and 12).

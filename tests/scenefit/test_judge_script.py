@@ -1,8 +1,9 @@
 """benchmarks/scene_fit_judge.py: blind files for readers, and each version's score from them."""
 
-import importlib.util
 import json
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,12 +11,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "scene_fit_judge", ROOT / "benchmarks" / "scene_fit_judge.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return SimpleNamespace(**runpy.run_path(str(ROOT / "benchmarks" / "scene_fit_judge.py")))
 
 
 def _run(path, rows):
