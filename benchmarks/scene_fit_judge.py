@@ -23,6 +23,22 @@ import sys
 from pathlib import Path
 
 
+def _lines(path: str) -> list[dict]:
+    """The JSON objects of a JSONL file, or one line saying what is wrong with it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"cannot read {path}: {exc.strerror or exc}") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SystemExit(f"{path} line {number} is not JSON: {exc.msg}") from None
+    return rows
+
+
 def make(prefix: str, specs: list[str], seed: int = 17) -> int:
     pairs: dict[tuple[str, str], str] = {}
     versions: dict[str, dict[str, str]] = {}
@@ -31,8 +47,11 @@ def make(prefix: str, specs: list[str], seed: int = 17) -> int:
         if not path:
             raise SystemExit(f"expected NAME=FILE, got {spec!r}")
         versions[name] = {}
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for row in _lines(path):
+            if not {"scene", "emotion", "final"} <= set(row):
+                raise SystemExit(
+                    f"{path}: expected scene_fit_e2e.py output (scene, emotion, final)"
+                )
             pairs.setdefault((row["scene"], row["final"]), row["emotion"])
             versions[name][row["scene"]] = row["final"]
     items = list(pairs.items())
@@ -55,10 +74,15 @@ def make(prefix: str, specs: list[str], seed: int = 17) -> int:
 
 
 def score(versions_path: str, readers: list[str]) -> int:
-    versions = json.loads(Path(versions_path).read_text(encoding="utf-8"))
+    try:
+        versions = json.loads(Path(versions_path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"cannot read {versions_path}: {exc}") from None
     labels = {}
     for path in readers:
-        rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+        rows = _lines(path)
+        if not all({"id", "label"} <= set(row) for row in rows):
+            raise SystemExit(f"{path}: every line needs an id and a label")
         labels[Path(path).stem] = {row["id"]: row["label"] for row in rows}
     for name, scenes in versions.items():
         ids = list(scenes.values())

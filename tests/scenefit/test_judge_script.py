@@ -52,3 +52,16 @@ def test_a_bad_argument_prints_the_usage_and_exits_2(capsys):
         _script().main(["make", "prefix", "no-equals-sign"])
     assert _script().main([]) == 2
     assert "make OUT_PREFIX" in capsys.readouterr().err
+
+
+def test_missing_or_broken_files_are_one_line_naming_them(tmp_path):
+    judge = _script()
+    with pytest.raises(SystemExit, match="cannot read .*nope.json"):
+        judge.main(["score", str(tmp_path / "nope.json"), str(tmp_path / "r.jsonl")])
+    broken = tmp_path / "run.jsonl"
+    broken.write_text('{"scene": "a dog"\n')
+    with pytest.raises(SystemExit, match="run.jsonl line 1 is not JSON"):
+        judge.main(["make", str(tmp_path / "j"), f"before={broken}"])
+    other = _run(tmp_path / "other.jsonl", [{"id": 1}])
+    with pytest.raises(SystemExit, match="expected scene_fit_e2e.py output"):
+        judge.main(["make", str(tmp_path / "j"), f"before={other}"])
