@@ -1978,7 +1978,12 @@ def parse_scene(text: str) -> SceneModel:
     head = unknown_head(first) if english else None
     if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
         known = [e for e in entities if e.noun == head]  # read by the parser ("a bell founder")
-        rest = [e for e in entities if e.noun != head]
+        # the nouns before it in its phrase modify it: "a top fuel dragster" has no fuel in it
+        before = first[: first.index(head)] if head in first else []
+        while before and before[0] in _DETERMINERS:
+            before.pop(0)
+        modifiers = set(before) if not set(before) & _PHRASE_ENDS else set()
+        rest = [e for e in entities if e.noun != head and e.noun not in modifiers]
         entities = [*(known[:1] or [SubjectEntity(noun=head, kind="thing")]), *rest]
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]

@@ -748,3 +748,11 @@ def test_every_visible_sun_needs_a_clear_sky_whatever_its_table_line_says():
     assert "clear" in _concept("cotton-candy pink clouds at sunset").setting
     # a concept that names the weather hiding the sun keeps its own tags
     assert "clear" not in _concept("a sun shower with a rainbow arching overhead").setting
+
+
+def test_the_nouns_before_an_unknown_head_modify_it_and_are_no_subjects():
+    # seen running the README's rewrite on "a top fuel dragster ...": with the dragster read as
+    # the subject, "the fuel with speed lines" still bound to the fuel, a second subject
+    model = parse_scene("a top fuel dragster blasting off the start line at night")
+    assert model.main.noun == "dragster"
+    assert "fuel" not in {e.noun for e in model.entities}
