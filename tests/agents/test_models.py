@@ -189,3 +189,21 @@ async def test_async_latency_does_not_block_the_event_loop():
     # every call started before any had finished: they waited together, not in turn (no
     # wall-clock bound, so a loaded machine cannot fail it)
     assert max(s for s, _ in spans) < min(e for _, e in spans)
+
+
+def test_the_embedded_model_uses_the_cores_this_process_may_run_on(monkeypatch):
+    # a container's cpuset or a pinned test worker: more threads than cores spin against each
+    # other (two pytest workers' llama threads on two cores ran the real-model tests 3x slower)
+    import os
+
+    from emotion_director.agents import embedded
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert embedded.usable_cores() == 1
+
+    def unsupported(pid):
+        raise AttributeError("no affinity here")
+
+    monkeypatch.setattr(os, "sched_getaffinity", unsupported, raising=False)
+    assert embedded.usable_cores() == 16

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from emotion_director.agents.embedded import default_gguf_path
+from emotion_director.agents.embedded import default_gguf_path, usable_cores
 
 
 def _free_port() -> int:
@@ -39,7 +39,7 @@ def llama_server(tmp_path_factory):
             "--n_ctx",
             "2048",
             "--n_threads",
-            "2",
+            str(usable_cores()),  # this worker's share of the cores (tests/conftest.py)
             "--verbose",
             "False",
         ],
