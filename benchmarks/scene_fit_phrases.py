@@ -13,7 +13,7 @@ matches it to its concept line (``knowledge/data/concept_settings.tsv``: facet a
 and prints the clash rate by facet and by what the concept presupposes (nothing, an enclosure
 only, a kind of place, a time or weather). It reads labels only: it scores no model.
 
-    python benchmarks/scene_fit_phrases.py [--out phrases.jsonl]
+    python benchmarks/scene_fit_phrases.py [--out phrases.jsonl] [--risk concept_risk.tsv]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ JUDGES = {
     "judge12": ("W", "X"),
     "judge13": ("Y", "Z"),
     "judge14": ("AA", "AB"),
+    "judge15": ("AC", "AD"),
 }
 
 
@@ -47,8 +48,8 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
 
 
-def _concepts() -> list[tuple[re.Pattern[str], str, str]]:
-    """(pattern, facet, tags) for every concept line; ``{the}``/``{poss}`` match any owner."""
+def _concepts() -> list[tuple[re.Pattern[str], str, str, str]]:
+    """(pattern, facet, tags, text) for every concept line; ``{the}``/``{poss}`` match any owner."""
     from importlib import resources
 
     text = (
@@ -62,7 +63,7 @@ def _concepts() -> list[tuple[re.Pattern[str], str, str]]:
         if line.startswith("#") or len(fields) != 3:
             continue
         pattern = re.escape(fields[1]).replace(r"\{the\}", ".+").replace(r"\{poss\}", ".+")
-        out.append((re.compile(f"^{pattern}$", re.I), fields[0], fields[2]))
+        out.append((re.compile(f"^{pattern}$", re.I), fields[0], fields[2], fields[1]))
     return out
 
 
@@ -97,8 +98,9 @@ def phrases() -> list[dict[str, object]]:
                     if said == ["fits", "fits"]
                     else "unsure"
                 )
-                facet, tags = next(
-                    ((f, t) for rx, f, t in concepts if rx.match(phrase)), ("expression", "-")
+                facet, tags, concept = next(
+                    ((f, t, c) for rx, f, t, c in concepts if rx.match(phrase)),
+                    ("expression", "-", ""),
                 )
                 rows.append(
                     {
@@ -109,6 +111,7 @@ def phrases() -> list[dict[str, object]]:
                         "label": verdict,
                         "facet": facet,
                         "tags": tags,
+                        "concept": concept,
                     }
                 )
     return rows
@@ -130,11 +133,53 @@ def _presupposes(tags: str) -> str:
     return "an enclosure or a building"
 
 
+RISK_HEADER = """\
+# How often blind readers called each concept of the graph a clash with its scene:
+# TEXT<TAB>LABELLED<TAB>CLASHED. Read by knowledge/setting.py (concept_risk) to rank concepts that
+# readers keep refusing below the others. Provenance: built by
+# `python benchmarks/scene_fit_phrases.py --risk FILE` from the two-reader blind labels of the
+# end-to-end runs in benchmarks/scene_fit/e2e_runs, judge files: {sets}.
+# A concept counts once per scene
+# (both versions of a scene in one judge file are one observation); LABELLED counts the scenes
+# where both readers agreed (clash or fine), CLASHED those where both named it in a clash.
+"""
+
+
+def risk_table(rows: list[dict[str, object]]) -> list[tuple[str, int, int]]:
+    """(concept text, scenes labelled, scenes where it clashed), one observation per scene."""
+    seen: dict[tuple[str, str], str] = {}
+    for row in rows:
+        if row["concept"] and row["label"] != "unsure":
+            key = (str(row["concept"]), str(row["scene"]))
+            # a scene where the concept clashed in one version and fitted in another: a clash
+            if seen.get(key) != "clash":
+                seen[key] = str(row["label"])
+    counts: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+    for (concept, _), label in seen.items():
+        counts[concept][0] += 1
+        counts[concept][1] += label == "clash"
+    return sorted((c, n, k) for c, (n, k) in counts.items())
+
+
+def write_risk(path: Path, rows: list[dict[str, object]]) -> None:
+    sets = sorted({str(r["set"]) for r in rows}, key=lambda s: int(s[5:] or 1))
+    body = "".join(f"{c}\t{n}\t{k}\n" for c, n, k in risk_table(rows))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(RISK_HEADER.format(sets=", ".join(sets)) + body, encoding="utf-8")
+    tmp.replace(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", help="also write every labelled phrase to this JSONL file")
+    parser.add_argument(
+        "--risk",
+        help="write the per-concept label counts (knowledge/data/concept_risk.tsv) to this file",
+    )
     args = parser.parse_args(argv)
     rows = phrases()
+    if args.risk:
+        write_risk(Path(args.risk), rows)
     if args.out:
         Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     counts: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(

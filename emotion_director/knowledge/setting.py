@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from importlib import resources
@@ -87,6 +88,52 @@ def concept_settings() -> dict[str, frozenset[str]]:
             tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
         table[fields[1]] = tags
     return table
+
+
+#: Pseudo-observations at the pooled clash rate that every concept's own count is shrunk toward:
+#: a concept seen clashing once is not yet a concept that clashes.
+RISK_PRIOR_WEIGHT = 4.0
+
+
+@lru_cache(maxsize=1)
+def concept_risk() -> dict[str, float]:
+    """Concept text -> how much likelier than the average concept blind readers found it to clash
+    with its scene, in log-odds (``data/concept_risk.tsv``); 0 for concepts they found no worse
+    than average and for those they never read.
+
+    Each concept's clash count is shrunk toward the pooled rate by ``RISK_PRIOR_WEIGHT``
+    pseudo-observations, so a concept read once moves little and one refused in eight scenes of
+    eight moves a lot.
+    """
+    counts: dict[str, tuple[int, int]] = {}
+    for number, line in enumerate(_data("concept_risk.tsv").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        try:
+            text, labelled, clashed = fields[0], int(fields[1]), int(fields[2])
+        except (IndexError, ValueError):
+            raise ValueError(
+                f"concept_risk.tsv line {number}: expected TEXT, LABELLED, CLASHED (integers)"
+            ) from None
+        if len(fields) != 3 or not 0 <= clashed <= labelled:
+            raise ValueError(f"concept_risk.tsv line {number}: expected 0 <= CLASHED <= LABELLED")
+        counts[text] = (labelled, clashed)
+    total = sum(n for n, _ in counts.values())
+    if not total:
+        return {}
+    base = sum(k for _, k in counts.values()) / total
+
+    def logit(p: float) -> float:
+        return math.log(p / (1 - p))
+
+    out: dict[str, float] = {}
+    for text, (labelled, clashed) in counts.items():
+        rate = (clashed + RISK_PRIOR_WEIGHT * base) / (labelled + RISK_PRIOR_WEIGHT)
+        excess = logit(rate) - logit(base)
+        if excess > 0:
+            out[text] = excess
+    return out
 
 
 #: Words of a visible sun: a concept showing one presupposes a clear sky, whatever its line in

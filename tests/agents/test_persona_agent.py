@@ -137,7 +137,7 @@ def test_concepts_depicting_the_scenes_stated_place_time_or_weather_rank_higher(
     assert specificity_bonus(concept("wet tracks shining", "outdoor rain")) == 0.0  # no scene
 
 
-def test_a_concept_tied_to_a_kind_of_place_ranks_lower_even_where_the_scene_states_it():
+def test_a_concept_tied_to_a_kind_of_place_ranks_lower_even_where_the_scene_states_it(no_read_risk):
     # over 4,764 blind-labelled phrases (benchmarks/scene_fit_phrases.py) a concept tied to a
     # kind of place clashed 0.30-0.43 of the time, one tied to no setting 0.07-0.17; on held-out
     # set 11: "a lighthouse beam sweeping over the kayaker", "a rowing boat tied at a jetty" for
@@ -167,3 +167,22 @@ def test_a_concept_tied_to_a_kind_of_place_ranks_lower_even_where_the_scene_stat
     assert specificity_bonus(boat, lagoon) == SETTING_BONUS * min(relevance, 2) - PLACE_RISK
     # an enclosure or a time is no kind of place: no cost
     assert specificity_bonus(concept("lamplight on a bare wall", "indoor")) == 0.0
+
+
+def test_a_concept_blind_readers_kept_refusing_ranks_lower(monkeypatch):
+    # "a red sky full of smoke" was in 3 of 5 anger prompts of held-out set 12 and called a
+    # clash in 7 scenes of 7 (a swan at a park pond, a toll booth in the rain)
+    from emotion_director.agents import persona_agent
+    from emotion_director.knowledge.concept_graph import VisualConcept
+
+    def concept(text):
+        return VisualConcept(text=text, facet="weather", appraisal="a", emotion="anger")
+
+    monkeypatch.setattr(persona_agent, "concept_risk", lambda: {"a red sky full of smoke": 2.0})
+    risky = persona_agent.specificity_bonus(concept("a red sky full of smoke"))
+    plain = persona_agent.specificity_bonus(concept("storm clouds massing"))
+    assert plain - risky == pytest.approx(2.0 * persona_agent.READ_RISK)
+    # and the shipped counts do mark it
+    from emotion_director.knowledge.setting import concept_risk
+
+    assert concept_risk()["a red sky full of smoke"] > 1.0

@@ -108,7 +108,7 @@ async def test_consensus_keeps_subject_when_personas_disagree():
     assert not emotion_words_in(result.final_prompt)
 
 
-async def test_consensus_keeps_majority_cues_plus_a_distinct_minority_voice():
+async def test_consensus_keeps_majority_cues_plus_a_distinct_minority_voice(no_read_risk):
     readings = [
         reading(
             "a",

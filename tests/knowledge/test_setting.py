@@ -756,3 +756,48 @@ def test_the_nouns_before_an_unknown_head_modify_it_and_are_no_subjects():
     model = parse_scene("a top fuel dragster blasting off the start line at night")
     assert model.main.noun == "dragster"
     assert "fuel" not in {e.noun for e in model.entities}
+
+
+def test_concept_risk_shrinks_each_count_toward_the_pooled_rate(monkeypatch):
+    # the blind readers' counts rank concepts they keep refusing lower; one clash is not a rule
+    table = (
+        "# comment\n"
+        "refused everywhere\t8\t8\n"
+        "refused once\t1\t1\n"
+        "read fine\t10\t0\n"
+        "average\t40\t8\n"
+    )
+    monkeypatch.setattr(setting_mod, "_data", lambda name: table)
+    setting_mod.concept_risk.cache_clear()
+    try:
+        risk = setting_mod.concept_risk()
+    finally:
+        setting_mod.concept_risk.cache_clear()
+    assert risk["refused everywhere"] > risk["refused once"] > 0
+    assert "read fine" not in risk  # no better than average costs nothing, and earns nothing
+    assert risk["refused everywhere"] > 1.5
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        ("a concept\t3\n", "expected TEXT, LABELLED, CLASHED"),
+        ("a concept\tthree\t1\n", "expected TEXT, LABELLED, CLASHED"),
+        ("a concept\t2\t3\n", "expected 0 <= CLASHED <= LABELLED"),
+        ("a concept\t2\t1\textra\n", "expected 0 <= CLASHED <= LABELLED"),
+    ],
+)
+def test_a_broken_concept_risk_line_is_named(monkeypatch, line, says):
+    monkeypatch.setattr(setting_mod, "_data", lambda name: "fine\t2\t1\n" + line)
+    setting_mod.concept_risk.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=f"concept_risk.tsv line 2: {re.escape(says)}"):
+            setting_mod.concept_risk()
+    finally:
+        setting_mod.concept_risk.cache_clear()
+
+
+def test_the_shipped_concept_risk_names_concepts_of_the_graph():
+    risk = setting_mod.concept_risk()
+    assert risk  # the blind labels shipped with the package
+    assert set(risk) <= set(concept_settings())  # counts of concepts that still exist

@@ -174,7 +174,7 @@ def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path):
     assert not any(r.changed for r in same)
 
 
-def test_personas_diff_cli_and_its_bad_input(tmp_path):
+def test_personas_diff_cli_and_its_bad_input(tmp_path, no_read_risk):
     _write(
         tmp_path / "b",
         "poet.yaml",
