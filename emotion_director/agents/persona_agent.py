@@ -102,7 +102,9 @@ def _place_tags() -> frozenset[str]:
     return frozenset(load_setting_file().tags["place"])
 
 
-def affinity(persona: Persona, concept: VisualConcept, taste: set[str] | None = None) -> float:
+def affinity(
+    persona: Persona, concept: VisualConcept, taste: frozenset[str] | None = None
+) -> float:
     """How much a concept matches a persona's taste (shared words) and focus (facet)."""
     taste = taste if taste is not None else persona.taste_words()
     shared = len(taste & content_words(concept.text))

@@ -166,7 +166,7 @@ def chain_of_concept(
 
 
 def _ungrounded_reason(
-    cue: str, concept_graph: ConceptGraph, emotion: Emotion, subject_words: set[str]
+    cue: str, concept_graph: ConceptGraph, emotion: Emotion, subject_words: frozenset[str]
 ) -> str | None:
     """Free text must say something visible beyond the subject: two content words, or a match."""
     if concept_graph.get(cue) or concept_graph.closest(cue, emotion):

@@ -311,6 +311,10 @@ class EmotionConcepts(BaseModel):
         return resolve_emotion(str(value))
 
 
+#: Scenes whose candidates a concept graph keeps (a rewrite asks once per persona).
+_CANDIDATE_CACHE = 64
+
+
 class ConceptGraph:
     """All emotions' concept chains, with lookups by emotion, subject and text."""
 
@@ -320,6 +324,13 @@ class ConceptGraph:
             c.text: c for e in emotions.values() for a in e.appraisals for c in a.concepts
         }
         self._words = {text: content_words(text) for text in self._by_text}
+        # (emotion, the scene's content) -> its candidates: the personas of one rewrite ask for
+        # the same scene's candidates, each a fit check of every concept of the emotion
+        self._candidates: dict[tuple[Emotion, str], tuple[VisualConcept, ...]] = {}
+        # (emotion, the scene's content) -> each concept's text bound to the scene, lower case
+        self._rendered: dict[tuple[Emotion, str], dict[str, VisualConcept]] = {}
+        # (emotion, free text) -> the closest concept: asked again for each persona's cues
+        self._closest: dict[tuple[Emotion, str], VisualConcept | None] = {}
 
     def appraisals(self, emotion: Emotion | str) -> tuple[Appraisal, ...]:
         return self._emotions[resolve_emotion(emotion)].appraisals
@@ -338,17 +349,36 @@ class ConceptGraph:
         self, emotion: Emotion | str, scene: SceneModel | frozenset[str] | set[str]
     ) -> list[VisualConcept]:
         """The emotion's concepts that fit the scene (or a set of its facts), in graph order."""
-        return [c for c in self.concepts(emotion) if c.fits(scene)]
+        if not isinstance(scene, SceneModel):
+            return [c for c in self.concepts(emotion) if c.fits(scene)]
+        key = (resolve_emotion(emotion), scene.model_dump_json())
+        found = self._candidates.get(key)
+        if found is None:
+            found = tuple(c for c in self.concepts(emotion) if c.fits(scene))
+            if len(self._candidates) >= _CANDIDATE_CACHE:
+                self._candidates.pop(next(iter(self._candidates)))  # the oldest
+            self._candidates[key] = found
+        return list(found)
 
     def lookup(
         self, text: str, emotion: Emotion | str, scene: SceneModel | None
     ) -> VisualConcept | None:
         """The emotion's concept whose text, bound to ``scene``, is exactly ``text``."""
         wanted = text.strip().lower()
-        for concept in self.concepts(emotion):
-            if concept.render(scene).lower() == wanted:
-                return concept
-        return None
+        if scene is None:
+            return next(
+                (c for c in self.concepts(emotion) if c.render(None).lower() == wanted), None
+            )
+        key = (resolve_emotion(emotion), scene.model_dump_json())
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = {}
+            for concept in self.concepts(emotion):  # the first concept of a text wins
+                rendered.setdefault(concept.render(scene).lower(), concept)
+            if len(self._rendered) >= _CANDIDATE_CACHE:
+                self._rendered.pop(next(iter(self._rendered)))
+            self._rendered[key] = rendered
+        return rendered.get(wanted)
 
     def get(self, text: str) -> VisualConcept | None:
         """The concept with exactly this text, if any."""
@@ -356,6 +386,14 @@ class ConceptGraph:
 
     def closest(self, text: str, emotion: Emotion | str) -> VisualConcept | None:
         """The emotion's concept sharing the most content words with ``text`` (None if none)."""
+        key = (resolve_emotion(emotion), text)
+        if key not in self._closest:
+            if len(self._closest) >= 4096:
+                self._closest.pop(next(iter(self._closest)))
+            self._closest[key] = self._closest_uncached(text, emotion)
+        return self._closest[key]
+
+    def _closest_uncached(self, text: str, emotion: Emotion | str) -> VisualConcept | None:
         words = content_words(text)
         best, best_score = None, 0.0
         for concept in self.concepts(emotion):
@@ -374,10 +412,12 @@ STOPWORDS = frozenset(
 )
 
 
-def content_words(text: str) -> set[str]:
-    """Lower-cased words of ``text`` without stopwords, crudely singularised."""
+@lru_cache(maxsize=16384)
+def content_words(text: str) -> frozenset[str]:
+    """Lower-cased words of ``text`` without stopwords, crudely singularised (cached: every
+    persona of a rewrite ranks the same concepts)."""
     words = re.findall(r"[a-z]+", text.lower())
-    return {_singular(w) for w in words if w not in STOPWORDS and len(w) > 2}
+    return frozenset(_singular(w) for w in words if w not in STOPWORDS and len(w) > 2)
 
 
 def _singular(word: str) -> str:

@@ -1757,11 +1757,13 @@ def _inflected_facts(words: list[str]) -> set[str]:
 _WEATHER_DONE = frozenset({"rain", "storm", "fog", "snowing", "windy"})
 
 
+@lru_cache(maxsize=8192)
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
 
     A phrase that brings its own agent ("a cat dozing on the windowsill", "riders with arms
-    thrown up") needs no body from the scene's subjects.
+    thrown up") needs no body from the scene's subjects. Cached: a rewrite asks about the same
+    concepts once per persona, and the word tables do not change while the program runs.
     """
     # "a stained bathroom's dim mirror light" is in a bathroom
     words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]

@@ -142,7 +142,7 @@ class Persona(BaseModel):
             + (f"; notices {', '.join(t.motifs[:4])}." if t.motifs else ".")
         )
 
-    def taste_words(self) -> set[str]:
+    def taste_words(self) -> frozenset[str]:
         """Content words of the persona's taste and motifs, for matching against concepts."""
         from emotion_director.knowledge.concept_graph import content_words
 

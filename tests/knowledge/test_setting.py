@@ -801,3 +801,23 @@ def test_the_shipped_concept_risk_names_concepts_of_the_graph():
     risk = setting_mod.concept_risk()
     assert risk  # the blind labels shipped with the package
     assert set(risk) <= set(concept_settings())  # counts of concepts that still exist
+
+
+def test_candidates_and_lookups_are_remembered_per_scene_content_not_per_text():
+    # a rewrite asks once per persona; a scene the setting reader changed is another scene
+    graph = load_concept_graph()
+    scene = parse_scene("a lighthouse keeper on a rocky islet")
+    read = scene.model_copy(update={"read_setting": frozenset({"night", "storm"})})
+    for emotion in (Emotion.FEAR, Emotion.AWE):
+        first = graph.candidates(emotion, scene)
+        again = graph.candidates(emotion, parse_scene("a lighthouse keeper on a rocky islet"))
+        other = graph.candidates(emotion, read)
+        assert first == again == [c for c in graph.concepts(emotion) if c.fits(scene)]
+        assert other == [c for c in graph.concepts(emotion) if c.fits(read)]
+        assert other != first  # the storm at night lets in and rules out concepts
+        for concept in first[:20]:
+            assert graph.lookup(concept.render(scene).upper(), emotion, scene) is not None
+            assert graph.lookup(concept.render(read), emotion, read).render(read) == (
+                concept.render(read)
+            )
+    assert graph.candidates(Emotion.FEAR, scene) is not graph.candidates(Emotion.FEAR, scene)
