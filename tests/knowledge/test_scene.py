@@ -930,3 +930,24 @@ def test_a_nose_or_lips_need_a_mammal_face():
     assert sneer.conflict(parse_scene("a dog sniffing a bin")) is None
     both = parse_scene("a stork and a farmer in a field")
     assert sneer.render(both).startswith("the farmer's")
+
+
+@pytest.mark.parametrize(
+    "text, city",
+    [
+        ("a tractor on a country road", False),
+        ("a truck on a desert highway", False),
+        ("a rural vet whose headlights die on a deserted moorland road at midnight", False),
+        ("a passenger train crossing a timber trestle over a flooded gorge", False),
+        ("a farm building in the snow", False),
+        ("a car in a city street", True),
+        ("a taxi at night", True),
+        ("a train at a station", True),
+    ],
+)
+def test_a_road_a_vehicle_or_a_building_is_no_town(text, city):
+    # set 12/13: "the attendant boxed in by tall buildings" on a motorway bridge, "the vet hemmed
+    # in at the bottom of a narrow alley" on a moorland road: every road and car was urban
+    from emotion_director.knowledge.scene import parse_scene
+
+    assert ("city" in parse_scene(text).stated) is city
