@@ -41,6 +41,7 @@ JUDGES = {
     "judge13": ("Y", "Z"),
     "judge14": ("AA", "AB"),
     "judge15": ("AC", "AD"),
+    "judge16": ("AE", "AF"),
 }
 
 
