@@ -26,11 +26,12 @@ run: $(CORE)
 	$(BIN)/emotion-director rewrite "a dog in a park" --emotion awe
 
 # everything, as CI runs it, with the 15 slowest tests listed (the suite's cost model): on
-# TEST_WORKERS pytest-xdist workers (one per core of CI's machines), each on its own share of the
-# cores, the costliest tests handed out first (tests/conftest.py)
+# TEST_WORKERS pytest-xdist workers (CI's machines have 2 cores), each on its own share of the
+# cores, taking two tests at a time from one queue whose costliest tests come first
+# (tests/conftest.py)
 TEST_WORKERS ?= 2
 test: $(DEV)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 --durations=15
 
 # the fast loop: no real model or server (integration) and nothing over ~2.5 s (slow)
 test-unit: $(DEV)

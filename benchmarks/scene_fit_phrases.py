@@ -140,14 +140,16 @@ RISK_HEADER = """\
 # readers keep refusing below the others. Provenance: built by
 # `python benchmarks/scene_fit_phrases.py --risk FILE` from the two-reader blind labels of the
 # end-to-end runs in benchmarks/scene_fit/e2e_runs, judge files: {sets}.
-# A concept counts once per scene
-# (both versions of a scene in one judge file are one observation); LABELLED counts the scenes
-# where both readers agreed (clash or fine), CLASHED those where both named it in a clash.
+# A concept counts once per scene: both versions of a scene in one judge file, and a scene read
+# again in another judge file, are one observation, a clash if both readers named it in a clash
+# in any of them. LABELLED counts the scenes where both readers agreed (clash or fine),
+# CLASHED those where both named it in a clash.
 """
 
 
 def risk_table(rows: list[dict[str, object]]) -> list[tuple[str, int, int]]:
-    """(concept text, scenes labelled, scenes where it clashed), one observation per scene."""
+    """(concept text, scenes labelled, scenes where it clashed), one observation per scene
+    across all judge files; a clash in any reading of the scene wins."""
     seen: dict[tuple[str, str], str] = {}
     for row in rows:
         if row["concept"] and row["label"] != "unsure":

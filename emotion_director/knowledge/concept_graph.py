@@ -17,9 +17,11 @@ Example:
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -311,6 +313,8 @@ class EmotionConcepts(BaseModel):
         return resolve_emotion(str(value))
 
 
+V = TypeVar("V")
+
 #: Scenes whose candidates a concept graph keeps (a rewrite asks once per persona).
 _CANDIDATE_CACHE = 64
 
@@ -331,6 +335,7 @@ class ConceptGraph:
         self._rendered: dict[tuple[Emotion, str], dict[str, VisualConcept]] = {}
         # (emotion, free text) -> the closest concept: asked again for each persona's cues
         self._closest: dict[tuple[Emotion, str], VisualConcept | None] = {}
+        self._lock = threading.RLock()
 
     def appraisals(self, emotion: Emotion | str) -> tuple[Appraisal, ...]:
         return self._emotions[resolve_emotion(emotion)].appraisals
@@ -352,12 +357,12 @@ class ConceptGraph:
         if not isinstance(scene, SceneModel):
             return [c for c in self.concepts(emotion) if c.fits(scene)]
         key = (resolve_emotion(emotion), scene.model_dump_json())
-        found = self._candidates.get(key)
-        if found is None:
-            found = tuple(c for c in self.concepts(emotion) if c.fits(scene))
-            if len(self._candidates) >= _CANDIDATE_CACHE:
-                self._candidates.pop(next(iter(self._candidates)))  # the oldest
-            self._candidates[key] = found
+        found = self._remember(
+            self._candidates,
+            key,
+            lambda: tuple(c for c in self.concepts(emotion) if c.fits(scene)),
+            _CANDIDATE_CACHE,
+        )
         return list(found)
 
     def lookup(
@@ -370,14 +375,14 @@ class ConceptGraph:
                 (c for c in self.concepts(emotion) if c.render(None).lower() == wanted), None
             )
         key = (resolve_emotion(emotion), scene.model_dump_json())
-        rendered = self._rendered.get(key)
-        if rendered is None:
-            rendered = {}
+
+        def bind() -> dict[str, VisualConcept]:
+            rendered: dict[str, VisualConcept] = {}
             for concept in self.concepts(emotion):  # the first concept of a text wins
                 rendered.setdefault(concept.render(scene).lower(), concept)
-            if len(self._rendered) >= _CANDIDATE_CACHE:
-                self._rendered.pop(next(iter(self._rendered)))
-            self._rendered[key] = rendered
+            return rendered
+
+        rendered = self._remember(self._rendered, key, bind, _CANDIDATE_CACHE)
         return rendered.get(wanted)
 
     def get(self, text: str) -> VisualConcept | None:
@@ -387,11 +392,23 @@ class ConceptGraph:
     def closest(self, text: str, emotion: Emotion | str) -> VisualConcept | None:
         """The emotion's concept sharing the most content words with ``text`` (None if none)."""
         key = (resolve_emotion(emotion), text)
-        if key not in self._closest:
-            if len(self._closest) >= 4096:
-                self._closest.pop(next(iter(self._closest)))
-            self._closest[key] = self._closest_uncached(text, emotion)
-        return self._closest[key]
+        return self._remember(
+            self._closest, key, lambda: self._closest_uncached(text, emotion), 4096
+        )
+
+    def _remember(self, cache: dict[Any, V], key: Any, compute: Callable[[], V], size: int) -> V:
+        """``cache[key]``, computed when missing; the oldest entry goes when the cache is full.
+
+        Thread-safe, and computed once: the personas of a sync run ask at the same moment from
+        LangGraph's worker threads (they wait a millisecond or two for the first one's answer
+        rather than each computing it), and a server shares the graph across runs."""
+        with self._lock:
+            if key not in cache:
+                value = compute()
+                while len(cache) >= size:
+                    del cache[next(iter(cache))]
+                cache[key] = value
+            return cache[key]
 
     def _closest_uncached(self, text: str, emotion: Emotion | str) -> VisualConcept | None:
         words = content_words(text)

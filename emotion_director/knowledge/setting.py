@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -96,10 +98,10 @@ RISK_PRIOR_WEIGHT = 4.0
 
 
 @lru_cache(maxsize=1)
-def concept_risk() -> dict[str, float]:
+def concept_risk() -> Mapping[str, float]:
     """Concept text -> how much likelier than the average concept blind readers found it to clash
-    with its scene, in log-odds (``data/concept_risk.tsv``); 0 for concepts they found no worse
-    than average and for those they never read.
+    with its scene, in log-odds (``data/concept_risk.tsv``); absent for concepts they found no
+    worse than average and for those they never read.
 
     Each concept's clash count is shrunk toward the pooled rate by ``RISK_PRIOR_WEIGHT``
     pseudo-observations, so a concept read once moves little and one refused in eight scenes of
@@ -109,20 +111,23 @@ def concept_risk() -> dict[str, float]:
     for number, line in enumerate(_data("concept_risk.tsv").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
+        where = f"concept_risk.tsv line {number}"
         fields = line.split("\t")
+        if len(fields) != 3:
+            raise ValueError(f"{where}: expected TEXT, LABELLED, CLASHED ({len(fields)} columns)")
         try:
             text, labelled, clashed = fields[0], int(fields[1]), int(fields[2])
-        except (IndexError, ValueError):
-            raise ValueError(
-                f"concept_risk.tsv line {number}: expected TEXT, LABELLED, CLASHED (integers)"
-            ) from None
-        if len(fields) != 3 or not 0 <= clashed <= labelled:
-            raise ValueError(f"concept_risk.tsv line {number}: expected 0 <= CLASHED <= LABELLED")
+        except ValueError:
+            raise ValueError(f"{where}: LABELLED and CLASHED must be whole numbers") from None
+        if not 0 <= clashed <= labelled:
+            raise ValueError(f"{where}: expected 0 <= CLASHED <= LABELLED")
+        if text in counts:
+            raise ValueError(f"{where}: {text!r} is listed twice")
         counts[text] = (labelled, clashed)
     total = sum(n for n, _ in counts.values())
-    if not total:
-        return {}
-    base = sum(k for _, k in counts.values()) / total
+    base = sum(k for _, k in counts.values()) / total if total else 0.0
+    if not 0 < base < 1:  # no labels, or all one way: nothing to rank by
+        return MappingProxyType({})
 
     def logit(p: float) -> float:
         return math.log(p / (1 - p))
@@ -133,7 +138,7 @@ def concept_risk() -> dict[str, float]:
         excess = logit(rate) - logit(base)
         if excess > 0:
             out[text] = excess
-    return out
+    return MappingProxyType(out)
 
 
 #: Words of a visible sun: a concept showing one presupposes a clear sky, whatever its line in

@@ -178,10 +178,14 @@ def test_a_concept_blind_readers_kept_refusing_ranks_lower(monkeypatch):
     def concept(text):
         return VisualConcept(text=text, facet="weather", appraisal="a", emotion="anger")
 
+    sky = concept("a red sky full of smoke")
+    monkeypatch.setattr(persona_agent, "concept_risk", dict)
+    unread = persona_agent.specificity_bonus(sky)
     monkeypatch.setattr(persona_agent, "concept_risk", lambda: {"a red sky full of smoke": 2.0})
-    risky = persona_agent.specificity_bonus(concept("a red sky full of smoke"))
-    plain = persona_agent.specificity_bonus(concept("storm clouds massing"))
-    assert plain - risky == pytest.approx(2.0 * persona_agent.READ_RISK)
+    assert unread - persona_agent.specificity_bonus(sky) == pytest.approx(
+        2.0 * persona_agent.READ_RISK
+    )
+    assert persona_agent.specificity_bonus(concept("storm clouds massing")) == unread
     # and the shipped counts do mark it
     from emotion_director.knowledge.setting import concept_risk
 

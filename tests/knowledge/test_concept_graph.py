@@ -193,3 +193,73 @@ def test_no_colour_concept_contains_a_comma():
         c.text for e in Emotion for c in graph.concepts(e) if c.facet == "colour" and "," in c.text
     ]
     assert with_commas == []
+
+
+def _fresh_graph():
+    from emotion_director.knowledge import load_concept_graph
+    from emotion_director.knowledge.concept_graph import ConceptGraph
+
+    return ConceptGraph(load_concept_graph()._emotions)
+
+
+def test_candidates_and_lookups_are_remembered_per_scene_content_not_per_text(monkeypatch):
+    # a rewrite's personas ask for the same scene's candidates; a scene the setting reader
+    # changed is another scene, and the answer is the uncached one
+    from emotion_director.emotions import Emotion
+    from emotion_director.knowledge.concept_graph import VisualConcept
+    from emotion_director.knowledge.scene import parse_scene
+
+    graph = _fresh_graph()
+    scene = parse_scene("a lighthouse keeper on a rocky islet")
+    read = scene.model_copy(update={"read_setting": frozenset({"night", "storm"})})
+    fits = VisualConcept.fits
+    calls = []
+    monkeypatch.setattr(VisualConcept, "fits", lambda self, s: calls.append(1) or fits(self, s))
+    for emotion in (Emotion.FEAR, Emotion.AWE):
+        first = graph.candidates(emotion, scene)
+        checked = len(calls)
+        again = graph.candidates(emotion, parse_scene("a lighthouse keeper on a rocky islet"))
+        assert len(calls) == checked  # remembered: no concept checked again
+        other = graph.candidates(emotion, read)
+        assert first == again == [c for c in graph.concepts(emotion) if fits(c, scene)]
+        assert other == [c for c in graph.concepts(emotion) if fits(c, read)]
+        assert other != first  # the storm at night lets in and rules out concepts
+        for concept in first[:20]:
+            assert graph.lookup(concept.render(scene).upper(), emotion, scene) is not None
+            found = graph.lookup(concept.render(read), emotion, read)
+            assert found is not None and found.render(read) == concept.render(read)
+    first = graph.candidates(Emotion.FEAR, scene)
+    first.clear()  # the caller's list, not the cache
+    assert graph.candidates(Emotion.FEAR, scene)
+
+
+def test_the_remembered_answers_hold_under_threads_and_a_full_cache(monkeypatch):
+    # sync runs fan the personas out to threads, and a server shares one graph across runs:
+    # eviction from a full cache while other threads read raised KeyError / RuntimeError
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emotion_director.emotions import Emotion
+    from emotion_director.knowledge import concept_graph as cg
+    from emotion_director.knowledge.scene import parse_scene
+
+    monkeypatch.setattr(cg, "_CANDIDATE_CACHE", 3)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    graph = _fresh_graph()
+    scenes = [parse_scene(f"a {noun} in the rain") for noun in ("dog", "tram", "heron", "barn")]
+    truth = {s.text: graph.candidates(Emotion.SADNESS, s) for s in scenes}
+
+    def ask(i: int) -> bool:
+        scene = scenes[i % len(scenes)]
+        closest = graph.closest(f"rain on the {i % 7} windows", Emotion.SADNESS)
+        return graph.candidates(Emotion.SADNESS, scene) == truth[scene.text] and (
+            closest == graph.closest(f"rain on the {i % 7} windows", Emotion.SADNESS)
+        )
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(ask, range(400)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(graph._candidates) <= 3

@@ -40,4 +40,8 @@ def test_the_shipped_table_is_what_the_labels_give(tmp_path):
     out = tmp_path / "risk.tsv"
     script.write_risk(out, script.phrases())
     shipped = ROOT / "emotion_director" / "knowledge" / "data" / "concept_risk.tsv"
-    assert out.read_text("utf-8") == shipped.read_text("utf-8")
+    assert out.read_text("utf-8") == shipped.read_text("utf-8"), (
+        "data/concept_risk.tsv is out of date with the labels or the concept lines: rebuild it "
+        "with `python benchmarks/scene_fit_phrases.py --risk "
+        "emotion_director/knowledge/data/concept_risk.tsv`"
+    )
