@@ -24,6 +24,8 @@ import json
 import re
 from pathlib import Path
 
+from emotion_director.files import atomic_write
+
 RUNS = Path(__file__).parent / "scene_fit" / "e2e_runs"
 #: judge file stem -> its two readers (see e2e_runs/README.md)
 JUDGES = {
@@ -167,9 +169,8 @@ def risk_table(rows: list[dict[str, object]]) -> list[tuple[str, int, int]]:
 def write_risk(path: Path, rows: list[dict[str, object]]) -> None:
     sets = sorted({str(r["set"]) for r in rows}, key=lambda s: int(s[5:] or 1))
     body = "".join(f"{c}\t{n}\t{k}\n" for c, n, k in risk_table(rows))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(RISK_HEADER.format(sets=", ".join(sets)) + body, encoding="utf-8")
-    tmp.replace(path)
+    text = RISK_HEADER.format(sets=", ".join(sets)) + body
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), what="risk table")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.risk:
         write_risk(Path(args.risk), rows)
     if args.out:
-        Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        lines = "".join(json.dumps(r) + "\n" for r in rows)
+        atomic_write(args.out, lambda tmp: tmp.write_text(lines, encoding="utf-8"), what="--out")
     counts: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(
         collections.Counter
     )
