@@ -9,10 +9,14 @@ Order (the most wanted figure first, so a run cut short still has it):
    one UNet step each (:func:`visual_prompt_overhead.build_unet_bench`), the order rotating
    between rounds: ``base`` (the UNet's own processors, no visual prompt), ``control`` (base
    again: the noise floor), ``cached`` (visual prompt, projection and visual K/V from the
-   per-tensor cache, as on every step after a generation's first), ``uncached`` (a fresh packed
+   per-tensor cache, as on every step after a generation's first), ``cached_mask`` (the same with
+   the retrieval weights passed as an attention mask, ``VisualPromptAttnProcessor.kernel =
+   "mask"``, the reference; the default on CUDA is ``"key"``), ``uncached`` (a fresh packed
    visual prompt: projection and K/V recomputed, as on a generation's first step and in training)
    and ``ip_adapter`` (diffusers' ``IPAdapterAttnProcessor2_0`` on the same UNet, random weights
    of IP-Adapter's shapes: 4 tokens from a 1024-d / 1280-d image embedding).
+3. ``attention``: one cross-attention layer's visual branch at SDXL size, by kernel
+   (:func:`attention_check`), beside the layer's text attention.
 
 Each ratio is the median (with p25 / p75 / min / max) of per-round ratios to that round's
 ``base`` step; ``base`` itself reports milliseconds. Times come from CUDA events on a GPU,
@@ -52,7 +56,7 @@ from emotion_director.diffusion.attention import (  # noqa: E402
     cross_attention_layers,
 )
 
-UNET_MEASUREMENTS = ("base", "control", "cached", "uncached", "ip_adapter")
+UNET_MEASUREMENTS = ("base", "control", "cached", "cached_mask", "uncached", "ip_adapter")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -239,6 +243,13 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
         p._kv_cache for p in b.vp_state[0].values() if isinstance(p, VisualPromptAttnProcessor)
     ]
     fresh: list[torch.Tensor] = []
+    mask_packed = b.packed.clone()  # its own cache entries: the kernels' K/V differ
+
+    def set_kernel(kernel: str) -> Callable[[], None]:
+        def go() -> None:
+            VisualPromptAttnProcessor.kernel = kernel
+
+        return go
 
     def step(packed_or_ip: Any = None) -> None:
         added = dict(b.added)
@@ -271,6 +282,11 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
         ("base", prepare(b.base_state, lambda: None), None),
         ("control", prepare(b.base_state, lambda: None), None),
         ("cached", prepare(b.vp_state, lambda: [b.packed]), None),
+        (
+            "cached_mask",
+            prepare(b.vp_state, lambda: set_kernel("mask")() or [mask_packed]),
+            set_kernel("auto"),
+        ),
         ("uncached", prepare(b.vp_state, new_packed), drop_fresh),
         ("ip_adapter", prepare(ip_state, lambda: ip_embeds), None),
     ]
@@ -290,7 +306,7 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
             stats, unit = spread(ms), "ms per UNet step"
         else:
             stats, unit = spread([t[name] / t["base"] for t in times]), "time ratio to base step"
-        extra = {"tokens": args.tokens} if name in ("cached", "uncached") else {}
+        extra = {"tokens": args.tokens} if name in ("cached", "cached_mask", "uncached") else {}
         if name == "ip_adapter":
             extra = {"tokens": args.ip_tokens, "image_embed_dim": image_dim}
         report.emit(
@@ -302,6 +318,86 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
                 "ms": round(statistics.median(ms), 3),
                 "peak_mb": round(peaks[name], 1) if cuda else None,
                 **extra,
+            }
+        )
+
+
+ATTENTION_VARIANTS = ("text", "visual_key", "visual_mask", "visual_plain")
+
+
+def attention_check(args: argparse.Namespace, report: Report, common: dict) -> None:
+    """One cross-attention layer's visual branch at SDXL's 64x64 level (B = 2 rows, 10 heads of
+    64, 4096 queries; 77 text and 16 visual tokens), beside its text attention: ``visual_key``
+    (the default kernel: queries padded with constant channels, weights in the keys, the output
+    sliced and added), ``visual_mask`` (the weights as an attention mask, then added) and
+    ``visual_plain`` (no weights at all: the floor, IP-Adapter's form). Ratios to ``text``."""
+    import torch.nn.functional as F
+
+    from emotion_director.diffusion.attention import BIAS_CHANNELS
+
+    cuda = args.device == "cuda"
+    dtype = DTYPES[args.dtype]
+    rows, heads, d, n, t, L = (2, 10, 64, 4096, 77, 16) if not args.dry else (2, 2, 8, 64, 8, 4)
+    g = torch.Generator(device=args.device).manual_seed(0)
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, device=args.device, dtype=dtype)
+
+    q, k, v = randn(rows, heads, n, d), randn(rows, heads, t, d), randn(rows, heads, t, d)
+    vk, vv = randn(rows, heads, L, d), randn(rows, heads, L, d)
+    log_w = torch.log_softmax(randn(rows, L).float(), -1)
+    bias = log_w.to(dtype)[:, None, None, :]
+    extra = (log_w * d**0.5 / BIAS_CHANNELS).to(dtype)[:, None, :, None]
+    vk_key = torch.cat([vk, extra.expand(-1, heads, -1, BIAS_CHANNELS)], -1)
+    vv_key = F.pad(vv, (0, BIAS_CHANNELS))
+    text = F.scaled_dot_product_attention(q, k, v)
+    sdpa = F.scaled_dot_product_attention
+    variants = {
+        "text": lambda: sdpa(q, k, v),
+        "visual_key": lambda: (
+            text
+            + sdpa(F.pad(q, (0, BIAS_CHANNELS), value=1.0), vk_key, vv_key, scale=d**-0.5)[..., :d]
+        ),
+        "visual_mask": lambda: text + sdpa(q, vk, vv, attn_mask=bias),
+        "visual_plain": lambda: text + sdpa(q, vk, vv),
+    }
+    gap = (variants["visual_key"]() - variants["visual_mask"]()).abs().max().item()
+    reps = 20
+
+    def call(name: str):
+        fn = variants[name]
+
+        def many() -> None:
+            for _ in range(reps):
+                fn()
+
+        return (name, lambda: many, None)
+
+    with torch.no_grad():
+        times, peaks, cut = run_rounds(
+            [call(x) for x in ATTENTION_VARIANTS], args.rounds, cuda, report
+        )
+    shape = {"rows": rows, "heads": heads, "head_dim": d, "queries": n, "text": t, "visual": L}
+    for name in ATTENTION_VARIANTS:
+        us = [tm[name] / reps * 1e6 for tm in times]
+        if name == "text":
+            stats, unit = spread(us), "us per text attention"
+        else:
+            stats, unit = spread([tm[name] / tm["text"] for tm in times]), "time ratio to text"
+        report.emit(
+            {
+                "measurement": name,
+                **common,
+                "size": "attention",
+                "dtype": args.dtype,
+                **shape,
+                "rounds": len(times),
+                "cut_at_budget": cut,
+                "unit": unit,
+                **rounded(stats),
+                "us": round(statistics.median(us), 2),
+                "peak_mb": round(peaks[name], 1) if cuda else None,
+                "key_vs_mask_max_abs": gap,
             }
         )
 
@@ -353,7 +449,11 @@ def main() -> None:
     args.pairs = args.pairs or (1 if dry else 4)
     args.dtype = args.dtype or ("fp32" if dry else "bf16")
     args.dpo_dtype = args.dtype
-    reserve = {"dpo": 5.0, "sd15": 5.0, "sdxl": 5.0} if dry else {"dpo": 45, "sd15": 30, "sdxl": 45}
+    reserve = (
+        {"dpo": 5.0, "sd15": 5.0, "sdxl": 5.0, "attention": 2.0}
+        if dry
+        else {"dpo": 45, "sd15": 30, "sdxl": 45, "attention": 5}
+    )
 
     report = Report(args.out, args.budget_s)
     device_name = torch.cuda.get_device_name() if not dry else "cpu"
@@ -382,6 +482,14 @@ def main() -> None:
             report,
             lambda kind=kind: unet_check(kind, args, report, common),
         )
+    attention_common = {**common, "size": "attention", "dtype": args.dtype}
+    guarded(
+        ATTENTION_VARIANTS,
+        attention_common,
+        reserve["attention"],
+        report,
+        lambda: attention_check(args, report, common),
+    )
     sys.exit(1 if report.failed else 0)
 
 

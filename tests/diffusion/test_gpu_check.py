@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-EXPECTED = [("dpo", "sd15")] + [
-    (name, size)
-    for size in ("sd15", "sdxl")
-    for name in ("base", "control", "cached", "uncached", "ip_adapter")
-]
+EXPECTED = (
+    [("dpo", "sd15")]
+    + [
+        (name, size)
+        for size in ("sd15", "sdxl")
+        for name in ("base", "control", "cached", "cached_mask", "uncached", "ip_adapter")
+    ]
+    + [(name, "attention") for name in ("text", "visual_key", "visual_mask", "visual_plain")]
+)
 
 
 @pytest.mark.slow

@@ -1,0 +1,73 @@
+"""The visual branch's two kernels: the log retrieval weights carried in extra key channels
+(``"key"``, the default on CUDA: no attention mask, so a GPU runs the fused kernels) and as an
+additive mask (``"mask"``, the default elsewhere). Both give the same UNet output."""
+
+import pytest
+import torch
+
+from emotion_director.diffusion.attention import (
+    VisualPromptAttnProcessor,
+    pack_visual_prompt,
+)
+from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+from emotion_director.errors import UserInputError
+
+
+def _unet_call(unet, packed):
+    cfg, dtype = unet.config, unet.dtype
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 4, cfg.sample_size, cfg.sample_size, generator=g).to(dtype)
+    text = torch.randn(1, 77, cfg.cross_attention_dim, generator=g).to(dtype)
+    extra = {}
+    if cfg.addition_embed_type == "text_time":
+        extra = {"text_embeds": torch.randn(1, 32, generator=g), "time_ids": torch.ones(1, 6)}
+        extra = {k: v.to(dtype) for k, v in extra.items()}
+    with torch.no_grad():
+        return unet(
+            x, 10, encoder_hidden_states=text, added_cond_kwargs={**extra, "image_embeds": [packed]}
+        ).sample
+
+
+@pytest.fixture
+def restore_kernel():
+    yield
+    VisualPromptAttnProcessor.kernel = "auto"
+
+
+def _packed(bank):
+    weights = torch.tensor([[0.6, 0.3, 0.1, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    return pack_visual_prompt(bank.tokens[:2], weights)
+
+
+@pytest.mark.parametrize("dtype,atol", [(torch.float32, 1e-5), (torch.bfloat16, 0.05)])
+def test_the_key_kernel_equals_the_mask_kernel(base_pipeline, bank, restore_kernel, dtype, atol):
+    pipe = MCDiffusionPipeline(base_pipeline, bank=bank)
+    pipe.visual_prompt_adapter.to(dtype=dtype)
+    unet = base_pipeline.unet.to(dtype)
+    packed = _packed(bank)[:1].to(dtype)
+    VisualPromptAttnProcessor.kernel = "key"
+    by_key = _unet_call(unet, packed).float()
+    VisualPromptAttnProcessor.kernel = "mask"
+    by_mask = _unet_call(unet, packed).float()
+    assert torch.isfinite(by_key).all()
+    assert torch.allclose(by_key, by_mask, atol=atol), (by_key - by_mask).abs().max()
+    # and the weights matter in both: other weights, another output
+    other = pack_visual_prompt(bank.tokens[:1], torch.tensor([[0.1, 0.1, 0.2, 0.6]])).to(dtype)
+    VisualPromptAttnProcessor.kernel = "key"
+    assert not torch.allclose(_unet_call(unet, other).float(), by_key, atol=atol)
+
+
+def test_auto_takes_the_mask_on_a_cpu(base_pipeline, bank, restore_kernel):
+    MCDiffusionPipeline(base_pipeline, bank=bank)
+    packed = _packed(bank)[:1]
+    assert VisualPromptAttnProcessor.kernel == "auto"
+    by_auto = _unet_call(base_pipeline.unet, packed)
+    VisualPromptAttnProcessor.kernel = "mask"
+    assert torch.equal(by_auto, _unet_call(base_pipeline.unet, packed))
+
+
+def test_an_unknown_kernel_is_refused_naming_the_choices(base_pipeline, bank, restore_kernel):
+    MCDiffusionPipeline(base_pipeline, bank=bank)
+    VisualPromptAttnProcessor.kernel = "flash"
+    with pytest.raises(UserInputError, match="'flash'.*auto, key, mask"):
+        _unet_call(base_pipeline.unet, _packed(bank)[:1])
