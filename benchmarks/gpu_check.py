@@ -108,10 +108,12 @@ def timed_round(
     calls: list[tuple[str, Callable[[], Callable[[], Any]], Callable[[], None] | None]],
     cuda: bool,
     peaks: dict[str, float],
+    host: dict[str, list[float]] | None = None,
 ) -> dict[str, float]:
     """One round: for each ``(name, prepare, after)``, ``prepare()`` (untimed) returns the call to
     time; ``after()`` (untimed) follows it. Seconds per name; each call's peak memory is folded
-    into ``peaks``."""
+    into ``peaks``, and on a GPU the seconds the host took to queue it are appended to
+    ``host[name]`` (close to the GPU's time: the step is bound by launches, not by the GPU)."""
     if cuda:
         torch.cuda.synchronize()
     marks: dict[str, Any] = {}
@@ -121,7 +123,10 @@ def timed_round(
             torch.cuda.reset_peak_memory_stats()
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
+            t0 = time.perf_counter()
             fn()
+            if host is not None:
+                host.setdefault(name, []).append(time.perf_counter() - t0)
             end.record()
             peaks[name] = max(peaks.get(name, 0.0), torch.cuda.max_memory_allocated() / 2**20)
             marks[name] = (start, end)
@@ -143,9 +148,11 @@ def run_rounds(
     rounds: int,
     cuda: bool,
     report: Report,
+    host: dict[str, list[float]] | None = None,
 ) -> tuple[list[dict[str, float]], dict[str, float], bool]:
     """Warm-up round, a budget check on its time, then ``rounds`` rounds, the order rotating.
-    Returns the per-round times, the peaks and whether the rounds were cut at the budget."""
+    Returns the per-round times, the peaks and whether the rounds were cut at the budget
+    (``host``: as :func:`timed_round`'s)."""
     t0 = time.perf_counter()
     timed_round(calls, cuda, {})  # warm-up (kernels chosen, caches filled): an upper bound
     per_round = time.perf_counter() - t0
@@ -157,7 +164,7 @@ def run_rounds(
     times, peaks, cut = [], {}, False
     for i in range(rounds):
         shift = i % len(calls)
-        times.append(timed_round(calls[shift:] + calls[:shift], cuda, peaks))
+        times.append(timed_round(calls[shift:] + calls[:shift], cuda, peaks, host))
         if report.left() < 0 and i + 1 < rounds:
             cut = True
             break
@@ -290,7 +297,8 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
         ("uncached", prepare(b.vp_state, new_packed), drop_fresh),
         ("ip_adapter", prepare(ip_state, lambda: ip_embeds), None),
     ]
-    times, peaks, cut = run_rounds(calls, args.rounds, cuda, report)
+    host: dict[str, list[float]] = {}
+    times, peaks, cut = run_rounds(calls, args.rounds, cuda, report, host)
     common = {
         **common,
         "size": kind,
@@ -316,6 +324,7 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
                 "unit": unit,
                 **rounded(stats),
                 "ms": round(statistics.median(ms), 3),
+                "host_ms": round(statistics.median(host[name]) * 1000, 3) if cuda else None,
                 "peak_mb": round(peaks[name], 1) if cuda else None,
                 **extra,
             }
@@ -327,9 +336,10 @@ ATTENTION_VARIANTS = ("text", "visual_key", "visual_mask", "visual_plain")
 
 def attention_check(args: argparse.Namespace, report: Report, common: dict) -> None:
     """One cross-attention layer's visual branch at SDXL's 64x64 level (B = 2 rows, 10 heads of
-    64, 4096 queries; 77 text and 16 visual tokens), beside its text attention: ``visual_key``
-    (the default kernel: queries padded with constant channels, weights in the keys, the output
-    sliced and added), ``visual_mask`` (the weights as an attention mask, then added) and
+    64, 4096 queries; 77 text and 16 visual tokens; queries, keys and values are head views of
+    ``[B, N, h * d]`` projections, as the processors get them), beside its text attention:
+    ``visual_key`` (the CUDA kernel: queries padded with constant channels, weights in the keys,
+    the output sliced and added), ``visual_mask`` (the weights as an attention mask, then added) and
     ``visual_plain`` (no weights at all: the floor, IP-Adapter's form). Ratios to ``text``."""
     import torch.nn.functional as F
 
@@ -343,7 +353,12 @@ def attention_check(args: argparse.Namespace, report: Report, common: dict) -> N
     def randn(*shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=g, device=args.device, dtype=dtype)
 
-    q, k, v = randn(rows, heads, n, d), randn(rows, heads, t, d), randn(rows, heads, t, d)
+    def heads_view(
+        tokens: int,
+    ) -> torch.Tensor:  # [B, h, N, d] views of [B, N, h * d], as in a UNet
+        return randn(rows, tokens, heads, d).transpose(1, 2)
+
+    q, k, v = heads_view(n), heads_view(t), heads_view(t)
     vk, vv = randn(rows, heads, L, d), randn(rows, heads, L, d)
     log_w = torch.log_softmax(randn(rows, L).float(), -1)
     bias = log_w.to(dtype)[:, None, None, :]
