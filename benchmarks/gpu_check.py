@@ -15,6 +15,8 @@ Order (the most wanted figure first, so a run cut short still has it):
    visual prompt: projection and K/V recomputed, as on a generation's first step and in training)
    and ``ip_adapter`` (diffusers' ``IPAdapterAttnProcessor2_0`` on the same UNet, random weights
    of IP-Adapter's shapes: 4 tokens from a 1024-d / 1280-d image embedding).
+   Then the same steps (less ``uncached``) captured as CUDA graphs and replayed, ``graph_*``:
+   the GPU's time without the host's kernel launches (skipped on the CPU).
 3. ``attention``: one cross-attention layer's visual branch at SDXL size, by kernel
    (:func:`attention_check`), beside the layer's text attention.
 
@@ -57,6 +59,7 @@ from emotion_director.diffusion.attention import (  # noqa: E402
 )
 
 UNET_MEASUREMENTS = ("base", "control", "cached", "cached_mask", "uncached", "ip_adapter")
+GRAPHED = ("graph_base", "graph_control", "graph_cached", "graph_cached_mask", "graph_ip_adapter")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -329,6 +332,85 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
                 **extra,
             }
         )
+    graph_calls = [
+        ("graph_base", b.base_state, None, "auto"),
+        ("graph_control", b.base_state, None, "auto"),
+        ("graph_cached", b.vp_state, [b.packed], "auto"),
+        ("graph_cached_mask", b.vp_state, [mask_packed], "mask"),
+        ("graph_ip_adapter", ip_state, ip_embeds, "auto"),
+    ]
+    names = tuple(name for name, *_ in graph_calls)
+    if not cuda:
+        report.skip(names, common, "CUDA graphs need a GPU")
+        return
+    try:
+        graph_check(b, graph_calls, args, report, common)
+    except BudgetExceeded as e:
+        report.skip(names, common, str(e))
+    except Exception as e:  # noqa: BLE001 - reported; the eager lines above stand
+        report.failed = True
+        report.skip(names, common, f"error: {type(e).__name__}: {e}"[:500])
+
+
+def graph_check(b: Any, graph_calls: list, args: argparse.Namespace, report: Report, common: dict):
+    """The same steps captured as CUDA graphs and replayed: the GPU's time alone, without the
+    host's kernel launches (what ``torch.compile(mode="reduce-overhead")`` or a fast host gets).
+    The visual prompt's projection and K/V are cached before capture, as on a generation's later
+    steps. One line per step, as :func:`unet_check`'s, named ``graph_*``."""
+    timestep = torch.tensor(500, device=args.device)  # on the device: no host copy in a graph
+    graphs = {}
+    for name, state, embeds, kernel in graph_calls:
+        b.use(state)
+        VisualPromptAttnProcessor.kernel = kernel
+        added = dict(b.added)
+        if embeds is not None:
+            added["image_embeds"] = embeds
+
+        def step(added: dict = added) -> None:
+            with torch.no_grad():
+                b.unet(
+                    b.latents,
+                    timestep,
+                    encoder_hidden_states=b.text,
+                    added_cond_kwargs=added or None,
+                )
+
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step()
+        graphs[name] = graph
+        VisualPromptAttnProcessor.kernel = "auto"
+
+    def call(name: str):
+        return (name, lambda: graphs[name].replay, None)
+
+    times, _, cut = run_rounds([call(n) for n in graphs], args.rounds, True, report)
+    for name in graphs:
+        ms = [t[name] * 1000 for t in times]
+        if name == "graph_base":
+            stats, unit = spread(ms), "ms per replayed UNet step"
+        else:
+            stats = spread([t[name] / t["graph_base"] for t in times])
+            unit = "time ratio to the replayed base step"
+        report.emit(
+            {
+                "measurement": name,
+                **common,
+                "rounds": len(times),
+                "cut_at_budget": cut,
+                "unit": unit,
+                **rounded(stats),
+                "ms": round(statistics.median(ms), 3),
+                "peak_mb": None,
+            }
+        )
+    graphs.clear()
 
 
 ATTENTION_VARIANTS = ("text", "visual_key", "visual_mask", "visual_plain")
@@ -491,7 +573,7 @@ def main() -> None:
     for kind in ("sd15", "sdxl"):
         unet_common = {**common, "size": kind, "dtype": args.dtype}
         guarded(
-            UNET_MEASUREMENTS,
+            UNET_MEASUREMENTS + GRAPHED,
             unet_common,
             reserve[kind],
             report,

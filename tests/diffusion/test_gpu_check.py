@@ -17,6 +17,7 @@ EXPECTED = (
         (name, size)
         for size in ("sd15", "sdxl")
         for name in ("base", "control", "cached", "cached_mask", "uncached", "ip_adapter")
+        + ("graph_base", "graph_control", "graph_cached", "graph_cached_mask", "graph_ip_adapter")
     ]
     + [(name, "attention") for name in ("text", "visual_key", "visual_mask", "visual_plain")]
 )
