@@ -207,9 +207,9 @@ class VisualPromptAttnProcessor(nn.Module):
     #: constant 1 (``q.k / sqrt(d) + log w`` exactly), so the attention takes no mask and a GPU
     #: runs it on its fused (flash) kernels. ``"mask"`` passes them as an additive attention mask.
     #: The two agree within the dtype's rounding. ``"auto"`` (the default) takes ``"key"`` on CUDA
-    #: and ``"mask"`` elsewhere, as measured (``benchmarks/gpu_check.py``: a whole SDXL-size UNet
-    #: step costs 1.13x the base step by key and 1.35x by mask on an H200; on a CPU the mask is
-    #: a few percent cheaper).
+    #: and ``"mask"`` elsewhere, as measured (``benchmarks/gpu_runs/``: on an H200 a whole
+    #: SDXL-size UNet step costs 1.13-1.16x the base step by key and 1.35-1.42x by mask, 1.07x
+    #: and 1.17x replayed from CUDA graphs; on a CPU the mask is a few percent cheaper).
     kernel: str = "auto"
 
     # set with object.__setattr__ in __init__: plain attributes, not submodules

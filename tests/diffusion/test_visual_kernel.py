@@ -71,3 +71,17 @@ def test_an_unknown_kernel_is_refused_naming_the_choices(base_pipeline, bank, re
     VisualPromptAttnProcessor.kernel = "flash"
     with pytest.raises(UserInputError, match="'flash'.*auto, key, mask"):
         _unet_call(base_pipeline.unet, _packed(bank)[:1])
+
+
+@pytest.mark.parametrize("kernel", ["key", "mask"])
+def test_a_token_of_weight_zero_has_no_influence_under_either_kernel(
+    base_pipeline, bank, restore_kernel, kernel
+):
+    MCDiffusionPipeline(base_pipeline, bank=bank)
+    VisualPromptAttnProcessor.kernel = kernel
+    weights = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
+    tokens = bank.tokens[:1].clone()
+    out = _unet_call(base_pipeline.unet, pack_visual_prompt(tokens, weights))
+    tokens[0, 2:] = 1e3 * torch.randn(2, bank.dim)  # the dropped tokens, changed a lot
+    changed = _unet_call(base_pipeline.unet, pack_visual_prompt(tokens, weights))
+    assert torch.isfinite(out).all() and torch.equal(out, changed)
