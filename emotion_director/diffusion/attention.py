@@ -68,6 +68,9 @@ class VisualTokens(NamedTuple):
     active: bool  # False when every row's scale is 0: processors take the base path
     #: each layer's scale, captured once per pipeline call (``None``: the layers' current ones)
     layer_scales: tuple[float, ...] | None = None
+    #: the same as a ``[layers]`` tensor: what a compiled UNet reads (a new scale is new data,
+    #: not a new graph)
+    layer_scale_tensor: torch.Tensor | None = None
 
 
 def pack_visual_prompt(
@@ -178,16 +181,19 @@ class VisualPromptProjection(nn.Module):
         captured it at the start of its call (:func:`layer_scales_tensor`)."""
         embeds = list(image_embeds) if isinstance(image_embeds, (list, tuple)) else [image_embeds]
         packed, scales = embeds[0], (embeds[1] if len(embeds) > 1 else None)
-        cached = self._cache.get(packed)
+        compiling = torch.compiler.is_compiling()
+        cached = None if compiling else self._cache.get(packed)
         if cached is not None and cached[0] is scales:  # the same prompt at every step
             return cached[1]
         tokens, log_w, rows = unpack_visual_prompt(packed)
         param = next(self.projector.parameters())
         hidden = self.projector(tokens.to(param.dtype), log_weights=log_w.to(param.dtype))
-        layer_scales = (
-            None if scales is None else tuple(scales.reshape(-1, scales.shape[-1])[0].tolist())
-        )
-        visual = VisualTokens(hidden, log_w, rows, bool((rows != 0).any()), layer_scales)
+        scale_tensor = None if scales is None else scales.reshape(-1, scales.shape[-1])[0]
+        if compiling:  # no host reads in a graph: every row counts as active, scales as tensors
+            return VisualTokens(hidden, log_w, rows, True, None, scale_tensor)
+        layer_scales = None if scale_tensor is None else tuple(scale_tensor.tolist())
+        active = bool((rows != 0).any())
+        visual = VisualTokens(hidden, log_w, rows, active, layer_scales, scale_tensor)
         return self._cache.put(packed, (scales, visual))[1]
 
 
@@ -237,8 +243,20 @@ class VisualPromptAttnProcessor(nn.Module):
             return visual.layer_scales[self.layer_index]
         return self.scale
 
+    def _compiled_scale(self, visual: VisualTokens) -> float | torch.Tensor:
+        """:meth:`scale_for` while ``torch.compile`` traces: the captured scale as a 0-d tensor
+        (read in the graph, so another scale reuses the graph), else the current float."""
+        if visual.layer_scale_tensor is not None:
+            return visual.layer_scale_tensor[self.layer_index]
+        return self.scale
+
     def _visual_kv(
-        self, visual: VisualTokens, heads: int, head_dim: int, like: torch.Tensor, scale: float
+        self,
+        visual: VisualTokens,
+        heads: int,
+        head_dim: int,
+        like: torch.Tensor,
+        scale: float | torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """``(K, scale * row_scale * V, log-weight bias)`` of the visual tokens, once per
         generation at inference (the row scale is folded into V: one op less per step). With the
@@ -251,7 +269,8 @@ class VisualPromptAttnProcessor(nn.Module):
             )
         if kernel == "auto":
             kernel = "key" if like.is_cuda else "mask"
-        cached = self._kv_cache.get(visual.hidden_states)
+        compiling = torch.compiler.is_compiling()
+        cached = None if compiling else self._kv_cache.get(visual.hidden_states)
         if cached is not None and cached[0] == (scale, like.dtype, like.device, kernel):
             return cached[1]
         batch = visual.hidden_states.shape[0]
@@ -270,7 +289,10 @@ class VisualPromptAttnProcessor(nn.Module):
             key = torch.cat([key, extra], dim=-1)
             value = F.pad(value, (0, BIAS_CHANNELS))
             out = (key, value, None)
-        self._kv_cache.put(visual.hidden_states, ((scale, like.dtype, like.device, kernel), out))
+        if not compiling:
+            self._kv_cache.put(
+                visual.hidden_states, ((scale, like.dtype, like.device, kernel), out)
+            )
         return out
 
     def __call__(
@@ -286,8 +308,16 @@ class VisualPromptAttnProcessor(nn.Module):
         visual = None
         if isinstance(encoder_hidden_states, tuple):
             encoder_hidden_states, visual = encoder_hidden_states
-        scale = self.scale_for(visual)
-        if scale == 0 or visual is None or not visual.active:
+        if visual is not None and torch.compiler.is_compiling():
+            # no host reads in a graph: the branch runs at every scale (0 adds exact zeros)
+            scale: float | torch.Tensor = self._compiled_scale(visual)
+        else:
+            scale = self.scale_for(visual)
+        if (
+            visual is None
+            or not visual.active
+            or (not isinstance(scale, torch.Tensor) and scale == 0)
+        ):
             return self.base_processor(
                 attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs
             )
