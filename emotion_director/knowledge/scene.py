@@ -1891,7 +1891,7 @@ def parse_scene(text: str) -> SceneModel:
     english, note = detect_language(text)
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
-    entities, places = _entities(tokens) if english else ([], [])
+    entities, places = _entities(tokens, name_positions(text)) if english else ([], [])
     entities = [_lifeless(entity, tokens) for entity in entities]
     facts: set[str] = set()
     for entity in entities:
@@ -2127,8 +2127,36 @@ def unknown_head(tokens: list[str]) -> str | None:
     return head
 
 
-def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntity]]:
-    """Subjects (who/what) and places (where), in prompt order."""
+def name_positions(text: str) -> frozenset[int]:
+    """Positions, among ``text``'s words, of those written as proper names: capitalised inside
+    a sentence ("a dented vintage Jaguar", "a country road in Burgundy"). Such a word names a
+    make, a place or a person, not the animal or the colour its lowercase form names. Capitals
+    say nothing in a text written in title case or in capitals, or at a sentence's start."""
+    matches = list(_WORD.finditer(text))
+    capitalised = [m for m in matches if m.group()[0].isupper()]
+    if len(capitalised) * 2 > len(matches):  # "A Dog On The Beach"
+        return frozenset()
+    names = set()
+    for i, match in enumerate(matches):
+        word = match.group()
+        if len(word) < 2 or not word[0].isupper() or word.isupper():
+            continue  # lowercase, "I", or an acronym ("NASA", "CV")
+        before = text[: match.start()].rstrip()
+        if before and before[-1] not in _SENTENCE_OPENERS:
+            names.add(i)
+    return frozenset(names)
+
+
+#: what may stand before a sentence's (or a quotation's) first word
+_SENTENCE_OPENERS = frozenset(".!?:;\"'\u201c\u2018([-\u2013\u2014*#>\n")
+
+
+def _entities(
+    tokens: list[str], names: frozenset[int] = frozenset()
+) -> tuple[list[SubjectEntity], list[SubjectEntity]]:
+    """Subjects (who/what) and places (where), in prompt order. A word at a position of
+    ``names`` (:func:`name_positions`) is a thing of no known kind, unless its kind is a place
+    ("Bondi Beach") or it heads a known compound."""
     subjects: list[SubjectEntity] = []
     places: list[SubjectEntity] = []
     locative = False
@@ -2148,6 +2176,9 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
         kind = _agent_kind(token, before) or kind
+        if i in names and kind not in PLACE_KINDS:
+            kind = "thing"  # "a vintage Jaguar" is a make of car, not an animal ("Bondi Beach"
+            # is still a beach)
         if _absent(tokens, i):
             kind = None  # "a suburb with no customers": no one to give tears to
         elif (
@@ -2173,7 +2204,13 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         # ... and so is a noun before a possessive: "a coal miner's widow" is a widow
         owner = nxt.removesuffix("'s")
         head = kind_of(owner) or _agent_kind(owner, token)
-        if kind and nxt and head and nxt not in _LOCATIVE and not acts:
+        # (a name before an -ing word is what does it: "a Boeing 747 landing"; a name before a
+        # name is one name: "a Great Dane")
+        named_doer = i in names and nxt.endswith("ing")
+        if i in names and i + 1 in names:
+            modifiers.append(token)
+            continue
+        if kind and nxt and head and nxt not in _LOCATIVE and not acts and not named_doer:
             modifiers.append(token)
             continue
         if kind is None:
@@ -2232,8 +2269,8 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
         )
         modifiers = []
         if kind in PLACE_KINDS or (
-            locative and kind in {"building", "object", "plant"} and subjects
-        ):
+            locative and (kind in {"building", "object", "plant"} or i in names) and subjects
+        ):  # (a name where something is, is a place: "a country road in Burgundy")
             places.append(entity)
         elif any(s.noun.endswith(f" of {token}") for s in subjects):
             continue
@@ -2246,8 +2283,9 @@ def _entities(tokens: list[str]) -> tuple[list[SubjectEntity], list[SubjectEntit
 def noun_heads(text: str) -> frozenset[str]:
     """The head nouns of the scene's subjects and places, singular: "a hot dog stand" has a
     stand, not a dog; "a rocket salad", a salad."""
-    tokens = [t.lower() for t in _WORD.findall(text.replace("\u2019", "'"))]
-    subjects, places = _entities(tokens)
+    text = text.replace("\u2019", "'")
+    tokens = [t.lower() for t in _WORD.findall(text)]
+    subjects, places = _entities(tokens, name_positions(text))
     return frozenset(singular(e.noun.split()[-1]) for e in [*subjects, *places])
 
 

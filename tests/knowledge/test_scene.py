@@ -13,6 +13,7 @@ from emotion_director.knowledge.scene import (
     contradiction,
     fit_subject,
     kind_of,
+    name_positions,
     noun_kinds,
 )
 
@@ -951,3 +952,41 @@ def test_a_road_a_vehicle_or_a_building_is_no_town(text, city):
     from emotion_director.knowledge.scene import parse_scene
 
     assert ("city" in parse_scene(text).stated) is city
+
+
+# ----- words written as names -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text,name",
+    [
+        ("a parking valet screaming at a dented vintage Jaguar in a hotel garage", "jaguar"),
+        ("a red Mustang parked outside a diner", "mustang"),
+        ("a rusty VW Beetle in the rain", "beetle"),
+        ("a vintage Citroen 2CV on a country road in Burgundy", "burgundy"),
+    ],
+)
+def test_a_capitalised_word_inside_a_sentence_is_a_name_not_an_animal_or_a_colour(text, name):
+    scene = parse_scene(text)
+    kinds = {e.noun: e.kind for e in [*scene.entities, *scene.places]}
+    assert kinds.get(name, "thing") == "thing", kinds
+    assert not scene.facts & {"animal", "fur", "tail", "paws", "hooves"}, sorted(scene.facts)
+
+
+@pytest.mark.parametrize(
+    "text,noun,kind",
+    [
+        ("Jaguar stalking through the jungle at night", "jaguar", "mammal"),  # starts the text
+        ("A Jaguar Stalking Through The Jungle", "jaguar", "mammal"),  # title case: no signal
+        ("a dog running on Bondi Beach", "beach", "landscape"),  # a named place is a place
+        ("the fields at dusk. Foxes play by the hedge", "foxes", "mammal"),  # a new sentence
+    ],
+)
+def test_capitals_at_a_start_in_title_case_or_on_a_place_keep_the_kind(text, noun, kind):
+    scene = parse_scene(text)
+    kinds = {e.noun: e.kind for e in [*scene.entities, *scene.places]}
+    assert kinds.get(noun) == kind, kinds
+
+
+def test_name_positions_skip_acronyms_and_sentence_starts():
+    text = 'NASA engineers near a Ford truck. Dogs bark; "Rex" sleeps'
+    words = [m.group() for m in __import__("re").finditer(r"[^\W\d_]+", text)]
+    assert {words[i] for i in name_positions(text)} == {"Ford"}
