@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -94,17 +94,7 @@ Facet = Literal[
     "composition",
     "texture",
 ]
-FACETS: tuple[str, ...] = (
-    "object",
-    "action",
-    "body_language",
-    "light",
-    "colour",
-    "weather",
-    "space",
-    "composition",
-    "texture",
-)
+FACETS: tuple[str, ...] = get_args(Facet)
 
 
 @lru_cache(maxsize=1)
