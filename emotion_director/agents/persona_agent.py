@@ -16,7 +16,7 @@ import random
 import zlib
 from collections import Counter
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, create_model
@@ -279,24 +279,15 @@ def read_persona(
         else concept_graph.candidates(emotion, subject_tags)
     )
     options = shortlist(persona, pool, seed=pseed, scene=scene) if grounding else []
-    if mode == "choose" and grounding:
-        schema = picks_schema(len(options))
-        result = yield from structured_steps(
-            model,
-            schema,
-            choose_messages(persona, subject, emotion, options, scene),
-            node=node,
-            retries=retries,
-            temperature=persona.temperature,
-            seed=pseed,
-            method=method,
-            memory=memory,
-        )
-        return _reading_from_picks(persona, emotion, options, result, sensitivity, scene)
-    written = yield from structured_steps(
+    choose = mode == "choose" and grounding
+    schema: type[BaseModel] = picks_schema(len(options)) if choose else WrittenReading
+    messages = (choose_messages if choose else write_messages)(
+        persona, subject, emotion, options, scene
+    )
+    answer = yield from structured_steps(
         model,
-        WrittenReading,
-        write_messages(persona, subject, emotion, options, scene),
+        schema,
+        messages,
         node=node,
         retries=retries,
         temperature=persona.temperature,
@@ -304,7 +295,11 @@ def read_persona(
         method=method,
         memory=memory,
     )
-    return _reading_from_text(persona, options, written, sensitivity, scene, subject)
+    if choose:
+        return _reading_from_picks(persona, emotion, options, answer, sensitivity, scene)
+    return _reading_from_text(
+        persona, options, cast(WrittenReading, answer), sensitivity, scene, subject
+    )
 
 
 def _reading_from_text(
