@@ -44,6 +44,7 @@ JUDGES = {
     "judge14": ("AA", "AB"),
     "judge15": ("AC", "AD"),
     "judge16": ("AE", "AF"),
+    "judge17": ("AG", "AH"),
 }
 
 

@@ -271,35 +271,22 @@ def write_tiny_image_encoder(
 
     folder = Path(folder)
     torch.manual_seed(seed)
+    # the same tiny vision transformer in both layouts
+    vit = dict(
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        image_size=32,
+        patch_size=8,
+    )
+    sizes = {"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}}
     if kind == "clip":
-        model = CLIPVisionModelWithProjection(
-            CLIPVisionConfig(
-                hidden_size=32,
-                intermediate_size=37,
-                num_attention_heads=4,
-                num_hidden_layers=2,
-                image_size=32,
-                patch_size=8,
-                projection_dim=24,
-            )
-        )
-        processor = CLIPImageProcessor(
-            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-        )
+        model = CLIPVisionModelWithProjection(CLIPVisionConfig(**vit, projection_dim=24))
+        processor = CLIPImageProcessor(**sizes)
     elif kind == "dinov2":
-        model = Dinov2Model(
-            Dinov2Config(
-                hidden_size=32,
-                intermediate_size=37,
-                num_attention_heads=4,
-                num_hidden_layers=2,
-                image_size=32,
-                patch_size=8,
-            )
-        )
-        processor = BitImageProcessor(
-            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}, do_convert_rgb=True
-        )
+        model = Dinov2Model(Dinov2Config(**vit))
+        processor = BitImageProcessor(**sizes, do_convert_rgb=True)
     else:
         raise ValueError(f"unknown image encoder kind {kind!r}: use clip or dinov2.")
     model.eval().save_pretrained(str(folder))

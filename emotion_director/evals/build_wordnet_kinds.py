@@ -32,6 +32,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from emotion_director.evals.build_lexicon import HERE, dominant_pos
@@ -429,64 +430,58 @@ HEADER = """\
 """
 
 
+#: the kind table's first header line, replaced in the other tables' headers
+_KIND_LINE = "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only"
+#: flag -> (builder, output file, its first header line): the tables other than the kinds'
+TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
+    "--bodies": (
+        build_bodies,
+        "wordnet_bodies.tsv",
+        "# noun\tbody: how a mammal's body differs from the kind's plan (+ has, - lacks), by\n"
+        "# its WordNet family (BODY_FAMILIES in build_bodies)",
+    ),
+    "--senses": (
+        lambda folder: build(folder, dominant=True),
+        "wordnet_senses.tsv",
+        "# noun\tkind: nouns that WordNet 3.0 files under several kinds, one of which\n"
+        "# dominates their sense-tagged uses (dominant_kind)",
+    ),
+    "--vocal": (
+        build_vocal,
+        "wordnet_vocal.tsv",
+        "# verb\tvocal: verbs whose most used WordNet sense is done with the voice\n"
+        "# (build_vocal)",
+    ),
+    "--agents": (
+        build_agents,
+        "wordnet_agents.tsv",
+        "# noun\tkind: agent nouns (-er, -or, -ist) with a person sense among senses of other\n"
+        "# kinds, read as a person after another noun (build_agents)",
+    ),
+    "--compounds": (
+        build_compounds,
+        "wordnet_compounds.tsv",
+        "# compound\tkind: two-word nouns that WordNet 3.0 files under one living kind,\n"
+        "# unlike their head noun (build_compounds)",
+    ),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    flags_ok = args[1:] in (
-        [],
-        ["--compounds"],
-        ["--bodies"],
-        ["--senses"],
-        ["--agents"],
-        ["--vocal"],
-    )
-    if len(args) not in (1, 2) or not flags_ok or not (Path(args[0]) / "data.noun").is_file():
+    flags_ok = len(args) == 1 or (len(args) == 2 and args[1] in TABLES)
+    if not flags_ok or not (Path(args[0]) / "data.noun").is_file():
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         print(
             "usage: build_wordnet_kinds WORDNET_3_0_FOLDER (holding data.noun)"
-            " [--compounds | --bodies | --senses | --agents | --vocal]",
+            f" [{' | '.join(TABLES)}]",
             file=sys.stderr,
         )
         return 2
-    if "--bodies" in args[1:]:
-        rows = build_bodies(Path(args[0]))
-        out = HERE / "wordnet_bodies.tsv"
-        header = HEADER.replace(
-            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
-            "# noun\tbody: how a mammal's body differs from the kind's plan (+ has, - lacks), by\n"
-            "# its WordNet family (BODY_FAMILIES in build_bodies)",
-        )
-    elif "--senses" in args[1:]:
-        rows = build(Path(args[0]), dominant=True)
-        out = HERE / "wordnet_senses.tsv"
-        header = HEADER.replace(
-            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
-            "# noun\tkind: nouns that WordNet 3.0 files under several kinds, one of which\n"
-            "# dominates their sense-tagged uses (dominant_kind)",
-        )
-    elif "--vocal" in args[1:]:
-        rows = build_vocal(Path(args[0]))
-        out = HERE / "wordnet_vocal.tsv"
-        header = HEADER.replace(
-            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
-            "# verb\tvocal: verbs whose most used WordNet sense is done with the voice\n"
-            "# (build_vocal)",
-        )
-    elif "--agents" in args[1:]:
-        rows = build_agents(Path(args[0]))
-        out = HERE / "wordnet_agents.tsv"
-        header = HEADER.replace(
-            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
-            "# noun\tkind: agent nouns (-er, -or, -ist) with a person sense among senses of other\n"
-            "# kinds, read as a person after another noun (build_agents)",
-        )
-    elif "--compounds" in args[1:]:
-        rows = build_compounds(Path(args[0]))
-        out = HERE / "wordnet_compounds.tsv"
-        header = HEADER.replace(
-            "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only",
-            "# compound\tkind: two-word nouns that WordNet 3.0 files under one living kind,\n"
-            "# unlike their head noun (build_compounds)",
-        )
+    if len(args) == 2:
+        builder, name, first_line = TABLES[args[1]]
+        rows, out = builder(Path(args[0])), HERE / name
+        header = HEADER.replace(_KIND_LINE, first_line)
     else:
         rows, out, header = build(Path(args[0])), HERE / "wordnet_kinds.tsv", HEADER
     tmp = out.with_suffix(".tmp")

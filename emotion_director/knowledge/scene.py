@@ -2147,6 +2147,28 @@ def name_positions(text: str) -> frozenset[int]:
     return frozenset(names)
 
 
+#: Conjunctions that open a clause of its own: its subject comes next, then its verb.
+_SUBORDINATORS = frozenset(
+    "as while whilst when whenever until till once because though although".split()
+)
+
+
+def _clause_verb(tokens: list[str], i: int) -> bool:
+    """Whether ``tokens[i]``, a word in -s, is the verb of a clause that a conjunction opened:
+    the word after that clause's subject ("as mist lifts", "as snow falls outside", "while the
+    kettle boils"), within four words of the conjunction. Such a word names nothing in the
+    scene, though the noun of the same spelling would ("lifts", "falls")."""
+    word = tokens[i]
+    if not word.endswith("s") or word.endswith(("ss", "'s")):
+        return False
+    for j in range(i - 1, max(i - 5, -1), -1):
+        if tokens[j] in _SUBORDINATORS:
+            return any(t not in _DETERMINERS for t in tokens[j + 1 : i])
+        if tokens[j] in _LOCATIVE or tokens[j] in _JOINERS:
+            return False
+    return False
+
+
 #: what may stand before a sentence's (or a quotation's) first word
 _SENTENCE_OPENERS = frozenset(".!?:;\"'\u201c\u2018([-\u2013\u2014*#>\n")
 
@@ -2176,6 +2198,8 @@ def _entities(
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
         kind = _agent_kind(token, before) or kind
+        if _clause_verb(tokens, i):
+            kind = None  # "as mist lifts", "as snow falls outside": what happens, not a place
         if i in names and kind not in PLACE_KINDS:
             kind = "thing"  # "a vintage Jaguar" is a make of car, not an animal ("Bondi Beach"
             # is still a beach)

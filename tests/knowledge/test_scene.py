@@ -990,3 +990,22 @@ def test_name_positions_skip_acronyms_and_sentence_starts():
     text = 'NASA engineers near a Ford truck. Dogs bark; "Rex" sleeps'
     words = [m.group() for m in __import__("re").finditer(r"[^\W\d_]+", text)]
     assert {words[i] for i in name_positions(text)} == {"Ford"}
+
+
+@pytest.mark.parametrize(
+    "text,verb",
+    [
+        ("a cyclist by a lake as mist lifts", "lifts"),
+        ("a trainer in a barn as snow falls outside", "falls"),
+        ("a potter at her wheel while the kettle boils", "boils"),
+    ],
+)
+def test_the_verb_of_a_clause_a_conjunction_opens_names_no_place(text, verb):
+    scene = parse_scene(text)
+    assert verb not in {e.noun for e in [*scene.entities, *scene.places]}
+    assert "indoor" not in scene.facts or "barn" in text
+
+
+def test_the_same_word_as_a_noun_stays_a_place():
+    scene = parse_scene("a hiker at the falls at dawn")
+    assert "falls" in {p.noun for p in scene.places}
