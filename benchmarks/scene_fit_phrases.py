@@ -45,6 +45,7 @@ JUDGES = {
     "judge15": ("AC", "AD"),
     "judge16": ("AE", "AF"),
     "judge17": ("AG", "AH"),
+    "judge18": ("AI", "AJ"),
 }
 
 
