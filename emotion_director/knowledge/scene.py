@@ -2154,12 +2154,14 @@ _SUBORDINATORS = frozenset(
 
 
 def _clause_verb(tokens: list[str], i: int) -> bool:
-    """Whether ``tokens[i]``, a word in -s, is the verb of a clause that a conjunction opened:
-    the word after that clause's subject ("as mist lifts", "as snow falls outside", "while the
-    kettle boils"), within four words of the conjunction. Such a word names nothing in the
-    scene, though the noun of the same spelling would ("lifts", "falls")."""
-    word = tokens[i]
-    if not word.endswith("s") or word.endswith(("ss", "'s")):
+    """Whether ``tokens[i]`` is the verb of a clause that a conjunction opened: the word after
+    that clause's subject, within four words of the conjunction, where the clause's next word
+    (or its end) shows that no noun follows ("as mist lifts", "as snow falls outside", "as crows
+    perch along its chimney", "while the kettle boils"). Such a word names nothing in the scene,
+    though a noun of the same spelling would ("lifts", "falls", "perch"); "as sea lions bask"
+    keeps its sea lions (a verb follows them)."""
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if nxt and nxt not in _CLAUSE_ENDS | _LOCATIVE | _DETERMINERS | _SUBORDINATORS:
         return False
     for j in range(i - 1, max(i - 5, -1), -1):
         if tokens[j] in _SUBORDINATORS:
@@ -2167,6 +2169,13 @@ def _clause_verb(tokens: list[str], i: int) -> bool:
         if tokens[j] in _LOCATIVE or tokens[j] in _JOINERS:
             return False
     return False
+
+
+#: Words after a clause's verb that are no noun of its subject: place adverbs and conjunctions.
+_CLAUSE_ENDS = frozenset(
+    "overhead nearby outside inside below above ahead away down up out off about everywhere "
+    "home and or but then again slowly".split()
+)
 
 
 #: what may stand before a sentence's (or a quotation's) first word

@@ -1009,3 +1009,17 @@ def test_the_verb_of_a_clause_a_conjunction_opens_names_no_place(text, verb):
 def test_the_same_word_as_a_noun_stays_a_place():
     scene = parse_scene("a hiker at the falls at dawn")
     assert "falls" in {p.noun for p in scene.places}
+
+
+@pytest.mark.parametrize(
+    "text,verb,kept",
+    [
+        ("a locomotive in a railway yard as crows perch along its chimney", "perch", "locomotive"),
+        ("a diver in a cave as bubbles rise", "rise", "diver"),
+        ("a seal pup on the rocks as sea lions bask nearby", "bask", "lions"),
+    ],
+)
+def test_a_clause_verb_of_any_form_names_nothing_and_its_subject_stays(text, verb, kept):
+    scene = parse_scene(text)
+    nouns = {e.noun for e in [*scene.entities, *scene.places]}
+    assert verb not in nouns and kept in nouns, nouns
