@@ -519,6 +519,7 @@ def guarded(
         report.failed = True
         report.skip(names, common, f"error: {type(e).__name__}: {e}"[:500])
     finally:
+        VisualPromptAttnProcessor.kernel = "auto"  # a group that failed leaves no kernel set
         free_memory()
 
 

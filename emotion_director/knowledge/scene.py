@@ -2129,22 +2129,51 @@ def unknown_head(tokens: list[str]) -> str | None:
 
 def name_positions(text: str) -> frozenset[int]:
     """Positions, among ``text``'s words, of those written as proper names: capitalised inside
-    a sentence ("a dented vintage Jaguar", "a country road in Burgundy"). Such a word names a
-    make, a place or a person, not the animal or the colour its lowercase form names. Capitals
-    say nothing in a text written in title case or in capitals, or at a sentence's start."""
+    a sentence ("a vintage Citroen", "a country road in Burgundy"). Capitals say nothing in a
+    text whose content words are all capitalised (title case, capitals), at a sentence's or a
+    line's start, after a comma (a list of tags: "a wolf howling, Cinematic lighting") or a
+    number ("3 Dogs"), or in "I", "I'm" and acronyms. :func:`_entities` decides what a name
+    is."""
     matches = list(_WORD.finditer(text))
-    capitalised = [m for m in matches if m.group()[0].isupper()]
-    if len(capitalised) * 2 > len(matches):  # "A Dog On The Beach"
-        return frozenset()
+    content = [m for m in matches if m.group().lower() not in _FUNCTION_WORDS]
+    if content and all(m.group()[0].isupper() for m in content):
+        return frozenset()  # "A Fox and a Hound in the Snow"
     names = set()
     for i, match in enumerate(matches):
         word = match.group()
-        if len(word) < 2 or not word[0].isupper() or word.isupper():
-            continue  # lowercase, "I", or an acronym ("NASA", "CV")
-        before = text[: match.start()].rstrip()
-        if before and before[-1] not in _SENTENCE_OPENERS:
+        if len(word) < 2 or not word[0].isupper():
+            continue  # lowercase, or "I"
+        if word.isupper():  # an acronym: a name's first word only before a name ("VW Beetle")
+            following = matches[i + 1].group() if i + 1 < len(matches) else ""
+            if not (following[:1].isupper() and not following.isupper()):
+                continue  # "NASA engineers", "a CV"
+        if word.lower().startswith("i'"):
+            continue  # "I'm", "I've"
+        before = text[: match.start()].rstrip(" \t")
+        if before and before[-1] not in _SENTENCE_OPENERS and not before[-1].isdigit():
             names.add(i)
     return frozenset(names)
+
+
+#: what may stand before a sentence's, a line's, a quotation's or a tag's first word
+_SENTENCE_OPENERS = frozenset(".!?:;,\"'\u201c\u2018([-\u2013\u2014*#>\n\u2022\u2026|")
+#: words that title case may leave lowercase
+_FUNCTION_WORDS = frozenset("a an the and or of in on at by to with for from as".split())
+
+
+def _named(tokens: list[str], i: int, names: frozenset[int], kind: str | None) -> bool:
+    """Whether the capitalised word at ``i`` (a position of ``names``) names something of no
+    kind: anything but a living thing ("the Queen Mary", "in Champagne", "in Burgundy"), and a
+    living thing when it ends a run of names that a word English does not have opens ("a
+    Chevrolet Impala", "a Honda Monkey", "the Maasai Mara"). A single capitalised animal or
+    person keeps its kind ("a Majestic Lion", "a Cat on a Sofa"), and so does the end of a run
+    that an English word opens ("a Golden Retriever", "a Bald Eagle")."""
+    if kind not in _LIVING_KINDS:
+        return True
+    start = i
+    while start - 1 in names:
+        start -= 1
+    return start < i and tokens[start] not in english_words()
 
 
 #: Conjunctions that open a clause of its own: its subject comes next, then its verb.
@@ -2163,12 +2192,23 @@ def _clause_verb(tokens: list[str], i: int) -> bool:
     nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
     if nxt and nxt not in _CLAUSE_ENDS | _LOCATIVE | _DETERMINERS | _SUBORDINATORS:
         return False
+    if i >= len(tokens) or i < 2 or not _subject_noun(tokens[i - 1]):
+        return False  # "a once proud ship", "such as big cats": no subject before it
     for j in range(i - 1, max(i - 5, -1), -1):
         if tokens[j] in _SUBORDINATORS:
-            return any(t not in _DETERMINERS for t in tokens[j + 1 : i])
+            between = tokens[j + 1 : i]
+            if between[:1] in (["a"], ["an"]) or any(t.endswith(("ing", "ed")) for t in between):
+                return False  # "dressed as a fairy princess", "while holding an umbrella"
+            return any(t not in _DETERMINERS for t in between)
         if tokens[j] in _LOCATIVE or tokens[j] in _JOINERS:
             return False
     return False
+
+
+def _subject_noun(word: str) -> bool:
+    """Whether ``word`` can end a clause's subject: a noun of a known kind, or a word WordNet
+    or the lexicon holds as a noun ("mist", "snow", "crows")."""
+    return bool(kind_of(word) or kind_of(singular(word)) or singular(word) in _wordnet_nouns())
 
 
 #: Words after a clause's verb that are no noun of its subject: place adverbs and conjunctions.
@@ -2176,10 +2216,6 @@ _CLAUSE_ENDS = frozenset(
     "overhead nearby outside inside below above ahead away down up out off about everywhere "
     "home and or but then again slowly".split()
 )
-
-
-#: what may stand before a sentence's (or a quotation's) first word
-_SENTENCE_OPENERS = frozenset(".!?:;\"'\u201c\u2018([-\u2013\u2014*#>\n")
 
 
 def _entities(
@@ -2209,7 +2245,7 @@ def _entities(
         kind = _agent_kind(token, before) or kind
         if _clause_verb(tokens, i):
             kind = None  # "as mist lifts", "as snow falls outside": what happens, not a place
-        if i in names and kind not in PLACE_KINDS:
+        if i in names and kind not in PLACE_KINDS and _named(tokens, i, names, kind):
             kind = "thing"  # "a vintage Jaguar" is a make of car, not an animal ("Bondi Beach"
             # is still a beach)
         if _absent(tokens, i):
@@ -2243,7 +2279,16 @@ def _entities(
         if i in names and i + 1 in names:
             modifiers.append(token)
             continue
-        if kind and nxt and head and nxt not in _LOCATIVE and not acts and not named_doer:
+        verb_next = _clause_verb(tokens, i + 1)  # "as crows perch along": crows, not a modifier
+        if (
+            kind
+            and nxt
+            and head
+            and nxt not in _LOCATIVE
+            and not acts
+            and not named_doer
+            and not verb_next
+        ):
             modifiers.append(token)
             continue
         if kind is None:
