@@ -55,3 +55,20 @@ def test_dry_run_writes_one_line_per_measurement(tmp_path):
     # the printed lines are the file's lines
     printed = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
     assert printed == lines
+
+
+@pytest.mark.slow
+def test_kernel_check_dry_run_passes_on_the_cpu(tmp_path):
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_kernel_check.py"), "--dry"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert line["ok"] and line["dropped_exact"] and line["grads_finite"]
+    assert line["max_abs_key_vs_mask"] < 1e-4
