@@ -46,6 +46,7 @@ JUDGES = {
     "judge16": ("AE", "AF"),
     "judge17": ("AG", "AH"),
     "judge18": ("AI", "AJ"),
+    "judge19": ("AK", "AL"),
 }
 
 
