@@ -225,6 +225,13 @@ def eval_images(
     batch_size: Annotated[int, typer.Option(min=1, help="images per pipeline call")] = 4,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto (GPU when present), cpu or cuda")] = "auto",
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="folder of real images (e.g. EmoSet's image/): each system's Fréchet distance "
+            "to them on CLIP features (fd_clip)"
+        ),
+    ] = None,
 ) -> None:
     """Generate N images per (system, case) and score them (probe, CLIPScore, diversity).
 
@@ -247,6 +254,7 @@ def eval_images(
             guidance_scale=guidance_scale,
             size=size,
             seed=seed,
+            reference=str(reference) if reference else None,
             batch_size=batch_size,
             systems=_some_systems(systems),
             limit=limit,

@@ -80,6 +80,89 @@ def mean_pairwise_distance(features: Any) -> float:
     return float((1 - sims[upper[0], upper[1]]).mean())
 
 
+def frechet_distance(a: Any, b: Any) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (``[n, d]``, ``[m, d]``):
+    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2)``, the formula of FID, on
+    whatever features it is given (square roots by symmetric eigendecomposition, float64)."""
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+        raise ValueError(
+            f"frechet_distance needs two [n >= 2, d] sets, got {a.shape} and {b.shape}"
+        )
+    mean = a.mean(axis=0) - b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    inner = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    cross = np.sqrt(np.clip(inner, 0.0, None)).sum()
+    return float(mean @ mean + np.trace(cov_a) + np.trace(cov_b) - 2.0 * cross)
+
+
+REFERENCE_FILE = "reference-clip.npz"
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+def _reference_images(folder: Path, limit: int) -> list[Path]:
+    if not folder.is_dir():
+        raise ImageEvalError(f"--reference {folder} is not a folder: give a folder of real images.")
+    paths = sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()
+    )
+    if len(paths) < 2:
+        raise ImageEvalError(
+            f"--reference {folder} holds {len(paths)} images (jpg, png or webp, in any "
+            "subfolder); the Fréchet distance needs at least 2."
+        )
+    return paths[:limit]
+
+
+def _encode_reference(folder: Path, settings: ImageEvalSettings, scorer: Any) -> None:
+    """The reference images' CLIP features in ``images/reference-clip.npz`` (computed once per
+    reference folder and CLIP; a file for another one is replaced)."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from emotion_director.files import atomic_write
+
+    source = str(Path(settings.reference or "").resolve())
+    target = folder / REFERENCE_FILE
+    if target.is_file():
+        with np.load(target) as old:
+            if str(old["source"]) == source and str(old["clip"]) == settings.clip:
+                return
+    paths = _reference_images(Path(source), settings.reference_limit)
+    features = []
+    for start in range(0, len(paths), 32):
+        images = []
+        for path in paths[start : start + 32]:
+            try:
+                with Image.open(path) as image:
+                    images.append(image.convert("RGB"))
+            except (OSError, UnidentifiedImageError) as exc:
+                raise ImageEvalError(f"--reference: cannot read {path}: {exc}") from None
+        features.append(scorer.clip.images(images).float().numpy())
+    array = np.concatenate(features).astype(np.float32)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.savez(handle, features=array, source=np.array(source), clip=np.array(settings.clip))
+
+    atomic_write(target, write, what="reference features", error=ImageEvalError)
+
+
+def read_reference(run_dir: str | Path) -> Any:
+    """The run's reference CLIP features (``[n, d]`` float32), or ``None`` without any."""
+    import numpy as np
+
+    path = Path(run_dir) / "images" / REFERENCE_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return data["features"]
+
+
 def emotion_accuracy(probs: Any, targets: list[str]) -> float:
     """Share of rows whose most probable emotion is the target."""
     pred = probs.argmax(dim=-1).tolist()
@@ -105,6 +188,12 @@ class ImageEvalSettings:
         bank, adapter, lora (`str`, *optional*): MC-Diffusion's visual prompt bank and weights;
             without a bank every system is generated as plain text-to-image.
         images_per_case (`int`, *optional*, defaults to 4): N.
+        reference (`str`, *optional*): a folder of real images (an EmoSet-layout folder or
+            any tree of jpg/png/webp): each system's images get the Fréchet distance of their
+            CLIP features to these (``fd_clip``), beside the distance between two halves of the
+            reference itself.
+        reference_limit (`int`, *optional*, defaults to 2000): the most reference images read
+            (the first in path order).
     """
 
     model: str
@@ -122,6 +211,8 @@ class ImageEvalSettings:
     systems: list[str] | None = None
     limit: int | None = None
     device: str = "auto"
+    reference: str | None = None
+    reference_limit: int = 2000
 
     def generation_key(self) -> dict[str, Any]:
         """The settings an image depends on: a run folder keeps one set of them."""
@@ -502,6 +593,10 @@ def run_image_eval(
         finished += len(indices)
         if progress:
             progress(finished, total)
+    if settings.reference and rank == 0:
+        if scorer is None:
+            scorer = _Scorer(settings, device)
+        _encode_reference(folder, settings, scorer)
     if state is not None:
         state.wait_for_everyone()
     return ImageEvalSummary(
@@ -526,8 +621,11 @@ def _features(record: dict[str, Any]) -> Any:
     return torch.from_numpy(np.frombuffer(raw, dtype=np.float16).astype("float32"))
 
 
-def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per system: image metrics (mean and bootstrap CI over cases), controls, diversity."""
+def summarise_images(records: list[dict[str, Any]], reference: Any = None) -> dict[str, Any]:
+    """Per system: image metrics (mean and bootstrap CI over cases), controls, diversity; with
+    ``reference`` features (:func:`read_reference`), each system's ``fd_clip`` and, as its
+    control, ``fd_reference_halves``: the distance between the reference's even and odd
+    images (what two samples of the same distribution score at this size)."""
     import torch
 
     from emotion_director.evals.tables import bootstrap_ci
@@ -560,6 +658,9 @@ def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
         distances = [mean_pairwise_distance(torch.stack(f)) for f in groups.values() if len(f) > 1]
         row["diversity"] = sum(distances) / len(distances) if distances else float("nan")
         row["pipeline"] = ", ".join(sorted({r["pipeline"] for r in items}))
+        if reference is not None and len(items) > 1:
+            feats = torch.stack([_features(r) for r in items]).numpy()
+            row["fd_clip"] = frechet_distance(feats, reference)
         table[system] = row
         if any("probs" in r for r in items):
             accuracy: dict[str, list[float]] = defaultdict(list)
@@ -567,7 +668,15 @@ def summarise_images(records: list[dict[str, Any]]) -> dict[str, Any]:
                 if "probs" in r:
                     accuracy[r["emotion"]].append(float(r["predicted"] == r["emotion"]))
             per_emotion[system] = {e: sum(v) / len(v) for e, v in accuracy.items()}
-    return {"table": table, "per_emotion": per_emotion, "systems": list(by_system)}
+    summary: dict[str, Any] = {
+        "table": table,
+        "per_emotion": per_emotion,
+        "systems": list(by_system),
+    }
+    if reference is not None and len(reference) >= 4:
+        summary["fd_reference_halves"] = frechet_distance(reference[::2], reference[1::2])
+        summary["reference_images"] = len(reference)
+    return summary
 
 
 def write_grids(
@@ -628,13 +737,16 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
     records = read_image_records(run)
     if not records:
         return None
-    summary = summarise_images(records)
+    reference = read_reference(run)
+    summary = summarise_images(records, reference)
     (run / "images" / "summary.json").write_text(
         json.dumps({k: v for k, v in summary.items()}, indent=2, default=str)
     )
     all_grids = write_grids(run, records)
     grids = all_grids[:GRIDS_IN_REPORT]
+    with_fd = "fd_reference_halves" in summary
     head = ["system", "images", "pipeline", *IMAGE_METRICS, "diversity"]
+    head += ["fd_clip"] if with_fd else []
     body = []
     for system, row in summary["table"].items():
         body.append(
@@ -644,6 +756,7 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
                 row["pipeline"],
                 *(_ci(row.get(m)) for m in IMAGE_METRICS),
                 f"{row['diversity']:.3f}",
+                *([f"{row['fd_clip']:.3f}" if "fd_clip" in row else "-"] if with_fd else []),
             ]
         )
     note = (
@@ -654,6 +767,14 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
         "cannot be trusted. CLIPScore is against the original subject. Diversity is the mean "
         "pairwise CLIP distance (1 - cos) within an emotion."
     )
+    if with_fd:
+        note += (
+            f" fd_clip is the Fréchet distance of a system's CLIP image features to "
+            f"{summary['reference_images']} reference images (lower: closer to them); its "
+            f"control, two halves of the reference against each other, is "
+            f"{summary['fd_reference_halves']:.3f}. It uses the same formula as FID but CLIP "
+            "features, not Inception's, so it is not comparable with published FID values."
+        )
     md = ["", "## Images", "", note, "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     md += ["| " + " | ".join(r) + " |" for r in body]
     if summary["per_emotion"]:

@@ -242,6 +242,38 @@ def test_image_eval_refuses_to_mix_settings_and_names_bad_inputs(image_run, asse
     assert "Traceback" not in bad_probe.output
 
 
+def test_a_reference_folder_gives_each_system_a_frechet_distance_in_the_report(
+    image_run, assets, tmp_path
+):
+    from emotion_director.evals.images import REFERENCE_FILE, read_reference
+
+    done = runner.invoke(app, image_args(image_run, assets, "--reference", assets["emoset"]))
+    assert done.exit_code == 0, done.output  # every image was there: only the reference is read
+    reference = read_reference(image_run)
+    assert reference is not None and reference.shape[0] == 40  # 5 per emotion
+    stamp = (image_run / "images" / REFERENCE_FILE).stat().st_mtime_ns
+    again = runner.invoke(app, image_args(image_run, assets, "--reference", assets["emoset"]))
+    assert again.exit_code == 0
+    assert (image_run / "images" / REFERENCE_FILE).stat().st_mtime_ns == stamp  # reused
+    summary = summarise_images(read_image_records(image_run), reference)
+    assert all(row["fd_clip"] >= 0 for row in summary["table"].values())
+    assert summary["fd_reference_halves"] >= 0
+    from emotion_director.evals.images import image_sections
+
+    md, page = image_sections(image_run)
+    assert "fd_clip" in md and "two halves of the reference" in md and "fd_clip" in page
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a jpeg")
+    (broken / "b.jpg").write_bytes(b"not a jpeg")
+    other = tmp_path / "other"
+    shutil.copytree(image_run, other)
+    (other / "images" / REFERENCE_FILE).unlink()
+    bad = runner.invoke(app, image_args(other, assets, "--reference", str(broken)))
+    assert bad.exit_code == 2 and "cannot read" in bad.stderr and "a.jpg" in bad.stderr
+    assert "Traceback" not in bad.output
+
+
 def test_without_bank_every_system_is_plain_text_to_image(text_run, assets):
     args = [
         "eval",
