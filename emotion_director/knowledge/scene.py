@@ -548,6 +548,25 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "falling snow",
         "snow falling",
     ),
+    # snow on the ground (or coming down onto it): what "fresh snow" and "footprints across
+    # snow" need; "winter" or "frost" alone does not put snow in the picture
+    "snowbound": (
+        "snow",
+        "snowy",
+        "snowfall",
+        "snowstorm",
+        "snowman",
+        "snowmen",
+        "snowdrift",
+        "snowdrifts",
+        "snowfield",
+        "snowfields",
+        "snowbound",
+        "snow-covered",
+        "snowbank",
+        "blizzard",
+        "snowflakes",
+    ),
     "winter": (
         "snow",
         "snowy",

@@ -1059,3 +1059,14 @@ def test_a_clause_verb_of_any_form_names_nothing_and_its_subject_stays(text, ver
     scene = parse_scene(text)
     nouns = {e.noun for e in [*scene.entities, *scene.places]}
     assert verb not in nouns and kept in nouns, nouns
+
+
+def test_snow_on_the_ground_joins_a_scene_with_snow_not_any_winter_scene():
+    from emotion_director.knowledge.setting import concept_settings, stated_tags, unanchored
+
+    needs = concept_settings()["hard low sun throwing long blue shadows across fresh snow"]
+    assert "snowy" in needs
+    winter = parse_scene("a surfer dropping into a towering wave on a bright winter morning")
+    snowy = parse_scene("a fox trotting across a snowy field on a bright winter morning")
+    assert unanchored(needs, stated_tags(winter.facts)) is not None  # winter, but no snow
+    assert unanchored(needs, stated_tags(snowy.facts)) is None
