@@ -254,12 +254,14 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
     ]
     fresh: list[torch.Tensor] = []
     mask_packed = b.packed.clone()  # its own cache entries: the kernels' K/V differ
-
-    def set_kernel(kernel: str) -> Callable[[], None]:
-        def go() -> None:
-            VisualPromptAttnProcessor.kernel = kernel
-
-        return go
+    # the steps timed both eagerly and as CUDA graphs: (name, processors, image embeds, kernel)
+    specs = [
+        ("base", b.base_state, None, "auto"),
+        ("control", b.base_state, None, "auto"),
+        ("cached", b.vp_state, [b.packed], "auto"),
+        ("cached_mask", b.vp_state, [mask_packed], "mask"),
+        ("ip_adapter", ip_state, ip_embeds, "auto"),
+    ]
 
     def step(packed_or_ip: Any = None) -> None:
         added = dict(b.added)
@@ -268,9 +270,10 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
         with torch.no_grad():
             b.unet(b.latents, 500, encoder_hidden_states=b.text, added_cond_kwargs=added or None)
 
-    def prepare(state: Any, embeds: Callable[[], Any]) -> Callable[[], Callable[[], None]]:
+    def prepare(state: Any, embeds: Callable[[], Any], kernel: str = "auto"):
         def go() -> Callable[[], None]:
             b.use(state)
+            VisualPromptAttnProcessor.kernel = kernel
             e = embeds()
             return lambda: step(e)
 
@@ -289,67 +292,67 @@ def unet_check(kind: str, args: argparse.Namespace, report: Report, common: dict
                     cache.entries.pop(key, None)
 
     calls = [
-        ("base", prepare(b.base_state, lambda: None), None),
-        ("control", prepare(b.base_state, lambda: None), None),
-        ("cached", prepare(b.vp_state, lambda: [b.packed]), None),
-        (
-            "cached_mask",
-            prepare(b.vp_state, lambda: set_kernel("mask")() or [mask_packed]),
-            set_kernel("auto"),
-        ),
-        ("uncached", prepare(b.vp_state, new_packed), drop_fresh),
-        ("ip_adapter", prepare(ip_state, lambda: ip_embeds), None),
+        (name, prepare(state, lambda embeds=embeds: embeds, kernel), None)
+        for name, state, embeds, kernel in specs
     ]
+    calls.insert(4, ("uncached", prepare(b.vp_state, new_packed), drop_fresh))
     host: dict[str, list[float]] = {}
     times, peaks, cut = run_rounds(calls, args.rounds, cuda, report, host)
-    common = {
-        **common,
-        "size": kind,
-        "dtype": args.dtype,
-        "rows": b.rows,
-        "latent": b.side,
-        "rounds": len(times),
-        "cut_at_budget": cut,
-    }
-    for name in UNET_MEASUREMENTS:
-        ms = [t[name] * 1000 for t in times]
-        if name == "base":
-            stats, unit = spread(ms), "ms per UNet step"
-        else:
-            stats, unit = spread([t[name] / t["base"] for t in times]), "time ratio to base step"
-        extra = {"tokens": args.tokens} if name in ("cached", "cached_mask", "uncached") else {}
-        if name == "ip_adapter":
-            extra = {"tokens": args.ip_tokens, "image_embed_dim": image_dim}
-        report.emit(
-            {
-                "measurement": name,
-                **common,
-                "unit": unit,
-                **rounded(stats),
-                "ms": round(statistics.median(ms), 3),
-                "host_ms": round(statistics.median(host[name]) * 1000, 3) if cuda else None,
-                "peak_mb": round(peaks[name], 1) if cuda else None,
-                **extra,
-            }
-        )
-    graph_calls = [
-        ("graph_base", b.base_state, None, "auto"),
-        ("graph_control", b.base_state, None, "auto"),
-        ("graph_cached", b.vp_state, [b.packed], "auto"),
-        ("graph_cached_mask", b.vp_state, [mask_packed], "mask"),
-        ("graph_ip_adapter", ip_state, ip_embeds, "auto"),
-    ]
-    names = tuple(name for name, *_ in graph_calls)
+    VisualPromptAttnProcessor.kernel = "auto"
+    common = {**common, "size": kind, "dtype": args.dtype, "rows": b.rows, "latent": b.side}
+    extras = {name: {"tokens": args.tokens} for name in ("cached", "cached_mask", "uncached")}
+    extras["ip_adapter"] = {"tokens": args.ip_tokens, "image_embed_dim": image_dim}
+    unit = ("ms per UNet step", "time ratio to base step")
+    emit_steps(report, times, cut, common, unit, extras, peaks if cuda else None, host)
+    graph_specs = [("graph_" + name, *rest) for name, *rest in specs]
+    names = tuple(name for name, *_ in graph_specs)
     if not cuda:
         report.skip(names, common, "CUDA graphs need a GPU")
         return
     try:
-        graph_check(b, graph_calls, args, report, common)
+        graph_check(b, graph_specs, args, report, common)
     except BudgetExceeded as e:
         report.skip(names, common, str(e))
     except Exception as e:  # noqa: BLE001 - reported; the eager lines above stand
         report.failed = True
         report.skip(names, common, f"error: {type(e).__name__}: {e}"[:500])
+
+
+def emit_steps(
+    report: Report,
+    times: list[dict[str, float]],
+    cut: bool,
+    common: dict[str, Any],
+    unit: tuple[str, str],
+    extras: dict[str, dict[str, Any]] | None = None,
+    peaks: dict[str, float] | None = None,
+    host: dict[str, list[float]] | None = None,
+) -> None:
+    """One line per timed step, in the rounds' order: the first step in milliseconds
+    (``unit[0]``), each other as the median of its per-round ratios to the first
+    (``unit[1]``); with the peak memory and the host's queueing time where measured."""
+    names = list(times[0])
+    base = names[0]
+    for name in names:
+        ms = [t[name] * 1000 for t in times]
+        if name == base:
+            stats = spread(ms)
+        else:
+            stats = spread([t[name] / t[base] for t in times])
+        report.emit(
+            {
+                "measurement": name,
+                **common,
+                "rounds": len(times),
+                "cut_at_budget": cut,
+                "unit": unit[0] if name == base else unit[1],
+                **rounded(stats),
+                "ms": round(statistics.median(ms), 3),
+                "host_ms": round(statistics.median(host[name]) * 1000, 3) if host else None,
+                "peak_mb": round(peaks[name], 1) if peaks else None,
+                **(extras or {}).get(name, {}),
+            }
+        )
 
 
 def graph_check(b: Any, graph_calls: list, args: argparse.Namespace, report: Report, common: dict):
@@ -391,25 +394,8 @@ def graph_check(b: Any, graph_calls: list, args: argparse.Namespace, report: Rep
         return (name, lambda: graphs[name].replay, None)
 
     times, _, cut = run_rounds([call(n) for n in graphs], args.rounds, True, report)
-    for name in graphs:
-        ms = [t[name] * 1000 for t in times]
-        if name == "graph_base":
-            stats, unit = spread(ms), "ms per replayed UNet step"
-        else:
-            stats = spread([t[name] / t["graph_base"] for t in times])
-            unit = "time ratio to the replayed base step"
-        report.emit(
-            {
-                "measurement": name,
-                **common,
-                "rounds": len(times),
-                "cut_at_budget": cut,
-                "unit": unit,
-                **rounded(stats),
-                "ms": round(statistics.median(ms), 3),
-                "peak_mb": None,
-            }
-        )
+    unit = ("ms per replayed UNet step", "time ratio to the replayed base step")
+    emit_steps(report, times, cut, common, unit)
     graphs.clear()
 
 

@@ -2177,7 +2177,7 @@ def name_positions(text: str) -> frozenset[int]:
 #: what may stand before a sentence's, a line's, a quotation's or a tag's first word
 _SENTENCE_OPENERS = frozenset(".!?:;,\"'\u201c\u2018([-\u2013\u2014*#>\n\u2022\u2026|")
 #: words that title case may leave lowercase
-_FUNCTION_WORDS = frozenset("a an the and or of in on at by to with for from as".split())
+_FUNCTION_WORDS = _DETERMINERS | _LOCATIVE | _JOINERS | frozenset("or of to for from as".split())
 
 
 def _named(tokens: list[str], i: int, names: frozenset[int], kind: str | None) -> bool:
@@ -2298,7 +2298,6 @@ def _entities(
         if i in names and i + 1 in names:
             modifiers.append(token)
             continue
-        verb_next = _clause_verb(tokens, i + 1)  # "as crows perch along": crows, not a modifier
         if (
             kind
             and nxt
@@ -2306,7 +2305,7 @@ def _entities(
             and nxt not in _LOCATIVE
             and not acts
             and not named_doer
-            and not verb_next
+            and not _clause_verb(tokens, i + 1)  # "as crows perch along": crows, no modifier
         ):
             modifiers.append(token)
             continue

@@ -28,12 +28,44 @@ def base_pipeline(kind):
 
 
 @pytest.fixture
+def restore_kernel():
+    """Puts the visual branch's kernel back to its default after a test that sets it."""
+    from emotion_director.diffusion.attention import VisualPromptAttnProcessor
+
+    yield
+    VisualPromptAttnProcessor.kernel = "auto"
+
+
+@pytest.fixture
 def bank():
     return VisualPromptBank.random(num_tokens=4, dim=16, text_dim=32, seed=1)
 
 
 def run(pipe, *args, seed=0, **kwargs):
     return pipe(*args, generator=torch.Generator().manual_seed(seed), **GEN_KW, **kwargs).images
+
+
+def unet_inputs(unet, image_embeds):
+    """Seeded inputs of one direct UNet call on one row, in the UNet's dtype, with
+    ``image_embeds`` (a packed visual prompt, or ``[packed, layer_scales]``):
+    ``(sample, text states, added_cond_kwargs)``."""
+    cfg, dtype = unet.config, unet.dtype
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 4, cfg.sample_size, cfg.sample_size, generator=g).to(dtype)
+    text = torch.randn(1, 77, cfg.cross_attention_dim, generator=g).to(dtype)
+    embeds = image_embeds if isinstance(image_embeds, list) else [image_embeds]
+    added = {"image_embeds": embeds}
+    if cfg.addition_embed_type == "text_time":
+        extra = {"text_embeds": torch.randn(1, 32, generator=g), "time_ids": torch.ones(1, 6)}
+        added |= {k: v.to(dtype) for k, v in extra.items()}
+    return x, text, added
+
+
+def unet_call(unet, image_embeds):
+    """One direct UNet call (no autograd) on :func:`unet_inputs`; the sample it predicts."""
+    x, text, added = unet_inputs(unet, image_embeds)
+    with torch.no_grad():
+        return unet(x, 10, encoder_hidden_states=text, added_cond_kwargs=added).sample
 
 
 # ----- layout-faithful checkpoints (the real folder layouts and classes) ------------------

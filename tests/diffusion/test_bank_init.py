@@ -13,33 +13,18 @@ from emotion_director.diffusion.bank_init import (
     kmeans,
     load_dataset,
 )
-from emotion_director.diffusion.tiny import tiny_clip_tokenizer, tiny_text_encoder
+from emotion_director.diffusion.tiny import (
+    tiny_clip_tokenizer,
+    tiny_text_encoder,
+    write_tiny_image_encoder,
+)
 from emotion_director.emotions import Emotion
 
 PER_EMOTION = 5
 
 
 def _tiny_image_encoder(folder):
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    torch.manual_seed(0)
-    model = CLIPVisionModelWithProjection(
-        CLIPVisionConfig(
-            hidden_size=32,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            image_size=32,
-            patch_size=8,
-            projection_dim=24,
-        )
-    ).eval()
-    processor = CLIPImageProcessor(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    )
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return write_tiny_image_encoder(folder, "clip", seed=0)
 
 
 def _tiny_text_encoder(folder):

@@ -8,7 +8,7 @@ import torch
 from emotion_director.diffusion.attention import layer_scales_tensor, pack_visual_prompt
 from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 
-from .conftest import run
+from .conftest import run, unet_inputs
 
 dynamo = pytest.importorskip("torch._dynamo")
 from torch._dynamo.utils import counters  # noqa: E402
@@ -23,17 +23,9 @@ def fresh_dynamo():
 
 
 def _inputs(unet, pipe, bank, scale):
-    cfg = unet.config
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 4, cfg.sample_size, cfg.sample_size, generator=g)
-    text = torch.randn(1, 77, cfg.cross_attention_dim, generator=g)
-    weights = torch.tensor([[0.4, 0.3, 0.3, 0.0]])
-    packed = pack_visual_prompt(bank.tokens[:1], weights)
+    packed = pack_visual_prompt(bank.tokens[:1], torch.tensor([[0.4, 0.3, 0.3, 0.0]]))
     layers = len(pipe.visual_prompt_scales())
-    added = {"image_embeds": [packed, layer_scales_tensor((scale,) * layers, 1)]}
-    if cfg.addition_embed_type == "text_time":
-        added |= {"text_embeds": torch.randn(1, 32, generator=g), "time_ids": torch.ones(1, 6)}
-    return x, text, added
+    return unet_inputs(unet, [packed, layer_scales_tensor((scale,) * layers, 1)])
 
 
 def test_a_compiled_unet_is_one_graph_and_a_new_scale_reuses_it(base_pipeline, bank, fresh_dynamo):

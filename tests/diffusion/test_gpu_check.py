@@ -23,16 +23,15 @@ EXPECTED = (
 )
 
 
-@pytest.mark.slow
-def test_dry_run_writes_one_line_per_measurement(tmp_path):
-    out = tmp_path / "gpu_check.jsonl"
+def _dry_run(tmp_path, script, *args):
+    """``benchmarks/SCRIPT --dry ARGS`` in a fresh process, this checkout first on the path."""
     env = {
         **os.environ,
         "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         "OMP_NUM_THREADS": "2",
     }
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry", "--out", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / script), "--dry", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -40,6 +39,13 @@ def test_dry_run_writes_one_line_per_measurement(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.slow
+def test_dry_run_writes_one_line_per_measurement(tmp_path):
+    out = tmp_path / "gpu_check.jsonl"
+    done = _dry_run(tmp_path, "gpu_check.py", "--out", str(out))
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines[0]["measurement"] == "run"
     results = lines[1:]
@@ -59,16 +65,7 @@ def test_dry_run_writes_one_line_per_measurement(tmp_path):
 
 @pytest.mark.slow
 def test_kernel_check_dry_run_passes_on_the_cpu(tmp_path):
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu_kernel_check.py"), "--dry"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _dry_run(tmp_path, "gpu_kernel_check.py")
     line = json.loads(done.stdout.strip().splitlines()[-1])
     assert line["ok"] and line["dropped_exact"] and line["grads_finite"]
     assert line["max_abs_key_vs_mask"] < 1e-4

@@ -26,7 +26,7 @@ from emotion_director.diffusion.pipeline import MCDiffusionPipeline
 from emotion_director.diffusion.tiny import build_tiny_pipeline
 from emotion_director.diffusion.training import DPOConfig, DPOTrainer, make_toy_preferences
 
-from .conftest import run, write_emoset
+from .conftest import run, unet_call, write_emoset
 
 runner = CliRunner()
 
@@ -204,36 +204,26 @@ def test_set_visual_prompt_scale_from_another_thread_leaves_a_running_generation
 
 
 # ----- defect 8: weight 0 means exactly zero attention --------------------------------------
-def _unet_call(unet, packed):
-    cfg = unet.config
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 4, cfg.sample_size, cfg.sample_size, generator=g)
-    text = torch.randn(1, 77, cfg.cross_attention_dim, generator=g)
-    extra = {}
-    if cfg.addition_embed_type == "text_time":
-        extra = {"text_embeds": torch.randn(1, 32, generator=g), "time_ids": torch.ones(1, 6)}
-    with torch.no_grad():
-        return unet(
-            x, 10, encoder_hidden_states=text, added_cond_kwargs={**extra, "image_embeds": [packed]}
-        ).sample
+@pytest.mark.parametrize("kernel", ["auto", "key"])  # auto: the mask on a CPU
+def test_a_token_of_weight_zero_gets_exactly_zero_attention(
+    base_pipeline, bank, restore_kernel, kernel
+):
+    from emotion_director.diffusion.attention import VisualPromptAttnProcessor
 
-
-def test_a_token_of_weight_zero_gets_exactly_zero_attention(base_pipeline, bank):
     MCDiffusionPipeline(base_pipeline, bank=bank)
+    VisualPromptAttnProcessor.kernel = kernel
     weights = torch.tensor([[0.5, 0.5, 0.0, 0.0]])
     tokens = bank.tokens[:1].clone()
     packed = pack_visual_prompt(tokens, weights)
     assert torch.isneginf(packed[0, 0, 2:, -2]).all()  # log 0 = -inf, not log(1e-30) = -69
     changed = tokens.clone()
     changed[0, 2:] = 1e3 * torch.randn(2, bank.dim)  # the dropped tokens, changed a lot
-    out = _unet_call(base_pipeline.unet, packed)
+    out = unet_call(base_pipeline.unet, packed)
     assert torch.isfinite(out).all()
-    assert torch.equal(out, _unet_call(base_pipeline.unet, pack_visual_prompt(changed, weights)))
+    assert torch.equal(out, unet_call(base_pipeline.unet, pack_visual_prompt(changed, weights)))
     kept = tokens.clone()
     kept[0, 0] += 5.0  # a kept token does matter
-    assert not torch.allclose(
-        out, _unet_call(base_pipeline.unet, pack_visual_prompt(kept, weights))
-    )
+    assert not torch.allclose(out, unet_call(base_pipeline.unet, pack_visual_prompt(kept, weights)))
 
 
 def test_a_row_whose_weights_are_all_zero_has_no_visual_prompt_and_no_nan(base_pipeline, bank):
@@ -241,8 +231,8 @@ def test_a_row_whose_weights_are_all_zero_has_no_visual_prompt_and_no_nan(base_p
     tokens = bank.tokens[:1]
     packed = pack_visual_prompt(tokens, torch.zeros(1, 4))
     assert torch.isfinite(packed).all() and packed[0, 0, 0, -1] == 0  # its scale is 0
-    out = _unet_call(base_pipeline.unet, packed)
-    off = _unet_call(base_pipeline.unet, pack_visual_prompt(tokens, None, row_scale=0.0))
+    out = unet_call(base_pipeline.unet, packed)
+    off = unet_call(base_pipeline.unet, pack_visual_prompt(tokens, None, row_scale=0.0))
     assert torch.isfinite(out).all() and torch.allclose(out, off, atol=1e-6)
 
 
