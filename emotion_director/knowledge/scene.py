@@ -2695,6 +2695,8 @@ def fit_subject(
     for attribute in scene.attributes:
         if not conflicts_with_target(attribute, target):
             continue
+        if attribute.word in scene.actions:
+            continue  # what the subject is doing ("a night porter dozing"), not a mood to recast
         pattern = re.compile(rf"\b{re.escape(attribute.word)}\b", re.IGNORECASE)
         if not pattern.search(text):
             continue

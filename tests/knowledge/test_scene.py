@@ -1070,3 +1070,17 @@ def test_snow_on_the_ground_joins_a_scene_with_snow_not_any_winter_scene():
     snowy = parse_scene("a fox trotting across a snowy field on a bright winter morning")
     assert unanchored(needs, stated_tags(winter.facts)) is not None  # winter, but no snow
     assert unanchored(needs, stated_tags(snowy.facts)) is None
+
+
+@pytest.mark.parametrize(
+    "text,target", [("a night porter dozing behind a desk", "disgust"), ("a dozing cat", "fear")]
+)
+def test_what_the_subject_is_doing_is_not_recast(text, target):
+    new, adjustments, negatives = fit_subject(parse_scene(text), text, target)
+    assert new == text and not adjustments and not negatives
+
+
+def test_an_expression_is_still_recast():
+    assert fit_subject(parse_scene("a sobbing toddler"), "a sobbing toddler", "amusement")[0] == (
+        "a giggling toddler"
+    )
