@@ -14,13 +14,20 @@ and prints the clash rate by facet and by what the concept presupposes (nothing,
 only, a kind of place, a time or weather). It reads labels only: it scores no model.
 
     python benchmarks/scene_fit_phrases.py [--out phrases.jsonl] [--risk concept_risk.tsv]
+        [--pairs reader_pairs.npz] [--knn]
+
+``--pairs`` writes the labels as MiniLM vectors for :mod:`emotion_director.scenefit.reader_risk`
+(``emotion_director/scenefit/data/reader_pairs.npz``); ``--knn`` measures that ranking on later
+sets, trained on earlier ones, beside the per-concept count table.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import collections
 import json
+import math
 import re
 from pathlib import Path
 
@@ -176,6 +183,134 @@ def write_risk(path: Path, rows: list[dict[str, object]]) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), what="risk table")
 
 
+PAIRS_ENCODER = "all-MiniLM-L6-v2 (emotion_director.scenefit.encoder, numpy, 64 tokens), float16"
+
+
+def labelled_pairs(rows: list[dict[str, object]]) -> list[tuple[str, str, bool]]:
+    """(scene, phrase as the ranking reads it, clash) for every phrase both readers agree on;
+    a phrase matched to a concept is read as the concept's generic text."""
+    from emotion_director.scenefit.reader_risk import generic_text
+
+    return [
+        (
+            str(r["scene"]),
+            generic_text(str(r["concept"])) if r["concept"] else str(r["phrase"]),
+            r["label"] == "clash",
+        )
+        for r in rows
+        if r["label"] != "unsure"
+    ]
+
+
+def pair_arrays(rows: list[dict[str, object]], encoder: object) -> dict[str, object]:
+    """The arrays of ``reader_pairs.npz``: every labelled pair's texts as indices into one
+    table of texts (which also holds every concept of the graph) and their MiniLM vectors."""
+    import numpy as np
+
+    from emotion_director.scenefit.reader_risk import generic_text
+
+    pairs = labelled_pairs(rows)
+    concepts = [generic_text(text) for _, _, _, text in _concepts()]
+    texts = sorted({t for s, p, _ in pairs for t in (s, p)} | set(concepts))
+    index = {t: i for i, t in enumerate(texts)}
+    vecs = np.concatenate(
+        [encoder.encode(texts[i : i + 64]) for i in range(0, len(texts), 64)]  # type: ignore[attr-defined]
+    )
+    sets = sorted({str(r["set"]) for r in rows}, key=lambda s: int(s[5:] or 1))
+    by_facet: dict[str, list[bool]] = collections.defaultdict(list)
+    for r in rows:
+        if r["label"] != "unsure":
+            by_facet[str(r["facet"])].append(r["label"] == "clash")
+    meta = {
+        # each facet's pooled clash rate, smoothed by one clash and one fit
+        "facet_rates": {
+            f: round((sum(c) + 1) / (len(c) + 2), 4) for f, c in sorted(by_facet.items())
+        },
+        "source": "two-reader blind labels of benchmarks/scene_fit/e2e_runs, judge files: "
+        + ", ".join(sets)
+        + "; built by python benchmarks/scene_fit_phrases.py --pairs FILE",
+        "encoder": PAIRS_ENCODER,
+    }
+    return {
+        "texts": np.array(texts),
+        "vecs": vecs.astype(np.float16),
+        "pair_scene": np.array([index[s] for s, _, _ in pairs], dtype=np.int32),
+        "pair_phrase": np.array([index[p] for _, p, _ in pairs], dtype=np.int32),
+        "clash": np.array([c for _, _, c in pairs], dtype=bool),
+        "meta": np.array(json.dumps(meta)),
+    }
+
+
+def write_pairs(path: Path, rows: list[dict[str, object]]) -> None:
+    import numpy as np
+
+    from emotion_director.scenefit.encoder import shared_encoder
+
+    arrays = pair_arrays(rows, shared_encoder())
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+
+    atomic_write(path, write, what="--pairs")
+
+
+def knn_report(
+    rows: list[dict[str, object]], first_test_set: int = 15, encoder: object = None
+) -> None:
+    """The reader-risk ranking trained on the judge files before ``first_test_set`` and read on
+    the rest, beside the per-concept count table built from the same files (``encoder``: MiniLM
+    unless given)."""
+    from emotion_director.scenefit.encoder import shared_encoder
+    from emotion_director.scenefit.reader_risk import ReaderPairs, ReaderRisk
+
+    early = [r for r in rows if int(str(r["set"])[5:] or 1) < first_test_set]
+    late = [r for r in rows if int(str(r["set"])[5:] or 1) >= first_test_set]
+    encoder = encoder if encoder is not None else shared_encoder()
+    risk = ReaderRisk(encoder, ReaderPairs(pair_arrays(early, encoder)))
+    table = {c: (n, k) for c, n, k in risk_table(early)}
+    base = sum(k for n, k in table.values()) / sum(n for n, k in table.values())
+
+    def table_risk(concept: str) -> float:
+        n, k = table.get(concept, (0, 0))
+        p = (k + 4 * base) / (n + 4)
+        return max(0.0, math.log(p / (1 - p)) - math.log(base / (1 - base)))
+
+    by_scene: dict[tuple[str, str], list[dict[str, object]]] = collections.defaultdict(list)
+    for r in late:
+        if r["label"] != "unsure":
+            by_scene[(str(r["set"]), str(r["scene"]))].append(r)
+    scored: dict[str, list[tuple[float, bool, tuple[str, str]]]] = {"reader risk": [], "table": []}
+    for key, items in by_scene.items():
+        texts = [str(r["concept"]) or str(r["phrase"]) for r in items]
+        for r, rate in zip(items, risk.rates(key[1], texts)):
+            scored["reader risk"].append((rate, r["label"] == "clash", key))
+            scored["table"].append((table_risk(str(r["concept"])), r["label"] == "clash", key))
+    n = len(scored["table"])
+    clashes = sum(c for _, c, _ in scored["table"])
+    print(f"trained on judge files before judge{first_test_set}, read on {n} later phrases")
+    print(f"({clashes} clash) of {len(by_scene)} scenes")
+    for name, items in scored.items():
+        print(f"{name:12} AUC {_auc(items):.3f}   within-scene AUC {_auc(items, True):.3f}")
+
+
+def _auc(items: list[tuple[float, bool, tuple[str, str]]], within: bool = False) -> float:
+    """P(a clash scores above a fine phrase), ties half; ``within``: pairs of one scene only."""
+    groups: dict[object, list[tuple[float, bool]]] = collections.defaultdict(list)
+    for score, clash, key in items:
+        groups[key if within else None].append((score, clash))
+    wins = total = 0.0
+    for group in groups.values():
+        pos = sorted(s for s, c in group if c)
+        neg = sorted(s for s, c in group if not c)
+        for s in pos:
+            below = bisect.bisect_left(neg, s)
+            ties = bisect.bisect_right(neg, s) - below
+            wins += below + 0.5 * ties
+            total += len(neg)
+    return wins / total if total else float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", help="also write every labelled phrase to this JSONL file")
@@ -183,8 +318,18 @@ def main(argv: list[str] | None = None) -> int:
         "--risk",
         help="write the per-concept label counts (knowledge/data/concept_risk.tsv) to this file",
     )
+    parser.add_argument(
+        "--pairs", help="write the labels as MiniLM vectors (scenefit/data/reader_pairs.npz)"
+    )
+    parser.add_argument(
+        "--knn", action="store_true", help="measure the reader-risk ranking on later sets"
+    )
     args = parser.parse_args(argv)
     rows = phrases()
+    if args.pairs:
+        write_pairs(Path(args.pairs), rows)
+    if args.knn:
+        knn_report(rows)
     if args.risk:
         write_risk(Path(args.risk), rows)
     if args.out:

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
         "weights, or off, a scene states only what the word tables parse, and concepts that "
         "bring in any other setting are left out",
     )
+    read_risk: bool = Field(
+        default=True,
+        description="rank each scene's concepts by how often blind readers found similar "
+        "phrases clashing with similar scenes (emotion_director.scenefit.ReaderRisk: MiniLM "
+        "neighbours among the project's labelled end-to-end pairs); without the [scene] extra "
+        "and MiniLM weights, or off, by the per-concept counts of the same labels alone",
+    )
     timeout_s: float = Field(
         default=60.0,
         gt=0,

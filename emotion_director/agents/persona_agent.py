@@ -15,6 +15,7 @@ import math
 import random
 import zlib
 from collections import Counter
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal, cast
 
@@ -71,7 +72,9 @@ def specificity_bonus(concept: VisualConcept, scene: SceneModel | None = None) -
     each stated setting fact it depicts ("rain streaking the windows" for a tram in the rain,
     lamplight for a room at night), so two scenes of one emotion are not lit and coloured alike;
     minus ``PLACE_RISK`` for a concept tied to a kind of place and ``READ_RISK`` times the excess
-    clash log-odds that blind readers found for this concept on earlier scenes.
+    clash log-odds that blind readers found for concepts like it in scenes like this one
+    (``scene.read_risk``, :class:`~emotion_director.scenefit.ReaderRisk`), or, where no such
+    reading ran, for this concept on any earlier scene.
     """
     if concept.needs & KIND_NEEDS:
         bonus = SPECIFIC_BONUS
@@ -81,7 +84,9 @@ def specificity_bonus(concept: VisualConcept, scene: SceneModel | None = None) -
         bonus += SETTING_BONUS * min(concept.relevance(scene), 2)
     if concept.setting & _place_tags():
         bonus -= PLACE_RISK
-    return bonus - READ_RISK * concept_risk().get(concept.text, 0.0)
+    read = scene.read_risk if scene is not None else None
+    risk: Mapping[str, float] = read if read is not None else concept_risk()
+    return bonus - READ_RISK * risk.get(concept.text, 0.0)
 
 
 #: Ranking cost of a concept tied to a kind of place (a harbour's gulls, a forest's moss): over

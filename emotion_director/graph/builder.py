@@ -63,6 +63,22 @@ def shared_scene_fit() -> Any:
 
 
 @functools.lru_cache(maxsize=1)
+def shared_reader_risk() -> Any:
+    """One reader-risk model per process, or None (logged once) when MiniLM is not installed:
+    then concepts are ranked by the per-concept counts of the same labels
+    (:func:`~emotion_director.knowledge.setting.concept_risk`)."""
+    try:
+        from emotion_director.scenefit import ReaderRisk
+
+        return ReaderRisk.load()
+    except ImportError as exc:  # MissingExtraError is an ImportError
+        logging.getLogger(__name__).info(
+            "reader risk off, concepts are ranked by their own label counts: %s", exc
+        )
+        return None
+
+
+@functools.lru_cache(maxsize=1)
 def shared_setting_reader() -> Any:
     """One setting reader per process, or None (logged once) when MiniLM is not installed: then
     a scene states only the setting its parsed words give (see
@@ -181,6 +197,13 @@ class MCAgentNodes:
         if reader is not None:
             scene = update["scene"]
             update["scene"] = scene.model_copy(update={"read_setting": reader.read(scene.text)})
+        risk = shared_reader_risk() if self.settings.read_risk else None
+        if risk is not None:
+            scene = update["scene"]
+            concepts = self.concept_graph.concepts(update["emotion"])
+            texts = [c.text for c in concepts]
+            found = dict(zip(texts, risk.risks(scene.text, texts, [c.facet for c in concepts])))
+            update["scene"] = scene.model_copy(update={"read_risk": found})
         update["personas"] = [p.name for p in self._selected(state.get("personas") or ctx.personas)]
         # a new request on a thread that already ran starts clean: the reducers must never add
         # this request's readings (or LLM calls) to an earlier request's

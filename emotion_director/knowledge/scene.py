@@ -1294,6 +1294,12 @@ class SceneModel(BaseModel):
         description="setting tags a meaning-based reader found in the text (see "
         ":mod:`emotion_director.knowledge.setting`); empty when none ran",
     )
+    read_risk: dict[str, float] | None = Field(
+        default=None,
+        description="concept text -> its clash log-odds above the pooled rate in this scene "
+        "(negative: below), as blind readers' labels of similar pairs give it "
+        "(emotion_director.scenefit.ReaderRisk); None when no reader-risk model ran",
+    )
 
     @property
     def stated(self) -> frozenset[str]:

@@ -5,6 +5,7 @@ this package loads none of them.
 """
 
 from emotion_director.scenefit.model import SceneFit, SceneFitVerdict, load_dimensions
+from emotion_director.scenefit.reader_risk import ReaderRisk
 from emotion_director.scenefit.setting import SettingReader
 
-__all__ = ["SceneFit", "SceneFitVerdict", "SettingReader", "load_dimensions"]
+__all__ = ["ReaderRisk", "SceneFit", "SceneFitVerdict", "SettingReader", "load_dimensions"]
