@@ -70,12 +70,13 @@ def graph(test_settings: Settings, test_model: TestChatModel, drive: Callable[[A
 
 @pytest.fixture
 def no_read_risk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ranks concepts without the blind readers' clash counts (``data/concept_risk.tsv``): for
-    tests that pin an order made by the ranking's other terms, which the counts, growing with
-    every labelled set, would move."""
+    """Ranks concepts without the blind readers' labels (``data/concept_risk.tsv`` and the
+    reader risk of ``scenefit/data/reader_pairs.npz``): for tests that pin an order made by the
+    ranking's other terms, which the labels, growing with every labelled set, would move."""
     from emotion_director.agents import persona_agent
 
     monkeypatch.setattr(persona_agent, "concept_risk", dict)
+    monkeypatch.setenv("EMOTION_DIRECTOR_READ_RISK", "false")
 
 
 def pytest_configure(config: pytest.Config) -> None:

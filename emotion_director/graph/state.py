@@ -17,7 +17,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, WithJsonSchema, field_serializer
 from typing_extensions import NotRequired, Required, TypedDict
 
 from emotion_director.agents.schemas import (
@@ -168,6 +168,12 @@ class RewriteResult(BaseModel):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RewriteResult:
         return cls.model_validate({k: state[k] for k in cls.model_fields if k in state})
+
+    @field_serializer("scene")
+    def _scene_without_risks(self, scene: SceneModel | None) -> dict[str, Any] | None:
+        """The scene as printed: without ``read_risk``, one number per concept of the emotion
+        (~200), which the graph's state keeps; each concept's ``fit`` already counts its own."""
+        return None if scene is None else scene.model_dump(mode="json", exclude={"read_risk"})
 
 
 #: The project's types that appear in checkpoints (for LangGraph's strict msgpack allowlist).
