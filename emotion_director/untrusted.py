@@ -1439,7 +1439,7 @@ def strip_instructions(text: str) -> tuple[str, list[str]]:
         else:
             spans.append((match.start, end))
     if not spans:
-        return text.strip(" .;"), []
+        return strip_end(text, " .;"), []
     kept, removed, cursor = [], [], 0
     for start, end in spans:
         before = _TRAILING.sub("", text[cursor:start])
@@ -1448,7 +1448,20 @@ def strip_instructions(text: str) -> tuple[str, list[str]]:
         cursor = end
     kept.append(text[cursor:])
     scene = re.sub(r"\s+", " ", " ".join(k.strip() for k in kept if k.strip()))
-    return scene.strip(" .;,:。，；："), [r for r in removed if r]
+    return strip_end(scene, " .;,:。，；："), [r for r in removed if r]
+
+
+#: A last word written with dots inside ("a.m", "p.m", "U.S"): its final dot is part of it.
+_DOTTED_WORD = re.compile(r"(?:^|\s)(?:[A-Za-z]\.)+[A-Za-z]$")
+
+
+def strip_end(text: str, chars: str = " .") -> str:
+    """``text.strip(chars)``, but an abbreviation's own final dot stays: "a laundromat at
+    3 a.m." ends in "a.m.", not "a.m"."""
+    stripped = text.strip(chars)
+    if "." in chars and _DOTTED_WORD.search(stripped) and text.rstrip(" ").endswith("."):
+        return stripped + "."
+    return stripped
 
 
 # --- the prompt a model reads, and what it writes back ------------------------------------------

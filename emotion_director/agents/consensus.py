@@ -43,6 +43,7 @@ from emotion_director.untrusted import (
     fence,
     instruction_echo,
     instruction_reason,
+    strip_end,
     unfence,
 )
 
@@ -427,4 +428,4 @@ def _write_prompt(
         )
     except BackendError:
         return None  # the template composition is always available
-    return unfence(result.prompt).strip().rstrip(".")
+    return strip_end(unfence(result.prompt).strip(), ".")

@@ -84,9 +84,16 @@ def specificity_bonus(concept: VisualConcept, scene: SceneModel | None = None) -
         bonus += SETTING_BONUS * min(concept.relevance(scene), 2)
     if concept.setting & _place_tags():
         bonus -= PLACE_RISK
+    return bonus - READ_RISK * reader_risk(concept, scene)
+
+
+def reader_risk(concept: VisualConcept, scene: SceneModel | None = None) -> float:
+    """The excess clash log-odds blind readers found for concepts like ``concept`` in scenes
+    like ``scene`` (``scene.read_risk``), or, where no such reading ran, for this concept on
+    any earlier scene (:func:`~emotion_director.knowledge.setting.concept_risk`)."""
     read = scene.read_risk if scene is not None else None
     risk: Mapping[str, float] = read if read is not None else concept_risk()
-    return bonus - READ_RISK * risk.get(concept.text, 0.0)
+    return risk.get(concept.text, 0.0)
 
 
 #: Ranking cost of a concept tied to a kind of place (a harbour's gulls, a forest's moss): over

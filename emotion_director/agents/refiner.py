@@ -13,6 +13,7 @@ composition, each compatible with everything already chosen.
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from collections.abc import Callable, Sequence
@@ -21,7 +22,12 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
-from emotion_director.agents.persona_agent import SETTING_BONUS, specificity_bonus
+from emotion_director.agents.persona_agent import (
+    READ_RISK,
+    SETTING_BONUS,
+    reader_risk,
+    specificity_bonus,
+)
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import StructuredMemory, structured_steps
@@ -333,10 +339,14 @@ def _pick(
     scene: SceneModel,
     clashes: Callable[[str], str | None],
 ) -> VisualConcept | None:
-    """A random concept of ``fit`` that the scene-fit model lets through (drawn again if not)."""
+    """A random concept of ``fit`` that the scene-fit model lets through (drawn again if not),
+    drawn with weight ``exp(-READ_RISK x reader risk)``: a concept blind readers found clashing
+    in scenes like this one is drawn less often, not never (one of risk +1 a seventh as often
+    as one of -1)."""
     fit = list(fit)
     while fit:
-        choice = rng.choice(fit)
+        weights = [math.exp(-READ_RISK * reader_risk(c, scene)) for c in fit]
+        choice = rng.choices(fit, weights)[0]
         if clashes(choice.render(scene)) is None:
             return choice
         fit.remove(choice)

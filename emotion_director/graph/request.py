@@ -83,7 +83,7 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     """
     words = prompt.split(" ")
     kept = [w for w in words if re.sub(r"[^a-z-]", "", w.lower()) not in EMOTION_WORDS]
-    subject = " ".join(kept).strip(" ,.;:!?") or prompt
+    subject = untrusted.strip_end(" ".join(kept), " ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
     subject = re.sub(r"\s+,", ",", subject)
     tokens = re.findall(r"[a-z]+", subject.lower())

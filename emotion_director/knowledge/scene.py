@@ -44,6 +44,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from emotion_director.knowledge.setting import stated_tags
+from emotion_director.untrusted import strip_end
 
 Kind = Literal[
     "person",
@@ -2750,7 +2751,7 @@ def fit_subject(
 
 
 def _tidy(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip(" ,.;:")
+    text = strip_end(re.sub(r"\s+", " ", text), " ,.;:")
     text = re.sub(r"\s+([,.;:])", r"\1", text)
     text = re.sub(r",\s*,", ",", text)
     text = re.sub(r"\b([Aa]n?|[Tt]he)\s*,\s*", r"\1 ", text)  # "A , bull" after a removal

@@ -405,3 +405,23 @@ async def test_completion_keeps_the_scene_where_and_when_the_prompt_says(subject
         texts = " | ".join(c.text for c in chain.concepts)
         assert not any(word in texts for word in absent), texts
         assert {"light", "colour", "composition"} <= {c.facet for c in chain.concepts}
+
+
+def test_the_fill_in_draws_concepts_readers_found_clashing_less_often():
+    import random
+
+    from emotion_director.agents.refiner import _pick
+    from emotion_director.knowledge.concept_graph import VisualConcept
+    from emotion_director.knowledge.scene import parse_scene
+
+    def concept(text):
+        return VisualConcept(text=text, facet="light", appraisal="a", emotion="awe")
+
+    safe, risky = concept("rim light glowing around the silhouette"), concept("neon glare")
+    scene = parse_scene("a welder in a dry dock")
+    read = scene.model_copy(update={"read_risk": {safe.text: -1.0, risky.text: 2.0}})
+    picks = [_pick([safe, risky], random.Random(seed), read, lambda t: None) for seed in range(200)]
+    assert picks.count(risky) < 20  # weight e^-2 against e^1: about 1 in 20
+    # where no reading ran, the two are drawn alike (neither has a count in the shipped table)
+    even = [_pick([safe, risky], random.Random(s), scene, lambda t: None) for s in range(200)]
+    assert 70 < even.count(risky) < 130

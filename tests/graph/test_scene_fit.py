@@ -112,3 +112,25 @@ def test_long_prompt_is_condensed_to_the_clip_window(graph):
 def test_negative_prompt_keeps_expressions_that_negate_no_stated_fact(graph):
     out = graph.invoke({"prompt": "an old man reading", "emotion": "anger"})
     assert "relaxed smile" in out["negative_prompt"]
+
+
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("a laundromat at 3 a.m.", "a laundromat at 3 a.m."),
+        ("a cab made in the U.S.", "a cab made in the U.S."),
+        ("a dog in a park.", "a dog in a park"),
+        ("a cab at 4 p.m.;", "a cab at 4 p.m"),  # the dot is not the text's last mark
+        ("Dr. Who.", "Dr. Who"),
+    ],
+)
+def test_an_abbreviation_keeps_its_final_dot(text, kept):
+    from emotion_director.untrusted import strip_end
+
+    assert strip_end(text, " .;") == kept
+
+
+def test_a_scene_ending_in_a_m_keeps_it_in_the_prompt(graph):
+    # seen in real outputs: "a laundromat at 3 a.m, a single wilted flower, ..."
+    out = graph.invoke({"prompt": "a laundromat at 3 a.m.", "emotion": "sadness"})
+    assert out["final_prompt"].startswith("a laundromat at 3 a.m., ")
