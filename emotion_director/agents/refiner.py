@@ -23,7 +23,6 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from emotion_director.agents.persona_agent import (
-    READ_RISK,
     SETTING_BONUS,
     reader_risk,
     specificity_bonus,
@@ -55,6 +54,10 @@ BODY = BODY_FACTS
 
 #: Facets every picture should have; the graph fills them when no persona did.
 ESSENTIAL_FACETS = ("light", "colour", "composition")
+#: How strongly the fill-in's random draw shuns concepts readers found clashing: weaker than the
+#: ranking's ``READ_RISK``, so that the fill-in of one emotion does not become the same few
+#: safest concepts in every scene.
+FILL_RISK = 1.0
 
 
 class Refinement(BaseModel):
@@ -340,12 +343,12 @@ def _pick(
     clashes: Callable[[str], str | None],
 ) -> VisualConcept | None:
     """A random concept of ``fit`` that the scene-fit model lets through (drawn again if not),
-    drawn with weight ``exp(-READ_RISK x reader risk)``: a concept blind readers found clashing
+    drawn with weight ``exp(-FILL_RISK x reader risk)``: a concept blind readers found clashing
     in scenes like this one is drawn less often, not never (one of risk +1 a seventh as often
     as one of -1)."""
     fit = list(fit)
     while fit:
-        weights = [math.exp(-READ_RISK * reader_risk(c, scene)) for c in fit]
+        weights = [math.exp(-FILL_RISK * reader_risk(c, scene)) for c in fit]
         choice = rng.choices(fit, weights)[0]
         if clashes(choice.render(scene)) is None:
             return choice

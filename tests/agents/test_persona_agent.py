@@ -183,7 +183,7 @@ def test_a_concept_blind_readers_kept_refusing_ranks_lower(monkeypatch):
     unread = persona_agent.specificity_bonus(sky)
     monkeypatch.setattr(persona_agent, "concept_risk", lambda: {"a red sky full of smoke": 2.0})
     assert unread - persona_agent.specificity_bonus(sky) == pytest.approx(
-        2.0 * persona_agent.READ_RISK
+        2.0 * persona_agent.TABLE_RISK
     )
     assert persona_agent.specificity_bonus(concept("storm clouds massing")) == unread
     # and the shipped counts do mark it

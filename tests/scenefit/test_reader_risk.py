@@ -237,10 +237,15 @@ def test_the_scene_s_reading_outranks_the_count_table():
                         emotion="anger")  # fmt: skip
     scene = parse_scene("a swan on a park pond")
     table = persona_agent.specificity_bonus(sky, scene)  # no reading: the shipped counts
-    read = scene.model_copy(update={"read_risk": {"a red sky full of smoke": -1.0}})
+    read = scene.model_copy(update={"read_risk": {"a red sky full of smoke": 0.5}})
     assert persona_agent.specificity_bonus(sky, read) - table == pytest.approx(
-        persona_agent.READ_RISK * (persona_agent.concept_risk()["a red sky full of smoke"] + 1.0)
+        persona_agent.TABLE_RISK * persona_agent.concept_risk()["a red sky full of smoke"]
+        - persona_agent.READ_RISK * 0.5
     )
+    # below its facet's rate a concept costs nothing, and gains nothing
+    safe = scene.model_copy(update={"read_risk": {"a red sky full of smoke": -3.0}})
+    none = scene.model_copy(update={"read_risk": {}})
+    assert persona_agent.specificity_bonus(sky, safe) == persona_agent.specificity_bonus(sky, none)
 
 
 def test_each_facet_is_measured_against_its_own_kind():
