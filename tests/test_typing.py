@@ -147,3 +147,24 @@ def test_the_package_ships_its_py_typed_marker():
     assert resources.files("emotion_director").joinpath("py.typed").is_file()
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "py.typed" in config["tool"]["setuptools"]["package-data"]["emotion_director"]
+
+
+def test_the_printed_result_and_the_graph_output_declare_the_same_fields():
+    # RewriteOutput (the graph's output schema, a TypedDict) and RewriteResult (the same as one
+    # pydantic object, what --json prints) are declared apart: this keeps them from drifting
+    from typing import NotRequired, get_args, get_origin, get_type_hints
+
+    from emotion_director.graph.state import RewriteOutput, RewriteResult
+
+    output = get_type_hints(RewriteOutput, include_extras=True)
+    fields = RewriteResult.model_fields
+    assert set(output) == set(fields)
+    for name, hint in output.items():
+        optional = get_origin(hint) is NotRequired
+        if optional:
+            hint = get_args(hint)[0]
+        want = fields[name].annotation
+        if type(None) in get_args(want):  # absent in the graph's output, None in the object
+            want = next(a for a in get_args(want) if a is not type(None))
+        assert hint == want, name
+        assert optional == (not fields[name].is_required()), name
