@@ -54,6 +54,8 @@ JUDGES = {
     "judge17": ("AG", "AH"),
     "judge18": ("AI", "AJ"),
     "judge19": ("AK", "AL"),
+    "judge20": ("AM", "AN"),
+    "judge21": ("AO", "AP"),
 }
 
 

@@ -19,8 +19,8 @@ countryside in other rooms, not because a rule names either. The graph ranks con
 neither these labels nor MiniLM.
 
 Measured (``benchmarks/scene_fit_phrases.py --knn``): trained on the labels of sets 1-12 and
-read on sets 13-17 (1,121 labelled phrases of 200 scenes written later), ranking AUC 0.81 and
-within-scene AUC 0.82, against 0.57 and 0.59 for the per-concept count table
+read on sets 13-19 (2,099 labelled phrases of 280 scenes written later), ranking AUC 0.82 and
+within-scene AUC 0.84, against 0.56 and 0.57 for the per-concept count table
 (``knowledge/data/concept_risk.tsv``) built from the same sets. ``K``, ``SCENE_WEIGHT`` and
 ``TEMPERATURE`` were chosen by 4-fold cross-validation over scenes within sets 1-12.
 

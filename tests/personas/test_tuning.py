@@ -149,7 +149,7 @@ def test_eval_run_takes_a_persona_folder(tmp_path):
     assert bad.exit_code == 2 and "persona directory not found" in bad.output
 
 
-def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path):
+def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path, no_read_risk):
     edited = _data(
         taste={
             **_data()["taste"],
