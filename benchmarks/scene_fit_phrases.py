@@ -219,15 +219,7 @@ def pair_arrays(rows: list[dict[str, object]], encoder: object) -> dict[str, obj
         [encoder.encode(texts[i : i + 64]) for i in range(0, len(texts), 64)]  # type: ignore[attr-defined]
     )
     sets = sorted({str(r["set"]) for r in rows}, key=lambda s: int(s[5:] or 1))
-    by_facet: dict[str, list[bool]] = collections.defaultdict(list)
-    for r in rows:
-        if r["label"] != "unsure":
-            by_facet[str(r["facet"])].append(r["label"] == "clash")
     meta = {
-        # each facet's pooled clash rate, smoothed by one clash and one fit
-        "facet_rates": {
-            f: round((sum(c) + 1) / (len(c) + 2), 4) for f, c in sorted(by_facet.items())
-        },
         "source": "two-reader blind labels of benchmarks/scene_fit/e2e_runs, judge files: "
         + ", ".join(sets)
         + "; built by python benchmarks/scene_fit_phrases.py --pairs FILE",
@@ -282,12 +274,18 @@ def knn_report(
     for r in late:
         if r["label"] != "unsure":
             by_scene[(str(r["set"]), str(r["scene"]))].append(r)
-    scored: dict[str, list[tuple[float, bool, tuple[str, str]]]] = {"reader risk": [], "table": []}
+    scored: dict[str, list[tuple[float, bool, tuple[str, str]]]] = {
+        "reader rate": [],  # the neighbours' clash rate
+        "reader cost": [],  # what the ranking counts: its log-odds over the pooled rate, cut at 0
+        "table": [],
+    }
     for key, items in by_scene.items():
         texts = [str(r["concept"]) or str(r["phrase"]) for r in items]
-        for r, rate in zip(items, risk.rates(key[1], texts)):
-            scored["reader risk"].append((rate, r["label"] == "clash", key))
-            scored["table"].append((table_risk(str(r["concept"])), r["label"] == "clash", key))
+        for r, rate, odds in zip(items, risk.rates(key[1], texts), risk.risks(key[1], texts)):
+            clash = r["label"] == "clash"
+            scored["reader rate"].append((rate, clash, key))
+            scored["reader cost"].append((max(0.0, odds), clash, key))
+            scored["table"].append((table_risk(str(r["concept"])), clash, key))
     n = len(scored["table"])
     clashes = sum(c for _, c, _ in scored["table"])
     print(f"trained on judge files before judge{first_test_set}, read on {n} later phrases")

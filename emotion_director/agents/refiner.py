@@ -344,8 +344,8 @@ def _pick(
 ) -> VisualConcept | None:
     """A random concept of ``fit`` that the scene-fit model lets through (drawn again if not),
     drawn with weight ``exp(-FILL_RISK x reader risk)``: a concept blind readers found clashing
-    in scenes like this one is drawn less often, not never (one of risk +1 a seventh as often
-    as one of -1)."""
+    in scenes like this one is drawn less often, not never (one of risk +2 about a seventh as
+    often as one no riskier than the average phrase)."""
     fit = list(fit)
     while fit:
         weights = [math.exp(-FILL_RISK * reader_risk(c, scene)) for c in fit]

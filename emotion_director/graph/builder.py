@@ -197,13 +197,6 @@ class MCAgentNodes:
         if reader is not None:
             scene = update["scene"]
             update["scene"] = scene.model_copy(update={"read_setting": reader.read(scene.text)})
-        risk = shared_reader_risk() if self.settings.read_risk else None
-        if risk is not None:
-            scene = update["scene"]
-            concepts = self.concept_graph.concepts(update["emotion"])
-            texts = [c.text for c in concepts]
-            found = dict(zip(texts, risk.risks(scene.text, texts, [c.facet for c in concepts])))
-            update["scene"] = scene.model_copy(update={"read_risk": found})
         update["personas"] = [p.name for p in self._selected(state.get("personas") or ctx.personas)]
         # a new request on a thread that already ran starts clean: the reducers must never add
         # this request's readings (or LLM calls) to an earlier request's
@@ -216,6 +209,13 @@ class MCAgentNodes:
                 f"max_llm_calls={limit} is below the {len(update['personas'])} persona calls this "
                 "run needs: raise it or select fewer personas."
             )
+        # concepts are ranked only when grounded: read their risk once the request is valid
+        risk = shared_reader_risk() if self.settings.read_risk and self.settings.grounding else None
+        if risk is not None:
+            scene = update["scene"]
+            texts = [c.text for c in self.concept_graph.concepts(update["emotion"])]
+            found = dict(zip(texts, risk.risks(scene.text, texts)))
+            update["scene"] = scene.model_copy(update={"read_risk": found})
         return update
 
     def fan_out(self, state: RewriteState) -> list[Send]:

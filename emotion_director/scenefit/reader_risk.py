@@ -6,11 +6,8 @@ holds those labels as MiniLM vectors: for every (scene, phrase) pair both reader
 scene's vector, the phrase's vector and whether it clashed. For a new scene and a concept,
 :class:`ReaderRisk` takes the ``K`` labelled pairs nearest to (scene, concept), nearness being
 ``SCENE_WEIGHT`` x the scenes' cosine + the phrases' cosine, and weighs their labels by
-``exp(TEMPERATURE x nearness)``. The answer is how much likelier than the pooled rate of its facet
-that clash rate is, in log-odds: below 0 for a concept readers found safer than most of its kind.
-Each facet is measured against its own kind because the kinds differ: readers refused 1% of the
-palettes and 17% of the objects, so against one pooled rate every palette would outrank every
-object, and the rewrites would lose their concrete cues to safe colours.
+``exp(TEMPERATURE x nearness)`` (:meth:`ReaderRisk.rates`). :meth:`ReaderRisk.risks` gives that
+rate as log-odds over the pooled clash rate of all labelled pairs.
 
 This judges by meaning, not by listing: a concept no reader ever saw inherits the labels of the
 phrases that mean the same, and "a meadow" is risky in a laundromat because readers refused
@@ -19,16 +16,18 @@ countryside in other rooms, not because a rule names either. The graph ranks con
 neither these labels nor MiniLM.
 
 Measured (``benchmarks/scene_fit_phrases.py --knn``): trained on the labels of sets 1-12 and
-read on sets 13-19 (2,099 labelled phrases of 280 scenes written later), ranking AUC 0.82 and
-within-scene AUC 0.84, against 0.56 and 0.57 for the per-concept count table
-(``knowledge/data/concept_risk.tsv``) built from the same sets. ``K``, ``SCENE_WEIGHT`` and
-``TEMPERATURE`` were chosen by 4-fold cross-validation over scenes within sets 1-12.
+read on sets 13-19 (2,099 labelled phrases of 280 scenes written later), the rate ranks the
+phrases of one scene with AUC 0.84, and the ranking's cost (the log-odds cut at 0) with 0.73,
+against 0.57 for the per-concept count table (``knowledge/data/concept_risk.tsv``) built from
+the same sets. ``K``, ``SCENE_WEIGHT`` and ``TEMPERATURE`` were chosen by 4-fold
+cross-validation over scenes within sets 1-12.
 
 Example:
     >>> risk = ReaderRisk.load()  # doctest: +SKIP
-    >>> risk.risks("a laundromat at 3 a.m.", ["an open meadow", "a flickering strip light"])
+    >>> risk.risks("a free diver beside a whale shark", ["towering cumulus clouds filling the sky",
+    ...                                                  "rim light glowing around the silhouette"])
     ... # doctest: +SKIP
-    [1.2, -0.9]
+    [1.2, -0.5]
 """
 
 from __future__ import annotations
@@ -119,8 +118,6 @@ class ReaderRisk:
         self._phrase_vecs = self.pairs.vecs[self.pairs.pair_phrase]
         self.base = float(self.pairs.clash.mean())
         self._base_logit = _logit(self.base)
-        rates = self.pairs.meta.get("facet_rates") or {}
-        self._facet_logit = {f: _logit(float(r)) for f, r in rates.items()}
 
     @classmethod
     def load(cls) -> ReaderRisk:
@@ -155,22 +152,10 @@ class ReaderRisk:
         rate = ((self.pairs.clash[top] * weight).sum(axis=1) + self.base) / (weight.sum(axis=1) + 1)
         return [float(r) for r in rate]
 
-    def risks(
-        self, scene: str, concepts: Sequence[str], facets: Sequence[str | None] | None = None
-    ) -> list[float]:
-        """Each concept's clash log-odds in ``scene`` above the pooled rate of its facet
-        (``facets``, one per concept; the rate of all phrases where not given or not labelled);
-        negative below it.
-
-        Signed, not cut at 0: among concepts readers found safer than average the order still
-        counts (cut at 0, the held-out within-scene AUC falls from 0.82 to 0.73)."""
-        given = list(facets) if facets is not None else [None] * len(concepts)
-        if len(given) != len(concepts):
-            raise ValueError(f"{len(concepts)} concepts but {len(given)} facets")
-        return [
-            round(_logit(r) - self._facet_logit.get(f or "", self._base_logit), 2)
-            for r, f in zip(self.rates(scene, concepts), given)
-        ]
+    def risks(self, scene: str, concepts: Sequence[str]) -> list[float]:
+        """Each concept's clash log-odds in ``scene`` above the pooled rate of all labelled
+        pairs (negative below it); the ranking counts what is above 0 as a cost."""
+        return [round(_logit(r) - self._base_logit, 2) for r in self.rates(scene, concepts)]
 
 
 def _logit(p: float) -> float:

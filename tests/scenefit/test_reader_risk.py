@@ -157,7 +157,7 @@ def test_the_shipped_pairs_are_what_the_labels_give():
     assert (rebuilt["pair_scene"] == shipped.pair_scene).all(), fix
     assert (rebuilt["pair_phrase"] == shipped.pair_phrase).all(), fix
     assert (rebuilt["clash"] == shipped.clash.astype(bool)).all(), fix
-    assert json.loads(str(rebuilt["meta"]))["facet_rates"] == shipped.meta["facet_rates"], fix
+    assert json.loads(str(rebuilt["meta"])) == shipped.meta, fix
     assert "judge19" in shipped.meta["source"] and len(shipped.clash) > 5000
     # every concept of the graph has its vector: ranking a scene embeds only the scene
     from emotion_director.knowledge import load_concept_graph
@@ -165,7 +165,16 @@ def test_the_shipped_pairs_are_what_the_labels_give():
     graph = load_concept_graph()
     missing = [
         c.text
-        for e in ("awe", "fear", "sadness", "anger")
+        for e in (
+            "amusement",
+            "awe",
+            "contentment",
+            "excitement",
+            "anger",
+            "disgust",
+            "fear",
+            "sadness",
+        )  # fmt: skip
         for c in graph.concepts(e)
         if generic_text(c.text) not in shipped.index
     ]
@@ -173,8 +182,9 @@ def test_the_shipped_pairs_are_what_the_labels_give():
 
 
 def test_the_ranking_beats_the_count_table_on_later_sets(capsys):
-    # trained on sets 1-12, read on sets 13-17 (scenes written later): the measurement the
-    # module docstring quotes, from the shipped vectors
+    # trained on sets 1-12, read on sets 13-19 (scenes written later): the measurement the
+    # module docstring quotes, from the shipped vectors, of the rate and of the cost the
+    # ranking counts
     script = _script()
     shipped = ReaderPairs.packaged()
     script.knn_report(script.phrases(), encoder=ShippedEncoder(shipped))
@@ -184,7 +194,7 @@ def test_the_ranking_beats_the_count_table_on_later_sets(capsys):
         for line in out.splitlines()
         if "within-scene AUC" in line
     }
-    assert auc["reader risk"] > 0.78 and auc["table"] < 0.65, out
+    assert auc["reader rate"] > 0.8 and auc["reader cost"] > auc["table"] + 0.1, out
 
 
 @pytest.mark.slow
@@ -242,22 +252,10 @@ def test_the_scene_s_reading_outranks_the_count_table():
         persona_agent.TABLE_RISK * persona_agent.concept_risk()["a red sky full of smoke"]
         - persona_agent.READ_RISK * 0.5
     )
-    # below its facet's rate a concept costs nothing, and gains nothing
+    # below the average a concept costs nothing, and gains nothing
     safe = scene.model_copy(update={"read_risk": {"a red sky full of smoke": -3.0}})
-    none = scene.model_copy(update={"read_risk": {}})
-    assert persona_agent.specificity_bonus(sky, safe) == persona_agent.specificity_bonus(sky, none)
-
-
-def test_each_facet_is_measured_against_its_own_kind():
-    vectors = dict(VECTORS)
-    pairs = _pairs(ROWS, vectors)
-    pairs.meta = {"facet_rates": {"colour": 0.01, "object": 0.5}}
-    risk = ReaderRisk(TableEncoder(vectors), pairs)
-    scene, phrase = "a laundromat at night", ["a flickering strip light"]
-    (pooled,) = risk.risks(scene, phrase)
-    (colour,) = risk.risks(scene, phrase, ["colour"])
-    (obj,) = risk.risks(scene, phrase, ["object"])
-    (unknown,) = risk.risks(scene, phrase, ["texture"])  # no rate: the pooled one
-    assert colour > pooled > obj and unknown == pooled
-    with pytest.raises(ValueError, match="2 concepts but 1 facets"):
-        risk.risks(scene, ["a", "b"], ["colour"])
+    zero = scene.model_copy(update={"read_risk": {"a red sky full of smoke": 0.0}})
+    assert persona_agent.specificity_bonus(sky, safe) == persona_agent.specificity_bonus(sky, zero)
+    # a concept the reading lacks (another emotion's) falls back to its own counts
+    other = scene.model_copy(update={"read_risk": {}})
+    assert persona_agent.specificity_bonus(sky, other) == table
