@@ -1451,15 +1451,17 @@ def strip_instructions(text: str) -> tuple[str, list[str]]:
     return strip_end(scene, " .;,:。，；："), [r for r in removed if r]
 
 
-#: A last word written with dots inside ("a.m", "p.m", "U.S"): its final dot is part of it.
-_DOTTED_WORD = re.compile(r"(?:^|\s)(?:[A-Za-z]\.)+[A-Za-z]$")
+#: A last word written with dots inside ("a.m", "p.m", "3a.m", "U.S"): its final dot is part
+#: of it.
+_DOTTED_WORD = re.compile(r"(?:^|[^A-Za-z.])(?:[A-Za-z]\.)+[A-Za-z]$")
 
 
 def strip_end(text: str, chars: str = " .") -> str:
     """``text.strip(chars)``, but an abbreviation's own final dot stays: "a laundromat at
-    3 a.m." ends in "a.m.", not "a.m"."""
+    3 a.m." ends in "a.m.", and so do "at 4 p.m.;" and "a bar, 3 a.m.,"."""
     stripped = text.strip(chars)
-    if "." in chars and _DOTTED_WORD.search(stripped) and text.rstrip(" ").endswith("."):
+    end = len(text.rstrip(chars))
+    if "." in chars and text[end : end + 1] == "." and _DOTTED_WORD.search(stripped):
         return stripped + "."
     return stripped
 

@@ -169,11 +169,15 @@ class RewriteResult(BaseModel):
     def from_state(cls, state: dict[str, Any]) -> RewriteResult:
         return cls.model_validate({k: state[k] for k in cls.model_fields if k in state})
 
-    @field_serializer("scene")
-    def _scene_without_risks(self, scene: SceneModel | None) -> dict[str, Any] | None:
+    # no return annotation: the printed JSON schema stays the scene's (one would replace it)
+    @field_serializer("scene", mode="wrap")
+    def _scene_without_risks(self, scene: Any, handler: Any):  # type: ignore[no-untyped-def]
         """The scene as printed: without ``read_risk``, one number per concept of the emotion
         (~200), which the graph's state keeps; each concept's ``fit`` already counts its own."""
-        return None if scene is None else scene.model_dump(mode="json", exclude={"read_risk"})
+        dumped = handler(scene)
+        if isinstance(dumped, dict):
+            dumped.pop("read_risk", None)
+        return dumped
 
 
 #: The project's types that appear in checkpoints (for LangGraph's strict msgpack allowlist).

@@ -346,7 +346,7 @@ class ConceptGraph:
         """The emotion's concepts that fit the scene (or a set of its facts), in graph order."""
         if not isinstance(scene, SceneModel):
             return [c for c in self.concepts(emotion) if c.fits(scene)]
-        key = (resolve_emotion(emotion), scene.model_dump_json())
+        key = (resolve_emotion(emotion), _scene_key(scene))
         found = self._remember(
             self._candidates,
             key,
@@ -364,7 +364,7 @@ class ConceptGraph:
             return next(
                 (c for c in self.concepts(emotion) if c.render(None).lower() == wanted), None
             )
-        key = (resolve_emotion(emotion), scene.model_dump_json())
+        key = (resolve_emotion(emotion), _scene_key(scene))
 
         def bind() -> dict[str, VisualConcept]:
             rendered: dict[str, VisualConcept] = {}
@@ -417,6 +417,12 @@ STOPWORDS = frozenset(
     "a an the of in on at to with and or its it is are by for from into over under up down "
     "all this that as be their his her one some very".split()
 )
+
+
+def _scene_key(scene: SceneModel) -> str:
+    """What of a scene decides its candidates and renderings: all of it but the per-concept
+    reader risks (~200 numbers, which rank concepts and admit none)."""
+    return scene.model_dump_json(exclude={"read_risk"})
 
 
 @lru_cache(maxsize=16384)

@@ -120,14 +120,17 @@ def test_negative_prompt_keeps_expressions_that_negate_no_stated_fact(graph):
         ("a laundromat at 3 a.m.", "a laundromat at 3 a.m."),
         ("a cab made in the U.S.", "a cab made in the U.S."),
         ("a dog in a park.", "a dog in a park"),
-        ("a cab at 4 p.m.;", "a cab at 4 p.m"),  # the dot is not the text's last mark
+        ("a cab at 4 p.m.;", "a cab at 4 p.m."),  # the dot is not the text's last mark
+        ("a bar, 3 a.m.,", "a bar, 3 a.m."),
+        ("a bar at 3a.m.", "a bar at 3a.m."),
+        ("...a dog", "a dog"),
         ("Dr. Who.", "Dr. Who"),
     ],
 )
 def test_an_abbreviation_keeps_its_final_dot(text, kept):
     from emotion_director.untrusted import strip_end
 
-    assert strip_end(text, " .;") == kept
+    assert strip_end(text, " ,.;:") == kept
 
 
 def test_a_scene_ending_in_a_m_keeps_it_in_the_prompt(graph):

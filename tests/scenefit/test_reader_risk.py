@@ -259,3 +259,16 @@ def test_the_scene_s_reading_outranks_the_count_table():
     # a concept the reading lacks (another emotion's) falls back to its own counts
     other = scene.model_copy(update={"read_risk": {}})
     assert persona_agent.specificity_bonus(sky, other) == table
+
+
+def test_the_printed_result_leaves_the_risks_out_and_keeps_the_scene_s_schema():
+    from emotion_director.graph.state import RewriteResult
+
+    out = _graph_out()
+    assert out["scene"].read_risk  # the state keeps them (a resume ranks alike)
+    result = RewriteResult.from_state(out)
+    assert "read_risk" not in result.model_dump_json()
+    python = result.model_dump()["scene"]
+    assert "read_risk" not in python and isinstance(python["read_setting"], frozenset)
+    schema = RewriteResult.model_json_schema(mode="serialization")
+    assert {"$ref": "#/$defs/SceneModel"} in schema["properties"]["scene"]["anyOf"]
