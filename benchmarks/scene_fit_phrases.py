@@ -56,6 +56,7 @@ JUDGES = {
     "judge19": ("AK", "AL"),
     "judge20": ("AM", "AN"),
     "judge21": ("AO", "AP"),
+    "judge22": ("AQ", "AR"),
 }
 
 
