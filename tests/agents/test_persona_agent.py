@@ -190,3 +190,29 @@ def test_a_concept_blind_readers_kept_refusing_ranks_lower(monkeypatch):
     from emotion_director.knowledge.setting import concept_risk
 
     assert concept_risk()["a red sky full of smoke"] > 1.0
+
+
+def test_a_subject_template_bound_to_another_thing_than_the_main_subject_costs_more(
+    monkeypatch,
+):
+    # seen in held-out set 20: "the track with speed lines streaking behind it" for camels
+    # racing on a desert track; such bindings clashed 0.29 of the time in the blind labels, those
+    # to the main subject 0.17
+    from emotion_director.agents import persona_agent
+    from emotion_director.knowledge.concept_graph import VisualConcept
+    from emotion_director.knowledge.scene import parse_scene
+
+    monkeypatch.setattr(persona_agent, "concept_risk", dict)
+    lines = VisualConcept(
+        text="{the} with speed lines streaking behind it",
+        facet="composition",
+        appraisal="a",
+        emotion="excitement",
+        needs=frozenset({"object"}),
+    )
+    camels = parse_scene("robot jockeys on camels thundering across a desert track at sunrise")
+    assert lines.render(camels).startswith("the track")
+    assert persona_agent.reader_risk(lines, camels) == persona_agent.SECONDARY_OWNER_RISK
+    truck = parse_scene("a pickup truck racing along a dusty highway")
+    assert lines.render(truck).startswith("the truck")
+    assert persona_agent.reader_risk(lines, truck) == 0.0
