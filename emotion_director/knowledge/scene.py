@@ -2098,6 +2098,61 @@ _PARTICIPLES = frozenset(
 _LONG_PARTICIPLES = tuple(p for p in _PARTICIPLES if len(p) >= 4)
 
 
+#: Determiners of one thing: the noun phrase they open has a singular head.
+_SINGULAR_DETERMINERS = frozenset("a an one each every this that".split())
+
+
+def _agrees_as_verb(tokens: list[str], i: int) -> bool:
+    """Whether ``tokens[i]`` is the finite verb of a clause whose subject ends just before it,
+    by agreement, not by a list of verbs: an -s word after a singular noun that "a", "one" or
+    "every" opened ("a cat sleeps on a sofa", "a diver hovers beside a ray": the phrase's head
+    cannot be plural), or a word no table knows as a noun after a plural noun ("astronauts drift
+    in the cupola": English noun modifiers are singular). A possessive before it ("a chef's
+    knives") keeps the plural head."""
+    if i < 2 or tokens[i - 1].endswith(("'s", "ing", "ed")) or kind_of(tokens[i - 1]) is None:
+        return False  # ("a bookbinder stitching spines": what is stitched)
+    word, before = tokens[i], tokens[i - 1]
+    opened_by_one = False
+    for j in range(i - 2, max(-1, i - 6), -1):  # back over the phrase's modifiers
+        if tokens[j] in _SINGULAR_DETERMINERS:
+            opened_by_one = True
+            break
+        verb_form = tokens[j].endswith(("ing", "ed")) or _participle(tokens[j])
+        if (
+            tokens[j] in _PHRASE_ENDS
+            or tokens[j] in _DETERMINERS
+            or tokens[j].endswith("ly")
+            or (verb_form and j > 0 and _noun_like(tokens[j - 1]))
+            or _agrees_as_verb(tokens, j)  # "a couple tends tomato plants"
+        ):
+            break  # another phrase's: "a keeper climbing spiral stairs" ("a rusted fishing
+            # boat" is one phrase)
+    if singular(before) != before:
+        # a plural noun: the next word, if no noun, is its verb ("astronauts drift"); after
+        # "a" or "an" the plural-looking word is a modifier ("an arms dealer")
+        return (
+            not opened_by_one
+            and kind_of(word) is None
+            and word.isalpha()
+            and not word.endswith(("ing", "ed", "ly", "s"))
+            and word not in _PHRASE_ENDS | _FUNCTION_WORDS_OF_VERBS
+        )
+    plural_form = word.endswith("s") and not word.endswith(("ss", "us", "is", "'s"))
+    return opened_by_one and plural_form and singular(word) != word
+
+
+def _noun_like(word: str) -> bool:
+    """A noun the tables know, or a word they do not know at all ("cooper"): what an -ing or
+    -ed word after it does ("a cooper fitting iron hoops"), not what it modifies."""
+    if word in _DETERMINERS or word.endswith(("ing", "ed")):
+        return False
+    return kind_of(word) is not None or (word.isalpha() and word not in english_words())
+
+
+#: Words after a plural noun that are neither its verb nor a noun (read on by other rules).
+_FUNCTION_WORDS_OF_VERBS = frozenset("and or with of in on at to from by for as".split())
+
+
 def _participle(word: str) -> bool:
     """Whether ``word`` has a participle's form: -ing, -ed, an irregular participle, or one with
     a prefix ("overgrown", "windblown", "heartbroken")."""
@@ -2116,8 +2171,11 @@ def unknown_head(tokens: list[str]) -> str | None:
     words = list(tokens)
     while words and words[0] in _DETERMINERS:
         words.pop(0)
+    offset = len(tokens) - len(words)
     span: list[str] = []
-    for word in words:
+    for k, word in enumerate(words):
+        if span and _agrees_as_verb(tokens, offset + k):
+            break  # "a cat sleeps on a sofa": the phrase ends at its verb
         verb = word.endswith("ly") or _participle(word)
         # after participles only ("a yellowed wedding gown"), a known noun in -ing/-ed goes on
         # with the phrase: the participles modified it
@@ -2269,8 +2327,9 @@ def _entities(
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
         kind = _agent_kind(token, before) or kind
-        if _clause_verb(tokens, i):
-            kind = None  # "as mist lifts", "as snow falls outside": what happens, not a place
+        if _clause_verb(tokens, i) or _agrees_as_verb(tokens, i):
+            kind = None  # "as mist lifts", "as snow falls outside", "a cat naps on a radiator":
+            # what happens, not a thing
         if i in names and kind not in PLACE_KINDS and _named(tokens, i, names, kind):
             kind = "thing"  # "a vintage Jaguar" is a make of car, not an animal ("Bondi Beach"
             # is still a beach)
@@ -2313,6 +2372,7 @@ def _entities(
             and not acts
             and not named_doer
             and not _clause_verb(tokens, i + 1)  # "as crows perch along": crows, no modifier
+            and not _agrees_as_verb(tokens, i + 1)  # "a cat naps on": the cat, no modifier
         ):
             modifiers.append(token)
             continue
