@@ -57,6 +57,7 @@ JUDGES = {
     "judge20": ("AM", "AN"),
     "judge21": ("AO", "AP"),
     "judge22": ("AQ", "AR"),
+    "judge23": ("AS", "AT"),
 }
 
 
