@@ -58,6 +58,7 @@ JUDGES = {
     "judge21": ("AO", "AP"),
     "judge22": ("AQ", "AR"),
     "judge23": ("AS", "AT"),
+    "judge24": ("AU", "AV"),
 }
 
 
