@@ -54,6 +54,9 @@ BODY = BODY_FACTS
 
 #: Facets every picture should have; the graph fills them when no persona did.
 ESSENTIAL_FACETS = ("light", "colour", "composition")
+#: Kinds of cue the fill-in adds, in this order, while the chain has fewer than ``MIN_FACETS``.
+SUPPLEMENTARY_FACETS = ("texture", "object", "space", "weather", "body_language", "action")
+MIN_FACETS = 3
 #: How strongly the fill-in's random draw shuns concepts readers found clashing: weaker than the
 #: ranking's ``READ_RISK``, so that the fill-in of one emotion does not become the same few
 #: safest concepts in every scene.
@@ -483,6 +486,23 @@ def _complete_facets(
                 if c.facet == facet and _compatible(c, scene, links, known)
             ]
             # seeded per subject: the same emotion does not get the same fill everywhere
+            choice = _pick(fit, rng, scene, clashes)
+            if choice is not None:
+                _add_from_graph(links, known, choice, appraisal_id, scene)
+                break
+    # a prompt of two cues is thin: where the personas' picks and the essentials leave fewer
+    # than MIN_FACETS kinds of cue (a lone chair has no light its scene states), one more kind
+    for facet in SUPPLEMENTARY_FACETS:
+        if len({link.facet for link in links.values()}) >= MIN_FACETS:
+            break
+        if facet in {link.facet for link in links.values()}:
+            continue
+        for appraisal_id in appraisals:
+            fit = [
+                c
+                for c in concept_graph.appraisal(emotion, appraisal_id).concepts
+                if c.facet == facet and _compatible(c, scene, links, known)
+            ]
             choice = _pick(fit, rng, scene, clashes)
             if choice is not None:
                 _add_from_graph(links, known, choice, appraisal_id, scene)
