@@ -350,12 +350,12 @@ def _pick(
     in scenes like this one is drawn less often, not never (one of risk +2 about a seventh as
     often as one no riskier than the average phrase)."""
     fit = list(fit)
+    weights = [math.exp(-FILL_RISK * reader_risk(c, scene)) for c in fit]
     while fit:
-        weights = [math.exp(-FILL_RISK * reader_risk(c, scene)) for c in fit]
-        choice = rng.choices(fit, weights)[0]
-        if clashes(choice.render(scene)) is None:
-            return choice
-        fit.remove(choice)
+        k = rng.choices(range(len(fit)), weights)[0]
+        if clashes(fit[k].render(scene)) is None:
+            return fit[k]
+        del fit[k], weights[k]
     return None
 
 
@@ -475,10 +475,8 @@ def _complete_facets(
     rng: random.Random,
     clashes: Callable[[str], str | None] = lambda text: None,
 ) -> None:
-    present = {link.facet for link in links.values()}
-    for facet in ESSENTIAL_FACETS:
-        if facet in present:
-            continue
+    def fill(facet: str) -> None:
+        """Add one concept of ``facet`` from the best-ranked appraisal that has one."""
         for appraisal_id in appraisals:
             fit = [
                 c
@@ -489,21 +487,16 @@ def _complete_facets(
             choice = _pick(fit, rng, scene, clashes)
             if choice is not None:
                 _add_from_graph(links, known, choice, appraisal_id, scene)
-                break
+                return
+
+    for facet in ESSENTIAL_FACETS:
+        if facet not in {link.facet for link in links.values()}:
+            fill(facet)
     # a prompt of two cues is thin: where the personas' picks and the essentials leave fewer
     # than MIN_FACETS kinds of cue (a lone chair has no light its scene states), one more kind
     for facet in SUPPLEMENTARY_FACETS:
-        if len({link.facet for link in links.values()}) >= MIN_FACETS:
+        present = {link.facet for link in links.values()}
+        if len(present) >= MIN_FACETS:
             break
-        if facet in {link.facet for link in links.values()}:
-            continue
-        for appraisal_id in appraisals:
-            fit = [
-                c
-                for c in concept_graph.appraisal(emotion, appraisal_id).concepts
-                if c.facet == facet and _compatible(c, scene, links, known)
-            ]
-            choice = _pick(fit, rng, scene, clashes)
-            if choice is not None:
-                _add_from_graph(links, known, choice, appraisal_id, scene)
-                break
+        if facet not in present:
+            fill(facet)

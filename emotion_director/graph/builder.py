@@ -50,16 +50,24 @@ from emotion_director.settings import Settings
 from emotion_director.untrusted import remove_invisible
 
 
+def _optional_model(name: str, level: int, without: str) -> Any:
+    """``emotion_director.scenefit.<name>.load()``, or None, logged once at ``level`` with what
+    the graph does ``without`` it, when its extra or MiniLM's weights are missing."""
+    try:
+        import emotion_director.scenefit as scenefit
+
+        return getattr(scenefit, name).load()
+    except ImportError as exc:  # MissingExtraError is an ImportError
+        logging.getLogger(__name__).log(level, "%s: %s", without, exc)
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def shared_scene_fit() -> Any:
     """One scene-fit model per process, or None (logged once) when its extra is missing."""
-    try:
-        from emotion_director.scenefit import SceneFit
-
-        return SceneFit.load()
-    except ImportError as exc:  # MissingExtraError is an ImportError
-        logging.getLogger(__name__).warning("scene fit off, the word tables filter alone: %s", exc)
-        return None
+    return _optional_model(
+        "SceneFit", logging.WARNING, "scene fit off, the word tables filter alone"
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,15 +75,9 @@ def shared_reader_risk() -> Any:
     """One reader-risk model per process, or None (logged once) when MiniLM is not installed:
     then concepts are ranked by the per-concept counts of the same labels
     (:func:`~emotion_director.knowledge.setting.concept_risk`)."""
-    try:
-        from emotion_director.scenefit import ReaderRisk
-
-        return ReaderRisk.load()
-    except ImportError as exc:  # MissingExtraError is an ImportError
-        logging.getLogger(__name__).info(
-            "reader risk off, concepts are ranked by their own label counts: %s", exc
-        )
-        return None
+    return _optional_model(
+        "ReaderRisk", logging.INFO, "reader risk off, concepts are ranked by their own label counts"
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,15 +85,11 @@ def shared_setting_reader() -> Any:
     """One setting reader per process, or None (logged once) when MiniLM is not installed: then
     a scene states only the setting its parsed words give (see
     :mod:`emotion_director.knowledge.setting`)."""
-    try:
-        from emotion_director.scenefit import SettingReader
-
-        return SettingReader.load()
-    except ImportError as exc:  # MissingExtraError is an ImportError
-        logging.getLogger(__name__).info(
-            "setting reader off, scenes state only what the word tables parse: %s", exc
-        )
-        return None
+    return _optional_model(
+        "SettingReader",
+        logging.INFO,
+        "setting reader off, scenes state only what the word tables parse",
+    )
 
 
 class _LLMOptions(TypedDict):

@@ -2135,7 +2135,7 @@ def _agrees_as_verb(tokens: list[str], i: int) -> bool:
             and kind_of(word) is None
             and word.isalpha()
             and not word.endswith(("ing", "ed", "ly", "s"))
-            and word not in _PHRASE_ENDS | _FUNCTION_WORDS_OF_VERBS
+            and word not in _PHRASE_ENDS
         )
     plural_form = word.endswith("s") and not word.endswith(("ss", "us", "is", "'s"))
     return opened_by_one and plural_form and singular(word) != word
@@ -2147,10 +2147,6 @@ def _noun_like(word: str) -> bool:
     if word in _DETERMINERS or word.endswith(("ing", "ed")):
         return False
     return kind_of(word) is not None or (word.isalpha() and word not in english_words())
-
-
-#: Words after a plural noun that are neither its verb nor a noun (read on by other rules).
-_FUNCTION_WORDS_OF_VERBS = frozenset("and or with of in on at to from by for as".split())
 
 
 def _participle(word: str) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 np = pytest.importorskip("numpy")
 
+from emotion_director.emotions import Emotion  # noqa: E402
 from emotion_director.scenefit.reader_risk import (  # noqa: E402
     ReaderPairs,
     ReaderRisk,
@@ -165,16 +166,7 @@ def test_the_shipped_pairs_are_what_the_labels_give():
     graph = load_concept_graph()
     missing = [
         c.text
-        for e in (
-            "amusement",
-            "awe",
-            "contentment",
-            "excitement",
-            "anger",
-            "disgust",
-            "fear",
-            "sadness",
-        )  # fmt: skip
+        for e in Emotion
         for c in graph.concepts(e)
         if generic_text(c.text) not in shipped.index
     ]
