@@ -13,7 +13,9 @@ The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read 
 ``wordnet_kinds.tsv``; ``--bodies`` writes ``wordnet_bodies.tsv`` (see :func:`build_bodies`);
 ``--senses`` writes ``wordnet_senses.tsv`` (nouns of several kinds, one dominant in use: see
 :func:`dominant_kind`); ``--agents`` writes ``wordnet_agents.tsv`` (see :func:`build_agents`);
-``--vocal`` writes ``wordnet_vocal.tsv`` (see :func:`build_vocal`).
+``--vocal`` writes ``wordnet_vocal.tsv`` (see :func:`build_vocal`); ``--verbs`` writes
+``wordnet_verbs.tsv`` (see :func:`build_verbs`); ``--adjectives`` writes
+``wordnet_adjectives.tsv`` (see :func:`build_adjectives`).
 
 A noun is kept when:
 
@@ -288,6 +290,61 @@ def build_vocal(folder: Path) -> list[tuple[str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def build_verbs(folder: Path) -> list[tuple[str, str]]:
+    """Words that can be a clause's finite verb: one-word lemmas with a WordNet verb sense whose
+    uses as a verb in SemCor's sense-tagged counts are at least a tenth of their uses as a noun
+    ("skid", "drift", "block", "kick", "nap": verbs; "officer" (1 use against 118), "line" and
+    "field": nouns). After a plural noun, such a word before a preposition or a determiner is the
+    verb ("rally cars skid through a forest", "dockworkers block a gate")."""
+    wordnet, root = open_wordnet(folder)
+    try:
+        names = {
+            lemma.name()
+            for synset in wordnet.all_synsets("v")  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+
+        def uses(word: str, pos: str) -> int:
+            return sum(
+                lemma.count()
+                for synset in wordnet.synsets(word, pos=pos)  # type: ignore[attr-defined]
+                for lemma in synset.lemmas()
+                if lemma.name() == word
+            )
+
+        return [
+            (verb, "verb")
+            for verb in sorted(names)
+            if verb.isalpha() and verb.islower() and uses(verb, "v") * 10 >= uses(verb, "n")
+        ]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def build_adjectives(folder: Path) -> list[tuple[str, str]]:
+    """Words that are only adjectives to WordNet: an adjective sense and no noun or verb sense
+    ("vast", "mouldy", "ornate"). Such a word never heads a noun phrase: "a vast carved chapel"
+    is a chapel."""
+    wordnet, root = open_wordnet(folder)
+    try:
+        names = {
+            lemma.name()
+            for tag in ("a", "s")
+            for synset in wordnet.all_synsets(tag)  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+        return [
+            (word, "adjective")
+            for word in sorted(names)
+            if word.isalpha()
+            and word.islower()
+            and not wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+            and not wordnet.synsets(word, pos="v")  # type: ignore[attr-defined]
+        ]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 #: Kinds a two-word compound may take over its head noun with: a living subject's body plan
 #: ("an organ grinder" is a person, whatever a grinder alone is). Not fish: a sea lion on a pier
 #: is not under water.
@@ -432,6 +489,8 @@ HEADER = """\
 
 #: the kind table's first header line, replaced in the other tables' headers
 _KIND_LINE = "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only"
+#: tables read from parts of speech and usage counts, not from hypernyms
+_NOT_BY_HYPERNYMS = frozenset({"wordnet_verbs.tsv", "wordnet_adjectives.tsv"})
 #: flag -> (builder, output file, its first header line): the tables other than the kinds'
 TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
     "--bodies": (
@@ -451,6 +510,18 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_vocal.tsv",
         "# verb\tvocal: verbs whose most used WordNet sense is done with the voice\n"
         "# (build_vocal)",
+    ),
+    "--verbs": (
+        build_verbs,
+        "wordnet_verbs.tsv",
+        "# verb\tverb: words whose WordNet verb uses are at least a tenth of their noun uses\n"
+        "# (build_verbs)",
+    ),
+    "--adjectives": (
+        build_adjectives,
+        "wordnet_adjectives.tsv",
+        "# word\tadjective: words that WordNet 3.0 has as adjectives only, no noun or verb\n"
+        "# (build_adjectives)",
     ),
     "--agents": (
         build_agents,
@@ -482,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         builder, name, first_line = TABLES[args[1]]
         rows, out = builder(Path(args[0])), HERE / name
         header = HEADER.replace(_KIND_LINE, first_line)
+        if name in _NOT_BY_HYPERNYMS:
+            header = header.replace(", read from their\n# hypernyms by", ",\n# written by")
     else:
         rows, out, header = build(Path(args[0])), HERE / "wordnet_kinds.tsv", HEADER
     tmp = out.with_suffix(".tmp")

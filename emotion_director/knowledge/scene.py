@@ -1591,6 +1591,28 @@ def vocal_verbs() -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=1)
+def verbs() -> frozenset[str]:
+    """Words that can be a clause's finite verb (``wordnet_verbs.tsv``): WordNet verbs used as
+    verbs at least a tenth as often as nouns ("skid", "drift", "block"; not "officer", "line")."""
+    return frozenset(
+        row[0]
+        for row in csv.reader(io.StringIO(_data_text("wordnet_verbs.tsv")), delimiter="\t")
+        if row and not row[0].startswith("#")
+    )
+
+
+@lru_cache(maxsize=1)
+def adjectives() -> frozenset[str]:
+    """Words WordNet has as adjectives only (``wordnet_adjectives.tsv``): "vast", "mouldy"; such
+    a word heads no noun phrase."""
+    return frozenset(
+        row[0]
+        for row in csv.reader(io.StringIO(_data_text("wordnet_adjectives.tsv")), delimiter="\t")
+        if row and not row[0].startswith("#")
+    )
+
+
 def _vocal(token: str, before: str) -> bool:
     """Whether ``token`` says a living thing uses its voice: the -ing or -s form of a vocal verb
     right after it ("a purser shouting", "a wolf howls"). Bare forms are not read ("a low sky"
@@ -2004,6 +2026,8 @@ def parse_scene(text: str) -> SceneModel:
     # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
     first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
     head = unknown_head(first) if english else None
+    if head is not None and any(e.noun.startswith(f"{head} of ") for e in entities):
+        head = None  # "a pair of fennec foxes": the foxes are the subject
     if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
         known = [e for e in entities if e.noun == head]  # read by the parser ("a bell founder")
         # the nouns before it in its phrase modify it: "a top fuel dragster" has no fuel in it
@@ -2106,12 +2130,21 @@ def _agrees_as_verb(tokens: list[str], i: int) -> bool:
     """Whether ``tokens[i]`` is the finite verb of a clause whose subject ends just before it,
     by agreement, not by a list of verbs: an -s word after a singular noun that "a", "one" or
     "every" opened ("a cat sleeps on a sofa", "a diver hovers beside a ray": the phrase's head
-    cannot be plural), or a word no table knows as a noun after a plural noun ("astronauts drift
-    in the cupola": English noun modifiers are singular). A possessive before it ("a chef's
-    knives") keeps the plural head."""
-    if i < 2 or tokens[i - 1].endswith(("'s", "ing", "ed")) or kind_of(tokens[i - 1]) is None:
+    cannot be plural), or, after a plural noun, a word no table knows as a noun ("astronauts
+    drift in the cupola": English noun modifiers are singular) or a verb (``verbs``) that a
+    preposition or a determiner follows ("rally cars skid through a forest": no noun phrase
+    goes on so). After a noun no table knows ("a freediver kicks toward a shoal"), the -s word
+    must be such a verb too. A possessive before it ("a chef's knives") keeps the plural head."""
+    if i < 1 or tokens[i - 1].endswith(("'s", "'", "ing", "ed")):
         return False  # ("a bookbinder stitching spines": what is stitched)
     word, before = tokens[i], tokens[i - 1]
+    after = tokens[i + 1] if i + 1 < len(tokens) else None
+    # a verb, as the next word shows: nothing, a preposition, a determiner or an adverb follows
+    verb_here = (singular(word) in verbs() or word in verbs()) and (
+        after is None or after in _PHRASE_ENDS or after in _DETERMINERS or after.endswith("ly")
+    )
+    if kind_of(before) is None and not (verb_here and _noun_like(before)):
+        return False
     opened_by_one = False
     for j in range(i - 2, max(-1, i - 6), -1):  # back over the phrase's modifiers
         if tokens[j] in _SINGULAR_DETERMINERS:
@@ -2121,7 +2154,7 @@ def _agrees_as_verb(tokens: list[str], i: int) -> bool:
         if (
             tokens[j] in _PHRASE_ENDS
             or tokens[j] in _DETERMINERS
-            or tokens[j].endswith("ly")
+            or (tokens[j].endswith("ly") and kind_of(tokens[j]) is None)  # not "a rally car"
             or (verb_form and j > 0 and _noun_like(tokens[j - 1]))
             or _agrees_as_verb(tokens, j)  # "a couple tends tomato plants"
         ):
@@ -2132,7 +2165,7 @@ def _agrees_as_verb(tokens: list[str], i: int) -> bool:
         # "a" or "an" the plural-looking word is a modifier ("an arms dealer")
         return (
             not opened_by_one
-            and kind_of(word) is None
+            and (kind_of(word) is None or verb_here)
             and word.isalpha()
             and not word.endswith(("ing", "ed", "ly", "s"))
             and word not in _PHRASE_ENDS
@@ -2202,7 +2235,7 @@ def unknown_head(tokens: list[str]) -> str | None:
     # that is not a concrete noun ("empty", "dramatic") or a style word ("cinematic", "highly")
     if len(head) < 3 or not head.isalpha() or head in attribute_lexicon() or phrase_facts(head):
         return None
-    if head in english_words() or head.endswith(_NOT_NOUN_ENDINGS):
+    if head in english_words() or head in adjectives() or head.endswith(_NOT_NOUN_ENDINGS):
         return None
     return head
 
@@ -2254,6 +2287,22 @@ def _named(tokens: list[str], i: int, names: frozenset[int], kind: str | None) -
     while start - 1 in names:
         start -= 1
     return start < i and tokens[start] not in english_words()
+
+
+def _name_modifies(tokens: list[str], i: int, names: frozenset[int]) -> bool:
+    """Whether the name at ``i`` modifies a noun that its phrase goes on to: a noun the tables
+    know comes before any word that ends the phrase, a participle, a verb or another name
+    ("a Venetian water-taxi driver shaking", "a Honda motorcycle"; not "a vintage Citroen
+    parked", "Mary Ellen tossed by waves")."""
+    for j in range(i + 1, min(len(tokens), i + 4)):
+        word = tokens[j]
+        if j in names or word in _PHRASE_ENDS or word in _DETERMINERS or _participle(word):
+            return False
+        if _agrees_as_verb(tokens, j) or word in body_parts():
+            return False
+        if kind_of(word) is not None:
+            return True
+    return False
 
 
 #: Conjunctions that open a clause of its own: its subject comes next, then its verb.
@@ -2309,7 +2358,10 @@ def _entities(
     locative = False
     modifiers: list[str] = []
     compound: Kind | None = None  # the kind of a two-word noun whose first word came last
+    skip_to = -1  # the last word of an "X of Y" subject read ahead
     for i, token in enumerate(tokens):
+        if i <= skip_to:
+            continue
         head_of, compound = compound, None
         if token in _LOCATIVE:
             locative = True
@@ -2327,8 +2379,29 @@ def _entities(
             kind = None  # "as mist lifts", "as snow falls outside", "a cat naps on a radiator":
             # what happens, not a thing
         if i in names and kind not in PLACE_KINDS and _named(tokens, i, names, kind):
+            if i + 1 not in names and _name_modifies(tokens, i, names):
+                modifiers.append(token)  # "a Venetian water-taxi driver", "an African grey
+                continue  # parrot": the noun after the name is the thing
             kind = "thing"  # "a vintage Jaguar" is a make of car, not an animal ("Bondi Beach"
             # is still a beach)
+        partitive = _of_head(tokens, i, kind, names) if not subjects and not places else None
+        if partitive is not None:
+            # "a pair of fennec foxes", "a line of ducklings", "strips of shark meat": the
+            # first noun counts or shapes what follows "of", which is what the scene shows
+            inner = tokens[partitive]
+            subjects.append(
+                SubjectEntity(
+                    noun=f"{token} of {inner}",
+                    kind=kind_of(inner) or "thing",
+                    plural=token in _CONTAINERS or singular(inner) != inner,
+                    modifiers=[
+                        *modifiers,
+                        *(w for w in tokens[i + 2 : partitive] if w not in _DETERMINERS),
+                    ],
+                )
+            )
+            modifiers, skip_to = [], partitive
+            continue
         if _absent(tokens, i):
             kind = None  # "a suburb with no customers": no one to give tears to
         elif (
@@ -2436,6 +2509,45 @@ def _entities(
         else:
             subjects.append(entity)
     return subjects[:4], places
+
+
+def _of_head(
+    tokens: list[str], i: int, kind: Kind | None, names: frozenset[int] = frozenset()
+) -> int | None:
+    """Where the head of the noun phrase after "of" is, when ``tokens[i]``, the noun that opens
+    the scene, counts, shapes or groups it ("a pair of fennec foxes napping": ``foxes``), and
+    is not a place or a building ("a field of grass", "a greenhouse of vines"), a living thing
+    ("a mother of twins"), a part ("the neck of a bottle") or a depiction ("a statue of a
+    horse"). The phrase ends at a word that ends phrases, an -ing word after a noun, or a verb;
+    its head is its last noun, which no capital makes a name ("the hull of the Queen Mary")."""
+    if i + 2 >= len(tokens) or tokens[i + 1] != "of":
+        return None
+    if _agrees_as_verb(tokens, i) or _clause_verb(tokens, i):
+        return None
+    token = tokens[i]
+    if any(w in _PHRASE_ENDS or w not in _DETERMINERS and _participle(w) for w in tokens[:i]):
+        return None  # not the opening phrase ("a smokejumper leaping from the door of a plane")
+    if token in _DETERMINERS or len(token) < 3 or not token.isalpha() or token in body_parts():
+        return None
+    depictions = curated_subjects()["lifeless"]["depictions"]
+    if kind in PLACE_KINDS | (ANIMATE_KINDS - {"group"}) | {"building"} or token in depictions:
+        return None
+    if kind is None and token in english_words():
+        return None  # "most of", "full of", "because of": no noun counts there
+    head = None
+    for j in range(i + 2, min(len(tokens), i + 8)):
+        word = tokens[j]
+        if word in _PHRASE_ENDS or (head is not None and _participle(word)):
+            break
+        if head is not None and _agrees_as_verb(tokens, j):
+            break
+        if word in _DETERMINERS or _participle(word) or word.endswith("ly"):
+            continue
+        if kind_of(word) is not None:
+            head = j
+    if head is None or head in names or kind_of(tokens[head]) in PLACE_KINDS:
+        return None
+    return head
 
 
 @lru_cache(maxsize=1024)
