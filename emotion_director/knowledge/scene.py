@@ -1207,6 +1207,26 @@ _ICE_PAIRS = [["pack", "ice"], ["sea", "ice"], ["ice", "floe"], ["ice", "floes"]
 ASLEEP_WORDS = frozenset("asleep sleeping dozing napping slumbering snoozing".split())
 
 
+def _asleep_at(tokens: list[str]) -> list[int]:
+    return [k for k, token in enumerate(tokens) if token in ASLEEP_WORDS]
+
+
+def _sleeper(tokens: list[str], k: int, entities: list[SubjectEntity]) -> SubjectEntity | None:
+    """Whom the sleep word at ``k`` describes: the nearest living subject named before it
+    ("a fisherman mending nets, gulls dozing on the rail": the gulls), or, when none is, the
+    first one after it ("a dozing watchman")."""
+    at = {}
+    for entity in entities:
+        head = entity.noun.split()[0]
+        if entity.kind in ANIMATE_KINDS and head in tokens and entity.noun not in at:
+            at[entity.noun] = (tokens.index(head), entity)
+    before = [(i, e) for i, e in at.values() if i < k]
+    after = [(i, e) for i, e in at.values() if i > k]
+    if before:
+        return max(before, key=lambda pair: pair[0])[1]
+    return min(after, key=lambda pair: pair[0])[1] if after else None
+
+
 class SubjectEntity(BaseModel):
     """One subject of the scene (a person, an animal, a thing)."""
 
@@ -2063,8 +2083,12 @@ def parse_scene(text: str) -> SceneModel:
     if actions:
         facts.add("busy")
         entities = _handled(entities, tokens, actions)
-    if ASLEEP_WORDS & set(tokens):
+    sleepers = [_sleeper(tokens, k, entities) for k in _asleep_at(tokens)]
+    if entities and any(sleeper is entities[0] for sleeper in sleepers):
         facts |= {"asleep", "busy"}
+    elif sleepers and None not in sleepers:
+        facts.discard("asleep")  # another's sleep ("a fisherman mending nets, gulls dozing on
+        # the rail"): the subject's eyes may be open
     if any(
         _vocal(token, tokens[i - 1] if i else "")
         or (token.endswith("ing") and _vocal(token, tokens[i + 1] if i + 1 < len(tokens) else ""))

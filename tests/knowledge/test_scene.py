@@ -1173,3 +1173,18 @@ def test_the_wordnet_word_tables_hold_what_they_say():
     assert not {"officer", "line", "field", "car", "dealer"} & verbs()
     assert {"vast", "mouldy", "ornate"} <= adjectives()
     assert not {"giant", "blue", "dog", "run"} & adjectives()
+
+
+@pytest.mark.parametrize(
+    "scene, asleep",
+    [
+        ("a dozing watchman in a booth at night", True),
+        ("a lighthouse keeper asleep in his chair", True),
+        ("two lions sleeping under an acacia", True),
+        # another's sleep leaves the subject's eyes open
+        ("A fisherman mending nets aboard a moored trawler, gulls dozing on the rail", False),
+        ("a freediver hovering among a pod of sperm whales sleeping upright", False),
+    ],
+)
+def test_sleep_is_the_subject_s_only_when_it_describes_the_subject(scene, asleep):
+    assert ("asleep" in parse_scene(scene).facts) is asleep
