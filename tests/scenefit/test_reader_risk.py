@@ -253,6 +253,50 @@ def test_the_scene_s_reading_outranks_the_count_table():
     assert persona_agent.specificity_bonus(sky, other) == table
 
 
+def _concepts(facet: str, n: int):
+    from emotion_director.knowledge.concept_graph import VisualConcept
+
+    return [
+        VisualConcept(text=f"{facet} cue {k}", facet=facet, appraisal="a", emotion="anger")
+        for k in range(n)
+    ]
+
+
+def test_a_vetoed_concept_is_offered_only_when_no_safer_one_is_left():
+    from emotion_director.agents import persona_agent
+    from emotion_director.knowledge.scene import parse_scene
+    from emotion_director.personas import load_personas
+
+    persona = load_personas()[0]
+    lights = _concepts("light", 2)
+    risky, safe = lights
+    scene = parse_scene("a swan on a park pond")
+    risk = {risky.text: persona_agent.VETO_RISK, safe.text: persona_agent.VETO_RISK - 0.01}
+    read = scene.model_copy(update={"read_risk": risk})
+    assert persona_agent.vetoed(risky, read) and not persona_agent.vetoed(safe, read)
+    for seed in range(20):  # whatever the taste noise, the safe light ranks first
+        picked = persona_agent.shortlist(persona, lights, seed=seed, size=1, scene=read)
+        assert picked == [safe]
+    # alone, it is still offered: a veto orders, it does not empty a facet
+    assert persona_agent.shortlist(persona, [risky], seed=0, size=1, scene=read) == [risky]
+
+
+def test_the_fill_in_draws_a_vetoed_concept_only_when_every_safer_one_clashes():
+    import random
+
+    from emotion_director.agents import persona_agent, refiner
+    from emotion_director.knowledge.scene import parse_scene
+
+    risky, safe = _concepts("texture", 2)
+    scene = parse_scene("a swan on a park pond").model_copy(
+        update={"read_risk": {risky.text: persona_agent.VETO_RISK + 1.0, safe.text: 0.0}}
+    )
+    rng = random.Random(0)
+    assert {refiner._pick([risky, safe], rng, scene, lambda t: None) for _ in range(30)} == {safe}
+    refused = lambda text: "clash" if text == safe.text else None  # noqa: E731
+    assert refiner._pick([risky, safe], rng, scene, refused) == risky
+
+
 def test_the_printed_result_leaves_the_risks_out_and_keeps_the_scene_s_schema():
     from emotion_director.graph.state import RewriteResult
 
