@@ -1725,6 +1725,9 @@ def singular(word: str) -> str:
     }
     if word in irregular:
         return irregular[word]
+    if len(word) > 5 and word.endswith("men") and word not in noun_kinds():
+        if word[:-3] + "man" in noun_kinds():  # "fishermen", not "abdomen" or "specimen"
+            return word[:-3] + "man"
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses", "zes")):
@@ -1753,10 +1756,14 @@ _LIVING_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpen
 def _closed_compound(word: str) -> Kind | None:
     """The kind of a noun no table lists that is written as one word of two known words, the
     last a living thing: English compounds take the kind of their last part
-    ("kitesurfer", "lockkeeper")."""
+    ("kitesurfer", "lockkeeper"), or with a hyphen ("sous-chef", "aye-aye" stays unknown)."""
+    kinds = noun_kinds()
+    if "-" in word:
+        first, _, last = word.rpartition("-")
+        kind = kinds.get(last) or kinds.get(singular(last))
+        return kind if kind in _LIVING_KINDS and first.replace("-", "").isalpha() else None
     if not word.isalpha() or len(word) < 7 or word.endswith(("ing", "ed", "ly")):
         return None  # a verb form is no compound: "blocking" holds no king
-    kinds = noun_kinds()
     for cut in range(3, len(word) - 3):
         first, last = word[:cut], word[cut:]
         kind = kinds.get(last) or kinds.get(singular(last))
@@ -2203,7 +2210,8 @@ def _noun_like(word: str) -> bool:
     -ed word after it does ("a cooper fitting iron hoops"), not what it modifies."""
     if word in _DETERMINERS or word.endswith(("ing", "ed")):
         return False
-    return kind_of(word) is not None or (word.isalpha() and word not in english_words())
+    spelled = word.replace("-", "").isalpha()  # "aye-ayes"
+    return kind_of(word) is not None or (spelled and word not in english_words())
 
 
 def _participle(word: str) -> bool:
@@ -2257,7 +2265,8 @@ def unknown_head(tokens: list[str]) -> str | None:
         return None
     # a mood, time or weather word is no subject ("sad", "midnight", "stormy"), nor a common word
     # that is not a concrete noun ("empty", "dramatic") or a style word ("cinematic", "highly")
-    if len(head) < 3 or not head.isalpha() or head in attribute_lexicon() or phrase_facts(head):
+    spelled = head.replace("-", "").isalpha()  # "aye-ayes", "water-taxi"
+    if len(head) < 3 or not spelled or head in attribute_lexicon() or phrase_facts(head):
         return None
     if head in english_words() or head in adjectives() or head.endswith(_NOT_NOUN_ENDINGS):
         return None

@@ -1104,6 +1104,9 @@ def test_an_expression_is_still_recast():
         ("Astronauts drift in the cupola of an orbiting space station", "astronauts"),
         ("Kitesurfers launch off cresting waves at Tarifa under a blazing sun", "kitesurfers"),
         ("A rally car slides sideways through a snowy forest bend", "car"),
+        # an irregular plural and a hyphenated noun (held-out set 23: "the perch", "the tap")
+        ("Stilt fishermen perch on wooden poles in the surf at dawn", "fishermen"),
+        ("Aye-ayes tap on dead branches with their long fingers in a forest at night", "aye-ayes"),
         # and what agreement must leave alone
         ("an arms dealer in a bar", "dealer"),
         ("customs officers at a border post", "officers"),
@@ -1188,3 +1191,11 @@ def test_the_wordnet_word_tables_hold_what_they_say():
 )
 def test_sleep_is_the_subject_s_only_when_it_describes_the_subject(scene, asleep):
     assert ("asleep" in parse_scene(scene).facts) is asleep
+
+
+def test_irregular_and_hyphenated_nouns_are_read():
+    from emotion_director.knowledge.scene import kind_of, singular
+
+    assert singular("fishermen") == "fisherman" and singular("abdomen") == "abdomen"
+    assert kind_of("fishermen") == "person" and kind_of("sous-chef") == "person"
+    assert kind_of("water-taxi") is None  # a taxi is no living thing: its kind is not guessed
