@@ -2174,7 +2174,9 @@ def _agrees_as_verb(tokens: list[str], i: int) -> bool:
     verb_here = (singular(word) in verbs() or word in verbs()) and (
         after is None or after in _PHRASE_ENDS or after in _DETERMINERS or after.endswith("ly")
     )
-    if kind_of(before) is None and not (verb_here and _noun_like(before)):
+    # (a weather word is a noun too: "a sandstorm rolls toward a caravan")
+    noun_before = _noun_like(before) or (phrase_facts(before) and not before.endswith("y"))
+    if kind_of(before) is None and not (verb_here and noun_before):
         return False
     opened_by_one = False
     for j in range(i - 2, max(-1, i - 6), -1):  # back over the phrase's modifiers
@@ -2456,7 +2458,8 @@ def _entities(
         if locative and (token in _WHEN or (kind == "fire" and tokens[i - 1] == "on")):
             continue  # "at night", "on fire": when and how, read as facts, not a place or a thing
         # a noun used as a modifier ("a fishing boat", "a bus stop"): the next noun is the head
-        acts = _does(kind, nxt)  # "a hyena gnawing a ribcage": gnawing is no head noun
+        # "a hyena gnawing a ribcage": gnawing is no head noun
+        acts = _does(kind, nxt, tokens[i + 2] if i + 2 < len(tokens) else "")
         # ... and so is a noun before a possessive: "a coal miner's widow" is a widow
         owner = nxt.removesuffix("'s")
         head = kind_of(owner) or _agent_kind(owner, token)
@@ -2598,20 +2601,21 @@ def _verb_after_subject(
 ) -> bool:
     """Whether ``token`` is an -ing verb right after a subject that can act (an animal, a
     person, a vehicle): "a mahout bathing an elephant", "a truck soaring over cars"."""
+    after = tokens[i + 1] if i + 1 < len(tokens) else ""
     return i > 0 and any(
-        _does(s.kind, token) and tokens[i - 1] in (s.noun, s.noun + "s") for s in subjects
+        _does(s.kind, token, after) and tokens[i - 1] in (s.noun, s.noun + "s") for s in subjects
     )
 
 
-def _does(kind: str | None, word: str) -> bool:
+def _does(kind: str | None, word: str, after: str = "") -> bool:
     """Whether ``word`` after a noun of ``kind`` is what it does: an -ing word after something
     that can act, unless it is a noun of its own kind ("a baby duckling", "a family wedding",
-    "a police building")."""
-    return (
-        kind in ANIMATE_KINDS | {"vehicle"}
-        and word.endswith("ing")
-        and kind_of(word) in (None, "object")
-    )
+    "a police building") that no object or manner follows: what a determiner or an -ly adverb
+    follows is a verb ("two kids building a snow fort", "a couple dancing slowly")."""
+    if kind not in ANIMATE_KINDS | {"vehicle"} or not word.endswith("ing"):
+        return False
+    verb_next = after in _DETERMINERS or (after.endswith("ly") and kind_of(after) is None)
+    return kind_of(word) in (None, "object") or verb_next
 
 
 def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
