@@ -59,6 +59,9 @@ JUDGES = {
     "judge22": ("AQ", "AR"),
     "judge23": ("AS", "AT"),
     "judge24": ("AU", "AV"),
+    "judge25": ("AW", "AX"),
+    "judge26": ("AY", "AZ"),
+    "judge27": ("BA", "BB"),
 }
 
 
