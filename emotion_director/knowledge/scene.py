@@ -1268,7 +1268,11 @@ class SubjectEntity(BaseModel):
         return f"the {self.noun}"
 
     def possessive(self) -> str:
-        """``the cat's`` / ``the mourners'``."""
+        """``the cat's`` / ``the mourners'``; a count or group owns nothing itself: "a caravan
+        of camels" has ``the camels'`` fur."""
+        if " of " in self.noun:
+            inner = self.noun.rsplit(" of ", 1)[1]
+            return f"the {inner}'" if inner.endswith("s") else f"the {inner}'s"
         return (
             f"{self.label()}'" if self.plural and self.noun.endswith("s") else f"{self.label()}'s"
         )
@@ -2064,6 +2068,13 @@ def parse_scene(text: str) -> SceneModel:
         modifiers = set(before) if not set(before) & _PHRASE_ENDS else set()
         rest = [e for e in entities if e.noun != head and e.noun not in modifiers]
         entities = [*(known[:1] or [SubjectEntity(noun=head, kind="thing")]), *rest]
+    if (
+        len(entities) > 1
+        and entities[0].kind == "thing"
+        and entities[0].noun in entities[1].modifiers
+        and re.search(rf"\b{re.escape(entities[0].noun)}\s*,\s*(a|an|the)\b", lowered)
+    ):
+        entities = entities[1:]  # "Maria, a street vendor": the vendor, whom the name names
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
@@ -2556,8 +2567,8 @@ def _of_head(
     ("a mother of twins"), a part ("the neck of a bottle") or a depiction ("a statue of a
     horse"). The phrase ends at a word that ends phrases, an -ing word after a noun, or a verb;
     its head is its last noun, which no capital makes a name ("the hull of the Queen Mary")."""
-    if i + 2 >= len(tokens) or tokens[i + 1] != "of":
-        return None
+    if i + 2 >= len(tokens) or tokens[i + 1] != "of" or i in names:
+        return None  # (a name with "of" is one name: "a Day of the Dead altar")
     if _agrees_as_verb(tokens, i) or _clause_verb(tokens, i):
         return None
     token = tokens[i]

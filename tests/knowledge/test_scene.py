@@ -1205,3 +1205,24 @@ def test_irregular_and_hyphenated_nouns_are_read():
     assert singular("fishermen") == "fisherman" and singular("abdomen") == "abdomen"
     assert kind_of("fishermen") == "person" and kind_of("sous-chef") == "person"
     assert kind_of("water-taxi") is None  # a taxi is no living thing: its kind is not guessed
+
+
+@pytest.mark.parametrize(
+    "scene, label, possessive",
+    [
+        # a name in apposition names the noun after it (set 25: "the maria", "the okafor")
+        ("Maria, a street vendor in Mexico City, flipping tortillas", "the vendor", "the vendor's"),
+        ("Mr. Okafor, a piano tuner, working alone in a concert hall", "the piano tuner", None),
+        # a count's body is its members' ("the caravan of camels' fur" read as the caravan's)
+        ("A caravan of camels crossing the dunes", "the caravan of camels", "the camels'"),
+    ],
+)
+def test_names_and_counts_are_labelled_as_a_reader_would(scene, label, possessive):
+    main = parse_scene(scene).main
+    assert main.label() == label
+    assert possessive is None or main.possessive() == possessive
+
+
+def test_a_name_with_of_is_no_count():
+    # set 25: "the day of altar bursting toward the lens"
+    assert " of " not in parse_scene("A Day of the Dead altar heaped with marigolds").main.noun
