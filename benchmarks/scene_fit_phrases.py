@@ -62,6 +62,7 @@ JUDGES = {
     "judge25": ("AW", "AX"),
     "judge26": ("AY", "AZ"),
     "judge27": ("BA", "BB"),
+    "judge28": ("BC", "BD"),
 }
 
 
