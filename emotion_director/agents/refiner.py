@@ -24,9 +24,9 @@ from pydantic import BaseModel, Field
 
 from emotion_director.agents.persona_agent import (
     SETTING_BONUS,
+    VETO_RISK,
     reader_risk,
     specificity_bonus,
-    vetoed,
 )
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
@@ -352,9 +352,11 @@ def _pick(
     riskier than the average phrase), and one of risk ``VETO_RISK`` or more only when no safer
     concept is left."""
     # a vetoed concept (persona_agent.VETO_RISK) is drawn only when no safer one is left
-    safe = [c for c in fit if not vetoed(c, scene)]
-    for pool in (safe, [c for c in fit if vetoed(c, scene)]):
-        weights = [math.exp(-FILL_RISK * reader_risk(c, scene)) for c in pool]
+    risks = [(c, reader_risk(c, scene)) for c in fit]
+    safe = [(c, r) for c, r in risks if r < VETO_RISK]
+    for pairs in (safe, [(c, r) for c, r in risks if r >= VETO_RISK]):
+        pool = [c for c, _ in pairs]
+        weights = [math.exp(-FILL_RISK * r) for _, r in pairs]
         while pool:
             k = rng.choices(range(len(pool)), weights)[0]
             if clashes(pool[k].render(scene)) is None:

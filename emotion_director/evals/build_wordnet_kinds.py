@@ -15,7 +15,8 @@ The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read 
 :func:`dominant_kind`); ``--agents`` writes ``wordnet_agents.tsv`` (see :func:`build_agents`);
 ``--vocal`` writes ``wordnet_vocal.tsv`` (see :func:`build_vocal`); ``--verbs`` writes
 ``wordnet_verbs.tsv`` (see :func:`build_verbs`); ``--adjectives`` writes
-``wordnet_adjectives.tsv`` (see :func:`build_adjectives`).
+``wordnet_adjectives.tsv`` (see :func:`build_adjectives`); ``--counts`` writes
+``wordnet_counts.tsv`` (see :func:`build_counts`).
 
 A noun is kept when:
 
@@ -294,8 +295,10 @@ def build_verbs(folder: Path) -> list[tuple[str, str]]:
     """Words that can be a clause's finite verb: one-word lemmas with a WordNet verb sense whose
     uses as a verb in SemCor's sense-tagged counts are at least a tenth of their uses as a noun
     ("skid", "drift", "block", "kick", "nap": verbs; "officer" (1 use against 118), "line" and
-    "field": nouns). After a plural noun, such a word before a preposition or a determiner is the
-    verb ("rally cars skid through a forest", "dockworkers block a gate")."""
+    "field": nouns), marked ``verb`` where the verb uses are at least the noun uses and ``both``
+    where they are fewer ("block", "market", "bar"). After a plural noun, such a word before a
+    determiner is the verb ("dockworkers block a gate"), and a ``verb`` one before a preposition
+    too ("rally cars skid through a forest"; "the farmers market in the square" is a market)."""
     wordnet, root = open_wordnet(folder)
     try:
         names = {
@@ -312,11 +315,13 @@ def build_verbs(folder: Path) -> list[tuple[str, str]]:
                 if lemma.name() == word
             )
 
-        return [
-            (verb, "verb")
-            for verb in sorted(names)
-            if verb.isalpha() and verb.islower() and uses(verb, "v") * 10 >= uses(verb, "n")
-        ]
+        rows = []
+        for verb in sorted(names):
+            if verb.isalpha() and verb.islower():
+                as_verb, as_noun = uses(verb, "v"), uses(verb, "n")
+                if as_verb * 10 >= as_noun:  # (a word used neither way is kept: "nap")
+                    rows.append((verb, "verb" if as_verb >= as_noun else "both"))
+        return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -341,6 +346,45 @@ def build_adjectives(folder: Path) -> list[tuple[str, str]]:
             and not wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
             and not wordnet.synsets(word, pos="v")  # type: ignore[attr-defined]
         ]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+#: WordNet synsets under which a noun counts, holds or groups what follows its "of"
+COUNT_ROOTS = frozenset(
+    {
+        "group.n.01",  # a pair, a team, a flock, a herd, a caravan
+        "collection.n.01",
+        "arrangement.n.02",  # a line, a row
+        "set.n.01",
+        "measure.n.02",  # a slice, a handful
+        "container.n.01",  # a cup, a bowl, a tray, a pitcher
+    }
+)
+
+
+def build_counts(folder: Path) -> list[tuple[str, str]]:
+    """Nouns one of whose first two WordNet senses falls under ``COUNT_ROOTS``: in "a pair of
+    fennec foxes", "a line of ducklings" or "a cup of tea" the scene shows what follows "of".
+    A corpse, a bust, a wheel, a window or a tower is none: "the wheel of a bicycle" is a
+    wheel."""
+    wordnet, root = open_wordnet(folder)
+    try:
+        names = {
+            lemma.name()
+            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
+            for lemma in synset.lemmas()
+        }
+        rows = []
+        for noun in sorted(names):
+            if not (noun.isalpha() and noun.islower()):
+                continue
+            for synset in wordnet.synsets(noun, pos="n")[:2]:  # type: ignore[attr-defined]
+                above = {s.name() for s in synset.closure(lambda x: x.hypernyms())}
+                if (above | {synset.name()}) & COUNT_ROOTS:
+                    rows.append((noun, "count"))
+                    break
+        return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -491,6 +535,7 @@ HEADER = """\
 _KIND_LINE = "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only"
 #: tables read from parts of speech and usage counts, not from hypernyms
 _NOT_BY_HYPERNYMS = frozenset({"wordnet_verbs.tsv", "wordnet_adjectives.tsv"})
+#: (the counts' table is read from hypernyms, as the kinds' is)
 #: flag -> (builder, output file, its first header line): the tables other than the kinds'
 TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
     "--bodies": (
@@ -514,14 +559,20 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
     "--verbs": (
         build_verbs,
         "wordnet_verbs.tsv",
-        "# verb\tverb: words whose WordNet verb uses are at least a tenth of their noun uses\n"
-        "# (build_verbs)",
+        "# verb\tuse: words whose WordNet verb uses are at least a tenth of their noun uses,\n"
+        "# 'verb' where they are at least the noun uses, else 'both' (build_verbs)",
     ),
     "--adjectives": (
         build_adjectives,
         "wordnet_adjectives.tsv",
         "# word\tadjective: words that WordNet 3.0 has as adjectives only, no noun or verb\n"
         "# (build_adjectives)",
+    ),
+    "--counts": (
+        build_counts,
+        "wordnet_counts.tsv",
+        "# noun\tcount: nouns that count, hold or group what follows their 'of' (COUNT_ROOTS\n"
+        "# in build_counts)",
     ),
     "--agents": (
         build_agents,
@@ -554,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, out = builder(Path(args[0])), HERE / name
         header = HEADER.replace(_KIND_LINE, first_line)
         if name in _NOT_BY_HYPERNYMS:
-            header = header.replace(", read from their\n# hypernyms by", ",\n# written by")
+            header = header.replace(", read from their\n# hypernyms by", "\n# written by")
     else:
         rows, out, header = build(Path(args[0])), HERE / "wordnet_kinds.tsv", HEADER
     tmp = out.with_suffix(".tmp")

@@ -1212,9 +1212,14 @@ def _asleep_at(tokens: list[str]) -> list[int]:
 
 
 def _sleeper(tokens: list[str], k: int, entities: list[SubjectEntity]) -> SubjectEntity | None:
-    """Whom the sleep word at ``k`` describes: the nearest living subject named before it
-    ("a fisherman mending nets, gulls dozing on the rail": the gulls), or, when none is, the
-    first one after it ("a dozing watchman")."""
+    """Whom the sleep word at ``k`` describes: the noun right after it ("a nurse watching a
+    sleeping patient": the patient), else the nearest living subject named before it ("a
+    fisherman mending nets, gulls dozing on the rail": the gulls), else the first one after it
+    ("a dozing old watchman"); ``None`` when the scene names no living subject."""
+    nxt = tokens[k + 1] if k + 1 < len(tokens) else ""
+    if nxt and _noun_like(nxt):  # "a sleeping patient", "a sleeping quokka"
+        named = [e for e in entities if e.noun.split()[0] == nxt]
+        return named[0] if named else SubjectEntity(noun=nxt, kind="thing")
     at = {}
     for entity in entities:
         head = entity.noun.split()[0]
@@ -1272,7 +1277,7 @@ class SubjectEntity(BaseModel):
         of camels" has ``the camels'`` fur."""
         if " of " in self.noun:
             inner = self.noun.rsplit(" of ", 1)[1]
-            return f"the {inner}'" if inner.endswith("s") else f"the {inner}'s"
+            return f"the {inner}'" if singular(inner) != inner else f"the {inner}'s"
         return (
             f"{self.label()}'" if self.plural and self.noun.endswith("s") else f"{self.label()}'s"
         )
@@ -1616,12 +1621,35 @@ def vocal_verbs() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _verb_table() -> dict[str, str]:
+    return {
+        row[0]: row[1]
+        for row in csv.reader(io.StringIO(_data_text("wordnet_verbs.tsv")), delimiter="\t")
+        if len(row) >= 2 and not row[0].startswith("#")
+    }
+
+
+@lru_cache(maxsize=1)
 def verbs() -> frozenset[str]:
     """Words that can be a clause's finite verb (``wordnet_verbs.tsv``): WordNet verbs used as
     verbs at least a tenth as often as nouns ("skid", "drift", "block"; not "officer", "line")."""
+    return frozenset(_verb_table())
+
+
+@lru_cache(maxsize=1)
+def mostly_verbs() -> frozenset[str]:
+    """Those of :func:`verbs` used as verbs at least as often as nouns ("skid", "drift"; not
+    "block", "market" or "bar")."""
+    return frozenset(word for word, use in _verb_table().items() if use == "verb")
+
+
+@lru_cache(maxsize=1)
+def counts() -> frozenset[str]:
+    """Nouns that count, hold or group what follows their "of" (``wordnet_counts.tsv``: "a
+    pair", "a flock", "a line", "a cup"); "a wheel", "a corpse" or "a bust" are none."""
     return frozenset(
         row[0]
-        for row in csv.reader(io.StringIO(_data_text("wordnet_verbs.tsv")), delimiter="\t")
+        for row in csv.reader(io.StringIO(_data_text("wordnet_counts.tsv")), delimiter="\t")
         if row and not row[0].startswith("#")
     )
 
@@ -1765,7 +1793,12 @@ def _closed_compound(word: str) -> Kind | None:
     if "-" in word:
         first, _, last = word.rpartition("-")
         kind = kinds.get(last) or kinds.get(singular(last))
-        return kind if kind in _LIVING_KINDS and first.replace("-", "").isalpha() else None
+        # the first part is a noun ("sea-lion") or a word English lacks ("sous-chef"), not an
+        # adjective or a verb ("hot-dog", "scare-crow") or a letter ("x-ray")
+        known = first in kinds or (len(first) >= 3 and first not in english_words())
+        if not (known and first.replace("-", "").isalpha()) or first in verbs():
+            return None
+        return kind if kind in _LIVING_KINDS else None
     if not word.isalpha() or len(word) < 7 or word.endswith(("ing", "ed", "ly")):
         return None  # a verb form is no compound: "blocking" holds no king
     for cut in range(3, len(word) - 3):
@@ -2102,8 +2135,8 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("busy")
         entities = _handled(entities, tokens, actions)
     sleepers = [_sleeper(tokens, k, entities) for k in _asleep_at(tokens)]
-    if entities and any(sleeper is entities[0] for sleeper in sleepers):
-        facts |= {"asleep", "busy"}
+    if any(sleeper is None or sleeper is entities[0] for sleeper in sleepers):
+        facts |= {"asleep", "busy"}  # (a sleeper no table knows: "a sleeping quokka")
     elif sleepers and None not in sleepers:
         facts.discard("asleep")  # another's sleep ("a fisherman mending nets, gulls dozing on
         # the rail"): the subject's eyes may be open
@@ -2164,11 +2197,33 @@ _PARTICIPLES = frozenset(
 _LONG_PARTICIPLES = tuple(p for p in _PARTICIPLES if len(p) >= 4)
 
 
+#: Kinds whose nouns after a plural name a place ("the farmers market", "the goods train",
+#: "the sports bar"), though WordNet has them as verbs too.
+_NAMED_PLACES = frozenset({"building", "vehicle", "room", "landscape", "event"})
+
+
+def _verb_not_noun(word: str, after: str | None) -> bool:
+    """Whether a word the tables know as a noun is a verb after a plural noun that "the" opened:
+    a determiner follows ("the dockworkers block a gate": no noun phrase goes on so), or it is
+    mostly a verb and names no place ("the rally cars skid through"; "the farmers market in the
+    square", "the goods train in the snow" and "the sports bar at night" are places)."""
+    if after in _DETERMINERS:
+        return True
+    return word in mostly_verbs() and kind_of(word) not in _NAMED_PLACES
+
+
 #: Determiners of one thing: the noun phrase they open has a singular head.
 _SINGULAR_DETERMINERS = frozenset("a an one each every this that".split())
 
 
-def _agrees_as_verb(tokens: list[str], i: int) -> bool:
+def _agrees_as_verb(tokens: list[str] | tuple[str, ...], i: int) -> bool:
+    """See :func:`_agrees`; cached per text and position (it asks itself about the words
+    before, so a long run of nouns would otherwise cost exponential time)."""
+    return _agrees(tuple(tokens), i)
+
+
+@lru_cache(maxsize=8192)
+def _agrees(tokens: tuple[str, ...], i: int) -> bool:
     """Whether ``tokens[i]`` is the finite verb of a clause whose subject ends just before it,
     by agreement, not by a list of verbs: an -s word after a singular noun that "a", "one" or
     "every" opened ("a cat sleeps on a sofa", "a diver hovers beside a ray": the phrase's head
@@ -2183,17 +2238,21 @@ def _agrees_as_verb(tokens: list[str], i: int) -> bool:
     after = tokens[i + 1] if i + 1 < len(tokens) else None
     # a verb, as the next word shows: nothing, a preposition, a determiner or an adverb follows
     verb_here = (singular(word) in verbs() or word in verbs()) and (
-        after is None or after in _PHRASE_ENDS or after in _DETERMINERS or after.endswith("ly")
+        after is None
+        or after in _PHRASE_ENDS
+        or after in _DETERMINERS
+        or (after.endswith("ly") and kind_of(after) is None)
     )
     # (a weather word is a noun too: "a sandstorm rolls toward a caravan")
     noun_before = _noun_like(before) or (phrase_facts(before) and not before.endswith("y"))
     if kind_of(before) is None and not (verb_here and noun_before):
         return False
-    opened_by_one = False
+    opened_by_one = opened_by_the = False
     for j in range(i - 2, max(-1, i - 6), -1):  # back over the phrase's modifiers
         if tokens[j] in _SINGULAR_DETERMINERS:
             opened_by_one = True
             break
+        opened_by_the = opened_by_the or tokens[j] in _DETERMINERS
         verb_form = tokens[j].endswith(("ing", "ed")) or _participle(tokens[j])
         if (
             tokens[j] in _PHRASE_ENDS
@@ -2209,7 +2268,10 @@ def _agrees_as_verb(tokens: list[str], i: int) -> bool:
         # "a" or "an" the plural-looking word is a modifier ("an arms dealer")
         return (
             not opened_by_one
-            and (kind_of(word) is None or verb_here)
+            and (
+                kind_of(word) is None
+                or (verb_here and (not opened_by_the or _verb_not_noun(word, after)))
+            )
             and word.isalpha()
             and not word.endswith(("ing", "ed", "ly", "s"))
             and word not in _PHRASE_ENDS
@@ -2346,6 +2408,8 @@ def _name_modifies(tokens: list[str], i: int, names: frozenset[int]) -> bool:
             return False
         if _agrees_as_verb(tokens, j) or word in body_parts():
             return False
+        if word.endswith("s") and singular(word) != word and singular(word) in verbs():
+            return False  # "a dog called Rex chases rabbits": the name's verb
         if kind_of(word) is not None:
             return True
     return False
@@ -2421,7 +2485,11 @@ def _entities(
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
         kind = _agent_kind(token, before) or kind
-        if _clause_verb(tokens, i) or _agrees_as_verb(tokens, i):
+        if (
+            _clause_verb(tokens, i)
+            or _agrees_as_verb(tokens, i)
+            or (i == skip_to + 1 and _count_verb(tokens, i))  # "a flock of sheep blocks"
+        ):
             kind = None  # "as mist lifts", "as snow falls outside", "a cat naps on a radiator":
             # what happens, not a thing
         if i in names and kind not in PLACE_KINDS and _named(tokens, i, names, kind):
@@ -2438,7 +2506,7 @@ def _entities(
             subjects.append(
                 SubjectEntity(
                     noun=f"{token} of {inner}",
-                    kind=kind_of(inner) or "thing",
+                    kind=kind_of(inner) or kind or "thing",  # (a team of smokejumpers)
                     plural=token in _CONTAINERS or singular(inner) != inner,
                     modifiers=[
                         *modifiers,
@@ -2558,6 +2626,20 @@ def _entities(
     return subjects[:4], places
 
 
+def _count_verb(tokens: list[str], j: int) -> bool:
+    """Whether the -s word at ``j``, after a count's noun, is the count's verb: a verb that a
+    plural noun before it ("a crowd of protesters marches"), or a determiner or a preposition
+    after it ("a flock of sheep blocks a road", "a cup of coffee steams beside a laptop"),
+    shows is no second noun. ("A plate of fish cakes on a table" is read as a plate of fish.)"""
+    if j < 1:
+        return False
+    word, before = tokens[j], tokens[j - 1]
+    if not word.endswith("s") or singular(word) == word or singular(word) not in verbs():
+        return False
+    after = tokens[j + 1] if j + 1 < len(tokens) else ""
+    return singular(before) != before or after in _DETERMINERS or after in _PHRASE_ENDS
+
+
 def _of_head(
     tokens: list[str], i: int, kind: Kind | None, names: frozenset[int] = frozenset()
 ) -> int | None:
@@ -2576,22 +2658,22 @@ def _of_head(
         return None  # not the opening phrase ("a smokejumper leaping from the door of a plane")
     if token in _DETERMINERS or len(token) < 3 or not token.isalpha() or token in body_parts():
         return None
+    if token not in counts() and singular(token) not in counts():
+        return None  # "the wheel of a bicycle", "the corpse of a soldier": the wheel, the corpse
     depictions = curated_subjects()["lifeless"]["depictions"]
     if kind in PLACE_KINDS | (ANIMATE_KINDS - {"group"}) | {"building"} or token in depictions:
         return None
-    if kind is None and token in english_words():
-        return None  # "most of", "full of", "because of": no noun counts there
     head = None
     for j in range(i + 2, min(len(tokens), i + 8)):
         word = tokens[j]
         if word in _PHRASE_ENDS or (head is not None and _participle(word)):
             break
-        if head is not None and _agrees_as_verb(tokens, j):
-            break
-        if word in _DETERMINERS or _participle(word) or word.endswith("ly"):
+        if j > i + 2 and (_agrees_as_verb(tokens, j) or _count_verb(tokens, j)):
+            break  # "a crowd of protesters marches down a street": the count's verb
+        if word in _DETERMINERS or _participle(word) or word.endswith("ly") or j in names:
             continue
-        if kind_of(word) is not None:
-            head = j
+        if kind_of(word) is not None or (_noun_like(word) and word not in adjectives()):
+            head = j  # ("a team of firefighters": a noun no table knows is still the head)
     if head is None or head in names or kind_of(tokens[head]) in PLACE_KINDS:
         return None
     return head
