@@ -1207,8 +1207,18 @@ _ICE_PAIRS = [["pack", "ice"], ["sea", "ice"], ["ice", "floe"], ["ice", "floes"]
 ASLEEP_WORDS = frozenset("asleep sleeping dozing napping slumbering snoozing".split())
 
 
+def _sleep_word(token: str) -> bool:
+    """A sleep word, or its present tense ("sleeps", "naps", "dozes")."""
+    if token in ASLEEP_WORDS:
+        return True
+    if not token.endswith("s") or len(token) < 4:
+        return False
+    stems = (token[:-1], token[:-2], token[:-1] + token[-2])  # sleep-s, doz-es, nap-p
+    return any(stem + "ing" in ASLEEP_WORDS for stem in stems)
+
+
 def _asleep_at(tokens: list[str]) -> list[int]:
-    return [k for k, token in enumerate(tokens) if token in ASLEEP_WORDS]
+    return [k for k, token in enumerate(tokens) if _sleep_word(token)]
 
 
 def _sleeper(tokens: list[str], k: int, entities: list[SubjectEntity]) -> SubjectEntity | None:
@@ -2275,6 +2285,7 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
             and word.isalpha()
             and not word.endswith(("ing", "ed", "ly", "s"))
             and word not in _PHRASE_ENDS
+            and word not in _DETERMINERS  # ("a boy named Tomás flies a kite": "a" is no verb)
         )
     plural_form = word.endswith("s") and not word.endswith(("ss", "us", "is", "'s"))
     return opened_by_one and plural_form and singular(word) != word
@@ -2676,6 +2687,8 @@ def _of_head(
             head = j  # ("a team of firefighters": a noun no table knows is still the head)
     if head is None or head in names or kind_of(tokens[head]) in PLACE_KINDS:
         return None
+    if kind == "group" and kind_of(tokens[head]) not in ANIMATE_KINDS:
+        return None  # "the crew of a cargo ship" are people, not a ship
     return head
 
 
@@ -2814,8 +2827,10 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
     found = []
     for i, token in enumerate(tokens):
         after = right_after(i, animate)
-        if token in ASLEEP_WORDS:
+        if _sleep_word(token):
             found.append(token)
+        elif i and tokens[i - 1] in animate and _agrees_as_verb(tokens, i):
+            found.append(token)  # the present tense: "a baker slides trays into the oven"
         elif (
             token.endswith("ing")
             and len(token) > 5

@@ -1270,3 +1270,31 @@ def test_a_long_run_of_nouns_is_read_in_linear_time():
     # review: _agrees_as_verb asked itself about every word before, for every word
     words = "stone wall garden gate house roof tile door frame glass window pane".split() * 3
     parse_scene(" ".join(words))  # 36 words: seconds before the cache, milliseconds now
+
+
+@pytest.mark.parametrize(
+    "scene, busy, asleep",
+    [
+        # the present tense states what the subject does, as an -ing form does (set 26: "a
+        # night-shift baker slides trays into the oven" got "head resting on folded arms")
+        ("Kenji, a night-shift baker, slides trays of melon bread into the oven", True, False),
+        ("A retired glassblower sips tea on her porch swing", True, False),
+        ("a cat sleeps on a sofa", True, True),
+        ("a cat naps on a warm radiator", True, True),
+        ("a quiet harbour at dawn", False, False),
+    ],
+)
+def test_the_present_tense_states_what_the_subject_does(scene, busy, asleep):
+    facts = parse_scene(scene).facts
+    assert ("busy" in facts, "asleep" in facts) == (busy, asleep)
+
+
+def test_a_determiner_is_no_verb():
+    # "a boy named Tomas flies a kite" read "a" as the verb of "flies" (the insects)
+    assert "a" not in parse_scene("A boy named Tomas flies a homemade kite on a hill").actions
+
+
+def test_a_crew_of_a_thing_is_the_crew():
+    # set 26: "the crew of ship with speed lines streaking behind it"
+    main = parse_scene("The crew of a cargo ship lashes down containers on deck").main
+    assert (main.noun, main.kind) == ("crew", "group")
