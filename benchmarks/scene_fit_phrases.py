@@ -63,6 +63,7 @@ JUDGES = {
     "judge26": ("AY", "AZ"),
     "judge27": ("BA", "BB"),
     "judge28": ("BC", "BD"),
+    "judge29": ("BE", "BF"),
 }
 
 
