@@ -64,6 +64,7 @@ JUDGES = {
     "judge27": ("BA", "BB"),
     "judge28": ("BC", "BD"),
     "judge29": ("BE", "BF"),
+    "judge30": ("BG", "BH"),
 }
 
 

@@ -16,8 +16,8 @@ countryside in other rooms, not because a rule names either. The graph ranks con
 neither these labels nor MiniLM.
 
 Measured (``benchmarks/scene_fit_phrases.py --knn``): trained on the labels of sets 1-12 and
-read on sets 13-22 (3,285 labelled phrases of 400 scenes written later), the rate ranks the
-phrases of one scene with AUC 0.84, and the ranking's cost (the log-odds cut at 0) with 0.73,
+read on sets 13-27 (4,872 labelled phrases of 640 scenes written later), the rate ranks the
+phrases of one scene with AUC 0.84, and the ranking's cost (the log-odds cut at 0) with 0.72,
 against 0.57 for the per-concept count table (``knowledge/data/concept_risk.tsv``) built from
 the same sets. ``K``, ``SCENE_WEIGHT`` and ``TEMPERATURE`` were chosen by 4-fold
 cross-validation over scenes within sets 1-12.
@@ -27,7 +27,7 @@ Example:
     >>> risk.risks("a free diver beside a whale shark", ["towering cumulus clouds filling the sky",
     ...                                                  "rim light glowing around the silhouette"])
     ... # doctest: +SKIP
-    [1.33, -0.72]
+    [1.3, -0.79]
 """
 
 from __future__ import annotations
