@@ -1374,6 +1374,17 @@ def _data_text(name: str) -> str:
     return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
 
 
+def _tsv_rows(name: str) -> list[list[str]]:
+    """The data rows of a shipped TSV file: its comment lines (``#``) and blank lines left out."""
+    rows = csv.reader(io.StringIO(_data_text(name)), delimiter="\t")
+    return [row for row in rows if row and not row[0].startswith("#")]
+
+
+def _tsv_words(name: str) -> frozenset[str]:
+    """The first column of a shipped TSV file's data rows."""
+    return frozenset(row[0] for row in _tsv_rows(name))
+
+
 class CuratedSubjects(TypedDict):
     """The top-level sections of ``subjects.yaml`` (those read with ``.get`` may be left out)."""
 
@@ -1416,8 +1427,8 @@ def noun_kinds() -> dict[str, Kind]:
         "wordnet_kinds.tsv",
         "wordnet_compounds.tsv",
     ):
-        for row in csv.reader(io.StringIO(_data_text(name)), delimiter="\t"):
-            if not row or row[0].startswith("#") or len(row) < 2:
+        for row in _tsv_rows(name):
+            if len(row) < 2:
                 continue
             if name == "wordnet_agents.tsv" and row[1] == "person":
                 if kinds.get(row[0]) not in _GUESSED_PLACES:
@@ -1436,11 +1447,7 @@ def noun_kinds() -> dict[str, Kind]:
 @lru_cache(maxsize=1)
 def _compound_nouns() -> frozenset[str]:
     """The two-word nouns of ``wordnet_compounds.tsv``, written with a space."""
-    return frozenset(
-        row[0].replace("-", " ")
-        for row in csv.reader(io.StringIO(_data_text("wordnet_compounds.tsv")), delimiter="\t")
-        if row and not row[0].startswith("#")
-    )
+    return frozenset(word.replace("-", " ") for word in _tsv_words("wordnet_compounds.tsv"))
 
 
 _LIVING_TRAITS = frozenset(
@@ -1471,8 +1478,8 @@ _YOUNG = frozenset("pup pups cub cubs calf calves foal foals kit kits baby babie
 def mammal_bodies() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """Mammal noun -> (facts it has beyond the kind's plan, facts of the plan it lacks)."""
     bodies = {}
-    for row in csv.reader(io.StringIO(_data_text("wordnet_bodies.tsv")), delimiter="\t"):
-        if len(row) < 2 or row[0].startswith("#"):
+    for row in _tsv_rows("wordnet_bodies.tsv"):
+        if len(row) < 2:
             continue
         changes = row[1].split()
         bodies[row[0]] = (
@@ -1487,11 +1494,7 @@ def agent_nouns() -> frozenset[str]:
     """Agent nouns whose first WordNet sense is a person, among senses of other kinds
     (``wordnet_agents.tsv``): after another noun, "a basket weaver" or "a tram conductor" names
     who does the work, not a thing (see :func:`_agent_kind`)."""
-    return frozenset(
-        row[0]
-        for row in csv.reader(io.StringIO(_data_text("wordnet_agents.tsv")), delimiter="\t")
-        if row and not row[0].startswith("#") and " " not in row[0]
-    )
+    return frozenset(word for word in _tsv_words("wordnet_agents.tsv") if " " not in word)
 
 
 def _agent_kind(token: str, before: str) -> Kind | None:
@@ -1603,11 +1606,7 @@ _JOINERS = frozenset({"and", "with", "&", "while", "beside", "plus"})
 @lru_cache(maxsize=1)
 def _wordnet_nouns() -> frozenset[str]:
     """The nouns of ``wordnet_kinds.tsv`` (one kind in every WordNet sense)."""
-    return frozenset(
-        row[0]
-        for row in csv.reader(io.StringIO(_data_text("wordnet_kinds.tsv")), delimiter="\t")
-        if row and not row[0].startswith("#")
-    )
+    return _tsv_words("wordnet_kinds.tsv")
 
 
 def _verb_form(word: str) -> bool:
@@ -1623,20 +1622,12 @@ def _verb_form(word: str) -> bool:
 @lru_cache(maxsize=1)
 def vocal_verbs() -> frozenset[str]:
     """Verbs done with the voice (``wordnet_vocal.tsv``): "yell", "howl", "chant", "whisper"."""
-    return frozenset(
-        row[0]
-        for row in csv.reader(io.StringIO(_data_text("wordnet_vocal.tsv")), delimiter="\t")
-        if row and not row[0].startswith("#")
-    )
+    return _tsv_words("wordnet_vocal.tsv")
 
 
 @lru_cache(maxsize=1)
 def _verb_table() -> dict[str, str]:
-    return {
-        row[0]: row[1]
-        for row in csv.reader(io.StringIO(_data_text("wordnet_verbs.tsv")), delimiter="\t")
-        if len(row) >= 2 and not row[0].startswith("#")
-    }
+    return {row[0]: row[1] for row in _tsv_rows("wordnet_verbs.tsv") if len(row) >= 2}
 
 
 @lru_cache(maxsize=1)
@@ -1657,22 +1648,14 @@ def mostly_verbs() -> frozenset[str]:
 def counts() -> frozenset[str]:
     """Nouns that count, hold or group what follows their "of" (``wordnet_counts.tsv``: "a
     pair", "a flock", "a line", "a cup"); "a wheel", "a corpse" or "a bust" are none."""
-    return frozenset(
-        row[0]
-        for row in csv.reader(io.StringIO(_data_text("wordnet_counts.tsv")), delimiter="\t")
-        if row and not row[0].startswith("#")
-    )
+    return _tsv_words("wordnet_counts.tsv")
 
 
 @lru_cache(maxsize=1)
 def adjectives() -> frozenset[str]:
     """Words WordNet has as adjectives only (``wordnet_adjectives.tsv``): "vast", "mouldy"; such
     a word heads no noun phrase."""
-    return frozenset(
-        row[0]
-        for row in csv.reader(io.StringIO(_data_text("wordnet_adjectives.tsv")), delimiter="\t")
-        if row and not row[0].startswith("#")
-    )
+    return _tsv_words("wordnet_adjectives.tsv")
 
 
 def _vocal(token: str, before: str) -> bool:
@@ -2212,6 +2195,11 @@ _LONG_PARTICIPLES = tuple(p for p in _PARTICIPLES if len(p) >= 4)
 _NAMED_PLACES = frozenset({"building", "vehicle", "room", "landscape", "event"})
 
 
+def _s_verb(word: str) -> bool:
+    """Whether ``word`` is the -s form of a verb (``verbs``): "marches", "chases"."""
+    return word.endswith("s") and singular(word) != word and singular(word) in verbs()
+
+
 def _verb_not_noun(word: str, after: str | None) -> bool:
     """Whether a word the tables know as a noun is a verb after a plural noun that "the" opened:
     a determiner follows ("the dockworkers block a gate": no noun phrase goes on so), or it is
@@ -2419,7 +2407,7 @@ def _name_modifies(tokens: list[str], i: int, names: frozenset[int]) -> bool:
             return False
         if _agrees_as_verb(tokens, j) or word in body_parts():
             return False
-        if word.endswith("s") and singular(word) != word and singular(word) in verbs():
+        if _s_verb(word):
             return False  # "a dog called Rex chases rabbits": the name's verb
         if kind_of(word) is not None:
             return True
@@ -2645,7 +2633,7 @@ def _count_verb(tokens: list[str], j: int) -> bool:
     if j < 1:
         return False
     word, before = tokens[j], tokens[j - 1]
-    if not word.endswith("s") or singular(word) == word or singular(word) not in verbs():
+    if not _s_verb(word):
         return False
     after = tokens[j + 1] if j + 1 < len(tokens) else ""
     return singular(before) != before or after in _DETERMINERS or after in _PHRASE_ENDS
