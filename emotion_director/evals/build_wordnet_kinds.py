@@ -35,8 +35,10 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from emotion_director.evals.build_lexicon import HERE, dominant_pos
 
@@ -144,39 +146,44 @@ def dominant_kind(wordnet: object, word: str) -> str | None:
 MIN_TAGGED = 3
 
 
-def open_wordnet(folder: Path) -> tuple[object, Path]:
+@contextmanager
+def open_wordnet(folder: Path) -> Iterator[Any]:
     """NLTK's reader over a WordNet 3.0 database folder (CRLF line ends are normalised, since the
-    database's byte offsets assume LF)."""
+    database's byte offsets assume LF), in a temporary copy removed on exit."""
     import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     root = Path(tempfile.mkdtemp(prefix="wordnet-"))
-    target = root / "corpora" / "wordnet"
-    target.mkdir(parents=True)
-    for path in folder.iterdir():
-        if path.is_file():
-            (target / path.name).write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))
-    nltk.data.path.insert(0, str(root))
-    return WordNetCorpusReader(str(target), None), root
+    try:
+        target = root / "corpora" / "wordnet"
+        target.mkdir(parents=True)
+        for path in folder.iterdir():
+            if path.is_file():
+                (target / path.name).write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))
+        nltk.data.path.insert(0, str(root))
+        yield WordNetCorpusReader(str(target), None)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def lemma_names(wordnet: Any, *tags: str) -> set[str]:
+    """Every lemma name of WordNet's synsets of the parts of speech ``tags`` ("n", "v", "a",
+    "s", "r")."""
+    return {
+        lemma.name()
+        for tag in tags
+        for synset in wordnet.all_synsets(tag)
+        for lemma in synset.lemmas()
+    }
 
 
 def build(folder: Path, dominant: bool = False) -> list[tuple[str, str]]:
     """The nouns of one kind (``noun_kind``); with ``dominant``, those of several kinds whose
     usage one kind dominates (``dominant_kind``) instead."""
-    wordnet, root = open_wordnet(folder)
-    try:
+    with open_wordnet(folder) as wordnet:
         pos = dominant_pos()
-        other = {
-            lemma.name()
-            for tag in ("a", "s", "v", "r")
-            for synset in wordnet.all_synsets(tag)  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
-        names = {
-            lemma.name()
-            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
+        other = lemma_names(wordnet, "a", "s", "v", "r")
+        names = lemma_names(wordnet, "n")
         rows = []
         for word in sorted(names):
             if not (word.isalpha() and word.islower() and len(word) > 2):
@@ -191,8 +198,6 @@ def build(folder: Path, dominant: bool = False) -> list[tuple[str, str]]:
             if kind is not None:
                 rows.append((word, kind))
         return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 #: Kinds of a made or eaten thing: an agent noun with such a sense may name a tool ("a
@@ -211,15 +216,10 @@ def build_agents(folder: Path) -> list[tuple[str, str]]:
     After another noun ("a basket weaver") such a word is the compound's head and names who
     does the work (``knowledge.scene``), unless WordNet names the pair a thing (two-word rows
     with their kind: "coat hanger", "laser printer")."""
-    wordnet, root = open_wordnet(folder)
-    try:
+    with open_wordnet(folder) as wordnet:
         pos = dominant_pos()
         rows = []
-        names = {
-            lemma.name().lower()
-            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
+        names = {name.lower() for name in lemma_names(wordnet, "n")}
         for word in sorted(names):
             if not (word.isalpha() and word.endswith(AGENT_ENDINGS) and len(word) > 4):
                 continue
@@ -247,8 +247,6 @@ def build_agents(folder: Path) -> list[tuple[str, str]]:
                 if kind not in (None, "person", "group"):
                     rows.append((" ".join(parts), kind))
         return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 #: Verb synsets whose hyponyms use the mouth: speaking, calling out, singing, laughing.
@@ -271,14 +269,9 @@ def build_vocal(folder: Path) -> list[tuple[str, str]]:
     """Verbs whose most used sense is done with the voice: its synset is, or falls under, one of
     ``VOCAL_ROOTS``, in one of ``VOCAL_FILES`` ("yell", "howl", "chant", "roar", "whisper").
     A scene whose subject does one of them has an open mouth (``knowledge.scene``: ``vocal``)."""
-    wordnet, root = open_wordnet(folder)
-    try:
+    with open_wordnet(folder) as wordnet:
         rows = []
-        names = {
-            lemma.name()
-            for synset in wordnet.all_synsets("v")  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
+        names = lemma_names(wordnet, "v")
         for verb in sorted(names):
             if not (verb.isalpha() and verb.islower()):
                 continue
@@ -287,8 +280,6 @@ def build_vocal(folder: Path) -> list[tuple[str, str]]:
             if above & VOCAL_ROOTS and first.lexname() in VOCAL_FILES:
                 rows.append((verb, "vocal"))
         return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def build_verbs(folder: Path) -> list[tuple[str, str]]:
@@ -299,13 +290,8 @@ def build_verbs(folder: Path) -> list[tuple[str, str]]:
     where they are fewer ("block", "market", "bar"). After a plural noun, such a word before a
     determiner is the verb ("dockworkers block a gate"), and a ``verb`` one before a preposition
     too ("rally cars skid through a forest"; "the farmers market in the square" is a market)."""
-    wordnet, root = open_wordnet(folder)
-    try:
-        names = {
-            lemma.name()
-            for synset in wordnet.all_synsets("v")  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
+    with open_wordnet(folder) as wordnet:
+        names = lemma_names(wordnet, "v")
 
         def uses(word: str, pos: str) -> int:
             return sum(
@@ -322,22 +308,14 @@ def build_verbs(folder: Path) -> list[tuple[str, str]]:
                 if as_verb * 10 >= as_noun:  # (a word used neither way is kept: "nap")
                     rows.append((verb, "verb" if as_verb >= as_noun else "both"))
         return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def build_adjectives(folder: Path) -> list[tuple[str, str]]:
     """Words that are only adjectives to WordNet: an adjective sense and no noun or verb sense
     ("vast", "mouldy", "ornate"). Such a word never heads a noun phrase: "a vast carved chapel"
     is a chapel."""
-    wordnet, root = open_wordnet(folder)
-    try:
-        names = {
-            lemma.name()
-            for tag in ("a", "s")
-            for synset in wordnet.all_synsets(tag)  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
+    with open_wordnet(folder) as wordnet:
+        names = lemma_names(wordnet, "a", "s")
         return [
             (word, "adjective")
             for word in sorted(names)
@@ -346,8 +324,6 @@ def build_adjectives(folder: Path) -> list[tuple[str, str]]:
             and not wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
             and not wordnet.synsets(word, pos="v")  # type: ignore[attr-defined]
         ]
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 #: WordNet synsets under which a noun counts, holds or groups what follows its "of"
@@ -368,13 +344,8 @@ def build_counts(folder: Path) -> list[tuple[str, str]]:
     fennec foxes", "a line of ducklings" or "a cup of tea" the scene shows what follows "of".
     A corpse, a bust, a wheel, a window or a tower is none: "the wheel of a bicycle" is a
     wheel."""
-    wordnet, root = open_wordnet(folder)
-    try:
-        names = {
-            lemma.name()
-            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
+    with open_wordnet(folder) as wordnet:
+        names = lemma_names(wordnet, "n")
         rows = []
         for noun in sorted(names):
             if not (noun.isalpha() and noun.islower()):
@@ -385,8 +356,6 @@ def build_counts(folder: Path) -> list[tuple[str, str]]:
                     rows.append((noun, "count"))
                     break
         return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 #: Kinds a two-word compound may take over its head noun with: a living subject's body plan
@@ -402,16 +371,11 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
     whose first word is a noun in use: "a wet blanket" (a person to WordNet) keeps its blanket."""
     from emotion_director.knowledge.scene import noun_kinds, singular
 
-    wordnet, root = open_wordnet(folder)
-    try:
+    with open_wordnet(folder) as wordnet:
         pos = dominant_pos()
         heads = noun_kinds()
         rows = []
-        names = {
-            lemma.name()
-            for synset in wordnet.all_synsets("n")  # type: ignore[attr-defined]
-            for lemma in synset.lemmas()
-        }
+        names = lemma_names(wordnet, "n")
         for name in sorted(names):
             parts = name.replace("-", "_").split("_")
             if len(parts) != 2 or not all(p.isalpha() and p.islower() for p in parts):
@@ -428,8 +392,6 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
             if kind in COMPOUND_KINDS and kind != head and head not in LIVING_HEADS:
                 rows.append((name.replace("_", " "), kind))
         return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 #: A mammal's body beyond the kind's plan (face, legs, ears, tail, fur, paws), by the WordNet
@@ -468,8 +430,7 @@ def build_bodies(folder: Path) -> list[tuple[str, str]]:
     falls in one family of ``BODY_FAMILIES``, with that family's changes to the body plan."""
     from emotion_director.knowledge.scene import noun_kinds
 
-    wordnet, root = open_wordnet(folder)
-    try:
+    with open_wordnet(folder) as wordnet:
         mammal = wordnet.synset("mammal.n.01")  # type: ignore[attr-defined]
         kinds = noun_kinds()
         mammals = {noun for noun, kind in kinds.items() if kind == "mammal" and "-" not in noun}
@@ -492,8 +453,6 @@ def build_bodies(folder: Path) -> list[tuple[str, str]]:
             if len(families) == 1 and None not in families:
                 rows.append((noun, BODY_FAMILIES[families.pop()]))  # type: ignore[index]
         return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _disparaging(synset: object) -> bool:
