@@ -107,12 +107,6 @@ def reader_risk(concept: VisualConcept, scene: SceneModel | None = None) -> floa
     return risk + (SECONDARY_OWNER_RISK if _owned_by_another(concept, scene) else 0.0)
 
 
-def vetoed(concept: VisualConcept, scene: SceneModel | None = None) -> bool:
-    """Whether ``concept``'s reader risk in ``scene`` is ``VETO_RISK`` or more: it is offered
-    and drawn only when no safer concept is left."""
-    return reader_risk(concept, scene) >= VETO_RISK
-
-
 def _owned_by_another(concept: VisualConcept, scene: SceneModel | None) -> bool:
     """Whether a template written for the subject ("{the} with speed lines streaking behind
     it") would be bound to another thing the scene names than its main subject (the track the
@@ -143,6 +137,12 @@ PLACE_RISK = 1.0
 #: 1.0, 4/40 at 2.5, then with the risk as a bonus too).
 READ_RISK = 2.5
 
+#: The same, for a concept the scene has no reading of, per unit of the concept's own excess
+#: clash log-odds over every earlier scene (:func:`~emotion_director.knowledge.setting.
+#: concept_risk`): a concept refused in eight scenes of eight (+2.3) ranks like one two points
+#: less to this persona's taste, one read fine costs nothing.
+TABLE_RISK = 1.0
+
 #: Reader risk (log-odds above the average phrase's) from which a concept is offered and drawn
 #: only when no safer one is left. Chosen on the labels alone: trained on end-to-end sets 1-12
 #: and read on sets 13-22 (3,218 phrases, benchmarks/scene_fit_phrases.py), phrases of risk
@@ -152,12 +152,6 @@ READ_RISK = 2.5
 #: Without MiniLM the per-concept count table stands in (weighed TABLE_RISK / READ_RISK), which
 #: this calibration did not measure.
 VETO_RISK = 0.5
-
-#: The same, for a concept the scene has no reading of, per unit of the concept's own excess
-#: clash log-odds over every earlier scene (:func:`~emotion_director.knowledge.setting.
-#: concept_risk`): a concept refused in eight scenes of eight (+2.3) ranks like one two points
-#: less to this persona's taste, one read fine costs nothing.
-TABLE_RISK = 1.0
 
 
 @lru_cache(maxsize=1)

@@ -351,7 +351,6 @@ def _pick(
     in scenes like this one is drawn less often (one of risk +0.4 two thirds as often as one no
     riskier than the average phrase), and one of risk ``VETO_RISK`` or more only when no safer
     concept is left."""
-    # a vetoed concept (persona_agent.VETO_RISK) is drawn only when no safer one is left
     risks = [(c, reader_risk(c, scene)) for c in fit]
     safe = [(c, r) for c, r in risks if r < VETO_RISK]
     for pairs in (safe, [(c, r) for c, r in risks if r >= VETO_RISK]):
