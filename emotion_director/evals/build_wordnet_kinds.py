@@ -16,7 +16,8 @@ The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read 
 ``--vocal`` writes ``wordnet_vocal.tsv`` (see :func:`build_vocal`); ``--verbs`` writes
 ``wordnet_verbs.tsv`` (see :func:`build_verbs`); ``--adjectives`` writes
 ``wordnet_adjectives.tsv`` (see :func:`build_adjectives`); ``--counts`` writes
-``wordnet_counts.tsv`` (see :func:`build_counts`).
+``wordnet_counts.tsv`` (see :func:`build_counts`); ``--postures`` writes
+``wordnet_postures.tsv`` (see :func:`build_postures`).
 
 A noun is kept when:
 
@@ -32,6 +33,7 @@ Kinds here are body plans, not taxonomy: a whale or a squid has the fins of a ``
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -282,6 +284,71 @@ def build_vocal(folder: Path) -> list[tuple[str, str]]:
         return rows
 
 
+#: WordNet synsets of staying put: sitting, lying (sleep among it), resting on one's feet or
+#: knees, a vehicle parked, a boat moored, docked or at anchor.
+POSTURE_ROOTS = (
+    "sit.v.01",
+    "lie.v.02",
+    "rest.v.01",
+    "park.v.02",
+    "moor.v.02",
+    "dock.v.01",
+    "anchor.v.02",
+)
+
+
+def _inflections(verb: str) -> set[str]:
+    """The regular -s, -ing and -ed forms of ``verb`` ("perch" -> perches, perching, perched;
+    "sit" -> sits, sitting; "doze" -> dozes, dozing, dozed; "lie" -> lies, lying, lied)."""
+    stem = verb[:-1] if verb.endswith("e") and not verb.endswith("ee") else verb
+    if verb.endswith("ie"):
+        stem = verb[:-2] + "y"
+    double = (
+        len(verb) >= 3
+        and verb[-1] not in "aeiouwxy"
+        and verb[-2] in "aeiou"
+        and verb[-3] not in "aeiou"
+        and len(re.findall("[aeiou]+", verb)) == 1  # one syllable: sit, nap; not "visit"
+    )
+    base = verb + verb[-1] if double else stem
+    s_form = verb + "es" if verb.endswith(("s", "sh", "ch", "x", "z")) else verb + "s"
+    past = verb + "d" if verb.endswith("e") else base + "ed"
+    return {verb, s_form, base + "ing", past}
+
+
+def build_postures(folder: Path) -> list[tuple[str, str]]:
+    """Verb forms that keep their subject in place: the lemmas of ``POSTURE_ROOTS`` and of every
+    synset under them whose most used sense is among those ("perch", "squat", "lounge", "nap";
+    not "nod", whose first sense is a gesture, nor "bask", first "enjoy"), in their -s, -ing and
+    -ed forms and WordNet's irregular ones ("sat", "lain", "knelt"). A scene whose subject is
+    "perched", "parked" or "sits" states ``stationary``: no concept sets it racing past the lens."""
+    with open_wordnet(folder) as wordnet:
+        roots = [wordnet.synset(name) for name in POSTURE_ROOTS]  # type: ignore[attr-defined]
+        under = set(roots) | {s for r in roots for s in r.closure(lambda x: x.hyponyms())}
+        lemmas = {n for r in roots for n in r.lemma_names()}
+        for synset in under:
+            for name in synset.lemma_names():
+                if wordnet.synsets(name, pos="v")[0] in under:  # type: ignore[attr-defined]
+                    lemmas.add(name)
+        irregular: dict[str, set[str]] = {}  # lemma -> WordNet's own forms ("sat", "napped")
+        for line in (folder / "verb.exc").read_text("utf-8").splitlines():
+            form, *bases = line.split()
+            for base in bases:
+                if base in lemmas and form.isalpha():
+                    irregular.setdefault(base, set()).add(form)
+        rows: dict[str, str] = {}
+        for lemma in sorted(n for n in lemmas if n.isalpha() and n.islower()):
+            own = irregular.get(lemma, set())
+            for form in sorted(_inflections(lemma) | own):
+                replaced = form not in own and (
+                    (form.endswith("ing") and any(f.endswith("ing") for f in own))
+                    or (form.endswith("ed") and any(not f.endswith("ing") for f in own))
+                )
+                if not replaced:  # "sitted" and "catnaped" give way to "sat" and "catnapped"
+                    rows.setdefault(form, lemma)
+        return sorted(rows.items())
+
+
 def build_verbs(folder: Path) -> list[tuple[str, str]]:
     """Words that can be a clause's finite verb: one-word lemmas with a WordNet verb sense whose
     uses as a verb in SemCor's sense-tagged counts are at least a tenth of their uses as a noun
@@ -520,6 +587,12 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_verbs.tsv",
         "# verb\tuse: words whose WordNet verb uses are at least a tenth of their noun uses,\n"
         "# 'verb' where they are at least the noun uses, else 'both' (build_verbs)",
+    ),
+    "--postures": (
+        build_postures,
+        "wordnet_postures.tsv",
+        "# form\tverb: forms of verbs that keep their subject in place (POSTURE_ROOTS in\n"
+        "# build_postures)",
     ),
     "--adjectives": (
         build_adjectives,

@@ -1658,6 +1658,39 @@ def adjectives() -> frozenset[str]:
     return _tsv_words("wordnet_adjectives.tsv")
 
 
+@lru_cache(maxsize=1)
+def postures() -> frozenset[str]:
+    """Verb forms that keep their subject in place (``wordnet_postures.tsv``): "perched",
+    "sitting", "sat", "parked", "moored", "lies", "naps"."""
+    return _tsv_words("wordnet_postures.tsv")
+
+
+#: Words between a subject and its verb that change nothing about what it does ("a snow leopard
+#: is perched", "a barge lies moored", "an old man, still sitting").
+_LINKS = frozenset("is are was were sits lies stands still quietly calmly".split())
+
+
+def _stays_put(tokens: list[str], subject: SubjectEntity) -> bool:
+    """Whether a posture word (:func:`postures`) is the scene's main subject's own verb: right
+    after its noun ("a snow leopard perched on a ledge", "a cat sits", "a barge is moored"), or
+    as a participle right before it ("a parked motorcycle", "a sleeping quokka"). A posture word
+    elsewhere is another's, or a noun ("a girl runs past a lemonade stand")."""
+    words = subject.noun.split()
+    last = words[-1]
+    if last not in tokens:
+        return False
+    at = tokens.index(last)
+    first = at - len(words) + 1
+    if first > 0 and tokens[first - 1] in postures() and tokens[first - 1].endswith("ed"):
+        return True  # ("a parking valet" is a valet at work)
+    k = at + 1
+    while k < len(tokens) and (tokens[k] in _LINKS or tokens[k].endswith("ly")):
+        if tokens[k] in postures():
+            return True  # "a cat sits", "a barge lies moored"
+        k += 1
+    return k < len(tokens) and tokens[k] in postures()
+
+
 def _vocal(token: str, before: str) -> bool:
     """Whether ``token`` says a living thing uses its voice: the -ing or -s form of a vocal verb
     right after it ("a purser shouting", "a wolf howls"). Bare forms are not read ("a low sky"
@@ -1988,6 +2021,29 @@ def _script(char: str) -> str:
     return name.split(" ")[0].capitalize()
 
 
+def _unnamed(tokens: list[str], entities: list[SubjectEntity], lowered: str) -> list[str]:
+    """``tokens`` without the nouns that name an animal's kind before its head noun: "a snow
+    leopard" or "a night heron" is no snow and no night. (A person's are kept: "a night
+    watchman" works at night.)"""
+    dropped: set[int] = set()
+    for entity in entities:
+        if entity.kind not in ANIMATE_KINDS - {"person", "group"}:
+            continue
+        head = entity.noun.split()[-1]
+        if head not in tokens:
+            continue
+        k = tokens.index(head) - 1
+        while (
+            k >= 0
+            and tokens[k] in entity.modifiers
+            and _noun_like(tokens[k])
+            and re.search(rf"\b{re.escape(tokens[k])}\s+{re.escape(tokens[k + 1])}\b", lowered)
+        ):  # (not across a comma: "beneath the city, rats scattering")
+            dropped.add(k)  # "a rain-soaked snow leopard cub": snow and leopard, not the rain
+            k -= 1
+    return [t for i, t in enumerate(tokens) if i not in dropped]
+
+
 @lru_cache(maxsize=2048)
 def parse_scene(text: str) -> SceneModel:
     """Parse a prompt into a :class:`SceneModel` (pure, no model call; cached per text: one
@@ -2024,7 +2080,7 @@ def parse_scene(text: str) -> SceneModel:
         for p in places
     ):
         facts.add("perched")  # "an owl on a branch": not in flight ("a bird near a tree" may be)
-    stated = phrase_facts(lowered) if english else frozenset()
+    stated = phrase_facts(" ".join(_unnamed(tokens, entities, lowered))) if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     curated = curated_subjects()
@@ -2133,6 +2189,8 @@ def parse_scene(text: str) -> SceneModel:
     elif sleepers and None not in sleepers:
         facts.discard("asleep")  # another's sleep ("a fisherman mending nets, gulls dozing on
         # the rail"): the subject's eyes may be open
+    if "asleep" in facts or (entities and _stays_put(tokens, entities[0])):
+        facts.add("stationary")  # "a snow leopard perched on a ledge": not racing past the lens
     if any(
         _vocal(token, tokens[i - 1] if i else "")
         or (token.endswith("ing") and _vocal(token, tokens[i + 1] if i + 1 < len(tokens) else ""))
@@ -2633,10 +2691,16 @@ def _count_verb(tokens: list[str], j: int) -> bool:
     if j < 1:
         return False
     word, before = tokens[j], tokens[j - 1]
+    after = tokens[j + 1] if j + 1 < len(tokens) else ""
+    if singular(before) != before and word.isalpha() and word.endswith("s"):
+        # after the count's plural members, any -s word is the count's verb, a verb WordNet
+        # uses mostly as a noun too ("a team of firefighters battles a blaze"): English noun
+        # modifiers are singular, so no plural noun goes on the phrase
+        stem = singular(word)
+        return stem != word and (stem in verbs() or kind_of(stem) is not None)
     if not _s_verb(word):
         return False
-    after = tokens[j + 1] if j + 1 < len(tokens) else ""
-    return singular(before) != before or after in _DETERMINERS or after in _PHRASE_ENDS
+    return after in _DETERMINERS or after in _PHRASE_ENDS
 
 
 def _of_head(
@@ -2812,6 +2876,8 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
     # right after an animate subject, an emotion-laden -ing word is what it does ("a pelican
     # stealing a sandwich", "camels thundering down a track"), not a mood ("a terrifying storm")
     animate = {w for e in entities if e.kind in ANIMATE_KINDS for w in (e.noun, e.noun + "s")}
+    # a count's members end its phrase: "a crew of road workers pours asphalt"
+    members = {e.noun.split()[-1] for e in entities if e.kind in ANIMATE_KINDS and " of " in e.noun}
     found = []
     for i, token in enumerate(tokens):
         after = right_after(i, animate)
@@ -2819,6 +2885,8 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             found.append(token)
         elif i and tokens[i - 1] in animate and _agrees_as_verb(tokens, i):
             found.append(token)  # the present tense: "a baker slides trays into the oven"
+        elif i and tokens[i - 1] in members and _count_verb(tokens, i):
+            found.append(token)  # "a team of firefighters battles a blaze"
         elif (
             token.endswith("ing")
             and len(token) > 5

@@ -15,6 +15,7 @@ from emotion_director.knowledge.scene import (
     kind_of,
     name_positions,
     noun_kinds,
+    postures,
 )
 
 BUILTIN = sorted(
@@ -1298,3 +1299,73 @@ def test_a_crew_of_a_thing_is_the_crew():
     # set 26: "the crew of ship with speed lines streaking behind it"
     main = parse_scene("The crew of a cargo ship lashes down containers on deck").main
     assert (main.noun, main.kind) == ("crew", "group")
+
+
+@pytest.mark.parametrize(
+    "scene, stationary",
+    [
+        # readers of sets 26-27: a perched snow leopard got "racing forward mid-stride", a parked
+        # motorcycle "crossing a giant suspension bridge"
+        ("A snow leopard perched on a rocky ledge in the Himalayas", True),
+        ("A vintage motorcycle parked outside a roadside diner", True),
+        ("a parked motorcycle outside a diner", True),
+        ("a cat sits on the windowsill", True),
+        ("a narrowboat moored beneath weeping willows", True),
+        ("a barge is moored at the quay", True),
+        ("an old man sitting alone on a bench at dusk", True),
+        ("a tabby cat asleep on a stack of books", True),  # sleep keeps it in place too
+        # a posture word that is not the subject's own verb
+        ("a girl runs past a lemonade stand", False),
+        ("a parking valet screaming at a dented car", False),
+        ("a goat climbs onto the roof of a car while the farmer sits in the shade", False),
+        ("a falcon diving at a pigeon", False),
+    ],
+)
+def test_a_posture_verb_of_the_subject_keeps_it_in_place(scene, stationary):
+    assert ("stationary" in parse_scene(scene).facts) is stationary
+
+
+def test_the_postures_table_holds_wordnet_s_forms_of_staying_put():
+    table = postures()
+    for form in ("perched", "sitting", "sat", "lying", "lain", "parked", "moored", "kneels"):
+        assert form in table
+    # no made-up regular forms where WordNet gives its own, and no gesture or motion verbs
+    for form in ("sitted", "sleeped", "catnaped", "nodding", "running", "walks"):
+        assert form not in table
+
+
+@pytest.mark.parametrize(
+    "scene, absent, present",
+    [
+        # a noun that names an animal's kind states no setting ("a snow leopard" in the
+        # Himalayas got fresh snow and winter cues)
+        ("A snow leopard perched on a rocky ledge", {"snowbound", "winter"}, set()),
+        ("a night heron on a branch", {"night"}, set()),
+        ("a rain-soaked snow leopard cub", {"snowbound"}, {"rain"}),
+        # a person's is kept, and the scene's own words still count
+        ("a night watchman in an empty museum", set(), {"night"}),
+        ("a fox in the snow at night", set(), {"snowbound", "night"}),
+        ("a sewer inspector beneath the city, rats scattering", set(), {"site:city"}),
+    ],
+)
+def test_a_noun_naming_an_animal_s_kind_states_no_setting(scene, absent, present):
+    facts = parse_scene(scene).facts
+    assert not facts & absent
+    assert present <= facts
+
+
+@pytest.mark.parametrize(
+    "scene, verb",
+    [
+        # set 27: "a crew of road workers pours asphalt" was not busy, and got "hands pressed
+        # over the mouth"; "battles" is a verb WordNet uses mostly as a noun
+        ("A crew of road workers pours fresh asphalt on a desert highway at noon", "pours"),
+        ("A team of firefighters battles a blaze at a timber yard", "battles"),
+        ("A herd of elephants bathes in the Zambezi River at midday", "bathes"),
+    ],
+)
+def test_a_count_s_verb_is_what_its_members_do(scene, verb):
+    parsed = parse_scene(scene)
+    assert verb in parsed.actions
+    assert "busy" in parsed.facts
+    assert " of " in parsed.main.noun
