@@ -2022,14 +2022,17 @@ def _script(char: str) -> str:
 
 
 def _unnamed(tokens: list[str], entities: list[SubjectEntity], lowered: str) -> list[str]:
-    """``tokens`` without the nouns that name an animal's kind before its head noun: "a snow
-    leopard" or "a night heron" is no snow and no night. (A person's are kept: "a night
-    watchman" works at night.)"""
+    """``tokens`` without the nouns that name an animal's kind before its head noun, or count
+    animals: "a snow leopard" or "a night heron" is no snow and no night, "a school of sardines"
+    no school. (A person's are kept: "a night watchman" works at night.)"""
     dropped: set[int] = set()
     for entity in entities:
         if entity.kind not in ANIMATE_KINDS - {"person", "group"}:
             continue
-        head = entity.noun.split()[-1]
+        words = entity.noun.split()
+        if len(words) == 3 and words[1] == "of" and words[0] in tokens:
+            dropped.add(tokens.index(words[0]))  # "a school of sardines" is in no school
+        head = words[-1]
         if head not in tokens:
             continue
         k = tokens.index(head) - 1
@@ -2173,7 +2176,7 @@ def parse_scene(text: str) -> SceneModel:
     if (
         entities
         and entities[0].kind == "fish"
-        and set(tokens) & set(FACT_WORDS["water"])
+        and (set(tokens) & set(FACT_WORDS["water"]) or "water" in facts)
         and not set(tokens) & _AT_THE_SURFACE
     ):
         facts.add("submerged")
@@ -2724,7 +2727,7 @@ def _of_head(
     if token not in counts() and singular(token) not in counts():
         return None  # "the wheel of a bicycle", "the corpse of a soldier": the wheel, the corpse
     depictions = curated_subjects()["lifeless"]["depictions"]
-    if kind in PLACE_KINDS | (ANIMATE_KINDS - {"group"}) | {"building"} or token in depictions:
+    if kind in PLACE_KINDS | (ANIMATE_KINDS - {"group"}) or token in depictions:
         return None
     head = None
     for j in range(i + 2, min(len(tokens), i + 8)):
@@ -2741,6 +2744,9 @@ def _of_head(
         return None
     if kind == "group" and kind_of(tokens[head]) not in ANIMATE_KINDS:
         return None  # "the crew of a cargo ship" are people, not a ship
+    if kind == "building" and kind_of(tokens[head]) not in ANIMATE_KINDS - {"person", "group"}:
+        return None  # a building counts animals only: "a school of silver sardines", not "a
+        # school of children" or "a house of cards"
     return head
 
 

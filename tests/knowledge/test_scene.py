@@ -1369,3 +1369,25 @@ def test_a_count_s_verb_is_what_its_members_do(scene, verb):
     assert verb in parsed.actions
     assert "busy" in parsed.facts
     assert " of " in parsed.main.noun
+
+
+@pytest.mark.parametrize(
+    "scene, noun, kind, underwater",
+    [
+        # set 27: "the school of silver sporting a painted-on moustache" and a toddler in wellies
+        # on the reef: the colour was taken for the head, and the school for a building
+        (
+            "A school of silver sardines swirls around a coral reef",
+            "school of sardines",
+            "fish",
+            True,
+        ),
+        ("a school of children on a field trip", "school of children", "group", False),
+        ("a house of cards on a kitchen table", "house", "building", False),
+    ],
+)
+def test_a_building_that_counts_animals_is_the_animals(scene, noun, kind, underwater):
+    parsed = parse_scene(scene)
+    assert (parsed.main.noun, parsed.main.kind) == (noun, kind)
+    assert ("submerged" in parsed.facts) is underwater
+    assert ("site:school" in parsed.facts) is (noun == "school of children")

@@ -94,7 +94,8 @@ def test_the_reader_s_tags_widen_what_a_scene_states():
     before = {c.text for c in graph.candidates("sadness", plain)}
     after = {c.text for c in graph.candidates("sadness", read)}
     assert before < after
-    assert all(graph.get(t).setting <= read.stated for t in after)
+    free = setting_mod.load_setting_file().free.keys()  # (needed by no scene: only refused)
+    assert all(graph.get(t).setting - free <= read.stated for t in after)
 
 
 @pytest.mark.parametrize(
@@ -815,3 +816,48 @@ def test_the_shipped_concept_risk_names_concepts_of_the_graph():
     with pytest.raises(TypeError):
         risk["a new concept"] = 1.0  # type: ignore[index]  # shared by every caller: read-only
     assert set(risk) <= set(concept_settings())  # counts of concepts that still exist
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # set 27: "the cat's lips pulled back in a snarl" on a tabby cat that sleeps
+        ("A tabby cat sleeps on a windowsill while rain streaks the glass", False),
+        ("a dormouse curled asleep in a teapot", False),
+        ("a tabby cat on a windowsill watching the rain", True),
+        ("a terrier on a porch, two cats dozing on the rail", True),  # another's sleep
+    ],
+)
+def test_a_waking_face_is_refused_where_the_subject_sleeps(scene, fits):
+    _assert_free_tag("{poss} lips pulled back in a snarl", "awake", scene, fits)
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # sets 26-27: a perched snow leopard got "racing forward mid-stride", a parked
+        # motorcycle "crossing a giant suspension bridge"
+        ("A snow leopard perched on a rocky ledge in the Himalayas", False),
+        ("a vintage motorcycle parked outside a roadside diner", False),
+        ("a narrowboat moored beneath weeping willows", False),
+        ("a snow leopard stalking across a rocky ledge", True),
+        ("a motorcycle on a mountain pass", True),
+    ],
+)
+def test_travel_of_its_own_is_refused_where_the_scene_keeps_the_subject_in_place(scene, fits):
+    _assert_free_tag(
+        "{the} bursting toward the lens in a wide-angle close-up", "moving", scene, fits
+    )
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # set 27: "low angle through a buzzing swarm of flies" at an octopus in a sunken hull
+        ("An octopus squeezes through a crack in a sunken ship's hull", False),
+        ("a manta ray gliding over a coral wall in deep blue water", False),
+        ("a fox sniffing at a rubbish bin in an alley", True),
+    ],
+)
+def test_things_of_the_air_are_refused_underwater(scene, fits):
+    _assert_free_tag("low angle through a buzzing swarm of flies at {the}", "air", scene, fits)
