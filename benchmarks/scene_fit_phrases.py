@@ -65,6 +65,7 @@ JUDGES = {
     "judge28": ("BC", "BD"),
     "judge29": ("BE", "BF"),
     "judge30": ("BG", "BH"),
+    "judge31": ("BI", "BJ"),
 }
 
 
