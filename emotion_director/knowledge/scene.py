@@ -2275,6 +2275,16 @@ def _verb_not_noun(word: str, after: str | None) -> bool:
 _SINGULAR_DETERMINERS = frozenset("a an one each every this that".split())
 
 
+#: Endings of English agent nouns ("cooper", "chandler", "sculptor", "cellist", "librarian").
+_AGENT_ENDINGS = ("er", "or", "ist", "ian")
+
+
+def _adverb(word: str) -> bool:
+    """An -ly word that is no noun and no verb: "slowly", not "a rally car" or "a supply
+    capsule"."""
+    return word.endswith("ly") and kind_of(word) is None and word not in verbs()
+
+
 def _agrees_as_verb(tokens: list[str] | tuple[str, ...], i: int) -> bool:
     """See :func:`_agrees`; cached per text and position (it asks itself about the words
     before, so a long run of nouns would otherwise cost exponential time)."""
@@ -2297,14 +2307,11 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
     after = tokens[i + 1] if i + 1 < len(tokens) else None
     # a verb, as the next word shows: nothing, a preposition, a determiner or an adverb follows
     verb_here = (singular(word) in verbs() or word in verbs()) and (
-        after is None
-        or after in _PHRASE_ENDS
-        or after in _DETERMINERS
-        or (after.endswith("ly") and kind_of(after) is None)
+        after is None or after in _PHRASE_ENDS or after in _DETERMINERS or _adverb(after)
     )
     # (a weather word is a noun too: "a sandstorm rolls toward a caravan")
     noun_before = _noun_like(before) or (phrase_facts(before) and not before.endswith("y"))
-    if kind_of(before) is None and not (verb_here and noun_before):
+    if kind_of(before) is None and not noun_before:
         return False
     opened_by_one = opened_by_the = False
     for j in range(i - 2, max(-1, i - 6), -1):  # back over the phrase's modifiers
@@ -2316,7 +2323,7 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
         if (
             tokens[j] in _PHRASE_ENDS
             or tokens[j] in _DETERMINERS
-            or (tokens[j].endswith("ly") and kind_of(tokens[j]) is None)  # not "a rally car"
+            or _adverb(tokens[j])  # not "a rally car", "a supply capsule"
             or (verb_form and j > 0 and _noun_like(tokens[j - 1]))
             or _agrees_as_verb(tokens, j)  # "a couple tends tomato plants"
         ):
@@ -2327,6 +2334,7 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
         # "a" or "an" the plural-looking word is a modifier ("an arms dealer")
         return (
             not opened_by_one
+            and (kind_of(before) is not None or verb_here)
             and (
                 kind_of(word) is None
                 or (verb_here and (not opened_by_the or _verb_not_noun(word, after)))
@@ -2337,6 +2345,21 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
             and word not in _DETERMINERS  # ("a boy named Tomás flies a kite": "a" is no verb)
         )
     plural_form = word.endswith("s") and not word.endswith(("ss", "us", "is", "'s"))
+    if kind_of(before) is None and not verb_here:
+        # after an agent noun no table knows, "a" still makes the -s form of a verb the verb
+        # ("a cooper hammers iron hoops": no phrase that "a" opens ends in a plural); other
+        # words, and a plural with its participle, may end or open a clause whose comma the
+        # tokens lost ("after a power cut, flies buzzing", "a moored trawler, gulls dozing")
+        agent = before.isalpha() and before.endswith(_AGENT_ENDINGS)
+        participle_next = after is not None and after.endswith(("ing", "ed"))  # "gulls dozing"
+        return (
+            agent
+            and before not in english_words()
+            and not participle_next
+            and opened_by_one
+            and plural_form
+            and _s_verb(word)
+        )
     return opened_by_one and plural_form and singular(word) != word
 
 
@@ -2778,7 +2801,7 @@ def _does(kind: str | None, word: str, after: str = "") -> bool:
     follows is a verb ("two kids building a snow fort", "a couple dancing slowly")."""
     if kind not in ANIMATE_KINDS | {"vehicle"} or not word.endswith("ing"):
         return False
-    verb_next = after in _DETERMINERS or (after.endswith("ly") and kind_of(after) is None)
+    verb_next = after in _DETERMINERS or _adverb(after)
     return kind_of(word) in (None, "object") or verb_next
 
 
