@@ -295,6 +295,11 @@ POSTURE_ROOTS = (
     "dock.v.01",
     "anchor.v.02",
 )
+#: Synsets of coming to a stop whose own lemmas only are taken: what falls under them is the
+#: stopping, not the standing still ("a car braking hard" still moves).
+STOPPED_ROOTS = ("stop.v.01", "stall.v.02")
+#: WordNet adjective synsets of not moving: "motionless", "stationary", "aground", "inoperable".
+POSTURE_ADJECTIVES = ("nonmoving.a.01", "unserviceable.a.01", "aground.a.01")
 
 
 def _inflections(verb: str) -> set[str]:
@@ -320,12 +325,15 @@ def build_postures(folder: Path) -> list[tuple[str, str]]:
     """Verb forms that keep their subject in place: the lemmas of ``POSTURE_ROOTS`` and of every
     synset under them whose most used sense is among those ("perch", "squat", "lounge", "nap";
     not "nod", whose first sense is a gesture, nor "bask", first "enjoy"), in their -s, -ing and
-    -ed forms and WordNet's irregular ones ("sat", "lain", "knelt"). A scene whose subject is
-    "perched", "parked" or "sits" states ``stationary``: no concept sets it racing past the lens."""
+    -ed forms and WordNet's irregular ones ("sat", "lain", "knelt"); and the adjectives of
+    ``POSTURE_ADJECTIVES`` whose most used sense is among them ("motionless", "stationary",
+    "aground"), marked ``adjective``. A scene whose subject is "perched", "parked", "sits" or
+    "motionless" states ``stationary``: no concept sets it racing past the lens."""
     with open_wordnet(folder) as wordnet:
         roots = [wordnet.synset(name) for name in POSTURE_ROOTS]  # type: ignore[attr-defined]
         under = set(roots) | {s for r in roots for s in r.closure(lambda x: x.hyponyms())}
-        lemmas = {n for r in roots for n in r.lemma_names()}
+        stopped = [wordnet.synset(name) for name in STOPPED_ROOTS]  # type: ignore[attr-defined]
+        lemmas = {n for r in roots + stopped for n in r.lemma_names()}
         for synset in under:
             for name in synset.lemma_names():
                 if wordnet.synsets(name, pos="v")[0] in under:  # type: ignore[attr-defined]
@@ -336,6 +344,15 @@ def build_postures(folder: Path) -> list[tuple[str, str]]:
             for base in bases:
                 if base in lemmas and form.isalpha():
                     irregular.setdefault(base, set()).add(form)
+        # adjectives whose most used sense of any part of speech is, or is like, not moving
+        # ("still" is first a noun, "rooted" a verb: neither is kept)
+        still = [wordnet.synset(name) for name in POSTURE_ADJECTIVES]  # type: ignore[attr-defined]
+        adjectives: set[str] = set()
+        for synset in still + [s for r in still for s in r.similar_tos()]:
+            for name in synset.lemma_names():
+                first = wordnet.synsets(name)[0]  # type: ignore[attr-defined]
+                if first in still or set(first.similar_tos()) & set(still):
+                    adjectives.add(name)
         rows: dict[str, str] = {}
         for lemma in sorted(n for n in lemmas if n.isalpha() and n.islower()):
             own = irregular.get(lemma, set())
@@ -346,6 +363,9 @@ def build_postures(folder: Path) -> list[tuple[str, str]]:
                 )
                 if not replaced:  # "sitted" and "catnaped" give way to "sat" and "catnapped"
                     rows.setdefault(form, lemma)
+        for adjective in sorted(adjectives):
+            if adjective.replace("-", "").isalpha() and adjective.islower():
+                rows.setdefault(adjective, "adjective")
         return sorted(rows.items())
 
 

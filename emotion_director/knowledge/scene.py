@@ -1659,10 +1659,16 @@ def adjectives() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _posture_table() -> dict[str, str]:
+    return {row[0]: row[1] for row in _tsv_rows("wordnet_postures.tsv") if len(row) >= 2}
+
+
+@lru_cache(maxsize=1)
 def postures() -> frozenset[str]:
-    """Verb forms that keep their subject in place (``wordnet_postures.tsv``): "perched",
-    "sitting", "sat", "parked", "moored", "lies", "naps"."""
-    return _tsv_words("wordnet_postures.tsv")
+    """Words that keep their subject in place (``wordnet_postures.tsv``): verb forms
+    ("perched", "sitting", "sat", "parked", "moored", "lies", "naps", "stalled") and adjectives
+    ("motionless", "stationary", "aground")."""
+    return frozenset(_posture_table())
 
 
 #: Words between a subject and its verb that change nothing about what it does ("a snow leopard
@@ -1673,16 +1679,17 @@ _LINKS = frozenset("is are was were sits lies stands still quietly calmly".split
 def _stays_put(tokens: list[str], subject: SubjectEntity) -> bool:
     """Whether a posture word (:func:`postures`) is the scene's main subject's own verb: right
     after its noun ("a snow leopard perched on a ledge", "a cat sits", "a barge is moored"), or
-    as a participle right before it ("a parked motorcycle", "a sleeping quokka"). A posture word
-    elsewhere is another's, or a noun ("a girl runs past a lemonade stand")."""
+    a participle or an adjective modifying it ("a parked motorcycle", "a stalled tram", "a
+    motionless heron"). A posture word elsewhere is another's, or a noun ("a girl runs past a
+    lemonade stand")."""
     words = subject.noun.split()
     last = words[-1]
     if last not in tokens:
         return False
     at = tokens.index(last)
-    first = at - len(words) + 1
-    if first > 0 and tokens[first - 1] in postures() and tokens[first - 1].endswith("ed"):
-        return True  # ("a parking valet" is a valet at work)
+    for word in subject.modifiers:  # "a parked vintage car", "a motionless heron"
+        if word in postures() and (word.endswith("ed") or _posture_table()[word] == "adjective"):
+            return True  # ("a parking valet" is at work)
     k = at + 1
     while k < len(tokens) and (tokens[k] in _LINKS or tokens[k].endswith("ly")):
         if tokens[k] in postures():

@@ -1314,6 +1314,10 @@ def test_a_crew_of_a_thing_is_the_crew():
         ("a barge is moored at the quay", True),
         ("an old man sitting alone on a bench at dusk", True),
         ("a tabby cat asleep on a stack of books", True),  # sleep keeps it in place too
+        ("a stalled tram on a snowy boulevard at midnight", True),
+        ("a motionless grey heron in the reeds", True),
+        ("a parked vintage motorcycle outside a diner", True),
+        ("a truck braking hard at a crossing", False),  # coming to a stop is still moving
         # a posture word that is not the subject's own verb
         ("a girl runs past a lemonade stand", False),
         ("a parking valet screaming at a dented car", False),
@@ -1327,10 +1331,10 @@ def test_a_posture_verb_of_the_subject_keeps_it_in_place(scene, stationary):
 
 def test_the_postures_table_holds_wordnet_s_forms_of_staying_put():
     table = postures()
-    for form in ("perched", "sitting", "sat", "lying", "lain", "parked", "moored", "kneels"):
+    for form in ("perched", "sat", "lain", "parked", "moored", "kneels", "stalled", "motionless"):
         assert form in table
     # no made-up regular forms where WordNet gives its own, and no gesture or motion verbs
-    for form in ("sitted", "sleeped", "catnaped", "nodding", "running", "walks"):
+    for form in ("sitted", "sleeped", "catnaped", "nodding", "running", "braking", "still"):
         assert form not in table
 
 
