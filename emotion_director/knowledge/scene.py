@@ -800,8 +800,28 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "arms thrown up",
     ),
     "ears": ("ears", "ear"),
-    # a nose, lips and cheeks: a mammal's face (a stork or a trout has none to wrinkle)
-    "lips": ("lip", "lips", "nose", "noses", "nostril", "nostrils", "cheek", "cheeks", "chin"),
+    # a nose, lips and cheeks: a mammal's face (a stork or a trout has none to wrinkle); a grin
+    # or a smile is drawn with lips (set 28: "wide open-mouthed grin" on flamingos and a stork)
+    "lips": (
+        "lip",
+        "lips",
+        "nose",
+        "noses",
+        "nostril",
+        "nostrils",
+        "cheek",
+        "cheeks",
+        "chin",
+        "grin",
+        "grins",
+        "grinning",
+        "smile",
+        "smiles",
+        "smiling",
+        "smirk",
+        "smirking",
+        "pout",
+    ),
     "tail": ("tail", "tails"),
     "fur": ("fur", "hackles", "whiskers", "mane", "snout", "muzzle", "bristling"),
     # a dog's or a cat's body, not a horse's

@@ -861,3 +861,18 @@ def test_travel_of_its_own_is_refused_where_the_scene_keeps_the_subject_in_place
 )
 def test_things_of_the_air_are_refused_underwater(scene, fits):
     _assert_free_tag("low angle through a buzzing swarm of flies at {the}", "air", scene, fits)
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # set 28: "wide open-mouthed grin" on a flock of flamingos and on a shoebill stork
+        ("A flock of flamingos wading across a salt lake at sunrise", False),
+        ("A shoebill stork standing in a papyrus swamp", False),
+        ("a golden retriever on a beach", True),
+        ("a boy on a beach", True),
+    ],
+)
+def test_a_grin_needs_lips(scene, fits):
+    concept = _concept("{poss} wide open-mouthed grin")
+    assert (concept.conflict(parse_scene(scene)) is None) is fits
