@@ -66,6 +66,7 @@ JUDGES = {
     "judge29": ("BE", "BF"),
     "judge30": ("BG", "BH"),
     "judge31": ("BI", "BJ"),
+    "judge32": ("BK", "BL"),
 }
 
 
