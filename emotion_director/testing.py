@@ -29,7 +29,9 @@ when the client accepts it), ``echo_auth`` (valid answers whose every string car
 request's credentials back: the ``Authorization`` header, its token, the token's base64 and, for
 a Basic header, the decoded ``user:pass``), ``echo_auth_400`` and ``echo_auth_500`` (the same
 echo in an HTTP 400 / 500 error body, as some proxies answer), ``http429_then_ok`` (the first
-``failing_calls`` calls answer HTTP 429, then it works), ``slots`` (a server with ``slots``
+``failing_calls`` calls answer HTTP 429, then it works), ``error_control_chars`` (an HTTP 400
+whose error message carries a terminal escape, NUL, a bell and a bidirectional override),
+``slots`` (a server with ``slots``
 requests' room: one more in flight is answered HTTP 429 at once, the rest work after
 ``latency``; ``GET /props`` reports ``total_slots`` unless ``report_slots=False``, as
 llama.cpp's server does; ``peak`` and ``rejected`` count what it saw). HTTP 429 answers carry
@@ -81,6 +83,7 @@ MODES = (
     "echo_auth_400",
     "echo_auth_500",
     "http429_then_ok",
+    "error_control_chars",
 )
 
 
@@ -268,6 +271,8 @@ class SimulatedOpenAIServer:
                         {"error": {"message": "rate limited"}},
                         {"retry-after": outer.retry_after},
                     )
+                if mode == "error_control_chars":
+                    return self._send(400, {"error": {"message": _dirty("invalid request")}})
                 echo = _credential_echo(self.headers.get("authorization", ""))
                 if mode in {"echo_auth_400", "echo_auth_500"}:
                     return self._send(

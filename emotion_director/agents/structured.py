@@ -44,7 +44,7 @@ from emotion_director.agents.steps import (
     run_steps,
 )
 from emotion_director.errors import BackendError, ModelOutputError
-from emotion_director.untrusted import clean_model_output
+from emotion_director.untrusted import clean_model_output, clean_model_text
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -226,13 +226,16 @@ class _Failure:
         tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
         refused, slow, lost = _transport_failures()
         status_code = getattr(exc, "status_code", None)
+        # (a server's text is cleaned where it enters: no terminal escapes, NUL or bells reach
+        # the red error line, the logs or an eval's error records)
         if too_large is not None:
-            self.kind, self.detail = "final", str(too_large)
+            self.kind, self.detail = "final", clean_model_text(str(too_large))
         elif isinstance(exc, BackendError):
-            self.kind, self.detail = "final", str(exc)
+            self.kind, self.detail = "final", clean_model_text(str(exc))
         elif status_code is not None:
             self.kind, self.status = "status", int(status_code)
-            self.detail = " ".join(str(getattr(exc, "message", exc)).split())[:300]
+            message = clean_model_text(str(getattr(exc, "message", exc)))
+            self.detail = " ".join(message.split())[:300]
             self.retry_after = retry_after(_response_headers(chain))
         elif tls is not None:
             self.kind, self.tls = "tls", tls
@@ -243,7 +246,8 @@ class _Failure:
         elif any(isinstance(e, lost) for e in chain):
             self.kind = "down"
         else:
-            self.kind, self.detail = "final", f"{type(exc).__name__}: {str(exc)[:200]}"
+            self.kind = "final"
+            self.detail = f"{type(exc).__name__}: {clean_model_text(str(exc))[:200]}"
 
     @property
     def rejects_method(self) -> bool:

@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from emotion_director.errors import EmotionDirectorError, InvalidRequestError
 from emotion_director.redaction import redact
+from emotion_director.untrusted import clean_model_text
 
 out = Console()
 err = Console(stderr=True)
@@ -27,7 +28,8 @@ err = Console(stderr=True)
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as one red error line on stderr; raise the returned exit."""
-    err.print(f"[bold red]error:[/] {escape(redact(message))}", highlight=False, soft_wrap=True)
+    text = clean_model_text(redact(message))  # (a path or a server's words may hold escapes)
+    err.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -79,7 +81,9 @@ def require_diffusion() -> None:
 
 def note(text: str, *, soft_wrap: bool = False) -> None:
     """A yellow ``note:`` line on stderr."""
-    err.print(f"[yellow]note:[/] {escape(text)}", highlight=False, soft_wrap=soft_wrap)
+    err.print(
+        f"[yellow]note:[/] {escape(clean_model_text(text))}", highlight=False, soft_wrap=soft_wrap
+    )
 
 
 def print_notices(notices: list[str]) -> None:

@@ -323,3 +323,41 @@ def test_tls_and_rate_limit_errors_are_one_red_line_in_the_cli(case, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:"), cli.stderr[-2000:]
     assert "Traceback" not in cli.stderr and cli.stdout == ""
     assert ("does not speak TLS" if case == "tls" else "Retry-After: 3600") in lines[0]
+
+
+@pytest.mark.integration  # the openai backend against the loopback simulated server
+def test_a_server_s_error_text_reaches_no_terminal_raw(tmp_path):
+    # round 3 audit: an HTTP 400 whose message carries a terminal escape, NUL, a bell and a
+    # bidirectional override reached the red error line (and eval error records) as sent
+    import os
+    import subprocess
+    import sys
+
+    from emotion_director.errors import BackendError
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    dirt = ("\x1b", "\x00", "\x07", "\u202e")
+    with SimulatedOpenAIServer("error_control_chars") as server:
+        settings = Settings(backend="openai", base_url=server.url, max_retries=0)
+        with pytest.raises(BackendError) as raised:
+            build_graph(settings).invoke(REQUEST)
+        assert "invalid request" in str(raised.value)
+        assert not any(c in str(raised.value) for c in dirt)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+        env.update(
+            EMOTION_DIRECTOR_BACKEND="openai",
+            EMOTION_DIRECTOR_BASE_URL=server.url,
+            EMOTION_DIRECTOR_MAX_RETRIES="0",
+            EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
+        )
+        cli = subprocess.run(
+            [sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog", "-e", "awe"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    assert cli.returncode != 0
+    assert "invalid request" in cli.stderr
+    assert "Traceback" not in cli.stderr
+    assert not any(c in cli.stdout + cli.stderr for c in dirt), repr(cli.stderr)
