@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -144,6 +145,19 @@ _EDIT = frozenset({"e", "edit"})
 _DROP = frozenset({"d", "drop"})
 
 
+def _ask(question: str, default: str | None = None) -> str:
+    """One line typed on stdin after ``question`` on stderr. (click's ``prompt(err=True)``
+    hands the question's last character to ``input()``, which writes it to stdout: a space
+    per question leaked into ``--json``.)"""
+    shown = f"{question} [{default}]: " if default is not None else f"{question}: "
+    err.print(escape(shown), end="", highlight=False)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    answer = line.rstrip("\r\n")
+    return default if default is not None and not answer.strip() else answer
+
+
 def _ask_review(
     payload: dict[str, Any], values: dict[str, Any], max_chars: int, thread: str
 ) -> dict[str, Any]:
@@ -160,17 +174,11 @@ def _ask_review(
     dropped = list(values.get("dropped_personas") or [])
     for _ in range(20):
         try:
-            choice = (
-                typer.prompt(
-                    "approve [a] / edit prompt [e] / drop readings [d]", default="a", err=True
-                )
-                .strip()
-                .lower()
-            )
+            choice = _ask("approve [a] / edit prompt [e] / drop readings [d]", "a").strip().lower()
             if choice in _EDIT:
-                decision = {"action": "edit", "final_prompt": typer.prompt("new prompt", err=True)}
+                decision = {"action": "edit", "final_prompt": _ask("new prompt")}
             elif choice in _DROP:
-                names = typer.prompt("persona names to drop (comma-separated)", err=True)
+                names = _ask("persona names to drop (comma-separated)")
                 decision = {
                     "action": "drop",
                     "personas": [n.strip() for n in names.split(",") if n.strip()],

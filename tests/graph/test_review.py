@@ -103,6 +103,7 @@ def test_cli_review_no_is_not_approval_and_json_stays_clean(tmp_path):
         "a dog", "-e", "awe", "--review", "--json", stdin="n\nx\ne\na dog under a huge sky\n"
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("{"), repr(result.stdout[:20])  # no prompt's space leaked
     assert json.loads(result.stdout)["final_prompt"] == "a dog under a huge sky"
     assert result.stderr.count("unknown answer") == 2 and "review:" in result.stderr
     # only "n" forever: never approved; it ends saying how to resume
