@@ -428,8 +428,15 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     sections = [part for section in SECTIONS if (part := section(summary, run)) is not None]
     md = "# Prompt-rewrite eval\n\n" + "\n".join(p.markdown for p in sections)
     page = render_page("report/page.html", title="Prompt-rewrite eval", sections=sections)
-    (run / "report.md").write_text(md, encoding="utf-8")
-    (run / "report.html").write_text(page, encoding="utf-8")
+    # regenerated on each report (overwrite), through a temporary file and a rename: a symlink
+    # planted at report.html is refused, not followed
+    for name, text in (("report.md", md), ("report.html", page)):
+        atomic_write(
+            run / name,
+            lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"),
+            what=f"eval {name}",
+            error=EvalReportError,
+        )
     return run / "report.md", run / "report.html"
 
 

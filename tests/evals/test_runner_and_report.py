@@ -119,6 +119,16 @@ async def test_report_and_compare_render_with_plots(tmp_path, metrics):
     assert (tmp_path / "a" / "emotion_alignment.png").stat().st_size > 1000
     comparison = compare_runs(tmp_path / "a", tmp_path / "b")
     assert "| mc_agent | minilm_prob |" in comparison
+    # hostile round 3 audit: report.html was written with write_text, which follows a planted
+    # symlink; now a symlink there is refused by name and its target is left as it was
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "b" / "report.html").symlink_to(victim)
+    from emotion_director.errors import EvalReportError
+
+    with pytest.raises(EvalReportError, match="symlink"):
+        write_report(tmp_path / "b")
+    assert victim.read_text() == "keep me"
 
 
 async def test_user_systems_register_as_callables_or_graphs(tmp_path, metrics):
