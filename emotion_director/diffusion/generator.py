@@ -32,6 +32,7 @@ from typing import Any
 
 from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import InvalidRequestError, OutputDirError, UserInputError
+from emotion_director.files import atomic_write
 
 
 @dataclass
@@ -215,7 +216,13 @@ class ImageGenerator:
                 "seconds": round(time.time() - started, 3),
                 **(extra or {}),
             }
-            path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2))
+            text = json.dumps(sidecar, indent=2)
+            atomic_write(  # (a symlink planted at the sidecar's name is refused, not followed)
+                path.with_suffix(".json"),
+                lambda tmp, text=text: tmp.write_text(text),
+                what="image sidecar",
+                error=OutputDirError,
+            )
             paths.append(str(path))
         return paths
 
@@ -228,7 +235,8 @@ def _free_path(path: Path) -> Path:
     """
     candidate, n = path, 1
     while True:
-        if not candidate.with_suffix(".json").exists():
+        sidecar = candidate.with_suffix(".json")
+        if not (sidecar.exists() or sidecar.is_symlink()):  # (a dangling link is taken too)
             try:
                 with open(candidate, "xb"):
                     return candidate

@@ -2,6 +2,8 @@
 
 import threading
 
+import pytest
+
 from emotion_director.diffusion.generator import writable_dir
 
 
@@ -63,3 +65,29 @@ def test_a_pipelines_tokenizer_never_mixes_two_threads_padding(sd15_dir):
     for t in threads:
         t.join()
     assert not mixed, mixed[:5]
+
+
+def test_a_name_whose_sidecar_is_a_planted_symlink_is_not_taken(tmp_path):
+    # hostile round 3 audit: the sidecar was written with write_text, which follows a symlink
+    # planted (even dangling) at its name; such a name is now passed over
+    from emotion_director.diffusion.generator import _free_path
+
+    victim = tmp_path / "victim.txt"
+    (tmp_path / "out-0.json").symlink_to(victim)  # dangling: exists() says False
+    path = _free_path(tmp_path / "out-0.png")
+    assert path.name == "out-0-v2.png"
+    assert not victim.exists()
+
+
+def test_a_sidecar_is_never_written_through_a_symlink(tmp_path):
+    from emotion_director.errors import OutputDirError
+    from emotion_director.files import atomic_write
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "out-0.json").symlink_to(victim)
+    with pytest.raises(OutputDirError, match="symlink"):
+        atomic_write(
+            tmp_path / "out-0.json", lambda t: t.write_text("{}"), what="s", error=OutputDirError
+        )
+    assert victim.read_text() == "keep me"
