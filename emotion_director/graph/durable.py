@@ -391,11 +391,18 @@ async def hold_thread(settings: Settings, saver: Any, thread: str) -> AsyncItera
             f"cannot create the thread lock in {folder} ({exc.strerror}): make the checkpoint "
             "folder writable or set EMOTION_DIRECTOR_CHECKPOINT_DB to a file in a writable folder."
         ) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
         os.close(fd)
         raise CheckpointError(
             f"the thread lock {path} is not a regular file (a FIFO or a device?): remove it and "
             "run again."
+        )
+    if status.st_nlink > 1:  # a hard link planted there: truncating it would truncate its twin
+        os.close(fd)
+        raise CheckpointError(
+            f"the thread lock {path} is a hard link to another file, which a lock never is: "
+            "remove it and run again."
         )
     try:
         try:

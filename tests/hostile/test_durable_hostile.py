@@ -336,7 +336,7 @@ def _lock_path(settings: Settings, thread: str):
     return db.parent / f"{db.name}.locks" / f"{_lock_key(thread)[:32]}.lock"
 
 
-@pytest.mark.parametrize("plant", ["symlink", "fifo", "folder_symlink"])
+@pytest.mark.parametrize("plant", ["symlink", "fifo", "folder_symlink", "hardlink"])
 def test_a_planted_lock_is_refused_and_what_it_points_to_is_untouched(tmp_path, plant):
     settings = Settings(backend="test", checkpoint_db=tmp_path / "runs.sqlite")
     victim = tmp_path / "precious.txt"
@@ -350,6 +350,8 @@ def test_a_planted_lock_is_refused_and_what_it_points_to_is_untouched(tmp_path, 
         lock.parent.mkdir()
         if plant == "symlink":
             lock.symlink_to(victim)
+        elif plant == "hardlink":  # (the audit of round 3: ftruncate went through it)
+            os.link(victim, lock)
         else:
             os.mkfifo(lock)
 
