@@ -45,7 +45,11 @@ from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa:
 from emotion_director.diffusion.retrieval import embed_texts_for_retrieval  # noqa: E402
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import InvalidRequestError, UnknownEmotionError  # noqa: E402
-from emotion_director.files import check_output_path, read_jsonl  # noqa: E402
+from emotion_director.files import (  # noqa: E402
+    check_output_path,
+    read_jsonl,
+    read_regular_file,
+)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -136,13 +140,22 @@ def _from_folder(root: Path) -> list[EmotionImage]:
     return items
 
 
+def _read_text(path: Path, what: str) -> str:
+    """A caption or annotation file's text: a regular file of at most ``MAX_CAPTION_BYTES``."""
+    data = read_regular_file(path, what=what, max_bytes=MAX_CAPTION_BYTES, error=BankError)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BankError(f"{path}: the {what} is not UTF-8 text; save it as UTF-8.") from None
+
+
 def _caption_for(root: Path, emotion: str, image: Path) -> str:
     text_file = image.with_suffix(".txt")
     if text_file.is_file():
-        return text_file.read_text(encoding="utf-8").strip()
+        return _read_text(text_file, "caption").strip()
     annotation = root / "annotation" / emotion / f"{image.stem}.json"
     if annotation.is_file():  # EmoSet: write a caption from its attributes
-        data = json.loads(annotation.read_text(encoding="utf-8"))
+        data = json.loads(_read_text(annotation, "annotation"))
         parts = []
         for key in ("scene", "object", "facial_expression", "human_action"):
             value = data.get(key)
@@ -404,11 +417,31 @@ def init_bank_file(
     return bank.save(out_path, overwrite=overwrite)
 
 
+#: What one dataset image may be: its file (a FIFO, a device or a 5 GB file is refused before
+#: reading) and its pixels (a 30k x 30k PNG is refused before decoding).
+MAX_IMAGE_BYTES = 64 << 20
+MAX_IMAGE_PIXELS = 64_000_000
+#: a caption file is text: more is no caption
+MAX_CAPTION_BYTES = 1 << 20
+
+
 def _open_image(path: Path) -> Any:
+    import io
+
     from PIL import Image
 
-    with Image.open(path) as image:
-        return image.convert("RGB")
+    data = read_regular_file(path, what="image", max_bytes=MAX_IMAGE_BYTES, error=BankError)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise BankError(
+                    f"{path}: {width} x {height} pixels is more than {MAX_IMAGE_PIXELS:,}: "
+                    "downscale it or leave it out of the dataset."
+                )
+            return image.convert("RGB")
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise BankError(f"{path}: not a readable image ({exc}); remove or replace it.") from None
 
 
 def _fingerprint(model: Any) -> str:

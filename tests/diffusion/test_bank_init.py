@@ -288,3 +288,33 @@ def test_a_full_clip_checkpoint_with_its_own_projection_width_is_an_image_encode
         expected = clip.get_image_features(**processor(images=images, return_tensors="pt"))
     expected = getattr(expected, "pooler_output", expected)
     assert torch.allclose(features.detach(), expected, atol=1e-5)
+
+
+def test_a_dataset_image_or_caption_that_is_no_regular_file_is_refused_at_once(tmp_path):
+    # hostile round 3 audit: a FIFO named like an image would block `bank init` for ever, and a
+    # caption was read whole whatever its size
+    import os
+
+    from emotion_director.diffusion.bank_init import MAX_CAPTION_BYTES, _open_image
+
+    (tmp_path / "image" / "awe").mkdir(parents=True)
+    fifo = tmp_path / "image" / "awe" / "x.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(BankError, match="not a regular file"):
+        _open_image(fifo)
+    big = tmp_path / "image" / "awe" / "y.jpg"
+    Image.new("RGB", (8, 8)).save(big)
+    (tmp_path / "image" / "awe" / "y.txt").write_text("x" * (MAX_CAPTION_BYTES + 1))
+    with pytest.raises(BankError, match="limit for a caption"):
+        load_dataset(tmp_path)
+    assert _open_image(big).size == (8, 8)
+
+
+def test_a_huge_dataset_image_is_refused_before_decoding(tmp_path, monkeypatch):
+    from emotion_director.diffusion import bank_init
+
+    monkeypatch.setattr(bank_init, "MAX_IMAGE_PIXELS", 50)
+    path = tmp_path / "big.png"
+    Image.new("RGB", (8, 8)).save(path)  # 64 pixels, over the (lowered) cap
+    with pytest.raises(BankError, match="64 pixels|8 x 8 pixels"):
+        bank_init._open_image(path)
