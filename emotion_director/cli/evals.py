@@ -22,6 +22,7 @@ from emotion_director.cli.common import (
 )
 from emotion_director.cli.jsonl import answer_jsonl
 from emotion_director.errors import InvalidRequestError
+from emotion_director.files import check_output_path
 
 eval_app = typer.Typer(
     help="Evals: run, judge, report, compare; images, train-probe, rate.", no_args_is_help=True
@@ -291,6 +292,7 @@ def eval_train_probe(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
 ) -> None:
     """Train the emotion linear probe on frozen image features; print its accuracies."""
 
@@ -298,6 +300,8 @@ def eval_train_probe(
         require_diffusion()
         if out_path.suffix != ".safetensors":
             raise InvalidRequestError("--out must end in .safetensors")
+        # before the encoding, not after it: no work is done for a file that cannot be written
+        check_output_path(out_path, what="probe", overwrite=overwrite, error=InvalidRequestError)
         from emotion_director.evals.probe import train_probe
 
         with progress_bar("encoding") as progress:
@@ -310,7 +314,7 @@ def eval_train_probe(
                 device=device,
                 progress=progress,
             )
-        probe.save(out_path)
+        probe.save(out_path, overwrite=overwrite)
         return probe
 
     probe = call(run)

@@ -44,6 +44,7 @@ import torch.nn.functional as F  # noqa: E402
 from emotion_director.emotions import Emotion  # noqa: E402
 from emotion_director.errors import EmotionDirectorError  # noqa: E402
 from emotion_director.evals.images import ImageEvalError  # noqa: E402
+from emotion_director.files import atomic_write  # noqa: E402
 
 PROBE_FORMAT = "emotion-director-emotion-probe"
 EMOTIONS = [e.value for e in Emotion]
@@ -166,29 +167,32 @@ class EmotionProbe:
     def predict_proba(self, features: torch.Tensor) -> torch.Tensor:
         return self.logits(features).softmax(dim=-1)
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, *, overwrite: bool = True) -> Path:
+        """Write the probe to ``path`` through a temporary file and a rename (an existing file
+        is replaced only with ``overwrite``; a symlink, device or FIFO there never is)."""
         from safetensors.torch import save_file
 
         path = Path(path)
         if path.suffix != ".safetensors":
             raise ImageEvalError(f"{path}: the probe file must end in .safetensors.")
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": PROBE_FORMAT,
             "emotions": json.dumps(EMOTIONS),
             "metadata": json.dumps(self.metadata),
         }
-        save_file(
-            {
-                "weight": self.weight.contiguous(),
-                "bias": self.bias.contiguous(),
-                "mean": self.mean.contiguous(),
-                "std": self.std.contiguous(),
-            },
-            str(path),
-            metadata=meta,
+        tensors = {
+            "weight": self.weight.contiguous(),
+            "bias": self.bias.contiguous(),
+            "mean": self.mean.contiguous(),
+            "std": self.std.contiguous(),
+        }
+        return atomic_write(
+            path,
+            lambda tmp: save_file(tensors, str(tmp), metadata=meta),
+            what="probe",
+            overwrite=overwrite,
+            error=ImageEvalError,
         )
-        return path
 
     @classmethod
     def load(cls, path: str | Path) -> EmotionProbe:

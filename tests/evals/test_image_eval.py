@@ -406,3 +406,18 @@ def test_train_probe_takes_the_encoder_as_a_path_or_a_string(assets):
     by_text = train_probe(assets["emoset"], str(assets["clip"]))
     assert torch.equal(by_path.weight, by_text.weight)
     assert by_path.metadata["encoder"] == str(assets["clip"])
+
+
+def test_train_probe_replaces_an_existing_file_only_with_overwrite(assets, tmp_path):
+    from emotion_director.evals.probe import EmotionProbe
+
+    # hostile round 3 audit: `eval train-probe --out` replaced an existing file silently
+    out = tmp_path / "probe.safetensors"
+    out.write_bytes(b"an earlier probe")
+    args = ["eval", "train-probe", assets["emoset"], "--encoder", assets["clip"], "--out", out]
+    refused = runner.invoke(app, [str(a) for a in args])
+    assert refused.exit_code == 2
+    assert "already exists" in refused.stderr and "--overwrite" in refused.stderr
+    assert out.read_bytes() == b"an earlier probe"
+    cli(*args, "--overwrite")
+    assert EmotionProbe.load(out).metadata["images"] > 0
