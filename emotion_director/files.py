@@ -245,6 +245,16 @@ def atomic_write(
     return path
 
 
+def write_text_atomic(
+    path: str | Path, text: str, *, what: str, error: type[Exception] = DataFileError
+) -> Path:
+    """:func:`atomic_write` of ``text`` (UTF-8) to ``path``, replacing a regular file there: for
+    the files a run keeps regenerating (run.json, summaries, identities)."""
+    return atomic_write(
+        path, lambda tmp: tmp.write_text(text, encoding="utf-8"), what=what, error=error
+    )
+
+
 def make_output_dir(path: str | Path, *, what: str) -> Path:
     """``path`` as a folder the program can write a ``what`` into, made (with its parents) now.
 

@@ -46,9 +46,11 @@ from emotion_director.diffusion.retrieval import embed_texts_for_retrieval  # no
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import InvalidRequestError, UnknownEmotionError  # noqa: E402
 from emotion_director.files import (  # noqa: E402
+    atomic_write,
     check_output_path,
     read_jsonl,
     read_regular_file,
+    write_text_atomic,
 )
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -211,7 +213,7 @@ class FeatureCache:
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             if identity:
-                (folder / "encoders.txt").write_text(identity + "\n")
+                write_text_atomic(folder / "encoders.txt", identity + "\n", what="cache identity")
             self._load()
 
     def _load(self) -> None:
@@ -235,10 +237,12 @@ class FeatureCache:
 
         name = self.folder / f"batch-{hashlib.sha1(''.join(keys).encode()).hexdigest()[:16]}"
         # keys file first, tensors last: a shard counts only once both exist
-        name.with_suffix(".json").write_text(json.dumps(keys))
-        save_file(
-            {"image": image.contiguous(), "text": text.contiguous()},
-            str(name.with_suffix(".safetensors")),
+        write_text_atomic(name.with_suffix(".json"), json.dumps(keys), what="cache keys")
+        tensors = {"image": image.contiguous(), "text": text.contiguous()}
+        atomic_write(
+            name.with_suffix(".safetensors"),
+            lambda tmp: save_file(tensors, str(tmp)),
+            what="cache shard",
         )
 
 

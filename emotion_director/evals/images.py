@@ -43,7 +43,7 @@ from typing import Any
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import append_jsonl, read_run_jsonl
+from emotion_director.files import append_jsonl, read_run_jsonl, write_text_atomic
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
@@ -321,7 +321,7 @@ def _check_config(folder: Path, settings: ImageEvalSettings) -> None:
                 "settings to resume, or another run folder (or delete its images/ folder)."
             )
     else:  # nothing made yet: a corrected path or setting simply replaces the old one
-        path.write_text(json.dumps(key, indent=2))
+        write_text_atomic(path, json.dumps(key, indent=2), what="image settings")
 
 
 # ---------------------------------------------------------------- the runner
@@ -739,8 +739,10 @@ def image_sections(run_dir: str | Path) -> tuple[str, str] | None:
         return None
     reference = read_reference(run)
     summary = summarise_images(records, reference)
-    (run / "images" / "summary.json").write_text(
-        json.dumps({k: v for k, v in summary.items()}, indent=2, default=str)
+    write_text_atomic(
+        run / "images" / "summary.json",
+        json.dumps({k: v for k, v in summary.items()}, indent=2, default=str),
+        what="image summary",
     )
     all_grids = write_grids(run, records)
     grids = all_grids[:GRIDS_IN_REPORT]

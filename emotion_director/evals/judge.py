@@ -54,7 +54,7 @@ from emotion_director.evals.identity import (
 )
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import read_results
-from emotion_director.files import append_jsonl, read_run_jsonl
+from emotion_director.files import append_jsonl, read_run_jsonl, write_text_atomic
 from emotion_director.settings import Settings
 
 #: Below this position-consistency the report warns that the judge is too weak to trust.
@@ -154,7 +154,7 @@ def _check_judge(run: Path, identity: dict[str, Any]) -> None:
                     f"{identity[key]!r}: delete {path} and {run}/judgments.jsonl to judge again "
                     "with another judge."
                 )
-    path.write_text(json.dumps(identity, indent=2))
+    write_text_atomic(path, json.dumps(identity, indent=2), what="judge identity")
 
 
 def plan_pairs(

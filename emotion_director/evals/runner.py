@@ -38,7 +38,7 @@ from emotion_director.evals.identity import check_resume, public_url, read_run_m
 from emotion_director.evals.metrics import VECTORS_FILE
 from emotion_director.evals.systems import SystemContext, make_systems
 from emotion_director.evals.tables import read_results  # noqa: F401 (its old home)
-from emotion_director.files import append_jsonl
+from emotion_director.files import append_jsonl, write_text_atomic
 from emotion_director.settings import Settings
 
 
@@ -141,7 +141,8 @@ async def run_eval(
         metrics = TextMetrics()
     stored_settings = settings.redacted_dump()  # no API key, no password in any URL
     stored_settings["base_url"] = public_url(settings.base_url)
-    (out / "run.json").write_text(
+    write_text_atomic(
+        out / "run.json",
         json.dumps(
             {
                 "created": (meta or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -154,7 +155,8 @@ async def run_eval(
             },
             indent=2,
             default=str,
-        )
+        ),
+        what="run record",
     )
     results_path = out / "results.jsonl"
     vectors_path = out / VECTORS_FILE

@@ -270,3 +270,37 @@ def test_an_append_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
     append_jsonl(path, [{"rater": "ann", "pair_id": "p2", "winner": "b"}], what="ratings file")
     records = [r for _, r in read_jsonl(path, what="ratings file", torn=True)]
     assert [r["pair_id"] for r in records] == ["p1", "p2"]
+
+
+def test_files_a_run_regenerates_are_never_written_through_a_planted_symlink(tmp_path):
+    # hostile round 3 audit: run.json, the judge's identity, the image summary and the bank
+    # cache were written with write_text, which follows a symlink planted in the run folder
+    import asyncio
+
+    from emotion_director.errors import DataFileError
+    from emotion_director.evals.datasets import load_eval_dataset
+    from emotion_director.evals.runner import run_eval
+    from emotion_director.settings import Settings
+    from emotion_director.testing import TestChatModel
+
+    victim = tmp_path / "elsewhere.json"  # a dangling link: the run reads no run.json there
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").symlink_to(victim)
+
+    class Metrics:
+        def score_rewrite(self, prompt, rewrite, emotion):
+            return {"minilm_prob": 0.5, "subject_similarity": 1.0}
+
+    with pytest.raises(DataFileError, match="symlink"):
+        asyncio.run(
+            run_eval(
+                ["identity"],
+                load_eval_dataset("builtin:neutral")[:1],
+                run,
+                settings=Settings(backend="test"),
+                chat_model=TestChatModel(),
+                metrics=Metrics(),
+            )
+        )
+    assert not victim.exists()
