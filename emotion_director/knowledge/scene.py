@@ -1810,6 +1810,13 @@ def singular(word: str) -> str:
     }
     if word in irregular:
         return irregular[word]
+    known = noun_kinds()
+    for plural, one in irregular.items():  # "schoolchildren", "grandchildren", "dormice"
+        stem = word[: -len(plural)]
+        if len(stem) > 2 and word.endswith(plural) and stem + one in known and word not in known:
+            return stem + one
+    if word.endswith(("is", "us")) and word[:-1] in known and word not in known:
+        return word[:-1]  # "okapis", "kiwis", "gnus", "emus" ("iris" and "bus" stay)
     if len(word) > 5 and word.endswith("men") and word not in noun_kinds():
         if word[:-3] + "man" in noun_kinds():  # "fishermen", not "abdomen" or "specimen"
             return word[:-3] + "man"

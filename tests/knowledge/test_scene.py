@@ -1413,3 +1413,28 @@ def test_an_s_verb_after_a_singular_subject_is_no_noun(scene, main):
     parsed = parse_scene(scene)
     assert parsed.main.noun == main
     assert not {"docks", "hammers"} & {e.noun for e in parsed.entities}
+
+
+@pytest.mark.parametrize(
+    "plural, one",
+    [
+        # "Okapis graze along a riverbank" read "the graze": "-is" was kept as a singular
+        ("okapis", "okapi"),
+        ("gnus", "gnu"),
+        ("schoolchildren", "schoolchild"),  # an irregular plural at the end of a compound
+        ("dormice", "dormouse"),
+        ("iris", "iris"),  # a known word, or no known stem, stays
+        ("bus", "bus"),
+        ("axis", "axis"),
+    ],
+)
+def test_plurals_of_known_nouns_are_read(plural, one):
+    from emotion_director.knowledge.scene import singular
+
+    assert singular(plural) == one
+
+
+def test_a_plural_ending_in_is_heads_its_scene():
+    parsed = parse_scene("Okapis graze along a riverbank in the Ituri rainforest")
+    assert (parsed.main.noun, parsed.main.kind) == ("okapis", "mammal")
+    assert "graze" in parsed.actions
