@@ -17,7 +17,8 @@ The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read 
 ``wordnet_verbs.tsv`` (see :func:`build_verbs`); ``--adjectives`` writes
 ``wordnet_adjectives.tsv`` (see :func:`build_adjectives`); ``--counts`` writes
 ``wordnet_counts.tsv`` (see :func:`build_counts`); ``--postures`` writes
-``wordnet_postures.tsv`` (see :func:`build_postures`).
+``wordnet_postures.tsv`` (see :func:`build_postures`); ``--weather`` writes
+``wordnet_weather.tsv`` (see :func:`build_weather`).
 
 A noun is kept when:
 
@@ -369,6 +370,44 @@ def build_postures(folder: Path) -> list[tuple[str, str]]:
         return sorted(rows.items())
 
 
+#: WordNet synsets of weather -> the scene facts a noun under them states (the nearest listed
+#: ones on its hypernym path: a typhoon is a storm and wind, a whiteout is snow falling).
+WEATHER_ROOTS = {
+    "rain.n.01": "rain",
+    "snow.n.01": "snowing",
+    "hail.n.01": "storm",
+    "storm.n.01": "storm",
+    "windstorm.n.01": "windy",
+    "wind.n.01": "windy",
+    "fog.n.01": "fog",
+    "haze.n.01": "fog",
+}
+
+
+def build_weather(folder: Path) -> list[tuple[str, str]]:
+    """One-word nouns whose most used sense is weather under ``WEATHER_ROOTS``, with the facts
+    it states ("typhoon": storm, windy; "cloudburst": rain; "whiteout": snowing; "mistral":
+    windy): nouns of one sense, or whose first sense leads SemCor's uses (at least 2, and twice
+    the others'). A noun whose first sense is something else is left out ("a flurry of wings",
+    "a deluge of letters"), and so is one whose senses no count tells apart ("a puff of smoke",
+    "a torrent")."""
+    with open_wordnet(folder) as wordnet:
+        rows = []
+        for noun in sorted(lemma_names(wordnet, "n")):
+            if not (noun.isalpha() and noun.islower()):
+                continue
+            senses = wordnet.synsets(noun, pos="n")  # type: ignore[attr-defined]
+            uses = [sum(x.count() for x in s.lemmas() if x.name() == noun) for s in senses]
+            if len(senses) > 1 and not (uses[0] >= 2 and uses[0] >= 2 * sum(uses[1:])):
+                continue  # several senses and no clear lead: "a puff of smoke", "a torrent"
+            first = senses[0]
+            above = {s.name() for path in first.hypernym_paths() for s in path}
+            facts = sorted({fact for root, fact in WEATHER_ROOTS.items() if root in above})
+            if facts:
+                rows.append((noun, ",".join(facts)))
+        return rows
+
+
 def build_verbs(folder: Path) -> list[tuple[str, str]]:
     """Words that can be a clause's finite verb: one-word lemmas with a WordNet verb sense whose
     uses as a verb in SemCor's sense-tagged counts are at least a tenth of their uses as a noun
@@ -613,6 +652,12 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_postures.tsv",
         "# form\tverb: forms of verbs that keep their subject in place (POSTURE_ROOTS in\n"
         "# build_postures)",
+    ),
+    "--weather": (
+        build_weather,
+        "wordnet_weather.tsv",
+        "# noun\tfacts: nouns whose most used WordNet sense is weather (WEATHER_ROOTS in\n"
+        "# build_weather)",
     ),
     "--adjectives": (
         build_adjectives,

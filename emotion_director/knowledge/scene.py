@@ -1929,6 +1929,27 @@ def _inflected_facts(words: list[str]) -> set[str]:
 _WEATHER_DONE = frozenset({"rain", "storm", "fog", "snowing", "windy"})
 
 
+@lru_cache(maxsize=1)
+def _weather_table() -> dict[str, frozenset[str]]:
+    """Weather nouns no fact-word list names (``wordnet_weather.tsv``) -> the facts they state;
+    the curated lists win over WordNet for the words they name ("snow" on the ground is
+    ``snowbound``, not snowfall)."""
+    listed = {w for keys in FACT_WORDS.values() for key in keys for w in key.split()}
+    return {
+        row[0]: frozenset(row[1].split(","))
+        for row in _tsv_rows("wordnet_weather.tsv")
+        if len(row) >= 2 and row[0] not in listed
+    }
+
+
+def _weather_nouns(words: list[str]) -> set[str]:
+    table = _weather_table()
+    found: set[str] = set()
+    for word in words:
+        found |= table.get(word) or table.get(singular(word)) or frozenset()
+    return found
+
+
 @lru_cache(maxsize=8192)
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
@@ -1947,6 +1968,7 @@ def phrase_facts(text: str) -> frozenset[str]:
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
+    found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
     if "moonless" in found:
         found.discard("moon")  # "no moon" names the moon it denies
     # a palette names colours, not places ("jungle green and gold palette")

@@ -1438,3 +1438,27 @@ def test_a_plural_ending_in_is_heads_its_scene():
     parsed = parse_scene("Okapis graze along a riverbank in the Ituri rainforest")
     assert (parsed.main.noun, parsed.main.kind) == ("okapis", "mammal")
     assert "graze" in parsed.actions
+
+
+@pytest.mark.parametrize(
+    "weather, stated",
+    [
+        # set 29: "a jagged mountain ridge" and "harsh red backlight" in a Greenland whiteout
+        ("whiteout", {"snow"}),
+        ("typhoon", {"storm", "wind"}),
+        ("cloudburst", {"rain"}),
+        ("mistral", {"wind"}),
+        ("squall", {"wind"}),
+    ],
+)
+def test_weather_nouns_no_list_names_state_their_weather(weather, stated):
+    assert stated <= parse_scene(f"a farmer crossing a field during a {weather}").stated
+
+
+def test_the_weather_table_leaves_nouns_of_other_leading_senses():
+    from emotion_director.knowledge.scene import _weather_table
+
+    table = _weather_table()
+    assert table["typhoon"] == {"storm", "windy"}
+    for word in ("flurry", "deluge", "puff", "torrent", "snow", "rain"):
+        assert word not in table  # another sense leads, or a curated list names it
