@@ -494,6 +494,17 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "red dunes",
         "sand dunes",
         "desert sun",
+        # the air of a hot day (set 28-29: knitwear in a humid Mumbai monsoon; "heat" alone is
+        # also a lamp's)
+        "humid",
+        "muggy",
+        "tropical",
+        "tropics",
+        "in the heat",
+        "midday heat",
+        "noon heat",
+        "afternoon heat",
+        "monsoon heat",
     ),
     # no one else there: no crowd, no figure behind the subject ("a mortician alone in a morgue")
     "alone": (

@@ -876,3 +876,16 @@ def test_things_of_the_air_are_refused_underwater(scene, fits):
 def test_a_grin_needs_lips(scene, fits):
     concept = _concept("{poss} wide open-mouthed grin")
     assert (concept.conflict(parse_scene(scene)) is None) is fits
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # sets 26 and 29: "chunky knit wool" on a humid monsoon balcony and in a Kansas July
+        ("a crop-dusting biplane over sunflower fields on a humid July afternoon", False),
+        ("a fennec fox napping in the shade during the midday heat", False),
+        ("a shepherd on a hillside in November", True),
+    ],
+)
+def test_warmth_against_the_cold_is_refused_where_the_scene_states_heat(scene, fits):
+    _assert_free_tag("chunky knit wool", "cool", scene, fits)
