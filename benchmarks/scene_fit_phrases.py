@@ -67,6 +67,7 @@ JUDGES = {
     "judge30": ("BG", "BH"),
     "judge31": ("BI", "BJ"),
     "judge32": ("BK", "BL"),
+    "judge33": ("BM", "BN"),
 }
 
 

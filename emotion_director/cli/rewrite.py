@@ -151,7 +151,7 @@ def _ask(question: str, default: str | None = None) -> str:
     per question leaked into ``--json``.)"""
     shown = f"{question} [{default}]: " if default is not None else f"{question}: "
     err.print(escape(shown), end="", highlight=False)
-    line = sys.stdin.readline()
+    line = sys.stdin.readline() if sys.stdin is not None else ""  # (a closed stdin: None)
     if not line:
         raise EOFError
     answer = line.rstrip("\r\n")

@@ -32,7 +32,7 @@ from typing import Any
 
 from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import InvalidRequestError, OutputDirError, UserInputError
-from emotion_director.files import atomic_write
+from emotion_director.files import write_text_atomic
 
 
 @dataclass
@@ -216,10 +216,9 @@ class ImageGenerator:
                 "seconds": round(time.time() - started, 3),
                 **(extra or {}),
             }
-            text = json.dumps(sidecar, indent=2)
-            atomic_write(  # (a symlink planted at the sidecar's name is refused, not followed)
+            write_text_atomic(  # (a symlink planted at the sidecar's name is refused)
                 path.with_suffix(".json"),
-                lambda tmp, text=text: tmp.write_text(text),
+                json.dumps(sidecar, indent=2),
                 what="image sidecar",
                 error=OutputDirError,
             )

@@ -37,7 +37,7 @@ from emotion_director.evals.tables import (  # noqa: F401 (re-exported: their ol
     render_page,
     validate_rows,
 )
-from emotion_director.files import atomic_write
+from emotion_director.files import atomic_write, write_text_atomic
 
 MAIN_METRICS = (
     "minilm_prob",
@@ -431,12 +431,7 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     # regenerated on each report (overwrite), through a temporary file and a rename: a symlink
     # planted at report.html is refused, not followed
     for name, text in (("report.md", md), ("report.html", page)):
-        atomic_write(
-            run / name,
-            lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"),
-            what=f"eval {name}",
-            error=EvalReportError,
-        )
+        write_text_atomic(run / name, text, what=f"eval {name}", error=EvalReportError)
     return run / "report.md", run / "report.html"
 
 
