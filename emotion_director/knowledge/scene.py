@@ -2088,6 +2088,35 @@ def _script(char: str) -> str:
     return name.split(" ")[0].capitalize()
 
 
+def _opening_clause(tokens: list[str], lowered: str) -> int:
+    """How many words an opening participle clause takes ("Hired to count bats, a surveyor
+    sits ...", "Standing on a scaffold, a roof tiler ...", "Having crossed the dunes, a guide
+    ..."): its words describe the subject named after its comma. 0 when there is none."""
+    if not tokens or "," not in lowered:
+        return 0
+    first = tokens[0]
+    participle = first == "having" or first in _PARTICIPLES or first.endswith(("ed", "ing"))
+    if not participle or _noun_like(first) or kind_of(first) is not None:
+        return 0  # ("Bedding plants, ..." or "Evening falls, ..." open with a noun)
+    taken = len(_WORD.findall(lowered.split(",", 1)[0]))
+    return taken if taken < len(tokens) else 0
+
+
+def _after_opening(
+    entities: list[SubjectEntity], tokens: list[str], opening: int
+) -> list[SubjectEntity]:
+    """``entities`` with those named after the opening clause first, and the clause's own
+    participle, read as a thing, dropped ("hired", "parked")."""
+
+    def at(entity: SubjectEntity) -> int:
+        head = entity.noun.split()[-1]
+        return tokens.index(head) if head in tokens else -1
+
+    kept = [e for e in entities if e.noun != tokens[0]]
+    after = [e for e in kept if at(e) >= opening]
+    return (after + [e for e in kept if at(e) < opening]) if after else entities
+
+
 def _unnamed(tokens: list[str], entities: list[SubjectEntity], lowered: str) -> list[str]:
     """``tokens`` without the nouns that name an animal's kind before its head noun, or count
     animals: "a snow leopard" or "a night heron" is no snow and no night, "a school of sardines"
@@ -2124,6 +2153,9 @@ def parse_scene(text: str) -> SceneModel:
     tokens = [t.lower() for t in _WORD.findall(text)]
     entities, places = _entities(tokens, name_positions(text)) if english else ([], [])
     entities = [_lifeless(entity, tokens) for entity in entities]
+    opening = _opening_clause(tokens, lowered)
+    if opening:  # "Parked beside a dune, the cargo rover waits": the rover, which is parked
+        entities = _after_opening(entities, tokens, opening)
     facts: set[str] = set()
     for entity in entities:
         facts |= entity.facts
@@ -2208,7 +2240,7 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("dry")
     # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
     first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
-    head = unknown_head(first) if english else None
+    head = unknown_head(first) if english and not opening else None  # (not "hired", "parked")
     if head is not None and any(e.noun.startswith(f"{head} of ") for e in entities):
         head = None  # "a pair of fennec foxes": the foxes are the subject
     if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
@@ -2259,7 +2291,9 @@ def parse_scene(text: str) -> SceneModel:
     elif sleepers and None not in sleepers:
         facts.discard("asleep")  # another's sleep ("a fisherman mending nets, gulls dozing on
         # the rail"): the subject's eyes may be open
-    if "asleep" in facts or (entities and _stays_put(tokens, entities[0])):
+    if "asleep" in facts or (
+        entities and (_stays_put(tokens, entities[0]) or (opening and tokens[0] in postures()))
+    ):
         facts.add("stationary")  # "a snow leopard perched on a ledge": not racing past the lens
     if any(
         _vocal(token, tokens[i - 1] if i else "")

@@ -1462,3 +1462,39 @@ def test_the_weather_table_leaves_nouns_of_other_leading_senses():
     assert table["typhoon"] == {"storm", "windy"}
     for word in ("flurry", "deluge", "puff", "torrent", "snow", "rain"):
         assert word not in table  # another sense leads, or a curated list names it
+
+
+@pytest.mark.parametrize(
+    "scene, main, stationary",
+    [
+        # set 30: "Hired to count bats, a wildlife surveyor sits ..." took "hired" for the
+        # subject; "Parked beside a Martian dune, the cargo rover ..." took "parked"
+        (
+            "Hired to count bats, a wildlife surveyor sits at the mouth of a Texas cave",
+            "surveyor",
+            True,
+        ),
+        (
+            "Parked beside a Martian dune, the cargo rover waits as a dust storm approaches",
+            "rover",
+            True,
+        ),
+        (
+            "Standing on a swaying bamboo scaffold, a roof tiler replaces cracked tiles",
+            "tiler",
+            True,
+        ),
+        (
+            "rusting on a windswept pier in late November, an empty fairground carousel",
+            "carousel",
+            False,
+        ),
+        ("Evening falls over the harbour, a fox trots along the quay", "fox", False),
+    ],
+)
+def test_an_opening_participle_clause_describes_the_subject_after_its_comma(
+    scene, main, stationary
+):
+    parsed = parse_scene(scene)
+    assert parsed.main.noun == main
+    assert ("stationary" in parsed.facts) is stationary
