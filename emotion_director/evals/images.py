@@ -43,7 +43,12 @@ from typing import Any
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import append_jsonl, read_run_jsonl, write_text_atomic
+from emotion_director.files import (
+    append_jsonl,
+    read_regular_file,
+    read_run_jsonl,
+    write_text_atomic,
+)
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
@@ -104,6 +109,33 @@ REFERENCE_FILE = "reference-clip.npz"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
+#: What one image the evals read may be: a regular file of at most this many bytes, and at
+#: most this many pixels, checked before decoding (a 30k x 30k PNG would take gigabytes).
+MAX_IMAGE_BYTES = 64 << 20
+MAX_IMAGE_PIXELS = 64_000_000
+
+
+def open_rgb(path: Path, *, what: str) -> Any:
+    """The RGB image at ``path``: a regular file (a FIFO or device is refused, not read) of at
+    most ``MAX_IMAGE_BYTES`` and ``MAX_IMAGE_PIXELS``, or an :class:`ImageEvalError` naming it."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    data = read_regular_file(path, what=what, max_bytes=MAX_IMAGE_BYTES, error=ImageEvalError)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ImageEvalError(
+                    f"{path}: {width} x {height} pixels is more than {MAX_IMAGE_PIXELS:,}: "
+                    f"downscale the {what} or leave it out."
+                )
+            return image.convert("RGB")
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise ImageEvalError(f"{path}: cannot read the {what} ({exc}).") from None
+
+
 def _reference_images(folder: Path, limit: int) -> list[Path]:
     if not folder.is_dir():
         raise ImageEvalError(f"--reference {folder} is not a folder: give a folder of real images.")
@@ -122,7 +154,7 @@ def _encode_reference(folder: Path, settings: ImageEvalSettings, scorer: Any) ->
     """The reference images' CLIP features in ``images/reference-clip.npz`` (computed once per
     reference folder and CLIP; a file for another one is replaced)."""
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     from emotion_director.files import atomic_write
 
@@ -138,8 +170,7 @@ def _encode_reference(folder: Path, settings: ImageEvalSettings, scorer: Any) ->
         images = []
         for path in paths[start : start + 32]:
             try:
-                with Image.open(path) as image:
-                    images.append(image.convert("RGB"))
+                images.append(open_rgb(path, what="--reference image"))
             except (OSError, UnidentifiedImageError) as exc:
                 raise ImageEvalError(f"--reference: cannot read {path}: {exc}") from None
         features.append(scorer.clip.images(images).float().numpy())
@@ -488,7 +519,6 @@ def run_image_eval(
     process, so a case's images share a device) and appends to its own records file; the
     process waits for the others before returning, so the merged results are complete.
     """
-    from PIL import Image
 
     started = time.perf_counter()
     run = Path(run_dir)
@@ -565,8 +595,7 @@ def run_image_eval(
         counters["reused"] += len(indices) - len(missing)
         images = []
         for i in indices:
-            with Image.open(paths[i]) as image:
-                images.append(image.convert("RGB"))
+            images.append(open_rgb(paths[i], what="generated image"))
         scores = scorer.score(images, row["prompt"], controls[row["prompt"]], row["emotion"])
         seconds = round((time.perf_counter() - t0) / len(indices), 4)
         append_jsonl(
@@ -715,8 +744,7 @@ def write_grids(
                 path = run / record["path"]
                 if not path.is_file():
                     continue
-                with Image.open(path) as image:
-                    thumb = image.convert("RGB").resize((cell, cell), Image.NEAREST)
+                thumb = open_rgb(path, what="generated image").resize((cell, cell), Image.NEAREST)
                 grid.paste(thumb, (left, header + row_i * cell))
         path = out_dir / f"{safe_name(case_id)}.png"
         grid.save(path)

@@ -421,3 +421,24 @@ def test_train_probe_replaces_an_existing_file_only_with_overwrite(assets, tmp_p
     assert out.read_bytes() == b"an earlier probe"
     cli(*args, "--overwrite")
     assert EmotionProbe.load(out).metadata["images"] > 0
+
+
+def test_an_image_the_evals_read_is_a_bounded_regular_file(tmp_path, monkeypatch):
+    # hostile round 3 audit: the evals opened reference and generated images with PIL's own
+    # limit only (an error above ~179 MP), and a FIFO named like an image would block
+    import os
+
+    from PIL import Image
+
+    from emotion_director.evals import images
+
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+    with pytest.raises(images.ImageEvalError, match="not a regular file"):
+        images.open_rgb(fifo, what="--reference image")
+    path = tmp_path / "y.png"
+    Image.new("RGB", (8, 8)).save(path)
+    assert images.open_rgb(path, what="--reference image").size == (8, 8)
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 50)
+    with pytest.raises(images.ImageEvalError, match="8 x 8 pixels"):
+        images.open_rgb(path, what="--reference image")
