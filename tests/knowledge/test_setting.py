@@ -889,3 +889,17 @@ def test_a_grin_needs_lips(scene, fits):
 )
 def test_warmth_against_the_cold_is_refused_where_the_scene_states_heat(scene, fits):
     _assert_free_tag("chunky knit wool", "cool", scene, fits)
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # set 30: "the horizon dropped to the bottom edge beneath the vast sky" on a pangolin
+        # curling into a ball on a muddy rainforest trail
+        ("A pangolin curling into a ball on a muddy forest trail in Borneo", False),
+        ("a shepherd on an open hillside at dusk", True),
+        ("a rooftop beekeeper in Paris on a windy spring morning", True),
+    ],
+)
+def test_a_far_view_is_refused_under_a_forest_canopy(scene, fits):
+    _assert_free_tag("horizontal frame with a low horizon", "vista", scene, fits)
