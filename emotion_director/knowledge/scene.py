@@ -413,6 +413,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "drizzle",
         "downpour",
         "rainstorm",
+        "monsoon",  # the rainy season in a scene (WordNet's first sense is its wind)
         "umbrella",
         "rain-soaked",
         "rainfall",
