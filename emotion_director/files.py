@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import stat
@@ -253,6 +254,61 @@ def write_text_atomic(
     return atomic_write(
         path, lambda tmp: tmp.write_text(text, encoding="utf-8"), what=what, error=error
     )
+
+
+def write_safetensors(
+    path: str | Path,
+    tensors: dict[str, Any],
+    *,
+    what: str,
+    metadata: dict[str, str] | None = None,
+    overwrite: bool = True,
+    error: type[Exception] = DataFileError,
+) -> Path:
+    """:func:`atomic_write` of ``tensors`` as a safetensors file (banks, probes, adapters,
+    caches): a crash leaves the old file or the new one, and a symlink there is refused."""
+    from safetensors.torch import save_file
+
+    return atomic_write(
+        path,
+        lambda tmp: save_file(tensors, str(tmp), metadata=metadata),
+        what=what,
+        overwrite=overwrite,
+        error=error,
+    )
+
+
+#: What one image the program reads may be: a regular file of at most this many bytes and
+#: this many pixels, checked before decoding (a 30k x 30k PNG would take gigabytes).
+MAX_IMAGE_BYTES = 64 << 20
+MAX_IMAGE_PIXELS = 64_000_000
+
+
+def read_rgb_image(
+    path: str | Path,
+    *,
+    what: str,
+    error: type[Exception] = DataFileError,
+    max_pixels: int | None = None,
+) -> Any:
+    """The RGB image at ``path``: a regular file (a FIFO or device is refused, not read) of at
+    most ``MAX_IMAGE_BYTES`` and ``max_pixels`` (``MAX_IMAGE_PIXELS``), or ``error`` naming
+    it. Needs Pillow (the diffusion and eval extras)."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit = MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    data = read_regular_file(path, what=what, max_bytes=MAX_IMAGE_BYTES, error=error)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > limit:
+                raise error(
+                    f"{path}: {width} x {height} pixels is more than {limit:,}: downscale the "
+                    f"{what} or leave it out."
+                )
+            return image.convert("RGB")
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise error(f"{path}: cannot read the {what} ({exc}); remove or replace it.") from None
 
 
 def make_output_dir(path: str | Path, *, what: str) -> Path:

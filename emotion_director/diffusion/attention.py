@@ -408,18 +408,15 @@ class VisualPromptAdapter(nn.Module):
 
     def save(self, path: str | Path, metadata: Mapping[str, str] | None = None) -> None:
         """Write the adapter (temporary file, then an atomic rename)."""
-        from safetensors.torch import save_file
-
         from emotion_director.errors import AdapterError
-        from emotion_director.files import atomic_write
+        from emotion_director.files import write_safetensors
 
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        atomic_write(
+        write_safetensors(
             path,
-            lambda tmp: save_file(
-                tensors, str(tmp), metadata={"format": ADAPTER_FORMAT, **(metadata or {})}
-            ),
+            tensors,
             what="adapter",
+            metadata={"format": ADAPTER_FORMAT, **(metadata or {})},
             error=AdapterError,
         )
 

@@ -27,7 +27,7 @@ require_diffusion()
 
 import torch  # noqa: E402
 from safetensors import SafetensorError  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import BankError, EmotionDirectorError  # noqa: E402
@@ -142,7 +142,7 @@ class VisualPromptBank:
 
         Written to a temporary file and renamed into place; a device, FIFO or folder at
         ``path`` is refused, and so is an existing file when ``overwrite`` is false."""
-        from emotion_director.files import atomic_write
+        from emotion_director.files import write_safetensors
 
         path = Path(path)
         if path.suffix != ".safetensors":
@@ -160,12 +160,8 @@ class VisualPromptBank:
             "tokens": self.tokens.contiguous().float(),
             "text_keys": self.text_keys.contiguous().float(),
         }
-        return atomic_write(
-            path,
-            lambda tmp: save_file(tensors, str(tmp), metadata=header),
-            what="bank",
-            overwrite=overwrite,
-            error=BankError,
+        return write_safetensors(
+            path, tensors, what="bank", metadata=header, overwrite=overwrite, error=BankError
         )
 
     @classmethod

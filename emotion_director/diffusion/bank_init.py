@@ -41,12 +41,12 @@ require_diffusion()
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from emotion_director import files  # noqa: E402
 from emotion_director.diffusion.bank import BankError, VisualPromptBank  # noqa: E402
 from emotion_director.diffusion.retrieval import embed_texts_for_retrieval  # noqa: E402
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import InvalidRequestError, UnknownEmotionError  # noqa: E402
 from emotion_director.files import (  # noqa: E402
-    atomic_write,
     check_output_path,
     read_jsonl,
     read_regular_file,
@@ -233,15 +233,12 @@ class FeatureCache:
             self.features[key] = (image[i], text[i])
         if self.folder is None:
             return
-        from safetensors.torch import save_file
-
         name = self.folder / f"batch-{hashlib.sha1(''.join(keys).encode()).hexdigest()[:16]}"
         # keys file first, tensors last: a shard counts only once both exist
         write_text_atomic(name.with_suffix(".json"), json.dumps(keys), what="cache keys")
-        tensors = {"image": image.contiguous(), "text": text.contiguous()}
-        atomic_write(
+        files.write_safetensors(
             name.with_suffix(".safetensors"),
-            lambda tmp: save_file(tensors, str(tmp)),
+            {"image": image.contiguous(), "text": text.contiguous()},
             what="cache shard",
         )
 
@@ -421,31 +418,14 @@ def init_bank_file(
     return bank.save(out_path, overwrite=overwrite)
 
 
-#: What one dataset image may be: its file (a FIFO, a device or a 5 GB file is refused before
-#: reading) and its pixels (a 30k x 30k PNG is refused before decoding).
-MAX_IMAGE_BYTES = 64 << 20
-MAX_IMAGE_PIXELS = 64_000_000
-#: a caption file is text: more is no caption
+#: The most pixels a dataset image may have (checked before decoding; see
+#: :func:`~emotion_director.files.read_rgb_image`); a caption file is text: more is no caption.
+MAX_IMAGE_PIXELS = files.MAX_IMAGE_PIXELS
 MAX_CAPTION_BYTES = 1 << 20
 
 
 def _open_image(path: Path) -> Any:
-    import io
-
-    from PIL import Image
-
-    data = read_regular_file(path, what="image", max_bytes=MAX_IMAGE_BYTES, error=BankError)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise BankError(
-                    f"{path}: {width} x {height} pixels is more than {MAX_IMAGE_PIXELS:,}: "
-                    "downscale it or leave it out of the dataset."
-                )
-            return image.convert("RGB")
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise BankError(f"{path}: not a readable image ({exc}); remove or replace it.") from None
+    return files.read_rgb_image(path, what="image", error=BankError, max_pixels=MAX_IMAGE_PIXELS)
 
 
 def _fingerprint(model: Any) -> str:

@@ -40,15 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emotion_director import files
 from emotion_director.emotions import Emotion
 from emotion_director.errors import EmotionDirectorError, ImageEvalError
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.files import (
-    append_jsonl,
-    read_regular_file,
-    read_run_jsonl,
-    write_text_atomic,
-)
+from emotion_director.files import append_jsonl, read_run_jsonl, write_text_atomic
 
 VISUAL_PROMPT_SYSTEMS = "mc_agent"  # name prefix of systems generated with the visual prompt
 EMOTIONS = [e.value for e in Emotion]
@@ -109,31 +105,14 @@ REFERENCE_FILE = "reference-clip.npz"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
-#: What one image the evals read may be: a regular file of at most this many bytes, and at
-#: most this many pixels, checked before decoding (a 30k x 30k PNG would take gigabytes).
-MAX_IMAGE_BYTES = 64 << 20
-MAX_IMAGE_PIXELS = 64_000_000
+#: The most pixels an image the evals read may have (checked before decoding).
+MAX_IMAGE_PIXELS = files.MAX_IMAGE_PIXELS
 
 
 def open_rgb(path: Path, *, what: str) -> Any:
-    """The RGB image at ``path``: a regular file (a FIFO or device is refused, not read) of at
-    most ``MAX_IMAGE_BYTES`` and ``MAX_IMAGE_PIXELS``, or an :class:`ImageEvalError` naming it."""
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    data = read_regular_file(path, what=what, max_bytes=MAX_IMAGE_BYTES, error=ImageEvalError)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise ImageEvalError(
-                    f"{path}: {width} x {height} pixels is more than {MAX_IMAGE_PIXELS:,}: "
-                    f"downscale the {what} or leave it out."
-                )
-            return image.convert("RGB")
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ImageEvalError(f"{path}: cannot read the {what} ({exc}).") from None
+    """The RGB image at ``path`` (:func:`~emotion_director.files.read_rgb_image`), or an
+    :class:`ImageEvalError` naming it."""
+    return files.read_rgb_image(path, what=what, error=ImageEvalError, max_pixels=MAX_IMAGE_PIXELS)
 
 
 def _reference_images(folder: Path, limit: int) -> list[Path]:

@@ -44,7 +44,7 @@ import torch.nn.functional as F  # noqa: E402
 from emotion_director.emotions import Emotion  # noqa: E402
 from emotion_director.errors import EmotionDirectorError  # noqa: E402
 from emotion_director.evals.images import ImageEvalError  # noqa: E402
-from emotion_director.files import atomic_write  # noqa: E402
+from emotion_director.files import write_safetensors  # noqa: E402
 
 PROBE_FORMAT = "emotion-director-emotion-probe"
 EMOTIONS = [e.value for e in Emotion]
@@ -170,8 +170,6 @@ class EmotionProbe:
     def save(self, path: str | Path, *, overwrite: bool = True) -> Path:
         """Write the probe to ``path`` through a temporary file and a rename (an existing file
         is replaced only with ``overwrite``; a symlink, device or FIFO there never is)."""
-        from safetensors.torch import save_file
-
         path = Path(path)
         if path.suffix != ".safetensors":
             raise ImageEvalError(f"{path}: the probe file must end in .safetensors.")
@@ -186,12 +184,8 @@ class EmotionProbe:
             "mean": self.mean.contiguous(),
             "std": self.std.contiguous(),
         }
-        return atomic_write(
-            path,
-            lambda tmp: save_file(tensors, str(tmp), metadata=meta),
-            what="probe",
-            overwrite=overwrite,
-            error=ImageEvalError,
+        return write_safetensors(
+            path, tensors, what="probe", metadata=meta, overwrite=overwrite, error=ImageEvalError
         )
 
     @classmethod

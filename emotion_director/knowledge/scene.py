@@ -1412,6 +1412,11 @@ def _tsv_rows(name: str) -> list[list[str]]:
     return [row for row in rows if row and not row[0].startswith("#")]
 
 
+def _tsv_pairs(name: str) -> dict[str, str]:
+    """The first two columns of a shipped TSV file's data rows, as a mapping."""
+    return {row[0]: row[1] for row in _tsv_rows(name) if len(row) >= 2}
+
+
 def _tsv_words(name: str) -> frozenset[str]:
     """The first column of a shipped TSV file's data rows."""
     return frozenset(row[0] for row in _tsv_rows(name))
@@ -1659,7 +1664,7 @@ def vocal_verbs() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _verb_table() -> dict[str, str]:
-    return {row[0]: row[1] for row in _tsv_rows("wordnet_verbs.tsv") if len(row) >= 2}
+    return _tsv_pairs("wordnet_verbs.tsv")
 
 
 @lru_cache(maxsize=1)
@@ -1692,7 +1697,7 @@ def adjectives() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _posture_table() -> dict[str, str]:
-    return {row[0]: row[1] for row in _tsv_rows("wordnet_postures.tsv") if len(row) >= 2}
+    return _tsv_pairs("wordnet_postures.tsv")
 
 
 @lru_cache(maxsize=1)
@@ -1800,6 +1805,7 @@ _CONTAINERS = frozenset(
 )
 
 
+@lru_cache(maxsize=16384)
 def singular(word: str) -> str:
     """A crude singular for lexicon lookups (``puppies`` -> ``puppy``, ``boxes`` -> ``box``)."""
     irregular = {
@@ -1947,10 +1953,9 @@ def _weather_table() -> dict[str, frozenset[str]]:
     the curated lists win over WordNet for the words they name ("snow" on the ground is
     ``snowbound``, not snowfall)."""
     listed = {w for keys in FACT_WORDS.values() for key in keys for w in key.split()}
+    table = _tsv_pairs("wordnet_weather.tsv")
     return {
-        row[0]: frozenset(row[1].split(","))
-        for row in _tsv_rows("wordnet_weather.tsv")
-        if len(row) >= 2 and row[0] not in listed
+        noun: frozenset(facts.split(",")) for noun, facts in table.items() if noun not in listed
     }
 
 
