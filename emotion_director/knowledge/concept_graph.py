@@ -43,6 +43,7 @@ from emotion_director.knowledge.scene import (
 from emotion_director.knowledge.setting import (
     concept_settings,
     load_setting_file,
+    ruled_out,
     stated_tags,
     unanchored,
 )
@@ -209,6 +210,17 @@ class VisualConcept(BaseModel):
                 return f"the scene is already set ({_located(scene)})"
         return None
 
+    def clash(self, scene: SceneModel) -> str | None:
+        """Why this concept contradicts the scene, or ``None``: :meth:`conflict` without the
+        anchoring rule. A setting the scene does not state is no contradiction ("moonlight on
+        the water" for "a dog in a park"); one it rules out is ("a snarl" on a cat asleep)."""
+        reason = ruled_out(self.setting, scene.stated)
+        if reason:
+            return reason
+        unstated = self.needs & _THINGS - scene.facts  # brought in, not contradicted
+        concept = self.model_copy(update={"needs": self.needs - unstated}) if unstated else self
+        return concept.conflict(scene, anchored=False)
+
     def fits(self, scene: SceneModel | frozenset[str] | set[str]) -> bool:
         """Whether the concept can be added to this scene without contradicting it."""
         return self.conflict(scene) is None
@@ -278,6 +290,9 @@ class VisualConcept(BaseModel):
         return f"{owner.label()} with {self.text}"
 
 
+#: Needs that name a thing or place a concept brings into the picture (water, a sky, a room), not
+#: a body its subject must have: a scene that does not mention one does not contradict it.
+_THINGS = frozenset("place room sky water building vehicle object food plant group event".split())
 #: Facets that describe a subject's own body (their owner is named when it is not obvious).
 _OWNED_FACETS = frozenset({"body_language", "action"})
 _BODY_NEEDS = frozenset("face lips legs hands ears tail fur wings fins animate".split())
@@ -325,6 +340,9 @@ class ConceptGraph:
         self._rendered: dict[tuple[Emotion, str], dict[str, VisualConcept]] = {}
         # (emotion, free text) -> the closest concept: asked again for each persona's cues
         self._closest: dict[tuple[Emotion, str], VisualConcept | None] = {}
+        # each concept's text as a pattern over free text (its longest literal run first, a
+        # cheap test before the pattern), built on the first :meth:`mentioned`
+        self._patterns: list[tuple[tuple[str, re.Pattern[str]], VisualConcept]] | None = None
         self._lock = threading.RLock()
 
     def appraisals(self, emotion: Emotion | str) -> tuple[Appraisal, ...]:
@@ -375,6 +393,25 @@ class ConceptGraph:
         rendered = self._remember(self._rendered, key, bind, _CANDIDATE_CACHE)
         return rendered.get(wanted)
 
+    def mentioned(self, phrase: str) -> list[VisualConcept]:
+        """The concepts whose text occurs in ``phrase`` as whole words, longest first; a
+        template matches with any owner or none ("{poss} ears pinned back" in "the old cat's
+        ears pinned back" and in "ears pinned back"). This binds free text (a model's rewrite,
+        a phrase given to ``scene check``) back to the concepts, and so to what they presuppose.
+        """
+        with self._lock:
+            if self._patterns is None:
+                self._patterns = sorted(
+                    ((_template_pattern(t), c) for t, c in self._by_text.items()),
+                    key=lambda pc: -len(pc[1].text),
+                )
+        found = []
+        lowered = " ".join(phrase.replace("\u2019", "'").lower().split())
+        for (literal, pattern), concept in self._patterns:
+            if literal in lowered and pattern.search(lowered):
+                found.append(concept)
+        return found
+
     def get(self, text: str) -> VisualConcept | None:
         """The concept with exactly this text, if any."""
         return self._by_text.get(text.strip())
@@ -417,6 +454,27 @@ STOPWORDS = frozenset(
     "a an the of in on at to with and or its it is are by for from into over under up down "
     "all this that as be their his her one some very".split()
 )
+
+
+#: What a template's ``{the}`` or ``{poss}`` stands for in free text: an owner of up to three
+#: words ("its", "the cat's", "the old dog", "the mourners'").
+_OWNER = r"(?:(?:the|a|an)\s+)?(?:[\w-]+\s+){0,2}?[\w-]+(?:'s|')?"
+
+
+def _template_pattern(text: str) -> tuple[str, re.Pattern[str]]:
+    """A concept text as (its longest literal run, a whole-word pattern over lower-case text)."""
+    pieces = re.split(r"(\{poss\} |\{poss\}|\{the\})", text.lower())
+    parts, literals = [], []
+    for piece in pieces:
+        if piece == "{poss} ":  # a leading owner may be left out ("ears pinned back")
+            parts.append(rf"(?:{_OWNER}\s+)?")
+        elif piece in ("{poss}", "{the}"):
+            parts.append(_OWNER)
+        elif piece:
+            literals.append(piece.strip())
+            parts.append(r"\s+".join(re.escape(w) for w in piece.split(" ")))
+    literal = max(literals, key=len)
+    return literal, re.compile(rf"(?<![\w-]){''.join(parts)}(?![\w-])")
 
 
 def _scene_key(scene: SceneModel) -> str:

@@ -198,6 +198,14 @@ def unanchored(needs: frozenset[str], stated: frozenset[str]) -> str | None:
     missing = sorted(t for t in needs - stated if t not in free)
     if missing:
         return f"it brings in {', '.join(missing)}, which the scene does not state"
+    return ruled_out(needs, stated)
+
+
+def ruled_out(needs: frozenset[str], stated: frozenset[str]) -> str | None:
+    """Why a concept presupposing ``needs`` contradicts a scene that states ``stated``: a
+    ``free`` need whose opposite the scene states (``awake`` where the subject sleeps). Unlike
+    :func:`unanchored`, what the scene does not state is no reason."""
+    free = load_setting_file().free
     for tag in sorted((needs & free.keys()) - stated):
         against = sorted(set(free[tag]) & stated)
         if against:

@@ -14,6 +14,12 @@ it, and how far to trust the explicit cue tables of :mod:`emotion_director.knowl
 Nothing here names a word of any scene: a noun no list has ("snowplough", "welder") is placed
 by what it means.
 
+A phrase that states one of the concept graph's concepts (a rewrite is mostly made of them) is
+also held to what that concept presupposes of the scene, as the graph's filter holds it
+(:meth:`~emotion_director.knowledge.concept_graph.VisualConcept.clash`): "lips pulled back in a
+snarl" needs a subject awake, so it clashes with "a cat asleep on a windowsill", which the
+meaning model alone does not see. Check and graph then agree on every concept.
+
 Example:
     >>> fit = SceneFit.load()  # doctest: +SKIP
     >>> fit.check("a snowplough at midnight", "a hot bright summer day").clash  # doctest: +SKIP
@@ -86,6 +92,11 @@ class SceneFitVerdict(BaseModel):
     score: float = Field(description="probability of a clash, 0-1")
     dimension: str | None = Field(default=None, description="the dimension that weighs most")
     reason: str
+    concept: str | None = Field(
+        default=None,
+        description="the concept graph's text the phrase states, when the scene rules out what "
+        "it presupposes (a snarl on a cat asleep): a clash whatever the score",
+    )
 
 
 @lru_cache(maxsize=1)
@@ -137,6 +148,10 @@ class SceneFit:
             the shared MiniLM encoder.
         dimensions (`DimensionsFile`, *optional*): defaults to the packaged dimensions.
         weights (`dict`, *optional*): the trained model; defaults to ``data/weights.json``.
+        concepts (`bool`, defaults to `True`): a phrase that states a concept of the graph
+            clashes where the graph's filter refuses that concept on this scene (what it
+            presupposes of the subject or the setting is ruled out: "lips pulled back in a
+            snarl" on a sleeping cat), so that the check and the graph agree on its concepts.
     """
 
     def __init__(
@@ -144,12 +159,14 @@ class SceneFit:
         encoder: TextEncoder | None = None,
         dimensions: DimensionsFile | None = None,
         weights: dict[str, Any] | None = None,
+        concepts: bool = True,
     ) -> None:
         import numpy as np
 
         from emotion_director.scenefit.encoder import shared_encoder
 
         self._np = np
+        self.concepts = concepts
         self.encoder = encoder if encoder is not None else shared_encoder()
         self.dimensions = dimensions or load_dimensions()
         self.weights = weights if weights is not None else load_weights()
@@ -262,7 +279,11 @@ class SceneFit:
         dimension = None
         if top is not None and contrib[top] > 0:
             dimension = "explicit" if top == "explicit" else top.split(":")[0]
-        if clash:
+        concept = _concept_clash(scene, phrase) if self.concepts else None
+        if concept is not None:
+            clash, dimension = True, "concept"
+            reason = f"concept: '{concept[0]}': {concept[1]}"
+        elif clash:
             why = reasons.get(top.removesuffix("*view"), "") if top else ""
             reason = f"{dimension}: {why}" if why else "clashes with the scene"
         else:
@@ -274,6 +295,7 @@ class SceneFit:
             score=round(prob, 4),
             dimension=dimension,
             reason=reason,
+            concept=concept[0] if concept else None,
         )
 
     def check(self, scene: str, phrase: str) -> SceneFitVerdict:
@@ -291,6 +313,20 @@ def _explicit_cue(scene: str, phrase: str) -> str | None:
     from emotion_director.knowledge.scene import contradiction
 
     return contradiction(_scene_facts(scene), phrase)
+
+
+def _concept_clash(scene: str, phrase: str) -> tuple[str, str] | None:
+    """The first concept of the graph the phrase states that the graph's filter refuses on
+    this scene (its text, why), or ``None``."""
+    from emotion_director.knowledge.concept_graph import load_concept_graph
+    from emotion_director.knowledge.scene import parse_scene
+
+    model = parse_scene(scene)
+    for concept in load_concept_graph().mentioned(phrase):
+        reason = concept.clash(model)
+        if reason:
+            return concept.text, reason
+    return None
 
 
 @lru_cache(maxsize=512)

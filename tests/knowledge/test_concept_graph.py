@@ -87,6 +87,45 @@ def test_closest_maps_free_text_onto_the_graph(graph):
     assert graph.closest("quantum chromodynamics", "awe") is None
 
 
+def test_mentioned_binds_free_text_to_concepts_with_any_owner_or_none(graph):
+    snarl = "{poss} lips pulled back in a snarl"
+    assert snarl in graph._by_text
+    for phrase in (
+        "lips pulled back in a snarl",
+        "Its lips pulled back in a snarl, fur on end",
+        "the old tabby's lips pulled back in a snarl",
+        "the\nold tabby\u2019s lips  pulled back in a snarl",
+    ):
+        assert snarl in [c.text for c in graph.mentioned(phrase)], phrase
+    # whole words only, and the words in the concept's order
+    for phrase in ("lips pulled back in a snarling grin", "a snarl pulled back its lips", ""):
+        assert snarl not in [c.text for c in graph.mentioned(phrase)], phrase
+    speed = "{the} with speed lines streaking behind it"
+    assert speed in [
+        c.text for c in graph.mentioned("the old motorcycle with speed lines streaking behind it")
+    ]
+    # longest first: a concept inside another one's text comes after it
+    found = graph.mentioned(
+        "the old motorcycle with speed lines streaking behind it, lips pulled back in a snarl"
+    )
+    assert [len(c.text) for c in found] == sorted((len(c.text) for c in found), reverse=True)
+
+
+def test_a_concept_s_clash_is_what_the_scene_rules_out_not_what_it_leaves_unstated(graph):
+    from emotion_director.knowledge.scene import parse_scene
+
+    snarl = graph.get("{poss} lips pulled back in a snarl")
+    assert "awake" in snarl.setting
+    assert snarl.clash(parse_scene("a cat asleep on a windowsill")) == (
+        "it shows awake, the scene states asleep"
+    )
+    assert snarl.clash(parse_scene("a cat on a windowsill")) is None
+    moon = graph.get("moonlight silvering the water")
+    # not stated is no clash (the graph's filter refuses it; a check does not)
+    assert moon.clash(parse_scene("a dog in a park")) is None
+    assert moon.conflict(parse_scene("a dog in a park")) is not None
+
+
 def test_sources_are_documented():
     text = resources.files("emotion_director.knowledge").joinpath("SOURCES.md").read_text()
     for attribute in (

@@ -15,6 +15,7 @@ from emotion_director.knowledge.setting import (
     close,
     concept_settings,
     load_setting_file,
+    ruled_out,
     stated_tags,
     unanchored,
 )
@@ -58,6 +59,15 @@ def test_unanchored_names_what_the_scene_lacks():
     )
     assert unanchored(frozenset(), frozenset()) is None
     assert unanchored(frozenset({"night"}), frozenset({"night", "cold"})) is None
+
+
+def test_ruled_out_names_only_what_the_scene_states_against_a_free_need():
+    # awake is free: refused only where the scene states asleep, never for being unstated
+    assert ruled_out(frozenset({"awake", "night"}), frozenset({"asleep"})) == (
+        "it shows awake, the scene states asleep"
+    )
+    assert ruled_out(frozenset({"awake", "night"}), frozenset()) is None
+    assert ruled_out(frozenset({"awake"}), frozenset({"awake", "asleep"})) is None
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,23 @@ def test_scene_check_prints_one_red_or_green_line():
     assert obj["clash"] is False and {"score", "reason", "dimension"} <= set(obj)
 
 
+def test_a_phrase_stating_a_concept_the_graph_refuses_clashes_and_names_the_concept(fit):
+    scene, phrase = "a cat asleep on a windowsill", "its lips pulled back in a snarl"
+    verdict = fit.check(scene, phrase)
+    assert verdict.clash and verdict.dimension == "concept"
+    assert verdict.concept == "{poss} lips pulled back in a snarl"
+    assert "awake" in verdict.reason and "asleep" in verdict.reason
+    # the same words on a cat that is awake: nothing ruled out
+    assert fit.check("a cat on a windowsill", phrase).concept is None
+    # the meaning model alone does not see it (why the concepts take part)
+    alone = SceneFit(encoder=fit.encoder, concepts=False).check(scene, phrase)
+    assert not alone.clash and alone.concept is None and alone.score == verdict.score
+    res = runner.invoke(app, ["scene", "check", scene, phrase, "--json"])
+    assert json.loads(res.output)["concept"] == verdict.concept
+    res = runner.invoke(app, ["scene", "check", scene, phrase])
+    assert res.output.startswith("clash") and "snarl" in res.output
+
+
 def test_scene_check_jsonl_answers_every_line_and_fails_on_bad_ones():
     lines = [
         json.dumps({"scene": "a snowplough at midnight", "phrase": "blazing midday sun"}),
