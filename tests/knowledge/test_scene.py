@@ -1499,3 +1499,16 @@ def test_an_opening_participle_clause_describes_the_subject_after_its_comma(
     parsed = parse_scene(scene)
     assert parsed.main.noun == main
     assert ("stationary" in parsed.facts) is stationary
+
+
+def test_a_robot_or_a_rover_is_a_machine_with_no_face():
+    # readers of set 33 flagged "the robot's mouth slightly open" and "eyes lifted" on a
+    # deep-sea crawler robot read as a person
+    for scene in (
+        "a deep-sea crawler robot sampling a hydrothermal vent on the Mid-Atlantic Ridge",
+        "a Mars rover parked beside a dune",
+    ):
+        model = parse_scene(scene)
+        assert model.main is not None and model.main.kind == "vehicle", scene
+        assert not {"face", "lips", "person"} & model.facts, scene
+    assert "stationary" in parse_scene("a Mars rover parked beside a dune").facts
