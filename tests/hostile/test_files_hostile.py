@@ -304,3 +304,28 @@ def test_files_a_run_regenerates_are_never_written_through_a_planted_symlink(tmp
             )
         )
     assert not victim.exists()
+
+
+def test_a_training_image_swapped_for_a_pipe_or_a_huge_image_is_refused_not_read(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("torch")
+    import random
+
+    from PIL import Image
+
+    from emotion_director.diffusion.training import data
+    from emotion_director.errors import DatasetError
+
+    pipe = tmp_path / "img.png"
+    os.mkfifo(pipe)  # checked as an image when the records loaded, then replaced by a pipe
+    with pytest.raises(DatasetError, match="img.png"):
+        data.load_image_tensor(pipe, 8, center_crop=True, flip=False, rng=random.Random(0))
+    big = tmp_path / "big.png"
+    Image.new("RGB", (20, 20)).save(big)
+    monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 50)
+    with pytest.raises(DatasetError, match="more than 50"):
+        data.load_image_tensor(big, 8, center_crop=True, flip=False, rng=random.Random(0))
+    monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 10_000)
+    tensor = data.load_image_tensor(big, 8, center_crop=True, flip=False, rng=random.Random(0))
+    assert tuple(tensor.shape) == (3, 8, 8)

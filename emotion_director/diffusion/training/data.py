@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emotion_director import files
 from emotion_director.diffusion.bank import BankError
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.errors import DatasetError, UnknownEmotionError
@@ -80,8 +81,9 @@ def _record(data: dict, path: Path, number: int, kind: str) -> TrainingRecord:
     )
 
 
-#: larger images are refused before decoding (a 30k x 30k PNG would take gigabytes)
-MAX_IMAGE_PIXELS = 64_000_000
+#: larger images are refused before decoding (a 30k x 30k PNG would take gigabytes); the same
+#: limit as every other image the program reads
+MAX_IMAGE_PIXELS = files.MAX_IMAGE_PIXELS
 
 
 def _image_path(root: Path, value: str, where: str) -> Path:
@@ -126,27 +128,30 @@ def check_image(file: Path, where: str) -> None:
 def load_image_tensor(
     path: Path, resolution: int, *, center_crop: bool, flip: bool, rng: random.Random
 ) -> torch.Tensor:
-    """``[3, R, R]`` in ``[-1, 1]``: resize the short side, crop, optionally flip."""
+    """``[3, R, R]`` in ``[-1, 1]``: resize the short side, crop, optionally flip. The file is
+    read as every image is (:func:`~emotion_director.files.read_rgb_image`: a regular file of
+    bounded bytes and pixels), so one replaced after :func:`check_image` is still refused."""
     from PIL import Image
 
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        scale = resolution / min(img.size)
-        img = img.resize(
-            (max(resolution, round(img.width * scale)), max(resolution, round(img.height * scale))),
-            Image.BICUBIC,
+    img = files.read_rgb_image(
+        path, what="training image", error=DatasetError, max_pixels=MAX_IMAGE_PIXELS
+    )
+    scale = resolution / min(img.size)
+    img = img.resize(
+        (max(resolution, round(img.width * scale)), max(resolution, round(img.height * scale))),
+        Image.BICUBIC,
+    )
+    if center_crop:
+        left, top = (img.width - resolution) // 2, (img.height - resolution) // 2
+    else:
+        left, top = (
+            rng.randint(0, img.width - resolution),
+            rng.randint(0, img.height - resolution),
         )
-        if center_crop:
-            left, top = (img.width - resolution) // 2, (img.height - resolution) // 2
-        else:
-            left, top = (
-                rng.randint(0, img.width - resolution),
-                rng.randint(0, img.height - resolution),
-            )
-        img = img.crop((left, top, left + resolution, top + resolution))
-        if flip and rng.random() < 0.5:
-            img = img.transpose(Image.FLIP_LEFT_RIGHT)
-        array = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
+    img = img.crop((left, top, left + resolution, top + resolution))
+    if flip and rng.random() < 0.5:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    array = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
     return torch.from_numpy(array).permute(2, 0, 1)
 
 
