@@ -100,10 +100,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _cost_rank(item: pytest.Item) -> int:
-    """0 for a ``slow`` test, 1 for an ``integration`` test, 2 for the rest."""
-    if item.get_closest_marker("slow") is not None:
-        return 0
-    return 1 if item.get_closest_marker("integration") is not None else 2
+    """0 for a ``slow`` test on a real model or server (the longest: whole rewrites), 1 for
+    another ``slow`` test, 2 for another ``integration`` test, 3 for the rest."""
+    slow = item.get_closest_marker("slow") is not None
+    integration = item.get_closest_marker("integration") is not None
+    return (0 if slow else 2) + (0 if integration else 1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -112,7 +113,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     worker, so that none is left with a minute-long test while the other has finished (longest
     first keeps the workers' ends close); ``gpu`` tests are skipped, with the reason, where no
     CUDA device is present."""
-    if getattr(config.option, "numprocesses", None):
+    # the sort happens where the items are collected: in each worker, where xdist has set
+    # ``numprocesses`` to None (every worker collects, and sorts, the same list)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=_cost_rank)  # stable: module order within each rank
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items:

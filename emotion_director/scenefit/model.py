@@ -18,7 +18,8 @@ A phrase that states one of the concept graph's concepts (a rewrite is mostly ma
 also held to what that concept presupposes of the scene, as the graph's filter holds it
 (:meth:`~emotion_director.knowledge.concept_graph.VisualConcept.clash`): "lips pulled back in a
 snarl" needs a subject awake, so it clashes with "a cat asleep on a windowsill", which the
-meaning model alone does not see. Check and graph then agree on every concept.
+meaning model alone does not see. The check and the graph then agree on what contradicts a
+concept (the graph also leaves out a concept whose setting the scene does not state).
 
 Example:
     >>> fit = SceneFit.load()  # doctest: +SKIP
