@@ -1222,7 +1222,10 @@ def _said_in(noun: str, lowered: str) -> str | None:
     """How the text puts its subjects in ``noun``: ``"inside"`` ("inside a pyramid", "in an
     indoor stadium"), ``"in"`` ("in a packed warehouse rink"), or ``None`` ("at a church", "in
     front of a castle", "a boy in red near a barn")."""
-    match = re.search(rf"\b(in|inside|within)\s+((?:\w+\s+){{0,3}}){re.escape(noun)}\b", lowered)
+    # the words between may be possessives ("in a ship's cabin", "in the captain's cabin")
+    match = re.search(
+        rf"\b(in|inside|within)\s+((?:[\w'-]+\s+){{0,3}}){re.escape(noun)}\b", lowered
+    )
     if match is None:
         return None
     between = match.group(2).split()
@@ -3176,8 +3179,31 @@ def _is_stated_action(word: str, scene: SceneModel, text: str) -> bool:
     if at is None:
         return False
     previous = re.findall(r"[a-z]+", text.lower()[: at.start()])[-1:]
-    nouns = {e.noun.lower() for e in scene.entities if e.noun}
+    # a subject's noun, or its last word ("a wide pan of paella simmering")
+    nouns = {n for e in scene.entities if e.noun for n in (e.noun.lower(), e.noun.split()[-1])}
     return bool(previous) and (previous[0] in nouns or previous[0].rstrip("s") in nouns)
+
+
+def _takes_an_object(word: str, scene: SceneModel, text: str) -> bool:
+    """Whether ``word`` is a subject's verb used with an object in ``text``: it follows one of
+    the scene's subjects (:func:`_is_stated_action`), and the next word, in the same clause, is
+    neither a preposition, a joiner nor an adverb ("an auctioneer shouting bids", "a man yelling
+    a warning"; not "a woman shouting at a taxi", "a child sobbing quietly", "a sobbing
+    toddler"). A recast would leave the object hanging: "an auctioneer smiling bids"."""
+    if not _is_stated_action(word, scene, text):
+        return False
+    lowered = word.lower()
+    match = re.search(rf"\b{re.escape(lowered)}\b\s+([a-z][a-z'-]*)", text.lower())
+    if match is None:
+        return False
+    following = match.group(1)
+    if following in _LOCATIVE or following in _JOINERS or _adverb(following):
+        return False
+    if following in _FUNCTION_WORDS - _DETERMINERS:
+        return False
+    return following in _DETERMINERS or kind_of(singular(following)) is not None or (
+        following not in verbs() and not following.endswith("ing")
+    )
 
 
 def fit_subject(
@@ -3216,6 +3242,8 @@ def fit_subject(
             (e for e in scene.entities if e.kind in ANIMATE_KINDS), None
         )
         shown = "/".join(attribute.emotions)
+        if attribute.expression and _takes_an_object(attribute.word, scene, text):
+            continue  # "an auctioneer shouting bids": what the subject does ("smiling bids")
         if attribute.expression and owner is not None and owner.kind in ANIMATE_KINDS:
             person = "person" in owner.facts
             new = RECAST[target][0 if person else 1]

@@ -1512,3 +1512,44 @@ def test_a_robot_or_a_rover_is_a_machine_with_no_face():
         assert model.main is not None and model.main.kind == "vehicle", scene
         assert not {"face", "lips", "person"} & model.facts, scene
     assert "stationary" in parse_scene("a Mars rover parked beside a dune").facts
+
+
+@pytest.mark.parametrize(
+    "scene, target, kept",
+    [
+        # a subject's verb with an object is what it does: a recast would leave the object
+        # hanging ("an auctioneer smiling bids", seen on set 31)
+        ("a tuna auctioneer shouting bids at a fish market", "contentment", "shouting bids"),
+        ("a man yelling orders on a ship", "contentment", "yelling orders"),
+        # what a thing of the scene is doing is no mood ("a wide pan of paella" lost simmering)
+        ("a wide pan of paella simmering over a wood fire", "fear", "paella simmering over"),
+    ],
+)
+def test_a_subjects_verb_with_an_object_or_a_things_own_verb_is_kept(scene, target, kept):
+    assert kept in fit_subject(parse_scene(scene), scene, target)[0]
+
+
+@pytest.mark.parametrize(
+    "scene, target, recast",
+    [
+        ("a sobbing toddler", "amusement", "a giggling toddler"),
+        ("a woman shouting at a taxi", "contentment", "a woman smiling at a taxi"),
+        ("a child crying quietly in the rain", "amusement", "a child giggling quietly"),
+    ],
+)
+def test_an_expression_without_an_object_is_still_recast(scene, target, recast):
+    assert fit_subject(parse_scene(scene), scene, target)[0].startswith(recast)
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        # readers of set 31 flagged "a low black sky pressing down" in a ship's cabin
+        "a brass astrolabe on a chart table in a ship's cabin during a storm",
+        "a cat asleep in the captain's cabin at night",
+        "a sheep shearer resting in a corrugated-iron shed in the outback at dusk",
+    ],
+)
+def test_in_a_building_named_after_a_possessive_or_a_compound_is_indoors(scene):
+    facts = parse_scene(scene).facts
+    assert "indoor" in facts and "outdoor" not in facts
