@@ -36,9 +36,10 @@ TEST_WORKERS ?= 2
 test: $(DEV)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 --durations=15
 
-# the fast loop: no real model or server (integration) and nothing over ~2.5 s (slow)
+# the fast loop: no real model or server (integration) and nothing over ~2.5 s (slow), on the
+# same workers as `make test` (`make test-unit TEST_WORKERS=0` runs it in one process)
 test-unit: $(DEV)
-	$(BIN)/python -m pytest -m "not integration and not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 -m "not integration and not slow"
 
 # ruff: lint (pycodestyle, pyflakes, import order; 100 columns) and the formatter's check;
 # import-linter: the layers in pyproject.toml ([tool.importlinter]); mypy: the public API and

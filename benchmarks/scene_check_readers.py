@@ -12,10 +12,12 @@ answers are scored side by side, with a control that must score badly:
 * ``scene check``: both, what ``SceneFit.check`` answers,
 * ``control``: random flags at the rate ``scene check`` flags, with a fixed seed.
 
-Sets up to ``--split`` are those read while the concept tags were annotated; later sets were
-read after.
+Judge files are numbered as in ``e2e_runs/`` (``judge31`` holds set 28). The concept tags
+`awake`, `moving` and `air` were annotated after reading judge29-30, so files up to ``--split``
+(30) are the earlier group; of the later ones, judge32 and judge33 prompted `cool` and `vista`,
+so only judge31 and judge34 are wholly unseen by the tags.
 
-    python benchmarks/scene_check_readers.py [--split 27] [--since 1]
+    python benchmarks/scene_check_readers.py [--split 30] [--since 1]
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ def _set_number(stem: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", type=int, default=27, help="last set of the earlier group")
-    parser.add_argument("--since", type=int, default=1, help="first set to score")
+    parser.add_argument(
+        "--split", type=int, default=30, help="last judge file of the earlier group"
+    )
+    parser.add_argument("--since", type=int, default=1, help="first judge file to score")
     args = parser.parse_args(argv)
     from emotion_director.scenefit import SceneFit
 
@@ -61,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         both = fit.check_many(scene, texts)
         for row, a, b in zip(mine, alone, both):
             group = (
-                f"sets <= {args.split}"
+                f"judge <= {args.split}"
                 if _set_number(str(row["set"])) <= args.split
-                else f"sets > {args.split}"
+                else f"judge > {args.split}"
             )
             truth = row["label"] == "clash"
             counts[(group, "model")][(a.clash, truth)] += 1
@@ -79,10 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         tp, fp, fn = c[(True, True)], c[(True, False)], c[(False, True)]
         precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
         print(
-            f"{group:<11} {method:<12} n={sum(c.values()):<5} clashes={tp + fn:<4} "
+            f"{group:<12} {method:<12} n={sum(c.values()):<5} clashes={tp + fn:<4} "
             f"flagged={tp + fp:<4} precision {precision:.3f}  recall {recall:.3f}"
         )
-        if method == "scene check" and group.startswith("sets >"):
+        if method == "scene check" and group.startswith("judge >"):
             headline = f"scene_check_later_sets_precision_recall: {precision:.3f} {recall:.3f}"
     print(headline)
     return 0

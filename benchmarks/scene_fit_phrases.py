@@ -68,6 +68,7 @@ JUDGES = {
     "judge31": ("BI", "BJ"),
     "judge32": ("BK", "BL"),
     "judge33": ("BM", "BN"),
+    "judge34": ("BO", "BP"),
 }
 
 

@@ -3201,8 +3201,10 @@ def _takes_an_object(word: str, scene: SceneModel, text: str) -> bool:
         return False
     if following in _FUNCTION_WORDS - _DETERMINERS:
         return False
-    return following in _DETERMINERS or kind_of(singular(following)) is not None or (
-        following not in verbs() and not following.endswith("ing")
+    return (
+        following in _DETERMINERS
+        or kind_of(singular(following)) is not None
+        or (following not in verbs() and not following.endswith("ing"))
     )
 
 
