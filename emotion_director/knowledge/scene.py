@@ -1894,6 +1894,10 @@ def _closed_compound(word: str) -> Kind | None:
 _FIGURES_OF_SPEECH = {
     " sea of ": " mass of ",  # "a sea of clouds" is not water
     " depth of field ": " depth of focus ",  # a lens setting, not an outdoor field
+    # the sun has gone: dusk, not the daylight a sunset still has ("a fennec fox digging just
+    # after sunset" got "sunlight flashing on droplets flung from its fur" on set 30)
+    " after sunset ": " after dusk ",
+    " after sundown ": " after dusk ",
 }
 
 

@@ -1553,3 +1553,25 @@ def test_an_expression_without_an_object_is_still_recast(scene, target, recast):
 def test_in_a_building_named_after_a_possessive_or_a_compound_is_indoors(scene):
     facts = parse_scene(scene).facts
     assert "indoor" in facts and "outdoor" not in facts
+
+
+def test_after_sunset_the_sun_has_gone():
+    # "sunlight flashing on droplets" joined a fennec fox digging just after sunset (set 30)
+    for scene in ("a fox digging at a dune just after sunset", "a city street after sundown"):
+        facts = parse_scene(scene).facts
+        assert "twilight" in facts and "day" not in facts, scene
+    assert "day" in parse_scene("a fox at sunset").facts  # at sunset the sun is still up
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        # an entrance or a doorway is an opening, not a room: set 30's wombat "at the entrance of
+        # its burrow on a frosty hillside" was read indoors (a whoopee cushion on a chair joined)
+        "A wombat dozing at the entrance of its burrow on a frosty hillside at dusk",
+        "a tabby cat huddled in the doorway of a boarded-up cinema during a cold winter rain",
+    ],
+)
+def test_an_entrance_or_a_doorway_is_no_room(scene):
+    facts = parse_scene(scene).facts
+    assert "indoor" not in facts and "room" not in facts
