@@ -1575,3 +1575,22 @@ def test_after_sunset_the_sun_has_gone():
 def test_an_entrance_or_a_doorway_is_no_room(scene):
     facts = parse_scene(scene).facts
     assert "indoor" not in facts and "room" not in facts
+
+
+@pytest.mark.parametrize(
+    "scene, enclosure",
+    [
+        # a market stall is a small structure (a building), not a room: set 31's night market
+        # "steam rising from dozens of food stalls" in heavy rain was read indoors (dust motes)
+        (
+            "a crowded night market in Taipei during heavy rain, steam rising from food stalls",
+            "outdoor",
+        ),
+        ("a vendor at a market stall in the rain", "outdoor"),
+        ("maggots writhing over spoiled tripe in a sweltering market stall", "indoor"),
+        ("a horse asleep in its stall", "indoor"),
+    ],
+)
+def test_a_stall_is_a_structure_one_is_in_or_at(scene, enclosure):
+    facts = parse_scene(scene).facts
+    assert enclosure in facts and ({"indoor", "outdoor"} - {enclosure}).isdisjoint(facts)
