@@ -211,15 +211,20 @@ class VisualConcept(BaseModel):
         return None
 
     def clash(self, scene: SceneModel) -> str | None:
-        """Why this concept contradicts the scene, or ``None``: :meth:`conflict` without the
-        anchoring rule. A setting the scene does not state is no contradiction ("moonlight on
-        the water" for "a dog in a park"); one it rules out is ("a snarl" on a cat asleep)."""
+        """Why this concept contradicts the scene, or ``None``: a free tag whose opposite the
+        scene states ("a snarl" on a cat asleep), a fact it excludes, or facts of its own the
+        scene's oppose (midday sun at night, a body part no subject has). Unlike
+        :meth:`conflict`, a setting or a thing the scene does not state is no contradiction
+        ("moonlight on the water" for "a dog in a park"), nor are the graph's preferences for
+        the picture it composes (a scene already set somewhere, a framing on another subject,
+        one activity at a time)."""
         reason = ruled_out(self.setting, scene.stated)
         if reason:
             return reason
+        if self.excludes & scene.facts:
+            return f"excludes {sorted(self.excludes & scene.facts)[0]}, the scene has it"
         unstated = self.needs & _THINGS - scene.facts  # brought in, not contradicted
-        concept = self.model_copy(update={"needs": self.needs - unstated}) if unstated else self
-        return concept.conflict(scene, anchored=False)
+        return facts_conflict(scene.facts, self.needs - unstated, self.text)
 
     def fits(self, scene: SceneModel | frozenset[str] | set[str]) -> bool:
         """Whether the concept can be added to this scene without contradicting it."""

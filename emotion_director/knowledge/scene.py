@@ -3188,12 +3188,20 @@ def _is_stated_action(word: str, scene: SceneModel, text: str) -> bool:
     return bool(previous) and (previous[0] in nouns or previous[0].rstrip("s") in nouns)
 
 
+#: Adverbs in -s, which are no plural object ("crying always", "laughing indoors").
+_S_ADVERBS = frozenset(
+    "always sometimes afterwards indoors outdoors upstairs downstairs backwards forwards "
+    "towards besides nowadays perhaps sideways overseas".split()
+)
+
+
 def _takes_an_object(word: str, scene: SceneModel, text: str) -> bool:
     """Whether ``word`` is a subject's verb used with an object in ``text``: it follows one of
-    the scene's subjects (:func:`_is_stated_action`), and the next word, in the same clause, is
-    neither a preposition, a joiner nor an adverb ("an auctioneer shouting bids", "a man yelling
-    a warning"; not "a woman shouting at a taxi", "a child sobbing quietly", "a sobbing
-    toddler"). A recast would leave the object hanging: "an auctioneer smiling bids"."""
+    the scene's subjects (:func:`_is_stated_action`), and the next word opens a noun phrase (a
+    determiner: "a man yelling a warning") or is a plural ("an auctioneer shouting bids"). Not
+    "a woman shouting at a taxi", "a child sobbing quietly", "a child crying alone", "a sobbing
+    toddler": those are still recast. A recast would leave an object hanging: "an auctioneer
+    smiling bids"."""
     if not _is_stated_action(word, scene, text):
         return False
     lowered = word.lower()
@@ -3201,14 +3209,14 @@ def _takes_an_object(word: str, scene: SceneModel, text: str) -> bool:
     if match is None:
         return False
     following = match.group(1)
-    if following in _LOCATIVE or following in _JOINERS or _adverb(following):
-        return False
-    if following in _FUNCTION_WORDS - _DETERMINERS:
-        return False
+    if following in _DETERMINERS:
+        return True
     return (
-        following in _DETERMINERS
-        or kind_of(singular(following)) is not None
-        or (following not in verbs() and not following.endswith("ing"))
+        following.endswith("s")
+        and not following.endswith(("ss", "us", "ly"))
+        and following not in _S_ADVERBS
+        and following not in _FUNCTION_WORDS
+        and following not in _LOCATIVE
     )
 
 

@@ -329,3 +329,21 @@ def test_a_training_image_swapped_for_a_pipe_or_a_huge_image_is_refused_not_read
     monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 10_000)
     tensor = data.load_image_tensor(big, 8, center_crop=True, flip=False, rng=random.Random(0))
     assert tuple(tensor.shape) == (3, 8, 8)
+
+
+def test_a_training_image_over_the_byte_limit_is_refused_when_the_records_load(
+    tmp_path, monkeypatch
+):
+    # refused before training starts, not by load_image_tensor in the middle of a run
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from emotion_director import files
+    from emotion_director.diffusion.training import data
+    from emotion_director.errors import DatasetError
+
+    image = tmp_path / "noise.png"
+    Image.effect_noise((64, 64), 60).convert("RGB").save(image)
+    monkeypatch.setattr(files, "MAX_IMAGE_BYTES", image.stat().st_size - 1)
+    with pytest.raises(DatasetError, match="byte limit"):
+        data.check_image(image, "line 1")

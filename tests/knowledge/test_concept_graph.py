@@ -124,6 +124,12 @@ def test_a_concept_s_clash_is_what_the_scene_rules_out_not_what_it_leaves_unstat
     # not stated is no clash (the graph's filter refuses it; a check does not)
     assert moon.clash(parse_scene("a dog in a park")) is None
     assert moon.conflict(parse_scene("a dog in a park")) is not None
+    # nor are the graph's preferences for the picture it composes: a scene already set
+    horizon = next(
+        c for c in graph.mentioned("an endless horizon stretching far into the distance")
+    )
+    assert horizon.conflict(parse_scene("a boy on a beach")) is not None
+    assert horizon.clash(parse_scene("a boy on a beach")) is None
 
 
 def test_sources_are_documented():

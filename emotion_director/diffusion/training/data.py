@@ -106,9 +106,16 @@ def _image_path(root: Path, value: str, where: str) -> Path:
 
 
 def check_image(file: Path, where: str) -> None:
-    """Open the header only: a non-image or an oversize image is a one-line error."""
+    """Open the header only: a non-image or an oversize image (pixels, or bytes over what
+    :func:`load_image_tensor` will read) is a one-line error before training starts."""
     from PIL import Image, UnidentifiedImageError
 
+    size = file.stat().st_size
+    if size > files.MAX_IMAGE_BYTES:
+        raise DatasetError(
+            f"{where}: {file} is {size:,} bytes, over the {files.MAX_IMAGE_BYTES:,}-byte limit: "
+            "resize or recompress it (training crops to data.resolution anyway)."
+        )
     try:
         with Image.open(file) as img:
             width, height = img.size
