@@ -1210,6 +1210,10 @@ _DRIED = frozenset({"dried-up", "dried", "drained", "dry", "parched", "waterless
 #: Words that say water is frozen, next to a water word.
 _FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
 _BENEATH = frozenset("beneath under underneath below".split())
+#: What stands on the ground a scene "beneath" it is under: settlements and their streets.
+_SETTLED = frozenset(
+    w for site in ("city", "village", "street") for w in SITES[site] if " " not in w
+)
 _EMPTY = frozenset("empty deserted abandoned forsaken".split())
 _AT_THE_SURFACE = frozenset(
     "leaping leaps jumping jumps breaching breaches surfacing surfaces surface out above "
@@ -1434,6 +1438,7 @@ class CuratedSubjects(TypedDict):
     settings: dict[str, list[str]]  # setting fact -> words
     expressions: dict[str, str]  # word -> comma-separated categories
     function_words: str  # space-separated
+    calendar: NotRequired[str]  # space-separated: months and days, capitalised by rule
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     descriptive: NotRequired[list[str]]
     lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
@@ -1620,6 +1625,37 @@ def english_words() -> frozenset[str]:
 
     words |= set(EMOTION_WORDS)
     return frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def _language_words() -> frozenset[str]:
+    """What :func:`detect_language` counts as English: :func:`english_words`, and the verbs and
+    adjectives of four letters or more (the short ones are rare English and common elsewhere:
+    "het", "die", "con"). Only for telling the language: a verb is no noun to the parser."""
+    extra = verbs() | adjectives() | postures() | counts() | vocal_verbs()
+    return english_words() | {w for w in extra if len(w) > 3}
+
+
+def _known_english(word: str, known: frozenset[str]) -> bool:
+    """Whether ``word`` is an English word of ``known`` or made of them by English morphology:
+    an inflection ("stalled", "flickers", "catching"), a hyphenated compound of known words
+    ("knee-deep", "silt-clouded") or a closed compound of two of at least four letters
+    ("floodwater", "guideline")."""
+    if word in known or singular(word) in known:
+        return True
+    if "-" in word or "'" in word:
+        parts = [w for w in re.split(r"['-]", word) if w]
+        return all(_known_english(w, known) or len(w) <= 2 for w in parts)
+    for ending, back in (("ied", "y"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        stem = word[: -len(ending)]
+        if word.endswith(ending) and len(stem) > 2:
+            if stem + back in known or stem + "e" in known:
+                return True
+            if len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in known:  # "stopped"
+                return True
+    return any(
+        word[:i] in known and word[i:] in known for i in range(4, len(word) - 3)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2085,9 +2121,17 @@ def detect_language(text: str) -> tuple[bool, str | None]:
     tokens = [w.lower() for w in _WORD.findall(text) if not (w.isupper() and len(w) > 1)]
     if not tokens:
         return True, None
-    known = english_words()
-    hits = sum(1 for t in tokens if t in known or singular(t) in known)
-    accents = sum(1 for c in text if c.isalpha() and ord(c) > 0x7F)
+    known = _language_words()
+    hits = sum(1 for t in tokens if _known_english(t, known))
+    # accents in a capitalised word belong to a name ("the Yucatán", "a Citroën"), not to the
+    # language of the sentence around it
+    accents = sum(
+        1
+        for w in _WORD.findall(text)
+        if not w[0].isupper()
+        for c in w
+        if ord(c) > 0x7F
+    )
     share = hits / len(tokens)
     if share < 0.5 or (accents and share < 0.8):
         return False, f"only {hits} of {len(tokens)} words are known English words: not English"
@@ -2248,6 +2292,15 @@ def parse_scene(text: str) -> SceneModel:
                 facts.add("submerged")
         if token in _BENEATH and head == "surface" and (not after or waters & set(after)):
             facts.add("submerged")
+        # "a chapel carved deep beneath a Polish village", "a sewer worker beneath the streets
+        # of Paris": below the ground (not "under an oak tree", "beneath the sea")
+        if (
+            token in _BENEATH
+            and head  # ("the Earth turns far below in the blackness")
+            and head not in waters | {"ice", "surface", "snow"}
+            and (tokens[i - 1 : i] == ["deep"] or singular(head) in _SETTLED)
+        ):
+            facts.add("subterranean")
     if dried:
         facts -= {"water", "sea"}
         facts.add("dry")
@@ -2474,7 +2527,11 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
             and plural_form
             and _s_verb(word)
         )
-    return opened_by_one and plural_form and singular(word) != word
+    # after "the", an -s word WordNet uses mostly as a verb, before a preposition or a
+    # determiner, is the verb too ("the kakapo waddles across mossy ground"; "the farmers
+    # market in the square" keeps its noun)
+    the_verb = opened_by_the and verb_here and singular(word) in mostly_verbs()
+    return (opened_by_one or the_verb) and plural_form and singular(word) != word
 
 
 def _noun_like(word: str) -> bool:
@@ -2550,17 +2607,19 @@ def name_positions(text: str) -> frozenset[int]:
     a sentence ("a vintage Citroen", "a country road in Burgundy"). Capitals say nothing in a
     text whose content words are all capitalised (title case, capitals), at a sentence's or a
     line's start, after a comma (a list of tags: "a wolf howling, Cinematic lighting") or a
-    number ("3 Dogs"), or in "I", "I'm" and acronyms. :func:`_entities` decides what a name
+    number ("3 Dogs"), or in "I", "I'm", acronyms, months and days (``calendar`` in
+    ``subjects.yaml``). :func:`_entities` decides what a name
     is."""
     matches = list(_WORD.finditer(text))
     content = [m for m in matches if m.group().lower() not in _FUNCTION_WORDS]
     if content and all(m.group()[0].isupper() for m in content):
         return frozenset()  # "A Fox and a Hound in the Snow"
     names = set()
+    calendar = set(curated_subjects().get("calendar", "").split())
     for i, match in enumerate(matches):
         word = match.group()
-        if len(word) < 2 or not word[0].isupper():
-            continue  # lowercase, or "I"
+        if len(word) < 2 or not word[0].isupper() or word.lower() in calendar:
+            continue  # lowercase, "I", or a month or a day ("in September")
         if word.isupper():  # an acronym: a name's first word only before a name ("VW Beetle")
             following = matches[i + 1].group() if i + 1 < len(matches) else ""
             if not (following[:1].isupper() and not following.isupper()):

@@ -913,3 +913,35 @@ def test_warmth_against_the_cold_is_refused_where_the_scene_states_heat(scene, f
 )
 def test_a_far_view_is_refused_under_a_forest_canopy(scene, fits):
     _assert_free_tag("horizontal frame with a low horizon", "vista", scene, fits)
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # set 31: blinds and a window in a chapel carved deep beneath a village
+        (
+            "A chapel carved from rock salt deep beneath a Polish village, its chandeliers "
+            "hanging over an empty nave.",
+            False,
+        ),
+        ("Coal miners eat lunch by headlamp in a narrow seam deep beneath a Silesian town.", False),
+        ("a sewer worker wading through sludge beneath the streets of Paris", False),
+        ("a clerk in a dusty office in Paris", True),
+        ("an old priest in a village chapel", True),
+    ],
+)
+def test_a_window_is_refused_below_ground(scene, fits):
+    _assert_free_tag("faint light through dusty blinds", "window", scene, fits)
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "a gardener resting beneath an oak tree",
+        "a busker beneath the street lamps",
+        "a lone astronaut drifting while the Earth turns silently far below in the blackness",
+        "a diver hovering deep beneath the surface of the sea",
+    ],
+)
+def test_beneath_a_tree_a_lamp_or_the_surface_is_not_below_ground(scene):
+    assert "subterranean" not in parse_scene(scene).facts
