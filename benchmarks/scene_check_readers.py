@@ -17,7 +17,7 @@ Judge files are numbered as in ``e2e_runs/`` (``judge31`` holds set 28). The con
 (30) are the earlier group; of the later ones, judge32 and judge33 prompted `cool` and `vista`,
 so only judge31 and judge34 are wholly unseen by the tags.
 
-    python benchmarks/scene_check_readers.py [--split 30] [--since 1]
+    python benchmarks/scene_check_readers.py [--split 30] [--since 1] [--concepts-only]
 """
 
 from __future__ import annotations
@@ -43,7 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         "--split", type=int, default=30, help="last judge file of the earlier group"
     )
     parser.add_argument("--since", type=int, default=1, help="first judge file to score")
+    parser.add_argument(
+        "--concepts-only",
+        action="store_true",
+        help="score the concept binding alone (seconds, no meaning model: for tag changes)",
+    )
     args = parser.parse_args(argv)
+    if args.concepts_only:
+        return _concepts_only(args)
     from emotion_director.scenefit import SceneFit
 
     fit = SceneFit.load()
@@ -89,6 +96,30 @@ def main(argv: list[str] | None = None) -> int:
         if method == "scene check" and group.startswith("judge >"):
             headline = f"scene_check_later_sets_precision_recall: {precision:.3f} {recall:.3f}"
     print(headline)
+    return 0
+
+
+def _concepts_only(args: argparse.Namespace) -> int:
+    """The ``concepts`` rows alone, and the clashes and false flags they name."""
+    from emotion_director.scenefit.model import _concept_clash
+
+    counts: dict[str, collections.Counter[tuple[bool, bool]]] = collections.defaultdict(
+        collections.Counter
+    )
+    for row in phrases():
+        number = _set_number(str(row["set"]))
+        if row["label"] == "unsure" or number < args.since:
+            continue
+        group = f"judge <= {args.split}" if number <= args.split else f"judge > {args.split}"
+        flagged = _concept_clash(str(row["scene"]), str(row["phrase"])) is not None
+        counts[group][(flagged, row["label"] == "clash")] += 1
+    for group, c in sorted(counts.items()):
+        tp, fp, fn = c[(True, True)], c[(True, False)], c[(False, True)]
+        print(
+            f"{group:<12} concepts     n={sum(c.values()):<5} clashes={tp + fn:<4} "
+            f"flagged={tp + fp:<4} precision {tp / max(tp + fp, 1):.3f}  "
+            f"recall {tp / max(tp + fn, 1):.3f}"
+        )
     return 0
 
 

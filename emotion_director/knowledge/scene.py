@@ -1439,6 +1439,7 @@ class CuratedSubjects(TypedDict):
     expressions: dict[str, str]  # word -> comma-separated categories
     function_words: str  # space-separated
     calendar: NotRequired[str]  # space-separated: months and days, capitalised by rule
+    regions: NotRequired[str]  # space-separated: parts of a place ("the rim of", "forest floor")
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     descriptive: NotRequired[list[str]]
     lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
@@ -1664,7 +1665,7 @@ def _known_english(word: str, known: frozenset[str]) -> bool:
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 _LOCATIVE = frozenset(
     "in on at over under by near beside behind inside across through along above below "
-    "into onto against outside within among around past beneath".split()
+    "into onto against outside within among around past beneath off".split()
 )
 #: Times of day after a preposition ("at night", "in the morning"): not a place.
 _WHEN = frozenset(
@@ -2290,7 +2291,8 @@ def parse_scene(text: str) -> SceneModel:
         if token in _BENEATH and (head in waters or head == "ice"):
             if not (after[:1] == ["of"] and head != "surface"):
                 facts.add("submerged")
-        if token in _BENEATH and head == "surface" and (not after or waters & set(after)):
+        further = tokens[i + 1 + len(ahead) : i + 6 + len(ahead)]  # "of a cold blue bay"
+        if token in _BENEATH and head == "surface" and (not after or waters & set(further)):
             facts.add("submerged")
         # "a chapel carved deep beneath a Polish village", "a sewer worker beneath the streets
         # of Paris": below the ground (not "under an oak tree", "beneath the sea")
@@ -2713,6 +2715,12 @@ _CLAUSE_ENDS = frozenset(
 )
 
 
+@lru_cache(maxsize=1)
+def _regions() -> frozenset[str]:
+    """Nouns naming a part of a place (``regions`` in ``subjects.yaml``): "rim", "floor"."""
+    return frozenset(curated_subjects().get("regions", "").split())
+
+
 def _entities(
     tokens: list[str], names: frozenset[int] = frozenset()
 ) -> tuple[list[SubjectEntity], list[SubjectEntity]]:
@@ -2725,6 +2733,10 @@ def _entities(
     modifiers: list[str] = []
     compound: Kind | None = None  # the kind of a two-word noun whose first word came last
     skip_to = -1  # the last word of an "X of Y" subject read ahead
+    part_of: int | None = None  # the "of" after a part of a place ("the rim of")
+    # "In Paris, a cat ...", "Hovering off Bali, a sunfish ...": a name after a preposition
+    # before the subject is where it is
+    opens_with_where = bool(tokens) and (tokens[0] in _LOCATIVE or _participle(tokens[0]))
     for i, token in enumerate(tokens):
         if i <= skip_to:
             continue
@@ -2740,6 +2752,13 @@ def _entities(
         kind = None if token in body_parts() else kind_of(token)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
+        if token in _regions():
+            inner = next((k for w in tokens[i + 2 : i + 6] if (k := kind_of(w))), None)
+            if nxt == "of" and not (kind == "room" and inner != "landscape"):
+                part_of = i + 1  # "the surface of a bay": the bay is the place (the floor of a
+                continue  # hall is inside it)
+            if kind_of(before) == "landscape" and before in modifiers:
+                kind = "landscape"  # "the forest floor", "the sea floor": outdoors
         kind = _agent_kind(token, before) or kind
         if (
             _clause_verb(tokens, i)
@@ -2871,9 +2890,15 @@ def _entities(
             modifiers=modifiers,
         )
         modifiers = []
-        if kind in PLACE_KINDS or (
-            locative and (kind in {"building", "object", "plant"} or i in names) and subjects
-        ):  # (a name where something is, is a place: "a country road in Burgundy")
+        if (
+            kind in PLACE_KINDS
+            or (
+                locative
+                and (kind in {"building", "object", "plant"} or i in names)
+                and (subjects or opens_with_where)
+            )
+            or (locative and part_of is not None and i <= part_of + 4)  # "below the surface
+        ):  # of the Atlantic"; (a name where something is, is a place: "a road in Burgundy")
             places.append(entity)
         elif any(s.noun.endswith(f" of {token}") for s in subjects):
             continue

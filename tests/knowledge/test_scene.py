@@ -1633,3 +1633,66 @@ def test_an_entrance_or_a_doorway_is_no_room(scene):
 def test_a_building_one_is_in_is_indoors_one_is_at_is_not(scene, enclosure):
     facts = parse_scene(scene).facts
     assert enclosure in facts and ({"indoor", "outdoor"} - {enclosure}).isdisjoint(facts)
+
+
+@pytest.mark.parametrize(
+    "scene, indoor",
+    [
+        # a floor alone is a room's: "the forest floor" put a pangolin in Borneo indoors
+        ("A pangolin curls into a ball on the forest floor in Borneo.", False),
+        ("a crab scuttling across the floor of the sea", False),
+        ("a sea cucumber on the ocean floor", False),
+        ("a cat asleep on the kitchen floor", True),
+        ("A fishmonger hurls a crate across the wet floor of a crowded auction hall", True),
+    ],
+)
+def test_a_floor_is_indoors_only_as_a_rooms(scene, indoor):
+    facts = parse_scene(scene).facts
+    assert ("indoor" in facts) is indoor
+    assert ("outdoor" in facts) is not indoor
+
+
+@pytest.mark.parametrize(
+    "scene, thing, place",
+    [
+        # set 31: "the surface with a faded ribbon tied to it" on a sunfish under a bay
+        (
+            "Hovering beneath the surface of a cold blue bay off Bali, a huge ocean sunfish "
+            "drifts past a reef wall in the morning light",
+            "sunfish",
+            "bay",
+        ),
+        ("The abandoned Mars rover sits at the edge of an ancient crater.", "rover", "crater"),
+        ("a hiker at the rim of the canyon at dawn", "hiker", "canyon"),
+        (
+            "a glowing siphonophore coiling far below the surface of the Atlantic",
+            "siphonophore",
+            "atlantic",
+        ),
+        ("In Paris, a cat sleeps on a roof", "cat", "paris"),
+    ],
+)
+def test_a_part_of_a_place_is_the_place(scene, thing, place):
+    parsed = parse_scene(scene)
+    assert [e.noun for e in parsed.entities] == [thing]
+    assert place in [p.noun for p in parsed.places]
+
+
+@pytest.mark.parametrize(
+    "scene, absent",
+    [
+        ("a stilt village at dusk as the water rises in September", "september"),
+        ("a cooper on a humid August afternoon", "august"),
+        ("a biplane over sunflower fields in late July", "july"),
+        ("a market on a Sunday morning", "sunday"),
+    ],
+)
+def test_months_and_days_are_times_not_things_or_places(scene, absent):
+    parsed = parse_scene(scene)
+    assert absent not in [e.noun for e in [*parsed.entities, *parsed.places]]
+
+
+def test_the_subject_of_an_s_verb_after_the_is_the_subject():
+    # set 33: "wide lens distortion bulging the waddles toward the camera"
+    parsed = parse_scene("The kakapo waddles across mossy ground on a New Zealand island at night")
+    assert parsed.entities[0].noun == "kakapo"
