@@ -1647,16 +1647,15 @@ def _known_english(word: str, known: frozenset[str]) -> bool:
     if "-" in word or "'" in word:
         parts = [w for w in re.split(r"['-]", word) if w]
         return all(_known_english(w, known) or len(w) <= 2 for w in parts)
-    for ending, back in (("ied", "y"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    endings = (("ied", "y"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+    for ending, back in endings:
         stem = word[: -len(ending)]
         if word.endswith(ending) and len(stem) > 2:
             if stem + back in known or stem + "e" in known:
                 return True
             if len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in known:  # "stopped"
                 return True
-    return any(
-        word[:i] in known and word[i:] in known for i in range(4, len(word) - 3)
-    )
+    return any(word[:i] in known and word[i:] in known for i in range(4, len(word) - 3))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2126,13 +2125,7 @@ def detect_language(text: str) -> tuple[bool, str | None]:
     hits = sum(1 for t in tokens if _known_english(t, known))
     # accents in a capitalised word belong to a name ("the Yucatán", "a Citroën"), not to the
     # language of the sentence around it
-    accents = sum(
-        1
-        for w in _WORD.findall(text)
-        if not w[0].isupper()
-        for c in w
-        if ord(c) > 0x7F
-    )
+    accents = sum(1 for w in _WORD.findall(text) if not w[0].isupper() for c in w if ord(c) > 0x7F)
     share = hits / len(tokens)
     if share < 0.5 or (accents and share < 0.8):
         return False, f"only {hits} of {len(tokens)} words are known English words: not English"
