@@ -535,6 +535,21 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "shipwreck",
         "submerged",
     ),
+    # off the Earth: a space station, a spacewalk, anything "in orbit" (not a spaceship or a
+    # shuttle, which stand on launch pads, nor "a parking space")
+    "orbit": (
+        "in orbit",
+        "orbiting",
+        "orbital",
+        "earth orbit",
+        "outer space",
+        "in space",
+        "space station",
+        "space stations",
+        "spacewalk",
+        "spacewalking",
+        "zero gravity",
+    ),
     # ("an underground rapper" and "sunken cheeks" are no place)
     "subterranean": (
         "subterranean",
@@ -2202,7 +2217,9 @@ def parse_scene(text: str) -> SceneModel:
     english, note = detect_language(text)
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
-    entities, places = _entities(tokens, name_positions(text)) if english else ([], [])
+    entities, places = (
+        _entities(tokens, name_positions(text), calendar_positions(text)) if english else ([], [])
+    )
     entities = [_lifeless(entity, tokens) for entity in entities]
     opening = _opening_clause(tokens, lowered)
     if opening:  # "Parked beside a dune, the cargo rover waits": the rover, which is parked
@@ -2300,8 +2317,11 @@ def parse_scene(text: str) -> SceneModel:
         facts -= {"water", "sea"}
         facts.add("dry")
     # the first clause only: "dramatic lighting, a dog" leads with a style, not a subject
-    first = [t.lower() for t in _WORD.findall(text.split(",", 1)[0])]
-    head = unknown_head(first) if english and not opening else None  # (not "hired", "parked")
+    # (after an opening clause, the main clause's: "Wrapped in oilskins, a trawlerman hauls")
+    clauses = text.split(",", 2)
+    main = clauses[1] if opening and len(clauses) > 1 else clauses[0]
+    first = [t.lower() for t in _WORD.findall(main)]
+    head = unknown_head(first) if english else None  # (not "hired", "parked")
     if head is not None and any(e.noun.startswith(f"{head} of ") for e in entities):
         head = None  # "a pair of fennec foxes": the foxes are the subject
     if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
@@ -2714,12 +2734,24 @@ def _regions() -> frozenset[str]:
     return frozenset(curated_subjects().get("regions", "").split())
 
 
+def calendar_positions(text: str) -> frozenset[int]:
+    """Positions, among ``text``'s words, of capitalised months and days ("in late March", "on
+    a Sunday morning"): times, neither things nor places (a march or a may is lowercase)."""
+    calendar = set(curated_subjects().get("calendar", "").split())
+    return frozenset(
+        i
+        for i, m in enumerate(_WORD.finditer(text))
+        if m.group()[0].isupper() and m.group().lower() in calendar
+    )
+
+
 def _entities(
-    tokens: list[str], names: frozenset[int] = frozenset()
+    tokens: list[str], names: frozenset[int] = frozenset(), times: frozenset[int] = frozenset()
 ) -> tuple[list[SubjectEntity], list[SubjectEntity]]:
     """Subjects (who/what) and places (where), in prompt order. A word at a position of
     ``names`` (:func:`name_positions`) is a thing of no known kind, unless its kind is a place
-    ("Bondi Beach") or it heads a known compound."""
+    ("Bondi Beach") or it heads a known compound; one at a position of ``times``
+    (:func:`calendar_positions`) is neither."""
     subjects: list[SubjectEntity] = []
     places: list[SubjectEntity] = []
     locative = False
@@ -2734,6 +2766,8 @@ def _entities(
         if i <= skip_to:
             continue
         head_of, compound = compound, None
+        if i in times:
+            continue  # "in late March": when, not what or where
         if token in _LOCATIVE:
             locative = True
             modifiers = []
@@ -2746,8 +2780,8 @@ def _entities(
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
         if token in _regions():
-            inner = next((k for w in tokens[i + 2 : i + 6] if (k := kind_of(w))), None)
-            if nxt == "of" and not (kind == "room" and inner != "landscape"):
+            whole = next((k for w in tokens[i + 2 : i + 6] if (k := kind_of(w))), None)
+            if nxt == "of" and not (kind == "room" and whole != "landscape"):
                 part_of = i + 1  # "the surface of a bay": the bay is the place (the floor of a
                 continue  # hall is inside it)
             if kind_of(before) == "landscape" and before in modifiers:
@@ -2970,7 +3004,7 @@ def noun_heads(text: str) -> frozenset[str]:
     stand, not a dog; "a rocket salad", a salad."""
     text = text.replace("\u2019", "'")
     tokens = [t.lower() for t in _WORD.findall(text)]
-    subjects, places = _entities(tokens, name_positions(text))
+    subjects, places = _entities(tokens, name_positions(text), calendar_positions(text))
     return frozenset(singular(e.noun.split()[-1]) for e in [*subjects, *places])
 
 

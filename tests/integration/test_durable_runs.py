@@ -42,10 +42,22 @@ def store(request, tmp_path):
     return {"EMOTION_DIRECTOR_CHECKPOINT_URL": request.getfixturevalue("postgres_url")}
 
 
-def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(tmp_path, store):
-    straight = _cli("an angry dog", "-e", "contentment", "--seed", "3", cwd=tmp_path)
-    expected_out, _ = straight.communicate(timeout=300)
-    expected = re.search(r"prompt: (.*?)\nnegative:", expected_out, re.S).group(1)
+@pytest.fixture(scope="module")
+def straight_prompt(tmp_path_factory):
+    """The final prompt of an uninterrupted run (no checkpoint store), shared by both stores."""
+    straight = _cli(
+        "an angry dog", "-e", "contentment", "--seed", "3", cwd=tmp_path_factory.mktemp("straight")
+    )
+    out, err = straight.communicate(timeout=300)
+    assert straight.returncode == 0, err
+    return re.search(r"prompt: (.*?)\nnegative:", out, re.S).group(1)
+
+
+@pytest.mark.slow  # three real rewrites in processes
+def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(
+    tmp_path, store, straight_prompt
+):
+    expected = straight_prompt
 
     thread = f"job-{time.time_ns()}"
     first = _cli(

@@ -1696,3 +1696,16 @@ def test_the_subject_of_an_s_verb_after_the_is_the_subject():
     # set 33: "wide lens distortion bulging the waddles toward the camera"
     parsed = parse_scene("The kakapo waddles across mossy ground on a New Zealand island at night")
     assert parsed.entities[0].noun == "kakapo"
+
+
+def test_a_capitalised_month_is_no_thing_a_lowercase_march_is():
+    # set 32: "in late March" was read as a march (an event) beside the narwhal
+    narwhal = parse_scene("A narwhal surfacing between ice floes in late March")
+    assert [e.noun for e in narwhal.entities] == ["narwhal"]
+    assert "march" in [e.noun for e in parse_scene("a protest march in the rain").entities]
+
+
+def test_the_subject_after_an_opening_clause_may_be_a_noun_no_table_knows():
+    # set 32: "extreme low angle with the oilskins towering" for a trawlerman
+    scene = parse_scene("Wrapped in oilskins, a trawlerman hauls a net aboard as waves break.")
+    assert scene.entities[0].noun == "trawlerman"

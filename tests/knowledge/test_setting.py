@@ -945,3 +945,27 @@ def test_a_window_is_refused_below_ground(scene, fits):
 )
 def test_beneath_a_tree_a_lamp_or_the_surface_is_not_below_ground(scene):
     assert "subterranean" not in parse_scene(scene).facts
+
+
+@pytest.mark.parametrize(
+    "scene, space",
+    [
+        # set 32: "a lantern glowing through tent canvas at night" on a space station
+        (
+            "A space station drifts above the night side of Earth while lightning flickers below.",
+            True,
+        ),
+        (
+            "A supply capsule docks with the space station as it passes over the Pacific Ocean.",
+            True,
+        ),
+        ("an astronaut floating in orbit", True),
+        ("a car in a parking space", False),
+        ("the space shuttle on its launch pad at Cape Canaveral", False),
+    ],
+)
+def test_a_station_in_orbit_is_in_space_not_in_a_town(scene, space):
+    tags = stated_tags(parse_scene(scene).facts)
+    assert ("space" in tags) is space
+    if space:
+        assert not tags & {"city", "road", "sea", "water", "outdoor"}
