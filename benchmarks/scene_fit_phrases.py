@@ -69,6 +69,7 @@ JUDGES = {
     "judge32": ("BK", "BL"),
     "judge33": ("BM", "BN"),
     "judge34": ("BO", "BP"),
+    "judge35": ("BQ", "BR"),
 }
 
 
