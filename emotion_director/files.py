@@ -380,3 +380,13 @@ def append_jsonl(
             written += os.write(fd, data[written:])
     finally:
         os.close(fd)
+
+
+def load_shipped_yaml(text: str) -> Any:
+    """The YAML of a data file the package ships (trusted, and read at every start): libyaml's
+    C loader where PyYAML was built with it, ~5x faster than the pure-Python one (the concept
+    graph's 8 files took 0.9 s of a 3.6 s CLI rewrite), else the safe Python loader. A user's
+    files go through the depth-limited loader of ``personas.loader`` instead."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506

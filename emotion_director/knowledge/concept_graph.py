@@ -23,10 +23,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal, TypeVar, cast, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
+from emotion_director.files import load_shipped_yaml
 from emotion_director.knowledge.scene import (
     _WORD,
     Kind,
@@ -552,7 +552,7 @@ def load_concept_graph() -> ConceptGraph:
     """Load the shipped concept graph (cached)."""
     emotions: dict[Emotion, EmotionConcepts] = {}
     for emotion in Emotion:
-        raw = yaml.safe_load(_data_file(f"{emotion.value}.yaml"))
+        raw = load_shipped_yaml(_data_file(f"{emotion.value}.yaml"))
         appraisals = []
         for item in raw["appraisals"]:
             concepts = tuple(_concept(entry, item["id"], emotion) for entry in item["concepts"])

@@ -40,9 +40,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal, NotRequired, TypedDict, cast
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from emotion_director.files import load_shipped_yaml
 from emotion_director.knowledge.setting import stated_tags
 from emotion_director.untrusted import strip_end
 
@@ -1463,7 +1463,7 @@ class CuratedSubjects(TypedDict):
 
 @lru_cache(maxsize=1)
 def curated_subjects() -> CuratedSubjects:
-    return cast(CuratedSubjects, yaml.safe_load(_data_text("subjects.yaml")))
+    return cast(CuratedSubjects, load_shipped_yaml(_data_text("subjects.yaml")))
 
 
 #: Kinds WordNet's plain ``object`` does not override (it files rooms and halls as structures).

@@ -27,8 +27,9 @@ from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
+
+from emotion_director.files import load_shipped_yaml
 
 
 class SettingFile(BaseModel):
@@ -63,7 +64,7 @@ def _data(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def load_setting_file() -> SettingFile:
-    return SettingFile.model_validate(yaml.safe_load(_data("setting.yaml")))
+    return SettingFile.model_validate(load_shipped_yaml(_data("setting.yaml")))
 
 
 @lru_cache(maxsize=1)

@@ -35,8 +35,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from emotion_director.files import load_shipped_yaml
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -103,7 +104,7 @@ class SceneFitVerdict(BaseModel):
 @lru_cache(maxsize=1)
 def load_dimensions() -> DimensionsFile:
     text = resources.files("emotion_director.scenefit").joinpath("data/dimensions.yaml").read_text()
-    return DimensionsFile.model_validate(yaml.safe_load(text))
+    return DimensionsFile.model_validate(load_shipped_yaml(text))
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
+from emotion_director.files import load_shipped_yaml
 from emotion_director.scenefit.model import DimensionsFile, SceneFit, TextEncoder
 
 #: A value is stated when the scene's strongest window reads it at least this strongly (0-1). Tuned
@@ -32,7 +31,7 @@ THRESHOLD = 0.6
 @lru_cache(maxsize=1)
 def load_setting_prototypes() -> DimensionsFile:
     text = resources.files("emotion_director.scenefit").joinpath("data/settings.yaml").read_text()
-    return DimensionsFile.model_validate(yaml.safe_load(text))
+    return DimensionsFile.model_validate(load_shipped_yaml(text))
 
 
 class SettingReader:
