@@ -969,3 +969,17 @@ def test_a_station_in_orbit_is_in_space_not_in_a_town(scene, space):
     assert ("space" in tags) is space
     if space:
         assert not tags & {"city", "road", "sea", "water", "outdoor"}
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # set 30: a supercell on the horizon from a felt ger during a blizzard; set 29: a jagged
+        # mountain ridge across a crevasse field in a whiteout
+        ("a glacier surveyor plants flags across a crevasse field during a blizzard", False),
+        ("a shepherd on an open hillside on a foggy morning", True),
+        ("a shepherd on an open hillside on a frosty morning", True),
+    ],
+)
+def test_a_far_view_is_refused_in_falling_snow(scene, fits):
+    _assert_free_tag("horizontal frame with a low horizon", "vista", scene, fits)
