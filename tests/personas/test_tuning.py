@@ -190,7 +190,7 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path, no_read_risk):
             "defaults",
             str(tmp_path / "b"),
             "--scene",
-            "a hut in a snowfall:awe",
+            "a hut in the snow:awe",
             "--changed-only",
         ],
     )
