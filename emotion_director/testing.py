@@ -539,7 +539,9 @@ class SimulatedOpenAIServer:
         self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def __enter__(self) -> SimulatedOpenAIServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()  # (shutdown waits for the poll: 0.5 s by default, at every exit)
         return self
 
     def __exit__(self, *exc: Any) -> None:

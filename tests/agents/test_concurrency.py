@@ -78,7 +78,9 @@ def test_slots_are_read_from_props_and_anything_else_is_none():
             self.wfile.write(body or b"")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         assert server_slots(f"{base}/v1") == 3

@@ -1,10 +1,12 @@
 """Blind pairwise rating: pairs, the page, tampered requests, agreement and win rates."""
 
+import asyncio
 import http.client
 import json
 import os
 import random
 import re
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -35,24 +37,35 @@ class FixedMetrics:
         return {"minilm_prob": 0.25 if rewrite == prompt else 0.5, "subject_similarity": 1.0}
 
 
-@pytest.fixture
-async def run_dir(tmp_path):
-    cases = load_eval_dataset("builtin:shortcut")[:3]
-    await run_eval(
-        SYSTEMS,
-        cases,
-        tmp_path / "run",
-        settings=Settings(backend="test"),
-        chat_model=TestChatModel(),
-        metrics=FixedMetrics(),
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One finished eval run (3 cases, 3 systems) for the module; tests rate copies of it."""
+    folder = tmp_path_factory.mktemp("rating") / "run"
+    asyncio.run(
+        run_eval(
+            SYSTEMS,
+            load_eval_dataset("builtin:shortcut")[:3],
+            folder,
+            settings=Settings(backend="test"),
+            chat_model=TestChatModel(),
+            metrics=FixedMetrics(),
+        )
     )
-    return tmp_path / "run"
+    return folder
+
+
+@pytest.fixture
+def run_dir(finished_run, tmp_path):
+    """This test's own copy of the finished run (votes, images and edits stay in it)."""
+    return Path(shutil.copytree(finished_run, tmp_path / "run"))
 
 
 @pytest.fixture
 def server(run_dir):
     server = serve_ratings(run_dir, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
@@ -401,7 +414,9 @@ def _add_images(run_dir, systems):
 def test_page_shows_two_images_per_side_without_system_names_in_urls(run_dir):
     _add_images(run_dir, ["identity", "template"])
     server = serve_ratings(run_dir, port=0, systems=["identity", "template"])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         with urllib.request.urlopen(url(server, "/?rater=dan")) as response:
@@ -450,7 +465,9 @@ PNG_SECRET = b"\x89PNG\r\n\x1a\n" + b"TOP SECRET, outside the run"
 
 def _start(run_dir, systems=None):
     server = serve_ratings(run_dir, port=0, systems=systems)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     return server
 
 

@@ -115,7 +115,9 @@ class HostileServer:
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
     def __enter__(self) -> HostileServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()  # (shutdown waits for the poll: 0.5 s by default, at every exit)
         return self
 
     def __exit__(self, *exc: Any) -> None:
