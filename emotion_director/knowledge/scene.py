@@ -1455,6 +1455,7 @@ class CuratedSubjects(TypedDict):
     function_words: str  # space-separated
     calendar: NotRequired[str]  # space-separated: months and days, capitalised by rule
     regions: NotRequired[str]  # space-separated: parts of a place ("the rim of", "forest floor")
+    media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     descriptive: NotRequired[list[str]]
     lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
@@ -2612,6 +2613,8 @@ def unknown_head(tokens: list[str]) -> str | None:
     spelled = head.replace("-", "").isalpha()  # "aye-ayes", "water-taxi"
     if len(head) < 3 or not spelled or head in attribute_lexicon() or phrase_facts(head):
         return None
+    if head in _media():  # "close-up of a bee": the bee
+        return None
     if head in english_words() or head in adjectives() or head.endswith(_NOT_NOUN_ENDINGS):
         return None
     return head
@@ -2729,6 +2732,12 @@ _CLAUSE_ENDS = frozenset(
 
 
 @lru_cache(maxsize=1)
+def _media() -> frozenset[str]:
+    """What a picture is made as (``media`` in ``subjects.yaml``): "watercolor", "painting"."""
+    return frozenset(curated_subjects().get("media", "").split())
+
+
+@lru_cache(maxsize=1)
 def _regions() -> frozenset[str]:
     """Nouns naming a part of a place (``regions`` in ``subjects.yaml``): "rim", "floor"."""
     return frozenset(curated_subjects().get("regions", "").split())
@@ -2779,6 +2788,9 @@ def _entities(
         kind = None if token in body_parts() else kind_of(token)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
+        if token in _media() and nxt == "of":
+            modifiers = []  # "oil painting of a harbor": the harbor is the subject
+            continue
         if token in _regions():
             whole = next((k for w in tokens[i + 2 : i + 6] if (k := kind_of(w))), None)
             if nxt == "of" and not (kind == "room" and whole != "landscape"):

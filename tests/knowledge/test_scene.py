@@ -1709,3 +1709,17 @@ def test_the_subject_after_an_opening_clause_may_be_a_noun_no_table_knows():
     # set 32: "extreme low angle with the oilskins towering" for a trawlerman
     scene = parse_scene("Wrapped in oilskins, a trawlerman hauls a net aboard as waves break.")
     assert scene.entities[0].noun == "trawlerman"
+
+
+@pytest.mark.parametrize(
+    "scene, subject",
+    [
+        # set 33: "soft vignette closing in around the watercolor" for a heron
+        ("watercolor of a grey heron standing in a rice paddy at golden hour", "heron"),
+        ("oil painting of a Norwegian harbor under heavy snowfall", "harbor"),
+        ("close-up of a bee on a sunflower", "bee"),
+        ("a portrait of a young woman by a window", "woman"),
+    ],
+)
+def test_what_a_picture_is_made_as_is_not_its_subject(scene, subject):
+    assert parse_scene(scene).entities[0].noun == subject
