@@ -70,6 +70,7 @@ JUDGES = {
     "judge33": ("BM", "BN"),
     "judge34": ("BO", "BP"),
     "judge35": ("BQ", "BR"),
+    "judge36": ("BS", "BT"),
 }
 
 
