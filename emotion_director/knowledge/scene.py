@@ -536,15 +536,15 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "submerged",
     ),
     # off the Earth: a space station, a spacewalk, anything "in orbit" (not a spaceship or a
-    # shuttle, which stand on launch pads, nor "a parking space")
+    # shuttle, which stand on launch pads, nor "a parking space", "vultures orbiting a carcass"
+    # or "a dancer moving in space")
     "orbit": (
         "in orbit",
-        "orbiting",
         "orbital",
         "earth orbit",
         "outer space",
-        "in space",
         "space station",
+        "orbiting station",
         "space stations",
         "spacewalk",
         "spacewalking",
@@ -1225,10 +1225,30 @@ _DRIED = frozenset({"dried-up", "dried", "drained", "dry", "parched", "waterless
 #: Words that say water is frozen, next to a water word.
 _FROZEN = frozenset("frozen iced icebound ice-covered ice-locked".split())
 _BENEATH = frozenset("beneath under underneath below".split())
-#: What stands on the ground a scene "beneath" it is under: settlements and their streets.
-_SETTLED = frozenset(
-    w for site in ("city", "village", "street") for w in SITES[site] if " " not in w
-)
+
+
+def _phrase_head(words: list[str]) -> str:
+    """The last word of the noun phrase that opens ``words``: the tokens keep no commas, so a
+    determiner, a possessive or a participle after its first word starts the next phrase ("a
+    Polish village its chandeliers" -> "village", "the city lit by" -> "city")."""
+    words = list(itertools.dropwhile(lambda w: w in _DETERMINERS, words))
+    phrase = [words[0]] if words else []
+    for word in words[1:]:
+        if word in _DETERMINERS or word in {"its", "his", "her", "their", "my", "our", "your"}:
+            break
+        if _participle(word):  # "beneath the city lit by work lamps"
+            break
+        phrase.append(word)
+    return phrase[-1] if phrase else ""
+
+
+#: What stands on the ground a scene "beneath" it is under: settlements and their streets (not
+#: a skyline or a pavement: "musicians beneath the city skyline" are outdoors).
+_SETTLED = frozenset("city town village hamlet street streets".split())
+#: What a scene "deep beneath" is in the ground under: a settlement, the ground, rock or a
+#: mountain ("deep beneath a Bolivian mountain"; not "deep under the forest canopy", "deep below
+#: snowy peaks", "deep under the covers").
+_GROUND = _SETTLED | frozenset("ground earth bedrock rock mountain hill".split())
 _EMPTY = frozenset("empty deserted abandoned forsaken".split())
 _AT_THE_SURFACE = frozenset(
     "leaping leaps jumping jumps breaching breaches surfacing surfaces surface out above "
@@ -2311,7 +2331,10 @@ def parse_scene(text: str) -> SceneModel:
             token in _BENEATH
             and head  # ("the Earth turns far below in the blackness")
             and head not in waters | {"ice", "surface", "snow"}
-            and (tokens[i - 1 : i] == ["deep"] or singular(head) in _SETTLED)
+            and (
+                singular(_phrase_head(ahead)) in _SETTLED
+                or (tokens[i - 1 : i] == ["deep"] and singular(_phrase_head(ahead)) in _GROUND)
+            )
         ):
             facts.add("subterranean")
     if dried:
@@ -2425,7 +2448,7 @@ _PARTICIPLES = frozenset(
     "arisen awoken beaten become begun bent bitten bled blown borne broken brought built burnt "
     "bought caught chosen clung come crept dealt dug done drawn driven drunk dwelt eaten fallen "
     "fought found fled flung flown forgotten frozen given gone grown heard hidden held kept "
-    "knelt known laid leapt left lent lost made meant met paid ridden risen said seen sought "
+    "knelt known laid leapt left lent lit lost made meant met paid ridden risen said seen sought "
     "sold sent sewn shaken shone shod shown shrunk shut sung sunk sat slain slept slid slung "
     "smelt sown spoken sped spent spilt spun spoilt sprung stood stolen stuck stung stunk "
     "strewn struck strung sworn swept swollen swum swung taken taught torn told thought thrown "
@@ -2795,7 +2818,8 @@ def _entities(
             whole = next((k for w in tokens[i + 2 : i + 6] if (k := kind_of(w))), None)
             if nxt == "of" and not (kind == "room" and whole != "landscape"):
                 part_of = i + 1  # "the surface of a bay": the bay is the place (the floor of a
-                continue  # hall is inside it)
+                modifiers = []  # hall is inside it)
+                continue
             if kind_of(before) == "landscape" and before in modifiers:
                 kind = "landscape"  # "the forest floor", "the sea floor": outdoors
         kind = _agent_kind(token, before) or kind

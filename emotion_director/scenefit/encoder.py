@@ -219,8 +219,8 @@ def shared_encoder() -> MiniLMEncoder:
     return encoder
 
 
-#: Vectors of the packaged prototype texts, for the packaged model only (its byte size is the
-#: file's fingerprint); written by :func:`write_prototype_vectors`, checked by a test.
+#: Vectors of the packaged prototype texts, for the packaged model only (:func:`model_fingerprint`
+#: is stored with them); written by :func:`write_prototype_vectors`, checked by a test.
 PROTOTYPES_FILE = "data/prototypes.npz"
 
 
@@ -251,12 +251,30 @@ def _shipped_prototypes(folder: Path) -> tuple[list[str], Any]:
     try:
         with ref.open("rb") as fh:
             data = np.load(fh, allow_pickle=False)
-            texts, vecs, size = list(data["texts"]), data["vecs"], int(data["model_bytes"])
-    except (OSError, KeyError, ValueError):
+            texts, vecs, mark = list(data["texts"]), data["vecs"], str(data["model"])
+    except Exception:  # noqa: BLE001 - missing, empty or corrupt: encode the texts instead
         return [], None
-    if size != (folder / "model.safetensors").stat().st_size or len(texts) != len(vecs):
+    if mark != model_fingerprint(folder) or vecs.shape != (len(texts), 384):
         return [], None
     return [str(t) for t in texts], vecs
+
+
+def model_fingerprint(folder: Path) -> str:
+    """A cheap fingerprint of the model in ``folder``: the weights file's size and 64 KiB at
+    five places in it (a retrained model of the same layout differs there), and the tokenizer
+    file; a few milliseconds where a full hash of the 91 MB would cost a tenth of a second."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    weights = folder / "model.safetensors"
+    size = weights.stat().st_size
+    digest.update(str(size).encode())
+    with weights.open("rb") as fh:
+        for part in range(5):
+            fh.seek(max(0, min(size - 65536, part * size // 4)))
+            digest.update(fh.read(65536))
+    digest.update((folder / "tokenizer.json").read_bytes())
+    return digest.hexdigest()
 
 
 def write_prototype_vectors(path: str | Path) -> int:
@@ -270,11 +288,11 @@ def write_prototype_vectors(path: str | Path) -> int:
     encoder = MiniLMEncoder.load()
     texts = prototype_texts()
     vecs = encoder.encode(texts).astype(np.float32)
-    size = (model_dir() / "model.safetensors").stat().st_size
+    mark = model_fingerprint(model_dir())
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".npz")
     with os.fdopen(fd, "wb") as fh:
-        np.savez_compressed(fh, texts=np.array(texts), vecs=vecs, model_bytes=np.int64(size))
+        np.savez_compressed(fh, texts=np.array(texts), vecs=vecs, model=np.array(mark))
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
     return len(texts)

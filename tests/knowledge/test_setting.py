@@ -941,6 +941,12 @@ def test_a_window_is_refused_below_ground(scene, fits):
         "a busker beneath the street lamps",
         "a lone astronaut drifting while the Earth turns silently far below in the blackness",
         "a diver hovering deep beneath the surface of the sea",
+        # a fresh-eyes review's cases
+        "street musicians playing beneath the city skyline at dusk",
+        "a deer standing deep under the forest canopy",
+        "a village nestled deep below snowy peaks",
+        "a climber deep below the cliffs",
+        "a child asleep deep under the covers",
     ],
 )
 def test_beneath_a_tree_a_lamp_or_the_surface_is_not_below_ground(scene):
@@ -961,6 +967,9 @@ def test_beneath_a_tree_a_lamp_or_the_surface_is_not_below_ground(scene):
         ),
         ("an astronaut floating in orbit", True),
         ("a car in a parking space", False),
+        ("vultures orbiting above the savanna", False),
+        ("gulls orbiting a fishing boat off the coast", False),
+        ("a dancer moving in space", False),
         ("the space shuttle on its launch pad at Cape Canaveral", False),
     ],
 )

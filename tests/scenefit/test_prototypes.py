@@ -29,9 +29,28 @@ def test_the_shared_encoder_answers_prototypes_from_the_shipped_vectors():
 
 
 def test_vectors_written_for_another_model_file_are_not_used(tmp_path):
-    # a folder whose model file has another size (another model): nothing is seeded
-    (tmp_path / "model.safetensors").write_bytes(b"x" * 10)
+    # the packaged model's files with one weight byte changed (a retrained model of the same
+    # layout and size): nothing is seeded
+    folder = encoder_mod.model_dir()
+    weights = bytearray((folder / "model.safetensors").read_bytes())
+    weights[len(weights) // 2] ^= 0xFF
+    (tmp_path / "model.safetensors").write_bytes(bytes(weights))
+    (tmp_path / "tokenizer.json").write_bytes((folder / "tokenizer.json").read_bytes())
+    assert encoder_mod._shipped_prototypes(folder)[1] is not None
     assert encoder_mod._shipped_prototypes(tmp_path) == ([], None)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04 cut short"])
+def test_an_empty_or_corrupt_vector_file_falls_back_to_encoding(monkeypatch, tmp_path, content):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prototypes.npz").write_bytes(content)
+
+    class Files:
+        def joinpath(self, name):
+            return tmp_path / name
+
+    monkeypatch.setattr("importlib.resources.files", lambda package: Files())
+    assert encoder_mod._shipped_prototypes(encoder_mod.model_dir()) == ([], None)
 
 
 def test_writing_the_vectors_goes_through_a_rename(tmp_path):
