@@ -13,7 +13,6 @@ pytest.importorskip("sentence_transformers")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from emotion_director import Settings  # noqa: E402
 from emotion_director.cli import app  # noqa: E402
 from emotion_director.evals import images as image_eval  # noqa: E402
 from emotion_director.evals.datasets import load_eval_dataset  # noqa: E402
@@ -23,8 +22,7 @@ from emotion_director.evals.images import (  # noqa: E402
     run_image_eval,
     summarise_images,
 )
-from emotion_director.evals.runner import run_eval  # noqa: E402
-from emotion_director.testing import TestChatModel  # noqa: E402
+from tests.evals.helpers import run_test_eval  # noqa: E402
 
 runner = CliRunner()
 SYSTEMS = ["template", "mc_agent"]
@@ -69,20 +67,8 @@ def assets(tmp_path_factory):
 
 
 def make_text_run(folder: Path) -> Path:
-    import asyncio
-
     cases = load_eval_dataset("builtin:shortcut")[::4][:CASES]  # three different subjects
-    asyncio.run(
-        run_eval(
-            SYSTEMS,
-            cases,
-            folder,
-            settings=Settings(backend="test"),
-            chat_model=TestChatModel(),
-            metrics=FixedMetrics(),
-        )
-    )
-    return folder
+    return run_test_eval(SYSTEMS, cases, folder, FixedMetrics())
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Blind pairwise rating: pairs, the page, tampered requests, agreement and win rates."""
 
-import asyncio
 import http.client
 import json
 import os
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from emotion_director import Settings
 from emotion_director.evals.datasets import load_eval_dataset
 from emotion_director.evals.rating import (
     RatingError,
@@ -26,8 +24,7 @@ from emotion_director.evals.rating import (
     serve_ratings,
     summarise_ratings,
 )
-from emotion_director.evals.runner import run_eval
-from emotion_director.testing import TestChatModel
+from tests.evals.helpers import run_test_eval
 
 SYSTEMS = ["identity", "template", "mc_agent"]
 
@@ -41,17 +38,7 @@ class FixedMetrics:
 def finished_run(tmp_path_factory):
     """One finished eval run (3 cases, 3 systems) for the module; tests rate copies of it."""
     folder = tmp_path_factory.mktemp("rating") / "run"
-    asyncio.run(
-        run_eval(
-            SYSTEMS,
-            load_eval_dataset("builtin:shortcut")[:3],
-            folder,
-            settings=Settings(backend="test"),
-            chat_model=TestChatModel(),
-            metrics=FixedMetrics(),
-        )
-    )
-    return folder
+    return run_test_eval(SYSTEMS, load_eval_dataset("builtin:shortcut")[:3], folder, FixedMetrics())
 
 
 @pytest.fixture

@@ -16,24 +16,15 @@ from emotion_director.evals.metrics import VECTORS_FILE, TextMetrics  # noqa: E4
 from emotion_director.evals.report import write_report  # noqa: E402
 from emotion_director.evals.runner import read_results, run_eval  # noqa: E402
 from emotion_director.testing import TestChatModel  # noqa: E402
+from tests.evals.helpers import run_test_eval  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    import asyncio
 
     folder = tmp_path_factory.mktemp("run")
-    asyncio.run(
-        run_eval(
-            ["identity", "template"],
-            load_eval_dataset("builtin:neutral")[:16],
-            folder,
-            settings=Settings(backend="test"),
-            chat_model=TestChatModel(),
-            metrics=TextMetrics(),
-        )
-    )
-    return folder
+    cases = load_eval_dataset("builtin:neutral")[:16]
+    return run_test_eval(["identity", "template"], cases, folder, TextMetrics())
 
 
 def _diversity_table(folder):
