@@ -1234,9 +1234,7 @@ def _phrase_head(words: list[str]) -> str:
     words = list(itertools.dropwhile(lambda w: w in _DETERMINERS, words))
     phrase = [words[0]] if words else []
     for word in words[1:]:
-        if word in _DETERMINERS or word in {"its", "his", "her", "their", "my", "our", "your"}:
-            break
-        if _participle(word):  # "beneath the city lit by work lamps"
+        if word in _DETERMINERS or _participle(word):  # "its", "lit by work lamps"
             break
         phrase.append(word)
     return phrase[-1] if phrase else ""
@@ -2154,14 +2152,15 @@ def detect_language(text: str) -> tuple[bool, str | None]:
         return False, f"non-Latin script ({', '.join(sorted(scripts))}): not English"
     # acronyms ("NY", "NASA") say nothing about the language (capitalised words do: German
     # nouns are capitalised)
-    tokens = [w.lower() for w in _WORD.findall(text) if not (w.isupper() and len(w) > 1)]
+    words = _WORD.findall(text)
+    tokens = [w.lower() for w in words if not (w.isupper() and len(w) > 1)]
     if not tokens:
         return True, None
     known = _language_words()
     hits = sum(1 for t in tokens if _known_english(t, known))
     # accents in a capitalised word belong to a name ("the Yucatán", "a Citroën"), not to the
     # language of the sentence around it
-    accents = sum(1 for w in _WORD.findall(text) if not w[0].isupper() for c in w if ord(c) > 0x7F)
+    accents = sum(1 for w in words if not w[0].isupper() for c in w if ord(c) > 0x7F)
     share = hits / len(tokens)
     if share < 0.5 or (accents and share < 0.8):
         return False, f"only {hits} of {len(tokens)} words are known English words: not English"
@@ -2327,16 +2326,11 @@ def parse_scene(text: str) -> SceneModel:
             facts.add("submerged")
         # "a chapel carved deep beneath a Polish village", "a sewer worker beneath the streets
         # of Paris": below the ground (not "under an oak tree", "beneath the sea")
-        if (
-            token in _BENEATH
-            and head  # ("the Earth turns far below in the blackness")
-            and head not in waters | {"ice", "surface", "snow"}
-            and (
-                singular(_phrase_head(ahead)) in _SETTLED
-                or (tokens[i - 1 : i] == ["deep"] and singular(_phrase_head(ahead)) in _GROUND)
-            )
-        ):
-            facts.add("subterranean")
+        if token in _BENEATH and head and head not in waters | {"ice", "surface", "snow"}:
+            # ("the Earth turns far below in the blackness" has no head)
+            under = singular(_phrase_head(ahead))
+            if under in _SETTLED or (tokens[i - 1 : i] == ["deep"] and under in _GROUND):
+                facts.add("subterranean")
     if dried:
         facts -= {"water", "sea"}
         facts.add("dry")
@@ -2636,7 +2630,7 @@ def unknown_head(tokens: list[str]) -> str | None:
     spelled = head.replace("-", "").isalpha()  # "aye-ayes", "water-taxi"
     if len(head) < 3 or not spelled or head in attribute_lexicon() or phrase_facts(head):
         return None
-    if head in _media():  # "close-up of a bee": the bee
+    if head in _word_list("media"):  # "close-up of a bee": the bee
         return None
     if head in english_words() or head in adjectives() or head.endswith(_NOT_NOUN_ENDINGS):
         return None
@@ -2656,10 +2650,9 @@ def name_positions(text: str) -> frozenset[int]:
     if content and all(m.group()[0].isupper() for m in content):
         return frozenset()  # "A Fox and a Hound in the Snow"
     names = set()
-    calendar = set(curated_subjects().get("calendar", "").split())
     for i, match in enumerate(matches):
         word = match.group()
-        if len(word) < 2 or not word[0].isupper() or word.lower() in calendar:
+        if len(word) < 2 or not word[0].isupper() or word.lower() in _word_list("calendar"):
             continue  # lowercase, "I", or a month or a day ("in September")
         if word.isupper():  # an acronym: a name's first word only before a name ("VW Beetle")
             following = matches[i + 1].group() if i + 1 < len(matches) else ""
@@ -2754,26 +2747,20 @@ _CLAUSE_ENDS = frozenset(
 )
 
 
-@lru_cache(maxsize=1)
-def _media() -> frozenset[str]:
-    """What a picture is made as (``media`` in ``subjects.yaml``): "watercolor", "painting"."""
-    return frozenset(curated_subjects().get("media", "").split())
-
-
-@lru_cache(maxsize=1)
-def _regions() -> frozenset[str]:
-    """Nouns naming a part of a place (``regions`` in ``subjects.yaml``): "rim", "floor"."""
-    return frozenset(curated_subjects().get("regions", "").split())
+@lru_cache(maxsize=8)
+def _word_list(section: Literal["calendar", "regions", "media"]) -> frozenset[str]:
+    """A space-separated word list of ``subjects.yaml``: ``calendar`` (months and days),
+    ``regions`` (parts of a place: "rim", "floor"), ``media`` (what a picture is made as)."""
+    return frozenset(curated_subjects().get(section, "").split())
 
 
 def calendar_positions(text: str) -> frozenset[int]:
     """Positions, among ``text``'s words, of capitalised months and days ("in late March", "on
     a Sunday morning"): times, neither things nor places (a march or a may is lowercase)."""
-    calendar = set(curated_subjects().get("calendar", "").split())
     return frozenset(
         i
         for i, m in enumerate(_WORD.finditer(text))
-        if m.group()[0].isupper() and m.group().lower() in calendar
+        if m.group()[0].isupper() and m.group().lower() in _word_list("calendar")
     )
 
 
@@ -2811,12 +2798,12 @@ def _entities(
         kind = None if token in body_parts() else kind_of(token)
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         before = tokens[i - 1] if i else ""
-        if token in _media() and nxt == "of":
+        if token in _word_list("media") and nxt == "of":
             modifiers = []  # "oil painting of a harbor": the harbor is the subject
             continue
-        if token in _regions():
+        if token in _word_list("regions"):
             whole = next((k for w in tokens[i + 2 : i + 6] if (k := kind_of(w))), None)
-            if nxt == "of" and not (kind == "room" and whole != "landscape"):
+            if nxt == "of" and (kind != "room" or whole == "landscape"):
                 part_of = i + 1  # "the surface of a bay": the bay is the place (the floor of a
                 modifiers = []  # hall is inside it)
                 continue

@@ -279,20 +279,18 @@ def model_fingerprint(folder: Path) -> str:
 
 def write_prototype_vectors(path: str | Path) -> int:
     """Encode :func:`prototype_texts` with the packaged model and write them to ``path`` (an
-    ``.npz``, through a temporary file and a rename); returns how many."""
-    import os
-    import tempfile
-
+    ``.npz``, through :func:`~emotion_director.files.atomic_write`); returns how many."""
     import numpy as np
 
-    encoder = MiniLMEncoder.load()
+    from emotion_director.files import atomic_write
+
     texts = prototype_texts()
-    vecs = encoder.encode(texts).astype(np.float32)
+    vecs = MiniLMEncoder.load().encode(texts).astype(np.float32)
     mark = model_fingerprint(model_dir())
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".npz")
-    with os.fdopen(fd, "wb") as fh:
-        np.savez_compressed(fh, texts=np.array(texts), vecs=vecs, model=np.array(mark))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:  # (a file object: savez would add ".npz" to the name)
+            np.savez_compressed(fh, texts=np.array(texts), vecs=vecs, model=np.array(mark))
+
+    atomic_write(path, write, what="prototype vectors")
     return len(texts)
