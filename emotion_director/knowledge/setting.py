@@ -41,6 +41,7 @@ class SettingFile(BaseModel):
     free: dict[str, list[str]] = {}
     implies: dict[str, list[str]]
     overrides: dict[str, list[str]] = {}
+    exclusive: list[str] = []  # dimensions a scene has one value of
 
     @property
     def vocabulary(self) -> frozenset[str]:
@@ -55,6 +56,8 @@ class SettingFile(BaseModel):
         unknown = sorted(set(named) - known)
         if unknown:
             raise ValueError(f"setting.yaml names tags outside `tags`: {unknown}")
+        if set(self.exclusive) - set(self.tags):
+            raise ValueError(f"setting.yaml: `exclusive` names no dimension: {self.exclusive}")
         return self
 
 
@@ -206,9 +209,17 @@ def ruled_out(needs: frozenset[str], stated: frozenset[str]) -> str | None:
     """Why a concept presupposing ``needs`` contradicts a scene that states ``stated``: a
     ``free`` need whose opposite the scene states (``awake`` where the subject sleeps). Unlike
     :func:`unanchored`, what the scene does not state is no reason."""
-    free = load_setting_file().free
+    setting = load_setting_file()
+    free = setting.free
     for tag in sorted((needs & free.keys()) - stated):
         against = sorted(set(free[tag]) & stated)
         if against:
             return f"it shows {tag}, the scene states {against[0]}"
+    # a dimension a scene has one value of: a need of another value than the one it states
+    # ("a lantern glowing through tent canvas", outdoors, for a space station in orbit)
+    for dimension in setting.exclusive:
+        values = set(setting.tags[dimension])
+        mine, theirs = sorted(needs & values - stated), sorted(stated & values)
+        if mine and theirs:
+            return f"it needs {mine[0]}, the scene states {theirs[0]}"
     return None

@@ -132,6 +132,28 @@ def test_a_concept_s_clash_is_what_the_scene_rules_out_not_what_it_leaves_unstat
     assert horizon.clash(parse_scene("a boy on a beach")) is None
 
 
+@pytest.mark.parametrize(
+    "scene, clash",
+    [
+        # a space station given "a lantern glowing through tent canvas at night" (set 32)
+        ("a space station drifting above the night side of Earth", True),
+        ("a chapel carved deep beneath a mountain village", True),  # underground
+        ("a hiker's camp on a moor at night", False),  # outdoors: the scene's own enclosure
+        ("a fox in a park at night", False),  # outdoor stated, nothing against it
+        ("a lantern at night", False),  # no enclosure stated: not stated is no clash
+    ],
+)
+def test_a_need_of_another_enclosure_than_the_scenes_is_a_clash(graph, scene, clash):
+    from emotion_director.knowledge.scene import parse_scene
+
+    lantern = graph.get("a lantern glowing through tent canvas at night")
+    assert "outdoor" in lantern.setting
+    reason = lantern.clash(parse_scene(scene))
+    assert (reason is not None) is clash, reason
+    if clash:
+        assert reason.startswith("it needs outdoor, the scene states ")
+
+
 def test_sources_are_documented():
     text = resources.files("emotion_director.knowledge").joinpath("SOURCES.md").read_text()
     for attribute in (
