@@ -207,11 +207,13 @@ class MCAgentNodes:
                 f"max_llm_calls={limit} is below the {len(update['personas'])} persona calls this "
                 "run needs: raise it or select fewer personas."
             )
-        # concepts are ranked only when grounded: read their risk once the request is valid
+        # concepts are ranked only when grounded: read their risk once the request is valid, for
+        # the concepts that fit the scene (the only ones a persona or the refiner can pick; about a
+        # sixth of the emotion's concepts, and the reading is the costliest step outside the model)
         risk = shared_reader_risk() if self.settings.read_risk and self.settings.grounding else None
         if risk is not None:
             scene = update["scene"]
-            texts = [c.text for c in self.concept_graph.concepts(update["emotion"])]
+            texts = [c.text for c in self.concept_graph.candidates(update["emotion"], scene)]
             found = dict(zip(texts, risk.risks(scene.text, texts)))
             update["scene"] = scene.model_copy(update={"read_risk": found})
         return update

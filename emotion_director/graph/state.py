@@ -173,7 +173,8 @@ class RewriteResult(BaseModel):
     @field_serializer("scene", mode="wrap")
     def _scene_without_risks(self, scene: Any, handler: Any):  # type: ignore[no-untyped-def]
         """The scene as printed: without ``read_risk``, one number per concept of the emotion
-        (~200), which the graph's state keeps; each concept's ``fit`` already counts its own."""
+        that fits the scene (~30), which the graph's state keeps; each concept's ``fit``
+        already counts its own."""
         dumped = handler(scene)
         if isinstance(dumped, dict):
             dumped.pop("read_risk", None)

@@ -217,12 +217,15 @@ def _graph_out(**settings):
     return graph.invoke({"prompt": "a laundromat at 3 a.m.", "emotion": "sadness", "seed": 1})
 
 
-def test_the_graph_reads_every_concept_s_risk_once_per_scene():
+def test_the_graph_reads_the_risk_of_every_concept_that_fits_the_scene_once():
     from emotion_director.knowledge import load_concept_graph
 
     scene = _graph_out()["scene"]
-    texts = {c.text for c in load_concept_graph().concepts("sadness")}
+    graph = load_concept_graph()
+    texts = {c.text for c in graph.candidates("sadness", scene)}
     assert set(scene.read_risk) == texts
+    # only those: a concept the scene rules out is never ranked, so its risk is never read
+    assert 0 < len(texts) < len(graph.concepts("sadness")) / 2
     assert min(scene.read_risk.values()) < 0 < max(scene.read_risk.values())
 
 
