@@ -13,11 +13,21 @@ from emotion_director.testing import TestChatModel
 
 
 class Recorder(BaseCallbackHandler):
-    """Keeps the tags, metadata and run name of every chat-model start and chain start."""
+    """Keeps the tags, metadata and run name of every chat-model start and chain start, and
+    each run's parent."""
 
     def __init__(self) -> None:
         self.llm: list[dict[str, Any]] = []
         self.chains: list[dict[str, Any]] = []
+        self.parents: dict[Any, tuple[str | None, Any]] = {}
+
+    def path(self, run_id: Any) -> list[str | None]:
+        """The names of a run's ancestors, nearest first."""
+        names = []
+        while run_id in self.parents:
+            name, run_id = self.parents[run_id]
+            names.append(name)
+        return names
 
     def on_chat_model_start(
         self,
@@ -31,7 +41,12 @@ class Recorder(BaseCallbackHandler):
         **kwargs,
     ):
         self.llm.append(
-            {"tags": list(tags or []), "metadata": dict(metadata or {}), "name": kwargs.get("name")}
+            {
+                "tags": list(tags or []),
+                "metadata": dict(metadata or {}),
+                "name": kwargs.get("name"),
+                "parent": parent_run_id,
+            }
         )
 
     def on_chain_start(
@@ -40,6 +55,7 @@ class Recorder(BaseCallbackHandler):
         self.chains.append(
             {"tags": list(tags or []), "metadata": dict(metadata or {}), "name": kwargs.get("name")}
         )
+        self.parents[run_id] = (kwargs.get("name"), parent_run_id)
 
 
 def _personas(graph_output) -> list[str]:
@@ -77,6 +93,27 @@ async def test_async_calls_carry_the_same_tags():
     personas = {r.persona for r in out["readings"]}
     seen = {c["metadata"].get("ed_persona") for c in recorder.llm} - {None}
     assert seen == personas
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_model_call_nests_under_its_node_s_one_run(mode):
+    """persona run < node run < graph run: the node body adds no second run of its own name."""
+    import asyncio
+
+    recorder = Recorder()
+    graph = build_graph(Settings(), chat_model=TestChatModel())
+    request = {"prompt": "a dog in a park", "emotion": "awe", "seed": 1}
+    config = {"callbacks": [recorder]}
+    if mode == "sync":
+        graph.invoke(request, config=config)
+    else:
+        asyncio.run(graph.ainvoke(request, config=config))
+    persona_calls = [c for c in recorder.llm if c["metadata"]["ed_node"] == "persona_reading"]
+    assert persona_calls
+    for call in persona_calls:
+        persona = call["metadata"]["ed_persona"]
+        path = recorder.path(call["parent"])
+        assert path == [f"persona_reading[{persona}]", "persona_reading", "mc-agent"], path
 
 
 def test_caller_tags_and_metadata_are_kept():
