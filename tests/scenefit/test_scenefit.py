@@ -44,6 +44,40 @@ def test_numpy_encoder_matches_sentence_transformers():
     assert abs(ours - ref).max() < 1e-4
 
 
+def test_encoder_batches_by_token_length_and_answers_each_text_alone():
+    """A scene's short windows are not padded to the scene's length, and a text's vector is the
+    one it gets alone, whatever shares its batch."""
+    import numpy as np
+
+    from emotion_director.scenefit import encoder
+
+    minilm = encoder.MiniLMEncoder.load()
+    texts = windows("a yellow crop-duster biplane flying low over cotton fields in the Texas heat")
+    enc = minilm._tok.encode_batch(texts)
+    batches = encoder._batches(texts, enc)
+    assert sorted(t for b in batches for t in b[0]) == sorted(texts)
+    for names, encs in batches:
+        lengths = [len(e.ids) for e in encs]
+        assert len(names) <= encoder.BATCH and max(lengths) - min(lengths) <= encoder.BATCH_SPREAD
+    padded = sum(len(b[0]) * max(len(e.ids) for e in b[1]) for b in batches)
+    assert padded < 0.5 * len(texts) * max(len(e.ids) for e in enc)  # one batch: all padded
+    together = minilm.encode(texts)
+    alone = np.stack([encoder.MiniLMEncoder.load().encode([t])[0] for t in texts[::7]])
+    assert np.abs(together[::7] - alone).max() < 1e-5
+
+
+def test_gelu_is_bert_s_exact_gelu():
+    import math
+
+    import numpy as np
+
+    from emotion_director.scenefit.encoder import _gelu
+
+    h = np.linspace(-9, 9, 20001, dtype=np.float32)
+    exact = np.array([0.5 * x * (1 + math.erf(x / math.sqrt(2))) for x in h.tolist()])
+    assert np.abs(_gelu(np, h.copy()) - exact).max() < 2e-6
+
+
 def test_windows_keep_short_cues_apart_from_the_subject():
     wins = windows("a laundromat at 3 a.m.")
     assert "a laundromat at 3 a.m." in wins and "3 a.m." in wins and "laundromat" in wins
