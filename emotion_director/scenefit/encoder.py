@@ -220,29 +220,29 @@ def _batches(texts: list[str], enc: list[Any]) -> list[tuple[list[str], list[Any
 
 
 def _gelu(np: ModuleType, h: NDArray[Any]) -> NDArray[Any]:
-    """BERT's exact GELU, ``h x Phi(h)``, overwriting ``h``'s buffer where it can.
+    """BERT's exact GELU, ``h x Phi(h)``, overwriting ``h``'s buffer.
 
-    ``Phi(-|h|) = erfc(|h| / sqrt 2) / 2`` by Abramowitz-Stegun 7.1.26 (1.5e-7 accurate: enough
-    for float32), computed in place: half the time of the plain expression, which made a new
-    array for each of its ~20 operations."""
+    With ``a = |h|`` and ``q = Phi(-a)``: ``gelu(h) = max(h, 0) - a x q`` on both sides of 0.
+    ``q = erfc(a / sqrt 2) / 2`` by Abramowitz-Stegun 7.1.26 (1.5e-7 accurate: enough for
+    float32), its constants folded so that each step is one operation in place: a third of the
+    time of the plain expression, which made a new array for each of its ~20 operations."""
     f = np.float32
-    z = np.abs(h)
-    z *= f(1 / math.sqrt(2.0))
-    t = z * f(0.3275911)
+    a = np.abs(h)
+    t = a * f(0.3275911 / math.sqrt(2.0))
     t += f(1.0)
     np.reciprocal(t, out=t)
-    q = t * f(1.061405429)
+    q = t * f(0.5 * 1.061405429)
     for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
-        q += f(c)
+        q += f(0.5 * c)
         q *= t
-    np.square(z, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    q *= z
-    q *= f(0.5)  # Phi(-|h|)
-    phi = np.where(h >= 0, f(1.0) - q, q)
-    phi *= h
-    return phi
+    np.square(h, out=t)
+    t *= f(-0.5)
+    np.exp(t, out=t)  # exp(-h^2 / 2)
+    q *= t
+    q *= a
+    np.maximum(h, f(0.0), out=h)
+    h -= q
+    return h
 
 
 @lru_cache(maxsize=1)
