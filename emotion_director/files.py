@@ -72,7 +72,7 @@ def read_regular_file(
         )
     elif info.st_size > max_bytes:
         problem = (
-            f"{path}: {info.st_size:,} bytes, over the {max_bytes:,}-byte limit for a "
+            f"{path}: {info.st_size:,} bytes, over the {_limit(max_bytes)} limit for a "
             f"{what}; is it the right file?"
         )
     if problem:
@@ -81,8 +81,16 @@ def read_regular_file(
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:  # it grew while being read
-        raise error(f"{path}: over the {max_bytes:,}-byte limit for a {what}.")
+        raise error(f"{path}: over the {_limit(max_bytes)} limit for a {what}.")
     return data
+
+
+def _limit(max_bytes: int) -> str:
+    """A size limit as people write it: "64 KiB", "1 MiB", else "1,000-byte"."""
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if max_bytes % size == 0:
+            return f"{max_bytes // size:,} {unit}"
+    return f"{max_bytes:,}-byte"
 
 
 def read_text_file(

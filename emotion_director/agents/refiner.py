@@ -17,6 +17,7 @@ import math
 import random
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -155,12 +156,11 @@ def chain_of_concept(
     _drop_contradictions(links, known, dropped, facts, clashes)
     if grounding:
         rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
-        _complete_specific(
+        completion = _Completion(
             links, known, concept_graph, emotion, scene, ranked_appraisals, rng, clashes
         )
-        _complete_facets(
-            links, known, concept_graph, emotion, scene, ranked_appraisals, rng, clashes
-        )
+        completion.specific()
+        completion.facets()
 
     for key, link in links.items():
         # free text (a capable model's own cue) is scored on what its words state
@@ -437,71 +437,69 @@ def _add_from_graph(
     known[text.lower()] = concept
 
 
-def _complete_specific(
-    links: dict[str, ConceptLink],
-    known: dict[str, VisualConcept],
-    concept_graph: ConceptGraph,
-    emotion: Emotion,
-    scene: SceneModel,
-    appraisals: list[str],
-    rng: random.Random,
-    clashes: Callable[[str], str | None] = lambda text: None,
-) -> None:
-    """The chain's own step: the most supported appraisal, made concrete for *this* subject.
+@dataclass
+class _Completion:
+    """The chain's own additions to the personas' concepts, from the graph, in appraisal order:
+    each addition is drawn from the first appraisal that has a concept of the wanted kind that
+    fits the scene and the links so far (recorded as origin 'graph', with its appraisal)."""
 
-    When no chosen concept is written for the subject's kind, add one from the best-supported
-    appraisal that has one (recorded as origin 'graph', with its appraisal)."""
-    if any(c.bound for key, c in known.items() if key in links):
-        return
-    for appraisal_id in appraisals:
-        fit = [
-            c
-            for c in concept_graph.appraisal(emotion, appraisal_id).concepts
-            if c.bound and _compatible(c, scene, links, known)
-        ]
-        if fit:
-            # written for this kind of subject first; a template that fits any subject last
-            kind_specific = [c for c in fit if c.needs & KIND_NEEDS]
-            choice = _pick(kind_specific, rng, scene, clashes) or _pick(
-                [c for c in fit if c not in kind_specific], rng, scene, clashes
-            )
-            if choice is not None:
-                _add_from_graph(links, known, choice, appraisal_id, scene)
-                return
+    links: dict[str, ConceptLink]
+    known: dict[str, VisualConcept]
+    concept_graph: ConceptGraph
+    emotion: Emotion
+    scene: SceneModel
+    appraisals: list[str]
+    rng: random.Random  # seeded per subject: the same emotion does not get the same fill everywhere
+    clashes: Callable[[str], str | None] = lambda text: None
 
-
-def _complete_facets(
-    links: dict[str, ConceptLink],
-    known: dict[str, VisualConcept],
-    concept_graph: ConceptGraph,
-    emotion: Emotion,
-    scene: SceneModel,
-    appraisals: list[str],
-    rng: random.Random,
-    clashes: Callable[[str], str | None] = lambda text: None,
-) -> None:
-    def fill(facet: str) -> None:
-        """Add one concept of ``facet`` from the best-ranked appraisal that has one."""
-        for appraisal_id in appraisals:
+    def add(
+        self,
+        wanted: Callable[[VisualConcept], bool],
+        choose: Callable[[list[VisualConcept]], VisualConcept | None] | None = None,
+    ) -> None:
+        """Add one concept that is ``wanted``, chosen from an appraisal's fitting ones by
+        ``choose`` (a risk-weighted draw unless given)."""
+        for appraisal_id in self.appraisals:
             fit = [
                 c
-                for c in concept_graph.appraisal(emotion, appraisal_id).concepts
-                if c.facet == facet and _compatible(c, scene, links, known)
+                for c in self.concept_graph.appraisal(self.emotion, appraisal_id).concepts
+                if wanted(c) and _compatible(c, self.scene, self.links, self.known)
             ]
-            # seeded per subject: the same emotion does not get the same fill everywhere
-            choice = _pick(fit, rng, scene, clashes)
+            choice = (choose or self.pick)(fit) if fit else None
             if choice is not None:
-                _add_from_graph(links, known, choice, appraisal_id, scene)
+                _add_from_graph(self.links, self.known, choice, appraisal_id, self.scene)
                 return
 
-    for facet in ESSENTIAL_FACETS:
-        if facet not in {link.facet for link in links.values()}:
-            fill(facet)
-    # a prompt of two cues is thin: where the personas' picks and the essentials leave fewer
-    # than MIN_FACETS kinds of cue (a lone chair has no light its scene states), one more kind
-    for facet in SUPPLEMENTARY_FACETS:
-        present = {link.facet for link in links.values()}
-        if len(present) >= MIN_FACETS:
-            break
-        if facet not in present:
-            fill(facet)
+    def pick(self, fit: list[VisualConcept]) -> VisualConcept | None:
+        return _pick(fit, self.rng, self.scene, self.clashes)
+
+    def specific(self) -> None:
+        """The most supported appraisal, made concrete for *this* subject: when no chosen concept
+        is written for the subject's kind, one from the best-supported appraisal that has one."""
+        if any(c.bound for key, c in self.known.items() if key in self.links):
+            return
+
+        def kind_first(fit: list[VisualConcept]) -> VisualConcept | None:
+            # written for this kind of subject first; a template that fits any subject last
+            kind_specific = [c for c in fit if c.needs & KIND_NEEDS]
+            return self.pick(kind_specific) or self.pick([c for c in fit if c not in kind_specific])
+
+        self.add(lambda c: c.bound, kind_first)
+
+    def facets(self) -> None:
+        """A concept of each essential facet the links lack; and where the personas' picks and
+        the essentials leave fewer than ``MIN_FACETS`` kinds of cue (a lone chair has no light
+        its scene states), one more kind: a prompt of two cues is thin."""
+        for facet in ESSENTIAL_FACETS:
+            if facet not in {link.facet for link in self.links.values()}:
+                self.add(_of_facet(facet))
+        for facet in SUPPLEMENTARY_FACETS:
+            present = {link.facet for link in self.links.values()}
+            if len(present) >= MIN_FACETS:
+                break
+            if facet not in present:
+                self.add(_of_facet(facet))
+
+
+def _of_facet(facet: str) -> Callable[[VisualConcept], bool]:
+    return lambda concept: concept.facet == facet

@@ -9,8 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from emotion_director.errors import EmotionDirectorError, PersonaFileError
+from emotion_director.files import read_regular_file
 from emotion_director.personas.schema import Persona
 
 #: A persona file is a few KiB; anything far larger is not one (or is /dev/zero behind a link).
@@ -113,49 +112,13 @@ def load_persona_file(path: str | Path) -> Persona:
     """Load and validate one persona YAML file."""
     path = Path(path)
     try:
-        text = _read_regular_file(path).decode("utf-8")
+        data = read_regular_file(
+            path, what="persona file", max_bytes=MAX_PERSONA_FILE_BYTES, error=PersonaFileError
+        )
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PersonaFileError(f"{path}: not UTF-8 text; save the file as UTF-8.") from None
     return parse_persona(text, str(path))
-
-
-def _read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path`` if it is a regular file under the size cap.
-
-    Opened non-blocking and checked on the open descriptor, so a FIFO named ``*.yaml`` cannot
-    hang the reader and a file swapped after a check is still caught.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise PersonaFileError(f"{path}: no such persona file.") from None
-    except IsADirectoryError:
-        raise PersonaFileError(f"{path}: is a directory; pass a .yaml file.") from None
-    except OSError as exc:  # ELOOP (a symlink loop), EACCES, ...
-        raise PersonaFileError(
-            f"{path}: cannot open ({exc.strerror or exc}); fix or remove the file or link."
-        ) from None
-    info = os.fstat(fd)
-    if stat.S_ISDIR(info.st_mode):  # os.open accepts a folder; fdopen would not
-        os.close(fd)
-        raise PersonaFileError(f"{path}: is a directory; pass a .yaml file.")
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(info.st_mode):
-            raise PersonaFileError(
-                f"{path}: not a regular file (a pipe, device or socket); persona files must be "
-                "plain .yaml files."
-            )
-        if info.st_size > MAX_PERSONA_FILE_BYTES:
-            raise PersonaFileError(
-                f"{path}: {info.st_size:,} bytes, over the {MAX_PERSONA_FILE_BYTES // 1024} KiB "
-                "limit for a persona file; is it the right file?"
-            )
-        data = handle.read(MAX_PERSONA_FILE_BYTES + 1)
-    if len(data) > MAX_PERSONA_FILE_BYTES:  # grew while we read it
-        raise PersonaFileError(
-            f"{path}: over the {MAX_PERSONA_FILE_BYTES // 1024} KiB limit for a persona file."
-        )
-    return data
 
 
 def default_personas() -> list[Persona]:
