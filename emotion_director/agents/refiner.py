@@ -46,6 +46,7 @@ from emotion_director.knowledge.scene import (
     BODY_FACTS,
     SceneModel,
     facts_conflict,
+    look_conflict,
     parse_scene,
     phrase_facts,
 )
@@ -382,6 +383,7 @@ def _drop_contradictions(
             concept.conflict(facts, anchored=False)
             if concept is not None
             else facts_conflict(facts, phrase_facts(link.text), link.text)
+            or look_conflict(link.facet, link.text, facts)
         )
         if reason is None:
             reason = clashes(link.text)

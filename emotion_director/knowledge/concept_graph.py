@@ -34,6 +34,7 @@ from emotion_director.knowledge.scene import (
     facts_conflict,
     facts_opposed,
     kind_of,
+    look_conflict,
     noun_heads,
     noun_kinds,
     parse_scene,
@@ -183,7 +184,9 @@ class VisualConcept(BaseModel):
                 return reason
         if self.excludes & facts:
             return f"excludes {sorted(self.excludes & facts)[0]}, the scene has it"
-        reason = facts_conflict(facts, self.needs, self.text)
+        reason = facts_conflict(facts, self.needs, self.text) or look_conflict(
+            self.facet, self.text, facts
+        )
         if reason:
             return reason
         if self.facet == "action" and "busy" in facts and self.needs & _AGENT_NEEDS:

@@ -1474,6 +1474,9 @@ class CuratedSubjects(TypedDict):
     calendar: NotRequired[str]  # space-separated: months and days, capitalised by rule
     regions: NotRequired[str]  # space-separated: parts of a place ("the rim of", "forest floor")
     media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
+    framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
+    monochrome: NotRequired[list[str]]  # phrases: a picture without colour
+    hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     descriptive: NotRequired[list[str]]
     lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
@@ -2095,6 +2098,34 @@ def contradiction(
     return facts_conflict(facts, own, phrase)
 
 
+@lru_cache(maxsize=2)
+def _phrases_pattern(section: Literal["framing", "monochrome"]) -> re.Pattern[str]:
+    phrases = sorted(curated_subjects().get(section, []), key=len, reverse=True)
+    return re.compile(r"(?<![\w'-])(?:" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])")
+
+
+def _stated_look(lowered: str) -> set[str]:
+    """What the user chose of the picture's look: ``framed`` (a camera angle or shot:
+    "isometric", "aerial view", "close up") and ``monochrome`` ("black and white", "sepia")."""
+    return {
+        fact
+        for fact, section in (("framed", "framing"), ("monochrome", "monochrome"))
+        if _phrases_pattern(section).search(lowered)  # type: ignore[arg-type]
+    }
+
+
+def look_conflict(facet: str, text: str, facts: frozenset[str] | set[str]) -> str | None:
+    """Why a phrase of ``facet`` overrules the look the user chose, or ``None``: a composition
+    where the prompt sets its own framing, a colour where it asks for no colour."""
+    if facet == "composition" and "framed" in facts:
+        return "the prompt sets its own framing"
+    if "monochrome" in facts and (
+        facet == "colour" or set(_WORD.findall(text.lower())) & _word_list("hues")
+    ):
+        return "the prompt asks for a picture without colour"
+    return None
+
+
 def facts_conflict(
     facts: frozenset[str] | set[str], own: frozenset[str] | set[str], phrase: str = "it"
 ) -> str | None:
@@ -2365,6 +2396,7 @@ def parse_scene(text: str) -> SceneModel:
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
+    facts |= _stated_look(lowered)
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins
         # and so does a building they are in ("a gardener in a greenhouse during spring rain")
@@ -2752,9 +2784,10 @@ _CLAUSE_ENDS = frozenset(
 
 
 @lru_cache(maxsize=8)
-def _word_list(section: Literal["calendar", "regions", "media"]) -> frozenset[str]:
+def _word_list(section: Literal["calendar", "regions", "media", "hues"]) -> frozenset[str]:
     """A space-separated word list of ``subjects.yaml``: ``calendar`` (months and days),
-    ``regions`` (parts of a place: "rim", "floor"), ``media`` (what a picture is made as)."""
+    ``regions`` (parts of a place: "rim", "floor"), ``media`` (what a picture is made as),
+    ``hues`` (words that give a phrase a colour)."""
     return frozenset(curated_subjects().get(section, "").split())
 
 

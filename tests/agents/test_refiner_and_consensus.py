@@ -426,3 +426,47 @@ def test_the_fill_in_draws_concepts_readers_found_clashing_less_often():
     # where no reading ran, the two are drawn alike (neither has a count in the shipped table)
     even = [_pick([safe, risky], random.Random(s), scene, lambda t: None) for s in range(200)]
     assert 70 < even.count(risky) < 130
+
+
+@pytest.mark.parametrize(
+    ("scene", "emotion", "kept_out"),
+    [
+        # the look the user chose is theirs (held-out set 34: "extreme low angle up the sheer
+        # wall" for an isometric lighthouse, "harsh red backlight" for a black and white photo)
+        ("isometric low poly lighthouse on a rocky island with waves crashing", "anger", "framing"),
+        ("aerial view of a fishing village at dawn", "awe", "framing"),
+        ("black and white photo of a jazz trumpeter playing in a smoky club", "sadness", "colour"),
+        ("a sepia photograph of an old steam train at a station", "excitement", "colour"),
+    ],
+)
+def test_a_rewrite_keeps_the_framing_and_the_colour_the_user_chose(scene, emotion, kept_out):
+    from emotion_director import Settings, build_graph
+    from emotion_director.knowledge.scene import _WORD, _word_list
+    from emotion_director.testing import TestChatModel
+
+    graph = build_graph(Settings(), chat_model=TestChatModel())
+    for seed in range(4):
+        out = graph.invoke({"prompt": scene, "emotion": emotion, "seed": seed})
+        added = [c for c in out["concepts"].concepts if c.text in out["final_prompt"]]
+        assert added, out["final_prompt"]
+        if kept_out == "framing":
+            assert not [c.text for c in added if c.facet == "composition"]
+        else:
+            hues = _word_list("hues")
+            assert not [c.text for c in added if c.facet == "colour"]
+            assert not [c.text for c in added if set(_WORD.findall(c.text.lower())) & hues]
+    # and where the user chose neither, composition and colour are added as before
+    out = graph.invoke({"prompt": "a lighthouse on a rocky island", "emotion": "anger", "seed": 0})
+    assert {"composition", "colour"} <= {c.facet for c in out["concepts"].concepts}
+
+
+def test_a_free_cue_that_overrules_the_chosen_look_is_dropped():
+    from emotion_director.knowledge.scene import look_conflict, parse_scene
+
+    facts = parse_scene("isometric render of a tiny bakery").facts
+    assert look_conflict("composition", "dramatic low angle", facts)
+    assert look_conflict("light", "warm golden light", facts) is None
+    bw = parse_scene("black-and-white photo of a harbour").facts
+    assert look_conflict("light", "harsh red backlight", bw)
+    assert look_conflict("light", "hard raking light", bw) is None
+    assert not {"framed", "monochrome"} & parse_scene("a close-knit family at dinner").facts
