@@ -17,7 +17,8 @@ The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read 
 ``wordnet_verbs.tsv`` (see :func:`build_verbs`); ``--adjectives`` writes
 ``wordnet_adjectives.tsv`` (see :func:`build_adjectives`); ``--counts`` writes
 ``wordnet_counts.tsv`` (see :func:`build_counts`); ``--postures`` writes
-``wordnet_postures.tsv`` (see :func:`build_postures`); ``--weather`` writes
+``wordnet_postures.tsv`` (see :func:`build_postures`); ``--motion`` writes
+``wordnet_motion.tsv`` (see :func:`build_motion`); ``--weather`` writes
 ``wordnet_weather.tsv`` (see :func:`build_weather`).
 
 A noun is kept when:
@@ -370,6 +371,40 @@ def build_postures(folder: Path) -> list[tuple[str, str]]:
         return sorted(rows.items())
 
 
+def build_motion(folder: Path) -> list[tuple[str, str]]:
+    """Verb forms whose most used verb sense is one of moving from place to place (WordNet's
+    ``verb.motion`` file: "gallop", "race", "soar", "dive", "wade", "drift"), in their -s, -ing
+    and -ed forms and WordNet's irregular ones ("flew", "ran"), with their lemma. A scene whose
+    subject does one states ``moving``: a concept of its own travel ("{the} bursting toward the
+    lens", speed lines) joins only such a scene. A verb whose first sense is another is left out
+    ("a chef turning pancakes", "a welder running a bead")."""
+    with open_wordnet(folder) as wordnet:
+        lemmas = set()
+        for lemma in lemma_names(wordnet, "v"):
+            if not (lemma.isalpha() and lemma.islower()):
+                continue
+            senses = wordnet.synsets(lemma, pos="v")  # type: ignore[attr-defined]
+            if senses and senses[0].lexname() == "verb.motion":
+                lemmas.add(lemma)
+        irregular: dict[str, set[str]] = {}
+        for line in (folder / "verb.exc").read_text("utf-8").splitlines():
+            form, *bases = line.split()
+            for base in bases:
+                if base in lemmas and form.isalpha():
+                    irregular.setdefault(base, set()).add(form)
+        rows: dict[str, str] = {}
+        for lemma in sorted(lemmas):
+            own = irregular.get(lemma, set())
+            for form in sorted(_inflections(lemma) | own):
+                replaced = form not in own and (
+                    (form.endswith("ing") and any(f.endswith("ing") for f in own))
+                    or (form.endswith("ed") and any(not f.endswith("ing") for f in own))
+                )
+                if not replaced:
+                    rows.setdefault(form, lemma)
+        return sorted(rows.items())
+
+
 #: WordNet synsets of weather -> the scene facts a noun under them states (the nearest listed
 #: ones on its hypernym path: a typhoon is a storm and wind, a whiteout is snow falling).
 WEATHER_ROOTS = {
@@ -652,6 +687,12 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_postures.tsv",
         "# form\tverb: forms of verbs that keep their subject in place (POSTURE_ROOTS in\n"
         "# build_postures)",
+    ),
+    "--motion": (
+        build_motion,
+        "wordnet_motion.tsv",
+        "# form\tverb: forms of verbs whose most used WordNet sense is moving from place to\n"
+        "# place (verb.motion; build_motion)",
     ),
     "--weather": (
         build_weather,

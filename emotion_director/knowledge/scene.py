@@ -1784,6 +1784,51 @@ def postures() -> frozenset[str]:
     return frozenset(_posture_table())
 
 
+@lru_cache(maxsize=1)
+def motion_verbs() -> frozenset[str]:
+    """Verb forms whose most used sense is moving from place to place (``wordnet_motion.tsv``:
+    "galloping", "soars", "drifting", "flew"): a subject doing one states ``moving``."""
+    return frozenset(_tsv_pairs("wordnet_motion.tsv"))
+
+
+#: Words of a path: a verb they follow moves its subject ("bursting out of a tunnel",
+#: "skimming across a harbour", "thundering down the final straight").
+_PATH = frozenset("across along through past toward towards down up into out onto around".split())
+
+
+#: Owners before a noun: after "down" or "out" they make it a particle of a verb with an object
+#: ("slamming down her cards"), not a path.
+_OWNERS = frozenset({"her", "his", "their", "its", "my", "our", "your"})
+
+
+def _travels(tokens: list[str], subject: SubjectEntity, actions: list[str]) -> bool:
+    """Whether the scene sets its subject moving from place to place: a verb it does (one of
+    ``actions``, or the word right after its noun: "a hydrofoil skimming across") is one of
+    moving (:func:`motion_verbs`) that takes no object but a place ("a paraglider soaring above
+    meadows", "camels crossing the dunes"; not "a chef turning pancakes"), or any verb before a
+    word of a path ("a steam locomotive bursting out of a tunnel")."""
+    noun = subject.noun.split()[-1]
+    verbs = [*actions, *(tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == noun)]
+    for i, token in enumerate(tokens):
+        # what it is doing ("racing", "skids"), not a state it is in ("bent over a workbench")
+        if token not in verbs or not token.endswith(("ing", "s")):
+            continue
+        after = tokens[i + 1 : i + 3]
+        if after[:1] and _adverb(after[0]):
+            after = after[1:]  # "racing wildly along"
+        nxt = after[0] if after else ""
+        if nxt in _PATH and not set(after[1:2]) & _OWNERS:
+            return True  # (not "slamming down her cards")
+        if token not in motion_verbs():
+            continue
+        if not nxt or nxt in _LOCATIVE | _MOTION_WORDS:
+            return True
+        thing = after[1] if nxt in _DETERMINERS and len(after) > 1 else nxt
+        if kind_of(thing) in PLACE_KINDS:
+            return True  # "crossing the dunes", not "turning pancakes"
+    return False
+
+
 #: Words between a subject and its verb that change nothing about what it does ("a snow leopard
 #: is perched", "a barge lies moored", "an old man, still sitting").
 _LINKS = frozenset("is are was were sits lies stands still quietly calmly".split())
@@ -2430,6 +2475,8 @@ def parse_scene(text: str) -> SceneModel:
         entities and (_stays_put(tokens, entities[0]) or (opening and tokens[0] in postures()))
     ):
         facts.add("stationary")  # "a snow leopard perched on a ledge": not racing past the lens
+    elif entities and _travels(tokens, entities[0], actions):
+        facts.add("moving")  # "a rally car racing along a forest road": its own travel
     if any(
         _vocal(token, tokens[i - 1] if i else "")
         or (token.endswith("ing") and _vocal(token, tokens[i + 1] if i + 1 < len(tokens) else ""))

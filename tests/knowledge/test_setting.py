@@ -331,10 +331,11 @@ def test_falling_snow_needs_a_scene_where_snow_falls():
         ("camels thundering down a desert track", False),
         ("a cat asleep on a sofa", False),
         ("a dog in a park", True),  # the scene gives the dog nothing to do: it may play
+        ("a snow leopard perched on a rocky ledge", False),  # nor one it keeps in place
     ],
 )
 def test_an_activity_of_its_own_is_refused_where_the_scene_gives_the_subject_one(scene, fits):
-    _assert_free_tag("leaping after a bright bouncing ball", "act", scene, fits)
+    _assert_free_tag("{poss} play bow, front paws down and rump in the air", "act", scene, fits)
 
 
 def test_a_prop_from_a_place_of_its_own_joins_only_a_scene_that_names_it():
@@ -851,13 +852,19 @@ def test_a_waking_face_is_refused_where_the_subject_sleeps(scene, fits):
         ("a vintage motorcycle parked outside a roadside diner", False),
         ("a narrowboat moored beneath weeping willows", False),
         ("a snow leopard stalking across a rocky ledge", True),
-        ("a motorcycle on a mountain pass", True),
+        ("a motorcycle racing over a mountain pass", True),
+        ("a steam locomotive bursting out of a tunnel", True),  # a verb before a path
+        # and where the scene says nothing of it: in the blind labels of sets 1-34, such
+        # travel clashed in 43% of 102 phrases where the scene set no motion ("a highland cow
+        # wedged in a telephone kiosk" chasing its tail), 25% of 88 where it did
+        ("a motorcycle on a mountain pass", False),
+        ("a dog in a park", False),
     ],
 )
-def test_travel_of_its_own_is_refused_where_the_scene_keeps_the_subject_in_place(scene, fits):
-    _assert_free_tag(
-        "{the} bursting toward the lens in a wide-angle close-up", "moving", scene, fits
-    )
+def test_travel_of_its_own_joins_only_a_scene_that_sets_its_subject_moving(scene, fits):
+    concept = _concept("{the} bursting toward the lens in a wide-angle close-up")
+    assert "moving" in concept.setting
+    assert (concept.conflict(parse_scene(scene)) is None) is fits
 
 
 @pytest.mark.parametrize(
@@ -992,3 +999,20 @@ def test_a_station_in_orbit_is_in_space_not_in_a_town(scene, space):
 )
 def test_a_far_view_is_refused_in_falling_snow(scene, fits):
     _assert_free_tag("horizontal frame with a low horizon", "vista", scene, fits)
+
+
+@pytest.mark.parametrize(
+    "scene, moving",
+    [
+        ("a red rally car racing along a gravel forest road", True),
+        ("camels thundering down a desert racetrack at sunrise", True),  # a verb before a path
+        ("a hydrofoil skimming across a choppy harbour at noon", True),
+        ("a paraglider soaring above alpine meadows", True),
+        ("a vintage camera on a wooden desk", False),
+        ("a snow leopard perched on a rocky ledge", False),  # kept in place
+        ("a chef turning pancakes in a diner", False),  # "turn" is first of all no travel
+        ("a dog in a park", False),
+    ],
+)
+def test_a_scene_states_moving_where_its_subject_travels(scene, moving):
+    assert ("moving" in parse_scene(scene).facts) is moving
