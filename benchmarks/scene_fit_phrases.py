@@ -71,6 +71,7 @@ JUDGES = {
     "judge34": ("BO", "BP"),
     "judge35": ("BQ", "BR"),
     "judge36": ("BS", "BT"),
+    "judge37": ("BU", "BV"),
 }
 
 

@@ -27,7 +27,7 @@ Example:
     >>> risk.risks("a free diver beside a whale shark", ["towering cumulus clouds filling the sky",
     ...                                                  "rim light glowing around the silhouette"])
     ... # doctest: +SKIP
-    [1.29, -0.86]
+    [1.29, -0.89]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class ReaderRisk:
         self.encoder = encoder if encoder is not None else shared_encoder()
         self.pairs = pairs if pairs is not None else ReaderPairs.packaged()
         # a pair's nearness is computed from its scene's and its phrase's texts: each distinct
-        # text once (1,270 scenes and 1,810 phrases for 10,705 pairs), spread to the pairs after
+        # text once (about an eighth of them scenes and a sixth phrases), spread to the pairs after
         scenes, self._pair_scene = np.unique(self.pairs.pair_scene, return_inverse=True)
         phrases, self._pair_phrase = np.unique(self.pairs.pair_phrase, return_inverse=True)
         self._scene_vecs = np.ascontiguousarray(self.pairs.vecs[scenes])
