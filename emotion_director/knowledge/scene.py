@@ -1359,7 +1359,8 @@ class SubjectEntity(BaseModel):
         of camels" has ``the camels'`` fur."""
         if " of " in self.noun:
             inner = self.noun.rsplit(" of ", 1)[1]
-            return f"the {inner}'" if singular(inner) != inner else f"the {inner}'s"
+            # ("the camels'", but "the people's": a plural not in -s takes -'s)
+            return f"the {inner}'" if inner.endswith("s") else f"the {inner}'s"
         return (
             f"{self.label()}'" if self.plural and self.noun.endswith("s") else f"{self.label()}'s"
         )
@@ -3030,7 +3031,8 @@ def _entities(
             or (
                 locative
                 and (kind in {"building", "object", "plant"} or i in names)
-                and (subjects or opens_with_where)
+                and (subjects or opens_with_where or (places and i in names))  # ("a canal
+                # in Venice": where the canal is)
             )
             or (locative and part_of is not None and i <= part_of + 4)  # "below the surface
         ):  # of the Atlantic"; (a name where something is, is a place: "a road in Burgundy")
@@ -3052,8 +3054,8 @@ def _last_noun(tokens: list[str], start: int) -> int:
         verb = _participle(word) or _agrees_as_verb(tokens, j) or _count_verb(tokens, j)
         if word in _PHRASE_ENDS or (j > start and verb):
             break  # ("a tray of eclairs flies across": the tray's verb)
-        if kind_of(word) is None and word not in _DETERMINERS:
-            break
+        if (kind_of(word) is None and word not in _DETERMINERS) or word in _word_list("media"):
+            break  # ("a cup of coffee, film photo": the style after a comma is no noun of it)
         if kind_of(word) is not None:
             last = j
     return last

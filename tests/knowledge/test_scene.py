@@ -1743,6 +1743,8 @@ def test_what_a_picture_is_made_as_is_not_its_subject(scene, subject):
         ("aerial view of a fishing boat in a harbour", "boat", "view"),
         ("a macro shot of a bee on a sunflower", "bee", "shot"),
         ("oil painting of a Norwegian harbor under snowfall", "harbor", "painting"),
+        # set 35: "the diorama sporting a painted-on moustache" for a diorama of a fire station
+        ("isometric diorama of a small fire station on a street corner", "station", "diorama"),
         # the opening only: a picture drawn in the scene is a real thing in it
         ("a child drawing a picture of a horse", "child", None),
         # what is counted is the last noun of its phrase: "a loaf of rye bread" is bread
@@ -1759,3 +1761,11 @@ def test_the_picture_s_frame_and_a_counted_phrase_are_read_for_their_subject(sce
         assert absent not in nouns
     if scene.startswith("a child drawing"):
         assert "picture" in nouns or "horse" in nouns
+
+
+def test_a_group_of_a_plural_not_in_s_owns_with_an_apostrophe_s():
+    # set 35: "the people' eyes squeezed shut" for a crowd of people at a crossing
+    assert parse_scene("crowd of people crossing a street").entities[0].possessive() == (
+        "the people's"
+    )
+    assert parse_scene("a caravan of camels in the desert").main.possessive() == "the camels'"
