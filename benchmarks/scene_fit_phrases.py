@@ -72,6 +72,7 @@ JUDGES = {
     "judge35": ("BQ", "BR"),
     "judge36": ("BS", "BT"),
     "judge37": ("BU", "BV"),
+    "judge38": ("BW", "BX"),
 }
 
 
