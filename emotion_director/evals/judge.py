@@ -53,7 +53,7 @@ from emotion_director.evals.identity import (
     public_url,
 )
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.evals.runner import read_results
+from emotion_director.evals.runner import Tally, read_results
 from emotion_director.files import append_jsonl, read_run_jsonl, write_text_atomic
 from emotion_director.settings import Settings
 
@@ -102,15 +102,9 @@ def rubric_hash() -> str:
     return hashlib.sha256(RUBRIC.encode()).hexdigest()[:12]
 
 
-@dataclass
-class JudgeSummary:
+@dataclass(kw_only=True)
+class JudgeSummary(Tally):
     out_path: Path
-    done: int
-    skipped: int
-    failed: int
-    cache_hits: int
-    cache_misses: int
-    seconds: float
 
 
 def read_judgments(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -282,13 +276,13 @@ async def judge_run(
 
     await asyncio.gather(*(one(a, b) for a, b in todo))
     return JudgeSummary(
-        out_path,
-        counters["done"],
-        skipped,
-        counters["failed"],
-        cache.hits,
-        cache.misses,
-        time.perf_counter() - started,
+        out_path=out_path,
+        done=counters["done"],
+        skipped=skipped,
+        failed=counters["failed"],
+        cache_hits=cache.hits,
+        cache_misses=cache.misses,
+        seconds=time.perf_counter() - started,
     )
 
 

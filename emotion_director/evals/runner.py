@@ -42,15 +42,22 @@ from emotion_director.files import append_jsonl, write_text_atomic
 from emotion_director.settings import Settings
 
 
-@dataclass
-class RunSummary:
-    out_dir: Path
+@dataclass(kw_only=True)
+class Tally:
+    """What a resumable batch did: items done now, skipped (done by an earlier run), failed;
+    model-cache hits and misses; its wall time."""
+
     done: int
     skipped: int
     failed: int
     cache_hits: int
     cache_misses: int
     seconds: float
+
+
+@dataclass(kw_only=True)
+class RunSummary(Tally):
+    out_dir: Path
 
 
 def _versions() -> dict[str, str]:
@@ -220,11 +227,11 @@ async def run_eval(
 
     await asyncio.gather(*(one(s, c) for s, c in todo))
     return RunSummary(
-        out,
-        counters["done"],
-        len(done),
-        counters["failed"],
-        cache.hits,
-        cache.misses,
-        time.perf_counter() - started,
+        out_dir=out,
+        done=counters["done"],
+        skipped=len(done),
+        failed=counters["failed"],
+        cache_hits=cache.hits,
+        cache_misses=cache.misses,
+        seconds=time.perf_counter() - started,
     )

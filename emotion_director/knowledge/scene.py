@@ -2156,7 +2156,7 @@ def _stated_look(lowered: str) -> set[str]:
     return {
         fact
         for fact, section in (("framed", "framing"), ("monochrome", "monochrome"))
-        if _phrases_pattern(section).search(lowered)  # type: ignore[arg-type]
+        if _phrases_pattern(section).search(lowered)
     }
 
 
