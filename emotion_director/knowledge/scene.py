@@ -1804,22 +1804,25 @@ _OWNERS = frozenset({"her", "his", "their", "its", "my", "our", "your"})
 
 def _travels(tokens: list[str], subject: SubjectEntity, actions: list[str]) -> bool:
     """Whether the scene sets its subject moving from place to place: a verb it does (one of
-    ``actions``, or the word right after its noun: "a hydrofoil skimming across") is one of
-    moving (:func:`motion_verbs`) that takes no object but a place ("a paraglider soaring above
-    meadows", "camels crossing the dunes"; not "a chef turning pancakes"), or any verb before a
-    word of a path ("a steam locomotive bursting out of a tunnel")."""
+    ``actions``, or the word right after its noun: "a hydrofoil skimming across", "horses
+    gallop across") is one of travel (:func:`motion_verbs`) that takes no object but a place
+    ("a paraglider soaring above meadows", "camels crossing the dunes"; not "a chef turning
+    pancakes"), or any verb before a path to a place ("a steam locomotive bursting out of a
+    tunnel"; not "a woman looking out of the window", "staring into the distance")."""
     noun = subject.noun.split()[-1]
-    verbs = [*actions, *(tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == noun)]
+    after_noun = {tokens[i + 1] for i, t in enumerate(tokens[:-1]) if t == noun}
     for i, token in enumerate(tokens):
-        # what it is doing ("racing", "skids"), not a state it is in ("bent over a workbench")
-        if token not in verbs or not token.endswith(("ing", "s")):
+        # what it is doing ("racing", "skids", plural "gallop"), not a state it is in ("bent
+        # over a workbench")
+        doing = token.endswith(("ing", "s")) or (subject.plural and token in motion_verbs())
+        if not doing or (token not in actions and token not in after_noun):
             continue
-        after = tokens[i + 1 : i + 3]
+        after = tokens[i + 1 : i + 6]
         if after[:1] and _adverb(after[0]):
             after = after[1:]  # "racing wildly along"
         nxt = after[0] if after else ""
-        if nxt in _PATH and not set(after[1:2]) & _OWNERS:
-            return True  # (not "slamming down her cards")
+        if nxt in _PATH and _to_a_place(after[1:]):
+            return True
         if token not in motion_verbs():
             continue
         if not nxt or nxt in _LOCATIVE | _MOTION_WORDS:
@@ -1827,6 +1830,18 @@ def _travels(tokens: list[str], subject: SubjectEntity, actions: list[str]) -> b
         thing = after[1] if nxt in _DETERMINERS and len(after) > 1 else nxt
         if kind_of(thing) in PLACE_KINDS:
             return True  # "crossing the dunes", not "turning pancakes"
+    return False
+
+
+def _to_a_place(words: list[str]) -> bool:
+    """Whether a path's words name a place: "(of) a tunnel", "the harbour", "a choppy bay"."""
+    for k, word in enumerate(words[:4]):
+        if word == "of" or word in _DETERMINERS or _adverb(word):
+            continue
+        if word in _OWNERS or word in _LOCATIVE:
+            return False  # ("slamming down her cards", "staring up at the stars")
+        head = words[_last_noun(words, k)]  # "golden wheat fields": fields
+        return kind_of(head) in PLACE_KINDS | {"building"}
     return False
 
 
@@ -2146,18 +2161,36 @@ def contradiction(
 
 @lru_cache(maxsize=2)
 def _phrases_pattern(section: Literal["framing", "monochrome"]) -> re.Pattern[str]:
+    """A phrase of ``section`` among the first three words of a clause ("isometric ...",
+    "..., macro, ...", "an aerial view of ..."; not "a photographer with a telephoto lens")."""
     phrases = sorted(curated_subjects().get(section, []), key=len, reverse=True)
-    return re.compile(r"(?<![\w'-])(?:" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])")
+    return re.compile(
+        r"^(?:[\w'-]+\s+){0,2}?(" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])"
+    )
+
+
+#: Words after "black and white" or "sepia" that make it the picture's own ("black and white
+#: photo of", "sepia tones"), not a thing's colour ("a black and white cat").
+_LOOK_WORDS = frozenset(
+    "photo photograph photography picture image shot film movie print portrait style tones tone "
+    "filter aesthetic still".split()
+)
 
 
 def _stated_look(lowered: str) -> set[str]:
-    """What the user chose of the picture's look: ``framed`` (a camera angle or shot:
-    "isometric", "aerial view", "close up") and ``monochrome`` ("black and white", "sepia")."""
-    return {
-        fact
-        for fact, section in (("framed", "framing"), ("monochrome", "monochrome"))
-        if _phrases_pattern(section).search(lowered)
-    }
+    """What the user chose of the picture's look, said at the head of a clause: ``framed`` (a
+    camera angle or shot: "isometric", "aerial view", "close up") and ``monochrome`` ("black
+    and white photo", ", sepia,"; not "a black and white cat")."""
+    found = set()
+    for clause in (c.strip() for c in re.split(r"[,;.]", lowered)):
+        if _phrases_pattern("framing").search(clause):
+            found.add("framed")
+        match = _phrases_pattern("monochrome").search(clause)
+        if match:
+            rest = _WORD.findall(clause[match.end() :])
+            if not rest or rest[0] in _LOOK_WORDS:
+                found.add("monochrome")
+    return found
 
 
 def look_conflict(facet: str, text: str, facts: frozenset[str] | set[str]) -> str | None:
@@ -2165,9 +2198,8 @@ def look_conflict(facet: str, text: str, facts: frozenset[str] | set[str]) -> st
     where the prompt sets its own framing, a colour where it asks for no colour."""
     if facet == "composition" and "framed" in facts:
         return "the prompt sets its own framing"
-    if "monochrome" in facts and (
-        facet == "colour" or set(_WORD.findall(text.lower())) & _word_list("hues")
-    ):
+    words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
+    if "monochrome" in facts and (facet == "colour" or words & _word_list("hues")):
         return "the prompt asks for a picture without colour"
     return None
 
@@ -3054,10 +3086,14 @@ def _last_noun(tokens: list[str], start: int) -> int:
         verb = _participle(word) or _agrees_as_verb(tokens, j) or _count_verb(tokens, j)
         if word in _PHRASE_ENDS or (j > start and verb):
             break  # ("a tray of eclairs flies across": the tray's verb)
-        if (kind_of(word) is None and word not in _DETERMINERS) or word in _word_list("media"):
+        if word in _word_list("media"):
             break  # ("a cup of coffee, film photo": the style after a comma is no noun of it)
         if kind_of(word) is not None:
             last = j
+        elif word not in _DETERMINERS and not (
+            j + 1 < len(tokens) and kind_of(tokens[j + 1]) is not None
+        ):
+            break  # a word no table knows ends it, unless a noun follows ("hot soup")
     return last
 
 

@@ -470,3 +470,15 @@ def test_a_free_cue_that_overrules_the_chosen_look_is_dropped():
     assert look_conflict("light", "harsh red backlight", bw)
     assert look_conflict("light", "hard raking light", bw) is None
     assert not {"framed", "monochrome"} & parse_scene("a close-knit family at dinner").facts
+    # a thing's colours and a prop's lens are no look of the picture (a fresh-eyes review)
+    for scene in (
+        "a black and white cat sleeping on a red sofa",
+        "a black-and-white border collie herding sheep",
+        "a photographer with a telephoto lens",
+        "a hiker at a panoramic viewpoint",
+    ):
+        assert not {"framed", "monochrome"} & parse_scene(scene).facts, scene
+    assert "monochrome" in parse_scene("a harbour at dawn, black and white").facts
+    assert "framed" in parse_scene("snow leopard on a cliff, telephoto lens").facts
+    # a hyphenated colour is a colour
+    assert look_conflict("light", "a blood-red sky glaring behind the subject", bw)
