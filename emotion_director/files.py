@@ -55,7 +55,7 @@ def read_regular_file(
     except FileNotFoundError:
         raise error(f"{path}: {what} not found; check the path.") from None
     except IsADirectoryError:
-        raise error(f"{path}: is a folder; pass the {what} file itself.") from None
+        raise error(f"{path}: is a folder; pass the {_file(what)} itself.") from None
     except OSError as exc:  # ELOOP, EACCES, ...
         raise error(
             f"{path}: cannot open the {what} ({exc.strerror or exc}); fix the path or "
@@ -64,7 +64,7 @@ def read_regular_file(
     info = os.fstat(fd)
     problem = None
     if stat.S_ISDIR(info.st_mode):
-        problem = f"{path}: is a folder; pass the {what} file itself."
+        problem = f"{path}: is a folder; pass the {_file(what)} itself."
     elif not stat.S_ISREG(info.st_mode):
         problem = (
             f"{path}: not a regular file (a pipe, device or socket); the {what} must be "
@@ -83,6 +83,11 @@ def read_regular_file(
     if len(data) > max_bytes:  # it grew while being read
         raise error(f"{path}: over the {_limit(max_bytes)} limit for a {what}.")
     return data
+
+
+def _file(what: str) -> str:
+    """What is read, as a file: "the config file", "the bank file"."""
+    return what if what.endswith("file") else f"{what} file"
 
 
 def _limit(max_bytes: int) -> str:

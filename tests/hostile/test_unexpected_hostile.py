@@ -116,17 +116,17 @@ CASES = [
     (
         "personas-list-file-is-folder",
         lambda t: ["personas", "list", "--personas", _persona_dir(t, "p")],
-        "directory",
+        "folder",
     ),
     (
         "personas-validate-file-is-folder",
         lambda t: ["personas", "validate", _persona_dir(t, "p")],
-        "directory",
+        "folder",
     ),
     (
         "personas-diff-file-is-folder",
         lambda t: ["personas", "diff", _persona_dir(t, "p"), "defaults"],
-        "directory",
+        "folder",
     ),
     (
         "personas-validate-huge-integer",
