@@ -302,6 +302,19 @@ def write_messages(
     ]
 
 
+def persona_pool(
+    concept_graph: ConceptGraph,
+    emotion: Emotion,
+    scene: SceneModel,
+    subject_tags: frozenset[str],
+) -> list[VisualConcept]:
+    """The concepts a persona may be offered: those that fit the scene, or its subject's tags
+    where the scene names no subject and states no setting of its own."""
+    if scene.entities or scene.read_setting or not subject_tags:
+        return concept_graph.candidates(emotion, scene)
+    return concept_graph.candidates(emotion, subject_tags)
+
+
 @steps_function
 @renamed_keyword(graph="concept_graph")
 def read_persona(
@@ -333,11 +346,7 @@ def read_persona(
     node = f"persona_reading[{persona.name}]"
     sensitivity = persona.sensitivity_for(emotion)
     # ungrounded (an eval ablation): no concept-graph options at all, the model writes freely
-    pool = (
-        concept_graph.candidates(emotion, scene)
-        if scene.entities or scene.read_setting or not subject_tags
-        else concept_graph.candidates(emotion, subject_tags)
-    )
+    pool = persona_pool(concept_graph, emotion, scene, subject_tags)
     options = shortlist(persona, pool, seed=pseed, scene=scene) if grounding else []
     choose = mode == "choose" and grounding
     schema: type[BaseModel] = picks_schema(len(options)) if choose else WrittenReading

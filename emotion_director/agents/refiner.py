@@ -93,12 +93,18 @@ def chain_of_concept(
     scene: SceneModel | None = None,
     seed: int = 0,
     scene_fit: Any = None,
+    read_risk: Callable[[str, list[str]], list[float]] | None = None,
 ) -> Steps[ConceptChain]:
     """Turn persona readings into a :class:`ConceptChain` of depictable concepts.
 
     ``scene_fit`` (a :class:`~emotion_director.scenefit.SceneFit`, optional) drops, beside the
     word tables, every concept it finds clashing with ``subject``, its reason in the trace, and
     vets each concept the graph fills in.
+
+    ``read_risk`` (``scene text, concept texts -> risks``, e.g.
+    :meth:`~emotion_director.scenefit.ReaderRisk.risks`, optional) reads the risk of a concept a
+    persona's own words name that the scene's reading (``scene.read_risk``) does not hold yet,
+    so that it is ranked like the concepts the personas were offered.
 
     ``await chain_of_concept(...)`` runs it async, ``chain_of_concept.invoke(...)`` sync.
     """
@@ -153,6 +159,15 @@ def chain_of_concept(
             scene=scene,
         )
         ranked_appraisals = _rank_appraisals(links, concept_graph, emotion)
+    if read_risk is not None and scene.read_risk is not None:
+        # what the personas' words named, and what the chain may fill in from the graph
+        reachable = {c.text for c in known.values()}
+        if grounding:
+            reachable |= {c.text for c in concept_graph.candidates(emotion, scene)}
+        unread = sorted(reachable - scene.read_risk.keys())
+        if unread:
+            more = dict(zip(unread, read_risk(scene.text, unread)))
+            scene = scene.model_copy(update={"read_risk": {**scene.read_risk, **more}})
     clashes = _scene_clash(scene_fit, subject)
     _drop_contradictions(links, known, dropped, facts, clashes)
     if grounding:

@@ -33,7 +33,7 @@ from langgraph.types import Command, Overwrite, Send, interrupt
 
 from emotion_director.agents.backends import make_chat_model
 from emotion_director.agents.consensus import build_consensus
-from emotion_director.agents.persona_agent import read_persona
+from emotion_director.agents.persona_agent import persona_pool, read_persona
 from emotion_director.agents.refiner import chain_of_concept
 from emotion_director.agents.steps import CallBudget, Steps, arun_steps, run_steps
 from emotion_director.agents.structured import StructuredMemory
@@ -208,13 +208,20 @@ class MCAgentNodes:
                 "run needs: raise it or select fewer personas."
             )
         # concepts are ranked only when grounded: read their risk once the request is valid, for
-        # the concepts that fit the scene (the only ones a persona or the refiner can pick; about a
-        # sixth of the emotion's concepts, and the reading is the costliest step outside the model)
-        risk = shared_reader_risk() if self.settings.read_risk and self.settings.grounding else None
+        # the concepts the personas may be offered (about a sixth of the emotion's, and the
+        # reading is the costliest step outside the model); the refiner reads the few others a
+        # model's own words may name (refiner.chain_of_concept's `read_risk`)
+        risk = self._read_risk()
         if risk is not None:
             scene = update["scene"]
-            texts = [c.text for c in self.concept_graph.candidates(update["emotion"], scene)]
-            found = dict(zip(texts, risk.risks(scene.text, texts)))
+            pool = persona_pool(
+                self.concept_graph,
+                Emotion(update["emotion"]),
+                scene,
+                frozenset(update["subject_tags"]),
+            )
+            texts = [c.text for c in pool]
+            found = dict(zip(texts, risk(scene.text, texts)))
             update["scene"] = scene.model_copy(update={"read_risk": found})
         return update
 
@@ -301,9 +308,18 @@ class MCAgentNodes:
             scene=state.get("scene"),
             seed=state["seed"],
             scene_fit=self._scene_fit(),
+            read_risk=self._read_risk(),
             **self.llm_options,
         )
         return {"concepts": chain}
+
+    def _read_risk(self) -> Callable[[str, list[str]], list[float]] | None:
+        """Blind readers' risk of concepts in a scene (``ReaderRisk.risks``), when concepts are
+        ranked by it: grounded, ``read_risk`` on, MiniLM installed."""
+        if not (self.settings.read_risk and self.settings.grounding):
+            return None
+        model = shared_reader_risk()
+        return model.risks if model is not None else None
 
     def _scene_fit(self) -> Any:
         """The learned scene-fit model, loaded on first use; None when off or not installed."""

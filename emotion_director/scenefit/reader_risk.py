@@ -149,6 +149,7 @@ class ReaderRisk:
         v = self._vectors([generic_text(c) for c in concepts])
         near = (v @ self._phrase_vecs.T)[:, self._pair_phrase]  # concepts x pairs
         near += SCENE_WEIGHT * (self._scene_vecs @ u)[self._pair_scene]
+        np.nan_to_num(near, copy=False, nan=-np.inf)  # a pair of no vector is never near
         # the K nearest pairs: those at least as near as the K-th nearest (a pair labelled twice
         # has two equal entries; a tie at the K-th counts every pair of it, not an arbitrary one)
         n = near.shape[1]

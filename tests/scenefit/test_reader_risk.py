@@ -312,3 +312,38 @@ def test_the_printed_result_leaves_the_risks_out_and_keeps_the_scene_s_schema():
     assert "read_risk" not in python and isinstance(python["read_setting"], frozenset)
     schema = RewriteResult.model_json_schema(mode="serialization")
     assert {"$ref": "#/$defs/SceneModel"} in schema["properties"]["scene"]["anyOf"]
+
+
+def test_a_concept_a_model_names_outside_the_offered_ones_is_ranked_by_its_read_risk_too():
+    """The scene's reading holds the concepts the personas are offered; one a model's own words
+    name beyond them is read when the chain meets it, not ranked by the count table instead (a
+    review: "towering ancient trees rising above" for a lighthouse on a cliff)."""
+    from emotion_director import Settings, build_graph
+    from emotion_director.agents.persona_agent import specificity_bonus
+    from emotion_director.graph.builder import shared_reader_risk
+    from emotion_director.knowledge import load_concept_graph
+    from emotion_director.testing import FunctionChatModel, example_from_schema
+
+    risk = shared_reader_risk()
+    if risk is None:
+        pytest.skip("MiniLM not installed")
+    cue = "towering ancient trees rising above"
+
+    def reply(messages, schema):
+        out = example_from_schema(schema)
+        if schema and "cues" in schema.get("properties", {}):
+            out["cues"] = [cue, "a lighthouse beam sweeping the fog"]
+        return out
+
+    graph = build_graph(Settings(reading_mode="write"), chat_model=FunctionChatModel(reply))
+    out = graph.invoke({"prompt": "a lighthouse on a cliff at dusk", "emotion": "awe"})
+    scene = out["scene"]
+    concept = load_concept_graph().lookup(cue, "awe", scene)
+    assert concept is not None and not concept.fits(scene)  # not among those offered
+    assert concept.text not in (scene.read_risk or {})
+    read = scene.model_copy(
+        update={"read_risk": {concept.text: risk.risks(scene.text, [concept.text])[0]}}
+    )
+    link = next(c for c in out["concepts"].concepts if c.text == cue)
+    assert link.fit == pytest.approx(specificity_bonus(concept, read))
+    assert link.fit < 0  # readers found such trees risky over a lighthouse
