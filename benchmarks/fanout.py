@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
 
 from emotion_director import Settings, build_graph
 from emotion_director.agents.persona_agent import picks_schema
@@ -21,15 +23,8 @@ from emotion_director.agents.structured import StructuredMemory, ainvoke_structu
 from emotion_director.personas import default_personas
 from emotion_director.testing import TestChatModel
 
-NEW_SCENES = [
-    "a night ferry crossing a fjord in sleet",
-    "a beekeeper lifting a frame of comb in a lavender field",
-    "a toddler asleep in a shopping trolley at a garden centre",
-    "two chess players in a smoky cafe in Tbilisi",
-    "a lifeguard tower on an empty beach in February",
-    "a potter trimming a bowl on a wheel in a cramped studio",
-    "a stray cat on the roof of a bus depot at sunrise",
-]
+sys.path.insert(0, str(Path(__file__).parent))
+from orchestration_overhead import NEW_SCENES  # noqa: E402 (one list of new scenes)
 
 
 async def one_call(model: TestChatModel, memory: StructuredMemory) -> float:

@@ -1797,11 +1797,6 @@ def motion_verbs() -> frozenset[str]:
 _PATH = frozenset("across along through past toward towards down up into out onto around".split())
 
 
-#: Owners before a noun: after "down" or "out" they make it a particle of a verb with an object
-#: ("slamming down her cards"), not a path.
-_OWNERS = frozenset({"her", "his", "their", "its", "my", "our", "your"})
-
-
 def _travels(tokens: list[str], subject: SubjectEntity, actions: list[str]) -> bool:
     """Whether the scene sets its subject moving from place to place: a verb it does (one of
     ``actions``, or the word right after its noun: "a hydrofoil skimming across", "horses
@@ -1834,12 +1829,13 @@ def _travels(tokens: list[str], subject: SubjectEntity, actions: list[str]) -> b
 
 
 def _to_a_place(words: list[str]) -> bool:
-    """Whether a path's words name a place: "(of) a tunnel", "the harbour", "a choppy bay"."""
+    """Whether a path's words name a place: "(of) a tunnel", "the harbour", "a choppy bay";
+    not a thing ("slamming down her cards") nor another preposition ("staring up at the stars")."""
     for k, word in enumerate(words[:4]):
         if word == "of" or word in _DETERMINERS or _adverb(word):
             continue
-        if word in _OWNERS or word in _LOCATIVE:
-            return False  # ("slamming down her cards", "staring up at the stars")
+        if word in _LOCATIVE:
+            return False
         head = words[_last_noun(words, k)]  # "golden wheat fields": fields
         return kind_of(head) in PLACE_KINDS | {"building"}
     return False
@@ -3087,7 +3083,7 @@ def _last_noun(tokens: list[str], start: int) -> int:
         if word in _PHRASE_ENDS or (j > start and verb):
             break  # ("a tray of eclairs flies across": the tray's verb)
         if word in _word_list("media"):
-            break  # ("a cup of coffee, film photo": the style after a comma is no noun of it)
+            break  # a style word is no noun of the phrase ("a bowl of soup, food photography")
         if kind_of(word) is not None:
             last = j
         elif word not in _DETERMINERS and not (
