@@ -1841,6 +1841,21 @@ def _to_a_place(words: list[str]) -> bool:
     return False
 
 
+def _set_down(tokens: list[str], subject: SubjectEntity) -> bool:
+    """Whether the subject is a thing set down somewhere and doing nothing: an object or a
+    food that a preposition of place follows ("a vintage camera on a wooden desk", "a bowl of
+    pho on a plastic stool"), which stays where it is (a vehicle may drive off; "a kite over
+    the beach" is not set down)."""
+    if subject.kind not in {"object", "food"}:
+        return False
+    noun = subject.noun.split()[-1]
+    return any(t == noun and tokens[i + 1] in _SET_ON for i, t in enumerate(tokens[:-1]))
+
+
+#: Prepositions of a thing set down: "on a desk", "in a vase", "beside a cup".
+_SET_ON = frozenset("on in inside beside next atop upon".split())
+
+
 #: Words between a subject and its verb that change nothing about what it does ("a snow leopard
 #: is perched", "a barge lies moored", "an old man, still sitting").
 _LINKS = frozenset("is are was were sits lies stands still quietly calmly".split())
@@ -2506,6 +2521,9 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("stationary")  # "a snow leopard perched on a ledge": not racing past the lens
     elif entities and _travels(tokens, entities[0], actions):
         facts.add("moving")  # "a rally car racing along a forest road": its own travel
+    elif entities and not actions and _set_down(tokens, entities[0]):
+        facts.add("stationary")  # "a vintage camera on a wooden desk": not flipping through
+        # the air (set 34), nor "mid-bounce, frozen in the air"
     if any(
         _vocal(token, tokens[i - 1] if i else "")
         or (token.endswith("ing") and _vocal(token, tokens[i + 1] if i + 1 < len(tokens) else ""))

@@ -1026,3 +1026,23 @@ def test_a_far_view_is_refused_in_falling_snow(scene, fits):
 )
 def test_a_scene_states_moving_where_its_subject_travels(scene, moving):
     assert ("moving" in parse_scene(scene).facts) is moving
+
+
+@pytest.mark.parametrize(
+    "scene, still",
+    [
+        # a thing set down stays there (using it as a user: "the camera mid-bounce, frozen in
+        # the air" for a camera on a desk; set 34: "the camera flipping through the air")
+        ("vintage camera on a wooden desk beside a stack of old letters", True),
+        ("a pitcher of iced lemonade on a farmhouse porch at noon", True),
+        ("a kite over a windy beach", False),  # not set down
+        ("a red car on a coast road", False),  # a vehicle may drive off
+        ("a dog in a park", False),
+    ],
+)
+def test_a_thing_set_down_is_stationary_and_does_nothing_of_its_own(scene, still):
+    parsed = parse_scene(scene)
+    assert ("stationary" in parsed.facts) is still
+    bounce = _concept("{the} mid-bounce, frozen in the air")
+    if still:
+        assert bounce.conflict(parsed) is not None
