@@ -477,6 +477,10 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "full moon",
         "moon rising",
         "moonrise",
+        # the sun shines: golden-hour light needs it
+        "golden hour",
+        "blazing noon sun",
+        "desert sun",
     ),
     # summer, and heat you can see: it melts snow ("molten lava glow" in a snowy field)
     "hot": (
@@ -1120,6 +1124,8 @@ SITES: dict[str, tuple[str, ...]] = {
         "woods",
         "woodland",
         "jungle",
+        "rainforest",
+        "rain forest",
         "treeline",
         "tree line",
         "undergrowth",
@@ -2046,6 +2052,9 @@ _FIGURES_OF_SPEECH = {
     # after sunset" got "sunlight flashing on droplets flung from its fur" on set 30)
     " after sunset ": " after dusk ",
     " after sundown ": " after dusk ",
+    # the air shimmering over hot ground, not a fog ("an abandoned gas station in the Nevada desert
+    # at midday, heat haze" got "soft overcast light with no harsh shadows" on set 35)
+    " heat haze ": " heat shimmer ",
 }
 
 

@@ -1046,3 +1046,36 @@ def test_a_thing_set_down_is_stationary_and_does_nothing_of_its_own(scene, still
     bounce = _concept("{the} mid-bounce, frozen in the air")
     if still:
         assert bounce.conflict(parsed) is not None
+
+
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        # sets 4, 10, 38: "dim murky light with a green cast" at noon and at golden hour
+        ("Vulture picking at a bloated carcass by a roadside ditch at noon", False),
+        ("a teenager flying a kite on a windy beach at golden hour", False),
+        ("a goatherd on a sunny hillside", False),
+        # what shuts the sun out: a roof, rain, fog, a forest's canopy, the night, overcast
+        ("a butcher in a cold store at noon", True),
+        ("a vulture at a roadside ditch at noon in the rain", True),
+        ("a farmer in a foggy field at midday", True),
+        ("two okapis drinking from a muddy stream deep in the Congo rainforest at midday", True),
+        ("a vulture on a fence post under a clear night sky", True),
+        ("a vulture on a fence post at noon under an overcast sky", True),
+        # no sun stated
+        ("a tanner scraping hides beside a reeking vat on a humid summer afternoon", True),
+    ],
+)
+def test_dim_light_is_refused_where_the_scene_states_sunshine(scene, fits):
+    _assert_free_tag("dim murky light with a green cast", "diffuse", scene, fits)
+
+
+def test_heat_haze_is_no_fog_and_overcast_rules_out_sunshine():
+    assert "fog" not in parse_scene("a gas station in the desert at midday, heat haze").facts
+    # set 9: "the mule in the shadow of a passing cloud" under a leaden sky
+    _assert_free_tag(
+        "bright flat light with crisp little shadows",
+        "clear",
+        "a mule in a mine yard under an overcast sky",
+        False,
+    )
