@@ -573,7 +573,16 @@ BODY_FAMILIES = {
     "pinniped_mammal.n.01": "-paws",  # flippers: a seal, a walrus
     "earless_seal.n.01": "-paws -ears",  # a harp seal pup has no ears to droop
     "bat.n.01": "+wings -paws",
+    # animals filed under a kind of subject whose plan they do not have: a jellyfish (kind fish)
+    # has no face for sunglasses to perch on (set 35), a snail (kind insect) no legs
+    "coelenterate.n.01": "-face -fins -legs",  # a jellyfish, a sea anemone
+    "echinoderm.n.01": "-face -fins -legs",  # a starfish, a sea urchin
+    "bivalve.n.01": "-face -fins -legs",  # an oyster, a clam
+    "gastropod.n.01": "-legs",  # a snail, a whelk
+    "worm.n.01": "-legs",  # an earthworm, a leech
 }
+#: the kinds of subject whose nouns build_bodies reads, and the WordNet root of their senses
+BODY_KINDS = {"mammal": "mammal.n.01", "fish": "animal.n.01", "insect": "animal.n.01"}
 
 
 def _family(synset: object) -> str | None:
@@ -594,28 +603,37 @@ def _family(synset: object) -> str | None:
 
 
 def build_bodies(folder: Path) -> list[tuple[str, str]]:
-    """Mammal nouns (kind ``mammal`` in ``knowledge.scene.noun_kinds``) whose every mammal sense
-    falls in one family of ``BODY_FAMILIES``, with that family's changes to the body plan."""
-    from emotion_director.knowledge.scene import noun_kinds
+    """Animal nouns (kinds of ``BODY_KINDS`` in ``knowledge.scene.noun_kinds``) whose every
+    sense under the kind's root falls in one family of ``BODY_FAMILIES``, with that family's
+    changes to the body plan."""
+    from emotion_director.knowledge.scene import kind_of, noun_kinds
 
     with open_wordnet(folder) as wordnet:
-        mammal = wordnet.synset("mammal.n.01")  # type: ignore[attr-defined]
         kinds = noun_kinds()
-        mammals = {noun for noun, kind in kinds.items() if kind == "mammal" and "-" not in noun}
-        # two-word names of a mammal noun's kin ("harp seal", "sea otter"): read with the
+        animals = {
+            noun: kind for noun, kind in kinds.items() if kind in BODY_KINDS and "-" not in noun
+        }
+        # one-word names the parser reads by their last part ("starfish" is a fish)
+        for name in sorted(lemma_names(wordnet, "n")):
+            if name.isalpha() and name.islower() and name not in animals:
+                kind = kind_of(name)
+                if kind in BODY_KINDS:
+                    animals[name] = kind
+        # two-word names of an animal noun's kin ("harp seal", "sea otter"): read with the
         # modifier before the head noun (SubjectEntity.facts)
         for synset in wordnet.all_synsets("n"):  # type: ignore[attr-defined]
             for lemma in synset.lemmas():
                 parts = lemma.name().split("_")
                 if len(parts) == 2 and all(p.isalpha() and p.islower() for p in parts):
-                    if parts[1] in mammals:
-                        mammals.add(" ".join(parts))
+                    if parts[1] in animals:
+                        animals.setdefault(" ".join(parts), animals[parts[1]])
         rows = []
-        for noun in sorted(mammals):
+        for noun in sorted(animals):
+            root = wordnet.synset(BODY_KINDS[animals[noun]])  # type: ignore[attr-defined]
             senses = [
                 s
                 for s in wordnet.synsets(noun.replace(" ", "_"), pos="n")  # type: ignore[attr-defined]
-                if mammal in s.closure(lambda x: x.hypernyms())
+                if root in s.closure(lambda x: x.hypernyms())
             ]
             families = {_family(s) for s in senses}
             if len(families) == 1 and None not in families:
@@ -668,7 +686,7 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
     "--bodies": (
         build_bodies,
         "wordnet_bodies.tsv",
-        "# noun\tbody: how a mammal's body differs from the kind's plan (+ has, - lacks), by\n"
+        "# noun\tbody: how an animal's body differs from the kind's plan (+ has, - lacks), by\n"
         "# its WordNet family (BODY_FAMILIES in build_bodies)",
     ),
     "--senses": (

@@ -1546,14 +1546,14 @@ _LIVING_TRAITS = frozenset(
 
 
 def noun_facts(noun: str, kind: str) -> frozenset[str]:
-    """What a subject brings: its kind's body plan and setting, plus the noun's own traits; a
-    mammal's body as its WordNet family has it (``wordnet_bodies.tsv``: an elephant has no paws
-    or fur, a harp seal no ears)."""
+    """What a subject brings: its kind's body plan and setting, plus the noun's own traits; an
+    animal's body as its WordNet family has it (``wordnet_bodies.tsv``: an elephant has no paws
+    or fur, a harp seal no ears, a jellyfish no face)."""
     traits = noun_traits().get(singular(noun), frozenset())
     if kind not in ANIMATE_KINDS:  # a carousel horse keeps its size, not its hooves
         traits -= _LIVING_TRAITS
     facts = KIND_FACTS[kind] | traits
-    if kind == "mammal":
+    if kind in ANIMATE_KINDS:
         body = mammal_bodies().get(noun) or mammal_bodies().get(singular(noun))
         if body:
             facts = (facts | body[0]) - body[1]
@@ -1566,7 +1566,7 @@ _YOUNG = frozenset("pup pups cub cubs calf calves foal foals kit kits baby babie
 
 @lru_cache(maxsize=1)
 def mammal_bodies() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """Mammal noun -> (facts it has beyond the kind's plan, facts of the plan it lacks)."""
+    """Animal noun -> (facts it has beyond the kind's plan, facts of the plan it lacks)."""
     bodies = {}
     for row in _tsv_rows("wordnet_bodies.tsv"):
         if len(row) < 2:

@@ -745,6 +745,20 @@ def test_a_mammal_has_the_body_of_its_wordnet_family(scene, has, lacks):
     assert has <= animal.facts and not lacks & animal.facts
 
 
+@pytest.mark.parametrize(
+    "scene, has, lacks",
+    [
+        # set 35: "a pair of oversized sunglasses perched on its face" on a jellyfish
+        ("jellyfish glowing in a dark aquarium", {"aquatic"}, {"face", "fins"}),
+        ("a starfish on wet sand at low tide", {"aquatic"}, {"face", "fins", "legs"}),
+        ("a goldfish in a bowl", {"face", "fins"}, set()),  # the kind's plan, unchanged
+    ],
+)
+def test_an_animal_of_another_kind_has_the_body_of_its_wordnet_family(scene, has, lacks):
+    animal = parse_scene(scene).main
+    assert has <= animal.facts and not lacks & animal.facts
+
+
 def test_a_posture_needs_the_body_part_it_names():
     graph = load_concept_graph()
     seal = parse_scene("a harp seal pup alone on a thawing ice floe in grey fog")
