@@ -40,6 +40,7 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
     singular,
+    subjects_own,
 )
 from emotion_director.knowledge.setting import (
     concept_settings,
@@ -185,7 +186,7 @@ class VisualConcept(BaseModel):
         if self.excludes & facts:
             return f"excludes {sorted(self.excludes & facts)[0]}, the scene has it"
         reason = facts_conflict(facts, self.needs, self.text) or look_conflict(
-            self.facet, self.text, facts
+            self.facet, self.text, facts, own=self.bound or subjects_own(self.text)
         )
         if reason:
             return reason

@@ -1482,6 +1482,8 @@ class CuratedSubjects(TypedDict):
     regions: NotRequired[str]  # space-separated: parts of a place ("the rim of", "forest floor")
     media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
     framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
+    aerial: NotRequired[list[str]]  # phrases: a framing from far above
+    close: NotRequired[list[str]]  # phrases: a framing from close up
     monochrome: NotRequired[list[str]]  # phrases: a picture without colour
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
@@ -2179,8 +2181,10 @@ def contradiction(
     return facts_conflict(facts, own, phrase)
 
 
-@lru_cache(maxsize=2)
-def _phrases_pattern(section: Literal["framing", "monochrome"]) -> re.Pattern[str]:
+@lru_cache(maxsize=4)
+def _phrases_pattern(
+    section: Literal["framing", "aerial", "close", "monochrome"],
+) -> re.Pattern[str]:
     """A phrase of ``section`` among the first three words of a clause ("isometric ...",
     "..., macro, ...", "an aerial view of ..."; not "a photographer with a telephoto lens")."""
     phrases = sorted(curated_subjects().get(section, []), key=len, reverse=True)
@@ -2205,6 +2209,9 @@ def _stated_look(lowered: str) -> set[str]:
     for clause in (c.strip() for c in re.split(r"[,;.]", lowered)):
         if _phrases_pattern("framing").search(clause):
             found.add("framed")
+            for scale in ("aerial", "close"):
+                if _phrases_pattern(scale).search(clause):
+                    found.add(f"{scale}_view")
         match = _phrases_pattern("monochrome").search(clause)
         if match:
             rest = _WORD.findall(clause[match.end() :])
@@ -2213,11 +2220,36 @@ def _stated_look(lowered: str) -> set[str]:
     return found
 
 
-def look_conflict(facet: str, text: str, facts: frozenset[str] | set[str]) -> str | None:
+#: Facets of a thing set in the picture: out of scale beside the subject in an aerial view or a
+#: close-up, unless it is the subject's own ("{the} wearing a tiny party hat").
+_SCALED_FACETS = frozenset({"object", "action"})
+
+
+def subjects_own(text: str) -> bool:
+    """Whether a phrase with no owner is what the subject does or wears, by its first word: a
+    participle or an adverb ("leaping after a bright bouncing ball", "wearing a tiny party hat",
+    "frozen mid-step", "slowly sniffing the flowers", "mid-sneeze"), not a thing set beside the
+    subject ("a ball frozen at the top of its arc", "wildflowers in the foreground")."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return False
+    first = words[0]
+    return first.startswith("mid-") or _participle(first) or _adverb(first)
+
+
+def look_conflict(
+    facet: str, text: str, facts: frozenset[str] | set[str], own: bool = True
+) -> str | None:
     """Why a phrase of ``facet`` overrules the look the user chose, or ``None``: a composition
-    where the prompt sets its own framing, a colour where it asks for no colour."""
+    where the prompt sets its own framing, a colour where it asks for no colour, a thing of its
+    own (``own=False``: not the subject's) beside the subject of an aerial view or a close-up."""
     if facet == "composition" and "framed" in facts:
         return "the prompt sets its own framing"
+    if facet in _SCALED_FACETS and not own:
+        if "aerial_view" in facts:
+            return "the prompt views the scene from far above: a thing beside it is out of scale"
+        if "close_view" in facts:
+            return "the prompt frames the subject close up: a thing beside it is out of scale"
     words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
     if "monochrome" in facts and (facet == "colour" or words & _word_list("hues")):
         return "the prompt asks for a picture without colour"

@@ -482,3 +482,43 @@ def test_a_free_cue_that_overrules_the_chosen_look_is_dropped():
     assert "framed" in parse_scene("snow leopard on a cliff, telephoto lens").facts
     # a hyphenated colour is a colour
     assert look_conflict("light", "a blood-red sky glaring behind the subject", bw)
+
+
+@pytest.mark.parametrize(
+    "scene, view",
+    [
+        # set 35: "a bee sipping nectar from a clover flower" and "wildflowers in the foreground"
+        # in an aerial view of rice terraces
+        ("aerial view of terraced rice fields in Bali after rain", "aerial_view"),
+        ("a drone shot of a container port at dusk", "aerial_view"),
+        ("Macro photo of a beetle on a leaf", "close_view"),
+        ("close-up of a potter's hands on wet clay", "close_view"),
+    ],
+)
+def test_a_thing_of_its_own_is_out_of_scale_in_an_aerial_view_or_a_close_up(scene, view):
+    from emotion_director.knowledge.concept_graph import load_concept_graph
+    from emotion_director.knowledge.scene import parse_scene
+
+    model = parse_scene(scene)
+    assert view in model.facts
+    concept = load_concept_graph().get
+
+    for prop in (
+        "a bee sipping nectar from a clover flower",
+        "a ball frozen at the top of its arc",
+    ):
+        assert concept(prop).conflict(model, anchored=False), prop
+    # the subject's own things and doings, and light or colour, keep their scale
+    for own in ("{the} wearing a knitted bobble hat", "wearing a tiny party hat slightly askew"):
+        assert "out of scale" not in (concept(own).conflict(model, anchored=False) or ""), own
+    assert concept("harsh red backlight").conflict(model, anchored=False) is None
+
+
+@pytest.mark.parametrize(
+    "scene",
+    ["a photographer with a macro lens", "a pilot in an aerial display team", "a drone pilot"],
+)
+def test_a_scale_the_scene_names_as_a_thing_is_no_framing(scene):
+    from emotion_director.knowledge.scene import parse_scene
+
+    assert not {"aerial_view", "close_view"} & parse_scene(scene).facts
