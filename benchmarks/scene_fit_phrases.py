@@ -73,6 +73,7 @@ JUDGES = {
     "judge36": ("BS", "BT"),
     "judge37": ("BU", "BV"),
     "judge38": ("BW", "BX"),
+    "judge39": ("BY", "BZ"),
 }
 
 
