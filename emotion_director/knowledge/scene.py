@@ -3388,6 +3388,17 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
         elif i and tokens[i - 1] in members and _count_verb(tokens, i):
             found.append(token)  # "a team of firefighters battles a blaze"
         elif (
+            after
+            and token.endswith("ing")
+            and i + 1 < len(tokens)
+            and tokens[i + 1] in _DETERMINERS
+            and token not in expressions
+            and _ing_of_a_verb(token)
+        ):
+            # what a determiner follows is a verb, whatever noun the -ing word also is: "a
+            # bricklayer building a curved garden wall", "a man painting a fence" (set 36)
+            found.append(token)
+        elif (
             token.endswith("ing")
             and len(token) > 5
             and token not in expressions
@@ -3397,6 +3408,14 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
         ):
             found.append(token)
     return found
+
+
+def _ing_of_a_verb(word: str) -> bool:
+    """Whether an -ing word is a form of a verb of :func:`verbs`, whatever noun it also is
+    ("building", "painting", "doing"; not "during")."""
+    stem = word[:-3]
+    stems = (stem, stem + "e", stem[:-1] if len(stem) > 1 and stem[-1] == stem[-2] else stem)
+    return any(w in verbs() for w in stems)
 
 
 #: -ing words that are no action of the subject.

@@ -1783,3 +1783,32 @@ def test_a_group_of_a_plural_not_in_s_owns_with_an_apostrophe_s():
         "the people's"
     )
     assert parse_scene("a caravan of camels in the desert").main.possessive() == "the camels'"
+
+
+@pytest.mark.parametrize(
+    "scene, action",
+    [
+        # set 36: a bricklayer "building" read as a noun got "face buried in the hands"
+        ("A bricklayer building a curved garden wall with red bricks and mortar.", "building"),
+        ("a man painting a fence", "painting"),
+        ("teenage skateboarder doing a kickflip at a skatepark", "doing"),
+    ],
+)
+def test_an_ing_noun_before_a_determiner_is_what_the_subject_does(scene, action):
+    model = parse_scene(scene)
+    assert action in model.actions and "busy" in model.facts
+
+
+@pytest.mark.parametrize(
+    "scene",
+    ["a woman carrying a painting", "a painting of a ship", "rats during a summer storm"],
+)
+def test_an_ing_noun_that_no_determiner_follows_stays_a_noun(scene):
+    assert not {"painting", "during"} & set(parse_scene(scene).actions)
+
+
+def test_a_pose_at_rest_is_refused_for_a_bricklayer_at_work():
+    from emotion_director.knowledge.concept_graph import load_concept_graph
+
+    pose = load_concept_graph().get("{poss} face buried in the hands")
+    assert pose.conflict(parse_scene("A bricklayer building a curved garden wall."))
