@@ -3164,11 +3164,9 @@ def _framing(tokens: list[str]) -> int:
         before = tokens[k - 1]
         framed = before in media or (before == "up" and tokens[k - 2 : k - 1] == ["close"])
         # what comes first only styles the frame ("a pencil sketch of", "black and white photo
-        # of"): no living thing and no verb ("a child drawing a picture of a horse")
-        styled = not any(
-            kind_of(w) in ANIMATE_KINDS or (_participle(w) and w not in media)
-            for w in tokens[: k - 1]
-        )
+        # of", "studio lighting portrait of"): no living thing, and so none that does something
+        # ("a child drawing a picture of a horse")
+        styled = not any(kind_of(w) in ANIMATE_KINDS for w in tokens[: k - 1])
         return k + 1 if framed and styled else 0
     return 0
 

@@ -1759,6 +1759,8 @@ def test_what_a_picture_is_made_as_is_not_its_subject(scene, subject):
         ("oil painting of a Norwegian harbor under snowfall", "harbor", "painting"),
         # set 35: "the diorama sporting a painted-on moustache" for a diorama of a fire station
         ("isometric diorama of a small fire station on a street corner", "station", "diorama"),
+        # set 36: "the portrait's shoulders hunched" for a portrait of a saxophonist
+        ("Studio lighting portrait of a saxophonist in a turtleneck", "saxophonist", "portrait"),
         # the opening only: a picture drawn in the scene is a real thing in it
         ("a child drawing a picture of a horse", "child", None),
         # what is counted is the last noun of its phrase: "a loaf of rye bread" is bread
