@@ -122,6 +122,14 @@ class ReaderRisk:
         self._phrase_vecs = np.ascontiguousarray(self.pairs.vecs[phrases])
         self.base = float(self.pairs.clash.mean())
         self._base_logit = _logit(self.base)
+        # a pair whose scene or phrase has no vector (NaN) is never near: found once here
+        dead_scene = np.isnan(self._scene_vecs).any(axis=1)
+        dead_phrase = np.isnan(self._phrase_vecs).any(axis=1)
+        self._dead_pairs = np.flatnonzero(
+            dead_scene[self._pair_scene] | dead_phrase[self._pair_phrase]
+        )
+        # a scene asked again (another seed, another persona's reading) is not computed again
+        self._cached_rates = lru_cache(maxsize=256)(self._rates)
 
     @classmethod
     def load(cls) -> ReaderRisk:
@@ -142,14 +150,20 @@ class ReaderRisk:
 
     def rates(self, scene: str, concepts: Sequence[str]) -> list[float]:
         """The readers' neighbour-weighted clash rate of each concept in ``scene`` (0-1)."""
-        np = self._np
         if not concepts:
             return []
+        return list(self._cached_rates(scene, tuple(concepts)))
+
+    def _rates(self, scene: str, concepts: tuple[str, ...]) -> tuple[float, ...]:
+        np = self._np
         u = self._vectors([scene])[0]
         v = self._vectors([generic_text(c) for c in concepts])
         near = (v @ self._phrase_vecs.T)[:, self._pair_phrase]  # concepts x pairs
         near += SCENE_WEIGHT * (self._scene_vecs @ u)[self._pair_scene]
-        np.nan_to_num(near, copy=False, nan=-np.inf)  # a pair of no vector is never near
+        if self._dead_pairs.size:
+            near[:, self._dead_pairs] = -np.inf  # a pair of no vector is never near
+        if not (np.isfinite(u).all() and np.isfinite(v).all()):
+            np.nan_to_num(near, copy=False, nan=-np.inf)  # nor is a text of none
         # the K nearest pairs: those at least as near as the K-th nearest (a pair labelled twice
         # has two equal entries; a tie at the K-th counts every pair of it, not an arbitrary one)
         n = near.shape[1]
@@ -158,7 +172,7 @@ class ReaderRisk:
         weight[near < kth] = 0.0
         # one pseudo-pair at the pooled rate, of weight 1 (a pair of nearness 0)
         rate = (weight @ self.pairs.clash + self.base) / (weight.sum(axis=1) + 1)
-        return [float(r) for r in rate]
+        return tuple(float(r) for r in rate)
 
     def risks(self, scene: str, concepts: Sequence[str]) -> list[float]:
         """Each concept's clash log-odds in ``scene`` above the pooled rate of all labelled
