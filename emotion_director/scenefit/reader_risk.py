@@ -123,8 +123,8 @@ class ReaderRisk:
         self.base = float(self.pairs.clash.mean())
         self._base_logit = _logit(self.base)
         # a pair whose scene or phrase has no vector (NaN) is never near: found once here
-        dead_scene: NDArray[Any] = np.isnan(self._scene_vecs).any(axis=1)
-        dead_phrase: NDArray[Any] = np.isnan(self._phrase_vecs).any(axis=1)
+        dead_scene = np.asarray(np.isnan(self._scene_vecs).any(axis=1))
+        dead_phrase = np.asarray(np.isnan(self._phrase_vecs).any(axis=1))
         self._dead_pairs = np.flatnonzero(
             dead_scene[self._pair_scene] | dead_phrase[self._pair_phrase]
         )
