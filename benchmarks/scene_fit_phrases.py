@@ -74,6 +74,7 @@ JUDGES = {
     "judge37": ("BU", "BV"),
     "judge38": ("BW", "BX"),
     "judge39": ("BY", "BZ"),
+    "judge40": ("CA", "CB"),
 }
 
 
