@@ -1255,10 +1255,20 @@ _SETTLED = frozenset("city town village hamlet street streets".split())
 _GROUND = _SETTLED | frozenset("ground earth bedrock rock mountain hill".split())
 _EMPTY = frozenset("empty deserted abandoned forsaken".split())
 _AT_THE_SURFACE = frozenset(
-    "leaping leaps jumping jumps breaching breaches surfacing surfaces surface out above "
+    "leaping leaps jumping jumps breaching breaches surfacing surfaces surface above "
     "flying beached stranded shore beach bowl tank aquarium pond".split()
 )
 _BREAKS = frozenset("by over near beside next with on in at and of".split())
+
+
+def _out_of_the_water(tokens: list[str]) -> bool:
+    """Whether the prompt takes its subject "out of the water" ("a salmon leaping out of the
+    river"; not "a moray eel peering out of a gap in a coral reef", set 37)."""
+    waters = set(FACT_WORDS["water"])
+    return any(
+        word == "out" and tokens[j + 1 : j + 2] == ["of"] and waters & set(tokens[j + 2 : j + 5])
+        for j, word in enumerate(tokens)
+    )
 
 
 def _said_in(noun: str, lowered: str) -> str | None:
@@ -2542,6 +2552,7 @@ def parse_scene(text: str) -> SceneModel:
         and entities[0].kind == "fish"
         and (set(tokens) & set(FACT_WORDS["water"]) or "water" in facts)
         and not set(tokens) & _AT_THE_SURFACE
+        and not _out_of_the_water(tokens)
     ):
         facts.add("submerged")
     entities = _with_participants(entities)
@@ -3162,7 +3173,11 @@ def _framing(tokens: list[str]) -> int:
         if word != "of" or not k:
             continue
         before = tokens[k - 1]
-        framed = before in media or (before == "up" and tokens[k - 2 : k - 1] == ["close"])
+        framed = (
+            before in media
+            or (before == "up" and tokens[k - 2 : k - 1] == ["close"])
+            or (before == "life" and tokens[k - 2 : k - 1] == ["still"])  # "still life of"
+        )
         # what comes first only styles the frame ("a pencil sketch of", "black and white photo
         # of", "studio lighting portrait of"): no living thing, and so none that does something
         # ("a child drawing a picture of a horse")

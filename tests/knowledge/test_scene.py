@@ -1761,6 +1761,10 @@ def test_what_a_picture_is_made_as_is_not_its_subject(scene, subject):
         ("isometric diorama of a small fire station on a street corner", "station", "diorama"),
         # set 36: "the portrait's shoulders hunched" for a portrait of a saxophonist
         ("Studio lighting portrait of a saxophonist in a turtleneck", "saxophonist", "portrait"),
+        # set 37: "soft vignette closing in around the exposure", "the painting half-swallowed
+        # by darkness"
+        ("long exposure of a motorway roundabout at night", "roundabout", "exposure"),
+        ("oil painting still life of lemons and a pewter jug", "lemons", "painting"),
         # the opening only: a picture drawn in the scene is a real thing in it
         ("a child drawing a picture of a horse", "child", None),
         # what is counted is the last noun of its phrase: "a loaf of rye bread" is bread
@@ -1814,3 +1818,16 @@ def test_a_pose_at_rest_is_refused_for_a_bricklayer_at_work():
 
     pose = load_concept_graph().get("{poss} face buried in the hands")
     assert pose.conflict(parse_scene("A bricklayer building a curved garden wall."))
+
+
+@pytest.mark.parametrize(
+    "scene, underwater",
+    [
+        # set 37: "a bicycle leaning against a fence" and a low horizon on the reef
+        ("a moray eel peering out of a gap in a coral reef", True),
+        ("a salmon leaping out of the river", False),
+        ("a trout jumping out of the water at dawn", False),
+    ],
+)
+def test_a_fish_is_under_water_unless_the_prompt_takes_it_out(scene, underwater):
+    assert ("submerged" in parse_scene(scene).facts) is underwater
