@@ -40,7 +40,6 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
     singular,
-    subjects_own,
 )
 from emotion_director.knowledge.setting import (
     concept_settings,
@@ -186,7 +185,7 @@ class VisualConcept(BaseModel):
         if self.excludes & facts:
             return f"excludes {sorted(self.excludes & facts)[0]}, the scene has it"
         reason = facts_conflict(facts, self.needs, self.text) or look_conflict(
-            self.facet, self.text, facts, own=self.bound or subjects_own(self.text)
+            self.facet, self.text, facts, own=None
         )
         if reason:
             return reason

@@ -649,6 +649,24 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "billowing",
     ),
     "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
+    # the sun itself shines on the scene (not a clear sky alone: "a clear evening", "moonrise"
+    # and "alpenglow" are clear skies the sun has left)
+    "sunny": (
+        "sunny",
+        "sunshine",
+        "sunlight",
+        "sunlit",
+        "sunbeam",
+        "sunbeams",
+        "sun-drenched",
+        "sun-dappled",
+        "midday sun",
+        "noon sun",
+        "blazing sun",
+        "blazing noon sun",
+        "desert sun",
+        "golden hour",
+    ),
     # a sky covered in cloud: no clear evening, no cloudless blue, no stars
     "overcast": (
         "overcast",
@@ -1265,10 +1283,16 @@ def _out_of_the_water(tokens: list[str]) -> bool:
     """Whether the prompt takes its subject "out of the water" ("a salmon leaping out of the
     river"; not "a moray eel peering out of a gap in a coral reef", set 37)."""
     waters = set(FACT_WORDS["water"])
-    return any(
-        word == "out" and tokens[j + 1 : j + 2] == ["of"] and waters & set(tokens[j + 2 : j + 5])
-        for j, word in enumerate(tokens)
-    )
+    for j, word in enumerate(tokens):
+        if word == "out" and tokens[j + 1 : j + 2] == ["of"]:
+            phrase = []
+            for after in tokens[j + 2 :]:
+                if after in _LOCATIVE or after in _JOINERS:
+                    break
+                phrase.append(after)
+            if waters & set(phrase):  # "out of the deep blue sea"; not "out of a gap in a reef"
+                return True
+    return False
 
 
 def _said_in(noun: str, lowered: str) -> str | None:
@@ -2065,7 +2089,7 @@ _FIGURES_OF_SPEECH = {
     " after sunset ": " after dusk ",
     " after sundown ": " after dusk ",
     # the air shimmering over hot ground, not a fog ("an abandoned gas station in the Nevada desert
-    # at midday, heat haze" got "soft overcast light with no harsh shadows" on set 35)
+    # at midday, heat haze" read as foggy)
     " heat haze ": " heat shimmer ",
 }
 
@@ -2219,9 +2243,9 @@ def _stated_look(lowered: str) -> set[str]:
     for clause in (c.strip() for c in re.split(r"[,;.]", lowered)):
         if _phrases_pattern("framing").search(clause):
             found.add("framed")
-            for scale in ("aerial", "close"):
-                if _phrases_pattern(scale).search(clause):
-                    found.add(f"{scale}_view")
+        for scale in ("aerial", "close"):
+            if _phrases_pattern(scale).search(clause):
+                found |= {"framed", f"{scale}_view"}
         match = _phrases_pattern("monochrome").search(clause)
         if match:
             rest = _WORD.findall(clause[match.end() :])
@@ -2235,27 +2259,50 @@ def _stated_look(lowered: str) -> set[str]:
 _SCALED_FACETS = frozenset({"object", "action"})
 
 
+#: Words after a verb that are no noun or adjective it modifies ("leaping after", "backing away").
+_PARTICLES = frozenset(
+    "after before toward towards up down out away back forward forwards between alone while "
+    "then like until".split()
+)
+
+
 def subjects_own(text: str) -> bool:
-    """Whether a phrase with no owner is what the subject does or wears, by its first word: a
-    participle or an adverb ("leaping after a bright bouncing ball", "wearing a tiny party hat",
-    "frozen mid-step", "slowly sniffing the flowers", "mid-sneeze"), not a thing set beside the
-    subject ("a ball frozen at the top of its arc", "wildflowers in the foreground")."""
+    """Whether a phrase is what the subject does or wears, by its first words: the subject
+    itself ("{the} wearing a knitted bobble hat", "{poss} ears pinned back"), a participle
+    before a function word, or an adverb ("leaping after a bright bouncing ball", "wearing a
+    tiny party hat", "frozen mid-step", "slowly sniffing the flowers", "mid-sneeze"), not a
+    thing set beside the subject ("a ball frozen at the top of its arc", "wildflowers in the
+    foreground", "a figure standing motionless behind {the}", "snow-capped mountains")."""
+    if text.lstrip().startswith(("{the}", "{poss}")):  # "{the} wearing a knitted bobble hat"
+        return True
     words = _WORD.findall(text.lower())
     if not words:
         return False
     first = words[0]
-    return first.startswith("mid-") or _participle(first) or _adverb(first)
+    if first.startswith("mid-") or _adverb(first):
+        return True
+    if not _participle(first):
+        return False
+    # a participle that goes on to a noun or an adjective names a thing ("snow-capped
+    # mountains", "rotting food swarming with flies", "towering ancient trees"); one followed by
+    # a determiner, a preposition or a particle is the subject's doing ("leaping after a ball",
+    # "wearing a party hat", "backing away step by step")
+    nxt = words[1] if len(words) > 1 else ""
+    return not nxt or nxt in _FUNCTION_WORDS or nxt in _PARTICLES or nxt.startswith("mid-")
 
 
 def look_conflict(
-    facet: str, text: str, facts: frozenset[str] | set[str], own: bool = True
+    facet: str, text: str, facts: frozenset[str] | set[str], own: bool | None = True
 ) -> str | None:
     """Why a phrase of ``facet`` overrules the look the user chose, or ``None``: a composition
     where the prompt sets its own framing, a colour where it asks for no colour, a thing of its
-    own (``own=False``: not the subject's) beside the subject of an aerial view or a close-up."""
+    own beside the subject of an aerial view or a close-up (``own``: whether the phrase is the
+    subject's own, ``None`` to read it with :func:`subjects_own`; a model's free cue names its
+    owner in its own words, so it is taken as the subject's unless said)."""
     if facet == "composition" and "framed" in facts:
         return "the prompt sets its own framing"
-    if facet in _SCALED_FACETS and not own:
+    scaled = facts & {"aerial_view", "close_view"}
+    if facet in _SCALED_FACETS and scaled and not (subjects_own(text) if own is None else own):
         if "aerial_view" in facts:
             return "the prompt views the scene from far above: a thing beside it is out of scale"
         if "close_view" in facts:
@@ -3179,9 +3226,12 @@ def _framing(tokens: list[str]) -> int:
             or (before == "life" and tokens[k - 2 : k - 1] == ["still"])  # "still life of"
         )
         # what comes first only styles the frame ("a pencil sketch of", "black and white photo
-        # of", "studio lighting portrait of"): no living thing, and so none that does something
-        # ("a child drawing a picture of a horse")
-        styled = not any(kind_of(w) in ANIMATE_KINDS for w in tokens[: k - 1])
+        # of", "studio lighting portrait of"): no living thing and no verb ("a child drawing a
+        # picture of a horse", "a crumpled photo of a soldier")
+        styled = not any(
+            kind_of(w) in ANIMATE_KINDS or (_participle(w) and w not in media)
+            for w in tokens[: k - 1]
+        )
         return k + 1 if framed and styled else 0
     return 0
 
@@ -3407,6 +3457,8 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             and tokens[i + 1] in _DETERMINERS
             and token not in expressions
             and _ing_of_a_verb(token)
+            and kind_of(token) != "event"  # "a family wedding this summer", "a team meeting"
+            and token not in _WHEN
         ):
             # what a determiner follows is a verb, whatever noun the -ing word also is: "a
             # bricklayer building a curved garden wall", "a man painting a fence" (set 36)

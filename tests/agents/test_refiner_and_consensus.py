@@ -491,6 +491,7 @@ def test_a_free_cue_that_overrules_the_chosen_look_is_dropped():
         # in an aerial view of rice terraces
         ("aerial view of terraced rice fields in Bali after rain", "aerial_view"),
         ("a drone shot of a container port at dusk", "aerial_view"),
+        ("satellite view of a city at night", "aerial_view"),
         ("Macro photo of a beetle on a leaf", "close_view"),
         ("close-up of a potter's hands on wet clay", "close_view"),
     ],
@@ -506,17 +507,32 @@ def test_a_thing_of_its_own_is_out_of_scale_in_an_aerial_view_or_a_close_up(scen
     for prop in (
         "a bee sipping nectar from a clover flower",
         "a ball frozen at the top of its arc",
+        # a template that sets a thing beside the subject, a participle before a noun (a
+        # fresh-eyes review)
+        "a figure standing motionless behind {the}",
+        "towering ancient trees rising above",
+        "snow-capped mountains on the horizon",
     ):
         assert concept(prop).conflict(model, anchored=False), prop
     # the subject's own things and doings, and light or colour, keep their scale
-    for own in ("{the} wearing a knitted bobble hat", "wearing a tiny party hat slightly askew"):
+    for own in (
+        "{the} wearing a knitted bobble hat",
+        "wearing a tiny party hat slightly askew",
+        "leaping after a bright bouncing ball",
+        "frozen mid-step, one paw raised",
+    ):
         assert "out of scale" not in (concept(own).conflict(model, anchored=False) or ""), own
     assert concept("harsh red backlight").conflict(model, anchored=False) is None
 
 
 @pytest.mark.parametrize(
     "scene",
-    ["a photographer with a macro lens", "a pilot in an aerial display team", "a drone pilot"],
+    [
+        "a photographer with a macro lens",
+        "a pilot in an aerial display team",
+        "a drone pilot",
+        "Wide-angle aerial silks performer in a circus tent",
+    ],
 )
 def test_a_scale_the_scene_names_as_a_thing_is_no_framing(scene):
     from emotion_director.knowledge.scene import parse_scene

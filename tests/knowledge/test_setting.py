@@ -1064,6 +1064,10 @@ def test_a_thing_set_down_is_stationary_and_does_nothing_of_its_own(scene, still
         ("a vulture on a fence post at noon under an overcast sky", True),
         # no sun stated
         ("a tanner scraping hides beside a reeking vat on a humid summer afternoon", True),
+        # a clear sky the sun has left (a fresh-eyes review)
+        ("a lighthouse under a clear sky at dusk", True),
+        ("a mountain hut glowing with alpenglow at dusk", True),
+        ("a fox at moonrise over a frozen lake", True),
     ],
 )
 def test_dim_light_is_refused_where_the_scene_states_sunshine(scene, fits):
