@@ -2994,6 +2994,12 @@ def calendar_positions(text: str) -> frozenset[int]:
     )
 
 
+#: One-word states of the sky ("overcast", "sunny", "cloudless"): never a thing of the scene.
+_SKY_WORDS = frozenset(
+    key for fact in ("overcast", "clear", "sunny") for key in FACT_WORDS[fact] if " " not in key
+)
+
+
 def _entities(
     tokens: list[str], names: frozenset[int] = frozenset(), times: frozenset[int] = frozenset()
 ) -> tuple[list[SubjectEntity], list[SubjectEntity]]:
@@ -3040,6 +3046,8 @@ def _entities(
             if kind_of(before) == "landscape" and before in modifiers:
                 kind = "landscape"  # "the forest floor", "the sea floor": outdoors
         kind = _agent_kind(token, before) or kind
+        if token in _SKY_WORDS:
+            kind = None  # "on an overcast autumn day": the sky's state, not a thing in the scene
         if (
             _clause_verb(tokens, i)
             or _agrees_as_verb(tokens, i)

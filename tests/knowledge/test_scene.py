@@ -1761,6 +1761,17 @@ def test_what_a_picture_is_made_as_is_not_its_subject(scene, subject):
         ("isometric diorama of a small fire station on a street corner", "station", "diorama"),
         # set 36: "the portrait's shoulders hunched" for a portrait of a saxophonist
         ("Studio lighting portrait of a saxophonist in a turtleneck", "saxophonist", "portrait"),
+        # set 38: "radial symmetry centred on the linocut", "... centred on the overcast"
+        (
+            "linocut of a cormorant drying its wings on a wooden harbour post",
+            "cormorant",
+            "linocut",
+        ),
+        (
+            "long exposure of a waterfall in a beech forest on an overcast autumn day",
+            "waterfall",
+            "overcast",
+        ),
         # a picture that is a thing in the scene stays the subject (a fresh-eyes review)
         ("a crumpled photo of a soldier on a kitchen table", "photo", None),
         ("hands holding a photo of a lost dog", "photo", None),
