@@ -75,6 +75,7 @@ JUDGES = {
     "judge38": ("BW", "BX"),
     "judge39": ("BY", "BZ"),
     "judge40": ("CA", "CB"),
+    "judge41": ("CC", "CD"),
 }
 
 
