@@ -22,9 +22,10 @@ import gzip
 import html
 import importlib.util
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
 # CLIP uses the first 49152 - 256 - 2 merges of the file (after its header line)
@@ -83,13 +84,21 @@ def _pattern() -> Any:  # a compiled pattern of the regex module, or of re
         )
 
 
-def _clean(text: str) -> str:
+@lru_cache(maxsize=1)
+def _fix_text() -> Callable[[str], str] | None:
+    """ftfy's ``fix_text`` when it is installed (looked for once: a failed import searches the
+    path on every call)."""
     try:
         import ftfy
-
-        text = ftfy.fix_text(text)
     except ImportError:
-        pass
+        return None
+    return cast(Callable[[str], str], ftfy.fix_text)
+
+
+def _clean(text: str) -> str:
+    fix = _fix_text()
+    if fix is not None:
+        text = fix(text)
     text = html.unescape(html.unescape(text)).strip()
     return " ".join(text.split()).lower()
 
