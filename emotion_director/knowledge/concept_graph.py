@@ -216,7 +216,9 @@ class VisualConcept(BaseModel):
     def clash(self, scene: SceneModel) -> str | None:
         """Why this concept contradicts the scene, or ``None``: a free tag whose opposite the
         scene states ("a snarl" on a cat asleep), a fact it excludes, or facts of its own the
-        scene's oppose (midday sun at night, a body part no subject has). Unlike
+        scene's oppose (midday sun at night, a body part no subject has), or the look the user
+        chose (a colour in a black and white photo, a thing out of scale in an aerial view or a
+        close-up). Unlike
         :meth:`conflict`, a setting or a thing the scene does not state is no contradiction
         ("moonlight on the water" for "a dog in a park"), nor are the graph's preferences for
         the picture it composes (a scene already set somewhere, a framing on another subject,
@@ -227,7 +229,9 @@ class VisualConcept(BaseModel):
         if self.excludes & scene.facts:
             return f"excludes {sorted(self.excludes & scene.facts)[0]}, the scene has it"
         unstated = self.needs & _THINGS - scene.facts  # brought in, not contradicted
-        return facts_conflict(scene.facts, self.needs - unstated, self.text)
+        return facts_conflict(scene.facts, self.needs - unstated, self.text) or look_conflict(
+            self.facet, self.text, scene.facts, own=None, preferences=False
+        )
 
     def fits(self, scene: SceneModel | frozenset[str] | set[str]) -> bool:
         """Whether the concept can be added to this scene without contradicting it."""

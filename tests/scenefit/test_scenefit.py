@@ -130,6 +130,28 @@ def test_fitting_phrases_pass(fit):
         assert not fit.check(scene, phrase).clash
 
 
+def test_scene_check_gives_the_graph_s_verdict_on_the_look_the_user_chose(fit):
+    # the graph refuses these concepts; `scene check` must say so too (set 34, set 35)
+    for scene, phrase in [
+        (
+            "aerial view of terraced rice fields in Bali",
+            "a bee sipping nectar from a clover flower",
+        ),
+        ("black and white photo of a jazz trumpeter in a smoky club", "harsh red backlight"),
+    ]:
+        verdict = fit.check(scene, phrase)
+        assert verdict.clash, verdict
+    # a framing of its own is the graph's preference, not a clash; the subject's own is in scale
+    for scene, phrase in [
+        ("isometric render of a tiny bakery", "tilted dutch angle with a fisheye lens"),
+        (
+            "macro shot of a ladybug on a blade of grass",
+            "a looming shadow stretching across the ground",
+        ),
+    ]:
+        assert not fit.check(scene, phrase).clash, (scene, phrase)
+
+
 def test_water_in_a_flooded_paddy_fits(fit):
     assert not fit.check("a flooded rice paddy at dawn", "green seedlings in the still water").clash
 
