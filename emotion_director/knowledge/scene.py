@@ -147,6 +147,23 @@ for _a, _b in OPPOSITES:
 
 # Words that assert a fact wherever they appear: in the prompt (the scene states it) or in a
 # concept (the concept needs it). Multi-word keys are matched as phrases.
+#: Words of the sun shining on the scene: they state both ``sunny`` and ``clear``.
+_SUN_WORDS = (
+    "sunny",
+    "sunshine",
+    "sunlight",
+    "sunlit",
+    "sunbeam",
+    "sunbeams",
+    "sun-drenched",
+    "sun-dappled",
+    "midday sun",
+    "noon sun",
+    "blazing sun",
+    "blazing noon sun",
+    "desert sun",
+    "golden hour",
+)
 FACT_WORDS: dict[str, tuple[str, ...]] = {
     # the sun is up (a low sun included): "in the dark" outdoors contradicts it
     "day": (
@@ -436,6 +453,7 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "fog": ("fog", "foggy", "mist", "misty", "haze", "hazy"),
     "clear": (
+        *_SUN_WORDS,
         "cloudless",
         "clear sky",
         "clear blue sky",
@@ -443,25 +461,15 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "blue skies",
         "washing drying",
         "laundry drying",
-        "sunny",
-        "sunshine",
-        "sunlight",
-        "sunlit",
-        "sunbeam",
-        "sunbeams",
         "sun-bleached",
-        "midday sun",
         "bright sunlight",
         "hard sunlight",
-        "blazing sun",
         "sparkling sunlight",
-        "sun-drenched",
         "low sun",
         "crisp little shadows",
         "crisp shadows",
         "sharp shadows",
         "dappled sunlight",
-        "sun-dappled",
         "dappled light",
         "clear evening",
         "clear morning",
@@ -477,10 +485,6 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "full moon",
         "moon rising",
         "moonrise",
-        # the sun shines: golden-hour light needs it
-        "golden hour",
-        "blazing noon sun",
-        "desert sun",
     ),
     # summer, and heat you can see: it melts snow ("molten lava glow" in a snowy field)
     "hot": (
@@ -650,23 +654,8 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
     # the sun itself shines on the scene (not a clear sky alone: "a clear evening", "moonrise"
-    # and "alpenglow" are clear skies the sun has left)
-    "sunny": (
-        "sunny",
-        "sunshine",
-        "sunlight",
-        "sunlit",
-        "sunbeam",
-        "sunbeams",
-        "sun-drenched",
-        "sun-dappled",
-        "midday sun",
-        "noon sun",
-        "blazing sun",
-        "blazing noon sun",
-        "desert sun",
-        "golden hour",
-    ),
+    # and "alpenglow" are clear skies the sun has left); each is a clear sky too
+    "sunny": _SUN_WORDS,
     # a sky covered in cloud: no clear evening, no cloudless blue, no stars
     "overcast": (
         "overcast",
@@ -1381,7 +1370,7 @@ class SubjectEntity(BaseModel):
             words = words[:-1]
         for n in (2, 1):  # "a harp seal", then "a seal"
             name = " ".join(words[-n:])
-            if len(words) >= n and name in mammal_bodies():
+            if len(words) >= n and name in animal_bodies():
                 return noun_facts(name, self.kind)
         return noun_facts(head, self.kind)
 
@@ -1390,7 +1379,7 @@ class SubjectEntity(BaseModel):
         tables know keeps its first word (``the sea lion``, ``the organ grinder``)."""
         if self.modifiers and " " not in self.noun:
             two = f"{self.modifiers[-1]} {singular(self.noun)}"
-            if two in mammal_bodies() or kind_of(two):  # kind_of knows WordNet's compounds
+            if two in animal_bodies() or kind_of(two):  # kind_of knows WordNet's compounds
                 return f"the {self.modifiers[-1]} {self.noun}"
         return f"the {self.noun}"
 
@@ -1515,6 +1504,7 @@ class CuratedSubjects(TypedDict):
     calendar: NotRequired[str]  # space-separated: months and days, capitalised by rule
     regions: NotRequired[str]  # space-separated: parts of a place ("the rim of", "forest floor")
     media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
+    media_pairs: NotRequired[list[str]]  # the same, two words: "close up", "still life"
     framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
     aerial: NotRequired[list[str]]  # phrases: a framing from far above
     close: NotRequired[list[str]]  # phrases: a framing from close up
@@ -1590,7 +1580,7 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
         traits -= _LIVING_TRAITS
     facts = KIND_FACTS[kind] | traits
     if kind in ANIMATE_KINDS:
-        body = mammal_bodies().get(noun) or mammal_bodies().get(singular(noun))
+        body = animal_bodies().get(noun) or animal_bodies().get(singular(noun))
         if body:
             facts = (facts | body[0]) - body[1]
     return facts - {"paws"} if "hooves" in traits else facts
@@ -1601,7 +1591,7 @@ _YOUNG = frozenset("pup pups cub cubs calf calves foal foals kit kits baby babie
 
 
 @lru_cache(maxsize=1)
-def mammal_bodies() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+def animal_bodies() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """Animal noun -> (facts it has beyond the kind's plan, facts of the plan it lacks)."""
     bodies = {}
     for row in _tsv_rows("wordnet_bodies.tsv"):
@@ -1770,9 +1760,13 @@ def _verb_form(word: str) -> bool:
     its own ("duckling", "ceiling")."""
     if not word.endswith("ing") or len(word) < 6 or word in _wordnet_nouns():
         return False  # WordNet files "pudding" and "building" under one kind: nouns
+    return any(w in english_words() for w in _ing_stems(word))
+
+
+def _ing_stems(word: str) -> tuple[str, ...]:
+    """The words an -ing form may come from: "humming" -> hum-m, hum; "baking" -> bak, bake."""
     stem = word[:-3]
-    stems = (stem, stem + "e", stem[:-1] if stem[-1] == stem[-2] else stem)  # hum-m-ing
-    return any(w in english_words() for w in stems)
+    return (stem, stem + "e", stem[:-1] if len(stem) > 1 and stem[-1] == stem[-2] else stem)
 
 
 @lru_cache(maxsize=1)
@@ -2317,9 +2311,10 @@ def look_conflict(
             return "the prompt views the scene from far above: a thing beside it is out of scale"
         if "close_view" in facts:
             return "the prompt frames the subject close up: a thing beside it is out of scale"
-    words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
-    if "monochrome" in facts and (facet == "colour" or words & _word_list("hues")):
-        return "the prompt asks for a picture without colour"
+    if "monochrome" in facts:
+        words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
+        if facet == "colour" or words & _word_list("hues"):
+            return "the prompt asks for a picture without colour"
     return None
 
 
@@ -3228,21 +3223,23 @@ def _last_noun(tokens: list[str], start: int) -> int:
     return last
 
 
+@lru_cache(maxsize=1)
+def _media_pairs() -> frozenset[str]:
+    """Two-word names of what a picture is made as (``media_pairs``: "close up", "still life")."""
+    return frozenset(curated_subjects().get("media_pairs", []))
+
+
 def _framing(tokens: list[str]) -> int:
     """How many words the opening frame of the picture takes, "of" included: "watercolor of",
     "an oil painting of", "extreme close up of", "aerial view of", "a macro shot of" (a media
-    word, or "close up", just before an "of" among the first six words); 0 when it opens with
+    word or pair just before an "of" among the first six words); 0 when it opens with
     no frame. Only the opening: "a child drawing a picture of a horse" draws a real picture."""
     media = _word_list("media")
     for k, word in enumerate(tokens[:6]):
         if word != "of" or not k:
             continue
         before = tokens[k - 1]
-        framed = (
-            before in media
-            or (before == "up" and tokens[k - 2 : k - 1] == ["close"])
-            or (before == "life" and tokens[k - 2 : k - 1] == ["still"])  # "still life of"
-        )
+        framed = before in media or " ".join(tokens[max(0, k - 2) : k]) in _media_pairs()
         # what comes first only styles the frame ("a pencil sketch of", "black and white photo
         # of", "studio lighting portrait of"): no living thing and no verb ("a child drawing a
         # picture of a horse", "a crumpled photo of a soldier")
@@ -3496,9 +3493,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
 def _ing_of_a_verb(word: str) -> bool:
     """Whether an -ing word is a form of a verb of :func:`verbs`, whatever noun it also is
     ("building", "painting", "doing"; not "during")."""
-    stem = word[:-3]
-    stems = (stem, stem + "e", stem[:-1] if len(stem) > 1 and stem[-1] == stem[-2] else stem)
-    return any(w in verbs() for w in stems)
+    return any(w in verbs() for w in _ing_stems(word))
 
 
 #: -ing words that are no action of the subject.
