@@ -382,10 +382,11 @@ def _reading_from_text(
     # model output is data: cues that address a model, or that obey an instruction written into
     # the scene (they repeat what it asked for), never reach the reading (nor the review screen
     # or an MCP client), and instructions are cut from the free text
-    def obeys(text: str) -> bool:
-        return bool(subject) and instruction_echo(text, subject) is not None
+    def obeys(text: str, restates: bool = True) -> bool:
+        # a cue is held to every copied run of the scene; free text may restate it
+        return bool(subject) and instruction_echo(text, subject, restates=restates) is not None
 
-    addressed = [c for c in written.cues if instruction_reason(c) or obeys(c)]
+    addressed = [c for c in written.cues if instruction_reason(c) or obeys(c, restates=False)]
     cues = list(
         dict.fromkeys(c.strip()[:120] for c in written.cues if c.strip() and c not in addressed)
     )[:6]
