@@ -58,6 +58,8 @@ KIND_ROOTS = {
     "bird.n.01": "bird",
     "fish.n.01": "fish",
     "mollusk.n.01": "fish",
+    "echinoderm.n.01": "fish",  # a sea urchin, a starfish, a sea cucumber
+    "coelenterate.n.01": "fish",  # a jellyfish, a sea anemone, a coral polyp
     "arthropod.n.01": "insect",
     "worm.n.01": "insect",
     "larva.n.01": "insect",
@@ -529,7 +531,7 @@ def build_counts(folder: Path) -> list[tuple[str, str]]:
 #: Kinds a two-word compound may take over its head noun with: a living subject's body plan
 #: ("an organ grinder" is a person, whatever a grinder alone is). Not fish: a sea lion on a pier
 #: is not under water.
-COMPOUND_KINDS = frozenset({"person", "mammal", "bird", "insect", "serpent"})
+COMPOUND_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpent"})
 LIVING_HEADS = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent"})
 
 
@@ -555,9 +557,20 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
                 continue
             kind = noun_kind(wordnet, name)
             head = heads.get(parts[1]) or heads.get(singular(parts[1]))
-            # a head that is itself a living thing keeps its own body: "a night owl on a
-            # branch" is an owl, not the person WordNet also calls a night owl
-            if kind in COMPOUND_KINDS and kind != head and head not in LIVING_HEADS:
+            # a head that is itself a living thing keeps its own body where the compound calls
+            # a person by an animal's name: "a night owl on a branch" is an owl, not the person
+            # WordNet also calls a night owl; the other way round the compound is the animal
+            # ("sea urchins in a rock pool" are no street urchins)
+            metaphor = kind == "person" and head in LIVING_HEADS
+            # seals and sea lions are mammals that WordNet files as aquatic ("fish" here): on a
+            # buoy or a beach they are not under water, so their head noun's body stays
+            mammal = kind == "fish" and any(
+                hyper.name() == "mammal.n.01"
+                for sense in senses
+                for path in sense.hypernym_paths()
+                for hyper in path
+            )
+            if kind in COMPOUND_KINDS and kind != head and not metaphor and not mammal:
                 rows.append((name.replace("_", " "), kind))
         return rows
 

@@ -1369,8 +1369,8 @@ class SubjectEntity(BaseModel):
         if head in _YOUNG:  # "a harp seal pup" has a harp seal's body
             words = words[:-1]
         for n in (2, 1):  # "a harp seal", then "a seal"
-            name = " ".join(words[-n:])
-            if len(words) >= n and name in animal_bodies():
+            name = " ".join(words[-n:])  # "sea urchins": the table has "sea urchin"
+            if len(words) >= n and (name in animal_bodies() or singular(name) in animal_bodies()):
                 return noun_facts(name, self.kind)
         return noun_facts(head, self.kind)
 
@@ -1575,7 +1575,9 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     """What a subject brings: its kind's body plan and setting, plus the noun's own traits; an
     animal's body as its WordNet family has it (``wordnet_bodies.tsv``: an elephant has no paws
     or fur, a harp seal no ears, a jellyfish no face)."""
-    traits = noun_traits().get(singular(noun), frozenset())
+    traits = noun_traits().get(singular(noun)) or noun_traits().get(  # "dairy cows": a cow's
+        singular(noun.split()[-1]), frozenset()
+    )
     if kind not in ANIMATE_KINDS:  # a carousel horse keeps its size, not its hooves
         traits -= _LIVING_TRAITS
     facts = KIND_FACTS[kind] | traits

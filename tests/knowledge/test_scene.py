@@ -1852,3 +1852,19 @@ def test_a_pose_at_rest_is_refused_for_a_bricklayer_at_work():
 )
 def test_a_fish_is_under_water_unless_the_prompt_takes_it_out(scene, underwater):
     assert ("submerged" in parse_scene(scene).facts) is underwater
+
+
+def test_a_two_word_sea_animal_is_the_animal_not_its_head_noun():
+    """WordNet's compounds of any animal kind: "sea urchins" are echinoderms (no face, fins or
+    legs), not the street urchins their head noun names; a cnidarian WordNet files under its
+    own family is an animal; a person called by an animal's name stays the animal, and a seal
+    stays a mammal on its buoy (WordNet files seals as aquatic)."""
+    urchins = parse_scene("purple sea urchins in a rock pool at low tide")
+    assert [e.kind for e in urchins.entities] == ["fish"]
+    assert not urchins.facts & {"face", "fins", "legs", "human", "person"}
+    assert parse_scene("a street urchin selling newspapers").entities[0].kind == "person"
+    drifting = parse_scene("a glowing siphonophore drifting through the deep sea")
+    assert "animate" in drifting.facts and "face" not in drifting.facts
+    seal = parse_scene("an old harbor seal dozing on a rusted buoy")
+    assert {"fur", "legs"} <= seal.facts and "submerged" not in seal.facts
+    assert parse_scene("a night owl on a branch at dusk").entities[0].kind == "bird"
