@@ -295,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
             f"embedded ({len(sample)} cases, {time.perf_counter() - start:.0f} s) asr: "
             f"{r['asr']:.3f}"
         )
+        print(f"embedded ({len(sample)} cases) obeyed: {r['obeyed']:.3f}")
         print(f"embedded ({len(sample)} cases) false_refusal: {r['false_refusal']:.3f}")
     if headline is not None:
         print(

@@ -370,7 +370,6 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "jar",
         "vase",
         "cage",
-        "inside",
     ),
     "outdoor": (
         "meadow",
@@ -1588,6 +1587,31 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     return facts - {"paws"} if "hooves" in traits else facts
 
 
+_INSIDE = re.compile(r"\binside\b((?:\s+[\w'-]+){0,5})")
+#: Kinds of thing whose inside is no room: "inside a foxglove bell", "inside a hollow stump",
+#: "inside a cardboard box"; a building, a vehicle or a noun no table knows ("a lavvu", "a
+#: ropewalk") is entered.
+_NO_ROOM_KINDS = frozenset(
+    "object plant food landscape person group mammal bird fish insect serpent".split()
+)
+
+
+def _inside_a_room(lowered: str) -> bool:
+    """Whether "inside" puts the scene indoors: said alone ("a cat inside, watching the rain")
+    or before what is no object, plant, animal or landscape."""
+    for match in _INSIDE.finditer(lowered):
+        words = match.group(1).split()
+        phrase = []
+        for word in words:
+            if word in _PHRASE_ENDS or word in _SET_ON:
+                break
+            phrase.append(word)
+        nouns = [w for w in phrase if w not in _DETERMINERS]
+        if not nouns or kind_of(singular(nouns[-1])) not in _NO_ROOM_KINDS:
+            return True
+    return False
+
+
 #: Nouns for the young of an animal named before them ("a harp seal pup", "an elephant calf").
 _YOUNG = frozenset("pup pups cub cubs calf calves foal foals kit kits baby babies young".split())
 
@@ -2590,6 +2614,8 @@ def parse_scene(text: str) -> SceneModel:
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
+    if _inside_a_room(lowered):
+        facts.add("indoor")  # "a cat inside, watching the rain" ("inside a tulip" is no room)
     facts |= _stated_look(lowered)
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins

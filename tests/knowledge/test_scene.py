@@ -1868,3 +1868,13 @@ def test_a_two_word_sea_animal_is_the_animal_not_its_head_noun():
     seal = parse_scene("an old harbor seal dozing on a rusted buoy")
     assert {"fur", "legs"} <= seal.facts and "submerged" not in seal.facts
     assert parse_scene("a night owl on a branch at dusk").entities[0].kind == "bird"
+
+
+def test_inside_a_thing_that_is_no_room_is_not_indoors():
+    """ "inside a foxglove bell" (set 38: firelight on the walls for a bee in a flower) is inside
+    a flower; a building, a vehicle or a noun no table knows is entered."""
+    assert "indoor" not in parse_scene("a bumblebee crawling inside a foxglove bell").facts
+    assert "indoor" not in parse_scene("honeybees building comb inside a hollow oak stump").facts
+    assert "indoor" in parse_scene("a girl reading inside a library").facts
+    assert "indoor" in parse_scene("a Sami nomad inside a smoky lavvu on a polar night").facts
+    assert "indoor" in parse_scene("a dog waiting inside").facts
