@@ -44,6 +44,7 @@ from emotion_director.knowledge.scene import (
 from emotion_director.knowledge.setting import (
     concept_settings,
     load_setting_file,
+    refused_by_readers,
     ruled_out,
     stated_tags,
     unanchored,
@@ -234,8 +235,10 @@ class VisualConcept(BaseModel):
         )
 
     def fits(self, scene: SceneModel | frozenset[str] | set[str]) -> bool:
-        """Whether the concept can be added to this scene without contradicting it."""
-        return self.conflict(scene) is None
+        """Whether the concept can be added to this scene: it does not contradict it, and it is
+        not one that blind readers called a clash in most scenes they saw it in
+        (:func:`~emotion_director.knowledge.setting.refused_by_readers`)."""
+        return self.text not in refused_by_readers() and self.conflict(scene) is None
 
     def clashes_with(self, other: VisualConcept) -> bool:
         """Whether two concepts contradict each other (night light + midday sun, ...)."""

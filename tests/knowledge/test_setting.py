@@ -1083,3 +1083,25 @@ def test_heat_haze_is_no_fog_and_overcast_rules_out_sunshine():
         "a mule in a mine yard under an overcast sky",
         False,
     )
+
+
+def test_concepts_readers_refused_more_often_than_not_are_not_offered(monkeypatch):
+    table = "often\t6\t5\nonce\t2\t2\nmixed\t10\t4\nsafe\t9\t0\n"
+    monkeypatch.setattr(setting_mod, "_data", lambda name: table)
+    setting_mod.refused_by_readers.cache_clear()
+    try:
+        # five labels at least, and (clashed + 1) / (labelled + 2) >= 0.5
+        assert setting_mod.refused_by_readers() == {"often"}
+    finally:
+        setting_mod.refused_by_readers.cache_clear()
+
+
+def test_the_graph_does_not_offer_a_concept_readers_refused():
+    refused = setting_mod.refused_by_readers()
+    assert "a bicycle leaning against a fence" in refused  # 7 clashes in 13 labelled scenes
+    graph = load_concept_graph()
+    scene = parse_scene("a boy walking a dog along a garden fence on a sunny afternoon")
+    texts = {c.text for e in ("contentment", "sadness") for c in graph.candidates(e, scene)}
+    assert not texts & refused and texts  # other concepts stay
+    bicycle = next(c for c in graph.concepts("contentment") if c.text.startswith("a bicycle"))
+    assert bicycle.conflict(scene) is None  # nothing in the scene contradicts it
