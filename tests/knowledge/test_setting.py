@@ -1105,3 +1105,18 @@ def test_the_graph_does_not_offer_a_concept_readers_refused():
     assert not texts & refused and texts  # other concepts stay
     bicycle = next(c for c in graph.concepts("contentment") if c.text.startswith("a bicycle"))
     assert bicycle.conflict(scene) is None  # nothing in the scene contradicts it
+
+
+@pytest.mark.parametrize(
+    ("scene", "fits"),
+    [
+        ("a groundsman painting white lines on a football pitch on a frosty morning", False),
+        ("a hot-air balloon over the fairy chimneys of Cappadocia at sunrise", False),
+        ("dockworkers waving placards in front of a container crane at dusk", False),
+        ("a roofer laying slate tiles under a cloudless sky at noon", True),
+        ("a motorbike on a gravel road in the afternoon", True),  # the sun may be high
+    ],
+)
+def test_a_high_sun_is_refused_where_the_scene_states_a_low_one(scene, fits):
+    # seen: "hard overhead light carving deep shadows" on a frosty morning (set 37)
+    _assert_free_tag("hard overhead light carving deep shadows", "high_sun", scene, fits)
