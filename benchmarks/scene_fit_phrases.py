@@ -76,6 +76,7 @@ JUDGES = {
     "judge39": ("BY", "BZ"),
     "judge40": ("CA", "CB"),
     "judge41": ("CC", "CD"),
+    "judge42": ("CE", "CF"),
 }
 
 
