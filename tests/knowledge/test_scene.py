@@ -1878,3 +1878,10 @@ def test_inside_a_thing_that_is_no_room_is_not_indoors():
     assert "indoor" in parse_scene("a girl reading inside a library").facts
     assert "indoor" in parse_scene("a Sami nomad inside a smoky lavvu on a polar night").facts
     assert "indoor" in parse_scene("a dog waiting inside").facts
+
+
+def test_a_silhouette_of_a_thing_is_a_picture_of_the_thing():
+    # set 39: "a clown nose on the silhouette" for "silhouette of a dry-stone waller ..."
+    scene = parse_scene("silhouette of a heron on a post at sunset")
+    assert [e.noun for e in scene.entities][:1] == ["heron"]
+    assert "person" not in scene.facts
