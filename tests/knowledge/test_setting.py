@@ -1120,3 +1120,17 @@ def test_the_graph_does_not_offer_a_concept_readers_refused():
 def test_a_high_sun_is_refused_where_the_scene_states_a_low_one(scene, fits):
     # seen: "hard overhead light carving deep shadows" on a frosty morning (set 37)
     _assert_free_tag("hard overhead light carving deep shadows", "high_sun", scene, fits)
+
+
+@pytest.mark.parametrize(
+    ("scene", "fits"),
+    [
+        ("a ski patroller tossing an avalanche charge from a ridge in falling snow", False),
+        ("dock workers striking outside a shuttered shipyard in freezing sleet", False),
+        ("a boxer training in a gym", True),
+    ],
+)
+def test_sweat_is_refused_where_the_scene_is_cold(scene, fits):
+    # seen: "sweat droplets flying off" on a freezing ridge in falling snow (set 39)
+    _assert_free_tag("grit and sweat on skin", "warm", scene, fits)
+    _assert_free_tag("sweat droplets flying off", "warm", scene, fits)
