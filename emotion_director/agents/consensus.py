@@ -388,7 +388,9 @@ def _acceptable(
         and kept * 2 >= len(concepts)
         and not emotion_words_in(prompt)
         and instruction_reason(prompt) is None
-        and (not subject or instruction_echo(prompt, subject, restates=True) is None)
+        and (
+            not subject or instruction_echo(prompt, subject, restates=True, keep=head_nouns) is None
+        )
         and estimate_clip_tokens(prompt) <= budget
     )
 

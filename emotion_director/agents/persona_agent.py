@@ -32,7 +32,7 @@ from emotion_director.knowledge.concept_graph import (
     VisualConcept,
     content_words,
 )
-from emotion_director.knowledge.scene import SceneModel, parse_scene
+from emotion_director.knowledge.scene import SceneModel, parse_scene, scene_nouns
 from emotion_director.knowledge.setting import concept_risk, load_setting_file
 from emotion_director.personas.schema import Persona
 from emotion_director.untrusted import (
@@ -382,18 +382,29 @@ def _reading_from_text(
     # model output is data: cues that address a model, or that obey an instruction written into
     # the scene (they repeat what it asked for), never reach the reading (nor the review screen
     # or an MCP client), and instructions are cut from the free text
+    own = scene_nouns(scene)
+
     def obeys(text: str, restates: bool = True) -> bool:
         # a cue is held to every copied run of the scene; free text may restate it
-        return bool(subject) and instruction_echo(text, subject, restates=restates) is not None
+        return bool(subject) and (
+            instruction_echo(text, subject, restates=restates, keep=own) is not None
+        )
 
-    addressed = [c for c in written.cues if instruction_reason(c) or obeys(c, restates=False)]
+    addressed = [c for c in written.cues if instruction_reason(c)]
+    copied = [c for c in written.cues if c not in addressed and obeys(c, restates=False)]
     cues = list(
-        dict.fromkeys(c.strip()[:120] for c in written.cues if c.strip() and c not in addressed)
+        dict.fromkeys(
+            c.strip()[:120]
+            for c in written.cues
+            if c.strip() and c not in addressed and c not in copied
+        )
     )[:6]
     rationale = strip_instructions(written.rationale.strip())[0][:400]
     rationale = "" if obeys(rationale) else rationale
     if addressed:
         rationale += f" [{len(addressed)} cue(s) that addressed the model were dropped]"
+    if copied:
+        rationale += f" [{len(copied)} cue(s) that copied the scene's words were dropped]"
     evocation = strip_instructions(written.evocation.strip())[0][:400]
     evocation = "" if obeys(evocation) else evocation
     if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts

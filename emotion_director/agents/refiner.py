@@ -49,6 +49,7 @@ from emotion_director.knowledge.scene import (
     look_conflict,
     parse_scene,
     phrase_facts,
+    scene_nouns,
 )
 from emotion_director.untrusted import FENCE_NOTE, fence, instruction_echo
 
@@ -296,7 +297,7 @@ def _refine(
         if (
             concrete
             and not undrawable_reason(concrete)
-            and instruction_echo(concrete, subject) is None
+            and instruction_echo(concrete, subject, keep=scene_nouns(scene)) is None
         ):
             known = concept_graph.closest(concrete, emotion)
             _support(

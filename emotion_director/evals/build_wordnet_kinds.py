@@ -557,11 +557,11 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
                 continue
             kind = noun_kind(wordnet, name)
             head = heads.get(parts[1]) or heads.get(singular(parts[1]))
-            # a head that is itself a living thing keeps its own body where the compound calls
-            # a person by an animal's name: "a night owl on a branch" is an owl, not the person
-            # WordNet also calls a night owl; the other way round the compound is the animal
+            # a head that is itself a living thing keeps its own body: "a night owl on a branch"
+            # is an owl, not the person WordNet also calls a night owl, "a garden snail" a snail,
+            # "a race runner" a runner; only a sea creature named after a person is the creature
             # ("sea urchins in a rock pool" are no street urchins)
-            metaphor = kind == "person" and head in LIVING_HEADS
+            metaphor = head in LIVING_HEADS and not (head == "person" and kind == "fish")
             # seals and sea lions are mammals that WordNet files as aquatic ("fish" here): on a
             # buoy or a beach they are not under water, so their head noun's body stays
             mammal = kind == "fish" and any(

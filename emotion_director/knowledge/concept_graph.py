@@ -237,8 +237,13 @@ class VisualConcept(BaseModel):
     def fits(self, scene: SceneModel | frozenset[str] | set[str]) -> bool:
         """Whether the concept can be added to this scene: it does not contradict it, and it is
         not one that blind readers called a clash in most scenes they saw it in
-        (:func:`~emotion_director.knowledge.setting.refused_by_readers`)."""
-        return self.text not in refused_by_readers() and self.conflict(scene) is None
+        (:func:`~emotion_director.knowledge.setting.refused_by_readers`), unless the scene names
+        what it shows ("fireworks bursting overhead ..." for a crowd watching fireworks)."""
+        if self.text in refused_by_readers() and not (
+            isinstance(scene, SceneModel) and self.prop_named(scene)
+        ):
+            return False
+        return self.conflict(scene) is None
 
     def clashes_with(self, other: VisualConcept) -> bool:
         """Whether two concepts contradict each other (night light + midday sun, ...)."""

@@ -1587,7 +1587,9 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     return facts - {"paws"} if "hooves" in traits else facts
 
 
-_INSIDE = re.compile(r"\binside\b((?:\s+[\w'-]+){0,5})")
+_INSIDE = re.compile(
+    r"(?<![\w-])(?<!the )(?<!its )inside(?![\w-])(?:\s+of\b)?((?:\s+[\w'-]+){0,5})"
+)
 #: Kinds of thing whose inside is no room: "inside a foxglove bell", "inside a hollow stump",
 #: "inside a cardboard box"; a building, a vehicle or a noun no table knows ("a lavvu", "a
 #: ropewalk") is entered.
@@ -2479,6 +2481,15 @@ def _unnamed(tokens: list[str], entities: list[SubjectEntity], lowered: str) -> 
             dropped.add(k)  # "a rain-soaked snow leopard cub": snow and leopard, not the rain
             k -= 1
     return [t for i, t in enumerate(tokens) if i not in dropped]
+
+
+def scene_nouns(scene: SceneModel | None) -> frozenset[str]:
+    """The words of the noun a scene's main subject is named by ("a swarm of honeybees in a
+    hollow stump": swarm, honeybees): text that holds one of them is about the scene's own
+    subject. (Not every thing it names: an order written into a scene names things too.)"""
+    if scene is None or scene.main is None:
+        return frozenset()
+    return frozenset(word for word in scene.main.noun.split() if word != "of")
 
 
 @lru_cache(maxsize=2048)

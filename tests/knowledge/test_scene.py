@@ -1885,3 +1885,13 @@ def test_a_silhouette_of_a_thing_is_a_picture_of_the_thing():
     scene = parse_scene("silhouette of a heron on a post at sunset")
     assert [e.noun for e in scene.entities][:1] == ["heron"]
     assert "person" not in scene.facts
+
+
+def test_inside_as_a_noun_or_a_prefix_states_no_room_and_a_living_head_keeps_its_kind():
+    assert "indoor" not in parse_scene("an inside-out umbrella in the rain").facts
+    assert "indoor" not in parse_scene("a bee inside of a foxglove flower").facts
+    assert "indoor" not in parse_scene("a pearl on the inside of an oyster shell").facts
+    # WordNet's animals named after a person or an animal head stay the head ("a race runner"
+    # is a lizard to WordNet, "a garden snail" no fish)
+    assert parse_scene("a race runner crossing the finish line").entities[0].kind == "person"
+    assert "fins" not in parse_scene("a garden snail on a lettuce leaf").facts

@@ -1134,3 +1134,12 @@ def test_sweat_is_refused_where_the_scene_is_cold(scene, fits):
     # seen: "sweat droplets flying off" on a freezing ridge in falling snow (set 39)
     _assert_free_tag("grit and sweat on skin", "warm", scene, fits)
     _assert_free_tag("sweat droplets flying off", "warm", scene, fits)
+
+
+def test_a_refused_concept_joins_a_scene_that_names_what_it_shows():
+    graph = load_concept_graph()
+    text = "fireworks bursting overhead and lighting {the} in red and gold"
+    assert text in setting_mod.refused_by_readers()
+    concept = next(c for e in Emotion for c in graph.concepts(e) if c.text == text)
+    assert concept.fits(parse_scene("a crowd watching fireworks over the harbour at night"))
+    assert not concept.fits(parse_scene("a crowd in a town square at night"))
