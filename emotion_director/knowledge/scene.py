@@ -1587,6 +1587,17 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     return facts - {"paws"} if "hooves" in traits else facts
 
 
+#: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
+#: buzzing fluorescent lights", "by lamplight", "in the glow of a forge"; not "in light snow"),
+#: "lit by", a "-lit" word, or light that slants, pours or falls somewhere.
+_STATED_LIGHT = re.compile(
+    r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
+    r"sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
+    r"spotlights?|neon)(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
+    r"while|during|for|under|beneath)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
+    r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
+    r"slanting|pours?|pouring|streams?|streaming|falls?|falling|filters?|filtering)\b"
+)
 _INSIDE = re.compile(
     r"(?<![\w-])(?<!the )(?<!its )inside(?![\w-])(?:\s+of\b)?((?:\s+[\w'-]+){0,5})"
 )
@@ -2625,6 +2636,8 @@ def parse_scene(text: str) -> SceneModel:
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
+    if _STATED_LIGHT.search(lowered):
+        facts.add("lit")  # "under flickering fluorescent light", "by lamplight", "moonlit"
     if _inside_a_room(lowered):
         facts.add("indoor")  # "a cat inside, watching the rain" ("inside a tulip" is no room)
     facts |= _stated_look(lowered)

@@ -1143,3 +1143,22 @@ def test_a_refused_concept_joins_a_scene_that_names_what_it_shows():
     concept = next(c for e in Emotion for c in graph.concepts(e) if c.text == text)
     assert concept.fits(parse_scene("a crowd watching fireworks over the harbour at night"))
     assert not concept.fits(parse_scene("a crowd in a town square at night"))
+
+
+@pytest.mark.parametrize(
+    ("scene", "lit"),
+    [
+        ("a gem cutter polishing an emerald under flat overcast light", True),
+        ("a luthier carving the scroll of a cello by lamplight in a workshop", True),
+        ("watercolor of horseshoe crabs crawling ashore on a moonlit bay beach", True),
+        ("a crossing guard holding a stop sign outside a school in light snow", False),
+        ("a secretary bird stamping on a snake in dry savanna grass at noon", False),
+    ],
+)
+def test_a_scene_that_states_its_light_is_not_relit(scene, lit):
+    # set 39: "harsh red backlight" under flat overcast light, on a moonlit beach
+    parsed = parse_scene(scene)
+    assert ("lit" in parsed.facts) is lit
+    concept = _concept("harsh red backlight")
+    assert concept.facet == "light"
+    assert (concept.conflict(parsed) == "the scene already states its light") is lit
