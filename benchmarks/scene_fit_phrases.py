@@ -77,6 +77,7 @@ JUDGES = {
     "judge40": ("CA", "CB"),
     "judge41": ("CC", "CD"),
     "judge42": ("CE", "CF"),
+    "judge43": ("CG", "CH"),
 }
 
 
