@@ -1895,3 +1895,22 @@ def test_inside_as_a_noun_or_a_prefix_states_no_room_and_a_living_head_keeps_its
     # is a lizard to WordNet, "a garden snail" no fish)
     assert parse_scene("a race runner crossing the finish line").entities[0].kind == "person"
     assert "fins" not in parse_scene("a garden snail on a lettuce leaf").facts
+
+
+@pytest.mark.parametrize(
+    ("scene", "target"),
+    [
+        (
+            "telephoto shot of a pronghorn bounding across a sagebrush flat in falling snow",
+            "sadness",
+        ),
+        ("a stoat in its white winter coat bounding across fresh snow in moonlight", "anger"),
+        ("macro photo of a jumping spider gripping a fruit fly on a teacup", "contentment"),
+        ("kids dancing in the rain", "sadness"),
+    ],
+)
+def test_a_movement_of_the_whole_body_is_never_recast(scene, target):
+    # set 40: "a pronghorn bounding across" became "a pronghorn whimpering across"
+    from emotion_director.knowledge.scene import fit_subject
+
+    assert fit_subject(parse_scene(scene), scene, target)[0] == scene
