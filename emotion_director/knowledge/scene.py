@@ -1548,6 +1548,13 @@ def noun_kinds() -> dict[str, Kind]:
             if name == "wordnet_agents.tsv" and row[1] == "person":
                 if kinds.get(row[0]) not in _GUESSED_PLACES:
                     continue  # "a warbler", "a juicer": the agent reading is only after a noun
+            if (
+                name == "lexicon.tsv"
+                and row[1] in _LIVING_GUESSES
+                and row[0].endswith("ing")
+                and _ing_of_a_verb(row[0])
+            ):
+                continue  # an activity guessed to be alive: "fishing" no fish, "jogging" no one
             if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
                 if "-" in row[0] or " " in row[0]:  # "organ-grinder" / "organ grinder"
@@ -2079,6 +2086,10 @@ def kind_of(word: str) -> Kind | None:
     lowered = word.lower()
     return kinds.get(lowered) or kinds.get(singular(lowered)) or _closed_compound(lowered)
 
+
+#: Living kinds a nearest-neighbour guess gives no -ing form of a verb ("fishing nets" were a
+#: fish with a face and fins in set 40; "boxing", "humming", "jogging" likewise).
+_LIVING_GUESSES = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent"})
 
 #: Guessed kinds an agent noun overrides: "a cobbler" was a landscape, "a florist" a plant.
 _GUESSED_PLACES = frozenset({"landscape", "room", "building", "plant", "vehicle"})
@@ -2889,7 +2900,24 @@ def unknown_head(tokens: list[str]) -> str | None:
         # after participles only ("a yellowed wedding gown"), a known noun in -ing/-ed goes on
         # with the phrase: the participles modified it
         modifiers_only = all(_participle(w) for w in span)
+        following = words[k + 1] if k + 1 < len(words) else ""
         if verb and span and modifiers_only and kind_of(word):
+            verb = False
+        # after participles only, a gerund before a noun modifies it: "a rusted fishing trawler"
+        if (
+            verb
+            and span
+            and modifiers_only
+            and word.endswith("ing")
+            and following
+            and following not in _PHRASE_ENDS
+            and not _participle(following)
+            and not following.endswith("ly")
+        ):
+            verb = False
+        # a participle before a living thing's name names its kind: "a great crested newt", "a
+        # red crowned crane" (set 40 read "great" as the subject)
+        if verb and span and word.endswith("ed") and kind_of(following) in ANIMATE_KINDS:
             verb = False
         if word in _PHRASE_ENDS or (span and verb):
             if span and modifiers_only and word not in _PHRASE_ENDS:

@@ -1914,3 +1914,14 @@ def test_a_movement_of_the_whole_body_is_never_recast(scene, target):
     from emotion_director.knowledge.scene import fit_subject
 
     assert fit_subject(parse_scene(scene), scene, target)[0] == scene
+
+
+def test_a_gerund_is_no_living_thing_and_a_participle_may_name_a_kind():
+    # set 40: "fishing nets" had a fish's face and fins, "a great crested newt" was "great"
+    nets = parse_scene("watercolor painting of fishing nets drying on wooden poles")
+    assert not nets.facts & {"animate", "face", "fins"}
+    assert "bird" not in parse_scene("a bookbinder at a stove, kettle humming softly").facts
+    newt = parse_scene("underwater photo of a great crested newt swimming through pond weed")
+    assert [e.noun for e in newt.entities] == ["newt"]
+    trawler = parse_scene("A rusted fishing trawler moored at a crumbling pier")
+    assert trawler.entities[0].noun == "trawler"
