@@ -1595,11 +1595,12 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
 
 
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
-#: buzzing fluorescent lights", "by lamplight", "in the glow of a forge"; not "in light snow"),
+#: buzzing fluorescent lights", "by lamplight", "under the noon sun", "under a bright studio
+#: lamp", "in the glow of a forge"; not "in light snow"),
 #: "lit by", a "-lit" word, or light that slants, pours or falls somewhere.
 _STATED_LIGHT = re.compile(
     r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
-    r"sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
+    r"suns?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
     r"spotlights?|neon)(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
     r"while|during|for|under|beneath)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
