@@ -78,6 +78,7 @@ JUDGES = {
     "judge41": ("CC", "CD"),
     "judge42": ("CE", "CF"),
     "judge43": ("CG", "CH"),
+    "judge44": ("CI", "CJ"),
 }
 
 
