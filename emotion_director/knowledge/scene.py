@@ -1594,6 +1594,10 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     return facts - {"paws"} if "hooves" in traits else facts
 
 
+#: A sky with no cloud (set 41: "dim murky light with a green cast" for a cliff diver on a
+#: cloudless afternoon): sunshine where the scene states day.
+_CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
+
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
 #: buzzing fluorescent lights", "by lamplight", "under the noon sun", "under a bright studio
 #: lamp", "in the glow of a forge"; not "in light snow"),
@@ -2652,6 +2656,8 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("lit")  # "under flickering fluorescent light", "by lamplight", "moonlit"
     if _inside_a_room(lowered):
         facts.add("indoor")  # "a cat inside, watching the rain" ("inside a tulip" is no room)
+    if _CLOUDLESS.search(lowered) and "day" in facts and not facts & {"night", "dark", "evening"}:
+        facts.add("sunny")  # no cloud by day is sunshine; at dusk or at night the sun has gone
     facts |= _stated_look(lowered)
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins

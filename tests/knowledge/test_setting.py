@@ -1064,6 +1064,10 @@ def test_a_thing_set_down_is_stationary_and_does_nothing_of_its_own(scene, still
         ("a vulture on a fence post at noon under an overcast sky", True),
         # no sun stated
         ("a tanner scraping hides beside a reeking vat on a humid summer afternoon", True),
+        # no cloud by day is sunshine (set 41); at dusk or at night the sun has gone
+        ("a cliff diver plunging into a turquoise cove on a cloudless afternoon", False),
+        ("a lighthouse under a cloudless sky at dusk", True),
+        ("stars over a desert on a cloudless night", True),
         # a clear sky the sun has left (a fresh-eyes review)
         ("a lighthouse under a clear sky at dusk", True),
         ("a mountain hut glowing with alpenglow at dusk", True),
