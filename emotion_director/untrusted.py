@@ -839,20 +839,20 @@ def _find_instructions(text: str) -> tuple[InstructionMatch, ...]:
     found = _matches(view, index)
     plain = {(m.start, m.end) for m in found}
     rot13 = _rot13(view)
-    if _ROT13_GATE.search(rot13):  # read rot13 only where it decodes to instruction words
+    if _DECODE_GATE.search(rot13):  # read rot13 only where it decodes to instruction words
         found += [
             m
             for m in _matches(rot13, index, "rot13")
             if (m.start, m.end) not in plain and re.search("[A-Za-z]", text[m.start : m.end])
         ]
     backwards = view[::-1]
-    if _ROT13_GATE.search(backwards):  # text written backwards ("ylno yaS")
+    if _DECODE_GATE.search(backwards):  # text written backwards ("ylno yaS")
         last = len(view) - 1
         found += [
             InstructionMatch(index[last - (m.end - 1)], index[last - m.start] + 1, m.reason)
             for m in _matches(backwards, list(range(len(view))), "reverse")
         ]
-    for start, end, decoded, encoding in encoded_runs(text, with_encoding=True):
+    for start, end, decoded, encoding in _decoded_runs(text):
         for match in _matches(*_normalise(decoded)):
             found.append(InstructionMatch(start, end, f"{match.reason} (in {encoding})"))
             break
@@ -893,7 +893,7 @@ _ROT13 = str.maketrans(
 #: Read the rot13 view only where it decodes to the stems an instruction needs, in any of the
 #: languages above (instruction, prompt, system, rule, ignore, write, you): reading every text
 #: twice doubled the cost of each check.
-_ROT13_GATE = re.compile(
+_DECODE_GATE = re.compile(
     r"instru|prompt|syst|rule|regel|regl|kural|talimat|polece|zasad|opdracht|"
     r"pokyn|aturan|ignor|negeer|vergeet|forget|disregard|print|output|write|"
     r"schrijf|napisz|\byaz\b|\byou|\bje\b|\bdu\b|respon|reply|answer|\bsay\b|"
@@ -939,16 +939,21 @@ def _with_lead_in(text: str, match: InstructionMatch) -> InstructionMatch:
     return InstructionMatch(cut, match.end, match.reason)
 
 
-def encoded_runs(text: str, *, with_encoding: bool = False) -> list[Any]:
+def encoded_runs(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, decoded)`` for each base64 or hex run of ``text`` that decodes to readable
-    text (``(start, end, decoded, encoding)`` with ``with_encoding``).
+    text.
 
     Example:
         >>> encoded_runs("a shirt printed with aGVsbG8gd29ybGQ=")
         [(21, 37, 'hello world')]
-        >>> encoded_runs("a note: 68656c6c6f20776f726c64", with_encoding=True)
-        [(8, 30, 'hello world', 'hex')]
+        >>> encoded_runs("a note: 68656c6c6f20776f726c64")
+        [(8, 30, 'hello world')]
     """
+    return [(start, end, decoded) for start, end, decoded, _ in _decoded_runs(text)]
+
+
+def _decoded_runs(text: str) -> list[tuple[int, int, str, str]]:
+    """:func:`encoded_runs` with each run's encoding ("base64" or "hex")."""
     import base64
     import binascii
 
@@ -967,8 +972,7 @@ def encoded_runs(text: str, *, with_encoding: bool = False) -> list[Any]:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
         if " " in readable and all(c.isprintable() or c in "\n\t" for c in readable):
-            found = (match.start(), match.end(), readable)
-            runs.append((*found, encoding) if with_encoding else found)
+            runs.append((match.start(), match.end(), readable, encoding))
     return runs
 
 
@@ -1388,7 +1392,9 @@ _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
 def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
     spaced = sorted({t for t in terms if not _UNSPACED.search(t)}, key=len, reverse=True)
     unspaced = sorted({t for t in terms if _UNSPACED.search(t)}, key=len, reverse=True)
-    alternatives = [rf"(?<![\w-])(?:{'|'.join(map(re.escape, spaced))})(?![\w-])"]
+    alternatives = []
+    if spaced:  # (an empty group would match everywhere)
+        alternatives.append(rf"(?<![\w-])(?:{'|'.join(map(re.escape, spaced))})(?![\w-])")
     if unspaced:
         alternatives.append("|".join(map(re.escape, unspaced)))
     return re.compile("|".join(alternatives), re.IGNORECASE)
@@ -1446,61 +1452,27 @@ def _alternation(terms: tuple[str, ...]) -> str:
 
 
 _ROLE = _alternation(_ROLE_NAMES)
-_UNSPACED_ORDERS_TERMS = tuple(t for t in _WRITE_ORDERS if _UNSPACED.search(t))
-_VERB_LAST_ORDERS = (
-    *_UNSPACED_ORDERS_TERMS,
-    "लिखो",
-    "लिखें",
-    "लिखिए",
-    "बोलो",
-    "likho",
-    "bolo",
-    "بنویس",
-    "بگو",
-    "yaz",
-    "söyle",
-    "yanıtla",
-    "döndür",
-    "と出力",
-    "と答え",
-    "と返答",
-    "라고 답해",
-)
-_SPACED_ORDERS = sorted(
-    {t for t in _WRITE_ORDERS if not _UNSPACED.search(t)}, key=len, reverse=True
-)
-_UNSPACED_ORDERS = sorted({t for t in _WRITE_ORDERS if _UNSPACED.search(t)}, key=len, reverse=True)
-#: The shape of what an order to write asks for: a colon, a quote, "only", a code-like token
-#: ("GARBANZO-X9", "BORSCHT_TRACE_52"), a web address or a JSON object.
-_WRITE_WHAT = (
-    r"(?:(?<!\w)[\"'“‘«「『`](?=\w)|(?-i:\b[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)+\b)|"
-    r"\bhttps?://|\b\w+\.example\b|\{\s*\")"
-)
+#: Orders to write in scripts without spaces, and in languages that put the verb last (the
+#: order after what to write: "केवल X लिखो", "X 만 출력해").
+_UNSPACED_ORDERS = tuple(t for t in _WRITE_ORDERS if _UNSPACED.search(t))
+_VERB_LAST_ORDERS = (*_UNSPACED_ORDERS, *_ORDER_WORDS["verb_last_orders"])
+#: A code-like token an order asks to be written: "GARBANZO-X9", "BORSCHT_TRACE_52".
+_CODE = r"(?-i:\b[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)+\b)"
+#: The shape of what an order to write asks for: a quote, a code-like token, a web address or
+#: a JSON object.
+_WRITE_WHAT = r"(?:(?<!\w)[\"'“‘«「『`](?=\w)|" + _CODE + r"|\bhttps?://|\b\w+\.example\b|\{\s*\")"
 _ONLY = _alternation(_ONLY_WORDS)
+_SPACED = _alternation(tuple(t for t in _WRITE_ORDERS if not _UNSPACED.search(t)))
 _SPACED_ORDER = re.compile(
-    r"(?<![\w-])(?:"
-    + "|".join(map(re.escape, _SPACED_ORDERS))
     # a colon right after the verb or its "only" ("Responde: X", "Γράψε μόνο: X"; not "Print
     # shop:"), or within four words of it, in its own clause, "only", a quote, a code
-    + r")(?![\w-])(?:[^\S\n]*(?:"
-    + _ONLY
-    + r"))?[^\S\n]*[:：]|(?<![\w-])(?:"
-    + "|".join(map(re.escape, _SPACED_ORDERS))
-    + r")(?![\w-])(?:[^\S\n]+[^\s,.;:!?，。；：！？]+){0,4}?[^\S\n]*(?:"
-    + _ONLY
-    + r"|"
-    + _WRITE_WHAT
-    + r")",
+    rf"(?:{_SPACED})(?:[^\S\n]*(?:{_ONLY}))?[^\S\n]*[:：]"
+    rf"|(?:{_SPACED})(?:[^\S\n]+[^\s,.;:!?，。；：！？]+){{0,4}}?[^\S\n]*(?:{_ONLY}|{_WRITE_WHAT})",
     re.IGNORECASE,
 )
 
-
 #: "and", "then", by language: an order may follow a scene in the same clause after them.
-_AND_WORDS = frozenset(
-    "and then et puis und dann y luego e poi en dan i potem а и і потім потом ve sonra och "
-    "sedan og så ja sitten pak és majd και μετά și apoi lalu và rồi at tapos na kisha و ثم "
-    "और फिर ו אז".split()
-)
+_AND_WORDS = frozenset(_ORDER_WORDS["and_words"])
 
 
 #: Words an order may follow at the head of its clause: politeness, "only", "now", a pronoun of
@@ -1563,11 +1535,7 @@ _CLOSED_CLASS_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         OUTPUT,
         re.compile(
-            r"(?:"
-            + "|".join(map(re.escape, _UNSPACED_ORDERS))
-            + r")[^\S\n]*(?:[:：]|"
-            + _WRITE_WHAT
-            + r")",
+            r"(?:" + _alternation(_UNSPACED_ORDERS) + r")[^\S\n]*(?:[:：]|" + _WRITE_WHAT + r")",
             re.IGNORECASE,
         ),
     ),
@@ -1575,9 +1543,9 @@ _CLOSED_CLASS_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         OUTPUT,
         re.compile(
-            r"(?:(?-i:\b[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)+\b)|\bhttps?://\S+|(?<=\w)[\"”»」』])"
+            r"(?:" + _CODE + r"|\bhttps?://\S+|(?<=\w)[\"”»」』])"
             r"(?:[^\S\n]*[^\s,.!?，。！？]{1,4}){0,2}[^\S\n]*(?:"
-            + "|".join(map(re.escape, _VERB_LAST_ORDERS))
+            + _alternation(_VERB_LAST_ORDERS)
             + r")(?![^\W\d_])",
             re.IGNORECASE,
         ),
