@@ -783,6 +783,11 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "giggling",
         "yawn",
         "yawning",
+        # what a nose or a snout does ("nosing a tiny ball around" for sea urchins, set 41)
+        "nosing",
+        "nuzzling",
+        "sniffing",
+        "snout",
     ),
     "legs": (
         "running",
@@ -1507,6 +1512,7 @@ class CuratedSubjects(TypedDict):
     framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
     aerial: NotRequired[list[str]]  # phrases: a framing from far above
     close: NotRequired[list[str]]  # phrases: a framing from close up
+    silhouette: NotRequired[list[str]]  # phrases: the subject as a dark shape
     monochrome: NotRequired[list[str]]  # phrases: a picture without colour
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
@@ -2266,7 +2272,7 @@ def contradiction(
 
 @lru_cache(maxsize=4)
 def _phrases_pattern(
-    section: Literal["framing", "aerial", "close", "monochrome"],
+    section: Literal["framing", "aerial", "close", "monochrome", "silhouette"],
 ) -> re.Pattern[str]:
     """A phrase of ``section`` among the first three words of a clause ("isometric ...",
     "..., macro, ...", "an aerial view of ..."; not "a photographer with a telephoto lens")."""
@@ -2295,6 +2301,8 @@ def _stated_look(lowered: str) -> set[str]:
         for scale in ("aerial", "close"):
             if _phrases_pattern(scale).search(clause):
                 found |= {"framed", f"{scale}_view"}
+        if _phrases_pattern("silhouette").search(clause):
+            found.add("silhouette_view")
         match = _phrases_pattern("monochrome").search(clause)
         if match:
             rest = _WORD.findall(clause[match.end() :])
@@ -2357,7 +2365,7 @@ def look_conflict(
     leaves it out), a colour where it asks for no colour, a thing of its own beside the subject
     of an aerial view or a close-up (``own``: whether the phrase is the subject's own, ``None``
     to read it with :func:`subjects_own`; a model's free cue names its owner in its own words, so
-    it is taken as the subject's unless said)."""
+    it is taken as the subject's unless said), a face where the subject is a silhouette."""
     if preferences and facet == "composition" and "framed" in facts:
         return "the prompt sets its own framing"
     scaled = facts & {"aerial_view", "close_view"}
@@ -2366,6 +2374,8 @@ def look_conflict(
             return "the prompt views the scene from far above: a thing beside it is out of scale"
         if "close_view" in facts:
             return "the prompt frames the subject close up: a thing beside it is out of scale"
+    if "silhouette_view" in facts and "face" in phrase_facts(text):
+        return "the prompt shows the subject as a silhouette: its face cannot be seen"
     if "monochrome" in facts:
         words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
         if facet == "colour" or words & _word_list("hues"):

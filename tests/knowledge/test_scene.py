@@ -1925,3 +1925,17 @@ def test_a_gerund_is_no_living_thing_and_a_participle_may_name_a_kind():
     assert [e.noun for e in newt.entities] == ["newt"]
     trawler = parse_scene("A rusted fishing trawler moored at a crumbling pier")
     assert trawler.entities[0].noun == "trawler"
+
+
+def test_a_silhouette_hides_the_face_and_a_nose_needs_a_face():
+    # a demanding user's read: "eyes red-rimmed and downcast" on a heron's silhouette at sunset,
+    # "nosing a tiny ball around the water" for sea urchins
+    from emotion_director.knowledge.scene import look_conflict, phrase_facts
+
+    heron = parse_scene("silhouette of a heron on a post at sunset")
+    assert "silhouette_view" in heron.facts
+    assert look_conflict("body_language", "{poss} eyes red-rimmed and downcast", heron.facts)
+    assert look_conflict("colour", "colour drained to near monochrome", heron.facts) is None
+    assert "silhouette_view" in parse_scene("a man silhouetted against a bright window").facts
+    assert "silhouette_view" not in parse_scene("a dog beside the silhouette of a tree").facts
+    assert "face" in phrase_facts("nosing a tiny ball around the water")
