@@ -379,7 +379,9 @@ def _acceptable(
     subject: str = "",
 ) -> bool:
     """A model-written prompt must keep the subject and most of the chosen concepts, and must not
-    obey an instruction written into the subject (repeat what it asked for)."""
+    obey an instruction written into the subject (repeat what it asked for) nor copy four words
+    of the subject anywhere but where it gives the subject as written (a run that names the
+    subject's head noun restates it; any other falls back to the template)."""
     lowered = prompt.lower()
     words = content_words(prompt)
     kept = sum(1 for c in concepts if content_words(c.text) & words)
@@ -388,9 +390,7 @@ def _acceptable(
         and kept * 2 >= len(concepts)
         and not emotion_words_in(prompt)
         and instruction_reason(prompt) is None
-        and (
-            not subject or instruction_echo(prompt, subject, restates=True, keep=head_nouns) is None
-        )
+        and (not subject or instruction_echo(prompt, subject, keep=head_nouns) is None)
         and estimate_clip_tokens(prompt) <= budget
     )
 

@@ -12,7 +12,8 @@ from emotion_director.untrusted import hidden_text_problem, instruction_reason
 ABSTRACT_WORDS = frozenset(
     "sense essence spirit idea concept memory memories meaning freedom harmony nostalgia "
     "energy presence soul sensation aura emptiness nothingness infinity eternity innocence "
-    "purity tension vibe vibes feeling feelings emotion emotions mood atmosphere".split()
+    "purity tension vibe vibes feeling feelings emotion emotions mood atmosphere dream dreams "
+    "vision visions".split()
 )
 
 _FACET_HINTS: dict[str, tuple[str, ...]] = {
@@ -97,7 +98,14 @@ def undrawable_reason(cue: str) -> str | None:
     if hidden_text_problem(cue, "cue"):
         return "not a visual cue: hidden characters"
     emotion_words = emotion_words_in(cue)
-    words = re.findall(r"[a-z]+", cue.lower())
+    # words are tokens of letters: a run of letters inside a code ("#875C4F6E-D12B", a small
+    # model's noise) is no word ("1920s" and "x-ray" leave their neighbours words)
+    words = [
+        w
+        for token in cue.lower().split()
+        if not re.search(r"\d", token) or re.fullmatch(r"\d+(?:s|st|nd|rd|th|m|km)?\W*", token)
+        for w in re.findall(r"[a-z]+", token)
+    ]
     if re.search(r"[_{}<>\[\]|\\/=]|\.[a-z]{2,4}\b|https?:", cue):
         return "not a visual phrase (code, markup or a file name)"
     if len(words) > 16:

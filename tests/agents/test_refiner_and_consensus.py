@@ -27,6 +27,11 @@ def reading(persona, cues, intensity=0.8, weight=1.0):
         ("feeling", True),
         ("warm late-afternoon sunlight", False),
         ("a dog asleep", False),
+        # a small model's noise, seen over llama.cpp's server: letters inside a code are no words
+        ("#875C4F6E-D12B-AD0A-AAECBA939B7CA0DE3EBDABDA", True),
+        ("a vision, dream, dream of your dreams", True),
+        ("a 1920s car in the rain", False),
+        ("three 4x4 trucks on a dune", False),
     ],
 )
 def test_undrawable_cues_are_recognised(cue, bad):
