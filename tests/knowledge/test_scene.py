@@ -1939,3 +1939,16 @@ def test_a_silhouette_hides_the_face_and_a_nose_needs_a_face():
     assert "silhouette_view" in parse_scene("a man silhouetted against a bright window").facts
     assert "silhouette_view" not in parse_scene("a dog beside the silhouette of a tree").facts
     assert "face" in phrase_facts("nosing a tiny ball around the water")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a man skimming slate stones across a flooded quarry on a grey overcast morning",
+        "a passenger train crossing a timber trestle over a flooded gorge",
+    ],
+)
+def test_a_place_s_lasting_state_stays_in_the_subject(prompt):
+    # a flooded quarry is not a disaster: dropping "flooded" for awe drew a dry pit
+    text, adjustments, negatives = fit_subject(parse_scene(prompt), prompt, "awe")
+    assert text == prompt and negatives == []
