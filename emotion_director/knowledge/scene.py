@@ -1612,7 +1612,7 @@ _STATED_LIGHT = re.compile(
     r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
     r"suns?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
     r"spotlights?|neon)(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
-    r"while|during|for|under|beneath)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
+    r"while|during|for|under|beneath|late|early|after|before|until|till|all|one)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
     r"slanting|pours?|pouring|streams?|streaming|falls?|falling|filters?|filtering)\b"
 )
@@ -3395,7 +3395,8 @@ def _of_head(
     for j in range(i + 2, min(len(tokens), i + 8)):
         word = tokens[j]
         if word in _PHRASE_ENDS or (head is not None and _participle(word)):
-            break
+            if not (word.endswith("ed") and j + 1 < len(tokens) and kind_of(tokens[j + 1])):
+                break  # (a participle before a noun names a kind: "great crested grebes")
         if j > i + 2 and (_agrees_as_verb(tokens, j) or _count_verb(tokens, j)):
             break  # "a crowd of protesters marches down a street": the count's verb
         if word in _DETERMINERS or _participle(word) or word.endswith("ly") or j in names:

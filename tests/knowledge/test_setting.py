@@ -1155,7 +1155,9 @@ def test_a_refused_concept_joins_a_scene_that_names_what_it_shows():
         ("a gem cutter polishing an emerald under flat overcast light", True),
         ("a luthier carving the scroll of a cello by lamplight in a workshop", True),
         ("watercolor of horseshoe crabs crawling ashore on a moonlit bay beach", True),
+        ("an engraver cutting a copper plate under a magnifying lamp late at night", True),
         ("a crossing guard holding a stop sign outside a school in light snow", False),
+        ("a cyclist passing under a lamp post", False),
         ("a secretary bird stamping on a snake in dry savanna grass at noon", False),
     ],
 )
