@@ -125,6 +125,10 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     ("morning", "evening"),
     # nor the afternoon: "sunny morning light" on a muggy August afternoon
     ("morning", "afternoon"),
+    # noon is neither: "afternoon sun resting on the harvester" in an oasis at noon
+    ("midday", "morning"),
+    ("midday", "afternoon"),
+    ("midday", "evening"),
     # "cold moonlight and deep black shadows" on a moonless night
     ("moon", "moonless"),
     # passers-by and crowds need a public place: none on a summit or in a bedroom

@@ -881,7 +881,10 @@ def test_morning_light_is_not_afternoon_light():
 
     assert clash("a sign painter on a muggy August afternoon", "sunny morning light")
     assert clash("a ropemaker on a mild spring morning", "afternoon sun on the rope")
-    assert not clash("a farmer at noon", "afternoon sun on the barn")
+    # noon is neither: every such pair blind readers saw (7 of 7, sets 1-41) was a clash
+    assert clash("a farmer at noon", "afternoon sun on the barn")
+    assert clash("a farmer at noon", "sunny morning light")
+    assert not clash("a farmer in the afternoon", "afternoon sun on the barn")
 
 
 def test_a_compound_before_a_possessive_is_one_noun_and_names_no_setting():

@@ -1168,3 +1168,31 @@ def test_a_scene_that_states_its_light_is_not_relit(scene, lit):
     concept = _concept("harsh red backlight")
     assert concept.facet == "light"
     assert (concept.conflict(parsed) == "the scene already states its light") is lit
+
+
+@pytest.mark.parametrize(
+    ("text", "scene", "fits"),
+    [
+        # set 39: cumulus of no weather of its own under a stated grey overcast sky
+        ("towering cumulus clouds filling the sky", "a man skimming stones on a grey overcast morning", False),
+        ("towering cumulus clouds filling the sky", "a man skimming stones across a quarry in the afternoon", True),
+        # a line of the scene's own weather stays
+        ("drizzle hanging in the air", "a fisherman mending nets on a quay in the rain", True),
+        ("drizzle hanging in the air", "a fisherman mending nets on a quay on a clear day", False),
+    ],
+)
+def test_a_weather_line_keeps_to_the_weather_the_scene_states(text, scene, fits):
+    concept = _concept(text)
+    assert concept.facet == "weather"
+    assert (concept.conflict(parse_scene(scene)) is None) is fits
+
+
+def test_noon_is_neither_morning_nor_afternoon():
+    # set 39: "afternoon sun resting on the harvester" in a desert oasis at noon
+    scene = parse_scene("a date harvester climbing a palm trunk in a desert oasis at noon")
+    assert "midday" in scene.facts
+    concept = _concept("afternoon sun resting on {the}")
+    assert "afternoon" in concept.conflict(scene)
+    assert _concept("afternoon sun resting on {the}").conflict(
+        parse_scene("a date harvester climbing a palm trunk in a desert oasis on a sunny day")
+    ) is None
