@@ -574,6 +574,16 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "underground lake",
         "underground station",
         "underground car park",
+        # a city's underground railway ("a cellist busking in a tiled metro passage")
+        "metro station",
+        "metro platform",
+        "metro passage",
+        "metro tunnel",
+        "subway station",
+        "subway platform",
+        "subway passage",
+        "subway tunnel",
+        "tube station",
     ),
     # snow in the air, not on the ground: what rules out sunshine and a starry sky
     "snowing": (

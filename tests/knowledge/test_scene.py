@@ -1958,3 +1958,16 @@ def test_a_place_s_lasting_state_stays_in_the_subject(prompt):
     # a flooded quarry is not a disaster: dropping "flooded" for awe drew a dry pit
     text, adjustments, negatives = fit_subject(parse_scene(prompt), prompt, "awe")
     assert text == prompt and negatives == []
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "a cellist busking in a tiled metro passage late at night",
+        "a busker in a subway station",
+        "a girl waiting on a metro platform",
+    ],
+)
+def test_a_city_s_underground_railway_is_underground(scene):
+    # set 41: "cold moonlight and deep black shadows" in a tiled metro passage
+    assert "subterranean" in parse_scene(scene).facts
