@@ -79,6 +79,7 @@ JUDGES = {
     "judge42": ("CE", "CF"),
     "judge43": ("CG", "CH"),
     "judge44": ("CI", "CJ"),
+    "judge45": ("CK", "CL"),
 }
 
 
