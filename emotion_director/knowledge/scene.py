@@ -2652,9 +2652,15 @@ def parse_scene(text: str) -> SceneModel:
     # (after an opening clause, the main clause's: "Wrapped in oilskins, a trawlerman hauls")
     clauses = text.split(",", 2)
     main = clauses[1] if opening and len(clauses) > 1 else clauses[0]
-    first = [t.lower() for t in _WORD.findall(main)]
+    cased = _WORD.findall(main)
+    first = [t.lower() for t in cased]
+    cased = cased[_framing(first) :]
     first = first[_framing(first) :]  # "close up of a stack of pancakes": the pancakes
     head = unknown_head(first) if english else None  # (not "hired", "parked")
+    if head is not None and head in first:
+        at = first.index(head)
+        if cased[at][:1].isupper() and _name_modifies(first, at, frozenset({at})):
+            head = None  # a name that styles the noun after it: "Faroese turf-roofed boathouses"
     if head is not None and any(e.noun.startswith(f"{head} of ") for e in entities):
         head = None  # "a pair of fennec foxes": the foxes are the subject
     if head is not None:  # "a welder repairing a hull": the welder, not the hull, is the subject
@@ -3039,6 +3045,8 @@ def _name_modifies(tokens: list[str], i: int, names: frozenset[int]) -> bool:
     parked", "Mary Ellen tossed by waves")."""
     for j in range(i + 1, min(len(tokens), i + 4)):
         word = tokens[j]
+        if "-" in word and word.endswith("ed"):
+            continue  # a compound adjective, no verb: "Faroese turf-roofed boathouses"
         if j in names or word in _PHRASE_ENDS or word in _DETERMINERS or _participle(word):
             return False
         if _agrees_as_verb(tokens, j) or word in body_parts():
@@ -3354,9 +3362,11 @@ def _framing(tokens: list[str]) -> int:
         # what comes first only styles the frame ("a pencil sketch of", "black and white photo
         # of", "studio lighting portrait of"): no living thing and no verb ("a child drawing a
         # picture of a horse", "a crumpled photo of a soldier")
+        # (a living thing right before the medium names its style or theme: "impressionist
+        # painting of", "wildlife photo of")
         styled = not any(
-            kind_of(w) in ANIMATE_KINDS or (_participle(w) and w not in media)
-            for w in tokens[: k - 1]
+            (kind_of(w) in ANIMATE_KINDS and i < k - 2) or (_participle(w) and w not in media)
+            for i, w in enumerate(tokens[: k - 1])
         )
         return k + 1 if framed and styled else 0
     return 0

@@ -88,6 +88,10 @@ def concept_settings() -> dict[str, frozenset[str]]:
             raise ValueError(
                 f"concept_settings.tsv line {number}: unknown tag(s) {sorted(tags - known)}"
             )
+        if _SHADE.search(fields[1]):
+            tags |= {"shade"}  # deep or long shadow: not under a stated sun
+        if _DERELICT.search(fields[1]) and "{the}" in fields[1]:
+            tags |= {"rest"}  # the subject left to rot is in no use: not a tram rattling past
         if _CLOSED_MOUTH.search(fields[1]):
             tags |= {"quiet"}  # a shut mouth is silent: not on a subject who shouts or sings
         if _SUNLIT.search(fields[1]) and not tags & overcast:
@@ -187,9 +191,16 @@ _SUNLIT = re.compile(
 #: yelling at traffic were seen on held-out sets 10 and 12).
 #: Words of a sky that hides the sun ("soft overcast light with no harsh shadows"): such a line
 #: is refused where the scene says the sun shines (a desert oasis at noon, set 39).
-_SUNLESS = re.compile(
-    r"\b(?:overcast|fog|foggy|leaden|(?:grey|gray)\s+sky)\b", re.IGNORECASE
-)
+_SUNLESS = re.compile(r"\b(?:overcast|fog|foggy|leaden|(?:grey|gray)\s+sky)\b", re.IGNORECASE)
+#: Deep or long, low shadow over the subject ("deep shadow with a thin rim of light", "a looming
+#: shadow stretching across the ground"): refused where the scene says the sun shines
+#: (``shade`` in data/setting.yaml). Hard sun shadows ("carving deep shadows") and a low sun's
+#: long shadows ("long evening shadows", twilight) are not shade.
+_SHADE = re.compile(r"\bdeep shadow with\b|\blooming shadows?\b", re.IGNORECASE)
+#: Words of a thing left out of use ("{the} abandoned and rusting, its paint flaking away"): on
+#: the subject, such a line is refused where the scene has it doing something (set 42: a tram
+#: rattling past a flower market, a suspension railway carriage gliding above a river).
+_DERELICT = re.compile(r"\b(?:abandoned|derelict|disused|rusting|left to rot)\b", re.IGNORECASE)
 _CLOSED_MOUTH = re.compile(
     r"\b(?:jaw\s+(?:clenched|set|locked|tight)|clenched\s+(?:jaw|teeth)|teeth\s+(?:gritted|"
     r"clenched)|gritted\s+teeth|lips\s+(?:pressed|pursed|sealed|tight)|pursed\s+lips|"

@@ -1971,3 +1971,24 @@ def test_a_place_s_lasting_state_stays_in_the_subject(prompt):
 def test_a_city_s_underground_railway_is_underground(scene):
     # set 41: "cold moonlight and deep black shadows" in a tiled metro passage
     assert "subterranean" in parse_scene(scene).facts
+
+
+@pytest.mark.parametrize(
+    ("scene", "main"),
+    [
+        # set 42: "the impressionist's shoulders dropped", "squaring up to the faroese"
+        (
+            "impressionist painting of a Provençal lavender distillery steaming among fields",
+            "distillery",
+        ),
+        ("wildlife photo of a fox in snow", "fox"),
+        (
+            "oil painting of Faroese turf-roofed boathouses beside a grey harbor in drizzle",
+            "boathouses",
+        ),
+        # a living thing that draws the picture is still the subject
+        ("a child drawing a picture of a horse", "child"),
+    ],
+)
+def test_a_style_or_a_people_s_name_before_the_subject_is_not_the_subject(scene, main):
+    assert parse_scene(scene).main.noun == main

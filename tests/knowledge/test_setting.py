@@ -1174,8 +1174,16 @@ def test_a_scene_that_states_its_light_is_not_relit(scene, lit):
     ("text", "scene", "fits"),
     [
         # set 39: cumulus of no weather of its own under a stated grey overcast sky
-        ("towering cumulus clouds filling the sky", "a man skimming stones on a grey overcast morning", False),
-        ("towering cumulus clouds filling the sky", "a man skimming stones across a quarry in the afternoon", True),
+        (
+            "towering cumulus clouds filling the sky",
+            "a man skimming stones on a grey overcast morning",
+            False,
+        ),
+        (
+            "towering cumulus clouds filling the sky",
+            "a man skimming stones across a quarry in the afternoon",
+            True,
+        ),
         # a line of the scene's own weather stays
         ("drizzle hanging in the air", "a fisherman mending nets on a quay in the rain", True),
         ("drizzle hanging in the air", "a fisherman mending nets on a quay on a clear day", False),
@@ -1193,9 +1201,12 @@ def test_noon_is_neither_morning_nor_afternoon():
     assert "midday" in scene.facts
     concept = _concept("afternoon sun resting on {the}")
     assert "afternoon" in concept.conflict(scene)
-    assert _concept("afternoon sun resting on {the}").conflict(
-        parse_scene("a date harvester climbing a palm trunk in a desert oasis on a sunny day")
-    ) is None
+    assert (
+        _concept("afternoon sun resting on {the}").conflict(
+            parse_scene("a date harvester climbing a palm trunk in a desert oasis on a sunny day")
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -1216,3 +1227,46 @@ def test_a_line_that_hides_the_sun_is_refused_where_it_shines(text, sunless):
     noon = parse_scene("a date harvester climbing a palm trunk in a desert oasis at noon")
     if sunless:
         assert concept.conflict(noon) is not None
+
+
+def test_deep_or_looming_shadow_is_refused_under_a_stated_sun():
+    # set 42: an aerial view of sulfur springs under scorching midday heat got "a looming shadow
+    # stretching across the ground" and "deep shadow with a thin rim of light"
+    noon = parse_scene(
+        "aerial view of the Danakil sulfur springs steaming in yellow and green pools under "
+        "scorching midday heat"
+    )
+    night = parse_scene("a night watchman walking through an empty field at night")
+    for text in (
+        "a looming shadow stretching across the ground",
+        "deep shadow with a thin rim of light",
+    ):
+        assert "shade" in _concept(text).setting
+        assert _concept(text).conflict(noon) is not None
+        assert _concept(text).conflict(night) is None
+    # hard sun shadows and a low sun's long shadows are sunshine, not shade
+    assert "shade" not in _concept("hard overhead light carving deep shadows").setting
+    assert (
+        "shade" not in _concept("hard low sun throwing long blue shadows across fresh snow").setting
+    )
+
+
+@pytest.mark.parametrize(
+    ("scene", "fits"),
+    [
+        (
+            "35mm film photo of a wooden Kolkata tram rattling past a flower market at twilight",
+            False,
+        ),
+        (
+            "a Wuppertal suspension railway carriage gliding above the river on a rainy evening",
+            False,
+        ),
+        ("an old tram in a weedy depot at dusk", True),
+    ],
+)
+def test_a_subject_in_use_is_not_left_to_rot(scene, fits):
+    # set 42: "the tram abandoned and rusting, its paint flaking away" for a tram rattling past
+    concept = _concept("{the} abandoned and rusting, its paint flaking away")
+    assert "rest" in concept.setting
+    assert (concept.conflict(parse_scene(scene)) is None) is fits
