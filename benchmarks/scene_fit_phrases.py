@@ -80,6 +80,7 @@ JUDGES = {
     "judge43": ("CG", "CH"),
     "judge44": ("CI", "CJ"),
     "judge45": ("CK", "CL"),
+    "judge46": ("CM", "CN"),
 }
 
 
