@@ -665,7 +665,26 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "blown",
         "billowing",
     ),
-    "still": ("windless", "glassy", "mirror-still", "perfectly still water"),
+    "still": (
+        "windless",
+        "glassy",
+        "mirror-still",
+        "perfectly still water",
+        # still or calm air, of a time of day ("a still clear evening with a light breeze" on a
+        # windswept steppe, set 43)
+        "still air",
+        "still clear",
+        "still evening",
+        "still morning",
+        "still afternoon",
+        "still day",
+        "still night",
+        "calm air",
+        "calm evening",
+        "calm morning",
+        "calm day",
+        "calm night",
+    ),
     # the sun itself shines on the scene (not a clear sky alone: "a clear evening", "moonrise"
     # and "alpenglow" are clear skies the sun has left); each is a clear sky too
     "sunny": _SUN_WORDS,
@@ -1616,6 +1635,10 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
 
 #: A sky with no cloud (set 41: "dim murky light with a green cast" for a cliff diver on a
 #: cloudless afternoon): sunshine where the scene states day.
+_BEFORE_DAWN = re.compile(
+    r"\b(?:before|ahead of|until)\s+(?:the\s+)?(?:sunrise|dawn|daybreak|first light|sunup)\b|"
+    r"\bpre-?dawn\b"
+)
 _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
@@ -1687,8 +1710,17 @@ def agent_nouns() -> frozenset[str]:
 def _agent_kind(token: str, before: str) -> Kind | None:
     """``person`` when ``token`` is an agent noun that heads a compound after the noun
     ``before`` and no table files it as a living thing: a "peat cutter" cuts peat; a "honey
-    badger" stays an animal."""
-    if not before or kind_of(before) is None or before in body_parts():
+    badger" stays an animal. A noun no table knows counts ("a batik maker drawing wax patterns",
+    set 43: "an ancient map spread beneath the wax"), and so does a people's name ("a Hmong
+    weaver"); an adjective does not ("a red slider")."""
+    if (
+        not before
+        or not before.isalpha()
+        or before in _DETERMINERS
+        or before in body_parts()
+        or before in adjectives()
+        or (kind_of(before) is None and not _noun_like(before))
+    ):
         return None
     word = singular(token)
     if word not in agent_nouns() and token not in agent_nouns():
@@ -2286,7 +2318,9 @@ def contradiction(
 
 @lru_cache(maxsize=4)
 def _phrases_pattern(
-    section: Literal["framing", "aerial", "close", "monochrome", "silhouette"],
+    section: Literal[
+        "framing", "aerial", "close", "monochrome", "silhouette", "drawn", "drawn_monochrome"
+    ],
 ) -> re.Pattern[str]:
     """A phrase of ``section`` among the first three words of a clause ("isometric ...",
     "..., macro, ...", "an aerial view of ..."; not "a photographer with a telephoto lens")."""
@@ -2322,6 +2356,13 @@ def _stated_look(lowered: str) -> set[str]:
             rest = _WORD.findall(clause[match.end() :])
             if not rest or rest[0] in _LOOK_WORDS:
                 found.add("monochrome")
+        match = _phrases_pattern("drawn").search(clause)
+        if match:
+            rest = _WORD.findall(clause[match.end() :])
+            if not rest or rest[0] == "of" or rest[0] in _word_list("media") | {"art", "style"}:
+                found.add("drawn")
+                if _phrases_pattern("drawn_monochrome").search(clause):
+                    found.add("monochrome")  # "charcoal sketch of", "pencil drawing of"
     return found
 
 
@@ -2394,7 +2435,18 @@ def look_conflict(
         words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
         if facet == "colour" or words & _word_list("hues"):
             return "the prompt asks for a picture without colour"
+    if "drawn" in facts and _PHOTO_PROCESS.search(text.lower()):
+        return "the prompt asks for a painted or drawn picture: no photographic process"
     return None
+
+
+#: A photograph's own process ("grainy film texture", "harsh flash snapshot", "wide lens
+#: distortion"), which a painted or drawn picture (``drawn``) does not have; a camera's distance
+#: or angle ("long lens from far off", "low angle") is any picture's.
+_PHOTO_PROCESS = re.compile(
+    r"\b(?:film|grainy|flash|snapshot|polaroid|35mm|bokeh|lens flare|lens distortion|"
+    r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints)\b"
+)
 
 
 def facts_conflict(
@@ -2686,6 +2738,11 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("lit")  # "under flickering fluorescent light", "by lamplight", "moonlit"
     if _inside_a_room(lowered):
         facts.add("indoor")  # "a cat inside, watching the rain" ("inside a tulip" is no room)
+    if _BEFORE_DAWN.search(lowered):
+        # "before sunrise", "pre-dawn": the sun words name what has not come yet (set 43: "a
+        # windless blue sky" and "soft golden hour glow" for a rubber tapper before sunrise)
+        facts -= {"sunny", "day", "midday", "afternoon"}
+        facts.add("night")
     if _CLOUDLESS.search(lowered) and "day" in facts and not facts & {"night", "dark", "evening"}:
         facts.add("sunny")  # no cloud by day is sunshine; at dusk or at night the sun has gone
     facts |= _stated_look(lowered)
@@ -3053,8 +3110,8 @@ def _name_modifies(tokens: list[str], i: int, names: frozenset[int]) -> bool:
             return False
         if _s_verb(word):
             return False  # "a dog called Rex chases rabbits": the name's verb
-        if kind_of(word) is not None:
-            return True
+        if kind_of(word) is not None or (j > i + 1 and singular(word) in agent_nouns()):
+            return True  # ("a Hmong batik maker": who makes batik)
     return False
 
 

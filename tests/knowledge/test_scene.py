@@ -13,8 +13,10 @@ from emotion_director.knowledge.scene import (
     contradiction,
     fit_subject,
     kind_of,
+    look_conflict,
     name_positions,
     noun_kinds,
+    phrase_facts,
     postures,
 )
 
@@ -1992,3 +1994,66 @@ def test_a_city_s_underground_railway_is_underground(scene):
 )
 def test_a_style_or_a_people_s_name_before_the_subject_is_not_the_subject(scene, main):
     assert parse_scene(scene).main.noun == main
+
+
+def test_still_air_of_a_time_of_day_is_no_wind():
+    # set 43: "a still clear evening with a light breeze" on a windswept Patagonian steppe
+    assert "still" in phrase_facts("a still clear evening with a light breeze")
+    assert "still" not in phrase_facts("a heron standing still in the reeds")
+    scene = parse_scene("a gaucho herding cattle across a windswept Patagonian steppe at twilight")
+    assert contradiction(scene.facts, "a still clear evening with a light breeze")
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "a rubber tapper collecting latex from trees on a Malaysian plantation before sunrise",
+        "a baker loading loaves into a wood oven in the pre-dawn dark",
+    ],
+)
+def test_before_sunrise_the_sun_is_not_up(scene):
+    # set 43: "a windless blue sky" and "soft golden hour glow" for a rubber tapper before sunrise
+    facts = parse_scene(scene).facts
+    assert "night" in facts and not facts & {"day", "sunny"}
+    assert contradiction(facts, "soft golden hour glow")
+    assert "day" in parse_scene("a rubber tapper at work at sunrise").facts
+
+
+@pytest.mark.parametrize(
+    ("scene", "main", "kind"),
+    [
+        # set 43: "an ancient map spread beneath the wax" for a batik maker drawing wax patterns
+        ("a Hmong batik maker drawing wax patterns by candlelight", "maker", "person"),
+        ("a Hmong weaver at a loom", "weaver", "person"),
+        ("a honey badger digging at dusk", "badger", "mammal"),
+        ("a red slider in a playground", "slider", "thing"),
+    ],
+)
+def test_an_agent_noun_after_a_noun_no_table_knows_is_who_does_the_work(scene, main, kind):
+    entity = parse_scene(scene).main
+    assert (entity.noun, entity.kind) == (main, kind)
+
+
+@pytest.mark.parametrize(
+    ("scene", "drawn", "monochrome"),
+    [
+        (
+            "charcoal sketch of a reed boat builder on the shore of Lake Titicaca at noon",
+            True,
+            True,
+        ),
+        ("oil painting of a steam traction engine towing a threshing machine", True, False),
+        ("watercolor of a hummingbird drinking from a red flower", True, False),
+        ("a man painting a fence at noon", False, False),
+        ("a boy holding a pencil at a desk", False, False),
+        ("35mm film photo of a tram at twilight", False, False),
+    ],
+)
+def test_a_painted_or_drawn_picture_gets_no_photographic_process(scene, drawn, monochrome):
+    # sets 39 and 43: "grainy film texture and heavy vignette" on an oil painting and on a
+    # charcoal sketch, which also got a colour palette
+    facts = parse_scene(scene).facts
+    assert ("drawn" in facts, "monochrome" in facts) == (drawn, monochrome)
+    grain = look_conflict("texture", "grainy film texture and heavy vignette", facts)
+    assert (grain is not None) is drawn
+    assert look_conflict("composition", "long lens from far off", facts, preferences=False) is None
