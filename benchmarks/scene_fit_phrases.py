@@ -81,6 +81,7 @@ JUDGES = {
     "judge44": ("CI", "CJ"),
     "judge45": ("CK", "CL"),
     "judge46": ("CM", "CN"),
+    "judge47": ("CO", "CP"),
 }
 
 
