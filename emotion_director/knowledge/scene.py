@@ -1547,6 +1547,8 @@ class CuratedSubjects(TypedDict):
     close: NotRequired[list[str]]  # phrases: a framing from close up
     silhouette: NotRequired[list[str]]  # phrases: the subject as a dark shape
     monochrome: NotRequired[list[str]]  # phrases: a picture without colour
+    drawn: NotRequired[list[str]]  # phrases: a painted or drawn medium
+    drawn_monochrome: NotRequired[list[str]]  # phrases: such a medium without colour
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     descriptive: NotRequired[list[str]]
