@@ -122,7 +122,9 @@ def test_no_candidate_concept_contradicts_its_scene(prompt):
     scene = parse_scene(prompt)
     for emotion in Emotion:
         candidates = graph.candidates(emotion, scene)
-        assert len(candidates) >= 20, (prompt, emotion)
+        # enough to choose from; the concepts blind readers refused leave excitement the fewest
+        # (19 for "a field of grass" after set 44's labels)
+        assert len(candidates) >= 18, (prompt, emotion)
         for concept in candidates:
             text = concept.render(scene)
             assert "{" not in text
