@@ -1635,12 +1635,14 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     return facts - {"paws"} if "hooves" in traits else facts
 
 
-#: A sky with no cloud (set 41: "dim murky light with a green cast" for a cliff diver on a
-#: cloudless afternoon): sunshine where the scene states day.
+#: Before the sun is up ("before sunrise", "pre-dawn"): its sun words name what has not come
+#: yet (set 43: a blue sky and golden-hour glow for a rubber tapper before sunrise).
 _BEFORE_DAWN = re.compile(
     r"\b(?:before|ahead of|until)\s+(?:the\s+)?(?:sunrise|dawn|daybreak|first light|sunup)\b|"
     r"\bpre-?dawn\b"
 )
+#: A sky with no cloud (set 41: "dim murky light with a green cast" for a cliff diver on a
+#: cloudless afternoon): sunshine where the scene states day.
 _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
@@ -2318,7 +2320,7 @@ def contradiction(
     return facts_conflict(facts, own, phrase)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=None)  # one per section: a smaller cache rebuilt them for every clause
 def _phrases_pattern(
     section: Literal[
         "framing", "aerial", "close", "monochrome", "silhouette", "drawn", "drawn_monochrome"
@@ -2353,19 +2355,30 @@ def _stated_look(lowered: str) -> set[str]:
                 found |= {"framed", f"{scale}_view"}
         if _phrases_pattern("silhouette").search(clause):
             found.add("silhouette_view")
-        match = _phrases_pattern("monochrome").search(clause)
-        if match:
-            rest = _WORD.findall(clause[match.end() :])
-            if not rest or rest[0] in _LOOK_WORDS:
-                found.add("monochrome")
-        match = _phrases_pattern("drawn").search(clause)
-        if match:
-            rest = _WORD.findall(clause[match.end() :])
-            if not rest or rest[0] == "of" or rest[0] in _word_list("media") | {"art", "style"}:
-                found.add("drawn")
-                if _phrases_pattern("drawn_monochrome").search(clause):
-                    found.add("monochrome")  # "charcoal sketch of", "pencil drawing of"
+        if _names_the_look(clause, "monochrome", _LOOK_WORDS):
+            found.add("monochrome")
+        if _names_the_look(clause, "drawn", _DRAWN_NEXT | _word_list("media")):
+            found.add("drawn")
+            if _phrases_pattern("drawn_monochrome").search(clause):
+                found.add("monochrome")  # "charcoal sketch of", "pencil drawing of"
     return found
+
+
+#: Words after a painted or drawn medium that make it the picture's own ("oil painting of",
+#: "charcoal sketch", "pixel art style"), not a thing in it ("a man painting a fence").
+_DRAWN_NEXT = frozenset({"of", "art", "style"})
+
+
+def _names_the_look(
+    clause: str, section: Literal["monochrome", "drawn"], next_words: frozenset[str]
+) -> bool:
+    """Whether ``clause`` opens with a phrase of ``section`` that ends it or comes before one of
+    ``next_words``: the picture's own look, not the colour or the medium of a thing in it."""
+    match = _phrases_pattern(section).search(clause)
+    if match is None:
+        return False
+    rest = _WORD.findall(clause[match.end() :])
+    return not rest or rest[0] in next_words
 
 
 #: Facets of a thing set in the picture: out of scale beside the subject in an aerial view or a
@@ -3013,7 +3026,7 @@ def unknown_head(tokens: list[str]) -> str | None:
             verb = False
         # a participle before a living thing's name names its kind: "a great crested newt", "a
         # red crowned crane" (set 40 read "great" as the subject)
-        if verb and span and word.endswith("ed") and kind_of(following) in ANIMATE_KINDS:
+        if verb and span and _names_a_kind(words, k):
             verb = False
         if word in _PHRASE_ENDS or (span and verb):
             if span and modifiers_only and word not in _PHRASE_ENDS:
@@ -3451,6 +3464,13 @@ def _count_verb(tokens: list[str], j: int) -> bool:
     return after in _DETERMINERS or after in _PHRASE_ENDS
 
 
+def _names_a_kind(tokens: list[str], j: int) -> bool:
+    """Whether the -ed word at ``j`` is part of the name of the living thing after it ("a great
+    crested newt", "a pair of great crested grebes", "a red crowned crane"), not a verb."""
+    following = tokens[j + 1] if j + 1 < len(tokens) else ""
+    return tokens[j].endswith("ed") and kind_of(following) in ANIMATE_KINDS
+
+
 def _of_head(
     tokens: list[str], i: int, kind: Kind | None, names: frozenset[int] = frozenset()
 ) -> int | None:
@@ -3477,9 +3497,10 @@ def _of_head(
     head = None
     for j in range(i + 2, min(len(tokens), i + 8)):
         word = tokens[j]
-        if word in _PHRASE_ENDS or (head is not None and _participle(word)):
-            if not (word.endswith("ed") and j + 1 < len(tokens) and kind_of(tokens[j + 1])):
-                break  # (a participle before a noun names a kind: "great crested grebes")
+        if word in _PHRASE_ENDS:
+            break
+        if head is not None and _participle(word) and not _names_a_kind(tokens, j):
+            break  # (a participle before a living thing names its kind: "great crested grebes")
         if j > i + 2 and (_agrees_as_verb(tokens, j) or _count_verb(tokens, j)):
             break  # "a crowd of protesters marches down a street": the count's verb
         if word in _DETERMINERS or _participle(word) or word.endswith("ly") or j in names:

@@ -186,9 +186,6 @@ _SUNLIT = re.compile(
     r"golden\s+hour|sun-warmed|sun-baked|sun-bleached)\b",
     re.IGNORECASE,
 )
-#: Words of a shut mouth: a concept showing one presupposes a silent subject, whatever its line
-#: in the table says ("{poss} jaw clenched" on a stag bellowing, "teeth gritted" on an attendant
-#: yelling at traffic were seen on held-out sets 10 and 12).
 #: Words of a sky that hides the sun ("soft overcast light with no harsh shadows"): such a line
 #: is refused where the scene says the sun shines (a desert oasis at noon, set 39).
 _SUNLESS = re.compile(r"\b(?:overcast|fog|foggy|leaden|(?:grey|gray)\s+sky)\b", re.IGNORECASE)
@@ -201,6 +198,9 @@ _SHADE = re.compile(r"\bdeep shadow with\b|\blooming shadows?\b", re.IGNORECASE)
 #: the subject, such a line is refused where the scene has it doing something (set 42: a tram
 #: rattling past a flower market, a suspension railway carriage gliding above a river).
 _DERELICT = re.compile(r"\b(?:abandoned|derelict|disused|rusting|left to rot)\b", re.IGNORECASE)
+#: Words of a shut mouth: a concept showing one presupposes a silent subject, whatever its line
+#: in the table says ("{poss} jaw clenched" on a stag bellowing, "teeth gritted" on an attendant
+#: yelling at traffic were seen on held-out sets 10 and 12).
 _CLOSED_MOUTH = re.compile(
     r"\b(?:jaw\s+(?:clenched|set|locked|tight)|clenched\s+(?:jaw|teeth)|teeth\s+(?:gritted|"
     r"clenched)|gritted\s+teeth|lips\s+(?:pressed|pursed|sealed|tight)|pursed\s+lips|"
