@@ -304,7 +304,13 @@ class VisualConcept(BaseModel):
         if scene is None or not self.needs & _BODY_NEEDS:
             return self.text
         owner = scene.owner_for(self.needs)
-        if owner is None or (owner is scene.main and not owner.implied):
+        if owner is None:
+            return self.text
+        if owner is scene.main and not owner.implied:
+            # the subject's body: a person's or a group's is "their" ("a rubber duck perched on
+            # its head" was written for an animal; a beekeeper wears it on their head)
+            if owner.plural or "person" in owner.facts:
+                return re.sub(r"\bits\b", "their", self.text)
             return self.text
         first = self.text.split(maxsplit=1)[0].lower()
         verb = first.endswith(("ing", "ed")) or first in {

@@ -120,6 +120,8 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
     ("urban", "wild"),
     ("aquatic", "land"),
     ("still", "windy"),
+    # nor in a storm: "a surface of water like polished glass" on a fleet in a summer storm
+    ("still", "storm"),
     ("fire", "asleep"),
     # sunrise is not sunset: "the last light fading" on a summit at sunrise
     ("morning", "evening"),
@@ -670,6 +672,9 @@ FACT_WORDS: dict[str, tuple[str, ...]] = {
         "glassy",
         "mirror-still",
         "perfectly still water",
+        "like polished glass",
+        "mirror-like",
+        "millpond",
         # still or calm air, of a time of day ("a still clear evening with a light breeze" on a
         # windswept steppe, set 43)
         "still air",

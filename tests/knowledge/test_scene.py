@@ -2059,3 +2059,13 @@ def test_a_painted_or_drawn_picture_gets_no_photographic_process(scene, drawn, m
     grain = look_conflict("texture", "grainy film texture and heavy vignette", facts)
     assert (grain is not None) is drawn
     assert look_conflict("composition", "long lens from far off", facts, preferences=False) is None
+
+
+def test_glassy_water_is_no_storm():
+    # read while checking real outputs: "a surface of water like polished glass" for a fishing
+    # fleet returning to harbour in a summer storm
+    storm = parse_scene("oil painting of a fishing fleet returning to harbour in a summer storm")
+    assert contradiction(storm.facts, "a surface of water like polished glass")
+    assert not contradiction(
+        parse_scene("a swan on a lake at dawn").facts, "a surface of water like polished glass"
+    )

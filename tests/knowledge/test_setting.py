@@ -1270,3 +1270,16 @@ def test_a_subject_in_use_is_not_left_to_rot(scene, fits):
     concept = _concept("{the} abandoned and rusting, its paint flaking away")
     assert "rest" in concept.setting
     assert (concept.conflict(parse_scene(scene)) is None) is fits
+
+
+@pytest.mark.parametrize(
+    ("scene", "rendered"),
+    [
+        # read while checking real outputs: "a rubber duck perched on its head" for a beekeeper
+        ("a beekeeper lifting a frame of honeycomb", "a rubber duck perched on their head"),
+        ("two sisters on a swing", "a rubber duck perched on their head"),
+        ("a dog in a park", "a rubber duck perched on its head"),
+    ],
+)
+def test_a_person_s_body_is_theirs(scene, rendered):
+    assert _concept("a rubber duck perched on its head").render(parse_scene(scene)) == rendered
