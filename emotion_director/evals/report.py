@@ -152,7 +152,13 @@ def per_emotion_series(
 
 
 def _plot(summary: dict[str, Any], comment: str = "") -> bytes:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        from emotion_director.errors import MissingExtraError
+        from emotion_director.evals.metrics import INSTALL_HINT
+
+        raise MissingExtraError(f"the report's plot needs matplotlib: {INSTALL_HINT}") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -165,3 +165,20 @@ def test_eval_run_refuses_a_pipe_or_link_where_the_vectors_go(tmp_path):
                     metrics=TextMetrics(),
                 )
             )
+
+
+def test_a_report_without_matplotlib_says_which_extra_to_install(run, tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from emotion_director.cli import app
+
+    folder = tmp_path / "run"
+    shutil.copytree(run, folder)
+    (folder / "emotion_alignment.png").unlink(missing_ok=True)  # the plot must be drawn
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    result = CliRunner().invoke(app, ["eval", "report", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "matplotlib" in result.stderr and 'emotion-director[eval]"' in result.stderr
+    assert "Traceback" not in result.output and "unexpected" not in result.stderr
