@@ -235,3 +235,61 @@ def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
     assert len(lines) == 1 and lines[0].startswith(("error:", "invalid:")), proc.stderr
     assert "unexpected" not in output and "Traceback" not in output, output
     assert word.lower() in lines[0].lower(), lines[0]
+
+
+# (case id, module made unimportable, builder(tmp) -> argv, the extra the line must name)
+MISSING = [
+    ("scene-check-without-numpy", "numpy", lambda t: ["scene", "check", "a dog", "a cat"], "scene"),
+    (
+        "report-without-jinja2",
+        "jinja2",
+        lambda t: ["eval", "report", _run_folder(t, "a")],
+        "eval",
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("module", "build", "extra"), [pytest.param(m, b, e, id=i) for i, m, b, e in MISSING]
+)
+def test_a_missing_optional_package_names_the_extra_that_installs_it(
+    tmp_path, module, build, extra
+):
+    argv = build(tmp_path)
+    code = (
+        "import runpy, sys; "
+        f"sys.modules[{module!r}] = None; "  # as if the package were not installed
+        f"sys.argv = ['emotion-director', *{argv!r}]; "
+        "runpy.run_module('emotion_director.cli', run_name='__main__')"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+    env.update({"EMOTION_DIRECTOR_BACKEND": "test", "COLUMNS": "200"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, (proc.returncode, output[-3000:])
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert "unexpected" not in output and "Traceback" not in output, output
+    assert module in lines[0] and f'pip install "emotion-director[{extra}]"' in lines[0], lines[0]
+
+
+def test_a_missing_module_of_this_package_is_still_reported_as_a_bug():
+    from emotion_director.cli.common import call, missing_package_message
+
+    def broken():
+        import emotion_director.no_such_module  # noqa: F401
+
+    with pytest.raises(Exception) as caught:
+        call(broken)
+    assert getattr(caught.value, "exit_code", None) == 1
+    # every extra is named where no extra lists the package
+    assert "extras:" in missing_package_message("no_such_package_anywhere")
