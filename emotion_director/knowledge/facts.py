@@ -1,0 +1,98 @@
+"""The facts vocabulary as data: ``data/facts.yaml``, checked when it is loaded.
+
+What the scene parser and :func:`~emotion_director.knowledge.scene.contradiction` know of facts
+(the words that state each one, which facts exclude each other, the body plan of each kind of
+subject, the places a phrase sets a scene in and which place lies within which) is data, not
+code: this module reads it once and refuses a file that does not hold together, naming the
+section and the entry.
+
+Example:
+    >>> facts = load_facts_file()
+    >>> ("day", "night") in facts.opposites
+    True
+    >>> "kitchen" in facts.sites and "home" in facts.site_within["kitchen"]
+    True
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
+
+from emotion_director.files import load_shipped_yaml
+
+#: A fact's or a place's name: lower-case letters and underscores ("subterranean").
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
+#: A word or phrase matched whole and case-blind: lower-case, no stray space.
+Words = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9'](?:[a-z0-9' .-]*[a-z0-9'.])?$", max_length=80)
+]
+
+
+class FactsFile(BaseModel):
+    """The sections of ``data/facts.yaml`` (its own comments say what each holds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind_facts: dict[Name, tuple[Name, ...]]
+    opposites: tuple[tuple[Name, Name], ...]
+    opposites_unless: tuple[tuple[Name, Name, Name], ...]
+    sun_words: tuple[Words, ...]
+    facts: dict[Name, tuple[Words, ...]]
+    sites: dict[Name, tuple[Words, ...]]
+    site_within: dict[Name, tuple[Name, ...]]
+    private_sites: frozenset[Name]
+    not_places: tuple[Words, ...]
+    distant_words: tuple[Words, ...]
+
+    @model_validator(mode="after")
+    def _holds_together(self) -> FactsFile:
+        problems = [f"opposites: {a!r} against itself" for a, b in self.opposites if a == b]
+        for fact in ("sunny", "clear"):  # the sun words state both
+            if fact not in self.facts:
+                problems.append(f"facts: no {fact!r} entry (it holds sun_words)")
+        for section, words in (("facts", self.facts), ("sites", self.sites)):
+            problems += [
+                f"{section}: {name!r} lists {w!r} twice"
+                for name, ws in words.items()
+                for w in {w for w in ws if ws.count(w) > 1}
+            ]
+        for place, parents in self.site_within.items():
+            problems += [
+                f"site_within: {p!r} (a place {place!r} lies within) is not in sites"
+                for p in (place, *parents)
+                if p not in self.sites
+            ]
+        problems += [
+            f"private_sites: {p!r} is not in sites"
+            for p in sorted(self.private_sites)
+            if p not in self.sites
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def fact_words(self) -> dict[str, tuple[str, ...]]:
+        """Fact -> the words that state it; the sun words first in ``sunny`` and ``clear``."""
+        sun = self.sun_words
+        return {
+            fact: (*sun, *words) if fact in ("sunny", "clear") else words
+            for fact, words in self.facts.items()
+        }
+
+
+@lru_cache(maxsize=1)
+def load_facts_file() -> FactsFile:
+    """``data/facts.yaml``, checked (:class:`FactsFile`); a broken file fails with its section
+    and entry named."""
+    text = resources.files("emotion_director.knowledge").joinpath("data", "facts.yaml")
+    try:
+        return FactsFile.model_validate(load_shipped_yaml(text.read_text("utf-8")))
+    except ValidationError as exc:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"knowledge/data/facts.yaml: {where}") from None

@@ -1,0 +1,70 @@
+"""The facts vocabulary is data (knowledge/data/facts.yaml), checked when it is loaded: a file
+that does not hold together is refused with its section and entry named."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from emotion_director.knowledge import scene
+from emotion_director.knowledge.facts import FactsFile, load_facts_file
+
+
+def _shipped() -> dict:
+    return load_facts_file().model_dump(mode="json")
+
+
+def test_the_parser_reads_its_facts_from_the_shipped_file():
+    facts = load_facts_file()
+    assert scene.OPPOSITES == facts.opposites and ("day", "night") in scene.OPPOSITES
+    assert scene.SITES["cave"] == facts.sites["cave"]
+    # the sun words state both sunny and clear, and lead both lists
+    sun = facts.sun_words
+    assert scene.FACT_WORDS["sunny"] == sun
+    assert scene.FACT_WORDS["clear"][: len(sun)] == sun
+    assert scene.FACT_WORDS["clear"][len(sun) :] == facts.facts["clear"]
+    # and what they say reaches the parser
+    assert "subterranean" in scene.parse_scene("a busker in a metro station").facts
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d["site_within"].update(kitchen=["home", "castle"]), "castle"),
+        (lambda d: d.update(private_sites=["home", "spaceship"]), "spaceship"),
+        (lambda d: d["opposites"].append(["day", "day"]), "against itself"),
+        (lambda d: d["facts"]["fog"].append("fog"), "twice"),
+        (lambda d: d["facts"].pop("clear"), "clear"),
+        (lambda d: d["facts"]["fog"].append("fog "), "facts.fog"),
+        (lambda d: d["facts"]["fog"].append(7), "facts.fog"),
+        (lambda d: d["opposites"].append(["day", "night", "dusk"]), "opposites"),
+        (lambda d: d.update(sites="a cave"), "sites"),
+        (lambda d: d.update(colours=["red"]), "colours"),
+        (lambda d: d.pop("kind_facts"), "kind_facts"),
+    ],
+)
+def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):
+    data = _shipped()
+    change(data)
+    with pytest.raises(ValueError) as caught:
+        FactsFile.model_validate(yaml.safe_load(yaml.safe_dump(data)))
+    assert named in str(caught.value)
+
+
+def test_the_loader_names_the_file_and_the_entry(monkeypatch):
+    from emotion_director.knowledge import facts as module
+
+    class Broken:
+        def joinpath(self, *parts):
+            return self
+
+        def read_text(self, encoding):
+            return "kind_facts: {}\nopposites: [[day]]\n"
+
+    monkeypatch.setattr(module.resources, "files", lambda package: Broken())
+    module.load_facts_file.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"facts\.yaml: .*opposites\.0"):
+            module.load_facts_file()
+    finally:
+        module.load_facts_file.cache_clear()
