@@ -82,6 +82,7 @@ JUDGES = {
     "judge45": ("CK", "CL"),
     "judge46": ("CM", "CN"),
     "judge47": ("CO", "CP"),
+    "judge48": ("CQ", "CR"),
 }
 
 
