@@ -8,6 +8,7 @@ is one line with exit code 1 (``EMOTION_DIRECTOR_DEBUG=1`` shows the traceback);
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -43,14 +44,58 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise fail("interrupted", 130) from None
     except typer.Exit:
         raise
+    except ModuleNotFoundError as exc:
+        if os.environ.get("EMOTION_DIRECTOR_DEBUG") or not exc.name:
+            raise
+        if exc.name.split(".")[0] == "emotion_director":  # the package itself: a bug
+            raise fail(_unexpected(exc), 1) from None
+        raise fail(missing_package_message(exc.name)) from None
     except Exception as exc:
         if os.environ.get("EMOTION_DIRECTOR_DEBUG"):
             raise
-        raise fail(
-            f"unexpected {type(exc).__name__}: {str(exc)[:300]} "
-            "(set EMOTION_DIRECTOR_DEBUG=1 for a traceback and report it)",
-            1,
-        ) from None
+        raise fail(_unexpected(exc), 1) from None
+
+
+def _unexpected(exc: BaseException) -> str:
+    return (
+        f"unexpected {type(exc).__name__}: {str(exc)[:300]} "
+        "(set EMOTION_DIRECTOR_DEBUG=1 for a traceback and report it)"
+    )
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def missing_package_message(module: str) -> str:
+    """One line for a package a command imports that is not installed: which module, and the
+    extra of this package that installs it (read from the installed package's own metadata, so
+    it stays true to pyproject.toml), or every extra where none names it."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        wanted = requires("emotion-director") or []
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        wanted = []
+    target, extras, every = _normal(module), [], []
+    for requirement in wanted:
+        found = re.match(
+            r"\s*([A-Za-z0-9][A-Za-z0-9._-]*).*?\bextra\s*==\s*[\"']([^\"']+)", requirement
+        )
+        if not found:
+            continue
+        dist, extra = _normal(found.group(1)), found.group(2)
+        if extra not in every and extra not in {"dev", "all"}:
+            every.append(extra)
+        # llama_cpp is installed by llama-cpp-python, langgraph.checkpoint.postgres by
+        # langgraph-checkpoint-postgres
+        if (dist == target or dist.startswith(target + "_")) and extra not in extras + ["dev"]:
+            extras.append(extra)
+    if extras:
+        install = " or ".join(f'pip install "emotion-director[{e}]"' for e in extras)
+        return f"this command needs the {module} package, which is not installed: {install}"
+    hint = f" (this package's extras: {', '.join(every)})" if every else ""
+    return f"this command needs the {module} package, which is not installed: pip install it{hint}"
 
 
 def read_prompt(prompt: str) -> str:
