@@ -279,16 +279,29 @@ def write_safetensors(
     error: type[Exception] = DataFileError,
 ) -> Path:
     """:func:`atomic_write` of ``tensors`` as a safetensors file (banks, probes, adapters,
-    caches): a crash leaves the old file or the new one, and a symlink there is refused."""
+    caches): a crash leaves the old file or the new one, and a symlink there is refused. The
+    tensors are written contiguous (safetensors refuses a strided view)."""
     from safetensors.torch import save_file
 
+    contiguous = {name: tensor.contiguous() for name, tensor in tensors.items()}
     return atomic_write(
         path,
-        lambda tmp: save_file(tensors, str(tmp), metadata=metadata),
+        lambda tmp: save_file(contiguous, str(tmp), metadata=metadata),
         what=what,
         overwrite=overwrite,
         error=error,
     )
+
+
+def load_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """The string header and the tensors of the safetensors file at ``path``; safetensors' own
+    errors (a damaged header, not a safetensors file) reach the caller, which names the file."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        header = handle.metadata() or {}
+    return header, load_file(str(path))
 
 
 #: What one image the program reads may be: a regular file of at most this many bytes and

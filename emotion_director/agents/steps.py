@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -85,18 +86,40 @@ Steps = Generator["ModelCall | Backoff | _ChargeCall", Any, T]
 
 async def arun_steps(steps: Steps[T], budget: CallBudget | None = None) -> T:
     """Run ``steps`` on the running event loop: model calls with ``ainvoke``."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
+    run = _StepRun(steps)
+    for step in run:
+        with run.answering():
+            run.reply = await _async_step(step, budget)
+    return run.result
+
+
+class _StepRun(Generic[T]):
+    """The loop both drivers share: iterating gives the generator's steps one by one; what a
+    driver sets as ``reply`` within :meth:`answering` (or the exception raised there) is sent
+    (thrown) into the generator for its next step, and ``result`` is what it returned."""
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self.reply: Any = None
+        self._error: BaseException | None = None
+        self.result: T
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            try:
+                step = _resume(self._steps, self.reply, self._error)
+            except StopIteration as done:
+                self.result = done.value
+                return
+            self.reply, self._error = None, None
+            yield step
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
         try:
-            step = _resume(steps, reply, error)
-        except StopIteration as done:
-            return done.value
-        reply, error = None, None
-        try:
-            reply = await _async_step(step, budget)
+            yield
         except Exception as exc:  # handed to the generator, which decides
-            error = exc
+            self._error = exc
 
 
 def _resume(steps: Steps[Any], reply: Any, error: BaseException | None) -> Any:
@@ -129,18 +152,11 @@ def _charge(budget: CallBudget | None) -> None:
 
 def run_steps(steps: Steps[T], budget: CallBudget | None = None) -> T:
     """Run ``steps`` synchronously: model calls with ``invoke``, waits with ``time.sleep``."""
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = _resume(steps, reply, error)
-        except StopIteration as done:
-            return done.value
-        reply, error = None, None
-        try:
-            reply = _sync_step(step, budget)
-        except Exception as exc:  # handed to the generator, which decides
-            error = exc
+    run = _StepRun(steps)
+    for step in run:
+        with run.answering():
+            run.reply = _sync_step(step, budget)
+    return run.result
 
 
 class StepsFunction(Generic[P, T]):

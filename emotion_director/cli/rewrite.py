@@ -209,6 +209,12 @@ def _ask_review(
     )
 
 
+def _change_line(label: str, markup: str, reason: str, *, highlight: bool = True) -> None:
+    """One change made to the prompt or the concepts: ``label: markup (reason)``, label and
+    reason dim."""
+    out.print(f"[dim]{label}:[/] {markup} [dim]({escape(reason)})[/]", highlight=highlight)
+
+
 def _render(result: Any) -> None:
     chain = result.concepts
     scene = result.scene
@@ -220,11 +226,7 @@ def _render(result: Any) -> None:
         )
     for change in result.adjustments:
         into = f" -> {escape(change.replacement)}" if change.replacement else ""
-        out.print(
-            f"[dim]{change.action}:[/] {escape(change.text)}{into} "
-            f"[dim]({escape(change.reason)})[/]",
-            highlight=False,
-        )
+        _change_line(change.action, f"{escape(change.text)}{into}", change.reason, highlight=False)
     out.print(f"\n[bold]appraisals:[/] {escape(' > '.join(chain.appraisals))}", highlight=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("concept", "facet", "support", "from"):
@@ -238,7 +240,7 @@ def _render(result: Any) -> None:
         )
     out.print(table)
     for dropped in chain.dropped:
-        out.print(f"[dim]dropped:[/] {escape(dropped.text)} [dim]({escape(dropped.reason)})[/]")
+        _change_line("dropped", escape(dropped.text), dropped.reason)
     for entry in result.trace:
         if entry.links or entry.dissent:
             agreed = f" agreed with {', '.join(entry.agreed_with)};" if entry.agreed_with else ""

@@ -411,7 +411,7 @@ class VisualPromptAdapter(nn.Module):
         from emotion_director.errors import AdapterError
         from emotion_director.files import write_safetensors
 
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tensors = {k: v.detach().cpu() for k, v in self.state_dict().items()}
         write_safetensors(
             path,
             tensors,
@@ -731,17 +731,14 @@ def _load_adapter_weights(adapter: VisualPromptAdapter, state: Mapping[str, torc
 def read_safetensors(path: Path, *, what: str, fmt: str | None = None) -> dict[str, torch.Tensor]:
     """Load a safetensors file or raise a one-line :class:`AdapterError` naming the file and the
     fix."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
+    from emotion_director.files import load_safetensors
 
     if not path.is_file():
         raise AdapterError(
             f"{what} {path} not found: pass the file written by `emotion-director train dpo`."
         )
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-        state = load_file(str(path))
+        meta, state = load_safetensors(path)
     except Exception as exc:  # safetensors raises several types for a bad header
         raise AdapterError(
             f"{path}: {what} must be a .safetensors file ({str(exc).splitlines()[0][:120]}); "

@@ -27,7 +27,6 @@ require_diffusion()
 
 import torch  # noqa: E402
 from safetensors import SafetensorError  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
 
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import BankError, EmotionDirectorError  # noqa: E402
@@ -157,8 +156,8 @@ class VisualPromptBank:
             "metadata": json.dumps(self.metadata, default=str),
         }
         tensors = {
-            "tokens": self.tokens.contiguous().float(),
-            "text_keys": self.text_keys.contiguous().float(),
+            "tokens": self.tokens.float(),
+            "text_keys": self.text_keys.float(),
         }
         return write_safetensors(
             path, tensors, what="bank", metadata=header, overwrite=overwrite, error=BankError
@@ -174,12 +173,10 @@ class VisualPromptBank:
             )
         if path.suffix != ".safetensors":
             raise BankError(f"{path}: banks are .safetensors files (pickles are never loaded).")
-        try:
-            from safetensors import safe_open
+        from emotion_director.files import load_safetensors
 
-            with safe_open(str(path), framework="pt") as handle:
-                header = handle.metadata() or {}
-            tensors = load_file(str(path))
+        try:
+            header, tensors = load_safetensors(path)
         except (SafetensorError, OSError, ValueError) as exc:
             raise BankError(f"{path}: not a readable safetensors file ({exc}).") from None
         if header.get("format") != "emotion-director-visual-prompt-bank":

@@ -238,7 +238,7 @@ class FeatureCache:
         write_text_atomic(name.with_suffix(".json"), json.dumps(keys), what="cache keys")
         files.write_safetensors(
             name.with_suffix(".safetensors"),
-            {"image": image.contiguous(), "text": text.contiguous()},
+            {"image": image, "text": text},
             what="cache shard",
         )
 

@@ -46,9 +46,10 @@ def _attention_mask(log_weights: torch.Tensor | None, heads: int, dtype: Any) ->
 
 class _TokenProjector(nn.Module):
     """What both layouts share: the MLP to the UNet's width, one self-attention block over the
-    tokens, and the retrieval weights as a log bias on its keys. Subclasses add their norms (the
-    MLP is built first and the attention second in both, so a seeded init draws the same
-    weights, and the parameters are registered in the order they run)."""
+    tokens, and the retrieval weights as a log bias on its keys. Subclasses add their norms,
+    before the attention and after it (the MLP is built first and the attention second in both,
+    so a seeded init draws the same weights, and the parameters are registered in the order they
+    run)."""
 
     kind = ""
 
@@ -70,9 +71,13 @@ class _TokenProjector(nn.Module):
         self.attn = nn.MultiheadAttention(
             cross_attention_dim, _heads(cross_attention_dim, num_heads), batch_first=True
         )
+        self._add_output_norms(cross_attention_dim)
 
     def _add_norms(self, width: int) -> None:
         raise NotImplementedError
+
+    def _add_output_norms(self, width: int) -> None:
+        """The norms applied after the attention (none unless a layout has them)."""
 
     def _attend(self, x: torch.Tensor, log_weights: torch.Tensor | None) -> torch.Tensor:
         """Self-attention of ``x`` over itself, keys biased by ``log_weights``."""
@@ -94,18 +99,11 @@ class VisualPromptProjector(_TokenProjector):
 
     kind = "mlp-attn-norm"
 
-    def __init__(
-        self,
-        in_dim: int,
-        cross_attention_dim: int,
-        hidden_dim: int | None = None,
-        num_heads: int = 8,
-    ) -> None:
-        super().__init__(in_dim, cross_attention_dim, hidden_dim, num_heads)
-        self.norm_out = nn.LayerNorm(cross_attention_dim)  # after the attention, as it runs
-
     def _add_norms(self, width: int) -> None:
         self.norm_attn = nn.LayerNorm(width)
+
+    def _add_output_norms(self, width: int) -> None:
+        self.norm_out = nn.LayerNorm(width)  # after the attention, as it runs
 
     def forward(
         self, tokens: torch.Tensor, log_weights: torch.Tensor | None = None

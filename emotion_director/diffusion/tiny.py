@@ -197,49 +197,37 @@ def _assemble(kind: Kind, unet: Any, vae: Any, tokenizer: Any, full: bool, seed:
         StableDiffusionXLPipeline,
     )
 
+    layers = 4 if full else 2
+    # what both kinds share: SD's noise schedule, the UNet, the VAE and the first text encoder
+    noise: dict[str, Any] = dict(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+    )
+    parts: dict[str, Any] = dict(
+        unet=unet,
+        vae=vae,
+        text_encoder=tiny_text_encoder(
+            len(tokenizer), hidden=768 if full else 32, seed=seed, layers=layers
+        ),
+        tokenizer=tokenizer,
+    )
     if kind == "sd15":
-        scheduler = DDIMScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            clip_sample=False,
-            set_alpha_to_one=False,
-            steps_offset=1,
-        )
         return StableDiffusionPipeline(
-            unet=unet,
-            scheduler=scheduler,
-            vae=vae,
-            text_encoder=tiny_text_encoder(
-                len(tokenizer), hidden=768 if full else 32, seed=seed, layers=4 if full else 2
-            ),
-            tokenizer=tokenizer,
+            **parts,
+            scheduler=DDIMScheduler(**noise, clip_sample=False, set_alpha_to_one=False),
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
         )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        timestep_spacing="leading",
-        steps_offset=1,
-    )
     return StableDiffusionXLPipeline(
-        unet=unet,
-        scheduler=scheduler,
-        vae=vae,
-        text_encoder=tiny_text_encoder(
-            len(tokenizer), hidden=768 if full else 32, seed=seed, layers=4 if full else 2
-        ),
+        **parts,
+        scheduler=EulerDiscreteScheduler(**noise, timestep_spacing="leading"),
         text_encoder_2=tiny_text_encoder(
             len(tokenizer),
             hidden=1280 if full else 32,
             projection=1280 if full else 32,
             seed=seed + 1,
-            layers=4 if full else 2,
+            layers=layers,
         ),
-        tokenizer=tokenizer,
         tokenizer_2=tokenizer,
     )
 

@@ -44,7 +44,7 @@ import torch.nn.functional as F  # noqa: E402
 from emotion_director.emotions import Emotion  # noqa: E402
 from emotion_director.errors import EmotionDirectorError  # noqa: E402
 from emotion_director.evals.images import ImageEvalError  # noqa: E402
-from emotion_director.files import write_safetensors  # noqa: E402
+from emotion_director.files import load_safetensors, write_safetensors  # noqa: E402
 
 PROBE_FORMAT = "emotion-director-emotion-probe"
 EMOTIONS = [e.value for e in Emotion]
@@ -178,21 +178,13 @@ class EmotionProbe:
             "emotions": json.dumps(EMOTIONS),
             "metadata": json.dumps(self.metadata),
         }
-        tensors = {
-            "weight": self.weight.contiguous(),
-            "bias": self.bias.contiguous(),
-            "mean": self.mean.contiguous(),
-            "std": self.std.contiguous(),
-        }
+        tensors = {"weight": self.weight, "bias": self.bias, "mean": self.mean, "std": self.std}
         return write_safetensors(
             path, tensors, what="probe", metadata=meta, overwrite=overwrite, error=ImageEvalError
         )
 
     @classmethod
     def load(cls, path: str | Path) -> EmotionProbe:
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
         path = Path(path)
         if not path.is_file():
             raise ImageEvalError(
@@ -200,9 +192,7 @@ class EmotionProbe:
                 "train-probe DATASET --encoder CLIP --out probe.safetensors`."
             )
         try:
-            with safe_open(str(path), framework="pt") as handle:
-                meta = handle.metadata() or {}
-            tensors = load_file(str(path))
+            meta, tensors = load_safetensors(path)
         except Exception as exc:  # safetensors raises its own error types for corrupt files
             raise ImageEvalError(f"{path}: not a readable probe file ({str(exc)[:120]}).") from None
         if meta.get("format") != PROBE_FORMAT or json.loads(meta.get("emotions", "[]")) != EMOTIONS:

@@ -21,24 +21,13 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from emotion_director.errors import InvalidRequestError
 
-_FIELDS = (
-    "personas",
-    "persona_weights",
-    "backend",
-    "model",
-    "base_url",
-    "max_llm_calls",
-    "seed",
-    "review",
-)
 
-
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class RunContext:
     """What one run may change of the graph's settings; ``None`` keeps the setting.
 
@@ -64,37 +53,18 @@ class RunContext:
     seed: int | None = None
     review: bool | None = None
 
-    def __init__(
-        self,
-        personas: list[str] | None = None,
-        persona_weights: dict[str, float] | None = None,
-        backend: Literal["embedded", "openai"] | None = None,
-        model: str | None = None,
-        base_url: str | None = None,
-        max_llm_calls: int | None = None,
-        seed: int | None = None,
-        review: bool | None = None,
-        **unknown: Any,
-    ) -> None:
+    def __new__(cls, /, *args: Any, **values: Any) -> RunContext:
         # LangGraph builds the context from a caller's dict with RunContext(**dict): a misspelt
         # key must be named here, not end as a TypeError
+        unknown = set(values) - set(_FIELDS)
         if unknown:
             raise InvalidRequestError(
                 f"unknown context key(s) {', '.join(map(repr, sorted(unknown)))}: the run "
                 f"context takes {', '.join(_FIELDS)}."
             )
-        values = dict(
-            personas=personas,
-            persona_weights=persona_weights,
-            backend=backend,
-            model=model,
-            base_url=base_url,
-            max_llm_calls=max_llm_calls,
-            seed=seed,
-            review=review,
-        )
-        for key, value in values.items():
-            object.__setattr__(self, key, value)
+        return super().__new__(cls)
+
+    def __post_init__(self) -> None:
         problem = context_problem(self)
         if problem:
             raise InvalidRequestError(problem)
@@ -106,6 +76,9 @@ class RunContext:
             for k in ("backend", "model", "base_url")
             if getattr(self, k) is not None
         }
+
+
+_FIELDS = tuple(field.name for field in fields(RunContext))
 
 
 def context_problem(ctx: Any) -> str | None:
