@@ -538,7 +538,9 @@ LIVING_HEADS = frozenset({"person", "group", "mammal", "bird", "fish", "insect",
 def build_compounds(folder: Path) -> list[tuple[str, str]]:
     """Two-word nouns (``organ grinder``, ``window-washer``) that WordNet files under one living
     kind, where that kind differs from their head noun's (``knowledge.scene.noun_kinds``), and
-    whose first word is a noun in use: "a wet blanket" (a person to WordNet) keeps its blanket."""
+    whose first word is a noun in use: "a wet blanket" (a person to WordNet) keeps its blanket;
+    and the names of a thing after an animal (``teddy bear``, ``cricket bat``: see
+    :func:`_thing_named_after`)."""
     from emotion_director.knowledge.scene import noun_kinds, singular
 
     with open_wordnet(folder) as wordnet:
@@ -572,7 +574,34 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
             )
             if kind in COMPOUND_KINDS and kind != head and not metaphor and not mammal:
                 rows.append((name.replace("_", " "), kind))
+            elif head in ANIMAL_HEADS:
+                thing = _thing_named_after(senses, head)
+                if thing and name.replace("_", " ") not in NOT_THINGS:
+                    rows.append((name.replace("_", " "), thing))
         return rows
+
+
+#: Kinds of an animal head noun whose two-word names may be a made or eaten thing.
+ANIMAL_HEADS = frozenset({"mammal", "bird", "fish", "insect", "serpent"})
+#: The kinds such a name takes ("a teddy bear" is a toy, "a chili dog" food, "an iron horse" a
+#: locomotive, "a kangaroo paw" a plant).
+THING_NAME_KINDS = frozenset({"object", "food", "vehicle", "building", "plant"})
+#: Names WordNet has only as a thing that a picture shows alive as often: left to their head
+#: noun ("saltwater fish in a reef tank" swim; "a water dragon on a rock" is the lizard, which
+#: WordNet 3.0 lacks, not the marsh plant)
+NOT_THINGS = frozenset({"saltwater fish", "freshwater fish", "tuna fish", "water dragon"})
+
+
+def _thing_named_after(senses: list[Any], head: str) -> str | None:
+    """The kind of a two-word name of a thing after an animal ("teddy bear", "rocking horse",
+    "computer mouse", "cricket bat"): no sense of it is an animal, and one kind of made or eaten
+    thing holds most of its senses (proper names aside; "a round robin", a tournament or a
+    petition, is neither); else ``None``."""
+    kinds = [synset_kind(s) for s in senses if not s.instance_hypernyms()]
+    if not kinds or any(k in ANIMAL_HEADS for k in kinds):
+        return None
+    best = max(sorted(THING_NAME_KINDS), key=kinds.count)
+    return best if 2 * kinds.count(best) > len(kinds) else None
 
 
 #: A mammal's body beyond the kind's plan (face, legs, ears, tail, fur, paws), by the WordNet
@@ -760,7 +789,7 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         build_compounds,
         "wordnet_compounds.tsv",
         "# compound\tkind: two-word nouns that WordNet 3.0 files under one living kind,\n"
-        "# unlike their head noun (build_compounds)",
+        "# unlike their head noun, or as a thing named after an animal (build_compounds)",
     ),
 }
 

@@ -2069,3 +2069,26 @@ def test_glassy_water_is_no_storm():
     assert not contradiction(
         parse_scene("a swan on a lake at dawn").facts, "a surface of water like polished glass"
     )
+
+
+@pytest.mark.parametrize(
+    ("scene", "noun", "kind"),
+    [
+        ("a teddy bear on a bed", "bear", "object"),
+        ("a cricket bat leaning against a wall", "bat", "object"),
+        ("a rocking horse by the nursery window", "horse", "object"),
+        ("a computer mouse beside a keyboard", "mouse", "object"),
+        ("an iron horse crossing the plains", "horse", "vehicle"),
+        # a name WordNet gives an animal stays one, and so does a bare animal
+        ("a snow leopard on a cliff", "leopard", "mammal"),
+        ("a prairie dog beside its burrow", "dog", "mammal"),
+        ("a bear on a riverbank", "bear", "mammal"),
+    ],
+)
+def test_a_thing_named_after_an_animal_has_no_animal_body(scene, noun, kind):
+    # wordnet_compounds.tsv: two-word names WordNet files as a made or eaten thing, whose head
+    # is an animal (build_wordnet_kinds._thing_named_after)
+    main = parse_scene(scene).main
+    assert (main.noun, main.kind) == (noun, kind)
+    if kind not in ("mammal", "bird"):
+        assert not {"fur", "face", "paws", "wings", "animate"} & main.facts
