@@ -45,6 +45,9 @@ from emotion_director.untrusted import (
 
 SHORTLIST_SIZE = 8
 MAX_PER_FACET = 2
+#: The fewest concepts a persona is offered (it picks three or four): below it, vetoed concepts
+#: (:data:`VETO_RISK`) fill in, the least risky first.
+MIN_OPTIONS = 4
 
 
 def persona_seed(seed: int, persona: Persona, emotion: Emotion, subject: str = "") -> int:
@@ -143,10 +146,15 @@ READ_RISK = 2.5
 #: less to this persona's taste, one read fine costs nothing.
 TABLE_RISK = 1.0
 
-#: Reader risk (log-odds above the average phrase's) from which a concept is offered and drawn
-#: only when no safer one is left. Chosen on the labels alone: trained on end-to-end sets 1-12
-#: and read on sets 13-22 (3,218 phrases, benchmarks/scene_fit_phrases.py), phrases of risk
-#: 0.5-1.0 clashed 0.47 of the time, 0-0.5 0.24, below 0 0.01-0.14 (all phrases 0.12).
+#: Reader risk (log-odds above the average phrase's) from which a concept is not offered, nor
+#: drawn to fill in a facet, unless a persona would otherwise have fewer than ``MIN_OPTIONS``
+#: concepts to choose from. The threshold was chosen on the labels alone: trained on end-to-end
+#: sets 1-12 and read on sets 13-22 (3,218 phrases, benchmarks/scene_fit_phrases.py), phrases of
+#: risk 0.5-1.0 clashed 0.47 of the time, 0-0.5 0.24, below 0 0.01-0.14 (all phrases 0.12).
+#: Until 2026-12-05 such a concept was only ranked last, and it filled any shortlist or facet
+#: the safe ones left short: trained on the labels before each of end-to-end sets 37-45 and
+#: read on the final version of that set, phrases of risk 0.5 or more were 52 of 1,380 and held
+#: 26 of the 102 clashing phrases; those below 0 clashed 0.016-0.065 of the time.
 #: A template bound to another thing than the main subject costs SECONDARY_OWNER_RISK (0.68)
 #: more, so it is vetoed too: such phrases clashed 0.29 of the time, twice the pooled 0.145.
 #: Without MiniLM the per-concept count table stands in (weighed TABLE_RISK / READ_RISK), which
@@ -194,18 +202,28 @@ def shortlist(
         bonus = specificity_bonus(concept, scene)
         return affinity(persona, concept, taste) + bonus - noise_scale * math.log(-math.log(u))
 
-    # a concept readers found much likelier to clash in scenes like this one comes after every
-    # other: taste never ranks it in while a safer concept is left
+    # a concept readers found much likelier to clash in scenes like this one is not offered:
+    # taste never ranks it in, and no facet is filled with it for the sake of variety
     risk = {id(c): reader_risk(c, scene) for c in candidates}
-    ranked = sorted(candidates, key=lambda c: (risk[id(c)] >= VETO_RISK, -score(c), c.text))
+    scores = {id(c): score(c) for c in candidates}  # (every concept draws its noise, in order)
+    ranked = sorted(candidates, key=lambda c: (-scores[id(c)], c.text))
+    safe = [c for c in ranked if risk[id(c)] < VETO_RISK]
     picked: list[VisualConcept] = []
     per_facet: Counter[str] = Counter()
-    for concept in ranked:
+    for concept in safe:
         if per_facet[concept.facet] < MAX_PER_FACET:
             picked.append(concept)
             per_facet[concept.facet] += 1
         if len(picked) == size:
+            return picked
+    # too few to choose from (a persona picks three or four): more of a facet already offered,
+    # then, only where the safe ones run out, the least risky of the others
+    wanted = min(size, MIN_OPTIONS)
+    vetoed = sorted((c for c in ranked if c not in safe), key=lambda c: (risk[id(c)], c.text))
+    for concept in [c for c in safe if c not in picked] + vetoed:
+        if len(picked) >= wanted:
             break
+        picked.append(concept)
     return picked
 
 

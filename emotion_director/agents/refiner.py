@@ -366,18 +366,17 @@ def _pick(
     """A random concept of ``fit`` that the scene-fit model lets through (drawn again if not),
     drawn with weight ``exp(-FILL_RISK x reader risk)``: a concept blind readers found clashing
     in scenes like this one is drawn less often (one of risk +0.4 two thirds as often as one no
-    riskier than the average phrase), and one of risk ``VETO_RISK`` or more only when no safer
-    concept is left."""
-    risks = [(c, reader_risk(c, scene)) for c in fit]
-    safe = [(c, r) for c, r in risks if r < VETO_RISK]
-    for pairs in (safe, [(c, r) for c, r in risks if r >= VETO_RISK]):
-        pool = [c for c, _ in pairs]
-        weights = [math.exp(-FILL_RISK * r) for _, r in pairs]
-        while pool:
-            k = rng.choices(range(len(pool)), weights)[0]
-            if clashes(pool[k].render(scene)) is None:
-                return pool[k]
-            del pool[k], weights[k]
+    riskier than the average phrase), and one of risk ``VETO_RISK`` or more never: a facet with
+    no safer concept is left out (``None``), unless the prompt would be too thin without it
+    (:meth:`_Completion.facets`)."""
+    pairs = [(c, r) for c in fit if (r := reader_risk(c, scene)) < VETO_RISK]
+    pool = [c for c, _ in pairs]
+    weights = [math.exp(-FILL_RISK * r) for _, r in pairs]
+    while pool:
+        k = rng.choices(range(len(pool)), weights)[0]
+        if clashes(pool[k].render(scene)) is None:
+            return pool[k]
+        del pool[k], weights[k]
     return None
 
 
@@ -517,6 +516,22 @@ class _Completion:
                 break
             if facet not in present:
                 self.add(_of_facet(facet))
+        # still too thin (every safe concept of the other facets is spent or does not fit): the
+        # least risky of the vetoed ones, as few as make the prompt MIN_FACETS kinds of cue
+        for facet in (*ESSENTIAL_FACETS, *SUPPLEMENTARY_FACETS):
+            present = {link.facet for link in self.links.values()}
+            if len(present) >= MIN_FACETS:
+                break
+            if facet not in present:
+                self.add(_of_facet(facet), self.least_risky)
+
+    def least_risky(self, fit: list[VisualConcept]) -> VisualConcept | None:
+        """The concept of ``fit`` of least reader risk that the scene-fit model lets through,
+        vetoed or not (:data:`~emotion_director.agents.persona_agent.VETO_RISK`)."""
+        for concept in sorted(fit, key=lambda c: (reader_risk(c, self.scene), c.text)):
+            if self.clashes(concept.render(self.scene)) is None:
+                return concept
+        return None
 
 
 def _of_facet(facet: str) -> Callable[[VisualConcept], bool]:

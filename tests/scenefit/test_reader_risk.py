@@ -285,7 +285,7 @@ def test_a_vetoed_concept_is_offered_only_when_no_safer_one_is_left():
     assert persona_agent.shortlist(persona, [risky], seed=0, size=1, scene=read) == [risky]
 
 
-def test_the_fill_in_draws_a_vetoed_concept_only_when_every_safer_one_clashes():
+def test_the_fill_in_never_draws_a_vetoed_concept():
     import random
 
     from emotion_director.agents import persona_agent, refiner
@@ -297,8 +297,35 @@ def test_the_fill_in_draws_a_vetoed_concept_only_when_every_safer_one_clashes():
     )
     rng = random.Random(0)
     assert {refiner._pick([risky, safe], rng, scene, lambda t: None) for _ in range(30)} == {safe}
+    # where every safer one clashes, the facet is left out (it was filled with the vetoed one:
+    # such phrases held a quarter of the clashing phrases of sets 37-45)
     refused = lambda text: "clash" if text == safe.text else None  # noqa: E731
-    assert refiner._pick([risky, safe], rng, scene, refused) == risky
+    assert refiner._pick([risky, safe], rng, scene, refused) is None
+    assert refiner._pick([risky], rng, scene, lambda t: None) is None
+
+
+def test_a_vetoed_concept_fills_only_a_shortlist_too_short_to_choose_from():
+    from emotion_director.agents import persona_agent
+    from emotion_director.knowledge.scene import parse_scene
+    from emotion_director.personas import load_personas
+
+    persona = load_personas()[0]
+    colours, lights = _concepts("colour", 6), _concepts("light", 4)
+    risk = {
+        c.text: (persona_agent.VETO_RISK + 0.5 if c in lights else 0.0) for c in colours + lights
+    }
+    risk[lights[0].text] = persona_agent.VETO_RISK + 0.1  # the least risky of the vetoed
+    scene = parse_scene("a swan on a park pond").model_copy(update={"read_risk": risk})
+    for seed in range(10):
+        picked = persona_agent.shortlist(persona, colours + lights, seed=seed, scene=scene)
+        # no light: every one is vetoed; more colours than a facet's share instead, up to the
+        # fewest a persona chooses from
+        assert not set(picked) & set(lights)
+        assert len(picked) == persona_agent.MIN_OPTIONS and set(picked) <= set(colours)
+    # two safe concepts in all: the least risky vetoed ones make up the four options
+    picked = persona_agent.shortlist(persona, colours[:2] + lights, seed=0, scene=scene)
+    assert set(colours[:2]) <= set(picked) and lights[0] in picked
+    assert len(picked) == persona_agent.MIN_OPTIONS
 
 
 def test_the_printed_result_leaves_the_risks_out_and_keeps_the_scene_s_schema():
