@@ -45,8 +45,9 @@ from emotion_director.untrusted import (
 
 SHORTLIST_SIZE = 8
 MAX_PER_FACET = 2
-#: The fewest concepts a persona is offered (it picks three or four): below it, vetoed concepts
-#: (:data:`VETO_RISK`) fill in, the least risky first.
+#: The fewest concepts a persona is offered where the candidates allow (it picks three or four):
+#: below it, safe concepts beyond their facet's ``MAX_PER_FACET`` fill in first, in every scene,
+#: then vetoed ones (:data:`VETO_RISK`), the least risky first.
 MIN_OPTIONS = 4
 
 
@@ -192,6 +193,10 @@ def shortlist(
     persona temperature), seeded per persona and subject so the same seed gives the same
     shortlist. The noise floor keeps a low-temperature persona from giving every subject the
     same few concepts.
+
+    A concept of reader risk :data:`VETO_RISK` or more is left out; at most ``MAX_PER_FACET``
+    concepts of a facet are offered, unless that leaves fewer than ``MIN_OPTIONS``, when more of
+    the safe ones, then the least risky vetoed ones, make up the number.
     """
     rng = random.Random(seed)
     taste = persona.taste_words()
@@ -208,6 +213,7 @@ def shortlist(
     scores = {id(c): score(c) for c in candidates}  # (every concept draws its noise, in order)
     ranked = sorted(candidates, key=lambda c: (-scores[id(c)], c.text))
     safe = [c for c in ranked if risk[id(c)] < VETO_RISK]
+    safe_ids = {id(c) for c in safe}
     picked: list[VisualConcept] = []
     per_facet: Counter[str] = Counter()
     for concept in safe:
@@ -219,8 +225,11 @@ def shortlist(
     # too few to choose from (a persona picks three or four): more of a facet already offered,
     # then, only where the safe ones run out, the least risky of the others
     wanted = min(size, MIN_OPTIONS)
-    vetoed = sorted((c for c in ranked if c not in safe), key=lambda c: (risk[id(c)], c.text))
-    for concept in [c for c in safe if c not in picked] + vetoed:
+    taken = {id(c) for c in picked}
+    vetoed = sorted(
+        (c for c in ranked if id(c) not in safe_ids), key=lambda c: (risk[id(c)], c.text)
+    )
+    for concept in [c for c in safe if id(c) not in taken] + vetoed:
         if len(picked) >= wanted:
             break
         picked.append(concept)

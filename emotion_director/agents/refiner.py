@@ -56,7 +56,8 @@ from emotion_director.untrusted import FENCE_NOTE, fence, instruction_echo
 #: Body-plan facts: two concepts never contradict each other through them.
 BODY = BODY_FACTS
 
-#: Facets every picture should have; the graph fills them when no persona did.
+#: Facets every picture should have; the graph fills them when no persona did, with a concept
+#: blind readers did not veto (a facet with none is left out unless the prompt would be thin).
 ESSENTIAL_FACETS = ("light", "colour", "composition")
 #: Kinds of cue the fill-in adds, in this order, while the chain has fewer than ``MIN_FACETS``.
 SUPPLEMENTARY_FACETS = ("texture", "object", "space", "weather", "body_language", "action")
@@ -310,12 +311,15 @@ def _refine(
                 refined_from=cue,
             )
             continue
-        # Follow the chain: the most supported appraisal -> its first unused fitting concept.
+        # Follow the chain: the most supported appraisal -> its first unused fitting concept
+        # that blind readers did not veto in scenes like this one
         for appraisal_id in appraisals:
             fit = [
                 c
                 for c in concept_graph.appraisal(emotion, appraisal_id).concepts
-                if c.fits(scene or subject_tags) and c.render(scene).lower() not in used
+                if c.fits(scene or subject_tags)
+                and c.render(scene).lower() not in used
+                and (scene is None or reader_risk(c, scene) < VETO_RISK)
             ]
             if fit:
                 used.add(fit[0].render(scene).lower())
@@ -506,7 +510,8 @@ class _Completion:
     def facets(self) -> None:
         """A concept of each essential facet the links lack; and where the personas' picks and
         the essentials leave fewer than ``MIN_FACETS`` kinds of cue (a lone chair has no light
-        its scene states), one more kind: a prompt of two cues is thin."""
+        its scene states), one more kind: a prompt of two cues is thin. Only concepts below the
+        reader-risk veto are drawn, unless no other concept would reach ``MIN_FACETS``."""
         for facet in ESSENTIAL_FACETS:
             if facet not in {link.facet for link in self.links.values()}:
                 self.add(_of_facet(facet))
@@ -516,22 +521,29 @@ class _Completion:
                 break
             if facet not in present:
                 self.add(_of_facet(facet))
-        # still too thin (every safe concept of the other facets is spent or does not fit): the
-        # least risky of the vetoed ones, as few as make the prompt MIN_FACETS kinds of cue
-        for facet in (*ESSENTIAL_FACETS, *SUPPLEMENTARY_FACETS):
-            present = {link.facet for link in self.links.values()}
-            if len(present) >= MIN_FACETS:
+        # still too thin (no safe concept of the missing facets fits): the least risky of the
+        # vetoed ones, over every missing facet and appraisal, as few as make MIN_FACETS kinds
+        while len({link.facet for link in self.links.values()}) < MIN_FACETS:
+            if not self.add_least_risky():
                 break
-            if facet not in present:
-                self.add(_of_facet(facet), self.least_risky)
 
-    def least_risky(self, fit: list[VisualConcept]) -> VisualConcept | None:
-        """The concept of ``fit`` of least reader risk that the scene-fit model lets through,
-        vetoed or not (:data:`~emotion_director.agents.persona_agent.VETO_RISK`)."""
-        for concept in sorted(fit, key=lambda c: (reader_risk(c, self.scene), c.text)):
+    def add_least_risky(self) -> bool:
+        """Add the concept of least reader risk, vetoed or not (:data:`~emotion_director.agents.
+        persona_agent.VETO_RISK`), of a facet the links lack, from any appraisal, that fits the
+        scene and the links and that the scene-fit model lets through; ``False`` if none does."""
+        present = {link.facet for link in self.links.values()}
+        facets = [f for f in (*ESSENTIAL_FACETS, *SUPPLEMENTARY_FACETS) if f not in present]
+        options = [
+            (reader_risk(c, self.scene), c.text, appraisal_id, c)
+            for appraisal_id in self.appraisals
+            for c in self.concept_graph.appraisal(self.emotion, appraisal_id).concepts
+            if c.facet in facets and _compatible(c, self.scene, self.links, self.known)
+        ]
+        for _, _, appraisal_id, concept in sorted(options, key=lambda o: o[:2]):
             if self.clashes(concept.render(self.scene)) is None:
-                return concept
-        return None
+                _add_from_graph(self.links, self.known, concept, appraisal_id, self.scene)
+                return True
+        return False
 
 
 def _of_facet(facet: str) -> Callable[[VisualConcept], bool]:

@@ -45,9 +45,9 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except typer.Exit:
         raise
     except ModuleNotFoundError as exc:
-        if os.environ.get("EMOTION_DIRECTOR_DEBUG") or not exc.name:
+        if os.environ.get("EMOTION_DIRECTOR_DEBUG"):
             raise
-        if exc.name.split(".")[0] == "emotion_director":  # the package itself: a bug
+        if not exc.name or exc.name.split(".")[0] == "emotion_director":  # a bug of this package
             raise fail(_unexpected(exc), 1) from None
         raise fail(missing_package_message(exc.name)) from None
     except Exception as exc:
@@ -67,35 +67,70 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+#: Import names that are not their distribution's name (the others are, as PEP 503 compares).
+_DISTRIBUTIONS = {
+    "PIL": "pillow",
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+    "llama_cpp": "llama-cpp-python",
+}
+
+
 def missing_package_message(module: str) -> str:
-    """One line for a package a command imports that is not installed: which module, and the
-    extra of this package that installs it (read from the installed package's own metadata, so
-    it stays true to pyproject.toml), or every extra where none names it."""
+    """One line for a module a command imports that is not installed, with the fix: the extra
+    of this package that installs it (read from the installed package's own metadata, so it
+    stays true to pyproject.toml); a reinstall where a core requirement is missing; an upgrade
+    where an installed package lacks the module; else the extras there are."""
     from importlib.metadata import PackageNotFoundError, requires
+    from importlib.util import find_spec
 
     try:
         wanted = requires("emotion-director") or []
     except PackageNotFoundError:  # run from a source tree that was never installed
         wanted = []
-    target, extras, every = _normal(module), [], []
+    parts = module.split(".")
+    # "langgraph.checkpoint.postgres" is a distribution of its own; "diffusers.loaders" is not
+    names = {_normal(".".join(parts[: n + 1])) for n in range(len(parts))}
+    names |= {_normal(_DISTRIBUTIONS[p]) for p in parts[:1] if p in _DISTRIBUTIONS}
+    extras: list[str] = []
+    every: list[str] = []
+    core = False
     for requirement in wanted:
         found = re.match(
-            r"\s*([A-Za-z0-9][A-Za-z0-9._-]*).*?\bextra\s*==\s*[\"']([^\"']+)", requirement
+            r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:.*?\bextra\s*==\s*[\"']([^\"']+))?", requirement
         )
         if not found:
             continue
         dist, extra = _normal(found.group(1)), found.group(2)
-        if extra not in every and extra not in {"dev", "all"}:
+        if extra and extra not in every and extra not in {"dev", "all"}:
             every.append(extra)
-        # llama_cpp is installed by llama-cpp-python, langgraph.checkpoint.postgres by
-        # langgraph-checkpoint-postgres
-        if (dist == target or dist.startswith(target + "_")) and extra not in extras + ["dev"]:
-            extras.append(extra)
+        if dist in names and (dist == _normal(module) or not _importable(parts[0], find_spec)):
+            if extra is None:
+                core = True
+            elif extra not in extras and extra != "dev":
+                extras.append(extra)
+    missing = f"this command needs {module}, which is not installed"
     if extras:
-        install = " or ".join(f'pip install "emotion-director[{e}]"' for e in extras)
-        return f"this command needs the {module} package, which is not installed: {install}"
-    hint = f" (this package's extras: {', '.join(every)})" if every else ""
-    return f"this command needs the {module} package, which is not installed: pip install it{hint}"
+        return f"{missing}: " + " or ".join(f'pip install "emotion-director[{e}]"' for e in extras)
+    if core:
+        return (
+            f"{missing}, though emotion-director requires it: "
+            "pip install --force-reinstall emotion-director"
+        )
+    if len(parts) > 1 and _importable(parts[0], find_spec):
+        return (
+            f"this command needs {module}, which the installed {parts[0]} does not have: "
+            f"pip install --upgrade {_DISTRIBUTIONS.get(parts[0], parts[0])}"
+        )
+    hint = f" (or one of this package's extras: {', '.join(every)})" if every else ""
+    return f"{missing}: pip install {_DISTRIBUTIONS.get(parts[0], parts[0])}{hint}"
+
+
+def _importable(top: str, find_spec: Callable[[str], object]) -> bool:
+    try:
+        return find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def read_prompt(prompt: str) -> str:

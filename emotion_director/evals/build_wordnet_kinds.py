@@ -575,10 +575,10 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
             if kind in COMPOUND_KINDS and kind != head and not metaphor and not mammal:
                 rows.append((name.replace("_", " "), kind))
             elif head in ANIMAL_HEADS:
-                thing = _thing_named_after(senses, head)
+                thing = _thing_named_after(senses)
                 if thing and name.replace("_", " ") not in NOT_THINGS:
                     rows.append((name.replace("_", " "), thing))
-        return rows
+        return sorted(rows)  # by the written name, so that a rebuild diffs cleanly
 
 
 #: Kinds of an animal head noun whose two-word names may be a made or eaten thing.
@@ -592,11 +592,13 @@ THING_NAME_KINDS = frozenset({"object", "food", "vehicle", "building", "plant"})
 NOT_THINGS = frozenset({"saltwater fish", "freshwater fish", "tuna fish", "water dragon"})
 
 
-def _thing_named_after(senses: list[Any], head: str) -> str | None:
+def _thing_named_after(senses: list[Any]) -> str | None:
     """The kind of a two-word name of a thing after an animal ("teddy bear", "rocking horse",
     "computer mouse", "cricket bat"): no sense of it is an animal, and one kind of made or eaten
     thing holds most of its senses (proper names aside; "a round robin", a tournament or a
-    petition, is neither); else ``None``."""
+    petition, is neither); else ``None``. (Like the living names, it needs a noun for its first
+    word, so "a hot dog" stays a dog: an adjective before an animal names the animal more often,
+    "a fat hen", "a wild crab", both plants to WordNet.)"""
     kinds = [synset_kind(s) for s in senses if not s.instance_hypernyms()]
     if not kinds or any(k in ANIMAL_HEADS for k in kinds):
         return None

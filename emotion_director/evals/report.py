@@ -154,7 +154,9 @@ def per_emotion_series(
 def _plot(summary: dict[str, Any], comment: str = "") -> bytes:
     try:
         import matplotlib
-    except ImportError:
+    except ModuleNotFoundError as exc:  # (a broken install is not a missing one: it propagates)
+        if exc.name != "matplotlib":
+            raise
         from emotion_director.errors import MissingExtraError
         from emotion_director.evals.metrics import INSTALL_HINT
 

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -79,6 +80,9 @@ class RunContext:
 
 
 _FIELDS = tuple(field.name for field in fields(RunContext))
+# help(), IDEs and autodoc read the fields, not __new__'s (*args, **values)
+_INIT = inspect.signature(RunContext.__init__)
+setattr(RunContext, "__signature__", _INIT.replace(parameters=list(_INIT.parameters.values())[1:]))
 
 
 def context_problem(ctx: Any) -> str | None:

@@ -18,11 +18,36 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
+import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
 from emotion_director.files import load_shipped_yaml
+
+#: The kinds of subject (a subject's kind gives its body plan: ``kind_facts``).
+Kind = Literal[
+    "person",
+    "group",
+    "mammal",
+    "bird",
+    "fish",
+    "insect",
+    "serpent",
+    "plant",
+    "food",
+    "object",
+    "vehicle",
+    "building",
+    "room",
+    "landscape",
+    "event",
+    "sky",
+    "fire",
+    # the head noun of the prompt's first noun phrase, in no table ("a parkourist leaping over
+    # breakers"): the subject, of a kind nobody knows, so no concept written for a kind binds to it
+    "thing",
+]
 
 #: A fact's or a place's name: lower-case letters and underscores ("subterranean").
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
@@ -30,6 +55,12 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
 Words = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9'](?:[a-z0-9' .-]*[a-z0-9'.])?$", max_length=80)
 ]
+
+
+#: Facts the parser reads by name: the file must give words for each.
+REQUIRED_FACTS = frozenset(
+    "sunny clear overcast water rain storm fog snowing winter windy night twilight".split()
+)
 
 
 class FactsFile(BaseModel):
@@ -51,9 +82,19 @@ class FactsFile(BaseModel):
     @model_validator(mode="after")
     def _holds_together(self) -> FactsFile:
         problems = [f"opposites: {a!r} against itself" for a, b in self.opposites if a == b]
-        for fact in ("sunny", "clear"):  # the sun words state both
-            if fact not in self.facts:
-                problems.append(f"facts: no {fact!r} entry (it holds sun_words)")
+        problems += [
+            f"facts: no {fact!r} entry (the parser reads it by name)"
+            for fact in sorted(REQUIRED_FACTS - set(self.facts))
+        ]
+        kinds = set(get_args(Kind))
+        if set(self.kind_facts) != kinds:
+            missing, extra = (
+                sorted(kinds - set(self.kind_facts)),
+                sorted(set(self.kind_facts) - kinds),
+            )
+            problems.append(
+                f"kind_facts: must name every kind once (missing {missing}, unknown {extra})"
+            )
         for section, words in (("facts", self.facts), ("sites", self.sites)):
             problems += [
                 f"{section}: {name!r} lists {w!r} twice"
@@ -91,6 +132,8 @@ def load_facts_file() -> FactsFile:
     text = resources.files("emotion_director.knowledge").joinpath("data", "facts.yaml")
     try:
         return FactsFile.model_validate(load_shipped_yaml(text.read_text("utf-8")))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"knowledge/data/facts.yaml is not valid YAML: {exc}") from None
     except ValidationError as exc:
         where = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()

@@ -43,32 +43,9 @@ from typing import Literal, NotRequired, TypedDict, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from emotion_director.files import load_shipped_yaml
-from emotion_director.knowledge.facts import load_facts_file
+from emotion_director.knowledge.facts import Kind, load_facts_file
 from emotion_director.knowledge.setting import stated_tags
 from emotion_director.untrusted import strip_end
-
-Kind = Literal[
-    "person",
-    "group",
-    "mammal",
-    "bird",
-    "fish",
-    "insect",
-    "serpent",
-    "plant",
-    "food",
-    "object",
-    "vehicle",
-    "building",
-    "room",
-    "landscape",
-    "event",
-    "sky",
-    "fire",
-    # the head noun of the prompt's first noun phrase, in no table ("a parkourist leaping over
-    # breakers"): the subject, of a kind nobody knows, so no concept written for a kind binds to it
-    "thing",
-]
 
 #: The facts vocabulary (``data/facts.yaml``, checked by :mod:`~emotion_director.knowledge.facts`).
 _FACTS = load_facts_file()

@@ -127,3 +127,13 @@ def test_bad_context_is_one_clear_error(graph, context, message):
 def test_bad_context_object_type_is_refused(graph):
     with pytest.raises(InvalidRequestError, match="context must be a RunContext or a dict"):
         graph.invoke(REQUEST, context=["poet"])
+
+
+def test_the_context_shows_its_fields_as_its_signature():
+    import inspect
+
+    from emotion_director.graph.context import RunContext
+
+    params = inspect.signature(RunContext).parameters
+    assert list(params)[:2] == ["personas", "persona_weights"] and "seed" in params
+    assert all(p.default is None for p in params.values())

@@ -283,13 +283,33 @@ def test_a_missing_optional_package_names_the_extra_that_installs_it(
 
 
 def test_a_missing_module_of_this_package_is_still_reported_as_a_bug():
-    from emotion_director.cli.common import call, missing_package_message
+    from emotion_director.cli.common import call
 
     def broken():
         import emotion_director.no_such_module  # noqa: F401
 
-    with pytest.raises(Exception) as caught:
-        call(broken)
-    assert getattr(caught.value, "exit_code", None) == 1
-    # every extra is named where no extra lists the package
-    assert "extras:" in missing_package_message("no_such_package_anywhere")
+    def nameless():
+        raise ModuleNotFoundError("install foo first")  # no name: nothing to name
+
+    for fn in (broken, nameless):
+        with pytest.raises(Exception) as caught:
+            call(fn)
+        assert getattr(caught.value, "exit_code", None) == 1  # one line, not a traceback
+
+
+def test_a_missing_module_gets_the_fix_that_fits_how_it_went_missing(monkeypatch):
+    import sys
+
+    from emotion_director.cli.common import missing_package_message
+
+    # a core requirement: reinstall
+    monkeypatch.setitem(sys.modules, "pydantic_settings", None)
+    assert "pip install --force-reinstall emotion-director" in missing_package_message(
+        "pydantic_settings"
+    )
+    # a module an installed package lacks: upgrade that package, not an extra
+    line = missing_package_message("typer.no_such_module")
+    assert "the installed typer does not have" in line and "pip install --upgrade typer" in line
+    # a package no extra names: its distribution, and the extras there are
+    line = missing_package_message("no_such_package_anywhere")
+    assert "pip install no_such_package_anywhere" in line and "extras:" in line

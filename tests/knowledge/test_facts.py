@@ -41,6 +41,9 @@ def test_the_parser_reads_its_facts_from_the_shipped_file():
         (lambda d: d.update(sites="a cave"), "sites"),
         (lambda d: d.update(colours=["red"]), "colours"),
         (lambda d: d.pop("kind_facts"), "kind_facts"),
+        (lambda d: d["facts"].pop("overcast"), "overcast"),  # read by name: a KeyError before
+        (lambda d: d["kind_facts"].pop("fish"), "fish"),
+        (lambda d: d["kind_facts"].update(dragon=["animal"]), "dragon"),
     ],
 )
 def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):
@@ -65,6 +68,44 @@ def test_the_loader_names_the_file_and_the_entry(monkeypatch):
     module.load_facts_file.cache_clear()
     try:
         with pytest.raises(ValueError, match=r"facts\.yaml: .*opposites\.0"):
+            module.load_facts_file()
+    finally:
+        module.load_facts_file.cache_clear()
+
+
+def test_the_shipped_file_names_no_key_twice():
+    # PyYAML keeps the last of two equal keys without a word ("cave:" twice under sites)
+    from importlib import resources
+
+    def keys_twice(node, where="file"):
+        found = []
+        if isinstance(node, yaml.MappingNode):
+            names = [key.value for key, _ in node.value]
+            found += [f"{where}: {n}" for n in sorted({n for n in names if names.count(n) > 1})]
+            for key, value in node.value:
+                found += keys_twice(value, f"{where}.{key.value}")
+        return found
+
+    text = resources.files("emotion_director.knowledge").joinpath("data", "facts.yaml")
+    assert keys_twice(yaml.compose(text.read_text("utf-8"))) == []
+    broken = "facts:\n  fog: [fog]\n  fog: [mist]\n"
+    assert keys_twice(yaml.compose(broken)) == ["file.facts: fog"]
+
+
+def test_a_facts_file_that_is_not_yaml_is_named(monkeypatch):
+    from emotion_director.knowledge import facts as module
+
+    class Broken:
+        def joinpath(self, *parts):
+            return self
+
+        def read_text(self, encoding):
+            return "facts:\n  fog: [fog\n  rain: ]\n"
+
+    monkeypatch.setattr(module.resources, "files", lambda package: Broken())
+    module.load_facts_file.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"facts\.yaml is not valid YAML"):
             module.load_facts_file()
     finally:
         module.load_facts_file.cache_clear()

@@ -265,7 +265,7 @@ def _concepts(facet: str, n: int):
     ]
 
 
-def test_a_vetoed_concept_is_offered_only_when_no_safer_one_is_left():
+def test_a_vetoed_concept_ranks_after_a_safer_one_and_fills_only_an_empty_shortlist():
     from emotion_director.agents import persona_agent
     from emotion_director.knowledge.scene import parse_scene
     from emotion_director.personas import load_personas
@@ -281,7 +281,7 @@ def test_a_vetoed_concept_is_offered_only_when_no_safer_one_is_left():
     for seed in range(20):  # whatever the taste noise, the safe light ranks first
         picked = persona_agent.shortlist(persona, lights, seed=seed, size=1, scene=read)
         assert picked == [safe]
-    # alone, it is still offered: a veto orders, it does not empty a facet
+    # alone, it is still offered: a persona must have something to choose from
     assert persona_agent.shortlist(persona, [risky], seed=0, size=1, scene=read) == [risky]
 
 
