@@ -83,6 +83,7 @@ JUDGES = {
     "judge46": ("CM", "CN"),
     "judge47": ("CO", "CP"),
     "judge48": ("CQ", "CR"),
+    "judge49": ("CS", "CT"),
 }
 
 
