@@ -19,7 +19,8 @@ The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read 
 ``wordnet_counts.tsv`` (see :func:`build_counts`); ``--postures`` writes
 ``wordnet_postures.tsv`` (see :func:`build_postures`); ``--motion`` writes
 ``wordnet_motion.tsv`` (see :func:`build_motion`); ``--weather`` writes
-``wordnet_weather.tsv`` (see :func:`build_weather`).
+``wordnet_weather.tsv`` (see :func:`build_weather`); ``--acts`` writes ``wordnet_acts.tsv``
+(see :func:`build_acts`).
 
 A noun is kept when:
 
@@ -428,6 +429,29 @@ WEATHER_ROOTS = {
 }
 
 
+def build_acts(folder: Path) -> list[tuple[str, str]]:
+    """-ing nouns every WordNet sense of which (proper names aside) is of no kind of subject
+    (``KIND_ROOTS``): an act, a sport, a process ("curling", "welding", "bowling", "cooking"),
+    never a thing one could draw as the subject ("painting", "building", "clearing" and
+    "icing" have a sense that is one). The parser gives such a word no kind, whatever
+    ``lexicon.tsv`` guessed, so that after a noun it is what the noun does ("a sundew leaf
+    curling around a damselfly" shows the leaf, set 46). The second column is ``act``."""
+    with open_wordnet(folder) as wordnet:
+        rows = []
+        for word in sorted(lemma_names(wordnet, "n")):
+            if not (word.endswith("ing") and word.isalpha() and word.islower() and len(word) > 5):
+                continue
+            senses = [
+                s
+                for s in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+                if not s.instance_hypernyms()
+            ]
+            if senses and all(synset_kind(s) is None for s in senses):
+                if wordnet.synsets(word, pos="v"):  # a form of a verb WordNet has
+                    rows.append((word, "act"))
+        return rows
+
+
 def build_weather(folder: Path) -> list[tuple[str, str]]:
     """One-word nouns whose most used sense is weather under ``WEATHER_ROOTS``, with the facts
     it states ("typhoon": storm, windy; "cloudburst": rain; "whiteout": snowing; "mistral":
@@ -762,6 +786,11 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_motion.tsv",
         "# form\tverb: forms of verbs whose most used WordNet sense is moving from place to\n"
         "# place (TRAVEL_ROOTS in build_motion)",
+    ),
+    "--acts": (
+        build_acts,
+        "wordnet_acts.tsv",
+        "# noun\tact: -ing nouns no sense of which is a kind of subject, all acts (build_acts)",
     ),
     "--weather": (
         build_weather,

@@ -430,6 +430,7 @@ def noun_kinds() -> dict[str, Kind]:
     a place, a plant or a vehicle ("a cobbler", "a florist", "a sailor"); anywhere else it is a
     person only after another noun (:func:`_agent_kind`)."""
     kinds: dict[str, str] = {}
+    acts = _tsv_words("wordnet_acts.tsv")  # -ing nouns that are acts in every WordNet sense
     for name in (
         "lexicon.tsv",
         "wordnet_senses.tsv",
@@ -450,6 +451,8 @@ def noun_kinds() -> dict[str, Kind]:
                 and _ing_of_a_verb(row[0])
             ):
                 continue  # an activity guessed to be alive: "fishing" no fish, "jogging" no one
+            if name == "lexicon.tsv" and row[0] in acts:
+                continue  # an act guessed to be a thing: "a sundew leaf curling around a fly"
             if not (row[1] == "object" and kinds.get(row[0]) in _PLACE_LIKE):
                 kinds[row[0]] = row[1]
                 if "-" in row[0] or " " in row[0]:  # "organ-grinder" / "organ grinder"

@@ -2092,3 +2092,19 @@ def test_a_thing_named_after_an_animal_has_no_animal_body(scene, noun, kind):
     assert (main.noun, main.kind) == (noun, kind)
     if kind not in ("mammal", "bird"):
         assert not {"fur", "face", "paws", "wings", "animate"} & main.facts
+
+
+@pytest.mark.parametrize(
+    ("scene", "noun"),
+    [
+        # wordnet_acts.tsv: an -ing noun that is an act in every WordNet sense is what the noun
+        # before it does (set 46: "the curling half-swallowed by darkness")
+        ("macro photo of a sundew leaf curling around a trapped damselfly", "leaf"),
+        ("watercolor of a brick kiln chimney smoking over stacks of bricks", "chimney"),
+        # an -ing noun with a sense one could draw stays one
+        ("a painting on a gallery wall", "painting"),
+        ("a clearing in a pine forest", "clearing"),
+    ],
+)
+def test_an_act_after_a_noun_is_what_the_noun_does(scene, noun):
+    assert parse_scene(scene).main.noun == noun
