@@ -84,6 +84,7 @@ JUDGES = {
     "judge47": ("CO", "CP"),
     "judge48": ("CQ", "CR"),
     "judge49": ("CS", "CT"),
+    "judge50": ("CU", "CV"),
 }
 
 
