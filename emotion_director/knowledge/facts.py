@@ -51,9 +51,13 @@ Kind = Literal[
 
 #: A fact's or a place's name: lower-case letters and underscores ("subterranean").
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
-#: A word or phrase matched whole and case-blind: lower-case, no stray space.
+#: A word or phrase matched whole and case-blind: lower-case, words one space apart.
 Words = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9'](?:[a-z0-9' .-]*[a-z0-9'.])?$", max_length=80)
+    str,
+    StringConstraints(
+        pattern=r"^[a-z0-9'](?:[a-z0-9'.-]*[a-z0-9'.])?(?: [a-z0-9'.-]*[a-z0-9'.])*$",
+        max_length=80,
+    ),
 ]
 
 
@@ -69,6 +73,7 @@ class FactsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind_facts: dict[Name, tuple[Name, ...]]
+    parser_facts: frozenset[Name]
     opposites: tuple[tuple[Name, Name], ...]
     opposites_unless: tuple[tuple[Name, Name, Name], ...]
     sun_words: tuple[Words, ...]
@@ -82,6 +87,16 @@ class FactsFile(BaseModel):
     @model_validator(mode="after")
     def _holds_together(self) -> FactsFile:
         problems = [f"opposites: {a!r} against itself" for a, b in self.opposites if a == b]
+        known = set(self.facts) | self.parser_facts
+        known |= {fact for facts in self.kind_facts.values() for fact in facts}
+        for section, rows in (
+            ("opposites", self.opposites),
+            ("opposites_unless", self.opposites_unless),
+        ):
+            problems += [
+                f"{section}: {name!r} is no fact (not in facts, kind_facts or parser_facts)"
+                for name in sorted({n for row in rows for n in row} - known)
+            ]
         problems += [
             f"facts: no {fact!r} entry (the parser reads it by name)"
             for fact in sorted(REQUIRED_FACTS - set(self.facts))

@@ -44,6 +44,10 @@ def test_the_parser_reads_its_facts_from_the_shipped_file():
         (lambda d: d["facts"].pop("overcast"), "overcast"),  # read by name: a KeyError before
         (lambda d: d["kind_facts"].pop("fish"), "fish"),
         (lambda d: d["kind_facts"].update(dragon=["animal"]), "dragon"),
+        # a misspelt fact in a rule would turn the rule off without a word
+        (lambda d: d["opposites"].append(["drizle", "downpour"]), "'drizle' is no fact"),
+        (lambda d: d["opposites_unless"].append(["dark", "day", "indor"]), "'indor' is no fact"),
+        (lambda d: d["facts"]["fog"].append("thick  fog"), "facts.fog"),
     ],
 )
 def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):
