@@ -565,8 +565,9 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
     whose first word is a noun in use: "a wet blanket" (a person to WordNet) keeps its blanket;
     and the names of a thing after an animal (``teddy bear``, ``cricket bat``: see
     :func:`_thing_named_after`)."""
-    from emotion_director.knowledge.scene import noun_kinds, singular
+    from emotion_director.knowledge.scene import curated_subjects, noun_kinds, singular
 
+    materials = set(curated_subjects().get("lifeless", {}).get("modifiers", []))
     with open_wordnet(folder) as wordnet:
         pos = dominant_pos()
         heads = noun_kinds()
@@ -602,6 +603,12 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
                 thing = _thing_named_after(senses)
                 if thing and name.replace("_", " ") not in NOT_THINGS:
                     rows.append((name.replace("_", " "), thing))
+                elif parts[0] in materials:
+                    # an animal named with a material ("a stone curlew", "a paper wasp"): listed,
+                    # so that the material does not make it a figure (scene._lifeless)
+                    alive = [k for s in senses if (k := synset_kind(s)) in ANIMAL_HEADS]
+                    if alive:
+                        rows.append((name.replace("_", " "), alive[0]))
         return sorted(rows)  # by the written name, so that a rebuild diffs cleanly
 
 

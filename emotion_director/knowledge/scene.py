@@ -2428,8 +2428,10 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
             depicted = j > 0 and before[j - 1] in words["depictions"]
     # a material word makes an animal a thing ("rusting carousel horses"), but a person's is
     # part of a job title ("a plastic surgeon", "a bronze medalist", "a fossil hunter")
-    made = entity.kind not in {"person", "group"} and set(entity.modifiers) & set(
-        words["modifiers"]
+    # (not in an animal's own name: "a stone curlew", "a paper wasp", wordnet_compounds.tsv)
+    made = entity.kind not in {"person", "group"} and any(
+        m in words["modifiers"] and kind_of(f"{m} {singular(entity.noun)}") not in ANIMATE_KINDS
+        for m in entity.modifiers
     )
     if depicted or made:
         return entity.model_copy(update={"kind": "object"})
