@@ -213,14 +213,12 @@ CASES = [
 ]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("build", "word"), [pytest.param(b, w, id=i) for i, b, w in CASES])
-def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
-    argv = build(tmp_path)
+def _cli(tmp_path, *python_args: str) -> subprocess.CompletedProcess:
+    """The CLI in a fresh process (``python *python_args``), on the test backend, in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
     env.update({"EMOTION_DIRECTOR_BACKEND": "test", "COLUMNS": "200"})
-    proc = subprocess.run(
-        [sys.executable, "-m", "emotion_director.cli", *argv],
+    return subprocess.run(
+        [sys.executable, *python_args],
         env=env,
         capture_output=True,
         text=True,
@@ -228,6 +226,12 @@ def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("build", "word"), [pytest.param(b, w, id=i) for i, b, w in CASES])
+def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
+    proc = _cli(tmp_path, "-m", "emotion_director.cli", *build(tmp_path))
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, (proc.returncode, output[-3000:])
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -263,17 +267,7 @@ def test_a_missing_optional_package_names_the_extra_that_installs_it(
         f"sys.argv = ['emotion-director', *{argv!r}]; "
         "runpy.run_module('emotion_director.cli', run_name='__main__')"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-    env.update({"EMOTION_DIRECTOR_BACKEND": "test", "COLUMNS": "200"})
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = _cli(tmp_path, "-c", code)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, (proc.returncode, output[-3000:])
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -58,20 +58,27 @@ def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):
     assert named in str(caught.value)
 
 
-def test_the_loader_names_the_file_and_the_entry(monkeypatch):
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("kind_facts: {}\nopposites: [[day]]\n", r"facts\.yaml: .*opposites\.0"),
+        ("facts:\n  fog: [fog\n  rain: ]\n", r"facts\.yaml is not valid YAML"),
+    ],
+)
+def test_the_loader_names_the_file_and_what_is_wrong(monkeypatch, text, named):
     from emotion_director.knowledge import facts as module
 
-    class Broken:
+    class Shipped:  # the package's data folder, holding ``text`` as facts.yaml
         def joinpath(self, *parts):
             return self
 
         def read_text(self, encoding):
-            return "kind_facts: {}\nopposites: [[day]]\n"
+            return text
 
-    monkeypatch.setattr(module.resources, "files", lambda package: Broken())
+    monkeypatch.setattr(module.resources, "files", lambda package: Shipped())
     module.load_facts_file.cache_clear()
     try:
-        with pytest.raises(ValueError, match=r"facts\.yaml: .*opposites\.0"):
+        with pytest.raises(ValueError, match=named):
             module.load_facts_file()
     finally:
         module.load_facts_file.cache_clear()
@@ -94,22 +101,3 @@ def test_the_shipped_file_names_no_key_twice():
     assert keys_twice(yaml.compose(text.read_text("utf-8"))) == []
     broken = "facts:\n  fog: [fog]\n  fog: [mist]\n"
     assert keys_twice(yaml.compose(broken)) == ["file.facts: fog"]
-
-
-def test_a_facts_file_that_is_not_yaml_is_named(monkeypatch):
-    from emotion_director.knowledge import facts as module
-
-    class Broken:
-        def joinpath(self, *parts):
-            return self
-
-        def read_text(self, encoding):
-            return "facts:\n  fog: [fog\n  rain: ]\n"
-
-    monkeypatch.setattr(module.resources, "files", lambda package: Broken())
-    module.load_facts_file.cache_clear()
-    try:
-        with pytest.raises(ValueError, match=r"facts\.yaml is not valid YAML"):
-            module.load_facts_file()
-    finally:
-        module.load_facts_file.cache_clear()
