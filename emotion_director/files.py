@@ -297,11 +297,9 @@ def load_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, Any]]:
     """The string header and the tensors of the safetensors file at ``path``; safetensors' own
     errors (a damaged header, not a safetensors file) reach the caller, which names the file."""
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
-    with safe_open(str(path), framework="pt") as handle:
-        header = handle.metadata() or {}
-    return header, load_file(str(path))
+    with safe_open(str(path), framework="pt") as handle:  # one open: header and tensors agree
+        return handle.metadata() or {}, {key: handle.get_tensor(key) for key in handle.keys()}
 
 
 #: What one image the program reads may be: a regular file of at most this many bytes and
