@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from emotion_director.clip_bpe import estimate_clip_tokens  # noqa: F401 (its old home)
-from emotion_director.emotions import emotion_words_in
-from emotion_director.untrusted import hidden_text_problem, instruction_reason
+from emotion_director.emotions import EMOTIONS, emotion_words_in
+from emotion_director.untrusted import hidden_text_problem, instruction_reason, scene_copy
 
 #: Abstract nouns a diffusion model cannot draw on their own.
 ABSTRACT_WORDS = frozenset(
@@ -88,8 +88,9 @@ def undrawable_reason(cue: str) -> str | None:
     """Why a cue cannot be drawn as it stands, or ``None`` if it is depictable.
 
     A cue is undrawable when it gives the model an instruction (model output is checked as
-    strictly as the user's prompt), when it relies on a bare emotion word ("a sad dog" is the
-    semantic shortcut) or when what is left after removing such words is only abstraction.
+    strictly as the user's prompt), when it repeats an emotion's definition (which the model's
+    prompt holds), when it relies on a bare emotion word ("a sad dog" is the semantic shortcut)
+    or when what is left after removing such words is only abstraction.
     """
     # model output is data too: a cue is checked as strictly as the user's prompt
     instruction = instruction_reason(cue)
@@ -97,6 +98,10 @@ def undrawable_reason(cue: str) -> str | None:
         return f"not a visual cue: {instruction}"
     if hidden_text_problem(cue, "cue"):
         return "not a visual cue: hidden characters"
+    # the emotion's definition is in the model's prompt: a cue that repeats it draws nothing
+    # ("alarm at a threat that may harm oneself or others" over llama.cpp's server)
+    if any(scene_copy(cue, profile.definition) for profile in EMOTIONS.values()):
+        return "not a visual cue: it repeats an emotion's definition"
     emotion_words = emotion_words_in(cue)
     # words are tokens of letters: a run of letters inside a code ("#875C4F6E-D12B", a small
     # model's noise) is no word ("1920s" and "x-ray" leave their neighbours words)

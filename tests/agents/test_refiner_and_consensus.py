@@ -32,6 +32,10 @@ def reading(persona, cues, intensity=0.8, weight=1.0):
         ("a vision, dream, dream of your dreams", True),
         ("a 1920s car in the rain", False),
         ("three 4x4 trucks on a dune", False),
+        # the emotion's definition, which the model's prompt holds, repeated as a cue (fear, over
+        # llama.cpp's server); a cue that only shares a word with one is drawn
+        ("alarm at a threat that may harm oneself or others", True),
+        ("a threat looming over the harbour", False),
     ],
 )
 def test_undrawable_cues_are_recognised(cue, bad):
