@@ -1053,6 +1053,12 @@ _FIGURES_OF_SPEECH = {
     # the air shimmering over hot ground, not a fog ("an abandoned gas station in the Nevada desert
     # at midday, heat haze" read as foggy)
     " heat haze ": " heat shimmer ",
+    # motion stopped by the shutter, not ice ("the smoker mid-bounce, frozen in the air" read as
+    # winter; set 47)
+    " frozen in the air ": " caught in the air ",
+    " frozen in mid-air ": " caught in mid-air ",
+    " frozen mid-": " caught mid-",
+    " frozen in time ": " caught in time ",
 }
 
 
@@ -1303,6 +1309,9 @@ def look_conflict(
             return "the prompt frames the subject close up: a thing beside it is out of scale"
     if "silhouette_view" in facts and "face" in phrase_facts(text):
         return "the prompt shows the subject as a silhouette: its face cannot be seen"
+    if "aerial_view" in facts and "face" in phrase_facts(text):
+        # "eyes red-rimmed and downcast" in a drone shot of galloping horses (set 47)
+        return "the prompt views the scene from far above: no face can be read from there"
     if "monochrome" in facts:
         words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
         if facet == "colour" or words & _word_list("hues"):
@@ -1885,6 +1894,11 @@ def unknown_head(tokens: list[str]) -> str | None:
         # red crowned crane" (set 40 read "great" as the subject)
         if verb and span and _names_a_kind(words, k):
             verb = False
+        # an adjective after a noun no table knows stands after it ("a salaryman asleep", "a
+        # matatu ablaze"): the noun ended the phrase
+        last = span[-1] if span else ""
+        if last and not (last in adjectives() or _participle(last)) and _postpositive(word):
+            break
         if word in _PHRASE_ENDS or (span and verb):
             if span and modifiers_only and word not in _PHRASE_ENDS:
                 return None  # "a rusted mooring post": participles, then no noun it can tell
@@ -1915,6 +1929,12 @@ def unknown_head(tokens: list[str]) -> str | None:
     if head in english_words() or head in adjectives() or head.endswith(_NOT_NOUN_ENDINGS):
         return None
     return head
+
+
+def _postpositive(word: str) -> bool:
+    """Whether ``word`` is an adjective and no noun: it cannot go on a noun phrase as its head
+    or as a noun modifier."""
+    return word in adjectives() and not kind_of(word) and singular(word) not in _wordnet_nouns()
 
 
 def name_positions(text: str) -> frozenset[int]:
@@ -1984,7 +2004,20 @@ def _name_modifies(tokens: list[str], i: int, names: frozenset[int]) -> bool:
             return False  # "a dog called Rex chases rabbits": the name's verb
         if kind_of(word) is not None or (j > i + 1 and singular(word) in agent_nouns()):
             return True  # ("a Hmong batik maker": who makes batik)
+        if j == i + 1 and _unknown_noun(tokens, j):
+            return True  # a name before a noun no table knows styles it: "a Japanese salaryman"
     return False
+
+
+def _unknown_noun(tokens: list[str], j: int) -> bool:
+    """Whether ``tokens[j]`` reads as a noun that no table knows: a word English lists as none
+    of a verb, an adjective or a common word, with no verb or adverb ending."""
+    word = tokens[j]
+    if len(word) < 3 or not word.replace("-", "").isalpha() or word.endswith(_NOT_NOUN_ENDINGS):
+        return False
+    return not (
+        word in english_words() or word in adjectives() or word in verbs() or _verb_form(word)
+    )
 
 
 #: Conjunctions that open a clause of its own: its subject comes next, then its verb.

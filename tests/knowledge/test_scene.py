@@ -2125,3 +2125,35 @@ def test_an_act_after_a_noun_is_what_the_noun_does(scene, noun):
 )
 def test_a_figure_made_of_a_material_is_a_thing_but_an_animal_s_name_is_not(scene, kind):
     assert parse_scene(scene).main.kind == kind
+
+
+def test_from_far_above_no_face_can_be_read():
+    # set 47: "eyes red-rimmed and downcast" in a drone shot of galloping horses
+    drone = parse_scene("drone shot of Icelandic horses galloping across a braided river plain")
+    assert look_conflict("body_language", "eyes red-rimmed and downcast", drone.facts)
+    assert look_conflict("light", "the last light on the river", drone.facts) is None
+    close = parse_scene("close-up of a horse grazing in a meadow")
+    assert look_conflict("body_language", "eyes red-rimmed and downcast", close.facts) is None
+
+
+def test_a_long_exposure_takes_no_fast_shutter():
+    # set 47: "tight action framing with a fast shutter" on a long exposure of star trails
+    stars = parse_scene("long exposure photo of star trails wheeling above the stone moai")
+    assert contradiction(stars.facts, "tight action framing with a fast shutter")
+    assert contradiction(stars.facts, "the stone mid-bounce, frozen in the air")
+    assert contradiction(stars.facts, "a deep indigo sky") is None
+    # a motion caught by the shutter is no frost
+    assert "winter" not in phrase_facts("the smoker mid-bounce, frozen in the air")
+    assert "winter" in phrase_facts("a frozen lake at dawn")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "subject"),
+    [
+        # set 47: "over-the-shoulder shot squaring up to the japanese"
+        ("a Japanese salaryman asleep standing up on a packed Yamanote Line train", "salaryman"),
+        ("a Peruvian huaquero digging at dusk", "huaquero"),
+    ],
+)
+def test_a_name_before_a_noun_no_table_knows_styles_it(prompt, subject):
+    assert parse_scene(prompt).entities[0].noun == subject
