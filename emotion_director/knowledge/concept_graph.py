@@ -212,6 +212,10 @@ class VisualConcept(BaseModel):
             owner = scene.owner_for(self.needs) if self.bound else None
             if self.bound and owner is None:
                 return "no subject of the kind it names"
+            if self.bound and owner is not None and _likened_to_itself(self.text, owner.noun):
+                # "the lanterns lit from within like a lantern" for a roundhouse glowing with
+                # lanterns (set 44): a simile must liken the subject to something else
+                return f"it likens {owner.label()} to itself"
             if (
                 self.facet == "composition"
                 and owner is not None
@@ -495,6 +499,18 @@ class ConceptGraph:
             if score > best_score:
                 best, best_score = concept, score
         return best if best_score >= 0.25 else None
+
+
+def _likened_to_itself(text: str, noun: str) -> bool:
+    """Whether a template's simile ("... like a lantern", "... as a speck") names its own
+    owner's noun, in the singular or the plural."""
+    from emotion_director.knowledge.scene import singular
+
+    head = singular(noun.split()[-1].lower())
+    return any(
+        singular(word) == head
+        for word in re.findall(r"\blike (?:an? |the )?(?:[\w-]+ )?([\w-]+)", text.lower())
+    )
 
 
 STOPWORDS = frozenset(

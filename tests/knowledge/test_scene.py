@@ -2157,3 +2157,22 @@ def test_a_long_exposure_takes_no_fast_shutter():
 )
 def test_a_name_before_a_noun_no_table_knows_styles_it(prompt, subject):
     assert parse_scene(prompt).entities[0].noun == subject
+
+
+def test_a_simile_likens_the_subject_to_something_else():
+    # set 44: "the lanterns lit from within like a lantern" for a roundhouse glowing with lanterns
+    graph = load_concept_graph()
+    lantern = graph.get("{the} lit from within like a lantern")
+    assert lantern is not None
+    lanterns = parse_scene("paper lanterns floating on a river at night")
+    assert "itself" in (lantern.conflict(lanterns, anchored=False) or "")
+    tent = parse_scene("a canvas tent pitched on a ridge at night")
+    assert lantern.conflict(tent, anchored=False) is None
+
+
+def test_a_still_life_holds_still():
+    # set 45: "the pot mid-bounce, frozen in the air" in an oil painting still life
+    still = parse_scene("oil painting still life of a split pomegranate and a brass coffee pot")
+    assert "stationary" in still.facts
+    bounce = load_concept_graph().get("{the} mid-bounce, frozen in the air")
+    assert bounce is not None and bounce.conflict(still) is not None
