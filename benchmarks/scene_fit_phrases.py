@@ -14,11 +14,12 @@ and prints the clash rate by facet and by what the concept presupposes (nothing,
 only, a kind of place, a time or weather). It reads labels only: it scores no model.
 
     python benchmarks/scene_fit_phrases.py [--out phrases.jsonl] [--risk concept_risk.tsv]
-        [--pairs reader_pairs.npz] [--knn]
+        [--pairs reader_pairs.npz] [--knn] [--trim]
 
 ``--pairs`` writes the labels as MiniLM vectors for :mod:`emotion_director.scenefit.reader_risk`
 (``emotion_director/scenefit/data/reader_pairs.npz``); ``--knn`` measures that ranking on later
-sets, trained on earlier ones, beside the per-concept count table.
+sets, trained on earlier ones, beside the per-concept count table; ``--trim`` measures what
+giving up each prompt's riskiest cue (``agents.consensus.trim_risky``) buys on later sets.
 """
 
 from __future__ import annotations
@@ -323,6 +324,50 @@ def knn_report(
         print(f"{name:12} AUC {_auc(items):.3f}   within-scene AUC {_auc(items, True):.3f}")
 
 
+def trim_report(
+    rows: list[dict[str, object]], first: int = 38, minimum: int = 4, threshold: float = 0.0
+) -> dict[str, int]:
+    """What giving up each prompt's riskiest cue buys (``agents.consensus.trim_risky``): for
+    every set from judge file ``first`` on, the reader risk is trained on the labels of the
+    sets before it and read on that set's prompts (one version's rewrite of one scene) of
+    ``minimum`` labelled phrases or more; the phrase of the highest risk above ``threshold``,
+    palettes aside, is given up. Counts the prompts holding a clash before and after, and the
+    phrases given up, and how many of them were fine."""
+    from emotion_director.scenefit.encoder import shared_encoder
+    from emotion_director.scenefit.reader_risk import ReaderPairs, ReaderRisk
+
+    def number(stem: str) -> int:
+        return int(stem.removeprefix("judge") or 1)
+
+    encoder = shared_encoder()
+    counts = collections.Counter[str]()
+    labelled = [r for r in rows if r["label"] != "unsure"]
+    for k in sorted({number(str(r["set"])) for r in labelled}):
+        if k < first:
+            continue
+        early = [r for r in labelled if number(str(r["set"])) < k]
+        risk = ReaderRisk(encoder, ReaderPairs(pair_arrays(early, encoder)))
+        prompts: dict[tuple[str, str], list[dict[str, object]]] = collections.defaultdict(list)
+        for r in labelled:
+            if number(str(r["set"])) == k:
+                prompts[(str(r["version"]), str(r["scene"]))].append(r)
+        for (_, scene), items in prompts.items():
+            counts["prompts"] += 1
+            clash = [r["label"] == "clash" for r in items]
+            counts["clash before"] += any(clash)
+            texts = [str(r["concept"] or r["phrase"]) for r in items]
+            scores = risk.risks(scene, texts)
+            open_ = [i for i, r in enumerate(items) if r["facet"] != "colour"]
+            worst = max(open_, key=lambda i: scores[i], default=None)
+            if len(items) < minimum or worst is None or scores[worst] <= threshold:
+                counts["clash after"] += any(clash)
+                continue
+            counts["given up"] += 1
+            counts["given up, fine"] += not clash[worst]
+            counts["clash after"] += any(c for i, c in enumerate(clash) if i != worst)
+    return dict(counts)
+
+
 def _auc(items: list[tuple[float, bool, tuple[str, str]]], within: bool = False) -> float:
     """P(a clash scores above a fine phrase), ties half; ``within``: pairs of one scene only."""
     groups: dict[object, list[tuple[float, bool]]] = collections.defaultdict(list)
@@ -353,8 +398,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--knn", action="store_true", help="measure the reader-risk ranking on later sets"
     )
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="measure giving up each prompt's riskiest cue on later sets (consensus.trim_risky)",
+    )
     args = parser.parse_args(argv)
     rows = phrases()
+    if args.trim:
+        for minimum in (4, 5):
+            for threshold in (-99.0, 0.0, 0.25, 0.5):
+                c = trim_report(rows, minimum=minimum, threshold=threshold)
+                print(
+                    f"trim from {minimum} cues above {threshold:+.2f}: {c.get('prompts', 0)} "
+                    f"prompts, holding a clash {c.get('clash before', 0)} -> "
+                    f"{c.get('clash after', 0)}; cues given up {c.get('given up', 0)}, "
+                    f"{c.get('given up, fine', 0)} of them fine"
+                )
     if args.pairs:
         write_pairs(Path(args.pairs), rows)
     if args.knn:

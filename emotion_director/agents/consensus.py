@@ -17,9 +17,11 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
+from emotion_director.agents.persona_agent import reader_risk
 from emotion_director.agents.schemas import (
     ConceptChain,
     ConceptLink,
+    DroppedCue,
     PersonaReading,
     TraceEntry,
     VisualPromptRequest,
@@ -63,6 +65,17 @@ MAX_MAJORITY = 4
 #: Concepts that lead the prompt even when personas share none (distinct voices, one each).
 MIN_LEADING = 3
 GENERIC_NEGATIVES = ("text", "watermark", "blurry", "deformed")
+#: A prompt of this many picked cues or more gives up its riskiest one (:func:`trim_risky`).
+TRIM_FROM = 4
+#: ... when blind readers found phrases like it likelier than the average phrase to clash with
+#: scenes like this one (:func:`~emotion_director.agents.persona_agent.reader_risk` above this).
+#: Chosen on the labels alone (`python benchmarks/scene_fit_phrases.py --trim`: the reader risk
+#: trained on the blind labels before each of judge files 38-50, end-to-end sets 35-47, read on
+#: that set's 861 prompts): giving up the riskiest cue above 0 of a prompt of 4 cues or more
+#: took the prompts holding a clash from 160 to 134; 328 cues were given up, 72 of them clashes
+#: (0.22, against 0.10 for all phrases) and 256 fine. Above 0.25: 160 -> 149; from 5 cues: 148.
+#: The prompt keeps its other cues and is not filled up again.
+TRIM_RISK = 0.0
 
 
 @dataclass
@@ -72,6 +85,8 @@ class ConsensusResult:
     visual_prompt: VisualPromptRequest
     trace: list[TraceEntry]
     composer: str
+    #: the picked cue given up as the riskiest (:func:`trim_risky`), or None
+    trimmed: DroppedCue | None = None
 
 
 class WrittenPrompt(BaseModel):
@@ -114,6 +129,43 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
     # Prefer a persona not heard yet; then a concept about this scene; then the strongest voice.
     minority_pool.sort(key=lambda c: (c.supported_by[0] in voices, -c.fit, -c.support, c.text))
     return majority, (minority_pool[0] if minority_pool else None)
+
+
+def trim_risky(
+    picked: Sequence[ConceptLink],
+    scene: SceneModel | None,
+    concept_graph: ConceptGraph,
+    emotion: Emotion,
+) -> DroppedCue | None:
+    """The picked cue to give up, with why, or ``None``: of ``TRIM_FROM`` picked cues or more,
+    the one whose concept blind readers found likeliest to clash with scenes like ``scene``
+    (:func:`~emotion_director.agents.persona_agent.reader_risk`), when that risk is above
+    ``TRIM_RISK``. A palette is never given up (no palette was read as a clash in sets 38-47),
+    nor a cue of the model's own words (no reading of it). Only where the scene has a reading
+    (``scene.read_risk``: MiniLM installed, ``Settings.read_risk`` on)."""
+    if scene is None or scene.read_risk is None or len(picked) < TRIM_FROM:
+        return None
+    worst: tuple[float, ConceptLink] | None = None
+    for link in picked:
+        if link.facet == "colour":
+            continue
+        concept = concept_graph.lookup(link.text, emotion, scene)
+        if concept is None:
+            continue
+        risk = reader_risk(concept, scene)
+        if risk > TRIM_RISK and (worst is None or risk > worst[0]):
+            worst = (risk, link)
+    if worst is None:
+        return None
+    risk, link = worst
+    return DroppedCue(
+        text=link.text,
+        persona=link.supported_by[0] if link.supported_by else None,
+        reason=(
+            f"the riskiest of {len(picked)} cues: blind readers found phrases like it "
+            f"clashing with scenes like this one (reader risk +{risk:.2f})"
+        ),
+    )
 
 
 _COLOUR = re.compile(r"[a-z][a-z'-]*(?: [a-z][a-z'-]*){0,2}")
@@ -330,6 +382,11 @@ def build_consensus(
             picked.append(concept)
             covered.add(concept.facet)
     picked += [c for c in fills if c.facet not in covered]
+    trimmed = trim_risky(picked, scene, concept_graph, emotion)
+    if trimmed is not None:
+        picked = [c for c in picked if c.text != trimmed.text]
+        majority = [c for c in majority if c.text != trimmed.text]
+        minority = None if minority is not None and minority.text == trimmed.text else minority
     colour = next((c for c in picked if c.facet == "colour"), None)
     if colour is not None:
         blended = blend_palettes(colour, chain, scene)
@@ -348,6 +405,7 @@ def build_consensus(
         negative_emotion=_negative_emotion(emotion, prompt_emotion_words),
     )
     return ConsensusResult(
+        trimmed=trimmed,
         final_prompt=final,
         negative_prompt=negative_prompt(
             emotion,

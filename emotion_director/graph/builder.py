@@ -344,12 +344,18 @@ class MCAgentNodes:
             moved_to_negative=state.get("subject_negatives", []),
             **self.llm_options,
         )
-        return {
+        update: dict[str, Any] = {
             "final_prompt": result.final_prompt,
             "negative_prompt": result.negative_prompt,
             "visual_prompt": result.visual_prompt,
             "trace": result.trace,
         }
+        if result.trimmed is not None:  # the trace names every cue the prompt gave up
+            chain = state["concepts"]
+            update["concepts"] = chain.model_copy(
+                update={"dropped": [*chain.dropped, result.trimmed]}
+            )
+        return update
 
     def generate_image(self, state: RewriteState) -> dict[str, Any]:
         request = state["visual_prompt"]

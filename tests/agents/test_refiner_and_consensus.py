@@ -577,3 +577,75 @@ def test_a_written_prompt_must_add_the_concepts_and_not_the_writer_s_orders(writ
         ConceptLink(text="a distant skyline under low cloud", facet="composition"),
     ]
     assert _acceptable(written, ["sweep"], 77, concepts, subject) is accepted
+
+
+def _links(graph, scene, texts, emotion="fear"):
+    links = []
+    for text in texts:
+        concept = graph.get(text)
+        assert concept is not None, text
+        links.append(
+            ConceptLink(
+                text=concept.render(scene),
+                facet=concept.facet,
+                appraisal=concept.appraisal,
+                supported_by=["poet"],
+                support=1.0,
+            )
+        )
+    return links
+
+
+TRIMMABLE = [
+    "a looming shadow stretching across the ground",
+    "deep shadow with a thin rim of light",
+    "deep violet shadows with sickly yellow highlights",
+    "grainy film texture and heavy vignette",
+]
+
+
+def test_a_prompt_of_four_cues_gives_up_the_one_readers_found_riskiest():
+    from emotion_director.agents.consensus import trim_risky
+
+    graph = load_concept_graph()
+    scene = parse_scene("hundreds of rubber ducks floating down a town river on a spring afternoon")
+    picked = _links(graph, scene, TRIMMABLE)
+    risks = {t: -0.5 for t in TRIMMABLE} | {TRIMMABLE[0]: 0.4, TRIMMABLE[2]: 2.0}
+    read = scene.model_copy(update={"read_risk": risks})
+    # the palette is never given up, however risky: the shadow is
+    dropped = trim_risky(picked, read, graph, Emotion.FEAR)
+    assert dropped is not None and dropped.text == picked[0].text
+    assert "+0.40" in dropped.reason and dropped.persona == "poet"
+    # three cues are kept whole; so is a prompt whose cues readers found no riskier than most
+    assert trim_risky(picked[:3], read, graph, Emotion.FEAR) is None
+    calm = scene.model_copy(update={"read_risk": {t: -0.5 for t in TRIMMABLE}})
+    assert trim_risky(picked, calm, graph, Emotion.FEAR) is None
+    # no reading (read_risk off, or MiniLM missing): nothing is given up
+    assert trim_risky(picked, scene, graph, Emotion.FEAR) is None
+
+
+def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
+    from emotion_director.agents.schemas import ConceptChain
+
+    graph = load_concept_graph()
+    scene = parse_scene("hundreds of rubber ducks floating down a town river on a spring afternoon")
+    read = scene.model_copy(
+        update={"read_risk": {t: (1.0 if i == 0 else -1.0) for i, t in enumerate(TRIMMABLE)}}
+    )
+    links = _links(graph, read, TRIMMABLE)
+    for link in links:
+        link.supported_by = ["poet", "child"]
+    chain = ConceptChain(emotion=Emotion.FEAR, appraisals=[], concepts=links)
+    readings = [reading(p, [c.text for c in links]) for p in ("poet", "child")]
+    result = build_consensus.invoke(
+        chain,
+        readings,
+        subject=read.text,
+        head_nouns=["ducks"],
+        emotion=Emotion.FEAR,
+        concept_graph=graph,
+        scene=read,
+    )
+    assert result.trimmed is not None and result.trimmed.text == links[0].text
+    assert links[0].text not in result.final_prompt
+    assert all(link.text in result.final_prompt for link in links[1:])

@@ -374,3 +374,23 @@ def test_a_concept_a_model_names_outside_the_offered_ones_is_ranked_by_its_read_
     link = next(c for c in out["concepts"].concepts if c.text == cue)
     assert link.fit == pytest.approx(specificity_bonus(concept, read))
     assert link.fit < 0  # readers found such trees risky over a lighthouse
+
+
+def test_the_graph_gives_up_the_riskiest_cue_and_names_it_in_the_chain(monkeypatch):
+    from emotion_director import Settings, build_graph
+    from emotion_director.agents import consensus
+    from emotion_director.graph.builder import shared_reader_risk
+    from emotion_director.testing import TestChatModel
+
+    if shared_reader_risk() is None:
+        pytest.skip("MiniLM not installed")
+    graph = build_graph(Settings(), chat_model=TestChatModel())
+    request = {"prompt": "an old fisherman mending nets on a pier at dawn", "emotion": "sadness"}
+    kept = graph.invoke({**request, "seed": 1})
+    monkeypatch.setattr(consensus, "TRIM_RISK", -99.0)  # any risk: the riskiest always goes
+    out = graph.invoke({**request, "seed": 1})
+    given_up = [d for d in out["concepts"].dropped if d.reason.startswith("the riskiest")]
+    assert len(given_up) == 1
+    assert given_up[0].text in kept["final_prompt"]
+    assert given_up[0].text not in out["final_prompt"]
+    assert out["final_prompt"].count(", ") == kept["final_prompt"].count(", ") - 1
