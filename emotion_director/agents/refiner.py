@@ -32,7 +32,7 @@ from emotion_director.agents.persona_agent import (
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import StructuredMemory, structured_steps
-from emotion_director.agents.text import guess_facet, undrawable_reason
+from emotion_director.agents.text import guess_facet, undrawable_reason, unknown_words_reason
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
 from emotion_director.knowledge.concept_graph import (
@@ -122,7 +122,7 @@ def chain_of_concept(
     for reading in readings:
         for cue in reading.cues:
             reason = undrawable_reason(cue) or _ungrounded_reason(
-                cue, concept_graph, emotion, subject_words
+                cue, concept_graph, emotion, subject_words, english=scene.english
             )
             if reason:
                 dropped.append(DroppedCue(text=cue, persona=reading.persona, reason=reason))
@@ -197,9 +197,14 @@ def chain_of_concept(
 
 
 def _ungrounded_reason(
-    cue: str, concept_graph: ConceptGraph, emotion: Emotion, subject_words: frozenset[str]
+    cue: str,
+    concept_graph: ConceptGraph,
+    emotion: Emotion,
+    subject_words: frozenset[str],
+    english: bool = True,
 ) -> str | None:
-    """Free text must say something visible beyond the subject: two content words, or a match."""
+    """Free text must say something visible beyond the subject: two content words, or a match;
+    for an English scene, in English words or the scene's own (:func:`unknown_words_reason`)."""
     if concept_graph.get(cue) or concept_graph.closest(cue, emotion):
         return None
     words = content_words(cue) - subject_words
@@ -207,7 +212,7 @@ def _ungrounded_reason(
         return "only repeats the subject"
     if len(words) < 2:
         return f"too vague to draw ('{cue.strip()[:40]}')"
-    return None
+    return unknown_words_reason(cue, subject_words) if english else None
 
 
 def _support(

@@ -133,6 +133,21 @@ def undrawable_reason(cue: str) -> str | None:
     return None
 
 
+def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """Why a cue of an English scene is no English phrase, or ``None``: most of its content
+    words (two at least) are words English does not have and ``allowed`` (the scene's own words,
+    which may be names) does not hold. A small model's noise makes words up
+    ("flamencos-dezampres-dolores" over llama.cpp's server); a name or a rare word may stand
+    among English words ("Chefchaouen blue walls at dusk", "a tuk-tuk in Bangkok traffic")."""
+    from emotion_director.knowledge.scene import known_english
+
+    words = {w for w in re.findall(r"[a-z]+", cue.lower()) if len(w) > 2}
+    unknown = sorted(w for w in words - allowed if not known_english(w))
+    if len(unknown) >= 2 and 2 * len(unknown) >= len(words):
+        return f"not English words ('{unknown[0]}', '{unknown[1]}')"
+    return None
+
+
 def guess_facet(cue: str) -> str:
     """The visual facet a free-text cue most likely describes (``object`` when unsure)."""
     lowered = f" {cue.lower()} "

@@ -671,6 +671,11 @@ def _language_words() -> frozenset[str]:
     return english_words() | {w for w in extra if len(w) > 3}
 
 
+def known_english(word: str) -> bool:
+    """Whether ``word`` (lower case) is a word :func:`detect_language` counts as English."""
+    return _known_english(word, _language_words())
+
+
 def _known_english(word: str, known: frozenset[str]) -> bool:
     """Whether ``word`` is an English word of ``known`` or made of them by English morphology:
     an inflection ("stalled", "flickers", "catching"), a hyphenated compound of known words

@@ -649,3 +649,34 @@ def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
     assert result.trimmed is not None and result.trimmed.text == links[0].text
     assert links[0].text not in result.final_prompt
     assert all(link.text in result.final_prompt for link in links[1:])
+
+
+@pytest.mark.parametrize(
+    ("cue", "english", "dropped"),
+    [
+        # a small model's noise over llama.cpp's server: made-up words are no cue
+        ("flamencos-dezampres-dolores", True, True),
+        # names and rare words stand among English ones; the scene's own names are its own
+        ("a tuk-tuk weaving through Bangkok traffic", True, False),
+        ("the blue walls of Chefchaouen glowing at dusk", True, False),
+        # a scene in another language keeps its model's words
+        ("nebulosa azul brillante sobre el mar", False, False),
+    ],
+)
+async def test_a_cue_of_made_up_words_is_dropped_for_an_english_scene(cue, english, dropped):
+    from emotion_director.knowledge.scene import parse_scene
+
+    subject = "a street dancer in Chefchaouen at dusk" if english else "una bailarina en la playa"
+    scene = parse_scene(subject)
+    assert scene.english is english
+    chain = await chain_of_concept(
+        [reading("a", [cue, "warm late-afternoon sunlight"])],
+        emotion=Emotion.EXCITEMENT,
+        subject=subject,
+        subject_tags=frozenset(scene.facts),
+        concept_graph=GRAPH,
+        scene=scene,
+        grounding=False,
+    )
+    reasons = {d.text: d.reason for d in chain.dropped}
+    assert (cue in reasons and "not English words" in reasons[cue]) is dropped
