@@ -498,6 +498,20 @@ _BEFORE_DAWN = re.compile(
     r"\b(?:before|ahead of|until)\s+(?:the\s+)?(?:sunrise|dawn|daybreak|first light|sunup)\b|"
     r"\bpre-?dawn\b"
 )
+#: A storm that has passed ("a fulgurite half buried in desert sand after a summer lightning
+#: storm" got "storm clouds piling up black and bruised", set 48): the storm words after "after"
+#: state no storm now (the ground is still wet, the snow still lies).
+_STORM_NOUNS = (
+    r"(?:storms?|rainstorms?|thunderstorms?|snowstorms?|hailstorms?|blizzards?|gales?|"
+    r"hurricanes?|typhoons?|cyclones?|downpours?|showers?|snowfalls?|squalls?)\b"
+)
+_AFTER_A_STORM = re.compile(
+    r"\b(?:after|following)\s+(?:a|an|the)?\s*(?:[\w'-]+\s+){0,3}?" + _STORM_NOUNS
+)
+#: ... unless the prompt also sets it in one ("during a blizzard after a storm")
+_IN_A_STORM = re.compile(
+    r"\b(?:during|amid|in)\s+(?:a|an|the)?\s*(?:[\w'-]+\s+){0,3}?" + _STORM_NOUNS
+)
 #: A sky with no cloud (set 41: "dim murky light with a green cast" for a cliff diver on a
 #: cloudless afternoon): sunshine where the scene states day.
 _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
@@ -1629,6 +1643,8 @@ def parse_scene(text: str) -> SceneModel:
         # windless blue sky" and "soft golden hour glow" for a rubber tapper before sunrise)
         facts -= {"sunny", "day", "midday", "afternoon"}
         facts.add("night")
+    if _AFTER_A_STORM.search(lowered) and not _IN_A_STORM.search(lowered):
+        facts -= {"storm", "snowing"}
     if _CLOUDLESS.search(lowered) and "day" in facts and not facts & {"night", "dark", "evening"}:
         facts.add("sunny")  # no cloud by day is sunshine; at dusk or at night the sun has gone
     facts |= _stated_look(lowered)
@@ -1636,7 +1652,10 @@ def parse_scene(text: str) -> SceneModel:
         # "a woman at a window looking at the rain": the subject's own room wins
         # and so does a building they are in ("a gardener in a greenhouse during spring rain")
         window = _names_a_window(tokens)
-        if any(e.kind == "room" for e in [*entities, *places]) or window or entered:
+        # and so does a home's room ("a carver at a kitchen table during a January blizzard":
+        # the blizzard is outside; set 48 got "bloody paw prints on the snow")
+        home = "private" in facts
+        if any(e.kind == "room" for e in [*entities, *places]) or window or entered or home:
             facts.discard("outdoor")
         else:
             facts.discard("indoor")
@@ -1710,6 +1729,9 @@ _PHRASE_ENDS = frozenset(
     "before while and or as who that which is are was were without within upon underneath "
     "beyond toward towards amid among amongst like than until via no but so".split()
 )
+#: Words of degree that may stand between a noun and its participle ("half buried", "still
+#: wet", "just landed"): never the phrase's head.
+_DEGREE_WORDS = frozenset("half still just once almost well".split())
 #: Endings of adjectives and adverbs: a phrase's last word ending so is not its head noun.
 _NOT_NOUN_ENDINGS = ("ic", "ical", "ly", "ous", "ful", "less", "ive", "able", "ible", "esque")
 _DETERMINERS = frozenset("a an the one two three some this that my our his her their its".split())
@@ -1856,6 +1878,8 @@ def _noun_like(word: str) -> bool:
 def _participle(word: str) -> bool:
     """Whether ``word`` has a participle's form: -ing, -ed, an irregular participle, or one with
     a prefix ("overgrown", "windblown", "heartbroken")."""
+    if word.endswith("eed") and word[:-1] not in verbs():
+        return False  # "speed", "seed", "tweed", "high-speed" ("agreed", "freed" are participles)
     if word.endswith(("ing", "ed")) or word in _PARTICIPLES:
         return True
     return any(word.endswith(p) for p in _LONG_PARTICIPLES if len(word) - len(p) >= 2)
@@ -1916,6 +1940,8 @@ def unknown_head(tokens: list[str]) -> str | None:
     possessors = [w.removesuffix("'s") for w in span if w.endswith("'s")]
     if any(kind_of(p) not in ANIMATE_KINDS for p in possessors):
         return None
+    if len(span) > 1 and span[-1] in _DEGREE_WORDS:
+        span.pop()  # "a fulgurite half buried in sand": how far it is buried, not the head
     head = span[-1].removesuffix("'s")
     # the last word of an English noun phrase is its head: known nouns before an unknown one
     # modify it ("a top fuel dragster" is a dragster); an agent noun after a noun is read as a
@@ -2568,7 +2594,9 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             after
             and token.endswith("ing")
             and i + 1 < len(tokens)
-            and tokens[i + 1] in _DETERMINERS
+            # ... or a noun with no determiner: "a harpsichord maker painting flowers" (set 48
+            # gave the busy maker "head resting on folded arms, eyes closed")
+            and (tokens[i + 1] in _DETERMINERS or _bare_object(tokens, i + 1))
             and token not in expressions
             and _ing_of_a_verb(token)
             and kind_of(token) != "event"  # "a family wedding this summer", "a team meeting"
@@ -2587,6 +2615,16 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
         ):
             found.append(token)
     return found
+
+
+def _bare_object(tokens: list[str], j: int) -> bool:
+    """Whether ``tokens[j]`` opens a noun phrase with no determiner that a verb before it takes
+    as its object: a noun the tables know, not a preposition, a time or a verb form ("painting
+    flowers", "mending fishing nets"; not "painting at dawn")."""
+    word = tokens[j]
+    if word in _PHRASE_ENDS or word in _WHEN or word.endswith("ly"):
+        return False
+    return kind_of(word) is not None and not _agrees_as_verb(tokens, j)
 
 
 def _ing_of_a_verb(word: str) -> bool:

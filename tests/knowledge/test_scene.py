@@ -2176,3 +2176,23 @@ def test_a_still_life_holds_still():
     assert "stationary" in still.facts
     bounce = load_concept_graph().get("{the} mid-bounce, frozen in the air")
     assert bounce is not None and bounce.conflict(still) is not None
+
+
+def test_set_48_readings():
+    # a home's room keeps the weather outside ("bloody paw prints on the snow" for a carver at a
+    # kitchen table during a blizzard)
+    carver = parse_scene("a carver shaping a walrus at a kitchen table during a January blizzard")
+    assert "indoor" in carver.facts and "outdoor" not in carver.facts
+    assert "outdoor" in parse_scene("a shepherd on a moor during a January blizzard").facts
+    # a verb's bare object: the maker is busy ("head resting on folded arms, eyes closed")
+    assert "busy" in parse_scene("a harpsichord maker painting flowers inside a lid").facts
+    assert "busy" not in parse_scene("a harpsichord maker beside a painting").facts
+    # a passed storm is over; one the scene is in is not
+    after = parse_scene("a fulgurite half buried in desert sand after a summer lightning storm")
+    assert "storm" not in after.facts
+    assert after.entities[0].noun == "fulgurite"  # "half" is how far, not what
+    assert "storm" in parse_scene("a lighthouse during a storm after a calm day").facts
+    assert "storm" in parse_scene("a lighthouse lashed by a winter storm").facts
+    # "high-speed" is no participle: the photo is the frame, the lizard the subject
+    lizard = parse_scene("high-speed photo of a basilisk lizard sprinting across a river")
+    assert [e.noun for e in lizard.entities] == ["lizard"]
