@@ -145,6 +145,12 @@ def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str
     unknown = sorted(w for w in words - allowed if not known_english(w))
     if len(unknown) >= 2 and 2 * len(unknown) >= len(words):
         return f"not English words ('{unknown[0]}', '{unknown[1]}')"
+    # a chain of three words or more with a made-up one ("flamencos-dezampres-dolores"); English
+    # chains are of English words ("larger-than-life", "happy-go-lucky")
+    for chain in re.findall(r"[a-z]+(?:-[a-z]+){2,}", cue.lower()):
+        made_up = [w for w in chain.split("-") if w not in allowed and not known_english(w)]
+        if made_up and not known_english(chain):
+            return f"not an English word ('{chain}')"
     return None
 
 

@@ -552,6 +552,29 @@ def build_counts(folder: Path) -> list[tuple[str, str]]:
         return rows
 
 
+def build_words(folder: Path) -> list[tuple[str, str]]:
+    """Every WordNet word of three letters or more (letters and hyphens, any part of speech)
+    that the project's other vocabularies (``knowledge.scene.known_english`` without this
+    table) do not already read as English, with its first part of speech: "facial",
+    "expression", "maker", "fringe". What a model's free cue is checked against, so that a word
+    no table lists is not taken for a made-up one (``agents.text.unknown_words_reason``)."""
+    from emotion_director.knowledge.scene import _known_english, _language_words
+
+    known = _language_words()
+    with open_wordnet(folder) as wordnet:
+        rows = {}
+        for tag in ("n", "v", "a", "r"):
+            for name in sorted(
+                lemma_names(wordnet, tag, "s") if tag == "a" else lemma_names(wordnet, tag)
+            ):
+                word = name.lower()
+                if word in rows or not re.fullmatch(r"[a-z][a-z-]*[a-z]", word) or len(word) < 3:
+                    continue
+                if not _known_english(word, known):
+                    rows[word] = tag
+        return sorted(rows.items())
+
+
 #: Kinds a two-word compound may take over its head noun with: a living subject's body plan
 #: ("an organ grinder" is a person, whatever a grinder alone is). Not fish: a sea lion on a pier
 #: is not under water.
@@ -754,7 +777,7 @@ HEADER = """\
 #: the kind table's first header line, replaced in the other tables' headers
 _KIND_LINE = "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only"
 #: tables read from parts of speech and usage counts, not from hypernyms
-_NOT_BY_HYPERNYMS = frozenset({"wordnet_verbs.tsv", "wordnet_adjectives.tsv"})
+_NOT_BY_HYPERNYMS = frozenset({"wordnet_verbs.tsv", "wordnet_adjectives.tsv", "wordnet_words.tsv"})
 #: (the counts' table is read from hypernyms, as the kinds' is)
 #: flag -> (builder, output file, its first header line): the tables other than the kinds'
 TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
@@ -810,6 +833,12 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_adjectives.tsv",
         "# word\tadjective: words that WordNet 3.0 has as adjectives only, no noun or verb\n"
         "# (build_adjectives)",
+    ),
+    "--words": (
+        build_words,
+        "wordnet_words.tsv",
+        "# word\tpos: WordNet's words (n, v, a, r) that the project's other vocabularies do not\n"
+        "# read as English, so that a free cue's rare word is known (build_words)",
     ),
     "--counts": (
         build_counts,

@@ -686,8 +686,17 @@ def _language_words() -> frozenset[str]:
 
 
 def known_english(word: str) -> bool:
-    """Whether ``word`` (lower case) is a word :func:`detect_language` counts as English."""
-    return _known_english(word, _language_words())
+    """Whether ``word`` (lower case) is English: a word :func:`detect_language` counts as
+    English, or any other word of WordNet (``wordnet_words.tsv``: "facial", "fringe"), or one
+    made of them by English morphology."""
+    return _known_english(word, _all_english_words())
+
+
+@lru_cache(maxsize=1)
+def _all_english_words() -> frozenset[str]:
+    """:func:`_language_words` and ``wordnet_words.tsv``. (:func:`detect_language` keeps to the
+    first: WordNet holds many short words of other languages, "het", "sur", "con".)"""
+    return _language_words() | _tsv_words("wordnet_words.tsv")
 
 
 def _known_english(word: str, known: frozenset[str]) -> bool:

@@ -181,7 +181,9 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path, no_read_risk):
         _data(taste={**_data()["taste"], "motifs": ["lanterns", "snow"]}),
     )
     # a scene whose shortlist the edit reorders (on others, concepts specific to the subject
-    # and its setting outrank any taste edit: the diff rightly shows no change there)
+    # and its setting outrank any taste edit: the diff rightly shows no change there; "a hut in
+    # the snow" was one until the tiny silhouette in immense surroundings needed a vista, which
+    # falling snow hides)
     result = runner.invoke(
         app,
         [
@@ -190,7 +192,7 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path, no_read_risk):
             "defaults",
             str(tmp_path / "b"),
             "--scene",
-            "a hut in the snow:awe",
+            "a lantern on a snowy path:awe",
             "--changed-only",
         ],
     )
