@@ -86,6 +86,7 @@ JUDGES = {
     "judge48": ("CQ", "CR"),
     "judge49": ("CS", "CT"),
     "judge50": ("CU", "CV"),
+    "judge51": ("CW", "CX"),
 }
 
 

@@ -1654,6 +1654,7 @@ def parse_scene(text: str) -> SceneModel:
         facts.add("night")
     if _AFTER_A_STORM.search(lowered) and not _IN_A_STORM.search(lowered):
         facts -= {"storm", "snowing"}
+        facts.add("passed_storm")  # (which takes the storm out of a meaning reader's tags too)
     if _CLOUDLESS.search(lowered) and "day" in facts and not facts & {"night", "dark", "evening"}:
         facts.add("sunny")  # no cloud by day is sunshine; at dusk or at night the sun has gone
     facts |= _stated_look(lowered)

@@ -2196,3 +2196,11 @@ def test_set_48_readings():
     # "high-speed" is no participle: the photo is the frame, the lizard the subject
     lizard = parse_scene("high-speed photo of a basilisk lizard sprinting across a river")
     assert [e.noun for e in lizard.entities] == ["lizard"]
+
+
+def test_a_passed_storm_leaves_a_meaning_reader_s_storm_out():
+    after = parse_scene("a fulgurite half buried in desert sand after a summer lightning storm")
+    read = after.model_copy(update={"read_setting": frozenset({"storm", "desert"})})
+    assert "storm" not in read.stated and "desert" in read.stated
+    during = parse_scene("a lighthouse lashed by a winter storm")
+    assert "storm" in during.model_copy(update={"read_setting": frozenset({"storm"})}).stated
