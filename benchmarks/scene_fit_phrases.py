@@ -87,6 +87,7 @@ JUDGES = {
     "judge49": ("CS", "CT"),
     "judge50": ("CU", "CV"),
     "judge51": ("CW", "CX"),
+    "judge52": ("CY", "CZ"),
 }
 
 

@@ -2204,3 +2204,18 @@ def test_a_passed_storm_leaves_a_meaning_reader_s_storm_out():
     assert "storm" not in read.stated and "desert" in read.stated
     during = parse_scene("a lighthouse lashed by a winter storm")
     assert "storm" in during.model_copy(update={"read_setting": frozenset({"storm"})}).stated
+
+
+def test_set_49_readings():
+    # a chain of nouns ends at its head: "a ship figurehead carver" is a carver, no ship
+    carver = parse_scene("a ship figurehead carver painting a wooden mermaid in a boatyard shed")
+    assert [e.noun for e in carver.entities][:1] == ["carver"]
+    # a polaroid is how the picture is made, not a thing in it
+    polaroid = parse_scene("polaroid of a dancer on a stage")
+    assert "polaroid" not in {e.noun for e in polaroid.entities}
+    # a masked face shows no expression
+    masked = parse_scene("masked Krampus runners shaking cowbells through a snowy street")
+    afraid = "{poss} wide eyes and hunched shoulders"
+    assert look_conflict("body_language", afraid, masked.facts)
+    bare = parse_scene("carollers singing through a snowy street at night")
+    assert look_conflict("body_language", afraid, bare.facts) is None
