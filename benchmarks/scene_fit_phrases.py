@@ -88,6 +88,7 @@ JUDGES = {
     "judge50": ("CU", "CV"),
     "judge51": ("CW", "CX"),
     "judge52": ("CY", "CZ"),
+    "judge53": ("DA", "DB"),
 }
 
 

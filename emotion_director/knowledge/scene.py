@@ -1912,7 +1912,8 @@ def unknown_head(tokens: list[str]) -> str | None:
     for k, word in enumerate(words):
         if span and _agrees_as_verb(tokens, offset + k):
             break  # "a cat sleeps on a sofa": the phrase ends at its verb
-        verb = word.endswith("ly") or _participle(word)
+        # "mid-game", "mid-air": a state, like a participle ("a backgammon board mid-game")
+        verb = word.endswith("ly") or _participle(word) or word.startswith("mid-")
         # after participles only ("a yellowed wedding gown"), a known noun in -ing/-ed goes on
         # with the phrase: the participles modified it
         modifiers_only = all(_participle(w) for w in span)
@@ -2060,6 +2061,8 @@ def _noun_no_kind(word: str) -> bool:
         return False
     if kind_of(word) is not None or word in adjectives() or word in verbs():
         return False
+    if word in _word_list("hues"):
+        return False  # a colour, after a comma the tokens do not show ("a skillet, brown eggs")
     stem = singular(word)
     # WordNet's noun, or a closed compound of two English words ("figurehead")
     return _wordnet_word_pos().get(stem) == "n" or (
@@ -2260,8 +2263,22 @@ def _entities(
         # ... and so is a noun before a noun no table knows that goes on to a known one: "a ship
         # figurehead carver" is a carver (set 49 got "the ship covered in polka-dot stickers")
         after_next = tokens[i + 2] if i + 2 < len(tokens) else ""
-        if not head and after_next and _noun_no_kind(nxt) and kind_of(token):
-            head = kind_of(after_next) or _agent_kind(after_next, nxt)
+        # (English noun modifiers are singular: "dogs chase cats" is no compound)
+        if not head and after_next and kind_of(token) and singular(token) == token:
+            if _noun_no_kind(nxt):
+                head = kind_of(after_next) or _agent_kind(after_next, nxt)
+            elif (
+                nxt in verbs()
+                and not (_s_verb(nxt) or _participle(nxt) or nxt in _PHRASE_ENDS)
+                # (not a word of the curated lists, which a comma the tokens do not show may
+                # stand before: "a skillet, brown eggs", "a cemetery, full moon")
+                and nxt not in english_words()
+            ):
+                # a verb's base form after a singular noun with no determiner is a noun, before
+                # a thing: "a duck tour bus" (set 50 gave the bus feathers); not before a living
+                # thing ("a shepherd and her collie drive sheep")
+                thing = kind_of(after_next)
+                head = thing if thing is not None and thing not in ANIMATE_KINDS else None
         # (a name before an -ing word is what does it: "a Boeing 747 landing"; a name before a
         # name is one name: "a Great Dane")
         named_doer = i in names and nxt.endswith("ing")

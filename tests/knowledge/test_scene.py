@@ -2219,3 +2219,20 @@ def test_set_49_readings():
     assert look_conflict("body_language", afraid, masked.facts)
     bare = parse_scene("carollers singing through a snowy street at night")
     assert look_conflict("body_language", afraid, bare.facts) is None
+
+
+def test_set_50_readings():
+    # a noun chain through a verb's base form ends at its head: a duck tour bus has no feathers
+    bus = parse_scene("an amphibious duck tour bus splashing down a ramp into the Thames")
+    assert [e.noun for e in bus.entities] == ["bus"]
+    # ... but a plural subject's verb before a living thing stays a verb
+    herd = parse_scene("A shepherd and her border collie drive sheep down a Welsh fell")
+    assert "collie" in {e.noun for e in herd.entities}
+    # "mid-game" is a state, like a participle
+    board = parse_scene("a backgammon board mid-game on a cafe table in an Istanbul alley")
+    assert board.entities[0].noun == "board"
+    # a sleeper holds no squared shoulders
+    squared = load_concept_graph().get("{poss} shoulders squared, chin thrust forward")
+    porter = parse_scene("a night porter asleep behind the reception desk of a faded hotel")
+    assert squared is not None and squared.conflict(porter) is not None
+    assert squared.conflict(parse_scene("a boxer in a ring under hard lights")) is None
