@@ -89,6 +89,7 @@ JUDGES = {
     "judge51": ("CW", "CX"),
     "judge52": ("CY", "CZ"),
     "judge53": ("DA", "DB"),
+    "judge54": ("DC", "DD"),
 }
 
 

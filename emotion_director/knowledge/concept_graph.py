@@ -226,6 +226,15 @@ class VisualConcept(BaseModel):
                 # a dark frame" for a night watchman hearing footsteps ("a man and his dog" may
                 # frame the dog)
                 return f"{owner.label()} is not what the picture is of"
+            if (
+                self.facet == "composition"
+                and scene.main is not None
+                and scene.main.kind in _VAST_KINDS
+                and _CLOSE_FRAMING.search(self.text.lower())
+            ):
+                # "harsh flash snapshot close-up" for a morning glory cloud rolling over a gulf
+                # (set 51), "uncomfortably close macro shot" for a meteor over the steppe (set 50)
+                return f"{scene.main.label()} is too vast to be framed close up"
             if self.facet == "object" and owner is not None and owner.handled:
                 # "an ancient map spread beneath the glass" the glassblower is shaping
                 return f"{owner.label()} is in the subject's hands"
@@ -499,6 +508,12 @@ class ConceptGraph:
             if score > best_score:
                 best, best_score = concept, score
         return best if best_score >= 0.25 else None
+
+
+#: Kinds of subject no close-up can hold: a sky's phenomenon, a landscape.
+_VAST_KINDS = frozenset({"sky", "landscape"})
+#: A composition that frames its subject close up.
+_CLOSE_FRAMING = re.compile(r"\b(?:macro|close-up|close up|closeup)\b")
 
 
 def _likened_to_itself(text: str, noun: str) -> bool:

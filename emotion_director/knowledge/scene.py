@@ -1226,10 +1226,10 @@ def _phrases_pattern(
 
 
 #: Words after "black and white" or "sepia" that make it the picture's own ("black and white
-#: photo of", "sepia tones"), not a thing's colour ("a black and white cat").
+#: photo of", "sepia tones", "cyanotype of"), not a thing's colour ("a black and white cat").
 _LOOK_WORDS = frozenset(
     "photo photograph photography picture image shot film movie print portrait style tones tone "
-    "filter aesthetic still".split()
+    "filter aesthetic still of".split()
 )
 
 

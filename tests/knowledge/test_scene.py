@@ -2236,3 +2236,21 @@ def test_set_50_readings():
     porter = parse_scene("a night porter asleep behind the reception desk of a faded hotel")
     assert squared is not None and squared.conflict(porter) is not None
     assert squared.conflict(parse_scene("a boxer in a ring under hard lights")) is None
+
+
+def test_set_51_readings():
+    # a one-tone photographic process takes no palette
+    for prompt in ("cyanotype of a monastery in fog", "tintype photo of a scrimshander"):
+        facts = parse_scene(prompt).facts
+        assert look_conflict("colour", "fluorescent green and tangerine palette", facts)
+    assert "monochrome" not in parse_scene("a black and white cat on a sofa").facts
+    # a sky's phenomenon or a landscape is too vast for a close-up
+    close = load_concept_graph().get("harsh flash snapshot close-up")
+    assert close is not None
+    cloud = parse_scene("A morning glory cloud rolls over the Gulf of Carpentaria at sunrise")
+    assert "too vast" in (close.conflict(cloud, anchored=False) or "")
+    assert close.conflict(parse_scene("a beetle on a leaf"), anchored=False) is None
+    # a bird swooping is not at rest, ready to launch
+    launch = load_concept_graph().get("{poss} wings half open, ready to launch")
+    owl = parse_scene("thermal camera image of a barn owl swooping onto a vole in a hayfield")
+    assert launch is not None and launch.conflict(owl) is not None
