@@ -134,23 +134,28 @@ def undrawable_reason(cue: str) -> str | None:
 
 
 def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str | None:
-    """Why a cue of an English scene is no English phrase, or ``None``: most of its content
-    words (two at least) are words English does not have and ``allowed`` (the scene's own words,
-    which may be names) does not hold. A small model's noise makes words up
-    ("flamencos-dezampres-dolores" over llama.cpp's server); a name or a rare word may stand
-    among English words ("Chefchaouen blue walls at dusk", "a tuk-tuk in Bangkok traffic")."""
-    from emotion_director.knowledge.scene import known_english
+    """Why a cue of an English scene is no English phrase, or ``None``: a chain of three words or
+    more joined by hyphens or dashes with a made-up one ("flamencos-dezampres-dolores" over
+    llama.cpp's server), or words English does not have making up more than two thirds of the
+    cue (three at least: "Miklógja-bözőmágyi-Lavadolkóréségesztitz"). A name or a rare word may
+    stand among English ones ("a tuk-tuk in Bangkok traffic"), and ``allowed`` (the scene's own
+    words, which may be names) is never counted, in the singular or as written."""
+    from emotion_director.knowledge.scene import known_english, singular
 
-    words = {w for w in re.findall(r"[a-z]+", cue.lower()) if len(w) > 2}
-    unknown = sorted(w for w in words - allowed if not known_english(w))
-    if len(unknown) >= 2 and 2 * len(unknown) >= len(words):
-        return f"not English words ('{unknown[0]}', '{unknown[1]}')"
-    # a chain of three words or more with a made-up one ("flamencos-dezampres-dolores"); English
-    # chains are of English words ("larger-than-life", "happy-go-lucky")
-    for chain in re.findall(r"[a-z]+(?:-[a-z]+){2,}", cue.lower()):
-        made_up = [w for w in chain.split("-") if w not in allowed and not known_english(w)]
-        if made_up and not known_english(chain):
+    def unknown(word: str) -> bool:
+        if word in allowed or singular(word) in allowed:
+            return False
+        return not known_english(word)
+
+    lowered = cue.lower()
+    for chain in re.findall(r"[^\W\d_]+(?:[-\u2013][^\W\d_]+){2,}", lowered):
+        parts = [w for w in re.split(r"[-\u2013]", chain) if len(w) > 2]
+        if chain not in allowed and not known_english(chain) and any(map(unknown, parts)):
             return f"not an English word ('{chain}')"
+    words = {w for w in re.findall(r"[^\W\d_]+", lowered) if len(w) > 2}
+    strange = sorted(w for w in words if unknown(w))
+    if len(strange) >= 3 and 3 * len(strange) > 2 * len(words):
+        return f"not English words ('{strange[0]}', '{strange[1]}')"
     return None
 
 

@@ -510,21 +510,24 @@ class ConceptGraph:
         return best if best_score >= 0.25 else None
 
 
-#: Kinds of subject no close-up can hold: a sky's phenomenon, a landscape.
-_VAST_KINDS = frozenset({"sky", "landscape"})
+#: Kinds of subject no close-up can hold: a sky's phenomenon (a landscape kind also holds
+#: gardens, paths and ponds, which a close-up may frame).
+_VAST_KINDS = frozenset({"sky"})
 #: A composition that frames its subject close up.
 _CLOSE_FRAMING = re.compile(r"\b(?:macro|close-up|close up|closeup)\b")
 
 
 def _likened_to_itself(text: str, noun: str) -> bool:
-    """Whether a template's simile ("... like a lantern", "... as a speck") names its own
-    owner's noun, in the singular or the plural."""
+    """Whether a template's simile ("... like a lantern") names its own owner's noun, in the
+    singular or the plural."""
     from emotion_director.knowledge.scene import singular
 
     head = singular(noun.split()[-1].lower())
     return any(
         singular(word) == head
-        for word in re.findall(r"\blike (?:an? |the )?(?:[\w-]+ )?([\w-]+)", text.lower())
+        for pair in re.findall(r"\blike (?:an? |the )?([\w-]+)(?: ([\w-]+))?", text.lower())
+        for word in pair
+        if word
     )
 
 

@@ -498,6 +498,11 @@ _BEFORE_DAWN = re.compile(
     r"\b(?:before|ahead of|until)\s+(?:the\s+)?(?:sunrise|dawn|daybreak|first light|sunup)\b|"
     r"\bpre-?dawn\b"
 )
+#: A home's rooms: a subject at a kitchen table is indoors whatever the weather outside (not a
+#: sofa or a cottage, which may stand out in the rain: "an old sofa dumped on the kerb").
+_HOME_ROOMS = frozenset(
+    {"site:kitchen", "site:bedroom", "site:bathroom", "site:attic", "site:basement"}
+)
 #: A storm that has passed ("a fulgurite half buried in desert sand after a summer lightning
 #: storm" got "storm clouds piling up black and bruised", set 48): the storm words after "after"
 #: state no storm now (the ground is still wet, the snow still lies).
@@ -506,12 +511,23 @@ _STORM_NOUNS = (
     r"hurricanes?|typhoons?|cyclones?|downpours?|showers?|snowfalls?|squalls?)\b"
 )
 _AFTER_A_STORM = re.compile(
-    r"\b(?:after|following)\s+(?:a|an|the)?\s*(?:[\w'-]+\s+){0,3}?" + _STORM_NOUNS
+    r"\b(?:after|following)\s+(?:a|an|the)?\s*((?:[\w'-]+\s+){0,3}?)" + _STORM_NOUNS
 )
 #: ... unless the prompt also sets it in one ("during a blizzard after a storm")
 _IN_A_STORM = re.compile(
-    r"\b(?:during|amid|in)\s+(?:a|an|the)?\s*(?:[\w'-]+\s+){0,3}?" + _STORM_NOUNS
+    r"\b(?:during|amid|in)\s+(?:a|an|the)?\s*((?:[\w'-]+\s+){0,3}?)" + _STORM_NOUNS
 )
+
+
+def _said_of_a_storm(pattern: re.Pattern[str], lowered: str) -> bool:
+    """Whether ``pattern`` finds a storm its words modify only ("after a summer lightning
+    storm"; not "after the dog into the storm", "after midnight as a storm rolls in")."""
+    return any(
+        not set(match.group(1).split()) & (_PHRASE_ENDS | _DETERMINERS | _WHEN)
+        for match in pattern.finditer(lowered)
+    )
+
+
 #: A sky with no cloud (set 41: "dim murky light with a green cast" for a cliff diver on a
 #: cloudless afternoon): sunshine where the scene states day.
 _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
@@ -1515,7 +1531,9 @@ def parse_scene(text: str) -> SceneModel:
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
     entities, places = (
-        _entities(tokens, name_positions(text), calendar_positions(text)) if english else ([], [])
+        _entities(tokens, name_positions(text), calendar_positions(text), _break_positions(text))
+        if english
+        else ([], [])
     )
     entities = [_lifeless(entity, tokens) for entity in entities]
     opening = _opening_clause(tokens, lowered)
@@ -1654,19 +1672,21 @@ def parse_scene(text: str) -> SceneModel:
         # windless blue sky" and "soft golden hour glow" for a rubber tapper before sunrise)
         facts -= {"sunny", "day", "midday", "afternoon"}
         facts.add("night")
-    if _AFTER_A_STORM.search(lowered) and not _IN_A_STORM.search(lowered):
-        facts -= {"storm", "snowing"}
+    if _said_of_a_storm(_AFTER_A_STORM, lowered) and not _said_of_a_storm(_IN_A_STORM, lowered):
+        facts -= {"storm", "snowing", "downpour", "windy"}
         facts.add("passed_storm")  # (which takes the storm out of a meaning reader's tags too)
     if _CLOUDLESS.search(lowered) and "day" in facts and not facts & {"night", "dark", "evening"}:
         facts.add("sunny")  # no cloud by day is sunshine; at dusk or at night the sun has gone
     facts |= _stated_look(lowered)
+    if "masked" in facts and not any(e.kind in {"person", "group"} for e in entities):
+        facts.discard("masked")  # a species: "a masked booby", "a veiled chameleon"
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins
         # and so does a building they are in ("a gardener in a greenhouse during spring rain")
         window = _names_a_window(tokens)
         # and so does a home's room ("a carver at a kitchen table during a January blizzard":
         # the blizzard is outside; set 48 got "bloody paw prints on the snow")
-        home = "private" in facts
+        home = bool(facts & _HOME_ROOMS)
         if any(e.kind == "room" for e in [*entities, *places]) or window or entered or home:
             facts.discard("outdoor")
         else:
@@ -1741,9 +1761,9 @@ _PHRASE_ENDS = frozenset(
     "before while and or as who that which is are was were without within upon underneath "
     "beyond toward towards amid among amongst like than until via no but so".split()
 )
-#: Words of degree that may stand between a noun and its participle ("half buried", "still
-#: wet", "just landed"): never the phrase's head.
-_DEGREE_WORDS = frozenset("half still just once almost well".split())
+#: Words of degree that may stand between a noun and its participle ("half buried", "just
+#: landed"): never the phrase's head (not "well" or "still": "a village well", "a whisky still").
+_DEGREE_WORDS = frozenset("half just almost".split())
 #: Endings of adjectives and adverbs: a phrase's last word ending so is not its head noun.
 _NOT_NOUN_ENDINGS = ("ic", "ical", "ly", "ous", "ful", "less", "ive", "able", "ible", "esque")
 _DETERMINERS = frozenset("a an the one two three some this that my our his her their its".split())
@@ -1891,7 +1911,7 @@ def _participle(word: str) -> bool:
     """Whether ``word`` has a participle's form: -ing, -ed, an irregular participle, or one with
     a prefix ("overgrown", "windblown", "heartbroken")."""
     if word.endswith("eed") and word[:-1] not in verbs():
-        return False  # "speed", "seed", "tweed", "high-speed" ("agreed", "freed" are participles)
+        return False  # "speed", "tweed", "high-speed" ("agreed", "freed" are participles)
     if word.endswith(("ing", "ed")) or word in _PARTICIPLES:
         return True
     return any(word.endswith(p) for p in _LONG_PARTICIPLES if len(word) - len(p) >= 2)
@@ -2082,8 +2102,8 @@ def _unknown_noun(tokens: list[str], j: int) -> bool:
     word = tokens[j]
     if len(word) < 3 or not word.replace("-", "").isalpha() or word.endswith(_NOT_NOUN_ENDINGS):
         return False
-    if word in _PHRASE_ENDS or word in _DETERMINERS or word in _WHEN:
-        return False
+    if word in _PHRASE_ENDS or word in _DETERMINERS or word in _WHEN or known_english(word):
+        return False  # (an English word the tables lack is no unknown noun: "a Wardian case")
     return not (
         word in english_words() or word in adjectives() or word in verbs() or _verb_form(word)
     )
@@ -2155,8 +2175,22 @@ _SKY_WORDS = frozenset(
 )
 
 
+def _break_positions(text: str) -> frozenset[int]:
+    """Positions, among ``text``'s words, of those a comma or another mark ends: a noun there
+    modifies nothing after it ("an old barn, lichen roof, morning fog")."""
+    matches = list(_WORD.finditer(text))
+    return frozenset(
+        i
+        for i, (this, nxt) in enumerate(itertools.pairwise(matches))
+        if re.search(r"[,;:.!?()\u2013\u2014]", text[this.end() : nxt.start()])
+    )
+
+
 def _entities(
-    tokens: list[str], names: frozenset[int] = frozenset(), times: frozenset[int] = frozenset()
+    tokens: list[str],
+    names: frozenset[int] = frozenset(),
+    times: frozenset[int] = frozenset(),
+    breaks: frozenset[int] = frozenset(),
 ) -> tuple[list[SubjectEntity], list[SubjectEntity]]:
     """Subjects (who/what) and places (where), in prompt order. A word at a position of
     ``names`` (:func:`name_positions`) is a thing of no known kind, unless its kind is a place
@@ -2264,7 +2298,8 @@ def _entities(
         # figurehead carver" is a carver (set 49 got "the ship covered in polka-dot stickers")
         after_next = tokens[i + 2] if i + 2 < len(tokens) else ""
         # (English noun modifiers are singular: "dogs chase cats" is no compound)
-        if not head and after_next and kind_of(token) and singular(token) == token:
+        chained = not {i, i + 1} & breaks
+        if not head and after_next and chained and kind_of(token) and singular(token) == token:
             if _noun_no_kind(nxt):
                 head = kind_of(after_next) or _agent_kind(after_next, nxt)
             elif (
@@ -2277,8 +2312,11 @@ def _entities(
                 # a verb's base form after a singular noun with no determiner is a noun, before
                 # a thing: "a duck tour bus" (set 50 gave the bus feathers); not before a living
                 # thing ("a shepherd and her collie drive sheep")
+                # ... after "a" or "an" ("sheep graze meadow grass" is a clause)
                 thing = kind_of(after_next)
-                head = thing if thing is not None and thing not in ANIMATE_KINDS else None
+                article = {"a", "an"} & set(tokens[max(0, i - 2) : i])
+                living = thing is None or thing in ANIMATE_KINDS
+                head = thing if article and not living else None
         # (a name before an -ing word is what does it: "a Boeing 747 landing"; a name before a
         # name is one name: "a Great Dane")
         named_doer = i in names and nxt.endswith("ing")

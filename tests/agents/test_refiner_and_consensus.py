@@ -656,7 +656,10 @@ def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
     [
         # a small model's noise over llama.cpp's server: made-up words are no cue
         ("flamencos-dezampres-dolores", True, True),
-        ("a zorbly vintrask glowing", True, True),
+        ("a zorbly vintrask quelpish glowing", True, True),
+        # names the scene holds, in any number, and loanwords among English words are kept
+        ("the Schuhplattler dancers stamping", True, False),
+        ("tikka masala and naan on a tin plate", True, False),
         # rare English words a vocabulary of scenes lacks are words (seen dropped over the
         # server before WordNet's words were read)
         ("facial expression with wide-open yelling", True, False),

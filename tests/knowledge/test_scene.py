@@ -2254,3 +2254,25 @@ def test_set_51_readings():
     launch = load_concept_graph().get("{poss} wings half open, ready to launch")
     owl = parse_scene("thermal camera image of a barn owl swooping onto a vole in a hayfield")
     assert launch is not None and launch.conflict(owl) is not None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "subject", "absent"),
+    [
+        # a review's cases: no storm is over when the scene runs into one, a passed gale leaves
+        # no wind, a well is no degree word, a sofa out in the rain is outdoors, a comma ends a
+        # noun chain, a clause's verb is no compound, a species is not masked
+        ("a boy running after the dog into the storm", "boy", "passed_storm"),
+        ("a beach after a gale", "beach", "windy"),
+        ("a stone well at dusk", "well", None),
+        ("an old sofa dumped on the kerb in the rain", "sofa", "indoor"),
+        ("an old barn, lichen roof, morning fog", "barn", None),
+        ("sheep graze meadow grass at dawn", "sheep", None),
+        ("a masked booby on a rock", "booby", "masked"),
+        ("a deep-sea trawler in a storm", "trawler", "submerged"),
+    ],
+)
+def test_what_the_new_readings_leave_alone(prompt, subject, absent):
+    scene = parse_scene(prompt)
+    assert scene.entities[0].noun == subject
+    assert absent is None or absent not in scene.facts
