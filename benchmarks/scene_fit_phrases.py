@@ -90,6 +90,7 @@ JUDGES = {
     "judge52": ("CY", "CZ"),
     "judge53": ("DA", "DB"),
     "judge54": ("DC", "DD"),
+    "judge55": ("DE", "DF"),
 }
 
 

@@ -386,6 +386,7 @@ def test_the_graph_gives_up_the_riskiest_cue_and_names_it_in_the_chain(monkeypat
         pytest.skip("MiniLM not installed")
     graph = build_graph(Settings(), chat_model=TestChatModel())
     request = {"prompt": "an old fisherman mending nets on a pier at dawn", "emotion": "sadness"}
+    monkeypatch.setattr(consensus, "TRIM_RISK", 99.0)  # no risk is that high: nothing goes
     kept = graph.invoke({**request, "seed": 1})
     monkeypatch.setattr(consensus, "TRIM_RISK", -99.0)  # any risk: the riskiest always goes
     out = graph.invoke({**request, "seed": 1})
