@@ -520,8 +520,6 @@ _CLOSE_FRAMING = re.compile(r"\b(?:macro|close-up|close up|closeup)\b")
 def _likened_to_itself(text: str, noun: str) -> bool:
     """Whether a template's simile ("... like a lantern") names its own owner's noun, in the
     singular or the plural."""
-    from emotion_director.knowledge.scene import singular
-
     head = singular(noun.split()[-1].lower())
     return any(
         singular(word) == head

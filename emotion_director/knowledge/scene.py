@@ -498,11 +498,10 @@ _BEFORE_DAWN = re.compile(
     r"\b(?:before|ahead of|until)\s+(?:the\s+)?(?:sunrise|dawn|daybreak|first light|sunup)\b|"
     r"\bpre-?dawn\b"
 )
-#: A home's rooms: a subject at a kitchen table is indoors whatever the weather outside (not a
-#: sofa or a cottage, which may stand out in the rain: "an old sofa dumped on the kerb").
-_HOME_ROOMS = frozenset(
-    {"site:kitchen", "site:bedroom", "site:bathroom", "site:attic", "site:basement"}
-)
+#: A home's rooms (``private_sites`` in facts.yaml, the home itself aside): a subject at a
+#: kitchen table is indoors whatever the weather outside (not a sofa or a cottage, which may
+#: stand out in the rain: "an old sofa dumped on the kerb").
+_HOME_ROOMS = frozenset(f"site:{site}" for site in PRIVATE_SITES - {"home"})
 #: A storm that has passed ("a fulgurite half buried in desert sand after a summer lightning
 #: storm" got "storm clouds piling up black and bruised", set 48): the storm words after "after"
 #: state no storm now (the ground is still wet, the snow still lies).
@@ -712,7 +711,7 @@ def known_english(word: str) -> bool:
 def _all_english_words() -> frozenset[str]:
     """:func:`_language_words` and ``wordnet_words.tsv``. (:func:`detect_language` keeps to the
     first: WordNet holds many short words of other languages, "het", "sur", "con".)"""
-    return _language_words() | _tsv_words("wordnet_words.tsv")
+    return _language_words() | frozenset(_wordnet_word_pos())
 
 
 def _known_english(word: str, known: frozenset[str]) -> bool:
@@ -2068,7 +2067,7 @@ def _name_modifies(tokens: list[str], i: int, names: frozenset[int]) -> bool:
             return False  # "a dog called Rex chases rabbits": the name's verb
         if kind_of(word) is not None or (j > i + 1 and singular(word) in agent_nouns()):
             return True  # ("a Hmong batik maker": who makes batik)
-        if j == i + 1 and _unknown_noun(tokens, j):
+        if j == i + 1 and _unknown_noun(word):
             return True  # a name before a noun no table knows styles it: "a Japanese salaryman"
     return False
 
@@ -2096,17 +2095,14 @@ def _wordnet_word_pos() -> dict[str, str]:
     return _tsv_pairs("wordnet_words.tsv")
 
 
-def _unknown_noun(tokens: list[str], j: int) -> bool:
-    """Whether ``tokens[j]`` reads as a noun that no table knows: a word English lists as none
-    of a verb, an adjective or a common word, with no verb or adverb ending."""
-    word = tokens[j]
+def _unknown_noun(word: str) -> bool:
+    """Whether ``word`` reads as a noun that no table knows: no English word (:func:`known_english`,
+    "a Wardian case"), no verb or adjective, with no verb or adverb ending."""
     if len(word) < 3 or not word.replace("-", "").isalpha() or word.endswith(_NOT_NOUN_ENDINGS):
         return False
     if word in _PHRASE_ENDS or word in _DETERMINERS or word in _WHEN or known_english(word):
-        return False  # (an English word the tables lack is no unknown noun: "a Wardian case")
-    return not (
-        word in english_words() or word in adjectives() or word in verbs() or _verb_form(word)
-    )
+        return False
+    return not (word in adjectives() or word in verbs() or _verb_form(word))
 
 
 #: Conjunctions that open a clause of its own: its subject comes next, then its verb.
