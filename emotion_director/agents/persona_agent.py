@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import zlib
 from collections import Counter
 from functools import lru_cache
@@ -27,6 +28,7 @@ from emotion_director.agents.structured import StructuredMemory, structured_step
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.knowledge.concept_graph import (
+    FACETS,
     KIND_NEEDS,
     ConceptGraph,
     VisualConcept,
@@ -161,6 +163,12 @@ TABLE_RISK = 1.0
 #: Without MiniLM the per-concept count table stands in (weighed TABLE_RISK / READ_RISK), which
 #: this calibration did not measure.
 VETO_RISK = 0.5
+
+
+#: The facet the persona prompt lists after each option ("- rim light (light)"), which a small
+#: model copies onto its cue ("red and blue chrome glinted with diamonds (light)" over llama.cpp's
+#: server): no part of what is drawn.
+_FACET_TAG = re.compile(r"\s*\((?:%s)\)\s*$" % "|".join(map(re.escape, FACETS)), re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -421,7 +429,7 @@ def _reading_from_text(
     copied = [c for c in written.cues if c not in addressed and obeys(c, restates=False)]
     cues = list(
         dict.fromkeys(
-            c.strip()[:120]
+            _FACET_TAG.sub("", c).strip()[:120]
             for c in written.cues
             if c.strip() and c not in addressed and c not in copied
         )

@@ -136,10 +136,12 @@ def undrawable_reason(cue: str) -> str | None:
 def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str | None:
     """Why a cue of an English scene is no English phrase, or ``None``: a chain of three words or
     more joined by hyphens or dashes with a made-up one ("flamencos-dezampres-dolores" over
-    llama.cpp's server), or words English does not have making up more than two thirds of the
-    cue (three at least: "Miklógja-bözőmágyi-Lavadolkóréségesztitz"). A name or a rare word may
-    stand among English ones ("a tuk-tuk in Bangkok traffic"), and ``allowed`` (the scene's own
-    words, which may be names) is never counted, in the singular or as written."""
+    llama.cpp's server), or words English does not have making up more than half of the cue
+    (three at least: "Miklógja-bözőmágyi-Lavadolkóréségesztitz", "Durante ogni sicurezza da
+    essere a Roma", a sentence of another language that the same server wrote as a cue). A name
+    or a rare word may stand among English ones ("a tuk-tuk in Bangkok traffic"), and
+    ``allowed`` (the scene's own words, which may be names) is never counted, in the singular or
+    as written."""
     from emotion_director.knowledge.scene import known_english, singular
 
     def unknown(word: str) -> bool:
@@ -154,7 +156,7 @@ def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str
             return f"not an English word ('{chain}')"
     words = {w for w in re.findall(r"[^\W\d_]+", lowered) if len(w) > 2}
     strange = sorted(w for w in words if unknown(w))
-    if len(strange) >= 3 and 3 * len(strange) > 2 * len(words):
+    if len(strange) >= 3 and 2 * len(strange) > len(words):
         return f"not English words ('{strange[0]}', '{strange[1]}')"
     return None
 

@@ -657,6 +657,8 @@ def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
         # a small model's noise over llama.cpp's server: made-up words are no cue
         ("flamencos-dezampres-dolores", True, True),
         ("a zorbly vintrask quelpish glowing", True, True),
+        # a sentence of another language, written as a cue by the same server
+        ("Durante ogni sicurezza da essere a Roma", True, True),
         # names the scene holds, in any number, and loanwords among English words are kept
         ("the Schuhplattler dancers stamping", True, False),
         ("tikka masala and naan on a tin plate", True, False),

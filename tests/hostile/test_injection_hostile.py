@@ -169,6 +169,17 @@ def test_injected_cues_never_reach_readings_or_the_final_prompt():
     assert all("addressed the model were dropped" in r.rationale for r in out["readings"])
 
 
+def test_the_facet_a_model_copies_from_the_option_list_is_not_part_of_its_cue():
+    # over llama.cpp's server: "red and blue chrome glinted with diamonds (light)"
+    model = _writer(["soft rim light on the fur (light)", "a low golden sun (Light)", "a kite (x)"])
+    out = build_graph(Settings(backend="test", reading_mode="write"), chat_model=model).invoke(
+        {"prompt": "a dog in a park", "emotion": "contentment"}
+    )
+    cues = {c for r in out["readings"] for c in r.cues}
+    assert {"soft rim light on the fur", "a low golden sun", "a kite (x)"} <= cues
+    assert "(light)" not in out["final_prompt"].lower()
+
+
 def test_a_model_written_final_prompt_with_an_instruction_falls_back_to_the_template():
     model = _writer(
         ["soft rim light on the fur", "a low golden sun", "dew on the grass blades"],
