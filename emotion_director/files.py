@@ -136,6 +136,38 @@ def text_lines(
             yield number, line
 
 
+_JSON_KINDS: dict[type, str] = {dict: "object", list: "list", str: "string"}
+
+
+def parse_json(
+    text: str | bytes,
+    *,
+    where: str,
+    fix: str,
+    kind: type = object,
+    error: type[Exception] = DataFileError,
+) -> Any:
+    """``text`` parsed as JSON of type ``kind``, or ``error``: "WHERE is not valid JSON (why):
+    FIX." or "WHERE must be a JSON object: FIX."."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5,000-digit number, nesting
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+        if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
+            why = str(exc).split(";")[0]
+        raise error(f"{where} is not valid JSON ({why}): {fix}.") from None
+    if not isinstance(value, kind):
+        raise error(f"{where} must be a JSON {_JSON_KINDS.get(kind, kind.__name__)}: {fix}.")
+    return value
+
+
+def read_json_file(path: str | Path, *, fix: str, error: type[Exception] = DataFileError) -> Any:
+    """The JSON object in the file at ``path`` (:func:`read_text_file`, then :func:`parse_json`;
+    ``fix`` ends every error)."""
+    text = read_text_file(path, what=Path(path).name, error=error)
+    return parse_json(text, where=str(path), fix=fix, kind=dict, error=error)
+
+
 def read_jsonl(
     path: str | Path,
     *,
@@ -293,13 +325,26 @@ def write_safetensors(
     )
 
 
-def load_safetensors(path: str | Path) -> tuple[dict[str, str], dict[str, Any]]:
-    """The string header and the tensors of the safetensors file at ``path``; safetensors' own
-    errors (a damaged header, not a safetensors file) reach the caller, which names the file."""
+def load_safetensors(
+    path: str | Path, *, what: str, hint: str, error: type[Exception] = DataFileError
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The string header and the tensors of the safetensors file at ``path`` (one open, so the
+    two agree), or ``error`` naming the file: "``what`` PATH not found: ``hint``." when there is
+    no file, and what is wrong when it is not a safetensors file (a pickle is never loaded)."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:  # one open: header and tensors agree
-        return handle.metadata() or {}, {key: handle.get_tensor(key) for key in handle.keys()}
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} {path} not found: {hint}.")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}, {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as exc:  # safetensors raises several types for a damaged header
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise error(
+            f"{path}: not a readable {what} ({detail}): it must be a .safetensors file; pickles "
+            "are never loaded."
+        ) from None
 
 
 #: What one image the program reads may be: a regular file of at most this many bytes and

@@ -7,8 +7,9 @@ All of it is data, never instructions. Two checks apply wherever such text enter
   invisible characters;
 * :func:`find_instructions`: sentences that address the model ("ignore previous instructions",
   "you are now ...", "print 'PWNED'", ``</scene> SYSTEM:``) in English, Chinese, Japanese, Korean,
-  Spanish, French, German, Russian, Portuguese, Italian, Arabic and Hindi. The prompt keeps its
-  scene (:func:`strip_instructions`); a model-written cue that contains one is dropped.
+  Spanish, French, German, Russian, Portuguese, Italian, Arabic and Hindi (the patterns beyond
+  English are data: ``data/injection_patterns.txt``). The prompt keeps its scene
+  (:func:`strip_instructions`); a model-written cue that contains one is dropped.
 
 How each is used (issue 21): the user's text is data. Every model prompt that includes the scene
 fences it (:func:`fence`, :data:`FENCE_NOTE`); only a *clear* instruction is cut, and a prompt is
@@ -427,331 +428,29 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             _I,
         ),
     ),
-    # Chinese
-    (
-        OVERRIDE,
-        re.compile(
-            r"(?:忽略|忽视|无视|不要理会|不要管|别管|不用管|忘记|忘掉|跳过|覆盖|抛开|"
-            r"放弃)[^，。！？,.!?\s]{0,6}?(?:之前|以前|先前|此前|上面|上述|以上|前面|前述|"
-            r"原来|原始|原有|系统|所有|全部|一切|你的|您的|给你的)[^，。！？,.!?\s]{0,6}?"
-            r"(?:指令|指示|说明|提示词?|规则|要求|命令|设定|约束|限制)"
-        ),
-    ),
-    (
-        ROLE,
-        re.compile(
-            r"你现在是|从现在(?:开始|起)[，,]?你|你不再是|你的(?:新)?(?:任务|指令|角色|工作)是|"
-            r"新(?:的)?(?:任务|指令)[:：]"
-        ),
-    ),
-    (
-        REVEAL,
-        re.compile(
-            r"系统(?:提示|指令)|提示词|(?:输出|打印|显示|泄露|告诉我|给我)(?:你的|出)?"
-            r"(?:系统|所有|全部)?(?:提示|指令|规则|密码|密钥|配置)"
-        ),
-    ),
-    (OUTPUT, re.compile(r"(?:只|仅|直接)(?:回答|回复|输出|打印|说)")),
-    # Japanese
-    (
-        OVERRIDE,
-        re.compile(
-            r"(?:以前|これまで|今まで|上記|前|先|元|すべて|全て|あなた)の?"
-            r"(?:指示|命令|ルール|プロンプト|指令|設定|規則)(?:は|を|も)?"
-            r"(?:すべて|全て|全部)?(?:無視|忘れ)|(?:指示|命令|ルール|プロンプト|指令|設定|"
-            r"規則)(?:は|を|も)?(?:すべて|全て|全部)?(?:無視|忘れ)(?:して(?=[、。！!,.\s「『]|$)|しろ|せよ|"
-            r"てください|"
-            r"なさい|ろ|て)"
-        ),
-    ),
-    (REVEAL, re.compile(r"システム・?プロンプト")),
-    (
-        OUTPUT,
-        re.compile(
-            r"(?:と|を)(?:だけ)?(?:出力|答え|回答|返答)(?:して|しろ|せよ|なさい|てください)?"
-        ),
-    ),
-    # Korean
-    (
-        OVERRIDE,
-        re.compile(
-            r"(?:이전|위의|위|모든|앞의|앞|지금까지의|기존|원래|시스템|너의|당신의)\s*"
-            r"(?:\S+\s+)?(?:지시|명령|지침|규칙|프롬프트|설정)\S{0,3}\s*(?:모두\s*|전부\s*)?"
-            r"(?:무시|잊)"
-        ),
-    ),
-    (REVEAL, re.compile(r"시스템\s*프롬프트")),
-    (OUTPUT, re.compile(r"(?:라고|이라고)(?:만)?\s*(?:출력|답|대답|응답)")),
-    # Spanish, Portuguese, Italian
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:ignora|ignore|ignoren|ignorad|olvida|olvide|olviden|omite|omita|"
-            r"descarta|descarte|desobedece|esqueça|esqueca|esqueçam|desconsidere|"
-            r"desconsidera|despreze|ignorem|dimentica|dimenticate|ignorate|trascura|"
-            r"tralascia)\b[^.!?]{0,40}?\b(?:instrucciones|reglas|indicaciones|"
-            r"órdenes|ordenes|directrices|normas|instruções|instrucoes|regras|"
-            r"comandos|orientações|diretrizes|istruzioni|regole|comandi|"
-            r"indicazioni|direttive|prompt)\b",
-            _I,
-        ),
-    ),
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:deja\s+de\s+lado|no\s+hagas\s+caso\s+(?:a|de)|haz\s+caso\s+omiso\s+"
-            r"(?:a|de))\b[^.!?]{0,40}?\b(?:instrucciones|reglas|indicaciones|órdenes)\b|"
-            r"\b(?:tus|vuestras|tes|vos|deine|eure|tue|vostre|tuas)\s+"
-            r"(?:\w+\s+)?(?:instrucciones|indicaciones|instructions|consignes|"
-            r"anweisungen|instruktionen|istruzioni|instruções|instrucoes)\b|"
-            r"(?:твои|ваши)\s+(?:\w+\s+)?(?:инструкци\w*|указани\w*)",
-            _I,
-        ),
-    ),
-    (
-        ROLE,
-        re.compile(
-            r"\b(?:ahora\s+eres|eres\s+ahora|a\s+partir\s+de\s+ahora\s+eres|agora\s+"
-            r"(?:você|voce|tu)\s+(?:é|e|és)|(?:você|voce|tu)\s+agora\s+(?:é|e|és)|"
-            r"(?:ora|adesso)\s+sei)\b",
-            _I,
-        ),
-    ),
-    (REVEAL, re.compile(r"\bprompt\s+(?:del|do|di)\s+sistema\b", _I)),
-    (
-        OUTPUT,
-        re.compile(
-            r"\b(?:responde|contesta|escribe|imprime|muestra|responda|imprima|"
-            r"escreva|mostre|rispondi|stampa|scrivi)\b\s+(?:solo|solamente|"
-            r"únicamente|unicamente|apenas|somente|só|soltanto)\b",
-            _I,
-        ),
-    ),
-    # French
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:oublie[zs]?|ignore[zs]?)\s+tout\s+ce\s+qu|"
-            r"\b(?:ignore[zs]?|oublie[zs]?|ne\s+tiens?\s+pas\s+compte|ne\s+tenez\s+"
-            r"pas\s+compte|fais\s+abstraction|faites\s+abstraction)\b[^.!?]{0,40}?"
-            r"\b(?:instructions|consignes|règles|regles|directives|prompt|ordres)\b",
-            _I,
-        ),
-    ),
-    (
-        ROLE,
-        re.compile(
-            r"\b(?:tu\s+es|vous\s+êtes|vous\s+etes)\s+(?:maintenant|désormais|"
-            r"desormais)\b",
-            _I,
-        ),
-    ),
-    (REVEAL, re.compile(r"\bprompt\s+syst[èe]me\b", _I)),
-    (
-        OUTPUT,
-        re.compile(
-            r"\b(?:réponds|répondez|reponds|repondez|affiche|affichez|écris|écrivez|"
-            r"ecris|ecrivez|imprime|imprimez)\b\s+(?:uniquement|seulement)\b",
-            _I,
-        ),
-    ),
-    # German
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:ignorier\w*|vergiss|vergesst|vergessen\s+sie|missacht\w*|"
-            r"übergeh\w*|uebergeh\w*)\b[^.!?]{0,40}?\b(?:anweisung\w*|"
-            r"instruktion\w*|regeln|vorgaben|befehl\w*|prompt\w*|richtlinien)\b",
-            _I,
-        ),
-    ),
-    (ROLE, re.compile(r"\b(?:du\s+bist|sie\s+sind|ihr\s+seid)\s+(?:jetzt|nun|ab\s+sofort)\b", _I)),
-    (REVEAL, re.compile(r"\bsystem-?prompt\w*\b", _I)),
-    (
-        OUTPUT,
-        re.compile(
-            r"\b(?:antworte|antwortet|antworten\s+sie|schreib|schreibe)\b\s+(?:\w+\s+)?"
-            r"(?:nur|ausschließlich|ausschliesslich)\b",
-            _I,
-        ),
-    ),
-    # Russian
-    (
-        OVERRIDE,
-        re.compile(
-            r"(?:игнорируй\w*|проигнорируй\w*|забудь\w*|не\s+обращай\s+внимания|"
-            r"не\s+слушай|пропусти)[^.!?]{0,40}?(?:инструкци\w*|указани\w*|"
-            r"правил\w*|промпт\w*|команд\w*|распоряжени\w*)",
-            _I,
-        ),
-    ),
-    (ROLE, re.compile(r"\bтеперь\s+ты\b|\bты\s+теперь\b", _I)),
-    (REVEAL, re.compile(r"системн\w*\s+(?:промпт\w*|подсказк\w*|инструкци\w*)", _I)),
-    (OUTPUT, re.compile(r"(?:выведи|напиши|ответь|отвечай)[^.!?]{0,20}?(?:только|лишь)", _I)),
-    # Dutch
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:negeer|vergeet|let\s+niet\s+op|houd\s+geen\s+rekening\s+met|"
-            r"sla)\b[^.!?]{0,40}?\b(?:instructies?|opdrachten|regels|prompt|"
-            r"aanwijzingen|richtlijnen|bevelen|emotie)\b",
-            _I,
-        ),
-    ),
-    (
-        ROLE,
-        re.compile(
-            r"\b(?:je|jij|u)\s+bent\s+nu\b|\bvanaf\s+nu\b[^.!?]{0,30}?\b(?:je|jij|"
-            r"antwoord|zeg|schrijf)\b",
-            _I,
-        ),
-    ),
-    (REVEAL, re.compile(r"\bsysteem-?prompt\w*\b", _I)),
-    (
-        OUTPUT,
-        re.compile(
-            r"\b(?:antwoord|schrijf|zeg|typ|geef|toon)\b[^.!?]{0,25}?\b(?:alleen|"
-            r"uitsluitend|enkel|precies)\b",
-            _I,
-        ),
-    ),
-    # Polish
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:zignoruj|ignoruj|zapomnij|pomiń|nie\s+zwracaj\s+uwagi\s+na|"
-            r"nie\s+słuchaj)\b[^.!?]{0,40}?\b(?:instrukcj\w*|polece\w*|zasad\w*|"
-            r"reguł\w*|prompt\w*|wytyczn\w*|emocj\w*)",
-            _I,
-        ),
-    ),
-    (
-        ROLE,
-        re.compile(
-            r"\b(?:jesteś\s+teraz|teraz\s+jesteś)\b|\bod\s+teraz\b[^.!?]{0,30}?"
-            r"\b(?:jesteś|odpowiadasz|piszesz|mówisz)\b",
-            _I,
-        ),
-    ),
-    (REVEAL, re.compile(r"\bprompt\w*\s+systemow\w*|\bsystemow\w*\s+prompt\w*", _I)),
-    (
-        OUTPUT,
-        re.compile(
-            r"\b(?:odpowiedz|napisz|wypisz|wpisz|zwróć|pokaż|odpowiadaj|dopisz)\b"
-            r"[^.!?]{0,25}?\b(?:tylko|wyłącznie|dokładnie)\b",
-            _I,
-        ),
-    ),
-    # Turkish
-    (
-        OVERRIDE,
-        re.compile(
-            r"(?:(?:önceki|tüm|bütün|yukarıdaki|eski|bu|senin)\s+)*"
-            r"(?:talimat|komut|kural|yönerge|istem)\w*\s+(?:\w+\s+){0,2}?(?:yok\s+say|"
-            r"unut|görmezden\s+gel|dikkate\s+alma|boşver)\b",
-            _I,
-        ),
-    ),
-    (
-        ROLE,
-        re.compile(
-            r"\bartık\s+(?:\w+\s+){0,3}?\w+(?:sın|sin|sun|sün)\b|\bsen\s+artık\b|"
-            r"\bbundan\s+sonra\b[^.!?]{0,40}?\w+(?:eceksin|acaksın)\b",
-            _I,
-        ),
-    ),
-    (REVEAL, re.compile(r"\bsistem\s+(?:istem|talimat)\w*", _I)),
-    (
-        OUTPUT,
-        re.compile(
-            r"\b(?:sadece|yalnızca|aynen)\b[^.!?]{0,30}?\b(?:yaz|söyle|cevap\s+ver|"
-            r"yanıt\s+ver|döndür)\b",
-            _I,
-        ),
-    ),
-    # Swedish, Czech, Romanian, Indonesian, Vietnamese
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:ignorera|glöm|strunta\s+i|bortse\s+från|ignoruj|zapomeň|"
-            r"nevšímej\s+si|ignoră|uită|abaikan|lupakan|bỏ\s+qua|phớt\s+lờ)\b"
-            r"[^.!?]{0,40}?(?:instruktion\w*|regler\w*|anvisning\w*|pokyn\w*|"
-            r"instrukc\w*|pravidl\w*|příkaz\w*|instrucțiun\w*|reguli\w*|"
-            r"instruksi|aturan|perintah|hướng\s+dẫn|chỉ\s+dẫn|quy\s+tắc)",
-            _I,
-        ),
-    ),
-    (ROLE, re.compile(r"\bdu\s+är\s+nu\b|\bfrån\s+och\s+med\s+nu\b", _I)),
-    (OUTPUT, re.compile(r"\b(?:svara|skriv|säg)\b\s+(?:\w+\s+)?(?:bara|endast|enbart)\b", _I)),
-    # many languages: "new instruction:", "stop describing", "from now on", "system override"
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:neue|nieuwe|nowa|nowe|yeni|nueva|nouvelle|nuova|nova|ny|nya)\s+"
-            r"(?:anweisung\w*|instruktion\w*|instructie\w*|instrukcj\w*|polecenie|"
-            r"talimat\w*|instrucci[oó]n\w*|consigne\w*|istruzion\w*|instru[cç][aã]o)"
-            r"\s*[:：]",
-            _I,
-        ),
-    ),
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:hör\w*\s+auf|stop\s+met|przestań|deja\s+de|arrête\s+de|"
-            r"smetti\s+di|pare\s+de)\b[^.!?]{0,30}?\b(?:zu\s+)?(?:beschreib\w*|"
-            r"opisywa\w*|describir|décrire|descrivere|descrever|rewriting|"
-            r"beschrijven|jouer|spielen)",
-            _I,
-        ),
-    ),
-    (OVERRIDE, re.compile(r"\w+(?:meyi|mayı|meği)\s+bırak\b", _I)),
-    (
-        ROLE,
-        re.compile(
-            r"\bab\s+sofort\b[^.!?]{0,30}?\b(?:du|antwortest|schreibst|sagst)\b|"
-            r"\bdésormais\b[^.!?]{0,30}?\btu\b",
-            _I,
-        ),
-    ),
-    (
-        OVERRIDE,
-        re.compile(
-            r"\b(?:(?:the|all|your|any)\s+)?(?:(?:previous|prior|above|old|"
-            r"earlier)\s+)?(?:rules|instructions|guidelines|restrictions)\s+no\s+"
-            r"longer\s+apply\b",
-            _I,
-        ),
-    ),
-    (
-        MARKUP,
-        re.compile(
-            r"(?-i:\b(?:SYSTEM|ADMIN|DEVELOPER|ROOT)\s+(?:OVERRIDE|NOTE|MESSAGE|"
-            r"INSTRUCTIONS?|PROMPT)\s*:)|(?:^|[\s#>])(?:系统|助手|用户)\s*[:：]|"
-            r"\"role\"\s*:\s*\"(?:system|assistant|developer)\"",
-            _I,
-        ),
-    ),
-    (
-        ROLE,
-        re.compile(
-            r"\b(?:to\s+the|dear|hey|btw|trouwens|übrigens|liebes|por\s+cierto|"
-            r"przy\s+okazji|bu\s+arada)\s*,?\s*(?:ai|model\w*|modell|modelo|"
-            r"modelu)\b\s*[:：]",
-            _I,
-        ),
-    ),
-    (ROLE, re.compile(r"顺便说一句\s*模型|模型\s*[:：]")),
-    # Arabic, Hindi
-    (
-        OVERRIDE,
-        re.compile(
-            r"(?:تجاهل|انس|اترك)[^.!?؟]{0,40}?(?:التعليمات|الأوامر|الاوامر|القواعد|"
-            r"التوجيهات)"
-        ),
-    ),
-    (ROLE, re.compile(r"أنت\s+الآن")),
-    (OVERRIDE, re.compile(r"(?:निर्देश|नियम|आदेश)\S*[^।.!?]{0,30}?(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल)")),
 ]
+
+
+def _load_patterns(name: str = "data/injection_patterns.txt") -> list[tuple[str, re.Pattern[str]]]:
+    """The patterns of the other languages: ``KIND[ i]: REGEX`` lines of a shipped data file."""
+    from importlib.resources import files
+
+    kinds = {"override": OVERRIDE, "role": ROLE, "output": OUTPUT, "reveal": REVEAL}
+    kinds["markup"] = MARKUP
+    patterns = []
+    text = files("emotion_director").joinpath(name).read_text(encoding="utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        head, sep, pattern = line.partition(": ")
+        kind, _, flag = head.partition(" ")
+        if not sep or kind not in kinds or flag not in ("", "i") or not pattern.strip():
+            raise ValueError(f"{name}:{number}: not 'KIND: REGEX' or 'KIND i: REGEX': {line!r}")
+        patterns.append((kinds[kind], re.compile(pattern, _I if flag else 0)))
+    return patterns
+
+
+_PATTERNS += _load_patterns()
 
 
 _CLAUSE_BOUNDARY = re.compile(r"[.!?;:,\n—–。！？；：，、؟।]")

@@ -8,8 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from emotion_director.cli.common import call, progress_bar, require_diffusion
-from emotion_director.errors import InvalidRequestError
+from emotion_director.cli.common import call, echo_written, fail, progress_bar, require_diffusion
 
 bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
 
@@ -87,30 +86,27 @@ def bank_random(
 ) -> None:
     """Write a randomly initialised bank (to train from scratch, or for smoke tests)."""
 
-    def run() -> Path:
-        require_diffusion()
+    def write() -> Path:
         from emotion_director.diffusion.bank import VisualPromptBank
 
-        return VisualPromptBank.random(tokens, dim, text_dim, seed=seed).save(
-            out_path, overwrite=overwrite
-        )
+        bank = VisualPromptBank.random(tokens, dim, text_dim, seed=seed)
+        return bank.save(out_path, overwrite=overwrite)
 
-    typer.echo(str(call(run)))
+    echo_written(write, diffusion=True)
 
 
 def _write_tiny(kind: str, kinds: tuple[str, str], write: Callable[[Any], Path]) -> None:
     """Check ``kind`` (before the diffusion extra is needed), ``write(diffusion.tiny)``, print
     the folder written."""
+    if kind not in kinds:
+        raise fail(f"unknown kind '{kind}': use {kinds[0]} or {kinds[1]}.")
 
-    def run() -> Path:
-        if kind not in kinds:
-            raise InvalidRequestError(f"unknown kind '{kind}': use {kinds[0]} or {kinds[1]}.")
-        require_diffusion()
+    def write_tiny() -> Path:
         from emotion_director.diffusion import tiny
 
         return write(tiny)
 
-    typer.echo(str(call(run)))
+    echo_written(write_tiny, diffusion=True)
 
 
 @bank_app.command("tiny-pipeline")

@@ -159,6 +159,19 @@ def require_diffusion() -> None:
     require()
 
 
+def echo_written(write: Callable[[], Path], *, diffusion: bool = False) -> None:
+    """The shell of a command that writes one file or folder: ``write()`` through :func:`call`
+    (the ``[diffusion]`` extra checked first when ``diffusion``), then the path it wrote on
+    stdout."""
+
+    def run() -> Path:
+        if diffusion:
+            require_diffusion()
+        return write()
+
+    typer.echo(str(call(run)))
+
+
 def note(text: str, *, soft_wrap: bool = False) -> None:
     """A yellow ``note:`` line on stderr."""
     err.print(

@@ -14,6 +14,7 @@ from rich.table import Table
 from emotion_director.cli.common import (
     call,
     check_persona_dirs,
+    echo_written,
     err,
     fail,
     out,
@@ -335,13 +336,12 @@ def eval_tiny_clip(
 ) -> None:
     """Write a tiny random CLIP in the layout of openai/clip-vit-base-patch32 (smoke tests)."""
 
-    def run() -> Path:
-        require_diffusion()
+    def write() -> Path:
         from emotion_director.evals.tiny_checkpoints import save_tiny_clip
 
         return save_tiny_clip(out_dir)
 
-    typer.echo(str(call(run)))
+    echo_written(write, diffusion=True)
 
 
 @eval_app.command("toy-emoset")
@@ -352,12 +352,12 @@ def eval_toy_emoset(
 ) -> None:
     """Write a toy EmoSet-layout folder (one colour per emotion) to try train-probe."""
 
-    def run() -> Path:
+    def write() -> Path:
         from emotion_director.evals.tiny_checkpoints import make_toy_emoset
 
         return make_toy_emoset(out_dir, per_emotion=per_emotion, size=size)
 
-    typer.echo(str(call(run)))
+    echo_written(write)
 
 
 @eval_app.command("rate")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emotion_director.cli.common import call, err, note, require_diffusion
+from emotion_director.cli.common import call, echo_written, err, note, require_diffusion
 from emotion_director.errors import InvalidRequestError
 
 train_app = typer.Typer(
@@ -102,11 +102,10 @@ def train_toy_data(
 ) -> None:
     """Write a small generated preference set (coloured images) for smoke runs."""
 
-    def run() -> Path:
+    def write() -> Path:
         from emotion_director.diffusion.training.data import make_toy_emoset, make_toy_preferences
 
-        if emoset:
-            return make_toy_emoset(out_dir, per_emotion=per_emotion, size=size)
-        return make_toy_preferences(out_dir, per_emotion=per_emotion, size=size)
+        make = make_toy_emoset if emoset else make_toy_preferences
+        return make(out_dir, per_emotion=per_emotion, size=size)
 
-    typer.echo(str(call(run)))
+    echo_written(write)

@@ -733,17 +733,12 @@ def read_safetensors(path: Path, *, what: str, fmt: str | None = None) -> dict[s
     fix."""
     from emotion_director.files import load_safetensors
 
-    if not path.is_file():
-        raise AdapterError(
-            f"{what} {path} not found: pass the file written by `emotion-director train dpo`."
-        )
-    try:
-        meta, state = load_safetensors(path)
-    except Exception as exc:  # safetensors raises several types for a bad header
-        raise AdapterError(
-            f"{path}: {what} must be a .safetensors file ({str(exc).splitlines()[0][:120]}); "
-            "pickles are never loaded."
-        ) from None
+    meta, state = load_safetensors(
+        path,
+        what=what,
+        hint="pass the file written by `emotion-director train dpo`",
+        error=AdapterError,
+    )
     if fmt and meta.get("format") not in (None, fmt):
         raise AdapterError(f"{path}: not {what} (format {meta.get('format')!r}, expected {fmt!r}).")
     return state

@@ -26,7 +26,6 @@ from emotion_director.diffusion.dependencies import require_diffusion
 require_diffusion()
 
 import torch  # noqa: E402
-from safetensors import SafetensorError  # noqa: E402
 
 from emotion_director.emotions import Emotion, resolve_emotion  # noqa: E402
 from emotion_director.errors import BankError, EmotionDirectorError  # noqa: E402
@@ -167,18 +166,16 @@ class VisualPromptBank:
     def load(cls, path: str | Path) -> VisualPromptBank:
         """Read a bank written by :meth:`save`; errors say what is wrong with the file."""
         path = Path(path)
-        if not path.is_file():
-            raise BankError(
-                f"bank file {path} not found: build one with `emotion-director bank init`."
-            )
-        if path.suffix != ".safetensors":
+        if path.is_file() and path.suffix != ".safetensors":
             raise BankError(f"{path}: banks are .safetensors files (pickles are never loaded).")
         from emotion_director.files import load_safetensors
 
-        try:
-            header, tensors = load_safetensors(path)
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise BankError(f"{path}: not a readable safetensors file ({exc}).") from None
+        header, tensors = load_safetensors(
+            path,
+            what="bank file",
+            hint="build one with `emotion-director bank init`",
+            error=BankError,
+        )
         if header.get("format") != "emotion-director-visual-prompt-bank":
             raise BankError(f"{path}: not a visual prompt bank (missing format metadata).")
         missing = {"tokens", "text_keys"} - set(tensors)
@@ -229,13 +226,12 @@ class VisualPromptBank:
 
 
 def _json_field(header: dict[str, str], key: str, default: str, kind: type, path: Path) -> Any:
-    try:
-        value = json.loads(header.get(key, default))
-    except json.JSONDecodeError as exc:
-        raise BankError(
-            f"{path}: metadata field '{key}' is not valid JSON ({exc.msg}): the file is damaged; "
-            "rebuild it with `emotion-director bank init`."
-        ) from None
-    if not isinstance(value, kind):
-        raise BankError(f"{path}: metadata field '{key}' must be a JSON {kind.__name__}.")
-    return value
+    from emotion_director.files import parse_json
+
+    return parse_json(
+        header.get(key, default),
+        where=f"{path}: metadata field '{key}'",
+        fix="the file is damaged; rebuild it with `emotion-director bank init`",
+        kind=kind,
+        error=BankError,
+    )

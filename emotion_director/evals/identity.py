@@ -17,6 +17,7 @@ from typing import Any
 
 from emotion_director.errors import EmotionDirectorError, RunMismatchError
 from emotion_director.evals.datasets import EvalCase, dataset_hash
+from emotion_director.files import read_json_file
 from emotion_director.redaction import public_url  # noqa: F401 (its old home)
 
 #: settings that change what a system writes (others, like timeouts, do not)
@@ -88,16 +89,11 @@ def read_run_meta(run_dir: str | Path) -> dict[str, Any] | None:
     path = Path(run_dir) / "run.json"
     if not path.exists():
         return None
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunMismatchError(
-            f"{path} is unreadable or not JSON ({type(exc).__name__}): delete the run folder or "
-            "pass a new --out."
-        ) from None
-    if not isinstance(meta, dict):
-        raise RunMismatchError(f"{path} is not a JSON object: delete it or pass a new --out.")
-    return meta
+    return read_json_file(
+        path,
+        fix="delete the run folder or pass a new --out",
+        error=RunMismatchError,
+    )
 
 
 def _stored_identity(meta: dict[str, Any]) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from emotion_director.evals.identity import (
 )
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.runner import Tally, read_results
-from emotion_director.files import append_jsonl, read_run_jsonl, write_text_atomic
+from emotion_director.files import append_jsonl, read_json_file, read_run_jsonl, write_text_atomic
 from emotion_director.settings import Settings
 
 #: Below this position-consistency the report warns that the judge is too weak to trust.
@@ -135,14 +135,13 @@ def judge_identity(settings: Settings, backend: str) -> dict[str, Any]:
 def _check_judge(run: Path, identity: dict[str, Any]) -> None:
     path = run / "judge.json"
     if path.exists():
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            raise RunMismatchError(
-                f"{path} is not JSON: delete it and {run}/judgments.jsonl to judge again."
-            ) from None
+        stored = read_json_file(
+            path,
+            fix=f"delete it and {run}/judgments.jsonl to judge again",
+            error=RunMismatchError,
+        )
         for key in ("backend", "model", "rubric"):
-            if isinstance(stored, dict) and stored.get(key) != identity[key]:
+            if stored.get(key) != identity[key]:
                 raise RunMismatchError(
                     f"{run} was judged with {key} {stored.get(key)!r}, this judge has "
                     f"{identity[key]!r}: delete {path} and {run}/judgments.jsonl to judge again "

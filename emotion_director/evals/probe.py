@@ -185,16 +185,13 @@ class EmotionProbe:
 
     @classmethod
     def load(cls, path: str | Path) -> EmotionProbe:
-        path = Path(path)
-        if not path.is_file():
-            raise ImageEvalError(
-                f"probe {path} not found: train one with `emotion-director eval "
-                "train-probe DATASET --encoder CLIP --out probe.safetensors`."
-            )
-        try:
-            meta, tensors = load_safetensors(path)
-        except Exception as exc:  # safetensors raises its own error types for corrupt files
-            raise ImageEvalError(f"{path}: not a readable probe file ({str(exc)[:120]}).") from None
+        meta, tensors = load_safetensors(
+            path,
+            what="probe file",
+            hint="train one with `emotion-director eval train-probe DATASET --encoder CLIP "
+            "--out probe.safetensors`",
+            error=ImageEvalError,
+        )
         if meta.get("format") != PROBE_FORMAT or json.loads(meta.get("emotions", "[]")) != EMOTIONS:
             raise ImageEvalError(f"{path}: not an emotion probe written by `eval train-probe`.")
         try:

@@ -25,7 +25,7 @@ def test_bad_bank_files_give_clear_errors(tmp_path, bank):
         VisualPromptBank.load(pickle_file)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00" * 64)
-    with pytest.raises(BankError, match="not a readable safetensors"):
+    with pytest.raises(BankError, match="not a readable bank file"):
         VisualPromptBank.load(garbage)
     from safetensors.torch import save_file
 

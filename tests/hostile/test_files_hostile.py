@@ -347,3 +347,44 @@ def test_a_training_image_over_the_byte_limit_is_refused_when_the_records_load(
     monkeypatch.setattr(files, "MAX_IMAGE_BYTES", image.stat().st_size - 1)
     with pytest.raises(DatasetError, match="byte limit"):
         data.check_image(image, "line 1")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("{oops", "is not valid JSON (Expecting property name"),
+        ('["a list"]', "must be a JSON object"),
+        ("[" * 5000 + "]" * 5000, "is not valid JSON (nested too deep)"),
+        ('{"n": ' + "9" * 5000 + "}", "is not valid JSON (Exceeds the limit"),
+        ("", "is not valid JSON (Expecting value"),
+    ],
+)
+def test_a_run_json_file_that_is_not_an_object_is_one_error_with_the_fix(tmp_path, text, needle):
+    from emotion_director.errors import RunMismatchError
+    from emotion_director.evals.identity import read_run_meta
+
+    (tmp_path / "run.json").write_text(text, encoding="utf-8")
+    with pytest.raises(RunMismatchError) as info:
+        read_run_meta(tmp_path)
+    message = str(info.value)
+    assert needle in message and message.endswith("delete the run folder or pass a new --out.")
+    assert str(tmp_path / "run.json") in message
+
+
+def test_a_run_json_that_is_a_pipe_or_a_folder_is_refused_not_read(tmp_path):
+    from emotion_director.errors import RunMismatchError
+    from emotion_director.evals.identity import read_run_meta
+
+    os.mkfifo(tmp_path / "run.json")
+    with pytest.raises(RunMismatchError, match="not a regular file"):
+        read_run_meta(tmp_path)
+    assert read_run_meta(tmp_path / "none") is None
+
+
+def test_a_judge_json_that_is_a_list_is_refused(tmp_path):
+    from emotion_director.errors import RunMismatchError
+    from emotion_director.evals.judge import _check_judge
+
+    (tmp_path / "judge.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(RunMismatchError, match="must be a JSON object: delete it and"):
+        _check_judge(tmp_path, {"backend": "test", "model": "m", "rubric": "r"})

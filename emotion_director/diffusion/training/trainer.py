@@ -668,17 +668,13 @@ class DPOTrainer:
         saved_path = self.output_dir / "config.json"
         if overwrite or not saved_path.is_file():
             return
-        from emotion_director.files import read_text_file
+        from emotion_director.files import read_json_file
 
-        try:
-            saved = json.loads(
-                read_text_file(saved_path, what="training config", error=CheckpointError)
-            )
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(
-                f"{saved_path}: not valid JSON ({exc.msg}), so the run's config is unknown; pass "
-                "--overwrite to resume with this config anyway."
-            ) from None
+        saved = read_json_file(
+            saved_path,
+            fix="the run's config is unknown; pass --overwrite to resume with this config anyway",
+            error=CheckpointError,
+        )
         old, new = _flatten(saved), _flatten(json.loads(self.config.model_dump_json()))
         old = {**ADDED_FIELDS, **old}  # a run from before a field existed trained its default
         differ = sorted(
