@@ -283,33 +283,26 @@ def shared_context(subject: str, emotion: Emotion) -> str:
     )
 
 
-def choose_messages(
+def persona_messages(
     persona: Persona,
     subject: str,
     emotion: Emotion,
     options: list[VisualConcept],
     scene: SceneModel | None = None,
+    *,
+    choose: bool = False,
 ) -> list[tuple[str, str]]:
-    # Short on purpose: on 2 CPU cores every prompt token of a 135M model costs ~4 ms, and the
-    # shared system message is reused from llama.cpp's prompt cache across personas.
-    listing = "\n".join(f"{i}. {c.render(scene)}" for i, c in enumerate(options, 1))
-    return [
-        (
-            "system",
-            shared_context(subject, emotion)
-            + "\nPick 3 or 4 option numbers and rate the feeling 1-5.",
-        ),
-        ("user", f"You are {persona.brief()}\n{listing}"),
-    ]
-
-
-def write_messages(
-    persona: Persona,
-    subject: str,
-    emotion: Emotion,
-    options: list[VisualConcept],
-    scene: SceneModel | None = None,
-) -> list[tuple[str, str]]:
+    """The messages of one persona call: pick option numbers (``choose``, the small model's
+    mode) or write cues with the options as hints (none: the ungrounded ablation)."""
+    if choose:
+        # Short on purpose: on 2 CPU cores every prompt token of a 135M model costs ~4 ms, and
+        # the shared system message is reused from llama.cpp's prompt cache across personas.
+        listing = "\n".join(f"{i}. {c.render(scene)}" for i, c in enumerate(options, 1))
+        task = "\nPick 3 or 4 option numbers and rate the feeling 1-5."
+        return [
+            ("system", shared_context(subject, emotion) + task),
+            ("user", f"You are {persona.brief()}\n{listing}"),
+        ]
     if not options:  # ungrounded (an eval ablation): no concept-graph hints at all
         return [
             ("system", f"You are {persona.describe()}"),
@@ -385,9 +378,7 @@ def read_persona(
     options = shortlist(persona, pool, seed=pseed, scene=scene) if grounding else []
     choose = mode == "choose" and grounding
     schema: type[BaseModel] = picks_schema(len(options)) if choose else WrittenReading
-    messages = (choose_messages if choose else write_messages)(
-        persona, subject, emotion, options, scene
-    )
+    messages = persona_messages(persona, subject, emotion, options, scene, choose=choose)
     answer = yield from structured_steps(
         model,
         schema,

@@ -86,13 +86,13 @@ def bank_random(
 ) -> None:
     """Write a randomly initialised bank (to train from scratch, or for smoke tests)."""
 
-    def write() -> Path:
-        from emotion_director.diffusion.bank import VisualPromptBank
-
-        bank = VisualPromptBank.random(tokens, dim, text_dim, seed=seed)
-        return bank.save(out_path, overwrite=overwrite)
-
-    echo_written(write, diffusion=True)
+    echo_written(
+        "emotion_director.diffusion.bank",
+        lambda bank: bank.VisualPromptBank.random(tokens, dim, text_dim, seed=seed).save(
+            out_path, overwrite=overwrite
+        ),
+        diffusion=True,
+    )
 
 
 def _write_tiny(kind: str, kinds: tuple[str, str], write: Callable[[Any], Path]) -> None:
@@ -100,13 +100,7 @@ def _write_tiny(kind: str, kinds: tuple[str, str], write: Callable[[Any], Path])
     the folder written."""
     if kind not in kinds:
         raise fail(f"unknown kind '{kind}': use {kinds[0]} or {kinds[1]}.")
-
-    def write_tiny() -> Path:
-        from emotion_director.diffusion import tiny
-
-        return write(tiny)
-
-    echo_written(write_tiny, diffusion=True)
+    echo_written("emotion_director.diffusion.tiny", write, diffusion=True)
 
 
 @bank_app.command("tiny-pipeline")

@@ -7,12 +7,14 @@ is one line with exit code 1 (``EMOTION_DIRECTOR_DEBUG=1`` shows the traceback);
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import typer
@@ -159,15 +161,17 @@ def require_diffusion() -> None:
     require()
 
 
-def echo_written(write: Callable[[], Path], *, diffusion: bool = False) -> None:
-    """The shell of a command that writes one file or folder: ``write()`` through :func:`call`
-    (the ``[diffusion]`` extra checked first when ``diffusion``), then the path it wrote on
-    stdout."""
+def echo_written(
+    module: str, write: Callable[[ModuleType], Path], *, diffusion: bool = False
+) -> None:
+    """The shell of a command that writes one file or folder: import ``module`` when the command
+    runs (the ``[diffusion]`` extra checked first when ``diffusion``), ``write(module)`` through
+    :func:`call`, then the path it wrote on stdout."""
 
     def run() -> Path:
         if diffusion:
             require_diffusion()
-        return write()
+        return write(importlib.import_module(module))
 
     typer.echo(str(call(run)))
 

@@ -330,18 +330,17 @@ def eval_train_probe(
     typer.echo(str(out_path))
 
 
+#: Where the tiny checkpoints and toy datasets of the smoke tests are made.
+_TINY = "emotion_director.evals.tiny_checkpoints"
+
+
 @eval_app.command("tiny-clip")
 def eval_tiny_clip(
     out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random CLIP to")],
 ) -> None:
     """Write a tiny random CLIP in the layout of openai/clip-vit-base-patch32 (smoke tests)."""
 
-    def write() -> Path:
-        from emotion_director.evals.tiny_checkpoints import save_tiny_clip
-
-        return save_tiny_clip(out_dir)
-
-    echo_written(write, diffusion=True)
+    echo_written(_TINY, lambda tiny: tiny.save_tiny_clip(out_dir), diffusion=True)
 
 
 @eval_app.command("toy-emoset")
@@ -352,12 +351,9 @@ def eval_toy_emoset(
 ) -> None:
     """Write a toy EmoSet-layout folder (one colour per emotion) to try train-probe."""
 
-    def write() -> Path:
-        from emotion_director.evals.tiny_checkpoints import make_toy_emoset
-
-        return make_toy_emoset(out_dir, per_emotion=per_emotion, size=size)
-
-    echo_written(write)
+    echo_written(
+        _TINY, lambda tiny: tiny.make_toy_emoset(out_dir, per_emotion=per_emotion, size=size)
+    )
 
 
 @eval_app.command("rate")

@@ -102,10 +102,9 @@ def train_toy_data(
 ) -> None:
     """Write a small generated preference set (coloured images) for smoke runs."""
 
-    def write() -> Path:
-        from emotion_director.diffusion.training.data import make_toy_emoset, make_toy_preferences
-
-        make = make_toy_emoset if emoset else make_toy_preferences
-        return make(out_dir, per_emotion=per_emotion, size=size)
-
-    echo_written(write)
+    echo_written(
+        "emotion_director.diffusion.training.data",
+        lambda data: (data.make_toy_emoset if emoset else data.make_toy_preferences)(
+            out_dir, per_emotion=per_emotion, size=size
+        ),
+    )
