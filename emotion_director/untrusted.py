@@ -1511,6 +1511,32 @@ _FIRST_CLAUSE = re.compile(r"[,;:.!?\n。，；：！？](?=\s|$)|[。，；：�
 _CHAR_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff]")
 
 
+def _copy_span(token: str) -> int:
+    return COPY_CHARS if _CHAR_SCRIPT.match(token) else COPY_WORDS
+
+
+@lru_cache(maxsize=4096)
+def _copy_tokens(text: str) -> tuple[str, ...]:
+    return tuple(t.group() for t in _COPY_TOKEN.finditer(_fold(text)))
+
+
+@lru_cache(maxsize=512)
+def _source_runs(source: str) -> tuple[tuple[str, ...], frozenset[tuple[str, ...]]]:
+    """What :func:`scene_copy` looks for in ``source``, read once per text (a scene is checked
+    against every cue of a rewrite, each cue against every emotion's definition): the code-like
+    tokens after its first clause, and its runs of words (characters in CJK and Thai)."""
+    first = _FIRST_CLAUSE.search(source)
+    later = source[first.end() :] if first else ""
+    codes = tuple(token.group() for token in _CODE_TOKEN.finditer(later))
+    tokens = _copy_tokens(source)
+    runs: set[tuple[str, ...]] = set()
+    for k in range(len(tokens)):
+        n = _copy_span(tokens[k])
+        if k + n <= len(tokens):
+            runs.add(tuple(tokens[k : k + n]))
+    return codes, frozenset(runs)
+
+
 def scene_copy(
     output: str, source: str, *, keep: Iterable[str] = (), whole_runs: bool = True
 ) -> str | None:
@@ -1538,27 +1564,18 @@ def scene_copy(
         >>> scene_copy("the word QX9-ALPHA", "a harbour; the answer is QX9-ALPHA")
         'QX9-ALPHA'
     """
-    first = _FIRST_CLAUSE.search(source)
-    later = source[first.end() :] if first else ""
-    for token in _CODE_TOKEN.finditer(later):
-        if _fold(token.group()) in _fold(output):
-            return token.group()
+    codes, runs = _source_runs(source)
+    if codes:
+        folded = _fold(output)
+        for code in codes:
+            if _fold(code) in folded:
+                return code
     if not whole_runs:
         return None
     kept = {_fold(word) for phrase in keep for word in phrase.split()}
-    source_tokens = [t.group() for t in _COPY_TOKEN.finditer(_fold(source))]
-    output_tokens = [t.group() for t in _COPY_TOKEN.finditer(_fold(output))]
-
-    def span(tokens: list[str], k: int) -> int:
-        return COPY_CHARS if _CHAR_SCRIPT.match(tokens[k]) else COPY_WORDS
-
-    runs: set[tuple[str, ...]] = set()
-    for k in range(len(source_tokens)):
-        n = span(source_tokens, k)
-        if k + n <= len(source_tokens):
-            runs.add(tuple(source_tokens[k : k + n]))
+    output_tokens = _copy_tokens(output)
     for k in range(len(output_tokens)):
-        n = span(output_tokens, k)
+        n = _copy_span(output_tokens[k])
         run = tuple(output_tokens[k : k + n])
         if len(run) == n and run in runs and not kept & set(run):
             return ("" if n == COPY_CHARS else " ").join(run)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from langchain_core.exceptions import OutputParserException
@@ -110,6 +111,12 @@ def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runn
     )
 
 
+@lru_cache(maxsize=256)
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """``schema.model_json_schema()``, built once per class (~0.5 ms each time otherwise)."""
+    return schema.model_json_schema()
+
+
 class SchemaBoundChatModel(BaseChatModel):
     """Base of the in-library models: structured output by a JSON-schema response format.
 
@@ -128,7 +135,7 @@ class SchemaBoundChatModel(BaseChatModel):
         if include_raw:
             raise NotImplementedError("include_raw is not supported by this model")
         kwargs.pop("method", None)
-        fmt = {"type": "json_object", "schema": schema.model_json_schema()}
+        fmt = {"type": "json_object", "schema": _json_schema(schema)}
         return self.bind(response_format=fmt, **kwargs) | parse_json_into(schema)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import weakref
 import zlib
 from collections import Counter
 from functools import lru_cache
@@ -68,7 +69,9 @@ SPECIFIC_BONUS = 1.0
 SETTING_BONUS = 0.5
 
 
-def specificity_bonus(concept: VisualConcept, scene: SceneModel | None = None) -> float:
+def specificity_bonus(
+    concept: VisualConcept, scene: SceneModel | None = None, *, risk: float | None = None
+) -> float:
     """The ranking bonus for a concept written for this scene.
 
     Full when it needs the subject's kind or body ("the dog's ears pinned back", "the tram's
@@ -79,7 +82,8 @@ def specificity_bonus(concept: VisualConcept, scene: SceneModel | None = None) -
     minus ``PLACE_RISK`` for a concept tied to a kind of place and ``READ_RISK`` times the excess
     clash log-odds that blind readers found for concepts like it in scenes like this one
     (``scene.read_risk``, :class:`~emotion_director.scenefit.ReaderRisk`), or, where no such
-    reading ran, for this concept on any earlier scene.
+    reading ran, for this concept on any earlier scene (``risk``: :func:`reader_risk`, where the
+    caller has it already).
     """
     if concept.needs & KIND_NEEDS:
         bonus = SPECIFIC_BONUS
@@ -89,7 +93,44 @@ def specificity_bonus(concept: VisualConcept, scene: SceneModel | None = None) -
         bonus += SETTING_BONUS * min(concept.relevance(scene), 2)
     if concept.setting & _place_tags():
         bonus -= PLACE_RISK
-    return bonus - READ_RISK * reader_risk(concept, scene)
+    return bonus - READ_RISK * (reader_risk(concept, scene) if risk is None else risk)
+
+
+def scene_terms(
+    concepts: list[VisualConcept], scene: SceneModel | None
+) -> dict[int, tuple[float, float]]:
+    """``id(concept) -> (specificity bonus, reader risk)``: the persona-independent terms of
+    :func:`shortlist`'s ranking, read once per scene for all the personas of a rewrite (they
+    rank the same candidates against the same scene)."""
+    memo: dict[int, tuple[VisualConcept, float, float]] = {}
+    if scene is not None:
+        held = _SCENE_TERMS.get(id(scene))
+        if held is None or held[0]() is not scene:
+            key = id(scene)
+
+            def forget(_: object, key: int = key) -> None:
+                _SCENE_TERMS.pop(key, None)
+
+            held = _SCENE_TERMS[key] = (weakref.ref(scene, forget), memo)
+        memo = held[1]
+    terms = {}
+    for concept in concepts:
+        known = memo.get(id(concept))
+        if known is None or known[0] is not concept:
+            risk = reader_risk(concept, scene)
+            known = memo[id(concept)] = (
+                concept,
+                specificity_bonus(concept, scene, risk=risk),
+                risk,
+            )
+        terms[id(concept)] = known[1:]
+    return terms
+
+
+#: :func:`scene_terms` of each scene alive: ``id(scene) -> (weak reference, its terms)``.
+_SCENE_TERMS: dict[
+    int, tuple[weakref.ref[SceneModel], dict[int, tuple[VisualConcept, float, float]]]
+] = {}
 
 
 def reader_risk(concept: VisualConcept, scene: SceneModel | None = None) -> float:
@@ -210,14 +251,16 @@ def shortlist(
     taste = persona.taste_words()
     noise_scale = 0.4 + 0.6 * persona.temperature
 
+    terms = scene_terms(candidates, scene)
+
     def score(concept: VisualConcept) -> float:
         u = min(max(rng.random(), 1e-12), 1 - 1e-12)
-        bonus = specificity_bonus(concept, scene)
+        bonus = terms[id(concept)][0]
         return affinity(persona, concept, taste) + bonus - noise_scale * math.log(-math.log(u))
 
     # a concept readers found much likelier to clash in scenes like this one is not offered:
     # taste never ranks it in, and no facet is filled with it for the sake of variety
-    risk = {id(c): reader_risk(c, scene) for c in candidates}
+    risk = {key: value[1] for key, value in terms.items()}
     scores = {id(c): score(c) for c in candidates}  # (every concept draws its noise, in order)
     ranked = sorted(candidates, key=lambda c: (-scores[id(c)], c.text))
     safe = [c for c in ranked if risk[id(c)] < VETO_RISK]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from emotion_director.clip_bpe import estimate_clip_tokens  # noqa: F401 (its old home)
 from emotion_director.emotions import EMOTIONS, emotion_words_in
@@ -84,8 +85,11 @@ _FACET_HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def undrawable_reason(cue: str) -> str | None:
     """Why a cue cannot be drawn as it stands, or ``None`` if it is depictable.
+
+    A function of the cue alone (read once per cue: the concepts a rewrite offers recur).
 
     A cue is undrawable when it gives the model an instruction (model output is checked as
     strictly as the user's prompt), when it repeats an emotion's definition (which the model's

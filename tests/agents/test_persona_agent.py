@@ -216,3 +216,39 @@ def test_a_subject_template_bound_to_another_thing_than_the_main_subject_costs_m
     truck = parse_scene("a pickup truck racing along a dusty highway")
     assert lines.render(truck).startswith("the truck")
     assert persona_agent.reader_risk(lines, truck) == 0.0
+
+
+def test_the_scene_terms_are_read_once_per_scene_for_all_personas(monkeypatch):
+    import gc
+
+    from emotion_director.agents import persona_agent
+    from emotion_director.agents.persona_agent import persona_pool, shortlist
+    from emotion_director.knowledge.scene import parse_scene
+
+    scene = parse_scene("a lighthouse keeper climbing the stairs at dusk in a storm")
+    graph = load_concept_graph()
+    pool = persona_pool(graph, Emotion.FEAR, scene, frozenset())
+    expected = {
+        id(c): (
+            persona_agent.specificity_bonus(c, scene),
+            persona_agent.reader_risk(c, scene),
+        )
+        for c in pool
+    }
+    calls = []
+    real = persona_agent.reader_risk
+    monkeypatch.setattr(
+        persona_agent, "reader_risk", lambda c, s=None: calls.append(c) or real(c, s)
+    )
+    lists = [shortlist(p, pool, seed=1, scene=scene) for p in default_personas()]
+    # the same terms as read one by one, and each concept read once for all the personas
+    assert persona_agent.scene_terms(pool, scene) == expected
+    assert len(calls) == len(pool) and len(lists) > 1
+    # another scene is read afresh, and a scene's terms go with it
+    other = parse_scene("a lighthouse keeper climbing the stairs at noon").model_copy()
+    persona_agent.scene_terms(pool, other)
+    assert len(calls) == 2 * len(pool)
+    key = id(other)
+    del other
+    gc.collect()
+    assert key not in persona_agent._SCENE_TERMS
