@@ -51,11 +51,12 @@ Kind = Literal[
 
 #: A fact's or a place's name: lower-case letters and underscores ("subterranean").
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
-#: A word or phrase matched whole and case-blind: lower-case, words one space apart.
+#: A word or phrase matched whole and case-blind: lower-case, words one space apart; a ``*``
+#: between two words stands for up to three words ("in * masks": "in huge painted masks").
 Words = Annotated[
     str,
     StringConstraints(
-        pattern=r"^[a-z0-9'](?:[a-z0-9'.-]*[a-z0-9'.])?(?: [a-z0-9'.-]*[a-z0-9'.])*$",
+        pattern=r"^[a-z0-9'](?:[a-z0-9'.-]*[a-z0-9'.])?(?: (?:\* )?[a-z0-9'.-]*[a-z0-9'.])*$",
         max_length=80,
     ),
 ]

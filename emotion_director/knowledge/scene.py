@@ -78,6 +78,19 @@ _SUN_WORDS: tuple[str, ...] = _FACTS.sun_words
 #: concept (the concept needs it). Multi-word keys are matched as phrases.
 FACT_WORDS: dict[str, tuple[str, ...]] = _FACTS.fact_words()
 
+
+def _gap_pattern(key: str) -> re.Pattern[str]:
+    """A key with gaps ("in * masks") over a phrase's words: each ``*`` is up to three words."""
+    return re.compile(" " + r" (?:\S+ ){0,3}".join(map(re.escape, key.split(" * "))) + " ")
+
+
+#: The keys with gaps, by fact (plain keys are matched as phrases).
+_GAPPED_KEYS: dict[str, tuple[re.Pattern[str], ...]] = {
+    fact: tuple(_gap_pattern(key) for key in keys if " * " in key)
+    for fact, keys in FACT_WORDS.items()
+    if any(" * " in key for key in keys)
+}
+
 #: Places a phrase sets the scene in (fact ``site:<name>``): a phrase naming one puts the scene
 #: there, which contradicts a scene stated to be in a place that is not part of it.
 SITES: dict[str, tuple[str, ...]] = dict(_FACTS.sites)
@@ -683,7 +696,7 @@ def english_words() -> frozenset[str]:
     """Words known to be English: the lexicons above plus function words."""
     words = set(noun_kinds()) | set(attribute_lexicon()) | set(expression_words())
     for values in FACT_WORDS.values():
-        words |= {w for v in values for w in v.split()}
+        words |= {w for v in values for w in v.split() if w != "*"}
     words |= set(curated_subjects()["function_words"].split())
     from emotion_director.emotions import EMOTION_WORDS
 
@@ -1195,6 +1208,7 @@ def phrase_facts(text: str) -> frozenset[str]:
     for fact, keys in FACT_WORDS.items():
         if any(f" {key} " in lowered for key in keys):
             found.add(fact)
+    found |= {f for f, gapped in _GAPPED_KEYS.items() if any(p.search(lowered) for p in gapped)}
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
     found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
     if "moonless" in found:

@@ -48,6 +48,10 @@ def test_the_parser_reads_its_facts_from_the_shipped_file():
         (lambda d: d["opposites"].append(["drizle", "downpour"]), "'drizle' is no fact"),
         (lambda d: d["opposites_unless"].append(["dark", "day", "indor"]), "'indor' is no fact"),
         (lambda d: d["facts"]["fog"].append("thick  fog"), "facts.fog"),
+        # a gap stands between two words: never first, last or twice in a row
+        (lambda d: d["facts"]["masked"].append("in *"), "facts.masked"),
+        (lambda d: d["facts"]["masked"].append("* masks"), "facts.masked"),
+        (lambda d: d["facts"]["masked"].append("in * * masks"), "facts.masked"),
     ],
 )
 def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):

@@ -2248,6 +2248,50 @@ def test_set_51_readings():
     assert launch is not None and launch.conflict(owl) is not None
 
 
+def test_set_53_readings():
+    graph = load_concept_graph()
+    grin = graph.get("{poss} wide open-mouthed grin")
+    tongue = graph.get("{poss} tongue stuck out in a grimace")
+    assert grin is not None and tongue is not None
+    # a mouth on a wind instrument or blowing shows no grin, tongue or shout
+    for prompt in (
+        "A launeddas player puffing his cheeks during a procession at dusk",
+        "an alphorn player on a misty Swiss pasture",
+        "a bagpiper playing a lament at a Highland funeral",
+        "a boy playing a battered trumpet on a fire escape",
+        "a girl blowing bubbles in a park",
+    ):
+        scene = parse_scene(prompt)
+        assert "mouth_busy" in scene.facts, prompt
+        assert grin.conflict(scene) and tongue.conflict(scene), prompt
+    for prompt in ("a boy laughing on a beach", "a gale blowing across the moor"):
+        assert "mouth_busy" not in parse_scene(prompt).facts, prompt
+    assert grin.conflict(parse_scene("a boy laughing on a beach")) is None
+    # a mask a gap of words away from "in" or "wearing" still hides the face
+    wide = graph.get("{poss} wide eyes and hunched shoulders")
+    assert wide is not None
+    for prompt in (
+        "Fasnacht piccolo players in huge painted masks marching through Basel at 4 a.m.",
+        "dancers wearing carved wooden masks at a village festival",
+    ):
+        assert "masked" in parse_scene(prompt).facts, prompt
+        assert wide.conflict(parse_scene(prompt)), prompt
+    assert "masked" not in parse_scene("a mask maker in a workshop in Venice").facts
+    # a living thing basking lies in the sun: no dim murky light; a basking shark's sea is dim
+    dim = graph.get("dim murky light with a green cast")
+    assert dim is not None
+    tuatara = parse_scene("A tuatara basking on a lichen-covered rock on an offshore island")
+    assert dim.conflict(tuatara) is not None
+    assert dim.conflict(parse_scene("a basking shark gliding through green water")) is None
+    # a subject busy at something does not pause to scent the air
+    scent = graph.get("{poss} ears pricked, nose lifted toward the sky")
+    assert scent is not None and scent.conflict(parse_scene("a numbat digging for termites"))
+    assert scent.conflict(parse_scene("a fox on a hill at dawn")) is None
+    # the named deserts are deserts
+    for prompt in ("a camel caravan crossing the Sahara", "a yurt on the Gobi at dawn"):
+        assert "site:desert" in parse_scene(prompt).facts, prompt
+
+
 @pytest.mark.parametrize(
     ("prompt", "subject", "absent"),
     [
