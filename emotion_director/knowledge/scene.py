@@ -268,15 +268,7 @@ class SubjectEntity(BaseModel):
 
     @property
     def facts(self) -> frozenset[str]:
-        head = self.noun.split()[-1]
-        words = [*self.modifiers[-2:], head]
-        if head in _YOUNG:  # "a harp seal pup" has a harp seal's body
-            words = words[:-1]
-        for n in (2, 1):  # "a harp seal", then "a seal"
-            name = " ".join(words[-n:])  # "sea urchins": the table has "sea urchin"
-            if len(words) >= n and (name in animal_bodies() or singular(name) in animal_bodies()):
-                return noun_facts(name, self.kind)
-        return noun_facts(head, self.kind)
+        return _entity_facts(self.noun, self.kind, tuple(self.modifiers[-2:]))
 
     def label(self) -> str:
         """``the cat`` / ``the firefighters``: how a concept names its owner; a two-word name the
@@ -481,6 +473,20 @@ def noun_kinds() -> dict[str, Kind]:
 def _compound_nouns() -> frozenset[str]:
     """The two-word nouns of ``wordnet_compounds.tsv``, written with a space."""
     return frozenset(word.replace("-", " ") for word in _tsv_words("wordnet_compounds.tsv"))
+
+
+@lru_cache(maxsize=4096)
+def _entity_facts(noun: str, kind: str, modifiers: tuple[str, ...]) -> frozenset[str]:
+    """:attr:`SubjectEntity.facts`, read once per noun, kind and last two modifiers."""
+    head = noun.split()[-1]
+    words = [*modifiers, head]
+    if head in _YOUNG:  # "a harp seal pup" has a harp seal's body
+        words = words[:-1]
+    for n in (2, 1):  # "a harp seal", then "a seal"
+        name = " ".join(words[-n:])  # "sea urchins": the table has "sea urchin"
+        if len(words) >= n and (name in animal_bodies() or singular(name) in animal_bodies()):
+            return noun_facts(name, kind)
+    return noun_facts(head, kind)
 
 
 _LIVING_TRAITS = frozenset(
