@@ -164,7 +164,10 @@ def parse_json(
 def read_json_file(path: str | Path, *, fix: str, error: type[Exception] = DataFileError) -> Any:
     """The JSON object in the file at ``path`` (:func:`read_text_file`, then :func:`parse_json`;
     ``fix`` ends every error)."""
-    text = read_text_file(path, what=Path(path).name, error=error)
+    try:
+        text = read_text_file(path, what=Path(path).name, error=error)
+    except error as exc:  # not a regular file, too large, not UTF-8: the fix still applies
+        raise error(f"{str(exc).rstrip('.')}; {fix}.") from None
     return parse_json(text, where=str(path), fix=fix, kind=dict, error=error)
 
 

@@ -111,10 +111,15 @@ def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runn
     )
 
 
-@lru_cache(maxsize=256)
 def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    """``schema.model_json_schema()``, built once per class (~0.5 ms each time otherwise)."""
-    return schema.model_json_schema()
+    """``schema.model_json_schema()``, built once per class (~0.5 ms each time otherwise); a
+    fresh dict each call, so a model or a test function that changes it changes no other."""
+    return json.loads(_json_schema_text(schema))
+
+
+@lru_cache(maxsize=256)
+def _json_schema_text(schema: type[BaseModel]) -> str:
+    return json.dumps(schema.model_json_schema())
 
 
 class SchemaBoundChatModel(BaseChatModel):

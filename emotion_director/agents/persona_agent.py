@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import random
 import re
-import weakref
 import zlib
 from collections import Counter
 from functools import lru_cache
@@ -102,17 +101,7 @@ def scene_terms(
     """``id(concept) -> (specificity bonus, reader risk)``: the persona-independent terms of
     :func:`shortlist`'s ranking, read once per scene for all the personas of a rewrite (they
     rank the same candidates against the same scene)."""
-    memo: dict[int, tuple[VisualConcept, float, float]] = {}
-    if scene is not None:
-        held = _SCENE_TERMS.get(id(scene))
-        if held is None or held[0]() is not scene:
-            key = id(scene)
-
-            def forget(_: object, key: int = key) -> None:
-                _SCENE_TERMS.pop(key, None)
-
-            held = _SCENE_TERMS[key] = (weakref.ref(scene, forget), memo)
-        memo = held[1]
+    memo = scene.memo("ranking terms") if scene is not None else {}
     terms = {}
     for concept in concepts:
         known = memo.get(id(concept))
@@ -125,12 +114,6 @@ def scene_terms(
             )
         terms[id(concept)] = known[1:]
     return terms
-
-
-#: :func:`scene_terms` of each scene alive: ``id(scene) -> (weak reference, its terms)``.
-_SCENE_TERMS: dict[
-    int, tuple[weakref.ref[SceneModel], dict[int, tuple[VisualConcept, float, float]]]
-] = {}
 
 
 def reader_risk(concept: VisualConcept, scene: SceneModel | None = None) -> float:

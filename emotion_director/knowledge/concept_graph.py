@@ -294,6 +294,15 @@ class VisualConcept(BaseModel):
         when that is not the scene's first subject, or not in the prompt at all: "a cat and a
         dog" -> "the dog with ears pinned back"; "a funeral" -> "the mourners with ...".
         """
+        if scene is None:
+            return self._render(None)
+        rendered = scene.memo("rendered")  # each persona renders the same options
+        known = rendered.get(id(self))
+        if known is None or known[0] is not self:
+            known = rendered[id(self)] = (self, self._render(scene))
+        return known[1]
+
+    def _render(self, scene: SceneModel | None) -> str:
         if not self.bound:
             return self._owned(scene)
         owner = scene.owner_for(self.needs) if scene is not None else None

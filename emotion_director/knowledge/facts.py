@@ -51,9 +51,18 @@ Kind = Literal[
 
 #: A fact's or a place's name: lower-case letters and underscores ("subterranean").
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
-#: A word or phrase matched whole and case-blind: lower-case, words one space apart; a ``*``
-#: between two words stands for up to three words ("in * masks": "in huge painted masks").
+#: A word or phrase matched whole and case-blind: lower-case, words one space apart.
 Words = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[a-z0-9'](?:[a-z0-9'.-]*[a-z0-9'.])?(?: [a-z0-9'.-]*[a-z0-9'.])*$",
+        max_length=80,
+    ),
+]
+#: A fact's key: :data:`Words`, where a ``*`` between two words stands for up to three words
+#: that are none of ``gap_breaks`` and no -ing word ("in * masks": "in huge painted masks", not
+#: "in her shop painting masks").
+FactWords = Annotated[
     str,
     StringConstraints(
         pattern=r"^[a-z0-9'](?:[a-z0-9'.-]*[a-z0-9'.])?(?: (?:\* )?[a-z0-9'.-]*[a-z0-9'.])*$",
@@ -78,7 +87,8 @@ class FactsFile(BaseModel):
     opposites: tuple[tuple[Name, Name], ...]
     opposites_unless: tuple[tuple[Name, Name, Name], ...]
     sun_words: tuple[Words, ...]
-    facts: dict[Name, tuple[Words, ...]]
+    facts: dict[Name, tuple[FactWords, ...]]
+    gap_breaks: frozenset[Words]
     sites: dict[Name, tuple[Words, ...]]
     site_within: dict[Name, tuple[Name, ...]]
     private_sites: frozenset[Name]

@@ -36,9 +36,10 @@ import csv
 import io
 import itertools
 import re
+import weakref
 from functools import lru_cache
 from importlib import resources
-from typing import Literal, NotRequired, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,9 +80,13 @@ _SUN_WORDS: tuple[str, ...] = _FACTS.sun_words
 FACT_WORDS: dict[str, tuple[str, ...]] = _FACTS.fact_words()
 
 
+#: What a ``*`` in a fact's key stands for: up to three words, none a gap break or an -ing word.
+_GAP = r" (?:(?!(?:%s) )(?!\S*ing )\S+ ){0,3}" % "|".join(map(re.escape, sorted(_FACTS.gap_breaks)))
+
+
 def _gap_pattern(key: str) -> re.Pattern[str]:
-    """A key with gaps ("in * masks") over a phrase's words: each ``*`` is up to three words."""
-    return re.compile(" " + r" (?:\S+ ){0,3}".join(map(re.escape, key.split(" * "))) + " ")
+    """A key with gaps ("in * masks") over a phrase's words (:data:`_GAP`)."""
+    return re.compile(" " + _GAP.join(map(re.escape, key.split(" * "))) + " ")
 
 
 #: The keys with gaps, by fact (plain keys are matched as phrases).
@@ -304,6 +309,10 @@ class EmotionalAttribute(BaseModel):
     owner: str | None = Field(default=None, description="head noun of the subject it describes")
 
 
+#: :meth:`SceneModel.memo` of each scene alive: ``id(scene) -> (weak reference, its memos)``.
+_SCENE_MEMOS: dict[int, tuple[weakref.ref[SceneModel], dict[str, dict[Any, Any]]]] = {}
+
+
 class SceneModel(BaseModel):
     """What the prompt states: subjects, setting, time, weather, actions, emotional attributes.
 
@@ -343,6 +352,20 @@ class SceneModel(BaseModel):
     def stated(self) -> frozenset[str]:
         """The setting tags the scene states (its facts' and the reader's, with what they imply)."""
         return stated_tags(self.facts, self.read_setting)
+
+    def memo(self, name: str) -> dict[Any, Any]:
+        """A dict kept as long as this scene lives, for what a rewrite reads of it many times
+        (every persona ranks and renders the same concepts against one scene). Held outside
+        the model, so it takes no part in equality, copies or serialization."""
+        held = _SCENE_MEMOS.get(id(self))
+        if held is None or held[0]() is not self:
+            key = id(self)
+
+            def forget(_: object, key: int = key) -> None:
+                _SCENE_MEMOS.pop(key, None)
+
+            held = _SCENE_MEMOS[key] = (weakref.ref(self, forget), {})
+        return held[1].setdefault(name, {})
 
     @property
     def main(self) -> SubjectEntity | None:

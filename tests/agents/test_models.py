@@ -207,3 +207,17 @@ def test_the_embedded_model_uses_the_cores_this_process_may_run_on(monkeypatch):
 
     monkeypatch.setattr(os, "sched_getaffinity", unsupported, raising=False)
     assert embedded.usable_cores() == 16
+
+
+def test_a_schema_s_json_is_built_once_but_each_caller_gets_its_own_copy():
+    from pydantic import BaseModel
+
+    from emotion_director.agents.models import _json_schema, _json_schema_text
+
+    class Mood(BaseModel):
+        word: str
+
+    first = _json_schema(Mood)
+    first["properties"]["word"]["type"] = "integer"  # a test function that edits what it got
+    assert _json_schema(Mood) == Mood.model_json_schema()
+    assert _json_schema_text.cache_info().currsize >= 1

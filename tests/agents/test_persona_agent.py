@@ -225,7 +225,7 @@ def test_the_scene_terms_are_read_once_per_scene_for_all_personas(monkeypatch):
     from emotion_director.agents.persona_agent import persona_pool, shortlist
     from emotion_director.knowledge.scene import parse_scene
 
-    scene = parse_scene("a lighthouse keeper climbing the stairs at dusk in a storm")
+    scene = parse_scene("a lighthouse keeper climbing the stairs at dusk in a storm").model_copy()
     graph = load_concept_graph()
     pool = persona_pool(graph, Emotion.FEAR, scene, frozenset())
     expected = {
@@ -251,4 +251,6 @@ def test_the_scene_terms_are_read_once_per_scene_for_all_personas(monkeypatch):
     key = id(other)
     del other
     gc.collect()
-    assert key not in persona_agent._SCENE_TERMS
+    from emotion_director.knowledge import scene as scene_module
+
+    assert key not in scene_module._SCENE_MEMOS

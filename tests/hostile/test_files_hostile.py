@@ -371,14 +371,19 @@ def test_a_run_json_file_that_is_not_an_object_is_one_error_with_the_fix(tmp_pat
     assert str(tmp_path / "run.json") in message
 
 
-def test_a_run_json_that_is_a_pipe_or_a_folder_is_refused_not_read(tmp_path):
+def test_a_run_json_that_is_a_pipe_or_not_utf8_is_refused_not_read_with_the_fix(tmp_path):
     from emotion_director.errors import RunMismatchError
     from emotion_director.evals.identity import read_run_meta
 
     os.mkfifo(tmp_path / "run.json")
-    with pytest.raises(RunMismatchError, match="not a regular file"):
+    with pytest.raises(RunMismatchError, match="not a regular file.*pass a new --out"):
         read_run_meta(tmp_path)
     assert read_run_meta(tmp_path / "none") is None
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "run.json").write_bytes(b"\xff\xfe{}")
+    with pytest.raises(RunMismatchError, match="not UTF-8.*delete the run folder"):
+        read_run_meta(other)
 
 
 def test_a_judge_json_that_is_a_list_is_refused(tmp_path):

@@ -52,6 +52,10 @@ def test_the_parser_reads_its_facts_from_the_shipped_file():
         (lambda d: d["facts"]["masked"].append("in *"), "facts.masked"),
         (lambda d: d["facts"]["masked"].append("* masks"), "facts.masked"),
         (lambda d: d["facts"]["masked"].append("in * * masks"), "facts.masked"),
+        # only a fact's keys may hold a gap (nothing else reads one)
+        (lambda d: d["sun_words"].append("under * sun"), "sun_words"),
+        (lambda d: d["sites"]["cave"].append("in * cave"), "sites.cave"),
+        (lambda d: d["gap_breaks"].append("*"), "gap_breaks"),
     ],
 )
 def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):

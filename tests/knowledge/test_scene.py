@@ -2290,6 +2290,38 @@ def test_set_53_readings():
     # the named deserts are deserts
     for prompt in ("a camel caravan crossing the Sahara", "a yurt on the Gobi at dawn"):
         assert "site:desert" in parse_scene(prompt).facts, prompt
+    # a scene that says its subject laughs has the mouth free
+    assert grin.conflict(parse_scene("a saxophonist laughing between sets")) is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "absent"),
+    [
+        # a review's cases: a gap holds a thing's own words, not another phrase's
+        ("a child playing with a tape recorder in the attic", "mouth_busy"),
+        ("a dog playing next to a tuba", "mouth_busy"),
+        ("kids playing among the trumpet lilies", "mouth_busy"),
+        ("an old woman in her shop painting masks", "masked"),
+        ("a vendor in Venice selling carnival masks", "masked"),
+        ("a child in a museum of masks", "masked"),
+        ("a man behind a stall of masks", "masked"),
+    ],
+)
+def test_a_gap_in_a_fact_key_does_not_reach_into_another_phrase(prompt, absent):
+    assert absent not in parse_scene(prompt).facts
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "an old cat basking in the warmth of a radiator on a rainy evening",
+        "a man basking in the glow of his television at night",
+        "seals basking on a rock under a full moon",
+    ],
+)
+def test_basking_states_no_sun_the_scene_shuts_out(prompt):
+    scene = parse_scene(prompt)
+    assert "sunlit" not in scene.stated and "sunny" not in scene.facts
 
 
 @pytest.mark.parametrize(
@@ -2312,3 +2344,24 @@ def test_what_the_new_readings_leave_alone(prompt, subject, absent):
     scene = parse_scene(prompt)
     assert scene.entities[0].noun == subject
     assert absent is None or absent not in scene.facts
+
+
+def test_a_scene_s_memo_lives_with_it_and_takes_no_part_in_its_value():
+    import gc
+
+    from emotion_director.knowledge import scene as module
+
+    scene = parse_scene("a heron on a post at dusk").model_copy()
+    copy = scene.model_copy()
+    scene.memo("x")["k"] = 1
+    assert scene.memo("x") == {"k": 1} and copy.memo("x") == {} and scene.memo("y") == {}
+    assert scene == copy and "memo" not in scene.model_dump_json()
+    # what a concept renders against a scene is the same read from the memo
+    concept = load_concept_graph().get("{the} with speed lines streaking behind it")
+    assert concept is not None
+    first = concept.render(scene)
+    assert concept.render(scene) == first == concept._render(scene)
+    key = id(scene)
+    del scene
+    gc.collect()
+    assert key not in module._SCENE_MEMOS
