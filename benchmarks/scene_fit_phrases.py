@@ -91,6 +91,8 @@ JUDGES = {
     "judge53": ("DA", "DB"),
     "judge54": ("DC", "DD"),
     "judge55": ("DE", "DF"),
+    "judge56": ("DG", "DH"),
+    "judge57": ("DI", "DJ"),
 }
 
 

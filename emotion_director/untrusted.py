@@ -110,6 +110,8 @@ def clean_model_text(text: str) -> str:
         >>> clean_model_text("a dog\\x00 in \\x1b[31mred\\x1b[0m\\tlight")
         'a dog in red light'
     """
+    if text.replace("\n", " ").isprintable():  # nothing to remove: every kind removed is Cc or Cf
+        return text
     text = _ANSI.sub("", text).replace("\t", " ")
     return "".join(
         c
@@ -125,7 +127,10 @@ def clean_model_output(value: Any) -> Any:
     from pydantic import BaseModel
 
     if isinstance(value, BaseModel):
-        return type(value).model_validate(clean_model_output(value.model_dump()))
+        dumped = value.model_dump()
+        cleaned = clean_model_output(dumped)
+        # rebuilt only when something was removed (its validators have seen this text already)
+        return value if cleaned == dumped else type(value).model_validate(cleaned)
     if isinstance(value, str):
         return clean_model_text(value)
     if isinstance(value, dict):

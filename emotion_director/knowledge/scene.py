@@ -425,6 +425,7 @@ class CuratedSubjects(TypedDict):
     media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
     media_pairs: NotRequired[list[str]]  # the same, two words: "close up", "still life"
     framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
+    downward: NotRequired[list[str]]  # phrases: a camera looking straight down
     aerial: NotRequired[list[str]]  # phrases: a framing from far above
     close: NotRequired[list[str]]  # phrases: a framing from close up
     silhouette: NotRequired[list[str]]  # phrases: the subject as a dark shape
@@ -1272,7 +1273,14 @@ def contradiction(
 @lru_cache(maxsize=None)  # one per section: a smaller cache rebuilt them for every clause
 def _phrases_pattern(
     section: Literal[
-        "framing", "aerial", "close", "monochrome", "silhouette", "drawn", "drawn_monochrome"
+        "framing",
+        "aerial",
+        "close",
+        "downward",
+        "monochrome",
+        "silhouette",
+        "drawn",
+        "drawn_monochrome",
     ],
 ) -> re.Pattern[str]:
     """A phrase of ``section`` among the first three words of a clause ("isometric ...",
@@ -1302,6 +1310,8 @@ def _stated_look(lowered: str) -> set[str]:
         for scale in ("aerial", "close"):
             if _phrases_pattern(scale).search(clause):
                 found |= {"framed", f"{scale}_view"}
+        if _phrases_pattern("downward").search(clause):
+            found.add("downward_view")
         if _phrases_pattern("silhouette").search(clause):
             found.add("silhouette_view")
         if _names_the_look(clause, "monochrome", _LOOK_WORDS):
@@ -1400,6 +1410,8 @@ def look_conflict(
     if "aerial_view" in facts and "face" in phrase_facts(text):
         # "eyes red-rimmed and downcast" in a drone shot of galloping horses (set 47)
         return "the prompt views the scene from far above: no face can be read from there"
+    if "downward_view" in facts and "sky_view" in phrase_facts(text):
+        return "the prompt looks straight down at the subject: no sky shows"
     if "monochrome" in facts:
         words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
         if facet == "colour" or words & _word_list("hues"):

@@ -2365,3 +2365,22 @@ def test_a_scene_s_memo_lives_with_it_and_takes_no_part_in_its_value():
     del scene
     gc.collect()
     assert key not in module._SCENE_MEMOS
+
+
+def test_set_54_readings():
+    # a camera looking straight down shows no sky, and an overhead photo is a framing the user chose
+    scene = parse_scene(
+        "overhead photo of ceviche with toasted corn on a Lima market counter at noon"
+    )
+    assert {"downward_view", "framed"} <= scene.facts
+    assert "no sky" in (
+        look_conflict("weather", "fluffy cartoonish cumulus clouds", scene.facts) or ""
+    )
+    assert (
+        look_conflict("light", "bright flat light with crisp little shadows", scene.facts) is None
+    )
+    flat = parse_scene("flat lay of a Sunday roast on a farmhouse table").facts
+    assert look_conflict("object", "a rainbow arching over {the}", flat)
+    # looking up or across, the sky is there
+    park = parse_scene("a dog in a park at noon").facts
+    assert look_conflict("weather", "fluffy cartoonish cumulus clouds", park) is None
