@@ -93,6 +93,7 @@ JUDGES = {
     "judge55": ("DE", "DF"),
     "judge56": ("DG", "DH"),
     "judge57": ("DI", "DJ"),
+    "judge58": ("DK", "DL"),
 }
 
 
