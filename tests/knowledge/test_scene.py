@@ -2381,6 +2381,9 @@ def test_set_54_readings():
     )
     flat = parse_scene("flat lay of a Sunday roast on a farmhouse table").facts
     assert look_conflict("object", "a rainbow arching over {the}", flat)
+    # spiral stairs and a stairwell are a building's, as a spiral staircase is
+    for prompt in ("piano movers hauling a piano up a tenement stairwell", "a cat on spiral stairs"):
+        assert "indoor" in parse_scene(prompt).facts, prompt
     # looking up or across, the sky is there
     park = parse_scene("a dog in a park at noon").facts
     assert look_conflict("weather", "fluffy cartoonish cumulus clouds", park) is None
