@@ -94,6 +94,7 @@ JUDGES = {
     "judge56": ("DG", "DH"),
     "judge57": ("DI", "DJ"),
     "judge58": ("DK", "DL"),
+    "judge59": ("DM", "DN"),
 }
 
 

@@ -432,6 +432,7 @@ class CuratedSubjects(TypedDict):
     monochrome: NotRequired[list[str]]  # phrases: a picture without colour
     drawn: NotRequired[list[str]]  # phrases: a painted or drawn medium
     drawn_monochrome: NotRequired[list[str]]  # phrases: such a medium without colour
+    photographed: NotRequired[list[str]]  # phrases: a photograph
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     descriptive: NotRequired[list[str]]
@@ -547,10 +548,13 @@ _BEFORE_DAWN = re.compile(
 _HOME_ROOMS = frozenset(f"site:{site}" for site in PRIVATE_SITES - {"home"})
 #: A storm that has passed ("a fulgurite half buried in desert sand after a summer lightning
 #: storm" got "storm clouds piling up black and bruised", set 48): the storm words after "after"
-#: state no storm now (the ground is still wet, the snow still lies).
+#: state no storm now (the ground is still wet, the snow still lies); so does a rain that has
+#: stopped ("the pillars of Zhangjiajie emerging from clouds after spring rain" got "drizzle
+#: hanging in the air", set 56).
 _STORM_NOUNS = (
     r"(?:storms?|rainstorms?|thunderstorms?|snowstorms?|hailstorms?|blizzards?|gales?|"
-    r"hurricanes?|typhoons?|cyclones?|downpours?|showers?|snowfalls?|squalls?)\b"
+    r"hurricanes?|typhoons?|cyclones?|downpours?|showers?|snowfalls?|squalls?|rain|rains|"
+    r"rainfall|drizzle)\b"
 )
 _AFTER_A_STORM = re.compile(
     r"\b(?:after|following)\s+(?:a|an|the)?\s*((?:[\w'-]+\s+){0,3}?)" + _STORM_NOUNS
@@ -1281,6 +1285,7 @@ def _phrases_pattern(
         "silhouette",
         "drawn",
         "drawn_monochrome",
+        "photographed",
     ],
 ) -> re.Pattern[str]:
     """A phrase of ``section`` among the first three words of a clause ("isometric ...",
@@ -1316,6 +1321,8 @@ def _stated_look(lowered: str) -> set[str]:
             found.add("silhouette_view")
         if _names_the_look(clause, "monochrome", _LOOK_WORDS):
             found.add("monochrome")
+        if _names_the_look(clause, "photographed", _DRAWN_NEXT | _word_list("media")):
+            found.add("photographed")
         if _names_the_look(clause, "drawn", _DRAWN_NEXT | _word_list("media")):
             found.add("drawn")
             if _phrases_pattern("drawn_monochrome").search(clause):
@@ -1329,7 +1336,9 @@ _DRAWN_NEXT = frozenset({"of", "art", "style"})
 
 
 def _names_the_look(
-    clause: str, section: Literal["monochrome", "drawn"], next_words: frozenset[str]
+    clause: str,
+    section: Literal["monochrome", "drawn", "photographed"],
+    next_words: frozenset[str],
 ) -> bool:
     """Whether ``clause`` opens with a phrase of ``section`` that ends it or comes before one of
     ``next_words``: the picture's own look, not the colour or the medium of a thing in it."""
@@ -1418,6 +1427,8 @@ def look_conflict(
             return "the prompt asks for a picture without colour"
     if "drawn" in facts and _PHOTO_PROCESS.search(text.lower()):
         return "the prompt asks for a painted or drawn picture: no photographic process"
+    if "photographed" in facts and "drawn" not in facts and _DRAWN_PROCESS.search(text.lower()):
+        return "the prompt asks for a photograph: no drawn or painted medium"
     return None
 
 
@@ -1426,7 +1437,14 @@ def look_conflict(
 #: or angle ("long lens from far off", "low angle") is any picture's.
 _PHOTO_PROCESS = re.compile(
     r"\b(?:film|grainy|flash|snapshot|polaroid|35mm|bokeh|lens flare|lens distortion|"
-    r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints)\b"
+    r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints|"
+    r"photo-?booth)\b"
+)
+#: A drawn or painted medium's own marks ("crayon-scribble textures on paper", "visible
+#: brushstrokes"), which a photograph (``photographed``) does not have.
+_DRAWN_PROCESS = re.compile(
+    r"\b(?:crayon|pencil|charcoal|pastel|watercolou?r|gouache|brushstrokes?|ink wash|"
+    r"scribbled?|scribble|sketchy|hatching|on paper|paper texture|canvas texture)\b"
 )
 
 
@@ -1727,7 +1745,7 @@ def parse_scene(text: str) -> SceneModel:
         facts -= {"sunny", "day", "midday", "afternoon"}
         facts.add("night")
     if _said_of_a_storm(_AFTER_A_STORM, lowered) and not _said_of_a_storm(_IN_A_STORM, lowered):
-        facts -= {"storm", "snowing", "downpour", "windy"}
+        facts -= {"storm", "snowing", "downpour", "windy", "rain", "drizzle"}
         facts.add("passed_storm")  # (which takes the storm out of a meaning reader's tags too)
     if _CLOUDLESS.search(lowered) and "day" in facts and not facts & {"night", "dark", "evening"}:
         facts.add("sunny")  # no cloud by day is sunshine; at dusk or at night the sun has gone

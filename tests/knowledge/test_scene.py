@@ -2382,8 +2382,39 @@ def test_set_54_readings():
     flat = parse_scene("flat lay of a Sunday roast on a farmhouse table").facts
     assert look_conflict("object", "a rainbow arching over {the}", flat)
     # spiral stairs and a stairwell are a building's, as a spiral staircase is
-    for prompt in ("piano movers hauling a piano up a tenement stairwell", "a cat on spiral stairs"):
+    for prompt in (
+        "piano movers hauling a piano up a tenement stairwell",
+        "a cat on spiral stairs",
+    ):
         assert "indoor" in parse_scene(prompt).facts, prompt
     # looking up or across, the sky is there
     park = parse_scene("a dog in a park at noon").facts
     assert look_conflict("weather", "fluffy cartoonish cumulus clouds", park) is None
+
+
+def test_set_56_readings():
+    graph = load_concept_graph()
+    # a rain the scene comes after has stopped; one it is in has not
+    drizzle = graph.get("drizzle hanging in the air")
+    assert drizzle is not None
+    after = parse_scene(
+        "the sandstone pillars of Zhangjiajie emerging from clouds after spring rain"
+    )
+    assert "rain" not in after.facts and drizzle.conflict(after) is not None
+    assert "rain" in parse_scene("a boy walking home in the rain after school").facts
+    assert "rain" in parse_scene("a street in the rain after a long day").facts
+    # a photograph takes no drawn medium's marks; a print cut in wood no photographic process
+    photo = parse_scene("underwater photo of a sarcastic fringehead in a bottle on the seabed")
+    crayon = "crayon-scribble textures on paper"
+    assert "photograph" in (look_conflict("texture", crayon, photo.facts) or "")
+    assert look_conflict("texture", crayon, parse_scene("a child drawing at a desk").facts) is None
+    assert look_conflict("texture", crayon, parse_scene("a photo booth at a fair").facts) is None
+    print_ = parse_scene("ukiyo-e print of an Edo firefighter on a tiled rooftop at night")
+    booth = "a photo-booth strip of four frames of {the}"
+    assert "drawn" in print_.facts and look_conflict("composition", booth, print_.facts)
+    # a crowd is no lone figure in empty space
+    alone = graph.get("{the} small and isolated in negative space")
+    assert alone is not None
+    crowd = parse_scene("Crowds hurling squashed tomatoes in a narrow street of Buñol")
+    assert alone.conflict(crowd) is not None
+    assert alone.conflict(parse_scene("a heron on a post at dusk")) is None
