@@ -95,6 +95,7 @@ JUDGES = {
     "judge57": ("DI", "DJ"),
     "judge58": ("DK", "DL"),
     "judge59": ("DM", "DN"),
+    "judge60": ("DO", "DP"),
 }
 
 
