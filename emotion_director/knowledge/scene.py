@@ -1029,7 +1029,7 @@ _ABSENT = frozenset({"no", "without"})
 #: Buildings where "at" means inside ("a clown at a circus", "a couple at a restaurant").
 _INSIDE_AT = frozenset(
     "circus theatre theater cinema museum gallery restaurant cafe café bar pub shop store "
-    "supermarket library hospital ballroom gym mall casino bakery concert-hall opera".split()
+    "supermarket library hospital ballroom gym mall casino bakery concert-hall opera home".split()
 )
 #: Sites filed as buildings that one is "in" without being indoors: "in a frozen harbour",
 #: "in a sewer tunnel" (underground, not a room), "in a graveyard".

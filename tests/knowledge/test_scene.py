@@ -2418,3 +2418,18 @@ def test_set_56_readings():
     crowd = parse_scene("Crowds hurling squashed tomatoes in a narrow street of Buñol")
     assert alone.conflict(crowd) is not None
     assert alone.conflict(parse_scene("a heron on a post at dusk")) is None
+
+
+def test_set_57_readings():
+    # a low sun seen is no light of a rainy evening
+    warm = load_concept_graph().get("the last warm light on {the}")
+    assert warm is not None
+    rainy = parse_scene(
+        "The Nakagin Capsule Tower in Tokyo seen from street level on a rainy evening"
+    )
+    assert warm.conflict(rainy) is not None
+    assert warm.conflict(parse_scene("a fishing boat in the harbour at dusk")) is None
+    # "at home" is inside it, as "at a restaurant" is
+    for prompt in ("a cat asleep at home on a sofa", "a girl doing homework at home"):
+        facts = parse_scene(prompt).facts
+        assert "indoor" in facts and "outdoor" not in facts, prompt
