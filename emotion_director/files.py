@@ -139,6 +139,16 @@ def text_lines(
 _JSON_KINDS: dict[type, str] = {dict: "object", list: "list", str: "string"}
 
 
+def _json_error(exc: ValueError | RecursionError) -> str:
+    """What ``json.loads`` found wrong, in a few words: its own message, a number too long for
+    Python ("Exceeds the limit ..."), or nesting too deep."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, RecursionError):
+        return "nested too deep"
+    return str(exc).split(";")[0]
+
+
 def parse_json(
     text: str | bytes,
     *,
@@ -151,11 +161,8 @@ def parse_json(
     FIX." or "WHERE must be a JSON object: FIX."."""
     try:
         value = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5,000-digit number, nesting
-        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
-        if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
-            why = str(exc).split(";")[0]
-        raise error(f"{where} is not valid JSON ({why}): {fix}.") from None
+    except (ValueError, RecursionError) as exc:
+        raise error(f"{where} is not valid JSON ({_json_error(exc)}): {fix}.") from None
     if not isinstance(value, kind):
         raise error(f"{where} must be a JSON {_JSON_KINDS.get(kind, kind.__name__)}: {fix}.")
     return value
@@ -213,11 +220,9 @@ def read_jsonl(
         except (ValueError, RecursionError) as exc:  # (a 5,000-digit number is a ValueError)
             if torn:
                 continue
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
-            if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
-                reason = str(exc).split(";")[0]
             raise error(
-                f"{path}:{number}: invalid JSON ({reason}); fix or delete that line of the {what}."
+                f"{path}:{number}: invalid JSON ({_json_error(exc)}); fix or delete that line of "
+                f"the {what}."
             ) from None
         if not isinstance(record, dict):  # valid JSON, so no crash cut it: refused either way
             raise error(

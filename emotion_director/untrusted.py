@@ -440,8 +440,13 @@ def _load_patterns(name: str = "data/injection_patterns.txt") -> list[tuple[str,
     """The patterns of the other languages: ``KIND[ i]: REGEX`` lines of a shipped data file."""
     from importlib.resources import files
 
-    kinds = {"override": OVERRIDE, "role": ROLE, "output": OUTPUT, "reveal": REVEAL}
-    kinds["markup"] = MARKUP
+    kinds = {
+        "override": OVERRIDE,
+        "role": ROLE,
+        "output": OUTPUT,
+        "reveal": REVEAL,
+        "markup": MARKUP,
+    }
     patterns = []
     text = files("emotion_director").joinpath(name).read_text(encoding="utf-8")
     for number, line in enumerate(text.splitlines(), 1):

@@ -31,6 +31,7 @@ from emotion_director.knowledge.scene import (
     _WORD,
     Kind,
     SceneModel,
+    curated_subjects,
     facts_conflict,
     facts_opposed,
     kind_of,
@@ -230,7 +231,7 @@ class VisualConcept(BaseModel):
                 self.facet == "composition"
                 and scene.main is not None
                 and scene.main.kind in _VAST_KINDS
-                and _CLOSE_FRAMING.search(self.text.lower())
+                and _close_framing().search(self.text.lower())
             ):
                 # "harsh flash snapshot close-up" for a morning glory cloud rolling over a gulf
                 # (set 51), "uncomfortably close macro shot" for a meteor over the steppe (set 50)
@@ -522,8 +523,14 @@ class ConceptGraph:
 #: Kinds of subject no close-up can hold: a sky's phenomenon (a landscape kind also holds
 #: gardens, paths and ponds, which a close-up may frame).
 _VAST_KINDS = frozenset({"sky"})
-#: A composition that frames its subject close up.
-_CLOSE_FRAMING = re.compile(r"\b(?:macro|close-up|close up|closeup)\b")
+
+
+@lru_cache(maxsize=1)
+def _close_framing() -> re.Pattern[str]:
+    """A composition that frames its subject close up: a framing of ``subjects.yaml``'s
+    ``close`` list, the one the parser reads a prompt's own close-up with."""
+    phrases = sorted(curated_subjects().get("close", []), key=len, reverse=True)
+    return re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, phrases)))
 
 
 def _likened_to_itself(text: str, noun: str) -> bool:

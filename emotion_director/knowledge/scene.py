@@ -1321,9 +1321,10 @@ def _stated_look(lowered: str) -> set[str]:
             found.add("silhouette_view")
         if _names_the_look(clause, "monochrome", _LOOK_WORDS):
             found.add("monochrome")
-        if _names_the_look(clause, "photographed", _DRAWN_NEXT | _word_list("media")):
+        medium_next = _DRAWN_NEXT | _word_list("media")
+        if _names_the_look(clause, "photographed", medium_next):
             found.add("photographed")
-        if _names_the_look(clause, "drawn", _DRAWN_NEXT | _word_list("media")):
+        if _names_the_look(clause, "drawn", medium_next):
             found.add("drawn")
             if _phrases_pattern("drawn_monochrome").search(clause):
                 found.add("monochrome")  # "charcoal sketch of", "pencil drawing of"
