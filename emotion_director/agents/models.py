@@ -24,11 +24,12 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import BaseOutputParser
-from langchain_core.outputs import ChatGeneration, Generation
+from langchain_core.outputs import ChatGeneration, ChatResult, Generation
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
@@ -79,6 +80,11 @@ class JsonSchemaParser(BaseOutputParser[BaseModel]):
         if isinstance(generation, ChatGeneration):
             check_not_cut_off(generation.message)
         return self.parse(generation.text)
+
+    async def aparse_result(self, result: list[Generation], *, partial: bool = False) -> BaseModel:
+        """As :meth:`parse_result`, on the event loop: the base class sends every parse to a
+        thread (a pool hop per model call for microseconds of JSON parsing)."""
+        return self.parse_result(result, partial=partial)
 
     def parse(self, text: str) -> BaseModel:
         name = self.pydantic_object.__name__
@@ -131,6 +137,22 @@ class SchemaBoundChatModel(BaseChatModel):
 
     runs_in_process: ClassVar[bool] = True
     backend_label: ClassVar[str] = "local"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._complete(messages, stop, kwargs)
+
+    def _complete(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> ChatResult:
+        """One reply to ``messages`` (``kwargs``: the bound call parameters, the JSON-schema
+        ``response_format`` among them): what each in-library model implements."""
+        raise NotImplementedError
 
     def with_structured_output(  # type: ignore[override]
         self, schema: type[BaseModel], *, include_raw: bool = False, **kwargs: Any
