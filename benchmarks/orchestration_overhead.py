@@ -8,6 +8,10 @@ The same request runs each time (a new seed), so what is cached per scene (its M
 its candidate concepts) is paid once; the ``new_scene`` lines run a scene not seen before each
 time, as a user's requests mostly are (MiniLM reads each new scene's setting).
 
+The ``bare_graph`` line is the floor LangGraph and LangChain set: a graph of the same shape (a
+parse node, six persona nodes by ``Send``, one node after them) whose nodes do nothing but make
+the same number of structured calls to the same model, with nothing of this library around them.
+
     python benchmarks/orchestration_overhead.py [--latency 0.1] [--runs 5]
 """
 
@@ -15,8 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import operator
 import statistics
 import time
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+from pydantic import BaseModel
 
 from emotion_director import Settings, build_graph
 from emotion_director.testing import TestChatModel
@@ -59,8 +69,9 @@ NEW_SCENES = [
 
 async def measure(
     mode: str, latency: float, runs: int, new_scenes: list[str] | None = None
-) -> float:
-    ratios = []
+) -> tuple[float, int]:
+    """The median ratio, and how many model calls a run made."""
+    ratios, calls = [], 0
     for i in range(runs + 1):
         model = SerialTimedModel(latency_s=latency)
         graph = build_graph(Settings(backend="test", reading_mode=mode), chat_model=model)
@@ -69,6 +80,60 @@ async def measure(
         await graph.ainvoke({"prompt": prompt, "emotion": "contentment", "seed": i})
         wall = time.perf_counter() - start
         if i:  # the first run warms imports and caches
+            ratios.append(wall / model._inside)
+            calls = len(model.calls)
+    return statistics.median(ratios), calls
+
+
+class _Pick(BaseModel):
+    choice: str
+
+
+class _BareState(TypedDict, total=False):
+    prompt: str
+    readings: Annotated[list[str], operator.add]
+    out: str
+
+
+def bare_graph(model: SerialTimedModel, calls: int, personas: int = 6) -> Any:
+    """The graph's shape with no library code: each node only makes its structured calls."""
+    structured = model.with_structured_output(_Pick)
+
+    async def parse(state: _BareState) -> dict[str, Any]:
+        return {"prompt": state["prompt"]}
+
+    def fan_out(state: _BareState) -> list[Send]:
+        return [Send("persona", {"prompt": state["prompt"]}) for _ in range(personas)]
+
+    async def persona(task: dict[str, Any]) -> dict[str, Any]:
+        pick = await structured.ainvoke([("user", task["prompt"])])
+        return {"readings": [pick.choice]}
+
+    async def after(state: _BareState) -> dict[str, Any]:
+        for _ in range(max(calls - personas, 0)):
+            pick = await structured.ainvoke([("user", state["prompt"])])
+        return {"out": pick.choice}
+
+    builder = StateGraph(_BareState)
+    builder.add_node("parse", parse)
+    builder.add_node("persona", persona)
+    builder.add_node("after", after)
+    builder.add_edge(START, "parse")
+    builder.add_conditional_edges("parse", fan_out, ["persona"])
+    builder.add_edge("persona", "after")
+    builder.add_edge("after", END)
+    return builder.compile()
+
+
+async def measure_bare(latency: float, runs: int, calls: int) -> float:
+    ratios = []
+    for i in range(runs + 1):
+        model = SerialTimedModel(latency_s=latency)
+        graph = bare_graph(model, calls)
+        start = time.perf_counter()
+        await graph.ainvoke({"prompt": "an angry dog"})
+        wall = time.perf_counter() - start
+        if i:
             ratios.append(wall / model._inside)
     return statistics.median(ratios)
 
@@ -81,11 +146,13 @@ def main() -> None:
     if 2 * args.runs > len(NEW_SCENES):
         parser.error(f"--runs: at most {len(NEW_SCENES) // 2} (a new scene each run)")
     for n, mode in enumerate(("write", "choose")):
-        same = asyncio.run(measure(mode, args.latency, args.runs))
+        same, calls = asyncio.run(measure(mode, args.latency, args.runs))
         scenes = NEW_SCENES[n * args.runs : (n + 1) * args.runs]
-        new = asyncio.run(measure(mode, args.latency, args.runs, scenes))
+        new, _ = asyncio.run(measure(mode, args.latency, args.runs, scenes))
+        bare = asyncio.run(measure_bare(args.latency, args.runs, calls))
         print(f"overhead_{mode}_mode: {same:.3f}")
         print(f"overhead_{mode}_mode_new_scene: {new:.3f}")
+        print(f"overhead_{mode}_mode_bare_graph ({calls} calls): {bare:.3f}")
 
 
 if __name__ == "__main__":
