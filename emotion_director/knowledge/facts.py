@@ -94,6 +94,7 @@ class FactsFile(BaseModel):
     private_sites: frozenset[Name]
     not_places: tuple[Words, ...]
     distant_words: tuple[Words, ...]
+    destination_words: frozenset[Name]
 
     @model_validator(mode="after")
     def _holds_together(self) -> FactsFile:

@@ -882,6 +882,20 @@ def motion_verbs() -> frozenset[str]:
     return frozenset(_tsv_pairs("wordnet_motion.tsv"))
 
 
+def _destination(noun: str, tokens: list[str], entities: list[SubjectEntity]) -> bool:
+    """``noun`` stands only right after a verb of travel that follows a subject, with no
+    article or preposition ("a boat coming home"; not "a running dog")."""
+    subjects = {e.noun for e in entities}
+    at = [i for i, t in enumerate(tokens) if t == noun]
+    return bool(at) and all(
+        i > 1
+        and noun in _FACTS.destination_words
+        and tokens[i - 1] in motion_verbs()
+        and (tokens[i - 2] in subjects or _noun_like(tokens[i - 2]))
+        for i in at
+    )
+
+
 #: Words of a path: a verb they follow moves its subject ("bursting out of a tunnel",
 #: "skimming across a harbour", "thundering down the final straight").
 _PATH = frozenset("across along through past toward towards down up into out onto around".split())
@@ -1609,6 +1623,11 @@ def parse_scene(text: str) -> SceneModel:
         else ([], [])
     )
     entities = [_lifeless(entity, tokens) for entity in entities]
+    # a noun right after a subject's verb of travel is where it goes, not where the scene is:
+    # "a fishing boat coming home at dusk", "commuters heading downtown"
+    gone = {e.noun for e in entities + places if _destination(e.noun, tokens, entities)}
+    entities = [e for e in entities if e.noun not in gone]
+    places = [p for p in places if p.noun not in gone]
     opening = _opening_clause(tokens, lowered)
     if opening:  # "Parked beside a dune, the cargo rover waits": the rover, which is parked
         entities = _after_opening(entities, tokens, opening)
@@ -1638,13 +1657,16 @@ def parse_scene(text: str) -> SceneModel:
         for p in places
     ):
         facts.add("perched")  # "an owl on a branch": not in flight ("a bird near a tree" may be)
-    stated = phrase_facts(" ".join(_unnamed(tokens, entities, lowered))) if english else frozenset()
+    unnamed = [t for t in _unnamed(tokens, entities, lowered) if t not in gone]
+    stated = phrase_facts(" ".join(unnamed)) if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     curated = curated_subjects()
     # a compound's first word names no setting: "a window cleaner's cradle" is not indoors
     said = {
-        t for i, t in enumerate(tokens) if not (_compound_first(tokens, i) or _absent(tokens, i))
+        t
+        for i, t in enumerate(tokens)
+        if not (_compound_first(tokens, i) or _absent(tokens, i)) and t not in gone
     }
     for fact in curated["settings"]:
         words = set(curated["settings"][fact])

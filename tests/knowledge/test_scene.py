@@ -2433,3 +2433,27 @@ def test_set_57_readings():
     for prompt in ("a cat asleep at home on a sofa", "a girl doing homework at home"):
         facts = parse_scene(prompt).facts
         assert "indoor" in facts and "outdoor" not in facts, prompt
+
+
+def test_destination_after_travel_is_not_the_setting():
+    # "home" after a subject's verb of travel is where it goes: not a building, not indoors
+    for prompt in (
+        "a fishing boat coming home at dusk",
+        "a trawler sailing home through sleet",
+        "a nurse walking home after a night shift",
+    ):
+        facts = parse_scene(prompt).facts
+        assert "indoor" not in facts and "building" not in facts, prompt
+    # nouns that are a travel verb's path stay in the scene; a participle before its noun
+    # names no destination; "at home" is still inside it
+    assert "outdoor" in parse_scene("a lone hiker walking trails in autumn").facts
+    assert "dog" in [e.noun for e in parse_scene("a running dog in a park").entities]
+    assert "indoor" in parse_scene("a family at home on a rainy evening").facts
+
+
+def test_grey_part_of_day_is_overcast():
+    assert "overcast" in parse_scene("a ferry terminal on a grey November afternoon").facts
+    assert "overcast" in parse_scene("rowers on a gray winter morning").facts
+    # a grey animal on a sunny day, a grey wall on a hot one: no grey sky
+    assert "overcast" not in parse_scene("a grey heron on a sunny day").facts
+    assert "overcast" not in parse_scene("a gray cat on a bright summer day").facts
