@@ -193,3 +193,15 @@ def test_check_persona_paths_gives_each_file_a_verdict_in_order(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PersonaFileError, match="no persona files"):
         check_persona_paths([tmp_path / "empty"])
+
+
+def test_shipped_personas_are_parsed_once_and_each_call_gets_its_own_copies():
+    from emotion_director.personas import loader
+
+    first, second = loader.default_personas(), loader.default_personas()
+    assert [p.name for p in first] == [p.name for p in second]
+    assert loader._shipped_personas.cache_info().currsize == 1
+    # equal, but no object is shared: a caller that edits a nested list edits only its own
+    assert first[0] == second[0] and first[0] is not second[0]
+    first[0].taste.palette.append("a colour of the caller's own")
+    assert "a colour of the caller's own" not in loader.default_personas()[0].taste.palette
