@@ -232,22 +232,23 @@ def shortlist(
     """
     rng = random.Random(seed)
     taste = persona.taste_words()
+    focus = frozenset(persona.taste.focus)
     noise_scale = 0.4 + 0.6 * persona.temperature
-
     terms = scene_terms(candidates, scene)
 
-    def score(concept: VisualConcept) -> float:
-        u = min(max(rng.random(), 1e-12), 1 - 1e-12)
-        bonus = terms[id(concept)][0]
-        return affinity(persona, concept, taste) + bonus - noise_scale * math.log(-math.log(u))
-
     # a concept readers found much likelier to clash in scenes like this one is not offered:
-    # taste never ranks it in, and no facet is filled with it for the sake of variety
-    risk = {key: value[1] for key, value in terms.items()}
-    scores = {id(c): score(c) for c in candidates}  # (every concept draws its noise, in order)
-    ranked = sorted(candidates, key=lambda c: (-scores[id(c)], c.text))
-    safe = [c for c in ranked if risk[id(c)] < VETO_RISK]
-    safe_ids = {id(c) for c in safe}
+    # taste never ranks it in, and no facet is filled with it for the sake of variety.
+    # Every concept draws its noise, in order: score = affinity + bonus + Gumbel noise.
+    scored = []
+    for concept in candidates:
+        u = min(max(rng.random(), 1e-12), 1 - 1e-12)
+        bonus, risk = terms[id(concept)]
+        shared = len(taste & content_words(concept.text))
+        affinity_ = shared + (0.8 if concept.facet in focus else 0.0)
+        score = affinity_ + bonus - noise_scale * math.log(-math.log(u))
+        scored.append((-score, concept.text, risk, concept))
+    scored.sort(key=lambda row: (row[0], row[1]))
+    safe = [row[3] for row in scored if row[2] < VETO_RISK]
     picked: list[VisualConcept] = []
     per_facet: Counter[str] = Counter()
     for concept in safe:
@@ -260,10 +261,16 @@ def shortlist(
     # then, only where the safe ones run out, the least risky of the others
     wanted = min(size, MIN_OPTIONS)
     taken = {id(c) for c in picked}
+    for concept in safe:
+        if len(picked) >= wanted:
+            return picked
+        if id(concept) not in taken:
+            picked.append(concept)
     vetoed = sorted(
-        (c for c in ranked if id(c) not in safe_ids), key=lambda c: (risk[id(c)], c.text)
+        ((row[2], row[1], row[3]) for row in scored if row[2] >= VETO_RISK),
+        key=lambda row: (row[0], row[1]),
     )
-    for concept in [c for c in safe if id(c) not in taken] + vetoed:
+    for _, _, concept in vetoed:
         if len(picked) >= wanted:
             break
         picked.append(concept)
