@@ -96,6 +96,7 @@ JUDGES = {
     "judge58": ("DK", "DL"),
     "judge59": ("DM", "DN"),
     "judge60": ("DO", "DP"),
+    "judge61": ("DQ", "DR"),
 }
 
 
