@@ -34,6 +34,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, 
 from pydantic import BaseModel, ValidationError
 
 from emotion_director.agents.backends import backend_name
+from emotion_director.agents.models import StructuredCall
 from emotion_director.agents.steps import (
     CHARGE_CALL,
     Backoff,
@@ -133,6 +134,8 @@ def structured_runnable(
         return structured
     # with_structured_output gives "model.bind(...) | parser" (langchain-core's models and
     # ours): the call parameters join the model's binding
+    if isinstance(structured, StructuredCall):
+        return structured.bind(**params)
     if isinstance(structured, RunnableSequence) and isinstance(structured.first, RunnableBinding):
         return RunnableSequence(
             structured.first.bind(**params), *structured.middle, structured.last

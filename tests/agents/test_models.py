@@ -221,3 +221,45 @@ def test_a_schema_s_json_is_built_once_but_each_caller_gets_its_own_copy():
     first["properties"]["word"]["type"] = "integer"  # a test function that edits what it got
     assert _json_schema(Mood) == Mood.model_json_schema()
     assert _json_schema_text.cache_info().currsize >= 1
+
+
+class _Runs:
+    """Records chain and chat-model runs (name, parent) and chain errors."""
+
+    def __init__(self) -> None:
+        from langchain_core.callbacks import BaseCallbackHandler
+
+        runs = self
+
+        class Handler(BaseCallbackHandler):
+            def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, **kw):
+                runs.started.append(("chain", kw.get("name"), run_id, parent_run_id))
+
+            def on_chat_model_start(self, serialized, msgs, *, run_id, parent_run_id=None, **kw):
+                runs.started.append(("model", kw.get("name"), run_id, parent_run_id))
+
+            def on_chain_error(self, error, *, run_id, **kw):
+                runs.errors.append((run_id, type(error).__name__))
+
+        self.started: list[tuple] = []
+        self.errors: list[tuple] = []
+        self.handler = Handler()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_in_process_structured_call_is_one_run_around_the_model_s_own(mode):
+    from langchain_core.exceptions import OutputParserException
+
+    runs = _Runs()
+    model = FunctionChatModel(function=lambda messages, schema: {"cues": ["a", "b", "c"]})
+    call = model.with_structured_output(Reading).bind(temperature=0.3, seed=7)
+    config = {"callbacks": [runs.handler], "run_name": "persona_reading[Mara]"}
+    run = call.invoke if mode == "sync" else lambda *a, **k: asyncio.run(call.ainvoke(*a, **k))
+    with pytest.raises(OutputParserException, match="output does not match Reading"):
+        run("hi", config)  # the reply has no intensity
+    (chain, name, chain_id, _), (kind, _, _, parent) = runs.started
+    assert (chain, name, kind, parent) == ("chain", "persona_reading[Mara]", "model", chain_id)
+    assert runs.errors == [(chain_id, "OutputParserException")]
+    # the bound call parameters and the JSON-schema format reach the model, once
+    assert model.calls[0]["params"] == {"temperature": 0.3, "seed": 7}
+    assert model.calls[0]["schema"]["title"] == "Reading"
