@@ -131,7 +131,7 @@ class StructuredCall(RunnableSerializable[Any, BaseModel]):
     target: type[BaseModel]
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
-    def bind(self, **kwargs: Any) -> StructuredCall:  # type: ignore[override]
+    def bind(self, **kwargs: Any) -> StructuredCall:
         return self.model_copy(update={"kwargs": {**self.kwargs, **kwargs}})
 
     def _parse(self, message: BaseMessage) -> BaseModel:
