@@ -2457,3 +2457,23 @@ def test_grey_part_of_day_is_overcast():
     # a grey animal on a sunny day, a grey wall on a hot one: no grey sky
     assert "overcast" not in parse_scene("a grey heron on a sunny day").facts
     assert "overcast" not in parse_scene("a gray cat on a bright summer day").facts
+
+
+def test_set_58_59_readings():
+    graph = load_concept_graph()
+    # no weather falls underground or under water, whatever a reader of meaning finds in the
+    # words ("a wet night")
+    rain = graph.get("steady grey rain")
+    assert rain is not None
+    car_park = parse_scene("a pipe band practising in an underground car park on a wet night")
+    read_wet = car_park.model_copy(update={"read_setting": frozenset({"rain", "night"})})
+    assert rain.conflict(read_wet) is not None
+    assert rain.conflict(parse_scene("a tram in the rain at night")) is None
+    # a face buried in the hands is a waking gesture; a smile shows on the mouth
+    buried = graph.get("{poss} face buried in the hands")
+    smile = graph.get("{poss} shoulders dropped, a faint smile")
+    assert buried is not None and smile is not None
+    assert buried.conflict(parse_scene("a coach driver asleep across the back seats")) is not None
+    assert buried.conflict(parse_scene("a widow on a bench")) is None
+    assert smile.conflict(parse_scene("a euphonium player practising in a parked car")) is not None
+    assert smile.conflict(parse_scene("a gardener resting on a bench")) is None
