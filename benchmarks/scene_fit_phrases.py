@@ -97,6 +97,7 @@ JUDGES = {
     "judge59": ("DM", "DN"),
     "judge60": ("DO", "DP"),
     "judge61": ("DQ", "DR"),
+    "judge62": ("DS", "DT"),
 }
 
 
