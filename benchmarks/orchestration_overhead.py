@@ -12,7 +12,7 @@ The ``bare_graph`` line is the floor LangGraph and LangChain set: a graph of the
 parse node, six persona nodes by ``Send``, one node after them) whose nodes do nothing but make
 the same number of structured calls to the same model, with nothing of this library around them.
 
-    python benchmarks/orchestration_overhead.py [--latency 0.1] [--runs 5]
+    python benchmarks/orchestration_overhead.py [--latency 0.1] [--runs 15] [--new-scene-runs 5]
 """
 
 from __future__ import annotations
@@ -141,14 +141,15 @@ async def measure_bare(latency: float, runs: int, calls: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=15, help="runs of the repeated request")
+    parser.add_argument("--new-scene-runs", type=int, default=5)
     args = parser.parse_args()
-    if 2 * args.runs > len(NEW_SCENES):
-        parser.error(f"--runs: at most {len(NEW_SCENES) // 2} (a new scene each run)")
+    if 2 * args.new_scene_runs > len(NEW_SCENES):
+        parser.error(f"--new-scene-runs: at most {len(NEW_SCENES) // 2} (a new scene each run)")
     for n, mode in enumerate(("write", "choose")):
         same, calls = asyncio.run(measure(mode, args.latency, args.runs))
-        scenes = NEW_SCENES[n * args.runs : (n + 1) * args.runs]
-        new, _ = asyncio.run(measure(mode, args.latency, args.runs, scenes))
+        k = args.new_scene_runs
+        new, _ = asyncio.run(measure(mode, args.latency, k, NEW_SCENES[n * k : (n + 1) * k]))
         bare = asyncio.run(measure_bare(args.latency, args.runs, calls))
         print(f"overhead_{mode}_mode: {same:.3f}")
         print(f"overhead_{mode}_mode_new_scene: {new:.3f}")
