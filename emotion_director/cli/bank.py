@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -95,27 +94,42 @@ def bank_random(
     )
 
 
-def _write_tiny(kind: str, kinds: tuple[str, str], write: Callable[[Any], Path]) -> None:
-    """Check ``kind`` (before the diffusion extra is needed), ``write(diffusion.tiny)``, print
-    the folder written."""
-    if kind not in kinds:
-        raise fail(f"unknown kind '{kind}': use {kinds[0]} or {kinds[1]}.")
-    echo_written("emotion_director.diffusion.tiny", write, diffusion=True)
-
-
-@bank_app.command("tiny-pipeline")
-def tiny_pipeline(
-    out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random SD pipeline to")],
-    kind: Annotated[str, typer.Option(help="sd15 or sdxl")] = "sd15",
+def _tiny_command(
+    name: str, what: str, writer: str, kinds: tuple[str, str], kind_help: str, doc: str
 ) -> None:
-    """Write a tiny random SD 1.5/SDXL pipeline in the real diffusers layout (smoke tests)."""
-    _write_tiny(kind, ("sd15", "sdxl"), lambda tiny: tiny.write_tiny_pipeline(out_dir, kind))
+    """Register ``bank NAME OUT_DIR [--kind K]``: write a tiny random ``what`` of kind ``K``
+    (one of ``kinds``, the first by default) with ``diffusion.tiny.<writer>``."""
+
+    def command(
+        out_dir: Path = typer.Argument(..., help=f"folder to write a tiny random {what} to"),
+        kind: str = typer.Option(kinds[0], help=kind_help),
+    ) -> None:
+        # the kind is checked before the diffusion extra is needed
+        if kind not in kinds:
+            raise fail(f"unknown kind '{kind}': use {kinds[0]} or {kinds[1]}.")
+        echo_written(
+            "emotion_director.diffusion.tiny",
+            lambda tiny: getattr(tiny, writer)(out_dir, kind),
+            diffusion=True,
+        )
+
+    command.__doc__ = doc
+    bank_app.command(name)(command)
 
 
-@bank_app.command("tiny-image-encoder")
-def tiny_image_encoder(
-    out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random image encoder to")],
-    kind: Annotated[str, typer.Option(help="clip (CLIP vision) or dinov2")] = "clip",
-) -> None:
-    """Write a tiny random CLIP-vision or DINOv2 image encoder in the real layout (smoke tests)."""
-    _write_tiny(kind, ("clip", "dinov2"), lambda tiny: tiny.write_tiny_image_encoder(out_dir, kind))
+_tiny_command(
+    "tiny-pipeline",
+    "SD pipeline",
+    "write_tiny_pipeline",
+    ("sd15", "sdxl"),
+    "sd15 or sdxl",
+    "Write a tiny random SD 1.5/SDXL pipeline in the real diffusers layout (smoke tests).",
+)
+_tiny_command(
+    "tiny-image-encoder",
+    "image encoder",
+    "write_tiny_image_encoder",
+    ("clip", "dinov2"),
+    "clip (CLIP vision) or dinov2",
+    "Write a tiny random CLIP-vision or DINOv2 image encoder in the real layout (smoke tests).",
+)
