@@ -41,7 +41,9 @@ from langchain_core.runnables import (
 from langchain_core.runnables.config import (
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
+    set_config_context,
 )
+from langchain_core.runnables.utils import coro_with_context
 from pydantic import BaseModel, Field, ValidationError
 
 #: Set to ``False`` (the unit-test conftest does) to make any real model request raise.
@@ -122,21 +124,33 @@ class StructuredCall(RunnableSerializable[Any, BaseModel]):
     reply parsed into ``target``: what an in-library model's ``with_structured_output`` gives.
 
     One traced run wraps the chat model's own (named by the caller's ``run_name``, holding a
-    parse error when the reply does not fit): ``model.bind(...) | parser`` traced three, a
-    sequence, the model and the parser, ~0.1 ms more a call. :meth:`bind` adds call
-    parameters (a temperature, a seed) to ``kwargs``.
+    parse error when the reply does not fit), as LangChain's ``_call_with_config`` does: the
+    model runs in that run's config and tracing context. ``model.bind(...) | parser`` traced
+    three runs, a sequence, the model and the parser, ~0.1 ms more a call. :meth:`bind` adds
+    call parameters (a temperature, a seed) to ``kwargs``; parameters given at call time win.
     """
 
     model: BaseChatModel
     target: type[BaseModel]
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def InputType(self) -> Any:  # noqa: N802 (LangChain's name)
+        return self.model.InputType
+
+    @property
+    def OutputType(self) -> type[BaseModel]:  # noqa: N802
+        return self.target
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> Any:
+        return self.model.get_input_schema(config)
+
     def bind(self, **kwargs: Any) -> StructuredCall:
         return self.model_copy(update={"kwargs": {**self.kwargs, **kwargs}})
 
     def _parse(self, message: BaseMessage) -> BaseModel:
-        check_not_cut_off(message)
-        return JsonSchemaParser(pydantic_object=self.target).parse(str(message.content))
+        parser = JsonSchemaParser(pydantic_object=self.target)
+        return parser.parse_result([ChatGeneration(message=message)])
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseModel:
         config = ensure_config(config)
@@ -147,9 +161,9 @@ class StructuredCall(RunnableSerializable[Any, BaseModel]):
             run_id=config.pop("run_id", None),
         )
         try:
-            message = self.model.invoke(
-                input, patch_config(config, callbacks=run.get_child()), **self.kwargs, **kwargs
-            )
+            child = patch_config(config, callbacks=run.get_child())
+            with set_config_context(child) as context:
+                message = context.run(self.model.invoke, input, child, **{**self.kwargs, **kwargs})
             result = self._parse(message)
         except BaseException as exc:
             run.on_chain_error(exc)
@@ -168,9 +182,10 @@ class StructuredCall(RunnableSerializable[Any, BaseModel]):
             run_id=config.pop("run_id", None),
         )
         try:
-            message = await self.model.ainvoke(
-                input, patch_config(config, callbacks=run.get_child()), **self.kwargs, **kwargs
-            )
+            child = patch_config(config, callbacks=run.get_child())
+            with set_config_context(child) as context:
+                call = self.model.ainvoke(input, child, **{**self.kwargs, **kwargs})
+                message = await coro_with_context(call, context)
             result = self._parse(message)
         except BaseException as exc:
             await run.on_chain_error(exc)
@@ -224,14 +239,18 @@ class SchemaBoundChatModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> ChatResult:
         """One reply to ``messages`` (``kwargs``: the bound call parameters, the JSON-schema
-        ``response_format`` among them): what each in-library model implements."""
+        ``response_format`` among them, a dict of the caller's own): what each in-library model
+        implements. LangChain runs it in a thread under ``ainvoke`` unless the model overrides
+        ``_agenerate`` too (the recording test models do, to sleep their latency on the event
+        loop: a subclass of theirs that changes this changes ``_agenerate`` as well)."""
         raise NotImplementedError
 
     def with_structured_output(  # type: ignore[override]
         self, schema: type[BaseModel], *, include_raw: bool = False, **kwargs: Any
     ) -> Runnable:
-        """``self`` bound to a JSON-schema response format, piped into a parser for ``schema``
-        (``method`` is accepted and ignored: the schema always constrains the output)."""
+        """``self`` bound to a JSON-schema response format, its reply parsed into ``schema``
+        (:class:`StructuredCall`; ``method`` is accepted and ignored: the schema always
+        constrains the output)."""
         if include_raw:
             raise NotImplementedError("include_raw is not supported by this model")
         kwargs.pop("method", None)

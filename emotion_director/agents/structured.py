@@ -132,8 +132,8 @@ def structured_runnable(
     structured = (memory or StructuredMemory()).runnable(model, schema, method)
     if not params:
         return structured
-    # with_structured_output gives "model.bind(...) | parser" (langchain-core's models and
-    # ours): the call parameters join the model's binding
+    # an in-library model gives a StructuredCall, langchain-core's models "model.bind(...) |
+    # parser": the call parameters join the model's binding
     if isinstance(structured, StructuredCall):
         return structured.bind(**params)
     if isinstance(structured, RunnableSequence) and isinstance(structured.first, RunnableBinding):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -95,10 +96,15 @@ def bank_random(
 
 
 def _tiny_command(
-    name: str, what: str, writer: str, kinds: tuple[str, str], kind_help: str, doc: str
+    name: str,
+    what: str,
+    write: Callable[[Any, Path, str], Path],
+    kinds: tuple[str, str],
+    kind_help: str,
+    doc: str,
 ) -> None:
     """Register ``bank NAME OUT_DIR [--kind K]``: write a tiny random ``what`` of kind ``K``
-    (one of ``kinds``, the first by default) with ``diffusion.tiny.<writer>``."""
+    (one of ``kinds``, the first by default) with ``write(diffusion.tiny, OUT_DIR, K)``."""
 
     def command(
         out_dir: Path = typer.Argument(..., help=f"folder to write a tiny random {what} to"),
@@ -109,7 +115,7 @@ def _tiny_command(
             raise fail(f"unknown kind '{kind}': use {kinds[0]} or {kinds[1]}.")
         echo_written(
             "emotion_director.diffusion.tiny",
-            lambda tiny: getattr(tiny, writer)(out_dir, kind),
+            lambda tiny: write(tiny, out_dir, kind),
             diffusion=True,
         )
 
@@ -120,7 +126,7 @@ def _tiny_command(
 _tiny_command(
     "tiny-pipeline",
     "SD pipeline",
-    "write_tiny_pipeline",
+    lambda tiny, out_dir, kind: tiny.write_tiny_pipeline(out_dir, kind),
     ("sd15", "sdxl"),
     "sd15 or sdxl",
     "Write a tiny random SD 1.5/SDXL pipeline in the real diffusers layout (smoke tests).",
@@ -128,7 +134,7 @@ _tiny_command(
 _tiny_command(
     "tiny-image-encoder",
     "image encoder",
-    "write_tiny_image_encoder",
+    lambda tiny, out_dir, kind: tiny.write_tiny_image_encoder(out_dir, kind),
     ("clip", "dinov2"),
     "clip (CLIP vision) or dinov2",
     "Write a tiny random CLIP-vision or DINOv2 image encoder in the real layout (smoke tests).",

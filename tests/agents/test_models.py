@@ -263,3 +263,26 @@ def test_an_in_process_structured_call_is_one_run_around_the_model_s_own(mode):
     # the bound call parameters and the JSON-schema format reach the model, once
     assert model.calls[0]["params"] == {"temperature": 0.3, "seed": 7}
     assert model.calls[0]["schema"]["title"] == "Reading"
+
+
+def test_a_structured_call_s_parameters_given_at_call_time_win_and_block_content_parses():
+    from langchain_core.messages import AIMessage
+
+    model = FunctionChatModel(
+        function=lambda messages, schema: AIMessage(
+            content=[{"type": "text", "text": '{"cues": ["a", "b", "c"], "intensity": 2}'}]
+        )
+    )
+    call = model.with_structured_output(Reading).bind(temperature=0.3)
+    # LangChain's precedence: a keyword given at call time overrides the bound one
+    seen = []
+    original = model._reply
+
+    def spy(messages, kwargs):
+        seen.append(kwargs.get("temperature"))
+        return original(messages, kwargs)
+
+    object.__setattr__(model, "_reply", spy)
+    assert call.invoke("hi", temperature=0.9).intensity == 2  # a list of content blocks parses
+    assert asyncio.run(call.ainvoke("hi")).intensity == 2
+    assert seen == [0.9, 0.3]

@@ -2444,11 +2444,14 @@ def test_destination_after_travel_is_not_the_setting():
     ):
         facts = parse_scene(prompt).facts
         assert "indoor" not in facts and "building" not in facts, prompt
-    # nouns that are a travel verb's path stay in the scene; a participle before its noun
-    # names no destination; "at home" is still inside it
-    assert "outdoor" in parse_scene("a lone hiker walking trails in autumn").facts
-    assert "dog" in [e.noun for e in parse_scene("a running dog in a park").entities]
+    # "home" that is not right after a subject's verb of travel is a place ("at home", "a
+    # sinking home"); directions within the setting keep it ("downstairs", "indoors")
     assert "indoor" in parse_scene("a family at home on a rainy evening").facts
+    assert "building" in parse_scene("a dog sleeping at home near a sinking home").facts
+    assert "indoor" in parse_scene("a child running downstairs on christmas morning").facts
+    assert "outdoor" not in parse_scene("a cat walking indoors out of the rain").facts
+    # the verb must follow a subject: "a floating home" is a home that floats
+    assert "indoor" in parse_scene("an old man sitting in a floating home on the canal").facts
 
 
 def test_grey_part_of_day_is_overcast():
@@ -2477,3 +2480,14 @@ def test_set_58_59_readings():
     assert buried.conflict(parse_scene("a widow on a bench")) is None
     assert smile.conflict(parse_scene("a euphonium player practising in a parked car")) is not None
     assert smile.conflict(parse_scene("a gardener resting on a bench")) is None
+
+
+def test_set_60_readings():
+    # people filling a public place are a crowd: no subject "small and isolated in negative space"
+    alone = load_concept_graph().get("{the} small and isolated in negative space")
+    assert alone is not None
+    dancers = parse_scene("Sinulog dancers in feathered costumes filling a Cebu street at noon")
+    assert "crowd" in dancers.facts and alone.conflict(dancers) is not None
+    assert "crowd" not in parse_scene("a man filling the tank of his car on a street").facts
+    # a shop's counter is indoors
+    assert "indoor" in parse_scene("a pawnbroker weighing rings behind a barred counter").facts
