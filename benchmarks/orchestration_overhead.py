@@ -110,9 +110,10 @@ def bare_graph(model: SerialTimedModel, calls: int, personas: int = 6) -> Any:
         return {"readings": [pick.choice]}
 
     async def after(state: _BareState) -> dict[str, Any]:
+        choice = ""
         for _ in range(max(calls - personas, 0)):
-            pick = await structured.ainvoke([("user", state["prompt"])])
-        return {"out": pick.choice}
+            choice = (await structured.ainvoke([("user", state["prompt"])])).choice
+        return {"out": choice}
 
     builder = StateGraph(_BareState)
     builder.add_node("parse", parse)

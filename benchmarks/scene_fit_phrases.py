@@ -98,6 +98,7 @@ JUDGES = {
     "judge60": ("DO", "DP"),
     "judge61": ("DQ", "DR"),
     "judge62": ("DS", "DT"),
+    "judge63": ("DU", "DV"),
 }
 
 
