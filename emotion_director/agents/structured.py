@@ -134,7 +134,9 @@ def structured_runnable(
         return structured
     # an in-library model gives a StructuredCall, langchain-core's models "model.bind(...) |
     # parser": the call parameters join the model's binding
-    if isinstance(structured, StructuredCall):
+    if isinstance(structured, StructuredCall) or (
+        isinstance(structured, RunnableBinding) and isinstance(structured.bound, StructuredCall)
+    ):  # (a StructuredCall a subclass wrapped with_config: call-time keywords reach it too)
         return structured.bind(**params)
     if isinstance(structured, RunnableSequence) and isinstance(structured.first, RunnableBinding):
         return RunnableSequence(

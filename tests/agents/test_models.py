@@ -286,3 +286,15 @@ def test_a_structured_call_s_parameters_given_at_call_time_win_and_block_content
     assert call.invoke("hi", temperature=0.9).intensity == 2  # a list of content blocks parses
     assert asyncio.run(call.ainvoke("hi")).intensity == 2
     assert seen == [0.9, 0.3]
+
+
+def test_per_call_parameters_reach_a_structured_call_wrapped_with_config():
+    from emotion_director.agents.structured import structured_runnable
+
+    class Wrapped(FunctionChatModel):
+        def with_structured_output(self, schema, **kwargs):
+            return super().with_structured_output(schema, **kwargs).with_config(tags=["mine"])
+
+    model = Wrapped(function=lambda messages, schema: {"cues": ["a", "b", "c"], "intensity": 1})
+    structured_runnable(model, Reading, temperature=0.4, seed=9).invoke("hi")
+    assert model.calls[0]["params"] == {"temperature": 0.4, "seed": 9}
