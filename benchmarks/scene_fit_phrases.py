@@ -99,6 +99,7 @@ JUDGES = {
     "judge61": ("DQ", "DR"),
     "judge62": ("DS", "DT"),
     "judge63": ("DU", "DV"),
+    "judge64": ("DW", "DX"),
 }
 
 
