@@ -2419,6 +2419,7 @@ def _entities(
             kind
             and nxt
             and head
+            and i not in breaks  # "a brewery loft, dust in the sunbeams": the loft is the head
             and nxt not in _LOCATIVE
             and not acts
             and not named_doer

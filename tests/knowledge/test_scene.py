@@ -2491,3 +2491,13 @@ def test_set_60_readings():
     assert "crowd" not in parse_scene("a man filling the tank of his car on a street").facts
     # a shop's counter is indoors
     assert "indoor" in parse_scene("a pawnbroker weighing rings behind a barred counter").facts
+
+
+def test_a_noun_before_a_comma_modifies_nothing_after_it():
+    # "a brewery loft, dust in the sunbeams": the loft is where the barrels are (set 61 gave the
+    # loft "a windless blue sky" when "loft dust" was read as one noun)
+    facts = parse_scene(
+        "cedar barrels of fermenting soy sauce in a Shodoshima brewery loft, dust in the sunbeams"
+    ).facts
+    assert "indoor" in facts
+    assert "indoor" in parse_scene("an Enigma machine in a Bletchley Park hut, lamplight").facts
