@@ -1434,6 +1434,9 @@ def look_conflict(
     if "aerial_view" in facts and "face" in phrase_facts(text):
         # "eyes red-rimmed and downcast" in a drone shot of galloping horses (set 47)
         return "the prompt views the scene from far above: no face can be read from there"
+    if "aerial_view" in facts and "skin" in phrase_facts(text):
+        # "grit and sweat on skin" in a drone shot of a ploughing match (set 61)
+        return "the prompt views the scene from far above: no skin can be seen from there"
     if "downward_view" in facts and "sky_view" in phrase_facts(text):
         return "the prompt looks straight down at the subject: no sky shows"
     if "monochrome" in facts:

@@ -2501,3 +2501,11 @@ def test_a_noun_before_a_comma_modifies_nothing_after_it():
     ).facts
     assert "indoor" in facts
     assert "indoor" in parse_scene("an Enigma machine in a Bletchley Park hut, lamplight").facts
+
+
+def test_no_skin_detail_from_far_above():
+    sweat = load_concept_graph().get("grit and sweat on skin")
+    assert sweat is not None
+    drone = parse_scene("drone shot of a ploughing match, tractors cutting furrows across stubble")
+    assert sweat.conflict(drone) is not None
+    assert sweat.conflict(parse_scene("a boxer between rounds in a gym")) is None
