@@ -100,6 +100,7 @@ JUDGES = {
     "judge62": ("DS", "DT"),
     "judge63": ("DU", "DV"),
     "judge64": ("DW", "DX"),
+    "judge65": ("DY", "DZ"),
 }
 
 
