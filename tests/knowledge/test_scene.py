@@ -2509,3 +2509,11 @@ def test_no_skin_detail_from_far_above():
     drone = parse_scene("drone shot of a ploughing match, tractors cutting furrows across stubble")
     assert sweat.conflict(drone) is not None
     assert sweat.conflict(parse_scene("a boxer between rounds in a gym")) is None
+
+
+def test_arms_spread_to_a_view_is_a_waking_pose():
+    arms = load_concept_graph().get("{poss} arms spread wide, facing the view")
+    assert arms is not None
+    sleeper = parse_scene("a night-shift baker asleep on a bench beside the proving racks")
+    assert arms.conflict(sleeper) is not None
+    assert arms.conflict(parse_scene("a hiker on a summit at dawn")) is None
