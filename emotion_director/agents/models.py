@@ -149,21 +149,25 @@ class StructuredCall(RunnableSerializable[Any, BaseModel]):
         return self.model_copy(update={"kwargs": {**self.kwargs, **kwargs}})
 
     def _parse(self, message: BaseMessage) -> BaseModel:
-        parser = JsonSchemaParser(pydantic_object=self.target)
-        return parser.parse_result([ChatGeneration(message=message)])
+        return _parser_for(self.target).parse_result([ChatGeneration(message=message)])
+
+    def _start(self, config: RunnableConfig | None, kwargs: dict[str, Any]) -> _CallStart:
+        """The call's config, what its run starts with, and the model's keywords (bound ones,
+        then the call's own, which win)."""
+        config = ensure_config(config)
+        start = {
+            "name": config.get("run_name") or self.get_name(),
+            "run_id": config.pop("run_id", None),
+        }
+        return config, start, {**self.kwargs, **kwargs}
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> BaseModel:
-        config = ensure_config(config)
-        run = get_callback_manager_for_config(config).on_chain_start(
-            None,
-            input,
-            name=config.get("run_name") or self.get_name(),
-            run_id=config.pop("run_id", None),
-        )
+        config, start, model_kwargs = self._start(config, kwargs)
+        run = get_callback_manager_for_config(config).on_chain_start(None, input, **start)
         try:
             child = patch_config(config, callbacks=run.get_child())
             with set_config_context(child) as context:
-                message = context.run(self.model.invoke, input, child, **{**self.kwargs, **kwargs})
+                message = context.run(self.model.invoke, input, child, **model_kwargs)
             result = self._parse(message)
         except BaseException as exc:
             run.on_chain_error(exc)
@@ -174,17 +178,14 @@ class StructuredCall(RunnableSerializable[Any, BaseModel]):
     async def ainvoke(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> BaseModel:
-        config = ensure_config(config)
+        config, start, model_kwargs = self._start(config, kwargs)
         run = await get_async_callback_manager_for_config(config).on_chain_start(
-            None,
-            input,
-            name=config.get("run_name") or self.get_name(),
-            run_id=config.pop("run_id", None),
+            None, input, **start
         )
         try:
             child = patch_config(config, callbacks=run.get_child())
             with set_config_context(child) as context:
-                call = self.model.ainvoke(input, child, **{**self.kwargs, **kwargs})
+                call = self.model.ainvoke(input, child, **model_kwargs)
                 message = await coro_with_context(call, context)
             result = self._parse(message)
         except BaseException as exc:
@@ -192,6 +193,16 @@ class StructuredCall(RunnableSerializable[Any, BaseModel]):
             raise
         await run.on_chain_end(result)
         return result
+
+
+#: What :meth:`StructuredCall._start` gives: the config, the run's start keywords, the model's.
+_CallStart = tuple[RunnableConfig, dict[str, Any], dict[str, Any]]
+
+
+@lru_cache(maxsize=256)
+def _parser_for(target: type[BaseModel]) -> JsonSchemaParser:
+    """One parser per schema (it holds nothing but the schema)."""
+    return JsonSchemaParser(pydantic_object=target)
 
 
 def tool_call_parts(model: BaseChatModel, schema: type[BaseModel]) -> tuple[Runnable, Runnable]:

@@ -885,11 +885,12 @@ def motion_verbs() -> frozenset[str]:
 def _destination(noun: str, tokens: list[str], entities: list[SubjectEntity]) -> bool:
     """``noun`` stands only right after a verb of travel that follows a subject, with no
     article or preposition ("a boat coming home"; not "a running dog")."""
+    if noun not in _FACTS.destination_words:
+        return False
     subjects = {e.noun for e in entities}
     at = [i for i, t in enumerate(tokens) if t == noun]
     return bool(at) and all(
         i > 1
-        and noun in _FACTS.destination_words
         and tokens[i - 1] in motion_verbs()
         and (tokens[i - 2] in subjects or _noun_like(tokens[i - 2]))
         for i in at
@@ -1431,12 +1432,11 @@ def look_conflict(
         return "the prompt shows the subject as a silhouette: its face cannot be seen"
     if "masked" in facts and "face" in phrase_facts(text) and "masked" not in phrase_facts(text):
         return "the prompt masks the subject's face: no expression can be read on it"
-    if "aerial_view" in facts and "face" in phrase_facts(text):
-        # "eyes red-rimmed and downcast" in a drone shot of galloping horses (set 47)
-        return "the prompt views the scene from far above: no face can be read from there"
-    if "aerial_view" in facts and "skin" in phrase_facts(text):
-        # "grit and sweat on skin" in a drone shot of a ploughing match (set 61)
-        return "the prompt views the scene from far above: no skin can be seen from there"
+    if "aerial_view" in facts:
+        # "eyes red-rimmed and downcast" in a drone shot of galloping horses (set 47), "grit
+        # and sweat on skin" in one of a ploughing match (set 61)
+        for detail in sorted(phrase_facts(text) & _FAR_DETAIL.keys()):
+            return f"the prompt views the scene from far above: {_FAR_DETAIL[detail]}"
     if "downward_view" in facts and "sky_view" in phrase_facts(text):
         return "the prompt looks straight down at the subject: no sky shows"
     if "monochrome" in facts:
@@ -1448,6 +1448,13 @@ def look_conflict(
     if "photographed" in facts and "drawn" not in facts and _DRAWN_PROCESS.search(text.lower()):
         return "the prompt asks for a photograph: no drawn or painted medium"
     return None
+
+
+#: Body detail no view from far above shows, and how the refusal says so.
+_FAR_DETAIL = {
+    "face": "no face can be read from there",
+    "skin": "no skin can be seen from there",
+}
 
 
 #: A photograph's own process ("grainy film texture", "harsh flash snapshot", "wide lens
