@@ -450,12 +450,31 @@ def _acceptable(
     return (
         all(noun in lowered for noun in head_nouns)
         and kept * 2 >= len(concepts)
+        and _stray_phrase(prompt, subject, concepts) is None
         and not emotion_words_in(prompt)
         and instruction_reason(prompt) is None
         and (not subject or instruction_echo(prompt, subject, keep=head_nouns) is None)
         and scene_copy(prompt, _WRITER_SYSTEM) is None
         and estimate_clip_tokens(prompt) <= budget
     )
+
+
+def _stray_phrase(prompt: str, subject: str, concepts: Sequence[ConceptLink]) -> str | None:
+    """A phrase the writer added after the subject that is none of the chosen concepts: one
+    that says the subject again, or one of its own ("a tow truck driver, on his way home from
+    work, the sunset on a beach" under a motorway bridge, SmolLM2 over llama.cpp's server). Each
+    added phrase must carry a word of a chosen concept (a capable model rewords them; it does
+    not invent scenery or repeat the subject)."""
+    rest = prompt.strip()
+    if subject and rest.lower().startswith(subject.lower()):
+        rest = rest[len(subject) :]
+    own = content_words(subject)
+    chosen = set().union(*(content_words(c.text) for c in concepts)) - own
+    for phrase in rest.split(","):
+        words = content_words(phrase)
+        if words and not words & chosen:
+            return phrase.strip()
+    return None
 
 
 #: The prompt writer's instructions: what it writes must not repeat them (a small model over

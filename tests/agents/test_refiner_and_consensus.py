@@ -565,6 +565,24 @@ def test_a_scale_the_scene_names_as_a_thing_is_no_framing(scene):
             "light, grey slate palette, a distant skyline under low cloud",
             True,
         ),
+        # the subject said again, and scenery of the writer's own (set the same way over the
+        # server: "the sunset on a beach" for a scene under a motorway bridge)
+        (
+            "a chimney sweep climbing a sooty rooftop on a grey overcast morning, flat overcast "
+            "light, a chimney sweep, grey slate palette, a distant skyline under low cloud",
+            False,
+        ),
+        (
+            "a chimney sweep climbing a sooty rooftop on a grey overcast morning, flat overcast "
+            "light, the sunset on a beach, grey slate palette, a distant skyline under low cloud",
+            False,
+        ),
+        # reworded concepts stay
+        (
+            "a chimney sweep climbing a sooty rooftop on a grey overcast morning, flat light "
+            "under overcast, slate-grey palette, the skyline far off beneath low cloud",
+            True,
+        ),
     ],
 )
 def test_a_written_prompt_must_add_the_concepts_and_not_the_writer_s_orders(written, accepted):
