@@ -10,6 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emotion_director.emotions import Emotion
 
+__all__ = [
+    "ConceptChain",
+    "ConceptLink",
+    "DroppedCue",
+    "PersonaReading",
+    "TraceEntry",
+    "VisualPromptRequest",
+]
+
 
 class PersonaReading(BaseModel):
     """One persona's subjective reading of how the scene could evoke the target emotion."""
