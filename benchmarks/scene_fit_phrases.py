@@ -101,6 +101,7 @@ JUDGES = {
     "judge63": ("DU", "DV"),
     "judge64": ("DW", "DX"),
     "judge65": ("DY", "DZ"),
+    "judge66": ("EA", "EB"),
 }
 
 
