@@ -818,9 +818,15 @@ def _verb_form(word: str) -> bool:
 
 
 def _ing_stems(word: str) -> tuple[str, ...]:
-    """The words an -ing form may come from: "humming" -> hum-m, hum; "baking" -> bak, bake."""
+    """The words an -ing form may come from: "humming" -> hum-m, hum; "baking" -> bak, bake;
+    "tying" -> ty, tye, tie."""
     stem = word[:-3]
-    return (stem, stem + "e", stem[:-1] if len(stem) > 1 and stem[-1] == stem[-2] else stem)
+    return (
+        stem,
+        stem + "e",
+        stem[:-1] if len(stem) > 1 and stem[-1] == stem[-2] else stem,
+        stem[:-1] + "ie" if stem.endswith("y") else stem,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -2805,7 +2811,9 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             found.append(token)
         elif (
             token.endswith("ing")
-            and len(token) > 5
+            # a short -ing word is a verb's only right after its subject ("a woman tying
+            # vines"; not "a thing", "a swing")
+            and (len(token) > 5 or (after and _ing_of_a_verb(token) and token not in postures()))
             and token not in expressions
             and (kind_of(token) is None or (after and kind_of(token) == "object"))
             and (token not in attribute_lexicon() or after)

@@ -2517,3 +2517,23 @@ def test_arms_spread_to_a_view_is_a_waking_pose():
     sleeper = parse_scene("a night-shift baker asleep on a bench beside the proving racks")
     assert arms.conflict(sleeper) is not None
     assert arms.conflict(parse_scene("a hiker on a summit at dawn")) is None
+
+
+def test_set_63_readings():
+    # a white sky, or a grey one of a season, is a sky of cloud ("a blue sky with a few wisps"
+    # under a white midday sky)
+    assert "overcast" in parse_scene("children paddling boats under a white midday sky").facts
+    assert "overcast" in parse_scene("a bicycle rusting in a yard under a grey winter sky").facts
+    assert "overcast" not in parse_scene("a white horse under a blue sky").facts
+    # a short verb right after its subject ("tying" from tie): the woman is busy, and a pose
+    # held instead ("arms spread wide, facing the view") is not hers
+    assert "busy" in parse_scene("an elderly woman tying bitter melon vines to a trellis").facts
+    assert "busy" not in parse_scene("a dog lying in the grass").facts  # a posture, at rest
+    assert "busy" not in parse_scene("a thing on a swing").facts
+    # skin damp with sweat is not seen under water
+    graph = load_concept_graph()
+    clammy = graph.get("clammy, glistening skin")
+    assert clammy is not None
+    diver = parse_scene("a marine biologist clipping coral fragments underwater off Bonaire")
+    assert not clammy.fits(diver)
+    assert clammy.fits(parse_scene("a sewer worker wading through sludge in a tunnel"))
