@@ -180,10 +180,15 @@ class SceneFit:
                 rows.extend(protos)
                 owner.extend([len(self._keys) - 1] * len(protos))
         self._protos = self.encoder.encode(rows)
-        self._owner = np.array(owner)
-        self._dim_cols = []
+        # each value's prototypes are one run of rows: where each run starts (for a max per run)
+        self._starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0]) if owner else owner
+        if len(self._starts) != len(self._keys):
+            raise ValueError("every value of a scene-fit dimension needs a prototype")
+        # each dimension's values as one run of columns (a value is rivalled within its own)
+        self._dim_spans = []
         for dname in self.dimensions.dimensions:
-            self._dim_cols.append([i for i, k in enumerate(self._keys) if k.split(":")[0] == dname])
+            cols = [i for i, k in enumerate(self._keys) if k.split(":")[0] == dname]
+            self._dim_spans.append((cols[0], cols[-1] + 1))
         self._views = self.encoder.encode(self.dimensions.view_markers)
         distractors = self.dimensions.distractors if self.weights.get("distractors", True) else []
         self._distract = self.encoder.encode(distractors) if distractors else None
@@ -201,16 +206,20 @@ class SceneFit:
         tau = float(self.weights.get("tau", 0.5))
         delta = float(self.weights.get("delta", 0.08))
         # per window and value: the best prototype
-        best = np.stack(
-            [sims[:, self._owner == i].max(axis=1) for i in range(len(self._keys))], axis=1
-        )
+        best = np.maximum.reduceat(sims, self._starts, axis=1)
         # a window states a value when it is near it *and* nearer to it than to the other values
-        # of its dimension ("at midnight" is near "noon" too: both are times)
+        # of its dimension ("at midnight" is near "noon" too: both are times): the best of the
+        # others is the dimension's best, or for the best value itself the second best
         rival = np.full_like(best, -1.0)
-        for cols in self._dim_cols:
-            for c in cols:
-                others = [o for o in cols if o != c]
-                rival[:, c] = best[:, others].max(axis=1)
+        rows = np.arange(len(best))
+        for lo, hi in self._dim_spans:
+            block = best[:, lo:hi]
+            if hi - lo < 2:
+                continue  # (a value with no rival in its dimension)
+            first = block.argmax(axis=1)
+            two = np.partition(block, hi - lo - 2, axis=1)[:, -2:]
+            rival[:, lo:hi] = two[:, 1:]
+            rival[rows, lo + first] = two[:, 0]
         if self._distract is not None:
             rival = np.maximum(rival, (vecs @ self._distract.T).max(axis=1, keepdims=True))
         level = np.clip((best - tau) / (1.0 - tau), 0.0, 1.0)
