@@ -40,6 +40,7 @@ from emotion_director.knowledge.concept_graph import (
     ConceptGraph,
     VisualConcept,
     content_words,
+    moved_setting,
     scene_relevance,
 )
 from emotion_director.knowledge.scene import (
@@ -171,7 +172,7 @@ def chain_of_concept(
             more = dict(zip(unread, read_risk(scene.text, unread)))
             scene = scene.model_copy(update={"read_risk": {**scene.read_risk, **more}})
     clashes = _scene_clash(scene_fit, subject)
-    _drop_contradictions(links, known, dropped, facts, clashes)
+    _drop_contradictions(links, known, dropped, facts, clashes, scene)
     if grounding:
         rng = random.Random(zlib.crc32(f"{seed}:{emotion.value}:{subject}".encode()))
         completion = _Completion(
@@ -395,8 +396,13 @@ def _drop_contradictions(
     dropped: list[DroppedCue],
     facts: frozenset[str],
     clashes: Callable[[str], str | None] = lambda text: None,
+    scene: SceneModel | None = None,
 ) -> None:
-    """Drop concepts that contradict the scene, then those contradicting a better supported one."""
+    """Drop concepts that contradict the scene, then those contradicting a better supported one.
+
+    Free text (a capable model's own cue, no concept of the graph) is also dropped where it sets
+    a located ``scene`` somewhere else (:func:`~emotion_director.knowledge.concept_graph.
+    moved_setting`)."""
     kept: list[ConceptLink] = []
     for link in sorted(links.values(), key=lambda c: (-c.support, c.text)):
         concept = known.get(link.text.strip().lower())
@@ -408,6 +414,7 @@ def _drop_contradictions(
             if concept is not None
             else facts_conflict(facts, phrase_facts(link.text), link.text)
             or look_conflict(link.facet, link.text, facts)
+            or (moved_setting(scene, link.text) if scene is not None else None)
         )
         if reason is None:
             reason = clashes(link.text)

@@ -633,6 +633,21 @@ def _located(scene: SceneModel) -> str | None:
     return None
 
 
+def moved_setting(scene: SceneModel, text: str) -> str | None:
+    """Why free text (a model's own cue) sets the scene somewhere else, or ``None``: the scene
+    says where it is (:func:`_located`) and the text names a setting of its own that the scene
+    does not (a ``site:`` fact of the parser: "a day at the beach" for a tow truck driver under a
+    motorway bridge). The rule a space concept of the graph meets ("the scene is already set"),
+    for words no concept of the graph holds."""
+    here = _located(scene)
+    if here is None:
+        return None
+    theirs = sorted(f for f in parse_scene(text).facts - scene.facts if f.startswith("site:"))
+    if not theirs:
+        return None
+    return f"it sets the scene somewhere else ({theirs[0][5:]}); the scene is set ({here})"
+
+
 def _data_file(name: str) -> str:
     return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
 

@@ -707,3 +707,36 @@ async def test_a_cue_of_made_up_words_is_dropped_for_an_english_scene(cue, engli
     )
     reasons = {d.text: d.reason for d in chain.dropped}
     assert (cue in reasons and "English word" in reasons[cue]) is dropped
+
+
+async def test_a_models_own_cue_that_sets_a_located_scene_elsewhere_is_dropped():
+    # over llama.cpp's server in write mode: "a day at the beach" for a driver under a bridge
+    subject = "a tow truck driver eating noodles under a motorway bridge"
+    readings = [
+        reading("a", ["a day at the beach", "steam curling off a paper bowl of noodles"]),
+        reading("b", ["sunset over a city", "rain streaming off the concrete overhead"]),
+    ]
+    chain = await chain_of_concept(
+        readings,
+        emotion=Emotion.AMUSEMENT,
+        subject=subject,
+        subject_tags=subject_tags(subject),
+        concept_graph=GRAPH,
+        mode="write",
+    )
+    dropped = {d.text: d.reason for d in chain.dropped}
+    kept = {c.text for c in chain.concepts}
+    assert "somewhere else (shore)" in dropped["a day at the beach"]
+    assert "the scene is set (bridge)" in dropped["a day at the beach"]
+    assert "sunset over a city" in dropped
+    assert "steam curling off a paper bowl of noodles" in kept
+    # a scene that says nowhere in particular may be set anywhere
+    free = await chain_of_concept(
+        [reading("a", ["a day at the beach", "a striped beach towel"])],
+        emotion=Emotion.AMUSEMENT,
+        subject="a dog",
+        subject_tags=DOG,
+        concept_graph=GRAPH,
+        mode="write",
+    )
+    assert "a day at the beach" in {c.text for c in free.concepts}

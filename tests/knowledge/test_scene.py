@@ -2537,3 +2537,14 @@ def test_set_63_readings():
     diver = parse_scene("a marine biologist clipping coral fragments underwater off Bonaire")
     assert not clammy.fits(diver)
     assert clammy.fits(parse_scene("a sewer worker wading through sludge in a tunnel"))
+
+
+def test_what_a_thing_is_kept_in_is_indoors_not_every_bowl_or_tank():
+    # "steam curling off a paper bowl of noodles" was refused as indoor for a driver under a
+    # motorway bridge
+    assert "indoor" not in phrase_facts("steam curling off a paper bowl of noodles")
+    assert "indoor" not in parse_scene("a tank rolling through mud").facts
+    octopus = parse_scene("an octopus squeezing into a glass jar on the seafloor")
+    assert "indoor" not in octopus.facts
+    assert "indoor" in parse_scene("a goldfish in a glass bowl").facts
+    assert "indoor" in parse_scene("a parrot in a gilded cage").facts
