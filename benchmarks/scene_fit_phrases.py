@@ -102,6 +102,7 @@ JUDGES = {
     "judge64": ("DW", "DX"),
     "judge65": ("DY", "DZ"),
     "judge66": ("EA", "EB"),
+    "judge67": ("EC", "ED"),
 }
 
 

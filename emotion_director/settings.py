@@ -102,6 +102,14 @@ class Settings(BaseSettings):
         "neighbours among the project's labelled end-to-end pairs); without the [scene] extra "
         "and MiniLM weights, or off, by the per-concept counts of the same labels alone",
     )
+    recast_expressions: bool = Field(
+        default=False,
+        description="recast an expression of the subject that fights the target emotion ('a "
+        "sobbing toddler' -> 'a giggling toddler' for amusement). Off by default: the subject "
+        "stays as the user wrote it and the emotion comes from the added concepts, none of which "
+        "then shows the subject's face otherwise (blind readers called all 19 recasts they saw "
+        "a clash with the scene, sets 1-64)",
+    )
     timeout_s: float = Field(
         default=60.0,
         gt=0,

@@ -147,5 +147,5 @@ def test_rewrite_says_when_the_prompt_is_not_english_and_what_was_changed():
     result = invoke("rewrite", "un chien qui joue dans le jardin", "-e", "awe")
     assert result.exit_code == 0, result.output
     assert "language:" in result.stdout and "not English" in result.stdout
-    recast = invoke("rewrite", "a sobbing toddler", "-e", "amusement")
-    assert "recast:" in recast.stdout and "giggling" in recast.stdout
+    moved = invoke("rewrite", "an angry dog", "-e", "contentment")
+    assert "'angry' evokes anger" in moved.stdout and "moved to the" in moved.stdout

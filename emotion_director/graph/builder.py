@@ -190,6 +190,7 @@ class MCAgentNodes:
             dict(state),
             max_chars=self.settings.max_prompt_chars,
             default_seed=ctx.seed if ctx.seed is not None else self.settings.seed,
+            recast=self.settings.recast_expressions,
         )
         reader = shared_setting_reader() if self.settings.read_setting else None
         if reader is not None:

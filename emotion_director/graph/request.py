@@ -99,8 +99,12 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     return subject, list(dict.fromkeys(heads))[:4]
 
 
-def parse_request(state: dict[str, Any], *, max_chars: int, default_seed: int) -> dict[str, Any]:
-    """Validate the input state; return the normalised request and the subject to keep."""
+def parse_request(
+    state: dict[str, Any], *, max_chars: int, default_seed: int, recast: bool = False
+) -> dict[str, Any]:
+    """Validate the input state; return the normalised request and the subject to keep
+    (``recast``: an expression that fights the target is recast, see
+    :func:`~emotion_director.knowledge.scene.fit_subject`)."""
     prompt = clean_prompt(state.get("prompt"), max_chars)
     target = resolve_target(state.get("emotion"), state.get("valence"), state.get("arousal"))
     scene, removed = strip_instructions(prompt)
@@ -110,7 +114,11 @@ def parse_request(state: dict[str, Any], *, max_chars: int, default_seed: int) -
             "what the image should show, e.g. 'a dog in a park'."
         )
     model = parse_scene(scene)
-    fitted, adjustments, negatives = fit_subject(model, scene, target.value)
+    fitted, adjustments, negatives = fit_subject(model, scene, target.value, recast=recast)
+    recast_words = {a.text for a in adjustments if a.action == "recast"}
+    if recast_words:  # the subject now shows the target's face, which concepts may show too
+        kept = [a for a in model.attributes if a.word not in recast_words]
+        model = model.model_copy(update={"attributes": kept})
     subject, heads = extract_subject(fitted)
     if not model.english:  # keep a non-English prompt intact: its words are not ours to judge
         subject = scene

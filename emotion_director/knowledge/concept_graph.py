@@ -34,6 +34,7 @@ from emotion_director.knowledge.scene import (
     curated_subjects,
     facts_conflict,
     facts_opposed,
+    fighting_expression,
     kind_of,
     look_conflict,
     noun_heads,
@@ -210,6 +211,11 @@ class VisualConcept(BaseModel):
             if theirs and not own & (weather | {"diffuse", "liquid"}):
                 return "the scene already states its weather"
         if isinstance(scene, SceneModel):
+            if self.facet == "body_language" and "face" in self.needs:
+                # the subject's face is the user's: "fishermen laughing" get no scowl for anger
+                fought = fighting_expression(scene, self.emotion.value)
+                if fought is not None:
+                    return f"the subject is {fought}, as the scene says"
             owner = scene.owner_for(self.needs) if self.bound else None
             if self.bound and owner is None:
                 return "no subject of the kind it names"

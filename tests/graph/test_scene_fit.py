@@ -2,8 +2,10 @@
 
 import pytest
 
+from emotion_director import Settings, build_graph
 from emotion_director.emotions import Emotion
 from emotion_director.evals.scene_metrics import added_phrases, contradictions
+from emotion_director.testing import TestChatModel
 
 SCENES = [
     "a campfire at night",
@@ -32,6 +34,12 @@ def test_rewrites_never_contradict_their_scene(graph, prompt):
 def test_output_has_the_scene_model_and_what_was_changed(graph):
     out = graph.invoke({"prompt": "a sobbing toddler", "emotion": "amusement"})
     assert out["scene"].main.noun == "toddler"
+    # the subject's expression is the user's: it stays, and no other face joins it
+    assert out["subject"] == "a sobbing toddler" and not out["adjustments"]
+    grins = [c for c in out["concepts"].concepts if "grin" in c.text]
+    assert not grins
+    recasting = build_graph(Settings(recast_expressions=True), chat_model=TestChatModel())
+    out = recasting.invoke({"prompt": "a sobbing toddler", "emotion": "amusement"})
     assert out["subject"] == "a giggling toddler" and "sobbing" not in out["final_prompt"]
     change = out["adjustments"][0]
     assert (change.action, change.text, change.replacement) == ("recast", "sobbing", "giggling")

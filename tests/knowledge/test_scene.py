@@ -148,9 +148,34 @@ def test_space_concepts_do_not_move_a_scene_whose_place_is_stated():
     ],
 )
 def test_conflicting_expressions_are_recast_toward_the_target(prompt, emotion, expected):
-    subject, changes, negatives = fit_subject(parse_scene(prompt), prompt, emotion)
+    subject, changes, negatives = fit_subject(parse_scene(prompt), prompt, emotion, recast=True)
     assert subject == expected
     assert changes[0].action == "recast" and not negatives
+
+
+@pytest.mark.parametrize(
+    "prompt, emotion",
+    [
+        ("a sobbing toddler", "amusement"),
+        ("fishermen laughing over grilled sardines at a harbour cafe", "anger"),
+        ("hotel chambermaids laughing in a service lift", "sadness"),
+    ],
+)
+def test_by_default_the_subjects_expression_stays_and_no_other_face_joins_it(prompt, emotion):
+    # blind readers called all 19 recasts they saw a clash ("fishermen laughing" made "fishermen
+    # scowling", sets 61, 62, 64)
+    scene = parse_scene(prompt)
+    subject, changes, negatives = fit_subject(scene, prompt, emotion)
+    assert subject == prompt and not changes and not negatives
+    faces = [
+        c
+        for c in load_concept_graph().candidates(emotion, scene)
+        if c.facet == "body_language" and "face" in c.needs
+    ]
+    assert not faces
+    # an expression of the target's own side leaves the face free: a grin for laughing women
+    laughing = parse_scene("two women laughing while pounding fufu in a wooden mortar")
+    assert any("face" in c.needs for c in load_concept_graph().candidates("amusement", laughing))
 
 
 def test_conflicting_states_move_to_the_negative_prompt_and_descriptions_stay():
@@ -1147,8 +1172,9 @@ def test_what_the_subject_is_doing_is_not_recast(text, target):
     assert new == text and not adjustments and not negatives
 
 
-def test_an_expression_is_still_recast():
-    assert fit_subject(parse_scene("a sobbing toddler"), "a sobbing toddler", "amusement")[0] == (
+def test_an_expression_is_still_recast_on_request():
+    scene = parse_scene("a sobbing toddler")
+    assert fit_subject(scene, "a sobbing toddler", "amusement", recast=True)[0] == (
         "a giggling toddler"
     )
 
@@ -1606,7 +1632,7 @@ def test_a_robot_or_a_rover_is_a_machine_with_no_face():
     ],
 )
 def test_a_subjects_verb_with_an_object_or_a_things_own_verb_is_kept(scene, target, kept):
-    assert kept in fit_subject(parse_scene(scene), scene, target)[0]
+    assert kept in fit_subject(parse_scene(scene), scene, target, recast=True)[0]
 
 
 @pytest.mark.parametrize(
@@ -1621,7 +1647,7 @@ def test_a_subjects_verb_with_an_object_or_a_things_own_verb_is_kept(scene, targ
     ],
 )
 def test_an_expression_without_an_object_is_still_recast(scene, target, recast):
-    assert fit_subject(parse_scene(scene), scene, target)[0].startswith(recast)
+    assert fit_subject(parse_scene(scene), scene, target, recast=True)[0].startswith(recast)
 
 
 def test_after_sunset_the_sun_has_gone():
@@ -1927,7 +1953,7 @@ def test_a_movement_of_the_whole_body_is_never_recast(scene, target):
     # set 40: "a pronghorn bounding across" became "a pronghorn whimpering across"
     from emotion_director.knowledge.scene import fit_subject
 
-    assert fit_subject(parse_scene(scene), scene, target)[0] == scene
+    assert fit_subject(parse_scene(scene), scene, target, recast=True)[0] == scene
 
 
 def test_a_gerund_is_no_living_thing_and_a_participle_may_name_a_kind():
@@ -2548,3 +2574,28 @@ def test_what_a_thing_is_kept_in_is_indoors_not_every_bowl_or_tank():
     assert "indoor" not in octopus.facts
     assert "indoor" in parse_scene("a goldfish in a glass bowl").facts
     assert "indoor" in parse_scene("a parrot in a gilded cage").facts
+
+
+def test_set_64_readings():
+    graph = load_concept_graph()
+
+    def refused(text, scene):
+        concept = graph.get(text)
+        assert concept is not None, text
+        return concept.conflict(parse_scene(scene)) is not None
+
+    # lips pursed to whistle; cheeks puffed shut while laughing; a raised hand while asleep
+    handler = "a sheepdog trial handler whistling as a border collie pens three ewes"
+    assert refused("{poss} eyes huge, mouth in a whoop", handler)
+    laughing = "two women laughing while pounding fufu in a wooden mortar"
+    assert refused("{poss} cheeks puffed out like a hamster", laughing)
+    assert refused("a raised hand blocking half the frame", "a repairman asleep in his kiosk")
+    assert not refused("a raised hand blocking half the frame", "a repairman in his kiosk")
+    # a compound adjective opens no clause: the macaques are the subject, not "November"
+    macaques = parse_scene(
+        "crab-eating macaques raiding a fruit buffet on temple steps, late November"
+    )
+    assert macaques.entities[0].noun == "macaques"
+    assert (
+        parse_scene("Hired to count bats, a surveyor sits in a cave").entities[0].noun == "surveyor"
+    )
