@@ -103,6 +103,7 @@ JUDGES = {
     "judge65": ("DY", "DZ"),
     "judge66": ("EA", "EB"),
     "judge67": ("EC", "ED"),
+    "judge68": ("EE", "EF"),
 }
 
 

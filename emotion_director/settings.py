@@ -107,8 +107,8 @@ class Settings(BaseSettings):
         description="recast an expression of the subject that fights the target emotion ('a "
         "sobbing toddler' -> 'a giggling toddler' for amusement). Off by default: the subject "
         "stays as the user wrote it and the emotion comes from the added concepts, none of which "
-        "then shows the subject's face otherwise (blind readers called all 19 recasts they saw "
-        "a clash with the scene, sets 1-64)",
+        "draws a face of another feeling on it (blind readers called all 19 recasts they saw a "
+        "clash with the scene, sets 1-64)",
     )
     timeout_s: float = Field(
         default=60.0,

@@ -411,6 +411,7 @@ def _drop_contradictions(
         # anchoring applies to what is offered and what the graph fills in (`_compatible`)
         reason = (
             concept.conflict(facts, anchored=False)
+            or (concept.face_conflict(scene) if scene is not None else None)
             if concept is not None
             else facts_conflict(facts, phrase_facts(link.text), link.text)
             or look_conflict(link.facet, link.text, facts)

@@ -34,7 +34,6 @@ from emotion_director.knowledge.scene import (
     curated_subjects,
     facts_conflict,
     facts_opposed,
-    fighting_expression,
     kind_of,
     look_conflict,
     noun_heads,
@@ -42,6 +41,7 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
     singular,
+    stated_expression,
 )
 from emotion_director.knowledge.setting import (
     concept_settings,
@@ -211,11 +211,9 @@ class VisualConcept(BaseModel):
             if theirs and not own & (weather | {"diffuse", "liquid"}):
                 return "the scene already states its weather"
         if isinstance(scene, SceneModel):
-            if self.facet == "body_language" and "face" in self.needs:
-                # the subject's face is the user's: "fishermen laughing" get no scowl for anger
-                fought = fighting_expression(scene, self.emotion.value)
-                if fought is not None:
-                    return f"the subject is {fought}, as the scene says"
+            face = self.face_conflict(scene)
+            if face:
+                return face
             owner = scene.owner_for(self.needs) if self.bound else None
             if self.bound and owner is None:
                 return "no subject of the kind it names"
@@ -249,6 +247,25 @@ class VisualConcept(BaseModel):
                 # the prompt says where the scene is: do not move it somewhere else
                 return f"the scene is already set ({_located(scene)})"
         return None
+
+    def face_conflict(self, scene: SceneModel) -> str | None:
+        """Why this concept would draw a face of another feeling on a subject whose expression
+        the scene states, or ``None``: the subject's face is the user's ("fishermen laughing" get
+        no scowl for anger, a couchette attendant yawning no raised eyebrows: sets 64-65); a grin
+        still joins a laughing boy. A face is a body-language, action or framing concept that
+        needs one, or one that shows the mouth (``mouth``, ``quiet``)."""
+        shows = (self.facet in _FACE_FACETS and self.needs & {"face", "lips"}) or self.setting & {
+            "mouth",
+            "quiet",
+        }
+        if not shows:
+            return None
+        owner = scene.owner_for(self.needs) if self.bound else None
+        subject = owner or scene.main
+        shown = stated_expression(scene, subject)
+        if shown is None or subject is None or self.emotion.value in shown.emotions:
+            return None
+        return f"{subject.label()} is {shown.word}, as the scene says"
 
     def clash(self, scene: SceneModel) -> str | None:
         """Why this concept contradicts the scene, or ``None``: a free tag whose opposite the
@@ -639,19 +656,49 @@ def _located(scene: SceneModel) -> str | None:
     return None
 
 
+#: Facets whose concepts show a subject's face when they need one.
+_FACE_FACETS = frozenset({"body_language", "action", "composition"})
+#: Kinds of noun that say where a scene is (not an event, a storm or a vehicle).
+_SETTING_KINDS = frozenset({"landscape", "room", "building"})
+#: Words that show another place from where the scene is: a view, a picture, a reflection.
+_SHOWN_FROM_HERE = re.compile(
+    r"\b(?:views?|photos?|paintings?|maps?|posters?|pictures?|reflections?|reflected|"
+    r"through (?:a|the) window|in the (?:background|distance)|on the horizon)\b"
+)
+
+
 def moved_setting(scene: SceneModel, text: str) -> str | None:
     """Why free text (a model's own cue) sets the scene somewhere else, or ``None``: the scene
-    says where it is (:func:`_located`) and the text names a setting of its own that the scene
-    does not (a ``site:`` fact of the parser: "a day at the beach" for a tow truck driver under a
-    motorway bridge). The rule a space concept of the graph meets ("the scene is already set"),
-    for words no concept of the graph holds."""
-    here = _located(scene)
-    if here is None:
+    says where it is (a landscape, room or building; one of kind of place when a landscape),
+    and the text names a place of its own of a kind of place (``setting.yaml``'s `place` tags)
+    the scene does not state: "a day at the beach" for a tow truck driver under a motorway
+    bridge. A view, a picture or a reflection of another place is no move ("a view of the garden
+    through the window" from a kitchen), nor is a place of the scene's own kind ("waves lapping
+    at the shore" from a pier, "a picnic blanket on the lawn" in a park). The rule a space
+    concept of the graph meets ("the scene is already set"), for words no concept holds."""
+    here = next((e for e in [*scene.places, *scene.entities] if e.kind in _SETTING_KINDS), None)
+    kinds = _place_tags()
+    if here is None or (here.kind == "landscape" and not scene.stated & kinds):
+        return None  # ("a surfer riding a wave" says no kind of place)
+    if _SHOWN_FROM_HERE.search(text.lower()):
         return None
-    theirs = sorted(f for f in parse_scene(text).facts - scene.facts if f.startswith("site:"))
+    cue = parse_scene(text)
+    own = [e.noun for e in [*cue.places, *cue.entities] if e.kind in _SETTING_KINDS]
+    lowered = scene.text.lower()
+    if not own or any(re.search(rf"\b{re.escape(noun)}\b", lowered) for noun in own):
+        return None
+    theirs = sorted(cue.stated & kinds - scene.stated)
     if not theirs:
         return None
-    return f"it sets the scene somewhere else ({theirs[0][5:]}); the scene is set ({here})"
+    return (
+        f"it sets the scene somewhere else ({own[0]}: {theirs[0]}); the scene is set ({here.noun})"
+    )
+
+
+@lru_cache(maxsize=1)
+def _place_tags() -> frozenset[str]:
+    """The setting's `place` dimension (home, city, sea, forest, ...)."""
+    return frozenset(load_setting_file().tags["place"])
 
 
 def _data_file(name: str) -> str:

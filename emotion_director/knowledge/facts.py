@@ -95,6 +95,7 @@ class FactsFile(BaseModel):
     not_places: tuple[Words, ...]
     distant_words: tuple[Words, ...]
     destination_words: frozenset[Name]
+    mouth_verbs: frozenset[Name]
 
     @model_validator(mode="after")
     def _holds_together(self) -> FactsFile:

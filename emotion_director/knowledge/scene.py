@@ -994,13 +994,13 @@ def _stays_put(tokens: list[str], subject: SubjectEntity) -> bool:
     return k < len(tokens) and tokens[k] in postures()
 
 
-def _vocal(token: str, before: str) -> bool:
+def _vocal(token: str, before: str, verbs: frozenset[str] | None = None) -> bool:
     """Whether ``token`` says a living thing uses its voice: the -ing or -s form of a vocal verb
-    right after it ("a purser shouting", "a wolf howls"). Bare forms are not read ("a low sky"
-    is no cow lowing), nor the wind's ("a howling gale")."""
+    (or of ``verbs``) right after it ("a purser shouting", "a wolf howls"). Bare forms are not
+    read ("a low sky" is no cow lowing), nor the wind's ("a howling gale")."""
     if kind_of(before) not in ANIMATE_KINDS:
         return False
-    verbs = vocal_verbs()
+    verbs = vocal_verbs() if verbs is None else verbs
     if token.endswith("ing") and len(token) > 5:
         stem = token[:-3]
         return any(w in verbs for w in (stem, stem + "e", stem[:-1]))
@@ -1571,12 +1571,12 @@ def _opening_clause(tokens: list[str], lowered: str) -> int:
     participle = first == "having" or first in _PARTICIPLES or first.endswith(("ed", "ing"))
     if not participle or _noun_like(first) or kind_of(first) is not None:
         return 0  # ("Bedding plants, ..." or "Evening falls, ..." open with a noun)
-    after = _WORD.findall(lowered.split(",", 1)[1])
-    if "-" in first and not (after and after[0] in _DETERMINERS):
-        # a compound adjective of the subject, not a clause: "crab-eating macaques raiding a
-        # buffet, late November" (set 64 framed "the november")
-        return 0
     taken = len(_WORD.findall(lowered.split(",", 1)[0]))
+    if "-" in first and taken > 1 and tokens[1] not in _FUNCTION_WORDS and tokens[1][-2:] != "ly":
+        # a compound adjective before its noun, not a clause: "crab-eating macaques raiding a
+        # buffet, late November" (set 64 framed "the november"); "Mud-caked, exhausted
+        # soldiers" and "Rain-soaked after the storm, a ..." still open with one
+        return 0
     return taken if taken < len(tokens) else 0
 
 
@@ -1844,6 +1844,11 @@ def parse_scene(text: str) -> SceneModel:
         for i, token in enumerate(tokens)
     ):  # "a purser shouting", "a wolf howls", "a screaming child"
         facts.add("vocal")  # "a purser shouting at stranded passengers": the mouth is open
+    if any(
+        _vocal(token, tokens[i - 1] if i else "", _FACTS.mouth_verbs)
+        for i, token in enumerate(tokens)
+    ):
+        facts.add("mouth_busy")  # "a handler whistling as a collie pens ewes": lips pursed
     time = next(
         (t for t in ("night", "twilight", "midday", "morning", "evening", "day") if t in facts),
         None,
@@ -2865,8 +2870,36 @@ _NOT_ACTIONS = frozenset(
         "swing",
         "wing",
         "lightning",
+        # a verb's helpers and a state, not an activity ("a child being bathed", "dying")
+        "being",
+        "having",
+        "dying",
     }
 )
+
+
+def _own_words(entity: SubjectEntity) -> set[str]:
+    """The words that name ``entity`` right before its verb ("attendant", "fishermen")."""
+    last = entity.noun.split()[-1]
+    return {last, entity.noun + "s"}
+
+
+def _ing_form(token: str) -> str | None:
+    """The -ing expression word of a finite verb: "cries" -> "crying", "laughs" and "laugh" ->
+    "laughing", "smiles" -> "smiling", "sobs" -> "sobbing"; ``None`` for no expression."""
+    if len(token) < 3 or token.endswith("ing"):
+        return None
+    bases = [token]
+    if token.endswith("s"):
+        bases.append(token[:-1])
+    if token.endswith("ies"):
+        bases.append(token[:-3] + "y")
+    elif token.endswith("es"):
+        bases.append(token[:-2])
+    forms = [f"{b}ing" for b in bases] + [f"{b[:-1]}ing" for b in bases if b.endswith("e")]
+    forms += [f"{b}{b[-1]}ing" for b in bases]
+    expressions = expression_words()
+    return next((f for f in forms if f in expressions), None)
 
 
 def _attributes(tokens: list[str], entities: list[SubjectEntity]) -> list[EmotionalAttribute]:
@@ -2876,14 +2909,27 @@ def _attributes(tokens: list[str], entities: list[SubjectEntity]) -> list[Emotio
     lexicon = attribute_lexicon()
     expressions = expression_words()
     out: list[EmotionalAttribute] = []
+    living = {w: e.noun for e in entities if e.kind in ANIMATE_KINDS for w in _own_words(e)}
     for token in dict.fromkeys(tokens):
-        if token in nouns or kind_of(token) is not None and token not in expressions:
+        at = tokens.index(token)
+        subject = living.get(tokens[at - 1]) if at else None
+        # an expression as a finite verb right after its subject: "a baby cries", "fishermen
+        # laugh" (as "crying", "laughing")
+        form = token if token in expressions else _ing_form(token) if subject else None
+        if form not in expressions and (
+            token in nouns or kind_of(token) is not None and token not in expressions
+        ):
             continue
         owner = next((e.noun for e in entities if token in e.modifiers), None)
-        if token in expressions:
+        if form in expressions:
+            # right after a living subject, an expression is its own ("a couchette attendant
+            # yawning as she folds grey blankets": not the blankets', set 65)
             out.append(
                 EmotionalAttribute(
-                    word=token, emotions=list(expressions[token]), expression=True, owner=owner
+                    word=token,
+                    emotions=list(expressions[form]),
+                    expression=True,
+                    owner=subject or owner,
                 )
             )
         elif token in EMOTION_WORDS:
@@ -2953,19 +2999,19 @@ def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
     return all((e in POSITIVE) != (target in POSITIVE) for e in attribute.emotions)
 
 
-def fighting_expression(scene: SceneModel, target: str) -> str | None:
-    """The expression the scene states of a living subject that fights ``target`` ("laughing"
-    for anger, "sobbing" for amusement), or ``None``; what a subject does is no expression ("a
-    night porter dozing")."""
-    animate = {e.noun for e in scene.entities if e.kind in ANIMATE_KINDS}
+def stated_expression(scene: SceneModel, owner: SubjectEntity | None) -> EmotionalAttribute | None:
+    """The expression the scene states of ``owner`` ("laughing", "sulking", "yawning",
+    "dozing"), or ``None``: the subject's face is the user's (see
+    :meth:`~emotion_director.knowledge.concept_graph.VisualConcept.conflict`). An expression
+    that names no owner of its own is the first living subject's ("fishermen laughing")."""
+    if owner is None or owner.kind not in ANIMATE_KINDS:
+        return None
+    first = next((e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
     for attribute in scene.attributes:
-        if (
-            attribute.expression
-            and attribute.word not in scene.actions
-            and (attribute.owner in animate or (attribute.owner is None and animate))
-            and conflicts_with_target(attribute, target)
+        if attribute.expression and (
+            attribute.owner == owner.noun or (attribute.owner is None and owner is first)
         ):
-            return attribute.word
+            return attribute
     return None
 
 
@@ -3050,8 +3096,9 @@ def fit_subject(
     prompt, long prompts condensed; with ``recast``, conflicting expressions recast too.
 
     An expression is the subject's own state as the user wrote it: by default it stays, and the
-    concept graph shows no other face on the subject (:meth:`~emotion_director.knowledge.
-    concept_graph.VisualConcept.conflict`); blind readers called every recast they saw a clash
+    concept graph draws no face of another feeling on the subject (:meth:`~emotion_director.
+    knowledge.concept_graph.VisualConcept.face_conflict`); blind readers called every recast they
+    saw a clash
     with the scene (19 of 19, sets 1-64: "fishermen laughing" made "fishermen scowling").
 
     Returns the new subject, what was done (for the trace) and the terms for the negative prompt.

@@ -726,7 +726,7 @@ async def test_a_models_own_cue_that_sets_a_located_scene_elsewhere_is_dropped()
     )
     dropped = {d.text: d.reason for d in chain.dropped}
     kept = {c.text for c in chain.concepts}
-    assert "somewhere else (shore)" in dropped["a day at the beach"]
+    assert "somewhere else (beach: sea)" in dropped["a day at the beach"]
     assert "the scene is set (bridge)" in dropped["a day at the beach"]
     assert "sunset over a city" in dropped
     assert "steam curling off a paper bowl of noodles" in kept
@@ -740,3 +740,25 @@ async def test_a_models_own_cue_that_sets_a_located_scene_elsewhere_is_dropped()
         mode="write",
     )
     assert "a day at the beach" in {c.text for c in free.concepts}
+
+
+@pytest.mark.parametrize(
+    ("scene", "cue"),
+    [
+        # a place of the scene's own kind, a thing named after a place, a view: no move
+        ("a dog in a park", "a picnic blanket on the lawn"),
+        ("a dog in a park", "a street lamp"),
+        ("a dog in a park", "a beach towel"),
+        ("a fisherman on a pier at dawn", "waves lapping at the shore"),
+        ("a grandmother knitting in her kitchen", "a view of the garden through the window"),
+        # no kind of place stated: a surfer's wave, a ship in a storm, a wedding
+        ("a surfer riding a wave", "a beach at sunset"),
+        ("a sailor on a ship in a storm", "a beach"),
+        ("a couple dancing at a wedding", "a church aisle"),
+    ],
+)
+def test_a_cue_that_keeps_the_scene_where_it_is_is_no_move(scene, cue):
+    from emotion_director.knowledge import parse_scene
+    from emotion_director.knowledge.concept_graph import moved_setting
+
+    assert moved_setting(parse_scene(scene), cue) is None

@@ -173,9 +173,37 @@ def test_by_default_the_subjects_expression_stays_and_no_other_face_joins_it(pro
         if c.facet == "body_language" and "face" in c.needs
     ]
     assert not faces
-    # an expression of the target's own side leaves the face free: a grin for laughing women
+    # a face of the feeling the expression shows may join it: a grin for laughing women
     laughing = parse_scene("two women laughing while pounding fufu in a wooden mortar")
     assert any("face" in c.needs for c in load_concept_graph().candidates("amusement", laughing))
+
+
+def test_a_stated_expression_refuses_a_face_of_another_feeling():
+    # a couchette attendant yawning got "eyebrows shot up to the hairline" (amusement, set 65);
+    # the expression right after its subject is the subject's, not the next noun's
+    graph = load_concept_graph()
+    attendant = parse_scene("a couchette attendant yawning as she folds grey blankets")
+    assert [(a.word, a.owner) for a in attendant.attributes] == [("yawning", "attendant")]
+    raised = graph.get("{poss} eyebrows shot up to the hairline")
+    assert raised is not None
+    assert raised.conflict(attendant) == "the attendant is yawning, as the scene says"
+    yelling = graph.get("fisheye close-up of {poss} wide-open yelling mouth")
+    assert yelling is not None and yelling.conflict(parse_scene("a cab driver sulking")) is not None
+    # no expression stated, or another subject's: the face is free
+    assert raised.conflict(parse_scene("a couchette attendant folding blankets")) is None
+    snarl = graph.get("{poss} lips pulled back in a snarl")
+    assert snarl is not None
+    assert snarl.conflict(parse_scene("a terrier on a porch, two cats dozing on the rail")) is None
+
+
+def test_set_65_readings():
+    # a bright part of the day is sunny ("flat overcast light" on a bright February afternoon)
+    crew = parse_scene("a crew drilling test holes in the sea ice on a bright February afternoon")
+    assert {"sunny", "clear"} <= crew.facts
+    assert "sunny" not in parse_scene("a bright yellow raincoat on a rainy day").facts
+    # gouache is a medium, not the thing the camera looks down on
+    hammer = parse_scene("Gouache of a Sheffield steam hammer pounding a glowing ingot at night")
+    assert hammer.entities[0].noun == "hammer"
 
 
 def test_conflicting_states_move_to_the_negative_prompt_and_descriptions_stay():
@@ -2565,7 +2593,7 @@ def test_set_63_readings():
     assert clammy.fits(parse_scene("a sewer worker wading through sludge in a tunnel"))
 
 
-def test_what_a_thing_is_kept_in_is_indoors_not_every_bowl_or_tank():
+def test_a_fishs_bowl_or_tank_is_indoors_not_every_bowl_or_tank():
     # "steam curling off a paper bowl of noodles" was refused as indoor for a driver under a
     # motorway bridge
     assert "indoor" not in phrase_facts("steam curling off a paper bowl of noodles")
@@ -2573,7 +2601,10 @@ def test_what_a_thing_is_kept_in_is_indoors_not_every_bowl_or_tank():
     octopus = parse_scene("an octopus squeezing into a glass jar on the seafloor")
     assert "indoor" not in octopus.facts
     assert "indoor" in parse_scene("a goldfish in a glass bowl").facts
-    assert "indoor" in parse_scene("a parrot in a gilded cage").facts
+    assert "indoor" in parse_scene("an axolotl in a fish tank").facts
+    # a review found these read as indoors: a tank top, rainwater in a jar, a cat in a cage
+    for outdoors in ("a jogger in a tank top", "rainwater pooling in a jar", "a cat in a cage"):
+        assert "indoor" not in phrase_facts(outdoors), outdoors
 
 
 def test_set_64_readings():
