@@ -104,6 +104,7 @@ JUDGES = {
     "judge66": ("EA", "EB"),
     "judge67": ("EC", "ED"),
     "judge68": ("EE", "EF"),
+    "judge69": ("EG", "EH"),
 }
 
 
