@@ -34,6 +34,7 @@ from emotion_director.knowledge.scene import (
     curated_subjects,
     facts_conflict,
     facts_opposed,
+    ing_form,
     kind_of,
     look_conflict,
     noun_heads,
@@ -265,7 +266,7 @@ class VisualConcept(BaseModel):
         shown = stated_expression(scene, subject)
         if shown is None or subject is None or self.emotion.value in shown.emotions:
             return None
-        return f"{subject.label()} is {shown.word}, as the scene says"
+        return f"{subject.label()} is {ing_form(shown.word) or shown.word}, as the scene says"
 
     def clash(self, scene: SceneModel) -> str | None:
         """Why this concept contradicts the scene, or ``None``: a free tag whose opposite the
@@ -656,6 +657,8 @@ def _located(scene: SceneModel) -> str | None:
     return None
 
 
+#: Kinds of place that are indoors (``setting.yaml`` implies `indoor` of each).
+_INDOOR_PLACES = frozenset({"home", "hospital", "culture"})
 #: Facets whose concepts show a subject's face when they need one.
 _FACE_FACETS = frozenset({"body_language", "action", "composition"})
 #: Kinds of noun that say where a scene is (not an event, a storm or a vehicle).
@@ -678,8 +681,12 @@ def moved_setting(scene: SceneModel, text: str) -> str | None:
     concept of the graph meets ("the scene is already set"), for words no concept holds."""
     here = next((e for e in [*scene.places, *scene.entities] if e.kind in _SETTING_KINDS), None)
     kinds = _place_tags()
-    if here is None or (here.kind == "landscape" and not scene.stated & kinds):
-        return None  # ("a surfer riding a wave" says no kind of place)
+    if here is None:
+        return None
+    # a landscape of no stated kind ("a hiker on a mountain ridge", "a surfer riding a wave") is
+    # still outdoors: only an indoor kind of place moves it ("a cozy living room")
+    if here.kind == "landscape" and not scene.stated & kinds:
+        kinds = kinds & _INDOOR_PLACES
     if _SHOWN_FROM_HERE.search(text.lower()):
         return None
     cue = parse_scene(text)

@@ -1859,7 +1859,7 @@ def parse_scene(text: str) -> SceneModel:
     setting: list[str] = [
         s for s in ("indoor", "outdoor", "urban", "wild", "water", "sky") if s in facts
     ]
-    attributes = _attributes(tokens, entities) if english else []
+    attributes = _attributes(tokens, entities, lowered) if english else []
     return SceneModel(
         text=text,
         entities=entities,
@@ -2884,7 +2884,7 @@ def _own_words(entity: SubjectEntity) -> set[str]:
     return {last, entity.noun + "s"}
 
 
-def _ing_form(token: str) -> str | None:
+def ing_form(token: str) -> str | None:
     """The -ing expression word of a finite verb: "cries" -> "crying", "laughs" and "laugh" ->
     "laughing", "smiles" -> "smiling", "sobs" -> "sobbing"; ``None`` for no expression."""
     if len(token) < 3 or token.endswith("ing"):
@@ -2902,7 +2902,9 @@ def _ing_form(token: str) -> str | None:
     return next((f for f in forms if f in expressions), None)
 
 
-def _attributes(tokens: list[str], entities: list[SubjectEntity]) -> list[EmotionalAttribute]:
+def _attributes(
+    tokens: list[str], entities: list[SubjectEntity], lowered: str = ""
+) -> list[EmotionalAttribute]:
     from emotion_director.emotions import _SYNONYMS, EMOTION_WORDS
 
     nouns = {e.noun for e in entities} | {w for e in entities for w in e.noun.split()}
@@ -2912,10 +2914,17 @@ def _attributes(tokens: list[str], entities: list[SubjectEntity]) -> list[Emotio
     living = {w: e.noun for e in entities if e.kind in ANIMATE_KINDS for w in _own_words(e)}
     for token in dict.fromkeys(tokens):
         at = tokens.index(token)
-        subject = living.get(tokens[at - 1]) if at else None
+        before = tokens[at - 1] if at else ""
+        # right after the subject's name in the text, no comma between ("a girl hugging her
+        # puppy, smiling" is the girl's smile, not the puppy's)
+        subject = (
+            living.get(before)
+            if before and re.search(rf"\b{re.escape(before)}\s+{re.escape(token)}\b", lowered)
+            else None
+        )
         # an expression as a finite verb right after its subject: "a baby cries", "fishermen
         # laugh" (as "crying", "laughing")
-        form = token if token in expressions else _ing_form(token) if subject else None
+        form = token if token in expressions else ing_form(token) if subject else None
         if form not in expressions and (
             token in nouns or kind_of(token) is not None and token not in expressions
         ):
@@ -3000,19 +3009,39 @@ def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
 
 
 def stated_expression(scene: SceneModel, owner: SubjectEntity | None) -> EmotionalAttribute | None:
-    """The expression the scene states of ``owner`` ("laughing", "sulking", "yawning",
-    "dozing"), or ``None``: the subject's face is the user's (see
-    :meth:`~emotion_director.knowledge.concept_graph.VisualConcept.conflict`). An expression
-    that names no owner of its own is the first living subject's ("fishermen laughing")."""
+    """The expression the scene states of ``owner`` ("laughing", "sulking", "yawning", "cries"),
+    all its expressions' feelings together ("a tearful, smiling bride"), or ``None``: the
+    subject's face is the user's (see :meth:`~emotion_director.knowledge.concept_graph.
+    VisualConcept.face_conflict`). An expression that names no owner is the first living
+    subject's ("fishermen laughing"); one of a subject joined to ``owner`` by "and" is theirs
+    too ("a man and a woman laughing")."""
     if owner is None or owner.kind not in ANIMATE_KINDS:
         return None
     first = next((e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
-    for attribute in scene.attributes:
-        if attribute.expression and (
-            attribute.owner == owner.noun or (attribute.owner is None and owner is first)
-        ):
-            return attribute
-    return None
+    name = re.escape(owner.noun.split()[-1])
+    lowered = scene.text.lower()
+
+    def joined(noun: str) -> bool:
+        other = re.escape(noun.split()[-1])
+        return (
+            re.search(rf"\b{name}\s+(?:and|&)\s+(?:[a-z'-]+\s+){{0,3}}{other}\b", lowered)
+            is not None
+        )
+
+    own = [
+        a
+        for a in scene.attributes
+        if a.expression
+        and (
+            a.owner == owner.noun
+            or (a.owner is None and owner is first)
+            or (a.owner is not None and joined(a.owner))
+        )
+    ]
+    if not own:
+        return None
+    feelings = list(dict.fromkeys(e for a in own for e in a.emotions))
+    return own[0].model_copy(update={"emotions": feelings})
 
 
 #: Concreteness (1-5) from which a modifier shows what is there rather than a feeling.

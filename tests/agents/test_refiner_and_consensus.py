@@ -762,3 +762,12 @@ def test_a_cue_that_keeps_the_scene_where_it_is_is_no_move(scene, cue):
     from emotion_director.knowledge.concept_graph import moved_setting
 
     assert moved_setting(parse_scene(scene), cue) is None
+
+
+def test_an_indoor_place_moves_a_landscape_of_no_stated_kind():
+    from emotion_director.knowledge import parse_scene
+    from emotion_director.knowledge.concept_graph import moved_setting
+
+    ridge = parse_scene("a hiker on a mountain ridge")
+    assert moved_setting(ridge, "a cozy living room") is not None
+    assert moved_setting(ridge, "a day at the beach") is None  # outdoors still

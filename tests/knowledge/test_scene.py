@@ -2630,3 +2630,34 @@ def test_set_64_readings():
     assert (
         parse_scene("Hired to count bats, a surveyor sits in a cave").entities[0].noun == "surveyor"
     )
+
+
+@pytest.mark.parametrize(
+    ("scene", "refused"),
+    [
+        # a second review: subjects joined by "and" share the expression; a comma ends the
+        # subject's name; all of a subject's expressions count together
+        ("a man and a woman laughing on a bench", True),
+        ("a bride and groom smiling under an arch", True),
+        ("a girl hugging her puppy, smiling", True),
+        ("an old man, laughing children running past him", False),
+        ("a tearful, smiling bride", True),
+        ("a baby cries in a crib", True),
+        ("a man on a bench", False),
+    ],
+)
+def test_whose_expression_it_is(scene, refused):
+    fists = load_concept_graph().get("{poss} clenched fists and a furrowed brow")
+    assert fists is not None
+    reason = fists.conflict(parse_scene(scene))
+    assert (reason is not None and "as the scene says" in reason) is refused
+    if scene.startswith("a baby"):
+        assert reason == "the baby is crying, as the scene says"  # the -ing form, not "cries"
+
+
+def test_a_bright_part_of_the_day_is_sunny_unless_its_weather_says_otherwise():
+    assert "sunny" in parse_scene("a crew on a bright February afternoon").facts
+    assert "sunny" in parse_scene("ice yachts on a bright cold morning").facts
+    # weather ends the gap: "bright overcast" is a photographer's light, not the sun
+    overcast = parse_scene("a bright overcast day on the moors").facts
+    assert "overcast" in overcast and "sunny" not in overcast
