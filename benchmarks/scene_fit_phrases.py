@@ -105,6 +105,7 @@ JUDGES = {
     "judge67": ("EC", "ED"),
     "judge68": ("EE", "EF"),
     "judge69": ("EG", "EH"),
+    "judge70": ("EI", "EJ"),
 }
 
 
