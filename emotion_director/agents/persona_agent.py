@@ -35,7 +35,7 @@ from emotion_director.knowledge.concept_graph import (
     content_words,
 )
 from emotion_director.knowledge.scene import SceneModel, parse_scene, scene_nouns
-from emotion_director.knowledge.setting import concept_risk, load_setting_file
+from emotion_director.knowledge.setting import concept_risk, dimension_tags
 from emotion_director.personas.schema import Persona
 from emotion_director.untrusted import (
     FENCE_NOTE,
@@ -90,7 +90,7 @@ def specificity_bonus(
         bonus = SPECIFIC_BONUS / 2 if concept.bound else 0.0
     if scene is not None:
         bonus += SETTING_BONUS * min(concept.relevance(scene), 2)
-    if concept.setting & _place_tags():
+    if concept.setting & dimension_tags("place"):
         bonus -= PLACE_RISK
     return bonus - READ_RISK * (reader_risk(concept, scene) if risk is None else risk)
 
@@ -193,11 +193,6 @@ VETO_RISK = 0.5
 #: model copies onto its cue ("red and blue chrome glinted with diamonds (light)" over llama.cpp's
 #: server): no part of what is drawn.
 _FACET_TAG = re.compile(r"\s*\((?:%s)\)\s*$" % "|".join(map(re.escape, FACETS)), re.IGNORECASE)
-
-
-@lru_cache(maxsize=1)
-def _place_tags() -> frozenset[str]:
-    return frozenset(load_setting_file().tags["place"])
 
 
 def affinity(

@@ -46,7 +46,7 @@ from emotion_director.knowledge.scene import (
 )
 from emotion_director.knowledge.setting import (
     concept_settings,
-    load_setting_file,
+    dimension_tags,
     refused_by_readers,
     ruled_out,
     stated_tags,
@@ -101,12 +101,6 @@ Facet = Literal[
     "texture",
 ]
 FACETS: tuple[str, ...] = get_args(Facet)
-
-
-@lru_cache(maxsize=1)
-def _state_tags() -> frozenset[str]:
-    """The setting's `state` dimension (a subject at rest, busy, doing something of its own)."""
-    return frozenset(load_setting_file().tags.get("state", ()))
 
 
 class VisualConcept(BaseModel):
@@ -205,7 +199,7 @@ class VisualConcept(BaseModel):
             # blind labels of sets 1-41, weather lines of no weather of their own clashed in 15 of
             # 24 readings of such scenes, "towering cumulus clouds filling the sky" on a grey
             # overcast morning; those of the scene's own weather in 17 of 185)
-            weather = _weather_tags()
+            weather = dimension_tags("weather")
             theirs = (stated if stated is not None else stated_tags(facts)) & weather
             own = self.setting | stated_tags(self.needs)
             # (a grey, diffuse sky is an overcast one; surf is the water's state, not the sky's)
@@ -255,11 +249,8 @@ class VisualConcept(BaseModel):
         no scowl for anger, a couchette attendant yawning no raised eyebrows: sets 64-65); a grin
         still joins a laughing boy. A face is a body-language, action or framing concept that
         needs one, or one that shows the mouth (``mouth``, ``quiet``)."""
-        shows = (self.facet in _FACE_FACETS and self.needs & {"face", "lips"}) or self.setting & {
-            "mouth",
-            "quiet",
-        }
-        if not shows:
+        needs_face = self.facet in _FACE_FACETS and self.needs & {"face", "lips"}
+        if not (needs_face or self.setting & _MOUTH_TAGS):
             return None
         owner = scene.owner_for(self.needs) if self.bound else None
         subject = owner or scene.main
@@ -306,7 +297,7 @@ class VisualConcept(BaseModel):
         # the subject holds one pose or activity at a time: two concepts on the setting's
         # `state` dimension ("{poss} chin resting on crossed paws" and "resting {poss} head on
         # a familiar lap", or at rest and "leaping after a ball") are two different pictures
-        state = _state_tags()
+        state = dimension_tags("state")
         if self.text != other.text and self.setting & state and other.setting & state:
             return True
         # opposed facts, "in the dark" vs daylight outdoors, two different places
@@ -377,11 +368,6 @@ class VisualConcept(BaseModel):
         if self.facet not in _OWNED_FACETS:
             return self.text
         return f"{owner.label()} with {self.text}"
-
-
-@lru_cache(maxsize=1)
-def _weather_tags() -> frozenset[str]:
-    return frozenset(load_setting_file().tags["weather"])
 
 
 #: Needs that name a thing or place a concept brings into the picture (water, a sky, a room), not
@@ -659,6 +645,8 @@ def _located(scene: SceneModel) -> str | None:
 
 #: Kinds of place that are indoors (``setting.yaml`` implies `indoor` of each).
 _INDOOR_PLACES = frozenset({"home", "hospital", "culture"})
+#: Setting tags of a concept that shows the subject's mouth (open, or held shut).
+_MOUTH_TAGS = frozenset({"mouth", "quiet"})
 #: Facets whose concepts show a subject's face when they need one.
 _FACE_FACETS = frozenset({"body_language", "action", "composition"})
 #: Kinds of noun that say where a scene is (not an event, a storm or a vehicle).
@@ -680,9 +668,9 @@ def moved_setting(scene: SceneModel, text: str) -> str | None:
     at the shore" from a pier, "a picnic blanket on the lawn" in a park). The rule a space
     concept of the graph meets ("the scene is already set"), for words no concept holds."""
     here = next((e for e in [*scene.places, *scene.entities] if e.kind in _SETTING_KINDS), None)
-    kinds = _place_tags()
     if here is None:
         return None
+    kinds = dimension_tags("place")
     # a landscape of no stated kind ("a hiker on a mountain ridge", "a surfer riding a wave") is
     # still outdoors: only an indoor kind of place moves it ("a cozy living room")
     if here.kind == "landscape" and not scene.stated & kinds:
@@ -700,12 +688,6 @@ def moved_setting(scene: SceneModel, text: str) -> str | None:
     return (
         f"it sets the scene somewhere else ({own[0]}: {theirs[0]}); the scene is set ({here.noun})"
     )
-
-
-@lru_cache(maxsize=1)
-def _place_tags() -> frozenset[str]:
-    """The setting's `place` dimension (home, city, sea, forest, ...)."""
-    return frozenset(load_setting_file().tags["place"])
 
 
 def _data_file(name: str) -> str:

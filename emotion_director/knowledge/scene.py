@@ -2887,19 +2887,22 @@ def _own_words(entity: SubjectEntity) -> set[str]:
 def ing_form(token: str) -> str | None:
     """The -ing expression word of a finite verb: "cries" -> "crying", "laughs" and "laugh" ->
     "laughing", "smiles" -> "smiling", "sobs" -> "sobbing"; ``None`` for no expression."""
-    if len(token) < 3 or token.endswith("ing"):
-        return None
-    bases = [token]
-    if token.endswith("s"):
-        bases.append(token[:-1])
+    if len(token) < 3 or token.endswith("ing") or token in _FUNCTION_WORDS:
+        return None  # (not "his", which "hissing" could come from)
+    bases = {token, token[:-1] if token.endswith("s") else token}
     if token.endswith("ies"):
-        bases.append(token[:-3] + "y")
+        bases.add(token[:-3] + "y")
     elif token.endswith("es"):
-        bases.append(token[:-2])
-    forms = [f"{b}ing" for b in bases] + [f"{b[:-1]}ing" for b in bases if b.endswith("e")]
-    forms += [f"{b}{b[-1]}ing" for b in bases]
-    expressions = expression_words()
-    return next((f for f in forms if f in expressions), None)
+        bases.add(token[:-2])
+    forms = _expression_bases()
+    return next((forms[b] for b in sorted(bases) if b in forms), None)
+
+
+@lru_cache(maxsize=1)
+def _expression_bases() -> dict[str, str]:
+    """The verb each -ing expression word comes from (:func:`_ing_stems`) -> that word."""
+    ing = [word for word in expression_words() if word.endswith("ing")]
+    return {stem: word for word in ing for stem in _ing_stems(word)}
 
 
 def _attributes(
@@ -3127,8 +3130,8 @@ def fit_subject(
     An expression is the subject's own state as the user wrote it: by default it stays, and the
     concept graph draws no face of another feeling on the subject (:meth:`~emotion_director.
     knowledge.concept_graph.VisualConcept.face_conflict`); blind readers called every recast they
-    saw a clash
-    with the scene (19 of 19, sets 1-64: "fishermen laughing" made "fishermen scowling").
+    saw a clash with the scene (19 of 19, sets 1-64: "fishermen laughing" made "fishermen
+    scowling").
 
     Returns the new subject, what was done (for the trace) and the terms for the negative prompt.
 

@@ -70,6 +70,13 @@ def load_setting_file() -> SettingFile:
     return SettingFile.model_validate(load_shipped_yaml(_data("setting.yaml")))
 
 
+@lru_cache(maxsize=None)
+def dimension_tags(dimension: str) -> frozenset[str]:
+    """The tags of one of ``setting.yaml``'s dimensions ("place": home, city, sea, ...; "state",
+    "weather"); none for a dimension it does not have."""
+    return frozenset(load_setting_file().tags.get(dimension, ()))
+
+
 @lru_cache(maxsize=1)
 def concept_settings() -> dict[str, frozenset[str]]:
     """Concept text -> the setting tags it presupposes (``data/concept_settings.tsv``)."""

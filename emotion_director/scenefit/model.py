@@ -181,7 +181,7 @@ class SceneFit:
                 owner.extend([len(self._keys) - 1] * len(protos))
         self._protos = self.encoder.encode(rows)
         # each value's prototypes are one run of rows: where each run starts (for a max per run)
-        self._starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0]) if owner else owner
+        self._starts = np.flatnonzero(np.diff(owner, prepend=-1) != 0)
         if len(self._starts) != len(self._keys):
             raise ValueError("every value of a scene-fit dimension needs a prototype")
         # each dimension's values as one run of columns (a value is rivalled within its own)
