@@ -106,6 +106,8 @@ JUDGES = {
     "judge68": ("EE", "EF"),
     "judge69": ("EG", "EH"),
     "judge70": ("EI", "EJ"),
+    "judge71": ("EK", "EL"),
+    "judge72": ("EM", "EN"),
 }
 
 
