@@ -235,9 +235,11 @@ def _sleeper(tokens: list[str], k: int, entities: list[SubjectEntity]) -> Subjec
     """Whom the sleep word at ``k`` describes: the noun right after it ("a nurse watching a
     sleeping patient": the patient), else the nearest living subject named before it ("a
     fisherman mending nets, gulls dozing on the rail": the gulls), else the first one after it
-    ("a dozing old watchman"); ``None`` when the scene names no living subject."""
+    ("a dozing old watchman"); ``None`` when the scene names no living subject. Only a
+    participle stands before its noun: "asleep" and "sleeps" describe who came before them ("an
+    old man asleep mouth-open": not the mouth)."""
     nxt = tokens[k + 1] if k + 1 < len(tokens) else ""
-    if nxt and _noun_like(nxt):  # "a sleeping patient", "a sleeping quokka"
+    if nxt and tokens[k].endswith("ing") and _noun_like(nxt):  # "a sleeping patient"
         named = [e for e in entities if e.noun.split()[0] == nxt]
         return named[0] if named else SubjectEntity(noun=nxt, kind="thing")
     at = {}
@@ -2429,11 +2431,13 @@ def _entities(
             ):
                 # a verb's base form after a singular noun with no determiner is a noun, before
                 # a thing: "a duck tour bus" (set 50 gave the bus feathers); not before a living
-                # thing ("a shepherd and her collie drive sheep")
+                # thing ("a shepherd and her collie drive sheep"), but before one agent noun ("a
+                # candy floss seller": set 69 gave "the candy" the framing)
                 # ... after "a" or "an" ("sheep graze meadow grass" is a clause)
                 thing = kind_of(after_next)
                 article = {"a", "an"} & set(tokens[max(0, i - 2) : i])
-                living = thing is None or thing in ANIMATE_KINDS
+                agent = singular(after_next) == after_next and after_next.endswith(_AGENT_ENDINGS)
+                living = thing is None or (thing in ANIMATE_KINDS and not agent)
                 head = thing if article and not living else None
         # (a name before an -ing word is what does it: "a Boeing 747 landing"; a name before a
         # name is one name: "a Great Dane")
@@ -2805,6 +2809,14 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
         elif i and tokens[i - 1] in members and _count_verb(tokens, i):
             found.append(token)  # "a team of firefighters battles a blaze"
         elif (
+            i
+            and tokens[i - 1] in _SUBJECT_PRONOUNS
+            and (token in verbs() or singular(token) in verbs())
+            and token not in _NOT_ACTIONS
+            and token not in _AUXILIARIES
+        ):
+            found.append(token)  # a pronoun's verb: "two women laughing as they thresh barley"
+        elif (
             after
             and token.endswith("ing")
             and i + 1 < len(tokens)
@@ -2850,6 +2862,14 @@ def _ing_of_a_verb(word: str) -> bool:
 
 
 #: -ing words that are no action of the subject.
+#: Subject pronouns: the verb that follows one is what a living subject of the scene does.
+_SUBJECT_PRONOUNS = frozenset("he she they we".split())
+#: A verb's helpers: what follows them is the action ("they are dancing": the -ing word).
+_AUXILIARIES = frozenset(
+    "am is are was were be been have has had do does did can could will would shall should may "
+    "might must".split()
+)
+
 _NOT_ACTIONS = frozenset(
     {
         "something",

@@ -1328,6 +1328,11 @@ def test_the_wordnet_word_tables_hold_what_they_say():
         # another's sleep leaves the subject's eyes open
         ("A fisherman mending nets aboard a moored trawler, gulls dozing on the rail", False),
         ("a freediver hovering among a pod of sperm whales sleeping upright", False),
+        # "asleep" stands after whom it describes, never before a noun (set 67: "an old man
+        # asleep mouth-open" was read as the mouth's sleep, and got raised eyebrows)
+        ("An old man asleep mouth-open in a deckchair on Blackpool beach", True),
+        ("a man asleep, mouth open, in a deckchair", True),
+        ("a nurse watching a sleeping patient", False),
     ],
 )
 def test_sleep_is_the_subject_s_only_when_it_describes_the_subject(scene, asleep):
@@ -1417,6 +1422,11 @@ def test_a_long_run_of_nouns_is_read_in_linear_time():
         ("a cat sleeps on a sofa", True, True),
         ("a cat naps on a warm radiator", True, True),
         ("a quiet harbour at dawn", False, False),
+        # a pronoun's verb is what the subject does (set 68: two women "laughing as they thresh
+        # barley" got "dozing with the women's head on a grandparent's lap")
+        ("Two Ladakhi women laughing as they thresh barley on a rooftop", True, False),
+        ("a mahjong player shouting as he slams down a tile", True, False),
+        ("two women on a rooftop though they are tired", False, False),  # a helper verb
     ],
 )
 def test_the_present_tense_states_what_the_subject_does(scene, busy, asleep):
@@ -1427,6 +1437,14 @@ def test_the_present_tense_states_what_the_subject_does(scene, busy, asleep):
 def test_a_determiner_is_no_verb():
     # "a boy named Tomas flies a kite" read "a" as the verb of "flies" (the insects)
     assert "a" not in parse_scene("A boy named Tomas flies a homemade kite on a hill").actions
+
+
+def test_a_verb_s_base_form_before_an_agent_noun_is_a_modifier():
+    # set 69: "a candy floss seller" was read as candy that flosses, and "the candy" got the
+    # high-angle shot; a clause's verb after "a NOUN" would take -s
+    main = parse_scene("A candy floss seller spinning pink sugar at a seaside fair").main
+    assert (main.noun, main.kind) == ("seller", "person")
+    assert parse_scene("a man and a woman walk dogs in a park").main.noun == "man"
 
 
 def test_a_crew_of_a_thing_is_the_crew():

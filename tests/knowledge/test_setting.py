@@ -47,6 +47,17 @@ def test_stated_tags_come_from_facts_and_what_they_imply():
     assert stated_tags(frozenset(), frozenset({"forest"})) == {"forest", "outdoor"}
 
 
+def test_the_scene_s_own_words_win_over_a_reading_of_their_meaning():
+    # set 68: MiniLM read "walls of snow" as snowfall, which took the sun off "a bright June
+    # morning", and "dim murky light with a green cast" joined the scene
+    facts = parse_scene("A fuel tanker crawls between walls of snow on a bright June morning").facts
+    stated = stated_tags(facts, frozenset({"snow", "cold"}))
+    assert "sunlit" in stated and "snow" not in stated and "cold" in stated
+    # a reading the words do not contradict still counts
+    pass_facts = parse_scene("a tanker on a mountain pass").facts
+    assert "snow" in stated_tags(pass_facts, frozenset({"snow"}))
+
+
 def test_a_stated_dimension_wins_over_an_implied_one():
     # a subway car: read as road-like (implies outdoor) but stated underground
     assert "outdoor" not in close({"underground", "road", "city"})
