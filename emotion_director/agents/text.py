@@ -85,6 +85,27 @@ _FACET_HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The viewer's own things: a cue may show a gaze "straight at you", but "your hair" is not in the
+#: picture.
+_SPEAKS_TO_VIEWER = re.compile(r"\b(?:your|yours|yourself|yourselves)\b", re.IGNORECASE)
+#: Modal verbs: before a verb's base form they state what could or will be, which no picture shows
+#: ("can make", "will remember"). A "watering can", a "tin can rusting" are things.
+_MODALS = frozenset("can could will would shall should may might must".split())
+
+
+def _modal_claim(cue: str) -> str | None:
+    """A modal verb written in lower case and the base-form verb after it ("can make"), if the
+    cue has one ("May sun on the wall" is the month)."""
+    from emotion_director.knowledge.scene import verbs
+
+    words = re.findall(r"[A-Za-z]+", cue)
+    for modal, nxt in zip(words, words[1:]):
+        base = nxt.lower()
+        if modal in _MODALS and base in verbs() and not base.endswith(("ing", "ed", "s")):
+            return f"{modal} {base}"
+    return None
+
+
 @lru_cache(maxsize=4096)
 def undrawable_reason(cue: str) -> str | None:
     """Why a cue cannot be drawn as it stands, or ``None`` if it is depictable.
@@ -115,8 +136,16 @@ def undrawable_reason(cue: str) -> str | None:
         if not re.search(r"\d", token) or re.fullmatch(r"\d+(?:s|st|nd|rd|th|m|km)?\W*", token)
         for w in re.findall(r"[a-z]+", token)
     ]
-    if re.search(r"[_{}<>\[\]|\\/=]|\.[a-z]{2,4}\b|https?:", cue):
+    if re.search(r"[_{}<>\[\]|\\/=]|\.[a-z]{2,4}\b|https?:|&#?[a-z0-9]+;", cue):
         return "not a visual phrase (code, markup or a file name)"
+    # a picture shows; it does not speak to its viewer or say what may happen ("&gt; can make
+    # your hair grow longer." over llama.cpp's server)
+    speaks = _SPEAKS_TO_VIEWER.search(cue)
+    if speaks:
+        return f"not a visual cue: it speaks to the viewer ('{speaks.group(0)}')"
+    claim = _modal_claim(cue)
+    if claim:
+        return f"not a visual cue: a statement of what could be ('{claim}')"
     if len(words) > 16:
         return "a sentence, not a visual cue"
     concrete = [

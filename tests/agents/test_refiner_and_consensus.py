@@ -36,6 +36,15 @@ def reading(persona, cues, intensity=0.8, weight=1.0):
         # llama.cpp's server); a cue that only shares a word with one is drawn
         ("alarm at a threat that may harm oneself or others", True),
         ("a threat looming over the harbour", False),
+        # a small model's claim, seen over llama.cpp's server in write mode: markup, a modal
+        # verb's statement and the viewer's own hair are not in any picture
+        ("&gt; can make your hair grow longer.", True),
+        ("a lantern that will guide the boats home", True),
+        ("your reflection in the shop window", True),
+        ("eyes staring straight at you", False),
+        ("a rusty watering can on the step", False),
+        ("a tin can rattling down the street", False),
+        ("May sun on the whitewashed wall", False),
     ],
 )
 def test_undrawable_cues_are_recognised(cue, bad):
