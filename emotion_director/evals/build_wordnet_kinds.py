@@ -586,6 +586,7 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
     """Two-word nouns (``organ grinder``, ``window-washer``) that WordNet files under one living
     kind, where that kind differs from their head noun's (``knowledge.scene.noun_kinds``), and
     whose first word is a noun in use: "a wet blanket" (a person to WordNet) keeps its blanket;
+    things named like a trade, whose head is a person and every sense a thing ("pile driver");
     and the names of a thing after an animal (``teddy bear``, ``cricket bat``: see
     :func:`_thing_named_after`)."""
     from emotion_director.knowledge.scene import curated_subjects, noun_kinds, singular
@@ -621,6 +622,10 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
                 for hyper in path
             )
             if kind in COMPOUND_KINDS and kind != head and not metaphor and not mammal:
+                rows.append((name.replace("_", " "), kind))
+            elif head == "person" and kind in THING_NAME_KINDS:
+                # a made thing named like a trade, every sense of it a thing: "a pile driver", "a
+                # cement mixer" (set 70 gave a pile driver an open-mouthed grin)
                 rows.append((name.replace("_", " "), kind))
             elif head in ANIMAL_HEADS:
                 thing = _thing_named_after(senses)
@@ -856,7 +861,8 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         build_compounds,
         "wordnet_compounds.tsv",
         "# compound\tkind: two-word nouns that WordNet 3.0 files under one living kind,\n"
-        "# unlike their head noun, or as a thing named after an animal (build_compounds)",
+        "# unlike their head noun, or as a thing named like a trade or after an animal\n"
+        "# (build_compounds)",
     ),
 }
 

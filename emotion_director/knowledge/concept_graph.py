@@ -248,9 +248,14 @@ class VisualConcept(BaseModel):
         the scene states, or ``None``: the subject's face is the user's ("fishermen laughing" get
         no scowl for anger, a couchette attendant yawning no raised eyebrows: sets 64-65); a grin
         still joins a laughing boy. A face is a body-language, action or framing concept that
-        needs one, or one that shows the mouth (``mouth``, ``quiet``)."""
+        needs one, or one that shows the mouth (``mouth``, ``quiet``); a body is any body
+        language, which shows a feeling as a face does ("a crying toddler" got "the toddler's long
+        exhale, shoulders loose" for contentment, set 70: in the blind labels of sets 1-70, body
+        language of another feeling than a stated expression clashed 2 of 4 times, of the same
+        feeling 0 of 19)."""
         needs_face = self.facet in _FACE_FACETS and self.needs & {"face", "lips"}
-        if not (needs_face or self.setting & _MOUTH_TAGS):
+        shows_body = self.facet == "body_language"
+        if not (needs_face or shows_body or self.setting & _MOUTH_TAGS):
             return None
         owner = scene.owner_for(self.needs) if self.bound else None
         subject = owner or scene.main

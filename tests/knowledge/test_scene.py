@@ -196,6 +196,27 @@ def test_a_stated_expression_refuses_a_face_of_another_feeling():
     assert snarl.conflict(parse_scene("a terrier on a porch, two cats dozing on the rail")) is None
 
 
+def test_a_stated_expression_refuses_body_language_of_another_feeling():
+    # set 70: "a crying toddler" got "the toddler's long exhale, shoulders loose" (contentment)
+    graph = load_concept_graph()
+    toddler = parse_scene("A crying toddler clutching a melting mochi on a crowded train platform")
+    loose = graph.get("{poss} long exhale, shoulders loose")
+    assert loose is not None
+    assert loose.conflict(toddler) == "the toddler is crying, as the scene says"
+    assert loose.conflict(parse_scene("a toddler on a train platform")) is None
+    # body language of a feeling the expression shows still joins
+    sad = [c for c in graph.concepts(Emotion.SADNESS) if c.facet == "body_language"]
+    assert any(c.face_conflict(toddler) is None for c in sad)
+
+
+def test_a_machine_named_like_a_trade_has_no_face():
+    # set 70: "a pile driver hammering steel sheets" got "the driver's wide open-mouthed grin"
+    driver = parse_scene("A pile driver hammering steel sheets into a Hamburg riverbank at dawn")
+    assert driver.main is not None and driver.main.kind == "object"
+    assert "face" not in driver.facts
+    assert parse_scene("a bus driver at the wheel").main.kind == "person"
+
+
 def test_set_65_readings():
     # a bright part of the day is sunny ("flat overcast light" on a bright February afternoon)
     crew = parse_scene("a crew drilling test holes in the sea ice on a bright February afternoon")
