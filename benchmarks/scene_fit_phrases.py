@@ -108,6 +108,7 @@ JUDGES = {
     "judge70": ("EI", "EJ"),
     "judge71": ("EK", "EL"),
     "judge72": ("EM", "EN"),
+    "judge73": ("EO", "EP"),
 }
 
 
