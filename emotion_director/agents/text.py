@@ -85,23 +85,27 @@ _FACET_HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: The viewer's own things: a cue may show a gaze "straight at you", but "your hair" is not in the
-#: picture.
-_SPEAKS_TO_VIEWER = re.compile(r"\b(?:your|yours|yourself|yourselves)\b", re.IGNORECASE)
+#: The viewer's own things: a cue may show a gaze "straight at you" or "locked on yours", but
+#: "your hair" is not in the picture (lower case: a sign reading "Mind Your Head" is).
+_SPEAKS_TO_VIEWER = re.compile(r"\b(?:your|yourself|yourselves)\b")
 #: Modal verbs: before a verb's base form they state what could or will be, which no picture shows
-#: ("can make", "will remember"). A "watering can", a "tin can rusting" are things.
-_MODALS = frozenset("can could will would shall should may might must".split())
+#: ("can make", "will guide"); "may" is left out ("may blossom" is hawthorn).
+_MODALS = frozenset("can could will would shall should might must".split())
+#: What a modal's subject may be in a cue: a pronoun ("that will guide the boats home"). After a
+#: noun, "can" is a thing: "a watering can spout", "a trash can fire".
+_MODAL_SUBJECTS = frozenset("that which who it they he she we i".split())
 
 
 def _modal_claim(cue: str) -> str | None:
-    """A modal verb written in lower case and the base-form verb after it ("can make"), if the
-    cue has one ("May sun on the wall" is the month)."""
+    """A modal verb in lower case, opening the cue or after a pronoun, and the base-form verb
+    after it ("can make", "that will guide"), if the cue has one."""
     from emotion_director.knowledge.scene import verbs
 
-    words = re.findall(r"[A-Za-z]+", cue)
-    for modal, nxt in zip(words, words[1:]):
+    words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", cue)
+    for i, (modal, nxt) in enumerate(zip(words, words[1:])):
         base = nxt.lower()
-        if modal in _MODALS and base in verbs() and not base.endswith(("ing", "ed", "s")):
+        opens = i == 0 or words[i - 1].lower() in _MODAL_SUBJECTS
+        if opens and modal in _MODALS and base in verbs() and not base.endswith(("ing", "ed", "s")):
             return f"{modal} {base}"
     return None
 

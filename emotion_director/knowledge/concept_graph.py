@@ -249,12 +249,13 @@ class VisualConcept(BaseModel):
         no scowl for anger, a couchette attendant yawning no raised eyebrows: sets 64-65); a grin
         still joins a laughing boy. A face is a body-language, action or framing concept that
         needs one, or one that shows the mouth (``mouth``, ``quiet``); a body is any body
-        language, which shows a feeling as a face does ("a crying toddler" got "the toddler's long
-        exhale, shoulders loose" for contentment, set 70: in the blind labels of sets 1-70, body
-        language of another feeling than a stated expression clashed 2 of 4 times, of the same
-        feeling 0 of 19)."""
+        language bound to the subject, which shows a feeling as a face does ("a crying toddler"
+        got "the toddler's long exhale, shoulders loose" for contentment, set 70: in the blind
+        labels of sets 1-70, body language of another feeling than a stated expression clashed 2
+        of 4 times, of the same feeling 0 of 19)."""
         needs_face = self.facet in _FACE_FACETS and self.needs & {"face", "lips"}
-        shows_body = self.facet == "body_language"
+        # (a subject's own body: not a crowd's or a family's, whose faces the scene does not state)
+        shows_body = self.facet == "body_language" and self.bound
         if not (needs_face or shows_body or self.setting & _MOUTH_TAGS):
             return None
         owner = scene.owner_for(self.needs) if self.bound else None

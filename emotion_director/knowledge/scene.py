@@ -217,9 +217,15 @@ _ICE_PAIRS = [["pack", "ice"], ["sea", "ice"], ["ice", "floe"], ["ice", "floes"]
 ASLEEP_WORDS = frozenset("asleep sleeping dozing napping slumbering snoozing".split())
 
 
-def _sleep_word(token: str) -> bool:
-    """A sleep word, or its present tense ("sleeps", "naps", "dozes")."""
+def _sleep_word(token: str, before: str = "") -> bool:
+    """A sleep word, or its present tense ("sleeps", "naps", "dozes"; after a subject pronoun
+    the base form too: "as they sleep")."""
     if token in ASLEEP_WORDS:
+        return True
+    if before in _SUBJECT_PRONOUNS and any(
+        form in ASLEEP_WORDS
+        for form in (token + "ing", token + token[-1:] + "ing", token[:-1] + "ing")
+    ):
         return True
     if not token.endswith("s") or len(token) < 4:
         return False
@@ -228,7 +234,7 @@ def _sleep_word(token: str) -> bool:
 
 
 def _asleep_at(tokens: list[str]) -> list[int]:
-    return [k for k, token in enumerate(tokens) if _sleep_word(token)]
+    return [k for k, token in enumerate(tokens) if _sleep_word(token, tokens[k - 1] if k else "")]
 
 
 def _sleeper(tokens: list[str], k: int, entities: list[SubjectEntity]) -> SubjectEntity | None:
@@ -569,11 +575,13 @@ _IN_A_STORM = re.compile(
 
 def _said_of_a_storm(pattern: re.Pattern[str], lowered: str) -> bool:
     """Whether ``pattern`` finds a storm its words modify only ("after a summer lightning
-    storm"; not "after the dog into the storm", "after midnight as a storm rolls in")."""
-    return any(
-        not set(match.group(1).split()) & (_PHRASE_ENDS | _DETERMINERS | _WHEN)
-        for match in pattern.finditer(lowered)
-    )
+    storm", "after morning rain": a time right before the storm is its modifier; not "after the
+    dog into the storm", "after midnight as a storm rolls in")."""
+    for match in pattern.finditer(lowered):
+        words = match.group(1).split()
+        if not set(words) & (_PHRASE_ENDS | _DETERMINERS) and not set(words[:-1]) & _WHEN:
+            return True
+    return False
 
 
 #: A sky with no cloud (set 41: "dim murky light with a green cast" for a cliff diver on a
@@ -1933,6 +1941,17 @@ _SINGULAR_DETERMINERS = frozenset("a an one each every this that".split())
 _AGENT_ENDINGS = ("er", "or", "ist", "ian")
 
 
+def _verb_agent(word: str) -> bool:
+    """A singular person noun made of a verb and -er or -or: one who does it for a living or
+    the moment ("seller", "driver", "cutter", "vendor"); not "mother", "tiger" or "lobster"."""
+    if kind_of(word) != "person" or singular(word) != word or not word.endswith(("er", "or")):
+        return False
+    stem = word[:-2]
+    return any(
+        v in verbs() for v in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else "")
+    )
+
+
 def _adverb(word: str) -> bool:
     """An -ly word that is no noun and no verb: "slowly", not "a rally car" or "a supply
     capsule"."""
@@ -2436,8 +2455,7 @@ def _entities(
                 # ... after "a" or "an" ("sheep graze meadow grass" is a clause)
                 thing = kind_of(after_next)
                 article = {"a", "an"} & set(tokens[max(0, i - 2) : i])
-                agent = singular(after_next) == after_next and after_next.endswith(_AGENT_ENDINGS)
-                living = thing is None or (thing in ANIMATE_KINDS and not agent)
+                living = thing is None or (thing in ANIMATE_KINDS and not _verb_agent(after_next))
                 head = thing if article and not living else None
         # (a name before an -ing word is what does it: "a Boeing 747 landing"; a name before a
         # name is one name: "a Great Dane")
@@ -2802,7 +2820,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
     found = []
     for i, token in enumerate(tokens):
         after = right_after(i, animate)
-        if _sleep_word(token):
+        if _sleep_word(token, tokens[i - 1] if i else ""):
             found.append(token)
         elif i and tokens[i - 1] in animate and _agrees_as_verb(tokens, i):
             found.append(token)  # the present tense: "a baker slides trays into the oven"
@@ -2814,6 +2832,9 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             and (token in verbs() or singular(token) in verbs())
             and token not in _NOT_ACTIONS
             and token not in _AUXILIARIES
+            and singular(token) not in _STILL_VERBS
+            and token not in _STILL_VERBS
+            and token not in postures()
         ):
             found.append(token)  # a pronoun's verb: "two women laughing as they thresh barley"
         elif (
@@ -2861,15 +2882,19 @@ def _ing_of_a_verb(word: str) -> bool:
     return any(w in verbs() for w in _ing_stems(word))
 
 
-#: -ing words that are no action of the subject.
-#: Subject pronouns: the verb that follows one is what a living subject of the scene does.
-_SUBJECT_PRONOUNS = frozenset("he she they we".split())
+#: Subject pronouns: the verb that follows one is what a living subject of the scene does ("we"
+#: is the viewer: "a cat on a wall while we drive past").
+_SUBJECT_PRONOUNS = frozenset("he she they".split())
+#: Verbs of staying still, seeming or being seen: after a pronoun they state no activity ("as he
+#: waits for the tide", "where she rests", "as they look on"). Postures are ``postures()``.
+_STILL_VERBS = frozenset("wait rest seem look feel appear remain stay watch gaze stare".split())
 #: A verb's helpers: what follows them is the action ("they are dancing": the -ing word).
 _AUXILIARIES = frozenset(
     "am is are was were be been have has had do does did can could will would shall should may "
     "might must".split()
 )
 
+#: -ing words that are no action of the subject.
 _NOT_ACTIONS = frozenset(
     {
         "something",

@@ -235,11 +235,11 @@ def stated_tags(
     facts: frozenset[str] | set[str], read: frozenset[str] = frozenset()
 ) -> frozenset[str]:
     """The setting tags a scene states: from its parsed ``facts``, plus ``read`` (tags a
-    meaning-based reader found in its words) where the parsed words do not rule them out,
-    closed under ``implies``. The scene's own words win over a reading of their meaning: "a
-    tanker between walls of snow on a bright June morning" reads as snowfall to MiniLM, but its
-    words state a clear sky (``free``: ``clear`` is ruled out by ``snow``), so the reading is
-    dropped and the sun stays on the scene."""
+    meaning-based reader found in its words), closed under ``implies``. A reading of the
+    weather or the time never takes away what the words state (``overrides``): "a tanker
+    between walls of snow on a bright June morning" reads as snowfall to MiniLM, which would take
+    the sun off the scene its words light, so that reading is dropped; a full moon with snow
+    swirling keeps its snow, which takes nothing stated away."""
     return _stated(frozenset(facts), frozenset(read))
 
 
@@ -248,9 +248,9 @@ def _stated(facts: frozenset[str], read: frozenset[str]) -> frozenset[str]:
     setting = load_setting_file()
     tags = {t for fact in facts for t in setting.from_facts.get(fact, ())}
     parsed = close(tags)
-    free = setting.free
+    passing = set(setting.tags["weather"]) | set(setting.tags["time"])
     read = frozenset(
-        r for r in read if not any(r in free.get(t, ()) or t in free.get(r, ()) for t in parsed)
+        r for r in read if not (r in passing and set(setting.overrides.get(r, ())) & parsed)
     )
     closed = close(tags | read)
     return closed - {t for tag in closed for t in setting.overrides.get(tag, ())}

@@ -45,6 +45,12 @@ def reading(persona, cues, intensity=0.8, weight=1.0):
         ("a rusty watering can on the step", False),
         ("a tin can rattling down the street", False),
         ("May sun on the whitewashed wall", False),
+        ("water dripping from a watering can spout", False),
+        ("a trash can fire glowing in an alley", False),
+        ("can-can dancers kicking in a row", False),
+        ("may blossom drifting over the lane", False),
+        ("eyes locked on yours", False),
+        ("a sign reading Mind Your Head", False),
     ],
 )
 def test_undrawable_cues_are_recognised(cue, bad):

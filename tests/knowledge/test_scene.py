@@ -215,6 +215,41 @@ def test_a_machine_named_like_a_trade_has_no_face():
     assert driver.main is not None and driver.main.kind == "object"
     assert "face" not in driver.facts
     assert parse_scene("a bus driver at the wheel").main.kind == "person"
+    assert parse_scene("a dart thrower at the oche").main.kind == "person"  # people too
+
+
+def test_crowd_body_language_is_not_the_subject_s_face():
+    graph = load_concept_graph()
+    hushed = graph.get("a crowd standing hushed with faces turned upward")
+    assert hushed is not None
+    scene = parse_scene("a laughing child on a city street as a crowd watches the solar eclipse")
+    assert hushed.conflict(scene) is None
+
+
+def test_set_71_readings():
+    # a time right before a rain is its modifier: the rain has passed ("drizzle hanging in the
+    # air" joined a garden "after morning rain")
+    garden = parse_scene(
+        "a market gardener hoeing lettuce rows in a walled garden after morning rain"
+    )
+    assert "passed_storm" in garden.facts and "rain" not in garden.facts
+    assert "storm" in parse_scene("a fox on a lawn after midnight as a storm rolls in").facts
+    # a cloudy morning is overcast (it got bright sunshine with a lens flare)
+    assert "overcast" in parse_scene("a shoe shiner in a Quito plaza on a cloudy morning").facts
+    assert "overcast" not in parse_scene("a glass of cloudy water on a table").facts
+    # seen from orbit is in space
+    hurricane = parse_scene("Seen from orbit, a hurricane's eye swirling over the Caribbean")
+    assert "orbit" in hurricane.facts
+    # ice crystals are outdoors, flying sweat is awake
+    graph = load_concept_graph()
+    ice = graph.get("ice crystals sparkling like diamonds")
+    kitchen = parse_scene(
+        "two grandmothers stretching dough in a farmhouse kitchen on a snowy morning"
+    )
+    assert ice is not None and ice.conflict(kitchen) is not None
+    sweat = graph.get("sweat droplets flying off")
+    asleep = parse_scene("a herder's son asleep on horseback on a summer pasture at dusk")
+    assert sweat is not None and sweat.conflict(asleep) is not None
 
 
 def test_set_65_readings():
@@ -1448,6 +1483,11 @@ def test_a_long_run_of_nouns_is_read_in_linear_time():
         ("Two Ladakhi women laughing as they thresh barley on a rooftop", True, False),
         ("a mahjong player shouting as he slams down a tile", True, False),
         ("two women on a rooftop though they are tired", False, False),  # a helper verb
+        # a pronoun's sleep is sleep; staying still, seeming or the viewer's drive is no activity
+        ("an old couple on a bench as they sleep in the sun", True, True),
+        ("a fisherman on the pier as he waits for the tide", False, False),
+        ("an old woman on a porch where she rests in the evening sun", False, False),
+        ("a cat on a wall while we drive past", False, False),
     ],
 )
 def test_the_present_tense_states_what_the_subject_does(scene, busy, asleep):
@@ -1466,6 +1506,12 @@ def test_a_verb_s_base_form_before_an_agent_noun_is_a_modifier():
     main = parse_scene("A candy floss seller spinning pink sugar at a seaside fair").main
     assert (main.noun, main.kind) == ("seller", "person")
     assert parse_scene("a man and a woman walk dogs in a park").main.noun == "man"
+    # only a verb's agent: an animal or a relative after a verb is its object
+    assert parse_scene("a woman sell lobster at a market").main.noun == "woman"
+    assert parse_scene("a boy hunt tiger in the jungle").main.noun == "boy"
+    assert "daughter" in [
+        e.noun for e in parse_scene("a son and a daughter visit mother in hospital").entities
+    ]
 
 
 def test_a_crew_of_a_thing_is_the_crew():

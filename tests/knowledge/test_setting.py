@@ -56,6 +56,9 @@ def test_the_scene_s_own_words_win_over_a_reading_of_their_meaning():
     # a reading the words do not contradict still counts
     pass_facts = parse_scene("a tanker on a mountain pass").facts
     assert "snow" in stated_tags(pass_facts, frozenset({"snow"}))
+    # ... and so does one that takes nothing stated away: snow swirling under a full moon
+    hut = parse_scene("a shepherd's hut under a full moon, snow swirling around it").facts
+    assert "snow" in stated_tags(hut, frozenset({"snow", "night", "cold"}))
 
 
 def test_a_stated_dimension_wins_over_an_implied_one():
