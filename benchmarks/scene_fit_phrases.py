@@ -109,6 +109,7 @@ JUDGES = {
     "judge71": ("EK", "EL"),
     "judge72": ("EM", "EN"),
     "judge73": ("EO", "EP"),
+    "judge74": ("EQ", "ER"),
 }
 
 
