@@ -28,7 +28,7 @@ from emotion_director.agents.schemas import (
 )
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import StructuredMemory, structured_steps
-from emotion_director.agents.text import estimate_clip_tokens
+from emotion_director.agents.text import estimate_clip_tokens, speaks_of_picture
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import (
     EMOTIONS,
@@ -468,6 +468,9 @@ def _stray_phrase(prompt: str, subject: str, concepts: Sequence[ConceptLink]) ->
     rest = prompt.strip()
     if subject and rest.lower().startswith(subject.lower()):
         rest = rest[len(subject) :]
+    meta = speaks_of_picture(rest)
+    if meta:
+        return meta  # the writer speaking of the picture: "The scene is described ..."
     own = content_words(subject)
     chosen = set().union(*(content_words(c.text) for c in concepts)) - own
     for phrase in rest.split(","):

@@ -96,6 +96,35 @@ _MODALS = frozenset("can could will would shall should might must".split())
 _MODAL_SUBJECTS = frozenset("that which who it they he she we i".split())
 
 
+#: Words about the prompt or the picture rather than in it ("The scene is described with vivid
+#: details that include ...", SmolLM2 over llama.cpp's server in write mode).
+_META = re.compile(
+    r"\b(?:the|this|that)\s+(?:scene|image|picture|photo|photograph|prompt|description)\s+"
+    r"(?:is|was|shows|depicts|features|includes|captures|has|contains)\b|\b(?:is|are)\s+described\b",
+    re.IGNORECASE,
+)
+
+
+def speaks_of_picture(text: str) -> str | None:
+    """The words with which ``text`` speaks of the picture or the prompt ("the scene is
+    described", "this image shows"), or ``None``."""
+    found = _META.search(text)
+    return found.group(0) if found else None
+
+
+def meta_reason(text: str) -> str | None:
+    """Why ``text`` speaks about the picture or the prompt instead of showing something, or
+    ``None``: "the scene is described with ...", "this image shows ...", a label in brackets
+    ("this place (landmark)", "light (full-day)": a small model's annotations)."""
+    found = speaks_of_picture(text)
+    if found:
+        return f"not a visual cue: it speaks of the picture ('{found}')"
+    label = re.search(r"\([^()]*\)", text)
+    if label:
+        return f"not a visual cue: a label in brackets ('{label.group(0)}')"
+    return None
+
+
 def _modal_claim(cue: str) -> str | None:
     """A modal verb in lower case, opening the cue or after a pronoun, and the base-form verb
     after it ("can make", "that will guide"), if the cue has one."""
@@ -144,6 +173,9 @@ def undrawable_reason(cue: str) -> str | None:
         return "not a visual phrase (code, markup or a file name)"
     # a picture shows; it does not speak to its viewer or say what may happen ("&gt; can make
     # your hair grow longer." over llama.cpp's server)
+    meta = meta_reason(cue)
+    if meta:
+        return meta
     speaks = _SPEAKS_TO_VIEWER.search(cue)
     if speaks:
         return f"not a visual cue: it speaks to the viewer ('{speaks.group(0)}')"

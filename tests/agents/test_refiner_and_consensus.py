@@ -51,6 +51,11 @@ def reading(persona, cues, intensity=0.8, weight=1.0):
         ("may blossom drifting over the lane", False),
         ("eyes locked on yours", False),
         ("a sign reading Mind Your Head", False),
+        # a small model speaking of the picture or labelling it (write mode over llama.cpp)
+        ("the sun's rays are shining down on this place (landmark)", True),
+        ("light (full-day)", True),
+        ("this image shows a foggy harbour", True),
+        ("a saint depicted in stained glass", False),
     ],
 )
 def test_undrawable_cues_are_recognised(cue, bad):
@@ -590,6 +595,14 @@ def test_a_scale_the_scene_names_as_a_thing_is_no_framing(scene):
         (
             "a chimney sweep climbing a sooty rooftop on a grey overcast morning, flat overcast "
             "light, the sunset on a beach, grey slate palette, a distant skyline under low cloud",
+            False,
+        ),
+        # the writer speaking of the picture (SmolLM2 over the server, write mode: "The scene
+        # is described with vivid details that include ...")
+        (
+            "a chimney sweep climbing a sooty rooftop on a grey overcast morning. The scene is "
+            "described with flat overcast light, grey slate palette, a distant skyline under low "
+            "cloud",
             False,
         ),
         # reworded concepts stay
