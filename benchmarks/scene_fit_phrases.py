@@ -110,6 +110,7 @@ JUDGES = {
     "judge72": ("EM", "EN"),
     "judge73": ("EO", "EP"),
     "judge74": ("EQ", "ER"),
+    "judge75": ("ES", "ET"),
 }
 
 
