@@ -111,6 +111,7 @@ JUDGES = {
     "judge73": ("EO", "EP"),
     "judge74": ("EQ", "ER"),
     "judge75": ("ES", "ET"),
+    "judge76": ("EU", "EV"),
 }
 
 
