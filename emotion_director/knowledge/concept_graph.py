@@ -45,6 +45,7 @@ from emotion_director.knowledge.scene import (
     stated_expression,
 )
 from emotion_director.knowledge.setting import (
+    close,
     concept_settings,
     dimension_tags,
     refused_by_readers,
@@ -649,8 +650,6 @@ def _located(scene: SceneModel) -> str | None:
     return None
 
 
-#: Kinds of place that are indoors (``setting.yaml`` implies `indoor` of each).
-_INDOOR_PLACES = frozenset({"home", "hospital", "culture"})
 #: Setting tags of a concept that shows the subject's mouth (open, or held shut).
 _MOUTH_TAGS = frozenset({"mouth", "quiet"})
 #: Facets whose concepts show a subject's face when they need one.
@@ -680,7 +679,7 @@ def moved_setting(scene: SceneModel, text: str) -> str | None:
     # a landscape of no stated kind ("a hiker on a mountain ridge", "a surfer riding a wave") is
     # still outdoors: only an indoor kind of place moves it ("a cozy living room")
     if here.kind == "landscape" and not scene.stated & kinds:
-        kinds = kinds & _INDOOR_PLACES
+        kinds = frozenset(k for k in kinds if "indoor" in close({k}))  # (home, hospital, ...)
     if _SHOWN_FROM_HERE.search(text.lower()):
         return None
     cue = parse_scene(text)

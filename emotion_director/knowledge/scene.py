@@ -1943,13 +1943,11 @@ _AGENT_ENDINGS = ("er", "or", "ist", "ian")
 
 def _verb_agent(word: str) -> bool:
     """A singular person noun made of a verb and -er or -or: one who does it for a living or
-    the moment ("seller", "driver", "cutter", "vendor"); not "mother", "tiger" or "lobster"."""
+    the moment ("seller", "driver", "cutter", "vendor"); not "mother", "tiger" or "lobster".
+    The verb is found as its -ing form's is (:func:`_ing_stems`)."""
     if kind_of(word) != "person" or singular(word) != word or not word.endswith(("er", "or")):
         return False
-    stem = word[:-2]
-    return any(
-        v in verbs() for v in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else "")
-    )
+    return any(stem in verbs() for stem in _ing_stems(word[:-2] + "ing"))
 
 
 def _adverb(word: str) -> bool:
@@ -2833,7 +2831,6 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             and token not in _NOT_ACTIONS
             and token not in _AUXILIARIES
             and singular(token) not in _STILL_VERBS
-            and token not in _STILL_VERBS
             and token not in postures()
         ):
             found.append(token)  # a pronoun's verb: "two women laughing as they thresh barley"

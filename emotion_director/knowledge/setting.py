@@ -248,7 +248,7 @@ def _stated(facts: frozenset[str], read: frozenset[str]) -> frozenset[str]:
     setting = load_setting_file()
     tags = {t for fact in facts for t in setting.from_facts.get(fact, ())}
     parsed = close(tags)
-    passing = set(setting.tags["weather"]) | set(setting.tags["time"])
+    passing = dimension_tags("weather") | dimension_tags("time")
     read = frozenset(
         r for r in read if not (r in passing and set(setting.overrides.get(r, ())) & parsed)
     )
