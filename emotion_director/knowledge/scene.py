@@ -2011,7 +2011,10 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
                 or (verb_here and (not opened_by_the or _verb_not_noun(word, after)))
             )
             and word.isalpha()
-            and not word.endswith(("ing", "ed", "ly", "s"))
+            and not word.endswith(("ed", "ly", "s"))
+            # (a participle is another clause's; a verb that ends so is not: "workers wring out
+            # their caps", "choristers sing")
+            and not (word.endswith("ing") and word not in verbs())
             and word not in _PHRASE_ENDS
             and word not in _DETERMINERS  # ("a boy named Tomás flies a kite": "a" is no verb)
         )
