@@ -558,7 +558,7 @@ def build_words(folder: Path) -> list[tuple[str, str]]:
     table) do not already read as English, with its first part of speech: "facial",
     "expression", "maker", "fringe". What a model's free cue is checked against, so that a word
     no table lists is not taken for a made-up one (``agents.text.unknown_words_reason``)."""
-    from emotion_director.knowledge.scene import _known_english, _language_words
+    from emotion_director.knowledge.scene.lexicon import _known_english, _language_words
 
     known = _language_words()
     with open_wordnet(folder) as wordnet:
@@ -634,7 +634,7 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
                     rows.append((name.replace("_", " "), thing))
                 elif parts[0] in materials:
                     # an animal named with a material ("a stone curlew", "a paper wasp"): listed,
-                    # so that the material does not make it a figure (scene._lifeless)
+                    # so that the material does not make it a figure (scene.clauses._lifeless)
                     alive = [k for s in senses if (k := synset_kind(s)) in ANIMAL_HEADS]
                     if alive:
                         rows.append((name.replace("_", " "), alive[0]))

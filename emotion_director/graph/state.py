@@ -195,6 +195,13 @@ CHECKPOINT_TYPES: list[tuple[str, str]] = (
         )
     ]
     + [("emotion_director.emotions", "Emotion")]
+    # where the scene's types live, and where checkpoints written before the scene parser
+    # became a package (``knowledge/scene.py``, 2026-12-06) recorded them
+    + [
+        ("emotion_director.knowledge.scene.model", name)
+        for name in ("SceneModel", "SubjectEntity", "EmotionalAttribute")
+    ]
+    + [("emotion_director.knowledge.scene.subject", "SceneAdjustment")]
     + [
         ("emotion_director.knowledge.scene", name)
         for name in ("SceneModel", "SubjectEntity", "EmotionalAttribute", "SceneAdjustment")

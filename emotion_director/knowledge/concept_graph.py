@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.files import load_shipped_yaml
 from emotion_director.knowledge.scene import (
-    _WORD,
     Kind,
     SceneModel,
     curated_subjects,
@@ -44,6 +43,7 @@ from emotion_director.knowledge.scene import (
     singular,
     stated_expression,
 )
+from emotion_director.knowledge.scene.lexicon import _WORD
 from emotion_director.knowledge.setting import (
     close,
     concept_settings,

@@ -251,6 +251,6 @@ def test_the_scene_terms_are_read_once_per_scene_for_all_personas(monkeypatch):
     key = id(other)
     del other
     gc.collect()
-    from emotion_director.knowledge import scene as scene_module
+    from emotion_director.knowledge.scene import model as scene_module
 
     assert key not in scene_module._SCENE_MEMOS

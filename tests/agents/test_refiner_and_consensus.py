@@ -470,7 +470,8 @@ def test_the_fill_in_draws_concepts_readers_found_clashing_less_often():
 )
 def test_a_rewrite_keeps_the_framing_and_the_colour_the_user_chose(scene, emotion, kept_out):
     from emotion_director import Settings, build_graph
-    from emotion_director.knowledge.scene import _WORD, _word_list
+    from emotion_director.knowledge.scene.conflicts import _word_list
+    from emotion_director.knowledge.scene.lexicon import _WORD
     from emotion_director.testing import TestChatModel
 
     graph = build_graph(Settings(), chat_model=TestChatModel())

@@ -110,3 +110,29 @@ def test_cli_review_no_is_not_approval_and_json_stays_clean(tmp_path):
     stuck = cli("a cat", "-e", "awe", "--review", "--thread", "t-n", stdin="n\n" * 25)
     assert stuck.returncode == 2 and "--resume --review" in stuck.stderr
     assert "prompt:" not in stuck.stdout
+
+
+def test_every_checkpointed_type_is_allowed_where_it_lives_and_where_it_lived():
+    """The msgpack allowlist names each type by the module it is defined in (what a checkpoint
+    records), and the old ``knowledge.scene`` paths of the scene's types still resolve, so a
+    checkpoint written before the parser became a package loads."""
+    import importlib
+
+    from emotion_director.graph.state import CHECKPOINT_TYPES
+    from emotion_director.knowledge.scene import (
+        EmotionalAttribute,
+        SceneAdjustment,
+        SceneModel,
+        SubjectEntity,
+        parse_scene,
+    )
+
+    for cls in (SceneModel, SubjectEntity, EmotionalAttribute, SceneAdjustment):
+        assert (cls.__module__, cls.__name__) in CHECKPOINT_TYPES
+        assert ("emotion_director.knowledge.scene", cls.__name__) in CHECKPOINT_TYPES
+    for module, name in CHECKPOINT_TYPES:
+        assert getattr(importlib.import_module(module), name) is not None
+    serde = checkpoint_serde()
+    scene = parse_scene("a sobbing toddler in a kitchen at night")
+    back = serde.loads_typed(serde.dumps_typed(scene))
+    assert isinstance(back, SceneModel) and back == scene

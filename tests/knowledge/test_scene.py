@@ -1679,7 +1679,7 @@ def test_weather_nouns_no_list_names_state_their_weather(weather, stated):
 
 
 def test_the_weather_table_leaves_nouns_of_other_leading_senses():
-    from emotion_director.knowledge.scene import _weather_table
+    from emotion_director.knowledge.scene.conflicts import _weather_table
 
     table = _weather_table()
     assert table["typhoon"] == {"storm", "windy"}
@@ -2491,7 +2491,7 @@ def test_what_the_new_readings_leave_alone(prompt, subject, absent):
 def test_a_scene_s_memo_lives_with_it_and_takes_no_part_in_its_value():
     import gc
 
-    from emotion_director.knowledge import scene as module
+    from emotion_director.knowledge.scene import model as module
 
     scene = parse_scene("a heron on a post at dusk").model_copy()
     copy = scene.model_copy()

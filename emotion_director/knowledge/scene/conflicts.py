@@ -1,0 +1,363 @@
+"""The facts a phrase asserts (:func:`phrase_facts`) and when they contradict a scene's
+(:func:`contradiction`, :func:`facts_conflict`): a body part no subject has, opposite facts (night
+against day, indoor against outdoor), a place that is not part of the stated one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Literal
+
+from emotion_director.knowledge.scene.lexicon import (
+    _FIGURES_OF_SPEECH,
+    _WORD,
+    _tsv_pairs,
+    body_parts,
+    curated_subjects,
+    kind_of,
+    noun_facts,
+    singular,
+    verbs,
+)
+from emotion_director.knowledge.scene.vocabulary import (
+    _DETERMINERS,
+    _GAPPED_KEYS,
+    _JOINERS,
+    _LOCATIVE,
+    _OPPOSITE,
+    ANIMATE_KINDS,
+    BODY_FACTS,
+    DISTANT_WORDS,
+    FACT_WORDS,
+    NOT_PLACES,
+    OPPOSITES_UNLESS,
+    PRIVATE_SITES,
+    SITES,
+    _sites,
+    sites_compatible,
+)
+
+#: Facts whose words may be written as an adjective in -y ("drizzly" rain, "sleety" snowfall).
+_INFLECTED_FACTS = ("rain", "storm", "fog", "snowing", "winter", "windy", "night", "twilight")
+
+
+def _stem(word: str) -> str:
+    """A crude stem that puts a noun and its adjective in -y together: drizzle, drizzly ->
+    drizzl; fog, foggy -> fog; sleet, sleety -> sleet."""
+    for suffix in ("y", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]  # "fogg" -> "fog"
+    return word
+
+
+@lru_cache(maxsize=1)
+def _weather_stems() -> dict[str, frozenset[str]]:
+    """Stem -> facts, for the one-word nouns of the weather and time facts (not their -ing
+    forms: "whipping" wind says nothing of "whipped" cream)."""
+    stems: dict[str, set[str]] = {}
+    for fact in _INFLECTED_FACTS:
+        for key in FACT_WORDS[fact]:
+            if " " not in key and "-" not in key and not key.endswith("ing"):
+                stems.setdefault(_stem(key), set()).add(fact)
+    return {stem: frozenset(facts) for stem, facts in stems.items()}
+
+
+def _inflected_facts(words: list[str]) -> set[str]:
+    """Facts of weather and time words written as an adjective in -y that no list names:
+    "a drizzly spring morning" (rain), "a sleety dusk", "a dusky harbour"; or as the first part
+    of a participle: "a rain-lashed mountainside" (rain), "a storm-tossed deck", "fog-bound"."""
+    stems = _weather_stems()
+    found = {
+        fact
+        for word in words
+        if word.endswith("y") and len(word) >= 5 and kind_of(word) is None  # not "a nighty"
+        for fact in stems.get(_stem(word), ())
+    }
+    for word in words:
+        first, _, last = word.partition("-")
+        if last and (last.endswith("ed") or last in _PARTICIPLES) and "-" not in last:
+            # weather only, done to the place: "a moon-shaped pendant" is no night, "a
+            # snow-capped peak" in summer no winter
+            found |= stems.get(_stem(first), frozenset()) & _WEATHER_DONE
+    return found
+
+
+#: Weather that a participle can say was done to a place ("rain-lashed", "storm-tossed",
+#: "mist-shrouded", "wind-swept", "sleet-streaked").
+_WEATHER_DONE = frozenset({"rain", "storm", "fog", "snowing", "windy"})
+
+
+@lru_cache(maxsize=1)
+def _weather_table() -> dict[str, frozenset[str]]:
+    """Weather nouns no fact-word list names (``wordnet_weather.tsv``) -> the facts they state;
+    the curated lists win over WordNet for the words they name ("snow" on the ground is
+    ``snowbound``, not snowfall)."""
+    listed = {w for keys in FACT_WORDS.values() for key in keys for w in key.split()}
+    table = _tsv_pairs("wordnet_weather.tsv")
+    return {
+        noun: frozenset(facts.split(",")) for noun, facts in table.items() if noun not in listed
+    }
+
+
+def _weather_nouns(words: list[str]) -> set[str]:
+    table = _weather_table()
+    found: set[str] = set()
+    for word in words:
+        found |= table.get(word) or table.get(singular(word)) or frozenset()
+    return found
+
+
+@lru_cache(maxsize=8192)
+def phrase_facts(text: str) -> frozenset[str]:
+    """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
+
+    A phrase that brings its own agent ("a cat dozing on the windowsill", "riders with arms
+    thrown up") needs no body from the scene's subjects. Cached: a rewrite asks about the same
+    concepts once per persona, and the word tables do not change while the program runs.
+    """
+    # "a stained bathroom's dim mirror light" is in a bathroom
+    words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]
+    lowered = " " + " ".join(words) + " "
+    for phrase, neutral in _FIGURES_OF_SPEECH.items():
+        lowered = lowered.replace(phrase, neutral)
+    found = set()
+    for fact, keys in FACT_WORDS.items():
+        if any(f" {key} " in lowered for key in keys):
+            found.add(fact)
+    found |= {f for f, gapped in _GAPPED_KEYS.items() if any(p.search(lowered) for p in gapped)}
+    found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
+    found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
+    if "moonless" in found:
+        found.discard("moon")  # "no moon" names the moon it denies
+    # a palette names colours, not places ("jungle green and gold palette")
+    if " palette " not in lowered and not any(f" {key} " in lowered for key in DISTANT_WORDS):
+        # a simile puts nothing there: "roots like a cathedral", "like a stage spot"
+        placed = lowered.split(" like ")[0] + " "
+        for name in NOT_PLACES:
+            placed = placed.replace(f" {name} ", " ")
+        sites = {site for site, keys in SITES.items() if any(f" {key} " in placed for key in keys)}
+        found |= {f"site:{site}" for site in sites}
+        if sites & PRIVATE_SITES:
+            found.add("private")
+    # "a crocodile's eyes": the eyes are the crocodile's own
+    for word in words:
+        kind = None if word in body_parts() else kind_of(word)
+        if kind in ANIMATE_KINDS:  # a horse named in the phrase still has no paws
+            found -= noun_facts(word, kind) & BODY_FACTS
+            found -= {"animate", "flying"}  # "a crow soaring overhead" flies, not the subject
+    return frozenset(found)
+
+
+def contradiction(
+    facts: frozenset[str] | set[str], phrase: str, needs: frozenset[str] | set[str] = frozenset()
+) -> str | None:
+    """Why ``phrase`` (with extra ``needs``) contradicts a scene with these facts, or ``None``."""
+    own = phrase_facts(phrase) | set(needs)
+    return facts_conflict(facts, own, phrase)
+
+
+@lru_cache(maxsize=None)  # one per section: a smaller cache rebuilt them for every clause
+def _phrases_pattern(
+    section: Literal[
+        "framing",
+        "aerial",
+        "close",
+        "downward",
+        "monochrome",
+        "silhouette",
+        "drawn",
+        "drawn_monochrome",
+        "photographed",
+    ],
+) -> re.Pattern[str]:
+    """A phrase of ``section`` among the first three words of a clause ("isometric ...",
+    "..., macro, ...", "an aerial view of ..."; not "a photographer with a telephoto lens")."""
+    phrases = sorted(curated_subjects().get(section, []), key=len, reverse=True)
+    return re.compile(
+        r"^(?:[\w'-]+\s+){0,2}?(" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])"
+    )
+
+
+#: Words after "black and white" or "sepia" that make it the picture's own ("black and white
+#: photo of", "sepia tones", "cyanotype of"), not a thing's colour ("a black and white cat").
+_LOOK_WORDS = frozenset(
+    "photo photograph photography picture image shot film movie print portrait style tones tone "
+    "filter aesthetic still of".split()
+)
+
+
+def _stated_look(lowered: str) -> set[str]:
+    """What the user chose of the picture's look, said at the head of a clause: ``framed`` (a
+    camera angle or shot: "isometric", "aerial view", "close up") and ``monochrome`` ("black
+    and white photo", ", sepia,"; not "a black and white cat")."""
+    found = set()
+    for clause in (c.strip() for c in re.split(r"[,;.]", lowered)):
+        if _phrases_pattern("framing").search(clause):
+            found.add("framed")
+        for scale in ("aerial", "close"):
+            if _phrases_pattern(scale).search(clause):
+                found |= {"framed", f"{scale}_view"}
+        if _phrases_pattern("downward").search(clause):
+            found.add("downward_view")
+        if _phrases_pattern("silhouette").search(clause):
+            found.add("silhouette_view")
+        if _names_the_look(clause, "monochrome", _LOOK_WORDS):
+            found.add("monochrome")
+        medium_next = _DRAWN_NEXT | _word_list("media")
+        if _names_the_look(clause, "photographed", medium_next):
+            found.add("photographed")
+        if _names_the_look(clause, "drawn", medium_next):
+            found.add("drawn")
+            if _phrases_pattern("drawn_monochrome").search(clause):
+                found.add("monochrome")  # "charcoal sketch of", "pencil drawing of"
+    return found
+
+
+#: Words after a painted or drawn medium that make it the picture's own ("oil painting of",
+#: "charcoal sketch", "pixel art style"), not a thing in it ("a man painting a fence").
+_DRAWN_NEXT = frozenset({"of", "art", "style"})
+
+
+def _names_the_look(
+    clause: str,
+    section: Literal["monochrome", "drawn", "photographed"],
+    next_words: frozenset[str],
+) -> bool:
+    """Whether ``clause`` opens with a phrase of ``section`` that ends it or comes before one of
+    ``next_words``: the picture's own look, not the colour or the medium of a thing in it."""
+    match = _phrases_pattern(section).search(clause)
+    if match is None:
+        return False
+    rest = _WORD.findall(clause[match.end() :])
+    return not rest or rest[0] in next_words
+
+
+#: Facets of a thing set in the picture: out of scale beside the subject in an aerial view or a
+#: close-up, unless it is the subject's own ("{the} wearing a tiny party hat").
+_SCALED_FACETS = frozenset({"object", "action"})
+
+
+#: Things with no size of their own: out of scale nowhere ("a shadow with claws thrown across
+#: {the}" on a LEGO castle in macro; readers called it fine).
+_NO_BODY = frozenset("shadow shadows silhouette silhouettes reflection reflections glow".split())
+
+
+#: Words after a verb that are no noun or adjective it modifies ("leaping after", "backing away").
+_PARTICLES = frozenset(
+    "after before toward towards up down out away back forward forwards between alone while "
+    "then like until".split()
+)
+
+
+#: Body detail no view from far above shows, and how the refusal says so.
+_FAR_DETAIL = {
+    "face": "no face can be read from there",
+    "skin": "no skin can be seen from there",
+}
+
+
+#: A photograph's own process ("grainy film texture", "harsh flash snapshot", "wide lens
+#: distortion"), which a painted or drawn picture (``drawn``) does not have; a camera's distance
+#: or angle ("long lens from far off", "low angle") is any picture's.
+_PHOTO_PROCESS = re.compile(
+    r"\b(?:film|grainy|flash|snapshot|polaroid|35mm|bokeh|lens flare|lens distortion|"
+    r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints|"
+    r"photo-?booth)\b"
+)
+
+
+#: A drawn or painted medium's own marks ("crayon-scribble textures on paper", "visible
+#: brushstrokes"), which a photograph (``photographed``) does not have.
+_DRAWN_PROCESS = re.compile(
+    r"\b(?:crayon|pencil|charcoal|pastel|watercolou?r|gouache|brushstrokes?|ink wash|"
+    r"scribbled?|scribble|sketchy|hatching|on paper|paper texture|canvas texture)\b"
+)
+
+
+def facts_conflict(
+    facts: frozenset[str] | set[str], own: frozenset[str] | set[str], phrase: str = "it"
+) -> str | None:
+    """Why facts ``own`` (a concept's) contradict ``facts`` (a scene's), or ``None``."""
+    for fact in sorted(own):
+        if fact in BODY_FACTS and fact not in facts:
+            return f"'{_trigger(phrase, fact)}' needs {fact}, no subject has it"
+        if fact in facts:  # the scene states it itself
+            continue
+        clash = _OPPOSITE.get(fact, set()) & set(facts)
+        if clash:
+            return f"'{_trigger(phrase, fact)}' says {fact}, the scene says {sorted(clash)[0]}"
+    for a, b, unless in OPPOSITES_UNLESS:
+        for mine, theirs in ((a, b), (b, a)):
+            if (
+                mine in own
+                and theirs in facts
+                and mine not in facts
+                and unless not in own
+                and unless not in facts
+            ):
+                return (
+                    f"'{_trigger(phrase, mine)}' says {mine}, the scene says {theirs} "
+                    f"and is not {unless}"
+                )
+    if "asleep" in own and "busy" in facts and "asleep" not in facts:
+        return f"'{_trigger(phrase, 'asleep')}' says asleep, the subject is doing something"
+    their_sites = _sites(facts)
+    for site in sorted(_sites(own) - their_sites):
+        # "a hospital corridor": a museum hall fits the corridor but not the hospital
+        elsewhere = sorted(t for t in their_sites if not sites_compatible(site, t))
+        if elsewhere:
+            return (
+                f"'{_trigger(phrase, 'site:' + site)}' sets it in a {site}, the scene is "
+                f"in a {elsewhere[0]}"
+            )
+    return None
+
+
+def facts_opposed(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> bool:
+    """Whether two concepts' facts contradict each other (body needs aside)."""
+    return facts_conflict(set(a) - BODY_FACTS, set(b) - BODY_FACTS) is not None
+
+
+def _trigger(phrase: str, fact: str) -> str:
+    lowered = " " + " ".join(_WORD.findall(phrase.lower())) + " "
+    keys = SITES.get(fact[5:], ()) if fact.startswith("site:") else FACT_WORDS.get(fact, ())
+    for key in keys:
+        if f" {key} " in lowered:
+            return key
+    return phrase.strip()[:40]
+
+
+#: English irregular past participles: after a noun they start the verb phrase ("a trawler caught
+#: beside a waterspout"), as a regular -ed form does.
+_PARTICIPLES = frozenset(
+    "arisen awoken beaten become begun bent bitten bled blown borne broken brought built burnt "
+    "bought caught chosen clung come crept dealt dug done drawn driven drunk dwelt eaten fallen "
+    "fought found fled flung flown forgotten frozen given gone grown heard hidden held kept "
+    "knelt known laid leapt left lent lit lost made meant met paid ridden risen said seen sought "
+    "sold sent sewn shaken shone shod shown shrunk shut sung sunk sat slain slept slid slung "
+    "smelt sown spoken sped spent spilt spun spoilt sprung stood stolen stuck stung stunk "
+    "strewn struck strung sworn swept swollen swum swung taken taught torn told thought thrown "
+    "trodden understood woken worn woven wept written".split()
+)
+
+
+def _adverb(word: str) -> bool:
+    """An -ly word that is no noun and no verb: "slowly", not "a rally car" or "a supply
+    capsule"."""
+    return word.endswith("ly") and kind_of(word) is None and word not in verbs()
+
+
+#: words that title case may leave lowercase
+_FUNCTION_WORDS = _DETERMINERS | _LOCATIVE | _JOINERS | frozenset("or of to for from as".split())
+
+
+@lru_cache(maxsize=8)
+def _word_list(section: Literal["calendar", "regions", "media", "hues"]) -> frozenset[str]:
+    """A space-separated word list of ``subjects.yaml``: ``calendar`` (months and days),
+    ``regions`` (parts of a place: "rim", "floor"), ``media`` (what a picture is made as),
+    ``hues`` (words that give a phrase a colour)."""
+    return frozenset(curated_subjects().get(section, "").split())

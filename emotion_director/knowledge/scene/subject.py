@@ -1,0 +1,322 @@
+"""Fitting the subject to the target emotion: a stated expression of another feeling is recast
+(:func:`fit_subject`), a long scene condensed to its subject, and the scene's facts read once
+(:func:`scene_facts`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from emotion_director.knowledge.scene.conflicts import _FUNCTION_WORDS, phrase_facts
+from emotion_director.knowledge.scene.lexicon import (
+    _WORD,
+    _curated_states,
+    attribute_concreteness,
+    curated_subjects,
+    singular,
+)
+from emotion_director.knowledge.scene.model import EmotionalAttribute, SceneModel, SubjectEntity
+from emotion_director.knowledge.scene.parse import parse_scene
+from emotion_director.knowledge.scene.vocabulary import (
+    _DETERMINERS,
+    _EMPTY,
+    _LOCATIVE,
+    ANIMATE_KINDS,
+    BODY_FACTS,
+)
+from emotion_director.untrusted import strip_end
+
+
+def scene_facts(text: str) -> frozenset[str]:
+    """Shorthand: the facts of ``parse_scene(text)``."""
+    return parse_scene(text).facts
+
+
+#: How an expression is recast toward each target: (for people, for animals).
+RECAST: dict[str, tuple[str, str]] = {
+    "amusement": ("giggling", "romping"),
+    "awe": ("wide-eyed", "wide-eyed"),
+    "contentment": ("smiling", "drowsy"),
+    "excitement": ("cheering", "bounding"),
+    "anger": ("scowling", "snarling"),
+    "disgust": ("grimacing", "recoiling"),
+    "fear": ("trembling", "cowering"),
+    "sadness": ("weeping", "whimpering"),
+}
+
+
+POSITIVE = frozenset({"amusement", "awe", "contentment", "excitement"})
+
+
+#: Estimated CLIP tokens the subject may keep, so concepts still fit in the 77-token window.
+SUBJECT_TOKEN_BUDGET = 40
+
+
+class SceneAdjustment(BaseModel):
+    """What was changed in the user's prompt to fit the target emotion, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Literal["recast", "negative", "condensed"]
+    text: str = Field(description="the words of the prompt concerned")
+    replacement: str | None = Field(default=None, description="what they became (recast)")
+    reason: str
+
+
+def conflicts_with_target(attribute: EmotionalAttribute, target: str) -> bool:
+    """Whether an attribute of the subject fights the target emotion."""
+    if not attribute.emotions or target in attribute.emotions:
+        return False
+    if attribute.expression:
+        return True
+    from emotion_director.emotions import EMOTION_WORDS
+
+    if attribute.word in EMOTION_WORDS:
+        return True
+    descriptive = set(curated_subjects().get("descriptive", []))
+    if attribute.word in descriptive:
+        return False
+    # a curated dramatic state ("burning", "collapsing") still fights a positive target
+    if attribute.word not in _curated_states() and _describes_the_scene(attribute.word):
+        return False
+    # a lexicon word only counts when all its emotions sit on the other side of valence
+    return all((e in POSITIVE) != (target in POSITIVE) for e in attribute.emotions)
+
+
+def stated_expression(scene: SceneModel, owner: SubjectEntity | None) -> EmotionalAttribute | None:
+    """The expression the scene states of ``owner`` ("laughing", "sulking", "yawning", "cries"),
+    all its expressions' feelings together ("a tearful, smiling bride"), or ``None``: the
+    subject's face is the user's (see :meth:`~emotion_director.knowledge.concept_graph.
+    VisualConcept.face_conflict`). An expression that names no owner is the first living
+    subject's ("fishermen laughing"); one of a subject joined to ``owner`` by "and" is theirs
+    too ("a man and a woman laughing")."""
+    if owner is None or owner.kind not in ANIMATE_KINDS:
+        return None
+    first = next((e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
+    name = re.escape(owner.noun.split()[-1])
+    lowered = scene.text.lower()
+
+    def joined(noun: str) -> bool:
+        other = re.escape(noun.split()[-1])
+        return (
+            re.search(rf"\b{name}\s+(?:and|&)\s+(?:[a-z'-]+\s+){{0,3}}{other}\b", lowered)
+            is not None
+        )
+
+    own = [
+        a
+        for a in scene.attributes
+        if a.expression
+        and (
+            a.owner == owner.noun
+            or (a.owner is None and owner is first)
+            or (a.owner is not None and joined(a.owner))
+        )
+    ]
+    if not own:
+        return None
+    feelings = list(dict.fromkeys(e for a in own for e in a.emotions))
+    return own[0].model_copy(update={"emotions": feelings})
+
+
+#: Concreteness (1-5) from which a modifier shows what is there rather than a feeling.
+CONCRETE_MIN = 3.5
+
+
+def _describes_the_scene(word: str) -> bool:
+    """Whether a modifier of the prompt says what the scene is like, not how to feel about it:
+    it shows a thing ("muddy", "frozen", "dusty": concrete) or states a fact of the setting
+    ("scorching": hot; "deserted": no one there). Such a word stays in the subject whatever
+    emotion it carries: "a muddy cliff road" is muddy for excitement too."""
+    lowered = word.lower()
+    return (
+        attribute_concreteness().get(lowered, 0.0) >= CONCRETE_MIN
+        or lowered in _EMPTY
+        or bool(phrase_facts(lowered) - BODY_FACTS)
+    )
+
+
+def _is_stated_action(word: str, scene: SceneModel, text: str) -> bool:
+    """Whether ``word`` is a verb the prompt states of one of its subjects: an ``-ing`` form
+    right after a subject's noun ("a child flying a kite", "birds flying south"), not an emotion
+    word ("a rotting apple", "firefighters at a burning house" describe a thing). Removing such
+    a word would change what happens in the scene and leave a broken sentence ("a child a
+    kite")."""
+    from emotion_director.emotions import emotion_words_in
+
+    lowered = word.lower()
+    if not lowered.endswith("ing") or emotion_words_in(lowered):
+        return False
+    at = re.search(rf"\b{re.escape(lowered)}\b", text.lower())
+    if at is None:
+        return False
+    previous = re.findall(r"[a-z]+", text.lower()[: at.start()])[-1:]
+    # a subject's noun, or its last word ("a wide pan of paella simmering")
+    nouns = {n for e in scene.entities if e.noun for n in (e.noun.lower(), e.noun.split()[-1])}
+    return bool(previous) and (previous[0] in nouns or previous[0].rstrip("s") in nouns)
+
+
+#: Adverbs in -s, which are no plural object ("crying always", "laughing indoors").
+_S_ADVERBS = frozenset(
+    "always sometimes afterwards indoors outdoors upstairs downstairs backwards forwards "
+    "towards besides nowadays perhaps sideways overseas".split()
+)
+
+
+def _takes_an_object(word: str, scene: SceneModel, text: str) -> bool:
+    """Whether ``word`` is a subject's verb used with an object in ``text``: it follows one of
+    the scene's subjects (:func:`_is_stated_action`), and the next word opens a noun phrase (a
+    determiner: "a man yelling a warning") or is a plural ("an auctioneer shouting bids"). Not
+    "a woman shouting at a taxi", "a child sobbing quietly", "a child crying alone", "a sobbing
+    toddler": those are still recast. A recast would leave an object hanging: "an auctioneer
+    smiling bids"."""
+    if not _is_stated_action(word, scene, text):
+        return False
+    lowered = word.lower()
+    match = re.search(rf"\b{re.escape(lowered)}\b\s+([a-z][a-z'-]*)", text.lower())
+    if match is None:
+        return False
+    following = match.group(1)
+    if following in _DETERMINERS:
+        return True
+    return (
+        following.endswith("s")
+        and not following.endswith(("ss", "us", "ly"))
+        and following not in _S_ADVERBS
+        and following not in _FUNCTION_WORDS
+        and following not in _LOCATIVE
+    )
+
+
+def fit_subject(
+    scene: SceneModel,
+    subject: str,
+    target: str,
+    *,
+    token_budget: int = SUBJECT_TOKEN_BUDGET,
+    recast: bool = False,
+) -> tuple[str, list[SceneAdjustment], list[str]]:
+    """The subject text fitted to ``target``: other conflicting attributes moved to the negative
+    prompt, long prompts condensed; with ``recast``, conflicting expressions recast too.
+
+    An expression is the subject's own state as the user wrote it: by default it stays, and the
+    concept graph draws no face of another feeling on the subject (:meth:`~emotion_director.
+    knowledge.concept_graph.VisualConcept.face_conflict`); blind readers called every recast they
+    saw a clash with the scene (19 of 19, sets 1-64: "fishermen laughing" made "fishermen
+    scowling").
+
+    Returns the new subject, what was done (for the trace) and the terms for the negative prompt.
+
+    Example:
+        >>> scene = parse_scene("a sobbing toddler")
+        >>> fit_subject(scene, "a sobbing toddler", "amusement")[0]
+        'a sobbing toddler'
+        >>> fit_subject(scene, "a sobbing toddler", "amusement", recast=True)[0]
+        'a giggling toddler'
+    """
+    from emotion_director.clip_bpe import estimate_clip_tokens
+
+    adjustments: list[SceneAdjustment] = []
+    negatives: list[str] = []
+    text = subject
+    if not scene.english:
+        return text, adjustments, negatives
+    for attribute in scene.attributes:
+        if not conflicts_with_target(attribute, target):
+            continue
+        if attribute.word in scene.actions:
+            continue  # what the subject is doing ("a night porter dozing"), not a mood to recast
+        pattern = re.compile(rf"\b{re.escape(attribute.word)}\b", re.IGNORECASE)
+        if not pattern.search(text):
+            continue
+        owner = next((e for e in scene.entities if e.noun == attribute.owner), None) or next(
+            (e for e in scene.entities if e.kind in ANIMATE_KINDS), None
+        )
+        shown = "/".join(attribute.emotions)
+        if attribute.expression and _takes_an_object(attribute.word, scene, text):
+            continue  # "an auctioneer shouting bids": what the subject does ("smiling bids")
+        if attribute.expression and owner is not None and owner.kind in ANIMATE_KINDS:
+            if not recast:
+                continue  # the subject's own state, as the user wrote it
+            person = "person" in owner.facts
+            new = RECAST[target][0 if person else 1]
+            text = pattern.sub(new, text, count=1)
+            adjustments.append(
+                SceneAdjustment(
+                    action="recast",
+                    text=attribute.word,
+                    replacement=new,
+                    reason=f"'{attribute.word}' shows {shown}, recast toward {target}",
+                )
+            )
+        else:
+            if _is_stated_action(attribute.word, scene, text):
+                continue  # "a child flying a kite": the scene's action, not a mood to remove
+            text = pattern.sub("", text, count=1)
+            negatives.append(attribute.word)
+            adjustments.append(
+                SceneAdjustment(
+                    action="negative",
+                    text=attribute.word,
+                    reason=f"'{attribute.word}' evokes {shown}, against {target}: moved to the "
+                    "negative prompt",
+                )
+            )
+    text = _tidy(text)
+    if estimate_clip_tokens(text) > token_budget:
+        text, dropped = _condense(text, scene, token_budget)
+        adjustments += [
+            SceneAdjustment(
+                action="condensed",
+                text=d,
+                reason="detail without a subject, dropped to fit CLIP's 77 tokens",
+            )
+            for d in dropped
+        ]
+    return text, adjustments, negatives
+
+
+def _tidy(text: str) -> str:
+    text = strip_end(re.sub(r"\s+", " ", text), " ,.;:")
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    text = re.sub(r",\s*,", ",", text)
+    text = re.sub(r"\b([Aa]n?|[Tt]he)\s*,\s*", r"\1 ", text)  # "A , bull" after a removal
+    text = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", text)
+    return re.sub(r"\b([Aa]) (?=[aeiouAEIOU])", r"\1n ", text)
+
+
+def _condense(text: str, scene: SceneModel, budget: int) -> tuple[str, list[str]]:
+    """Keep the clauses that carry a subject; drop other details from the end until it fits."""
+    from emotion_director.clip_bpe import estimate_clip_tokens
+
+    clauses = [
+        c.strip() for c in re.split(r"[,;]\s*|\.\s+|\s+(?=with\s|while\s|and\s)", text) if c.strip()
+    ]
+    nouns = {w for e in scene.entities for w in e.noun.split()} - {"of"}
+    keep = [
+        i == 0
+        or bool(
+            nouns & {singular(w) for w in _WORD.findall(c.lower())}
+            | nouns & set(_WORD.findall(c.lower()))
+        )
+        for i, c in enumerate(clauses)
+    ]
+    dropped: list[str] = []
+    order = [i for i in reversed(range(len(clauses))) if not keep[i]]
+    order += [i for i in reversed(range(1, len(clauses))) if keep[i]]  # then later subjects
+    alive = set(range(len(clauses)))
+    for i in order:
+        if estimate_clip_tokens(", ".join(clauses[j] for j in sorted(alive))) <= budget:
+            break
+        alive.discard(i)
+        dropped.append(clauses[i])
+    result = ", ".join(clauses[j] for j in sorted(alive))
+    if estimate_clip_tokens(result) > budget:  # one long clause: keep its first words
+        words = result.split()
+        while len(words) > 4 and estimate_clip_tokens(" ".join(words)) > budget:
+            dropped.insert(0, words.pop())
+        result = " ".join(words)
+    return _tidy(result), dropped
