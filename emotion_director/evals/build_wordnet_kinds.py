@@ -520,6 +520,19 @@ def build_adjectives(folder: Path) -> list[tuple[str, str]]:
         ]
 
 
+def build_ly_adjectives(folder: Path) -> list[tuple[str, str]]:
+    """Words in -ly that WordNet has as adjectives, whatever else they are ("elderly",
+    "friendly", "early", "lovely"; not "slowly"): before a noun such a word is one of its
+    modifiers, not an adverb that ends a phrase ("an elderly carver cuts a seal")."""
+    with open_wordnet(folder) as wordnet:
+        names = lemma_names(wordnet, "a", "s")
+        return [
+            (word, "adjective")
+            for word in sorted(names)
+            if word.isalpha() and word.islower() and word.endswith("ly")
+        ]
+
+
 #: WordNet synsets under which a noun counts, holds or groups what follows its "of"
 COUNT_ROOTS = frozenset(
     {
@@ -786,7 +799,14 @@ HEADER = """\
 #: the kind table's first header line, replaced in the other tables' headers
 _KIND_LINE = "# noun\tkind: nouns that WordNet 3.0 files under one kind of subject only"
 #: tables read from parts of speech and usage counts, not from hypernyms
-_NOT_BY_HYPERNYMS = frozenset({"wordnet_verbs.tsv", "wordnet_adjectives.tsv", "wordnet_words.tsv"})
+_NOT_BY_HYPERNYMS = frozenset(
+    {
+        "wordnet_verbs.tsv",
+        "wordnet_adjectives.tsv",
+        "wordnet_ly_adjectives.tsv",
+        "wordnet_words.tsv",
+    }
+)
 #: (the counts' table is read from hypernyms, as the kinds' is)
 #: flag -> (builder, output file, its first header line): the tables other than the kinds'
 TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
@@ -842,6 +862,12 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_adjectives.tsv",
         "# word\tadjective: words that WordNet 3.0 has as adjectives only, no noun or verb\n"
         "# (build_adjectives)",
+    ),
+    "--ly-adjectives": (
+        build_ly_adjectives,
+        "wordnet_ly_adjectives.tsv",
+        "# word\tadjective: words in -ly that WordNet 3.0 has as adjectives, whatever else\n"
+        "# they are (build_ly_adjectives)",
     ),
     "--words": (
         build_words,

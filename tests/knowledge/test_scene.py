@@ -2749,3 +2749,73 @@ def test_a_bright_part_of_the_day_is_sunny_unless_its_weather_says_otherwise():
     # weather ends the gap: "bright overcast" is a photographer's light, not the sun
     overcast = parse_scene("a bright overcast day on the moors").facts
     assert "overcast" in overcast and "sunny" not in overcast
+
+
+def test_a_phrase_s_facts_are_read_in_one_pass_as_the_substring_test_read_them():
+    """The word-run index (``_named_in``) names exactly what testing every key as a substring
+    of the spaced phrase named, on every concept of the graph and on phrases made to straddle
+    keys."""
+    from emotion_director.knowledge.concept_graph import load_concept_graph
+    from emotion_director.knowledge.scene import FACT_WORDS, SITES
+    from emotion_director.knowledge.scene.conflicts import _fact_runs, _named_in, _site_runs
+
+    def brute(text, table):
+        return {v for v, keys in table.items() if any(f" {k} " in text for k in keys)}
+
+    texts = [c.text for c in load_concept_graph()._by_text.values()]
+    texts += ["a night sky over a snowy forest at dawn", "in the rain in a crowded street", ""]
+    for text in texts:
+        spaced = " " + " ".join(text.lower().split()) + " "
+        assert _named_in(spaced, _fact_runs()) == brute(spaced, FACT_WORDS), text
+        assert _named_in(spaced, _site_runs()) == brute(spaced, SITES), text
+
+
+@pytest.mark.parametrize(
+    ("scene", "verb"),
+    [
+        (
+            "In a narrow shop in Kobe, an elderly hanko carver cuts a family name into a seal",
+            "cuts",
+        ),
+        ("a friendly waiter pours wine", "pours"),
+        ("a woman in a red coat sells flowers", "sells"),
+        ("A schoolboy with frost-white eyelashes trudges to class through ice fog", "trudges"),
+        ("an old man with a cane climbs the stairs", "climbs"),
+        ("a child in a field of poppies waves", "waves"),
+    ],
+)
+def test_the_subject_s_verb_is_read_past_an_adjective_in_ly_or_a_phrase_describing_it(scene, verb):
+    """An adjective in -ly ("elderly") is the phrase's own, not an adverb that ends it, and an -s
+    verb agrees with a singular subject past the phrase that describes it (set 74: "cuts" and
+    "trudges" were not read, so a busy carver got "arms crossed tight")."""
+    parsed = parse_scene(scene)
+    assert verb in parsed.actions and "busy" in parsed.facts
+
+
+@pytest.mark.parametrize(
+    ("scene", "actions"),
+    [
+        ("a woman in a fur coat, sleeves rolled up", []),
+        ("a fisherman in oilskins mends nets", ["mends"]),  # not "nets" too
+        ("a slowly sinking boat drifts", []),  # an adverb in -ly still ends the phrase
+    ],
+)
+def test_no_verb_is_read_where_the_words_say_otherwise(scene, actions):
+    assert parse_scene(scene).actions == actions
+
+
+@pytest.mark.parametrize(
+    ("scene", "fitted"),
+    [
+        (
+            "Nervous and pale, a schoolgirl spells a long word into the microphone",
+            "Pale, a schoolgirl spells a long word into the microphone",
+        ),
+        ("Angry dockers blockading a container crane", "Dockers blockading a container crane"),
+        ("a cold and gloomy street at dusk", "a cold street at dusk"),
+        ("an angry dog", "a dog"),
+    ],
+)
+def test_a_word_moved_to_the_negative_prompt_takes_its_and_with_it(scene, fitted):
+    """Set 74's schoolgirl began "and pale, a schoolgirl ..."."""
+    assert fit_subject(parse_scene(scene), scene, "contentment")[0] == fitted

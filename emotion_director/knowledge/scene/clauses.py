@@ -35,6 +35,7 @@ from emotion_director.knowledge.scene.lexicon import (
     _compound_nouns,
     _ing_of_a_verb,
     _ing_stems,
+    _noun_like,
     _verb_form,
     attribute_lexicon,
     body_parts,
@@ -430,6 +431,8 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
     animate = {w for e in entities if e.kind in ANIMATE_KINDS for w in (e.noun, e.noun + "s")}
     # a count's members end its phrase: "a crew of road workers pours asphalt"
     members = {e.noun.split()[-1] for e in entities if e.kind in ANIMATE_KINDS and " of " in e.noun}
+    # one living subject ("a schoolboy"), whose -s verb may follow what describes it
+    single = {e.noun for e in entities if e.kind in ANIMATE_KINDS and not e.plural}
     found = []
     for i, token in enumerate(tokens):
         after = right_after(i, animate)
@@ -437,6 +440,8 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             found.append(token)
         elif i and tokens[i - 1] in animate and _agrees_as_verb(tokens, i):
             found.append(token)  # the present tense: "a baker slides trays into the oven"
+        elif tokens[i - 1] not in found and _verb_past_a_modifier(tokens, i, single, lowered):
+            found.append(token)  # "a woman in a red coat sells flowers"
         elif i and tokens[i - 1] in members and _count_verb(tokens, i):
             found.append(token)  # "a team of firefighters battles a blaze"
         elif (
@@ -476,6 +481,39 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
         ):
             found.append(token)
     return found
+
+
+#: Prepositions that open a phrase describing the subject before its verb ("a woman in a red
+#: coat sells flowers", "a boy with muddy boots kicks a ball", "a bag of apples").
+_DESCRIBING = frozenset({"with", "in", "of", "from", "on"})
+
+
+def _verb_past_a_modifier(tokens: list[str], i: int, single: set[str], lowered: str) -> bool:
+    """Whether ``tokens[i]`` is the -s verb of a singular living subject that a prepositional
+    phrase describes: "a schoolboy with frost-white eyelashes trudges to class", "a child in a
+    field of poppies waves". The -s form agrees with the subject, not with the phrase's noun
+    ("eyelashes"); the word before is that noun, and no comma, clause or other verb comes
+    between; a participle after it makes the -s word a noun ("sleeves rolled up")."""
+    if not (i > 2 and _s_verb(tokens[i]) and _noun_like(tokens[i - 1])):
+        return False
+    after = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if after.endswith(("ing", "ed")) or _participle(after):
+        return False
+    for j in range(i - 2, max(0, i - 9), -1):
+        word = tokens[j]
+        if word in _DESCRIBING and tokens[j - 1] in single:
+            subject, verb = re.escape(tokens[j - 1]), re.escape(tokens[i])
+            return re.search(rf"\b{subject}\b[^,;:.!?]*?\b{verb}\b", lowered) is not None
+        if (
+            word in _JOINERS
+            or (word.endswith("ing") and _ing_of_a_verb(word))  # ("red", "faded" go on)
+            or _adverb(word)
+            or _s_verb(word)
+            or word in _SUBJECT_PRONOUNS
+            or (word not in _DESCRIBING and word not in _DETERMINERS and word in _PHRASE_ENDS)
+        ):
+            return False
+    return False
 
 
 def _bare_object(tokens: list[str], j: int) -> bool:

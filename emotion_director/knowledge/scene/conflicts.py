@@ -111,6 +111,44 @@ def _weather_nouns(words: list[str]) -> set[str]:
     return found
 
 
+#: Word runs -> what they name: keyed by the run of words, so that a phrase is read in one pass
+#: over its own words rather than one substring test per key (1,175 fact keys).
+_Runs = dict[tuple[str, ...], frozenset[str]]
+
+
+def _runs_of(keys: dict[str, tuple[str, ...]]) -> tuple[_Runs, int]:
+    """``{value: its keys}`` -> ``({a key's words: the values it names}, the longest key in
+    words)``; keys with a gap (``*``) are matched by :data:`_GAPPED_KEYS` instead."""
+    runs: dict[tuple[str, ...], set[str]] = {}
+    for value, words in keys.items():
+        for key in words:
+            if "*" not in key:
+                runs.setdefault(tuple(key.split()), set()).add(value)
+    return {run: frozenset(v) for run, v in runs.items()}, max(map(len, runs), default=0)
+
+
+@lru_cache(maxsize=1)
+def _fact_runs() -> tuple[_Runs, int]:
+    return _runs_of(FACT_WORDS)
+
+
+@lru_cache(maxsize=1)
+def _site_runs() -> tuple[_Runs, int]:
+    return _runs_of(SITES)
+
+
+def _named_in(text: str, runs: tuple[_Runs, int]) -> set[str]:
+    """What the word runs of ``text`` (single-spaced words) name: the same as testing
+    ``f" {key} " in text`` for every key, in one pass over its words."""
+    table, longest = runs
+    words = text.split()
+    found: set[str] = set()
+    for i in range(len(words)):
+        for n in range(1, min(longest, len(words) - i) + 1):
+            found |= table.get(tuple(words[i : i + n]), frozenset())
+    return found
+
+
 @lru_cache(maxsize=8192)
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
@@ -124,10 +162,7 @@ def phrase_facts(text: str) -> frozenset[str]:
     lowered = " " + " ".join(words) + " "
     for phrase, neutral in _FIGURES_OF_SPEECH.items():
         lowered = lowered.replace(phrase, neutral)
-    found = set()
-    for fact, keys in FACT_WORDS.items():
-        if any(f" {key} " in lowered for key in keys):
-            found.add(fact)
+    found = _named_in(lowered, _fact_runs())
     found |= {f for f, gapped in _GAPPED_KEYS.items() if any(p.search(lowered) for p in gapped)}
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
     found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
@@ -139,7 +174,7 @@ def phrase_facts(text: str) -> frozenset[str]:
         placed = lowered.split(" like ")[0] + " "
         for name in NOT_PLACES:
             placed = placed.replace(f" {name} ", " ")
-        sites = {site for site, keys in SITES.items() if any(f" {key} " in placed for key in keys)}
+        sites = _named_in(placed, _site_runs())
         found |= {f"site:{site}" for site in sites}
         if sites & PRIVATE_SITES:
             found.add("private")

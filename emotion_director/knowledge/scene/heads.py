@@ -41,6 +41,7 @@ from emotion_director.knowledge.scene.lexicon import (
     english_words,
     kind_of,
     known_english,
+    ly_adjectives,
     mostly_verbs,
     singular,
     verbs,
@@ -224,7 +225,9 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
         if (
             tokens[j] in _PHRASE_ENDS
             or tokens[j] in _DETERMINERS
-            or _adverb(tokens[j])  # not "a rally car", "a supply capsule"
+            # (not "a rally car", "a supply capsule"; an adjective in -ly is the phrase's own:
+            # "an elderly carver cuts a seal")
+            or (_adverb(tokens[j]) and tokens[j] not in ly_adjectives())
             or (verb_form and j > 0 and _noun_like(tokens[j - 1]))
             or _agrees_as_verb(tokens, j)  # "a couple tends tomato plants"
         ):

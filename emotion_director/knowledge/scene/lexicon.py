@@ -517,6 +517,13 @@ def adjectives() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def ly_adjectives() -> frozenset[str]:
+    """Words in -ly that WordNet has as adjectives (``wordnet_ly_adjectives.tsv``): "elderly",
+    "friendly"; before a noun they modify it."""
+    return _tsv_words("wordnet_ly_adjectives.tsv")
+
+
+@lru_cache(maxsize=1)
 def _posture_table() -> dict[str, str]:
     return _tsv_pairs("wordnet_postures.tsv")
 

@@ -255,7 +255,7 @@ def fit_subject(
         else:
             if _is_stated_action(attribute.word, scene, text):
                 continue  # "a child flying a kite": the scene's action, not a mood to remove
-            text = pattern.sub("", text, count=1)
+            text = _without(text, attribute.word)
             negatives.append(attribute.word)
             adjustments.append(
                 SceneAdjustment(
@@ -277,6 +277,21 @@ def fit_subject(
             for d in dropped
         ]
     return text, adjustments, negatives
+
+
+def _without(text: str, word: str) -> str:
+    """``text`` without the first ``word``, and without the "and" or "or" that joined it to
+    another word of a pair ("Nervous and pale, a schoolgirl" -> "Pale, a schoolgirl", "a cold
+    and angry sky" -> "a cold sky"); a text that began with a capital still does."""
+    w = re.escape(word)
+    for pattern in (rf"\b{w}\s+(?:and|or)\s+", rf",?\s+(?:and|or)\s+{w}\b", rf"\b{w}\b"):
+        new, n = re.subn(pattern, "", text, count=1, flags=re.IGNORECASE)
+        if n:
+            new = new.lstrip()
+            if text[:1].isupper() and new[:1].islower():
+                new = new[0].upper() + new[1:]
+            return new
+    return text
 
 
 def _tidy(text: str) -> str:
