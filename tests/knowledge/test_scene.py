@@ -2812,10 +2812,36 @@ def test_no_verb_is_read_where_the_words_say_otherwise(scene, actions):
             "Pale, a schoolgirl spells a long word into the microphone",
         ),
         ("Angry dockers blockading a container crane", "Dockers blockading a container crane"),
-        ("a cold and gloomy street at dusk", "a cold street at dusk"),
+        ("a gloomy and cold street at dusk", "a cold street at dusk"),
+        ("a dog, wet and angry, by the door", "a dog, wet, by the door"),
+        # a pair of nouns keeps its "and"
+        ("mouldy durian and rotting shrimp in a fridge", "mouldy durian and shrimp in a fridge"),
         ("an angry dog", "a dog"),
     ],
 )
 def test_a_word_moved_to_the_negative_prompt_takes_its_and_with_it(scene, fitted):
     """Set 74's schoolgirl began "and pale, a schoolgirl ..."."""
     assert fit_subject(parse_scene(scene), scene, "contentment")[0] == fitted
+
+
+@pytest.mark.parametrize(
+    ("scene", "tags"),
+    [
+        ("Sweating in the May heat, a cotton carder twangs a bowstring", {"hot"}),
+        ("a lawn mower stuck in a rosebush on a scorching February afternoon", {"hot", "sunlit"}),
+        ("a paper shredder jams in a tax accountant's cluttered office", {"cluttered"}),
+    ],
+)
+def test_set_74_s_heat_sun_and_clutter_are_stated(scene, tags):
+    assert tags <= parse_scene(scene).stated
+
+
+def test_an_empty_frame_is_refused_where_the_scene_is_cluttered_or_crowded():
+    from emotion_director.knowledge.setting import concept_settings, unanchored
+
+    empty = concept_settings()["static frame with lots of empty floor"]
+    assert "empty" in empty
+    for scene in ("a shredder in a cluttered office", "a tinsmith in a cramped workshop"):
+        assert "cluttered" in unanchored(empty, parse_scene(scene).stated), scene
+    assert "crowded" in unanchored(empty, parse_scene("crowds of spectators in a hall").stated)
+    assert unanchored(empty, parse_scene("a tinsmith in a workshop").stated) is None

@@ -43,6 +43,7 @@ from emotion_director.knowledge.scene.lexicon import (
     english_words,
     expression_words,
     kind_of,
+    known_english,
     postures,
     singular,
     verbs,
@@ -177,6 +178,13 @@ def _entities(
         if not head and after_next and chained and kind_of(token) and singular(token) == token:
             if _noun_no_kind(nxt):
                 head = kind_of(after_next) or _agent_kind(after_next, nxt)
+            elif nxt.isalpha() and not known_english(nxt) and _agrees_as_verb(tokens, i + 2):
+                # ... and so is a noun before a word no vocabulary knows whose verb follows: "a
+                # feller buncher grips a trunk" is a buncher, a thing of no known kind (set 74
+                # gave "the feller's eyebrows" to the machine)
+                modifiers.append(token)
+                compound = "thing"
+                continue
             elif (
                 nxt in verbs()
                 and not (_s_verb(nxt) or _participle(nxt) or nxt in _PHRASE_ENDS)

@@ -280,18 +280,28 @@ def fit_subject(
 
 
 def _without(text: str, word: str) -> str:
-    """``text`` without the first ``word``, and without the "and" or "or" that joined it to
-    another word of a pair ("Nervous and pale, a schoolgirl" -> "Pale, a schoolgirl", "a cold
-    and angry sky" -> "a cold sky"); a text that began with a capital still does."""
+    """``text`` without the first ``word``, and without the "and" or "or" that paired it with
+    another describing word: where it opens the pair after the start, a comma or a determiner
+    ("Nervous and pale, a schoolgirl" -> "Pale, a schoolgirl"; "a gloomy and cold street" -> "a
+    cold street"), or closes a pair before a comma or the end ("a dog, wet and angry, by the
+    door" -> "a dog, wet, by the door"; but "mouldy durian and rotting shrimp" keeps its
+    "and"). A text that began with a capital still does."""
     w = re.escape(word)
-    for pattern in (rf"\b{w}\s+(?:and|or)\s+", rf",?\s+(?:and|or)\s+{w}\b", rf"\b{w}\b"):
-        new, n = re.subn(pattern, "", text, count=1, flags=re.IGNORECASE)
-        if n:
-            new = new.lstrip()
-            if text[:1].isupper() and new[:1].islower():
-                new = new[0].upper() + new[1:]
-            return new
-    return text
+    opened = re.compile(
+        rf"(^|,\s*|\b(?:a|an|the|his|her|their|its|my|our)\s+){w}\s+(?:and|or)\s+", re.IGNORECASE
+    )
+    closed = re.compile(rf",?\s+(?:and|or)\s+{w}(?=\s*(?:[,;:.!?]|$))", re.IGNORECASE)
+    new, n = opened.subn(r"\1", text, count=1)
+    if not n:
+        new, n = closed.subn("", text, count=1)
+    if not n:
+        new, n = re.subn(rf"\b{w}\b", "", text, count=1, flags=re.IGNORECASE)
+    if not n:
+        return text
+    new = new.lstrip()
+    if text[:1].isupper() and new[:1].islower():
+        new = new[0].upper() + new[1:]
+    return new
 
 
 def _tidy(text: str) -> str:
