@@ -112,6 +112,8 @@ JUDGES = {
     "judge74": ("EQ", "ER"),
     "judge75": ("ES", "ET"),
     "judge76": ("EU", "EV"),
+    "judge77": ("EW", "EX"),
+    "judge78": ("EY", "EZ"),
 }
 
 

@@ -2845,3 +2845,45 @@ def test_an_empty_frame_is_refused_where_the_scene_is_cluttered_or_crowded():
         assert "cluttered" in unanchored(empty, parse_scene(scene).stated), scene
     assert "crowded" in unanchored(empty, parse_scene("crowds of spectators in a hall").stated)
     assert unanchored(empty, parse_scene("a tinsmith in a workshop").stated) is None
+
+
+@pytest.mark.parametrize(
+    ("scene", "subject", "place"),
+    [
+        (
+            "In the wing mirror of a parked lorry, a shepherd leads hundreds of sheep",
+            "shepherd",
+            "lorry",
+        ),
+        ("Inside a stretch limousine, six bridesmaids take selfies", "bridesmaids", "limousine"),
+        ("Layer by layer, a 3D printer builds a tiny dinosaur skull on a shelf", "printer", None),
+    ],
+)
+def test_what_opens_the_scene_with_where_or_how_is_not_its_subject(scene, subject, place):
+    """Set 75 bound "soft vignette closing in around the lorry" for a shepherd seen in its
+    mirror, and a worm's-eye view to "the layer" of "layer by layer"."""
+    parsed = parse_scene(scene)
+    assert parsed.main.noun == subject
+    assert place is None or place in {p.noun for p in parsed.places}
+    assert "layer" not in {e.noun for e in [*parsed.entities, *parsed.places]}
+
+
+def test_a_vehicle_after_its_subject_stays_a_subject():
+    assert {e.noun for e in parse_scene("a dog in a car").entities} == {"dog", "car"}
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "A robotic probe glides past Saturn's rings toward a distant Sun",
+        "a solar sail drifting past Jupiter",
+        "a robotic gondola floats among acid clouds high above Venus",
+        "a satellite orbiting the Moon",
+    ],
+)
+def test_a_craft_past_or_above_another_planet_is_in_space(scene):
+    assert "space" in parse_scene(scene).stated
+
+
+def test_a_scene_on_the_ground_of_mars_is_not_in_space():
+    assert "space" not in parse_scene("a rover parked beside a dune on Mars").stated

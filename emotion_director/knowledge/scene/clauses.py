@@ -89,6 +89,8 @@ def _entities(
         head_of, compound = compound, None
         if i in times:
             continue  # "in late March": when, not what or where
+        if tokens[i + 1 : i + 3] == ["by", token] or (i > 1 and tokens[i - 2 : i] == [token, "by"]):
+            continue  # "layer by layer", "brick by brick": how, not what
         if token in _LOCATIVE:
             locative = True
             modifiers = []
@@ -280,7 +282,14 @@ def _entities(
             kind in PLACE_KINDS
             or (
                 locative
-                and (kind in {"building", "object", "plant"} or i in names)
+                and (
+                    kind in {"building", "object", "plant"}
+                    or i in names
+                    # a vehicle in the phrase that opens the scene with where it is: "In the
+                    # wing mirror of a parked lorry, a shepherd leads sheep" (set 75 bound a
+                    # vignette to the lorry)
+                    or (kind == "vehicle" and opens_with_where and i <= min(breaks, default=-1))
+                )
                 and (subjects or opens_with_where or (places and i in names))  # ("a canal
                 # in Venice": where the canal is)
             )
