@@ -2770,6 +2770,42 @@ def test_a_phrase_s_facts_are_read_in_one_pass_as_the_substring_test_read_them()
         assert _named_in(spaced, _site_runs()) == brute(spaced, SITES), text
 
 
+def test_a_key_with_gaps_matches_as_the_pattern_of_its_definition_did():
+    """``gapped_facts`` (a walk over the phrase's words) finds what the regular expression of
+    the gap's definition finds: up to three words, none a gap break or an -ing word."""
+    import re
+
+    from emotion_director.knowledge.concept_graph import load_concept_graph
+    from emotion_director.knowledge.scene import FACT_WORDS
+    from emotion_director.knowledge.scene.vocabulary import _FACTS, gapped_facts
+
+    breaks = "|".join(map(re.escape, sorted(_FACTS.gap_breaks)))
+    gap = rf" (?:(?!(?:{breaks}) )(?!\S*ing )\S+ ){{0,3}}"
+    patterns = {
+        fact: [
+            re.compile(" " + gap.join(map(re.escape, k.split(" * "))) + " ")
+            for k in keys
+            if " * " in k
+        ]
+        for fact, keys in FACT_WORDS.items()
+    }
+    texts = [c.text for c in load_concept_graph()._by_text.values()]
+    texts += [
+        "a bright february afternoon",
+        "a bright morning then an afternoon",
+        "bright with an afternoon",  # a gap break in the gap
+        "bright painting the afternoon",  # an -ing word in the gap
+        "bright one two three afternoon",
+        "bright one two three four afternoon",  # too wide
+        "in the may heat",
+        "",
+    ]
+    for text in texts:
+        spaced = " " + " ".join(text.lower().split()) + " "
+        want = {f for f, ps in patterns.items() if any(p.search(spaced) for p in ps)}
+        assert gapped_facts(spaced.split()) == want, text
+
+
 @pytest.mark.parametrize(
     ("scene", "verb"),
     [

@@ -22,7 +22,6 @@ from emotion_director.knowledge.scene.lexicon import (
 )
 from emotion_director.knowledge.scene.vocabulary import (
     _DETERMINERS,
-    _GAPPED_KEYS,
     _JOINERS,
     _LOCATIVE,
     _OPPOSITE,
@@ -35,6 +34,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     PRIVATE_SITES,
     SITES,
     _sites,
+    gapped_facts,
     sites_compatible,
 )
 
@@ -163,7 +163,7 @@ def phrase_facts(text: str) -> frozenset[str]:
     for phrase, neutral in _FIGURES_OF_SPEECH.items():
         lowered = lowered.replace(phrase, neutral)
     found = _named_in(lowered, _fact_runs())
-    found |= {f for f, gapped in _GAPPED_KEYS.items() if any(p.search(lowered) for p in gapped)}
+    found |= gapped_facts(lowered.split())
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
     found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
     if "moonless" in found:

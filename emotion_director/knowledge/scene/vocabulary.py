@@ -63,21 +63,59 @@ _SUN_WORDS: tuple[str, ...] = _FACTS.sun_words
 FACT_WORDS: dict[str, tuple[str, ...]] = _FACTS.fact_words()
 
 
-#: What a ``*`` in a fact's key stands for: up to three words, none a gap break or an -ing word.
-_GAP = r" (?:(?!(?:%s) )(?!\S*ing )\S+ ){0,3}" % "|".join(map(re.escape, sorted(_FACTS.gap_breaks)))
+#: What a ``*`` in a fact's key stands for: up to this many words, none a gap break
+#: (``facts.yaml``: "of", "with", ...) and none an -ing word ("in huge painted masks", not "in
+#: her shop painting masks").
+_GAP_WORDS = 3
+_GAP_BREAKS = frozenset(_FACTS.gap_breaks)
+#: A key with gaps, as its parts' words: "goldfish in * bowl" -> (("goldfish", "in"), ("bowl",)).
+_Gapped = tuple[tuple[str, ...], ...]
 
-
-def _gap_pattern(key: str) -> re.Pattern[str]:
-    """A key with gaps ("in * masks") over a phrase's words (:data:`_GAP`)."""
-    return re.compile(" " + _GAP.join(map(re.escape, key.split(" * "))) + " ")
-
-
-#: The keys with gaps, by fact (plain keys are matched as phrases).
-_GAPPED_KEYS: dict[str, tuple[re.Pattern[str], ...]] = {
-    fact: tuple(_gap_pattern(key) for key in keys if " * " in key)
+#: The keys with gaps, by fact (plain keys are matched as runs of words).
+_GAPPED_KEYS: dict[str, tuple[_Gapped, ...]] = {
+    fact: tuple(tuple(tuple(p.split()) for p in key.split(" * ")) for key in keys if " * " in key)
     for fact, keys in FACT_WORDS.items()
     if any(" * " in key for key in keys)
 }
+
+
+#: The keys with gaps by their first word, for :func:`gapped_facts`.
+_GAPPED_BY_FIRST: dict[str, tuple[tuple[str, _Gapped], ...]] = {}
+for _fact, _keys in _GAPPED_KEYS.items():
+    for _parts in _keys:
+        _GAPPED_BY_FIRST[_parts[0][0]] = (*_GAPPED_BY_FIRST.get(_parts[0][0], ()), (_fact, _parts))
+
+
+def gapped_facts(words: list[str]) -> set[str]:
+    """The facts of the keys with gaps (:data:`_GAPPED_KEYS`) found in ``words``: each key's
+    parts follow each other, each gap up to :data:`_GAP_WORDS` words that are no gap break and
+    no -ing word ("bright * afternoon" in "a bright February afternoon", not in "a bright
+    morning, then an afternoon")."""
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        for fact, parts in _GAPPED_BY_FIRST.get(word, ()):
+            first = parts[0]
+            if fact not in found and tuple(words[i : i + len(first)]) == first:
+                if _parts_from(words, i + len(first), parts, 1):
+                    found.add(fact)
+    return found
+
+
+def _parts_from(words: list[str], at: int, parts: _Gapped, k: int) -> bool:
+    if k == len(parts):
+        return True
+    part = parts[k]
+    for gap in range(_GAP_WORDS + 1):
+        j = at + gap
+        if gap and (words[j - 1] in _GAP_BREAKS or words[j - 1].endswith("ing")):
+            return False  # a wider gap holds this word too
+        if j + len(part) > len(words):
+            return False
+        if tuple(words[j : j + len(part)]) == part and _parts_from(
+            words, j + len(part), parts, k + 1
+        ):
+            return True
+    return False
 
 
 #: Places a phrase sets the scene in (fact ``site:<name>``): a phrase naming one puts the scene
