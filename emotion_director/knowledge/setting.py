@@ -101,6 +101,8 @@ def concept_settings() -> dict[str, frozenset[str]]:
             tags |= {"rest"}  # the subject left to rot is in no use: not a tram rattling past
         if _CLOSED_MOUTH.search(fields[1]):
             tags |= {"quiet"}  # a shut mouth is silent: not on a subject who shouts or sings
+        if _EYES.search(fields[1]) and not _NOT_OPEN_EYES.search(fields[1]):
+            tags |= {"open_eyes"}  # not on a subject whose eyes the scene says are closed
         if _SUNLIT.search(fields[1]) and not tags & overcast:
             tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
         elif _SUNLESS.search(fields[1]):
@@ -208,6 +210,13 @@ _DERELICT = re.compile(r"\b(?:abandoned|derelict|disused|rusting|left to rot)\b"
 #: Words of a shut mouth: a concept showing one presupposes a silent subject, whatever its line
 #: in the table says ("{poss} jaw clenched" on a stag bellowing, "teeth gritted" on an attendant
 #: yelling at traffic were seen on held-out sets 10 and 12).
+#: A concept that shows eyes ...
+_EYES = re.compile(r"\beyes\b", re.IGNORECASE)
+#: ... shows the subject's open eyes unless they are closed or another's ("a wolf's eyes",
+#: "googly eyes stuck onto {the}", "a pair of glowing eyes in the undergrowth").
+_NOT_OPEN_EYES = re.compile(
+    r"\b(?:closed|shut|slitted|half-closed|googly|grape|a pair of|\w+'s eyes)\b", re.IGNORECASE
+)
 _CLOSED_MOUTH = re.compile(
     r"\b(?:jaw\s+(?:clenched|set|locked|tight)|clenched\s+(?:jaw|teeth)|teeth\s+(?:gritted|"
     r"clenched)|gritted\s+teeth|lips\s+(?:pressed|pursed|sealed|tight)|pursed\s+lips|"

@@ -29,7 +29,7 @@ Example:
     >>> contradiction(scene.facts, "warm late-afternoon sunlight")
     "'sunlight' says day, the scene says night"
 
-The package's modules, each importing only those above it: :mod:`.vocabulary` (the facts
+The package's modules, each importing only those listed before it: :mod:`.vocabulary` (the facts
 vocabulary), :mod:`.lexicon` (word tables and morphology), :mod:`.model` (what a parsed scene
 is), :mod:`.conflicts` (a phrase's facts against a scene's), :mod:`.language`, :mod:`.heads`
 (where the nouns are), :mod:`.phrases` and :mod:`.clauses` (what a clause states),

@@ -10,6 +10,7 @@ from functools import lru_cache
 from emotion_director.knowledge.facts import Kind
 from emotion_director.knowledge.scene.conflicts import _FUNCTION_WORDS, _adverb, _word_list
 from emotion_director.knowledge.scene.heads import (
+    _AGENT_ENDINGS,
     _SKY_WORDS,
     _agrees_as_verb,
     _clause_verb,
@@ -18,6 +19,7 @@ from emotion_director.knowledge.scene.heads import (
     _noun_no_kind,
     _participle,
     _s_verb,
+    _true_adverb,
     _verb_agent,
     calendar_positions,
     name_positions,
@@ -44,6 +46,7 @@ from emotion_director.knowledge.scene.lexicon import (
     expression_words,
     kind_of,
     known_english,
+    mostly_verbs,
     postures,
     singular,
     verbs,
@@ -89,8 +92,12 @@ def _entities(
         head_of, compound = compound, None
         if i in times:
             continue  # "in late March": when, not what or where
-        if tokens[i + 1 : i + 3] == ["by", token] or (i > 1 and tokens[i - 2 : i] == [token, "by"]):
-            continue  # "layer by layer", "brick by brick": how, not what
+        if (
+            tokens[i + 1 : i + 3] == ["by", token]
+            or (i > 1 and tokens[i - 2 : i] == [token, "by"])
+            or (token == "by" and 0 < i < len(tokens) - 1 and tokens[i - 1] == tokens[i + 1])
+        ):
+            continue  # "layer by layer", "brick by brick": how, not what (nor where)
         if token in _LOCATIVE:
             locative = True
             modifiers = []
@@ -180,7 +187,13 @@ def _entities(
         if not head and after_next and chained and kind_of(token) and singular(token) == token:
             if _noun_no_kind(nxt):
                 head = kind_of(after_next) or _agent_kind(after_next, nxt)
-            elif nxt.isalpha() and not known_english(nxt) and _agrees_as_verb(tokens, i + 2):
+            elif (
+                nxt.isalpha()
+                and not known_english(nxt)
+                and i + 1 not in names  # ("a boy Kwame kicks a ball": a name, the boy's)
+                and nxt.endswith(_AGENT_ENDINGS)  # (a lower-case name: "a chef anjali stirs")
+                and _agrees_as_verb(tokens, i + 2)
+            ):
                 # ... and so is a noun before a word no vocabulary knows whose verb follows: "a
                 # feller buncher grips a trunk" is a buncher, a thing of no known kind (set 74
                 # gave "the feller's eyebrows" to the machine)
@@ -288,7 +301,9 @@ def _entities(
                     # a vehicle in the phrase that opens the scene with where it is: "In the
                     # wing mirror of a parked lorry, a shepherd leads sheep" (set 75 bound a
                     # vignette to the lorry)
-                    or (kind == "vehicle" and opens_with_where and i <= min(breaks, default=-1))
+                    or (
+                        kind == "vehicle" and opens_with_where and _opening_place(tokens, i, breaks)
+                    )
                 )
                 and (subjects or opens_with_where or (places and i in names))  # ("a canal
                 # in Venice": where the canal is)
@@ -457,7 +472,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             found.append(token)
         elif i and tokens[i - 1] in animate and _agrees_as_verb(tokens, i):
             found.append(token)  # the present tense: "a baker slides trays into the oven"
-        elif tokens[i - 1] not in found and _verb_past_a_modifier(tokens, i, single, lowered):
+        elif tokens[i - 1] not in found and _verb_past_a_modifier(tokens, i, single, text):
             found.append(token)  # "a woman in a red coat sells flowers"
         elif i and tokens[i - 1] in members and _count_verb(tokens, i):
             found.append(token)  # "a team of firefighters battles a blaze"
@@ -500,31 +515,56 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
     return found
 
 
+def _opening_place(tokens: list[str], i: int, breaks: frozenset[int]) -> bool:
+    """Whether ``tokens[i]`` is in the phrase that opens the scene with where it is, ended by a
+    comma with no verb of its own before it: "In the wing mirror of a parked lorry, a shepherd
+    ..." (not "Across the desert a truck speeds, dust rising": the truck's own clause)."""
+    end = min(breaks, default=-1)
+    return i <= end and not any(
+        _agrees_as_verb(tokens, j) or _clause_verb(tokens, j) for j in range(i + 1, end + 1)
+    )
+
+
 #: Prepositions that open a phrase describing the subject before its verb ("a woman in a red
-#: coat sells flowers", "a boy with muddy boots kicks a ball", "a bag of apples").
+#: coat sells flowers", "a boy with muddy boots kicks a ball", "a child in a field of poppies
+#: waves").
 _DESCRIBING = frozenset({"with", "in", "of", "from", "on"})
 
 
-def _verb_past_a_modifier(tokens: list[str], i: int, single: set[str], lowered: str) -> bool:
+def _verb_past_a_modifier(tokens: list[str], i: int, single: set[str], text: str) -> bool:
     """Whether ``tokens[i]`` is the -s verb of a singular living subject that a prepositional
     phrase describes: "a schoolboy with frost-white eyelashes trudges to class", "a child in a
     field of poppies waves". The -s form agrees with the subject, not with the phrase's noun
     ("eyelashes"); the word before is that noun, and no comma, clause or other verb comes
-    between; a participle after it makes the -s word a noun ("sleeves rolled up")."""
+    between; a participle after it makes the -s word a noun ("sleeves rolled up"), and so does
+    the clause ending on it (unless it is mostly a verb) or a singular
+    noun with no determiner before it, unless a name ("a girl with hair clips smiles", "a man
+    with garden tools", "a boy with ice skates": a compound noun's last word; but "a
+    grandmother in Oaxaca grinds corn")."""
+    lowered = text.lower()
     if not (i > 2 and _s_verb(tokens[i]) and _noun_like(tokens[i - 1])):
         return False
     after = tokens[i + 1] if i + 1 < len(tokens) else ""
     if after.endswith(("ing", "ed")) or _participle(after):
         return False
+    ends = re.search(rf"\b{re.escape(tokens[i])}\b\s*(?:[,;:.!?]|$)", lowered) is not None
+    if ends and singular(tokens[i]) not in mostly_verbs():
+        return False
     for j in range(i - 2, max(0, i - 9), -1):
         word = tokens[j]
         if word in _DESCRIBING and tokens[j - 1] in single:
+            if (
+                singular(tokens[i - 1]) == tokens[i - 1]
+                and not set(tokens[j:i]) & _DETERMINERS
+                and i - 1 not in name_positions(text)
+            ):
+                return False  # a singular noun with no determiner modifies: "with ice skates"
             subject, verb = re.escape(tokens[j - 1]), re.escape(tokens[i])
             return re.search(rf"\b{subject}\b[^,;:.!?]*?\b{verb}\b", lowered) is not None
         if (
             word in _JOINERS
             or (word.endswith("ing") and _ing_of_a_verb(word))  # ("red", "faded" go on)
-            or _adverb(word)
+            or _true_adverb(word)  # ("curly", "woolly" go on)
             or _s_verb(word)
             or word in _SUBJECT_PRONOUNS
             or (word not in _DESCRIBING and word not in _DETERMINERS and word in _PHRASE_ENDS)

@@ -112,13 +112,13 @@ def _weather_nouns(words: list[str]) -> set[str]:
 
 
 #: Word runs -> what they name: keyed by the run of words, so that a phrase is read in one pass
-#: over its own words rather than one substring test per key (1,175 fact keys).
+#: over its own words rather than one substring test per key (~1,400 keys of facts and sites).
 _Runs = dict[tuple[str, ...], frozenset[str]]
 
 
 def _runs_of(keys: dict[str, tuple[str, ...]]) -> tuple[_Runs, int]:
     """``{value: its keys}`` -> ``({a key's words: the values it names}, the longest key in
-    words)``; keys with a gap (``*``) are matched by :data:`_GAPPED_KEYS` instead."""
+    words)``; keys with a gap (``*``) are matched by :func:`gapped_facts` instead."""
     runs: dict[tuple[str, ...], set[str]] = {}
     for value, words in keys.items():
         for key in words:
@@ -149,6 +149,10 @@ def _named_in(text: str, runs: tuple[_Runs, int]) -> set[str]:
     return found
 
 
+#: A phrase's words and the marks between them, for keys with gaps.
+_WORD_OR_MARK = re.compile(_WORD.pattern + r"|[,;:.!?()\u2013\u2014]", re.UNICODE)
+
+
 @lru_cache(maxsize=8192)
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
@@ -163,7 +167,12 @@ def phrase_facts(text: str) -> frozenset[str]:
     for phrase, neutral in _FIGURES_OF_SPEECH.items():
         lowered = lowered.replace(phrase, neutral)
     found = _named_in(lowered, _fact_runs())
-    found |= gapped_facts(lowered.split())
+    # a gap never crosses a mark: "a bright lamp, grey afternoon" is no bright afternoon
+    marked = [w[:-2] if w.endswith("'s") else w for w in _WORD_OR_MARK.findall(text.lower())]
+    spaced = " " + " ".join(marked) + " "
+    for phrase, neutral in _FIGURES_OF_SPEECH.items():
+        spaced = spaced.replace(phrase, neutral)
+    found |= gapped_facts(spaced.split())
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
     found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
     if "moonless" in found:

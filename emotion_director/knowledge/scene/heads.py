@@ -227,7 +227,7 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
             or tokens[j] in _DETERMINERS
             # (not "a rally car", "a supply capsule"; an adjective in -ly is the phrase's own:
             # "an elderly carver cuts a seal")
-            or (_adverb(tokens[j]) and tokens[j] not in ly_adjectives())
+            or _true_adverb(tokens[j])
             or (verb_form and j > 0 and _noun_like(tokens[j - 1]))
             or _agrees_as_verb(tokens, j)  # "a couple tends tomato plants"
         ):
@@ -274,6 +274,13 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
     return (opened_by_one or the_verb) and plural_form and singular(word) != word
 
 
+def _true_adverb(word: str) -> bool:
+    """An adverb in -ly (:func:`_adverb`) that WordNet has as no adjective: it ends the noun
+    phrase before it ("a slowly sinking boat"); an adjective in -ly is the phrase's own
+    ("an elderly carver", "a boy with curly hair")."""
+    return _adverb(word) and word not in ly_adjectives()
+
+
 def _participle(word: str) -> bool:
     """Whether ``word`` has a participle's form: -ing, -ed, an irregular participle, or one with
     a prefix ("overgrown", "windblown", "heartbroken")."""
@@ -294,6 +301,13 @@ def unknown_head(tokens: list[str]) -> str | None:
     words = list(tokens)
     while words and words[0] in _DETERMINERS:
         words.pop(0)
+    if (
+        len(words) > 1
+        and _participle(words[0])
+        and not words[0].endswith("ing")  # ("a clearing in a pine forest" is a clearing)
+        and words[1] in _LOCATIVE | {"to"}
+    ):
+        return None  # a participle's phrase opens the scene: "Stuck in a stalled lift, a rider"
     offset = len(tokens) - len(words)
     span: list[str] = []
     for k, word in enumerate(words):

@@ -279,6 +279,9 @@ def fit_subject(
     return text, adjustments, negatives
 
 
+_DETERMINER_WORDS = r"(?:a|an|the|his|her|their|its|my|our)"
+
+
 def _without(text: str, word: str) -> str:
     """``text`` without the first ``word``, and without the "and" or "or" that paired it with
     another describing word: where it opens the pair after the start, a comma or a determiner
@@ -287,19 +290,24 @@ def _without(text: str, word: str) -> str:
     door" -> "a dog, wet, by the door"; but "mouldy durian and rotting shrimp" keeps its
     "and"). A text that began with a capital still does."""
     w = re.escape(word)
-    opened = re.compile(
-        rf"(^|,\s*|\b(?:a|an|the|his|her|their|its|my|our)\s+){w}\s+(?:and|or)\s+", re.IGNORECASE
-    )
-    closed = re.compile(rf",?\s+(?:and|or)\s+{w}(?=\s*(?:[,;:.!?]|$))", re.IGNORECASE)
-    new, n = opened.subn(r"\1", text, count=1)
-    if not n:
-        new, n = closed.subn("", text, count=1)
-    if not n:
-        new, n = re.subn(rf"\b{w}\b", "", text, count=1, flags=re.IGNORECASE)
-    if not n:
+    first = re.search(rf"\b{w}\b", text, re.IGNORECASE)
+    if first is None:
         return text
-    new = new.lstrip()
-    if text[:1].isupper() and new[:1].islower():
+    opened = re.compile(
+        rf"(^\s*|,\s*|\b{_DETERMINER_WORDS}\s+)({w})\s+(?:and|or)\s+(?!{_DETERMINER_WORDS}\b)",
+        re.IGNORECASE,
+    )
+    closed = re.compile(rf",?\s+(?:and|or)\s+({w})(?=\s*(?:[,;:.!?]|$))", re.IGNORECASE)
+    new = text
+    match = opened.search(text)
+    if match and match.start(2) == first.start():
+        new = text[: match.start()] + match.group(1) + text[match.end() :]
+    elif (match := closed.search(text)) and match.start(1) == first.start():
+        new = text[: match.start()] + text[match.end() :]
+    else:
+        new = text[: first.start()] + text[first.end() :]
+    new = new.lstrip(" ,;:")
+    if text.lstrip()[:1].isupper() and new[:1].islower():
         new = new[0].upper() + new[1:]
     return new
 

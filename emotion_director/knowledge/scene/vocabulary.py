@@ -88,9 +88,9 @@ for _fact, _keys in _GAPPED_KEYS.items():
 
 def gapped_facts(words: list[str]) -> set[str]:
     """The facts of the keys with gaps (:data:`_GAPPED_KEYS`) found in ``words``: each key's
-    parts follow each other, each gap up to :data:`_GAP_WORDS` words that are no gap break and
-    no -ing word ("bright * afternoon" in "a bright February afternoon", not in "a bright
-    morning, then an afternoon")."""
+    parts follow each other, each gap up to :data:`_GAP_WORDS` words that are no gap break, no
+    -ing word and no mark ("bright * afternoon" in "a bright February afternoon", not in "a
+    bright kitchen with afternoon tea" nor in "a bright lamp , grey afternoon")."""
     found: set[str] = set()
     for i, word in enumerate(words):
         for fact, parts in _GAPPED_BY_FIRST.get(word, ()):
@@ -107,7 +107,10 @@ def _parts_from(words: list[str], at: int, parts: _Gapped, k: int) -> bool:
     part = parts[k]
     for gap in range(_GAP_WORDS + 1):
         j = at + gap
-        if gap and (words[j - 1] in _GAP_BREAKS or words[j - 1].endswith("ing")):
+        gap_word = words[j - 1] if gap else ""
+        if gap and (
+            gap_word in _GAP_BREAKS or gap_word.endswith("ing") or not gap_word[0].isalpha()
+        ):
             return False  # a wider gap holds this word too
         if j + len(part) > len(words):
             return False
