@@ -114,6 +114,7 @@ JUDGES = {
     "judge76": ("EU", "EV"),
     "judge77": ("EW", "EX"),
     "judge78": ("EY", "EZ"),
+    "judge79": ("FA", "FB"),
 }
 
 
