@@ -3000,3 +3000,28 @@ def test_open_eyes_are_read_off_the_concept_s_words():
     assert "open_eyes" in settings["{poss} eyes huge, mouth in a whoop"]
     assert "open_eyes" not in settings["{poss} eyes closed, face tilted to the sun"]
     assert "open_eyes" not in settings["a wolf's eyes reflecting the light beyond {the}"]
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "A farmer's daughter and a newborn piglet nap side by side in fresh straw",
+        "a girl and her dog sleep on the sofa",
+        "two cats nap in the sun",
+    ],
+)
+def test_a_sleep_verb_s_base_form_after_a_plural_or_joined_subject_is_sleep(scene):
+    """Set 77 gave a napping girl "eyes shining" ("piglet nap" was read as one noun)."""
+    assert "asleep" in parse_scene(scene).stated
+
+
+def test_two_joined_subjects_take_a_verb_s_base_form():
+    assert parse_scene("a boy and a girl play chess on a porch").actions == ["play"]
+    assert "asleep" not in parse_scene("a fisherman mending nets while gulls doze").stated
+
+
+def test_a_plural_in_ses_is_read_back_to_its_noun():
+    from emotion_director.knowledge.scene import singular
+
+    assert singular("buses") == "bus" and singular("horses") == "horse"
+    assert parse_scene("Rows of empty yellow school buses sit in a depot").main.kind == "vehicle"

@@ -515,6 +515,32 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
     return found
 
 
+def _sleep_in_base_form(tokens: list[str], entities: list[SubjectEntity]) -> bool:
+    """Whether the scene's first subject sleeps by a sleep verb's base form, after it in the
+    plural ("two cats nap in the sun") or after two living subjects joined by "and" ("a
+    farmer's daughter and a newborn piglet nap side by side", set 77 gave the daughter
+    shining eyes): the -s form and the -ing form are read by :func:`_sleep_word`."""
+    if not entities:
+        return False
+    living = {e.noun: e for e in entities if e.kind in ANIMATE_KINDS}
+    main = entities[0]
+    for k in range(1, len(tokens)):
+        token, before = tokens[k], tokens[k - 1]
+        forms = (token + "ing", token + token[-1:] + "ing", token[:-1] + "ing")
+        if token.endswith("s") or not any(form in ASLEEP_WORDS for form in forms):
+            continue
+        if before not in living:
+            continue
+        if living[before].plural:
+            return living[before] is main
+        joined = tokens[max(0, k - 7) : k - 1]
+        if "and" in joined:
+            nouns = {w.removesuffix("'s") for w in joined[: joined.index("and")]} | {before}
+            if main.noun in nouns and len(nouns & living.keys()) >= 2:
+                return True
+    return False
+
+
 def _opening_place(tokens: list[str], i: int, breaks: frozenset[int]) -> bool:
     """Whether ``tokens[i]`` is in the phrase that opens the scene with where it is, ended by a
     comma with no verb of its own before it: "In the wing mirror of a parked lorry, a shepherd

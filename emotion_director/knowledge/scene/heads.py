@@ -216,9 +216,10 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
     if kind_of(before) is None and not noun_before:
         return False
     opened_by_one = opened_by_the = False
+    opener = None
     for j in range(i - 2, max(-1, i - 6), -1):  # back over the phrase's modifiers
         if tokens[j] in _SINGULAR_DETERMINERS:
-            opened_by_one = True
+            opened_by_one, opener = True, j
             break
         opened_by_the = opened_by_the or tokens[j] in _DETERMINERS
         verb_form = tokens[j].endswith(("ing", "ed")) or _participle(tokens[j])
@@ -271,7 +272,17 @@ def _agrees(tokens: tuple[str, ...], i: int) -> bool:
     # determiner, is the verb too ("the kakapo waddles across mossy ground"; "the farmers
     # market in the square" keeps its noun)
     the_verb = opened_by_the and verb_here and singular(word) in mostly_verbs()
-    return (opened_by_one or the_verb) and plural_form and singular(word) != word
+    # two subjects joined by "and" take a verb's base form: "a farmer's daughter and a newborn
+    # piglet nap side by side" (set 77 read "piglet nap" as one noun)
+    joined = (
+        opener is not None
+        and opener >= 2
+        and tokens[opener - 1] == "and"
+        and _noun_like(tokens[opener - 2].removesuffix("'s"))
+        and word in mostly_verbs()
+        and not word.endswith(("s", "ed", "ing"))
+    )
+    return ((opened_by_one or the_verb) and plural_form and singular(word) != word) or joined
 
 
 def _true_adverb(word: str) -> bool:

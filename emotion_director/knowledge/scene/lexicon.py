@@ -669,6 +669,8 @@ def singular(word: str) -> str:
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses", "zes")):
         return word[:-2]
+    if len(word) > 4 and word.endswith("ses") and word[:-1] not in known and word[:-2] in known:
+        return word[:-2]  # "buses", "lenses", "walruses" ("horses", "vases" keep their -e)
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word

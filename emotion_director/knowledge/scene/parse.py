@@ -14,6 +14,7 @@ from emotion_director.knowledge.scene.clauses import (
     _entities,
     _handled,
     _lifeless,
+    _sleep_in_base_form,
     _with_participants,
 )
 from emotion_director.knowledge.scene.conflicts import _stated_look, phrase_facts
@@ -285,6 +286,8 @@ def parse_scene(text: str) -> SceneModel:
     elif sleepers and None not in sleepers:
         facts.discard("asleep")  # another's sleep ("a fisherman mending nets, gulls dozing on
         # the rail"): the subject's eyes may be open
+    if _sleep_in_base_form(tokens, entities):
+        facts |= {"asleep", "busy"}
     if "asleep" in facts or (
         entities and (_stays_put(tokens, entities[0]) or (opening and tokens[0] in postures()))
     ):
