@@ -115,6 +115,7 @@ JUDGES = {
     "judge77": ("EW", "EX"),
     "judge78": ("EY", "EZ"),
     "judge79": ("FA", "FB"),
+    "judge80": ("FC", "FD"),
 }
 
 
