@@ -103,6 +103,8 @@ def concept_settings() -> dict[str, frozenset[str]]:
             tags |= {"quiet"}  # a shut mouth is silent: not on a subject who shouts or sings
         if _EYES.search(fields[1]) and not _NOT_OPEN_EYES.search(fields[1]):
             tags |= {"open_eyes"}  # not on a subject whose eyes the scene says are closed
+        if _GAZE_AWAY.search(fields[1]) and "point of view" not in fields[1]:
+            tags |= {"gaze_away"}  # not on a subject reading
         if _SUNLIT.search(fields[1]) and not tags & overcast:
             tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
         elif _SUNLESS.search(fields[1]):
@@ -216,6 +218,12 @@ _EYES = re.compile(r"\beyes\b", re.IGNORECASE)
 #: "googly eyes stuck onto {the}", "a pair of glowing eyes in the undergrowth").
 _NOT_OPEN_EYES = re.compile(
     r"\b(?:closed|shut|slitted|half-closed|googly|grape|a pair of|\w+'s eyes)\b", re.IGNORECASE
+)
+#: A gaze lifted or turned out, away from what the subject holds ("eyes lifted", "looking out").
+_GAZE_AWAY = re.compile(
+    r"\b(?:eyes\s+(?:lifted|raised)|gazing\s+up(?:ward)?|looking\s+out|eyes\s+fixed\s+on\s+the\s+sky|"
+    r"face\s+tilted\s+to\s+the\s+sun)\b",
+    re.IGNORECASE,
 )
 _CLOSED_MOUTH = re.compile(
     r"\b(?:jaw\s+(?:clenched|set|locked|tight)|clenched\s+(?:jaw|teeth)|teeth\s+(?:gritted|"

@@ -3025,3 +3025,28 @@ def test_a_plural_in_ses_is_read_back_to_its_noun():
 
     assert singular("buses") == "bus" and singular("horses") == "horse"
     assert parse_scene("Rows of empty yellow school buses sit in a depot").main.kind == "vehicle"
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "A night porter reads a thick crime novel behind the desk of a seaside hotel",
+        "oil painting of a woman reading a newspaper on a park bench in winter",
+    ],
+)
+def test_a_subject_reading_gets_no_gaze_lifted_away(scene):
+    """Both readers called "eyes lifted" a clash for a reader, 2 of 2 times (sets 1-77)."""
+    concept = load_concept_graph().get("{poss} mouth slightly open, eyes lifted")
+    assert "eyes_down" in concept.conflict(parse_scene(scene))
+    hiker = parse_scene("a hiker on a summit at dawn")
+    assert concept.conflict(hiker) is None
+
+
+def test_a_camera_s_point_of_view_is_no_gaze():
+    from emotion_director.knowledge.setting import concept_settings
+
+    settings = concept_settings()
+    assert "gaze_away" in settings["standing on the summit ridge looking out"]
+    assert (
+        "gaze_away" not in settings["under-the-table point of view looking out at shuffling legs"]
+    )
