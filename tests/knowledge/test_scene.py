@@ -3050,3 +3050,13 @@ def test_a_camera_s_point_of_view_is_no_gaze():
     assert (
         "gaze_away" not in settings["under-the-table point of view looking out at shuffling legs"]
     )
+
+
+def test_an_adverb_between_a_subject_and_its_verb_keeps_the_verb():
+    """Set 78 gave "a girl proudly holds up the lopsided birthday cake" "curled up asleep"."""
+    assert parse_scene("a girl proudly holds up the lopsided birthday cake").actions == ["holds"]
+    assert parse_scene("a slowly sinking boat drifts").actions == []
+
+
+def test_a_breezy_evening_is_windy():
+    assert "wind" in parse_scene("a retriever leaping for a frisbee on a breezy May evening").stated

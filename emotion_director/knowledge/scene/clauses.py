@@ -472,6 +472,13 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             found.append(token)
         elif i and tokens[i - 1] in animate and _agrees_as_verb(tokens, i):
             found.append(token)  # the present tense: "a baker slides trays into the oven"
+        elif (
+            i > 1
+            and _true_adverb(tokens[i - 1])
+            and tokens[i - 2] in animate
+            and _agrees_as_verb([*tokens[: i - 1], *tokens[i:]], i - 1)
+        ):
+            found.append(token)  # an adverb between: "a girl proudly holds up a cake"
         elif tokens[i - 1] not in found and _verb_past_a_modifier(tokens, i, single, text):
             found.append(token)  # "a woman in a red coat sells flowers"
         elif i and tokens[i - 1] in members and _count_verb(tokens, i):
