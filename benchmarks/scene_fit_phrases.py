@@ -116,6 +116,7 @@ JUDGES = {
     "judge78": ("EY", "EZ"),
     "judge79": ("FA", "FB"),
     "judge80": ("FC", "FD"),
+    "judge81": ("FE", "FF"),
 }
 
 
