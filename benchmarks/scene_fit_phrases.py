@@ -117,6 +117,7 @@ JUDGES = {
     "judge79": ("FA", "FB"),
     "judge80": ("FC", "FD"),
     "judge81": ("FE", "FF"),
+    "judge82": ("FG", "FH"),
 }
 
 
