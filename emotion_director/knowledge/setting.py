@@ -104,7 +104,9 @@ def concept_settings() -> dict[str, frozenset[str]]:
         if _EYES.search(fields[1]) and not _NOT_OPEN_EYES.search(fields[1]):
             tags |= {"open_eyes"}  # not on a subject whose eyes the scene says are closed
         if _GAZE_AWAY.search(fields[1]) and "point of view" not in fields[1]:
-            tags |= {"gaze_away"}  # not on a subject reading
+            tags |= {"gaze_away"}  # not on a subject reading or watching something
+        if _GAZE_DOWN.search(fields[1]):
+            tags |= {"gaze_down"}  # not on a subject watching something
         if _SUNLIT.search(fields[1]) and not tags & overcast:
             tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
         elif _SUNLESS.search(fields[1]):
@@ -223,6 +225,12 @@ _NOT_OPEN_EYES = re.compile(
 _GAZE_AWAY = re.compile(
     r"\b(?:eyes\s+(?:lifted|raised)|gazing\s+up(?:ward)?|looking\s+out|eyes\s+fixed\s+on\s+the\s+sky|"
     r"face\s+tilted\s+to\s+the\s+sun)\b",
+    re.IGNORECASE,
+)
+#: A gaze cast down or turned away from what is before the subject ("gaze cast down",
+#: "eyes red-rimmed and downcast", "faces turned toward the same dark spot").
+_GAZE_DOWN = re.compile(
+    r"\b(?:gaze\s+cast\s+down|downcast|faces\s+turned\s+toward|eyes\s+darting|bowed\s+head)\b",
     re.IGNORECASE,
 )
 _CLOSED_MOUTH = re.compile(

@@ -3060,3 +3060,22 @@ def test_an_adverb_between_a_subject_and_its_verb_keeps_the_verb():
 
 def test_a_breezy_evening_is_windy():
     assert "wind" in parse_scene("a retriever leaping for a frisbee on a breezy May evening").stated
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "Schoolgirls in Kyiv watching a puppet show in a small theatre, mouths open",
+        "Retired couples in folding chairs watching the Tour de France peloton flash past",
+    ],
+)
+def test_a_subject_watching_something_gets_no_gaze_cast_down(scene):
+    """Set 79: both readers called "gaze cast down" and "eyes red-rimmed and downcast" a clash
+    for watchers; a gaze lifted stays (an astronomer watching the aurora)."""
+    graph, parsed = load_concept_graph(), parse_scene(scene)
+    assert "eyes_on" in graph.get("{poss} shoulders slumped, gaze cast down").conflict(parsed)
+    assert graph.get("{poss} mouth slightly open, eyes lifted").conflict(parsed) is None
+
+
+def test_a_pocket_watch_is_no_watching():
+    assert "eyes_on" not in parse_scene("a clockmaker bent over a broken pocket watch").stated
