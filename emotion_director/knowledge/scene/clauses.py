@@ -62,6 +62,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     ASLEEP_WORDS,
     PLACE_KINDS,
     _sleep_word,
+    sleep_base_form,
 )
 
 
@@ -465,6 +466,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
     members = {e.noun.split()[-1] for e in entities if e.kind in ANIMATE_KINDS and " of " in e.noun}
     # one living subject ("a schoolboy"), whose -s verb may follow what describes it
     single = {e.noun for e in entities if e.kind in ANIMATE_KINDS and not e.plural}
+    names = name_positions(text) if text else frozenset()
     found = []
     for i, token in enumerate(tokens):
         after = right_after(i, animate)
@@ -479,7 +481,7 @@ def _actions(tokens: list[str], entities: list[SubjectEntity], text: str = "") -
             and _agrees_as_verb([*tokens[: i - 1], *tokens[i:]], i - 1)
         ):
             found.append(token)  # an adverb between: "a girl proudly holds up a cake"
-        elif tokens[i - 1] not in found and _verb_past_a_modifier(tokens, i, single, text):
+        elif tokens[i - 1] not in found and _verb_past_a_modifier(tokens, i, single, text, names):
             found.append(token)  # "a woman in a red coat sells flowers"
         elif i and tokens[i - 1] in members and _count_verb(tokens, i):
             found.append(token)  # "a team of firefighters battles a blaze"
@@ -533,8 +535,7 @@ def _sleep_in_base_form(tokens: list[str], entities: list[SubjectEntity]) -> boo
     main = entities[0]
     for k in range(1, len(tokens)):
         token, before = tokens[k], tokens[k - 1]
-        forms = (token + "ing", token + token[-1:] + "ing", token[:-1] + "ing")
-        if token.endswith("s") or not any(form in ASLEEP_WORDS for form in forms):
+        if token.endswith("s") or not sleep_base_form(token):
             continue
         if before not in living:
             continue
@@ -564,7 +565,9 @@ def _opening_place(tokens: list[str], i: int, breaks: frozenset[int]) -> bool:
 _DESCRIBING = frozenset({"with", "in", "of", "from", "on"})
 
 
-def _verb_past_a_modifier(tokens: list[str], i: int, single: set[str], text: str) -> bool:
+def _verb_past_a_modifier(
+    tokens: list[str], i: int, single: set[str], text: str, names: frozenset[int]
+) -> bool:
     """Whether ``tokens[i]`` is the -s verb of a singular living subject that a prepositional
     phrase describes: "a schoolboy with frost-white eyelashes trudges to class", "a child in a
     field of poppies waves". The -s form agrees with the subject, not with the phrase's noun
@@ -589,7 +592,7 @@ def _verb_past_a_modifier(tokens: list[str], i: int, single: set[str], text: str
             if (
                 singular(tokens[i - 1]) == tokens[i - 1]
                 and not set(tokens[j:i]) & _DETERMINERS
-                and i - 1 not in name_positions(text)
+                and i - 1 not in names
             ):
                 return False  # a singular noun with no determiner modifies: "with ice skates"
             subject, verb = re.escape(tokens[j - 1]), re.escape(tokens[i])

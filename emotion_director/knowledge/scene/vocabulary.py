@@ -254,15 +254,19 @@ _ICE_PAIRS = [["pack", "ice"], ["sea", "ice"], ["ice", "floe"], ["ice", "floes"]
 ASLEEP_WORDS = frozenset("asleep sleeping dozing napping slumbering snoozing".split())
 
 
+def sleep_base_form(token: str) -> bool:
+    """Whether ``token`` is a sleep verb's base form ("sleep", "nap", "doze"): its -ing form is a
+    sleep word."""
+    forms = (token + "ing", token + token[-1:] + "ing", token[:-1] + "ing")
+    return any(form in ASLEEP_WORDS for form in forms)
+
+
 def _sleep_word(token: str, before: str = "") -> bool:
     """A sleep word, or its present tense ("sleeps", "naps", "dozes"; after a subject pronoun
     the base form too: "as they sleep")."""
     if token in ASLEEP_WORDS:
         return True
-    if before in _SUBJECT_PRONOUNS and any(
-        form in ASLEEP_WORDS
-        for form in (token + "ing", token + token[-1:] + "ing", token[:-1] + "ing")
-    ):
+    if before in _SUBJECT_PRONOUNS and sleep_base_form(token):
         return True
     if not token.endswith("s") or len(token) < 4:
         return False
