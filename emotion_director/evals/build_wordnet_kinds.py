@@ -18,7 +18,8 @@ The second writes ``wordnet_compounds.tsv`` (see :func:`build_compounds`), read 
 ``wordnet_adjectives.tsv`` (see :func:`build_adjectives`); ``--counts`` writes
 ``wordnet_counts.tsv`` (see :func:`build_counts`); ``--postures`` writes
 ``wordnet_postures.tsv`` (see :func:`build_postures`); ``--motion`` writes
-``wordnet_motion.tsv`` (see :func:`build_motion`); ``--weather`` writes
+``wordnet_motion.tsv`` (see :func:`build_motion`); ``--exertion`` writes ``wordnet_exertion.tsv``
+(see :func:`build_exertion`); ``--weather`` writes
 ``wordnet_weather.tsv`` (see :func:`build_weather`); ``--acts`` writes ``wordnet_acts.tsv``
 (see :func:`build_acts`).
 
@@ -386,8 +387,39 @@ def build_motion(folder: Path) -> list[tuple[str, str]]:
     subject does one states ``moving``: a concept of its own travel ("{the} bursting toward the
     lens", speed lines) joins only such a scene. A verb whose first sense is another is left out
     ("a chef turning pancakes", "a tree swaying in the wind", "a girl shivering")."""
+    return _verb_forms(folder, TRAVEL_ROOTS)
+
+
+#: WordNet synsets of moving the whole body hard: leaping, running fast, chasing, charging,
+#: fighting (not dancing: in the blind labels of sets 1-79, a hunched or loose posture on a
+#: dancer was fine, on a fencer lunging, footballers leaping or bargain hunters stampeding a
+#: clash).
+EXERTION_ROOTS = (
+    "jump.v.01",
+    "stampede.v.01",
+    "travel_rapidly.v.01",
+    "rush.v.01",
+    "pursue.v.02",
+    "battle.v.01",
+    "box.v.02",
+    "lunge.v.01",
+    "charge.v.01",
+)
+
+
+def build_exertion(folder: Path) -> list[tuple[str, str]]:
+    """Verb forms whose most used verb sense moves the whole body hard (under
+    ``EXERTION_ROOTS``: "leap", "vault", "sprint", "race", "chase", "wrestle", "lunge",
+    "stampede"), as :func:`build_motion` lists them. A scene whose subject does one states
+    ``exerting``: a slack or hunched posture ("{poss} shoulders slumped, gaze cast down") does not
+    join it."""
+    return _verb_forms(folder, EXERTION_ROOTS)
+
+
+def _verb_forms(folder: Path, root_names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(form, lemma) for every verb whose most used sense is under one of ``root_names``."""
     with open_wordnet(folder) as wordnet:
-        roots = [wordnet.synset(name) for name in TRAVEL_ROOTS]  # type: ignore[attr-defined]
+        roots = [wordnet.synset(name) for name in root_names]  # type: ignore[attr-defined]
         travel = set(roots) | {s for r in roots for s in r.closure(lambda x: x.hyponyms())}
         lemmas = set()
         for lemma in lemma_names(wordnet, "v"):
@@ -845,6 +877,12 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_motion.tsv",
         "# form\tverb: forms of verbs whose most used WordNet sense is moving from place to\n"
         "# place (TRAVEL_ROOTS in build_motion)",
+    ),
+    "--exertion": (
+        build_exertion,
+        "wordnet_exertion.tsv",
+        "# form\tverb: forms of verbs whose most used WordNet sense moves the whole body hard\n"
+        "# (EXERTION_ROOTS in build_exertion)",
     ),
     "--acts": (
         build_acts,

@@ -18,6 +18,7 @@ from emotion_director.knowledge.scene import (
     noun_kinds,
     phrase_facts,
     postures,
+    stated_expression,
 )
 
 BUILTIN = sorted(
@@ -3079,3 +3080,73 @@ def test_a_subject_watching_something_gets_no_gaze_cast_down(scene):
 
 def test_a_pocket_watch_is_no_watching():
     assert "eyes_on" not in parse_scene("a clockmaker bent over a broken pocket watch").stated
+
+
+@pytest.mark.parametrize(
+    ("scene", "noun"),
+    [
+        ("She reads by the window.", "woman"),
+        ("he tosses the last crate aboard a ferry", "man"),
+        ("As the ferry horn sounds, he tosses the last crate of mangoes aboard", "man"),
+        ("When the bell rings, she runs to the door", "woman"),
+        ("they laugh on a bench in the park", "people"),
+    ],
+)
+def test_a_pronoun_opening_the_main_clause_is_the_subject(scene, noun):
+    """Set 73 bound "heavy headroom with the horn low in the frame" to the ferry horn of "As the
+    ferry horn sounds, he tosses ..."; "She reads by the window" had the window as its subject."""
+    parsed = parse_scene(scene)
+    assert parsed.main is not None and parsed.main.noun == noun
+    assert parsed.main.kind in {"person", "group"}
+
+
+def test_a_subordinate_clause_before_the_comma_is_not_the_main_one():
+    parsed = parse_scene("As the ferry horn sounds, a porter tosses the last crate aboard.")
+    assert parsed.main is not None and parsed.main.noun == "porter"
+    assert "the ferry horn sounds" not in parsed.main.label()
+
+
+def test_a_pronoun_subject_keeps_its_stated_expression():
+    parsed = parse_scene("she smiles at her reflection in a shop window")
+    shown = stated_expression(parsed, parsed.main)
+    assert shown is not None and "contentment" in shown.emotions
+    # the user's word stays: the prompt is not rewritten around "woman"
+    assert fit_subject(parsed, parsed.text, "sadness")[0] == parsed.text
+
+
+def test_a_pronoun_inside_a_clause_is_no_subject():
+    parsed = parse_scene("a boy holding the cat he rescued from a drain")
+    assert parsed.main is not None and parsed.main.noun == "boy"
+
+
+@pytest.mark.parametrize(
+    ("scene", "exerting"),
+    [
+        ("a fencer lunging at her opponent during a tournament in a sports hall", True),
+        ("gaelic footballers leaping for a high catch on a muddy Kerry pitch at dusk", True),
+        ("Hundreds of fishermen with gourds and nets leap into the river", True),
+        ("Bargain hunters stampede through the sliding doors of a superstore", True),
+        ("A theyyam performer dancing before a bonfire in a Kerala village", False),
+        ("a dog asleep in a park", False),
+        ("a racing yacht moored in a harbour", False),
+        ("a man waiting at a bus stop in the rain", False),
+    ],
+)
+def test_a_scene_states_exerting_where_its_subject_moves_its_whole_body_hard(scene, exerting):
+    assert ("exerting" in parse_scene(scene).facts) is exerting
+
+
+def test_a_slack_posture_joins_no_subject_exerting_itself():
+    """Sets 61-80: slumped, hunched or loose shoulders clashed for a fencer lunging, footballers
+    leaping, fishermen leaping into a river and bargain hunters stampeding."""
+    graph = load_concept_graph()
+    slack = [
+        "{poss} shoulders slumped, gaze cast down",
+        "{poss} wide eyes and hunched shoulders",
+        "{poss} shoulders dropped, a faint smile",
+    ]
+    leaping = parse_scene("gaelic footballers leaping for a high catch on a muddy pitch at dusk")
+    waiting = parse_scene("a man waiting at a bus stop in the rain")
+    for text in slack:
+        assert "exerting" in (graph.get(text).clash(leaping) or "")
+        assert graph.get(text).clash(waiting) is None

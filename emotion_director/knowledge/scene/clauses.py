@@ -663,7 +663,11 @@ _NOT_ACTIONS = frozenset(
 def _own_words(entity: SubjectEntity) -> set[str]:
     """The words that name ``entity`` right before its verb ("attendant", "fishermen")."""
     last = entity.noun.split()[-1]
-    return {last, entity.noun + "s"}
+    words = {last, entity.noun + "s"}
+    if entity.implied:  # "she smiles": the woman a pronoun names (language.pronoun_subject)
+        pronouns = curated_subjects().get("pronouns", {})
+        words |= {word for word, (noun, _) in pronouns.items() if noun == entity.noun}
+    return words
 
 
 def ing_form(token: str) -> str | None:

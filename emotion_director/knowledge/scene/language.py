@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from emotion_director.knowledge.scene.conflicts import _FUNCTION_WORDS, _PARTICIPLES
 from emotion_director.knowledge.scene.lexicon import (
@@ -12,6 +13,7 @@ from emotion_director.knowledge.scene.lexicon import (
     _known_english,
     _language_words,
     _noun_like,
+    curated_subjects,
     kind_of,
 )
 from emotion_director.knowledge.scene.model import SceneModel, SubjectEntity
@@ -54,6 +56,9 @@ def _opening_clause(tokens: list[str], lowered: str) -> int:
     if not tokens or "," not in lowered:
         return 0
     first = tokens[0]
+    if first in _subordinators():  # "As the ferry horn sounds, he tosses ...": not the horn
+        taken = len(_WORD.findall(lowered.split(",", 1)[0]))
+        return taken if taken < len(tokens) else 0
     participle = first == "having" or first in _PARTICIPLES or first.endswith(("ed", "ing"))
     if not participle or _noun_like(first) or kind_of(first) is not None:
         return 0  # ("Bedding plants, ..." or "Evening falls, ..." open with a noun)
@@ -64,6 +69,22 @@ def _opening_clause(tokens: list[str], lowered: str) -> int:
         # soldiers" and "Rain-soaked after the storm, a ..." still open with one
         return 0
     return taken if taken < len(tokens) else 0
+
+
+@lru_cache(maxsize=1)
+def _subordinators() -> frozenset[str]:
+    return frozenset(curated_subjects().get("subordinators", []))
+
+
+def pronoun_subject(tokens: list[str], start: int) -> SubjectEntity | None:
+    """The subject a pronoun names where it opens the main clause at ``start`` and a word
+    follows it ("She reads by the window": a woman; "As the horn sounds, he tosses ..."), else
+    ``None``. It is implied: the prompt keeps the user's own word."""
+    named = curated_subjects().get("pronouns", {}).get(tokens[start] if start < len(tokens) else "")
+    if not named or start + 1 >= len(tokens):
+        return None
+    noun, kind = named
+    return SubjectEntity(noun=noun, kind=kind, plural=kind == "group", implied=True)
 
 
 def _after_opening(

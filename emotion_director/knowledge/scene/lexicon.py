@@ -75,6 +75,8 @@ class CuratedSubjects(TypedDict):
     descriptive: NotRequired[list[str]]
     lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
     parts: list[str]
+    subordinators: NotRequired[list[str]]  # words opening a clause that is not the main one
+    pronouns: NotRequired[dict[str, list[str]]]  # subject pronoun -> [noun, kind] it names
 
 
 @lru_cache(maxsize=1)
@@ -541,6 +543,20 @@ def motion_verbs() -> frozenset[str]:
     """Verb forms whose most used sense is moving from place to place (``wordnet_motion.tsv``:
     "galloping", "soars", "drifting", "flew"): a subject doing one states ``moving``."""
     return frozenset(_tsv_pairs("wordnet_motion.tsv"))
+
+
+@lru_cache(maxsize=1)
+def exertion_verbs() -> frozenset[str]:
+    """Verb forms whose most used sense moves the whole body hard (``wordnet_exertion.tsv``:
+    "leap", "sprints", "chasing", "wrestle", "stampede"): a subject doing one states
+    ``exerting``."""
+    return frozenset(exertion_lemmas())
+
+
+@lru_cache(maxsize=1)
+def exertion_lemmas() -> dict[str, str]:
+    """:func:`exertion_verbs`, each form with its verb ("leaping" -> "leap")."""
+    return _tsv_pairs("wordnet_exertion.tsv")
 
 
 #: Prepositions of a thing set down: "on a desk", "in a vase", "beside a cup".

@@ -31,6 +31,7 @@ from emotion_director.knowledge.scene.language import (
     _opening_clause,
     _unnamed,
     detect_language,
+    pronoun_subject,
 )
 from emotion_director.knowledge.scene.lexicon import (
     _AFTER_A_STORM,
@@ -59,6 +60,7 @@ from emotion_director.knowledge.scene.lexicon import (
 from emotion_director.knowledge.scene.model import SceneModel, SubjectEntity, _sleeper
 from emotion_director.knowledge.scene.phrases import (
     _destination,
+    _exerts,
     _framing,
     _set_down,
     _stays_put,
@@ -210,7 +212,9 @@ def parse_scene(text: str) -> SceneModel:
     first = [t.lower() for t in cased]
     cased = cased[_framing(first) :]
     first = first[_framing(first) :]  # "close up of a stack of pancakes": the pancakes
-    head = unknown_head(first) if english else None  # (not "hired", "parked")
+    pronoun = pronoun_subject(tokens, opening) if english else None
+    # (a pronoun opens the main clause: it is the subject, whatever noun no table knows follows)
+    head = unknown_head(first) if english and pronoun is None else None  # (not "hired", "parked")
     if head is not None and head in first:
         at = first.index(head)
         if cased[at][:1].isupper() and _name_modifies(first, at, frozenset({at})):
@@ -233,6 +237,8 @@ def parse_scene(text: str) -> SceneModel:
         and re.search(rf"\b{re.escape(entities[0].noun)}\s*,\s*(a|an|the)\b", lowered)
     ):
         entities = entities[1:]  # "Maria, a street vendor": the vendor, whom the name names
+    if pronoun is not None:  # "She reads by the window": a woman reading, not the window
+        entities = [pronoun, *entities]
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
@@ -280,6 +286,8 @@ def parse_scene(text: str) -> SceneModel:
     if actions:
         facts.add("busy")
         entities = _handled(entities, tokens, actions)
+    if entities and _exerts(tokens, actions):
+        facts.add("exerting")  # "a fencer lunging at her opponent": no slack shoulders
     sleepers = [_sleeper(tokens, k, entities) for k in _asleep_at(tokens)]
     if any(sleeper is None or sleeper is entities[0] for sleeper in sleepers):
         facts |= {"asleep", "busy"}  # (a sleeper no table knows: "a sleeping quokka")

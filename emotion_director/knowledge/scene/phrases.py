@@ -25,6 +25,7 @@ from emotion_director.knowledge.scene.lexicon import (
     body_parts,
     counts,
     curated_subjects,
+    exertion_lemmas,
     kind_of,
     motion_verbs,
     postures,
@@ -90,6 +91,34 @@ def _travels(tokens: list[str], subject: SubjectEntity, actions: list[str]) -> b
         if kind_of(thing) in PLACE_KINDS:
             return True  # "crossing the dunes", not "turning pancakes"
     return False
+
+
+def _exerts(tokens: list[str], actions: list[str]) -> bool:
+    """Whether the scene moves its subject's whole body hard: a verb of exertion
+    (:func:`exertion_verbs`: "leaping", "sprints", "chase", "wrestle") that the clauses read as
+    an action, or one used as a verb before a path or a preposition ("Hundreds of fishermen with
+    gourds and nets leap into the river"; not "a muddy spring fair", "at rush hour", "a jumping
+    spider", "the race")."""
+    lemmas = exertion_lemmas()
+    for i, token in enumerate(tokens):
+        if token not in lemmas:
+            continue
+        if token in actions:
+            return True
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if (
+            (after in _PATH or after in _AIMS)
+            and not (i and tokens[i - 1] in _DETERMINERS)
+            and lemmas[token] in verbs()
+        ):
+            return True
+    return False
+
+
+#: Prepositions a verb of exertion takes toward what it goes for or leaves ("leaping for a
+#: catch", "chasing after", "leaping from their seats"; not "in" or "at": "in spring in Kyoto",
+#: "the rush at dawn").
+_AIMS = frozenset("for after from off over".split())
 
 
 def _to_a_place(words: list[str]) -> bool:
