@@ -41,7 +41,7 @@ from emotion_director.knowledge.scene import (
     parse_scene,
     phrase_facts,
     singular,
-    stated_expression,
+    stated_feeling,
 )
 from emotion_director.knowledge.scene.lexicon import _WORD
 from emotion_director.knowledge.setting import (
@@ -246,7 +246,9 @@ class VisualConcept(BaseModel):
 
     def face_conflict(self, scene: SceneModel) -> str | None:
         """Why this concept would draw a face of another feeling on a subject whose expression
-        the scene states, or ``None``: the subject's face is the user's ("fishermen laughing" get
+        or mood the scene states (:func:`~emotion_director.knowledge.scene.stated_feeling`: "a
+        nervous best man" gets no loose shoulders for contentment), or ``None``: the subject's
+        face is the user's ("fishermen laughing" get
         no scowl for anger, a couchette attendant yawning no raised eyebrows: sets 64-65); a grin
         still joins a laughing boy. A face is a body-language, action or framing concept that
         needs one, or one that shows the mouth (``mouth``, ``quiet``); a body is any body
@@ -261,7 +263,7 @@ class VisualConcept(BaseModel):
             return None
         owner = scene.owner_for(self.needs) if self.bound else None
         subject = owner or scene.main
-        shown = stated_expression(scene, subject)
+        shown = stated_feeling(scene, subject)
         if shown is None or subject is None or self.emotion.value in shown.emotions:
             return None
         return f"{subject.label()} is {ing_form(shown.word) or shown.word}, as the scene says"

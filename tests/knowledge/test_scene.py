@@ -19,6 +19,7 @@ from emotion_director.knowledge.scene import (
     phrase_facts,
     postures,
     stated_expression,
+    stated_feeling,
 )
 
 BUILTIN = sorted(
@@ -3150,3 +3151,52 @@ def test_a_slack_posture_joins_no_subject_exerting_itself():
     for text in slack:
         assert "exerting" in (graph.get(text).clash(leaping) or "")
         assert graph.get(text).clash(waiting) is None
+
+
+@pytest.mark.parametrize(
+    ("scene", "concept", "refused"),
+    [
+        (
+            "A nervous best man rehearsing his speech to the mirror in a cramped hotel lift",
+            "{poss} long exhale, shoulders loose",
+            True,
+        ),
+        (
+            "A furious commuter thumping a ticket machine at a suburban railway station at dawn",
+            "{poss} mouth slightly open, eyes lifted",
+            True,
+        ),
+        # the same feeling as the stated mood joins it
+        (
+            "a furious toll collector shouting at a jammed barrier",
+            "{poss} teeth gritted, cheeks flushed red",
+            False,
+        ),
+        # a word the NRC lexicon gives a feeling is no mood unless the emotion vocabulary has it
+        ("a lesser kestrel hovering over a field", "{poss} eyes half-closed and jaw loose", False),
+        ("a venerable monk at a temple gate", "{poss} mouth slightly open, eyes lifted", False),
+    ],
+)
+def test_a_stated_mood_is_the_subject_s_face(scene, concept, refused):
+    """Set 80: both readers called "the man's long exhale, shoulders loose" a clash for "a
+    nervous best man" (contentment) and an awed gaze one for "a furious commuter" (awe)."""
+    reason = load_concept_graph().get(concept).face_conflict(parse_scene(scene))
+    assert (reason is not None) is refused
+    if refused:
+        assert "as the scene says" in reason
+
+
+def test_a_mood_word_names_the_feelings_it_states():
+    parsed = parse_scene("a nervous best man in a hotel lift")
+    shown = stated_feeling(parsed, parsed.main)
+    assert shown is not None and shown.word == "nervous" and "fear" in shown.emotions
+    assert stated_feeling(parsed, None) is None
+
+
+def test_figures_standing_apart_join_no_packed_crowd():
+    """Set 80 gave "figures standing apart, not looking at each other" to townsmen sprinting
+    through a packed crowd."""
+    concept = load_concept_graph().get("figures standing apart, not looking at each other")
+    scene = "Laughing townsmen sprint through a packed crowd with blazing tar barrels at night"
+    assert concept.clash(parse_scene(scene)) is not None
+    assert concept.clash(parse_scene("two old men on a bench in a park")) is None

@@ -91,6 +91,7 @@ from emotion_director.knowledge.scene.subject import (
     fit_subject,
     scene_facts,
     stated_expression,
+    stated_feeling,
 )
 from emotion_director.knowledge.scene.vocabulary import (
     ANIMATE_KINDS,
@@ -171,6 +172,7 @@ __all__ = [
     "singular",
     "sites_compatible",
     "stated_expression",
+    "stated_feeling",
     "subjects_own",
     "unknown_head",
     "verbs",

@@ -122,6 +122,38 @@ def stated_expression(scene: SceneModel, owner: SubjectEntity | None) -> Emotion
     return own[0].model_copy(update={"emotions": feelings})
 
 
+def stated_feeling(scene: SceneModel, owner: SubjectEntity | None) -> EmotionalAttribute | None:
+    """The feeling the scene states of ``owner``: its expression (:func:`stated_expression`),
+    else a mood word the user gave it ("a nervous best man", "a furious commuter": a word of the
+    emotion vocabulary, ``emotions.EMOTION_WORDS``, not any word the NRC lexicon gives a feeling:
+    "a venerable monk" and "a lesser kestrel" state none), all its moods' feelings together;
+    ``None`` when it states none. The subject's face is the user's either way (see
+    :meth:`~emotion_director.knowledge.concept_graph.VisualConcept.face_conflict`): in the blind
+    labels of sets 74-80, a face or posture of another feeling on a stated mood clashed all six
+    times it was drawn ("the man's long exhale, shoulders loose" for a nervous best man, an awed
+    gaze for a furious commuter, a calm poodle for a furious one). The mood word may still leave
+    the positive prompt for the negative (:func:`fit_subject`): the picture is the user's scene
+    all the same."""
+    shown = stated_expression(scene, owner)
+    if shown is not None or owner is None or owner.kind not in ANIMATE_KINDS:
+        return shown
+    from emotion_director.emotions import EMOTION_WORDS
+
+    first = next((e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
+    moods = [
+        a
+        for a in scene.attributes
+        if not a.expression
+        and a.emotions
+        and a.word in EMOTION_WORDS
+        and (a.owner == owner.noun or (a.owner is None and owner is first))
+    ]
+    if not moods:
+        return None
+    feelings = list(dict.fromkeys(e for a in moods for e in a.emotions))
+    return moods[0].model_copy(update={"emotions": feelings})
+
+
 #: Concreteness (1-5) from which a modifier shows what is there rather than a feeling.
 CONCRETE_MIN = 3.5
 
