@@ -118,6 +118,7 @@ JUDGES = {
     "judge80": ("FC", "FD"),
     "judge81": ("FE", "FF"),
     "judge82": ("FG", "FH"),
+    "judge83": ("FI", "FJ"),
 }
 
 
