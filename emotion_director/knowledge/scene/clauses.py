@@ -57,6 +57,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     _DETERMINERS,
     _JOINERS,
     _LOCATIVE,
+    _PRONOUN_SUBJECTS,
     _SUBJECT_PRONOUNS,
     ANIMATE_KINDS,
     ASLEEP_WORDS,
@@ -665,8 +666,7 @@ def _own_words(entity: SubjectEntity) -> set[str]:
     last = entity.noun.split()[-1]
     words = {last, entity.noun + "s"}
     if entity.implied:  # "she smiles": the woman a pronoun names (language.pronoun_subject)
-        pronouns = curated_subjects().get("pronouns", {})
-        words |= {word for word, (noun, _) in pronouns.items() if noun == entity.noun}
+        words |= {word for word, (noun, _) in _PRONOUN_SUBJECTS.items() if noun == entity.noun}
     return words
 
 

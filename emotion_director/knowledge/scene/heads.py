@@ -50,6 +50,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     _DETERMINERS,
     _JOINERS,
     _LOCATIVE,
+    _SUBORDINATORS,
     ANIMATE_KINDS,
     FACT_WORDS,
 )
@@ -488,12 +489,6 @@ def _unknown_noun(word: str) -> bool:
     if word in _PHRASE_ENDS or word in _DETERMINERS or word in _WHEN or known_english(word):
         return False
     return not (word in adjectives() or word in verbs() or _verb_form(word))
-
-
-#: Conjunctions that open a clause of its own: its subject comes next, then its verb.
-_SUBORDINATORS = frozenset(
-    "as while whilst when whenever until till once because though although".split()
-)
 
 
 def _clause_verb(tokens: list[str], i: int) -> bool:

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from emotion_director.knowledge.scene.conflicts import _FUNCTION_WORDS, _PARTICIPLES
 from emotion_director.knowledge.scene.lexicon import (
@@ -13,11 +12,10 @@ from emotion_director.knowledge.scene.lexicon import (
     _known_english,
     _language_words,
     _noun_like,
-    curated_subjects,
     kind_of,
 )
 from emotion_director.knowledge.scene.model import SceneModel, SubjectEntity
-from emotion_director.knowledge.scene.vocabulary import ANIMATE_KINDS
+from emotion_director.knowledge.scene.vocabulary import _OPENERS, _PRONOUN_SUBJECTS, ANIMATE_KINDS
 
 
 def detect_language(text: str) -> tuple[bool, str | None]:
@@ -56,7 +54,8 @@ def _opening_clause(tokens: list[str], lowered: str) -> int:
     if not tokens or "," not in lowered:
         return 0
     first = tokens[0]
-    if first in _subordinators():  # "As the ferry horn sounds, he tosses ...": not the horn
+    if first in _OPENERS:  # "As the ferry horn sounds, he tosses ...": not the horn (whether a
+        # clause of its own follows the comma is for the parser to check: parse._main_clause_at)
         taken = len(_WORD.findall(lowered.split(",", 1)[0]))
         return taken if taken < len(tokens) else 0
     participle = first == "having" or first in _PARTICIPLES or first.endswith(("ed", "ing"))
@@ -71,19 +70,19 @@ def _opening_clause(tokens: list[str], lowered: str) -> int:
     return taken if taken < len(tokens) else 0
 
 
-@lru_cache(maxsize=1)
-def _subordinators() -> frozenset[str]:
-    return frozenset(curated_subjects().get("subordinators", []))
-
-
-def pronoun_subject(tokens: list[str], start: int) -> SubjectEntity | None:
-    """The subject a pronoun names where it opens the main clause at ``start`` and a word
-    follows it ("She reads by the window": a woman; "As the horn sounds, he tosses ..."), else
-    ``None``. It is implied: the prompt keeps the user's own word."""
-    named = curated_subjects().get("pronouns", {}).get(tokens[start] if start < len(tokens) else "")
-    if not named or start + 1 >= len(tokens):
+def pronoun_subject(tokens: list[str], start: int, nouns: set[str]) -> SubjectEntity | None:
+    """The subject a pronoun names where it opens the main clause at ``start`` ("She reads by
+    the window": a woman; "As the horn sounds, he tosses ...": a man; "They're dancing": people),
+    else ``None``. It is implied (no noun of the prompt names it); concepts bound to it name it
+    by its noun ("the woman's shoulders dropped"), or as a person where the scene's ``nouns``
+    already hold that noun ("she comforts a sobbing woman")."""
+    word = tokens[start] if start < len(tokens) else ""
+    named = _PRONOUN_SUBJECTS.get(word.split("'")[0])
+    if named is None or (start + 1 >= len(tokens) and "'" not in word):
         return None
     noun, kind = named
+    if noun in nouns:
+        noun = "person" if kind == "person" else "figures"
     return SubjectEntity(noun=noun, kind=kind, plural=kind == "group", implied=True)
 
 

@@ -72,11 +72,10 @@ class CuratedSubjects(TypedDict):
     photographed: NotRequired[list[str]]  # phrases: a photograph
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
+    moods: NotRequired[dict[str, str]]  # how a living subject feels -> comma-separated categories
     descriptive: NotRequired[list[str]]
     lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
     parts: list[str]
-    subordinators: NotRequired[list[str]]  # words opening a clause that is not the main one
-    pronouns: NotRequired[dict[str, list[str]]]  # subject pronoun -> [noun, kind] it names
 
 
 @lru_cache(maxsize=1)
@@ -353,11 +352,25 @@ def _attribute_rows() -> tuple[tuple[str, ...], ...]:
 
 @lru_cache(maxsize=1)
 def attribute_lexicon() -> dict[str, tuple[str, ...]]:
-    """Emotion-laden modifier -> Mikels categories (derived from the NRC Emotion Lexicon).
+    """Emotion-laden modifier -> Mikels categories (derived from the NRC Emotion Lexicon, with
+    the curated moods and states over it).
 
-    Only the curated states when ``attributes.tsv`` was removed (see SOURCES.md on its licence).
+    Only the curated moods and states when ``attributes.tsv`` was removed (see SOURCES.md on
+    its licence).
     """
-    return {row[0]: tuple(row[1].split(",")) for row in _attribute_rows()} | _curated_states()
+    return (
+        {row[0]: tuple(row[1].split(",")) for row in _attribute_rows()}
+        | curated_moods()
+        | _curated_states()
+    )
+
+
+@lru_cache(maxsize=1)
+def curated_moods() -> dict[str, tuple[str, ...]]:
+    """How a living subject feels, as users state it (``subjects.yaml``'s ``moods``: "nervous"
+    -> fear, "bored" -> sadness): over the NRC lexicon's categories where it has the word."""
+    raw = curated_subjects().get("moods") or {}
+    return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
 
 
 @lru_cache(maxsize=1)
@@ -546,16 +559,10 @@ def motion_verbs() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def exertion_verbs() -> frozenset[str]:
-    """Verb forms whose most used sense moves the whole body hard (``wordnet_exertion.tsv``:
-    "leap", "sprints", "chasing", "wrestle", "stampede"): a subject doing one states
-    ``exerting``."""
-    return frozenset(exertion_lemmas())
-
-
-@lru_cache(maxsize=1)
 def exertion_lemmas() -> dict[str, str]:
-    """:func:`exertion_verbs`, each form with its verb ("leaping" -> "leap")."""
+    """Verb forms whose most used sense moves the whole body hard, each with its verb
+    (``wordnet_exertion.tsv``: "leaping" -> "leap", "sprints" -> "sprint", "wrestling"): a
+    living subject doing one states ``exerting``."""
     return _tsv_pairs("wordnet_exertion.tsv")
 
 

@@ -60,7 +60,8 @@ class SubjectEntity(BaseModel):
     )
     implied: bool = Field(
         default=False,
-        description="not in the prompt: the people an event implies (the mourners of a funeral)",
+        description="named by no noun of the prompt: the people an event implies (the mourners "
+        "of a funeral), or the person a pronoun names ('she reads by the window': a woman)",
     )
 
     @property

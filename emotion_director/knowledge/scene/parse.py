@@ -19,6 +19,7 @@ from emotion_director.knowledge.scene.clauses import (
 )
 from emotion_director.knowledge.scene.conflicts import _stated_look, phrase_facts
 from emotion_director.knowledge.scene.heads import (
+    _agrees_as_verb,
     _break_positions,
     _name_modifies,
     _phrase_head,
@@ -79,7 +80,9 @@ from emotion_director.knowledge.scene.vocabulary import (
     _GROUND,
     _ICE_PAIRS,
     _LOCATIVE,
+    _OPENERS,
     _SETTLED,
+    _SUBJECT_PRONOUNS,
     BODY_FACTS,
     FACT_WORDS,
     KIND_FACTS,
@@ -87,6 +90,17 @@ from emotion_director.knowledge.scene.vocabulary import (
     _out_of_the_water,
     _said_in,
 )
+
+
+def _main_clause_at(tokens: list[str], start: int) -> bool:
+    """Whether a clause with a subject and a verb of its own starts at ``start``, after an
+    opening a conjunction led: a subject pronoun ("..., he tosses the last crate aboard") or a
+    finite verb within the next five words ("..., a porter tosses the last crate"); not a noun
+    with a participle ("While a baker slides loaves into the oven, flour drifting in the warm
+    light"), where the opening's subject stays the scene's."""
+    if start < len(tokens) and tokens[start].split("'")[0] in _SUBJECT_PRONOUNS:
+        return True
+    return any(_agrees_as_verb(tokens, k) for k in range(start + 1, min(start + 6, len(tokens))))
 
 
 @lru_cache(maxsize=2048)
@@ -109,6 +123,8 @@ def parse_scene(text: str) -> SceneModel:
     entities = [e for e in entities if e.noun not in gone]
     places = [p for p in places if p.noun not in gone]
     opening = _opening_clause(tokens, lowered)
+    if opening and tokens[0] in _OPENERS and not _main_clause_at(tokens, opening):
+        opening = 0  # "While a baker slides loaves into the oven, flour drifting": the baker
     if opening:  # "Parked beside a dune, the cargo rover waits": the rover, which is parked
         entities = _after_opening(entities, tokens, opening)
     facts: set[str] = set()
@@ -212,7 +228,8 @@ def parse_scene(text: str) -> SceneModel:
     first = [t.lower() for t in cased]
     cased = cased[_framing(first) :]
     first = first[_framing(first) :]  # "close up of a stack of pancakes": the pancakes
-    pronoun = pronoun_subject(tokens, opening) if english else None
+    nouns = {e.noun for e in entities}
+    pronoun = pronoun_subject(tokens, opening, nouns) if english else None
     # (a pronoun opens the main clause: it is the subject, whatever noun no table knows follows)
     head = unknown_head(first) if english and pronoun is None else None  # (not "hired", "parked")
     if head is not None and head in first:
@@ -238,7 +255,8 @@ def parse_scene(text: str) -> SceneModel:
     ):
         entities = entities[1:]  # "Maria, a street vendor": the vendor, whom the name names
     if pronoun is not None:  # "She reads by the window": a woman reading, not the window
-        entities = [pronoun, *entities]
+        verb = tokens[opening + 1] if opening + 1 < len(tokens) else ""
+        entities = [pronoun, *(e for e in entities if e.noun != verb)]  # ("she smiles")
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
@@ -286,7 +304,7 @@ def parse_scene(text: str) -> SceneModel:
     if actions:
         facts.add("busy")
         entities = _handled(entities, tokens, actions)
-    if entities and _exerts(tokens, actions):
+    if _exerts(tokens, actions, entities):
         facts.add("exerting")  # "a fencer lunging at her opponent": no slack shoulders
     sleepers = [_sleeper(tokens, k, entities) for k in _asleep_at(tokens)]
     if any(sleeper is None or sleeper is entities[0] for sleeper in sleepers):

@@ -37,6 +37,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     _DETERMINERS,
     _FACTS,
     _LOCATIVE,
+    _PRONOUN_SUBJECTS,
     ANIMATE_KINDS,
     PLACE_KINDS,
 )
@@ -93,26 +94,47 @@ def _travels(tokens: list[str], subject: SubjectEntity, actions: list[str]) -> b
     return False
 
 
-def _exerts(tokens: list[str], actions: list[str]) -> bool:
-    """Whether the scene moves its subject's whole body hard: a verb of exertion
-    (:func:`exertion_verbs`: "leaping", "sprints", "chase", "wrestle") that the clauses read as
-    an action, or one used as a verb before a path or a preposition ("Hundreds of fishermen with
-    gourds and nets leap into the river"; not "a muddy spring fair", "at rush hour", "a jumping
-    spider", "the race")."""
+def _exerts(tokens: list[str], actions: list[str], entities: list[SubjectEntity]) -> bool:
+    """Whether the scene moves its living subject's whole body hard: a verb of exertion
+    (:func:`exertion_lemmas`: "leaping", "sprints", "chase", "wrestle") of its own, after its noun
+    with no other living subject between ("Hundreds of fishermen with gourds and nets leap into
+    the river"; not "an old man watching boys leap into the river", "a dog asleep while children
+    chase each other") or opening the scene ("Leaping from the rocks, a goat ..."), that the
+    clauses read as an action or that a path or an aim follows ("leap into", "leaping for a
+    catch"; not "a muddy spring fair", "the race", "a jumping spider")."""
+    subject = entities[0] if entities else None
+    if subject is None or subject.kind not in ANIMATE_KINDS:
+        return False
     lemmas = exertion_lemmas()
+    names = _own_names(subject)
+    at = next((i for i, t in enumerate(tokens) if t in names), None)
+    others = {w for e in entities[1:] if e.kind in ANIMATE_KINDS for w in _own_names(e)}
     for i, token in enumerate(tokens):
-        if token not in lemmas:
+        if token not in lemmas or at is None or (i < at and i != 0) or i + 1 == at:
             continue
-        if token in actions:
-            return True
+        if others & set(tokens[at + 1 : i]):
+            continue  # another's verb: "watching boys leap"
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if (
+        if token in actions or (
             (after in _PATH or after in _AIMS)
             and not (i and tokens[i - 1] in _DETERMINERS)
             and lemmas[token] in verbs()
         ):
             return True
     return False
+
+
+def _own_names(entity: SubjectEntity) -> set[str]:
+    """The words that name ``entity`` in the scene: its noun's last word, or the pronoun that
+    names an implied subject ("she", "they're")."""
+    if entity.implied:
+        return {
+            t + suffix
+            for t, (noun, _) in _PRONOUN_SUBJECTS.items()
+            if noun == entity.noun or entity.noun in {"person", "figures"}
+            for suffix in ("", "'s", "'re", "'d", "'ll")
+        }
+    return {entity.noun.split()[-1]}
 
 
 #: Prepositions a verb of exertion takes toward what it goes for or leaves ("leaping for a

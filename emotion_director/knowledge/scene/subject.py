@@ -15,6 +15,7 @@ from emotion_director.knowledge.scene.lexicon import (
     _WORD,
     _curated_states,
     attribute_concreteness,
+    curated_moods,
     curated_subjects,
     singular,
 )
@@ -93,6 +94,31 @@ def stated_expression(scene: SceneModel, owner: SubjectEntity | None) -> Emotion
     VisualConcept.face_conflict`). An expression that names no owner is the first living
     subject's ("fishermen laughing"); one of a subject joined to ``owner`` by "and" is theirs
     too ("a man and a woman laughing")."""
+    return _own_feeling(scene, owner, moods=False)
+
+
+def stated_feeling(scene: SceneModel, owner: SubjectEntity | None) -> EmotionalAttribute | None:
+    """The feelings the scene states of ``owner``: its expressions (:func:`stated_expression`)
+    and the mood words the user gave it ("a nervous best man", "a furious commuter", "a bored
+    intern": ``subjects.yaml``'s ``moods``; not any word the NRC lexicon gives a feeling, "a
+    venerable monk" and "a lesser kestrel" state none, nor the emotion vocabulary's words for how
+    a thing strikes the viewer, "a scary clown"), all together; ``None`` when it states none. A
+    mood is the subject's only where the parser gives it that owner ("a lonely road, a man
+    walking" is the road's loneliness), or a subject joined to it by "and".
+
+    The subject's face is the user's either way (see :meth:`~emotion_director.knowledge.
+    concept_graph.VisualConcept.face_conflict`): in the blind labels of sets 74-81, a face or
+    posture of another feeling on a stated mood clashed all eight times it was drawn ("the man's
+    long exhale, shoulders loose" for a nervous best man, an awed gaze for a furious commuter, a
+    whoop for an anxious groom). Where the mood fights the target it also leaves the prompt for
+    the negative one (:func:`fit_subject`): the picture then shows neither that mood nor a face
+    of another feeling, and the target comes from light, colour, setting and framing."""
+    return _own_feeling(scene, owner, moods=True)
+
+
+def _own_feeling(
+    scene: SceneModel, owner: SubjectEntity | None, *, moods: bool
+) -> EmotionalAttribute | None:
     if owner is None or owner.kind not in ANIMATE_KINDS:
         return None
     first = next((e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
@@ -106,52 +132,22 @@ def stated_expression(scene: SceneModel, owner: SubjectEntity | None) -> Emotion
             is not None
         )
 
-    own = [
+    def own(attribute: EmotionalAttribute) -> bool:
+        if attribute.owner is None:
+            # an expression with no owner is the first living subject's ("fishermen laughing");
+            # a mood with none may be a place's ("a lonely road, a man walking")
+            return attribute.expression and owner is first
+        return attribute.owner == owner.noun or joined(attribute.owner)
+
+    shown = [
         a
         for a in scene.attributes
-        if a.expression
-        and (
-            a.owner == owner.noun
-            or (a.owner is None and owner is first)
-            or (a.owner is not None and joined(a.owner))
-        )
+        if (a.expression or (moods and a.emotions and a.word in curated_moods())) and own(a)
     ]
-    if not own:
+    if not shown:
         return None
-    feelings = list(dict.fromkeys(e for a in own for e in a.emotions))
-    return own[0].model_copy(update={"emotions": feelings})
-
-
-def stated_feeling(scene: SceneModel, owner: SubjectEntity | None) -> EmotionalAttribute | None:
-    """The feeling the scene states of ``owner``: its expression (:func:`stated_expression`),
-    else a mood word the user gave it ("a nervous best man", "a furious commuter": a word of the
-    emotion vocabulary, ``emotions.EMOTION_WORDS``, not any word the NRC lexicon gives a feeling:
-    "a venerable monk" and "a lesser kestrel" state none), all its moods' feelings together;
-    ``None`` when it states none. The subject's face is the user's either way (see
-    :meth:`~emotion_director.knowledge.concept_graph.VisualConcept.face_conflict`): in the blind
-    labels of sets 74-80, a face or posture of another feeling on a stated mood clashed all six
-    times it was drawn ("the man's long exhale, shoulders loose" for a nervous best man, an awed
-    gaze for a furious commuter, a calm poodle for a furious one). The mood word may still leave
-    the positive prompt for the negative (:func:`fit_subject`): the picture is the user's scene
-    all the same."""
-    shown = stated_expression(scene, owner)
-    if shown is not None or owner is None or owner.kind not in ANIMATE_KINDS:
-        return shown
-    from emotion_director.emotions import EMOTION_WORDS
-
-    first = next((e for e in scene.entities if e.kind in ANIMATE_KINDS), None)
-    moods = [
-        a
-        for a in scene.attributes
-        if not a.expression
-        and a.emotions
-        and a.word in EMOTION_WORDS
-        and (a.owner == owner.noun or (a.owner is None and owner is first))
-    ]
-    if not moods:
-        return None
-    feelings = list(dict.fromkeys(e for a in moods for e in a.emotions))
-    return moods[0].model_copy(update={"emotions": feelings})
+    feelings = list(dict.fromkeys(e for a in shown for e in a.emotions))
+    return shown[0].model_copy(update={"emotions": feelings})
 
 
 #: Concreteness (1-5) from which a modifier shows what is there rather than a feeling.

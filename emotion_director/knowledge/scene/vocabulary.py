@@ -290,6 +290,21 @@ _JOINERS = frozenset({"and", "with", "&", "while", "beside", "plus"})
 _DETERMINERS = frozenset("a an the one two three some this that my our his her their its".split())
 
 
-#: Subject pronouns: the verb that follows one is what a living subject of the scene does ("we"
-#: is the viewer: "a cat on a wall while we drive past").
-_SUBJECT_PRONOUNS = frozenset("he she they".split())
+#: Subject pronouns and the subject each names, (noun, kind): the verb that follows one is what a
+#: living subject of the scene does ("She reads by the window" is a woman reading; "we" is the
+#: viewer: "a cat on a wall while we drive past").
+_PRONOUN_SUBJECTS = {
+    "he": ("man", "person"),
+    "she": ("woman", "person"),
+    "they": ("people", "group"),
+}
+_SUBJECT_PRONOUNS = frozenset(_PRONOUN_SUBJECTS)
+
+
+#: Conjunctions that open a clause of its own: its subject comes next, then its verb.
+_SUBORDINATORS = frozenset(
+    "as while whilst when whenever until till once because though although".split()
+)
+#: Words that open a scene with a clause or phrase before the main one, its subject named after
+#: the comma ("As the ferry horn sounds, he tosses ...", "After the storm, a rainbow ...").
+_OPENERS = _SUBORDINATORS | frozenset("after before since".split())
