@@ -119,6 +119,7 @@ JUDGES = {
     "judge81": ("FE", "FF"),
     "judge82": ("FG", "FH"),
     "judge83": ("FI", "FJ"),
+    "judge84": ("FK", "FL"),
 }
 
 
