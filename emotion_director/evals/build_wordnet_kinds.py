@@ -629,6 +629,8 @@ def build_words(folder: Path) -> list[tuple[str, str]]:
 #: is not under water.
 COMPOUND_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpent"})
 LIVING_HEADS = frozenset({"person", "group", "mammal", "bird", "fish", "insect", "serpent"})
+#: Heads a water creature may be named after ("sea robin", "sand tiger", "channel cat").
+NAMESAKE_HEADS = frozenset({"person", "mammal", "bird", "insect"})
 
 
 def build_compounds(folder: Path) -> list[tuple[str, str]]:
@@ -659,9 +661,11 @@ def build_compounds(folder: Path) -> list[tuple[str, str]]:
             head = heads.get(parts[1]) or heads.get(singular(parts[1]))
             # a head that is itself a living thing keeps its own body: "a night owl on a branch"
             # is an owl, not the person WordNet also calls a night owl, "a garden snail" a snail,
-            # "a race runner" a runner; only a sea creature named after a person is the creature
-            # ("sea urchins in a rock pool" are no street urchins)
-            metaphor = head in LIVING_HEADS and not (head == "person" and kind == "fish")
+            # "a race runner" a runner; only a water creature named after a person or a limbed
+            # land animal is the creature ("sea urchins in a rock pool" are no street urchins, "a
+            # sea robin walking on its leg-like fins" no bird: set 81 drew "the robin"; a garden
+            # or sea snail keeps a snail's body)
+            metaphor = head in LIVING_HEADS and not (kind == "fish" and head in NAMESAKE_HEADS)
             # seals and sea lions are mammals that WordNet files as aquatic ("fish" here): on a
             # buoy or a beach they are not under water, so their head noun's body stays
             mammal = kind == "fish" and any(

@@ -3233,3 +3233,13 @@ def test_figures_standing_apart_join_no_packed_crowd():
     scene = "Laughing townsmen sprint through a packed crowd with blazing tar barrels at night"
     assert concept.clash(parse_scene(scene)) is not None
     assert concept.clash(parse_scene("two old men on a bench in a park")) is None
+
+
+def test_a_water_creature_named_after_a_land_animal_is_the_creature():
+    """Set 81 drew "wide lens distortion bulging the robin toward the camera" for a sea robin
+    (both readers: the bird)."""
+    parsed = parse_scene("a sea robin walking across a sandy seabed on its leg-like fins")
+    assert parsed.main is not None and parsed.main.kind == "fish"
+    assert parsed.main.label() == "the sea robin"
+    # a night owl is still an owl, a garden snail a snail
+    assert parse_scene("a night owl on a branch").main.kind == "bird"
