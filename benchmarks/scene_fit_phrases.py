@@ -120,6 +120,7 @@ JUDGES = {
     "judge82": ("FG", "FH"),
     "judge83": ("FI", "FJ"),
     "judge84": ("FK", "FL"),
+    "judge85": ("FM", "FN"),
 }
 
 

@@ -3243,3 +3243,18 @@ def test_a_water_creature_named_after_a_land_animal_is_the_creature():
     assert parsed.main.label() == "the sea robin"
     # a night owl is still an owl, a garden snail a snail
     assert parse_scene("a night owl on a branch").main.kind == "bird"
+
+
+@pytest.mark.parametrize(
+    ("scene", "kind"),
+    [
+        ("coach full of football fans singing on the motorway to an away game", "object"),
+        ("a coach packed with tourists in the Alps", "object"),
+        ("a football coach shouting at his players", "person"),
+        ("a man full of joy dancing in the street", "person"),
+    ],
+)
+def test_a_person_s_noun_holding_people_is_a_vessel(scene, kind):
+    """Set 81 drew "a flash snapshot with a hard shadow behind the coach" for a coach of fans."""
+    parsed = parse_scene(scene)
+    assert parsed.main is not None and parsed.main.kind == kind

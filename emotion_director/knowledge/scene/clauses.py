@@ -361,7 +361,8 @@ def _does(kind: str | None, word: str, after: str = "") -> bool:
 
 def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
     """An animal or person the prompt makes dead or a depiction is a thing (``lifeless`` in
-    ``subjects.yaml``): rotting eels pull no faces, carousel horses droop no ears."""
+    ``subjects.yaml``): rotting eels pull no faces, carousel horses droop no ears; so is a noun
+    of a person's that holds others ("a coach full of fans")."""
     if entity.kind not in ANIMATE_KINDS:
         return entity
     words = curated_subjects().get("lifeless", {})
@@ -379,9 +380,26 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
         m in words["modifiers"] and kind_of(f"{m} {singular(entity.noun)}") not in ANIMATE_KINDS
         for m in entity.modifiers
     )
-    if depicted or made:
+    # "a coach full of football fans" is a vehicle, not a sports coach: no person holds others
+    # (set 81 drew "a flash snapshot with a hard shadow behind the coach")
+    name = entity.noun.split()[-1]
+    at = tokens.index(name) if name in tokens else -1
+    holds = (
+        at >= 0
+        and entity.kind == "person"
+        and tokens[at + 1 : at + 2] in ([w] for w in _HOLDING)
+        and tokens[at + 2 : at + 3] in (["of"], ["with"])
+        # of people or animals ("a man full of joy" is still a man)
+        and any(ANIMATE_KINDS & {kind_of(t), kind_of(singular(t))} for t in tokens[at + 3 : at + 6])
+    )
+    if depicted or made or holds:
         return entity.model_copy(update={"kind": "object"})
     return entity
+
+
+#: Words before "of" or "with" that make their noun a vessel holding what follows ("a coach
+#: full of fans", "a carriage packed with commuters").
+_HOLDING = frozenset("full packed crammed filled loaded stuffed crowded".split())
 
 
 #: Words that may stand between an action and the thing it works on.
