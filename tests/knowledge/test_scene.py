@@ -3258,3 +3258,14 @@ def test_a_person_s_noun_holding_people_is_a_vessel(scene, kind):
     """Set 81 drew "a flash snapshot with a hard shadow behind the coach" for a coach of fans."""
     parsed = parse_scene(scene)
     assert parsed.main is not None and parsed.main.kind == kind
+
+
+def test_a_downcast_gaze_joins_no_subject_exerting_itself():
+    """Set 82: both readers called "the jockeys' eyes red-rimmed and downcast" a clash for child
+    jockeys sprinting, and the same for a leopard seal lunging at a penguin."""
+    graph = load_concept_graph()
+    sprinting = parse_scene("Child jockeys sprinting bareback across the steppe during a race")
+    standing = parse_scene("a jockey standing by a paddock fence in the rain")
+    for text in ("{poss} eyes red-rimmed and downcast", "{poss} shoulders slumped, gaze cast down"):
+        assert "exerting" in (graph.get(text).clash(sprinting) or "")
+        assert graph.get(text).clash(standing) is None
