@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from emotion_director.knowledge.facts import load_facts_file
+from emotion_director.knowledge.facts import Kind, load_facts_file
 
 #: The facts vocabulary (``data/facts.yaml``, checked by :mod:`~emotion_director.knowledge.facts`).
 _FACTS = load_facts_file()
@@ -293,7 +293,7 @@ _DETERMINERS = frozenset("a an the one two three some this that my our his her t
 #: Subject pronouns and the subject each names, (noun, kind): the verb that follows one is what a
 #: living subject of the scene does ("She reads by the window" is a woman reading; "we" is the
 #: viewer: "a cat on a wall while we drive past").
-_PRONOUN_SUBJECTS = {
+_PRONOUN_SUBJECTS: dict[str, tuple[str, Kind]] = {
     "he": ("man", "person"),
     "she": ("woman", "person"),
     "they": ("people", "group"),
