@@ -107,6 +107,8 @@ def concept_settings() -> dict[str, frozenset[str]]:
             tags |= {"gaze_away"}  # not on a subject reading or watching something
         if _GAZE_DOWN.search(fields[1]):
             tags |= {"gaze_down"}  # not on a subject watching something
+        if _LOUD.search(fields[1]) and "silent" not in fields[1]:
+            tags |= {"loud"}  # a shout or a whoop: not where the scene is silent
         if _SUNLIT.search(fields[1]) and not tags & overcast:
             tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
         elif _SUNLESS.search(fields[1]):
@@ -214,12 +216,14 @@ _DERELICT = re.compile(r"\b(?:abandoned|derelict|disused|rusting|left to rot)\b"
 #: Words of a shut mouth: a concept showing one presupposes a silent subject, whatever its line
 #: in the table says ("{poss} jaw clenched" on a stag bellowing, "teeth gritted" on an attendant
 #: yelling at traffic were seen on held-out sets 10 and 12).
-#: A concept that shows eyes ...
-_EYES = re.compile(r"\beyes\b", re.IGNORECASE)
+#: A concept that shows eyes or a gaze ("gaze cast down", "downcast": open eyes too) ...
+_EYES = re.compile(r"\b(?:eyes|gaze|downcast)\b", re.IGNORECASE)
 #: ... shows the subject's open eyes unless they are closed or another's ("a wolf's eyes",
-#: "googly eyes stuck onto {the}", "a pair of glowing eyes in the undergrowth").
+#: "googly eyes stuck onto {the}", "a pair of glowing eyes in the undergrowth", "a downward gaze
+#: of the camera").
 _NOT_OPEN_EYES = re.compile(
-    r"\b(?:closed|shut|slitted|half-closed|googly|grape|a pair of|\w+'s eyes)\b", re.IGNORECASE
+    r"\b(?:closed|shut|slitted|half-closed|googly|grape|a pair of|\w+'s eyes|of the camera)\b",
+    re.IGNORECASE,
 )
 #: A gaze lifted or turned out, away from what the subject holds ("eyes lifted", "looking out").
 _GAZE_AWAY = re.compile(
@@ -231,6 +235,13 @@ _GAZE_AWAY = re.compile(
 #: "eyes red-rimmed and downcast", "faces turned toward the same dark spot").
 _GAZE_DOWN = re.compile(
     r"\b(?:gaze\s+cast\s+down|downcast|faces\s+turned\s+toward|eyes\s+darting|bowed\s+head)\b",
+    re.IGNORECASE,
+)
+#: A mouth (or a beak) open in a shout, a whoop, a yell, a scream or a laugh; not a kettle
+#: screaming on the stove, a whoopee cushion or a yellow palette.
+_LOUD = re.compile(
+    r"\b(?:mouth|beak|megaphone)\b.*\b(?:whoop|shout|yell|scream|screech)(?:ing|s)?\b|"
+    r"\b(?:yelling|shouting|screaming)\s+mouth\b|\bmid-laugh\b",
     re.IGNORECASE,
 )
 _CLOSED_MOUTH = re.compile(

@@ -3269,3 +3269,30 @@ def test_a_downcast_gaze_joins_no_subject_exerting_itself():
     for text in ("{poss} eyes red-rimmed and downcast", "{poss} shoulders slumped, gaze cast down"):
         assert "exerting" in (graph.get(text).clash(sprinting) or "")
         assert graph.get(text).clash(standing) is None
+
+
+def test_a_stated_silence_takes_no_shouting_mouth():
+    """Set 83: "After the funeral, they sit in silence ..." got "the people's eyes huge, mouth in
+    a whoop" (both readers: a clash)."""
+    graph = load_concept_graph()
+    silent = parse_scene("After the funeral, they sit in silence on the church hall steps")
+    loud = parse_scene("fans cheering on the terraces of a football stadium")
+    for text in ("{poss} eyes huge, mouth in a whoop", "heads thrown back mid-laugh"):
+        assert "silent" in (graph.get(text).clash(silent) or "")
+        assert graph.get(text).clash(loud) is None
+    # a silent scream is no shout; a kettle screaming and a whoopee cushion are no mouth
+    for text in (
+        "{poss} mouth open in a silent scream",
+        "a boiling kettle screaming on the stove",
+        "a whoopee cushion half hidden on a chair",
+    ):
+        assert "silent" not in (graph.get(text).clash(silent) or "")
+
+
+def test_a_gaze_needs_open_eyes():
+    """Set 83: "With her eyes closed, a pensioner floats on her back" got "gaze cast down"."""
+    graph = load_concept_graph()
+    closed = parse_scene("With her eyes closed, a pensioner floats on her back in a lido")
+    concept = graph.get("{poss} shoulders slumped, gaze cast down")
+    assert "eyes_shut" in (concept.clash(closed) or "")
+    assert concept.clash(parse_scene("a pensioner floats on her back in a lido")) is None
