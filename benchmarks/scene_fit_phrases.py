@@ -121,6 +121,7 @@ JUDGES = {
     "judge83": ("FI", "FJ"),
     "judge84": ("FK", "FL"),
     "judge85": ("FM", "FN"),
+    "judge86": ("FO", "FP"),
 }
 
 
