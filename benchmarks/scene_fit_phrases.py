@@ -122,6 +122,7 @@ JUDGES = {
     "judge84": ("FK", "FL"),
     "judge85": ("FM", "FN"),
     "judge86": ("FO", "FP"),
+    "judge87": ("FQ", "FR"),
 }
 
 
