@@ -3296,3 +3296,12 @@ def test_a_gaze_needs_open_eyes():
     concept = graph.get("{poss} shoulders slumped, gaze cast down")
     assert "eyes_shut" in (concept.clash(closed) or "")
     assert concept.clash(parse_scene("a pensioner floats on her back in a lido")) is None
+
+
+def test_a_subject_eating_has_its_mouth_busy():
+    """Set 83: "a paralegal eating noodles at her desk" got "mouth in a whoop"."""
+    concept = load_concept_graph().get("{poss} eyes huge, mouth in a whoop")
+    eating = parse_scene("a paralegal eating noodles at her desk at 10pm")
+    assert "mouth_busy" in eating.facts
+    assert concept.clash(eating) is not None
+    assert "mouth_busy" not in parse_scene("a paralegal at her desk beside a bowl of noodles").facts
