@@ -51,13 +51,12 @@ from emotion_director.knowledge.scene.lexicon import (
     singular,
     verbs,
 )
-from emotion_director.knowledge.scene.model import EmotionalAttribute, SubjectEntity
+from emotion_director.knowledge.scene.model import EmotionalAttribute, SubjectEntity, own_words
 from emotion_director.knowledge.scene.phrases import _count_verb, _framing, _last_noun, _of_head
 from emotion_director.knowledge.scene.vocabulary import (
     _DETERMINERS,
     _JOINERS,
     _LOCATIVE,
-    _PRONOUN_SUBJECTS,
     _SUBJECT_PRONOUNS,
     ANIMATE_KINDS,
     ASLEEP_WORDS,
@@ -385,10 +384,10 @@ def _lifeless(entity: SubjectEntity, tokens: list[str]) -> SubjectEntity:
     name = entity.noun.split()[-1]
     at = tokens.index(name) if name in tokens else -1
     holds = (
-        at >= 0
+        0 <= at < len(tokens) - 2
         and entity.kind == "person"
-        and tokens[at + 1 : at + 2] in ([w] for w in _HOLDING)
-        and tokens[at + 2 : at + 3] in (["of"], ["with"])
+        and tokens[at + 1] in _HOLDING
+        and tokens[at + 2] in ("of", "with")
         # of people or animals ("a man full of joy" is still a man)
         and any(ANIMATE_KINDS & {kind_of(t), kind_of(singular(t))} for t in tokens[at + 3 : at + 6])
     )
@@ -679,15 +678,6 @@ _NOT_ACTIONS = frozenset(
 )
 
 
-def _own_words(entity: SubjectEntity) -> set[str]:
-    """The words that name ``entity`` right before its verb ("attendant", "fishermen")."""
-    last = entity.noun.split()[-1]
-    words = {last, entity.noun + "s"}
-    if entity.implied:  # "she smiles": the woman a pronoun names (language.pronoun_subject)
-        words |= {word for word, (noun, _) in _PRONOUN_SUBJECTS.items() if noun == entity.noun}
-    return words
-
-
 def ing_form(token: str) -> str | None:
     """The -ing expression word of a finite verb: "cries" -> "crying", "laughs" and "laugh" ->
     "laughing", "smiles" -> "smiling", "sobs" -> "sobbing"; ``None`` for no expression."""
@@ -718,7 +708,7 @@ def _attributes(
     lexicon = attribute_lexicon()
     expressions = expression_words()
     out: list[EmotionalAttribute] = []
-    living = {w: e.noun for e in entities if e.kind in ANIMATE_KINDS for w in _own_words(e)}
+    living = {w: e.noun for e in entities if e.kind in ANIMATE_KINDS for w in own_words(e, tokens)}
     for token in dict.fromkeys(tokens):
         at = tokens.index(token)
         before = tokens[at - 1] if at else ""

@@ -15,7 +15,13 @@ from emotion_director.knowledge.scene.lexicon import (
     kind_of,
 )
 from emotion_director.knowledge.scene.model import SceneModel, SubjectEntity
-from emotion_director.knowledge.scene.vocabulary import _OPENERS, _PRONOUN_SUBJECTS, ANIMATE_KINDS
+from emotion_director.knowledge.scene.vocabulary import (
+    _OPENERS,
+    _PRONOUN_FALLBACK,
+    _PRONOUN_SUBJECTS,
+    ANIMATE_KINDS,
+    bare_pronoun,
+)
 
 
 def detect_language(text: str) -> tuple[bool, str | None]:
@@ -77,12 +83,12 @@ def pronoun_subject(tokens: list[str], start: int, nouns: set[str]) -> SubjectEn
     by its noun ("the woman's shoulders dropped"), or as a person where the scene's ``nouns``
     already hold that noun ("she comforts a sobbing woman")."""
     word = tokens[start] if start < len(tokens) else ""
-    named = _PRONOUN_SUBJECTS.get(word.split("'")[0])
+    named = _PRONOUN_SUBJECTS.get(bare_pronoun(word))
     if named is None or (start + 1 >= len(tokens) and "'" not in word):
         return None
     noun, kind = named
     if noun in nouns:
-        noun = "person" if kind == "person" else "figures"
+        noun = _PRONOUN_FALLBACK[kind]
     return SubjectEntity(noun=noun, kind=kind, plural=kind == "group", implied=True)
 
 

@@ -369,8 +369,7 @@ def attribute_lexicon() -> dict[str, tuple[str, ...]]:
 def curated_moods() -> dict[str, tuple[str, ...]]:
     """How a living subject feels, as users state it (``subjects.yaml``'s ``moods``: "nervous"
     -> fear, "bored" -> sadness): over the NRC lexicon's categories where it has the word."""
-    raw = curated_subjects().get("moods") or {}
-    return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
+    return _word_categories("moods")
 
 
 @lru_cache(maxsize=1)
@@ -381,15 +380,19 @@ def attribute_concreteness() -> dict[str, float]:
 
 
 def _curated_states() -> dict[str, tuple[str, ...]]:
-    raw = curated_subjects().get("states") or {}
+    return _word_categories("states")
+
+
+def _word_categories(section: str) -> dict[str, tuple[str, ...]]:
+    """A ``subjects.yaml`` section of word -> comma-separated Mikels categories."""
+    raw: dict[str, str] = curated_subjects().get(section) or {}  # type: ignore[assignment]
     return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
 
 
 @lru_cache(maxsize=1)
 def expression_words() -> dict[str, tuple[str, ...]]:
     """Expression words (``sobbing``, ``snarling``) -> the categories they show."""
-    raw = curated_subjects()["expressions"]
-    return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
+    return _word_categories("expressions")
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,12 @@ from emotion_director.knowledge.scene.lexicon import (
     kind_of,
     singular,
 )
-from emotion_director.knowledge.scene.vocabulary import ANIMATE_KINDS, BODY_FACTS
+from emotion_director.knowledge.scene.vocabulary import (
+    _PRONOUN_FALLBACK,
+    _PRONOUN_SUBJECTS,
+    ANIMATE_KINDS,
+    BODY_FACTS,
+)
 from emotion_director.knowledge.setting import stated_tags
 
 
@@ -87,6 +92,21 @@ class SubjectEntity(BaseModel):
         return (
             f"{self.label()}'" if self.plural and self.noun.endswith("s") else f"{self.label()}'s"
         )
+
+
+def own_words(entity: SubjectEntity, tokens: list[str] | None = None) -> set[str]:
+    """The words that name ``entity`` right before its verb: its noun's last word ("attendant",
+    "fishermen"), or, for an implied subject, the pronoun that names it as the scene's ``tokens``
+    write it ("she", "they're")."""
+    words = {entity.noun.split()[-1], entity.noun + "s"}
+    if entity.implied:  # "she smiles": the woman a pronoun names (language.pronoun_subject)
+        pronouns = {
+            word
+            for word, (noun, kind) in _PRONOUN_SUBJECTS.items()
+            if entity.noun in (noun, _PRONOUN_FALLBACK[kind])
+        }
+        words |= pronouns | {t for t in tokens or () if t.split("'")[0] in pronouns}
+    return words
 
 
 class EmotionalAttribute(BaseModel):

@@ -89,6 +89,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     _asleep_at,
     _out_of_the_water,
     _said_in,
+    bare_pronoun,
 )
 
 
@@ -98,7 +99,7 @@ def _main_clause_at(tokens: list[str], start: int) -> bool:
     finite verb within the next five words ("..., a porter tosses the last crate"); not a noun
     with a participle ("While a baker slides loaves into the oven, flour drifting in the warm
     light"), where the opening's subject stays the scene's."""
-    if start < len(tokens) and tokens[start].split("'")[0] in _SUBJECT_PRONOUNS:
+    if start < len(tokens) and bare_pronoun(tokens[start]) in _SUBJECT_PRONOUNS:
         return True
     return any(_agrees_as_verb(tokens, k) for k in range(start + 1, min(start + 6, len(tokens))))
 

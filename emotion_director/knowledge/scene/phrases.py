@@ -32,12 +32,11 @@ from emotion_director.knowledge.scene.lexicon import (
     singular,
     verbs,
 )
-from emotion_director.knowledge.scene.model import SubjectEntity
+from emotion_director.knowledge.scene.model import SubjectEntity, own_words
 from emotion_director.knowledge.scene.vocabulary import (
     _DETERMINERS,
     _FACTS,
     _LOCATIVE,
-    _PRONOUN_SUBJECTS,
     ANIMATE_KINDS,
     PLACE_KINDS,
 )
@@ -106,9 +105,9 @@ def _exerts(tokens: list[str], actions: list[str], entities: list[SubjectEntity]
     if subject is None or subject.kind not in ANIMATE_KINDS:
         return False
     lemmas = exertion_lemmas()
-    names = _own_names(subject)
+    names = own_words(subject, tokens)
     at = next((i for i, t in enumerate(tokens) if t in names), None)
-    others = {w for e in entities[1:] if e.kind in ANIMATE_KINDS for w in _own_names(e)}
+    others = {w for e in entities[1:] if e.kind in ANIMATE_KINDS for w in own_words(e, tokens)}
     for i, token in enumerate(tokens):
         if token not in lemmas or at is None or (i < at and i != 0) or i + 1 == at:
             continue
@@ -122,19 +121,6 @@ def _exerts(tokens: list[str], actions: list[str], entities: list[SubjectEntity]
         ):
             return True
     return False
-
-
-def _own_names(entity: SubjectEntity) -> set[str]:
-    """The words that name ``entity`` in the scene: its noun's last word, or the pronoun that
-    names an implied subject ("she", "they're")."""
-    if entity.implied:
-        return {
-            t + suffix
-            for t, (noun, _) in _PRONOUN_SUBJECTS.items()
-            if noun == entity.noun or entity.noun in {"person", "figures"}
-            for suffix in ("", "'s", "'re", "'d", "'ll")
-        }
-    return {entity.noun.split()[-1]}
 
 
 #: Prepositions a verb of exertion takes toward what it goes for or leaves ("leaping for a

@@ -299,6 +299,14 @@ _PRONOUN_SUBJECTS: dict[str, tuple[str, Kind]] = {
     "they": ("people", "group"),
 }
 _SUBJECT_PRONOUNS = frozenset(_PRONOUN_SUBJECTS)
+#: The noun a pronoun's subject takes where the scene already names its own noun ("she comforts a
+#: sobbing woman": a person), by kind.
+_PRONOUN_FALLBACK = {"person": "person", "group": "figures"}
+
+
+def bare_pronoun(token: str) -> str:
+    """A subject pronoun without its contraction ("she's" -> "she", "they're" -> "they")."""
+    return token.split("'")[0]
 
 
 #: Conjunctions that open a clause of its own: its subject comes next, then its verb.
