@@ -135,17 +135,29 @@ def _importable(top: str, find_spec: Callable[[str], object]) -> bool:
         return False
 
 
+#: The most bytes of stdin read as one prompt: far above any prompt the graph accepts (its
+#: ``max_prompt_chars``), so that what is cut is refused by its length, yet bounded: an endless
+#: stdin (``< /dev/zero``, ``< /dev/full``, ``yes |``) is not read into memory.
+MAX_STDIN_PROMPT_BYTES = 1 << 20
+
+
 def read_prompt(prompt: str) -> str:
     """``prompt``, or stdin's text (UTF-8, a leading BOM dropped) when it is ``-``."""
     if prompt != "-":
         return prompt
     try:
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_STDIN_PROMPT_BYTES + 1)
     except (AttributeError, OSError, ValueError):  # no stdin at all (closed descriptor)
         raise InvalidRequestError(
             "stdin is closed: pipe the prompt (echo 'a dog' | emotion-director rewrite - ...) or "
             "pass it as an argument."
         ) from None
+    if len(data) > MAX_STDIN_PROMPT_BYTES:
+        raise InvalidRequestError(
+            f"stdin holds over {MAX_STDIN_PROMPT_BYTES >> 20} MiB, far more than one prompt "
+            "(is it a device or an endless stream?): pipe the prompt's text alone, e.g. "
+            "echo 'a dog in a park' | emotion-director rewrite - ..."
+        )
     try:
         return data.decode("utf-8-sig")  # a leading BOM is an encoding mark, not text
     except UnicodeDecodeError as exc:

@@ -66,6 +66,23 @@ def test_rewrite_from_a_closed_stdin_is_a_clear_error(tmp_path):
     assert "stdin is closed" in one_clean_process_line(proc)
 
 
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/full"])
+def test_an_endless_stdin_is_refused_without_reading_it_into_memory(tmp_path, device):
+    # before: the whole stream was read (18 GB of RSS in 30 s on /dev/full, until killed);
+    # `generate -` reads its prompt through the same read_prompt
+    one_mib = 1 << 20
+    proc = run_process(
+        "rewrite",
+        "-",
+        "-e",
+        "awe",
+        shell_suffix=f"< {device}",
+        cwd=tmp_path,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2048 * one_mib,) * 2),
+    )
+    assert "stdin holds over 1 MiB" in one_clean_process_line(proc)
+
+
 @pytest.mark.slow
 def test_review_with_a_closed_stdin_keeps_the_run_and_says_how_to_resume(tmp_path):
     proc = run_process(
