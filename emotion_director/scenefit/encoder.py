@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from functools import lru_cache
@@ -144,9 +145,10 @@ class MiniLMEncoder:
                 if t in self._cache:
                     found[t] = self._cache[t]
         todo = list(dict.fromkeys(t for t in texts if t not in found))
-        for batch in _batches(todo, self._tok.encode_batch(todo)):
-            for text, vec in zip(batch[0], self._forward(batch[1])):
-                found[text] = vec
+        with one_blas_thread():
+            for batch in _batches(todo, self._tok.encode_batch(todo)):
+                for text, vec in zip(batch[0], self._forward(batch[1])):
+                    found[text] = vec
         with self._lock:
             if len(self._cache) + len(todo) > 200_000:
                 self._cache.clear()
@@ -185,6 +187,30 @@ class MiniLMEncoder:
         x = x.reshape(b, n, d)
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """numpy's BLAS held to one thread while MiniLM runs (``threadpoolctl``; no-op without it).
+
+    A forward pass multiplies small matrices (a scene's windows: ~30 texts of ~5 tokens), which
+    a second BLAS thread barely speeds up on an idle machine and slows down badly on a busy one:
+    each product waits for a thread that another process holds. Measured on 2 cores
+    (``benchmarks/minilm_threads.py``): two threads took 0.83-0.95x the time of one when idle,
+    1.8-2.1x beside one busy process, and up to 20x while a rewrite ran beside it (a new scene's
+    setting read: 1.4 s instead of 0.07 s). The limit is set for the call only (0.02 ms)."""
+    controller = _blas_controller()
+    if controller is None:
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # (an older install of the [scene] extra)
+        return None
+    return ThreadpoolController()
 
 
 def _layer_norm(

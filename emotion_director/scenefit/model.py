@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emotion_director.files import load_shipped_yaml
+from emotion_director.scenefit.encoder import one_blas_thread
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -199,6 +200,10 @@ class SceneFit:
 
     # -- reading ------------------------------------------------------------------------------
     def _read(self, text: str) -> tuple[_Reading, float]:
+        with one_blas_thread():  # (small products: see one_blas_thread)
+            return self._read_windows(text)
+
+    def _read_windows(self, text: str) -> tuple[_Reading, float]:
         np = self._np
         wins = windows(text) or [text]
         vecs = self.encoder.encode(wins)

@@ -39,6 +39,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from emotion_director.scenefit.encoder import one_blas_thread
 from emotion_director.scenefit.model import TextEncoder
 
 if TYPE_CHECKING:
@@ -152,7 +153,8 @@ class ReaderRisk:
         """The readers' neighbour-weighted clash rate of each concept in ``scene`` (0-1)."""
         if not concepts:
             return []
-        return list(self._cached_rates(scene, tuple(concepts)))
+        with one_blas_thread():  # (small products: see one_blas_thread)
+            return list(self._cached_rates(scene, tuple(concepts)))
 
     def _rates(self, scene: str, concepts: tuple[str, ...]) -> tuple[float, ...]:
         np = self._np
