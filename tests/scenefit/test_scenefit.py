@@ -437,3 +437,30 @@ def test_scene_check_jsonl_writes_utf8_whatever_the_locale_and_survives_a_closed
         timeout=300,
     )
     assert b"Traceback" not in piped.stderr and len(piped.stdout.splitlines()) == 1
+
+
+def test_minilm_runs_on_one_blas_thread_and_gives_the_threads_back():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from emotion_director.scenefit import encoder as encoder_module
+
+    def blas_threads():
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    enc = encoder_module.shared_encoder()  # (numpy and its BLAS loaded)
+    before = blas_threads()
+    seen = []
+    forward = enc._forward
+
+    def spy(batch):
+        seen.append(blas_threads())
+        return forward(batch)
+
+    enc._forward = spy
+    try:
+        enc.encode(["a one-thread test text nobody encoded before"])
+    finally:
+        del enc._forward
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+    assert blas_threads() == before
