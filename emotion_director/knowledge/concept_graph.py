@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.files import load_shipped_yaml
 from emotion_director.knowledge.scene import (
+    PRONOUN_NOUNS,
     Kind,
     SceneModel,
     curated_subjects,
@@ -236,6 +237,9 @@ class VisualConcept(BaseModel):
                 # "harsh flash snapshot close-up" for a morning glory cloud rolling over a gulf
                 # (set 51), "uncomfortably close macro shot" for a meteor over the steppe (set 50)
                 return f"{scene.main.label()} is too vast to be framed close up"
+            recast = _recast_people(self, scene)
+            if recast:
+                return recast
             if self.facet == "object" and owner is not None and owner.handled:
                 # "an ancient map spread beneath the glass" the glassblower is shaping
                 return f"{owner.label()} is in the subject's hands"
@@ -266,7 +270,8 @@ class VisualConcept(BaseModel):
         shown = stated_feeling(scene, subject)
         if shown is None or subject is None or self.emotion.value in shown.emotions:
             return None
-        return f"{subject.label()} is {ing_form(shown.word) or shown.word}, as the scene says"
+        verb = "are" if subject.plural else "is"
+        return f"{subject.label()} {verb} {ing_form(shown.word) or shown.word}, as the scene says"
 
     def clash(self, scene: SceneModel) -> str | None:
         """Why this concept contradicts the scene, or ``None``: a free tag whose opposite the
@@ -649,6 +654,26 @@ def _located(scene: SceneModel) -> str | None:
     for entity in scene.entities:
         if entity.kind in {"room", "landscape", "building", "event"}:
             return entity.noun
+    return None
+
+
+def _recast_people(concept: VisualConcept, scene: SceneModel) -> str | None:
+    """Why a group concept that names people of its own ("family members leaning shoulder to
+    shoulder", "a grandmother braiding a child's hair", "a crowd throwing hats into the air")
+    would cast the people a scene names only by a pronoun as those people ("After the fire
+    alarm sounds, they stand shivering in the car park of a call centre" got "family members
+    leaning shoulder to shoulder", both readers: a clash, set 84), or ``None``. The scene does
+    not say who they are, so the picture may not say it either; a concept of no people-noun
+    ("heads thrown back mid-laugh") or of the pronoun's own ("two figures squared off") joins."""
+    main = scene.main
+    if concept.bound or "group" not in concept.needs or main is None:
+        return None
+    if not (main.implied and main.noun in PRONOUN_NOUNS):
+        return None
+    for word in _WORD.findall(concept.text.lower()):
+        noun = singular(word)
+        if not {word, noun} & PRONOUN_NOUNS and kind_of(noun) in {"person", "group"}:
+            return f"it casts {main.label()} as {word}, whom the scene does not name"
     return None
 
 

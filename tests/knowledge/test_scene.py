@@ -3138,6 +3138,30 @@ def test_a_pronoun_subject_keeps_its_stated_expression():
     assert fit_subject(parsed, parsed.text, "sadness")[0] == parsed.text
 
 
+def test_people_named_by_a_pronoun_are_not_cast_as_another_people():
+    """Set 84: "they stand shivering in the car park of a call centre" got "family members
+    leaning shoulder to shoulder" and "a grandmother braiding a child's hair" (both readers: a
+    clash). A family named by the scene keeps its concept; a concept naming no people, or the
+    pronoun's own ("figures"), still joins people named by a pronoun."""
+    graph = load_concept_graph()
+    they = parse_scene("After the fire alarm sounds, they stand in the car park of a call centre")
+    for text in (
+        "family members leaning shoulder to shoulder",
+        "a grandmother braiding a child's hair",
+        "a crowd throwing hats into the air",
+    ):
+        reason = graph.get(text).conflict(they)
+        assert reason is not None and "whom the scene does not name" in reason, (text, reason)
+    for text in (
+        "two figures squared off nose to nose",
+        "a row of heads popping up at the bottom of the frame",
+    ):
+        reason = graph.get(text).conflict(they)
+        assert reason is None or "whom the scene does not name" not in reason, (text, reason)
+    family = parse_scene("a family of five squashed into a hatchback in a ferry queue at dawn")
+    assert graph.get("family members leaning shoulder to shoulder").conflict(family) is None
+
+
 @pytest.mark.parametrize(
     ("scene", "exerting"),
     [

@@ -302,6 +302,10 @@ _SUBJECT_PRONOUNS = frozenset(_PRONOUN_SUBJECTS)
 #: The noun a pronoun's subject takes where the scene already names its own noun ("she comforts a
 #: sobbing woman": a person), by kind.
 _PRONOUN_FALLBACK = {"person": "person", "group": "figures"}
+#: The nouns a pronoun's subject can take: no noun of the prompt names these people.
+PRONOUN_NOUNS = frozenset(n for n, _ in _PRONOUN_SUBJECTS.values()) | frozenset(
+    _PRONOUN_FALLBACK.values()
+)
 
 
 def bare_pronoun(token: str) -> str:
