@@ -3333,3 +3333,32 @@ def test_a_subject_eating_has_its_mouth_busy():
     assert "mouth_busy" in eating.facts
     assert concept.clash(eating) is not None
     assert "mouth_busy" not in parse_scene("a paralegal at her desk beside a bowl of noodles").facts
+
+
+@pytest.mark.parametrize(
+    ("scene", "fact"),
+    [
+        ("they whisper in a dark cinema", "silent"),
+        ("we watch the fireworks from the roof of the car park", "watching"),
+        ("they read by torchlight in a tent on a rainy night", "reading"),
+    ],
+)
+def test_a_verb_after_they_we_or_i_states_what_its_third_person_does(scene, fact):
+    """The facts vocabulary lists verbs as "whispers", "watches", "reads" (a base form alone is
+    often a noun: "a whisper of wind", "a pocket watch"); after a plural pronoun the verb is in
+    its base form. ("they whisper in a dark cinema" got "eyes huge, mouth in a whoop".)"""
+    assert fact in parse_scene(scene).facts
+    assert fact not in parse_scene(scene.replace(scene.split()[1], "sit", 1)).facts
+
+
+def test_third_person_forms():
+    from emotion_director.knowledge.scene.language import third_person
+
+    assert [third_person(v) for v in ("whisper", "watch", "cry", "play", "go", "fix")] == [
+        "whispers",
+        "watches",
+        "cries",
+        "plays",
+        "goes",
+        "fixes",
+    ]

@@ -13,9 +13,11 @@ from emotion_director.knowledge.scene.lexicon import (
     _language_words,
     _noun_like,
     kind_of,
+    verbs,
 )
 from emotion_director.knowledge.scene.model import SceneModel, SubjectEntity
 from emotion_director.knowledge.scene.vocabulary import (
+    _BASE_FORM_PRONOUNS,
     _OPENERS,
     _PRONOUN_FALLBACK,
     _PRONOUN_SUBJECTS,
@@ -130,7 +132,29 @@ def _unnamed(tokens: list[str], entities: list[SubjectEntity], lowered: str) -> 
         ):  # (not across a comma: "beneath the city, rats scattering")
             dropped.add(k)  # "a rain-soaked snow leopard cub": snow and leopard, not the rain
             k -= 1
-    return [t for i, t in enumerate(tokens) if i not in dropped]
+    return _agreeing([t for i, t in enumerate(tokens) if i not in dropped])
+
+
+def _agreeing(tokens: list[str]) -> list[str]:
+    """``tokens`` with the verb right after "they", "we" or "I" in the third person, as the facts
+    vocabulary lists verbs ("they whisper in a dark cinema" states silence as "whispers" does,
+    "we watch the fireworks" eyes on something as "watches" does)."""
+    out = list(tokens)
+    for i in range(1, len(out)):
+        word = out[i]
+        if bare_pronoun(out[i - 1]) in _BASE_FORM_PRONOUNS and word in verbs():
+            out[i] = third_person(word)
+    return out
+
+
+def third_person(verb: str) -> str:
+    """A verb's third-person singular: "whisper" -> "whispers", "watch" -> "watches", "cry" ->
+    "cries"."""
+    if verb.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    if verb.endswith("y") and len(verb) > 1 and verb[-2] not in "aeiou":
+        return verb[:-1] + "ies"
+    return verb + "s"
 
 
 def scene_nouns(scene: SceneModel | None) -> frozenset[str]:

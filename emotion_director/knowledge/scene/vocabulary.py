@@ -299,6 +299,10 @@ _PRONOUN_SUBJECTS: dict[str, tuple[str, Kind]] = {
     "they": ("people", "group"),
 }
 _SUBJECT_PRONOUNS = frozenset(_PRONOUN_SUBJECTS)
+#: Pronouns whose verb takes its base form ("they whisper", "we watch"), which the facts
+#: vocabulary lists in the third person ("whispers", "watches"): a base form alone is often a
+#: noun ("a whisper of wind", "a pocket watch").
+_BASE_FORM_PRONOUNS = frozenset({"they", "we", "i"})
 #: The noun a pronoun's subject takes where the scene already names its own noun ("she comforts a
 #: sobbing woman": a person), by kind.
 _PRONOUN_FALLBACK = {"person": "person", "group": "figures"}
