@@ -55,7 +55,49 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except Exception as exc:
         if os.environ.get("EMOTION_DIRECTOR_DEBUG"):
             raise
+        stdout = output_failure(exc)
+        if stdout is not None:
+            raise stdout from None
         raise fail(_unexpected(exc), 1) from None
+
+
+def output_failure(exc: BaseException) -> typer.Exit | None:
+    """The exit for an error raised while writing this command's output to stdout (a full disk,
+    a device that refuses it, a reader that went away), after its one line; ``None`` for any
+    other error. A closed pipe (``| head``) is no error to report: it exits 1 quietly, as
+    Python's own advice for SIGPIPE has it, with stdout pointed at /dev/null so that the
+    interpreter's last flush does not fail again."""
+    if not isinstance(exc, OSError) or not _writing_stdout(exc):
+        return None
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    if isinstance(exc, BrokenPipeError):
+        return typer.Exit(1)
+    return fail(
+        f"cannot write the output to stdout ({exc.strerror or exc}): free space where it goes, "
+        "or send it elsewhere (> FILE)",
+        1,
+    )
+
+
+def _writing_stdout(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside a write to stdout: a frame of its traceback writes to
+    the stdout stream (click's ``echo`` to ``file``, a rich console whose ``file`` it is)."""
+    streams = {id(s) for s in (sys.stdout, sys.__stdout__) if s is not None}
+    streams |= {id(getattr(s, "buffer", None)) for s in (sys.stdout, sys.__stdout__)} - {id(None)}
+    tb = exc.__traceback__
+    while tb is not None:
+        names = tb.tb_frame.f_locals
+        for value in (names.get("file"), names.get("stream"), names.get("self")):
+            for candidate in (value, getattr(value, "file", None), getattr(value, "buffer", None)):
+                if candidate is not None and id(candidate) in streams:
+                    return True
+        tb = tb.tb_next
+    return False
 
 
 def _unexpected(exc: BaseException) -> str:

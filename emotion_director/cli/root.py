@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from emotion_director.cli.bank import bank_app
-from emotion_director.cli.common import err
+from emotion_director.cli.common import err, output_failure
 from emotion_director.cli.evals import eval_app
 from emotion_director.cli.generate import generate
 from emotion_director.cli.mcp import mcp
@@ -59,7 +59,13 @@ def main() -> None:
         )
     install_log_redaction()  # httpx logs request URLs, which may carry a password
     _quiet_model_libraries(verbose=bool(level) and level.strip().upper() in ("DEBUG", "INFO"))
-    app()
+    try:
+        app()
+    except OSError as exc:  # an output written after the library call (--json): one line too
+        stdout = output_failure(exc)
+        if stdout is None:
+            raise
+        raise SystemExit(stdout.exit_code) from None
 
 
 class _DropBenignLibraryNotes:

@@ -66,6 +66,37 @@ def test_rewrite_from_a_closed_stdin_is_a_clear_error(tmp_path):
     assert "stdin is closed" in one_clean_process_line(proc)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rewrite", "a dog in a park", "-e", "awe", "--json"),  # written after the library call
+        ("rewrite", "a dog in a park", "-e", "awe"),  # written inside it
+        ("personas", "list"),
+        ("scene", "check", "a dog at night", "blazing noon sun", "--json"),
+    ],
+)
+def test_a_stdout_that_refuses_the_output_is_one_line_not_a_traceback(tmp_path, args):
+    # before: a traceback (--json) or "unexpected OSError ... report it", as for a bug
+    proc = run_process(*args, shell_suffix="> /dev/full", cwd=tmp_path)
+    line = one_clean_process_line(proc, code=1)
+    assert "cannot write the output to stdout (No space left on device)" in line
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_a_failure(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+    env["EMOTION_DIRECTOR_BACKEND"] = "test"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emotion_director.cli", "personas", "schema"],  # (typer.echo)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    proc.stdout.close()  # the reader of `... | head` is gone before anything is written
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 1 and stderr.strip() == b"", stderr[-2000:]  # (no "unexpected")
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/full"])
 def test_an_endless_stdin_is_refused_without_reading_it_into_memory(tmp_path, device):
     # before: the whole stream was read (18 GB of RSS in 30 s on /dev/full, until killed);
