@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     # a .env file in the working folder is read too (the environment wins over it); only its
     # EMOTION_DIRECTOR_* lines are ours: others (OPENAI_API_KEY, ...) belong to other programs
     model_config = SettingsConfigDict(
-        env_prefix="EMOTION_DIRECTOR_", extra="forbid", env_file=".env", env_file_encoding="utf-8"
+        env_prefix="EMOTION_DIRECTOR_",
+        extra="forbid",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        allow_inf_nan=False,  # NaN and infinity are refused as such, not as "> 0" or "<= 10"
     )
 
     @classmethod

@@ -1,4 +1,6 @@
-"""Settings from a .env file."""
+"""Settings from a .env file and the environment."""
+
+import pytest
 
 from emotion_director import Settings
 
@@ -17,3 +19,14 @@ def test_a_dotenv_file_is_read_for_our_variables_only_and_the_environment_wins(
     assert settings.max_retries == 5 and settings.backend == "test"
     monkeypatch.setenv("EMOTION_DIRECTOR_MAX_RETRIES", "1")
     assert Settings().max_retries == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_limit_that_is_no_finite_number_is_named_as_such(monkeypatch, value):
+    from emotion_director.errors import SettingsError
+    from emotion_director.settings import load_settings
+
+    monkeypatch.setenv("EMOTION_DIRECTOR_TIMEOUT_S", value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "finite number" in str(info.value)

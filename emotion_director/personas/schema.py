@@ -79,7 +79,7 @@ class Taste(BaseModel):
 class Persona(BaseModel):
     """A configurable person whose subjective reading of a scene is simulated by one agent."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",

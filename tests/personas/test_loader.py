@@ -66,6 +66,9 @@ def test_names_select_and_order_personas():
         (lambda d: d.pop("temperament"), "field 'temperament': Field required; add it"),
         (lambda d: d.update(weight=-1), "field 'weight'"),
         (lambda d: d.update(temperature="hot"), "field 'temperature'"),
+        # NaN is named as such, not "less than or equal to 10" (hostile round 4)
+        (lambda d: d.update(weight=float("nan")), "field 'weight': Input should be a finite"),
+        (lambda d: d.update(temperature=float("inf")), "field 'temperature': Input should be a"),
         (lambda d: d.update(name="Has Spaces"), "field 'name'"),
         (
             lambda d: d.update(colour="red"),
