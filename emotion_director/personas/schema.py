@@ -13,21 +13,32 @@ Example:
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.knowledge.concept_graph import FACETS
-from emotion_director.untrusted import instruction_reason
+from emotion_director.untrusted import hidden_text_problem, instruction_reason
 
 
-def no_instruction(value: Any, info: ValidationInfo) -> Any:  # a pydantic field validator
-    """A persona's free text goes into every prompt its agent reads: a persona file describes a
-    person and must not give the model instructions (a shared file could carry an injection).
-    Only a clear instruction is refused; "a hacker who ignores the rules" is a biography."""
+def persona_text(value: Any, info: ValidationInfo) -> Any:  # a pydantic field validator
+    """A persona's free text goes into every prompt its agent reads and onto the terminal: a
+    persona file describes a person and must not give the model instructions (a shared file
+    could carry an injection), nor hide text or drive the terminal (control characters and
+    escape sequences, bidirectional overrides), as a prompt may not either. Only a clear
+    instruction is refused; "a hacker who ignores the rules" is a biography."""
     for text in value if isinstance(value, list) else [value]:
-        reason = instruction_reason(text, clear_only=True) if isinstance(text, str) else None
+        if not isinstance(text, str):
+            continue
+        odd = [c for c in text if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
+        if odd:
+            raise ValueError(f"contains control character U+{ord(odd[0]):04X}: remove it")
+        hidden = hidden_text_problem(text, "the text")
+        if hidden:
+            raise ValueError(hidden.removeprefix("the text ").rstrip("."))
+        reason = instruction_reason(text, clear_only=True)
         if reason:
             raise ValueError(
                 f"{text[:60]!r} {reason}; a persona file describes a person: remove the instruction"
@@ -45,7 +56,7 @@ class Bio(BaseModel):
     occupation: str = Field(min_length=1)
     life_experience: str = Field(min_length=1, description="one or two sentences")
 
-    _free_text = field_validator("culture", "occupation", "life_experience")(no_instruction)
+    _free_text = field_validator("culture", "occupation", "life_experience")(persona_text)
 
 
 class Taste(BaseModel):
@@ -63,9 +74,7 @@ class Taste(BaseModel):
         description=f"facets they attend to most, any of: {', '.join(FACETS)}",
     )
 
-    _free_text = field_validator("palette", "light", "media", "composition", "motifs")(
-        no_instruction
-    )
+    _free_text = field_validator("palette", "light", "media", "composition", "motifs")(persona_text)
 
     @field_validator("focus")
     @classmethod
@@ -96,7 +105,7 @@ class Persona(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="sampling temperature")
     weight: float = Field(default=1.0, gt=0.0, le=10.0, description="weight in consensus")
 
-    _free_text = field_validator("display_name", "temperament")(no_instruction)
+    _free_text = field_validator("display_name", "temperament")(persona_text)
 
     @field_validator("sensitivity")
     @classmethod

@@ -69,6 +69,17 @@ def test_names_select_and_order_personas():
         # NaN is named as such, not "less than or equal to 10" (hostile round 4)
         (lambda d: d.update(weight=float("nan")), "field 'weight': Input should be a finite"),
         (lambda d: d.update(temperature=float("inf")), "field 'temperature': Input should be a"),
+        # terminal escapes and hidden text, as a prompt may not hold them (hostile round 4:
+        # `personas list` printed the escapes raw, the override went into the persona prompt)
+        (
+            lambda d: d.update(display_name="\x1b[31mRED\x1b]0;title\x07"),
+            "field 'display_name': contains control character U+001B: remove it.",
+        ),
+        (
+            lambda d: d["bio"].update(occupation="baker\u202e"),
+            "field 'bio.occupation': contains the bidirectional control U+202E",
+        ),
+        (lambda d: d["taste"].update(motifs=["gulls\x00"]), "contains control character U+0000"),
         (lambda d: d.update(name="Has Spaces"), "field 'name'"),
         (
             lambda d: d.update(colour="red"),
