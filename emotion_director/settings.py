@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -257,6 +258,32 @@ class _PrefixedDotEnv(DotEnvSettingsSource):
         prefix = (self.env_prefix or "").lower()
         ours = {k.lower()[len(prefix) :] for k in self.env_vars if k.lower().startswith(prefix)}
         return {k: v for k, v in data.items() if k in self.settings_cls.model_fields or k in ours}
+
+
+#: Variables of the ``EMOTION_DIRECTOR_`` prefix that are read outside :class:`Settings`: the
+#: command line's log level and debug switch, the tests' snapshot rewrite.
+OTHER_VARIABLES = frozenset({"LOG_LEVEL", "DEBUG", "UPDATE_SNAPSHOTS"})
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line for each ``EMOTION_DIRECTOR_*`` variable that nothing reads, with the name it
+    was probably meant to be (``EMOTION_DIRECTOR_TIMEOUT=5`` sets no timeout: it is
+    ``EMOTION_DIRECTOR_TIMEOUT_S``), so that a misspelt setting is not silently ignored."""
+    import difflib
+
+    environ = os.environ if environ is None else environ
+    known = {name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    lines = []
+    for key in sorted(environ):
+        if not key.startswith("EMOTION_DIRECTOR_"):
+            continue
+        name = key.removeprefix("EMOTION_DIRECTOR_")
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        meant = f" (did you mean EMOTION_DIRECTOR_{close[0]}?)" if close else ""
+        lines.append(f"{key} is no setting of this program and is ignored{meant}")
+    return lines
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -30,3 +30,22 @@ def test_a_limit_that_is_no_finite_number_is_named_as_such(monkeypatch, value):
     with pytest.raises(SettingsError) as info:
         load_settings()
     assert "finite number" in str(info.value)
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_was_probably_meant_to_be():
+    from emotion_director.settings import unknown_variables
+
+    lines = unknown_variables(
+        {
+            "EMOTION_DIRECTOR_TIMEOUT": "5",
+            "EMOTION_DIRECTOR_BLORP": "1",
+            "EMOTION_DIRECTOR_TIMEOUT_S": "5",  # a setting
+            "EMOTION_DIRECTOR_LOG_LEVEL": "INFO",  # read by the command line
+            "OTHER_PROGRAM_TIMEOUT": "5",
+        }
+    )
+    assert lines == [
+        "EMOTION_DIRECTOR_BLORP is no setting of this program and is ignored",
+        "EMOTION_DIRECTOR_TIMEOUT is no setting of this program and is ignored (did you mean "
+        "EMOTION_DIRECTOR_TIMEOUT_S?)",
+    ]

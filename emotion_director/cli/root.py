@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from emotion_director.cli.bank import bank_app
-from emotion_director.cli.common import err, output_failure
+from emotion_director.cli.common import err, note, output_failure
 from emotion_director.cli.evals import eval_app
 from emotion_director.cli.generate import generate
 from emotion_director.cli.mcp import mcp
@@ -20,6 +20,7 @@ from emotion_director.cli.rewrite import emotions, rewrite
 from emotion_director.cli.scene import scene_app
 from emotion_director.cli.train import train_app
 from emotion_director.redaction import install_log_redaction
+from emotion_director.settings import unknown_variables
 
 app = typer.Typer(
     name="emotion-director",
@@ -58,6 +59,8 @@ def main() -> None:
             format="%(levelname)s %(name)s: %(message)s",
         )
     install_log_redaction()  # httpx logs request URLs, which may carry a password
+    for line in unknown_variables():  # a misspelt setting is not silently ignored
+        note(line)
     _quiet_model_libraries(verbose=bool(level) and level.strip().upper() in ("DEBUG", "INFO"))
     try:
         app()

@@ -97,6 +97,16 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_with_a_failure(tmp_pat
     assert proc.returncode == 1 and stderr.strip() == b"", stderr[-2000:]  # (no "unexpected")
 
 
+def test_a_misspelt_variable_is_a_note_not_silence(tmp_path):
+    # before: EMOTION_DIRECTOR_TIMEOUT=5 set no timeout, and nothing said so
+    proc = run_process(
+        "rewrite", "a dog", "-e", "awe", env_extra={"EMOTION_DIRECTOR_TIMEOUT": "5"}, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "note: EMOTION_DIRECTOR_TIMEOUT is no setting of this program" in proc.stderr
+    assert "EMOTION_DIRECTOR_TIMEOUT_S?" in proc.stderr.replace("\n", "")
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/full"])
 def test_an_endless_stdin_is_refused_without_reading_it_into_memory(tmp_path, device):
     # before: the whole stream was read (18 GB of RSS in 30 s on /dev/full, until killed);
