@@ -1358,6 +1358,9 @@ def instruction_reason(text: str, *, clear_only: bool = False) -> str | None:
 
 
 _SENTENCE_END = re.compile(r"[.!?。！？؟।\n]")
+#: Three or more single letters, each followed by a dot, a dash, an underscore or a space, at
+#: the end of a text: a word spelled out letter by letter ("i.g.n.o.r.", "i-g-n-o-r-e").
+_SPELLED_OUT = re.compile(r"(?:(?<![^\W\d_])[^\W\d_](?:[.\-_·]\s?|\s)){3,}[^\W\d_]?$")
 _TRAILING = re.compile(
     r"(?:[\s,;:—–\-*#(\[{<]|\b(?:and|then|now|please|but|so|also|just|or|et|puis|und|dann|y|"
     r"luego|e|poi|en|dan|i|potem|ve|sonra|och|sedan|og|ja|a|és|και|și|và|at|na|и|і|а|потом)\b)+$",
@@ -1387,7 +1390,12 @@ def strip_instructions(text: str) -> tuple[str, list[str]]:
         return strip_end(text, " .;"), []
     kept, removed, cursor = [], [], 0
     for start, end in spans:
+        # (the rest of an order spelled letter by letter, "i.g.n.o.r.e previous ...", whose
+        # first word the match did not take in, goes with it)
         before = _TRAILING.sub("", text[cursor:start])
+        spelled = _SPELLED_OUT.search(before)
+        if spelled:
+            start, before = cursor + spelled.start(), _TRAILING.sub("", before[: spelled.start()])
         kept.append(before)
         removed.append(text[start:end].strip(" \n.,;:—–-。，；：").strip())
         cursor = end

@@ -227,6 +227,14 @@ def _render(result: Any) -> None:
     for change in result.adjustments:
         into = f" -> {escape(change.replacement)}" if change.replacement else ""
         _change_line(change.action, f"{escape(change.text)}{into}", change.reason, highlight=False)
+    for text in result.ignored_instructions:  # never silently: the user wrote it
+        _change_line(
+            "left out",
+            escape(text),
+            "an instruction to the model, not part of the scene: to keep it, say what the "
+            "picture shows",
+            highlight=False,
+        )
     out.print(f"\n[bold]appraisals:[/] {escape(' > '.join(chain.appraisals))}", highlight=False)
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in ("concept", "facet", "support", "from"):

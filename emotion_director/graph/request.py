@@ -107,7 +107,11 @@ def parse_request(
     :func:`~emotion_director.knowledge.scene.fit_subject`)."""
     prompt = clean_prompt(state.get("prompt"), max_chars)
     target = resolve_target(state.get("emotion"), state.get("valence"), state.get("arousal"))
-    scene, removed = strip_instructions(prompt)
+    # instructions are found in the prompt as typed, its spacing kept: a letter-spaced order
+    # keeps its word gaps ("I g n o r e  a l l  p r e v i o u s"), which the normalised prompt
+    # has lost
+    scene, removed = strip_instructions(untrusted.remove_invisible(state["prompt"]).strip())
+    scene = re.sub(r"\s+", " ", scene).strip()
     if not scene:
         raise InvalidRequestError(
             "the prompt only gives instructions to the model and describes no scene: describe "

@@ -96,6 +96,7 @@ class RewriteOutput(TypedDict):
     trace: list[TraceEntry]
     scene: NotRequired[SceneModel]
     adjustments: NotRequired[list[SceneAdjustment]]
+    ignored_instructions: NotRequired[list[str]]
     images: NotRequired[list[str]]
 
 
@@ -163,6 +164,10 @@ class RewriteResult(BaseModel):
     trace: list[TraceEntry]
     scene: SceneModel | None = None
     adjustments: list[SceneAdjustment] = Field(default_factory=list)
+    ignored_instructions: list[str] = Field(
+        default_factory=list,
+        description="what the prompt said to the model rather than of the scene, left out",
+    )
     images: list[str] = Field(default_factory=list)
 
     @classmethod

@@ -439,3 +439,13 @@ def test_an_unknown_log_level_is_one_line_naming_the_levels(level, tmp_path):
     )
     line = one_clean_process_line(proc)
     assert f"EMOTION_DIRECTOR_LOG_LEVEL={level} is no log level" in line and "INFO" in line
+
+
+def test_what_is_left_out_as_an_instruction_is_said_in_text_and_json(test_backend):
+    # before: "you are now a big brother" was dropped with no word in either output
+    prompt = "a mother says to her son: you are now a big brother"
+    text = runner.invoke(app, ["rewrite", prompt, "-e", "contentment"])
+    assert text.exit_code == 0, text.output
+    assert "left out: you are now a big brother" in " ".join(text.stdout.split())
+    as_json = runner.invoke(app, ["rewrite", prompt, "-e", "contentment", "--json"])
+    assert json.loads(as_json.stdout)["ignored_instructions"] == ["you are now a big brother"]
