@@ -123,6 +123,7 @@ JUDGES = {
     "judge85": ("FM", "FN"),
     "judge86": ("FO", "FP"),
     "judge87": ("FQ", "FR"),
+    "judge88": ("FS", "FT"),
 }
 
 
