@@ -84,6 +84,10 @@ MODES = (
     "echo_auth_500",
     "http429_then_ok",
     "error_control_chars",
+    "http401",
+    "short_body",
+    "reset",
+    "deep_json",
 )
 
 
@@ -271,6 +275,27 @@ class SimulatedOpenAIServer:
                         {"error": {"message": "rate limited"}},
                         {"retry-after": outer.retry_after},
                     )
+                if mode == "http401":
+                    return self._send(401, {"error": {"message": "Incorrect API key provided"}})
+                if mode == "short_body":  # promises more than it sends, then hangs up
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", "4096")
+                    self.end_headers()
+                    self.wfile.write(b'{"id": "sim", "choices": [')
+                    self.close_connection = True
+                    return None
+                if mode == "reset":  # the connection is reset before any answer
+                    import socket
+                    import struct
+
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return None
+                if mode == "deep_json":
+                    return self._send_raw(200, b"[" * 100_000 + b"]" * 100_000, "application/json")
                 if mode == "error_control_chars":
                     return self._send(400, {"error": {"message": _dirty("invalid request")}})
                 echo = _credential_echo(self.headers.get("authorization", ""))

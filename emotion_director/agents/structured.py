@@ -159,6 +159,8 @@ def next_method(method: str) -> str | None:
 
 
 _TRANSIENT_STATUS = {408, 429, 502, 503, 504}
+#: Statuses that refuse the credentials: no structured-output method gets past them.
+_AUTH_STATUS = {401, 403, 407}
 
 
 def _server_key(model: BaseChatModel) -> tuple[str, str]:
@@ -249,7 +251,15 @@ class _Failure:
         elif any(isinstance(e, slow) for e in chain):
             self.kind = "slow"
         elif any(isinstance(e, lost) for e in chain):
-            self.kind = "down"
+            # it connected, then the connection was reset or cut short: a server is there
+            self.kind = "lost"
+            self.detail = f"{type(chain[-1]).__name__}: {clean_model_text(str(chain[-1]))[:120]}"
+        elif any(isinstance(e, RecursionError) for e in chain):
+            self.kind = "final"
+            self.detail = (
+                "its answer is JSON nested too deeply to read, which no chat completion is: "
+                "check that --base-url is an OpenAI-compatible server"
+            )
         else:
             self.kind = "final"
             self.detail = f"{type(exc).__name__}: {clean_model_text(str(exc))[:200]}"
@@ -259,7 +269,7 @@ class _Failure:
         """A 4xx (other than timeout / rate limit) or a 500: the server refuses this request."""
         return (
             self.status is not None
-            and self.status not in _TRANSIENT_STATUS
+            and self.status not in _TRANSIENT_STATUS | _AUTH_STATUS
             and (400 <= self.status < 500 or self.status in {500, 501})
         )
 
@@ -469,7 +479,9 @@ class _Request:
                     exc, (BackendError, *_client_errors())
                 ):
                     raise self._invalid(exc) from None
-                if isinstance(exc, RuntimeError) and not isinstance(exc, _client_errors()):
+                if isinstance(exc, RuntimeError) and not isinstance(
+                    exc, (RecursionError, *_client_errors())
+                ):  # (a RecursionError is a server's answer nested too deeply to parse)
                     raise  # e.g. the unit-test guard
                 failure = _Failure(exc)
             else:
@@ -770,6 +782,14 @@ def _backend_error(
             f"node '{node}': cannot reach the {backend} server at {where} (connection failed: "
             "nothing answers there). Start the server or fix --base-url."
         )
+    if failure.kind == "lost":
+        secure = where.replace("http://", "https://", 1) if where.startswith("http://") else ""
+        tls = f" If the server speaks TLS, use {secure}." if secure else ""
+        return BackendError(
+            f"node '{node}': the {backend} server at {where} accepted the connection but ended "
+            f"it before a whole answer ({failure.detail}): check the server's log (did it crash "
+            f"or restart?).{tls}"
+        )
     if failure.kind == "slow":
         deadline = f"{timeout:g} s " if isinstance(timeout, (int, float)) else ""
         return BackendError(
@@ -784,6 +804,12 @@ def _backend_error(
                 f"node '{node}': the {backend} server at {where} answered HTTP 429, its rate "
                 f"limit ({failure.detail}{wait}): run again later, lower "
                 "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or raise EMOTION_DIRECTOR_MAX_RETRIES."
+            )
+        if failure.status in _AUTH_STATUS:
+            return BackendError(
+                f"node '{node}': the {backend} server at {where} refused the credentials (HTTP "
+                f"{failure.status}: {failure.detail}): check EMOTION_DIRECTOR_API_KEY (or the "
+                "user:password in --base-url)."
             )
         return BackendError(
             f"node '{node}': the {backend} server at {where} answered HTTP {failure.status} "

@@ -365,3 +365,37 @@ def test_a_server_s_error_text_reaches_no_terminal_raw(tmp_path):
     assert "invalid request" in cli.stderr
     assert "Traceback" not in cli.stderr
     assert not any(c in cli.stdout + cli.stderr for c in dirt), repr(cli.stderr)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expect", "requests"),
+    [
+        # before: "rejected every structured-output method ... use a server with tool calls"
+        ("http401", r"refused the credentials \(HTTP 401: .*check EMOTION_DIRECTOR_API_KEY", 1),
+        # before: "cannot reach ... nothing answers there", for a server that did answer
+        ("short_body", r"accepted the connection but ended it before a whole answer", 1),
+        ("reset", r"accepted the connection but ended it before a whole answer", 1),
+        # before: "unexpected RecursionError ... report it"
+        ("deep_json", r"its answer is JSON nested too deeply to read", 1),
+    ],
+)
+def test_a_server_that_answers_wrongly_is_named_for_what_it_did(mode, expect, requests):
+    with SimulatedOpenAIServer(mode) as server:
+        with pytest.raises(BackendError, match=expect) as info:
+            build_graph(settings(server.url, max_retries=0)).invoke(REQUEST)
+        assert server.requests == requests  # (a 401 is no method to fall back from)
+    assert "nothing answers" not in str(info.value)
+
+
+def test_plain_http_to_a_tls_server_suggests_https(tmp_path):
+    pytest.importorskip("cryptography", reason="makes the test certificate offline")
+    from tests.hostile.hostile_servers import self_signed_certificate
+
+    certfile, keyfile = self_signed_certificate(tmp_path)
+    with SimulatedOpenAIServer("ok", tls=(certfile, keyfile)) as server:
+        url = server.url.replace("https://", "http://")
+        with pytest.raises(BackendError) as info:
+            build_graph(settings(url, max_retries=0)).invoke(REQUEST)
+    message = str(info.value)
+    assert f"If the server speaks TLS, use {server.url}." in message
+    assert "nothing answers" not in message
