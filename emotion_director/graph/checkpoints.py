@@ -80,6 +80,14 @@ def _checkpoint_folder(path: Path) -> None:
             f"checkpoint file {path} is a folder: set "
             "EMOTION_DIRECTOR_CHECKPOINT_DB to a file path inside it."
         )
+    if path.exists() and not path.is_file():
+        # a device, a FIFO or a socket: SQLite would fail on it with "disk I/O error" or "disk
+        # full", and leave a journal file beside it (in /dev for /dev/null)
+        raise CheckpointError(
+            f"checkpoint file {path} is not a regular file (a device, FIFO or socket): set "
+            "EMOTION_DIRECTOR_CHECKPOINT_DB to a file path (or unset it for the default, "
+            ".emotion-director/checkpoints.sqlite)."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):

@@ -9,6 +9,7 @@ import re
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -319,6 +320,26 @@ def test_a_file_size_limit_mid_run_is_a_clean_error_in_a_real_process(tmp_path):
     )
     line = one_clean_process_line(proc)
     assert str(db) in line and "cannot write checkpoint file" in line
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_checkpoint_store_that_is_no_regular_file_is_named_and_left_alone(test_backend, kind):
+    # before: "disk I/O error: free disk space", and SQLite left a journal beside it (in /dev)
+    path = test_backend / "runs.fifo"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path(os.devnull)
+    before = set(path.parent.iterdir()) if kind == "fifo" else None
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EMOTION_DIRECTOR_CHECKPOINT_DB", str(path))
+        result = runner.invoke(app, ["rewrite", "a dog", "-e", "awe", "--thread", "t"])
+    line = one_clean_line(result)
+    assert f"checkpoint file {path} is not a regular file" in line
+    if before is not None:
+        assert set(path.parent.iterdir()) == before  # no journal beside it
+    else:
+        assert not Path(f"{os.devnull}-journal").exists()
 
 
 @pytest.mark.parametrize("blocker", [".emotion-director", ".emotion-director/checkpoints.sqlite"])
