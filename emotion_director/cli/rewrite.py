@@ -140,7 +140,7 @@ def _say_resuming(thread: str, done: list[str]) -> None:
     )
 
 
-_APPROVE = frozenset({"", "a", "approve", "y", "yes", "ok"})
+_APPROVE = frozenset({"a", "approve", "y", "yes", "ok"})  # (an empty line asks again)
 _EDIT = frozenset({"e", "edit"})
 _DROP = frozenset({"d", "drop"})
 
@@ -174,7 +174,7 @@ def _ask_review(
     dropped = list(values.get("dropped_personas") or [])
     for _ in range(20):
         try:
-            choice = _ask("approve [a] / edit prompt [e] / drop readings [d]", "a").strip().lower()
+            choice = _ask("approve [a] / edit prompt [e] / drop readings [d]").strip().lower()
             if choice in _EDIT:
                 decision = {"action": "edit", "final_prompt": _ask("new prompt")}
             elif choice in _DROP:
