@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,6 +89,7 @@ MODES = (
     "short_body",
     "reset",
     "deep_json",
+    "nan_usage",
 )
 
 
@@ -401,7 +403,11 @@ class SimulatedOpenAIServer:
                                 else "stop",
                             }
                         ],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                        "usage": {
+                            "prompt_tokens": 10,
+                            "completion_tokens": 5,
+                            "total_tokens": math.nan if mode == "nan_usage" else 15,
+                        },
                     },
                 )
 

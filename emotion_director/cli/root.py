@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 import typer
@@ -90,3 +91,6 @@ def _quiet_model_libraries(verbose: bool = False) -> None:
     # read by huggingface_hub, whose setting transformers' and diffusers' bars follow
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("transformers.utils.import_utils").addFilter(_DropBenignLibraryNotes())
+    # the openai client re-serialises a server's reply; a malformed field it kept (a NaN token
+    # count) warns with pydantic's own source line, which says nothing to a user of the command
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)

@@ -399,3 +399,26 @@ def test_plain_http_to_a_tls_server_suggests_https(tmp_path):
     message = str(info.value)
     assert f"If the server speaks TLS, use {server.url}." in message
     assert "nothing answers" not in message
+
+
+def test_a_reply_with_a_nan_token_count_prints_no_library_warning(tmp_path):
+    # before: pydantic's serializer warning, with its own source line, on the command's stderr
+    import os
+    import subprocess
+    import sys
+
+    with SimulatedOpenAIServer("nan_usage") as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+        proc = subprocess.run(
+            [sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog", "-e", "awe"]
+            + ["--backend", "openai", "--base-url", server.url, "-p", "poet"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "Pydantic serializer warnings" not in proc.stderr and "pydantic/main.py" not in proc.stderr
+    )
