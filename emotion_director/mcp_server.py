@@ -420,6 +420,11 @@ def serve_stdio(server: Any) -> None:
     """Serve ``server`` (from :func:`build_server`) on stdin/stdout until the client closes it."""
     import anyio
 
+    from emotion_director.redaction import install_log_redaction
+
+    # the MCP SDK adds its own log handler when the server is built: redact what reaches it too
+    # (a base URL's password in a fallback warning went to stderr, which clients keep in logs)
+    install_log_redaction()
     anyio.run(_serve_stdio, server)
 
 

@@ -171,3 +171,57 @@ def test_malformed_json_rpc_gets_the_spec_error_not_silence(mcp_process, line, c
 def test_an_invalid_request_keeps_its_id_in_the_error(mcp_process):
     answer = _exchange(mcp_process, b'{"jsonrpc": "2.0", "id": 7, "method": 5}')
     assert answer["id"] == 7 and answer["error"]["code"] == -32600
+
+
+@pytest.mark.integration
+def test_the_mcp_server_s_logs_hold_no_password_of_the_base_url(tmp_path):
+    # before: the SDK's own log handler, added when the server is built, printed the structured-
+    # output fallback warning with the base URL's user:password and ?api_key= in clear
+    pytest.importorskip("mcp")
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    with SimulatedOpenAIServer("rejects_json_schema") as server:
+        url = server.url.replace("http://", "http://dave:MCPpassw0rdZZ@") + "?api_key=QSECRET77"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
+        env.update(
+            EMOTION_DIRECTOR_BACKEND="openai",
+            EMOTION_DIRECTOR_BASE_URL=url,
+            EMOTION_DIRECTOR_STRUCTURED_METHOD="json_schema",  # rejected: a fallback warning
+            EMOTION_DIRECTOR_READING_MODE="choose",
+            COLUMNS="1000",  # the SDK's rich handler would wrap a secret across lines
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emotion_director.cli", "mcp"],
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            init = {"protocolVersion": "2024-11-05", "capabilities": {}}
+            init["clientInfo"] = {"name": "t", "version": "1"}
+            _exchange(
+                proc,
+                json.dumps(
+                    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}
+                ).encode(),
+            )
+            proc.stdin.write(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}\n')
+            call = {"name": "rewrite_for_emotion", "arguments": {"prompt": "a dog"}}
+            call["arguments"]["emotion"] = "awe"
+            call["arguments"]["personas"] = ["poet"]
+            answer = _exchange(
+                proc,
+                json.dumps(
+                    {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}
+                ).encode(),
+            )
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+            stderr = proc.stderr.read()
+    assert "result" in answer, answer
+    assert "falling back" in stderr.decode()  # the warning was logged...
+    for secret in ("MCPpassw0rdZZ", "QSECRET77"):  # ...without the secrets
+        assert secret not in stderr.decode() and secret not in json.dumps(answer)
