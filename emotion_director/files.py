@@ -79,10 +79,28 @@ def read_regular_file(
         os.close(fd)
         raise error(problem)
     with os.fdopen(fd, "rb") as handle:
-        data = handle.read(max_bytes + 1)
+        # what fstat says it holds, plus one byte to see growth: read(max_bytes + 1) would ask
+        # for a buffer of the cap (4 GiB for a run file), which a process with a memory limit
+        # cannot have, to read a few kilobytes
+        data = _read_at_most(handle, min(info.st_size, max_bytes) + 1)
+        if len(data) > info.st_size:  # it grew while being read: read on, up to the cap
+            data += _read_at_most(handle, max_bytes + 1 - len(data))
     if len(data) > max_bytes:  # it grew while being read
         raise error(f"{path}: over the {_limit(max_bytes)} limit for a {what}.")
     return data
+
+
+def _read_at_most(handle: Any, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``handle``, read in chunks of at most 64 MiB (a buffer grows
+    with what is read, not with the limit)."""
+    parts, left = [], limit
+    while left > 0:
+        chunk = handle.read(min(left, 64 * MiB))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def _file(what: str) -> str:

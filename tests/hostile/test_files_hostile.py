@@ -393,3 +393,25 @@ def test_a_judge_json_that_is_a_list_is_refused(tmp_path):
     (tmp_path / "judge.json").write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(RunMismatchError, match="must be a JSON object: delete it and"):
         _check_judge(tmp_path, {"backend": "test", "model": "m", "rubric": "r"})
+
+
+def test_a_small_file_under_a_huge_cap_is_read_within_a_memory_limit(tmp_path):
+    # before: read(max_bytes + 1) asked for a 4 GiB buffer to read a 3 KB results.jsonl, a
+    # MemoryError traceback in a process with an address-space limit (ulimit -v)
+    import resource
+
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"id": "a"}\n' * 300)
+    code = (
+        "from emotion_director.files import read_regular_file, RUN_FILE_BYTES; "
+        f"print(len(read_regular_file({str(path)!r}, what='run file', max_bytes=RUN_FILE_BYTES)))"
+    )
+    limit = 2 << 30
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == str(path.stat().st_size), proc.stderr
