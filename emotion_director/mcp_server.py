@@ -354,6 +354,21 @@ def _explain_sdk_rejection(exc: Exception, data: dict[str, Any]) -> MalformedLin
     )
 
 
+def _before_initialize(raw: bytes) -> tuple[MalformedLine | None, bool]:
+    """For a well-formed line that comes before the session is initialized: its error (a
+    request other than ``initialize`` or ``ping``, which the SDK answered with a bare "Invalid
+    request parameters"), and whether this line initializes the session."""
+    data = json.loads(raw)
+    method = data.get("method") if isinstance(data, dict) else None
+    if method == "initialize" or method == "ping" or "id" not in data or method is None:
+        return None, method == "initialize"
+    message = (
+        f"the session is not initialized: send initialize (then notifications/initialized) "
+        f"before {str(method)[:60]}"
+    )
+    return MalformedLine(INVALID_REQUEST, message, data["id"], answer=True), False
+
+
 def read_capped_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes:
     """One line of ``stream`` (``b""`` at the end), holding at most ``limit + 1`` bytes of it.
 
@@ -395,8 +410,11 @@ async def _serve_stdio(server: Any) -> None:
 
         async def _lines(self) -> Any:
             await ready.wait()
+            initialized = False
             while raw := await anyio.to_thread.run_sync(read_capped_line, self._buffer):
                 problem = diagnose_line(raw)
+                if problem is None and not initialized:
+                    problem, initialized = _before_initialize(raw)
                 if problem is None:
                     yield raw.decode("utf-8")
                 elif problem.answer:

@@ -225,3 +225,17 @@ def test_the_mcp_server_s_logs_hold_no_password_of_the_base_url(tmp_path):
     assert "falling back" in stderr.decode()  # the warning was logged...
     for secret in ("MCPpassw0rdZZ", "QSECRET77"):  # ...without the secrets
         assert secret not in stderr.decode() and secret not in json.dumps(answer)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("method", ["tools/call", "tools/list"])
+def test_a_request_before_initialize_is_told_to_initialize_first(mcp_process, method):
+    # before: -32602 "Invalid request parameters", with nothing said of the session
+    line = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {}}
+    answer = _exchange(mcp_process, json.dumps(line).encode())
+    assert answer["id"] == 7 and answer["error"]["code"] == -32600
+    assert "the session is not initialized: send initialize" in answer["error"]["message"]
+    init = {"protocolVersion": "2024-11-05", "capabilities": {}}
+    init["clientInfo"] = {"name": "t", "version": "1"}
+    line = {"jsonrpc": "2.0", "id": 8, "method": "initialize", "params": init}
+    assert "result" in _exchange(mcp_process, json.dumps(line).encode())
