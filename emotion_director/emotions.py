@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -341,7 +342,12 @@ def resolve_emotion(name: str | Emotion) -> Emotion:
     """
     if isinstance(name, Emotion):
         return name
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise UnknownEmotionError(
+            f"emotion must be a name, got {type(name).__name__}: pass one of "
+            + ", ".join(e.value for e in Emotion)
+        )
+    if not name.strip():
         raise UnknownEmotionError(
             "emotion is empty: pass one of " + ", ".join(e.value for e in Emotion)
         )
@@ -367,6 +373,14 @@ def nearest_emotion(valence: float, arousal: float) -> Emotion:
 
 
 def _check_affect(valence: float | None, arousal: float | None) -> None:
+    for name, value in (("valence", valence), ("arousal", arousal)):
+        if value is not None and (
+            not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value)
+        ):
+            raise InvalidRequestError(
+                f"{name} must be a number, got {type(value).__name__} {str(value)[:20]!r}: pass "
+                "e.g. valence=0.6, arousal=0.8."
+            )
     if valence is not None and not -1.0 <= valence <= 1.0:
         raise InvalidRequestError(f"valence {valence} is out of range: use a number in [-1, 1].")
     if arousal is not None and not 0.0 <= arousal <= 1.0:

@@ -186,9 +186,30 @@ class Settings(BaseSettings):
     steps: int = Field(default=30, ge=1, le=1000, description="denoising steps")
     visual_prompt_scale: float = Field(default=1.0, ge=0.0, description="visual branch weight")
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _key_text(cls, value: Any) -> Any:
+        """A key read from a file keeps no newline at its end; one with a control character
+        inside is refused (an HTTP header cannot carry it: the request would fail as if no
+        server answered)."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            return value
+        text = text.strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+            raise ValueError(
+                "contains a control character (a line break inside the key?): set the key alone"
+            )
+        return text
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError(
+                "contains a control character (a line break?): write it on one line, e.g. "
+                "http://127.0.0.1:8000/v1"
+            )
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
         if value is not None:

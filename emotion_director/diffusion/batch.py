@@ -30,8 +30,12 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InvalidRequestError(f"{where}: invalid JSON ({exc.msg}).") from None
-            if not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
+            if "prompt" not in record:
                 raise InvalidRequestError(f'{where}: missing "prompt".')
+            if not isinstance(record["prompt"], str):
+                raise InvalidRequestError(f'{where}: "prompt" must be text.')
+            if not record["prompt"].strip():
+                raise InvalidRequestError(f'{where}: "prompt" is empty: describe a scene.')
         else:
             record = {"prompt": line.strip()}
         emotion = record.get("emotion") or default_emotion

@@ -196,7 +196,10 @@ class MCAgentNodes:
         if reader is not None:
             scene = update["scene"]
             update["scene"] = scene.model_copy(update={"read_setting": reader.read(scene.text)})
-        update["personas"] = [p.name for p in self._selected(state.get("personas") or ctx.personas)]
+        asked = state.get("personas")
+        update["personas"] = [
+            p.name for p in self._selected(ctx.personas if asked is None else asked)
+        ]
         # a new request on a thread that already ran starts clean: the reducers must never add
         # this request's readings (or LLM calls) to an earlier request's
         update.update(readings=Overwrite([]), llm_calls=Overwrite(0), dropped_personas=[])
@@ -413,10 +416,15 @@ class MCAgentNodes:
         return Command(goto=self.after_prompt)
 
     def _selected(self, names: Sequence[str] | None) -> list[Persona]:
-        if not names:
+        if names is None:
             return list(self.personas.values())
         if isinstance(names, str) or not all(isinstance(n, str) for n in names):
             raise InvalidRequestError("personas must be a list of persona names.")
+        if not names:  # an explicit empty selection is no request for every persona
+            raise InvalidRequestError(
+                "personas is an empty list: name at least one of "
+                f"{', '.join(sorted(self.personas))}, or leave it out to use them all."
+            )
         missing = [n for n in names if n not in self.personas]
         if missing:
             raise InvalidRequestError(

@@ -15,7 +15,7 @@ from emotion_director.errors import ConfigError
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ModelSection(_Section):
@@ -125,6 +125,19 @@ class TrainSection(_Section):
     validation_emotions: list[str] = Field(default_factory=lambda: ["awe", "sadness"])
     validation_steps: int = Field(default=20, ge=1, description="denoising steps for validation")
     tensorboard: bool = Field(default=False, description="also log to TensorBoard (if installed)")
+
+    @field_validator("output_dir")
+    @classmethod
+    def _a_folder(cls, value: Path) -> Path:
+        """Checked before the model loads: a file or a device in its place (``/dev/full``)
+        failed only when the first checkpoint was written."""
+        blocker = next((p for p in (value, *value.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise ValueError(
+                f"{blocker} is a file or a device, not a folder: set train.output_dir to a folder "
+                "path (it is created)"
+            )
+        return value
 
 
 class DPOConfig(_Section):

@@ -99,8 +99,13 @@ def _image_path(root: Path, value: str, where: str) -> Path:
             f"{where}: image path {value!r} leaves the data folder {base}: keep images under the "
             "folder of the JSONL file and use relative paths."
         )
-    if not file.is_file():
+    if not file.exists():
         raise DatasetError(f"{where}: image {file} not found.")
+    if not file.is_file():
+        raise DatasetError(
+            f"{where}: image {file} is not a regular file (a folder, FIFO or device): point it at "
+            "an image file."
+        )
     check_image(file, where)
     return file
 
