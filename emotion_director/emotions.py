@@ -351,6 +351,12 @@ def resolve_emotion(name: str | Emotion) -> Emotion:
         raise UnknownEmotionError(
             "emotion is empty: pass one of " + ", ".join(e.value for e in Emotion)
         )
+    odd = next((c for c in name if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    if odd is not None:  # (shown as text it would read "unknown emotion 'awe'")
+        raise UnknownEmotionError(
+            f"emotion contains the control character U+{ord(odd):04X}: remove it and pass one of "
+            + ", ".join(e.value for e in Emotion)
+        )
     key = _normalise(name)
     if key in _SYNONYMS:
         return _SYNONYMS[key]

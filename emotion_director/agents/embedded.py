@@ -144,8 +144,25 @@ class EmbeddedChatModel(SchemaBoundChatModel):
     @property
     def resolved_path(self) -> str:
         path = Path(self.model_path) if self.model_path else default_gguf_path()
-        if not path.is_file():
+        if not path.exists():
             raise BackendError(f"model file {path} not found: pass --model-path FILE.gguf")
+        if not path.is_file():
+            raise BackendError(
+                f"model file {path} is not a regular file (a folder, FIFO or device): pass "
+                "--model-path FILE.gguf"
+            )
+        try:
+            with path.open("rb") as handle:
+                magic = handle.read(4)
+        except OSError as exc:
+            raise BackendError(
+                f"cannot read model file {path} ({exc.strerror or exc}): check its permissions"
+            ) from None
+        if magic != b"GGUF":  # what llama.cpp would fail to load, as "invalid output" later
+            raise BackendError(
+                f"model file {path} is not a GGUF model (it does not start with 'GGUF'): pass "
+                "--model-path FILE.gguf, e.g. a model converted with llama.cpp's convert script"
+            )
         return str(path)
 
     def _complete(

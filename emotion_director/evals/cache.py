@@ -43,6 +43,11 @@ def _prepare_cache(path: Path) -> None:
     """Create the cache table; name the file and the fix when it cannot be used."""
     if path.is_dir():
         raise EvalCacheError(f"LLM cache {path} is a directory: {_FIX}.")
+    if path.exists() and not path.is_file():  # (SQLite would leave a journal beside a device)
+        raise EvalCacheError(
+            f"LLM cache {path} is not a regular file (a device, FIFO or socket): pass a cache "
+            "file path (--cache NEW.sqlite)."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(path, timeout=30) as db:

@@ -72,6 +72,7 @@ class ClipFeatures:
     def from_pretrained(cls, name_or_path: str | Path, device: str = "cpu") -> ClipFeatures:
         from transformers import CLIPModel, CLIPProcessor
 
+        _check_local("CLIP model", name_or_path)
         try:
             processor = CLIPProcessor.from_pretrained(str(name_or_path))
             model = CLIPModel.from_pretrained(str(name_or_path))
@@ -106,11 +107,27 @@ class ClipFeatures:
         return self.images(batch)
 
 
+def _check_local(what: str, name_or_path: str | Path) -> None:
+    """A path (absolute, relative with a ./ or ../, or under ~) that is not a folder is named as
+    such, before the hub's loader reads it as a malformed hub id ("Repo id must use
+    alphanumeric chars")."""
+    text = str(name_or_path)
+    if text.startswith(("/", "./", "../", "~")) or Path(text).exists():
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise ImageEvalError(f"{what} folder {path} not found: pass a folder or a hub id.")
+        if not path.is_dir():
+            raise ImageEvalError(
+                f"{what} {path} is not a folder: pass the model's folder (with config.json)."
+            )
+
+
 def load_image_encoder(name_or_path: str, device: str = "cpu") -> Any:
     """A full CLIP checkpoint as :class:`ClipFeatures` (its projected image embeddings), anything
     else (a CLIP vision-only or DINOv2 folder) as ``HFImageEncoder``."""
     from transformers import AutoConfig
 
+    _check_local("image encoder", name_or_path)
     try:
         model_type = AutoConfig.from_pretrained(str(name_or_path)).model_type
     except (OSError, ValueError) as exc:

@@ -99,3 +99,50 @@ def test_a_training_image_that_is_a_fifo_is_named_as_such(tmp_path):
     with pytest.raises(EmotionDirectorError, match="is not a regular file") as info:
         _image_path(Path(tmp_path), "f.png", "prefs.jsonl:1")
     assert "not found" not in str(info.value)  # before: "not found", for a file that is there
+
+
+# --- model and cache paths --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        # before: llama.cpp's failure surfaced as "invalid output 3 times: try a larger model"
+        ("/etc/hostname", "is not a GGUF model"),
+        # before: "not found", for a device that is there
+        ("/dev/zero", "is not a regular file"),
+    ],
+)
+def test_a_model_path_that_is_no_gguf_file_is_named_before_loading(path, message):
+    from emotion_director.agents.embedded import EmbeddedChatModel
+    from emotion_director.errors import BackendError
+
+    with pytest.raises(BackendError, match=message):
+        EmbeddedChatModel(model_path=path).resolved_path
+
+
+def test_an_emotion_with_a_control_character_names_it():
+    from emotion_director.emotions import resolve_emotion
+
+    # before: "unknown emotion 'awe'. Did you mean 'awe'?" (the escape hidden by the terminal)
+    with pytest.raises(EmotionDirectorError, match="control character U\\+001B"):
+        resolve_emotion("awe\x1b[2J")
+
+
+def test_an_llm_cache_that_is_a_device_is_refused_and_left_alone():
+    from emotion_director.evals.cache import _prepare_cache
+
+    # before: "disk I/O error: delete it ..." (advice to delete /dev/null) and a journal in /dev
+    with pytest.raises(EmotionDirectorError, match="is not a regular file") as info:
+        _prepare_cache(Path(os.devnull))
+    assert "delete" not in str(info.value)
+    assert not Path(f"{os.devnull}-journal").exists()
+
+
+def test_a_clip_path_that_is_not_there_is_named_as_a_path_not_a_hub_id(tmp_path):
+    pytest.importorskip("transformers")
+    from emotion_director.evals.probe import ClipFeatures
+
+    # before: "Repo id must use alphanumeric chars ..."
+    with pytest.raises(EmotionDirectorError, match=f"folder {tmp_path}/nowhere not found"):
+        ClipFeatures.from_pretrained(str(tmp_path / "nowhere"))
