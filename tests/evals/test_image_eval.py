@@ -216,7 +216,8 @@ def test_image_eval_refuses_to_mix_settings_and_names_bad_inputs(image_run, asse
             "1",
         ],
     )
-    assert bad_clip.exit_code == 2 and "cannot load CLIP model" in bad_clip.stderr
+    # (a path that is not there is named as such: "folder ... not found", hostile round 4)
+    assert bad_clip.exit_code == 2 and "no-clip not found" in bad_clip.stderr
     bad_probe = runner.invoke(
         app,
         image_args(other, assets)[:7]
