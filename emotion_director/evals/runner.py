@@ -184,6 +184,8 @@ async def run_eval(
         for r in read_results(out)
         if isinstance(r, dict) and "error" not in r
     }
+    asked = {(s, c.id) for s in systems for c in cases}
+    done &= asked  # what this run asks for that an earlier run did (not other systems' rows)
     todo = [(s, c) for s in systems for c in cases if (s, c.id) not in done]
     lock = asyncio.Lock()
     counters = {"done": 0, "failed": 0}

@@ -157,6 +157,10 @@ async def test_resume_may_add_cases_and_systems_of_the_same_run(tmp_path, metric
     summary = await _run(tmp_path, metrics, systems=("identity", "template"), n=4)
     assert summary.skipped == 2 and summary.done == 6
     assert json.loads((tmp_path / "run.json").read_text())["systems"] == ["identity", "template"]
+    # a run that asks for one system counts only that system's items as already done (before:
+    # "3 already done" counted the other system's rows too)
+    again = await _run(tmp_path, metrics, systems=("template",), n=5)
+    assert again.skipped == 4 and again.done == 1
 
 
 @pytest.mark.slow
