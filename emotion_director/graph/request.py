@@ -107,10 +107,13 @@ def parse_request(
     :func:`~emotion_director.knowledge.scene.fit_subject`)."""
     prompt = clean_prompt(state.get("prompt"), max_chars)
     target = resolve_target(state.get("emotion"), state.get("valence"), state.get("arousal"))
-    # instructions are found in the prompt as typed, its spacing kept: a letter-spaced order
+    # instructions are found in the prompt with its runs of spaces kept: a letter-spaced order
     # keeps its word gaps ("I g n o r e  a l l  p r e v i o u s"), which the normalised prompt
-    # has lost
-    scene, removed = strip_instructions(untrusted.remove_invisible(state["prompt"]).strip())
+    # has lost; line breaks and tabs are joined as the normalised prompt joins them (an order
+    # written over several lines is one sentence, as before: on held-out injection set 6,
+    # reading each line as a sentence let two payloads through)
+    typed = re.sub(r"\s*[\t\r\n\f\v]\s*", " ", untrusted.remove_invisible(state["prompt"]))
+    scene, removed = strip_instructions(typed.strip())
     scene = re.sub(r"\s+", " ", scene).strip()
     if not scene:
         raise InvalidRequestError(
