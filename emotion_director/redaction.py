@@ -116,7 +116,8 @@ def credential_forms(secret: str) -> set[str]:
 
     Its base64 (standard and URL-safe), also as part of a longer encoded text such as
     ``base64("Bearer " + key)``: at each of the three byte alignments, the characters that
-    depend on the secret alone. And JSON's escaped slash (``\\/``) in each of them.
+    depend on the secret alone. And JSON's escaped slash (``\\/``) in each of them; the secret
+    reversed, and its hex.
 
     Example:
         >>> forms = credential_forms("alice:s3cret")
@@ -135,6 +136,9 @@ def credential_forms(secret: str) -> set[str]:
         forms.add(encoded[(8 * shift + 5) // 6 : 8 * (shift + len(raw)) // 6])
     forms |= {form.translate(_URLSAFE) for form in forms}
     forms |= {form.replace("/", "\\/") for form in forms if "/" in form}
+    # reversed, and hex (byte-aligned: found inside the hex of any text that holds the secret);
+    # :class:`CredentialScrubber` matches every form in any case (an upper-cased echo)
+    forms |= {secret[::-1], raw.hex()}
     return {form for form in forms if len(form) >= MIN_REMEMBERED}
 
 
@@ -160,7 +164,9 @@ class CredentialScrubber:
             if isinstance(secret, str) and len(secret) >= MIN_REMEMBERED:
                 forms |= credential_forms(secret)
         ordered = sorted(forms, key=len, reverse=True)  # a longer form first: masked whole
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        self._pattern = (
+            re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+        )
         #: the longest form: a streamed answer must hold back one character less than this
         self.longest = len(ordered[0]) if ordered else 0
 

@@ -613,3 +613,22 @@ def test_credential_scrubber_masks_every_alignment_and_leaves_model_text_alone()
     )
     assert scrub.text(prose) == prose
     assert scrub.values({"k": [f"a {ECHO_KEY}", 3]}) == {"k": ["a ***", 3]}
+
+
+def test_a_server_s_echo_of_a_credential_is_masked_upper_cased_reversed_or_in_hex():
+    # hostile round 4: these three forms reached the error line (exact, base64 and URL-encoded
+    # forms were masked already)
+    from emotion_director.redaction import CredentialScrubber
+
+    secret = "carol:Zq9PassWordLong77"
+    scrub = CredentialScrubber([secret])
+    echoes = [
+        secret.upper(),
+        secret[::-1],
+        f"base64 {secret}".encode().hex(),  # the secret at an odd byte offset in the hex
+        f"x {secret}".encode().hex().upper(),
+    ]
+    for echo in echoes:
+        assert "***" in scrub.text(echo), echo
+        assert secret.lower() not in scrub.text(echo).lower()
+    assert scrub.text("a basic farmhouse with a red door") == "a basic farmhouse with a red door"
