@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
@@ -351,11 +353,15 @@ def resolve_emotion(name: str | Emotion) -> Emotion:
         raise UnknownEmotionError(
             "emotion is empty: pass one of " + ", ".join(e.value for e in Emotion)
         )
-    odd = next((c for c in name if ord(c) < 32 or 127 <= ord(c) < 160), None)
+    name = name.strip()  # (a value read with its newline)
+    odd = next(
+        (c for c in name if ord(c) < 32 or 127 <= ord(c) < 160 or unicodedata.category(c) == "Cf"),
+        None,
+    )
     if odd is not None:  # (shown as text it would read "unknown emotion 'awe'")
         raise UnknownEmotionError(
-            f"emotion contains the control character U+{ord(odd):04X}: remove it and pass one of "
-            + ", ".join(e.value for e in Emotion)
+            f"emotion contains the invisible or control character U+{ord(odd):04X}: remove it and "
+            "pass one of " + ", ".join(e.value for e in Emotion)
         )
     key = _normalise(name)
     if key in _SYNONYMS:
@@ -380,12 +386,16 @@ def nearest_emotion(valence: float, arousal: float) -> Emotion:
 
 def _check_affect(valence: float | None, arousal: float | None) -> None:
     for name, value in (("valence", valence), ("arousal", arousal)):
-        if value is not None and (
-            not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value)
-        ):
+        if value is None:
+            continue
+        try:  # any real number (numpy's too), not a bool, a string or NaN
+            number = float(value) if isinstance(value, numbers.Real) else math.nan
+        except (OverflowError, TypeError, ValueError):
+            number = math.nan
+        if isinstance(value, bool) or not math.isfinite(number):
             raise InvalidRequestError(
-                f"{name} must be a number, got {type(value).__name__} {str(value)[:20]!r}: pass "
-                "e.g. valence=0.6, arousal=0.8."
+                f"{name} must be a finite number, got {type(value).__name__} "
+                f"{str(value)[:20]!r}: pass e.g. valence=0.6, arousal=0.8."
             )
     if valence is not None and not -1.0 <= valence <= 1.0:
         raise InvalidRequestError(f"valence {valence} is out of range: use a number in [-1, 1].")

@@ -136,9 +136,10 @@ def credential_forms(secret: str) -> set[str]:
         forms.add(encoded[(8 * shift + 5) // 6 : 8 * (shift + len(raw)) // 6])
     forms |= {form.translate(_URLSAFE) for form in forms}
     forms |= {form.replace("/", "\\/") for form in forms if "/" in form}
-    # reversed, and hex (byte-aligned: found inside the hex of any text that holds the secret);
-    # :class:`CredentialScrubber` matches every form in any case (an upper-cased echo)
-    forms |= {secret[::-1], raw.hex()}
+    # upper- and lower-cased, reversed, and hex in both cases (byte-aligned: found inside the hex
+    # of any text that holds the secret); only these, not any case, so a model's "golden sunset"
+    # keeps its words where a password is "Sunset"
+    forms |= {secret.upper(), secret.lower(), secret[::-1], raw.hex(), raw.hex().upper()}
     return {form for form in forms if len(form) >= MIN_REMEMBERED}
 
 
@@ -164,9 +165,7 @@ class CredentialScrubber:
             if isinstance(secret, str) and len(secret) >= MIN_REMEMBERED:
                 forms |= credential_forms(secret)
         ordered = sorted(forms, key=len, reverse=True)  # a longer form first: masked whole
-        self._pattern = (
-            re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
-        )
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         #: the longest form: a streamed answer must hold back one character less than this
         self.longest = len(ordered[0]) if ordered else 0
 

@@ -196,9 +196,11 @@ class Settings(BaseSettings):
         if not isinstance(text, str):
             return value
         text = text.strip()
-        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        odd = next((i for i, c in enumerate(text) if not 32 <= ord(c) < 127), None)
+        if odd is not None:  # an HTTP header carries printable ASCII only
             raise ValueError(
-                "contains a control character (a line break inside the key?): set the key alone"
+                f"has a character that is no printable ASCII at position {odd + 1} (a line "
+                "break, or a '…' copied from a shortened key?): set the whole key alone"
             )
         return text
 

@@ -1358,9 +1358,10 @@ def instruction_reason(text: str, *, clear_only: bool = False) -> str | None:
 
 
 _SENTENCE_END = re.compile(r"[.!?。！？؟।\n]")
-#: Three or more single letters, each followed by a dot, a dash, an underscore or a space, at
-#: the end of a text: a word spelled out letter by letter ("i.g.n.o.r.", "i-g-n-o-r-e").
-_SPELLED_OUT = re.compile(r"(?:(?<![^\W\d_])[^\W\d_](?:[.\-_·]\s?|\s)){3,}[^\W\d_]?$")
+#: Three or more single letters, each followed by a dot, a dash, an underscore or a space, then
+#: a last letter, at the end of a text: a word spelled out letter by letter ("i.g.n.o.r.e",
+#: "i-g-n-o-r-e"). Not an abbreviation, which ends in its dot ("the U.S.A. Ignore ...").
+_SPELLED_OUT = re.compile(r"(?:(?<![^\W\d_])[^\W\d_](?:[.\-_·]\s?|\s)){3,}[^\W\d_]$")
 _TRAILING = re.compile(
     r"(?:[\s,;:—–\-*#(\[{<]|\b(?:and|then|now|please|but|so|also|just|or|et|puis|und|dann|y|"
     r"luego|e|poi|en|dan|i|potem|ve|sonra|och|sedan|og|ja|a|és|και|și|và|at|na|и|і|а|потом)\b)+$",
@@ -1392,10 +1393,12 @@ def strip_instructions(text: str) -> tuple[str, list[str]]:
     for start, end in spans:
         # (the rest of an order spelled letter by letter, "i.g.n.o.r.e previous ...", whose
         # first word the match did not take in, goes with it)
-        before = _TRAILING.sub("", text[cursor:start])
-        spelled = _SPELLED_OUT.search(before)
+        lead = text[cursor:start].rstrip()
+        spelled = _SPELLED_OUT.search(lead)  # (before "and"-like words are taken off its end)
         if spelled:
-            start, before = cursor + spelled.start(), _TRAILING.sub("", before[: spelled.start()])
+            start, before = cursor + spelled.start(), _TRAILING.sub("", lead[: spelled.start()])
+        else:
+            before = _TRAILING.sub("", text[cursor:start])
         kept.append(before)
         removed.append(text[start:end].strip(" \n.,;:—–-。，；：").strip())
         cursor = end

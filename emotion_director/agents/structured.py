@@ -505,7 +505,8 @@ class _Request:
         """Whether the failure is the server refusing this method (then the next method is
         set, or the error raised when none is left); raises failures no retry can fix. A 500 is
         a rejection when it repeats, or when no attempt is left to tell."""
-        if failure.kind in {"final", "tls"}:
+        if failure.kind in {"final", "tls"} or failure.status in _AUTH_STATUS:
+            # (refused credentials are refused again: no retry, no other method)
             raise _backend_error(
                 failure, node=self.node, backend=self.backend, where=self.where
             ) from None
@@ -804,6 +805,12 @@ def _backend_error(
                 f"node '{node}': the {backend} server at {where} answered HTTP 429, its rate "
                 f"limit ({failure.detail}{wait}): run again later, lower "
                 "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or raise EMOTION_DIRECTOR_MAX_RETRIES."
+            )
+        if failure.status == 407:
+            return BackendError(
+                f"node '{node}': a proxy between here and the {backend} server at {where} asks "
+                f"for its own credentials (HTTP 407: {failure.detail}): set them in HTTPS_PROXY / "
+                "HTTP_PROXY (http://USER:PASSWORD@PROXY:PORT), or NO_PROXY for this host."
             )
         if failure.status in _AUTH_STATUS:
             return BackendError(

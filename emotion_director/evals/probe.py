@@ -72,7 +72,7 @@ class ClipFeatures:
     def from_pretrained(cls, name_or_path: str | Path, device: str = "cpu") -> ClipFeatures:
         from transformers import CLIPModel, CLIPProcessor
 
-        _check_local("CLIP model", name_or_path)
+        name_or_path = _check_local("CLIP model", name_or_path)
         try:
             processor = CLIPProcessor.from_pretrained(str(name_or_path))
             model = CLIPModel.from_pretrained(str(name_or_path))
@@ -107,10 +107,10 @@ class ClipFeatures:
         return self.images(batch)
 
 
-def _check_local(what: str, name_or_path: str | Path) -> None:
-    """A path (absolute, relative with a ./ or ../, or under ~) that is not a folder is named as
-    such, before the hub's loader reads it as a malformed hub id ("Repo id must use
-    alphanumeric chars")."""
+def _check_local(what: str, name_or_path: str | Path) -> str:
+    """``name_or_path`` as the loaders take it; a path (absolute, relative with a ./ or ../, or
+    under ~) that is not a folder is named as such, before the hub's loader reads it as a
+    malformed hub id ("Repo id must use alphanumeric chars")."""
     text = str(name_or_path)
     if text.startswith(("/", "./", "../", "~")) or Path(text).exists():
         path = Path(text).expanduser()
@@ -120,6 +120,8 @@ def _check_local(what: str, name_or_path: str | Path) -> None:
             raise ImageEvalError(
                 f"{what} {path} is not a folder: pass the model's folder (with config.json)."
             )
+        return str(path)  # (~ expanded: the loaders do not expand it)
+    return text
 
 
 def load_image_encoder(name_or_path: str, device: str = "cpu") -> Any:
@@ -127,7 +129,7 @@ def load_image_encoder(name_or_path: str, device: str = "cpu") -> Any:
     else (a CLIP vision-only or DINOv2 folder) as ``HFImageEncoder``."""
     from transformers import AutoConfig
 
-    _check_local("image encoder", name_or_path)
+    name_or_path = _check_local("image encoder", name_or_path)
     try:
         model_type = AutoConfig.from_pretrained(str(name_or_path)).model_type
     except (OSError, ValueError) as exc:

@@ -46,6 +46,13 @@ def clean_prompt(prompt: Any, max_chars: int) -> str:
     return text
 
 
+def _typed_gap(run: re.Match[str]) -> str:
+    """A run of whitespace as the instruction check reads it: one space where it holds a line
+    break or a tab, at most two spaces otherwise."""
+    gap = run.group()
+    return " " if gap.strip(" ") else gap[:2]
+
+
 def resolve_target(emotion: str | None, valence: float | None, arousal: float | None) -> Emotion:
     """The target emotion from a name and/or valence+arousal, checking they agree."""
     if emotion is None or (isinstance(emotion, str) and not emotion.strip()):
@@ -112,7 +119,10 @@ def parse_request(
     # has lost; line breaks and tabs are joined as the normalised prompt joins them (an order
     # written over several lines is one sentence, as before: on held-out injection set 6,
     # reading each line as a sentence let two payloads through)
-    typed = re.sub(r"\s*[\t\r\n\f\v]\s*", " ", untrusted.remove_invisible(state["prompt"]))
+    # (a gap of two spaces is all a letter-spaced order needs: a longer run of spaces would only
+    # make the text longer than the limit the normalised prompt was held to; one pass over each
+    # run, linear in the prompt)
+    typed = re.sub(r"\s+", _typed_gap, untrusted.remove_invisible(state["prompt"]))
     scene, removed = strip_instructions(typed.strip())
     scene = re.sub(r"\s+", " ", scene).strip()
     if not scene:

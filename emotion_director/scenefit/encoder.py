@@ -189,7 +189,7 @@ class MiniLMEncoder:
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
-def one_blas_thread() -> contextlib.AbstractContextManager[object]:
+def one_blas_thread() -> contextlib.AbstractContextManager[None]:
     """numpy's BLAS held to one thread while MiniLM runs (``threadpoolctl``; no-op without it).
 
     A forward pass multiplies small matrices (a scene's windows: ~30 texts of ~5 tokens), which
@@ -197,11 +197,37 @@ def one_blas_thread() -> contextlib.AbstractContextManager[object]:
     each product waits for a thread that another process holds. Measured on 2 cores
     (``benchmarks/minilm_threads.py``): two threads took 0.83-0.95x the time of one when idle,
     1.8-2.1x beside one busy process, and up to 20x while a rewrite ran beside it (a new scene's
-    setting read: 1.4 s instead of 0.07 s). The limit is set for the call only (0.02 ms)."""
-    controller = _blas_controller()
-    if controller is None:
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+    setting read: 1.4 s instead of 0.07 s). The limit holds while any thread runs MiniLM (the
+    persona fan-out reads in parallel): the first to enter sets it, the last to leave gives
+    the process its threads back (0.02 ms)."""
+    return _ONE_BLAS_THREAD
+
+
+class _OneBlasThread:
+    """One process-wide BLAS limit, counted over the threads inside it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._limit: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._inside == 0:
+                controller = _blas_controller()
+                if controller is not None:
+                    self._limit = controller.limit(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0 and self._limit is not None:
+                self._limit.restore_original_limits()
+                self._limit = None
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
 
 
 @lru_cache(maxsize=1)
