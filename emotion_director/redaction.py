@@ -247,7 +247,12 @@ class RedactingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             if not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(record.exc_text)
+            clean = redact(record.exc_text)
+            if clean != record.exc_text:
+                # a handler that renders the exception itself (rich's tracebacks, as the MCP SDK's
+                # handler does) would show what exc_text hides: it gets the redacted text only
+                record.exc_info = None
+            record.exc_text = clean
         return True
 
 

@@ -632,3 +632,31 @@ def test_a_server_s_echo_of_a_credential_is_masked_upper_cased_reversed_or_in_he
         assert "***" in scrub.text(echo), echo
         assert secret.lower() not in scrub.text(echo).lower()
     assert scrub.text("a basic farmhouse with a red door") == "a basic farmhouse with a red door"
+
+
+def test_a_handler_that_renders_the_exception_itself_shows_no_secret_of_it():
+    # review of round 4: the MCP SDK's RichHandler(rich_tracebacks=True) renders the exception
+    # from exc_info, past the redacted exc_text
+    import io
+    import logging
+
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    from emotion_director.redaction import RedactingFilter
+
+    out = io.StringIO()
+    handler = RichHandler(console=Console(file=out, width=300), rich_tracebacks=True)
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("tests.rich_redaction")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        raise RuntimeError("failed at http://alice:s3cretpass@host/v1?api_key=abcdef123456")
+    except RuntimeError:
+        log.exception("the call failed")
+    finally:
+        log.removeHandler(handler)
+    text = out.getvalue()
+    assert "the call failed" in text
+    assert "s3cretpass" not in text and "abcdef123456" not in text
