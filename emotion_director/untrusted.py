@@ -65,6 +65,14 @@ def _name(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}"
 
 
+def control_character(text: str) -> str | None:
+    """The first control character of ``text`` (NUL, an escape, a bell; not a tab or a line
+    break), or ``None``: what user text (a prompt, a persona file's field) may not hold."""
+    return next(
+        (c for c in text if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"), None
+    )
+
+
 def hidden_text_problem(text: str, what: str = "prompt") -> str | None:
     """Why ``text`` cannot be used as it stands (hidden characters), or ``None``.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from emotion_director import untrusted
@@ -27,10 +26,10 @@ def clean_prompt(prompt: Any, max_chars: int) -> str:
             f"prompt must be text, got {type(prompt).__name__}: "
             "pass a string like 'a dog in a park'."
         )
-    controls = [c for c in prompt if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
-    if controls:
+    control = untrusted.control_character(prompt)
+    if control is not None:
         raise InvalidRequestError(
-            f"prompt contains control character U+{ord(controls[0]):04X}: remove it and retry."
+            f"prompt contains control character U+{ord(control):04X}: remove it and retry."
         )
     hidden = untrusted.hidden_text_problem(prompt, "prompt")
     if hidden:

@@ -13,14 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from emotion_director.emotions import Emotion, resolve_emotion
 from emotion_director.knowledge.concept_graph import FACETS
-from emotion_director.untrusted import hidden_text_problem, instruction_reason
+from emotion_director.untrusted import control_character, hidden_text_problem, instruction_reason
 
 
 def persona_text(value: Any, info: ValidationInfo) -> Any:  # a pydantic field validator
@@ -32,9 +31,9 @@ def persona_text(value: Any, info: ValidationInfo) -> Any:  # a pydantic field v
     for text in value if isinstance(value, list) else [value]:
         if not isinstance(text, str):
             continue
-        odd = [c for c in text if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
-        if odd:
-            raise ValueError(f"contains control character U+{ord(odd[0]):04X}: remove it")
+        control = control_character(text)
+        if control is not None:
+            raise ValueError(f"contains control character U+{ord(control):04X}: remove it")
         hidden = hidden_text_problem(text, "the text")
         if hidden:
             raise ValueError(hidden.removeprefix("the text ").rstrip("."))
