@@ -27,9 +27,31 @@ from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from emotion_director.files import load_shipped_yaml
+
+
+class WordRule(BaseModel):
+    """One rule of ``setting.yaml``'s ``from_words``: a tag a concept's own words give it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tag: str
+    words: re.Pattern[str]
+    unless: re.Pattern[str] | None = None
+    unless_tags: frozenset[str] = frozenset()
+    unless_given: str | None = None
+    subject_only: bool = False
+
+    @field_validator("words", "unless", mode="before")
+    @classmethod
+    def _compile(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return re.compile(value, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc}): {value!r}") from None
+        return value
 
 
 class SettingFile(BaseModel):
@@ -42,6 +64,7 @@ class SettingFile(BaseModel):
     implies: dict[str, list[str]]
     overrides: dict[str, list[str]] = {}
     exclusive: list[str] = []  # dimensions a scene has one value of
+    from_words: list[WordRule] = []
 
     @property
     def vocabulary(self) -> frozenset[str]:
@@ -53,6 +76,13 @@ class SettingFile(BaseModel):
         named = [t for ts in self.from_facts.values() for t in ts]
         for table in (self.free, self.implies, self.overrides):
             named += list(table) + [t for ts in table.values() for t in ts]
+        for rule in self.from_words:
+            named += [rule.tag, *rule.unless_tags]
+            earlier = {r.tag for r in self.from_words[: self.from_words.index(rule)]}
+            if rule.unless_given and rule.unless_given not in earlier:
+                raise ValueError(
+                    f"setting.yaml: `unless_given: {rule.unless_given}` names no earlier rule"
+                )
         unknown = sorted(set(named) - known)
         if unknown:
             raise ValueError(f"setting.yaml names tags outside `tags`: {unknown}")
@@ -80,9 +110,7 @@ def dimension_tags(dimension: str) -> frozenset[str]:
 @lru_cache(maxsize=1)
 def concept_settings() -> dict[str, frozenset[str]]:
     """Concept text -> the setting tags it presupposes (``data/concept_settings.tsv``)."""
-    setting = load_setting_file()
-    known = setting.vocabulary
-    overcast = frozenset(setting.free["clear"])  # the weather a clear sky is refused under
+    known = load_setting_file().vocabulary
     table: dict[str, frozenset[str]] = {}
     for number, line in enumerate(_data("concept_settings.tsv").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
@@ -95,25 +123,7 @@ def concept_settings() -> dict[str, frozenset[str]]:
             raise ValueError(
                 f"concept_settings.tsv line {number}: unknown tag(s) {sorted(tags - known)}"
             )
-        if _SHADE.search(fields[1]):
-            tags |= {"shade"}  # deep or long shadow: not under a stated sun
-        if _DERELICT.search(fields[1]) and "{the}" in fields[1]:
-            tags |= {"rest"}  # the subject left to rot is in no use: not a tram rattling past
-        if _CLOSED_MOUTH.search(fields[1]):
-            tags |= {"quiet"}  # a shut mouth is silent: not on a subject who shouts or sings
-        if _EYES.search(fields[1]) and not _NOT_OPEN_EYES.search(fields[1]):
-            tags |= {"open_eyes"}  # not on a subject whose eyes the scene says are closed
-        if _GAZE_AWAY.search(fields[1]) and "point of view" not in fields[1]:
-            tags |= {"gaze_away"}  # not on a subject reading or watching something
-        if _GAZE_DOWN.search(fields[1]):
-            tags |= {"gaze_down"}  # not on a subject watching something
-        if _LOUD.search(fields[1]) and "silent" not in fields[1]:
-            tags |= {"loud"}  # a shout or a whoop: not where the scene is silent
-        if _SUNLIT.search(fields[1]) and not tags & overcast:
-            tags |= {"clear"}  # the sun is seen: not in rain, fog, snowfall or a storm
-        elif _SUNLESS.search(fields[1]):
-            tags |= {"diffuse"}  # the sun is hidden: not where the scene says it shines
-        table[fields[1]] = tags
+        table[fields[1]] = tags | word_tags(fields[1], tags)
     return table
 
 
@@ -193,63 +203,23 @@ def _risk_counts() -> dict[str, tuple[int, int]]:
     return counts
 
 
-#: Words of a visible sun: a concept showing one presupposes a clear sky, whatever its line in
-#: the table says ("soft golden hour glow" on a red panda asleep on a drizzly morning was seen
-#: on held-out set 12). Concepts that name the weather hiding the sun keep their tags.
-_SUNLIT = re.compile(
-    r"\b(?:sun|suns|sunlight|sunlit|sunny|sunshine|sunbeams?|sunburst|sunrise|sunset|"
-    r"golden\s+hour|sun-warmed|sun-baked|sun-bleached)\b",
-    re.IGNORECASE,
-)
-#: Words of a sky that hides the sun ("soft overcast light with no harsh shadows"): such a line
-#: is refused where the scene says the sun shines (a desert oasis at noon, set 39).
-_SUNLESS = re.compile(r"\b(?:overcast|fog|foggy|leaden|(?:grey|gray)\s+sky)\b", re.IGNORECASE)
-#: Deep or long, low shadow over the subject ("deep shadow with a thin rim of light", "a looming
-#: shadow stretching across the ground"): refused where the scene says the sun shines
-#: (``shade`` in data/setting.yaml). Hard sun shadows ("carving deep shadows") and a low sun's
-#: long shadows ("long evening shadows", twilight) are not shade.
-_SHADE = re.compile(r"\bdeep shadow with\b|\blooming shadows?\b", re.IGNORECASE)
-#: Words of a thing left out of use ("{the} abandoned and rusting, its paint flaking away"): on
-#: the subject, such a line is refused where the scene has it doing something (set 42: a tram
-#: rattling past a flower market, a suspension railway carriage gliding above a river).
-_DERELICT = re.compile(r"\b(?:abandoned|derelict|disused|rusting|left to rot)\b", re.IGNORECASE)
-#: Words of a shut mouth: a concept showing one presupposes a silent subject, whatever its line
-#: in the table says ("{poss} jaw clenched" on a stag bellowing, "teeth gritted" on an attendant
-#: yelling at traffic were seen on held-out sets 10 and 12).
-#: A concept that shows eyes or a gaze ("gaze cast down", "downcast": open eyes too) ...
-_EYES = re.compile(r"\b(?:eyes|gaze|downcast)\b", re.IGNORECASE)
-#: ... shows the subject's open eyes unless they are closed or another's ("a wolf's eyes",
-#: "googly eyes stuck onto {the}", "a pair of glowing eyes in the undergrowth", "a downward gaze
-#: of the camera").
-_NOT_OPEN_EYES = re.compile(
-    r"\b(?:closed|shut|slitted|half-closed|googly|grape|a pair of|\w+'s eyes|of the camera)\b",
-    re.IGNORECASE,
-)
-#: A gaze lifted or turned out, away from what the subject holds ("eyes lifted", "looking out").
-_GAZE_AWAY = re.compile(
-    r"\b(?:eyes\s+(?:lifted|raised)|gazing\s+up(?:ward)?|looking\s+out|eyes\s+fixed\s+on\s+the\s+sky|"
-    r"face\s+tilted\s+to\s+the\s+sun)\b",
-    re.IGNORECASE,
-)
-#: A gaze cast down or turned away from what is before the subject ("gaze cast down",
-#: "eyes red-rimmed and downcast", "faces turned toward the same dark spot").
-_GAZE_DOWN = re.compile(
-    r"\b(?:gaze\s+cast\s+down|downcast|faces\s+turned\s+toward|eyes\s+darting|bowed\s+head)\b",
-    re.IGNORECASE,
-)
-#: A mouth (or a beak) open in a shout, a whoop, a yell, a scream or a laugh; not a kettle
-#: screaming on the stove, a whoopee cushion or a yellow palette.
-_LOUD = re.compile(
-    r"\b(?:mouth|beak|megaphone)\b.*\b(?:whoop|shout|yell|scream|screech)(?:ing|s)?\b|"
-    r"\b(?:yelling|shouting|screaming)\s+mouth\b|\bmid-laugh\b",
-    re.IGNORECASE,
-)
-_CLOSED_MOUTH = re.compile(
-    r"\b(?:jaw\s+(?:clenched|set|locked|tight)|clenched\s+(?:jaw|teeth)|teeth\s+(?:gritted|"
-    r"clenched)|gritted\s+teeth|lips\s+(?:pressed|pursed|sealed|tight)|pursed\s+lips|"
-    r"tight-lipped|mouth\s+(?:shut|closed|clamped)|biting\s+(?:the|\w+)?\s*lip)",
-    re.IGNORECASE,
-)
+def word_tags(text: str, tags: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The tags a concept's own words give it (``from_words`` in ``data/setting.yaml``), beside
+    ``tags``, those of its line in the table: "{poss} jaw clenched" shows a quiet subject,
+    "soft golden hour glow" a clear sky (unless its line names the weather hiding the sun)."""
+    given: set[str] = set()
+    for rule in load_setting_file().from_words:
+        if not rule.words.search(text):
+            continue
+        if (
+            (rule.unless is not None and rule.unless.search(text))
+            or rule.unless_tags & tags
+            or (rule.unless_given is not None and rule.unless_given in given)
+            or (rule.subject_only and "{the}" not in text)
+        ):
+            continue
+        given.add(rule.tag)
+    return frozenset(given)
 
 
 def close(tags: frozenset[str] | set[str]) -> frozenset[str]:

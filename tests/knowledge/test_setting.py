@@ -1297,3 +1297,33 @@ def test_a_subject_in_use_is_not_left_to_rot(scene, fits):
 )
 def test_a_person_s_body_is_theirs(scene, rendered):
     assert _concept("a rubber duck perched on its head").render(parse_scene(scene)) == rendered
+
+
+def test_a_subject_bent_over_its_work_gets_no_open_armed_pose_facing_a_view():
+    """Set 85: "a watchmaker hunched over a movement under a loupe" (awe) got "arms spread
+    wide, facing the view": its gaze is on its work and its hands are busy with it."""
+    concept = load_concept_graph().get("{poss} arms spread wide, facing the view")
+    assert "gaze_away" in concept.setting
+    scene = parse_scene("a watchmaker hunched over a movement under a loupe")
+    assert {"eyes_down", "busy"} <= scene.stated
+    assert concept.conflict(scene)
+    assert concept.conflict(parse_scene("a hiker on a summit at dawn")) is None
+
+
+def test_word_rules_are_data_and_a_bad_one_is_named():
+    raw = load_setting_file().model_dump()
+    rules = [
+        {**r, "words": r["words"].pattern, "unless": r["unless"] and r["unless"].pattern}
+        for r in raw["from_words"]
+    ]
+    assert {r["tag"] for r in rules} >= {"clear", "diffuse", "open_eyes", "gaze_away"}
+    assert setting_mod.word_tags("soft golden hour glow") == {"clear"}
+    assert setting_mod.word_tags("soft golden hour glow", frozenset({"fog"})) == frozenset()
+    assert setting_mod.word_tags("a wolf's eyes in the dark") == frozenset()
+    for bad, message in [
+        ({"tag": "shade", "words": "(unclosed"}, "not a regular expression"),
+        ({"tag": "shady", "words": "shade"}, "shady"),
+        ({"tag": "shade", "words": "x", "unless_given": "nowhere"}, "names no earlier rule"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            setting_mod.SettingFile.model_validate({**raw, "from_words": [*rules, bad]})
