@@ -1327,3 +1327,10 @@ def test_word_rules_are_data_and_a_bad_one_is_named():
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             setting_mod.SettingFile.model_validate({**raw, "from_words": [*rules, bad]})
+
+
+def test_leather_comes_only_into_a_scene_of_made_things():
+    """Set 85: two dik-diks huddled under a thorn bush in a downpour got "well-worn leather"."""
+    leather = load_concept_graph().get("well-worn leather")
+    assert leather.conflict(parse_scene("two dik-diks huddled under a thorn bush in a downpour"))
+    assert leather.conflict(parse_scene("a saddler stitching a bridle in his workshop")) is None
