@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal, TypeVar, cast, get_args
@@ -419,14 +419,22 @@ _CANDIDATE_CACHE = 64
 
 
 class ConceptGraph:
-    """All emotions' concept chains, with lookups by emotion, subject and text."""
+    """All emotions' concept chains, with lookups by emotion, subject and text.
 
-    def __init__(self, emotions: dict[Emotion, EmotionConcepts]) -> None:
-        self._emotions = emotions
-        self._by_text = {
-            c.text: c for e in emotions.values() for a in e.appraisals for c in a.concepts
-        }
-        self._words = {text: content_words(text) for text in self._by_text}
+    ``emotions`` maps each emotion to its concepts, or is a function that loads one emotion's
+    (the shipped graph: an emotion's file is read when a lookup first needs it, so a rewrite
+    reads one file of eight; a lookup by text alone, :meth:`get` on a miss or :meth:`mentioned`,
+    reads them all).
+    """
+
+    def __init__(
+        self,
+        emotions: Mapping[Emotion, EmotionConcepts] | Callable[[Emotion], EmotionConcepts],
+    ) -> None:
+        self._load = emotions if callable(emotions) else None
+        self._emotions: dict[Emotion, EmotionConcepts] = {}
+        self._by_text: dict[str, VisualConcept] = {}
+        self._words: dict[str, frozenset[str]] = {}
         # (emotion, the scene's content) -> its candidates: the personas of one rewrite ask for
         # the same scene's candidates, each a fit check of every concept of the emotion
         self._candidates: dict[tuple[Emotion, str], tuple[VisualConcept, ...]] = {}
@@ -438,16 +446,45 @@ class ConceptGraph:
         # cheap test before the pattern), built on the first :meth:`mentioned`
         self._patterns: list[tuple[tuple[str, re.Pattern[str]], VisualConcept]] | None = None
         self._lock = threading.RLock()
+        if not callable(emotions):
+            for concepts in emotions.values():
+                self._add(concepts)
+
+    def _add(self, concepts: EmotionConcepts) -> None:
+        self._emotions[concepts.emotion] = concepts
+        for appraisal in concepts.appraisals:
+            for concept in appraisal.concepts:
+                self._by_text[concept.text] = concept
+                self._words[concept.text] = content_words(concept.text)
+
+    def _of(self, emotion: Emotion | str) -> EmotionConcepts:
+        """One emotion's concepts, loaded on first use."""
+        wanted = resolve_emotion(emotion)
+        found = self._emotions.get(wanted)
+        if found is not None:
+            return found
+        if self._load is None:
+            raise KeyError(wanted)
+        with self._lock:
+            if wanted not in self._emotions:
+                self._add(self._load(wanted))
+            return self._emotions[wanted]
+
+    def _all(self) -> None:
+        """Every emotion's concepts loaded (for lookups by text alone)."""
+        if self._load is not None and len(self._emotions) < len(Emotion):
+            for emotion in Emotion:
+                self._of(emotion)
 
     def appraisals(self, emotion: Emotion | str) -> tuple[Appraisal, ...]:
-        return self._emotions[resolve_emotion(emotion)].appraisals
+        return self._of(emotion).appraisals
 
     def appraisal(self, emotion: Emotion | str, appraisal_id: str) -> Appraisal:
         return next(a for a in self.appraisals(emotion) if a.id == appraisal_id)
 
     def avoid(self, emotion: Emotion | str) -> tuple[str, ...]:
         """Cues that work against ``emotion``; used for the negative prompt."""
-        return self._emotions[resolve_emotion(emotion)].avoid
+        return self._of(emotion).avoid
 
     def concepts(self, emotion: Emotion | str) -> list[VisualConcept]:
         return [c for a in self.appraisals(emotion) for c in a.concepts]
@@ -493,6 +530,7 @@ class ConceptGraph:
         ears pinned back" and in "ears pinned back"). This binds free text (a model's rewrite,
         a phrase given to ``scene check``) back to the concepts, and so to what they presuppose.
         """
+        self._all()
         with self._lock:
             if self._patterns is None:
                 self._patterns = sorted(
@@ -507,8 +545,12 @@ class ConceptGraph:
         return found
 
     def get(self, text: str) -> VisualConcept | None:
-        """The concept with exactly this text, if any."""
-        return self._by_text.get(text.strip())
+        """The concept with exactly this text, if any (texts are unique across emotions)."""
+        found = self._by_text.get(text.strip())
+        if found is None and self._load is not None and len(self._emotions) < len(Emotion):
+            self._all()
+            found = self._by_text.get(text.strip())
+        return found
 
     def closest(self, text: str, emotion: Emotion | str) -> VisualConcept | None:
         """The emotion's concept sharing the most content words with ``text`` (None if none)."""
@@ -726,24 +768,26 @@ def _data_file(name: str) -> str:
     return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
 
 
+def _load_emotion(emotion: Emotion) -> EmotionConcepts:
+    """One emotion's concepts from its shipped file (``data/<emotion>.yaml``)."""
+    raw = load_shipped_yaml(_data_file(f"{emotion.value}.yaml"))
+    appraisals = []
+    for item in raw["appraisals"]:
+        concepts = tuple(_concept(entry, item["id"], emotion) for entry in item["concepts"])
+        appraisals.append(
+            Appraisal(
+                id=item["id"],
+                appraisal=item["appraisal"],
+                source=item["source"],
+                concepts=concepts,
+            )
+        )
+    return EmotionConcepts(
+        emotion=raw["emotion"], appraisals=tuple(appraisals), avoid=tuple(raw.get("avoid", ()))
+    )
+
+
 @lru_cache(maxsize=1)
 def load_concept_graph() -> ConceptGraph:
-    """Load the shipped concept graph (cached)."""
-    emotions: dict[Emotion, EmotionConcepts] = {}
-    for emotion in Emotion:
-        raw = load_shipped_yaml(_data_file(f"{emotion.value}.yaml"))
-        appraisals = []
-        for item in raw["appraisals"]:
-            concepts = tuple(_concept(entry, item["id"], emotion) for entry in item["concepts"])
-            appraisals.append(
-                Appraisal(
-                    id=item["id"],
-                    appraisal=item["appraisal"],
-                    source=item["source"],
-                    concepts=concepts,
-                )
-            )
-        emotions[emotion] = EmotionConcepts(
-            emotion=raw["emotion"], appraisals=tuple(appraisals), avoid=tuple(raw.get("avoid", ()))
-        )
-    return ConceptGraph(emotions)
+    """The shipped concept graph (cached); each emotion's file is read when first needed."""
+    return ConceptGraph(_load_emotion)

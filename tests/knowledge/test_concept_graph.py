@@ -89,7 +89,7 @@ def test_closest_maps_free_text_onto_the_graph(graph):
 
 def test_mentioned_binds_free_text_to_concepts_with_any_owner_or_none(graph):
     snarl = "{poss} lips pulled back in a snarl"
-    assert snarl in graph._by_text
+    assert graph.get(snarl) is not None
     for phrase in (
         "lips pulled back in a snarl",
         "Its lips pulled back in a snarl, fur on end",
@@ -263,10 +263,9 @@ def test_no_colour_concept_contains_a_comma():
 
 
 def _fresh_graph():
-    from emotion_director.knowledge import load_concept_graph
-    from emotion_director.knowledge.concept_graph import ConceptGraph
+    from emotion_director.knowledge.concept_graph import ConceptGraph, _load_emotion
 
-    return ConceptGraph(load_concept_graph()._emotions)
+    return ConceptGraph(_load_emotion)
 
 
 def test_candidates_and_lookups_are_remembered_per_scene_content_not_per_text(monkeypatch):
@@ -330,3 +329,24 @@ def test_the_remembered_answers_hold_under_threads_and_a_full_cache(monkeypatch)
     finally:
         sys.setswitchinterval(interval)
     assert len(graph._candidates) <= 3
+
+
+def test_the_shipped_graph_reads_an_emotion_s_file_when_a_lookup_first_needs_it():
+    from emotion_director.knowledge.concept_graph import ConceptGraph, _load_emotion
+    from emotion_director.knowledge.scene import parse_scene
+
+    read = []
+
+    def load(emotion):
+        read.append(emotion)
+        return _load_emotion(emotion)
+
+    graph = ConceptGraph(load)
+    assert graph.candidates("awe", parse_scene("a dog in a park"))
+    assert graph.concepts(Emotion.AWE) and read == [Emotion.AWE]
+    fear_text = _load_emotion(Emotion.FEAR).appraisals[0].concepts[0].text
+    assert graph.get(fear_text).emotion is Emotion.FEAR  # a text of an emotion not yet read
+    assert sorted(read) == sorted(Emotion) and len(read) == len(Emotion)  # each file once
+    assert graph.get("no such concept") is None and len(read) == len(Emotion)
+    whole = ConceptGraph({e: _load_emotion(e) for e in Emotion})
+    assert [c.text for c in whole.concepts("fear")] == [c.text for c in graph.concepts("fear")]

@@ -2764,7 +2764,7 @@ def test_a_phrase_s_facts_are_read_in_one_pass_as_the_substring_test_read_them()
     def brute(text, table):
         return {v for v, keys in table.items() if any(f" {k} " in text for k in keys)}
 
-    texts = [c.text for c in load_concept_graph()._by_text.values()]
+    texts = [c.text for e in Emotion for c in load_concept_graph().concepts(e)]
     texts += ["a night sky over a snowy forest at dawn", "in the rain in a crowded street", ""]
     for text in texts:
         spaced = " " + " ".join(text.lower().split()) + " "
@@ -2791,7 +2791,7 @@ def test_a_key_with_gaps_matches_as_the_pattern_of_its_definition_did():
         ]
         for fact, keys in FACT_WORDS.items()
     }
-    texts = [c.text for c in load_concept_graph()._by_text.values()]
+    texts = [c.text for e in Emotion for c in load_concept_graph().concepts(e)]
     texts += [
         "a bright february afternoon",
         "a bright morning then an afternoon",
