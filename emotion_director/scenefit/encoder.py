@@ -230,8 +230,10 @@ class _OneBlasThread:
 _ONE_BLAS_THREAD = _OneBlasThread()
 
 
-@lru_cache(maxsize=1)
 def _blas_controller() -> Any:
+    """The BLAS libraries loaded now (~1 ms): asked on each outermost entry, not once, so that
+    one loaded after MiniLM's first call (torch's or scipy's, imported later by the same
+    process) is held to one thread too."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # (an older install of the [scene] extra)

@@ -464,3 +464,34 @@ def test_minilm_runs_on_one_blas_thread_and_gives_the_threads_back():
         del enc._forward
     assert seen and all(threads == [1] * len(before) for threads in seen)
     assert blas_threads() == before
+
+
+def test_a_blas_library_loaded_after_minilm_s_first_call_is_held_to_one_thread_too():
+    """scipy brings its own OpenBLAS: loaded after MiniLM's first call (as a process that goes on
+    to other work does), it ran beside MiniLM on every core. A fresh process fixes the order."""
+    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy")
+    code = """
+import json
+import threadpoolctl
+from emotion_director.scenefit import encoder
+enc = encoder.shared_encoder()
+enc.encode(["the first call"])
+import scipy.linalg  # a second BLAS library
+seen = []
+forward = enc._forward
+def spy(batch):
+    seen.append([i["num_threads"] for i in threadpoolctl.threadpool_info()
+                 if i["user_api"] == "blas"])
+    return forward(batch)
+enc._forward = spy
+enc.encode(["a second call after scipy"])
+print(json.dumps(seen))
+"""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen and all(len(threads) == 2 and set(threads) == {1} for threads in seen), seen
