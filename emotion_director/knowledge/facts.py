@@ -59,6 +59,15 @@ Words = Annotated[
         max_length=80,
     ),
 ]
+#: A figure of speech or its neutral reading: :data:`Words`, or words ending in "-" (the start of
+#: a word: "frozen mid-").
+Figure = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[a-z0-9'](?:[a-z0-9'.-]*[a-z0-9'.-])?(?: [a-z0-9'.-]*[a-z0-9'.-])*$",
+        max_length=80,
+    ),
+]
 #: A fact's key: :data:`Words`, where a ``*`` between two words stands for up to three words
 #: that are none of ``gap_breaks`` and no -ing word ("in * masks": "in huge painted masks", not
 #: "in her shop painting masks").
@@ -92,6 +101,7 @@ class FactsFile(BaseModel):
     sites: dict[Name, tuple[Words, ...]]
     site_within: dict[Name, tuple[Name, ...]]
     private_sites: frozenset[Name]
+    figures_of_speech: dict[Figure, Figure]
     not_places: tuple[Words, ...]
     distant_words: tuple[Words, ...]
     destination_words: frozenset[Name]

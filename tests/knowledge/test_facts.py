@@ -57,6 +57,8 @@ def test_the_parser_reads_its_facts_from_the_shipped_file():
         (lambda d: d["sun_words"].append("under * sun"), "sun_words"),
         (lambda d: d["sites"]["cave"].append("in * cave"), "sites.cave"),
         (lambda d: d["gap_breaks"].append("*"), "gap_breaks"),
+        (lambda d: d["figures_of_speech"].update({"Sea Of": "mass of"}), "figures_of_speech"),
+        (lambda d: d["figures_of_speech"].update({"sea of": " "}), "figures_of_speech"),
     ],
 )
 def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):
@@ -110,3 +112,15 @@ def test_the_shipped_file_names_no_key_twice():
     assert keys_twice(yaml.compose(text.read_text("utf-8"))) == []
     broken = "facts:\n  fog: [fog]\n  fog: [mist]\n"
     assert keys_twice(yaml.compose(broken)) == ["file.facts: fog"]
+
+
+def test_a_figure_of_speech_asserts_only_its_neutral_reading():
+    """Set 86: "a microlight skimming low over an esker in Karelia under the midnight sun" (the
+    sun up at midnight, in summer) was read as night and got "fireworks bursting overhead"."""
+    from emotion_director.knowledge import load_concept_graph
+
+    polar = scene.parse_scene("a microlight skimming low over an esker under the midnight sun")
+    assert "night" not in polar.facts
+    assert "night" in scene.parse_scene("a microlight skimming low over an esker at midnight").facts
+    assert load_concept_graph().get("fireworks bursting overhead").conflict(polar)
+    assert "winter" not in scene.phrase_facts("the smoker mid-bounce, frozen mid-air")

@@ -10,7 +10,6 @@ from functools import lru_cache
 from typing import Literal
 
 from emotion_director.knowledge.scene.lexicon import (
-    _FIGURES_OF_SPEECH,
     _WORD,
     _tsv_pairs,
     body_parts,
@@ -29,6 +28,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     BODY_FACTS,
     DISTANT_WORDS,
     FACT_WORDS,
+    FIGURES_OF_SPEECH,
     NOT_PLACES,
     OPPOSITES_UNLESS,
     PRIVATE_SITES,
@@ -164,13 +164,13 @@ def phrase_facts(text: str) -> frozenset[str]:
     # "a stained bathroom's dim mirror light" is in a bathroom
     words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]
     lowered = " " + " ".join(words) + " "
-    for phrase, neutral in _FIGURES_OF_SPEECH.items():
+    for phrase, neutral in FIGURES_OF_SPEECH.items():
         lowered = lowered.replace(phrase, neutral)
     found = _named_in(lowered, _fact_runs())
     # a gap never crosses a mark: "a bright lamp, grey afternoon" is no bright afternoon
     marked = [w[:-2] if w.endswith("'s") else w for w in _WORD_OR_MARK.findall(text.lower())]
     spaced = " " + " ".join(marked) + " "
-    for phrase, neutral in _FIGURES_OF_SPEECH.items():
+    for phrase, neutral in FIGURES_OF_SPEECH.items():
         spaced = spaced.replace(phrase, neutral)
     found |= gapped_facts(spaced.split())
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"

@@ -748,26 +748,6 @@ def _closed_compound(word: str) -> Kind | None:
     return None
 
 
-#: Phrases whose words would assert a fact they do not mean, and a neutral reading of each.
-_FIGURES_OF_SPEECH = {
-    " sea of ": " mass of ",  # "a sea of clouds" is not water
-    " depth of field ": " depth of focus ",  # a lens setting, not an outdoor field
-    # the sun has gone: dusk, not the daylight a sunset still has ("a fennec fox digging just
-    # after sunset" got "sunlight flashing on droplets flung from its fur" on set 30)
-    " after sunset ": " after dusk ",
-    " after sundown ": " after dusk ",
-    # the air shimmering over hot ground, not a fog ("an abandoned gas station in the Nevada desert
-    # at midday, heat haze" read as foggy)
-    " heat haze ": " heat shimmer ",
-    # motion stopped by the shutter, not ice ("the smoker mid-bounce, frozen in the air" read as
-    # winter; set 47)
-    " frozen in the air ": " caught in the air ",
-    " frozen in mid-air ": " caught in mid-air ",
-    " frozen mid-": " caught mid-",
-    " frozen in time ": " caught in time ",
-}
-
-
 #: Words that end a prompt's first noun phrase ("a kitesurfer | at a windy estuary").
 _PHRASE_ENDS = frozenset(
     "in on at over under by with through during beneath above below near across along down into "

@@ -135,6 +135,16 @@ SITE_WITHIN: dict[str, tuple[str, ...]] = dict(_FACTS.site_within)
 PRIVATE_SITES: frozenset[str] = _FACTS.private_sites
 
 
+#: Phrases whose words would assert a fact they do not mean -> a neutral reading of each, spaced
+#: as they are matched in a phrase's spaced words (" sea of " -> " mass of "; "frozen mid-"
+#: matches the start of a word: " frozen mid-").
+FIGURES_OF_SPEECH: dict[str, str] = {
+    f" {figure}" + ("" if figure.endswith("-") else " "): f" {neutral}"
+    + ("" if neutral.endswith("-") else " ")
+    for figure, neutral in _FACTS.figures_of_speech.items()
+}
+
+
 #: Colour names made of a place word: a palette does not move the scene.
 NOT_PLACES: tuple[str, ...] = _FACTS.not_places
 
