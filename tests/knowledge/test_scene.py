@@ -3083,6 +3083,13 @@ def test_a_subject_watching_something_gets_no_gaze_cast_down(scene):
     assert graph.get("{poss} mouth slightly open, eyes lifted").conflict(parsed) is None
 
 
+def test_a_stand_off_keeps_the_eyes_on_the_other():
+    """Set 86: "a mongoose facing down a hooded cobra" got "eyes red-rimmed and downcast"."""
+    parsed = parse_scene("a mongoose facing down a hooded cobra on a cracked mud bund in Sindh")
+    downcast = load_concept_graph().get("{poss} eyes red-rimmed and downcast")
+    assert "eyes_on" in downcast.conflict(parsed)
+
+
 def test_a_pocket_watch_is_no_watching():
     assert "eyes_on" not in parse_scene("a clockmaker bent over a broken pocket watch").stated
 

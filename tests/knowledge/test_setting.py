@@ -1334,3 +1334,14 @@ def test_leather_comes_only_into_a_scene_of_made_things():
     leather = load_concept_graph().get("well-worn leather")
     assert leather.conflict(parse_scene("two dik-diks huddled under a thorn bush in a downpour"))
     assert leather.conflict(parse_scene("a saddler stitching a bridle in his workshop")) is None
+
+
+def test_set_86_clashes_are_refused_at_the_source():
+    """Both readers called each a clash on set 86: short shadows at sunrise, a light added to
+    lightless depths."""
+    graph = load_concept_graph()
+    sunrise = parse_scene("bharal balancing on a crumbling arete in Hunza at sunrise")
+    assert graph.get("bright flat light with crisp little shadows").conflict(sunrise)
+    depths = parse_scene("a bathysphere descending past drifting ctenophores in lightless depths")
+    assert graph.get("harsh red backlight").conflict(depths)
+    assert graph.get("harsh red backlight").conflict(parse_scene("a bathysphere at sea")) is None

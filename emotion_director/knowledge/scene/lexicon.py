@@ -230,14 +230,17 @@ _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
 #: buzzing fluorescent lights", "by lamplight", "under the noon sun", "under a bright studio
 #: lamp", "in the glow of a forge"; not "in light snow"),
-#: "lit by", a "-lit" word, or light that slants, pours or falls somewhere.
+#: "lit by", a "-lit" word, light that slants, pours or falls somewhere, or no light at all
+#: ("lightless depths", "an unlit stairwell": "a bathysphere descending past drifting
+#: ctenophores in lightless depths" got "harsh red backlight", both readers: a clash, set 86).
 _STATED_LIGHT = re.compile(
     r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
     r"suns?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
     r"spotlights?|neon)(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
     r"while|during|for|under|beneath|late|early|after|before|until|till|all|one)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
-    r"slanting|pours?|pouring|streams?|streaming|falls?|falling|filters?|filtering)\b"
+    r"slanting|pours?|pouring|streams?|streaming|falls?|falling|filters?|filtering)\b|"
+    r"\b(?:lightless|unlit|pitch[- ](?:dark|black))\b"
 )
 
 
