@@ -1345,3 +1345,7 @@ def test_set_86_clashes_are_refused_at_the_source():
     depths = parse_scene("a bathysphere descending past drifting ctenophores in lightless depths")
     assert graph.get("harsh red backlight").conflict(depths)
     assert graph.get("harsh red backlight").conflict(parse_scene("a bathysphere at sea")) is None
+    cabaret = parse_scene("he sleeps in a parked Daimler outside a cabaret at 3 a.m.")
+    flare = graph.get("a flare's red light sputtering on wet rock")
+    assert flare.conflict(cabaret)
+    assert flare.conflict(parse_scene("a lifeboat crew on a rocky shore at night")) is None
