@@ -124,6 +124,7 @@ JUDGES = {
     "judge86": ("FO", "FP"),
     "judge87": ("FQ", "FR"),
     "judge88": ("FS", "FT"),
+    "judge89": ("FU", "FV"),
 }
 
 
