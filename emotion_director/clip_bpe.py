@@ -109,7 +109,9 @@ class ClipBPETokenizer:
     def __init__(self, vocab_path: str | Path) -> None:
         with gzip.open(vocab_path, "rt", encoding="utf-8") as handle:
             lines = handle.read().split("\n")[1 : _MERGES + 1]
-        self.ranks = {tuple(line.split()): i for i, line in enumerate(lines)}
+        # keyed by the merges file's own "a b" lines: no tuple built per line (a third of the
+        # tokenizer's start-up, which every fresh process pays on its first prompt)
+        self.ranks = dict(zip(lines, range(len(lines))))
         self.byte_encoder = _bytes_to_unicode()
         self.pattern = _pattern()
         self._bpe = lru_cache(maxsize=65536)(self._merge)
@@ -117,10 +119,11 @@ class ClipBPETokenizer:
     def _merge(self, token: str) -> tuple[str, ...]:
         word = (*token[:-1], token[-1] + "</w>")
         while len(word) > 1:
-            pairs = set(zip(word, word[1:]))
-            best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
-            if best not in self.ranks:
+            pairs = {f"{a} {b}": (a, b) for a, b in zip(word, word[1:])}
+            key = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
+            if key not in self.ranks:
                 break
+            best = pairs[key]
             merged: list[str] = []
             i = 0
             while i < len(word):

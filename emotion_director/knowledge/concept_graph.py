@@ -423,15 +423,20 @@ class ConceptGraph:
 
     ``emotions`` maps each emotion to its concepts, or is a function that loads one emotion's
     (the shipped graph: an emotion's file is read when a lookup first needs it, so a rewrite
-    reads one file of eight; a lookup by text alone, :meth:`get` on a miss or :meth:`mentioned`,
+    reads one file of eight; :meth:`get` reads the file that holds the text, found by ``holder``
+    without building concepts, or every file when there is no ``holder``; :meth:`mentioned`
     reads them all).
     """
 
     def __init__(
         self,
         emotions: Mapping[Emotion, EmotionConcepts] | Callable[[Emotion], EmotionConcepts],
+        holder: Callable[[str], Emotion | None] | None = None,
     ) -> None:
         self._load = emotions if callable(emotions) else None
+        # the emotion whose file holds a concept's text, read without building its concepts
+        # (a lookup by text of a cue that is no concept's text then reads no file)
+        self._holder = holder
         self._emotions: dict[Emotion, EmotionConcepts] = {}
         self._by_text: dict[str, VisualConcept] = {}
         self._words: dict[str, frozenset[str]] = {}
@@ -548,7 +553,13 @@ class ConceptGraph:
         """The concept with exactly this text, if any (texts are unique across emotions)."""
         found = self._by_text.get(text.strip())
         if found is None and self._load is not None and len(self._emotions) < len(Emotion):
-            self._all()
+            if self._holder is None:
+                self._all()
+            else:
+                holder = self._holder(text.strip())
+                if holder is None:
+                    return None
+                self._of(holder)
             found = self._by_text.get(text.strip())
         return found
 
@@ -768,9 +779,27 @@ def _data_file(name: str) -> str:
     return resources.files("emotion_director.knowledge").joinpath("data", name).read_text("utf-8")
 
 
+@lru_cache(maxsize=len(Emotion))
+def _raw_emotion(emotion: Emotion) -> dict[str, Any]:
+    """One emotion's shipped file (``data/<emotion>.yaml``), as read."""
+    data: dict[str, Any] = load_shipped_yaml(_data_file(f"{emotion.value}.yaml"))
+    return data
+
+
+@lru_cache(maxsize=1)
+def _text_holders() -> dict[str, Emotion]:
+    """Each concept's text -> the emotion whose file holds it."""
+    return {
+        entry[1]: emotion
+        for emotion in Emotion
+        for item in _raw_emotion(emotion)["appraisals"]
+        for entry in item["concepts"]
+    }
+
+
 def _load_emotion(emotion: Emotion) -> EmotionConcepts:
     """One emotion's concepts from its shipped file (``data/<emotion>.yaml``)."""
-    raw = load_shipped_yaml(_data_file(f"{emotion.value}.yaml"))
+    raw = _raw_emotion(emotion)
     appraisals = []
     for item in raw["appraisals"]:
         concepts = tuple(_concept(entry, item["id"], emotion) for entry in item["concepts"])
@@ -790,4 +819,4 @@ def _load_emotion(emotion: Emotion) -> EmotionConcepts:
 @lru_cache(maxsize=1)
 def load_concept_graph() -> ConceptGraph:
     """The shipped concept graph (cached); each emotion's file is read when first needed."""
-    return ConceptGraph(_load_emotion)
+    return ConceptGraph(_load_emotion, holder=lambda text: _text_holders().get(text))

@@ -332,7 +332,11 @@ def test_the_remembered_answers_hold_under_threads_and_a_full_cache(monkeypatch)
 
 
 def test_the_shipped_graph_reads_an_emotion_s_file_when_a_lookup_first_needs_it():
-    from emotion_director.knowledge.concept_graph import ConceptGraph, _load_emotion
+    from emotion_director.knowledge.concept_graph import (
+        ConceptGraph,
+        _load_emotion,
+        _text_holders,
+    )
     from emotion_director.knowledge.scene import parse_scene
 
     read = []
@@ -348,5 +352,10 @@ def test_the_shipped_graph_reads_an_emotion_s_file_when_a_lookup_first_needs_it(
     assert graph.get(fear_text).emotion is Emotion.FEAR  # a text of an emotion not yet read
     assert sorted(read) == sorted(Emotion) and len(read) == len(Emotion)  # each file once
     assert graph.get("no such concept") is None and len(read) == len(Emotion)
+    read.clear()
+    indexed = ConceptGraph(load, holder=_text_holders().get)
+    assert indexed.get("the welder's shoulders hunched") is None and read == []
+    assert indexed.get(fear_text).emotion is Emotion.FEAR and read == [Emotion.FEAR]
+    assert load_concept_graph().get(fear_text) == indexed.get(fear_text)
     whole = ConceptGraph({e: _load_emotion(e) for e in Emotion})
     assert [c.text for c in whole.concepts("fear")] == [c.text for c in graph.concepts("fear")]
