@@ -1,6 +1,7 @@
 """A durable run killed (SIGKILL) in the middle of the persona fan-out resumes from its thread
 without recomputing the readings already saved (real embedded model, SQLite checkpoints)."""
 
+import fcntl
 import os
 import re
 import signal
@@ -43,22 +44,43 @@ def store(request, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def straight_prompt(tmp_path_factory):
-    """The final prompt of an uninterrupted run (no checkpoint store), shared by both stores."""
-    straight = _cli(
-        "an angry dog", "-e", "contentment", "--seed", "3", cwd=tmp_path_factory.mktemp("straight")
-    )
-    out, err = straight.communicate(timeout=300)
-    assert straight.returncode == 0, err
-    return re.search(r"prompt: (.*?)\nnegative:", out, re.S).group(1)
+def straight_prompt(tmp_path_factory, worker_id):
+    """The final prompt of an uninterrupted run (no checkpoint store), shared by both stores:
+    a function a test calls when it needs the prompt, at its end. The run is made once per test
+    session, also when pytest-xdist runs the two stores on two workers: it is written to the
+    folder the session's workers share, under a lock, by whichever asks first; the other test
+    meanwhile does its own work and then reads it."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # the folder all workers of this session share
+
+    def prompt() -> str:
+        with open(shared / "straight_prompt.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = shared / "straight_prompt.txt"
+            if done.is_file():
+                return done.read_text(encoding="utf-8")
+            straight = _cli(
+                "an angry dog",
+                "-e",
+                "contentment",
+                "--seed",
+                "3",
+                cwd=tmp_path_factory.mktemp("straight"),
+            )
+            out, err = straight.communicate(timeout=300)
+            assert straight.returncode == 0, err
+            found = re.search(r"prompt: (.*?)\nnegative:", out, re.S).group(1)
+            done.write_text(found, encoding="utf-8")
+            return found
+
+    return prompt
 
 
 @pytest.mark.slow  # three real rewrites in processes
 def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(
     tmp_path, store, straight_prompt
 ):
-    expected = straight_prompt
-
     thread = f"job-{time.time_ns()}"
     first = _cli(
         "an angry dog",
@@ -95,4 +117,6 @@ def test_sigkill_mid_fanout_then_resume_recomputes_only_missing_readings(
     assert set(calls) == PERSONAS - saved_set  # only the missing readings were recomputed
     assert _personas_in(out) == PERSONAS  # the saved ones are replayed, not recomputed
     final = re.search(r"prompt: (.*?)\nnegative:", out, re.S).group(1)
-    assert final == expected  # same seed: the resumed run ends where an uninterrupted one does
+    assert (
+        final == straight_prompt()
+    )  # same seed: the resumed run ends where an uninterrupted one does
