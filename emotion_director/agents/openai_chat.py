@@ -390,8 +390,8 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
             self._inner.close()
 
     class DeadlineTransport(httpx.HTTPTransport):
-        def __init__(self) -> None:
-            super().__init__()
+        def __init__(self, proxy: httpx.Proxy | None = None) -> None:
+            super().__init__(proxy=proxy)
             # httpx exposes no network-backend option; the pool it built takes one.
             self._pool._network_backend = DeadlineBackend(self._pool._network_backend)
 
@@ -433,12 +433,56 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
                 response.stream = ScrubbedBody(response.stream, scrub, events)
             return response
 
-    # the per-phase timeout stays as a floor for each read; the transport enforces the total
+    # the per-phase timeout stays as a floor for each read; the transport enforces the total.
+    # A client given its own transport reads no proxy from the environment: the proxies that
+    # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name (minus NO_PROXY), as httpx reads them, are
+    # mounted here, each through the same deadline and caps.
+    mounts = {
+        pattern: None if proxy is None else DeadlineTransport(httpx.Proxy(proxy))
+        for pattern, proxy in environment_proxies().items()
+    }
     return httpx.Client(
         transport=DeadlineTransport(),
+        mounts=mounts,
         timeout=httpx.Timeout(total_s),
         headers={"accept-encoding": "gzip, deflate"},
     )
+
+
+def environment_proxies() -> dict[str, str | None]:
+    """URL pattern -> the proxy the environment names for it (``None``: go directly), read as
+    httpx reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY."""
+    try:
+        from httpx._utils import get_environment_proxies
+    except ImportError:  # (a later httpx that moved it: no proxy rather than no client)
+        return {}
+    proxies: dict[str, str | None] = get_environment_proxies()
+    return proxies
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy a request to ``url`` goes through (credentials masked), or ``None``."""
+    import httpx
+
+    try:
+        from httpx._utils import URLPattern
+    except ImportError:
+        return None
+    try:
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    patterns = sorted(
+        ((URLPattern(key), proxy) for key, proxy in environment_proxies().items()),
+        key=lambda item: item[0],  # most specific first, as httpx orders its mounts
+    )
+    for pattern, proxy in patterns:
+        if pattern.matches(target):
+            if proxy is None:
+                return None
+            shown = httpx.URL(proxy)
+            return str(shown.copy_with(username=None, password=None)) if shown.userinfo else proxy
+    return None
 
 
 def _check_shape(response: Any, where: str) -> dict[str, Any]:
@@ -519,6 +563,10 @@ def guarded_chat_openai() -> Any:
                 # retries belong to the LLM seam (it honours Retry-After and tells a repeated
                 # rejection from a blip); the SDK's own (2 by default) would multiply them
                 values = {**values, "max_retries": 0}
+                # langchain-openai's TCP keep-alive socket options turn off proxy detection on
+                # the clients it builds (and warn when a proxy is set); requests go through the
+                # client below, which mounts the environment's proxies itself
+                values.setdefault("http_socket_options", ())
             if isinstance(values, dict) and values.get("http_client") is None:
                 total = values.get("timeout") or values.get("request_timeout") or 60.0
                 values = {

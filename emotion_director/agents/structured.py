@@ -246,6 +246,10 @@ class _Failure:
             self.retry_after = retry_after(_response_headers(chain))
         elif tls is not None:
             self.kind, self.tls = "tls", tls
+        elif any(type(e).__name__ == "ProxyError" and isinstance(e, lost) for e in chain):
+            # the proxy the environment names refused to carry the request (its CONNECT answer)
+            self.kind = "proxy"
+            self.detail = clean_model_text(str(chain[-1]))[:200]
         elif any(isinstance(e, refused) for e in chain):
             self.kind = "down"
         elif any(isinstance(e, slow) for e in chain):
@@ -778,6 +782,22 @@ def _backend_error(
         return BackendError(f"node '{node}': {failure.detail}")
     if failure.kind == "tls" and failure.tls is not None:  # a "tls" failure always has it
         return _tls_error(failure.tls, node=node, backend=backend, where=where)
+    from emotion_director.agents.openai_chat import environment_proxy
+
+    proxy = environment_proxy(where)
+    if failure.kind == "proxy":
+        return BackendError(
+            f"node '{node}': the proxy {proxy or 'the environment names'} would not carry the "
+            f"request to the {backend} server at {where} ({failure.detail}): fix HTTPS_PROXY / "
+            "HTTP_PROXY / ALL_PROXY, or set NO_PROXY to this host to go to it directly."
+        )
+    if failure.kind == "down" and proxy:
+        return BackendError(
+            f"node '{node}': cannot reach the proxy {proxy} that the environment names for the "
+            f"{backend} server at {where} (connection failed: nothing answers there). Fix "
+            "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, or set NO_PROXY to this host to go to it "
+            "directly."
+        )
     if failure.kind == "down":
         return BackendError(
             f"node '{node}': cannot reach the {backend} server at {where} (connection failed: "

@@ -423,3 +423,100 @@ def test_a_reply_with_a_nan_token_count_prints_no_library_warning(tmp_path):
     assert (
         "Pydantic serializer warnings" not in proc.stderr and "pydantic/main.py" not in proc.stderr
     )
+
+
+class _Proxy:
+    """A loopback HTTP proxy: ``forward`` carries plain-HTTP requests on (as a proxy does for
+    an http:// URL), ``refuse`` answers every request and every CONNECT with 403."""
+
+    def __init__(self, mode: str) -> None:
+        import http.server
+        import threading
+        import urllib.request
+
+        outer = self
+        self.seen: list[str] = []
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self) -> None:
+                outer.seen.append(f"{self.command} {self.path}")
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                if mode == "refuse":
+                    self.send_response(403)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+                request = urllib.request.Request(self.path, body, headers, method=self.command)
+                with direct.open(request, timeout=30) as reply:
+                    data = reply.read()
+                    self.send_response(reply.status)
+                    for key, value in reply.headers.items():
+                        if key.lower() not in HOP | {"content-length"}:
+                            self.send_header(key, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_CONNECT = _answer
+
+        HOP = {"connection", "proxy-connection", "proxy-authorization", "keep-alive"}
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://user:Pr0xy-secret@127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(key, raising=False)
+        monkeypatch.delenv(key.lower(), raising=False)
+    return monkeypatch
+
+
+def test_requests_go_through_the_proxy_the_environment_names(no_proxy_env):
+    """The client is given its own transport (deadline, size cap, credential scrubbing), which
+    made httpx ignore HTTP(S)_PROXY: behind a proxy, no request reached the server."""
+    proxy = _Proxy("forward")
+    try:
+        with SimulatedOpenAIServer("ok") as server:
+            no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+            out = build_graph(settings(server.url)).invoke(REQUEST)
+            assert out["final_prompt"].startswith("a dog")
+            chats = [s for s in proxy.seen if s.startswith("POST ") and "chat/completions" in s]
+            assert server.requests >= 1 and len(chats) == server.requests  # every one carried
+            seen = len(proxy.seen)
+            no_proxy_env.setenv("NO_PROXY", "127.0.0.1")  # NO_PROXY: straight to the server
+            build_graph(settings(server.url)).invoke(REQUEST)
+            assert len(proxy.seen) == seen
+    finally:
+        proxy.close()
+
+
+def test_a_proxy_that_refuses_or_is_down_is_named_and_its_password_is_not(no_proxy_env):
+    proxy = _Proxy("refuse")
+    try:
+        no_proxy_env.setenv("HTTPS_PROXY", proxy.url)
+        with pytest.raises(BackendError) as refused:
+            build_graph(settings("https://example.invalid/v1", max_retries=0)).invoke(REQUEST)
+    finally:
+        proxy.close()
+    message = str(refused.value)
+    assert "the proxy http://127.0.0.1:" in message and "would not carry" in message
+    assert "403" in message and "NO_PROXY" in message
+    assert "Pr0xy-secret" not in message and "user:" not in message
+    no_proxy_env.setenv("HTTPS_PROXY", proxy.url)  # closed now: nothing answers there
+    with pytest.raises(BackendError) as down:
+        build_graph(settings("https://example.invalid/v1", max_retries=0)).invoke(REQUEST)
+    message = str(down.value)
+    assert "cannot reach the proxy http://127.0.0.1:" in message
+    assert "Pr0xy-secret" not in message
