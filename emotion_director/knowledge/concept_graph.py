@@ -456,11 +456,12 @@ class ConceptGraph:
                 self._add(concepts)
 
     def _add(self, concepts: EmotionConcepts) -> None:
-        self._emotions[concepts.emotion] = concepts
         for appraisal in concepts.appraisals:
             for concept in appraisal.concepts:
                 self._by_text[concept.text] = concept
                 self._words[concept.text] = content_words(concept.text)
+        # published last: a thread that sees the emotion loaded finds its texts too
+        self._emotions[concepts.emotion] = concepts
 
     def _of(self, emotion: Emotion | str) -> EmotionConcepts:
         """One emotion's concepts, loaded on first use."""
@@ -538,8 +539,13 @@ class ConceptGraph:
         self._all()
         with self._lock:
             if self._patterns is None:
+                # in the graph's order (emotions in turn), whatever order they were read in
                 self._patterns = sorted(
-                    ((_template_pattern(t), c) for t, c in self._by_text.items()),
+                    (
+                        (_template_pattern(c.text), c)
+                        for emotion in Emotion
+                        for c in self.concepts(emotion)
+                    ),
                     key=lambda pc: -len(pc[1].text),
                 )
         found = []

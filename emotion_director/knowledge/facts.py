@@ -124,6 +124,12 @@ class FactsFile(BaseModel):
             f"facts: no {fact!r} entry (the parser reads it by name)"
             for fact in sorted(REQUIRED_FACTS - set(self.facts))
         ]
+        problems += [
+            f"figures_of_speech: {figure!r} and {neutral!r} must both end in '-' or neither "
+            "(a word's start is replaced by a word's start)"
+            for figure, neutral in self.figures_of_speech.items()
+            if figure.endswith("-") != neutral.endswith("-")
+        ]
         kinds = set(get_args(Kind))
         if set(self.kind_facts) != kinds:
             missing, extra = (

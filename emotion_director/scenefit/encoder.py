@@ -199,7 +199,7 @@ def one_blas_thread() -> contextlib.AbstractContextManager[None]:
     1.8-2.1x beside one busy process, and up to 20x while a rewrite ran beside it (a new scene's
     setting read: 1.4 s instead of 0.07 s). The limit holds while any thread runs MiniLM (the
     persona fan-out reads in parallel): the first to enter sets it, the last to leave gives
-    the process its threads back (0.02 ms)."""
+    the process its threads back (~1 ms: the loaded BLAS libraries are listed each time)."""
     return _ONE_BLAS_THREAD
 
 

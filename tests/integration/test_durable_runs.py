@@ -44,14 +44,14 @@ def store(request, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def straight_prompt(tmp_path_factory, worker_id):
+def straight_prompt(tmp_path_factory, request):
     """The final prompt of an uninterrupted run (no checkpoint store), shared by both stores:
     a function a test calls when it needs the prompt, at its end. The run is made once per test
     session, also when pytest-xdist runs the two stores on two workers: it is written to the
     folder the session's workers share, under a lock, by whichever asks first; the other test
     meanwhile does its own work and then reads it."""
     shared = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
+    if hasattr(request.config, "workerinput"):  # a pytest-xdist worker
         shared = shared.parent  # the folder all workers of this session share
 
     def prompt() -> str:

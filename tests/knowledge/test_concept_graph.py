@@ -359,3 +359,45 @@ def test_the_shipped_graph_reads_an_emotion_s_file_when_a_lookup_first_needs_it(
     assert load_concept_graph().get(fear_text) == indexed.get(fear_text)
     whole = ConceptGraph({e: _load_emotion(e) for e in Emotion})
     assert [c.text for c in whole.concepts("fear")] == [c.text for c in graph.concepts("fear")]
+
+
+def test_a_text_asked_for_while_its_emotion_is_being_read_is_found(monkeypatch):
+    """A server's first runs share the graph: one thread reading an emotion's file while another
+    asks for one of its texts got None when the emotion was published before its texts."""
+    import threading
+
+    from emotion_director.knowledge import concept_graph as module
+
+    graph = module.ConceptGraph(module._load_emotion, holder=module._text_holders().get)
+    fear_text = module._load_emotion(Emotion.FEAR).appraisals[-1].concepts[-1].text
+    started, release = threading.Event(), threading.Event()
+    words = module.content_words
+
+    def slow_words(text):
+        started.set()
+        release.wait(5)
+        return words(text)
+
+    monkeypatch.setattr(module, "content_words", slow_words)
+    reader = threading.Thread(target=graph.concepts, args=("fear",))
+    reader.start()
+    assert started.wait(5)
+    found = []
+    asker = threading.Thread(target=lambda: found.append(graph.get(fear_text)))
+    asker.start()
+    asker.join(0.3)  # it waits for the reading thread (or, wrongly, answers None at once)
+    release.set()
+    reader.join(5)
+    asker.join(5)
+    assert found and found[0] is not None and found[0].text == fear_text
+
+
+def test_free_text_binds_to_the_same_concepts_whatever_was_read_first():
+    from emotion_director.knowledge import concept_graph as module
+
+    def fresh(first):
+        graph = module.ConceptGraph(module._load_emotion, holder=module._text_holders().get)
+        graph.concepts(first)
+        return [c.text for c in graph.mentioned("a sewer tunnel, cold wet stone")]
+
+    assert fresh("fear") == fresh("awe") == fresh("sadness")

@@ -59,6 +59,7 @@ def test_the_parser_reads_its_facts_from_the_shipped_file():
         (lambda d: d["gap_breaks"].append("*"), "gap_breaks"),
         (lambda d: d["figures_of_speech"].update({"Sea Of": "mass of"}), "figures_of_speech"),
         (lambda d: d["figures_of_speech"].update({"sea of": " "}), "figures_of_speech"),
+        (lambda d: d["figures_of_speech"].update({"frozen mid-": "caught mid"}), "both end"),
     ],
 )
 def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):

@@ -3088,6 +3088,8 @@ def test_a_stand_off_keeps_the_eyes_on_the_other():
     parsed = parse_scene("a mongoose facing down a hooded cobra on a cracked mud bund in Sindh")
     downcast = load_concept_graph().get("{poss} eyes red-rimmed and downcast")
     assert "eyes_on" in downcast.conflict(parsed)
+    for look_down in ("a widow staring down at the letter in her lap", "a drunk lying facing down"):
+        assert "eyes_on" not in parse_scene(look_down).stated, look_down
 
 
 def test_a_pocket_watch_is_no_watching():

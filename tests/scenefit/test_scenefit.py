@@ -494,4 +494,4 @@ print(json.dumps(seen))
     )
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen and all(len(threads) == 2 and set(threads) == {1} for threads in seen), seen
+    assert seen and all(set(threads) == {1} for threads in seen), seen  # (numpy's, scipy's)

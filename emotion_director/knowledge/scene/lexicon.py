@@ -230,9 +230,10 @@ _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
 #: buzzing fluorescent lights", "by lamplight", "under the noon sun", "under a bright studio
 #: lamp", "in the glow of a forge"; not "in light snow"),
-#: "lit by", a "-lit" word, light that slants, pours or falls somewhere, or no light at all
-#: ("lightless depths", "an unlit stairwell": "a bathysphere descending past drifting
-#: ctenophores in lightless depths" got "harsh red backlight", both readers: a clash, set 86).
+#: "lit by", a "-lit" word, light that slants, pours or falls somewhere, or a place with no light
+#: at all ("in lightless depths", "in an unlit stairwell", "in pitch-dark taiga": "a bathysphere
+#: descending past drifting ctenophores in lightless depths" got "harsh red backlight", both
+#: readers: a clash, set 86); not a thing that is dark ("an unlit sparkler", "a pitch-black cat").
 _STATED_LIGHT = re.compile(
     r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
     r"suns?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
@@ -240,7 +241,8 @@ _STATED_LIGHT = re.compile(
     r"while|during|for|under|beneath|late|early|after|before|until|till|all|one)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
     r"slanting|pours?|pouring|streams?|streaming|falls?|falling|filters?|filtering)\b|"
-    r"\b(?:lightless|unlit|pitch[- ](?:dark|black))\b"
+    r"\b(?:in|into|through|across|inside|within|under|beneath)\s+(?:the\s+|an?\s+)?"
+    r"(?:lightless|unlit|pitch[- ](?:dark|black)|pitch\s+darkness)\b"
 )
 
 
