@@ -3371,3 +3371,12 @@ def test_third_person_forms():
         "goes",
         "fixes",
     ]
+
+
+def test_a_verb_stays_in_the_subject_when_nobody_knows_its_doer():
+    """Set 87: "a streamer yelling into his headset ..." (fear) became "a streamer into his
+    headset": no table knows a streamer as a person, so "yelling" read as a mood to remove."""
+    prompt = "a streamer yelling into his headset in a box room lit by purple LED strips"
+    assert fit_subject(parse_scene(prompt), prompt, "fear")[0] == prompt
+    burning = "firefighters at a burning house"  # a thing described: still moved out
+    assert fit_subject(parse_scene(burning), burning, "contentment")[0] == "firefighters at a house"

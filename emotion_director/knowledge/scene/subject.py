@@ -184,7 +184,21 @@ def _is_stated_action(word: str, scene: SceneModel, text: str) -> bool:
     previous = re.findall(r"[a-z]+", text.lower()[: at.start()])[-1:]
     # a subject's noun, or its last word ("a wide pan of paella simmering")
     nouns = {n for e in scene.entities if e.noun for n in (e.noun.lower(), e.noun.split()[-1])}
-    return bool(previous) and (previous[0] in nouns or previous[0].rstrip("s") in nouns)
+    if previous and (previous[0] in nouns or previous[0].rstrip("s") in nouns):
+        return True
+    # or a verb by its grammar, whoever does it: an -ing word after a word and before a
+    # preposition or a determiner says what someone does ("a streamer yelling into his headset",
+    # whose first noun no table knows as a person); one that describes a thing comes before it
+    # ("a burning house")
+    following = re.findall(r"[a-z]+", text.lower()[at.end() :])[:1]
+    return bool(previous) and bool(following) and following[0] in _VERB_FOLLOWERS
+
+
+#: Words after which an -ing word is a verb: a preposition or a determiner ("yelling into his
+#: headset", "shouting at a taxi", "crying for her mother").
+_VERB_FOLLOWERS = (
+    _LOCATIVE | _DETERMINERS | frozenset("to from for about with toward towards".split())
+)
 
 
 #: Adverbs in -s, which are no plural object ("crying always", "laughing indoors").
