@@ -125,6 +125,7 @@ JUDGES = {
     "judge87": ("FQ", "FR"),
     "judge88": ("FS", "FT"),
     "judge89": ("FU", "FV"),
+    "judge90": ("FW", "FX"),
 }
 
 
