@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
@@ -39,7 +40,9 @@ class WordRule(BaseModel):
     tag: str
     words: re.Pattern[str]
     unless: re.Pattern[str] | None = None
-    unless_tags: frozenset[str] = frozenset()
+    #: tags of the concept's line that cancel the rule; ``free``: those that rule the rule's own
+    #: tag out (``free`` in setting.yaml: a clear sky, under fog, rain, a storm, snow, overcast)
+    unless_tags: frozenset[str] | Literal["free"] = frozenset()
     unless_given: str | None = None
     subject_only: bool = False
 
@@ -77,7 +80,15 @@ class SettingFile(BaseModel):
         for table in (self.free, self.implies, self.overrides):
             named += list(table) + [t for ts in table.values() for t in ts]
         for rule in self.from_words:
-            named += [rule.tag, *rule.unless_tags]
+            if rule.unless_tags == "free":
+                if rule.tag not in self.free:
+                    raise ValueError(
+                        f"setting.yaml: `unless_tags: free` for {rule.tag!r}, which `free` "
+                        "does not list"
+                    )
+                named.append(rule.tag)
+            else:
+                named += [rule.tag, *rule.unless_tags]
             earlier = {r.tag for r in self.from_words[: self.from_words.index(rule)]}
             if rule.unless_given and rule.unless_given not in earlier:
                 raise ValueError(
@@ -208,12 +219,14 @@ def word_tags(text: str, tags: frozenset[str] = frozenset()) -> frozenset[str]:
     ``tags``, those of its line in the table: "{poss} jaw clenched" shows a quiet subject,
     "soft golden hour glow" a clear sky (unless its line names the weather hiding the sun)."""
     given: set[str] = set()
-    for rule in load_setting_file().from_words:
+    setting = load_setting_file()
+    free = setting.free
+    for rule in setting.from_words:
         if not rule.words.search(text):
             continue
         if (
             (rule.unless is not None and rule.unless.search(text))
-            or rule.unless_tags & tags
+            or set(free[rule.tag] if rule.unless_tags == "free" else rule.unless_tags) & tags
             or (rule.unless_given is not None and rule.unless_given in given)
             or (rule.subject_only and "{the}" not in text)
         ):

@@ -1327,6 +1327,7 @@ def test_word_rules_are_data_and_a_bad_one_is_named():
         ({"tag": "shade", "words": "(unclosed"}, "not a regular expression"),
         ({"tag": "shady", "words": "shade"}, "shady"),
         ({"tag": "shade", "words": "x", "unless_given": "nowhere"}, "names no earlier rule"),
+        ({"tag": "night", "words": "x", "unless_tags": "free"}, "which `free` does not list"),
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             setting_mod.SettingFile.model_validate({**raw, "from_words": [*rules, bad]})
