@@ -22,7 +22,9 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
                 "the openai backend needs a server URL: pass --base-url "
                 "http://HOST:PORT/v1 or set EMOTION_DIRECTOR_BASE_URL."
             )
-        from emotion_director.agents.openai_chat import guarded_chat_openai
+        from emotion_director.agents.openai_chat import environment_proxies, guarded_chat_openai
+
+        environment_proxies()  # a proxy variable no request could go through is named here
 
         return guarded_chat_openai()(
             base_url=settings.base_url,

@@ -451,13 +451,60 @@ def _http_client(total_s: float, max_bytes: int) -> Any:
 
 def environment_proxies() -> dict[str, str | None]:
     """URL pattern -> the proxy the environment names for it (``None``: go directly), read as
-    httpx reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY."""
+    httpx reads HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY.
+
+    Raises:
+        SettingsError: a variable holds no usable proxy URL (it is named, with the fix).
+    """
     try:
         from httpx._utils import get_environment_proxies
     except ImportError:  # (a later httpx that moved it: no proxy rather than no client)
         return {}
     proxies: dict[str, str | None] = get_environment_proxies()
+    for proxy in {p for p in proxies.values() if p is not None}:
+        _check_proxy(proxy)
     return proxies
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+
+
+def _check_proxy(proxy: str) -> None:
+    """Refuses a proxy URL no request could go through, naming the variable that holds it."""
+    import os
+
+    import httpx
+
+    from emotion_director.errors import SettingsError
+
+    names = [
+        name
+        for name in (*_PROXY_VARIABLES, *(v.lower() for v in _PROXY_VARIABLES))
+        if os.environ.get(name) and proxy in (os.environ[name], f"http://{os.environ[name]}")
+    ]
+    where = names[0] if names else "a proxy variable"
+    fix = (
+        f"give http://HOST:PORT (the proxy's user and password, if it needs them, before the "
+        f"host), or unset {where}"
+    )
+    try:
+        url = httpx.URL(proxy)
+        problem = None
+        if any(c.isspace() or not c.isprintable() for c in proxy):
+            problem = "it holds a space or a control character"
+        elif url.scheme not in {"http", "https", "socks5", "socks5h"}:
+            problem = f"its scheme {url.scheme!r} is not http, https or socks5"
+        elif not url.host:
+            problem = "it names no host"
+        elif url.scheme.startswith("socks"):
+            import importlib.util
+
+            if importlib.util.find_spec("socksio") is None:
+                problem = "a SOCKS proxy needs the socksio package (pip install 'httpx[socks]')"
+    except (httpx.InvalidURL, ValueError) as exc:
+        problem = str(exc)
+    if problem:  # (the message is redacted when made: a password in the URL is masked)
+        raise SettingsError(f"{where}={proxy!r} is not a usable proxy ({problem}): {fix}.")
 
 
 def environment_proxy(url: str) -> str | None:

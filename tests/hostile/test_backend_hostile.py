@@ -520,3 +520,26 @@ def test_a_proxy_that_refuses_or_is_down_is_named_and_its_password_is_not(no_pro
     message = str(down.value)
     assert "cannot reach the proxy http://127.0.0.1:" in message
     assert "Pr0xy-secret" not in message
+
+
+@pytest.mark.parametrize(
+    "value, named",
+    [
+        ("not a url", "it holds a space or a control character"),
+        ("http://127.0.0.1:notaport", "Invalid port"),
+        ("ftp://127.0.0.1:21", "its scheme 'ftp' is not http, https or socks5"),
+        ("http://[::1", "Invalid port"),
+        ("http://bob:S3cret-pw@127.0.0.1:notaport", "Invalid port"),
+    ],
+)
+def test_a_proxy_variable_no_request_could_use_is_named_with_the_fix(no_proxy_env, value, named):
+    """Each was 'unexpected InvalidURL / ValidationError ... report it' once the environment's
+    proxies were mounted."""
+    from emotion_director import SettingsError
+
+    no_proxy_env.setenv("HTTPS_PROXY", value)
+    with pytest.raises(SettingsError) as caught:
+        build_graph(settings("https://example.invalid/v1"))
+    message = str(caught.value)
+    assert message.startswith("HTTPS_PROXY=") and named in message
+    assert "unset HTTPS_PROXY" in message and "S3cret-pw" not in message
