@@ -3090,6 +3090,7 @@ def test_a_stand_off_keeps_the_eyes_on_the_other():
     assert "eyes_on" in downcast.conflict(parsed)
     for look_down in ("a widow staring down at the letter in her lap", "a drunk lying facing down"):
         assert "eyes_on" not in parse_scene(look_down).stated, look_down
+    assert "eyes_on" in parse_scene("a boxer staring down his opponent").stated
 
 
 def test_a_pocket_watch_is_no_watching():
