@@ -456,37 +456,29 @@ def environment_proxies() -> dict[str, str | None]:
     Raises:
         SettingsError: a variable holds no usable proxy URL (it is named, with the fix).
     """
+    import os
+
     try:
         from httpx._utils import get_environment_proxies
     except ImportError:  # (a later httpx that moved it: no proxy rather than no client)
         return {}
+    for name in (*_PROXY_VARIABLES, *(v.lower() for v in _PROXY_VARIABLES)):
+        value = os.environ.get(name)
+        if value:  # (httpx reads a value with no scheme as http://)
+            _check_proxy(name, value if "://" in value else f"http://{value}")
     proxies: dict[str, str | None] = get_environment_proxies()
-    for proxy in {p for p in proxies.values() if p is not None}:
-        _check_proxy(proxy)
     return proxies
 
 
 _PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 
 
-def _check_proxy(proxy: str) -> None:
-    """Refuses a proxy URL no request could go through, naming the variable that holds it."""
-    import os
-
+def _check_proxy(name: str, proxy: str) -> None:
+    """Refuses a proxy URL no request could go through, naming the variable ``name`` holding it."""
     import httpx
 
     from emotion_director.errors import SettingsError
 
-    names = [
-        name
-        for name in (*_PROXY_VARIABLES, *(v.lower() for v in _PROXY_VARIABLES))
-        if os.environ.get(name) and proxy in (os.environ[name], f"http://{os.environ[name]}")
-    ]
-    where = names[0] if names else "a proxy variable"
-    fix = (
-        f"give http://HOST:PORT (the proxy's user and password, if it needs them, before the "
-        f"host), or unset {where}"
-    )
     try:
         url = httpx.URL(proxy)
         problem = None
@@ -504,7 +496,10 @@ def _check_proxy(proxy: str) -> None:
     except (httpx.InvalidURL, ValueError) as exc:
         problem = str(exc)
     if problem:  # (the message is redacted when made: a password in the URL is masked)
-        raise SettingsError(f"{where}={proxy!r} is not a usable proxy ({problem}): {fix}.")
+        raise SettingsError(
+            f"{name}={proxy!r} is not a usable proxy ({problem}): give http://HOST:PORT (the "
+            f"proxy's user and password, if it needs them, before the host), or unset {name}."
+        )
 
 
 def environment_proxy(url: str) -> str | None:

@@ -231,7 +231,7 @@ class _Failure:
         chain = _cause_chain(exc)
         too_large = next((e for e in chain if isinstance(e, ResponseTooLargeError)), None)
         tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
-        refused, slow, lost = _transport_failures()
+        refused, slow, lost, proxy = _transport_failures()
         status_code = getattr(exc, "status_code", None)
         # (a server's text is cleaned where it enters: no terminal escapes, NUL or bells reach
         # the red error line, the logs or an eval's error records)
@@ -246,7 +246,7 @@ class _Failure:
             self.retry_after = retry_after(_response_headers(chain))
         elif tls is not None:
             self.kind, self.tls = "tls", tls
-        elif any(type(e).__name__ == "ProxyError" and isinstance(e, lost) for e in chain):
+        elif any(isinstance(e, proxy) for e in chain):
             # the proxy the environment names refused to carry the request (its CONNECT answer)
             self.kind = "proxy"
             self.detail = clean_model_text(str(chain[-1]))[:200]
@@ -298,7 +298,7 @@ def _cause_chain(exc: BaseException) -> list[BaseException]:
 def _transport_failures() -> tuple[tuple[type[BaseException], ...], ...]:
     """The exception types of a request that got no answer, from the clients the openai
     backend rides on (openai > httpx > httpcore): (connection refused, deadline passed,
-    connection lost). Imported on the first failure only."""
+    connection lost, a proxy refused to carry it). Imported on the first failure only."""
     import httpcore
     import httpx
     import openai
@@ -321,7 +321,8 @@ def _transport_failures() -> tuple[tuple[type[BaseException], ...], ...]:
         httpcore.NetworkError,
     )
     lost += (httpcore.ProtocolError, ConnectionError)
-    return refused, slow, lost
+    proxy: tuple[type[BaseException], ...] = (httpx.ProxyError, httpcore.ProxyError)
+    return refused, slow, lost, proxy
 
 
 def _client_errors() -> tuple[type[BaseException], ...]:
@@ -784,7 +785,7 @@ def _backend_error(
         return _tls_error(failure.tls, node=node, backend=backend, where=where)
     from emotion_director.agents.openai_chat import environment_proxy
 
-    proxy = environment_proxy(where)
+    proxy = environment_proxy(where) if failure.kind in {"proxy", "down"} else None
     if failure.kind == "proxy":
         return BackendError(
             f"node '{node}': the proxy {proxy or 'the environment names'} would not carry the "

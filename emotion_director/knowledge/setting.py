@@ -79,7 +79,7 @@ class SettingFile(BaseModel):
         named = [t for ts in self.from_facts.values() for t in ts]
         for table in (self.free, self.implies, self.overrides):
             named += list(table) + [t for ts in table.values() for t in ts]
-        for rule in self.from_words:
+        for index, rule in enumerate(self.from_words):
             if rule.unless_tags == "free":
                 if rule.tag not in self.free:
                     raise ValueError(
@@ -89,7 +89,7 @@ class SettingFile(BaseModel):
                 named.append(rule.tag)
             else:
                 named += [rule.tag, *rule.unless_tags]
-            earlier = {r.tag for r in self.from_words[: self.from_words.index(rule)]}
+            earlier = {r.tag for r in self.from_words[:index]}
             if rule.unless_given and rule.unless_given not in earlier:
                 raise ValueError(
                     f"setting.yaml: `unless_given: {rule.unless_given}` names no earlier rule"
