@@ -121,7 +121,7 @@ def test_a_figure_of_speech_asserts_only_its_neutral_reading():
     from emotion_director.knowledge import load_concept_graph
 
     polar = scene.parse_scene("a microlight skimming low over an esker under the midnight sun")
-    assert "night" not in polar.facts
+    assert "night" not in polar.facts and "hot" not in polar.facts
     assert "night" in scene.parse_scene("a microlight skimming low over an esker at midnight").facts
     assert load_concept_graph().get("fireworks bursting overhead").conflict(polar)
     assert "winter" not in scene.phrase_facts("the smoker mid-bounce, frozen mid-air")
