@@ -34,7 +34,7 @@ run: $(CORE)
 # (tests/conftest.py)
 TEST_WORKERS ?= 2
 test: $(DEV)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 --durations=15 --cpu-report=15
 
 # the fast loop: no real model or server (integration) and nothing over ~2.5 s (slow), on the
 # same workers as `make test` (`make test-unit TEST_WORKERS=0` runs it in one process)

@@ -13,6 +13,8 @@ import emotion_director.agents.models as chat_models
 from emotion_director import Settings, build_graph
 from emotion_director.testing import TestChatModel
 
+pytest_plugins = ["tests.cpu_report"]
+
 
 @pytest.fixture(autouse=True)
 def _forbid_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
