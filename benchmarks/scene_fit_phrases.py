@@ -30,6 +30,7 @@ import collections
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from emotion_director.files import atomic_write
@@ -152,10 +153,34 @@ def _concepts() -> list[tuple[re.Pattern[str], str, str, str]]:
     return out
 
 
+def _first_concept(
+    concepts: list[tuple[re.Pattern[str], str, str, str]],
+) -> Callable[[str], tuple[str, str, str]]:
+    """``phrase -> (facet, tags, text)`` of the first concept line whose pattern matches it, as
+    a loop over ``concepts`` finds it; ``("expression", "-", "")`` where none does. Only the
+    lines that can match are tried: those whose text ends in the phrase's last word, and those
+    ending in an owner (``{the}``/``{poss}``: any word), in the lines' order."""
+    by_last: dict[str | None, list[int]] = collections.defaultdict(list)
+    for i, (_, _, _, text) in enumerate(concepts):
+        last = text.split()[-1].lower() if text.split() else None
+        by_last[None if last is None or "{" in last else last].append(i)
+
+    def first(phrase: str) -> tuple[str, str, str]:
+        words = phrase.split()
+        tried = by_last.get(words[-1].lower(), []) if words else []
+        for i in sorted([*tried, *by_last.get(None, [])]):
+            rx, facet, tags, text = concepts[i]
+            if rx.match(phrase):
+                return facet, tags, text
+        return ("expression", "-", "")
+
+    return first
+
+
 def phrases() -> list[dict[str, object]]:
     from emotion_director.evals.scene_checker import prompt_phrases
 
-    concepts = _concepts()
+    concept_of = _first_concept(_concepts())
     rows: list[dict[str, object]] = []
     for stem, readers in JUDGES.items():
         if not (RUNS / f"{stem}_in.jsonl").exists():
@@ -183,10 +208,7 @@ def phrases() -> list[dict[str, object]]:
                     if said == ["fits", "fits"]
                     else "unsure"
                 )
-                facet, tags, concept = next(
-                    ((f, t, c) for rx, f, t, c in concepts if rx.match(phrase)),
-                    ("expression", "-", ""),
-                )
+                facet, tags, concept = concept_of(phrase)
                 rows.append(
                     {
                         "set": stem,
