@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import threading
 from functools import lru_cache
@@ -199,7 +200,7 @@ def one_blas_thread() -> contextlib.AbstractContextManager[None]:
     1.8-2.1x beside one busy process, and up to 20x while a rewrite ran beside it (a new scene's
     setting read: 1.4 s instead of 0.07 s). The limit holds while any thread runs MiniLM (the
     persona fan-out reads in parallel): the first to enter sets it, the last to leave gives
-    the process its threads back (~1 ms: the loaded BLAS libraries are listed each time)."""
+    the process its threads back."""
     return _ONE_BLAS_THREAD
 
 
@@ -231,14 +232,69 @@ _ONE_BLAS_THREAD = _OneBlasThread()
 
 
 def _blas_controller() -> Any:
-    """The BLAS libraries loaded now (~1 ms): asked on each outermost entry, not once, so that
-    one loaded after MiniLM's first call (torch's or scipy's, imported later by the same
-    process) is held to one thread too."""
+    """A controller of the BLAS libraries loaded now: made again only when a shared library may
+    have been loaded since the last one (so that one loaded after MiniLM's first call, torch's or
+    scipy's imported later by the same process, is held to one thread too), told by the C
+    library's own count of loads where it keeps one (glibc); made on each call elsewhere. A
+    controller lists every loaded library through its file name: ~1 ms, which a scene-fit
+    check paid on each call."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # (an older install of the [scene] extra)
         return None
-    return ThreadpoolController()
+    loads = _shared_library_loads()
+    with _CONTROLLER_LOCK:
+        if loads is None or _CONTROLLER.get("loads") != loads:
+            _CONTROLLER.update(loads=loads, controller=ThreadpoolController())
+        return _CONTROLLER["controller"]
+
+
+_CONTROLLER: dict[str, Any] = {}
+_CONTROLLER_LOCK = threading.Lock()
+
+
+class _DlPhdrInfo(ctypes.Structure):
+    """The head of glibc's ``struct dl_phdr_info`` (``<link.h>``), up to ``dlpi_subs``."""
+
+    _fields_ = [
+        ("dlpi_addr", ctypes.c_void_p),
+        ("dlpi_name", ctypes.c_char_p),
+        ("dlpi_phdr", ctypes.c_void_p),
+        ("dlpi_phnum", ctypes.c_uint16),
+        ("dlpi_adds", ctypes.c_ulonglong),
+        ("dlpi_subs", ctypes.c_ulonglong),
+    ]
+
+
+@lru_cache(maxsize=1)
+def _dl_iterate_phdr() -> Any:
+    try:
+        return ctypes.CDLL(None).dl_iterate_phdr
+    except (AttributeError, OSError):  # none (macOS, Windows)
+        return None
+
+
+_DL_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(_DlPhdrInfo), ctypes.c_size_t, ctypes.c_void_p
+)
+
+
+def _shared_library_loads() -> tuple[int, int] | None:
+    """(loads, unloads) of shared libraries in this process so far (glibc counts them in each
+    ``dl_iterate_phdr`` record: read from the first, ~10 us), or None where the C library has
+    no such count."""
+    iterate = _dl_iterate_phdr()
+    if iterate is None:
+        return None
+    seen: list[tuple[int, int]] = []
+
+    def first(info: Any, size: int, data: Any) -> int:
+        if size >= _DlPhdrInfo.dlpi_subs.offset + ctypes.sizeof(ctypes.c_ulonglong):
+            seen.append((info.contents.dlpi_adds, info.contents.dlpi_subs))
+        return 1  # stop after the first record: every record carries the same counts
+
+    iterate(_DL_CALLBACK(first), None)
+    return seen[0] if seen else None
 
 
 def _layer_norm(

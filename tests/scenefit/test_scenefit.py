@@ -466,6 +466,27 @@ def test_minilm_runs_on_one_blas_thread_and_gives_the_threads_back():
     assert blas_threads() == before
 
 
+def test_the_blas_libraries_are_listed_again_only_after_a_library_was_loaded(tmp_path):
+    """Listing the loaded libraries costs ~1 ms, which a scene check paid on every call."""
+    pytest.importorskip("threadpoolctl")
+    import _csv
+    import ctypes
+    import shutil
+
+    from emotion_director.scenefit import encoder as encoder_module
+
+    if encoder_module._shared_library_loads() is None:
+        pytest.skip("the C library keeps no count of loads (not glibc)")
+    first = encoder_module._blas_controller()
+    assert encoder_module._blas_controller() is first  # nothing loaded in between
+    if not getattr(_csv, "__file__", None):
+        pytest.skip("_csv is built into this interpreter: no shared library to copy")
+    copy = tmp_path / "libnever_loaded_before.so"  # a file of its own: a new load
+    shutil.copy(_csv.__file__, copy)
+    ctypes.CDLL(str(copy))
+    assert encoder_module._blas_controller() is not first
+
+
 def test_a_blas_library_loaded_after_minilm_s_first_call_is_held_to_one_thread_too():
     """scipy brings its own OpenBLAS: loaded after MiniLM's first call (as a process that goes on
     to other work does), it ran beside MiniLM on every core. A fresh process fixes the order."""
