@@ -26,6 +26,13 @@ def _forbid_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.Monk
 
 
 @pytest.fixture
+def loopback_model_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lets this process call a model: for tests whose model is a simulated OpenAI-compatible
+    server on loopback (``emotion_director.testing.SimulatedOpenAIServer``), not a real one."""
+    monkeypatch.setattr(chat_models, "ALLOW_MODEL_REQUESTS", True)
+
+
+@pytest.fixture
 def test_model() -> TestChatModel:
     return TestChatModel()
 

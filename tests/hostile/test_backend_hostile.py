@@ -10,6 +10,7 @@ import pytest
 
 from emotion_director import BackendError, Settings, build_graph
 from emotion_director.testing import SimulatedOpenAIServer
+from tests.cli_runner import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -141,37 +142,18 @@ def test_a_gzip_compressed_answer_is_read():
 
 def test_control_characters_from_a_model_never_reach_the_prompt_or_the_terminal(tmp_path):
     import json
-    import os
-    import subprocess
-    import sys
 
     with SimulatedOpenAIServer("control_chars") as server:  # write mode: the model's own words
         out = build_graph(
             Settings(backend="openai", base_url=server.url, reading_mode="write")
         ).invoke(REQUEST)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(
+        env = dict(
             EMOTION_DIRECTOR_BACKEND="openai",
             EMOTION_DIRECTOR_BASE_URL=server.url,
             EMOTION_DIRECTOR_READING_MODE="write",
             EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
         )
-        cli = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "emotion_director.cli",
-                "rewrite",
-                "a dog",
-                "-e",
-                "awe",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        cli = run_cli("rewrite", "a dog", "-e", "awe", "--json", env=env, cwd=tmp_path)
     bad = [chr(c) for c in range(32) if chr(c) != "\n"] + ["\x7f", "\u202e"]
     text = json.dumps(out, default=str, ensure_ascii=False)
     assert out["final_prompt"] and not [c for c in bad if c in text]
@@ -289,39 +271,18 @@ def test_a_self_signed_certificate_is_named_with_the_way_to_trust_it(tmp_path, m
 
 @pytest.mark.parametrize("case", ["tls", "rate_limit"])
 def test_tls_and_rate_limit_errors_are_one_red_line_in_the_cli(case, tmp_path):
-    import os
-    import subprocess
-    import sys
 
     mode, retry = ("ok", "0") if case == "tls" else ("http429", "3600")
     with SimulatedOpenAIServer(mode, retry_after=retry) as server:
         url = server.url.replace("http://", "https://") if case == "tls" else server.url
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(
+        env = dict(
             EMOTION_DIRECTOR_BACKEND="openai",
             EMOTION_DIRECTOR_BASE_URL=url,
             EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
             COLUMNS="80",
         )
-        cli = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "emotion_director.cli",
-                "rewrite",
-                "a dog",
-                "-e",
-                "awe",
-                "--persona",
-                "poet",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            cwd=tmp_path,
-        )
+        args = ("rewrite", "a dog", "-e", "awe", "--persona", "poet", "--json")
+        cli = run_cli(*args, env=env, cwd=tmp_path)
     assert cli.returncode == 2, cli.stderr[-2000:]
     lines = cli.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), cli.stderr[-2000:]
@@ -333,9 +294,6 @@ def test_tls_and_rate_limit_errors_are_one_red_line_in_the_cli(case, tmp_path):
 def test_a_server_s_error_text_reaches_no_terminal_raw(tmp_path):
     # round 3 audit: an HTTP 400 whose message carries a terminal escape, NUL, a bell and a
     # bidirectional override reached the red error line (and eval error records) as sent
-    import os
-    import subprocess
-    import sys
 
     from emotion_director.errors import BackendError
     from emotion_director.testing import SimulatedOpenAIServer
@@ -347,20 +305,13 @@ def test_a_server_s_error_text_reaches_no_terminal_raw(tmp_path):
             build_graph(settings).invoke(REQUEST)
         assert "invalid request" in str(raised.value)
         assert not any(c in str(raised.value) for c in dirt)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(
+        env = dict(
             EMOTION_DIRECTOR_BACKEND="openai",
             EMOTION_DIRECTOR_BASE_URL=server.url,
             EMOTION_DIRECTOR_MAX_RETRIES="0",
             EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "runs.sqlite"),
         )
-        cli = subprocess.run(
-            [sys.executable, "-m", "emotion_director.cli", "rewrite", "a dog", "-e", "awe"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        cli = run_cli("rewrite", "a dog", "-e", "awe", env=env, cwd=tmp_path)
     assert cli.returncode != 0
     assert "invalid request" in cli.stderr
     assert "Traceback" not in cli.stderr

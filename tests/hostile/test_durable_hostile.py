@@ -24,6 +24,7 @@ from emotion_director.graph.checkpoints import open_checkpointer
 from emotion_director.graph.durable import check_thread_id, hold_thread, saved_run
 from emotion_director.graph.state import checkpoint_serde
 from emotion_director.personas import default_personas
+from tests.cli_runner import run_cli
 from tests.integration.conftest import postgres_url  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(120)
@@ -374,8 +375,12 @@ API_KEY = "sk-test-RESUMEKEY0123456789abcdef"
 URL_PASSWORD = "pw-RESUME-secret-77"
 
 
-def _rewrite(*args, env, stdin=""):
-    """One real ``emotion-director rewrite`` process; ``stdin=""`` is a closed terminal."""
+def _rewrite(*args, env, stdin="", process=False):
+    """``emotion-director rewrite`` as a process would run it (:func:`tests.cli_runner.run_cli`),
+    or in a process of its own (``process=True``: a failed run's other requests end with it);
+    ``stdin=""`` is a closed terminal."""
+    if not process:
+        return run_cli("rewrite", *args, env=env, input=stdin)
     full = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
     full.update(env, COLUMNS="200")
     return subprocess.run(
@@ -399,6 +404,7 @@ def _refusal(done):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("change", ["base_url", "model"])
+@pytest.mark.usefixtures("loopback_model_server")
 def test_resume_with_another_server_or_model_is_refused_and_never_calls_it(tmp_path, change):
     from emotion_director.testing import SimulatedOpenAIServer
 
@@ -413,7 +419,10 @@ def test_resume_with_another_server_or_model_is_refused_and_never_calls_it(tmp_p
         # the URL holds a password, the environment an API key: neither may ever be printed
         url = first.url.replace("http://", f"http://alice:{URL_PASSWORD}@")
         started = ["--base-url", url, "--model", "model-a"]
-        broken = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", *started, env=env)
+        # in a process of its own: when it has ended, so have its other personas' requests
+        broken = _rewrite(
+            "an angry dog", "-e", "contentment", "--thread", "T", *started, env=env, process=True
+        )
         assert broken.returncode == 2 and "HTTP 500" in broken.stderr  # saved, unfinished
         calls = first.requests
         changed = (

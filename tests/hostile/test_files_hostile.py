@@ -10,21 +10,14 @@ import sys
 
 import pytest
 
+from tests.cli_runner import run_cli
+
 pytestmark = pytest.mark.timeout(120)
 
 
 def _cli(*args, cwd):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-    env.update(EMOTION_DIRECTOR_BACKEND="test", COLUMNS="300")
-    # a reader that blocks on a FIFO would hang: the timeout turns that into a failure
-    return subprocess.run(
-        [sys.executable, "-m", "emotion_director.cli", *map(str, args)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
+    # a reader that blocks on a FIFO would hang: the module's timeout turns that into a failure
+    return run_cli(*args, env={"EMOTION_DIRECTOR_BACKEND": "test"}, cwd=cwd)
 
 
 def _one_red_line(proc, *needles):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,8 +107,7 @@ def test_normal_nesting_still_loads(tmp_path):
 # --- MCP: JSON-RPC errors as the spec says -------------------------------------------------------
 
 
-@pytest.fixture
-def mcp_process():
+def _start_mcp_process() -> Iterator[subprocess.Popen]:
     pytest.importorskip("mcp")
     env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
     proc = subprocess.Popen(
@@ -120,6 +120,18 @@ def mcp_process():
     yield proc
     proc.kill()
     proc.wait(timeout=10)
+
+
+@pytest.fixture
+def mcp_process():
+    """A fresh server: a session not yet initialized."""
+    yield from _start_mcp_process()
+
+
+@pytest.fixture(scope="module")
+def shared_mcp_process():
+    """One server for every malformed line of this module, in turn: each must leave it up."""
+    yield from _start_mcp_process()
 
 
 def _exchange(proc, line: bytes) -> dict:
@@ -144,7 +156,8 @@ def _exchange(proc, line: bytes) -> dict:
         (b'{"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": "x"}', -32602),
     ],
 )
-def test_malformed_json_rpc_gets_the_spec_error_not_silence(mcp_process, line, code):
+def test_malformed_json_rpc_gets_the_spec_error_not_silence(shared_mcp_process, line, code):
+    mcp_process = shared_mcp_process
     answer = _exchange(mcp_process, line)
     assert answer["jsonrpc"] == "2.0" and answer["error"]["code"] == code
     assert answer["error"]["message"]
@@ -168,8 +181,8 @@ def test_malformed_json_rpc_gets_the_spec_error_not_silence(mcp_process, line, c
 
 
 @pytest.mark.integration
-def test_an_invalid_request_keeps_its_id_in_the_error(mcp_process):
-    answer = _exchange(mcp_process, b'{"jsonrpc": "2.0", "id": 7, "method": 5}')
+def test_an_invalid_request_keeps_its_id_in_the_error(shared_mcp_process):
+    answer = _exchange(shared_mcp_process, b'{"jsonrpc": "2.0", "id": 7, "method": 5}')
     assert answer["id"] == 7 and answer["error"]["code"] == -32600
 
 

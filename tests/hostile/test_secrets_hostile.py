@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sqlite3
-import subprocess
 import sys
 
 import pytest
@@ -20,6 +18,7 @@ from emotion_director.cli import app
 from emotion_director.errors import EmotionDirectorError, SettingsError
 from emotion_director.graph.checkpoints import open_checkpointer, redact_url
 from emotion_director.redaction import RedactingFilter, redact, remember_secret
+from tests.cli_runner import run_cli
 from tests.hostile.hostile_servers import HostileServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -322,35 +321,14 @@ def test_info_logs_of_a_real_run_carry_no_password_or_key(tmp_path):
     from emotion_director.testing import SimulatedOpenAIServer
 
     with SimulatedOpenAIServer("ok") as server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(
+        env = dict(
             EMOTION_DIRECTOR_LOG_LEVEL="DEBUG",
             EMOTION_DIRECTOR_API_KEY=API_KEY,
             EMOTION_DIRECTOR_READING_MODE="choose",
         )
         url = server.url.replace("http://", f"http://alice:{PASSWORD}@")
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "emotion_director.cli",
-                "rewrite",
-                "a dog",
-                "-e",
-                "awe",
-                "--backend",
-                "openai",
-                "--base-url",
-                url,
-                "--persona",
-                "poet",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            cwd=tmp_path,
-        )
+        args = ("rewrite", "a dog", "-e", "awe", "--backend", "openai", "--base-url", url)
+        proc = run_cli(*args, "--persona", "poet", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "HTTP Request: POST http://alice:***@127.0.0.1" in proc.stderr  # httpx's line, masked
     assert PASSWORD not in proc.stderr + proc.stdout and API_KEY not in proc.stderr
@@ -440,8 +418,7 @@ def test_credentials_a_server_echoes_are_masked_where_its_text_enters(mode, cred
                 return json.dumps(out, default=str, ensure_ascii=False)
 
         in_process = asyncio.run(run_graph())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-        env.update(
+        env = dict(
             EMOTION_DIRECTOR_BACKEND="openai",
             EMOTION_DIRECTOR_BASE_URL=url,
             EMOTION_DIRECTOR_READING_MODE="write",
@@ -451,27 +428,8 @@ def test_credentials_a_server_echoes_are_masked_where_its_text_enters(mode, cred
         )
         if key:
             env["EMOTION_DIRECTOR_API_KEY"] = key
-        cli = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "emotion_director.cli",
-                "rewrite",
-                "a dog",
-                "-e",
-                "awe",
-                "--persona",
-                "poet",
-                "--thread",
-                "t1",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            cwd=tmp_path,
-        )
+        args = ("rewrite", "a dog", "-e", "awe", "--persona", "poet", "--thread", "t1", "--json")
+        cli = run_cli(*args, env=env, cwd=tmp_path)
         echoed = server.headers["authorization"]
     assert echoed.startswith("Bearer " if key else "Basic ")  # the server saw the credential
     files = {

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_cli
+
 pytestmark = pytest.mark.timeout(120)
 
 RESULT = {
@@ -231,7 +233,7 @@ def _cli(tmp_path, *python_args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 @pytest.mark.parametrize(("build", "word"), [pytest.param(b, w, id=i) for i, b, w in CASES])
 def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
-    proc = _cli(tmp_path, "-m", "emotion_director.cli", *build(tmp_path))
+    proc = run_cli(*build(tmp_path), env={"EMOTION_DIRECTOR_BACKEND": "test"}, cwd=tmp_path)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, (proc.returncode, output[-3000:])
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
