@@ -20,7 +20,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=0,
         metavar="N",
         help="print the N tests that cost the most CPU: their own (the test process, all its "
-        "threads) and their child processes' (those that ended during the test), beside the wall "
+        "threads) and their child processes' (those reaped during the test), beside the wall "
         "time --durations shows; a test suite's cost on 2 cores is its CPU, not its wall time",
     )
 
