@@ -664,6 +664,20 @@ def test_animals_about_only_by_day_are_refused_at_night(scene, fits):
     _assert_free_tag("a hawk diving talons-first", "diurnal", scene, fits)
 
 
+@pytest.mark.parametrize(
+    "scene, fits",
+    [
+        ("a welder on a bridge at night", False),
+        ("a shepherd on a hillside at dusk", True),  # a low sun in the eyes
+        ("a welder on a bridge", True),
+    ],
+)
+def test_shading_the_eyes_needs_daylight(scene, fits):
+    # seen (the README's commands, read as a user would): "hand raised to shade the eyes,
+    # looking out" for "a welder on a bridge at night"
+    _assert_free_tag("{poss} hand raised to shade the eyes, looking out", "diurnal", scene, fits)
+
+
 def test_a_wire_is_built_infrastructure():
     # seen (a demanding-user run): "a lone bird on a wire" on "a harp seal pup alone on a
     # thawing ice floe in grey fog"
