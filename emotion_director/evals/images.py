@@ -286,7 +286,7 @@ def read_image_records(run_dir: str | Path) -> list[dict[str, Any]]:
 
 def select_items(run_dir: Path, settings: ImageEvalSettings) -> list[dict[str, Any]]:
     """The text run's (system, case) rows to make images for, in the run's case order."""
-    from emotion_director.evals.runner import read_results
+    from emotion_director.evals.tables import read_results
 
     if not run_dir.is_dir():
         raise ImageEvalError(

@@ -41,11 +41,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from emotion_director.agents.backends import backend_name, make_chat_model
-from emotion_director.agents.structured import StructuredMemory, ainvoke_structured
 from emotion_director.emotions import EMOTIONS, Emotion
-from emotion_director.errors import EmotionDirectorError, RunFolderError, UserInputError
-from emotion_director.evals.cache import EvalCacheError, SQLiteLLMCache, with_cache
+from emotion_director.errors import (
+    EmotionDirectorError,
+    EvalCacheError,
+    RunFolderError,
+    UserInputError,
+)
 from emotion_director.evals.identity import (
     RunMismatchError,
     model_name,
@@ -53,7 +55,7 @@ from emotion_director.evals.identity import (
     public_url,
 )
 from emotion_director.evals.markup import markdown_inline
-from emotion_director.evals.runner import Tally, read_results
+from emotion_director.evals.tables import Tally, read_results
 from emotion_director.files import append_jsonl, read_json_file, read_run_jsonl, write_text_atomic
 from emotion_director.settings import Settings
 
@@ -198,6 +200,11 @@ async def judge_run(
         EmotionDirectorError: the run has no results, a system is unknown, or fewer than two.
         RunMismatchError: the run was judged before with another judge model or rubric.
     """
+    # the model's stack (langchain-core) only where a judge runs: `eval report` reads the
+    # judgments this module keeps without it
+    from emotion_director.agents.backends import backend_name, make_chat_model
+    from emotion_director.agents.structured import StructuredMemory, ainvoke_structured
+    from emotion_director.evals.cache import SQLiteLLMCache, with_cache
     from emotion_director.evals.tables import validate_rows
 
     started = time.perf_counter()

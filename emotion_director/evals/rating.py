@@ -174,7 +174,7 @@ def read_run_image(run_root: Path, recorded: object) -> tuple[bytes, str] | None
 def build_pairs(run_dir: str | Path, systems: list[str] | None = None) -> list[RatingPair]:
     """Every pair of systems on every case that both rewrote, with up to 2 images per side."""
     from emotion_director.evals.images import read_image_records
-    from emotion_director.evals.runner import read_results
+    from emotion_director.evals.tables import read_results
 
     run = Path(run_dir)
     if not (run / "results.jsonl").is_file():
@@ -688,7 +688,7 @@ def summarise_ratings(records: list[dict[str, Any]]) -> dict[str, Any]:
 def _automatic(run: Path) -> dict[str, dict[str, float]]:
     """A few automatic metrics per system to print beside the human win rates."""
     from emotion_director.evals.images import read_image_records
-    from emotion_director.evals.runner import read_results
+    from emotion_director.evals.tables import read_results
 
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in read_results(run):

@@ -37,22 +37,12 @@ from emotion_director.evals.datasets import EvalCase
 from emotion_director.evals.identity import check_resume, public_url, read_run_meta, run_identity
 from emotion_director.evals.metrics import VECTORS_FILE
 from emotion_director.evals.systems import SystemContext, make_systems
-from emotion_director.evals.tables import read_results  # noqa: F401 (its old home)
+from emotion_director.evals.tables import (
+    Tally,
+    read_results,  # noqa: F401 (its old home)
+)
 from emotion_director.files import append_jsonl, write_text_atomic
 from emotion_director.settings import Settings
-
-
-@dataclass(kw_only=True)
-class Tally:
-    """What a resumable batch did: items done now, skipped (done by an earlier run), failed;
-    model-cache hits and misses; its wall time."""
-
-    done: int
-    skipped: int
-    failed: int
-    cache_hits: int
-    cache_misses: int
-    seconds: float
 
 
 @dataclass(kw_only=True)

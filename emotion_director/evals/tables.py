@@ -19,6 +19,19 @@ from emotion_director.errors import EvalReportError, RunFolderError
 from emotion_director.files import read_run_jsonl
 
 
+@dataclass(kw_only=True)
+class Tally:
+    """What a resumable batch did: items done now, skipped (done by an earlier run), failed;
+    model-cache hits and misses; its wall time."""
+
+    done: int
+    skipped: int
+    failed: int
+    cache_hits: int
+    cache_misses: int
+    seconds: float
+
+
 @dataclass
 class ReportSection:
     """One part of the report, rendered both ways."""

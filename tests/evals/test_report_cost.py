@@ -105,6 +105,24 @@ def test_the_report_modules_import_no_llm_stack():
     assert out.stdout.strip() == "[]"
 
 
+def test_eval_report_on_a_finished_run_imports_no_llm_stack(run):
+    # the judge's section read its judgments through the module that runs a judge, which
+    # imported the model stack (langchain-core, langsmith): ~0.7 s of each `eval report`
+    stack = ("langchain_core.language_models", "langgraph", "openai", "llama_cpp", "torch")
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['emotion-director', 'eval', 'report', {str(run)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('emotion_director.cli', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({stack!r})), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
+
+
 def test_vectors_of_another_encoder_or_not_unit_length_are_not_used(tmp_path):
     import base64
 
