@@ -127,6 +127,7 @@ JUDGES = {
     "judge88": ("FS", "FT"),
     "judge89": ("FU", "FV"),
     "judge90": ("FW", "FX"),
+    "judge91": ("FY", "FZ"),
 }
 
 
