@@ -3190,6 +3190,12 @@ def test_people_named_by_a_pronoun_are_not_cast_as_another_people():
         ("a woman running a bakery in Lyon", False),
         ("a muddy spring fair in a village", False),
         ("an electric car charging at a station", False),
+        # caught midway through it (held-out set 88: a cheerleader frozen mid-jump under
+        # floodlights got slumped shoulders and a downcast gaze, both readers)
+        ("a cheerleader frozen mid-jump under floodlights at a high-school football game", True),
+        ("a hurdler caught mid-leap", True),
+        ("an old man watching a boy mid-leap", False),
+        ("a cat mid-yawn on a sofa", False),
     ],
 )
 def test_a_scene_states_exerting_where_its_subject_moves_its_whole_body_hard(scene, exerting):

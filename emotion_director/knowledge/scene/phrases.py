@@ -100,7 +100,8 @@ def _exerts(tokens: list[str], actions: list[str], entities: list[SubjectEntity]
     the river"; not "an old man watching boys leap into the river", "a dog asleep while children
     chase each other") or opening the scene ("Leaping from the rocks, a goat ..."), that the
     clauses read as an action or that a path or an aim follows ("leap into", "leaping for a
-    catch"; not "a muddy spring fair", "the race", "a jumping spider")."""
+    catch"; not "a muddy spring fair", "the race", "a jumping spider"), or that the subject is
+    caught midway through ("frozen mid-jump")."""
     subject = entities[0] if entities else None
     if subject is None or subject.kind not in ANIMATE_KINDS:
         return False
@@ -109,15 +110,21 @@ def _exerts(tokens: list[str], actions: list[str], entities: list[SubjectEntity]
     at = next((i for i, t in enumerate(tokens) if t in names), None)
     others = {w for e in entities[1:] if e.kind in ANIMATE_KINDS for w in own_words(e, tokens)}
     for i, token in enumerate(tokens):
-        if token not in lemmas or at is None or (i < at and i != 0) or i + 1 == at:
+        # caught midway through it: "a cheerleader frozen mid-jump", "a hurdler mid-leap"
+        midway = token.startswith("mid-") and token[4:] in lemmas
+        if not (token in lemmas or midway) or at is None or (i < at and i != 0) or i + 1 == at:
             continue
         if others & set(tokens[at + 1 : i]):
             continue  # another's verb: "watching boys leap"
         after = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if token in actions or (
-            (after in _PATH or after in _AIMS)
-            and not (i and tokens[i - 1] in _DETERMINERS)
-            and lemmas[token] in verbs()
+        if (
+            midway
+            or token in actions
+            or (
+                (after in _PATH or after in _AIMS)
+                and not (i and tokens[i - 1] in _DETERMINERS)
+                and lemmas[token] in verbs()
+            )
         ):
             return True
     return False
