@@ -8,7 +8,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from emotion_director.cli.common import call, echo_written, fail, progress_bar, require_diffusion
+from emotion_director.cli.common import (
+    call,
+    echo_written,
+    fail,
+    progress_bar,
+    refuse_filled_folder,
+    require_diffusion,
+)
 
 bank_app = typer.Typer(help="Build visual prompt banks for MC-Diffusion.", no_args_is_help=True)
 
@@ -109,10 +116,14 @@ def _tiny_command(
     def command(
         out_dir: Path = typer.Argument(..., help=f"folder to write a tiny random {what} to"),
         kind: str = typer.Option(kinds[0], help=kind_help),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="replace what a folder that is not empty holds"
+        ),
     ) -> None:
-        # the kind is checked before the diffusion extra is needed
+        # the kind and the folder are checked before the diffusion extra is needed
         if kind not in kinds:
             raise fail(f"unknown kind '{kind}': use {kinds[0]} or {kinds[1]}.")
+        refuse_filled_folder(out_dir, overwrite)
         echo_written(
             "emotion_director.diffusion.tiny",
             lambda tiny: write(tiny, out_dir, kind),

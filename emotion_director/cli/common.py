@@ -230,6 +230,26 @@ def echo_written(
     typer.echo(str(call(run)))
 
 
+def refuse_filled_folder(folder: Path, overwrite: bool) -> None:
+    """Exit 2 where ``folder`` is a file, or a folder already holding files, unless ``overwrite``:
+    a command that writes a whole folder (a tiny pipeline, a toy data set) never replaces what a
+    user keeps there without being told to."""
+    if folder.exists() and not folder.is_dir():
+        raise fail(f"{folder} is a file, not a folder: give a new or empty folder.")
+    if overwrite or not folder.is_dir():
+        return
+    try:
+        held = sorted(p.name for p in folder.iterdir())
+    except OSError as exc:
+        raise fail(f"cannot read {folder}: {exc.strerror or exc}.") from None
+    if held:
+        shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+        raise fail(
+            f"{folder} already holds files ({shown}): pass --overwrite to replace them, or give "
+            "a new or empty folder."
+        )
+
+
 def note(text: str, *, soft_wrap: bool = False) -> None:
     """A yellow ``note:`` line on stderr."""
     err.print(

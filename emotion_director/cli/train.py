@@ -8,7 +8,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from emotion_director.cli.common import call, echo_written, err, note, require_diffusion
+from emotion_director.cli.common import (
+    call,
+    echo_written,
+    err,
+    note,
+    refuse_filled_folder,
+    require_diffusion,
+)
 from emotion_director.errors import InvalidRequestError
 
 train_app = typer.Typer(
@@ -99,8 +106,12 @@ def train_toy_data(
             help="write EmoSet's layout instead (image/<emotion>/, annotation/<emotion>/)",
         ),
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace what a folder that is not empty holds")
+    ] = False,
 ) -> None:
     """Write a small generated preference set (coloured images) for smoke runs."""
+    refuse_filled_folder(out_dir, overwrite)
 
     echo_written(
         "emotion_director.diffusion.training.data",

@@ -408,3 +408,20 @@ def test_a_small_file_under_a_huge_cap_is_read_within_a_memory_limit(tmp_path):
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
     )
     assert proc.returncode == 0 and proc.stdout.strip() == str(path.stat().st_size), proc.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("bank", "tiny-pipeline"), ("bank", "tiny-image-encoder"), ("train", "toy-data")],
+)
+def test_a_folder_writer_never_replaces_what_a_folder_holds_without_overwrite(tmp_path, command):
+    # before: `bank tiny-pipeline FOLDER` replaced a user's own unet weights and model_index.json
+    kept = tmp_path / "precious"
+    (kept / "unet").mkdir(parents=True)
+    weights = kept / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(b"MINE")
+    (kept / "model_index.json").write_text('{"mine": 1}')
+    _one_red_line(_cli(*command, kept, cwd=tmp_path), "precious already holds files", "--overwrite")
+    assert weights.read_bytes() == b"MINE"
+    assert (kept / "model_index.json").read_text() == '{"mine": 1}'
+    _one_red_line(_cli(*command, kept / "model_index.json", cwd=tmp_path), "is a file")
