@@ -93,13 +93,24 @@ def open_stdin() -> Any:
     return stream
 
 
+def open_stdout() -> Any:
+    """stdout's binary stream, or an error when it is closed (``>&-``)."""
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:
+        raise InvalidRequestError(
+            "stdout is closed: send the answers somewhere, e.g. end the command with "
+            "> answers.jsonl"
+        )
+    return stream
+
+
 def answer_lines(
     fields: tuple[str, str], answer: Callable[[str, str], dict[str, Any]], stdin: Any
 ) -> int:
     """Answer every line on stdout; the number of lines that failed. A line that fails (bad
     input, or an error while answering it) gets an error object in its place and the stream
     goes on. Output is UTF-8 whatever the locale."""
-    out = sys.stdout.buffer
+    out = open_stdout()
     bad = 0
     try:
         for n, pair, error in _jsonl(stdin, fields):
@@ -130,6 +141,7 @@ def answer_jsonl(
     """The whole ``--jsonl -`` command: check stdin, ``load()`` the answering function (a
     model, once), answer every line; exit 2 at the end if any line failed."""
     stdin = call(open_stdin)
+    call(open_stdout)  # before the model loads
     answer = call(load)
     if call(answer_lines, fields, answer, stdin):
         raise typer.Exit(2)

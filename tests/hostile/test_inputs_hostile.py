@@ -67,6 +67,16 @@ def test_rewrite_from_a_closed_stdin_is_a_clear_error(tmp_path):
     assert "stdin is closed" in one_clean_process_line(proc)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [("scene", "check"), ("eval", "scene-fit")])
+def test_jsonl_answers_to_a_closed_stdout_are_one_clear_line(tmp_path, command):
+    # before: "unexpected AttributeError: 'NoneType' object has no attribute 'buffer'"
+    line = {"scene": "a cat", "phrase": "soft light", "prompt": "a cat, soft light"}
+    (tmp_path / "in.jsonl").write_text(json.dumps(line) + "\n")
+    proc = run_process(*command, "--jsonl", "-", shell_suffix="< in.jsonl >&-", cwd=tmp_path)
+    assert "stdout is closed" in one_clean_process_line(proc)
+
+
 @pytest.mark.parametrize(
     "args",
     [
