@@ -318,6 +318,11 @@ def load_settings(**overrides: Any) -> Settings:
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**values)
+    except UnicodeDecodeError as exc:  # the one file settings read: .env in the working folder
+        raise SettingsError(
+            f"cannot read .env in {Path.cwd()}: it is not UTF-8 text (byte {exc.start} is "
+            f"0x{exc.object[exc.start]:02x}); save it as UTF-8, or move it away."
+        ) from None
     except EnvParseError as exc:  # an EMOTION_DIRECTOR_* variable that cannot be parsed
         raise SettingsError(
             f"cannot read the environment: {exc}; check the EMOTION_DIRECTOR_* variable it names."

@@ -309,3 +309,15 @@ def test_a_missing_module_gets_the_fix_that_fits_how_it_went_missing(monkeypatch
     # a package no extra names: its distribution, and the extras there are
     line = missing_package_message("no_such_package_anywhere")
     assert "pip install no_such_package_anywhere" in line and "extras:" in line
+
+
+def test_a_dotenv_file_that_is_not_utf8_is_named_not_unexpected(tmp_path):
+    # before: "unexpected UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff ... report it"
+    (tmp_path / ".env").write_bytes(b"\xff\xfe garbage\nEMOTION_DIRECTOR_SEED=3\n")
+    proc = run_cli(
+        "rewrite", "a dog", "-e", "awe", env={"EMOTION_DIRECTOR_BACKEND": "test"}, cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot read .env" in lines[0] and "not UTF-8" in lines[0], lines
+    assert "unexpected" not in proc.stderr and "Traceback" not in proc.stderr
