@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -89,7 +90,7 @@ def parse_persona(text: str, source: str) -> Persona:
     try:
         return Persona.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(err) for err in exc.errors()]
+        problems = list(dict.fromkeys(_problem(err) for err in exc.errors()))
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         error = PersonaFileError(f"{source}: {problems[0]}{more}.")
         error.problems = [f"{source}: {p}." for p in problems]
@@ -98,9 +99,21 @@ def parse_persona(text: str, source: str) -> Persona:
         raise PersonaFileError(f"{source}: {exc}") from None
 
 
+#: A key shown as written in an error: what a field name typed by hand looks like. Anything else
+#: (a line of another file a link points to: "root:*:20228:0:99999:7::") is not echoed.
+_SHOWN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_ -]{0,39}")
+
+
 def _problem(err: Any) -> str:
     """One validation error as 'field ...: what is wrong; how to fix it'."""
-    field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    loc = [str(p) for p in err["loc"]]
+    if err["type"] == "extra_forbidden" and loc and not _SHOWN_KEY.fullmatch(loc[-1]):
+        where = ".".join(loc[:-1])
+        return (
+            f"a key that is no persona field{' under ' + repr(where) if where else ''} (not "
+            "shown: it does not look like a field name); check that this is a persona file"
+        )
+    field = ".".join(loc) or "(top level)"
     hint = _FIELD_HINTS.get(err["type"], "")
     message = err["msg"].removeprefix("Value error, ")
     if err["type"] == "list_type" and isinstance(err.get("input"), str):

@@ -85,6 +85,13 @@ def test_names_select_and_order_personas():
             lambda d: d.update(colour="red"),
             "field 'colour': Extra inputs are not permitted; remove it",
         ),
+        # a key that looks like no field name is not echoed: a persona file linked to
+        # /etc/shadow printed every "root:*:20228:0:99999:7::" line (red-team Y_symdir)
+        (
+            lambda d: d.update({"root:*:20228:0:99999:7::": None}),
+            "a key that is no persona field (not shown",
+        ),
+        (lambda d: d["bio"].update({"x" * 60: 1}), "no persona field under 'bio' (not shown"),
         (lambda d: d["bio"].update(age=500), "field 'bio.age'"),
         (lambda d: d.update(sensitivity={"joyy": 1.0}), "unknown emotion 'joyy'"),
         (lambda d: d.update(sensitivity={"awe": 5}), "use a number in [0, 2]"),
