@@ -34,6 +34,10 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset("a an the of in on at and with to by its it is".split())
 _SCENE_PREFIX = "A photo of {scene}. In the photo:"
 _NEUTRAL_PREFIX = "A photo. In the photo:"
+#: At most this many distinct phrases of one prompt are scored (each ~0.3 s of the model).
+MAX_PHRASES = 64
+#: Scores kept for pairs and phrases already seen, before the caches start again.
+_CACHED = 50_000
 
 
 def prompt_phrases(scene: str, prompt: str) -> list[str]:
@@ -62,6 +66,7 @@ class PMISceneChecker:
         self._lock = threading.Lock()
         self.threshold = calibration()["threshold"] if threshold is None else threshold
         self._neutral: dict[str, float] = {}
+        self._scored: dict[tuple[str, str], float] = {}
 
     @classmethod
     def load(cls, model_path: str | None = None) -> "PMISceneChecker":
@@ -97,12 +102,18 @@ class PMISceneChecker:
                 + llm.tokenize(tail.encode(), add_bos=False)
             )
             neutral = llm.tokenize(_NEUTRAL_PREFIX.encode(), add_bos=True)
-            out = []
-            for phrase in phrases:
+            if len(self._neutral) > _CACHED or len(self._scored) > _CACHED:
+                self._neutral.clear()
+                self._scored.clear()
+            # each distinct phrase once, and a (scene, phrase) pair scored before is not scored
+            # again: a stream of lines repeats them (~0.3 s of the model each)
+            for phrase in dict.fromkeys(phrases):
+                if (scene, phrase) in self._scored:
+                    continue
                 if phrase not in self._neutral:
                     self._neutral[phrase] = self._logp(neutral, phrase)
-                out.append(self._logp(prefix, phrase) - self._neutral[phrase])
-            return out
+                self._scored[scene, phrase] = self._logp(prefix, phrase) - self._neutral[phrase]
+            return [self._scored[scene, phrase] for phrase in phrases]
 
     def check_pairs(self, scene: str, phrases: list[str]) -> list[dict[str, Any]]:
         return [
@@ -111,15 +122,22 @@ class PMISceneChecker:
         ]
 
     def check_prompt(self, scene: str, prompt: str) -> dict[str, Any]:
-        """``{"clash": bool, "phrases": [the clashing phrases], "scores": {phrase: pmi}}``."""
-        phrases = prompt_phrases(scene, prompt)
+        """``{"clash": bool, "phrases": [the clashing phrases], "scores": {phrase: pmi}}``; the
+        first :data:`MAX_PHRASES` distinct phrases are scored, and ``"unchecked"`` counts the
+        rest where there are more (a text-to-image prompt holds a dozen)."""
+        phrases = list(dict.fromkeys(prompt_phrases(scene, prompt)))
+        left = len(phrases) - MAX_PHRASES
+        phrases = phrases[:MAX_PHRASES]
         scores = dict(zip(phrases, self.pmi(scene, phrases)))
         bad = [p for p, s in scores.items() if s < self.threshold]
-        return {
+        out: dict[str, Any] = {
             "clash": bool(bad),
             "phrases": bad,
             "scores": {p: round(s, 3) for p, s in scores.items()},
         }
+        if left > 0:
+            out["unchecked"] = left
+        return out
 
 
 @lru_cache(maxsize=2)

@@ -57,3 +57,24 @@ def test_eval_scene_fit_jsonl_on_the_real_model():
     assert set(first["scores"]) == {"an open meadow at noon", "humming dryers"}
     assert first["scores"]["an open meadow at noon"] < first["scores"]["humming dryers"]
     assert "expected an object" in second["error"]
+
+
+@pytest.mark.integration
+def test_a_phrase_or_pair_seen_before_is_not_scored_again(monkeypatch):
+    # before: 80 copies of one phrase took 60 s (each scored by the model), and a stream of
+    # the same lines scored every pair again (red-team F16/F06)
+    from emotion_director.evals import scene_checker
+    from emotion_director.evals.scene_checker import PMISceneChecker
+
+    checker = PMISceneChecker.load()
+    calls = []
+    real = checker._logp
+    monkeypatch.setattr(checker, "_logp", lambda *a: calls.append(a[1]) or real(*a))
+    scene = "a heron on one leg in a misty estuary"
+    once = checker.check_prompt(scene, f"{scene}, " + "wet reeds, " * 80)
+    assert list(once["scores"]) == ["wet reeds"] and len(calls) <= 2  # the neutral, the scene
+    again = checker.check_prompt(scene, f"{scene}, wet reeds")
+    assert again["scores"] == once["scores"] and len(calls) <= 2
+    monkeypatch.setattr(scene_checker, "MAX_PHRASES", 1)
+    capped = checker.check_prompt(scene, f"{scene}, wet reeds, grey light, a lone gull")
+    assert list(capped["scores"]) == ["wet reeds"] and capped["unchecked"] == 2
