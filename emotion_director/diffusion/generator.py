@@ -34,6 +34,10 @@ from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import InvalidRequestError, OutputDirError, UserInputError
 from emotion_director.files import write_text_atomic
 
+#: The largest --size: 4096 px a side (SDXL's native 1024, four times over); a larger one asks the
+#: allocator for tens of GB before the first step.
+MAX_SIZE = 4096
+
 
 @dataclass
 class ImageGenerator:
@@ -145,6 +149,12 @@ class ImageGenerator:
 
         target = resolve_emotion(emotion).value
         negative = resolve_emotion(negative_emotion).value if negative_emotion else None
+        if negative == target:
+            raise InvalidRequestError(
+                f"the negative emotion is the target emotion ({target}): the image would be "
+                "steered toward and away from the same visual prompt; give another "
+                "--negative-emotion, or none."
+            )
         folder = writable_dir(Path(out_dir or self.out_dir))
         pipe = self._pipe()
         size = {k: v for k, v in {"height": self.height, "width": self.width}.items() if v}
@@ -283,10 +293,10 @@ def checked_generator(
     """An :class:`ImageGenerator` whose settings were all checked first: the size, the
     temperature, the device, the bank (loaded), the weight files and the output folder, so a bad
     one fails in a line before any model weights load (the pipeline loads on first use)."""
-    if size is not None and (size <= 0 or size % 8):
+    if size is not None and (size <= 0 or size % 8 or size > MAX_SIZE):
         raise InvalidRequestError(
-            f"--size {size}: image size must be a positive multiple of 8 (e.g. 512 for SD 1.5, "
-            "1024 for SDXL)."
+            f"--size {size}: image size must be a positive multiple of 8 up to {MAX_SIZE} (e.g. "
+            "512 for SD 1.5, 1024 for SDXL)."
         )
     if retrieval_temperature is not None and not retrieval_temperature > 0:
         raise InvalidRequestError(f"--retrieval-temperature {retrieval_temperature}: must be > 0.")

@@ -388,3 +388,21 @@ def test_the_trainer_writes_its_files_atomically_never_through_a_symlink(tmp_pat
         DPOTrainer(dpo_config(toy, run_dir, sd15_dir, max_steps=2)).train(resume="latest")
     assert outside.read_text() == kept
     assert not list(run_dir.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_a_size_the_machine_cannot_hold_or_the_target_as_negative_is_one_line(sd15_dir, tmp_path):
+    # red-team G22: --size 100000 asked the allocator for 40 GB ("unexpected RuntimeError");
+    # G27: -e awe --negative-emotion awe steered toward and away from one visual prompt
+    from tests.cli_runner import run_cli
+
+    bank = tmp_path / "bank.safetensors"
+    VisualPromptBank.random(num_tokens=2, dim=768, text_dim=768).save(bank)
+    common = ["generate", "a dog", "-e", "awe", "--model", sd15_dir, "--bank", bank]
+    common += ["--steps", "1", "--out", tmp_path / "img"]
+    huge = run_cli(*common, "--size", "100000")
+    assert huge.returncode == 2 and "up to 4096" in huge.stderr, huge.stderr[-2000:]
+    same = run_cli(*common, "--size", "32", "--negative-emotion", "awe")
+    assert same.returncode == 2, same.stderr[-2000:]
+    assert "the negative emotion is the target emotion (awe)" in same.stderr
+    assert "unexpected" not in huge.stderr + same.stderr
+    assert not (tmp_path / "img").exists() or not any((tmp_path / "img").iterdir())
