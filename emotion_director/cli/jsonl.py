@@ -29,7 +29,8 @@ MAX_TEXT_CHARS = 1000
 def checked_text(value: Any, field: str) -> str:
     """``value`` as one clean line of visible text, or an error that names ``field``."""
     if not isinstance(value, str):
-        raise InvalidRequestError(f"'{field}' must be a string, got {type(value).__name__}")
+        got = "null" if value is None else type(value).__name__
+        raise InvalidRequestError(f"'{field}' must be a string, got {got}")
     odd = [c for c in value if unicodedata.category(c) in {"Cc", "Cs"} and c not in "\t\n\r"]
     if odd:
         raise InvalidRequestError(f"'{field}' contains control character U+{ord(odd[0]):04X}")
@@ -64,6 +65,16 @@ def _jsonl(stream, fields: tuple[str, str]) -> Iterator[tuple[int, dict[str, str
             continue
         if not isinstance(obj, dict):
             yield n, None, f"expected an object with {fields[0]!r} and {fields[1]!r}"
+            continue
+        missing = [f for f in fields if f not in obj]
+        if missing:
+            other = {"phrase": "prompt", "prompt": "phrase"}.get(missing[0], "")
+            hint = (
+                f" (this line has {other!r}: a line for the other command?)"
+                if other and other in obj
+                else ""
+            )
+            yield n, None, f"missing {missing[0]!r}: give {fields[0]!r} and {fields[1]!r}{hint}"
             continue
         try:
             yield n, {f: checked_text(obj.get(f), f) for f in fields}, ""
@@ -116,7 +127,7 @@ def answer_lines(
         for n, pair, error in _jsonl(stdin, fields):
             if pair is not None:
                 try:
-                    record = answer(pair[fields[0]], pair[fields[1]])
+                    record = {"line": n, **answer(pair[fields[0]], pair[fields[1]])}
                 except Exception as exc:  # noqa: BLE001 - one line's failure is that line's answer
                     error = f"could not check this line ({type(exc).__name__}: {exc})"[:300]
                     pair = None

@@ -255,11 +255,20 @@ def test_scene_check_jsonl_answers_every_line_and_fails_on_bad_ones():
     assert out[0]["clash"] is True and out[0]["reason"]
     assert "not valid JSON" in out[1]["error"] and out[1]["line"] == 2
     assert "expected an object" in out[2]["error"]
-    assert "'phrase' must be a string" in out[3]["error"]
+    # a missing key is named as missing (red-team S09: "'phrase' must be a string, got
+    # NoneType"), and a null one as null
+    assert out[3]["error"].startswith("missing 'phrase': give 'scene' and 'phrase'")
     assert "control character U+0000" in out[4]["error"]
     assert "over 1000" in out[5]["error"]
     assert "not valid JSON" in out[6]["error"]
     assert out[7]["clash"] is False
+    # every answer names its line, so that answers match inputs past a skipped blank line
+    # (red-team S29)
+    assert [o["line"] for o in out] == [1, 2, 3, 4, 5, 7, 8, 9]
+    null = runner.invoke(
+        app, ["scene", "check", "--jsonl", "-"], input='{"scene": "a", "phrase": null}\n'
+    )
+    assert "'phrase' must be a string, got null" in json.loads(null.stdout)["error"]
 
 
 def test_scene_check_jsonl_caps_line_length():
