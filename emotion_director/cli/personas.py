@@ -15,17 +15,26 @@ from emotion_director.errors import InvalidRequestError
 personas_app = typer.Typer(help="List, show and validate persona files.", no_args_is_help=True)
 
 
+def _persona_dirs(given: list[Path] | None) -> list[Path]:
+    """The folders a rewrite would read: ``--personas``, else EMOTION_DIRECTOR_PERSONA_DIRS (or
+    its line in .env)."""
+    from emotion_director.settings import load_settings
+
+    return call(load_settings, persona_dirs=given or None).persona_dirs
+
+
 @personas_app.command("list")
 def personas_list(
     personas: Annotated[
         Optional[list[Path]], typer.Option("--personas", help="extra folder(s)")
     ] = None,
 ) -> None:
-    """List the personas (defaults plus any --personas folders)."""
+    """List the personas (defaults plus any --personas folders, or EMOTION_DIRECTOR_PERSONA_DIRS's:
+    the set a rewrite uses)."""
     from emotion_director.personas import load_personas
 
     notices: list[str] = []
-    loaded = call(load_personas, personas or None, notices=notices)
+    loaded = call(load_personas, _persona_dirs(personas), notices=notices)
     print_notices(notices)
     table = Table("name", "who", "temperament", "weight", "temperature")
     for p in loaded:
@@ -51,7 +60,7 @@ def personas_show(
 
     from emotion_director.personas import load_personas
 
-    (persona,) = call(load_personas, personas or None, names=[name])
+    (persona,) = call(load_personas, _persona_dirs(personas), names=[name])
     typer.echo(yaml.safe_dump(persona.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
 
 

@@ -252,3 +252,24 @@ def test_a_request_before_initialize_is_told_to_initialize_first(mcp_process, me
     init["clientInfo"] = {"name": "t", "version": "1"}
     line = {"jsonrpc": "2.0", "id": 8, "method": "initialize", "params": init}
     assert "result" in _exchange(mcp_process, json.dumps(line).encode())
+
+
+def test_personas_list_and_show_read_the_folders_a_rewrite_reads(tmp_path):
+    # red-team Y_envdir / Y_envshow: both ignored EMOTION_DIRECTOR_PERSONA_DIRS, which rewrite
+    # reads: `personas list` said all was well where a rewrite failed on the folder's bad file
+    from tests.cli_runner import run_cli
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.yaml").write_text("name: [\n")
+    listed = run_cli("personas", "list", env={"EMOTION_DIRECTOR_PERSONA_DIRS": str(bad)})
+    assert listed.returncode == 2 and "x.yaml: invalid YAML" in listed.stderr, listed.stderr
+    over = tmp_path / "over"
+    over.mkdir()
+    (over / "poet.yaml").write_text(_valid_text("poet"))  # another persona's text, as poet
+    shown = run_cli("personas", "show", "poet", env={"EMOTION_DIRECTOR_PERSONA_DIRS": str(over)})
+    assert shown.returncode == 0, shown.stderr
+    bios = {p.name: p.bio.model_dump(mode="json") for p in default_personas()}
+    first = default_personas()[0].name
+    assert first != "poet" and bios[first] != bios["poet"]
+    assert yaml.safe_load(shown.stdout)["bio"] == bios[first]  # the override, as rewrite reads
