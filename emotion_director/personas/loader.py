@@ -47,6 +47,27 @@ class _DepthLimitedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        """A key written twice is an error (PyYAML keeps the last: "weight: .nan" above
+        "weight: 1.0" validated); a merge (``<<``) may still be overridden."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    shown = _SHOWN_KEY.fullmatch(key_node.value)
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"{'key ' + repr(key_node.value) if shown else 'a key'} appears twice "
+                        f"(lines {seen[key_node.value]} and {line}): keep one",
+                        key_node.start_mark,
+                    )
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
+
 
 _FIELD_HINTS = {
     "missing": "add it",

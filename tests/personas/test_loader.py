@@ -11,6 +11,7 @@ from emotion_director.personas import (
     default_personas,
     load_persona_file,
     load_personas,
+    loader,
     parse_persona,
 )
 
@@ -226,3 +227,19 @@ def test_shipped_personas_are_parsed_once_and_each_call_gets_its_own_copies():
     assert first[0] == second[0] and first[0] is not second[0]
     first[0].taste.palette.append("a colour of the caller's own")
     assert "a colour of the caller's own" not in loader.default_personas()[0].taste.palette
+
+
+def test_a_key_written_twice_is_named_with_both_lines(tmp_path):
+    # red-team Y_dupkey / Y_nanweight: PyYAML kept the last of two keys, so "weight: .nan"
+    # above "weight: 1.0" validated, and "name: dk" ... "name: dk2" loaded as dk2
+    text = yaml.safe_dump(_valid()) + "weight: 2.5\n"
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    line = text.splitlines().index("weight: 2.5") + 1
+    first = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("weight:"))
+    with pytest.raises(
+        PersonaFileError, match=f"key 'weight' appears twice \\(lines {first} and {line}\\)"
+    ):
+        load_persona_file(path)
+    merged = "base: &b {age: 30}\nother:\n  <<: *b\n  age: 31\n"  # a merge, then overridden
+    assert yaml.load(merged, Loader=loader._DepthLimitedLoader)["other"]["age"] == 31  # noqa: S506
