@@ -217,7 +217,32 @@ def load_personas(
     return list(personas.values())
 
 
+#: Suffixes of files a user may mean as persona files that are not read (``X.YAML``, ``x.json``).
+_NEAR_MISSES = frozenset({".yaml", ".yml", ".json"})
+
+
+def _unread_hint(folders: Iterable[Path]) -> str:
+    """ " (X.YAML is not read: ...)" for files of ``folders`` a user may mean as persona files
+    that are not read, or ""."""
+    others = sorted(
+        f.name
+        for folder in folders
+        if folder.is_dir()
+        for f in folder.iterdir()
+        if f.suffix.lower() in _NEAR_MISSES
+    )
+    if not others:
+        return ""
+    verb = "is" if len(others) == 1 else "are"
+    return f" ({', '.join(others[:3])} {verb} not read: only *.yaml and *.yml, in lower case)"
+
+
 def _load_directory(directory: Path) -> dict[str, tuple[Persona, Path]]:
+    if directory.exists() and not directory.is_dir():
+        raise PersonaFileError(
+            f"{directory}: is a file, not a folder; pass the folder it is in (persona folders "
+            "hold one .yaml file per persona)."
+        )
     if not directory.is_dir():
         raise PersonaFileError(
             f"{directory}: persona directory not found; pass a folder of persona .yaml files."
@@ -225,7 +250,9 @@ def _load_directory(directory: Path) -> dict[str, tuple[Persona, Path]]:
     found: dict[str, tuple[Persona, Path]] = {}
     files = persona_files(directory)
     if not files:
-        raise PersonaFileError(f"{directory}: contains no .yaml persona files.")
+        raise PersonaFileError(
+            f"{directory}: contains no .yaml persona files{_unread_hint([directory])}."
+        )
     for path in files:
         persona = load_persona_file(path)
         if persona.name in found:
@@ -268,9 +295,10 @@ def check_persona_paths(paths: Iterable[Path]) -> list[PersonaFileCheck]:
     Raises:
         PersonaFileError: the paths hold no persona file at all.
     """
+    paths = list(paths)
     files = [f for p in paths for f in (persona_files(p) if p.is_dir() else [p])]
     if not files:
-        raise PersonaFileError("no persona files found in the given paths.")
+        raise PersonaFileError(f"no persona files found in the given paths{_unread_hint(paths)}.")
     defaults = {p.name for p in default_personas()}
     shipped = Path(str(resources.files("emotion_director.personas").joinpath("defaults")))
     seen: dict[str, Path] = {}

@@ -243,3 +243,23 @@ def test_a_key_written_twice_is_named_with_both_lines(tmp_path):
         load_persona_file(path)
     merged = "base: &b {age: 30}\nother:\n  <<: *b\n  age: 31\n"  # a merge, then overridden
     assert yaml.load(merged, Loader=loader._DepthLimitedLoader)["other"]["age"] == 31  # noqa: S506
+
+
+def test_a_persona_file_given_as_a_folder_or_a_folder_of_unread_files_says_so(tmp_path):
+    # red-team Y_personasfile: "--personas poet.yaml" said "persona directory not found";
+    # Y_jsonext / Y_upper: a folder of X.YAML or x.json said only "no persona files found"
+    from emotion_director.personas import load_personas
+    from emotion_director.personas.loader import check_persona_paths
+
+    path = _write(tmp_path, "poet.yaml", _valid())
+    with pytest.raises(PersonaFileError, match="is a file, not a folder; pass the folder it is in"):
+        load_personas([path])
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    (upper / "POET.YAML").write_text(path.read_text())
+    (upper / "x.json").write_text("{}")
+    hint = r"\(POET.YAML, x.json are not read: only \*.yaml and \*.yml, in lower case\)"
+    with pytest.raises(PersonaFileError, match="contains no .yaml persona files " + hint):
+        load_personas([upper])
+    with pytest.raises(PersonaFileError, match="no persona files found in the given paths " + hint):
+        check_persona_paths([upper])
