@@ -360,6 +360,10 @@ def load_safetensors(
     from safetensors import safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a file: give a .safetensors file ({hint}).")
+    if path.exists() and not path.is_file():  # a device, a FIFO, a socket
+        raise error(f"{what} {path} is not a regular file: give a .safetensors file ({hint}).")
     if not path.is_file():
         raise error(f"{what} {path} not found: {hint}.")
     try:

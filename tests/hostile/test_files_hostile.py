@@ -425,3 +425,19 @@ def test_a_folder_writer_never_replaces_what_a_folder_holds_without_overwrite(tm
     assert weights.read_bytes() == b"MINE"
     assert (kept / "model_index.json").read_text() == '{"mine": 1}'
     _one_red_line(_cli(*command, kept / "model_index.json", cwd=tmp_path), "is a file")
+
+
+def test_a_bank_that_is_a_device_a_folder_or_a_fifo_is_named_as_such(tmp_path):
+    # red-team G03/G04/G06: each said "bank file X not found: build one with bank init"
+    pytest.importorskip("safetensors")
+    from emotion_director.diffusion.bank import BankError, VisualPromptBank
+
+    os.mkfifo(tmp_path / "pipe.safetensors")
+    for path, said in [
+        ("/dev/zero", "is not a regular file"),
+        (tmp_path, "is a folder, not a file"),
+        (tmp_path / "pipe.safetensors", "is not a regular file"),
+        (tmp_path / "none.safetensors", "not found: build one with"),
+    ]:
+        with pytest.raises(BankError, match=said):
+            VisualPromptBank.load(path)
