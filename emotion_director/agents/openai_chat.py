@@ -504,6 +504,18 @@ def _check_proxy(name: str, proxy: str) -> None:
 
 def environment_proxy(url: str) -> str | None:
     """The proxy a request to ``url`` goes through (credentials masked), or ``None``."""
+    found = _environment_proxy(url)
+    return found[0] if found else None
+
+
+def proxy_has_credentials(url: str) -> bool:
+    """Whether the proxy a request to ``url`` goes through was given a user (and password)."""
+    found = _environment_proxy(url)
+    return bool(found and found[1])
+
+
+def _environment_proxy(url: str) -> tuple[str, bool] | None:
+    """(the proxy for ``url`` with no credentials, whether it was given some), or ``None``."""
     import httpx
 
     try:
@@ -523,7 +535,9 @@ def environment_proxy(url: str) -> str | None:
             if proxy is None:
                 return None
             shown = httpx.URL(proxy)
-            return str(shown.copy_with(username=None, password=None)) if shown.userinfo else proxy
+            if shown.userinfo:
+                return str(shown.copy_with(username=None, password=None)), True
+            return proxy, False
     return None
 
 

@@ -266,7 +266,8 @@ class _Failure:
             )
         else:
             self.kind = "final"
-            self.detail = f"{type(exc).__name__}: {clean_model_text(str(exc))[:200]}"
+            text = " ".join(clean_model_text(str(exc)).split())  # one line: "garbage\r\n"
+            self.detail = f"{type(exc).__name__}: {text[:200]}"
 
     @property
     def rejects_method(self) -> bool:
@@ -783,9 +784,17 @@ def _backend_error(
         return BackendError(f"node '{node}': {failure.detail}")
     if failure.kind == "tls" and failure.tls is not None:  # a "tls" failure always has it
         return _tls_error(failure.tls, node=node, backend=backend, where=where)
-    from emotion_director.agents.openai_chat import environment_proxy
+    from emotion_director.agents.openai_chat import environment_proxy, proxy_has_credentials
 
-    proxy = environment_proxy(where) if failure.kind in {"proxy", "down"} else None
+    proxy = environment_proxy(where) if backend == "openai" else None
+    # what went wrong on the way may be the proxy's: a 502/503/504 is a gateway's answer, a cut
+    # connection or a reply that is no HTTP may come from it (red-team: each blamed the server)
+    via = (
+        f" The request went through the proxy {proxy} that the environment names: the fault may "
+        "be the proxy's; check it, or set NO_PROXY to this host to go to the server directly."
+        if proxy
+        else ""
+    )
     if failure.kind == "proxy":
         return BackendError(
             f"node '{node}': the proxy {proxy or 'the environment names'} would not carry the "
@@ -806,18 +815,18 @@ def _backend_error(
         )
     if failure.kind == "lost":
         secure = where.replace("http://", "https://", 1) if where.startswith("http://") else ""
-        tls = f" If the server speaks TLS, use {secure}." if secure else ""
+        tls = f" If the server speaks TLS, use {secure}." if secure and not proxy else ""
         return BackendError(
             f"node '{node}': the {backend} server at {where} accepted the connection but ended "
             f"it before a whole answer ({failure.detail}): check the server's log (did it crash "
-            f"or restart?).{tls}"
+            f"or restart?).{tls}{via}"
         )
     if failure.kind == "slow":
         deadline = f"{timeout:g} s " if isinstance(timeout, (int, float)) else ""
         return BackendError(
             f"node '{node}': the {backend} server at {where} is up but did not finish answering "
             f"within the {deadline}deadline (EMOTION_DIRECTOR_TIMEOUT_S). Raise the timeout, "
-            "lower EMOTION_DIRECTOR_MAX_TOKENS, or use a faster model."
+            f"lower EMOTION_DIRECTOR_MAX_TOKENS, or use a faster model.{via}"
         )
     if failure.kind == "status":
         wait = f"; {failure.retry_after[1]}" if failure.retry_after else ""
@@ -826,6 +835,13 @@ def _backend_error(
                 f"node '{node}': the {backend} server at {where} answered HTTP 429, its rate "
                 f"limit ({failure.detail}{wait}): run again later, lower "
                 "EMOTION_DIRECTOR_MAX_CONCURRENT_REQUESTS, or raise EMOTION_DIRECTOR_MAX_RETRIES."
+            )
+        if failure.status == 407 and proxy_has_credentials(where):
+            return BackendError(
+                f"node '{node}': the proxy {proxy} refused the credentials given in the "
+                f"environment (HTTP 407: {failure.detail}): fix the user and password in "
+                "HTTPS_PROXY / HTTP_PROXY (http://USER:PASSWORD@PROXY:PORT), or set NO_PROXY "
+                "for this host."
             )
         if failure.status == 407:
             return BackendError(
@@ -839,8 +855,9 @@ def _backend_error(
                 f"{failure.status}: {failure.detail}): check EMOTION_DIRECTOR_API_KEY (or the "
                 "user:password in --base-url)."
             )
+        gateway = via if failure.status in {502, 503, 504} else ""
         return BackendError(
             f"node '{node}': the {backend} server at {where} answered HTTP {failure.status} "
-            f"({failure.detail}{wait})."
+            f"({failure.detail}{wait}).{gateway}"
         )
-    return BackendError(f"node '{node}': the {backend} backend failed: {failure.detail}")
+    return BackendError(f"node '{node}': the {backend} backend failed: {failure.detail}.{via}")

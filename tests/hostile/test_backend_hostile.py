@@ -378,7 +378,9 @@ def test_a_reply_with_a_nan_token_count_prints_no_library_warning(tmp_path):
 
 class _Proxy:
     """A loopback HTTP proxy: ``forward`` carries plain-HTTP requests on (as a proxy does for
-    an http:// URL), ``refuse`` answers every request and every CONNECT with 403."""
+    an http:// URL), ``refuse`` answers every request and every CONNECT with 403, ``gateway``
+    with 502 (it could not reach the server), ``demand`` with 407 (the credentials it was given
+    are wrong), and ``cut`` ends each connection without an answer."""
 
     def __init__(self, mode: str) -> None:
         import http.server
@@ -397,10 +399,13 @@ class _Proxy:
                 outer.seen.append(f"{self.command} {self.path}")
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else None
-                if mode == "refuse":
-                    self.send_response(403)
+                if mode in {"refuse", "gateway", "demand"}:
+                    self.send_response({"refuse": 403, "gateway": 502, "demand": 407}[mode])
                     self.send_header("content-length", "0")
                     self.end_headers()
+                    return
+                if mode == "cut":  # ends the connection without a word
+                    self.close_connection = True
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
                 request = urllib.request.Request(self.path, body, headers, method=self.command)
@@ -471,6 +476,30 @@ def test_a_proxy_that_refuses_or_is_down_is_named_and_its_password_is_not(no_pro
     message = str(down.value)
     assert "cannot reach the proxy http://127.0.0.1:" in message
     assert "Pr0xy-secret" not in message
+
+
+@pytest.mark.parametrize(
+    "mode, said",
+    [
+        ("gateway", "answered HTTP 502"),
+        ("cut", "accepted the connection but ended it"),
+        ("demand", "refused the credentials given in the environment (HTTP 407"),
+    ],
+)
+def test_what_goes_wrong_through_a_proxy_names_the_proxy(no_proxy_env, mode, said):
+    # red-team P03/P14/P04/P02: a proxy's 502 or cut connection blamed the server alone (and
+    # suggested https), and a proxy refusing the credentials it was given asked to set them
+    proxy = _Proxy(mode)
+    try:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        with pytest.raises(BackendError) as caught:
+            build_graph(settings("http://127.0.0.1:9/v1", max_retries=0)).invoke(REQUEST)
+    finally:
+        proxy.close()
+    message = str(caught.value)
+    assert said in message and "the proxy http://127.0.0.1:" in message, message
+    assert "NO_PROXY" in message and "use https://" not in message
+    assert "Pr0xy-secret" not in message and "user:" not in message
 
 
 @pytest.mark.parametrize(
