@@ -488,6 +488,8 @@ def _check_proxy(name: str, proxy: str) -> None:
             problem = f"its scheme {url.scheme!r} is not http, https or socks5"
         elif not url.host:
             problem = "it names no host"
+        elif url.port is not None and not 0 < url.port < 65536:
+            problem = f"Port out of range: {url.port}, not 1-65535"
         elif url.scheme.startswith("socks"):
             import importlib.util
 

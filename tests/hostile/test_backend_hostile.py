@@ -510,6 +510,8 @@ def test_what_goes_wrong_through_a_proxy_names_the_proxy(no_proxy_env, mode, sai
         ("ftp://127.0.0.1:21", "its scheme 'ftp' is not http, https or socks5"),
         ("http://[::1", "Invalid port"),
         ("http://bob:S3cret-pw@127.0.0.1:notaport", "Invalid port"),
+        # red-team P12: "cannot reach the proxy ... nothing answers there"
+        ("http://127.0.0.1:99999", "Port out of range: 99999"),
     ],
 )
 def test_a_proxy_variable_no_request_could_use_is_named_with_the_fix(no_proxy_env, value, named):
