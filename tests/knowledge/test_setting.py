@@ -678,18 +678,6 @@ def test_shading_the_eyes_needs_daylight(scene, fits):
     _assert_free_tag("{poss} hand raised to shade the eyes, looking out", "diurnal", scene, fits)
 
 
-@pytest.mark.parametrize(
-    "scene, fits",
-    [
-        ("an ocelot stalking along a mossy branch in the rainforest at night", False),
-        ("a cat on a windowsill in the evening", True),
-    ],
-)
-def test_a_drowsy_blink_is_a_pose_at_rest(scene, fits):
-    # held-out set 88, both readers: "slow half-lidded blink" for an ocelot stalking at night
-    _assert_free_tag("{poss} slow half-lidded blink", "rest", scene, fits)
-
-
 def test_a_wire_is_built_infrastructure():
     # seen (a demanding-user run): "a lone bird on a wire" on "a harp seal pup alone on a
     # thawing ice floe in grey fog"
