@@ -29,18 +29,52 @@ from typer.testing import CliRunner
 
 from emotion_director.cli.root import main
 
+#: Loggers a command adds filters to (``cli.root._quiet_model_libraries``).
+_FILTERED_LOGGERS = ("transformers.utils.import_utils",)
+
+
+def _print_warning(message: warnings.WarningMessage) -> None:
+    """A warning as the interpreter prints it: on (the run's) stderr."""
+    sys.stderr.write(warnings.formatwarning(*_fields(message)))
+
+
+def _fields(message: warnings.WarningMessage) -> tuple:
+    return (message.message, message.category, message.filename, message.lineno, message.line)
+
 
 @contextlib.contextmanager
 def _process_state(cwd: str | Path | None) -> Iterator[None]:
     """What a process owns and a command may change, given back afterwards: the environment,
-    the working folder, the root logger and the warning filters."""
+    the working folder, the root logger, the filters the command adds to library loggers, the
+    warning filters and where warnings go (a fresh interpreter's: pytest records warnings, and
+    a warning recorded never reaches the run's stderr), and the secrets the redaction layer
+    has been told (a fresh process knows none: one remembered by an earlier test would be
+    masked here and printed there)."""
+    from emotion_director import redaction
+
     environ = dict(os.environ)
     folder = os.getcwd()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    filters = {name: logging.getLogger(name).filters[:] for name in _FILTERED_LOGGERS}
     root.handlers = []  # a fresh process: basicConfig (EMOTION_DIRECTOR_LOG_LEVEL) applies
+    with redaction._KNOWN_LOCK:
+        secrets = set(redaction._KNOWN)
+        redaction._KNOWN.clear()
     try:
         with warnings.catch_warnings():
+            # CPython's own filters (PEP 565), printed on stderr
+            warnings.resetwarnings()
+            warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+            for category in (
+                DeprecationWarning,
+                PendingDeprecationWarning,
+                ImportWarning,
+                ResourceWarning,
+            ):
+                warnings.filterwarnings("ignore", category=category, append=True)
+            warnings.showwarning = warnings._showwarning_orig  # type: ignore[attr-defined]
+            warnings._showwarnmsg_impl = _print_warning  # type: ignore[attr-defined]
             if cwd is not None:
                 os.chdir(cwd)
             yield
@@ -49,6 +83,11 @@ def _process_state(cwd: str | Path | None) -> Iterator[None]:
         for handler in root.handlers:
             handler.close()
         root.handlers, root.level = handlers, level
+        for name, kept in filters.items():
+            logging.getLogger(name).filters = kept
+        with redaction._KNOWN_LOCK:
+            redaction._KNOWN.clear()
+            redaction._KNOWN.update(secrets)
         os.environ.clear()
         os.environ.update(environ)
 
