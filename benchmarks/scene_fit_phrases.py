@@ -168,8 +168,12 @@ def _first_concept(
 
     def first(phrase: str) -> tuple[str, str, str]:
         words = phrase.split()
-        tried = by_last.get(words[-1].lower(), []) if words else []
-        for i in sorted([*tried, *by_last.get(None, [])]):
+        if words and not words[-1].isascii():  # re.I folds letters lower() does not (ſ, K)
+            candidates: list[int] = list(range(len(concepts)))
+        else:
+            tried = by_last.get(words[-1].lower(), []) if words else []
+            candidates = sorted([*tried, *by_last.get(None, [])])
+        for i in candidates:
             rx, facet, tags, text = concepts[i]
             if rx.match(phrase):
                 return facet, tags, text

@@ -860,4 +860,5 @@ def _backend_error(
             f"node '{node}': the {backend} server at {where} answered HTTP {failure.status} "
             f"({failure.detail}{wait}).{gateway}"
         )
-    return BackendError(f"node '{node}': the {backend} backend failed: {failure.detail}.{via}")
+    detail = failure.detail.rstrip(". ")
+    return BackendError(f"node '{node}': the {backend} backend failed: {detail}.{via}")

@@ -47,10 +47,13 @@ class _DepthLimitedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        """A key written twice is an error (PyYAML keeps the last: "weight: .nan" above
-        "weight: 1.0" validated); a merge (``<<``) may still be overridden."""
-        if isinstance(node, yaml.MappingNode):
+    def flatten_mapping(self, node: Any) -> None:
+        """A key written twice in one mapping is an error (PyYAML keeps the last: "weight:
+        .nan" above "weight: 1.0" validated); a merged key (``<<``) may still be overridden.
+        Checked the first time a mapping is flattened, before merges add their keys to it."""
+        checked = self.__dict__.setdefault("_checked", set())
+        if id(node) not in checked:
+            checked.add(id(node))
             seen: dict[str, int] = {}
             for key_node, _ in node.value:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
@@ -66,7 +69,7 @@ class _DepthLimitedLoader(yaml.SafeLoader):
                         key_node.start_mark,
                     )
                 seen[key_node.value] = line
-        return super().construct_mapping(node, deep)
+        super().flatten_mapping(node)
 
 
 _FIELD_HINTS = {

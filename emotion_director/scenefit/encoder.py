@@ -270,7 +270,7 @@ class _DlPhdrInfo(ctypes.Structure):
 def _dl_iterate_phdr() -> Any:
     try:
         return ctypes.CDLL(None).dl_iterate_phdr
-    except (AttributeError, OSError):  # none (macOS, Windows)
+    except (AttributeError, OSError, TypeError):  # none (macOS; Windows: CDLL(None) is refused)
         return None
 
 

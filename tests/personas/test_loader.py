@@ -243,6 +243,10 @@ def test_a_key_written_twice_is_named_with_both_lines(tmp_path):
         load_persona_file(path)
     merged = "base: &b {age: 30}\nother:\n  <<: *b\n  age: 31\n"  # a merge, then overridden
     assert yaml.load(merged, Loader=loader._DepthLimitedLoader)["other"]["age"] == 31  # noqa: S506
+    # a mapping that overrides its own merge, merged elsewhere in turn (the review: its merged
+    # key and its own were taken for one key written twice)
+    nested = "outer:\n  base: &b\n    <<: {x: 0}\n    x: 1\nchild:\n  <<: *b\n"
+    assert yaml.load(nested, Loader=loader._DepthLimitedLoader) == yaml.safe_load(nested)  # noqa: S506
 
 
 def test_a_persona_file_given_as_a_folder_or_a_folder_of_unread_files_says_so(tmp_path):

@@ -45,3 +45,22 @@ def test_the_shipped_table_is_what_the_labels_give(tmp_path):
         "with `python benchmarks/scene_fit_phrases.py --risk "
         "emotion_director/knowledge/data/concept_risk.tsv`"
     )
+
+
+def test_the_indexed_concept_match_is_the_first_regex_that_matches():
+    """``_first_concept`` tries only the lines that can match; it must find what a loop over
+    every line's regex finds, case-folded letters included (re.I folds ſ to s, lower() not)."""
+    script = _script()
+    concepts = script._concepts()
+    first = script._first_concept(concepts)
+    texts = [text for *_, text in concepts][::40]
+    phrases = []
+    for text in texts:
+        owned = text.replace("{poss}", "the farrier's").replace("{the}", "the farrier")
+        phrases += [owned, owned.upper(), owned.title(), owned + "\n", owned.replace("s", "\u017f")]
+    phrases += ["", "   ", "no concept at all", "warm light on the snow"]
+    for phrase in phrases:
+        loop = next(
+            ((f, t, c) for rx, f, t, c in concepts if rx.match(phrase)), ("expression", "-", "")
+        )
+        assert first(phrase) == loop, phrase
