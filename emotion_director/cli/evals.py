@@ -19,6 +19,7 @@ from emotion_director.cli.common import (
     fail,
     out,
     progress_bar,
+    refuse_filled_folder,
     require_diffusion,
 )
 from emotion_director.cli.jsonl import answer_jsonl
@@ -241,6 +242,13 @@ def eval_images(
     """
 
     def run() -> Any:
+        from emotion_director.diffusion.generator import MAX_SIZE
+
+        if size is not None and (size % 8 or size > MAX_SIZE):  # before any weights load
+            raise InvalidRequestError(
+                f"--size {size}: image size must be a multiple of 8 up to {MAX_SIZE} (e.g. 512 "
+                "for SD 1.5, 1024 for SDXL)."
+            )
         require_diffusion()
         from emotion_director.evals.images import ImageEvalSettings, run_image_eval
 
@@ -337,9 +345,12 @@ _TINY = "emotion_director.evals.tiny_checkpoints"
 @eval_app.command("tiny-clip")
 def eval_tiny_clip(
     out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random CLIP to")],
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace what a folder that is not empty holds")
+    ] = False,
 ) -> None:
     """Write a tiny random CLIP in the layout of openai/clip-vit-base-patch32 (smoke tests)."""
-
+    refuse_filled_folder(out_dir, overwrite)
     echo_written(_TINY, lambda tiny: tiny.save_tiny_clip(out_dir), diffusion=True)
 
 
@@ -348,9 +359,12 @@ def eval_toy_emoset(
     out_dir: Annotated[Path, typer.Argument(help="folder for image/<emotion>/*.jpg + annotation/")],
     per_emotion: Annotated[int, typer.Option(min=1)] = 6,
     size: Annotated[int, typer.Option(min=8)] = 32,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace what a folder that is not empty holds")
+    ] = False,
 ) -> None:
     """Write a toy EmoSet-layout folder (one colour per emotion) to try train-probe."""
-
+    refuse_filled_folder(out_dir, overwrite)
     echo_written(
         _TINY, lambda tiny: tiny.make_toy_emoset(out_dir, per_emotion=per_emotion, size=size)
     )

@@ -412,7 +412,13 @@ def test_a_small_file_under_a_huge_cap_is_read_within_a_memory_limit(tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    [("bank", "tiny-pipeline"), ("bank", "tiny-image-encoder"), ("train", "toy-data")],
+    [
+        ("bank", "tiny-pipeline"),
+        ("bank", "tiny-image-encoder"),
+        ("train", "toy-data"),
+        ("eval", "tiny-clip"),
+        ("eval", "toy-emoset"),
+    ],
 )
 def test_a_folder_writer_never_replaces_what_a_folder_holds_without_overwrite(tmp_path, command):
     # before: `bank tiny-pipeline FOLDER` replaced a user's own unet weights and model_index.json
@@ -441,3 +447,10 @@ def test_a_bank_that_is_a_device_a_folder_or_a_fifo_is_named_as_such(tmp_path):
     ]:
         with pytest.raises(BankError, match=said):
             VisualPromptBank.load(path)
+
+
+@pytest.mark.parametrize("size", ["100000", "100"])
+def test_eval_images_refuses_a_size_before_any_weights_load(tmp_path, size):
+    # as `generate --size` (red-team G22, found again by the review under `eval images`)
+    args = ("eval", "images", tmp_path, "--model", "none", "--clip", "none", "--size", size)
+    _one_red_line(_cli(*args, cwd=tmp_path), f"--size {size}: image size must be a multiple of 8")
