@@ -813,6 +813,13 @@ def _backend_error(
             f"node '{node}': cannot reach the {backend} server at {where} (connection failed: "
             "nothing answers there). Start the server or fix --base-url."
         )
+    if failure.kind == "lost" and proxy:
+        return BackendError(
+            f"node '{node}': the connection through the proxy {proxy} (named by the environment) "
+            f"to the {backend} server at {where} ended before a whole answer ({failure.detail}): "
+            "the proxy or the server cut it; check the proxy (and the server's log), or set "
+            "NO_PROXY to this host to go to the server directly."
+        )
     if failure.kind == "lost":
         secure = where.replace("http://", "https://", 1) if where.startswith("http://") else ""
         tls = f" If the server speaks TLS, use {secure}." if secure and not proxy else ""
@@ -855,10 +862,16 @@ def _backend_error(
                 f"{failure.status}: {failure.detail}): check EMOTION_DIRECTOR_API_KEY (or the "
                 "user:password in --base-url)."
             )
-        gateway = via if failure.status in {502, 503, 504} else ""
+        if proxy and failure.status in {502, 503, 504}:
+            return BackendError(
+                f"node '{node}': the proxy {proxy} (named by the environment) answered HTTP "
+                f"{failure.status} for the {backend} server at {where} ({failure.detail}{wait}): "
+                "a gateway error from a proxy means it could not reach or hear from the server; "
+                "check the proxy, or set NO_PROXY to this host to go to the server directly."
+            )
         return BackendError(
             f"node '{node}': the {backend} server at {where} answered HTTP {failure.status} "
-            f"({failure.detail}{wait}).{gateway}"
+            f"({failure.detail}{wait})."
         )
     detail = failure.detail.rstrip(". ")
     return BackendError(f"node '{node}': the {backend} backend failed: {detail}.{via}")

@@ -481,8 +481,8 @@ def test_a_proxy_that_refuses_or_is_down_is_named_and_its_password_is_not(no_pro
 @pytest.mark.parametrize(
     "mode, said",
     [
-        ("gateway", "answered HTTP 502"),
-        ("cut", "accepted the connection but ended it"),
+        ("gateway", "named by the environment) answered HTTP 502 for the openai server"),
+        ("cut", "named by the environment) to the openai server at"),
         ("demand", "refused the credentials given in the environment (HTTP 407"),
     ],
 )
