@@ -242,13 +242,9 @@ def eval_images(
     """
 
     def run() -> Any:
-        from emotion_director.diffusion.generator import MAX_SIZE
+        from emotion_director.diffusion.generator import check_image_size
 
-        if size is not None and (size % 8 or size > MAX_SIZE):  # before any weights load
-            raise InvalidRequestError(
-                f"--size {size}: image size must be a multiple of 8 up to {MAX_SIZE} (e.g. 512 "
-                "for SD 1.5, 1024 for SDXL)."
-            )
+        check_image_size(size)  # before any weights load
         require_diffusion()
         from emotion_director.evals.images import ImageEvalSettings, run_image_eval
 

@@ -39,6 +39,16 @@ from emotion_director.files import write_text_atomic
 MAX_SIZE = 4096
 
 
+def check_image_size(size: int | None) -> None:
+    """Refuses an image size no pipeline takes, or one the allocator cannot hold, before any
+    weights load (``generate --size``, ``eval images --size``)."""
+    if size is not None and (size <= 0 or size % 8 or size > MAX_SIZE):
+        raise InvalidRequestError(
+            f"--size {size}: image size must be a positive multiple of 8 up to {MAX_SIZE} (e.g. "
+            "512 for SD 1.5, 1024 for SDXL)."
+        )
+
+
 @dataclass
 class ImageGenerator:
     """Generates images with :class:`MCDiffusionPipeline`, loading it on first use.
@@ -293,11 +303,7 @@ def checked_generator(
     """An :class:`ImageGenerator` whose settings were all checked first: the size, the
     temperature, the device, the bank (loaded), the weight files and the output folder, so a bad
     one fails in a line before any model weights load (the pipeline loads on first use)."""
-    if size is not None and (size <= 0 or size % 8 or size > MAX_SIZE):
-        raise InvalidRequestError(
-            f"--size {size}: image size must be a positive multiple of 8 up to {MAX_SIZE} (e.g. "
-            "512 for SD 1.5, 1024 for SDXL)."
-        )
+    check_image_size(size)
     if retrieval_temperature is not None and not retrieval_temperature > 0:
         raise InvalidRequestError(f"--retrieval-temperature {retrieval_temperature}: must be > 0.")
     if preset is not None:
