@@ -9,6 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from emotion_director.cli.common import (
+    OverwriteFile,
+    OverwriteFolder,
     call,
     echo_written,
     fail,
@@ -45,9 +47,7 @@ def bank_init(
     cache: Annotated[Optional[Path], typer.Option(help="feature cache folder (resumable)")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "cpu",
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace an existing --out file")
-    ] = False,
+    overwrite: OverwriteFile = False,
 ) -> None:
     """Encode a dataset and build a bank with K-means per emotion.
 
@@ -87,9 +87,7 @@ def bank_random(
     dim: Annotated[int, typer.Option(min=1, help="token size (image encoder width)")] = 768,
     text_dim: Annotated[int, typer.Option(min=1, help="text key size (text encoder width)")] = 768,
     seed: Annotated[int, typer.Option()] = 0,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace an existing --out file")
-    ] = False,
+    overwrite: OverwriteFile = False,
 ) -> None:
     """Write a randomly initialised bank (to train from scratch, or for smoke tests)."""
 
@@ -116,9 +114,7 @@ def _tiny_command(
     def command(
         out_dir: Path = typer.Argument(..., help=f"folder to write a tiny random {what} to"),
         kind: str = typer.Option(kinds[0], help=kind_help),
-        overwrite: bool = typer.Option(
-            False, "--overwrite", help="replace what a folder that is not empty holds"
-        ),
+        overwrite: OverwriteFolder = False,
     ) -> None:
         # the kind and the folder are checked before the diffusion extra is needed
         if kind not in kinds:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -228,6 +228,14 @@ def echo_written(
         return write(importlib.import_module(module))
 
     typer.echo(str(call(run)))
+
+
+#: ``--overwrite`` of a command that writes one ``--out`` file.
+OverwriteFile = Annotated[bool, typer.Option("--overwrite", help="replace an existing --out file")]
+#: ``--overwrite`` of a command that writes a whole folder (see :func:`refuse_filled_folder`).
+OverwriteFolder = Annotated[
+    bool, typer.Option("--overwrite", help="replace what a folder that is not empty holds")
+]
 
 
 def refuse_filled_folder(folder: Path, overwrite: bool) -> None:

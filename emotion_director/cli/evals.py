@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from emotion_director.cli.common import (
+    OverwriteFile,
+    OverwriteFolder,
     call,
     check_persona_dirs,
     echo_written,
@@ -297,7 +299,7 @@ def eval_train_probe(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
-    overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
+    overwrite: OverwriteFile = False,
 ) -> None:
     """Train the emotion linear probe on frozen image features; print its accuracies."""
 
@@ -341,9 +343,7 @@ _TINY = "emotion_director.evals.tiny_checkpoints"
 @eval_app.command("tiny-clip")
 def eval_tiny_clip(
     out_dir: Annotated[Path, typer.Argument(help="folder to write a tiny random CLIP to")],
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace what a folder that is not empty holds")
-    ] = False,
+    overwrite: OverwriteFolder = False,
 ) -> None:
     """Write a tiny random CLIP in the layout of openai/clip-vit-base-patch32 (smoke tests)."""
     refuse_filled_folder(out_dir, overwrite)
@@ -355,9 +355,7 @@ def eval_toy_emoset(
     out_dir: Annotated[Path, typer.Argument(help="folder for image/<emotion>/*.jpg + annotation/")],
     per_emotion: Annotated[int, typer.Option(min=1)] = 6,
     size: Annotated[int, typer.Option(min=8)] = 32,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace what a folder that is not empty holds")
-    ] = False,
+    overwrite: OverwriteFolder = False,
 ) -> None:
     """Write a toy EmoSet-layout folder (one colour per emotion) to try train-probe."""
     refuse_filled_folder(out_dir, overwrite)

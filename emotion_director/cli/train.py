@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from emotion_director.cli.common import (
+    OverwriteFolder,
     call,
     echo_written,
     err,
@@ -106,9 +107,7 @@ def train_toy_data(
             help="write EmoSet's layout instead (image/<emotion>/, annotation/<emotion>/)",
         ),
     ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="replace what a folder that is not empty holds")
-    ] = False,
+    overwrite: OverwriteFolder = False,
 ) -> None:
     """Write a small generated preference set (coloured images) for smoke runs."""
     refuse_filled_folder(out_dir, overwrite)
