@@ -34,7 +34,12 @@ from emotion_director.knowledge.concept_graph import (
     VisualConcept,
     content_words,
 )
-from emotion_director.knowledge.scene import SceneModel, parse_scene, scene_nouns
+from emotion_director.knowledge.scene import (
+    SceneModel,
+    has_english_word,
+    parse_scene,
+    scene_nouns,
+)
 from emotion_director.knowledge.setting import concept_risk, dimension_tags
 from emotion_director.personas.schema import Persona
 from emotion_director.untrusted import (
@@ -446,21 +451,26 @@ def _reading_from_text(
 
     addressed = [c for c in written.cues if instruction_reason(c)]
     copied = [c for c in written.cues if c not in addressed and obeys(c, restates=False)]
+    # a cue with no word in it ("xxxx", "...", "N/A") is a model's filler, not something to draw
+    words = frozenset(w.lower() for w in own) | frozenset(re.findall(r"[^\W\d_]+", subject.lower()))
+    empty = [c for c in written.cues if c.strip() and not has_english_word(c, words)]
     cues = list(
         dict.fromkeys(
             _FACET_TAG.sub("", c).strip()[:120]
             for c in written.cues
-            if c.strip() and c not in addressed and c not in copied
+            if c.strip() and c not in addressed and c not in copied and c not in empty
         )
     )[:6]
     rationale = strip_instructions(written.rationale.strip())[0][:400]
-    rationale = "" if obeys(rationale) else rationale
+    rationale = "" if obeys(rationale) or not has_english_word(rationale, words) else rationale
     if addressed:
         rationale += f" [{len(addressed)} cue(s) that addressed the model were dropped]"
     if copied:
         rationale += f" [{len(copied)} cue(s) that copied the scene's words were dropped]"
+    if empty:
+        rationale += f" [{len(empty)} cue(s) with no word in them were dropped]"
     evocation = strip_instructions(written.evocation.strip())[0][:400]
-    evocation = "" if obeys(evocation) else evocation
+    evocation = "" if obeys(evocation) or not has_english_word(evocation, words) else evocation
     if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts
         cues += [c.render(scene) for c in options if c.render(scene) not in cues][: 3 - len(cues)]
         rationale += " [completed with the persona's top concept-graph cues]"

@@ -90,6 +90,48 @@ async def test_write_mode_keeps_the_models_own_words():
     assert "Never use emotion words" in system
 
 
+async def test_write_mode_drops_cues_and_text_with_no_word_in_them():
+    # a server's filler ("xxxx") reached the final prompt as a cue; a scene's own rare word
+    # ("quokka") and a real English cue are kept
+    written = WrittenReading(
+        evocation="xxxx",
+        cues=["xxxx", "...", "N/A", "lorem ipsum", "the quokka's whiskers", "huge clouds"],
+        intensity=4,
+        rationale="--",
+    )
+    guide = next(p for p in default_personas() if p.name == "safari-guide")
+    reading = await read_persona(
+        model=FunctionChatModel(lambda m, s: written),
+        persona=guide,
+        subject="a quokka in a park",
+        subject_tags=subject_tags("a quokka in a park"),
+        emotion=Emotion.AWE,
+        concept_graph=load_concept_graph(),
+        seed=0,
+        mode="write",
+    )
+    assert reading.cues[:2] == ["the quokka's whiskers", "huge clouds"]
+    assert len(reading.cues) == 3  # completed with one of the persona's own concepts
+    assert not {"xxxx", "...", "N/A", "lorem ipsum"} & set(reading.cues)
+    assert "4 cue(s) with no word in them were dropped" in reading.rationale
+    assert "xxxx" not in reading.evocation and "--" not in reading.rationale
+
+
+@pytest.mark.integration  # real requests to a server on loopback
+def test_a_servers_filler_answers_never_reach_the_final_prompt():
+    from emotion_director import Settings, build_graph
+    from emotion_director.testing import SimulatedOpenAIServer
+
+    # the simulated server answers every string field of a schema with "xxxx"
+    with SimulatedOpenAIServer("ok") as server:
+        graph = build_graph(Settings(backend="openai", base_url=server.url, model="sim"))
+        out = graph.invoke({"prompt": "a dog in a park", "emotion": "awe", "seed": 1})
+    assert out["final_prompt"].startswith("a dog in a park, ")
+    assert "xxxx" not in out["final_prompt"]
+    for reading in out["readings"]:
+        assert "xxxx" not in " ".join([*reading.cues, reading.evocation, reading.rationale])
+
+
 def test_a_template_that_fits_any_subject_gets_less_bonus_than_one_written_for_its_kind():
     # seen: "sweeping stage beams catching {the}" led the excitement shortlist of almost every
     # subject, and so repeated across subjects

@@ -460,6 +460,14 @@ def _known_english(word: str, known: frozenset[str]) -> bool:
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 
 
+def has_english_word(text: str, also: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` holds at least one English word (:func:`known_english`) or one of
+    ``also`` (a scene's own rare nouns): what a model's cue with nothing in it lacks ("xxxx",
+    "lorem ipsum", "...", "N/A": a letter alone is no word)."""
+    words = _WORD.findall(text.lower())
+    return any(len(w) > 1 and (w in also or known_english(w)) for w in words)
+
+
 #: Times of day after a preposition ("at night", "in the morning"): not a place.
 _WHEN = frozenset(
     "night midnight noon midday dawn dusk daybreak evening morning afternoon twilight nightfall "
