@@ -1,9 +1,10 @@
 """``generate --prompts FILE``: many prompts, split across processes under ``accelerate launch``.
 
 The file is JSONL (``{"prompt": ..., "emotion": ..., "seed": ..., "negative_emotion": ...}``;
-missing fields take the command's options) or plain text, one prompt per line. Each process gets
-an interleaved share (accelerate's ``split_between_processes``), loads the pipeline once on its
-own device and writes its images into the shared output folder.
+missing fields take the command's options) or plain text, one prompt per line: JSONL where it is
+named ``*.jsonl`` or its first line opens with ``{``, and then every line is a JSON object.
+Each process gets an interleaved share (accelerate's ``split_between_processes``), loads the
+pipeline once on its own device and writes its images into the shared output folder.
 """
 
 from __future__ import annotations
@@ -21,11 +22,21 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
     from emotion_director.files import MiB, text_lines
 
     requests = []
+    jsonl: bool | None = path.suffix.lower() == ".jsonl" or None  # else: as its first line is
     for number, line in text_lines(
         path, what="--prompts file", max_bytes=64 * MiB, error=InvalidRequestError
     ):
         where = f"{path}:{number}"
-        if line.lstrip().startswith("{"):
+        if jsonl is None:
+            jsonl = line.lstrip().startswith("{")
+        if jsonl and not line.lstrip().startswith("{"):
+            # a JSONL file's stray line is a mistake, not a prompt to draw
+            raise InvalidRequestError(
+                f"{where}: not a JSON object, in a JSONL file: write it as "
+                '{"prompt": "...", "emotion": "..."}, or use a plain-text file of one prompt '
+                "per line."
+            )
+        if jsonl:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -48,7 +59,7 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"{where}: {exc}") from None
         record.setdefault("seed", seed)
-        if not isinstance(record["seed"], int):
+        if not isinstance(record["seed"], int) or isinstance(record["seed"], bool):
             raise InvalidRequestError(f'{where}: "seed" must be an integer.')
         requests.append(record)
     if not requests:

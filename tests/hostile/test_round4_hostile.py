@@ -79,6 +79,31 @@ def test_an_empty_prompt_in_a_prompts_file_is_called_empty_not_missing(tmp_path)
         read_prompt_file(path, None, 0)
 
 
+def test_a_line_that_is_not_json_in_a_jsonl_prompts_file_is_refused_not_drawn(tmp_path):
+    from emotion_director.diffusion.batch import read_prompt_file
+
+    good = '{"prompt": "a dog", "emotion": "awe"}'
+    for name, text, line in (
+        ("prompts.jsonl", f"{good}\nnot json\n", 2),  # was drawn as the prompt "not json"
+        ("prompts.txt", f"{good}\na cat\n", 2),  # a JSON first line makes it JSONL
+        ("prompts.jsonl", "a dog\n", 1),  # the name says JSONL
+    ):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(InvalidRequestError, match=rf"{name}:{line}: not a JSON object"):
+            read_prompt_file(path, "awe", 0)
+    # a plain-text file stays plain text, braces and all; a seed must be a number, not true
+    path = tmp_path / "prompts.txt"
+    path.write_text("a dog\n{curly} neon sign over a bar\n")
+    assert [r["prompt"] for r in read_prompt_file(path, "awe", 0)][
+        1
+    ] == "{curly} neon sign over a bar"
+    path = tmp_path / "prompts.jsonl"
+    path.write_text('{"prompt": "a dog", "emotion": "awe", "seed": true}\n')
+    with pytest.raises(InvalidRequestError, match=r'prompts.jsonl:1: "seed" must be an integer'):
+        read_prompt_file(path, None, 0)
+
+
 def test_a_training_config_refuses_nan_and_an_output_dir_that_is_a_device(tmp_path):
     from emotion_director.diffusion.training.config import DPOConfig
 
