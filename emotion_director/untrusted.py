@@ -444,6 +444,14 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+#: A line break before a line that opens with a role label ("assistant: sure"): where a prompt's
+#: lines are joined into one text, it ends a sentence, so that the label's line is cut alone
+#: and the scene before it stays (joined by a space, the whole text read as one role line).
+ROLE_LINE_BREAK = re.compile(
+    r"[ \t]*[\r\n]\s*(?=(?:system|assistant|user|developer|human)\s*:)", _I
+)
+
+
 def _load_patterns(name: str = "data/injection_patterns.txt") -> list[tuple[str, re.Pattern[str]]]:
     """The patterns of the other languages: ``KIND[ i]: REGEX`` lines of a shipped data file."""
     from importlib.resources import files
