@@ -740,7 +740,8 @@ _LIVING_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpen
 def _closed_compound(word: str) -> Kind | None:
     """The kind of a noun no table lists that is written as one word of two known words, the
     last a living thing: English compounds take the kind of their last part
-    ("kitesurfer", "lockkeeper"), or with a hyphen ("sous-chef", "aye-aye" stays unknown)."""
+    ("kitesurfer", "lockkeeper"), or with a hyphen ("sous-chef", "aye-aye" stays unknown); the
+    last an agent noun after a noun, a person ("buttermaker")."""
     kinds = noun_kinds()
     if "-" in word:
         first, _, last = word.rpartition("-")
@@ -758,6 +759,10 @@ def _closed_compound(word: str) -> Kind | None:
         kind = kinds.get(last) or kinds.get(singular(last))
         if kind in _LIVING_KINDS and first in kinds:
             return kind
+        # an agent noun after the noun it works on, written as one word, names who does the
+        # work as the two words do (see _agent_kind): "a buttermaker", "a cheesemaker"
+        if kind in (None, "object") and first in kinds and singular(last) in agent_nouns():
+            return "person"
     return None
 
 
