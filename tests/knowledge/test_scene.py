@@ -2019,6 +2019,20 @@ def test_a_fish_is_under_water_unless_the_prompt_takes_it_out(scene, underwater)
     assert ("submerged" in parse_scene(scene).facts) is underwater
 
 
+@pytest.mark.parametrize(
+    "scene, underwater",
+    [
+        # set 89: "grit and sweat on skin" for an escapologist chained at the bottom of a pool
+        ("Chained at the bottom of a natatorium's diving pool, an escapologist rehearses", True),
+        ("a coin glinting at the bottom of the lake", True),
+        ("skateboarders at the bottom of an empty swimming pool", False),
+        ("a trawler on the dry bed of the Aral Sea", False),
+    ],
+)
+def test_the_bottom_of_a_body_of_water_is_under_it(scene, underwater):
+    assert ("submerged" in parse_scene(scene).facts) is underwater
+
+
 def test_a_two_word_sea_animal_is_the_animal_not_its_head_noun():
     """WordNet's compounds of any animal kind: "sea urchins" are echinoderms (no face, fins or
     legs), not the street urchins their head noun names; a cnidarian WordNet files under its
