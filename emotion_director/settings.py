@@ -235,6 +235,11 @@ class Settings(BaseSettings):
         """Accept a JSON list, one path, or an ``os.pathsep`` list (as ``PATH`` is written)."""
         if isinstance(value, (str, Path)):
             text = str(value).strip()
+            if text.startswith("{"):  # a JSON object, not a folder named "{..."
+                raise ValueError(
+                    f'is a JSON object, not a list of folders: write ["dir1", "dir2"], or '
+                    f"dir1{os.pathsep}dir2"
+                )
             if text.startswith("["):
                 try:
                     value = json.loads(text)

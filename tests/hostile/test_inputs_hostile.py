@@ -430,7 +430,8 @@ def test_persona_dirs_from_the_environment_accept_a_path_a_pathsep_list_and_json
     [
         ("notjson", "notjson: persona directory not found"),
         ("[not, json", "not a JSON list"),
-        ('{"a": 1}', "persona directory not found"),
+        # before: '{"a": persona directory not found' (split at the colon)
+        ('{"a": 1}', 'is a JSON object, not a list of folders: write ["dir1", "dir2"]'),
         (
             '["ok", 3]',
             "persona_dirs.1' (flag or EMOTION_DIRECTOR_PERSONA_DIRS): Input is not a valid path",
