@@ -206,8 +206,12 @@ def diagnose_line(line: str | bytes) -> MalformedLine | None:
         )
     except RecursionError:  # the depth scan should have caught it; never let it kill the loop
         return _too_deep()
-    except ValueError as exc:  # e.g. a number too long for int()
-        return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({str(exc)[:200]})")
+    except ValueError as exc:  # a number too long for int(): Python's advice is not the client's
+        digits = re.search(r"limit \((\d+) digits\)", str(exc))
+        detail = (
+            f"a number longer than {digits[1]} digits" if digits else " ".join(str(exc).split())
+        )
+        return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({detail[:200]})")
     problem = _diagnose_envelope(data)
     if problem is None and isinstance(rejection := _sdk_rejection(line), Exception):
         problem = _explain_sdk_rejection(rejection, data)
