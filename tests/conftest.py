@@ -39,7 +39,7 @@ def test_model() -> TestChatModel:
 
 @pytest.fixture
 def test_settings() -> Settings:
-    return Settings(backend="test")
+    return Settings()
 
 
 class AsyncDriven:

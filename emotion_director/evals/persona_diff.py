@@ -5,7 +5,8 @@ with the same seed through both sets, side by side, shows what an edit actually 
 
 Example:
     >>> from emotion_director import Settings
-    >>> rows = diff_persona_sets(None, None, Settings(backend="test"),
+    >>> from emotion_director.testing import TestChatModel
+    >>> rows = diff_persona_sets(None, None, Settings(), chat_model=TestChatModel(),
     ...                          scenes=[("a dog in a park", "awe")])
     >>> any(r.changed for r in rows)
     False
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -55,6 +57,7 @@ def _run_set(
     scenes: Sequence[tuple[str, str]],
     seed: int,
     names: Sequence[str] | None,
+    chat_model: Any,
 ) -> list[dict | None]:
     """The set's outputs per scene; ``None`` per scene when it has none of ``names``."""
     from emotion_director.graph.builder import build_graph
@@ -64,7 +67,7 @@ def _run_set(
         names = [n for n in names if n in present]  # a persona only the other set has: '-'
         if not names:
             return [None for _ in scenes]
-    graph = build_graph(settings, personas=personas)
+    graph = build_graph(settings, personas=personas, chat_model=chat_model)
     selection = {"personas": list(names)} if names else {}
     return [
         graph.invoke({"prompt": scene, "emotion": emotion, "seed": seed, **selection})
@@ -80,6 +83,7 @@ def diff_persona_sets(
     scenes: Sequence[tuple[str, str]] = DEFAULT_SCENES,
     seed: int = 0,
     names: Sequence[str] | None = None,
+    chat_model: Any = None,
 ) -> list[DiffRow]:
     """Rewrite ``scenes`` with the defaults plus folder ``a`` and with the defaults plus ``b``.
 
@@ -91,6 +95,8 @@ def diff_persona_sets(
         names (`list[str]`, *optional*): only these personas (faster on a slow backend); a
             name only one set has (a persona being added or removed) shows ``'-'`` on the
             other side; a name neither set has is an :class:`InvalidRequestError`.
+        chat_model (`BaseChatModel`, *optional*): use this model for both runs instead of the
+            backend's (e.g. ``TestChatModel()`` from :mod:`emotion_director.testing`).
 
     Returns:
         Per scene, one row per persona present in either set (cues joined by ``'; '``, or
@@ -105,8 +111,8 @@ def diff_persona_sets(
                 f"unknown persona(s) {', '.join(unknown)} in both sets; available: "
                 f"{', '.join(sorted(known))}."
             )
-    runs_a = _run_set(set_a, settings, scenes, seed, names)
-    runs_b = _run_set(set_b, settings, scenes, seed, names)
+    runs_a = _run_set(set_a, settings, scenes, seed, names, chat_model)
+    runs_b = _run_set(set_b, settings, scenes, seed, names, chat_model)
     rows: list[DiffRow] = []
     for (scene, emotion), out_a, out_b in zip(scenes, runs_a, runs_b):
         cues_a = {r.persona: "; ".join(r.cues) for r in (out_a or {}).get("readings", [])}

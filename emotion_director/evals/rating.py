@@ -27,14 +27,14 @@ Example (a run of two systems on three cases with the deterministic test model, 
 person opens the page in a browser, ``emotion-director eval rate RUN`` serves it until Ctrl-C):
     >>> import asyncio, tempfile, threading, urllib.request
     >>> from types import SimpleNamespace
-    >>> from emotion_director import Settings
     >>> from emotion_director.evals.datasets import load_eval_dataset
     >>> from emotion_director.evals.runner import run_eval
+    >>> from emotion_director.testing import TestChatModel
     >>> run = tempfile.TemporaryDirectory()
     >>> unscored = SimpleNamespace(score_rewrite=lambda prompt, rewrite, emotion: {})
     >>> _ = asyncio.run(run_eval(["identity", "template"],
     ...                          load_eval_dataset("builtin:shortcut")[:3],
-    ...                          run.name, settings=Settings(backend="test"), metrics=unscored))
+    ...                          run.name, chat_model=TestChatModel(), metrics=unscored))
     >>> server = serve_ratings(run.name, port=0)
     >>> len(server.session.pairs)  # one pair of systems on each of the three cases
     3

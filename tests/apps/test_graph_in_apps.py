@@ -26,7 +26,7 @@ def _load_example():
 
 def test_subgraph_streams_persona_readings_through_the_parent(drive):
     example = _load_example()
-    app = drive(example.build_app(Settings(backend="test"), chat_model=TestChatModel()))
+    app = drive(example.build_app(Settings(), chat_model=TestChatModel()))
     readings, caption = [], None
     for namespace, update in app.stream(
         {"request": "an angry dog feeling contentment"}, stream_mode="updates", subgraphs=True
@@ -43,7 +43,7 @@ def test_subgraph_streams_persona_readings_through_the_parent(drive):
 async def test_rewrite_tool_works_in_a_prebuilt_tool_calling_agent():
     from langgraph.prebuilt import create_react_agent
 
-    tool = as_tool(Settings(backend="test"), chat_model=TestChatModel())
+    tool = as_tool(Settings(), chat_model=TestChatModel())
     schema = tool.args_schema.model_json_schema()
     # the 8 categories are offered first; synonyms, or valence + arousal, are accepted too
     assert schema["properties"]["emotion"]["anyOf"][0]["enum"][0] == "amusement"
@@ -60,14 +60,11 @@ async def test_rewrite_tool_works_in_a_prebuilt_tool_calling_agent():
 
 
 def test_image_tool_appears_only_with_a_diffusion_model():
-    assert [t.name for t in as_tools(Settings(backend="test"), chat_model=TestChatModel())] == [
+    assert [t.name for t in as_tools(Settings(), chat_model=TestChatModel())] == [
         "rewrite_for_emotion"
     ]
     names = [
-        t.name
-        for t in as_tools(
-            Settings(backend="test"), chat_model=TestChatModel(), image_generator=object()
-        )
+        t.name for t in as_tools(Settings(), chat_model=TestChatModel(), image_generator=object())
     ]
     assert names == ["rewrite_for_emotion", "generate_emotion_image"]
 
@@ -85,7 +82,7 @@ def test_langgraph_json_points_at_a_compiled_graph(monkeypatch):
 
 
 def test_rewrite_tool_runs_under_a_sync_agent_and_an_async_one():
-    tool = as_tool(Settings(backend="test"), chat_model=TestChatModel())
+    tool = as_tool(Settings(), chat_model=TestChatModel())
     data = json.loads(tool.invoke({"prompt": "a dog in a park", "emotion": "awe"}))
     assert data["emotion"] == "awe" and data["final_prompt"].startswith("a dog")
     import asyncio
@@ -118,7 +115,7 @@ def test_readme_tool_example_runs_as_written_with_a_sync_agent(monkeypatch):
 def test_input_schema_describes_fields_and_lists_emotions_but_accepts_synonyms():
     from emotion_director import build_graph
 
-    graph = build_graph(Settings(backend="test"), chat_model=TestChatModel())
+    graph = build_graph(Settings(), chat_model=TestChatModel())
     schema = graph.get_input_jsonschema()
     props = schema["properties"]
     assert all(

@@ -16,7 +16,7 @@ def test_graph_calls_the_tool_node_when_a_diffusion_model_is_configured(tmp_path
         height=32,
         width=32,
     )
-    graph = build_graph(Settings(backend="test"), chat_model=TestChatModel(), image_generator=gen)
+    graph = build_graph(Settings(), chat_model=TestChatModel(), image_generator=gen)
     nodes = []
     out = None
     for update in graph.stream(
@@ -30,6 +30,6 @@ def test_graph_calls_the_tool_node_when_a_diffusion_model_is_configured(tmp_path
 
 
 def test_without_a_diffusion_model_the_graph_ends_at_the_prompt():
-    graph = build_graph(Settings(backend="test"), chat_model=TestChatModel())
+    graph = build_graph(Settings(), chat_model=TestChatModel())
     assert "generate_image" not in graph.get_graph().draw_mermaid()
     assert "images" not in graph.invoke({"prompt": "a dog", "emotion": "awe"})

@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from emotion_director import Settings
 from emotion_director.evals.runner import run_eval
 from emotion_director.testing import TestChatModel
 
@@ -19,7 +18,6 @@ def run_test_eval(systems: list[str], cases: list[Any], folder: Path, metrics: A
             systems,
             cases,
             folder,
-            settings=Settings(backend="test"),
             chat_model=TestChatModel(),
             metrics=metrics,
         )

@@ -100,7 +100,7 @@ async def _run(
         list(systems),
         cases,
         path,
-        settings=settings or Settings(backend="test"),
+        settings=settings,
         chat_model=chat_model or TestChatModel(),
         metrics=metrics,
         dataset=dataset,
@@ -128,9 +128,9 @@ async def test_resume_with_another_dataset_or_setting_is_refused(tmp_path, metri
     ):
         await _run(tmp_path, metrics, dataset="builtin:shortcut", n=2)
     with pytest.raises(RunMismatchError, match="seed 0, this run uses 7"):
-        await _run(tmp_path, metrics, n=2, settings=Settings(backend="test", seed=7))
+        await _run(tmp_path, metrics, n=2, settings=Settings(seed=7))
     with pytest.raises(RunMismatchError, match="grounding"):
-        await _run(tmp_path, metrics, n=2, settings=Settings(backend="test", grounding=False))
+        await _run(tmp_path, metrics, n=2, settings=Settings(grounding=False))
     # a JSONL file reusing the run's case ids for other prompts
     other = tmp_path.parent / "other.jsonl"
     first = load_eval_dataset("builtin:neutral")[0]
@@ -145,7 +145,6 @@ async def test_resume_with_another_dataset_or_setting_is_refused(tmp_path, metri
             ["identity"],
             load(str(other)),
             tmp_path,
-            settings=Settings(backend="test"),
             chat_model=TestChatModel(),
             metrics=metrics,
         )
@@ -210,7 +209,7 @@ def test_per_emotion_series_leaves_missing_emotions_empty_not_zero(metrics):
 
 async def test_compare_lists_setting_differences_and_refuses_unrelated_runs(tmp_path, metrics):
     await _run(tmp_path / "a", metrics, n=4)
-    await _run(tmp_path / "b", metrics, n=2, settings=Settings(backend="test", seed=3))
+    await _run(tmp_path / "b", metrics, n=2, settings=Settings(seed=3))
     text = compare_runs(tmp_path / "a", tmp_path / "b")
     assert "- seed: A 0, B 3" in text and "compared on the 2 case(s) both runs have" in text
     await _run(tmp_path / "c", metrics, dataset="builtin:shortcut", n=2)

@@ -99,7 +99,6 @@ async def _make_run(path, metrics, systems=("identity", "template", "mc_agent"),
         list(systems),
         cases,
         path,
-        settings=Settings(backend="test"),
         chat_model=TestChatModel(),
         metrics=metrics,
         dataset="builtin:shortcut",
@@ -109,9 +108,7 @@ async def _make_run(path, metrics, systems=("identity", "template", "mc_agent"),
 async def test_judge_run_swaps_every_pair_resumes_and_reports(tmp_path, metrics):
     await _make_run(tmp_path, metrics)
     judge = FunctionChatModel(_prefers_no_emotion_words)
-    summary = await judge_run(
-        tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"), chat_model=judge
-    )
+    summary = await judge_run(tmp_path, ["template", "mc_agent"], chat_model=judge)
     judgments = read_judgments(tmp_path)
     assert summary.done == len(judgments) == 6 and summary.failed == 0
     orders = {(j["case_id"], j["first"], j["second"]) for j in judgments}
@@ -123,9 +120,7 @@ async def test_judge_run_swaps_every_pair_resumes_and_reports(tmp_path, metrics)
     assert s["consistency"] == 1.0 and s["systems"]["mc_agent"][0] == 1.0
     # resumable and cached: nothing left to judge, no call made
     again = FunctionChatModel(_prefers_no_emotion_words)
-    second = await judge_run(
-        tmp_path, ["template", "mc_agent"], settings=Settings(backend="test"), chat_model=again
-    )
+    second = await judge_run(tmp_path, ["template", "mc_agent"], chat_model=again)
     assert second.done == 0 and second.skipped == 6 and not again.calls
     md, _ = write_report(tmp_path)
     text = md.read_text()
@@ -140,7 +135,7 @@ async def test_identical_rewrites_are_ties_without_a_call(tmp_path, metrics):
         row["rewrite"] = "a dog"
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     judge = FunctionChatModel(_prefers_no_emotion_words)
-    await judge_run(tmp_path, settings=Settings(backend="test"), chat_model=judge)
+    await judge_run(tmp_path, chat_model=judge)
     assert not judge.calls
     assert {j["winner"] for j in read_judgments(tmp_path)} == {"tie"}
 
@@ -152,14 +147,10 @@ async def test_a_failed_judgment_is_recorded_and_redone_on_resume(tmp_path, metr
         raise BackendError("simulated outage")
 
     broken = FunctionChatModel(outage)
-    first = await judge_run(
-        tmp_path, settings=Settings(backend="test", max_retries=0), chat_model=broken
-    )
+    first = await judge_run(tmp_path, settings=Settings(max_retries=0), chat_model=broken)
     assert first.failed == 2 and all("error" in j for j in read_judgments(tmp_path))
     fixed = FunctionChatModel(_prefers_no_emotion_words)
-    second = await judge_run(
-        tmp_path, settings=Settings(backend="test", max_retries=0), chat_model=fixed
-    )
+    second = await judge_run(tmp_path, settings=Settings(max_retries=0), chat_model=fixed)
     assert second.done == 2 and second.failed == 0
     assert all("error" not in j for j in read_judgments(tmp_path))
 
@@ -168,7 +159,6 @@ async def test_judging_again_with_another_judge_model_is_refused(tmp_path, metri
     await _make_run(tmp_path, metrics, systems=("template", "mc_agent"), n=1)
     await judge_run(
         tmp_path,
-        settings=Settings(backend="test"),
         chat_model=FunctionChatModel(_prefers_no_emotion_words),
     )
     with pytest.raises(RunMismatchError, match="judged with backend 'test'.*delete"):

@@ -9,7 +9,6 @@ import pytest
 
 pytest.importorskip("sentence_transformers")
 
-from emotion_director import Settings  # noqa: E402
 from emotion_director.evals import load_eval_dataset  # noqa: E402
 from emotion_director.evals import report as report_module  # noqa: E402
 from emotion_director.evals.metrics import VECTORS_FILE, TextMetrics  # noqa: E402
@@ -178,7 +177,6 @@ def test_eval_run_refuses_a_pipe_or_link_where_the_vectors_go(tmp_path):
                     ["identity"],
                     load_eval_dataset("builtin:neutral")[:1],
                     folder,
-                    settings=Settings(backend="test"),
                     chat_model=TestChatModel(),
                     metrics=TextMetrics(),
                 )

@@ -53,7 +53,7 @@ def test_bad_dataset_lines_name_the_line(tmp_path):
 @pytest.mark.slow
 async def test_run_resumes_after_a_crash_and_caches_llm_calls(tmp_path, metrics):
     cases = load_eval_dataset("builtin:shortcut")[:4]
-    settings = Settings(backend="test")
+    settings = Settings()
     first = await run_eval(
         SYSTEMS_UNDER_TEST,
         cases[:2],
@@ -107,7 +107,6 @@ async def test_report_and_compare_render_with_plots(tmp_path, metrics):
             ["identity", "template", "mc_agent"],
             cases,
             tmp_path / name,
-            settings=Settings(backend="test"),
             chat_model=TestChatModel(),
             metrics=metrics,
         )
@@ -135,14 +134,13 @@ async def test_user_systems_register_as_callables_or_graphs(tmp_path, metrics):
     from emotion_director import build_graph
 
     register_system("upper", lambda prompt, emotion: prompt.upper())
-    register_system("graph", build_graph(Settings(backend="test"), chat_model=TestChatModel()))
+    register_system("graph", build_graph(Settings(), chat_model=TestChatModel()))
     try:
         cases = load_eval_dataset("builtin:neutral")[:1]
         await run_eval(
             ["upper", "graph"],
             cases,
             tmp_path,
-            settings=Settings(backend="test"),
             chat_model=TestChatModel(),
             metrics=metrics,
         )
@@ -191,7 +189,7 @@ async def test_failed_items_are_redone_on_the_next_run_and_the_success_replaces_
         raise BackendError("simulated outage")
 
     cases = load_eval_dataset("builtin:shortcut")[:2]
-    settings = Settings(backend="test", max_retries=0)
+    settings = Settings(max_retries=0)
     first = await run_eval(
         ["single_llm"],
         cases,

@@ -94,7 +94,7 @@ def test_persona_agents_run_concurrently(drive):
             leave()
             return self._reply(messages, kwargs)
 
-    graph = drive(build_graph(Settings(backend="test"), chat_model=Counting()))
+    graph = drive(build_graph(Settings(), chat_model=Counting()))
     # (sync, LangGraph runs parallel tasks on its executor: max_concurrency sizes it)
     graph.invoke({"prompt": "a dog", "emotion": "awe"}, {"max_concurrency": want})
     assert peak == want
@@ -112,9 +112,7 @@ def test_invoke_runs_nodes_sync_and_ainvoke_runs_them_async(drive):
             paths.append(("async", _loop_running()))
             return self._reply(messages, kwargs)
 
-    graph = drive(
-        build_graph(Settings(backend="test", reading_mode="write"), chat_model=Recording())
-    )
+    graph = drive(build_graph(Settings(reading_mode="write"), chat_model=Recording()))
     graph.invoke({"prompt": "a dog", "emotion": "awe"})
     expected = ("sync", False) if isinstance(graph, CompiledStateGraph) else ("async", True)
     assert paths and set(paths) == {expected}  # no event loop behind invoke
@@ -207,18 +205,16 @@ def test_call_budget_bounds_llm_calls_per_run(drive):
     from emotion_director import BackendError
 
     model = TestChatModel()
-    graph = drive(build_graph(Settings(backend="test", max_llm_calls=7), chat_model=model))
+    graph = drive(build_graph(Settings(max_llm_calls=7), chat_model=model))
     graph.invoke({"prompt": "a dog", "emotion": "awe"})
     assert len(model.calls) == 7  # within budget: unchanged behaviour
     bad = FunctionChatModel(lambda m, s: "not json")
-    graph = drive(
-        build_graph(Settings(backend="test", max_llm_calls=14, max_retries=5), chat_model=bad)
-    )
+    graph = drive(build_graph(Settings(max_llm_calls=14, max_retries=5), chat_model=bad))
     with pytest.raises(BackendError, match="call budget is spent"):
         graph.invoke({"prompt": "a dog", "emotion": "awe"})
     assert len(bad.calls) <= 14  # retries stop at the budget, not at max_retries
     with pytest.raises(InvalidRequestError, match="max_llm_calls=3 is below"):
-        drive(build_graph(Settings(backend="test", max_llm_calls=3), chat_model=model)).invoke(
+        drive(build_graph(Settings(max_llm_calls=3), chat_model=model)).invoke(
             {"prompt": "a dog", "emotion": "awe"}
         )
 
@@ -227,7 +223,7 @@ def test_a_resume_with_the_setting_reader_switched_is_refused_and_an_older_run_i
     from emotion_director.errors import CheckpointError
     from emotion_director.graph.durable import check_resume, run_identity
 
-    started = Settings(backend="test")
+    started = Settings()
     recorded = run_identity(started)
     assert recorded["settings"]["read_setting"] is True
     switched = run_identity(started.model_copy(update={"read_setting": False}))

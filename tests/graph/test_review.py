@@ -15,7 +15,7 @@ from emotion_director.testing import TestChatModel
 def review_graph(drive):
     return drive(
         build_graph(
-            Settings(backend="test", review=True),
+            Settings(review=True),
             chat_model=TestChatModel(),
             checkpointer=InMemorySaver(serde=checkpoint_serde()),
         )

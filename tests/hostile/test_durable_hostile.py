@@ -24,6 +24,7 @@ from emotion_director.graph.checkpoints import open_checkpointer
 from emotion_director.graph.durable import check_thread_id, hold_thread, saved_run
 from emotion_director.graph.state import checkpoint_serde
 from emotion_director.personas import default_personas
+from emotion_director.testing import TestChatModel
 from tests.cli_runner import run_cli
 from tests.integration.conftest import postgres_url  # noqa: F401  (fixture)
 
@@ -61,11 +62,11 @@ async def test_a_new_request_on_a_used_thread_starts_clean_in_the_python_api(sto
     request_a = {"prompt": "an angry dog", "emotion": "contentment"}
     request_b = {"prompt": "a funeral", "emotion": "amusement", "personas": ["poet"]}
     config = {"configurable": {"thread_id": "T"}}
-    settings = Settings(backend="test", checkpoint_db=tmp_path / "ck.sqlite")
-    fresh = await build_graph(settings).ainvoke(request_b)
+    settings = Settings(checkpoint_db=tmp_path / "ck.sqlite")
+    fresh = await build_graph(settings, chat_model=TestChatModel()).ainvoke(request_b)
 
     async def run(saver):
-        graph = build_graph(settings, checkpointer=saver)
+        graph = build_graph(settings, checkpointer=saver, chat_model=TestChatModel())
         first = await graph.ainvoke(request_a, config)
         second = await graph.ainvoke(request_b, config)
         return first, second, (await graph.aget_state(config)).values
@@ -111,17 +112,19 @@ async def _kill_between_writes_and_checkpoint(settings, thread):
 
     async with open_checkpointer(settings) as saver:
         dying = DiesBeforeTheStepCheckpoint(saver.conn, serde=checkpoint_serde())
-        graph = build_graph(settings, checkpointer=dying)
+        graph = build_graph(settings, checkpointer=dying, chat_model=TestChatModel())
         config = {"configurable": {"thread_id": thread}}
         with pytest.raises(BaseException):
             await graph.ainvoke({"prompt": "an angry dog", "emotion": "contentment"}, config)
         await asyncio.sleep(0.1)  # let the background checkpoint task settle
-        state = await build_graph(settings, checkpointer=saver).aget_state(config)
+        state = await build_graph(
+            settings, checkpointer=saver, chat_model=TestChatModel()
+        ).aget_state(config)
         return state
 
 
 def test_resume_finishes_a_run_whose_saved_state_has_no_next_but_pending_writes(durable_env):
-    settings = Settings(backend="test", checkpoint_db=durable_env)
+    settings = Settings(checkpoint_db=durable_env)
     state = asyncio.run(_kill_between_writes_and_checkpoint(settings, "K"))
     assert state.next == () and state.tasks and state.tasks[0].name == "parse_request"
     assert "final_prompt" not in state.values  # the run did not finish...
@@ -135,10 +138,10 @@ def test_resume_finishes_a_run_whose_saved_state_has_no_next_but_pending_writes(
 
 
 async def test_saved_run_counts_pending_writes_as_unfinished(durable_env):
-    settings = Settings(backend="test", checkpoint_db=durable_env)
+    settings = Settings(checkpoint_db=durable_env)
     await _kill_between_writes_and_checkpoint(settings, "K2")
     async with open_checkpointer(settings) as saver:
-        graph = build_graph(settings, checkpointer=saver)
+        graph = build_graph(settings, checkpointer=saver, chat_model=TestChatModel())
         config = {"configurable": {"thread_id": "K2"}}
         assert (await saved_run(graph, config)).status == "unfinished"
         out = await graph.ainvoke(None, config)
@@ -152,7 +155,9 @@ async def test_saved_run_counts_pending_writes_as_unfinished(durable_env):
 @pytest.fixture
 def review_graph():
     return build_graph(
-        Settings(backend="test", review=True), checkpointer=InMemorySaver(serde=checkpoint_serde())
+        Settings(review=True),
+        checkpointer=InMemorySaver(serde=checkpoint_serde()),
+        chat_model=TestChatModel(),
     )
 
 
@@ -205,11 +210,11 @@ def test_cli_review_asks_again_after_an_unknown_persona(durable_env):
 
 
 def test_cli_resume_review_after_a_bad_stored_answer_asks_instead_of_failing(durable_env):
-    settings = Settings(backend="test", review=True, checkpoint_db=durable_env)
+    settings = Settings(review=True, checkpoint_db=durable_env)
 
     async def store_a_bad_answer():
         async with open_checkpointer(settings) as saver:
-            graph = build_graph(settings, checkpointer=saver)
+            graph = build_graph(settings, checkpointer=saver, chat_model=TestChatModel())
             config = {"configurable": {"thread_id": "jam"}}
             await graph.ainvoke({"prompt": "a dog", "emotion": "awe"}, config)
             await graph.ainvoke(Command(resume={"action": "drop", "personas": ["nobody"]}), config)
@@ -339,7 +344,7 @@ def _lock_path(settings: Settings, thread: str):
 
 @pytest.mark.parametrize("plant", ["symlink", "fifo", "folder_symlink", "hardlink"])
 def test_a_planted_lock_is_refused_and_what_it_points_to_is_untouched(tmp_path, plant):
-    settings = Settings(backend="test", checkpoint_db=tmp_path / "runs.sqlite")
+    settings = Settings(checkpoint_db=tmp_path / "runs.sqlite")
     victim = tmp_path / "precious.txt"
     victim.write_text("keep me")
     lock = _lock_path(settings, "t1")
@@ -541,7 +546,7 @@ def test_resume_with_a_new_prompt_or_emotion_is_refused_not_answered_with_the_ol
 
 @pytest.mark.slow
 def test_a_run_saved_before_runs_recorded_their_settings_still_resumes(tmp_path):
-    settings = Settings(backend="test", checkpoint_db=tmp_path / "runs.sqlite")
+    settings = Settings(checkpoint_db=tmp_path / "runs.sqlite")
     state = asyncio.run(_kill_between_writes_and_checkpoint(settings, "old"))  # no identity
     assert "final_prompt" not in state.values
     env = {
@@ -577,7 +582,7 @@ async def test_the_python_api_records_a_run_and_refuses_a_mixed_resume_with_chec
     )
     request = {"prompt": "an angry dog", "emotion": "contentment"}
     config = {"configurable": {"thread_id": "api"}}
-    graph = build_graph(Settings(backend="test"), checkpointer=saver)
+    graph = build_graph(Settings(), checkpointer=saver, chat_model=TestChatModel())
     await graph.ainvoke(request, config_with_identity(config, run_identity(started, request)))
     recorded = await recorded_identity(saver, config)
     assert recorded["settings"]["base_url"] == "http://127.0.0.1:9/v1"

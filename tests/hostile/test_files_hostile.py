@@ -273,7 +273,6 @@ def test_files_a_run_regenerates_are_never_written_through_a_planted_symlink(tmp
     from emotion_director.errors import DataFileError
     from emotion_director.evals.datasets import load_eval_dataset
     from emotion_director.evals.runner import run_eval
-    from emotion_director.settings import Settings
     from emotion_director.testing import TestChatModel
 
     victim = tmp_path / "elsewhere.json"  # a dangling link: the run reads no run.json there
@@ -291,7 +290,6 @@ def test_files_a_run_regenerates_are_never_written_through_a_planted_symlink(tmp
                 ["identity"],
                 load_eval_dataset("builtin:neutral")[:1],
                 run,
-                settings=Settings(backend="test"),
                 chat_model=TestChatModel(),
                 metrics=Metrics(),
             )

@@ -196,7 +196,7 @@ class _FailingModel:
 
 @pytest.mark.integration  # the openai backend in-process (loopback only)
 def test_checkpoints_never_store_a_password_in_error_text(tmp_path):
-    settings = Settings(backend="test", checkpoint_db=tmp_path / "ck.sqlite")
+    settings = Settings(checkpoint_db=tmp_path / "ck.sqlite")
 
     async def fail_twice():
         async with open_checkpointer(settings) as saver:
@@ -339,7 +339,7 @@ async def test_mcp_tool_results_and_errors_carry_no_secret():
     from emotion_director.mcp_server import build_server
     from emotion_director.testing import TestChatModel
 
-    server = build_server(Settings(backend="test"), chat_model=TestChatModel())
+    server = build_server(Settings(), chat_model=TestChatModel())
     result = await server.call_tool(
         "rewrite_for_emotion",
         {
@@ -348,7 +348,7 @@ async def test_mcp_tool_results_and_errors_carry_no_secret():
         },
     )
     assert PASSWORD not in json.dumps(result, default=str)
-    failing = build_server(Settings(backend="test"), chat_model=_FailingModel())
+    failing = build_server(Settings(), chat_model=_FailingModel())
     with pytest.raises(Exception) as info:
         await failing.call_tool("rewrite_for_emotion", {"prompt": "a dog", "emotion": "awe"})
     assert PASSWORD not in str(info.value) and "alice:***@10.0.0.1" in str(info.value)

@@ -20,7 +20,6 @@ async def test_judge_runs_on_llama_cpp_server_and_reports_consistency(tmp_path, 
         ["template", "mc_agent"],
         cases,
         tmp_path,
-        settings=Settings(backend="test"),
         chat_model=TestChatModel(),
         dataset="builtin:shortcut",
     )

@@ -149,7 +149,7 @@ def test_eval_run_takes_a_persona_folder(tmp_path):
     assert bad.exit_code == 2 and "persona directory not found" in bad.output
 
 
-def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path, no_read_risk):
+def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path, no_read_risk, test_model):
     edited = _data(
         taste={
             **_data()["taste"],
@@ -162,14 +162,18 @@ def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path, no_read_risk)
     # a scene where the edited taste reorders the poet's shortlist (on some scenes the
     # subject-specific concepts outrank any taste edit, and the diff rightly shows no change)
     rows = diff_persona_sets(
-        None, tmp_path / "b", Settings(backend="test"), scenes=[("a cottage", "contentment")]
+        None,
+        tmp_path / "b",
+        Settings(),
+        scenes=[("a cottage", "contentment")],
+        chat_model=test_model,
     )
     by = {r.persona: r for r in rows}
     assert by["poet"].changed  # the edited persona reads the scene differently
     assert not by["child"].changed  # the others do not move
     assert "(final prompt)" in by
     same = diff_persona_sets(
-        None, None, Settings(backend="test"), scenes=[("a dog in a park", "awe")]
+        None, None, Settings(), scenes=[("a dog in a park", "awe")], chat_model=test_model
     )
     assert not any(r.changed for r in same)
 
@@ -220,16 +224,26 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path, no_read_risk):
     assert missing.exit_code == 2 and "persona directory not found" in missing.output
 
 
-def test_personas_diff_p_names_a_persona_only_one_set_has(tmp_path):
+def test_personas_diff_p_names_a_persona_only_one_set_has(tmp_path, test_model):
     _write(tmp_path / "b", "newcomer.yaml", _data(name="newcomer"))
     rows = diff_persona_sets(
-        None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")], names=["newcomer", "poet"]
+        None,
+        tmp_path / "b",
+        Settings(),
+        scenes=[("a dog", "awe")],
+        names=["newcomer", "poet"],
+        chat_model=test_model,
     )
     by = {r.persona: r for r in rows}
     assert by["newcomer"].a == "-" and by["newcomer"].b != "-"  # added in B
     assert not by["poet"].changed
     only_new = diff_persona_sets(
-        None, tmp_path / "b", Settings(), scenes=[("a dog", "awe")], names=["newcomer"]
+        None,
+        tmp_path / "b",
+        Settings(),
+        scenes=[("a dog", "awe")],
+        names=["newcomer"],
+        chat_model=test_model,
     )
     final = {r.persona: r for r in only_new}["(final prompt)"]
     assert final.a == "-" and final.b.startswith("a dog")  # A has no such persona to run

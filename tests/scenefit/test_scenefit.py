@@ -390,7 +390,7 @@ def test_graph_uses_the_real_scene_fit_when_the_setting_is_on(monkeypatch):
         "check",
         lambda self, s, p, _orig=SceneFit.check: seen.append(p) or _orig(self, s, p),
     )
-    graph = build_graph(Settings(backend="test", scene_fit=True), chat_model=TestChatModel())
+    graph = build_graph(Settings(scene_fit=True), chat_model=TestChatModel())
     out = graph.invoke({"prompt": "a toll booth in a blizzard", "emotion": "excitement", "seed": 0})
     assert seen and out["final_prompt"].startswith("a toll booth in a blizzard")
     assert all("blazing" not in p or "sun" not in p for p in out["final_prompt"].split(","))
