@@ -24,9 +24,9 @@ import logging
 import os
 import re
 import sys
-from typing import Any, BinaryIO, NamedTuple
+from typing import Annotated, Any, BinaryIO, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, WithJsonSchema
 
 from emotion_director.errors import EmotionDirectorError, MissingExtraError
 
@@ -99,6 +99,24 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
     return server
 
 
+#: valence and arousal as the MCP SDK sees them: their bounds are advertised in the tool's
+#: schema but checked by the tool itself, whose error is one line ("valence: must be at most 1,
+#: got 2.0"); the SDK's own check answered pydantic's text with a link to its docs.
+_Valence = Annotated[float, WithJsonSchema(TypeAdapter(Valence).json_schema())]
+_Arousal = Annotated[float, WithJsonSchema(TypeAdapter(Arousal).json_schema())]
+
+
+def _arguments_problem(exc: ValidationError) -> str:
+    """Tool arguments that failed validation, in one line without pydantic's links."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error.get("loc", ())) or "arguments"
+        message = error["msg"].removeprefix("Input ")
+        got = f", got {error['input']!r}" if "input" in error else ""
+        problems.append(f"{where}: {message}{got}"[:200])
+    return "invalid arguments: " + "; ".join(problems) + "."
+
+
 def _tool_function(tool: Any) -> Any:
     """The MCP function for one of :func:`~emotion_director.graph.tools.as_tools`' tools: the
     same arguments (declared once, in graph/tools.py), answered as structured content."""
@@ -106,8 +124,8 @@ def _tool_function(tool: Any) -> Any:
     async def call(
         prompt: Prompt,
         emotion: EmotionArg = None,
-        valence: Valence | None = None,
-        arousal: Arousal | None = None,
+        valence: _Valence | None = None,
+        arousal: _Arousal | None = None,
         personas: Personas | None = None,
         seed: Seed = 0,
     ) -> EmotionRewrite:
@@ -130,6 +148,8 @@ async def _call(tool: Any, **args: Any) -> EmotionRewrite:
         text = redact(await tool.ainvoke({k: v for k, v in args.items() if v is not None}))
     except EmotionDirectorError as exc:
         raise _tool_error()(redact(str(exc))) from None
+    except ValidationError as exc:  # the tool's own arguments check
+        raise _tool_error()(redact(_arguments_problem(exc))) from None
     except Exception as exc:
         raise _tool_error()(redact(f"{type(exc).__name__}: {str(exc)[:300]}")) from None
     return EmotionRewrite.model_validate_json(text)

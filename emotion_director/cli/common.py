@@ -8,6 +8,7 @@ is one line with exit code 1 (``EMOTION_DIRECTOR_DEBUG=1`` shows the traceback);
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
 import sys
@@ -228,6 +229,33 @@ def echo_written(
         return write(importlib.import_module(module))
 
     typer.echo(str(call(run)))
+
+
+def finite_float(
+    min: float | None = None, max: float | None = None, above: float | None = None
+) -> Callable[[Any], float]:
+    """The parser of a float option (``typer.Option(parser=...)``) that names NaN and infinities
+    as such ("must be a finite number, got nan"), where click's range check said a NaN "should be
+    greater than or equal to 0"; ``min`` / ``max`` are inclusive bounds, ``above`` exclusive."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, float):  # the default, already a number
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{value!r} is not a number.") from None
+        if not math.isfinite(number):
+            raise typer.BadParameter(f"must be a finite number, got {value}.")
+        if min is not None and number < min:
+            raise typer.BadParameter(f"must be at least {min:g}, got {number:g}.")
+        if max is not None and number > max:
+            raise typer.BadParameter(f"must be at most {max:g}, got {number:g}.")
+        if above is not None and number <= above:
+            raise typer.BadParameter(f"must be above {above:g}, got {number:g}.")
+        return number
+
+    return parse
 
 
 #: ``--overwrite`` of a command that writes one ``--out`` file.

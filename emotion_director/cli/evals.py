@@ -19,6 +19,7 @@ from emotion_director.cli.common import (
     echo_written,
     err,
     fail,
+    finite_float,
     out,
     progress_bar,
     refuse_filled_folder,
@@ -225,7 +226,9 @@ def eval_images(
     limit: Annotated[Optional[int], typer.Option(min=1, help="only the first N cases")] = None,
     images_per_case: Annotated[int, typer.Option(min=1, help="images per (system, case)")] = 4,
     steps: Annotated[int, typer.Option(min=1, help="denoising steps")] = 30,
-    guidance_scale: Annotated[float, typer.Option(min=0.0)] = 7.5,
+    guidance_scale: Annotated[
+        float, typer.Option(parser=finite_float(min=0.0), metavar="FLOAT")
+    ] = 7.5,
     size: Annotated[Optional[int], typer.Option(min=8, help="image height and width")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="images per pipeline call")] = 4,
     seed: Annotated[int, typer.Option()] = 0,
@@ -294,7 +297,12 @@ def eval_train_probe(
     encoder: Annotated[str, typer.Option(help="CLIP (or DINOv2) image encoder: folder or id")],
     out_path: Annotated[Path, typer.Option("--out", help="probe file to write (.safetensors)")],
     val_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="held-out share per emotion")
+        float,
+        typer.Option(
+            parser=finite_float(min=0.0, max=0.9),
+            metavar="FLOAT",
+            help="held-out share per emotion",
+        ),
     ] = 0.2,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option()] = 0,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emotion_director.cli.common import call, note, read_prompt, show_graph_update
+from emotion_director.cli.common import call, finite_float, note, read_prompt, show_graph_update
 from emotion_director.errors import InvalidRequestError
 
 
@@ -50,13 +50,22 @@ def generate(
     steps: Annotated[int, typer.Option(min=1, help="denoising steps")] = 30,
     seed: Annotated[int, typer.Option(help="seed")] = 0,
     scale: Annotated[
-        float, typer.Option(min=0.0, help="visual prompt scale (0 = text only)")
+        float,
+        typer.Option(
+            parser=finite_float(min=0.0),
+            metavar="FLOAT",
+            help="visual prompt scale (0 = text only)",
+        ),
     ] = 1.0,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     size: Annotated[Optional[int], typer.Option(help="image height and width in pixels")] = None,
     retrieval_temperature: Annotated[
         Optional[float],
-        typer.Option(help="retrieval softmax temperature (> 0); default: the bank's trained one"),
+        typer.Option(
+            parser=finite_float(above=0.0),
+            metavar="FLOAT",
+            help="retrieval softmax temperature (> 0); default: the bank's trained one",
+        ),
     ] = None,
     backend: Annotated[Optional[str], typer.Option(help="MC-Agent backend for --rewrite")] = None,
     base_url: Annotated[Optional[str], typer.Option(help="server URL for --backend openai")] = None,

@@ -33,12 +33,15 @@ Valence = Annotated[
     Field(
         ge=-1.0,
         le=1.0,
+        allow_inf_nan=False,
         description=(
             "target valence in [-1, 1]; with arousal and no emotion, the nearest category is used"
         ),
     ),
 ]
-Arousal = Annotated[float, Field(ge=0.0, le=1.0, description="target arousal in [0, 1]")]
+Arousal = Annotated[
+    float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="target arousal in [0, 1]")
+]
 Personas = Annotated[
     list[str], Field(description=("persona names to use (default: all), e.g. ['poet', 'child']"))
 ]

@@ -327,6 +327,37 @@ def test_mcp_server_answers_every_malformed_line_and_keeps_serving(tmp_path):
     assert "dropped a message" in " ".join(log.split())  # said on stderr, not answered
 
 
+@pytest.mark.slow
+def test_tool_arguments_out_of_range_or_not_finite_are_one_line_without_pydantic_links(tmp_path):
+    # before: "1 validation error for rewrite_for_emotionArguments ... For further information
+    # visit https://errors.pydantic.dev/..."; a NaN (a literal Python's JSON reads) was "less
+    # than or equal to 1"
+    def call(ident, **arguments):
+        params = {"name": "rewrite_for_emotion", "arguments": {"prompt": "a dog", **arguments}}
+        return _request(ident, "tools/call", params=params)
+
+    lines = [
+        _INITIALIZE,
+        b'{"jsonrpc": "2.0", "method": "notifications/initialized"}',
+        call("big", valence=2.0, arousal=0.5),
+        call("nan", valence=0.2, arousal=0.5).replace(b"0.2", b"NaN"),
+        call("ok", valence=-0.8, arousal=0.8),
+    ]
+    answers, _ = _serve_lines(tmp_path, lines, {"init", "big", "nan", "ok"})
+    text = {
+        a["id"]: (a["result"].get("isError"), a["result"]["content"][0]["text"])
+        for a in answers
+        if a.get("id") in {"big", "nan", "ok"}
+    }
+    assert text["big"] == (
+        True,
+        "Error executing tool rewrite_for_emotion: invalid arguments: valence: should be less "
+        "than or equal to 1, got 2.0.",
+    )
+    assert text["nan"][0] and "valence: should be a finite number, got nan" in text["nan"][1]
+    assert not text["ok"][0] and "a dog" in text["ok"][1]
+
+
 def test_read_capped_line_skips_the_rest_of_an_overlong_line_without_holding_it():
     import io
 

@@ -96,6 +96,24 @@ def test_an_empty_prompt_in_a_prompts_file_is_called_empty_not_missing(tmp_path)
         read_prompt_file(path, None, 0)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # before: "Input should be greater than or equal to 0" for a NaN
+        (["--scale", "nan"], "Invalid value for '--scale': must be a finite number, got nan."),
+        (["--scale", "-inf"], "Invalid value for '--scale': must be a finite number, got -inf."),
+        (["--scale", "-1"], "Invalid value for '--scale': must be at least 0, got -1."),
+        (["--retrieval-temperature", "0"], "must be above 0, got 0."),
+    ],
+)
+def test_a_float_option_names_nan_and_its_bounds(tmp_path, args, message):
+    from tests.cli_runner import run_cli
+
+    done = run_cli("generate", "a dog", "-e", "awe", "--model", "m", "--bank", "b", *args)
+    assert done.returncode == 2
+    assert message in " ".join(done.stderr.replace("│", " ").split())
+
+
 def test_a_line_that_is_not_json_in_a_jsonl_prompts_file_is_refused_not_drawn(tmp_path):
     from emotion_director.diffusion.batch import read_prompt_file
 
