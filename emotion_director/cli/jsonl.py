@@ -24,6 +24,12 @@ from emotion_director.errors import InvalidRequestError
 #: One JSONL line may hold a scene and a phrase or prompt of up to 1000 characters each.
 MAX_LINE_BYTES = 16_384
 MAX_TEXT_CHARS = 1000
+#: How much of an over-long line is read past, looking for its end, before the input is given up.
+MAX_SKIPPED_BYTES = 64 * 2**20
+_NO_END = (
+    "line is over {limit} bytes and has no line break in its first {mib} MiB: stopped reading "
+    "the input"
+)
 
 
 def checked_text(value: Any, field: str) -> str:
@@ -49,8 +55,14 @@ def _jsonl(stream, fields: tuple[str, str]) -> Iterator[tuple[int, dict[str, str
     """(line number, the two fields or None, error) for each non-empty line of ``stream``."""
     for n, raw in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""), 1):
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            skipped = len(raw)
             while raw and not raw.endswith(b"\n"):  # skip the rest of the over-long line
                 raw = stream.readline(MAX_LINE_BYTES)
+                skipped += len(raw)
+                if skipped > MAX_SKIPPED_BYTES:  # an endless stream (/dev/zero): stop here
+                    mib = MAX_SKIPPED_BYTES // 2**20
+                    yield n, None, _NO_END.format(limit=MAX_LINE_BYTES, mib=mib)
+                    return
             yield n, None, f"line is over {MAX_LINE_BYTES} bytes"
             continue
         if not raw.strip():

@@ -280,6 +280,37 @@ def test_scene_check_jsonl_caps_line_length():
     assert res.exit_code == 2 and "over 16384 bytes" in res.stdout
 
 
+def test_scene_check_jsonl_stops_on_a_line_that_never_ends(monkeypatch):
+    # before: `scene check --jsonl - < /dev/zero` read on for ever with no answer (red-team S33)
+    import io
+
+    from emotion_director.cli import jsonl
+
+    monkeypatch.setattr(jsonl, "MAX_SKIPPED_BYTES", 1 << 20)
+
+    class Endless(io.RawIOBase):
+        read_bytes = 0
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            Endless.read_bytes += len(buffer)
+            buffer[:] = b"\0" * len(buffer)
+            return len(buffer)
+
+    lines = list(jsonl._jsonl(io.BufferedReader(Endless()), ("scene", "phrase")))
+    assert lines == [
+        (
+            1,
+            None,
+            "line is over 16384 bytes and has no line break in its first 1 MiB: stopped "
+            "reading the input",
+        )
+    ]
+    assert Endless.read_bytes < 2 << 20
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
