@@ -2033,6 +2033,20 @@ def test_the_bottom_of_a_body_of_water_is_under_it(scene, underwater):
     assert ("submerged" in parse_scene(scene).facts) is underwater
 
 
+@pytest.mark.parametrize(
+    "scene, underground",
+    [
+        # set 88: an aerial view for "an archive deep inside a salt mine"
+        ("an archivist wheeling a cart through an archive deep inside a salt mine", True),
+        ("an abseiler descending by headlamp into a flooded stope of a disused tin mine", True),
+        ("a haul truck descending a ramp in a Chilean open-pit copper mine at dusk", False),
+        ("a lone mule standing in an abandoned copper mine yard", False),
+    ],
+)
+def test_inside_a_mine_of_any_ore_is_underground(scene, underground):
+    assert ("subterranean" in parse_scene(scene).facts) is underground
+
+
 def test_a_two_word_sea_animal_is_the_animal_not_its_head_noun():
     """WordNet's compounds of any animal kind: "sea urchins" are echinoderms (no face, fins or
     legs), not the street urchins their head noun names; a cnidarian WordNet files under its
