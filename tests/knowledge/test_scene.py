@@ -2047,6 +2047,16 @@ def test_inside_a_mine_of_any_ore_is_underground(scene, underground):
     assert ("subterranean" in parse_scene(scene).facts) is underground
 
 
+def test_nobody_is_no_subject_and_says_that_no_one_is_there():
+    # set 90: "nobody" (a person of no importance to WordNet) was the watermill's subject
+    mill = parse_scene("Inside an old watermill, great wooden cogwheels turn slowly, nobody there")
+    assert [e.noun for e in mill.entities] == ["cogwheels"]
+    assert "alone" in mill.facts and "person" not in mill.facts
+    assert "alone" in parse_scene("no one on the beach at dawn").facts
+    # and the air is no vehicle ("flour dust hangs in the air": large, a vehicle)
+    assert "vehicle" not in parse_scene("a cat inside a barn, smoke hanging in the air").facts
+
+
 def test_a_two_word_sea_animal_is_the_animal_not_its_head_noun():
     """WordNet's compounds of any animal kind: "sea urchins" are echinoderms (no face, fins or
     legs), not the street urchins their head noun names; a cnidarian WordNet files under its

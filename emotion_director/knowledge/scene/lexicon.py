@@ -57,6 +57,7 @@ class CuratedSubjects(TypedDict):
     settings: dict[str, list[str]]  # setting fact -> words
     expressions: dict[str, str]  # word -> comma-separated categories
     function_words: str  # space-separated
+    not_subjects: NotRequired[str]  # space-separated: words no table may make a subject
     calendar: NotRequired[str]  # space-separated: months and days, capitalised by rule
     regions: NotRequired[str]  # space-separated: parts of a place ("the rim of", "forest floor")
     media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
@@ -128,6 +129,8 @@ def noun_kinds() -> dict[str, Kind]:
     for kind, nouns in curated_subjects()["kinds"].items():
         for noun in nouns:
             kinds[noun] = kind
+    for word in curated_subjects().get("not_subjects", "").split():
+        kinds.pop(word, None)
     # every kind in the shipped tables is a Kind (tests/knowledge/test_scene.py checks them)
     return cast(dict[str, Kind], kinds)
 
