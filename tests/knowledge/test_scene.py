@@ -2057,6 +2057,20 @@ def test_nobody_is_no_subject_and_says_that_no_one_is_there():
     assert "vehicle" not in parse_scene("a cat inside a barn, smoke hanging in the air").facts
 
 
+@pytest.mark.parametrize(
+    "scene",
+    [
+        # set 90: "a raised hand blocking half the frame" for a crew member asleep on Skylab
+        "Aboard Skylab, a crew member sleeps upright in a wall-mounted sleeping bag",
+        "Aboard the ship, a sailor sleeps",
+        "Atop the hayloft, a farmhand sleeps",
+    ],
+)
+def test_a_scene_opening_with_where_aboard_or_atop_keeps_its_subjects_sleep(scene):
+    parsed = parse_scene(scene)
+    assert "asleep" in parsed.facts and parsed.main.kind == "person"
+
+
 def test_a_two_word_sea_animal_is_the_animal_not_its_head_noun():
     """WordNet's compounds of any animal kind: "sea urchins" are echinoderms (no face, fins or
     legs), not the street urchins their head noun names; a cnidarian WordNet files under its

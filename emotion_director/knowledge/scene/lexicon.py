@@ -774,7 +774,8 @@ _PHRASE_ENDS = frozenset(
     "in on at over under by with through during beneath above below near across along down into "
     "onto of from to for behind beside between inside outside around against past up after "
     "before while and or as who that which is are was were without within upon underneath "
-    "beyond toward towards amid among amongst like than until via no but so".split()
+    "beyond toward towards amid amidst among amongst like than until via no but so aboard atop "
+    "alongside astride".split()
 )
 
 

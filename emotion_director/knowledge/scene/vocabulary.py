@@ -290,7 +290,8 @@ def _asleep_at(tokens: list[str]) -> list[int]:
 
 _LOCATIVE = frozenset(
     "in on at over under by near beside behind inside across through along above below "
-    "into onto against outside within among around past beneath off".split()
+    "into onto against outside within among around past beneath off aboard atop amid amidst "
+    "underneath upon alongside astride".split()
 )
 
 
