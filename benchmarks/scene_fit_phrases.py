@@ -128,6 +128,8 @@ JUDGES = {
     "judge89": ("FU", "FV"),
     "judge90": ("FW", "FX"),
     "judge91": ("FY", "FZ"),
+    "judge92": ("GA", "GB"),
+    "judge93": ("GC", "GD"),
 }
 
 
