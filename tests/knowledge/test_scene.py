@@ -824,6 +824,17 @@ def test_a_closed_compound_takes_the_kind_of_its_living_last_part(word, kind):
     assert kind_of(word) == kind
 
 
+def test_a_hyphened_building_or_room_is_one():
+    # set 90: "a cramped counting-house while a thunderstorm rattles the shutters" was outdoors
+    # (the storm's), and got "a sparse horizontal frame with a low horizon"
+    assert kind_of("counting-house") == "building" and kind_of("dressing-room") == "room"
+    scene = parse_scene(
+        "A scrivener copying a will by candlelight in a cramped counting-house while a "
+        "thunderstorm rattles the shutters"
+    )
+    assert "indoor" in scene.facts and "outdoor" not in scene.facts
+
+
 def test_a_closed_compound_needs_two_known_words_and_a_living_head():
     assert kind_of("laundromat") is None  # "laundro" is no word
     assert kind_of("blocking") is None  # a verb form: no "bloc" + "king"

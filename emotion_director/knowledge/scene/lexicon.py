@@ -754,7 +754,8 @@ def _closed_compound(word: str) -> Kind | None:
         known = first in kinds or (len(first) >= 3 and first not in english_words())
         if not (known and first.replace("-", "").isalpha()) or first in verbs():
             return None
-        return kind if kind in _LIVING_KINDS else None
+        # a hyphened building or room is one too: "a cramped counting-house", "a dressing-room"
+        return kind if kind in _LIVING_KINDS | {"building", "room"} else None
     if not word.isalpha() or len(word) < 7 or word.endswith(("ing", "ed", "ly")):
         return None  # a verb form is no compound: "blocking" holds no king
     for cut in range(3, len(word) - 3):
