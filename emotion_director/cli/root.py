@@ -75,10 +75,16 @@ def main() -> None:
 class _DropBenignLibraryNotes:
     """Drops library notes that say nothing to a user of this command line: transformers'
     "requires torchvision (not installed); falling back to ...ImageProcessorPil" (the PIL
-    processors are what this project uses; nothing is missing)."""
+    processors are what this project uses; nothing is missing), and diffusers' note that it
+    could not reach the Hub."""
 
     def filter(self, record: Any) -> bool:
-        return "requires torchvision (not installed)" not in str(record.msg)
+        text = str(record.msg)
+        # diffusers' "Couldn't connect to the Hub ... Will try to load from local cache": where
+        # the cache holds the model it loads; where it does not, the error says so
+        return "requires torchvision (not installed)" not in text and (
+            "Couldn't connect to the Hub" not in text
+        )
 
 
 def _quiet_model_libraries(verbose: bool = False) -> None:
@@ -91,6 +97,7 @@ def _quiet_model_libraries(verbose: bool = False) -> None:
     # read by huggingface_hub, whose setting transformers' and diffusers' bars follow
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("transformers.utils.import_utils").addFilter(_DropBenignLibraryNotes())
+    logging.getLogger("diffusers.pipelines.pipeline_utils").addFilter(_DropBenignLibraryNotes())
     # the openai client re-serialises a server's reply; a malformed field it kept (a NaN token
     # count) warns with pydantic's own source line, which says nothing to a user of the command
     warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)

@@ -58,6 +58,57 @@ DEFAULT_TEMPERATURE = 0.1
 _UNSET: Any = object()
 
 
+def model_source_problem(model: str) -> str | None:
+    """What is wrong with ``model`` as a pipeline to load, where the path alone tells: a file
+    (a single checkpoint), a folder that is no diffusers pipeline, or a local path that does not
+    exist; ``None`` where it may load (a pipeline folder, or what may be a hub id)."""
+    path = Path(model).expanduser()
+    if path.is_file():
+        return (
+            f"{model} is a file, not a diffusers pipeline folder: pass the folder that holds "
+            "model_index.json (a single checkpoint converts with diffusers' "
+            "StableDiffusionPipeline.from_single_file(FILE).save_pretrained(FOLDER))."
+        )
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            return (
+                f"{model} holds no model_index.json: pass a diffusers pipeline folder (the "
+                "layout save_pretrained writes, with unet/, vae/, text_encoder/, tokenizer/)."
+            )
+        return None
+    parts = model.replace("\\", "/").split("/")
+    local = (
+        model.startswith(("/", "./", "../", "~"))
+        or len(parts) > 2  # a hub id is OWNER/NAME
+        or (len(parts) == 2 and Path(parts[0]).expanduser().is_dir())
+    )
+    if local:
+        return f"{model}: no such folder. Pass a local diffusers folder (model_index.json)."
+    return None
+
+
+def _why(exc: BaseException, model: str) -> str:
+    """A loading failure in one line: the hub's offline and not-found cases said plainly."""
+    text = " ".join(str(exc).split())
+    if (
+        "outgoing traffic has been disabled" in text
+        or "not fully cached" in text
+        or ("cached snapshot" in text)
+    ):
+        return (
+            "it is not a local folder and not in the Hugging Face cache, and this machine "
+            "cannot download it (offline or HF_HUB_OFFLINE=1): download it where there is a "
+            f"network (huggingface-cli download {model}) or pass a local diffusers folder."
+        )
+    if "is not a valid model identifier" in text or "Repository Not Found" in text:
+        return "no such model on the Hugging Face Hub: check the id, or pass a local folder."
+    cut = text[:300].rsplit(" ", 1)[0] if len(text) > 300 else text
+    return (
+        f"{cut.rstrip('.')}. Pass a local diffusers folder (model_index.json) or a hub id "
+        "available offline."
+    )
+
+
 class MCDiffusionPipeline(VisualPromptMixin):
     """Wraps a ``StableDiffusionPipeline`` or ``StableDiffusionXLPipeline`` and adds the visual
     prompt.
@@ -215,12 +266,14 @@ class MCDiffusionPipeline(VisualPromptMixin):
 
         diffusers_logging.disable_progress_bar()  # one clean line per result on the CLI
         transformers_logging.disable_progress_bar()
+        problem = model_source_problem(str(model))
+        if problem:
+            raise DataFileError(f"cannot load diffusion model: {problem}")
         try:
             base = DiffusionPipeline.from_pretrained(str(model), torch_dtype=torch_dtype)
         except (OSError, ValueError, EnvironmentError) as exc:
             raise DataFileError(
-                f"cannot load diffusion model '{model}': {str(exc).splitlines()[0][:200]}. Pass a "
-                "local diffusers folder (model_index.json) or a hub id available offline."
+                f"cannot load diffusion model '{model}': {_why(exc, str(model))}"
             ) from None
         base.set_progress_bar_config(disable=True)
         if lora_weights:

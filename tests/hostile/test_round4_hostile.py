@@ -139,6 +139,37 @@ def test_a_line_that_is_not_json_in_a_jsonl_prompts_file_is_refused_not_drawn(tm
         read_prompt_file(path, None, 0)
 
 
+@pytest.mark.slow  # imports diffusers and torch
+def test_a_model_that_is_a_file_a_bare_folder_a_missing_path_or_not_cached_is_named(
+    tmp_path, monkeypatch
+):
+    # before: "... is neither a valid local path nor a valid repo id. Please check the
+    # parameter.." for a file, and a hub message cut mid-word ("outgoing traffic has been di.")
+    # after "Couldn't connect to the Hub" on stderr for an id that is not cached
+    pytest.importorskip("diffusers")
+    from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(b"")
+    (tmp_path / "bare").mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for model, message in (
+        (checkpoint, "model.safetensors is a file, not a diffusers pipeline folder"),
+        (tmp_path / "bare", "bare holds no model_index.json"),
+        (tmp_path / "missing", "missing: no such folder"),
+        (
+            "someone/not-cached-here",
+            "'someone/not-cached-here': it is not a local folder and not in the Hugging Face "
+            "cache, and this machine cannot download it (offline or HF_HUB_OFFLINE=1): download "
+            "it where there is a network (huggingface-cli download someone/not-cached-here)",
+        ),
+    ):
+        with pytest.raises(EmotionDirectorError) as info:
+            MCDiffusionPipeline.from_pretrained(model, bank=None)
+        assert message in str(info.value)
+        assert str(info.value).endswith(".") and ".." not in str(info.value)
+
+
 def test_a_training_config_refuses_nan_and_an_output_dir_that_is_a_device(tmp_path):
     from emotion_director.diffusion.training.config import DPOConfig
 
