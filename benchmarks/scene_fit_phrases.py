@@ -130,6 +130,7 @@ JUDGES = {
     "judge91": ("FY", "FZ"),
     "judge92": ("GA", "GB"),
     "judge93": ("GC", "GD"),
+    "judge94": ("GE", "GF"),
 }
 
 
