@@ -27,7 +27,7 @@ Example:
     >>> risk.risks("a free diver beside a whale shark", ["towering cumulus clouds filling the sky",
     ...                                                  "rim light glowing around the silhouette"])
     ... # doctest: +SKIP
-    [1.23, -1.5]
+    [1.24, -1.5]
 """
 
 from __future__ import annotations
