@@ -121,9 +121,10 @@ def parse_request(
     # (a gap of two spaces is all a letter-spaced order needs: a longer run of spaces would only
     # make the text longer than the limit the normalised prompt was held to; one pass over each
     # run, linear in the prompt)
-    typed = untrusted.ROLE_LINE_BREAK.sub(". ", untrusted.remove_invisible(state["prompt"]))
+    typed, role_lines = untrusted.cut_role_lines(untrusted.remove_invisible(state["prompt"]))
     typed = re.sub(r"\s+", _typed_gap, typed)
     scene, removed = strip_instructions(typed.strip())
+    removed = role_lines + removed
     scene = re.sub(r"\s+", " ", scene).strip()
     if not scene:
         raise InvalidRequestError(
