@@ -36,7 +36,7 @@ from emotion_director.knowledge.concept_graph import (
 )
 from emotion_director.knowledge.scene import (
     SceneModel,
-    has_english_word,
+    is_filler,
     parse_scene,
     scene_nouns,
 )
@@ -451,9 +451,9 @@ def _reading_from_text(
 
     addressed = [c for c in written.cues if instruction_reason(c)]
     copied = [c for c in written.cues if c not in addressed and obeys(c, restates=False)]
-    # a cue with no word in it ("xxxx", "...", "N/A") is a model's filler, not something to draw
-    words = frozenset(w.lower() for w in own) | frozenset(re.findall(r"[^\W\d_]+", subject.lower()))
-    empty = [c for c in written.cues if c.strip() and not has_english_word(c, words)]
+    # a cue that says nothing ("xxxx", "...", "N/A") is a model's filler, not something to draw
+    # (its facet tag taken off first: "xxxx (texture)" is filler too)
+    empty = [c for c in written.cues if c.strip() and is_filler(_FACET_TAG.sub("", c))]
     cues = list(
         dict.fromkeys(
             _FACET_TAG.sub("", c).strip()[:120]
@@ -462,15 +462,15 @@ def _reading_from_text(
         )
     )[:6]
     rationale = strip_instructions(written.rationale.strip())[0][:400]
-    rationale = "" if obeys(rationale) or not has_english_word(rationale, words) else rationale
+    rationale = "" if obeys(rationale) or is_filler(rationale) else rationale
     if addressed:
         rationale += f" [{len(addressed)} cue(s) that addressed the model were dropped]"
     if copied:
         rationale += f" [{len(copied)} cue(s) that copied the scene's words were dropped]"
     if empty:
-        rationale += f" [{len(empty)} cue(s) with no word in them were dropped]"
+        rationale += f" [{len(empty)} cue(s) that said nothing were dropped]"
     evocation = strip_instructions(written.evocation.strip())[0][:400]
-    evocation = "" if obeys(evocation) or not has_english_word(evocation, words) else evocation
+    evocation = "" if obeys(evocation) or is_filler(evocation) else evocation
     if len(cues) < 3:  # too few cues: complete them with the persona's own top concepts
         cues += [c.render(scene) for c in options if c.render(scene) not in cues][: 3 - len(cues)]
         rationale += " [completed with the persona's top concept-graph cues]"

@@ -90,31 +90,47 @@ async def test_write_mode_keeps_the_models_own_words():
     assert "Never use emotion words" in system
 
 
-async def test_write_mode_drops_cues_and_text_with_no_word_in_them():
-    # a server's filler ("xxxx") reached the final prompt as a cue; a scene's own rare word
-    # ("quokka") and a real English cue are kept
+async def test_write_mode_drops_cues_and_text_that_say_nothing():
+    # a server's filler ("xxxx") reached the final prompt as a cue; one-word style cues, rare
+    # words and a tagged filler are told apart (a review: "bokeh", "35mm" were dropped and
+    # "xxxx (texture)" kept)
     written = WrittenReading(
         evocation="xxxx",
-        cues=["xxxx", "...", "N/A", "lorem ipsum", "the quokka's whiskers", "huge clouds"],
+        cues=["xxxx", "...", "N/A", "lorem ipsum", "xxxx (texture)", "bokeh", "35mm"],
         intensity=4,
         rationale="--",
     )
+    reading = await _read_written(written, "a quokka in a park")
+    assert reading.cues == ["bokeh", "35mm", reading.cues[2]]  # one of the persona's own
+    assert "5 cue(s) that said nothing were dropped" in reading.rationale
+    assert "xxxx" not in reading.evocation and "--" not in reading.rationale
+
+
+async def test_write_mode_keeps_a_non_english_models_words():
+    # a review: every Japanese cue was dropped as "no word", and a French evocation blanked
+    written = WrittenReading(
+        evocation="la lumière dorée du soir",
+        cues=["夕暮れの路地裏", "提灯の赤い光", "濡れた石畳"],
+        intensity=4,
+        rationale="les souvenirs d'enfance",
+    )
+    reading = await _read_written(written, "夕暮れの東京の路地裏")
+    assert reading.cues == written.cues
+    assert reading.evocation == written.evocation
+
+
+async def _read_written(written, subject):
     guide = next(p for p in default_personas() if p.name == "safari-guide")
-    reading = await read_persona(
+    return await read_persona(
         model=FunctionChatModel(lambda m, s: written),
         persona=guide,
-        subject="a quokka in a park",
-        subject_tags=subject_tags("a quokka in a park"),
+        subject=subject,
+        subject_tags=subject_tags(subject),
         emotion=Emotion.AWE,
         concept_graph=load_concept_graph(),
         seed=0,
         mode="write",
     )
-    assert reading.cues[:2] == ["the quokka's whiskers", "huge clouds"]
-    assert len(reading.cues) == 3  # completed with one of the persona's own concepts
-    assert not {"xxxx", "...", "N/A", "lorem ipsum"} & set(reading.cues)
-    assert "4 cue(s) with no word in them were dropped" in reading.rationale
-    assert "xxxx" not in reading.evocation and "--" not in reading.rationale
 
 
 @pytest.mark.integration  # real requests to a server on loopback

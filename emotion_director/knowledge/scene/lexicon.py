@@ -463,12 +463,32 @@ def _known_english(word: str, known: frozenset[str]) -> bool:
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*", re.UNICODE)
 
 
-def has_english_word(text: str, also: frozenset[str] = frozenset()) -> bool:
-    """Whether ``text`` holds at least one English word (:func:`known_english`) or one of
-    ``also`` (a scene's own rare nouns): what a model's cue with nothing in it lacks ("xxxx",
-    "lorem ipsum", "...", "N/A": a letter alone is no word)."""
-    words = _WORD.findall(text.lower())
-    return any(len(w) > 1 and (w in also or known_english(w)) for w in words)
+#: What a model writes in place of an answer: a placeholder, not a thing to draw.
+_PLACEHOLDERS = frozenset(
+    [
+        *"n/a na none null nil undefined tbd todo placeholder string example cue".split(),
+        "lorem ipsum",
+        "lorem ipsum dolor sit amet",
+        "not applicable",
+    ]
+)
+
+
+def is_filler(text: str) -> bool:
+    """Whether ``text`` says nothing: no letter in any script ("...", "-", "123"), every word a
+    run of one letter ("xxxx", "aaa aaa"), or a placeholder ("N/A", "TBD", "lorem ipsum",
+    "string"). In any language: "夕暮れの路地" and "la lumière dorée" are words.
+
+    Example:
+        >>> [is_filler(t) for t in ("xxxx", "N/A", "...", "bokeh", "35mm", "夕暮れ")]
+        [True, True, True, False, False, False]
+    """
+    words = [w for w in _WORD.findall(text.lower())]
+    if not words:
+        return True
+    if all(len(set(w)) == 1 and len(w) > 2 for w in words):
+        return True
+    return " ".join(words) in _PLACEHOLDERS or text.strip().lower() in _PLACEHOLDERS
 
 
 #: Times of day after a preposition ("at night", "in the morning"): not a place.
