@@ -8,7 +8,8 @@ API's shape). The visual prompt of each call travels through the base pipeline's
 
 Example (a tiny random SD 1.5 in the real folder layout stands in for a download):
     >>> import tempfile
-    >>> from pathlib import Path
+    >>> import re
+from pathlib import Path
     >>> from emotion_director.diffusion import MCDiffusionPipeline, VisualPromptBank
     >>> from emotion_director.diffusion.tiny import write_tiny_pipeline
     >>> workdir = tempfile.TemporaryDirectory()
@@ -24,6 +25,7 @@ Example (a tiny random SD 1.5 in the real folder layout stands in for a download
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, cast
 
@@ -62,29 +64,35 @@ def model_source_problem(model: str) -> str | None:
     """What is wrong with ``model`` as a pipeline to load, where the path alone tells: a file
     (a single checkpoint), a folder that is no diffusers pipeline, or a local path that does not
     exist; ``None`` where it may load (a pipeline folder, or what may be a hub id)."""
+    if not model.strip():
+        return "no model given: pass a local diffusers folder (model_index.json) or a hub id."
     path = Path(model).expanduser()
-    if path.is_file():
+    try:
+        is_file, is_dir = path.is_file(), path.is_dir()
+    except OSError as exc:  # a name too long for the file system, a path it cannot read
+        return f"{model[:120]}: {exc.strerror or exc}. Pass a local diffusers folder."
+    if is_file:
         return (
             f"{model} is a file, not a diffusers pipeline folder: pass the folder that holds "
             "model_index.json (a single checkpoint converts with diffusers' "
             "StableDiffusionPipeline.from_single_file(FILE).save_pretrained(FOLDER))."
         )
-    if path.is_dir():
+    if is_dir:
         if not (path / "model_index.json").is_file():
             return (
                 f"{model} holds no model_index.json: pass a diffusers pipeline folder (the "
                 "layout save_pretrained writes, with unet/, vae/, text_encoder/, tokenizer/)."
             )
         return None
-    parts = model.replace("\\", "/").split("/")
-    local = (
-        model.startswith(("/", "./", "../", "~"))
-        or len(parts) > 2  # a hub id is OWNER/NAME
-        or (len(parts) == 2 and Path(parts[0]).expanduser().is_dir())
-    )
-    if local:
+    if not _HUB_ID.fullmatch(model) or Path(model.split("/")[0]).expanduser().is_dir():
+        # no hub id ("~/models/sd", "C:\\sd15", "My Models/sd 15", "a/b/c"), or a relative
+        # path whose first folder is here
         return f"{model}: no such folder. Pass a local diffusers folder (model_index.json)."
     return None
+
+
+#: What a Hugging Face Hub id can be: NAME or OWNER/NAME, letters, digits, "-", "_", ".".
+_HUB_ID = re.compile(r"(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}")
 
 
 def _why(exc: BaseException, model: str) -> str:
@@ -270,7 +278,9 @@ class MCDiffusionPipeline(VisualPromptMixin):
         if problem:
             raise DataFileError(f"cannot load diffusion model: {problem}")
         try:
-            base = DiffusionPipeline.from_pretrained(str(model), torch_dtype=torch_dtype)
+            local = Path(str(model)).expanduser()  # a shell leaves "--model=~/sd15" as it is
+            source = str(local) if local.is_dir() else str(model)
+            base = DiffusionPipeline.from_pretrained(source, torch_dtype=torch_dtype)
         except (OSError, ValueError, EnvironmentError) as exc:
             raise DataFileError(
                 f"cannot load diffusion model '{model}': {_why(exc, str(model))}"

@@ -426,3 +426,13 @@ def test_train_dpo_shows_one_progress_bar_with_eta_and_loss(tmp_path, toy, sd15_
     assert re.search(r"loss \d+\.\d{4} acc", result.stderr)
     assert "Loading pipeline components" not in result.stderr  # diffusers' own bar stays out
     assert "step 2/2 loss" not in result.stderr  # no bare log lines
+
+
+def test_a_model_folder_under_the_home_folder_loads_as_written(sd15_dir, monkeypatch):
+    # a review: "--model=~/sd15" (a shell leaves it unexpanded) passed the folder check and was
+    # then handed to diffusers as a hub id ("Repo id must use alphanumeric chars")
+    from emotion_director.diffusion.pipeline import MCDiffusionPipeline
+
+    monkeypatch.setenv("HOME", str(sd15_dir.parent))
+    pipe = MCDiffusionPipeline.from_pretrained(f"~/{sd15_dir.name}", bank=None)
+    assert type(pipe.pipeline).__name__ == "StableDiffusionPipeline"

@@ -169,6 +169,9 @@ def test_a_model_that_is_a_file_a_bare_folder_a_missing_path_or_not_cached_is_na
         (checkpoint, "model.safetensors is a file, not a diffusers pipeline folder"),
         (tmp_path / "bare", "bare holds no model_index.json"),
         (tmp_path / "missing", "missing: no such folder"),
+        ("", "no model given"),
+        ("My Models/sd 15", "My Models/sd 15: no such folder"),  # no hub id has a space
+        ("a" * 300, "File name too long"),  # was an unexpected OSError
         (
             "someone/not-cached-here",
             "'someone/not-cached-here': it is not a local folder and not in the Hugging Face "
