@@ -1,15 +1,14 @@
 """``generate --prompts FILE``: many prompts, split across processes under ``accelerate launch``.
 
 The file is JSONL (``{"prompt": ..., "emotion": ..., "seed": ..., "negative_emotion": ...}``;
-missing fields take the command's options) or plain text, one prompt per line: JSONL where it is
-named ``*.jsonl`` or its first line opens with ``{``, and then every line is a JSON object.
-Each process gets an interleaved share (accelerate's ``split_between_processes``), loads the
-pipeline once on its own device and writes its images into the shared output folder.
+missing fields take the command's options) or plain text, one prompt per line (a line that opens
+with ``{`` is a JSON object; the others are prompts, with ``--emotion``'s emotion). Each process
+gets an interleaved share (accelerate's ``split_between_processes``), loads the pipeline once on
+its own device and writes its images into the shared output folder.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +18,22 @@ from emotion_director.errors import InvalidRequestError
 
 def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list[dict[str, Any]]:
     """Parse the prompt file into requests; errors name the file and line."""
-    from emotion_director.files import MiB, text_lines
+    from emotion_director.files import MiB, parse_json, text_lines
 
     requests = []
-    jsonl: bool | None = path.suffix.lower() == ".jsonl" or None  # else: as its first line is
     for number, line in text_lines(
         path, what="--prompts file", max_bytes=64 * MiB, error=InvalidRequestError
     ):
         where = f"{path}:{number}"
-        if jsonl is None:
-            jsonl = line.lstrip().startswith("{")
-        if jsonl and not line.lstrip().startswith("{"):
-            # a JSONL file's stray line is a mistake, not a prompt to draw
-            raise InvalidRequestError(
-                f"{where}: not a JSON object, in a JSONL file: write it as "
-                '{"prompt": "...", "emotion": "..."}, or use a plain-text file of one prompt '
-                "per line."
+        plain = not line.lstrip().startswith("{")
+        if not plain:
+            record = parse_json(
+                line,
+                where=where,
+                fix='write one {"prompt": "...", "emotion": "..."} object a line',
+                kind=dict,
+                error=InvalidRequestError,
             )
-        if jsonl:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidRequestError(f"{where}: invalid JSON ({exc.msg}).") from None
             if "prompt" not in record:
                 raise InvalidRequestError(f'{where}: missing "prompt".')
             if not isinstance(record["prompt"], str):
@@ -49,6 +42,14 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
                 raise InvalidRequestError(f'{where}: "prompt" is empty: describe a scene.')
         else:
             record = {"prompt": line.strip()}
+        if plain and not default_emotion:
+            # a line of plain text, where the file's other lines may be JSON objects: the
+            # emotion it lacks is --emotion's, and the line may be a JSON object gone wrong
+            raise InvalidRequestError(
+                f"{where}: a line of plain text ({line.strip()[:40]!r}) takes its emotion from "
+                '--emotion: pass --emotion, or write the line as {"prompt": "...", "emotion": '
+                '"..."}.'
+            )
         emotion = record.get("emotion") or default_emotion
         if not emotion:
             raise InvalidRequestError(f'{where}: no emotion: add "emotion" or pass --emotion.')

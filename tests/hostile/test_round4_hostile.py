@@ -6,6 +6,7 @@ before its fix."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -126,29 +127,32 @@ def test_a_float_option_names_nan_and_its_bounds(tmp_path, args, message):
     assert message in " ".join(done.stderr.replace("│", " ").split())
 
 
-def test_a_line_that_is_not_json_in_a_jsonl_prompts_file_is_refused_not_drawn(tmp_path):
+def test_a_plain_line_in_a_prompts_file_without_an_emotion_is_named_as_plain_text(tmp_path):
     from emotion_director.diffusion.batch import read_prompt_file
 
-    good = '{"prompt": "a dog", "emotion": "awe"}'
-    for name, text, line in (
-        ("prompts.jsonl", f"{good}\nnot json\n", 2),  # was drawn as the prompt "not json"
-        ("prompts.txt", f"{good}\na cat\n", 2),  # a JSON first line makes it JSONL
-        ("prompts.jsonl", "a dog\n", 1),  # the name says JSONL
-    ):
-        path = tmp_path / name
-        path.write_text(text)
-        with pytest.raises(InvalidRequestError, match=rf"{name}:{line}: not a JSON object"):
-            read_prompt_file(path, "awe", 0)
-    # a plain-text file stays plain text, braces and all; a seed must be a number, not true
-    path = tmp_path / "prompts.txt"
-    path.write_text("a dog\n{curly} neon sign over a bar\n")
-    assert [r["prompt"] for r in read_prompt_file(path, "awe", 0)][
-        1
-    ] == "{curly} neon sign over a bar"
+    # before: "prompts.jsonl:2: no emotion: add "emotion"" for a line that is no JSON at all
     path = tmp_path / "prompts.jsonl"
-    path.write_text('{"prompt": "a dog", "emotion": "awe", "seed": true}\n')
-    with pytest.raises(InvalidRequestError, match=r'prompts.jsonl:1: "seed" must be an integer'):
+    path.write_text('{"prompt": "a dog", "emotion": "awe"}\nnot json\n')
+    with pytest.raises(InvalidRequestError) as info:
         read_prompt_file(path, None, 0)
+    assert str(info.value) == (
+        f"{path}:2: a line of plain text ('not json') takes its emotion from --emotion: pass "
+        '--emotion, or write the line as {"prompt": "...", "emotion": "..."}.'
+    )
+    # with --emotion, JSON objects and plain lines mix
+    path.write_text('{"prompt": "a dog"}\na storm over the sea\n')
+    assert [r["prompt"] for r in read_prompt_file(path, "awe", 0)] == [
+        "a dog",
+        "a storm over the sea",
+    ]
+    for bad, why in (
+        ('{"prompt": "a dog", "emotion": "awe", "seed": true}', '"seed" must be an integer'),
+        ('{"prompt": "a dog", "seed": ' + "9" * 5000 + "}", "is not valid JSON (Exceeds"),
+        ('{"prompt": ' + "[" * 5000 + "]" * 5000 + "}", "is not valid JSON (nested too deep)"),
+    ):
+        path.write_text(bad + "\n")
+        with pytest.raises(InvalidRequestError, match=rf"prompts.jsonl:1:? .*{re.escape(why)}"):
+            read_prompt_file(path, "awe", 0)
 
 
 @pytest.mark.slow  # imports diffusers and torch
