@@ -2035,7 +2035,9 @@ def test_a_fish_is_under_water_unless_the_prompt_takes_it_out(scene, underwater)
     [
         # set 89: "grit and sweat on skin" for an escapologist chained at the bottom of a pool
         ("Chained at the bottom of a natatorium's diving pool, an escapologist rehearses", True),
-        ("a coin glinting at the bottom of the lake", True),
+        ("a coin glinting at the bottom of the pond", True),
+        ("a climber resting at the bottom of a sea cliff", False),  # a review's cases
+        ("a farmhouse at the bottom of a river valley", False),
         ("skateboarders at the bottom of an empty swimming pool", False),
         ("a trawler on the dry bed of the Aral Sea", False),
     ],
@@ -2063,7 +2065,10 @@ def test_nobody_is_no_subject_and_says_that_no_one_is_there():
     mill = parse_scene("Inside an old watermill, great wooden cogwheels turn slowly, nobody there")
     assert [e.noun for e in mill.entities] == ["cogwheels"]
     assert "alone" in mill.facts and "person" not in mill.facts
-    assert "alone" in parse_scene("no one on the beach at dawn").facts
+    assert "alone" in parse_scene("a beach at dawn, no one around").facts
+    # nobody who does something is no empty place (a review)
+    assert "alone" not in parse_scene("a busy street market where nobody notices the busker").facts
+    assert "alone" not in parse_scene("a crowded subway car, no one smiling").facts
     # and the air is no vehicle ("flour dust hangs in the air": large, a vehicle)
     assert "vehicle" not in parse_scene("a cat inside a barn, smoke hanging in the air").facts
 
