@@ -100,8 +100,8 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
 
 
 #: valence and arousal as the MCP SDK sees them: their bounds are advertised in the tool's
-#: schema but checked by the tool itself, whose error is one line ("valence: must be at most 1,
-#: got 2.0"); the SDK's own check answered pydantic's text with a link to its docs.
+#: schema but checked by the tool itself, whose error is one line ("valence: should be less than
+#: or equal to 1, got 2.0"); the SDK's own check answered pydantic's text with a link to its docs.
 _Valence = Annotated[float, WithJsonSchema(TypeAdapter(Valence).json_schema())]
 _Arousal = Annotated[float, WithJsonSchema(TypeAdapter(Arousal).json_schema())]
 
