@@ -252,7 +252,7 @@ def finite_float(
         if max is not None and number > max:
             raise typer.BadParameter(f"must be at most {max:g}, got {number:g}.")
         if above is not None and number <= above:
-            raise typer.BadParameter(f"must be above {above:g}, got {number:g}.")
+            raise typer.BadParameter(f"must be > {above:g}, got {number:g}.")
         return number
 
     return parse

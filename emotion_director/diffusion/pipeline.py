@@ -8,8 +8,7 @@ API's shape). The visual prompt of each call travels through the base pipeline's
 
 Example (a tiny random SD 1.5 in the real folder layout stands in for a download):
     >>> import tempfile
-    >>> import re
-from pathlib import Path
+    >>> from pathlib import Path
     >>> from emotion_director.diffusion import MCDiffusionPipeline, VisualPromptBank
     >>> from emotion_director.diffusion.tiny import write_tiny_pipeline
     >>> workdir = tempfile.TemporaryDirectory()

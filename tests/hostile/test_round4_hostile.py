@@ -116,7 +116,7 @@ def test_an_empty_prompt_in_a_prompts_file_is_called_empty_not_missing(tmp_path)
         (["--scale", "nan"], "Invalid value for '--scale': must be a finite number, got nan."),
         (["--scale", "-inf"], "Invalid value for '--scale': must be a finite number, got -inf."),
         (["--scale", "-1"], "Invalid value for '--scale': must be at least 0, got -1."),
-        (["--retrieval-temperature", "0"], "must be above 0, got 0."),
+        (["--retrieval-temperature", "0"], "must be > 0, got 0."),
     ],
 )
 def test_a_float_option_names_nan_and_its_bounds(tmp_path, args, message):
