@@ -764,7 +764,7 @@ def _closed_compound(word: str) -> Kind | None:
     """The kind of a noun no table lists that is written as one word of two known words, the
     last a living thing: English compounds take the kind of their last part
     ("kitesurfer", "lockkeeper"), or with a hyphen ("sous-chef", "aye-aye" stays unknown); the
-    last an agent noun after a noun, a person ("buttermaker")."""
+    last an agent noun after a noun, a person ("buttermaker"); the last "room", a room."""
     kinds = noun_kinds()
     if "-" in word:
         first, _, last = word.rpartition("-")
@@ -787,6 +787,10 @@ def _closed_compound(word: str) -> Kind | None:
         # work as the two words do (see _agent_kind): "a buttermaker", "a cheesemaker"
         if kind in (None, "object") and first in kinds and singular(last) in agent_nouns():
             return "person"
+        # a room named for what it holds or is for, in one word, is a room ("a mudroom", "a
+        # breakroom", "a bunkroom": set 91's puppy asleep in a mudroom got drizzle)
+        if singular(last) == "room" and first in kinds:
+            return "room"
     return None
 
 
