@@ -2090,6 +2090,23 @@ def test_a_scene_opening_with_where_aboard_or_atop_keeps_its_subjects_sleep(scen
     assert "asleep" in parsed.facts and parsed.main.kind == "person"
 
 
+@pytest.mark.parametrize(
+    "scene, main",
+    [
+        # set 91: "soft vignette closing in around the giant" for a giant wooden noria
+        ("a giant wooden noria lifting river water in Hama at noon", "noria"),
+        ("a giant red balloon over a field", "balloon"),
+        ("a baby blue car parked on a hill", "car"),
+        # an a- word stands after its noun, and a noun after it starts another phrase
+        ("a dog asleep on a rug", "dog"),
+        ("an old man asleep mouth-open in a deckchair", "man"),
+        ("our toddler asleep face down on the living room rug", "toddler"),
+    ],
+)
+def test_a_noun_before_describing_words_and_their_noun_describes_it(scene, main):
+    assert parse_scene(scene).main.noun == main
+
+
 def test_a_two_word_sea_animal_is_the_animal_not_its_head_noun():
     """WordNet's compounds of any animal kind: "sea urchins" are echinoderms (no face, fins or
     legs), not the street urchins their head noun names; a cnidarian WordNet files under its

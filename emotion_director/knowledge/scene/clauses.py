@@ -39,6 +39,7 @@ from emotion_director.knowledge.scene.lexicon import (
     _ing_stems,
     _noun_like,
     _verb_form,
+    adjectives,
     attribute_lexicon,
     body_parts,
     curated_subjects,
@@ -64,6 +65,18 @@ from emotion_director.knowledge.scene.vocabulary import (
     _sleep_word,
     sleep_base_form,
 )
+
+
+def _pure_adjective(word: str) -> bool:
+    """A describing word that is no noun ("wooden", "red", "rusty"; not "metal", "stone", and
+    no word that starts another phrase, "on", "alone")."""
+    return (
+        bool(word)
+        and word not in _FUNCTION_WORDS
+        and word not in _PHRASE_ENDS
+        and kind_of(word) is None
+        and (word in adjectives() or word in _word_list("hues"))
+    )
 
 
 def _entities(
@@ -217,6 +230,23 @@ def _entities(
                 article = {"a", "an"} & set(tokens[max(0, i - 2) : i])
                 living = thing is None or (thing in ANIMATE_KINDS and not _verb_agent(after_next))
                 head = thing if article and not living else None
+        # ... and so is a noun before describing words and the noun they describe: "a giant
+        # wooden noria" is a noria, "a baby blue car" a car (set 91 framed "the giant")
+        # (not an a- word, which only stands after its noun: "a man asleep", "a boat adrift")
+        predicative = nxt.startswith("a") and known_english(nxt[1:])
+        if not head and kind and chained and _pure_adjective(nxt) and not predicative:
+            stop = i + 1
+            while stop < len(tokens) and stop - i <= 3 and _pure_adjective(tokens[stop]):
+                stop += 1
+            described = tokens[stop] if stop < len(tokens) else ""
+            if (
+                _noun_like(described)
+                and described not in _PHRASE_ENDS
+                and not _participle(described)
+                and not _agrees_as_verb(tokens, stop)
+                and not set(range(i, stop)) & breaks
+            ):
+                head = kind_of(described) or "thing"
         # (a name before an -ing word is what does it: "a Boeing 747 landing"; a name before a
         # name is one name: "a Great Dane")
         named_doer = i in names and nxt.endswith("ing")
