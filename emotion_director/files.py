@@ -133,6 +133,20 @@ def read_text_file(
         ) from None
 
 
+def skip_rest_of_line(stream: Any, *, chunk: int = 64 * 1024, cap: int | None = None) -> bool:
+    """Read and drop the rest of the line ``stream`` is in, ``chunk`` bytes at a time, so that
+    memory stays bounded however long the line; ``False`` where ``cap`` bytes went by with no
+    line break (an endless stream: ``< /dev/zero``), ``True`` at its end or the stream's."""
+    skipped = 0
+    while piece := stream.readline(chunk):
+        if piece.endswith(b"\n"):
+            return True
+        skipped += len(piece)
+        if cap is not None and skipped > cap:
+            return False
+    return True
+
+
 def text_lines(
     path: str | Path,
     *,
@@ -157,7 +171,7 @@ def text_lines(
 _JSON_KINDS: dict[type, str] = {dict: "object", list: "list", str: "string"}
 
 
-def _json_error(exc: ValueError | RecursionError) -> str:
+def json_error(exc: ValueError | RecursionError) -> str:
     """What ``json.loads`` found wrong, in a few words: its own message, a number too long for
     Python ("Exceeds the limit ..."), or nesting too deep."""
     if isinstance(exc, json.JSONDecodeError):
@@ -180,7 +194,7 @@ def parse_json(
     try:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise error(f"{where} is not valid JSON ({_json_error(exc)}): {fix}.") from None
+        raise error(f"{where} is not valid JSON ({json_error(exc)}): {fix}.") from None
     if not isinstance(value, kind):
         raise error(f"{where} must be a JSON {_JSON_KINDS.get(kind, kind.__name__)}: {fix}.")
     return value
@@ -239,7 +253,7 @@ def read_jsonl(
             if torn:
                 continue
             raise error(
-                f"{path}:{number}: invalid JSON ({_json_error(exc)}); fix or delete that line of "
+                f"{path}:{number}: invalid JSON ({json_error(exc)}); fix or delete that line of "
                 f"the {what}."
             ) from None
         if not isinstance(record, dict):  # valid JSON, so no crash cut it: refused either way

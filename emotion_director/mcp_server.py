@@ -227,11 +227,9 @@ def diagnose_line(line: str | bytes) -> MalformedLine | None:
     except RecursionError:  # the depth scan should have caught it; never let it kill the loop
         return _too_deep()
     except ValueError as exc:  # a number too long for int(): Python's advice is not the client's
-        digits = re.search(r"limit \((\d+) digits\)", str(exc))
-        detail = (
-            f"a number longer than {digits[1]} digits" if digits else " ".join(str(exc).split())
-        )
-        return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({detail[:200]})")
+        from emotion_director.files import json_error
+
+        return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({json_error(exc)})")
     problem = _diagnose_envelope(data)
     if problem is None and isinstance(rejection := _sdk_rejection(line), Exception):
         problem = _explain_sdk_rejection(rejection, data)
@@ -400,11 +398,11 @@ def read_capped_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes:
     :func:`diagnose_line` rejects it; the rest of it is read and dropped in small chunks, so the
     next call starts at the next line and memory stays bounded whatever the client sends.
     """
+    from emotion_director.files import skip_rest_of_line
+
     line = stream.readline(limit + 1)
     if len(line) > limit and not line.endswith(b"\n"):
-        while chunk := stream.readline(64 * 1024):
-            if chunk.endswith(b"\n"):
-                break
+        skip_rest_of_line(stream)
     return line
 
 

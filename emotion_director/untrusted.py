@@ -254,6 +254,10 @@ OUTPUT = "tells the model what to output"
 REVEAL = "asks for the model's hidden prompt or secrets"
 MARKUP = "chat markup or a role label aimed at the model"
 
+#: The role labels of a chat transcript, as a regex alternation: a line or clause opening with one
+#: and a colon is written for the model (the injection patterns and :func:`cut_role_lines`).
+_ROLE_LABELS = "system|assistant|user|developer|human"
+
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # English
     (OVERRIDE, re.compile(_START + _OVERRIDE + r"\s+" + _QUALIFIER + _META, _I)),
@@ -436,8 +440,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         MARKUP,
         re.compile(
             r"(?-i:\b(?:SYSTEM|System|ASSISTANT|Assistant|DEVELOPER|Developer|"
-            r"HUMAN|USER)\s*:)|(?:^|(?<=[.!?\n>]))\s*(?:system|assistant|user|"
-            r"developer|human)\s*:",
+            r"HUMAN|USER)\s*:)|(?:^|(?<=[.!?\n>]))\s*(?:" + _ROLE_LABELS + r")\s*:",
             _I,
         ),
     ),
@@ -449,7 +452,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 #: Linear in the text: each attempt starts at a line break and reads one run of spaces.
 _ROLE_LINE = re.compile(
     r"(?:\r\n|[\n\r\v\f\x85\u2028\u2029])[^\S\r\n\v\f\x85\u2028\u2029]*+"
-    r"((?:system|assistant|user|developer|human)[^\S\r\n]*+:[^\r\n\v\f\x85\u2028\u2029]*+)",
+    r"((?:" + _ROLE_LABELS + r")[^\S\r\n]*+:[^\r\n\v\f\x85\u2028\u2029]*+)",
     _I,
 )
 

@@ -20,6 +20,7 @@ import typer
 from emotion_director import untrusted
 from emotion_director.cli.common import call
 from emotion_director.errors import InvalidRequestError
+from emotion_director.files import skip_rest_of_line
 
 #: One JSONL line may hold a scene and a phrase or prompt of up to 1000 characters each.
 MAX_LINE_BYTES = 16_384
@@ -55,14 +56,11 @@ def _jsonl(stream, fields: tuple[str, str]) -> Iterator[tuple[int, dict[str, str
     """(line number, the two fields or None, error) for each non-empty line of ``stream``."""
     for n, raw in enumerate(iter(lambda: stream.readline(MAX_LINE_BYTES + 1), b""), 1):
         if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            skipped = len(raw)
-            while raw and not raw.endswith(b"\n"):  # skip the rest of the over-long line
-                raw = stream.readline(MAX_LINE_BYTES)
-                skipped += len(raw)
-                if skipped > MAX_SKIPPED_BYTES:  # an endless stream (/dev/zero): stop here
-                    mib = MAX_SKIPPED_BYTES // 2**20
-                    yield n, None, _NO_END.format(limit=MAX_LINE_BYTES, mib=mib)
-                    return
+            left = MAX_SKIPPED_BYTES - len(raw)
+            if not skip_rest_of_line(stream, chunk=MAX_LINE_BYTES, cap=left):
+                mib = MAX_SKIPPED_BYTES // 2**20  # an endless stream (/dev/zero): stop here
+                yield n, None, _NO_END.format(limit=MAX_LINE_BYTES, mib=mib)
+                return
             yield n, None, f"line is over {MAX_LINE_BYTES} bytes"
             continue
         if not raw.strip():

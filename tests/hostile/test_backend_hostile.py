@@ -458,15 +458,21 @@ def test_requests_go_through_the_proxy_the_environment_names(no_proxy_env):
         proxy.close()
 
 
-def test_a_proxy_that_refuses_or_is_down_is_named_and_its_password_is_not(no_proxy_env):
-    proxy = _Proxy("refuse")
+def _failure_through(proxy, env, variable, url):
+    """The BackendError message of a request to ``url`` sent through ``proxy`` (named by the
+    environment ``variable``); the proxy is closed after."""
     try:
-        no_proxy_env.setenv("HTTPS_PROXY", proxy.url)
-        with pytest.raises(BackendError) as refused:
-            build_graph(settings("https://example.invalid/v1", max_retries=0)).invoke(REQUEST)
+        env.setenv(variable, proxy.url)
+        with pytest.raises(BackendError) as caught:
+            build_graph(settings(url, max_retries=0)).invoke(REQUEST)
     finally:
         proxy.close()
-    message = str(refused.value)
+    return str(caught.value)
+
+
+def test_a_proxy_that_refuses_or_is_down_is_named_and_its_password_is_not(no_proxy_env):
+    proxy = _Proxy("refuse")
+    message = _failure_through(proxy, no_proxy_env, "HTTPS_PROXY", "https://example.invalid/v1")
     assert "the proxy http://127.0.0.1:" in message and "would not carry" in message
     assert "403" in message and "NO_PROXY" in message
     assert "Pr0xy-secret" not in message and "user:" not in message
@@ -489,14 +495,7 @@ def test_a_proxy_that_refuses_or_is_down_is_named_and_its_password_is_not(no_pro
 def test_what_goes_wrong_through_a_proxy_names_the_proxy(no_proxy_env, mode, said):
     # red-team P03/P14/P04/P02: a proxy's 502 or cut connection blamed the server alone (and
     # suggested https), and a proxy refusing the credentials it was given asked to set them
-    proxy = _Proxy(mode)
-    try:
-        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
-        with pytest.raises(BackendError) as caught:
-            build_graph(settings("http://127.0.0.1:9/v1", max_retries=0)).invoke(REQUEST)
-    finally:
-        proxy.close()
-    message = str(caught.value)
+    message = _failure_through(_Proxy(mode), no_proxy_env, "HTTP_PROXY", "http://127.0.0.1:9/v1")
     assert said in message and "the proxy http://127.0.0.1:" in message, message
     assert "NO_PROXY" in message and "use https://" not in message
     assert "Pr0xy-secret" not in message and "user:" not in message

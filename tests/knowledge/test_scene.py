@@ -2034,33 +2034,36 @@ def test_a_fish_is_under_water_unless_the_prompt_takes_it_out(scene, underwater)
 
 
 @pytest.mark.parametrize(
-    "scene, underwater",
+    "scene, fact, stated",
     [
         # set 89: "grit and sweat on skin" for an escapologist chained at the bottom of a pool
-        ("Chained at the bottom of a natatorium's diving pool, an escapologist rehearses", True),
-        ("a coin glinting at the bottom of the pond", True),
-        ("a climber resting at the bottom of a sea cliff", False),  # a review's cases
-        ("a farmhouse at the bottom of a river valley", False),
-        ("skateboarders at the bottom of an empty swimming pool", False),
-        ("a trawler on the dry bed of the Aral Sea", False),
-    ],
-)
-def test_the_bottom_of_a_body_of_water_is_under_it(scene, underwater):
-    assert ("submerged" in parse_scene(scene).facts) is underwater
-
-
-@pytest.mark.parametrize(
-    "scene, underground",
-    [
+        (
+            "Chained at the bottom of a natatorium's diving pool, an escapologist rehearses",
+            "submerged",
+            True,
+        ),
+        ("a coin glinting at the bottom of the pond", "submerged", True),
+        ("a climber resting at the bottom of a sea cliff", "submerged", False),  # a review's
+        ("a farmhouse at the bottom of a river valley", "submerged", False),
+        ("skateboarders at the bottom of an empty swimming pool", "submerged", False),
+        ("a trawler on the dry bed of the Aral Sea", "submerged", False),
         # set 88: an aerial view for "an archive deep inside a salt mine"
-        ("an archivist wheeling a cart through an archive deep inside a salt mine", True),
-        ("an abseiler descending by headlamp into a flooded stope of a disused tin mine", True),
-        ("a haul truck descending a ramp in a Chilean open-pit copper mine at dusk", False),
-        ("a lone mule standing in an abandoned copper mine yard", False),
+        (
+            "an archivist wheeling a cart through an archive deep inside a salt mine",
+            "subterranean",
+            True,
+        ),
+        (
+            "an abseiler descending by headlamp into a flooded stope of a tin mine",
+            "subterranean",
+            True,
+        ),
+        ("a haul truck descending a ramp in a Chilean open-pit copper mine", "subterranean", False),
+        ("a lone mule standing in an abandoned copper mine yard", "subterranean", False),
     ],
 )
-def test_inside_a_mine_of_any_ore_is_underground(scene, underground):
-    assert ("subterranean" in parse_scene(scene).facts) is underground
+def test_the_bottom_of_a_water_and_the_inside_of_a_mine(scene, fact, stated):
+    assert (fact in parse_scene(scene).facts) is stated
 
 
 def test_nobody_is_no_subject_and_says_that_no_one_is_there():

@@ -79,6 +79,12 @@ def _pure_adjective(word: str) -> bool:
     )
 
 
+def _predicative(word: str) -> bool:
+    """An a- word, which stands after its noun, never before another: "a man asleep", "a boat
+    adrift", "a house ablaze"."""
+    return word.startswith("a") and known_english(word[1:])
+
+
 def _entities(
     tokens: list[str],
     names: frozenset[int] = frozenset(),
@@ -232,9 +238,7 @@ def _entities(
                 head = thing if article and not living else None
         # ... and so is a noun before describing words and the noun they describe: "a giant
         # wooden noria" is a noria, "a baby blue car" a car (set 91 framed "the giant")
-        # (not an a- word, which only stands after its noun: "a man asleep", "a boat adrift")
-        predicative = nxt.startswith("a") and known_english(nxt[1:])
-        if not head and kind and chained and _pure_adjective(nxt) and not predicative:
+        if not head and kind and chained and _pure_adjective(nxt) and not _predicative(nxt):
             stop = i + 1
             while stop < len(tokens) and stop - i <= 3 and _pure_adjective(tokens[stop]):
                 stop += 1

@@ -483,7 +483,7 @@ def is_filler(text: str) -> bool:
         >>> [is_filler(t) for t in ("xxxx", "N/A", "...", "bokeh", "35mm", "夕暮れ")]
         [True, True, True, False, False, False]
     """
-    words = [w for w in _WORD.findall(text.lower())]
+    words = _WORD.findall(text.lower())
     if not words:
         return True
     if all(len(set(w)) == 1 and len(w) > 2 for w in words):
@@ -794,13 +794,12 @@ def _closed_compound(word: str) -> Kind | None:
     return None
 
 
-#: Words that end a prompt's first noun phrase ("a kitesurfer | at a windy estuary").
-_PHRASE_ENDS = frozenset(
-    "in on at over under by with through during beneath above below near across along down into "
-    "onto of from to for behind beside between inside outside around against past up after "
-    "before while and or as who that which is are was were without within upon underneath "
-    "beyond toward towards amid amidst among amongst like than until via no but so aboard atop "
-    "alongside astride".split()
+#: Words that end a prompt's first noun phrase ("a kitesurfer | at a windy estuary"): every
+#: preposition of place (vocabulary._LOCATIVE, one list) but "off", a particle as often ("swats
+#: flies off"), and these.
+_PHRASE_ENDS = (_LOCATIVE - {"off"}) | frozenset(
+    "with during down of from to for between up after before while and or as who that which is "
+    "are was were without beyond toward towards amongst like than until via no but so".split()
 )
 
 
