@@ -106,6 +106,7 @@ class FactsFile(BaseModel):
     distant_words: tuple[Words, ...]
     destination_words: frozenset[Name]
     mouth_verbs: frozenset[Name]
+    window_lights: frozenset[Name] = frozenset()
 
     @model_validator(mode="after")
     def _holds_together(self) -> FactsFile:

@@ -3485,3 +3485,68 @@ def test_a_verb_stays_in_the_subject_when_nobody_knows_its_doer():
     assert fit_subject(parse_scene(prompt), prompt, "fear")[0] == prompt
     burning = "firefighters at a burning house"  # a thing described: still moved out
     assert fit_subject(parse_scene(burning), burning, "contentment")[0] == "firefighters at a house"
+
+
+@pytest.mark.parametrize(
+    ("scene", "absent", "stated"),
+    [
+        # set 92: "no wind, flames perfectly still" read as windy, and got "a gale ripping"
+        ("an acolyte lighting oil lamps at a hilltop stupa at night, no wind", "windy", "still"),
+        ("a dog on a beach under grey skies, not a drop of rain", "rain", None),
+        ("a dog in a yard at dusk, no snow yet", "snowbound", None),
+        ("a lantern on a porch, no rain or snow", "rain", None),
+        ("a lamp on a table at night, no moon", "moon", "moonless"),
+        ("a dog on a beach, not a cloud in the sky", "overcast", "clear"),
+    ],
+)
+def test_what_a_scene_denies_it_does_not_state(scene, absent, stated):
+    facts = parse_scene(scene).facts
+    assert absent not in facts
+    assert stated is None or stated in facts
+    # the same words without the denial state it
+    plain = scene.replace("no ", "", 1).replace("not ", "", 1)
+    assert absent in parse_scene(plain).facts or absent in {"moon", "overcast"}
+
+
+def test_a_denial_ends_at_its_phrase():
+    """'without a coat in the rain' denies the coat, not the rain; a mark ends a denial."""
+    assert "rain" in phrase_facts("a man without a coat in the rain")
+    assert "night" in phrase_facts("no footprints, night")
+    assert "clear" not in phrase_facts("no footprints, night")
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        # set 92: towering cumulus filling the sky for a budgie on a bookshelf
+        "budgie bathing in a teacup on a bookshelf, morning sun, close-up",
+        "cat sleeping on a windowsill next to a potted cactus, afternoon sun",
+        "a dog on a sofa in the sun",
+    ],
+)
+def test_a_sun_beside_a_thing_of_a_room_shines_in_through_a_window(scene):
+    facts = parse_scene(scene).facts
+    assert "indoor" in facts and "outdoor" not in facts
+
+
+def test_a_sun_alone_or_beside_a_place_outdoors_is_outdoors():
+    assert "outdoor" in parse_scene("a dog in the sun").facts
+    assert "outdoor" in parse_scene("a picnic table in a park, morning sun").facts
+
+
+def test_a_face_turned_away_shows_no_expression():
+    """Set 92: "a faint smile" for a preschooler asleep face-down, seen from overhead."""
+    from emotion_director.knowledge.scene import look_conflict
+
+    facts = parse_scene("a preschooler asleep face-down on a futon, overhead shot").facts
+    assert look_conflict("body_language", "{poss} shoulders dropped, a faint smile", facts)
+    assert look_conflict("light", "soft golden hour glow", facts) is None
+    awake = parse_scene("a preschooler asleep on a futon, overhead shot").facts
+    assert look_conflict("body_language", "{poss} shoulders dropped, a faint smile", awake) is None
+
+
+def test_a_noun_in_ing_is_no_participle_in_a_gap():
+    """ "a bright spring afternoon" is a bright afternoon (set 92 got grey light in a sunroom);
+    "a bright lamp, grey afternoon" is not, nor is "a bright kitchen painting afternoon"."""
+    assert "sunny" in parse_scene("a schnauzer in a sunroom, bright spring afternoon").facts
+    assert "sunny" not in phrase_facts("a bright kitchen painting afternoon")

@@ -5,12 +5,14 @@ against day, indoor against outdoor), a place that is not part of the stated one
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 from typing import Literal
 
 from emotion_director.knowledge.scene.lexicon import (
     _WORD,
+    _ing_of_a_verb,
     _tsv_pairs,
     body_parts,
     curated_subjects,
@@ -21,6 +23,7 @@ from emotion_director.knowledge.scene.lexicon import (
 )
 from emotion_director.knowledge.scene.vocabulary import (
     _DETERMINERS,
+    _GAP_BREAKS,
     _JOINERS,
     _LOCATIVE,
     _OPPOSITE,
@@ -153,6 +156,51 @@ def _named_in(text: str, runs: tuple[_Runs, int]) -> set[str]:
 _WORD_OR_MARK = re.compile(_WORD.pattern + r"|[,;:.!?()\u2013\u2014]", re.UNICODE)
 
 
+#: Words that deny what follows them in their phrase ("no wind", "not a cloud", "without snow").
+_NEGATORS = frozenset({"no", "not", "without", "never"})
+#: Words that carry a denial on to the next word ("no wind or rain", "not a drop of rain"); any
+#: other gap break, a mark or a fifth word ends it ("without a coat in the rain" denies the
+#: coat, not the rain).
+_NEGATION_GOES_ON = frozenset({"or", "nor", "of"})
+
+
+@lru_cache(maxsize=8192)
+def negation(text: str) -> tuple[frozenset[int], frozenset[str]]:
+    """What ``text`` denies: the positions, counted in its words, of the words a negator denies
+    ("no wind", "not a cloud in the sky": they state nothing), and the facts of the denials that
+    are a fact's own key ("no wind" states still air, "no moon" a moonless night, "not a soul"
+    nobody there).
+
+    Example:
+        >>> negation("a lamp at night, no wind or rain, flames still")
+        (frozenset({5, 7}), frozenset({'still'}))
+    """
+    marked = _WORD_OR_MARK.findall(text.lower())
+    table, longest = _fact_runs()
+    denied: set[int] = set()
+    stated: set[str] = set()
+    numbers = list(itertools.accumulate(bool(_WORD.fullmatch(item)) for item in marked))
+    for k, item in enumerate(marked):
+        if item not in _NEGATORS:
+            continue
+        after = list(itertools.takewhile(_WORD.fullmatch, marked[k : k + longest]))
+        keys = [n for n in range(2, len(after) + 1) if tuple(after[:n]) in table]
+        if keys:  # "no moon", "not a soul": the key says what the denial states
+            stated |= table[tuple(after[: keys[-1]])]
+        for j in range(k + 1, min(k + 5, len(marked))):
+            word = marked[j]
+            if not _WORD.fullmatch(word) or (word in _GAP_BREAKS and word not in _NEGATION_GOES_ON):
+                break
+            if word not in _NEGATION_GOES_ON:
+                denied.add(numbers[j] - 1)
+    return frozenset(denied), frozenset(stated)
+
+
+def _participle(word: str) -> bool:
+    """An -ing form of a verb ("painting" in "in her shop painting masks", not "spring")."""
+    return word.endswith("ing") and _ing_of_a_verb(word)
+
+
 @lru_cache(maxsize=8192)
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
@@ -161,18 +209,27 @@ def phrase_facts(text: str) -> frozenset[str]:
     thrown up") needs no body from the scene's subjects. Cached: a rewrite asks about the same
     concepts once per persona, and the word tables do not change while the program runs.
     """
+    # what a negator denies states nothing: "no wind" is no wind (a key such as "no moon" stays)
+    denied, denial_facts = negation(text)
+    if denied:
+        kept = iter(range(len(_WORD.findall(text))))
+        text = _WORD_OR_MARK.sub(
+            lambda m: ";" if _WORD.fullmatch(m.group()) and next(kept) in denied else m.group(),
+            text,
+        )
     # "a stained bathroom's dim mirror light" is in a bathroom
     words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]
     lowered = " " + " ".join(words) + " "
     for phrase, neutral in FIGURES_OF_SPEECH.items():
         lowered = lowered.replace(phrase, neutral)
-    found = _named_in(lowered, _fact_runs())
+    found = _named_in(lowered, _fact_runs()) | denial_facts
     # a gap never crosses a mark: "a bright lamp, grey afternoon" is no bright afternoon
     marked = [w[:-2] if w.endswith("'s") else w for w in _WORD_OR_MARK.findall(text.lower())]
     spaced = " " + " ".join(marked) + " "
     for phrase, neutral in FIGURES_OF_SPEECH.items():
         spaced = spaced.replace(phrase, neutral)
-    found |= gapped_facts(spaced.split())
+    # an -ing form of a verb ends a gap; "spring" does not ("a bright spring afternoon", set 92)
+    found |= gapped_facts(spaced.split(), _participle)
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
     found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
     if "moonless" in found:

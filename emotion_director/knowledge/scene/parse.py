@@ -17,7 +17,7 @@ from emotion_director.knowledge.scene.clauses import (
     _sleep_in_base_form,
     _with_participants,
 )
-from emotion_director.knowledge.scene.conflicts import _stated_look, phrase_facts
+from emotion_director.knowledge.scene.conflicts import _stated_look, negation, phrase_facts
 from emotion_director.knowledge.scene.heads import (
     _agrees_as_verb,
     _break_positions,
@@ -83,6 +83,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     _OPENERS,
     _SETTLED,
     _SUBJECT_PRONOUNS,
+    _WINDOW_LIGHTS,
     BODY_FACTS,
     FACT_WORDS,
     KIND_FACTS,
@@ -134,7 +135,11 @@ def parse_scene(text: str) -> SceneModel:
         if entity.noun in _STRUCTURES:
             facts.add("structure")
     entered = False  # the subjects are inside a building the prompt names
+    lights: set[str] = set()  # a sun or a moon shines in through a window too (below)
     for place in places:  # where the subjects are: its setting, not its size
+        if singular(place.noun) in _WINDOW_LIGHTS:
+            lights |= KIND_FACTS[place.kind] - {"large", "small"}
+            continue
         facts |= KIND_FACTS[place.kind] - {"large", "small"}
         if place.kind != "building":
             continue
@@ -154,8 +159,11 @@ def parse_scene(text: str) -> SceneModel:
         for p in places
     ):
         facts.add("perched")  # "an owl on a branch": not in flight ("a bird near a tree" may be)
-    unnamed = [t for t in _unnamed(tokens, entities, lowered) if t not in gone]
-    stated = phrase_facts(" ".join(unnamed)) if english else frozenset()
+    # a word the scene denies states nothing ("no wind", "not a cloud in the sky")
+    denied, denial_facts = negation(text)
+    present = [";" if i in denied else t for i, t in enumerate(tokens)]
+    unnamed = [t for t in _unnamed(present, entities, lowered) if t not in gone]
+    stated = phrase_facts(" ".join(unnamed)) | denial_facts if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     curated = curated_subjects()
@@ -278,6 +286,8 @@ def parse_scene(text: str) -> SceneModel:
     facts |= _stated_look(lowered)
     if "masked" in facts and not any(e.kind in {"person", "group"} for e in entities):
         facts.discard("masked")  # a species: "a masked booby", "a veiled chameleon"
+    if not ("indoor" in facts and "outdoor" not in facts):
+        facts |= lights  # "a dog on a sofa, morning sun" stays indoors, "a dog in the sun" not
     if "indoor" in facts and "outdoor" in facts:
         # "a woman at a window looking at the rain": the subject's own room wins
         # and so does a building they are in ("a gardener in a greenhouse during spring rain")

@@ -9,6 +9,7 @@ parses.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from emotion_director.knowledge.facts import Kind, load_facts_file
 
@@ -57,6 +58,9 @@ for _a, _b in OPPOSITES:
 #: Words of the sun shining on the scene: they state both ``sunny`` and ``clear``.
 _SUN_WORDS: tuple[str, ...] = _FACTS.sun_words
 
+#: Lights in the sky that shine in through a window (``facts.yaml``: window_lights).
+_WINDOW_LIGHTS: frozenset[str] = _FACTS.window_lights
+
 
 #: Words that assert a fact wherever they appear: in the prompt (the scene states it) or in a
 #: concept (the concept needs it). Multi-word keys are matched as phrases.
@@ -79,6 +83,10 @@ _GAPPED_KEYS: dict[str, tuple[_Gapped, ...]] = {
 }
 
 
+def _ends_in_ing(word: str) -> bool:
+    return word.endswith("ing")
+
+
 #: The keys with gaps by their first word, for :func:`gapped_facts`.
 _GAPPED_BY_FIRST: dict[str, tuple[tuple[str, _Gapped], ...]] = {}
 for _fact, _keys in _GAPPED_KEYS.items():
@@ -86,36 +94,37 @@ for _fact, _keys in _GAPPED_KEYS.items():
         _GAPPED_BY_FIRST[_parts[0][0]] = (*_GAPPED_BY_FIRST.get(_parts[0][0], ()), (_fact, _parts))
 
 
-def gapped_facts(words: list[str]) -> set[str]:
+def gapped_facts(words: list[str], participle: Callable[[str], bool] = _ends_in_ing) -> set[str]:
     """The facts of the keys with gaps (:data:`_GAPPED_KEYS`) found in ``words``: each key's
     parts follow each other, each gap up to :data:`_GAP_WORDS` words that are no gap break, no
-    -ing word and no mark ("bright * afternoon" in "a bright February afternoon", not in "a
-    bright kitchen with afternoon tea" nor in "a bright lamp , grey afternoon")."""
+    ``participle`` (an -ing form of a verb; the scene parser passes one that knows the verbs)
+    and no mark ("bright * afternoon" in "a bright February afternoon", not in "a bright kitchen
+    with afternoon tea" nor in "a bright lamp , grey afternoon")."""
     found: set[str] = set()
     for i, word in enumerate(words):
         for fact, parts in _GAPPED_BY_FIRST.get(word, ()):
             first = parts[0]
             if fact not in found and tuple(words[i : i + len(first)]) == first:
-                if _parts_from(words, i + len(first), parts, 1):
+                if _parts_from(words, i + len(first), parts, 1, participle):
                     found.add(fact)
     return found
 
 
-def _parts_from(words: list[str], at: int, parts: _Gapped, k: int) -> bool:
+def _parts_from(
+    words: list[str], at: int, parts: _Gapped, k: int, participle: Callable[[str], bool]
+) -> bool:
     if k == len(parts):
         return True
     part = parts[k]
     for gap in range(_GAP_WORDS + 1):
         j = at + gap
         gap_word = words[j - 1] if gap else ""
-        if gap and (
-            gap_word in _GAP_BREAKS or gap_word.endswith("ing") or not gap_word[0].isalpha()
-        ):
+        if gap and (gap_word in _GAP_BREAKS or not gap_word[0].isalpha() or participle(gap_word)):
             return False  # a wider gap holds this word too
         if j + len(part) > len(words):
             return False
         if tuple(words[j : j + len(part)]) == part and _parts_from(
-            words, j + len(part), parts, k + 1
+            words, j + len(part), parts, k + 1, participle
         ):
             return True
     return False
