@@ -226,9 +226,13 @@ def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str
     """Why a cue of an English scene is no English phrase, or ``None``: a chain of three words or
     more joined by hyphens or dashes with a made-up one ("flamencos-dezampres-dolores" over
     llama.cpp's server), or words English does not have making up more than half of the cue
-    (three at least: "Miklógja-bözőmágyi-Lavadolkóréségesztitz", "Durante ogni sicurezza da
-    essere a Roma", a sentence of another language that the same server wrote as a cue). A name
-    or a rare word may stand among English ones ("a tuk-tuk in Bangkok traffic"), and
+    ("Miklógja-bözőmágyi-Lavadolkóréségesztitz", "Durante ogni sicurezza da essere a Roma", a
+    sentence of another language that the same server wrote as a cue), or at least half of them
+    ("Munir Mahmooda", "diligacie en l'adolescer": on 472 cues SmolLM2 wrote over llama.cpp's
+    server, labelled blind, it drops 7 more of the 185 undrawable ones and none more of the 287
+    drawable ones; of 4,168 concept texts and hand-written phrases it would drop 1, "terracotta
+    and lapis palette"). A name or a rare word may stand among English ones ("a tuk-tuk in Bangkok
+    traffic"), and
     ``allowed`` (the scene's own words, which may be names) is never counted, in the singular or
     as written."""
     from emotion_director.knowledge.scene import known_english, singular
@@ -245,8 +249,8 @@ def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str
             return f"not an English word ('{chain}')"
     words = {w for w in re.findall(r"[^\W\d_]+", lowered) if len(w) > 2}
     strange = sorted(w for w in words if unknown(w))
-    if len(strange) >= 3 and 2 * len(strange) > len(words):
-        return f"not English words ('{strange[0]}', '{strange[1]}')"
+    if strange and 2 * len(strange) >= len(words):
+        return f"not English words ('{', '.join(strange[:2])}')"
     return None
 
 
