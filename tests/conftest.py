@@ -12,6 +12,7 @@ import pytest
 import emotion_director.agents.models as chat_models
 from emotion_director import Settings, build_graph
 from emotion_director.testing import TestChatModel
+from tests.simulated import simulated_env
 
 pytest_plugins = ["tests.cpu_report"]
 
@@ -20,7 +21,7 @@ pytest_plugins = ["tests.cpu_report"]
 def _forbid_real_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     allowed = request.node.get_closest_marker("integration") is not None
     monkeypatch.setattr(chat_models, "ALLOW_MODEL_REQUESTS", allowed)
-    for key in ("BACKEND", "BASE_URL", "API_KEY", "MODEL", "MODEL_PATH", "SEED"):
+    for key in ("BACKEND", "BASE_URL", "API_KEY", "MODEL", "MODEL_PATH", "SEED", "READING_MODE"):
         monkeypatch.delenv(f"EMOTION_DIRECTOR_{key}", raising=False)
     yield
 
@@ -30,6 +31,18 @@ def loopback_model_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lets this process call a model: for tests whose model is a simulated OpenAI-compatible
     server on loopback (``emotion_director.testing.SimulatedOpenAIServer``), not a real one."""
     monkeypatch.setattr(chat_models, "ALLOW_MODEL_REQUESTS", True)
+
+
+@pytest.fixture
+def simulated_backend(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A run whose model is the simulated OpenAI-compatible server on loopback
+    (:mod:`tests.simulated`): set in this process's environment for CLI tests; the returned
+    variables go to a subprocess's."""
+    env = simulated_env()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(chat_models, "ALLOW_MODEL_REQUESTS", True)
+    return env
 
 
 @pytest.fixture

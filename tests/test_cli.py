@@ -16,8 +16,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _test_backend(monkeypatch):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+def _simulated(simulated_backend):
+    """Every test here runs on the simulated server (tests/simulated.py)."""
 
 
 def invoke(*args, input=None):
@@ -69,7 +69,9 @@ def test_prompt_from_stdin():
         (["personas", "show", "nobody"], None, "unknown persona"),
     ],
 )
-def test_bad_input_is_one_clear_line_and_exit_2(args, stdin, message):
+def test_bad_input_is_one_clear_line_and_exit_2(args, stdin, message, monkeypatch):
+    if message == "needs a server URL":  # the run's own is the simulated server's
+        monkeypatch.delenv("EMOTION_DIRECTOR_BASE_URL")
     result = invoke(*args, input=stdin)
     assert result.exit_code == 2, result.output
     assert message in result.stderr

@@ -1,10 +1,11 @@
 """What a run was made with, so that two runs are compared honestly and a resume cannot mix.
 
-``run.json`` keeps an ``identity``: backend, model, the settings that change outputs, the
-personas (names and a hash of their content), the seed, the package version and the dataset
-(source, hash, case count). Resuming into a run folder made with another backend, model, persona
-set, seed or dataset is refused with the fix (a new ``--out``); ``eval compare`` lists every
-difference between two runs and refuses when the same case id means different cases.
+``run.json`` keeps an ``identity``: backend, model, server URL, the settings that change
+outputs, the personas (names and a hash of their content), the seed, the package version and
+the dataset (source, hash, case count). Resuming into a run folder made with another backend,
+model, server, persona set, seed or dataset is refused with the fix (a new ``--out``);
+``eval compare`` lists every difference between two runs and refuses when the same case id
+means different cases.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ OUTPUT_SETTINGS = (
     "max_prompt_chars",
     "max_llm_calls",
 )
-#: identity fields that must match for a resume
-RESUME_KEYS = ("backend", "model", "personas_hash", "seed", "settings")
+#: identity fields that must match for a resume (a server's URL too: another server may serve
+#: another model under the same name; its credentials are never kept)
+RESUME_KEYS = ("backend", "model", "base_url", "personas_hash", "seed", "settings")
 
 
 def package_version() -> str:

@@ -69,10 +69,9 @@ def test_image_tool_appears_only_with_a_diffusion_model():
     assert names == ["rewrite_for_emotion", "generate_emotion_image"]
 
 
-def test_langgraph_json_points_at_a_compiled_graph(monkeypatch):
+def test_langgraph_json_points_at_a_compiled_graph(monkeypatch, simulated_backend):
     config = json.loads((ROOT / "langgraph.json").read_text())
     path, _, attr = config["graphs"]["mc_agent"].partition(":")
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
     spec = importlib.util.spec_from_file_location("server", ROOT / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -101,9 +100,8 @@ def _readme_block(heading: str) -> str:
     ]
 
 
-def test_readme_tool_example_runs_as_written_with_a_sync_agent(monkeypatch):
+def test_readme_tool_example_runs_as_written_with_a_sync_agent(monkeypatch, simulated_backend):
     pytest.importorskip("langchain.agents")
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
     code = _readme_block("**Tool**")
     assert "create_agent" in code and "create_react_agent" not in code
     scope = {"model": TestChatModel()}

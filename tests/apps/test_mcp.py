@@ -13,12 +13,13 @@ from mcp.client.stdio import stdio_client  # noqa: E402
 
 from emotion_director import __version__  # noqa: E402
 from emotion_director.mcp_server import jsonrpc_error_for  # noqa: E402
+from tests.simulated import simulated_env
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def _params():
-    env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
+    env = {**os.environ, **simulated_env()}
     env.pop("EMOTION_DIRECTOR_LOG_LEVEL", None)
     return StdioServerParameters(
         command=sys.executable, args=["-m", "emotion_director.cli", "mcp"], env=env
@@ -191,7 +192,7 @@ def _serve_lines(tmp_path, lines, answered):
 
     command = shutil.which("emotion-director", path=os.path.dirname(sys.executable))
     assert command, "the emotion-director console script is not installed next to python"
-    env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
+    env = {**os.environ, **simulated_env()}
     env.pop("EMOTION_DIRECTOR_LOG_LEVEL", None)
     stderr = (tmp_path / "stderr.log").open("w+b")
     proc = subprocess.Popen(

@@ -191,7 +191,9 @@ async def test_judge_on_the_simulated_openai_server_flags_position_bias(
     assert json.loads((tmp_path / "judge.json").read_text())["model"] == "simulated"
 
 
-def test_cli_eval_judge_prints_win_rates_and_consistency(tmp_path, monkeypatch, metrics):
+def test_cli_eval_judge_prints_win_rates_and_consistency(
+    tmp_path, monkeypatch, metrics, simulated_backend
+):
     import asyncio
 
     from typer.testing import CliRunner
@@ -199,7 +201,6 @@ def test_cli_eval_judge_prints_win_rates_and_consistency(tmp_path, monkeypatch, 
     from emotion_director.cli import app
 
     asyncio.run(_make_run(tmp_path, metrics, systems=("template", "mc_agent"), n=2))
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
     result = CliRunner().invoke(app, ["eval", "judge", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "mc_agent" in result.stdout and "position-consistency" in result.stderr

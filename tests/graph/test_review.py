@@ -9,6 +9,7 @@ from emotion_director import Settings, build_graph
 from emotion_director.cli import app
 from emotion_director.graph.state import checkpoint_serde
 from emotion_director.testing import TestChatModel
+from tests.simulated import simulated_env
 
 
 @pytest.fixture
@@ -61,8 +62,7 @@ def test_review_drop_recomputes_without_those_readings(review_graph):
     assert "unknown review action" in state.tasks[0].interrupts[0].value["error"]
 
 
-def test_cli_review_reads_decisions_from_the_terminal(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+def test_cli_review_reads_decisions_from_the_terminal(tmp_path, monkeypatch, simulated_backend):
     monkeypatch.setenv("EMOTION_DIRECTOR_CHECKPOINT_DB", str(tmp_path / "ck.sqlite"))
     result = CliRunner().invoke(
         app,
@@ -84,9 +84,7 @@ def test_cli_review_no_is_not_approval_and_json_stays_clean(tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-    env.update(
-        EMOTION_DIRECTOR_BACKEND="test", EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "ck.sqlite")
-    )
+    env.update(**simulated_env(), EMOTION_DIRECTOR_CHECKPOINT_DB=str(tmp_path / "ck.sqlite"))
 
     def cli(*args, stdin):
         return subprocess.run(

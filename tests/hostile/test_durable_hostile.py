@@ -27,15 +27,16 @@ from emotion_director.personas import default_personas
 from emotion_director.testing import TestChatModel
 from tests.cli_runner import run_cli
 from tests.integration.conftest import postgres_url  # noqa: F401  (fixture)
+from tests.simulated import simulated_env
 
-pytestmark = pytest.mark.timeout(120)
+# a command run in this process (tests/cli_runner.py) may call the simulated server on loopback
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("loopback_model_server")]
 PERSONAS = [p.name for p in default_personas()]
 runner = CliRunner()
 
 
 @pytest.fixture
-def durable_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+def durable_env(tmp_path, monkeypatch, simulated_backend):
     db = tmp_path / "runs.sqlite"
     monkeypatch.setenv("EMOTION_DIRECTOR_CHECKPOINT_DB", str(db))
     return db
@@ -285,7 +286,7 @@ def _cli_process(*args, env_extra):
     "store", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
 )
 def test_a_second_process_on_a_busy_thread_is_refused(tmp_path, store, request):
-    env = {"EMOTION_DIRECTOR_BACKEND": "test"}
+    env = simulated_env()
     if store == "sqlite":
         env["EMOTION_DIRECTOR_CHECKPOINT_DB"] = str(tmp_path / "runs.sqlite")
     else:
@@ -465,7 +466,7 @@ def _persona_folder(path, name):
 @pytest.mark.slow
 def test_resume_with_another_personas_folder_is_refused(tmp_path):
     db = tmp_path / "runs.sqlite"
-    env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
+    env = {**simulated_env(), "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
     folder = _persona_folder(tmp_path / "crew", "night-nurse")
     other = _persona_folder(tmp_path / "other-crew", "deep-sea-diver")
     paused = _rewrite(
@@ -498,7 +499,7 @@ def test_resume_with_another_personas_folder_is_refused(tmp_path):
 @pytest.mark.slow
 def test_resume_after_the_personas_folder_changed_is_refused(tmp_path):
     db = tmp_path / "runs.sqlite"
-    env = {"EMOTION_DIRECTOR_BACKEND": "test", "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
+    env = {**simulated_env(), "EMOTION_DIRECTOR_CHECKPOINT_DB": str(db)}
     folder = _persona_folder(tmp_path / "crew", "night-nurse")
     paused = _rewrite(
         "a dog", "-e", "awe", "--review", "--thread", "P", "--personas", str(folder), env=env
@@ -527,7 +528,7 @@ def test_resume_with_a_new_prompt_or_emotion_is_refused_not_answered_with_the_ol
     tmp_path, args, named
 ):
     env = {
-        "EMOTION_DIRECTOR_BACKEND": "test",
+        **simulated_env(),
         "EMOTION_DIRECTOR_CHECKPOINT_DB": str(tmp_path / "runs.sqlite"),
     }
     first = _rewrite("an angry dog", "-e", "contentment", "--thread", "T", "--json", env=env)
@@ -550,7 +551,7 @@ def test_a_run_saved_before_runs_recorded_their_settings_still_resumes(tmp_path)
     state = asyncio.run(_kill_between_writes_and_checkpoint(settings, "old"))  # no identity
     assert "final_prompt" not in state.values
     env = {
-        "EMOTION_DIRECTOR_BACKEND": "test",
+        **simulated_env(),
         "EMOTION_DIRECTOR_CHECKPOINT_DB": str(settings.checkpoint_db),
     }
     # its prompt is in its state: a new one is still refused...

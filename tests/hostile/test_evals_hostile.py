@@ -12,8 +12,7 @@ from emotion_director.cli import app  # noqa: E402
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+def cli(monkeypatch, simulated_backend):
     runner = CliRunner()
 
     def invoke(*args):
@@ -161,8 +160,7 @@ def test_resuming_into_a_run_of_another_dataset_is_refused(cli, run_dir):
 
 
 def test_resuming_into_a_run_of_another_backend_is_refused(cli, run_dir, monkeypatch):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "openai")
-    monkeypatch.setenv("EMOTION_DIRECTOR_BASE_URL", "http://user:secret@127.0.0.1:9/v1")
+    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "embedded")
     result = cli(
         "eval",
         "run",
@@ -176,6 +174,24 @@ def test_resuming_into_a_run_of_another_backend_is_refused(cli, run_dir, monkeyp
         "builtin:neutral",
     )
     _one_line_error(result, "backend", "new --out")
+
+
+def test_resuming_into_a_run_of_another_server_is_refused(cli, run_dir, monkeypatch):
+    # the run was made on the simulated server; another server may serve another model
+    monkeypatch.setenv("EMOTION_DIRECTOR_BASE_URL", "http://user:secret@127.0.0.1:9/v1")
+    result = cli(
+        "eval",
+        "run",
+        "--out",
+        run_dir,
+        "--systems",
+        "identity",
+        "--limit",
+        "2",
+        "--dataset",
+        "builtin:neutral",
+    )
+    _one_line_error(result, "base_url", "127.0.0.1:9", "new --out")
     assert "secret" not in result.stderr
 
 
@@ -240,9 +256,9 @@ def test_a_cut_judgments_line_is_redone_not_fatal(cli, run_dir):
 
 def test_a_judge_json_of_another_judge_is_refused_with_the_fix(cli, run_dir):
     (run_dir / "judge.json").write_text(
-        json.dumps({"backend": "openai", "model": "gpt", "rubric": "x"})
+        json.dumps({"backend": "embedded", "model": "gpt", "rubric": "x"})
     )
-    _one_line_error(cli("eval", "judge", run_dir), "judged with backend 'openai'", "delete")
+    _one_line_error(cli("eval", "judge", run_dir), "judged with backend 'embedded'", "delete")
 
 
 @pytest.mark.integration

@@ -11,13 +11,15 @@ import sys
 import pytest
 
 from tests.cli_runner import run_cli
+from tests.simulated import simulated_env
 
-pytestmark = pytest.mark.timeout(120)
+# a command run in this process (tests/cli_runner.py) may call the simulated server on loopback
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("loopback_model_server")]
 
 
 def _cli(*args, cwd):
     # a reader that blocks on a FIFO would hang: the module's timeout turns that into a failure
-    return run_cli(*args, env={"EMOTION_DIRECTOR_BACKEND": "test"}, cwd=cwd)
+    return run_cli(*args, env=simulated_env(), cwd=cwd)
 
 
 def _one_red_line(proc, *needles):

@@ -19,6 +19,7 @@ from emotion_director.cli import app
 from emotion_director.errors import CheckpointError, InvalidRequestError
 from emotion_director.graph.checkpoints import open_checkpointer
 from emotion_director.personas import default_personas
+from tests.simulated import simulated_env
 
 pytestmark = pytest.mark.timeout(120)
 runner = CliRunner()
@@ -26,8 +27,7 @@ PERSONAS = len(default_personas())
 
 
 @pytest.fixture
-def test_backend(monkeypatch, tmp_path):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+def test_backend(monkeypatch, tmp_path, simulated_backend):
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -42,7 +42,7 @@ def one_clean_line(result, code=2):
 
 def run_process(*args, env_extra=None, shell_suffix="", preexec_fn=None, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-    env.update({"EMOTION_DIRECTOR_BACKEND": "test", "COLUMNS": "200", **(env_extra or {})})
+    env.update({**simulated_env(), "COLUMNS": "200", **(env_extra or {})})
     command = [sys.executable, "-m", "emotion_director.cli", *args]
     if shell_suffix:
         command = ["sh", "-c", " ".join(f"'{a}'" for a in command) + " " + shell_suffix]
@@ -95,7 +95,7 @@ def test_a_stdout_that_refuses_the_output_is_one_line_not_a_traceback(tmp_path, 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly_with_a_failure(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-    env["EMOTION_DIRECTOR_BACKEND"] = "test"
+    env.update(simulated_env())
     proc = subprocess.Popen(
         [sys.executable, "-m", "emotion_director.cli", "personas", "schema"],  # (typer.echo)
         stdout=subprocess.PIPE,
@@ -168,7 +168,7 @@ def test_review_with_a_closed_stdin_keeps_the_run_and_says_how_to_resume(tmp_pat
         text=True,
         timeout=90,
         cwd=tmp_path,
-        env={**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"},
+        env={**os.environ, **simulated_env()},
     )
     assert resumed.returncode == 0 and "prompt: a dog" in resumed.stdout, resumed.stderr
 

@@ -17,14 +17,15 @@ from emotion_director.cli import app
 from emotion_director.errors import PersonaFileError
 from emotion_director.personas import default_personas, load_persona_file, load_personas
 from emotion_director.personas.loader import MAX_PERSONA_FILE_BYTES
+from tests.simulated import simulated_env
 
 pytestmark = pytest.mark.timeout(60)
 runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _test_backend(monkeypatch):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+def _simulated(simulated_backend):
+    """Every test here runs on the simulated server (tests/simulated.py)."""
 
 
 def _valid_text(name: str = "baker") -> str:
@@ -109,7 +110,7 @@ def test_normal_nesting_still_loads(tmp_path):
 
 def _start_mcp_process() -> Iterator[subprocess.Popen]:
     pytest.importorskip("mcp")
-    env = {**os.environ, "EMOTION_DIRECTOR_BACKEND": "test"}
+    env = {**os.environ, **simulated_env()}
     proc = subprocess.Popen(
         [sys.executable, "-m", "emotion_director.cli", "mcp"],
         env=env,

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli
+from tests.simulated import simulated_env
 
-pytestmark = pytest.mark.timeout(120)
+# a command run in this process (tests/cli_runner.py) may call the simulated server on loopback
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("loopback_model_server")]
 
 RESULT = {
     "system": "identity",
@@ -218,7 +220,7 @@ CASES = [
 def _cli(tmp_path, *python_args: str) -> subprocess.CompletedProcess:
     """The CLI in a fresh process (``python *python_args``), on the test backend, in tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_DIRECTOR_")}
-    env.update({"EMOTION_DIRECTOR_BACKEND": "test", "COLUMNS": "200"})
+    env.update({**simulated_env(), "COLUMNS": "200"})
     return subprocess.run(
         [sys.executable, *python_args],
         env=env,
@@ -233,7 +235,7 @@ def _cli(tmp_path, *python_args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 @pytest.mark.parametrize(("build", "word"), [pytest.param(b, w, id=i) for i, b, w in CASES])
 def test_hostile_input_ends_in_one_actionable_line(tmp_path, build, word):
-    proc = run_cli(*build(tmp_path), env={"EMOTION_DIRECTOR_BACKEND": "test"}, cwd=tmp_path)
+    proc = run_cli(*build(tmp_path), env=simulated_env(), cwd=tmp_path)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, (proc.returncode, output[-3000:])
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -314,9 +316,7 @@ def test_a_missing_module_gets_the_fix_that_fits_how_it_went_missing(monkeypatch
 def test_a_dotenv_file_that_is_not_utf8_is_named_not_unexpected(tmp_path):
     # before: "unexpected UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff ... report it"
     (tmp_path / ".env").write_bytes(b"\xff\xfe garbage\nEMOTION_DIRECTOR_SEED=3\n")
-    proc = run_cli(
-        "rewrite", "a dog", "-e", "awe", env={"EMOTION_DIRECTOR_BACKEND": "test"}, cwd=tmp_path
-    )
+    proc = run_cli("rewrite", "a dog", "-e", "awe", env=simulated_env(), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot read .env" in lines[0] and "not UTF-8" in lines[0], lines

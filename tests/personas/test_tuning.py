@@ -19,8 +19,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _test_backend(monkeypatch):
-    monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "test")
+def _simulated(simulated_backend):
+    """Every test here runs on the simulated server (tests/simulated.py)."""
 
 
 def _data(**overrides) -> dict:
