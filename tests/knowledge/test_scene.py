@@ -3550,3 +3550,19 @@ def test_a_noun_in_ing_is_no_participle_in_a_gap():
     "a bright lamp, grey afternoon" is not, nor is "a bright kitchen painting afternoon"."""
     assert "sunny" in parse_scene("a schnauzer in a sunroom, bright spring afternoon").facts
     assert "sunny" not in phrase_facts("a bright kitchen painting afternoon")
+
+
+def test_a_sky_said_to_have_no_cloud_takes_no_clouds():
+    """Set 93: "not a cloud" on a July noon got "clouds shaped like animals filling the upper
+    frame"; a sunny sky alone still takes them, and "clouds of dust" are no sky."""
+    cloudless = parse_scene("my aunt playing pickleball at noon in july, not a cloud").facts
+    assert contradiction(cloudless, "clouds shaped like animals filling the upper frame")
+    sunny = parse_scene("my aunt playing pickleball on a sunny july noon").facts
+    assert contradiction(sunny, "clouds shaped like animals filling the upper frame") is None
+    assert contradiction(cloudless, "clouds of dust kicked up by the ball") is None
+
+
+def test_an_overhead_drone_shot_looks_straight_down():
+    # set 93: a Kecak chorus "..., overhead drone shot" got towering cumulus filling the sky
+    facts = parse_scene("a chorus chanting around a fire at sunset, overhead drone shot").facts
+    assert "downward_view" in facts
