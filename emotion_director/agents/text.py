@@ -199,27 +199,7 @@ def undrawable_reason(cue: str) -> str | None:
         return f"abstract ('{abstract[0]}') with nothing visible to draw"
     if not concrete:
         return "nothing visible to draw"
-    if all(map(_abstract, concrete)):
-        return f"nothing concrete to draw ('{' '.join(concrete[:3])}')"
     return None
-
-
-@lru_cache(maxsize=1)
-def _abstract_words() -> frozenset[str]:
-    from emotion_director.knowledge.scene.lexicon import _tsv_pairs
-
-    return frozenset(_tsv_pairs("abstract_words.tsv"))
-
-
-def _abstract(word: str) -> bool:
-    """Whether ``word`` names nothing one could draw: it, or the singular of its plural, is
-    rated below 3 of 5 for concreteness ("cease", "processes"; ``abstract_words.tsv``). A word
-    the norms do not rate is given the benefit of the doubt; other endings are not undone, since
-    a thing's name may be rated where its verb is not ("a building" 4.8, "to build" 2.9)."""
-    words = _abstract_words()
-    return word in words or any(
-        word.endswith(end) and word[: -len(end)] in words for end in ("s", "es") if len(word) > 4
-    )
 
 
 def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str | None:

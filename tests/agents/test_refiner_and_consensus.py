@@ -56,17 +56,6 @@ def reading(persona, cues, intensity=0.8, weight=1.0):
         ("light (full-day)", True),
         ("this image shows a foggy harbour", True),
         ("a saint depicted in stained glass", False),
-        # words of no concreteness (below 3 of 5 in Brysbaert et al.'s norms) draw nothing: a
-        # server's "Cease Process" reached a final prompt; a word the norms lack is kept
-        ("Cease Process", True),
-        ("Sensory details:", True),
-        ("endless possibility", True),
-        ("processes and outcomes", True),
-        ("a quiet calm", True),
-        ("the glint of brass", False),
-        ("shallow focus", False),
-        ("vast silence over the dunes", False),
-        ("buildings in the haze", False),
     ],
 )
 def test_undrawable_cues_are_recognised(cue, bad):
