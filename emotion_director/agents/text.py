@@ -207,11 +207,10 @@ def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str
     more joined by hyphens or dashes with a made-up one ("flamencos-dezampres-dolores" over
     llama.cpp's server), or words English does not have making up more than half of the cue
     ("Miklógja-bözőmágyi-Lavadolkóréségesztitz", "Durante ogni sicurezza da essere a Roma", a
-    sentence of another language that the same server wrote as a cue), or at least half of them
-    ("Munir Mahmooda", "diligacie en l'adolescer": on 472 cues SmolLM2 wrote over llama.cpp's
-    server, labelled blind, it drops 7 more of the 185 undrawable ones and none more of the 287
-    drawable ones; of 4,168 concept texts and hand-written phrases it would drop 1, "terracotta
-    and lapis palette"). A name or a rare word may stand among English ones ("a tuk-tuk in Bangkok
+    sentence of another language that the same server wrote as a cue), two at least and half of
+    them ("Munir Mahmooda", "diligacie en l'adolescer"). One word alone may be a dish, a craft or
+    a place a capable model names ("steaming pho", "azulejo tiles", "celadon glaze").
+    A name or a rare word may stand among English ones ("a tuk-tuk in Bangkok
     traffic"), and
     ``allowed`` (the scene's own words, which may be names) is never counted, in the singular or
     as written."""
@@ -229,7 +228,7 @@ def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str
             return f"not an English word ('{chain}')"
     words = {w for w in re.findall(r"[^\W\d_]+", lowered) if len(w) > 2}
     strange = sorted(w for w in words if unknown(w))
-    if strange and 2 * len(strange) >= len(words):
+    if len(strange) >= 2 and 2 * len(strange) >= len(words):
         return f"not English words ('{', '.join(strange[:2])}')"
     return None
 

@@ -425,13 +425,6 @@ def _language_words() -> frozenset[str]:
     return english_words() | {w for w in extra if len(w) > 3}
 
 
-@lru_cache(maxsize=1)
-def _comparable() -> frozenset[str]:
-    """Adjectives that take -er and -est: WordNet's adjective-only words and the curated
-    describing words ("tall", "big", "fine")."""
-    return adjectives() | frozenset(curated_subjects()["function_words"].split())
-
-
 def known_english(word: str) -> bool:
     """Whether ``word`` (lower case) is English: a word :func:`detect_language` counts as
     English, or any other word of WordNet (``wordnet_words.tsv``: "facial", "fringe"), or one
@@ -448,8 +441,8 @@ def _all_english_words() -> frozenset[str]:
 
 def _known_english(word: str, known: frozenset[str]) -> bool:
     """Whether ``word`` is an English word of ``known`` or made of them by English morphology:
-    an inflection ("stalled", "flickers", "catching", "taller"), a hyphenated compound of known
-    words ("knee-deep", "silt-clouded") or a closed compound of two of at least four letters
+    an inflection ("stalled", "flickers", "catching"), a hyphenated compound of known words
+    ("knee-deep", "silt-clouded") or a closed compound of two of at least four letters
     ("floodwater", "guideline")."""
     if word in known or singular(word) in known:
         return True
@@ -457,12 +450,6 @@ def _known_english(word: str, known: frozenset[str]) -> bool:
         parts = [w for w in re.split(r"['-]", word) if w]
         return all(_known_english(w, known) or len(w) <= 2 for w in parts)
     endings = (("ied", "y"), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
-    # an adjective's comparative ("taller", "finer", "bigger"; not "buncher", a noun's -er)
-    for ending, back in (("iest", "y"), ("ier", "y"), ("est", ""), ("er", "")):
-        stem = word[: -len(ending)]
-        if word.endswith(ending) and len(stem) > 2:
-            if {stem + back, stem + "e", stem[:-1]} & _comparable():
-                return True
     for ending, back in endings:
         stem = word[: -len(ending)]
         if word.endswith(ending) and len(stem) > 2:
