@@ -29,10 +29,15 @@ def simulated_server() -> SimulatedOpenAIServer:
 
 
 def simulated_env() -> dict[str, str]:
-    """The environment variables of a run on the simulated server."""
+    """The environment variables of a run on the simulated server (never through a proxy the
+    machine's environment names: the server is on this machine)."""
+    server = simulated_server()
+    server.bodies.clear()  # (it keeps every request's body; one process runs many tests)
     return {
         "EMOTION_DIRECTOR_BACKEND": "openai",
-        "EMOTION_DIRECTOR_BASE_URL": simulated_server().url,
+        "EMOTION_DIRECTOR_BASE_URL": server.url,
         "EMOTION_DIRECTOR_MODEL": "simulated",
         "EMOTION_DIRECTOR_READING_MODE": "choose",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
     }

@@ -76,7 +76,10 @@ def run_identity(
     return {
         "backend": backend,
         "model": model_name(settings, backend),
-        "base_url": public_url(settings.base_url) if backend == "openai" else None,
+        # (one server however its URL ends: ".../v1/" is ".../v1")
+        "base_url": (public_url(settings.base_url) or "").rstrip("/") or None
+        if backend == "openai"
+        else None,
         "personas": names,
         "personas_hash": digest,
         "seed": settings.seed,
@@ -129,7 +132,11 @@ def check_resume(
     stored = _stored_identity(meta)
     fix = f"pass a new --out folder (or delete {run_dir} to start it over)"
     for key in RESUME_KEYS:
-        if key in stored and stored[key] is not None and stored[key] != identity.get(key):
+        if (
+            key in stored
+            and stored[key] is not None
+            and _same(stored[key]) != _same(identity.get(key))
+        ):
             raise RunMismatchError(
                 f"{run_dir} was made with {key} {_short(stored[key])}, this run uses "
                 f"{_short(identity.get(key))}: {fix}."
@@ -179,13 +186,18 @@ def _persona_difference(a: list[Any], b: list[Any]) -> str:
     return "personas: " + "; ".join(parts)
 
 
+def _same(value: Any) -> Any:
+    """A value as compared for a resume (a URL's trailing slash is no other server)."""
+    return value.rstrip("/") if isinstance(value, str) else value
+
+
 def identity_differences(meta_a: dict[str, Any] | None, meta_b: dict[str, Any] | None) -> list[str]:
     """Lines naming what differs between two runs' identities (empty when nothing is known)."""
     if not meta_a or not meta_b:
         return []
     a, b = _stored_identity(meta_a), _stored_identity(meta_b)
     lines = []
-    for key in ("backend", "model", "personas", "seed", "settings", "package_version"):
+    for key in ("backend", "model", "base_url", "personas", "seed", "settings", "package_version"):
         if key in a and key in b and a[key] != b[key]:
             if key == "personas" and isinstance(a[key], list) and isinstance(b[key], list):
                 lines.append(_persona_difference(a[key], b[key]))

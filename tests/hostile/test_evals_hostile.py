@@ -176,6 +176,27 @@ def test_resuming_into_a_run_of_another_backend_is_refused(cli, run_dir, monkeyp
     _one_line_error(result, "backend", "new --out")
 
 
+def test_the_same_server_with_a_trailing_slash_resumes(
+    cli, run_dir, monkeypatch, simulated_backend
+):
+    monkeypatch.setenv(
+        "EMOTION_DIRECTOR_BASE_URL", simulated_backend["EMOTION_DIRECTOR_BASE_URL"] + "/"
+    )
+    result = cli(
+        "eval",
+        "run",
+        "--out",
+        run_dir,
+        "--systems",
+        "identity",
+        "--limit",
+        "2",
+        "--dataset",
+        "builtin:neutral",
+    )
+    assert result.exit_code == 0, result.output
+
+
 def test_resuming_into_a_run_of_another_server_is_refused(cli, run_dir, monkeypatch):
     # the run was made on the simulated server; another server may serve another model
     monkeypatch.setenv("EMOTION_DIRECTOR_BASE_URL", "http://user:secret@127.0.0.1:9/v1")

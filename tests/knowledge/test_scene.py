@@ -3503,9 +3503,44 @@ def test_what_a_scene_denies_it_does_not_state(scene, absent, stated):
     facts = parse_scene(scene).facts
     assert absent not in facts
     assert stated is None or stated in facts
-    # the same words without the denial state it
-    plain = scene.replace("no ", "", 1).replace("not ", "", 1)
-    assert absent in parse_scene(plain).facts or absent in {"moon", "overcast"}
+    if absent not in {"moon", "overcast"}:  # the same words without the denial state it
+        plain = scene.replace("no ", "", 1).replace("not ", "", 1)
+        assert absent in parse_scene(plain).facts
+
+
+@pytest.mark.parametrize(
+    ("scene", "stated", "not_stated"),
+    [
+        # a review's finds: the words after a denied one do not join its negator
+        ("a ferry deck, no passengers, wind howling", "windy", "still"),
+        ("a quiet beach, no tourists, clouds rolling in", "clouds", "cloudless"),
+        ("rain? no, snow", "snowbound", None),
+        # a key ends its phrase; a letter that lowers to two does not shift the words
+        ("a valley with no wind turbines, gusts bending the grass", None, "still"),
+        ("an aquarium tank, no moon jellyfish today", None, "moonless"),
+        ("İstanbul rooftops, no wind, rain falling", "rain", "windy"),
+        # the first word is always denied; "of" carries a denial on
+        ("a field at noon, not rainy", None, "rain"),
+        ("a dog on a beach, not a single drop of rain", None, "rain"),
+    ],
+)
+def test_a_denial_keeps_to_its_own_words(scene, stated, not_stated):
+    facts = parse_scene(scene).facts
+    assert stated is None or stated in facts
+    assert not_stated is None or not_stated not in facts
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "a child peeking out from behind a curtain",
+        "a poker player at a table, cards face down",
+        "a cat beside her book face-down on the table",
+        "a boy with his face pressed into the window glass",
+    ],
+)
+def test_a_face_hidden_is_the_subjects_own(scene):
+    assert "face_hidden" not in parse_scene(scene).facts
 
 
 def test_a_denial_ends_at_its_phrase():

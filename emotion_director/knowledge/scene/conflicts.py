@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from emotion_director.knowledge.scene.lexicon import (
     _WORD,
@@ -164,36 +164,68 @@ _NEGATORS = frozenset({"no", "not", "without", "never"})
 _NEGATION_GOES_ON = frozenset({"or", "nor", "of"})
 
 
+#: What a denied word becomes: a word that names nothing, so that the words on either side of
+#: it do not meet ("a ferry deck, no passengers, wind howling" is not "no wind").
+DENIED = "xdeniedx"
+
+
+class Negation(NamedTuple):
+    """What a text denies (:func:`negation`), positions counted in its words."""
+
+    denied: frozenset[int]
+    negators: frozenset[int]
+    stated: frozenset[str]
+
+
 @lru_cache(maxsize=8192)
-def negation(text: str) -> tuple[frozenset[int], frozenset[str]]:
+def negation(text: str) -> Negation:
     """What ``text`` denies: the positions, counted in its words, of the words a negator denies
-    ("no wind", "not a cloud in the sky": they state nothing), and the facts of the denials that
-    are a fact's own key ("no wind" states still air, "no moon" a moonless night, "not a soul"
-    nobody there).
+    ("no wind", "not a cloud in the sky", "not rainy": they state nothing) and of the negators,
+    and the facts of the denials that are a fact's own key, no noun after it ("no wind" states
+    still air, "no moon" a moonless night, "no people anywhere" nobody there; not "no wind
+    turbines").
+
+    A denial runs over up to six words after its negator, the first always, then to a mark or a
+    word that starts another phrase ("without a coat in the rain" denies the coat); "or", "nor"
+    and "of" carry it on ("no wind or rain", "not a single drop of rain").
 
     Example:
         >>> negation("a lamp at night, no wind or rain, flames still")
-        (frozenset({5, 7}), frozenset({'still'}))
+        Negation(denied=frozenset({5, 7}), negators=frozenset({4}), stated=frozenset({'still'}))
     """
-    marked = _WORD_OR_MARK.findall(text.lower())
+    # each word lowered alone: a capital that lowers to two characters ("İ") splits no word
+    items = _WORD_OR_MARK.findall(text)
+    is_word = [bool(_WORD.fullmatch(item)) for item in items]
+    marked = [item.lower() for item in items]
     table, longest = _fact_runs()
     denied: set[int] = set()
+    negators: set[int] = set()
     stated: set[str] = set()
-    numbers = list(itertools.accumulate(bool(_WORD.fullmatch(item)) for item in marked))
+    numbers = [n - 1 for n in itertools.accumulate(is_word)]
     for k, item in enumerate(marked):
         if item not in _NEGATORS:
             continue
-        after = list(itertools.takewhile(_WORD.fullmatch, marked[k : k + longest]))
-        keys = [n for n in range(2, len(after) + 1) if tuple(after[:n]) in table]
-        if keys:  # "no moon", "not a soul": the key says what the denial states
-            stated |= table[tuple(after[: keys[-1]])]
-        for j in range(k + 1, min(k + 5, len(marked))):
+        negators.add(numbers[k])
+        words = itertools.takewhile(
+            lambda j: is_word[j], range(k, min(k + longest + 1, len(marked)))
+        )
+        after = [marked[j] for j in words]
+        ends = [
+            n
+            for n in range(2, min(len(after), longest) + 1)
+            if tuple(after[:n]) in table and (n == len(after) or kind_of(after[n]) is None)
+        ]
+        if ends:  # "no moon", "not a soul": the key says what the denial states
+            stated |= table[tuple(after[: ends[-1]])]
+        for j in range(k + 1, min(k + 7, len(marked))):
             word = marked[j]
-            if not _WORD.fullmatch(word) or (word in _GAP_BREAKS and word not in _NEGATION_GOES_ON):
+            if not is_word[j]:
+                break
+            if j > k + 1 and word in _GAP_BREAKS and word not in _NEGATION_GOES_ON:
                 break
             if word not in _NEGATION_GOES_ON:
-                denied.add(numbers[j] - 1)
-    return frozenset(denied), frozenset(stated)
+                denied.add(numbers[j])
+    return Negation(frozenset(denied), frozenset(negators), frozenset(stated))
 
 
 def _participle(word: str) -> bool:
@@ -210,11 +242,11 @@ def phrase_facts(text: str) -> frozenset[str]:
     concepts once per persona, and the word tables do not change while the program runs.
     """
     # what a negator denies states nothing: "no wind" is no wind (a key such as "no moon" stays)
-    denied, denial_facts = negation(text)
+    denied, _, denial_facts = negation(text)
     if denied:
         kept = iter(range(len(_WORD.findall(text))))
         text = _WORD_OR_MARK.sub(
-            lambda m: ";" if _WORD.fullmatch(m.group()) and next(kept) in denied else m.group(),
+            lambda m: DENIED if _WORD.fullmatch(m.group()) and next(kept) in denied else m.group(),
             text,
         )
     # "a stained bathroom's dim mirror light" is in a bathroom

@@ -17,7 +17,7 @@ from emotion_director.knowledge.scene.clauses import (
     _sleep_in_base_form,
     _with_participants,
 )
-from emotion_director.knowledge.scene.conflicts import _stated_look, negation, phrase_facts
+from emotion_director.knowledge.scene.conflicts import DENIED, _stated_look, negation, phrase_facts
 from emotion_director.knowledge.scene.heads import (
     _agrees_as_verb,
     _break_positions,
@@ -160,8 +160,9 @@ def parse_scene(text: str) -> SceneModel:
     ):
         facts.add("perched")  # "an owl on a branch": not in flight ("a bird near a tree" may be)
     # a word the scene denies states nothing ("no wind", "not a cloud in the sky")
-    denied, denial_facts = negation(text)
-    present = [";" if i in denied else t for i, t in enumerate(tokens)]
+    # (the negators too: these words have lost their marks, and a denial ends at a mark)
+    denied, negators, denial_facts = negation(text)
+    present = [DENIED if i in denied | negators else t for i, t in enumerate(tokens)]
     unnamed = [t for t in _unnamed(present, entities, lowered) if t not in gone]
     stated = phrase_facts(" ".join(unnamed)) | denial_facts if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
