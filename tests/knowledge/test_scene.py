@@ -3601,3 +3601,11 @@ def test_an_overhead_drone_shot_looks_straight_down():
     # set 93: a Kecak chorus "..., overhead drone shot" got towering cumulus filling the sky
     facts = parse_scene("a chorus chanting around a fire at sunset, overhead drone shot").facts
     assert "downward_view" in facts
+
+
+def test_an_afternoon_is_not_yet_dusk():
+    # in the blind labels of sets 1-92, dusk lines in afternoon scenes clashed in 6 of 8 readings
+    afternoon = parse_scene("a reporter on a breakwater in a storm on a grey afternoon").facts
+    assert contradiction(afternoon, "the underside of the clouds glowing orange at dusk")
+    both = parse_scene("a picnic in the park from the afternoon into the evening").facts
+    assert contradiction(both, "the underside of the clouds glowing orange at dusk") is None
