@@ -3609,3 +3609,22 @@ def test_an_afternoon_is_not_yet_dusk():
     assert contradiction(afternoon, "the underside of the clouds glowing orange at dusk")
     both = parse_scene("a picnic in the park from the afternoon into the evening").facts
     assert contradiction(both, "the underside of the clouds glowing orange at dusk") is None
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "teen gamer yelling at the screen with headset on, 1am, only monitor glow",
+        "a feast in a longhouse, elders pouring rice wine, only oil lamps",
+        "two senators gossiping in the steam of a bathhouse, lamplight only",
+        "a soprano rehearsing alone in a dark auditorium under a single bare bulb",
+    ],
+)
+def test_a_scene_that_names_its_only_light_takes_no_light_of_another_colour(scene):
+    from emotion_director.knowledge.scene import look_conflict
+
+    facts = parse_scene(scene).facts
+    assert look_conflict("light", "lemon-yellow rim light with a pink fill", facts)
+    assert look_conflict("light", "deep shadow with a thin rim of light", facts) is None
+    lit = parse_scene("teen gamer yelling at the screen at 1am").facts
+    assert look_conflict("light", "lemon-yellow rim light with a pink fill", lit) is None

@@ -130,6 +130,10 @@ def look_conflict(
             return f"the prompt views the scene from far above: {_FAR_DETAIL[detail]}"
     if "downward_view" in facts and "sky_view" in phrase_facts(text):
         return "the prompt looks straight down at the subject: no sky shows"
+    if "lit_only" in facts and facet == "light":
+        words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
+        if words & _word_list("hues"):
+            return "the prompt names its only light: no light of another colour"
     if "monochrome" in facts:
         words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
         if facet == "colour" or words & _word_list("hues"):
