@@ -291,7 +291,13 @@ def test_a_second_process_on_a_busy_thread_is_refused(tmp_path, store, request):
         env["EMOTION_DIRECTOR_CHECKPOINT_DB"] = str(tmp_path / "runs.sqlite")
     else:
         env["EMOTION_DIRECTOR_CHECKPOINT_URL"] = request.getfixturevalue("postgres_url")
-    settings = Settings(**{k.removeprefix("EMOTION_DIRECTOR_").lower(): v for k, v in env.items()})
+    settings = Settings(
+        **{
+            k.removeprefix("EMOTION_DIRECTOR_").lower(): v
+            for k, v in env.items()
+            if k.startswith("EMOTION_DIRECTOR_")
+        }
+    )
     thread = f"busy-{time.time_ns()}"
 
     async def hold_while_another_process_tries():
