@@ -15,9 +15,8 @@ from emotion_director.personas import default_personas
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _simulated(simulated_backend):
-    """Every test here runs on the simulated server (tests/simulated.py)."""
+# every test here runs on the simulated server (tests/simulated.py)
+pytestmark = pytest.mark.usefixtures("simulated_backend")
 
 
 def invoke(*args, input=None):

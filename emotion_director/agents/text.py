@@ -205,13 +205,12 @@ def undrawable_reason(cue: str) -> str | None:
 def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str | None:
     """Why a cue of an English scene is no English phrase, or ``None``: a chain of three words or
     more joined by hyphens or dashes with a made-up one ("flamencos-dezampres-dolores" over
-    llama.cpp's server), or words English does not have making up more than half of the cue
-    ("Miklógja-bözőmágyi-Lavadolkóréségesztitz", "Durante ogni sicurezza da essere a Roma", a
-    sentence of another language that the same server wrote as a cue), two at least and half of
-    them ("Munir Mahmooda", "diligacie en l'adolescer"). One word alone may be a dish, a craft or
-    a place a capable model names ("steaming pho", "azulejo tiles", "celadon glaze").
-    A name or a rare word may stand among English ones ("a tuk-tuk in Bangkok
-    traffic"), and
+    llama.cpp's server), or words English does not have, two at least and half of the cue's
+    words at least ("Durante ogni sicurezza da essere a Roma", a sentence of another language
+    that the same server wrote as a cue; "Munir Mahmooda", "diligacie en l'adolescer"). One word
+    alone may be a dish, a craft or
+    a place a capable model names ("steaming pho", "azulejo tiles", "celadon glaze"), and a name
+    or a rare word may stand among English ones ("a tuk-tuk in Bangkok traffic"), and
     ``allowed`` (the scene's own words, which may be names) is never counted, in the singular or
     as written."""
     from emotion_director.knowledge.scene import known_english, singular

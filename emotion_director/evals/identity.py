@@ -76,10 +76,7 @@ def run_identity(
     return {
         "backend": backend,
         "model": model_name(settings, backend),
-        # (one server however its URL ends: ".../v1/" is ".../v1")
-        "base_url": (public_url(settings.base_url) or "").rstrip("/") or None
-        if backend == "openai"
-        else None,
+        "base_url": public_url(settings.base_url) if backend == "openai" else None,
         "personas": names,
         "personas_hash": digest,
         "seed": settings.seed,
@@ -187,7 +184,8 @@ def _persona_difference(a: list[Any], b: list[Any]) -> str:
 
 
 def _same(value: Any) -> Any:
-    """A value as compared for a resume (a URL's trailing slash is no other server)."""
+    """A value as two runs' identities are compared (a URL's trailing slash is no other
+    server: ".../v1/" is ".../v1")."""
     return value.rstrip("/") if isinstance(value, str) else value
 
 
@@ -198,7 +196,7 @@ def identity_differences(meta_a: dict[str, Any] | None, meta_b: dict[str, Any] |
     a, b = _stored_identity(meta_a), _stored_identity(meta_b)
     lines = []
     for key in ("backend", "model", "base_url", "personas", "seed", "settings", "package_version"):
-        if key in a and key in b and a[key] != b[key]:
+        if key in a and key in b and _same(a[key]) != _same(b[key]):
             if key == "personas" and isinstance(a[key], list) and isinstance(b[key], list):
                 lines.append(_persona_difference(a[key], b[key]))
             elif key == "settings" and isinstance(a[key], dict) and isinstance(b[key], dict):

@@ -69,7 +69,7 @@ def test_image_tool_appears_only_with_a_diffusion_model():
     assert names == ["rewrite_for_emotion", "generate_emotion_image"]
 
 
-def test_langgraph_json_points_at_a_compiled_graph(monkeypatch, simulated_backend):
+def test_langgraph_json_points_at_a_compiled_graph(simulated_backend):
     config = json.loads((ROOT / "langgraph.json").read_text())
     path, _, attr = config["graphs"]["mc_agent"].partition(":")
     spec = importlib.util.spec_from_file_location("server", ROOT / path)
@@ -100,7 +100,7 @@ def _readme_block(heading: str) -> str:
     ]
 
 
-def test_readme_tool_example_runs_as_written_with_a_sync_agent(monkeypatch, simulated_backend):
+def test_readme_tool_example_runs_as_written_with_a_sync_agent(simulated_backend):
     pytest.importorskip("langchain.agents")
     code = _readme_block("**Tool**")
     assert "create_agent" in code and "create_react_agent" not in code

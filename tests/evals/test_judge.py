@@ -191,9 +191,7 @@ async def test_judge_on_the_simulated_openai_server_flags_position_bias(
     assert json.loads((tmp_path / "judge.json").read_text())["model"] == "simulated"
 
 
-def test_cli_eval_judge_prints_win_rates_and_consistency(
-    tmp_path, monkeypatch, metrics, simulated_backend
-):
+def test_cli_eval_judge_prints_win_rates_and_consistency(tmp_path, metrics, simulated_backend):
     import asyncio
 
     from typer.testing import CliRunner

@@ -151,7 +151,7 @@ async def test_user_systems_register_as_callables_or_graphs(tmp_path, metrics):
         SYSTEMS.pop("upper"), SYSTEMS.pop("graph")
 
 
-def test_cli_eval_run_report_and_errors(tmp_path, monkeypatch, simulated_backend):
+def test_cli_eval_run_report_and_errors(tmp_path, simulated_backend):
     from typer.testing import CliRunner
 
     from emotion_director.cli import app

@@ -12,7 +12,7 @@ from emotion_director.cli import app  # noqa: E402
 
 
 @pytest.fixture
-def cli(monkeypatch, simulated_backend):
+def cli(simulated_backend):
     runner = CliRunner()
 
     def invoke(*args):
@@ -159,59 +159,30 @@ def test_resuming_into_a_run_of_another_dataset_is_refused(cli, run_dir):
     assert (run_dir / "results.jsonl").read_text() == before
 
 
+def _resume(cli, run_dir):
+    """The same eval run again, into ``run_dir`` (made by the ``run_dir`` fixture)."""
+    args = ("--systems", "identity", "--limit", "2", "--dataset", "builtin:neutral")
+    return cli("eval", "run", "--out", run_dir, *args)
+
+
 def test_resuming_into_a_run_of_another_backend_is_refused(cli, run_dir, monkeypatch):
     monkeypatch.setenv("EMOTION_DIRECTOR_BACKEND", "embedded")
-    result = cli(
-        "eval",
-        "run",
-        "--out",
-        run_dir,
-        "--systems",
-        "identity",
-        "--limit",
-        "2",
-        "--dataset",
-        "builtin:neutral",
-    )
-    _one_line_error(result, "backend", "new --out")
+    _one_line_error(_resume(cli, run_dir), "backend", "new --out")
 
 
 def test_the_same_server_with_a_trailing_slash_resumes(
     cli, run_dir, monkeypatch, simulated_backend
 ):
-    monkeypatch.setenv(
-        "EMOTION_DIRECTOR_BASE_URL", simulated_backend["EMOTION_DIRECTOR_BASE_URL"] + "/"
-    )
-    result = cli(
-        "eval",
-        "run",
-        "--out",
-        run_dir,
-        "--systems",
-        "identity",
-        "--limit",
-        "2",
-        "--dataset",
-        "builtin:neutral",
-    )
+    url = simulated_backend["EMOTION_DIRECTOR_BASE_URL"]
+    monkeypatch.setenv("EMOTION_DIRECTOR_BASE_URL", url + "/")
+    result = _resume(cli, run_dir)
     assert result.exit_code == 0, result.output
 
 
 def test_resuming_into_a_run_of_another_server_is_refused(cli, run_dir, monkeypatch):
     # the run was made on the simulated server; another server may serve another model
     monkeypatch.setenv("EMOTION_DIRECTOR_BASE_URL", "http://user:secret@127.0.0.1:9/v1")
-    result = cli(
-        "eval",
-        "run",
-        "--out",
-        run_dir,
-        "--systems",
-        "identity",
-        "--limit",
-        "2",
-        "--dataset",
-        "builtin:neutral",
-    )
+    result = _resume(cli, run_dir)
     _one_line_error(result, "base_url", "127.0.0.1:9", "new --out")
     assert "secret" not in result.stderr
 

@@ -19,13 +19,9 @@ from emotion_director.personas import default_personas, load_persona_file, load_
 from emotion_director.personas.loader import MAX_PERSONA_FILE_BYTES
 from tests.simulated import simulated_env
 
-pytestmark = pytest.mark.timeout(60)
+# every test here runs on the simulated server (tests/simulated.py)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("simulated_backend")]
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _simulated(simulated_backend):
-    """Every test here runs on the simulated server (tests/simulated.py)."""
 
 
 def _valid_text(name: str = "baker") -> str:

@@ -18,9 +18,8 @@ from emotion_director.personas import Persona, default_personas, load_persona_fi
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _simulated(simulated_backend):
-    """Every test here runs on the simulated server (tests/simulated.py)."""
+# every test here runs on the simulated server (tests/simulated.py)
+pytestmark = pytest.mark.usefixtures("simulated_backend")
 
 
 def _data(**overrides) -> dict:

@@ -651,7 +651,7 @@ def _verb_past_a_modifier(
             return re.search(rf"\b{subject}\b[^,;:.!?]*?\b{verb}\b", lowered) is not None
         if (
             word in _JOINERS
-            or (word.endswith("ing") and _ing_of_a_verb(word))  # ("red", "faded" go on)
+            or _ing_of_a_verb(word)  # ("red", "faded" go on)
             or _true_adverb(word)  # ("curly", "woolly" go on)
             or _s_verb(word)
             or word in _SUBJECT_PRONOUNS

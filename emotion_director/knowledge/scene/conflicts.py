@@ -228,11 +228,6 @@ def negation(text: str) -> Negation:
     return Negation(frozenset(denied), frozenset(negators), frozenset(stated))
 
 
-def _participle(word: str) -> bool:
-    """An -ing form of a verb ("painting" in "in her shop painting masks", not "spring")."""
-    return word.endswith("ing") and _ing_of_a_verb(word)
-
-
 @lru_cache(maxsize=8192)
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
@@ -261,7 +256,7 @@ def phrase_facts(text: str) -> frozenset[str]:
     for phrase, neutral in FIGURES_OF_SPEECH.items():
         spaced = spaced.replace(phrase, neutral)
     # an -ing form of a verb ends a gap; "spring" does not ("a bright spring afternoon", set 92)
-    found |= gapped_facts(spaced.split(), _participle)
+    found |= gapped_facts(spaced.split(), _ing_of_a_verb)
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
     found |= _weather_nouns(words)  # "a typhoon", "a cloudburst", "the mistral", "a whiteout"
     if "moonless" in found:

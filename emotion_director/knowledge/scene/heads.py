@@ -130,14 +130,10 @@ def look_conflict(
             return f"the prompt views the scene from far above: {_FAR_DETAIL[detail]}"
     if "downward_view" in facts and "sky_view" in phrase_facts(text):
         return "the prompt looks straight down at the subject: no sky shows"
-    if "lit_only" in facts and facet == "light":
-        words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
-        if words & _word_list("hues"):
-            return "the prompt names its only light: no light of another colour"
-    if "monochrome" in facts:
-        words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
-        if facet == "colour" or words & _word_list("hues"):
-            return "the prompt asks for a picture without colour"
+    if "lit_only" in facts and facet == "light" and _names_a_hue(text):
+        return "the prompt names its only light: no light of another colour"
+    if "monochrome" in facts and (facet == "colour" or _names_a_hue(text)):
+        return "the prompt asks for a picture without colour"
     if "drawn" in facts and _PHOTO_PROCESS.search(text.lower()):
         return "the prompt asks for a painted or drawn picture: no photographic process"
     if "photographed" in facts and "drawn" not in facts and _DRAWN_PROCESS.search(text.lower()):
@@ -297,6 +293,12 @@ def _true_adverb(word: str) -> bool:
     phrase before it ("a slowly sinking boat"); an adjective in -ly is the phrase's own
     ("an elderly carver", "a boy with curly hair")."""
     return _adverb(word) and word not in ly_adjectives()
+
+
+def _names_a_hue(text: str) -> bool:
+    """Whether ``text`` names a colour, in a word or a part of one ("lemon-yellow rim light")."""
+    words = {w for token in _WORD.findall(text.lower()) for w in token.split("-")}
+    return bool(words & _word_list("hues"))
 
 
 def _participle(word: str) -> bool:

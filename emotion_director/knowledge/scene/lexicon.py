@@ -113,12 +113,7 @@ def noun_kinds() -> dict[str, Kind]:
             if name == "wordnet_agents.tsv" and row[1] == "person":
                 if kinds.get(row[0]) not in _GUESSED_PLACES:
                     continue  # "a warbler", "a juicer": the agent reading is only after a noun
-            if (
-                name == "lexicon.tsv"
-                and row[1] in _LIVING_GUESSES
-                and row[0].endswith("ing")
-                and _ing_of_a_verb(row[0])
-            ):
+            if name == "lexicon.tsv" and row[1] in _LIVING_GUESSES and _ing_of_a_verb(row[0]):
                 continue  # an activity guessed to be alive: "fishing" no fish, "jogging" no one
             if name == "lexicon.tsv" and row[0] in acts:
                 continue  # an act guessed to be a thing: "a sundew leaf curling around a fly"
@@ -819,6 +814,6 @@ def _wordnet_word_pos() -> dict[str, str]:
 
 
 def _ing_of_a_verb(word: str) -> bool:
-    """Whether an -ing word is a form of a verb of :func:`verbs`, whatever noun it also is
-    ("building", "painting", "doing"; not "during")."""
-    return any(w in verbs() for w in _ing_stems(word))
+    """Whether ``word`` is an -ing form of a verb of :func:`verbs`, whatever noun it also is
+    ("building", "painting", "doing"; not "during", nor "spring" or any word in another ending)."""
+    return word.endswith("ing") and any(w in verbs() for w in _ing_stems(word))

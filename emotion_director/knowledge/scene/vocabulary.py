@@ -83,10 +83,6 @@ _GAPPED_KEYS: dict[str, tuple[_Gapped, ...]] = {
 }
 
 
-def _ends_in_ing(word: str) -> bool:
-    return word.endswith("ing")
-
-
 #: The keys with gaps by their first word, for :func:`gapped_facts`.
 _GAPPED_BY_FIRST: dict[str, tuple[tuple[str, _Gapped], ...]] = {}
 for _fact, _keys in _GAPPED_KEYS.items():
@@ -94,10 +90,15 @@ for _fact, _keys in _GAPPED_KEYS.items():
         _GAPPED_BY_FIRST[_parts[0][0]] = (*_GAPPED_BY_FIRST.get(_parts[0][0], ()), (_fact, _parts))
 
 
+def _ends_in_ing(word: str) -> bool:
+    return word.endswith("ing")
+
+
 def gapped_facts(words: list[str], participle: Callable[[str], bool] = _ends_in_ing) -> set[str]:
     """The facts of the keys with gaps (:data:`_GAPPED_KEYS`) found in ``words``: each key's
     parts follow each other, each gap up to :data:`_GAP_WORDS` words that are no gap break, no
-    ``participle`` (an -ing form of a verb; the scene parser passes one that knows the verbs)
+    ``participle`` (any -ing word unless told: the parser passes ``lexicon._ing_of_a_verb``, an
+    -ing form of a verb, which reads the verbs this module lies below)
     and no mark ("bright * afternoon" in "a bright February afternoon", not in "a bright kitchen
     with afternoon tea" nor in "a bright lamp , grey afternoon")."""
     found: set[str] = set()
