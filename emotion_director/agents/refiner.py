@@ -32,7 +32,12 @@ from emotion_director.agents.persona_agent import (
 from emotion_director.agents.schemas import ConceptChain, ConceptLink, DroppedCue, PersonaReading
 from emotion_director.agents.steps import Steps, steps_function
 from emotion_director.agents.structured import StructuredMemory, structured_steps
-from emotion_director.agents.text import guess_facet, undrawable_reason, unknown_words_reason
+from emotion_director.agents.text import (
+    guess_facet,
+    speaks_as_writer,
+    undrawable_reason,
+    unknown_words_reason,
+)
 from emotion_director.deprecation import renamed_keyword
 from emotion_director.emotions import Emotion
 from emotion_director.knowledge.concept_graph import (
@@ -205,7 +210,8 @@ def _ungrounded_reason(
     english: bool = True,
 ) -> str | None:
     """Free text must say something visible beyond the subject: two content words, or a match;
-    for an English scene, in English words or the scene's own (:func:`unknown_words_reason`)."""
+    for an English scene, in English words or the scene's own (:func:`unknown_words_reason`),
+    and not the writer speaking of itself (:func:`speaks_as_writer`)."""
     if concept_graph.get(cue) or concept_graph.closest(cue, emotion):
         return None
     words = content_words(cue) - subject_words
@@ -213,7 +219,9 @@ def _ungrounded_reason(
         return "only repeats the subject"
     if len(words) < 2:
         return f"too vague to draw ('{cue.strip()[:40]}')"
-    return unknown_words_reason(cue, subject_words) if english else None
+    if not english:
+        return None
+    return speaks_as_writer(cue) or unknown_words_reason(cue, subject_words)
 
 
 def _support(

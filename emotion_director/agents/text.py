@@ -88,6 +88,11 @@ _FACET_HINTS: dict[str, tuple[str, ...]] = {
 #: The viewer's own things: a cue may show a gaze "straight at you" or "locked on yours", but
 #: "your hair" is not in the picture (lower case: a sign reading "Mind Your Head" is).
 _SPEAKS_TO_VIEWER = re.compile(r"\b(?:your|yourself|yourselves)\b")
+#: The writer speaking of itself ("Might make me want to see how it works...", SmolLM2 over
+#: llama.cpp's server): "I" only before a verb of its own ("World War I" is a name).
+_SPEAKS_AS_WRITER = re.compile(
+    r"(?i:\b(?:me|my|myself)\b)|\bI(?:'m|'ve|'d| am| have| want| think| feel| was| wonder)\b"
+)
 #: Modal verbs: before a verb's base form they state what could or will be, which no picture shows
 #: ("can make", "will guide"); "may" is left out ("may blossom" is hawthorn).
 _MODALS = frozenset("can could will would shall should might must".split())
@@ -200,6 +205,14 @@ def undrawable_reason(cue: str) -> str | None:
     if not concrete:
         return "nothing visible to draw"
     return None
+
+
+def speaks_as_writer(cue: str) -> str | None:
+    """Why an English cue is the writer speaking of itself, not a thing to draw, or ``None``
+    ("Might make me want to see how it works...": no cue of the 4,168 concept texts and
+    hand-written phrases does; 6 of the 472 labelled server cues do, all undrawable)."""
+    match = _SPEAKS_AS_WRITER.search(cue)
+    return f"not a visual cue: the writer speaks of itself ('{match.group(0)}')" if match else None
 
 
 def unknown_words_reason(cue: str, allowed: frozenset[str] = frozenset()) -> str | None:
