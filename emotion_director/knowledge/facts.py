@@ -107,6 +107,7 @@ class FactsFile(BaseModel):
     destination_words: frozenset[Name]
     mouth_verbs: frozenset[Name]
     window_lights: frozenset[Name] = frozenset()
+    clock_hours: tuple[tuple[int, int, Words], ...] = ()
 
     @model_validator(mode="after")
     def _holds_together(self) -> FactsFile:
@@ -121,6 +122,17 @@ class FactsFile(BaseModel):
                 f"{section}: {name!r} is no fact (not in facts, kind_facts or parser_facts)"
                 for name in sorted({n for row in rows for n in row} - known)
             ]
+        hours = [h for first, last, _ in self.clock_hours for h in range(first, last + 1)]
+        if self.clock_hours and sorted(hours) != list(range(24)):
+            problems.append(
+                "clock_hours: the rows must name each hour 0-23 exactly once (first <= last), "
+                f"they name {sorted(hours)}"
+            )
+        problems += [
+            f"clock_hours: {word!r} states no fact (name it among a fact's words in facts)"
+            for *_, word in self.clock_hours
+            if not any(word in words for words in self.facts.values())
+        ]
         problems += [
             f"facts: no {fact!r} entry (the parser reads it by name)"
             for fact in sorted(REQUIRED_FACTS - set(self.facts))

@@ -60,6 +60,11 @@ def test_the_parser_reads_its_facts_from_the_shipped_file():
         (lambda d: d["figures_of_speech"].update({"Sea Of": "mass of"}), "figures_of_speech"),
         (lambda d: d["figures_of_speech"].update({"sea of": " "}), "figures_of_speech"),
         (lambda d: d["figures_of_speech"].update({"frozen mid-": "caught mid"}), "both end"),
+        # every hour read once, as a word that states a fact
+        (lambda d: d["clock_hours"].pop(), "each hour 0-23 exactly once"),
+        (lambda d: d["clock_hours"].append([3, 3, "night"]), "each hour 0-23 exactly once"),
+        (lambda d: d["clock_hours"].append([22, 25, "night"]), "clock_hours"),
+        (lambda d: d["clock_hours"][0].__setitem__(2, "nite"), "'nite' states no fact"),
     ],
 )
 def test_a_broken_facts_file_is_refused_naming_what_is_wrong(change, named):

@@ -3564,6 +3564,45 @@ def test_a_sun_beside_a_thing_of_a_room_shines_in_through_a_window(scene):
     assert "indoor" in facts and "outdoor" not in facts
 
 
+@pytest.mark.parametrize(
+    ("scene", "time"),
+    [
+        ("a laundromat at 3 a.m., one dryer still spinning", "night"),
+        ("teen gamer yelling at the screen, 1am, only monitor glow", "night"),
+        ("a paralegal eating noodles at her desk at 10pm", "night"),
+        ("a nurse on her break at 12:30 AM", "night"),
+        ("a cafe at 3 in the morning", "night"),  # not the morning its last word says
+        ("a cafe at 7 in the morning", "morning"),
+        ("a bin lorry on a rainy street at 5am", "twilight"),
+        ("two kids on a beach at 12 p.m.", "midday"),
+        ("a porter asleep on a bench, 4 in the afternoon", "afternoon"),
+        ("a bus stop at 17:45", "evening"),
+        ("a baker at 04:00", "night"),
+        ("a bartender at 11 at night", "night"),
+    ],
+)
+def test_a_clock_time_states_its_part_of_the_day(scene, time):
+    """Digits are no words to the parser: "a laundromat at 3 a.m." stated no time at all."""
+    facts = parse_scene(scene).facts
+    assert time in facts
+    assert time == "night" or "night" not in facts
+    assert time != "night" or not facts & {"day", "morning", "midday"}
+
+
+@pytest.mark.parametrize(
+    "scene",
+    ["a dollhouse roof at 1:12 scale", "a clerk at 7:30", "a 5 amp fuse on a workbench"],
+)
+def test_numbers_that_are_no_clock_time_state_no_time(scene):
+    assert parse_scene(scene).time_of_day is None
+
+
+def test_a_clock_time_leaves_the_scene_text_as_written():
+    scene = parse_scene("a laundromat at 3 a.m.")
+    assert scene.text == "a laundromat at 3 a.m."
+    assert [e.noun for e in scene.entities] == ["laundromat"]
+
+
 def test_a_sun_alone_or_beside_a_place_outdoors_is_outdoors():
     assert "outdoor" in parse_scene("a dog in the sun").facts
     assert "outdoor" in parse_scene("a picnic table in a park, morning sun").facts

@@ -23,6 +23,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     _LOCATIVE,
     ANIMATE_KINDS,
     FACT_WORDS,
+    HOUR_WORDS,
     KIND_FACTS,
     PRIVATE_SITES,
 )
@@ -170,6 +171,41 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
         if body:
             facts = (facts | body[0]) - body[1]
     return facts - {"paws"} if "hooves" in traits else facts
+
+
+#: A clock time: a 12-hour one with "a.m."/"p.m." or a part of the day after it ("3 a.m.", "2am",
+#: "12:30 p.m.", "3 in the morning", "11 at night"), or a 24-hour one after a word of time that no
+#: 12-hour reading fits ("at 17:45", "by 04:00"; not "at 7:30", nor "a 1:12 scale").
+_CLOCK = re.compile(
+    r"\b(?P<h>1[0-2]|0?[1-9])(?:[:.][0-5]\d)?\s*(?:(?P<ap>[ap])\.?\s?m\b\.?"
+    r"|(?:o'clock\s+)?(?P<part>in\s+the\s+(?:morning|afternoon|evening)|at\s+night)\b)"
+    r"|\b(?P<lead>(?:at|around|about|by|until|till|past|after|before|from|since)\s+)"
+    r"(?P<h24>1[3-9]|2[0-3]|0\d)[:h.][0-5]\d\b",
+    re.IGNORECASE,
+)
+
+
+def _clock_hour(match: re.Match[str]) -> int:
+    """The hour (0-23) a :data:`_CLOCK` match states."""
+    if match["h24"] is not None:
+        return int(match["h24"])
+    hour = int(match["h"]) % 12  # "12 a.m." is midnight, "12 p.m." noon
+    later = (match["ap"] or "").lower() == "p" or any(
+        part in (match["part"] or "").lower() for part in ("afternoon", "evening")
+    )
+    if (match["part"] or "").lower().endswith("night"):
+        later = hour >= 6  # "11 at night" is 23, "2 at night" is 2
+    return hour + 12 if later else hour
+
+
+def clock_words(text: str) -> str:
+    """``text`` with each clock time it states written as the word for that part of the day
+    (``facts.yaml``'s ``clock_hours``: "a laundromat at 3 a.m." -> "a laundromat at night",
+    "at 3 in the morning" -> "at night", "at 17:45" -> "at evening"): digits are no words to
+    the parser, and "morning" in "3 in the morning" would state daylight."""
+    if not HOUR_WORDS:
+        return text
+    return _CLOCK.sub(lambda match: (match["lead"] or "") + HOUR_WORDS[_clock_hour(match)], text)
 
 
 #: Before the sun is up ("before sunrise", "pre-dawn"): its sun words name what has not come

@@ -53,6 +53,7 @@ from emotion_director.knowledge.scene.lexicon import (
     _names_a_window,
     _said_of_a_storm,
     _vocal,
+    clock_words,
     curated_subjects,
     kind_of,
     postures,
@@ -109,7 +110,9 @@ def _main_clause_at(tokens: list[str], start: int) -> bool:
 def parse_scene(text: str) -> SceneModel:
     """Parse a prompt into a :class:`SceneModel` (pure, no model call; cached per text: one
     request, its eval metrics and the report parse the same prompt many times)."""
+    source = text
     text = text.replace("\u2019", "'")  # "a ventriloquist’s dummy" as typed on a phone
+    text = clock_words(text)  # "at 3 a.m." -> "at night": digits are no words here
     english, note = detect_language(text)
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
@@ -358,7 +361,7 @@ def parse_scene(text: str) -> SceneModel:
     ]
     attributes = _attributes(tokens, entities, lowered) if english else []
     return SceneModel(
-        text=text,
+        text=source,
         entities=entities,
         places=places,
         setting=setting,

@@ -61,6 +61,11 @@ _SUN_WORDS: tuple[str, ...] = _FACTS.sun_words
 #: Lights in the sky that shine in through a window (``facts.yaml``: window_lights).
 _WINDOW_LIGHTS: frozenset[str] = _FACTS.window_lights
 
+#: The word for each hour of the day (0-23) a clock time states (``facts.yaml``: clock_hours).
+HOUR_WORDS: dict[int, str] = {
+    hour: word for first, last, word in _FACTS.clock_hours for hour in range(first, last + 1)
+}
+
 
 #: Words that assert a fact wherever they appear: in the prompt (the scene states it) or in a
 #: concept (the concept needs it). Multi-word keys are matched as phrases.
