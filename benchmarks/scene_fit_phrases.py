@@ -131,6 +131,9 @@ JUDGES = {
     "judge92": ("GA", "GB"),
     "judge93": ("GC", "GD"),
     "judge94": ("GE", "GF"),
+    "judge95": ("GG", "GH"),
+    "judge96": ("GI", "GJ"),
+    "judge97": ("GK", "GL"),
 }
 
 
