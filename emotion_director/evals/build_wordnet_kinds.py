@@ -37,6 +37,7 @@ Kinds here are body plans, not taxonomy: a whale or a squid has the fins of a ``
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import sys
@@ -556,6 +557,41 @@ def build_adjectives(folder: Path) -> list[tuple[str, str]]:
         ]
 
 
+def build_noun_modifiers(folder: Path) -> list[tuple[str, str]]:
+    """Emotion words (``attributes.tsv``, the NRC lexicon's, and the emotions' own words) that
+    name what a thing is when they come before a noun, not how to feel about it: those WordNet
+    has as nouns and never as adjectives, -ing forms aside (``noun``: "a horror film", "a panic
+    room", "a terror bird"; not "a rotting apple", a state), and the two-word WordNet nouns that
+    open with an emotion word that is an adjective too (``compound``: "comic book", "happy
+    hour", "funny bone"). The subject keeps such a word whatever the emotion asked for: moved to
+    the negative prompt, "a comic book on a desk" became "a book on a desk"."""
+    rows = csv.reader(
+        (HERE / "attributes.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t"
+    )
+    from emotion_director.emotions import EMOTION_WORDS
+
+    emotional = {
+        row[0] for row in rows if len(row) >= 2 and not row[0].startswith("#") and row[1]
+    } | {word for word in EMOTION_WORDS if " " not in word}
+    with open_wordnet(folder) as wordnet:
+        out: list[tuple[str, str]] = []
+        adjectival = set()
+        for word in sorted(emotional):
+            if not word.isalpha():
+                continue
+            adjective = wordnet.synsets(word, pos="a") or wordnet.synsets(word, pos="s")  # type: ignore[attr-defined]
+            if adjective:
+                adjectival.add(word)
+            elif wordnet.synsets(word, pos="n") and not word.endswith("ing"):  # type: ignore[attr-defined]
+                out.append((word, "noun"))  # (an -ing word before a noun is its participle:
+                # "a rotting apple" is a state of the apple, which WordNet files as a noun)
+        for name in sorted(lemma_names(wordnet, "n")):
+            parts = name.split("_")
+            if len(parts) == 2 and parts[0] in adjectival and name.islower() and parts[1].isalpha():
+                out.append((" ".join(parts), "compound"))
+        return out
+
+
 def build_ly_adjectives(folder: Path) -> list[tuple[str, str]]:
     """Words in -ly that WordNet has as adjectives, whatever else they are ("elderly",
     "friendly", "early", "lovely"; not "slowly"): before a noun such a word is one of its
@@ -845,6 +881,7 @@ _NOT_BY_HYPERNYMS = frozenset(
         "wordnet_adjectives.tsv",
         "wordnet_ly_adjectives.tsv",
         "wordnet_words.tsv",
+        "wordnet_noun_modifiers.tsv",
     }
 )
 #: (the counts' table is read from hypernyms, as the kinds' is)
@@ -908,6 +945,13 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         "wordnet_adjectives.tsv",
         "# word\tadjective: words that WordNet 3.0 has as adjectives only, no noun or verb\n"
         "# (build_adjectives)",
+    ),
+    "--noun-modifiers": (
+        build_noun_modifiers,
+        "wordnet_noun_modifiers.tsv",
+        "# word\tuse: emotion words that WordNet 3.0 has as nouns, never as adjectives\n"
+        "# ('noun'), and two-word WordNet nouns that open with an emotion word\n"
+        "# ('compound'): before a noun they name what a thing is (build_noun_modifiers)",
     ),
     "--ly-adjectives": (
         build_ly_adjectives,

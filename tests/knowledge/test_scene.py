@@ -737,6 +737,37 @@ def test_a_stated_action_is_never_moved_out_of_the_scene(prompt, target, kept):
     assert fitted == prompt and kept not in negatives and not adjustments
 
 
+@pytest.mark.parametrize(
+    ("prompt", "target"),
+    [
+        ("a comic book on a desk", "sadness"),  # a WordNet two-word noun
+        ("a happy hour crowd in a bar", "sadness"),
+        ("a canal narrowboat moored beneath weeping willows", "amusement"),
+        ("a horror film poster on a wall", "contentment"),  # a noun, no adjective
+        ("a panic room in a mansion", "awe"),
+        ("a fear of heights", "awe"),
+        # the shape that cut the scene's own nouns out (sets 1-94, 27 scenes of 4,164)
+        ("a laundress wringing sheets through a mangle in a steamy washhouse", "amusement"),
+        ("a water buffalo resting neck-deep in a muddy wallow under the noon sun", "amusement"),
+        ("an okapi wearing a paper party hat at a drizzly autumn village fete", "anger"),
+    ],
+)
+def test_an_emotion_word_that_names_the_thing_stays(prompt, target):
+    """Moved to the negative prompt, "a comic book on a desk" became "a book on a desk" and a
+    mangle left "through an in a steamy washhouse": such words name what a thing is."""
+    fitted, adjustments, negatives = fit_subject(parse_scene(prompt), prompt, target)
+    assert fitted == prompt and not negatives and not adjustments
+
+
+def test_a_mood_the_user_gave_a_thing_still_moves():
+    fitted, _, negatives = fit_subject(
+        parse_scene("a comic actor on stage"), "a comic actor on stage", "sadness"
+    )
+    assert fitted == "an actor on stage" and negatives == ["comic"]
+    fitted, _, negatives = fit_subject(parse_scene("a happy dog"), "a happy dog", "anger")
+    assert fitted == "a dog" and negatives == ["happy"]
+
+
 def test_a_mood_word_before_its_noun_still_moves():
     fitted, _, negatives = fit_subject(
         parse_scene("a rotting apple"), "a rotting apple", "excitement"
@@ -3579,6 +3610,8 @@ def test_a_sun_beside_a_thing_of_a_room_shines_in_through_a_window(scene):
         ("a bus stop at 17:45", "evening"),
         ("a baker at 04:00", "night"),
         ("a bartender at 11 at night", "night"),
+        ("a web press in a printing plant at two in the morning", "night"),
+        ("a nine am meeting in a boardroom", "morning"),
     ],
 )
 def test_a_clock_time_states_its_part_of_the_day(scene, time):
@@ -3591,10 +3624,19 @@ def test_a_clock_time_states_its_part_of_the_day(scene, time):
 
 @pytest.mark.parametrize(
     "scene",
-    ["a dollhouse roof at 1:12 scale", "a clerk at 7:30", "a 5 amp fuse on a workbench"],
+    [
+        "a dollhouse roof at 1:12 scale",
+        "a clerk at 7:30",
+        "a 5 amp fuse on a workbench",
+    ],
 )
 def test_numbers_that_are_no_clock_time_state_no_time(scene):
     assert parse_scene(scene).time_of_day is None
+
+
+def test_a_number_spelled_out_is_an_hour_only_after_a_word_of_time():
+    assert "night" not in parse_scene("the two in the morning mist by the lake").facts
+    assert "night" in parse_scene("a baker until two in the morning").facts
 
 
 def test_a_clock_time_leaves_the_scene_text_as_written():

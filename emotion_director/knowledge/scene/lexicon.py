@@ -173,14 +173,22 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     return facts - {"paws"} if "hooves" in traits else facts
 
 
+#: Words before a time ("at two in the morning"): a number spelled out before a part of the
+#: day is an hour only after one ("the two in the morning mist" are two of something).
+_TIME_PREPOSITIONS = frozenset("at around about by until till past after before from since".split())
+#: The hours as words ("at two in the morning", "three a.m.").
+_HOUR_NAMES = "one two three four five six seven eight nine ten eleven twelve".split()
 #: A clock time: a 12-hour one with "a.m."/"p.m." or a part of the day after it ("3 a.m.", "2am",
 #: "12:30 p.m.", "3 in the morning", "11 at night"), or a 24-hour one after a word of time that no
 #: 12-hour reading fits ("at 17:45", "by 04:00"; not "at 7:30", nor "a 1:12 scale").
 _CLOCK = re.compile(
-    r"\b(?P<h>1[0-2]|0?[1-9])(?:[:.][0-5]\d)?\s*(?:(?P<ap>[ap])\.?\s?m\b\.?"
-    r"|(?:o'clock\s+)?(?P<part>in\s+the\s+(?:morning|afternoon|evening)|at\s+night)\b)"
-    r"|\b(?P<lead>(?:at|around|about|by|until|till|past|after|before|from|since)\s+)"
-    r"(?P<h24>1[3-9]|2[0-3]|0\d)[:h.][0-5]\d\b",
+    (
+        r"\b(?P<h>1[0-2]|0?[1-9]|%s)(?:[:.][0-5]\d)?\s*(?:(?P<ap>[ap])\.?\s?m\b\.?"
+        r"|(?:o'clock\s+)?(?P<part>in\s+the\s+(?:morning|afternoon|evening)|at\s+night)\b)"
+        r"|\b(?P<lead>(?:at|around|about|by|until|till|past|after|before|from|since)\s+)"
+        r"(?P<h24>1[3-9]|2[0-3]|0\d)[:h.][0-5]\d\b"
+    )
+    % "|".join(_HOUR_NAMES),
     re.IGNORECASE,
 )
 
@@ -189,7 +197,9 @@ def _clock_hour(match: re.Match[str]) -> int:
     """The hour (0-23) a :data:`_CLOCK` match states."""
     if match["h24"] is not None:
         return int(match["h24"])
-    hour = int(match["h"]) % 12  # "12 a.m." is midnight, "12 p.m." noon
+    said = match["h"].lower()
+    hour = (_HOUR_NAMES.index(said) + 1 if said in _HOUR_NAMES else int(said)) % 12
+    # ("12 a.m." is midnight, "12 p.m." noon)
     later = (match["ap"] or "").lower() == "p" or any(
         part in (match["part"] or "").lower() for part in ("afternoon", "evening")
     )
@@ -205,7 +215,15 @@ def clock_words(text: str) -> str:
     the parser, and "morning" in "3 in the morning" would state daylight."""
     if not HOUR_WORDS:
         return text
-    return _CLOCK.sub(lambda match: (match["lead"] or "") + HOUR_WORDS[_clock_hour(match)], text)
+
+    def word(match: re.Match[str]) -> str:
+        spelled = match["h"] is not None and not match["h"].isdigit()
+        before = re.findall(r"[a-z]+", text[: match.start()].lower())[-1:]
+        if spelled and match["part"] is not None and not set(before) & _TIME_PREPOSITIONS:
+            return match.group(0)  # "the two in the morning mist": two of something
+        return (match["lead"] or "") + HOUR_WORDS[_clock_hour(match)]
+
+    return _CLOCK.sub(word, text)
 
 
 #: Before the sun is up ("before sunrise", "pre-dawn"): its sun words name what has not come
@@ -426,6 +444,32 @@ def _word_categories(section: str) -> dict[str, tuple[str, ...]]:
     """A ``subjects.yaml`` section of word -> comma-separated Mikels categories."""
     raw: dict[str, str] = curated_subjects().get(section) or {}  # type: ignore[assignment]
     return {word: tuple(emotions.split(",")) for word, emotions in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def noun_modifiers() -> tuple[frozenset[str], frozenset[str]]:
+    """Emotion words that WordNet has as nouns only ("horror", "panic", "terror") and its
+    two-word nouns that open with an emotion word ("comic book", "happy hour"):
+    ``wordnet_noun_modifiers.tsv``. Before a noun they name what the thing is."""
+    rows = _tsv_pairs("wordnet_noun_modifiers.tsv")
+    return (
+        frozenset(w for w, use in rows.items() if use == "noun"),
+        frozenset(w for w, use in rows.items() if use == "compound"),
+    )
+
+
+def names_the_thing(word: str, text: str) -> bool:
+    """Whether emotion word ``word`` is part of a thing's name where it stands in ``text``: a
+    noun, which WordNet has as no adjective ("a horror film", "a panic room", "a fear of
+    heights": taking it out leaves another thing or no phrase at all), or the first word of a
+    two-word noun ("a comic book", "a happy hour crowd"); not a mood the user gave the thing
+    ("a comic actor", "a happy dog")."""
+    nouns, compounds = noun_modifiers()
+    lowered = word.lower()
+    if lowered in nouns:
+        return True
+    after = re.search(rf"\b{re.escape(lowered)}\s+([a-z]+)", text.lower())
+    return after is not None and f"{lowered} {singular(after.group(1))}" in compounds
 
 
 @lru_cache(maxsize=1)

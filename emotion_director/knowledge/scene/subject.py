@@ -17,6 +17,7 @@ from emotion_director.knowledge.scene.lexicon import (
     attribute_concreteness,
     curated_moods,
     curated_subjects,
+    names_the_thing,
     singular,
 )
 from emotion_director.knowledge.scene.model import EmotionalAttribute, SceneModel, SubjectEntity
@@ -297,6 +298,8 @@ def fit_subject(
         else:
             if _is_stated_action(attribute.word, scene, text):
                 continue  # "a child flying a kite": the scene's action, not a mood to remove
+            if names_the_thing(attribute.word, text):
+                continue  # "a comic book", "a horror film": what the thing is
             text = _without(text, attribute.word)
             negatives.append(attribute.word)
             adjustments.append(
