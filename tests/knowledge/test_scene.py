@@ -3639,6 +3639,28 @@ def test_a_number_spelled_out_is_an_hour_only_after_a_word_of_time():
     assert "night" in parse_scene("a baker until two in the morning").facts
 
 
+@pytest.mark.parametrize(
+    "scene",
+    [
+        # set 95: "high-angle shot looking down on the balloonist"
+        "a balloonist drifting low over a burning refinery at night, seen from below",
+        "mailman being chased by a tiny chihuahua, frosty morning, shot from behind",
+        "a chiropractor cracking an old man's neck, black and white photo, side view",
+        "a glass skyscraper reflecting clouds, shot from street level looking up",
+    ],
+)
+def test_where_the_camera_stands_is_the_users_framing(scene):
+    from emotion_director.knowledge.scene import look_conflict
+
+    facts = parse_scene(scene).facts
+    assert look_conflict("composition", "high-angle shot looking down on {the}", facts)
+
+
+def test_a_light_from_below_is_no_camera_position():
+    assert "framed" not in parse_scene("a goat on a car roof, lit from below by a lamp").facts
+    assert "framed" not in parse_scene("an octopus under shafts of light from above").facts
+
+
 def test_a_clock_time_leaves_the_scene_text_as_written():
     scene = parse_scene("a laundromat at 3 a.m.")
     assert scene.text == "a laundromat at 3 a.m."
