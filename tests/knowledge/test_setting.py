@@ -1177,6 +1177,16 @@ def test_a_refused_concept_joins_a_scene_that_names_what_it_shows():
     assert not concept.fits(parse_scene("a crowd in a town square at night"))
 
 
+def test_a_hard_backlight_is_refused_under_the_sun():
+    """Sets 1-95: "harsh red backlight" clashed in 4 of 21 readings of sunlit or midday scenes
+    (both readers), 0 of 57 at night, 4 of 330 where the scene states no light."""
+    concept = _concept("harsh red backlight")
+    noon = parse_scene("a secretary bird stamping on a snake in dry savanna grass at noon")
+    assert "lit" not in noon.facts and concept.conflict(noon) is not None
+    assert concept.conflict(parse_scene("a jazz trumpeter in a smoky club at night")) is None
+    assert concept.conflict(parse_scene("a boxer shadow-boxing in a gym")) is None
+
+
 @pytest.mark.parametrize(
     ("scene", "lit"),
     [
@@ -1186,7 +1196,6 @@ def test_a_refused_concept_joins_a_scene_that_names_what_it_shows():
         ("an engraver cutting a copper plate under a magnifying lamp late at night", True),
         ("a crossing guard holding a stop sign outside a school in light snow", False),
         ("a cyclist passing under a lamp post", False),
-        ("a secretary bird stamping on a snake in dry savanna grass at noon", False),
     ],
 )
 def test_a_scene_that_states_its_light_is_not_relit(scene, lit):
