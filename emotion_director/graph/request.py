@@ -16,7 +16,7 @@ from emotion_director.emotions import (
 )
 from emotion_director.errors import InvalidRequestError
 from emotion_director.knowledge.concept_graph import STOPWORDS, subject_lexicon
-from emotion_director.knowledge.scene import body_parts, fit_subject, parse_scene
+from emotion_director.knowledge.scene import body_parts, fit_subject, names_the_thing, parse_scene
 
 
 def clean_prompt(prompt: Any, max_chars: int) -> str:
@@ -80,6 +80,10 @@ def strip_instructions(prompt: str) -> tuple[str, list[str]]:
     return untrusted.strip_instructions(prompt)
 
 
+#: Words a removed describing word's comma does not follow ("an angry, wet dog" -> "a wet dog").
+_ARTICLES = frozenset("a an the his her their its my our your this that".split())
+
+
 def extract_subject(prompt: str) -> tuple[str, list[str]]:
     """The subject to keep (the prompt without emotion words) and its head nouns.
 
@@ -88,10 +92,28 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
         ('a dog', ['dog'])
     """
     words = prompt.split(" ")
-    kept = [w for w in words if re.sub(r"[^a-z-]", "", w.lower()) not in EMOTION_WORDS]
+    kept: list[str] = []
+    for i, w in enumerate(words):
+        bare = re.sub(r"[^a-z-]", "", w.lower())
+        # (not one that names a thing: "a comic book", "a horror film poster")
+        if bare not in EMOTION_WORDS or names_the_thing(bare, " ".join(words[i:]), head=False):
+            kept.append(w)
+        elif (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in _ARTICLES:
+            kept[-1] += mark.group(0)  # "a dog, full of joy, in a park": its comma stays
     subject = untrusted.strip_end(" ".join(kept), " ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
     subject = re.sub(r"\s+,", ",", subject)
+    subject = re.sub(r"([,;:])[,;:]+", r"\1", subject)
+    # a preposition the removed word leaves hanging: "a face full of joy" -> "a face", "a
+    # scream of terror in the night" -> "a scream in the night"
+    subject = re.sub(
+        r"(?:^|\s+)(?:full of|filled with|of|with)(?=\s*(?:[,;:.!?]|$))",
+        "",
+        subject,
+        flags=re.IGNORECASE,
+    )
+    subject = re.sub(r",\s*,", ",", subject).lstrip(" ,;:") or prompt
+    subject = re.sub(r"\b(?:of|with) (?=(?:in|on|at|by|under|over|during|for)\b)", "", subject)
     tokens = re.findall(r"[a-z]+", subject.lower())
     scene = parse_scene(subject)
     heads = [w for e in scene.entities for w in e.noun.split() if w != "of" and w in tokens]

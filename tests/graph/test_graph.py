@@ -233,3 +233,32 @@ def test_a_resume_with_the_setting_reader_switched_is_refused_and_an_older_run_i
     older = {**recorded, "settings": dict(recorded["settings"])}
     del older["settings"]["read_setting"]
     check_resume("t", older, switched, {})
+
+
+@pytest.mark.parametrize(
+    ("prompt", "subject"),
+    [
+        ("an angry dog", "a dog"),
+        ("an angry, wet dog", "a wet dog"),
+        ("a dog in a park, awe", "a dog in a park"),
+        # an emotion word that names a thing stays ("a book on a desk" was the subject)
+        ("a comic book on a desk", "a comic book on a desk"),
+        ("a horror film poster on a wall", "a horror film poster on a wall"),
+        ("a joy ride at dusk", "a joy ride at dusk"),
+        # the feeling itself goes, with the preposition it leaves hanging ("a face full of")
+        ("a face full of joy", "a face"),
+        ("a scream of terror in the night", "a scream in the night"),
+        ("a dog, full of joy, in a park", "a dog, in a park"),
+    ],
+)
+def test_the_subject_keeps_the_scene_without_its_feelings(prompt, subject):
+    from emotion_director.graph.request import extract_subject
+
+    assert extract_subject(prompt)[0] == subject
+
+
+def test_a_comic_book_stays_a_comic_book_through_the_graph():
+    out = build_graph(Settings(), chat_model=TestChatModel()).invoke(
+        {"prompt": "a comic book on a desk", "emotion": "sadness"}
+    )
+    assert out["final_prompt"].startswith("a comic book on a desk")

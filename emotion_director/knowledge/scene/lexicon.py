@@ -458,18 +458,25 @@ def noun_modifiers() -> tuple[frozenset[str], frozenset[str]]:
     )
 
 
-def names_the_thing(word: str, text: str) -> bool:
-    """Whether emotion word ``word`` is part of a thing's name where it stands in ``text``: a
-    noun, which WordNet has as no adjective ("a horror film", "a panic room", "a fear of
-    heights": taking it out leaves another thing or no phrase at all), or the first word of a
-    two-word noun ("a comic book", "a happy hour crowd"); not a mood the user gave the thing
-    ("a comic actor", "a happy dog")."""
+def names_the_thing(word: str, text: str, *, head: bool = True) -> bool:
+    """Whether emotion word ``word`` is part of a thing's name where it first stands in
+    ``text``: a word WordNet has as a noun and never as an adjective ("a horror film", "a panic
+    room", "a laundress wringing sheets through a mangle"), or the first word of a WordNet
+    two-word noun ("a comic book", "a happy hour crowd"); not a mood the user gave the thing ("a
+    comic actor", "a happy dog"). With ``head=False`` such a noun counts only before another
+    noun ("a joy ride"), not as the feeling itself ("a face full of joy", "a dog, awe")."""
     nouns, compounds = noun_modifiers()
     lowered = word.lower()
-    if lowered in nouns:
-        return True
     after = re.search(rf"\b{re.escape(lowered)}\s+([a-z]+)", text.lower())
-    return after is not None and f"{lowered} {singular(after.group(1))}" in compounds
+    before_a_noun = after is not None and after.group(1) not in _function_words()
+    if lowered in nouns:
+        return head or before_a_noun
+    return before_a_noun and f"{lowered} {singular(after.group(1))}" in compounds  # type: ignore[union-attr]
+
+
+@lru_cache(maxsize=1)
+def _function_words() -> frozenset[str]:
+    return frozenset(curated_subjects()["function_words"].split())
 
 
 @lru_cache(maxsize=1)
