@@ -96,7 +96,12 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     for i, w in enumerate(words):
         bare = re.sub(r"[^a-z-]", "", w.lower())
         # (not one that names a thing: "a comic book", "a horror film poster")
-        if bare not in EMOTION_WORDS or names_the_thing(bare, " ".join(words[i:]), head=False):
+        if (
+            bare not in EMOTION_WORDS
+            or names_the_thing(bare, " ".join(words[i:]), head=False)
+            # a noun an article opens is the thing itself: "a fear of heights", not "a of"
+            or (kept and kept[-1].lower() in _ARTICLES and names_the_thing(bare, bare))
+        ):
             kept.append(w)
         elif (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in _ARTICLES:
             kept[-1] += mark.group(0)  # "a dog, full of joy, in a park": its comma stays

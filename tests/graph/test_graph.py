@@ -245,6 +245,7 @@ def test_a_resume_with_the_setting_reader_switched_is_refused_and_an_older_run_i
         ("a comic book on a desk", "a comic book on a desk"),
         ("a horror film poster on a wall", "a horror film poster on a wall"),
         ("a joy ride at dusk", "a joy ride at dusk"),
+        ("a fear of heights", "a fear of heights"),  # not "a of heights"
         # the feeling itself goes, with the preposition it leaves hanging ("a face full of")
         ("a face full of joy", "a face"),
         ("a scream of terror in the night", "a scream in the night"),
