@@ -3661,6 +3661,25 @@ def test_a_light_from_below_is_no_camera_position():
     assert "framed" not in parse_scene("an octopus under shafts of light from above").facts
 
 
+@pytest.mark.parametrize(
+    ("scene", "look"),
+    [
+        # set 96: a pink palette on a cyanotype, a warm palette in film noir (both readers)
+        ("an ornithologist in a reed blind at first light, printed as a cyanotype.", "monochrome"),
+        ("a 1940s detective lighting a pipe in a tobacconist's, film noir.", "monochrome"),
+        ("a fox in the snow, shot in black and white", "monochrome"),
+        ("a dog on a porch, rendered as pixel art", "drawn"),
+    ],
+)
+def test_a_look_named_after_a_verb_of_making_is_the_pictures(scene, look):
+    assert look in parse_scene(scene).facts
+
+
+@pytest.mark.parametrize("scene", ["a man shot in the leg", "a girl in a black and white dress"])
+def test_a_verb_of_making_alone_names_no_look(scene):
+    assert not {"monochrome", "drawn", "framed"} & parse_scene(scene).facts
+
+
 def test_a_clock_time_leaves_the_scene_text_as_written():
     scene = parse_scene("a laundromat at 3 a.m.")
     assert scene.text == "a laundromat at 3 a.m."

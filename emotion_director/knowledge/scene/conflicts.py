@@ -303,11 +303,24 @@ def _phrases_pattern(
     ],
 ) -> re.Pattern[str]:
     """A phrase of ``section`` among the first three words of a clause ("isometric ...",
-    "..., macro, ...", "an aerial view of ..."; not "a photographer with a telephoto lens")."""
+    "..., macro, ...", "an aerial view of ..."; not "a photographer with a telephoto lens"),
+    after a verb of making the picture if one opens it ("printed as a cyanotype", "shot in
+    black and white", "rendered as pixel art")."""
     phrases = sorted(curated_subjects().get(section, []), key=len, reverse=True)
     return re.compile(
-        r"^(?:[\w'-]+\s+){0,2}?(" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])"
+        r"^(?:"
+        + _MADE_AS
+        + r")?(?:[\w'-]+\s+){0,2}?("
+        + "|".join(map(re.escape, phrases))
+        + r")(?![\w'-])"
     )
+
+
+#: A verb of making the picture and its preposition, before the look it names.
+_MADE_AS = (
+    r"(?:printed|shot|rendered|done|developed|photographed|filmed|drawn|painted|made|captured)"
+    r"\s+(?:as|in|on|with)\s+"
+)
 
 
 #: Words after "black and white" or "sepia" that make it the picture's own ("black and white
