@@ -3680,6 +3680,14 @@ def test_a_verb_of_making_alone_names_no_look(scene):
     assert not {"monochrome", "drawn", "framed"} & parse_scene(scene).facts
 
 
+def test_a_crowded_place_is_full_of_people_and_a_thing_crowded_with_things_is_not():
+    # set 96: "sparse horizontal frame with a low horizon" at a crowded steakhouse
+    assert "crowd" in parse_scene("birthday candles at a crowded steakhouse").facts
+    assert "crowd" in parse_scene("a bustling spice souk in Marrakech at dusk").facts
+    assert "crowd" not in parse_scene("a ship beneath a sky crowded with stars").facts
+    assert "crowd" not in phrase_facts("{the} crowded by clutter at the frame edges")
+
+
 def test_a_clock_time_leaves_the_scene_text_as_written():
     scene = parse_scene("a laundromat at 3 a.m.")
     assert scene.text == "a laundromat at 3 a.m."
