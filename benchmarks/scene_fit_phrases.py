@@ -134,6 +134,8 @@ JUDGES = {
     "judge95": ("GG", "GH"),
     "judge96": ("GI", "GJ"),
     "judge97": ("GK", "GL"),
+    "judge98": ("GM", "GN"),
+    "judge99": ("GO", "GP"),
 }
 
 
