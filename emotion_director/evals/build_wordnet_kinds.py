@@ -558,22 +558,34 @@ def build_adjectives(folder: Path) -> list[tuple[str, str]]:
 
 
 def build_noun_modifiers(folder: Path) -> list[tuple[str, str]]:
-    """Emotion words (``attributes.tsv``, the NRC lexicon's, and the emotions' own words) that
-    name what a thing is when they come before a noun, not how to feel about it: those WordNet
-    has as nouns and never as adjectives, -ing forms aside (``noun``: "a horror film", "a panic
-    room", "a terror bird"; not "a rotting apple", a state), and the two-word WordNet nouns that
-    open with an emotion word that is an adjective too (``compound``: "comic book", "happy
-    hour", "funny bone"). The subject keeps such a word whatever the emotion asked for: moved to
-    the negative prompt, "a comic book on a desk" became "a book on a desk"."""
+    """Emotion-laden words (``attributes.tsv``, the NRC lexicon's) that name what a thing is,
+    not how to feel about it: those WordNet has as nouns and never as adjectives, unless they
+    are feelings (a sense under ``feeling.n.01``, or one of the emotions' own words: "rage",
+    "horror", "fun") or -ing forms (``noun``: "a laundress wringing sheets through a mangle", "a
+    muddy wallow", "a village fete"; not "a rotting apple", a state); and the two-word WordNet
+    nouns that open with an emotion word that is an adjective too, unless their head alone is a
+    living thing (``compound``: "comic book", "happy hour", "weeping willow"; not "mournful
+    widow", a plant, which a user writes of a widow). The subject keeps such a word whatever
+    the emotion asked for: moved to the negative prompt, "a comic book on a desk" became "a book
+    on a desk" and a mangle left "through an in a steamy washhouse"."""
     rows = csv.reader(
         (HERE / "attributes.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t"
     )
     from emotion_director.emotions import EMOTION_WORDS
 
+    feelings = {word for word in EMOTION_WORDS if " " not in word}
     emotional = {
         row[0] for row in rows if len(row) >= 2 and not row[0].startswith("#") and row[1]
-    } | {word for word in EMOTION_WORDS if " " not in word}
+    } | feelings
     with open_wordnet(folder) as wordnet:
+        feeling = wordnet.synset("feeling.n.01")  # type: ignore[attr-defined]
+
+        def felt(word: str) -> bool:
+            return word in feelings or any(
+                sense == feeling or feeling in sense.closure(lambda s: s.hypernyms())
+                for sense in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+            )
+
         out: list[tuple[str, str]] = []
         adjectival = set()
         for word in sorted(emotional):
@@ -582,13 +594,17 @@ def build_noun_modifiers(folder: Path) -> list[tuple[str, str]]:
             adjective = wordnet.synsets(word, pos="a") or wordnet.synsets(word, pos="s")  # type: ignore[attr-defined]
             if adjective:
                 adjectival.add(word)
-            elif wordnet.synsets(word, pos="n") and not word.endswith("ing"):  # type: ignore[attr-defined]
-                out.append((word, "noun"))  # (an -ing word before a noun is its participle:
-                # "a rotting apple" is a state of the apple, which WordNet files as a noun)
+            elif (
+                wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+                and not word.endswith("ing")
+                and not felt(word)
+            ):
+                out.append((word, "noun"))
         for name in sorted(lemma_names(wordnet, "n")):
             parts = name.split("_")
             if len(parts) == 2 and parts[0] in adjectival and name.islower() and parts[1].isalpha():
-                out.append((" ".join(parts), "compound"))
+                if noun_kind(wordnet, parts[1]) not in LIVING_HEADS:
+                    out.append((" ".join(parts), "compound"))
         return out
 
 

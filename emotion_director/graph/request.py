@@ -16,7 +16,13 @@ from emotion_director.emotions import (
 )
 from emotion_director.errors import InvalidRequestError
 from emotion_director.knowledge.concept_graph import STOPWORDS, subject_lexicon
-from emotion_director.knowledge.scene import body_parts, fit_subject, names_the_thing, parse_scene
+from emotion_director.knowledge.scene import (
+    body_parts,
+    drop_hanging,
+    fit_subject,
+    names_the_thing,
+    parse_scene,
+)
 
 
 def clean_prompt(prompt: Any, max_chars: int) -> str:
@@ -95,12 +101,13 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     kept: list[str] = []
     for i, w in enumerate(words):
         bare = re.sub(r"[^a-z-]", "", w.lower())
-        # (not one that names a thing: "a comic book", "a horror film poster")
+        after = words[i + 1].lower() if i + 1 < len(words) else ""
         if (
             bare not in EMOTION_WORDS
+            # (not one that names a thing: "a comic book")
             or names_the_thing(bare, " ".join(words[i:]), head=False)
-            # a noun an article opens is the thing itself: "a fear of heights", not "a of"
-            or (kept and kept[-1].lower() in _ARTICLES and names_the_thing(bare, bare))
+            # a feeling an article opens is the thing itself: "a fear of heights", not "a of"
+            or (kept and kept[-1].lower() in _ARTICLES and after == "of")
         ):
             kept.append(w)
         elif (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in _ARTICLES:
@@ -108,17 +115,8 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     subject = untrusted.strip_end(" ".join(kept), " ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
     subject = re.sub(r"\s+,", ",", subject)
-    subject = re.sub(r"([,;:])[,;:]+", r"\1", subject)
-    # a preposition the removed word leaves hanging: "a face full of joy" -> "a face", "a
-    # scream of terror in the night" -> "a scream in the night"
-    subject = re.sub(
-        r"(?:^|\s+)(?:full of|filled with|of|with)(?=\s*(?:[,;:.!?]|$))",
-        "",
-        subject,
-        flags=re.IGNORECASE,
-    )
-    subject = re.sub(r",\s*,", ",", subject).lstrip(" ,;:") or prompt
-    subject = re.sub(r"\b(?:of|with) (?=(?:in|on|at|by|under|over|during|for)\b)", "", subject)
+    if len(kept) < len(words):  # what a removed word left hanging: "a face full of joy"
+        subject = drop_hanging(subject) or prompt
     tokens = re.findall(r"[a-z]+", subject.lower())
     scene = parse_scene(subject)
     heads = [w for e in scene.entities for w in e.noun.split() if w != "of" and w in tokens]

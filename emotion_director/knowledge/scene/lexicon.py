@@ -173,20 +173,20 @@ def noun_facts(noun: str, kind: str) -> frozenset[str]:
     return facts - {"paws"} if "hooves" in traits else facts
 
 
-#: Words before a time ("at two in the morning"): a number spelled out before a part of the
-#: day is an hour only after one ("the two in the morning mist" are two of something).
-_TIME_PREPOSITIONS = frozenset("at around about by until till past after before from since".split())
 #: The hours as words ("at two in the morning", "three a.m.").
 _HOUR_NAMES = "one two three four five six seven eight nine ten eleven twelve".split()
-#: A clock time: a 12-hour one with "a.m."/"p.m." or a part of the day after it ("3 a.m.", "2am",
-#: "12:30 p.m.", "3 in the morning", "11 at night"), or a 24-hour one after a word of time that no
-#: 12-hour reading fits ("at 17:45", "by 04:00"; not "at 7:30", nor "a 1:12 scale").
+#: A clock time: a 12-hour one with "a.m."/"p.m." ("3 a.m.", "2am", "12:30 p.m."), or with a part
+#: of the day after it and a word of time or a clause's start before it ("at 3 in the morning",
+#: "until two in the morning", "a cafe, 3 in the morning"; not "a table for 2 in the evening",
+#: "the two in the morning mist"),
+#: or a 24-hour one after a word of time that no 12-hour reading fits ("at 17:45", "by 04:00",
+#: "at 23h10"; not "at 7:30", "priced at 19.50", nor "a 1:12 scale").
 _CLOCK = re.compile(
     (
-        r"\b(?P<h>1[0-2]|0?[1-9]|%s)(?:[:.][0-5]\d)?\s*(?:(?P<ap>[ap])\.?\s?m\b\.?"
+        r"(?P<lead>\b(?:at|around|about|by|until|till|past|after|before|from|since)\s+)?"
+        r"(?:\b(?P<h>1[0-2]|0?[1-9]|%s)(?:[:.][0-5]\d)?\s*(?:(?P<ap>[ap])\.?\s?m\b\.?"
         r"|(?:o'clock\s+)?(?P<part>in\s+the\s+(?:morning|afternoon|evening)|at\s+night)\b)"
-        r"|\b(?P<lead>(?:at|around|about|by|until|till|past|after|before|from|since)\s+)"
-        r"(?P<h24>1[3-9]|2[0-3]|0\d)[:h.][0-5]\d\b"
+        r"|(?P<h24>\b(?:1[3-9]|2[0-3]|0\d))[:h][0-5]\d\b)"
     )
     % "|".join(_HOUR_NAMES),
     re.IGNORECASE,
@@ -200,11 +200,10 @@ def _clock_hour(match: re.Match[str]) -> int:
     said = match["h"].lower()
     hour = (_HOUR_NAMES.index(said) + 1 if said in _HOUR_NAMES else int(said)) % 12
     # ("12 a.m." is midnight, "12 p.m." noon)
-    later = (match["ap"] or "").lower() == "p" or any(
-        part in (match["part"] or "").lower() for part in ("afternoon", "evening")
-    )
-    if (match["part"] or "").lower().endswith("night"):
-        later = hour >= 6  # "11 at night" is 23, "2 at night" is 2
+    part = (match["part"] or "").lower()
+    if part.endswith("night"):  # "11 at night" is 23; "2 at night" is still night, not 2 a.m.'s
+        return hour + 12 if hour >= 6 else 0
+    later = (match["ap"] or "").lower() == "p" or "afternoon" in part or "evening" in part
     return hour + 12 if later else hour
 
 
@@ -217,11 +216,15 @@ def clock_words(text: str) -> str:
         return text
 
     def word(match: re.Match[str]) -> str:
-        spelled = match["h"] is not None and not match["h"].isdigit()
-        before = re.findall(r"[a-z]+", text[: match.start()].lower())[-1:]
-        if spelled and match["part"] is not None and not set(before) & _TIME_PREPOSITIONS:
-            return match.group(0)  # "the two in the morning mist": two of something
-        return (match["lead"] or "") + HOUR_WORDS[_clock_hour(match)]
+        lead = match["lead"] or ""
+        if match["h24"] is not None and not lead:
+            return match.group(0)  # "a 1:12 scale": a 24-hour time needs a word of time
+        opens = match.start() == 0 or text[max(0, match.start() - 3) : match.start()].rstrip()[
+            -1:
+        ] in {",", ";", "("}
+        if match["part"] is not None and not lead and not opens:
+            return match.group(0)  # "a table for 2 in the evening": two of something
+        return lead + HOUR_WORDS[_clock_hour(match)]
 
     return _CLOCK.sub(word, text)
 

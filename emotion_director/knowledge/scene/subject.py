@@ -300,7 +300,7 @@ def fit_subject(
                 continue  # "a child flying a kite": the scene's action, not a mood to remove
             if names_the_thing(attribute.word, text):
                 continue  # "a comic book", "a horror film": what the thing is
-            text = _without(text, attribute.word)
+            text = drop_hanging(_without(text, attribute.word))
             negatives.append(attribute.word)
             adjustments.append(
                 SceneAdjustment(
@@ -355,6 +355,24 @@ def _without(text: str, word: str) -> str:
     if text.lstrip()[:1].isupper() and new[:1].islower():
         new = new[0].upper() + new[1:]
     return new
+
+
+#: A preposition a removed word left with nothing to take: before a mark, the end or another
+#: preposition ("a face full of joy" -> "a face full of" -> "a face"; "a scream of terror in
+#: the night" -> "a scream in the night"); a hyphened word is no preposition ("in-ear").
+_HANGING = re.compile(
+    r"(?:^|\s+)(?<![\w-])(?:full of|filled with|of|with)(?![\w-])"
+    r"(?=\s*(?:[,;:.!?]|$)|\s+(?:in|on|at|by|under|over|during|for)(?![\w-]))",
+    re.IGNORECASE,
+)
+
+
+def drop_hanging(text: str) -> str:
+    """``text`` without the prepositions a removed word left hanging (:data:`_HANGING`), for a
+    text something was just taken out of ("the stuff dreams are made of" is left alone when
+    nothing was)."""
+    text = _HANGING.sub("", text)
+    return re.sub(r"([,;:])\s*[,;:]+", r"\1", text).lstrip(" ,;:")
 
 
 def _tidy(text: str) -> str:
