@@ -567,7 +567,9 @@ def build_noun_modifiers(folder: Path) -> list[tuple[str, str]]:
     living thing (``compound``: "comic book", "happy hour", "weeping willow"; not "mournful
     widow", a plant, which a user writes of a widow). The subject keeps such a word whatever
     the emotion asked for: moved to the negative prompt, "a comic book on a desk" became "a book
-    on a desk" and a mangle left "through an in a steamy washhouse"."""
+    on a desk" and a mangle left "through an in a steamy washhouse". A feeling of WordNet's own
+    (``feeling``: "horror", "panic", "joy") names a thing only before another noun ("a horror
+    film", "a panic room", "a joy ride"), never as the feeling itself ("full of rage")."""
     rows = csv.reader(
         (HERE / "attributes.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t"
     )
@@ -594,12 +596,14 @@ def build_noun_modifiers(folder: Path) -> list[tuple[str, str]]:
             adjective = wordnet.synsets(word, pos="a") or wordnet.synsets(word, pos="s")  # type: ignore[attr-defined]
             if adjective:
                 adjectival.add(word)
-            elif (
-                wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
-                and not word.endswith("ing")
-                and not felt(word)
-            ):
-                out.append((word, "noun"))
+            elif wordnet.synsets(word, pos="n") and not word.endswith("ing"):  # type: ignore[attr-defined]
+                if not felt(word):
+                    out.append((word, "noun"))
+                elif any(  # a feeling of WordNet's own, which before a noun names a kind of
+                    sense == feeling or feeling in sense.closure(lambda s: s.hypernyms())
+                    for sense in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
+                ):  # it ("a horror film", "a panic room"); not "fun", "beauty", "vibe"
+                    out.append((word, "feeling"))
         for name in sorted(lemma_names(wordnet, "n")):
             parts = name.split("_")
             if len(parts) == 2 and parts[0] in adjectival and name.islower() and parts[1].isalpha():
@@ -966,8 +970,9 @@ TABLES: dict[str, tuple[Callable[[Path], list[tuple[str, str]]], str, str]] = {
         build_noun_modifiers,
         "wordnet_noun_modifiers.tsv",
         "# word\tuse: emotion words that WordNet 3.0 has as nouns, never as adjectives\n"
-        "# ('noun'), and two-word WordNet nouns that open with an emotion word\n"
-        "# ('compound'): before a noun they name what a thing is (build_noun_modifiers)",
+        "# ('noun'; a feeling of WordNet's, 'feeling', only before a noun), and two-word\n"
+        "# WordNet nouns that open with an emotion word ('compound'): they name what a thing\n"
+        "# is (build_noun_modifiers)",
     ),
     "--ly-adjectives": (
         build_ly_adjectives,

@@ -244,6 +244,8 @@ def test_a_resume_with_the_setting_reader_switched_is_refused_and_an_older_run_i
         # an emotion word that names a thing stays ("a book on a desk" was the subject)
         ("a comic book on a desk", "a comic book on a desk"),
         ("a fear of heights", "a fear of heights"),  # not "a of heights"
+        ("a horror film poster on a wall", "a horror film poster on a wall"),
+        ("a joy ride at dusk", "a joy ride at dusk"),
         # the feeling itself goes, with the preposition it leaves hanging ("a face full of")
         ("a face full of joy", "a face"),
         ("a scream of terror in the night", "a scream in the night"),
@@ -260,8 +262,12 @@ def test_the_subject_keeps_the_scene_without_its_feelings(prompt, subject):
     assert extract_subject(prompt)[0] == subject
 
 
-def test_a_comic_book_stays_a_comic_book_through_the_graph():
+@pytest.mark.parametrize(
+    ("prompt", "emotion"),
+    [("a comic book on a desk", "sadness"), ("a horror film poster on a wall", "contentment")],
+)
+def test_a_thing_named_by_an_emotion_word_stays_through_the_graph(prompt, emotion):
     out = build_graph(Settings(), chat_model=TestChatModel()).invoke(
-        {"prompt": "a comic book on a desk", "emotion": "sadness"}
+        {"prompt": prompt, "emotion": emotion}
     )
-    assert out["final_prompt"].startswith("a comic book on a desk")
+    assert out["final_prompt"].startswith(prompt)

@@ -743,6 +743,11 @@ def test_a_stated_action_is_never_moved_out_of_the_scene(prompt, target, kept):
         ("a comic book on a desk", "sadness"),  # a WordNet two-word noun
         ("a happy hour crowd in a bar", "sadness"),
         ("a canal narrowboat moored beneath weeping willows", "amusement"),
+        # a feeling of WordNet's own before a noun names a kind of it
+        ("a horror film poster on a wall", "contentment"),
+        ("a panic room in a mansion", "awe"),
+        ("a love letter on a desk", "anger"),
+        ("a fear of heights", "awe"),  # the thing itself (it was "an of heights")
         # the shape that cut the scene's own nouns out (sets 1-94, 27 scenes of 4,164)
         ("a laundress wringing sheets through a mangle in a steamy washhouse", "amusement"),
         ("a water buffalo resting neck-deep in a muddy wallow under the noon sun", "amusement"),

@@ -450,30 +450,35 @@ def _word_categories(section: str) -> dict[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=1)
-def noun_modifiers() -> tuple[frozenset[str], frozenset[str]]:
-    """Emotion words that WordNet has as nouns only ("horror", "panic", "terror") and its
-    two-word nouns that open with an emotion word ("comic book", "happy hour"):
-    ``wordnet_noun_modifiers.tsv``. Before a noun they name what the thing is."""
+def noun_modifiers() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Emotion-laden words that WordNet has as nouns only and as no feeling ("mangle", "fete"),
+    its feelings ("horror", "panic") and its two-word nouns that open with an emotion word
+    ("comic book", "happy hour"): ``wordnet_noun_modifiers.tsv``."""
     rows = _tsv_pairs("wordnet_noun_modifiers.tsv")
     return (
         frozenset(w for w, use in rows.items() if use == "noun"),
+        frozenset(w for w, use in rows.items() if use == "feeling"),
         frozenset(w for w, use in rows.items() if use == "compound"),
     )
 
 
 def names_the_thing(word: str, text: str, *, head: bool = True) -> bool:
     """Whether emotion word ``word`` is part of a thing's name where it first stands in
-    ``text``: a word WordNet has as a noun and never as an adjective ("a horror film", "a panic
-    room", "a laundress wringing sheets through a mangle"), or the first word of a WordNet
-    two-word noun ("a comic book", "a happy hour crowd"); not a mood the user gave the thing ("a
-    comic actor", "a happy dog"). With ``head=False`` such a noun counts only before another
-    noun ("a joy ride"), not as the feeling itself ("a face full of joy", "a dog, awe")."""
-    nouns, compounds = noun_modifiers()
+    ``text``: a word WordNet has as a noun, never as an adjective and not as a feeling ("a
+    laundress wringing sheets through a mangle", "a village fete"); a feeling of WordNet's own
+    before another noun ("a horror film poster", "a panic room", "a joy ride"; not "a man full
+    of rage"); or the first word of a WordNet two-word noun ("a comic book", "a happy hour
+    crowd"); not a mood the user gave the thing ("a comic actor", "a happy dog", "a fun
+    party"). With ``head=False`` a noun of the first kind too counts only before another noun
+    ("a dog, beauty" keeps no "beauty")."""
+    nouns, feelings, compounds = noun_modifiers()
     lowered = word.lower()
     after = re.search(rf"\b{re.escape(lowered)}\s+([a-z]+)", text.lower())
     before_a_noun = after is not None and after.group(1) not in _function_words()
     if lowered in nouns:
         return head or before_a_noun
+    if lowered in feelings:
+        return before_a_noun
     return before_a_noun and f"{lowered} {singular(after.group(1))}" in compounds  # type: ignore[union-attr]
 
 

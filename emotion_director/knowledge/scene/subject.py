@@ -300,6 +300,8 @@ def fit_subject(
                 continue  # "a child flying a kite": the scene's action, not a mood to remove
             if names_the_thing(attribute.word, text):
                 continue  # "a comic book", "a horror film": what the thing is
+            if re.search(rf"\b(?:a|an|the)\s+{re.escape(attribute.word)}\s+of\b", text, re.I):
+                continue  # "a fear of heights": the thing itself, not "an of heights"
             text = drop_hanging(_without(text, attribute.word))
             negatives.append(attribute.word)
             adjustments.append(
