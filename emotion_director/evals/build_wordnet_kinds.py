@@ -582,8 +582,8 @@ def build_noun_modifiers(folder: Path) -> list[tuple[str, str]]:
     with open_wordnet(folder) as wordnet:
         feeling = wordnet.synset("feeling.n.01")  # type: ignore[attr-defined]
 
-        def felt(word: str) -> bool:
-            return word in feelings or any(
+        def wordnet_feeling(word: str) -> bool:  # a sense under feeling.n.01
+            return any(
                 sense == feeling or feeling in sense.closure(lambda s: s.hypernyms())
                 for sense in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
             )
@@ -597,13 +597,10 @@ def build_noun_modifiers(folder: Path) -> list[tuple[str, str]]:
             if adjective:
                 adjectival.add(word)
             elif wordnet.synsets(word, pos="n") and not word.endswith("ing"):  # type: ignore[attr-defined]
-                if not felt(word):
+                if wordnet_feeling(word):  # before a noun it names a kind of it ("a horror
+                    out.append((word, "feeling"))  # film"); "fun", "beauty", "vibe" are none
+                elif word not in feelings:
                     out.append((word, "noun"))
-                elif any(  # a feeling of WordNet's own, which before a noun names a kind of
-                    sense == feeling or feeling in sense.closure(lambda s: s.hypernyms())
-                    for sense in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
-                ):  # it ("a horror film", "a panic room"); not "fun", "beauty", "vibe"
-                    out.append((word, "feeling"))
         for name in sorted(lemma_names(wordnet, "n")):
             parts = name.split("_")
             if len(parts) == 2 and parts[0] in adjectival and name.islower() and parts[1].isalpha():

@@ -17,6 +17,7 @@ from emotion_director.emotions import (
 from emotion_director.errors import InvalidRequestError
 from emotion_director.knowledge.concept_graph import STOPWORDS, subject_lexicon
 from emotion_director.knowledge.scene import (
+    ARTICLES,
     body_parts,
     drop_hanging,
     fit_subject,
@@ -86,10 +87,6 @@ def strip_instructions(prompt: str) -> tuple[str, list[str]]:
     return untrusted.strip_instructions(prompt)
 
 
-#: Words a removed describing word's comma does not follow ("an angry, wet dog" -> "a wet dog").
-_ARTICLES = frozenset("a an the his her their its my our your this that".split())
-
-
 def extract_subject(prompt: str) -> tuple[str, list[str]]:
     """The subject to keep (the prompt without emotion words) and its head nouns.
 
@@ -101,17 +98,14 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
     kept: list[str] = []
     for i, w in enumerate(words):
         bare = re.sub(r"[^a-z-]", "", w.lower())
-        after = words[i + 1].lower() if i + 1 < len(words) else ""
-        if (
-            bare not in EMOTION_WORDS
-            # (not one that names a thing: "a comic book")
-            or names_the_thing(bare, " ".join(words[i:]), head=False)
-            # a feeling an article opens is the thing itself: "a fear of heights", not "a of"
-            or (kept and kept[-1].lower() in _ARTICLES and after == "of")
+        # (not one that names a thing: "a comic book", "a fear of heights")
+        if bare not in EMOTION_WORDS or names_the_thing(
+            bare, " ".join(words[max(i - 1, 0) :]), head=False
         ):
             kept.append(w)
-        elif (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in _ARTICLES:
-            kept[-1] += mark.group(0)  # "a dog, full of joy, in a park": its comma stays
+        elif (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in ARTICLES:
+            # "a dog, full of joy, in a park": its comma stays ("an angry, wet dog": not here)
+            kept[-1] += mark.group(0)
     subject = untrusted.strip_end(" ".join(kept), " ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
     subject = re.sub(r"\s+,", ",", subject)

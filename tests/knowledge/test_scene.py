@@ -3670,8 +3670,6 @@ def test_a_number_spelled_out_is_an_hour_only_after_a_word_of_time():
     ],
 )
 def test_where_the_camera_stands_is_the_users_framing(scene):
-    from emotion_director.knowledge.scene import look_conflict
-
     facts = parse_scene(scene).facts
     assert look_conflict("composition", "high-angle shot looking down on {the}", facts)
 
@@ -3725,8 +3723,6 @@ def test_a_sun_alone_or_beside_a_place_outdoors_is_outdoors():
 
 def test_a_face_turned_away_shows_no_expression():
     """Set 92: "a faint smile" for a preschooler asleep face-down, seen from overhead."""
-    from emotion_director.knowledge.scene import look_conflict
-
     facts = parse_scene("a preschooler asleep face-down on a futon, overhead shot").facts
     assert look_conflict("body_language", "{poss} shoulders dropped, a faint smile", facts)
     assert look_conflict("light", "soft golden hour glow", facts) is None
@@ -3775,8 +3771,6 @@ def test_an_afternoon_is_not_yet_dusk():
     ],
 )
 def test_a_scene_that_names_its_only_light_takes_no_light_of_another_colour(scene):
-    from emotion_director.knowledge.scene import look_conflict
-
     facts = parse_scene(scene).facts
     assert look_conflict("light", "lemon-yellow rim light with a pink fill", facts)
     assert look_conflict("light", "deep shadow with a thin rim of light", facts) is None

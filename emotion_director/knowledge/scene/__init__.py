@@ -54,6 +54,7 @@ from emotion_director.knowledge.scene.heads import (
 )
 from emotion_director.knowledge.scene.language import detect_language, scene_nouns
 from emotion_director.knowledge.scene.lexicon import (
+    ARTICLES,
     POSSESSIVE,
     CuratedSubjects,
     adjectives,
@@ -114,6 +115,7 @@ from emotion_director.knowledge.scene.vocabulary import (
 )
 
 __all__ = [
+    "ARTICLES",
     "ANIMATE_KINDS",
     "ASLEEP_WORDS",
     "BODY_FACTS",

@@ -464,22 +464,30 @@ def noun_modifiers() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 
 def names_the_thing(word: str, text: str, *, head: bool = True) -> bool:
     """Whether emotion word ``word`` is part of a thing's name where it first stands in
-    ``text``: a word WordNet has as a noun, never as an adjective and not as a feeling ("a
-    laundress wringing sheets through a mangle", "a village fete"); a feeling of WordNet's own
-    before another noun ("a horror film poster", "a panic room", "a joy ride"; not "a man full
-    of rage"); or the first word of a WordNet two-word noun ("a comic book", "a happy hour
-    crowd"); not a mood the user gave the thing ("a comic actor", "a happy dog", "a fun
-    party"). With ``head=False`` a noun of the first kind too counts only before another noun
-    ("a dog, beauty" keeps no "beauty")."""
+    ``text`` (which may open with the word before it): a word WordNet has as a noun, never as an
+    adjective and not as a feeling ("a laundress wringing sheets through a mangle", "a village
+    fete"); a feeling of WordNet's own before another noun ("a horror film poster", "a panic
+    room", "a joy ride"; not "a man full of rage") or that an article opens before "of" ("a
+    fear of heights", not "an of heights"); or the first word of a WordNet two-word noun ("a
+    comic book", "a happy hour crowd"); not a mood the user gave the thing ("a comic actor", "a
+    happy dog", "a fun party"). With ``head=False`` a noun of the first kind too counts only
+    before another noun ("a dog, beauty" keeps no "beauty")."""
     nouns, feelings, compounds = noun_modifiers()
     lowered = word.lower()
-    after = re.search(rf"\b{re.escape(lowered)}\s+([a-z]+)", text.lower())
-    before_a_noun = after is not None and after.group(1) not in _function_words()
+    found = re.search(rf"(?:\b([a-z]+)\s+)?\b{re.escape(lowered)}\s+([a-z]+)", text.lower())
+    before, after = (found.group(1), found.group(2)) if found else (None, None)
+    before_a_noun = after is not None and after not in _function_words()
+    if (lowered in nouns or lowered in feelings) and before in ARTICLES and after == "of":
+        return True
     if lowered in nouns:
         return head or before_a_noun
     if lowered in feelings:
         return before_a_noun
-    return before_a_noun and f"{lowered} {singular(after.group(1))}" in compounds  # type: ignore[union-attr]
+    return after is not None and before_a_noun and f"{lowered} {singular(after)}" in compounds
+
+
+#: Words that open a noun phrase as its article ("a fear of heights", "his panic room").
+ARTICLES = frozenset("a an the his her their its my our your this that".split())
 
 
 @lru_cache(maxsize=1)

@@ -299,9 +299,7 @@ def fit_subject(
             if _is_stated_action(attribute.word, scene, text):
                 continue  # "a child flying a kite": the scene's action, not a mood to remove
             if names_the_thing(attribute.word, text):
-                continue  # "a comic book", "a horror film": what the thing is
-            if re.search(rf"\b(?:a|an|the)\s+{re.escape(attribute.word)}\s+of\b", text, re.I):
-                continue  # "a fear of heights": the thing itself, not "an of heights"
+                continue  # "a comic book", "a horror film", "a fear of heights": the thing
             text = drop_hanging(_without(text, attribute.word))
             negatives.append(attribute.word)
             adjustments.append(
