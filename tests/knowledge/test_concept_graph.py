@@ -401,3 +401,25 @@ def test_free_text_binds_to_the_same_concepts_whatever_was_read_first():
         return [c.text for c in graph.mentioned("a sewer tunnel, cold wet stone")]
 
     assert fresh("fear") == fresh("awe") == fresh("sadness")
+
+
+#: Scenes that state no light, time or weather of their own: any light may join them.
+PLAIN_SCENES = ("a man standing", "a dog in a park", "a cyclist on a mountain road")
+
+
+@pytest.mark.parametrize("emotion", list(Emotion))
+def test_every_emotion_offers_several_lights_to_a_scene_that_states_none(graph, emotion):
+    """A light is drawn into nearly every prompt (refiner.ESSENTIAL_FACETS): with one light left
+    that fits and that readers do not veto, every anger prompt got "harsh red backlight" (0.83
+    of the 30 anger prompts of sets 90-96), every awe prompt the same rim light (0.70)."""
+    from emotion_director.agents.persona_agent import VETO_RISK, reader_risk
+    from emotion_director.knowledge.scene import parse_scene
+
+    for text in PLAIN_SCENES:
+        scene = parse_scene(text)
+        lights = {
+            c.render(scene)
+            for c in graph.candidates(emotion, scene)
+            if c.facet == "light" and reader_risk(c, scene) < VETO_RISK
+        }
+        assert len(lights) >= 4, (text, sorted(lights))
