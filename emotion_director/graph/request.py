@@ -21,6 +21,7 @@ from emotion_director.knowledge.scene import (
     body_parts,
     drop_hanging,
     fit_subject,
+    held_from,
     names_the_thing,
     parse_scene,
 )
@@ -103,9 +104,16 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
             bare, " ".join(words[max(i - 1, 0) :]), head=False
         ):
             kept.append(w)
-        elif (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in ARTICLES:
-            # "a dog, full of joy, in a park": its comma stays ("an angry, wet dog": not here)
-            kept[-1] += mark.group(0)
+        else:
+            # the preposition that held it goes too where the word ended its phrase: "a woman in
+            # despair on a bridge" (held_from)
+            before = " ".join(kept) + " "
+            end = re.search(r"[,;:.!?]*$", w)
+            after = (end.group(0) if end else "") + " " + " ".join(words[i + 1 :])
+            kept = before[: held_from(before, after)].split()
+            if (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in ARTICLES:
+                # "a dog, full of joy, in a park": its comma stays ("an angry, wet dog": not here)
+                kept[-1] += mark.group(0)
     subject = untrusted.strip_end(" ".join(kept), " ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"
     subject = re.sub(r"\s+,", ",", subject)

@@ -250,6 +250,11 @@ def test_a_resume_with_the_setting_reader_switched_is_refused_and_an_older_run_i
         ("a face full of joy", "a face"),
         ("a scream of terror in the night", "a scream in the night"),
         ("a dog, full of joy, in a park", "a dog, in a park"),
+        # ... or the preposition and article that held it, where it ended their phrase
+        ("a woman in despair on a bridge", "a woman on a bridge"),  # not "a woman in on"
+        ("a man in a rage, at the till", "a man, at the till"),
+        ("a widow lost in her grief", "a widow"),
+        ("a man in despair and his dog", "a man and his dog"),
         # nothing removed, nothing tidied; a hyphened word is no preposition (a review)
         ("the stuff dreams are made of", "the stuff dreams are made of"),
         ("a friend to play with", "a friend to play with"),
@@ -260,6 +265,25 @@ def test_the_subject_keeps_the_scene_without_its_feelings(prompt, subject):
     from emotion_director.graph.request import extract_subject
 
     assert extract_subject(prompt)[0] == subject
+
+
+@pytest.mark.parametrize(
+    ("prompt", "emotion", "subject"),
+    [
+        ("a woman in despair on a bridge", "amusement", "a woman on a bridge"),
+        ("an old man lost in grief by the sea", "excitement", "an old man by the sea"),
+        ("a girl screaming in terror in the woods", "contentment", "a girl screaming in the woods"),
+        ("a man in a rage at the till", "contentment", "a man at the till"),
+        ("a widow in her grief at the graveside", "excitement", "a widow at the graveside"),
+        # an adverb of motion is no preposition left hanging
+        ("a furious chef coming in through the door", "contentment", "a chef coming in through"),
+    ],
+)
+def test_a_feeling_moved_out_of_the_scene_takes_its_preposition(prompt, emotion, subject):
+    from emotion_director.graph.request import parse_request
+
+    request = parse_request({"prompt": prompt, "emotion": emotion}, max_chars=500, default_seed=0)
+    assert request["subject"].startswith(subject)
 
 
 @pytest.mark.parametrize(

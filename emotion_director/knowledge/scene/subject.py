@@ -327,6 +327,31 @@ def fit_subject(
 _DETERMINER_WORDS = r"(?:a|an|the|his|her|their|its|my|our)"
 
 
+#: A preposition that takes a feeling as its object, with the article or possessive between
+#: ("in despair", "in a rage", "lost in her grief", "full of joy", "with pride").
+_HOLDS_FEELING = re.compile(
+    rf"(?:^|\s)((?:lost in|full of|filled with|in|with|of)(?:\s+{_DETERMINER_WORDS})?)\s+$",
+    re.IGNORECASE,
+)
+#: What may follow a phrase that a removed feeling ended: a mark, the end, "and" or another
+#: preposition ("a woman in despair on a bridge"; not "with angry eyes", whose noun stays).
+_PHRASE_ENDS = re.compile(
+    r"\s*(?:[,;:.!?]|$)|\s+(?:in|on|at|by|under|over|during|for|near|beside|and)(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def held_from(before: str, after: str) -> int:
+    """Where the text to remove starts, for a feeling word removed from between ``before`` and
+    ``after``: at the preposition (and article) that held it where the word ended their phrase
+    ("a woman in despair on a bridge" -> "a woman on a bridge", "a man in a rage at the till" ->
+    "a man at the till"), else at the word itself (``len(before)``)."""
+    held = _HOLDS_FEELING.search(before)
+    if held is None or not _PHRASE_ENDS.match(after):
+        return len(before)
+    return held.start(1)
+
+
 def _without(text: str, word: str) -> str:
     """``text`` without the first ``word``, and without the "and" or "or" that paired it with
     another describing word: where it opens the pair after the start, a comma or a determiner
@@ -350,7 +375,8 @@ def _without(text: str, word: str) -> str:
     elif (match := closed.search(text)) and match.start(1) == first.start():
         new = text[: match.start()] + text[match.end() :]
     else:
-        new = text[: first.start()] + text[first.end() :]
+        start = held_from(text[: first.start()], text[first.end() :])
+        new = text[:start] + text[first.end() :]
     new = new.lstrip(" ,;:")
     if text.lstrip()[:1].isupper() and new[:1].islower():
         new = new[0].upper() + new[1:]
