@@ -297,7 +297,11 @@ _STATED_LIGHT = re.compile(
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
     r"slanting|pours?|pouring|streams?|streaming|falls?|falling|filters?|filtering)\b|"
     r"\b(?:in|into|through|across|inside|within|under|beneath)\s+(?:the\s+|an?\s+)?"
-    r"(?:lightless|unlit|pitch[- ](?:dark|black)|pitch\s+darkness)\b"
+    r"(?:lightless|unlit|pitch[- ](?:dark|black)|pitch\s+darkness)\b|"
+    # a light named as an item of its own ("..., candlelight, oil paintings", "2am, flickering
+    # neon"): what lights the scene
+    r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}(?:lights?|sunlight|moonlight|"
+    r"lamplight|candlelight|firelight|torchlight|glow|neon|floodlights?|spotlights?)\s*(?=[,.;]|$)"
 )
 
 
