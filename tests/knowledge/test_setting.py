@@ -1188,6 +1188,21 @@ def test_a_hard_backlight_is_refused_under_the_sun():
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "hot red-orange key light from one side",
+        "vivid orange and electric-blue rim lights on either side of {the}",
+    ],
+)
+def test_a_hard_coloured_light_is_refused_under_a_stated_sun_or_grey_sky(text):
+    """A colour from the side or the rim, as the hard red backlight (`gel` in setting.yaml)."""
+    concept = _concept(text)
+    assert concept.conflict(parse_scene("a farmer forking hay in a field at noon")) is not None
+    assert concept.conflict(parse_scene("a surfer on a grey overcast morning")) is not None
+    assert concept.conflict(parse_scene("a jazz trumpeter in a smoky club at night")) is None
+
+
+@pytest.mark.parametrize(
     ("scene", "lit"),
     [
         ("a gem cutter polishing an emerald under flat overcast light", True),
