@@ -2682,6 +2682,29 @@ def test_set_54_readings():
     assert look_conflict("weather", "fluffy cartoonish cumulus clouds", park) is None
 
 
+@pytest.mark.parametrize(
+    ("facet", "text"),
+    [
+        ("composition", "square instant-photo frame with a thick white border"),
+        ("texture", "sticky bright plasticine textures"),
+        ("composition", "arm's-length selfie angle with {the} crowding into the frame"),
+    ],
+)
+def test_a_drawing_takes_no_photograph_s_print_or_modelled_medium(facet, text):
+    """Set 97: an instant-photo border and plasticine on a pencil sketch (both readers)."""
+    sketch = parse_scene("pencil sketch of a pierrot losing a tug-of-war with a bontebok").facts
+    assert "drawn" in sketch and look_conflict(facet, text, sketch)
+    assert look_conflict(facet, text, parse_scene("a pierrot on a stage").facts) is None
+
+
+def test_the_viewer_s_own_gaze_is_the_user_s_framing():
+    """Set 97: "looking down into an ancient baori" got "low-angle wide shot looking up"."""
+    shot = load_concept_graph().get("low-angle wide shot looking up")
+    baori = parse_scene("looking down into an ancient baori at noon, carved steps to green water")
+    assert "framed" in baori.facts and shot.conflict(baori) is not None
+    assert shot.conflict(parse_scene("an ancient stepwell at noon")) is None
+
+
 def test_set_56_readings():
     graph = load_concept_graph()
     # a rain the scene comes after has stopped; one it is in has not

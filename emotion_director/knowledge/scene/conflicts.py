@@ -402,12 +402,16 @@ _FAR_DETAIL = {
 
 
 #: A photograph's own process ("grainy film texture", "harsh flash snapshot", "wide lens
-#: distortion"), which a painted or drawn picture (``drawn``) does not have; a camera's distance
+#: distortion", an instant photo's border, a selfie or a security camera's view) or a modelled
+#: medium's, which a painted or drawn picture (``drawn``) does not have; a camera's distance
 #: or angle ("long lens from far off", "low angle") is any picture's.
 _PHOTO_PROCESS = re.compile(
     r"\b(?:film|grainy|flash|snapshot|polaroid|35mm|bokeh|lens flare|lens distortion|"
     r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints|"
-    r"photo-?booth)\b"
+    r"photo-?booth|instant-?photo|selfie|(?:security|doorbell)-?camera|"
+    # a modelled medium is no drawing either ("sticky bright plasticine textures" and an
+    # instant-photo border on a pencil sketch of a pierrot, set 97, both readers)
+    r"plasticine|claymation)\b"
 )
 
 

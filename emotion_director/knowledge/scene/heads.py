@@ -135,7 +135,7 @@ def look_conflict(
     if "monochrome" in facts and (facet == "colour" or _names_a_hue(text)):
         return "the prompt asks for a picture without colour"
     if "drawn" in facts and _PHOTO_PROCESS.search(text.lower()):
-        return "the prompt asks for a painted or drawn picture: no photographic process"
+        return "the prompt asks for a painted or drawn picture: no photographic or modelled medium"
     if "photographed" in facts and "drawn" not in facts and _DRAWN_PROCESS.search(text.lower()):
         return "the prompt asks for a photograph: no drawn or painted medium"
     return None
