@@ -136,6 +136,7 @@ JUDGES = {
     "judge97": ("GK", "GL"),
     "judge98": ("GM", "GN"),
     "judge99": ("GO", "GP"),
+    "judge100": ("GQ", "GR"),
 }
 
 
