@@ -44,7 +44,7 @@ from emotion_director.knowledge.scene import (
     singular,
     stated_feeling,
 )
-from emotion_director.knowledge.scene.lexicon import _WORD
+from emotion_director.knowledge.scene.lexicon import _WORD, mood_word
 from emotion_director.knowledge.setting import (
     close,
     concept_settings,
@@ -271,7 +271,8 @@ class VisualConcept(BaseModel):
         if shown is None or subject is None or self.emotion.value in shown.emotions:
             return None
         verb = "are" if subject.plural else "is"
-        return f"{subject.label()} {verb} {ing_form(shown.word) or shown.word}, as the scene says"
+        said = mood_word(shown.word) or ing_form(shown.word) or shown.word  # "solemnly": solemn
+        return f"{subject.label()} {verb} {said}, as the scene says"
 
     def clash(self, scene: SceneModel) -> str | None:
         """Why this concept contradicts the scene, or ``None``: a free tag whose opposite the

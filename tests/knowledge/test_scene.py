@@ -2705,6 +2705,38 @@ def test_the_viewer_s_own_gaze_is_the_user_s_framing():
     assert shot.conflict(parse_scene("an ancient stepwell at noon")) is None
 
 
+@pytest.mark.parametrize(
+    ("scene", "mood"),
+    [
+        ("a phrenologist solemnly measuring the lumpy head of a wallaroo", "solemnly"),
+        ("a grocer calmly stacking oranges outside his shop at 6:15 a.m.", "calmly"),
+        ("a man walking angrily down the street", "angrily"),
+        ("a toddler happily splashing in a puddle", "happily"),
+    ],
+)
+def test_a_mood_said_as_an_adverb_is_the_subject_s_face(scene, mood):
+    """Set 97: raised eyebrows for a phrenologist "solemnly measuring"; set 96: gritted teeth
+    for a grocer "calmly" stacking oranges (both left until the adverb was read as a mood)."""
+    model = parse_scene(scene)
+    feeling = stated_feeling(model, model.main)
+    assert feeling is not None and feeling.word == mood
+    brows = next(
+        c for c in load_concept_graph().concepts("amusement") if "eyebrows shot up" in c.text
+    )
+    reason = brows.conflict(model)
+    assert "happily" == mood or (reason and reason.endswith("as the scene says")), reason
+    assert "solemnly," not in (reason or "")  # "the phrenologist is solemn"
+
+
+@pytest.mark.parametrize(
+    "scene",
+    ["a boy running quickly", "a dog sleeping peacefully on a rug", "the stern of a skiff"],
+)
+def test_an_adverb_of_no_mood_states_none(scene):
+    model = parse_scene(scene)
+    assert stated_feeling(model, model.main) is None
+
+
 def test_set_56_readings():
     graph = load_concept_graph()
     # a rain the scene comes after has stopped; one it is in has not

@@ -47,6 +47,8 @@ from emotion_director.knowledge.scene.lexicon import (
     expression_words,
     kind_of,
     known_english,
+    mood_of,
+    mood_word,
     mostly_verbs,
     postures,
     singular,
@@ -771,6 +773,16 @@ def _attributes(
                     expression=True,
                     owner=subject or owner,
                 )
+            )
+        elif mood_word(token) not in (None, token) and (manner := mood_of(token)) is not None:
+            # a mood said as the manner of what a living subject does (an adverb; "lonely" is an
+            # adjective, whoever it is said of) ("a grocer calmly stacking
+            # oranges", "a phrenologist solemnly measuring": set 97 gave the phrenologist raised
+            # eyebrows for amusement, both readers): the subject's, the one it follows or else
+            # the first living one
+            first = next((e.noun for e in entities if e.kind in ANIMATE_KINDS), None)
+            out.append(
+                EmotionalAttribute(word=token, emotions=list(manner), owner=subject or first)
             )
         elif token in EMOTION_WORDS:
             category = _SYNONYMS.get(token)

@@ -436,6 +436,28 @@ def curated_moods() -> dict[str, tuple[str, ...]]:
     return _word_categories("moods")
 
 
+def mood_of(word: str) -> tuple[str, ...] | None:
+    """The Mikels categories of a mood the user states, as an adjective (:func:`curated_moods`)
+    or as its adverb ("calmly stacking oranges", "solemnly measuring", "angrily", "miserably");
+    ``None`` for no mood."""
+    base = mood_word(word)
+    return curated_moods()[base] if base is not None else None
+
+
+def mood_word(word: str) -> str | None:
+    """The mood adjective ``word`` is or says as an adverb ("calmly" -> "calm", "angrily" ->
+    "angry", "miserably" -> "miserable"), or ``None``."""
+    moods = curated_moods()
+    if word in moods:
+        return word
+    if not word.endswith("ly"):
+        return None
+    bases = [word[:-2], word[:-3] + "y" if word.endswith("ily") else ""]
+    if word.endswith("bly"):
+        bases.append(word[:-1] + "e")
+    return next((b for b in bases if b in moods), None)
+
+
 @lru_cache(maxsize=1)
 def attribute_concreteness() -> dict[str, float]:
     """Emotion-laden modifier -> how concrete it is (Brysbaert et al. 2014, 1-5), where rated:

@@ -15,8 +15,8 @@ from emotion_director.knowledge.scene.lexicon import (
     _WORD,
     _curated_states,
     attribute_concreteness,
-    curated_moods,
     curated_subjects,
+    mood_of,
     names_the_thing,
     singular,
 )
@@ -143,7 +143,7 @@ def _own_feeling(
     shown = [
         a
         for a in scene.attributes
-        if (a.expression or (moods and a.emotions and a.word in curated_moods())) and own(a)
+        if (a.expression or (moods and a.emotions and mood_of(a.word) is not None)) and own(a)
     ]
     if not shown:
         return None
