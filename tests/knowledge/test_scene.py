@@ -2688,6 +2688,7 @@ def test_set_54_readings():
         ("composition", "square instant-photo frame with a thick white border"),
         ("texture", "sticky bright plasticine textures"),
         ("composition", "arm's-length selfie angle with {the} crowding into the frame"),
+        ("composition", "shot through a fly-specked lens"),  # set 98: a charcoal drawing
     ],
 )
 def test_a_drawing_takes_no_photograph_s_print_or_modelled_medium(facet, text):
@@ -2703,6 +2704,11 @@ def test_the_viewer_s_own_gaze_is_the_user_s_framing():
     baori = parse_scene("looking down into an ancient baori at noon, carved steps to green water")
     assert "framed" in baori.facts and shot.conflict(baori) is not None
     assert shot.conflict(parse_scene("an ancient stepwell at noon")) is None
+    # set 98: an aquanaut "looking up from below" got an ultra-wide panorama
+    aquanaut = parse_scene(
+        "an aquanaut above glowing sea pens in black water, looking up from below"
+    )
+    assert "framed" in aquanaut.facts
 
 
 @pytest.mark.parametrize(
@@ -3841,6 +3847,11 @@ def test_a_scene_that_names_its_only_light_takes_no_light_of_another_colour(scen
         "lone shopper at a broken turnstile in an empty mall, 2am, flickering lights, no staff",
         "a red vintage vespa parked outside a cafe in rome, morning light",
         "drive-thru window at midnight, hand passing fries into a car, neon glow",
+        # set 98 (a dev reading of the final run): each got a light of its own
+        "a godfather and his godson sharing bibimbap on a rainy Sunday evening, single lamp",
+        "A troubadour in tears, playing his lute to an empty chancel by a single candle.",
+        "a paanwala calmly folding betel leaves under a single bulb, late at night",
+        "A recruiter packing her lanyard into a cardboard box, overcast light through the blinds.",
     ],
 )
 def test_a_light_named_as_an_item_of_the_scene_is_its_light(scene):

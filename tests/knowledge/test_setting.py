@@ -1199,6 +1199,11 @@ def test_a_hard_coloured_light_is_refused_under_a_stated_sun_or_grey_sky(text):
     concept = _concept(text)
     assert concept.conflict(parse_scene("a farmer forking hay in a field at noon")) is not None
     assert concept.conflict(parse_scene("a surfer on a grey overcast morning")) is not None
+    # by any stated day: a paddleboarder the morning after the storm (set 98, a dev reading)
+    morning = parse_scene(
+        "a paddleboarder racing across a flooded lay-by the morning after the storm"
+    )
+    assert concept.conflict(morning) is not None
     assert concept.conflict(parse_scene("a jazz trumpeter in a smoky club at night")) is None
 
 

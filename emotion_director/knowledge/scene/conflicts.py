@@ -409,6 +409,7 @@ _PHOTO_PROCESS = re.compile(
     r"\b(?:film|grainy|flash|snapshot|polaroid|35mm|bokeh|lens flare|lens distortion|"
     r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints|"
     r"photo-?booth|instant-?photo|selfie|(?:security|doorbell)-?camera|"
+    r"(?:fly-specked|smeared|scratched|greasy|dirty)\s+lens|"
     # a modelled medium is no drawing either ("sticky bright plasticine textures" and an
     # instant-photo border on a pencil sketch of a pierrot, set 97, both readers)
     r"plasticine|claymation)\b"

@@ -291,7 +291,7 @@ _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 #: readers: a clash, set 86); not a thing that is dark ("an unlit sparkler", "a pitch-black cat").
 _STATED_LIGHT = re.compile(
     r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
-    r"suns?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
+    r"suns?|lamps?|lanterns?|candles?|bulbs?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
     r"spotlights?|neon)(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
     r"while|during|for|under|beneath|late|early|after|before|until|till|all|one)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
@@ -299,9 +299,12 @@ _STATED_LIGHT = re.compile(
     r"\b(?:in|into|through|across|inside|within|under|beneath)\s+(?:the\s+|an?\s+)?"
     r"(?:lightless|unlit|pitch[- ](?:dark|black)|pitch\s+darkness)\b|"
     # a light named as an item of its own ("..., candlelight, oil paintings", "2am, flickering
-    # neon"): what lights the scene
+    # neon", "single lamp"): what lights the scene
     r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}(?:lights?|sunlight|moonlight|"
-    r"lamplight|candlelight|firelight|torchlight|glow|neon|floodlights?|spotlights?)\s*(?=[,.;]|$)"
+    r"lamplight|candlelight|firelight|torchlight|glow|neon|floodlights?|spotlights?|lamps?|"
+    r"lanterns?|candles?|bulbs?)\s*(?=[,.;]|$)|"
+    # light said to come through something ("overcast light through the blinds")
+    r"\b(?:light|sunlight|moonlight|lamplight|daylight)\s+(?:through|across)\s+(?:the|a|an)\b"
 )
 
 
