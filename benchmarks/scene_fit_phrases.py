@@ -137,6 +137,7 @@ JUDGES = {
     "judge98": ("GM", "GN"),
     "judge99": ("GO", "GP"),
     "judge100": ("GQ", "GR"),
+    "judge101": ("GS", "GT"),
 }
 
 
