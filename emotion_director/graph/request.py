@@ -88,6 +88,10 @@ def strip_instructions(prompt: str) -> tuple[str, list[str]]:
     return untrusted.strip_instructions(prompt)
 
 
+#: Words a removed word's comma does not join: it stood between them and what they take.
+_NO_MARK = ARTICLES | frozenset("in on of with at by for from into".split())
+
+
 def extract_subject(prompt: str) -> tuple[str, list[str]]:
     """The subject to keep (the prompt without emotion words) and its head nouns.
 
@@ -110,9 +114,10 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
             before = " ".join(kept) + " "
             end = re.search(r"[,;:.!?]*$", w)
             after = (end.group(0) if end else "") + " " + " ".join(words[i + 1 :])
-            kept = before[: held_from(before, after)].split()
-            if (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in ARTICLES:
-                # "a dog, full of joy, in a park": its comma stays ("an angry, wet dog": not here)
+            kept = before[: held_from(before, after, bare)].split()
+            if (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in _NO_MARK:
+                # "a dog, full of joy, in a park": its comma stays ("an angry, wet dog", "a boy
+                # in happy, muddy boots": not here)
                 kept[-1] += mark.group(0)
     subject = untrusted.strip_end(" ".join(kept), " ,.;:!?") or prompt
     subject = re.sub(r"\b([Aa])n (?=[^aeiouAEIOU\W])", r"\1 ", subject)  # "an angry dog" -> "a dog"

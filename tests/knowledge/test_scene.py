@@ -2709,6 +2709,8 @@ def test_the_viewer_s_own_gaze_is_the_user_s_framing():
         "an aquanaut above glowing sea pens in black water, looking up from below"
     )
     assert "framed" in aquanaut.facts
+    # a subject's gaze is no framing of the user's (a review)
+    assert "framed" not in parse_scene("a girl looking down into a well").facts
 
 
 @pytest.mark.parametrize(
@@ -2736,7 +2738,15 @@ def test_a_mood_said_as_an_adverb_is_the_subject_s_face(scene, mood):
 
 @pytest.mark.parametrize(
     "scene",
-    ["a boy running quickly", "a dog sleeping peacefully on a rug", "the stern of a skiff"],
+    [
+        "a boy running quickly",
+        "a dog sleeping peacefully on a rug",
+        "the stern of a skiff",
+        # an adverb of another thing, or of vigour (a review)
+        "a fisherman beside a calmly flowing river",
+        "a sadly neglected garden with an old man",
+        "a chef furiously chopping onions",
+    ],
 )
 def test_an_adverb_of_no_mood_states_none(scene):
     model = parse_scene(scene)
@@ -3868,6 +3878,7 @@ def test_a_light_named_as_an_item_of_the_scene_is_its_light(scene):
         "a fox in the snow, light snow falling",  # no light: the snow is light
         "a harbour at dusk, a lighthouse, gulls",
         "a bedroom, a cat on the bed",
+        "a gardener planting tulips from bulbs in spring",  # a review
     ],
 )
 def test_an_item_that_is_no_light_states_none(scene):

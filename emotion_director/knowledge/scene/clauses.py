@@ -735,6 +735,10 @@ def _expression_bases() -> dict[str, str]:
     return {stem: word for word in ing for stem in _ing_stems(word)}
 
 
+#: A verb's ending after its subject ("spiralling", "gapes", "waits").
+_VERB_ENDING = re.compile(r"(?:ing|s)$")
+
+
 def _attributes(
     tokens: list[str], entities: list[SubjectEntity], lowered: str = ""
 ) -> list[EmotionalAttribute]:
@@ -776,14 +780,15 @@ def _attributes(
             )
         elif mood_word(token) not in (None, token) and (manner := mood_of(token)) is not None:
             # a mood said as the manner of what a living subject does (an adverb; "lonely" is an
-            # adjective, whoever it is said of) ("a grocer calmly stacking
-            # oranges", "a phrenologist solemnly measuring": set 97 gave the phrenologist raised
-            # eyebrows for amusement, both readers): the subject's, the one it follows or else
-            # the first living one
-            first = next((e.noun for e in entities if e.kind in ANIMATE_KINDS), None)
-            out.append(
-                EmotionalAttribute(word=token, emotions=list(manner), owner=subject or first)
-            )
+            # adjective, whoever it is said of): "a grocer calmly stacking oranges", "a
+            # phrenologist solemnly measuring" (set 97 gave the phrenologist raised eyebrows for
+            # amusement, both readers), "a sea lion pup spiralling playfully"; the subject's
+            # whose noun or verb it follows (not "a calmly flowing river"), and none for an
+            # adverb of vigour ("a chef furiously chopping onions")
+            doer = tokens[at - 2] if at >= 2 and _VERB_ENDING.search(before) else ""
+            owner = subject or living.get(doer)
+            if owner is not None and token not in curated_subjects().get("vigour_adverbs", []):
+                out.append(EmotionalAttribute(word=token, emotions=list(manner), owner=owner))
         elif token in EMOTION_WORDS:
             category = _SYNONYMS.get(token)
             out.append(

@@ -331,13 +331,19 @@ _LOOK_WORDS = frozenset(
 )
 
 
+def _opens_with_viewer(clause: str) -> bool:
+    """Whether a clause opens with the viewer's own gaze (``subjects.yaml``'s ``viewer``:
+    "looking down into an ancient baori"), not a subject's ("a girl looking down into a well")."""
+    return any(clause.startswith(phrase) for phrase in curated_subjects().get("viewer", []))
+
+
 def _stated_look(lowered: str) -> set[str]:
     """What the user chose of the picture's look, said at the head of a clause: ``framed`` (a
     camera angle or shot: "isometric", "aerial view", "close up") and ``monochrome`` ("black
     and white photo", ", sepia,"; not "a black and white cat")."""
     found = set()
     for clause in (c.strip() for c in re.split(r"[,;.]", lowered)):
-        if _phrases_pattern("framing").search(clause):
+        if _phrases_pattern("framing").search(clause) or _opens_with_viewer(clause):
             found.add("framed")
         for scale in ("aerial", "close"):
             if _phrases_pattern(scale).search(clause):
@@ -408,7 +414,7 @@ _FAR_DETAIL = {
 _PHOTO_PROCESS = re.compile(
     r"\b(?:film|grainy|flash|snapshot|polaroid|35mm|bokeh|lens flare|lens distortion|"
     r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints|"
-    r"photo-?booth|instant-?photo|selfie|(?:security|doorbell)-?camera|"
+    r"photo-?booth|instant[- ]?photo|selfie|(?:security|doorbell)[- ]?camera|"
     r"(?:fly-specked|smeared|scratched|greasy|dirty)\s+lens|"
     # a modelled medium is no drawing either ("sticky bright plasticine textures" and an
     # instant-photo border on a pencil sketch of a pierrot, set 97, both readers)

@@ -291,7 +291,7 @@ _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 #: readers: a clash, set 86); not a thing that is dark ("an unlit sparkler", "a pitch-black cat").
 _STATED_LIGHT = re.compile(
     r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
-    r"suns?|lamps?|lanterns?|candles?|bulbs?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
+    r"suns?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
     r"spotlights?|neon)(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
     r"while|during|for|under|beneath|late|early|after|before|until|till|all|one)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
@@ -303,6 +303,9 @@ _STATED_LIGHT = re.compile(
     r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}(?:lights?|sunlight|moonlight|"
     r"lamplight|candlelight|firelight|torchlight|glow|neon|floodlights?|spotlights?|lamps?|"
     r"lanterns?|candles?|bulbs?)\s*(?=[,.;]|$)|"
+    # a candle or a bulb the scene is lit by or under ("by a single candle", "under a bare
+    # bulb"; not "tulips from bulbs")
+    r"\b(?:by|under|beneath)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:candles?|bulbs?)\b|"
     # light said to come through something ("overcast light through the blinds")
     r"\b(?:light|sunlight|moonlight|lamplight|daylight)\s+(?:through|across)\s+(?:the|a|an)\b"
 )
@@ -456,6 +459,8 @@ def mood_word(word: str) -> str | None:
     if not word.endswith("ly"):
         return None
     bases = [word[:-2], word[:-3] + "y" if word.endswith("ily") else ""]
+    if word.endswith("ically"):
+        bases.append(word[:-4])  # "ecstatically" -> "ecstatic"
     if word.endswith("bly"):
         bases.append(word[:-1] + "e")
     return next((b for b in bases if b in moods), None)

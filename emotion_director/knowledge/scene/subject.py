@@ -14,7 +14,9 @@ from emotion_director.knowledge.scene.conflicts import _FUNCTION_WORDS, phrase_f
 from emotion_director.knowledge.scene.lexicon import (
     _WORD,
     _curated_states,
+    adjectives,
     attribute_concreteness,
+    curated_moods,
     curated_subjects,
     mood_of,
     names_the_thing,
@@ -341,13 +343,16 @@ _PHRASE_ENDS = re.compile(
 )
 
 
-def held_from(before: str, after: str) -> int:
+def held_from(before: str, after: str, word: str = "") -> int:
     """Where the text to remove starts, for a feeling word removed from between ``before`` and
     ``after``: at the preposition (and article) that held it where the word ended their phrase
     ("a woman in despair on a bridge" -> "a woman on a bridge", "a man in a rage at the till" ->
-    "a man at the till"), else at the word itself (``len(before)``)."""
+    "a man at the till"), else at the word itself (``len(before)``). An adjective ``word`` ends
+    no phrase: others may follow it ("a portrait of a sad, old man")."""
     held = _HOLDS_FEELING.search(before)
     if held is None or not _PHRASE_ENDS.match(after):
+        return len(before)
+    if word.lower() in adjectives() or word.lower() in curated_moods():
         return len(before)
     return held.start(1)
 
@@ -375,7 +380,7 @@ def _without(text: str, word: str) -> str:
     elif (match := closed.search(text)) and match.start(1) == first.start():
         new = text[: match.start()] + text[match.end() :]
     else:
-        start = held_from(text[: first.start()], text[first.end() :])
+        start = held_from(text[: first.start()], text[first.end() :], word)
         new = text[:start] + text[first.end() :]
     new = new.lstrip(" ,;:")
     if text.lstrip()[:1].isupper() and new[:1].islower():
