@@ -64,6 +64,7 @@ class CuratedSubjects(TypedDict):
     media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
     media_pairs: NotRequired[list[str]]  # the same, two words: "close up", "still life"
     framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
+    viewer: NotRequired[list[str]]  # phrases: the viewer's own gaze, opening a clause
     downward: NotRequired[list[str]]  # phrases: a camera looking straight down
     aerial: NotRequired[list[str]]  # phrases: a framing from far above
     close: NotRequired[list[str]]  # phrases: a framing from close up
@@ -75,6 +76,7 @@ class CuratedSubjects(TypedDict):
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     moods: NotRequired[dict[str, str]]  # how a living subject feels -> comma-separated categories
+    vigour_adverbs: NotRequired[list[str]]  # adverbs of a mood that say how hard, not how it feels
     descriptive: NotRequired[list[str]]
     lifeless: NotRequired[dict[str, list[str]]]  # "depictions" / "modifiers" -> words
     parts: list[str]
