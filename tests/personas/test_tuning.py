@@ -186,7 +186,8 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path, no_read_risk):
     # a scene whose shortlist the edit reorders (on others, concepts specific to the subject
     # and its setting outrank any taste edit: the diff rightly shows no change there; "a hut in
     # the snow" was one until the tiny silhouette in immense surroundings needed a vista, which
-    # falling snow hides)
+    # falling snow hides, and "a lantern on a snowy path" until the lights that fit any scene
+    # joined the shortlists, 2026-12-07)
     result = runner.invoke(
         app,
         [
@@ -195,7 +196,7 @@ def test_personas_diff_cli_and_its_bad_input(tmp_path, no_read_risk):
             "defaults",
             str(tmp_path / "b"),
             "--scene",
-            "a lantern on a snowy path:awe",
+            "a lantern in the snow:awe",
             "--changed-only",
         ],
     )
