@@ -138,6 +138,7 @@ JUDGES = {
     "judge99": ("GO", "GP"),
     "judge100": ("GQ", "GR"),
     "judge101": ("GS", "GT"),
+    "judge102": ("GU", "GV"),
 }
 
 
