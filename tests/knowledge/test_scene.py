@@ -2711,6 +2711,10 @@ def test_the_viewer_s_own_gaze_is_the_user_s_framing():
     assert "framed" in aquanaut.facts
     # a subject's gaze is no framing of the user's (a review)
     assert "framed" not in parse_scene("a girl looking down into a well").facts
+    # set 99: "From behind, an old imam ..." got red-rimmed eyes (both readers)
+    imam = parse_scene("From behind, an old imam sitting alone in an empty madrasa at dusk")
+    assert {"framed", "face_hidden"} <= imam.facts
+    assert "face_hidden" not in parse_scene("a cat peeking from behind a curtain").facts
 
 
 @pytest.mark.parametrize(

@@ -331,10 +331,11 @@ _LOOK_WORDS = frozenset(
 )
 
 
-def _opens_with_viewer(clause: str) -> bool:
+def _opens_with_viewer(clause: str, section: Literal["viewer", "behind"] = "viewer") -> bool:
     """Whether a clause opens with the viewer's own gaze (``subjects.yaml``'s ``viewer``:
-    "looking down into an ancient baori"), not a subject's ("a girl looking down into a well")."""
-    return any(clause.startswith(phrase) for phrase in curated_subjects().get("viewer", []))
+    "looking down into an ancient baori"), not a subject's ("a girl looking down into a well");
+    ``behind``: with the viewer behind the subject ("From behind, an old imam ...")."""
+    return any(clause.startswith(phrase) for phrase in curated_subjects().get(section, []))
 
 
 def _stated_look(lowered: str) -> set[str]:
@@ -345,6 +346,8 @@ def _stated_look(lowered: str) -> set[str]:
     for clause in (c.strip() for c in re.split(r"[,;.]", lowered)):
         if _phrases_pattern("framing").search(clause) or _opens_with_viewer(clause):
             found.add("framed")
+        if _opens_with_viewer(clause, "behind"):
+            found |= {"framed", "face_hidden"}
         for scale in ("aerial", "close"):
             if _phrases_pattern(scale).search(clause):
                 found |= {"framed", f"{scale}_view"}

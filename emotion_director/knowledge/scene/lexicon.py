@@ -65,6 +65,7 @@ class CuratedSubjects(TypedDict):
     media_pairs: NotRequired[list[str]]  # the same, two words: "close up", "still life"
     framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
     viewer: NotRequired[list[str]]  # phrases: the viewer's own gaze, opening a clause
+    behind: NotRequired[list[str]]  # phrases: the viewer behind the subject, opening a clause
     downward: NotRequired[list[str]]  # phrases: a camera looking straight down
     aerial: NotRequired[list[str]]  # phrases: a framing from far above
     close: NotRequired[list[str]]  # phrases: a framing from close up
