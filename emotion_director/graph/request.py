@@ -112,8 +112,7 @@ def extract_subject(prompt: str) -> tuple[str, list[str]]:
             # the preposition that held it goes too where the word ended its phrase: "a woman in
             # despair on a bridge" (held_from)
             before = " ".join(kept) + " "
-            end = re.search(r"[,;:.!?]*$", w)
-            after = (end.group(0) if end else "") + " " + " ".join(words[i + 1 :])
+            after = w[len(w.rstrip(",;:.!?")) :] + " " + " ".join(words[i + 1 :])
             kept = before[: held_from(before, after, bare)].split()
             if (mark := re.search(r"[,;:]$", w)) and kept and kept[-1].lower() not in _NO_MARK:
                 # "a dog, full of joy, in a park": its comma stays ("an angry, wet dog", "a boy

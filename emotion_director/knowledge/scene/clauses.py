@@ -42,12 +42,12 @@ from emotion_director.knowledge.scene.lexicon import (
     adjectives,
     attribute_lexicon,
     body_parts,
+    curated_moods,
     curated_subjects,
     english_words,
     expression_words,
     kind_of,
     known_english,
-    mood_of,
     mood_word,
     mostly_verbs,
     postures,
@@ -778,7 +778,7 @@ def _attributes(
                     owner=subject or owner,
                 )
             )
-        elif mood_word(token) not in (None, token) and (manner := mood_of(token)) is not None:
+        elif (mood := mood_word(token)) not in (None, token):
             # a mood said as the manner of what a living subject does (an adverb; "lonely" is an
             # adjective, whoever it is said of): "a grocer calmly stacking oranges", "a
             # phrenologist solemnly measuring" (set 97 gave the phrenologist raised eyebrows for
@@ -788,7 +788,8 @@ def _attributes(
             doer = tokens[at - 2] if at >= 2 and _VERB_ENDING.search(before) else ""
             owner = subject or living.get(doer)
             if owner is not None and token not in curated_subjects().get("vigour_adverbs", []):
-                out.append(EmotionalAttribute(word=token, emotions=list(manner), owner=owner))
+                manner = list(curated_moods()[mood or ""])
+                out.append(EmotionalAttribute(word=token, emotions=manner, owner=owner))
         elif token in EMOTION_WORDS:
             category = _SYNONYMS.get(token)
             out.append(

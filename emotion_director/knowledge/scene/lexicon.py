@@ -285,6 +285,13 @@ def _said_of_a_storm(pattern: re.Pattern[str], lowered: str) -> bool:
 _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 
 
+#: What gives light, as a scene names it ("lamplight", "a lantern", "neon").
+_LIGHT_SOURCES = (
+    r"lights?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|"
+    r"glow|floodlights?|spotlights?|neon"
+)
+
+
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
 #: buzzing fluorescent lights", "by lamplight", "under the noon sun", "under a bright studio
 #: lamp", "in the glow of a forge"; not "in light snow"),
@@ -293,9 +300,8 @@ _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 #: descending past drifting ctenophores in lightless depths" got "harsh red backlight", both
 #: readers: a clash, set 86); not a thing that is dark ("an unlit sparkler", "a pitch-black cat").
 _STATED_LIGHT = re.compile(
-    r"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:lights?|"
-    r"suns?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|glow|floodlights?|"
-    r"spotlights?|neon)(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
+    rf"\b(?:under|in|by|beneath|from)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){{0,2}}(?:suns?|"
+    rf"{_LIGHT_SOURCES})(?=\s*[,.;]|\s*$|\s+(?:on|in|at|of|over|across|from|through|with|and|as|"
     r"while|during|for|under|beneath|late|early|after|before|until|till|all|one)\b)|\blit\s+(?:only\s+)?by\b|\b(?:moonlit|sunlit|lamplit|"
     r"candlelit|floodlit|neon-lit|lamp-lit|torchlit|backlit|firelit)\b|\blight\s+(?:slants?|"
     r"slanting|pours?|pouring|streams?|streaming|falls?|falling|filters?|filtering)\b|"
@@ -303,9 +309,8 @@ _STATED_LIGHT = re.compile(
     r"(?:lightless|unlit|pitch[- ](?:dark|black)|pitch\s+darkness)\b|"
     # a light named as an item of its own ("..., candlelight, oil paintings", "2am, flickering
     # neon", "single lamp"): what lights the scene
-    r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}(?:lights?|sunlight|moonlight|"
-    r"lamplight|candlelight|firelight|torchlight|glow|neon|floodlights?|spotlights?|lamps?|"
-    r"lanterns?|candles?|bulbs?)\s*(?=[,.;]|$)|"
+    r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}"
+    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)\s*(?=[,.;]|$)|"
     # a candle or a bulb the scene is lit by or under ("by a single candle", "under a bare
     # bulb"; not "tulips from bulbs")
     r"\b(?:by|under|beneath)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:candles?|bulbs?)\b|"
