@@ -3866,6 +3866,8 @@ def test_a_scene_that_names_its_only_light_takes_no_light_of_another_colour(scen
         "A troubadour in tears, playing his lute to an empty chancel by a single candle.",
         "a paanwala calmly folding betel leaves under a single bulb, late at night",
         "A recruiter packing her lanyard into a cardboard box, overcast light through the blinds.",
+        # set 99 (final, read as a user): "dim blue hour light fading" was added
+        "a bichon waiting with its lead in its mouth, evening light through frosted glass",
     ],
 )
 def test_a_light_named_as_an_item_of_the_scene_is_its_light(scene):

@@ -314,8 +314,9 @@ _STATED_LIGHT = re.compile(
     # a candle or a bulb the scene is lit by or under ("by a single candle", "under a bare
     # bulb"; not "tulips from bulbs")
     r"\b(?:by|under|beneath)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:candles?|bulbs?)\b|"
-    # light said to come through something ("overcast light through the blinds")
-    r"\b(?:light|sunlight|moonlight|lamplight|daylight)\s+(?:through|across)\s+(?:the|a|an)\b"
+    # light said to come through something ("overcast light through the blinds", "evening
+    # light through frosted glass")
+    r"\b(?:light|sunlight|moonlight|lamplight|daylight)\s+(?:through|across)\s+\w"
 )
 
 
