@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -39,7 +39,13 @@ from emotion_director.emotions import (
 )
 from emotion_director.errors import BackendError, UnknownEmotionError
 from emotion_director.knowledge.concept_graph import ConceptGraph, content_words
-from emotion_director.knowledge.scene import BODY_FACTS, SceneModel, facts_conflict, phrase_facts
+from emotion_director.knowledge.scene import (
+    BODY_FACTS,
+    SceneModel,
+    facts_conflict,
+    framing_conflict,
+    phrase_facts,
+)
 from emotion_director.untrusted import (
     FENCE_NOTE,
     fence,
@@ -87,6 +93,9 @@ class ConsensusResult:
     composer: str
     #: the picked cue given up as the riskiest (:func:`trim_risky`), or None
     trimmed: DroppedCue | None = None
+    #: picked cues given up because the picture cannot show them with a cue picked before them
+    #: (:func:`one_picture`: a face on a subject the framing makes a speck)
+    unseen: list[DroppedCue] = field(default_factory=list)
 
 
 class WrittenPrompt(BaseModel):
@@ -129,6 +138,50 @@ def select_concepts(chain: ConceptChain) -> tuple[list[ConceptLink], ConceptLink
     # Prefer a persona not heard yet; then a concept about this scene; then the strongest voice.
     minority_pool.sort(key=lambda c: (c.supported_by[0] in voices, -c.fit, -c.support, c.text))
     return majority, (minority_pool[0] if minority_pool else None)
+
+
+def one_picture(
+    picked: Sequence[ConceptLink], pool: Sequence[ConceptLink]
+) -> tuple[list[ConceptLink], list[DroppedCue]]:
+    """The picked cues one picture can show together, in their order, and those given up: a cue
+    the framing of a composition picked before it hides (a face on a subject "as a speck", on a
+    silhouette), or a composition that would hide a cue picked before it. A composition given up
+    is replaced by the best one of ``pool`` that hides nothing picked."""
+    kept: list[ConceptLink] = []
+    given_up: list[DroppedCue] = []
+    lost: set[str] = set()
+    for link in picked:
+        reason = _hidden_by(link, kept)
+        if reason is None:
+            kept.append(link)
+        else:
+            persona = link.supported_by[0] if link.supported_by else None
+            given_up.append(DroppedCue(text=link.text, persona=persona, reason=reason))
+            lost.add(link.text)
+    framings = {c.text for c in picked if c.facet == "composition"}
+    if lost & framings and not any(c.facet == "composition" for c in kept):
+        for concept in sorted(pool, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
+            if (
+                concept.facet == "composition"
+                and concept.text not in lost
+                and _hidden_by(concept, kept) is None
+            ):
+                kept.append(concept)
+                break
+    return kept, given_up
+
+
+def _hidden_by(link: ConceptLink, kept: Sequence[ConceptLink]) -> str | None:
+    for other in kept:
+        if link.facet == "composition" and other.facet != "composition":
+            reason = framing_conflict(link.text, other.text)
+        elif other.facet == "composition" and link.facet != "composition":
+            reason = framing_conflict(other.text, link.text)
+        else:
+            continue
+        if reason is not None:
+            return f"one picture cannot show it with '{other.text}', picked first: {reason}"
+    return None
 
 
 def trim_risky(
@@ -382,6 +435,11 @@ def build_consensus(
             picked.append(concept)
             covered.add(concept.facet)
     picked += [c for c in fills if c.facet not in covered]
+    picked, unseen = one_picture(picked, chain.concepts)
+    if unseen:
+        lost = {d.text for d in unseen}
+        majority = [c for c in majority if c.text not in lost]
+        minority = None if minority is not None and minority.text in lost else minority
     trimmed = trim_risky(picked, scene, concept_graph, emotion)
     if trimmed is not None:
         picked = [c for c in picked if c.text != trimmed.text]
@@ -406,6 +464,7 @@ def build_consensus(
     )
     return ConsensusResult(
         trimmed=trimmed,
+        unseen=unseen,
         final_prompt=final,
         negative_prompt=negative_prompt(
             emotion,

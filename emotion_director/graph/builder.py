@@ -354,11 +354,10 @@ class MCAgentNodes:
             "visual_prompt": result.visual_prompt,
             "trace": result.trace,
         }
-        if result.trimmed is not None:  # the trace names every cue the prompt gave up
+        given_up = [*result.unseen, *([result.trimmed] if result.trimmed is not None else [])]
+        if given_up:  # the trace names every cue the prompt gave up
             chain = state["concepts"]
-            update["concepts"] = chain.model_copy(
-                update={"dropped": [*chain.dropped, result.trimmed]}
-            )
+            update["concepts"] = chain.model_copy(update={"dropped": [*chain.dropped, *given_up]})
         return update
 
     def generate_image(self, state: RewriteState) -> dict[str, Any]:

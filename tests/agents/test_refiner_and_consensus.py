@@ -698,6 +698,49 @@ def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
     assert all(link.text in result.final_prompt for link in links[1:])
 
 
+def test_a_face_and_a_speck_framing_are_never_one_prompt():
+    """Set 100: a watercolour hitchhiker on the Uyuni mirror got "mouth slightly open, eyes
+    lifted" and "extreme wide shot with the hitchhiker as a speck" in one prompt (116 of 201
+    such framings in sets 1-100 held a face): the cue picked first stays, the other is given up
+    and named in the chain, and a lost framing is replaced by one that hides nothing."""
+    from emotion_director.agents.consensus import one_picture
+    from emotion_director.agents.schemas import ConceptChain
+
+    graph = load_concept_graph()
+    scene = parse_scene("a solitary hitchhiker walking across rain-flooded salt flats")
+    face, speck, low = _links(
+        graph,
+        scene,
+        [
+            "{poss} mouth slightly open, eyes lifted",
+            "extreme wide shot with {the} as a speck",
+            "low-angle wide shot looking up",
+        ],
+    )
+    face.supported_by = speck.supported_by = ["poet", "child"]
+    face.fit, speck.fit, low.fit = 0.9, 0.8, 0.1
+    kept, lost = one_picture([face, speck], [face, speck, low])
+    assert [c.text for c in kept] == [face.text, low.text]
+    assert [d.text for d in lost] == [speck.text] and "no face" in lost[0].reason
+    kept, lost = one_picture([speck, face], [face, speck, low])
+    assert [c.text for c in kept] == [speck.text] and [d.text for d in lost] == [face.text]
+    # a framing that keeps the subject large hides nothing
+    assert one_picture([face, low], [face, low]) == ([face, low], [])
+    # through the consensus: the prompt holds one of the two and the chain names the other
+    chain = ConceptChain(emotion=Emotion.AWE, appraisals=[], concepts=[face, speck, low])
+    result = build_consensus.invoke(
+        chain,
+        [reading(p, [face.text, speck.text]) for p in ("poet", "child")],
+        subject=scene.text,
+        head_nouns=["hitchhiker"],
+        emotion=Emotion.AWE,
+        concept_graph=graph,
+        scene=scene,
+    )
+    assert (face.text in result.final_prompt) != (speck.text in result.final_prompt)
+    assert [d.text for d in result.unseen] == [speck.text]
+
+
 @pytest.mark.parametrize(
     ("cue", "english", "dropped"),
     [

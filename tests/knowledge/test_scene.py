@@ -2689,6 +2689,7 @@ def test_set_54_readings():
         ("texture", "sticky bright plasticine textures"),
         ("composition", "arm's-length selfie angle with {the} crowding into the frame"),
         ("composition", "shot through a fly-specked lens"),  # set 98: a charcoal drawing
+        ("texture", "fuzzy felt and pom-pom textures"),  # set 100: pixel art
     ],
 )
 def test_a_drawing_takes_no_photograph_s_print_or_modelled_medium(facet, text):
@@ -3898,3 +3899,21 @@ def test_a_hard_backlight_is_refused_under_an_overcast_sky():
     backlight = load_concept_graph().get("harsh red backlight")
     assert backlight.conflict(parse_scene("a dogwalker on a windy esplanade, overcast"))
     assert backlight.conflict(parse_scene("a neon alley in the rain at night")) is None
+
+
+def test_a_close_up_shows_no_distance():
+    """Set 100: "extreme close-up of a gemcutter's tweezers lifting a raw sapphire to a loupe"
+    got "soft light fading gradually into the distance" (a clash to its strict reader)."""
+    graph = load_concept_graph()
+    close = parse_scene("extreme close-up of a gemcutter's tweezers lifting a raw sapphire")
+    open_view = parse_scene("a gemcutter lifting a raw sapphire to a loupe in a workshop")
+    for text in (
+        "soft light fading gradually into the distance",
+        "crisp fine detail from the foreground to the far edge",
+    ):
+        concept = graph.get(text)
+        assert concept.conflict(close) is not None, text
+        assert concept.conflict(open_view) is None, text
+    # the felt of a felt-tip pen, or a feeling, is no modelled medium
+    pixel = parse_scene("pixel art of roller-skating kazooists at a rollerdisco").facts
+    assert look_conflict("object", "a felt-tip pen drawing on the wall", pixel) is None

@@ -47,6 +47,7 @@ from emotion_director.knowledge.scene.conflicts import (
 )
 from emotion_director.knowledge.scene.heads import (
     calendar_positions,
+    framing_conflict,
     look_conflict,
     name_positions,
     subjects_own,
@@ -163,6 +164,7 @@ __all__ = [
     "kind_of",
     "is_filler",
     "known_english",
+    "framing_conflict",
     "look_conflict",
     "mostly_verbs",
     "motion_verbs",

@@ -420,8 +420,9 @@ _PHOTO_PROCESS = re.compile(
     r"photo-?booth|instant[- ]?photo|selfie|(?:security|doorbell)[- ]?camera|"
     r"(?:fly-specked|smeared|scratched|greasy|dirty)\s+lens|"
     # a modelled medium is no drawing either ("sticky bright plasticine textures" and an
-    # instant-photo border on a pencil sketch of a pierrot, set 97, both readers)
-    r"plasticine|claymation)\b"
+    # instant-photo border on a pencil sketch of a pierrot, set 97, both readers; "fuzzy felt and
+    # pom-pom textures" on pixel art of roller-skating kazooists, set 100)
+    r"plasticine|claymation|pom-?poms?|(?:fuzzy|wool(?:len)?)\s+felt|felt\s+(?:textures?|puppets?|cut-?outs?))\b"
 )
 
 

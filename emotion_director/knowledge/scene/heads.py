@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 from functools import lru_cache
+from typing import Literal
 
 from emotion_director.knowledge.scene.conflicts import (
     _DRAWN_PROCESS,
@@ -38,6 +39,7 @@ from emotion_director.knowledge.scene.lexicon import (
     agent_nouns,
     attribute_lexicon,
     body_parts,
+    curated_subjects,
     english_words,
     kind_of,
     known_english,
@@ -138,6 +140,30 @@ def look_conflict(
         return "the prompt asks for a painted or drawn picture: no photographic or modelled medium"
     if "photographed" in facts and "drawn" not in facts and _DRAWN_PROCESS.search(text.lower()):
         return "the prompt asks for a photograph: no drawn or painted medium"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _named_anywhere(section: Literal["aerial", "small", "silhouette"]) -> re.Pattern[str]:
+    """A phrase of ``section`` (``subjects.yaml``) anywhere in a text, as whole words."""
+    phrases = sorted(curated_subjects().get(section, []), key=len, reverse=True)
+    return re.compile(r"(?<![\w'-])(?:" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])")
+
+
+def framing_conflict(framing: str, text: str) -> str | None:
+    """Why a cue ``text`` cannot be seen in the picture that a composition cue ``framing`` sets
+    for the same prompt, or ``None``: a face or skin where the framing makes the subject small
+    or views it from far above ("extreme wide shot with the hitchhiker as a speck" and "mouth
+    slightly open, eyes lifted"), a face on a silhouette. One picture has one framing: the
+    user's own is :func:`look_conflict`'s."""
+    detail = phrase_facts(text) & _FAR_DETAIL.keys()
+    if not detail:
+        return None
+    lowered = framing.lower()
+    if _named_anywhere("small").search(lowered) or _named_anywhere("aerial").search(lowered):
+        return f"'{framing}' shows the subject small or from far above: {_FAR_DETAIL[min(detail)]}"
+    if "face" in detail and _named_anywhere("silhouette").search(lowered):
+        return f"'{framing}' shows the subject as a silhouette: its face cannot be seen"
     return None
 
 

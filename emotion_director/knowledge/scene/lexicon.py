@@ -70,6 +70,7 @@ class CuratedSubjects(TypedDict):
     aerial: NotRequired[list[str]]  # phrases: a framing from far above
     close: NotRequired[list[str]]  # phrases: a framing from close up
     silhouette: NotRequired[list[str]]  # phrases: the subject as a dark shape
+    small: NotRequired[list[str]]  # phrases: a composition making the subject small
     monochrome: NotRequired[list[str]]  # phrases: a picture without colour
     drawn: NotRequired[list[str]]  # phrases: a painted or drawn medium
     drawn_monochrome: NotRequired[list[str]]  # phrases: such a medium without colour
