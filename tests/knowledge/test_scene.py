@@ -3917,3 +3917,19 @@ def test_a_close_up_shows_no_distance():
     # the felt of a felt-tip pen, or a feeling, is no modelled medium
     pixel = parse_scene("pixel art of roller-skating kazooists at a rollerdisco").facts
     assert look_conflict("object", "a felt-tip pen drawing on the wall", pixel) is None
+
+
+def test_a_picture_made_of_stained_glass_is_of_its_subject_not_a_church_window():
+    """Set 100: "stained glass window of a coalman carrying sacks through a mining township" was
+    read as a church window, indoors, and got "a coat still hanging on its hook"."""
+    scene = parse_scene(
+        "stained glass window of a coalman carrying sacks through a mining township"
+    )
+    assert scene.main.noun == "coalman" and "drawn" in scene.facts
+    assert not {"indoor", "culture"} & scene.stated
+    assert look_conflict("texture", "grainy film texture and heavy vignette", scene.facts)
+    # its look stays the picture's; a window in a chapel is still a church's
+    assert "stationary" in parse_scene("still life of pears on a table").stated
+    assert "indoor" in parse_scene("a stained glass window in a chapel").stated
+    mosaic = parse_scene("mosaic of a fisherman mending nets")
+    assert mosaic.main.noun == "fisherman" and "drawn" in mosaic.facts

@@ -62,7 +62,7 @@ class CuratedSubjects(TypedDict):
     calendar: NotRequired[str]  # space-separated: months and days, capitalised by rule
     regions: NotRequired[str]  # space-separated: parts of a place ("the rim of", "forest floor")
     media: NotRequired[str]  # space-separated: what a picture is made as ("watercolor of")
-    media_pairs: NotRequired[list[str]]  # the same, two words: "close up", "still life"
+    media_pairs: NotRequired[list[str]]  # the same, 2-3 words: "close up", "still life"
     framing: NotRequired[list[str]]  # phrases: a camera angle or shot the user chose
     viewer: NotRequired[list[str]]  # phrases: the viewer's own gaze, opening a clause
     behind: NotRequired[list[str]]  # phrases: the viewer behind the subject, opening a clause

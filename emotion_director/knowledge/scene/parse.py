@@ -64,6 +64,7 @@ from emotion_director.knowledge.scene.phrases import (
     _destination,
     _exerts,
     _framing,
+    _medium_words,
     _set_down,
     _stays_put,
     _travels,
@@ -104,6 +105,10 @@ def _main_clause_at(tokens: list[str], start: int) -> bool:
     if start < len(tokens) and bare_pronoun(tokens[start]) in _SUBJECT_PRONOUNS:
         return True
     return any(_agrees_as_verb(tokens, k) for k in range(start + 1, min(start + 6, len(tokens))))
+
+
+#: What a medium's own words state of a place, which a picture made as it is not in.
+_MEDIUM_PLACES = frozenset({"indoor", "window", "building"})
 
 
 @lru_cache(maxsize=2048)
@@ -170,12 +175,18 @@ def parse_scene(text: str) -> SceneModel:
     stated = phrase_facts(" ".join(unnamed)) | denial_facts if english else frozenset()
     # a subject's own body words ("a dog's tail") state nothing about the body plan needs
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
+    # what the picture is made as is in no place ("stained glass window of a coalman ..." is no
+    # church window, set 100); its look stays ("still life of", "long exposure of")
+    medium = " ".join(tokens[i] for i in _medium_words(tokens))
+    facts -= {f for f in phrase_facts(medium) if f.startswith("site:") or f in _MEDIUM_PLACES}
     curated = curated_subjects()
-    # a compound's first word names no setting: "a window cleaner's cradle" is not indoors
+    # a compound's first word names no setting: "a window cleaner's cradle" is not indoors,
+    # nor does what the picture is made as
+    frame = set(_medium_words(tokens))
     said = {
         t
         for i, t in enumerate(tokens)
-        if not (_compound_first(tokens, i) or _absent(tokens, i)) and t not in gone
+        if not (_compound_first(tokens, i) or _absent(tokens, i) or i in frame) and t not in gone
     }
     for fact in curated["settings"]:
         words = set(curated["settings"][fact])

@@ -210,21 +210,39 @@ def _last_noun(tokens: list[str], start: int) -> int:
 
 @lru_cache(maxsize=1)
 def _media_pairs() -> frozenset[str]:
-    """Two-word names of what a picture is made as (``media_pairs``: "close up", "still life")."""
+    """Names of two or three words of what a picture is made as (``media_pairs``: "close up",
+    "still life", "stained glass window")."""
     return frozenset(curated_subjects().get("media_pairs", []))
 
 
 def _framing(tokens: list[str]) -> int:
+    """How many words the opening frame of the picture takes (:func:`_frame`)."""
+    return _frame(tokens)[0]
+
+
+def _medium_words(tokens: list[str]) -> range:
+    """Where the opening frame names the medium itself ("stained glass window" of "stained glass
+    window of a coalman"), which states no setting; its style words may ("underwater photo of",
+    "night photo of")."""
+    end, named = _frame(tokens)
+    return range(end - 1 - named, end - 1) if end else range(0)
+
+
+def _frame(tokens: list[str]) -> tuple[int, int]:
     """How many words the opening frame of the picture takes, "of" included: "watercolor of",
     "an oil painting of", "extreme close up of", "aerial view of", "a macro shot of" (a media
-    word or pair just before an "of" among the first six words); 0 when it opens with
-    no frame. Only the opening: "a child drawing a picture of a horse" draws a real picture."""
+    word, or a name of two or three words, just before an "of" among the first six words), and
+    how many of them name the medium; ``(0, 0)`` when it opens with no frame. Only
+    the opening: "a child drawing a picture of a horse" draws a real picture."""
     media = _word_list("media")
     for k, word in enumerate(tokens[:6]):
         if word != "of" or not k:
             continue
         before = tokens[k - 1]
-        framed = before in media or " ".join(tokens[max(0, k - 2) : k]) in _media_pairs()
+        named = next(
+            (n for n in (3, 2) if k >= n and " ".join(tokens[k - n : k]) in _media_pairs()),
+            1 if before in media else 0,
+        )
         # what comes first only styles the frame ("a pencil sketch of", "black and white photo
         # of", "studio lighting portrait of"): no living thing and no verb ("a child drawing a
         # picture of a horse", "a crumpled photo of a soldier")
@@ -232,10 +250,10 @@ def _framing(tokens: list[str]) -> int:
         # painting of", "wildlife photo of")
         styled = not any(
             (kind_of(w) in ANIMATE_KINDS and i < k - 2) or (_participle(w) and w not in media)
-            for i, w in enumerate(tokens[: k - 1])
+            for i, w in enumerate(tokens[: k - named])
         )
-        return k + 1 if framed and styled else 0
-    return 0
+        return (k + 1, named) if named and styled else (0, 0)
+    return 0, 0
 
 
 def _count_verb(tokens: list[str], j: int) -> bool:
