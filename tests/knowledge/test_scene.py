@@ -3933,3 +3933,36 @@ def test_a_picture_made_of_stained_glass_is_of_its_subject_not_a_church_window()
     assert "indoor" in parse_scene("a stained glass window in a chapel").stated
     mosaic = parse_scene("mosaic of a fisherman mending nets")
     assert mosaic.main.noun == "fisherman" and "drawn" in mosaic.facts
+
+
+def test_set_101_media_light_and_views_the_readers_found_overruled():
+    """Set 101, both readers: a flash snapshot and a photo-booth strip on a comic panel, a
+    photo-booth strip on a phone flash photo, plasticine on a Kodachrome snapshot, a palette on
+    an etching (the strict reader), stark light in thick fog, light fading into the distance
+    under a drone shot straight down, a light added where "one lantern burning" or "buzzing
+    fluorescent tubes" light the scene."""
+    graph = load_concept_graph()
+    comic = parse_scene("A sunburnt legionary asleep at the milecastle, comic panel.")
+    assert comic.main.noun == "legionary" and "drawn" in comic.facts
+    strip = "a photo-booth strip of four frames of {the}"
+    assert look_conflict("composition", strip, comic.facts)
+    phone = parse_scene("hubby passed out on the settee at 2am, phone flash photo").facts
+    assert look_conflict("composition", strip, phone)
+    kodachrome = parse_scene("greenkeeper chasing a runaway mower, 1970s Kodachrome snapshot")
+    assert look_conflict("texture", "sticky bright plasticine textures", kodachrome.facts)
+    assert look_conflict("composition", strip, parse_scene("a dog in a park").facts) is None
+    etching = parse_scene("aeronaut lifting off in a silk balloon over Versailles, etching")
+    assert {"drawn", "monochrome"} <= etching.facts
+    stark = graph.get("stark high-contrast light with crushed black shadows")
+    assert stark.conflict(parse_scene("cox screaming at a crew through thick river fog"))
+    assert stark.conflict(parse_scene("cox screaming at a crew on a river")) is None
+    fading = graph.get("soft light fading gradually into the distance")
+    down = parse_scene("drone shot straight down over a motorway cloverleaf at dusk")
+    assert fading.conflict(down) is not None
+    assert "downward_view" not in parse_scene("a boy looking straight down into a well").facts
+    for prompt in (
+        "old whittler carving a tiny bird in an empty byre, one lantern burning",
+        "my deskmate clipping his toenails at the hotdesk under buzzing fluorescent tubes",
+    ):
+        assert "lit" in parse_scene(prompt).facts, prompt
+    assert "lit" not in parse_scene("a cat among tubes of paint").facts

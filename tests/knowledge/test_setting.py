@@ -41,10 +41,12 @@ def test_loaded_concepts_carry_their_setting():
 def test_stated_tags_come_from_facts_and_what_they_imply():
     kitchen = stated_tags(frozenset({"night", "site:kitchen"}))
     assert kitchen == {"night", "home", "indoor", "table", "built"}
-    assert stated_tags(frozenset({"site:park"})) == {"garden", "field", "outdoor"}
+    # (out in the open: outdoors, and nothing built)
+    assert stated_tags(frozenset({"site:park"})) == {"garden", "field", "outdoor", "open_air"}
     assert stated_tags(frozenset()) == frozenset()
     # the reader's tags count as stated too
-    assert stated_tags(frozenset(), frozenset({"forest"})) == {"forest", "outdoor"}
+    assert stated_tags(frozenset(), frozenset({"forest"})) == {"forest", "outdoor", "open_air"}
+    assert "open_air" not in stated_tags(frozenset({"site:street"}))  # a street is built
 
 
 def test_the_scene_s_own_words_win_over_a_reading_of_their_meaning():
@@ -1399,3 +1401,22 @@ def test_set_86_clashes_are_refused_at_the_source():
     flare = graph.get("a flare's red light sputtering on wet rock")
     assert flare.conflict(cabaret)
     assert flare.conflict(parse_scene("a lifeboat crew on a rocky shore at night")) is None
+
+
+def test_coloured_lights_need_something_built_to_hang_from_out_of_doors():
+    """Set 100: orange and blue rim lights for a geocacher up a hornbeam, a mudlarker at low tide
+    (mild to both readers); a street at night, a bedroom or a porch can hold the lamps."""
+    rim = load_concept_graph().get(
+        "vivid orange and electric-blue rim lights on either side of {the}"
+    )
+    for prompt in (
+        "geocacher straddling a swaying branch in an ancient hornbeam",
+        "mudlarker crouched at the foot of a crumbling drawdock at low tide",
+    ):
+        assert "open_air" in (rim.conflict(parse_scene(prompt)) or ""), prompt
+    for prompt in (
+        "a skateboarder in an empty car park at night",
+        "a teenager dancing in her bedroom",
+        "a couple dancing on a porch at night",
+    ):
+        assert rim.conflict(parse_scene(prompt)) is None, prompt

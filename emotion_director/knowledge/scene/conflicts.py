@@ -426,6 +426,16 @@ _PHOTO_PROCESS = re.compile(
 )
 
 
+#: Another kind of picture, or a modelled medium ("a photo-booth strip of four frames",
+#: "sticky bright plasticine textures"), which a photograph the prompt names is not: "hubby passed
+#: out on the settee at 2am, ..., phone flash photo" got a photo-booth strip, "greenkeeper ...,
+#: 1970s Kodachrome snapshot" plasticine (set 101, both readers).
+_OTHER_PICTURE = re.compile(
+    r"\b(?:photo-?booth|plasticine|claymation|pom-?poms?|(?:fuzzy|wool(?:len)?)\s+felt|"
+    r"felt\s+(?:textures?|puppets?|cut-?outs?))\b"
+)
+
+
 #: A drawn or painted medium's own marks ("crayon-scribble textures on paper", "visible
 #: brushstrokes"), which a photograph (``photographed``) does not have.
 _DRAWN_PROCESS = re.compile(

@@ -15,6 +15,7 @@ from emotion_director.knowledge.scene.conflicts import (
     _FAR_DETAIL,
     _FUNCTION_WORDS,
     _NO_BODY,
+    _OTHER_PICTURE,
     _PARTICIPLES,
     _PARTICLES,
     _PHOTO_PROCESS,
@@ -140,6 +141,8 @@ def look_conflict(
         return "the prompt asks for a painted or drawn picture: no photographic or modelled medium"
     if "photographed" in facts and "drawn" not in facts and _DRAWN_PROCESS.search(text.lower()):
         return "the prompt asks for a photograph: no drawn or painted medium"
+    if "photographed" in facts and _OTHER_PICTURE.search(text.lower()):
+        return "the prompt names its photograph: no other kind of picture or modelled medium"
     return None
 
 

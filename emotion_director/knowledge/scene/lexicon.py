@@ -289,8 +289,13 @@ _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 #: What gives light, as a scene names it ("lamplight", "a lantern", "neon").
 _LIGHT_SOURCES = (
     r"lights?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|"
-    r"glow|floodlights?|spotlights?|neon"
+    r"glow|floodlights?|spotlights?|neon|fluorescents?|(?<=fluorescent\s)tubes?"
 )
+
+
+#: What a light named as an item may be doing ("one lantern burning": set 101's whittler in an
+#: empty byre got "muted low-contrast light").
+_LIGHT_ALIGHT = r"(?:burning|glowing|flickering|guttering|blazing|lit|swinging|buzzing)"
 
 
 #: The scene says how it is lit: a light noun after "under", "in", "by" or "from" ("under
@@ -311,7 +316,7 @@ _STATED_LIGHT = re.compile(
     # a light named as an item of its own ("..., candlelight, oil paintings", "2am, flickering
     # neon", "single lamp"): what lights the scene
     r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}"
-    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)\s*(?=[,.;]|$)|"
+    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)(?:\s+{_LIGHT_ALIGHT})?\s*(?=[,.;]|$)|"
     # a candle or a bulb the scene is lit by or under ("by a single candle", "under a bare
     # bulb"; not "tulips from bulbs")
     r"\b(?:by|under|beneath)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:candles?|bulbs?)\b|"
