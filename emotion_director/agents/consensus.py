@@ -145,11 +145,12 @@ def one_picture(
 ) -> tuple[list[ConceptLink], list[DroppedCue]]:
     """The picked cues one picture can show together, in their order, and those given up: a cue
     the framing of a composition picked before it hides (a face on a subject "as a speck", on a
-    silhouette), or a composition that would hide a cue picked before it. A composition given up
-    is replaced by the best one of ``pool`` that hides nothing picked."""
+    silhouette), or a composition that would hide a cue picked before it. A cue given up
+    of an essential facet (light, colour, composition) is replaced by the best one of ``pool``
+    that hides nothing picked."""
     kept: list[ConceptLink] = []
     given_up: list[DroppedCue] = []
-    lost: set[str] = set()
+    lost: dict[str, str] = {}  # text -> facet
     for link in picked:
         reason = _hidden_by(link, kept)
         if reason is None:
@@ -157,18 +158,25 @@ def one_picture(
         else:
             persona = link.supported_by[0] if link.supported_by else None
             given_up.append(DroppedCue(text=link.text, persona=persona, reason=reason))
-            lost.add(link.text)
-    framings = {c.text for c in picked if c.facet == "composition"}
-    if lost & framings and not any(c.facet == "composition" for c in kept):
+            lost[link.text] = link.facet
+    # an essential facet given up (a light on the subject's eyes, a framing) is filled again
+    for facet in [f for f in _ESSENTIAL if f in lost.values()]:
+        if any(c.facet == facet for c in kept):
+            continue
         for concept in sorted(pool, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
             if (
-                concept.facet == "composition"
+                concept.facet == facet
                 and concept.text not in lost
+                and concept not in kept
                 and _hidden_by(concept, kept) is None
             ):
                 kept.append(concept)
                 break
     return kept, given_up
+
+
+#: Facets every prompt has one cue of (``build_consensus`` fills them from the chain).
+_ESSENTIAL = ("light", "colour", "composition")
 
 
 def _hidden_by(link: ConceptLink, kept: Sequence[ConceptLink]) -> str | None:

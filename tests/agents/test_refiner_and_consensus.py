@@ -724,6 +724,34 @@ def test_a_face_and_a_speck_framing_are_never_one_prompt():
     assert [d.text for d in lost] == [speck.text] and "no face" in lost[0].reason
     kept, lost = one_picture([speck, face], [face, speck, low])
     assert [c.text for c in kept] == [speck.text] and [d.text for d in lost] == [face.text]
+    # a light on the subject's eyes given up is replaced too (a review)
+    eyes, even = _links(
+        graph,
+        scene,
+        [
+            "harsh top light throwing black shadows across {poss} eyes",
+            "soft even light with no harsh shadows",
+        ],
+    )
+    kept, lost = one_picture([speck, eyes], [speck, eyes, even])
+    assert [c.text for c in kept] == [speck.text, even.text] and [d.text for d in lost] == [
+        eyes.text
+    ]
+    # a close or facial framing shows the face, whatever else in it is small or far (a review)
+    from emotion_director.knowledge.scene import framing_conflict
+
+    tears = "tears streaming down their cheeks"
+    assert (
+        framing_conflict("tight portrait of the dog with the mountains far behind", tears) is None
+    )
+    assert framing_conflict("close-up of her face with the city lights far off", tears) is None
+    assert (
+        framing_conflict("flat head-on view of the barn with a tiny figure at the gate", tears)
+        is None
+    )
+    # a face named with a plural possessive or in so many words still counts
+    assert framing_conflict(speck.text, "the kids' mouth slightly open, eyes lifted")
+    assert framing_conflict(speck.text, "a look of wonder on his face")
     # a framing that keeps the subject large hides nothing
     assert one_picture([face, low], [face, low]) == ([face, low], [])
     # through the consensus: the prompt holds one of the two and the chain names the other

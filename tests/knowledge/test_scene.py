@@ -21,6 +21,7 @@ from emotion_director.knowledge.scene import (
     stated_expression,
     stated_feeling,
 )
+from emotion_director.knowledge.setting import stated_tags
 
 BUILTIN = sorted(
     {
@@ -3966,3 +3967,44 @@ def test_set_101_media_light_and_views_the_readers_found_overruled():
     ):
         assert "lit" in parse_scene(prompt).facts, prompt
     assert "lit" not in parse_scene("a cat among tubes of paint").facts
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "girl looking straight down the lens, freckles, golden hour on a hillside",
+        "rain falling straight down on a cobbled street at night",
+        "man walking straight down the middle of an empty road at dawn",
+    ],
+)
+def test_straight_down_is_a_camera_s_view_only_when_a_shot_says_so(prompt):
+    """A review: "straight down" alone took the sky and the distance from ordinary scenes."""
+    assert "downward_view" not in parse_scene(prompt).facts
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a rich tapestry of market stalls in Marrakech at dusk",
+        "a tapestry of stars above a lone camper in the desert",
+        "a colourful mosaic of umbrellas on a rainy street",
+        "nervous stand-up comic, spotlight, brick wall",
+    ],
+)
+def test_a_figure_of_speech_or_a_comedian_is_no_medium(prompt):
+    """A review: "a tapestry of stars", "a mosaic of rice paddies" and a stand-up comic made the
+    picture drawn, which refused every photographic look."""
+    assert "drawn" not in parse_scene(prompt).facts
+
+
+def test_a_medium_s_words_take_no_place_the_rest_of_the_scene_states():
+    """A review: "stained glass window of a bride and groom in a church" lost its church."""
+    wedding = parse_scene("stained glass window of a bride and groom in a church")
+    assert "culture" in wedding.stated and "drawn" in wedding.facts
+    assert "window" in parse_scene("stained glass window of a cat sleeping by a window").facts
+    # in colour, an etching or an engraving has colour; things of felt are things
+    for prompt in ("hand-coloured engraving of a parrot", "colour etching of a harbour at dusk"):
+        assert "monochrome" not in parse_scene(prompt).facts, prompt
+    assert look_conflict("object", "a knitted hat with a pom-pom", {"photographed"}) is None
+    assert look_conflict("object", "fuzzy felt slippers", {"drawn"}) is None
+    assert "open_air" not in stated_tags(frozenset({"outdoor", "submerged"}))

@@ -362,9 +362,14 @@ def _stated_look(lowered: str) -> set[str]:
             found.add("photographed")
         if _names_the_look(clause, "drawn", medium_next):
             found.add("drawn")
-            if _phrases_pattern("drawn_monochrome").search(clause):
+            if _phrases_pattern("drawn_monochrome").search(clause) and not _COLOURED.search(clause):
                 found.add("monochrome")  # "charcoal sketch of", "pencil drawing of"
     return found
+
+
+#: A medium said to be in colour ("hand-coloured engraving", "colour etching", "coloured pencil
+#: drawing"): no monochrome.
+_COLOURED = re.compile(r"\b(?:colou?r(?:ed)?|hand-colou?red|tinted|color)\b")
 
 
 #: Words after a painted or drawn medium that make it the picture's own ("oil painting of",
@@ -383,7 +388,21 @@ def _names_the_look(
     if match is None:
         return False
     rest = _WORD.findall(clause[match.end() :])
+    if rest[:1] == ["of"] and figure_of_speech(match.group(1), rest[1:2]):
+        return False  # "a tapestry of stars above a lone camper"
     return not rest or rest[0] in next_words
+
+
+def figure_of_speech(medium: str, after_of: list[str]) -> bool:
+    """Whether a medium before "of" is a figure of speech (``subjects.yaml``'s ``figurative``):
+    no article follows ("a tapestry of stars", "a mosaic of rice paddies"; not "mosaic of a
+    fisherman")."""
+    return medium in curated_subjects().get("figurative", []) and not (
+        after_of and after_of[0] in _ARTICLES_AND_COUNTS
+    )
+
+
+_ARTICLES_AND_COUNTS = frozenset("a an the one two three his her their my our its".split())
 
 
 #: Facets of a thing set in the picture: out of scale beside the subject in an aerial view or a
@@ -422,7 +441,8 @@ _PHOTO_PROCESS = re.compile(
     # a modelled medium is no drawing either ("sticky bright plasticine textures" and an
     # instant-photo border on a pencil sketch of a pierrot, set 97, both readers; "fuzzy felt and
     # pom-pom textures" on pixel art of roller-skating kazooists, set 100)
-    r"plasticine|claymation|pom-?poms?|(?:fuzzy|wool(?:len)?)\s+felt|felt\s+(?:textures?|puppets?|cut-?outs?))\b"
+    r"plasticine|claymation|felt and pom-?poms?|pom-?pom textures?|"
+    r"felt\s+(?:textures?|puppets?|cut-?outs?))\b"
 )
 
 
@@ -431,7 +451,7 @@ _PHOTO_PROCESS = re.compile(
 #: out on the settee at 2am, ..., phone flash photo" got a photo-booth strip, "greenkeeper ...,
 #: 1970s Kodachrome snapshot" plasticine (set 101, both readers).
 _OTHER_PICTURE = re.compile(
-    r"\b(?:photo-?booth|plasticine|claymation|pom-?poms?|(?:fuzzy|wool(?:len)?)\s+felt|"
+    r"\b(?:photo-?booth|plasticine|claymation|felt and pom-?poms?|pom-?pom textures?|"
     r"felt\s+(?:textures?|puppets?|cut-?outs?))\b"
 )
 

@@ -147,10 +147,20 @@ def look_conflict(
 
 
 @lru_cache(maxsize=None)
-def _named_anywhere(section: Literal["aerial", "small", "silhouette"]) -> re.Pattern[str]:
+def _named_anywhere(
+    section: Literal["aerial", "close", "small", "silhouette"],
+) -> re.Pattern[str]:
     """A phrase of ``section`` (``subjects.yaml``) anywhere in a text, as whole words."""
     phrases = sorted(curated_subjects().get(section, []), key=len, reverse=True)
+    if not phrases:
+        return re.compile(r"(?!)")  # matches nothing
     return re.compile(r"(?<![\w'-])(?:" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])")
+
+
+#: Words of a face (a fallback for :func:`phrase_facts`, which reads a subject's own face words).
+_FACE_WORDS = re.compile(
+    r"\b(?:faces?|eyes|mouth|cheeks|lips|brow|grin|smile|tears|portrait|catchlights?)\b"
+)
 
 
 def framing_conflict(framing: str, text: str) -> str | None:
@@ -160,9 +170,11 @@ def framing_conflict(framing: str, text: str) -> str | None:
     slightly open, eyes lifted"), a face on a silhouette. One picture has one framing: the
     user's own is :func:`look_conflict`'s."""
     detail = phrase_facts(text) & _FAR_DETAIL.keys()
-    if not detail:
-        return None
+    if _FACE_WORDS.search(text.lower()):
+        detail |= {"face"}  # "the kids' mouth slightly open", "a look of wonder on his face"
     lowered = framing.lower()
+    if not detail or _named_anywhere("close").search(lowered) or _FACE_WORDS.search(lowered):
+        return None  # a framing close up or on the face shows it, whatever else is small
     if _named_anywhere("small").search(lowered) or _named_anywhere("aerial").search(lowered):
         return f"'{framing}' shows the subject small or from far above: {_FAR_DETAIL[min(detail)]}"
     if "face" in detail and _named_anywhere("silhouette").search(lowered):

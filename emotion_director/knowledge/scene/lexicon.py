@@ -71,6 +71,7 @@ class CuratedSubjects(TypedDict):
     close: NotRequired[list[str]]  # phrases: a framing from close up
     silhouette: NotRequired[list[str]]  # phrases: the subject as a dark shape
     small: NotRequired[list[str]]  # phrases: a composition making the subject small
+    figurative: NotRequired[list[str]]  # media that are figures of speech before "of"
     monochrome: NotRequired[list[str]]  # phrases: a picture without colour
     drawn: NotRequired[list[str]]  # phrases: a painted or drawn medium
     drawn_monochrome: NotRequired[list[str]]  # phrases: such a medium without colour
@@ -289,7 +290,7 @@ _CLOUDLESS = re.compile(r"\b(?:cloudless|cloud-free|without a cloud)\b")
 #: What gives light, as a scene names it ("lamplight", "a lantern", "neon").
 _LIGHT_SOURCES = (
     r"lights?|lamps?|lanterns?|sunlight|moonlight|lamplight|candlelight|firelight|torchlight|"
-    r"glow|floodlights?|spotlights?|neon|fluorescents?|(?<=fluorescent\s)tubes?"
+    r"glow|floodlights?|spotlights?|neon|fluorescents|(?<=fluorescent\s)tubes?|(?<=neon\s)tubes?"
 )
 
 
@@ -317,6 +318,9 @@ _STATED_LIGHT = re.compile(
     # neon", "single lamp"): what lights the scene
     r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}"
     rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)(?:\s+{_LIGHT_ALIGHT})?\s*(?=[,.;]|$)|"
+    # ... with its article where it is said to burn ("hall, a lantern burning")
+    r"(?:^|[,;:])\s*(?:an?|the|one)\s+(?:[\w-]+\s+)?"
+    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)\s+{_LIGHT_ALIGHT}\s*(?=[,.;]|$)|"
     # a candle or a bulb the scene is lit by or under ("by a single candle", "under a bare
     # bulb"; not "tulips from bulbs")
     r"\b(?:by|under|beneath)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:candles?|bulbs?)\b|"

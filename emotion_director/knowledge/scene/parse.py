@@ -107,8 +107,9 @@ def _main_clause_at(tokens: list[str], start: int) -> bool:
     return any(_agrees_as_verb(tokens, k) for k in range(start + 1, min(start + 6, len(tokens))))
 
 
-#: What a medium's own words state of a place, which a picture made as it is not in.
-_MEDIUM_PLACES = frozenset({"indoor", "window", "building"})
+#: What a medium's own words state of a place, besides a site, which a picture made as it is
+#: not in ("stained glass window of ...": no window).
+_MEDIUM_PLACES = frozenset({"window"})
 
 
 @lru_cache(maxsize=2048)
@@ -177,8 +178,15 @@ def parse_scene(text: str) -> SceneModel:
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     # what the picture is made as is in no place ("stained glass window of a coalman ..." is no
     # church window, set 100); its look stays ("still life of", "long exposure of")
-    medium = " ".join(tokens[i] for i in _medium_words(tokens))
-    facts -= {f for f in phrase_facts(medium) if f.startswith("site:") or f in _MEDIUM_PLACES}
+    framed_by = set(_medium_words(tokens))
+    if framed_by:
+        medium = " ".join(tokens[i] for i in sorted(framed_by))
+        unframed = " ".join(t for i, t in enumerate(present) if i not in framed_by)
+        facts -= {
+            f
+            for f in phrase_facts(medium) - phrase_facts(unframed)
+            if f.startswith("site:") or f in _MEDIUM_PLACES
+        }
     curated = curated_subjects()
     # a compound's first word names no setting: "a window cleaner's cradle" is not indoors,
     # nor does what the picture is made as

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from emotion_director.knowledge.facts import Kind
-from emotion_director.knowledge.scene.conflicts import _adverb, _word_list
+from emotion_director.knowledge.scene.conflicts import _adverb, _word_list, figure_of_speech
 from emotion_director.knowledge.scene.heads import (
     _agrees_as_verb,
     _clause_verb,
@@ -241,7 +241,7 @@ def _frame(tokens: list[str]) -> tuple[int, int]:
         before = tokens[k - 1]
         named = next(
             (n for n in (3, 2) if k >= n and " ".join(tokens[k - n : k]) in _media_pairs()),
-            1 if before in media else 0,
+            1 if before in media and not figure_of_speech(before, tokens[k + 1 : k + 2]) else 0,
         )
         # what comes first only styles the frame ("a pencil sketch of", "black and white photo
         # of", "studio lighting portrait of"): no living thing and no verb ("a child drawing a
