@@ -4008,3 +4008,20 @@ def test_a_medium_s_words_take_no_place_the_rest_of_the_scene_states():
     assert look_conflict("object", "a knitted hat with a pom-pom", {"photographed"}) is None
     assert look_conflict("object", "fuzzy felt slippers", {"drawn"}) is None
     assert "open_air" not in stated_tags(frozenset({"outdoor", "submerged"}))
+
+
+def test_a_view_over_a_place_is_of_the_place_and_a_covered_face_shows_nothing():
+    """Set 101's re-read (both readers): "drone shot straight down over a motorway cloverleaf"
+    got a halo "behind the straight"; a legionary "with his helmet over his face" got a big nose
+    in a caricature close-up."""
+    for prompt, noun in (
+        ("drone shot straight down over a motorway cloverleaf at dusk", "cloverleaf"),
+        ("overhead shot looking straight down at a chessboard", "chessboard"),
+        ("aerial view over a harbour", "harbour"),
+    ):
+        assert parse_scene(prompt).main.noun == noun, prompt
+    assert parse_scene("a room with a view over the sea").main.noun == "room"
+    nose = load_concept_graph().get("caricature-like wide-angle close-up with a big nose in front")
+    legionary = parse_scene("a sunburnt legionary asleep at the milecastle, helmet over his face")
+    assert "face_hidden" in legionary.facts and nose.conflict(legionary) is not None
+    assert "face_hidden" not in parse_scene("a man with a grin spreading over his face").facts

@@ -125,7 +125,7 @@ def look_conflict(
     if "masked" in facts and "face" in phrase_facts(text) and "masked" not in phrase_facts(text):
         return "the prompt masks the subject's face: no expression can be read on it"
     if "face_hidden" in facts and "face" in phrase_facts(text) - {"face_hidden"}:
-        return "the prompt turns the subject's face away: no expression can be read on it"
+        return "the prompt hides the subject's face: no expression can be read on it"
     if "aerial_view" in facts:
         # "eyes red-rimmed and downcast" in a drone shot of galloping horses (set 47), "grit
         # and sweat on skin" in one of a ploughing match (set 61)

@@ -236,6 +236,8 @@ def _frame(tokens: list[str]) -> tuple[int, int]:
     the opening: "a child drawing a picture of a horse" draws a real picture."""
     media = _word_list("media")
     for k, word in enumerate(tokens[:6]):
+        if word in _VIEW_PREPOSITIONS and k and _view_over(tokens, k, media)[0]:
+            return _view_over(tokens, k, media)
         if word != "of" or not k:
             continue
         before = tokens[k - 1]
@@ -254,6 +256,27 @@ def _frame(tokens: list[str]) -> tuple[int, int]:
         )
         return (k + 1, named) if named and styled else (0, 0)
     return 0, 0
+
+
+#: Where a camera's view goes ("drone shot straight down over a motorway cloverleaf", "overhead
+#: shot looking straight down at a chessboard"), and the words of its direction before it.
+_VIEW_PREPOSITIONS = frozenset("over above across into onto at through".split())
+_VIEW_DIRECTION = frozenset("straight down directly right up looking".split())
+
+
+def _view_over(tokens: list[str], k: int, media: frozenset[str]) -> tuple[int, int]:
+    """The opening frame of a camera's view before a preposition at ``k`` ("drone shot straight
+    down over", set 101 read "straight" as the subject; "aerial view over"), as :func:`_frame`
+    counts it: a media word among the first four, only styled before it (no living thing, no
+    verb: "a dog shot at dawn" is a dog), then words of direction."""
+    j = k
+    while j > 0 and tokens[j - 1] in _VIEW_DIRECTION:
+        j -= 1
+    if not j or tokens[j - 1] not in media or j > 4:
+        return 0, 0
+    if any(kind_of(w) in ANIMATE_KINDS or _participle(w) for w in tokens[: j - 1]):
+        return 0, 0
+    return k + 1, k - j + 1
 
 
 def _count_verb(tokens: list[str], j: int) -> bool:
