@@ -4025,3 +4025,18 @@ def test_a_view_over_a_place_is_of_the_place_and_a_covered_face_shows_nothing():
     legionary = parse_scene("a sunburnt legionary asleep at the milecastle, helmet over his face")
     assert "face_hidden" in legionary.facts and nose.conflict(legionary) is not None
     assert "face_hidden" not in parse_scene("a man with a grin spreading over his face").facts
+
+
+def test_set_102_stated_light_and_media_the_readers_found_overruled():
+    """Set 102, both readers: red low-key light under the "white glare of floodlights", soft even
+    light under "low afternoon sun through the blinds", a flash snapshot on a "medieval manuscript
+    style" picture, comic-strip framing with bold outlines on a polaroid."""
+    for prompt in (
+        "a sabreur ripping off her mask to yell at the referee, white glare of floodlights",
+        "Steam curling off a hotpot on a countertop, low afternoon sun through the blinds.",
+    ):
+        assert "lit" in parse_scene(prompt).facts, prompt
+    manuscript = parse_scene("a villein sloshing through muck, medieval manuscript style").facts
+    assert look_conflict("composition", "harsh flash snapshot close-up", manuscript)
+    polaroid = parse_scene("a lass wrapped like a mummy in a fitted sheet, polaroid").facts
+    assert look_conflict("composition", "comic-strip panel framing with bold outlines", polaroid)

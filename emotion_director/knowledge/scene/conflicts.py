@@ -460,7 +460,10 @@ _OTHER_PICTURE = re.compile(
 #: brushstrokes"), which a photograph (``photographed``) does not have.
 _DRAWN_PROCESS = re.compile(
     r"\b(?:crayon|pencil|charcoal|pastel|watercolou?r|gouache|brushstrokes?|ink wash|"
-    r"scribbled?|scribble|sketchy|hatching|on paper|paper texture|canvas texture)\b"
+    r"scribbled?|scribble|sketchy|hatching|on paper|paper texture|canvas texture|"
+    # a comic's panels and outlines ("comic-strip panel framing with bold outlines" on a
+    # polaroid, set 102, both readers)
+    r"comic-strip|comic strip|bold outlines|halftone)\b"
 )
 
 

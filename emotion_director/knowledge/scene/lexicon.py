@@ -326,7 +326,11 @@ _STATED_LIGHT = re.compile(
     r"\b(?:by|under|beneath)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:candles?|bulbs?)\b|"
     # light said to come through something ("overcast light through the blinds", "evening
     # light through frosted glass")
-    r"\b(?:light|sunlight|moonlight|lamplight|daylight)\s+(?:through|across)\s+\w"
+    r"\b(?:light|sun|sunlight|moonlight|lamplight|daylight)\s+(?:through|across)\s+\w|"
+    # a light's glare or glow ("white glare of floodlights" got red-tinted low-key lighting, set
+    # 102, both readers)
+    r"\b(?:glare|glow|beams?|wash)\s+of\s+(?:the\s+)?(?:[\w-]+\s+)?"
+    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)\b"
 )
 
 
