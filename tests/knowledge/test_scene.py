@@ -4040,3 +4040,20 @@ def test_set_102_stated_light_and_media_the_readers_found_overruled():
     assert look_conflict("composition", "harsh flash snapshot close-up", manuscript)
     polaroid = parse_scene("a lass wrapped like a mummy in a fitted sheet, polaroid").facts
     assert look_conflict("composition", "comic-strip panel framing with bold outlines", polaroid)
+
+
+def test_set_103_a_passed_out_subject_and_a_serious_one_show_no_lively_face():
+    """Set 103, both readers: "the missus passed out on the sunporch" got raised eyebrows and a
+    tongue-out face; "a palmist at a highland ceilidh squinting very seriously" got eyebrows
+    shot up to the hairline."""
+    graph = load_concept_graph()
+    eyebrows = graph.get("{poss} eyebrows shot up to the hairline")
+    missus = parse_scene(
+        "the missus passed out on the sunporch with a jaffle balanced on her chest"
+    )
+    assert "asleep" in missus.facts and eyebrows.conflict(missus) is not None
+    assert "asleep" not in parse_scene("she passed out flyers to commuters").facts
+    palmist = parse_scene("a palmist at a highland ceilidh squinting very seriously at a paw")
+    assert [(a.word, a.owner) for a in palmist.attributes] == [("seriously", "palmist")]
+    assert eyebrows.conflict(palmist) == "the palmist is serious, as the scene says"
+    assert parse_scene("a calmly flowing river").attributes == []

@@ -735,6 +735,10 @@ def _expression_bases() -> dict[str, str]:
     return {stem: word for word in ing for stem in _ing_stems(word)}
 
 
+#: Words of degree before an adverb ("very seriously", "so calmly").
+_DEGREE = frozenset("very so quite rather really most too".split())
+
+
 #: A verb's ending after its subject ("spiralling", "gapes", "waits").
 _VERB_ENDING = re.compile(r"(?:ing|s)$")
 
@@ -785,8 +789,21 @@ def _attributes(
             # amusement, both readers), "a sea lion pup spiralling playfully"; the subject's
             # whose noun or verb it follows (not "a calmly flowing river"), and none for an
             # adverb of vigour ("a chef furiously chopping onions")
-            doer = tokens[at - 2] if at >= 2 and _VERB_ENDING.search(before) else ""
-            owner = subject or living.get(doer)
+            # (past a word of degree: "squinting very seriously"; a verb whose doer is no living
+            # thing is the main subject's: "a palmist at a highland ceilidh squinting very
+            # seriously" got "eyebrows shot up to the hairline", set 103, both readers)
+            k = at - 1
+            while k > 0 and tokens[k] in _DEGREE:
+                k -= 1
+            verb = tokens[k] if k >= 0 else ""
+            doer = tokens[k - 1] if k >= 1 and _VERB_ENDING.search(verb) else ""
+            main = entities[0].noun if entities and entities[0].kind in ANIMATE_KINDS else None
+            owner = (
+                subject
+                or living.get(verb)  # "a grocer very calmly stacking oranges"
+                or living.get(doer)
+                or (main if doer and _ing_of_a_verb(verb) else None)
+            )
             if owner is not None and token not in curated_subjects().get("vigour_adverbs", []):
                 manner = list(curated_moods()[mood or ""])
                 out.append(EmotionalAttribute(word=token, emotions=manner, owner=owner))
