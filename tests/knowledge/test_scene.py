@@ -2691,6 +2691,7 @@ def test_set_54_readings():
         ("composition", "arm's-length selfie angle with {the} crowding into the frame"),
         ("composition", "shot through a fly-specked lens"),  # set 98: a charcoal drawing
         ("texture", "fuzzy felt and pom-pom textures"),  # set 100: pixel art
+        ("composition", "faded edges like an old photograph"),  # a stained glass window
     ],
 )
 def test_a_drawing_takes_no_photograph_s_print_or_modelled_medium(facet, text):
@@ -4057,3 +4058,11 @@ def test_set_103_a_passed_out_subject_and_a_serious_one_show_no_lively_face():
     assert [(a.word, a.owner) for a in palmist.attributes] == [("seriously", "palmist")]
     assert eyebrows.conflict(palmist) == "the palmist is serious, as the scene says"
     assert parse_scene("a calmly flowing river").attributes == []
+
+
+def test_a_photograph_in_a_drawn_picture_is_a_thing_in_it():
+    """An old photograph someone clutches is drawn as any thing is; only a photograph's look is
+    refused."""
+    sketch = parse_scene("pencil sketch of a widow at a window").facts
+    assert look_conflict("action", "clutching an old photograph", sketch) is None
+    assert look_conflict("object", "a faded photograph propped against {the}", sketch) is None

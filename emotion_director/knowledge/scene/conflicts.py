@@ -438,6 +438,9 @@ _PHOTO_PROCESS = re.compile(
     r"depth of field|long exposure|motion blur|over-?exposed|under-?exposed|fingerprints|"
     r"photo-?booth|instant[- ]?photo|selfie|(?:security|doorbell)[- ]?camera|"
     r"(?:fly-specked|smeared|scratched|greasy|dirty)\s+lens|"
+    # a photograph's look named as such ("faded edges like an old photograph" on a stained glass
+    # window of a coalman, this session's final outputs; not "clutching an old photograph")
+    r"like an? (?:old )?photo(?:graph)?|group photo|"
     # a modelled medium is no drawing either ("sticky bright plasticine textures" and an
     # instant-photo border on a pencil sketch of a pierrot, set 97, both readers; "fuzzy felt and
     # pom-pom textures" on pixel art of roller-skating kazooists, set 100)
