@@ -4066,3 +4066,19 @@ def test_a_photograph_in_a_drawn_picture_is_a_thing_in_it():
     sketch = parse_scene("pencil sketch of a widow at a window").facts
     assert look_conflict("action", "clutching an old photograph", sketch) is None
     assert look_conflict("object", "a faded photograph propped against {the}", sketch) is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "noun"),
+    [
+        ("a huntsman the size of a dinner plate on the ute's sun visor", "huntsman"),
+        ("hailstones the size of golf balls bouncing off a car", "hailstones"),
+        ("a cat the size of a dog", "cat"),
+    ],
+)
+def test_a_size_likened_to_a_thing_is_no_thing_in_the_scene(prompt, noun):
+    """Set 103 (both readers): "a huntsman the size of a dinner plate on the ute's sun visor" got
+    "a high-angle shot looking down on the size"."""
+    scene = parse_scene(prompt)
+    assert scene.main.noun == noun and "size" not in {e.noun for e in scene.entities}
+    assert scene.text == prompt  # the user's words stay as typed

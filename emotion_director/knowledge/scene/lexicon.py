@@ -212,6 +212,23 @@ def _clock_hour(match: re.Match[str]) -> int:
     return hour + 12 if later else hour
 
 
+#: A size likened to a thing's, after a noun ("a cat the size of a dog", "hailstones the size of
+#: golf balls", "a huntsman the size of a dinner plate on the ute's sun visor": set 103 framed
+#: "the size"): how big the noun is, not a thing in the scene.
+_MEASURE = re.compile(
+    r"(?<=\w)\s+the\s+(?:size|height|length|width|weight)\s+of\s+"
+    r"(?:(?:an?|the|my|your|his|her|their|our|two|three)\s+)?(?:[\w'-]+\s+){0,2}?[\w'-]+"
+    r"(?=\s*(?:[,.;]|$)|\s+(?:on|in|at|by|with|under|over|near|beside|behind|while|as|and|"
+    r"into|onto|across|through|from|off|\w+ing)\b)"
+)
+
+
+def without_measures(text: str) -> str:
+    """``text`` without the sizes it likens to other things (:data:`_MEASURE`), for the parser
+    only: "a cat the size of a dog" is a cat, and no dog is in the scene."""
+    return _MEASURE.sub("", text)
+
+
 def clock_words(text: str) -> str:
     """``text`` with each clock time it states written as the word for that part of the day
     (``facts.yaml``'s ``clock_hours``: "a laundromat at 3 a.m." -> "a laundromat at night",

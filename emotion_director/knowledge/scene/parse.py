@@ -58,6 +58,7 @@ from emotion_director.knowledge.scene.lexicon import (
     kind_of,
     postures,
     singular,
+    without_measures,
 )
 from emotion_director.knowledge.scene.model import SceneModel, SubjectEntity, _sleeper
 from emotion_director.knowledge.scene.phrases import (
@@ -119,6 +120,7 @@ def parse_scene(text: str) -> SceneModel:
     source = text
     text = text.replace("\u2019", "'")  # "a ventriloquist’s dummy" as typed on a phone
     text = clock_words(text)  # "at 3 a.m." -> "at night": digits are no words here
+    text = without_measures(text)  # "a cat the size of a dog": a cat
     english, note = detect_language(text)
     lowered = text.lower()
     tokens = [t.lower() for t in _WORD.findall(text)]
