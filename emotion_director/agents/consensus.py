@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from emotion_director.agents.persona_agent import reader_risk
+from emotion_director.agents.refiner import ESSENTIAL_FACETS
 from emotion_director.agents.schemas import (
     ConceptChain,
     ConceptLink,
@@ -160,7 +161,7 @@ def one_picture(
             given_up.append(DroppedCue(text=link.text, persona=persona, reason=reason))
             lost[link.text] = link.facet
     # an essential facet given up (a light on the subject's eyes, a framing) is filled again
-    for facet in [f for f in _ESSENTIAL if f in lost.values()]:
+    for facet in [f for f in ESSENTIAL_FACETS if f in lost.values()]:
         if any(c.facet == facet for c in kept):
             continue
         for concept in sorted(pool, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
@@ -173,10 +174,6 @@ def one_picture(
                 kept.append(concept)
                 break
     return kept, given_up
-
-
-#: Facets every prompt has one cue of (``build_consensus`` fills them from the chain).
-_ESSENTIAL = ("light", "colour", "composition")
 
 
 def _hidden_by(link: ConceptLink, kept: Sequence[ConceptLink]) -> str | None:
@@ -439,7 +436,7 @@ def build_consensus(
     fills = [c for c in chain.concepts if c.origin == "graph" and c.facet not in covered]
     # persona concepts that cover a missing essential facet, the most scene-specific first
     for concept in sorted(chain.concepts, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
-        if concept.facet in {"light", "colour", "composition"} - covered and concept not in picked:
+        if concept.facet in set(ESSENTIAL_FACETS) - covered and concept not in picked:
             picked.append(concept)
             covered.add(concept.facet)
     picked += [c for c in fills if c.facet not in covered]

@@ -429,6 +429,15 @@ _FAR_DETAIL = {
 }
 
 
+#: A modelled medium ("sticky bright plasticine textures", "fuzzy felt and pom-pom textures"),
+#: which neither a drawing nor a photograph the prompt names is; felt slippers and a pom-pom hat
+#: are things.
+_MODELLED = (
+    r"plasticine|claymation|felt and pom-?poms?|pom-?pom textures?|"
+    r"felt\s+(?:textures?|puppets?|cut-?outs?)"
+)
+
+
 #: A photograph's own process ("grainy film texture", "harsh flash snapshot", "wide lens
 #: distortion", an instant photo's border, a selfie or a security camera's view) or a modelled
 #: medium's, which a painted or drawn picture (``drawn``) does not have; a camera's distance
@@ -444,8 +453,7 @@ _PHOTO_PROCESS = re.compile(
     # a modelled medium is no drawing either ("sticky bright plasticine textures" and an
     # instant-photo border on a pencil sketch of a pierrot, set 97, both readers; "fuzzy felt and
     # pom-pom textures" on pixel art of roller-skating kazooists, set 100)
-    r"plasticine|claymation|felt and pom-?poms?|pom-?pom textures?|"
-    r"felt\s+(?:textures?|puppets?|cut-?outs?))\b"
+    rf"{_MODELLED})\b"
 )
 
 
@@ -453,10 +461,7 @@ _PHOTO_PROCESS = re.compile(
 #: "sticky bright plasticine textures"), which a photograph the prompt names is not: "hubby passed
 #: out on the settee at 2am, ..., phone flash photo" got a photo-booth strip, "greenkeeper ...,
 #: 1970s Kodachrome snapshot" plasticine (set 101, both readers).
-_OTHER_PICTURE = re.compile(
-    r"\b(?:photo-?booth|plasticine|claymation|felt and pom-?poms?|pom-?pom textures?|"
-    r"felt\s+(?:textures?|puppets?|cut-?outs?))\b"
-)
+_OTHER_PICTURE = re.compile(rf"\b(?:photo-?booth|{_MODELLED})\b")
 
 
 #: A drawn or painted medium's own marks ("crayon-scribble textures on paper", "visible

@@ -311,6 +311,10 @@ _LIGHT_SOURCES = (
 )
 
 
+#: A light, a candle or a bulb (what a scene may say it is lit by).
+_LIT_BY = rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)"
+
+
 #: What a light named as an item may be doing ("one lantern burning": set 101's whittler in an
 #: empty byre got "muted low-contrast light").
 _LIGHT_ALIGHT = r"(?:burning|glowing|flickering|guttering|blazing|lit|swinging|buzzing)"
@@ -334,10 +338,10 @@ _STATED_LIGHT = re.compile(
     # a light named as an item of its own ("..., candlelight, oil paintings", "2am, flickering
     # neon", "single lamp"): what lights the scene
     r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}"
-    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)(?:\s+{_LIGHT_ALIGHT})?\s*(?=[,.;]|$)|"
+    rf"{_LIT_BY}(?:\s+{_LIGHT_ALIGHT})?\s*(?=[,.;]|$)|"
     # ... with its article where it is said to burn ("hall, a lantern burning")
     r"(?:^|[,;:])\s*(?:an?|the|one)\s+(?:[\w-]+\s+)?"
-    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)\s+{_LIGHT_ALIGHT}\s*(?=[,.;]|$)|"
+    rf"{_LIT_BY}\s+{_LIGHT_ALIGHT}\s*(?=[,.;]|$)|"
     # a candle or a bulb the scene is lit by or under ("by a single candle", "under a bare
     # bulb"; not "tulips from bulbs")
     r"\b(?:by|under|beneath)\s+(?:the\s+|a\s+|an\s+)?(?:[\w-]+\s+){0,2}(?:candles?|bulbs?)\b|"
@@ -347,7 +351,7 @@ _STATED_LIGHT = re.compile(
     # a light's glare or glow ("white glare of floodlights" got red-tinted low-key lighting, set
     # 102, both readers)
     r"\b(?:glare|glow|beams?|wash)\s+of\s+(?:the\s+)?(?:[\w-]+\s+)?"
-    rf"(?:{_LIGHT_SOURCES}|candles?|bulbs?)\b"
+    rf"{_LIT_BY}\b"
 )
 
 

@@ -180,7 +180,7 @@ def parse_scene(text: str) -> SceneModel:
     facts |= stated - BODY_FACTS - {"acting", "awake", "animate"}
     # what the picture is made as is in no place ("stained glass window of a coalman ..." is no
     # church window, set 100); its look stays ("still life of", "long exposure of")
-    framed_by = set(_medium_words(tokens))
+    framed_by = set(_medium_words(tokens))  # (its words state no setting below either)
     if framed_by:
         medium = " ".join(tokens[i] for i in sorted(framed_by))
         unframed = " ".join(t for i, t in enumerate(present) if i not in framed_by)
@@ -192,11 +192,11 @@ def parse_scene(text: str) -> SceneModel:
     curated = curated_subjects()
     # a compound's first word names no setting: "a window cleaner's cradle" is not indoors,
     # nor does what the picture is made as
-    frame = set(_medium_words(tokens))
     said = {
         t
         for i, t in enumerate(tokens)
-        if not (_compound_first(tokens, i) or _absent(tokens, i) or i in frame) and t not in gone
+        if not (_compound_first(tokens, i) or _absent(tokens, i) or i in framed_by)
+        and t not in gone
     }
     for fact in curated["settings"]:
         words = set(curated["settings"][fact])
@@ -260,8 +260,8 @@ def parse_scene(text: str) -> SceneModel:
     main = clauses[1] if opening and len(clauses) > 1 else clauses[0]
     cased = _WORD.findall(main)
     first = [t.lower() for t in cased]
-    cased = cased[_framing(first) :]
-    first = first[_framing(first) :]  # "close up of a stack of pancakes": the pancakes
+    framing = _framing(first)
+    cased, first = cased[framing:], first[framing:]  # "close up of a stack of pancakes": pancakes
     nouns = {e.noun for e in entities}
     pronoun = pronoun_subject(tokens, opening, nouns) if english else None
     # (a pronoun opens the main clause: it is the subject, whatever noun no table knows follows)

@@ -236,8 +236,8 @@ def _frame(tokens: list[str]) -> tuple[int, int]:
     the opening: "a child drawing a picture of a horse" draws a real picture."""
     media = _word_list("media")
     for k, word in enumerate(tokens[:6]):
-        if word in _VIEW_PREPOSITIONS and k and _view_over(tokens, k, media)[0]:
-            return _view_over(tokens, k, media)
+        if word in _VIEW_PREPOSITIONS and k and (view := _view_over(tokens, k, media))[0]:
+            return view
         if word != "of" or not k:
             continue
         before = tokens[k - 1]
