@@ -752,6 +752,15 @@ def test_a_face_and_a_speck_framing_are_never_one_prompt():
     # a face named with a plural possessive or in so many words still counts
     assert framing_conflict(speck.text, "the kids' mouth slightly open, eyes lifted")
     assert framing_conflict(speck.text, "a look of wonder on his face")
+    # every face word the facts vocabulary knows counts (a re-read of the session's diff: the
+    # framing's own list missed eyebrows, a jaw, pupils, a gaze); a book face-down is no face
+    for cue in (
+        "the hitchhiker's eyebrows shot up to the hairline",
+        "the hitchhiker's jaw clenched, nostrils flared",
+        "the hitchhiker's shoulders slumped, gaze cast down",
+    ):
+        assert framing_conflict(speck.text, cue), cue
+    assert framing_conflict(speck.text, "an open book face-down on a cushion") is None
     # a framing that keeps the subject large hides nothing
     assert one_picture([face, low], [face, low]) == ([face, low], [])
     # through the consensus: the prompt holds one of the two and the chain names the other

@@ -157,9 +157,12 @@ def _named_anywhere(
     return re.compile(r"(?<![\w'-])(?:" + "|".join(map(re.escape, phrases)) + r")(?![\w'-])")
 
 
-#: Words of a face (a fallback for :func:`phrase_facts`, which reads a subject's own face words).
+#: Words of a face, the facts vocabulary's and the face itself, wherever they stand (a rendered
+#: cue's face is the subject's: ":func:`phrase_facts` gives "the kids' mouth" to the kids).
 _FACE_WORDS = re.compile(
-    r"\b(?:faces?|eyes|mouth|cheeks|lips|brow|grin|smile|tears|portrait|catchlights?)\b"
+    r"(?<![\w'-])(?:"
+    + "|".join(map(re.escape, (*FACT_WORDS["face"], "face", "faces", "portrait")))
+    + r")(?![\w'-])"
 )
 
 
