@@ -761,6 +761,12 @@ def test_a_face_and_a_speck_framing_are_never_one_prompt():
     ):
         assert framing_conflict(speck.text, cue), cue
     assert framing_conflict(speck.text, "an open book face-down on a cushion") is None
+    # a face on a subject seen from behind, or a tiny figure facing the view (the session's final
+    # outputs: a beekeeper at dawn got both); the viewer behind a tree sees the face
+    awed = "the beekeeper's mouth slightly open, eyes lifted"
+    assert framing_conflict("view from behind a tiny figure facing a vast scene", awed)
+    assert framing_conflict("the beekeeper seen from behind on a porch step at dusk", awed)
+    assert framing_conflict("view from behind a tree, as if watched", awed) is None
     # a framing that keeps the subject large hides nothing
     assert one_picture([face, low], [face, low]) == ([face, low], [])
     # through the consensus: the prompt holds one of the two and the chain names the other

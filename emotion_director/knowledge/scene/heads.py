@@ -170,8 +170,8 @@ def framing_conflict(framing: str, text: str) -> str | None:
     """Why a cue ``text`` cannot be seen in the picture that a composition cue ``framing`` sets
     for the same prompt, or ``None``: a face or skin where the framing makes the subject small
     or views it from far above ("extreme wide shot with the hitchhiker as a speck" and "mouth
-    slightly open, eyes lifted"), a face on a silhouette. One picture has one framing: the
-    user's own is :func:`look_conflict`'s."""
+    slightly open, eyes lifted"), a face on a silhouette or on a subject seen from behind. One
+    picture has one framing: the user's own is :func:`look_conflict`'s."""
     detail = phrase_facts(text) & _FAR_DETAIL.keys()
     if _FACE_WORDS.search(text.lower()):
         detail |= {"face"}  # "the kids' mouth slightly open", "a look of wonder on his face"
@@ -182,6 +182,9 @@ def framing_conflict(framing: str, text: str) -> str | None:
         return f"'{framing}' shows the subject small or from far above: {_FAR_DETAIL[min(detail)]}"
     if "face" in detail and _named_anywhere("silhouette").search(lowered):
         return f"'{framing}' shows the subject as a silhouette: its face cannot be seen"
+    if "face" in detail and "face_hidden" in phrase_facts(framing):
+        # "{the} seen from behind on a porch step at dusk", "seen from behind, facing away"
+        return f"'{framing}' turns the subject's face away: its face cannot be seen"
     return None
 
 
