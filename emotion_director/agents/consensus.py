@@ -226,6 +226,31 @@ def trim_risky(
     )
 
 
+def refill_after_trim(
+    gone: ConceptLink,
+    picked: Sequence[ConceptLink],
+    pool: Sequence[ConceptLink],
+    scene: SceneModel | None,
+    concept_graph: ConceptGraph,
+    emotion: Emotion,
+) -> ConceptLink | None:
+    """What takes the place of ``gone``, the cue :func:`trim_risky` gave up, or ``None``: where
+    it was the prompt's only cue of an essential facet (its one light, its framing), the best
+    cue of that facet in ``pool`` that hides nothing ``picked`` shows and that readers found no
+    riskier than ``TRIM_RISK`` (so that it would not be given up in turn)."""
+    if gone.facet not in ESSENTIAL_FACETS or any(c.facet == gone.facet for c in picked):
+        return None
+    for link in sorted(pool, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
+        if link.facet != gone.facet or link.text == gone.text or link in picked:
+            continue
+        concept = concept_graph.lookup(link.text, emotion, scene)
+        if concept is None or reader_risk(concept, scene) > TRIM_RISK:
+            continue
+        if _hidden_by(link, picked) is None:
+            return link
+    return None
+
+
 _COLOUR = re.compile(r"[a-z][a-z'-]*(?: [a-z][a-z'-]*){0,2}")
 
 
@@ -447,7 +472,10 @@ def build_consensus(
         minority = None if minority is not None and minority.text in lost else minority
     trimmed = trim_risky(picked, scene, concept_graph, emotion)
     if trimmed is not None:
+        gone = next(c for c in picked if c.text == trimmed.text)
         picked = [c for c in picked if c.text != trimmed.text]
+        refill = refill_after_trim(gone, picked, chain.concepts, scene, concept_graph, emotion)
+        picked += [refill] if refill is not None else []
         majority = [c for c in majority if c.text != trimmed.text]
         minority = None if minority is not None and minority.text == trimmed.text else minority
     colour = next((c for c in picked if c.facet == "colour"), None)

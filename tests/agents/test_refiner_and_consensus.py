@@ -698,6 +698,39 @@ def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
     assert all(link.text in result.final_prompt for link in links[1:])
 
 
+def test_a_prompt_that_gives_up_its_only_light_takes_the_next_safe_one():
+    """The riskiest cue given up was the prompt's one light: a prompt with no light left is a
+    known defect of the trim. The best light of the chain that readers found no riskier than
+    the trim allows takes its place; with none, the prompt goes without, as before."""
+    from emotion_director.agents.schemas import ConceptChain
+
+    graph = load_concept_graph()
+    scene = parse_scene("hundreds of rubber ducks floating down a town river on a spring afternoon")
+    texts = [*TRIMMABLE, "low-key lighting with most of the frame in darkness"]
+    spare_risk = {"safe": -1.0, "risky": 0.5}
+    for spare, expect_spare in (("safe", True), ("risky", False)):
+        risks = {t: -1.0 for t in texts} | {TRIMMABLE[1]: 2.0, texts[-1]: spare_risk[spare]}
+        read = scene.model_copy(update={"read_risk": risks})
+        links = _links(graph, read, texts)
+        for link in links[:-1]:
+            link.supported_by = ["poet", "child"]
+        links[-1].support = 0.2  # one persona's: not picked while another light is
+        chain = ConceptChain(emotion=Emotion.FEAR, appraisals=[], concepts=links)
+        readings = [reading(p, [c.text for c in links[:-1]]) for p in ("poet", "child")]
+        result = build_consensus.invoke(
+            chain,
+            readings,
+            subject=read.text,
+            head_nouns=["ducks"],
+            emotion=Emotion.FEAR,
+            concept_graph=graph,
+            scene=read,
+        )
+        assert result.trimmed is not None and result.trimmed.text == links[1].text
+        assert links[1].text not in result.final_prompt
+        assert (links[-1].text in result.final_prompt) is expect_spare, result.final_prompt
+
+
 def test_a_face_and_a_speck_framing_are_never_one_prompt():
     """Set 100: a watercolour hitchhiker on the Uyuni mirror got "mouth slightly open, eyes
     lifted" and "extreme wide shot with the hitchhiker as a speck" in one prompt (116 of 201
