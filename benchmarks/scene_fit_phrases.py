@@ -139,6 +139,12 @@ JUDGES = {
     "judge100": ("GQ", "GR"),
     "judge101": ("GS", "GT"),
     "judge102": ("GU", "GV"),
+    "judge103": ("GW", "GX"),
+    "judge104": ("GY", "GZ"),
+    "judge105": ("HA", "HB"),
+    "judge106": ("HC", "HD"),
+    "judge107": ("HE", "HF"),
+    "judge108": ("HG", "HH"),
 }
 
 
