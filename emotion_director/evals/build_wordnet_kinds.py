@@ -409,7 +409,22 @@ EXERTION_ROOTS = (
     "battle.v.01",
     "box.v.02",
     "stampede.v.01",
+    # the kinds of fight fought body to body (not a war, a feud or an attack, also under it)
+    "scuffle.v.02",
+    "fistfight.v.01",
+    "joust.v.01",
+    "duel.v.01",
+    "wrestle.v.04",
+    "fence.v.03",
+    "box.v.03",
+    "skirmish.v.01",
+    "chicken-fight.v.01",
+    "bandy.v.02",
+    "tug.v.07",
 )
+#: Verbs whose own sense moves the whole body hard but whose hyponyms need not: "fight"
+#: (contend.v.06 also holds waging a war, a feud, an attack)
+EXERTION_ALONE = ("contend.v.06",)
 
 
 def build_exertion(folder: Path) -> list[tuple[str, str]]:
@@ -418,14 +433,18 @@ def build_exertion(folder: Path) -> list[tuple[str, str]]:
     "stampede"), as :func:`build_motion` lists them. A scene whose subject does one states
     ``exerting``: a slack or hunched posture ("{poss} shoulders slumped, gaze cast down") does not
     join it."""
-    return _verb_forms(folder, EXERTION_ROOTS)
+    return _verb_forms(folder, EXERTION_ROOTS, EXERTION_ALONE)
 
 
-def _verb_forms(folder: Path, root_names: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(form, lemma) for every verb whose most used sense is under one of ``root_names``."""
+def _verb_forms(
+    folder: Path, root_names: tuple[str, ...], alone: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
+    """(form, lemma) for every verb whose most used sense is under one of ``root_names``, or is
+    one of ``alone``."""
     with open_wordnet(folder) as wordnet:
         roots = [wordnet.synset(name) for name in root_names]  # type: ignore[attr-defined]
         travel = set(roots) | {s for r in roots for s in r.closure(lambda x: x.hyponyms())}
+        travel |= {wordnet.synset(name) for name in alone}  # type: ignore[attr-defined]
         lemmas = set()
         for lemma in lemma_names(wordnet, "v"):
             if not (lemma.isalpha() and lemma.islower()):

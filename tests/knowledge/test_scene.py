@@ -3420,6 +3420,13 @@ def test_people_named_by_a_pronoun_are_not_cast_as_another_people():
         ("a hurdler caught mid-leap", True),
         ("an old man watching a boy mid-leap", False),
         ("a cat mid-yawn on a sofa", False),
+        # a fight body to body, WordNet's first sense of "fight" itself (set 104: dockhands
+        # brawling on a barge got "shoulders hunched, leaning away", both readers; "brawl" is a
+        # noisy quarrel to WordNet, so it stays unread)
+        ("two stags fighting in the rut on a misty moor", True),
+        ("schoolboys tussling in the mud behind the bike sheds", True),
+        ("a knight jousting at a summer tournament", True),
+        ("a general waging war from a bunker", False),
     ],
 )
 def test_a_scene_states_exerting_where_its_subject_moves_its_whole_body_hard(scene, exerting):

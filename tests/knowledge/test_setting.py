@@ -1179,6 +1179,20 @@ def test_a_refused_concept_joins_a_scene_that_names_what_it_shows():
     assert not concept.fits(parse_scene("a crowd in a town square at night"))
 
 
+def test_the_sun_s_glare_is_sunshine_and_a_harsh_top_light_is_a_high_sun():
+    """Set 104, both readers: "soft even light with no harsh shadows" under a late afternoon
+    snow glare, and "harsh top light throwing black shadows across the cowhand's eyes" at golden
+    hour (a light from straight above is the noon sun's)."""
+    soft = _concept("soft even light with no harsh shadows")
+    glare = parse_scene("a housemaid stripping bunk beds in a ski bunkhouse, snow glare")
+    assert "sunlit" in glare.stated and soft.conflict(glare) is not None
+    assert soft.conflict(parse_scene("a housemaid stripping bunk beds in a bunkhouse")) is None
+    top = _concept("harsh top light throwing black shadows across {poss} eyes")
+    golden = parse_scene("a cowhand roping a bucking calf in a dusty bullpen at golden hour")
+    assert top.conflict(golden) is not None
+    assert top.conflict(parse_scene("a cowhand roping a calf in a dusty bullpen")) is None
+
+
 def test_a_hard_backlight_is_refused_under_the_sun():
     """Sets 1-95: "harsh red backlight" clashed in 4 of 21 readings of sunlit or midday scenes
     (both readers), 0 of 57 at night, 4 of 330 where the scene states no light."""
@@ -1218,6 +1232,11 @@ def test_a_hard_coloured_light_is_refused_under_a_stated_sun_or_grey_sky(text):
         ("an engraver cutting a copper plate under a magnifying lamp late at night", True),
         ("a crossing guard holding a stop sign outside a school in light snow", False),
         ("a cyclist passing under a lamp post", False),
+        # a flash lights the picture (set 104: an opossum in a brewhouse at midnight, flash
+        # photo, got "deep shadow with a thin rim of light"; the strict reader: a clash)
+        ("an opossum hanging from the rafters of an old brewhouse at midnight, flash photo", True),
+        ("a toddler blowing out candles, shot with on-camera flash", True),
+        ("a flash flood tearing through a canyon", False),
     ],
 )
 def test_a_scene_that_states_its_light_is_not_relit(scene, lit):

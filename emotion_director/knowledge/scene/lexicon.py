@@ -351,7 +351,12 @@ _STATED_LIGHT = re.compile(
     # a light's glare or glow ("white glare of floodlights" got red-tinted low-key lighting, set
     # 102, both readers)
     r"\b(?:glare|glow|beams?|wash)\s+of\s+(?:the\s+)?(?:[\w-]+\s+)?"
-    rf"{_LIT_BY}\b"
+    rf"{_LIT_BY}\b|"
+    # a picture taken with a flash ("an opossum in the rafters of a brewhouse at midnight, flash
+    # photo" got "deep shadow with a thin rim of light", set 104)
+    r"\b(?:flash|flash-lit|flashlit)\s+(?:photo|photograph|photography|shot|snapshot|"
+    r"portrait|picture)s?\b|\b(?:with|under|in)\s+(?:a\s+|the\s+)?(?:camera\s+|"
+    r"on-camera\s+|direct\s+)?flash\b|\b(?:on-camera|direct|pop-up)\s+flash\b"
 )
 
 
