@@ -870,6 +870,9 @@ def test_an_agent_noun_keeps_an_animal_or_a_hull():
         # a room for something, in one word (set 91: a puppy asleep in a mudroom got drizzle)
         ("mudroom", "room"),
         ("bunkrooms", "room"),
+        # or for what is done in it (set 102: "a sunny sittingroom" was outdoors, with sky)
+        ("sittingroom", "room"),
+        ("diningroom", "room"),
     ],
 )
 def test_a_closed_compound_takes_the_kind_of_its_living_last_part(word, kind):

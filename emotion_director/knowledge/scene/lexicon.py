@@ -940,6 +940,14 @@ _GUESSED_PLACES = frozenset({"landscape", "room", "building", "plant", "vehicle"
 _LIVING_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpent"})
 
 
+def _gerund(word: str) -> bool:
+    """An -ing form of a verb ("waiting", "dining", "sitting")."""
+    if len(word) < 5 or not word.endswith("ing"):
+        return False
+    stem, known = word[:-3], verbs()
+    return stem in known or stem + "e" in known or (stem[-1] == stem[-2] and stem[:-1] in known)
+
+
 @lru_cache(maxsize=4096)
 def _closed_compound(word: str) -> Kind | None:
     """The kind of a noun no table lists that is written as one word of two known words, the
@@ -969,8 +977,10 @@ def _closed_compound(word: str) -> Kind | None:
         if kind in (None, "object") and first in kinds and singular(last) in agent_nouns():
             return "person"
         # a room named for what it holds or is for, in one word, is a room ("a mudroom", "a
-        # breakroom", "a bunkroom": set 91's puppy asleep in a mudroom got drizzle)
-        if singular(last) == "room" and first in kinds:
+        # breakroom", "a bunkroom": set 91's puppy asleep in a mudroom got drizzle), or for
+        # what is done in it ("a sittingroom", "a diningroom": set 102's sunny sittingroom got
+        # sky, one reader)
+        if singular(last) == "room" and (first in kinds or _gerund(first)):
             return "room"
     return None
 
