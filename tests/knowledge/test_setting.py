@@ -1193,6 +1193,19 @@ def test_the_sun_s_glare_is_sunshine_and_a_harsh_top_light_is_a_high_sun():
     assert top.conflict(parse_scene("a cowhand roping a calf in a dusty bullpen")) is None
 
 
+def test_a_bright_shadowless_light_is_refused_under_rain():
+    """Set 105, both readers: "bright high-key light with barely a shadow" for a petsitter in a
+    sudden downpour, "bright fill light that makes every colour pop" under grey November rain."""
+    wet = parse_scene("a petsitter tangled in dog leads outside a nailbar during a sudden downpour")
+    dry = parse_scene("a petsitter tangled in dog leads outside a nailbar")
+    for text in (
+        "bright high-key light with barely a shadow",
+        "bright fill light that makes every colour pop",
+    ):
+        assert _concept(text).conflict(wet) is not None
+        assert _concept(text).conflict(dry) is None
+
+
 def test_a_hard_backlight_is_refused_under_the_sun():
     """Sets 1-95: "harsh red backlight" clashed in 4 of 21 readings of sunlit or midday scenes
     (both readers), 0 of 57 at night, 4 of 330 where the scene states no light."""

@@ -355,7 +355,9 @@ def _stated_look(lowered: str) -> set[str]:
             found.add("downward_view")
         if _phrases_pattern("silhouette").search(clause):
             found.add("silhouette_view")
-        if _names_the_look(clause, "monochrome", _LOOK_WORDS):
+        if _names_the_look(clause, "monochrome", _LOOK_WORDS) or (
+            _EARLY_PHOTO.search(clause) and not _COLOURED.search(clause)
+        ):
             found.add("monochrome")
         medium_next = _DRAWN_NEXT | _word_list("media")
         if _names_the_look(clause, "photographed", medium_next):
@@ -365,6 +367,15 @@ def _stated_look(lowered: str) -> set[str]:
             if _phrases_pattern("drawn_monochrome").search(clause) and not _COLOURED.search(clause):
                 found.add("monochrome")  # "charcoal sketch of", "pencil drawing of"
     return found
+
+
+#: A photograph of a time before colour film was common ("a bootlegger hiding crates in a
+#: winery at midnight, lantern light, 1920s photo" got a neon orange and purple palette, set 105,
+#: both readers): one tone, unless said coloured ("a hand-coloured 1890s photograph").
+_EARLY_PHOTO = re.compile(
+    r"\b(?:18[0-9]0s|19[0-3]0s|victorian|edwardian)\s+(?:[\w-]+\s+)?"
+    r"(?:photos?|photographs?|photography|snapshots?|press\s+photos?)\b"
+)
 
 
 #: A medium said to be in colour ("hand-coloured engraving", "colour etching", "coloured pencil
