@@ -879,6 +879,28 @@ def test_a_closed_compound_takes_the_kind_of_its_living_last_part(word, kind):
     assert kind_of(word) == kind
 
 
+def test_a_closed_compound_building_is_one_and_a_verb_form_is_not():
+    # set 106: "a lone gricer standing in a vast engineshed" got a curving horizon
+    assert kind_of("engineshed") == "building" and kind_of("boatshed") == "building"
+    assert kind_of("outflanked") is None and kind_of("blocking") is None
+
+
+@pytest.mark.parametrize(
+    "scene",
+    [
+        "a lone gricer standing in a vast engineshed as steam fills the roof beams",
+        "a gricer in a barn",
+        "a lone gricer standing in a vast cathedral",
+    ],
+)
+def test_where_a_subject_no_table_knows_is_reads_as_where_a_known_one_is(scene):
+    # the noun no table knows is read as the subject after the places were read: what follows
+    # its preposition is still where it is, as for "a man standing in a barn"
+    parsed = parse_scene(scene)
+    assert parsed.main.noun == "gricer"
+    assert "indoor" in parsed.facts and "outdoor" not in parsed.facts
+
+
 def test_a_hyphened_building_or_room_is_one():
     # set 90: "a cramped counting-house while a thunderstorm rattles the shutters" was outdoors
     # (the storm's), and got "a sparse horizontal frame with a low horizon"
@@ -3558,6 +3580,17 @@ def test_a_downcast_gaze_joins_no_subject_laughing_or_singing():
     for text in ("{poss} eyes red-rimmed and downcast", "pale lamplight on {poss} bowed head"):
         assert "vocal" in (graph.get(text).clash(laughing) or "")
         assert graph.get(text).clash(quiet) is None
+
+
+def test_a_thing_held_in_the_mouth_keeps_it_busy():
+    """Set 106, both readers: a gasman with a torch between his teeth got "pulling a face with
+    tongue out and eyes crossed"."""
+    graph = load_concept_graph()
+    held = parse_scene("a gasman wedged under the sink with a torch between his teeth")
+    free = parse_scene("a gasman wedged under the sink with a torch")
+    assert "mouth_busy" in held.facts and "mouth_busy" not in free.facts
+    face = graph.get("pulling a face with tongue out and eyes crossed")
+    assert face.conflict(held) is not None and face.conflict(free) is None
 
 
 def test_a_stated_silence_takes_no_shouting_mouth():

@@ -1184,13 +1184,21 @@ def test_the_sun_s_glare_is_sunshine_and_a_harsh_top_light_is_a_high_sun():
     snow glare, and "harsh top light throwing black shadows across the cowhand's eyes" at golden
     hour (a light from straight above is the noon sun's)."""
     soft = _concept("soft even light with no harsh shadows")
-    glare = parse_scene("a housemaid stripping bunk beds in a ski bunkhouse, snow glare")
+    glare = parse_scene("a shepherd counting ewes on a snowy fell, late afternoon snow glare")
     assert "sunlit" in glare.stated and soft.conflict(glare) is not None
-    assert soft.conflict(parse_scene("a housemaid stripping bunk beds in a bunkhouse")) is None
+    assert soft.conflict(parse_scene("a shepherd counting ewes on a snowy fell")) is None
     top = _concept("harsh top light throwing black shadows across {poss} eyes")
     golden = parse_scene("a cowhand roping a bucking calf in a dusty bullpen at golden hour")
     assert top.conflict(golden) is not None
     assert top.conflict(parse_scene("a cowhand roping a calf in a dusty bullpen")) is None
+
+
+def test_a_pale_grey_light_is_refused_under_a_stated_sun():
+    # set 106, both readers: "a thin band of pale light over grey water" on a bright beach morning
+    band = _concept("a thin band of pale light over grey water")
+    bright = parse_scene("an origamist folding paper cranes at a beach bar on a bright morning")
+    grey = parse_scene("an origamist folding paper cranes at a beach bar on a grey morning")
+    assert band.conflict(bright) is not None and band.conflict(grey) is None
 
 
 def test_a_bright_shadowless_light_is_refused_under_rain():

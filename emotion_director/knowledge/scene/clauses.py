@@ -104,11 +104,14 @@ def _entities(
     compound: Kind | None = None  # the kind of a two-word noun whose first word came last
     skip_to = -1  # the last word of an "X of Y" subject read ahead
     part_of: int | None = None  # the "of" after a part of a place ("the rim of")
+    unknown_subject = False  # a noun no table knows came before a preposition of place
     # "In Paris, a cat ...", "Hovering off Bali, a sunfish ...": a name after a preposition
     # before the subject is where it is
     opens_with_where = bool(tokens) and (tokens[0] in _LOCATIVE or _participle(tokens[0]))
     framing = _framing(tokens)
     for i, token in enumerate(tokens):
+        if opens_with_where and not subjects and i - 1 in breaks:
+            locative = False  # "Inside an old watermill, great cogwheels turn": where ends there
         if i <= skip_to:
             continue
         head_of, compound = compound, None
@@ -273,6 +276,18 @@ def _entities(
             modifiers.append(token)
             continue
         if kind is None:
+            # a word no table knows right before a preposition of place is the subject the
+            # parser reads later (parse.unknown_head): what follows is where it is, as after a
+            # known subject ("a lone gricer in a vast engineshed" made the shed a subject, so
+            # a curving horizon stood inside it, set 106)
+            # (or before what it does there: "a gricer standing in a barn")
+            then = tokens[i + 2] if i + 2 < len(tokens) else ""
+            unknown_subject = unknown_subject or (
+                (nxt in _LOCATIVE or (nxt.endswith("ing") and then in _LOCATIVE))
+                and _noun_like(token)
+                and i not in names
+                and token.isalpha()
+            )
             if token not in {
                 "a",
                 "an",
@@ -342,7 +357,9 @@ def _entities(
                         kind == "vehicle" and opens_with_where and _opening_place(tokens, i, breaks)
                     )
                 )
-                and (subjects or opens_with_where or (places and i in names))  # ("a canal
+                and (
+                    subjects or unknown_subject or opens_with_where or (places and i in names)
+                )  # ("a canal
                 # in Venice": where the canal is)
             )
             or (locative and part_of is not None and i <= part_of + 4)  # "below the surface

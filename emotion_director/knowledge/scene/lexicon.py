@@ -948,6 +948,22 @@ def _gerund(word: str) -> bool:
     return stem in known or stem + "e" in known or (stem[-1] == stem[-2] and stem[:-1] in known)
 
 
+def _inflected_verb(word: str) -> bool:
+    """An -ing or -ed form ("blocking", "outflanked"); not a noun that ends so ("engineshed")."""
+    if word.endswith("ing"):
+        return True
+    if not word.endswith("ed"):
+        return False
+    stem, known = word[:-2], verbs()
+    return (
+        stem in known
+        or stem + "e" in known
+        or word[:-1] in known
+        or (len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in known)
+        or (stem.endswith("i") and stem[:-1] + "y" in known)
+    )
+
+
 @lru_cache(maxsize=4096)
 def _closed_compound(word: str) -> Kind | None:
     """The kind of a noun no table lists that is written as one word of two known words, the
@@ -965,7 +981,7 @@ def _closed_compound(word: str) -> Kind | None:
             return None
         # a hyphened building or room is one too: "a cramped counting-house", "a dressing-room"
         return kind if kind in _LIVING_KINDS | {"building", "room"} else None
-    if not word.isalpha() or len(word) < 7 or word.endswith(("ing", "ed", "ly")):
+    if not word.isalpha() or len(word) < 7 or word.endswith("ly") or _inflected_verb(word):
         return None  # a verb form is no compound: "blocking" holds no king
     for cut in range(3, len(word) - 3):
         first, last = word[:cut], word[cut:]
@@ -982,6 +998,10 @@ def _closed_compound(word: str) -> Kind | None:
         # sky, one reader)
         if singular(last) == "room" and (first in kinds or _gerund(first)):
             return "room"
+        # a building named for what it holds, in one word, is a building, as the hyphened one
+        # is ("a vast engineshed" was no place at all, and got a curving horizon, set 106)
+        if kind == "building" and first in kinds:
+            return "building"
     return None
 
 
