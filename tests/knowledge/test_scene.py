@@ -891,6 +891,8 @@ def test_a_closed_compound_building_is_one_and_a_verb_form_is_not():
         "a lone gricer standing in a vast engineshed as steam fills the roof beams",
         "a gricer in a barn",
         "a lone gricer standing in a vast cathedral",
+        # set 107: "aerial view from high above" for a tedder in a collapsed haybarn
+        "a rusted gricer abandoned in a collapsed haybarn",
     ],
 )
 def test_where_a_subject_no_table_knows_is_reads_as_where_a_known_one_is(scene):
@@ -3580,6 +3582,14 @@ def test_a_downcast_gaze_joins_no_subject_laughing_or_singing():
     for text in ("{poss} eyes red-rimmed and downcast", "pale lamplight on {poss} bowed head"):
         assert "vocal" in (graph.get(text).clash(laughing) or "")
         assert graph.get(text).clash(quiet) is None
+
+
+def test_a_fainting_subject_makes_no_face():
+    # set 107, both readers: "a groomsman fainting mid-vows" got cheeks puffed out like a hamster
+    graph = load_concept_graph()
+    fainting = parse_scene("a groomsman fainting mid-vows in a packed tabernacle")
+    assert "asleep" in fainting.facts
+    assert graph.get("{poss} cheeks puffed out like a hamster").conflict(fainting) is not None
 
 
 def test_a_thing_held_in_the_mouth_keeps_it_busy():

@@ -280,10 +280,11 @@ def _entities(
             # parser reads later (parse.unknown_head): what follows is where it is, as after a
             # known subject ("a lone gricer in a vast engineshed" made the shed a subject, so
             # a curving horizon stood inside it, set 106)
-            # (or before what it does there: "a gricer standing in a barn")
+            # (or before what it does or is there: "a gricer standing in a barn", "a tedder
+            # abandoned in a haybarn")
             then = tokens[i + 2] if i + 2 < len(tokens) else ""
             unknown_subject = unknown_subject or (
-                (nxt in _LOCATIVE or (nxt.endswith("ing") and then in _LOCATIVE))
+                (nxt in _LOCATIVE or (nxt.endswith(("ing", "ed")) and then in _LOCATIVE))
                 and _noun_like(token)
                 and i not in names
                 and token.isalpha()
