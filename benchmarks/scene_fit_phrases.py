@@ -145,6 +145,10 @@ JUDGES = {
     "judge106": ("HC", "HD"),
     "judge107": ("HE", "HF"),
     "judge108": ("HG", "HH"),
+    "judge109": ("HI", "HJ"),
+    "judge110": ("HK", "HL"),
+    "judge111": ("HM", "HN"),
+    "judge112": ("HO", "HP"),
 }
 
 
