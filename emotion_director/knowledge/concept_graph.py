@@ -315,6 +315,11 @@ class VisualConcept(BaseModel):
         state = dimension_tags("state")
         if self.text != other.text and self.setting & state and other.setting & state:
             return True
+        # one depth per picture: "soft light fading gradually into the distance" and "crisp fine
+        # detail from the foreground to the far edge" say the far distance twice, and disagree
+        # on it (`make run`'s "a dog in a park" got both)
+        if self.text != other.text and "far" in self.setting and "far" in other.setting:
+            return True
         # opposed facts, "in the dark" vs daylight outdoors, two different places
         return facts_opposed(self.needs, other.needs)
 

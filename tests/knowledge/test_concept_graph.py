@@ -81,6 +81,16 @@ def test_concepts_that_contradict_each_other_are_recognised(graph):
     assert not night.clashes_with(grass)
 
 
+def test_one_picture_shows_one_depth(graph):
+    # `make run`'s "a dog in a park" got light fading softly into the distance and crisp detail
+    # to the far edge in one prompt
+    fading = graph.get("soft light fading gradually into the distance")
+    crisp = graph.get("crisp fine detail from the foreground to the far edge")
+    speck = graph.get("extreme wide shot with {the} as a speck")
+    assert fading.clashes_with(crisp) and crisp.clashes_with(fading)
+    assert not fading.clashes_with(speck) and not fading.clashes_with(fading)
+
+
 def test_closest_maps_free_text_onto_the_graph(graph):
     found = graph.closest("sunlight breaking through the clouds in golden shafts", "awe")
     assert found is not None and found.facet == "light"
