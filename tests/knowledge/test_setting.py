@@ -1187,6 +1187,11 @@ def test_the_sun_s_glare_is_sunshine_and_a_harsh_top_light_is_a_high_sun():
     glare = parse_scene("a shepherd counting ewes on a snowy fell, late afternoon snow glare")
     assert "sunlit" in glare.stated and soft.conflict(glare) is not None
     assert soft.conflict(parse_scene("a shepherd counting ewes on a snowy fell")) is None
+    # (a review: a lamp's glare off water at night is no sun)
+    assert (
+        "sunny"
+        not in parse_scene("a neon-lit canal at night, streetlight glare off the water").facts
+    )
     top = _concept("harsh top light throwing black shadows across {poss} eyes")
     golden = parse_scene("a cowhand roping a bucking calf in a dusty bullpen at golden hour")
     assert top.conflict(golden) is not None
@@ -1276,6 +1281,8 @@ def test_a_hard_coloured_light_is_refused_under_a_stated_sun_or_grey_sky(text):
         ("an opossum hanging from the rafters of an old brewhouse at midnight, flash photo", True),
         ("a toddler blowing out candles, shot with on-camera flash", True),
         ("a flash flood tearing through a canyon", False),
+        ("a car stuck in a flash flood", False),
+        ("a hacker with a flash drive in a dark room", False),
     ],
 )
 def test_a_scene_that_states_its_light_is_not_relit(scene, lit):

@@ -110,8 +110,10 @@ def _entities(
     opens_with_where = bool(tokens) and (tokens[0] in _LOCATIVE or _participle(tokens[0]))
     framing = _framing(tokens)
     for i, token in enumerate(tokens):
-        if opens_with_where and not subjects and i - 1 in breaks:
-            locative = False  # "Inside an old watermill, great cogwheels turn": where ends there
+        if opens_with_where and not subjects and places and i - 1 in breaks:
+            # "Inside an old watermill, great cogwheels turn": where ends with the place's noun
+            # (not at "In a cozy, candlelit cabin, ...")
+            locative = False
         if i <= skip_to:
             continue
         head_of, compound = compound, None

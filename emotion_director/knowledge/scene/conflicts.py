@@ -373,14 +373,16 @@ def _stated_look(lowered: str) -> set[str]:
 #: winery at midnight, lantern light, 1920s photo" got a neon orange and purple palette, set 105,
 #: both readers): one tone, unless said coloured ("a hand-coloured 1890s photograph").
 _EARLY_PHOTO = re.compile(
-    r"\b(?:18[0-9]0s|19[0-3]0s|victorian|edwardian)\s+(?:[\w-]+\s+)?"
-    r"(?:photos?|photographs?|photography|snapshots?|press\s+photos?)\b"
+    r"\b(?:18[0-9]0s|19[0-3]0s|victorian|edwardian)\s+(?:press\s+|family\s+|studio\s+)?"
+    r"(?:photos?|photographs?|photography|snapshots?)\b(?!\s+booths?)"
 )
 
 
 #: A medium said to be in colour ("hand-coloured engraving", "colour etching", "coloured pencil
 #: drawing"): no monochrome.
-_COLOURED = re.compile(r"\b(?:colou?r(?:ed)?|hand-colou?red|tinted|color)\b")
+_COLOURED = re.compile(
+    r"\b(?:colou?r(?:ed)?|hand-colou?red|tinted|color|technicolou?r|autochrome|kodachrome)\b"
+)
 
 
 #: Words after a painted or drawn medium that make it the picture's own ("oil painting of",

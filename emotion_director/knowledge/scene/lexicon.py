@@ -355,8 +355,8 @@ _STATED_LIGHT = re.compile(
     # a picture taken with a flash ("an opossum in the rafters of a brewhouse at midnight, flash
     # photo" got "deep shadow with a thin rim of light", set 104)
     r"\b(?:flash|flash-lit|flashlit)\s+(?:photo|photograph|photography|shot|snapshot|"
-    r"portrait|picture)s?\b|\b(?:with|under|in)\s+(?:a\s+|the\s+)?(?:camera\s+|"
-    r"on-camera\s+|direct\s+)?flash\b|\b(?:on-camera|direct|pop-up)\s+flash\b"
+    r"portrait|picture)s?\b|\b(?:with|under)\s+(?:a\s+|the\s+)?(?:camera\s+|"
+    r"on-camera\s+|direct\s+)?flash\s*(?=[,.;]|$)|\b(?:on-camera|direct|pop-up)\s+flash\b"
 )
 
 
@@ -998,10 +998,6 @@ def _closed_compound(word: str) -> Kind | None:
         # sky, one reader)
         if singular(last) == "room" and (first in kinds or _gerund(first)):
             return "room"
-        # a building named for what it holds, in one word, is a building, as the hyphened one
-        # is ("a vast engineshed" was no place at all, and got a curving horizon, set 106)
-        if kind == "building" and first in kinds:
-            return "building"
     return None
 
 
