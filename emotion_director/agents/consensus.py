@@ -10,7 +10,7 @@ dropping the least supported concepts first, never the subject.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -164,16 +164,31 @@ def one_picture(
     for facet in [f for f in ESSENTIAL_FACETS if f in lost.values()]:
         if any(c.facet == facet for c in kept):
             continue
-        for concept in sorted(pool, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
-            if (
-                concept.facet == facet
-                and concept.text not in lost
-                and concept not in kept
-                and _hidden_by(concept, kept) is None
-            ):
-                kept.append(concept)
-                break
+        refill = _first_of_facet(pool, facet, kept, skip=set(lost))
+        kept += [refill] if refill is not None else []
     return kept, given_up
+
+
+def _best_first(link: ConceptLink) -> tuple[bool, float, float]:
+    """The order a chain's cues are taken in: the personas' before the graph's fills, the most
+    scene-specific and best supported first."""
+    return (link.origin == "graph", -link.fit, -link.support)
+
+
+def _first_of_facet(
+    pool: Sequence[ConceptLink],
+    facet: str,
+    kept: Sequence[ConceptLink],
+    skip: set[str],
+    ok: Callable[[ConceptLink], bool] = lambda link: True,
+) -> ConceptLink | None:
+    """The best cue of ``facet`` in ``pool`` not in ``kept`` nor named in ``skip``, that ``ok``
+    accepts and that hides nothing ``kept`` shows (:func:`one_picture`)."""
+    for link in sorted(pool, key=_best_first):
+        if link.facet == facet and link.text not in skip and link not in kept and ok(link):
+            if _hidden_by(link, kept) is None:
+                return link
+    return None
 
 
 def _hidden_by(link: ConceptLink, kept: Sequence[ConceptLink]) -> str | None:
@@ -240,15 +255,12 @@ def refill_after_trim(
     riskier than ``TRIM_RISK`` (so that it would not be given up in turn)."""
     if gone.facet not in ESSENTIAL_FACETS or any(c.facet == gone.facet for c in picked):
         return None
-    for link in sorted(pool, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
-        if link.facet != gone.facet or link.text == gone.text or link in picked:
-            continue
+
+    def safe(link: ConceptLink) -> bool:
         concept = concept_graph.lookup(link.text, emotion, scene)
-        if concept is None or reader_risk(concept, scene) > TRIM_RISK:
-            continue
-        if _hidden_by(link, picked) is None:
-            return link
-    return None
+        return concept is not None and reader_risk(concept, scene) <= TRIM_RISK
+
+    return _first_of_facet(pool, gone.facet, picked, skip={gone.text}, ok=safe)
 
 
 _COLOUR = re.compile(r"[a-z][a-z'-]*(?: [a-z][a-z'-]*){0,2}")
@@ -460,7 +472,7 @@ def build_consensus(
     covered = {c.facet for c in picked}
     fills = [c for c in chain.concepts if c.origin == "graph" and c.facet not in covered]
     # persona concepts that cover a missing essential facet, the most scene-specific first
-    for concept in sorted(chain.concepts, key=lambda c: (c.origin == "graph", -c.fit, -c.support)):
+    for concept in sorted(chain.concepts, key=_best_first):
         if concept.facet in set(ESSENTIAL_FACETS) - covered and concept not in picked:
             picked.append(concept)
             covered.add(concept.facet)

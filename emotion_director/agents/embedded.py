@@ -93,9 +93,15 @@ def amx_guard() -> Iterator[None]:
 
 def load_gguf(path: str, **kwargs: Any) -> Any:
     """``llama_cpp.Llama(model_path=path, **kwargs)``, one load at a time, safe on AMX CPUs."""
+    with _LOAD_LOCK:
+        return _open_gguf(path, **kwargs)
+
+
+def _open_gguf(path: str, **kwargs: Any) -> Any:
+    # (the caller holds _LOAD_LOCK)
     from llama_cpp import Llama
 
-    with _LOAD_LOCK, amx_guard():
+    with amx_guard():
         return Llama(model_path=path, **kwargs)
 
 
@@ -123,15 +129,14 @@ def _load_llama(path: str, n_ctx: int, n_threads: int | None) -> Any:
 @lru_cache(maxsize=2)
 def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
     try:
-        from llama_cpp import Llama
+        import llama_cpp  # noqa: F401
     except ImportError:
         raise BackendError(
             "the embedded backend needs the [embedded] extra: pip install "
             '"emotion-director[embedded]" (or use a server: --backend openai --base-url URL)'
         ) from None
     threads = n_threads or usable_cores()
-    with amx_guard():
-        llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+    llm = _open_gguf(path, n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
     atexit.register(llm.close)  # free it before interpreter teardown, not in __del__ during it
     return llm
 

@@ -671,8 +671,25 @@ def test_a_prompt_of_four_cues_gives_up_the_one_readers_found_riskiest():
     assert trim_risky(picked, scene, graph, Emotion.FEAR) is None
 
 
-def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
+def _ducks_consensus(graph, read, links, read_by_both):
+    """The consensus of a fear chain of ``links`` for the rubber-ducks scene ``read``, where the
+    poet and the child both read ``read_by_both``."""
     from emotion_director.agents.schemas import ConceptChain
+
+    chain = ConceptChain(emotion=Emotion.FEAR, appraisals=[], concepts=links)
+    readings = [reading(p, [c.text for c in read_by_both]) for p in ("poet", "child")]
+    return build_consensus.invoke(
+        chain,
+        readings,
+        subject=read.text,
+        head_nouns=["ducks"],
+        emotion=Emotion.FEAR,
+        concept_graph=graph,
+        scene=read,
+    )
+
+
+def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
 
     graph = load_concept_graph()
     scene = parse_scene("hundreds of rubber ducks floating down a town river on a spring afternoon")
@@ -682,17 +699,7 @@ def test_the_given_up_cue_leaves_the_prompt_and_is_named_in_the_chain():
     links = _links(graph, read, TRIMMABLE)
     for link in links:
         link.supported_by = ["poet", "child"]
-    chain = ConceptChain(emotion=Emotion.FEAR, appraisals=[], concepts=links)
-    readings = [reading(p, [c.text for c in links]) for p in ("poet", "child")]
-    result = build_consensus.invoke(
-        chain,
-        readings,
-        subject=read.text,
-        head_nouns=["ducks"],
-        emotion=Emotion.FEAR,
-        concept_graph=graph,
-        scene=read,
-    )
+    result = _ducks_consensus(graph, read, links, links)
     assert result.trimmed is not None and result.trimmed.text == links[0].text
     assert links[0].text not in result.final_prompt
     assert all(link.text in result.final_prompt for link in links[1:])
@@ -702,7 +709,6 @@ def test_a_prompt_that_gives_up_its_only_light_takes_the_next_safe_one():
     """The riskiest cue given up was the prompt's one light: a prompt with no light left is a
     known defect of the trim. The best light of the chain that readers found no riskier than
     the trim allows takes its place; with none, the prompt goes without, as before."""
-    from emotion_director.agents.schemas import ConceptChain
 
     graph = load_concept_graph()
     scene = parse_scene("hundreds of rubber ducks floating down a town river on a spring afternoon")
@@ -715,17 +721,7 @@ def test_a_prompt_that_gives_up_its_only_light_takes_the_next_safe_one():
         for link in links[:-1]:
             link.supported_by = ["poet", "child"]
         links[-1].support = 0.2  # one persona's: not picked while another light is
-        chain = ConceptChain(emotion=Emotion.FEAR, appraisals=[], concepts=links)
-        readings = [reading(p, [c.text for c in links[:-1]]) for p in ("poet", "child")]
-        result = build_consensus.invoke(
-            chain,
-            readings,
-            subject=read.text,
-            head_nouns=["ducks"],
-            emotion=Emotion.FEAR,
-            concept_graph=graph,
-            scene=read,
-        )
+        result = _ducks_consensus(graph, read, links, links[:-1])
         assert result.trimmed is not None and result.trimmed.text == links[1].text
         assert links[1].text not in result.final_prompt
         assert (links[-1].text in result.final_prompt) is expect_spare, result.final_prompt

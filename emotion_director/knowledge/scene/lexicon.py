@@ -941,27 +941,9 @@ _LIVING_KINDS = frozenset({"person", "mammal", "bird", "fish", "insect", "serpen
 
 
 def _gerund(word: str) -> bool:
-    """An -ing form of a verb ("waiting", "dining", "sitting")."""
-    if len(word) < 5 or not word.endswith("ing"):
-        return False
-    stem, known = word[:-3], verbs()
-    return stem in known or stem + "e" in known or (stem[-1] == stem[-2] and stem[:-1] in known)
-
-
-def _inflected_verb(word: str) -> bool:
-    """An -ing or -ed form ("blocking", "outflanked"); not a noun that ends so ("engineshed")."""
-    if word.endswith("ing"):
-        return True
-    if not word.endswith("ed"):
-        return False
-    stem, known = word[:-2], verbs()
-    return (
-        stem in known
-        or stem + "e" in known
-        or word[:-1] in known
-        or (len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in known)
-        or (stem.endswith("i") and stem[:-1] + "y" in known)
-    )
+    """An -ing form of a verb ("waiting", "dining", "sitting"), whether or not it is also a noun
+    of its own (unlike :func:`_verb_form`)."""
+    return len(word) >= 5 and word.endswith("ing") and any(s in verbs() for s in _ing_stems(word))
 
 
 @lru_cache(maxsize=4096)
@@ -981,7 +963,7 @@ def _closed_compound(word: str) -> Kind | None:
             return None
         # a hyphened building or room is one too: "a cramped counting-house", "a dressing-room"
         return kind if kind in _LIVING_KINDS | {"building", "room"} else None
-    if not word.isalpha() or len(word) < 7 or word.endswith("ly") or _inflected_verb(word):
+    if not word.isalpha() or len(word) < 7 or word.endswith(("ing", "ed", "ly")):
         return None  # a verb form is no compound: "blocking" holds no king
     for cut in range(3, len(word) - 3):
         first, last = word[:cut], word[cut:]
