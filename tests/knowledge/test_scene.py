@@ -4168,3 +4168,19 @@ def test_a_size_likened_to_a_thing_is_no_thing_in_the_scene(prompt, noun):
     scene = parse_scene(prompt)
     assert scene.main.noun == noun and "size" not in {e.noun for e in scene.entities}
     assert scene.text == prompt  # the user's words stay as typed
+
+
+def test_a_home_named_as_a_thing_puts_no_one_indoors():
+    """Set 103 (both readers): "a pargeter whistling as he decorates a cottage in a sunny Devon
+    combe" was read as indoors (the cottage a home), so its sun stopped counting and "soft dim
+    light fading into grey" passed. A home the subjects are in is still indoors."""
+    grey = load_concept_graph().get("soft dim light fading into grey")
+    for prompt in (
+        "a pargeter whistling as he decorates a cottage in a sunny Devon combe",
+        "a moving van pulling away from a farmhouse on a sunny afternoon",
+    ):
+        scene = parse_scene(prompt)
+        assert {"indoor", "home", "table"}.isdisjoint(scene.stated), prompt
+        assert "sunlit" in scene.stated and grey.conflict(scene) is not None, prompt
+    inside = parse_scene("a girl reading in a cottage on a sunny afternoon")
+    assert {"indoor", "home"} <= inside.stated

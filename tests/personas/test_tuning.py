@@ -164,7 +164,7 @@ def test_personas_diff_shows_what_a_persona_edit_changes(tmp_path, no_read_risk,
         None,
         tmp_path / "b",
         Settings(),
-        scenes=[("a cottage", "contentment")],
+        scenes=[("a bedroom", "contentment")],
         chat_model=test_model,
     )
     by = {r.persona: r for r in rows}

@@ -90,6 +90,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     BODY_FACTS,
     FACT_WORDS,
     KIND_FACTS,
+    PRIVATE_SITES,
     _asleep_at,
     _out_of_the_water,
     _said_in,
@@ -189,6 +190,17 @@ def parse_scene(text: str) -> SceneModel:
             for f in phrase_facts(medium) - phrase_facts(unframed)
             if f.startswith("site:") or f in _MEDIUM_PLACES
         }
+    # a home the scene names as a thing, not as where the subjects are ("decorates a cottage",
+    # "a farmhouse at noon", "a van pulling away from a farmhouse"), is seen from outside as
+    # often as from in: no indoors, no table (other sites state a kind of place, in or out)
+    for entity in entities:
+        if entity.kind == "building" and entity.noun in present:
+            elsewhere = " ".join(t for t in present if t != entity.noun)
+            facts -= {
+                f
+                for f in phrase_facts(entity.noun) - phrase_facts(elsewhere)
+                if f.startswith("site:") and f[5:] in PRIVATE_SITES
+            }
     curated = curated_subjects()
     # a compound's first word names no setting: "a window cleaner's cradle" is not indoors,
     # nor does what the picture is made as
