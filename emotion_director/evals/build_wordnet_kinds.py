@@ -112,18 +112,26 @@ def synset_kind(synset: object) -> str | None:
 
 
 def noun_kind(wordnet: object, word: str) -> str | None:
-    """``word``'s kind when every sense of it (proper names aside) has that one kind: "chess"
-    (a board game, and a weedy grass) has none."""
+    """``word``'s kind when every sense of it (proper names and titles aside) has that one kind:
+    "chess" (a board game, and a weedy grass) has none; a "rabbi" is a person (its other sense,
+    a title of respect, is a form of address, which a picture cannot show)."""
     # proper names are instances ("Fry" the playwright): not what a lower-case noun means
     senses = [
         s
         for s in wordnet.synsets(word, pos="n")  # type: ignore[attr-defined]
         if not s.instance_hypernyms()
     ]
+    titles = wordnet.synset("title.n.06")  # type: ignore[attr-defined]
+    named = [s for s in senses if s != titles and titles not in _ancestors(s)]
+    senses = named or senses
     if not senses:
         return None
     kinds = {synset_kind(s) for s in senses}
     return kinds.pop() if len(kinds) == 1 else None  # (None among them: a sense of no kind)
+
+
+def _ancestors(synset: Any) -> set[Any]:
+    return set(synset.closure(lambda s: s.hypernyms()))
 
 
 def dominant_kind(wordnet: object, word: str) -> str | None:

@@ -4184,3 +4184,56 @@ def test_a_home_named_as_a_thing_puts_no_one_indoors():
         assert "sunlit" in scene.stated and grey.conflict(scene) is not None, prompt
     inside = parse_scene("a girl reading in a cottage on a sunny afternoon")
     assert {"indoor", "home"} <= inside.stated
+
+
+@pytest.mark.parametrize(
+    ("prompt", "look"),
+    [
+        # a word or two of the process between the decade and the photo
+        ("1910s expedition photo of a sealer hauling a sledge across sastrugi", "monochrome"),
+        (
+            "a mucker shovelling silt by lantern light, 1870s black-and-white glass-plate photo",
+            "monochrome",
+        ),
+        ("oil painting still life of lemons, a pewter jug and a plate of oysters", "drawn"),
+        # the user's own colours: a clause of colour words with no article in it
+        ("a bored saleswoman folding cardigans in an emporium, muted greys", "palette"),
+        ("a rabbi cutting a honey cake in a sunlit schoolroom, warm palette", "palette"),
+        ("a spinster on a swingset with a book, soft pinks and blues", "palette"),
+    ],
+)
+def test_set_108_the_look_the_user_chose(prompt, look):
+    """Set 108, both readers: a grape purple and sherbet orange palette on an 1870s black-and-
+    white glass-plate photo, a laser green and sunflower yellow one over "muted greys", a liver
+    purple and bile green one over "warm palette"."""
+    facts = parse_scene(prompt).facts
+    assert look in facts, prompt
+    if look != "drawn":
+        assert look_conflict("colour", "laser green and sunflower yellow palette", facts)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a Victorian house photo",
+        "1920s hand-tinted photo of a beach",
+        "a painter holding her palette in a studio",
+        "a man singing the blues on a porch",
+        "a blues guitarist on a porch",
+    ],
+)
+def test_set_108_a_thing_s_colours_are_no_chosen_look(prompt):
+    facts = parse_scene(prompt).facts
+    assert not facts & {"monochrome", "palette"}, prompt
+
+
+def test_set_108_a_rabbi_is_a_person_and_sleet_leaves_no_hard_sun():
+    """Set 108, both readers: "a beaming rabbi" was an object (a title of respect, WordNet's other
+    sense, made the word's kind unsure) and got "the rabbi with a clump of wet hair caught on
+    it"; a carter brawling in sleet got "harsh top light throwing black shadows across their
+    eyes"."""
+    rabbi = parse_scene("a beaming rabbi cutting a honey cake for children in a schoolroom")
+    assert rabbi.main.noun == "rabbi" and rabbi.main.kind == "person"
+    carter = parse_scene("a bare-knuckled carter brawling with a rival in sleet, wood engraving")
+    top = load_concept_graph().get("harsh top light throwing black shadows across {poss} eyes")
+    assert top.conflict(carter) is not None

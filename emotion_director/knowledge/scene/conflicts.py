@@ -359,6 +359,8 @@ def _stated_look(lowered: str) -> set[str]:
             _EARLY_PHOTO.search(clause) and not _COLOURED.search(clause)
         ):
             found.add("monochrome")
+        if _names_a_palette(_WORD.findall(clause)):
+            found.add("palette")
         medium_next = _DRAWN_NEXT | _word_list("media")
         if _names_the_look(clause, "photographed", medium_next):
             found.add("photographed")
@@ -373,7 +375,8 @@ def _stated_look(lowered: str) -> set[str]:
 #: winery at midnight, lantern light, 1920s photo" got a neon orange and purple palette, set 105,
 #: both readers): one tone, unless said coloured ("a hand-coloured 1890s photograph").
 _EARLY_PHOTO = re.compile(
-    r"\b(?:18[0-9]0s|19[0-3]0s|victorian|edwardian)\s+(?:press\s+|family\s+|studio\s+)?"
+    r"\b(?:(?:18[0-9]0s|19[0-3]0s)(?:\s+[a-z][\w-]*){0,2}|(?:victorian|edwardian)"
+    r"(?:\s+press|\s+family|\s+studio)?)\s+"
     r"(?:photos?|photographs?|photography|snapshots?)\b(?!\s+booths?)"
 )
 
@@ -390,6 +393,18 @@ _COLOURED = re.compile(
 _DRAWN_NEXT = frozenset({"of", "art", "style"})
 
 
+def _names_a_palette(words: list[str]) -> bool:
+    """Whether a clause's words name the picture's colours: a few words with no article or
+    preposition, ending in one of ``palette_nouns`` or a hue made plural ("muted greys", "warm
+    palette", "soft pinks and blues"; not "a painter's palette", "singing the blues")."""
+    if not words or len(words) > 5 or set(words) & (_FUNCTION_WORDS - {"and"}):
+        return False
+    last = words[-1]
+    return last in _word_list("palette_nouns") or (
+        last.endswith("s") and last[:-1] in _word_list("hues")
+    )
+
+
 def _names_the_look(
     clause: str,
     section: Literal["monochrome", "drawn", "photographed"],
@@ -403,7 +418,9 @@ def _names_the_look(
     rest = _WORD.findall(clause[match.end() :])
     if rest[:1] == ["of"] and figure_of_speech(match.group(1), rest[1:2]):
         return False  # "a tapestry of stars above a lone camper"
-    return not rest or rest[0] in next_words
+    # its head may follow a word or two of the process: "black-and-white glass-plate photo"
+    head = next((i for i, w in enumerate(rest[:3]) if w in next_words), None)
+    return not rest or (head is not None and not set(rest[:head]) & _FUNCTION_WORDS)
 
 
 def figure_of_speech(medium: str, after_of: list[str]) -> bool:
@@ -566,8 +583,11 @@ _FUNCTION_WORDS = _DETERMINERS | _LOCATIVE | _JOINERS | frozenset("or of to for 
 
 
 @lru_cache(maxsize=8)
-def _word_list(section: Literal["calendar", "regions", "media", "hues"]) -> frozenset[str]:
+def _word_list(
+    section: Literal["calendar", "regions", "media", "hues", "palette_nouns"],
+) -> frozenset[str]:
     """A space-separated word list of ``subjects.yaml``: ``calendar`` (months and days),
     ``regions`` (parts of a place: "rim", "floor"), ``media`` (what a picture is made as),
-    ``hues`` (words that give a phrase a colour)."""
+    ``hues`` (words that give a phrase a colour), ``palette_nouns`` (the last word of a clause
+    naming the picture's colours)."""
     return frozenset(curated_subjects().get(section, "").split())

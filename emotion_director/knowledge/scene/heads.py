@@ -135,6 +135,8 @@ def look_conflict(
         return "the prompt looks straight down at the subject: no sky shows"
     if "lit_only" in facts and facet == "light" and _names_a_hue(text):
         return "the prompt names its only light: no light of another colour"
+    if preferences and facet == "colour" and "palette" in facts:
+        return "the prompt names its own colours"
     if "monochrome" in facts and (facet == "colour" or _names_a_hue(text)):
         return "the prompt asks for a picture without colour"
     if "drawn" in facts and _PHOTO_PROCESS.search(text.lower()):

@@ -77,6 +77,7 @@ class CuratedSubjects(TypedDict):
     drawn_monochrome: NotRequired[list[str]]  # phrases: such a medium without colour
     photographed: NotRequired[list[str]]  # phrases: a photograph
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
+    palette_nouns: NotRequired[str]  # space-separated: a clause naming the picture's colours
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     moods: NotRequired[dict[str, str]]  # how a living subject feels -> comma-separated categories
     vigour_adverbs: NotRequired[list[str]]  # adverbs of a mood that say how hard, not how it feels
