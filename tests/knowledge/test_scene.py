@@ -21,7 +21,7 @@ from emotion_director.knowledge.scene import (
     stated_expression,
     stated_feeling,
 )
-from emotion_director.knowledge.setting import stated_tags
+from emotion_director.knowledge.setting import concept_settings, ruled_out, stated_tags
 
 BUILTIN = sorted(
     {
@@ -4237,3 +4237,32 @@ def test_set_108_a_rabbi_is_a_person_and_sleet_leaves_no_hard_sun():
     carter = parse_scene("a bare-knuckled carter brawling with a rival in sleet, wood engraving")
     top = load_concept_graph().get("harsh top light throwing black shadows across {poss} eyes")
     assert top.conflict(carter) is not None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "period"),
+    [
+        ("a drunken gauger retching out of a horse-drawn omnibus, 1880s London fog", True),
+        ("aeronaut lifting off in a silk balloon over Versailles in 1783, etching", True),
+        ("a moneylender counting coins in a barbican, 14th century, chiaroscuro", True),
+        ("victorian ragpicker girl sorting scraps on a foggy mudflat", True),
+        ("a herald on a sunlit parapet, medieval tapestry style", True),
+        ("a corpse flower inside a packed Victorian palm house", False),
+        ("a reenactor in full Roman armour eating candyfloss at a county show", False),
+        ("a Georgian baker slapping dough onto a tone oven in a Kutaisi basement", False),
+        ("a 1950s diner at night", False),
+        ("a runner finishing a 1500 metre race", False),
+    ],
+)
+def test_set_108_a_scene_before_electric_light_takes_none(prompt, period):
+    """Set 108, both readers: "a drunken gauger retching out of the window of a crowded
+    horse-drawn omnibus, 1880s London fog" got "sweaty overhead strip light". A scene set
+    before electric light refuses electric lights and machines, not colours named after them."""
+    scene = parse_scene(prompt)
+    assert ("period" in scene.facts) is period, prompt
+    strip = concept_settings()["sweaty overhead strip light"]
+    assert "electric" in strip
+    refused = ruled_out(strip - {"indoor"}, scene.stated)
+    assert (refused is not None and "period" in refused) is period, (prompt, refused)
+    # a colour named after a neon light is a colour
+    assert "electric" not in concept_settings()["neon orange on deep purple"]

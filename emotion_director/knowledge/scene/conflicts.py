@@ -393,6 +393,29 @@ _COLOURED = re.compile(
 _DRAWN_NEXT = frozenset({"of", "art", "style"})
 
 
+#: A date before electric light: a decade or a year before 1900 ("the 1880s", "in 1783"), a
+#: century before the 20th ("18th-century", "19th century").
+_BEFORE_1900 = re.compile(
+    r"\b(?:1[0-8]\d0s|(?:in|of)\s+1[0-8]\d\d|(?:1\d|[1-9])(?:st|nd|rd|th)[- ]centur(?:y|ies))\b"
+)
+
+
+def set_before_electric_light(lowered: str) -> bool:
+    """Whether a scene is set before electric light (fact ``period``): it names a date before
+    1900, or a word of such a time (``period_words``) before a person or what the picture is
+    made as ("a Victorian orphan", "medieval manuscript illumination"; not "a Victorian palm
+    house", which stands today)."""
+    if _BEFORE_1900.search(lowered):
+        return True
+    words = _WORD.findall(lowered)
+    periods, media = _word_list("period_words"), _word_list("media")
+    return any(
+        word in periods
+        and any(w in media or kind_of(w) in ("person", "group") for w in words[i + 1 : i + 3])
+        for i, word in enumerate(words)
+    )
+
+
 def _names_a_palette(words: list[str]) -> bool:
     """Whether a clause's words name the picture's colours: a few words with no article or
     preposition, ending in one of ``palette_nouns`` or a hue made plural ("muted greys", "warm
@@ -584,10 +607,10 @@ _FUNCTION_WORDS = _DETERMINERS | _LOCATIVE | _JOINERS | frozenset("or of to for 
 
 @lru_cache(maxsize=8)
 def _word_list(
-    section: Literal["calendar", "regions", "media", "hues", "palette_nouns"],
+    section: Literal["calendar", "regions", "media", "hues", "palette_nouns", "period_words"],
 ) -> frozenset[str]:
     """A space-separated word list of ``subjects.yaml``: ``calendar`` (months and days),
     ``regions`` (parts of a place: "rim", "floor"), ``media`` (what a picture is made as),
     ``hues`` (words that give a phrase a colour), ``palette_nouns`` (the last word of a clause
-    naming the picture's colours)."""
+    naming the picture's colours), ``period_words`` (a time before electric light)."""
     return frozenset(curated_subjects().get(section, "").split())

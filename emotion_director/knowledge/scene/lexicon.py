@@ -78,6 +78,7 @@ class CuratedSubjects(TypedDict):
     photographed: NotRequired[list[str]]  # phrases: a photograph
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     palette_nouns: NotRequired[str]  # space-separated: a clause naming the picture's colours
+    period_words: NotRequired[str]  # space-separated: a time before electric light
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     moods: NotRequired[dict[str, str]]  # how a living subject feels -> comma-separated categories
     vigour_adverbs: NotRequired[list[str]]  # adverbs of a mood that say how hard, not how it feels

@@ -17,7 +17,13 @@ from emotion_director.knowledge.scene.clauses import (
     _sleep_in_base_form,
     _with_participants,
 )
-from emotion_director.knowledge.scene.conflicts import DENIED, _stated_look, negation, phrase_facts
+from emotion_director.knowledge.scene.conflicts import (
+    DENIED,
+    _stated_look,
+    negation,
+    phrase_facts,
+    set_before_electric_light,
+)
 from emotion_director.knowledge.scene.heads import (
     _agrees_as_verb,
     _break_positions,
@@ -306,6 +312,8 @@ def parse_scene(text: str) -> SceneModel:
     if not entities and places:  # a place alone ("a field of grass") is the subject itself
         entities, places = places[:1], places[1:]
         facts |= entities[0].facts
+    if english and set_before_electric_light(lowered):
+        facts.add("period")  # "1880s London fog", "a Victorian orphan": no strip light, no neon
     if _STATED_LIGHT.search(lowered):
         facts.add("lit")  # "under flickering fluorescent light", "by lamplight", "moonlit"
     if _inside_a_room(lowered):
