@@ -149,6 +149,7 @@ JUDGES = {
     "judge110": ("HK", "HL"),
     "judge111": ("HM", "HN"),
     "judge112": ("HO", "HP"),
+    "judge113": ("HQ", "HR"),
 }
 
 
