@@ -4266,3 +4266,21 @@ def test_set_108_a_scene_before_electric_light_takes_none(prompt, period):
     assert (refused is not None and "period" in refused) is period, (prompt, refused)
     # a colour named after a neon light is a colour
     assert "electric" not in concept_settings()["neon orange on deep purple"]
+
+
+def test_set_108_a_coloured_haze_is_light_and_a_close_up_holds_no_whole_place():
+    """Set 108, both readers: a grasshopper "in sunlit Provencal garrigue, lavender haze" got "a
+    sulphurous yellow fog" (the haze was read as fog); "a hornet crawling out of the plughole of
+    a washbasin, extreme close-up" got "a dark doorway at the end of a corridor"."""
+    graph = load_concept_graph()
+    garrigue = parse_scene("a grasshopper on a sprig of thyme in sunlit garrigue, lavender haze")
+    assert "fog" not in garrigue.facts and "sunlit" in garrigue.stated
+    assert graph.get("a sulphurous yellow fog").conflict(garrigue) is not None
+    assert "fog" in parse_scene("a harbour in grey morning haze").facts
+    hornet = parse_scene(
+        "a hornet crawling out of the plughole of a washbasin, extreme close-up, "
+        "harsh fluorescent light"
+    )
+    corridor = graph.get("a dark doorway at the end of a corridor")
+    assert "close up" in (corridor.conflict(hornet) or "")
+    assert look_conflict("space", "a cluttered playroom", {"indoor"}) is None

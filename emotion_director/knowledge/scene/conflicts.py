@@ -249,12 +249,14 @@ def phrase_facts(text: str) -> frozenset[str]:
     lowered = " " + " ".join(words) + " "
     for phrase, neutral in FIGURES_OF_SPEECH.items():
         lowered = lowered.replace(phrase, neutral)
+    lowered = _coloured_haze(lowered)
     found = _named_in(lowered, _fact_runs()) | denial_facts
     # a gap never crosses a mark: "a bright lamp, grey afternoon" is no bright afternoon
     marked = [w[:-2] if w.endswith("'s") else w for w in _WORD_OR_MARK.findall(text.lower())]
     spaced = " " + " ".join(marked) + " "
     for phrase, neutral in FIGURES_OF_SPEECH.items():
         spaced = spaced.replace(phrase, neutral)
+    spaced = _coloured_haze(spaced)
     # an -ing form of a verb ends a gap; "spring" does not ("a bright spring afternoon", set 92)
     found |= gapped_facts(spaced.split(), _ing_of_a_verb)
     found |= _inflected_facts(words)  # "drizzly", "sleety", "dusky"
@@ -391,6 +393,21 @@ _COLOURED = re.compile(
 #: Words after a painted or drawn medium that make it the picture's own ("oil painting of",
 #: "charcoal sketch", "pixel art style"), not a thing in it ("a man painting a fence").
 _DRAWN_NEXT = frozenset({"of", "art", "style"})
+
+
+def _coloured_haze(spaced: str) -> str:
+    """``spaced`` with a haze of a colour read as a glow: "lavender haze" over a sunlit garrigue,
+    "golden haze" at sunset are light, not fog (set 108: a grasshopper in "sunlit Provencal
+    garrigue, lavender haze" got "a sulphurous yellow fog", both readers)."""
+    if "haz" not in spaced:
+        return spaced
+    return _hue_haze().sub(r" \1 glow ", spaced)
+
+
+@lru_cache(maxsize=1)
+def _hue_haze() -> re.Pattern[str]:
+    hues = "|".join(sorted(map(re.escape, _word_list("hues")), key=len, reverse=True))
+    return re.compile(rf" ({hues}) (?:haze|hazy) ")
 
 
 #: A date before electric light: a decade or a year before 1900 ("the 1880s", "in 1783"), a

@@ -120,6 +120,10 @@ def look_conflict(
             return "the prompt views the scene from far above: a thing beside it is out of scale"
         if "close_view" in facts:
             return "the prompt frames the subject close up: a thing beside it is out of scale"
+    if facet == "space" and "close_view" in facts:
+        # "a dark doorway at the end of a corridor" in an extreme close-up of a hornet crawling
+        # out of a plughole (set 108, both readers): a whole place does not fit the frame
+        return "the prompt frames the subject close up: a whole place around it cannot show"
     if "silhouette_view" in facts and "face" in phrase_facts(text):
         return "the prompt shows the subject as a silhouette: its face cannot be seen"
     if "masked" in facts and "face" in phrase_facts(text) and "masked" not in phrase_facts(text):
