@@ -398,22 +398,41 @@ def build_trace(
     final_prompt: str,
     chain: ConceptChain | None = None,
     concept_graph: ConceptGraph | None = None,
+    picked: Sequence[ConceptLink] = (),
 ) -> list[TraceEntry]:
-    """Per persona: what they contributed, through which appraisal, who agreed, what lost."""
+    """Per persona: what they contributed, through which appraisal, who agreed, what lost.
+
+    ``picked`` are the cues the prompt was composed from: one that is neither the majority's
+    nor the minority's (a persona's cue that filled a facet the majority left open, or took the
+    place of a cue given up) counts for the personas that gave it, with the role ``"fill"``."""
     appraisal_text: dict[str, str] = {}
     if chain is not None and concept_graph is not None:
         appraisal_text = {a.id: a.appraisal for a in concept_graph.appraisals(chain.emotion)}
     chosen = chain.concepts if chain is not None else []
     # a merged palette is in the prompt but not in the chain: its appraisal link still shows
-    by_text = {c.text.lower(): c for c in [*chosen, *majority, *([minority] if minority else [])]}
+    by_text = {
+        c.text.lower(): c for c in [*chosen, *picked, *majority, *([minority] if minority else [])]
+    }
     trace = []
     for reading in readings:
         used_majority = [c.text for c in majority if reading.persona in c.supported_by]
         used_minority = (
             [minority.text] if minority and reading.persona in minority.supported_by else []
         )
-        contributed = [t for t in [*used_majority, *used_minority] if t in final_prompt]
-        role = "majority" if used_majority else "minority" if used_minority else "unused"
+        ranked = {*used_majority, *used_minority}
+        filled = [
+            c.text for c in picked if reading.persona in c.supported_by and c.text not in ranked
+        ]
+        contributed = [t for t in [*used_majority, *used_minority, *filled] if t in final_prompt]
+        role = (
+            "majority"
+            if used_majority
+            else "minority"
+            if used_minority
+            else "fill"
+            if contributed
+            else "unused"
+        )
         links = []
         for text in contributed:
             link = by_text.get(text.lower())
@@ -520,7 +539,7 @@ def build_consensus(
             moved=moved_to_negative,
         ),
         visual_prompt=request,
-        trace=build_trace(readings, majority, minority, final, chain, concept_graph),
+        trace=build_trace(readings, majority, minority, final, chain, concept_graph, picked),
         composer=composer,
     )
 

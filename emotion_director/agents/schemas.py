@@ -89,7 +89,13 @@ class TraceEntry(BaseModel):
     persona: str
     weight: float
     contributed: list[str] = Field(default_factory=list)
-    role: str = Field(default="supporter", description="'majority', 'minority' or 'unused'")
+    role: str = Field(
+        default="supporter",
+        description=(
+            "'majority', 'minority', 'fill' (a cue that filled a facet the others left open, or"
+            " took the place of one given up) or 'unused'"
+        ),
+    )
     links: list[str] = Field(
         default_factory=list,
         description="appraisal -> concept links this persona's contributions follow",

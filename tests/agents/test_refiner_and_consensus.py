@@ -721,10 +721,14 @@ def test_a_prompt_that_gives_up_its_only_light_takes_the_next_safe_one():
         for link in links[:-1]:
             link.supported_by = ["poet", "child"]
         links[-1].support = 0.2  # one persona's: not picked while another light is
+        links[-1].supported_by = ["child"]
         result = _ducks_consensus(graph, read, links, links[:-1])
         assert result.trimmed is not None and result.trimmed.text == links[1].text
         assert links[1].text not in result.final_prompt
         assert (links[-1].text in result.final_prompt) is expect_spare, result.final_prompt
+        # the trace says whose cue took the light's place
+        child = next(t for t in result.trace if t.persona == "child")
+        assert (links[-1].text in child.contributed) is expect_spare
 
 
 def test_a_face_and_a_speck_framing_are_never_one_prompt():
