@@ -4284,3 +4284,18 @@ def test_set_108_a_coloured_haze_is_light_and_a_close_up_holds_no_whole_place():
     corridor = graph.get("a dark doorway at the end of a corridor")
     assert "close up" in (corridor.conflict(hornet) or "")
     assert look_conflict("space", "a cluttered playroom", {"indoor"}) is None
+
+
+def test_set_109_a_look_needs_open_eyes():
+    """Set 109, both readers: a viscacha sunbathing "with eyes half closed" got "keyhole-shaped
+    framing with the viscacha peeking back at the lens". Peeking, peering, staring and glaring
+    are done with open eyes; a toy's peeking is the toy's."""
+    settings = concept_settings()
+    assert "open_eyes" in settings["keyhole-shaped framing with {the} peeking back at the lens"]
+    assert "open_eyes" in settings["{poss} arms crossed tight, glaring"]
+    assert "open_eyes" not in settings["a tiny toy dinosaur peeking out from behind {the}"]
+    viscacha = parse_scene(
+        "A viscacha sunbathing with eyes half closed on a lichen-crusted boulder at golden hour"
+    )
+    keyhole = load_concept_graph().get("keyhole-shaped framing with {the} peeking back at the lens")
+    assert "eyes_shut" in (keyhole.conflict(viscacha) or "")
