@@ -150,6 +150,7 @@ JUDGES = {
     "judge111": ("HM", "HN"),
     "judge112": ("HO", "HP"),
     "judge113": ("HQ", "HR"),
+    "judge114": ("HS", "HT"),
 }
 
 
