@@ -21,6 +21,7 @@ record it. Under the base there are four kinds, chosen by *who can fix it*::
     │   │   └── ThreadBusyError
     │   ├── EvalCacheError                the LLM cache file
     │   ├── RunFolderError                an eval run folder (results, ratings, images)
+    │   │   └── RunBusyError                  another process is writing it
     │   └── OutputDirError                an output folder that cannot be written
     └── BackendError                      the language-model server or runtime
         ├── ResponseTooLargeError, ServerReplyShapeError   transport: the reply is unusable
@@ -146,6 +147,10 @@ class EvalCacheError(DataFileError):
 
 class RunFolderError(DataFileError):
     """An eval run folder cannot be used: missing, malformed, or made by another run."""
+
+
+class RunBusyError(RunFolderError):
+    """Another process is writing the same run folder right now."""
 
 
 class EvalReportError(RunFolderError):

@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import io
 import json
@@ -447,6 +449,62 @@ def make_output_dir(path: str | Path, *, what: str) -> Path:
             f"({exc.strerror or exc}); pass a writable folder."
         ) from None
     return path
+
+
+@contextlib.contextmanager
+def exclusive_lock(
+    path: str | Path,
+    *,
+    busy: Callable[[str], Exception],
+    error: type[Exception] = DataFileError,
+) -> Iterator[None]:
+    """Hold the lock file ``path`` for this process while the block runs, or raise ``busy(
+    holder)`` at once where another process holds it (``holder``: " (pid N)" or ""). Two
+    processes writing one run folder would each append the same cases (``eval run`` twice on
+    one ``--out``). The lock is a regular file opened without following a link (a planted
+    symlink must not truncate the file it points to); a FIFO, a device or a hard link there is
+    refused with ``error``."""
+    path = Path(path)
+    try:
+        fd = os.open(
+            path,
+            os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0),
+            0o600,
+        )
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise error(
+                f"the lock {path} is a symlink, which a lock never is: remove it and run again."
+            ) from None
+        raise error(
+            f"cannot create the lock {path} ({exc.strerror or exc}): make its folder writable."
+        ) from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise error(
+                f"the lock {path} is not a regular file (a FIFO or a device?): remove it and run "
+                "again."
+            )
+        if status.st_nlink > 1:  # a hard link planted there: truncating it truncates its twin
+            raise error(
+                f"the lock {path} is a hard link to another file, which a lock never is: remove "
+                "it and run again."
+            )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            raise busy(f" (pid {holder})" if holder.isdigit() else "") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def append_jsonl(

@@ -39,10 +39,26 @@ from emotion_director.errors import EvalCacheError
 _FIX = "delete it or pass another cache file (--cache NEW.sqlite)"
 
 
-def _prepare_cache(path: Path) -> None:
-    """Create the cache table; name the file and the fix when it cannot be used."""
+def _prepare_cache(path: Path, owned: bool = True) -> None:
+    """Create the cache table; name the file and the fix when it cannot be used. ``owned``: the
+    path is the run folder's own cache file, which may be deleted; a path the user gave with
+    ``--cache`` may be another file of theirs (a dataset), which is never to be deleted."""
     if path.is_dir():
-        raise EvalCacheError(f"LLM cache {path} is a directory: {_FIX}.")
+        if owned:
+            raise EvalCacheError(f"LLM cache {path} is a directory: {_FIX}.")
+        raise EvalCacheError(
+            f"LLM cache {path} is a folder: --cache takes a file path, e.g. --cache "
+            f"{path / 'llm_cache.sqlite'}."
+        )
+    if not owned and path.is_file() and path.stat().st_size:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+        if header != b"SQLite format 3\x00":
+            # no "delete it": it may be the user's dataset (hostile round 5: --cache DATA.jsonl)
+            raise EvalCacheError(
+                f"LLM cache {path} is not an SQLite file (is it another file of yours?); it was "
+                "not changed: pass a new cache path (--cache NEW.sqlite)."
+            )
     if path.exists() and not path.is_file():  # (SQLite would leave a journal beside a device)
         raise EvalCacheError(
             f"LLM cache {path} is not a regular file (a device, FIFO or socket): pass a cache "
@@ -68,14 +84,16 @@ class SQLiteLLMCache(BaseCache):
 
     Args:
         path (`str` or `Path`): the SQLite file (created with its folder).
+        owned (`bool`, defaults to `True`): ``path`` is the run's own cache file; ``False`` for
+            one the user named (``--cache``), which an error never tells them to delete.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, owned: bool = True) -> None:
         self.path = str(path)
         self.hits = 0
         self.misses = 0
         self._lock = threading.Lock()
-        _prepare_cache(Path(self.path))
+        _prepare_cache(Path(self.path), owned)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)

@@ -132,7 +132,7 @@ def check_resume(
         if (
             key in stored
             and stored[key] is not None
-            and _same(stored[key]) != _same(identity.get(key))
+            and same_value(stored[key]) != same_value(identity.get(key))
         ):
             raise RunMismatchError(
                 f"{run_dir} was made with {key} {_short(stored[key])}, this run uses "
@@ -183,7 +183,7 @@ def _persona_difference(a: list[Any], b: list[Any]) -> str:
     return "personas: " + "; ".join(parts)
 
 
-def _same(value: Any) -> Any:
+def same_value(value: Any) -> Any:
     """A value as two runs' identities are compared (a URL's trailing slash is no other
     server: ".../v1/" is ".../v1")."""
     return value.rstrip("/") if isinstance(value, str) else value
@@ -196,7 +196,7 @@ def identity_differences(meta_a: dict[str, Any] | None, meta_b: dict[str, Any] |
     a, b = _stored_identity(meta_a), _stored_identity(meta_b)
     lines = []
     for key in ("backend", "model", "base_url", "personas", "seed", "settings", "package_version"):
-        if key in a and key in b and _same(a[key]) != _same(b[key]):
+        if key in a and key in b and same_value(a[key]) != same_value(b[key]):
             if key == "personas" and isinstance(a[key], list) and isinstance(b[key], list):
                 lines.append(_persona_difference(a[key], b[key]))
             elif key == "settings" and isinstance(a[key], dict) and isinstance(b[key], dict):

@@ -45,6 +45,7 @@ from emotion_director.emotions import EMOTIONS, Emotion
 from emotion_director.errors import (
     EmotionDirectorError,
     EvalCacheError,
+    RunBusyError,
     RunFolderError,
     UserInputError,
 )
@@ -53,10 +54,17 @@ from emotion_director.evals.identity import (
     model_name,
     package_version,
     public_url,
+    same_value,
 )
 from emotion_director.evals.markup import markdown_inline
 from emotion_director.evals.tables import Tally, read_results
-from emotion_director.files import append_jsonl, read_json_file, read_run_jsonl, write_text_atomic
+from emotion_director.files import (
+    append_jsonl,
+    exclusive_lock,
+    read_json_file,
+    read_run_jsonl,
+    write_text_atomic,
+)
 from emotion_director.settings import Settings
 
 #: Below this position-consistency the report warns that the judge is too weak to trust.
@@ -142,8 +150,10 @@ def _check_judge(run: Path, identity: dict[str, Any]) -> None:
             fix=f"delete it and {run}/judgments.jsonl to judge again",
             error=RunMismatchError,
         )
-        for key in ("backend", "model", "rubric"):
-            if stored.get(key) != identity[key]:
+        for key in ("backend", "model", "base_url", "rubric"):
+            if key == "base_url" and "base_url" not in stored:
+                continue  # (recorded since 2026-12-03)
+            if same_value(stored.get(key)) != same_value(identity[key]):
                 raise RunMismatchError(
                     f"{run} was judged with {key} {stored.get(key)!r}, this judge has "
                     f"{identity[key]!r}: delete {path} and {run}/judgments.jsonl to judge again "
@@ -198,8 +208,36 @@ async def judge_run(
 
     Raises:
         EmotionDirectorError: the run has no results, a system is unknown, or fewer than two.
-        RunMismatchError: the run was judged before with another judge model or rubric.
+        RunMismatchError: the run was judged before with another judge (backend, model, server)
+            or rubric.
+        RunBusyError: another process is judging the same run right now.
     """
+    run = Path(run_dir)
+    args = (run_dir, systems, settings, chat_model, concurrency, limit, cache_path, progress)
+    if not run.is_dir():
+        return await _judge(*args)  # (says what is missing)
+
+    def busy(holder: str) -> RunBusyError:
+        return RunBusyError(
+            f"{run} is being judged by another process{holder} right now: wait for it to finish "
+            "(a second judge would judge every pair again)."
+        )
+
+    with exclusive_lock(run / ".judge.lock", busy=busy, error=RunFolderError):
+        return await _judge(*args)
+
+
+async def _judge(
+    run_dir: str | Path,
+    systems: list[str] | None,
+    settings: Settings | None,
+    chat_model: Any,
+    concurrency: int,
+    limit: int | None,
+    cache_path: str | Path | None,
+    progress: Callable[[int, int], None] | None,
+) -> JudgeSummary:
+    """:func:`judge_run`, its run held by this process."""
     # the model's stack (langchain-core) only where a judge runs: `eval report` reads the
     # judgments this module keeps without it
     from emotion_director.agents.backends import backend_name, make_chat_model
@@ -218,7 +256,7 @@ async def judge_run(
     plan = plan_pairs(rows, systems, limit)
     inner = chat_model or make_chat_model(settings)
     _check_judge(run, judge_identity(settings, backend_name(inner)))
-    cache = SQLiteLLMCache(cache_path or run / "judge_cache.sqlite")
+    cache = SQLiteLLMCache(cache_path or run / "judge_cache.sqlite", owned=cache_path is None)
     model = with_cache(inner, cache)
     out_path = run / "judgments.jsonl"
     if out_path.exists() and out_path.stat().st_size:

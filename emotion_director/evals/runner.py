@@ -29,6 +29,7 @@ from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.errors import (
     EmotionDirectorError,
     OutputDirError,
+    RunBusyError,
     RunFolderError,
     UserInputError,
 )
@@ -41,7 +42,7 @@ from emotion_director.evals.tables import (
     Tally,
     read_results,  # noqa: F401 (its old home)
 )
-from emotion_director.files import append_jsonl, write_text_atomic
+from emotion_director.files import append_jsonl, exclusive_lock, write_text_atomic
 from emotion_director.settings import Settings
 
 
@@ -123,12 +124,55 @@ async def run_eval(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputDirError(f"cannot create run folder {out}: {exc.strerror}.") from None
+
+    def busy(holder: str) -> RunBusyError:
+        return RunBusyError(
+            f"{out} is being written by another eval run{holder} right now: wait for it to "
+            "finish (a second run would add every case again), or pass another --out folder."
+        )
+
+    # one process at a time writes a run folder: two both found nothing done and appended
+    # every case twice (hostile round 5)
+    with exclusive_lock(out / RUN_LOCK, busy=busy, error=RunFolderError):
+        return await _run_in(
+            systems,
+            cases,
+            out,
+            settings,
+            chat_model,
+            concurrency,
+            cache_path,
+            metrics,
+            progress,
+            dataset,
+            started,
+        )
+
+
+#: The lock file of a run folder, held while a process writes it.
+RUN_LOCK = ".lock"
+
+
+async def _run_in(
+    systems: list[str],
+    cases: list[EvalCase],
+    out: Path,
+    settings: Settings,
+    chat_model: Any,
+    concurrency: int,
+    cache_path: str | Path | None,
+    metrics: Any,
+    progress: Callable[[int, int], None] | None,
+    dataset: str | None,
+    started: float,
+) -> RunSummary:
+    """:func:`run_eval` in its run folder ``out``, held by this process."""
     inner = chat_model or make_chat_model(settings)
     identity = run_identity(settings, backend_name(inner), cases, dataset)
     meta = read_run_meta(out)
     if meta is not None:
         check_resume(out, meta, identity, cases, read_results(out))
-    cache = SQLiteLLMCache(cache_path or out / "llm_cache.sqlite")
+    cache = SQLiteLLMCache(cache_path or out / "llm_cache.sqlite", owned=cache_path is None)
     model = with_cache(inner, cache)
     ctx = SystemContext(settings=settings, model=model)
     built = make_systems(systems, ctx)

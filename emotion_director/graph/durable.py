@@ -20,11 +20,8 @@ Example:
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
-import stat
 import unicodedata
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing, asynccontextmanager
@@ -33,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from emotion_director.errors import CheckpointError, InvalidRequestError, ThreadBusyError
+from emotion_director.files import exclusive_lock
 from emotion_director.settings import Settings
 
 MAX_THREAD_CHARS = 200
@@ -231,11 +229,14 @@ async def recorded_identity(checkpointer: Any, config: dict[str, Any]) -> dict[s
 
 
 def _same(key: str, value: Any) -> Any:
-    """``value`` as it is compared: the prompt as the run cleans it, the emotion as its category."""
+    """``value`` as it is compared: the prompt as the run cleans it, the emotion as its category,
+    a server's URL without its trailing slash (".../v1/" is the same server as ".../v1")."""
     if value is None:
         return None
+    if key == "base_url" and isinstance(value, str):
+        return value.rstrip("/")
     if key == "prompt" and isinstance(value, str):
-        from emotion_director.graph.request import clean_prompt
+        from emotion_director.untrusted import clean_prompt
 
         try:
             return clean_prompt(value, max_chars=2**31)
@@ -298,7 +299,7 @@ def check_resume(
     if recorded is not None:
         old, new = recorded.get("settings") or {}, current.get("settings") or {}
         for key in [k for k in old if k in new]:
-            if old[key] != new[key]:
+            if _same(key, old[key]) != _same(key, new[key]):
                 differences.append(
                     f"{_FIELD_NAMES.get(key, key)} {_shown(key, old[key])} "
                     f"(now {_shown(key, new[key])})"
@@ -360,65 +361,23 @@ async def hold_thread(settings: Settings, saver: Any, thread: str) -> AsyncItera
         async with _postgres_lock(saver, thread):
             yield
         return
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): runs there are not protected from each other
-        yield
-        return
     db = settings.checkpoint_db
     folder = db.parent / f"{db.name}.locks"
     path = folder / f"{_lock_key(thread)[:32]}.lock"
     try:
         folder.mkdir(exist_ok=True)
-        if folder.is_symlink() or not folder.is_dir():
-            raise CheckpointError(
-                f"{folder} is not a plain folder (a symlink or a file): the thread locks live "
-                "there, so remove it and run again."
-            )
-        # O_NOFOLLOW: a lock planted as a symlink must not truncate the file it points to
-        fd = os.open(
-            path,
-            os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0),
-            0o600,
-        )
     except OSError as exc:
-        if exc.errno == errno.ELOOP or path.is_symlink():
-            raise CheckpointError(
-                f"the thread lock {path} is a symlink, which a lock never is: remove it and run "
-                "again."
-            ) from None
         raise CheckpointError(
             f"cannot create the thread lock in {folder} ({exc.strerror}): make the checkpoint "
             "folder writable or set EMOTION_DIRECTOR_CHECKPOINT_DB to a file in a writable folder."
         ) from None
-    status = os.fstat(fd)
-    if not stat.S_ISREG(status.st_mode):
-        os.close(fd)
+    if folder.is_symlink() or not folder.is_dir():
         raise CheckpointError(
-            f"the thread lock {path} is not a regular file (a FIFO or a device?): remove it and "
-            "run again."
+            f"{folder} is not a plain folder (a symlink or a file): the thread locks live "
+            "there, so remove it and run again."
         )
-    if status.st_nlink > 1:  # a hard link planted there: truncating it would truncate its twin
-        os.close(fd)
-        raise CheckpointError(
-            f"the thread lock {path} is a hard link to another file, which a lock never is: "
-            "remove it and run again."
-        )
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            raise _busy(thread, f" (pid {holder})" if holder.isdigit() else "") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with exclusive_lock(path, busy=lambda holder: _busy(thread, holder), error=CheckpointError):
+        yield
 
 
 @asynccontextmanager

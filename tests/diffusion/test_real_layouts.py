@@ -324,6 +324,20 @@ def test_a_tie_counts_half_an_accuracy_point():
 
 
 # ----- defect 9: nothing is overwritten silently -----------------------------------------
+def test_train_dpo_refuses_a_folder_of_other_files(tmp_path, toy, sd15_dir):
+    """Hostile round 5: train.output_dir naming an eval run's folder wrote the bank, adapter,
+    checkpoints and metrics among its results (exit 0)."""
+    run = tmp_path / "eval_run"
+    run.mkdir()
+    (run / "results.jsonl").write_text('{"system": "identity"}\n')
+    config_file = tmp_path / "cfg.yaml"
+    raw = dpo_config(toy, run, sd15_dir, max_steps=1).model_dump(mode="json")
+    config_file.write_text(yaml.safe_dump(raw))
+    result = runner.invoke(app, ["train", "dpo", "--config", str(config_file)])
+    assert result.exit_code == 2 and "holds other files (results.jsonl)" in result.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["results.jsonl"]
+
+
 def test_train_dpo_refuses_to_overwrite_an_earlier_run(tmp_path, toy, sd15_dir):
     config_file = tmp_path / "cfg.yaml"
     raw = dpo_config(toy, tmp_path / "run", sd15_dir, max_steps=1).model_dump(mode="json")

@@ -659,6 +659,20 @@ class DPOTrainer:
                 f"{', ...' if len(earlier) > 3 else ''}): pass --resume latest to continue it, or "
                 "set train.output_dir to a new folder."
             )
+        # a folder of other files (an eval run's results, a dataset) is no place for a run's
+        # bank, adapter, checkpoints and metrics, which would be mixed among them
+        foreign = sorted(
+            p.name
+            for p in self.output_dir.iterdir()
+            if not p.name.startswith(".") and p.name != "config.json"
+        )
+        if foreign:
+            raise TrainingOutputExistsError(
+                f"{self.output_dir} holds other files ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}): a training run writes its bank, "
+                "adapter, checkpoints and metrics into a folder of its own; set train.output_dir "
+                "to a new or empty folder."
+            )
 
     def check_resume_config(self, *, overwrite: bool = False) -> None:
         """Refuse to resume a run under a config that trains something else: the run's
