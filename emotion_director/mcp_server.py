@@ -33,7 +33,7 @@ from emotion_director.errors import EmotionDirectorError, MissingExtraError
 # the tool arguments are declared once, beside the LangChain tools
 from emotion_director.graph.tools import Arousal, EmotionArg, Personas, Prompt, Seed, Valence
 from emotion_director.redaction import redact
-from emotion_director.settings import Settings
+from emotion_director.settings import Settings, load_settings
 
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
 MAX_LINE_BYTES = 1024 * 1024
@@ -54,6 +54,10 @@ class EmotionRewrite(BaseModel):
         default=None, description="the emotion the prompt's own words pull toward, if any"
     )
     personas: dict[str, list[str]] = Field(description="each persona's visual cues")
+    ignored_instructions: list[str] = Field(
+        default_factory=list,
+        description="sentences cut from the prompt as instructions to the model, not scene",
+    )
     images: list[str] | None = Field(default=None, description="generated image paths")
 
 
@@ -79,7 +83,9 @@ def build_server(settings: Settings | None = None, **graph_kwargs: Any) -> Any:
     from emotion_director.graph.tools import as_tools
 
     server_class, modern = _mcp_server_class()
-    tools = {t.name: t for t in as_tools(settings or Settings(), **graph_kwargs)}
+    # a bad EMOTION_DIRECTOR_* value is a one-line SettingsError, as for every command (was
+    # "unexpected ValidationError ... report it", hostile round 5)
+    tools = {t.name: t for t in as_tools(settings or load_settings(), **graph_kwargs)}
     level = os.environ.get("EMOTION_DIRECTOR_LOG_LEVEL", "WARNING").upper()
     options: dict[str, Any] = {
         "log_level": level
@@ -291,6 +297,14 @@ def _usable_id(value: Any) -> bool:
     return isinstance(value, (str, int)) and not isinstance(value, bool)
 
 
+#: Methods of what the server does not offer (prompts, resources), whose lists are empty.
+_NOTHING_TO_GET = {
+    "prompts/get": "prompts",
+    "resources/read": "resources",
+    "resources/subscribe": "resources",
+}
+
+
 def _diagnose_envelope(data: Any) -> MalformedLine | None:
     """The JSON-RPC 2.0 checks on a parsed line (see :func:`diagnose_line`)."""
     if not isinstance(data, dict):
@@ -308,11 +322,16 @@ def _diagnose_envelope(data: Any) -> MalformedLine | None:
             f'Invalid Request: "id" must be a string or an integer, got {_json_kind(raw_id)}',
         )
     if data.get("jsonrpc") != "2.0":
+        version = data.get("jsonrpc")
+        got = (
+            "none"
+            if "jsonrpc" not in data
+            else json.dumps(version)
+            if isinstance(version, str) and len(version) <= 20
+            else _json_kind(version)
+        )
         return MalformedLine(
-            INVALID_REQUEST,
-            'Invalid Request: needs "jsonrpc": "2.0", got '
-            f"{_json_kind(data.get('jsonrpc')) if 'jsonrpc' in data else 'none'}",
-            ident,
+            INVALID_REQUEST, f'Invalid Request: needs "jsonrpc": "2.0", got {got}', ident
         )
     if not isinstance(data.get("method"), str):
         got = _json_kind(data["method"]) if "method" in data else "none"
@@ -320,6 +339,15 @@ def _diagnose_envelope(data: Any) -> MalformedLine | None:
             INVALID_REQUEST, f'Invalid Request: "method" must be a string, got {got}', ident
         )
     params = data.get("params")
+    if data["method"] in _NOTHING_TO_GET and has_id:
+        # the server offers tools only: the SDK's own handler raised ValueError, answered with
+        # code 0 after a 140-line traceback on stderr (hostile round 5)
+        return MalformedLine(
+            INVALID_PARAMS,
+            f"Invalid params: this server has no {_NOTHING_TO_GET[data['method']]}: it offers "
+            "tools only (tools/list, tools/call)",
+            ident,
+        )
     if params is not None and not isinstance(params, dict):
         return MalformedLine(
             INVALID_PARAMS,

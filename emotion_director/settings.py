@@ -118,8 +118,10 @@ class Settings(BaseSettings):
     timeout_s: float = Field(
         default=60.0,
         gt=0,
+        le=86400,
         description="total deadline of one request to the openai server, however slowly it "
-        "answers (not a read timeout)",
+        "answers (not a read timeout); at most a day (1e308 overflowed the clock, hostile "
+        "round 5)",
     )
     max_tokens: int = Field(
         default=512,

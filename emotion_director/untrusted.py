@@ -109,6 +109,36 @@ def remove_invisible(text: str) -> str:
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 
+def clean_prompt(prompt: Any, max_chars: int) -> str:
+    """The prompt with whitespace normalised; raises :class:`InvalidRequestError` on one that is
+    no text, empty, too long, or holds a control character or hidden text (a rewrite's prompt,
+    and an image prompt given to ``generate`` as it is)."""
+    from emotion_director.errors import InvalidRequestError
+
+    if not isinstance(prompt, str):
+        raise InvalidRequestError(
+            f"prompt must be text, got {type(prompt).__name__}: "
+            "pass a string like 'a dog in a park'."
+        )
+    control = control_character(prompt)
+    if control is not None:
+        raise InvalidRequestError(
+            f"prompt contains control character U+{ord(control):04X}: remove it and retry."
+        )
+    hidden = hidden_text_problem(prompt, "prompt")
+    if hidden:
+        raise InvalidRequestError(hidden)
+    text = re.sub(r"\s+", " ", remove_invisible(prompt)).strip()
+    if not text:
+        raise InvalidRequestError("prompt is empty: describe a scene, e.g. 'a dog in a park'.")
+    if len(text) > max_chars:
+        raise InvalidRequestError(
+            f"prompt is {len(text)} characters, over the {max_chars}-character limit: shorten it "
+            "(a diffusion model reads only ~77 tokens) or raise max_prompt_chars."
+        )
+    return text
+
+
 def clean_model_text(text: str) -> str:
     """``text`` from a model, safe to print and to pass on: no terminal escape sequences, no
     NUL or other control characters (a tab becomes a space, a newline stays), no bidirectional

@@ -125,6 +125,13 @@ def generate(
                 asyncio.run(stream_run(build_graph(settings), request, on_update=show_graph_update))
             )
             extra = {"source_prompt": text}
+            if result.ignored_instructions:  # never silently: the user wrote it
+                extra["ignored_instructions"] = list(result.ignored_instructions)
+                for cut in result.ignored_instructions:
+                    note(
+                        f"left out: {cut} (an instruction to the model, not part of the scene: "
+                        "to keep it, say what the picture shows)"
+                    )
             text = result.final_prompt
             neg_prompt = neg_prompt or result.negative_prompt
             visual = result.visual_prompt

@@ -34,6 +34,10 @@ from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import InvalidRequestError, OutputDirError, UserInputError
 from emotion_director.files import write_text_atomic
 
+#: The longest image prompt accepted (a rewrite's own limit, ``Settings.max_prompt_chars``, by
+#: default).
+MAX_PROMPT_CHARS = 1000
+
 #: The largest --size: 4096 px a side (SDXL's native 1024, four times over); a larger one asks the
 #: allocator for tens of GB before the first step.
 MAX_SIZE = 4096
@@ -157,6 +161,17 @@ class ImageGenerator:
         """Generate ``num_images`` images; return their PNG paths (each has a ``.json`` sidecar)."""
         import torch
 
+        from emotion_director.untrusted import clean_prompt
+
+        # the same checks as a rewrite's: an empty prompt, a control character or a
+        # bidirectional override is refused, not drawn (hostile round 5)
+        prompt = clean_prompt(prompt, max_chars=MAX_PROMPT_CHARS)
+        if negative_prompt:
+            negative_prompt = clean_prompt(negative_prompt, max_chars=MAX_PROMPT_CHARS)
+        if not isinstance(seed, int) or not -(2**63) <= seed < 2**63:
+            raise InvalidRequestError(
+                f"seed {seed} is out of range: pass a whole number between -2**63 and 2**63 - 1."
+            )
         target = resolve_emotion(emotion).value
         negative = resolve_emotion(negative_emotion).value if negative_emotion else None
         if negative == target:
@@ -167,6 +182,14 @@ class ImageGenerator:
             )
         folder = writable_dir(Path(out_dir or self.out_dir))
         pipe = self._pipe()
+        timesteps = getattr(getattr(pipe, "scheduler", None), "config", {}).get(
+            "num_train_timesteps"
+        )
+        if isinstance(timesteps, int) and self.steps > timesteps:
+            raise InvalidRequestError(
+                f"--steps {self.steps} is more than the scheduler's {timesteps} training "
+                f"timesteps: pass at most {timesteps} (20-50 is usual)."
+            )
         size = {k: v for k, v in {"height": self.height, "width": self.width}.items() if v}
         started = time.time()
         result = pipe(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from emotion_director import untrusted
 from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import EvalDatasetError, UnknownEmotionError
 from emotion_director.files import MAX_LINE_CHARS, MiB, read_text_file
@@ -34,6 +35,21 @@ class EvalCase(BaseModel):
     @classmethod
     def _known(cls, value: str) -> str:
         return resolve_emotion(value).value
+
+    @field_validator("prompt")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        """A prompt a rewrite takes: a case that every system but the agent would score (a NUL
+        or a bidirectional override in it) fails the dataset's check, not the run."""
+        control = untrusted.control_character(value)
+        if control is not None:
+            raise ValueError(f"contains control character U+{ord(control):04X}: remove it")
+        hidden = untrusted.hidden_text_problem(value, "prompt")
+        if hidden:
+            raise ValueError(hidden)
+        if not untrusted.remove_invisible(value).strip():
+            raise ValueError("is empty: describe a scene, e.g. 'a dog in a park'")
+        return value
 
 
 def load_eval_dataset(spec: str) -> list[EvalCase]:

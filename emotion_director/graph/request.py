@@ -25,32 +25,7 @@ from emotion_director.knowledge.scene import (
     names_the_thing,
     parse_scene,
 )
-
-
-def clean_prompt(prompt: Any, max_chars: int) -> str:
-    """The prompt with whitespace normalised; raises on empty, too long or control characters."""
-    if not isinstance(prompt, str):
-        raise InvalidRequestError(
-            f"prompt must be text, got {type(prompt).__name__}: "
-            "pass a string like 'a dog in a park'."
-        )
-    control = untrusted.control_character(prompt)
-    if control is not None:
-        raise InvalidRequestError(
-            f"prompt contains control character U+{ord(control):04X}: remove it and retry."
-        )
-    hidden = untrusted.hidden_text_problem(prompt, "prompt")
-    if hidden:
-        raise InvalidRequestError(hidden)
-    text = re.sub(r"\s+", " ", untrusted.remove_invisible(prompt)).strip()
-    if not text:
-        raise InvalidRequestError("prompt is empty: describe a scene, e.g. 'a dog in a park'.")
-    if len(text) > max_chars:
-        raise InvalidRequestError(
-            f"prompt is {len(text)} characters, over the {max_chars}-character limit: shorten it "
-            "(a diffusion model reads only ~77 tokens) or raise max_prompt_chars."
-        )
-    return text
+from emotion_director.untrusted import clean_prompt
 
 
 def _typed_gap(run: re.Match[str]) -> str:

@@ -81,6 +81,8 @@ def _summary(out: dict[str, Any]) -> str:
                 else None
             ),
             "personas": {r.persona: r.cues for r in out["readings"]},
+            # what was cut from the prompt as an instruction to the model: never silently
+            "ignored_instructions": list(out.get("ignored_instructions") or []),
             **({"images": out["images"]} if out.get("images") else {}),
         }
     )

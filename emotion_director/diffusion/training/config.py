@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from emotion_director.errors import ConfigError
 
+#: A config nested far deeper than its sections (model, data, loss, train) ever are.
+_TOO_DEEP = (
+    "{path}: YAML nested too deeply: a training config has a few levels (model, data, loss, "
+    "train sections and their fields); check the file is the config you meant."
+)
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -168,6 +174,8 @@ class DPOConfig(_Section):
 
     @classmethod
     def from_yaml(cls, path: str | Path, *, preset: str | None = None) -> DPOConfig:
+        """The config in the YAML file ``path`` (see :meth:`parse`); relative data paths are
+        read from the file's folder."""
         path = Path(path)
         from emotion_director.files import MiB, read_text_file
 
@@ -177,9 +185,14 @@ class DPOConfig(_Section):
             )
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: invalid YAML ({str(exc).splitlines()[0]}).") from None
+        except RecursionError:  # (YAML's composer recurses: 500 nested lists, hostile round 5)
+            raise ConfigError(_TOO_DEEP.format(path=path)) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping with model/data/loss/train sections.")
-        config = cls.parse(raw, source=str(path), preset=preset)
+        try:
+            config = cls.parse(raw, source=str(path), preset=preset)
+        except RecursionError:
+            raise ConfigError(_TOO_DEEP.format(path=path)) from None
         base = path.parent  # relative data paths are relative to the config file
         for field in ("preferences", "emotion_records"):
             value = getattr(config.data, field)
