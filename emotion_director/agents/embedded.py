@@ -136,7 +136,17 @@ def _load_llama_once(path: str, n_ctx: int, n_threads: int | None) -> Any:
             '"emotion-director[embedded]" (or use a server: --backend openai --base-url URL)'
         ) from None
     threads = n_threads or usable_cores()
-    llm = _open_gguf(path, n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+    try:
+        llm = _open_gguf(path, n_ctx=n_ctx, n_threads=threads, verbose=False, seed=0)
+    except ValueError as exc:
+        if "Failed to load model" not in str(exc):
+            raise
+        # a file with a GGUF header that llama.cpp cannot load: a bad file, not bad output (it
+        # was reported as "invalid output 3 times ... try another --seed", hostile round 5)
+        raise BackendError(
+            f"the model file {path} could not be loaded by llama.cpp (damaged, cut short, or a "
+            "model this llama.cpp does not support): pass a working .gguf with --model-path."
+        ) from None
     atexit.register(llm.close)  # free it before interpreter teardown, not in __del__ during it
     return llm
 

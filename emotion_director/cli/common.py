@@ -68,6 +68,15 @@ def output_failure(exc: BaseException) -> typer.Exit | None:
     other error. A closed pipe (``| head``) is no error to report: it exits 1 quietly, as
     Python's own advice for SIGPIPE has it, with stdout pointed at /dev/null so that the
     interpreter's last flush does not fail again."""
+    if isinstance(exc, UnicodeEncodeError) and _writing_stdout(exc):
+        # an environment that cannot show the output, not a bug to report (hostile round 5:
+        # PYTHONIOENCODING=ascii and "un café près du lac")
+        return fail(
+            f"stdout's encoding ({exc.encoding}) cannot show the output's "
+            f"{exc.object[exc.start : exc.end]!a}: set PYTHONIOENCODING=utf-8 (or a UTF-8 "
+            "locale, LANG=C.UTF-8)",
+            1,
+        )
     if not isinstance(exc, OSError) or not _writing_stdout(exc):
         return None
     try:

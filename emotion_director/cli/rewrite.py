@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from emotion_director.cli.common import (
+    MAX_STDIN_PROMPT_BYTES,
     call,
     check_persona_dirs,
     err,
@@ -151,9 +152,17 @@ def _ask(question: str, default: str | None = None) -> str:
     per question leaked into ``--json``.)"""
     shown = f"{question} [{default}]: " if default is not None else f"{question}: "
     err.print(escape(shown), end="", highlight=False)
-    line = sys.stdin.readline() if sys.stdin is not None else ""  # (a closed stdin: None)
+    # (a closed stdin: None); one answer is at most a prompt's size: an endless stdin with no
+    # line break (< /dev/zero) grew to gigabytes
+    limit = MAX_STDIN_PROMPT_BYTES
+    line = sys.stdin.readline(limit + 1) if sys.stdin is not None else ""
     if not line:
         raise EOFError
+    if len(line) > limit:
+        raise InvalidRequestError(
+            f"the answer on stdin is over {limit >> 20} MiB with no line break: --review reads "
+            "one short answer a line (a, e or d) typed on the terminal."
+        )
     answer = line.rstrip("\r\n")
     return default if default is not None and not answer.strip() else answer
 

@@ -65,7 +65,8 @@ def main() -> None:
     _quiet_model_libraries(verbose=bool(level) and level.strip().upper() in ("DEBUG", "INFO"))
     try:
         app()
-    except OSError as exc:  # an output written after the library call (--json): one line too
+    except (OSError, UnicodeEncodeError) as exc:  # an output written after the library call
+        # (--json, or text this terminal cannot encode): one line too
         stdout = output_failure(exc)
         if stdout is None:
             raise

@@ -533,7 +533,9 @@ def _make_handler(session: RatingSession) -> type[BaseHTTPRequestHandler]:
                 length = int(self.headers.get("Content-Length") or "")
             except ValueError:
                 return self._error(411, "a Content-Length header is required")
-            if length < 0 or length > MAX_BODY:
+            if length < 0:
+                return self._error(400, f"Content-Length must be a size in bytes, got {length}")
+            if length > MAX_BODY:
                 return self._error(413, f"request body over {MAX_BODY} bytes")
             try:
                 form = parse_qs(self.rfile.read(length).decode("utf-8"), strict_parsing=True)

@@ -33,6 +33,7 @@ from emotion_director.evals.tables import (  # noqa: F401 (re-exported: their ol
     bootstrap_ci,
     html_table,
     md_table,
+    md_text,
     read_results,
     render_page,
     validate_rows,
@@ -242,7 +243,7 @@ def section_header(s: dict[str, Any], run: Path) -> ReportSection:
         ("run folder", str(run)),
     ]
     shown = [(k, str(v)) for k, v in rows if v not in (None, "", [])]
-    md = "\n".join(f"- **{k}**: {v}" for k, v in shown) + "\n"
+    md = "\n".join(f"- **{k}**: {md_text(v)}" for k, v in shown) + "\n"
     page = (
         "<table class='header'><tbody>"
         + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in shown)
@@ -364,8 +365,9 @@ def section_examples(s: dict[str, Any], run: Path) -> ReportSection:
     md = ["## Examples", ""]
     page = ["<h2>Examples</h2>"]
     for ex in _examples(s):
-        md.append(f"**{ex['label']}** `{ex['case']}`: {ex['prompt']} -> {ex['emotion']}")
-        md += [f"- {system}: {text}" for system, text in ex["rewrites"].items()]
+        case = md_text(ex["case"]).replace("`", "'")
+        md.append(f"**{ex['label']}** `{case}`: {md_text(ex['prompt'])} -> {ex['emotion']}")
+        md += [f"- {md_text(system)}: {md_text(text)}" for system, text in ex["rewrites"].items()]
         md.append("")
         page.append(f"<h3>{esc(ex['label'])}: {esc(ex['prompt'])} &rarr; {esc(ex['emotion'])}</h3>")
         page.append(html_table(["system", "rewrite"], [[k, v] for k, v in ex["rewrites"].items()]))

@@ -157,9 +157,17 @@ def validate_rows(rows: list[Any], source: str) -> list[dict[str, Any]]:
     return rows
 
 
+def md_text(text: str) -> str:
+    """``text`` from a run (a prompt, a rewrite, a system's name) as plain text in a Markdown
+    document: HTML in it shows as text in any viewer (``report.md`` kept a dataset's
+    ``<script>`` raw), and a pipe or a line break cannot end its table cell or list item."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+
+
 def md_table(head: list[str], body: list[list[str]]) -> str:
+    """A Markdown table; the body's cells are a run's text (:func:`md_text`)."""
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
+    lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in body]
     return "\n".join(lines)
 
 

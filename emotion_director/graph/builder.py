@@ -426,9 +426,9 @@ class MCAgentNodes:
             )
         missing = [n for n in names if n not in self.personas]
         if missing:
+            shown = ", ".join(m if m.strip() else repr(m) for m in missing)  # ("-p ''")
             raise InvalidRequestError(
-                f"unknown persona(s) {', '.join(missing)}; available: "
-                f"{', '.join(sorted(self.personas))}."
+                f"unknown persona(s) {shown}; available: {', '.join(sorted(self.personas))}."
             )
         return [self.personas[n] for n in dict.fromkeys(names)]
 

@@ -213,7 +213,7 @@ def load_personas(
         missing = [n for n in names if n not in personas]
         if missing:
             raise PersonaFileError(
-                f"unknown persona(s) {', '.join(missing)}; "
+                f"unknown persona(s) {', '.join(m if m.strip() else repr(m) for m in missing)}; "
                 f"available: {', '.join(sorted(personas))}."
             )
         return [personas[n] for n in dict.fromkeys(names)]

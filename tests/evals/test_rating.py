@@ -838,3 +838,9 @@ def test_headless_browser_rates_with_the_keyboard_undoes_and_finishes(server, ru
         browser.quit()
     choices = [r["choice"] for r in read_ratings(run_dir)]
     assert choices == ["left", "right", "tie", *(["right"] * (total - 4))]
+
+
+def test_a_negative_content_length_is_named_as_such(server):
+    # hostile round 5: "-5" was answered 413 "request body over 4096 bytes"
+    status, _, body = raw(server, "POST", "/rate", headers={"Content-Length": "-5"})
+    assert status == 400 and b"size in bytes, got -5" in body
