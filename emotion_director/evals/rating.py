@@ -712,8 +712,16 @@ def _num(value: float) -> str:
 
 def rating_sections(run_dir: str | Path) -> tuple[str, str] | None:
     """Markdown and HTML for the report (``None`` when nobody has rated yet)."""
+    from emotion_director.evals.tables import md_text, read_results
+
     run = Path(run_dir)
     records = read_ratings(run)
+    # a choice naming a system the run never had (an edited ratings.jsonl) is left out, and
+    # said: it was shown with a win rate of its own (hostile round 5)
+    known = {row.get("system") for row in read_results(run)}
+    kept = [r for r in records if r.get("system_a") in known and r.get("system_b") in known]
+    foreign = len(records) - len(kept)
+    records = kept
     if not records:
         return None
     s = summarise_ratings(records)
@@ -750,6 +758,10 @@ def rating_sections(run_dir: str | Path) -> tuple[str, str] | None:
         f"{s['ratings']} blind pairwise choice(s) from `eval rate` (a tie is half a win), "
         "beside automatic metrics (means)."
     )
+    if foreign:
+        note += (
+            f" {foreign} line(s) of ratings.jsonl name a system this run does not have: left out."
+        )
     md = [
         "",
         "## Human ratings",
@@ -758,7 +770,7 @@ def rating_sections(run_dir: str | Path) -> tuple[str, str] | None:
         "",
         "| " + " | ".join(head) + " |",
         "|---" * len(head) + "|",
-        *("| " + " | ".join(r) + " |" for r in body),
+        *("| " + " | ".join(md_text(c) for c in r) + " |" for r in body),
         "",
         agreement,
         "",
@@ -766,7 +778,7 @@ def rating_sections(run_dir: str | Path) -> tuple[str, str] | None:
         "|---|---|---|---|",
     ]
     md += [
-        f"| {a_} vs {b_} | {c['a']} | {c['b']} | {c['tie']} |"
+        f"| {md_text(a_)} vs {md_text(b_)} | {c['a']} | {c['b']} | {c['tie']} |"
         for (a_, b_), c in s["head_to_head"].items()
     ]
     esc = html.escape

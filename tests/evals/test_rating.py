@@ -844,3 +844,17 @@ def test_a_negative_content_length_is_named_as_such(server):
     # hostile round 5: "-5" was answered 413 "request body over 4096 bytes"
     status, _, body = raw(server, "POST", "/rate", headers={"Content-Length": "-5"})
     assert status == 400 and b"size in bytes, got -5" in body
+
+
+def test_a_rating_of_a_system_the_run_does_not_have_is_left_out_and_said(run_dir):
+    # hostile round 5: a hand-edited line naming "<b>evil</b>" got a win rate of 1.000
+    pairs = build_pairs(run_dir, ["identity", "template"])
+    with (run_dir / "ratings.jsonl").open("w") as handle:
+        p = pairs[0]
+        handle.write(json.dumps(_record("ann", p.pair_id, p.system_a, p.system_b, "template")))
+        handle.write("\n")
+        evil = _record("ann", "forged", "<b>evil</b>", "identity", "<b>evil</b>")
+        handle.write(json.dumps(evil) + "\n")
+    md, page = rating_sections(run_dir)
+    assert "evil" not in md and "evil" not in page
+    assert "1 line(s) of ratings.jsonl name a system this run does not have" in md
