@@ -457,13 +457,14 @@ def exclusive_lock(
     *,
     busy: Callable[[str], Exception],
     error: type[Exception] = DataFileError,
+    fix: str = "make its folder writable",
 ) -> Iterator[None]:
     """Hold the lock file ``path`` for this process while the block runs, or raise ``busy(
     holder)`` at once where another process holds it (``holder``: " (pid N)" or ""). Two
     processes writing one run folder would each append the same cases (``eval run`` twice on
     one ``--out``). The lock is a regular file opened without following a link (a planted
     symlink must not truncate the file it points to); a FIFO, a device or a hard link there is
-    refused with ``error``."""
+    refused with ``error``; one that cannot be created is named with ``fix``."""
     path = Path(path)
     try:
         fd = os.open(
@@ -476,9 +477,7 @@ def exclusive_lock(
             raise error(
                 f"the lock {path} is a symlink, which a lock never is: remove it and run again."
             ) from None
-        raise error(
-            f"cannot create the lock {path} ({exc.strerror or exc}): make its folder writable."
-        ) from None
+        raise error(f"cannot create the lock {path} ({exc.strerror or exc}): {fix}.") from None
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):

@@ -109,32 +109,40 @@ def remove_invisible(text: str) -> str:
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 
-def clean_prompt(prompt: Any, max_chars: int) -> str:
+def clean_prompt(
+    prompt: Any,
+    max_chars: int,
+    *,
+    what: str = "prompt",
+    setting: str | None = "max_prompt_chars",
+) -> str:
     """The prompt with whitespace normalised; raises :class:`InvalidRequestError` on one that is
     no text, empty, too long, or holds a control character or hidden text (a rewrite's prompt,
-    and an image prompt given to ``generate`` as it is)."""
+    and an image prompt given to ``generate`` as it is). ``what`` names it in the message (a
+    "negative prompt"); ``setting`` is what raises ``max_chars`` (``None``: nothing does)."""
     from emotion_director.errors import InvalidRequestError
 
     if not isinstance(prompt, str):
         raise InvalidRequestError(
-            f"prompt must be text, got {type(prompt).__name__}: "
+            f"{what} must be text, got {type(prompt).__name__}: "
             "pass a string like 'a dog in a park'."
         )
     control = control_character(prompt)
     if control is not None:
         raise InvalidRequestError(
-            f"prompt contains control character U+{ord(control):04X}: remove it and retry."
+            f"{what} contains control character U+{ord(control):04X}: remove it and retry."
         )
-    hidden = hidden_text_problem(prompt, "prompt")
+    hidden = hidden_text_problem(prompt, what)
     if hidden:
         raise InvalidRequestError(hidden)
     text = re.sub(r"\s+", " ", remove_invisible(prompt)).strip()
     if not text:
-        raise InvalidRequestError("prompt is empty: describe a scene, e.g. 'a dog in a park'.")
+        raise InvalidRequestError(f"{what} is empty: describe a scene, e.g. 'a dog in a park'.")
     if len(text) > max_chars:
+        raise_it = f" or raise {setting}" if setting else ""
         raise InvalidRequestError(
-            f"prompt is {len(text)} characters, over the {max_chars}-character limit: shorten it "
-            "(a diffusion model reads only ~77 tokens) or raise max_prompt_chars."
+            f"{what} is {len(text)} characters, over the {max_chars}-character limit: shorten "
+            f"it (a diffusion model reads only ~77 tokens){raise_it}."
         )
     return text
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emotion_director.diffusion.generator import MAX_PROMPT_CHARS, check_seed
 from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import InvalidRequestError
+from emotion_director.untrusted import clean_prompt
 
 
 def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list[dict[str, Any]]:
@@ -62,6 +64,18 @@ def read_prompt_file(path: Path, default_emotion: str | None, seed: int) -> list
         record.setdefault("seed", seed)
         if not isinstance(record["seed"], int) or isinstance(record["seed"], bool):
             raise InvalidRequestError(f'{where}: "seed" must be an integer.')
+        try:  # before any image is drawn: a bad line part-way would stop the batch there
+            check_seed(record["seed"])
+            record["prompt"] = clean_prompt(record["prompt"], MAX_PROMPT_CHARS, setting=None)
+            if record.get("negative_prompt"):
+                record["negative_prompt"] = clean_prompt(
+                    record["negative_prompt"],
+                    MAX_PROMPT_CHARS,
+                    what="negative prompt",
+                    setting=None,
+                )
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"{where}: {exc}") from None
         requests.append(record)
     if not requests:
         raise InvalidRequestError(f"--prompts {path}: no prompts in the file.")

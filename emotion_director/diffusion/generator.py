@@ -34,9 +34,18 @@ from emotion_director.emotions import resolve_emotion
 from emotion_director.errors import InvalidRequestError, OutputDirError, UserInputError
 from emotion_director.files import write_text_atomic
 
-#: The longest image prompt accepted (a rewrite's own limit, ``Settings.max_prompt_chars``, by
-#: default).
-MAX_PROMPT_CHARS = 1000
+#: The longest image prompt accepted: far beyond the ~77 tokens a text encoder reads (which
+#: cuts the rest), a cap only against a file's worth of text in one prompt.
+MAX_PROMPT_CHARS = 100_000
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse a seed torch's generator cannot take (a whole number from -2**63 to 2**64 - 1)."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**64:
+        raise InvalidRequestError(
+            f"seed {seed!r} is out of range: pass a whole number from -2**63 to 2**64 - 1."
+        )
+
 
 #: The largest --size: 4096 px a side (SDXL's native 1024, four times over); a larger one asks the
 #: allocator for tens of GB before the first step.
@@ -165,13 +174,12 @@ class ImageGenerator:
 
         # the same checks as a rewrite's: an empty prompt, a control character or a
         # bidirectional override is refused, not drawn (hostile round 5)
-        prompt = clean_prompt(prompt, max_chars=MAX_PROMPT_CHARS)
+        prompt = clean_prompt(prompt, MAX_PROMPT_CHARS, setting=None)
         if negative_prompt:
-            negative_prompt = clean_prompt(negative_prompt, max_chars=MAX_PROMPT_CHARS)
-        if not isinstance(seed, int) or not -(2**63) <= seed < 2**63:
-            raise InvalidRequestError(
-                f"seed {seed} is out of range: pass a whole number between -2**63 and 2**63 - 1."
+            negative_prompt = clean_prompt(
+                negative_prompt, MAX_PROMPT_CHARS, what="negative prompt", setting=None
             )
+        check_seed(seed)
         target = resolve_emotion(emotion).value
         negative = resolve_emotion(negative_emotion).value if negative_emotion else None
         if negative == target:

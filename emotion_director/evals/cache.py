@@ -64,6 +64,7 @@ def _prepare_cache(path: Path, owned: bool = True) -> None:
             f"LLM cache {path} is not a regular file (a device, FIFO or socket): pass a cache "
             "file path (--cache NEW.sqlite)."
         )
+    fix = _FIX if owned else "pass another cache file (--cache NEW.sqlite)"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(path, timeout=30) as db:
@@ -73,10 +74,10 @@ def _prepare_cache(path: Path, owned: bool = True) -> None:
             db.execute("SELECT key, message FROM generations LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:  # "file is not a database", a foreign schema...
         raise EvalCacheError(
-            f"LLM cache {path} is not a usable SQLite cache ({exc}): {_FIX}."
+            f"LLM cache {path} is not a usable SQLite cache ({exc}): {fix}."
         ) from None
     except OSError as exc:
-        raise EvalCacheError(f"cannot open LLM cache {path} ({exc.strerror}): {_FIX}.") from None
+        raise EvalCacheError(f"cannot open LLM cache {path} ({exc.strerror}): {fix}.") from None
 
 
 class SQLiteLLMCache(BaseCache):

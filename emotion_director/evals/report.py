@@ -365,7 +365,7 @@ def section_examples(s: dict[str, Any], run: Path) -> ReportSection:
     md = ["## Examples", ""]
     page = ["<h2>Examples</h2>"]
     for ex in _examples(s):
-        case = md_text(ex["case"]).replace("`", "'")
+        case = " ".join(str(ex["case"]).split()).replace("`", "'")  # (a code span: no HTML)
         md.append(f"**{ex['label']}** `{case}`: {md_text(ex['prompt'])} -> {ex['emotion']}")
         md += [f"- {md_text(system)}: {md_text(text)}" for system, text in ex["rewrites"].items()]
         md.append("")

@@ -160,8 +160,12 @@ def validate_rows(rows: list[Any], source: str) -> list[dict[str, Any]]:
 def md_text(text: str) -> str:
     """``text`` from a run (a prompt, a rewrite, a system's name) as plain text in a Markdown
     document: HTML in it shows as text in any viewer (``report.md`` kept a dataset's
-    ``<script>`` raw), and a pipe or a line break cannot end its table cell or list item."""
-    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+    ``<script>`` raw), no link or image is made of it, and a pipe or a line break cannot end its
+    table cell or list item."""
+    plain = html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
+    # no link or image made ("![x](http://...)", "[click](javascript:...)"): a bracket
+    # closed right before a parenthesis is escaped; "[0.41, 0.62]" stays as it is
+    return plain.replace("](", "]\\(")
 
 
 def md_table(head: list[str], body: list[list[str]]) -> str:

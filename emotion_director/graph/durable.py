@@ -376,7 +376,13 @@ async def hold_thread(settings: Settings, saver: Any, thread: str) -> AsyncItera
             f"{folder} is not a plain folder (a symlink or a file): the thread locks live "
             "there, so remove it and run again."
         )
-    with exclusive_lock(path, busy=lambda holder: _busy(thread, holder), error=CheckpointError):
+    with exclusive_lock(
+        path,
+        busy=lambda holder: _busy(thread, holder),
+        error=CheckpointError,
+        fix="make the checkpoint folder writable or set EMOTION_DIRECTOR_CHECKPOINT_DB to a file "
+        "in a writable folder",
+    ):
         yield
 
 

@@ -331,3 +331,73 @@ def test_a_terminal_that_cannot_show_the_output_is_named_not_reported_as_a_bug(t
     )
     assert proc.returncode == 1, proc.stderr
     assert "PYTHONIOENCODING=utf-8" in proc.stderr and "unexpected" not in proc.stderr
+
+
+# --- a review of the round's fixes -------------------------------------------------------------
+
+
+def test_a_training_folder_holding_only_the_run_s_own_start_files_is_not_refused(tmp_path):
+    # the review: the TensorBoard writer makes output_dir/tensorboard when the trainer is built,
+    # so every new run with tensorboard on was refused as "holds other files"
+    from emotion_director.diffusion.training.trainer import DPOTrainer
+    from emotion_director.errors import TrainingOutputExistsError
+
+    run = tmp_path / "run"
+    for name in ("tensorboard", "validation"):
+        (run / name).mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    DPOTrainer.check_output_dir(SimpleNamespace(output_dir=run))
+    (run / "results.jsonl").write_text("{}\n")
+    with pytest.raises(TrainingOutputExistsError, match="holds other files"):
+        DPOTrainer.check_output_dir(SimpleNamespace(output_dir=run))
+
+
+def test_seeds_torch_takes_are_taken_and_a_negative_prompt_is_named_as_one(tmp_path):
+    from emotion_director.diffusion.generator import ImageGenerator, check_seed
+
+    for seed in (-(2**63), 0, 2**63, 2**64 - 1):
+        check_seed(seed)
+    for seed in (2**64, -(2**63) - 1, True, 1.5):
+        with pytest.raises(InvalidRequestError, match="out of range"):
+            check_seed(seed)
+    generator = ImageGenerator(model="no-such-model", out_dir=str(tmp_path))
+    with pytest.raises(InvalidRequestError, match="^negative prompt contains control"):
+        generator.generate("a dog", emotion="awe", negative_prompt="blurry\x07")
+
+
+def test_a_prompt_file_s_bad_line_is_named_before_any_image(tmp_path):
+    from emotion_director.diffusion.batch import read_prompt_file
+
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(
+        json.dumps({"prompt": "a dog", "emotion": "awe"})
+        + "\n"
+        + json.dumps({"prompt": "a cat\u0000", "emotion": "awe"})
+        + "\n"
+    )
+    with pytest.raises(InvalidRequestError, match="prompts.jsonl:2: prompt contains control"):
+        read_prompt_file(path, None, 0)
+    path.write_text(json.dumps({"prompt": "a dog", "emotion": "awe", "seed": 10**23}) + "\n")
+    with pytest.raises(InvalidRequestError, match="prompts.jsonl:1: seed .* out of range"):
+        read_prompt_file(path, None, 0)
+
+
+def test_report_text_makes_no_link_or_image():
+    from emotion_director.evals.tables import md_text
+
+    shown = md_text("![x](http://evil.example/p.png) [click](javascript:alert(1))")
+    assert "](" not in shown and shown.count("]\\(") == 2
+    assert md_text("0.512 [0.41, 0.62]") == "0.512 [0.41, 0.62]"
+
+
+def test_a_cache_the_user_named_is_never_to_be_deleted_whatever_its_schema(tmp_path):
+    import sqlite3
+
+    from emotion_director.evals.cache import SQLiteLLMCache
+
+    theirs = tmp_path / "theirs.sqlite"
+    with sqlite3.connect(theirs) as db:
+        db.execute("CREATE TABLE generations (other TEXT)")
+    with pytest.raises(EvalCacheError) as info:
+        SQLiteLLMCache(theirs, owned=False)
+    assert "delete" not in str(info.value)

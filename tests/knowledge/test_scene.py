@@ -4220,6 +4220,14 @@ def test_set_108_the_look_the_user_chose(prompt, look):
         "a painter holding her palette in a studio",
         "a man singing the blues on a porch",
         "a blues guitarist on a porch",
+        # (a review of the session: the animal's or the rug's colours, and things named by a
+        # hue, are no look of the picture)
+        "black and white cow print rug in a sunny living room",
+        "a black and white border collie shot at the beach",
+        "a black and white dog portrait",
+        "a market stall in Seville, fresh oranges",
+        "a golf course at dawn, manicured greens",
+        "a jazz club, smoky blues",
     ],
 )
 def test_set_108_a_thing_s_colours_are_no_chosen_look(prompt):
@@ -4252,6 +4260,10 @@ def test_set_108_a_rabbi_is_a_person_and_sleet_leaves_no_hard_sun():
         ("a Georgian baker slapping dough onto a tone oven in a Kutaisi basement", False),
         ("a 1950s diner at night", False),
         ("a runner finishing a 1500 metre race", False),
+        ("a marathon of 1500 runners under stadium floodlights", False),
+        ("a Roman taxi driver smoking outside the station at night", False),
+        ("an ancient fisherman mending nets under a streetlamp", False),
+        ("a Victorian house, children playing on the steps", False),
     ],
 )
 def test_set_108_a_scene_before_electric_light_takes_none(prompt, period):
@@ -4277,6 +4289,7 @@ def test_set_108_a_coloured_haze_is_light_and_a_close_up_holds_no_whole_place():
     assert "fog" not in garrigue.facts and "sunlit" in garrigue.stated
     assert graph.get("a sulphurous yellow fog").conflict(garrigue) is not None
     assert "fog" in parse_scene("a harbour in grey morning haze").facts
+    assert "fog" in parse_scene("a smoggy city under a brown haze").facts  # smog, not light
     hornet = parse_scene(
         "a hornet crawling out of the plughole of a washbasin, extreme close-up, "
         "harsh fluorescent light"

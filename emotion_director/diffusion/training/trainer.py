@@ -96,6 +96,12 @@ def step_generator(seed: int, step: int, micro: int, rank: int = 0) -> torch.Gen
     return torch.Generator().manual_seed(int.from_bytes(key, "little") >> 1)
 
 
+#: What a run writes into its output folder before its first checkpoint (the TensorBoard writer
+#: makes its folder when the trainer is built; validation images; the run's config): a folder
+#: holding only these is the run's own, not a folder of other files.
+_OWN_START_FILES = frozenset({"config.json", "tensorboard", "validation"})
+
+
 class TrainablePrompt(nn.Module):
     """The trainable parts: bank tokens (a parameter), the projector, the per-layer K/V and,
     optionally, the UNet's LoRA parameters (the same objects, listed here for the optimizer and
@@ -664,7 +670,7 @@ class DPOTrainer:
         foreign = sorted(
             p.name
             for p in self.output_dir.iterdir()
-            if not p.name.startswith(".") and p.name != "config.json"
+            if not p.name.startswith(".") and p.name not in _OWN_START_FILES
         )
         if foreign:
             raise TrainingOutputExistsError(

@@ -406,14 +406,16 @@ def _coloured_haze(spaced: str) -> str:
 
 @lru_cache(maxsize=1)
 def _hue_haze() -> re.Pattern[str]:
-    hues = "|".join(sorted(map(re.escape, _word_list("hues")), key=len, reverse=True))
-    return re.compile(rf" ({hues}) (?:haze|hazy) ")
+    # a light's hues only: a brown or yellow haze is smog or dust; "a pink haze of smoke" is smoke
+    hues = "|".join(sorted(map(re.escape, _word_list("light_hues")), key=len, reverse=True))
+    return re.compile(rf" ({hues}) (?:haze|hazy) (?!of )")
 
 
 #: A date before electric light: a decade or a year before 1900 ("the 1880s", "in 1783"), a
 #: century before the 20th ("18th-century", "19th century").
 _BEFORE_1900 = re.compile(
-    r"\b(?:1[0-8]\d0s|(?:in|of)\s+1[0-8]\d\d|(?:1\d|[1-9])(?:st|nd|rd|th)[- ]centur(?:y|ies))\b"
+    r"\b(?:1[0-8]\d0s|(?:in|of)\s+1[0-8]\d\d(?!\s*[a-z])|(?:1\d|[1-9])(?:st|nd|rd|th)[- ]"
+    r"centur(?:y|ies))\b"
 )
 
 
@@ -424,13 +426,16 @@ def set_before_electric_light(lowered: str) -> bool:
     house", which stands today)."""
     if _BEFORE_1900.search(lowered):
         return True
-    words = _WORD.findall(lowered)
     periods, media = _word_list("period_words"), _word_list("media")
-    return any(
-        word in periods
-        and any(w in media or kind_of(w) in ("person", "group") for w in words[i + 1 : i + 3])
-        for i, word in enumerate(words)
-    )
+    for clause in re.split(r"[,;.]", lowered):  # ("a Victorian house, children playing")
+        words = _WORD.findall(clause)
+        if any(
+            word in periods
+            and any(w in media or kind_of(w) in ("person", "group") for w in words[i + 1 : i + 3])
+            for i, word in enumerate(words)
+        ):
+            return True
+    return False
 
 
 def _names_a_palette(words: list[str]) -> bool:
@@ -440,8 +445,15 @@ def _names_a_palette(words: list[str]) -> bool:
     if not words or len(words) > 5 or set(words) & (_FUNCTION_WORDS - {"and"}):
         return False
     last = words[-1]
-    return last in _word_list("palette_nouns") or (
-        last.endswith("s") and last[:-1] in _word_list("hues")
+    if last in _word_list("palette_nouns"):
+        return True
+    # a hue made plural names colours beside a word of tone or another hue ("soft pinks and
+    # blues"); alone it may be things ("fresh oranges", "manicured greens", "smoky blues")
+    hues = _word_list("hues")
+    return (
+        last.endswith("s")
+        and last[:-1] in hues
+        and bool(set(words[:-1]) & (_word_list("tones") | hues))
     )
 
 
@@ -458,9 +470,14 @@ def _names_the_look(
     rest = _WORD.findall(clause[match.end() :])
     if rest[:1] == ["of"] and figure_of_speech(match.group(1), rest[1:2]):
         return False  # "a tapestry of stars above a lone camper"
-    # its head may follow a word or two of the process: "black-and-white glass-plate photo"
+    # its head may follow a word or two of the process: "black-and-white glass-plate photo";
+    # not a thing's name: "a black and white dog portrait", "black and white cow print rug"
     head = next((i for i, w in enumerate(rest[:3]) if w in next_words), None)
-    return not rest or (head is not None and not set(rest[:head]) & _FUNCTION_WORDS)
+    return not rest or (
+        head is not None
+        and not set(rest[:head]) & _FUNCTION_WORDS
+        and all(kind_of(w) is None for w in rest[:head])
+    )
 
 
 def figure_of_speech(medium: str, after_of: list[str]) -> bool:
@@ -624,10 +641,20 @@ _FUNCTION_WORDS = _DETERMINERS | _LOCATIVE | _JOINERS | frozenset("or of to for 
 
 @lru_cache(maxsize=8)
 def _word_list(
-    section: Literal["calendar", "regions", "media", "hues", "palette_nouns", "period_words"],
+    section: Literal[
+        "calendar",
+        "regions",
+        "media",
+        "hues",
+        "palette_nouns",
+        "period_words",
+        "tones",
+        "light_hues",
+    ],
 ) -> frozenset[str]:
     """A space-separated word list of ``subjects.yaml``: ``calendar`` (months and days),
     ``regions`` (parts of a place: "rim", "floor"), ``media`` (what a picture is made as),
     ``hues`` (words that give a phrase a colour), ``palette_nouns`` (the last word of a clause
-    naming the picture's colours), ``period_words`` (a time before electric light)."""
+    naming the picture's colours), ``period_words`` (a time before electric light), ``tones``
+    (words of a colour's tone: "muted", "soft"), ``light_hues`` (a light's colours)."""
     return frozenset(curated_subjects().get(section, "").split())

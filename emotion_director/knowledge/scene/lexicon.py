@@ -79,6 +79,8 @@ class CuratedSubjects(TypedDict):
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
     palette_nouns: NotRequired[str]  # space-separated: a clause naming the picture's colours
     period_words: NotRequired[str]  # space-separated: a time before electric light
+    tones: NotRequired[str]  # space-separated: words of a colour's tone
+    light_hues: NotRequired[str]  # space-separated: a light's colours
     states: NotRequired[dict[str, str]]  # word -> comma-separated categories
     moods: NotRequired[dict[str, str]]  # how a living subject feels -> comma-separated categories
     vigour_adverbs: NotRequired[list[str]]  # adverbs of a mood that say how hard, not how it feels
