@@ -4312,3 +4312,31 @@ def test_set_109_a_look_needs_open_eyes():
     )
     keyhole = load_concept_graph().get("keyhole-shaped framing with {the} peeking back at the lens")
     assert "eyes_shut" in (keyhole.conflict(viscacha) or "")
+
+
+def test_set_110_the_look_the_user_chose():
+    """Set 110, both readers: "Aerial view of hundreds of wigeon ..., pale blue and silver
+    palette" got "the palette covered in frost ferns"; a phone snapshot got a "square
+    instant-photo frame with a thick white border"; a Victorian albumen print cherry red and sky
+    blue colour blocking; a balloon-twister in a "brightly painted angkot" and a playleader in a
+    "cheerful, primary-coloured" kita got faded sepia and ashen grey palettes."""
+    wigeon = parse_scene(
+        "Aerial view of hundreds of wigeon lifting off a frozen polje at first light, pale blue "
+        "and silver palette"
+    )
+    assert "palette" not in {e.noun for e in wigeon.entities + wigeon.places}
+    instant = "square instant-photo frame with a thick white border"
+    phone = parse_scene("Phone snapshot of a merchandiser balancing toilet rolls on his head")
+    assert look_conflict("composition", instant, phone.facts, preferences=False)
+    polaroid = parse_scene("a polaroid of a girl at a party")
+    assert look_conflict("composition", instant, polaroid.facts, preferences=False) is None
+    albumen = parse_scene("Victorian albumen print of a mesmerist in a farm cookhouse")
+    assert "monochrome" in albumen.facts
+    graph = load_concept_graph()
+    sepia = graph.get("faded sepia and ash palette")
+    for prompt in (
+        "a balloon-twister staring blankly from the back of a brightly painted angkot, noon sun",
+        "a playleader shielding toddlers in a cheerful, primary-coloured Berlin kita",
+    ):
+        assert "colourful" in (sepia.conflict(parse_scene(prompt)) or ""), prompt
+    assert sepia.conflict(parse_scene("a tenor in a rainbow clown wig at a birthday")) is None

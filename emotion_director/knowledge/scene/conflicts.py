@@ -363,6 +363,8 @@ def _stated_look(lowered: str) -> set[str]:
             found.add("monochrome")
         if _names_a_palette(_WORD.findall(clause)):
             found.add("palette")
+        if _INSTANT.search(clause):
+            found.add("instant_photo")  # (a polaroid's white border is its own)
         medium_next = _DRAWN_NEXT | _word_list("media")
         if _names_the_look(clause, "photographed", medium_next):
             found.add("photographed")
@@ -409,6 +411,10 @@ def _hue_haze() -> re.Pattern[str]:
     # a light's hues only: a brown or yellow haze is smog or dust; "a pink haze of smoke" is smoke
     hues = "|".join(sorted(map(re.escape, _word_list("light_hues")), key=len, reverse=True))
     return re.compile(rf" ({hues}) (?:haze|hazy) (?!of )")
+
+
+#: An instant photograph the prompt names: the one kind of photo with a thick white border.
+_INSTANT = re.compile(r"\b(?:polaroids?|instax|instant[- ]?(?:photos?|film|camera|print))\b")
 
 
 #: A date before electric light: a decade or a year before 1900 ("the 1880s", "in 1783"), a

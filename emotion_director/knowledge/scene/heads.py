@@ -147,6 +147,14 @@ def look_conflict(
         return "the prompt asks for a painted or drawn picture: no photographic or modelled medium"
     if "photographed" in facts and "drawn" not in facts and _DRAWN_PROCESS.search(text.lower()):
         return "the prompt asks for a photograph: no drawn or painted medium"
+    if (
+        "photographed" in facts
+        and "instant_photo" not in facts
+        and re.search(r"\binstant[- ]?photo", text.lower())
+    ):
+        # "square instant-photo frame with a thick white border" on a phone snapshot (set 110,
+        # both readers) or a flash photo (set 103): a border only an instant photo has
+        return "the prompt names its photograph, which is no instant photo"
     if "photographed" in facts and _OTHER_PICTURE.search(text.lower()):
         return "the prompt names its photograph: no other kind of picture or modelled medium"
     return None

@@ -19,6 +19,7 @@ from emotion_director.knowledge.scene.clauses import (
 )
 from emotion_director.knowledge.scene.conflicts import (
     DENIED,
+    _names_a_palette,
     _stated_look,
     negation,
     phrase_facts,
@@ -137,6 +138,16 @@ def parse_scene(text: str) -> SceneModel:
         else ([], [])
     )
     entities = [_lifeless(entity, tokens) for entity in entities]
+    # a clause naming the picture's colours ("..., pale blue and silver palette") names no thing
+    # in it (set 110 bound "the palette covered in frost ferns" to one, both readers)
+    coloured = {
+        word
+        for clause in re.split(r"[,;.]", lowered)
+        if _names_a_palette(clause_words := _WORD.findall(clause))
+        for word in clause_words
+    }
+    entities = [e for e in entities if e.noun not in coloured]
+    places = [p for p in places if p.noun not in coloured]
     # a noun right after a subject's verb of travel is where it goes, not where the scene is:
     # "a fishing boat coming home at dusk", "commuters heading downtown"
     gone = {e.noun for e in entities + places if _destination(e.noun, tokens, entities)}
