@@ -151,6 +151,7 @@ JUDGES = {
     "judge112": ("HO", "HP"),
     "judge113": ("HQ", "HR"),
     "judge114": ("HS", "HT"),
+    "judge115": ("HU", "HV"),
 }
 
 
