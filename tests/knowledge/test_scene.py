@@ -4340,3 +4340,16 @@ def test_set_110_the_look_the_user_chose():
     ):
         assert "colourful" in (sepia.conflict(parse_scene(prompt)) or ""), prompt
     assert sepia.conflict(parse_scene("a tenor in a rainbow clown wig at a birthday")) is None
+
+
+def test_an_instant_photo_s_border_is_no_older_than_instant_photos():
+    """The session's final outputs: "A mucker shovelling silt ... by lantern light, 1870s
+    black-and-white glass-plate photo" got "square instant-photo frame with a thick white
+    border"."""
+    frame = load_concept_graph().get("square instant-photo frame with a thick white border")
+    mucker = parse_scene(
+        "A mucker shovelling silt at the bottom of a flooded caisson by lantern light, 1870s "
+        "black-and-white glass-plate photo"
+    )
+    assert "period" in (frame.conflict(mucker) or "")
+    assert "electric" in concept_settings()["a photo-booth strip of four frames of {the}"]
