@@ -4353,3 +4353,16 @@ def test_an_instant_photo_s_border_is_no_older_than_instant_photos():
     )
     assert "period" in (frame.conflict(mucker) or "")
     assert "electric" in concept_settings()["a photo-booth strip of four frames of {the}"]
+
+
+def test_a_light_s_glare_named_as_an_item_is_the_scene_s_light():
+    """Set 110, both readers: "a trichologist ... from the drain of a communal wetroom,
+    ring-light glare" got "dim murky light with a green cast"."""
+    murky = load_concept_graph().get("dim murky light with a green cast")
+    wetroom = parse_scene(
+        "A trichologist wrinkling her nose at a clump of hair pulled from the drain of a "
+        "communal wetroom, ring-light glare"
+    )
+    assert "lit" in wetroom.facts and murky.conflict(wetroom) is not None
+    assert "lit" in parse_scene("a violinist on a platform at midnight, fog and yellow lamps").facts
+    assert "lit" not in parse_scene("a man at a drain, no lights").facts

@@ -341,8 +341,9 @@ _STATED_LIGHT = re.compile(
     r"(?:lightless|unlit|pitch[- ](?:dark|black)|pitch\s+darkness)\b|"
     # a light named as an item of its own ("..., candlelight, oil paintings", "2am, flickering
     # neon", "single lamp"): what lights the scene
-    r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)[\w-]+\s+){0,2}"
-    rf"{_LIT_BY}(?:\s+{_LIGHT_ALIGHT})?\s*(?=[,.;]|$)|"
+    # (or its glare: "ring-light glare", "neon glare", set 110 got dim murky light under one)
+    r"(?:^|[,;:])\s*(?:(?!(?:a|an|the|no|some)\b)\w+(?:\s+|-)){0,3}"
+    rf"{_LIT_BY}(?:\s+glare)?(?:\s+{_LIGHT_ALIGHT})?\s*(?=[,.;]|$)|"
     # ... with its article where it is said to burn ("hall, a lantern burning")
     r"(?:^|[,;:])\s*(?:an?|the|one)\s+(?:[\w-]+\s+)?"
     rf"{_LIT_BY}\s+{_LIGHT_ALIGHT}\s*(?=[,.;]|$)|"
