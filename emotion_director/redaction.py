@@ -291,6 +291,12 @@ def install_log_redaction(loggers: Iterable[str] = NOISY_LOGGERS) -> None:
             logger.addFilter(_FILTER)
 
 
+def same_server(url: str) -> str:
+    """``url`` as two runs' servers are compared: a trailing slash is no other server
+    (".../v1/" is ".../v1")."""
+    return url.rstrip("/")
+
+
 def public_url(url: str | None) -> str | None:
     """``url`` without user, password or query (they may hold secrets)."""
     if not url:

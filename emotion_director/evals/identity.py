@@ -19,7 +19,7 @@ from typing import Any
 from emotion_director.errors import EmotionDirectorError, RunMismatchError
 from emotion_director.evals.datasets import EvalCase, dataset_hash
 from emotion_director.files import read_json_file
-from emotion_director.redaction import public_url  # noqa: F401 (its old home)
+from emotion_director.redaction import public_url, same_server  # noqa: F401 (its old home)
 
 #: settings that change what a system writes (others, like timeouts, do not)
 OUTPUT_SETTINGS = (
@@ -186,7 +186,7 @@ def _persona_difference(a: list[Any], b: list[Any]) -> str:
 def same_value(value: Any) -> Any:
     """A value as two runs' identities are compared (a URL's trailing slash is no other
     server: ".../v1/" is ".../v1")."""
-    return value.rstrip("/") if isinstance(value, str) else value
+    return same_server(value) if isinstance(value, str) else value
 
 
 def identity_differences(meta_a: dict[str, Any] | None, meta_b: dict[str, Any] | None) -> list[str]:

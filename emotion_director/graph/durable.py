@@ -234,7 +234,9 @@ def _same(key: str, value: Any) -> Any:
     if value is None:
         return None
     if key == "base_url" and isinstance(value, str):
-        return value.rstrip("/")
+        from emotion_director.redaction import same_server
+
+        return same_server(value)
     if key == "prompt" and isinstance(value, str):
         from emotion_director.untrusted import clean_prompt
 

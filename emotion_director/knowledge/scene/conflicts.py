@@ -361,9 +361,7 @@ def _stated_look(lowered: str) -> set[str]:
             _EARLY_PHOTO.search(clause) and not _COLOURED.search(clause)
         ):
             found.add("monochrome")
-        if _names_a_palette(_WORD.findall(clause)):
-            found.add("palette")
-        if _INSTANT.search(clause):
+        if INSTANT_PHOTO.search(clause):
             found.add("instant_photo")  # (a polaroid's white border is its own)
         medium_next = _DRAWN_NEXT | _word_list("media")
         if _names_the_look(clause, "photographed", medium_next):
@@ -414,7 +412,7 @@ def _hue_haze() -> re.Pattern[str]:
 
 
 #: An instant photograph the prompt names: the one kind of photo with a thick white border.
-_INSTANT = re.compile(r"\b(?:polaroids?|instax|instant[- ]?(?:photos?|film|camera|print))\b")
+INSTANT_PHOTO = re.compile(r"\b(?:polaroids?|instax|instant[- ]?(?:photos?|film|camera|print))\b")
 
 
 #: A date before electric light: a decade or a year before 1900 ("the 1880s", "in 1783"), a
@@ -442,6 +440,18 @@ def set_before_electric_light(lowered: str) -> bool:
         ):
             return True
     return False
+
+
+@lru_cache(maxsize=2048)
+def palette_words(lowered: str) -> frozenset[str]:
+    """The words of the clauses of ``lowered`` that name the picture's colours (fact
+    ``palette``): the user chose them, and they name no thing in the picture."""
+    return frozenset(
+        word
+        for clause in re.split(r"[,;.]", lowered)
+        if _names_a_palette(clause_words := _WORD.findall(clause))
+        for word in clause_words
+    )
 
 
 def _names_a_palette(words: list[str]) -> bool:

@@ -20,6 +20,7 @@ from emotion_director.knowledge.scene.conflicts import (
     _PARTICLES,
     _PHOTO_PROCESS,
     _SCALED_FACETS,
+    INSTANT_PHOTO,
     _adverb,
     _word_list,
     phrase_facts,
@@ -150,7 +151,7 @@ def look_conflict(
     if (
         "photographed" in facts
         and "instant_photo" not in facts
-        and re.search(r"\binstant[- ]?photo", text.lower())
+        and INSTANT_PHOTO.search(text.lower())
     ):
         # "square instant-photo frame with a thick white border" on a phone snapshot (set 110,
         # both readers) or a flash photo (set 103): a border only an instant photo has

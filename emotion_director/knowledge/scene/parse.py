@@ -19,9 +19,9 @@ from emotion_director.knowledge.scene.clauses import (
 )
 from emotion_director.knowledge.scene.conflicts import (
     DENIED,
-    _names_a_palette,
     _stated_look,
     negation,
+    palette_words,
     phrase_facts,
     set_before_electric_light,
 )
@@ -140,12 +140,7 @@ def parse_scene(text: str) -> SceneModel:
     entities = [_lifeless(entity, tokens) for entity in entities]
     # a clause naming the picture's colours ("..., pale blue and silver palette") names no thing
     # in it (set 110 bound "the palette covered in frost ferns" to one, both readers)
-    coloured = {
-        word
-        for clause in re.split(r"[,;.]", lowered)
-        if _names_a_palette(clause_words := _WORD.findall(clause))
-        for word in clause_words
-    }
+    coloured = palette_words(lowered)
     entities = [e for e in entities if e.noun not in coloured]
     places = [p for p in places if p.noun not in coloured]
     # a noun right after a subject's verb of travel is where it goes, not where the scene is:
@@ -340,6 +335,8 @@ def parse_scene(text: str) -> SceneModel:
     if _CLOUDLESS.search(lowered) and "day" in facts and not facts & {"night", "dark", "evening"}:
         facts.add("sunny")  # no cloud by day is sunshine; at dusk or at night the sun has gone
     facts |= _stated_look(lowered)
+    if coloured:
+        facts.add("palette")  # the user's own colours: the rewrite adds none
     if "masked" in facts and not any(e.kind in {"person", "group"} for e in entities):
         facts.discard("masked")  # a species: "a masked booby", "a veiled chameleon"
     if not ("indoor" in facts and "outdoor" not in facts):
