@@ -103,19 +103,26 @@ def eval_run(
         if personas:  # fail before any work on a bad file, and say what overrides what
             check_persona_dirs(settings.persona_dirs)
         cases = load_eval_dataset(dataset)[:limit]
-        with progress_bar("rewriting", total=len(names) * len(cases)) as progress:
-            return asyncio.run(
-                run_eval(
-                    names,
-                    cases,
-                    out_dir,
-                    settings=settings,
-                    concurrency=concurrency,
-                    cache_path=cache,
-                    progress=progress,
-                    dataset=dataset,
+        try:
+            with progress_bar("rewriting", total=len(names) * len(cases)) as progress:
+                return asyncio.run(
+                    run_eval(
+                        names,
+                        cases,
+                        out_dir,
+                        settings=settings,
+                        concurrency=concurrency,
+                        cache_path=cache,
+                        progress=progress,
+                        dataset=dataset,
+                    )
                 )
-            )
+        except KeyboardInterrupt:
+            raise fail(
+                f"interrupted; the finished cases are kept in {out_dir / 'results.jsonl'}: run "
+                "the same command again to do the rest",
+                130,
+            ) from None
 
     summary = call(run)
     err.print(
@@ -149,18 +156,25 @@ def eval_judge(
 
         settings = load_settings(backend=backend, base_url=base_url, model=model)
         names = _system_names(systems) if systems is not None else None
-        with progress_bar("judging") as progress:
-            done = asyncio.run(
-                judge_run(
-                    run_dir,
-                    names,
-                    settings=settings,
-                    concurrency=concurrency,
-                    limit=limit,
-                    cache_path=cache,
-                    progress=progress,
+        try:
+            with progress_bar("judging") as progress:
+                done = asyncio.run(
+                    judge_run(
+                        run_dir,
+                        names,
+                        settings=settings,
+                        concurrency=concurrency,
+                        limit=limit,
+                        cache_path=cache,
+                        progress=progress,
+                    )
                 )
-            )
+        except KeyboardInterrupt:
+            raise fail(
+                f"interrupted; the finished judgments are kept in {run_dir / 'judgments.jsonl'}: "
+                "run the same command again to do the rest",
+                130,
+            ) from None
         return done, summarise_judgments(read_judgments(run_dir))
 
     done, summary = call(run)

@@ -18,6 +18,7 @@ from emotion_director.cli.common import (
     call,
     check_persona_dirs,
     err,
+    fail,
     out,
     read_prompt,
     show_graph_update,
@@ -113,17 +114,25 @@ def rewrite(
             return RewriteResult.from_state(values)
         run_id = thread if thread is not None else f"review-{uuid.uuid4().hex[:8]}"
         # with --resume, a prompt or emotion given must be the run's: checked, never ignored
-        return asyncio.run(
-            run_thread(
-                settings,
-                run_id,
-                request,
-                ask_review=_ask_review,
-                given=given if resume else None,
-                on_update=on_update,
-                on_resume=(lambda done: _say_resuming(run_id, done)) if live else None,
+        try:
+            return asyncio.run(
+                run_thread(
+                    settings,
+                    run_id,
+                    request,
+                    ask_review=_ask_review,
+                    given=given if resume else None,
+                    on_update=on_update,
+                    on_resume=(lambda done: _say_resuming(run_id, done)) if live else None,
+                )
             )
-        )
+        except KeyboardInterrupt:
+            # (Ctrl-C) every finished step is checkpointed: say how to go on from them
+            raise fail(
+                f"interrupted; the finished steps are saved: resume with --thread {run_id} "
+                f"--resume{' --review' if review else ''}",
+                130,
+            ) from None
 
     result = call(run)
     if as_json:

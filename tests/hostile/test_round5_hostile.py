@@ -401,3 +401,29 @@ def test_a_cache_the_user_named_is_never_to_be_deleted_whatever_its_schema(tmp_p
     with pytest.raises(EvalCacheError) as info:
         SQLiteLLMCache(theirs, owned=False)
     assert "delete" not in str(info.value)
+
+
+# --- Ctrl-C says how to go on from what was saved (round 5: a bare "interrupted") --------------
+
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_on_a_durable_rewrite_names_the_resume_command(tmp_path, monkeypatch):
+    monkeypatch.setattr("emotion_director.graph.runs.run_thread", _interrupt)
+    env = {"EMOTION_DIRECTOR_BACKEND": "test"}
+    env["EMOTION_DIRECTOR_CHECKPOINT_DB"] = str(tmp_path / "runs.sqlite")
+    result = run_cli("rewrite", "a dog in a park", "-e", "awe", "--thread", "t1", env=env)
+    assert result.returncode == 130, result.stderr
+    assert "--thread t1 --resume" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_on_an_eval_run_says_that_finished_cases_are_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr("emotion_director.evals.runner.run_eval", _interrupt)
+    out = tmp_path / "run"
+    result = run_cli("eval", "run", "--out", out, "--systems", "identity", cwd=tmp_path)
+    assert result.returncode == 130, result.stderr
+    assert "results.jsonl" in result.stderr and "same command again" in result.stderr
+    assert "Traceback" not in result.stderr
