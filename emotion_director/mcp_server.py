@@ -237,6 +237,17 @@ def diagnose_line(line: str | bytes) -> MalformedLine | None:
 
         return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({json_error(exc)})")
     problem = _diagnose_envelope(data)
+    if problem is None and (half := _lone_surrogate(data)) is not None:
+        # JSON's syntax allows a "\\ud800" escape alone; it is no character, and the SDK's
+        # parser answered with a bare "unexpected end of hex escape" and no id (hostile round 5)
+        problem = MalformedLine(
+            INVALID_REQUEST,
+            f"Invalid Request: the escape \\u{ord(half):04x} is half of a UTF-16 surrogate pair "
+            "without its other half, which is no character: send the character itself (UTF-8) "
+            "or both halves of its pair",
+            data["id"] if _usable_id(data.get("id")) else None,
+            answer="method" in data and "id" in data,
+        )
     if problem is None and isinstance(rejection := _sdk_rejection(line), Exception):
         problem = _explain_sdk_rejection(rejection, data)
     return problem
@@ -278,6 +289,15 @@ def _nests_deeper_than(text: str, limit: int) -> bool:
     brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
     steps = map({"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__, brackets)
     return max(itertools.accumulate(steps), default=0) > limit
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first unpaired UTF-16 surrogate in a parsed message's strings, or ``None``."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return str(exc.object[exc.start])
+    return None
 
 
 def _json_kind(value: Any) -> str:
@@ -356,6 +376,25 @@ def _diagnose_envelope(data: Any) -> MalformedLine | None:
             ident,
             answer=has_id,
         )  # a notification: dropped, never answered
+    if data["method"] == "tools/call" and has_id:
+        # the SDK answered these with a bare "Invalid request parameters" (hostile round 5)
+        params = params or {}
+        if not isinstance(params.get("name"), str):
+            got = _json_kind(params["name"]) if "name" in params else "none"
+            return MalformedLine(
+                INVALID_PARAMS,
+                f'Invalid params: tools/call needs "name", the tool\'s name (see tools/list) as '
+                f"a string, got {got}",
+                ident,
+            )
+        if "arguments" in params and not isinstance(params["arguments"], dict):
+            return MalformedLine(
+                INVALID_PARAMS,
+                'Invalid params: "arguments" must be an object of the tool\'s named arguments, '
+                f'e.g. {{"prompt": "a dog in a park", "emotion": "awe"}}, got '
+                f"{_json_kind(params['arguments'])}",
+                ident,
+            )
     return None
 
 

@@ -236,6 +236,45 @@ def test_the_mcp_server_answers_what_it_does_not_offer_with_a_json_rpc_error():
     assert old is not None and 'got "1.0"' in old.message
 
 
+@pytest.mark.parametrize(
+    ("params", "code", "says"),
+    [
+        # before: a bare "Invalid request parameters" with empty data
+        ({"name": "rewrite_for_emotion", "arguments": "x"}, -32602, '"arguments" must be an'),
+        ({"arguments": {}}, -32602, 'needs "name"'),
+        # before: "unexpected end of hex escape" as a parse error without the request's id
+        (
+            {"name": "rewrite_for_emotion", "arguments": {"prompt": "a dog \ud800 in a park"}},
+            -32600,
+            "half of a UTF-16 surrogate pair",
+        ),
+    ],
+)
+def test_a_malformed_tool_call_is_told_what_is_wrong_with_its_id(params, code, says):
+    from emotion_director.mcp_server import diagnose_line
+
+    line = json.dumps({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
+    problem = diagnose_line(line)
+    assert problem is not None and problem.code == code and problem.id == 7 and problem.answer
+    assert says in problem.message, problem.message
+
+
+def test_a_surrogate_pair_in_a_tool_call_is_a_character():
+    from emotion_director.mcp_server import diagnose_line
+
+    arguments = {"prompt": "a dog \U0001f600 in a park", "emotion": "awe"}
+    line = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 8,
+            "method": "tools/call",
+            "params": {"name": "rewrite_for_emotion", "arguments": arguments},
+        }
+    )
+    assert "\\ud83d\\ude00" in line  # json.dumps writes it as a pair of escapes
+    assert diagnose_line(line) is None
+
+
 def test_an_mcp_client_is_told_what_was_cut_from_the_prompt():
     # before: the CLI printed "left out:", the MCP result said nothing
     from emotion_director.graph.tools import as_tools
