@@ -182,7 +182,7 @@ class MalformedLine(NamedTuple):
     answer: bool = True  # False for notifications and responses: JSON-RPC never answers them
 
 
-def diagnose_line(line: str | bytes) -> MalformedLine | None:
+def diagnose_line(line: str | bytes, *, initialized: bool = True) -> MalformedLine | None:
     """What is wrong with one line of the stdio transport, or ``None`` if the session can take it.
 
     Checks, in the order a reader meets them: the line's size (:data:`MAX_LINE_BYTES`), UTF-8, an
@@ -195,6 +195,8 @@ def diagnose_line(line: str | bytes) -> MalformedLine | None:
 
     Args:
         line (`str` or `bytes`): one line, with or without its trailing newline.
+        initialized (`bool`): whether the session is initialized; before it is, a tool call's
+            params are not judged (the call is refused for coming first).
 
     Example:
         >>> diagnose_line('{"jsonrpc": "2.0", "id": 1, "method": "ping"}') is None
@@ -237,6 +239,8 @@ def diagnose_line(line: str | bytes) -> MalformedLine | None:
 
         return MalformedLine(PARSE_ERROR, f"Parse error: not valid JSON ({json_error(exc)})")
     problem = _diagnose_envelope(data)
+    if problem is None and initialized:
+        problem = _diagnose_tool_call(data)
     if problem is None and (half := _lone_surrogate(data)) is not None:
         # JSON's syntax allows a "\\ud800" escape alone; it is no character, and the SDK's
         # parser answered with a bare "unexpected end of hex escape" and no id (hostile round 5)
@@ -376,25 +380,31 @@ def _diagnose_envelope(data: Any) -> MalformedLine | None:
             ident,
             answer=has_id,
         )  # a notification: dropped, never answered
-    if data["method"] == "tools/call" and has_id:
-        # the SDK answered these with a bare "Invalid request parameters" (hostile round 5)
-        params = params or {}
-        if not isinstance(params.get("name"), str):
-            got = _json_kind(params["name"]) if "name" in params else "none"
-            return MalformedLine(
-                INVALID_PARAMS,
-                f'Invalid params: tools/call needs "name", the tool\'s name (see tools/list) as '
-                f"a string, got {got}",
-                ident,
-            )
-        if "arguments" in params and not isinstance(params["arguments"], dict):
-            return MalformedLine(
-                INVALID_PARAMS,
-                'Invalid params: "arguments" must be an object of the tool\'s named arguments, '
-                f'e.g. {{"prompt": "a dog in a park", "emotion": "awe"}}, got '
-                f"{_json_kind(params['arguments'])}",
-                ident,
-            )
+    return None
+
+
+def _diagnose_tool_call(data: dict[str, Any]) -> MalformedLine | None:
+    """A tools/call request's params, where the SDK answered a bare "Invalid request parameters"
+    (hostile round 5)."""
+    if data.get("method") != "tools/call" or not _usable_id(data.get("id")):
+        return None
+    params = data.get("params") or {}
+    if not isinstance(params.get("name"), str):
+        got = _json_kind(params["name"]) if "name" in params else "none"
+        return MalformedLine(
+            INVALID_PARAMS,
+            f'Invalid params: tools/call needs "name", the tool\'s name (see tools/list) as '
+            f"a string, got {got}",
+            data["id"],
+        )
+    if "arguments" in params and not isinstance(params["arguments"], dict):
+        return MalformedLine(
+            INVALID_PARAMS,
+            'Invalid params: "arguments" must be an object of the tool\'s named arguments, '
+            f'e.g. {{"prompt": "a dog in a park", "emotion": "awe"}}, got '
+            f"{_json_kind(params['arguments'])}",
+            data["id"],
+        )
     return None
 
 
@@ -501,7 +511,7 @@ async def _serve_stdio(server: Any) -> None:
             await ready.wait()
             initialized = False
             while raw := await anyio.to_thread.run_sync(read_capped_line, self._buffer):
-                problem = diagnose_line(raw)
+                problem = diagnose_line(raw, initialized=initialized)
                 if problem is None and not initialized:
                     problem, initialized = _before_initialize(raw)
                 if problem is None:

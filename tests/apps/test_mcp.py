@@ -309,7 +309,8 @@ def test_mcp_server_answers_every_malformed_line_and_keeps_serving(tmp_path):
         (_request("v", jsonrpc="1.0"), "v", -32600, '"jsonrpc": "2.0"'),
         (_request("s", params="x"), "s", -32602, '"params" must be an object, got a string'),
         (_request("a", params=[1, 2]), "a", -32602, '"params" must be an object, got an array'),
-        (_request("u", params={"text": "\ud800"}), "u", -32700, "Invalid JSON"),
+        # a lone surrogate escape: the SDK's "Invalid JSON ... hex escape" (hostile round 5)
+        (_request("u", params={"text": "\ud800"}), "u", -32600, "half of a UTF-16 surrogate"),
     ]
     silent = [  # notifications: never answered, whatever is wrong with them
         b'{"jsonrpc": "2.0", "method": "notifications/no_such_thing"}',
