@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="ground persona agents and the refiner on the concept graph (turning it off "
         "is an eval ablation; it implies reading_mode 'write')",
     )
+    scene_critic: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="ask the run's model which picked cues contradict the scene, and leave them "
+        "out (emotion_director.agents.critic: one call per rewrite); 'auto': on where the model "
+        "writes (reading mode 'write', the openai backend), off for the embedded model",
+    )
     scene_fit: bool = Field(
         default=False,
         description="also drop concepts that the learned scene-fit model (emotion_director."

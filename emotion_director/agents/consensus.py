@@ -17,6 +17,7 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
+from emotion_director.agents.critic import criticise_cues
 from emotion_director.agents.persona_agent import reader_risk
 from emotion_director.agents.refiner import ESSENTIAL_FACETS
 from emotion_director.agents.schemas import (
@@ -97,6 +98,10 @@ class ConsensusResult:
     #: picked cues given up because the picture cannot show them with a cue picked before them
     #: (:func:`one_picture`: a face on a subject the framing makes a speck)
     unseen: list[DroppedCue] = field(default_factory=list)
+    #: picked cues the scene critic found clashing (:mod:`~emotion_director.agents.critic`)
+    criticised: list[DroppedCue] = field(default_factory=list)
+    #: why the scene critic could not judge (every cue was kept), when it ran and failed
+    critic_failed: str | None = None
 
 
 class WrittenPrompt(BaseModel):
@@ -481,8 +486,12 @@ def build_consensus(
     memory: StructuredMemory | None = None,
     scene: SceneModel | None = None,
     moved_to_negative: Sequence[str] = (),
+    critic: bool = False,
 ) -> Steps[ConsensusResult]:
     """Merge a :class:`ConceptChain` into the final prompt, negative prompt and trace.
+
+    With ``critic`` (and a ``model``), the model is asked once which picked cues contradict the
+    scene, and those are left out (:func:`~emotion_director.agents.critic.criticise_cues`).
 
     ``await build_consensus(...)`` runs it async, ``build_consensus.invoke(...)`` sync.
     """
@@ -515,6 +524,16 @@ def build_consensus(
         picked = [blended if c is colour else c for c in picked]
         majority = [blended if c is colour else c for c in majority]
         minority = blended if minority is colour else minority
+    critique = None
+    if critic and model is not None:
+        critique = yield from criticise_cues(
+            model, subject, picked, retries=retries, method=method, memory=memory
+        )
+        if critique.dropped:
+            lost = {d.text for d in critique.dropped}
+            picked = critique.kept
+            majority = [c for c in majority if c.text not in lost]
+            minority = None if minority is not None and minority.text in lost else minority
     final = compose_prompt(subject, picked, token_budget)
     composer = "template"
     if mode == "write" and model is not None:
@@ -541,6 +560,8 @@ def build_consensus(
         visual_prompt=request,
         trace=build_trace(readings, majority, minority, final, chain, concept_graph, picked),
         composer=composer,
+        criticised=critique.dropped if critique is not None else [],
+        critic_failed=critique.failed if critique is not None else None,
     )
 
 

@@ -167,6 +167,13 @@ class MCAgentNodes:
             return self.mode
         return self.settings.model_copy(update={"backend": backend}).effective_reading_mode
 
+    def critic_for_run(self) -> bool:
+        """Whether the consensus asks for a scene critique (``Settings.scene_critic``; 'auto'
+        follows the run's reading mode)."""
+        if self.settings.scene_critic != "auto":
+            return self.settings.scene_critic == "on"
+        return self.mode_for_run() == "write"
+
     def call_limit(self) -> int | None:
         limit = self.context().max_llm_calls
         return limit if limit is not None else self.settings.max_llm_calls
@@ -346,6 +353,7 @@ class MCAgentNodes:
             mode=self.mode_for_run(),
             scene=state.get("scene"),
             moved_to_negative=state.get("subject_negatives", []),
+            critic=self.critic_for_run(),
             **self.llm_options,
         )
         update: dict[str, Any] = {
@@ -354,7 +362,11 @@ class MCAgentNodes:
             "visual_prompt": result.visual_prompt,
             "trace": result.trace,
         }
-        given_up = [*result.unseen, *([result.trimmed] if result.trimmed is not None else [])]
+        given_up = [
+            *result.unseen,
+            *([result.trimmed] if result.trimmed is not None else []),
+            *result.criticised,
+        ]
         if given_up:  # the trace names every cue the prompt gave up
             chain = state["concepts"]
             update["concepts"] = chain.model_copy(update={"dropped": [*chain.dropped, *given_up]})

@@ -97,3 +97,22 @@ def test_http_errors_name_the_status_and_node(misbehaving_server):
     with pytest.raises(BackendError, match="HTTP 500") as info:
         build_graph(settings).invoke({"prompt": "a dog", "emotion": "awe", "personas": ["poet"]})
     assert "persona_reading[poet]" in str(info.value)
+
+
+def test_the_scene_critic_answers_over_llama_cpp_server(llama_server):
+    # the real protocol path: the critique's schema asked by function calling, parsed, applied
+    from emotion_director.agents.backends import make_chat_model
+    from emotion_director.agents.critic import criticise_cues
+    from emotion_director.agents.schemas import ConceptLink
+    from emotion_director.agents.steps import run_steps
+
+    model = make_chat_model(Settings(backend="openai", base_url=llama_server))
+    cues = [
+        ConceptLink(text=text, facet="light")
+        for text in ("harsh midday sun", "sparks lighting the visor", "stars overhead")
+    ]
+    critique = run_steps(criticise_cues(model, "a welder in a shipyard at midnight", cues))
+    assert critique.failed is None, critique.failed
+    assert len(critique.kept) + len(critique.dropped) == len(cues)
+    assert all(d.reason.startswith("scene critic:") for d in critique.dropped)
+    print([c.text for c in critique.kept], [d.reason for d in critique.dropped])
