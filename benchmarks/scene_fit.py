@@ -9,7 +9,9 @@ speed as ratios measured in this run. ``dev`` is what the filter was trained on 
 calibrated on (reported for reference); ``test`` is never tuned on. ``fresh`` is
 ``fresh_e.jsonl``: 1,280 pairs of 160 scenes a helper wrote on 2026-12-06 without seeing any code,
 table or earlier pair, kept only to re-measure claims (its "mild" pairs, odd but not
-contradictory, are left out of precision and recall). Last line: the headline.
+contradictory, are left out of precision and recall). ``fresh_fg`` is ``fresh_fg.jsonl``: 1,440
+pairs of 180 more scenes two helpers wrote on 2026-12-08 the same way, a third of them stating a
+medium or look, likewise never tuned on. Last line: the headline.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def main() -> None:
     splits = {"dev": read("dev"), "test": read("test")}
     unseen = {k: [r for r in v if r["source"].startswith("handwritten")] for k, v in splits.items()}
     unseen["fresh"] = [r for r in read("fresh_e") if r["label"] != "mild"]
+    unseen["fresh_fg"] = [r for r in read("fresh_fg") if r["label"] != "mild"]
     for split, rows in unseen.items():
         labels = [r["clash"] for r in rows]
         tab = [contradiction(parse_scene(r["scene"]).facts, r["phrase"]) is not None for r in rows]
@@ -84,7 +87,7 @@ def main() -> None:
         rng = random.Random(0)
         ctrl = [rng.random() for _ in rows]
         line("control (no scene)", split, [c > 0.5 for c in ctrl], ctrl, labels)
-        if split in ("test", "fresh"):
+        if split in ("test", "fresh", "fresh_fg"):
             if split == "test":
                 test_flags = [v.clash for v in vs]
             per_dim: dict[str, list[tuple[bool, bool]]] = {}
@@ -102,7 +105,7 @@ def main() -> None:
         from emotion_director.evals.scene_checker import PMISceneChecker
 
         checker = PMISceneChecker.load()
-        for split in ("test", "fresh"):
+        for split in ("test", "fresh", "fresh_fg"):
             rows = unseen[split]
             s = per_scene(rows, checker.pmi)
             line(

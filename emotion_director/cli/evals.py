@@ -4,6 +4,7 @@ train-probe and their tiny fixtures), human ratings (rate) and the scene checker
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -26,7 +27,7 @@ from emotion_director.cli.common import (
     require_diffusion,
 )
 from emotion_director.cli.jsonl import answer_jsonl
-from emotion_director.errors import InvalidRequestError
+from emotion_director.errors import InvalidRequestError, UserInputError
 from emotion_director.files import check_output_path
 
 eval_app = typer.Typer(
@@ -418,16 +419,63 @@ def eval_rate(
 
 @eval_app.command("scene-fit")
 def eval_scene_fit(
-    jsonl: Annotated[str, typer.Option(help='\'-\': read {"scene", "prompt"} lines on stdin')],
+    jsonl: Annotated[
+        Optional[str], typer.Option(help='\'-\': read {"scene", "prompt"} lines on stdin')
+    ] = None,
+    measure: Annotated[
+        bool,
+        typer.Option(
+            "--measure",
+            help="grade the shipped prompts that blind readers labelled; print precision/recall",
+        ),
+    ] = False,
+    limit: Annotated[
+        Optional[int], typer.Option(min=1, help="with --measure: only the first N prompts")
+    ] = None,
+    backend: Annotated[
+        Optional[str],
+        typer.Option(help="openai: grade with a model behind a server (default: SmolLM2 PMI)"),
+    ] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL")] = None,
+    model: Annotated[Optional[str], typer.Option(help="judge model name on the server")] = None,
 ) -> None:
-    """The eval's independent scene checker: which phrases of a prompt clash with its scene."""
-    from emotion_director.evals.scene_checker import PMISceneChecker
+    """The eval's independent scene checker: which phrases of a prompt clash with its scene.
 
-    if jsonl != "-":
+    By default SmolLM2's pointwise mutual information (offline, weak); with --backend openai a
+    model behind any OpenAI-compatible server grades each prompt. --measure prints the checker's
+    precision and recall on prompts that two blind readers labelled.
+    """
+    if (jsonl is None) == (not measure):
+        raise fail('use --jsonl - with {"scene", "prompt"} lines on stdin, or --measure')
+    if jsonl is not None and jsonl != "-":
         raise fail('use --jsonl - with {"scene", "prompt"} lines on stdin')
+    if limit is not None and not measure:
+        raise fail("--limit goes with --measure")
 
     def load() -> Any:
-        checker = PMISceneChecker.load()
+        from emotion_director.evals.scene_checker import LLMSceneChecker, PMISceneChecker
+        from emotion_director.settings import load_settings
+
+        if backend is None and (base_url is not None or model is not None):
+            raise UserInputError("--base-url and --model go with --backend openai")
+        if backend is None:
+            checker: Any = PMISceneChecker.load()
+        else:
+            if backend != "openai":
+                raise UserInputError(
+                    f"--backend {backend!r}: the eval's model checker needs a server "
+                    "(--backend openai --base-url URL); leave --backend out for the offline one"
+                )
+            settings = load_settings(backend=backend, base_url=base_url, model=model)
+            checker = LLMSceneChecker.from_settings(settings)
         return lambda s, p: {"scene": s, **checker.check_prompt(s, p)}
 
+    if measure:
+        from emotion_director.evals.scene_checker import measure_checker
+
+        check = call(load)
+        with progress_bar("grading") as progress:
+            result = call(measure_checker, check, limit=limit, progress=progress)
+        typer.echo(json.dumps(result))
+        return
     answer_jsonl(("scene", "prompt"), load)

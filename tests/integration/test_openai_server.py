@@ -116,3 +116,25 @@ def test_the_scene_critic_answers_over_llama_cpp_server(llama_server):
     assert len(critique.kept) + len(critique.dropped) == len(cues)
     assert all(d.reason.startswith("scene critic:") for d in critique.dropped)
     print([c.text for c in critique.kept], [d.reason for d in critique.dropped])
+
+
+def test_the_eval_model_checker_grades_over_llama_cpp_server(llama_server):
+    # the README's commands, verbatim but for the URL: a line answered, a measurement printed
+    import json
+
+    from tests.cli_runner import run_cli
+
+    line = {
+        "scene": "a welder in a shipyard at midnight",
+        "prompt": "a welder in a shipyard at midnight, harsh midday sun, sparks on the visor",
+    }
+    server = ["--backend", "openai", "--base-url", llama_server]
+    graded = run_cli("eval", "scene-fit", "--jsonl", "-", *server, input=json.dumps(line) + "\n")
+    assert graded.returncode == 0, graded.stderr
+    answer = json.loads(graded.stdout)
+    assert answer["line"] == 1 and isinstance(answer["clash"], bool)
+    assert set(answer["phrases"]) <= {"harsh midday sun", "sparks on the visor"}
+    measured = run_cli("eval", "scene-fit", "--measure", "--limit", "3", *server)
+    assert measured.returncode == 0, measured.stderr
+    result = json.loads(measured.stdout)
+    assert result["prompts"] == 3 and set(result) >= {"precision", "recall", "flagged"}

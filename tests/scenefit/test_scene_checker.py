@@ -35,7 +35,8 @@ def test_checker_shares_no_code_with_the_generator_filter():
     tree = ast.parse(open(checker.__file__).read())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    for module in ("scenefit", "knowledge", "agents.refiner", "agents.consensus"):
+    generator = ("scenefit", "knowledge", "agents.refiner", "agents.consensus", "agents.critic")
+    for module in generator:
         assert not any(m and m.startswith(f"emotion_director.{module}") for m in imported)
 
 
@@ -78,3 +79,84 @@ def test_a_phrase_or_pair_seen_before_is_not_scored_again(monkeypatch):
     monkeypatch.setattr(scene_checker, "MAX_PHRASES", 1)
     capped = checker.check_prompt(scene, f"{scene}, wet reeds, grey light, a lone gull")
     assert list(capped["scores"]) == ["wet reeds"] and capped["unchecked"] == 2
+
+
+# --- the model checker (a capable model behind a server) ------------------------------------------
+
+
+def _grading(*numbers, why="the scene is at midnight"):
+    from emotion_director.testing import FunctionChatModel
+
+    return FunctionChatModel(
+        lambda messages, schema: {"contradictions": [{"number": n, "why": why} for n in numbers]}
+    )
+
+
+def test_the_model_checker_names_the_phrases_the_model_numbers():
+    from emotion_director.evals.scene_checker import LLMSceneChecker
+
+    model = _grading(1, 7)  # 7 names no phrase
+    scene = "a welder in a shipyard at midnight"
+    answer = LLMSceneChecker(model).check_prompt(
+        scene, f"{scene}, harsh midday sun, sparks lighting the visor"
+    )
+    assert answer == {
+        "clash": True,
+        "phrases": ["harsh midday sun"],
+        "reasons": {"harsh midday sun": "the scene is at midnight"},
+    }
+    user = model.calls[0]["messages"][-1]["content"]
+    assert "1. <data>harsh midday sun</data>" in user and "2. <data>sparks" in user
+    assert model.calls[0]["schema"]["title"] == "PromptGrade"
+
+
+def test_the_model_checker_asks_nothing_of_a_prompt_that_adds_nothing():
+    from emotion_director.evals.scene_checker import LLMSceneChecker
+
+    model = _grading(1)
+    answer = LLMSceneChecker(model).check_prompt("a dog in a park", "a dog in a park")
+    assert answer == {"clash": False, "phrases": [], "reasons": {}} and not model.calls
+
+
+def test_measure_checker_counts_whole_prompts_against_both_readers():
+    from emotion_director.evals.scene_checker import labelled_prompts, measure_checker
+
+    rows = [
+        {"scene": "s1", "prompt": "p1", "clash": True},
+        {"scene": "s2", "prompt": "p2", "clash": True},
+        {"scene": "s3", "prompt": "p3", "clash": False},
+        {"scene": "s4", "prompt": "p4", "clash": False},
+    ]
+    flags = {"p1": True, "p2": False, "p3": True, "p4": False}
+    seen = []
+    result = measure_checker(
+        lambda s, p: {"clash": flags[p]}, rows, progress=lambda d, t: seen.append((d, t))
+    )
+    assert result == {
+        "prompts": 4,
+        "clashes": 2,
+        "flagged": 2,
+        "precision": 0.5,
+        "recall": 0.5,
+    }
+    assert seen[-1] == (4, 4)
+    shipped = labelled_prompts()  # both readers agreed on each; a third of them clash
+    assert len(shipped) >= 300 and 0.25 < sum(r["clash"] for r in shipped) / len(shipped) < 0.4
+    assert all(r["source"].startswith("benchmarks/scene_fit/e2e_runs/judge") for r in shipped)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([], "or --measure"),
+        (["--jsonl", "x.jsonl"], "use --jsonl -"),
+        (["--jsonl", "-", "--measure"], "or --measure"),
+        (["--jsonl", "-", "--limit", "3"], "--limit goes with --measure"),
+        (["--measure", "--base-url", "http://127.0.0.1:9/v1"], "go with --backend openai"),
+        (["--measure", "--backend", "embedded"], "needs a server"),
+    ],
+)
+def test_eval_scene_fit_bad_options_are_one_line(args, says):
+    res = runner.invoke(app, ["eval", "scene-fit", *args], input="")
+    assert res.exit_code == 2, res.output
+    assert says in res.stderr and "Traceback" not in res.output
