@@ -228,6 +228,7 @@ class _Failure:
         self.exc, self.status, self.detail = exc, None, ""
         self.retry_after: tuple[float, str] | None = None  # (seconds, the header as sent)
         self.tls: ssl.SSLError | None = None
+        self.answered = False  # ("lost") the server had begun an HTTP answer
         chain = _cause_chain(exc)
         too_large = next((e for e in chain if isinstance(e, ResponseTooLargeError)), None)
         tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
@@ -254,10 +255,12 @@ class _Failure:
             self.kind = "down"
         elif any(isinstance(e, slow) for e in chain):
             self.kind = "slow"
-        elif any(isinstance(e, lost) for e in chain):
+        elif any(isinstance(e, lost) for e in chain) or _broken_body(chain):
             # it connected, then the connection was reset or cut short: a server is there
             self.kind = "lost"
             self.detail = f"{type(chain[-1]).__name__}: {clean_model_text(str(chain[-1]))[:120]}"
+            # an answer begun and broken off, or a malformed body, is HTTP: no TLS to suggest
+            self.answered = _broken_body(chain)
         elif any(isinstance(e, RecursionError) for e in chain):
             self.kind = "final"
             self.detail = (
@@ -284,6 +287,20 @@ class _Failure:
             other.status,
             other.detail,
         )
+
+
+def _broken_body(chain: list[BaseException]) -> bool:
+    """Whether the server began an HTTP answer and broke it off or garbled its body (a cut or
+    malformed chunked stream, fewer bytes than its Content-Length)."""
+    import http.client
+
+    for error in chain:
+        if isinstance(error, http.client.IncompleteRead):
+            return True
+        text = str(error).lower()
+        if type(error).__name__ == "RemoteProtocolError" and ("body" in text or "chunk" in text):
+            return True
+    return False
 
 
 def _cause_chain(exc: BaseException) -> list[BaseException]:
@@ -819,6 +836,12 @@ def _backend_error(
             f"to the {backend} server at {where} ended before a whole answer ({failure.detail}): "
             "the proxy or the server cut it; check the proxy (and the server's log), or set "
             "NO_PROXY to this host to go to the server directly."
+        )
+    if failure.kind == "lost" and failure.answered:
+        return BackendError(
+            f"node '{node}': the {backend} server at {where} began an answer and broke it off "
+            f"or sent a body that is not valid HTTP ({failure.detail}): check the server's log "
+            f"(did it crash mid-answer?) and that --base-url is an OpenAI-compatible server.{via}"
         )
     if failure.kind == "lost":
         secure = where.replace("http://", "https://", 1) if where.startswith("http://") else ""

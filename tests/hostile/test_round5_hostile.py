@@ -466,3 +466,52 @@ def test_ctrl_c_on_an_eval_run_says_that_finished_cases_are_kept(tmp_path, monke
     assert result.returncode == 130, result.stderr
     assert "results.jsonl" in result.stderr and "same command again" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- a server that begins an HTTP answer and breaks it off is no TLS question ------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"5\r\n" + b'{"id"' + b"\r\n",  # a chunked stream cut short
+        b"zz\r\n{}\r\n0\r\n\r\n",  # a chunk size that is no number
+    ],
+)
+def test_a_broken_chunked_answer_is_named_without_tls_advice(body, loopback_model_server):
+    # before: "the openai backend failed: IncompleteRead: IncompleteRead(5 bytes read)", and a
+    # cut connection got "If the server speaks TLS, use https://"
+    import socket
+
+    from emotion_director import BackendError, build_graph
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(head + body)
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    settings = Settings(backend="openai", base_url=url, max_retries=0)
+    try:
+        with pytest.raises(BackendError) as caught:
+            build_graph(settings).invoke(
+                {"prompt": "a dog", "emotion": "awe", "personas": ["poet"]}
+            )
+    finally:
+        listener.close()
+    message = str(caught.value)
+    assert "began an answer and broke it off" in message and url in message
+    assert "TLS" not in message and "https://" not in message
