@@ -21,13 +21,14 @@ Example:
     >>> from emotion_director.testing import FunctionChatModel
     >>> from emotion_director.agents.schemas import ConceptLink
     >>> cues = [ConceptLink(text="harsh midday sun", facet="light"),
-    ...         ConceptLink(text="sparks lighting the visor", facet="light")]
+    ...         ConceptLink(text="sparks lighting the visor", facet="light"),
+    ...         ConceptLink(text="shoulders hunched", facet="body_language")]
     >>> model = FunctionChatModel(lambda messages, schema: {"verdicts": [
     ...     {"cue": 1, "clashes": True, "reason": "the scene is at midnight"}]})
     >>> from emotion_director.agents.steps import run_steps
     >>> critique = run_steps(criticise_cues(model, "a welder at midnight", cues))
     >>> [c.text for c in critique.kept], [d.reason for d in critique.dropped]
-    (['sparks lighting the visor'], ['scene critic: the scene is at midnight'])
+    (['sparks lighting the visor', 'shoulders hunched'], ['scene critic: the scene is at midnight'])
 """
 
 from __future__ import annotations
