@@ -152,6 +152,7 @@ JUDGES = {
     "judge113": ("HQ", "HR"),
     "judge114": ("HS", "HT"),
     "judge115": ("HU", "HV"),
+    "judge116": ("HW", "HX"),
 }
 
 
