@@ -4366,3 +4366,27 @@ def test_a_light_s_glare_named_as_an_item_is_the_scene_s_light():
     assert "lit" in wetroom.facts and murky.conflict(wetroom) is not None
     assert "lit" in parse_scene("a violinist on a platform at midnight, fog and yellow lamps").facts
     assert "lit" not in parse_scene("a man at a drain, no lights").facts
+
+
+@pytest.mark.parametrize(
+    ("prompt", "period"),
+    [
+        ("Woodcut of a 1665 plague searcher pressing a rag over her nose in a dosshouse", True),
+        ("a hansom clattering along a gaslit Whitechapel thoroughfare in thick fog, 1888", True),
+        ("an orchestra playing the 1812 Overture under stage lights", False),
+        ("a mechanic tuning a 1200 cc engine", False),
+        ("a nurse in room 1204, night shift", False),
+        ("the 1984 olympics, a sprinter at the line", False),
+    ],
+)
+def test_set_111_a_year_before_a_noun_or_alone_is_the_scenes_time(prompt, period):
+    """Set 111, both readers: "Woodcut of a 1665 plague searcher ... in a Southwark dosshouse"
+    got "purple UV light revealing stains on the searcher": a year was read only after "in" or
+    "of", and an ultraviolet lamp was no electric light."""
+    scene = parse_scene(prompt)
+    assert ("period" in scene.facts) is period, prompt
+    uv = concept_settings()["purple UV light revealing stains on {the}"]
+    assert "electric" in uv
+    refused = ruled_out(uv - {"indoor"}, scene.stated)
+    assert (refused is not None and "period" in refused) is period, (prompt, refused)
+    assert "electric" not in concept_settings()["ultraviolet purple and gold glitter"]
