@@ -4390,3 +4390,21 @@ def test_set_111_a_year_before_a_noun_or_alone_is_the_scenes_time(prompt, period
     refused = ruled_out(uv - {"indoor"}, scene.stated)
     assert (refused is not None and "period" in refused) is period, (prompt, refused)
     assert "electric" not in concept_settings()["ultraviolet purple and gold glitter"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "palette"),
+    [
+        ("a siamang hunched in a derelict dolphinarium, in a pale lilac and grey palette", True),
+        ("a fox asleep in the snow, with a muted palette", True),
+        ("a painter dabbing at a canvas, in a painter's palette", False),
+        ("a boy in a red coat", False),
+    ],
+)
+def test_set_111_a_palette_after_in_or_with_is_the_users_colours(prompt, palette):
+    """Set 111, both readers: "..., in a pale lilac and grey palette" got "yellowed paper and
+    faded ink tones": a palette clause was read only without a preposition and an article."""
+    scene = parse_scene(prompt)
+    assert ("palette" in scene.facts) is palette, prompt
+    tones = load_concept_graph().get("yellowed paper and faded ink tones")
+    assert (tones.conflict(scene) is not None) is palette, prompt

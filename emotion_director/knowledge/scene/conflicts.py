@@ -462,7 +462,14 @@ def palette_words(lowered: str) -> frozenset[str]:
 def _names_a_palette(words: list[str]) -> bool:
     """Whether a clause's words name the picture's colours: a few words with no article or
     preposition, ending in one of ``palette_nouns`` or a hue made plural ("muted greys", "warm
-    palette", "soft pinks and blues"; not "a painter's palette", "singing the blues")."""
+    palette", "soft pinks and blues"; not "a painter's palette", "singing the blues"), or such
+    words after "in" or "with" (and an article) that hold a hue or a tone ("in a pale lilac and
+    grey palette", set 111, both readers: it got "yellowed paper and faded ink tones"; not "in a
+    painter's palette")."""
+    if len(words) > 2 and words[0] in ("in", "with"):
+        rest = words[2:] if words[1] in ("a", "an") else words[1:]
+        tinted = set(rest[:-1]) & (_word_list("tones") | _word_list("hues"))
+        return bool(tinted) and _names_a_palette(rest)
     if not words or len(words) > 5 or set(words) & (_FUNCTION_WORDS - {"and"}):
         return False
     last = words[-1]
