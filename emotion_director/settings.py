@@ -88,8 +88,8 @@ class Settings(BaseSettings):
     scene_critic: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="ask the run's model which picked cues contradict the scene, and leave them "
-        "out (emotion_director.agents.critic: one call per rewrite); 'auto': on where the model "
-        "writes (reading mode 'write', the openai backend), off for the embedded model",
+        "out (emotion_director.agents.critic: a call per rewrite); 'auto': on where the model "
+        "writes (reading mode 'write') and is not the embedded one; 'on' also there",
     )
     scene_fit: bool = Field(
         default=False,
@@ -275,6 +275,15 @@ class Settings(BaseSettings):
         """The settings as JSON-ready values without the API key or any password (for records
         such as an eval's ``run.json``)."""
         return redact_values(json.loads(self.model_dump_json(exclude={"api_key"})))
+
+    @property
+    def effective_scene_critic(self) -> bool:
+        """Whether a graph built with these settings alone (no model of the caller's) asks for
+        the scene critique: ``scene_critic``, where 'auto' needs a writing model that is not the
+        embedded one. The graph decides per run (``MCAgentNodes.critic_for_run``)."""
+        if self.scene_critic != "auto":
+            return self.scene_critic == "on"
+        return self.effective_reading_mode == "write" and self.backend != "embedded"
 
     @property
     def effective_reading_mode(self) -> Literal["choose", "write"]:

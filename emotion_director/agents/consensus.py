@@ -9,6 +9,7 @@ dropping the least supported concepts first, never the subject.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ from emotion_director.untrusted import (
     strip_end,
     unfence,
 )
+
+logger = logging.getLogger(__name__)
 
 FACET_ORDER = (
     "body_language",
@@ -487,6 +490,7 @@ def build_consensus(
     scene: SceneModel | None = None,
     moved_to_negative: Sequence[str] = (),
     critic: bool = False,
+    critic_retries: int | None = None,
 ) -> Steps[ConsensusResult]:
     """Merge a :class:`ConceptChain` into the final prompt, negative prompt and trace.
 
@@ -527,7 +531,12 @@ def build_consensus(
     critique = None
     if critic and model is not None:
         critique = yield from criticise_cues(
-            model, subject, picked, retries=retries, method=method, memory=memory
+            model,
+            subject,
+            picked,
+            retries=retries if critic_retries is None else critic_retries,
+            method=method,
+            memory=memory,
         )
         if critique.dropped:
             lost = {d.text for d in critique.dropped}
@@ -662,6 +671,7 @@ def _write_prompt(
             method=method,
             memory=memory,
         )
-    except BackendError:
-        return None  # the template composition is always available
+    except BackendError as exc:  # the template composition is always available
+        logger.warning("the prompt writer failed; the template composition is used: %s", exc)
+        return None
     return strip_end(unfence(result.prompt).strip(), ".")

@@ -9,9 +9,11 @@ subject's state and activity, scale, the sense of its words, a stated medium or 
 names is left out of the prompt, and the trace names it with the model's reason
 (``scene critic: ...``).
 
-It runs where the model writes (``Settings.scene_critic``: ``"auto"`` follows the reading mode);
-the embedded 135M model does not judge scenes reliably, so it is off in "choose" mode unless
-asked for. The critic only removes: it never adds a cue, and it keeps at least
+It runs where the model writes and is not the embedded one (``Settings.scene_critic``:
+``"auto"``); the embedded 135M model does not judge scenes reliably, so it runs there only when
+asked for (``"on"``). It costs one call, or up to ``retries + 1`` when the model's answer is
+invalid, and none for two cues or fewer; it never takes the writer's call from the run's
+``max_llm_calls``. The critic only removes: it never adds a cue, and it keeps at least
 :data:`KEEP_AT_LEAST` cues, the best supported first, so that a critic that calls everything a
 clash cannot empty the picture. A critic that fails (invalid output every time, a server error,
 the call budget spent) keeps every cue, and the result says so (:attr:`Critique.failed`): the
@@ -72,7 +74,7 @@ _SYSTEM = (
 class CueVerdict(BaseModel):
     """The critic's verdict on one numbered cue."""
 
-    cue: int = Field(ge=1, description="the detail's number")
+    cue: int = Field(description="the detail's number")
     clashes: bool = Field(description="true if the detail contradicts the scene")
     reason: str = Field(default="", description="a few words: what it contradicts")
 
@@ -135,11 +137,12 @@ def criticise_cues(
         return Critique(kept=cues, failed=str(exc))
     reasons: dict[int, str] = {}
     for verdict in answer.verdicts:
-        if verdict.clashes and verdict.cue <= len(cues):
-            reason = clean_model_text(verdict.reason).strip()[:MAX_REASON_CHARS]
+        if verdict.clashes and 1 <= verdict.cue <= len(cues):  # (numbers naming no cue: none)
+            reason = " ".join(clean_model_text(verdict.reason).split())[:MAX_REASON_CHARS]
             reasons.setdefault(verdict.cue - 1, reason or "contradicts the scene")
     # when too few would be left, the least supported clashing cues go first
-    spare = sorted(reasons, key=lambda i: cues[i].support)[: max(len(cues) - KEEP_AT_LEAST, 0)]
+    # (ties: the later cue, ranked lower, goes first)
+    spare = sorted(reasons, key=lambda i: (cues[i].support, -i))[: len(cues) - KEEP_AT_LEAST]
     drop = set(spare)
     return Critique(
         kept=[c for i, c in enumerate(cues) if i not in drop],

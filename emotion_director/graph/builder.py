@@ -31,7 +31,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import get_runtime
 from langgraph.types import Command, Overwrite, Send, interrupt
 
-from emotion_director.agents.backends import make_chat_model
+from emotion_director.agents.backends import backend_name, make_chat_model
 from emotion_director.agents.consensus import build_consensus
 from emotion_director.agents.persona_agent import persona_pool, read_persona
 from emotion_director.agents.refiner import chain_of_concept
@@ -168,11 +168,27 @@ class MCAgentNodes:
         return self.settings.model_copy(update={"backend": backend}).effective_reading_mode
 
     def critic_for_run(self) -> bool:
-        """Whether the consensus asks for a scene critique (``Settings.scene_critic``; 'auto'
-        follows the run's reading mode)."""
+        """Whether the consensus asks for a scene critique (``Settings.scene_critic``; 'auto':
+        where the run's model writes and is not the embedded one, which judges scenes poorly)."""
         if self.settings.scene_critic != "auto":
             return self.settings.scene_critic == "on"
-        return self.mode_for_run() == "write"
+        embedded = backend_name(self.model_for_run()) == "embedded"
+        return self.mode_for_run() == "write" and not embedded
+
+    def _critic_options(self, state: RewriteState) -> dict[str, Any]:
+        """The critic's part of the consensus's calls: it runs only where a call is left for the
+        writer after it, and never takes that call (its retries shrink to fit)."""
+        if not self.critic_for_run():
+            return {"critic": False}
+        limit = self.call_limit()
+        retries = self.llm_options["retries"]
+        if limit is None:
+            return {"critic": True, "critic_retries": retries}
+        left = max(limit - state.get("llm_calls", 0), 0)
+        writer = 1 if self.mode_for_run() == "write" else 0
+        if left < 1 + writer:
+            return {"critic": False}
+        return {"critic": True, "critic_retries": min(retries, left - 1 - writer)}
 
     def call_limit(self) -> int | None:
         limit = self.context().max_llm_calls
@@ -353,7 +369,7 @@ class MCAgentNodes:
             mode=self.mode_for_run(),
             scene=state.get("scene"),
             moved_to_negative=state.get("subject_negatives", []),
-            critic=self.critic_for_run(),
+            **self._critic_options(state),
             **self.llm_options,
         )
         update: dict[str, Any] = {
@@ -362,6 +378,8 @@ class MCAgentNodes:
             "visual_prompt": result.visual_prompt,
             "trace": result.trace,
         }
+        if result.critic_failed is not None:  # the result says the critic could not judge
+            update["critic_failed"] = result.critic_failed
         given_up = [
             *result.unseen,
             *([result.trimmed] if result.trimmed is not None else []),

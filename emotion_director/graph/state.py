@@ -97,6 +97,7 @@ class RewriteOutput(TypedDict):
     scene: NotRequired[SceneModel]
     adjustments: NotRequired[list[SceneAdjustment]]
     ignored_instructions: NotRequired[list[str]]
+    critic_failed: NotRequired[str]
     images: NotRequired[list[str]]
 
 
@@ -125,6 +126,7 @@ class RewriteState(TypedDict, total=False):
     negative_prompt: str
     visual_prompt: VisualPromptRequest
     trace: list[TraceEntry]
+    critic_failed: str
     images: list[str]
 
 
@@ -167,6 +169,10 @@ class RewriteResult(BaseModel):
     ignored_instructions: list[str] = Field(
         default_factory=list,
         description="what the prompt said to the model rather than of the scene, left out",
+    )
+    critic_failed: str | None = Field(
+        default=None,
+        description="why the scene critic could not judge the cues (every cue was kept), if so",
     )
     images: list[str] = Field(default_factory=list)
 
