@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from functools import lru_cache
@@ -36,6 +37,8 @@ from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+logger = logging.getLogger(__name__)
 
 _SPLIT = re.compile(r"[,;\n]|\.\s")
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -181,7 +184,7 @@ _LLM_SYSTEM = (
 class PhraseContradiction(BaseModel):
     """One added phrase that contradicts the scene."""
 
-    number: int = Field(ge=1, description="the phrase's number")
+    number: int = Field(description="the phrase's number")
     why: str = Field(default="", description="what it contradicts, in a few words")
 
 
@@ -242,10 +245,13 @@ class LLMSceneChecker:
                 temperature=0.0,
                 method=self._method,
             )
-            named = sorted({c.number for c in grade.contradictions if c.number <= len(phrases)})
-            why = {c.number: c.why for c in grade.contradictions}
+            why: dict[int, str] = {}
+            for c in grade.contradictions:  # numbers naming no phrase are ignored; first reason
+                if 1 <= c.number <= len(phrases):
+                    why.setdefault(c.number, " ".join(clean_model_text(c.why).split())[:200])
+            named = sorted(why)
             out["phrases"] = [phrases[n - 1] for n in named]
-            out["reasons"] = {phrases[n - 1]: clean_model_text(why[n])[:200] for n in named}
+            out["reasons"] = {phrases[n - 1]: why[n] for n in named}
             out["clash"] = bool(named)
         if left > 0:
             out["unchecked"] = left
@@ -266,24 +272,60 @@ def measure_checker(
     progress: Any = None,
 ) -> dict[str, Any]:
     """A checker's precision and recall on whole prompts: ``check(scene, prompt)`` answers
-    ``{"clash": bool, ...}``; a prompt is a clash when both blind readers said so.
-    ``progress(done, total)`` is called after each prompt."""
+    ``{"clash": bool, "phrases": [...]}``; a prompt is a clash when both blind readers said so.
+
+    Also on phrases: a flagged phrase is right when the readers named it (``phrase_precision``),
+    and ``phrase_recall`` is the share of named phrases flagged. A prompt the checker could not
+    grade (a model's invalid output, a server error) counts in ``errors``, neither as a clash nor
+    as none; ``progress(done, total)`` is called after each prompt."""
     rows = (labelled_prompts() if rows is None else rows)[:limit]
-    tp = fp = fn = 0
+    tp = fp = fn = errors = 0
+    flagged_phrases = right_phrases = named_phrases = found_phrases = 0
     for done, row in enumerate(rows, 1):
-        flagged = bool(check(row["scene"], row["prompt"])["clash"])
+        try:
+            answer = check(row["scene"], row["prompt"])
+        except Exception as exc:  # noqa: BLE001 - one prompt's failure is counted, not fatal
+            errors += 1
+            logger.warning("could not grade a prompt: %s", exc)
+            answer = None
         if progress is not None:
             progress(done, len(rows))
+        if answer is None:
+            continue
+        flagged = bool(answer["clash"])
         tp += flagged and row["clash"]
         fp += flagged and not row["clash"]
         fn += row["clash"] and not flagged
+        named = [_norm(p) for p in row.get("phrases", [])]
+        mine = [_norm(p) for p in answer.get("phrases", [])]
+        flagged_phrases += len(mine)
+        right_phrases += sum(any(_same(m, n) for n in named) for m in mine)
+        named_phrases += len(named)
+        found_phrases += sum(any(_same(m, n) for m in mine) for n in named)
+
+    def ratio(a: int, b: int) -> float | None:
+        return round(a / b, 3) if b else None
+
     return {
         "prompts": len(rows),
+        "graded": len(rows) - errors,
+        "errors": errors,
         "clashes": tp + fn,
         "flagged": tp + fp,
-        "precision": round(tp / (tp + fp), 3) if tp + fp else None,
-        "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
+        "phrase_precision": ratio(right_phrases, flagged_phrases),
+        "phrase_recall": ratio(found_phrases, named_phrases),
     }
+
+
+def _norm(text: str) -> str:
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def _same(a: str, b: str) -> bool:
+    """One phrase as a reader copied it and as the checker split it (either may hold the other)."""
+    return bool(a and b) and (a in b or b in a)
 
 
 def fit_threshold(pmis: list[float], labels: list[bool], precision: float = 0.85) -> float:
