@@ -4408,3 +4408,40 @@ def test_set_111_a_palette_after_in_or_with_is_the_users_colours(prompt, palette
     assert ("palette" in scene.facts) is palette, prompt
     tones = load_concept_graph().get("yellowed paper and faded ink tones")
     assert (tones.conflict(scene) is not None) is palette, prompt
+
+
+@pytest.mark.parametrize(
+    ("prompt", "noun", "facts"),
+    [
+        (
+            "Muted grey oil painting of a mercer sitting on a charred strongbox in smouldering "
+            "Cheapside at dawn, September 1666, his bolts of silk reduced to ash",
+            "mercer",
+            {"drawn", "period"},
+        ),
+        (
+            "Illuminated manuscript page of a Cistercian cellarer warming his hands by the only "
+            "fire in a calefactory on a snowy January evening",
+            "cellarer",
+            {"drawn"},
+        ),
+        (
+            "Daguerreotype of a weary chapman slumped on his unsold pack outside a shuttered "
+            "smiddy, snow on his hat brim, winter 1848",
+            "chapman",
+            {"monochrome", "period"},
+        ),
+        ("a muted trumpet player on a stage in may 1999", "player", set()),
+    ],
+)
+def test_set_112_a_toned_medium_a_manuscript_page_and_a_month_s_year(prompt, noun, facts):
+    """Set 112, both readers: "Muted grey oil painting of a mercer ..." made the painting the
+    subject ("the painting small and isolated in negative space"), and "Illuminated manuscript
+    page of a Cistercian cellarer" the page (it got film grain); "September 1666" and "winter
+    1848" did not date their scenes."""
+    scene = parse_scene(prompt)
+    assert scene.main.noun == noun
+    assert facts <= scene.facts and not ({"drawn", "period"} - facts) & scene.facts, prompt
+    if "drawn" in facts:
+        grain = load_concept_graph().get("soft fine film grain")
+        assert grain.conflict(scene) is not None

@@ -416,12 +416,14 @@ INSTANT_PHOTO = re.compile(r"\b(?:polaroids?|instax|instant[- ]?(?:photos?|film|
 
 
 #: A date before electric light: a decade or a year before 1900 ("the 1880s", "in 1783", "...,
-#: 1888", "a 1665 plague searcher"; not "the 1500 metres" or "a 1200 cc engine"), a century
+#: 1888", "September 1666", "winter 1848", "a 1665 plague searcher"; not "the 1500 metres" or
+#: "a 1200 cc engine"), a century
 #: before the 20th ("18th-century", "19th century").
 _BEFORE_1900 = re.compile(
     r"\b(?:1[0-8]\d0s|(?:in|of)\s+1[0-8]\d\d(?!\s*[a-z])|(?:1\d|[1-9])(?:st|nd|rd|th)[- ]"
     r"centur(?:y|ies))\b"
-    r"|,\s*1[0-8]\d\d\b(?!\s*[a-z0-9])"
+    r"|(?:,|\b(?:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|spring|summer|autumn|fall|winter))\s*1[0-8]\d\d\b(?!\s*[a-z0-9])"
     r"|\b(?:a|an|the)\s+1[0-8]\d\d\s+(?!(?:m|km|cm|mm|kg|g|lb|lbs|ft|cc|hp|metres?|meters?|miles?"
     r"|feet|yards?|calories|horsepower|overture|pounds?|dollars?|acres?|people|pieces?|words?)\b)"
     r"(?=[a-z])"

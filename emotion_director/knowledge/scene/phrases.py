@@ -250,8 +250,11 @@ def _frame(tokens: list[str]) -> tuple[int, int]:
         # picture of a horse", "a crumpled photo of a soldier")
         # (a living thing right before the medium names its style or theme: "impressionist
         # painting of", "wildlife photo of")
+        # (a tone's participle styles it too: "muted grey oil painting of a mercer", set 112)
+        tones = _word_list("tones")
         styled = not any(
-            (kind_of(w) in ANIMATE_KINDS and i < k - 2) or (_participle(w) and w not in media)
+            (kind_of(w) in ANIMATE_KINDS and i < k - 2)
+            or (_participle(w) and w not in media and w not in tones)
             for i, w in enumerate(tokens[: k - named])
         )
         return (k + 1, named) if named and styled else (0, 0)
