@@ -153,6 +153,7 @@ JUDGES = {
     "judge114": ("HS", "HT"),
     "judge115": ("HU", "HV"),
     "judge116": ("HW", "HX"),
+    "judge117": ("HY", "HZ"),
 }
 
 
