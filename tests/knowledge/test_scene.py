@@ -4445,3 +4445,16 @@ def test_set_112_a_toned_medium_a_manuscript_page_and_a_month_s_year(prompt, nou
     if "drawn" in facts:
         grain = load_concept_graph().get("soft fine film grain")
         assert grain.conflict(scene) is not None
+
+
+def test_set_112_high_key_light_is_daylight():
+    """Set 112, both readers: a linocut of a guiser "in a windswept Highland clachan on Halloween
+    night" got "bright high-key light with barely a shadow"."""
+    high_key = load_concept_graph().get("bright high-key light with barely a shadow")
+    night = parse_scene(
+        "Linocut of a small guiser telling a joke in a windswept Highland clachan on "
+        "Halloween night"
+    )
+    assert "diurnal" in (high_key.conflict(night) or "")
+    for scene in ("a dog in a park", "a bakery at dawn", "a studio portrait of a dancer"):
+        assert high_key.conflict(parse_scene(scene)) is None, scene
