@@ -4458,3 +4458,23 @@ def test_set_112_high_key_light_is_daylight():
     assert "diurnal" in (high_key.conflict(night) or "")
     for scene in ("a dog in a park", "a bakery at dawn", "a studio portrait of a dancer"):
         assert high_key.conflict(parse_scene(scene)) is None, scene
+
+
+@pytest.mark.parametrize(
+    ("prompt", "noun"),
+    [
+        (
+            "Grainy black-and-white film still of a physicist in a lead apron backing away "
+            "from a glowing core",
+            "physicist",
+        ),
+        ("Security camera still of a barmaid locking up alone in a fog-filled vennel", "barmaid"),
+        ("a movie still of a cowboy at a saloon door", "cowboy"),
+        ("a heron standing still in a reed bed", "heron"),
+        ("still life of pears on a windowsill", "pear"),
+    ],
+)
+def test_set_113_a_still_of_a_film_or_a_camera_is_the_picture(prompt, noun):
+    """Set 113, both readers: "Grainy black-and-white film still of a physicist ..." had the film
+    as its subject and got "a shape looming out of focus behind the film"."""
+    assert parse_scene(prompt).main.noun in (noun, noun + "s")
