@@ -154,6 +154,7 @@ JUDGES = {
     "judge115": ("HU", "HV"),
     "judge116": ("HW", "HX"),
     "judge117": ("HY", "HZ"),
+    "judge118": ("IA", "IB"),
 }
 
 
