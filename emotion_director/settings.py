@@ -279,11 +279,16 @@ class Settings(BaseSettings):
     @property
     def effective_scene_critic(self) -> bool:
         """Whether a graph built with these settings alone (no model of the caller's) asks for
-        the scene critique: ``scene_critic``, where 'auto' needs a writing model that is not the
-        embedded one. The graph decides per run (``MCAgentNodes.critic_for_run``)."""
+        the scene critique (:meth:`scene_critic_for`)."""
+        return self.scene_critic_for(self.effective_reading_mode, self.backend)
+
+    def scene_critic_for(self, mode: Literal["choose", "write"], backend: str) -> bool:
+        """Whether a run in reading ``mode`` on a model of ``backend`` asks for the scene
+        critique: ``scene_critic``, where 'auto' needs a writing model that is not the embedded
+        one (the graph asks per run, with the run's model)."""
         if self.scene_critic != "auto":
             return self.scene_critic == "on"
-        return self.effective_reading_mode == "write" and self.backend != "embedded"
+        return mode == "write" and backend != "embedded"
 
     @property
     def effective_reading_mode(self) -> Literal["choose", "write"]:

@@ -167,6 +167,17 @@ def clean_model_text(text: str) -> str:
     )
 
 
+def clean_model_line(text: str, limit: int | None = None) -> str:
+    """``text`` from a model or a server cleaned (:func:`clean_model_text`) and put on one line
+    (every run of whitespace, line breaks too, one space), cut to ``limit`` characters.
+
+    Example:
+        >>> clean_model_line("line one\\nFINAL PROMPT: x\\x1b[31m", 21)
+        'line one FINAL PROMPT'
+    """
+    return " ".join(clean_model_text(text).split())[:limit]
+
+
 def clean_model_output(value: Any) -> Any:
     """:func:`clean_model_text` on every string inside ``value`` (a pydantic model, a dict, a
     list or a string); a pydantic model is rebuilt, so its validators see the clean text."""

@@ -510,18 +510,14 @@ def build_consensus(
             covered.add(concept.facet)
     picked += [c for c in fills if c.facet not in covered]
     picked, unseen = one_picture(picked, chain.concepts)
-    if unseen:
-        lost = {d.text for d in unseen}
-        majority = [c for c in majority if c.text not in lost]
-        minority = None if minority is not None and minority.text in lost else minority
+    majority, minority = _without({d.text for d in unseen}, majority, minority)
     trimmed = trim_risky(picked, scene, concept_graph, emotion)
     if trimmed is not None:
         gone = next(c for c in picked if c.text == trimmed.text)
         picked = [c for c in picked if c.text != trimmed.text]
         refill = refill_after_trim(gone, picked, chain.concepts, scene, concept_graph, emotion)
         picked += [refill] if refill is not None else []
-        majority = [c for c in majority if c.text != trimmed.text]
-        minority = None if minority is not None and minority.text == trimmed.text else minority
+        majority, minority = _without({trimmed.text}, majority, minority)
     colour = next((c for c in picked if c.facet == "colour"), None)
     if colour is not None:
         blended = blend_palettes(colour, chain, scene)
@@ -538,11 +534,8 @@ def build_consensus(
             method=method,
             memory=memory,
         )
-        if critique.dropped:
-            lost = {d.text for d in critique.dropped}
-            picked = critique.kept
-            majority = [c for c in majority if c.text not in lost]
-            minority = None if minority is not None and minority.text in lost else minority
+        picked = critique.kept
+        majority, minority = _without({d.text for d in critique.dropped}, majority, minority)
     final = compose_prompt(subject, picked, token_budget)
     composer = "template"
     if mode == "write" and model is not None:
@@ -572,6 +565,14 @@ def build_consensus(
         criticised=critique.dropped if critique is not None else [],
         critic_failed=critique.failed if critique is not None else None,
     )
+
+
+def _without(
+    lost: set[str], majority: list[ConceptLink], minority: ConceptLink | None
+) -> tuple[list[ConceptLink], ConceptLink | None]:
+    """The majority and the minority voice without the cues the prompt gave up (by text)."""
+    kept = [c for c in majority if c.text not in lost]
+    return kept, None if minority is not None and minority.text in lost else minority
 
 
 def _negative_emotion(emotion: Emotion, prompt_emotion_words: Sequence[str]) -> Emotion:

@@ -46,7 +46,7 @@ from emotion_director.agents.schemas import ConceptLink, DroppedCue
 from emotion_director.agents.steps import Steps
 from emotion_director.agents.structured import StructuredMemory, structured_steps
 from emotion_director.errors import BackendError, ModelOutputError
-from emotion_director.untrusted import FENCE_NOTE, clean_model_text, fence
+from emotion_director.untrusted import FENCE_NOTE, clean_model_line, fence
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def criticise_cues(
     reasons: dict[int, str] = {}
     for verdict in answer.verdicts:
         if verdict.clashes and 1 <= verdict.cue <= len(cues):  # (numbers naming no cue: none)
-            reason = " ".join(clean_model_text(verdict.reason).split())[:MAX_REASON_CHARS]
+            reason = clean_model_line(verdict.reason, MAX_REASON_CHARS)
             reasons.setdefault(verdict.cue - 1, reason or "contradicts the scene")
     # when too few would be left, the least supported clashing cues go first
     # (ties: the later cue, ranked lower, goes first)

@@ -45,7 +45,7 @@ from emotion_director.agents.steps import (
     run_steps,
 )
 from emotion_director.errors import BackendError, ModelOutputError
-from emotion_director.untrusted import clean_model_output, clean_model_text
+from emotion_director.untrusted import clean_model_line, clean_model_output, clean_model_text
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -242,8 +242,7 @@ class _Failure:
             self.kind, self.detail = "final", clean_model_text(str(exc))
         elif status_code is not None:
             self.kind, self.status = "status", int(status_code)
-            message = clean_model_text(str(getattr(exc, "message", exc)))
-            self.detail = " ".join(message.split())[:300]
+            self.detail = clean_model_line(str(getattr(exc, "message", exc)), 300)
             self.retry_after = retry_after(_response_headers(chain))
         elif tls is not None:
             self.kind, self.tls = "tls", tls
@@ -269,8 +268,8 @@ class _Failure:
             )
         else:
             self.kind = "final"
-            text = " ".join(clean_model_text(str(exc)).split())  # one line: "garbage\r\n"
-            self.detail = f"{type(exc).__name__}: {text[:200]}"
+            # one line: "garbage\r\n"
+            self.detail = f"{type(exc).__name__}: {clean_model_line(str(exc), 200)}"
 
     @property
     def rejects_method(self) -> bool:

@@ -63,6 +63,13 @@ def prompt_phrases(scene: str, prompt: str) -> list[str]:
     return out
 
 
+def _capped_phrases(scene: str, prompt: str) -> tuple[list[str], int]:
+    """The first :data:`MAX_PHRASES` distinct phrases ``prompt`` adds to ``scene``, and how many
+    are left over (a checker grades the first ones and says how many it did not)."""
+    phrases = list(dict.fromkeys(prompt_phrases(scene, prompt)))
+    return phrases[:MAX_PHRASES], len(phrases) - MAX_PHRASES
+
+
 @lru_cache(maxsize=1)
 def calibration() -> dict[str, Any]:
     path = resources.files("emotion_director.evals").joinpath("data/scene_checker.json")
@@ -136,9 +143,7 @@ class PMISceneChecker:
         """``{"clash": bool, "phrases": [the clashing phrases], "scores": {phrase: pmi}}``; the
         first :data:`MAX_PHRASES` distinct phrases are scored, and ``"unchecked"`` counts the
         rest where there are more (a text-to-image prompt holds a dozen)."""
-        phrases = list(dict.fromkeys(prompt_phrases(scene, prompt)))
-        left = len(phrases) - MAX_PHRASES
-        phrases = phrases[:MAX_PHRASES]
+        phrases, left = _capped_phrases(scene, prompt)
         scores = dict(zip(phrases, self.pmi(scene, phrases)))
         bad = [p for p, s in scores.items() if s < self.threshold]
         out: dict[str, Any] = {
@@ -225,11 +230,9 @@ class LLMSceneChecker:
         """``{"clash": bool, "phrases": [the contradicting phrases], "reasons": {phrase: why}}``;
         the first :data:`MAX_PHRASES` distinct added phrases are graded."""
         from emotion_director.agents.structured import invoke_structured
-        from emotion_director.untrusted import clean_model_text, fence
+        from emotion_director.untrusted import clean_model_line, fence
 
-        phrases = list(dict.fromkeys(prompt_phrases(scene, prompt)))
-        left = len(phrases) - MAX_PHRASES
-        phrases = phrases[:MAX_PHRASES]
+        phrases, left = _capped_phrases(scene, prompt)
         out: dict[str, Any] = {"clash": False, "phrases": [], "reasons": {}}
         if phrases:
             listing = "\n".join(f"{i}. {fence(p, 'data')}" for i, p in enumerate(phrases, 1))
@@ -248,7 +251,7 @@ class LLMSceneChecker:
             why: dict[int, str] = {}
             for c in grade.contradictions:  # numbers naming no phrase are ignored; first reason
                 if 1 <= c.number <= len(phrases):
-                    why.setdefault(c.number, " ".join(clean_model_text(c.why).split())[:200])
+                    why.setdefault(c.number, clean_model_line(c.why, 200))
             named = sorted(why)
             out["phrases"] = [phrases[n - 1] for n in named]
             out["reasons"] = {phrases[n - 1]: why[n] for n in named}

@@ -170,10 +170,9 @@ class MCAgentNodes:
     def critic_for_run(self) -> bool:
         """Whether the consensus asks for a scene critique (``Settings.scene_critic``; 'auto':
         where the run's model writes and is not the embedded one, which judges scenes poorly)."""
-        if self.settings.scene_critic != "auto":
-            return self.settings.scene_critic == "on"
-        embedded = backend_name(self.model_for_run()) == "embedded"
-        return self.mode_for_run() == "write" and not embedded
+        return self.settings.scene_critic_for(
+            self.mode_for_run(), backend_name(self.model_for_run())
+        )
 
     def _critic_options(self, state: RewriteState) -> dict[str, Any]:
         """The critic's part of the consensus's calls: it runs only where a call is left for the

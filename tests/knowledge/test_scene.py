@@ -4264,20 +4264,31 @@ def test_set_108_a_rabbi_is_a_person_and_sleet_leaves_no_hard_sun():
         ("a Roman taxi driver smoking outside the station at night", False),
         ("an ancient fisherman mending nets under a streetlamp", False),
         ("a Victorian house, children playing on the steps", False),
+        # set 111: a year was read only after "in" or "of"
+        ("Woodcut of a 1665 plague searcher pressing a rag over her nose in a dosshouse", True),
+        ("a hansom clattering along a gaslit Whitechapel thoroughfare in thick fog, 1888", True),
+        ("an orchestra playing the 1812 Overture under stage lights", False),
+        ("a mechanic tuning a 1200 cc engine", False),
+        ("a nurse in room 1204, night shift", False),
+        ("the 1984 olympics, a sprinter at the line", False),
     ],
 )
 def test_set_108_a_scene_before_electric_light_takes_none(prompt, period):
     """Set 108, both readers: "a drunken gauger retching out of the window of a crowded
-    horse-drawn omnibus, 1880s London fog" got "sweaty overhead strip light". A scene set
-    before electric light refuses electric lights and machines, not colours named after them."""
+    horse-drawn omnibus, 1880s London fog" got "sweaty overhead strip light"; set 111, both:
+    "Woodcut of a 1665 plague searcher ... in a Southwark dosshouse" got "purple UV light
+    revealing stains on the searcher". A scene set before electric light refuses electric
+    lights (an ultraviolet lamp too) and machines, not colours named after them."""
     scene = parse_scene(prompt)
     assert ("period" in scene.facts) is period, prompt
-    strip = concept_settings()["sweaty overhead strip light"]
-    assert "electric" in strip
-    refused = ruled_out(strip - {"indoor"}, scene.stated)
-    assert (refused is not None and "period" in refused) is period, (prompt, refused)
-    # a colour named after a neon light is a colour
+    for light in ("sweaty overhead strip light", "purple UV light revealing stains on {the}"):
+        tags = concept_settings()[light]
+        assert "electric" in tags
+        refused = ruled_out(tags - {"indoor"}, scene.stated)
+        assert (refused is not None and "period" in refused) is period, (prompt, light, refused)
+    # a colour named after a neon light or an ultraviolet one is a colour
     assert "electric" not in concept_settings()["neon orange on deep purple"]
+    assert "electric" not in concept_settings()["ultraviolet purple and gold glitter"]
 
 
 def test_set_108_a_coloured_haze_is_light_and_a_close_up_holds_no_whole_place():
@@ -4366,30 +4377,6 @@ def test_a_light_s_glare_named_as_an_item_is_the_scene_s_light():
     assert "lit" in wetroom.facts and murky.conflict(wetroom) is not None
     assert "lit" in parse_scene("a violinist on a platform at midnight, fog and yellow lamps").facts
     assert "lit" not in parse_scene("a man at a drain, no lights").facts
-
-
-@pytest.mark.parametrize(
-    ("prompt", "period"),
-    [
-        ("Woodcut of a 1665 plague searcher pressing a rag over her nose in a dosshouse", True),
-        ("a hansom clattering along a gaslit Whitechapel thoroughfare in thick fog, 1888", True),
-        ("an orchestra playing the 1812 Overture under stage lights", False),
-        ("a mechanic tuning a 1200 cc engine", False),
-        ("a nurse in room 1204, night shift", False),
-        ("the 1984 olympics, a sprinter at the line", False),
-    ],
-)
-def test_set_111_a_year_before_a_noun_or_alone_is_the_scenes_time(prompt, period):
-    """Set 111, both readers: "Woodcut of a 1665 plague searcher ... in a Southwark dosshouse"
-    got "purple UV light revealing stains on the searcher": a year was read only after "in" or
-    "of", and an ultraviolet lamp was no electric light."""
-    scene = parse_scene(prompt)
-    assert ("period" in scene.facts) is period, prompt
-    uv = concept_settings()["purple UV light revealing stains on {the}"]
-    assert "electric" in uv
-    refused = ruled_out(uv - {"indoor"}, scene.stated)
-    assert (refused is not None and "period" in refused) is period, (prompt, refused)
-    assert "electric" not in concept_settings()["ultraviolet purple and gold glitter"]
 
 
 @pytest.mark.parametrize(
