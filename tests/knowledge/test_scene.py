@@ -4465,3 +4465,60 @@ def test_set_113_a_still_of_a_film_or_a_camera_is_the_picture(prompt, noun):
     """Set 113, both readers: "Grainy black-and-white film still of a physicist ..." had the film
     as its subject and got "a shape looming out of focus behind the film"."""
     assert parse_scene(prompt).main.noun in (noun, noun + "s")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "noun"),
+    [
+        (
+            "1970s Kodachrome slide of a skycap waiting beside an empty luggage cart in a deserted "
+            "airport arrivals hall late at night",
+            "skycap",
+        ),
+        (
+            "Illuminated manuscript miniature of a medieval recluse peering through the narrow "
+            "squint of her anchorhold",
+            "recluse",
+        ),
+        ("Glass lantern slide of a whaler on the deck", "whaler"),
+        ("Persian miniature of a falconer riding out at dawn", "falconer"),
+        ("a child on a slide in a playground", "child"),
+        ("a miniature horse grazing in a paddock", "horse"),
+    ],
+)
+def test_set_114_a_slide_or_a_miniature_of_someone_is_the_picture(prompt, noun):
+    """Set 114: "1970s Kodachrome slide of a skycap" got "the slide small and isolated in
+    negative space", and a manuscript miniature of a recluse got "the manuscript" there."""
+    assert parse_scene(prompt).main.noun in (noun, noun + "s")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Technicolor film still of Befana, the Italian Epiphany witch, buying liquorice at a "
+        "tabaccheria in a snowy village",
+        "1970s Kodachrome slide of a skycap waiting beside an empty luggage cart",
+        "Security camera still of a barmaid locking up alone in a fog-filled vennel",
+        "a dinnerlady wiping tables in the empty college buttery on a grey Monday, CCTV still",
+    ],
+)
+def test_set_115_a_film_still_or_a_slide_is_a_photograph(prompt):
+    """Set 115, both readers: "Technicolor film still of Befana ..." got "crayon-scribble
+    textures on paper" and "square instant-photo frame with a thick white border"."""
+    facts = parse_scene(prompt).facts
+    assert "photographed" in facts
+    assert look_conflict("texture", "crayon-scribble textures on paper", facts)
+    frame = "square instant-photo frame with a thick white border"
+    assert look_conflict("composition", frame, facts)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "still life of pears on a windowsill",
+        "a heron standing still in a reed bed",
+        "a child on a slide in a playground",
+    ],
+)
+def test_set_115_still_and_slide_name_no_photograph_elsewhere(prompt):
+    assert "photographed" not in parse_scene(prompt).facts
