@@ -155,6 +155,8 @@ JUDGES = {
     "judge116": ("HW", "HX"),
     "judge117": ("HY", "HZ"),
     "judge118": ("IA", "IB"),
+    "judge119": ("IC", "ID"),
+    "judge120": ("IE", "IF"),
 }
 
 
