@@ -4522,3 +4522,24 @@ def test_set_115_a_film_still_or_a_slide_is_a_photograph(prompt):
 )
 def test_set_115_still_and_slide_name_no_photograph_elsewhere(prompt):
     assert "photographed" not in parse_scene(prompt).facts
+
+
+def test_set_115_a_stated_look_rules_out_light_of_the_opposite_contrast():
+    """Set 115, both readers: a chiaroscuro oil painting of a nazareno got "muted low-contrast
+    light"; set 110's judge file 115, both readers: a soft pastel photo of a pedicurist got "stark
+    high-contrast light with crushed black shadows"."""
+    graph = load_concept_graph()
+    muted = graph.get("muted low-contrast light")
+    stark = graph.get("stark high-contrast light with crushed black shadows")
+    chiaroscuro = parse_scene(
+        "Chiaroscuro oil painting of a nazareno in a tall black capirote weeping on the steps of "
+        "a Seville ermita at dusk"
+    )
+    pastel = parse_scene("Soft pastel photo of a pedicurist glaring at a client in a salon")
+    assert "hard_look" in (muted.conflict(chiaroscuro) or "")
+    assert stark.conflict(chiaroscuro) is None
+    assert "soft_look" in (stark.conflict(pastel) or "")
+    assert muted.conflict(pastel) is None
+    for scene in ("a dog in a park", "a detective in a tobacconist's shop", "a pastel drawing"):
+        assert muted.conflict(parse_scene(scene)) is None, scene
+        assert stark.conflict(parse_scene(scene)) is None, scene
