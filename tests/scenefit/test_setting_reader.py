@@ -24,6 +24,16 @@ except ImportError as exc:  # MissingExtraError: no MiniLM weights here
         ("a snowplough clearing a mountain pass before dawn", {"twilight", "mountain"}),
         ("a night-shift nurse resting in a hospital corridor", {"hospital"}),
         ("a bus driver stuck in a traffic jam at noon", {"day", "city"}),
+        # set 114, both readers: read as indoors only, this got "a door left ajar onto black"
+        (
+            "A goblin shark lunging out of the darkness at a diver's torch inside a flooded blue "
+            "hole at night",
+            {"underwater", "night"},
+        ),
+        (
+            "blind cavefish drifting in a flooded cave pool lit only by a diver's torch",
+            {"underwater"},
+        ),
     ],
 )
 def test_the_reader_finds_what_a_scene_states(scene, expected):
