@@ -4543,3 +4543,31 @@ def test_set_115_a_stated_look_rules_out_light_of_the_opposite_contrast():
     for scene in ("a dog in a park", "a detective in a tobacconist's shop", "a pastel drawing"):
         assert muted.conflict(parse_scene(scene)) is None, scene
         assert stark.conflict(parse_scene(scene)) is None, scene
+
+
+@pytest.mark.parametrize(
+    ("prompt", "vocal"),
+    [
+        (
+            "Polaroid snapshot of a drag queen in dripping sequins laughing mid-wobble on a segway "
+            "outside a chipshop just after midnight rain",
+            True,
+        ),
+        (
+            "A 1920s flapper, eyes squeezed shut with laughter, gets her pearls tangled in the "
+            "crank of a stalled cyclecar",
+            True,
+        ),
+        ("a monk in a cave chanting at dawn", True),
+        ("a shepherd listening to the howling wind", False),
+        ("a girl in a red coat reading by the fire", False),
+        ("a girl blowing up a balloon", False),
+    ],
+)
+def test_set_116_laughter_a_few_words_after_the_subject_opens_its_mouth(prompt, vocal):
+    """Set 116, both readers, twice: a drag queen "laughing mid-wobble" and a flapper "with
+    laughter" got "cheeks puffed out like a hamster" (a mouth held shut)."""
+    cheeks = load_concept_graph().get("{poss} cheeks puffed out like a hamster")
+    scene = parse_scene(prompt)
+    assert ("vocal" in scene.facts) is vocal
+    assert (cheeks.conflict(scene) is not None) is vocal

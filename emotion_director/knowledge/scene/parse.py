@@ -89,6 +89,7 @@ from emotion_director.knowledge.scene.vocabulary import (
     _FROZEN,
     _GROUND,
     _ICE_PAIRS,
+    _JOINERS,
     _LOCATIVE,
     _OPENERS,
     _SETTLED,
@@ -119,6 +120,28 @@ def _main_clause_at(tokens: list[str], start: int) -> bool:
 #: What a medium's own words state of a place, besides a site, which a picture made as it is
 #: not in ("stained glass window of ...": no window).
 _MEDIUM_PLACES = frozenset({"window"})
+
+
+def _vocal_after(tokens: list[str], i: int, entities: list[SubjectEntity]) -> bool:
+    """Whether ``tokens[i]`` is the -ing form of a vocal verb said of the main subject a few
+    words after it, used as a verb, not before a noun it describes: "a drag queen in dripping
+    sequins laughing mid-wobble" (set 116, both readers: "cheeks puffed out like a hamster");
+    not "a deer listening to the howling wind"."""
+    if not entities or not tokens[i].endswith("ing") or entities[0].noun not in tokens[:i]:
+        return False
+    following = tokens[i + 1] if i + 1 < len(tokens) else ""
+    return (
+        i - tokens.index(entities[0].noun) <= 6
+        and _vocal(tokens[i], entities[0].noun)
+        # a verb's use: the clause ends, or a preposition, a joiner, an adverb or a "mid-"
+        # phrase follows (a noun after it is what it describes: "the howling wind")
+        and (
+            not following
+            or following in _LOCATIVE | _JOINERS | {"at", "to", "as", "for", "from"}
+            or following.startswith("mid-")
+            or following.endswith("ly")
+        )
+    )
 
 
 @lru_cache(maxsize=2048)
@@ -390,6 +413,7 @@ def parse_scene(text: str) -> SceneModel:
     if any(
         _vocal(token, tokens[i - 1] if i else "")
         or (token.endswith("ing") and _vocal(token, tokens[i + 1] if i + 1 < len(tokens) else ""))
+        or _vocal_after(tokens, i, entities)
         for i, token in enumerate(tokens)
     ):  # "a purser shouting", "a wolf howls", "a screaming child"
         facts.add("vocal")  # "a purser shouting at stranded passengers": the mouth is open
