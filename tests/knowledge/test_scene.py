@@ -4571,3 +4571,19 @@ def test_set_116_laughter_a_few_words_after_the_subject_opens_its_mouth(prompt, 
     scene = parse_scene(prompt)
     assert ("vocal" in scene.facts) is vocal
     assert (cheeks.conflict(scene) is not None) is vocal
+
+
+def test_set_117_a_simile_states_nothing_of_the_scene():
+    """Set 117, both readers: "a pteropod swarm glitters like falling snow in the dive lights" at
+    a seabed habitat read as snowing and winter, and got "intricate fractal frost patterns"."""
+    swarm = parse_scene(
+        "From the moon pool of a seabed habitat at midnight, a pteropod swarm glitters like "
+        "falling snow in the dive lights"
+    )
+    assert not {"snowing", "winter", "snowbound"} & swarm.facts
+    frost = load_concept_graph().get("intricate fractal frost patterns")
+    assert frost.conflict(swarm) is not None
+    assert "winter" in parse_scene("a postman in falling snow").facts
+    # a likeness the facts list still states its fact: still water
+    assert "still" in parse_scene("a loch like polished glass at dawn").facts
+    assert "face" not in phrase_facts("a slice of {the} shaped like a grinning mouth")

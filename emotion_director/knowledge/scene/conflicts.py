@@ -228,6 +228,45 @@ def negation(text: str) -> Negation:
     return Negation(frozenset(denied), frozenset(negators), frozenset(stated))
 
 
+#: Words that end a simile's likeness: a preposition, a joiner or a mark ("glitters like falling
+#: snow in the dive lights").
+_SIMILE_ENDS = frozenset(
+    "in on at over under by near beside behind inside across through along above below into onto "
+    "against outside among around past beneath off as while with and , . ; : ! ?".split()
+)
+
+
+def _without_similes(words: list[str]) -> list[str]:
+    """``words`` without what a simile compares to: "a pteropod swarm glitters like falling snow
+    in the dive lights" states no snow (set 117, both readers: frost patterns at a seabed
+    habitat), nor "sparkling like diamonds" any diamond; the simile runs from "like" to the
+    next preposition, joiner or mark, four words at most."""
+    kept: list[str] = []
+    skipping = 0
+    for i, word in enumerate(words):
+        if skipping and word not in _SIMILE_ENDS:
+            skipping -= 1
+            continue
+        skipping = 0
+        if word == "like" and kept and not _LISTED_LIKENESS.match(" ".join(words[i:])):
+            skipping = 4
+            continue
+        kept.append(word)
+    return kept
+
+
+#: Likenesses ``facts.yaml`` lists as stating a fact ("like polished glass": still water).
+_LISTED_LIKENESS = re.compile(
+    "|".join(
+        re.escape(key) + r"\b"
+        for keys in FACT_WORDS.values()
+        for key in keys
+        if key.startswith("like ")
+    )
+    or r"(?!)"
+)
+
+
 @lru_cache(maxsize=8192)
 def phrase_facts(text: str) -> frozenset[str]:
     """Facts a phrase asserts or needs (``"cold moonlight"`` -> ``{"night"}``).
@@ -246,14 +285,14 @@ def phrase_facts(text: str) -> frozenset[str]:
         )
     # "a stained bathroom's dim mirror light" is in a bathroom
     words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(text.lower())]
-    lowered = " " + " ".join(words) + " "
+    lowered = " " + " ".join(_without_similes(words)) + " "
     for phrase, neutral in FIGURES_OF_SPEECH.items():
         lowered = lowered.replace(phrase, neutral)
     lowered = _coloured_haze(lowered)
     found = _named_in(lowered, _fact_runs()) | denial_facts
     # a gap never crosses a mark: "a bright lamp, grey afternoon" is no bright afternoon
     marked = [w[:-2] if w.endswith("'s") else w for w in _WORD_OR_MARK.findall(text.lower())]
-    spaced = " " + " ".join(marked) + " "
+    spaced = " " + " ".join(_without_similes(marked)) + " "
     for phrase, neutral in FIGURES_OF_SPEECH.items():
         spaced = spaced.replace(phrase, neutral)
     spaced = _coloured_haze(spaced)
