@@ -157,6 +157,8 @@ JUDGES = {
     "judge118": ("IA", "IB"),
     "judge119": ("IC", "ID"),
     "judge120": ("IE", "IF"),
+    "judge121": ("IG", "IH"),
+    "judge122": ("II", "IJ"),
 }
 
 
