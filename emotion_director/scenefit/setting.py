@@ -52,8 +52,16 @@ class SettingReader:
         return {key.split(":", 1)[1]: value for key, value in reading.strength.items()}
 
     def read(self, scene: str) -> frozenset[str]:
-        """The setting tags ``scene`` states."""
-        return frozenset(t for t, v in self.strengths(scene).items() if v >= self.threshold)
+        """The setting tags ``scene`` states: the tags read at least as strongly as the
+        threshold, but indoors where the scene reads underwater more strongly ("a goblin shark
+        ... at a diver's torch inside a flooded blue hole" reads underwater at 0.66 and, by its
+        "inside", indoors at 0.62, and a door joined it, set 114; a carp inside a sunken
+        pillbox or a conger inside a sunken jitney is in the water, not in a room)."""
+        strengths = self.strengths(scene)
+        found = {t for t, v in strengths.items() if v >= self.threshold}
+        if {"indoor", "underwater"} <= found and strengths["underwater"] > strengths["indoor"]:
+            found.discard("indoor")
+        return frozenset(found)
 
 
 @lru_cache(maxsize=1)

@@ -4518,6 +4518,8 @@ def test_set_115_a_film_still_or_a_slide_is_a_photograph(prompt):
         "still life of pears on a windowsill",
         "a heron standing still in a reed bed",
         "a child on a slide in a playground",
+        "Toddler at the park, red slide, sunny afternoon",
+        "Water park, twisting slide, crowds in the sun",
     ],
 )
 def test_set_115_still_and_slide_name_no_photograph_elsewhere(prompt):
@@ -4540,9 +4542,28 @@ def test_set_115_a_stated_look_rules_out_light_of_the_opposite_contrast():
     assert stark.conflict(chiaroscuro) is None
     assert "soft_look" in (stark.conflict(pastel) or "")
     assert muted.conflict(pastel) is None
-    for scene in ("a dog in a park", "a detective in a tobacconist's shop", "a pastel drawing"):
-        assert muted.conflict(parse_scene(scene)) is None, scene
-        assert stark.conflict(parse_scene(scene)) is None, scene
+    high_key = graph.get("bright high-key light with barely a shadow")
+    low_key = graph.get("red-tinted low-key lighting")
+    assert high_key.conflict(chiaroscuro) is not None
+    assert low_key.conflict(pastel) is not None
+    assert low_key.conflict(parse_scene("High-key studio portrait of a bride")) is not None
+    # a look named only where it is the picture's (a review of the change found these misread)
+    for scene in (
+        "a dog in a park",
+        "a detective in a tobacconist's shop",
+        "Soft pastel drawing of a stormy harbour",
+        "A woman in a soft pastel cardigan standing in a dark alley at night",
+        "A pianist striking a high key on a grand piano in a dim jazz bar",
+        "Easter eggs in pastel tones on a kitchen table",
+        "A teenager watching a film noir on a laptop in a sunny kitchen",
+        "A film noir poster on the wall of a bright cafe",
+        "An art student studying chiaroscuro in a bright airy studio",
+        "A low-key lighting technician rigging lamps",
+    ):
+        parsed = parse_scene(scene)
+        assert not {"soft_look", "hard_look"} & parsed.facts, scene
+        for light in (muted, stark, high_key, low_key):
+            assert "_look" not in (light.conflict(parsed) or ""), (scene, light.text)
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,17 @@ def test_the_reader_finds_what_a_scene_states(scene, expected):
         ("a laundromat at 3 a.m.", {"day", "outdoor", "field", "party"}),
         ("a welder repairing a ship hull at night", {"day", "party", "stage"}),
         ("a dog", {"night", "day", "indoor", "outdoor"}),
+        # above the water of a flooded cave (a review of set 114's change found these read as
+        # underwater by a prototype it then took out)
+        ("tourists on a boat inside a flooded cave", {"underwater"}),
+        ("a caver with a head torch wading through a flooded cave passage", {"underwater"}),
+        ("a kayaker paddling into a flooded sea cave at dawn", {"underwater"}),
+        # in the water, not in a room ("inside" reads as indoors beside the water)
+        (
+            "A goblin shark lunging out of the darkness at a diver's torch inside a flooded blue "
+            "hole at night",
+            {"indoor"},
+        ),
     ],
 )
 def test_the_reader_does_not_invent_a_setting(scene, absent):
@@ -93,3 +104,20 @@ def test_read_setting_off_leaves_the_scene_to_its_parsed_words():
     graph = build_graph(Settings(read_setting=False), chat_model=TestChatModel())
     out = graph.invoke({"prompt": "a laundromat at 3 a.m.", "emotion": "sadness", "seed": 1})
     assert out["scene"].read_setting == frozenset()
+
+
+def test_a_door_does_not_join_a_scene_read_as_underwater():
+    """Set 114, both readers: "a door left ajar onto black" for a goblin shark lunging at a
+    diver's torch inside a flooded blue hole ("inside" read it as indoors too)."""
+    from emotion_director.knowledge.scene import parse_scene
+
+    text = (
+        "A goblin shark lunging out of the darkness at a diver's torch inside a flooded blue hole "
+        "at night"
+    )
+    scene = parse_scene(text).model_copy(update={"read_setting": READER.read(text)})
+    door = load_concept_graph().get("a door left ajar onto black")
+    assert door.conflict(scene) is not None
+    room = "a night porter asleep behind the desk of a small hotel lobby"
+    lobby = parse_scene(room).model_copy(update={"read_setting": READER.read(room)})
+    assert door.conflict(lobby) is None

@@ -341,6 +341,8 @@ def _phrases_pattern(
         "drawn",
         "drawn_monochrome",
         "photographed",
+        "soft_look",
+        "hard_look",
     ],
 ) -> re.Pattern[str]:
     """A phrase of ``section`` among the first three words of a clause ("isometric ...",
@@ -369,6 +371,12 @@ _MADE_AS = (
 _LOOK_WORDS = frozenset(
     "photo photograph photography picture image shot film movie print portrait style tones tone "
     "filter aesthetic still of".split()
+)
+
+#: Words after a soft or hard look that make it the picture's ("chiaroscuro oil painting of",
+#: "high-key portrait", "film noir still"; not "a film noir poster on the wall").
+_LIGHT_LOOK_NEXT = _LOOK_WORDS | frozenset(
+    "painting drawing sketch lighting light lit shot scene frame art oil studio".split()
 )
 
 
@@ -402,6 +410,9 @@ def _stated_look(lowered: str) -> set[str]:
             found.add("monochrome")
         if INSTANT_PHOTO.search(clause):
             found.add("instant_photo")  # (a polaroid's white border is its own)
+        for look in ("soft_look", "hard_look"):
+            if _names_the_look(clause, look, _LIGHT_LOOK_NEXT):
+                found.add(look)  # "Chiaroscuro oil painting of", ", film noir", "high-key portrait"
         medium_next = _DRAWN_NEXT | _word_list("media")
         if _names_the_look(clause, "photographed", medium_next):
             found.add("photographed")
@@ -528,7 +539,7 @@ def _names_a_palette(words: list[str]) -> bool:
 
 def _names_the_look(
     clause: str,
-    section: Literal["monochrome", "drawn", "photographed"],
+    section: Literal["monochrome", "drawn", "photographed", "soft_look", "hard_look"],
     next_words: frozenset[str],
 ) -> bool:
     """Whether ``clause`` opens with a phrase of ``section`` that ends it or comes before one of

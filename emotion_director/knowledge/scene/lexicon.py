@@ -74,6 +74,8 @@ class CuratedSubjects(TypedDict):
     figurative: NotRequired[list[str]]  # media that are figures of speech before "of"
     monochrome: NotRequired[list[str]]  # phrases: a picture without colour
     drawn: NotRequired[list[str]]  # phrases: a painted or drawn medium
+    soft_look: NotRequired[list[str]]  # phrases: a soft, pale, low-contrast picture
+    hard_look: NotRequired[list[str]]  # phrases: a hard, dramatic, high-contrast picture
     drawn_monochrome: NotRequired[list[str]]  # phrases: such a medium without colour
     photographed: NotRequired[list[str]]  # phrases: a photograph
     hues: NotRequired[str]  # space-separated: words that give a phrase a colour
