@@ -183,7 +183,7 @@ class MCAgentNodes:
         retries = self.llm_options["retries"]
         if limit is None:
             return {"critic": True, "critic_retries": retries}
-        left = max(limit - state.get("llm_calls", 0), 0)
+        left = self.consensus_budget(state).limit or 0
         writer = 1 if self.mode_for_run() == "write" else 0
         if left < 1 + writer:
             return {"critic": False}
@@ -377,8 +377,9 @@ class MCAgentNodes:
             "visual_prompt": result.visual_prompt,
             "trace": result.trace,
         }
-        if result.critic_failed is not None:  # the result says the critic could not judge
-            update["critic_failed"] = result.critic_failed
+        # why the critic could not judge, or None: written every time, so that a later request
+        # on the thread (or a second pass after review) never keeps an earlier run's failure
+        update["critic_failed"] = result.critic_failed
         given_up = [
             *result.unseen,
             *([result.trimmed] if result.trimmed is not None else []),

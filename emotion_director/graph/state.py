@@ -97,7 +97,7 @@ class RewriteOutput(TypedDict):
     scene: NotRequired[SceneModel]
     adjustments: NotRequired[list[SceneAdjustment]]
     ignored_instructions: NotRequired[list[str]]
-    critic_failed: NotRequired[str]
+    critic_failed: NotRequired[str | None]
     images: NotRequired[list[str]]
 
 
@@ -126,7 +126,7 @@ class RewriteState(TypedDict, total=False):
     negative_prompt: str
     visual_prompt: VisualPromptRequest
     trace: list[TraceEntry]
-    critic_failed: str
+    critic_failed: str | None
     images: list[str]
 
 

@@ -236,3 +236,28 @@ def test_a_resume_with_the_critic_switched_is_refused():
     assert on["settings"]["scene_critic"] is True and off["settings"]["scene_critic"] is False
     with pytest.raises(CheckpointError, match="scene critic"):
         check_resume("t", on, off, {})
+
+
+def test_a_later_request_on_a_thread_keeps_no_earlier_critic_failure():
+    # review: the consensus wrote critic_failed only when the critic failed, so the next request
+    # on the same thread still reported the first one's failure
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    fail = {"on": True}
+
+    def reply(messages, schema):
+        if schema and schema.get("title") == "SceneCritique" and fail["on"]:
+            return "not json"
+        if schema and schema.get("title") == "SceneCritique":
+            return {"verdicts": []}
+        return example_from_schema(schema) if schema is not None else "ok"
+
+    settings = Settings(reading_mode="write", scene_critic="on")
+    graph = build_graph(settings, checkpointer=InMemorySaver(), chat_model=FunctionChatModel(reply))
+    config = {"configurable": {"thread_id": "t"}}
+    request = {"prompt": "a welder in a shipyard at midnight", "emotion": "awe"}
+    first = RewriteResult.from_state(graph.invoke(request, config))
+    assert first.critic_failed is not None
+    fail["on"] = False
+    second = RewriteResult.from_state(graph.invoke({**request, "emotion": "fear"}, config))
+    assert second.critic_failed is None
