@@ -72,26 +72,15 @@ def line(method: str, split: str, flags, scores, labels) -> None:
     )
 
 
-def scene_blind_control(fit, dev: list[dict]):
-    """A scorer that never reads the scene: the phrase's MiniLM vector -> clash, fitted on dev."""
+def one_side_control(fit, dev: list[dict], side: str):
+    """A scorer that reads one side of each pair only (``side``: "phrase" never reads the scene,
+    "scene" never reads the phrase): its MiniLM vector -> clash, a logistic regression fitted on
+    dev."""
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(C=1.0, max_iter=5000)
-    model.fit(fit.encoder.encode([r["phrase"] for r in dev]), [r["clash"] for r in dev])
-    return lambda rows: list(
-        model.predict_proba(fit.encoder.encode([r["phrase"] for r in rows]))[:, 1]
-    )
-
-
-def scene_only_control(fit, dev: list[dict]):
-    """A scorer that never reads the phrase: the scene's MiniLM vector -> clash, fitted on dev."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=1.0, max_iter=5000)
-    model.fit(fit.encoder.encode([r["scene"] for r in dev]), [r["clash"] for r in dev])
-    return lambda rows: list(
-        model.predict_proba(fit.encoder.encode([r["scene"] for r in rows]))[:, 1]
-    )
+    model.fit(fit.encoder.encode([r[side] for r in dev]), [r["clash"] for r in dev])
+    return lambda rows: list(model.predict_proba(fit.encoder.encode([r[side] for r in rows]))[:, 1])
 
 
 def check_pairs(rows: list[dict]) -> None:
@@ -147,8 +136,8 @@ def main() -> None:
     unseen["fresh_fg"] = [r for r in read("fresh_fg") if r["label"] != "mild"]
     unseen["contrast"] = read("contrast")
     check_pairs(unseen["contrast"])
-    blind = scene_blind_control(fit, splits["dev"])
-    scene_only = scene_only_control(fit, splits["dev"])
+    blind = one_side_control(fit, splits["dev"], "phrase")
+    scene_only = one_side_control(fit, splits["dev"], "scene")
     for split, rows in unseen.items():
         labels = [r["clash"] for r in rows]
         tab = [contradiction(parse_scene(r["scene"]).facts, r["phrase"]) is not None for r in rows]

@@ -233,6 +233,7 @@ class _Failure:
         too_large = next((e for e in chain if isinstance(e, ResponseTooLargeError)), None)
         tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
         refused, slow, lost, proxy = _transport_failures()
+        broken = _broken_body(chain)  # an HTTP answer begun and broken off
         status_code = getattr(exc, "status_code", None)
         # (a server's text is cleaned where it enters: no terminal escapes, NUL or bells reach
         # the red error line, the logs or an eval's error records)
@@ -254,12 +255,12 @@ class _Failure:
             self.kind = "down"
         elif any(isinstance(e, slow) for e in chain):
             self.kind = "slow"
-        elif any(isinstance(e, lost) for e in chain) or _broken_body(chain):
+        elif any(isinstance(e, lost) for e in chain) or broken:
             # it connected, then the connection was reset or cut short: a server is there
             self.kind = "lost"
             self.detail = f"{type(chain[-1]).__name__}: {clean_model_text(str(chain[-1]))[:120]}"
             # an answer begun and broken off, or a malformed body, is HTTP: no TLS to suggest
-            self.answered = _broken_body(chain)
+            self.answered = broken
         elif any(isinstance(e, RecursionError) for e in chain):
             self.kind = "final"
             self.detail = (

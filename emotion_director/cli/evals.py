@@ -27,7 +27,7 @@ from emotion_director.cli.common import (
     require_diffusion,
 )
 from emotion_director.cli.jsonl import answer_jsonl
-from emotion_director.errors import InvalidRequestError, UserInputError
+from emotion_director.errors import InvalidRequestError
 from emotion_director.files import check_output_path
 
 eval_app = typer.Typer(
@@ -451,21 +451,21 @@ def eval_scene_fit(
         raise fail('use --jsonl - with {"scene", "prompt"} lines on stdin')
     if limit is not None and not measure:
         raise fail("--limit goes with --measure")
+    if backend is None and (base_url is not None or model is not None):
+        raise fail("--base-url and --model go with --backend openai")
+    if backend is not None and backend != "openai":
+        raise fail(
+            f"--backend {backend!r}: the eval's model checker needs a server "
+            "(--backend openai --base-url URL); leave --backend out for the offline one"
+        )
 
     def load() -> Any:
         from emotion_director.evals.scene_checker import LLMSceneChecker, PMISceneChecker
         from emotion_director.settings import load_settings
 
-        if backend is None and (base_url is not None or model is not None):
-            raise UserInputError("--base-url and --model go with --backend openai")
         if backend is None:
             checker: Any = PMISceneChecker.load()
         else:
-            if backend != "openai":
-                raise UserInputError(
-                    f"--backend {backend!r}: the eval's model checker needs a server "
-                    "(--backend openai --base-url URL); leave --backend out for the offline one"
-                )
             settings = load_settings(backend=backend, base_url=base_url, model=model)
             checker = LLMSceneChecker.from_settings(settings)
         return lambda s, p: {"scene": s, **checker.check_prompt(s, p)}

@@ -230,9 +230,18 @@ def negation(text: str) -> Negation:
 
 #: Words that end a simile's likeness: a preposition, a joiner or a mark ("glitters like falling
 #: snow in the dive lights").
-_SIMILE_ENDS = frozenset(
-    "in on at over under by near beside behind inside across through along above below into onto "
-    "against outside among around past beneath off as while with and , . ; : ! ?".split()
+_SIMILE_ENDS = _LOCATIVE | _JOINERS | frozenset("as , . ; : ! ?".split())
+
+
+#: Likenesses ``facts.yaml`` lists as stating a fact ("like polished glass": still water).
+_LISTED_LIKENESS = re.compile(
+    "|".join(
+        re.escape(key) + r"\b"
+        for keys in FACT_WORDS.values()
+        for key in keys
+        if key.startswith("like ")
+    )
+    or r"(?!)"
 )
 
 
@@ -253,18 +262,6 @@ def _without_similes(words: list[str]) -> list[str]:
             continue
         kept.append(word)
     return kept
-
-
-#: Likenesses ``facts.yaml`` lists as stating a fact ("like polished glass": still water).
-_LISTED_LIKENESS = re.compile(
-    "|".join(
-        re.escape(key) + r"\b"
-        for keys in FACT_WORDS.values()
-        for key in keys
-        if key.startswith("like ")
-    )
-    or r"(?!)"
-)
 
 
 @lru_cache(maxsize=8192)

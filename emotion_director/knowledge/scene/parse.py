@@ -122,25 +122,24 @@ def _main_clause_at(tokens: list[str], start: int) -> bool:
 _MEDIUM_PLACES = frozenset({"window"})
 
 
-def _vocal_after(tokens: list[str], i: int, entities: list[SubjectEntity]) -> bool:
-    """Whether ``tokens[i]`` is the -ing form of a vocal verb said of the main subject a few
-    words after it, used as a verb, not before a noun it describes: "a drag queen in dripping
-    sequins laughing mid-wobble" (set 116, both readers: "cheeks puffed out like a hamster");
-    not "a deer listening to the howling wind"."""
-    if not entities or not tokens[i].endswith("ing") or entities[0].noun not in tokens[:i]:
+#: What follows an -ing form used as a verb: a preposition, a joiner ("laughing at", "singing
+#: and"); a noun after it is what it describes instead ("the howling wind").
+_AFTER_A_VERB = _LOCATIVE | _JOINERS | frozenset({"to", "as", "for", "from"})
+
+
+def _vocal_after(tokens: list[str], i: int, subject_at: int | None) -> bool:
+    """Whether ``tokens[i]`` is the -ing form of a vocal verb said of the main subject (at
+    ``subject_at``) a few words after it, used as a verb: "a drag queen in dripping sequins
+    laughing mid-wobble" (set 116, both readers: "cheeks puffed out like a hamster"); not "a
+    deer listening to the howling wind"."""
+    if subject_at is None or not subject_at < i <= subject_at + 6 or not tokens[i].endswith("ing"):
         return False
     following = tokens[i + 1] if i + 1 < len(tokens) else ""
-    return (
-        i - tokens.index(entities[0].noun) <= 6
-        and _vocal(tokens[i], entities[0].noun)
-        # a verb's use: the clause ends, or a preposition, a joiner, an adverb or a "mid-"
-        # phrase follows (a noun after it is what it describes: "the howling wind")
-        and (
-            not following
-            or following in _LOCATIVE | _JOINERS | {"at", "to", "as", "for", "from"}
-            or following.startswith("mid-")
-            or following.endswith("ly")
-        )
+    return _vocal(tokens[i], tokens[subject_at]) and (
+        not following
+        or following in _AFTER_A_VERB
+        or following.startswith("mid-")
+        or following.endswith("ly")
     )
 
 
@@ -410,10 +409,11 @@ def parse_scene(text: str) -> SceneModel:
     elif entities and not actions and _set_down(tokens, entities[0]):
         facts.add("stationary")  # "a vintage camera on a wooden desk": not flipping through
         # the air (set 34), nor "mid-bounce, frozen in the air"
+    subject_at = tokens.index(entities[0].noun) if entities and entities[0].noun in tokens else None
     if any(
         _vocal(token, tokens[i - 1] if i else "")
         or (token.endswith("ing") and _vocal(token, tokens[i + 1] if i + 1 < len(tokens) else ""))
-        or _vocal_after(tokens, i, entities)
+        or _vocal_after(tokens, i, subject_at)
         for i, token in enumerate(tokens)
     ):  # "a purser shouting", "a wolf howls", "a screaming child"
         facts.add("vocal")  # "a purser shouting at stranded passengers": the mouth is open
